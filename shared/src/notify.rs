@@ -1,0 +1,382 @@
+//! Notifications: every action, refusal and failure is published to the product's SNS topic.
+//!
+//! The message is JSON by default (for scripts and e-mail) or an AWS Chatbot custom notification
+//! (`NOTIFICATION_FORMAT=chatbot`, AWS-FACTS section 4). Either way the SNS message carries the attributes
+//! `outcome`, `severity`, `action` and `function`, so subscribers can filter without parsing the body.
+
+use std::future::Future;
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+/// SNS rejects subjects of 100 characters or more, and any with line breaks or non-ASCII characters.
+pub const SUBJECT_MAX_CHARS: usize = 99;
+
+/// SNS messages are limited to 256 KiB; past this size the details are dropped from the body.
+const MESSAGE_MAX_BYTES: usize = 240 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotificationFormat {
+    Json,
+    Chatbot,
+}
+
+/// What happened, as the `outcome` attribute says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// A change was made.
+    Succeeded,
+    /// A change was wanted but a guard forbade it; a person should look.
+    Refused,
+    /// A change was attempted and AWS failed it.
+    Failed,
+    /// A change was planned and not made, because of dry-run.
+    DryRun,
+    /// Nothing to change: a report, an AWS-managed event, a failback request.
+    Info,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Refused => "refused",
+            Outcome::Failed => "failed",
+            Outcome::DryRun => "dry-run",
+            Outcome::Info => "info",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// One notification. Text fields are plain text: the Chatbot renderer escapes them for markdown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notification {
+    /// `target-failover` or `database-failover`.
+    pub function: String,
+    /// What was done or considered, in kebab case: `deregister-targets`, `promote-replica`, `status`.
+    pub action: String,
+    pub outcome: Outcome,
+    pub severity: Severity,
+    /// One line, e.g. `2 targets deregistered from web`.
+    pub title: String,
+    /// A few sentences: what happened and why, with the numbers.
+    pub summary: String,
+    /// Keeps one incident in one chat thread: the same for every notification about one failing resource.
+    pub incident_id: String,
+    /// ARNs or identifiers of what was acted on.
+    pub resources: Vec<String>,
+    /// The numbers behind the decision, as structured data.
+    pub details: Value,
+    /// What a person should do now.
+    pub next_steps: Vec<String>,
+}
+
+/// The subject and body of an SNS message, and its filterable attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedMessage {
+    pub subject: String,
+    pub body: String,
+    pub attributes: Vec<(&'static str, String)>,
+}
+
+impl Notification {
+    pub fn render(&self, format: NotificationFormat) -> RenderedMessage {
+        let body = match format {
+            NotificationFormat::Json => self.json_body(true),
+            NotificationFormat::Chatbot => self.chatbot_body(true),
+        };
+        let body = if body.len() <= MESSAGE_MAX_BYTES {
+            body
+        } else {
+            match format {
+                NotificationFormat::Json => self.json_body(false),
+                NotificationFormat::Chatbot => self.chatbot_body(false),
+            }
+        };
+        RenderedMessage {
+            subject: self.subject(),
+            body,
+            attributes: vec![
+                ("outcome", self.outcome.as_str().to_owned()),
+                ("severity", self.severity.as_str().to_owned()),
+                ("action", self.action.clone()),
+                ("function", self.function.clone()),
+            ],
+        }
+    }
+
+    /// `[failover] refused: <title>`, printable ASCII only, at most [`SUBJECT_MAX_CHARS`].
+    pub fn subject(&self) -> String {
+        let raw = format!("[failover] {}: {}", self.outcome.as_str(), self.title);
+        let clean: String = raw
+            .chars()
+            .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { ' ' })
+            .collect();
+        let clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+        if clean.len() <= SUBJECT_MAX_CHARS {
+            clean
+        } else {
+            format!("{}...", &clean[..SUBJECT_MAX_CHARS - 3])
+        }
+    }
+
+    fn json_body(&self, with_details: bool) -> String {
+        let mut value = json!({
+            "version": "1",
+            "function": self.function,
+            "action": self.action,
+            "outcome": self.outcome,
+            "severity": self.severity,
+            "title": self.title,
+            "summary": self.summary,
+            "incident_id": self.incident_id,
+            "resources": self.resources,
+            "details": if with_details { self.details.clone() } else { json!({"omitted": "too large for SNS"}) },
+            "next_steps": self.next_steps,
+        });
+        if let Some(obj) = value.as_object_mut() {
+            obj.retain(|_, v| !v.is_null());
+        }
+        value.to_string()
+    }
+
+    /// AWS Chatbot custom notification. Every text that may carry user-controlled strings (alarm names,
+    /// reasons, identifiers, tag values) is escaped for markdown; our own formatting is added around it.
+    fn chatbot_body(&self, with_details: bool) -> String {
+        let mut description = escape_markdown(&self.summary);
+        if with_details {
+            if let Some(details) = self.details.as_object().filter(|d| !d.is_empty()) {
+                description.push_str("\n\n");
+                for (key, value) in details {
+                    let text = match value {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    description.push_str(&format!("• *{}*: {}\n", escape_markdown(key), escape_markdown(&text)));
+                }
+            }
+        }
+        let mut context = Map::new();
+        context.insert("outcome".into(), json!(self.outcome));
+        context.insert("severity".into(), json!(self.severity));
+        context.insert("function".into(), json!(self.function));
+        json!({
+            "version": "1.0",
+            "source": "custom",
+            "id": self.incident_id,
+            "content": {
+                "textType": "client-markdown",
+                "title": format!("{} {}", outcome_icon(self.outcome), escape_markdown(&self.title)),
+                "description": description.trim_end(),
+                "nextSteps": self.next_steps.iter().map(|s| escape_markdown(s)).collect::<Vec<_>>(),
+                "keywords": [self.outcome.as_str(), self.severity.as_str(), self.function.as_str()],
+            },
+            "metadata": {
+                "threadId": self.incident_id,
+                "summary": escape_markdown(&self.title),
+                "eventType": self.action,
+                "relatedResources": self.resources,
+                "additionalContext": context,
+            }
+        })
+        .to_string()
+    }
+}
+
+fn outcome_icon(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded => ":white_check_mark:",
+        Outcome::Refused => ":no_entry:",
+        Outcome::Failed => ":x:",
+        Outcome::DryRun => ":mag:",
+        Outcome::Info => ":information_source:",
+    }
+}
+
+/// Backslash-escapes every character that markdown gives a meaning to, so a crafted alarm name or tag value
+/// cannot inject links, mentions or formatting into a chat channel.
+pub fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.' | '!' | '|' | '<' | '>' | '~' | '@' | '&'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("publishing notification {action:?} to {topic_arn}")]
+pub struct NotifyError {
+    pub action: String,
+    pub topic_arn: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// The port through which handlers tell people what happened.
+pub trait Notifier {
+    fn publish(&self, notification: &Notification) -> impl Future<Output = Result<(), NotifyError>> + Send;
+}
+
+/// Publishes to an SNS topic.
+#[derive(Debug, Clone)]
+pub struct SnsNotifier {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+    format: NotificationFormat,
+}
+
+impl SnsNotifier {
+    pub fn new(client: aws_sdk_sns::Client, topic_arn: String, format: NotificationFormat) -> Self {
+        SnsNotifier {
+            client,
+            topic_arn,
+            format,
+        }
+    }
+}
+
+impl Notifier for SnsNotifier {
+    async fn publish(&self, notification: &Notification) -> Result<(), NotifyError> {
+        let message = notification.render(self.format);
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(message.subject)
+            .message(message.body);
+        for (name, value) in message.attributes {
+            // Attribute values must not be empty; skip rather than fail the publish.
+            if value.is_empty() {
+                continue;
+            }
+            let attribute = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| NotifyError {
+                    action: notification.action.clone(),
+                    topic_arn: self.topic_arn.clone(),
+                    source: e.into(),
+                })?;
+            request = request.message_attributes(name, attribute);
+        }
+        request.send().await.map_err(|e| NotifyError {
+            action: notification.action.clone(),
+            topic_arn: self.topic_arn.clone(),
+            source: aws_sdk_sns::Error::from(e).into(),
+        })?;
+        tracing::info!(
+            action = %notification.action,
+            outcome = notification.outcome.as_str(),
+            severity = notification.severity.as_str(),
+            "notification published"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Notification {
+        Notification {
+            function: "target-failover".into(),
+            action: "deregister-targets".into(),
+            outcome: Outcome::Refused,
+            severity: Severity::Critical,
+            title: "web: 3 unhealthy targets kept in service".into(),
+            summary: "Alarm *prod_[web]* fired; removing would leave 1 healthy target, floor is 2.".into(),
+            incident_id: "target-failover/web".into(),
+            resources: vec!["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1".into()],
+            details: json!({"healthy": 1, "floor": 2, "alarm": "prod_[web]"}),
+            next_steps: vec!["Add capacity to [web]".into()],
+        }
+    }
+
+    #[test]
+    fn subject_is_ascii_single_line_and_under_the_sns_limit() {
+        let mut n = sample();
+        n.title = format!("ünïcode\nline {}", "x".repeat(300));
+        let subject = n.subject();
+        assert!(subject.len() <= SUBJECT_MAX_CHARS, "{}", subject.len());
+        assert!(subject.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{subject}");
+        assert!(subject.starts_with("[failover] refused: "));
+        assert!(subject.ends_with("..."));
+        assert_eq!(sample().subject(), "[failover] refused: web: 3 unhealthy targets kept in service");
+    }
+
+    #[test]
+    fn attributes_carry_outcome_severity_action_and_function() {
+        let rendered = sample().render(NotificationFormat::Json);
+        assert_eq!(
+            rendered.attributes,
+            vec![
+                ("outcome", "refused".to_owned()),
+                ("severity", "critical".to_owned()),
+                ("action", "deregister-targets".to_owned()),
+                ("function", "target-failover".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn json_body_holds_every_field_unescaped() {
+        let body: Value = serde_json::from_str(&sample().render(NotificationFormat::Json).body).unwrap();
+        assert_eq!(body["outcome"], "refused");
+        assert_eq!(body["severity"], "critical");
+        assert_eq!(body["details"]["floor"], 2);
+        assert_eq!(body["summary"], sample().summary);
+        assert_eq!(body["next_steps"][0], "Add capacity to [web]");
+    }
+
+    #[test]
+    fn chatbot_body_follows_the_custom_notification_schema_and_escapes_user_text() {
+        let body: Value = serde_json::from_str(&sample().render(NotificationFormat::Chatbot).body).unwrap();
+        assert_eq!(body["version"], "1.0");
+        assert_eq!(body["source"], "custom");
+        assert_eq!(body["content"]["textType"], "client-markdown");
+        assert_eq!(body["metadata"]["threadId"], "target-failover/web");
+        let description = body["content"]["description"].as_str().unwrap();
+        assert!(description.contains(r"\*prod\_\[web\]\*"), "{description}");
+        assert!(!description.contains("*prod_[web]*"), "{description}");
+        assert_eq!(body["content"]["nextSteps"][0], r"Add capacity to \[web\]");
+    }
+
+    #[test]
+    fn oversized_details_are_dropped_rather_than_failing_the_publish() {
+        let mut n = sample();
+        n.details = json!({"blob": "x".repeat(300 * 1024)});
+        for format in [NotificationFormat::Json, NotificationFormat::Chatbot] {
+            let body = n.render(format).body;
+            assert!(body.len() < MESSAGE_MAX_BYTES, "{format:?}: {}", body.len());
+        }
+    }
+}
