@@ -27,7 +27,8 @@ where
     match error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
         SdkError::ServiceError(service) => {
-            service.err().code().is_some_and(|code| THROTTLING_CODES.contains(&code)) || service.raw().status_code() >= 500
+            service.err().code().is_some_and(|code| THROTTLING_CODES.contains(&code))
+                || service.raw().status_code() >= 500
         }
         _ => false,
     }

@@ -19,11 +19,7 @@ pub enum ConfigError {
     #[error("environment variable {name} is required: {hint}")]
     Missing { name: &'static str, hint: &'static str },
     #[error("environment variable {name} has value {value:?}, expected {expected}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        expected: String,
-    },
+    Invalid { name: &'static str, value: String, expected: String },
 }
 
 /// The settings shared by both functions.
@@ -74,12 +70,7 @@ impl CommonConfig {
                 })
             }
         };
-        Ok(CommonConfig {
-            topic_arn,
-            dry_run: boolean(lookup, "DRY_RUN", false)?,
-            opt_in_tag_key,
-            notification_format,
-        })
+        Ok(CommonConfig { topic_arn, dry_run: boolean(lookup, "DRY_RUN", false)?, opt_in_tag_key, notification_format })
     }
 }
 
@@ -98,32 +89,34 @@ pub fn required(
 }
 
 /// `true` or `false`, any case; unset means `default`. Anything else is an error, never a guess.
-pub fn boolean(lookup: &dyn Fn(&str) -> Option<String>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+pub fn boolean(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match optional(lookup, name) {
         None => Ok(default),
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
         Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-        Some(v) => Err(ConfigError::Invalid {
-            name,
-            value: v,
-            expected: "true or false".into(),
-        }),
+        Some(v) => Err(ConfigError::Invalid { name, value: v, expected: "true or false".into() }),
     }
 }
 
 /// A number within `min..=max`; unset means `default`.
-pub fn number<T>(lookup: &dyn Fn(&str) -> Option<String>, name: &'static str, default: T, min: T, max: T) -> Result<T, ConfigError>
+pub fn number<T>(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError>
 where
     T: FromStr + PartialOrd + Display + Copy,
 {
     let Some(raw) = optional(lookup, name) else { return Ok(default) };
     match raw.parse::<T>() {
         Ok(v) if v >= min && v <= max => Ok(v),
-        _ => Err(ConfigError::Invalid {
-            name,
-            value: raw,
-            expected: format!("a number from {min} to {max}"),
-        }),
+        _ => Err(ConfigError::Invalid { name, value: raw, expected: format!("a number from {min} to {max}") }),
     }
 }
 
@@ -170,11 +163,9 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable_and_the_value() {
-        for (name, value) in [
-            ("NOTIFICATION_TOPIC_ARN", "my-topic"),
-            ("DRY_RUN", "yes please"),
-            ("NOTIFICATION_FORMAT", "xml"),
-        ] {
+        for (name, value) in
+            [("NOTIFICATION_TOPIC_ARN", "my-topic"), ("DRY_RUN", "yes please"), ("NOTIFICATION_FORMAT", "xml")]
+        {
             let mut pairs = vec![("NOTIFICATION_TOPIC_ARN", TOPIC)];
             pairs.retain(|(k, _)| *k != name);
             pairs.push((name, value));

@@ -32,9 +32,6 @@ impl InvokeError {
 
 impl From<InvokeError> for Diagnostic {
     fn from(error: InvokeError) -> Self {
-        Diagnostic {
-            error_type: error.error_type().into(),
-            error_message: error.to_string(),
-        }
+        Diagnostic { error_type: error.error_type().into(), error_message: error.to_string() }
     }
 }

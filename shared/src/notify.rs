@@ -129,10 +129,7 @@ impl Notification {
     /// `[failover] refused: <title>`, printable ASCII only, at most [`SUBJECT_MAX_CHARS`].
     pub fn subject(&self) -> String {
         let raw = format!("[failover] {}: {}", self.outcome.as_str(), self.title);
-        let clean: String = raw
-            .chars()
-            .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { ' ' })
-            .collect();
+        let clean: String = raw.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { ' ' }).collect();
         let clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
         if clean.len() <= SUBJECT_MAX_CHARS {
             clean
@@ -221,7 +218,26 @@ pub fn escape_markdown(text: &str) -> String {
     for c in text.chars() {
         if matches!(
             c,
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.' | '!' | '|' | '<' | '>' | '~' | '@' | '&'
+            '\\' | '`'
+                | '*'
+                | '_'
+                | '{'
+                | '}'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '#'
+                | '+'
+                | '-'
+                | '.'
+                | '!'
+                | '|'
+                | '<'
+                | '>'
+                | '~'
+                | '@'
+                | '&'
         ) {
             out.push('\\');
         }
@@ -254,36 +270,27 @@ pub struct SnsNotifier {
 
 impl SnsNotifier {
     pub fn new(client: aws_sdk_sns::Client, topic_arn: String, format: NotificationFormat) -> Self {
-        SnsNotifier {
-            client,
-            topic_arn,
-            format,
-        }
+        SnsNotifier { client, topic_arn, format }
     }
 }
 
 impl Notifier for SnsNotifier {
     async fn publish(&self, notification: &Notification) -> Result<(), NotifyError> {
         let message = notification.render(self.format);
-        let mut request = self
-            .client
-            .publish()
-            .topic_arn(&self.topic_arn)
-            .subject(message.subject)
-            .message(message.body);
+        let mut request =
+            self.client.publish().topic_arn(&self.topic_arn).subject(message.subject).message(message.body);
         for (name, value) in message.attributes {
             // Attribute values must not be empty; skip rather than fail the publish.
             if value.is_empty() {
                 continue;
             }
-            let attribute = MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(value)
-                .build()
-                .map_err(|e| NotifyError {
-                    action: notification.action.clone(),
-                    topic_arn: self.topic_arn.clone(),
-                    source: e.into(),
+            let attribute =
+                MessageAttributeValue::builder().data_type("String").string_value(value).build().map_err(|e| {
+                    NotifyError {
+                        action: notification.action.clone(),
+                        topic_arn: self.topic_arn.clone(),
+                        source: e.into(),
+                    }
                 })?;
             request = request.message_attributes(name, attribute);
         }

@@ -15,9 +15,5 @@ pub fn init() {
         .with_writer(std::io::stdout);
     let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("text"));
     // try_init: a second initialisation (tests) is not an error worth stopping for.
-    let _ = if text {
-        builder.without_time().try_init()
-    } else {
-        builder.json().flatten_event(true).try_init()
-    };
+    let _ = if text { builder.without_time().try_init() } else { builder.json().flatten_event(true).try_init() };
 }

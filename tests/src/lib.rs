@@ -69,15 +69,10 @@ fn start_local_aws() -> LocalAws {
         // Keep draining so the launcher never blocks on a full pipe.
         for _ in lines {}
     });
-    let endpoint = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the local AWS launcher did not print READY within 60 s");
+    let endpoint =
+        rx.recv_timeout(Duration::from_secs(60)).expect("the local AWS launcher did not print READY within 60 s");
     let port = endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in READY line");
-    LocalAws {
-        endpoint,
-        port,
-        _process: Mutex::new((child, stdin)),
-    }
+    LocalAws { endpoint, port, _process: Mutex::new((child, stdin)) }
 }
 
 /// One isolated AWS account on the local AWS.
@@ -123,11 +118,7 @@ impl Account {
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
             .load()
             .await;
-        Account {
-            id,
-            region: region.to_owned(),
-            sdk,
-        }
+        Account { id, region: region.to_owned(), sdk }
     }
 
     pub fn sns(&self) -> aws_sdk_sns::Client {
@@ -175,10 +166,7 @@ impl Account {
 }
 
 fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
+    value.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
 /// A minimal HTTP/1.1 client for the launcher's control endpoints (loopback only, `Connection: close`).
@@ -198,11 +186,8 @@ pub fn http_json(method: &str, path: &str, body: Option<&Value>) -> (u16, Value)
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
     (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
 }
 
@@ -237,7 +222,8 @@ pub struct Received {
 impl Received {
     /// The message body parsed as JSON (both notification formats are JSON).
     pub fn body(&self) -> Value {
-        serde_json::from_str(&self.message).unwrap_or_else(|e| panic!("notification body is not JSON ({e}): {}", self.message))
+        serde_json::from_str(&self.message)
+            .unwrap_or_else(|e| panic!("notification body is not JSON ({e}): {}", self.message))
     }
     pub fn attribute(&self, name: &str) -> &str {
         self.attributes.get(name).map(String::as_str).unwrap_or("")
@@ -317,14 +303,11 @@ impl Subscriber {
 }
 
 fn parse_envelope(body: &str) -> Received {
-    let envelope: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("SNS envelope is not JSON ({e}): {body}"));
+    let envelope: Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("SNS envelope is not JSON ({e}): {body}"));
     let attributes = envelope["MessageAttributes"]
         .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v["Value"].as_str().unwrap_or_default().to_owned()))
-                .collect()
-        })
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v["Value"].as_str().unwrap_or_default().to_owned())).collect())
         .unwrap_or_default();
     Received {
         subject: envelope["Subject"].as_str().map(str::to_owned),

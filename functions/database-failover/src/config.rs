@@ -17,14 +17,8 @@ pub const ENV_VARS: &[&str] = &[
 ];
 
 /// RDS instance events that mean the primary may be down (AWS-FACTS section 2).
-pub const DEFAULT_FAILURE_EVENT_IDS: &[&str] = &[
-    "RDS-EVENT-0031",
-    "RDS-EVENT-0035",
-    "RDS-EVENT-0036",
-    "RDS-EVENT-0221",
-    "RDS-EVENT-0004",
-    "RDS-EVENT-0022",
-];
+pub const DEFAULT_FAILURE_EVENT_IDS: &[&str] =
+    &["RDS-EVENT-0031", "RDS-EVENT-0035", "RDS-EVENT-0036", "RDS-EVENT-0221", "RDS-EVENT-0004", "RDS-EVENT-0022"];
 
 /// A Route 53 record to repoint at the new primary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +50,8 @@ impl Config {
         let failure_event_ids = match optional(lookup, "FAILURE_EVENT_IDS") {
             None => DEFAULT_FAILURE_EVENT_IDS.iter().map(|s| s.to_string()).collect(),
             Some(raw) => {
-                let ids: Vec<String> = raw.split(',').map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect();
+                let ids: Vec<String> =
+                    raw.split(',').map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect();
                 if ids.is_empty() || ids.iter().any(|id| !is_event_id(id)) {
                     return Err(ConfigError::Invalid {
                         name: "FAILURE_EVENT_IDS",

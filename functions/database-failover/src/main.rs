@@ -1,8 +1,8 @@
 //! Lambda entry point of `database-failover`: wires telemetry, configuration, the SDK and the handler, once per cold start.
 
+use database_failover::{App, Config};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use database_failover::{App, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -13,5 +13,6 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let app = App::new(config, &sdk);
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { app.handle(event.payload).await })).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { app.handle(event.payload).await }))
+        .await
 }

@@ -159,7 +159,11 @@ pub(crate) fn from_sns_message(root: &Node<'_>, message_id: Option<&str>) -> Res
                 namespace: trigger.opt_str("Namespace")?.map(str::to_owned),
                 name: trigger.opt_str("MetricName")?.map(str::to_owned),
                 dimensions: dimensions(trigger.get("Dimensions"))?,
-                stat: trigger.get_any(&["Statistic", "ExtendedStatistic"]).map(|n| n.str()).transpose()?.map(str::to_owned),
+                stat: trigger
+                    .get_any(&["Statistic", "ExtendedStatistic"])
+                    .map(|n| n.str())
+                    .transpose()?
+                    .map(str::to_owned),
                 period: trigger.get("Period").map(|n| n.u64()).transpose()?,
                 expression: None,
             });
@@ -232,10 +236,19 @@ impl AlarmParts {
         Ok(AlarmParts {
             name: inner.req_str("alarmName")?.to_owned(),
             state: AlarmState::parse(&state.req("value")?)?,
-            previous_state: previous.as_ref().and_then(|p| p.get("value")).map(|n| AlarmState::parse(&n)).transpose()?,
+            previous_state: previous
+                .as_ref()
+                .and_then(|p| p.get("value"))
+                .map(|n| AlarmState::parse(&n))
+                .transpose()?,
             reason: state.opt_str("reason")?.unwrap_or_default().to_owned(),
             time: state.opt_str("timestamp")?.map(str::to_owned),
-            description: configuration.as_ref().map(|c| c.opt_str("description")).transpose()?.flatten().map(str::to_owned),
+            description: configuration
+                .as_ref()
+                .map(|c| c.opt_str("description"))
+                .transpose()?
+                .flatten()
+                .map(str::to_owned),
             kind,
             metrics,
         })
@@ -251,9 +264,9 @@ impl AlarmParts {
         delivery_id: Option<&str>,
     ) -> Result<AlarmChange, IntakeError> {
         let arn = arn_node.str()?;
-        let parts = split_arn(arn)
-            .filter(|p| p.service == "cloudwatch")
-            .ok_or_else(|| arn_node.invalid("a CloudWatch alarm ARN (arn:aws:cloudwatch:<region>:<account>:alarm:<name>)"))?;
+        let parts = split_arn(arn).filter(|p| p.service == "cloudwatch").ok_or_else(|| {
+            arn_node.invalid("a CloudWatch alarm ARN (arn:aws:cloudwatch:<region>:<account>:alarm:<name>)")
+        })?;
         let region = if parts.region.is_empty() { envelope_region.unwrap_or_default() } else { parts.region };
         let account = if parts.account.is_empty() { envelope_account.unwrap_or_default() } else { parts.account };
         if region.is_empty() || account.is_empty() {

@@ -18,20 +18,12 @@ pub(crate) struct Node<'a> {
 
 impl<'a> Node<'a> {
     pub(crate) fn root(value: &'a Value, context: &'static str) -> Self {
-        Node {
-            value,
-            path: String::new(),
-            context,
-        }
+        Node { value, path: String::new(), context }
     }
 
     /// The same value read as another kind of event (an SNS message parsed from its string).
     pub(crate) fn nested(value: &'a Value, path: &str, context: &'static str) -> Self {
-        Node {
-            value,
-            path: path.to_owned(),
-            context,
-        }
+        Node { value, path: path.to_owned(), context }
     }
 
     fn child_path(&self, key: &str) -> String {
@@ -49,11 +41,7 @@ impl<'a> Node<'a> {
     pub(crate) fn get(&self, key: &str) -> Option<Node<'a>> {
         match self.value.get(key) {
             None | Some(Value::Null) => None,
-            Some(value) => Some(Node {
-                value,
-                path: self.child_path(key),
-                context: self.context,
-            }),
+            Some(value) => Some(Node { value, path: self.child_path(key), context: self.context }),
         }
     }
 
@@ -67,10 +55,7 @@ impl<'a> Node<'a> {
     }
 
     pub(crate) fn missing(&self, key: &str) -> IntakeError {
-        IntakeError::Missing {
-            field: self.child_path(key),
-            context: self.context,
-        }
+        IntakeError::Missing { field: self.child_path(key), context: self.context }
     }
 
     pub(crate) fn req_str(&self, key: &str) -> Result<&'a str, IntakeError> {
@@ -86,11 +71,7 @@ impl<'a> Node<'a> {
         Ok(items
             .iter()
             .enumerate()
-            .map(|(i, value)| Node {
-                value,
-                path: format!("{}[{i}]", self.path),
-                context: self.context,
-            })
+            .map(|(i, value)| Node { value, path: format!("{}[{i}]", self.path), context: self.context })
             .collect())
     }
 
@@ -120,22 +101,12 @@ impl<'a> Node<'a> {
     }
 
     pub(crate) fn wrong_type(&self, expected: &'static str) -> IntakeError {
-        IntakeError::WrongType {
-            field: self.path.clone(),
-            context: self.context,
-            expected,
-            got: describe(self.value),
-        }
+        IntakeError::WrongType { field: self.path.clone(), context: self.context, expected, got: describe(self.value) }
     }
 
     pub(crate) fn invalid(&self, expected: &'static str) -> IntakeError {
         let raw = self.value.as_str().map(str::to_owned).unwrap_or_else(|| self.value.to_string());
-        IntakeError::InvalidValue {
-            field: self.path.clone(),
-            context: self.context,
-            value: quote(&raw),
-            expected,
-        }
+        IntakeError::InvalidValue { field: self.path.clone(), context: self.context, value: quote(&raw), expected }
     }
 }
 

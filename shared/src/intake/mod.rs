@@ -33,7 +33,10 @@ pub enum Event {
     Rds(RdsEvent),
     Manual(ManualCommand),
     /// A well-formed EventBridge event from another source or of another type: not ours, logged and skipped.
-    Unsupported { source: String, detail_type: String },
+    Unsupported {
+        source: String,
+        detail_type: String,
+    },
 }
 
 /// A command sent by a person (`cargo lambda invoke`, `sam remote invoke`, the console's test button).
@@ -55,25 +58,11 @@ pub enum IntakeError {
     #[error("missing field {field} in {context}")]
     Missing { field: String, context: &'static str },
     #[error("field {field} in {context} must be {expected}, got {got}")]
-    WrongType {
-        field: String,
-        context: &'static str,
-        expected: &'static str,
-        got: String,
-    },
+    WrongType { field: String, context: &'static str, expected: &'static str, got: String },
     #[error("field {field} in {context} has value {value}, expected {expected}")]
-    InvalidValue {
-        field: String,
-        context: &'static str,
-        value: String,
-        expected: &'static str,
-    },
+    InvalidValue { field: String, context: &'static str, value: String, expected: &'static str },
     #[error("field {field} in {context} is not valid JSON: {reason}")]
-    EmbeddedJson {
-        field: String,
-        context: &'static str,
-        reason: String,
-    },
+    EmbeddedJson { field: String, context: &'static str, reason: String },
     #[error("unrecognised event: {0}")]
     Unrecognised(String),
 }
@@ -84,10 +73,7 @@ const MANUAL: &str = "manual command";
 /// Turns a raw payload into an [`Event`], or says precisely why it cannot.
 pub fn parse(payload: &Value) -> Result<Event, IntakeError> {
     let Some(object) = payload.as_object() else {
-        return Err(IntakeError::Unrecognised(format!(
-            "the payload must be a JSON object, got {}",
-            describe(payload)
-        )));
+        return Err(IntakeError::Unrecognised(format!("the payload must be a JSON object, got {}", describe(payload))));
     };
     let root = Node::root(payload, "event");
     if object.contains_key("Records") {
@@ -121,11 +107,10 @@ fn parse_eventbridge(payload: &Value) -> Result<Event, IntakeError> {
         ("aws.cloudwatch", "CloudWatch Alarm State Change") => {
             alarm::from_eventbridge(&Node::root(payload, alarm::EVENTBRIDGE)).map(Event::Alarm)
         }
-        ("aws.rds", t) if t.starts_with("RDS DB ") => rds::from_eventbridge(&Node::root(payload, rds::CONTEXT)).map(Event::Rds),
-        _ => Ok(Event::Unsupported {
-            source: source.to_owned(),
-            detail_type: detail_type.to_owned(),
-        }),
+        ("aws.rds", t) if t.starts_with("RDS DB ") => {
+            rds::from_eventbridge(&Node::root(payload, rds::CONTEXT)).map(Event::Rds)
+        }
+        _ => Ok(Event::Unsupported { source: source.to_owned(), detail_type: detail_type.to_owned() }),
     }
 }
 
@@ -173,11 +158,7 @@ fn parse_manual(payload: &Value) -> Result<Event, IntakeError> {
         return Err(command_node.invalid("a command name"));
     }
     let dry_run = root.get("dry_run").map(|n| n.bool()).transpose()?;
-    Ok(Event::Manual(ManualCommand {
-        command: command.to_owned(),
-        dry_run,
-        body: payload.clone(),
-    }))
+    Ok(Event::Manual(ManualCommand { command: command.to_owned(), dry_run, body: payload.clone() }))
 }
 
 /// `arn:partition:service:region:account:resource` split into its parts; `None` when it is not an ARN.
@@ -188,13 +169,7 @@ pub fn split_arn(arn: &str) -> Option<ArnParts<'_>> {
     if prefix != "arn" || partition.is_empty() || service.is_empty() || resource.is_empty() {
         return None;
     }
-    Some(ArnParts {
-        partition,
-        service,
-        region,
-        account,
-        resource,
-    })
+    Some(ArnParts { partition, service, region, account, resource })
 }
 
 /// The parts of an ARN, borrowed from it.

@@ -242,7 +242,10 @@ fn missing_fields_are_named_with_the_event_kind() {
     v["detail"].as_object_mut().unwrap().remove("EventID");
     assert_eq!(error_of(v), "missing field detail.EventID in RDS event");
 
-    assert_eq!(error_of(json!({"Records": []})), "unrecognised event: an SNS notification carries exactly one record, got 0");
+    assert_eq!(
+        error_of(json!({"Records": []})),
+        "unrecognised event: an SNS notification carries exactly one record, got 0"
+    );
 }
 
 #[test]
@@ -262,10 +265,7 @@ fn sns_alarm_message_errors_point_into_the_message() {
 fn wrong_types_and_values_are_described() {
     let mut v = sample("alarm-eventbridge-target-group.json");
     v["detail"]["state"]["value"] = json!(3);
-    assert_eq!(
-        error_of(v),
-        "field detail.state.value in CloudWatch alarm event must be a string, got number 3"
-    );
+    assert_eq!(error_of(v), "field detail.state.value in CloudWatch alarm event must be a string, got number 3");
     let mut v = sample("alarm-eventbridge-target-group.json");
     v["detail"]["state"]["value"] = json!("BROKEN");
     assert_eq!(
@@ -290,7 +290,8 @@ fn payloads_of_the_wrong_shape_are_rejected_clearly() {
         error_of(json!({"command": ""})),
         "field command in manual command has value \"\", expected a command name"
     );
-    assert!(error_of(json!({"command": "status", "dry_run": "maybe"})).contains("dry_run in manual command must be true or false"));
+    assert!(error_of(json!({"command": "status", "dry_run": "maybe"}))
+        .contains("dry_run in manual command must be true or false"));
 }
 
 #[test]
