@@ -1,0 +1,11 @@
+# `make demo-run` and `make e2e` (issue 6): the release bootstraps under cargo lambda's Runtime API emulator,
+# against the local AWS. Both need the release build, which lambda-build makes (incremental when fresh).
+.PHONY: demo-run e2e
+
+# The failover story, step by step; exits non-zero when a step does not turn out as expected.
+demo-run: venv lambda-build
+	$(PY) tools/demo.py
+
+# End-to-end tests: each function through the Invoke API, asserting AWS state and notifications.
+e2e: venv lambda-build
+	$(PY) -m unittest tools/test_end_to_end.py -v

@@ -1,0 +1,593 @@
+#!/usr/bin/env python3
+"""``make demo``: the real release binaries tell the failover story on the local AWS.
+
+Usage
+    .venv/bin/python tools/demo.py [--logs DIR] [--keep-logs]
+
+It starts the local AWS (``tools/local_aws.py``) and cargo-lambda's Lambda emulator, provisions a small shop in
+one account (a load balancer with a ``web`` group of four instances and a ``web-backup`` group, an ``admin``
+group sharing one instance with ``web``; a MySQL primary with two read replicas whose lags differ, a Route 53
+record clients use to reach it; an Aurora cluster with two readers; the notification topic with a queue
+subscribed), starts ``target/lambda/<function>/bootstrap`` for both functions, and plays five steps. Each step is
+one or more real events (shaped like the samples in ``events/``, with this environment's ARNs) sent through the
+Invoke API to a real binary. For each step it prints the state before and after, the function's answer, and the
+notifications as the subscriber received them; then it checks the outcome. The exit status is 0 only when every
+step turned out as expected.
+
+The release binaries must exist (``make demo`` runs ``cargo lambda build --release --workspace`` first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+import textwrap
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lambda_local as L  # noqa: E402
+
+ACCOUNT = "111122223333"
+REGION = L.REGION
+EVENTS = L.ROOT / "events"
+OPT_IN = {"Key": "failover:enabled", "Value": "true"}
+
+# --------------------------------------------------------------------------- events, from the samples
+
+
+def sample(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def _now(fmt: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime(fmt)
+
+
+def _alarm_timestamp() -> str:
+    now = dt.datetime.now(dt.timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+
+
+def _fill_alarm(detail: dict, name: str, state: str, namespace: str, metric: str, dimensions: dict[str, str],
+                description: str, reason: str) -> None:
+    detail["alarmName"] = name
+    previous = "ALARM" if state == "OK" else "OK"
+    detail["state"].update(value=state, reason=reason, timestamp=_alarm_timestamp())
+    detail["previousState"]["value"] = previous
+    detail["configuration"]["description"] = description
+    stat = detail["configuration"]["metrics"][0]["metricStat"]
+    stat["metric"] = {"namespace": namespace, "name": metric, "dimensions": dimensions}
+
+
+def alarm_eventbridge(account: str, name: str, state: str, namespace: str, metric: str,
+                      dimensions: dict[str, str], description: str, reason: str) -> dict:
+    """A CloudWatch alarm state change as EventBridge delivers it (``events/alarm-eventbridge-*.json``)."""
+    event = sample("alarm-eventbridge-target-group.json")
+    event.update(id=str(uuid.uuid4()), account=account, time=_now(), region=REGION,
+                 resources=[f"arn:aws:cloudwatch:{REGION}:{account}:alarm:{name}"])
+    _fill_alarm(event["detail"], name, state, namespace, metric, dimensions, description, reason)
+    return event
+
+
+def alarm_action(account: str, name: str, state: str, namespace: str, metric: str, dimensions: dict[str, str],
+                 description: str, reason: str) -> dict:
+    """The same change as a direct Lambda alarm action (``events/alarm-action-*.json``)."""
+    event = sample("alarm-action-aurora-cluster.json")
+    event.update(alarmArn=f"arn:aws:cloudwatch:{REGION}:{account}:alarm:{name}", accountId=account,
+                 time=_alarm_timestamp(), region=REGION)
+    _fill_alarm(event["alarmData"], name, state, namespace, metric, dimensions, description, reason)
+    return event
+
+
+def rds_instance_event(account: str, db_id: str, event_id: str, message: str, tags: dict[str, str]) -> dict:
+    """An RDS instance event through EventBridge (``events/rds-instance-failure.json``)."""
+    event = sample("rds-instance-failure.json")
+    arn = f"arn:aws:rds:{REGION}:{account}:db:{db_id}"
+    event.update(id=str(uuid.uuid4()), account=account, time=_now(), region=REGION, resources=[arn])
+    event["detail"].update(SourceArn=arn, SourceIdentifier=f"rds:{db_id}", EventID=event_id, Message=message,
+                           Date=_now("%Y-%m-%dT%H:%M:%S.000Z"), Tags=tags)
+    return event
+
+
+def arn_suffix(arn: str) -> str:
+    """``targetgroup/web/<id>`` from a target group ARN: the form ELB metric dimensions use."""
+    return arn.split(":", 5)[5]
+
+
+# --------------------------------------------------------------------------- the environment
+
+
+@dataclass
+class Env:
+    """What ``provision`` created, by the names the story uses."""
+
+    account: str
+    aws: L.LocalAws
+    subscriber: L.Subscriber
+    lb_arn: str = ""
+    listener_arn: str = ""
+    groups: dict[str, str] = field(default_factory=dict)  # name -> ARN
+    instances: dict[str, str] = field(default_factory=dict)  # role (web-1 ...) -> instance id
+    zone_id: str = ""
+    record: str = "writer.orders.internal"
+
+    def client(self, service: str):
+        return self.aws.client(service, self.account)
+
+    def name_of(self, value: str) -> str:
+        """A readable name for an instance id or a target group ARN."""
+        for role, iid in self.instances.items():
+            if iid == value:
+                return f"{role} ({iid})"
+        for name, arn in self.groups.items():
+            if arn == value:
+                return name
+        return value
+
+    def control(self, path: str, body: dict) -> dict:
+        return self.aws.control(path, {"account": self.account, "region": REGION, **body})
+
+    def set_health(self, group: str, roles: list[str], state: str) -> None:
+        targets = [{"id": self.instances[r], "state": state} for r in roles]
+        self.control("/_failover/elbv2/target-health", {"target_group_arn": self.groups[group], "targets": targets})
+
+    def set_db_status(self, db_id: str, status: str) -> None:
+        self.control("/_failover/rds/instance-status", {"db_instance_identifier": db_id, "status": status})
+
+
+def provision_load_balancer(env: Env) -> None:
+    elb = env.client("elbv2")
+    net = env.aws.network(env.account)
+    ids = env.control("/_failover/ec2/instances", {"count": 7})["instance_ids"]
+    env.instances = dict(zip(["web-1", "web-2", "web-3", "web-4", "backup-1", "backup-2", "admin-1"], ids))
+    env.lb_arn = elb.create_load_balancer(Name="shop-alb", Subnets=net["subnet_ids"][:2])["LoadBalancers"][0][
+        "LoadBalancerArn"]
+    for name in ("web", "web-backup", "admin"):
+        env.groups[name] = elb.create_target_group(
+            Name=name, Protocol="HTTP", Port=80, VpcId=net["vpc_id"], TargetType="instance",
+            HealthCheckPath="/health")["TargetGroups"][0]["TargetGroupArn"]
+    elb.add_tags(ResourceArns=[env.groups["web"]],
+                 Tags=[OPT_IN, {"Key": "failover:backup-target-group", "Value": env.groups["web-backup"]}])
+    elb.add_tags(ResourceArns=[env.groups["web-backup"], env.groups["admin"]], Tags=[OPT_IN])
+    members = {"web": ["web-1", "web-2", "web-3", "web-4"], "web-backup": ["backup-1", "backup-2"],
+               "admin": ["web-1", "admin-1"]}
+    for group, roles in members.items():
+        elb.register_targets(TargetGroupArn=env.groups[group], Targets=[{"Id": env.instances[r]} for r in roles])
+    env.listener_arn = elb.create_listener(
+        LoadBalancerArn=env.lb_arn, Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": env.groups["web"], "Weight": 100},
+            {"TargetGroupArn": env.groups["web-backup"], "Weight": 0}]}}])["Listeners"][0]["ListenerArn"]
+    elb.create_listener(LoadBalancerArn=env.lb_arn, Protocol="HTTP", Port=8080,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": env.groups["admin"]}])
+
+
+def provision_databases(env: Env) -> None:
+    rds, cw, r53 = env.client("rds"), env.client("cloudwatch"), env.client("route53")
+    common = dict(Engine="mysql", DBInstanceClass="db.t3.micro")
+    rds.create_db_instance(DBInstanceIdentifier="orders-primary", AllocatedStorage=20, MasterUsername="admin",
+                           MasterUserPassword="demo-password-1", BackupRetentionPeriod=7,
+                           Tags=[OPT_IN, {"Key": "team", "Value": "orders"}], **common)
+    # The lagging replica is created first, so "the first replica" would be the wrong answer.
+    for replica in ("orders-replica-a", "orders-replica-b"):
+        rds.create_db_instance_read_replica(DBInstanceIdentifier=replica, SourceDBInstanceIdentifier="orders-primary",
+                                            DBInstanceClass="db.t3.micro", Tags=[{"Key": "team", "Value": "orders"}])
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    lags = {"orders-replica-a": [18.0, 24.0, 21.0], "orders-replica-b": [0.4, 1.2, 0.8]}
+    cw.put_metric_data(Namespace="AWS/RDS", MetricData=[
+        {"MetricName": "ReplicaLag", "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": db}], "Value": v,
+         "Unit": "Seconds", "Timestamp": now - dt.timedelta(seconds=60 * (i + 1))}
+        for db, values in lags.items() for i, v in enumerate(values)])
+    primary = rds.describe_db_instances(DBInstanceIdentifier="orders-primary")["DBInstances"][0]
+    env.zone_id = r53.create_hosted_zone(Name="orders.internal", CallerReference=f"demo-{env.account}")[
+        "HostedZone"]["Id"].rsplit("/", 1)[-1]
+    r53.change_resource_record_sets(HostedZoneId=env.zone_id, ChangeBatch={"Changes": [{
+        "Action": "UPSERT", "ResourceRecordSet": {"Name": env.record, "Type": "CNAME", "TTL": 30,
+                                                  "ResourceRecords": [{"Value": primary["Endpoint"]["Address"]}]}}]})
+
+    rds.create_db_cluster(DBClusterIdentifier="catalog-cluster", Engine="aurora-mysql", MasterUsername="admin",
+                          MasterUserPassword="demo-password-1", Tags=[OPT_IN])
+    # Creation order: the writer, then a tier-2 reader, then the tier-0 reader Aurora should pick.
+    for name, tier in (("catalog-1", 1), ("catalog-2", 2), ("catalog-3", 0)):
+        rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier="catalog-cluster", Engine="aurora-mysql",
+                               DBInstanceClass="db.r6g.large", PromotionTier=tier)
+    cw.put_metric_data(Namespace="AWS/RDS", MetricData=[
+        {"MetricName": "AuroraReplicaLag", "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": db}],
+         "Value": v, "Unit": "Milliseconds", "Timestamp": now - dt.timedelta(seconds=60)}
+        for db, v in (("catalog-2", 12.0), ("catalog-3", 20.0))])
+
+
+def provision(aws: L.LocalAws, account: str = ACCOUNT, load_balancer: bool = True, databases: bool = True) -> Env:
+    """The demo's environment in ``account`` (the end-to-end tests provide only the part they need)."""
+    env = Env(account, aws, L.Subscriber(aws, account))
+    if load_balancer:
+        provision_load_balancer(env)
+    if databases:
+        provision_databases(env)
+    return env
+
+
+def settings(env: Env, function: str) -> dict[str, str]:
+    """The functions' settings for the demo: the defaults, plus the topic and the Route 53 record."""
+    common = {"NOTIFICATION_TOPIC_ARN": env.subscriber.topic_arn}
+    if function == "database-failover" and env.zone_id:
+        common["DB_ENDPOINT_RECORD"] = f"{env.zone_id}/{env.record}"
+    return common
+
+
+# --------------------------------------------------------------------------- views of the state
+
+
+def target_health(env: Env, group: str) -> dict[str, str]:
+    """instance id -> health state of one group (moto lists only registered targets)."""
+    descriptions = env.client("elbv2").describe_target_health(TargetGroupArn=env.groups[group])[
+        "TargetHealthDescriptions"]
+    return {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in descriptions}
+
+
+def listener_weights(env: Env) -> dict[str, int]:
+    listener = env.client("elbv2").describe_listeners(ListenerArns=[env.listener_arn])["Listeners"][0]
+    weights: dict[str, int] = {}
+    for action in listener["DefaultActions"]:
+        for group in (action.get("ForwardConfig") or {}).get("TargetGroups", []):
+            weights[env.name_of(group["TargetGroupArn"])] = group.get("Weight", 1)
+    return weights
+
+
+def db_instance(env: Env, db_id: str) -> dict:
+    return env.client("rds").describe_db_instances(DBInstanceIdentifier=db_id)["DBInstances"][0]
+
+
+def db_tags(env: Env, db_id: str) -> dict[str, str]:
+    arn = db_instance(env, db_id)["DBInstanceArn"]
+    return {t["Key"]: t["Value"] for t in env.client("rds").list_tags_for_resource(ResourceName=arn)["TagList"]}
+
+
+def cname(env: Env) -> str:
+    records = env.client("route53").list_resource_record_sets(HostedZoneId=env.zone_id)["ResourceRecordSets"]
+    for record in records:
+        if record["Type"] == "CNAME" and record["Name"].rstrip(".") == env.record:
+            return record["ResourceRecords"][0]["Value"]
+    return "(none)"
+
+
+def cluster_members(env: Env) -> dict[str, tuple[bool, int]]:
+    cluster = env.client("rds").describe_db_clusters(DBClusterIdentifier="catalog-cluster")["DBClusters"][0]
+    return {m["DBInstanceIdentifier"]: (m["IsClusterWriter"], m["PromotionTier"]) for m in cluster["DBClusterMembers"]}
+
+
+def show_targets(env: Env, groups=("web", "admin", "web-backup")) -> list[str]:
+    lines = []
+    for group in groups:
+        health = target_health(env, group)
+        cells = [f"{env.name_of(i).split(' ')[0]}={state}" for i, state in sorted(
+            health.items(), key=lambda kv: env.name_of(kv[0]))] or ["(no targets)"]
+        lines.append(f"{group:<11} {', '.join(cells)}")
+    weights = listener_weights(env)
+    lines.append("listener    :80 forwards " + ", ".join(f"{g} {w}" for g, w in weights.items()))
+    return lines
+
+
+def show_orders(env: Env) -> list[str]:
+    lines = []
+    for db_id in ("orders-primary", "orders-replica-a", "orders-replica-b"):
+        db = db_instance(env, db_id)
+        source = db.get("ReadReplicaSourceDBInstanceIdentifier")
+        role = f"replica of {source}" if source else "primary"
+        replicas = db.get("ReadReplicaDBInstanceIdentifiers") or []
+        extra = f", replicas {', '.join(replicas)}" if replicas else ""
+        marks = {k: v for k, v in db_tags(env, db_id).items() if k.startswith("failover:") and k != OPT_IN["Key"]}
+        mark = f", tags {marks}" if marks else ""
+        lines.append(f"{db_id:<17} {db['DBInstanceStatus']:<10} {role}{extra}"
+                     f" (backups {db.get('BackupRetentionPeriod', 0)} d){mark}")
+    lines.append(f"{env.record} CNAME {cname(env)}")
+    return lines
+
+
+def show_catalog(env: Env) -> list[str]:
+    return [f"{name:<10} {'writer' if writer else 'reader'} (promotion tier {tier})"
+            for name, (writer, tier) in cluster_members(env).items()]
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def indent(lines: list[str], prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in lines)
+
+
+def wrap(text: str, prefix: str) -> str:
+    return textwrap.fill(text, width=110, initial_indent=prefix, subsequent_indent=" " * len(prefix))
+
+
+def show_notification(n: L.Notification) -> str:
+    body = n.body
+    lines = [f"    >> {n.subject}",
+             f"       outcome={n.outcome or '?'}  severity={n.severity or '?'}  action={n.action or '?'}"]
+    summary = body.get("summary") or (body.get("content") or {}).get("description") or body.get("raw", "")
+    if summary:
+        lines.append(wrap(str(summary), "       "))
+    for step in body.get("next_steps") or (body.get("content") or {}).get("nextSteps") or []:
+        lines.append(wrap(str(step), "       - next: "))
+    return "\n".join(lines)
+
+
+def show_answer(inv: L.Invocation) -> str:
+    payload = inv.payload
+    if isinstance(payload, dict) and inv.ok:
+        text = f"{payload.get('status')}, {payload.get('action')}: {payload.get('message')}"
+    elif isinstance(payload, dict):
+        text = f"error {payload.get('errorType')}: {payload.get('errorMessage')}"
+    else:
+        text = f"HTTP {inv.http_status}: {str(payload)[:300]}"
+    return wrap(text, f"    {inv.function} answered in {inv.seconds * 1000:.0f} ms: ")
+
+
+# --------------------------------------------------------------------------- the story
+
+
+class StepFailed(Exception):
+    pass
+
+
+@dataclass
+class Result:
+    title: str
+    problems: list[str]
+    seconds: float
+
+
+class Story:
+    def __init__(self, stack: L.Stack, env: Env):
+        self.stack = stack
+        self.env = env
+        self.results: list[Result] = []
+
+    # Helpers used by the steps -------------------------------------------------------------
+
+    def send(self, function: str, label: str, event: dict) -> tuple[L.Invocation, list[L.Notification]]:
+        print(f"\n  -> {label}")
+        inv = self.stack.invoke(function, event)
+        print(show_answer(inv))
+        notes = self.env.subscriber.drain()
+        if notes:
+            print("    the subscriber received:")
+            for n in notes:
+                print(show_notification(n))
+        else:
+            print("    the subscriber received nothing")
+        return inv, notes
+
+    @staticmethod
+    def expect(problems: list[str], what: str, got, want) -> None:
+        if got != want:
+            problems.append(f"{what}: expected {want!r}, got {got!r}")
+
+    @staticmethod
+    def expect_outcomes(problems: list[str], notes: list[L.Notification], want: list[str]) -> None:
+        got = sorted(n.outcome for n in notes)
+        if got != sorted(want):
+            problems.append(f"notification outcomes: expected {sorted(want)}, got {got}")
+
+    def step(self, title: str, story: str, show, body) -> None:
+        print("\n" + "=" * 110)
+        print(title)
+        print(wrap(story, "  "))
+        print("  before:")
+        print(indent(show()))
+        started = time.monotonic()
+        problems: list[str] = []
+        try:
+            body(problems)
+        except Exception as e:  # a step that crashes is a failed step, the story goes on
+            problems.append(f"{type(e).__name__}: {e}")
+        print("  after:")
+        try:
+            print(indent(show()))
+        except Exception as e:
+            problems.append(f"reading the state after: {e}")
+        for name, function in self.stack.functions.items():
+            if not function.alive():
+                problems.append(f"{name} is no longer running")
+        verdict = "as expected" if not problems else "NOT AS EXPECTED"
+        print(f"  => {verdict}")
+        for p in problems:
+            print(f"     - {p}")
+        self.results.append(Result(title, problems, time.monotonic() - started))
+
+    # The five steps --------------------------------------------------------------------------
+
+    def step1_gray_failure(self) -> None:
+        env = self.env
+        web1 = env.instances["web-1"]
+        alarm = f"shop-{web1}-5xx"
+
+        def body(problems):
+            inv, notes = self.send("target-failover", f"alarm {alarm} enters ALARM (EventBridge)", alarm_eventbridge(
+                env.account, alarm, "ALARM", "Shop/Web", "Http5xxRate", {"InstanceId": web1},
+                "HTTP 5xx from one instance (a failure health checks miss)",
+                "Threshold Crossed: 1 out of the last 1 datapoints [38.0] was greater than the threshold (5.0)."))
+            self.expect(problems, "status", inv.status, "succeeded")
+            self.expect(problems, "web-1 in web", web1 in target_health(env, "web"), False)
+            self.expect(problems, "web-1 in admin", web1 in target_health(env, "admin"), False)
+            self.expect(problems, "targets left in web", len(target_health(env, "web")), 3)
+            self.expect_outcomes(problems, notes, ["succeeded"])
+
+        self.step("1. One instance fails in a way health checks miss",
+                  "web-1 answers its health check but returns HTTP 500 to customers. Its 5xx alarm fires; "
+                  "target-failover takes it out of every opted-in group it serves (web and admin).",
+                  lambda: show_targets(env), body)
+
+    def step2_guardrail(self) -> None:
+        env = self.env
+        alarm = "shop-web-unhealthy-hosts"
+
+        def body(problems):
+            env.set_health("web", ["web-2", "web-3"], "unhealthy")
+            print("\n  (web-2 and web-3 now fail their health checks)")
+            inv, notes = self.send("target-failover", f"alarm {alarm} enters ALARM (EventBridge)",
+                                   web_alarm(env, alarm, "ALARM"))
+            self.expect(problems, "status", inv.status, "refused")
+            self.expect(problems, "targets left in web", len(target_health(env, "web")), 3)
+            self.expect(problems, "listener weights", listener_weights(env), {"web": 100, "web-backup": 0})
+            self.expect_outcomes(problems, notes, ["refused"])
+            if notes and notes[0].severity != "critical":
+                problems.append(f"refusal severity: expected critical, got {notes[0].severity}")
+
+        self.step("2. More targets fail: the guardrail holds the floor",
+                  "web-2 and web-3 fail their health checks. Removing both would leave web with one target in "
+                  "service, below the floor of max(MIN_HEALTHY_TARGETS=1, 50% of 3) = 2: the function refuses "
+                  "and says so, with the numbers.",
+                  lambda: show_targets(env, ("web", "web-backup")), body)
+
+    def step3_backup_and_back(self) -> None:
+        env = self.env
+        alarm = "shop-web-unhealthy-hosts"
+
+        def body(problems):
+            env.set_health("web", ["web-2", "web-3", "web-4"], "unhealthy")
+            print("\n  (every web target now fails its health check)")
+            inv, notes = self.send("target-failover", f"alarm {alarm} is re-evaluated, still ALARM",
+                                   web_alarm(env, alarm, "ALARM"))
+            self.expect(problems, "status (shift)", inv.status, "succeeded")
+            self.expect(problems, "weights after the shift", listener_weights(env), {"web": 0, "web-backup": 100})
+            self.expect(problems, "targets left in web", len(target_health(env, "web")), 3)
+            self.expect_outcomes(problems, notes, ["succeeded"])
+            print("\n  during the failover:")
+            print(indent(show_targets(env, ("web", "web-backup"))))
+
+            env.set_health("web", ["web-2", "web-3", "web-4"], "healthy")
+            print("\n  (web recovers: its targets pass their health checks again)")
+            inv, notes = self.send("target-failover", f"alarm {alarm} returns to OK (EventBridge)",
+                                   web_alarm(env, alarm, "OK"))
+            self.expect(problems, "status (failback)", inv.status, "succeeded")
+            self.expect(problems, "weights after the failback", listener_weights(env), {"web": 100, "web-backup": 0})
+            self.expect_outcomes(problems, notes, ["succeeded"])
+
+        self.step("3. The whole group fails: traffic moves to the backup group, and back",
+                  "Every web target fails. web can no longer serve, and it names a backup group: the listener "
+                  "sends all traffic to web-backup, remembering the weights. When the alarm clears and web is "
+                  "healthy again, the weights are restored (FAILBACK=auto).",
+                  lambda: show_targets(env, ("web", "web-backup")), body)
+
+    def step4_promote(self) -> None:
+        env = self.env
+
+        def body(problems):
+            env.set_db_status("orders-primary", "failed")
+            print("\n  (orders-primary is now in state failed)")
+            event = rds_instance_event(env.account, "orders-primary", "RDS-EVENT-0031",
+                                       "DB instance put into failed state.", {OPT_IN["Key"]: "true", "team": "orders"})
+            inv, notes = self.send("database-failover", "RDS-EVENT-0031 for orders-primary (EventBridge)", event)
+            self.expect(problems, "status", inv.status, "succeeded")
+            b, a = db_instance(env, "orders-replica-b"), db_instance(env, "orders-replica-a")
+            self.expect(problems, "orders-replica-b promoted", "ReadReplicaSourceDBInstanceIdentifier" in b, False)
+            self.expect(problems, "orders-replica-b backups (days)", b.get("BackupRetentionPeriod"), 7)
+            self.expect(problems, "orders-replica-a still a replica",
+                        a.get("ReadReplicaSourceDBInstanceIdentifier"), "orders-primary")
+            self.expect(problems, f"{env.record}", cname(env), b["Endpoint"]["Address"])
+            self.expect_outcomes(problems, notes, ["succeeded"])
+
+            print("\n  the same event arrives again (EventBridge delivers at least once):")
+            inv, notes = self.send("database-failover", "RDS-EVENT-0031 for orders-primary, again", event)
+            if inv.status not in ("skipped", "info"):
+                problems.append(f"status of the repeat: expected skipped or info, got {inv.status}")
+            self.expect(problems, "orders-replica-a still a replica after the repeat",
+                        db_instance(env, "orders-replica-a").get("ReadReplicaSourceDBInstanceIdentifier"),
+                        "orders-primary")
+            if any(n.outcome in ("succeeded", "failed") for n in notes):
+                problems.append("the repeat produced a change or a failure notification")
+
+        self.step("4. The MySQL primary fails: the low-lag replica is promoted, once",
+                  "orders-primary fails. Of its two replicas, orders-replica-a lags 24 s and orders-replica-b "
+                  "1.2 s (ReplicaLag, maximum over 5 minutes): database-failover promotes orders-replica-b, "
+                  "with 7 days of backups, and repoints the writer CNAME. The same event delivered again "
+                  "promotes nothing more.",
+                  lambda: show_orders(env), body)
+
+    def step5_aurora(self) -> None:
+        env = self.env
+        alarm = "catalog-cluster-commit-latency"
+
+        def body(problems):
+            inv, notes = self.send("database-failover", f"alarm {alarm} enters ALARM (direct alarm action)",
+                                   alarm_action(env.account, alarm, "ALARM", "AWS/RDS", "CommitLatency",
+                                                {"DBClusterIdentifier": "catalog-cluster", "Role": "WRITER"},
+                                                "Commit latency on the Aurora writer (hung writer)",
+                                                "Threshold Crossed: 3 out of the last 3 datapoints were greater "
+                                                "than the threshold (2000.0)."))
+            self.expect(problems, "status", inv.status, "succeeded")
+            writers = [n for n, (w, _) in cluster_members(env).items() if w]
+            self.expect(problems, "writer", writers, ["catalog-3"])
+            self.expect_outcomes(problems, notes, ["succeeded"])
+
+        self.step("5. The Aurora writer hangs: its alarm fails the cluster over to the best reader",
+                  "catalog-1 still reports available but commits take seconds, so Aurora does not fail over by "
+                  "itself. The commit-latency alarm fires; database-failover fails catalog-cluster over to the "
+                  "reader with the lowest promotion tier, catalog-3.",
+                  lambda: show_catalog(env), body)
+
+    def run(self) -> bool:
+        self.step1_gray_failure()
+        self.step2_guardrail()
+        self.step3_backup_and_back()
+        self.step4_promote()
+        self.step5_aurora()
+        return all(not r.problems for r in self.results)
+
+
+def web_alarm(env: Env, name: str, state: str) -> dict:
+    reason = ("Threshold Crossed: 1 out of the last 1 datapoints [3.0] was greater than the threshold (0.0)."
+              if state == "ALARM" else
+              "Threshold Crossed: 1 out of the last 1 datapoints [0.0] was not greater than the threshold (0.0).")
+    return alarm_eventbridge(env.account, name, state, "AWS/ApplicationELB", "UnHealthyHostCount",
+                             {"TargetGroup": arn_suffix(env.groups["web"]), "LoadBalancer": arn_suffix(env.lb_arn)},
+                             "Unhealthy targets in the web target group", reason)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--logs", type=Path, default=L.ROOT / "target" / "demo",
+                        help="where the processes' logs go (default target/demo)")
+    args = parser.parse_args()
+    started = time.monotonic()
+    missing = [f for f in L.FUNCTIONS if not L.bootstrap_path(f).exists()]
+    if missing:
+        print(f"missing release binaries for {', '.join(missing)}: run `cargo lambda build --release --workspace`")
+        return 2
+    shutil.rmtree(args.logs, ignore_errors=True)
+    print("failover demo: the release binaries (target/lambda/*/bootstrap) under cargo lambda's Runtime API "
+          "emulator, against the local AWS")
+    stack = L.Stack.start(args.logs)
+    ok = False
+    try:
+        print(f"  local AWS {stack.aws.endpoint}, account {ACCOUNT}; Lambda emulator http://127.0.0.1:"
+              f"{stack.emulator.port}")
+        env = provision(stack.aws, ACCOUNT)
+        for function in L.FUNCTIONS:
+            stack.start_function(function, ACCOUNT, settings(env, function))
+        print(f"  environment provisioned and functions started in {time.monotonic() - started:.1f} s; "
+              f"logs in {args.logs}")
+        story = Story(stack, env)
+        ok = story.run()
+        print("\n" + "=" * 110)
+        for r in story.results:
+            print(f"  {'ok  ' if not r.problems else 'FAIL'} {r.title} ({r.seconds:.1f} s)")
+        print(f"demo {'passed' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s")
+        if not ok:
+            for name, function in stack.functions.items():
+                print(f"\n--- last lines of {name}'s log ({function.process.log_path}):")
+                print(indent(function.log().splitlines()[-25:]))
+    finally:
+        stack.close()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
