@@ -85,6 +85,26 @@ def alarm_action(account: str, name: str, state: str, namespace: str, metric: st
     return event
 
 
+def alarm_sns(account: str, name: str, state: str, namespace: str, metric: str, dimensions: dict[str, str],
+              description: str, reason: str) -> dict:
+    """The same change through an SNS topic (``events/alarm-sns-*.json``): the alarm is a JSON string, its
+    dimensions a list, its region a display name."""
+    event = sample("alarm-sns-target-group.json")
+    sns = event["Records"][0]["Sns"]
+    message = json.loads(sns["Message"])
+    message.update(AlarmName=name, AlarmDescription=description, AWSAccountId=account, NewStateValue=state,
+                   OldStateValue="ALARM" if state == "OK" else "OK", NewStateReason=reason,
+                   StateChangeTime=_alarm_timestamp(), AlarmArn=f"arn:aws:cloudwatch:{REGION}:{account}:alarm:{name}")
+    message["Trigger"].update(MetricName=metric, Namespace=namespace,
+                              Dimensions=[{"value": v, "name": k} for k, v in dimensions.items()])
+    topic = f"arn:aws:sns:{REGION}:{account}:failover-alarms"
+    message["AlarmActions"] = [topic]
+    sns.update(MessageId=str(uuid.uuid4()), TopicArn=topic, Message=json.dumps(message),
+               Timestamp=_now("%Y-%m-%dT%H:%M:%S.000Z"))
+    event["Records"][0]["EventSubscriptionArn"] = f"{topic}:{uuid.uuid4()}"
+    return event
+
+
 def rds_instance_event(account: str, db_id: str, event_id: str, message: str, tags: dict[str, str]) -> dict:
     """An RDS instance event through EventBridge (``events/rds-instance-failure.json``)."""
     event = sample("rds-instance-failure.json")
@@ -144,8 +164,8 @@ class Env:
 def provision_load_balancer(env: Env) -> None:
     elb = env.client("elbv2")
     net = env.aws.network(env.account)
-    ids = env.control("/_failover/ec2/instances", {"count": 7})["instance_ids"]
-    env.instances = dict(zip(["web-1", "web-2", "web-3", "web-4", "backup-1", "backup-2", "admin-1"], ids))
+    roles = ["web-1", "web-2", "web-3", "web-4", "backup-1", "backup-2", "admin-1", "admin-2"]
+    env.instances = dict(zip(roles, env.control("/_failover/ec2/instances", {"count": len(roles)})["instance_ids"]))
     env.lb_arn = elb.create_load_balancer(Name="shop-alb", Subnets=net["subnet_ids"][:2])["LoadBalancers"][0][
         "LoadBalancerArn"]
     for name in ("web", "web-backup", "admin"):
@@ -156,7 +176,7 @@ def provision_load_balancer(env: Env) -> None:
                  Tags=[OPT_IN, {"Key": "failover:backup-target-group", "Value": env.groups["web-backup"]}])
     elb.add_tags(ResourceArns=[env.groups["web-backup"], env.groups["admin"]], Tags=[OPT_IN])
     members = {"web": ["web-1", "web-2", "web-3", "web-4"], "web-backup": ["backup-1", "backup-2"],
-               "admin": ["web-1", "admin-1"]}
+               "admin": ["web-1", "admin-1", "admin-2"]}
     for group, roles in members.items():
         elb.register_targets(TargetGroupArn=env.groups[group], Targets=[{"Id": env.instances[r]} for r in roles])
     env.listener_arn = elb.create_listener(
@@ -174,10 +194,12 @@ def provision_databases(env: Env) -> None:
     rds.create_db_instance(DBInstanceIdentifier="orders-primary", AllocatedStorage=20, MasterUsername="admin",
                            MasterUserPassword="demo-password-1", BackupRetentionPeriod=7,
                            Tags=[OPT_IN, {"Key": "team", "Value": "orders"}], **common)
+    # Replicas opt in too: database-failover promotes only opted-in replicas.
     # The lagging replica is created first, so "the first replica" would be the wrong answer.
     for replica in ("orders-replica-a", "orders-replica-b"):
         rds.create_db_instance_read_replica(DBInstanceIdentifier=replica, SourceDBInstanceIdentifier="orders-primary",
-                                            DBInstanceClass="db.t3.micro", Tags=[{"Key": "team", "Value": "orders"}])
+                                            DBInstanceClass="db.t3.micro",
+                                            Tags=[OPT_IN, {"Key": "team", "Value": "orders"}])
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     lags = {"orders-replica-a": [18.0, 24.0, 21.0], "orders-replica-b": [0.4, 1.2, 0.8]}
     cw.put_metric_data(Namespace="AWS/RDS", MetricData=[
@@ -196,7 +218,7 @@ def provision_databases(env: Env) -> None:
     # Creation order: the writer, then a tier-2 reader, then the tier-0 reader Aurora should pick.
     for name, tier in (("catalog-1", 1), ("catalog-2", 2), ("catalog-3", 0)):
         rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier="catalog-cluster", Engine="aurora-mysql",
-                               DBInstanceClass="db.r6g.large", PromotionTier=tier)
+                               DBInstanceClass="db.r6g.large", PromotionTier=tier, Tags=[OPT_IN])
     cw.put_metric_data(Namespace="AWS/RDS", MetricData=[
         {"MetricName": "AuroraReplicaLag", "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": db}],
          "Value": v, "Unit": "Milliseconds", "Timestamp": now - dt.timedelta(seconds=60)}
@@ -214,8 +236,12 @@ def provision(aws: L.LocalAws, account: str = ACCOUNT, load_balancer: bool = Tru
 
 
 def settings(env: Env, function: str) -> dict[str, str]:
-    """The functions' settings for the demo: the defaults, plus the topic and the Route 53 record."""
+    """The functions' settings: the defaults, plus the topic, the Route 53 record, and a floor of two healthy
+    targets per group (``MIN_HEALTHY_TARGETS=2``; the default 1 would let a series of gray failures empty a
+    small group down to one target)."""
     common = {"NOTIFICATION_TOPIC_ARN": env.subscriber.topic_arn}
+    if function == "target-failover":
+        common["MIN_HEALTHY_TARGETS"] = "2"
     if function == "database-failover" and env.zone_id:
         common["DB_ENDPOINT_RECORD"] = f"{env.zone_id}/{env.record}"
     return common
@@ -341,6 +367,7 @@ class Result:
     title: str
     problems: list[str]
     seconds: float
+    pending: bool = False
 
 
 class Story:
@@ -348,6 +375,8 @@ class Story:
         self.stack = stack
         self.env = env
         self.results: list[Result] = []
+        # Set when a function answers "not handled yet": the behaviour has not landed (issues 3 and 4).
+        self.pending = False
 
     # Helpers used by the steps -------------------------------------------------------------
 
@@ -355,6 +384,8 @@ class Story:
         print(f"\n  -> {label}")
         inv = self.stack.invoke(function, event)
         print(show_answer(inv))
+        if isinstance(inv.payload, dict) and "not handled yet" in str(inv.payload.get("message", "")):
+            self.pending = True
         notes = self.env.subscriber.drain()
         if notes:
             print("    the subscriber received:")
@@ -382,6 +413,7 @@ class Story:
         print("  before:")
         print(indent(show()))
         started = time.monotonic()
+        self.pending = False
         problems: list[str] = []
         try:
             body(problems)
@@ -395,85 +427,100 @@ class Story:
         for name, function in self.stack.functions.items():
             if not function.alive():
                 problems.append(f"{name} is no longer running")
+        if self.pending:
+            problems.insert(0, "PENDING: the function does not handle this event yet")
         verdict = "as expected" if not problems else "NOT AS EXPECTED"
         print(f"  => {verdict}")
         for p in problems:
             print(f"     - {p}")
-        self.results.append(Result(title, problems, time.monotonic() - started))
+        self.results.append(Result(title, problems, time.monotonic() - started, self.pending))
 
     # The five steps --------------------------------------------------------------------------
+
+    def gray_failure(self, role: str, delivery: str) -> tuple[L.Invocation, list[L.Notification]]:
+        """The 5xx alarm of one instance enters ALARM, through EventBridge or SNS."""
+        iid = self.env.instances[role]
+        alarm = f"shop-{iid}-5xx"
+        args = (self.env.account, alarm, "ALARM", "Shop/Web", "Http5xxRate", {"InstanceId": iid},
+                f"HTTP 5xx from {role} (a failure health checks miss)",
+                "Threshold Crossed: 1 out of the last 1 datapoints [38.0] was greater than the threshold (5.0).")
+        event = alarm_eventbridge(*args) if delivery == "EventBridge" else alarm_sns(*args)
+        return self.send("target-failover", f"alarm {alarm} ({role}) enters ALARM ({delivery})", event)
 
     def step1_gray_failure(self) -> None:
         env = self.env
         web1 = env.instances["web-1"]
-        alarm = f"shop-{web1}-5xx"
 
         def body(problems):
-            inv, notes = self.send("target-failover", f"alarm {alarm} enters ALARM (EventBridge)", alarm_eventbridge(
-                env.account, alarm, "ALARM", "Shop/Web", "Http5xxRate", {"InstanceId": web1},
-                "HTTP 5xx from one instance (a failure health checks miss)",
-                "Threshold Crossed: 1 out of the last 1 datapoints [38.0] was greater than the threshold (5.0)."))
+            inv, notes = self.gray_failure("web-1", "EventBridge")
             self.expect(problems, "status", inv.status, "succeeded")
-            self.expect(problems, "web-1 in web", web1 in target_health(env, "web"), False)
-            self.expect(problems, "web-1 in admin", web1 in target_health(env, "admin"), False)
+            self.expect(problems, "web-1 registered in web", web1 in target_health(env, "web"), False)
+            self.expect(problems, "web-1 registered in admin", web1 in target_health(env, "admin"), False)
             self.expect(problems, "targets left in web", len(target_health(env, "web")), 3)
-            self.expect_outcomes(problems, notes, ["succeeded"])
+            self.expect(problems, "targets left in admin", len(target_health(env, "admin")), 2)
+            self.expect_outcomes(problems, notes, ["succeeded"] * len(notes) if notes else ["succeeded"])
 
         self.step("1. One instance fails in a way health checks miss",
-                  "web-1 answers its health check but returns HTTP 500 to customers. Its 5xx alarm fires; "
-                  "target-failover takes it out of every opted-in group it serves (web and admin).",
-                  lambda: show_targets(env), body)
+                  "web-1 passes its health check but answers customers with HTTP 500. Its 5xx alarm fires; "
+                  "target-failover takes it out of every opted-in group it serves: web and admin.",
+                  lambda: show_targets(env, ("web", "admin")), body)
 
     def step2_guardrail(self) -> None:
         env = self.env
-        alarm = "shop-web-unhealthy-hosts"
 
         def body(problems):
-            env.set_health("web", ["web-2", "web-3"], "unhealthy")
-            print("\n  (web-2 and web-3 now fail their health checks)")
-            inv, notes = self.send("target-failover", f"alarm {alarm} enters ALARM (EventBridge)",
-                                   web_alarm(env, alarm, "ALARM"))
-            self.expect(problems, "status", inv.status, "refused")
-            self.expect(problems, "targets left in web", len(target_health(env, "web")), 3)
-            self.expect(problems, "listener weights", listener_weights(env), {"web": 100, "web-backup": 0})
+            inv, notes = self.gray_failure("web-2", "EventBridge")
+            self.expect(problems, "status for web-2", inv.status, "succeeded")
+            self.expect(problems, "web-2 registered in web", env.instances["web-2"] in target_health(env, "web"),
+                        False)
+            self.expect_outcomes(problems, notes, ["succeeded"])
+
+            inv, notes = self.gray_failure("web-3", "SNS")
+            self.expect(problems, "status for web-3", inv.status, "refused")
+            self.expect(problems, "web-3 registered in web", env.instances["web-3"] in target_health(env, "web"),
+                        True)
+            self.expect(problems, "targets left in web", len(target_health(env, "web")), 2)
             self.expect_outcomes(problems, notes, ["refused"])
-            if notes and notes[0].severity != "critical":
-                problems.append(f"refusal severity: expected critical, got {notes[0].severity}")
+            self.expect(problems, "refusal severity", [n.severity for n in notes], ["critical"])
 
         self.step("2. More targets fail: the guardrail holds the floor",
-                  "web-2 and web-3 fail their health checks. Removing both would leave web with one target in "
-                  "service, below the floor of max(MIN_HEALTHY_TARGETS=1, 50% of 3) = 2: the function refuses "
-                  "and says so, with the numbers.",
-                  lambda: show_targets(env, ("web", "web-backup")), body)
+                  "web-2 starts failing the same way and is taken out: web keeps 2 healthy targets, its floor "
+                  "(MIN_HEALTHY_TARGETS=2). Then web-3's alarm arrives through SNS: removing it would leave one, "
+                  "below the floor. The function refuses, keeps web-3 in service, and says so with the numbers.",
+                  lambda: show_targets(env, ("web",)), body)
 
     def step3_backup_and_back(self) -> None:
         env = self.env
         alarm = "shop-web-unhealthy-hosts"
 
         def body(problems):
-            env.set_health("web", ["web-2", "web-3", "web-4"], "unhealthy")
-            print("\n  (every web target now fails its health check)")
-            inv, notes = self.send("target-failover", f"alarm {alarm} is re-evaluated, still ALARM",
+            left = sorted(target_health(env, "web"))
+            roles = [r for r, i in env.instances.items() if i in left]
+            env.set_health("web", roles, "unhealthy")
+            print(f"\n  ({' and '.join(roles)} now fail their health checks: web has no healthy target)")
+            inv, notes = self.send("target-failover", f"alarm {alarm} enters ALARM (EventBridge)",
                                    web_alarm(env, alarm, "ALARM"))
-            self.expect(problems, "status (shift)", inv.status, "succeeded")
+            self.expect(problems, "status of the shift", inv.status, "succeeded")
             self.expect(problems, "weights after the shift", listener_weights(env), {"web": 0, "web-backup": 100})
-            self.expect(problems, "targets left in web", len(target_health(env, "web")), 3)
+            self.expect(problems, "web targets kept registered (removing them cannot help)",
+                        sorted(target_health(env, "web")), left)
             self.expect_outcomes(problems, notes, ["succeeded"])
             print("\n  during the failover:")
             print(indent(show_targets(env, ("web", "web-backup"))))
 
-            env.set_health("web", ["web-2", "web-3", "web-4"], "healthy")
-            print("\n  (web recovers: its targets pass their health checks again)")
+            env.set_health("web", roles, "healthy")
+            print(f"\n  (web recovers: {' and '.join(roles)} pass their health checks again)")
             inv, notes = self.send("target-failover", f"alarm {alarm} returns to OK (EventBridge)",
                                    web_alarm(env, alarm, "OK"))
-            self.expect(problems, "status (failback)", inv.status, "succeeded")
+            self.expect(problems, "status of the failback", inv.status, "succeeded")
             self.expect(problems, "weights after the failback", listener_weights(env), {"web": 100, "web-backup": 0})
             self.expect_outcomes(problems, notes, ["succeeded"])
 
         self.step("3. The whole group fails: traffic moves to the backup group, and back",
-                  "Every web target fails. web can no longer serve, and it names a backup group: the listener "
-                  "sends all traffic to web-backup, remembering the weights. When the alarm clears and web is "
-                  "healthy again, the weights are restored (FAILBACK=auto).",
+                  "The last web targets fail their health checks. web can no longer serve and names a backup "
+                  "group (tag failover:backup-target-group): the listener sends all traffic to web-backup, and "
+                  "the old weights are remembered on web. When the alarm returns to OK and web is healthy again, "
+                  "the weights are restored (FAILBACK=auto).",
                   lambda: show_targets(env, ("web", "web-backup")), body)
 
     def step4_promote(self) -> None:
@@ -487,10 +534,11 @@ class Story:
             inv, notes = self.send("database-failover", "RDS-EVENT-0031 for orders-primary (EventBridge)", event)
             self.expect(problems, "status", inv.status, "succeeded")
             b, a = db_instance(env, "orders-replica-b"), db_instance(env, "orders-replica-a")
-            self.expect(problems, "orders-replica-b promoted", "ReadReplicaSourceDBInstanceIdentifier" in b, False)
+            self.expect(problems, "orders-replica-b's source (none once promoted)",
+                        b.get("ReadReplicaSourceDBInstanceIdentifier"), None)
             self.expect(problems, "orders-replica-b backups (days)", b.get("BackupRetentionPeriod"), 7)
-            self.expect(problems, "orders-replica-a still a replica",
-                        a.get("ReadReplicaSourceDBInstanceIdentifier"), "orders-primary")
+            self.expect(problems, "orders-replica-a's source", a.get("ReadReplicaSourceDBInstanceIdentifier"),
+                        "orders-primary")
             self.expect(problems, f"{env.record}", cname(env), b["Endpoint"]["Address"])
             self.expect_outcomes(problems, notes, ["succeeded"])
 
@@ -498,17 +546,17 @@ class Story:
             inv, notes = self.send("database-failover", "RDS-EVENT-0031 for orders-primary, again", event)
             if inv.status not in ("skipped", "info"):
                 problems.append(f"status of the repeat: expected skipped or info, got {inv.status}")
-            self.expect(problems, "orders-replica-a still a replica after the repeat",
+            self.expect(problems, "orders-replica-a's source after the repeat",
                         db_instance(env, "orders-replica-a").get("ReadReplicaSourceDBInstanceIdentifier"),
                         "orders-primary")
-            if any(n.outcome in ("succeeded", "failed") for n in notes):
-                problems.append("the repeat produced a change or a failure notification")
+            if any(n.outcome in ("succeeded", "failed", "refused") for n in notes):
+                problems.append("the repeat produced a change, refusal or failure notification")
 
         self.step("4. The MySQL primary fails: the low-lag replica is promoted, once",
-                  "orders-primary fails. Of its two replicas, orders-replica-a lags 24 s and orders-replica-b "
-                  "1.2 s (ReplicaLag, maximum over 5 minutes): database-failover promotes orders-replica-b, "
-                  "with 7 days of backups, and repoints the writer CNAME. The same event delivered again "
-                  "promotes nothing more.",
+                  "orders-primary fails (RDS-EVENT-0031). Of its two replicas, orders-replica-a lagged up to 24 s "
+                  "in the last 5 minutes and orders-replica-b 1.2 s: database-failover promotes orders-replica-b "
+                  "with 7 days of backups, records the decision on orders-primary, and repoints the writer CNAME. "
+                  "The same event delivered again promotes nothing more.",
                   lambda: show_orders(env), body)
 
     def step5_aurora(self) -> None:
@@ -528,9 +576,9 @@ class Story:
             self.expect_outcomes(problems, notes, ["succeeded"])
 
         self.step("5. The Aurora writer hangs: its alarm fails the cluster over to the best reader",
-                  "catalog-1 still reports available but commits take seconds, so Aurora does not fail over by "
-                  "itself. The commit-latency alarm fires; database-failover fails catalog-cluster over to the "
-                  "reader with the lowest promotion tier, catalog-3.",
+                  "catalog-1 still reports available but its commits take seconds, so Aurora does not fail over "
+                  "by itself. The commit-latency alarm calls database-failover directly (alarm action), which "
+                  "fails catalog-cluster over to the reader with the lowest promotion tier, catalog-3.",
                   lambda: show_catalog(env), body)
 
     def run(self) -> bool:
@@ -578,7 +626,8 @@ def main() -> int:
         ok = story.run()
         print("\n" + "=" * 110)
         for r in story.results:
-            print(f"  {'ok  ' if not r.problems else 'FAIL'} {r.title} ({r.seconds:.1f} s)")
+            mark = "ok     " if not r.problems else "PENDING" if r.pending else "FAIL   "
+            print(f"  {mark} {r.title} ({r.seconds:.1f} s)")
         print(f"demo {'passed' if ok else 'FAILED'} in {time.monotonic() - started:.1f} s")
         if not ok:
             for name, function in stack.functions.items():
