@@ -1,0 +1,420 @@
+#!/usr/bin/env python3
+"""Local AWS emulator for the failover project: moto 5.2.5 in server mode, made closer to AWS.
+
+Used by the Rust integration tests, the demo and the benchmarks. Never used in production.
+
+Command line
+    python tools/local_aws.py [--host 127.0.0.1] [--port 0] [--no-stdin-watch] [--verbose]
+
+    --port 0 picks a free port. When the server accepts connections, exactly one line
+    ``READY http://<host>:<port>`` is printed to stdout; everything else (including anything
+    moto prints later) goes to stderr. Per-request access logs only with --verbose.
+    The process exits when stdin reaches EOF (so a dead test process never leaves an orphan),
+    unless --no-stdin-watch is given, and on SIGTERM / SIGINT.
+
+Server
+    moto's WSGI app (``DomainDispatcherApplication(create_backend_app)``) behind werkzeug's
+    threaded server (one thread per connection). Accepted sockets get TCP_NODELAY: without it a
+    response written in two segments (werkzeug writes headers, then body) can stall ~40 ms against
+    hyper-based clients (Nagle + delayed ACK), which would dominate every benchmark figure.
+    Werkzeug 3 answers every request with ``Connection: close``, so SDK clients reconnect per call
+    (cheap on loopback; the first call in a new account or region also builds moto's backends,
+    ~0.25 s for EC2's default VPC).
+
+Deviations from stock moto, and why
+    Accounts
+      * Stock moto: header ``x-moto-account-id`` selects the account, default 123456789012.
+        Added: when the SigV4 access key id (``Authorization: ... Credential=<AKID>/...``) is
+        exactly 12 digits, it is the account id (unless the header is present). A real Lambda
+        binary can then be isolated in its own account through AWS_ACCESS_KEY_ID alone.
+    ELBv2
+      * DescribeTargetHealth honours per-target overrides set by POST /_failover/elbv2/target-health
+        (state, reason, description). Stock moto reports every registered target ``healthy``;
+        AWS reports ``unhealthy`` / ``Target.FailedHealthChecks`` when health checks fail.
+        An override applies only while the target is registered, and is dropped when it is
+        deregistered.
+      * DeregisterTargets of a target that is not registered succeeds (AWS behaviour); stock moto
+        raises InvalidTarget. A target given with a Port deregisters only if that port is the
+        registered one (AWS identifies a registration by id and port; moto keeps one port per id).
+    RDS
+      * PromoteReadReplica detaches the replica as AWS does: ``ReadReplicaSourceDBInstanceIdentifier``
+        disappears, the source (same- or cross-region) stops listing it in
+        ``ReadReplicaDBInstanceIdentifiers``, ``BackupRetentionPeriod`` is set (AWS default 1 when
+        not given) and ``PreferredBackupWindow`` if given. Stock moto only flips an internal flag.
+      * PromoteReadReplica fails with ``InvalidDBInstanceState`` when the instance is not a read
+        replica or is ``backing-up`` (AWS API reference); stock moto succeeds silently. An unknown
+        instance gives ``DBInstanceNotFound`` instead of an HTTP 500.
+      * CreateDBInstanceReadReplica creates the replica with ``BackupRetentionPeriod`` 0: "All read
+        replica DB instances are created with backups disabled" (AWS API reference). Stock moto
+        copies the source's value.
+      * FailoverDBCluster without TargetDBInstanceIdentifier promotes the available reader with
+        the lowest PromotionTier (AWS: tier 0 first). Stock moto takes the first reader in
+        creation order, whatever its tier.
+      * Any status string can be set on an instance through POST /_failover/rds/instance-status
+        (``failed``, ``storage-full``, ``incompatible-network``, ``backing-up``...); stock moto
+        instances are always ``available``.
+
+Control endpoints (JSON in, JSON out; ``account`` defaults to 123456789012, ``region`` to us-east-1)
+    POST /_failover/elbv2/target-health
+        {"account","region","target_group_arn","targets":[{"id","port"?,"state","reason"?,"description"?}]}
+        state is one of initial|healthy|unhealthy|unhealthy.draining|unused|draining|unavailable;
+        ``healthy`` clears the override. Targets must be registered. -> {"ok": true}
+    POST /_failover/rds/instance-status
+        {"account","region","db_instance_identifier","status"} -> {"ok": true}
+    POST /_failover/ec2/instances
+        {"account","region","count"} -> {"instance_ids": [...]}   (running, in the default VPC)
+    GET  /_failover/ec2/network?account=..&region=..
+        -> {"vpc_id": "...", "subnet_ids": [...]}   (default VPC, one default subnet per AZ)
+    Unknown path, bad JSON or a failed operation -> HTTP 400 {"error": "..."}.
+
+Verified unchanged in moto 5.2.5 (tools/test_local_aws.py exercises them)
+    ELBv2 load balancers / target groups (instance and ip) / targets (instance ids need not exist
+    in EC2) / tags (20 ARNs per DescribeTags) / listeners and rules with weighted ForwardConfig
+    (weights are reported back); RDS instances, same- and cross-region replicas (cross-region
+    source given as an ARN, listed by ARN on the source), tags, Aurora clusters with
+    IsClusterWriter / PromotionTier and FailoverDBCluster with a target; CloudWatch PutMetricData
+    (moto accepts the ``AWS/`` namespaces that AWS refuses, so no injection endpoint is needed)
+    and GetMetricData; Route 53 hosted zones and UPSERT; SNS -> SQS with MessageAttributes and
+    Subject, raw delivery on and off, also in non-default accounts.
+
+Known gaps left as they are
+    No ``draining`` after deregistration (targets vanish at once); instances, promotions and
+    failovers complete instantly (no ``modifying`` / ``rebooting``); no RDS events; alarms are
+    never evaluated; a replica created without Tags starts with a copy of its source's tags
+    (not checked against AWS); Route 53's SOA record value is a mangled string.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import signal
+import sys
+import threading
+from urllib.parse import parse_qs
+
+from moto.ec2.models import ec2_backends
+from moto.elbv2.models import FakeTargetGroup, elbv2_backends
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from moto.rds import models as rds_models
+from moto.rds.exceptions import DBInstanceNotFoundError, RDSClientError
+from werkzeug.serving import make_server
+
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+CONTROL_PREFIX = "/_failover/"
+_ACCOUNT_AKID = re.compile(r"Credential=(\d{12})/")
+
+log = logging.getLogger("local_aws")
+
+
+class ControlError(Exception):
+    """A bad control request: answered with HTTP 400 {"error": ...}."""
+
+
+# --------------------------------------------------------------------------- ELBv2 patches
+
+# Default reason / description per state, as AWS reports them (TargetHealth reference).
+TARGET_STATES = {
+    "initial": ("Elb.RegistrationInProgress", "Target registration is in progress"),
+    "healthy": (None, None),
+    "unhealthy": ("Target.FailedHealthChecks", "Health checks failed"),
+    "unhealthy.draining": ("Target.FailedHealthChecks", "Health checks failed"),
+    "unused": ("Target.NotInUse", "Target group is not configured to receive traffic from the load balancer"),
+    "draining": ("Target.DeregistrationInProgress", "Target deregistration is in progress"),
+    "unavailable": ("Target.HealthCheckDisabled", "Health checks are disabled"),
+}
+
+
+def _overrides(tg: FakeTargetGroup) -> dict:
+    """Per-target-group health overrides: target id -> (state, reason, description)."""
+    if "_failover_health" not in tg.__dict__:
+        tg._failover_health = {}
+    return tg._failover_health
+
+
+_orig_health_for = FakeTargetGroup.health_for
+
+
+def _health_for(self, target, ec2_backend):
+    status = _orig_health_for(self, target, ec2_backend)
+    override = _overrides(self).get(target["Id"])
+    if override and target["Id"] in self.targets:
+        status.status, status.reason, status.description = override
+    return status
+
+
+def _deregister(self, targets):
+    """Idempotent: deregistering a target that is not registered succeeds, as on AWS."""
+    for target in targets:
+        registered = self.targets.get(target["Id"])
+        if registered is None:
+            continue
+        if "Port" in target and str(target["Port"]) != str(registered["Port"]):
+            continue  # that (id, port) pair is not registered
+        self.deregistered_targets[target["Id"]] = self.targets.pop(target["Id"])
+        _overrides(self).pop(target["Id"], None)
+
+
+FakeTargetGroup.health_for = _health_for
+FakeTargetGroup.deregister = _deregister
+
+
+# --------------------------------------------------------------------------- RDS patches
+
+RDSBackend = rds_models.RDSBackend
+_orig_create_replica = RDSBackend.create_db_instance_read_replica
+_orig_failover = RDSBackend.failover_db_cluster
+
+
+def _promote_read_replica(self, db_kwargs):
+    db_id = db_kwargs["db_instance_identifier"]
+    db = self.databases.get(db_id)
+    if db is None:
+        raise DBInstanceNotFoundError(db_id)
+    if not db.is_replica:
+        raise RDSClientError("InvalidDBInstanceState", "DB Instance is not a read replica.")
+    if db.status == "backing-up":
+        raise RDSClientError(
+            "InvalidDBInstanceState", f"DB Instance {db_id} is backing up; it cannot be promoted now."
+        )
+    source_id = db.source_db_instance_identifier
+    if source_id:
+        try:
+            source = self.find_db_from_id(source_id)
+        except DBInstanceNotFoundError:
+            source = None
+        if source is not None:
+            names = (db.db_instance_identifier, db.db_instance_arn)  # same-region id, cross-region ARN
+            source.replicas = [r for r in source.replicas if r not in names]
+    db.is_replica = False
+    db.source_db_instance_identifier = None
+    retention = db_kwargs.get("backup_retention_period")
+    db.backup_retention_period = 1 if retention is None else int(retention)
+    if db_kwargs.get("preferred_backup_window"):
+        db.preferred_backup_window = db_kwargs["preferred_backup_window"]
+    return db
+
+
+def _create_db_instance_read_replica(self, db_kwargs):
+    replica = _orig_create_replica(self, db_kwargs)
+    replica.backup_retention_period = 0
+    return replica
+
+
+def _failover_db_cluster(self, db_cluster_identifier, target_db_instance_identifier=None):
+    cluster = self.clusters.get(db_cluster_identifier)
+    if target_db_instance_identifier is None and cluster is not None:
+        readers = [
+            m for m in cluster.members if not m.is_cluster_writer and m.status == "available"
+        ]
+        if readers:
+            best = min(readers, key=lambda m: int(m.promotion_tier if m.promotion_tier is not None else 1))
+            target_db_instance_identifier = best.db_instance_identifier
+    return _orig_failover(self, db_cluster_identifier, target_db_instance_identifier)
+
+
+RDSBackend.promote_read_replica = _promote_read_replica
+RDSBackend.create_db_instance_read_replica = _create_db_instance_read_replica
+RDSBackend.failover_db_cluster = _failover_db_cluster
+
+
+# --------------------------------------------------------------------------- control endpoints
+
+
+def _field(body: dict, name: str, kind=str):
+    value = body.get(name)
+    if not isinstance(value, kind) or (kind is str and not value):
+        raise ControlError(f"field {name!r} is required ({kind.__name__})")
+    return value
+
+
+def _where(body: dict) -> tuple[str, str]:
+    account = str(body.get("account") or DEFAULT_ACCOUNT)
+    region = str(body.get("region") or DEFAULT_REGION)
+    if not re.fullmatch(r"\d{12}", account):
+        raise ControlError(f"account must be 12 digits, got {account!r}")
+    return account, region
+
+
+def _backend(backends, account: str, region: str):
+    try:
+        return backends[account][region]
+    except KeyError:
+        raise ControlError(f"unknown region {region!r}") from None
+
+
+def set_target_health(body: dict) -> dict:
+    account, region = _where(body)
+    arn = _field(body, "target_group_arn")
+    tg = _backend(elbv2_backends, account, region).target_groups.get(arn)
+    if tg is None:
+        raise ControlError(f"target group not found: {arn}")
+    changes = []
+    for t in _field(body, "targets", list):
+        if not isinstance(t, dict):
+            raise ControlError("each target must be an object")
+        target_id, state = _field(t, "id"), _field(t, "state")
+        if state not in TARGET_STATES:
+            raise ControlError(f"state must be one of {sorted(TARGET_STATES)}, got {state!r}")
+        registered = tg.targets.get(target_id)
+        if registered is None:
+            raise ControlError(f"target {target_id} is not registered in {arn}")
+        if t.get("port") is not None and str(t["port"]) != str(registered["Port"]):
+            raise ControlError(f"target {target_id} is registered on port {registered['Port']}")
+        reason, description = TARGET_STATES[state]
+        changes.append((target_id, state, t.get("reason") or reason, t.get("description") or description))
+    overrides = _overrides(tg)
+    for target_id, state, reason, description in changes:
+        if state == "healthy":
+            overrides.pop(target_id, None)
+        else:
+            overrides[target_id] = (state, reason, description)
+    return {"ok": True}
+
+
+def set_instance_status(body: dict) -> dict:
+    account, region = _where(body)
+    db_id, status = _field(body, "db_instance_identifier"), _field(body, "status")
+    db = _backend(rds_models.rds_backends, account, region).databases.get(db_id)
+    if db is None:
+        raise ControlError(f"DB instance not found: {db_id}")
+    db.status = status
+    return {"ok": True}
+
+
+def run_instances(body: dict) -> dict:
+    account, region = _where(body)
+    count = body.get("count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100:
+        raise ControlError("count must be an integer from 1 to 100")
+    reservation = _backend(ec2_backends, account, region).run_instances(
+        "ami-12c6146b", count, None, [],
+        instance_type="t3.micro", is_instance_type_default=False, region_name=region, tags={},
+    )
+    return {"instance_ids": [i.id for i in reservation.instances]}
+
+
+def default_network(body: dict) -> dict:
+    account, region = _where(body)
+    ec2 = _backend(ec2_backends, account, region)
+    vpc = ec2.get_default_vpc()
+    if vpc is None:
+        raise ControlError(f"no default VPC in {account}/{region}")
+    subnets = sorted(ec2.get_default_subnets().items())
+    return {"vpc_id": vpc.id, "subnet_ids": [s.id for _, s in subnets if s.vpc_id == vpc.id]}
+
+
+ROUTES = {
+    ("POST", "elbv2/target-health"): set_target_health,
+    ("POST", "rds/instance-status"): set_instance_status,
+    ("POST", "ec2/instances"): run_instances,
+    ("GET", "ec2/network"): default_network,
+}
+
+
+# --------------------------------------------------------------------------- WSGI / server
+
+
+class FailoverApp:
+    """Answers /_failover/ control calls; maps 12-digit access keys to accounts; else moto."""
+
+    def __init__(self, moto_app):
+        self.moto_app = moto_app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self.control(environ, start_response, path[len(CONTROL_PREFIX):])
+        if "HTTP_X_MOTO_ACCOUNT_ID" not in environ:
+            match = _ACCOUNT_AKID.search(environ.get("HTTP_AUTHORIZATION", ""))
+            if match:
+                environ["HTTP_X_MOTO_ACCOUNT_ID"] = match.group(1)
+        return self.moto_app(environ, start_response)
+
+    def control(self, environ, start_response, route):
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            handler = ROUTES.get((method, route.strip("/")))
+            if handler is None:
+                raise ControlError(f"unknown control endpoint: {method} {CONTROL_PREFIX}{route}")
+            if method == "GET":
+                body = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            else:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                raw = environ["wsgi.input"].read(length) if length else b""
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError as e:
+                    raise ControlError(f"body is not JSON: {e}") from None
+                if not isinstance(body, dict):
+                    raise ControlError("body must be a JSON object")
+            status, result = "200 OK", handler(body)
+        except ControlError as e:
+            status, result = "400 Bad Request", {"error": str(e)}
+        except Exception as e:  # a control call must never take the server down
+            log.exception("control endpoint failed")
+            status, result = "400 Bad Request", {"error": f"{type(e).__name__}: {e}"}
+        payload = json.dumps(result).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+        return [payload]
+
+
+class Handler(MotoRequestHandler):
+    """moto's request handler with TCP_NODELAY and an optional access log."""
+
+    disable_nagle_algorithm = True  # socketserver.StreamRequestHandler sets TCP_NODELAY in setup()
+    verbose = False
+
+    def log_request(self, code="-", size="-"):
+        if self.verbose:
+            super().log_request(code, size)
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--no-stdin-watch", action="store_true", help="do not exit on stdin EOF")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO if args.verbose else logging.WARNING,
+                        format="local_aws: %(levelname)s %(message)s")
+    Handler.verbose = args.verbose
+    app = FailoverApp(DomainDispatcherApplication(create_backend_app))
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=Handler)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if not args.no_stdin_watch:
+        def watch_stdin():
+            while sys.stdin.buffer.read1(65536):
+                pass
+            stop.set()
+        threading.Thread(target=watch_stdin, name="stdin-watch", daemon=True).start()
+    threading.Thread(target=server.serve_forever, name="server", daemon=True).start()
+
+    host, port = server.server_address[:2]
+    ready = sys.stdout
+    sys.stdout = sys.stderr  # stdout carries the READY line only
+    ready.write(f"READY http://{host}:{port}\n")
+    ready.flush()
+
+    while not stop.wait(1.0):
+        pass
+    server.shutdown()
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

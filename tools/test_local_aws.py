@@ -1,0 +1,420 @@
+"""Tests for tools/local_aws.py: run with `.venv/bin/python -m unittest tools/test_local_aws.py -v`.
+
+The launcher is started through its real command line; each test works in its own account,
+selected by a 12-digit access key id, so tests never see each other's resources.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "local_aws.py")
+_accounts = itertools.count(100000000001)
+
+
+def start_launcher(*extra: str) -> tuple[subprocess.Popen, str]:
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, LAUNCHER, "--port", "0", *extra],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+    )
+    proc.log = log
+    line = proc.stdout.readline().decode()
+    if not line.startswith("READY http://127.0.0.1:"):
+        proc.kill()
+        log.seek(0)
+        raise RuntimeError(f"launcher not ready: {line!r}\n{log.read().decode()}")
+    return proc, line.split()[1]
+
+
+def stop_launcher(proc: subprocess.Popen) -> int:
+    proc.stdin.close()
+    try:
+        return proc.wait(timeout=10)
+    finally:
+        proc.stdout.close()
+        proc.log.close()
+
+
+class LocalAwsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.proc, cls.url = start_launcher()
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_launcher(cls.proc)
+
+    def setUp(self):
+        self.account = str(next(_accounts))
+
+    def client(self, service: str, region: str = "us-east-1", account: str | None = None):
+        return boto3.client(
+            service, endpoint_url=self.url, region_name=region,
+            aws_access_key_id=account or self.account, aws_secret_access_key="secret",
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    def control(self, method: str, path: str, body=None, raw: bytes | None = None) -> tuple[int, dict]:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def ok(self, method: str, path: str, body=None) -> dict:
+        status, result = self.control(method, path, body)
+        self.assertEqual(status, 200, result)
+        return result
+
+    def assert_error(self, code: str, fn, *args, **kwargs):
+        with self.assertRaises(ClientError) as ctx:
+            fn(*args, **kwargs)
+        self.assertEqual(ctx.exception.response["Error"]["Code"], code)
+
+    # ------------------------------------------------------------------ launcher & accounts
+
+    def test_access_key_selects_account(self):
+        arn = self.client("sns").create_topic(Name="t")["TopicArn"]
+        self.assertEqual(arn.split(":")[4], self.account)
+        other = self.client("sns", account="AKIDNOTANACCOUNT")  # not 12 digits: default account
+        self.assertEqual(other.create_topic(Name="t")["TopicArn"].split(":")[4], "123456789012")
+        mine = [t["TopicArn"] for t in self.client("sns").list_topics()["Topics"]]
+        self.assertEqual(mine, [arn])
+
+    def test_calls_do_not_stall(self):
+        """A latency guard (TCP_NODELAY itself is not observable from the client side)."""
+        host, port = self.url.rsplit("/", 1)[1].split(":")
+        timings = []
+        for _ in range(15):
+            start = time.perf_counter()
+            conn = http.client.HTTPConnection(host, int(port), timeout=5)
+            conn.request("GET", f"/_failover/ec2/network?account={self.account}")
+            self.assertEqual(conn.getresponse().read()[:1], b"{")
+            conn.close()
+            timings.append(time.perf_counter() - start)
+        self.assertLess(sorted(timings)[len(timings) // 2], 0.02, timings)  # Nagle stall is ~40 ms
+
+    def test_exits_on_stdin_eof_and_sigterm(self):
+        proc, _ = start_launcher()
+        start = time.monotonic()
+        self.assertEqual(stop_launcher(proc), 0)
+        self.assertLess(time.monotonic() - start, 5)
+        proc, _ = start_launcher("--no-stdin-watch")
+        proc.stdin.close()
+        time.sleep(0.3)
+        self.assertIsNone(proc.poll(), "must ignore stdin EOF with --no-stdin-watch")
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=10), 0)
+        proc.stdout.close()
+        proc.log.close()
+
+    def test_control_errors_are_json_400(self):
+        for method, path, body, raw in [
+            ("POST", "/_failover/nope", {}, None),
+            ("GET", "/_failover/elbv2/target-health", None, None),
+            ("POST", "/_failover/rds/instance-status", None, b"{not json"),
+            ("POST", "/_failover/rds/instance-status", [1], None),
+            ("POST", "/_failover/rds/instance-status", {"db_instance_identifier": "x"}, None),
+            ("POST", "/_failover/rds/instance-status", {"db_instance_identifier": "x", "status": "failed"}, None),
+            ("POST", "/_failover/ec2/instances", {"count": "two"}, None),
+            ("POST", "/_failover/ec2/instances", {"account": "12", "count": 1}, None),
+            ("POST", "/_failover/elbv2/target-health", {"target_group_arn": "arn:nope", "targets": []}, None),
+        ]:
+            status, result = self.control(method, path, body, raw)
+            self.assertEqual(status, 400, (path, result))
+            self.assertIn("error", result)
+
+    # ------------------------------------------------------------------ ELBv2
+
+    def make_alb(self):
+        """A load balancer in the default VPC with an instance and an ip target group."""
+        elb = self.client("elbv2")
+        net = self.ok("GET", f"/_failover/ec2/network?account={self.account}&region=us-east-1")
+        self.assertGreaterEqual(len(net["subnet_ids"]), 2)
+        lb = elb.create_load_balancer(Name="lb", Subnets=net["subnet_ids"][:2])["LoadBalancers"][0]
+        tgs = [
+            elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=net["vpc_id"],
+                                    TargetType=kind)["TargetGroups"][0]["TargetGroupArn"]
+            for name, kind in (("blue", "instance"), ("green", "ip"))
+        ]
+        return elb, lb["LoadBalancerArn"], tgs
+
+    def health(self, elb, tg, **kw):
+        return {(d["Target"]["Id"], d["Target"]["Port"]): d["TargetHealth"]
+                for d in elb.describe_target_health(TargetGroupArn=tg, **kw)["TargetHealthDescriptions"]}
+
+    def test_target_health_overrides(self):
+        elb, _, (blue, green) = self.make_alb()
+        ids = self.ok("POST", "/_failover/ec2/instances", {"account": self.account, "count": 3})["instance_ids"]
+        self.assertEqual(len(ids), 3)
+        elb.register_targets(TargetGroupArn=blue, Targets=[{"Id": i, "Port": 8080} for i in ids])
+        elb.register_targets(TargetGroupArn=green, Targets=[{"Id": "10.0.0.1"}, {"Id": "10.0.0.2", "Port": 81}])
+        self.assertEqual({h["State"] for h in self.health(elb, blue).values()}, {"healthy"})
+
+        self.ok("POST", "/_failover/elbv2/target-health", {
+            "account": self.account, "target_group_arn": blue, "targets": [
+                {"id": ids[0], "port": 8080, "state": "unhealthy"},
+                {"id": ids[1], "state": "unhealthy", "reason": "Target.Timeout", "description": "Request timed out"},
+            ]})
+        health = self.health(elb, blue)
+        self.assertEqual(health[(ids[0], 8080)], {"State": "unhealthy", "Reason": "Target.FailedHealthChecks",
+                                                  "Description": "Health checks failed"})
+        self.assertEqual(health[(ids[1], 8080)]["Reason"], "Target.Timeout")
+        self.assertEqual(health[(ids[2], 8080)], {"State": "healthy"})
+        filtered = self.health(elb, blue, Targets=[{"Id": ids[1], "Port": 8080}])
+        self.assertEqual(list(filtered), [(ids[1], 8080)])
+        self.assertEqual(filtered[(ids[1], 8080)]["State"], "unhealthy")
+
+        # ip targets, wrong port and unregistered targets
+        self.ok("POST", "/_failover/elbv2/target-health", {
+            "account": self.account, "target_group_arn": green,
+            "targets": [{"id": "10.0.0.2", "state": "draining"}]})
+        self.assertEqual(self.health(elb, green)[("10.0.0.2", 81)]["Reason"], "Target.DeregistrationInProgress")
+        for bad in ({"id": "10.0.0.2", "port": 80, "state": "unhealthy"}, {"id": "10.9.9.9", "state": "unhealthy"},
+                    {"id": "10.0.0.1", "state": "sick"}):
+            status, _ = self.control("POST", "/_failover/elbv2/target-health", {
+                "account": self.account, "target_group_arn": green, "targets": [bad]})
+            self.assertEqual(status, 400, bad)
+
+        # healthy clears; deregistration drops the override
+        self.ok("POST", "/_failover/elbv2/target-health", {
+            "account": self.account, "target_group_arn": blue, "targets": [{"id": ids[1], "state": "healthy"}]})
+        self.assertEqual(self.health(elb, blue)[(ids[1], 8080)], {"State": "healthy"})
+        elb.deregister_targets(TargetGroupArn=blue, Targets=[{"Id": ids[0], "Port": 8080}])
+        self.assertNotIn((ids[0], 8080), self.health(elb, blue))
+        elb.register_targets(TargetGroupArn=blue, Targets=[{"Id": ids[0], "Port": 8080}])
+        self.assertEqual(self.health(elb, blue)[(ids[0], 8080)], {"State": "healthy"})
+
+        # a different account sees nothing of this
+        other = self.client("elbv2", account=str(next(_accounts)))
+        self.assert_error("TargetGroupNotFound", other.describe_target_health, TargetGroupArn=blue)
+
+    def test_deregister_is_idempotent(self):
+        elb, _, (_, green) = self.make_alb()
+        elb.register_targets(TargetGroupArn=green, Targets=[{"Id": "10.0.0.1", "Port": 80}])
+        elb.deregister_targets(TargetGroupArn=green, Targets=[{"Id": "10.0.0.9"}])  # never registered
+        elb.deregister_targets(TargetGroupArn=green, Targets=[{"Id": "10.0.0.1", "Port": 81}])  # other port
+        self.assertIn(("10.0.0.1", 80), self.health(elb, green))
+        for _ in range(2):
+            elb.deregister_targets(TargetGroupArn=green, Targets=[{"Id": "10.0.0.1", "Port": 80}])
+        self.assertEqual(self.health(elb, green), {})
+        self.assert_error("TargetGroupNotFound", elb.deregister_targets,
+                          TargetGroupArn=green.replace("green", "gone"), Targets=[{"Id": "10.0.0.1"}])
+
+    def test_listeners_rules_and_tags(self):
+        elb, lb, (blue, green) = self.make_alb()
+        net = self.ok("GET", f"/_failover/ec2/network?account={self.account}")
+        more = [elb.create_target_group(Name=f"tg{i}", Protocol="HTTP", Port=80, VpcId=net["vpc_id"])
+                ["TargetGroups"][0]["TargetGroupArn"] for i in range(18)]
+        arns = [lb, blue, green, *more][:20]
+        elb.add_tags(ResourceArns=arns, Tags=[{"Key": "failover:role", "Value": "primary"}])
+        described = elb.describe_tags(ResourceArns=arns)["TagDescriptions"]
+        self.assertEqual([d["ResourceArn"] for d in described], arns)
+        self.assertTrue(all(d["Tags"] == [{"Key": "failover:role", "Value": "primary"}] for d in described))
+
+        def forward(b, g):
+            return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                {"TargetGroupArn": blue, "Weight": b}, {"TargetGroupArn": green, "Weight": g}]}}]
+
+        def weights(actions):
+            return {t["TargetGroupArn"]: t["Weight"] for t in actions[0]["ForwardConfig"]["TargetGroups"]}
+
+        listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80,
+                                       DefaultActions=forward(100, 0))["Listeners"][0]["ListenerArn"]
+        elb.modify_listener(ListenerArn=listener, DefaultActions=forward(0, 100))
+        actions = elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"]
+        self.assertEqual(weights(actions), {blue: 0, green: 100})
+        self.assertEqual(elb.describe_listeners(LoadBalancerArn=lb)["Listeners"][0]["ListenerArn"], listener)
+
+        rule = elb.create_rule(ListenerArn=listener, Priority=10, Actions=forward(100, 0),
+                               Conditions=[{"Field": "path-pattern", "Values": ["/api/*"]}])["Rules"][0]["RuleArn"]
+        elb.modify_rule(RuleArn=rule, Actions=forward(20, 80))
+        rules = {r["RuleArn"]: r for r in elb.describe_rules(ListenerArn=listener)["Rules"]}
+        self.assertEqual(weights(rules[rule]["Actions"]), {blue: 20, green: 80})
+        self.assertTrue(any(r["IsDefault"] for r in rules.values()))
+
+        by_lb = elb.describe_target_groups(LoadBalancerArn=lb)["TargetGroups"]
+        self.assertEqual({t["TargetGroupArn"] for t in by_lb}, {blue, green})
+        self.assertEqual(set(by_lb[0]["LoadBalancerArns"]), {lb})
+        by_arn = elb.describe_target_groups(TargetGroupArns=[green, blue])["TargetGroups"]
+        self.assertEqual({t["TargetGroupArn"] for t in by_arn}, {blue, green})
+        self.assertEqual({t["TargetType"] for t in by_arn}, {"instance", "ip"})
+
+    # ------------------------------------------------------------------ RDS
+
+    def describe(self, rds, db_id):
+        return rds.describe_db_instances(DBInstanceIdentifier=db_id)["DBInstances"][0]
+
+    def test_read_replicas_and_promotion(self):
+        rds, west = self.client("rds"), self.client("rds", "us-west-2")
+        primary = rds.create_db_instance(
+            DBInstanceIdentifier="db", Engine="mysql", DBInstanceClass="db.t3.micro", AllocatedStorage=20,
+            MasterUsername="admin", MasterUserPassword="password1", BackupRetentionPeriod=7,
+            Tags=[{"Key": "failover:group", "Value": "orders"}])["DBInstance"]
+        self.assertEqual(primary["DBInstanceArn"], f"arn:aws:rds:us-east-1:{self.account}:db:db")
+        rds.create_db_instance_read_replica(DBInstanceIdentifier="db-r1", SourceDBInstanceIdentifier="db",
+                                            Tags=[{"Key": "failover:role", "Value": "replica"}])
+        west.create_db_instance_read_replica(DBInstanceIdentifier="db-west",
+                                             SourceDBInstanceIdentifier=primary["DBInstanceArn"])
+        source = self.describe(rds, "db")
+        replica_west_arn = f"arn:aws:rds:us-west-2:{self.account}:db:db-west"
+        self.assertEqual(source["ReadReplicaDBInstanceIdentifiers"], ["db-r1", replica_west_arn])
+        self.assertEqual(source["Endpoint"]["Port"], 3306)
+        replica = self.describe(rds, "db-r1")
+        self.assertEqual(replica["ReadReplicaSourceDBInstanceIdentifier"], "db")
+        self.assertEqual(replica["BackupRetentionPeriod"], 0)  # replicas start with backups disabled
+        self.assertIn("db-r1", replica["Endpoint"]["Address"])
+        self.assertEqual(replica["TagList"], [{"Key": "failover:role", "Value": "replica"}])
+        self.assertEqual(self.describe(west, "db-west")["ReadReplicaSourceDBInstanceIdentifier"],
+                         primary["DBInstanceArn"])
+        rds.add_tags_to_resource(ResourceName=replica["DBInstanceArn"], Tags=[{"Key": "k", "Value": "v"}])
+        self.assertIn({"Key": "k", "Value": "v"},
+                      rds.list_tags_for_resource(ResourceName=replica["DBInstanceArn"])["TagList"])
+        self.assertEqual(self.describe(rds, "db")["TagList"], [{"Key": "failover:group", "Value": "orders"}])
+
+        self.assert_error("InvalidDBInstanceState", rds.promote_read_replica, DBInstanceIdentifier="db")
+        self.assert_error("DBInstanceNotFound", rds.promote_read_replica, DBInstanceIdentifier="nope")
+        self.ok("POST", "/_failover/rds/instance-status",
+                {"account": self.account, "db_instance_identifier": "db-r1", "status": "backing-up"})
+        self.assert_error("InvalidDBInstanceState", rds.promote_read_replica, DBInstanceIdentifier="db-r1")
+        self.ok("POST", "/_failover/rds/instance-status",
+                {"account": self.account, "db_instance_identifier": "db-r1", "status": "available"})
+
+        promoted = rds.promote_read_replica(DBInstanceIdentifier="db-r1", BackupRetentionPeriod=5,
+                                            PreferredBackupWindow="03:00-03:30")["DBInstance"]
+        for view in (promoted, self.describe(rds, "db-r1")):
+            self.assertNotIn("ReadReplicaSourceDBInstanceIdentifier", view)
+            self.assertEqual(view["BackupRetentionPeriod"], 5)
+            self.assertEqual(view["PreferredBackupWindow"], "03:00-03:30")
+            self.assertEqual(view["DBInstanceStatus"], "available")
+        self.assertEqual(self.describe(rds, "db")["ReadReplicaDBInstanceIdentifiers"], [replica_west_arn])
+        self.assert_error("InvalidDBInstanceState", rds.promote_read_replica, DBInstanceIdentifier="db-r1")
+
+        west.promote_read_replica(DBInstanceIdentifier="db-west")
+        self.assertEqual(self.describe(west, "db-west")["BackupRetentionPeriod"], 1)  # AWS default
+        self.assertNotIn("ReadReplicaSourceDBInstanceIdentifier", self.describe(west, "db-west"))
+        self.assertEqual(self.describe(rds, "db").get("ReadReplicaDBInstanceIdentifiers", []), [])
+
+    def test_instance_status(self):
+        rds = self.client("rds")
+        rds.create_db_instance(DBInstanceIdentifier="db", Engine="mysql", DBInstanceClass="db.t3.micro",
+                               AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="password1")
+        for status in ("failed", "storage-full", "incompatible-network", "available"):
+            self.ok("POST", "/_failover/rds/instance-status",
+                    {"account": self.account, "region": "us-east-1", "db_instance_identifier": "db", "status": status})
+            self.assertEqual(self.describe(rds, "db")["DBInstanceStatus"], status)
+        status, _ = self.control("POST", "/_failover/rds/instance-status",
+                                 {"account": self.account, "db_instance_identifier": "db", "status": "x",
+                                  "region": "us-west-2"})
+        self.assertEqual(status, 400)
+
+    def test_aurora_failover(self):
+        rds = self.client("rds")
+        rds.create_db_cluster(DBClusterIdentifier="cl", Engine="aurora-mysql", MasterUsername="admin",
+                              MasterUserPassword="password1")
+        for name, tier in (("cl-a", 1), ("cl-b", 2), ("cl-c", 0), ("cl-d", 0)):
+            rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier="cl", Engine="aurora-mysql",
+                                   DBInstanceClass="db.r5.large", PromotionTier=tier)
+
+        def members():
+            cluster = rds.describe_db_clusters(DBClusterIdentifier="cl")["DBClusters"][0]
+            return {m["DBInstanceIdentifier"]: (m["IsClusterWriter"], m["PromotionTier"])
+                    for m in cluster["DBClusterMembers"]}
+
+        self.assertEqual(members(), {"cl-a": (True, 1), "cl-b": (False, 2), "cl-c": (False, 0), "cl-d": (False, 0)})
+        self.assertEqual(self.describe(rds, "cl-b")["DBClusterIdentifier"], "cl")
+        rds.failover_db_cluster(DBClusterIdentifier="cl", TargetDBInstanceIdentifier="cl-b")
+        self.assertEqual([i for i, (w, _) in members().items() if w], ["cl-b"])
+        self.ok("POST", "/_failover/rds/instance-status",
+                {"account": self.account, "db_instance_identifier": "cl-c", "status": "failed"})
+        rds.failover_db_cluster(DBClusterIdentifier="cl")  # lowest available tier: cl-d
+        self.assertEqual([i for i, (w, _) in members().items() if w], ["cl-d"])
+
+    # ------------------------------------------------------------------ CloudWatch, Route 53, SNS
+
+    def test_replica_lag_metrics(self):
+        cw = self.client("cloudwatch")
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+        def lag(db, value, ago):
+            return {"MetricName": "ReplicaLag", "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": db}],
+                    "Value": value, "Unit": "Seconds", "Timestamp": now - dt.timedelta(seconds=ago)}
+
+        cw.put_metric_data(Namespace="AWS/RDS", MetricData=[lag("r1", 12.0, 150), lag("r1", 30.0, 20),
+                                                            lag("r1", 5.0, 25), lag("r2", -1.0, 10)])
+        queries = [{"Id": f"m{i}", "ReturnData": True, "MetricStat": {
+            "Metric": {"Namespace": "AWS/RDS", "MetricName": "ReplicaLag",
+                       "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": db}]},
+            "Period": 60, "Stat": "Maximum"}} for i, db in enumerate(("r1", "r2", "r3"))]
+        results = {r["Id"]: r for r in cw.get_metric_data(
+            MetricDataQueries=queries, StartTime=now - dt.timedelta(minutes=5), EndTime=now)["MetricDataResults"]}
+        self.assertEqual(max(results["m0"]["Values"]), 30.0)
+        self.assertIn(12.0, results["m0"]["Values"])
+        self.assertNotIn(5.0, results["m0"]["Values"])  # Maximum per period
+        self.assertEqual(results["m1"]["Values"], [-1.0])
+        self.assertEqual(results["m2"]["Values"], [])
+
+    def test_route53_upsert(self):
+        r53 = self.client("route53")
+        zone = r53.create_hosted_zone(Name="db.internal", CallerReference=self.account)["HostedZone"]["Id"]
+        for target in ("db.example.com", "db-r1.example.com"):
+            r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{
+                "Action": "UPSERT", "ResourceRecordSet": {"Name": "writer.db.internal", "Type": "CNAME",
+                                                          "TTL": 30, "ResourceRecords": [{"Value": target}]}}]})
+        records = r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+        cnames = [r for r in records if r["Type"] == "CNAME"]
+        self.assertEqual(cnames, [{"Name": "writer.db.internal.", "Type": "CNAME", "TTL": 30,
+                                   "ResourceRecords": [{"Value": "db-r1.example.com"}]}])
+
+    def test_sns_to_sqs_in_own_account(self):
+        sns, sqs = self.client("sns"), self.client("sqs")
+        topic = sns.create_topic(Name="alerts")["TopicArn"]
+        queues = {}
+        for raw in ("false", "true"):
+            url = sqs.create_queue(QueueName=f"q-{raw}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self.assertEqual(arn.split(":")[4], self.account)
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": raw})
+            queues[raw] = url
+        sns.publish(TopicArn=topic, Message='{"a":1}', Subject="Failover",
+                    MessageAttributes={"severity": {"DataType": "String", "StringValue": "high"}})
+
+        def receive(url):
+            messages = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
+            self.assertEqual(len(messages), 1)
+            return messages[0]
+
+        envelope = json.loads(receive(queues["false"])["Body"])
+        self.assertEqual((envelope["Message"], envelope["Subject"], envelope["TopicArn"]),
+                         ('{"a":1}', "Failover", topic))
+        self.assertEqual(envelope["MessageAttributes"], {"severity": {"Type": "String", "Value": "high"}})
+        raw = receive(queues["true"])
+        self.assertEqual(raw["Body"], '{"a":1}')
+        self.assertEqual(raw["MessageAttributes"], {"severity": {"StringValue": "high", "DataType": "String"}})
+        # the default account's queues stay empty
+        default_sqs = self.client("sqs", account="AKIDEXAMPLE")
+        self.assertEqual(default_sqs.list_queues().get("QueueUrls", []), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
