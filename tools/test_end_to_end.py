@@ -11,6 +11,7 @@ state of the emulated AWS and the notifications a subscriber received, not only 
 from __future__ import annotations
 
 import itertools
+import json
 import sys
 import unittest
 from pathlib import Path
@@ -75,12 +76,117 @@ class EndToEnd(unittest.TestCase):
                     self.assertEqual(invocation.http_status, 500, invocation.payload)
                     self.assert_status(invocation, "error:InvalidEvent")
                     self.assert_alive(function)
+            with self.subTest(function=function, event="not JSON at all"):
+                # The runtime cannot deserialise the payload: an invocation error, and the process lives on.
+                invocation = self.invoke(function, b"{not json")
+                self.assertEqual(invocation.http_status, 500, invocation.payload)
+                self.assert_alive(function)
             good = self.invoke(function, foreign)
             self.assert_status(good, "skipped")
             self.assertIn("aws.ec2", good.payload["message"])
             self.assert_alive(function)
             self.assertEqual(self.stack.functions[function].process.proc.pid, pid, "the process was restarted")
         self.assertEqual(env.subscriber.drain(), [], "malformed and foreign events are not notified")
+
+    # ------------------------------------------------------------------ target-failover
+
+    def gray_failure(self, env: D.Env, role: str) -> dict:
+        iid = env.instances[role]
+        return D.alarm_eventbridge(env.account, f"{iid}-5xx", "ALARM", "Shop/Web", "Http5xxRate", {"InstanceId": iid},
+                                   "5xx from one instance", "Threshold Crossed")
+
+    def test_target_failover_instance_alarm_deregisters_the_instance_from_every_opted_in_group(self):
+        env = self.env(load_balancer=True)
+        web1 = env.instances["web-1"]
+        invocation = self.invoke("target-failover", self.gray_failure(env, "web-1"))
+        self.assert_status(invocation, "succeeded")
+        self.assertNotIn(web1, D.target_health(env, "web"))
+        self.assertNotIn(web1, D.target_health(env, "admin"))
+        self.assertEqual(len(D.target_health(env, "web")), 3)
+        self.assertEqual(D.listener_weights(env), {"web": 100, "web-backup": 0})
+        notes = env.subscriber.drain()
+        self.assertTrue(notes, "no notification")
+        self.assertEqual({n.outcome for n in notes}, {"succeeded"})
+        self.assertEqual({n.attributes.get("function") for n in notes}, {"target-failover"})
+        self.assertTrue(all(n.subject.startswith("[failover] succeeded: ") for n in notes), [n.subject for n in notes])
+        self.assertIn(web1, json.dumps([n.body for n in notes]))
+
+    def test_target_failover_refuses_to_go_below_the_floor_and_notifies_critical(self):
+        env = self.env(load_balancer=True)  # MIN_HEALTHY_TARGETS=2
+        for role in ("web-1", "web-2"):
+            self.assert_status(self.invoke("target-failover", self.gray_failure(env, role)), "succeeded")
+        env.subscriber.drain()
+        invocation = self.invoke("target-failover", self.gray_failure(env, "web-3"))
+        self.assert_status(invocation, "refused")
+        self.assertIn(env.instances["web-3"], D.target_health(env, "web"))
+        notes = env.subscriber.drain()
+        self.assertEqual([(n.outcome, n.severity) for n in notes], [("refused", "critical")])
+        self.assertTrue(notes[0].body.get("next_steps"), notes[0].body)
+
+    def test_target_failover_shifts_traffic_to_the_backup_group_and_fails_back_when_ok(self):
+        env = self.env(load_balancer=True)
+        roles = ["web-1", "web-2", "web-3", "web-4"]
+        env.set_health("web", roles, "unhealthy")
+        alarm = "web-unhealthy-hosts"
+        self.assert_status(self.invoke("target-failover", D.web_alarm(env, alarm, "ALARM")), "succeeded")
+        self.assertEqual(D.listener_weights(env), {"web": 0, "web-backup": 100})
+        self.assertEqual(len(D.target_health(env, "web")), 4, "nothing is removed from a group that cannot serve")
+        self.assertEqual([n.outcome for n in env.subscriber.drain()], ["succeeded"])
+        # The same alarm again (re-evaluation, duplicate delivery): no second shift, nothing notified as a change.
+        again = self.invoke("target-failover", D.web_alarm(env, alarm, "ALARM"))
+        self.assertIn(again.status, ("skipped", "info"), again.payload)
+        self.assertEqual(D.listener_weights(env), {"web": 0, "web-backup": 100})
+        self.assertFalse([n for n in env.subscriber.drain() if n.outcome in ("succeeded", "failed")])
+
+        env.set_health("web", roles, "healthy")
+        self.assert_status(self.invoke("target-failover", D.web_alarm(env, alarm, "OK")), "succeeded")
+        self.assertEqual(D.listener_weights(env), {"web": 100, "web-backup": 0})
+        self.assertEqual([n.outcome for n in env.subscriber.drain()], ["succeeded"])
+
+    # ------------------------------------------------------------------ database-failover
+
+    def failure_event(self, env: D.Env) -> dict:
+        return D.rds_instance_event(env.account, "orders-primary", "RDS-EVENT-0031", "DB instance put into failed state.",
+                                    {"failover:enabled": "true"})
+
+    def test_database_failover_promotes_the_low_lag_replica_exactly_once(self):
+        env = self.env(databases=True)
+        env.set_db_status("orders-primary", "failed")
+        invocation = self.invoke("database-failover", self.failure_event(env))
+        self.assert_status(invocation, "succeeded")
+        promoted = D.db_instance(env, "orders-replica-b")
+        self.assertNotIn("ReadReplicaSourceDBInstanceIdentifier", promoted)
+        self.assertEqual(promoted["BackupRetentionPeriod"], 7)
+        self.assertEqual(D.db_instance(env, "orders-replica-a")["ReadReplicaSourceDBInstanceIdentifier"],
+                         "orders-primary")
+        self.assertEqual(D.cname(env), promoted["Endpoint"]["Address"])
+        notes = env.subscriber.drain()
+        self.assertEqual([n.outcome for n in notes], ["succeeded"])
+        self.assertIn("orders-replica-b", json.dumps(notes[0].body))
+
+        # The same event twice more, then another failure event: nothing else is promoted.
+        for event in (self.failure_event(env), self.failure_event(env),
+                      D.rds_instance_event(env.account, "orders-primary", "RDS-EVENT-0221", "storage full",
+                                           {"failover:enabled": "true"})):
+            again = self.invoke("database-failover", event)
+            self.assertIn(again.status, ("skipped", "info"), again.payload)
+        self.assertEqual(D.db_instance(env, "orders-replica-a")["ReadReplicaSourceDBInstanceIdentifier"],
+                         "orders-primary")
+        self.assertFalse([n for n in env.subscriber.drain() if n.outcome in ("succeeded", "failed", "refused")])
+        self.assert_alive("database-failover")
+
+    def test_database_failover_aurora_alarm_fails_the_cluster_over_to_the_lowest_tier_reader(self):
+        env = self.env(databases=True)
+        event = D.alarm_action(env.account, "catalog-commit-latency", "ALARM", "AWS/RDS", "CommitLatency",
+                               {"DBClusterIdentifier": "catalog-cluster", "Role": "WRITER"}, "hung writer",
+                               "Threshold Crossed")
+        self.assert_status(self.invoke("database-failover", event), "succeeded")
+        self.assertEqual([n for n, (writer, _) in D.cluster_members(env).items() if writer], ["catalog-3"])
+        self.assertEqual([n.outcome for n in env.subscriber.drain()], ["succeeded"])
+        # A duplicate delivery of the alarm does not bounce the writer.
+        again = self.invoke("database-failover", event)
+        self.assertIn(again.status, ("skipped", "info"), again.payload)
+        self.assertEqual([n for n, (writer, _) in D.cluster_members(env).items() if writer], ["catalog-3"])
 
 
 if __name__ == "__main__":
