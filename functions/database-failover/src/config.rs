@@ -64,11 +64,11 @@ impl Config {
         };
         let endpoint_record = match optional(lookup, "DB_ENDPOINT_RECORD") {
             None => None,
-            Some(raw) => match raw.split_once('/') {
-                Some((zone, name)) if !zone.trim().is_empty() && !name.trim().is_empty() => Some(EndpointRecord {
-                    hosted_zone_id: zone.trim().trim_start_matches("/hostedzone/").to_owned(),
-                    name: name.trim().to_owned(),
-                }),
+            // The zone id may be given as Route 53 prints it: `/hostedzone/Z0123456789ABC`.
+            Some(raw) => match raw.trim_start_matches('/').trim_start_matches("hostedzone/").split_once('/') {
+                Some((zone, name)) if !zone.trim().is_empty() && !name.trim().is_empty() => {
+                    Some(EndpointRecord { hosted_zone_id: zone.trim().to_owned(), name: name.trim().to_owned() })
+                }
                 _ => {
                     return Err(ConfigError::Invalid {
                         name: "DB_ENDPOINT_RECORD",
@@ -92,4 +92,93 @@ impl Config {
 
 fn is_event_id(id: &str) -> bool {
     id.strip_prefix("RDS-EVENT-").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:failover";
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut map: HashMap<String, String> = HashMap::from([("NOTIFICATION_TOPIC_ARN".into(), TOPIC.into())]);
+        map.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::from_lookup(&move |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_issue() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.failure_event_ids, DEFAULT_FAILURE_EVENT_IDS);
+        assert!(!c.promote_when_available);
+        assert_eq!(c.max_replica_lag_seconds, 30.0);
+        assert_eq!(c.backup_retention_days, 7);
+        assert_eq!(c.endpoint_record, None);
+        assert!(!c.allow_cross_region);
+        assert!(!c.common.dry_run);
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let c = config(&[
+            ("FAILURE_EVENT_IDS", " rds-event-0031 , RDS-EVENT-0221,"),
+            ("PROMOTE_WHEN_AVAILABLE", "true"),
+            ("MAX_REPLICA_LAG_SECONDS", "12.5"),
+            ("BACKUP_RETENTION_DAYS", "35"),
+            ("DB_ENDPOINT_RECORD", "/hostedzone/Z0123456789ABC/db.example.com"),
+            ("ALLOW_CROSS_REGION", "TRUE"),
+            ("DRY_RUN", "true"),
+        ])
+        .unwrap();
+        assert_eq!(c.failure_event_ids, vec!["RDS-EVENT-0031", "RDS-EVENT-0221"]);
+        assert!(c.promote_when_available && c.allow_cross_region && c.common.dry_run);
+        assert_eq!(c.max_replica_lag_seconds, 12.5);
+        assert_eq!(c.backup_retention_days, 35);
+        assert_eq!(
+            c.endpoint_record,
+            Some(EndpointRecord { hosted_zone_id: "Z0123456789ABC".into(), name: "db.example.com".into() })
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (name, value) in [
+            ("FAILURE_EVENT_IDS", "0031"),
+            ("FAILURE_EVENT_IDS", " , "),
+            ("MAX_REPLICA_LAG_SECONDS", "-1"),
+            ("BACKUP_RETENTION_DAYS", "0"),
+            ("BACKUP_RETENTION_DAYS", "36"),
+            ("DB_ENDPOINT_RECORD", "db.example.com"),
+            ("DB_ENDPOINT_RECORD", "Z123/"),
+            ("PROMOTE_WHEN_AVAILABLE", "yes"),
+            ("ALLOW_CROSS_REGION", "1"),
+        ] {
+            let err = config(&[(name, value)]).expect_err(value).to_string();
+            assert!(err.contains(name), "{name}={value:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn blank_values_mean_the_default() {
+        let c = config(&[("DB_ENDPOINT_RECORD", ""), ("FAILURE_EVENT_IDS", "  ")]).unwrap();
+        assert_eq!(c.endpoint_record, None);
+        assert_eq!(c.failure_event_ids.len(), DEFAULT_FAILURE_EVENT_IDS.len());
+    }
+
+    #[test]
+    fn env_vars_lists_every_variable_read() {
+        let read = std::cell::RefCell::new(Vec::new());
+        let lookup = |name: &str| {
+            read.borrow_mut().push(name.to_owned());
+            (name == "NOTIFICATION_TOPIC_ARN").then(|| TOPIC.to_owned())
+        };
+        Config::from_lookup(&lookup).unwrap();
+        let mut read = read.into_inner();
+        read.sort();
+        read.dedup();
+        let mut listed: Vec<String> = ENV_VARS.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(read, listed);
+    }
 }

@@ -1,0 +1,328 @@
+//! The ports over the AWS SDK. RDS and CloudWatch clients for regions other than the function's own are
+//! derived from the home client's configuration with a region override (same credentials, HTTP client,
+//! retry policy and interceptors), lazily, and cached for the life of the sandbox.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use aws_sdk_rds::config::Region;
+use aws_sdk_rds::types::{DbCluster, DbInstance, Filter, Tag};
+use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::config::EndpointRecord;
+use crate::model::{Cluster, ClusterMember, DbRef, Instance};
+use crate::ports::{Databases, Dns, LagMetric, PortError, ReplicaLag};
+
+/// TTL of the CNAME written on failover: short, so clients follow the new primary quickly.
+pub const CNAME_TTL_SECONDS: i64 = 30;
+/// The lag window: the maximum per minute over the last 5 minutes.
+const LAG_WINDOW: Duration = Duration::from_secs(300);
+const LAG_PERIOD_SECONDS: i32 = 60;
+
+fn port_error<E>(operation: String, error: SdkError<E, HttpResponse>) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    PortError { transient: shared::aws::is_transient(&error), message: shared::aws::describe(&error), operation }
+}
+
+/// One client per region, built on first use from the home client's configuration.
+struct RegionClients<C> {
+    home_region: String,
+    home: C,
+    others: Mutex<HashMap<String, C>>,
+    derive: fn(&C, &str) -> C,
+}
+
+impl<C: Clone> RegionClients<C> {
+    fn new(home: C, home_region: String, derive: fn(&C, &str) -> C) -> Self {
+        RegionClients { home_region, home, others: Mutex::new(HashMap::new()), derive }
+    }
+
+    fn get(&self, region: &str) -> C {
+        if region == self.home_region || region.is_empty() {
+            return self.home.clone();
+        }
+        let mut others = self.others.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        others.entry(region.to_owned()).or_insert_with(|| (self.derive)(&self.home, region)).clone()
+    }
+}
+
+/// [`Databases`] over `aws_sdk_rds`.
+pub struct RdsDatabases {
+    clients: RegionClients<aws_sdk_rds::Client>,
+}
+
+impl RdsDatabases {
+    /// `client` is the home region's client; other regions' clients are derived from it.
+    pub fn new(client: aws_sdk_rds::Client) -> Self {
+        let home_region = client.config().region().map(|r| r.to_string()).unwrap_or_default();
+        RdsDatabases {
+            clients: RegionClients::new(client, home_region, |home, region| {
+                aws_sdk_rds::Client::from_conf(
+                    home.config().to_builder().region(Region::new(region.to_owned())).build(),
+                )
+            }),
+        }
+    }
+}
+
+fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
+}
+
+fn to_instance(region: &str, db: &DbInstance) -> Option<Instance> {
+    let id = db.db_instance_identifier()?;
+    Some(Instance {
+        at: DbRef::new(region, id),
+        arn: db.db_instance_arn().unwrap_or_default().to_owned(),
+        status: db.db_instance_status().unwrap_or("unknown").to_owned(),
+        source: db.read_replica_source_db_instance_identifier().map(|s| DbRef::parse(s, region)),
+        replicas: db.read_replica_db_instance_identifiers().iter().map(|r| DbRef::parse(r, region)).collect(),
+        cluster: db.db_cluster_identifier().map(str::to_owned),
+        endpoint: db.endpoint().and_then(|e| e.address()).map(str::to_owned),
+        promotion_tier: db.promotion_tier(),
+        tags: tags_of(db.tag_list()),
+    })
+}
+
+fn to_cluster(region: &str, c: &DbCluster) -> Option<Cluster> {
+    Some(Cluster {
+        region: region.to_owned(),
+        id: c.db_cluster_identifier()?.to_owned(),
+        arn: c.db_cluster_arn().unwrap_or_default().to_owned(),
+        status: c.status().unwrap_or("unknown").to_owned(),
+        members: c
+            .db_cluster_members()
+            .iter()
+            .filter_map(|m| {
+                Some(ClusterMember {
+                    id: m.db_instance_identifier()?.to_owned(),
+                    writer: m.is_cluster_writer().unwrap_or(false),
+                    promotion_tier: m.promotion_tier().unwrap_or(1),
+                })
+            })
+            .collect(),
+        tags: tags_of(c.tag_list()),
+    })
+}
+
+impl RdsDatabases {
+    async fn list(&self, region: &str, filter: Option<Filter>, operation: &str) -> Result<Vec<Instance>, PortError> {
+        let client = self.clients.get(region);
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = client
+                .describe_db_instances()
+                .set_filters(filter.clone().map(|f| vec![f]))
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| port_error(format!("{operation} in {region}"), e))?;
+            out.extend(page.db_instances().iter().filter_map(|db| to_instance(region, db)));
+            match page.marker() {
+                Some(next) if !next.is_empty() => marker = Some(next.to_owned()),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+impl Databases for RdsDatabases {
+    async fn instance(&self, at: &DbRef) -> Result<Option<Instance>, PortError> {
+        let result = self.clients.get(&at.region).describe_db_instances().db_instance_identifier(&at.id).send().await;
+        match result {
+            Ok(output) => Ok(output.db_instances().iter().find_map(|db| to_instance(&at.region, db))),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_db_instance_not_found_fault()) => Ok(None),
+            Err(e) => Err(port_error(format!("DescribeDBInstances {at}"), e)),
+        }
+    }
+
+    async fn instances(&self, region: &str) -> Result<Vec<Instance>, PortError> {
+        self.list(region, None, "DescribeDBInstances").await
+    }
+
+    async fn cluster(&self, region: &str, id: &str) -> Result<Option<Cluster>, PortError> {
+        let result = self.clients.get(region).describe_db_clusters().db_cluster_identifier(id).send().await;
+        match result {
+            Ok(output) => Ok(output.db_clusters().iter().find_map(|c| to_cluster(region, c))),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_db_cluster_not_found_fault()) => Ok(None),
+            Err(e) => Err(port_error(format!("DescribeDBClusters {region}/{id}"), e)),
+        }
+    }
+
+    async fn cluster_instances(&self, region: &str, cluster: &str) -> Result<Vec<Instance>, PortError> {
+        let filter = Filter::builder().name("db-cluster-id").values(cluster).build();
+        self.list(region, Some(filter), &format!("DescribeDBInstances of cluster {cluster}")).await
+    }
+
+    async fn tag(&self, region: &str, arn: &str, key: &str, value: &str) -> Result<(), PortError> {
+        self.clients
+            .get(region)
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .tags(Tag::builder().key(key).value(value).build())
+            .send()
+            .await
+            .map_err(|e| port_error(format!("AddTagsToResource {key} on {arn}"), e))?;
+        Ok(())
+    }
+
+    async fn promote(&self, replica: &DbRef, backup_retention_days: i32) -> Result<(), PortError> {
+        self.clients
+            .get(&replica.region)
+            .promote_read_replica()
+            .db_instance_identifier(&replica.id)
+            .backup_retention_period(backup_retention_days)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("PromoteReadReplica {replica}"), e))?;
+        Ok(())
+    }
+
+    async fn failover_cluster(&self, region: &str, cluster: &str, target: &str) -> Result<(), PortError> {
+        self.clients
+            .get(region)
+            .failover_db_cluster()
+            .db_cluster_identifier(cluster)
+            .target_db_instance_identifier(target)
+            .send()
+            .await
+            .map_err(|e| port_error(format!("FailoverDBCluster {region}/{cluster} to {target}"), e))?;
+        Ok(())
+    }
+}
+
+/// [`ReplicaLag`] over `aws_sdk_cloudwatch` (lag metrics live in the replica's region).
+pub struct CloudWatchLag {
+    clients: RegionClients<aws_sdk_cloudwatch::Client>,
+}
+
+impl CloudWatchLag {
+    pub fn new(client: aws_sdk_cloudwatch::Client) -> Self {
+        let home_region = client.config().region().map(|r| r.to_string()).unwrap_or_default();
+        CloudWatchLag {
+            clients: RegionClients::new(client, home_region, |home, region| {
+                aws_sdk_cloudwatch::Client::from_conf(
+                    home.config()
+                        .to_builder()
+                        .region(aws_sdk_cloudwatch::config::Region::new(region.to_owned()))
+                        .build(),
+                )
+            }),
+        }
+    }
+}
+
+impl ReplicaLag for CloudWatchLag {
+    async fn lags(
+        &self,
+        region: &str,
+        metric: LagMetric,
+        instances: &[String],
+    ) -> Result<BTreeMap<String, Vec<f64>>, PortError> {
+        let mut out: BTreeMap<String, Vec<f64>> = instances.iter().map(|i| (i.clone(), Vec::new())).collect();
+        if instances.is_empty() {
+            return Ok(out);
+        }
+        let end = SystemTime::now();
+        let start = end - LAG_WINDOW;
+        let queries: Vec<MetricDataQuery> = instances
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                MetricDataQuery::builder()
+                    .id(format!("m{i}"))
+                    .return_data(true)
+                    .metric_stat(
+                        MetricStat::builder()
+                            .metric(
+                                Metric::builder()
+                                    .namespace("AWS/RDS")
+                                    .metric_name(metric.name())
+                                    .dimensions(Dimension::builder().name("DBInstanceIdentifier").value(id).build())
+                                    .build(),
+                            )
+                            .period(LAG_PERIOD_SECONDS)
+                            .stat("Maximum")
+                            .build(),
+                    )
+                    .build()
+            })
+            .collect();
+        let client = self.clients.get(region);
+        let mut token: Option<String> = None;
+        loop {
+            let page = client
+                .get_metric_data()
+                .set_metric_data_queries(Some(queries.clone()))
+                .start_time(start.into())
+                .end_time(end.into())
+                .scan_by(ScanBy::TimestampDescending)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| port_error(format!("GetMetricData {} in {region}", metric.name()), e))?;
+            for result in page.metric_data_results() {
+                let index = result.id().and_then(|id| id.strip_prefix('m')).and_then(|n| n.parse::<usize>().ok());
+                if let Some(instance) = index.and_then(|i| instances.get(i)) {
+                    out.entry(instance.clone()).or_default().extend_from_slice(result.values());
+                }
+            }
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+/// [`Dns`] over `aws_sdk_route53`.
+pub struct Route53Dns {
+    client: aws_sdk_route53::Client,
+}
+
+impl Route53Dns {
+    pub fn new(client: aws_sdk_route53::Client) -> Self {
+        Route53Dns { client }
+    }
+}
+
+impl Dns for Route53Dns {
+    async fn upsert_cname(&self, record: &EndpointRecord, target: &str) -> Result<(), PortError> {
+        let operation = format!("ChangeResourceRecordSets UPSERT CNAME {} -> {target}", record.name);
+        let invalid = |e: aws_smithy_types::error::operation::BuildError| PortError {
+            operation: operation.clone(),
+            transient: false,
+            message: e.to_string(),
+        };
+        let set = ResourceRecordSet::builder()
+            .name(&record.name)
+            .r#type(RrType::Cname)
+            .ttl(CNAME_TTL_SECONDS)
+            .resource_records(ResourceRecord::builder().value(target).build().map_err(invalid)?)
+            .build()
+            .map_err(invalid)?;
+        let change =
+            Change::builder().action(ChangeAction::Upsert).resource_record_set(set).build().map_err(invalid)?;
+        let batch = ChangeBatch::builder()
+            .comment("database-failover: repoint clients to the promoted replica")
+            .changes(change)
+            .build()
+            .map_err(invalid)?;
+        self.client
+            .change_resource_record_sets()
+            .hosted_zone_id(&record.hosted_zone_id)
+            .change_batch(batch)
+            .send()
+            .await
+            .map_err(|e| port_error(operation.clone(), e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,164 @@
+//! The manual command vocabulary (pure parsing; the handler runs them).
+//!
+//! | command | fields | does |
+//! |---|---|---|
+//! | `status` | `db_instance_identifier` (a primary) or `db_cluster_identifier` | reports the primary or cluster, its replicas or readers with status, priority and lag, any recorded failover, and what would happen if it failed now; changes nothing |
+//! | `promote` | `db_instance_identifier` (the replica) | promotes that replica of its primary, with the same guards as an automatic failover except that the primary need not be down |
+//! | `failover-cluster` | `db_cluster_identifier`, optional `target_db_instance_identifier` | fails an Aurora cluster over to that reader, or to the best one |
+//!
+//! Every command also takes `dry_run` (`true`/`false`, overriding `DRY_RUN`) and `region` (default: the
+//! function's region). Unknown fields are rejected, so a misspelt field never silently changes the meaning.
+
+use serde_json::Value;
+use shared::intake::ManualCommand;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Status { region: Option<String>, subject: Subject },
+    Promote { region: Option<String>, replica: String },
+    FailoverCluster { region: Option<String>, cluster: String, target: Option<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Instance(String),
+    Cluster(String),
+}
+
+const COMMON_FIELDS: &[&str] = &["command", "dry_run", "region"];
+
+/// The command names, for error messages.
+pub const COMMANDS: &[&str] = &["status", "promote", "failover-cluster"];
+
+pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
+    let body = &manual.body;
+    let allowed: &[&str] = match manual.command.as_str() {
+        "status" => &["db_instance_identifier", "db_cluster_identifier"],
+        "promote" => &["db_instance_identifier"],
+        "failover-cluster" => &["db_cluster_identifier", "target_db_instance_identifier"],
+        other => {
+            return Err(format!("unknown command {other:?}; database-failover knows {}", COMMANDS.join(", ")));
+        }
+    };
+    if let Some(object) = body.as_object() {
+        if let Some(unknown) =
+            object.keys().find(|k| !COMMON_FIELDS.contains(&k.as_str()) && !allowed.contains(&k.as_str()))
+        {
+            return Err(format!(
+                "{}: unknown field {unknown:?}; allowed: {}",
+                manual.command,
+                allowed.iter().chain(COMMON_FIELDS.iter().skip(1)).copied().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    let region = text(body, "region")?;
+    match manual.command.as_str() {
+        "status" => {
+            let subject = match (text(body, "db_instance_identifier")?, text(body, "db_cluster_identifier")?) {
+                (Some(instance), None) => Subject::Instance(instance),
+                (None, Some(cluster)) => Subject::Cluster(cluster),
+                _ => return Err("status: give exactly one of db_instance_identifier or db_cluster_identifier".into()),
+            };
+            Ok(Command::Status { region, subject })
+        }
+        "promote" => match text(body, "db_instance_identifier")? {
+            Some(replica) => Ok(Command::Promote { region, replica }),
+            None => Err("promote: db_instance_identifier (the read replica to promote) is required".into()),
+        },
+        _ => match text(body, "db_cluster_identifier")? {
+            Some(cluster) => {
+                Ok(Command::FailoverCluster { region, cluster, target: text(body, "target_db_instance_identifier")? })
+            }
+            None => Err("failover-cluster: db_cluster_identifier is required".into()),
+        },
+    }
+}
+
+/// A non-blank string field; absent and `null` are `None`.
+fn text(body: &Value, field: &str) -> Result<Option<String>, String> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
+        Some(other) => Err(format!("{field} must be a non-empty string, got {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn command(body: Value) -> Result<Command, String> {
+        let name = body["command"].as_str().unwrap_or_default().to_owned();
+        parse(&ManualCommand { command: name, dry_run: None, body })
+    }
+
+    #[test]
+    fn status_takes_an_instance_or_a_cluster() {
+        assert_eq!(
+            command(json!({"command": "status", "db_instance_identifier": "orders"})),
+            Ok(Command::Status { region: None, subject: Subject::Instance("orders".into()) })
+        );
+        assert_eq!(
+            command(json!({"command": "status", "db_cluster_identifier": "catalog", "region": "eu-west-1"})),
+            Ok(Command::Status { region: Some("eu-west-1".into()), subject: Subject::Cluster("catalog".into()) })
+        );
+        assert!(command(json!({"command": "status"})).unwrap_err().contains("exactly one"));
+    }
+
+    #[test]
+    fn promote_needs_the_replica() {
+        assert_eq!(
+            command(json!({"command": "promote", "db_instance_identifier": " r1 ", "dry_run": true})),
+            Ok(Command::Promote { region: None, replica: "r1".into() })
+        );
+        assert!(command(json!({"command": "promote"})).unwrap_err().contains("required"));
+    }
+
+    #[test]
+    fn failover_cluster_takes_an_optional_target() {
+        assert_eq!(
+            command(json!({"command": "failover-cluster", "db_cluster_identifier": "c"})),
+            Ok(Command::FailoverCluster { region: None, cluster: "c".into(), target: None })
+        );
+        assert_eq!(
+            command(
+                json!({"command": "failover-cluster", "db_cluster_identifier": "c", "target_db_instance_identifier": "b"})
+            ),
+            Ok(Command::FailoverCluster { region: None, cluster: "c".into(), target: Some("b".into()) })
+        );
+    }
+
+    #[test]
+    fn unknown_commands_fields_and_wrong_types_are_rejected_with_the_vocabulary() {
+        let e = command(json!({"command": "deregister"})).unwrap_err();
+        assert!(e.contains("status, promote, failover-cluster"), "{e}");
+        let e = command(json!({"command": "promote", "db_instance_id": "r1"})).unwrap_err();
+        assert!(e.contains("unknown field \"db_instance_id\""), "{e}");
+        let e = command(json!({"command": "promote", "db_instance_identifier": 7})).unwrap_err();
+        assert!(e.contains("must be a non-empty string"), "{e}");
+    }
+
+    #[test]
+    fn every_sample_command_in_events_parses() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+        let mut seen = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            if !name.starts_with("manual-database-") {
+                continue;
+            }
+            let body: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let parsed = command(body).unwrap_or_else(|e| panic!("{name}: {e}"));
+            seen.push(match parsed {
+                Command::Status { .. } => "status",
+                Command::Promote { .. } => "promote",
+                Command::FailoverCluster { .. } => "failover-cluster",
+            });
+        }
+        for name in COMMANDS {
+            assert!(seen.contains(name), "no events/manual-database-*.json sample for {name}");
+        }
+    }
+}

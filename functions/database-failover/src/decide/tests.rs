@@ -1,0 +1,518 @@
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use shared::intake::parse;
+
+use super::*;
+use crate::model::ClusterMember;
+
+const EAST: &str = "us-east-1";
+const WEST: &str = "us-west-2";
+const NOW: i64 = 1_714_558_032; // 2024-05-01T10:07:12Z
+
+fn settings() -> Settings {
+    Settings {
+        opt_in_tag_key: "failover:enabled".into(),
+        promote_when_available: false,
+        max_replica_lag_seconds: 30.0,
+        allow_cross_region: false,
+    }
+}
+
+fn instance(region: &str, id: &str, status: &str) -> Instance {
+    Instance {
+        at: DbRef::new(region, id),
+        arn: format!("arn:aws:rds:{region}:123456789012:db:{id}"),
+        status: status.into(),
+        source: None,
+        replicas: Vec::new(),
+        cluster: None,
+        endpoint: Some(format!("{id}.abc.{region}.rds.amazonaws.com")),
+        promotion_tier: None,
+        tags: BTreeMap::from([("failover:enabled".to_owned(), "true".to_owned())]),
+    }
+}
+
+fn primary(status: &str) -> Instance {
+    instance(EAST, "orders", status)
+}
+
+fn replica(region: &str, id: &str, lag: &[f64]) -> Candidate {
+    let mut i = instance(region, id, "available");
+    i.source = Some(DbRef::new(EAST, "orders"));
+    Candidate { instance: i, lag: lag.to_vec() }
+}
+
+fn with_tag(mut c: Candidate, key: &str, value: &str) -> Candidate {
+    c.instance.tags.insert(key.into(), value.into());
+    c
+}
+
+fn facts(primary: PrimaryState, replicas: Vec<Candidate>) -> PromotionFacts {
+    PromotionFacts { primary_ref: DbRef::new(EAST, "orders"), primary, replicas, record: None, recorded: None }
+}
+
+fn failure() -> Trigger {
+    Trigger::FailureEvent { event_id: "RDS-EVENT-0031".into(), message: "failed".into() }
+}
+
+fn alarm() -> Trigger {
+    Trigger::Alarm { name: "failover-orders-write-latency".into() }
+}
+
+fn promoted(plan: &Plan) -> &Promotion {
+    match plan {
+        Plan::Promote(p) => p,
+        other => panic!("expected a promotion, got {other:#?}"),
+    }
+}
+
+fn refused(plan: &Plan) -> &Refusal {
+    match plan {
+        Plan::Refuse(r) => r,
+        other => panic!("expected a refusal, got {other:#?}"),
+    }
+}
+
+fn skipped(plan: &Plan) -> &str {
+    match plan {
+        Plan::Skip { reason } => reason,
+        other => panic!("expected a skip, got {other:#?}"),
+    }
+}
+
+// ------------------------------------------------------------------ choosing a replica
+
+#[test]
+fn when_primary_failed_should_promote_the_lowest_lag_replica_and_record_it() {
+    let f = facts(
+        PrimaryState::Found(primary("failed")),
+        vec![replica(EAST, "r-slow", &[12.0, 3.0]), replica(EAST, "r-fast", &[2.0, 1.0])],
+    );
+    let plan = decide_promotion(&failure(), &f, &settings(), NOW);
+    let p = promoted(&plan);
+    assert_eq!(p.replica, DbRef::new(EAST, "r-fast"));
+    assert_eq!(p.record.tag_value(EAST), "r-fast@2024-05-01T10:07:12Z");
+    assert_eq!(p.primary_arn.as_deref(), Some("arn:aws:rds:us-east-1:123456789012:db:orders"));
+    assert!(!p.resumed);
+    assert_eq!(p.replicas.len(), 2);
+    assert!(p.replicas.iter().all(|v| v.eligible));
+}
+
+#[test]
+fn when_priorities_differ_the_lower_priority_tag_should_win_over_lower_lag() {
+    let f = facts(
+        PrimaryState::Found(primary("storage-full")),
+        vec![replica(EAST, "r-fast", &[1.0]), with_tag(replica(EAST, "r-preferred", &[20.0]), PRIORITY_TAG, "10")],
+    );
+    assert_eq!(promoted(&decide_promotion(&failure(), &f, &settings(), NOW)).replica.id, "r-preferred");
+}
+
+#[test]
+fn when_priority_tag_is_not_a_number_should_use_the_default_and_say_so() {
+    let f = facts(
+        PrimaryState::Found(primary("failed")),
+        vec![with_tag(replica(EAST, "r1", &[5.0]), PRIORITY_TAG, "high"), replica(EAST, "r2", &[1.0])],
+    );
+    let plan = decide_promotion(&failure(), &f, &settings(), NOW);
+    let p = promoted(&plan);
+    assert_eq!(p.replica.id, "r2");
+    assert_eq!(p.replicas[0].priority, DEFAULT_PRIORITY);
+    assert!(p.replicas[0].reason.contains("not a number"), "{}", p.replicas[0].reason);
+}
+
+#[test]
+fn when_every_replica_lags_should_refuse_listing_each() {
+    let f = facts(
+        PrimaryState::Found(primary("failed")),
+        vec![
+            replica(EAST, "r-high", &[45.0, 10.0]),
+            replica(EAST, "r-stopped", &[5.0, -1.0]),
+            replica(EAST, "r-nodata", &[]),
+        ],
+    );
+    let plan = decide_promotion(&failure(), &f, &settings(), NOW);
+    let r = refused(&plan);
+    assert_eq!(r.severity, Severity::Critical);
+    assert!(r.reason.contains("no replica is safe"), "{}", r.reason);
+    let reasons: Vec<&str> = r.replicas.iter().map(|v| v.reason.as_str()).collect();
+    assert!(reasons[0].contains("45 s, above MAX_REPLICA_LAG_SECONDS (30 s)"), "{reasons:?}");
+    assert!(reasons[1].contains("-1"), "{reasons:?}");
+    assert!(reasons[2].contains("no data"), "{reasons:?}");
+}
+
+#[test]
+fn when_lag_equals_the_limit_the_replica_should_still_be_eligible() {
+    let f = facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r1", &[30.0])]);
+    assert_eq!(promoted(&decide_promotion(&failure(), &f, &settings(), NOW)).replica.id, "r1");
+}
+
+#[test]
+fn when_replicas_are_unavailable_or_not_opted_in_they_should_not_be_chosen() {
+    let mut busy = replica(EAST, "r-busy", &[1.0]);
+    busy.instance.status = "backing-up".into();
+    let mut untagged = replica(EAST, "r-untagged", &[1.0]);
+    untagged.instance.tags.clear();
+    let f = facts(PrimaryState::Found(primary("failed")), vec![busy, untagged, replica(EAST, "r-ok", &[9.0])]);
+    let plan = decide_promotion(&failure(), &f, &settings(), NOW);
+    let p = promoted(&plan);
+    assert_eq!(p.replica.id, "r-ok");
+    assert_eq!(p.replicas[0].reason, "status is backing-up");
+    assert!(p.replicas[1].reason.contains("not opted in"));
+}
+
+#[test]
+fn when_the_primary_has_no_replica_should_refuse_critically() {
+    let plan = decide_promotion(&failure(), &facts(PrimaryState::Found(primary("failed")), vec![]), &settings(), NOW);
+    let r = refused(&plan);
+    assert_eq!(r.severity, Severity::Critical);
+    assert!(r.reason.contains("no read replica"), "{}", r.reason);
+}
+
+// ------------------------------------------------------------------ confirming the failure
+
+#[test]
+fn when_an_alarm_fires_on_an_available_primary_should_refuse_with_a_warning() {
+    let f = facts(PrimaryState::Found(primary("available")), vec![replica(EAST, "r1", &[1.0])]);
+    let plan = decide_promotion(&alarm(), &f, &settings(), NOW);
+    let r = refused(&plan);
+    assert_eq!(r.severity, Severity::Warning);
+    assert!(r.reason.contains("PROMOTE_WHEN_AVAILABLE is false"), "{}", r.reason);
+    assert_eq!(r.replicas.len(), 1, "the replicas are still reported");
+}
+
+#[test]
+fn when_promote_when_available_is_set_an_alarm_should_promote_an_available_primary() {
+    let f = facts(PrimaryState::Found(primary("available")), vec![replica(EAST, "r1", &[1.0])]);
+    let s = Settings { promote_when_available: true, ..settings() };
+    assert_eq!(promoted(&decide_promotion(&alarm(), &f, &s, NOW)).replica.id, "r1");
+}
+
+#[test]
+fn when_the_primary_is_rebooting_should_refuse_even_with_promote_when_available() {
+    let f = facts(PrimaryState::Found(primary("rebooting")), vec![replica(EAST, "r1", &[1.0])]);
+    let s = Settings { promote_when_available: true, ..settings() };
+    assert!(refused(&decide_promotion(&failure(), &f, &s, NOW)).reason.contains("rebooting"));
+}
+
+#[test]
+fn every_documented_down_status_should_count_as_down() {
+    for status in crate::model::DOWN_STATUSES {
+        let f = facts(PrimaryState::Found(primary(status)), vec![replica(EAST, "r1", &[1.0])]);
+        assert_eq!(promoted(&decide_promotion(&failure(), &f, &settings(), NOW)).primary_status, *status);
+    }
+}
+
+#[test]
+fn when_the_primary_is_not_opted_in_should_skip() {
+    let mut p = primary("failed");
+    p.tags.insert("failover:enabled".into(), "false".into());
+    let f = facts(PrimaryState::Found(p), vec![replica(EAST, "r1", &[1.0])]);
+    assert!(skipped(&decide_promotion(&failure(), &f, &settings(), NOW)).contains("not opted in"));
+}
+
+#[test]
+fn when_the_described_instance_is_a_replica_or_aurora_member_should_skip() {
+    let mut p = primary("failed");
+    p.source = Some(DbRef::new(EAST, "other"));
+    assert!(skipped(&decide_promotion(&failure(), &facts(PrimaryState::Found(p), vec![]), &settings(), NOW))
+        .contains("read replica"));
+    let mut a = primary("failed");
+    a.cluster = Some("catalog".into());
+    assert!(skipped(&decide_promotion(&failure(), &facts(PrimaryState::Found(a), vec![]), &settings(), NOW))
+        .contains("Aurora"));
+}
+
+#[test]
+fn when_the_primary_is_missing_should_promote_from_the_replicas_that_name_it() {
+    let f = facts(PrimaryState::Missing, vec![replica(EAST, "r1", &[3.0])]);
+    let plan = decide_promotion(&failure(), &f, &settings(), NOW);
+    let p = promoted(&plan);
+    assert_eq!(p.primary_arn, None, "no primary to tag: the record goes on the replica");
+    assert_eq!(p.primary_status, "not found");
+}
+
+#[test]
+fn when_the_primary_is_missing_and_no_replica_is_opted_in_should_skip() {
+    let mut r = replica(EAST, "r1", &[3.0]);
+    r.instance.tags.clear();
+    assert!(skipped(&decide_promotion(&failure(), &facts(PrimaryState::Missing, vec![r]), &settings(), NOW))
+        .contains("none of its replicas is opted in"));
+}
+
+// ------------------------------------------------------------------ never twice
+
+fn recorded(f: PromotionFacts, replica_id: &str, at: i64, now_state: Option<Instance>) -> PromotionFacts {
+    PromotionFacts { record: Some(Record::new(DbRef::new(EAST, replica_id), at)), recorded: now_state, ..f }
+}
+
+#[test]
+fn when_a_record_names_a_replica_already_promoted_should_promote_nothing_else() {
+    let standalone = instance(EAST, "r-chosen", "available");
+    let f = recorded(
+        facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-other", &[0.0])]),
+        "r-chosen",
+        NOW - 60,
+        Some(standalone),
+    );
+    match decide_promotion(&failure(), &f, &settings(), NOW) {
+        Plan::AlreadyPromoted { replica, repoint, .. } => {
+            assert_eq!(replica.id, "r-chosen");
+            assert!(repoint, "a minute after the record, the DNS step is re-applied");
+        }
+        other => panic!("{other:#?}"),
+    }
+    match decide_promotion(&failure(), &f, &settings(), NOW + REPOINT_WINDOW_SECS) {
+        Plan::AlreadyPromoted { repoint, .. } => assert!(!repoint, "later, DNS is left alone"),
+        other => panic!("{other:#?}"),
+    }
+}
+
+#[test]
+fn when_a_record_names_a_replica_not_yet_promoted_should_complete_that_promotion() {
+    let mut chosen = replica(EAST, "r-chosen", &[50.0]);
+    chosen.instance.source = Some(DbRef::new(EAST, "orders"));
+    let f = recorded(
+        facts(PrimaryState::Found(primary("failed")), vec![chosen.clone(), replica(EAST, "r-better", &[0.0])]),
+        "r-chosen",
+        NOW - 60,
+        Some(chosen.instance),
+    );
+    let plan = decide_promotion(&failure(), &f, &settings(), NOW);
+    let p = promoted(&plan);
+    assert_eq!(p.replica.id, "r-chosen", "the recorded choice stands, even if another now looks better");
+    assert!(p.resumed);
+    assert_eq!(p.record.at_secs, Some(NOW - 60), "the original record is kept");
+}
+
+#[test]
+fn when_the_recorded_replica_is_gone_or_broken_should_refuse_rather_than_choose_another() {
+    let base = facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-other", &[0.0])]);
+    let gone = recorded(base.clone(), "r-chosen", NOW - 60, None);
+    assert!(refused(&decide_promotion(&failure(), &gone, &settings(), NOW)).reason.contains("no longer exists"));
+    let mut broken = replica(EAST, "r-chosen", &[]).instance;
+    broken.status = "failed".into();
+    let broken = recorded(base, "r-chosen", NOW - 60, Some(broken));
+    let r = decide_promotion(&failure(), &broken, &settings(), NOW);
+    assert_eq!(refused(&r).severity, Severity::Critical);
+    assert!(refused(&r).reason.contains("is failed"));
+}
+
+#[test]
+fn when_a_person_asks_to_promote_another_replica_after_a_failover_should_refuse() {
+    let f = recorded(
+        facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-other", &[0.0])]),
+        "r-chosen",
+        NOW - 60,
+        Some(instance(EAST, "r-chosen", "available")),
+    );
+    let manual = Trigger::ManualPromote { replica: DbRef::new(EAST, "r-other") };
+    assert!(refused(&decide_promotion(&manual, &f, &settings(), NOW))
+        .reason
+        .contains("already failed over to r-chosen"));
+}
+
+// ------------------------------------------------------------------ manual promote
+
+#[test]
+fn when_a_person_names_an_eligible_replica_should_promote_it_even_if_the_primary_is_available() {
+    let f = facts(
+        PrimaryState::Found(primary("available")),
+        vec![replica(EAST, "r-fast", &[0.0]), replica(EAST, "r-named", &[10.0])],
+    );
+    let manual = Trigger::ManualPromote { replica: DbRef::new(EAST, "r-named") };
+    assert_eq!(promoted(&decide_promotion(&manual, &f, &settings(), NOW)).replica.id, "r-named");
+}
+
+#[test]
+fn when_a_person_names_a_lagging_replica_should_refuse_with_its_reason() {
+    let f = facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-named", &[99.0])]);
+    let manual = Trigger::ManualPromote { replica: DbRef::new(EAST, "r-named") };
+    let plan = decide_promotion(&manual, &f, &settings(), NOW);
+    assert!(refused(&plan).reason.contains("above MAX_REPLICA_LAG_SECONDS"), "{plan:#?}");
+}
+
+// ------------------------------------------------------------------ cross-region
+
+#[test]
+fn when_cross_region_is_not_allowed_a_replica_in_another_region_should_not_be_chosen() {
+    let f = facts(PrimaryState::Unreachable { error: "timeout".into() }, vec![replica(WEST, "r-west", &[1.0])]);
+    let trigger = Trigger::ReplicaSide { replica: DbRef::new(WEST, "r-west"), cause: "RDS-EVENT-0045".into() };
+    let plan = decide_promotion(&trigger, &f, &settings(), NOW);
+    let r = refused(&plan);
+    assert!(r.replicas[0].reason.contains("ALLOW_CROSS_REGION is false"), "{r:#?}");
+}
+
+#[test]
+fn when_cross_region_is_allowed_an_unconfirmed_primary_should_fail_over_to_the_other_region() {
+    let f = facts(PrimaryState::Unreachable { error: "timeout".into() }, vec![replica(WEST, "r-west", &[1.0])]);
+    let trigger = Trigger::ReplicaSide { replica: DbRef::new(WEST, "r-west"), cause: "RDS-EVENT-0045".into() };
+    let s = Settings { allow_cross_region: true, ..settings() };
+    let plan = decide_promotion(&trigger, &f, &s, NOW);
+    let p = promoted(&plan);
+    assert_eq!(p.replica, DbRef::new(WEST, "r-west"));
+    assert_eq!(p.record.tag_value(EAST), "us-west-2/r-west@2024-05-01T10:07:12Z");
+}
+
+#[test]
+fn when_replication_stops_while_the_primary_is_available_should_refuse_even_with_promote_when_available() {
+    let f = facts(PrimaryState::Found(primary("available")), vec![replica(WEST, "r-west", &[1.0])]);
+    let trigger = Trigger::ReplicaSide { replica: DbRef::new(WEST, "r-west"), cause: "RDS-EVENT-0045".into() };
+    let s = Settings { allow_cross_region: true, promote_when_available: true, ..settings() };
+    assert!(refused(&decide_promotion(&trigger, &f, &s, NOW)).reason.contains("reports available"));
+}
+
+// ------------------------------------------------------------------ Aurora
+
+fn cluster(members: &[(&str, bool, i32)], status: &str) -> ClusterFacts {
+    let c = Cluster {
+        region: EAST.into(),
+        id: "catalog".into(),
+        arn: "arn:aws:rds:us-east-1:123456789012:cluster:catalog".into(),
+        status: status.into(),
+        members: members
+            .iter()
+            .map(|(id, writer, tier)| ClusterMember { id: (*id).into(), writer: *writer, promotion_tier: *tier })
+            .collect(),
+        tags: BTreeMap::from([("failover:enabled".to_owned(), "true".to_owned())]),
+    };
+    let candidates =
+        members.iter().map(|(id, _, _)| Candidate { instance: instance(EAST, id, "available"), lag: vec![] }).collect();
+    ClusterFacts { region: EAST.into(), id: "catalog".into(), cluster: Some(c), members: candidates }
+}
+
+fn failover_target(plan: &Plan) -> &str {
+    match plan {
+        Plan::FailoverCluster(c) => &c.target,
+        other => panic!("expected a cluster failover, got {other:#?}"),
+    }
+}
+
+#[test]
+fn aurora_should_fail_over_to_the_lowest_tier_then_lowest_lag_reader() {
+    let mut f = cluster(
+        &[("w", true, 0), ("r-tier2", false, 2), ("r-tier1-slow", false, 1), ("r-tier1-fast", false, 1)],
+        "available",
+    );
+    f.members[2].lag = vec![800.0];
+    f.members[3].lag = vec![20.0];
+    let plan = decide_cluster(&alarm(), &f, &settings(), NOW);
+    assert_eq!(failover_target(&plan), "r-tier1-fast");
+    match &plan {
+        Plan::FailoverCluster(c) => {
+            assert_eq!(c.writer.as_deref(), Some("w"));
+            assert_eq!(c.record.tag_value(EAST), "r-tier1-fast@2024-05-01T10:07:12Z");
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn aurora_with_no_available_reader_should_refuse_critically() {
+    let mut f = cluster(&[("w", true, 0), ("r1", false, 1)], "available");
+    f.members[1].instance.status = "failed".into();
+    let r = decide_cluster(&failure(), &f, &settings(), NOW);
+    assert_eq!(refused(&r).severity, Severity::Critical);
+    assert_eq!(refused(&r).replicas[0].reason, "status is failed");
+}
+
+#[test]
+fn aurora_not_opted_in_missing_or_busy_clusters_should_be_skipped() {
+    let mut f = cluster(&[("w", true, 0), ("r1", false, 1)], "available");
+    f.cluster.as_mut().unwrap().tags.clear();
+    assert!(skipped(&decide_cluster(&alarm(), &f, &settings(), NOW)).contains("not opted in"));
+    let busy = cluster(&[("w", true, 0), ("r1", false, 1)], "failing-over");
+    assert!(skipped(&decide_cluster(&alarm(), &busy, &settings(), NOW)).contains("failing-over"));
+    let missing = ClusterFacts { cluster: None, ..busy };
+    assert!(skipped(&decide_cluster(&alarm(), &missing, &settings(), NOW)).contains("not found"));
+}
+
+#[test]
+fn aurora_failed_over_recently_should_not_bounce_again_but_a_person_may() {
+    let mut f = cluster(&[("w", true, 0), ("r1", false, 1)], "available");
+    f.cluster.as_mut().unwrap().tags.insert(FAILED_OVER_TAG.into(), "w@2024-05-01T10:00:00Z".into());
+    assert!(skipped(&decide_cluster(&alarm(), &f, &settings(), NOW)).contains("less than 60 min ago"));
+    let manual = Trigger::ManualFailover { target: None };
+    assert_eq!(failover_target(&decide_cluster(&manual, &f, &settings(), NOW)), "r1");
+    assert_eq!(failover_target(&decide_cluster(&alarm(), &f, &settings(), NOW + CLUSTER_COOLDOWN_SECS)), "r1");
+}
+
+#[test]
+fn aurora_manual_target_must_be_an_eligible_reader() {
+    let f = cluster(&[("w", true, 0), ("r1", false, 1), ("r2", false, 2)], "available");
+    let named = |t: &str| Trigger::ManualFailover { target: Some(t.into()) };
+    assert_eq!(failover_target(&decide_cluster(&named("r2"), &f, &settings(), NOW)), "r2");
+    assert!(refused(&decide_cluster(&named("w"), &f, &settings(), NOW)).reason.contains("not a reader"));
+    assert!(refused(&decide_cluster(&named("zz"), &f, &settings(), NOW)).reason.contains("not a reader"));
+}
+
+// ------------------------------------------------------------------ routing
+
+fn sample(name: &str) -> shared::intake::Event {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
+    parse(&serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()).unwrap()
+}
+
+fn ids() -> Vec<String> {
+    crate::config::DEFAULT_FAILURE_EVENT_IDS.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn routing_sends_each_sample_where_it_belongs() {
+    assert!(matches!(route(&sample("rds-instance-failure.json"), &ids()),
+        Route::Instance { at, trigger: Trigger::FailureEvent { .. } } if at == DbRef::new(EAST, "orders-primary")));
+    assert!(matches!(route(&sample("sns-eventbridge-rds-failure.json"), &ids()), Route::Instance { .. }));
+    assert!(matches!(route(&sample("rds-instance-storage-full.json"), &ids()), Route::Instance { .. }));
+    assert!(matches!(route(&sample("rds-replica-replication-stopped.json"), &ids()),
+        Route::Replica { at, .. } if at == DbRef::new(WEST, "orders-replica-west")));
+    assert!(matches!(route(&sample("rds-cluster-failover-failed.json"), &ids()),
+        Route::Cluster { id, .. } if id == "catalog-cluster"));
+    assert!(matches!(route(&sample("rds-instance-failover-completed.json"), &ids()),
+        Route::Inform(Info { event_id, cluster: false, .. }) if event_id == "RDS-EVENT-0049"));
+    assert!(matches!(
+        route(&sample("alarm-action-db-instance.json"), &ids()),
+        Route::Instance { trigger: Trigger::Alarm { .. }, .. }
+    ));
+    assert!(matches!(route(&sample("alarm-action-aurora-cluster.json"), &ids()), Route::Cluster { .. }));
+}
+
+#[test]
+fn routing_skips_what_is_not_ours() {
+    for name in [
+        "alarm-eventbridge-target-group.json",
+        "alarm-eventbridge-target-group-ok.json",
+        "eventbridge-ec2-state-change.json",
+    ] {
+        assert!(matches!(route(&sample(name), &ids()), Route::Skip(_)), "{name}");
+    }
+    // A failure event id that is not configured.
+    let only_0031 = vec!["RDS-EVENT-0031".to_owned()];
+    assert!(matches!(route(&sample("rds-instance-storage-full.json"), &only_0031), Route::Skip(_)));
+}
+
+#[test]
+fn routing_skips_database_alarms_that_leave_alarm_and_refuses_alarms_over_several_databases() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/alarm-action-db-instance.json"),
+    )
+    .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["alarmData"]["state"]["value"] = json!("OK");
+    v["alarmData"]["previousState"]["value"] = json!("ALARM");
+    assert!(matches!(route(&parse(&v).unwrap(), &ids()), Route::Skip(r) if r.contains("never fails back")));
+    v["alarmData"]["state"]["value"] = json!("ALARM");
+    v["alarmData"]["previousState"]["value"] = json!("OK");
+    let mut second = v["alarmData"]["configuration"]["metrics"][0].clone();
+    second["metricStat"]["metric"]["dimensions"]["DBInstanceIdentifier"] = json!("billing");
+    v["alarmData"]["configuration"]["metrics"].as_array_mut().unwrap().push(second);
+    assert!(
+        matches!(route(&parse(&v).unwrap(), &ids()), Route::Refuse(r) if r.reason.contains("orders-primary, billing"))
+    );
+}
+
+#[test]
+fn a_record_on_a_replica_names_its_primary() {
+    let value = Record::new(DbRef::new(EAST, "orders"), NOW).tag_value(WEST);
+    assert_eq!(value, "us-east-1/orders@2024-05-01T10:07:12Z");
+    assert_eq!(Record::parse(&value, WEST).unwrap().subject, DbRef::new(EAST, "orders"));
+}

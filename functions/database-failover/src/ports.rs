@@ -1,0 +1,94 @@
+//! The narrow ports the handler acts through. They take and return domain types ([`crate::model`]), never
+//! SDK types; [`crate::adapters`] implements them over the SDK clients, tests with fakes or SDK mocks.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use crate::config::EndpointRecord;
+use crate::model::{Cluster, DbRef, Instance};
+
+/// An AWS call that failed after the SDK's own retries.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{operation}: {message}")]
+pub struct PortError {
+    /// What was being done, e.g. `PromoteReadReplica orders-replica-1 in us-east-1`.
+    pub operation: String,
+    /// A later retry could succeed (throttling, 5xx, timeouts): the invocation returns an error so Lambda
+    /// retries it. Otherwise (access denied, invalid state) it does not.
+    pub transient: bool,
+    pub message: String,
+}
+
+/// RDS, in any region.
+pub trait Databases {
+    /// `DescribeDBInstances` for one instance; `None` when it does not exist.
+    fn instance(&self, at: &DbRef) -> impl Future<Output = Result<Option<Instance>, PortError>> + Send;
+    /// Every instance of a region (to find the replicas and records of a primary that no longer exists).
+    fn instances(&self, region: &str) -> impl Future<Output = Result<Vec<Instance>, PortError>> + Send;
+    /// `DescribeDBClusters` for one cluster; `None` when it does not exist.
+    fn cluster(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<Cluster>, PortError>> + Send;
+    /// The cluster's instances.
+    fn cluster_instances(
+        &self,
+        region: &str,
+        cluster: &str,
+    ) -> impl Future<Output = Result<Vec<Instance>, PortError>> + Send;
+    /// `AddTagsToResource` with one tag.
+    fn tag(
+        &self,
+        region: &str,
+        arn: &str,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// `PromoteReadReplica` with `BackupRetentionPeriod`.
+    fn promote(
+        &self,
+        replica: &DbRef,
+        backup_retention_days: i32,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// `FailoverDBCluster` to a named reader.
+    fn failover_cluster(
+        &self,
+        region: &str,
+        cluster: &str,
+        target: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Which lag metric to read (both in `AWS/RDS`, dimension `DBInstanceIdentifier`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LagMetric {
+    /// RDS read replicas, seconds; -1 when replication is not running.
+    ReplicaLag,
+    /// Aurora readers, milliseconds.
+    AuroraReplicaLag,
+}
+
+impl LagMetric {
+    pub fn name(self) -> &'static str {
+        match self {
+            LagMetric::ReplicaLag => "ReplicaLag",
+            LagMetric::AuroraReplicaLag => "AuroraReplicaLag",
+        }
+    }
+}
+
+/// Replica lag from CloudWatch.
+pub trait ReplicaLag {
+    /// The per-minute maxima of the last 5 minutes for each instance of one region, newest first, in ONE
+    /// `GetMetricData` call; instances without data map to an empty list.
+    fn lags(
+        &self,
+        region: &str,
+        metric: LagMetric,
+        instances: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, Vec<f64>>, PortError>> + Send;
+}
+
+/// Route 53.
+pub trait Dns {
+    /// `UPSERT` of a CNAME pointing `record` at `target`.
+    fn upsert_cname(&self, record: &EndpointRecord, target: &str)
+        -> impl Future<Output = Result<(), PortError>> + Send;
+}
