@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lambda_local as L  # noqa: E402
 
-ACCOUNT = "111122223333"
+ACCOUNT = "123456789012"  # the account of the samples in events/, so the RDS samples work as they are
 REGION = L.REGION
 EVENTS = L.ROOT / "events"
 OPT_IN = {"Key": "failover:enabled", "Value": "true"}
@@ -196,12 +196,12 @@ def provision_databases(env: Env) -> None:
                            Tags=[OPT_IN, {"Key": "team", "Value": "orders"}], **common)
     # Replicas opt in too: database-failover promotes only opted-in replicas.
     # The lagging replica is created first, so "the first replica" would be the wrong answer.
-    for replica in ("orders-replica-a", "orders-replica-b"):
+    for replica in ("orders-replica-1", "orders-replica-2"):
         rds.create_db_instance_read_replica(DBInstanceIdentifier=replica, SourceDBInstanceIdentifier="orders-primary",
                                             DBInstanceClass="db.t3.micro",
                                             Tags=[OPT_IN, {"Key": "team", "Value": "orders"}])
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    lags = {"orders-replica-a": [18.0, 24.0, 21.0], "orders-replica-b": [0.4, 1.2, 0.8]}
+    lags = {"orders-replica-1": [18.0, 24.0, 21.0], "orders-replica-2": [0.4, 1.2, 0.8]}
     cw.put_metric_data(Namespace="AWS/RDS", MetricData=[
         {"MetricName": "ReplicaLag", "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": db}], "Value": v,
          "Unit": "Seconds", "Timestamp": now - dt.timedelta(seconds=60 * (i + 1))}
@@ -216,13 +216,14 @@ def provision_databases(env: Env) -> None:
     rds.create_db_cluster(DBClusterIdentifier="catalog-cluster", Engine="aurora-mysql", MasterUsername="admin",
                           MasterUserPassword="demo-password-1", Tags=[OPT_IN])
     # Creation order: the writer, then a tier-2 reader, then the tier-0 reader Aurora should pick.
-    for name, tier in (("catalog-1", 1), ("catalog-2", 2), ("catalog-3", 0)):
-        rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier="catalog-cluster", Engine="aurora-mysql",
-                               DBInstanceClass="db.r6g.large", PromotionTier=tier, Tags=[OPT_IN])
+    for name, tier in (("catalog-writer", 1), ("catalog-reader-a", 2), ("catalog-reader-b", 0)):
+        rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier="catalog-cluster",
+                               Engine="aurora-mysql", DBInstanceClass="db.r6g.large", PromotionTier=tier,
+                               Tags=[OPT_IN])
     cw.put_metric_data(Namespace="AWS/RDS", MetricData=[
         {"MetricName": "AuroraReplicaLag", "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": db}],
          "Value": v, "Unit": "Milliseconds", "Timestamp": now - dt.timedelta(seconds=60)}
-        for db, v in (("catalog-2", 12.0), ("catalog-3", 20.0))])
+        for db, v in (("catalog-reader-a", 12.0), ("catalog-reader-b", 20.0))])
 
 
 def provision(aws: L.LocalAws, account: str = ACCOUNT, load_balancer: bool = True, databases: bool = True) -> Env:
@@ -302,7 +303,7 @@ def show_targets(env: Env, groups=("web", "admin", "web-backup")) -> list[str]:
 
 def show_orders(env: Env) -> list[str]:
     lines = []
-    for db_id in ("orders-primary", "orders-replica-a", "orders-replica-b"):
+    for db_id in ("orders-primary", "orders-replica-1", "orders-replica-2"):
         db = db_instance(env, db_id)
         source = db.get("ReadReplicaSourceDBInstanceIdentifier")
         role = f"replica of {source}" if source else "primary"
@@ -317,7 +318,7 @@ def show_orders(env: Env) -> list[str]:
 
 
 def show_catalog(env: Env) -> list[str]:
-    return [f"{name:<10} {'writer' if writer else 'reader'} (promotion tier {tier})"
+    return [f"{name:<16} {'writer' if writer else 'reader'} (promotion tier {tier})"
             for name, (writer, tier) in cluster_members(env).items()]
 
 
@@ -533,11 +534,11 @@ class Story:
                                        "DB instance put into failed state.", {OPT_IN["Key"]: "true", "team": "orders"})
             inv, notes = self.send("database-failover", "RDS-EVENT-0031 for orders-primary (EventBridge)", event)
             self.expect(problems, "status", inv.status, "succeeded")
-            b, a = db_instance(env, "orders-replica-b"), db_instance(env, "orders-replica-a")
-            self.expect(problems, "orders-replica-b's source (none once promoted)",
+            b, a = db_instance(env, "orders-replica-2"), db_instance(env, "orders-replica-1")
+            self.expect(problems, "orders-replica-2's source (none once promoted)",
                         b.get("ReadReplicaSourceDBInstanceIdentifier"), None)
-            self.expect(problems, "orders-replica-b backups (days)", b.get("BackupRetentionPeriod"), 7)
-            self.expect(problems, "orders-replica-a's source", a.get("ReadReplicaSourceDBInstanceIdentifier"),
+            self.expect(problems, "orders-replica-2 backups (days)", b.get("BackupRetentionPeriod"), 7)
+            self.expect(problems, "orders-replica-1's source", a.get("ReadReplicaSourceDBInstanceIdentifier"),
                         "orders-primary")
             self.expect(problems, f"{env.record}", cname(env), b["Endpoint"]["Address"])
             self.expect_outcomes(problems, notes, ["succeeded"])
@@ -546,15 +547,15 @@ class Story:
             inv, notes = self.send("database-failover", "RDS-EVENT-0031 for orders-primary, again", event)
             if inv.status not in ("skipped", "info"):
                 problems.append(f"status of the repeat: expected skipped or info, got {inv.status}")
-            self.expect(problems, "orders-replica-a's source after the repeat",
-                        db_instance(env, "orders-replica-a").get("ReadReplicaSourceDBInstanceIdentifier"),
+            self.expect(problems, "orders-replica-1's source after the repeat",
+                        db_instance(env, "orders-replica-1").get("ReadReplicaSourceDBInstanceIdentifier"),
                         "orders-primary")
             if any(n.outcome in ("succeeded", "failed", "refused") for n in notes):
                 problems.append("the repeat produced a change, refusal or failure notification")
 
         self.step("4. The MySQL primary fails: the low-lag replica is promoted, once",
-                  "orders-primary fails (RDS-EVENT-0031). Of its two replicas, orders-replica-a lagged up to 24 s "
-                  "in the last 5 minutes and orders-replica-b 1.2 s: database-failover promotes orders-replica-b "
+                  "orders-primary fails (RDS-EVENT-0031). Of its two replicas, orders-replica-1 lagged up to 24 s "
+                  "in the last 5 minutes and orders-replica-2 1.2 s: database-failover promotes orders-replica-2 "
                   "with 7 days of backups, records the decision on orders-primary, and repoints the writer CNAME. "
                   "The same event delivered again promotes nothing more.",
                   lambda: show_orders(env), body)
@@ -572,13 +573,14 @@ class Story:
                                                 "than the threshold (2000.0)."))
             self.expect(problems, "status", inv.status, "succeeded")
             writers = [n for n, (w, _) in cluster_members(env).items() if w]
-            self.expect(problems, "writer", writers, ["catalog-3"])
+            self.expect(problems, "writer", writers, ["catalog-reader-b"])
             self.expect_outcomes(problems, notes, ["succeeded"])
 
         self.step("5. The Aurora writer hangs: its alarm fails the cluster over to the best reader",
-                  "catalog-1 still reports available but its commits take seconds, so Aurora does not fail over "
-                  "by itself. The commit-latency alarm calls database-failover directly (alarm action), which "
-                  "fails catalog-cluster over to the reader with the lowest promotion tier, catalog-3.",
+                  "catalog-writer still reports available but its commits take seconds, so Aurora does not fail "
+                  "over by itself. The commit-latency alarm calls database-failover directly (alarm action), "
+                  "which fails catalog-cluster over to the reader with the lowest promotion tier, "
+                  "catalog-reader-b.",
                   lambda: show_catalog(env), body)
 
     def run(self) -> bool:
@@ -599,10 +601,36 @@ def web_alarm(env: Env, name: str, state: str) -> dict:
                              "Unhealthy targets in the web target group", reason)
 
 
+def serve(stack: L.Stack, env: Env) -> None:
+    """Keep the environment up for manual invocations with ``cargo lambda invoke``."""
+    port = stack.emulator.port
+    invoke = f"cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port {port}"
+    web_status = json.dumps({"command": "status", "target_group_arn": env.groups["web"]})
+    print(f"""
+  serving; the functions' logs are in {stack.log_dir}. Invoke them from another shell (with .venv/bin on PATH):
+
+    {invoke} database-failover --data-file events/manual-database-status.json
+    {invoke} database-failover --data-file events/manual-database-promote.json      (dry run)
+    {invoke} target-failover --data-ascii '{web_status}'
+
+  Look at the local AWS with the AWS CLI or boto3: endpoint {stack.aws.endpoint}, access key id {env.account}
+  (any secret), region {REGION}. Notifications arrive in the SQS queue {env.subscriber.queue_url}.
+  Ctrl-C (or end of input) stops everything.
+""", flush=True)
+    try:
+        while sys.stdin.read(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--logs", type=Path, default=L.ROOT / "target" / "demo",
                         help="where the processes' logs go (default target/demo)")
+    parser.add_argument("--serve", action="store_true",
+                        help="provision and start the functions, print how to invoke them by hand, and wait "
+                             "(until Ctrl-C or end of input) instead of playing the story")
     args = parser.parse_args()
     started = time.monotonic()
     missing = [f for f in L.FUNCTIONS if not L.bootstrap_path(f).exists()]
@@ -622,6 +650,9 @@ def main() -> int:
             stack.start_function(function, ACCOUNT, settings(env, function))
         print(f"  environment provisioned and functions started in {time.monotonic() - started:.1f} s; "
               f"logs in {args.logs}")
+        if args.serve:
+            serve(stack, env)
+            return 0
         story = Story(stack, env)
         ok = story.run()
         print("\n" + "=" * 110)

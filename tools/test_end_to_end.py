@@ -146,23 +146,23 @@ class EndToEnd(unittest.TestCase):
     # ------------------------------------------------------------------ database-failover
 
     def failure_event(self, env: D.Env) -> dict:
-        return D.rds_instance_event(env.account, "orders-primary", "RDS-EVENT-0031", "DB instance put into failed state.",
-                                    {"failover:enabled": "true"})
+        return D.rds_instance_event(env.account, "orders-primary", "RDS-EVENT-0031",
+                                    "DB instance put into failed state.", {"failover:enabled": "true"})
 
     def test_database_failover_promotes_the_low_lag_replica_exactly_once(self):
         env = self.env(databases=True)
         env.set_db_status("orders-primary", "failed")
         invocation = self.invoke("database-failover", self.failure_event(env))
         self.assert_status(invocation, "succeeded")
-        promoted = D.db_instance(env, "orders-replica-b")
+        promoted = D.db_instance(env, "orders-replica-2")
         self.assertNotIn("ReadReplicaSourceDBInstanceIdentifier", promoted)
         self.assertEqual(promoted["BackupRetentionPeriod"], 7)
-        self.assertEqual(D.db_instance(env, "orders-replica-a")["ReadReplicaSourceDBInstanceIdentifier"],
+        self.assertEqual(D.db_instance(env, "orders-replica-1")["ReadReplicaSourceDBInstanceIdentifier"],
                          "orders-primary")
         self.assertEqual(D.cname(env), promoted["Endpoint"]["Address"])
         notes = env.subscriber.drain()
         self.assertEqual([n.outcome for n in notes], ["succeeded"])
-        self.assertIn("orders-replica-b", json.dumps(notes[0].body))
+        self.assertIn("orders-replica-2", json.dumps(notes[0].body))
 
         # The same event twice more, then another failure event: nothing else is promoted.
         for event in (self.failure_event(env), self.failure_event(env),
@@ -170,7 +170,7 @@ class EndToEnd(unittest.TestCase):
                                            {"failover:enabled": "true"})):
             again = self.invoke("database-failover", event)
             self.assertIn(again.status, ("skipped", "info"), again.payload)
-        self.assertEqual(D.db_instance(env, "orders-replica-a")["ReadReplicaSourceDBInstanceIdentifier"],
+        self.assertEqual(D.db_instance(env, "orders-replica-1")["ReadReplicaSourceDBInstanceIdentifier"],
                          "orders-primary")
         self.assertFalse([n for n in env.subscriber.drain() if n.outcome in ("succeeded", "failed", "refused")])
         self.assert_alive("database-failover")
@@ -181,12 +181,12 @@ class EndToEnd(unittest.TestCase):
                                {"DBClusterIdentifier": "catalog-cluster", "Role": "WRITER"}, "hung writer",
                                "Threshold Crossed")
         self.assert_status(self.invoke("database-failover", event), "succeeded")
-        self.assertEqual([n for n, (writer, _) in D.cluster_members(env).items() if writer], ["catalog-3"])
+        self.assertEqual([n for n, (writer, _) in D.cluster_members(env).items() if writer], ["catalog-reader-b"])
         self.assertEqual([n.outcome for n in env.subscriber.drain()], ["succeeded"])
         # A duplicate delivery of the alarm does not bounce the writer.
         again = self.invoke("database-failover", event)
         self.assertIn(again.status, ("skipped", "info"), again.payload)
-        self.assertEqual([n for n, (writer, _) in D.cluster_members(env).items() if writer], ["catalog-3"])
+        self.assertEqual([n for n, (writer, _) in D.cluster_members(env).items() if writer], ["catalog-reader-b"])
 
 
 if __name__ == "__main__":
