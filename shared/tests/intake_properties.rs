@@ -1,0 +1,162 @@
+//! Property tests: the intake never panics, whatever it is fed, and every rejection is a short, clear error.
+//! Inputs: random JSON built from the keys and values AWS payloads use, and mutated versions of every sample
+//! in `events/` (fields removed, nulled, replaced with other JSON, or turned into strings).
+
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+use shared::intake::{parse, Event};
+
+mod support;
+use support::mutate::{apply, paths, samples, Mutation};
+
+const KEYS: &[&str] = &[
+    "Records",
+    "Sns",
+    "Message",
+    "MessageId",
+    "detail",
+    "detail-type",
+    "source",
+    "resources",
+    "account",
+    "region",
+    "alarmData",
+    "alarmArn",
+    "alarmName",
+    "state",
+    "previousState",
+    "value",
+    "configuration",
+    "metrics",
+    "metricStat",
+    "metric",
+    "dimensions",
+    "period",
+    "expression",
+    "command",
+    "dry_run",
+    "EventID",
+    "SourceArn",
+    "SourceType",
+    "SourceIdentifier",
+    "AlarmArn",
+    "AlarmName",
+    "NewStateValue",
+    "Trigger",
+    "Dimensions",
+    "name",
+    "Tags",
+];
+
+const STRINGS: &[&str] = &[
+    "ALARM",
+    "OK",
+    "INSUFFICIENT_DATA",
+    "aws.cloudwatch",
+    "aws.rds",
+    "CloudWatch Alarm State Change",
+    "RDS DB Instance Event",
+    "arn:aws:cloudwatch:us-east-1:123456789012:alarm:x",
+    "arn:aws:rds:us-east-1:123456789012:db:orders",
+    "arn:aws:rds::::",
+    "arn:",
+    "RDS-EVENT-0031",
+    "{\"AlarmName\":\"a\"}",
+    "{",
+    "",
+];
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        prop::sample::select(STRINGS).prop_map(|s| Value::String(s.to_owned())),
+        ".{0,40}".prop_map(Value::String),
+    ]
+}
+
+fn json() -> impl Strategy<Value = Value> {
+    leaf().prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((prop::sample::select(KEYS), inner), 0..6).prop_map(|pairs| {
+                Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Map<_, _>>())
+            }),
+        ]
+    })
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        Just(Mutation::Remove),
+        Just(Mutation::Null),
+        json().prop_map(Mutation::Replace),
+        Just(Mutation::Stringify),
+    ]
+}
+
+/// The properties every outcome must have: no panic (the call returned), and a rejection that says something
+/// in a bounded number of characters.
+fn check(payload: &Value) {
+    match parse(payload) {
+        Ok(Event::Manual(m)) => assert!(!m.command.is_empty()),
+        Ok(_) => {}
+        Err(e) => {
+            let text = e.to_string();
+            assert!(!text.is_empty());
+            assert!(text.len() < 2_000, "error message of {} bytes: {text:.200}", text.len());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_json_never_panics(payload in json()) {
+        check(&payload);
+    }
+
+    #[test]
+    fn mutated_samples_never_panic(
+        sample_index in any::<prop::sample::Index>(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), mutation()), 1..4),
+    ) {
+        let all = samples();
+        let (_, original) = &all[sample_index.index(all.len())];
+        let mut payload = original.clone();
+        for (at, mutation) in &edits {
+            let mut found = Vec::new();
+            paths(&payload, &mut Vec::new(), &mut found);
+            if found.is_empty() {
+                break;
+            }
+            apply(&mut payload, &found[at.index(found.len())], mutation);
+        }
+        check(&payload);
+    }
+
+    #[test]
+    fn any_text_in_an_sns_message_never_panics(text in ".{0,200}") {
+        let (_, mut payload) = samples().into_iter().find(|(n, _)| n == "alarm-sns-target-group.json").expect("sample");
+        payload["Records"][0]["Sns"]["Message"] = Value::String(text);
+        check(&payload);
+    }
+}
+
+#[test]
+fn every_single_field_removal_from_every_sample_is_handled() {
+    // Exhaustive, not random: each sample with each one of its fields removed.
+    for (name, sample) in samples() {
+        let mut found = Vec::new();
+        paths(&sample, &mut Vec::new(), &mut found);
+        for path in found {
+            let mut payload = sample.clone();
+            apply(&mut payload, &path, &Mutation::Remove);
+            let result = std::panic::catch_unwind(|| check(&payload));
+            assert!(result.is_ok(), "{name} without {path:?} panicked");
+        }
+    }
+}
