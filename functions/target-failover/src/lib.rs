@@ -1,7 +1,88 @@
-//! `target-failover`: see the crate's handler module for triggers, IAM actions, settings and idempotency.
+//! `target-failover`: takes failing targets out of opted-in ELB target groups, shifts a group's traffic to its
+//! backup group when it can no longer serve, and fails back when it recovers.
+//!
+//! # Triggers
+//! - A CloudWatch alarm state change, by any of the three delivery paths (EventBridge rule, SNS topic, direct
+//!   Lambda alarm action). The alarm's metric dimensions say what it concerns:
+//!   - `TargetGroup=targetgroup/<name>/<id>`: that group; the candidates are the targets
+//!     `DescribeTargetHealth` reports `unhealthy`.
+//!   - `InstanceId=i-...` (and no `TargetGroup`): that instance in every opted-in instance target group of the
+//!     account and region where it is registered, whatever its health check says (gray failure).
+//!   - Both: those instances in those groups.
+//!   - `DBInstanceIdentifier` / `DBClusterIdentifier` only: database-failover's, skipped quietly.
+//!
+//!   A change *into* ALARM acts; OK only fails back; anything else (ALARM → ALARM re-evaluations,
+//!   INSUFFICIENT_DATA) is skipped. An alarm of another account or region than the function's is skipped.
+//! - A manual command (`sam remote invoke`, `aws lambda invoke`, `cargo lambda invoke`), see below.
+//!
+//! # What it does
+//! The policy lives in [`decide`] (its module doc states the guardrail precisely). In short: never fewer
+//! healthy targets than `max(MIN_HEALTHY_TARGETS, ceil(MIN_HEALTHY_PERCENT% of registered))` and never none;
+//! a group below that floor keeps its targets and, when tagged `failover:backup-target-group=<ARN>`, has its
+//! traffic moved to that group in every listener default action and rule that forwards to it. The previous
+//! weights are saved as tags `failover:saved-weights:<listener-id>[/<rule-id>]` on the failing group, and
+//! restored when its alarm returns to OK and it is healthy above the floor (`FAILBACK=auto`), or announced for a
+//! person to restore (`FAILBACK=manual`). Every change, refusal and failure is published to the notification
+//! topic with the numbers behind it and next steps; skips are only logged.
+//!
+//! # Manual commands
+//! ```json
+//! {"command": "status",     "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067"}
+//! {"command": "deregister", "target_group_arn": "...", "targets": ["i-0abc1234def567890", {"id": "10.0.1.7", "port": 8080}]}
+//! {"command": "restore",    "target_group_arn": "...", "targets": [{"id": "i-0abc1234def567890", "port": 80}]}
+//! {"command": "shift",      "target_group_arn": "...", "dry_run": true}
+//! {"command": "failback",   "target_group_arn": "...", "force": false}
+//! ```
+//! - `status`: health, floor, backup, saved weights and what an alarm now would do; changes nothing.
+//! - `deregister`: removes the targets within the guardrail, as an instance alarm would.
+//! - `restore`: registers the targets again (after a repair; also undoes a `deregister`).
+//! - `shift`: moves the traffic to the backup group now, whatever the group's health (opt-in and tag needed).
+//! - `failback`: restores the saved weights now; refused while the group is below its floor unless `force`.
+//!
+//! Every command takes `dry_run` (overrides `DRY_RUN`). Samples: `events/manual-target-*.json`. An invalid
+//! command is an error of type `InvalidCommand`.
+//!
+//! # Environment variables
+//! `NOTIFICATION_TOPIC_ARN` (required; its account and partition are taken as the function's own),
+//! `DRY_RUN` (default `false`), `OPT_IN_TAG_KEY` (default `failover:enabled`; a group opts in with the value
+//! `true`), `NOTIFICATION_FORMAT` (`json` or `chatbot`), `MIN_HEALTHY_TARGETS` (default 1),
+//! `MIN_HEALTHY_PERCENT` (default 50), `FAILBACK` (`auto` or `manual`, default `auto`). See [`config`].
+//!
+//! # IAM actions
+//! Read: `elasticloadbalancing:DescribeTags`, `DescribeTargetHealth`, `DescribeTargetGroups`,
+//! `DescribeListeners`, `DescribeRules`. Change: `DeregisterTargets`, `RegisterTargets` (on opted-in groups),
+//! `ModifyListener`, `ModifyRule` (the listeners and rules forwarding to a failing group), `AddTags` and
+//! `RemoveTags` (the `failover:saved-weights:*` tags on opted-in groups). Publish: `sns:Publish` on the topic.
+//!
+//! # Idempotency and retries
+//! Every decision starts from the current state, so the same event again changes nothing more: deregistered
+//! targets are no longer there to remove, an action already shifted (failing group at weight 0 with saved
+//! weights) is left alone and saved weights are never overwritten by shifted ones, and a failback finds no
+//! saved weights. Weights are saved *before* a shift and removed *after* a failback, so an interrupted run
+//! completes on the next. An invocation returns an error only when an AWS call failed in a way a retry can
+//! fix (throttling, 5xx, timeouts), after the SDK's own retries and after publishing a failure notification;
+//! Lambda then retries the event. A refusal is notified again when its event repeats.
+//!
+//! # Calls per invocation
+//! Tags: one `DescribeTags` per 20 groups. Per group involved: one `DescribeTargetHealth` (also for a backup
+//! group before traffic moves to it), at most one `DeregisterTargets`; a shift or failback adds
+//! `DescribeTargetGroups`, `DescribeListeners` per load balancer, `DescribeRules` per listener, one `AddTags`
+//! or `RemoveTags`, and one `ModifyListener`/`ModifyRule` per action. An instance alarm first lists the target
+//! groups (`DescribeTargetGroups`, paginated). Groups are handled [`handler::MAX_CONCURRENT_GROUPS`] at a time.
+//!
+//! # Layout
+//! - [`config`]: settings. [`commands`]: the manual command vocabulary (parsing).
+//! - [`model`]: targets, health, forward actions, saved weights. [`decide`]: the policy, pure.
+//! - [`elb`]: the [`elb::LoadBalancer`] port and its SDK adapter. [`report`]: outcomes to notifications.
+//! - [`handler`]: the invocation, wiring the above.
 
+pub mod commands;
 pub mod config;
+pub mod decide;
+pub mod elb;
 pub mod handler;
+pub mod model;
+pub mod report;
 
 pub use config::Config;
-pub use handler::{App, FUNCTION};
+pub use handler::{App, Home, FUNCTION};

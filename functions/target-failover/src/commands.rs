@@ -1,0 +1,206 @@
+//! The manual command vocabulary: parsing only (pure), from the intake's [`ManualCommand`].
+//!
+//! ```json
+//! {"command": "status",     "target_group_arn": "arn:...:targetgroup/web/73e2d6bc24d8a067"}
+//! {"command": "deregister", "target_group_arn": "...", "targets": ["i-0abc", {"id": "10.0.1.7", "port": 8080}]}
+//! {"command": "restore",    "target_group_arn": "...", "targets": [{"id": "i-0abc", "port": 80}]}
+//! {"command": "shift",      "target_group_arn": "..."}
+//! {"command": "failback",   "target_group_arn": "...", "force": false}
+//! ```
+//! Every command takes `"dry_run": true|false` to override `DRY_RUN` for that invocation. Unknown fields are
+//! rejected, so a typo (`"target"`) fails loudly instead of doing something else.
+
+use serde_json::{Map, Value};
+use shared::intake::ManualCommand;
+
+use crate::model::{group_suffix, Target};
+
+/// The command names, as `command` spells them.
+pub const COMMANDS: [&str; 5] = ["status", "deregister", "restore", "shift", "failback"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Health, floor, backup, saved weights, and what an alarm now would do. Changes nothing.
+    Status { group: String },
+    /// Take these targets out, within the guardrail (as an instance alarm would).
+    Deregister { group: String, targets: Vec<Target> },
+    /// Register these targets again (after a repair).
+    Restore { group: String, targets: Vec<Target> },
+    /// Move the group's traffic to its backup group now, whatever its health.
+    Shift { group: String },
+    /// Restore the saved weights now; refused while the group is below its floor unless `force`.
+    Failback { group: String, force: bool },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Status { .. } => "status",
+            Command::Deregister { .. } => "deregister",
+            Command::Restore { .. } => "restore",
+            Command::Shift { .. } => "shift",
+            Command::Failback { .. } => "failback",
+        }
+    }
+
+    pub fn group(&self) -> &str {
+        match self {
+            Command::Status { group }
+            | Command::Deregister { group, .. }
+            | Command::Restore { group, .. }
+            | Command::Shift { group }
+            | Command::Failback { group, .. } => group,
+        }
+    }
+}
+
+pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
+    let Some(body) = manual.body.as_object() else { return Err("the command must be a JSON object".into()) };
+    let name = manual.command.as_str();
+    let allowed: &[&str] = match name {
+        "status" | "shift" => &[],
+        "deregister" | "restore" => &["targets"],
+        "failback" => &["force"],
+        other => return Err(format!("unknown command {other:?}; expected one of {}", COMMANDS.join(", "))),
+    };
+    if let Some(unknown) = body
+        .keys()
+        .find(|k| !["command", "dry_run", "target_group_arn"].contains(&k.as_str()) && !allowed.contains(&k.as_str()))
+    {
+        return Err(format!("command {name:?} does not take field {unknown:?}"));
+    }
+    let group = match body.get("target_group_arn") {
+        Some(Value::String(arn)) if group_suffix(arn.trim()).is_some() => arn.trim().to_owned(),
+        Some(other) => return Err(format!("target_group_arn must be a target group ARN, got {other}")),
+        None => return Err(format!("command {name:?} needs target_group_arn")),
+    };
+    Ok(match name {
+        "status" => Command::Status { group },
+        "shift" => Command::Shift { group },
+        "failback" => Command::Failback {
+            group,
+            force: match body.get("force") {
+                None => false,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => return Err(format!("force must be true or false, got {other}")),
+            },
+        },
+        "deregister" => Command::Deregister { group, targets: targets(body)? },
+        _ => Command::Restore { group, targets: targets(body)? },
+    })
+}
+
+/// `targets`: a non-empty list of ids (`"i-0abc"`) or objects `{"id", "port"?, "availability_zone"?}`.
+fn targets(body: &Map<String, Value>) -> Result<Vec<Target>, String> {
+    let Some(Value::Array(items)) = body.get("targets") else {
+        return Err("targets must be a non-empty list of ids or {\"id\", \"port\"} objects".into());
+    };
+    if items.is_empty() {
+        return Err("targets must not be empty".into());
+    }
+    items
+        .iter()
+        .map(|item| match item {
+            Value::String(id) if !id.trim().is_empty() => Ok(Target::new(id.trim(), None)),
+            Value::Object(o) => {
+                let id = o.get("id").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+                let Some(id) = id else { return Err(format!("target {item} has no id")) };
+                let port = match o.get("port") {
+                    None => None,
+                    Some(p) => match p.as_i64().and_then(|p| i32::try_from(p).ok()).filter(|p| (1..=65535).contains(p))
+                    {
+                        Some(p) => Some(p),
+                        None => return Err(format!("target {item} has a bad port")),
+                    },
+                };
+                let mut target = Target::new(id, port);
+                target.availability_zone = o.get("availability_zone").and_then(Value::as_str).map(str::to_owned);
+                Ok(target)
+            }
+            other => Err(format!("target {other} must be an id or an {{\"id\", \"port\"}} object")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067";
+
+    fn manual(body: Value) -> ManualCommand {
+        ManualCommand {
+            command: body["command"].as_str().unwrap().to_owned(),
+            dry_run: body.get("dry_run").and_then(Value::as_bool),
+            body,
+        }
+    }
+
+    #[test]
+    fn every_command_parses_with_its_fields() {
+        assert_eq!(
+            parse(&manual(json!({"command": "status", "target_group_arn": TG}))),
+            Ok(Command::Status { group: TG.into() })
+        );
+        assert_eq!(
+            parse(&manual(json!({"command": "deregister", "target_group_arn": TG,
+                "targets": ["i-1", {"id": "10.0.0.7", "port": 8080}]}))),
+            Ok(Command::Deregister {
+                group: TG.into(),
+                targets: vec![Target::new("i-1", None), Target::new("10.0.0.7", Some(8080))]
+            })
+        );
+        assert!(matches!(
+            parse(&manual(json!({"command": "restore", "target_group_arn": TG, "targets": ["i-1"], "dry_run": true}))),
+            Ok(Command::Restore { .. })
+        ));
+        assert_eq!(
+            parse(&manual(json!({"command": "shift", "target_group_arn": TG}))),
+            Ok(Command::Shift { group: TG.into() })
+        );
+        assert_eq!(
+            parse(&manual(json!({"command": "failback", "target_group_arn": TG, "force": true}))),
+            Ok(Command::Failback { group: TG.into(), force: true })
+        );
+    }
+
+    #[test]
+    fn every_manual_target_sample_in_events_is_a_valid_command_of_its_name() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
+        let mut seen = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let file = path.file_name().unwrap().to_str().unwrap().to_owned();
+            let Some(name) = file.strip_prefix("manual-target-").and_then(|f| f.strip_suffix(".json")) else {
+                continue;
+            };
+            let payload: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let Ok(shared::intake::Event::Manual(manual)) = shared::intake::parse(&payload) else { panic!("{file}") };
+            let command = parse(&manual).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(command.name(), name, "{file}");
+            seen.push(name.to_owned());
+        }
+        seen.sort();
+        let mut all = COMMANDS.map(str::to_owned).to_vec();
+        all.sort();
+        assert_eq!(seen, all, "one sample per command");
+    }
+
+    #[test]
+    fn mistakes_are_rejected_with_a_reason() {
+        for (body, expected) in [
+            (json!({"command": "reboot", "target_group_arn": TG}), "unknown command"),
+            (json!({"command": "status"}), "needs target_group_arn"),
+            (json!({"command": "status", "target_group_arn": "web"}), "must be a target group ARN"),
+            (json!({"command": "deregister", "target_group_arn": TG}), "targets must be"),
+            (json!({"command": "deregister", "target_group_arn": TG, "targets": []}), "must not be empty"),
+            (json!({"command": "deregister", "target_group_arn": TG, "target": ["i-1"]}), "does not take field"),
+            (json!({"command": "restore", "target_group_arn": TG, "targets": [{"id": "i-1", "port": 0}]}), "bad port"),
+            (json!({"command": "failback", "target_group_arn": TG, "force": "yes"}), "force must be"),
+        ] {
+            let error = parse(&manual(body.clone())).expect_err(&body.to_string());
+            assert!(error.contains(expected), "{body}: {error}");
+        }
+    }
+}

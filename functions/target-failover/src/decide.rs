@@ -1,0 +1,461 @@
+//! The policy, as pure functions from plain data (target health, tags, settings, listener weights) to a
+//! [`Plan`]. No I/O, no clock: every branch has a unit test below.
+//!
+//! # The guardrail, precisely
+//! - **Registered** targets are those `DescribeTargetHealth` reports in any state except `draining` and
+//!   `unhealthy.draining` (already leaving). **Healthy** targets are `healthy`, or `unavailable` (health checks
+//!   disabled: the load balancer routes to them as if healthy).
+//! - **Floor** = `max(MIN_HEALTHY_TARGETS, ceil(MIN_HEALTHY_PERCENT × registered / 100))`, computed from the
+//!   targets registered *before* the change.
+//! - A group **can serve** while `healthy ≥ max(floor, 1)`: a group with no healthy target serves nothing
+//!   (the load balancer fails open to the unhealthy ones), whatever the floor says.
+//! - **Candidates** are the targets the alarm accuses: for a `TargetGroup` alarm, those reported `unhealthy`;
+//!   for an `InstanceId` alarm (or a manual `deregister`), the named targets in any state but leaving — a
+//!   target the load balancer still sees as `healthy` is exactly the gray failure such alarms exist for.
+//! - When the group **can serve**, every candidate that is not healthy is removed (that costs no healthy
+//!   capacity), then healthy candidates one by one while `healthy_after ≥ max(floor, 1)`; the rest are refused.
+//!   Since at least one healthy target always stays, the group is never emptied.
+//! - When the group **cannot serve**, nothing is removed, not even unhealthy targets: the load balancer already
+//!   avoids them while any target is healthy, and when none is it fails open to them — removing them would
+//!   turn a degraded service into an outage. Instead the traffic moves to the backup group when the group is
+//!   tagged with one ([`Plan::ShiftTraffic`]), or the removal is refused with a critical notification.
+//!
+//! Known limit: the floor follows the current registration count, so a long series of gray-failure removals
+//! lowers it step by step (10 targets at 50 % allow 5 removals, then the 5 left allow 2 more...);
+//! `MIN_HEALTHY_TARGETS` is the absolute backstop.
+//!
+//! # Traffic shift and failback
+//! - Shift: in every forward action (listener default action or rule) that gives the failing group a weight
+//!   above 0, that weight moves to the backup group (added to the action when absent); the failing group stays
+//!   in the action with weight 0, so it keeps its association with the load balancer and its ARN is at hand
+//!   for failback. Other groups in the action keep their weights: only the failing group's share moves.
+//! - Memory: before the change, the action's previous weights are written as a tag on the failing group,
+//!   `failover:saved-weights:<listener-id>[/<rule-id>]` = `<group-id>=<weight> ...` (ids are the last ARN
+//!   segments, so five groups fit in the 256-character limit). The group is the one resource known to be
+//!   opted in, and its tags are read anyway, so a failback check costs no extra call when nothing was shifted.
+//! - An action that gives the failing group 0 and has a saved-weights tag is already shifted: nothing to do.
+//! - Failback restores each saved action exactly (dropping the backup group if the shift added it), then
+//!   removes the tag. An action that changed since the shift (a saved group missing, a group other than the
+//!   backup added) is not touched and reported as a conflict for a person.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::model::{
+    format_weights, group_id, group_suffix, ForwardAction, Location, SavedWeights, Tags, Target, TargetHealth,
+    TargetState, Weight, BACKUP_TAG, MAX_WEIGHT, SAVED_WEIGHTS_PREFIX, TAG_VALUE_MAX_CHARS,
+};
+
+/// `MIN_HEALTHY_TARGETS` and `MIN_HEALTHY_PERCENT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Floor {
+    pub min_targets: u32,
+    pub min_percent: u32,
+}
+
+impl Floor {
+    pub fn for_registered(&self, registered: usize) -> usize {
+        let by_percent = (registered * self.min_percent as usize).div_ceil(100);
+        by_percent.max(self.min_targets as usize)
+    }
+}
+
+/// The numbers behind every decision, as notifications report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub registered: usize,
+    pub healthy: usize,
+    pub floor: usize,
+}
+
+impl Counts {
+    pub fn of(targets: &[TargetHealth], floor: Floor) -> Self {
+        let registered = targets.iter().filter(|t| !t.state.leaving()).count();
+        let healthy = targets.iter().filter(|t| t.state.serves()).count();
+        Counts { registered, healthy, floor: floor.for_registered(registered) }
+    }
+
+    /// Healthy targets needed to serve: the floor, and never fewer than one.
+    pub fn required(&self) -> usize {
+        self.floor.max(1)
+    }
+
+    pub fn can_serve(&self) -> bool {
+        self.healthy >= self.required()
+    }
+}
+
+/// What a group looks like to the policy.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupView<'a> {
+    pub arn: &'a str,
+    pub tags: &'a Tags,
+    pub targets: &'a [TargetHealth],
+    pub opt_in_tag_key: &'a str,
+}
+
+impl GroupView<'_> {
+    /// Exactly `true`, as the IAM condition `aws:ResourceTag/<key> = "true"` compares it.
+    pub fn opted_in(&self) -> bool {
+        opted_in(self.tags, self.opt_in_tag_key)
+    }
+
+    /// The backup group named by the tag: `None` when untagged, `Err` with the reason when the value is not a
+    /// target group of the same account and region, or is the group itself.
+    pub fn backup(&self) -> Option<Result<String, String>> {
+        backup_of(self.arn, self.tags)
+    }
+}
+
+pub fn opted_in(tags: &Tags, key: &str) -> bool {
+    tags.get(key).is_some_and(|v| v == "true")
+}
+
+pub fn backup_of(arn: &str, tags: &Tags) -> Option<Result<String, String>> {
+    let value = tags.get(BACKUP_TAG)?.trim();
+    let home = arn.split_once(":targetgroup/").map(|(prefix, _)| prefix);
+    let valid = group_suffix(value).is_some()
+        && value.split_once(":targetgroup/").map(|(prefix, _)| prefix) == home
+        && value != arn;
+    Some(if valid {
+        Ok(value.to_owned())
+    } else {
+        Err(format!("tag {BACKUP_TAG}={value:?} is not the ARN of another target group in the same account and region"))
+    })
+}
+
+/// Which targets an alarm accuses.
+#[derive(Debug, Clone, Copy)]
+pub enum Candidates<'a> {
+    /// A `TargetGroup` alarm: the targets reported `unhealthy`.
+    Unhealthy,
+    /// An `InstanceId` alarm or a manual command: these targets, whatever the load balancer thinks of them.
+    Named(&'a [Target]),
+}
+
+/// A candidate the guardrail keeps in service, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Kept {
+    pub target: Target,
+    pub state: TargetState,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "plan", rename_all = "kebab-case")]
+pub enum Plan {
+    /// Take these targets out; `kept` are candidates the guardrail refused (notified as a refusal too).
+    Deregister { targets: Vec<TargetHealth>, kept: Vec<Kept>, counts: Counts, healthy_after: usize },
+    /// The group cannot serve: move its traffic to the backup group.
+    ShiftTraffic { backup: String, kept: Vec<Kept>, counts: Counts, why: String },
+    /// The group serves again and has saved weights: restore them (or ask a person to, `FAILBACK=manual`).
+    Failback { counts: Counts, backup: Option<String> },
+    /// Nothing to do; logged, not notified.
+    Skip { reason: String },
+    /// A change was wanted and the guardrail forbids it; notified as critical.
+    Refuse { reason: String, kept: Vec<Kept>, counts: Option<Counts> },
+}
+
+impl Plan {
+    fn skip(reason: impl Into<String>) -> Self {
+        Plan::Skip { reason: reason.into() }
+    }
+}
+
+/// An alarm entered ALARM about this group.
+pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) -> Plan {
+    if !group.opted_in() {
+        return Plan::skip(format!("not opted in (tag {}=true missing)", group.opt_in_tag_key));
+    }
+    if group.targets.is_empty() {
+        return Plan::skip("no registered targets");
+    }
+    // An instance alarm concerns only the groups where the instance is registered.
+    if let Candidates::Named(named) = candidates {
+        if !group.targets.iter().any(|t| named.iter().any(|n| t.target.matches(n))) {
+            return Plan::skip(format!(
+                "{} not registered in this group",
+                named.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    let counts = Counts::of(group.targets, floor);
+    let accused: Vec<&TargetHealth> = group
+        .targets
+        .iter()
+        .filter(|t| !t.state.leaving())
+        .filter(|t| match candidates {
+            Candidates::Unhealthy => t.state == TargetState::Unhealthy,
+            Candidates::Named(named) => named.iter().any(|n| t.target.matches(n)),
+        })
+        .collect();
+
+    if !counts.can_serve() {
+        let kept: Vec<Kept> = accused
+            .iter()
+            .map(|t| Kept {
+                target: t.target.clone(),
+                state: t.state,
+                why: format!(
+                    "the group is below its floor ({} healthy, needs {}): removing targets cannot help",
+                    counts.healthy,
+                    counts.required()
+                ),
+            })
+            .collect();
+        let why =
+            format!("{} of {} registered targets healthy, floor {}", counts.healthy, counts.registered, counts.floor);
+        return match group.backup() {
+            Some(Ok(backup)) => Plan::ShiftTraffic { backup, kept, counts, why },
+            Some(Err(bad)) => Plan::Refuse {
+                reason: format!("the group cannot serve ({why}) and its backup is unusable: {bad}"),
+                kept,
+                counts: Some(counts),
+            },
+            None => Plan::Refuse {
+                reason: format!("the group cannot serve ({why}) and has no {BACKUP_TAG} tag"),
+                kept,
+                counts: Some(counts),
+            },
+        };
+    }
+
+    if accused.is_empty() {
+        return Plan::skip(match candidates {
+            Candidates::Unhealthy => "no target is unhealthy".to_owned(),
+            Candidates::Named(named) => format!(
+                "{} not registered (or already draining)",
+                named.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+
+    // Not-healthy candidates first: removing them costs no healthy capacity.
+    let (serving, idle): (Vec<&TargetHealth>, Vec<&TargetHealth>) = accused.into_iter().partition(|t| t.state.serves());
+    let mut targets: Vec<TargetHealth> = idle.into_iter().cloned().collect();
+    let mut kept = Vec::new();
+    let mut healthy_after = counts.healthy;
+    for t in serving {
+        if healthy_after > counts.required() {
+            healthy_after -= 1;
+            targets.push(t.clone());
+        } else {
+            kept.push(Kept {
+                target: t.target.clone(),
+                state: t.state,
+                why: format!(
+                    "removing it would leave {} healthy of {} registered, below the floor of {}",
+                    healthy_after - 1,
+                    counts.registered,
+                    counts.required()
+                ),
+            });
+        }
+    }
+    if targets.is_empty() {
+        let reason = format!(
+            "every accused target is healthy and the group is at its floor ({} healthy, floor {})",
+            counts.healthy,
+            counts.required()
+        );
+        return Plan::Refuse { reason, kept, counts: Some(counts) };
+    }
+    Plan::Deregister { targets, kept, counts, healthy_after }
+}
+
+/// The alarm returned to OK: fail back if traffic was shifted and the group serves again.
+pub fn on_ok(group: GroupView<'_>, floor: Floor, saved: &SavedWeights) -> Plan {
+    if !group.opted_in() {
+        return Plan::skip(format!("not opted in (tag {}=true missing)", group.opt_in_tag_key));
+    }
+    if saved.is_empty() {
+        return Plan::skip("no traffic was shifted away from this group");
+    }
+    let counts = Counts::of(group.targets, floor);
+    if !counts.can_serve() {
+        return Plan::Refuse {
+            reason: format!(
+                "the alarm is OK but the group is still below its floor ({} of {} registered targets healthy, needs {}): \
+                 traffic stays on the backup group",
+                counts.healthy,
+                counts.registered,
+                counts.required()
+            ),
+            kept: Vec::new(),
+            counts: Some(counts),
+        };
+    }
+    Plan::Failback { counts, backup: group.backup().and_then(Result::ok) }
+}
+
+/// A person asked to shift the traffic: the floor does not apply, the opt-in and the backup tag do.
+pub fn on_shift_command(group: GroupView<'_>, floor: Floor) -> Plan {
+    if !group.opted_in() {
+        return Plan::skip(format!("not opted in (tag {}=true missing)", group.opt_in_tag_key));
+    }
+    let counts = Counts::of(group.targets, floor);
+    match group.backup() {
+        Some(Ok(backup)) => {
+            Plan::ShiftTraffic { backup, kept: Vec::new(), counts, why: "requested by a person".into() }
+        }
+        Some(Err(bad)) => Plan::Refuse { reason: bad, kept: Vec::new(), counts: Some(counts) },
+        None => Plan::Refuse {
+            reason: format!("the group has no {BACKUP_TAG} tag"),
+            kept: Vec::new(),
+            counts: Some(counts),
+        },
+    }
+}
+
+/// A person asked to fail back: refused while the group cannot serve, unless forced.
+pub fn on_failback_command(group: GroupView<'_>, floor: Floor, saved: &SavedWeights, force: bool) -> Plan {
+    match on_ok(group, floor, saved) {
+        Plan::Refuse { counts: Some(counts), .. } if force => {
+            Plan::Failback { counts, backup: group.backup().and_then(Result::ok) }
+        }
+        Plan::Refuse { reason, kept, counts } => {
+            Plan::Refuse { reason: format!("{reason}; send \"force\": true to fail back anyway"), kept, counts }
+        }
+        other => other,
+    }
+}
+
+/// The backup must be able to take the traffic: it serves by the same floor rule.
+pub fn backup_ready(targets: &[TargetHealth], floor: Floor) -> Result<Counts, Counts> {
+    let counts = Counts::of(targets, floor);
+    if counts.can_serve() {
+        Ok(counts)
+    } else {
+        Err(counts)
+    }
+}
+
+/// One forward action to re-weight.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeightChange {
+    pub location: Location,
+    pub before: Vec<Weight>,
+    pub after: Vec<Weight>,
+    #[serde(skip)]
+    pub action: ForwardAction,
+}
+
+/// What shifting the failing group's traffic involves.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ShiftChanges {
+    pub changes: Vec<WeightChange>,
+    /// Actions already shifted (repeats of the same alarm).
+    pub already_shifted: Vec<Location>,
+    /// Tags to add to the failing group before changing anything: `(key, value)`.
+    pub save: Vec<(String, String)>,
+    /// Actions left alone, and why.
+    pub conflicts: Vec<(Location, String)>,
+}
+
+pub fn plan_shift(actions: &[ForwardAction], failing: &str, backup: &str, saved: &SavedWeights) -> ShiftChanges {
+    let mut plan = ShiftChanges::default();
+    for action in actions {
+        let key = action.location.key();
+        let moved = action.weight_of(failing).unwrap_or(0);
+        if moved == 0 {
+            if saved.contains_key(&key) {
+                plan.already_shifted.push(action.location.clone());
+            }
+            continue;
+        }
+        let value = format_weights(&action.weights);
+        if value.chars().count() > TAG_VALUE_MAX_CHARS {
+            plan.conflicts.push((
+                action.location.clone(),
+                format!("its {} weights do not fit in one tag value", action.weights.len()),
+            ));
+            continue;
+        }
+        let mut after: Vec<Weight> = action
+            .weights
+            .iter()
+            .map(|w| match &w.group_arn {
+                arn if arn == failing => Weight::new(arn, 0),
+                arn if arn == backup => Weight::new(arn, (w.weight + moved).min(MAX_WEIGHT)),
+                arn => Weight::new(arn, w.weight),
+            })
+            .collect();
+        if action.weight_of(backup).is_none() {
+            after.push(Weight::new(backup, moved.min(MAX_WEIGHT)));
+        }
+        plan.save.push((format!("{SAVED_WEIGHTS_PREFIX}{key}"), value));
+        plan.changes.push(WeightChange {
+            location: action.location.clone(),
+            before: action.weights.clone(),
+            after,
+            action: action.clone(),
+        });
+    }
+    plan
+}
+
+/// What failing back involves.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FailbackChanges {
+    pub changes: Vec<WeightChange>,
+    /// Saved-weights tag keys to remove once their action is restored.
+    pub restored_keys: Vec<String>,
+    /// Tag keys whose action is gone or already serves the group again: removed without other change.
+    pub stale_keys: Vec<String>,
+    /// Actions changed by someone since the shift: left for a person.
+    pub conflicts: Vec<(Location, String)>,
+}
+
+pub fn plan_failback(
+    actions: &[ForwardAction],
+    failing: &str,
+    backup: Option<&str>,
+    saved: &SavedWeights,
+) -> FailbackChanges {
+    let mut plan = FailbackChanges::default();
+    for (key, weights) in saved {
+        let tag_key = format!("{SAVED_WEIGHTS_PREFIX}{key}");
+        let Some(action) = actions.iter().find(|a| &a.location.key() == key) else {
+            plan.stale_keys.push(tag_key);
+            continue;
+        };
+        if action.weight_of(failing).unwrap_or(0) > 0 {
+            plan.stale_keys.push(tag_key);
+            continue;
+        }
+        match restore(action, weights, backup) {
+            Ok(after) => {
+                plan.restored_keys.push(tag_key);
+                plan.changes.push(WeightChange {
+                    location: action.location.clone(),
+                    before: action.weights.clone(),
+                    after,
+                    action: action.clone(),
+                });
+            }
+            Err(why) => plan.conflicts.push((action.location.clone(), why)),
+        }
+    }
+    plan
+}
+
+fn restore(action: &ForwardAction, saved: &[(String, u32)], backup: Option<&str>) -> Result<Vec<Weight>, String> {
+    let saved_ids: BTreeSet<&str> = saved.iter().map(|(id, _)| id.as_str()).collect();
+    let mut after = Vec::new();
+    for (id, weight) in saved {
+        let Some(current) = action.weights.iter().find(|w| group_id(&w.group_arn) == id) else {
+            return Err(format!("target group {id} left the action since the shift"));
+        };
+        after.push(Weight::new(&current.group_arn, *weight));
+    }
+    for extra in action.weights.iter().filter(|w| !saved_ids.contains(group_id(&w.group_arn))) {
+        if Some(extra.group_arn.as_str()) != backup {
+            return Err(format!("target group {} joined the action since the shift", extra.group_arn));
+        }
+    }
+    Ok(after)
+}
+
+#[cfg(test)]
+mod tests;

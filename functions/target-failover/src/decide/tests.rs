@@ -1,0 +1,378 @@
+use super::*;
+
+const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/00000000000000aa";
+const BACKUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-dr/00000000000000bb";
+const OTHER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/canary/00000000000000cc";
+const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/1111/2222";
+const RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/shop/1111/2222/3333";
+const OPT_IN: &str = "failover:enabled";
+
+const DEFAULT_FLOOR: Floor = Floor { min_targets: 1, min_percent: 50 };
+
+fn health(id: &str, state: &str) -> TargetHealth {
+    TargetHealth { target: Target::new(id, Some(80)), state: TargetState::parse(state), reason: None }
+}
+
+fn fleet(states: &[&str]) -> Vec<TargetHealth> {
+    states.iter().enumerate().map(|(i, s)| health(&format!("i-{i}"), s)).collect()
+}
+
+fn tags(backup: Option<&str>) -> Tags {
+    let mut tags = Tags::from([(OPT_IN.to_owned(), "true".to_owned())]);
+    if let Some(b) = backup {
+        tags.insert(BACKUP_TAG.into(), b.into());
+    }
+    tags
+}
+
+fn view<'a>(tags: &'a Tags, targets: &'a [TargetHealth]) -> GroupView<'a> {
+    GroupView { arn: TG, tags, targets, opt_in_tag_key: OPT_IN }
+}
+
+fn ids(targets: &[TargetHealth]) -> Vec<&str> {
+    targets.iter().map(|t| t.target.id.as_str()).collect()
+}
+
+// ---------------------------------------------------------------- floor
+
+#[test]
+fn floor_is_the_larger_of_the_minimum_and_the_rounded_up_percentage() {
+    assert_eq!(DEFAULT_FLOOR.for_registered(4), 2);
+    assert_eq!(DEFAULT_FLOOR.for_registered(5), 3);
+    assert_eq!(DEFAULT_FLOOR.for_registered(1), 1);
+    assert_eq!(Floor { min_targets: 3, min_percent: 10 }.for_registered(10), 3);
+    assert_eq!(Floor { min_targets: 0, min_percent: 0 }.for_registered(10), 0);
+}
+
+#[test]
+fn draining_targets_are_not_registered_and_unavailable_ones_count_as_healthy() {
+    let counts =
+        Counts::of(&fleet(&["healthy", "unavailable", "draining", "unhealthy.draining", "initial"]), DEFAULT_FLOOR);
+    assert_eq!(counts, Counts { registered: 3, healthy: 2, floor: 2 });
+}
+
+#[test]
+fn a_zero_floor_still_requires_one_healthy_target_to_serve() {
+    let counts = Counts { registered: 2, healthy: 0, floor: 0 };
+    assert_eq!(counts.required(), 1);
+    assert!(!counts.can_serve());
+}
+
+// ---------------------------------------------------------------- target-group alarms
+
+#[test]
+fn when_some_targets_are_unhealthy_and_the_group_serves_should_deregister_all_of_them() {
+    let t = tags(None);
+    let targets = fleet(&["healthy", "healthy", "unhealthy", "unhealthy"]);
+    match on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR) {
+        Plan::Deregister { targets, kept, counts, healthy_after } => {
+            assert_eq!(ids(&targets), ["i-2", "i-3"]);
+            assert!(kept.is_empty());
+            assert_eq!(counts, Counts { registered: 4, healthy: 2, floor: 2 });
+            assert_eq!(healthy_after, 2);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn when_no_target_is_unhealthy_should_skip() {
+    let t = tags(None);
+    let targets = fleet(&["healthy", "healthy"]);
+    assert!(matches!(on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR), Plan::Skip { .. }));
+}
+
+#[test]
+fn when_the_group_is_not_opted_in_should_skip() {
+    let t = Tags::from([(OPT_IN.to_owned(), "TRUE-ish".to_owned())]);
+    let targets = fleet(&["unhealthy", "healthy"]);
+    match on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR) {
+        Plan::Skip { reason } => assert!(reason.contains("not opted in"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn when_the_group_has_no_targets_should_skip() {
+    let t = tags(None);
+    assert!(matches!(on_alarm(view(&t, &[]), Candidates::Unhealthy, DEFAULT_FLOOR), Plan::Skip { .. }));
+}
+
+#[test]
+fn when_healthy_targets_are_below_the_floor_without_backup_should_refuse_and_keep_the_unhealthy_ones() {
+    let t = tags(None);
+    let targets = fleet(&["healthy", "unhealthy", "unhealthy", "unhealthy"]);
+    match on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR) {
+        Plan::Refuse { reason, kept, counts } => {
+            assert!(reason.contains("1 of 4 registered targets healthy, floor 2"), "{reason}");
+            assert!(reason.contains(BACKUP_TAG), "{reason}");
+            assert_eq!(kept.len(), 3);
+            assert_eq!(counts, Some(Counts { registered: 4, healthy: 1, floor: 2 }));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn when_every_target_fails_without_backup_should_refuse_rather_than_empty_the_group() {
+    let t = tags(None);
+    let targets = fleet(&["unhealthy", "unhealthy"]);
+    assert!(matches!(on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR), Plan::Refuse { .. }));
+}
+
+#[test]
+fn when_every_target_fails_with_a_backup_should_shift_traffic() {
+    let t = tags(Some(BACKUP));
+    let targets = fleet(&["unhealthy", "unhealthy"]);
+    match on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR) {
+        Plan::ShiftTraffic { backup, kept, counts, .. } => {
+            assert_eq!(backup, BACKUP);
+            assert_eq!(kept.len(), 2);
+            assert_eq!(counts.healthy, 0);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn when_the_backup_tag_is_not_a_target_group_arn_should_refuse() {
+    for bad in ["web-dr", TG, "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/dr/1"] {
+        let t = tags(Some(bad));
+        let targets = fleet(&["unhealthy"]);
+        match on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR) {
+            Plan::Refuse { reason, .. } => assert!(reason.contains("backup is unusable"), "{bad}: {reason}"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- instance (gray failure) alarms
+
+#[test]
+fn when_a_healthy_looking_instance_fails_and_capacity_allows_should_deregister_it() {
+    let t = tags(None);
+    let targets = fleet(&["healthy", "healthy", "healthy"]);
+    let named = [Target::new("i-1", None)];
+    match on_alarm(view(&t, &targets), Candidates::Named(&named), DEFAULT_FLOOR) {
+        Plan::Deregister { targets, healthy_after, .. } => {
+            assert_eq!(ids(&targets), ["i-1"]);
+            assert_eq!(healthy_after, 2);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn when_last_healthy_target_fails_should_refuse_and_notify() {
+    let t = tags(None);
+    let targets = fleet(&["healthy", "unhealthy"]);
+    let named = [Target::new("i-0", None)];
+    match on_alarm(view(&t, &targets), Candidates::Named(&named), DEFAULT_FLOOR) {
+        Plan::Refuse { kept, counts, .. } => {
+            assert_eq!(kept.len(), 1);
+            assert!(kept[0].why.contains("would leave 0 healthy"), "{}", kept[0].why);
+            assert_eq!(counts, Some(Counts { registered: 2, healthy: 1, floor: 1 }));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn when_several_instances_fail_should_remove_unhealthy_first_and_healthy_only_down_to_the_floor() {
+    let t = tags(None);
+    let targets = fleet(&["healthy", "healthy", "healthy", "healthy", "unhealthy"]);
+    let named: Vec<Target> = ["i-0", "i-1", "i-2", "i-4"].iter().map(|id| Target::new(*id, None)).collect();
+    match on_alarm(view(&t, &targets), Candidates::Named(&named), DEFAULT_FLOOR) {
+        Plan::Deregister { targets, kept, counts, healthy_after } => {
+            assert_eq!(counts.floor, 3);
+            assert_eq!(ids(&targets), ["i-4", "i-0"]);
+            assert_eq!(healthy_after, 3);
+            assert_eq!(kept.iter().map(|k| k.target.id.as_str()).collect::<Vec<_>>(), ["i-1", "i-2"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn when_the_named_instance_is_not_registered_or_draining_should_skip() {
+    let t = tags(None);
+    let targets = fleet(&["healthy", "draining"]);
+    for id in ["i-9", "i-1"] {
+        let named = [Target::new(id, None)];
+        assert!(matches!(on_alarm(view(&t, &targets), Candidates::Named(&named), DEFAULT_FLOOR), Plan::Skip { .. }));
+    }
+}
+
+#[test]
+fn when_the_named_instance_is_not_in_a_failing_group_should_skip_rather_than_shift() {
+    let t = tags(Some(BACKUP));
+    let targets = fleet(&["unhealthy", "unhealthy"]);
+    let named = [Target::new("i-9", None)];
+    assert!(matches!(on_alarm(view(&t, &targets), Candidates::Named(&named), DEFAULT_FLOOR), Plan::Skip { .. }));
+}
+
+#[test]
+fn when_the_named_instance_fails_in_a_group_that_cannot_serve_should_shift_traffic() {
+    let t = tags(Some(BACKUP));
+    let targets = fleet(&["healthy", "unhealthy", "unhealthy"]);
+    let named = [Target::new("i-0", None)];
+    assert!(matches!(
+        on_alarm(view(&t, &targets), Candidates::Named(&named), DEFAULT_FLOOR),
+        Plan::ShiftTraffic { .. }
+    ));
+}
+
+#[test]
+fn a_named_port_selects_only_that_registration() {
+    let t = tags(None);
+    let mut targets = fleet(&["healthy", "healthy", "healthy"]);
+    targets[1].target.port = Some(8080);
+    let named = [Target::new("i-1", Some(80))];
+    assert!(matches!(on_alarm(view(&t, &targets), Candidates::Named(&named), DEFAULT_FLOOR), Plan::Skip { .. }));
+}
+
+// ---------------------------------------------------------------- OK and failback
+
+fn saved() -> SavedWeights {
+    SavedWeights::from([("2222".to_owned(), vec![("00000000000000aa".to_owned(), 1)])])
+}
+
+#[test]
+fn when_ok_and_nothing_was_shifted_should_skip() {
+    let t = tags(Some(BACKUP));
+    let targets = fleet(&["healthy"]);
+    assert!(matches!(on_ok(view(&t, &targets), DEFAULT_FLOOR, &SavedWeights::new()), Plan::Skip { .. }));
+}
+
+#[test]
+fn when_ok_and_healthy_again_should_fail_back() {
+    let t = tags(Some(BACKUP));
+    let targets = fleet(&["healthy", "healthy", "unhealthy"]);
+    match on_ok(view(&t, &targets), DEFAULT_FLOOR, &saved()) {
+        Plan::Failback { counts, backup } => {
+            assert_eq!(counts.healthy, 2);
+            assert_eq!(backup.as_deref(), Some(BACKUP));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn when_ok_but_still_below_the_floor_should_refuse_to_fail_back() {
+    let t = tags(Some(BACKUP));
+    let targets = fleet(&["healthy", "unhealthy", "unhealthy"]);
+    assert!(matches!(on_ok(view(&t, &targets), DEFAULT_FLOOR, &saved()), Plan::Refuse { .. }));
+}
+
+#[test]
+fn a_forced_failback_command_ignores_the_floor_and_an_unforced_one_says_how_to_force() {
+    let t = tags(Some(BACKUP));
+    let targets = fleet(&["unhealthy"]);
+    assert!(matches!(on_failback_command(view(&t, &targets), DEFAULT_FLOOR, &saved(), true), Plan::Failback { .. }));
+    match on_failback_command(view(&t, &targets), DEFAULT_FLOOR, &saved(), false) {
+        Plan::Refuse { reason, .. } => assert!(reason.contains("force"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_shift_command_ignores_the_floor_but_needs_the_backup_tag() {
+    let targets = fleet(&["healthy", "healthy"]);
+    let with = tags(Some(BACKUP));
+    assert!(matches!(on_shift_command(view(&with, &targets), DEFAULT_FLOOR), Plan::ShiftTraffic { .. }));
+    let without = tags(None);
+    assert!(matches!(on_shift_command(view(&without, &targets), DEFAULT_FLOOR), Plan::Refuse { .. }));
+}
+
+#[test]
+fn a_backup_without_enough_healthy_targets_is_not_ready() {
+    assert!(backup_ready(&fleet(&["healthy", "healthy"]), DEFAULT_FLOOR).is_ok());
+    assert_eq!(
+        backup_ready(&fleet(&["unhealthy", "initial"]), DEFAULT_FLOOR),
+        Err(Counts { registered: 2, healthy: 0, floor: 1 })
+    );
+    assert!(backup_ready(&[], DEFAULT_FLOOR).is_err());
+}
+
+// ---------------------------------------------------------------- listener weights
+
+fn action(location: Location, weights: &[(&str, u32)]) -> ForwardAction {
+    ForwardAction {
+        location,
+        weights: weights.iter().map(|(arn, w)| Weight::new(*arn, *w)).collect(),
+        actions: Default::default(),
+    }
+}
+
+#[test]
+fn shifting_moves_the_failing_share_to_the_backup_and_remembers_the_weights() {
+    let actions = [
+        action(Location::Listener(LISTENER.into()), &[(TG, 1)]),
+        action(Location::Rule(RULE.into()), &[(TG, 80), (OTHER, 20)]),
+    ];
+    let plan = plan_shift(&actions, TG, BACKUP, &SavedWeights::new());
+    assert_eq!(plan.changes.len(), 2);
+    assert_eq!(plan.changes[0].after, vec![Weight::new(TG, 0), Weight::new(BACKUP, 1)]);
+    assert_eq!(plan.changes[1].after, vec![Weight::new(TG, 0), Weight::new(OTHER, 20), Weight::new(BACKUP, 80)]);
+    assert_eq!(
+        plan.save,
+        vec![
+            ("failover:saved-weights:2222".to_owned(), "00000000000000aa=1".to_owned()),
+            ("failover:saved-weights:2222/3333".to_owned(), "00000000000000aa=80 00000000000000cc=20".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn shifting_adds_to_a_backup_already_in_the_action_up_to_the_maximum_weight() {
+    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 900), (BACKUP, 200)])];
+    let plan = plan_shift(&actions, TG, BACKUP, &SavedWeights::new());
+    assert_eq!(plan.changes[0].after, vec![Weight::new(TG, 0), Weight::new(BACKUP, MAX_WEIGHT)]);
+}
+
+#[test]
+fn when_already_shifted_should_change_nothing_and_keep_the_saved_weights() {
+    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 1)])];
+    let plan = plan_shift(&actions, TG, BACKUP, &saved());
+    assert!(plan.changes.is_empty() && plan.save.is_empty());
+    assert_eq!(plan.already_shifted, vec![Location::Listener(LISTENER.into())]);
+}
+
+#[test]
+fn an_action_that_never_sent_traffic_to_the_group_is_left_alone() {
+    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (OTHER, 1)])];
+    let plan = plan_shift(&actions, TG, BACKUP, &SavedWeights::new());
+    assert_eq!(plan, ShiftChanges::default());
+}
+
+#[test]
+fn failback_restores_the_saved_weights_and_drops_the_backup_the_shift_added() {
+    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 1)])];
+    let plan = plan_failback(&actions, TG, Some(BACKUP), &saved());
+    assert_eq!(plan.changes.len(), 1);
+    assert_eq!(plan.changes[0].after, vec![Weight::new(TG, 1)]);
+    assert_eq!(plan.restored_keys, vec!["failover:saved-weights:2222".to_owned()]);
+    assert!(plan.conflicts.is_empty() && plan.stale_keys.is_empty());
+}
+
+#[test]
+fn failback_leaves_an_action_changed_since_the_shift_to_a_person() {
+    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 1), (OTHER, 5)])];
+    let plan = plan_failback(&actions, TG, Some(BACKUP), &saved());
+    assert!(plan.changes.is_empty());
+    assert_eq!(plan.conflicts.len(), 1);
+    assert!(plan.conflicts[0].1.contains("joined the action"), "{:?}", plan.conflicts);
+    let gone = [action(Location::Listener(LISTENER.into()), &[(BACKUP, 1)])];
+    let plan = plan_failback(&gone, TG, Some(BACKUP), &saved());
+    assert!(plan.conflicts[0].1.contains("left the action"), "{:?}", plan.conflicts);
+}
+
+#[test]
+fn failback_drops_saved_weights_of_actions_gone_or_already_restored() {
+    let restored = [action(Location::Listener(LISTENER.into()), &[(TG, 1)])];
+    let plan = plan_failback(&restored, TG, Some(BACKUP), &saved());
+    assert!(plan.changes.is_empty());
+    assert_eq!(plan.stale_keys, vec!["failover:saved-weights:2222".to_owned()]);
+    let plan = plan_failback(&[], TG, Some(BACKUP), &saved());
+    assert_eq!(plan.stale_keys.len(), 1);
+}

@@ -1,0 +1,401 @@
+//! The load-balancer port, and its adapter over the ELB v2 SDK client.
+//!
+//! The port speaks in domain types ([`crate::model`]); SDK types stay in this file, except inside the opaque
+//! [`ActionList`] that a forward action carries so that a modification can send back the listener's or rule's
+//! other actions unchanged.
+
+use std::future::Future;
+
+use aws_sdk_elasticloadbalancingv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ForwardActionConfig, Tag, TargetDescription, TargetGroupTuple, TargetTypeEnum,
+};
+use aws_sdk_elasticloadbalancingv2::Client;
+use shared::aws::{describe, is_transient};
+
+use crate::model::{ForwardAction, Location, Tags, Target, TargetHealth, TargetState, Weight};
+
+/// `DescribeTags` accepts at most 20 resource ARNs per call.
+pub const TAGS_PER_CALL: usize = 20;
+
+/// A failed ELB call, after the SDK's own retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} {resource}: {detail}")]
+pub struct ElbError {
+    /// The API operation, e.g. `DeregisterTargets`.
+    pub operation: &'static str,
+    /// What it was called on.
+    pub resource: String,
+    /// The error code from AWS, when there is one (`Throttling`, `AccessDenied`...).
+    pub code: Option<String>,
+    /// A later retry could succeed (throttling, 5xx, timeout, connection failure).
+    pub transient: bool,
+    pub detail: String,
+}
+
+impl ElbError {
+    fn from_sdk<E>(operation: &'static str, resource: impl Into<String>, error: SdkError<E>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        ElbError {
+            operation,
+            resource: resource.into(),
+            code: error.code().map(str::to_owned),
+            transient: is_transient(&error),
+            detail: describe(&error),
+        }
+    }
+}
+
+/// The whole action list of a listener (default actions) or a rule, as read. Opaque outside this module.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ActionList(Vec<Action>);
+
+/// What the handler needs from Elastic Load Balancing.
+pub trait LoadBalancer: Send + Sync {
+    /// Tags of each group, in order; `None` for a group that does not exist. Batched by [`TAGS_PER_CALL`].
+    fn tags(&self, groups: &[String]) -> impl Future<Output = Result<Vec<(String, Option<Tags>)>, ElbError>> + Send;
+
+    /// Every target group of the account and region whose targets are instances.
+    fn instance_groups(&self) -> impl Future<Output = Result<Vec<String>, ElbError>> + Send;
+
+    /// One `DescribeTargetHealth`; `None` when the group does not exist.
+    fn target_health(&self, group: &str) -> impl Future<Output = Result<Option<Vec<TargetHealth>>, ElbError>> + Send;
+
+    fn deregister(&self, group: &str, targets: &[Target]) -> impl Future<Output = Result<(), ElbError>> + Send;
+
+    fn register(&self, group: &str, targets: &[Target]) -> impl Future<Output = Result<(), ElbError>> + Send;
+
+    /// Every listener default action and listener rule of the group's load balancers whose forward action
+    /// names the group (with any weight, 0 included).
+    fn forwards_to(&self, group: &str) -> impl Future<Output = Result<Vec<ForwardAction>, ElbError>> + Send;
+
+    /// Replaces the weights of the action's forward action, leaving its other actions as they were.
+    fn set_weights(
+        &self,
+        action: &ForwardAction,
+        weights: &[Weight],
+    ) -> impl Future<Output = Result<(), ElbError>> + Send;
+
+    fn add_tags(&self, resource: &str, tags: &[(String, String)]) -> impl Future<Output = Result<(), ElbError>> + Send;
+
+    fn remove_tags(&self, resource: &str, keys: &[String]) -> impl Future<Output = Result<(), ElbError>> + Send;
+}
+
+/// [`LoadBalancer`] over the SDK client.
+#[derive(Debug, Clone)]
+pub struct ElbClient {
+    client: Client,
+}
+
+impl ElbClient {
+    pub fn new(client: Client) -> Self {
+        ElbClient { client }
+    }
+
+    async fn tags_of(&self, arns: &[String]) -> Result<Option<Vec<(String, Tags)>>, ElbError> {
+        let result = self.client.describe_tags().set_resource_arns(Some(arns.to_vec())).send().await;
+        match result {
+            Ok(output) => Ok(Some(
+                output
+                    .tag_descriptions()
+                    .iter()
+                    .map(|d| {
+                        let tags = d
+                            .tags()
+                            .iter()
+                            .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+                            .collect();
+                        (d.resource_arn().unwrap_or_default().to_owned(), tags)
+                    })
+                    .collect(),
+            )),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()) => Ok(None),
+            Err(e) => Err(ElbError::from_sdk("DescribeTags", arns.join(", "), e)),
+        }
+    }
+}
+
+impl LoadBalancer for ElbClient {
+    async fn tags(&self, groups: &[String]) -> Result<Vec<(String, Option<Tags>)>, ElbError> {
+        let mut out = Vec::with_capacity(groups.len());
+        for batch in groups.chunks(TAGS_PER_CALL) {
+            let found = match self.tags_of(batch).await? {
+                Some(found) => found,
+                // One missing group fails the whole batch on AWS: ask for each one of this batch alone.
+                None => {
+                    let mut found = Vec::new();
+                    for arn in batch {
+                        if let Some(mut one) = self.tags_of(std::slice::from_ref(arn)).await? {
+                            found.append(&mut one);
+                        }
+                    }
+                    found
+                }
+            };
+            for arn in batch {
+                out.push((arn.clone(), found.iter().find(|(a, _)| a == arn).map(|(_, t)| t.clone())));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn instance_groups(&self) -> Result<Vec<String>, ElbError> {
+        let groups: Vec<_> = self
+            .client
+            .describe_target_groups()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| ElbError::from_sdk("DescribeTargetGroups", "(all)", e))?;
+        Ok(groups
+            .into_iter()
+            .filter(|g| g.target_type() == Some(&TargetTypeEnum::Instance))
+            .filter_map(|g| g.target_group_arn)
+            .collect())
+    }
+
+    async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, ElbError> {
+        let output = match self.client.describe_target_health().target_group_arn(group).send().await {
+            Ok(output) => output,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()) => return Ok(None),
+            Err(e) => return Err(ElbError::from_sdk("DescribeTargetHealth", group, e)),
+        };
+        Ok(Some(
+            output
+                .target_health_descriptions()
+                .iter()
+                .filter_map(|d| {
+                    let target = d.target()?;
+                    let health = d.target_health();
+                    Some(TargetHealth {
+                        target: Target {
+                            id: target.id()?.to_owned(),
+                            port: target.port(),
+                            availability_zone: target.availability_zone().map(str::to_owned),
+                        },
+                        state: TargetState::parse(health.and_then(|h| h.state()).map(|s| s.as_str()).unwrap_or("")),
+                        reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_owned()),
+                    })
+                })
+                .collect(),
+        ))
+    }
+
+    async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), ElbError> {
+        self.client
+            .deregister_targets()
+            .target_group_arn(group)
+            .set_targets(Some(descriptions(targets, false)))
+            .send()
+            .await
+            .map_err(|e| ElbError::from_sdk("DeregisterTargets", group, e))?;
+        Ok(())
+    }
+
+    async fn register(&self, group: &str, targets: &[Target]) -> Result<(), ElbError> {
+        self.client
+            .register_targets()
+            .target_group_arn(group)
+            .set_targets(Some(descriptions(targets, true)))
+            .send()
+            .await
+            .map_err(|e| ElbError::from_sdk("RegisterTargets", group, e))?;
+        Ok(())
+    }
+
+    async fn forwards_to(&self, group: &str) -> Result<Vec<ForwardAction>, ElbError> {
+        let described = self
+            .client
+            .describe_target_groups()
+            .target_group_arns(group)
+            .send()
+            .await
+            .map_err(|e| ElbError::from_sdk("DescribeTargetGroups", group, e))?;
+        // A set: a group used by several listeners of one load balancer may list it more than once.
+        let load_balancers: std::collections::BTreeSet<String> =
+            described.target_groups().iter().flat_map(|g| g.load_balancer_arns().iter().cloned()).collect();
+        let mut found = Vec::new();
+        for load_balancer in load_balancers {
+            let listeners: Vec<_> = self
+                .client
+                .describe_listeners()
+                .load_balancer_arn(&load_balancer)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| ElbError::from_sdk("DescribeListeners", &load_balancer, e))?;
+            for listener in listeners {
+                let Some(listener_arn) = listener.listener_arn() else { continue };
+                if let Some(weights) = forward_weights(listener.default_actions(), group) {
+                    found.push(ForwardAction {
+                        location: Location::Listener(listener_arn.to_owned()),
+                        weights,
+                        actions: ActionList(listener.default_actions().to_vec()),
+                    });
+                }
+                let rules: Vec<_> = self
+                    .client
+                    .describe_rules()
+                    .listener_arn(listener_arn)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| ElbError::from_sdk("DescribeRules", listener_arn, e))?;
+                // The default rule mirrors the listener's default actions, which ModifyListener changes.
+                for rule in rules.iter().filter(|r| r.is_default() != Some(true)) {
+                    let (Some(rule_arn), Some(weights)) = (rule.rule_arn(), forward_weights(rule.actions(), group))
+                    else {
+                        continue;
+                    };
+                    found.push(ForwardAction {
+                        location: Location::Rule(rule_arn.to_owned()),
+                        weights,
+                        actions: ActionList(rule.actions().to_vec()),
+                    });
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn set_weights(&self, action: &ForwardAction, weights: &[Weight]) -> Result<(), ElbError> {
+        let actions = reweighted(&action.actions.0, weights);
+        match &action.location {
+            Location::Listener(arn) => {
+                self.client
+                    .modify_listener()
+                    .listener_arn(arn)
+                    .set_default_actions(Some(actions))
+                    .send()
+                    .await
+                    .map_err(|e| ElbError::from_sdk("ModifyListener", arn, e))?;
+            }
+            Location::Rule(arn) => {
+                self.client
+                    .modify_rule()
+                    .rule_arn(arn)
+                    .set_actions(Some(actions))
+                    .send()
+                    .await
+                    .map_err(|e| ElbError::from_sdk("ModifyRule", arn, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn add_tags(&self, resource: &str, tags: &[(String, String)]) -> Result<(), ElbError> {
+        let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        self.client
+            .add_tags()
+            .resource_arns(resource)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| ElbError::from_sdk("AddTags", resource, e))?;
+        Ok(())
+    }
+
+    async fn remove_tags(&self, resource: &str, keys: &[String]) -> Result<(), ElbError> {
+        self.client
+            .remove_tags()
+            .resource_arns(resource)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map_err(|e| ElbError::from_sdk("RemoveTags", resource, e))?;
+        Ok(())
+    }
+}
+
+fn descriptions(targets: &[Target], with_zone: bool) -> Vec<TargetDescription> {
+    targets
+        .iter()
+        .map(|t| {
+            let mut d = TargetDescription::builder().id(&t.id).set_port(t.port);
+            if with_zone {
+                d = d.set_availability_zone(t.availability_zone.clone());
+            }
+            d.build()
+        })
+        .collect()
+}
+
+fn is_forward(action: &Action) -> bool {
+    action.r#type() == Some(&ActionTypeEnum::Forward)
+}
+
+/// The weights of the forward action in `actions` when it names `group`. A forward action written with
+/// `TargetGroupArn` alone sends everything to that group (weight 1); a missing weight in a `ForwardConfig`
+/// means 1 as well.
+fn forward_weights(actions: &[Action], group: &str) -> Option<Vec<Weight>> {
+    let forward = actions.iter().find(|a| is_forward(a))?;
+    let weights: Vec<Weight> = match forward.forward_config().filter(|c| !c.target_groups().is_empty()) {
+        Some(config) => config
+            .target_groups()
+            .iter()
+            .filter_map(|t| Some(Weight::new(t.target_group_arn()?, t.weight().unwrap_or(1).max(0) as u32)))
+            .collect(),
+        None => vec![Weight::new(forward.target_group_arn()?, 1)],
+    };
+    weights.iter().any(|w| w.group_arn == group).then_some(weights)
+}
+
+/// `actions` with the forward action's target groups replaced by `weights` (stickiness and order kept).
+fn reweighted(actions: &[Action], weights: &[Weight]) -> Vec<Action> {
+    actions
+        .iter()
+        .map(|action| {
+            if !is_forward(action) {
+                return action.clone();
+            }
+            let tuples = weights
+                .iter()
+                .map(|w| TargetGroupTuple::builder().target_group_arn(&w.group_arn).weight(w.weight as i32).build())
+                .collect();
+            let config = ForwardActionConfig::builder()
+                .set_target_groups(Some(tuples))
+                .set_target_group_stickiness_config(
+                    action.forward_config().and_then(|c| c.target_group_stickiness_config()).cloned(),
+                )
+                .build();
+            Action::builder().r#type(ActionTypeEnum::Forward).set_order(action.order()).forward_config(config).build()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a/1";
+    const B: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/b/2";
+
+    fn simple_forward(arn: &str) -> Action {
+        Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(arn).order(2).build()
+    }
+
+    #[test]
+    fn a_plain_forward_action_counts_as_weight_one() {
+        let actions = [simple_forward(A)];
+        assert_eq!(forward_weights(&actions, A), Some(vec![Weight::new(A, 1)]));
+        assert_eq!(forward_weights(&actions, B), None);
+    }
+
+    #[test]
+    fn reweighting_keeps_other_actions_and_the_order() {
+        let auth = Action::builder().r#type(ActionTypeEnum::AuthenticateOidc).order(1).build();
+        let out = reweighted(&[auth.clone(), simple_forward(A)], &[Weight::new(A, 0), Weight::new(B, 1)]);
+        assert_eq!(out[0], auth);
+        assert_eq!(out[1].order(), Some(2));
+        assert_eq!(out[1].target_group_arn(), None);
+        assert_eq!(forward_weights(&out, A), Some(vec![Weight::new(A, 0), Weight::new(B, 1)]));
+    }
+}

@@ -1,0 +1,294 @@
+//! Domain types: targets and their health, target-group ARNs, forward actions and their weights, and the
+//! weights remembered on a failing group while its traffic is on the backup group.
+//!
+//! Nothing here calls AWS; the [`crate::elb`] adapter converts SDK types into these.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+/// Tag on a target group naming the group that takes its traffic when it can no longer serve.
+pub const BACKUP_TAG: &str = "failover:backup-target-group";
+
+/// Prefix of the tags, on the failing group, that remember the weights of one forward action before the
+/// shift. The rest of the key names the action ([`Location::key`]); the value lists the weights
+/// ([`format_weights`]).
+pub const SAVED_WEIGHTS_PREFIX: &str = "failover:saved-weights:";
+
+/// Tag values are limited to 256 characters.
+pub const TAG_VALUE_MAX_CHARS: usize = 256;
+
+/// ALB weights range from 0 to 999.
+pub const MAX_WEIGHT: u32 = 999;
+
+/// A registered target: an instance id or an IP address, and the port it was registered with (when the
+/// group has several registrations of one id, the port tells them apart).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Target {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<i32>,
+    /// For IP targets outside the VPC (`all`); needed again when re-registering.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+}
+
+impl Target {
+    pub fn new(id: impl Into<String>, port: Option<i32>) -> Self {
+        Target { id: id.into(), port, availability_zone: None }
+    }
+
+    /// Same id, and same port when the wanted target names one.
+    pub fn matches(&self, wanted: &Target) -> bool {
+        self.id == wanted.id && (wanted.port.is_none() || wanted.port == self.port)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.port {
+            Some(port) => write!(f, "{}:{}", self.id, port),
+            None => f.write_str(&self.id),
+        }
+    }
+}
+
+/// `DescribeTargetHealth`'s `State` (AWS-FACTS section 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetState {
+    Initial,
+    Healthy,
+    Unhealthy,
+    #[serde(rename = "unhealthy.draining")]
+    UnhealthyDraining,
+    Unused,
+    Draining,
+    Unavailable,
+    /// A state this code does not know: counted as registered, never as healthy.
+    Unknown,
+}
+
+impl TargetState {
+    pub fn parse(state: &str) -> Self {
+        match state {
+            "initial" => TargetState::Initial,
+            "healthy" => TargetState::Healthy,
+            "unhealthy" => TargetState::Unhealthy,
+            "unhealthy.draining" => TargetState::UnhealthyDraining,
+            "unused" => TargetState::Unused,
+            "draining" => TargetState::Draining,
+            "unavailable" => TargetState::Unavailable,
+            _ => TargetState::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetState::Initial => "initial",
+            TargetState::Healthy => "healthy",
+            TargetState::Unhealthy => "unhealthy",
+            TargetState::UnhealthyDraining => "unhealthy.draining",
+            TargetState::Unused => "unused",
+            TargetState::Draining => "draining",
+            TargetState::Unavailable => "unavailable",
+            TargetState::Unknown => "unknown",
+        }
+    }
+
+    /// Receives traffic as a healthy target does. `unavailable` means health checks are disabled, and the
+    /// load balancer then routes to the target as if it were healthy.
+    pub fn serves(self) -> bool {
+        matches!(self, TargetState::Healthy | TargetState::Unavailable)
+    }
+
+    /// Already on its way out (deregistration in progress): neither registered for the floor nor a candidate.
+    pub fn leaving(self) -> bool {
+        matches!(self, TargetState::Draining | TargetState::UnhealthyDraining)
+    }
+}
+
+/// One row of `DescribeTargetHealth`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetHealth {
+    pub target: Target,
+    pub state: TargetState,
+    /// `Target.FailedHealthChecks` and the like, for the notification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Tags of one resource.
+pub type Tags = BTreeMap<String, String>;
+
+/// The `targetgroup/<name>/<id>` part of a target-group ARN (also the `TargetGroup` metric dimension).
+pub fn group_suffix(arn: &str) -> Option<&str> {
+    let suffix = arn.rsplit_once(":targetgroup/").map(|(_, rest)| rest)?;
+    let start = arn.len() - suffix.len() - "targetgroup/".len();
+    let full = &arn[start..];
+    let mut parts = suffix.split('/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(name), Some(id), None) if !name.is_empty() && !id.is_empty() => Some(full),
+        _ => None,
+    }
+}
+
+/// The group's name, for titles; the whole ARN when it is not a target-group ARN.
+pub fn group_name(arn: &str) -> &str {
+    group_suffix(arn).and_then(|s| s.split('/').nth(1)).unwrap_or(arn)
+}
+
+/// The group's id (the last ARN segment): what [`SavedWeights`] record, to stay under the tag value limit.
+pub fn group_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// Where a forward action lives: a listener's default actions, or a listener rule.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", content = "arn", rename_all = "kebab-case")]
+pub enum Location {
+    Listener(String),
+    Rule(String),
+}
+
+impl Location {
+    pub fn arn(&self) -> &str {
+        match self {
+            Location::Listener(arn) | Location::Rule(arn) => arn,
+        }
+    }
+
+    /// Names the action in the saved-weights tag key: `<listener-id>` for a default action,
+    /// `<listener-id>/<rule-id>` for a rule (ids are the last ARN segments, 16 hex digits on AWS).
+    pub fn key(&self) -> String {
+        let mut segments = self.arn().rsplit('/');
+        match self {
+            Location::Listener(_) => segments.next().unwrap_or_default().to_owned(),
+            Location::Rule(_) => {
+                let rule = segments.next().unwrap_or_default();
+                let listener = segments.next().unwrap_or_default();
+                format!("{listener}/{rule}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Listener(arn) => write!(f, "listener {arn}"),
+            Location::Rule(arn) => write!(f, "rule {arn}"),
+        }
+    }
+}
+
+/// A target group's share of a forward action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Weight {
+    pub group_arn: String,
+    pub weight: u32,
+}
+
+impl Weight {
+    pub fn new(group_arn: impl Into<String>, weight: u32) -> Self {
+        Weight { group_arn: group_arn.into(), weight }
+    }
+}
+
+/// A forward action that sends (or sent) traffic to the group in question, with its current weights.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ForwardAction {
+    pub location: Location,
+    pub weights: Vec<Weight>,
+    /// The whole action list of the listener or rule, as the adapter read it: a modification must send it
+    /// back with only this forward action changed. Opaque to everything but the adapter.
+    #[serde(skip)]
+    pub actions: crate::elb::ActionList,
+}
+
+impl ForwardAction {
+    pub fn weight_of(&self, group_arn: &str) -> Option<u32> {
+        self.weights.iter().find(|w| w.group_arn == group_arn).map(|w| w.weight)
+    }
+}
+
+/// The weights each shifted action had before the shift, read from the failing group's tags, keyed by
+/// [`Location::key`]: group id → weight.
+pub type SavedWeights = BTreeMap<String, Vec<(String, u32)>>;
+
+/// `<group-id>=<weight>` pairs separated by spaces (ELB tag values allow letters, digits, spaces and
+/// `_ . : / = + - @`; commas are not allowed).
+pub fn format_weights(weights: &[Weight]) -> String {
+    weights.iter().map(|w| format!("{}={}", group_id(&w.group_arn), w.weight)).collect::<Vec<_>>().join(" ")
+}
+
+/// The saved weights among a group's tags; malformed values are skipped (and reported by the caller as
+/// conflicts when an action needs them).
+pub fn saved_weights(tags: &Tags) -> SavedWeights {
+    let mut saved = SavedWeights::new();
+    for (key, value) in tags {
+        let Some(location) = key.strip_prefix(SAVED_WEIGHTS_PREFIX) else { continue };
+        let pairs: Option<Vec<(String, u32)>> = value
+            .split_whitespace()
+            .map(|pair| {
+                let (id, weight) = pair.split_once('=')?;
+                Some((id.to_owned(), weight.parse().ok()?))
+            })
+            .collect();
+        if let Some(pairs) = pairs.filter(|p| !p.is_empty()) {
+            saved.insert(location.to_owned(), pairs);
+        }
+    }
+    saved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067";
+
+    #[test]
+    fn group_arn_parts_are_read_from_the_arn() {
+        assert_eq!(group_suffix(TG), Some("targetgroup/web/73e2d6bc24d8a067"));
+        assert_eq!(group_name(TG), "web");
+        assert_eq!(group_id(TG), "73e2d6bc24d8a067");
+        assert_eq!(group_suffix("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/x/1"), None);
+        assert_eq!(group_suffix("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web"), None);
+    }
+
+    #[test]
+    fn location_keys_are_compact_listener_and_rule_ids() {
+        let listener = Location::Listener(
+            "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2".into(),
+        );
+        let rule = Location::Rule(
+            "arn:aws:elasticloadbalancing:us-east-1:1:listener-rule/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"
+                .into(),
+        );
+        assert_eq!(listener.key(), "f2f7dc8efc522ab2");
+        assert_eq!(rule.key(), "f2f7dc8efc522ab2/9683b2d02a6cabee");
+    }
+
+    #[test]
+    fn saved_weights_round_trip_through_a_tag_value() {
+        let value = format_weights(&[Weight::new(TG, 3), Weight::new("arn:x:targetgroup/b/0a1b", 1)]);
+        assert_eq!(value, "73e2d6bc24d8a067=3 0a1b=1");
+        let tags = Tags::from([
+            (format!("{SAVED_WEIGHTS_PREFIX}f2f7"), value),
+            (format!("{SAVED_WEIGHTS_PREFIX}bad"), "x=y".into()),
+            ("failover:enabled".into(), "true".into()),
+        ]);
+        let saved = saved_weights(&tags);
+        assert_eq!(saved.len(), 1);
+        assert_eq!(saved["f2f7"], vec![("73e2d6bc24d8a067".to_owned(), 3), ("0a1b".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn five_groups_of_saved_weights_fit_in_one_tag_value() {
+        let weights: Vec<Weight> =
+            (0..5).map(|i| Weight::new(format!("arn:x:targetgroup/n/{i:016x}"), MAX_WEIGHT)).collect();
+        assert!(format_weights(&weights).len() <= TAG_VALUE_MAX_CHARS);
+    }
+}
