@@ -65,6 +65,13 @@ Control endpoints (JSON in, JSON out; ``account`` defaults to 123456789012, ``re
         {"account","region","count"} -> {"instance_ids": [...]}   (running, in the default VPC)
     GET  /_failover/ec2/network?account=..&region=..
         -> {"vpc_id": "...", "subnet_ids": [...]}   (default VPC, one default subnet per AZ)
+    GET  /_failover/calls?account=..
+        -> {"calls": [{"service", "action", "count", "seconds"}, ...]}: every AWS API call answered for that
+        account since the start (or the last reset), by service (from the SigV4 credential scope) and action
+        (``Action`` of query-protocol calls, ``X-Amz-Target``, the rpc-v2-cbor path, else ``METHOD /path``
+        with Route 53 ids generalised); ``seconds`` is the time spent inside moto. Used by the benchmarks
+        (benches/) to count calls per scenario and to subtract the emulator's own time from latencies.
+    POST /_failover/calls/reset {"account"} -> {"ok": true}
     Unknown path, bad JSON or a failed operation -> HTTP 400 {"error": "..."}.
 
 Verified unchanged in moto 5.2.5 (tools/test_local_aws.py exercises them)
@@ -87,12 +94,15 @@ Known gaps left as they are
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import re
 import signal
 import sys
 import threading
+import time
+from collections import defaultdict
 from urllib.parse import parse_qs
 
 from moto.ec2.models import ec2_backends
@@ -110,6 +120,9 @@ DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
 CONTROL_PREFIX = "/_failover/"
 _ACCOUNT_AKID = re.compile(r"Credential=(\d{12})/")
+_CREDENTIAL_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/")
+_CBOR_OPERATION = re.compile(r"/service/[^/]+/operation/([^/?]+)")
+_ROUTE53_ID = re.compile(r"/(hostedzone|change|healthcheck|delegationset)/[^/]+")
 
 log = logging.getLogger("local_aws")
 
@@ -311,7 +324,67 @@ def default_network(body: dict) -> dict:
     return {"vpc_id": vpc.id, "subnet_ids": [s.id for _, s in subnets if s.vpc_id == vpc.id]}
 
 
+# --------------------------------------------------------------------------- call log
+
+
+class CallLog:
+    """AWS API calls answered, per account: (service, action) -> [count, seconds inside moto]."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._calls: dict[str, dict[tuple[str, str], list]] = defaultdict(dict)
+
+    def add(self, account: str, service: str, action: str, seconds: float) -> None:
+        with self._lock:
+            entry = self._calls[account].setdefault((service, action), [0, 0.0])
+            entry[0] += 1
+            entry[1] += seconds
+
+    def report(self, body: dict) -> dict:
+        account, _ = _where(body)
+        with self._lock:
+            calls = sorted(self._calls.get(account, {}).items())
+        return {"calls": [{"service": service, "action": action, "count": count, "seconds": round(seconds, 6)}
+                          for (service, action), (count, seconds) in calls]}
+
+    def reset(self, body: dict) -> dict:
+        account, _ = _where(body)
+        with self._lock:
+            self._calls.pop(account, None)
+        return {"ok": True}
+
+
+CALLS = CallLog()
+
+
+def identify_call(environ) -> tuple[str, str]:
+    """(service, action) of an AWS API request; reading a form body puts it back for moto."""
+    match = _CREDENTIAL_SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    service = match.group(1) if match else "unsigned"
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        return service, target.rsplit(".", 1)[-1]
+    path = environ.get("PATH_INFO", "")
+    match = _CBOR_OPERATION.search(path)
+    if match:
+        return service, match.group(1)
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    if "Action" in query:
+        return service, query["Action"][-1]
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        action = parse_qs(raw.decode(errors="replace")).get("Action")
+        if action:
+            return service, action[-1]
+    generic_path = _ROUTE53_ID.sub(r"/\1/{id}", path)
+    return service, f"{environ.get('REQUEST_METHOD', 'GET')} {generic_path}"
+
+
 ROUTES = {
+    ("GET", "calls"): CALLS.report,
+    ("POST", "calls/reset"): CALLS.reset,
     ("POST", "elbv2/target-health"): set_target_health,
     ("POST", "rds/instance-status"): set_instance_status,
     ("POST", "ec2/instances"): run_instances,
@@ -323,7 +396,8 @@ ROUTES = {
 
 
 class FailoverApp:
-    """Answers /_failover/ control calls; maps 12-digit access keys to accounts; else moto."""
+    """Answers /_failover/ control calls; maps 12-digit access keys to accounts; else moto, with each call
+    counted in ``CALLS`` (``/moto-api/`` calls are not counted)."""
 
     def __init__(self, moto_app):
         self.moto_app = moto_app
@@ -336,7 +410,15 @@ class FailoverApp:
             match = _ACCOUNT_AKID.search(environ.get("HTTP_AUTHORIZATION", ""))
             if match:
                 environ["HTTP_X_MOTO_ACCOUNT_ID"] = match.group(1)
-        return self.moto_app(environ, start_response)
+        if path.startswith("/moto-api/"):
+            return self.moto_app(environ, start_response)
+        service, action = identify_call(environ)
+        started = time.perf_counter()
+        try:
+            return self.moto_app(environ, start_response)  # moto's responses are complete lists of bytes
+        finally:
+            account = environ.get("HTTP_X_MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT
+            CALLS.add(account, service, action, time.perf_counter() - started)
 
     def control(self, environ, start_response, route):
         method = environ.get("REQUEST_METHOD", "GET")

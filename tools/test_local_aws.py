@@ -114,6 +114,23 @@ class LocalAwsTest(unittest.TestCase):
             timings.append(time.perf_counter() - start)
         self.assertLess(sorted(timings)[len(timings) // 2], 0.02, timings)  # Nagle stall is ~40 ms
 
+    def test_calls_are_counted_per_account_and_action(self):
+        elb, sns, r53 = self.client("elbv2"), self.client("sns"), self.client("route53")
+        elb.describe_target_groups()
+        elb.describe_target_groups()
+        sns.create_topic(Name="t")
+        zone = r53.create_hosted_zone(Name="z.internal", CallerReference=self.account)["HostedZone"]["Id"]
+        r53.list_resource_record_sets(HostedZoneId=zone)
+        calls = {(c["service"], c["action"]): c for c in
+                 self.ok("GET", f"/_failover/calls?account={self.account}")["calls"]}
+        self.assertEqual(calls[("elasticloadbalancing", "DescribeTargetGroups")]["count"], 2)
+        self.assertEqual(calls[("sns", "CreateTopic")]["count"], 1)
+        self.assertEqual(calls[("route53", "GET /2013-04-01/hostedzone/{id}/rrset")]["count"], 1)
+        self.assertGreater(calls[("sns", "CreateTopic")]["seconds"], 0)
+        self.assertEqual(len(calls), 4, calls)  # control calls are not counted
+        self.ok("POST", "/_failover/calls/reset", {"account": self.account})
+        self.assertEqual(self.ok("GET", f"/_failover/calls?account={self.account}")["calls"], [])
+
     def test_exits_on_stdin_eof_and_sigterm(self):
         proc, _ = start_launcher()
         start = time.monotonic()
