@@ -189,6 +189,14 @@ pub enum PrimaryState {
 }
 
 impl PrimaryState {
+    /// Where the promotion record is tagged; `None` when the primary cannot be tagged.
+    pub fn arn(&self) -> Option<String> {
+        match self {
+            PrimaryState::Found(p) => Some(p.arn.clone()),
+            _ => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             PrimaryState::Found(p) => p.status.clone(),
@@ -401,10 +409,7 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
     let replica = &facts.replicas[chosen].instance;
     Plan::Promote(Promotion {
         primary: primary_ref.clone(),
-        primary_arn: match &facts.primary {
-            PrimaryState::Found(p) => Some(p.arn.clone()),
-            _ => None,
-        },
+        primary_arn: facts.primary.arn(),
         primary_status,
         replica: replica.at.clone(),
         replica_arn: replica.arn.clone(),
@@ -452,10 +457,7 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
         },
         Some(replica) if replica.status == "available" => Plan::Promote(Promotion {
             primary: primary.clone(),
-            primary_arn: match &facts.primary {
-                PrimaryState::Found(p) => Some(p.arn.clone()),
-                _ => None,
-            },
+            primary_arn: facts.primary.arn(),
             primary_status: facts.primary.describe(),
             replica: replica.at.clone(),
             replica_arn: replica.arn.clone(),

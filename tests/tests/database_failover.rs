@@ -1,0 +1,749 @@
+//! `database-failover` against the local AWS: RDS state, tags, Route 53 records and notifications are
+//! asserted after each invocation.
+//!
+//! Replica lag: aws-sdk-cloudwatch speaks only rpc-v2-cbor, which the local AWS (moto 5.2.5) does not (it
+//! answers 404). The handler therefore reads lag here through [`Lags`], a [`ReplicaLag`] port holding the
+//! datapoints each test sets, and recording every call so "one call per region" is asserted; the CloudWatch
+//! adapter itself (request shape, parsing, faults) is covered with `aws-smithy-mocks` in
+//! `functions/database-failover/tests/sdk_adapters.rs`. RDS, Route 53 and SNS are the local AWS.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_rds::types::{DbInstance, Tag};
+use database_failover::adapters::{RdsDatabases, Route53Dns};
+use database_failover::ports::{LagMetric, PortError, ReplicaLag};
+use database_failover::{App, Config};
+use integration_tests::{lookup, Account, Received, Subscriber};
+use serde_json::{json, Value};
+use shared::invoke::InvokeError;
+use shared::notify::SnsNotifier;
+use shared::response::{Response, Status};
+
+const OPT_IN: &str = "failover:enabled";
+
+type TestApp = App<RdsDatabases, Lags, Route53Dns, SnsNotifier>;
+
+/// Lag datapoints per (region, metric, instance), newest first; and the calls made.
+#[derive(Clone, Default)]
+struct Lags {
+    values: Arc<Mutex<BTreeMap<(String, &'static str, String), Vec<f64>>>>,
+    calls: Arc<Mutex<Vec<(String, &'static str, Vec<String>)>>>,
+}
+
+impl ReplicaLag for Lags {
+    async fn lags(
+        &self,
+        region: &str,
+        metric: LagMetric,
+        instances: &[String],
+    ) -> Result<BTreeMap<String, Vec<f64>>, PortError> {
+        self.calls.lock().unwrap().push((region.to_owned(), metric.name(), instances.to_vec()));
+        let values = self.values.lock().unwrap();
+        Ok(instances
+            .iter()
+            .map(|i| {
+                let key = (region.to_owned(), metric.name(), i.clone());
+                (i.clone(), values.get(&key).cloned().unwrap_or_default())
+            })
+            .collect())
+    }
+}
+
+struct Env {
+    account: Account,
+    subscriber: Subscriber,
+    lags: Lags,
+}
+
+impl Env {
+    async fn new() -> Self {
+        let account = Account::new().await;
+        let subscriber = Subscriber::create(&account, "failover-db").await;
+        Env { account, subscriber, lags: Lags::default() }
+    }
+
+    fn config(&self, settings: &[(&str, &str)]) -> Config {
+        let mut pairs = vec![("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str())];
+        pairs.extend_from_slice(settings);
+        Config::from_lookup(&lookup(&pairs)).expect("valid config")
+    }
+
+    /// The function deployed in `account`'s region with these settings (on top of the topic).
+    fn app_in(&self, account: &Account, settings: &[(&str, &str)]) -> TestApp {
+        let config = self.config(settings);
+        // The topic lives in the subscriber's region, as a deployment's own topic lives in its region.
+        let notifier =
+            SnsNotifier::new(self.account.sns(), config.common.topic_arn.clone(), config.common.notification_format);
+        App::with_ports(
+            config,
+            account.region.clone(),
+            RdsDatabases::new(account.rds()),
+            self.lags.clone(),
+            Route53Dns::new(account.route53()),
+            notifier,
+        )
+    }
+
+    fn app(&self, settings: &[(&str, &str)]) -> TestApp {
+        self.app_in(&self.account, settings)
+    }
+
+    /// The function as `main` builds it, from the SDK configuration (for paths that read no lag).
+    fn sdk_app(&self) -> App {
+        App::new(self.config(&[]), &self.account.sdk)
+    }
+
+    fn lag_calls(&self) -> Vec<(String, &'static str, Vec<String>)> {
+        self.lags.calls.lock().unwrap().clone()
+    }
+
+    async fn primary(&self, id: &str, opted_in: bool) -> DbInstance {
+        let mut request = self
+            .account
+            .rds()
+            .create_db_instance()
+            .db_instance_identifier(id)
+            .engine("mysql")
+            .db_instance_class("db.t3.micro")
+            .allocated_storage(20)
+            .master_username("admin")
+            .master_user_password("password1")
+            .backup_retention_period(7);
+        if opted_in {
+            request = request.tags(tag(OPT_IN, "true"));
+        }
+        request.send().await.expect("create primary").db_instance.expect("instance")
+    }
+
+    /// A replica of `source` in `account`'s region, opted in, with extra tags.
+    async fn replica_in(&self, account: &Account, id: &str, source: &str, tags: &[(&str, &str)]) {
+        let mut request = account
+            .rds()
+            .create_db_instance_read_replica()
+            .db_instance_identifier(id)
+            .source_db_instance_identifier(source)
+            .db_instance_class("db.t3.micro")
+            .tags(tag(OPT_IN, "true"));
+        for (k, v) in tags {
+            request = request.tags(tag(k, v));
+        }
+        request.send().await.expect("create replica");
+    }
+
+    async fn replica(&self, id: &str, source: &str, tags: &[(&str, &str)]) {
+        self.replica_in(&self.account, id, source, tags).await
+    }
+
+    /// ReplicaLag datapoints (per-minute maxima, newest first).
+    async fn lag_in(&self, account: &Account, id: &str, values: &[f64]) {
+        self.set_lag(&account.region, LagMetric::ReplicaLag, id, values);
+    }
+
+    async fn lag(&self, id: &str, values: &[f64]) {
+        self.lag_in(&self.account, id, values).await
+    }
+
+    fn set_lag(&self, region: &str, metric: LagMetric, id: &str, values: &[f64]) {
+        self.lags.values.lock().unwrap().insert((region.to_owned(), metric.name(), id.to_owned()), values.to_vec());
+    }
+
+    fn set_status(&self, id: &str, status: &str) {
+        self.account.control("/_failover/rds/instance-status", json!({"db_instance_identifier": id, "status": status}));
+    }
+
+    async fn describe_in(&self, account: &Account, id: &str) -> DbInstance {
+        account
+            .rds()
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .expect("describe")
+            .db_instances
+            .and_then(|mut v| v.pop())
+            .expect("instance")
+    }
+
+    async fn describe(&self, id: &str) -> DbInstance {
+        self.describe_in(&self.account, id).await
+    }
+
+    async fn is_replica(&self, id: &str) -> bool {
+        self.describe(id).await.read_replica_source_db_instance_identifier.is_some()
+    }
+
+    fn failure_event(&self, id: &str, event_id: &str) -> Value {
+        rds_event(&self.account.id, &self.account.region, id, event_id, "DB_INSTANCE")
+    }
+
+    async fn notifications(&self) -> Vec<Received> {
+        self.subscriber.received().await
+    }
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+fn tag_of(instance: &DbInstance, key: &str) -> Option<String> {
+    instance.tag_list().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_owned)
+}
+
+fn rds_event(account: &str, region: &str, id: &str, event_id: &str, source_type: &str) -> Value {
+    let kind = if source_type == "CLUSTER" { "cluster" } else { "db" };
+    let detail_type = if source_type == "CLUSTER" { "RDS DB Cluster Event" } else { "RDS DB Instance Event" };
+    json!({
+        "version": "0", "id": "e1", "detail-type": detail_type, "source": "aws.rds", "account": account,
+        "time": "2024-05-01T10:07:12Z", "region": region, "resources": [],
+        "detail": {
+            "EventCategories": ["failure"], "SourceType": source_type,
+            "SourceArn": format!("arn:aws:rds:{region}:{account}:{kind}:{id}"),
+            "Date": "2024-05-01T10:07:12.123Z", "Message": "test event", "SourceIdentifier": id, "EventID": event_id
+        }
+    })
+}
+
+fn alarm_action(account: &str, name: &str, dimension: (&str, &str)) -> Value {
+    json!({
+        "source": "aws.cloudwatch",
+        "alarmArn": format!("arn:aws:cloudwatch:us-east-1:{account}:alarm:{name}"),
+        "accountId": account, "time": "2024-05-01T10:05:00.490+0000", "region": "us-east-1",
+        "alarmData": {
+            "alarmName": name,
+            "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": "2024-05-01T10:05:00.490+0000"},
+            "previousState": {"value": "OK", "reason": "ok", "timestamp": "2024-04-30T08:00:00.000+0000"},
+            "configuration": {"metrics": [{"id": "m1", "metricStat": {"metric": {
+                "namespace": "AWS/RDS", "name": "WriteLatency", "dimensions": {dimension.0: dimension.1}},
+                "period": 60, "stat": "Maximum"}, "returnData": true}]}
+        }
+    })
+}
+
+async fn ok<D, L, R, N>(app: &App<D, L, R, N>, payload: Value) -> Response
+where
+    D: database_failover::ports::Databases + Sync,
+    L: ReplicaLag + Sync,
+    R: database_failover::ports::Dns + Sync,
+    N: shared::notify::Notifier + Sync,
+{
+    app.handle(payload).await.unwrap_or_else(|e| panic!("handler failed: {e}"))
+}
+
+fn outcomes(notes: &[Received]) -> Vec<&str> {
+    notes.iter().map(|n| n.attribute("outcome")).collect()
+}
+
+/// orders (opted in) with three replicas: r-lag (20 s), r-fast (1 s), r-mid (8 s).
+async fn orders(env: &Env) {
+    env.primary("orders", true).await;
+    for (id, lag) in [("r-lag", [20.0, 12.0]), ("r-fast", [1.0, 0.5]), ("r-mid", [8.0, 2.0])] {
+        env.replica(id, "orders", &[]).await;
+        env.lag(id, &lag).await;
+    }
+}
+
+// ------------------------------------------------------------------ promotion
+
+#[tokio::test]
+async fn failure_event_should_promote_the_lowest_lag_replica_with_backups_and_record_it() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.action, "promote-replica");
+    let calls = env.lag_calls();
+    assert_eq!(calls.len(), 1, "all replicas in one lag query: {calls:?}");
+    assert_eq!((calls[0].0.as_str(), calls[0].1, calls[0].2.len()), ("us-east-1", "ReplicaLag", 3));
+    let promoted = env.describe("r-fast").await;
+    assert_eq!(promoted.read_replica_source_db_instance_identifier, None);
+    assert_eq!(promoted.backup_retention_period, Some(7), "BACKUP_RETENTION_DAYS default");
+    assert!(env.is_replica("r-lag").await && env.is_replica("r-mid").await);
+    let record = tag_of(&env.describe("orders").await, "failover:promoted").expect("record on the primary");
+    assert!(record.starts_with("r-fast@20"), "{record}");
+    let from = tag_of(&promoted, "failover:promoted-from").expect("record on the replica");
+    assert!(from.starts_with("orders@20"), "{from}");
+
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["succeeded"]);
+    let note = &notes[0];
+    assert_eq!((note.attribute("action"), note.attribute("function")), ("promote-replica", "database-failover"));
+    let body = note.body();
+    assert_eq!(body["details"]["replica"]["id"], "r-fast");
+    assert_eq!(body["details"]["replicas"].as_array().unwrap().len(), 3);
+    let steps = body["next_steps"].to_string();
+    assert!(
+        steps.contains("Repoint clients") && steps.contains("new read replica") && steps.contains("Investigate orders")
+    );
+}
+
+#[tokio::test]
+async fn priority_tag_should_win_over_lower_lag() {
+    let env = Env::new().await;
+    env.primary("orders", true).await;
+    env.replica("r-fast", "orders", &[]).await;
+    env.replica("r-preferred", "orders", &[("failover:priority", "1")]).await;
+    env.lag("r-fast", &[0.5]).await;
+    env.lag("r-preferred", &[9.0]).await;
+    env.set_status("orders", "storage-full");
+
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0221")).await;
+
+    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert!(!env.is_replica("r-preferred").await);
+    assert!(env.is_replica("r-fast").await);
+}
+
+#[tokio::test]
+async fn lag_guard_should_refuse_high_stopped_and_unknown_lag_listing_each_replica() {
+    let env = Env::new().await;
+    env.primary("orders", true).await;
+    env.replica("r-high", "orders", &[]).await;
+    env.replica("r-stopped", "orders", &[]).await;
+    env.replica("r-nodata", "orders", &[]).await;
+    env.lag("r-high", &[45.0, 3.0]).await;
+    env.lag("r-stopped", &[-1.0]).await;
+    env.set_status("orders", "failed");
+
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Status::Refused, "{response:?}");
+    for id in ["r-high", "r-stopped", "r-nodata"] {
+        assert!(env.is_replica(id).await, "{id} must not be promoted");
+    }
+    assert_eq!(tag_of(&env.describe("orders").await, "failover:promoted"), None, "no record without a decision");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["refused"]);
+    assert_eq!(notes[0].attribute("severity"), "critical");
+    let summary = notes[0].body()["summary"].as_str().unwrap().to_owned();
+    assert!(summary.contains("r-high") && summary.contains("above MAX_REPLICA_LAG_SECONDS"), "{summary}");
+    assert!(summary.contains("r-stopped") && summary.contains("ReplicaLag -1"), "{summary}");
+    assert!(summary.contains("r-nodata") && summary.contains("no data"), "{summary}");
+}
+
+#[tokio::test]
+async fn alarm_on_an_available_primary_should_be_refused_unless_promote_when_available() {
+    let env = Env::new().await;
+    orders(&env).await;
+    let alarm = alarm_action(&env.account.id, "failover-orders-latency", ("DBInstanceIdentifier", "orders"));
+
+    let response = ok(&env.app(&[]), alarm.clone()).await;
+    assert_eq!(response.status, Status::Refused, "{response:?}");
+    assert!(env.is_replica("r-fast").await);
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["refused"]);
+    assert_eq!(notes[0].attribute("severity"), "warning");
+    assert!(notes[0].body()["summary"].as_str().unwrap().contains("reports available"));
+
+    let response = ok(&env.app(&[("PROMOTE_WHEN_AVAILABLE", "true")]), alarm).await;
+    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert!(!env.is_replica("r-fast").await);
+}
+
+#[tokio::test]
+async fn primary_not_opted_in_should_be_a_logged_skip_without_change_or_notification() {
+    let env = Env::new().await;
+    env.primary("orders", false).await;
+    env.replica("r1", "orders", &[]).await;
+    env.lag("r1", &[1.0]).await;
+    env.set_status("orders", "failed");
+
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Status::Skipped, "{response:?}");
+    assert!(response.message.contains("not opted in"), "{}", response.message);
+    assert!(env.is_replica("r1").await);
+    assert!(env.notifications().await.is_empty());
+}
+
+// ------------------------------------------------------------------ never twice
+
+#[tokio::test]
+async fn same_event_three_times_then_another_failure_event_should_promote_exactly_once() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    let app = env.app(&[]);
+
+    let first = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert_eq!(first.status, Status::Succeeded);
+    // The promoted replica has left the primary's replica list; the others now look best, but the record stands.
+    assert!(env.describe("orders").await.read_replica_db_instance_identifiers().iter().all(|r| r != "r-fast"));
+    env.lag("r-mid", &[0.0]).await;
+    for event in [
+        env.failure_event("orders", "RDS-EVENT-0031"),
+        env.failure_event("orders", "RDS-EVENT-0031"),
+        env.failure_event("orders", "RDS-EVENT-0221"),
+    ] {
+        let again = ok(&app, event).await;
+        assert_eq!(again.status, Status::Skipped, "{again:?}");
+        assert!(again.message.contains("already failed over to r-fast"), "{}", again.message);
+    }
+    assert!(env.is_replica("r-lag").await && env.is_replica("r-mid").await);
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
+}
+
+#[tokio::test]
+async fn missing_primary_should_promote_once_from_the_replicas_that_name_it() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.account
+        .rds()
+        .delete_db_instance()
+        .db_instance_identifier("orders")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .expect("delete primary");
+    let app = env.app(&[]);
+
+    let response = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
+    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert!(!env.is_replica("r-fast").await);
+    let from = tag_of(&env.describe("r-fast").await, "failover:promoted-from").expect("record on the replica");
+    assert!(from.starts_with("orders@"), "{from}");
+
+    // No primary to tag: the record on the promoted replica stops a second promotion.
+    env.lag("r-mid", &[0.0]).await;
+    let again = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
+    assert_eq!(again.status, Status::Skipped, "{again:?}");
+    assert!(env.is_replica("r-mid").await && env.is_replica("r-lag").await);
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
+}
+
+// ------------------------------------------------------------------ Route 53
+
+#[tokio::test]
+async fn promotion_should_upsert_the_endpoint_record_as_a_cname_to_the_new_primary() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    let r53 = env.account.route53();
+    let zone = r53
+        .create_hosted_zone()
+        .name("orders.internal")
+        .caller_reference(&env.account.id)
+        .send()
+        .await
+        .expect("zone")
+        .hosted_zone
+        .expect("zone")
+        .id;
+    let zone_id = zone.rsplit('/').next().unwrap().to_owned();
+    let setting = format!("{zone_id}/writer.orders.internal");
+
+    let response =
+        ok(&env.app(&[("DB_ENDPOINT_RECORD", &setting)]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    let endpoint = env.describe("r-fast").await.endpoint.and_then(|e| e.address).expect("endpoint");
+    let records = r53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.expect("records");
+    let cname = records
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.name() == "writer.orders.internal." && r.r#type().as_str() == "CNAME")
+        .expect("CNAME written");
+    assert_eq!(cname.resource_records()[0].value(), endpoint);
+    assert_eq!(cname.ttl(), Some(30));
+    let notes = env.notifications().await;
+    assert!(notes[0].body()["next_steps"][0].as_str().unwrap().contains("writer.orders.internal now points to"));
+}
+
+// ------------------------------------------------------------------ Aurora
+
+async fn catalog(env: &Env) {
+    let rds = env.account.rds();
+    rds.create_db_cluster()
+        .db_cluster_identifier("catalog")
+        .engine("aurora-mysql")
+        .master_username("admin")
+        .master_user_password("password1")
+        .tags(tag(OPT_IN, "true"))
+        .send()
+        .await
+        .expect("cluster");
+    for (id, tier) in [("catalog-writer", 1), ("catalog-a", 2), ("catalog-b", 0), ("catalog-c", 0)] {
+        rds.create_db_instance()
+            .db_instance_identifier(id)
+            .db_cluster_identifier("catalog")
+            .engine("aurora-mysql")
+            .db_instance_class("db.r5.large")
+            .promotion_tier(tier)
+            .tags(tag(OPT_IN, "true"))
+            .send()
+            .await
+            .expect("cluster instance");
+    }
+    for (id, ms) in [("catalog-a", 5.0), ("catalog-b", 40.0), ("catalog-c", 15.0)] {
+        env.set_lag("us-east-1", LagMetric::AuroraReplicaLag, id, &[ms]);
+    }
+}
+
+async fn writer(env: &Env) -> String {
+    let cluster =
+        env.account.rds().describe_db_clusters().db_cluster_identifier("catalog").send().await.expect("cluster");
+    let members = cluster.db_clusters()[0].db_cluster_members().to_vec();
+    members
+        .iter()
+        .find(|m| m.is_cluster_writer() == Some(true))
+        .and_then(|m| m.db_instance_identifier())
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn aurora_alarm_should_fail_over_to_the_lowest_tier_then_lowest_lag_reader_once() {
+    let env = Env::new().await;
+    catalog(&env).await;
+    let alarm = alarm_action(&env.account.id, "failover-catalog-commit-latency", ("DBClusterIdentifier", "catalog"));
+    let app = env.app(&[]);
+
+    let response = ok(&app, alarm.clone()).await;
+
+    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.action, "failover-cluster");
+    assert_eq!(writer(&env).await, "catalog-c", "tier 0, and less AuroraReplicaLag than catalog-b");
+    let again = ok(&app, alarm).await;
+    assert_eq!(again.status, Status::Skipped, "a duplicate alarm does not bounce the writer: {again:?}");
+    assert_eq!(writer(&env).await, "catalog-c");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["succeeded"]);
+    assert_eq!(notes[0].attribute("action"), "failover-cluster");
+}
+
+#[tokio::test]
+async fn aurora_failover_failed_event_should_fail_over_and_a_cluster_without_readers_should_refuse() {
+    let env = Env::new().await;
+    catalog(&env).await;
+    let event = rds_event(&env.account.id, "us-east-1", "catalog", "RDS-EVENT-0069", "CLUSTER");
+    for reader in ["catalog-a", "catalog-b", "catalog-c"] {
+        env.set_status(reader, "failed");
+    }
+    let refused = ok(&env.app(&[]), event.clone()).await;
+    assert_eq!(refused.status, Status::Refused, "{refused:?}");
+    assert_eq!(writer(&env).await, "catalog-writer");
+
+    env.set_status("catalog-a", "available");
+    let response = ok(&env.app(&[]), event).await;
+    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(writer(&env).await, "catalog-a");
+    assert_eq!(outcomes(&env.notifications().await), ["refused", "succeeded"]);
+}
+
+// ------------------------------------------------------------------ cross-region
+
+async fn cross_region(env: &Env) -> Account {
+    let west = env.account.in_region("us-west-2").await;
+    let primary = env.primary("orders", true).await;
+    env.replica_in(&west, "orders-west", primary.db_instance_arn().unwrap(), &[]).await;
+    env.lag_in(&west, "orders-west", &[2.0]).await;
+    west
+}
+
+fn replication_stopped(west: &Account) -> Value {
+    rds_event(&west.id, "us-west-2", "orders-west", "RDS-EVENT-0045", "DB_INSTANCE")
+}
+
+#[tokio::test]
+async fn cross_region_replica_should_not_be_promoted_unless_allowed() {
+    let env = Env::new().await;
+    let west = cross_region(&env).await;
+    env.set_status("orders", "failed");
+
+    let response = ok(&env.app_in(&west, &[]), replication_stopped(&west)).await;
+
+    assert_eq!(response.status, Status::Refused, "{response:?}");
+    assert!(env.describe_in(&west, "orders-west").await.read_replica_source_db_instance_identifier.is_some());
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["refused"]);
+    assert!(notes[0].body()["summary"].as_str().unwrap().contains("ALLOW_CROSS_REGION is false"));
+}
+
+#[tokio::test]
+async fn cross_region_replica_should_be_promoted_when_allowed_and_its_source_is_down() {
+    let env = Env::new().await;
+    let west = cross_region(&env).await;
+    env.set_status("orders", "failed");
+    let app = env.app_in(&west, &[("ALLOW_CROSS_REGION", "true")]);
+
+    let response = ok(&app, replication_stopped(&west)).await;
+
+    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    let promoted = env.describe_in(&west, "orders-west").await;
+    assert_eq!(promoted.read_replica_source_db_instance_identifier, None);
+    assert_eq!(promoted.backup_retention_period, Some(7));
+    let record = tag_of(&env.describe("orders").await, "failover:promoted").expect("record on the primary");
+    assert!(record.starts_with("us-west-2/orders-west@"), "{record}");
+    let again = ok(&app, replication_stopped(&west)).await;
+    assert_eq!(again.status, Status::Skipped, "{again:?}");
+}
+
+#[tokio::test]
+async fn cross_region_replica_of_a_vanished_primary_should_be_promoted_when_allowed() {
+    let env = Env::new().await;
+    let west = cross_region(&env).await;
+    env.account
+        .rds()
+        .delete_db_instance()
+        .db_instance_identifier("orders")
+        .skip_final_snapshot(true)
+        .send()
+        .await
+        .unwrap();
+
+    let response = ok(&env.app_in(&west, &[("ALLOW_CROSS_REGION", "true")]), replication_stopped(&west)).await;
+
+    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    let promoted = env.describe_in(&west, "orders-west").await;
+    assert_eq!(tag_of(&promoted, "failover:promoted-from").map(|v| v.starts_with("us-east-1/orders@")), Some(true));
+}
+
+#[tokio::test]
+async fn replication_stopped_while_the_source_is_available_should_be_refused() {
+    let env = Env::new().await;
+    let west = cross_region(&env).await;
+
+    let response = ok(&env.app_in(&west, &[("ALLOW_CROSS_REGION", "true")]), replication_stopped(&west)).await;
+
+    assert_eq!(response.status, Status::Refused, "{response:?}");
+    assert!(env.describe_in(&west, "orders-west").await.read_replica_source_db_instance_identifier.is_some());
+}
+
+// ------------------------------------------------------------------ dry run, manual commands
+
+#[tokio::test]
+async fn dry_run_should_publish_the_plan_and_change_nothing() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+
+    let response = ok(&env.app(&[("DRY_RUN", "true")]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Status::DryRun, "{response:?}");
+    assert!(env.is_replica("r-fast").await);
+    assert_eq!(tag_of(&env.describe("orders").await, "failover:promoted"), None, "dry run writes no record");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["dry-run"]);
+    assert!(notes[0].subject.as_deref().unwrap().contains("would promote r-fast"));
+}
+
+#[tokio::test]
+async fn manual_promote_should_honour_dry_run_then_promote_the_named_replica() {
+    let env = Env::new().await;
+    orders(&env).await;
+    let app = env.app(&[]);
+    let command = json!({"command": "promote", "db_instance_identifier": "r-mid", "dry_run": true});
+
+    assert_eq!(ok(&app, command).await.status, Status::DryRun);
+    assert!(env.is_replica("r-mid").await);
+    let response = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-mid"})).await;
+    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert!(!env.is_replica("r-mid").await);
+    // A second manual promotion of another replica of the same primary is refused.
+    let other = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-fast"})).await;
+    assert_eq!(other.status, Status::Refused, "{other:?}");
+    assert!(env.is_replica("r-fast").await);
+    assert_eq!(outcomes(&env.notifications().await), ["dry-run", "succeeded", "refused"]);
+}
+
+#[tokio::test]
+async fn manual_failover_cluster_should_use_the_named_reader() {
+    let env = Env::new().await;
+    catalog(&env).await;
+    let command = json!({"command": "failover-cluster", "db_cluster_identifier": "catalog",
+                         "target_db_instance_identifier": "catalog-a"});
+    let response = ok(&env.app(&[]), command).await;
+    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(writer(&env).await, "catalog-a");
+}
+
+#[tokio::test]
+async fn status_should_report_replicas_lags_and_the_plan_without_changing_anything() {
+    let env = Env::new().await;
+    orders(&env).await;
+
+    let response = ok(&env.app(&[]), json!({"command": "status", "db_instance_identifier": "orders"})).await;
+
+    assert_eq!(response.status, Status::Info, "{response:?}");
+    assert!(response.message.contains("would promote r-fast"), "{}", response.message);
+    assert_eq!(response.details["primary"]["status"], "available");
+    assert_eq!(response.details["replicas"].as_array().unwrap().len(), 3);
+    assert_eq!(response.details["plan"]["plan"], "promote");
+    assert!(env.is_replica("r-fast").await);
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["info"]);
+    assert_eq!(notes[0].attribute("action"), "status");
+
+    let cluster = ok(&env.app(&[]), json!({"command": "status", "db_cluster_identifier": "nope"})).await;
+    assert!(cluster.message.contains("not found"), "{}", cluster.message);
+}
+
+// ------------------------------------------------------------------ events that are not ours, malformed input
+
+#[tokio::test]
+async fn aws_managed_failover_events_should_only_inform() {
+    let env = Env::new().await;
+    orders(&env).await;
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0049")).await;
+    assert_eq!(response.status, Status::Info, "{response:?}");
+    assert!(env.is_replica("r-fast").await);
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["info"]);
+    assert_eq!(notes[0].attribute("action"), "aws-failover");
+}
+
+#[tokio::test]
+async fn events_that_are_not_ours_should_be_logged_skips() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    let app = env.sdk_app();
+    let target_group_alarm: Value = serde_json::from_str(
+        &std::fs::read_to_string(integration_tests::repo_root().join("events/alarm-eventbridge-target-group.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    for event in [
+        target_group_alarm,
+        env.failure_event("orders", "RDS-EVENT-0006"),
+        env.failure_event("r-fast", "RDS-EVENT-0031"),
+    ] {
+        let response = ok(&app, event).await;
+        assert_eq!(response.status, Status::Skipped, "{response:?}");
+    }
+    assert!(env.is_replica("r-fast").await);
+    assert!(env.notifications().await.is_empty());
+}
+
+#[tokio::test]
+async fn malformed_events_and_commands_should_be_errors_that_change_nothing() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    let app = env.sdk_app();
+    let mut no_event_id = env.failure_event("orders", "RDS-EVENT-0031");
+    no_event_id["detail"].as_object_mut().unwrap().remove("EventID");
+
+    for payload in [json!([1, 2]), json!({"hello": "world"}), no_event_id] {
+        match app.handle(payload).await {
+            Err(InvokeError::InvalidEvent(_)) => {}
+            other => panic!("expected InvalidEvent, got {other:?}"),
+        }
+    }
+    for payload in [
+        json!({"command": "reboot", "db_instance_identifier": "orders"}),
+        json!({"command": "promote", "db_instance_id": "r-fast"}),
+        json!({"command": "promote", "db_instance_identifier": "orders"}),
+        json!({"command": "promote", "db_instance_identifier": "nope"}),
+    ] {
+        match app.handle(payload.clone()).await {
+            Err(InvokeError::InvalidCommand(_)) => {}
+            other => panic!("{payload}: expected InvalidCommand, got {other:?}"),
+        }
+    }
+    assert!(env.is_replica("r-fast").await);
+    assert!(env.notifications().await.is_empty());
+}
