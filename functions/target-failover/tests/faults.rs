@@ -1,0 +1,394 @@
+//! Faults the local AWS cannot produce: throttling and 5xx on each ELB call the function makes, through
+//! `aws-smithy-mocks`. A fault that clears within the SDK's attempts is invisible; one that outlasts them
+//! returns an `AwsError` to Lambda (so the event is retried) after a failure notification was attempted.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_elasticloadbalancingv2::config::{Credentials, Region};
+use aws_sdk_elasticloadbalancingv2::operation::add_tags::AddTagsOutput;
+use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
+use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput;
+use aws_sdk_elasticloadbalancingv2::operation::describe_rules::DescribeRulesOutput;
+use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
+use aws_sdk_elasticloadbalancingv2::operation::modify_listener::ModifyListenerOutput;
+use aws_sdk_elasticloadbalancingv2::operation::modify_rule::ModifyRuleOutput;
+use aws_sdk_elasticloadbalancingv2::operation::register_targets::RegisterTargetsOutput;
+use aws_sdk_elasticloadbalancingv2::operation::remove_tags::RemoveTagsOutput;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, ForwardActionConfig, Listener, Rule as ListenerRule, Tag, TagDescription,
+    TargetDescription, TargetGroup, TargetGroupTuple, TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
+    TargetTypeEnum,
+};
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+use serde_json::{json, Value};
+use shared::notify::{Notification, Notifier, NotifyError};
+use shared::response::Status;
+use target_failover::elb::ElbClient;
+use target_failover::{App, Config, Home};
+
+const ACCOUNT: &str = "123456789012";
+const G: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/00000000000000aa";
+const B: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-dr/00000000000000bb";
+const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/1111111111111111";
+const LISTENER: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/1111111111111111/2222222222222222";
+const RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/shop/1111111111111111/2222222222222222/3333333333333333";
+const INSTANCE: &str = "i-0000000000000000a";
+
+/// What the mocked ELB holds, and which event the function receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// Target-group alarm, one of three targets unhealthy: deregistered.
+    Deregister,
+    /// Target-group alarm, every target unhealthy, backup tagged: listener and rule shifted.
+    Shift,
+    /// OK, healthy again, weights saved: listener and rule restored.
+    Failback,
+    /// Instance alarm: the instance leaves the one opted-in group it is in.
+    Instance,
+    /// Manual restore command: targets registered.
+    Restore,
+}
+
+impl Scenario {
+    /// The ELB operations the scenario makes, each a place for a fault.
+    fn operations(self) -> &'static [&'static str] {
+        match self {
+            Scenario::Deregister => &["DescribeTags", "DescribeTargetHealth", "DeregisterTargets"],
+            Scenario::Shift => &[
+                "DescribeTags",
+                "DescribeTargetHealth",
+                "DescribeTargetGroups",
+                "DescribeListeners",
+                "DescribeRules",
+                "AddTags",
+                "ModifyListener",
+                "ModifyRule",
+            ],
+            Scenario::Failback => &[
+                "DescribeTags",
+                "DescribeTargetHealth",
+                "DescribeTargetGroups",
+                "DescribeListeners",
+                "DescribeRules",
+                "ModifyListener",
+                "ModifyRule",
+                "RemoveTags",
+            ],
+            Scenario::Instance => {
+                &["DescribeTargetGroups", "DescribeTags", "DescribeTargetHealth", "DeregisterTargets"]
+            }
+            Scenario::Restore => &["DescribeTags", "DescribeTargetHealth", "RegisterTargets"],
+        }
+    }
+
+    fn event(self) -> Value {
+        let alarm = |state: &str, previous: &str, dimensions: Value| {
+            json!({
+                "version": "0", "id": "e-1", "detail-type": "CloudWatch Alarm State Change",
+                "source": "aws.cloudwatch", "account": ACCOUNT, "region": "us-east-1",
+                "resources": [format!("arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:web")],
+                "detail": {"alarmName": "web", "state": {"value": state}, "previousState": {"value": previous},
+                    "configuration": {"metrics": [{"id": "m1", "metricStat": {"metric": {
+                        "namespace": "AWS/ApplicationELB", "name": "UnHealthyHostCount", "dimensions": dimensions},
+                        "period": 60, "stat": "Maximum"}}]}}
+            })
+        };
+        let group = json!({"TargetGroup": "targetgroup/web/00000000000000aa"});
+        match self {
+            Scenario::Deregister | Scenario::Shift => alarm("ALARM", "OK", group),
+            Scenario::Failback => alarm("OK", "ALARM", group),
+            Scenario::Instance => alarm("ALARM", "OK", json!({"InstanceId": INSTANCE})),
+            Scenario::Restore => json!({"command": "restore", "target_group_arn": G, "targets": ["i-new"]}),
+        }
+    }
+
+    fn expected_status(self) -> Status {
+        Status::Succeeded
+    }
+
+    fn tags(self, arn: &str) -> Vec<Tag> {
+        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+        let mut tags = vec![tag("failover:enabled", "true")];
+        if arn == G && matches!(self, Scenario::Shift | Scenario::Failback) {
+            tags.push(tag("failover:backup-target-group", B));
+        }
+        if arn == G && self == Scenario::Failback {
+            tags.push(tag("failover:saved-weights:2222222222222222", "00000000000000aa=1"));
+            tags.push(tag("failover:saved-weights:2222222222222222/3333333333333333", "00000000000000aa=1"));
+        }
+        tags
+    }
+
+    fn health(self, arn: &str) -> Vec<TargetHealthDescription> {
+        let states: &[&str] = match (self, arn == G) {
+            (_, false) => &["healthy", "healthy"],
+            (Scenario::Deregister, true) => &["healthy", "healthy", "unhealthy"],
+            (Scenario::Shift, true) => &["unhealthy", "unhealthy", "unhealthy"],
+            _ => &["healthy", "healthy", "healthy"],
+        };
+        states
+            .iter()
+            .enumerate()
+            .map(|(i, state)| {
+                let id = if i == 0 && self == Scenario::Instance { INSTANCE.to_owned() } else { format!("i-{i}") };
+                TargetHealthDescription::builder()
+                    .target(TargetDescription::builder().id(id).port(80).build())
+                    .target_health(TargetHealth::builder().state(TargetHealthStateEnum::from(*state)).build())
+                    .build()
+            })
+            .collect()
+    }
+
+    /// The forward action: all weight on the group before a shift, all on the backup after it.
+    fn forward(self) -> Action {
+        let weights: &[(&str, i32)] = if self == Scenario::Failback { &[(G, 0), (B, 1)] } else { &[(G, 1)] };
+        let tuples = weights
+            .iter()
+            .map(|(arn, w)| TargetGroupTuple::builder().target_group_arn(*arn).weight(*w).build())
+            .collect();
+        Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .forward_config(ForwardActionConfig::builder().set_target_groups(Some(tuples)).build())
+            .build()
+    }
+
+    fn tags_output(self, arns: &[String]) -> DescribeTagsOutput {
+        let descriptions = arns
+            .iter()
+            .map(|arn| TagDescription::builder().resource_arn(arn).set_tags(Some(self.tags(arn))).build())
+            .collect();
+        DescribeTagsOutput::builder().set_tag_descriptions(Some(descriptions)).build()
+    }
+
+    fn health_output(self, arn: &str) -> DescribeTargetHealthOutput {
+        DescribeTargetHealthOutput::builder().set_target_health_descriptions(Some(self.health(arn))).build()
+    }
+
+    fn groups_output() -> DescribeTargetGroupsOutput {
+        let group = TargetGroup::builder()
+            .target_group_arn(G)
+            .target_type(TargetTypeEnum::Instance)
+            .load_balancer_arns(LB)
+            .build();
+        DescribeTargetGroupsOutput::builder().target_groups(group).build()
+    }
+
+    fn listeners_output(self) -> DescribeListenersOutput {
+        let listener =
+            Listener::builder().listener_arn(LISTENER).load_balancer_arn(LB).default_actions(self.forward()).build();
+        DescribeListenersOutput::builder().listeners(listener).build()
+    }
+
+    fn rules_output(self) -> DescribeRulesOutput {
+        let default = ListenerRule::builder()
+            .rule_arn(format!("{LISTENER}-default"))
+            .is_default(true)
+            .actions(self.forward())
+            .build();
+        let rule = ListenerRule::builder().rule_arn(RULE).is_default(false).actions(self.forward()).build();
+        DescribeRulesOutput::builder().rules(rule).rules(default).build()
+    }
+
+    /// Rules answering every operation with this scenario's state.
+    fn world(self) -> Vec<Rule> {
+        vec![
+            mock!(Client::describe_tags).then_compute_output(move |input| self.tags_output(input.resource_arns())),
+            mock!(Client::describe_target_health)
+                .then_compute_output(move |input| self.health_output(input.target_group_arn().unwrap_or_default())),
+            mock!(Client::describe_target_groups).then_output(Self::groups_output),
+            mock!(Client::describe_listeners).then_output(move || self.listeners_output()),
+            mock!(Client::describe_rules).then_output(move || self.rules_output()),
+            mock!(Client::deregister_targets).then_output(|| DeregisterTargetsOutput::builder().build()),
+            mock!(Client::register_targets).then_output(|| RegisterTargetsOutput::builder().build()),
+            mock!(Client::modify_listener).then_output(|| ModifyListenerOutput::builder().build()),
+            mock!(Client::modify_rule).then_output(|| ModifyRuleOutput::builder().build()),
+            mock!(Client::add_tags).then_output(|| AddTagsOutput::builder().build()),
+            mock!(Client::remove_tags).then_output(|| RemoveTagsOutput::builder().build()),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// HTTP 400 with the `Throttling` code, as ELB answers when its API rate is exceeded.
+    Throttling,
+    /// HTTP 503.
+    Unavailable,
+}
+
+impl Fault {
+    fn status_and_body(self) -> (u16, Option<String>) {
+        match self {
+            Fault::Throttling => (
+                400,
+                Some(
+                    "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><Error>\
+                     <Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>\
+                     <RequestId>r-1</RequestId></ErrorResponse>"
+                        .to_owned(),
+                ),
+            ),
+            Fault::Unavailable => (503, None),
+        }
+    }
+}
+
+/// A rule for the first call of `operation`: `fault` `times` times then the scenario's answer for the group
+/// (one rule, because the mock interceptor picks a rule per call and serves that call's retries from it), or
+/// `fault` for ever. Later calls of the operation fall through to the world's rules.
+fn fault_rule(scenario: Scenario, operation: &str, fault: Fault, times: Option<usize>) -> Rule {
+    let (status, body) = fault.status_and_body();
+    macro_rules! failing {
+        ($op:expr, $ok:expr) => {{
+            let sequence = mock!($op).sequence().http_status(status, body.clone());
+            match times {
+                Some(n) => sequence.times(n).output($ok).build(),
+                None => sequence.repeatedly().build(),
+            }
+        }};
+    }
+    match operation {
+        "DescribeTags" => failing!(Client::describe_tags, move || scenario.tags_output(&[G.to_owned()])),
+        "DescribeTargetHealth" => failing!(Client::describe_target_health, move || scenario.health_output(G)),
+        "DescribeTargetGroups" => failing!(Client::describe_target_groups, Scenario::groups_output),
+        "DescribeListeners" => failing!(Client::describe_listeners, move || scenario.listeners_output()),
+        "DescribeRules" => failing!(Client::describe_rules, move || scenario.rules_output()),
+        "DeregisterTargets" => failing!(Client::deregister_targets, || DeregisterTargetsOutput::builder().build()),
+        "RegisterTargets" => failing!(Client::register_targets, || RegisterTargetsOutput::builder().build()),
+        "ModifyListener" => failing!(Client::modify_listener, || ModifyListenerOutput::builder().build()),
+        "ModifyRule" => failing!(Client::modify_rule, || ModifyRuleOutput::builder().build()),
+        "AddTags" => failing!(Client::add_tags, || AddTagsOutput::builder().build()),
+        "RemoveTags" => failing!(Client::remove_tags, || RemoveTagsOutput::builder().build()),
+        other => panic!("no fault rule for {other}"),
+    }
+}
+
+/// The SDK's standard retry, 3 attempts, with a backoff short enough for tests.
+const ATTEMPTS: usize = 3;
+
+fn client(rules: &[Rule]) -> Client {
+    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in rules {
+        interceptor = interceptor.with_rule(rule);
+    }
+    let config = aws_sdk_elasticloadbalancingv2::Config::builder()
+        .behavior_version_latest()
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+        .http_client(create_mock_http_client())
+        .interceptor(interceptor)
+        .retry_config(
+            aws_sdk_elasticloadbalancingv2::config::retry::RetryConfig::standard()
+                .with_max_attempts(ATTEMPTS as u32)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+        .build();
+    Client::from_conf(config)
+}
+
+/// Keeps what would have been published.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<Notification>>>);
+
+impl Recorder {
+    fn outcomes(&self) -> Vec<(String, String)> {
+        let sent = self.0.lock().unwrap();
+        sent.iter().map(|n| (n.outcome.as_str().to_owned(), n.action.clone())).collect()
+    }
+}
+
+impl Notifier for Recorder {
+    async fn publish(&self, notification: &Notification) -> Result<(), NotifyError> {
+        self.0.lock().unwrap().push(notification.clone());
+        Ok(())
+    }
+}
+
+fn app(rules: &[Rule], recorder: &Recorder) -> App<ElbClient, Recorder> {
+    let topic = format!("arn:aws:sns:us-east-1:{ACCOUNT}:failover");
+    let lookup = move |name: &str| if name == "NOTIFICATION_TOPIC_ARN" { Some(topic.clone()) } else { None };
+    let config = Config::from_lookup(&lookup).unwrap();
+    let home = Home { partition: "aws".into(), account: ACCOUNT.into(), region: "us-east-1".into() };
+    App::with_ports(config, ElbClient::new(client(rules)), recorder.clone(), home)
+}
+
+const SCENARIOS: [Scenario; 5] =
+    [Scenario::Deregister, Scenario::Shift, Scenario::Failback, Scenario::Instance, Scenario::Restore];
+
+#[tokio::test]
+async fn every_scenario_succeeds_against_the_mocked_load_balancer() {
+    for scenario in SCENARIOS {
+        let recorder = Recorder::default();
+        let response = app(&scenario.world(), &recorder).handle(scenario.event()).await;
+        let response = response.unwrap_or_else(|e| panic!("{scenario:?}: {e}"));
+        assert_eq!(response.status, scenario.expected_status(), "{scenario:?}: {response:?}");
+        assert!(recorder.outcomes().iter().all(|(o, _)| o == "succeeded"), "{scenario:?}: {:?}", recorder.outcomes());
+    }
+}
+
+#[tokio::test]
+async fn throttling_and_5xx_on_each_call_are_retried_by_the_sdk_and_then_succeed() {
+    for scenario in SCENARIOS {
+        for &operation in scenario.operations() {
+            for fault in [Fault::Throttling, Fault::Unavailable] {
+                let case = format!("{scenario:?} / {operation} / {fault:?}");
+                let failing = fault_rule(scenario, operation, fault, Some(ATTEMPTS - 1));
+                let mut rules = vec![failing.clone()];
+                rules.extend(scenario.world());
+                let recorder = Recorder::default();
+
+                let response = app(&rules, &recorder).handle(scenario.event()).await;
+
+                let response = response.unwrap_or_else(|e| panic!("{case}: {e}"));
+                assert_eq!(response.status, scenario.expected_status(), "{case}: {response:?}");
+                assert_eq!(failing.num_calls(), ATTEMPTS, "{case}: two faults, then the answer on the last attempt");
+                assert!(recorder.outcomes().iter().all(|(o, _)| o == "succeeded"), "{case}: {:?}", recorder.outcomes());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn throttling_and_5xx_outlasting_the_retries_return_an_error_after_a_failure_notification() {
+    for scenario in SCENARIOS {
+        for &operation in scenario.operations() {
+            for fault in [Fault::Throttling, Fault::Unavailable] {
+                let case = format!("{scenario:?} / {operation} / {fault:?}");
+                let failing = fault_rule(scenario, operation, fault, None);
+                let mut rules = vec![failing.clone()];
+                rules.extend(scenario.world());
+                let recorder = Recorder::default();
+
+                let error = app(&rules, &recorder).handle(scenario.event()).await.expect_err(&case);
+
+                assert_eq!(error.error_type(), "AwsError", "{case}: {error}");
+                assert!(error.to_string().contains(operation), "{case}: {error}");
+                assert_eq!(failing.num_calls(), ATTEMPTS, "{case}: every attempt was made");
+                let outcomes = recorder.outcomes();
+                assert!(outcomes.iter().any(|(o, _)| o == "failed"), "{case}: {outcomes:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_access_denied_error_is_notified_but_not_returned_since_a_retry_cannot_help() {
+    let body = "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not allowed</Message>\
+                </Error><RequestId>r-1</RequestId></ErrorResponse>";
+    let denied =
+        mock!(Client::deregister_targets).sequence().http_status(403, Some(body.to_owned())).repeatedly().build();
+    let mut rules = vec![denied.clone()];
+    rules.extend(Scenario::Deregister.world());
+    let recorder = Recorder::default();
+
+    let response = app(&rules, &recorder).handle(Scenario::Deregister.event()).await.expect("not retried");
+
+    assert_eq!(response.status, Status::Failed);
+    assert_eq!(denied.num_calls(), 1, "a final error is not retried by the SDK");
+    assert_eq!(recorder.outcomes(), [("failed".to_owned(), "deregister-targets".to_owned())]);
+}
