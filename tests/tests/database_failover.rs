@@ -24,11 +24,16 @@ const OPT_IN: &str = "failover:enabled";
 
 type TestApp = App<RdsDatabases, Lags, Route53Dns, SnsNotifier>;
 
-/// Lag datapoints per (region, metric, instance), newest first; and the calls made.
+/// (region, metric name, instance).
+type LagKey = (String, &'static str, String);
+/// (region, metric name, instances) of one call.
+type LagCall = (String, &'static str, Vec<String>);
+
+/// Lag datapoints per instance, newest first; and the calls made.
 #[derive(Clone, Default)]
 struct Lags {
-    values: Arc<Mutex<BTreeMap<(String, &'static str, String), Vec<f64>>>>,
-    calls: Arc<Mutex<Vec<(String, &'static str, Vec<String>)>>>,
+    values: Arc<Mutex<BTreeMap<LagKey, Vec<f64>>>>,
+    calls: Arc<Mutex<Vec<LagCall>>>,
 }
 
 impl ReplicaLag for Lags {
@@ -94,7 +99,7 @@ impl Env {
         App::new(self.config(&[]), &self.account.sdk)
     }
 
-    fn lag_calls(&self) -> Vec<(String, &'static str, Vec<String>)> {
+    fn lag_calls(&self) -> Vec<LagCall> {
         self.lags.calls.lock().unwrap().clone()
     }
 
