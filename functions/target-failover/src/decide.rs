@@ -264,13 +264,19 @@ pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) 
     Plan::Deregister { targets, kept, counts, healthy_after }
 }
 
-/// The alarm returned to OK: fail back if traffic was shifted and the group serves again.
-pub fn on_ok(group: GroupView<'_>, floor: Floor, saved: &SavedWeights) -> Plan {
+/// The alarm returned to OK: fail back if traffic was shifted and the group serves again. An instance alarm's
+/// OK concerns only the groups where the instance is registered.
+pub fn on_ok(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor, saved: &SavedWeights) -> Plan {
     if !group.opted_in() {
         return Plan::skip(format!("not opted in (tag {}=true missing)", group.opt_in_tag_key));
     }
     if saved.is_empty() {
         return Plan::skip("no traffic was shifted away from this group");
+    }
+    if let Candidates::Named(named) = candidates {
+        if !group.targets.iter().any(|t| named.iter().any(|n| t.target.matches(n))) {
+            return Plan::skip("the recovered instance is not registered in this group");
+        }
     }
     let counts = Counts::of(group.targets, floor);
     if !counts.can_serve() {
@@ -310,7 +316,7 @@ pub fn on_shift_command(group: GroupView<'_>, floor: Floor) -> Plan {
 
 /// A person asked to fail back: refused while the group cannot serve, unless forced.
 pub fn on_failback_command(group: GroupView<'_>, floor: Floor, saved: &SavedWeights, force: bool) -> Plan {
-    match on_ok(group, floor, saved) {
+    match on_ok(group, Candidates::Unhealthy, floor, saved) {
         Plan::Refuse { counts: Some(counts), .. } if force => {
             Plan::Failback { counts, backup: group.backup().and_then(Result::ok) }
         }

@@ -251,10 +251,11 @@ impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
             Err(e) => return vec![self.failed(Some(&arn), intent, &e, "reading target health")],
         };
         let view = self.view(&arn, &tags, &targets);
+        let candidates = named.map_or(Candidates::Unhealthy, Candidates::Named);
         let plan = if is_ok {
-            decide::on_ok(view, self.floor(), &saved)
+            decide::on_ok(view, candidates, self.floor(), &saved)
         } else {
-            decide::on_alarm(view, named.map_or(Candidates::Unhealthy, Candidates::Named), self.floor())
+            decide::on_alarm(view, candidates, self.floor())
         };
         self.execute(&arn, &tags, plan, intent, self.config.common.dry_run, self.config.failback).await
     }

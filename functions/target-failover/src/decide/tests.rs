@@ -241,14 +241,17 @@ fn saved() -> SavedWeights {
 fn when_ok_and_nothing_was_shifted_should_skip() {
     let t = tags(Some(BACKUP));
     let targets = fleet(&["healthy"]);
-    assert!(matches!(on_ok(view(&t, &targets), DEFAULT_FLOOR, &SavedWeights::new()), Plan::Skip { .. }));
+    assert!(matches!(
+        on_ok(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR, &SavedWeights::new()),
+        Plan::Skip { .. }
+    ));
 }
 
 #[test]
 fn when_ok_and_healthy_again_should_fail_back() {
     let t = tags(Some(BACKUP));
     let targets = fleet(&["healthy", "healthy", "unhealthy"]);
-    match on_ok(view(&t, &targets), DEFAULT_FLOOR, &saved()) {
+    match on_ok(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR, &saved()) {
         Plan::Failback { counts, backup } => {
             assert_eq!(counts.healthy, 2);
             assert_eq!(backup.as_deref(), Some(BACKUP));
@@ -258,10 +261,26 @@ fn when_ok_and_healthy_again_should_fail_back() {
 }
 
 #[test]
+fn when_an_instance_alarm_is_ok_should_fail_back_only_groups_where_the_instance_is_registered() {
+    let t = tags(Some(BACKUP));
+    let targets = fleet(&["healthy", "healthy"]);
+    let elsewhere = [Target::new("i-9", None)];
+    let here = [Target::new("i-1", None)];
+    assert!(matches!(
+        on_ok(view(&t, &targets), Candidates::Named(&elsewhere), DEFAULT_FLOOR, &saved()),
+        Plan::Skip { .. }
+    ));
+    assert!(matches!(
+        on_ok(view(&t, &targets), Candidates::Named(&here), DEFAULT_FLOOR, &saved()),
+        Plan::Failback { .. }
+    ));
+}
+
+#[test]
 fn when_ok_but_still_below_the_floor_should_refuse_to_fail_back() {
     let t = tags(Some(BACKUP));
     let targets = fleet(&["healthy", "unhealthy", "unhealthy"]);
-    assert!(matches!(on_ok(view(&t, &targets), DEFAULT_FLOOR, &saved()), Plan::Refuse { .. }));
+    assert!(matches!(on_ok(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR, &saved()), Plan::Refuse { .. }));
 }
 
 #[test]
