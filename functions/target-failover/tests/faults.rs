@@ -392,3 +392,21 @@ async fn an_access_denied_error_is_notified_but_not_returned_since_a_retry_canno
     assert_eq!(denied.num_calls(), 1, "a final error is not retried by the SDK");
     assert_eq!(recorder.outcomes(), [("failed".to_owned(), "deregister-targets".to_owned())]);
 }
+
+#[tokio::test]
+async fn a_group_that_aws_says_does_not_exist_is_skipped_without_error_or_notification() {
+    use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsError;
+    use aws_sdk_elasticloadbalancingv2::types::error::TargetGroupNotFoundException;
+    // AWS fails the whole DescribeTags batch for one missing group (moto answers with empty tags instead).
+    let missing = mock!(Client::describe_tags).then_error(|| {
+        DescribeTagsError::TargetGroupNotFoundException(TargetGroupNotFoundException::builder().build())
+    });
+    let recorder = Recorder::default();
+
+    let response = app(&[missing.clone()], &recorder).handle(Scenario::Deregister.event()).await.expect("a skip");
+
+    assert_eq!(response.status, Status::Skipped, "{response:?}");
+    assert!(response.message.contains("does not exist"), "{response:?}");
+    assert_eq!(missing.num_calls(), 2, "the batch, then the group alone");
+    assert!(recorder.outcomes().is_empty());
+}
