@@ -403,7 +403,8 @@ async fn a_group_that_aws_says_does_not_exist_is_skipped_without_error_or_notifi
     });
     let recorder = Recorder::default();
 
-    let response = app(&[missing.clone()], &recorder).handle(Scenario::Deregister.event()).await.expect("a skip");
+    let response =
+        app(std::slice::from_ref(&missing), &recorder).handle(Scenario::Deregister.event()).await.expect("a skip");
 
     assert_eq!(response.status, Status::Skipped, "{response:?}");
     assert!(response.message.contains("does not exist"), "{response:?}");
