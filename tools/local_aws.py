@@ -69,8 +69,9 @@ Control endpoints (JSON in, JSON out; ``account`` defaults to 123456789012, ``re
         -> {"calls": [{"service", "action", "count", "seconds"}, ...]}: every AWS API call answered for that
         account since the start (or the last reset), by service (from the SigV4 credential scope) and action
         (``Action`` of query-protocol calls, ``X-Amz-Target``, the rpc-v2-cbor path, else ``METHOD /path``
-        with Route 53 ids generalised); ``seconds`` is the time spent inside moto. Used by the benchmarks
-        (benches/) to count calls per scenario and to subtract the emulator's own time from latencies.
+        with Route 53 ids generalised); ``seconds`` is the server's time from reading the request line to
+        moto's answer (werkzeug's parsing and moto's work, not the connection or the write). Used by the
+        benchmarks (benches/) to count calls per scenario and to subtract the emulator's time from latencies.
     POST /_failover/calls/reset {"account"} -> {"ok": true}
     Unknown path, bad JSON or a failed operation -> HTTP 400 {"error": "..."}.
 
@@ -355,6 +356,7 @@ class CallLog:
 
 
 CALLS = CallLog()
+_request_clock = threading.local()  # .started: when the server thread parsed this request's first line
 
 
 def identify_call(environ) -> tuple[str, str]:
@@ -413,7 +415,7 @@ class FailoverApp:
         if path.startswith("/moto-api/"):
             return self.moto_app(environ, start_response)
         service, action = identify_call(environ)
-        started = time.perf_counter()
+        started = getattr(_request_clock, "started", None) or time.perf_counter()
         try:
             return self.moto_app(environ, start_response)  # moto's responses are complete lists of bytes
         finally:
@@ -453,6 +455,10 @@ class Handler(MotoRequestHandler):
 
     disable_nagle_algorithm = True  # socketserver.StreamRequestHandler sets TCP_NODELAY in setup()
     verbose = False
+
+    def parse_request(self):
+        _request_clock.started = time.perf_counter()
+        return super().parse_request()
 
     def log_request(self, code="-", size="-"):
         if self.verbose:
