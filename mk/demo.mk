@@ -6,6 +6,7 @@
 demo-run: venv lambda-build
 	$(PY) tools/demo.py
 
-# End-to-end tests: each function through the Invoke API, asserting AWS state and notifications.
+# End-to-end tests: each function through the Invoke API, asserting AWS state and notifications; and the
+# rpc-v2-cbor translation they rely on for CloudWatch.
 e2e: venv lambda-build
-	$(PY) -m unittest tools/test_end_to_end.py -v
+	$(PY) -m unittest tools/test_rpcv2_cbor.py tools/test_end_to_end.py

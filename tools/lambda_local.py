@@ -5,8 +5,9 @@ Shared by ``tools/demo.py`` (``make demo``) and ``tools/test_end_to_end.py`` (``
 production.
 
 What runs
-    * ``tools/local_aws.py --port 0``: the local AWS (moto plus the project's fidelity fixes). One account per
-      scenario, selected by a 12-digit ``AWS_ACCESS_KEY_ID``.
+    * ``tools/local_aws.py --port 0``: the local AWS (moto plus the project's fidelity fixes), with
+      ``tools/rpcv2_cbor.py`` translating the rpc-v2-cbor protocol of aws-sdk-cloudwatch, which moto lacks. One
+      account per scenario, selected by a 12-digit ``AWS_ACCESS_KEY_ID``.
     * ``cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P <port>``: cargo-lambda's Lambda emulator with
       only its APIs: the Invoke API (``POST /2015-03-31/functions/<name>/invocations``) and the Runtime API
       under ``/.rt``. It builds and starts nothing itself.
@@ -163,12 +164,29 @@ def http_json(port: int, method: str, path: str, body=None, timeout: float = 60)
 # --------------------------------------------------------------------------- the local AWS
 
 
+def local_aws_main(argv: list[str]) -> int:
+    """``local-aws ARGS``: ``tools/local_aws.py`` with rpc-v2-cbor translated for moto (``tools/rpcv2_cbor.py``).
+
+    aws-sdk-cloudwatch speaks only rpc-v2-cbor, which moto 5.2.5 does not: without the translation, the
+    database-failover binary's GetMetricData (replica lag) gets a 404."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import local_aws
+    import rpcv2_cbor
+
+    class App(local_aws.FailoverApp):
+        def __init__(self, moto_app):
+            super().__init__(rpcv2_cbor.RpcV2CborToJson(moto_app))
+
+    local_aws.FailoverApp = App
+    return local_aws.main(argv)
+
+
 class LocalAws:
-    """``tools/local_aws.py`` on a free port."""
+    """``tools/local_aws.py`` (with the rpc-v2-cbor translation) on a free port."""
 
     def __init__(self, log_dir: Path):
         python = VENV_BIN / "python"
-        self.process = Guarded("local-aws", [str(python), str(ROOT / "tools" / "local_aws.py"), "--port", "0",
+        self.process = Guarded("local-aws", [str(python), str(Path(__file__).resolve()), "local-aws", "--port", "0",
                                              "--no-stdin-watch"], None, log_dir, stdout=subprocess.PIPE)
         line = self.process.proc.stdout.readline().decode()
         if not line.startswith("READY "):
@@ -411,5 +429,7 @@ class Stack:
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "guard":
         guard_main(sys.argv[2:])
+    if len(sys.argv) >= 2 and sys.argv[1] == "local-aws":
+        sys.exit(local_aws_main(sys.argv[2:]))
     print(__doc__)
     sys.exit(2)
