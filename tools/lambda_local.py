@@ -87,15 +87,16 @@ def guard_main(argv: list[str]) -> None:
 
 
 class Guarded:
-    """A command run under ``guard``: stdin held open by us, stdout/stderr to a log file."""
+    """A command run under ``guard`` (or directly, ``guard=False``, for a command that itself exits on stdin
+    EOF): stdin held open by us, stdout/stderr to a log file."""
 
     def __init__(self, name: str, cmd: list[str], env: dict[str, str] | None, log_dir: Path,
-                 stdout=None, cwd: Path = ROOT):
+                 stdout=None, cwd: Path = ROOT, guard: bool = True):
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "guard", "--", *cmd],
+            [sys.executable, str(Path(__file__).resolve()), "guard", "--", *cmd] if guard else cmd,
             stdin=subprocess.PIPE, stdout=stdout if stdout is not None else self._log, stderr=self._log,
             env=env, cwd=cwd,
         )
@@ -186,8 +187,9 @@ class LocalAws:
 
     def __init__(self, log_dir: Path):
         python = VENV_BIN / "python"
-        self.process = Guarded("local-aws", [str(python), str(Path(__file__).resolve()), "local-aws", "--port", "0",
-                                             "--no-stdin-watch"], None, log_dir, stdout=subprocess.PIPE)
+        # The launcher exits by itself when its stdin closes: no guard needed.
+        self.process = Guarded("local-aws", [str(python), str(Path(__file__).resolve()), "local-aws", "--port", "0"],
+                               None, log_dir, stdout=subprocess.PIPE, guard=False)
         line = self.process.proc.stdout.readline().decode()
         if not line.startswith("READY "):
             self.process.stop()

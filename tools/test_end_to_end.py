@@ -3,7 +3,7 @@
 Run with ``make e2e`` (after ``cargo lambda build --release --workspace``), or
 ``.venv/bin/python -m unittest tools/test_end_to_end.py -v``.
 
-One local AWS and one emulator serve the whole module. Each test provisions what it needs in its own account and
+One local AWS and one emulator serve the whole module (logs in ``target/e2e/``). Each test provisions what it needs in its own account and
 starts fresh bootstraps pointed at that account (``AWS_ACCESS_KEY_ID`` selects the account), then asserts the
 state of the emulated AWS and the notifications a subscriber received, not only what the function answered.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import sys
 import unittest
 from pathlib import Path
@@ -32,7 +33,10 @@ class EndToEnd(unittest.TestCase):
         if missing:
             raise RuntimeError(f"missing release binaries for {missing}: run `cargo lambda build --release "
                                "--workspace` (make lambda-build) first")
-        cls.stack = L.Stack.start()
+        # The processes' logs, kept after the run for a look when a test fails.
+        logs = L.ROOT / "target" / "e2e"
+        shutil.rmtree(logs, ignore_errors=True)
+        cls.stack = L.Stack.start(logs)
 
     @classmethod
     def tearDownClass(cls):
