@@ -174,11 +174,12 @@ def local_aws_main(argv: list[str]) -> int:
     import local_aws
     import rpcv2_cbor
 
-    class App(local_aws.FailoverApp):
-        def __init__(self, moto_app):
-            super().__init__(rpcv2_cbor.RpcV2CborToJson(moto_app))
+    if not hasattr(local_aws, "RpcV2CborToJson"):  # the launcher does not translate by itself yet
+        class App(local_aws.FailoverApp):
+            def __init__(self, moto_app):
+                super().__init__(rpcv2_cbor.RpcV2CborToJson(moto_app))
 
-    local_aws.FailoverApp = App
+        local_aws.FailoverApp = App
     return local_aws.main(argv)
 
 
