@@ -8,11 +8,22 @@ equivalent awsJson1.0 request (``X-Amz-Target: <targetPrefix>.<Op>``), and moto'
 service model (botocore's, for the shapes) says a member is a timestamp. The data are moto's own; only the wire
 format changes.
 
+Errors are CBOR maps ``{"__type", "message"}`` with moto's HTTP status and its ``x-amzn-query-error`` header
+(``Code;Sender``: CloudWatch is ``awsQueryCompatible``, and the Rust SDK takes the error code from that header
+when present); ``x-amzn-requestid`` is passed on too. Answered here, before moto:
+  * an undecodable body, or one that is not a CBOR map: 400 ``SerializationException``;
+  * an operation the model does not have: 404 ``UnknownOperationException``;
+  * a required input member missing (at any depth, per the model): 400 ``MissingRequiredParameterException``
+    with ``x-amzn-query-error: MissingParameter;Sender``, CloudWatch's modelled error for it (moto would
+    otherwise fail with a KeyError and an HTML page);
+  * moto raising, or answering something that is not JSON: 500 ``InternalFailure``.
+
 Scope: services whose botocore model lists ``smithy-rpc-v2-cbor`` and ``json`` (CloudWatch is the one this
 project uses). The CBOR codec covers what those services send: integers, floats, strings, byte strings,
 arrays and maps (definite or indefinite length), booleans, null, and tag 1.
 
-Used by ``tools/lambda_local.py`` (``make demo``, ``make e2e``), which starts ``tools/local_aws.py`` with it.
+Used by ``tools/local_aws.py`` (always on) and so by everything that starts it: the Rust integration tests,
+``tools/lambda_local.py`` (``make demo``, ``make e2e``) and the benchmarks.
 """
 
 from __future__ import annotations
@@ -20,10 +31,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import logging
 import re
 import struct
 
 _PATH = re.compile(r"^/service/([^/]+)/operation/([^/?]+)$")
+_PASSED_ON = ("x-amzn-requestid", "x-amzn-query-error")  # moto's headers kept on the CBOR answer
+
+log = logging.getLogger("local_aws.rpcv2_cbor")
 
 
 class Timestamp(float):
@@ -253,6 +268,24 @@ def _service_model(target_prefix: str):
     return _MODELS[target_prefix]
 
 
+def missing_members(value, shape, path: str = "") -> list[str]:
+    """Paths of the required members missing from a decoded request, per the model (e.g. ``MetricData[0].MetricName``)."""
+    if shape is None or value is None:
+        return []
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        prefix = f"{path}." if path else ""
+        missing = [f"{prefix}{name}" for name in shape.required_members if value.get(name) is None]
+        for name, member in shape.members.items():
+            missing += missing_members(value.get(name), member, f"{prefix}{name}")
+        return missing
+    if kind == "list" and isinstance(value, list):
+        return [m for i, v in enumerate(value) for m in missing_members(v, shape.member, f"{path}[{i}]")]
+    if kind == "map" and isinstance(value, dict):
+        return [m for k, v in value.items() for m in missing_members(v, shape.value, f"{path}[{k}]")]
+    return []
+
+
 # --------------------------------------------------------------------------- WSGI
 
 
@@ -272,12 +305,23 @@ class RpcV2CborToJson:
             return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
+        if operation not in model.operation_names:
+            return _answer(start_response, "404 Not Found", {"__type": "UnknownOperationException",
+                                                             "message": f"{prefix} has no operation {operation}"})
         try:
-            request = to_json_types(decode(raw))
+            decoded = decode(raw)
+            if not isinstance(decoded, dict):
+                raise ValueError(f"CBOR: the input must be a map, not {type(decoded).__name__}")
         except ValueError as e:
             return _answer(start_response, "400 Bad Request",
                            {"__type": "SerializationException", "message": str(e)})
-        body = json.dumps(request).encode()
+        missing = missing_members(decoded, model.operation_model(operation).input_shape)
+        if missing:
+            return _answer(start_response, "400 Bad Request",
+                           {"__type": "MissingRequiredParameterException",
+                            "message": f"Missing required parameter(s): {', '.join(missing)}"},
+                           [("x-amzn-query-error", "MissingParameter;Sender")])
+        body = json.dumps(to_json_types(decoded)).encode()
         inner = dict(environ)
         inner.pop("HTTP_SMITHY_PROTOCOL", None)
         inner.update({
@@ -292,18 +336,25 @@ class RpcV2CborToJson:
 
         def capture(status, headers, exc_info=None):
             captured["status"] = status
+            captured["headers"] = [(k, v) for k, v in headers if k.lower() in _PASSED_ON]
             return lambda _data: None
 
-        chunks = self.app(inner, capture)
         try:
-            payload = b"".join(chunks)
-        finally:
-            if hasattr(chunks, "close"):
-                chunks.close()
+            chunks = self.app(inner, capture)
+            try:
+                payload = b"".join(chunks)
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+        except Exception as e:  # moto failed on input it did not expect: an error answer, not an HTML page
+            log.exception("%s.%s failed in moto", prefix, operation)
+            return _answer(start_response, "500 Internal Server Error",
+                           {"__type": "InternalFailure", "message": f"{type(e).__name__}: {e}"})
         status = captured.get("status", "500 Internal Server Error")
         try:
             answer = json.loads(payload or b"{}")
         except ValueError:
+            status = status if not status.startswith("2") else "500 Internal Server Error"
             answer = {"__type": "InternalFailure", "message": payload.decode(errors="replace")[:500]}
         if status.startswith("2"):
             try:
@@ -311,11 +362,11 @@ class RpcV2CborToJson:
             except Exception:
                 shape = None
             answer = to_cbor_types(answer, shape)
-        return _answer(start_response, status, answer)
+        return _answer(start_response, status, answer, captured.get("headers", []))
 
 
-def _answer(start_response, status: str, value) -> list[bytes]:
+def _answer(start_response, status: str, value, extra_headers=()) -> list[bytes]:
     payload = encode(value)
     start_response(status, [("Content-Type", "application/cbor"), ("smithy-protocol", "rpc-v2-cbor"),
-                            ("Content-Length", str(len(payload)))])
+                            ("Content-Length", str(len(payload))), *extra_headers])
     return [payload]

@@ -66,6 +66,30 @@ class Middleware(unittest.TestCase):
         self.assertEqual(result["Values"], [3.0])
         self.assertIsInstance(result["Values"][0], float)
 
+    def test_missing_members_unknown_operations_and_app_failures_are_cbor_errors(self):
+        def failing(environ, start_response):
+            raise KeyError("MetricDataQueries")
+
+        def call(operation, value):
+            body = C.encode(value)
+            environ = {"PATH_INFO": f"/service/GraniteServiceVersion20100801/operation/{operation}",
+                       "HTTP_SMITHY_PROTOCOL": "rpc-v2-cbor", "CONTENT_LENGTH": str(len(body)),
+                       "wsgi.input": io.BytesIO(body), "REQUEST_METHOD": "POST"}
+            answered = {}
+            payload = b"".join(C.RpcV2CborToJson(failing)(environ, lambda s, h: answered.update(status=s, headers=h)))
+            return answered["status"], dict(answered["headers"]), C.decode(payload)
+
+        status, headers, body = call("PutMetricData", {"Namespace": "AWS/RDS", "MetricData": [{"Value": 1.0}]})
+        self.assertEqual((status, headers["x-amzn-query-error"]), ("400 Bad Request", "MissingParameter;Sender"))
+        self.assertEqual(body["__type"], "MissingRequiredParameterException")
+        self.assertIn("MetricData[0].MetricName", body["message"])
+        status, headers, body = call("Nope", {})
+        self.assertEqual((status, body["__type"]), ("404 Not Found", "UnknownOperationException"))
+        with self.assertLogs("local_aws.rpcv2_cbor", "ERROR"):
+            status, headers, body = call("ListMetrics", {})
+        self.assertEqual((status, body["__type"], headers["Content-Type"]),
+                         ("500 Internal Server Error", "InternalFailure", "application/cbor"))
+
     def test_other_requests_pass_through(self):
         environ = {"PATH_INFO": "/", "wsgi.input": io.BytesIO(b"")}
         out = C.RpcV2CborToJson(lambda e, s: [b"untouched"])(environ, lambda s, h: None)
