@@ -22,6 +22,19 @@ Server
     ~0.25 s for EC2's default VPC).
 
 Deviations from stock moto, and why
+    Smithy RPC v2 CBOR (CloudWatch)
+      * aws-sdk-cloudwatch (Rust) speaks only rpc-v2-cbor: ``POST /service/GraniteServiceVersion20100801/
+        operation/<Op>``, ``smithy-protocol: rpc-v2-cbor``, CBOR bodies. Stock moto answers 404; it knows
+        CloudWatch's JSON protocol (what boto3 picks). ``tools/rpcv2_cbor.py`` (``RpcV2CborToJson``, in front of
+        moto) re-dispatches such a request as awsJson1.0 (``X-Amz-Target: GraniteServiceVersion20100801.<Op>``;
+        CBOR tag-1 timestamps become epoch seconds, byte strings base64) and encodes moto's answer back as CBOR
+        (``smithy-protocol: rpc-v2-cbor``, ``application/cbor``; members that botocore's CloudWatch model calls
+        timestamps as tag 1 epoch-second doubles; errors as ``{"__type", "message"}`` with moto's status and
+        its ``x-amzn-query-error`` header, which the Rust SDK reads the error code from). Checked there, not
+        in moto: a required input member missing gives 400 ``MissingRequiredParameterException``
+        (``MissingParameter``; moto would raise and answer an HTML 500), an unknown operation 404
+        ``UnknownOperationException``, a body that is not a CBOR map 400 ``SerializationException``; moto
+        raising gives a CBOR 500 ``InternalFailure``. Data and behaviour are moto's; only the wire changes.
     Accounts
       * Stock moto: header ``x-moto-account-id`` selects the account, default 123456789012.
         Added: when the SigV4 access key id (``Authorization: ... Credential=<AKID>/...``) is
@@ -82,8 +95,9 @@ Verified unchanged in moto 5.2.5 (tools/test_local_aws.py exercises them)
     source given as an ARN, listed by ARN on the source), tags, Aurora clusters with
     IsClusterWriter / PromotionTier and FailoverDBCluster with a target; CloudWatch PutMetricData
     (moto accepts the ``AWS/`` namespaces that AWS refuses, so no injection endpoint is needed)
-    and GetMetricData; Route 53 hosted zones and UPSERT; SNS -> SQS with MessageAttributes and
-    Subject, raw delivery on and off, also in non-default accounts.
+    and GetMetricData (Maximum per Period, ScanBy), also over rpc-v2-cbor; Route 53 hosted zones
+    and UPSERT; SNS -> SQS with MessageAttributes and Subject, raw delivery on and off, also in
+    non-default accounts.
 
 Known gaps left as they are
     No ``draining`` after deregistration (targets vanish at once); instances, promotions and
@@ -115,6 +129,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from moto.rds import models as rds_models
 from moto.rds.exceptions import DBInstanceNotFoundError, RDSClientError
+from rpcv2_cbor import RpcV2CborToJson  # tools/, beside this file
 from werkzeug.serving import make_server
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -477,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO if args.verbose else logging.WARNING,
                         format="local_aws: %(levelname)s %(message)s")
     Handler.verbose = args.verbose
-    app = FailoverApp(DomainDispatcherApplication(create_backend_app))
+    app = FailoverApp(RpcV2CborToJson(DomainDispatcherApplication(create_backend_app)))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=Handler)
 
     stop = threading.Event()

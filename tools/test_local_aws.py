@@ -6,12 +6,14 @@ selected by a 12-digit access key id, so tests never see each other's resources.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import http.client
 import itertools
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,7 @@ import urllib.error
 import urllib.request
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -41,6 +44,24 @@ def start_launcher(*extra: str) -> tuple[subprocess.Popen, str]:
         log.seek(0)
         raise RuntimeError(f"launcher not ready: {line!r}\n{log.read().decode()}")
     return proc, line.split()[1]
+
+
+def cbor_session() -> botocore.session.Session:
+    """A botocore session whose CloudWatch model lists only ``smithy-rpc-v2-cbor``: its clients send what
+    aws-sdk-cloudwatch (Rust) sends (botocore's own CBOR serializer and parser, not the launcher's codec)."""
+    session = botocore.session.Session()
+    loader = session.get_component("data_loader")
+    load = loader.load_service_model
+
+    def cbor_only(service_name, type_name, api_version=None):
+        model = load(service_name, type_name, api_version)
+        if service_name == "cloudwatch" and type_name == "service-2":
+            model = copy.deepcopy(model)
+            model["metadata"].update(protocol="smithy-rpc-v2-cbor", protocols=["smithy-rpc-v2-cbor"])
+        return model
+
+    loader.load_service_model = cbor_only
+    return session
 
 
 def stop_launcher(proc: subprocess.Popen) -> int:
@@ -369,8 +390,10 @@ class LocalAwsTest(unittest.TestCase):
 
     # ------------------------------------------------------------------ CloudWatch, Route 53, SNS
 
-    def test_replica_lag_metrics(self):
-        cw = self.client("cloudwatch")
+    @staticmethod
+    def put_lags(cw) -> tuple[dt.datetime, list[dict]]:
+        """ReplicaLag of r1: 12 (150 s ago), 30 (20 s), 5 (25 s); of r2: -1 (10 s); of r3: none. Returns now and
+        the GetMetricData queries (m0, m1, m2) the function sends for r1, r2, r3."""
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
         def lag(db, value, ago):
@@ -379,10 +402,14 @@ class LocalAwsTest(unittest.TestCase):
 
         cw.put_metric_data(Namespace="AWS/RDS", MetricData=[lag("r1", 12.0, 150), lag("r1", 30.0, 20),
                                                             lag("r1", 5.0, 25), lag("r2", -1.0, 10)])
-        queries = [{"Id": f"m{i}", "ReturnData": True, "MetricStat": {
+        return now, [{"Id": f"m{i}", "ReturnData": True, "MetricStat": {
             "Metric": {"Namespace": "AWS/RDS", "MetricName": "ReplicaLag",
                        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": db}]},
             "Period": 60, "Stat": "Maximum"}} for i, db in enumerate(("r1", "r2", "r3"))]
+
+    def test_replica_lag_metrics(self):
+        cw = self.client("cloudwatch")
+        now, queries = self.put_lags(cw)
         results = {r["Id"]: r for r in cw.get_metric_data(
             MetricDataQueries=queries, StartTime=now - dt.timedelta(minutes=5), EndTime=now)["MetricDataResults"]}
         self.assertEqual(max(results["m0"]["Values"]), 30.0)
@@ -390,6 +417,76 @@ class LocalAwsTest(unittest.TestCase):
         self.assertNotIn(5.0, results["m0"]["Values"])  # Maximum per period
         self.assertEqual(results["m1"]["Values"], [-1.0])
         self.assertEqual(results["m2"]["Values"], [])
+
+    def test_replica_lag_over_rpc_v2_cbor(self):
+        """PutMetricData -> GetMetricData as aws-sdk-cloudwatch sends them (rpc-v2-cbor), and CBOR errors."""
+        cw = cbor_session().create_client(
+            "cloudwatch", endpoint_url=self.url, region_name="us-east-1", aws_access_key_id=self.account,
+            aws_secret_access_key="secret",
+            config=Config(retries={"max_attempts": 1}, parameter_validation=False))
+        wire = []
+        cw.meta.events.register("before-send.cloudwatch", lambda request, **_: wire.append(
+            (request.url, request.headers.get("smithy-protocol"), request.headers.get("Content-Type"))))
+        answers = {}
+        cw.meta.events.register("before-parse.cloudwatch", lambda operation_model, response_dict, **_:
+                                answers.__setitem__(operation_model.name, response_dict))
+        now, queries = self.put_lags(cw)
+        start = now - dt.timedelta(minutes=5)
+        got = cw.get_metric_data(MetricDataQueries=queries, StartTime=start, EndTime=now,
+                                 ScanBy="TimestampDescending")
+        self.assertEqual([w[0].split(self.url)[1] for w in wire],
+                         ["/service/GraniteServiceVersion20100801/operation/PutMetricData",
+                          "/service/GraniteServiceVersion20100801/operation/GetMetricData"])
+        self.assertEqual({w[1:] for w in wire}, {(b"rpc-v2-cbor", b"application/cbor")})
+        results = {r["Id"]: r for r in got["MetricDataResults"]}
+        # moto's periods start at StartTime: [now-60, now) holds 30 and 5, [now-180, now-120) holds 12.
+        bucket = [start + dt.timedelta(seconds=60 * k) for k in range(6)]
+        self.assertEqual((results["m0"]["Values"], results["m0"]["Timestamps"]), ([30.0, 12.0], [bucket[4], bucket[2]]))
+        self.assertEqual((results["m1"]["Values"], results["m1"]["Timestamps"]), ([-1.0], [bucket[4]]))
+        self.assertEqual((results["m2"]["Values"], results["m2"]["Timestamps"]), ([], []))
+        answer = answers["GetMetricData"]
+        self.assertEqual((answer["status_code"], answer["headers"]["content-type"],
+                          answer["headers"]["smithy-protocol"]), (200, "application/cbor", "rpc-v2-cbor"))
+        self.assertIn(b"\xc1\xfb" + struct.pack(">d", bucket[4].timestamp()), answer["body"])  # tag 1, double
+        # The same data through the JSON protocol boto3 uses: one account, one backend.
+        same = self.client("cloudwatch").get_metric_data(MetricDataQueries=queries[:1], StartTime=start, EndTime=now)
+        self.assertEqual(same["MetricDataResults"][0]["Values"], [30.0, 12.0])
+        calls = {(c["service"], c["action"]): c["count"] for c in
+                 self.ok("GET", f"/_failover/calls?account={self.account}")["calls"]}
+        self.assertEqual((calls[("monitoring", "PutMetricData")], calls[("monitoring", "GetMetricData")]), (1, 2))
+
+        with self.assertRaises(ClientError) as ctx:  # MetricDataQueries is required
+            cw.get_metric_data(StartTime=start, EndTime=now)
+        error = ctx.exception.response
+        self.assertEqual(error["Error"]["Code"], "MissingParameter")
+        self.assertIn("MetricDataQueries", error["Error"]["Message"])
+        answer = answers["GetMetricData"]
+        self.assertEqual((answer["status_code"], answer["headers"]["content-type"],
+                          answer["headers"]["smithy-protocol"], answer["headers"]["x-amzn-query-error"]),
+                         (400, "application/cbor", "rpc-v2-cbor", "MissingParameter;Sender"))
+        self.assert_error("MissingParameter", cw.put_metric_data,  # at depth: MetricData[0].MetricName
+                          Namespace="AWS/RDS", MetricData=[{"Value": 1.0}])
+        self.assert_error("ResourceNotFound", cw.get_dashboard, DashboardName="nope")  # moto's own error
+
+        def raw(operation: str, body: bytes) -> tuple[int, str, str]:
+            req = urllib.request.Request(
+                f"{self.url}/service/GraniteServiceVersion20100801/operation/{operation}", data=body, method="POST",
+                headers={"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor",
+                         "Authorization": f"AWS4-HMAC-SHA256 Credential={self.account}/20260101/us-east-1/"
+                                          "monitoring/aws4_request, SignedHeaders=host, Signature=0"})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as resp:
+                    return resp.status, resp.headers["Content-Type"], resp.read()
+            except urllib.error.HTTPError as e:
+                return e.code, e.headers["Content-Type"], e.read()
+
+        self.assertEqual(raw("ListMetrics", b"\xa0")[:2], (200, "application/cbor"))  # {}
+        status, kind, body = raw("NoSuchOperation", b"\xa0")
+        self.assertEqual((status, kind), (404, "application/cbor"))
+        self.assertIn(b"UnknownOperationException", body)
+        status, kind, body = raw("ListMetrics", b"\x83\x01\x02\x03")  # [1, 2, 3]: not a map
+        self.assertEqual((status, kind), (400, "application/cbor"))
+        self.assertIn(b"SerializationException", body)
 
     def test_route53_upsert(self):
         r53 = self.client("route53")
