@@ -1,20 +1,24 @@
 //! `database-failover` against the local AWS: RDS state, tags, Route 53 records and notifications are
 //! asserted after each invocation.
 //!
-//! Replica lag: aws-sdk-cloudwatch speaks only rpc-v2-cbor, which the local AWS (moto 5.2.5) does not (it
-//! answers 404). The handler therefore reads lag here through [`Lags`], a [`ReplicaLag`] port holding the
-//! datapoints each test sets, and recording every call so "one call per region" is asserted; the CloudWatch
-//! adapter itself (request shape, parsing, faults) is covered with `aws-smithy-mocks` in
-//! `functions/database-failover/tests/sdk_adapters.rs`. RDS, Route 53 and SNS are the local AWS.
+//! Replica lag is real CloudWatch data on the local AWS: each test publishes `ReplicaLag` /
+//! `AuroraReplicaLag` datapoints with `PutMetricData`, and the handler reads them through the function's own
+//! [`CloudWatchLag`] adapter (`GetMetricData`). aws-sdk-cloudwatch speaks only rpc-v2-cbor, which the local
+//! AWS translates for moto (`tools/rpcv2_cbor.py`), so both calls also exercise that protocol. The adapter's
+//! port calls are recorded ([`RecordedLag`]) so "one query per region" is asserted; faults on the adapter are
+//! covered with `aws-smithy-mocks` in `functions/database-failover/tests/sdk_adapters.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_rds::types::{DbInstance, Tag};
-use database_failover::adapters::{RdsDatabases, Route53Dns};
+use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
 use database_failover::ports::{LagMetric, PortError, ReplicaLag};
 use database_failover::{App, Config};
-use integration_tests::{lookup, Account, Received, Subscriber};
+use integration_tests::{http_json, lookup, Account, Received, Subscriber};
 use serde_json::{json, Value};
 use shared::invoke::InvokeError;
 use shared::notify::SnsNotifier;
@@ -22,21 +26,18 @@ use shared::response::{Response, Status};
 
 const OPT_IN: &str = "failover:enabled";
 
-type TestApp = App<RdsDatabases, Lags, Route53Dns, SnsNotifier>;
+type TestApp = App<RdsDatabases, RecordedLag, Route53Dns, SnsNotifier>;
 
-/// (region, metric name, instance).
-type LagKey = (String, &'static str, String);
 /// (region, metric name, instances) of one call.
 type LagCall = (String, &'static str, Vec<String>);
 
-/// Lag datapoints per instance, newest first; and the calls made.
-#[derive(Clone, Default)]
-struct Lags {
-    values: Arc<Mutex<BTreeMap<LagKey, Vec<f64>>>>,
+/// The function's CloudWatch adapter, unchanged, with each of its port calls recorded.
+struct RecordedLag {
+    cloudwatch: CloudWatchLag,
     calls: Arc<Mutex<Vec<LagCall>>>,
 }
 
-impl ReplicaLag for Lags {
+impl ReplicaLag for RecordedLag {
     async fn lags(
         &self,
         region: &str,
@@ -44,28 +45,21 @@ impl ReplicaLag for Lags {
         instances: &[String],
     ) -> Result<BTreeMap<String, Vec<f64>>, PortError> {
         self.calls.lock().unwrap().push((region.to_owned(), metric.name(), instances.to_vec()));
-        let values = self.values.lock().unwrap();
-        Ok(instances
-            .iter()
-            .map(|i| {
-                let key = (region.to_owned(), metric.name(), i.clone());
-                (i.clone(), values.get(&key).cloned().unwrap_or_default())
-            })
-            .collect())
+        self.cloudwatch.lags(region, metric, instances).await
     }
 }
 
 struct Env {
     account: Account,
     subscriber: Subscriber,
-    lags: Lags,
+    lag_calls: Arc<Mutex<Vec<LagCall>>>,
 }
 
 impl Env {
     async fn new() -> Self {
         let account = Account::new().await;
         let subscriber = Subscriber::create(&account, "failover-db").await;
-        Env { account, subscriber, lags: Lags::default() }
+        Env { account, subscriber, lag_calls: Arc::default() }
     }
 
     fn config(&self, settings: &[(&str, &str)]) -> Config {
@@ -84,7 +78,7 @@ impl Env {
             config,
             account.region.clone(),
             RdsDatabases::new(account.rds()),
-            self.lags.clone(),
+            RecordedLag { cloudwatch: CloudWatchLag::new(account.cloudwatch()), calls: self.lag_calls.clone() },
             Route53Dns::new(account.route53()),
             notifier,
         )
@@ -94,13 +88,26 @@ impl Env {
         self.app_in(&self.account, settings)
     }
 
-    /// The function as `main` builds it, from the SDK configuration (for paths that read no lag).
+    /// The function as `main` builds it, from the SDK configuration (its lag calls are not recorded).
     fn sdk_app(&self) -> App {
         App::new(self.config(&[]), &self.account.sdk)
     }
 
     fn lag_calls(&self) -> Vec<LagCall> {
-        self.lags.calls.lock().unwrap().clone()
+        self.lag_calls.lock().unwrap().clone()
+    }
+
+    /// How many times the local AWS answered `action` for this account (its call log, all regions).
+    fn calls_answered(&self, action: &str) -> u64 {
+        let (status, log) = http_json("GET", &format!("/_failover/calls?account={}", self.account.id), None);
+        assert_eq!(status, 200, "{log}");
+        log["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["action"] == action)
+            .map(|c| c["count"].as_u64().unwrap())
+            .sum()
     }
 
     async fn primary(&self, id: &str, opted_in: bool) -> DbInstance {
@@ -140,17 +147,13 @@ impl Env {
         self.replica_in(&self.account, id, source, tags).await
     }
 
-    /// ReplicaLag datapoints (per-minute maxima, newest first).
+    /// Publishes ReplicaLag datapoints in `account`'s region (see [`put_lag`]).
     async fn lag_in(&self, account: &Account, id: &str, values: &[f64]) {
-        self.set_lag(&account.region, LagMetric::ReplicaLag, id, values);
+        put_lag(account, LagMetric::ReplicaLag, id, values).await
     }
 
     async fn lag(&self, id: &str, values: &[f64]) {
         self.lag_in(&self.account, id, values).await
-    }
-
-    fn set_lag(&self, region: &str, metric: LagMetric, id: &str, values: &[f64]) {
-        self.lags.values.lock().unwrap().insert((region.to_owned(), metric.name(), id.to_owned()), values.to_vec());
     }
 
     fn set_status(&self, id: &str, status: &str) {
@@ -185,6 +188,38 @@ impl Env {
     async fn notifications(&self) -> Vec<Received> {
         self.subscriber.received().await
     }
+}
+
+/// `PutMetricData` of `metric` (namespace `AWS/RDS`, dimension `DBInstanceIdentifier`) for `id`, newest first:
+/// the newest 30 s ago, then one a minute earlier each, so that every value is the maximum of its own minute of
+/// the function's 5-minute window and reads back as given.
+async fn put_lag(account: &Account, metric: LagMetric, id: &str, values: &[f64]) {
+    let unit = match metric {
+        LagMetric::ReplicaLag => StandardUnit::Seconds,
+        LagMetric::AuroraReplicaLag => StandardUnit::Milliseconds,
+    };
+    let now = SystemTime::now();
+    let data = values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            MetricDatum::builder()
+                .metric_name(metric.name())
+                .dimensions(Dimension::builder().name("DBInstanceIdentifier").value(id).build())
+                .timestamp(DateTime::from(now - Duration::from_secs(30 + 60 * i as u64)))
+                .value(*value)
+                .unit(unit.clone())
+                .build()
+        })
+        .collect();
+    account
+        .cloudwatch()
+        .put_metric_data()
+        .namespace("AWS/RDS")
+        .set_metric_data(Some(data))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PutMetricData {} {id}: {e:?}", metric.name()));
 }
 
 fn tag(key: &str, value: &str) -> Tag {
@@ -263,6 +298,7 @@ async fn failure_event_should_promote_the_lowest_lag_replica_with_backups_and_re
     let calls = env.lag_calls();
     assert_eq!(calls.len(), 1, "all replicas in one lag query: {calls:?}");
     assert_eq!((calls[0].0.as_str(), calls[0].1, calls[0].2.len()), ("us-east-1", "ReplicaLag", 3));
+    assert_eq!(env.calls_answered("GetMetricData"), 1, "one GetMetricData reached the local AWS");
     let promoted = env.describe("r-fast").await;
     assert_eq!(promoted.read_replica_source_db_instance_identifier, None);
     assert_eq!(promoted.backup_retention_period, Some(7), "BACKUP_RETENTION_DAYS default");
@@ -483,7 +519,7 @@ async fn catalog(env: &Env) {
             .expect("cluster instance");
     }
     for (id, ms) in [("catalog-a", 5.0), ("catalog-b", 40.0), ("catalog-c", 15.0)] {
-        env.set_lag("us-east-1", LagMetric::AuroraReplicaLag, id, &[ms]);
+        put_lag(&env.account, LagMetric::AuroraReplicaLag, id, &[ms]).await;
     }
 }
 
