@@ -42,7 +42,7 @@ unit-and-integration: venv
 	cargo test --workspace --locked
 
 launcher-test: venv
-	$(PY) -m unittest tools/test_local_aws.py
+	$(PY) -m unittest tools/test_local_aws.py tools/test_rpcv2_cbor.py
 
 # Release bootstraps for Lambda (provided.al2023), through cargo-lambda and zig.
 lambda-build: venv
