@@ -94,11 +94,13 @@ pub struct AlarmChange {
 }
 
 impl AlarmChange {
-    /// Distinct values of a dimension across all the alarm's metrics, in order of appearance.
+    /// Distinct values of a dimension across all the alarm's metrics, in order of appearance. Blank values are
+    /// left out: CloudWatch never sends one (values are 1 to 1,024 characters), and an empty identifier must not
+    /// reach a `Describe*` call, where it can mean "all of them".
     pub fn dimension_values(&self, key: &str) -> Vec<&str> {
         let mut values: Vec<&str> = Vec::new();
         for metric in &self.metrics {
-            if let Some(value) = metric.dimensions.get(key) {
+            if let Some(value) = metric.dimensions.get(key).filter(|v| !v.trim().is_empty()) {
                 if !values.contains(&value.as_str()) {
                     values.push(value);
                 }

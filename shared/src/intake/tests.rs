@@ -150,6 +150,17 @@ fn instance_alarm_names_the_instance() {
 }
 
 #[test]
+fn a_blank_dimension_value_names_nothing() {
+    for blank in ["", "  "] {
+        let mut payload = sample("alarm-action-aurora-cluster.json");
+        payload["alarmData"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"]
+            ["DBClusterIdentifier"] = json!(blank);
+        let Ok(Event::Alarm(a)) = parse(&payload) else { panic!("{blank:?}: still an alarm") };
+        assert!(a.dimension_values("DBClusterIdentifier").is_empty(), "{blank:?}");
+    }
+}
+
+#[test]
 fn direct_alarm_actions_parse_like_eventbridge() {
     let a = alarm("alarm-action-db-instance.json");
     assert_eq!(a.delivery, Delivery::AlarmAction);
