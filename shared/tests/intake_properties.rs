@@ -3,11 +3,12 @@
 //! in `events/` (fields removed, nulled, replaced with other JSON, or turned into strings).
 
 use proptest::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use shared::intake::{parse, Event};
 
 mod support;
 use support::mutate::{apply, paths, samples, Mutation};
+use support::strategies;
 
 const KEYS: &[&str] = &[
     "Records",
@@ -66,35 +67,12 @@ const STRINGS: &[&str] = &[
     "",
 ];
 
-fn leaf() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
-        prop::sample::select(STRINGS).prop_map(|s| Value::String(s.to_owned())),
-        ".{0,40}".prop_map(Value::String),
-    ]
+fn leaf() -> BoxedStrategy<Value> {
+    strategies::leaf(STRINGS)
 }
 
-fn json() -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(5, 64, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(KEYS), inner), 0..6).prop_map(|pairs| {
-                Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Map<_, _>>())
-            }),
-        ]
-    })
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        Just(Mutation::Remove),
-        Just(Mutation::Null),
-        json().prop_map(Mutation::Replace),
-        Just(Mutation::Stringify),
-    ]
+fn json() -> BoxedStrategy<Value> {
+    strategies::json(KEYS, leaf())
 }
 
 /// The properties every outcome must have: no panic (the call returned), and a rejection that says something
@@ -120,21 +98,7 @@ proptest! {
     }
 
     #[test]
-    fn mutated_samples_never_panic(
-        sample_index in any::<prop::sample::Index>(),
-        edits in prop::collection::vec((any::<prop::sample::Index>(), mutation()), 1..4),
-    ) {
-        let all = samples();
-        let (_, original) = &all[sample_index.index(all.len())];
-        let mut payload = original.clone();
-        for (at, mutation) in &edits {
-            let mut found = Vec::new();
-            paths(&payload, &mut Vec::new(), &mut found);
-            if found.is_empty() {
-                break;
-            }
-            apply(&mut payload, &found[at.index(found.len())], mutation);
-        }
+    fn mutated_samples_never_panic(payload in strategies::mutated_sample(strategies::mutation(json()), 1..4)) {
         check(&payload);
     }
 

@@ -6,7 +6,13 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 pub fn samples() -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events");
+    // The workspace's `events/`, from whichever package includes this file (`shared`, or a function's tests
+    // through `#[path]`).
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|d| d.join("events"))
+        .find(|d| d.is_dir())
+        .expect("events/ in the workspace");
     let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
         .expect("events/")
         .filter_map(|e| e.ok().map(|e| e.path()))
