@@ -1,0 +1,579 @@
+//! Property tests of database-failover's pure policy and of its routing of anything at all.
+//!
+//! - Promotion ([`decide::decide_promotion`]): whatever the primary, its replicas (status, opt-in, region,
+//!   `ReplicaLag` datapoints, `failover:priority` tags a person typed) and the settings, a promotion never picks
+//!   a replica that is not available, not opted in, in another region without `ALLOW_CROSS_REGION`, or whose
+//!   lag is unknown, ever -1 or above `MAX_REPLICA_LAG_SECONDS`; an automatic one picks the lowest
+//!   (priority, lag) among the eligible; a recorded decision is only ever completed, never replaced by another
+//!   replica; and a primary that is up is left alone unless the settings or a person say otherwise.
+//! - Aurora ([`decide::decide_cluster`]): only an available, opted-in reader of an opted-in cluster, the lowest
+//!   (tier, lag) unless a person named it, and never twice within the cooldown for automatic triggers.
+//! - Tag values a person can edit (records, priorities) are read without panicking.
+//! - Routing ([`decide::route`]) and command parsing ([`command::parse`]) of mutated samples from `events/` and
+//!   random JSON: no panic, rejections are short clear errors, and a route always names a database.
+
+use std::collections::BTreeMap;
+
+use database_failover::command;
+use database_failover::decide::{
+    self, Candidate, ClusterFacts, Plan, PrimaryState, PromotionFacts, Route, Settings, Trigger, CLUSTER_COOLDOWN_SECS,
+};
+use database_failover::model::{
+    Cluster, ClusterMember, DbRef, Instance, Record, DEFAULT_PRIORITY, FAILED_OVER_TAG, PRIORITY_TAG,
+};
+use proptest::prelude::*;
+use serde_json::Value;
+use shared::intake::{self, Event};
+
+#[path = "../../../shared/tests/support/mutate.rs"]
+#[allow(dead_code)]
+mod mutate;
+#[path = "../../../shared/tests/support/strategies.rs"]
+mod strategies;
+use mutate::{apply, paths, samples, Mutation};
+
+const HOME: &str = "us-east-1";
+const OPT_IN: &str = "failover:enabled";
+/// 2024-05-01T10:07:12Z.
+const NOW: i64 = 1_714_558_032;
+
+// ---------------------------------------------------------------------------------------------- strategies
+
+fn status() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => Just("available".to_owned()),
+        1 => prop::sample::select(vec!["backing-up", "failed", "modifying", "storage-full", "rebooting", "Available"])
+            .prop_map(str::to_owned),
+        1 => "[a-z-]{0,12}",
+    ]
+}
+
+/// What a person may have typed as a priority: numbers mostly, anything sometimes.
+fn priority_tag() -> impl Strategy<Value = Option<String>> {
+    prop::option::of(prop_oneof![
+        4 => (-5i32..120).prop_map(|p| p.to_string()),
+        1 => Just(" 7 ".to_owned()),
+        1 => Just("2147483648".to_owned()),
+        1 => ".{0,8}",
+    ])
+}
+
+/// Per-minute maxima of the last 5 minutes: none, normal values, or -1 (replication stopped) among them.
+fn lag() -> impl Strategy<Value = Vec<f64>> {
+    prop_oneof![
+        1 => Just(Vec::new()),
+        5 => prop::collection::vec(prop_oneof![6 => 0.0f64..60.0, 1 => Just(-1.0), 1 => 60.0f64..1e6], 1..6),
+    ]
+}
+
+fn instance(region: &str, id: String, status: String, opted_in: bool, priority: Option<String>) -> Instance {
+    let mut tags = BTreeMap::new();
+    if opted_in {
+        tags.insert(OPT_IN.to_owned(), "true".to_owned());
+    }
+    if let Some(p) = priority {
+        tags.insert(PRIORITY_TAG.to_owned(), p);
+    }
+    Instance {
+        arn: format!("arn:aws:rds:{region}:123456789012:db:{id}"),
+        endpoint: Some(format!("{id}.abc.{region}.rds.amazonaws.com")),
+        at: DbRef::new(region, id),
+        status,
+        source: None,
+        replicas: Vec::new(),
+        cluster: None,
+        promotion_tier: None,
+        tags,
+    }
+}
+
+fn replicas() -> impl Strategy<Value = Vec<Candidate>> {
+    let opted_in = prop_oneof![4 => Just(true), 1 => Just(false)];
+    let replica = (status(), opted_in, prop_oneof![4 => Just(HOME), 1 => Just("us-west-2")], priority_tag(), lag());
+    prop::collection::vec(replica, 0..6).prop_map(|replicas| {
+        replicas
+            .into_iter()
+            .enumerate()
+            .map(|(i, (status, opted_in, region, priority, lag))| {
+                let mut instance = instance(region, format!("r{i}"), status, opted_in, priority);
+                instance.source = Some(DbRef::new(HOME, "orders"));
+                Candidate { instance, lag }
+            })
+            .collect()
+    })
+}
+
+#[derive(Debug, Clone)]
+enum PrimaryKind {
+    Found { status: String, opted_in: bool },
+    Missing,
+    Unreachable,
+}
+
+fn primary() -> impl Strategy<Value = PrimaryKind> {
+    prop_oneof![
+        4 => (status(), prop_oneof![4 => Just(true), 1 => Just(false)])
+            .prop_map(|(status, opted_in)| PrimaryKind::Found { status, opted_in }),
+        1 => Just(PrimaryKind::Missing),
+        1 => Just(PrimaryKind::Unreachable),
+    ]
+}
+
+/// A recorded decision: none mostly; else naming one of the replicas (by index), or one that is gone.
+fn record() -> impl Strategy<Value = Option<(Option<usize>, bool)>> {
+    prop_oneof![
+        3 => Just(None),
+        1 => (prop::option::of(0usize..6), any::<bool>()).prop_map(Some),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum TriggerKind {
+    FailureEvent,
+    Alarm,
+    ReplicaSide,
+    ManualPromote(usize),
+    Status,
+}
+
+fn trigger() -> impl Strategy<Value = TriggerKind> {
+    prop_oneof![
+        Just(TriggerKind::FailureEvent),
+        Just(TriggerKind::Alarm),
+        Just(TriggerKind::ReplicaSide),
+        (0usize..7).prop_map(TriggerKind::ManualPromote),
+        Just(TriggerKind::Status),
+    ]
+}
+
+fn settings() -> impl Strategy<Value = Settings> {
+    (any::<bool>(), prop_oneof![Just(30.0), 0.0f64..60.0], any::<bool>()).prop_map(
+        |(promote_when_available, max_replica_lag_seconds, allow_cross_region)| Settings {
+            opt_in_tag_key: OPT_IN.to_owned(),
+            promote_when_available,
+            max_replica_lag_seconds,
+            allow_cross_region,
+        },
+    )
+}
+
+fn to_trigger(kind: &TriggerKind) -> Trigger {
+    match kind {
+        TriggerKind::FailureEvent => {
+            Trigger::FailureEvent { event_id: "RDS-EVENT-0031".into(), message: "failed".into() }
+        }
+        TriggerKind::Alarm => Trigger::Alarm { name: "orders-down".into() },
+        TriggerKind::ReplicaSide => {
+            Trigger::ReplicaSide { replica: DbRef::new(HOME, "r0"), cause: "RDS-EVENT-0045".into() }
+        }
+        TriggerKind::ManualPromote(i) => Trigger::ManualPromote { replica: DbRef::new(HOME, format!("r{i}")) },
+        TriggerKind::Status => Trigger::Status,
+    }
+}
+
+fn facts(primary: &PrimaryKind, replicas: Vec<Candidate>, record: Option<(Option<usize>, bool)>) -> PromotionFacts {
+    let primary_ref = DbRef::new(HOME, "orders");
+    let primary = match primary {
+        PrimaryKind::Found { status, opted_in } => {
+            let mut p = instance(HOME, "orders".into(), status.clone(), *opted_in, None);
+            p.replicas = replicas.iter().map(|c| c.instance.at.clone()).collect();
+            PrimaryState::Found(p)
+        }
+        PrimaryKind::Missing => PrimaryState::Missing,
+        PrimaryKind::Unreachable => PrimaryState::Unreachable { error: "timeout".into() },
+    };
+    // A record names a replica (which, when already promoted, has left the replica list and has no source).
+    let (record, recorded) = match record {
+        None => (None, None),
+        Some((named, promoted)) => {
+            let subject = named.and_then(|i| replicas.get(i)).map(|c| c.instance.clone());
+            let subject_ref = subject.as_ref().map_or_else(|| DbRef::new(HOME, "gone"), |s| s.at.clone());
+            let recorded = subject.map(|mut s| {
+                if promoted {
+                    s.source = None;
+                }
+                s
+            });
+            (Some(Record::new(subject_ref, NOW - 60)), recorded)
+        }
+    };
+    PromotionFacts { primary_ref, primary, replicas, record, recorded }
+}
+
+/// The policy's eligibility, restated independently of `decide`'s verdicts.
+fn eligible(c: &Candidate, settings: &Settings) -> bool {
+    let i = &c.instance;
+    i.status == "available"
+        && i.tags.get(OPT_IN).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+        && (i.at.region == HOME || settings.allow_cross_region)
+        && !c.lag.is_empty()
+        && c.lag.iter().all(|v| *v >= 0.0 && *v <= settings.max_replica_lag_seconds)
+}
+
+fn priority(i: &Instance) -> i32 {
+    i.tags.get(PRIORITY_TAG).and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_PRIORITY)
+}
+
+fn max_lag(lag: &[f64]) -> f64 {
+    lag.iter().copied().fold(f64::MIN, f64::max)
+}
+
+// ---------------------------------------------------------------------------------------------- promotion
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_promotion_picks_only_a_safe_replica_the_best_one_and_never_a_second_one(
+        primary in primary(),
+        replicas in replicas(),
+        record in record(),
+        trigger in trigger(),
+        settings in settings(),
+    ) {
+        let facts = facts(&primary, replicas, record);
+        let trigger_value = to_trigger(&trigger);
+        let plan = decide::decide_promotion(&trigger_value, &facts, &settings, NOW);
+
+        match &plan {
+            Plan::Promote(p) => {
+                if let PrimaryKind::Found { status, opted_in } = &primary {
+                    prop_assert!(*opted_in, "promoted away from a primary that is not opted in");
+                    let down = database_failover::model::DOWN_STATUSES.contains(&status.as_str());
+                    let asked = matches!(trigger, TriggerKind::ManualPromote(_) | TriggerKind::Status);
+                    let allowed = status == "available"
+                        && settings.promote_when_available
+                        && matches!(trigger, TriggerKind::Alarm | TriggerKind::FailureEvent);
+                    prop_assert!(
+                        facts.record.is_some() || down || asked || allowed,
+                        "promoted away from a primary that reports {status}"
+                    );
+                }
+                if let Some(record) = &facts.record {
+                    // Never twice: only the recorded replica, still a replica and available, is promoted.
+                    prop_assert_eq!(&p.replica, &record.subject);
+                    prop_assert!(p.resumed);
+                    let recorded = facts.recorded.as_ref().expect("the recorded replica exists");
+                    prop_assert!(recorded.source.is_some() && recorded.status == "available");
+                } else {
+                    prop_assert!(!p.resumed);
+                    let chosen = facts
+                        .replicas
+                        .iter()
+                        .find(|c| c.instance.at == p.replica)
+                        .expect("the promoted instance is one of the primary's replicas");
+                    prop_assert!(eligible(chosen, &settings), "promoted an unsafe replica: {chosen:?}");
+                    match &trigger {
+                        TriggerKind::ManualPromote(i) => prop_assert_eq!(&p.replica.id, &format!("r{i}")),
+                        _ => {
+                            let key = |c: &Candidate| (priority(&c.instance), max_lag(&c.lag));
+                            let (best_priority, best_lag) = key(chosen);
+                            for other in facts.replicas.iter().filter(|c| eligible(c, &settings)) {
+                                let (priority, lag) = key(other);
+                                prop_assert!(
+                                    (priority, lag) >= (best_priority, best_lag),
+                                    "{} ({priority}, {lag}) beats the chosen {} ({best_priority}, {best_lag})",
+                                    other.instance.at.id,
+                                    chosen.instance.at.id
+                                );
+                            }
+                        }
+                    }
+                }
+                prop_assert_eq!(&p.record.subject, &p.replica, "the record names the promoted replica");
+            }
+            Plan::AlreadyPromoted { replica, .. } => {
+                let record = facts.record.as_ref().expect("only with a record");
+                prop_assert_eq!(replica, &record.subject);
+                prop_assert!(facts.recorded.as_ref().is_some_and(|r| r.source.is_none()));
+            }
+            Plan::Refuse(r) => prop_assert!(!r.reason.is_empty()),
+            Plan::Skip { reason } => prop_assert!(!reason.is_empty()),
+            other => prop_assert!(false, "a promotion decision planned {:?}", other),
+        }
+        // Whatever else happens: with a safe replica, a down opted-in primary and no record, something is promoted.
+        if let (PrimaryKind::Found { status, opted_in: true }, None) = (&primary, &facts.record) {
+            let automatic = matches!(trigger, TriggerKind::FailureEvent | TriggerKind::Alarm | TriggerKind::ReplicaSide);
+            let down = database_failover::model::DOWN_STATUSES.contains(&status.as_str());
+            if automatic && down && facts.replicas.iter().any(|c| eligible(c, &settings)) {
+                prop_assert!(matches!(plan, Plan::Promote(_)), "a down primary with a safe replica: {plan:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn record_and_priority_tags_of_any_text_are_read_without_panic(
+        value in prop_oneof![".{0,60}", "[a-z0-9/:-]{0,20}@[0-9TZ:-]{0,22}"],
+        region in prop_oneof![Just(HOME.to_owned()), "[a-z0-9-]{0,12}"],
+    ) {
+        if let Some(record) = Record::parse(&value, &region) {
+            prop_assert!(!record.subject.region.is_empty() || region.is_empty());
+            // What was read can be written back and read again the same.
+            let again = Record::parse(&record.tag_value(&region), &region);
+            prop_assert_eq!(again.map(|r| r.subject), Some(record.subject));
+        }
+        let mut replica = instance(HOME, "r0".into(), "available".into(), true, Some(value));
+        replica.source = Some(DbRef::new(HOME, "orders"));
+        let facts = PromotionFacts {
+            primary_ref: DbRef::new(HOME, "orders"),
+            primary: PrimaryState::Missing,
+            replicas: vec![Candidate { instance: replica, lag: vec![1.0] }],
+            record: None,
+            recorded: None,
+        };
+        let settings = Settings {
+            opt_in_tag_key: OPT_IN.into(),
+            promote_when_available: false,
+            max_replica_lag_seconds: 30.0,
+            allow_cross_region: false,
+        };
+        let plan = decide::decide_promotion(&Trigger::Alarm { name: "a".into() }, &facts, &settings, NOW);
+        prop_assert!(matches!(plan, Plan::Promote(_)), "an unreadable priority is the default, not a refusal");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- Aurora
+
+fn cluster_facts() -> impl Strategy<Value = (ClusterFacts, Option<i64>)> {
+    let member = (0i32..3, status(), any::<bool>(), lag(), any::<bool>());
+    (
+        prop::collection::vec(member, 1..6),
+        0usize..6,
+        status(),
+        prop_oneof![4 => Just(true), 1 => Just(false)],
+        prop::option::of(prop_oneof![Just(NOW - 60), Just(NOW - CLUSTER_COOLDOWN_SECS - 1), Just(NOW + 600)]),
+    )
+        .prop_map(|(members, writer, status, opted_in, recorded_at)| {
+            let mut cluster_members = Vec::new();
+            let mut candidates = Vec::new();
+            for (i, (tier, status, opted_in, lag, exists)) in members.into_iter().enumerate() {
+                let id = format!("c{i}");
+                cluster_members.push(ClusterMember { id: id.clone(), writer: i == writer, promotion_tier: tier });
+                if exists {
+                    let mut instance = instance(HOME, id, status, opted_in, None);
+                    instance.cluster = Some("catalog".into());
+                    candidates.push(Candidate { instance, lag });
+                }
+            }
+            let mut tags = BTreeMap::new();
+            if opted_in {
+                tags.insert(OPT_IN.to_owned(), "true".to_owned());
+            }
+            if let Some(at) = recorded_at {
+                tags.insert(FAILED_OVER_TAG.to_owned(), Record::new(DbRef::new(HOME, "c0"), at).tag_value(HOME));
+            }
+            let cluster = Cluster {
+                region: HOME.into(),
+                id: "catalog".into(),
+                arn: "arn:aws:rds:us-east-1:123456789012:cluster:catalog".into(),
+                status,
+                members: cluster_members,
+                tags,
+            };
+            let facts =
+                ClusterFacts { region: HOME.into(), id: "catalog".into(), cluster: Some(cluster), members: candidates };
+            (facts, recorded_at)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn an_aurora_failover_picks_an_available_opted_in_reader_the_best_one_and_never_bounces(
+        (facts, recorded_at) in cluster_facts(),
+        named in prop::option::of(0usize..7),
+        kind in 0u8..3,
+    ) {
+        let trigger = match kind {
+            0 => Trigger::Alarm { name: "catalog-down".into() },
+            1 => Trigger::FailureEvent { event_id: "RDS-EVENT-0069".into(), message: String::new() },
+            _ => Trigger::ManualFailover { target: named.map(|i| format!("c{i}")) },
+        };
+        let plan = decide::decide_cluster(&trigger, &facts, &settings_default(), NOW);
+        let cluster = facts.cluster.as_ref().expect("cluster");
+        let manual = matches!(trigger, Trigger::ManualFailover { .. });
+        let reader_ok = |id: &str| {
+            cluster.members.iter().any(|m| m.id == id && !m.writer)
+                && facts.members.iter().any(|c| {
+                    c.instance.at.id == id
+                        && c.instance.status == "available"
+                        && c.instance.tags.get(OPT_IN).is_some_and(|v| v == "true")
+                })
+        };
+        if let Plan::FailoverCluster(f) = &plan {
+            prop_assert!(cluster.tags.get(OPT_IN).is_some_and(|v| v == "true"));
+            prop_assert!(reader_ok(&f.target), "failed over to {}: {facts:?}", f.target);
+            if !manual {
+                prop_assert_eq!(&cluster.status, "available");
+                let recent = recorded_at.is_some_and(|at| (0..CLUSTER_COOLDOWN_SECS).contains(&(NOW - at)));
+                prop_assert!(!recent, "an automatic failover within the cooldown");
+            }
+            match &trigger {
+                Trigger::ManualFailover { target: Some(target) } => prop_assert_eq!(&f.target, target),
+                _ => {
+                    let key = |id: &str| {
+                        let tier = cluster.members.iter().find(|m| m.id == id).map(|m| m.promotion_tier);
+                        let lag = facts.members.iter().find(|c| c.instance.at.id == id).and_then(|c| {
+                            c.lag.iter().copied().filter(|v| *v >= 0.0).reduce(f64::max)
+                        });
+                        (tier, lag.unwrap_or(f64::INFINITY))
+                    };
+                    let chosen = key(&f.target);
+                    for m in cluster.members.iter().filter(|m| reader_ok(&m.id)) {
+                        prop_assert!(key(&m.id) >= chosen, "{} {:?} beats {} {:?}", m.id, key(&m.id), f.target, chosen);
+                    }
+                }
+            }
+            prop_assert_eq!(&f.record.subject.id, &f.target, "the record names the new writer");
+        }
+    }
+}
+
+fn settings_default() -> Settings {
+    Settings {
+        opt_in_tag_key: OPT_IN.into(),
+        promote_when_available: false,
+        max_replica_lag_seconds: 30.0,
+        allow_cross_region: false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- routing
+
+/// Routes an intake result, or parses it as a command, and checks the outcome.
+fn check_routing(payload: &Value) {
+    let failure_ids: Vec<String> =
+        ["RDS-EVENT-0031", "RDS-EVENT-0035", "RDS-EVENT-0036", "RDS-EVENT-0221", "RDS-EVENT-0004", "RDS-EVENT-0022"]
+            .map(str::to_owned)
+            .to_vec();
+    let clear =
+        |text: &str| assert!(!text.is_empty() && text.len() < 2_000, "{payload}: unclear rejection {text:.300}");
+    match intake::parse(payload) {
+        Err(e) => clear(&e.to_string()),
+        Ok(Event::Manual(manual)) => match command::parse(&manual) {
+            Err(e) => clear(&e),
+            Ok(command::Command::Status { subject, region }) => {
+                let (command::Subject::Instance(id) | command::Subject::Cluster(id)) = subject;
+                assert!(!id.is_empty() && region.is_none_or(|r| !r.is_empty()), "{payload}");
+            }
+            Ok(command::Command::Promote { replica, region }) => {
+                assert!(!replica.is_empty() && region.is_none_or(|r| !r.is_empty()), "{payload}")
+            }
+            Ok(command::Command::FailoverCluster { cluster, target, region }) => assert!(
+                !cluster.is_empty() && target.is_none_or(|t| !t.is_empty()) && region.is_none_or(|r| !r.is_empty()),
+                "{payload}"
+            ),
+        },
+        Ok(event) => match decide::route(&event, &failure_ids) {
+            Route::Instance { at, .. } | Route::Replica { at, .. } => {
+                assert!(!at.id.is_empty() && !at.region.is_empty(), "{payload}: routed to {at:?}")
+            }
+            Route::Cluster { region, id, .. } => {
+                assert!(!id.is_empty() && !region.is_empty(), "{payload}: routed to cluster {region:?}/{id:?}")
+            }
+            Route::Skip(reason) => assert!(!reason.is_empty()),
+            Route::Refuse(r) => assert!(!r.reason.is_empty()),
+            Route::Inform(info) => assert!(!info.event_id.is_empty()),
+        },
+    }
+}
+
+/// The values the intake and the command parser look for.
+const STRINGS: &[&str] = &[
+    "ALARM",
+    "OK",
+    "aws.rds",
+    "aws.cloudwatch",
+    "RDS DB Instance Event",
+    "RDS DB Cluster Event",
+    "DB_INSTANCE",
+    "CLUSTER",
+    "RDS-EVENT-0031",
+    "RDS-EVENT-0069",
+    "RDS-EVENT-0045",
+    "RDS-EVENT-0049",
+    "arn:aws:rds:us-east-1:123456789012:db:orders",
+    "arn:aws:rds:us-east-1:123456789012:db:",
+    "arn:aws:rds:::cluster:catalog",
+    "rds:orders",
+    "status",
+    "promote",
+    "failover-cluster",
+    "",
+    " ",
+];
+
+fn leaf() -> BoxedStrategy<Value> {
+    strategies::leaf(STRINGS)
+}
+
+/// The keys the intake and the command parser look at.
+const KEYS: &[&str] = &[
+    "command",
+    "db_instance_identifier",
+    "db_cluster_identifier",
+    "target_db_instance_identifier",
+    "region",
+    "dry_run",
+    "source",
+    "detail-type",
+    "detail",
+    "account",
+    "SourceType",
+    "SourceArn",
+    "SourceIdentifier",
+    "EventID",
+    "Message",
+    "alarmName",
+    "state",
+    "value",
+    "configuration",
+    "metrics",
+    "metricStat",
+    "metric",
+    "dimensions",
+    "DBInstanceIdentifier",
+    "DBClusterIdentifier",
+];
+
+fn json_value() -> BoxedStrategy<Value> {
+    strategies::json(KEYS, leaf())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_samples_are_routed_or_rejected_clearly(
+        payload in strategies::mutated_sample(strategies::mutation(leaf()), 1..4),
+    ) {
+        check_routing(&payload);
+    }
+
+    #[test]
+    fn random_json_and_commands_are_routed_or_rejected_clearly(body in json_value(), command in prop::option::of(leaf())) {
+        let mut payload = body;
+        if let (Some(command), Some(object)) = (command, payload.as_object_mut()) {
+            object.insert("command".into(), command);
+        }
+        check_routing(&payload);
+    }
+}
+
+#[test]
+fn every_sample_is_routed_or_parsed_and_each_with_any_one_field_replaced_too() {
+    for (name, sample) in samples() {
+        check_routing(&sample);
+        let mut found = Vec::new();
+        paths(&sample, &mut Vec::new(), &mut found);
+        for path in found {
+            for replacement in [Value::Null, Value::String(String::new()), Value::String(" ".into()), Value::from(-1)] {
+                let mut payload = sample.clone();
+                apply(&mut payload, &path, &Mutation::Replace(replacement));
+                let result = std::panic::catch_unwind(|| check_routing(&payload));
+                assert!(result.is_ok(), "{name} with {path:?} replaced");
+            }
+        }
+    }
+}

@@ -1,0 +1,583 @@
+//! Property tests of target-failover's pure policy and of its handler's intake of anything at all.
+//!
+//! - The guardrail ([`decide::on_alarm`]): whatever the targets' states, the floor settings and the accused
+//!   targets, a plan never takes a group below `max(floor, 1)` healthy targets, never empties it, removes only
+//!   accused targets that are not already leaving, and removes nothing from a group that cannot serve.
+//! - Traffic shift and failback ([`decide::plan_shift`], [`decide::plan_failback`]): weights stay within ELB's
+//!   0–999, the failing group's whole share moves to the backup, and failing back after a shift restores every
+//!   action's original weights exactly (through the saved-weights tags, as the handler stores them).
+//! - Tags a person can edit (saved weights, backup, opt-in): any string is read without panicking, and only
+//!   well-formed values are used.
+//! - The handler, over an in-memory load balancer: mutated samples from `events/` and random JSON never panic,
+//!   every rejection is an `InvalidEvent`/`InvalidCommand` with a short message, and no invocation ever leaves a
+//!   group below its floor or sets a weight out of range.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use proptest::prelude::*;
+use serde_json::Value;
+use shared::notify::{Notification, Notifier, NotifyError};
+use target_failover::decide::{self, backup_of, Candidates, Counts, Floor, GroupView, Plan};
+use target_failover::elb::{ActionList, ElbError, LoadBalancer};
+use target_failover::model::{
+    format_weights, saved_weights, ForwardAction, Location, Tags, Target, TargetHealth, TargetState, Weight,
+    BACKUP_TAG, MAX_WEIGHT, SAVED_WEIGHTS_PREFIX,
+};
+use target_failover::{App, Config, Home};
+
+#[path = "../../../shared/tests/support/mutate.rs"]
+#[allow(dead_code)]
+mod mutate;
+#[path = "../../../shared/tests/support/strategies.rs"]
+mod strategies;
+use mutate::samples;
+
+const OPT_IN: &str = "failover:enabled";
+const PREFIX: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012";
+const GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/00000000000000aa";
+const BACKUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-dr/00000000000000bb";
+
+// ---------------------------------------------------------------------------------------------- strategies
+
+/// Every state, healthy ones often enough that groups which can serve are common.
+fn state() -> impl Strategy<Value = TargetState> {
+    prop_oneof![
+        6 => Just(TargetState::Healthy),
+        3 => Just(TargetState::Unhealthy),
+        1 => Just(TargetState::Initial),
+        1 => Just(TargetState::UnhealthyDraining),
+        1 => Just(TargetState::Unused),
+        1 => Just(TargetState::Draining),
+        1 => Just(TargetState::Unavailable),
+        1 => Just(TargetState::Unknown),
+    ]
+}
+
+/// Up to 12 targets with distinct ids (as `DescribeTargetHealth` reports them), ports 80 or none.
+fn targets() -> impl Strategy<Value = Vec<TargetHealth>> {
+    prop::collection::vec((state(), any::<bool>()), 0..12).prop_map(|states| {
+        states
+            .into_iter()
+            .enumerate()
+            .map(|(i, (state, port))| TargetHealth {
+                target: Target::new(format!("i-{i:017x}"), port.then_some(80)),
+                state,
+                reason: None,
+            })
+            .collect()
+    })
+}
+
+fn floor() -> impl Strategy<Value = Floor> {
+    (prop_oneof![4 => 0u32..4, 1 => 4u32..15], 0u32..=100)
+        .prop_map(|(min_targets, min_percent)| Floor { min_targets, min_percent })
+}
+
+/// Strings a person could type into a tag value, plus a few near misses of the real formats.
+fn tag_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ".{0,40}",
+        "[a-f0-9]{1,16}=[0-9]{1,12}( [a-f0-9]{1,16}=-?[0-9]{1,4}){0,3}",
+        Just(BACKUP.to_owned()),
+        Just(GROUP.to_owned()),
+        Just(format!(" {BACKUP} ")),
+        Just(format!("{PREFIX}:targetgroup/x")),
+        Just("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/dr/1".to_owned()),
+        Just("true".to_owned()),
+        Just("TRUE".to_owned()),
+    ]
+}
+
+fn tags() -> impl Strategy<Value = Tags> {
+    let key = prop_oneof![
+        Just(OPT_IN.to_owned()),
+        Just(BACKUP_TAG.to_owned()),
+        "[a-f0-9/]{0,33}".prop_map(|k| format!("{SAVED_WEIGHTS_PREFIX}{k}")),
+        ".{0,20}",
+    ];
+    prop::collection::btree_map(key, tag_text(), 0..5)
+}
+
+/// Which targets an alarm accuses: the unhealthy ones, or some named ones (registered or not, with or
+/// without a port).
+#[derive(Debug, Clone)]
+enum Accused {
+    Unhealthy,
+    Named(Vec<Target>),
+}
+
+fn accused() -> impl Strategy<Value = Accused> {
+    prop_oneof![
+        Just(Accused::Unhealthy),
+        prop::collection::vec((0usize..14, prop::option::of(prop::sample::select(vec![80, 8080]))), 1..8).prop_map(
+            |named| Accused::Named(
+                named.into_iter().map(|(i, port)| Target::new(format!("i-{i:017x}"), port)).collect()
+            )
+        ),
+    ]
+}
+
+fn candidates(accused: &Accused) -> Candidates<'_> {
+    match accused {
+        Accused::Unhealthy => Candidates::Unhealthy,
+        Accused::Named(named) => Candidates::Named(named),
+    }
+}
+
+fn group_tags(opted_in: bool, backup: bool) -> Tags {
+    let mut tags = Tags::new();
+    if opted_in {
+        tags.insert(OPT_IN.into(), "true".into());
+    }
+    if backup {
+        tags.insert(BACKUP_TAG.into(), BACKUP.into());
+    }
+    tags
+}
+
+/// Forward actions naming the failing group, each with up to 4 other groups (distinct ids), the backup among
+/// them or not, weights 0–999; distinct listener and rule ids.
+fn actions() -> impl Strategy<Value = Vec<ForwardAction>> {
+    let action =
+        (0u32..=MAX_WEIGHT, prop::option::of(0u32..=MAX_WEIGHT), prop::collection::vec(0u32..=MAX_WEIGHT, 0..4));
+    prop::collection::vec((action, any::<bool>()), 1..5).prop_map(|actions| {
+        actions
+            .into_iter()
+            .enumerate()
+            .map(|(i, ((failing, backup, others), rule))| {
+                let listener = format!("{PREFIX}:listener/app/shop/1111111111111111/{i:016x}");
+                let location = if rule {
+                    Location::Rule(format!(
+                        "{PREFIX}:listener-rule/app/shop/1111111111111111/{i:016x}/{:016x}",
+                        i + 100
+                    ))
+                } else {
+                    Location::Listener(listener)
+                };
+                let mut weights = vec![Weight::new(GROUP, failing)];
+                if let Some(b) = backup {
+                    weights.push(Weight::new(BACKUP, b));
+                }
+                for (j, w) in others.into_iter().enumerate() {
+                    weights.push(Weight::new(format!("{PREFIX}:targetgroup/other{j}/{j:016x}"), w));
+                }
+                ForwardAction { location, weights, actions: ActionList::default() }
+            })
+            .collect()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------- the guardrail
+
+/// The invariants of one alarm plan for a group (see the module doc).
+fn check_alarm_plan(group: GroupView<'_>, accused: &Accused, floor: Floor, plan: &Plan) {
+    let before = Counts::of(group.targets, floor);
+    let is_accused = |t: &TargetHealth| match accused {
+        Accused::Unhealthy => t.state == TargetState::Unhealthy,
+        Accused::Named(named) => named.iter().any(|n| t.target.matches(n)),
+    };
+    match plan {
+        Plan::Deregister { targets, counts, healthy_after, .. } => {
+            assert!(group.opted_in(), "changed a group that is not opted in");
+            assert_eq!(*counts, before);
+            assert!(before.can_serve(), "removed targets from a group that cannot serve: {before:?}");
+            assert!(!targets.is_empty(), "an empty deregistration");
+            let removed: BTreeSet<&Target> = targets.iter().map(|t| &t.target).collect();
+            assert_eq!(removed.len(), targets.len(), "a target listed twice");
+            for t in targets {
+                let listed = group.targets.iter().find(|g| g.target == t.target).expect("a registered target");
+                assert!(is_accused(listed), "{} is not accused", t.target);
+                assert!(!listed.state.leaving(), "{} is already leaving", t.target);
+            }
+            let left: Vec<&TargetHealth> = group.targets.iter().filter(|t| !removed.contains(&t.target)).collect();
+            let healthy_left = left.iter().filter(|t| t.state.serves()).count();
+            assert_eq!(healthy_left, *healthy_after, "healthy_after is what remains");
+            assert!(healthy_left >= before.required(), "{healthy_left} healthy left, floor {}", before.required());
+            assert!(left.iter().any(|t| !t.state.leaving()), "the group was emptied");
+            // Nothing accused and idle is kept: removing it costs no healthy capacity.
+            for t in group.targets.iter().filter(|t| is_accused(t) && !t.state.leaving() && !t.state.serves()) {
+                assert!(removed.contains(&t.target), "{} ({:?}) accused and idle, but kept", t.target, t.state);
+            }
+        }
+        Plan::ShiftTraffic { backup, counts, .. } => {
+            assert!(group.opted_in());
+            assert!(!counts.can_serve(), "shifted traffic away from a group that can serve");
+            assert_eq!(Some(Ok(backup.clone())), group.backup());
+        }
+        Plan::Failback { .. } => panic!("an alarm never fails back"),
+        Plan::Skip { reason } | Plan::Refuse { reason, .. } => assert!(!reason.is_empty()),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn an_alarm_never_takes_a_group_below_its_floor_nor_empties_it(
+        targets in targets(),
+        floor in floor(),
+        accused in accused(),
+        opted_in in any::<bool>(),
+        backup in any::<bool>(),
+    ) {
+        let tags = group_tags(opted_in, backup);
+        let group = GroupView { arn: GROUP, tags: &tags, targets: &targets, opt_in_tag_key: OPT_IN };
+        let plan = decide::on_alarm(group, candidates(&accused), floor);
+        check_alarm_plan(group, &accused, floor, &plan);
+    }
+
+    #[test]
+    fn failback_happens_only_for_an_opted_in_group_that_serves_and_has_saved_weights(
+        targets in targets(),
+        floor in floor(),
+        tags in tags(),
+        force in any::<bool>(),
+    ) {
+        let group = GroupView { arn: GROUP, tags: &tags, targets: &targets, opt_in_tag_key: OPT_IN };
+        let saved = saved_weights(&tags);
+        let counts = Counts::of(&targets, floor);
+        match decide::on_ok(group, Candidates::Unhealthy, floor, &saved) {
+            Plan::Failback { .. } => {
+                prop_assert!(group.opted_in() && !saved.is_empty() && counts.can_serve());
+            }
+            Plan::Skip { .. } | Plan::Refuse { .. } => {}
+            other => prop_assert!(false, "OK planned {other:?}"),
+        }
+        // A person may force a failback, but only of an opted-in group with saved weights.
+        match decide::on_failback_command(group, floor, &saved, force) {
+            Plan::Failback { .. } => prop_assert!(group.opted_in() && !saved.is_empty() && (force || counts.can_serve())),
+            Plan::Skip { .. } | Plan::Refuse { .. } => {}
+            other => prop_assert!(false, "failback command planned {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_shift_needs_an_opted_in_group_and_a_valid_backup_tag(tags in tags(), targets in targets(), floor in floor()) {
+        let group = GroupView { arn: GROUP, tags: &tags, targets: &targets, opt_in_tag_key: OPT_IN };
+        if let Plan::ShiftTraffic { backup, .. } = decide::on_shift_command(group, floor) {
+            prop_assert!(group.opted_in());
+            prop_assert_eq!(backup_of(GROUP, &tags), Some(Ok(backup)));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- tags people edit
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_tag_text_is_read_without_panic_and_only_well_formed_values_are_used(tags in tags()) {
+        for (location, pairs) in saved_weights(&tags) {
+            let value = &tags[&format!("{SAVED_WEIGHTS_PREFIX}{location}")];
+            prop_assert!(!pairs.is_empty());
+            prop_assert_eq!(pairs.len(), value.split_whitespace().count(), "every pair of {:?} read", value);
+        }
+        if let Some(Ok(backup)) = backup_of(GROUP, &tags) {
+            prop_assert!(backup != GROUP, "a group is never its own backup");
+            prop_assert!(backup.starts_with(&format!("{PREFIX}:targetgroup/")), "{backup} is elsewhere");
+        }
+        let group = GroupView { arn: GROUP, tags: &tags, targets: &[], opt_in_tag_key: OPT_IN };
+        prop_assert_eq!(group.opted_in(), tags.get(OPT_IN).is_some_and(|v| v == "true"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- shift and failback
+
+/// The actions as they are after `changes` were applied.
+fn applied(actions: &[ForwardAction], changes: &[decide::WeightChange]) -> Vec<ForwardAction> {
+    actions
+        .iter()
+        .map(|a| match changes.iter().find(|c| c.location == a.location) {
+            Some(change) => ForwardAction { weights: change.after.clone(), ..a.clone() },
+            None => a.clone(),
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_shift_keeps_weights_in_range_and_failing_back_restores_the_original_weights(actions in actions()) {
+        let shift = decide::plan_shift(&actions, GROUP, BACKUP, &Default::default());
+        prop_assert!(shift.already_shifted.is_empty());
+        for action in &actions {
+            let changed = shift.changes.iter().find(|c| c.location == action.location);
+            let moved = action.weight_of(GROUP).unwrap_or(0);
+            let conflict = shift.conflicts.iter().any(|(l, _)| l == &action.location);
+            prop_assert_eq!(changed.is_some(), moved > 0 && !conflict, "{:?}", action.location);
+            let Some(change) = changed else { continue };
+            prop_assert_eq!(&change.before, &action.weights);
+            prop_assert!(change.after.iter().all(|w| w.weight <= MAX_WEIGHT), "{:?}", change.after);
+            let after: BTreeMap<&str, u32> = change.after.iter().map(|w| (w.group_arn.as_str(), w.weight)).collect();
+            prop_assert_eq!(after.len(), change.after.len(), "a group listed twice");
+            prop_assert_eq!(after[GROUP], 0);
+            let backup_before = action.weight_of(BACKUP).unwrap_or(0);
+            prop_assert_eq!(after[BACKUP], (backup_before + moved).min(MAX_WEIGHT));
+            prop_assert!(after[BACKUP] > 0, "the action still sends its traffic somewhere");
+            for w in action.weights.iter().filter(|w| w.group_arn != GROUP && w.group_arn != BACKUP) {
+                prop_assert_eq!(after[w.group_arn.as_str()], w.weight, "another group's share changed");
+            }
+        }
+        // Saved before the change, as tags on the failing group; one per changed action.
+        prop_assert_eq!(shift.save.len(), shift.changes.len());
+        let tags: Tags = shift.save.iter().cloned().collect();
+        let saved = saved_weights(&tags);
+        let shifted = applied(&actions, &shift.changes);
+
+        // The same alarm again: nothing more to change, every shifted action recognised.
+        let again = decide::plan_shift(&shifted, GROUP, BACKUP, &saved);
+        prop_assert!(again.changes.is_empty() && again.save.is_empty(), "{again:?}");
+        prop_assert_eq!(again.already_shifted.len(), shift.changes.len());
+
+        let failback = decide::plan_failback(&shifted, GROUP, Some(BACKUP), &saved);
+        prop_assert!(failback.conflicts.is_empty(), "{:?}", failback.conflicts);
+        prop_assert!(failback.stale_keys.is_empty());
+        prop_assert_eq!(failback.restored_keys.len(), shift.changes.len());
+        let restored = applied(&shifted, &failback.changes);
+        for (original, now) in actions.iter().zip(&restored) {
+            prop_assert_eq!(&original.weights, &now.weights, "{:?} not restored", original.location);
+        }
+    }
+
+    #[test]
+    fn saved_weights_survive_the_tag_format(actions in actions()) {
+        for action in &actions {
+            let text = format_weights(&action.weights);
+            let tags = Tags::from([(format!("{SAVED_WEIGHTS_PREFIX}k"), text.clone())]);
+            let read = saved_weights(&tags);
+            let pairs = &read["k"];
+            prop_assert_eq!(pairs.len(), action.weights.len(), "{}", text);
+            for ((id, weight), w) in pairs.iter().zip(&action.weights) {
+                let suffix = format!("/{id}");
+                prop_assert!(w.group_arn.ends_with(&suffix), "{} for {}", id, w.group_arn);
+                prop_assert_eq!(*weight, w.weight);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- the handler
+
+/// An in-memory load balancer: every group has the same targets; a group is opted in with a backup in its own
+/// account and region; each group has one listener forwarding to it. Records every change.
+#[derive(Clone)]
+struct FakeLb {
+    targets: Vec<TargetHealth>,
+    saved: Tags,
+    changes: Arc<Mutex<Changes>>,
+}
+
+#[derive(Default, Debug)]
+struct Changes {
+    deregistered: BTreeMap<String, Vec<Target>>,
+    weights: Vec<Vec<Weight>>,
+}
+
+impl FakeLb {
+    fn tags_of(&self, group: &str) -> Tags {
+        let mut tags = group_tags(true, false);
+        if let Some((prefix, _)) = group.split_once(":targetgroup/") {
+            tags.insert(BACKUP_TAG.into(), format!("{prefix}:targetgroup/backup/00000000000000bb"));
+        }
+        tags.extend(self.saved.clone());
+        tags
+    }
+}
+
+impl LoadBalancer for FakeLb {
+    async fn tags(&self, groups: &[String]) -> Result<Vec<(String, Option<Tags>)>, ElbError> {
+        Ok(groups.iter().map(|g| (g.clone(), Some(self.tags_of(g)))).collect())
+    }
+    async fn instance_groups(&self) -> Result<Vec<String>, ElbError> {
+        Ok(vec![GROUP.to_owned(), BACKUP.to_owned()])
+    }
+    async fn target_health(&self, _group: &str) -> Result<Option<Vec<TargetHealth>>, ElbError> {
+        Ok(Some(self.targets.clone()))
+    }
+    async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), ElbError> {
+        self.changes.lock().unwrap().deregistered.entry(group.to_owned()).or_default().extend(targets.iter().cloned());
+        Ok(())
+    }
+    async fn register(&self, _group: &str, _targets: &[Target]) -> Result<(), ElbError> {
+        Ok(())
+    }
+    async fn forwards_to(&self, group: &str) -> Result<Vec<ForwardAction>, ElbError> {
+        let location = Location::Listener(format!("{PREFIX}:listener/app/shop/1111111111111111/2222222222222222"));
+        Ok(vec![ForwardAction { location, weights: vec![Weight::new(group, 999)], actions: ActionList::default() }])
+    }
+    async fn set_weights(&self, _action: &ForwardAction, weights: &[Weight]) -> Result<(), ElbError> {
+        self.changes.lock().unwrap().weights.push(weights.to_vec());
+        Ok(())
+    }
+    async fn add_tags(&self, _resource: &str, _tags: &[(String, String)]) -> Result<(), ElbError> {
+        Ok(())
+    }
+    async fn remove_tags(&self, _resource: &str, _keys: &[String]) -> Result<(), ElbError> {
+        Ok(())
+    }
+}
+
+#[derive(Clone, Default)]
+struct Published(Arc<Mutex<Vec<Notification>>>);
+
+impl Notifier for Published {
+    async fn publish(&self, notification: &Notification) -> Result<(), NotifyError> {
+        self.0.lock().unwrap().push(notification.clone());
+        Ok(())
+    }
+}
+
+/// Runs the handler on `payload` against a group with `targets`, then checks: no panic (we got here), a
+/// rejection is a clear input error, the floor held in every group, and every weight set is in range.
+fn check_handler(payload: Value, mut targets: Vec<TargetHealth>, saved: Tags) {
+    // The targets the samples name (an instance alarm, the deregister command) are in the group.
+    for (t, (id, port)) in targets.iter_mut().zip([("i-0abc1234def567890", Some(80)), ("10.0.1.7", Some(8080))]) {
+        t.target = Target::new(id, port);
+    }
+    let lb = FakeLb { targets: targets.clone(), saved, changes: Arc::default() };
+    let published = Published::default();
+    let topic = "arn:aws:sns:us-east-1:123456789012:failover".to_owned();
+    let config =
+        Config::from_lookup(&move |name| (name == "NOTIFICATION_TOPIC_ARN").then(|| topic.clone())).expect("config");
+    let floor = Floor { min_targets: config.min_healthy_targets, min_percent: config.min_healthy_percent };
+    let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
+    let app = App::with_ports(config, lb.clone(), published.clone(), home);
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+
+    let result = runtime.block_on(app.handle(payload.clone()));
+
+    if let Err(error) = &result {
+        let text = error.to_string();
+        assert!(
+            matches!(error.error_type(), "InvalidEvent" | "InvalidCommand"),
+            "{payload}: an in-memory load balancer cannot fail, yet {}: {text}",
+            error.error_type()
+        );
+        assert!(!text.is_empty() && text.len() < 2_000, "{payload}: unclear rejection {text:.300}");
+        assert!(published.0.lock().unwrap().is_empty(), "a rejected payload notified");
+    }
+    let changes = lb.changes.lock().unwrap();
+    let required = Counts::of(&targets, floor).required();
+    for (group, removed) in &changes.deregistered {
+        let healthy_left =
+            targets.iter().filter(|t| t.state.serves() && !removed.iter().any(|r| r == &t.target)).count();
+        assert!(healthy_left >= required, "{payload}: {group} left with {healthy_left} healthy, needs {required}");
+    }
+    // Only shifts set weights here (the fake's listener still forwards to the group, so a failback finds its
+    // saved weights stale): a shift always leaves the action some traffic.
+    for weights in &changes.weights {
+        assert!(weights.iter().all(|w| w.weight <= MAX_WEIGHT), "{payload}: weights {weights:?}");
+        assert!(weights.iter().any(|w| w.weight > 0), "{payload}: an action left with no traffic {weights:?}");
+    }
+}
+
+/// The values the intake and the command parser look for.
+const STRINGS: &[&str] = &[
+    "ALARM",
+    "OK",
+    "aws.cloudwatch",
+    "CloudWatch Alarm State Change",
+    "status",
+    "deregister",
+    "restore",
+    "shift",
+    "failback",
+    GROUP,
+    BACKUP,
+    "targetgroup/web/00000000000000aa",
+    "i-00000000000000001",
+    "arn:aws:cloudwatch:us-east-1:123456789012:alarm:web",
+];
+
+fn leaf() -> BoxedStrategy<Value> {
+    strategies::leaf(STRINGS)
+}
+
+/// The keys the intake and the command parser look at.
+const KEYS: &[&str] = &[
+    "command",
+    "target_group_arn",
+    "targets",
+    "id",
+    "port",
+    "force",
+    "dry_run",
+    "source",
+    "detail-type",
+    "detail",
+    "resources",
+    "alarmName",
+    "state",
+    "previousState",
+    "value",
+    "configuration",
+    "metrics",
+    "metricStat",
+    "metric",
+    "dimensions",
+    "TargetGroup",
+    "InstanceId",
+    "account",
+    "region",
+];
+
+fn json_value() -> BoxedStrategy<Value> {
+    strategies::json(KEYS, leaf())
+}
+
+/// Saved weights for the fake group's one listener, sometimes; or nonsense a person typed.
+fn saved() -> impl Strategy<Value = Tags> {
+    prop_oneof![
+        Just(Tags::new()),
+        Just(Tags::from([(format!("{SAVED_WEIGHTS_PREFIX}2222222222222222"), "00000000000000aa=999".to_owned())])),
+        tag_text().prop_map(|v| Tags::from([(format!("{SAVED_WEIGHTS_PREFIX}2222222222222222"), v)])),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_samples_never_panic_and_never_break_the_guardrail(
+        payload in strategies::mutated_sample(strategies::mutation(json_value()), 0..4),
+        targets in targets(),
+        saved in saved(),
+    ) {
+        check_handler(payload, targets, saved);
+    }
+
+    #[test]
+    fn random_json_and_commands_never_panic(body in json_value(), command in prop::option::of(leaf()), targets in targets()) {
+        let mut payload = body;
+        if let (Some(command), Some(object)) = (command, payload.as_object_mut()) {
+            object.insert("command".into(), command);
+        }
+        check_handler(payload, targets, Tags::new());
+    }
+}
+
+#[test]
+fn every_sample_runs_through_the_handler_with_every_kind_of_group() {
+    // Deterministic companion of the properties: each sample against a healthy, a degraded and a failed group.
+    let group = |states: &[TargetState]| -> Vec<TargetHealth> {
+        states
+            .iter()
+            .enumerate()
+            .map(|(i, s)| TargetHealth {
+                target: Target::new(format!("i-{i:017x}"), Some(80)),
+                state: *s,
+                reason: None,
+            })
+            .collect()
+    };
+    use TargetState::{Healthy, Unhealthy};
+    for (name, sample) in samples() {
+        for targets in [group(&[Healthy; 3]), group(&[Healthy, Unhealthy, Unhealthy]), group(&[Unhealthy; 3])] {
+            let result = std::panic::catch_unwind(|| check_handler(sample.clone(), targets.clone(), Tags::new()));
+            assert!(result.is_ok(), "{name} with {targets:?}");
+        }
+    }
+}
