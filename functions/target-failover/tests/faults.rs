@@ -1,6 +1,8 @@
-//! Faults the local AWS cannot produce: throttling and 5xx on each ELB call the function makes, through
-//! `aws-smithy-mocks`. A fault that clears within the SDK's attempts is invisible; one that outlasts them
-//! returns an `AwsError` to Lambda (so the event is retried) after a failure notification was attempted.
+//! Faults the local AWS cannot produce: throttling, 5xx, connection failures and timeouts on each ELB call the
+//! function makes, through `aws-smithy-mocks` (connection failures and timeouts through the sentinel statuses
+//! of `shared/tests/support/faulty_http.rs`), and on the notification itself. A fault that clears within the
+//! SDK's attempts is invisible; one that outlasts them returns an `AwsError` to Lambda (so the event is
+//! retried) after a failure notification was attempted. A failed notification never undoes or fails a change.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,14 +25,15 @@ use aws_sdk_elasticloadbalancingv2::types::{
     TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
-use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+use aws_smithy_mocks::{mock, MockResponseInterceptor, Rule, RuleMode};
 use serde_json::{json, Value};
-use shared::notify::{Notification, Notifier, NotifyError};
+use shared::notify::{Notification, NotificationFormat, Notifier, NotifyError, SnsNotifier};
 use shared::response::Status;
 use target_failover::elb::ElbClient;
 use target_failover::{App, Config, Home};
 
 const ACCOUNT: &str = "123456789012";
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:failover";
 const G: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/00000000000000aa";
 const B: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-dr/00000000000000bb";
 const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/1111111111111111";
@@ -38,6 +41,9 @@ const LISTENER: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/1111111111111111/2222222222222222";
 const RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/shop/1111111111111111/2222222222222222/3333333333333333";
 const INSTANCE: &str = "i-0000000000000000a";
+
+#[path = "../../../shared/tests/support/faulty_http.rs"]
+mod faulty_http;
 
 /// What the mocked ELB holds, and which event the function receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,7 +200,7 @@ impl Scenario {
         DescribeRulesOutput::builder().rules(rule).rules(default).build()
     }
 
-    /// Rules answering every operation with this scenario's state.
+    /// Rules answering every operation with this scenario's state, in the order of [`WORLD`].
     fn world(self) -> Vec<Rule> {
         vec![
             mock!(Client::describe_tags).then_compute_output(move |input| self.tags_output(input.resource_arns())),
@@ -213,15 +219,56 @@ impl Scenario {
     }
 }
 
+/// The operations [`Scenario::world`] answers, in its order.
+const WORLD: [&str; 11] = [
+    "DescribeTags",
+    "DescribeTargetHealth",
+    "DescribeTargetGroups",
+    "DescribeListeners",
+    "DescribeRules",
+    "DeregisterTargets",
+    "RegisterTargets",
+    "ModifyListener",
+    "ModifyRule",
+    "AddTags",
+    "RemoveTags",
+];
+
+/// The changing operations the world answered (the failing rule's own calls are not counted here).
+fn changes_made(world: &[Rule]) -> Vec<&'static str> {
+    WORLD
+        .iter()
+        .zip(world)
+        .filter(|(op, rule)| !op.starts_with("Describe") && rule.num_calls() > 0)
+        .map(|(op, _)| *op)
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Fault {
     /// HTTP 400 with the `Throttling` code, as ELB answers when its API rate is exceeded.
     Throttling,
     /// HTTP 503.
     Unavailable,
+    /// The connection fails (a dispatch failure).
+    ConnectionReset,
+    /// No answer: the attempt times out.
+    Timeout,
 }
 
+const FAULTS: [Fault; 4] = [Fault::Throttling, Fault::Unavailable, Fault::ConnectionReset, Fault::Timeout];
+
 impl Fault {
+    /// How the error the function reports names it.
+    fn seen_as(self) -> &'static str {
+        match self {
+            Fault::Throttling => "Throttling",
+            Fault::Unavailable => "503",
+            Fault::ConnectionReset => "connection reset",
+            Fault::Timeout => "timeout",
+        }
+    }
+
     fn status_and_body(self) -> (u16, Option<String>) {
         match self {
             Fault::Throttling => (
@@ -234,6 +281,8 @@ impl Fault {
                 ),
             ),
             Fault::Unavailable => (503, None),
+            Fault::ConnectionReset => (faulty_http::CONNECTION_RESET, None),
+            Fault::Timeout => (faulty_http::NO_ANSWER, None),
         }
     }
 }
@@ -271,24 +320,34 @@ fn fault_rule(scenario: Scenario, operation: &str, fault: Fault, times: Option<u
 /// The SDK's standard retry, 3 attempts, with a backoff short enough for tests.
 const ATTEMPTS: usize = 3;
 
-fn client(rules: &[Rule]) -> Client {
-    let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for rule in rules {
-        interceptor = interceptor.with_rule(rule);
-    }
-    let config = aws_sdk_elasticloadbalancingv2::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-        .http_client(create_mock_http_client())
-        .interceptor(interceptor)
-        .retry_config(
-            aws_sdk_elasticloadbalancingv2::config::retry::RetryConfig::standard()
-                .with_max_attempts(ATTEMPTS as u32)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
-        .build();
-    Client::from_conf(config)
+/// A client of `$sdk` answering from `rules`: the SDK's standard retry with [`ATTEMPTS`] attempts and a short
+/// backoff, an attempt timeout, and a retry partition of its own (cases run concurrently).
+macro_rules! client {
+    ($sdk:ident, $rules:expr) => {{
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for rule in $rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let config = $sdk::Config::builder()
+            .behavior_version_latest()
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .http_client(faulty_http::http_client())
+            .interceptor(interceptor)
+            .retry_partition($sdk::config::retry::RetryPartition::new(faulty_http::own_retry_partition()))
+            .timeout_config(
+                $sdk::config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(faulty_http::ATTEMPT_TIMEOUT)
+                    .build(),
+            )
+            .retry_config(
+                $sdk::config::retry::RetryConfig::standard()
+                    .with_max_attempts(ATTEMPTS as u32)
+                    .with_initial_backoff(Duration::from_millis(1)),
+            )
+            .build();
+        $sdk::Client::from_conf(config)
+    }};
 }
 
 /// Keeps what would have been published.
@@ -310,11 +369,14 @@ impl Notifier for Recorder {
 }
 
 fn app(rules: &[Rule], recorder: &Recorder) -> App<ElbClient, Recorder> {
-    let topic = format!("arn:aws:sns:us-east-1:{ACCOUNT}:failover");
-    let lookup = move |name: &str| if name == "NOTIFICATION_TOPIC_ARN" { Some(topic.clone()) } else { None };
+    app_with(rules, recorder.clone())
+}
+
+fn app_with<N: Notifier + Sync>(rules: &[Rule], notifier: N) -> App<ElbClient, N> {
+    let lookup = move |name: &str| if name == "NOTIFICATION_TOPIC_ARN" { Some(TOPIC.to_owned()) } else { None };
     let config = Config::from_lookup(&lookup).unwrap();
     let home = Home { partition: "aws".into(), account: ACCOUNT.into(), region: "us-east-1".into() };
-    App::with_ports(config, ElbClient::new(client(rules)), recorder.clone(), home)
+    App::with_ports(config, ElbClient::new(client!(aws_sdk_elasticloadbalancingv2, rules)), notifier, home)
 }
 
 const SCENARIOS: [Scenario; 5] =
@@ -331,49 +393,65 @@ async fn every_scenario_succeeds_against_the_mocked_load_balancer() {
     }
 }
 
-#[tokio::test]
-async fn throttling_and_5xx_on_each_call_are_retried_by_the_sdk_and_then_succeed() {
-    for scenario in SCENARIOS {
-        for &operation in scenario.operations() {
-            for fault in [Fault::Throttling, Fault::Unavailable] {
-                let case = format!("{scenario:?} / {operation} / {fault:?}");
-                let failing = fault_rule(scenario, operation, fault, Some(ATTEMPTS - 1));
-                let mut rules = vec![failing.clone()];
-                rules.extend(scenario.world());
-                let recorder = Recorder::default();
-
-                let response = app(&rules, &recorder).handle(scenario.event()).await;
-
-                let response = response.unwrap_or_else(|e| panic!("{case}: {e}"));
-                assert_eq!(response.status, scenario.expected_status(), "{case}: {response:?}");
-                assert_eq!(failing.num_calls(), ATTEMPTS, "{case}: two faults, then the answer on the last attempt");
-                assert!(recorder.outcomes().iter().all(|(o, _)| o == "succeeded"), "{case}: {:?}", recorder.outcomes());
-            }
-        }
-    }
+/// Every (scenario, operation, fault) case, run concurrently: timeouts wait for the attempt timeout.
+fn cases() -> Vec<(Scenario, &'static str, Fault)> {
+    SCENARIOS
+        .iter()
+        .flat_map(|&scenario| scenario.operations().iter().map(move |&operation| (scenario, operation)))
+        .flat_map(|(scenario, operation)| FAULTS.map(|fault| (scenario, operation, fault)))
+        .collect()
 }
 
 #[tokio::test]
-async fn throttling_and_5xx_outlasting_the_retries_return_an_error_after_a_failure_notification() {
-    for scenario in SCENARIOS {
-        for &operation in scenario.operations() {
-            for fault in [Fault::Throttling, Fault::Unavailable] {
-                let case = format!("{scenario:?} / {operation} / {fault:?}");
-                let failing = fault_rule(scenario, operation, fault, None);
-                let mut rules = vec![failing.clone()];
-                rules.extend(scenario.world());
-                let recorder = Recorder::default();
+async fn throttling_5xx_connection_failures_and_timeouts_on_each_call_are_retried_by_the_sdk_and_then_succeed() {
+    futures::future::join_all(cases().into_iter().map(|(scenario, operation, fault)| async move {
+        let case = format!("{scenario:?} / {operation} / {fault:?}");
+        let failing = fault_rule(scenario, operation, fault, Some(ATTEMPTS - 1));
+        let mut rules = vec![failing.clone()];
+        rules.extend(scenario.world());
+        let recorder = Recorder::default();
 
-                let error = app(&rules, &recorder).handle(scenario.event()).await.expect_err(&case);
+        let response = app(&rules, &recorder).handle(scenario.event()).await;
 
-                assert_eq!(error.error_type(), "AwsError", "{case}: {error}");
-                assert!(error.to_string().contains(operation), "{case}: {error}");
-                assert_eq!(failing.num_calls(), ATTEMPTS, "{case}: every attempt was made");
-                let outcomes = recorder.outcomes();
-                assert!(outcomes.iter().any(|(o, _)| o == "failed"), "{case}: {outcomes:?}");
-            }
+        let response = response.unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(response.status, scenario.expected_status(), "{case}: {response:?}");
+        assert_eq!(failing.num_calls(), ATTEMPTS, "{case}: two faults, then the answer on the last attempt");
+        assert!(recorder.outcomes().iter().all(|(o, _)| o == "succeeded"), "{case}: {:?}", recorder.outcomes());
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn throttling_5xx_connection_failures_and_timeouts_outlasting_the_retries_return_an_error_after_a_failure_notification(
+) {
+    futures::future::join_all(cases().into_iter().map(|(scenario, operation, fault)| async move {
+        let case = format!("{scenario:?} / {operation} / {fault:?}");
+        let failing = fault_rule(scenario, operation, fault, None);
+        let world = scenario.world();
+        let mut rules = vec![failing.clone()];
+        rules.extend(world.iter().cloned());
+        let recorder = Recorder::default();
+
+        let error = app(&rules, &recorder).handle(scenario.event()).await.expect_err(&case);
+
+        // Never half-applied in a harmful way: nothing changes on a failed read, weights never change before
+        // they are saved, and saved weights are never removed before they are restored.
+        let changed = changes_made(&world);
+        if operation.starts_with("Describe") || operation == "AddTags" {
+            assert!(changed.is_empty(), "{case}: changed {changed:?} although {operation} failed");
         }
-    }
+        if operation.starts_with("Modify") {
+            assert!(!changed.contains(&"RemoveTags"), "{case}: saved weights removed before every action was restored");
+        }
+
+        assert_eq!(error.error_type(), "AwsError", "{case}: {error}");
+        assert!(error.to_string().contains(operation), "{case}: {error}");
+        assert!(error.to_string().contains(fault.seen_as()), "{case}: {error}");
+        assert_eq!(failing.num_calls(), ATTEMPTS, "{case}: every attempt was made");
+        let outcomes = recorder.outcomes();
+        assert!(outcomes.iter().any(|(o, _)| o == "failed"), "{case}: {outcomes:?}");
+    }))
+    .await;
 }
 
 #[tokio::test]
@@ -410,4 +488,23 @@ async fn a_group_that_aws_says_does_not_exist_is_skipped_without_error_or_notifi
     assert!(response.message.contains("does not exist"), "{response:?}");
     assert_eq!(missing.num_calls(), 2, "the batch, then the group alone");
     assert!(recorder.outcomes().is_empty());
+}
+
+#[tokio::test]
+async fn a_notification_that_cannot_be_published_neither_fails_nor_undoes_the_change() {
+    futures::future::join_all(FAULTS.map(|fault| async move {
+        let (status, body) = fault.status_and_body();
+        let publish = mock!(aws_sdk_sns::Client::publish).sequence().http_status(status, body).repeatedly().build();
+        let notifier = SnsNotifier::new(client!(aws_sdk_sns, [&publish]), TOPIC.to_owned(), NotificationFormat::Json);
+        let world = Scenario::Deregister.world();
+
+        let response = app_with(&world, notifier).handle(Scenario::Deregister.event()).await;
+
+        // The change stands and is reported: a retry of the event would find nothing left to do anyway.
+        let response = response.unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+        assert_eq!(response.status, Status::Succeeded, "{fault:?}: {response:?}");
+        assert_eq!(changes_made(&world), ["DeregisterTargets"], "{fault:?}");
+        assert_eq!(publish.num_calls(), ATTEMPTS, "{fault:?}: the SDK retried the publication");
+    }))
+    .await;
 }

@@ -1,0 +1,64 @@
+//! Faults `aws-smithy-mocks` cannot produce by itself, for the functions' SDK-level fault tests (included with
+//! `#[path]`): a mock rule answers with one of two sentinel HTTP statuses, and this HTTP client turns it into
+//! the fault, below the SDK, where a real network fault happens:
+//! - [`CONNECTION_RESET`]: the connection fails (an I/O `ConnectorError`, the SDK's `DispatchFailure`);
+//! - [`NO_ANSWER`]: the request is sent and nothing ever comes back, so the attempt ends by the client's
+//!   attempt timeout (the SDK's `TimeoutError`), as it does when a service or the network hangs.
+//!
+//! Both are retried by the SDK's standard retry strategy like throttling and 5xx.
+
+use std::time::Duration;
+
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+/// A rule answering this status makes the connection fail.
+pub const CONNECTION_RESET: u16 = 598;
+/// A rule answering this status makes the request hang until the attempt timeout.
+pub const NO_ANSWER: u16 = 599;
+/// The attempt timeout to configure on clients using [`http_client`]: long enough never to cut a mocked answer
+/// short on a busy machine; tests that wait for it run their cases concurrently.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// A retry partition name of its own for each client: the SDK's retry token bucket is shared by every client
+/// of a partition in the process, and tests running many failing cases at once would otherwise drain it and
+/// see retries refused.
+pub fn own_retry_partition() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!("fault-test-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+/// `aws_smithy_mocks::create_mock_http_client()` with the two sentinel statuses turned into faults.
+pub fn http_client() -> SharedHttpClient {
+    SharedHttpClient::new(Faulty(aws_smithy_mocks::create_mock_http_client()))
+}
+
+#[derive(Debug)]
+struct Faulty(SharedHttpClient);
+
+impl HttpClient for Faulty {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(FaultyConnector(self.0.http_connector(settings, components)))
+    }
+}
+
+#[derive(Debug)]
+struct FaultyConnector(SharedHttpConnector);
+
+impl HttpConnector for FaultyConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let answer = self.0.call(request);
+        HttpConnectorFuture::new(async move {
+            let response = answer.await?;
+            match response.status().as_u16() {
+                CONNECTION_RESET => Err(ConnectorError::io("connection reset by peer (injected)".into())),
+                NO_ANSWER => std::future::pending().await,
+                _ => Ok(response),
+            }
+        })
+    }
+}
