@@ -3,9 +3,9 @@
 # the same run; writes BENCHMARKS.md. Included by the root Makefile (VENV, PY and the `venv` and `lambda-build`
 # targets are its own); its `bench:` target runs this one. A few minutes; loopback only; every process it
 # starts is stopped. Timings are reported, never asserted: the run fails only when something could not be
-# measured (the Runtime API's own tests first, then a scenario that crashed).
+# measured (the tests of the measuring tools first, then a scenario that crashed).
 .PHONY: bench-run
 
 bench-run: venv lambda-build
-	$(PY) -m unittest benches/test_runtime_api.py
+	$(PY) -m unittest benches/test_runtime_api.py benches/test_wire_proxy.py
 	$(PY) benches/bench.py --out BENCHMARKS.md
