@@ -1,0 +1,24 @@
+# Deployment checks and the SAM build (template.yaml, samconfig.toml). Included by the root Makefile, which
+# defines VENV := .venv, PY := $(VENV)/bin/python and the `venv` target, and puts $(VENV)/bin first on PATH.
+# Everything here works offline and without AWS credentials: a region is all the SAM CLI needs.
+
+SAM_REGION ?= us-east-1
+SAM_ENV := AWS_REGION=$(SAM_REGION) AWS_DEFAULT_REGION=$(SAM_REGION) SAM_CLI_TELEMETRY=0 \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+
+.PHONY: deploy-check sam-build
+
+# The template: SAM's own validation with cfn-lint, cfn-lint with the serverless rules (waivers, each with its
+# reason, in .cfnlintrc), then tools/check_template.py: first its self-tests (each rule fails a template broken
+# on purpose), then the real template (IAM least privilege, dead-letter destinations, reserved concurrency,
+# environment variables against functions/*/src/config.rs, alarms). Any error or warning fails the target.
+deploy-check: venv
+	$(SAM_ENV) sam validate --lint --region $(SAM_REGION)
+	$(SAM_ENV) cfn-lint template.yaml -a cfn_lint_serverless.rules
+	$(SAM_ENV) $(PY) tools/check_template.py --self-test
+	$(SAM_ENV) $(PY) tools/check_template.py
+
+# `sam build` of both functions for arm64, checked: one bootstrap per function, for the right architecture.
+# Without the aarch64 standard library it says so plainly and builds x86_64 (see tools/sam_build.sh).
+sam-build: venv
+	$(SAM_ENV) VENV=$(VENV) tools/sam_build.sh

@@ -1,0 +1,758 @@
+#!/usr/bin/env python3
+"""Checks template.yaml, transformed to CloudFormation, against the product's deployment rules.
+
+Usage:
+    check_template.py [--template template.yaml] [--root .]   check the template; exit 1 on any violation
+    check_template.py --self-test                              prove the checks fail on bad templates
+
+The SAM template is transformed offline with samtranslator (region us-east-1, no credentials), then every
+intrinsic function the checks depend on is evaluated for two parameter sets: the defaults, and every option
+switched on (e-mail subscription, DB endpoint record, cross-region). Rules:
+
+1. IAM: no managed policies (their content cannot be checked offline); no NotAction / NotResource in an Allow;
+   every action exists (cfn-lint's copy of the IAM service reference; cfn-lint itself skips this on SAM
+   templates); a mutating action (anything but Describe*/List*/Get*/BatchGet*) on a wildcard resource needs
+   StringEquals aws:ResourceTag/<OptInTagKey> = "true", and every resource type it can then touch must support
+   that key; a tagging action must not be able to add or remove the opt-in tag itself (aws:TagKeys).
+2. Functions: ReservedConcurrentExecutions 1; an EventInvokeConfig with retries, a maximum event age and an
+   on-failure destination that is an encrypted SQS queue of this stack, which the function's role may write to.
+3. Environment: the variables of each function are exactly the ENV_VARS its crate's src/config.rs reads; each
+   setting comes from a parameter with the contract's default; NOTIFICATION_TOPIC_ARN is the stack's encrypted
+   topic, the only topic the functions may publish to.
+4. Alarms on each function's Errors and on the dead-letter queue depth notify that topic; the outputs give the
+   function, topic and queue ARNs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import fnmatch
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("SAM_CLI_TELEMETRY", "0")
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK = "failover-check"
+
+# The public contract: every variable a function reads, with its default (None: no parameter, see below).
+# NOTIFICATION_TOPIC_ARN is always the stack's own topic, never a parameter.
+CONTRACT_DEFAULTS = {
+    "NOTIFICATION_TOPIC_ARN": None,
+    "DRY_RUN": "false",
+    "OPT_IN_TAG_KEY": "failover:enabled",
+    "NOTIFICATION_FORMAT": "json",
+    "MIN_HEALTHY_TARGETS": "1",
+    "MIN_HEALTHY_PERCENT": "50",
+    "FAILBACK": "auto",
+    "FAILURE_EVENT_IDS": "RDS-EVENT-0031,RDS-EVENT-0035,RDS-EVENT-0036,RDS-EVENT-0221,RDS-EVENT-0004,RDS-EVENT-0022",
+    "PROMOTE_WHEN_AVAILABLE": "false",
+    "MAX_REPLICA_LAG_SECONDS": "30",
+    "BACKUP_RETENTION_DAYS": "7",
+    "DB_ENDPOINT_RECORD": "",
+    "ALLOW_CROSS_REGION": "false",
+}
+
+# Every option switched on, so both branches of each Fn::If in the template are checked.
+ALL_ON = {
+    "NotificationEmail": "ops@example.com",
+    "DbEndpointRecord": "Z0123456789EXAMPLE/db.internal.example.com",
+    "AllowCrossRegion": "true",
+    "NotificationFormat": "chatbot",
+}
+
+READ_VERBS = ("Describe", "List", "Get", "BatchGet")
+TAGGING_VERBS = ("AddTags", "TagResource", "CreateTags", "RemoveTags", "UntagResource", "DeleteTags")
+ENV_VARS_RE = re.compile(r"pub\s+const\s+ENV_VARS\s*:\s*&\[&str\]\s*=\s*&\[(?P<body>.*?)\]\s*;", re.DOTALL)
+
+
+class CheckError(Exception):
+    """The template cannot be checked at all (parse or transform failure)."""
+
+
+# ------------------------------------------------------------------------------------------------ loading
+
+
+def load_sam(path: Path) -> dict:
+    from samcli.yamlhelper import yaml_parse
+
+    try:
+        return yaml_parse(path.read_text())
+    except Exception as exc:  # noqa: BLE001 - any parse error is reported the same way
+        raise CheckError(f"{path}: cannot parse: {exc}") from exc
+
+
+def transform(sam: dict) -> dict:
+    """SAM -> CloudFormation, offline. Managed-policy names are never looked up (the loader returns none).
+    Local CodeUri values become a placeholder S3 URI, as `sam validate` does: the transform wants one."""
+    from samtranslator.translator.transform import transform as sam_transform
+
+    class NoManagedPolicies:
+        def load(self) -> dict:
+            return {}
+
+    sam = copy.deepcopy(sam)
+    function_sections = [sam.get("Globals", {}).get("Function", {})] + [
+        r.get("Properties", {})
+        for r in sam.get("Resources", {}).values()
+        if r.get("Type") == "AWS::Serverless::Function"
+    ]
+    for props in function_sections:
+        if isinstance(props.get("CodeUri"), str) and not props["CodeUri"].startswith("s3://"):
+            props["CodeUri"] = "s3://placeholder-bucket/placeholder-key"
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    try:
+        return sam_transform(sam, {}, NoManagedPolicies())
+    except Exception as exc:  # noqa: BLE001 - samtranslator raises several unrelated types
+        raise CheckError(f"SAM transform failed: {exc}") from exc
+
+
+def iam_reference() -> dict:
+    """cfn-lint's copy of the IAM service authorization reference: actions, resource types, condition keys."""
+    import cfnlint
+
+    path = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
+    return json.loads(path.read_text())
+
+
+# ------------------------------------------------------------------------------------------------ intrinsics
+
+NO_VALUE = object()
+
+# Realistic ARNs for references to the stack's own resources, so ARN patterns and resource types can be checked.
+REF_ARNS = {
+    "AWS::SNS::Topic": "arn:aws:sns:{r}:{a}:{n}",
+    "AWS::SQS::Queue": "https://sqs.{r}.amazonaws.com/{a}/{n}",
+    "AWS::Lambda::Function": "{n}",
+    "AWS::KMS::Key": "{n}-key-id",
+}
+GETATT_ARNS = {
+    ("AWS::SQS::Queue", "Arn"): "arn:aws:sqs:{r}:{a}:{n}",
+    ("AWS::SQS::Queue", "QueueName"): "{n}",
+    ("AWS::KMS::Key", "Arn"): "arn:aws:kms:{r}:{a}:key/{n}",
+    ("AWS::Lambda::Function", "Arn"): "arn:aws:lambda:{r}:{a}:function:{n}",
+    ("AWS::Events::Rule", "Arn"): "arn:aws:events:{r}:{a}:rule/{n}",
+    ("AWS::IAM::Role", "Arn"): "arn:aws:iam::{a}:role/{n}",
+}
+
+
+class Evaluator:
+    """Evaluates the intrinsic functions of a CloudFormation template for one set of parameter values."""
+
+    def __init__(self, cfn: dict, overrides: dict[str, str] | None = None):
+        self.cfn = cfn
+        self.params = {k: str(v.get("Default", "")) for k, v in cfn.get("Parameters", {}).items()}
+        self.params.update(overrides or {})
+        self.pseudo = {
+            "AWS::Partition": "aws",
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::StackName": STACK,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        self.conditions = {name: self.value(expr) for name, expr in cfn.get("Conditions", {}).items()}
+
+    def resource_type(self, name: str) -> str | None:
+        return self.cfn.get("Resources", {}).get(name, {}).get("Type")
+
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.params:
+            return self.params[name]
+        rtype = self.resource_type(name)
+        if rtype is None:
+            raise CheckError(f"Ref to unknown name {name}")
+        return REF_ARNS.get(rtype, "ref:{n}").format(r=REGION, a=ACCOUNT, n=name)
+
+    def getatt(self, name: str, attr: str) -> str:
+        rtype = self.resource_type(name)
+        if rtype is None:
+            raise CheckError(f"Fn::GetAtt to unknown resource {name}")
+        return GETATT_ARNS.get((rtype, attr), "getatt:{n}.{t}").format(r=REGION, a=ACCOUNT, n=name, t=attr)
+
+    def sub(self, text: str, variables: dict) -> str:
+        def one(match: re.Match) -> str:
+            inner = match.group(1)
+            if inner.startswith("!"):
+                return "${" + inner[1:] + "}"
+            if inner in variables:
+                return str(self.value(variables[inner]))
+            if "." in inner:
+                name, attr = inner.split(".", 1)
+                return self.getatt(name, attr)
+            return str(self.ref(inner))
+
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def active(self, resource: dict) -> bool:
+        cond = resource.get("Condition")
+        return cond is None or bool(self.conditions[cond])
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [v for v in (self.value(i) for i in node) if v is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (key, arg), = node.items()
+            if key == "Ref":
+                return self.ref(arg)
+            if key == "Fn::GetAtt":
+                name, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.getatt(name, attr)
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                return self.sub(text, variables)
+            if key == "Fn::If":
+                cond, yes, no = arg
+                return self.value(yes if self.conditions[cond] else no)
+            if key == "Fn::Split":
+                return str(self.value(arg[1])).split(arg[0])
+            if key == "Fn::Select":
+                return self.value(arg[1])[int(self.value(arg[0]))]
+            if key == "Fn::Join":
+                return arg[0].join(str(v) for v in self.value(arg[1]))
+            if key == "Fn::Equals":
+                return str(self.value(arg[0])) == str(self.value(arg[1]))
+            if key == "Fn::Not":
+                return not self.value(arg[0])
+            if key == "Fn::And":
+                return all(self.value(a) for a in arg)
+            if key == "Fn::Or":
+                return any(self.value(a) for a in arg)
+            if key == "Condition":
+                return self.conditions[arg]
+            if key.startswith("Fn::"):
+                raise CheckError(f"{key} is not supported by the checker; extend tools/check_template.py")
+        return {k: v for k, v in ((k, self.value(v)) for k, v in node.items()) if v is not NO_VALUE}
+
+
+# ------------------------------------------------------------------------------------------------ IAM rules
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def is_read_only(action: str) -> bool:
+    verb = action.split(":", 1)[-1]
+    return action != "*" and verb.startswith(READ_VERBS)
+
+
+def is_wildcard(resource: str) -> bool:
+    """A resource that names more than one thing. A log group's trailing ':*' (its streams) is not."""
+    if re.fullmatch(r"arn:[^:]+:logs:[^:]+:[^:]+:log-group:[^*]+:\*", resource):
+        return False
+    return "*" in resource
+
+
+def tag_condition_keys(opt_in: str, service: str) -> set[str]:
+    return {f"aws:resourcetag/{opt_in}".lower(), f"{service}:resourcetag/{opt_in}".lower()}
+
+
+def has_opt_in_condition(statement: dict, opt_in: str, service: str) -> bool:
+    keys = tag_condition_keys(opt_in, service)
+    for operator in ("StringEquals", "StringEqualsIgnoreCase"):
+        for key, value in statement.get("Condition", {}).get(operator, {}).items():
+            if key.lower() in keys and as_list(value) == ["true"]:
+                return True
+    return False
+
+
+def forbids_writing_opt_in_tag(statement: dict, opt_in: str) -> bool:
+    block = statement.get("Condition", {}).get("ForAllValues:StringNotEquals", {})
+    return any(k.lower() == "aws:tagkeys" and opt_in in as_list(v) for k, v in block.items())
+
+
+def arn_regex(arn_format: str) -> re.Pattern:
+    return re.compile(re.sub(r"\\\$\\\{[^}]+\\\}", "[^:]*", re.escape(arn_format).replace(r"\.\*", ".*")) + "$")
+
+
+def resource_types_touched(ref: dict, action: str, resource: str) -> list[tuple[str, dict]] | None:
+    """The resource types of `action` that `resource` can designate; None when the action is unknown."""
+    service, name = action.split(":", 1)
+    spec = ref.get(service.lower())
+    if spec is None or name.lower() not in spec["Actions"]:
+        return None
+    sample = resource.replace("*", "x")
+    types = spec["Actions"][name.lower()].get("Resources", [])
+    found = []
+    for rtype in types:
+        rspec = spec["Resources"].get(rtype, {})
+        if any(arn_regex(f).match(sample) for f in rspec.get("ARNFormats", [])):
+            found.append((rtype, rspec))
+    return found
+
+
+def policy_documents(cfn: dict, ev: Evaluator) -> list[tuple[str, dict]]:
+    docs = []
+    for name, res in cfn.get("Resources", {}).items():
+        if not ev.active(res):
+            continue
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::IAM::Role":
+            for policy in ev.value(props.get("Policies", [])):
+                docs.append((f"{name}/{policy.get('PolicyName')}", policy["PolicyDocument"]))
+        elif res["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            docs.append((name, ev.value(props["PolicyDocument"])))
+    parsed = []
+    for where, doc in docs:
+        if isinstance(doc, str):
+            try:
+                doc = json.loads(doc)
+            except json.JSONDecodeError as exc:
+                raise CheckError(f"{where}: policy document is not valid JSON: {exc}") from exc
+        parsed.append((where, doc))
+    return parsed
+
+
+def known_action(ref: dict, action: str) -> bool:
+    service, verb = action.split(":", 1)
+    spec = ref.get(service.lower())
+    if spec is None:
+        return False
+    return any(fnmatch.fnmatch(a, verb.lower()) for a in spec["Actions"])
+
+
+def check_statement(at: str, st: dict, opt_in: str, ref: dict) -> list[str]:
+    if "NotAction" in st or "NotResource" in st:
+        return [f"{at}: NotAction/NotResource in an Allow grants more than it names"]
+    errors = []
+    actions = [str(a) for a in as_list(st.get("Action", []))]
+    resources = [str(r) for r in as_list(st.get("Resource", []))]
+    wide = [r for r in resources if is_wildcard(r)]
+    conditioned = []
+    for action in actions:
+        if action == "*" or ":" not in action:
+            errors.append(f"{at}: action {action!r} allows every service")
+        elif not known_action(ref, action):
+            errors.append(f"{at}: unknown action {action}")
+        elif is_read_only(action) or not wide:
+            continue
+        elif not has_opt_in_condition(st, opt_in, action.split(":")[0].lower()):
+            errors.append(f"{at}: mutating action {action} on {', '.join(wide)} without the condition "
+                          f'StringEquals aws:ResourceTag/{opt_in} = "true"')
+        else:
+            conditioned.append(action)
+    # A tag-conditioned grant must be able to hold: each action reaches some resource of the statement, each
+    # resource is a type of some action, and every type reached supports aws:ResourceTag.
+    for action in conditioned:
+        reached = [t for r in resources for t in resource_types_touched(ref, action, r) or []]
+        if not reached:
+            errors.append(f"{at}: no resource of the statement is a resource type of {action}; the grant is void")
+        for rtype, rspec in reached:
+            if "aws:ResourceTag/${TagKey}" not in rspec.get("ConditionKeys", []):
+                errors.append(f"{at}: {action} on {rtype} does not support aws:ResourceTag; the condition cannot hold")
+        if action.split(":", 1)[1].startswith(TAGGING_VERBS) and not forbids_writing_opt_in_tag(st, opt_in):
+            errors.append(f"{at}: {action} could change the opt-in tag itself; add "
+                          f'"ForAllValues:StringNotEquals": {{"aws:TagKeys": ["{opt_in}"]}}')
+    if conditioned:
+        for resource in wide:
+            if not any(resource_types_touched(ref, a, resource) for a in conditioned):
+                errors.append(f"{at}: {resource} is a resource type of none of the statement's actions")
+    return errors
+
+
+def check_iam(cfn: dict, ev: Evaluator, ref: dict) -> list[str]:
+    errors = []
+    opt_in = ev.params.get("OptInTagKey", CONTRACT_DEFAULTS["OPT_IN_TAG_KEY"])
+    for name, res in cfn.get("Resources", {}).items():
+        if res["Type"] in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group") and ev.active(res):
+            if res.get("Properties", {}).get("ManagedPolicyArns"):
+                errors.append(f"{name}: managed policies cannot be checked offline; write the statements inline")
+    for where, doc in policy_documents(cfn, ev):
+        for i, st in enumerate(as_list(doc.get("Statement", []))):
+            if st.get("Effect") == "Allow":
+                errors += check_statement(f"{where} statement {st.get('Sid', i)}", st, opt_in, ref)
+    return errors
+
+
+# ------------------------------------------------------------------------------------------------ functions
+
+
+def functions(cfn: dict, ev: Evaluator) -> dict[str, dict]:
+    return {n: r for n, r in cfn["Resources"].items() if r["Type"] == "AWS::Lambda::Function" and ev.active(r)}
+
+
+def refers_to(value: Any, name: str) -> bool:
+    if isinstance(value, dict):
+        if value.get("Ref") == name:
+            return True
+        getatt = value.get("Fn::GetAtt")
+        if getatt and (getatt[0] if isinstance(getatt, list) else getatt.split(".")[0]) == name:
+            return True
+        return any(refers_to(v, name) for v in value.values())
+    if isinstance(value, list):
+        return any(refers_to(v, name) for v in value)
+    if isinstance(value, str):
+        return re.search(r"\$\{" + re.escape(name) + r"[.}]", value) is not None
+    return False
+
+
+def allowed_on(cfn: dict, ev: Evaluator, role_name: str, action: str, resource: str) -> bool:
+    for where, doc in policy_documents(cfn, ev):
+        if not where.startswith(f"{role_name}/"):
+            continue
+        for st in as_list(doc.get("Statement", [])):
+            if st.get("Effect") == "Allow" and action in as_list(st.get("Action", [])):
+                if any(fnmatch.fnmatchcase(resource, r) for r in as_list(st.get("Resource", []))):
+                    return True
+    return False
+
+
+def role_of(function: dict) -> str | None:
+    role = function.get("Properties", {}).get("Role")
+    if isinstance(role, dict) and "Fn::GetAtt" in role:
+        getatt = role["Fn::GetAtt"]
+        return getatt[0] if isinstance(getatt, list) else getatt.split(".")[0]
+    return None
+
+
+def check_functions(cfn: dict, ev: Evaluator) -> list[str]:
+    errors = []
+    resources = cfn["Resources"]
+    fns = functions(cfn, ev)
+    if not fns:
+        errors.append("no Lambda function in the template")
+    for name, fn in fns.items():
+        props = fn.get("Properties", {})
+        if str(ev.value(props.get("ReservedConcurrentExecutions"))) != "1":
+            errors.append(f"{name}: ReservedConcurrentExecutions must be 1 (serialises decisions), found "
+                          f"{props.get('ReservedConcurrentExecutions')!r}")
+        configs = [
+            r for r in resources.values()
+            if r["Type"] == "AWS::Lambda::EventInvokeConfig" and refers_to(r["Properties"].get("FunctionName"), name)
+        ]
+        if not configs:
+            errors.append(f"{name}: no EventInvokeConfig, so no dead-letter destination for failed async events")
+            continue
+        for cfg in configs:
+            p = cfg["Properties"]
+            for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds"):
+                if key not in p:
+                    errors.append(f"{name}: EventInvokeConfig without {key}")
+            dest = p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            queue = None
+            if isinstance(dest, dict) and "Fn::GetAtt" in dest:
+                target = dest["Fn::GetAtt"]
+                target = target[0] if isinstance(target, list) else target.split(".")[0]
+                if resources.get(target, {}).get("Type") == "AWS::SQS::Queue":
+                    queue = target
+            if queue is None:
+                errors.append(f"{name}: the on-failure destination must be an SQS queue of this stack, found {dest!r}")
+                continue
+            qprops = resources[queue].get("Properties", {})
+            if not (str(qprops.get("SqsManagedSseEnabled")).lower() == "true" or qprops.get("KmsMasterKeyId")):
+                errors.append(f"{name}: dead-letter queue {queue} is not encrypted")
+            role = role_of(fn)
+            if role and not allowed_on(cfn, ev, role, "sqs:SendMessage", ev.getatt(queue, "Arn")):
+                errors.append(f"{name}: role {role} may not sqs:SendMessage to its dead-letter queue {queue}")
+    return errors
+
+
+def read_env_vars(config_rs: Path) -> list[str]:
+    if not config_rs.is_file():
+        raise CheckError(f"{config_rs}: missing, so the environment variables cannot be compared "
+                         "(expected `pub const ENV_VARS: &[&str] = &[...];` listing every variable the function reads)")
+    match = ENV_VARS_RE.search(config_rs.read_text())
+    if match is None:
+        raise CheckError(f"{config_rs}: no `pub const ENV_VARS: &[&str] = &[...];`, so the environment variables "
+                         "cannot be compared")
+    body = re.sub(r"//[^\n]*", "", match.group("body"))
+    names = re.findall(r'"([^"]*)"', body)
+    leftover = re.sub(r'"[^"]*"|[\s,]', "", body)
+    if leftover:
+        raise CheckError(f"{config_rs}: ENV_VARS must list string literals only, found {leftover!r}")
+    return names
+
+
+def check_environment(sam: dict, cfn: dict, ev: Evaluator, root: Path) -> list[str]:
+    errors = []
+    resources = cfn["Resources"]
+    params = cfn.get("Parameters", {})
+    topics = {n for n, r in resources.items() if r["Type"] == "AWS::SNS::Topic"}
+    for name, fn in functions(cfn, ev).items():
+        binary = (sam["Resources"].get(name, {}).get("Metadata", {}).get("BuildProperties", {}).get("Binary"))
+        if not binary:
+            errors.append(f"{name}: no Metadata.BuildProperties.Binary, cannot find its crate")
+            continue
+        variables = fn.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        try:
+            expected = read_env_vars(root / "functions" / binary / "src" / "config.rs")
+        except CheckError as exc:
+            errors.append(f"{name}: {exc}")
+            expected = None
+        if expected is not None:
+            missing = sorted(set(expected) - set(variables))
+            extra = sorted(set(variables) - set(expected))
+            if missing:
+                errors.append(f"{name}: the function reads {', '.join(missing)} but the template does not set it")
+            if extra:
+                errors.append(f"{name}: the template sets {', '.join(extra)} but {binary}'s ENV_VARS does not read it")
+        for var, value in variables.items():
+            if var == "NOTIFICATION_TOPIC_ARN":
+                ref = value.get("Ref") if isinstance(value, dict) else None
+                if ref not in topics:
+                    errors.append(f"{name}: NOTIFICATION_TOPIC_ARN must be Ref to the stack's topic, found {value!r}")
+                elif not resources[ref].get("Properties", {}).get("KmsMasterKeyId"):
+                    errors.append(f"{name}: topic {ref} is not encrypted with a KMS key")
+                elif (role := role_of(fn)) and not allowed_on(cfn, ev, role, "sns:Publish", ev.ref(ref)):
+                    errors.append(f"{name}: role {role} may not publish to {ref}")
+                continue
+            if var not in CONTRACT_DEFAULTS:
+                errors.append(f"{name}: {var} is not part of the documented contract (add it to CONTRACT_DEFAULTS)")
+                continue
+            param = value.get("Ref") if isinstance(value, dict) else None
+            if param not in params:
+                errors.append(f"{name}: {var} must come from a parameter, found {value!r}")
+                continue
+            default = str(params[param].get("Default", ""))
+            if default != CONTRACT_DEFAULTS[var]:
+                errors.append(f"{name}: parameter {param} ({var}) defaults to {default!r}, the functions to "
+                              f"{CONTRACT_DEFAULTS[var]!r}")
+    return errors
+
+
+def check_alarms_and_outputs(cfn: dict, ev: Evaluator) -> list[str]:
+    errors = []
+    resources = cfn["Resources"]
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    topics = {n for n, r in resources.items() if r["Type"] == "AWS::SNS::Topic"}
+
+    def notifies(alarm: dict) -> bool:
+        return any(isinstance(a, dict) and a.get("Ref") in topics for a in alarm.get("AlarmActions", []))
+
+    def watches(alarm: dict, namespace: str, metric: str, name: str) -> bool:
+        return (alarm.get("Namespace") == namespace and alarm.get("MetricName") == metric
+                and refers_to(alarm.get("Dimensions"), name))
+
+    for name in functions(cfn, ev):
+        if not any(watches(a, "AWS/Lambda", "Errors", name) and notifies(a) for a in alarms):
+            errors.append(f"{name}: no alarm on its Errors that notifies the topic")
+    queues = {n for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    for queue in queues:
+        if not any(watches(a, "AWS/SQS", "ApproximateNumberOfMessagesVisible", queue) and notifies(a) for a in alarms):
+            errors.append(f"{queue}: no alarm on its depth that notifies the topic")
+    outputs = [o.get("Value") for o in cfn.get("Outputs", {}).values()]
+    for name in list(functions(cfn, ev)) + sorted(queues):
+        if not any(isinstance(v, dict) and v.get("Fn::GetAtt") in ([name, "Arn"], f"{name}.Arn") for v in outputs):
+            errors.append(f"{name}: its ARN is not an output")
+    for topic in topics:
+        if not any(isinstance(v, dict) and v.get("Ref") == topic for v in outputs):
+            errors.append(f"{topic}: its ARN is not an output")
+    return errors
+
+
+def check(sam: dict, root: Path) -> list[str]:
+    cfn = transform(sam)
+    ref = iam_reference()
+    errors: list[str] = []
+    for label, overrides in (("defaults", {}), ("all options on", ALL_ON)):
+        ev = Evaluator(cfn, {k: v for k, v in overrides.items() if k in cfn.get("Parameters", {})})
+        found = check_iam(cfn, ev, ref) + check_functions(cfn, ev) + check_environment(sam, cfn, ev, root)
+        found += check_alarms_and_outputs(cfn, ev)
+        errors += [f"[{label}] {e}" for e in found if f"[defaults] {e}" not in errors]
+    return errors
+
+
+# ------------------------------------------------------------------------------------------------ self-tests
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+CONTRACT_VARS = {
+    "target-failover": ["NOTIFICATION_TOPIC_ARN", "DRY_RUN", "OPT_IN_TAG_KEY", "NOTIFICATION_FORMAT",
+                        "MIN_HEALTHY_TARGETS", "MIN_HEALTHY_PERCENT", "FAILBACK"],
+    "database-failover": ["NOTIFICATION_TOPIC_ARN", "DRY_RUN", "OPT_IN_TAG_KEY", "NOTIFICATION_FORMAT",
+                          "FAILURE_EVENT_IDS", "PROMOTE_WHEN_AVAILABLE", "MAX_REPLICA_LAG_SECONDS",
+                          "BACKUP_RETENTION_DAYS", "DB_ENDPOINT_RECORD", "ALLOW_CROSS_REGION"],
+}
+
+
+class SelfTest(unittest.TestCase):
+    """Each rule is shown to fire on a template broken in exactly one way, against a fake workspace whose
+    config.rs files list the contract's variables (so these tests do not depend on the Rust code)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sam = load_sam(TEMPLATE)
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.root = Path(cls.tmp.name)
+        for crate, names in CONTRACT_VARS.items():
+            cls.write_config(crate, names)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    @classmethod
+    def write_config(cls, crate: str, names: list[str], root: Path | None = None):
+        src = (root or cls.root) / "functions" / crate / "src"
+        src.mkdir(parents=True, exist_ok=True)
+        listed = ",\n    ".join(f'"{n}"' for n in names)
+        (src / "config.rs").write_text(f"//! config\n\npub const ENV_VARS: &[&str] = &[\n    {listed},\n];\n")
+
+    def errors(self, mutate=None, root=None):
+        sam = copy.deepcopy(self.sam)
+        if mutate:
+            mutate(sam)
+        return check(sam, root or self.root)
+
+    def assert_fails(self, errors, fragment):
+        self.assertTrue(any(fragment in e for e in errors), f"expected an error containing {fragment!r}, got {errors}")
+
+    def add_statement(self, sam, statement):
+        sam["Resources"]["TargetFailoverRole"]["Properties"]["Policies"].append(
+            {"PolicyName": "bad", "PolicyDocument": {"Version": "2012-10-17", "Statement": [statement]}})
+
+    def test_the_real_template_passes_against_the_contract(self):
+        self.assertEqual(self.errors(), [])
+
+    def test_mutating_action_on_star_without_tag_condition_fails(self):
+        errs = self.errors(lambda s: self.add_statement(
+            s, {"Effect": "Allow", "Action": "elasticloadbalancing:DeregisterTargets", "Resource": "*"}))
+        self.assert_fails(errs, "mutating action elasticloadbalancing:DeregisterTargets on *")
+
+    def test_mutating_action_on_wildcard_arn_without_tag_condition_fails(self):
+        errs = self.errors(lambda s: self.add_statement(
+            s, {"Effect": "Allow", "Action": "rds:PromoteReadReplica",
+                "Resource": {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*"}}))
+        self.assert_fails(errs, "mutating action rds:PromoteReadReplica")
+
+    def test_service_wildcard_action_fails(self):
+        errs = self.errors(lambda s: self.add_statement(s, {"Effect": "Allow", "Action": "rds:*", "Resource": "*"}))
+        self.assert_fails(errs, "mutating action rds:*")
+
+    def test_condition_on_another_tag_key_fails(self):
+        errs = self.errors(lambda s: self.add_statement(
+            s, {"Effect": "Allow", "Action": "elasticloadbalancing:RegisterTargets", "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/team": "true"}}}))
+        self.assert_fails(errs, "mutating action elasticloadbalancing:RegisterTargets")
+
+    def test_tag_condition_on_a_resource_type_without_tag_support_fails(self):
+        errs = self.errors(lambda s: self.add_statement(
+            s, {"Effect": "Allow", "Action": "route53:ChangeResourceRecordSets",
+                "Resource": "arn:aws:route53:::hostedzone/*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/failover:enabled": "true"}}}))
+        self.assert_fails(errs, "does not support aws:ResourceTag")
+
+    def test_tagging_that_could_write_the_opt_in_tag_fails(self):
+        errs = self.errors(lambda s: self.add_statement(
+            s, {"Effect": "Allow", "Action": "elasticloadbalancing:AddTags",
+                "Resource": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/*/*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/failover:enabled": "true"}}}))
+        self.assert_fails(errs, "could change the opt-in tag itself")
+
+    def test_unknown_action_fails(self):
+        errs = self.errors(lambda s: self.add_statement(
+            s, {"Effect": "Allow", "Action": "elasticloadbalancing:DescribeTargetHealthz", "Resource": "*"}))
+        self.assert_fails(errs, "unknown action elasticloadbalancing:DescribeTargetHealthz")
+
+    def test_managed_policy_fails(self):
+        def mutate(s):
+            s["Resources"]["DatabaseFailoverRole"]["Properties"]["ManagedPolicyArns"] = [
+                "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
+        self.assert_fails(self.errors(mutate), "managed policies cannot be checked offline")
+
+    def test_function_without_dead_letter_destination_fails(self):
+        def mutate(s):
+            del s["Globals"]["Function"]["EventInvokeConfig"]["DestinationConfig"]
+        self.assert_fails(self.errors(mutate), "DatabaseFailoverFunction: the on-failure destination must be")
+
+    def test_function_without_event_invoke_config_fails(self):
+        def mutate(s):
+            del s["Globals"]["Function"]["EventInvokeConfig"]
+        self.assert_fails(self.errors(mutate), "TargetFailoverFunction: no EventInvokeConfig")
+
+    def test_unencrypted_dead_letter_queue_fails(self):
+        def mutate(s):
+            del s["Resources"]["DeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"]
+        self.assert_fails(self.errors(mutate), "is not encrypted")
+
+    def test_function_without_reserved_concurrency_fails(self):
+        def mutate(s):
+            del s["Globals"]["Function"]["ReservedConcurrentExecutions"]
+        self.assert_fails(self.errors(mutate), "TargetFailoverFunction: ReservedConcurrentExecutions must be 1")
+
+    def test_env_var_the_function_does_not_read_fails(self):
+        def mutate(s):
+            s["Resources"]["TargetFailoverFunction"]["Properties"]["Environment"]["Variables"]["STALE"] = "x"
+        self.assert_fails(self.errors(mutate), "the template sets STALE")
+
+    def test_env_var_the_template_does_not_set_fails(self):
+        with tempfile.TemporaryDirectory() as other:
+            for crate, names in CONTRACT_VARS.items():
+                self.write_config(crate, names + (["NEW_SETTING"] if crate == "database-failover" else []),
+                                  Path(other))
+            self.assert_fails(self.errors(root=Path(other)), "the function reads NEW_SETTING")
+
+    def test_missing_config_or_constant_fails_with_a_clear_message(self):
+        with tempfile.TemporaryDirectory() as other:
+            self.write_config("target-failover", CONTRACT_VARS["target-failover"], Path(other))
+            src = Path(other) / "functions" / "database-failover" / "src"
+            src.mkdir(parents=True)
+            errs = self.errors(root=Path(other))
+            self.assert_fails(errs, "database-failover/src/config.rs: missing")
+            (src / "config.rs").write_text("pub const OTHER: &[&str] = &[];\n")
+            self.assert_fails(self.errors(root=Path(other)), "no `pub const ENV_VARS")
+
+    def test_parameter_default_that_differs_from_the_functions_fails(self):
+        def mutate(s):
+            s["Parameters"]["MinHealthyPercent"]["Default"] = 40
+        self.assert_fails(self.errors(mutate), "defaults to '40'")
+
+    def test_missing_error_alarm_fails(self):
+        def mutate(s):
+            del s["Resources"]["DatabaseFailoverErrorsAlarm"]
+        self.assert_fails(self.errors(mutate), "DatabaseFailoverFunction: no alarm on its Errors")
+
+    def test_env_var_extraction_reads_multi_line_constants_with_comments(self):
+        with tempfile.TemporaryDirectory() as other:
+            path = Path(other) / "config.rs"
+            path.write_text('pub const ENV_VARS: &[&str] = &[\n    "A", // first\n    "B",\n];\n')
+            self.assertEqual(read_env_vars(path), ["A", "B"])
+            path.write_text('pub const ENV_VARS: &[&str] = &[COMMON, "B"];\n')
+            with self.assertRaisesRegex(CheckError, "string literals only"):
+                read_env_vars(path)
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--template", type=Path, default=TEMPLATE)
+    parser.add_argument("--root", type=Path, default=None, help="workspace root (default: the template's folder)")
+    parser.add_argument("--self-test", action="store_true", help="run the checker's own tests")
+    args = parser.parse_args()
+    if args.self_test:
+        result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result
+        return 0 if result.wasSuccessful() else 1
+    root = args.root or args.template.resolve().parent
+    try:
+        errors = check(load_sam(args.template), root)
+    except CheckError as exc:
+        print(f"check_template: {exc}", file=sys.stderr)
+        return 1
+    for error in errors:
+        print(f"check_template: {error}", file=sys.stderr)
+    if errors:
+        print(f"check_template: {len(errors)} violation(s) in {args.template}", file=sys.stderr)
+        return 1
+    print(f"check_template: {args.template.name} passes (IAM, dead-letter, concurrency, environment, alarms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

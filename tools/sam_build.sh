@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# `sam build` of template.yaml, then a check that each function got a `bootstrap` for the architecture the
+# template declares (arm64).
+#
+# arm64 needs the Rust standard library for aarch64-unknown-linux-gnu (cargo lambda links with zig, so no
+# cross C toolchain is needed). When it is missing and `rustup target add` cannot fetch it (no network),
+# this script says so on a line starting with WARNING and builds x86_64 instead, from a temporary copy of the
+# template with `Architectures: [x86_64]`. Those artifacts do not match template.yaml: do not deploy them.
+# FAILOVER_SAM_ARCH=x86_64 forces that fallback (to test it); the warning is printed all the same.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+venv=${VENV:-.venv}
+export PATH="$root/$venv/bin:$PATH" SAM_CLI_TELEMETRY=0
+export AWS_REGION=${AWS_REGION:-us-east-1} AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-${AWS_REGION:-us-east-1}}
+
+for tool in sam cargo-lambda cargo rustup; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "sam-build: $tool not found on PATH (run make venv; install rustup)" >&2
+    exit 1
+  fi
+done
+
+arch=arm64
+reason=""
+if [ "${FAILOVER_SAM_ARCH:-}" = x86_64 ]; then
+  arch=x86_64
+  reason="FAILOVER_SAM_ARCH=x86_64 was set"
+elif ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  echo "sam-build: the aarch64-unknown-linux-gnu standard library is not installed; trying rustup target add" >&2
+  if ! rustup target add aarch64-unknown-linux-gnu >&2; then
+    arch=x86_64
+    reason="the aarch64-unknown-linux-gnu standard library could not be installed (rustup target add failed)"
+  fi
+fi
+
+# A target directory of its own for arm64: cargo lambda always copies its output to
+# <target>/lambda/<bin>/bootstrap, and the arm64 binaries must not replace the x86_64 ones that
+# `make lambda-build` leaves in target/lambda for the local runs (demo, benchmarks). The x86_64 fallback builds
+# exactly what `make lambda-build` builds, so it shares target/ and reuses that work. SAM finds the binaries
+# through `cargo metadata`, which honours CARGO_TARGET_DIR.
+if [ "$arch" = arm64 ]; then
+  export CARGO_TARGET_DIR=${FAILOVER_SAM_TARGET_DIR:-$root/target/sam}
+else
+  export CARGO_TARGET_DIR=${FAILOVER_SAM_TARGET_DIR:-$root/target}
+fi
+
+template=template.yaml
+extra=()
+if [ "$arch" = x86_64 ]; then
+  echo "WARNING: $reason. Building x86_64 instead of arm64:" \
+    "these artifacts do NOT match template.yaml; do not deploy them." >&2
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  sed -E 's/^( *Architectures: *)\[arm64\]/\1[x86_64]/' template.yaml >"$tmp/template.yaml"
+  grep -qE '^ *Architectures: *\[x86_64\]' "$tmp/template.yaml" \
+    || { echo "sam-build: could not switch Architectures to x86_64 in the template copy" >&2; exit 1; }
+  template="$tmp/template.yaml"
+  # CodeUri "." must still mean the workspace root, and the samconfig.toml there still applies.
+  extra=(--base-dir "$root")
+fi
+
+# --no-cached overrides samconfig.toml's `cached = true` here: SAM's cache key is a checksum of every file
+# under CodeUri, which is the workspace root, so it hashes target/ and .venv/ (about 6 GB, 56,000 files) on
+# every build, never hits (each cargo build changes target/), and fails with FileNotFoundError when another
+# cargo process writes target/ during the hashing (seen on this machine). Cargo's incremental compilation in
+# CARGO_TARGET_DIR is the cache that works. `parallel = true` still applies.
+sam build --no-cached --template-file "$template" --config-file "$root/samconfig.toml" \
+  --build-dir "$root/.aws-sam/build" "${extra[@]}"
+
+# ELF e_machine (2 bytes, little-endian, at offset 18): 0xb7 = aarch64, 0x3e = x86_64.
+case "$arch" in
+  arm64) want=b7 label=aarch64 ;;
+  x86_64) want=3e label=x86_64 ;;
+esac
+status=0
+for fn in TargetFailoverFunction DatabaseFailoverFunction; do
+  bin=".aws-sam/build/$fn/bootstrap"
+  if [ ! -f "$bin" ]; then
+    echo "sam-build: $bin is missing" >&2
+    status=1
+    continue
+  fi
+  machine=$(od -An -tx1 -j18 -N1 "$bin" | tr -d ' \n')
+  if [ "$machine" != "$want" ]; then
+    echo "sam-build: $bin is not an $label executable (ELF machine 0x$machine)" >&2
+    status=1
+    continue
+  fi
+  echo "sam-build: $bin  $label  $(stat -c %s "$bin") bytes"
+done
+exit $status
