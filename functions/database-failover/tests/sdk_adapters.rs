@@ -1,8 +1,10 @@
-//! The SDK adapters and the handler's error policy under faults the local AWS cannot produce: throttling and
-//! 5xx (retried by the SDK; on exhaustion an error is returned after a failure notification, and a retry of
-//! the event completes the same promotion, never another), a permanent error (reported, not retried), a
-//! source region that does not answer, and the CloudWatch lag query (which the local AWS cannot serve: it does
-//! not speak rpc-v2-cbor).
+//! The SDK adapters and the handler's error policy under faults the local AWS cannot produce: throttling, 5xx,
+//! connection failures and timeouts on every AWS call of the three main scenarios (retried by the SDK; on
+//! exhaustion an error is returned after a failure notification, nothing is changed after a failed read, and
+//! nothing is promoted or failed over before the decision is recorded), a retry of the event completing the
+//! same promotion, never another, a permanent error (reported, not retried), a source region that does not
+//! answer, a notification that cannot be published, and the CloudWatch lag query (which the local AWS cannot
+//! serve: it does not speak rpc-v2-cbor).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,6 +22,7 @@ use database_failover::{App, Config};
 use serde_json::{json, Value};
 use shared::invoke::InvokeError;
 use shared::notify::{Notification, Notifier, NotifyError, Outcome};
+use shared::response::Response;
 use shared::response::Status;
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:failover";
@@ -28,7 +31,11 @@ const THROTTLED: &str = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/201
 const ACCESS_DENIED: &str = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error><Type>Sender\
     </Type><Code>AccessDenied</Code><Message>not authorized</Message></Error><RequestId>r-2</RequestId></ErrorResponse>";
 
-/// A client of `$sdk` answering from `rules`, retrying 3 times with a 1 ms backoff.
+#[path = "../../../shared/tests/support/faulty_http.rs"]
+mod faulty_http;
+
+/// A client of `$sdk` answering from `rules`, retrying 3 times with a 1 ms backoff, with an attempt timeout and
+/// a retry partition of its own (fault cases run concurrently).
 macro_rules! client {
     ($sdk:ident, $region:expr, $rules:expr) => {{
         let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
@@ -40,8 +47,14 @@ macro_rules! client {
                 .behavior_version($sdk::config::BehaviorVersion::latest())
                 .region($sdk::config::Region::new($region))
                 .credentials_provider($sdk::config::Credentials::new("AKID", "secret", None, None, "test"))
-                .http_client(aws_smithy_mocks::create_mock_http_client())
+                .http_client(faulty_http::http_client())
                 .interceptor(interceptor)
+                .retry_partition($sdk::config::retry::RetryPartition::new(faulty_http::own_retry_partition()))
+                .timeout_config(
+                    $sdk::config::timeout::TimeoutConfig::builder()
+                        .operation_attempt_timeout(faulty_http::ATTEMPT_TIMEOUT)
+                        .build(),
+                )
                 .retry_config(
                     $sdk::config::retry::RetryConfig::standard()
                         .with_max_attempts(3)
@@ -121,14 +134,24 @@ fn app(
     cloudwatch: &[&Rule],
     notifier: &Recorded,
 ) -> App<RdsDatabases, CloudWatchLag, Route53Dns, Recorded> {
-    let route53: &[&Rule] = &[];
+    app_with(region, settings, rds, cloudwatch, &[], notifier.clone())
+}
+
+fn app_with<N: Notifier + Sync>(
+    region: &str,
+    settings: &[(&str, &str)],
+    rds: &[&Rule],
+    cloudwatch: &[&Rule],
+    route53: &[&Rule],
+    notifier: N,
+) -> App<RdsDatabases, CloudWatchLag, Route53Dns, N> {
     App::with_ports(
         config(settings),
         region.to_owned(),
         RdsDatabases::new(client!(aws_sdk_rds, region.to_owned(), rds)),
         CloudWatchLag::new(client!(aws_sdk_cloudwatch, region.to_owned(), cloudwatch)),
         Route53Dns::new(client!(aws_sdk_route53, region.to_owned(), route53)),
-        notifier.clone(),
+        notifier,
     )
 }
 
@@ -331,4 +354,431 @@ async fn lag_adapter_should_query_every_replica_in_one_call_and_read_maxima_per_
     assert_eq!(values["a"], [4.0, 2.0]);
     assert!(values["b"].is_empty(), "no data is an empty list, never a zero");
     assert_eq!(values["c"], [-1.0]);
+}
+
+// ------------------------------------------------------------------ every call, every fault
+
+/// The three scenarios that change something, each with the calls it makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// orders failed, replicas r1 (2 s) and r2 (9 s), a DNS record to repoint: r1 promoted.
+    Promote,
+    /// orders deleted: its replicas are found by listing the region's instances; r1 promoted.
+    PrimaryGone,
+    /// An alarm on Aurora cluster catalog (writer w, reader a): failed over to a.
+    Aurora,
+}
+
+const SCENARIOS: [Scenario; 3] = [Scenario::Promote, Scenario::PrimaryGone, Scenario::Aurora];
+const RECORD: &str = "Z0000000000000000001/writer.orders.internal";
+
+use faulty_http::{Fault, FAULTS};
+
+fn throttled() -> aws_smithy_types::error::ErrorMetadata {
+    aws_smithy_types::error::ErrorMetadata::builder().code("Throttling").message("Rate exceeded").build()
+}
+
+/// One rule for the scenario's call of `$op` (the requests `$filter` picks): `$fault` `$times` times then
+/// `$ok`, or `$fault` for ever.
+macro_rules! failing {
+    ($op:path, $error:ty, $filter:expr, $fault:expr, $times:expr, $ok:expr) => {{
+        let sequence = mock!($op).match_requests($filter).sequence();
+        let sequence = match $fault {
+            Fault::Throttling => sequence.error(|| <$error>::generic(throttled())),
+            other => sequence.http_status(other.status().expect("an HTTP fault"), None),
+        };
+        match $times {
+            Some(n) => sequence.times(n).output($ok).build(),
+            None => sequence.repeatedly().build(),
+        }
+    }};
+}
+
+use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataError;
+use aws_sdk_rds::operation::add_tags_to_resource::AddTagsToResourceError;
+use aws_sdk_rds::operation::describe_db_clusters::{DescribeDBClustersError, DescribeDbClustersOutput};
+use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
+use aws_sdk_rds::operation::failover_db_cluster::{FailoverDBClusterError, FailoverDbClusterOutput};
+use aws_sdk_rds::operation::promote_read_replica::PromoteReadReplicaError;
+use aws_sdk_rds::types::{DbCluster, DbClusterMember};
+use aws_sdk_route53::operation::change_resource_record_sets::{
+    ChangeResourceRecordSetsError, ChangeResourceRecordSetsOutput,
+};
+
+fn orders_replica(id: &str) -> DbInstance {
+    db(id, "us-east-1", "available").read_replica_source_db_instance_identifier("orders").build()
+}
+
+fn cluster_member(id: &str) -> DbInstance {
+    db(id, "us-east-1", "available").db_cluster_identifier("catalog").promotion_tier(1).build()
+}
+
+fn catalog() -> DbCluster {
+    let member = |id: &str, writer: bool| {
+        DbClusterMember::builder().db_instance_identifier(id).is_cluster_writer(writer).promotion_tier(1).build()
+    };
+    DbCluster::builder()
+        .db_cluster_identifier("catalog")
+        .db_cluster_arn("arn:aws:rds:us-east-1:123456789012:cluster:catalog")
+        .status("available")
+        .db_cluster_members(member("w", true))
+        .db_cluster_members(member("a", false))
+        .tag_list(tag("failover:enabled", "true"))
+        .build()
+}
+
+fn instances_output(instances: Vec<DbInstance>) -> DescribeDbInstancesOutput {
+    DescribeDbInstancesOutput::builder().set_db_instances(Some(instances)).build()
+}
+
+fn lag_output(values: &[f64]) -> GetMetricDataOutput {
+    let mut out = GetMetricDataOutput::builder();
+    for (i, v) in values.iter().enumerate() {
+        out = out.metric_data_results(MetricDataResult::builder().id(format!("m{i}")).values(*v).build());
+    }
+    out.build()
+}
+
+fn dns_output() -> ChangeResourceRecordSetsOutput {
+    let info = aws_sdk_route53::types::ChangeInfo::builder()
+        .id("c-1")
+        .status(aws_sdk_route53::types::ChangeStatus::Pending)
+        .submitted_at(aws_smithy_types::DateTime::from_secs(0))
+        .build()
+        .expect("change info");
+    ChangeResourceRecordSetsOutput::builder().change_info(info).build()
+}
+
+/// The RDS, CloudWatch and Route 53 rules of one scenario (`fault` first: rules match in order).
+struct World {
+    rds: Vec<Rule>,
+    cloudwatch: Vec<Rule>,
+    route53: Vec<Rule>,
+}
+
+impl World {
+    /// Every rule answered by its own call counter, by operation name.
+    fn calls(&self, operation: &str) -> usize {
+        self.named().iter().filter(|(name, _)| *name == operation).map(|(_, r)| r.num_calls()).sum()
+    }
+
+    fn named(&self) -> Vec<(&'static str, &Rule)> {
+        let names: &[&str] = &["AddTagsToResource", "PromoteReadReplica", "FailoverDBCluster"];
+        let mut out: Vec<(&'static str, &Rule)> = names.iter().copied().zip(self.rds.iter().rev()).collect();
+        out.extend(self.route53.iter().map(|r| ("ChangeResourceRecordSets", r)));
+        out
+    }
+}
+
+impl Scenario {
+    fn operations(self) -> &'static [&'static str] {
+        match self {
+            Scenario::Promote => &[
+                "DescribeDBInstances",
+                "GetMetricData",
+                "AddTagsToResource",
+                "PromoteReadReplica",
+                "ChangeResourceRecordSets",
+            ],
+            // (DescribeDBInstances of the primary itself: in `Promote`.)
+            Scenario::PrimaryGone => {
+                &["DescribeDBInstances (list)", "GetMetricData", "AddTagsToResource", "PromoteReadReplica"]
+            }
+            Scenario::Aurora => &[
+                "DescribeDBClusters",
+                "DescribeDBInstances (cluster)",
+                "GetMetricData",
+                "AddTagsToResource",
+                "FailoverDBCluster",
+            ],
+        }
+    }
+
+    fn event(self) -> Value {
+        match self {
+            Scenario::Promote | Scenario::PrimaryGone => failure_event(),
+            Scenario::Aurora => json!({
+                "source": "aws.cloudwatch", "alarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:catalog",
+                "accountId": "123456789012", "time": "2024-05-01T10:05:00.490+0000", "region": "us-east-1",
+                "alarmData": {"alarmName": "catalog", "state": {"value": "ALARM"}, "previousState": {"value": "OK"},
+                    "configuration": {"metrics": [{"id": "m1", "metricStat": {"metric": {"namespace": "AWS/RDS",
+                        "name": "CommitLatency", "dimensions": {"DBClusterIdentifier": "catalog"}},
+                        "period": 60, "stat": "Maximum"}}]}}
+            }),
+        }
+    }
+
+    fn settings(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Scenario::Promote => &[("DB_ENDPOINT_RECORD", RECORD)],
+            _ => &[],
+        }
+    }
+
+    /// The rule for `operation` failing with `fault` (`times` then the right answer, or for ever).
+    fn fault_rule(self, operation: &str, fault: Fault, times: Option<usize>) -> Rule {
+        match operation {
+            "DescribeDBInstances" => failing!(
+                aws_sdk_rds::Client::describe_db_instances,
+                DescribeDBInstancesError,
+                |r| r.db_instance_identifier() == Some("orders"),
+                fault,
+                times,
+                move || self.primary_output()
+            ),
+            "DescribeDBInstances (list)" => failing!(
+                aws_sdk_rds::Client::describe_db_instances,
+                DescribeDBInstancesError,
+                |r| r.db_instance_identifier().is_none() && r.filters().is_empty(),
+                fault,
+                times,
+                || instances_output(vec![orders_replica("r1"), orders_replica("r2")])
+            ),
+            "DescribeDBInstances (cluster)" => failing!(
+                aws_sdk_rds::Client::describe_db_instances,
+                DescribeDBInstancesError,
+                |r| !r.filters().is_empty(),
+                fault,
+                times,
+                || instances_output(vec![cluster_member("w"), cluster_member("a")])
+            ),
+            "DescribeDBClusters" => failing!(
+                aws_sdk_rds::Client::describe_db_clusters,
+                DescribeDBClustersError,
+                |_| true,
+                fault,
+                times,
+                || DescribeDbClustersOutput::builder().db_clusters(catalog()).build()
+            ),
+            "GetMetricData" => failing!(
+                aws_sdk_cloudwatch::Client::get_metric_data,
+                GetMetricDataError,
+                |_| true,
+                fault,
+                times,
+                move || lag_output(if self == Scenario::Aurora { &[3.0] } else { &[2.0, 9.0] })
+            ),
+            "AddTagsToResource" => failing!(
+                aws_sdk_rds::Client::add_tags_to_resource,
+                AddTagsToResourceError,
+                |_| true,
+                fault,
+                times,
+                || AddTagsToResourceOutput::builder().build()
+            ),
+            "PromoteReadReplica" => failing!(
+                aws_sdk_rds::Client::promote_read_replica,
+                PromoteReadReplicaError,
+                |r| r.db_instance_identifier() == Some("r1"),
+                fault,
+                times,
+                || PromoteReadReplicaOutput::builder().build()
+            ),
+            "FailoverDBCluster" => failing!(
+                aws_sdk_rds::Client::failover_db_cluster,
+                FailoverDBClusterError,
+                |r| r.target_db_instance_identifier() == Some("a"),
+                fault,
+                times,
+                || FailoverDbClusterOutput::builder().build()
+            ),
+            "ChangeResourceRecordSets" => failing!(
+                aws_sdk_route53::Client::change_resource_record_sets,
+                ChangeResourceRecordSetsError,
+                |_| true,
+                fault,
+                times,
+                dns_output
+            ),
+            other => panic!("no fault rule for {other}"),
+        }
+    }
+
+    fn primary_output(self) -> DescribeDbInstancesOutput {
+        let primary = db("orders", "us-east-1", "failed")
+            .read_replica_db_instance_identifiers("r1")
+            .read_replica_db_instance_identifiers("r2")
+            .build();
+        instances_output(vec![primary])
+    }
+
+    /// The scenario's AWS, every call answered; the last three RDS rules are the changes, in [`World::named`]'s
+    /// order reversed.
+    fn world(self) -> World {
+        let describe_one = |id: &'static str, instance: DbInstance| describe(id, instance);
+        let mut rds = match self {
+            Scenario::Promote => vec![
+                mock!(aws_sdk_rds::Client::describe_db_instances)
+                    .match_requests(|r| r.db_instance_identifier() == Some("orders"))
+                    .then_output(move || self.primary_output()),
+                describe_one("r1", orders_replica("r1")),
+                describe_one("r2", orders_replica("r2")),
+            ],
+            Scenario::PrimaryGone => vec![
+                mock!(aws_sdk_rds::Client::describe_db_instances)
+                    .match_requests(|r| r.db_instance_identifier() == Some("orders"))
+                    .then_error(|| {
+                        DescribeDBInstancesError::DbInstanceNotFoundFault(
+                            aws_sdk_rds::types::error::DbInstanceNotFoundFault::builder().build(),
+                        )
+                    }),
+                mock!(aws_sdk_rds::Client::describe_db_instances)
+                    .match_requests(|r| r.db_instance_identifier().is_none() && r.filters().is_empty())
+                    .then_output(|| instances_output(vec![orders_replica("r1"), orders_replica("r2")])),
+                describe_one("r1", orders_replica("r1")),
+            ],
+            Scenario::Aurora => vec![
+                mock!(aws_sdk_rds::Client::describe_db_clusters)
+                    .then_output(|| DescribeDbClustersOutput::builder().db_clusters(catalog()).build()),
+                mock!(aws_sdk_rds::Client::describe_db_instances)
+                    .match_requests(|r| !r.filters().is_empty())
+                    .then_output(|| instances_output(vec![cluster_member("w"), cluster_member("a")])),
+            ],
+        };
+        rds.extend([
+            // Only the right replica or reader: any other would find no rule and fail the test.
+            mock!(aws_sdk_rds::Client::failover_db_cluster)
+                .match_requests(|r| r.target_db_instance_identifier() == Some("a"))
+                .then_output(|| FailoverDbClusterOutput::builder().build()),
+            promote_ok("r1"),
+            add_tags(),
+        ]);
+        let values: &[f64] = if self == Scenario::Aurora { &[3.0] } else { &[2.0, 9.0] };
+        let values = values.to_vec();
+        World {
+            rds,
+            cloudwatch: vec![
+                mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_output(move || lag_output(&values))
+            ],
+            route53: vec![mock!(aws_sdk_route53::Client::change_resource_record_sets).then_output(dns_output)],
+        }
+    }
+}
+
+/// Runs `scenario` with `failing` in front of its world; returns the result, the world and the notifications.
+async fn run(scenario: Scenario, failing: &Rule) -> (Result<Response, InvokeError>, World, Recorded) {
+    let world = scenario.world();
+    // The failing rule goes in front of every client's rules: it answers only its own operation.
+    let with =
+        |rules: &[Rule]| -> Vec<Rule> { std::iter::once(failing.clone()).chain(rules.iter().cloned()).collect() };
+    let (rds, cloudwatch, route53) = (with(&world.rds), with(&world.cloudwatch), with(&world.route53));
+    let notes = Recorded::default();
+    let app = app_with(
+        "us-east-1",
+        scenario.settings(),
+        &rds.iter().collect::<Vec<_>>(),
+        &cloudwatch.iter().collect::<Vec<_>>(),
+        &route53.iter().collect::<Vec<_>>(),
+        notes.clone(),
+    );
+    let result = app.handle(scenario.event()).await;
+    (result, world, notes)
+}
+
+/// Every (scenario, operation, fault), run concurrently: timeouts wait for the attempt timeout.
+fn cases() -> Vec<(Scenario, &'static str, Fault)> {
+    SCENARIOS
+        .iter()
+        .flat_map(|&scenario| scenario.operations().iter().map(move |&operation| (scenario, operation)))
+        .flat_map(|(scenario, operation)| FAULTS.map(|fault| (scenario, operation, fault)))
+        .collect()
+}
+
+/// The change each scenario makes, once: (operation, calls) including the faulted one's attempts.
+fn expected_changes(scenario: Scenario) -> Vec<(&'static str, usize)> {
+    match scenario {
+        Scenario::Promote => vec![("AddTagsToResource", 2), ("PromoteReadReplica", 1), ("ChangeResourceRecordSets", 1)],
+        Scenario::PrimaryGone => vec![("AddTagsToResource", 1), ("PromoteReadReplica", 1)],
+        Scenario::Aurora => vec![("AddTagsToResource", 1), ("FailoverDBCluster", 1)],
+    }
+}
+
+#[tokio::test]
+async fn every_call_of_every_scenario_recovers_from_throttling_5xx_connection_failures_and_timeouts() {
+    futures::future::join_all(cases().into_iter().map(|(scenario, operation, fault)| async move {
+        let case = format!("{scenario:?} / {operation} / {fault:?}");
+        let failing = scenario.fault_rule(operation, fault, Some(2));
+
+        let (result, world, notes) = run(scenario, &failing).await;
+
+        let response = result.unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(response.status, Status::Succeeded, "{case}: {response:?}");
+        assert_eq!(failing.num_calls(), 3, "{case}: two faults, then the answer on the last attempt");
+        assert_eq!(notes.outcomes(), [Outcome::Succeeded], "{case}");
+        // The same changes as without a fault: the faulted call counts once (its answer), the others as usual.
+        for (change, times) in expected_changes(scenario) {
+            let made = world.calls(change) + usize::from(change == operation);
+            assert_eq!(made, times, "{case}: {change}");
+        }
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn every_call_of_every_scenario_failing_for_good_errs_after_a_failure_notification_and_never_half_acts() {
+    futures::future::join_all(cases().into_iter().map(|(scenario, operation, fault)| async move {
+        let case = format!("{scenario:?} / {operation} / {fault:?}");
+        let failing = scenario.fault_rule(operation, fault, None);
+
+        let (result, world, notes) = run(scenario, &failing).await;
+
+        match result {
+            Err(InvokeError::Aws(message)) => {
+                assert!(message.contains(operation.split(' ').next().unwrap()), "{case}: {message}")
+            }
+            other => panic!("{case}: expected a retryable error, got {other:?}"),
+        }
+        assert_eq!(failing.num_calls(), 3, "{case}: every attempt was made");
+        assert_eq!(notes.outcomes(), [Outcome::Failed], "{case}");
+        let acted = world.calls("PromoteReadReplica") + world.calls("FailoverDBCluster");
+        let recorded = world.calls("AddTagsToResource");
+        if operation.starts_with("Describe") || operation == "GetMetricData" {
+            assert_eq!(
+                (recorded, acted, world.calls("ChangeResourceRecordSets")),
+                (0, 0, 0),
+                "{case}: changed after a failed read"
+            );
+        }
+        if operation == "AddTagsToResource" {
+            assert_eq!(acted, 0, "{case}: acted before the decision was recorded");
+        }
+        if operation == "PromoteReadReplica" || operation == "FailoverDBCluster" {
+            assert_eq!(world.calls("ChangeResourceRecordSets"), 0, "{case}: DNS repointed to a replica not promoted");
+        }
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn a_notification_that_cannot_be_published_neither_fails_nor_undoes_a_promotion() {
+    futures::future::join_all(FAULTS.map(|fault| async move {
+        let publish = mock!(aws_sdk_sns::Client::publish).sequence();
+        let publish = match fault {
+            Fault::Throttling => publish.error(|| aws_sdk_sns::operation::publish::PublishError::generic(throttled())),
+            other => publish.http_status(other.status().expect("an HTTP fault"), None),
+        }
+        .repeatedly()
+        .build();
+        let notifier = shared::notify::SnsNotifier::new(
+            client!(aws_sdk_sns, "us-east-1", [&publish]),
+            TOPIC.to_owned(),
+            shared::notify::NotificationFormat::Json,
+        );
+        let world = Scenario::Promote.world();
+        let app = app_with(
+            "us-east-1",
+            Scenario::Promote.settings(),
+            &world.rds.iter().collect::<Vec<_>>(),
+            &world.cloudwatch.iter().collect::<Vec<_>>(),
+            &world.route53.iter().collect::<Vec<_>>(),
+            notifier,
+        );
+
+        let response = app.handle(Scenario::Promote.event()).await.unwrap_or_else(|e| panic!("{fault:?}: {e}"));
+
+        assert_eq!(response.status, Status::Succeeded, "{fault:?}: {response:?}");
+        assert_eq!(world.calls("PromoteReadReplica"), 1, "{fault:?}");
+        assert_eq!(publish.num_calls(), 3, "{fault:?}: the SDK retried the publication");
+    }))
+    .await;
 }

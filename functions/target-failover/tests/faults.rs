@@ -244,19 +244,7 @@ fn changes_made(world: &[Rule]) -> Vec<&'static str> {
         .collect()
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Fault {
-    /// HTTP 400 with the `Throttling` code, as ELB answers when its API rate is exceeded.
-    Throttling,
-    /// HTTP 503.
-    Unavailable,
-    /// The connection fails (a dispatch failure).
-    ConnectionReset,
-    /// No answer: the attempt times out.
-    Timeout,
-}
-
-const FAULTS: [Fault; 4] = [Fault::Throttling, Fault::Unavailable, Fault::ConnectionReset, Fault::Timeout];
+use faulty_http::{Fault, FAULTS};
 
 impl Fault {
     /// How the error the function reports names it.
@@ -269,9 +257,11 @@ impl Fault {
         }
     }
 
+    /// The status and body a mock answers with: ELB's XML `Throttling` error (HTTP 400), or the fault's status.
     fn status_and_body(self) -> (u16, Option<String>) {
-        match self {
-            Fault::Throttling => (
+        match self.status() {
+            Some(status) => (status, None),
+            None => (
                 400,
                 Some(
                     "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\"><Error>\
@@ -280,9 +270,6 @@ impl Fault {
                         .to_owned(),
                 ),
             ),
-            Fault::Unavailable => (503, None),
-            Fault::ConnectionReset => (faulty_http::CONNECTION_RESET, None),
-            Fault::Timeout => (faulty_http::NO_ANSWER, None),
         }
     }
 }

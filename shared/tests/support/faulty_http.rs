@@ -24,6 +24,34 @@ pub const NO_ANSWER: u16 = 599;
 /// short on a busy machine; tests that wait for it run their cases concurrently.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(300);
 
+/// The faults every AWS call is tested against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The service's `Throttling` error code (each test encodes it for its protocol).
+    Throttling,
+    /// HTTP 503.
+    Unavailable,
+    /// The connection fails (a dispatch failure).
+    ConnectionReset,
+    /// No answer: the attempt times out.
+    Timeout,
+}
+
+pub const FAULTS: [Fault; 4] = [Fault::Throttling, Fault::Unavailable, Fault::ConnectionReset, Fault::Timeout];
+
+impl Fault {
+    /// The HTTP status a mock rule answers with to cause the fault; `None` for throttling, which is an error
+    /// code in a body the test writes.
+    pub fn status(self) -> Option<u16> {
+        match self {
+            Fault::Throttling => None,
+            Fault::Unavailable => Some(503),
+            Fault::ConnectionReset => Some(CONNECTION_RESET),
+            Fault::Timeout => Some(NO_ANSWER),
+        }
+    }
+}
+
 /// A retry partition name of its own for each client: the SDK's retry token bucket is shared by every client
 /// of a partition in the process, and tests running many failing cases at once would otherwise drain it and
 /// see retries refused.
