@@ -322,3 +322,14 @@ pub fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     move |name| map.get(name).cloned()
 }
+
+/// A forward action sending to these target groups with these weights (for listener and rule fixtures).
+pub fn forward(weights: &[(&str, i32)]) -> aws_sdk_elasticloadbalancingv2::types::Action {
+    use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple};
+    let tuples =
+        weights.iter().map(|(arn, w)| TargetGroupTuple::builder().target_group_arn(*arn).weight(*w).build()).collect();
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .forward_config(ForwardActionConfig::builder().set_target_groups(Some(tuples)).build())
+        .build()
+}

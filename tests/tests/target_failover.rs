@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, RuleCondition, Tag, TargetDescription, TargetGroupTuple,
-    TargetTypeEnum,
+    Action, ActionTypeEnum, RuleCondition, Tag, TargetDescription, TargetTypeEnum,
 };
-use integration_tests::{http_json, lookup, Account, Received, Subscriber};
+use integration_tests::{forward, http_json, lookup, Account, Received, Subscriber};
 use serde_json::{json, Value};
 use shared::notify::{NotificationFormat, SnsNotifier};
 use shared::response::{Response, Status};
@@ -253,15 +252,6 @@ impl Shop {
     fn alarm_arn(&self, name: &str) -> String {
         format!("arn:aws:cloudwatch:{}:{}:alarm:{name}", self.account.region, self.account.id)
     }
-}
-
-fn forward(weights: &[(&str, i32)]) -> Action {
-    let tuples =
-        weights.iter().map(|(arn, w)| TargetGroupTuple::builder().target_group_arn(*arn).weight(*w).build()).collect();
-    Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .forward_config(ForwardActionConfig::builder().set_target_groups(Some(tuples)).build())
-        .build()
 }
 
 fn weights_of(actions: &[Action]) -> BTreeMap<String, i32> {
