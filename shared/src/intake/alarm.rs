@@ -149,7 +149,7 @@ pub(crate) fn from_sns_message(root: &Node<'_>, message_id: Option<&str>) -> Res
     if let Some(trigger) = root.get("Trigger") {
         if let Some(list) = trigger.get("Metrics") {
             for entry in list.items()? {
-                let metric = sns_metric_entry(&entry)?;
+                let metric = metric_entry(&entry, &SNS_KEYS)?;
                 if metric.expression.is_some() {
                     kind = AlarmKind::MetricMath;
                 }
@@ -187,23 +187,6 @@ pub(crate) fn from_sns_message(root: &Node<'_>, message_id: Option<&str>) -> Res
     alarm.finish(Delivery::Sns, &arn_node, root.opt_str("AWSAccountId")?, None, message_id)
 }
 
-fn sns_metric_entry(entry: &Node<'_>) -> Result<AlarmMetric, IntakeError> {
-    let mut metric = AlarmMetric {
-        id: entry.opt_str("Id")?.map(str::to_owned),
-        expression: entry.opt_str("Expression")?.map(str::to_owned),
-        ..AlarmMetric::default()
-    };
-    if let Some(stat) = entry.get("MetricStat") {
-        let inner = stat.req("Metric")?;
-        metric.namespace = inner.opt_str("Namespace")?.map(str::to_owned);
-        metric.name = inner.opt_str("MetricName")?.map(str::to_owned);
-        metric.dimensions = dimensions(inner.get("Dimensions"))?;
-        metric.stat = stat.opt_str("Stat")?.map(str::to_owned);
-        metric.period = stat.get("Period").map(|n| n.u64()).transpose()?;
-    }
-    Ok(metric)
-}
-
 /// The fields shared by the EventBridge `detail` and the alarm action's `alarmData`.
 struct AlarmParts {
     name: String,
@@ -225,7 +208,7 @@ impl AlarmParts {
         let mut kind = AlarmKind::Metric;
         if let Some(list) = configuration.as_ref().and_then(|c| c.get("metrics")) {
             for entry in list.items()? {
-                let metric = inner_metric_entry(&entry)?;
+                let metric = metric_entry(&entry, &INNER_KEYS)?;
                 if metric.expression.is_some() {
                     kind = AlarmKind::MetricMath;
                 }
@@ -292,19 +275,57 @@ impl AlarmParts {
     }
 }
 
-fn inner_metric_entry(entry: &Node<'_>) -> Result<AlarmMetric, IntakeError> {
+/// The spellings of a metric entry's fields: camel case in EventBridge and alarm actions, Pascal case in SNS.
+struct MetricKeys {
+    id: &'static str,
+    expression: &'static str,
+    metric_stat: &'static str,
+    metric: &'static str,
+    namespace: &'static str,
+    name: &'static str,
+    dimensions: &'static str,
+    stat: &'static str,
+    period: &'static str,
+}
+
+const INNER_KEYS: MetricKeys = MetricKeys {
+    id: "id",
+    expression: "expression",
+    metric_stat: "metricStat",
+    metric: "metric",
+    namespace: "namespace",
+    name: "name",
+    dimensions: "dimensions",
+    stat: "stat",
+    period: "period",
+};
+
+const SNS_KEYS: MetricKeys = MetricKeys {
+    id: "Id",
+    expression: "Expression",
+    metric_stat: "MetricStat",
+    metric: "Metric",
+    namespace: "Namespace",
+    name: "MetricName",
+    dimensions: "Dimensions",
+    stat: "Stat",
+    period: "Period",
+};
+
+/// One entry of a metrics list: a metric with its statistic, or an expression over other entries.
+fn metric_entry(entry: &Node<'_>, keys: &MetricKeys) -> Result<AlarmMetric, IntakeError> {
     let mut metric = AlarmMetric {
-        id: entry.opt_str("id")?.map(str::to_owned),
-        expression: entry.opt_str("expression")?.map(str::to_owned),
+        id: entry.opt_str(keys.id)?.map(str::to_owned),
+        expression: entry.opt_str(keys.expression)?.map(str::to_owned),
         ..AlarmMetric::default()
     };
-    if let Some(stat) = entry.get("metricStat") {
-        let inner = stat.req("metric")?;
-        metric.namespace = inner.opt_str("namespace")?.map(str::to_owned);
-        metric.name = inner.opt_str("name")?.map(str::to_owned);
-        metric.dimensions = dimensions(inner.get("dimensions"))?;
-        metric.stat = stat.opt_str("stat")?.map(str::to_owned);
-        metric.period = stat.get("period").map(|n| n.u64()).transpose()?;
+    if let Some(stat) = entry.get(keys.metric_stat) {
+        let inner = stat.req(keys.metric)?;
+        metric.namespace = inner.opt_str(keys.namespace)?.map(str::to_owned);
+        metric.name = inner.opt_str(keys.name)?.map(str::to_owned);
+        metric.dimensions = dimensions(inner.get(keys.dimensions))?;
+        metric.stat = stat.opt_str(keys.stat)?.map(str::to_owned);
+        metric.period = stat.get(keys.period).map(|n| n.u64()).transpose()?;
     }
     Ok(metric)
 }
