@@ -155,3 +155,5 @@ class WireProxy:
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop)
         self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()
