@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Builds and tests print plain text into CI logs.
 export CARGO_TERM_COLOR := never
 
-.PHONY: help venv test fmt-check clippy unit-and-integration launcher-test lambda-build demo bench clean
+.PHONY: help venv test fmt-check clippy unit-and-integration launcher-test lambda-build demo bench fuzz clean
 
 help:
 	@echo "make demo   run the functions against the local AWS through a failure story"
@@ -42,7 +42,7 @@ unit-and-integration: venv
 	cargo test --workspace --locked
 
 launcher-test: venv
-	$(PY) -m unittest tools/test_local_aws.py tools/test_rpcv2_cbor.py
+	$(PY) -m unittest tools/test_local_aws.py tools/test_rpcv2_cbor.py benches/test_runtime_api.py benches/test_wire_proxy.py
 
 # Release bootstraps for Lambda (provided.al2023), through cargo-lambda and zig.
 lambda-build: venv
@@ -52,8 +52,14 @@ lambda-build: venv
 # The failover story on the local AWS (mk/demo.mk).
 demo: demo-run
 
-bench: venv
-	@echo "make bench arrives with issue 7" && exit 1
+# Measurements into BENCHMARKS.md (mk/bench.mk), then the intake fuzzer for a bounded time. The fuzzer is built
+# with the same features as the tests (`--workspace --all-targets`), so no SDK crate is compiled twice.
+FUZZ_SECONDS ?= 60
+bench: bench-run fuzz
+
+fuzz:
+	cargo build --workspace --all-targets --locked
+	target/debug/examples/fuzz_intake $(FUZZ_SECONDS)
 
 clean:
 	cargo clean
