@@ -92,7 +92,9 @@ Verified unchanged in moto 5.2.5 (tools/test_local_aws.py exercises them)
     ELBv2 load balancers / target groups (instance and ip) / targets (instance ids need not exist
     in EC2) / tags (20 ARNs per DescribeTags) / listeners and rules with weighted ForwardConfig
     (weights are reported back); RDS instances, same- and cross-region replicas (cross-region
-    source given as an ARN, listed by ARN on the source), tags, Aurora clusters with
+    source given as an ARN, listed by ARN on the source), DescribeDBInstances with a
+    ``db-instance-id`` filter of several identifiers (those of the region that exist; missing ones
+    left out, no error), tags, Aurora clusters with
     IsClusterWriter / PromotionTier and FailoverDBCluster with a target; CloudWatch PutMetricData
     (moto accepts the ``AWS/`` namespaces that AWS refuses, so no injection endpoint is needed)
     and GetMetricData (Maximum per Period, ScanBy), also over rpc-v2-cbor; Route 53 hosted zones

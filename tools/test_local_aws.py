@@ -325,6 +325,14 @@ class LocalAwsTest(unittest.TestCase):
         self.assertEqual(replica["TagList"], [{"Key": "failover:role", "Value": "replica"}])
         self.assertEqual(self.describe(west, "db-west")["ReadReplicaSourceDBInstanceIdentifier"],
                          primary["DBInstanceArn"])
+        # All of a region's replicas in one call: a db-instance-id filter; missing ones (and other regions')
+        # are left out, not an error.
+        def by_id(client, ids):
+            found = client.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": ids}])
+            return sorted(d["DBInstanceIdentifier"] for d in found["DBInstances"])
+        self.assertEqual(by_id(rds, ["db-r1", "db", "gone", "db-west"]), ["db", "db-r1"])
+        self.assertEqual(by_id(west, ["db-west", "db-r1"]), ["db-west"])
+        self.assertEqual(by_id(rds, ["gone"]), [])
         rds.add_tags_to_resource(ResourceName=replica["DBInstanceArn"], Tags=[{"Key": "k", "Value": "v"}])
         self.assertIn({"Key": "k", "Value": "v"},
                       rds.list_tags_for_resource(ResourceName=replica["DBInstanceArn"])["TagList"])
