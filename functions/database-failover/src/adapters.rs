@@ -23,6 +23,10 @@ pub const CNAME_TTL_SECONDS: i64 = 30;
 /// The lag window: the maximum per minute over the last 5 minutes.
 const LAG_WINDOW: Duration = Duration::from_secs(300);
 const LAG_PERIOD_SECONDS: i32 = 60;
+/// Identifiers per `db-instance-id` filter, hence per [`Databases::instances_by_id`] call. The RDS API
+/// reference states no maximum for a filter's values; 100 (`MaxRecords`' own maximum, so one page a call)
+/// stays well clear of any unstated one, and far above the 15 read replicas RDS allows a source.
+pub const INSTANCE_IDS_PER_CALL: usize = 100;
 
 fn port_error<E>(operation: String, error: SdkError<E, HttpResponse>) -> PortError
 where
@@ -142,6 +146,17 @@ impl Databases for RdsDatabases {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_db_instance_not_found_fault()) => Ok(None),
             Err(e) => Err(port_error(format!("DescribeDBInstances {at}"), e)),
         }
+    }
+
+    async fn instances_by_id(&self, region: &str, ids: &[String]) -> Result<Vec<Instance>, PortError> {
+        let mut out = Vec::new();
+        // No ids, no call: a filter needs values.
+        for chunk in ids.chunks(INSTANCE_IDS_PER_CALL) {
+            let filter = Filter::builder().name("db-instance-id").set_values(Some(chunk.to_vec())).build();
+            let operation = format!("DescribeDBInstances of {}", chunk.join(", "));
+            out.extend(self.list(region, Some(filter), &operation).await?);
+        }
+        Ok(out)
     }
 
     async fn instances(&self, region: &str) -> Result<Vec<Instance>, PortError> {

@@ -295,13 +295,7 @@ where
         let mut replicas: Vec<Instance> = Vec::new();
         let mut listing: Vec<Instance> = Vec::new();
         match &primary {
-            PrimaryState::Found(p) => {
-                for r in &p.replicas {
-                    if let Some(instance) = self.tolerant(&r.region, self.databases.instance(r)).await?.flatten() {
-                        replicas.push(instance);
-                    }
-                }
-            }
+            PrimaryState::Found(p) => replicas = self.replicas_of(&p.replicas).await?,
             PrimaryState::Missing | PrimaryState::Unreachable { .. } => {
                 // No replica list to read: find the instances that name it as their source.
                 let mut regions = BTreeSet::from([self.region.clone()]);
@@ -345,12 +339,8 @@ where
         };
 
         // Lags: one GetMetricData call per region holding replicas.
-        let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for r in &replicas {
-            by_region.entry(r.at.region.clone()).or_default().push(r.at.id.clone());
-        }
         let mut lags: BTreeMap<DbRef, Vec<f64>> = BTreeMap::new();
-        for (region, ids) in by_region {
+        for (region, ids) in ids_by_region(replicas.iter().map(|r| &r.at)) {
             if let Some(found) = self.tolerant(&region, self.lag.lags(&region, LagMetric::ReplicaLag, &ids)).await? {
                 lags.extend(found.into_iter().map(|(id, values)| (DbRef::new(&region, id), values)));
             }
@@ -360,6 +350,19 @@ where
             .map(|instance| Candidate { lag: lags.get(&instance.at).cloned().unwrap_or_default(), instance })
             .collect();
         Ok(PromotionFacts { primary_ref: primary_ref.clone(), primary, replicas, record, recorded })
+    }
+
+    /// A primary's replicas (its `ReadReplicaDBInstanceIdentifiers`), described in one `DescribeDBInstances` per
+    /// region rather than one per replica, returned in the primary's order. Those that no longer exist are left
+    /// out, and so are those of a region other than the function's own that does not answer (see [`Self::tolerant`]).
+    async fn replicas_of(&self, refs: &[DbRef]) -> Result<Vec<Instance>, PortError> {
+        let mut found: Vec<Instance> = Vec::new();
+        for (region, ids) in ids_by_region(refs) {
+            if let Some(instances) = self.tolerant(&region, self.databases.instances_by_id(&region, &ids)).await? {
+                found.extend(instances);
+            }
+        }
+        Ok(model::in_order(refs, &found))
     }
 
     /// Errors in the function's own region stop the work; in another region (which may be the one that is
@@ -593,6 +596,15 @@ where
         }
         Ok(())
     }
+}
+
+/// Identifiers grouped by region, each group in the order given.
+fn ids_by_region<'a>(refs: impl IntoIterator<Item = &'a DbRef>) -> BTreeMap<String, Vec<String>> {
+    let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in refs {
+        by_region.entry(r.region.clone()).or_default().push(r.id.clone());
+    }
+    by_region
 }
 
 fn skip(reason: String) -> Response {

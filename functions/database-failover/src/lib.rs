@@ -23,11 +23,11 @@
 //!    `inaccessible-encryption-credentials`. An alarm or failure event on an `available` primary is refused
 //!    with a warning notification unless `PROMOTE_WHEN_AVAILABLE=true`; other statuses (`rebooting`...) are
 //!    refused. Replica-side events on an available source are refused (not a failover).
-//! 3. **Choose**: among the replicas, those `available`, opted in, in the primary's region (or any region with
-//!    `ALLOW_CROSS_REGION=true`), with `ReplicaLag` known, never -1 and at most `MAX_REPLICA_LAG_SECONDS` over
-//!    the last 5 minutes (per-minute maxima; one `GetMetricData` call per region for all replicas) are
-//!    eligible; the lowest `failover:priority` tag (default 100) wins, then the lowest lag. No eligible replica:
-//!    a critical refusal listing every replica and why.
+//! 3. **Choose**: among the replicas (described together: one call per region), those `available`, opted in, in the
+//!    primary's region (or any region with `ALLOW_CROSS_REGION=true`), with `ReplicaLag` known, never -1 and at most
+//!    `MAX_REPLICA_LAG_SECONDS` over the last 5 minutes (per-minute maxima; one `GetMetricData` call per region for all
+//!    replicas) are eligible; the lowest `failover:priority` tag (default 100) wins, then the lowest lag. No eligible
+//!    replica: a critical refusal listing every replica and why.
 //! 4. **Record, then promote**: the decision is tagged (see Idempotency) *before* `PromoteReadReplica` with
 //!    `BackupRetentionPeriod=BACKUP_RETENTION_DAYS`; then, when `DB_ENDPOINT_RECORD` is set, a Route 53 UPSERT
 //!    of that CNAME (TTL 30 s) to the new primary's endpoint.
@@ -85,6 +85,17 @@
 //! `cloudwatch:GetMetricData`, `rds:AddTagsToResource` (the records), `rds:PromoteReadReplica`,
 //! `rds:FailoverDBCluster`, `route53:ChangeResourceRecordSets` (only with `DB_ENDPOINT_RECORD`), `sns:Publish`.
 //! With `ALLOW_CROSS_REGION=true` the RDS and CloudWatch calls also go to other regions.
+//!
+//! # Calls per invocation
+//! A primary's failure: one `DescribeDBInstances` for the primary, then ONE for all its replicas per region holding
+//! replicas (a `db-instance-id` filter, up to [`adapters::INSTANCE_IDS_PER_CALL`] identifiers a call; RDS allows a
+//! source 15), one `GetMetricData` per such region, two `AddTagsToResource` (the records), `PromoteReadReplica`, a
+//! Route 53 change with `DB_ENDPOINT_RECORD`, one `sns:Publish`. A replica-side trigger or `promote` first describes
+//! the replica; the replicas of a primary that no longer exists are found by listing the instances of each region
+//! concerned (paged), and the record is then written on the replica only. A recorded replica that is not among those
+//! described costs one more `DescribeDBInstances`. Aurora (cluster trigger): `DescribeDBClusters`, one
+//! `DescribeDBInstances` (`db-cluster-id` filter), one `GetMetricData`, one `AddTagsToResource`, `FailoverDBCluster`,
+//! one publish. `status` reads as a failure would and writes nothing but its notification.
 //!
 //! # Notifications
 //! Attribute `function=database-failover`; `action` is `promote-replica`, `failover-cluster`, `aws-failover`

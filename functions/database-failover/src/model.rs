@@ -104,6 +104,16 @@ impl Instance {
     }
 }
 
+/// The instance described for each of `refs`, in `refs`' order, from `found` (described in any order, e.g. one
+/// call per region); a reference with no instance is left out. This is what describing each reference on its own
+/// returned. Identifiers compare without case, as RDS reads them.
+pub fn in_order(refs: &[DbRef], found: &[Instance]) -> Vec<Instance> {
+    refs.iter()
+        .filter_map(|r| found.iter().find(|i| i.at.region == r.region && i.at.id.eq_ignore_ascii_case(&r.id)))
+        .cloned()
+        .collect()
+}
+
 /// An Aurora cluster with its members.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cluster {

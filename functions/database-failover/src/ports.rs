@@ -23,6 +23,14 @@ pub struct PortError {
 pub trait Databases {
     /// `DescribeDBInstances` for one instance; `None` when it does not exist.
     fn instance(&self, at: &DbRef) -> impl Future<Output = Result<Option<Instance>, PortError>> + Send;
+    /// Those of `ids` (identifiers in `region`) that exist, in no particular order, in ONE `DescribeDBInstances`
+    /// with a `db-instance-id` filter per [`crate::adapters::INSTANCE_IDS_PER_CALL`] identifiers (paged); missing
+    /// ones are left out, never an error.
+    fn instances_by_id(
+        &self,
+        region: &str,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Instance>, PortError>> + Send;
     /// Every instance of a region (to find the replicas and records of a primary that no longer exists).
     fn instances(&self, region: &str) -> impl Future<Output = Result<Vec<Instance>, PortError>> + Send;
     /// `DescribeDBClusters` for one cluster; `None` when it does not exist.

@@ -19,7 +19,7 @@ use database_failover::decide::{
     self, Candidate, ClusterFacts, Plan, PrimaryState, PromotionFacts, Route, Settings, Trigger, CLUSTER_COOLDOWN_SECS,
 };
 use database_failover::model::{
-    Cluster, ClusterMember, DbRef, Instance, Record, DEFAULT_PRIORITY, FAILED_OVER_TAG, PRIORITY_TAG,
+    self, Cluster, ClusterMember, DbRef, Instance, Record, DEFAULT_PRIORITY, FAILED_OVER_TAG, PRIORITY_TAG,
 };
 use proptest::prelude::*;
 use serde_json::Value;
@@ -329,6 +329,39 @@ proptest! {
         };
         let plan = decide::decide_promotion(&Trigger::Alarm { name: "a".into() }, &facts, &settings, NOW);
         prop_assert!(matches!(plan, Plan::Promote(_)), "an unreadable priority is the default, not a refusal");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- replicas
+
+proptest! {
+    /// Replicas described one call per region, answered in any order, then put back in the primary's order
+    /// ([`model::in_order`]), are exactly what describing each on its own gave: those that exist, in that order.
+    #[test]
+    fn replicas_described_per_region_read_as_if_described_one_by_one(
+        refs in prop::collection::vec((prop::sample::select(vec![HOME, "us-west-2"]), "r[0-5]"), 0..8),
+        gone in prop::collection::btree_set("r[0-5]", 0..4),
+        shuffle in any::<prop::sample::Index>(),
+    ) {
+        let refs: Vec<DbRef> = refs.into_iter().map(|(region, id)| DbRef::new(region, id)).collect();
+        let exists = |r: &DbRef| !gone.contains(&r.id);
+        let described = |r: &DbRef| instance(&r.region, r.id.clone(), "available".into(), true, None);
+        // One by one: DescribeDBInstances of each, a missing one left out.
+        let one_by_one: Vec<Instance> = refs.iter().filter(|r| exists(r)).map(described).collect();
+        // Together: each region's existing instances once, in an order of AWS's choosing.
+        let mut together: Vec<Instance> = Vec::new();
+        for r in refs.iter().filter(|r| exists(r)) {
+            if !together.iter().any(|i| i.at == *r) {
+                together.push(described(r));
+            }
+        }
+        if !together.is_empty() {
+            let at = shuffle.index(together.len());
+            together.rotate_left(at);
+            together.reverse();
+        }
+
+        prop_assert_eq!(model::in_order(&refs, &together), one_by_one);
     }
 }
 

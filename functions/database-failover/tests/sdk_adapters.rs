@@ -12,7 +12,7 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::types::MetricDataResult;
 use aws_sdk_rds::operation::add_tags_to_resource::AddTagsToResourceOutput;
-use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+use aws_sdk_rds::operation::describe_db_instances::{DescribeDbInstancesInput, DescribeDbInstancesOutput};
 use aws_sdk_rds::operation::promote_read_replica::PromoteReadReplicaOutput;
 use aws_sdk_rds::types::{DbInstance, Endpoint, Tag};
 use aws_smithy_mocks::{mock, MockResponseInterceptor, Rule, RuleMode};
@@ -100,6 +100,23 @@ fn describe(id: &'static str, instance: DbInstance) -> Rule {
         .then_output(move || DescribeDbInstancesOutput::builder().db_instances(instance.clone()).build())
 }
 
+/// The values of a `DescribeDBInstances` request's `db-instance-id` filter, when that is all it asks.
+fn instance_ids(r: &DescribeDbInstancesInput) -> Vec<&str> {
+    match (r.db_instance_identifier(), r.filters()) {
+        (None, [filter]) if filter.name() == Some("db-instance-id") => {
+            filter.values().iter().map(String::as_str).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// ONE `DescribeDBInstances` of exactly `ids` (a `db-instance-id` filter), answered with `instances`.
+fn describe_ids(ids: &'static [&'static str], instances: Vec<DbInstance>) -> Rule {
+    mock!(aws_sdk_rds::Client::describe_db_instances)
+        .match_requests(move |r| instance_ids(r) == ids)
+        .then_output(move || instances_output(instances.clone()))
+}
+
 fn add_tags() -> Rule {
     mock!(aws_sdk_rds::Client::add_tags_to_resource).then_output(|| AddTagsToResourceOutput::builder().build())
 }
@@ -175,13 +192,15 @@ fn orders(record: Option<&str>) -> Rule {
     describe("orders", primary.build())
 }
 
-fn replica(id: &'static str) -> Rule {
-    describe(id, db(id, "us-east-1", "available").read_replica_source_db_instance_identifier("orders").build())
+/// orders' replicas r1 and r2, described together; AWS's answer need not follow the filter's order (r2 first),
+/// the primary's list does.
+fn replicas() -> Rule {
+    describe_ids(&["r1", "r2"], vec![orders_replica("r2"), orders_replica("r1")])
 }
 
 #[tokio::test]
 async fn throttled_promotion_should_be_retried_by_the_sdk_and_succeed_once() {
-    let (primary, r1, r2, tags) = (orders(None), replica("r1"), replica("r2"), add_tags());
+    let (primary, replicas, tags) = (orders(None), replicas(), add_tags());
     let promote = mock!(aws_sdk_rds::Client::promote_read_replica)
         .sequence()
         .http_status(400, Some(THROTTLED.to_owned()))
@@ -190,11 +209,12 @@ async fn throttled_promotion_should_be_retried_by_the_sdk_and_succeed_once() {
         .build();
     let lags = lag(&[("m0", 2.0), ("m1", 9.0)]);
     let notes = Recorded::default();
-    let app = app("us-east-1", &[], &[&primary, &r1, &r2, &tags, &promote], &[&lags], &notes);
+    let app = app("us-east-1", &[], &[&primary, &replicas, &tags, &promote], &[&lags], &notes);
 
     let response = app.handle(failure_event()).await.expect("succeeds after the SDK's retries");
 
     assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!((primary.num_calls(), replicas.num_calls()), (1, 1), "the primary, then both replicas in one call");
     assert_eq!(promote.num_calls(), 3, "two throttled attempts, then success");
     assert_eq!(tags.num_calls(), 2, "the record on the primary and on the replica, once each");
     assert_eq!(lags.num_calls(), 1);
@@ -204,12 +224,12 @@ async fn throttled_promotion_should_be_retried_by_the_sdk_and_succeed_once() {
 #[tokio::test]
 async fn promotion_failing_with_5xx_should_error_after_a_failure_notification_and_the_retry_should_promote_the_same_replica(
 ) {
-    let (primary, r1, r2, tags) = (orders(None), replica("r1"), replica("r2"), add_tags());
+    let (primary, replicas, tags) = (orders(None), replicas(), add_tags());
     let unavailable =
         mock!(aws_sdk_rds::Client::promote_read_replica).sequence().http_status(503, None).repeatedly().build();
     let lags = lag(&[("m0", 2.0), ("m1", 9.0)]);
     let notes = Recorded::default();
-    let first = app("us-east-1", &[], &[&primary, &r1, &r2, &tags, &unavailable], &[&lags], &notes);
+    let first = app("us-east-1", &[], &[&primary, &replicas, &tags, &unavailable], &[&lags], &notes);
 
     match first.handle(failure_event()).await {
         Err(InvokeError::Aws(message)) => assert!(message.contains("PromoteReadReplica"), "{message}"),
@@ -225,7 +245,7 @@ async fn promotion_failing_with_5xx_should_error_after_a_failure_notification_an
     let (promote_r1, promote_r2) = (promote_ok("r1"), promote_ok("r2"));
     let lags = lag(&[("m0", 25.0), ("m1", 0.0)]);
     let notes = Recorded::default();
-    let retry = app("us-east-1", &[], &[&recorded, &r1, &r2, &add_tags(), &promote_r1, &promote_r2], &[&lags], &notes);
+    let retry = app("us-east-1", &[], &[&recorded, &replicas, &add_tags(), &promote_r1, &promote_r2], &[&lags], &notes);
 
     let response = retry.handle(failure_event()).await.expect("the retry completes");
 
@@ -256,7 +276,7 @@ async fn throttled_describe_should_error_after_a_failure_notification_without_to
 
 #[tokio::test]
 async fn permanent_errors_should_be_reported_and_not_retried() {
-    let (primary, r1, r2, tags) = (orders(None), replica("r1"), replica("r2"), add_tags());
+    let (primary, replicas, tags) = (orders(None), replicas(), add_tags());
     let denied = mock!(aws_sdk_rds::Client::promote_read_replica)
         .sequence()
         .http_status(403, Some(ACCESS_DENIED.to_owned()))
@@ -264,7 +284,7 @@ async fn permanent_errors_should_be_reported_and_not_retried() {
         .build();
     let lags = lag(&[("m0", 2.0), ("m1", 9.0)]);
     let notes = Recorded::default();
-    let app = app("us-east-1", &[], &[&primary, &r1, &r2, &tags, &denied], &[&lags], &notes);
+    let app = app("us-east-1", &[], &[&primary, &replicas, &tags, &denied], &[&lags], &notes);
 
     let response = app.handle(failure_event()).await.expect("a permanent error is not handed to Lambda's retries");
 
@@ -318,6 +338,55 @@ async fn an_unreachable_source_region_should_allow_cross_region_promotion_only_w
         if allowed == "true" {
             assert_eq!(tags.num_calls(), 1, "only the replica can carry the record: the primary is unreachable");
         }
+    }
+}
+
+#[tokio::test]
+async fn replicas_should_be_described_in_one_call_per_region_in_the_primarys_order() {
+    const WEST_ARN: &str = "arn:aws:rds:us-west-2:123456789012:db:orders-west";
+    for west_answers in [true, false] {
+        // orders lists five replicas here (r5 deleted since: listed, not found) and one in us-west-2.
+        let mut primary = db("orders", "us-east-1", "failed");
+        for id in ["r1", "r2", "r3", "r4", "r5", WEST_ARN] {
+            primary = primary.read_replica_db_instance_identifiers(id);
+        }
+        let primary = describe("orders", primary.build());
+        let here = describe_ids(&["r1", "r2", "r3", "r4", "r5"], ["r4", "r2", "r1", "r3"].map(orders_replica).to_vec());
+        // The derived us-west-2 client shares the interceptor: only this rule answers orders-west.
+        let west = if west_answers {
+            let replica = db("orders-west", "us-west-2", "available")
+                .read_replica_source_db_instance_identifier("arn:aws:rds:us-east-1:123456789012:db:orders")
+                .build();
+            describe_ids(&["orders-west"], vec![replica])
+        } else {
+            mock!(aws_sdk_rds::Client::describe_db_instances)
+                .match_requests(|r| instance_ids(r) == ["orders-west"])
+                .sequence()
+                .http_status(503, None)
+                .repeatedly()
+                .build()
+        };
+        let (tags, promote) = (add_tags(), promote_ok("r2"));
+        // Per region, in the primary's order: r1 5 s, r2 1 s, r3 and r4 9 s; orders-west 5 s (not eligible:
+        // ALLOW_CROSS_REGION is false).
+        let lags = lag(&[("m0", 5.0), ("m1", 1.0), ("m2", 9.0), ("m3", 9.0)]);
+        let notes = Recorded::default();
+        let app = app("us-east-1", &[], &[&primary, &here, &west, &tags, &promote], &[&lags], &notes);
+
+        let response = app.handle(failure_event()).await.expect("handled");
+
+        let case = format!("us-west-2 answers: {west_answers}");
+        assert_eq!(response.status, Status::Succeeded, "{case}: {response:?}");
+        assert_eq!((primary.num_calls(), here.num_calls()), (1, 1), "{case}: the primary, then its 5 replicas here");
+        assert_eq!(west.num_calls(), if west_answers { 1 } else { 3 }, "{case}: one call (and the SDK's retries)");
+        assert_eq!(lags.num_calls(), if west_answers { 2 } else { 1 }, "{case}: one lag query per region");
+        assert_eq!(promote.num_calls(), 1, "{case}");
+        let details = notes.0.lock().unwrap()[0].details.clone();
+        let listed: Vec<&str> =
+            details["replicas"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
+        let expected: &[&str] =
+            if west_answers { &["r1", "r2", "r3", "r4", "orders-west"] } else { &["r1", "r2", "r3", "r4"] };
+        assert_eq!(listed, expected, "{case}: the primary's order, r5 (gone) and a silent region left out");
     }
 }
 
@@ -475,6 +544,7 @@ impl Scenario {
         match self {
             Scenario::Promote => &[
                 "DescribeDBInstances",
+                "DescribeDBInstances (replicas)",
                 "GetMetricData",
                 "AddTagsToResource",
                 "PromoteReadReplica",
@@ -526,6 +596,14 @@ impl Scenario {
                 times,
                 move || self.primary_output()
             ),
+            "DescribeDBInstances (replicas)" => failing!(
+                aws_sdk_rds::Client::describe_db_instances,
+                DescribeDBInstancesError,
+                |r| instance_ids(r) == ["r1", "r2"],
+                fault,
+                times,
+                || instances_output(vec![orders_replica("r1"), orders_replica("r2")])
+            ),
             "DescribeDBInstances (list)" => failing!(
                 aws_sdk_rds::Client::describe_db_instances,
                 DescribeDBInstancesError,
@@ -537,7 +615,7 @@ impl Scenario {
             "DescribeDBInstances (cluster)" => failing!(
                 aws_sdk_rds::Client::describe_db_instances,
                 DescribeDBInstancesError,
-                |r| !r.filters().is_empty(),
+                |r| r.filters().iter().any(|f| f.name() == Some("db-cluster-id")),
                 fault,
                 times,
                 || instances_output(vec![cluster_member("w"), cluster_member("a")])
@@ -611,8 +689,7 @@ impl Scenario {
                 mock!(aws_sdk_rds::Client::describe_db_instances)
                     .match_requests(|r| r.db_instance_identifier() == Some("orders"))
                     .then_output(move || self.primary_output()),
-                describe_one("r1", orders_replica("r1")),
-                describe_one("r2", orders_replica("r2")),
+                replicas(),
             ],
             Scenario::PrimaryGone => vec![
                 mock!(aws_sdk_rds::Client::describe_db_instances)
@@ -631,7 +708,7 @@ impl Scenario {
                 mock!(aws_sdk_rds::Client::describe_db_clusters)
                     .then_output(|| DescribeDbClustersOutput::builder().db_clusters(catalog()).build()),
                 mock!(aws_sdk_rds::Client::describe_db_instances)
-                    .match_requests(|r| !r.filters().is_empty())
+                    .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("db-cluster-id")))
                     .then_output(|| instances_output(vec![cluster_member("w"), cluster_member("a")])),
             ],
         };
