@@ -290,11 +290,17 @@ async fn failure_event_should_promote_the_lowest_lag_replica_with_backups_and_re
     let env = Env::new().await;
     orders(&env).await;
     env.set_status("orders", "failed");
+    let describes = env.calls_answered("DescribeDBInstances");
 
     let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
 
     assert_eq!(response.status, Status::Succeeded, "{response:?}");
     assert_eq!(response.action, "promote-replica");
+    assert_eq!(
+        env.calls_answered("DescribeDBInstances") - describes,
+        2,
+        "the primary, then its three replicas in one call"
+    );
     let calls = env.lag_calls();
     assert_eq!(calls.len(), 1, "all replicas in one lag query: {calls:?}");
     assert_eq!((calls[0].0.as_str(), calls[0].1, calls[0].2.len()), ("us-east-1", "ReplicaLag", 3));
@@ -623,6 +629,36 @@ async fn cross_region_replica_should_be_promoted_when_allowed_and_its_source_is_
 }
 
 #[tokio::test]
+async fn replicas_in_two_regions_should_be_described_in_one_call_per_region() {
+    let env = Env::new().await;
+    let west = cross_region(&env).await;
+    for (id, lag) in [("r-here", 9.0), ("r-best", 1.0)] {
+        env.replica(id, "orders", &[]).await;
+        env.lag(id, &[lag]).await;
+    }
+    env.set_status("orders", "failed");
+    let describes = env.calls_answered("DescribeDBInstances");
+
+    let response = ok(&env.app(&[("ALLOW_CROSS_REGION", "true")]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(
+        env.calls_answered("DescribeDBInstances") - describes,
+        3,
+        "the primary, its two replicas here in one call, its replica in us-west-2 in another"
+    );
+    assert!(!env.is_replica("r-best").await, "the least-lagging replica of either region is promoted");
+    assert!(
+        env.is_replica("r-here").await
+            && env.describe_in(&west, "orders-west").await.read_replica_source_db_instance_identifier.is_some()
+    );
+    let replicas = env.notifications().await[0].body()["details"]["replicas"].clone();
+    let regions: Vec<&str> = replicas.as_array().unwrap().iter().map(|r| r["region"].as_str().unwrap()).collect();
+    assert_eq!(regions.iter().filter(|r| **r == "us-west-2").count(), 1, "{replicas}");
+    assert_eq!(regions.len(), 3, "{replicas}");
+}
+
+#[tokio::test]
 async fn cross_region_replica_of_a_vanished_primary_should_be_promoted_when_allowed() {
     let env = Env::new().await;
     let west = cross_region(&env).await;
@@ -705,10 +741,12 @@ async fn manual_failover_cluster_should_use_the_named_reader() {
 async fn status_should_report_replicas_lags_and_the_plan_without_changing_anything() {
     let env = Env::new().await;
     orders(&env).await;
+    let describes = env.calls_answered("DescribeDBInstances");
 
     let response = ok(&env.app(&[]), json!({"command": "status", "db_instance_identifier": "orders"})).await;
 
     assert_eq!(response.status, Status::Info, "{response:?}");
+    assert_eq!(env.calls_answered("DescribeDBInstances") - describes, 2, "the primary, then its replicas at once");
     assert!(response.message.contains("would promote r-fast"), "{}", response.message);
     assert_eq!(response.details["primary"]["status"], "available");
     assert_eq!(response.details["replicas"].as_array().unwrap().len(), 3);
