@@ -658,9 +658,9 @@ OVER_NOTES = {
     "rds:AddTagsToResource": "database-failover records the decision twice: on the old primary (issue 4's "
                              "record) and on the promoted replica (`failover:promoted-from`, the record that "
                              "survives a primary that is gone).",
-    "rds:DescribeDBInstances": "database-failover describes the primary, then each replica on its own; one "
-                               "DescribeDBInstances with a `db-instance-id` filter listing the replicas would "
-                               "return them all (per region).",
+    "rds:DescribeDBInstances": "database-failover describes the primary, then its replicas in one filtered "
+                               "call per region; a run above 2 made a further DescribeDBInstances in this "
+                               "scenario (the primary after the earlier promotion), not yet explained.",
 }
 
 
