@@ -37,8 +37,17 @@
 //! - Failback restores each saved action exactly (dropping the backup group if the shift added it), then
 //!   removes the tag. An action that changed since the shift (a saved group missing, a group other than the
 //!   backup added) is not touched and reported as a conflict for a person.
+//! - Opt-in of the listener or rule: IAM lets `ModifyListener` / `ModifyRule` change only a listener or rule
+//!   that itself carries the opt-in tag, so the plans take the set of opted-in listener and rule ARNs
+//!   ([`OptedIn`], read with `DescribeTags`) and leave every other action out (`not_opted_in`): no change, no
+//!   saved weights for it (a shift), its saved weights kept (a failback). An action that needs no change is
+//!   never reported as left out. Whether that makes the whole change a refusal is the handler's call: nothing
+//!   to change and something left out is a refusal, naming each listener or rule and the tag to add.
 
 use std::collections::BTreeSet;
+
+/// The ARNs of the listeners and rules that carry the opt-in tag (`<key>=true`); any other is not opted in.
+pub type OptedIn = BTreeSet<String>;
 
 use serde::Serialize;
 
@@ -357,9 +366,17 @@ pub struct ShiftChanges {
     pub save: Vec<(String, String)>,
     /// Actions left alone, and why.
     pub conflicts: Vec<(Location, String)>,
+    /// Actions that would move traffic but whose listener or rule is not opted in: left alone.
+    pub not_opted_in: Vec<Location>,
 }
 
-pub fn plan_shift(actions: &[ForwardAction], failing: &str, backup: &str, saved: &SavedWeights) -> ShiftChanges {
+pub fn plan_shift(
+    actions: &[ForwardAction],
+    failing: &str,
+    backup: &str,
+    saved: &SavedWeights,
+    opted_in: &OptedIn,
+) -> ShiftChanges {
     let mut plan = ShiftChanges::default();
     for action in actions {
         let key = action.location.key();
@@ -368,6 +385,10 @@ pub fn plan_shift(actions: &[ForwardAction], failing: &str, backup: &str, saved:
             if saved.contains_key(&key) {
                 plan.already_shifted.push(action.location.clone());
             }
+            continue;
+        }
+        if !opted_in.contains(action.location.arn()) {
+            plan.not_opted_in.push(action.location.clone());
             continue;
         }
         let value = format_weights(&action.weights);
@@ -411,6 +432,8 @@ pub struct FailbackChanges {
     pub stale_keys: Vec<String>,
     /// Actions changed by someone since the shift: left for a person.
     pub conflicts: Vec<(Location, String)>,
+    /// Saved actions to restore whose listener or rule is no longer opted in: left alone, saved weights kept.
+    pub not_opted_in: Vec<Location>,
 }
 
 pub fn plan_failback(
@@ -418,6 +441,7 @@ pub fn plan_failback(
     failing: &str,
     backup: Option<&str>,
     saved: &SavedWeights,
+    opted_in: &OptedIn,
 ) -> FailbackChanges {
     let mut plan = FailbackChanges::default();
     for (key, weights) in saved {
@@ -428,6 +452,10 @@ pub fn plan_failback(
         };
         if action.weight_of(failing).unwrap_or(0) > 0 {
             plan.stale_keys.push(tag_key);
+            continue;
+        }
+        if !opted_in.contains(action.location.arn()) {
+            plan.not_opted_in.push(action.location.clone());
             continue;
         }
         match restore(action, weights, backup) {

@@ -54,7 +54,8 @@ pub struct ActionList(Vec<Action>);
 
 /// What the handler needs from Elastic Load Balancing.
 pub trait LoadBalancer: Send + Sync {
-    /// Tags of each group, in order; `None` for a group that does not exist. Batched by [`TAGS_PER_CALL`].
+    /// Tags of each resource (target groups, listeners, rules, mixed as needed), in order; `None` for one that
+    /// does not exist. Batched by [`TAGS_PER_CALL`].
     fn tags(&self, groups: &[String]) -> impl Future<Output = Result<Vec<(String, Option<Tags>)>, ElbError>> + Send;
 
     /// Every target group of the account and region whose targets are instances.
@@ -111,7 +112,15 @@ impl ElbClient {
                     })
                     .collect(),
             )),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()) => Ok(None),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_target_group_not_found_exception()
+                        || s.is_listener_not_found_exception()
+                        || s.is_rule_not_found_exception()
+                }) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(ElbError::from_sdk("DescribeTags", arns.join(", "), e)),
         }
     }
@@ -123,7 +132,7 @@ impl LoadBalancer for ElbClient {
         for batch in groups.chunks(TAGS_PER_CALL) {
             let found = match self.tags_of(batch).await? {
                 Some(found) => found,
-                // One missing group fails the whole batch on AWS: ask for each one of this batch alone.
+                // One missing resource fails the whole batch on AWS: ask for each one of this batch alone.
                 None => {
                     let mut found = Vec::new();
                     for arn in batch {

@@ -15,9 +15,11 @@ use shared::response::{Response, Status};
 
 use crate::commands::{self, Command};
 use crate::config::Failback;
-use crate::decide::{self, Candidates, Counts, Floor, GroupView, Kept, Plan, WeightChange};
+use crate::decide::{self, Candidates, Counts, Floor, GroupView, Kept, OptedIn, Plan, WeightChange};
 use crate::elb::{ElbClient, ElbError, LoadBalancer};
-use crate::model::{group_name, group_suffix, saved_weights, Tags, Target, TargetHealth, BACKUP_TAG};
+use crate::model::{
+    group_name, group_suffix, saved_weights, ForwardAction, Location, Tags, Target, TargetHealth, BACKUP_TAG,
+};
 use crate::report::{self, action, Report};
 use crate::Config;
 
@@ -142,6 +144,49 @@ impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
 
     fn view<'a>(&'a self, arn: &'a str, tags: &'a Tags, targets: &'a [TargetHealth]) -> GroupView<'a> {
         GroupView { arn, tags, targets, opt_in_tag_key: &self.config.common.opt_in_tag_key }
+    }
+
+    /// Which of these actions' listeners and rules carry the opt-in tag: one `DescribeTags` per
+    /// [`crate::elb::TAGS_PER_CALL`] of them, none when there are none.
+    async fn opted_in_actions(&self, actions: &[ForwardAction]) -> Result<OptedIn, ElbError> {
+        let arns: Vec<String> = actions
+            .iter()
+            .map(|a| a.location.arn().to_owned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if arns.is_empty() {
+            return Ok(OptedIn::new());
+        }
+        let key = &self.config.common.opt_in_tag_key;
+        Ok(self
+            .lb
+            .tags(&arns)
+            .await?
+            .into_iter()
+            .filter(|(_, tags)| tags.as_ref().is_some_and(|t| decide::opted_in(t, key)))
+            .map(|(arn, _)| arn)
+            .collect())
+    }
+
+    /// The command that opts a listener or rule in.
+    fn add_tag_step(&self, locations: &[Location]) -> String {
+        format!(
+            "Tag {} with the opt-in tag: aws elbv2 add-tags --resource-arns {} --tags Key={},Value=true",
+            if locations.len() == 1 { "it" } else { "them" },
+            locations.iter().map(Location::arn).collect::<Vec<_>>().join(" "),
+            self.config.common.opt_in_tag_key
+        )
+    }
+
+    /// `listener <arn>, rule <arn>` and why they are left out.
+    fn not_opted_in_text(&self, locations: &[Location]) -> String {
+        format!(
+            "{} (not tagged {}=true, so IAM forbids the function to change {})",
+            join(locations.iter()),
+            self.config.common.opt_in_tag_key,
+            if locations.len() == 1 { "it" } else { "them" }
+        )
     }
 
     // ------------------------------------------------------------------ alarms
@@ -294,7 +339,7 @@ impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
         let view = self.view(&group, &tags, &targets);
         let floor = self.floor();
         let reports = match &command {
-            Command::Status { .. } => vec![self.status(view)],
+            Command::Status { .. } => vec![self.status(view).await],
             Command::Restore { targets: wanted, .. } => self.restore(view, wanted, dry_run).await,
             Command::Deregister { targets: wanted, .. } => {
                 let plan = decide::on_alarm(view, Candidates::Named(wanted), floor);
@@ -312,11 +357,49 @@ impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
         Ok((trigger, reports))
     }
 
-    fn status(&self, view: GroupView<'_>) -> Report {
+    /// The group's state; with a usable backup or saved weights, also the listener actions forwarding to it
+    /// and which of them a shift or failback would leave out for want of the opt-in tag.
+    async fn status(&self, view: GroupView<'_>) -> Report {
         let floor = self.floor();
         let counts = Counts::of(view.targets, floor);
-        let would = describe_plan(&decide::on_alarm(view, Candidates::Unhealthy, floor));
+        let plan = decide::on_alarm(view, Candidates::Unhealthy, floor);
         let saved = saved_weights(view.tags);
+        let usable_backup = view.backup().and_then(Result::ok);
+        let mut would = describe_plan(&plan);
+        let mut listener_actions = Vec::new();
+        let mut left_out = Vec::new();
+        if usable_backup.is_some() || !saved.is_empty() {
+            let actions = match self.lb.forwards_to(view.arn).await {
+                Ok(actions) => actions,
+                Err(e) => return self.failed(Some(view.arn), action::STATUS, &e, "reading listeners and rules"),
+            };
+            let opted_in = match self.opted_in_actions(&actions).await {
+                Ok(opted_in) => opted_in,
+                Err(e) => {
+                    return self.failed(Some(view.arn), action::STATUS, &e, "reading the listeners' and rules' tags")
+                }
+            };
+            listener_actions = actions
+                .iter()
+                .map(|a| json!({"location": a.location, "opted_in": opted_in.contains(a.location.arn())}))
+                .collect();
+            if let Some(backup) = &usable_backup {
+                // What a shift would do now, alarm or command: the same plan, the same opt-in facts.
+                let shift = decide::plan_shift(&actions, view.arn, backup, &saved, &opted_in);
+                left_out = shift.not_opted_in;
+                if matches!(plan, Plan::ShiftTraffic { .. }) && shift.changes.is_empty() && !left_out.is_empty() {
+                    would = format!("refuse: {}", self.not_opted_in_text(&left_out));
+                } else if matches!(plan, Plan::ShiftTraffic { .. }) && !left_out.is_empty() {
+                    would = format!("{would}, leaving out {}", self.not_opted_in_text(&left_out));
+                }
+            }
+            let failback = decide::plan_failback(&actions, view.arn, usable_backup.as_deref(), &saved, &opted_in);
+            for location in failback.not_opted_in {
+                if !left_out.contains(&location) {
+                    left_out.push(location);
+                }
+            }
+        }
         let backup = view.backup().map(|b| b.unwrap_or_else(|bad| format!("unusable: {bad}")));
         let title = format!(
             "{}: {} of {} targets healthy, floor {}",
@@ -326,7 +409,7 @@ impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
             counts.floor
         );
         let summary = format!(
-            "{} is {}opted in{}. An alarm on this group now would: {would}.{}",
+            "{} is {}opted in{}. An alarm on this group now would: {would}.{}{}",
             group_name(view.arn),
             if view.opted_in() { "" } else { "NOT " },
             backup.as_ref().map_or(" and has no backup group".to_owned(), |b| format!(", backup group {b}")),
@@ -335,16 +418,27 @@ impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
             } else {
                 format!(" Traffic is shifted away from it in {} listener actions.", saved.len())
             },
+            if left_out.is_empty() {
+                String::new()
+            } else {
+                format!(" A shift or failback would leave out {}.", self.not_opted_in_text(&left_out))
+            },
         );
-        Report::new(view.arn, action::STATUS, Status::Info, Severity::Info, title).summary(summary).details(json!({
-            "counts": counts,
-            "can_serve": counts.can_serve(),
-            "opted_in": view.opted_in(),
-            "backup": backup,
-            "saved_weights": saved,
-            "targets": view.targets,
-            "alarm_now_would": would,
-        }))
+        let steps = (!left_out.is_empty()).then(|| self.add_tag_step(&left_out));
+        Report::new(view.arn, action::STATUS, Status::Info, Severity::Info, title)
+            .summary(summary)
+            .details(json!({
+                "counts": counts,
+                "can_serve": counts.can_serve(),
+                "opted_in": view.opted_in(),
+                "backup": backup,
+                "saved_weights": saved,
+                "listener_actions": listener_actions,
+                "not_opted_in": left_out,
+                "targets": view.targets,
+                "alarm_now_would": would,
+            }))
+            .steps(steps)
     }
 
     async fn restore(&self, view: GroupView<'_>, wanted: &[Target], dry_run: bool) -> Vec<Report> {
@@ -525,7 +619,11 @@ impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
             Ok(actions) => actions,
             Err(e) => return self.failed(Some(arn), action::SHIFT, &e, "reading listeners and rules"),
         };
-        let plan = decide::plan_shift(&actions, arn, backup, &saved_weights(tags));
+        let opted_in = match self.opted_in_actions(&actions).await {
+            Ok(opted_in) => opted_in,
+            Err(e) => return self.failed(Some(arn), action::SHIFT, &e, "reading the listeners' and rules' tags"),
+        };
+        let plan = decide::plan_shift(&actions, arn, backup, &saved_weights(tags), &opted_in);
         let details = json!({
             "counts": counts,
             "backup": backup,
@@ -533,9 +631,29 @@ impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
             "changes": plan.changes,
             "already_shifted": plan.already_shifted,
             "conflicts": plan.conflicts,
+            "not_opted_in": plan.not_opted_in,
             "kept_targets": kept,
         });
+        let shift_again = format!("{{\"command\":\"shift\",\"target_group_arn\":\"{arn}\"}}");
         if plan.changes.is_empty() {
+            if !plan.not_opted_in.is_empty() {
+                let left_out = &plan.not_opted_in;
+                return fail(
+                    Status::Refused,
+                    format!("{name}: shift refused, {} not opted in", count(left_out.len(), "listener action")),
+                    format!(
+                        "{name} cannot serve ({why}) and its traffic could move to {backup}, but every listener \
+                         action that forwards to it is left out: {}. Nothing was changed and no weights were saved.",
+                        self.not_opted_in_text(left_out)
+                    ),
+                    details,
+                )
+                .steps([
+                    self.add_tag_step(left_out),
+                    format!("Then shift with the manual command {shift_again} (or wait for the alarm to repeat)."),
+                    format!("Or restore capacity in {name}."),
+                ]);
+            }
             if !plan.already_shifted.is_empty() {
                 return Report::skipped(Some(arn), action::SHIFT, format!("traffic already shifted to {backup}"));
             }
@@ -551,15 +669,23 @@ impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
             .steps(["Restore capacity in the group; check which listener uses it.".to_owned()]);
         }
         let moved = describe_changes(&plan.changes);
+        let left_out = if plan.not_opted_in.is_empty() {
+            String::new()
+        } else {
+            format!(" Left out: {}; they still send traffic to {name}.", self.not_opted_in_text(&plan.not_opted_in))
+        };
+        let partly = if plan.not_opted_in.is_empty() { "" } else { "partly " };
         if dry_run {
             return Report::new(
                 arn,
                 action::SHIFT,
                 Status::DryRun,
                 Severity::Info,
-                format!("{name}: would shift traffic to {}", group_name(backup)),
+                format!("{name}: would {partly}shift traffic to {}", group_name(backup)),
             )
-            .summary(format!("Dry run: {name} cannot serve ({why}); would change {moved}. Nothing was changed."))
+            .summary(format!(
+                "Dry run: {name} cannot serve ({why}); would change {moved}.{left_out} Nothing was changed."
+            ))
             .details(details);
         }
         if let Err(e) = self.lb.add_tags(arn, &plan.save).await {
@@ -577,17 +703,27 @@ impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
             action::SHIFT,
             Status::Succeeded,
             Severity::Critical,
-            format!("{name}: traffic shifted to {}", group_name(backup)),
+            format!("{name}: traffic {partly}shifted to {}", group_name(backup)),
         )
         .summary(format!(
             "{name} cannot serve ({why}), so its traffic moved to {backup} ({} of {} targets healthy): {moved}. \
-             The previous weights are saved in tags {}* on {name}.",
+             The previous weights are saved in tags {}* on {name}.{left_out}",
             backup_counts.healthy,
             backup_counts.registered,
             crate::model::SAVED_WEIGHTS_PREFIX
         ))
         .details(details)
-        .steps([
+        .steps(
+            (!plan.not_opted_in.is_empty())
+                .then(|| {
+                    [
+                        self.add_tag_step(&plan.not_opted_in),
+                        format!("Then move the rest with the manual command {shift_again}."),
+                    ]
+                })
+                .into_iter()
+                .flatten()
+                .chain([
             format!("Restore capacity in {name}; the backup {} now takes its traffic.", group_name(backup)),
             match self.config.failback {
                 Failback::Auto => "When the alarm returns to OK and the group is above its floor, the weights are \
@@ -597,7 +733,8 @@ impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
                     "When the group is healthy, fail back with {{\"command\":\"failback\",\"target_group_arn\":\"{arn}\"}}"
                 ),
             },
-        ])
+                ]),
+        )
     }
 
     async fn failback(
@@ -614,32 +751,55 @@ impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
             Ok(actions) => actions,
             Err(e) => return vec![self.failed(Some(arn), action::FAILBACK, &e, "reading listeners and rules")],
         };
-        let plan = decide::plan_failback(&actions, arn, backup, &saved_weights(tags));
+        let opted_in = match self.opted_in_actions(&actions).await {
+            Ok(opted_in) => opted_in,
+            Err(e) => {
+                return vec![self.failed(Some(arn), action::FAILBACK, &e, "reading the listeners' and rules' tags")]
+            }
+        };
+        let plan = decide::plan_failback(&actions, arn, backup, &saved_weights(tags), &opted_in);
         let details = json!({
             "counts": counts,
             "backup": backup,
             "changes": plan.changes,
             "conflicts": plan.conflicts,
+            "not_opted_in": plan.not_opted_in,
             "stale_saved_weights": plan.stale_keys,
         });
+        // Actions left for a person: notified as refused, with what to do.
+        let left_alone = |title: String, summary: String, steps: Vec<String>| {
+            Report::new(arn, action::FAILBACK, Status::Refused, Severity::Warning, title)
+                .summary(summary)
+                .details(details.clone())
+                .steps(steps)
+        };
         let mut reports = Vec::new();
+        if !plan.not_opted_in.is_empty() {
+            reports.push(left_alone(
+                format!("{name}: {} not opted in, not restored", count(plan.not_opted_in.len(), "listener action")),
+                format!(
+                    "Not restored: {}. Their saved weights stay in the tags {}* of {name}.",
+                    self.not_opted_in_text(&plan.not_opted_in),
+                    crate::model::SAVED_WEIGHTS_PREFIX
+                ),
+                vec![
+                    self.add_tag_step(&plan.not_opted_in),
+                    format!(
+                        "Then fail back with the manual command {{\"command\":\"failback\",\"target_group_arn\":\"{arn}\"}}"
+                    ),
+                ],
+            ));
+        }
         if !plan.conflicts.is_empty() {
             let list = join(plan.conflicts.iter().map(|(location, why)| format!("{location}: {why}")));
-            reports.push(
-                Report::new(
-                    arn,
-                    action::FAILBACK,
-                    Status::Refused,
-                    Severity::Warning,
-                    format!("{name}: {} changed since the shift", count(plan.conflicts.len(), "listener action")),
-                )
-                .summary(format!("Not restored automatically, because they changed since the shift: {list}."))
-                .details(details.clone())
-                .steps([format!(
+            reports.push(left_alone(
+                format!("{name}: {} changed since the shift", count(plan.conflicts.len(), "listener action")),
+                format!("Not restored automatically, because they changed since the shift: {list}."),
+                vec![format!(
                     "Set the weights by hand; the saved ones are in the tags {}* of {name}, remove them afterwards.",
                     crate::model::SAVED_WEIGHTS_PREFIX
-                )]),
-            );
+                )],
+            ));
         }
         if plan.changes.is_empty() {
             if !plan.stale_keys.is_empty() && !dry_run {

@@ -25,6 +25,24 @@
 //! person to restore (`FAILBACK=manual`). Every change, refusal and failure is published to the notification
 //! topic with the numbers behind it and next steps; skips are only logged.
 //!
+//! # Listeners and rules must opt in too
+//! IAM lets `ModifyListener` / `ModifyRule` change only a listener or rule that itself carries the opt-in tag,
+//! so before a shift or a failback the function reads the tags of every listener and rule it would modify and
+//! leaves out those without `<OPT_IN_TAG_KEY>=true` (they are not changed, and no weights are saved for them):
+//! - none of them opted in: the shift is **refused** (`refused`, critical): nothing changes, no saved-weights tag
+//!   is written, and the notification names each listener and rule with the command that opts it in,
+//!   `aws elbv2 add-tags --resource-arns <arn> --tags Key=<key>,Value=true`;
+//! - some opted in: those are shifted and the notification stays one `succeeded` / critical "traffic partly
+//!   shifted" (a change was made, and the traffic left behind still goes to a group that cannot serve), whose
+//!   summary and `details.not_opted_in` name the ones left out and why, with the add-tags command and the manual
+//!   `shift` to send afterwards to move the rest (the shifted actions are recognised as already shifted);
+//! - failback restores only what was saved (saved weights exist only for opted-in actions); a saved action whose
+//!   listener or rule lost the tag since is not restored, its saved weights are kept, and a `refused` / warning
+//!   notification says which and how to opt it in.
+//!
+//! A dry run reports the same plan, and `status` lists the listener actions forwarding to the group with their
+//! opt-in (`details.listener_actions`, `details.not_opted_in`) and what an alarm would do.
+//!
 //! # Manual commands
 //! ```json
 //! {"command": "status",     "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067"}
@@ -33,7 +51,8 @@
 //! {"command": "shift",      "target_group_arn": "...", "dry_run": true}
 //! {"command": "failback",   "target_group_arn": "...", "force": false}
 //! ```
-//! - `status`: health, floor, backup, saved weights and what an alarm now would do; changes nothing.
+//! - `status`: health, floor, backup, saved weights, the listener actions forwarding to the group and their
+//!   opt-in (when it has a backup or saved weights), and what an alarm now would do; changes nothing.
 //! - `deregister`: removes the targets within the guardrail, as an instance alarm would.
 //! - `restore`: registers the targets again (after a repair; also undoes a `deregister`).
 //! - `shift`: moves the traffic to the backup group now, whatever the group's health (opt-in and tag needed).
@@ -49,9 +68,9 @@
 //! `MIN_HEALTHY_PERCENT` (default 50), `FAILBACK` (`auto` or `manual`, default `auto`). See [`config`].
 //!
 //! # IAM actions
-//! Read: `elasticloadbalancing:DescribeTags`, `DescribeTargetHealth`, `DescribeTargetGroups`,
+//! Read: `elasticloadbalancing:DescribeTags` (target groups, listeners, rules), `DescribeTargetHealth`, `DescribeTargetGroups`,
 //! `DescribeListeners`, `DescribeRules`. Change: `DeregisterTargets`, `RegisterTargets` (on opted-in groups),
-//! `ModifyListener`, `ModifyRule` (the listeners and rules forwarding to a failing group), `AddTags` and
+//! `ModifyListener`, `ModifyRule` (the opted-in listeners and rules forwarding to a failing group), `AddTags` and
 //! `RemoveTags` (the `failover:saved-weights:*` tags on opted-in groups). Publish: `sns:Publish` on the topic.
 //!
 //! # Idempotency and retries
@@ -66,9 +85,16 @@
 //! # Calls per invocation
 //! Tags: one `DescribeTags` per 20 groups. Per group involved: one `DescribeTargetHealth` (also for a backup
 //! group before traffic moves to it), at most one `DeregisterTargets`; a shift or failback adds
-//! `DescribeTargetGroups`, `DescribeListeners` per load balancer, `DescribeRules` per listener, one `AddTags`
-//! or `RemoveTags`, and one `ModifyListener`/`ModifyRule` per action. An instance alarm first lists the target
-//! groups (`DescribeTargetGroups`, paginated). Groups are handled [`handler::MAX_CONCURRENT_GROUPS`] at a time.
+//! `DescribeTargetGroups`, `DescribeListeners` per load balancer, `DescribeRules` per listener, one
+//! `DescribeTags` per 20 listeners and rules forwarding to the group (their opt-in; listeners and rules share a
+//! call, and none is made when nothing forwards to it), one `AddTags` or `RemoveTags`, and one
+//! `ModifyListener`/`ModifyRule` per opted-in action. A refused shift stops after that `DescribeTags`. The group's
+//! own tags cannot share that call: they are read first, to know whether there is anything to shift at all.
+//! `status` of a group with a backup or saved weights reads its listeners, rules and their tags the same way.
+//! So a typical shift (one listener and one rule) costs 2 `DescribeTags`, 2 `DescribeTargetHealth`,
+//! `DescribeTargetGroups`, `DescribeListeners`, `DescribeRules`, `AddTags`, `ModifyListener`, `ModifyRule`.
+//! An instance alarm first lists the target groups (`DescribeTargetGroups`, paginated). Groups are handled
+//! [`handler::MAX_CONCURRENT_GROUPS`] at a time.
 //!
 //! # Layout
 //! - [`config`]: settings. [`commands`]: the manual command vocabulary (parsing).

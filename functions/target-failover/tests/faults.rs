@@ -459,6 +459,33 @@ async fn an_access_denied_error_is_notified_but_not_returned_since_a_retry_canno
 }
 
 #[tokio::test]
+async fn a_listener_and_rule_without_the_opt_in_tag_are_refused_in_one_describe_tags_before_anything_changes() {
+    // The group's tags come from the world; the listener's and rule's, read together, lack the opt-in tag.
+    let untagged = mock!(Client::describe_tags)
+        .match_requests(|input| input.resource_arns().iter().any(|arn| arn == LISTENER))
+        .then_compute_output(|input| {
+            let descriptions =
+                input.resource_arns().iter().map(|arn| TagDescription::builder().resource_arn(arn).build());
+            DescribeTagsOutput::builder().set_tag_descriptions(Some(descriptions.collect())).build()
+        });
+    let world = Scenario::Shift.world();
+    let mut rules = vec![untagged.clone()];
+    rules.extend(world.iter().cloned());
+    let recorder = Recorder::default();
+
+    let response = app(&rules, &recorder).handle(Scenario::Shift.event()).await.expect("a refusal");
+
+    assert_eq!(response.status, Status::Refused, "{response:?}");
+    assert_eq!(untagged.num_calls(), 1, "the listener and the rule in one DescribeTags");
+    assert!(changes_made(&world).is_empty(), "changed {:?}", changes_made(&world));
+    assert_eq!(recorder.outcomes(), [("refused".to_owned(), "shift-traffic".to_owned())]);
+    let sent = recorder.0.lock().unwrap();
+    let steps = sent[0].next_steps.join(" ");
+    assert!(steps.contains(&format!("--resource-arns {LISTENER} {RULE}")), "{steps}");
+    assert!(steps.contains("Key=failover:enabled,Value=true"), "{steps}");
+}
+
+#[tokio::test]
 async fn a_group_that_aws_says_does_not_exist_is_skipped_without_error_or_notification() {
     use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsError;
     use aws_sdk_elasticloadbalancingv2::types::error::TargetGroupNotFoundException;

@@ -5,7 +5,9 @@
 //!   accused targets that are not already leaving, and removes nothing from a group that cannot serve.
 //! - Traffic shift and failback ([`decide::plan_shift`], [`decide::plan_failback`]): weights stay within ELB's
 //!   0–999, the failing group's whole share moves to the backup, and failing back after a shift restores every
-//!   action's original weights exactly (through the saved-weights tags, as the handler stores them).
+//!   action's original weights exactly (through the saved-weights tags, as the handler stores them). A
+//!   listener or rule without the opt-in tag is never changed nor saved, and is reported as left out exactly
+//!   when it would have moved traffic.
 //! - Tags a person can edit (saved weights, backup, opt-in): any string is read without panicking, and only
 //!   well-formed values are used.
 //! - The handler, over an in-memory load balancer: mutated samples from `events/` and random JSON never panic,
@@ -285,6 +287,16 @@ proptest! {
 
 // ---------------------------------------------------------------------------------------------- shift and failback
 
+/// The listeners and rules of `actions` that carry the opt-in tag: all but those whose `left_out` is true.
+fn opted_in(actions: &[ForwardAction], left_out: &[bool]) -> decide::OptedIn {
+    actions
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !left_out.get(*i).copied().unwrap_or(false))
+        .map(|(_, a)| a.location.arn().to_owned())
+        .collect()
+}
+
 /// The actions as they are after `changes` were applied.
 fn applied(actions: &[ForwardAction], changes: &[decide::WeightChange]) -> Vec<ForwardAction> {
     actions
@@ -301,7 +313,7 @@ proptest! {
 
     #[test]
     fn a_shift_keeps_weights_in_range_and_failing_back_restores_the_original_weights(actions in actions()) {
-        let shift = decide::plan_shift(&actions, GROUP, BACKUP, &Default::default());
+        let shift = decide::plan_shift(&actions, GROUP, BACKUP, &Default::default(), &opted_in(&actions, &[]));
         prop_assert!(shift.already_shifted.is_empty());
         for action in &actions {
             let changed = shift.changes.iter().find(|c| c.location == action.location);
@@ -328,17 +340,46 @@ proptest! {
         let shifted = applied(&actions, &shift.changes);
 
         // The same alarm again: nothing more to change, every shifted action recognised.
-        let again = decide::plan_shift(&shifted, GROUP, BACKUP, &saved);
+        let again = decide::plan_shift(&shifted, GROUP, BACKUP, &saved, &opted_in(&actions, &[]));
         prop_assert!(again.changes.is_empty() && again.save.is_empty(), "{again:?}");
         prop_assert_eq!(again.already_shifted.len(), shift.changes.len());
 
-        let failback = decide::plan_failback(&shifted, GROUP, Some(BACKUP), &saved);
+        let failback = decide::plan_failback(&shifted, GROUP, Some(BACKUP), &saved, &opted_in(&actions, &[]));
         prop_assert!(failback.conflicts.is_empty(), "{:?}", failback.conflicts);
         prop_assert!(failback.stale_keys.is_empty());
         prop_assert_eq!(failback.restored_keys.len(), shift.changes.len());
         let restored = applied(&shifted, &failback.changes);
         for (original, now) in actions.iter().zip(&restored) {
             prop_assert_eq!(&original.weights, &now.weights, "{:?} not restored", original.location);
+        }
+    }
+
+    #[test]
+    fn listeners_and_rules_not_opted_in_are_left_out_of_shift_and_failback(
+        actions in actions(),
+        left_out in prop::collection::vec(any::<bool>(), 5),
+    ) {
+        let opted = opted_in(&actions, &left_out);
+        let shift = decide::plan_shift(&actions, GROUP, BACKUP, &Default::default(), &opted);
+        for (action, out) in actions.iter().zip(&left_out) {
+            let moves = action.weight_of(GROUP).unwrap_or(0) > 0;
+            prop_assert_eq!(shift.not_opted_in.contains(&action.location), *out && moves, "{:?}", action.location);
+            if *out {
+                prop_assert!(!shift.changes.iter().any(|c| c.location == action.location));
+                let key = format!("{SAVED_WEIGHTS_PREFIX}{}", action.location.key());
+                prop_assert!(!shift.save.iter().any(|(k, _)| k == &key), "weights saved for {:?}", action.location);
+            }
+        }
+        prop_assert_eq!(shift.save.len(), shift.changes.len());
+        // Failing back restores what was saved, and only that.
+        let saved = saved_weights(&shift.save.iter().cloned().collect());
+        let shifted = applied(&actions, &shift.changes);
+        let failback = decide::plan_failback(&shifted, GROUP, Some(BACKUP), &saved, &opted);
+        prop_assert!(failback.not_opted_in.is_empty() && failback.conflicts.is_empty());
+        prop_assert_eq!(failback.restored_keys.len(), shift.changes.len());
+        let restored = applied(&shifted, &failback.changes);
+        for (original, now) in actions.iter().zip(&restored) {
+            prop_assert_eq!(&original.weights, &now.weights, "{:?} not as before", original.location);
         }
     }
 

@@ -323,13 +323,18 @@ fn action(location: Location, weights: &[(&str, u32)]) -> ForwardAction {
     }
 }
 
+/// The listener and the rule both carry the opt-in tag.
+fn all_opted_in() -> OptedIn {
+    [LISTENER.to_owned(), RULE.to_owned()].into()
+}
+
 #[test]
 fn shifting_moves_the_failing_share_to_the_backup_and_remembers_the_weights() {
     let actions = [
         action(Location::Listener(LISTENER.into()), &[(TG, 1)]),
         action(Location::Rule(RULE.into()), &[(TG, 80), (OTHER, 20)]),
     ];
-    let plan = plan_shift(&actions, TG, BACKUP, &SavedWeights::new());
+    let plan = plan_shift(&actions, TG, BACKUP, &SavedWeights::new(), &all_opted_in());
     assert_eq!(plan.changes.len(), 2);
     assert_eq!(plan.changes[0].after, vec![Weight::new(TG, 0), Weight::new(BACKUP, 1)]);
     assert_eq!(plan.changes[1].after, vec![Weight::new(TG, 0), Weight::new(OTHER, 20), Weight::new(BACKUP, 80)]);
@@ -345,14 +350,14 @@ fn shifting_moves_the_failing_share_to_the_backup_and_remembers_the_weights() {
 #[test]
 fn shifting_adds_to_a_backup_already_in_the_action_up_to_the_maximum_weight() {
     let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 900), (BACKUP, 200)])];
-    let plan = plan_shift(&actions, TG, BACKUP, &SavedWeights::new());
+    let plan = plan_shift(&actions, TG, BACKUP, &SavedWeights::new(), &all_opted_in());
     assert_eq!(plan.changes[0].after, vec![Weight::new(TG, 0), Weight::new(BACKUP, MAX_WEIGHT)]);
 }
 
 #[test]
 fn when_already_shifted_should_change_nothing_and_keep_the_saved_weights() {
     let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 1)])];
-    let plan = plan_shift(&actions, TG, BACKUP, &saved());
+    let plan = plan_shift(&actions, TG, BACKUP, &saved(), &all_opted_in());
     assert!(plan.changes.is_empty() && plan.save.is_empty());
     assert_eq!(plan.already_shifted, vec![Location::Listener(LISTENER.into())]);
 }
@@ -360,14 +365,14 @@ fn when_already_shifted_should_change_nothing_and_keep_the_saved_weights() {
 #[test]
 fn an_action_that_never_sent_traffic_to_the_group_is_left_alone() {
     let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (OTHER, 1)])];
-    let plan = plan_shift(&actions, TG, BACKUP, &SavedWeights::new());
+    let plan = plan_shift(&actions, TG, BACKUP, &SavedWeights::new(), &all_opted_in());
     assert_eq!(plan, ShiftChanges::default());
 }
 
 #[test]
 fn failback_restores_the_saved_weights_and_drops_the_backup_the_shift_added() {
     let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 1)])];
-    let plan = plan_failback(&actions, TG, Some(BACKUP), &saved());
+    let plan = plan_failback(&actions, TG, Some(BACKUP), &saved(), &all_opted_in());
     assert_eq!(plan.changes.len(), 1);
     assert_eq!(plan.changes[0].after, vec![Weight::new(TG, 1)]);
     assert_eq!(plan.restored_keys, vec!["failover:saved-weights:2222".to_owned()]);
@@ -377,21 +382,67 @@ fn failback_restores_the_saved_weights_and_drops_the_backup_the_shift_added() {
 #[test]
 fn failback_leaves_an_action_changed_since_the_shift_to_a_person() {
     let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 1), (OTHER, 5)])];
-    let plan = plan_failback(&actions, TG, Some(BACKUP), &saved());
+    let plan = plan_failback(&actions, TG, Some(BACKUP), &saved(), &all_opted_in());
     assert!(plan.changes.is_empty());
     assert_eq!(plan.conflicts.len(), 1);
     assert!(plan.conflicts[0].1.contains("joined the action"), "{:?}", plan.conflicts);
     let gone = [action(Location::Listener(LISTENER.into()), &[(BACKUP, 1)])];
-    let plan = plan_failback(&gone, TG, Some(BACKUP), &saved());
+    let plan = plan_failback(&gone, TG, Some(BACKUP), &saved(), &all_opted_in());
     assert!(plan.conflicts[0].1.contains("left the action"), "{:?}", plan.conflicts);
 }
 
 #[test]
 fn failback_drops_saved_weights_of_actions_gone_or_already_restored() {
     let restored = [action(Location::Listener(LISTENER.into()), &[(TG, 1)])];
-    let plan = plan_failback(&restored, TG, Some(BACKUP), &saved());
+    let plan = plan_failback(&restored, TG, Some(BACKUP), &saved(), &all_opted_in());
     assert!(plan.changes.is_empty());
     assert_eq!(plan.stale_keys, vec!["failover:saved-weights:2222".to_owned()]);
-    let plan = plan_failback(&[], TG, Some(BACKUP), &saved());
+    let plan = plan_failback(&[], TG, Some(BACKUP), &saved(), &all_opted_in());
     assert_eq!(plan.stale_keys.len(), 1);
+}
+
+#[test]
+fn a_shift_leaves_out_an_action_whose_listener_is_not_opted_in_and_saves_nothing_for_it() {
+    let actions =
+        [action(Location::Listener(LISTENER.into()), &[(TG, 1)]), action(Location::Rule(RULE.into()), &[(TG, 1)])];
+    let plan = plan_shift(&actions, TG, BACKUP, &SavedWeights::new(), &[RULE.to_owned()].into());
+    assert_eq!(plan.not_opted_in, vec![Location::Listener(LISTENER.into())]);
+    assert_eq!(plan.changes.len(), 1);
+    assert_eq!(plan.changes[0].location, Location::Rule(RULE.into()));
+    assert_eq!(plan.save, vec![("failover:saved-weights:2222/3333".to_owned(), "00000000000000aa=1".to_owned())]);
+}
+
+#[test]
+fn a_shift_with_no_opted_in_action_changes_nothing_and_saves_nothing() {
+    let actions =
+        [action(Location::Listener(LISTENER.into()), &[(TG, 1)]), action(Location::Rule(RULE.into()), &[(TG, 1)])];
+    let plan = plan_shift(&actions, TG, BACKUP, &SavedWeights::new(), &OptedIn::new());
+    assert!(plan.changes.is_empty() && plan.save.is_empty());
+    assert_eq!(plan.not_opted_in, vec![Location::Listener(LISTENER.into()), Location::Rule(RULE.into())]);
+}
+
+#[test]
+fn an_action_needing_no_change_is_never_reported_as_not_opted_in() {
+    let shifted = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 1)])];
+    let plan = plan_shift(&shifted, TG, BACKUP, &saved(), &OptedIn::new());
+    assert!(plan.not_opted_in.is_empty());
+    assert_eq!(plan.already_shifted, vec![Location::Listener(LISTENER.into())]);
+    let unrelated = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (OTHER, 1)])];
+    assert_eq!(plan_shift(&unrelated, TG, BACKUP, &SavedWeights::new(), &OptedIn::new()), ShiftChanges::default());
+}
+
+#[test]
+fn failback_leaves_a_saved_action_whose_listener_lost_its_opt_in_and_keeps_its_saved_weights() {
+    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 1)])];
+    let plan = plan_failback(&actions, TG, Some(BACKUP), &saved(), &OptedIn::new());
+    assert!(plan.changes.is_empty() && plan.restored_keys.is_empty() && plan.stale_keys.is_empty());
+    assert_eq!(plan.not_opted_in, vec![Location::Listener(LISTENER.into())]);
+}
+
+#[test]
+fn failback_drops_stale_saved_weights_whatever_the_opt_in() {
+    let restored = [action(Location::Listener(LISTENER.into()), &[(TG, 1)])];
+    let plan = plan_failback(&restored, TG, Some(BACKUP), &saved(), &OptedIn::new());
+    assert_eq!(plan.stale_keys, vec!["failover:saved-weights:2222".to_owned()]);
+    assert!(plan.not_opted_in.is_empty());
 }
