@@ -103,7 +103,8 @@ impl Shop {
         self.account.control("/_failover/elbv2/target-health", json!({"target_group_arn": group, "targets": targets}));
     }
 
-    /// The listener on port 80 forwarding with these weights, and a rule on `/api/*` forwarding with others.
+    /// The listener on port 80 forwarding with these weights, and a rule on `/api/*` forwarding with others;
+    /// both opted in (the function shifts only listeners and rules that carry the opt-in tag themselves).
     async fn listener_and_rule(&self, listener: &[(&str, i32)], rule: &[(&str, i32)]) {
         let elb = self.account.elbv2();
         let created = elb
@@ -116,14 +117,23 @@ impl Shop {
             .await
             .expect("create listener");
         let listener_arn = created.listeners()[0].listener_arn().expect("listener arn").to_owned();
-        elb.create_rule()
-            .listener_arn(listener_arn)
+        let created = elb
+            .create_rule()
+            .listener_arn(&listener_arn)
             .priority(10)
             .conditions(RuleCondition::builder().field("path-pattern").values("/api/*").build())
             .actions(forward(rule))
             .send()
             .await
             .expect("create rule");
+        let rule_arn = created.rules()[0].rule_arn().expect("rule arn").to_owned();
+        elb.add_tags()
+            .resource_arns(listener_arn)
+            .resource_arns(rule_arn)
+            .tags(Tag::builder().key(OPT_IN).value("true").build())
+            .send()
+            .await
+            .expect("opt the listener and rule in");
     }
 
     /// Everything the function could change: each group's targets with their state and its tags, and every

@@ -125,8 +125,13 @@ impl Shop {
             .collect()
     }
 
-    /// The listener on port 80, forwarding with these weights.
+    /// The listener on port 80, forwarding with these weights, opted in (IAM lets the function modify only a
+    /// listener that carries the opt-in tag itself, and the function checks it).
     async fn listener(&mut self, weights: &[(&str, i32)]) -> String {
+        self.listener_opted_in(weights, true).await
+    }
+
+    async fn listener_opted_in(&mut self, weights: &[(&str, i32)], opted_in: bool) -> String {
         let arn = self
             .account
             .elbv2()
@@ -143,11 +148,20 @@ impl Shop {
             .expect("listener arn")
             .to_owned();
         self.listener = Some(arn.clone());
+        if opted_in {
+            self.tag(&arn, OPT_IN, "true").await;
+        }
         arn
     }
 
+    /// A rule on the listener, forwarding with these weights, opted in like the listener.
     async fn rule(&self, listener: &str, path: &str, weights: &[(&str, i32)]) -> String {
-        self.account
+        self.rule_opted_in(listener, path, weights, true).await
+    }
+
+    async fn rule_opted_in(&self, listener: &str, path: &str, weights: &[(&str, i32)], opted_in: bool) -> String {
+        let arn = self
+            .account
             .elbv2()
             .create_rule()
             .listener_arn(listener)
@@ -160,7 +174,11 @@ impl Shop {
             .rules()[0]
             .rule_arn()
             .expect("rule arn")
-            .to_owned()
+            .to_owned();
+        if opted_in {
+            self.tag(&arn, OPT_IN, "true").await;
+        }
+        arn
     }
 
     /// Group ARN → weight in the listener's default forward action.
@@ -586,7 +604,7 @@ async fn every_target_failing_with_a_backup_shifts_all_traffic_and_remembers_the
     assert_eq!(saved.len(), 2, "one saved-weights tag per action");
     assert_eq!(
         calls(counter),
-        [("add_tags", 1), ("forwards_to", 1), ("set_weights", 2), ("tags", 1), ("target_health", 2)]
+        [("add_tags", 1), ("forwards_to", 1), ("set_weights", 2), ("tags", 2), ("target_health", 2)]
     );
     let received = shop.received().await;
     assert_eq!(outcomes(&received), [("succeeded".into(), "critical".into(), "shift-traffic".into())]);
@@ -597,6 +615,85 @@ async fn every_target_failing_with_a_backup_shifts_all_traffic_and_remembers_the
     assert_status(&again, Status::Skipped);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 0), (dr.clone(), 100)]));
     assert!(shop.received().await.is_empty());
+}
+
+/// web and web-dr as in [`with_backup`], every web target failing, the listener and the rule opted in or not.
+async fn with_backup_opted_in(shop: &mut Shop, listener: bool, rule: bool) -> (String, String, String, String) {
+    let ids = shop.account.instances(5);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..3]).await;
+    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[3..]).await;
+    shop.tag(&web, BACKUP_TAG, &dr).await;
+    let listener_arn = shop.listener_opted_in(&[(&web, 100), (&dr, 0)], listener).await;
+    let rule_arn = shop.rule_opted_in(&listener_arn, "/api/*", &[(&web, 1)], rule).await;
+    shop.set_health(&web, &ids[..3].iter().collect::<Vec<_>>(), "unhealthy");
+    (web, dr, listener_arn, rule_arn)
+}
+
+fn saved_weights_tags(tags: &BTreeMap<String, String>) -> Vec<&String> {
+    tags.keys().filter(|k| k.starts_with("failover:saved-weights:")).collect()
+}
+
+#[tokio::test]
+async fn a_shift_with_no_listener_or_rule_opted_in_is_refused_naming_each_and_changes_nothing() {
+    let mut shop = Shop::new().await;
+    let (web, dr, listener, rule) = with_backup_opted_in(&mut shop, false, false).await;
+    let (app, counter) = shop.counted_app(&[]);
+
+    let response = app.handle(shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+
+    assert_status(&response, Status::Refused);
+    assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 100), (dr.clone(), 0)]));
+    assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 1)]));
+    assert!(saved_weights_tags(&shop.tags(&web).await).is_empty(), "no saved weights for a refused shift");
+    assert_eq!(calls(counter), [("forwards_to", 1), ("tags", 2), ("target_health", 2)], "nothing changed");
+    let received = shop.received().await;
+    assert_eq!(outcomes(&received), [("refused".into(), "critical".into(), "shift-traffic".into())]);
+    let body = received[0].body();
+    let text = body.to_string();
+    assert!(body["summary"].as_str().unwrap().contains(&listener), "{body}");
+    assert!(body["summary"].as_str().unwrap().contains(&rule), "{body}");
+    assert!(
+        text.contains(&format!("aws elbv2 add-tags --resource-arns {listener} {rule} --tags Key={OPT_IN},Value=true")),
+        "{body}"
+    );
+
+    // The status command and a dry run say the same.
+    let status = shop.app(&[]).handle(json!({"command": "status", "target_group_arn": web})).await.unwrap();
+    assert_eq!(status.details["details"]["not_opted_in"].as_array().map(Vec::len), Some(2), "{status:?}");
+    assert!(status.details["details"]["alarm_now_would"].as_str().unwrap().starts_with("refuse:"), "{status:?}");
+    let dry = shop.app(&[("DRY_RUN", "true")]);
+    assert_status(&dry.handle(json!({"command": "shift", "target_group_arn": web})).await.unwrap(), Status::Refused);
+    assert_eq!(shop.listener_weights().await[&web], 100);
+}
+
+#[tokio::test]
+async fn a_shift_moves_the_opted_in_listener_leaves_the_rule_that_is_not_and_says_so() {
+    let mut shop = Shop::new().await;
+    let (web, dr, _, rule) = with_backup_opted_in(&mut shop, true, false).await;
+    let app = shop.app(&[]);
+
+    let response = app.handle(shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+
+    assert_status(&response, Status::Succeeded);
+    assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 0), (dr.clone(), 100)]));
+    assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 1)]), "the rule is untouched");
+    assert_eq!(saved_weights_tags(&shop.tags(&web).await).len(), 1, "weights saved for the listener only");
+    let received = shop.received().await;
+    assert_eq!(outcomes(&received), [("succeeded".into(), "critical".into(), "shift-traffic".into())]);
+    let body = received[0].body();
+    assert!(body["title"].as_str().unwrap().contains("partly shifted"), "{body}");
+    let summary = body["summary"].as_str().unwrap();
+    assert!(summary.contains(&format!("Left out: rule {rule}")) && summary.contains("not tagged"), "{body}");
+    assert_eq!(body["details"]["not_opted_in"][0]["arn"], json!(rule), "{body}");
+    assert!(body.to_string().contains(&format!("--resource-arns {rule} --tags")), "{body}");
+
+    // Failback restores only what was saved: the listener.
+    shop.set_health(&web, &shop.health(&web).await.keys().collect::<Vec<_>>(), "healthy");
+    let back = app.handle(shop.alarm_eventbridge("web", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
+    assert_status(&back, Status::Succeeded);
+    assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 100), (dr.clone(), 0)]));
+    assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 1)]));
+    assert!(saved_weights_tags(&shop.tags(&web).await).is_empty());
 }
 
 #[tokio::test]
