@@ -184,6 +184,9 @@ def provision_load_balancer(env: Env) -> None:
         DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
             {"TargetGroupArn": env.groups["web"], "Weight": 100},
             {"TargetGroupArn": env.groups["web-backup"], "Weight": 0}]}}])["Listeners"][0]["ListenerArn"]
+    # The listener whose traffic the shift moves opts in too: IAM lets ModifyListener change only a listener
+    # that carries the tag, and target-failover refuses (or leaves out) a listener without it.
+    elb.add_tags(ResourceArns=[env.listener_arn], Tags=[OPT_IN])
     elb.create_listener(LoadBalancerArn=env.lb_arn, Protocol="HTTP", Port=8080,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": env.groups["admin"]}])
 

@@ -129,13 +129,18 @@ class EndToEnd(unittest.TestCase):
 
     def test_target_failover_shifts_traffic_to_the_backup_group_and_fails_back_when_ok(self):
         env = self.env(load_balancer=True)
+        # The demo's listener carries the opt-in tag itself: without it the shift would be refused.
+        tags = env.client("elbv2").describe_tags(ResourceArns=[env.listener_arn])["TagDescriptions"][0]["Tags"]
+        self.assertIn(D.OPT_IN, tags)
         roles = ["web-1", "web-2", "web-3", "web-4"]
         env.set_health("web", roles, "unhealthy")
         alarm = "web-unhealthy-hosts"
         self.assert_status(self.invoke("target-failover", D.web_alarm(env, alarm, "ALARM")), "succeeded")
         self.assertEqual(D.listener_weights(env), {"web": 0, "web-backup": 100})
         self.assertEqual(len(D.target_health(env, "web")), 4, "nothing is removed from a group that cannot serve")
-        self.assertEqual([n.outcome for n in env.subscriber.drain()], ["succeeded"])
+        shifted = env.subscriber.drain()
+        self.assertEqual([n.outcome for n in shifted], ["succeeded"])
+        self.assertNotIn("not_opted_in", [k for k, v in shifted[0].body["details"].items() if v])
         # The same alarm again (re-evaluation, duplicate delivery): no second shift, nothing notified as a change.
         again = self.invoke("target-failover", D.web_alarm(env, alarm, "ALARM"))
         self.assertIn(again.status, ("skipped", "info"), again.payload)
