@@ -7,7 +7,6 @@
 //! serve: it does not speak rpc-v2-cbor).
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::types::MetricDataResult;
@@ -34,35 +33,11 @@ const ACCESS_DENIED: &str = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc
 #[path = "../../../shared/tests/support/faulty_http.rs"]
 mod faulty_http;
 
-/// A client of `$sdk` answering from `rules`, retrying 3 times with a 1 ms backoff, with an attempt timeout and
-/// a retry partition of its own (fault cases run concurrently).
+/// A client of `$sdk` answering from `rules` (see `fault_client!` in the shared support).
 macro_rules! client {
-    ($sdk:ident, $region:expr, $rules:expr) => {{
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in $rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        $sdk::Client::from_conf(
-            $sdk::Config::builder()
-                .behavior_version($sdk::config::BehaviorVersion::latest())
-                .region($sdk::config::Region::new($region))
-                .credentials_provider($sdk::config::Credentials::new("AKID", "secret", None, None, "test"))
-                .http_client(faulty_http::http_client())
-                .interceptor(interceptor)
-                .retry_partition($sdk::config::retry::RetryPartition::new(faulty_http::own_retry_partition()))
-                .timeout_config(
-                    $sdk::config::timeout::TimeoutConfig::builder()
-                        .operation_attempt_timeout(faulty_http::ATTEMPT_TIMEOUT)
-                        .build(),
-                )
-                .retry_config(
-                    $sdk::config::retry::RetryConfig::standard()
-                        .with_max_attempts(3)
-                        .with_initial_backoff(Duration::from_millis(1)),
-                )
-                .build(),
-        )
-    }};
+    ($sdk:ident, $region:expr, $rules:expr) => {
+        fault_client!($sdk, $region, $rules)
+    };
 }
 
 #[derive(Clone, Default)]

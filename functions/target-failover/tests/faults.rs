@@ -5,9 +5,7 @@
 //! retried) after a failure notification was attempted. A failed notification never undoes or fails a change.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use aws_sdk_elasticloadbalancingv2::config::{Credentials, Region};
 use aws_sdk_elasticloadbalancingv2::operation::add_tags::AddTagsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput;
@@ -304,37 +302,13 @@ fn fault_rule(scenario: Scenario, operation: &str, fault: Fault, times: Option<u
     }
 }
 
-/// The SDK's standard retry, 3 attempts, with a backoff short enough for tests.
-const ATTEMPTS: usize = 3;
+use faulty_http::ATTEMPTS;
 
-/// A client of `$sdk` answering from `rules`: the SDK's standard retry with [`ATTEMPTS`] attempts and a short
-/// backoff, an attempt timeout, and a retry partition of its own (cases run concurrently).
+/// A client of `$sdk` in us-east-1 answering from `rules` (see `fault_client!` in the shared support).
 macro_rules! client {
-    ($sdk:ident, $rules:expr) => {{
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in $rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = $sdk::Config::builder()
-            .behavior_version_latest()
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-            .http_client(faulty_http::http_client())
-            .interceptor(interceptor)
-            .retry_partition($sdk::config::retry::RetryPartition::new(faulty_http::own_retry_partition()))
-            .timeout_config(
-                $sdk::config::timeout::TimeoutConfig::builder()
-                    .operation_attempt_timeout(faulty_http::ATTEMPT_TIMEOUT)
-                    .build(),
-            )
-            .retry_config(
-                $sdk::config::retry::RetryConfig::standard()
-                    .with_max_attempts(ATTEMPTS as u32)
-                    .with_initial_backoff(Duration::from_millis(1)),
-            )
-            .build();
-        $sdk::Client::from_conf(config)
-    }};
+    ($sdk:ident, $rules:expr) => {
+        fault_client!($sdk, "us-east-1", $rules)
+    };
 }
 
 /// Keeps what would have been published.

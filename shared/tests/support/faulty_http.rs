@@ -90,3 +90,40 @@ impl HttpConnector for FaultyConnector {
         })
     }
 }
+
+/// How many attempts the fault clients make: the SDK's standard retry.
+pub const ATTEMPTS: usize = 3;
+
+/// A client of the SDK crate `$sdk` in `$region`, answering from aws-smithy-mocks `$rules` through
+/// [`http_client`]: the SDK's standard retry with [`ATTEMPTS`] attempts and a 1 ms backoff, the attempt timeout
+/// [`ATTEMPT_TIMEOUT`], and a retry partition of its own (fault cases run concurrently and would otherwise
+/// drain one shared retry budget). The test file must import `MockResponseInterceptor` and `RuleMode`.
+#[macro_export]
+macro_rules! fault_client {
+    ($sdk:ident, $region:expr, $rules:expr) => {{
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for rule in $rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        $sdk::Client::from_conf(
+            $sdk::Config::builder()
+                .behavior_version($sdk::config::BehaviorVersion::latest())
+                .region($sdk::config::Region::new($region))
+                .credentials_provider($sdk::config::Credentials::new("AKID", "secret", None, None, "test"))
+                .http_client(faulty_http::http_client())
+                .interceptor(interceptor)
+                .retry_partition($sdk::config::retry::RetryPartition::new(faulty_http::own_retry_partition()))
+                .timeout_config(
+                    $sdk::config::timeout::TimeoutConfig::builder()
+                        .operation_attempt_timeout(faulty_http::ATTEMPT_TIMEOUT)
+                        .build(),
+                )
+                .retry_config(
+                    $sdk::config::retry::RetryConfig::standard()
+                        .with_max_attempts(faulty_http::ATTEMPTS as u32)
+                        .with_initial_backoff(std::time::Duration::from_millis(1)),
+                )
+                .build(),
+        )
+    }};
+}
