@@ -659,8 +659,9 @@ OVER_NOTES = {
                              "record) and on the promoted replica (`failover:promoted-from`, the record that "
                              "survives a primary that is gone).",
     "rds:DescribeDBInstances": "database-failover describes the primary, then its replicas in one filtered "
-                               "call per region; a run above 2 made a further DescribeDBInstances in this "
-                               "scenario (the primary after the earlier promotion), not yet explained.",
+                               "call per region; after the earlier promotion, the primary's record names a "
+                               "replica that has left its replica list, and the status report describes that "
+                               "replica in a call of its own (it could join the filtered call).",
 }
 
 
