@@ -729,11 +729,7 @@ async fn run(scenario: Scenario, failing: &Rule) -> (Result<Response, InvokeErro
 
 /// Every (scenario, operation, fault), run concurrently: timeouts wait for the attempt timeout.
 fn cases() -> Vec<(Scenario, &'static str, Fault)> {
-    SCENARIOS
-        .iter()
-        .flat_map(|&scenario| scenario.operations().iter().map(move |&operation| (scenario, operation)))
-        .flat_map(|(scenario, operation)| FAULTS.map(|fault| (scenario, operation, fault)))
-        .collect()
+    faulty_http::cases(&SCENARIOS, Scenario::operations)
 }
 
 /// The change each scenario makes, once: (operation, calls) including the faulted one's attempts.

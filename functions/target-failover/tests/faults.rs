@@ -356,11 +356,7 @@ async fn every_scenario_succeeds_against_the_mocked_load_balancer() {
 
 /// Every (scenario, operation, fault) case, run concurrently: timeouts wait for the attempt timeout.
 fn cases() -> Vec<(Scenario, &'static str, Fault)> {
-    SCENARIOS
-        .iter()
-        .flat_map(|&scenario| scenario.operations().iter().map(move |&operation| (scenario, operation)))
-        .flat_map(|(scenario, operation)| FAULTS.map(|fault| (scenario, operation, fault)))
-        .collect()
+    faulty_http::cases(&SCENARIOS, Scenario::operations)
 }
 
 #[tokio::test]

@@ -39,6 +39,18 @@ pub enum Fault {
 
 pub const FAULTS: [Fault; 4] = [Fault::Throttling, Fault::Unavailable, Fault::ConnectionReset, Fault::Timeout];
 
+/// Every (scenario, operation, fault) of a fault matrix: each operation a scenario makes, under each fault.
+pub fn cases<S: Copy>(
+    scenarios: &[S],
+    operations: impl Fn(S) -> &'static [&'static str],
+) -> Vec<(S, &'static str, Fault)> {
+    scenarios
+        .iter()
+        .flat_map(|&scenario| operations(scenario).iter().map(move |&operation| (scenario, operation)))
+        .flat_map(|(scenario, operation)| FAULTS.map(|fault| (scenario, operation, fault)))
+        .collect()
+}
+
 impl Fault {
     /// The HTTP status a mock rule answers with to cause the fault; `None` for throttling, which is an error
     /// code in a body the test writes.
