@@ -9,12 +9,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use failover_core::intake::{parse, Event};
 use serde_json::Value;
-use shared::intake::{parse, Event};
 
-#[path = "../tests/support/mutate.rs"]
-mod mutate;
 use mutate::{apply, paths, samples, Mutation};
+use test_support::mutate;
 
 /// xorshift64*: enough randomness for mutation choices, no dependency.
 struct Rng(u64);

@@ -1,4 +1,5 @@
-//! Helpers for AWS SDK errors: which ones a retry could fix, and a readable one-line description.
+//! One error type for a failed AWS call ([`AwsError`]), the context helper the adapters use to produce it
+//! ([`AwsContext`]), which failures a retry could fix, and a readable one-line description.
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -31,6 +32,55 @@ where
                 || service.raw().status_code() >= 500
         }
         _ => false,
+    }
+}
+
+/// An AWS call that failed after the SDK's own retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{operation} {resource}: {message}")]
+pub struct AwsError {
+    /// The API operation, e.g. `DeregisterTargets`.
+    pub operation: &'static str,
+    /// What it was called on, e.g. a target group ARN or `orders-replica-1 in us-east-1`.
+    pub resource: String,
+    /// The error code from AWS, when there is one (`Throttling`, `AccessDenied`...).
+    pub code: Option<String>,
+    /// A later retry could succeed (throttling, 5xx, timeout, connection failure): the invocation then returns
+    /// an error so Lambda retries the event. Otherwise (access denied, invalid state) it does not.
+    pub transient: bool,
+    /// What AWS said, with the error context.
+    pub message: String,
+}
+
+impl AwsError {
+    pub fn from_sdk<E, R>(operation: &'static str, resource: impl Into<String>, error: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: HasStatus + std::fmt::Debug,
+    {
+        AwsError {
+            operation,
+            resource: resource.into(),
+            code: error.code().map(str::to_owned),
+            transient: is_transient(error),
+            message: describe(error),
+        }
+    }
+}
+
+/// `.aws("DeregisterTargets", group)?` in an adapter: an SDK error becomes an [`AwsError`] naming the
+/// operation and the resource.
+pub trait AwsContext<T> {
+    fn aws(self, operation: &'static str, resource: impl Into<String>) -> Result<T, AwsError>;
+}
+
+impl<T, E, R> AwsContext<T> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: HasStatus + std::fmt::Debug,
+{
+    fn aws(self, operation: &'static str, resource: impl Into<String>) -> Result<T, AwsError> {
+        self.map_err(|e| AwsError::from_sdk(operation, resource, &e))
     }
 }
 

@@ -1,13 +1,66 @@
-//! Settings every function reads, and the parsers that function-specific settings use too.
+//! Settings: the one declaration of each setting ([`Setting`]: name, default, meaning), the settings both
+//! functions read ([`CommonConfig`]), and the parsers each function's own settings use.
 //!
 //! Configuration is read once per cold start from a lookup function (the process environment in `main`, a
 //! map in tests, so tests never touch the process environment). A missing or bad value stops the init with a
 //! message that names the variable: a remediation tool must not run on a guess.
+//!
+//! Each function lists its settings in `config::SETTINGS`. That list is the contract: the README's settings
+//! table, the template's parameters and `tools/check_template.py` are checked against it by a test
+//! (`tests/tests/settings_contract.rs`, through the generated `docs/settings.json`).
 
 use std::fmt::Display;
 use std::str::FromStr;
 
+use serde::Serialize;
+
 use crate::notify::NotificationFormat;
+
+/// One environment variable of the public contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    pub name: &'static str,
+    /// The value when unset, spelled as the template's parameter default; `None` for a required setting, and
+    /// `""` for one that is off when unset.
+    pub default: Option<&'static str>,
+    /// What it does, in one line (the README's settings table shows it).
+    pub meaning: &'static str,
+}
+
+impl Setting {
+    /// The value set, or else the default; `None` when unset without a default (or with `""`).
+    pub fn read(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+        optional(lookup, self.name).or_else(|| self.default.filter(|d| !d.is_empty()).map(str::to_owned))
+    }
+
+    fn invalid(&self, value: String, expected: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { name: self.name, value, expected: expected.into() }
+    }
+}
+
+pub const NOTIFICATION_TOPIC_ARN: Setting = Setting {
+    name: "NOTIFICATION_TOPIC_ARN",
+    default: None,
+    meaning: "SNS topic for every notification (the stack's own)",
+};
+pub const DRY_RUN: Setting = Setting {
+    name: "DRY_RUN",
+    default: Some("false"),
+    meaning: "plan and notify with outcome `dry-run`, change nothing",
+};
+pub const OPT_IN_TAG_KEY: Setting = Setting {
+    name: "OPT_IN_TAG_KEY",
+    default: Some("failover:enabled"),
+    meaning: "a resource opts in when this tag's value is exactly `true`",
+};
+pub const NOTIFICATION_FORMAT: Setting = Setting {
+    name: "NOTIFICATION_FORMAT",
+    default: Some("json"),
+    meaning: "`json`, or `chatbot` for AWS Chatbot custom notifications",
+};
+
+/// The settings [`CommonConfig`] reads, which every function's `SETTINGS` starts with.
+pub const COMMON_SETTINGS: [&Setting; 4] = [&NOTIFICATION_TOPIC_ARN, &DRY_RUN, &OPT_IN_TAG_KEY, &NOTIFICATION_FORMAT];
 
 /// Reads the process environment; the lookup used in production.
 pub fn from_env(name: &str) -> Option<String> {
@@ -25,52 +78,34 @@ pub enum ConfigError {
 /// The settings shared by both functions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommonConfig {
-    /// `NOTIFICATION_TOPIC_ARN` (required): where every action, refusal and failure is published.
+    /// [`NOTIFICATION_TOPIC_ARN`]: where every action, refusal and failure is published.
     pub topic_arn: String,
-    /// `DRY_RUN` (default `false`): plan and notify, change nothing.
+    /// [`DRY_RUN`]: plan and notify, change nothing.
     pub dry_run: bool,
-    /// `OPT_IN_TAG_KEY` (default `failover:enabled`): a resource opts in when this tag's value is `true`.
+    /// [`OPT_IN_TAG_KEY`]: a resource opts in when this tag's value is `true`.
     pub opt_in_tag_key: String,
-    /// `NOTIFICATION_FORMAT` (default `json`; or `chatbot` for AWS Chatbot custom notifications).
+    /// [`NOTIFICATION_FORMAT`].
     pub notification_format: NotificationFormat,
 }
 
-/// The variables [`CommonConfig`] reads.
-pub const COMMON_ENV_VARS: [&str; 4] = ["NOTIFICATION_TOPIC_ARN", "DRY_RUN", "OPT_IN_TAG_KEY", "NOTIFICATION_FORMAT"];
-
-pub const DEFAULT_OPT_IN_TAG_KEY: &str = "failover:enabled";
-
 impl CommonConfig {
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let topic_arn = required(lookup, "NOTIFICATION_TOPIC_ARN", "the ARN of the SNS topic for notifications")?;
+        let topic_arn = required(lookup, &NOTIFICATION_TOPIC_ARN)?;
         if !topic_arn.starts_with("arn:") || !topic_arn.contains(":sns:") {
-            return Err(ConfigError::Invalid {
-                name: "NOTIFICATION_TOPIC_ARN",
-                value: topic_arn,
-                expected: "an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)".into(),
-            });
+            return Err(
+                NOTIFICATION_TOPIC_ARN.invalid(topic_arn, "an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)")
+            );
         }
-        let opt_in_tag_key = optional(lookup, "OPT_IN_TAG_KEY").unwrap_or_else(|| DEFAULT_OPT_IN_TAG_KEY.to_owned());
-        if opt_in_tag_key.len() > 128 {
-            return Err(ConfigError::Invalid {
-                name: "OPT_IN_TAG_KEY",
-                value: opt_in_tag_key,
-                expected: "a tag key of at most 128 characters".into(),
-            });
+        let opt_in_tag_key = OPT_IN_TAG_KEY.read(lookup).unwrap_or_default();
+        if opt_in_tag_key.is_empty() || opt_in_tag_key.len() > 128 {
+            return Err(OPT_IN_TAG_KEY.invalid(opt_in_tag_key, "a tag key of 1 to 128 characters"));
         }
-        let notification_format = match optional(lookup, "NOTIFICATION_FORMAT").as_deref() {
-            None => NotificationFormat::Json,
-            Some(v) if v.eq_ignore_ascii_case("json") => NotificationFormat::Json,
-            Some(v) if v.eq_ignore_ascii_case("chatbot") => NotificationFormat::Chatbot,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "NOTIFICATION_FORMAT",
-                    value: other.to_owned(),
-                    expected: "json or chatbot".into(),
-                })
-            }
-        };
-        Ok(CommonConfig { topic_arn, dry_run: boolean(lookup, "DRY_RUN", false)?, opt_in_tag_key, notification_format })
+        let notification_format = choice(
+            lookup,
+            &NOTIFICATION_FORMAT,
+            &[("json", NotificationFormat::Json), ("chatbot", NotificationFormat::Chatbot)],
+        )?;
+        Ok(CommonConfig { topic_arn, dry_run: boolean(lookup, &DRY_RUN)?, opt_in_tag_key, notification_format })
     }
 }
 
@@ -80,43 +115,37 @@ pub fn optional(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<S
     lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-pub fn required(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    name: &'static str,
-    hint: &'static str,
-) -> Result<String, ConfigError> {
-    optional(lookup, name).ok_or(ConfigError::Missing { name, hint })
+pub fn required(lookup: &dyn Fn(&str) -> Option<String>, setting: &Setting) -> Result<String, ConfigError> {
+    setting.read(lookup).ok_or(ConfigError::Missing { name: setting.name, hint: setting.meaning })
 }
 
-/// `true` or `false`, any case; unset means `default`. Anything else is an error, never a guess.
-pub fn boolean(
-    lookup: &dyn Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: bool,
-) -> Result<bool, ConfigError> {
-    match optional(lookup, name) {
-        None => Ok(default),
-        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
-        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-        Some(v) => Err(ConfigError::Invalid { name, value: v, expected: "true or false".into() }),
-    }
+/// `true` or `false`, any case; unset means the setting's default. Anything else is an error, never a guess.
+pub fn boolean(lookup: &dyn Fn(&str) -> Option<String>, setting: &Setting) -> Result<bool, ConfigError> {
+    choice(lookup, setting, &[("true", true), ("false", false)])
 }
 
-/// A number within `min..=max`; unset means `default`.
-pub fn number<T>(
+/// One of `options` (any case); unset means the setting's default.
+pub fn choice<T: Copy>(
     lookup: &dyn Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: T,
-    min: T,
-    max: T,
-) -> Result<T, ConfigError>
+    setting: &Setting,
+    options: &[(&str, T)],
+) -> Result<T, ConfigError> {
+    let raw = required(lookup, setting)?;
+    options.iter().find(|(name, _)| raw.eq_ignore_ascii_case(name)).map(|(_, v)| *v).ok_or_else(|| {
+        let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
+        setting.invalid(raw, names.join(" or "))
+    })
+}
+
+/// A number within `min..=max`; unset means the setting's default.
+pub fn number<T>(lookup: &dyn Fn(&str) -> Option<String>, setting: &Setting, min: T, max: T) -> Result<T, ConfigError>
 where
     T: FromStr + PartialOrd + Display + Copy,
 {
-    let Some(raw) = optional(lookup, name) else { return Ok(default) };
+    let raw = required(lookup, setting)?;
     match raw.parse::<T>() {
         Ok(v) if v >= min && v <= max => Ok(v),
-        _ => Err(ConfigError::Invalid { name, value: raw, expected: format!("a number from {min} to {max}") }),
+        _ => Err(setting.invalid(raw, format!("a number from {min} to {max}"))),
     }
 }
 
@@ -177,10 +206,25 @@ mod tests {
 
     #[test]
     fn numbers_outside_their_range_are_rejected() {
+        const N: Setting = Setting { name: "N", default: Some("50"), meaning: "n" };
         let lookup = lookup_of(&[("N", "101")]);
-        let err = number::<u32>(&lookup, "N", 50, 0, 100).unwrap_err();
+        let err = number::<u32>(&lookup, &N, 0, 100).unwrap_err();
         assert_eq!(err.to_string(), "environment variable N has value \"101\", expected a number from 0 to 100");
-        assert_eq!(number::<u32>(&lookup_of(&[]), "N", 50, 0, 100), Ok(50));
-        assert_eq!(number::<u32>(&lookup_of(&[("N", " 7 ")]), "N", 50, 0, 100), Ok(7));
+        assert_eq!(number::<u32>(&lookup_of(&[]), &N, 0, 100), Ok(50));
+        assert_eq!(number::<u32>(&lookup_of(&[("N", " 7 ")]), &N, 0, 100), Ok(7));
+    }
+
+    #[test]
+    fn every_common_default_parses() {
+        let config = CommonConfig::from_lookup(&lookup_of(&[("NOTIFICATION_TOPIC_ARN", TOPIC)])).unwrap();
+        assert_eq!(Some(config.dry_run.to_string().as_str()), DRY_RUN.default);
+        assert_eq!(Some(config.opt_in_tag_key.as_str()), OPT_IN_TAG_KEY.default);
+        assert_eq!(NOTIFICATION_TOPIC_ARN.default, None, "required");
+    }
+
+    #[test]
+    fn a_required_setting_without_a_value_is_missing_with_its_meaning() {
+        let err = required(&lookup_of(&[]), &NOTIFICATION_TOPIC_ARN).unwrap_err();
+        assert!(err.to_string().contains("NOTIFICATION_TOPIC_ARN is required: SNS topic"), "{err}");
     }
 }

@@ -10,6 +10,9 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::outcome::Outcome;
+use crate::report::Report;
+
 /// SNS rejects subjects of 100 characters or more, and any with line breaks or non-ASCII characters.
 pub const SUBJECT_MAX_CHARS: usize = 99;
 
@@ -21,34 +24,6 @@ const MESSAGE_MAX_BYTES: usize = 240 * 1024;
 pub enum NotificationFormat {
     Json,
     Chatbot,
-}
-
-/// What happened, as the `outcome` attribute says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    /// A change was made.
-    Succeeded,
-    /// A change was wanted but a guard forbade it; a person should look.
-    Refused,
-    /// A change was attempted and AWS failed it.
-    Failed,
-    /// A change was planned and not made, because of dry-run.
-    DryRun,
-    /// Nothing to change: a report, an AWS-managed event, a failback request.
-    Info,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Refused => "refused",
-            Outcome::Failed => "failed",
-            Outcome::DryRun => "dry-run",
-            Outcome::Info => "info",
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -69,29 +44,6 @@ impl Severity {
     }
 }
 
-/// One notification. Text fields are plain text: the Chatbot renderer escapes them for markdown.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Notification {
-    /// `target-failover` or `database-failover`.
-    pub function: String,
-    /// What was done or considered, in kebab case: `deregister-targets`, `promote-replica`, `status`.
-    pub action: String,
-    pub outcome: Outcome,
-    pub severity: Severity,
-    /// One line, e.g. `2 targets deregistered from web`.
-    pub title: String,
-    /// A few sentences: what happened and why, with the numbers.
-    pub summary: String,
-    /// Keeps one incident in one chat thread: the same for every notification about one failing resource.
-    pub incident_id: String,
-    /// ARNs or identifiers of what was acted on.
-    pub resources: Vec<String>,
-    /// The numbers behind the decision, as structured data.
-    pub details: Value,
-    /// What a person should do now.
-    pub next_steps: Vec<String>,
-}
-
 /// The subject and body of an SNS message, and its filterable attributes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedMessage {
@@ -100,7 +52,7 @@ pub struct RenderedMessage {
     pub attributes: Vec<(&'static str, String)>,
 }
 
-impl Notification {
+impl Report {
     pub fn render(&self, format: NotificationFormat) -> RenderedMessage {
         let body = match format {
             NotificationFormat::Json => self.json_body(true),
@@ -207,7 +159,7 @@ fn outcome_icon(outcome: Outcome) -> &'static str {
         Outcome::Refused => ":no_entry:",
         Outcome::Failed => ":x:",
         Outcome::DryRun => ":mag:",
-        Outcome::Info => ":information_source:",
+        Outcome::Info | Outcome::Skipped => ":information_source:",
     }
 }
 
@@ -255,9 +207,22 @@ pub struct NotifyError {
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-/// The port through which handlers tell people what happened.
+/// The port through which the functions tell people what happened: one published message per report.
 pub trait Notifier {
-    fn publish(&self, notification: &Notification) -> impl Future<Output = Result<(), NotifyError>> + Send;
+    fn publish(&self, report: &Report) -> impl Future<Output = Result<(), NotifyError>> + Send;
+}
+
+/// A notifier shared with the test or code that reads what it kept.
+impl<N: Notifier + Sync> Notifier for &N {
+    fn publish(&self, report: &Report) -> impl Future<Output = Result<(), NotifyError>> + Send {
+        (**self).publish(report)
+    }
+}
+
+impl<N: Notifier + Sync + Send> Notifier for std::sync::Arc<N> {
+    fn publish(&self, report: &Report) -> impl Future<Output = Result<(), NotifyError>> + Send {
+        (**self).publish(report)
+    }
 }
 
 /// Publishes to an SNS topic.
@@ -275,7 +240,7 @@ impl SnsNotifier {
 }
 
 impl Notifier for SnsNotifier {
-    async fn publish(&self, notification: &Notification) -> Result<(), NotifyError> {
+    async fn publish(&self, notification: &Report) -> Result<(), NotifyError> {
         let message = notification.render(self.format);
         let mut request =
             self.client.publish().topic_arn(&self.topic_arn).subject(message.subject).message(message.body);
@@ -313,8 +278,8 @@ impl Notifier for SnsNotifier {
 mod tests {
     use super::*;
 
-    fn sample() -> Notification {
-        Notification {
+    fn sample() -> Report {
+        Report {
             function: "target-failover".into(),
             action: "deregister-targets".into(),
             outcome: Outcome::Refused,
@@ -325,6 +290,7 @@ mod tests {
             resources: vec!["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1".into()],
             details: json!({"healthy": 1, "floor": 2, "alarm": "prod_[web]"}),
             next_steps: vec!["Add capacity to [web]".into()],
+            error: None,
         }
     }
 

@@ -2,41 +2,70 @@
 //! for asynchronous triggers it lands in the function's logs and destinations).
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-/// The status of an invocation, a superset of the notification outcomes: `skipped` is for events that are
-/// not ours or need nothing, and is never notified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    Succeeded,
-    Refused,
-    Failed,
-    DryRun,
-    Info,
-    Skipped,
-}
+use crate::outcome::Outcome;
+use crate::report::Report;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Response {
     pub function: &'static str,
-    pub status: Status,
+    /// The most telling outcome among the invocation's reports.
+    pub status: Outcome,
     /// The action considered, e.g. `deregister-targets`; `none` for skipped events.
     pub action: String,
     /// One line saying what happened or why nothing did.
     pub message: String,
+    /// The report's sentences, for a person who ran a manual command.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub summary: String,
     #[serde(skip_serializing_if = "Value::is_null")]
     pub details: Value,
 }
 
 impl Response {
-    pub fn skipped(function: &'static str, message: impl Into<String>) -> Self {
+    /// One response for all the reports of an invocation: a single report answers as itself; several answer
+    /// with the most telling outcome and a line per report.
+    pub fn of(function: &'static str, reports: &[Report]) -> Self {
+        let mut ordered: Vec<&Report> = reports.iter().collect();
+        ordered.sort_by_key(|r| r.outcome.rank());
+        let Some(first) = ordered.first() else {
+            return Response {
+                function,
+                status: Outcome::Skipped,
+                action: "none".into(),
+                message: "nothing to do".into(),
+                summary: String::new(),
+                details: Value::Null,
+            };
+        };
+        if reports.len() == 1 {
+            return Response {
+                function,
+                status: first.outcome,
+                action: first.action.clone(),
+                message: first.title.clone(),
+                summary: if first.summary == first.title { String::new() } else { first.summary.clone() },
+                details: first.details.clone(),
+            };
+        }
+        let reports_json: Vec<Value> = reports
+            .iter()
+            .map(|r| json!({"resources": r.resources, "action": r.action, "status": r.outcome, "message": r.title}))
+            .collect();
+        let acted: Vec<&str> = ordered.iter().filter(|r| r.outcome.notified()).map(|r| r.title.as_str()).collect();
+        let message = if acted.is_empty() {
+            format!("{} reports, nothing to do: {}", reports.len(), first.title)
+        } else {
+            acted.join("; ")
+        };
         Response {
             function,
-            status: Status::Skipped,
-            action: "none".into(),
-            message: message.into(),
-            details: Value::Null,
+            status: first.outcome,
+            action: first.action.clone(),
+            message,
+            summary: String::new(),
+            details: json!({ "reports": reports_json }),
         }
     }
 }

@@ -2,13 +2,12 @@
 //! Inputs: random JSON built from the keys and values AWS payloads use, and mutated versions of every sample
 //! in `events/` (fields removed, nulled, replaced with other JSON, or turned into strings).
 
+use failover_core::intake::{parse, Event};
 use proptest::prelude::*;
 use serde_json::Value;
-use shared::intake::{parse, Event};
 
-mod support;
-use support::mutate::{apply, paths, samples, Mutation};
-use support::strategies;
+use test_support::mutate::{apply, paths, samples, Mutation};
+use test_support::strategies;
 
 const KEYS: &[&str] = &[
     "Records",

@@ -18,11 +18,12 @@ use aws_sdk_rds::types::{DbInstance, Tag};
 use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
 use database_failover::ports::{LagMetric, PortError, ReplicaLag};
 use database_failover::{App, Config};
+use failover_core::invoke::InvokeError;
+use failover_core::notify::SnsNotifier;
+use failover_core::outcome::Outcome as Status;
+use failover_core::response::Response;
 use integration_tests::{http_json, lookup, Account, Received, Subscriber};
 use serde_json::{json, Value};
-use shared::invoke::InvokeError;
-use shared::notify::SnsNotifier;
-use shared::response::{Response, Status};
 
 const OPT_IN: &str = "failover:enabled";
 
@@ -265,7 +266,7 @@ where
     D: database_failover::ports::Databases + Sync,
     L: ReplicaLag + Sync,
     R: database_failover::ports::Dns + Sync,
-    N: shared::notify::Notifier + Sync,
+    N: failover_core::notify::Notifier + Sync,
 {
     app.handle(payload).await.unwrap_or_else(|e| panic!("handler failed: {e}"))
 }

@@ -18,9 +18,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ProtocolEnum, RuleCondition, Tag, TargetDescription, TargetTypeEnum,
 };
 use aws_sdk_rds::types::Tag as RdsTag;
+use failover_core::outcome::Outcome as Status;
 use integration_tests::{forward, http_json, lookup, Account, Received, Subscriber};
 use serde_json::{json, Value};
-use shared::response::Status;
 
 const OPT_IN: &str = "failover:enabled";
 

@@ -1,11 +1,13 @@
 //! Notifications published through the shared SNS notifier arrive at a subscriber with their attributes.
 
+use failover_core::notify::{NotificationFormat, Notifier, Severity, SnsNotifier};
+use failover_core::outcome::Outcome;
+use failover_core::report::Report;
 use integration_tests::{Account, Subscriber};
 use serde_json::json;
-use shared::notify::{Notification, NotificationFormat, Notifier, Outcome, Severity, SnsNotifier};
 
-fn notification() -> Notification {
-    Notification {
+fn notification() -> Report {
+    Report {
         function: "target-failover".into(),
         action: "deregister-targets".into(),
         outcome: Outcome::Succeeded,
@@ -16,6 +18,7 @@ fn notification() -> Notification {
         resources: vec!["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1".into()],
         details: json!({"healthy_after": 3, "floor": 2}),
         next_steps: vec!["Investigate i-0abc, then restore it with the restore command.".into()],
+        error: None,
     }
 }
 

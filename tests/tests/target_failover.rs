@@ -7,10 +7,11 @@ use std::sync::Mutex;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, RuleCondition, Tag, TargetDescription, TargetTypeEnum,
 };
+use failover_core::notify::{NotificationFormat, SnsNotifier};
+use failover_core::outcome::Outcome as Status;
+use failover_core::response::Response;
 use integration_tests::{forward, http_json, lookup, Account, Received, Subscriber};
 use serde_json::{json, Value};
-use shared::notify::{NotificationFormat, SnsNotifier};
-use shared::response::{Response, Status};
 use target_failover::elb::{ElbClient, ElbError, LoadBalancer};
 use target_failover::model::{ForwardAction, Tags, Target, TargetHealth, Weight};
 use target_failover::{App, Config, Home};

@@ -32,7 +32,11 @@ fn port_error<E>(operation: String, error: SdkError<E, HttpResponse>) -> PortErr
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    PortError { transient: shared::aws::is_transient(&error), message: shared::aws::describe(&error), operation }
+    PortError {
+        transient: failover_core::aws::is_transient(&error),
+        message: failover_core::aws::describe(&error),
+        operation,
+    }
 }
 
 /// One client per region, built on first use from the home client's configuration.

@@ -9,8 +9,8 @@
 //! Every command also takes `dry_run` (`true`/`false`, overriding `DRY_RUN`) and `region` (default: the
 //! function's region). Unknown fields are rejected, so a misspelt field never silently changes the meaning.
 
+use failover_core::intake::ManualCommand;
 use serde_json::Value;
-use shared::intake::ManualCommand;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {

@@ -1,24 +1,52 @@
-//! Settings of `database-failover`, read once per cold start.
+//! Settings of `database-failover`, read once per cold start. [`SETTINGS`] declares each one (name, default,
+//! meaning) once; the README, the template and its check are tested against it.
 
-use shared::config::{boolean, number, optional, CommonConfig, ConfigError, COMMON_ENV_VARS};
+use failover_core::config::{boolean, number, optional, CommonConfig, ConfigError, Setting, COMMON_SETTINGS};
 
-/// Every environment variable this function reads (the deployment test compares it with template.yaml).
-pub const ENV_VARS: &[&str] = &[
-    "NOTIFICATION_TOPIC_ARN",
-    "DRY_RUN",
-    "OPT_IN_TAG_KEY",
-    "NOTIFICATION_FORMAT",
-    "FAILURE_EVENT_IDS",
-    "PROMOTE_WHEN_AVAILABLE",
-    "MAX_REPLICA_LAG_SECONDS",
-    "BACKUP_RETENTION_DAYS",
-    "DB_ENDPOINT_RECORD",
-    "ALLOW_CROSS_REGION",
+pub const FAILURE_EVENT_IDS: Setting = Setting {
+    name: "FAILURE_EVENT_IDS",
+    default: Some("RDS-EVENT-0031,RDS-EVENT-0035,RDS-EVENT-0036,RDS-EVENT-0221,RDS-EVENT-0004,RDS-EVENT-0022"),
+    meaning: "RDS instance events (comma-separated ids) that mean a primary may be down",
+};
+pub const PROMOTE_WHEN_AVAILABLE: Setting = Setting {
+    name: "PROMOTE_WHEN_AVAILABLE",
+    default: Some("false"),
+    meaning: "act on an alarm even when the primary reports `available`",
+};
+pub const MAX_REPLICA_LAG_SECONDS: Setting = Setting {
+    name: "MAX_REPLICA_LAG_SECONDS",
+    default: Some("30"),
+    meaning: "replicas lagging more (or unknown, or -1) are not eligible",
+};
+pub const BACKUP_RETENTION_DAYS: Setting = Setting {
+    name: "BACKUP_RETENTION_DAYS",
+    default: Some("7"),
+    meaning: "automated backups of the promoted replica, in days (1 to 35)",
+};
+pub const DB_ENDPOINT_RECORD: Setting = Setting {
+    name: "DB_ENDPOINT_RECORD",
+    default: Some(""),
+    meaning: "`<hosted-zone-id>/<record-name>`: CNAME repointed to the new primary (unset: no DNS change)",
+};
+pub const ALLOW_CROSS_REGION: Setting = Setting {
+    name: "ALLOW_CROSS_REGION",
+    default: Some("false"),
+    meaning: "may promote a cross-region replica whose source cannot be confirmed",
+};
+
+/// Every setting this function reads: the public contract.
+pub const SETTINGS: &[&Setting] = &[
+    COMMON_SETTINGS[0],
+    COMMON_SETTINGS[1],
+    COMMON_SETTINGS[2],
+    COMMON_SETTINGS[3],
+    &FAILURE_EVENT_IDS,
+    &PROMOTE_WHEN_AVAILABLE,
+    &MAX_REPLICA_LAG_SECONDS,
+    &BACKUP_RETENTION_DAYS,
+    &DB_ENDPOINT_RECORD,
+    &ALLOW_CROSS_REGION,
 ];
-
-/// RDS instance events that mean the primary may be down (AWS-FACTS section 2).
-pub const DEFAULT_FAILURE_EVENT_IDS: &[&str] =
-    &["RDS-EVENT-0031", "RDS-EVENT-0035", "RDS-EVENT-0036", "RDS-EVENT-0221", "RDS-EVENT-0004", "RDS-EVENT-0022"];
 
 /// A Route 53 record to repoint at the new primary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,39 +58,33 @@ pub struct EndpointRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub common: CommonConfig,
-    /// `FAILURE_EVENT_IDS` (comma-separated, default [`DEFAULT_FAILURE_EVENT_IDS`]).
+    /// [`FAILURE_EVENT_IDS`].
     pub failure_event_ids: Vec<String>,
-    /// `PROMOTE_WHEN_AVAILABLE` (default `false`): act on an alarm even when the primary reports `available`.
+    /// [`PROMOTE_WHEN_AVAILABLE`].
     pub promote_when_available: bool,
-    /// `MAX_REPLICA_LAG_SECONDS` (default 30): replicas lagging more are not eligible.
+    /// [`MAX_REPLICA_LAG_SECONDS`].
     pub max_replica_lag_seconds: f64,
-    /// `BACKUP_RETENTION_DAYS` (default 7, 1 to 35): automated backups of the promoted replica.
+    /// [`BACKUP_RETENTION_DAYS`].
     pub backup_retention_days: i32,
-    /// `DB_ENDPOINT_RECORD` (`<hosted-zone-id>/<record-name>`, default unset: no DNS change).
+    /// [`DB_ENDPOINT_RECORD`]: `None` when unset (no DNS change).
     pub endpoint_record: Option<EndpointRecord>,
-    /// `ALLOW_CROSS_REGION` (default `false`): promote a cross-region replica whose source cannot be confirmed.
+    /// [`ALLOW_CROSS_REGION`].
     pub allow_cross_region: bool,
 }
 
 impl Config {
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        debug_assert!(COMMON_ENV_VARS.iter().all(|v| ENV_VARS.contains(v)));
-        let failure_event_ids = match optional(lookup, "FAILURE_EVENT_IDS") {
-            None => DEFAULT_FAILURE_EVENT_IDS.iter().map(|s| s.to_string()).collect(),
-            Some(raw) => {
-                let ids: Vec<String> =
-                    raw.split(',').map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect();
-                if ids.is_empty() || ids.iter().any(|id| !is_event_id(id)) {
-                    return Err(ConfigError::Invalid {
-                        name: "FAILURE_EVENT_IDS",
-                        value: raw,
-                        expected: "a comma-separated list of RDS event ids such as RDS-EVENT-0031".into(),
-                    });
-                }
-                ids
-            }
-        };
-        let endpoint_record = match optional(lookup, "DB_ENDPOINT_RECORD") {
+        let raw = FAILURE_EVENT_IDS.read(lookup).unwrap_or_default();
+        let failure_event_ids: Vec<String> =
+            raw.split(',').map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect();
+        if failure_event_ids.is_empty() || failure_event_ids.iter().any(|id| !is_event_id(id)) {
+            return Err(ConfigError::Invalid {
+                name: FAILURE_EVENT_IDS.name,
+                value: raw,
+                expected: "a comma-separated list of RDS event ids such as RDS-EVENT-0031".into(),
+            });
+        }
+        let endpoint_record = match optional(lookup, DB_ENDPOINT_RECORD.name) {
             None => None,
             // The zone id may be given as Route 53 prints it: `/hostedzone/Z0123456789ABC`.
             Some(raw) => match raw.trim_start_matches('/').trim_start_matches("hostedzone/").split_once('/') {
@@ -71,7 +93,7 @@ impl Config {
                 }
                 _ => {
                     return Err(ConfigError::Invalid {
-                        name: "DB_ENDPOINT_RECORD",
+                        name: DB_ENDPOINT_RECORD.name,
                         value: raw,
                         expected: "<hosted-zone-id>/<record-name>, e.g. Z0123456789ABC/db.example.com".into(),
                     })
@@ -81,11 +103,11 @@ impl Config {
         Ok(Config {
             common: CommonConfig::from_lookup(lookup)?,
             failure_event_ids,
-            promote_when_available: boolean(lookup, "PROMOTE_WHEN_AVAILABLE", false)?,
-            max_replica_lag_seconds: number(lookup, "MAX_REPLICA_LAG_SECONDS", 30.0, 0.0, 86_400.0)?,
-            backup_retention_days: number(lookup, "BACKUP_RETENTION_DAYS", 7, 1, 35)?,
+            promote_when_available: boolean(lookup, &PROMOTE_WHEN_AVAILABLE)?,
+            max_replica_lag_seconds: number(lookup, &MAX_REPLICA_LAG_SECONDS, 0.0, 86_400.0)?,
+            backup_retention_days: number(lookup, &BACKUP_RETENTION_DAYS, 1, 35)?,
             endpoint_record,
-            allow_cross_region: boolean(lookup, "ALLOW_CROSS_REGION", false)?,
+            allow_cross_region: boolean(lookup, &ALLOW_CROSS_REGION)?,
         })
     }
 }
@@ -110,7 +132,7 @@ mod tests {
     #[test]
     fn defaults_follow_the_issue() {
         let c = config(&[]).unwrap();
-        assert_eq!(c.failure_event_ids, DEFAULT_FAILURE_EVENT_IDS);
+        assert_eq!(c.failure_event_ids.join(","), FAILURE_EVENT_IDS.default.unwrap());
         assert!(!c.promote_when_available);
         assert_eq!(c.max_replica_lag_seconds, 30.0);
         assert_eq!(c.backup_retention_days, 7);
@@ -163,11 +185,11 @@ mod tests {
     fn blank_values_mean_the_default() {
         let c = config(&[("DB_ENDPOINT_RECORD", ""), ("FAILURE_EVENT_IDS", "  ")]).unwrap();
         assert_eq!(c.endpoint_record, None);
-        assert_eq!(c.failure_event_ids.len(), DEFAULT_FAILURE_EVENT_IDS.len());
+        assert_eq!(c.failure_event_ids.len(), 6);
     }
 
     #[test]
-    fn env_vars_lists_every_variable_read() {
+    fn settings_list_every_variable_read() {
         let read = std::cell::RefCell::new(Vec::new());
         let lookup = |name: &str| {
             read.borrow_mut().push(name.to_owned());
@@ -177,7 +199,7 @@ mod tests {
         let mut read = read.into_inner();
         read.sort();
         read.dedup();
-        let mut listed: Vec<String> = ENV_VARS.iter().map(|s| s.to_string()).collect();
+        let mut listed: Vec<String> = SETTINGS.iter().map(|s| s.name.to_owned()).collect();
         listed.sort();
         assert_eq!(read, listed);
     }

@@ -5,9 +5,9 @@
 //! - [`decide_promotion`]: an RDS primary and its read replicas (same- or cross-region).
 //! - [`decide_cluster`]: an Aurora cluster and its readers.
 
+use failover_core::intake::{AlarmChange, Event, RdsEvent, RdsSourceType};
+use failover_core::notify::Severity;
 use serde::Serialize;
-use shared::intake::{AlarmChange, Event, RdsEvent, RdsSourceType};
-use shared::notify::Severity;
 
 use crate::model::{
     opted_in, Cluster, DbRef, Instance, Record, DEFAULT_PRIORITY, FAILED_OVER_TAG, PRIORITY_TAG, PROMOTED_TAG,

@@ -1,4 +1,4 @@
-//! The invocation handler: intake ([`shared::intake`]), decide ([`crate::decide`]), act through the ports
+//! The invocation handler: intake ([`failover_core::intake`]), decide ([`crate::decide`]), act through the ports
 //! ([`crate::ports`]) and report ([`crate::report`]).
 //!
 //! Errors: the handler returns `Err` only when a retry could help (throttling, 5xx, timeouts after the SDK's
@@ -9,11 +9,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use failover_core::intake::{self, Event};
+use failover_core::invoke::InvokeError;
+use failover_core::notify::{Notifier, SnsNotifier};
+use failover_core::outcome::Outcome;
+use failover_core::report::Report as Notification;
+use failover_core::response::Response;
 use serde_json::{json, Value};
-use shared::intake::{self, Event};
-use shared::invoke::InvokeError;
-use shared::notify::{Notification, Notifier, Outcome, SnsNotifier};
-use shared::response::Response;
 
 use crate::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
 use crate::command::{self, Command, Subject};
@@ -190,7 +192,7 @@ where
     /// returns the matching response.
     async fn publish(&self, notification: Notification) -> Response {
         if let Err(e) = self.notifier.publish(&notification).await {
-            tracing::error!(error = %shared::aws::describe(&e), action = %notification.action, "notification not published");
+            tracing::error!(error = %failover_core::aws::describe(&e), action = %notification.action, "notification not published");
         }
         report::response(&notification)
     }
@@ -609,5 +611,5 @@ fn ids_by_region<'a>(refs: impl IntoIterator<Item = &'a DbRef>) -> BTreeMap<Stri
 
 fn skip(reason: String) -> Response {
     tracing::info!(reason = %reason, "skipped");
-    Response::skipped(FUNCTION, reason)
+    Response::of(FUNCTION, &[failover_core::report::Report::skipped(FUNCTION, "none", reason)])
 }

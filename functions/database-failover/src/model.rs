@@ -49,7 +49,7 @@ impl DbRef {
     /// `ReadReplicaDBInstanceIdentifiers`: a plain identifier in the same region as `home_region`, or an
     /// ARN (`arn:aws:rds:<region>:<account>:db:<id>`) for another region.
     pub fn parse(reference: &str, home_region: &str) -> Self {
-        match shared::intake::split_arn(reference) {
+        match failover_core::intake::split_arn(reference) {
             Some(parts) if parts.service == "rds" => {
                 let id = parts.resource.strip_prefix("db:").unwrap_or(parts.resource);
                 let region = if parts.region.is_empty() { home_region } else { parts.region };

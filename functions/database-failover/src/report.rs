@@ -1,8 +1,10 @@
 //! Notifications and responses: what people are told about each plan and its outcome, with next steps.
 
+use failover_core::notify::Severity;
+use failover_core::outcome::Outcome;
+use failover_core::report::Report as Notification;
+use failover_core::response::Response;
 use serde_json::{json, Value};
-use shared::notify::{Notification, Outcome, Severity};
-use shared::response::{Response, Status};
 
 use crate::decide::{ClusterFailover, Info, Promotion, Refusal, Trigger, Verdict};
 use crate::handler::FUNCTION;
@@ -27,23 +29,14 @@ pub struct Failure {
     pub done: Vec<String>,
 }
 
-fn status_of(outcome: Outcome) -> Status {
-    match outcome {
-        Outcome::Succeeded => Status::Succeeded,
-        Outcome::Refused => Status::Refused,
-        Outcome::Failed => Status::Failed,
-        Outcome::DryRun => Status::DryRun,
-        Outcome::Info => Status::Info,
-    }
-}
-
 /// The invocation's response, mirroring the notification.
 pub fn response(notification: &Notification) -> Response {
     Response {
         function: FUNCTION,
-        status: status_of(notification.outcome),
+        status: notification.outcome,
         action: notification.action.clone(),
         message: notification.title.clone(),
+        summary: String::new(),
         details: notification.details.clone(),
     }
 }
@@ -169,6 +162,7 @@ pub fn promotion(
             "failure": failure.map(|f| json!({"step": f.step, "error": f.error, "done": f.done})),
         }),
         next_steps,
+        error: None,
     }
 }
 
@@ -234,6 +228,7 @@ pub fn cluster_failover(
             "failure": failure.map(|f| json!({"step": f.step, "error": f.error, "done": f.done})),
         }),
         next_steps,
+        error: None,
     }
 }
 
@@ -275,6 +270,7 @@ pub fn refusal(r: &Refusal, action: &str, region: &str, trigger: Option<&Trigger
         resources: vec![r.resource.clone()],
         details: json!({"trigger": trigger, "reason": r.reason, "replicas": r.replicas}),
         next_steps,
+        error: None,
     }
 }
 
@@ -295,6 +291,7 @@ pub fn inform(i: &Info) -> Notification {
             "AWS keeps the endpoint: check that clients reconnected and that error rates are back to normal.".into(),
             format!("Look for the cause in the RDS events and logs of {}.", i.resource),
         ],
+        error: None,
     }
 }
 
@@ -313,6 +310,7 @@ pub fn status(region: &str, resource: &str, title: String, summary: String, deta
         next_steps: vec![format!(
             "To act on this plan now, use the promote or failover-cluster command; add \"dry_run\": true to preview."
         )],
+        error: None,
     }
 }
 
@@ -336,5 +334,6 @@ pub fn failure(region: &str, resource: &str, action: &str, trigger: &Trigger, er
                 .into(),
             format!("Check {resource} in the RDS console and fail over by hand if it is down."),
         ],
+        error: None,
     }
 }

@@ -21,16 +21,13 @@ use database_failover::decide::{
 use database_failover::model::{
     self, Cluster, ClusterMember, DbRef, Instance, Record, DEFAULT_PRIORITY, FAILED_OVER_TAG, PRIORITY_TAG,
 };
+use failover_core::intake::{self, Event};
 use proptest::prelude::*;
 use serde_json::Value;
-use shared::intake::{self, Event};
 
-#[path = "../../../shared/tests/support/mutate.rs"]
-#[allow(dead_code)]
-mod mutate;
-#[path = "../../../shared/tests/support/strategies.rs"]
-mod strategies;
 use mutate::{apply, paths, samples, Mutation};
+use test_support::mutate;
+use test_support::strategies;
 
 const HOME: &str = "us-east-1";
 const OPT_IN: &str = "failover:enabled";

@@ -14,15 +14,17 @@ use aws_sdk_rds::operation::add_tags_to_resource::AddTagsToResourceOutput;
 use aws_sdk_rds::operation::describe_db_instances::{DescribeDbInstancesInput, DescribeDbInstancesOutput};
 use aws_sdk_rds::operation::promote_read_replica::PromoteReadReplicaOutput;
 use aws_sdk_rds::types::{DbInstance, Endpoint, Tag};
-use aws_smithy_mocks::{mock, MockResponseInterceptor, Rule, RuleMode};
+use aws_smithy_mocks::{mock, Rule};
 use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
 use database_failover::ports::{LagMetric, ReplicaLag};
 use database_failover::{App, Config};
+use failover_core::invoke::InvokeError;
+use failover_core::notify::{Notifier, NotifyError};
+use failover_core::outcome::Outcome;
+use failover_core::outcome::Outcome as Status;
+use failover_core::report::Report as Notification;
+use failover_core::response::Response;
 use serde_json::{json, Value};
-use shared::invoke::InvokeError;
-use shared::notify::{Notification, Notifier, NotifyError, Outcome};
-use shared::response::Response;
-use shared::response::Status;
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:failover";
 const THROTTLED: &str = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error><Type>Sender</Type>\
@@ -30,13 +32,12 @@ const THROTTLED: &str = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/201
 const ACCESS_DENIED: &str = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error><Type>Sender\
     </Type><Code>AccessDenied</Code><Message>not authorized</Message></Error><RequestId>r-2</RequestId></ErrorResponse>";
 
-#[path = "../../../shared/tests/support/faulty_http.rs"]
-mod faulty_http;
+use test_support::faulty_http;
 
 /// A client of `$sdk` answering from `rules` (see `fault_client!` in the shared support).
 macro_rules! client {
     ($sdk:ident, $region:expr, $rules:expr) => {
-        fault_client!($sdk, $region, $rules)
+        test_support::fault_client!($sdk, $region, $rules)
     };
 }
 
@@ -807,10 +808,10 @@ async fn a_notification_that_cannot_be_published_neither_fails_nor_undoes_a_prom
         }
         .repeatedly()
         .build();
-        let notifier = shared::notify::SnsNotifier::new(
+        let notifier = failover_core::notify::SnsNotifier::new(
             client!(aws_sdk_sns, "us-east-1", [&publish]),
             TOPIC.to_owned(),
-            shared::notify::NotificationFormat::Json,
+            failover_core::notify::NotificationFormat::Json,
         );
         let world = Scenario::Promote.world();
         let app = app_with(

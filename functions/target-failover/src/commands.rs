@@ -10,8 +10,8 @@
 //! Every command takes `"dry_run": true|false` to override `DRY_RUN` for that invocation. Unknown fields are
 //! rejected, so a typo (`"target"`) fails loudly instead of doing something else.
 
+use failover_core::intake::ManualCommand;
 use serde_json::{Map, Value};
-use shared::intake::ManualCommand;
 
 use crate::model::{group_suffix, Target};
 
@@ -176,7 +176,9 @@ mod tests {
                 continue;
             };
             let payload: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            let Ok(shared::intake::Event::Manual(manual)) = shared::intake::parse(&payload) else { panic!("{file}") };
+            let Ok(failover_core::intake::Event::Manual(manual)) = failover_core::intake::parse(&payload) else {
+                panic!("{file}")
+            };
             let command = parse(&manual).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert_eq!(command.name(), name, "{file}");
             seen.push(name.to_owned());

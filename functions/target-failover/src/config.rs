@@ -1,16 +1,33 @@
-//! Settings of `target-failover`, read once per cold start.
+//! Settings of `target-failover`, read once per cold start. [`SETTINGS`] declares each one (name, default,
+//! meaning) once; the README, the template and its check are tested against it.
 
-use shared::config::{number, optional, CommonConfig, ConfigError, COMMON_ENV_VARS};
+use failover_core::config::{choice, number, CommonConfig, ConfigError, Setting, COMMON_SETTINGS};
 
-/// Every environment variable this function reads (the deployment test compares it with template.yaml).
-pub const ENV_VARS: &[&str] = &[
-    "NOTIFICATION_TOPIC_ARN",
-    "DRY_RUN",
-    "OPT_IN_TAG_KEY",
-    "NOTIFICATION_FORMAT",
-    "MIN_HEALTHY_TARGETS",
-    "MIN_HEALTHY_PERCENT",
-    "FAILBACK",
+pub const MIN_HEALTHY_TARGETS: Setting = Setting {
+    name: "MIN_HEALTHY_TARGETS",
+    default: Some("1"),
+    meaning: "the least number of healthy targets a group keeps in service",
+};
+pub const MIN_HEALTHY_PERCENT: Setting = Setting {
+    name: "MIN_HEALTHY_PERCENT",
+    default: Some("50"),
+    meaning: "the least share of registered targets, in percent, kept healthy in service",
+};
+pub const FAILBACK: Setting = Setting {
+    name: "FAILBACK",
+    default: Some("auto"),
+    meaning: "on recovery restore the listener weights (`auto`) or ask a person (`manual`)",
+};
+
+/// Every setting this function reads: the public contract.
+pub const SETTINGS: &[&Setting] = &[
+    COMMON_SETTINGS[0],
+    COMMON_SETTINGS[1],
+    COMMON_SETTINGS[2],
+    COMMON_SETTINGS[3],
+    &MIN_HEALTHY_TARGETS,
+    &MIN_HEALTHY_PERCENT,
+    &FAILBACK,
 ];
 
 /// What to do when a group that lost its traffic is healthy again.
@@ -25,34 +42,62 @@ pub enum Failback {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub common: CommonConfig,
-    /// `MIN_HEALTHY_TARGETS` (default 1): the least number of healthy targets a group keeps in service.
+    /// [`MIN_HEALTHY_TARGETS`].
     pub min_healthy_targets: u32,
-    /// `MIN_HEALTHY_PERCENT` (default 50): the least share of registered targets kept healthy in service.
+    /// [`MIN_HEALTHY_PERCENT`].
     pub min_healthy_percent: u32,
-    /// `FAILBACK` (default `auto`).
+    /// [`FAILBACK`].
     pub failback: Failback,
 }
 
 impl Config {
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        debug_assert!(COMMON_ENV_VARS.iter().all(|v| ENV_VARS.contains(v)));
-        let failback = match optional(lookup, "FAILBACK").as_deref() {
-            None => Failback::Auto,
-            Some(v) if v.eq_ignore_ascii_case("auto") => Failback::Auto,
-            Some(v) if v.eq_ignore_ascii_case("manual") => Failback::Manual,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "FAILBACK",
-                    value: other.to_owned(),
-                    expected: "auto or manual".into(),
-                })
-            }
-        };
         Ok(Config {
             common: CommonConfig::from_lookup(lookup)?,
-            min_healthy_targets: number(lookup, "MIN_HEALTHY_TARGETS", 1, 0, 1000)?,
-            min_healthy_percent: number(lookup, "MIN_HEALTHY_PERCENT", 50, 0, 100)?,
-            failback,
+            min_healthy_targets: number(lookup, &MIN_HEALTHY_TARGETS, 0, 1000)?,
+            min_healthy_percent: number(lookup, &MIN_HEALTHY_PERCENT, 0, 100)?,
+            failback: choice(lookup, &FAILBACK, &[("auto", Failback::Auto), ("manual", Failback::Manual)])?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_by(pairs: &[(&str, &str)]) -> (Result<Config, ConfigError>, Vec<String>) {
+        let read = std::cell::RefCell::new(Vec::new());
+        let lookup = |name: &str| {
+            read.borrow_mut().push(name.to_owned());
+            pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        };
+        let config = Config::from_lookup(&lookup);
+        let mut read = read.into_inner();
+        read.sort();
+        read.dedup();
+        (config, read)
+    }
+
+    const TOPIC: (&str, &str) = ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:failover");
+
+    #[test]
+    fn defaults_are_the_declared_ones_and_settings_list_every_variable_read() {
+        let (config, read) = read_by(&[TOPIC]);
+        let config = config.unwrap();
+        assert_eq!(Some(config.min_healthy_targets.to_string().as_str()), MIN_HEALTHY_TARGETS.default);
+        assert_eq!(Some(config.min_healthy_percent.to_string().as_str()), MIN_HEALTHY_PERCENT.default);
+        assert_eq!(config.failback, Failback::Auto);
+        let mut listed: Vec<String> = SETTINGS.iter().map(|s| s.name.to_owned()).collect();
+        listed.sort();
+        assert_eq!(read, listed);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (name, value) in [("MIN_HEALTHY_PERCENT", "101"), ("MIN_HEALTHY_TARGETS", "-1"), ("FAILBACK", "later")] {
+            let err = read_by(&[TOPIC, (name, value)]).0.expect_err(value).to_string();
+            assert!(err.contains(name) && err.contains(value), "{err}");
+        }
+        assert_eq!(read_by(&[TOPIC, ("FAILBACK", "MANUAL")]).0.unwrap().failback, Failback::Manual);
     }
 }

@@ -11,7 +11,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, Tag, TargetDescription, TargetGroupTuple, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
-use shared::aws::{describe, is_transient};
+use failover_core::aws::{describe, is_transient};
 
 use crate::model::{ForwardAction, Location, Tags, Target, TargetHealth, TargetState, Weight};
 

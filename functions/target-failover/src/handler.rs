@@ -1,4 +1,4 @@
-//! The invocation handler: intake ([`shared::intake`]), decide ([`crate::decide`]), act through the
+//! The invocation handler: intake ([`failover_core::intake`]), decide ([`crate::decide`]), act through the
 //! [`LoadBalancer`] port, and report through the [`Notifier`] port.
 //!
 //! One invocation concerns one or more target groups; each is decided and acted on independently, at most
@@ -6,12 +6,13 @@
 //! together). Every report but a skip is published; then the invocation returns an error if, and only if,
 //! some AWS call failed in a way a retry could fix.
 
+use failover_core::intake::{self, split_arn, AlarmChange, AlarmState, Event, ManualCommand};
+use failover_core::invoke::InvokeError;
+use failover_core::notify::{Notifier, Severity, SnsNotifier};
+use failover_core::outcome::Outcome as Status;
+use failover_core::response::Response;
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
-use shared::intake::{self, split_arn, AlarmChange, AlarmState, Event, ManualCommand};
-use shared::invoke::InvokeError;
-use shared::notify::{Notifier, Severity, SnsNotifier};
-use shared::response::{Response, Status};
 
 use crate::commands::{self, Command};
 use crate::config::Failback;
@@ -128,7 +129,7 @@ impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
             if let Some(notification) = report.notification(trigger) {
                 if let Err(e) = self.notifier.publish(&notification).await {
                     // Not an invocation error: a retry would find the change already made and publish nothing.
-                    tracing::error!(error = %shared::aws::describe(&e), action = report.action, "notification failed");
+                    tracing::error!(error = %failover_core::aws::describe(&e), action = report.action, "notification failed");
                 }
             }
         }

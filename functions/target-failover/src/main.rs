@@ -6,8 +6,8 @@ use target_failover::{App, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let config = Config::from_lookup(&shared::config::from_env).inspect_err(|e| {
+    failover_core::telemetry::init();
+    let config = Config::from_lookup(&failover_core::config::from_env).inspect_err(|e| {
         tracing::error!(error = %e, "invalid configuration");
     })?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

@@ -1,8 +1,10 @@
 //! What happened to one group, as data ([`Report`]), and how it becomes a notification and a response.
 
+use failover_core::notify::Severity;
+use failover_core::outcome::Outcome as Status;
+use failover_core::report::Report as Notification;
+use failover_core::response::Response;
 use serde_json::{json, Value};
-use shared::notify::{Notification, Outcome, Severity};
-use shared::response::{Response, Status};
 
 use crate::model::group_suffix;
 use crate::FUNCTION;
@@ -80,14 +82,10 @@ impl Report {
 
     /// The notification for this report; `None` for skips, which are only logged.
     pub fn notification(&self, trigger: &str) -> Option<Notification> {
-        let outcome = match self.status {
-            Status::Succeeded => Outcome::Succeeded,
-            Status::Refused => Outcome::Refused,
-            Status::Failed => Outcome::Failed,
-            Status::DryRun => Outcome::DryRun,
-            Status::Info => Outcome::Info,
-            Status::Skipped => return None,
-        };
+        if self.status == Status::Skipped {
+            return None;
+        }
+        let outcome = self.status;
         let mut details = self.details.clone();
         if let Some(object) = details.as_object_mut() {
             object.insert("trigger".into(), Value::String(trigger.to_owned()));
@@ -107,6 +105,7 @@ impl Report {
             resources: self.group.iter().cloned().collect(),
             details,
             next_steps: self.next_steps.clone(),
+            error: None,
         })
     }
 }
@@ -127,13 +126,14 @@ fn rank(status: Status) -> u8 {
 pub fn response(reports: &[Report]) -> Response {
     let mut ordered: Vec<&Report> = reports.iter().collect();
     ordered.sort_by_key(|r| rank(r.status));
-    let Some(first) = ordered.first() else { return Response::skipped(FUNCTION, "nothing to do") };
+    let Some(first) = ordered.first() else { return Response::of(FUNCTION, &[]) };
     if reports.len() == 1 {
         return Response {
             function: FUNCTION,
             status: first.status,
             action: first.action.to_owned(),
             message: first.title.clone(),
+            summary: String::new(),
             details: json!({"group": first.group, "summary": first.summary, "details": first.details}),
         };
     }
@@ -152,6 +152,7 @@ pub fn response(reports: &[Report]) -> Response {
         status: first.status,
         action: first.action.to_owned(),
         message,
+        summary: String::new(),
         details: json!({ "groups": groups }),
     }
 }

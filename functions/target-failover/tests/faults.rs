@@ -23,10 +23,11 @@ use aws_sdk_elasticloadbalancingv2::types::{
     TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
-use aws_smithy_mocks::{mock, MockResponseInterceptor, Rule, RuleMode};
+use aws_smithy_mocks::{mock, Rule};
+use failover_core::notify::{NotificationFormat, Notifier, NotifyError, SnsNotifier};
+use failover_core::outcome::Outcome as Status;
+use failover_core::report::Report as Notification;
 use serde_json::{json, Value};
-use shared::notify::{Notification, NotificationFormat, Notifier, NotifyError, SnsNotifier};
-use shared::response::Status;
 use target_failover::elb::ElbClient;
 use target_failover::{App, Config, Home};
 
@@ -40,8 +41,7 @@ const LISTENER: &str =
 const RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/shop/1111111111111111/2222222222222222/3333333333333333";
 const INSTANCE: &str = "i-0000000000000000a";
 
-#[path = "../../../shared/tests/support/faulty_http.rs"]
-mod faulty_http;
+use test_support::faulty_http;
 
 /// What the mocked ELB holds, and which event the function receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,17 +244,12 @@ fn changes_made(world: &[Rule]) -> Vec<&'static str> {
 
 use faulty_http::{Fault, FAULTS};
 
-impl Fault {
-    /// How the error the function reports names it.
-    fn seen_as(self) -> &'static str {
-        match self {
-            Fault::Throttling => "Throttling",
-            Fault::Unavailable => "503",
-            Fault::ConnectionReset => "connection reset",
-            Fault::Timeout => "timeout",
-        }
-    }
+/// How ELB answers a fault in a mock.
+trait ElbFault {
+    fn status_and_body(self) -> (u16, Option<String>);
+}
 
+impl ElbFault for Fault {
     /// The status and body a mock answers with: ELB's XML `Throttling` error (HTTP 400), or the fault's status.
     fn status_and_body(self) -> (u16, Option<String>) {
         match self.status() {
@@ -307,7 +302,7 @@ use faulty_http::ATTEMPTS;
 /// A client of `$sdk` in us-east-1 answering from `rules` (see `fault_client!` in the shared support).
 macro_rules! client {
     ($sdk:ident, $rules:expr) => {
-        fault_client!($sdk, "us-east-1", $rules)
+        test_support::fault_client!($sdk, "us-east-1", $rules)
     };
 }
 

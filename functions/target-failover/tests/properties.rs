@@ -17,9 +17,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
+use failover_core::notify::{Notifier, NotifyError};
+use failover_core::report::Report as Notification;
 use proptest::prelude::*;
 use serde_json::Value;
-use shared::notify::{Notification, Notifier, NotifyError};
 use target_failover::decide::{self, backup_of, Candidates, Counts, Floor, GroupView, Plan};
 use target_failover::elb::{ActionList, ElbError, LoadBalancer};
 use target_failover::model::{
@@ -28,12 +29,9 @@ use target_failover::model::{
 };
 use target_failover::{App, Config, Home};
 
-#[path = "../../../shared/tests/support/mutate.rs"]
-#[allow(dead_code)]
-mod mutate;
-#[path = "../../../shared/tests/support/strategies.rs"]
-mod strategies;
 use mutate::samples;
+use test_support::mutate;
+use test_support::strategies;
 
 const OPT_IN: &str = "failover:enabled";
 const PREFIX: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012";

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
+use failover_core::intake::parse;
 use serde_json::json;
-use shared::intake::parse;
 
 use super::*;
 use crate::model::ClusterMember;
@@ -448,13 +448,13 @@ fn aurora_manual_target_must_be_an_eligible_reader() {
 
 // ------------------------------------------------------------------ routing
 
-fn sample(name: &str) -> shared::intake::Event {
+fn sample(name: &str) -> failover_core::intake::Event {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
     parse(&serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()).unwrap()
 }
 
 fn ids() -> Vec<String> {
-    crate::config::DEFAULT_FAILURE_EVENT_IDS.iter().map(|s| s.to_string()).collect()
+    crate::config::FAILURE_EVENT_IDS.default.unwrap_or_default().split(',').map(str::to_owned).collect()
 }
 
 #[test]

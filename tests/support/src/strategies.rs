@@ -1,5 +1,4 @@
-//! proptest strategies shared by the property tests of the intake and of both functions (the functions include
-//! this file with `#[path]`, next to `mutate.rs`): random JSON over chosen keys and leaves, and mutated
+//! proptest strategies shared by the property tests of the intake and of both functions: random JSON over chosen keys and leaves, and mutated
 //! samples from `events/`.
 
 use std::ops::Range;
@@ -9,7 +8,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{Map, Value};
 
-use super::mutate::{apply, paths, samples, Mutation};
+use crate::mutate::{apply, paths, samples, Mutation};
 
 /// A JSON scalar: null, a boolean, any integer or float, one of `strings` (the values the code looks for), or
 /// any short text.

@@ -1,5 +1,4 @@
-//! Faults `aws-smithy-mocks` cannot produce by itself, for the functions' SDK-level fault tests (included with
-//! `#[path]`): a mock rule answers with one of two sentinel HTTP statuses, and this HTTP client turns it into
+//! Faults `aws-smithy-mocks` cannot produce by itself, for the functions' SDK-level fault tests: a mock rule answers with one of two sentinel HTTP statuses, and this HTTP client turns it into
 //! the fault, below the SDK, where a real network fault happens:
 //! - [`CONNECTION_RESET`]: the connection fails (an I/O `ConnectorError`, the SDK's `DispatchFailure`);
 //! - [`NO_ANSWER`]: the request is sent and nothing ever comes back, so the attempt ends by the client's
@@ -52,6 +51,16 @@ pub fn cases<S: Copy>(
 }
 
 impl Fault {
+    /// How the error a function reports names it.
+    pub fn seen_as(self) -> &'static str {
+        match self {
+            Fault::Throttling => "Throttling",
+            Fault::Unavailable => "503",
+            Fault::ConnectionReset => "connection reset",
+            Fault::Timeout => "timeout",
+        }
+    }
+
     /// The HTTP status a mock rule answers with to cause the fault; `None` for throttling, which is an error
     /// code in a body the test writes.
     pub fn status(self) -> Option<u16> {
@@ -109,11 +118,12 @@ pub const ATTEMPTS: usize = 3;
 /// A client of the SDK crate `$sdk` in `$region`, answering from aws-smithy-mocks `$rules` through
 /// [`http_client`]: the SDK's standard retry with [`ATTEMPTS`] attempts and a 1 ms backoff, the attempt timeout
 /// [`ATTEMPT_TIMEOUT`], and a retry partition of its own (fault cases run concurrently and would otherwise
-/// drain one shared retry budget). The test file must import `MockResponseInterceptor` and `RuleMode`.
+/// drain one shared retry budget).
 #[macro_export]
 macro_rules! fault_client {
     ($sdk:ident, $region:expr, $rules:expr) => {{
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        let mut interceptor = $crate::aws_smithy_mocks::MockResponseInterceptor::new()
+            .rule_mode($crate::aws_smithy_mocks::RuleMode::MatchAny);
         for rule in $rules {
             interceptor = interceptor.with_rule(rule);
         }
@@ -122,17 +132,17 @@ macro_rules! fault_client {
                 .behavior_version($sdk::config::BehaviorVersion::latest())
                 .region($sdk::config::Region::new($region))
                 .credentials_provider($sdk::config::Credentials::new("AKID", "secret", None, None, "test"))
-                .http_client(faulty_http::http_client())
+                .http_client($crate::faulty_http::http_client())
                 .interceptor(interceptor)
-                .retry_partition($sdk::config::retry::RetryPartition::new(faulty_http::own_retry_partition()))
+                .retry_partition($sdk::config::retry::RetryPartition::new($crate::faulty_http::own_retry_partition()))
                 .timeout_config(
                     $sdk::config::timeout::TimeoutConfig::builder()
-                        .operation_attempt_timeout(faulty_http::ATTEMPT_TIMEOUT)
+                        .operation_attempt_timeout($crate::faulty_http::ATTEMPT_TIMEOUT)
                         .build(),
                 )
                 .retry_config(
                     $sdk::config::retry::RetryConfig::standard()
-                        .with_max_attempts(faulty_http::ATTEMPTS as u32)
+                        .with_max_attempts($crate::faulty_http::ATTEMPTS as u32)
                         .with_initial_backoff(std::time::Duration::from_millis(1)),
                 )
                 .build(),

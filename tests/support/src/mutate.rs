@@ -1,13 +1,12 @@
-//! Shared by the intake property tests and the intake fuzzer (`examples/fuzz_intake.rs`): the samples in
-//! `events/`, and structural mutations of JSON values.
+//! The samples in `events/`, and structural mutations of JSON values: for the intake property tests, the intake
+//! fuzzer (`examples/fuzz_intake.rs`) and the functions' property tests.
 
 use std::path::PathBuf;
 
 use serde_json::Value;
 
 pub fn samples() -> Vec<(String, Value)> {
-    // The workspace's `events/`, from whichever package includes this file (`shared`, or a function's tests
-    // through `#[path]`).
+    // The workspace's `events/`, above this package.
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
         .map(|d| d.join("events"))

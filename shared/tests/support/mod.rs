@@ -1,2 +1,0 @@
-pub mod mutate;
-pub mod strategies;
