@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Builds and tests print plain text into CI logs.
 export CARGO_TERM_COLOR := never
 
-.PHONY: help venv test fmt-check clippy unit-and-integration launcher-test lambda-build demo bench fuzz clean
+.PHONY: help venv test fmt-check layout-check clippy unit-and-integration launcher-test lambda-build demo bench fuzz clean
 
 help:
 	@echo "make demo   run the functions against the local AWS through a failure story"
@@ -28,11 +28,16 @@ $(VENV)/.installed: tools/requirements.txt
 
 venv: $(VENV)/.installed
 
-test: venv fmt-check clippy unit-and-integration launcher-test lambda-build e2e deploy-check sam-build
+test: venv fmt-check layout-check clippy unit-and-integration launcher-test lambda-build e2e deploy-check sam-build
 	@echo "make test: all checks passed"
 
 fmt-check:
 	cargo fmt --all -- --check
+
+# The shape ARCHITECTURE.md promises: file sizes, small handlers, no import loops, no #[path] includes.
+layout-check: venv
+	$(PY) tools/check_layout.py --self-test
+	$(PY) tools/check_layout.py
 
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings

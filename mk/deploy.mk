@@ -11,7 +11,7 @@ SAM_ENV := AWS_REGION=$(SAM_REGION) AWS_DEFAULT_REGION=$(SAM_REGION) SAM_CLI_TEL
 # The template: SAM's own validation with cfn-lint, cfn-lint with the serverless rules (waivers, each with its
 # reason, in .cfnlintrc), then tools/check_template.py: first its self-tests (each rule fails a template broken
 # on purpose), then the real template (IAM least privilege, dead-letter destinations, reserved concurrency,
-# environment variables against functions/*/src/config.rs, alarms). Any error or warning fails the target.
+# environment variables against the settings contract docs/settings.json, alarms). Any error or warning fails the target.
 deploy-check: venv
 	$(SAM_ENV) sam validate --lint --region $(SAM_REGION)
 	$(SAM_ENV) cfn-lint template.yaml -a cfn_lint_serverless.rules

@@ -1,3 +1,6 @@
+//! How an invocation ends: [`finish`] logs and publishes its reports, and [`InvokeError`] is what the Lambda
+//! runtime is handed when it fails.
+//!
 //! Errors returned to the Lambda runtime. An asynchronous invocation that returns an error is retried by
 //! Lambda and then sent to the dead-letter destination, so functions return `Err` only for input that a
 //! person must look at (it lands in the queue) or for failures that a retry could fix.
@@ -5,6 +8,8 @@
 use lambda_runtime::Diagnostic;
 
 use crate::intake::IntakeError;
+use crate::report::{Notifier, Report};
+use crate::response::Response;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
@@ -33,5 +38,124 @@ impl InvokeError {
 impl From<InvokeError> for Diagnostic {
     fn from(error: InvokeError) -> Self {
         Diagnostic { error_type: error.error_type().into(), error_message: error.to_string() }
+    }
+}
+
+/// Ends an invocation: logs one line per report, publishes every report that is not a skip (a failed publish
+/// is logged, never fatal: the AWS change is what matters, and a retry would find it made and publish
+/// nothing), then answers. The answer is an error if, and only if, some report carries a transient AWS
+/// failure; the failure was published first.
+pub async fn finish<N: Notifier>(
+    notifier: &N,
+    function: &'static str,
+    reports: Vec<Report>,
+) -> Result<Response, InvokeError> {
+    for report in &reports {
+        log(report);
+        if report.outcome.notified() {
+            if let Err(e) = notifier.publish(report).await {
+                tracing::error!(error = %crate::aws::describe(&e), action = %report.action, "notification not published");
+            }
+        }
+    }
+    if let Some(failed) = reports.iter().find(|r| r.retry()) {
+        let cause = failed.error.as_ref().map_or_else(String::new, ToString::to_string);
+        return Err(InvokeError::Aws(format!("{}: {cause}", failed.title)));
+    }
+    Ok(Response::of(function, &reports))
+}
+
+/// One line per decision, with the numbers' headline; a failure also carries the AWS error behind it.
+fn log(report: &Report) {
+    match &report.error {
+        Some(e) => tracing::error!(
+            action = %report.action,
+            outcome = report.outcome.as_str(),
+            resource = report.resource(),
+            incident = %report.incident_id,
+            operation = e.operation,
+            aws_resource = %e.resource,
+            code = e.code.as_deref().unwrap_or("-"),
+            transient = e.transient,
+            error = %e.message,
+            message = %report.title,
+            "decision"
+        ),
+        None => tracing::info!(
+            action = %report.action,
+            outcome = report.outcome.as_str(),
+            resource = report.resource(),
+            incident = %report.incident_id,
+            message = %report.title,
+            "decision"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::AwsError;
+    use crate::outcome::{Outcome, Severity};
+    use crate::report::NotifyError;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Report>>);
+
+    impl Notifier for Recorder {
+        async fn publish(&self, report: &Report) -> Result<(), NotifyError> {
+            self.0.lock().unwrap().push(report.clone());
+            Ok(())
+        }
+    }
+
+    fn aws_error(transient: bool) -> AwsError {
+        AwsError {
+            operation: "DeregisterTargets",
+            resource: "tg".into(),
+            code: Some(if transient { "Throttling" } else { "AccessDenied" }.into()),
+            transient,
+            message: "no".into(),
+        }
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        // The futures here never wait on I/O: poll once with a no-op waker.
+        let mut future = std::pin::pin!(future);
+        let waker = std::task::Waker::noop();
+        match future.as_mut().poll(&mut std::task::Context::from_waker(waker)) {
+            std::task::Poll::Ready(out) => out,
+            std::task::Poll::Pending => panic!("finish waited"),
+        }
+    }
+
+    #[test]
+    fn skips_are_not_published_and_the_answer_is_the_most_telling_report() {
+        let notifier = Recorder::default();
+        let reports = vec![
+            Report::skipped("f", "none", "not ours"),
+            Report::new("f", "deregister-targets", Outcome::Succeeded, Severity::Warning, "done"),
+            Report::new("f", "shift-traffic", Outcome::Refused, Severity::Critical, "refused"),
+        ];
+        let response = block_on(finish(&notifier, "f", reports)).unwrap();
+        let published = notifier.0.lock().unwrap();
+        assert_eq!(published.iter().map(|r| r.title.as_str()).collect::<Vec<_>>(), ["done", "refused"]);
+        assert_eq!(response.status, Outcome::Refused);
+        assert_eq!(response.action, "shift-traffic");
+    }
+
+    #[test]
+    fn only_a_transient_failure_is_an_error_and_it_is_published_first() {
+        let permanent = Report::new("f", "a", Outcome::Failed, Severity::Critical, "x failed").error(aws_error(false));
+        let notifier = Recorder::default();
+        assert_eq!(block_on(finish(&notifier, "f", vec![permanent])).unwrap().status, Outcome::Failed);
+
+        let transient = Report::new("f", "a", Outcome::Failed, Severity::Critical, "y failed").error(aws_error(true));
+        let notifier = Recorder::default();
+        let error = block_on(finish(&notifier, "f", vec![transient])).unwrap_err();
+        assert_eq!(error.error_type(), "AwsError");
+        assert!(error.to_string().contains("y failed: DeregisterTargets tg: no"), "{error}");
+        assert_eq!(notifier.0.lock().unwrap().len(), 1);
     }
 }

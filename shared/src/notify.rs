@@ -4,14 +4,14 @@
 //! (`NOTIFICATION_FORMAT=chatbot`, AWS-FACTS section 4). Either way the SNS message carries the attributes
 //! `outcome`, `severity`, `action` and `function`, so subscribers can filter without parsing the body.
 
-use std::future::Future;
-
 use aws_sdk_sns::types::MessageAttributeValue;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::outcome::Outcome;
+pub use crate::outcome::Severity;
 use crate::report::Report;
+pub use crate::report::{Notifier, NotifyError};
 
 /// SNS rejects subjects of 100 characters or more, and any with line breaks or non-ASCII characters.
 pub const SUBJECT_MAX_CHARS: usize = 99;
@@ -24,24 +24,6 @@ const MESSAGE_MAX_BYTES: usize = 240 * 1024;
 pub enum NotificationFormat {
     Json,
     Chatbot,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        }
-    }
 }
 
 /// The subject and body of an SNS message, and its filterable attributes.
@@ -196,33 +178,6 @@ pub fn escape_markdown(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("publishing notification {action:?} to {topic_arn}")]
-pub struct NotifyError {
-    pub action: String,
-    pub topic_arn: String,
-    #[source]
-    pub source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-/// The port through which the functions tell people what happened: one published message per report.
-pub trait Notifier {
-    fn publish(&self, report: &Report) -> impl Future<Output = Result<(), NotifyError>> + Send;
-}
-
-/// A notifier shared with the test or code that reads what it kept.
-impl<N: Notifier + Sync> Notifier for &N {
-    fn publish(&self, report: &Report) -> impl Future<Output = Result<(), NotifyError>> + Send {
-        (**self).publish(report)
-    }
-}
-
-impl<N: Notifier + Sync + Send> Notifier for std::sync::Arc<N> {
-    fn publish(&self, report: &Report) -> impl Future<Output = Result<(), NotifyError>> + Send {
-        (**self).publish(report)
-    }
 }
 
 /// Publishes to an SNS topic.

@@ -1,5 +1,5 @@
-//! How a piece of work ended: one vocabulary for notifications (`outcome` attribute), responses (`status`)
-//! and logs.
+//! How a piece of work ended, and how urgently a person should look: one vocabulary for notifications
+//! (`outcome` and `severity` attributes), responses (`status`) and logs.
 
 use serde::Serialize;
 
@@ -48,6 +48,25 @@ impl Outcome {
             Outcome::DryRun => 3,
             Outcome::Info => 4,
             Outcome::Skipped => 5,
+        }
+    }
+}
+
+/// How urgently a person should look, as the `severity` attribute says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
         }
     }
 }

@@ -317,11 +317,7 @@ fn parse_envelope(body: &str) -> Received {
 }
 
 /// A lookup function over fixed pairs, for building a function's `Config` in tests.
-pub fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: std::collections::HashMap<String, String> =
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    move |name| map.get(name).cloned()
-}
+pub use test_support::lookup;
 
 /// A forward action sending to these target groups with these weights (for listener and rule fixtures).
 pub fn forward(weights: &[(&str, i32)]) -> aws_sdk_elasticloadbalancingv2::types::Action {
