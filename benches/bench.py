@@ -26,7 +26,7 @@ Scenarios (each in its own account; the events are built by ``tools/demo.py`` fr
     replicas-5     an RDS failure event for an opted-in primary with 5 replicas (cold start, promotion), then
                    warm ``status`` commands on it.
 
-Nothing here asserts a timing: the figures go into the report next to the issue's targets, with what is not
+Nothing here asserts a timing: the figures go into the report next to the product's targets, with what is not
 met said plainly. The exit status is non-zero only when the harness could not measure (a scenario crashed).
 Every process started is stopped; only 127.0.0.1 is used.
 """
@@ -626,9 +626,9 @@ def bench_replicas(aws: MeasuredAws, log_dir: Path, plan: Plan) -> list[Scenario
 # --------------------------------------------------------------------------- API call minimums
 
 ELB = "elasticloadbalancing"
-# The fewest calls each scenario needs, per run, by "service:Action" (issue 3: one DescribeTargetHealth and at
-# most one DeregisterTargets per group involved, tags in batches of 20; issue 4: one GetMetricData for all
-# replicas). None: counted and shown, but no minimum is stated by the issues (notifications: one per change).
+# The fewest calls each scenario needs, per run, by "service:Action" (one DescribeTargetHealth and at most one
+# DeregisterTargets per group involved, tags in batches of 20; one GetMetricData for all replicas). None: counted
+# and shown, but no minimum is stated (notifications: one per change).
 # Any call not listed is over the minimum.
 
 
@@ -655,8 +655,8 @@ def minimum(scenario: str, plan: Plan) -> dict[str, float | None]:
 
 # Why a known call is over the minimum, printed under the table while it is.
 OVER_NOTES = {
-    "rds:AddTagsToResource": "database-failover records the decision twice: on the old primary (issue 4's "
-                             "record) and on the promoted replica (`failover:promoted-from`, the record that "
+    "rds:AddTagsToResource": "database-failover records the decision twice: on the old primary (the "
+                             "never-twice record) and on the promoted replica (`failover:promoted-from`, the record that "
                              "survives a primary that is gone).",
     "rds:DescribeDBInstances": "database-failover describes the primary, then its replicas in one filtered "
                                "call per region; after the earlier promotion, the primary's record names a "
@@ -790,7 +790,7 @@ def render(info: dict, size: dict[str, dict], scenarios: list[Scenario], plan: P
         "Written by `make bench` (`benches/bench.py`); do not edit by hand. The release bootstraps run under a local",
         "Lambda Runtime API against the local AWS (`tools/local_aws.py`, moto), both on this machine over",
         "127.0.0.1; the Python baseline (`benches/baseline/`, boto3) runs the same target-group scenario under the",
-        "same Runtime API, against the same local AWS, in the same run. Targets come from issue 7; nothing here is",
+        "same Runtime API, against the same local AWS, in the same run. Targets are the product's own; nothing here is",
         "asserted by a test.",
         "",
         "| Machine | |",
@@ -837,7 +837,7 @@ def render(info: dict, size: dict[str, dict], scenarios: list[Scenario], plan: P
                      f"({ms(first_py)} vs {ms(first_tg)})", "≥ 10x", ratio_first >= TARGETS["ratio"]))
     over = [s for s, ok, _ in verdicts if not ok and s.function != "python-boto3"]
     lines.append(row("AWS API calls, every scenario of both functions", "within the minimum" if not over else
-                     "over in " + ", ".join(f"{s.name} ({s.function})" for s in over), "≤ the issues' minimum",
+                     "over in " + ", ".join(f"{s.name} ({s.function})" for s in over), "≤ the minimum",
                      not over))
     lines += ["", "**Not met:** " + ("; ".join(not_met) + "." if not_met else "nothing; every target is met."), ""]
 
@@ -887,8 +887,8 @@ def render(info: dict, size: dict[str, dict], scenarios: list[Scenario], plan: P
     lines += ["", "## AWS API calls", "",
               "Counted by the local AWS's call log (`GET /_failover/calls`), per run (one event; the whole storm "
               "for storm-500), next to the fewest the scenario needs (see `minimum()` in `benches/bench.py`: "
-              "issue 3's one DescribeTargetHealth and at most one DeregisterTargets per group and tags in batches "
-              "of 20, issue 4's single GetMetricData). Bold: over the minimum.", "",
+              "one DescribeTargetHealth and at most one DeregisterTargets per group and tags in batches "
+              "of 20, a single GetMetricData). Bold: over the minimum.", "",
               "| Scenario | Function | Calls per run | Within the minimum | Outcome | Checked |",
               "| --- | --- | --- | --- | --- | --- |"]
     for s, ok, text in verdicts:
@@ -916,7 +916,7 @@ def render(info: dict, size: dict[str, dict], scenarios: list[Scenario], plan: P
 
 METHOD_NOTES = [
     "- **Runtime API**: `benches/runtime_api.py`, HTTP/1.1 keep-alive, TCP_NODELAY on every socket and each "
-    "answer in one `send` (AWS-FACTS section 6: otherwise a ~40 ms Nagle/delayed-ACK stall is measured). One "
+    "answer in one `send` (otherwise a ~40 ms Nagle/delayed-ACK stall is measured). One "
     "Runtime API per process; `AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>` as on Lambda; the environment is "
     "Lambda's (256 MB, JSON logs written to a file).",
     "- **Cold start** here is process start to ready on this machine, files in its page cache: Lambda adds the sandbox "

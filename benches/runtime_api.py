@@ -14,7 +14,7 @@ The bootstrap gets ``AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>`` (host and port, a
 
 Measuring
     * HTTP/1.1 with keep-alive (the runtime client keeps one connection, as on Lambda) and TCP_NODELAY on every
-      accepted socket; each answer leaves in one ``send`` (AWS-FACTS section 6: without this, a response in two
+      accepted socket; each answer leaves in one ``send`` (without this, a response in two
       segments stalls ~40 ms against hyper, and the figures would measure the stall).
     * ``Process.start()`` takes a monotonic timestamp just before ``fork``/``exec``; the server stamps the arrival
       of the first ``next`` request (ready: init done) and of each response.

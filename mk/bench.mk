@@ -1,4 +1,4 @@
-# `make bench-run` (issue 7): speed, size, memory and AWS API calls of the release bootstraps, through a local
+# `make bench-run`: speed, size, memory and AWS API calls of the release bootstraps, through a local
 # Lambda Runtime API (benches/runtime_api.py) against the local AWS, with the Python + boto3 baseline measured in
 # the same run; writes BENCHMARKS.md. Included by the root Makefile (VENV, PY and the `venv` and `lambda-build`
 # targets are its own); its `bench:` target runs this one. A few minutes; loopback only; every process it

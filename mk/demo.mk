@@ -1,4 +1,4 @@
-# `make demo-run` and `make e2e` (issue 6): the release bootstraps under cargo lambda's Runtime API emulator,
+# `make demo-run` and `make e2e`: the release bootstraps under cargo lambda's Runtime API emulator,
 # against the local AWS. Both need the release build, which lambda-build makes (incremental when fresh).
 .PHONY: demo-run e2e
 

@@ -381,7 +381,7 @@ class Story:
         self.stack = stack
         self.env = env
         self.results: list[Result] = []
-        # Set when a function answers "not handled yet": the behaviour has not landed (issues 3 and 4).
+        # Set when a function answers "not handled yet": the behaviour has not landed.
         self.pending = False
 
     # Helpers used by the steps -------------------------------------------------------------

@@ -1,7 +1,7 @@
 //! Notifications: every action, refusal and failure is published to the product's SNS topic.
 //!
 //! The message is JSON by default (for scripts and e-mail) or an AWS Chatbot custom notification
-//! (`NOTIFICATION_FORMAT=chatbot`, AWS-FACTS section 4). Either way the SNS message carries the attributes
+//! (`NOTIFICATION_FORMAT=chatbot`, the "custom notifications" schema of AWS Chatbot). Either way the SNS message carries the attributes
 //! `outcome`, `severity`, `action` and `function`, so subscribers can filter without parsing the body.
 
 use aws_sdk_sns::types::MessageAttributeValue;

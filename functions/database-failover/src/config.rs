@@ -130,7 +130,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_follow_the_issue() {
+    fn defaults_are_the_declared_ones() {
         let c = config(&[]).unwrap();
         assert_eq!(c.failure_event_ids.join(","), FAILURE_EVENT_IDS.default.unwrap());
         assert!(!c.promote_when_available);

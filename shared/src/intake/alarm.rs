@@ -1,4 +1,4 @@
-//! CloudWatch alarm state changes, normalised from the three delivery paths (AWS-FACTS section 1).
+//! CloudWatch alarm state changes, normalised from the three delivery paths (CloudWatch User Guide, "Alarm events and EventBridge").
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! RDS instance and cluster events through EventBridge (AWS-FACTS section 2). Delivery is best effort and
+//! RDS instance and cluster events through EventBridge (RDS User Guide, "Amazon RDS event categories and event messages"). Delivery is best effort and
 //! events repeat: the functions confirm state with `Describe*` before acting on any of them.
 
 use std::collections::BTreeMap;
