@@ -23,6 +23,8 @@ switched on (e-mail subscription, DB endpoint record, cross-region). Rules:
    publish to.
 4. Alarms on each function's Errors and on the dead-letter queue depth notify that topic; the outputs give the
    function, topic and queue ARNs.
+5. The ledger: exactly one DynamoDB table, keys pk (hash) and sk (range), both strings; on-demand billing;
+   point-in-time recovery; encryption at rest; TTL on expires_at; DeletionPolicy and UpdateReplacePolicy Retain.
 """
 
 from __future__ import annotations
@@ -520,6 +522,32 @@ def check_environment(sam: dict, cfn: dict, ev: Evaluator, contract: dict) -> li
     return errors
 
 
+def check_ledger(cfn: dict) -> list[str]:
+    tables = {n: r for n, r in cfn["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"}
+    if len(tables) != 1:
+        return [f"expected one DynamoDB table (the ledger), found {sorted(tables) or 'none'}"]
+    (name, table), = tables.items()
+    props = table.get("Properties", {})
+    errors = []
+    attrs = {a.get("AttributeName"): a.get("AttributeType") for a in props.get("AttributeDefinitions", [])}
+    keys = [(k.get("AttributeName"), k.get("KeyType")) for k in props.get("KeySchema", [])]
+    if keys != [("pk", "HASH"), ("sk", "RANGE")] or attrs.get("pk") != "S" or attrs.get("sk") != "S":
+        errors.append(f"{name}: the key schema must be pk (HASH, S) and sk (RANGE, S), found {keys} {attrs}")
+    if props.get("BillingMode") != "PAY_PER_REQUEST":
+        errors.append(f"{name}: BillingMode must be PAY_PER_REQUEST (on demand)")
+    if (props.get("PointInTimeRecoverySpecification") or {}).get("PointInTimeRecoveryEnabled") is not True:
+        errors.append(f"{name}: point-in-time recovery is not enabled")
+    if (props.get("SSESpecification") or {}).get("SSEEnabled") is not True:
+        errors.append(f"{name}: encryption at rest (SSESpecification.SSEEnabled) is not enabled")
+    ttl = props.get("TimeToLiveSpecification") or {}
+    if ttl.get("AttributeName") != "expires_at" or ttl.get("Enabled") is not True:
+        errors.append(f"{name}: TTL must be enabled on expires_at, found {ttl or 'none'}")
+    for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+        if table.get(policy) != "Retain":
+            errors.append(f"{name}: {policy} must be Retain (the ledger outlives the stack)")
+    return errors
+
+
 def check_alarms_and_outputs(cfn: dict, ev: Evaluator) -> list[str]:
     errors = []
     resources = cfn["Resources"]
@@ -558,7 +586,7 @@ def check(sam: dict, root: Path) -> list[str]:
     for label, overrides in (("defaults", {}), ("all options on", ALL_ON)):
         ev = Evaluator(cfn, {k: v for k, v in overrides.items() if k in cfn.get("Parameters", {})})
         found = check_iam(cfn, ev, ref, contract) + check_functions(cfn, ev) + check_environment(sam, cfn, ev, contract)
-        found += check_alarms_and_outputs(cfn, ev)
+        found += check_alarms_and_outputs(cfn, ev) + check_ledger(cfn)
         errors += [f"[{label}] {e}" for e in found if f"[defaults] {e}" not in errors]
     return errors
 
@@ -709,6 +737,23 @@ class SelfTest(unittest.TestCase):
         def mutate(s):
             del s["Resources"]["DatabaseFailoverErrorsAlarm"]
         self.assert_fails(self.errors(mutate), "DatabaseFailoverFunction: no alarm on its Errors")
+
+    def test_a_ledger_without_pitr_encryption_ttl_or_retain_fails(self):
+        props = lambda s: s["Resources"]["LedgerTable"]["Properties"]  # noqa: E731
+        cases = [
+            (lambda s: props(s).pop("PointInTimeRecoverySpecification"), "point-in-time recovery is not enabled"),
+            (lambda s: props(s)["SSESpecification"].update(SSEEnabled=False), "encryption at rest"),
+            (lambda s: props(s).pop("TimeToLiveSpecification"), "TTL must be enabled on expires_at"),
+            (lambda s: props(s)["TimeToLiveSpecification"].update(AttributeName="ttl"), "TTL must be enabled"),
+            (lambda s: s["Resources"]["LedgerTable"].pop("DeletionPolicy"), "DeletionPolicy must be Retain"),
+            (lambda s: props(s).update(BillingMode="PROVISIONED", ProvisionedThroughput={
+                "ReadCapacityUnits": 1, "WriteCapacityUnits": 1}), "PAY_PER_REQUEST"),
+            (lambda s: props(s)["KeySchema"].reverse(), "key schema must be pk"),
+            (lambda s: s["Resources"].pop("LedgerTable"), "expected one DynamoDB table"),
+        ]
+        for mutate, fragment in cases:
+            with self.subTest(fragment):
+                self.assert_fails(self.errors(mutate), fragment)
 
     def test_a_contract_default_that_the_template_does_not_share_fails(self):
         with tempfile.TemporaryDirectory() as other:

@@ -86,6 +86,9 @@ Control endpoints (JSON in, JSON out; ``account`` defaults to 123456789012, ``re
         moto's answer (werkzeug's parsing and moto's work, not the connection or the write). Used by the
         benchmarks (benches/) to count calls per scenario and to subtract the emulator's time from latencies.
     POST /_failover/calls/reset {"account"} -> {"ok": true}
+    POST /_failover/dynamodb/ledger-table {"account","region","table_name"?}
+        -> {"table_name"}: the ledger table, created exactly as template.yaml's LedgerTable declares it (key
+        schema, billing, encryption, TTL attribute, point-in-time recovery), default name ``failover-ledger``.
     Unknown path, bad JSON or a failed operation -> HTTP 400 {"error": "..."}.
 
 Verified unchanged in moto 5.2.5 (tools/test_local_aws.py exercises them)
@@ -99,13 +102,18 @@ Verified unchanged in moto 5.2.5 (tools/test_local_aws.py exercises them)
     (moto accepts the ``AWS/`` namespaces that AWS refuses, so no injection endpoint is needed)
     and GetMetricData (Maximum per Period, ScanBy), also over rpc-v2-cbor; Route 53 hosted zones
     and UPSERT; SNS -> SQS with MessageAttributes and Subject, raw delivery on and off, also in
-    non-default accounts.
+    non-default accounts; DynamoDB conditional PutItem / UpdateItem / DeleteItem failing with
+    ``ConditionalCheckFailedException`` (with the old item when ``ReturnValuesOnConditionCheckFailure``
+    is ``ALL_OLD``), the ledger's key schema, TTL settings (DescribeTimeToLive), point-in-time recovery
+    and encryption as declared, consistent Query by partition key.
 
 Known gaps left as they are
     No ``draining`` after deregistration (targets vanish at once); instances, promotions and
     failovers complete instantly (no ``modifying`` / ``rebooting``); no RDS events; alarms are
     never evaluated; a replica created without Tags starts with a copy of its source's tags
-    (not checked against AWS); Route 53's SOA record value is a mangled string.
+    (not checked against AWS); Route 53's SOA record value is a mangled string; DynamoDB never
+    deletes expired items (AWS does so eventually, up to days later: the ledger's readers ignore
+    an item whose ``expires_at`` has passed either way).
 """
 
 from __future__ import annotations
@@ -122,6 +130,10 @@ import time
 from collections import defaultdict
 from urllib.parse import parse_qs
 
+from pathlib import Path
+
+import yaml
+from moto.dynamodb.models import dynamodb_backends
 from moto.ec2.models import ec2_backends
 from moto.elbv2.models import FakeTargetGroup, elbv2_backends
 from moto.moto_server.werkzeug_app import (
@@ -342,6 +354,58 @@ def default_network(body: dict) -> dict:
     return {"vpc_id": vpc.id, "subnet_ids": [s.id for _, s in subnets if s.vpc_id == vpc.id]}
 
 
+# --------------------------------------------------------------------------- the ledger table
+TEMPLATE = Path(__file__).resolve().parent.parent / "template.yaml"
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """Reads template.yaml with its CloudFormation short tags (!Ref, !Sub...) kept as plain values."""
+
+
+_TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: (
+    loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode)
+    else loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode)
+    else loader.construct_mapping(node)))
+
+
+def ledger_table_properties(template: Path = TEMPLATE) -> dict:
+    """The ledger table's properties exactly as the deployment declares them."""
+    resource = yaml.load(template.read_text(), Loader=_TemplateLoader)["Resources"].get("LedgerTable")
+    if not resource or resource.get("Type") != "AWS::DynamoDB::Table":
+        raise ControlError(f"{template}: no AWS::DynamoDB::Table resource LedgerTable")
+    return resource["Properties"]
+
+
+def create_ledger_table(body: dict) -> dict:
+    """Creates the ledger table as the template's LedgerTable declares it (keys, billing, encryption, TTL,
+    point-in-time recovery), so that tests, the demo and the benchmarks run on the table the stack creates."""
+    account, region = _where(body)
+    name = str(body.get("table_name") or "failover-ledger")
+    props = ledger_table_properties()
+    backend = _backend(dynamodb_backends, account, region)
+    sse = props.get("SSESpecification") or {}
+    backend.create_table(
+        name,
+        schema=props["KeySchema"],
+        throughput=None,
+        attr=props["AttributeDefinitions"],
+        global_indexes=None,
+        indexes=None,
+        streams=None,
+        billing_mode=props.get("BillingMode", "PROVISIONED"),
+        sse_specification={"Enabled": bool(sse.get("SSEEnabled"))} if sse else None,
+        tags=[],
+        deletion_protection_enabled=None,
+        warm_throughput=None,
+    )
+    if ttl := props.get("TimeToLiveSpecification"):
+        backend.update_time_to_live(name, {"AttributeName": ttl["AttributeName"], "Enabled": bool(ttl["Enabled"])})
+    if pitr := props.get("PointInTimeRecoverySpecification"):
+        backend.update_continuous_backups(
+            name, {"PointInTimeRecoveryEnabled": bool(pitr.get("PointInTimeRecoveryEnabled"))})
+    return {"table_name": name}
+
+
 # --------------------------------------------------------------------------- call log
 
 
@@ -408,6 +472,7 @@ ROUTES = {
     ("POST", "rds/instance-status"): set_instance_status,
     ("POST", "ec2/instances"): run_instances,
     ("GET", "ec2/network"): default_network,
+    ("POST", "dynamodb/ledger-table"): create_ledger_table,
 }
 
 

@@ -508,6 +508,47 @@ class LocalAwsTest(unittest.TestCase):
         self.assertEqual(cnames, [{"Name": "writer.db.internal.", "Type": "CNAME", "TTL": 30,
                                    "ResourceRecords": [{"Value": "db-r1.example.com"}]}])
 
+    def test_ledger_table_as_the_template_declares_it_with_conditional_writes(self):
+        name = self.ok("POST", "/_failover/dynamodb/ledger-table", {"account": self.account})["table_name"]
+        ddb = self.client("dynamodb")
+        table = ddb.describe_table(TableName=name)["Table"]
+        self.assertEqual(table["KeySchema"], [{"AttributeName": "pk", "KeyType": "HASH"},
+                                              {"AttributeName": "sk", "KeyType": "RANGE"}])
+        self.assertEqual(table["BillingModeSummary"]["BillingMode"], "PAY_PER_REQUEST")
+        self.assertEqual(table["SSEDescription"]["Status"], "ENABLED")
+        ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        self.assertEqual((ttl["TimeToLiveStatus"], ttl["AttributeName"]), ("ENABLED", "expires_at"))
+        pitr = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+        self.assertEqual(pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"], "ENABLED")
+
+        def claim(owner, now):
+            return ddb.put_item(
+                TableName=name, Item={"pk": {"S": "r"}, "sk": {"S": "lease"}, "owner": {"S": owner},
+                                      "expires_at": {"N": str(now + 60)}},
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now OR #o = :me",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":now": {"N": str(now)}, ":me": {"S": owner}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+
+        claim("a", 100)
+        with self.assertRaises(ClientError) as ctx:
+            claim("b", 130)
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ConditionalCheckFailedException")
+        self.assertEqual(ctx.exception.response["Item"]["owner"], {"S": "a"})
+        claim("b", 161)  # a's lease expired at 160
+        self.assert_error("ConditionalCheckFailedException", ddb.update_item, TableName=name,
+                          Key={"pk": {"S": "r"}, "sk": {"S": "lease"}}, UpdateExpression="SET x = :x",
+                          ConditionExpression="#o = :me", ExpressionAttributeNames={"#o": "owner"},
+                          ExpressionAttributeValues={":x": {"S": "1"}, ":me": {"S": "a"}})
+        self.assert_error("ConditionalCheckFailedException", ddb.delete_item, TableName=name,
+                          Key={"pk": {"S": "r"}, "sk": {"S": "lease"}}, ConditionExpression="#o = :me",
+                          ExpressionAttributeNames={"#o": "owner"}, ExpressionAttributeValues={":me": {"S": "a"}})
+        items = ddb.query(TableName=name, KeyConditionExpression="pk = :p", ConsistentRead=True,
+                          ExpressionAttributeValues={":p": {"S": "r"}})["Items"]
+        self.assertEqual([i["owner"]["S"] for i in items], ["b"])
+        status, result = self.control("POST", "/_failover/dynamodb/ledger-table", {"account": self.account})
+        self.assertEqual(status, 400, result)  # already exists
+
     def test_sns_to_sqs_in_own_account(self):
         sns, sqs = self.client("sns"), self.client("sqs")
         topic = sns.create_topic(Name="alerts")["TopicArn"]

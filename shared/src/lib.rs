@@ -26,6 +26,7 @@ pub mod aws;
 pub mod config;
 pub mod intake;
 pub mod invoke;
+pub mod ledger;
 pub mod notify;
 pub mod outcome;
 pub mod report;

@@ -139,6 +139,15 @@ impl Account {
     pub fn route53(&self) -> aws_sdk_route53::Client {
         aws_sdk_route53::Client::new(&self.sdk)
     }
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
+    /// The ledger table in this account, created by the launcher exactly as template.yaml declares it.
+    pub fn ledger_table(&self) -> String {
+        let created = self.control("/_failover/dynamodb/ledger-table", serde_json::json!({}));
+        created["table_name"].as_str().unwrap_or_else(|| panic!("creating the ledger table: {created}")).to_owned()
+    }
 
     /// Calls one of the launcher's control endpoints (`/_failover/...`) for this account and region.
     pub fn control(&self, path: &str, mut body: Value) -> Value {
