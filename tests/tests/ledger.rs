@@ -99,3 +99,76 @@ async fn the_pause_switch_says_who_why_and_when() {
     assert!(ledger.resume().await.unwrap());
     assert_eq!(ledger.paused().await.unwrap(), None);
 }
+
+mod same_as_memory {
+    //! The in-memory ledger the property tests use answers every operation sequence exactly as the DynamoDB
+    //! adapter does against the local AWS.
+
+    use super::*;
+    use proptest::prelude::*;
+    use test_support::memory_ledger::MemoryLedger;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Claim { resource: usize, owner: usize, hold: i64 },
+        Release { resource: usize, owner: usize },
+        Record { resource: usize, key: usize, owner: usize, keep: i64 },
+        Settle { resource: usize, key: usize, owner: usize, done: bool },
+        Records { resource: usize },
+    }
+
+    const RESOURCES: [&str; 2] = ["targetgroup/a", "targetgroup/b"];
+    const OWNERS: [&str; 3] = ["inv-1", "inv-2", "inv-3"];
+    const KEYS: [&str; 2] = ["removal#i-1", "shift#l-1"];
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..2usize, 0..3usize, 1..40i64).prop_map(|(resource, owner, hold)| Op::Claim { resource, owner, hold }),
+            (0..2usize, 0..3usize).prop_map(|(resource, owner)| Op::Release { resource, owner }),
+            (0..2usize, 0..2usize, 0..3usize, 1..40i64)
+                .prop_map(|(resource, key, owner, keep)| Op::Record { resource, key, owner, keep }),
+            (0..2usize, 0..2usize, 0..3usize, any::<bool>())
+                .prop_map(|(resource, key, owner, done)| Op::Settle { resource, key, owner, done }),
+            (0..2usize).prop_map(|resource| Op::Records { resource }),
+        ]
+    }
+
+    async fn apply<L: Ledger>(ledger: &L, op: &Op, now: i64) -> String {
+        match *op {
+            Op::Claim { resource, owner, hold } => {
+                format!("{:?}", ledger.claim(RESOURCES[resource], OWNERS[owner], now, hold).await.unwrap())
+            }
+            Op::Release { resource, owner } => {
+                format!("{:?}", ledger.release(RESOURCES[resource], OWNERS[owner]).await.unwrap())
+            }
+            Op::Record { resource, key, owner, keep } => {
+                let record =
+                    Record::pending(RESOURCES[resource], KEYS[key], OWNERS[owner], "t", now, keep, json!({"at": now}));
+                format!("{:?}", ledger.record(&record).await.unwrap())
+            }
+            Op::Settle { resource, key, owner, done } => {
+                let state = if done { State::Done } else { State::Abandoned };
+                format!("{:?}", ledger.settle(RESOURCES[resource], KEYS[key], OWNERS[owner], state, now, None).await.unwrap())
+            }
+            Op::Records { resource } => format!("{:?}", ledger.records(RESOURCES[resource], now).await.unwrap()),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn memory_and_dynamodb_answer_alike(ops in proptest::collection::vec((op(), 0..15i64), 1..25)) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let dynamo = ledger().await;
+                let memory = MemoryLedger::new();
+                let mut now = 1_000;
+                for (op, step) in &ops {
+                    now += step;
+                    let (d, m) = (apply(&dynamo, op, now).await, apply(&memory, op, now).await);
+                    assert_eq!(d, m, "{op:?} at {now}");
+                }
+            });
+        }
+    }
+}

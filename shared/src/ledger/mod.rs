@@ -30,8 +30,10 @@ use serde_json::Value;
 use crate::aws::AwsError;
 
 mod dynamo;
+mod lease;
 
 pub use dynamo::DynamoLedger;
+pub use lease::{hold, Held, HoldError, Wait};
 
 /// The sort key of a resource's lease item.
 pub const LEASE_KEY: &str = "lease";

@@ -4,6 +4,8 @@
 //! - [`lookup`]: a configuration lookup over fixed pairs, so tests never touch the process environment;
 //! - [`faulty_http`]: SDK clients answering from `aws-smithy-mocks` rules, with connection failures and
 //!   timeouts injected below the SDK, and the fault matrix ([`faulty_http::cases`], [`fault_client!`]);
+//! - [`memory_ledger::MemoryLedger`]: the ledger's conditional writes in memory, held equal to the DynamoDB
+//!   adapter by `tests/tests/ledger.rs`;
 //! - [`mutate`] and [`strategies`]: the samples in `events/`, their structural mutations, and proptest
 //!   strategies over random JSON and mutated samples.
 
@@ -16,6 +18,7 @@ use failover_core::report::Report;
 pub use aws_smithy_mocks;
 
 pub mod faulty_http;
+pub mod memory_ledger;
 pub mod mutate;
 pub mod strategies;
 
