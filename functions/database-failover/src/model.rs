@@ -1,7 +1,7 @@
 //! Plain domain data: what the function knows about databases, independent of the SDK's types.
 //!
-//! Adapters ([`crate::adapters`]) fill these from `DescribeDBInstances` / `DescribeDBClusters`; the decision
-//! code ([`crate::decide`]) reads them; tests build them by hand.
+//! The adapters fill these from `DescribeDBInstances` / `DescribeDBClusters`; the decision code reads them;
+//! tests build them by hand. This module depends on no other module of the crate.
 
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;

@@ -1,5 +1,5 @@
-//! The narrow ports the handler acts through. They take and return domain types ([`crate::model`]), never
-//! SDK types; [`crate::adapters`] implements them over the SDK clients, tests with fakes or SDK mocks. A call
+//! The narrow ports the actions read and act through. They take and return domain types ([`crate::model`]), never
+//! SDK types; the `adapters` module implements them over the SDK clients, tests with fakes or SDK mocks. A call
 //! that failed after the SDK's own retries is an [`AwsError`] (operation, resource, code, transient).
 
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ pub trait Databases {
     /// `DescribeDBInstances` for one instance; `None` when it does not exist.
     fn instance(&self, at: &DbRef) -> impl Future<Output = Result<Option<Instance>, AwsError>> + Send;
     /// Those of `ids` (identifiers in `region`) that exist, in no particular order, in ONE `DescribeDBInstances`
-    /// with a `db-instance-id` filter per [`crate::adapters::INSTANCE_IDS_PER_CALL`] identifiers (paged); missing
+    /// with a `db-instance-id` filter per `adapters::INSTANCE_IDS_PER_CALL` identifiers (paged); missing
     /// ones are left out, never an error.
     fn instances_by_id(
         &self,

@@ -1,6 +1,6 @@
 //! Where an event goes: a pure mapping from an intake [`Event`] (or a parsed manual [`Command`]) to the work
 //! it asks for, or a skip with its reason. No I/O: what an instance turns out to be once described (primary,
-//! replica, Aurora member) is settled by the action ([`crate::actions::promote`]).
+//! replica, Aurora member) is settled by the action (`actions/promote.rs`).
 
 use failover_core::intake::{AlarmChange, Event, RdsEvent, RdsSourceType};
 use failover_core::notify::Severity;

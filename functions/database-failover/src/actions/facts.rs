@@ -1,6 +1,6 @@
 //! The facts the actions read, gathered through the ports: a primary and its replicas with their lags and
-//! any recorded decision (shared by [`super::promote`] and [`super::status`]), and an Aurora cluster with its
-//! readers (shared by [`super::failover_cluster`] and [`super::status`]).
+//! any recorded decision (read by `promote` and `status`), and an Aurora cluster with its readers (read by
+//! `failover_cluster` and `status`).
 //!
 //! Calls: a primary's replicas are described in ONE `DescribeDBInstances` per region (a `db-instance-id`
 //! filter) and their lags read in ONE `GetMetricData` per region; a region's full listing is read only when the

@@ -1,9 +1,9 @@
 //! The policy, as pure synchronous functions from plain data to a [`Plan`]. No I/O here: an action
-//! ([`crate::actions`]) gathers the facts through the ports, calls one of these functions once, then acts on
+//! (in `actions/`) gathers the facts through the ports, calls one of these functions once, then acts on
 //! the plan.
 //!
-//! - [`decide_promotion`] ([`promotion`]): an RDS primary and its read replicas (same- or cross-region).
-//! - [`decide_cluster`] ([`cluster`]): an Aurora cluster and its readers.
+//! - [`decide_promotion`] (`promotion.rs`): an RDS primary and its read replicas (same- or cross-region).
+//! - [`decide_cluster`] (`cluster.rs`): an Aurora cluster and its readers.
 //! - [`Plan::would`]: what the `status` command says a failure would do now.
 
 use failover_core::notify::Severity;
