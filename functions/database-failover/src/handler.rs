@@ -6,7 +6,6 @@
 //! invalid events and commands (for the dead-letter queue or the person who typed them). Everything else —
 //! events that are not ours, refusals, permanent AWS errors — is `Ok` with a status.
 
-use failover_core::aws::AwsError;
 use failover_core::intake::{self, Event};
 use failover_core::invoke::InvokeError;
 use failover_core::notify::{Notifier, SnsNotifier};
@@ -18,6 +17,7 @@ use crate::actions::{failover_cluster, promote, status, Context};
 use crate::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
 use crate::command::{self, Subject};
 use crate::config::Config;
+use crate::decide::Trigger;
 use crate::model;
 use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::report;
@@ -118,7 +118,7 @@ where
                 };
             }
             Route::Instance { at, trigger } => {
-                let work: Result<Report, AwsError> = Box::pin(promote::instance(&ctx, &at, &trigger, dry_run)).await;
+                let work = Box::pin(promote::instance(&ctx, &at, &trigger, dry_run)).await;
                 (at.region, at.id, trigger, work)
             }
             Route::Replica { at, trigger } => {
@@ -132,7 +132,7 @@ where
             Route::Status { region, subject } => {
                 let work = Box::pin(status::run(&ctx, &region, &subject)).await;
                 let (Subject::Instance(id) | Subject::Cluster(id)) = subject;
-                (region, id, crate::decide::Trigger::Status, work)
+                (region, id, Trigger::Status, work)
             }
         };
         Ok(work.unwrap_or_else(|error| report::failure(&region, &resource, &trigger, error)))

@@ -1,13 +1,13 @@
 //! Where an event goes: a pure mapping from an intake [`Event`] (or a parsed manual [`Command`]) to the work
-//! it asks for, or a skip with its reason. No I/O: what an instance turns out to be once described (primary,
-//! replica, Aurora member) is settled by the action (`actions/promote.rs`).
+//! it asks for, or a skip with its reason; and, once the instance an event names is described, what it turned
+//! out to be ([`described`]). No I/O here.
 
 use failover_core::intake::{AlarmChange, Event, RdsEvent, RdsSourceType};
 use failover_core::notify::Severity;
 
 use crate::command::{Command, Subject};
 use crate::decide::{Info, Refusal, Trigger};
-use crate::model::DbRef;
+use crate::model::{DbRef, Instance};
 
 /// AWS's own failovers: reported for information, never acted on (Multi-AZ 0013 started, 0015 / 0049
 /// completed; Aurora 0071 completed, 0072 / 0073 started).
@@ -128,6 +128,38 @@ pub fn command(command: Command, home_region: &str) -> Route {
     }
 }
 
+/// What an instance named by an event or alarm turned out to be, once described.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Described {
+    /// Not a replica nor an Aurora member: a primary, whose failure is decided on.
+    Primary,
+    /// A replica under an alarm: its source is checked, as for a replica-side event.
+    ReplicaSide(Trigger),
+    /// An Aurora member under an alarm: its cluster fails over if, and only if, it is the writer.
+    ClusterMember {
+        cluster: String,
+    },
+    Skip(String),
+}
+
+/// Settles an instance event or alarm on `at` ([`Route::Instance`]) once the instance is described: only alarms
+/// reach through a replica or an Aurora member; RDS's own events on them are not failures this function acts on.
+pub fn described(at: &DbRef, instance: &Instance, trigger: &Trigger) -> Described {
+    let id = &at.id;
+    match (&instance.cluster, &instance.source, trigger) {
+        (Some(cluster), _, Trigger::Alarm { .. }) => Described::ClusterMember { cluster: cluster.clone() },
+        (Some(cluster), _, _) => Described::Skip(format!(
+            "{id} belongs to Aurora cluster {cluster}: Aurora fails over by itself on instance failures; cluster \
+             alarms and RDS-EVENT-0069 drive this function"
+        )),
+        (None, Some(_), Trigger::Alarm { name }) => {
+            Described::ReplicaSide(Trigger::ReplicaSide { replica: at.clone(), cause: format!("alarm {name}") })
+        }
+        (None, Some(_), _) => Described::Skip(format!("{id} is a read replica: a failed replica is not failed over")),
+        (None, None, _) => Described::Primary,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use failover_core::intake::parse;
@@ -213,5 +245,40 @@ mod tests {
             Command::FailoverCluster { region: None, cluster: "catalog".into(), target: Some("reader-b".into()) };
         assert!(matches!(command(failover, EAST),
             Route::Cluster { region, id, trigger: Trigger::ManualFailover { target: Some(t) } } if region == EAST && id == "catalog" && t == "reader-b"));
+    }
+
+    fn described_instance(source: Option<&str>, cluster: Option<&str>) -> Instance {
+        Instance {
+            at: DbRef::new(EAST, "db-1"),
+            arn: String::new(),
+            status: "available".into(),
+            source: source.map(|s| DbRef::new(EAST, s)),
+            replicas: Vec::new(),
+            cluster: cluster.map(str::to_owned),
+            endpoint: None,
+            promotion_tier: None,
+            tags: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_described_instance_is_a_primary_or_is_reached_through_only_by_alarms() {
+        let alarm = Trigger::Alarm { name: "latency".into() };
+        let event = Trigger::FailureEvent { event_id: "RDS-EVENT-0031".into(), message: String::new() };
+        assert_eq!(described(&DbRef::new(EAST, "db-1"), &described_instance(None, None), &event), Described::Primary);
+        assert_eq!(described(&DbRef::new(EAST, "db-1"), &described_instance(None, None), &alarm), Described::Primary);
+
+        let replica = described_instance(Some("orders"), None);
+        assert!(matches!(described(&replica.at, &replica, &alarm),
+            Described::ReplicaSide(Trigger::ReplicaSide { replica: r, cause }) if r == replica.at && cause == "alarm latency"));
+        assert!(
+            matches!(described(&replica.at, &replica, &event), Described::Skip(r) if r.contains("a failed replica is not failed over"))
+        );
+
+        let member = described_instance(None, Some("catalog"));
+        assert_eq!(described(&member.at, &member, &alarm), Described::ClusterMember { cluster: "catalog".into() });
+        assert!(
+            matches!(described(&member.at, &member, &event), Described::Skip(r) if r.contains("Aurora fails over by itself"))
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Promote: the safest read replica of a failed RDS primary, never twice.
 //!
-//! Entry points: [`instance`] (an event or alarm on an instance, settled once it is described: a primary, a
-//! replica, or an Aurora member), [`replica`] (a replica whose replication stopped) and [`manual`] (the
+//! Entry points: [`instance`] (an event or alarm on an instance, settled once it is described by
+//! [`route::described`]: a primary, a replica, or an Aurora member), [`replica`] (a replica whose replication stopped) and [`manual`] (the
 //! `promote` command). Each gathers [`PromotionFacts`], calls [`decide::decide_promotion`] once, and acts.
 //!
 //! Order of the writes ([`execute`]): the decision is tagged on the old primary (when it exists), then on the
@@ -18,6 +18,7 @@ use crate::decide::{self, PrimaryState, Promotion, PromotionFacts, Trigger};
 use crate::model::{DbRef, Record, PROMOTED_FROM_TAG, PROMOTED_TAG};
 use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::report::{self, Failure};
+use crate::route::{self, Described};
 
 /// An event or alarm on an instance: a primary, a replica (an alarm on it is replica-side) or an Aurora member
 /// (an alarm on the writer fails its cluster over).
@@ -36,41 +37,27 @@ where
         let facts = ctx.promotion_facts(at, PrimaryState::Missing, None).await?;
         return Ok(decide_and_act(ctx, trigger, &facts, dry_run).await);
     };
-    if let Some(cluster) = instance.cluster.clone() {
-        return match trigger {
-            Trigger::Alarm { .. } => {
-                let writer = ctx
-                    .databases
-                    .cluster(&at.region, &cluster)
-                    .await?
-                    .and_then(|c| c.members.iter().find(|m| m.writer).map(|m| m.id.clone()));
-                if writer.as_deref() == Some(at.id.as_str()) {
-                    failover_cluster::run(ctx, &at.region, &cluster, trigger, dry_run).await
-                } else {
-                    Ok(report::skipped(format!(
-                        "{} is a reader of Aurora cluster {cluster}: readers are not failed over",
-                        at.id
-                    )))
-                }
+    match route::described(at, &instance, trigger) {
+        Described::Primary => {
+            let facts = ctx.promotion_facts(at, PrimaryState::Found(instance), None).await?;
+            Ok(decide_and_act(ctx, trigger, &facts, dry_run).await)
+        }
+        Described::ReplicaSide(trigger) => Box::pin(replica(ctx, at, &trigger, dry_run)).await,
+        Described::ClusterMember { cluster } => {
+            let writer = ctx
+                .databases
+                .cluster(&at.region, &cluster)
+                .await?
+                .and_then(|c| c.members.iter().find(|m| m.writer).map(|m| m.id.clone()));
+            if writer.as_deref() == Some(at.id.as_str()) {
+                failover_cluster::run(ctx, &at.region, &cluster, trigger, dry_run).await
+            } else {
+                let reason = format!("{} is a reader of Aurora cluster {cluster}: readers are not failed over", at.id);
+                Ok(report::skipped(reason))
             }
-            _ => Ok(report::skipped(format!(
-                "{} belongs to Aurora cluster {cluster}: Aurora fails over by itself on instance failures; cluster \
-                 alarms and RDS-EVENT-0069 drive this function",
-                at.id
-            ))),
-        };
+        }
+        Described::Skip(reason) => Ok(report::skipped(reason)),
     }
-    if instance.source.is_some() {
-        return match trigger {
-            Trigger::Alarm { name } => {
-                let trigger = Trigger::ReplicaSide { replica: at.clone(), cause: format!("alarm {name}") };
-                Box::pin(replica(ctx, at, &trigger, dry_run)).await
-            }
-            _ => Ok(report::skipped(format!("{} is a read replica: a failed replica is not failed over", at.id))),
-        };
-    }
-    let facts = ctx.promotion_facts(at, PrimaryState::Found(instance), None).await?;
-    Ok(decide_and_act(ctx, trigger, &facts, dry_run).await)
 }
 
 /// Replication stopped on a replica: is its primary down (or unreachable in another region)?
