@@ -16,11 +16,12 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_rds::types::{DbInstance, Tag};
 use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
-use database_failover::ports::{LagMetric, PortError, ReplicaLag};
+use database_failover::ports::{LagMetric, ReplicaLag};
 use database_failover::{App, Config};
+use failover_core::aws::AwsError;
 use failover_core::invoke::InvokeError;
 use failover_core::notify::SnsNotifier;
-use failover_core::outcome::Outcome as Status;
+use failover_core::outcome::Outcome;
 use failover_core::response::Response;
 use integration_tests::{http_json, lookup, Account, Received, Subscriber};
 use serde_json::{json, Value};
@@ -44,7 +45,7 @@ impl ReplicaLag for RecordedLag {
         region: &str,
         metric: LagMetric,
         instances: &[String],
-    ) -> Result<BTreeMap<String, Vec<f64>>, PortError> {
+    ) -> Result<BTreeMap<String, Vec<f64>>, AwsError> {
         self.calls.lock().unwrap().push((region.to_owned(), metric.name(), instances.to_vec()));
         self.cloudwatch.lags(region, metric, instances).await
     }
@@ -295,7 +296,7 @@ async fn failure_event_should_promote_the_lowest_lag_replica_with_backups_and_re
 
     let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
 
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert_eq!(response.action, "promote-replica");
     assert_eq!(
         env.calls_answered("DescribeDBInstances") - describes,
@@ -340,7 +341,7 @@ async fn priority_tag_should_win_over_lower_lag() {
 
     let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0221")).await;
 
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert!(!env.is_replica("r-preferred").await);
     assert!(env.is_replica("r-fast").await);
 }
@@ -358,7 +359,7 @@ async fn lag_guard_should_refuse_high_stopped_and_unknown_lag_listing_each_repli
 
     let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
 
-    assert_eq!(response.status, Status::Refused, "{response:?}");
+    assert_eq!(response.status, Outcome::Refused, "{response:?}");
     for id in ["r-high", "r-stopped", "r-nodata"] {
         assert!(env.is_replica(id).await, "{id} must not be promoted");
     }
@@ -379,7 +380,7 @@ async fn alarm_on_an_available_primary_should_be_refused_unless_promote_when_ava
     let alarm = alarm_action(&env.account.id, "failover-orders-latency", ("DBInstanceIdentifier", "orders"));
 
     let response = ok(&env.app(&[]), alarm.clone()).await;
-    assert_eq!(response.status, Status::Refused, "{response:?}");
+    assert_eq!(response.status, Outcome::Refused, "{response:?}");
     assert!(env.is_replica("r-fast").await);
     let notes = env.notifications().await;
     assert_eq!(outcomes(&notes), ["refused"]);
@@ -387,7 +388,7 @@ async fn alarm_on_an_available_primary_should_be_refused_unless_promote_when_ava
     assert!(notes[0].body()["summary"].as_str().unwrap().contains("reports available"));
 
     let response = ok(&env.app(&[("PROMOTE_WHEN_AVAILABLE", "true")]), alarm).await;
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert!(!env.is_replica("r-fast").await);
 }
 
@@ -401,7 +402,7 @@ async fn primary_not_opted_in_should_be_a_logged_skip_without_change_or_notifica
 
     let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
 
-    assert_eq!(response.status, Status::Skipped, "{response:?}");
+    assert_eq!(response.status, Outcome::Skipped, "{response:?}");
     assert!(response.message.contains("not opted in"), "{}", response.message);
     assert!(env.is_replica("r1").await);
     assert!(env.notifications().await.is_empty());
@@ -417,7 +418,7 @@ async fn same_event_three_times_then_another_failure_event_should_promote_exactl
     let app = env.app(&[]);
 
     let first = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
-    assert_eq!(first.status, Status::Succeeded);
+    assert_eq!(first.status, Outcome::Succeeded);
     // The promoted replica has left the primary's replica list; the others now look best, but the record stands.
     assert!(env.describe("orders").await.read_replica_db_instance_identifiers().iter().all(|r| r != "r-fast"));
     env.lag("r-mid", &[0.0]).await;
@@ -427,7 +428,7 @@ async fn same_event_three_times_then_another_failure_event_should_promote_exactl
         env.failure_event("orders", "RDS-EVENT-0221"),
     ] {
         let again = ok(&app, event).await;
-        assert_eq!(again.status, Status::Skipped, "{again:?}");
+        assert_eq!(again.status, Outcome::Skipped, "{again:?}");
         assert!(again.message.contains("already failed over to r-fast"), "{}", again.message);
     }
     assert!(env.is_replica("r-lag").await && env.is_replica("r-mid").await);
@@ -449,7 +450,7 @@ async fn missing_primary_should_promote_once_from_the_replicas_that_name_it() {
     let app = env.app(&[]);
 
     let response = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert!(!env.is_replica("r-fast").await);
     let from = tag_of(&env.describe("r-fast").await, "failover:promoted-from").expect("record on the replica");
     assert!(from.starts_with("orders@"), "{from}");
@@ -457,7 +458,7 @@ async fn missing_primary_should_promote_once_from_the_replicas_that_name_it() {
     // No primary to tag: the record on the promoted replica stops a second promotion.
     env.lag("r-mid", &[0.0]).await;
     let again = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
-    assert_eq!(again.status, Status::Skipped, "{again:?}");
+    assert_eq!(again.status, Outcome::Skipped, "{again:?}");
     assert!(env.is_replica("r-mid").await && env.is_replica("r-lag").await);
     assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
 }
@@ -486,7 +487,7 @@ async fn promotion_should_upsert_the_endpoint_record_as_a_cname_to_the_new_prima
     let response =
         ok(&env.app(&[("DB_ENDPOINT_RECORD", &setting)]), env.failure_event("orders", "RDS-EVENT-0031")).await;
 
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     let endpoint = env.describe("r-fast").await.endpoint.and_then(|e| e.address).expect("endpoint");
     let records = r53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.expect("records");
     let cname = records
@@ -551,11 +552,11 @@ async fn aurora_alarm_should_fail_over_to_the_lowest_tier_then_lowest_lag_reader
 
     let response = ok(&app, alarm.clone()).await;
 
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert_eq!(response.action, "failover-cluster");
     assert_eq!(writer(&env).await, "catalog-c", "tier 0, and less AuroraReplicaLag than catalog-b");
     let again = ok(&app, alarm).await;
-    assert_eq!(again.status, Status::Skipped, "a duplicate alarm does not bounce the writer: {again:?}");
+    assert_eq!(again.status, Outcome::Skipped, "a duplicate alarm does not bounce the writer: {again:?}");
     assert_eq!(writer(&env).await, "catalog-c");
     let notes = env.notifications().await;
     assert_eq!(outcomes(&notes), ["succeeded"]);
@@ -571,12 +572,12 @@ async fn aurora_failover_failed_event_should_fail_over_and_a_cluster_without_rea
         env.set_status(reader, "failed");
     }
     let refused = ok(&env.app(&[]), event.clone()).await;
-    assert_eq!(refused.status, Status::Refused, "{refused:?}");
+    assert_eq!(refused.status, Outcome::Refused, "{refused:?}");
     assert_eq!(writer(&env).await, "catalog-writer");
 
     env.set_status("catalog-a", "available");
     let response = ok(&env.app(&[]), event).await;
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert_eq!(writer(&env).await, "catalog-a");
     assert_eq!(outcomes(&env.notifications().await), ["refused", "succeeded"]);
 }
@@ -603,7 +604,7 @@ async fn cross_region_replica_should_not_be_promoted_unless_allowed() {
 
     let response = ok(&env.app_in(&west, &[]), replication_stopped(&west)).await;
 
-    assert_eq!(response.status, Status::Refused, "{response:?}");
+    assert_eq!(response.status, Outcome::Refused, "{response:?}");
     assert!(env.describe_in(&west, "orders-west").await.read_replica_source_db_instance_identifier.is_some());
     let notes = env.notifications().await;
     assert_eq!(outcomes(&notes), ["refused"]);
@@ -619,14 +620,14 @@ async fn cross_region_replica_should_be_promoted_when_allowed_and_its_source_is_
 
     let response = ok(&app, replication_stopped(&west)).await;
 
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     let promoted = env.describe_in(&west, "orders-west").await;
     assert_eq!(promoted.read_replica_source_db_instance_identifier, None);
     assert_eq!(promoted.backup_retention_period, Some(7));
     let record = tag_of(&env.describe("orders").await, "failover:promoted").expect("record on the primary");
     assert!(record.starts_with("us-west-2/orders-west@"), "{record}");
     let again = ok(&app, replication_stopped(&west)).await;
-    assert_eq!(again.status, Status::Skipped, "{again:?}");
+    assert_eq!(again.status, Outcome::Skipped, "{again:?}");
 }
 
 #[tokio::test]
@@ -642,7 +643,7 @@ async fn replicas_in_two_regions_should_be_described_in_one_call_per_region() {
 
     let response = ok(&env.app(&[("ALLOW_CROSS_REGION", "true")]), env.failure_event("orders", "RDS-EVENT-0031")).await;
 
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert_eq!(
         env.calls_answered("DescribeDBInstances") - describes,
         3,
@@ -674,7 +675,7 @@ async fn cross_region_replica_of_a_vanished_primary_should_be_promoted_when_allo
 
     let response = ok(&env.app_in(&west, &[("ALLOW_CROSS_REGION", "true")]), replication_stopped(&west)).await;
 
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     let promoted = env.describe_in(&west, "orders-west").await;
     assert_eq!(tag_of(&promoted, "failover:promoted-from").map(|v| v.starts_with("us-east-1/orders@")), Some(true));
 }
@@ -686,7 +687,7 @@ async fn replication_stopped_while_the_source_is_available_should_be_refused() {
 
     let response = ok(&env.app_in(&west, &[("ALLOW_CROSS_REGION", "true")]), replication_stopped(&west)).await;
 
-    assert_eq!(response.status, Status::Refused, "{response:?}");
+    assert_eq!(response.status, Outcome::Refused, "{response:?}");
     assert!(env.describe_in(&west, "orders-west").await.read_replica_source_db_instance_identifier.is_some());
 }
 
@@ -700,7 +701,7 @@ async fn dry_run_should_publish_the_plan_and_change_nothing() {
 
     let response = ok(&env.app(&[("DRY_RUN", "true")]), env.failure_event("orders", "RDS-EVENT-0031")).await;
 
-    assert_eq!(response.status, Status::DryRun, "{response:?}");
+    assert_eq!(response.status, Outcome::DryRun, "{response:?}");
     assert!(env.is_replica("r-fast").await);
     assert_eq!(tag_of(&env.describe("orders").await, "failover:promoted"), None, "dry run writes no record");
     let notes = env.notifications().await;
@@ -715,14 +716,14 @@ async fn manual_promote_should_honour_dry_run_then_promote_the_named_replica() {
     let app = env.app(&[]);
     let command = json!({"command": "promote", "db_instance_identifier": "r-mid", "dry_run": true});
 
-    assert_eq!(ok(&app, command).await.status, Status::DryRun);
+    assert_eq!(ok(&app, command).await.status, Outcome::DryRun);
     assert!(env.is_replica("r-mid").await);
     let response = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-mid"})).await;
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert!(!env.is_replica("r-mid").await);
     // A second manual promotion of another replica of the same primary is refused.
     let other = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-fast"})).await;
-    assert_eq!(other.status, Status::Refused, "{other:?}");
+    assert_eq!(other.status, Outcome::Refused, "{other:?}");
     assert!(env.is_replica("r-fast").await);
     assert_eq!(outcomes(&env.notifications().await), ["dry-run", "succeeded", "refused"]);
 }
@@ -734,7 +735,7 @@ async fn manual_failover_cluster_should_use_the_named_reader() {
     let command = json!({"command": "failover-cluster", "db_cluster_identifier": "catalog",
                          "target_db_instance_identifier": "catalog-a"});
     let response = ok(&env.app(&[]), command).await;
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert_eq!(writer(&env).await, "catalog-a");
 }
 
@@ -746,7 +747,7 @@ async fn status_should_report_replicas_lags_and_the_plan_without_changing_anythi
 
     let response = ok(&env.app(&[]), json!({"command": "status", "db_instance_identifier": "orders"})).await;
 
-    assert_eq!(response.status, Status::Info, "{response:?}");
+    assert_eq!(response.status, Outcome::Info, "{response:?}");
     assert_eq!(env.calls_answered("DescribeDBInstances") - describes, 2, "the primary, then its replicas at once");
     assert!(response.message.contains("would promote r-fast"), "{}", response.message);
     assert_eq!(response.details["primary"]["status"], "available");
@@ -768,7 +769,7 @@ async fn aws_managed_failover_events_should_only_inform() {
     let env = Env::new().await;
     orders(&env).await;
     let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0049")).await;
-    assert_eq!(response.status, Status::Info, "{response:?}");
+    assert_eq!(response.status, Outcome::Info, "{response:?}");
     assert!(env.is_replica("r-fast").await);
     let notes = env.notifications().await;
     assert_eq!(outcomes(&notes), ["info"]);
@@ -792,7 +793,7 @@ async fn events_that_are_not_ours_should_be_logged_skips() {
         env.failure_event("r-fast", "RDS-EVENT-0031"),
     ] {
         let response = ok(&app, event).await;
-        assert_eq!(response.status, Status::Skipped, "{response:?}");
+        assert_eq!(response.status, Outcome::Skipped, "{response:?}");
     }
     assert!(env.is_replica("r-fast").await);
     assert!(env.notifications().await.is_empty());

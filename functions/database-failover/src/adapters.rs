@@ -10,13 +10,12 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, 
 use aws_sdk_rds::config::Region;
 use aws_sdk_rds::types::{DbCluster, DbInstance, Filter, Tag};
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use failover_core::aws::{AwsContext, AwsError};
+use failover_core::tags::Tags;
 
 use crate::config::EndpointRecord;
 use crate::model::{Cluster, ClusterMember, DbRef, Instance};
-use crate::ports::{Databases, Dns, LagMetric, PortError, ReplicaLag};
+use crate::ports::{Databases, Dns, LagMetric, ReplicaLag};
 
 /// TTL of the CNAME written on failover: short, so clients follow the new primary quickly.
 pub const CNAME_TTL_SECONDS: i64 = 30;
@@ -27,17 +26,6 @@ const LAG_PERIOD_SECONDS: i32 = 60;
 /// reference states no maximum for a filter's values; 100 (`MaxRecords`' own maximum, so one page a call)
 /// stays well clear of any unstated one, and far above the 15 read replicas RDS allows a source.
 pub const INSTANCE_IDS_PER_CALL: usize = 100;
-
-fn port_error<E>(operation: String, error: SdkError<E, HttpResponse>) -> PortError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    PortError {
-        transient: failover_core::aws::is_transient(&error),
-        message: failover_core::aws::describe(&error),
-        operation,
-    }
-}
 
 /// One client per region, built on first use from the home client's configuration.
 struct RegionClients<C> {
@@ -80,7 +68,7 @@ impl RdsDatabases {
     }
 }
 
-fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
+fn tags_of(tags: &[Tag]) -> Tags {
     tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 
@@ -121,67 +109,63 @@ fn to_cluster(region: &str, c: &DbCluster) -> Option<Cluster> {
 }
 
 impl RdsDatabases {
-    async fn list(&self, region: &str, filter: Option<Filter>, operation: &str) -> Result<Vec<Instance>, PortError> {
-        let client = self.clients.get(region);
+    /// Every page of one `DescribeDBInstances` (the SDK's paginator follows the markers).
+    async fn list(&self, region: &str, filter: Option<Filter>, resource: String) -> Result<Vec<Instance>, AwsError> {
+        let mut pages = self
+            .clients
+            .get(region)
+            .describe_db_instances()
+            .set_filters(filter.map(|f| vec![f]))
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let page = client
-                .describe_db_instances()
-                .set_filters(filter.clone().map(|f| vec![f]))
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| port_error(format!("{operation} in {region}"), e))?;
+        while let Some(page) = pages.next().await {
+            let page = page.aws("DescribeDBInstances", resource.as_str())?;
             out.extend(page.db_instances().iter().filter_map(|db| to_instance(region, db)));
-            match page.marker() {
-                Some(next) if !next.is_empty() => marker = Some(next.to_owned()),
-                _ => return Ok(out),
-            }
         }
+        Ok(out)
     }
 }
 
 impl Databases for RdsDatabases {
-    async fn instance(&self, at: &DbRef) -> Result<Option<Instance>, PortError> {
+    async fn instance(&self, at: &DbRef) -> Result<Option<Instance>, AwsError> {
         let result = self.clients.get(&at.region).describe_db_instances().db_instance_identifier(&at.id).send().await;
         match result {
             Ok(output) => Ok(output.db_instances().iter().find_map(|db| to_instance(&at.region, db))),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_db_instance_not_found_fault()) => Ok(None),
-            Err(e) => Err(port_error(format!("DescribeDBInstances {at}"), e)),
+            Err(e) => Err(AwsError::from_sdk("DescribeDBInstances", at.to_string(), &e)),
         }
     }
 
-    async fn instances_by_id(&self, region: &str, ids: &[String]) -> Result<Vec<Instance>, PortError> {
+    async fn instances_by_id(&self, region: &str, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
         let mut out = Vec::new();
         // No ids, no call: a filter needs values.
         for chunk in ids.chunks(INSTANCE_IDS_PER_CALL) {
             let filter = Filter::builder().name("db-instance-id").set_values(Some(chunk.to_vec())).build();
-            let operation = format!("DescribeDBInstances of {}", chunk.join(", "));
-            out.extend(self.list(region, Some(filter), &operation).await?);
+            out.extend(self.list(region, Some(filter), format!("of {} in {region}", chunk.join(", "))).await?);
         }
         Ok(out)
     }
 
-    async fn instances(&self, region: &str) -> Result<Vec<Instance>, PortError> {
-        self.list(region, None, "DescribeDBInstances").await
+    async fn instances(&self, region: &str) -> Result<Vec<Instance>, AwsError> {
+        self.list(region, None, format!("in {region}")).await
     }
 
-    async fn cluster(&self, region: &str, id: &str) -> Result<Option<Cluster>, PortError> {
+    async fn cluster(&self, region: &str, id: &str) -> Result<Option<Cluster>, AwsError> {
         let result = self.clients.get(region).describe_db_clusters().db_cluster_identifier(id).send().await;
         match result {
             Ok(output) => Ok(output.db_clusters().iter().find_map(|c| to_cluster(region, c))),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_db_cluster_not_found_fault()) => Ok(None),
-            Err(e) => Err(port_error(format!("DescribeDBClusters {region}/{id}"), e)),
+            Err(e) => Err(AwsError::from_sdk("DescribeDBClusters", format!("{region}/{id}"), &e)),
         }
     }
 
-    async fn cluster_instances(&self, region: &str, cluster: &str) -> Result<Vec<Instance>, PortError> {
+    async fn cluster_instances(&self, region: &str, cluster: &str) -> Result<Vec<Instance>, AwsError> {
         let filter = Filter::builder().name("db-cluster-id").values(cluster).build();
-        self.list(region, Some(filter), &format!("DescribeDBInstances of cluster {cluster}")).await
+        self.list(region, Some(filter), format!("of cluster {cluster} in {region}")).await
     }
 
-    async fn tag(&self, region: &str, arn: &str, key: &str, value: &str) -> Result<(), PortError> {
+    async fn tag(&self, region: &str, arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
         self.clients
             .get(region)
             .add_tags_to_resource()
@@ -189,11 +173,11 @@ impl Databases for RdsDatabases {
             .tags(Tag::builder().key(key).value(value).build())
             .send()
             .await
-            .map_err(|e| port_error(format!("AddTagsToResource {key} on {arn}"), e))?;
+            .aws("AddTagsToResource", format!("{key} on {arn}"))?;
         Ok(())
     }
 
-    async fn promote(&self, replica: &DbRef, backup_retention_days: i32) -> Result<(), PortError> {
+    async fn promote(&self, replica: &DbRef, backup_retention_days: i32) -> Result<(), AwsError> {
         self.clients
             .get(&replica.region)
             .promote_read_replica()
@@ -201,11 +185,11 @@ impl Databases for RdsDatabases {
             .backup_retention_period(backup_retention_days)
             .send()
             .await
-            .map_err(|e| port_error(format!("PromoteReadReplica {replica}"), e))?;
+            .aws("PromoteReadReplica", replica.to_string())?;
         Ok(())
     }
 
-    async fn failover_cluster(&self, region: &str, cluster: &str, target: &str) -> Result<(), PortError> {
+    async fn failover_cluster(&self, region: &str, cluster: &str, target: &str) -> Result<(), AwsError> {
         self.clients
             .get(region)
             .failover_db_cluster()
@@ -213,7 +197,7 @@ impl Databases for RdsDatabases {
             .target_db_instance_identifier(target)
             .send()
             .await
-            .map_err(|e| port_error(format!("FailoverDBCluster {region}/{cluster} to {target}"), e))?;
+            .aws("FailoverDBCluster", format!("{region}/{cluster} to {target}"))?;
         Ok(())
     }
 }
@@ -245,7 +229,7 @@ impl ReplicaLag for CloudWatchLag {
         region: &str,
         metric: LagMetric,
         instances: &[String],
-    ) -> Result<BTreeMap<String, Vec<f64>>, PortError> {
+    ) -> Result<BTreeMap<String, Vec<f64>>, AwsError> {
         let mut out: BTreeMap<String, Vec<f64>> = instances.iter().map(|i| (i.clone(), Vec::new())).collect();
         if instances.is_empty() {
             return Ok(out);
@@ -275,30 +259,26 @@ impl ReplicaLag for CloudWatchLag {
                     .build()
             })
             .collect();
-        let client = self.clients.get(region);
-        let mut token: Option<String> = None;
-        loop {
-            let page = client
-                .get_metric_data()
-                .set_metric_data_queries(Some(queries.clone()))
-                .start_time(start.into())
-                .end_time(end.into())
-                .scan_by(ScanBy::TimestampDescending)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| port_error(format!("GetMetricData {} in {region}", metric.name()), e))?;
+        let mut pages = self
+            .clients
+            .get(region)
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries))
+            .start_time(start.into())
+            .end_time(end.into())
+            .scan_by(ScanBy::TimestampDescending)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.aws("GetMetricData", format!("{} in {region}", metric.name()))?;
             for result in page.metric_data_results() {
                 let index = result.id().and_then(|id| id.strip_prefix('m')).and_then(|n| n.parse::<usize>().ok());
                 if let Some(instance) = index.and_then(|i| instances.get(i)) {
                     out.entry(instance.clone()).or_default().extend_from_slice(result.values());
                 }
             }
-            match page.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => return Ok(out),
-            }
         }
+        Ok(out)
     }
 }
 
@@ -314,10 +294,12 @@ impl Route53Dns {
 }
 
 impl Dns for Route53Dns {
-    async fn upsert_cname(&self, record: &EndpointRecord, target: &str) -> Result<(), PortError> {
-        let operation = format!("ChangeResourceRecordSets UPSERT CNAME {} -> {target}", record.name);
-        let invalid = |e: aws_smithy_types::error::operation::BuildError| PortError {
-            operation: operation.clone(),
+    async fn upsert_cname(&self, record: &EndpointRecord, target: &str) -> Result<(), AwsError> {
+        let resource = format!("UPSERT CNAME {} -> {target}", record.name);
+        let invalid = |e: aws_smithy_types::error::operation::BuildError| AwsError {
+            operation: "ChangeResourceRecordSets",
+            resource: resource.clone(),
+            code: None,
             transient: false,
             message: e.to_string(),
         };
@@ -341,7 +323,7 @@ impl Dns for Route53Dns {
             .change_batch(batch)
             .send()
             .await
-            .map_err(|e| port_error(operation.clone(), e))?;
+            .aws("ChangeResourceRecordSets", resource.as_str())?;
         Ok(())
     }
 }

@@ -1,12 +1,11 @@
 //! Plain domain data: what the function knows about databases, independent of the SDK's types.
 //!
-//! Adapters ([`crate::adapters`]) fill these from `DescribeDBInstances` / `DescribeDBClusters`; the decision
-//! code ([`crate::decide`]) reads them; tests build them by hand.
-
-use std::collections::BTreeMap;
+//! The adapters fill these from `DescribeDBInstances` / `DescribeDBClusters`; the decision code reads them;
+//! tests build them by hand. This module depends on no other module of the crate.
 
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
+use failover_core::tags::{opted_in, Tags};
 use serde::Serialize;
 
 /// Tag on the old primary recording a promotion decision: `<replica>@<time>`, e.g.
@@ -91,7 +90,7 @@ pub struct Instance {
     /// `Endpoint.Address`; absent while an instance is being created.
     pub endpoint: Option<String>,
     pub promotion_tier: Option<i32>,
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
 }
 
 impl Instance {
@@ -99,6 +98,7 @@ impl Instance {
         DOWN_STATUSES.contains(&self.status.as_str())
     }
 
+    /// Exactly `<key>=true`, as IAM's `StringEquals` compares it ([`failover_core::tags::opted_in`]).
     pub fn opted_in(&self, opt_in_tag_key: &str) -> bool {
         opted_in(&self.tags, opt_in_tag_key)
     }
@@ -122,7 +122,7 @@ pub struct Cluster {
     pub arn: String,
     pub status: String,
     pub members: Vec<ClusterMember>,
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -131,11 +131,6 @@ pub struct ClusterMember {
     pub writer: bool,
     /// 0 (first) to 15; AWS's default is 1.
     pub promotion_tier: i32,
-}
-
-/// A resource opts in when its opt-in tag's value is `true` (any case).
-pub fn opted_in(tags: &BTreeMap<String, String>, opt_in_tag_key: &str) -> bool {
-    tags.get(opt_in_tag_key).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 /// A decision recorded in a tag: what was chosen, and when.
@@ -219,11 +214,22 @@ mod tests {
     }
 
     #[test]
-    fn opt_in_needs_the_value_true() {
-        let tags = BTreeMap::from([("failover:enabled".to_owned(), "TRUE".to_owned())]);
-        assert!(opted_in(&tags, "failover:enabled"));
-        assert!(!opted_in(&tags, "other"));
-        let no = BTreeMap::from([("failover:enabled".to_owned(), "yes".to_owned())]);
-        assert!(!opted_in(&no, "failover:enabled"));
+    fn an_instance_opts_in_only_with_exactly_true() {
+        let with = |value: &str| Instance {
+            at: DbRef::new("us-east-1", "orders"),
+            arn: String::new(),
+            status: "available".into(),
+            source: None,
+            replicas: Vec::new(),
+            cluster: None,
+            endpoint: None,
+            promotion_tier: None,
+            tags: Tags::from([("failover:enabled".to_owned(), value.to_owned())]),
+        };
+        assert!(with("true").opted_in("failover:enabled"));
+        assert!(!with("true").opted_in("other"));
+        for value in ["TRUE", " true", " TRUE ", "True", "yes"] {
+            assert!(!with(value).opted_in("failover:enabled"), "{value:?}");
+        }
     }
 }

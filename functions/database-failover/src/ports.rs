@@ -1,67 +1,50 @@
-//! The narrow ports the handler acts through. They take and return domain types ([`crate::model`]), never
-//! SDK types; [`crate::adapters`] implements them over the SDK clients, tests with fakes or SDK mocks.
+//! The narrow ports the actions read and act through. They take and return domain types ([`crate::model`]), never
+//! SDK types; the `adapters` module implements them over the SDK clients, tests with fakes or SDK mocks. A call
+//! that failed after the SDK's own retries is an [`AwsError`] (operation, resource, code, transient).
 
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use failover_core::aws::AwsError;
+
 use crate::config::EndpointRecord;
 use crate::model::{Cluster, DbRef, Instance};
-
-/// An AWS call that failed after the SDK's own retries.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{operation}: {message}")]
-pub struct PortError {
-    /// What was being done, e.g. `PromoteReadReplica orders-replica-1 in us-east-1`.
-    pub operation: String,
-    /// A later retry could succeed (throttling, 5xx, timeouts): the invocation returns an error so Lambda
-    /// retries it. Otherwise (access denied, invalid state) it does not.
-    pub transient: bool,
-    pub message: String,
-}
 
 /// RDS, in any region.
 pub trait Databases {
     /// `DescribeDBInstances` for one instance; `None` when it does not exist.
-    fn instance(&self, at: &DbRef) -> impl Future<Output = Result<Option<Instance>, PortError>> + Send;
+    fn instance(&self, at: &DbRef) -> impl Future<Output = Result<Option<Instance>, AwsError>> + Send;
     /// Those of `ids` (identifiers in `region`) that exist, in no particular order, in ONE `DescribeDBInstances`
-    /// with a `db-instance-id` filter per [`crate::adapters::INSTANCE_IDS_PER_CALL`] identifiers (paged); missing
+    /// with a `db-instance-id` filter per `adapters::INSTANCE_IDS_PER_CALL` identifiers (paged); missing
     /// ones are left out, never an error.
     fn instances_by_id(
         &self,
         region: &str,
         ids: &[String],
-    ) -> impl Future<Output = Result<Vec<Instance>, PortError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
     /// Every instance of a region (to find the replicas and records of a primary that no longer exists).
-    fn instances(&self, region: &str) -> impl Future<Output = Result<Vec<Instance>, PortError>> + Send;
+    fn instances(&self, region: &str) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
     /// `DescribeDBClusters` for one cluster; `None` when it does not exist.
-    fn cluster(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<Cluster>, PortError>> + Send;
+    fn cluster(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<Cluster>, AwsError>> + Send;
     /// The cluster's instances.
     fn cluster_instances(
         &self,
         region: &str,
         cluster: &str,
-    ) -> impl Future<Output = Result<Vec<Instance>, PortError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
     /// `AddTagsToResource` with one tag.
-    fn tag(
-        &self,
-        region: &str,
-        arn: &str,
-        key: &str,
-        value: &str,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn tag(&self, region: &str, arn: &str, key: &str, value: &str)
+        -> impl Future<Output = Result<(), AwsError>> + Send;
     /// `PromoteReadReplica` with `BackupRetentionPeriod`.
-    fn promote(
-        &self,
-        replica: &DbRef,
-        backup_retention_days: i32,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn promote(&self, replica: &DbRef, backup_retention_days: i32)
+        -> impl Future<Output = Result<(), AwsError>> + Send;
     /// `FailoverDBCluster` to a named reader.
     fn failover_cluster(
         &self,
         region: &str,
         cluster: &str,
         target: &str,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// Which lag metric to read (both in `AWS/RDS`, dimension `DBInstanceIdentifier`).
@@ -91,12 +74,11 @@ pub trait ReplicaLag {
         region: &str,
         metric: LagMetric,
         instances: &[String],
-    ) -> impl Future<Output = Result<BTreeMap<String, Vec<f64>>, PortError>> + Send;
+    ) -> impl Future<Output = Result<BTreeMap<String, Vec<f64>>, AwsError>> + Send;
 }
 
 /// Route 53.
 pub trait Dns {
     /// `UPSERT` of a CNAME pointing `record` at `target`.
-    fn upsert_cname(&self, record: &EndpointRecord, target: &str)
-        -> impl Future<Output = Result<(), PortError>> + Send;
+    fn upsert_cname(&self, record: &EndpointRecord, target: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 }

@@ -1,19 +1,23 @@
-//! Notifications and responses: what people are told about each plan and its outcome, with next steps.
+//! The notification texts: what people are told about each plan and its outcome, with next steps, as
+//! [`Report`]s. A report of a failed AWS call carries its [`AwsError`], so that
+//! [`failover_core::report::finish`] returns an error exactly when a retry can help.
 
+use failover_core::aws::AwsError;
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
-use failover_core::report::Report as Notification;
-use failover_core::response::Response;
+use failover_core::report::Report;
 use serde_json::{json, Value};
 
-use crate::decide::{ClusterFailover, Info, Promotion, Refusal, Trigger, Verdict};
-use crate::handler::FUNCTION;
+use crate::decide::{ClusterFailover, Info, Plan, Promotion, Refusal, Trigger, Verdict};
 use crate::model::{DbRef, Record, PROMOTED_FROM_TAG, PROMOTED_TAG};
+use crate::FUNCTION;
 
 pub const PROMOTE: &str = "promote-replica";
 pub const FAILOVER_CLUSTER: &str = "failover-cluster";
 pub const AWS_FAILOVER: &str = "aws-failover";
 pub const STATUS: &str = "status";
+/// The action of a skip: nothing was considered.
+pub const NONE: &str = "none";
 
 /// One incident thread per database: every notification about a primary (or cluster) shares it.
 pub fn incident(region: &str, resource: &str) -> String {
@@ -23,22 +27,21 @@ pub fn incident(region: &str, resource: &str) -> String {
 /// A step of an action that AWS failed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
-    pub step: String,
-    pub error: String,
+    pub step: &'static str,
+    pub error: AwsError,
     /// Steps completed before it.
     pub done: Vec<String>,
 }
 
-/// The invocation's response, mirroring the notification.
-pub fn response(notification: &Notification) -> Response {
-    Response {
-        function: FUNCTION,
-        status: notification.outcome,
-        action: notification.action.clone(),
-        message: notification.title.clone(),
-        summary: String::new(),
-        details: notification.details.clone(),
+impl Failure {
+    fn json(&self) -> Value {
+        json!({"step": self.step, "error": self.error.to_string(), "done": self.done})
     }
+}
+
+/// Nothing to do, and why: logged, never published.
+pub fn skipped(reason: impl Into<String>) -> Report {
+    Report::skipped(FUNCTION, NONE, reason)
 }
 
 fn verdict_lines(verdicts: &[Verdict], unit: &str) -> String {
@@ -68,7 +71,7 @@ pub fn promotion(
     failure: Option<&Failure>,
     dns: Option<&str>,
     backup_retention_days: i32,
-) -> Notification {
+) -> Report {
     let primary = &p.primary.id;
     let replica = p.replica.display_from(&p.primary.region);
     let chosen = p.replicas.iter().find(|v| v.id == p.replica.id && v.region == p.replica.region);
@@ -139,16 +142,11 @@ pub fn promotion(
                 .push("If the error persists, promote the replica in the RDS console and repoint clients.".into());
         }
     }
-    Notification {
-        function: FUNCTION.into(),
-        action: PROMOTE.into(),
-        outcome,
-        severity,
-        title,
-        summary,
-        incident_id: incident(&p.primary.region, primary),
-        resources: [p.primary_arn.clone(), Some(p.replica_arn.clone())].into_iter().flatten().collect(),
-        details: json!({
+    let report = Report::new(FUNCTION, PROMOTE, outcome, severity, title)
+        .summary(summary)
+        .incident(incident(&p.primary.region, primary))
+        .resources([p.primary_arn.clone(), Some(p.replica_arn.clone())].into_iter().flatten())
+        .details(json!({
             "trigger": trigger,
             "primary": p.primary,
             "primary_status": p.primary_status,
@@ -159,10 +157,17 @@ pub fn promotion(
             "backup_retention_days": backup_retention_days,
             "dns_record": dns,
             "replicas": p.replicas,
-            "failure": failure.map(|f| json!({"step": f.step, "error": f.error, "done": f.done})),
-        }),
-        next_steps,
-        error: None,
+            "failure": failure.map(Failure::json),
+        }))
+        .steps(next_steps);
+    with_error(report, failure)
+}
+
+/// A failed step's report carries its AWS error.
+fn with_error(report: Report, failure: Option<&Failure>) -> Report {
+    match failure {
+        Some(f) => report.error(f.error.clone()),
+        None => report,
     }
 }
 
@@ -171,12 +176,7 @@ fn record_json(record: &Record, primary: &DbRef) -> Value {
 }
 
 /// An Aurora failover made, planned or failed.
-pub fn cluster_failover(
-    c: &ClusterFailover,
-    trigger: &Trigger,
-    outcome: Outcome,
-    failure: Option<&Failure>,
-) -> Notification {
+pub fn cluster_failover(c: &ClusterFailover, trigger: &Trigger, outcome: Outcome, failure: Option<&Failure>) -> Report {
     let writer = c.writer.as_deref().unwrap_or("unknown");
     let (title, severity) = match outcome {
         Outcome::Succeeded => (format!("{} failed over to {}", c.cluster, c.target), Severity::Warning),
@@ -209,31 +209,25 @@ pub fn cluster_failover(
             "Check the health of the cluster's instances.".to_owned(),
         ],
     };
-    Notification {
-        function: FUNCTION.into(),
-        action: FAILOVER_CLUSTER.into(),
-        outcome,
-        severity,
-        title,
-        summary,
-        incident_id: incident(&c.region, &c.cluster),
-        resources: vec![c.cluster_arn.clone()],
-        details: json!({
+    let report = Report::new(FUNCTION, FAILOVER_CLUSTER, outcome, severity, title)
+        .summary(summary)
+        .incident(incident(&c.region, &c.cluster))
+        .resources([c.cluster_arn.clone()])
+        .details(json!({
             "trigger": trigger,
             "cluster": c.cluster,
             "writer": c.writer,
             "target": c.target,
             "readers": c.readers,
             "record": {"value": c.record.tag_value(&c.region), "at": c.record.at},
-            "failure": failure.map(|f| json!({"step": f.step, "error": f.error, "done": f.done})),
-        }),
-        next_steps,
-        error: None,
-    }
+            "failure": failure.map(Failure::json),
+        }))
+        .steps(next_steps);
+    with_error(report, failure)
 }
 
 /// A refusal: a failover was asked for and a guard forbade it.
-pub fn refusal(r: &Refusal, action: &str, region: &str, trigger: Option<&Trigger>, aurora: bool) -> Notification {
+pub fn refusal(r: &Refusal, action: &str, region: &str, trigger: Option<&Trigger>, aurora: bool) -> Report {
     let unit = if aurora { "ms" } else { "s" };
     let mut summary = r.reason.clone();
     if let Some(t) = trigger {
@@ -259,81 +253,63 @@ pub fn refusal(r: &Refusal, action: &str, region: &str, trigger: Option<&Trigger
             r.resource
         ));
     }
-    Notification {
-        function: FUNCTION.into(),
-        action: action.into(),
-        outcome: Outcome::Refused,
-        severity: r.severity,
-        title: format!("{}: not failed over", r.resource),
-        summary,
-        incident_id: incident(region, &r.resource),
-        resources: vec![r.resource.clone()],
-        details: json!({"trigger": trigger, "reason": r.reason, "replicas": r.replicas}),
-        next_steps,
-        error: None,
-    }
+    Report::new(FUNCTION, action, Outcome::Refused, r.severity, format!("{}: not failed over", r.resource))
+        .summary(summary)
+        .incident(incident(region, &r.resource))
+        .resources([r.resource.clone()])
+        .details(json!({"trigger": trigger, "reason": r.reason, "replicas": r.replicas}))
+        .steps(next_steps)
 }
 
 /// AWS's own failover event.
-pub fn inform(i: &Info) -> Notification {
+pub fn inform(i: &Info) -> Report {
     let kind = if i.cluster { "Aurora cluster" } else { "Multi-AZ instance" };
-    Notification {
-        function: FUNCTION.into(),
-        action: AWS_FAILOVER.into(),
-        outcome: Outcome::Info,
-        severity: Severity::Info,
-        title: format!("AWS failover on {}: {}", i.resource, i.event_id),
-        summary: format!("{kind} {}: {} ({}). database-failover changed nothing.", i.resource, i.message, i.event_id),
-        incident_id: incident(&i.region, &i.resource),
-        resources: vec![i.resource.clone()],
-        details: json!({"event_id": i.event_id, "message": i.message, "cluster": i.cluster}),
-        next_steps: vec![
+    let title = format!("AWS failover on {}: {}", i.resource, i.event_id);
+    Report::new(FUNCTION, AWS_FAILOVER, Outcome::Info, Severity::Info, title)
+        .summary(format!("{kind} {}: {} ({}). database-failover changed nothing.", i.resource, i.message, i.event_id))
+        .incident(incident(&i.region, &i.resource))
+        .resources([i.resource.clone()])
+        .details(json!({"event_id": i.event_id, "message": i.message, "cluster": i.cluster}))
+        .steps([
             "AWS keeps the endpoint: check that clients reconnected and that error rates are back to normal.".into(),
             format!("Look for the cause in the RDS events and logs of {}.", i.resource),
-        ],
-        error: None,
-    }
+        ])
 }
 
-/// The `status` command's report.
-pub fn status(region: &str, resource: &str, title: String, summary: String, details: Value) -> Notification {
-    Notification {
-        function: FUNCTION.into(),
-        action: STATUS.into(),
-        outcome: Outcome::Info,
-        severity: Severity::Info,
-        title,
-        summary,
-        incident_id: incident(region, resource),
-        resources: vec![resource.to_owned()],
-        details,
-        next_steps: vec![format!(
-            "To act on this plan now, use the promote or failover-cluster command; add \"dry_run\": true to preview."
-        )],
-        error: None,
-    }
+/// The `status` command's report: the facts read, and what a failure would do now ([`Plan::would`]).
+pub fn status(region: &str, resource: &str, plan: &Plan, facts: Value) -> Report {
+    let would = plan.would(region);
+    let mut details = facts;
+    details["plan"] = serde_json::to_value(plan).unwrap_or(Value::Null);
+    Report::new(FUNCTION, STATUS, Outcome::Info, Severity::Info, format!("status of {resource}: {would}"))
+        .summary(format!("If {resource} failed now, database-failover {would}."))
+        .incident(incident(region, resource))
+        .resources([resource.to_owned()])
+        .details(details)
+        .steps([
+            r#"To act on this plan now, use the promote or failover-cluster command; add "dry_run": true to preview."#
+                .to_owned(),
+        ])
 }
 
-/// AWS failed before any plan could be made (describing, reading lag).
-pub fn failure(region: &str, resource: &str, action: &str, trigger: &Trigger, error: &str) -> Notification {
-    Notification {
-        function: FUNCTION.into(),
-        action: action.into(),
-        outcome: Outcome::Failed,
-        severity: Severity::Critical,
-        title: format!("{resource}: failover check failed"),
-        summary: format!(
-            "Trigger: {}. AWS failed while gathering facts: {error}. Nothing was changed.",
-            trigger.describe()
-        ),
-        incident_id: incident(region, resource),
-        resources: vec![resource.to_owned()],
-        details: json!({"trigger": trigger, "error": error}),
-        next_steps: vec![
+/// AWS failed before any plan could be made (describing, reading lag). The action follows the trigger.
+pub fn failure(region: &str, resource: &str, trigger: &Trigger, error: AwsError) -> Report {
+    let action = match trigger {
+        Trigger::Status => STATUS,
+        Trigger::ManualFailover { .. } => FAILOVER_CLUSTER,
+        _ => PROMOTE,
+    };
+    let summary =
+        format!("Trigger: {}. AWS failed while gathering facts: {error}. Nothing was changed.", trigger.describe());
+    Report::new(FUNCTION, action, Outcome::Failed, Severity::Critical, format!("{resource}: failover check failed"))
+        .summary(summary)
+        .incident(incident(region, resource))
+        .resources([resource.to_owned()])
+        .details(json!({"trigger": trigger, "error": error.to_string()}))
+        .steps([
             "The event is retried by Lambda when the error is transient; otherwise check the function's permissions."
                 .into(),
             format!("Check {resource} in the RDS console and fail over by hand if it is down."),
-        ],
-        error: None,
-    }
+        ])
+        .error(error)
 }

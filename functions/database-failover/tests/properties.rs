@@ -9,18 +9,19 @@
 //! - Aurora ([`decide::decide_cluster`]): only an available, opted-in reader of an opted-in cluster, the lowest
 //!   (tier, lag) unless a person named it, and never twice within the cooldown for automatic triggers.
 //! - Tag values a person can edit (records, priorities) are read without panicking.
-//! - Routing ([`decide::route`]) and command parsing ([`command::parse`]) of mutated samples from `events/` and
+//! - Routing ([`route::route`]) and command parsing ([`command::parse`]) of mutated samples from `events/` and
 //!   random JSON: no panic, rejections are short clear errors, and a route always names a database.
 
 use std::collections::BTreeMap;
 
 use database_failover::command;
 use database_failover::decide::{
-    self, Candidate, ClusterFacts, Plan, PrimaryState, PromotionFacts, Route, Settings, Trigger, CLUSTER_COOLDOWN_SECS,
+    self, Candidate, ClusterFacts, Plan, PrimaryState, PromotionFacts, Settings, Trigger, CLUSTER_COOLDOWN_SECS,
 };
 use database_failover::model::{
     self, Cluster, ClusterMember, DbRef, Instance, Record, DEFAULT_PRIORITY, FAILED_OVER_TAG, PRIORITY_TAG,
 };
+use database_failover::route::{self, Route};
 use failover_core::intake::{self, Event};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -495,7 +496,7 @@ fn check_routing(payload: &Value) {
                 "{payload}"
             ),
         },
-        Ok(event) => match decide::route(&event, &failure_ids) {
+        Ok(event) => match route::route(&event, &failure_ids) {
             Route::Instance { at, .. } | Route::Replica { at, .. } => {
                 assert!(!at.id.is_empty() && !at.region.is_empty(), "{payload}: routed to {at:?}")
             }
@@ -505,6 +506,9 @@ fn check_routing(payload: &Value) {
             Route::Skip(reason) => assert!(!reason.is_empty()),
             Route::Refuse(r) => assert!(!r.reason.is_empty()),
             Route::Inform(info) => assert!(!info.event_id.is_empty()),
+            other @ (Route::Promote { .. } | Route::Status { .. }) => {
+                panic!("{payload}: an event that is not a command routed as one: {other:?}")
+            }
         },
     }
 }

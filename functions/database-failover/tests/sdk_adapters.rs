@@ -6,7 +6,7 @@
 //! answer, a notification that cannot be published, and the CloudWatch lag query (which the local AWS cannot
 //! serve: it does not speak rpc-v2-cbor).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::types::MetricDataResult;
@@ -19,10 +19,8 @@ use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
 use database_failover::ports::{LagMetric, ReplicaLag};
 use database_failover::{App, Config};
 use failover_core::invoke::InvokeError;
-use failover_core::notify::{Notifier, NotifyError};
+use failover_core::notify::Notifier;
 use failover_core::outcome::Outcome;
-use failover_core::outcome::Outcome as Status;
-use failover_core::report::Report as Notification;
 use failover_core::response::Response;
 use serde_json::{json, Value};
 
@@ -32,7 +30,7 @@ const THROTTLED: &str = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/201
 const ACCESS_DENIED: &str = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error><Type>Sender\
     </Type><Code>AccessDenied</Code><Message>not authorized</Message></Error><RequestId>r-2</RequestId></ErrorResponse>";
 
-use test_support::faulty_http;
+use test_support::{faulty_http, Recorder};
 
 /// A client of `$sdk` answering from `rules` (see `fault_client!` in the shared support).
 macro_rules! client {
@@ -41,20 +39,12 @@ macro_rules! client {
     };
 }
 
-#[derive(Clone, Default)]
-struct Recorded(Arc<Mutex<Vec<Notification>>>);
+/// The notifications an app published, shared with the test that asserts on them.
+type Recorded = Arc<Recorder>;
 
-impl Recorded {
-    fn outcomes(&self) -> Vec<Outcome> {
-        self.0.lock().unwrap().iter().map(|n| n.outcome).collect()
-    }
-}
-
-impl Notifier for Recorded {
-    async fn publish(&self, notification: &Notification) -> Result<(), NotifyError> {
-        self.0.lock().unwrap().push(notification.clone());
-        Ok(())
-    }
+/// The outcomes published so far, in order.
+fn outcomes(notes: &Recorder) -> Vec<Outcome> {
+    notes.published().iter().map(|n| n.outcome).collect()
 }
 
 fn tag(key: &str, value: &str) -> Tag {
@@ -189,12 +179,12 @@ async fn throttled_promotion_should_be_retried_by_the_sdk_and_succeed_once() {
 
     let response = app.handle(failure_event()).await.expect("succeeds after the SDK's retries");
 
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert_eq!((primary.num_calls(), replicas.num_calls()), (1, 1), "the primary, then both replicas in one call");
     assert_eq!(promote.num_calls(), 3, "two throttled attempts, then success");
     assert_eq!(tags.num_calls(), 2, "the record on the primary and on the replica, once each");
     assert_eq!(lags.num_calls(), 1);
-    assert_eq!(notes.outcomes(), [Outcome::Succeeded]);
+    assert_eq!(outcomes(&notes), [Outcome::Succeeded]);
 }
 
 #[tokio::test]
@@ -212,8 +202,8 @@ async fn promotion_failing_with_5xx_should_error_after_a_failure_notification_an
         other => panic!("expected a retryable error, got {other:?}"),
     }
     assert_eq!(unavailable.num_calls(), 3, "the SDK's three attempts");
-    assert_eq!(notes.outcomes(), [Outcome::Failed]);
-    let next_steps = notes.0.lock().unwrap()[0].next_steps.clone();
+    assert_eq!(outcomes(&notes), [Outcome::Failed]);
+    let next_steps = notes.published()[0].next_steps.clone();
     assert!(next_steps[0].contains("completes this same promotion"), "{next_steps:?}");
 
     // Lambda's retry: the record written before promoting now names r1; r2 looks better, and is not touched.
@@ -225,9 +215,9 @@ async fn promotion_failing_with_5xx_should_error_after_a_failure_notification_an
 
     let response = retry.handle(failure_event()).await.expect("the retry completes");
 
-    assert_eq!(response.status, Status::Succeeded, "{response:?}");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert_eq!((promote_r1.num_calls(), promote_r2.num_calls()), (1, 0));
-    assert_eq!(notes.outcomes(), [Outcome::Succeeded]);
+    assert_eq!(outcomes(&notes), [Outcome::Succeeded]);
 }
 
 #[tokio::test]
@@ -247,7 +237,7 @@ async fn throttled_describe_should_error_after_a_failure_notification_without_to
     }
     assert_eq!(throttled.num_calls(), 3);
     assert_eq!((tags.num_calls(), promote.num_calls()), (0, 0));
-    assert_eq!(notes.outcomes(), [Outcome::Failed]);
+    assert_eq!(outcomes(&notes), [Outcome::Failed]);
 }
 
 #[tokio::test]
@@ -264,10 +254,10 @@ async fn permanent_errors_should_be_reported_and_not_retried() {
 
     let response = app.handle(failure_event()).await.expect("a permanent error is not handed to Lambda's retries");
 
-    assert_eq!(response.status, Status::Failed, "{response:?}");
+    assert_eq!(response.status, Outcome::Failed, "{response:?}");
     assert_eq!(denied.num_calls(), 1, "not retried by the SDK");
-    assert_eq!(notes.outcomes(), [Outcome::Failed]);
-    assert!(notes.0.lock().unwrap()[0].summary.contains("AccessDenied"));
+    assert_eq!(outcomes(&notes), [Outcome::Failed]);
+    assert!(notes.published()[0].summary.contains("AccessDenied"));
 }
 
 #[tokio::test]
@@ -281,7 +271,7 @@ async fn an_unreachable_source_region_should_allow_cross_region_promotion_only_w
         "detail": {"SourceType": "DB_INSTANCE", "SourceArn": "arn:aws:rds:us-west-2:123456789012:db:orders-west",
                    "Message": "Replication has stopped.", "EventID": "RDS-EVENT-0045"}
     });
-    for (allowed, expected) in [("false", Status::Refused), ("true", Status::Succeeded)] {
+    for (allowed, expected) in [("false", Outcome::Refused), ("true", Outcome::Succeeded)] {
         let replica = describe("orders-west", west_replica.clone());
         // The east region (derived client, same interceptor) answers nothing but 503.
         let east_down = mock!(aws_sdk_rds::Client::describe_db_instances)
@@ -352,12 +342,12 @@ async fn replicas_should_be_described_in_one_call_per_region_in_the_primarys_ord
         let response = app.handle(failure_event()).await.expect("handled");
 
         let case = format!("us-west-2 answers: {west_answers}");
-        assert_eq!(response.status, Status::Succeeded, "{case}: {response:?}");
+        assert_eq!(response.status, Outcome::Succeeded, "{case}: {response:?}");
         assert_eq!((primary.num_calls(), here.num_calls()), (1, 1), "{case}: the primary, then its 5 replicas here");
         assert_eq!(west.num_calls(), if west_answers { 1 } else { 3 }, "{case}: one call (and the SDK's retries)");
         assert_eq!(lags.num_calls(), if west_answers { 2 } else { 1 }, "{case}: one lag query per region");
         assert_eq!(promote.num_calls(), 1, "{case}");
-        let details = notes.0.lock().unwrap()[0].details.clone();
+        let details = notes.published()[0].details.clone();
         let listed: Vec<&str> =
             details["replicas"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
         let expected: &[&str] =
@@ -751,9 +741,9 @@ async fn every_call_of_every_scenario_recovers_from_throttling_5xx_connection_fa
         let (result, world, notes) = run(scenario, &failing).await;
 
         let response = result.unwrap_or_else(|e| panic!("{case}: {e}"));
-        assert_eq!(response.status, Status::Succeeded, "{case}: {response:?}");
+        assert_eq!(response.status, Outcome::Succeeded, "{case}: {response:?}");
         assert_eq!(failing.num_calls(), 3, "{case}: two faults, then the answer on the last attempt");
-        assert_eq!(notes.outcomes(), [Outcome::Succeeded], "{case}");
+        assert_eq!(outcomes(&notes), [Outcome::Succeeded], "{case}");
         // The same changes as without a fault: the faulted call counts once (its answer), the others as usual.
         for (change, times) in expected_changes(scenario) {
             let made = world.calls(change) + usize::from(change == operation);
@@ -778,7 +768,7 @@ async fn every_call_of_every_scenario_failing_for_good_errs_after_a_failure_noti
             other => panic!("{case}: expected a retryable error, got {other:?}"),
         }
         assert_eq!(failing.num_calls(), 3, "{case}: every attempt was made");
-        assert_eq!(notes.outcomes(), [Outcome::Failed], "{case}");
+        assert_eq!(outcomes(&notes), [Outcome::Failed], "{case}");
         let acted = world.calls("PromoteReadReplica") + world.calls("FailoverDBCluster");
         let recorded = world.calls("AddTagsToResource");
         if operation.starts_with("Describe") || operation == "GetMetricData" {
@@ -825,7 +815,7 @@ async fn a_notification_that_cannot_be_published_neither_fails_nor_undoes_a_prom
 
         let response = app.handle(Scenario::Promote.event()).await.unwrap_or_else(|e| panic!("{fault:?}: {e}"));
 
-        assert_eq!(response.status, Status::Succeeded, "{fault:?}: {response:?}");
+        assert_eq!(response.status, Outcome::Succeeded, "{fault:?}: {response:?}");
         assert_eq!(world.calls("PromoteReadReplica"), 1, "{fault:?}");
         assert_eq!(publish.num_calls(), 3, "{fault:?}: the SDK retried the publication");
     }))

@@ -1,10 +1,7 @@
 use std::collections::BTreeMap;
 
-use failover_core::intake::parse;
-use serde_json::json;
-
 use super::*;
-use crate::model::ClusterMember;
+use crate::model::{ClusterMember, DEFAULT_PRIORITY, FAILED_OVER_TAG, PRIORITY_TAG};
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
@@ -159,6 +156,34 @@ fn when_replicas_are_unavailable_or_not_opted_in_they_should_not_be_chosen() {
     assert_eq!(p.replica.id, "r-ok");
     assert_eq!(p.replicas[0].reason, "status is backing-up");
     assert!(p.replicas[1].reason.contains("not opted in"));
+}
+
+#[test]
+fn when_a_replica_is_tagged_true_in_another_case_or_with_spaces_it_should_not_be_eligible_nor_promoted() {
+    // IAM compares the opt-in tag with StringEquals: ` TRUE `, `TRUE` or ` true` would be refused by IAM.
+    for value in [" TRUE ", "TRUE", " true", "True"] {
+        let loose = with_tag(replica(EAST, "r-loose", &[0.0]), "failover:enabled", value);
+        let f = facts(PrimaryState::Found(primary("failed")), vec![loose.clone(), replica(EAST, "r-ok", &[9.0])]);
+        let p = promoted(&decide_promotion(&failure(), &f, &settings(), NOW)).clone();
+        assert_eq!(p.replica.id, "r-ok", "{value:?}");
+        assert!(!p.replicas[0].eligible && p.replicas[0].reason.contains("not opted in"), "{value:?}");
+        let only = facts(PrimaryState::Found(primary("failed")), vec![loose]);
+        let r = refused(&decide_promotion(&failure(), &only, &settings(), NOW)).clone();
+        assert_eq!(r.severity, Severity::Critical, "{value:?}");
+    }
+}
+
+#[test]
+fn when_the_primary_or_cluster_is_tagged_true_in_another_case_or_with_spaces_it_should_be_skipped() {
+    for value in [" TRUE ", "TRUE", " true"] {
+        let mut p = primary("failed");
+        p.tags.insert("failover:enabled".into(), value.into());
+        let f = facts(PrimaryState::Found(p), vec![replica(EAST, "r1", &[1.0])]);
+        assert!(skipped(&decide_promotion(&failure(), &f, &settings(), NOW)).contains("not opted in"), "{value:?}");
+        let mut c = cluster(&[("w", true, 1), ("r", false, 1)], "available");
+        c.cluster.as_mut().unwrap().tags.insert("failover:enabled".into(), value.into());
+        assert!(skipped(&decide_cluster(&alarm(), &c, &settings(), NOW)).contains("not opted in"), "{value:?}");
+    }
 }
 
 #[test]
@@ -444,70 +469,6 @@ fn aurora_manual_target_must_be_an_eligible_reader() {
     assert_eq!(failover_target(&decide_cluster(&named("r2"), &f, &settings(), NOW)), "r2");
     assert!(refused(&decide_cluster(&named("w"), &f, &settings(), NOW)).reason.contains("not a reader"));
     assert!(refused(&decide_cluster(&named("zz"), &f, &settings(), NOW)).reason.contains("not a reader"));
-}
-
-// ------------------------------------------------------------------ routing
-
-fn sample(name: &str) -> failover_core::intake::Event {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
-    parse(&serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()).unwrap()
-}
-
-fn ids() -> Vec<String> {
-    crate::config::FAILURE_EVENT_IDS.default.unwrap_or_default().split(',').map(str::to_owned).collect()
-}
-
-#[test]
-fn routing_sends_each_sample_where_it_belongs() {
-    assert!(matches!(route(&sample("rds-instance-failure.json"), &ids()),
-        Route::Instance { at, trigger: Trigger::FailureEvent { .. } } if at == DbRef::new(EAST, "orders-primary")));
-    assert!(matches!(route(&sample("sns-eventbridge-rds-failure.json"), &ids()), Route::Instance { .. }));
-    assert!(matches!(route(&sample("rds-instance-storage-full.json"), &ids()), Route::Instance { .. }));
-    assert!(matches!(route(&sample("rds-replica-replication-stopped.json"), &ids()),
-        Route::Replica { at, .. } if at == DbRef::new(WEST, "orders-replica-west")));
-    assert!(matches!(route(&sample("rds-cluster-failover-failed.json"), &ids()),
-        Route::Cluster { id, .. } if id == "catalog-cluster"));
-    assert!(matches!(route(&sample("rds-instance-failover-completed.json"), &ids()),
-        Route::Inform(Info { event_id, cluster: false, .. }) if event_id == "RDS-EVENT-0049"));
-    assert!(matches!(
-        route(&sample("alarm-action-db-instance.json"), &ids()),
-        Route::Instance { trigger: Trigger::Alarm { .. }, .. }
-    ));
-    assert!(matches!(route(&sample("alarm-action-aurora-cluster.json"), &ids()), Route::Cluster { .. }));
-}
-
-#[test]
-fn routing_skips_what_is_not_ours() {
-    for name in [
-        "alarm-eventbridge-target-group.json",
-        "alarm-eventbridge-target-group-ok.json",
-        "eventbridge-ec2-state-change.json",
-    ] {
-        assert!(matches!(route(&sample(name), &ids()), Route::Skip(_)), "{name}");
-    }
-    // A failure event id that is not configured.
-    let only_0031 = vec!["RDS-EVENT-0031".to_owned()];
-    assert!(matches!(route(&sample("rds-instance-storage-full.json"), &only_0031), Route::Skip(_)));
-}
-
-#[test]
-fn routing_skips_database_alarms_that_leave_alarm_and_refuses_alarms_over_several_databases() {
-    let text = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/alarm-action-db-instance.json"),
-    )
-    .unwrap();
-    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["alarmData"]["state"]["value"] = json!("OK");
-    v["alarmData"]["previousState"]["value"] = json!("ALARM");
-    assert!(matches!(route(&parse(&v).unwrap(), &ids()), Route::Skip(r) if r.contains("never fails back")));
-    v["alarmData"]["state"]["value"] = json!("ALARM");
-    v["alarmData"]["previousState"]["value"] = json!("OK");
-    let mut second = v["alarmData"]["configuration"]["metrics"][0].clone();
-    second["metricStat"]["metric"]["dimensions"]["DBInstanceIdentifier"] = json!("billing");
-    v["alarmData"]["configuration"]["metrics"].as_array_mut().unwrap().push(second);
-    assert!(
-        matches!(route(&parse(&v).unwrap(), &ids()), Route::Refuse(r) if r.reason.contains("orders-primary, billing"))
-    );
 }
 
 #[test]

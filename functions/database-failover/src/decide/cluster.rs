@@ -1,0 +1,111 @@
+//! Aurora: which reader takes over a cluster, or why none.
+
+use failover_core::notify::Severity;
+use failover_core::tags::opted_in;
+
+use super::{
+    best, max_lag, ClusterFacts, ClusterFailover, Plan, Refusal, Settings, Trigger, Verdict, CLUSTER_COOLDOWN_SECS,
+};
+use crate::model::{DbRef, Record, FAILED_OVER_TAG};
+
+/// Aurora: `FailoverDBCluster` to the best reader — available, opted in, lowest `PromotionTier`, then lowest
+/// `AuroraReplicaLag` — or say why not. Aurora shares storage between instances, so lag is an ordering, not a
+/// guard.
+pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settings, now: i64) -> Plan {
+    let key = settings.opt_in_tag_key.as_str();
+    let Some(cluster) = &facts.cluster else {
+        return Plan::Skip { reason: format!("cluster {} not found in {}", facts.id, facts.region) };
+    };
+    if !opted_in(&cluster.tags, key) {
+        return Plan::Skip { reason: format!("cluster {} is not opted in (tag {key}=true is missing)", cluster.id) };
+    }
+    if cluster.status != "available" && !trigger.is_manual() {
+        return Plan::Skip {
+            reason: format!("cluster {} is {}: AWS is already acting on it", cluster.id, cluster.status),
+        };
+    }
+    let record = cluster.tags.get(FAILED_OVER_TAG).and_then(|v| Record::parse(v, &cluster.region));
+    let verdicts: Vec<Verdict> = cluster
+        .members
+        .iter()
+        .filter(|m| !m.writer)
+        .map(|m| {
+            let candidate = facts.members.iter().find(|c| c.instance.at.id == m.id);
+            let status = candidate.map_or("not found", |c| c.instance.status.as_str());
+            let reason = match candidate {
+                None => Some("instance not found".to_owned()),
+                Some(_) if status != "available" => Some(format!("status is {status}")),
+                Some(c) if !c.instance.opted_in(key) => Some(format!("not opted in (tag {key}=true is missing)")),
+                Some(_) => None,
+            };
+            Verdict {
+                id: m.id.clone(),
+                region: cluster.region.clone(),
+                status: status.to_owned(),
+                priority: m.promotion_tier,
+                max_lag: candidate.and_then(|c| max_lag(&c.lag)),
+                eligible: reason.is_none(),
+                reason: reason.unwrap_or_else(|| "eligible".into()),
+            }
+        })
+        .collect();
+    let writer = cluster.members.iter().find(|m| m.writer).map(|m| m.id.clone());
+
+    if let Some(record) = &record {
+        let recent = record.at_secs.is_some_and(|at| (0..CLUSTER_COOLDOWN_SECS).contains(&(now - at)));
+        if recent && !trigger.is_manual() {
+            return Plan::Skip {
+                reason: format!(
+                    "cluster {} was failed over to {} at {}, less than {} min ago",
+                    cluster.id,
+                    record.subject.id,
+                    record.at,
+                    CLUSTER_COOLDOWN_SECS / 60
+                ),
+            };
+        }
+    }
+
+    let chosen = match trigger {
+        Trigger::ManualFailover { target: Some(target) } => match verdicts.iter().position(|v| &v.id == target) {
+            Some(i) if verdicts[i].eligible => i,
+            Some(i) => {
+                return Plan::Refuse(Refusal {
+                    resource: cluster.id.clone(),
+                    reason: format!("{target} cannot take over {}: {}", cluster.id, verdicts[i].reason),
+                    severity: Severity::Warning,
+                    replicas: verdicts,
+                })
+            }
+            None => {
+                return Plan::Refuse(Refusal {
+                    resource: cluster.id.clone(),
+                    reason: format!("{target} is not a reader of cluster {}", cluster.id),
+                    severity: Severity::Warning,
+                    replicas: verdicts,
+                })
+            }
+        },
+        _ => match best(&verdicts) {
+            Some(i) => i,
+            None => {
+                return Plan::Refuse(Refusal {
+                    resource: cluster.id.clone(),
+                    reason: format!("cluster {} has no reader that can take over", cluster.id),
+                    severity: Severity::Critical,
+                    replicas: verdicts,
+                })
+            }
+        },
+    };
+    let target = verdicts[chosen].id.clone();
+    Plan::FailoverCluster(ClusterFailover {
+        region: cluster.region.clone(),
+        cluster: cluster.id.clone(),
+        cluster_arn: cluster.arn.clone(),
+        writer,
+        record: Record::new(DbRef::new(&cluster.region, &target), now),
+        target,
+        readers: verdicts,
+    })
+}

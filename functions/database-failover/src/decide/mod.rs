@@ -1,0 +1,262 @@
+//! The policy, as pure synchronous functions from plain data to a [`Plan`]. No I/O here: an action
+//! (in `actions/`) gathers the facts through the ports, calls one of these functions once, then acts on
+//! the plan.
+//!
+//! - [`decide_promotion`] (`promotion.rs`): an RDS primary and its read replicas (same- or cross-region).
+//! - [`decide_cluster`] (`cluster.rs`): an Aurora cluster and its readers.
+//! - [`Plan::would`]: what the `status` command says a failure would do now.
+
+use failover_core::notify::Severity;
+use serde::Serialize;
+
+use crate::model::{Cluster, DbRef, Instance, Record};
+
+mod cluster;
+mod promotion;
+
+pub use cluster::decide_cluster;
+pub use promotion::{decide_promotion, primary_record};
+
+/// After a promotion is recorded, a repeated event within this many seconds re-applies the DNS change
+/// (idempotent), so a retry after a failed Route 53 call completes the job. Matches the 15-minute maximum
+/// event age of the deployment's EventBridge rules and Lambda's asynchronous retries.
+pub const REPOINT_WINDOW_SECS: i64 = 900;
+/// An Aurora cluster failed over by this function is not failed over again automatically within this many
+/// seconds (duplicate alarm deliveries and re-evaluations must not bounce the writer). Manual commands may.
+pub const CLUSTER_COOLDOWN_SECS: i64 = 3600;
+
+/// The settings the policy reads (a projection of [`crate::Config`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub opt_in_tag_key: String,
+    pub promote_when_available: bool,
+    pub max_replica_lag_seconds: f64,
+    pub allow_cross_region: bool,
+}
+
+/// What started the work.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Trigger {
+    /// An RDS event in `FAILURE_EVENT_IDS` on the primary, or RDS-EVENT-0069 on a cluster.
+    FailureEvent { event_id: String, message: String },
+    /// A CloudWatch alarm on the primary or the cluster, entering ALARM.
+    Alarm { name: String },
+    /// Replication stopped on a replica (0045 / 0057), or an alarm on a replica.
+    ReplicaSide { replica: DbRef, cause: String },
+    /// `promote`: a person named the replica.
+    ManualPromote { replica: DbRef },
+    /// `failover-cluster`: a person asked, optionally naming the reader.
+    ManualFailover { target: Option<String> },
+    /// `status`: what would happen if the primary failed now.
+    Status,
+}
+
+impl Trigger {
+    pub fn describe(&self) -> String {
+        match self {
+            Trigger::FailureEvent { event_id, message } if message.is_empty() => event_id.clone(),
+            Trigger::FailureEvent { event_id, message } => format!("{event_id} ({message})"),
+            Trigger::Alarm { name } => format!("alarm {name}"),
+            Trigger::ReplicaSide { replica, cause } => format!("{cause} on replica {}", replica.id),
+            Trigger::ManualPromote { replica } => format!("manual promote of {}", replica.id),
+            Trigger::ManualFailover { .. } => "manual failover-cluster".into(),
+            Trigger::Status => "status command".into(),
+        }
+    }
+
+    fn is_manual(&self) -> bool {
+        matches!(self, Trigger::ManualPromote { .. } | Trigger::ManualFailover { .. } | Trigger::Status)
+    }
+}
+
+/// What the primary looked like when it was described. (One per invocation: its size does not matter.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum PrimaryState {
+    Found(Instance),
+    /// `DescribeDBInstances` says it does not exist (deleted): down.
+    Missing,
+    /// Its region did not answer (cross-region replica-side events only): it cannot be confirmed available.
+    Unreachable {
+        error: String,
+    },
+}
+
+impl PrimaryState {
+    /// Where the promotion record is tagged; `None` when the primary cannot be tagged.
+    pub fn arn(&self) -> Option<String> {
+        match self {
+            PrimaryState::Found(p) => Some(p.arn.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            PrimaryState::Found(p) => p.status.clone(),
+            PrimaryState::Missing => "not found".into(),
+            PrimaryState::Unreachable { .. } => "unreachable".into(),
+        }
+    }
+}
+
+/// A replica (or Aurora reader) with its lag datapoints over the last 5 minutes (`ReplicaLag`, seconds, or
+/// `AuroraReplicaLag`, milliseconds; maximum per minute).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub instance: Instance,
+    pub lag: Vec<f64>,
+}
+
+/// Everything [`decide_promotion`] needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromotionFacts {
+    pub primary_ref: DbRef,
+    pub primary: PrimaryState,
+    /// The primary's replicas: its `ReadReplicaDBInstanceIdentifiers`, or, when it is missing or unreachable,
+    /// the instances whose `ReadReplicaSourceDBInstanceIdentifier` names it.
+    pub replicas: Vec<Candidate>,
+    /// A decision recorded earlier (tag on the primary, or on a replica when the primary is gone).
+    pub record: Option<Record>,
+    /// The recorded replica as it is now; `None` when there is no record or it no longer exists.
+    pub recorded: Option<Instance>,
+}
+
+/// How a replica or reader was judged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub id: String,
+    pub region: String,
+    pub status: String,
+    /// `failover:priority` for RDS replicas, `PromotionTier` for Aurora readers; lower first.
+    pub priority: i32,
+    /// Highest lag over the window (seconds for RDS, milliseconds for Aurora); `None` without data.
+    pub max_lag: Option<f64>,
+    pub eligible: bool,
+    /// `eligible`, or why not.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Promotion {
+    pub primary: DbRef,
+    /// The primary's ARN when it exists (the record is tagged there); `None` when missing or unreachable.
+    pub primary_arn: Option<String>,
+    pub primary_status: String,
+    pub replica: DbRef,
+    pub replica_arn: String,
+    /// The endpoint clients must use from now on.
+    pub endpoint: Option<String>,
+    /// The decision, written before promoting (or found, when `resumed`).
+    pub record: Record,
+    /// Completing a decision recorded by an earlier invocation (whose promotion failed or did not finish).
+    pub resumed: bool,
+    pub replicas: Vec<Verdict>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterFailover {
+    pub region: String,
+    pub cluster: String,
+    pub cluster_arn: String,
+    pub writer: Option<String>,
+    pub target: String,
+    pub record: Record,
+    pub readers: Vec<Verdict>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Refusal {
+    /// The primary, cluster or alarm concerned.
+    pub resource: String,
+    pub reason: String,
+    pub severity: Severity,
+    /// Every replica or reader considered, and why each was not chosen.
+    pub replicas: Vec<Verdict>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Info {
+    pub resource: String,
+    pub region: String,
+    pub cluster: bool,
+    pub event_id: String,
+    pub message: String,
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "plan", rename_all = "kebab-case")]
+pub enum Plan {
+    Promote(Promotion),
+    FailoverCluster(ClusterFailover),
+    /// The recorded replica has already been promoted: nothing else is promoted. Within
+    /// [`REPOINT_WINDOW_SECS`] of the record, the DNS change is applied again (`repoint`).
+    AlreadyPromoted {
+        primary: DbRef,
+        replica: DbRef,
+        at: String,
+        endpoint: Option<String>,
+        repoint: bool,
+    },
+    Skip {
+        reason: String,
+    },
+    Refuse(Refusal),
+    Inform(Info),
+}
+
+impl Plan {
+    /// What carrying out this plan would do, in words: the `status` command's answer to "what if it failed
+    /// now?". `home_region` is the region identifiers are shown from.
+    pub fn would(&self, home_region: &str) -> String {
+        match self {
+            Plan::Promote(p) => format!("would promote {}", p.replica.display_from(home_region)),
+            Plan::FailoverCluster(c) => format!("would fail over to {}", c.target),
+            Plan::AlreadyPromoted { replica, at, .. } => format!("already failed over to {} at {at}", replica.id),
+            Plan::Skip { reason } => format!("would do nothing: {reason}"),
+            Plan::Refuse(r) => format!("would refuse: {}", r.reason),
+            Plan::Inform(_) => "informational only".to_owned(),
+        }
+    }
+}
+
+/// Highest non-negative datapoint.
+fn max_lag(lag: &[f64]) -> Option<f64> {
+    lag.iter().copied().filter(|v| *v >= 0.0).reduce(f64::max)
+}
+
+/// The eligible verdict with the lowest (priority, lag, id): lower priority first, then less lag; unknown lag
+/// (Aurora only: RDS replicas without lag are not eligible) after any known lag.
+fn best(verdicts: &[Verdict]) -> Option<usize> {
+    verdicts
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.eligible)
+        .min_by(|(_, a), (_, b)| {
+            a.priority
+                .cmp(&b.priority)
+                .then_with(|| match (a.max_lag, b.max_lag) {
+                    (Some(x), Some(y)) => x.total_cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                })
+                .then_with(|| (&a.region, &a.id).cmp(&(&b.region, &b.id)))
+        })
+        .map(|(i, _)| i)
+}
+
+/// Everything [`decide_cluster`] needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterFacts {
+    pub region: String,
+    pub id: String,
+    pub cluster: Option<Cluster>,
+    /// The cluster's instances with their `AuroraReplicaLag` datapoints (milliseconds).
+    pub members: Vec<Candidate>,
+}
+
+#[cfg(test)]
+mod tests;

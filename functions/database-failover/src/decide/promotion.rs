@@ -1,0 +1,239 @@
+//! RDS: which replica of a failed primary to promote, or why none.
+
+use failover_core::notify::Severity;
+
+use super::REPOINT_WINDOW_SECS;
+use super::{
+    best, max_lag, Candidate, Plan, PrimaryState, Promotion, PromotionFacts, Refusal, Settings, Trigger, Verdict,
+};
+use crate::model::{Instance, Record, DEFAULT_PRIORITY, PRIORITY_TAG, PROMOTED_TAG};
+
+/// RDS: promote the safest replica of a failed primary, or say why not.
+pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Settings, now: i64) -> Plan {
+    let primary_ref = &facts.primary_ref;
+    let key = settings.opt_in_tag_key.as_str();
+    match &facts.primary {
+        PrimaryState::Found(p) if !p.opted_in(key) => {
+            return Plan::Skip { reason: format!("{} is not opted in (tag {key}=true is missing)", p.at.id) }
+        }
+        PrimaryState::Found(p) if p.source.is_some() => {
+            return Plan::Skip { reason: format!("{} is itself a read replica: there is nothing to promote", p.at.id) }
+        }
+        PrimaryState::Found(p) if p.cluster.is_some() => {
+            return Plan::Skip {
+                reason: format!("{} is an Aurora cluster member: clusters fail over, not instances", p.at.id),
+            }
+        }
+        PrimaryState::Missing | PrimaryState::Unreachable { .. }
+            if !facts.replicas.iter().any(|r| r.instance.opted_in(key)) && facts.record.is_none() =>
+        {
+            return Plan::Skip {
+                reason: format!(
+                    "{} is {} and none of its replicas is opted in (tag {key}=true)",
+                    primary_ref.id,
+                    facts.primary.describe()
+                ),
+            }
+        }
+        _ => {}
+    }
+
+    if let Some(record) = &facts.record {
+        return decide_recorded(trigger, facts, record, settings, now);
+    }
+
+    let primary_status = facts.primary.describe();
+    if let PrimaryState::Found(p) = &facts.primary {
+        let confirmed = p.is_down()
+            || matches!(trigger, Trigger::ManualPromote { .. } | Trigger::Status)
+            || (p.status == "available"
+                && settings.promote_when_available
+                && matches!(trigger, Trigger::Alarm { .. } | Trigger::FailureEvent { .. }));
+        if !confirmed {
+            let why = if p.status == "available" && !matches!(trigger, Trigger::ReplicaSide { .. }) {
+                "reports available (PROMOTE_WHEN_AVAILABLE is false)".to_owned()
+            } else {
+                format!("reports {}, which is not a failure", p.status)
+            };
+            return Plan::Refuse(Refusal {
+                resource: primary_ref.id.clone(),
+                reason: format!("{} was not promoted away from: the primary {why}", primary_ref.id),
+                severity: Severity::Warning,
+                replicas: verdicts(facts, settings),
+            });
+        }
+    }
+
+    let replicas = verdicts(facts, settings);
+    let chosen = match trigger {
+        Trigger::ManualPromote { replica } => {
+            let Some(position) = facts.replicas.iter().position(|c| &c.instance.at == replica) else {
+                return Plan::Refuse(Refusal {
+                    resource: primary_ref.id.clone(),
+                    reason: format!("{} is not a read replica of {}", replica.id, primary_ref.id),
+                    severity: Severity::Warning,
+                    replicas,
+                });
+            };
+            if !replicas[position].eligible {
+                return Plan::Refuse(Refusal {
+                    resource: primary_ref.id.clone(),
+                    reason: format!("{} cannot be promoted: {}", replica.id, replicas[position].reason),
+                    severity: Severity::Warning,
+                    replicas,
+                });
+            }
+            position
+        }
+        _ => match best(&replicas) {
+            Some(position) => position,
+            None => {
+                let reason = if replicas.is_empty() {
+                    format!("{} ({primary_status}) has no read replica to promote", primary_ref.id)
+                } else {
+                    format!("{} ({primary_status}): no replica is safe to promote", primary_ref.id)
+                };
+                return Plan::Refuse(Refusal {
+                    resource: primary_ref.id.clone(),
+                    reason,
+                    severity: Severity::Critical,
+                    replicas,
+                });
+            }
+        },
+    };
+    let replica = &facts.replicas[chosen].instance;
+    Plan::Promote(Promotion {
+        primary: primary_ref.clone(),
+        primary_arn: facts.primary.arn(),
+        primary_status,
+        replica: replica.at.clone(),
+        replica_arn: replica.arn.clone(),
+        endpoint: replica.endpoint.clone(),
+        record: Record::new(replica.at.clone(), now),
+        resumed: false,
+        replicas,
+    })
+}
+
+/// A decision exists: complete it, report it, or refuse — never choose another replica.
+fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, settings: &Settings, now: i64) -> Plan {
+    let primary = &facts.primary_ref;
+    let chosen = record.subject.display_from(&primary.region);
+    if let Trigger::ManualPromote { replica } = trigger {
+        if replica != &record.subject {
+            return Plan::Refuse(Refusal {
+                resource: primary.id.clone(),
+                reason: format!(
+                    "{} was already failed over to {chosen} at {}: {} is not promoted as well",
+                    primary.id, record.at, replica.id
+                ),
+                severity: Severity::Warning,
+                replicas: verdicts(facts, settings),
+            });
+        }
+    }
+    match &facts.recorded {
+        None => Plan::Refuse(Refusal {
+            resource: primary.id.clone(),
+            reason: format!(
+                "{} was recorded as failed over to {chosen} at {}, but {chosen} no longer exists; no other replica \
+                 is chosen automatically",
+                primary.id, record.at
+            ),
+            severity: Severity::Critical,
+            replicas: verdicts(facts, settings),
+        }),
+        Some(replica) if replica.source.is_none() => Plan::AlreadyPromoted {
+            primary: primary.clone(),
+            replica: replica.at.clone(),
+            at: record.at.clone(),
+            endpoint: replica.endpoint.clone(),
+            repoint: record.at_secs.is_some_and(|at| (0..REPOINT_WINDOW_SECS).contains(&(now - at))),
+        },
+        Some(replica) if replica.status == "available" => Plan::Promote(Promotion {
+            primary: primary.clone(),
+            primary_arn: facts.primary.arn(),
+            primary_status: facts.primary.describe(),
+            replica: replica.at.clone(),
+            replica_arn: replica.arn.clone(),
+            endpoint: replica.endpoint.clone(),
+            record: record.clone(),
+            resumed: true,
+            replicas: verdicts(facts, settings),
+        }),
+        Some(replica) => Plan::Refuse(Refusal {
+            resource: primary.id.clone(),
+            reason: format!(
+                "{} was recorded as failing over to {chosen} at {}, but {chosen} is {}; no other replica is chosen \
+                 automatically",
+                primary.id, record.at, replica.status
+            ),
+            severity: Severity::Critical,
+            replicas: verdicts(facts, settings),
+        }),
+    }
+}
+
+fn verdicts(facts: &PromotionFacts, settings: &Settings) -> Vec<Verdict> {
+    facts.replicas.iter().map(|c| replica_verdict(c, &facts.primary_ref.region, settings)).collect()
+}
+
+/// A replica is eligible when it is available, opted in (IAM allows `PromoteReadReplica` only on opted-in
+/// instances), in the primary's region unless cross-region is allowed, and its `ReplicaLag` over the window
+/// is known, never -1 and at most `MAX_REPLICA_LAG_SECONDS`.
+fn replica_verdict(candidate: &Candidate, home_region: &str, settings: &Settings) -> Verdict {
+    let instance = &candidate.instance;
+    let (priority, priority_note) = priority_of(instance);
+    let max_lag = max_lag(&candidate.lag);
+    let key = settings.opt_in_tag_key.as_str();
+    let limit = settings.max_replica_lag_seconds;
+    let reason = if instance.status != "available" {
+        Some(format!("status is {}", instance.status))
+    } else if !instance.opted_in(key) {
+        Some(format!("not opted in (tag {key}=true is missing)"))
+    } else if instance.at.region != home_region && !settings.allow_cross_region {
+        Some(format!("in another region ({}) and ALLOW_CROSS_REGION is false", instance.at.region))
+    } else if candidate.lag.is_empty() {
+        Some("ReplicaLag unknown: no data in the last 5 minutes".to_owned())
+    } else if candidate.lag.iter().any(|v| *v < 0.0) {
+        Some("replication is not running (ReplicaLag -1 in the last 5 minutes)".to_owned())
+    } else if max_lag.is_some_and(|lag| lag > limit) {
+        Some(format!("ReplicaLag reached {} s, above MAX_REPLICA_LAG_SECONDS ({limit} s)", number(max_lag)))
+    } else {
+        None
+    };
+    Verdict {
+        id: instance.at.id.clone(),
+        region: instance.at.region.clone(),
+        status: instance.status.clone(),
+        priority,
+        max_lag,
+        eligible: reason.is_none(),
+        reason: match (reason, priority_note) {
+            (Some(r), _) => r,
+            (None, Some(note)) => format!("eligible ({note})"),
+            (None, None) => "eligible".into(),
+        },
+    }
+}
+
+fn priority_of(instance: &Instance) -> (i32, Option<String>) {
+    match instance.tags.get(PRIORITY_TAG).map(|v| v.trim()) {
+        None => (DEFAULT_PRIORITY, None),
+        Some(v) => match v.parse::<i32>() {
+            Ok(p) => (p, None),
+            Err(_) => {
+                (DEFAULT_PRIORITY, Some(format!("{PRIORITY_TAG}={v:?} is not a number, {DEFAULT_PRIORITY} used")))
+            }
+        },
+    }
+}
+
+fn number(value: Option<f64>) -> String {
+    value.map_or_else(|| "?".into(), |v| format!("{v}"))
+}
+/// The record tag on a primary, read from the primary's own tags.
+pub fn primary_record(primary: &Instance) -> Option<Record> {
+    primary.tags.get(PROMOTED_TAG).and_then(|v| Record::parse(v, &primary.at.region))
+}

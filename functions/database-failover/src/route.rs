@@ -1,0 +1,284 @@
+//! Where an event goes: a pure mapping from an intake [`Event`] (or a parsed manual [`Command`]) to the work
+//! it asks for, or a skip with its reason; and, once the instance an event names is described, what it turned
+//! out to be ([`described`]). No I/O here.
+
+use failover_core::intake::{AlarmChange, Event, RdsEvent, RdsSourceType};
+use failover_core::notify::Severity;
+
+use crate::command::{Command, Subject};
+use crate::decide::{Info, Refusal, Trigger};
+use crate::model::{DbRef, Instance};
+
+/// AWS's own failovers: reported for information, never acted on (Multi-AZ 0013 started, 0015 / 0049
+/// completed; Aurora 0071 completed, 0072 / 0073 started).
+pub const INFORMATIONAL_EVENT_IDS: &[&str] =
+    &["RDS-EVENT-0013", "RDS-EVENT-0015", "RDS-EVENT-0049", "RDS-EVENT-0071", "RDS-EVENT-0072", "RDS-EVENT-0073"];
+/// Replica-side events: replication stopped (0045), streaming terminated (0057). What a cross-region replica
+/// sees when its primary's region is gone.
+pub const REPLICA_SIDE_EVENT_IDS: &[&str] = &["RDS-EVENT-0045", "RDS-EVENT-0057"];
+/// Aurora: the cluster's own failover failed.
+pub const CLUSTER_FAILOVER_FAILED: &str = "RDS-EVENT-0069";
+/// The work an event asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// Not ours, or nothing to do: logged, never notified.
+    Skip(String),
+    /// AWS's own failover: one informational notification.
+    Inform(Info),
+    /// A database instance that may be a failed primary (or, once described, a replica or an Aurora member).
+    Instance { at: DbRef, trigger: Trigger },
+    /// A replica reported that replication stopped.
+    Replica { at: DbRef, trigger: Trigger },
+    /// An Aurora cluster to fail over.
+    Cluster { region: String, id: String, trigger: Trigger },
+    /// `promote`: the named replica, with the same guards.
+    Promote { at: DbRef, trigger: Trigger },
+    /// `status`: what a failure would do now; changes nothing.
+    Status { region: String, subject: Subject },
+    /// Ours, but unusable as it stands: notified.
+    Refuse(Refusal),
+}
+
+/// Which work an alarm or RDS event asks for. Manual commands are parsed by [`crate::command`], then mapped
+/// by [`command`].
+pub fn route(event: &Event, failure_event_ids: &[String]) -> Route {
+    match event {
+        Event::Rds(rds) => route_rds(rds, failure_event_ids),
+        Event::Alarm(alarm) => route_alarm(alarm),
+        Event::Manual(m) => Route::Skip(format!("manual command {} is parsed by the command module", m.command)),
+        Event::Unsupported { source, detail_type } => Route::Skip(format!("not handled: {detail_type} from {source}")),
+    }
+}
+
+fn route_rds(rds: &RdsEvent, failure_event_ids: &[String]) -> Route {
+    let id = rds.event_id.as_str();
+    if INFORMATIONAL_EVENT_IDS.contains(&id) {
+        return Route::Inform(Info {
+            resource: rds.source_id.clone(),
+            region: rds.region.clone(),
+            cluster: rds.source_type == RdsSourceType::Cluster,
+            event_id: rds.event_id.clone(),
+            message: rds.message.clone(),
+        });
+    }
+    match &rds.source_type {
+        RdsSourceType::Cluster if id == CLUSTER_FAILOVER_FAILED => Route::Cluster {
+            region: rds.region.clone(),
+            id: rds.source_id.clone(),
+            trigger: Trigger::FailureEvent { event_id: rds.event_id.clone(), message: rds.message.clone() },
+        },
+        RdsSourceType::Instance if REPLICA_SIDE_EVENT_IDS.contains(&id) => {
+            let at = DbRef::new(&rds.region, &rds.source_id);
+            Route::Replica { trigger: Trigger::ReplicaSide { replica: at.clone(), cause: rds.event_id.clone() }, at }
+        }
+        RdsSourceType::Instance if failure_event_ids.iter().any(|f| f == id) => Route::Instance {
+            at: DbRef::new(&rds.region, &rds.source_id),
+            trigger: Trigger::FailureEvent { event_id: rds.event_id.clone(), message: rds.message.clone() },
+        },
+        other => Route::Skip(format!("{id} on {:?} {} is not a failure this function acts on", other, rds.source_id)),
+    }
+}
+
+fn route_alarm(alarm: &AlarmChange) -> Route {
+    let instances = alarm.dimension_values("DBInstanceIdentifier");
+    let clusters = alarm.dimension_values("DBClusterIdentifier");
+    if instances.is_empty() && clusters.is_empty() {
+        return Route::Skip(format!(
+            "alarm {} has no DBInstanceIdentifier or DBClusterIdentifier dimension",
+            alarm.alarm_name
+        ));
+    }
+    if !alarm.entered_alarm() {
+        return Route::Skip(format!(
+            "alarm {} is {} (from {}): database-failover acts only on entering ALARM and never fails back",
+            alarm.alarm_name,
+            alarm.state.as_str(),
+            alarm.previous_state.map_or("unknown", |s| s.as_str())
+        ));
+    }
+    let trigger = Trigger::Alarm { name: alarm.alarm_name.clone() };
+    match (instances.as_slice(), clusters.as_slice()) {
+        ([], [cluster]) => Route::Cluster { region: alarm.region.clone(), id: (*cluster).to_owned(), trigger },
+        ([instance], []) => Route::Instance { at: DbRef::new(&alarm.region, *instance), trigger },
+        _ => Route::Refuse(Refusal {
+            resource: alarm.alarm_name.clone(),
+            reason: format!(
+                "alarm {} watches several databases ({}); it cannot say which one failed",
+                alarm.alarm_name,
+                instances.iter().chain(clusters.iter()).copied().collect::<Vec<_>>().join(", ")
+            ),
+            severity: Severity::Warning,
+            replicas: Vec::new(),
+        }),
+    }
+}
+
+/// The work a manual command asks for; identifiers without a region are in `home_region`.
+pub fn command(command: Command, home_region: &str) -> Route {
+    let region_or_home = |region: Option<String>| region.unwrap_or_else(|| home_region.to_owned());
+    match command {
+        Command::Status { region, subject } => Route::Status { region: region_or_home(region), subject },
+        Command::Promote { region, replica } => {
+            let at = DbRef::new(region_or_home(region), replica);
+            Route::Promote { trigger: Trigger::ManualPromote { replica: at.clone() }, at }
+        }
+        Command::FailoverCluster { region, cluster, target } => {
+            Route::Cluster { region: region_or_home(region), id: cluster, trigger: Trigger::ManualFailover { target } }
+        }
+    }
+}
+
+/// What an instance named by an event or alarm turned out to be, once described.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Described {
+    /// Not a replica nor an Aurora member: a primary, whose failure is decided on.
+    Primary,
+    /// A replica under an alarm: its source is checked, as for a replica-side event.
+    ReplicaSide(Trigger),
+    /// An Aurora member under an alarm: its cluster fails over if, and only if, it is the writer.
+    ClusterMember {
+        cluster: String,
+    },
+    Skip(String),
+}
+
+/// Settles an instance event or alarm on `at` ([`Route::Instance`]) once the instance is described: only alarms
+/// reach through a replica or an Aurora member; RDS's own events on them are not failures this function acts on.
+pub fn described(at: &DbRef, instance: &Instance, trigger: &Trigger) -> Described {
+    let id = &at.id;
+    match (&instance.cluster, &instance.source, trigger) {
+        (Some(cluster), _, Trigger::Alarm { .. }) => Described::ClusterMember { cluster: cluster.clone() },
+        (Some(cluster), _, _) => Described::Skip(format!(
+            "{id} belongs to Aurora cluster {cluster}: Aurora fails over by itself on instance failures; cluster \
+             alarms and RDS-EVENT-0069 drive this function"
+        )),
+        (None, Some(_), Trigger::Alarm { name }) => {
+            Described::ReplicaSide(Trigger::ReplicaSide { replica: at.clone(), cause: format!("alarm {name}") })
+        }
+        (None, Some(_), _) => Described::Skip(format!("{id} is a read replica: a failed replica is not failed over")),
+        (None, None, _) => Described::Primary,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use failover_core::intake::parse;
+    use serde_json::json;
+
+    use super::*;
+
+    const EAST: &str = "us-east-1";
+    const WEST: &str = "us-west-2";
+
+    fn sample(name: &str) -> failover_core::intake::Event {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events").join(name);
+        parse(&serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()).unwrap()
+    }
+
+    fn ids() -> Vec<String> {
+        crate::config::FAILURE_EVENT_IDS.default.unwrap_or_default().split(',').map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn routing_sends_each_sample_where_it_belongs() {
+        assert!(matches!(route(&sample("rds-instance-failure.json"), &ids()),
+            Route::Instance { at, trigger: Trigger::FailureEvent { .. } } if at == DbRef::new(EAST, "orders-primary")));
+        assert!(matches!(route(&sample("sns-eventbridge-rds-failure.json"), &ids()), Route::Instance { .. }));
+        assert!(matches!(route(&sample("rds-instance-storage-full.json"), &ids()), Route::Instance { .. }));
+        assert!(matches!(route(&sample("rds-replica-replication-stopped.json"), &ids()),
+            Route::Replica { at, .. } if at == DbRef::new(WEST, "orders-replica-west")));
+        assert!(matches!(route(&sample("rds-cluster-failover-failed.json"), &ids()),
+            Route::Cluster { id, .. } if id == "catalog-cluster"));
+        assert!(matches!(route(&sample("rds-instance-failover-completed.json"), &ids()),
+            Route::Inform(Info { event_id, cluster: false, .. }) if event_id == "RDS-EVENT-0049"));
+        assert!(matches!(
+            route(&sample("alarm-action-db-instance.json"), &ids()),
+            Route::Instance { trigger: Trigger::Alarm { .. }, .. }
+        ));
+        assert!(matches!(route(&sample("alarm-action-aurora-cluster.json"), &ids()), Route::Cluster { .. }));
+    }
+
+    #[test]
+    fn routing_skips_what_is_not_ours() {
+        for name in [
+            "alarm-eventbridge-target-group.json",
+            "alarm-eventbridge-target-group-ok.json",
+            "eventbridge-ec2-state-change.json",
+        ] {
+            assert!(matches!(route(&sample(name), &ids()), Route::Skip(_)), "{name}");
+        }
+        // A failure event id that is not configured.
+        let only_0031 = vec!["RDS-EVENT-0031".to_owned()];
+        assert!(matches!(route(&sample("rds-instance-storage-full.json"), &only_0031), Route::Skip(_)));
+    }
+
+    #[test]
+    fn routing_skips_database_alarms_that_leave_alarm_and_refuses_alarms_over_several_databases() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/alarm-action-db-instance.json"),
+        )
+        .unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["alarmData"]["state"]["value"] = json!("OK");
+        v["alarmData"]["previousState"]["value"] = json!("ALARM");
+        assert!(matches!(route(&parse(&v).unwrap(), &ids()), Route::Skip(r) if r.contains("never fails back")));
+        v["alarmData"]["state"]["value"] = json!("ALARM");
+        v["alarmData"]["previousState"]["value"] = json!("OK");
+        let mut second = v["alarmData"]["configuration"]["metrics"][0].clone();
+        second["metricStat"]["metric"]["dimensions"]["DBInstanceIdentifier"] = json!("billing");
+        v["alarmData"]["configuration"]["metrics"].as_array_mut().unwrap().push(second);
+        assert!(
+            matches!(route(&parse(&v).unwrap(), &ids()), Route::Refuse(r) if r.reason.contains("orders-primary, billing"))
+        );
+    }
+
+    #[test]
+    fn commands_name_their_database_in_the_given_region_or_the_home_one() {
+        let promote = Command::Promote { region: None, replica: "orders-r1".into() };
+        assert!(matches!(command(promote, EAST),
+            Route::Promote { at, trigger: Trigger::ManualPromote { replica } } if at == DbRef::new(EAST, "orders-r1") && replica == at));
+        let status = Command::Status { region: Some(WEST.into()), subject: Subject::Instance("orders".into()) };
+        assert!(
+            matches!(command(status, EAST), Route::Status { region, subject: Subject::Instance(id) } if region == WEST && id == "orders")
+        );
+        let failover =
+            Command::FailoverCluster { region: None, cluster: "catalog".into(), target: Some("reader-b".into()) };
+        assert!(matches!(command(failover, EAST),
+            Route::Cluster { region, id, trigger: Trigger::ManualFailover { target: Some(t) } } if region == EAST && id == "catalog" && t == "reader-b"));
+    }
+
+    fn described_instance(source: Option<&str>, cluster: Option<&str>) -> Instance {
+        Instance {
+            at: DbRef::new(EAST, "db-1"),
+            arn: String::new(),
+            status: "available".into(),
+            source: source.map(|s| DbRef::new(EAST, s)),
+            replicas: Vec::new(),
+            cluster: cluster.map(str::to_owned),
+            endpoint: None,
+            promotion_tier: None,
+            tags: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_described_instance_is_a_primary_or_is_reached_through_only_by_alarms() {
+        let alarm = Trigger::Alarm { name: "latency".into() };
+        let event = Trigger::FailureEvent { event_id: "RDS-EVENT-0031".into(), message: String::new() };
+        assert_eq!(described(&DbRef::new(EAST, "db-1"), &described_instance(None, None), &event), Described::Primary);
+        assert_eq!(described(&DbRef::new(EAST, "db-1"), &described_instance(None, None), &alarm), Described::Primary);
+
+        let replica = described_instance(Some("orders"), None);
+        assert!(matches!(described(&replica.at, &replica, &alarm),
+            Described::ReplicaSide(Trigger::ReplicaSide { replica: r, cause }) if r == replica.at && cause == "alarm latency"));
+        assert!(
+            matches!(described(&replica.at, &replica, &event), Described::Skip(r) if r.contains("a failed replica is not failed over"))
+        );
+
+        let member = described_instance(None, Some("catalog"));
+        assert_eq!(described(&member.at, &member, &alarm), Described::ClusterMember { cluster: "catalog".into() });
+        assert!(
+            matches!(described(&member.at, &member, &event), Described::Skip(r) if r.contains("Aurora fails over by itself"))
+        );
+    }
+}
