@@ -125,10 +125,18 @@ mod same_as_memory {
         prop_oneof![
             (0..2usize, 0..3usize, 1..40i64).prop_map(|(resource, owner, hold)| Op::Claim { resource, owner, hold }),
             (0..2usize, 0..3usize).prop_map(|(resource, owner)| Op::Release { resource, owner }),
-            (0..2usize, 0..2usize, 0..3usize, 1..40i64)
-                .prop_map(|(resource, key, owner, keep)| Op::Record { resource, key, owner, keep }),
-            (0..2usize, 0..2usize, 0..3usize, any::<bool>())
-                .prop_map(|(resource, key, owner, done)| Op::Settle { resource, key, owner, done }),
+            (0..2usize, 0..2usize, 0..3usize, 1..40i64).prop_map(|(resource, key, owner, keep)| Op::Record {
+                resource,
+                key,
+                owner,
+                keep
+            }),
+            (0..2usize, 0..2usize, 0..3usize, any::<bool>()).prop_map(|(resource, key, owner, done)| Op::Settle {
+                resource,
+                key,
+                owner,
+                done
+            }),
             (0..2usize).prop_map(|resource| Op::Records { resource }),
         ]
     }
@@ -148,7 +156,10 @@ mod same_as_memory {
             }
             Op::Settle { resource, key, owner, done } => {
                 let state = if done { State::Done } else { State::Abandoned };
-                format!("{:?}", ledger.settle(RESOURCES[resource], KEYS[key], OWNERS[owner], state, now, None).await.unwrap())
+                format!(
+                    "{:?}",
+                    ledger.settle(RESOURCES[resource], KEYS[key], OWNERS[owner], state, now, None).await.unwrap()
+                )
             }
             Op::Records { resource } => format!("{:?}", ledger.records(RESOURCES[resource], now).await.unwrap()),
         }

@@ -1,5 +1,5 @@
 //! The invocation: intake ([`failover_core::intake`]), route ([`crate::route`]), dispatch to the action
-//! ([`crate::actions`]), finish ([`failover_core::report::finish`]: log, publish, answer).
+//! ([`crate::actions`]), finish ([`failover_core::invoke::finish`]: log, publish, answer).
 //!
 //! Errors: `Err` only when a retry could help (a report carries a transient AWS error, published first), so
 //! Lambda retries the event and the promotion record makes the retry complete the same decision; and for
@@ -7,9 +7,10 @@
 //! events that are not ours, refusals, permanent AWS errors — is `Ok` with a status.
 
 use failover_core::intake::{self, Event};
+use failover_core::invoke::finish;
 use failover_core::invoke::InvokeError;
 use failover_core::notify::{Notifier, SnsNotifier};
-use failover_core::report::{finish, Report};
+use failover_core::report::Report;
 use failover_core::response::Response;
 use serde_json::Value;
 

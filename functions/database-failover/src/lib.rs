@@ -10,7 +10,7 @@
 //! 3. [`actions`]: one file per action — [`actions::promote`], [`actions::failover_cluster`],
 //!    [`actions::status`] — gathers its facts through the [`ports`] ([`actions::facts`]), decides once
 //!    through [`decide`], acts, and builds its report with [`report`].
-//! 4. `failover_core::report::finish`: logs one decision line, publishes the report unless it is a skip,
+//! 4. `failover_core::invoke::finish`: logs one decision line, publishes the report unless it is a skip,
 //!    and answers.
 //!
 //! [`model`] holds the domain types; [`decide`] is pure and holds no SDK type; [`adapters`] implement the

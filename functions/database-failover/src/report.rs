@@ -1,6 +1,6 @@
 //! The notification texts: what people are told about each plan and its outcome, with next steps, as
 //! [`Report`]s. A report of a failed AWS call carries its [`AwsError`], so that
-//! [`failover_core::report::finish`] returns an error exactly when a retry can help.
+//! [`failover_core::invoke::finish`] returns an error exactly when a retry can help.
 
 use failover_core::aws::AwsError;
 use failover_core::notify::Severity;

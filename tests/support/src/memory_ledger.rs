@@ -64,7 +64,9 @@ impl Ledger for MemoryLedger {
         Ok(self.with(|i| {
             let key = (record.resource.clone(), record.key.clone());
             match i.records.get(&key) {
-                Some(existing) if existing.expires_at >= record.updated_at => Written::Exists(Box::new(existing.clone())),
+                Some(existing) if existing.expires_at >= record.updated_at => {
+                    Written::Exists(Box::new(existing.clone()))
+                }
                 _ => {
                     i.records.insert(key, record.clone());
                     Written::New
