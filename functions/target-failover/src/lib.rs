@@ -102,13 +102,20 @@
 //! - [`elb`]: the [`elb::LoadBalancer`] port and its SDK adapter. [`report`]: outcomes to notifications.
 //! - [`handler`]: the invocation, wiring the above.
 
-pub mod commands;
+pub mod actions;
+pub mod adapters;
+pub mod command;
 pub mod config;
 pub mod decide;
-pub mod elb;
 pub mod handler;
 pub mod model;
+pub mod ports;
 pub mod report;
+pub mod route;
 
 pub use config::Config;
-pub use handler::{App, Home, FUNCTION};
+pub use handler::App;
+pub use route::Home;
+
+/// The function's name, as reports and responses carry it.
+pub const FUNCTION: &str = "target-failover";
