@@ -1,7 +1,7 @@
 //! Domain types: targets and their health, target-group ARNs, forward actions and their weights, and the
 //! weights remembered on a failing group while its traffic is on the backup group.
 //!
-//! Nothing here calls AWS, and no SDK type appears here: the [`crate::adapters`] convert SDK types into these.
+//! Nothing here calls AWS, and no SDK type appears here: the SDK adapter converts SDK types into these.
 
 use std::collections::BTreeMap;
 use std::fmt;

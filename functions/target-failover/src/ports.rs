@@ -1,6 +1,6 @@
 //! The load-balancer port: what the actions need from Elastic Load Balancing, in domain types
 //! ([`crate::model`]). Every failure is an [`AwsError`] naming the operation and the resource. The SDK
-//! implementation is [`crate::adapters::ElbClient`]; tests put in-memory or counting ones in its place.
+//! implementation is `adapters::ElbClient`; tests put in-memory or counting ones in its place.
 
 use std::future::Future;
 

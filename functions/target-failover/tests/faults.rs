@@ -1,6 +1,6 @@
 //! Faults the local AWS cannot produce: throttling, 5xx, connection failures and timeouts on each ELB call the
 //! function makes, through `aws-smithy-mocks` (connection failures and timeouts through the sentinel statuses
-//! of `shared/tests/support/faulty_http.rs`), and on the notification itself. A fault that clears within the
+//! of `test_support::faulty_http`), and on the notification itself. A fault that clears within the
 //! SDK's attempts is invisible; one that outlasts them returns an `AwsError` to Lambda (so the event is
 //! retried) after a failure notification was attempted. A failed notification never undoes or fails a change.
 
@@ -470,4 +470,33 @@ async fn a_notification_that_cannot_be_published_neither_fails_nor_undoes_the_ch
         assert_eq!(publish.num_calls(), ATTEMPTS, "{fault:?}: the SDK retried the publication");
     }))
     .await;
+}
+
+#[tokio::test]
+async fn opt_in_values_other_than_exactly_true_do_not_opt_a_group_in_and_nothing_changes() {
+    // IAM compares the tag with StringEquals: `TRUE` or ` true` would let the function pick a group that IAM
+    // then refuses to touch, so they do not opt in.
+    for value in ["TRUE", " true"] {
+        for scenario in [Scenario::Deregister, Scenario::Shift, Scenario::Restore] {
+            let case = format!("{scenario:?} / {value:?}");
+            let almost = mock!(Client::describe_tags).then_compute_output(move |input| {
+                let descriptions = input.resource_arns().iter().map(|arn| {
+                    let tag = Tag::builder().key("failover:enabled").value(value).build();
+                    TagDescription::builder().resource_arn(arn).tags(tag).build()
+                });
+                DescribeTagsOutput::builder().set_tag_descriptions(Some(descriptions.collect())).build()
+            });
+            let world = scenario.world();
+            let mut rules = vec![almost.clone()];
+            rules.extend(world.iter().cloned());
+            let recorder = Recorder::default();
+
+            let response = app(&rules, &recorder).handle(scenario.event()).await.expect(&case);
+
+            assert_eq!(response.status, Outcome::Skipped, "{case}: {response:?}");
+            assert!(response.message.contains("not opted in"), "{case}: {response:?}");
+            assert!(changes_made(&world).is_empty(), "{case}: changed {:?}", changes_made(&world));
+            assert!(outcomes(&recorder).is_empty(), "{case}: {:?}", outcomes(&recorder));
+        }
+    }
 }

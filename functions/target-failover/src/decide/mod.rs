@@ -47,8 +47,8 @@
 //!
 //! # Layout
 //! This file: the floor, the counts, the group view, [`Plan`] and the plans for alarms and commands.
-//! [`shift`]: which forward actions a shift changes ([`plan_shift`]) and what that comes to ([`ShiftVerdict`]).
-//! [`failback`]: which saved weights a failback restores ([`plan_failback`]).
+//! `shift.rs`: which forward actions a shift changes ([`plan_shift`]) and what that comes to ([`ShiftVerdict`]).
+//! `failback.rs`: which saved weights a failback restores ([`plan_failback`]).
 
 use std::collections::BTreeSet;
 
