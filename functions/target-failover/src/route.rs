@@ -204,6 +204,32 @@ mod tests {
         assert!(skip(&alarm("ALARM", "OK", json!({"TargetGroup": TG})), &elsewhere).contains("region us-east-1"));
     }
 
+    fn manual(payload: serde_json::Value) -> Event {
+        failover_core::intake::parse(&payload).expect("manual command")
+    }
+
+    #[test]
+    fn a_manual_command_goes_to_its_action_with_its_own_dry_run() {
+        let arn = format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:{TG}");
+        let event = manual(json!({"command": "shift", "target_group_arn": arn, "dry_run": true}));
+        let Ok(Route::Command { trigger, command, dry_run }) = route(&event, &home(), false) else {
+            panic!("not routed to the command")
+        };
+        assert_eq!(
+            (trigger.as_str(), command, dry_run),
+            ("manual command shift", Command::Shift { group: arn.clone() }, true)
+        );
+        let event = manual(json!({"command": "status", "target_group_arn": arn}));
+        assert!(matches!(route(&event, &home(), true), Ok(Route::Command { dry_run: true, .. })));
+    }
+
+    #[test]
+    fn a_manual_command_on_a_group_of_another_account_is_invalid() {
+        let arn = format!("arn:aws:elasticloadbalancing:us-east-1:999999999999:{TG}");
+        let error = route(&manual(json!({"command": "status", "target_group_arn": arn})), &home(), false).unwrap_err();
+        assert!(error.contains("account 999999999999"), "{error}");
+    }
+
     #[test]
     fn a_malformed_target_group_dimension_is_set_aside() {
         let Ok(Route::Alarm { alarm, .. }) =

@@ -469,13 +469,13 @@ fn check_handler(payload: Value, mut targets: Vec<TargetHealth>, saved: Tags) {
         t.target = Target::new(id, port);
     }
     let lb = FakeLb { targets: targets.clone(), saved, changes: Arc::default() };
-    let published = Recorder::new();
+    let recorder = Recorder::new();
     let topic = "arn:aws:sns:us-east-1:123456789012:failover".to_owned();
     let config =
         Config::from_lookup(&move |name| (name == "NOTIFICATION_TOPIC_ARN").then(|| topic.clone())).expect("config");
     let floor = Floor { min_targets: config.min_healthy_targets, min_percent: config.min_healthy_percent };
     let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
-    let app = App::with_ports(config, lb.clone(), &published, home);
+    let app = App::with_ports(config, lb.clone(), &recorder, home);
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
 
     let result = runtime.block_on(app.handle(payload.clone()));
@@ -488,7 +488,7 @@ fn check_handler(payload: Value, mut targets: Vec<TargetHealth>, saved: Tags) {
             error.error_type()
         );
         assert!(!text.is_empty() && text.len() < 2_000, "{payload}: unclear rejection {text:.300}");
-        assert!(published.published().is_empty(), "a rejected payload notified");
+        assert!(recorder.published().is_empty(), "a rejected payload notified");
     }
     let changes = lb.changes.lock().unwrap();
     let required = Counts::of(&targets, floor).required();

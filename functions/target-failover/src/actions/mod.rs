@@ -15,7 +15,7 @@ use futures::stream::{self, StreamExt};
 use crate::command::Command;
 use crate::config::Failback;
 use crate::decide::{self, Candidates, Floor, GroupView, OptedIn, Plan};
-use crate::model::{saved_weights, ForwardAction, Tags, Target};
+use crate::model::{saved_weights, ForwardAction, Tags, Target, TargetHealth};
 use crate::ports::LoadBalancer;
 use crate::report::{self, action};
 use crate::route::AlarmRoute;
@@ -40,7 +40,9 @@ pub struct Ctx<'a, L> {
 /// The forward actions that send traffic to a group, each with the adapter's opaque action list, and which
 /// of their listeners and rules are opted in.
 pub struct Forwarding<A> {
+    /// What the policy sees.
     pub actions: Vec<ForwardAction>,
+    /// `originals[i]` is the whole action list behind `actions[i]`, handed back to the port to re-weight it.
     pub originals: Vec<A>,
     pub opted_in: OptedIn,
 }
@@ -54,12 +56,7 @@ impl<L: LoadBalancer> Ctx<'_, L> {
         &self.config.common.opt_in_tag_key
     }
 
-    pub fn view<'v>(
-        &'v self,
-        arn: &'v str,
-        tags: &'v Tags,
-        targets: &'v [crate::model::TargetHealth],
-    ) -> GroupView<'v> {
+    pub fn view<'v>(&'v self, arn: &'v str, tags: &'v Tags, targets: &'v [TargetHealth]) -> GroupView<'v> {
         GroupView { arn, tags, targets, opt_in_tag_key: self.opt_in_key() }
     }
 
@@ -87,7 +84,8 @@ impl<L: LoadBalancer> Ctx<'_, L> {
         Ok(Forwarding { actions, originals, opted_in })
     }
 
-    /// Re-weights the changed actions in order; `Err` with how many were done.
+    /// Re-weights the changed actions in order; `Err` with how many were done. Every change comes from a plan
+    /// over `forwarding.actions`, so each has its original action list.
     pub async fn set_weights(
         &self,
         forwarding: &Forwarding<L::Actions>,
