@@ -7,13 +7,15 @@ use std::sync::Mutex;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, RuleCondition, Tag, TargetDescription, TargetTypeEnum,
 };
+use failover_core::aws::AwsError;
 use failover_core::notify::{NotificationFormat, SnsNotifier};
-use failover_core::outcome::Outcome as Status;
+use failover_core::outcome::Outcome;
 use failover_core::response::Response;
 use integration_tests::{forward, http_json, lookup, Account, Received, Subscriber};
 use serde_json::{json, Value};
-use target_failover::elb::{ElbClient, ElbError, LoadBalancer};
-use target_failover::model::{ForwardAction, Tags, Target, TargetHealth, Weight};
+use target_failover::adapters::ElbClient;
+use target_failover::model::{ForwardAction, Location, Tags, Target, TargetHealth, Weight};
+use target_failover::ports::LoadBalancer;
 use target_failover::{App, Config, Home};
 
 const OPT_IN: &str = "failover:enabled";
@@ -304,7 +306,7 @@ fn outcomes(received: &[Received]) -> Vec<(String, String, String)> {
     list
 }
 
-fn assert_status(response: &Response, status: Status) {
+fn assert_status(response: &Response, status: Outcome) {
     assert_eq!(response.status, status, "{response:#?}");
 }
 
@@ -326,39 +328,46 @@ impl Counting<'_> {
 }
 
 impl LoadBalancer for Counting<'_> {
-    async fn tags(&self, groups: &[String]) -> Result<Vec<(String, Option<Tags>)>, ElbError> {
+    type Actions = <ElbClient as LoadBalancer>::Actions;
+
+    async fn tags(&self, groups: &[String]) -> Result<Vec<(String, Option<Tags>)>, AwsError> {
         self.count("tags");
         self.inner.tags(groups).await
     }
-    async fn instance_groups(&self) -> Result<Vec<String>, ElbError> {
+    async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
         self.count("instance_groups");
         self.inner.instance_groups().await
     }
-    async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, ElbError> {
+    async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         self.count("target_health");
         self.inner.target_health(group).await
     }
-    async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), ElbError> {
+    async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.count("deregister");
         self.inner.deregister(group, targets).await
     }
-    async fn register(&self, group: &str, targets: &[Target]) -> Result<(), ElbError> {
+    async fn register(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.count("register");
         self.inner.register(group, targets).await
     }
-    async fn forwards_to(&self, group: &str) -> Result<Vec<ForwardAction>, ElbError> {
+    async fn forwards_to(&self, group: &str) -> Result<Vec<(ForwardAction, Self::Actions)>, AwsError> {
         self.count("forwards_to");
         self.inner.forwards_to(group).await
     }
-    async fn set_weights(&self, action: &ForwardAction, weights: &[Weight]) -> Result<(), ElbError> {
+    async fn set_weights(
+        &self,
+        location: &Location,
+        actions: &Self::Actions,
+        weights: &[Weight],
+    ) -> Result<(), AwsError> {
         self.count("set_weights");
-        self.inner.set_weights(action, weights).await
+        self.inner.set_weights(location, actions, weights).await
     }
-    async fn add_tags(&self, resource: &str, tags: &[(String, String)]) -> Result<(), ElbError> {
+    async fn add_tags(&self, resource: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
         self.count("add_tags");
         self.inner.add_tags(resource, tags).await
     }
-    async fn remove_tags(&self, resource: &str, keys: &[String]) -> Result<(), ElbError> {
+    async fn remove_tags(&self, resource: &str, keys: &[String]) -> Result<(), AwsError> {
         self.count("remove_tags");
         self.inner.remove_tags(resource, keys).await
     }
@@ -381,7 +390,7 @@ async fn target_group_alarm_deregisters_the_unhealthy_targets_and_notifies() {
     let response =
         app.handle(shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
 
-    assert_status(&response, Status::Succeeded);
+    assert_status(&response, Outcome::Succeeded);
     let health = shop.health(&web).await;
     let mut kept = vec![ids[0].clone(), ids[1].clone()];
     kept.sort();
@@ -407,7 +416,7 @@ async fn ip_targets_are_deregistered_like_instances() {
     let response =
         shop.app(&[]).handle(shop.alarm_eventbridge("api", "ALARM", "OK", tg_dimension(&api))).await.unwrap();
 
-    assert_status(&response, Status::Succeeded);
+    assert_status(&response, Outcome::Succeeded);
     assert_eq!(shop.health(&api).await.len(), 2);
     assert!(!shop.health(&api).await.contains_key(&ips[0]));
 }
@@ -427,7 +436,7 @@ async fn each_delivery_path_deregisters_the_unhealthy_target() {
 
         let response = shop.app(&[]).handle(event).await.unwrap();
 
-        assert_status(&response, Status::Succeeded);
+        assert_status(&response, Outcome::Succeeded);
         assert!(!shop.health(&web).await.contains_key(&ids[0]), "{delivery}");
         assert_eq!(shop.received().await.len(), 1, "{delivery}");
     }
@@ -448,7 +457,7 @@ async fn the_same_event_three_times_changes_and_notifies_once() {
         app.handle(event).await.unwrap().status,
     ];
 
-    assert_eq!(statuses, [Status::Succeeded, Status::Skipped, Status::Skipped]);
+    assert_eq!(statuses, [Outcome::Succeeded, Outcome::Skipped, Outcome::Skipped]);
     assert_eq!(shop.health(&web).await.len(), 2);
     assert_eq!(shop.received().await.len(), 1);
 }
@@ -463,7 +472,7 @@ async fn guardrail_refuses_to_remove_the_last_healthy_targets_and_notifies_criti
     let response =
         app.handle(shop.alarm_eventbridge("5xx", "ALARM", "OK", json!({"InstanceId": ids[0]}))).await.unwrap();
 
-    assert_status(&response, Status::Refused);
+    assert_status(&response, Outcome::Refused);
     assert_eq!(shop.health(&web).await.len(), 2);
     let received = shop.received().await;
     assert_eq!(outcomes(&received), [("refused".into(), "critical".into(), "deregister-targets".into())]);
@@ -483,7 +492,7 @@ async fn every_target_failing_without_a_backup_is_refused_and_nothing_removed() 
     let response =
         shop.app(&[]).handle(shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
 
-    assert_status(&response, Status::Refused);
+    assert_status(&response, Outcome::Refused);
     assert_eq!(shop.health(&web).await.len(), 3);
     let received = shop.received().await;
     assert_eq!(outcomes(&received), [("refused".into(), "critical".into(), "deregister-targets".into())]);
@@ -499,7 +508,7 @@ async fn an_alarm_for_a_group_that_does_not_exist_is_skipped_without_error() {
     let response =
         shop.app(&[]).handle(shop.alarm_eventbridge("gone", "ALARM", "OK", tg_dimension(&missing))).await.unwrap();
 
-    assert_status(&response, Status::Skipped);
+    assert_status(&response, Outcome::Skipped);
     assert!(shop.received().await.is_empty());
 }
 
@@ -521,7 +530,7 @@ async fn alarms_that_are_not_ours_are_skipped_quietly() {
         (shop.alarm_eventbridge("web", "INSUFFICIENT_DATA", "OK", tg_dimension(&web)), "only a change into ALARM"),
     ] {
         let response = app.handle(event).await.unwrap();
-        assert_status(&response, Status::Skipped);
+        assert_status(&response, Outcome::Skipped);
         assert!(response.message.contains(expected), "{expected}: {response:?}");
     }
     assert_eq!(shop.health(&web).await.len(), 2);
@@ -544,7 +553,7 @@ async fn instance_alarm_deregisters_it_from_every_opted_in_group_only() {
     let response = app.handle(shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": gray}))).await.unwrap();
 
     // admin has 2 targets, floor max(1, ceil(50% of 2)) = 1: one may go.
-    assert_status(&response, Status::Succeeded);
+    assert_status(&response, Outcome::Succeeded);
     assert!(!shop.health(&web).await.contains_key(gray));
     assert!(!shop.health(&admin).await.contains_key(gray));
     assert!(shop.health(&legacy).await.contains_key(gray), "a group not opted in is not touched");
@@ -565,7 +574,7 @@ async fn instance_alarm_for_an_instance_in_no_opted_in_group_is_skipped() {
     let response =
         shop.app(&[]).handle(shop.alarm_eventbridge("x", "ALARM", "OK", json!({"InstanceId": ids[0]}))).await.unwrap();
 
-    assert_status(&response, Status::Skipped);
+    assert_status(&response, Outcome::Skipped);
     assert!(shop.received().await.is_empty());
 }
 
@@ -591,7 +600,7 @@ async fn every_target_failing_with_a_backup_shifts_all_traffic_and_remembers_the
 
     let response = app.handle(shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
 
-    assert_status(&response, Status::Succeeded);
+    assert_status(&response, Outcome::Succeeded);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 0), (dr.clone(), 100)]));
     assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 0), (dr.clone(), 1)]));
     assert_eq!(shop.health(&web).await.len(), 3, "nothing is removed from a group that cannot serve");
@@ -613,7 +622,7 @@ async fn every_target_failing_with_a_backup_shifts_all_traffic_and_remembers_the
 
     // A repeat changes nothing and notifies nothing.
     let again = app.handle(shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
-    assert_status(&again, Status::Skipped);
+    assert_status(&again, Outcome::Skipped);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 0), (dr.clone(), 100)]));
     assert!(shop.received().await.is_empty());
 }
@@ -642,7 +651,7 @@ async fn a_shift_with_no_listener_or_rule_opted_in_is_refused_naming_each_and_ch
 
     let response = app.handle(shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
 
-    assert_status(&response, Status::Refused);
+    assert_status(&response, Outcome::Refused);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 100), (dr.clone(), 0)]));
     assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 1)]));
     assert!(saved_weights_tags(&shop.tags(&web).await).is_empty(), "no saved weights for a refused shift");
@@ -660,10 +669,10 @@ async fn a_shift_with_no_listener_or_rule_opted_in_is_refused_naming_each_and_ch
 
     // The status command and a dry run say the same.
     let status = shop.app(&[]).handle(json!({"command": "status", "target_group_arn": web})).await.unwrap();
-    assert_eq!(status.details["details"]["not_opted_in"].as_array().map(Vec::len), Some(2), "{status:?}");
-    assert!(status.details["details"]["alarm_now_would"].as_str().unwrap().starts_with("refuse:"), "{status:?}");
+    assert_eq!(status.details["not_opted_in"].as_array().map(Vec::len), Some(2), "{status:?}");
+    assert!(status.details["alarm_now_would"].as_str().unwrap().starts_with("refuse:"), "{status:?}");
     let dry = shop.app(&[("DRY_RUN", "true")]);
-    assert_status(&dry.handle(json!({"command": "shift", "target_group_arn": web})).await.unwrap(), Status::Refused);
+    assert_status(&dry.handle(json!({"command": "shift", "target_group_arn": web})).await.unwrap(), Outcome::Refused);
     assert_eq!(shop.listener_weights().await[&web], 100);
 }
 
@@ -675,7 +684,7 @@ async fn a_shift_moves_the_opted_in_listener_leaves_the_rule_that_is_not_and_say
 
     let response = app.handle(shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
 
-    assert_status(&response, Status::Succeeded);
+    assert_status(&response, Outcome::Succeeded);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 0), (dr.clone(), 100)]));
     assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 1)]), "the rule is untouched");
     assert_eq!(saved_weights_tags(&shop.tags(&web).await).len(), 1, "weights saved for the listener only");
@@ -691,7 +700,7 @@ async fn a_shift_moves_the_opted_in_listener_leaves_the_rule_that_is_not_and_say
     // Failback restores only what was saved: the listener.
     shop.set_health(&web, &shop.health(&web).await.keys().collect::<Vec<_>>(), "healthy");
     let back = app.handle(shop.alarm_eventbridge("web", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
-    assert_status(&back, Status::Succeeded);
+    assert_status(&back, Outcome::Succeeded);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 100), (dr.clone(), 0)]));
     assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 1)]));
     assert!(saved_weights_tags(&shop.tags(&web).await).is_empty());
@@ -707,7 +716,7 @@ async fn a_backup_that_cannot_serve_either_is_refused() {
     let response =
         shop.app(&[]).handle(shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
 
-    assert_status(&response, Status::Refused);
+    assert_status(&response, Outcome::Refused);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web, 100), (dr, 0)]));
     assert_eq!(outcomes(&shop.received().await), [("refused".into(), "critical".into(), "shift-traffic".into())]);
 }
@@ -724,14 +733,14 @@ async fn failback_on_ok_restores_the_weights_when_auto() {
 
     // Still failing: OK alone does not fail back.
     let early = app.handle(shop.alarm_sns("web", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
-    assert_status(&early, Status::Refused);
+    assert_status(&early, Outcome::Refused);
     assert_eq!(shop.listener_weights().await[&web], 0);
     shop.received().await;
 
     shop.set_health(&web, &failing, "healthy");
     let response = app.handle(shop.alarm_sns("web", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
 
-    assert_status(&response, Status::Succeeded);
+    assert_status(&response, Outcome::Succeeded);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 100), (dr.clone(), 0)]));
     assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 1)]));
     assert!(!shop.tags(&web).await.keys().any(|k| k.starts_with("failover:saved-weights:")));
@@ -739,7 +748,7 @@ async fn failback_on_ok_restores_the_weights_when_auto() {
 
     // OK again: nothing saved any more, nothing read beyond the tags, nothing notified.
     let again = app.handle(shop.alarm_sns("web", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
-    assert_status(&again, Status::Skipped);
+    assert_status(&again, Outcome::Skipped);
     assert!(shop.received().await.is_empty());
 }
 
@@ -756,7 +765,7 @@ async fn failback_on_ok_only_notifies_when_manual() {
 
     let response = app.handle(shop.alarm_eventbridge("web", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
 
-    assert_status(&response, Status::Info);
+    assert_status(&response, Outcome::Info);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 0), (dr, 100)]));
     let received = shop.received().await;
     assert_eq!(outcomes(&received), [("info".into(), "warning".into(), "failback".into())]);
@@ -774,7 +783,7 @@ async fn dry_run_publishes_the_plan_and_changes_nothing() {
 
     let response = app.handle(shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
 
-    assert_status(&response, Status::DryRun);
+    assert_status(&response, Outcome::DryRun);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 100), (dr.clone(), 0)]));
     assert!(!shop.tags(&web).await.keys().any(|k| k.starts_with("failover:saved-weights:")));
     let received = shop.received().await;
@@ -785,7 +794,7 @@ async fn dry_run_publishes_the_plan_and_changes_nothing() {
     shop.set_health(&web, &ids[..3].iter().collect::<Vec<_>>(), "healthy");
     let command = json!({"command": "deregister", "target_group_arn": web, "targets": [ids[0]], "dry_run": true});
     let response = shop.app(&[]).handle(command).await.unwrap();
-    assert_status(&response, Status::DryRun);
+    assert_status(&response, Outcome::DryRun);
     assert_eq!(shop.health(&web).await.len(), 3);
     assert_eq!(outcomes(&shop.received().await), [("dry-run".into(), "info".into(), "deregister-targets".into())]);
 }
@@ -799,25 +808,25 @@ async fn manual_commands_status_deregister_restore_shift_and_failback() {
     let app = shop.app(&[]);
 
     let status = app.handle(json!({"command": "status", "target_group_arn": web})).await.unwrap();
-    assert_status(&status, Status::Info);
-    assert_eq!(status.details["details"]["counts"], json!({"registered": 3, "healthy": 3, "floor": 2}));
+    assert_status(&status, Outcome::Info);
+    assert_eq!(status.details["counts"], json!({"registered": 3, "healthy": 3, "floor": 2}));
     assert_eq!(outcomes(&shop.received().await), [("info".into(), "info".into(), "status".into())]);
 
     let deregister = json!({"command": "deregister", "target_group_arn": web, "targets": [{"id": ids[0], "port": 80}]});
-    assert_status(&app.handle(deregister).await.unwrap(), Status::Succeeded);
+    assert_status(&app.handle(deregister).await.unwrap(), Outcome::Succeeded);
     assert!(!shop.health(&web).await.contains_key(&ids[0]));
 
     let restore = json!({"command": "restore", "target_group_arn": web, "targets": [{"id": ids[0], "port": 80}]});
-    assert_status(&app.handle(restore.clone()).await.unwrap(), Status::Succeeded);
+    assert_status(&app.handle(restore.clone()).await.unwrap(), Outcome::Succeeded);
     assert!(shop.health(&web).await.contains_key(&ids[0]));
-    assert_status(&app.handle(restore).await.unwrap(), Status::Succeeded);
+    assert_status(&app.handle(restore).await.unwrap(), Outcome::Succeeded);
     assert_eq!(shop.health(&web).await.len(), 3, "restoring twice registers once");
 
-    assert_status(&app.handle(json!({"command": "shift", "target_group_arn": web})).await.unwrap(), Status::Succeeded);
+    assert_status(&app.handle(json!({"command": "shift", "target_group_arn": web})).await.unwrap(), Outcome::Succeeded);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 0), (dr.clone(), 100)]));
 
     let failback = json!({"command": "failback", "target_group_arn": web});
-    assert_status(&app.handle(failback).await.unwrap(), Status::Succeeded);
+    assert_status(&app.handle(failback).await.unwrap(), Outcome::Succeeded);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 100), (dr.clone(), 0)]));
 
     assert_eq!(
@@ -844,10 +853,10 @@ async fn a_failback_command_while_the_group_cannot_serve_needs_force() {
     shop.set_health(&web, &ids[..3].iter().collect::<Vec<_>>(), "unhealthy");
 
     let refused = app.handle(json!({"command": "failback", "target_group_arn": web})).await.unwrap();
-    assert_status(&refused, Status::Refused);
+    assert_status(&refused, Outcome::Refused);
     assert_eq!(shop.listener_weights().await[&web], 0);
 
     let forced = app.handle(json!({"command": "failback", "target_group_arn": web, "force": true})).await.unwrap();
-    assert_status(&forced, Status::Succeeded);
+    assert_status(&forced, Outcome::Succeeded);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web, 100), (dr, 0)]));
 }

@@ -1,7 +1,7 @@
 //! Domain types: targets and their health, target-group ARNs, forward actions and their weights, and the
 //! weights remembered on a failing group while its traffic is on the backup group.
 //!
-//! Nothing here calls AWS; the [`crate::elb`] adapter converts SDK types into these.
+//! Nothing here calls AWS, and no SDK type appears here: the SDK adapter converts SDK types into these.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -54,7 +54,7 @@ impl fmt::Display for Target {
     }
 }
 
-/// `DescribeTargetHealth`'s `State` (AWS-FACTS section 3).
+/// `DescribeTargetHealth`'s `State`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetState {
@@ -119,8 +119,7 @@ pub struct TargetHealth {
     pub reason: Option<String>,
 }
 
-/// Tags of one resource.
-pub type Tags = BTreeMap<String, String>;
+pub use failover_core::tags::Tags;
 
 /// The `targetgroup/<name>/<id>` part of a target-group ARN (also the `TargetGroup` metric dimension).
 pub fn group_suffix(arn: &str) -> Option<&str> {
@@ -197,14 +196,10 @@ impl Weight {
 }
 
 /// A forward action that sends (or sent) traffic to the group in question, with its current weights.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ForwardAction {
     pub location: Location,
     pub weights: Vec<Weight>,
-    /// The whole action list of the listener or rule, as the adapter read it: a modification must send it
-    /// back with only this forward action changed. Opaque to everything but the adapter.
-    #[serde(skip)]
-    pub actions: crate::elb::ActionList,
 }
 
 impl ForwardAction {

@@ -1,12 +1,14 @@
-//! What happened to one group, as data ([`Report`]), and how it becomes a notification and a response.
+//! The notification texts the actions share, and the action names. Each action module writes its own titles
+//! and summaries with these helpers; [`stamp`] gives every report its incident and trigger at the end.
 
+use failover_core::aws::AwsError;
 use failover_core::notify::Severity;
-use failover_core::outcome::Outcome as Status;
-use failover_core::report::Report as Notification;
-use failover_core::response::Response;
+use failover_core::outcome::Outcome;
+use failover_core::report::Report;
 use serde_json::{json, Value};
 
-use crate::model::group_suffix;
+use crate::decide::{AlarmWould, Counts, Kept, Plan, WeightChange};
+use crate::model::{group_name, group_suffix, Location, Tags, Weight, BACKUP_TAG};
 use crate::FUNCTION;
 
 /// Action names, as the notifications' `action` attribute carries them.
@@ -18,141 +20,172 @@ pub mod action {
     pub const STATUS: &str = "status";
     /// Work on no particular group: listing or tagging groups failed.
     pub const ALARM: &str = "handle-alarm";
+    /// A skip that is about no action.
+    pub const NONE: &str = "none";
 }
 
-/// The outcome for one group (or for the whole invocation when `group` is `None`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Report {
-    pub group: Option<String>,
-    pub action: &'static str,
-    pub status: Status,
-    pub severity: Severity,
-    pub title: String,
-    pub summary: String,
-    pub details: Value,
-    pub next_steps: Vec<String>,
-    /// A transient AWS failure: the invocation returns an error so that Lambda retries it.
-    pub retry: bool,
+/// A report about one group (its ARN is the report's resource).
+pub fn about(group: &str, action: &str, outcome: Outcome, severity: Severity, title: impl Into<String>) -> Report {
+    Report::new(FUNCTION, action, outcome, severity, title).resources([group.to_owned()])
 }
 
-impl Report {
-    pub fn skipped(group: Option<&str>, action: &'static str, reason: impl Into<String>) -> Self {
-        let reason = reason.into();
-        Report {
-            group: group.map(str::to_owned),
-            action,
-            status: Status::Skipped,
-            severity: Severity::Info,
-            title: reason.clone(),
-            summary: reason,
-            details: Value::Null,
-            next_steps: Vec::new(),
-            retry: false,
-        }
-    }
+/// Nothing to do, and why: logged, not notified.
+pub fn skipped(group: Option<&str>, action: &str, reason: impl Into<String>) -> Report {
+    Report::skipped(FUNCTION, action, reason).resources(group.map(str::to_owned))
+}
 
-    pub fn new(group: &str, action: &'static str, status: Status, severity: Severity, title: String) -> Self {
-        Report {
-            group: Some(group.to_owned()),
-            action,
-            status,
-            severity,
-            title,
-            summary: String::new(),
-            details: json!({}),
-            next_steps: Vec::new(),
-            retry: false,
-        }
-    }
-
-    pub fn summary(mut self, summary: impl Into<String>) -> Self {
-        self.summary = summary.into();
-        self
-    }
-
-    pub fn details(mut self, details: Value) -> Self {
-        self.details = details;
-        self
-    }
-
-    pub fn steps(mut self, steps: impl IntoIterator<Item = String>) -> Self {
-        self.next_steps = steps.into_iter().collect();
-        self
-    }
-
-    /// The notification for this report; `None` for skips, which are only logged.
-    pub fn notification(&self, trigger: &str) -> Option<Notification> {
-        if self.status == Status::Skipped {
-            return None;
-        }
-        let outcome = self.status;
-        let mut details = self.details.clone();
-        if let Some(object) = details.as_object_mut() {
-            object.insert("trigger".into(), Value::String(trigger.to_owned()));
-        }
-        let incident = match &self.group {
-            Some(group) => group_suffix(group).unwrap_or(group).to_owned(),
-            None => trigger.to_owned(),
-        };
-        Some(Notification {
-            function: FUNCTION.to_owned(),
-            action: self.action.to_owned(),
-            outcome,
-            severity: self.severity,
-            title: self.title.clone(),
-            summary: self.summary.clone(),
-            incident_id: format!("{FUNCTION}/{incident}"),
-            resources: self.group.iter().cloned().collect(),
-            details,
-            next_steps: self.next_steps.clone(),
-            error: None,
+/// Every report of an invocation gets its incident (`target-failover/targetgroup/<name>/<id>`, or
+/// `target-failover/<trigger>` when about no group) and `details.trigger`.
+pub fn stamp(trigger: &str, reports: Vec<Report>) -> Vec<Report> {
+    reports
+        .into_iter()
+        .map(|mut report| {
+            let incident = match report.resources.first() {
+                Some(group) => group_suffix(group).unwrap_or(group).to_owned(),
+                None => trigger.to_owned(),
+            };
+            report.incident_id = format!("{FUNCTION}/{incident}");
+            if let Some(details) = report.details.as_object_mut() {
+                details.insert("trigger".into(), Value::String(trigger.to_owned()));
+            }
+            report
         })
-    }
+        .collect()
 }
 
-/// Most telling first: a failure outweighs a refusal, which outweighs a change, and so on.
-fn rank(status: Status) -> u8 {
-    match status {
-        Status::Failed => 0,
-        Status::Refused => 1,
-        Status::Succeeded => 2,
-        Status::DryRun => 3,
-        Status::Info => 4,
-        Status::Skipped => 5,
-    }
+/// A manual command as a person sends it, e.g. `{"command":"status","target_group_arn":"..."}`.
+pub fn command(name: &str, arn: &str) -> Value {
+    json!({"command": name, "target_group_arn": arn})
 }
 
-/// One response for all the reports of an invocation.
-pub fn response(reports: &[Report]) -> Response {
-    let mut ordered: Vec<&Report> = reports.iter().collect();
-    ordered.sort_by_key(|r| rank(r.status));
-    let Some(first) = ordered.first() else { return Response::of(FUNCTION, &[]) };
-    if reports.len() == 1 {
-        return Response {
-            function: FUNCTION,
-            status: first.status,
-            action: first.action.to_owned(),
-            message: first.title.clone(),
-            summary: String::new(),
-            details: json!({"group": first.group, "summary": first.summary, "details": first.details}),
-        };
-    }
-    let groups: Vec<Value> = reports
-        .iter()
-        .map(|r| json!({"group": r.group, "action": r.action, "status": r.status, "message": r.title}))
-        .collect();
-    let acted: Vec<&str> = ordered.iter().filter(|r| r.status != Status::Skipped).map(|r| r.title.as_str()).collect();
-    let message = if acted.is_empty() {
-        format!("{} groups, nothing to do: {}", reports.len(), first.title)
+/// A failed AWS call: notified as critical; retried by Lambda when transient.
+pub fn failed(group: Option<&str>, action: &str, error: &AwsError, doing: &str) -> Report {
+    let name = group.map_or(FUNCTION, group_name);
+    let steps = if error.transient {
+        vec![
+            "Lambda retries the event (twice by default); repeats are harmless.".to_owned(),
+            "If the retries fail too, the event lands in the dead-letter queue: act by hand.".to_owned(),
+        ]
     } else {
-        acted.join("; ")
+        vec![format!(
+            "Not retried: check the function's IAM permissions for {} and the resource, then act by hand.",
+            error.operation
+        )]
     };
-    Response {
-        function: FUNCTION,
-        status: first.status,
-        action: first.action.to_owned(),
-        message,
-        summary: String::new(),
-        details: json!({ "groups": groups }),
+    Report::new(FUNCTION, action, Outcome::Failed, Severity::Critical, format!("{name}: {doing} failed"))
+        .resources(group.map(str::to_owned))
+        .summary(format!("{} on {} failed: {}", error.operation, error.resource, error.message))
+        .details(json!({"operation": error.operation, "resource": error.resource, "code": error.code,
+                        "transient": error.transient}))
+        .steps(steps)
+        .error(error.clone())
+}
+
+/// The guardrail forbade a change: what it kept, and how to get out of the situation.
+pub fn refusal(
+    arn: &str,
+    intent: &str,
+    severity: Severity,
+    reason: &str,
+    kept: &[Kept],
+    counts: Option<Counts>,
+    tags: &Tags,
+) -> Report {
+    let name = group_name(arn);
+    let title = if kept.is_empty() {
+        format!("{name}: change refused")
+    } else {
+        format!("{name}: kept {} in service", count(kept.len(), "failing target"))
+    };
+    let mut steps = Vec::new();
+    if let Some(c) = counts {
+        steps.push(format!(
+            "Add capacity (scale out) so {name} has at least {} healthy targets; it has {}.",
+            c.required(),
+            c.healthy
+        ));
+    }
+    if !kept.is_empty() {
+        steps.push(format!(
+            "Investigate {}; remove them by hand only if you accept the risk.",
+            join(kept.iter().map(|k| &k.target))
+        ));
+    }
+    if !tags.contains_key(BACKUP_TAG) && intent != action::FAILBACK {
+        steps.push(format!("Tag {name} with {BACKUP_TAG}=<ARN of a standby group> so its traffic can move next time."));
+    }
+    let kept_list = join(kept.iter().map(|k| format!("{} ({}): {}", k.target, k.state.as_str(), k.why)));
+    let summary = if kept.is_empty() { format!("{reason}.") } else { format!("{reason}. Kept: {kept_list}.") };
+    about(arn, intent, Outcome::Refused, severity, title)
+        .summary(summary)
+        .details(json!({"reason": reason, "counts": counts, "kept_targets": kept}))
+        .steps(steps)
+}
+
+/// What an alarm on the group would do now, in words (`status`'s `alarm_now_would`).
+pub fn alarm_now_would(plan: &Plan, would: &AlarmWould, opt_in_key: &str) -> String {
+    match would {
+        AlarmWould::Plan => describe_plan(plan),
+        AlarmWould::RefuseNotOptedIn(left_out) => format!("refuse: {}", not_opted_in_text(opt_in_key, left_out)),
+        AlarmWould::ShiftLeavingOut(left_out) => {
+            format!("{}, leaving out {}", describe_plan(plan), not_opted_in_text(opt_in_key, left_out))
+        }
+    }
+}
+
+fn describe_plan(plan: &Plan) -> String {
+    match plan {
+        Plan::Deregister { targets, kept, .. } => {
+            let mut text = format!("deregister {}", join(targets.iter().map(|t| &t.target)));
+            if !kept.is_empty() {
+                text.push_str(&format!(" and keep {} (floor)", join(kept.iter().map(|k| &k.target))));
+            }
+            text
+        }
+        Plan::ShiftTraffic { backup, .. } => format!("shift its traffic to {backup}"),
+        Plan::Failback { .. } => "fail back".to_owned(),
+        Plan::Skip { reason } => format!("nothing ({reason})"),
+        Plan::Refuse { reason, .. } => format!("refuse: {reason}"),
+    }
+}
+
+/// `listener <arn> from [web=1] to [web=0 web-dr=1], ...`
+pub fn describe_changes(changes: &[WeightChange]) -> String {
+    join(changes.iter().map(|c| {
+        let weights = |ws: &[Weight]| {
+            ws.iter().map(|w| format!("{}={}", group_name(&w.group_arn), w.weight)).collect::<Vec<_>>().join(" ")
+        };
+        format!("{} from [{}] to [{}]", c.location, weights(&c.before), weights(&c.after))
+    }))
+}
+
+/// The command that opts listeners or rules in.
+pub fn add_tag_step(opt_in_key: &str, locations: &[Location]) -> String {
+    format!(
+        "Tag {} with the opt-in tag: aws elbv2 add-tags --resource-arns {} --tags Key={opt_in_key},Value=true",
+        if locations.len() == 1 { "it" } else { "them" },
+        locations.iter().map(Location::arn).collect::<Vec<_>>().join(" "),
+    )
+}
+
+/// `listener <arn>, rule <arn>` and why they are left out.
+pub fn not_opted_in_text(opt_in_key: &str, locations: &[Location]) -> String {
+    format!(
+        "{} (not tagged {opt_in_key}=true, so IAM forbids the function to change {})",
+        join(locations.iter()),
+        if locations.len() == 1 { "it" } else { "them" }
+    )
+}
+
+pub fn join<T: std::fmt::Display>(items: impl Iterator<Item = T>) -> String {
+    items.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// `1 target`, `2 targets`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

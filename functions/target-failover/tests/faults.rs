@@ -1,10 +1,8 @@
 //! Faults the local AWS cannot produce: throttling, 5xx, connection failures and timeouts on each ELB call the
 //! function makes, through `aws-smithy-mocks` (connection failures and timeouts through the sentinel statuses
-//! of `shared/tests/support/faulty_http.rs`), and on the notification itself. A fault that clears within the
+//! of `test_support::faulty_http`), and on the notification itself. A fault that clears within the
 //! SDK's attempts is invisible; one that outlasts them returns an `AwsError` to Lambda (so the event is
 //! retried) after a failure notification was attempted. A failed notification never undoes or fails a change.
-
-use std::sync::{Arc, Mutex};
 
 use aws_sdk_elasticloadbalancingv2::operation::add_tags::AddTagsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
@@ -24,11 +22,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_smithy_mocks::{mock, Rule};
-use failover_core::notify::{NotificationFormat, Notifier, NotifyError, SnsNotifier};
-use failover_core::outcome::Outcome as Status;
-use failover_core::report::Report as Notification;
+use failover_core::notify::{NotificationFormat, Notifier, SnsNotifier};
+use failover_core::outcome::Outcome;
 use serde_json::{json, Value};
-use target_failover::elb::ElbClient;
+use target_failover::adapters::ElbClient;
 use target_failover::{App, Config, Home};
 
 const ACCOUNT: &str = "123456789012";
@@ -41,7 +38,7 @@ const LISTENER: &str =
 const RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/shop/1111111111111111/2222222222222222/3333333333333333";
 const INSTANCE: &str = "i-0000000000000000a";
 
-use test_support::faulty_http;
+use test_support::{faulty_http, Recorder};
 
 /// What the mocked ELB holds, and which event the function receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,8 +108,8 @@ impl Scenario {
         }
     }
 
-    fn expected_status(self) -> Status {
-        Status::Succeeded
+    fn expected_status(self) -> Outcome {
+        Outcome::Succeeded
     }
 
     fn tags(self, arn: &str) -> Vec<Tag> {
@@ -306,26 +303,13 @@ macro_rules! client {
     };
 }
 
-/// Keeps what would have been published.
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Notification>>>);
-
-impl Recorder {
-    fn outcomes(&self) -> Vec<(String, String)> {
-        let sent = self.0.lock().unwrap();
-        sent.iter().map(|n| (n.outcome.as_str().to_owned(), n.action.clone())).collect()
-    }
+/// `(outcome, action)` of every report published so far.
+fn outcomes(recorder: &Recorder) -> Vec<(String, String)> {
+    recorder.published().iter().map(|n| (n.outcome.as_str().to_owned(), n.action.clone())).collect()
 }
 
-impl Notifier for Recorder {
-    async fn publish(&self, notification: &Notification) -> Result<(), NotifyError> {
-        self.0.lock().unwrap().push(notification.clone());
-        Ok(())
-    }
-}
-
-fn app(rules: &[Rule], recorder: &Recorder) -> App<ElbClient, Recorder> {
-    app_with(rules, recorder.clone())
+fn app<'r>(rules: &[Rule], recorder: &'r Recorder) -> App<ElbClient, &'r Recorder> {
+    app_with(rules, recorder)
 }
 
 fn app_with<N: Notifier + Sync>(rules: &[Rule], notifier: N) -> App<ElbClient, N> {
@@ -345,7 +329,7 @@ async fn every_scenario_succeeds_against_the_mocked_load_balancer() {
         let response = app(&scenario.world(), &recorder).handle(scenario.event()).await;
         let response = response.unwrap_or_else(|e| panic!("{scenario:?}: {e}"));
         assert_eq!(response.status, scenario.expected_status(), "{scenario:?}: {response:?}");
-        assert!(recorder.outcomes().iter().all(|(o, _)| o == "succeeded"), "{scenario:?}: {:?}", recorder.outcomes());
+        assert!(outcomes(&recorder).iter().all(|(o, _)| o == "succeeded"), "{scenario:?}: {:?}", outcomes(&recorder));
     }
 }
 
@@ -368,7 +352,7 @@ async fn throttling_5xx_connection_failures_and_timeouts_on_each_call_are_retrie
         let response = response.unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_eq!(response.status, scenario.expected_status(), "{case}: {response:?}");
         assert_eq!(failing.num_calls(), ATTEMPTS, "{case}: two faults, then the answer on the last attempt");
-        assert!(recorder.outcomes().iter().all(|(o, _)| o == "succeeded"), "{case}: {:?}", recorder.outcomes());
+        assert!(outcomes(&recorder).iter().all(|(o, _)| o == "succeeded"), "{case}: {:?}", outcomes(&recorder));
     }))
     .await;
 }
@@ -400,7 +384,7 @@ async fn throttling_5xx_connection_failures_and_timeouts_outlasting_the_retries_
         assert!(error.to_string().contains(operation), "{case}: {error}");
         assert!(error.to_string().contains(fault.seen_as()), "{case}: {error}");
         assert_eq!(failing.num_calls(), ATTEMPTS, "{case}: every attempt was made");
-        let outcomes = recorder.outcomes();
+        let outcomes = outcomes(&recorder);
         assert!(outcomes.iter().any(|(o, _)| o == "failed"), "{case}: {outcomes:?}");
     }))
     .await;
@@ -418,9 +402,9 @@ async fn an_access_denied_error_is_notified_but_not_returned_since_a_retry_canno
 
     let response = app(&rules, &recorder).handle(Scenario::Deregister.event()).await.expect("not retried");
 
-    assert_eq!(response.status, Status::Failed);
+    assert_eq!(response.status, Outcome::Failed);
     assert_eq!(denied.num_calls(), 1, "a final error is not retried by the SDK");
-    assert_eq!(recorder.outcomes(), [("failed".to_owned(), "deregister-targets".to_owned())]);
+    assert_eq!(outcomes(&recorder), [("failed".to_owned(), "deregister-targets".to_owned())]);
 }
 
 #[tokio::test]
@@ -440,11 +424,11 @@ async fn a_listener_and_rule_without_the_opt_in_tag_are_refused_in_one_describe_
 
     let response = app(&rules, &recorder).handle(Scenario::Shift.event()).await.expect("a refusal");
 
-    assert_eq!(response.status, Status::Refused, "{response:?}");
+    assert_eq!(response.status, Outcome::Refused, "{response:?}");
     assert_eq!(untagged.num_calls(), 1, "the listener and the rule in one DescribeTags");
     assert!(changes_made(&world).is_empty(), "changed {:?}", changes_made(&world));
-    assert_eq!(recorder.outcomes(), [("refused".to_owned(), "shift-traffic".to_owned())]);
-    let sent = recorder.0.lock().unwrap();
+    assert_eq!(outcomes(&recorder), [("refused".to_owned(), "shift-traffic".to_owned())]);
+    let sent = recorder.published();
     let steps = sent[0].next_steps.join(" ");
     assert!(steps.contains(&format!("--resource-arns {LISTENER} {RULE}")), "{steps}");
     assert!(steps.contains("Key=failover:enabled,Value=true"), "{steps}");
@@ -463,10 +447,10 @@ async fn a_group_that_aws_says_does_not_exist_is_skipped_without_error_or_notifi
     let response =
         app(std::slice::from_ref(&missing), &recorder).handle(Scenario::Deregister.event()).await.expect("a skip");
 
-    assert_eq!(response.status, Status::Skipped, "{response:?}");
+    assert_eq!(response.status, Outcome::Skipped, "{response:?}");
     assert!(response.message.contains("does not exist"), "{response:?}");
     assert_eq!(missing.num_calls(), 2, "the batch, then the group alone");
-    assert!(recorder.outcomes().is_empty());
+    assert!(outcomes(&recorder).is_empty());
 }
 
 #[tokio::test]
@@ -481,9 +465,38 @@ async fn a_notification_that_cannot_be_published_neither_fails_nor_undoes_the_ch
 
         // The change stands and is reported: a retry of the event would find nothing left to do anyway.
         let response = response.unwrap_or_else(|e| panic!("{fault:?}: {e}"));
-        assert_eq!(response.status, Status::Succeeded, "{fault:?}: {response:?}");
+        assert_eq!(response.status, Outcome::Succeeded, "{fault:?}: {response:?}");
         assert_eq!(changes_made(&world), ["DeregisterTargets"], "{fault:?}");
         assert_eq!(publish.num_calls(), ATTEMPTS, "{fault:?}: the SDK retried the publication");
     }))
     .await;
+}
+
+#[tokio::test]
+async fn opt_in_values_other_than_exactly_true_do_not_opt_a_group_in_and_nothing_changes() {
+    // IAM compares the tag with StringEquals: `TRUE` or ` true` would let the function pick a group that IAM
+    // then refuses to touch, so they do not opt in.
+    for value in ["TRUE", " true"] {
+        for scenario in [Scenario::Deregister, Scenario::Shift, Scenario::Restore] {
+            let case = format!("{scenario:?} / {value:?}");
+            let almost = mock!(Client::describe_tags).then_compute_output(move |input| {
+                let descriptions = input.resource_arns().iter().map(|arn| {
+                    let tag = Tag::builder().key("failover:enabled").value(value).build();
+                    TagDescription::builder().resource_arn(arn).tags(tag).build()
+                });
+                DescribeTagsOutput::builder().set_tag_descriptions(Some(descriptions.collect())).build()
+            });
+            let world = scenario.world();
+            let mut rules = vec![almost.clone()];
+            rules.extend(world.iter().cloned());
+            let recorder = Recorder::default();
+
+            let response = app(&rules, &recorder).handle(scenario.event()).await.expect(&case);
+
+            assert_eq!(response.status, Outcome::Skipped, "{case}: {response:?}");
+            assert!(response.message.contains("not opted in"), "{case}: {response:?}");
+            assert!(changes_made(&world).is_empty(), "{case}: changed {:?}", changes_made(&world));
+            assert!(outcomes(&recorder).is_empty(), "{case}: {:?}", outcomes(&recorder));
+        }
+    }
 }

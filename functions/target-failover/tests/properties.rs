@@ -17,21 +17,21 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use failover_core::notify::{Notifier, NotifyError};
-use failover_core::report::Report as Notification;
+use failover_core::aws::AwsError;
 use proptest::prelude::*;
 use serde_json::Value;
 use target_failover::decide::{self, backup_of, Candidates, Counts, Floor, GroupView, Plan};
-use target_failover::elb::{ActionList, ElbError, LoadBalancer};
 use target_failover::model::{
     format_weights, saved_weights, ForwardAction, Location, Tags, Target, TargetHealth, TargetState, Weight,
     BACKUP_TAG, MAX_WEIGHT, SAVED_WEIGHTS_PREFIX,
 };
+use target_failover::ports::LoadBalancer;
 use target_failover::{App, Config, Home};
 
 use mutate::samples;
 use test_support::mutate;
 use test_support::strategies;
+use test_support::Recorder;
 
 const OPT_IN: &str = "failover:enabled";
 const PREFIX: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012";
@@ -162,7 +162,7 @@ fn actions() -> impl Strategy<Value = Vec<ForwardAction>> {
                 for (j, w) in others.into_iter().enumerate() {
                     weights.push(Weight::new(format!("{PREFIX}:targetgroup/other{j}/{j:016x}"), w));
                 }
-                ForwardAction { location, weights, actions: ActionList::default() }
+                ForwardAction { location, weights }
             })
             .collect()
     })
@@ -427,44 +427,36 @@ impl FakeLb {
 }
 
 impl LoadBalancer for FakeLb {
-    async fn tags(&self, groups: &[String]) -> Result<Vec<(String, Option<Tags>)>, ElbError> {
+    type Actions = ();
+
+    async fn tags(&self, groups: &[String]) -> Result<Vec<(String, Option<Tags>)>, AwsError> {
         Ok(groups.iter().map(|g| (g.clone(), Some(self.tags_of(g)))).collect())
     }
-    async fn instance_groups(&self) -> Result<Vec<String>, ElbError> {
+    async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
         Ok(vec![GROUP.to_owned(), BACKUP.to_owned()])
     }
-    async fn target_health(&self, _group: &str) -> Result<Option<Vec<TargetHealth>>, ElbError> {
+    async fn target_health(&self, _group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         Ok(Some(self.targets.clone()))
     }
-    async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), ElbError> {
+    async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.changes.lock().unwrap().deregistered.entry(group.to_owned()).or_default().extend(targets.iter().cloned());
         Ok(())
     }
-    async fn register(&self, _group: &str, _targets: &[Target]) -> Result<(), ElbError> {
+    async fn register(&self, _group: &str, _targets: &[Target]) -> Result<(), AwsError> {
         Ok(())
     }
-    async fn forwards_to(&self, group: &str) -> Result<Vec<ForwardAction>, ElbError> {
+    async fn forwards_to(&self, group: &str) -> Result<Vec<(ForwardAction, ())>, AwsError> {
         let location = Location::Listener(format!("{PREFIX}:listener/app/shop/1111111111111111/2222222222222222"));
-        Ok(vec![ForwardAction { location, weights: vec![Weight::new(group, 999)], actions: ActionList::default() }])
+        Ok(vec![(ForwardAction { location, weights: vec![Weight::new(group, 999)] }, ())])
     }
-    async fn set_weights(&self, _action: &ForwardAction, weights: &[Weight]) -> Result<(), ElbError> {
+    async fn set_weights(&self, _location: &Location, _actions: &(), weights: &[Weight]) -> Result<(), AwsError> {
         self.changes.lock().unwrap().weights.push(weights.to_vec());
         Ok(())
     }
-    async fn add_tags(&self, _resource: &str, _tags: &[(String, String)]) -> Result<(), ElbError> {
+    async fn add_tags(&self, _resource: &str, _tags: &[(String, String)]) -> Result<(), AwsError> {
         Ok(())
     }
-    async fn remove_tags(&self, _resource: &str, _keys: &[String]) -> Result<(), ElbError> {
-        Ok(())
-    }
-}
-
-#[derive(Clone, Default)]
-struct Published(Arc<Mutex<Vec<Notification>>>);
-
-impl Notifier for Published {
-    async fn publish(&self, notification: &Notification) -> Result<(), NotifyError> {
-        self.0.lock().unwrap().push(notification.clone());
+    async fn remove_tags(&self, _resource: &str, _keys: &[String]) -> Result<(), AwsError> {
         Ok(())
     }
 }
@@ -477,13 +469,13 @@ fn check_handler(payload: Value, mut targets: Vec<TargetHealth>, saved: Tags) {
         t.target = Target::new(id, port);
     }
     let lb = FakeLb { targets: targets.clone(), saved, changes: Arc::default() };
-    let published = Published::default();
+    let recorder = Recorder::new();
     let topic = "arn:aws:sns:us-east-1:123456789012:failover".to_owned();
     let config =
         Config::from_lookup(&move |name| (name == "NOTIFICATION_TOPIC_ARN").then(|| topic.clone())).expect("config");
     let floor = Floor { min_targets: config.min_healthy_targets, min_percent: config.min_healthy_percent };
     let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
-    let app = App::with_ports(config, lb.clone(), published.clone(), home);
+    let app = App::with_ports(config, lb.clone(), &recorder, home);
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
 
     let result = runtime.block_on(app.handle(payload.clone()));
@@ -496,7 +488,7 @@ fn check_handler(payload: Value, mut targets: Vec<TargetHealth>, saved: Tags) {
             error.error_type()
         );
         assert!(!text.is_empty() && text.len() < 2_000, "{payload}: unclear rejection {text:.300}");
-        assert!(published.0.lock().unwrap().is_empty(), "a rejected payload notified");
+        assert!(recorder.published().is_empty(), "a rejected payload notified");
     }
     let changes = lb.changes.lock().unwrap();
     let required = Counts::of(&targets, floor).required();

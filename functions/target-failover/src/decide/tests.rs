@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::{ForwardAction, TargetState, MAX_WEIGHT};
 
 const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/00000000000000aa";
 const BACKUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-dr/00000000000000bb";
@@ -316,11 +317,7 @@ fn a_backup_without_enough_healthy_targets_is_not_ready() {
 // ---------------------------------------------------------------- listener weights
 
 fn action(location: Location, weights: &[(&str, u32)]) -> ForwardAction {
-    ForwardAction {
-        location,
-        weights: weights.iter().map(|(arn, w)| Weight::new(*arn, *w)).collect(),
-        actions: Default::default(),
-    }
+    ForwardAction { location, weights: weights.iter().map(|(arn, w)| Weight::new(*arn, *w)).collect() }
 }
 
 /// The listener and the rule both carry the opt-in tag.
@@ -445,4 +442,81 @@ fn failback_drops_stale_saved_weights_whatever_the_opt_in() {
     let plan = plan_failback(&restored, TG, Some(BACKUP), &saved(), &OptedIn::new());
     assert_eq!(plan.stale_keys, vec!["failover:saved-weights:2222".to_owned()]);
     assert!(plan.not_opted_in.is_empty());
+}
+
+// ---------------------------------------------------------------- what a shift comes to
+
+#[test]
+fn a_shift_whose_every_moving_action_is_not_opted_in_is_a_refusal_naming_each() {
+    let actions =
+        [action(Location::Listener(LISTENER.into()), &[(TG, 1)]), action(Location::Rule(RULE.into()), &[(TG, 1)])];
+    let plan = plan_shift(&actions, TG, BACKUP, &SavedWeights::new(), &OptedIn::new());
+    assert_eq!(plan.verdict(), ShiftVerdict::RefuseNotOptedIn);
+    assert_eq!(plan.not_opted_in, vec![Location::Listener(LISTENER.into()), Location::Rule(RULE.into())]);
+}
+
+#[test]
+fn a_shift_with_some_actions_not_opted_in_is_a_partial_shift() {
+    let actions =
+        [action(Location::Listener(LISTENER.into()), &[(TG, 1)]), action(Location::Rule(RULE.into()), &[(TG, 1)])];
+    let plan = plan_shift(&actions, TG, BACKUP, &SavedWeights::new(), &[RULE.to_owned()].into());
+    assert_eq!(plan.verdict(), ShiftVerdict::Shift { partly: true });
+    let whole = plan_shift(&actions, TG, BACKUP, &SavedWeights::new(), &all_opted_in());
+    assert_eq!(whole.verdict(), ShiftVerdict::Shift { partly: false });
+}
+
+#[test]
+fn a_shift_with_nothing_left_to_move_is_already_shifted_or_has_nothing_forwarding() {
+    let shifted = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 1)])];
+    assert_eq!(plan_shift(&shifted, TG, BACKUP, &saved(), &OptedIn::new()).verdict(), ShiftVerdict::AlreadyShifted);
+    assert_eq!(plan_shift(&[], TG, BACKUP, &saved(), &all_opted_in()).verdict(), ShiftVerdict::NothingForwards);
+}
+
+#[test]
+fn status_says_an_alarm_would_refuse_when_no_moving_action_is_opted_in() {
+    let (t, targets) = (tags(Some(BACKUP)), fleet(&["unhealthy", "unhealthy"]));
+    let plan = on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR);
+    assert!(matches!(plan, Plan::ShiftTraffic { .. }));
+    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 1)])];
+    let none = plan_shift(&actions, TG, BACKUP, &SavedWeights::new(), &OptedIn::new());
+    assert_eq!(
+        alarm_now_would(&plan, Some(&none)),
+        AlarmWould::RefuseNotOptedIn(vec![Location::Listener(LISTENER.into())])
+    );
+}
+
+#[test]
+fn status_says_an_alarm_would_shift_leaving_out_the_actions_not_opted_in() {
+    let (t, targets) = (tags(Some(BACKUP)), fleet(&["unhealthy", "unhealthy"]));
+    let plan = on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR);
+    let actions =
+        [action(Location::Listener(LISTENER.into()), &[(TG, 1)]), action(Location::Rule(RULE.into()), &[(TG, 1)])];
+    let some = plan_shift(&actions, TG, BACKUP, &SavedWeights::new(), &[RULE.to_owned()].into());
+    assert_eq!(
+        alarm_now_would(&plan, Some(&some)),
+        AlarmWould::ShiftLeavingOut(vec![Location::Listener(LISTENER.into())])
+    );
+    let all = plan_shift(&actions, TG, BACKUP, &SavedWeights::new(), &all_opted_in());
+    assert_eq!(alarm_now_would(&plan, Some(&all)), AlarmWould::Plan);
+}
+
+#[test]
+fn status_follows_the_plan_when_the_alarm_would_not_shift() {
+    let (t, targets) = (tags(Some(BACKUP)), fleet(&["healthy", "healthy", "unhealthy"]));
+    let plan = on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR);
+    assert!(matches!(plan, Plan::Deregister { .. }));
+    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 1)])];
+    let none = plan_shift(&actions, TG, BACKUP, &SavedWeights::new(), &OptedIn::new());
+    assert_eq!(alarm_now_would(&plan, Some(&none)), AlarmWould::Plan);
+    assert_eq!(alarm_now_would(&plan, None), AlarmWould::Plan);
+}
+
+#[test]
+fn opt_in_values_other_than_exactly_true_do_not_opt_a_group_in() {
+    let targets = fleet(&["healthy", "healthy", "unhealthy"]);
+    for value in ["TRUE", " true", "True", "true "] {
+        let t = Tags::from([(OPT_IN.to_owned(), value.to_owned())]);
+        assert!(!view(&t, &targets).opted_in(), "{value:?}");
+        assert!(matches!(on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR), Plan::Skip { .. }));
+    }
 }

@@ -41,20 +41,30 @@
 //!   that itself carries the opt-in tag, so the plans take the set of opted-in listener and rule ARNs
 //!   ([`OptedIn`], read with `DescribeTags`) and leave every other action out (`not_opted_in`): no change, no
 //!   saved weights for it (a shift), its saved weights kept (a failback). An action that needs no change is
-//!   never reported as left out. Whether that makes the whole change a refusal is the handler's call: nothing
-//!   to change and something left out is a refusal, naming each listener or rule and the tag to add.
+//!   never reported as left out. Nothing to change and something left out is a refusal
+//!   ([`ShiftVerdict::RefuseNotOptedIn`]); a change with something left out is a partial shift
+//!   ([`ShiftVerdict::Shift`] with `partly`); [`alarm_now_would`] says the same for `status`.
+//!
+//! # Layout
+//! This file: the floor, the counts, the group view, [`Plan`] and the plans for alarms and commands.
+//! `shift.rs`: which forward actions a shift changes ([`plan_shift`]) and what that comes to ([`ShiftVerdict`]).
+//! `failback.rs`: which saved weights a failback restores ([`plan_failback`]).
 
 use std::collections::BTreeSet;
 
-/// The ARNs of the listeners and rules that carry the opt-in tag (`<key>=true`); any other is not opted in.
-pub type OptedIn = BTreeSet<String>;
-
+use failover_core::tags::opted_in;
 use serde::Serialize;
 
-use crate::model::{
-    format_weights, group_id, group_suffix, ForwardAction, Location, SavedWeights, Tags, Target, TargetHealth,
-    TargetState, Weight, BACKUP_TAG, MAX_WEIGHT, SAVED_WEIGHTS_PREFIX, TAG_VALUE_MAX_CHARS,
-};
+use crate::model::{group_suffix, Location, SavedWeights, Tags, Target, TargetHealth, TargetState, Weight, BACKUP_TAG};
+
+mod failback;
+mod shift;
+
+pub use failback::{plan_failback, FailbackChanges};
+pub use shift::{plan_shift, ShiftChanges, ShiftVerdict};
+
+/// The ARNs of the listeners and rules that carry the opt-in tag (`<key>=true`); any other is not opted in.
+pub type OptedIn = BTreeSet<String>;
 
 /// `MIN_HEALTHY_TARGETS` and `MIN_HEALTHY_PERCENT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +115,8 @@ pub struct GroupView<'a> {
 }
 
 impl GroupView<'_> {
-    /// Exactly `true`, as the IAM condition `aws:ResourceTag/<key> = "true"` compares it.
+    /// Exactly `true`, as the IAM condition `aws:ResourceTag/<key> = "true"` compares it
+    /// ([`failover_core::tags::opted_in`]).
     pub fn opted_in(&self) -> bool {
         opted_in(self.tags, self.opt_in_tag_key)
     }
@@ -115,10 +126,6 @@ impl GroupView<'_> {
     pub fn backup(&self) -> Option<Result<String, String>> {
         backup_of(self.arn, self.tags)
     }
-}
-
-pub fn opted_in(tags: &Tags, key: &str) -> bool {
-    tags.get(key).is_some_and(|v| v == "true")
 }
 
 pub fn backup_of(arn: &str, tags: &Tags) -> Option<Result<String, String>> {
@@ -346,149 +353,37 @@ pub fn backup_ready(targets: &[TargetHealth], floor: Floor) -> Result<Counts, Co
     }
 }
 
+/// What an alarm on the group would do now, as `status` reports it: the alarm's plan, and for a shift the
+/// opt-in of the listener actions it would change (the same facts a shift would gather).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlarmWould {
+    /// Follow the plan as it stands.
+    Plan,
+    /// Shift the opted-in actions, leaving out these (not opted in).
+    ShiftLeavingOut(Vec<Location>),
+    /// Refuse the shift: every action that would move traffic is not opted in.
+    RefuseNotOptedIn(Vec<Location>),
+}
+
+/// `shift` is what [`plan_shift`] says for the group's backup, when it has a usable one.
+pub fn alarm_now_would(plan: &Plan, shift: Option<&ShiftChanges>) -> AlarmWould {
+    match (plan, shift.map(ShiftChanges::verdict)) {
+        (Plan::ShiftTraffic { .. }, Some(ShiftVerdict::RefuseNotOptedIn)) => {
+            AlarmWould::RefuseNotOptedIn(shift.map(|s| s.not_opted_in.clone()).unwrap_or_default())
+        }
+        (Plan::ShiftTraffic { .. }, Some(ShiftVerdict::Shift { partly: true })) => {
+            AlarmWould::ShiftLeavingOut(shift.map(|s| s.not_opted_in.clone()).unwrap_or_default())
+        }
+        _ => AlarmWould::Plan,
+    }
+}
+
 /// One forward action to re-weight.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WeightChange {
     pub location: Location,
     pub before: Vec<Weight>,
     pub after: Vec<Weight>,
-    #[serde(skip)]
-    pub action: ForwardAction,
-}
-
-/// What shifting the failing group's traffic involves.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ShiftChanges {
-    pub changes: Vec<WeightChange>,
-    /// Actions already shifted (repeats of the same alarm).
-    pub already_shifted: Vec<Location>,
-    /// Tags to add to the failing group before changing anything: `(key, value)`.
-    pub save: Vec<(String, String)>,
-    /// Actions left alone, and why.
-    pub conflicts: Vec<(Location, String)>,
-    /// Actions that would move traffic but whose listener or rule is not opted in: left alone.
-    pub not_opted_in: Vec<Location>,
-}
-
-pub fn plan_shift(
-    actions: &[ForwardAction],
-    failing: &str,
-    backup: &str,
-    saved: &SavedWeights,
-    opted_in: &OptedIn,
-) -> ShiftChanges {
-    let mut plan = ShiftChanges::default();
-    for action in actions {
-        let key = action.location.key();
-        let moved = action.weight_of(failing).unwrap_or(0);
-        if moved == 0 {
-            if saved.contains_key(&key) {
-                plan.already_shifted.push(action.location.clone());
-            }
-            continue;
-        }
-        if !opted_in.contains(action.location.arn()) {
-            plan.not_opted_in.push(action.location.clone());
-            continue;
-        }
-        let value = format_weights(&action.weights);
-        if value.chars().count() > TAG_VALUE_MAX_CHARS {
-            plan.conflicts.push((
-                action.location.clone(),
-                format!("its {} weights do not fit in one tag value", action.weights.len()),
-            ));
-            continue;
-        }
-        let mut after: Vec<Weight> = action
-            .weights
-            .iter()
-            .map(|w| match &w.group_arn {
-                arn if arn == failing => Weight::new(arn, 0),
-                arn if arn == backup => Weight::new(arn, (w.weight + moved).min(MAX_WEIGHT)),
-                arn => Weight::new(arn, w.weight),
-            })
-            .collect();
-        if action.weight_of(backup).is_none() {
-            after.push(Weight::new(backup, moved.min(MAX_WEIGHT)));
-        }
-        plan.save.push((format!("{SAVED_WEIGHTS_PREFIX}{key}"), value));
-        plan.changes.push(WeightChange {
-            location: action.location.clone(),
-            before: action.weights.clone(),
-            after,
-            action: action.clone(),
-        });
-    }
-    plan
-}
-
-/// What failing back involves.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct FailbackChanges {
-    pub changes: Vec<WeightChange>,
-    /// Saved-weights tag keys to remove once their action is restored.
-    pub restored_keys: Vec<String>,
-    /// Tag keys whose action is gone or already serves the group again: removed without other change.
-    pub stale_keys: Vec<String>,
-    /// Actions changed by someone since the shift: left for a person.
-    pub conflicts: Vec<(Location, String)>,
-    /// Saved actions to restore whose listener or rule is no longer opted in: left alone, saved weights kept.
-    pub not_opted_in: Vec<Location>,
-}
-
-pub fn plan_failback(
-    actions: &[ForwardAction],
-    failing: &str,
-    backup: Option<&str>,
-    saved: &SavedWeights,
-    opted_in: &OptedIn,
-) -> FailbackChanges {
-    let mut plan = FailbackChanges::default();
-    for (key, weights) in saved {
-        let tag_key = format!("{SAVED_WEIGHTS_PREFIX}{key}");
-        let Some(action) = actions.iter().find(|a| &a.location.key() == key) else {
-            plan.stale_keys.push(tag_key);
-            continue;
-        };
-        if action.weight_of(failing).unwrap_or(0) > 0 {
-            plan.stale_keys.push(tag_key);
-            continue;
-        }
-        if !opted_in.contains(action.location.arn()) {
-            plan.not_opted_in.push(action.location.clone());
-            continue;
-        }
-        match restore(action, weights, backup) {
-            Ok(after) => {
-                plan.restored_keys.push(tag_key);
-                plan.changes.push(WeightChange {
-                    location: action.location.clone(),
-                    before: action.weights.clone(),
-                    after,
-                    action: action.clone(),
-                });
-            }
-            Err(why) => plan.conflicts.push((action.location.clone(), why)),
-        }
-    }
-    plan
-}
-
-fn restore(action: &ForwardAction, saved: &[(String, u32)], backup: Option<&str>) -> Result<Vec<Weight>, String> {
-    let saved_ids: BTreeSet<&str> = saved.iter().map(|(id, _)| id.as_str()).collect();
-    let mut after = Vec::new();
-    for (id, weight) in saved {
-        let Some(current) = action.weights.iter().find(|w| group_id(&w.group_arn) == id) else {
-            return Err(format!("target group {id} left the action since the shift"));
-        };
-        after.push(Weight::new(&current.group_arn, *weight));
-    }
-    for extra in action.weights.iter().filter(|w| !saved_ids.contains(group_id(&w.group_arn))) {
-        if Some(extra.group_arn.as_str()) != backup {
-            return Err(format!("target group {} joined the action since the shift", extra.group_arn));
-        }
-    }
-    Ok(after)
 }
 
 #[cfg(test)]

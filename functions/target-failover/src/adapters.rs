@@ -1,88 +1,19 @@
-//! The load-balancer port, and its adapter over the ELB v2 SDK client.
+//! [`ElbClient`]: the [`LoadBalancer`] port over the ELB v2 SDK client. SDK types stay in this file; the
+//! listener's or rule's whole action list travels outside it only as the port's opaque
+//! [`LoadBalancer::Actions`], so that a modification sends the other actions back unchanged.
 //!
-//! The port speaks in domain types ([`crate::model`]); SDK types stay in this file, except inside the opaque
-//! [`ActionList`] that a forward action carries so that a modification can send back the listener's or rule's
-//! other actions unchanged.
+//! Calls: one `DescribeTags` per [`TAGS_PER_CALL`] ARNs (one per ARN of a batch that names a missing
+//! resource, which fails the whole batch); paginated `DescribeTargetGroups`, `DescribeListeners` and
+//! `DescribeRules` through the SDK's paginators.
 
-use std::future::Future;
-
-use aws_sdk_elasticloadbalancingv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, Tag, TargetDescription, TargetGroupTuple, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
-use failover_core::aws::{describe, is_transient};
+use failover_core::aws::{AwsContext, AwsError};
 
 use crate::model::{ForwardAction, Location, Tags, Target, TargetHealth, TargetState, Weight};
-
-/// `DescribeTags` accepts at most 20 resource ARNs per call.
-pub const TAGS_PER_CALL: usize = 20;
-
-/// A failed ELB call, after the SDK's own retries.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{operation} {resource}: {detail}")]
-pub struct ElbError {
-    /// The API operation, e.g. `DeregisterTargets`.
-    pub operation: &'static str,
-    /// What it was called on.
-    pub resource: String,
-    /// The error code from AWS, when there is one (`Throttling`, `AccessDenied`...).
-    pub code: Option<String>,
-    /// A later retry could succeed (throttling, 5xx, timeout, connection failure).
-    pub transient: bool,
-    pub detail: String,
-}
-
-impl ElbError {
-    fn from_sdk<E>(operation: &'static str, resource: impl Into<String>, error: SdkError<E>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        ElbError {
-            operation,
-            resource: resource.into(),
-            code: error.code().map(str::to_owned),
-            transient: is_transient(&error),
-            detail: describe(&error),
-        }
-    }
-}
-
-/// The whole action list of a listener (default actions) or a rule, as read. Opaque outside this module.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ActionList(Vec<Action>);
-
-/// What the handler needs from Elastic Load Balancing.
-pub trait LoadBalancer: Send + Sync {
-    /// Tags of each resource (target groups, listeners, rules, mixed as needed), in order; `None` for one that
-    /// does not exist. Batched by [`TAGS_PER_CALL`].
-    fn tags(&self, groups: &[String]) -> impl Future<Output = Result<Vec<(String, Option<Tags>)>, ElbError>> + Send;
-
-    /// Every target group of the account and region whose targets are instances.
-    fn instance_groups(&self) -> impl Future<Output = Result<Vec<String>, ElbError>> + Send;
-
-    /// One `DescribeTargetHealth`; `None` when the group does not exist.
-    fn target_health(&self, group: &str) -> impl Future<Output = Result<Option<Vec<TargetHealth>>, ElbError>> + Send;
-
-    fn deregister(&self, group: &str, targets: &[Target]) -> impl Future<Output = Result<(), ElbError>> + Send;
-
-    fn register(&self, group: &str, targets: &[Target]) -> impl Future<Output = Result<(), ElbError>> + Send;
-
-    /// Every listener default action and listener rule of the group's load balancers whose forward action
-    /// names the group (with any weight, 0 included).
-    fn forwards_to(&self, group: &str) -> impl Future<Output = Result<Vec<ForwardAction>, ElbError>> + Send;
-
-    /// Replaces the weights of the action's forward action, leaving its other actions as they were.
-    fn set_weights(
-        &self,
-        action: &ForwardAction,
-        weights: &[Weight],
-    ) -> impl Future<Output = Result<(), ElbError>> + Send;
-
-    fn add_tags(&self, resource: &str, tags: &[(String, String)]) -> impl Future<Output = Result<(), ElbError>> + Send;
-
-    fn remove_tags(&self, resource: &str, keys: &[String]) -> impl Future<Output = Result<(), ElbError>> + Send;
-}
+use crate::ports::{LoadBalancer, TAGS_PER_CALL};
 
 /// [`LoadBalancer`] over the SDK client.
 #[derive(Debug, Clone)]
@@ -95,7 +26,7 @@ impl ElbClient {
         ElbClient { client }
     }
 
-    async fn tags_of(&self, arns: &[String]) -> Result<Option<Vec<(String, Tags)>>, ElbError> {
+    async fn tags_of(&self, arns: &[String]) -> Result<Option<Vec<(String, Tags)>>, AwsError> {
         let result = self.client.describe_tags().set_resource_arns(Some(arns.to_vec())).send().await;
         match result {
             Ok(output) => Ok(Some(
@@ -121,15 +52,17 @@ impl ElbClient {
             {
                 Ok(None)
             }
-            Err(e) => Err(ElbError::from_sdk("DescribeTags", arns.join(", "), e)),
+            Err(e) => Err(AwsError::from_sdk("DescribeTags", arns.join(", "), &e)),
         }
     }
 }
 
 impl LoadBalancer for ElbClient {
-    async fn tags(&self, groups: &[String]) -> Result<Vec<(String, Option<Tags>)>, ElbError> {
-        let mut out = Vec::with_capacity(groups.len());
-        for batch in groups.chunks(TAGS_PER_CALL) {
+    type Actions = Vec<Action>;
+
+    async fn tags(&self, arns: &[String]) -> Result<Vec<(String, Option<Tags>)>, AwsError> {
+        let mut out = Vec::with_capacity(arns.len());
+        for batch in arns.chunks(TAGS_PER_CALL) {
             let found = match self.tags_of(batch).await? {
                 Some(found) => found,
                 // One missing resource fails the whole batch on AWS: ask for each one of this batch alone.
@@ -150,7 +83,7 @@ impl LoadBalancer for ElbClient {
         Ok(out)
     }
 
-    async fn instance_groups(&self) -> Result<Vec<String>, ElbError> {
+    async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
         let groups: Vec<_> = self
             .client
             .describe_target_groups()
@@ -159,7 +92,7 @@ impl LoadBalancer for ElbClient {
             .send()
             .try_collect()
             .await
-            .map_err(|e| ElbError::from_sdk("DescribeTargetGroups", "(all)", e))?;
+            .aws("DescribeTargetGroups", "(all)")?;
         Ok(groups
             .into_iter()
             .filter(|g| g.target_type() == Some(&TargetTypeEnum::Instance))
@@ -167,11 +100,11 @@ impl LoadBalancer for ElbClient {
             .collect())
     }
 
-    async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, ElbError> {
+    async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         let output = match self.client.describe_target_health().target_group_arn(group).send().await {
             Ok(output) => output,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()) => return Ok(None),
-            Err(e) => return Err(ElbError::from_sdk("DescribeTargetHealth", group, e)),
+            Err(e) => return Err(AwsError::from_sdk("DescribeTargetHealth", group, &e)),
         };
         Ok(Some(
             output
@@ -194,36 +127,36 @@ impl LoadBalancer for ElbClient {
         ))
     }
 
-    async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), ElbError> {
+    async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.client
             .deregister_targets()
             .target_group_arn(group)
             .set_targets(Some(descriptions(targets, false)))
             .send()
             .await
-            .map_err(|e| ElbError::from_sdk("DeregisterTargets", group, e))?;
+            .aws("DeregisterTargets", group)?;
         Ok(())
     }
 
-    async fn register(&self, group: &str, targets: &[Target]) -> Result<(), ElbError> {
+    async fn register(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.client
             .register_targets()
             .target_group_arn(group)
             .set_targets(Some(descriptions(targets, true)))
             .send()
             .await
-            .map_err(|e| ElbError::from_sdk("RegisterTargets", group, e))?;
+            .aws("RegisterTargets", group)?;
         Ok(())
     }
 
-    async fn forwards_to(&self, group: &str) -> Result<Vec<ForwardAction>, ElbError> {
+    async fn forwards_to(&self, group: &str) -> Result<Vec<(ForwardAction, Vec<Action>)>, AwsError> {
         let described = self
             .client
             .describe_target_groups()
             .target_group_arns(group)
             .send()
             .await
-            .map_err(|e| ElbError::from_sdk("DescribeTargetGroups", group, e))?;
+            .aws("DescribeTargetGroups", group)?;
         // A set: a group used by several listeners of one load balancer may list it more than once.
         let load_balancers: std::collections::BTreeSet<String> =
             described.target_groups().iter().flat_map(|g| g.load_balancer_arns().iter().cloned()).collect();
@@ -238,15 +171,12 @@ impl LoadBalancer for ElbClient {
                 .send()
                 .try_collect()
                 .await
-                .map_err(|e| ElbError::from_sdk("DescribeListeners", &load_balancer, e))?;
+                .aws("DescribeListeners", &load_balancer)?;
             for listener in listeners {
                 let Some(listener_arn) = listener.listener_arn() else { continue };
                 if let Some(weights) = forward_weights(listener.default_actions(), group) {
-                    found.push(ForwardAction {
-                        location: Location::Listener(listener_arn.to_owned()),
-                        weights,
-                        actions: ActionList(listener.default_actions().to_vec()),
-                    });
+                    let location = Location::Listener(listener_arn.to_owned());
+                    found.push((ForwardAction { location, weights }, listener.default_actions().to_vec()));
                 }
                 let rules: Vec<_> = self
                     .client
@@ -257,27 +187,29 @@ impl LoadBalancer for ElbClient {
                     .send()
                     .try_collect()
                     .await
-                    .map_err(|e| ElbError::from_sdk("DescribeRules", listener_arn, e))?;
+                    .aws("DescribeRules", listener_arn)?;
                 // The default rule mirrors the listener's default actions, which ModifyListener changes.
                 for rule in rules.iter().filter(|r| r.is_default() != Some(true)) {
                     let (Some(rule_arn), Some(weights)) = (rule.rule_arn(), forward_weights(rule.actions(), group))
                     else {
                         continue;
                     };
-                    found.push(ForwardAction {
-                        location: Location::Rule(rule_arn.to_owned()),
-                        weights,
-                        actions: ActionList(rule.actions().to_vec()),
-                    });
+                    let location = Location::Rule(rule_arn.to_owned());
+                    found.push((ForwardAction { location, weights }, rule.actions().to_vec()));
                 }
             }
         }
         Ok(found)
     }
 
-    async fn set_weights(&self, action: &ForwardAction, weights: &[Weight]) -> Result<(), ElbError> {
-        let actions = reweighted(&action.actions.0, weights);
-        match &action.location {
+    async fn set_weights(
+        &self,
+        location: &Location,
+        actions: &Vec<Action>,
+        weights: &[Weight],
+    ) -> Result<(), AwsError> {
+        let actions = reweighted(actions, weights);
+        match location {
             Location::Listener(arn) => {
                 self.client
                     .modify_listener()
@@ -285,7 +217,7 @@ impl LoadBalancer for ElbClient {
                     .set_default_actions(Some(actions))
                     .send()
                     .await
-                    .map_err(|e| ElbError::from_sdk("ModifyListener", arn, e))?;
+                    .aws("ModifyListener", arn)?;
             }
             Location::Rule(arn) => {
                 self.client
@@ -294,32 +226,26 @@ impl LoadBalancer for ElbClient {
                     .set_actions(Some(actions))
                     .send()
                     .await
-                    .map_err(|e| ElbError::from_sdk("ModifyRule", arn, e))?;
+                    .aws("ModifyRule", arn)?;
             }
         }
         Ok(())
     }
 
-    async fn add_tags(&self, resource: &str, tags: &[(String, String)]) -> Result<(), ElbError> {
+    async fn add_tags(&self, resource: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
         let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-        self.client
-            .add_tags()
-            .resource_arns(resource)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| ElbError::from_sdk("AddTags", resource, e))?;
+        self.client.add_tags().resource_arns(resource).set_tags(Some(tags)).send().await.aws("AddTags", resource)?;
         Ok(())
     }
 
-    async fn remove_tags(&self, resource: &str, keys: &[String]) -> Result<(), ElbError> {
+    async fn remove_tags(&self, resource: &str, keys: &[String]) -> Result<(), AwsError> {
         self.client
             .remove_tags()
             .resource_arns(resource)
             .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await
-            .map_err(|e| ElbError::from_sdk("RemoveTags", resource, e))?;
+            .aws("RemoveTags", resource)?;
         Ok(())
     }
 }

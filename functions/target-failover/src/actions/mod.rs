@@ -1,0 +1,253 @@
+//! The actions, one file each: [`deregister`], [`shift`], [`failback`], [`restore`], [`status`]. Each gathers
+//! its facts through the [`LoadBalancer`] port, decides through [`crate::decide`], acts, and writes its
+//! reports. This file holds what they share: the per-alarm fan-out over groups, the manual command's first
+//! reads, the dispatch of a [`Plan`] to its action, and the opt-in read of listeners and rules.
+//!
+//! Reads are staged: a group's tags first (one `DescribeTags` per 20 groups), then its target health, and the
+//! listeners and rules only when a shift or failback is planned (or `status` needs them).
+
+use failover_core::aws::AwsError;
+use failover_core::notify::Severity;
+use failover_core::outcome::Outcome;
+use failover_core::report::Report;
+use futures::stream::{self, StreamExt};
+
+use crate::command::Command;
+use crate::config::Failback;
+use crate::decide::{self, Candidates, Floor, GroupView, OptedIn, Plan};
+use crate::model::{saved_weights, ForwardAction, Tags, Target, TargetHealth};
+use crate::ports::LoadBalancer;
+use crate::report::{self, action};
+use crate::route::AlarmRoute;
+use crate::Config;
+
+pub mod deregister;
+pub mod failback;
+pub mod restore;
+pub mod shift;
+pub mod status;
+
+/// Groups decided and acted on at once: enough for an instance registered in a few groups, few enough to
+/// stay clear of the ELB API's rate limits.
+pub const MAX_CONCURRENT_GROUPS: usize = 4;
+
+/// What every action works with: the port and the settings.
+pub struct Ctx<'a, L> {
+    pub lb: &'a L,
+    pub config: &'a Config,
+}
+
+/// The forward actions that send traffic to a group, each with the adapter's opaque action list, and which
+/// of their listeners and rules are opted in.
+pub struct Forwarding<A> {
+    /// What the policy sees.
+    pub actions: Vec<ForwardAction>,
+    /// `originals[i]` is the whole action list behind `actions[i]`, handed back to the port to re-weight it.
+    pub originals: Vec<A>,
+    pub opted_in: OptedIn,
+}
+
+impl<L: LoadBalancer> Ctx<'_, L> {
+    pub fn floor(&self) -> Floor {
+        Floor { min_targets: self.config.min_healthy_targets, min_percent: self.config.min_healthy_percent }
+    }
+
+    pub fn opt_in_key(&self) -> &str {
+        &self.config.common.opt_in_tag_key
+    }
+
+    pub fn view<'v>(&'v self, arn: &'v str, tags: &'v Tags, targets: &'v [TargetHealth]) -> GroupView<'v> {
+        GroupView { arn, tags, targets, opt_in_tag_key: self.opt_in_key() }
+    }
+
+    /// The listener actions forwarding to `group` and their opt-in: `DescribeTargetGroups`,
+    /// `DescribeListeners`, `DescribeRules`, then one `DescribeTags` per 20 listeners and rules (none when
+    /// nothing forwards to the group). `Err` carries what was being read, for the failure report.
+    pub async fn forwarding(&self, group: &str) -> Result<Forwarding<L::Actions>, (AwsError, &'static str)> {
+        let found = self.lb.forwards_to(group).await.map_err(|e| (e, "reading listeners and rules"))?;
+        let (actions, originals): (Vec<_>, Vec<_>) = found.into_iter().unzip();
+        let arns: Vec<String> = actions
+            .iter()
+            .map(|a: &ForwardAction| a.location.arn().to_owned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut opted_in = OptedIn::new();
+        if !arns.is_empty() {
+            let tagged = self.lb.tags(&arns).await.map_err(|e| (e, "reading the listeners' and rules' tags"))?;
+            opted_in = tagged
+                .into_iter()
+                .filter(|(_, tags)| tags.as_ref().is_some_and(|t| failover_core::tags::opted_in(t, self.opt_in_key())))
+                .map(|(arn, _)| arn)
+                .collect();
+        }
+        Ok(Forwarding { actions, originals, opted_in })
+    }
+
+    /// Re-weights the changed actions in order; `Err` with how many were done. Every change comes from a plan
+    /// over `forwarding.actions`, so each has its original action list.
+    pub async fn set_weights(
+        &self,
+        forwarding: &Forwarding<L::Actions>,
+        changes: &[decide::WeightChange],
+    ) -> Result<(), (AwsError, usize)> {
+        for (done, change) in changes.iter().enumerate() {
+            let original = forwarding.actions.iter().position(|a| a.location == change.location);
+            let Some(original) = original.map(|i| &forwarding.originals[i]) else { continue };
+            self.lb.set_weights(&change.location, original, &change.after).await.map_err(|e| (e, done))?;
+        }
+        Ok(())
+    }
+}
+
+/// An alarm: each group it concerns is decided and acted on independently, [`MAX_CONCURRENT_GROUPS`] at once.
+pub async fn on_alarm<L: LoadBalancer>(ctx: &Ctx<'_, L>, route: AlarmRoute) -> Vec<Report> {
+    let mut reports: Vec<Report> =
+        route.bad_dimensions.iter().map(|why| report::skipped(None, action::NONE, why.clone())).collect();
+    let scope_all = route.groups.is_none();
+    let arns = match route.groups {
+        Some(arns) => arns,
+        None => match ctx.lb.instance_groups().await {
+            Ok(arns) => arns,
+            Err(e) => return vec![report::failed(None, action::ALARM, &e, "listing target groups")],
+        },
+    };
+    let tagged = match ctx.lb.tags(&arns).await {
+        Ok(tagged) => tagged,
+        Err(e) => return vec![report::failed(None, action::ALARM, &e, "reading target group tags")],
+    };
+    let mut jobs = Vec::new();
+    let mut not_opted_in = 0;
+    for (arn, tags) in tagged {
+        match tags {
+            None => reports.push(report::skipped(Some(&arn), action::NONE, "the target group does not exist")),
+            Some(tags) if !failover_core::tags::opted_in(&tags, ctx.opt_in_key()) => {
+                not_opted_in += 1;
+                if !scope_all {
+                    let reason = format!("not opted in (tag {}=true missing)", ctx.opt_in_key());
+                    reports.push(report::skipped(Some(&arn), action::NONE, reason));
+                }
+            }
+            Some(tags) => jobs.push((arn, tags)),
+        }
+    }
+    let named = (!route.instances.is_empty()).then_some(route.instances.as_slice());
+    let results: Vec<Vec<Report>> = stream::iter(jobs)
+        .map(|(arn, tags)| alarm_group(ctx, arn, tags, route.recovered, named))
+        .buffer_unordered(MAX_CONCURRENT_GROUPS)
+        .collect()
+        .await;
+    let mut results: Vec<Report> = results.into_iter().flatten().collect();
+    if scope_all {
+        // An instance alarm looks at every opted-in group; those without the instance are noise.
+        let looked_at = results.len();
+        results.retain(|r| r.outcome != Outcome::Skipped);
+        if results.is_empty() {
+            let ids = report::join(route.instances.iter());
+            let reason =
+                format!("nothing to do for {ids} in {looked_at} opted-in groups ({not_opted_in} groups not opted in)");
+            reports.push(report::skipped(None, action::NONE, reason));
+        }
+    }
+    reports.extend(results);
+    reports
+}
+
+async fn alarm_group<L: LoadBalancer>(
+    ctx: &Ctx<'_, L>,
+    arn: String,
+    tags: Tags,
+    recovered: bool,
+    named: Option<&[Target]>,
+) -> Vec<Report> {
+    let saved = saved_weights(&tags);
+    let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
+    if recovered && saved.is_empty() {
+        return vec![report::skipped(
+            Some(&arn),
+            action::NONE,
+            "alarm OK: no traffic was shifted away from this group",
+        )];
+    }
+    let targets = match ctx.lb.target_health(&arn).await {
+        Ok(Some(targets)) => targets,
+        Ok(None) => return vec![report::skipped(Some(&arn), action::NONE, "the target group does not exist")],
+        Err(e) => return vec![report::failed(Some(&arn), intent, &e, "reading target health")],
+    };
+    let view = ctx.view(&arn, &tags, &targets);
+    let candidates = named.map_or(Candidates::Unhealthy, Candidates::Named);
+    let plan = if recovered {
+        decide::on_ok(view, candidates, ctx.floor(), &saved)
+    } else {
+        decide::on_alarm(view, candidates, ctx.floor())
+    };
+    execute(ctx, &arn, &tags, plan, intent, ctx.config.common.dry_run, ctx.config.failback).await
+}
+
+/// A manual command: the group's tags and health, then its action. `Err` is an invalid command (the group
+/// does not exist).
+pub async fn on_command<L: LoadBalancer>(
+    ctx: &Ctx<'_, L>,
+    command: &Command,
+    dry_run: bool,
+) -> Result<Vec<Report>, String> {
+    let group = command.group();
+    let intent = match command {
+        Command::Status { .. } => action::STATUS,
+        Command::Deregister { .. } => action::DEREGISTER,
+        Command::Restore { .. } => action::REGISTER,
+        Command::Shift { .. } => action::SHIFT,
+        Command::Failback { .. } => action::FAILBACK,
+    };
+    let missing = || format!("target group {group} does not exist");
+    let tags = match ctx.lb.tags(&[group.to_owned()]).await {
+        Ok(mut tagged) => tagged.pop().and_then(|(_, tags)| tags).ok_or_else(missing)?,
+        Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading tags")]),
+    };
+    let targets = match ctx.lb.target_health(group).await {
+        Ok(Some(targets)) => targets,
+        Ok(None) => return Err(missing()),
+        Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading target health")]),
+    };
+    let view = ctx.view(group, &tags, &targets);
+    let floor = ctx.floor();
+    let plan = match command {
+        Command::Status { .. } => return Ok(vec![status::run(ctx, view).await]),
+        Command::Restore { targets: wanted, .. } => return Ok(restore::run(ctx, view, wanted, dry_run).await),
+        Command::Deregister { targets: wanted, .. } => decide::on_alarm(view, Candidates::Named(wanted), floor),
+        Command::Shift { .. } => decide::on_shift_command(view, floor),
+        Command::Failback { force, .. } => decide::on_failback_command(view, floor, &saved_weights(&tags), *force),
+    };
+    Ok(execute(ctx, group, &tags, plan, intent, dry_run, Failback::Auto).await)
+}
+
+/// Hands a plan to its action; a skip or refusal is reported here.
+async fn execute<L: LoadBalancer>(
+    ctx: &Ctx<'_, L>,
+    arn: &str,
+    tags: &Tags,
+    plan: Plan,
+    intent: &'static str,
+    dry_run: bool,
+    mode: Failback,
+) -> Vec<Report> {
+    match plan {
+        Plan::Skip { reason } => vec![report::skipped(Some(arn), action::NONE, reason)],
+        Plan::Refuse { reason, kept, counts } => {
+            let severity = if intent == action::FAILBACK { Severity::Warning } else { Severity::Critical };
+            vec![report::refusal(arn, intent, severity, &reason, &kept, counts, tags)]
+        }
+        Plan::Deregister { targets, kept, counts, healthy_after } => {
+            deregister::run(ctx, arn, tags, &targets, &kept, counts, healthy_after, dry_run).await
+        }
+        Plan::ShiftTraffic { backup, kept, counts, why } => {
+            vec![
+                shift::run(ctx, arn, tags, shift::Failing { backup: &backup, counts, why: &why, kept: &kept }, dry_run)
+                    .await,
+            ]
+        }
+        Plan::Failback { counts, backup } => {
+            failback::run(ctx, arn, tags, counts, backup.as_deref(), dry_run, mode).await
+        }
+    }
+}

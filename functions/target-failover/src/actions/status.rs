@@ -1,0 +1,83 @@
+//! Status (manual command): the group's health, floor, backup and saved weights, and what an alarm on it
+//! would do now ([`decide::alarm_now_would`]). With a usable backup or saved weights it also reads the
+//! listener actions forwarding to the group and their opt-in, as a shift or failback would. Changes nothing.
+
+use failover_core::notify::Severity;
+use failover_core::outcome::Outcome;
+use failover_core::report::Report;
+use serde_json::json;
+
+use super::Ctx;
+use crate::decide::{self, Candidates, Counts, GroupView};
+use crate::model::{group_name, saved_weights};
+use crate::ports::LoadBalancer;
+use crate::report::{self, action, add_tag_step, not_opted_in_text};
+
+pub async fn run<L: LoadBalancer>(ctx: &Ctx<'_, L>, view: GroupView<'_>) -> Report {
+    let floor = ctx.floor();
+    let key = ctx.opt_in_key();
+    let counts = Counts::of(view.targets, floor);
+    let plan = decide::on_alarm(view, Candidates::Unhealthy, floor);
+    let saved = saved_weights(view.tags);
+    let usable_backup = view.backup().and_then(Result::ok);
+    let mut would = decide::AlarmWould::Plan;
+    let mut listener_actions = Vec::new();
+    let mut left_out = Vec::new();
+    if usable_backup.is_some() || !saved.is_empty() {
+        let forwarding = match ctx.forwarding(view.arn).await {
+            Ok(forwarding) => forwarding,
+            Err((e, doing)) => return report::failed(Some(view.arn), action::STATUS, &e, doing),
+        };
+        let (actions, opted_in) = (&forwarding.actions, &forwarding.opted_in);
+        listener_actions = actions
+            .iter()
+            .map(|a| json!({"location": a.location, "opted_in": opted_in.contains(a.location.arn())}))
+            .collect();
+        if let Some(backup) = &usable_backup {
+            // What a shift would do now, alarm or command: the same plan, the same opt-in facts.
+            let shift = decide::plan_shift(actions, view.arn, backup, &saved, opted_in);
+            would = decide::alarm_now_would(&plan, Some(&shift));
+            left_out = shift.not_opted_in;
+        }
+        let failback = decide::plan_failback(actions, view.arn, usable_backup.as_deref(), &saved, opted_in);
+        for location in failback.not_opted_in {
+            if !left_out.contains(&location) {
+                left_out.push(location);
+            }
+        }
+    }
+    let would = report::alarm_now_would(&plan, &would, key);
+    let backup = view.backup().map(|b| b.unwrap_or_else(|bad| format!("unusable: {bad}")));
+    let name = group_name(view.arn);
+    let title = format!("{name}: {} of {} targets healthy, floor {}", counts.healthy, counts.registered, counts.floor);
+    let summary = format!(
+        "{name} is {}opted in{}. An alarm on this group now would: {would}.{}{}",
+        if view.opted_in() { "" } else { "NOT " },
+        backup.as_ref().map_or(" and has no backup group".to_owned(), |b| format!(", backup group {b}")),
+        if saved.is_empty() {
+            String::new()
+        } else {
+            format!(" Traffic is shifted away from it in {} listener actions.", saved.len())
+        },
+        if left_out.is_empty() {
+            String::new()
+        } else {
+            format!(" A shift or failback would leave out {}.", not_opted_in_text(key, &left_out))
+        },
+    );
+    let steps = (!left_out.is_empty()).then(|| add_tag_step(key, &left_out));
+    report::about(view.arn, action::STATUS, Outcome::Info, Severity::Info, title)
+        .summary(summary)
+        .details(json!({
+            "counts": counts,
+            "can_serve": counts.can_serve(),
+            "opted_in": view.opted_in(),
+            "backup": backup,
+            "saved_weights": saved,
+            "listener_actions": listener_actions,
+            "not_opted_in": left_out,
+            "targets": view.targets,
+            "alarm_now_would": would,
+        }))
+        .steps(steps)
+}

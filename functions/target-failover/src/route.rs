@@ -1,0 +1,243 @@
+//! Where an event goes, as a pure mapping: an alarm to the groups and instances it concerns (or a skip with
+//! its reason), a manual command to its action on its group. No I/O: the groups an `InstanceId` alarm
+//! concerns are listed later, by the action that fans out over them.
+
+use failover_core::intake::{split_arn, AlarmChange, AlarmState, Event, ManualCommand};
+
+use crate::command::{self, Command};
+use crate::model::{group_suffix, Target};
+
+/// Where the function runs: alarms and groups elsewhere are not its business.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    pub partition: String,
+    pub account: String,
+    pub region: String,
+}
+
+impl Home {
+    /// The region from the SDK configuration; the account and partition from the notification topic's ARN
+    /// (the topic belongs to the function's own stack), which saves an STS call on every cold start.
+    pub fn new(topic_arn: &str, region: &str) -> Self {
+        let parts = split_arn(topic_arn);
+        Home {
+            partition: parts.map_or("aws", |p| p.partition).to_owned(),
+            account: parts.map(|p| p.account.to_owned()).unwrap_or_default(),
+            region: region.to_owned(),
+        }
+    }
+
+    /// Why a resource in `account`/`region` is not this function's, if it is not.
+    pub fn foreign(&self, account: &str, region: &str) -> Option<String> {
+        if !self.region.is_empty() && region != self.region {
+            return Some(format!("it is in region {region}, and this function acts in {}", self.region));
+        }
+        if !self.account.is_empty() && account != self.account {
+            return Some(format!("it is in account {account}, and this function acts in {}", self.account));
+        }
+        None
+    }
+
+    fn group_arn(&self, suffix: &str) -> String {
+        format!("arn:{}:elasticloadbalancing:{}:{}:{}", self.partition, self.region, self.account, suffix)
+    }
+}
+
+/// What to do with an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Not this function's, or nothing to do: logged only.
+    Skip { trigger: String, reason: String },
+    /// An alarm about target groups or instances.
+    Alarm { trigger: String, alarm: AlarmRoute },
+    /// A manual command on one group.
+    Command { trigger: String, command: Command, dry_run: bool },
+}
+
+/// The groups and instances an alarm concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmRoute {
+    /// `true` for a return to OK (fail back), `false` for a change into ALARM.
+    pub recovered: bool,
+    /// The groups named by `TargetGroup` dimensions; `None`: every instance group (an `InstanceId` alarm).
+    pub groups: Option<Vec<String>>,
+    /// The instances named by `InstanceId` dimensions: the candidates, instead of the unhealthy targets.
+    pub instances: Vec<Target>,
+    /// `TargetGroup` dimensions that name no group, with why: skipped.
+    pub bad_dimensions: Vec<String>,
+}
+
+/// `Err` is an invalid manual command, with its reason.
+pub fn route(event: &Event, home: &Home, dry_run: bool) -> Result<Route, String> {
+    Ok(match event {
+        Event::Alarm(alarm) => {
+            let trigger = format!("alarm {}", alarm.alarm_name);
+            match alarm_route(alarm, home) {
+                Ok(alarm) => Route::Alarm { trigger, alarm },
+                Err(reason) => Route::Skip { trigger, reason },
+            }
+        }
+        Event::Manual(manual) => command_route(manual, home, dry_run)?,
+        Event::Rds(rds) => Route::Skip {
+            trigger: "rds event".to_owned(),
+            reason: format!("RDS event {} is database-failover's", rds.event_id),
+        },
+        Event::Unsupported { source, detail_type } => {
+            Route::Skip { trigger: "event".to_owned(), reason: format!("not handled: {detail_type} from {source}") }
+        }
+    })
+}
+
+/// `Err` is the reason to skip the alarm.
+fn alarm_route(alarm: &AlarmChange, home: &Home) -> Result<AlarmRoute, String> {
+    let recovered = alarm.state == AlarmState::Ok;
+    if !recovered && !alarm.entered_alarm() {
+        return Err(format!(
+            "alarm state {} (previously {}): only a change into ALARM, or OK, is acted on",
+            alarm.state.as_str(),
+            alarm.previous_state.map_or("unknown", |s| s.as_str())
+        ));
+    }
+    if let Some(why) = home.foreign(&alarm.account, &alarm.region) {
+        return Err(format!("alarm {} is not this function's: {why}", alarm.alarm_name));
+    }
+    let dimensions = alarm.dimension_values("TargetGroup");
+    let instances: Vec<Target> =
+        alarm.dimension_values("InstanceId").into_iter().map(|id| Target::new(id, None)).collect();
+    if dimensions.is_empty() && instances.is_empty() {
+        let database =
+            ["DBInstanceIdentifier", "DBClusterIdentifier"].iter().any(|d| !alarm.dimension_values(d).is_empty());
+        return Err(if database {
+            "a database alarm: database-failover's".to_owned()
+        } else {
+            "no TargetGroup or InstanceId dimension: not a target alarm".to_owned()
+        });
+    }
+    let mut bad_dimensions = Vec::new();
+    let groups = (!dimensions.is_empty()).then(|| {
+        let mut arns = Vec::new();
+        for dimension in dimensions {
+            let arn = home.group_arn(dimension);
+            match group_suffix(&arn) {
+                Some(_) => arns.push(arn),
+                None => {
+                    bad_dimensions.push(format!("TargetGroup dimension {dimension:?} is not targetgroup/<name>/<id>"))
+                }
+            }
+        }
+        arns
+    });
+    Ok(AlarmRoute { recovered, groups, instances, bad_dimensions })
+}
+
+fn command_route(manual: &ManualCommand, home: &Home, dry_run: bool) -> Result<Route, String> {
+    let command = command::parse(manual)?;
+    let group = command.group();
+    if let Some(parts) = split_arn(group) {
+        if let Some(why) = home.foreign(parts.account, parts.region) {
+            return Err(format!("target group {group} is not this function's: {why}"));
+        }
+    }
+    let trigger = format!("manual command {}", command.name());
+    Ok(Route::Command { trigger, dry_run: manual.dry_run.unwrap_or(dry_run), command })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn home() -> Home {
+        Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() }
+    }
+
+    fn alarm(state: &str, previous: &str, dimensions: serde_json::Value) -> Event {
+        let payload = json!({
+            "source": "aws.cloudwatch", "detail-type": "CloudWatch Alarm State Change",
+            "account": "123456789012", "region": "us-east-1", "time": "2024-05-01T10:00:00Z",
+            "id": "1f0e9d8c", "version": "0",
+            "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-unhealthy"],
+            "detail": {"alarmName": "web-unhealthy",
+                       "state": {"value": state}, "previousState": {"value": previous},
+                       "configuration": {"metrics": [{"metricStat": {"metric": {
+                           "namespace": "AWS/ApplicationELB", "name": "UnHealthyHostCount",
+                           "dimensions": dimensions}}}]}}
+        });
+        failover_core::intake::parse(&payload).expect("alarm")
+    }
+
+    const TG: &str = "targetgroup/web/73e2d6bc24d8a067";
+
+    #[test]
+    fn a_target_group_alarm_goes_to_that_group() {
+        let Ok(Route::Alarm { trigger, alarm }) =
+            route(&alarm("ALARM", "OK", json!({"TargetGroup": TG})), &home(), false)
+        else {
+            panic!("not routed to the group")
+        };
+        assert_eq!(trigger, "alarm web-unhealthy");
+        assert!(!alarm.recovered && alarm.instances.is_empty());
+        assert_eq!(alarm.groups, Some(vec![format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:{TG}")]));
+    }
+
+    #[test]
+    fn an_instance_alarm_goes_to_every_instance_group_and_ok_means_recovered() {
+        let Ok(Route::Alarm { alarm, .. }) =
+            route(&alarm("OK", "ALARM", json!({"InstanceId": "i-0abc"})), &home(), false)
+        else {
+            panic!("not routed")
+        };
+        assert!(alarm.recovered && alarm.groups.is_none());
+        assert_eq!(alarm.instances, vec![Target::new("i-0abc", None)]);
+    }
+
+    #[test]
+    fn re_evaluations_database_alarms_and_foreign_alarms_are_skipped() {
+        let skip = |event: &Event, home: &Home| match route(event, home, false) {
+            Ok(Route::Skip { reason, .. }) => reason,
+            other => panic!("not skipped: {other:?}"),
+        };
+        assert!(skip(&alarm("ALARM", "ALARM", json!({"TargetGroup": TG})), &home()).contains("only a change"));
+        assert!(skip(&alarm("ALARM", "OK", json!({"DBInstanceIdentifier": "db"})), &home()).contains("database"));
+        assert!(skip(&alarm("ALARM", "OK", json!({"LoadBalancer": "app/x/1"})), &home()).contains("not a target"));
+        let elsewhere = Home { region: "eu-west-1".into(), ..home() };
+        assert!(skip(&alarm("ALARM", "OK", json!({"TargetGroup": TG})), &elsewhere).contains("region us-east-1"));
+    }
+
+    fn manual(payload: serde_json::Value) -> Event {
+        failover_core::intake::parse(&payload).expect("manual command")
+    }
+
+    #[test]
+    fn a_manual_command_goes_to_its_action_with_its_own_dry_run() {
+        let arn = format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:{TG}");
+        let event = manual(json!({"command": "shift", "target_group_arn": arn, "dry_run": true}));
+        let Ok(Route::Command { trigger, command, dry_run }) = route(&event, &home(), false) else {
+            panic!("not routed to the command")
+        };
+        assert_eq!(
+            (trigger.as_str(), command, dry_run),
+            ("manual command shift", Command::Shift { group: arn.clone() }, true)
+        );
+        let event = manual(json!({"command": "status", "target_group_arn": arn}));
+        assert!(matches!(route(&event, &home(), true), Ok(Route::Command { dry_run: true, .. })));
+    }
+
+    #[test]
+    fn a_manual_command_on_a_group_of_another_account_is_invalid() {
+        let arn = format!("arn:aws:elasticloadbalancing:us-east-1:999999999999:{TG}");
+        let error = route(&manual(json!({"command": "status", "target_group_arn": arn})), &home(), false).unwrap_err();
+        assert!(error.contains("account 999999999999"), "{error}");
+    }
+
+    #[test]
+    fn a_malformed_target_group_dimension_is_set_aside() {
+        let Ok(Route::Alarm { alarm, .. }) =
+            route(&alarm("ALARM", "OK", json!({"TargetGroup": "web"})), &home(), false)
+        else {
+            panic!("not routed")
+        };
+        assert_eq!(alarm.groups, Some(vec![]));
+        assert_eq!(alarm.bad_dimensions.len(), 1);
+    }
+}
