@@ -1,5 +1,5 @@
 //! The invocation: intake ([`failover_core::intake`]) → [`route::route`] → the action module
-//! ([`crate::actions`]) → [`failover_core::report::finish`].
+//! ([`crate::actions`]) → [`failover_core::invoke::finish`].
 //!
 //! One invocation concerns one or more target groups; each is decided and acted on independently and
 //! produces one or two reports (a change and a refusal can go together). Every report but a skip is
@@ -7,9 +7,9 @@
 //! fix, or the manual command is invalid.
 
 use failover_core::intake;
+use failover_core::invoke::finish;
 use failover_core::invoke::InvokeError;
 use failover_core::notify::{Notifier, SnsNotifier};
-use failover_core::report::finish;
 use failover_core::response::Response;
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 //!
 //! # Layout: where an event goes
 //! 1. [`handler`]: [`App::handle`] parses the payload ([`failover_core::intake`]), routes it, dispatches it,
-//!    and ends with [`failover_core::report::finish`] (log, publish, answer).
+//!    and ends with [`failover_core::invoke::finish`] (log, publish, answer).
 //! 2. [`route`] (pure): an alarm becomes the groups it names (`TargetGroup` dimensions) or every instance
 //!    group (`InstanceId` only), its instances, and ALARM vs OK; a manual command ([`command`] parses it)
 //!    becomes its action on its group. Re-evaluations, other accounts or regions ([`Home`]), database alarms
