@@ -1,18 +1,26 @@
-//! [`Ledger`] over DynamoDB. Attribute names: `pk`, `sk`, `state`, `owner`, `trigger`, `created_at`,
-//! `updated_at`, `expires_at` (the TTL), `data` (JSON text); a lease has `owner` and `expires_at` only; the pause
-//! has `by`, `reason`, `at`.
+//! [`Ledger`] over DynamoDB. Attribute names: `pk`, `sk`, `expires_at` (the TTL) on every item; a record has
+//! `state`, `owner`, `trigger`, `created_at`, `updated_at`, `data` (JSON text); the lease item has `owner` and
+//! `until` while held, and `version`; the pause item has `by`, `reason`, `at`.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Client;
 use serde_json::Value;
 
-use super::{Claim, Ledger, Pause, Record, State, Written, CONTROL_PK, LEASE_KEY, PAUSE_KEY};
+use super::{
+    distinct_keys, Begin, Begun, Holder, Ledger, Pause, Record, Settle, Snapshot, State, CONTROL_PK, LEASE_KEY,
+    PAUSE_KEY,
+};
 use crate::aws::{AwsContext, AwsError};
 
 type Item = HashMap<String, AttributeValue>;
+
+/// No invocation is named this: the begin condition's stand-in for "no holder was seen".
+const NOBODY: &str = "";
 
 /// The ledger table through the SDK client.
 #[derive(Debug, Clone)]
@@ -26,8 +34,8 @@ impl DynamoLedger {
         DynamoLedger { client, table: table.into() }
     }
 
-    fn at(&self, resource: &str, key: &str) -> String {
-        format!("{} {resource} {key}", self.table)
+    fn at(&self, resource: &str) -> String {
+        format!("{} {resource}", self.table)
     }
 }
 
@@ -39,8 +47,8 @@ fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn key(resource: &str, key: &str) -> Item {
-    HashMap::from([("pk".to_owned(), s(resource)), ("sk".to_owned(), s(key))])
+fn item_key(resource: &str, sort_key: &str) -> Item {
+    HashMap::from([("pk".to_owned(), s(resource)), ("sk".to_owned(), s(sort_key))])
 }
 
 fn text<'a>(item: &'a Item, name: &str) -> &'a str {
@@ -52,7 +60,7 @@ fn number(item: &Item, name: &str) -> i64 {
 }
 
 fn to_item(record: &Record) -> Item {
-    let mut item = key(&record.resource, &record.key);
+    let mut item = item_key(&record.resource, &record.key);
     item.insert("state".into(), s(record.state.as_str()));
     item.insert("owner".into(), s(&record.owner));
     item.insert("trigger".into(), s(&record.trigger));
@@ -63,7 +71,7 @@ fn to_item(record: &Record) -> Item {
     item
 }
 
-/// An item read back; `None` for one that is not a record (the lease) or that people damaged.
+/// An item read back; `None` for one that is not a record or that people damaged.
 fn from_item(item: &Item) -> Option<Record> {
     Some(Record {
         resource: text(item, "pk").to_owned(),
@@ -78,118 +86,48 @@ fn from_item(item: &Item) -> Option<Record> {
     })
 }
 
-/// The old item of a put that lost its condition; `None` for any other error.
-fn lost_to(error: &aws_sdk_dynamodb::error::SdkError<PutItemError>) -> Option<Item> {
+fn pause_of(item: &Item) -> Pause {
+    Pause { by: text(item, "by").to_owned(), reason: text(item, "reason").to_owned(), at: number(item, "at") }
+}
+
+/// Each item's verdict in a cancelled transaction (`Some(old item)` for a lost condition), or `None` when the
+/// failure was not a cancellation.
+fn cancellation(error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>) -> Option<Vec<Option<Item>>> {
     match error.as_service_error() {
-        Some(PutItemError::ConditionalCheckFailedException(e)) => Some(e.item().cloned().unwrap_or_default()),
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => Some(
+            e.cancellation_reasons()
+                .iter()
+                .map(|r| (r.code() == Some("ConditionalCheckFailed")).then(|| r.item().cloned().unwrap_or_default()))
+                .collect(),
+        ),
         _ => None,
     }
 }
 
+fn put_new(table: &str, record: &Record) -> Result<TransactWriteItem, AwsError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(to_item(record)))
+        .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
+        .expression_attribute_values(":now", n(record.updated_at))
+        .build()
+        .map_err(|e| invalid("Put", &record.key, e))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A request the SDK refused to build: a programming error, reported as a permanent AWS error.
+fn invalid(operation: &'static str, resource: &str, error: impl std::fmt::Display) -> AwsError {
+    AwsError {
+        operation,
+        resource: resource.to_owned(),
+        code: Some("InvalidRequest".into()),
+        transient: false,
+        message: error.to_string(),
+    }
+}
+
 impl Ledger for DynamoLedger {
-    async fn claim(&self, resource: &str, owner: &str, now: i64, hold_secs: i64) -> Result<Claim, AwsError> {
-        let until = now + hold_secs;
-        let mut item = key(resource, LEASE_KEY);
-        item.insert("owner".into(), s(owner));
-        item.insert("expires_at".into(), n(until));
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now OR #owner = :me")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":me", s(owner))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Claim::Acquired { until }),
-            Err(e) => match lost_to(&e) {
-                Some(old) => {
-                    Ok(Claim::Held { owner: text(&old, "owner").to_owned(), until: number(&old, "expires_at") })
-                }
-                None => Err(AwsError::from_sdk("PutItem", self.at(resource, LEASE_KEY), &e)),
-            },
-        }
-    }
-
-    async fn release(&self, resource: &str, owner: &str) -> Result<(), AwsError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(resource, LEASE_KEY)))
-            .condition_expression("#owner = :me")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":me", s(owner))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Expired and taken by another, or already released: not ours to delete.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(AwsError::from_sdk("DeleteItem", self.at(resource, LEASE_KEY), &e)),
-        }
-    }
-
-    async fn record(&self, record: &Record) -> Result<Written, AwsError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(to_item(record)))
-            .condition_expression("attribute_not_exists(pk) OR expires_at < :now")
-            .expression_attribute_values(":now", n(record.updated_at))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Written::New),
-            Err(e) => match lost_to(&e).as_ref().and_then(from_item) {
-                Some(existing) => Ok(Written::Exists(Box::new(existing))),
-                None => Err(AwsError::from_sdk("PutItem", self.at(&record.resource, &record.key), &e)),
-            },
-        }
-    }
-
-    async fn settle(
-        &self,
-        resource: &str,
-        sort_key: &str,
-        owner: &str,
-        state: State,
-        now: i64,
-        data: Option<&Value>,
-    ) -> Result<bool, AwsError> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(resource, sort_key)))
-            .condition_expression("#state = :pending AND #owner = :me")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":pending", s(State::Pending.as_str()))
-            .expression_attribute_values(":me", s(owner))
-            .expression_attribute_values(":state", s(state.as_str()))
-            .expression_attribute_values(":now", n(now));
-        update = match data {
-            Some(data) => update
-                .update_expression("SET #state = :state, updated_at = :now, #data = :data")
-                .expression_attribute_names("#data", "data")
-                .expression_attribute_values(":data", s(&data.to_string())),
-            None => update.update_expression("SET #state = :state, updated_at = :now"),
-        };
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
-            Err(e) => Err(AwsError::from_sdk("UpdateItem", self.at(resource, sort_key), &e)),
-        }
-    }
-
-    async fn records(&self, resource: &str, now: i64) -> Result<Vec<Record>, AwsError> {
+    async fn read(&self, resource: &str, now: i64) -> Result<Snapshot, AwsError> {
         let items: Vec<Item> = self
             .client
             .query()
@@ -202,17 +140,145 @@ impl Ledger for DynamoLedger {
             .send()
             .try_collect()
             .await
-            .aws("Query", format!("{} {resource}", self.table))?;
-        Ok(items
-            .iter()
-            .filter(|item| text(item, "sk") != LEASE_KEY)
-            .filter_map(from_item)
-            .filter(|r| r.expires_at >= now)
-            .collect())
+            .aws("Query", self.at(resource))?;
+        let mut snapshot =
+            Snapshot { resource: resource.to_owned(), at: now, version: 0, holder: None, records: Vec::new() };
+        for item in &items {
+            if text(item, "sk") == LEASE_KEY {
+                snapshot.version = u64::try_from(number(item, "version")).unwrap_or(0);
+                let owner = text(item, "owner");
+                if !owner.is_empty() {
+                    snapshot.holder = Some(Holder { owner: owner.to_owned(), until: number(item, "until") });
+                }
+            } else if let Some(record) = from_item(item).filter(|r| r.expires_at >= now) {
+                snapshot.records.push(record);
+            }
+        }
+        Ok(snapshot)
+    }
+
+    async fn begin(&self, snapshot: &Snapshot, begin: &Begin<'_>) -> Result<Begun, AwsError> {
+        let resource = &snapshot.resource;
+        distinct_keys(resource, begin.records.iter().map(|r| r.key.as_str()))?;
+        let mut items = Vec::new();
+        if !begin.force {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(item_key(CONTROL_PK, PAUSE_KEY)))
+                .condition_expression("attribute_not_exists(pk)")
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .build()
+                .map_err(|e| invalid("ConditionCheck", resource, e))?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+        }
+        // The dead holder the read saw, if any: the only lease this begin may take over.
+        let dead = snapshot.holder.as_ref().filter(|h| h.until < snapshot.at);
+        let until = begin.now + begin.hold_secs;
+        let lease = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(item_key(resource, LEASE_KEY)))
+            .update_expression(
+                "SET #owner = :me, #until = :until, expires_at = :ttl, #version = if_not_exists(#version, :zero)",
+            )
+            .condition_expression(
+                "(attribute_not_exists(pk) AND :version = :zero) OR (#version = :version AND \
+                 (attribute_not_exists(#owner) OR (#owner = :dead AND #until = :dead_until AND #until < :now)))",
+            )
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":me", s(begin.owner))
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":ttl", n(begin.now + begin.retention_secs))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":version", n(i64::try_from(snapshot.version).unwrap_or(i64::MAX)))
+            .expression_attribute_values(":dead", s(dead.map_or(NOBODY, |h| h.owner.as_str())))
+            .expression_attribute_values(":dead_until", n(dead.map_or(-1, |h| h.until)))
+            .expression_attribute_values(":now", n(begin.now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| invalid("Update", resource, e))?;
+        items.push(TransactWriteItem::builder().update(lease).build());
+        for record in begin.records {
+            items.push(put_new(&self.table, record)?);
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let Err(error) = result else { return Ok(Begun::Started { until }) };
+        let Some(verdicts) = cancellation(&error) else {
+            return Err(AwsError::from_sdk("TransactWriteItems", self.at(resource), &error));
+        };
+        let offset = usize::from(!begin.force);
+        if let Some(Some(pause)) = verdicts.first().filter(|_| !begin.force) {
+            return Ok(Begun::Paused(pause_of(pause)));
+        }
+        if let Some(Some(lease)) = verdicts.get(offset) {
+            let (owner, held_until) = (text(lease, "owner"), number(lease, "until"));
+            if !owner.is_empty() && held_until >= begin.now {
+                return Ok(Begun::Busy(Holder { owner: owner.to_owned(), until: held_until }));
+            }
+        }
+        Ok(Begun::Stale)
+    }
+
+    async fn end(
+        &self,
+        resource: &str,
+        owner: &str,
+        now: i64,
+        retention_secs: i64,
+        settle: &[Settle],
+        records: &[Record],
+    ) -> Result<bool, AwsError> {
+        distinct_keys(resource, settle.iter().map(|s| s.key.as_str()).chain(records.iter().map(|r| r.key.as_str())))?;
+        let mut items = Vec::new();
+        let release = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(item_key(resource, LEASE_KEY)))
+            .update_expression("REMOVE #owner, #until SET #version = #version + :one, expires_at = :ttl")
+            .condition_expression("#owner = :me")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":me", s(owner))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n(now + retention_secs))
+            .build()
+            .map_err(|e| invalid("Update", resource, e))?;
+        items.push(TransactWriteItem::builder().update(release).build());
+        for one in settle {
+            let mut update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(item_key(resource, &one.key)))
+                .condition_expression("#state = :pending AND #owner = :was")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_names("#owner", "owner")
+                .expression_attribute_values(":pending", s(State::Pending.as_str()))
+                .expression_attribute_values(":was", s(&one.owner))
+                .expression_attribute_values(":me", s(owner))
+                .expression_attribute_values(":state", s(one.state.as_str()))
+                .expression_attribute_values(":now", n(now));
+            update = match &one.data {
+                Some(data) => update
+                    .update_expression("SET #state = :state, #owner = :me, updated_at = :now, #data = :data")
+                    .expression_attribute_names("#data", "data")
+                    .expression_attribute_values(":data", s(&data.to_string())),
+                None => update.update_expression("SET #state = :state, #owner = :me, updated_at = :now"),
+            };
+            let update = update.build().map_err(|e| invalid("Update", &one.key, e))?;
+            items.push(TransactWriteItem::builder().update(update).build());
+        }
+        for record in records {
+            items.push(put_new(&self.table, record)?);
+        }
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if cancellation(&e).is_some() => Ok(false),
+            Err(e) => Err(AwsError::from_sdk("TransactWriteItems", self.at(resource), &e)),
+        }
     }
 
     async fn pause(&self, pause: &Pause) -> Result<(), AwsError> {
-        let mut item = key(CONTROL_PK, PAUSE_KEY);
+        let mut item = item_key(CONTROL_PK, PAUSE_KEY);
         item.insert("by".into(), s(&pause.by));
         item.insert("reason".into(), s(&pause.reason));
         item.insert("at".into(), n(pause.at));
@@ -222,7 +288,7 @@ impl Ledger for DynamoLedger {
             .set_item(Some(item))
             .send()
             .await
-            .aws("PutItem", self.at(CONTROL_PK, PAUSE_KEY))?;
+            .aws("PutItem", self.at(CONTROL_PK))?;
         Ok(())
     }
 
@@ -231,11 +297,11 @@ impl Ledger for DynamoLedger {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(CONTROL_PK, PAUSE_KEY)))
+            .set_key(Some(item_key(CONTROL_PK, PAUSE_KEY)))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
-            .aws("DeleteItem", self.at(CONTROL_PK, PAUSE_KEY))?;
+            .aws("DeleteItem", self.at(CONTROL_PK))?;
         Ok(output.attributes().is_some_and(|a| !a.is_empty()))
     }
 
@@ -244,15 +310,11 @@ impl Ledger for DynamoLedger {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(CONTROL_PK, PAUSE_KEY)))
+            .set_key(Some(item_key(CONTROL_PK, PAUSE_KEY)))
             .consistent_read(true)
             .send()
             .await
-            .aws("GetItem", self.at(CONTROL_PK, PAUSE_KEY))?;
-        Ok(output.item().map(|item| Pause {
-            by: text(item, "by").to_owned(),
-            reason: text(item, "reason").to_owned(),
-            at: number(item, "at"),
-        }))
+            .aws("GetItem", self.at(CONTROL_PK))?;
+        Ok(output.item().map(pause_of))
     }
 }

@@ -2,25 +2,35 @@
 //! with conditional writes, instead of tags on users' resources.
 //!
 //! # The table
-//! Partition key `pk` (string): the resource a record is about, as the caller names it (for example
-//! `targetgroup/<arn>`); sort key `sk` (string): the record within it (`lease`, `removal#<target>`,
-//! `decision#<id>`...). Every item carries `expires_at` (epoch seconds), the table's TTL attribute. DynamoDB deletes
-//! expired items eventually (up to days later), so readers here ignore an item whose `expires_at` has passed.
+//! Partition key `pk` (string): the resource the items are about, as the caller names it (for example
+//! `targetgroup/<arn>`); sort key `sk` (string): the item within it. Every item carries `expires_at` (epoch
+//! seconds), the table's TTL attribute. DynamoDB deletes expired items eventually (up to days later), so the
+//! readers here ignore an item whose `expires_at` has passed.
+//! - `sk = lease`: who holds the resource (`owner`) until when (`until`), and `version`, which every finished
+//!   change increments.
+//! - any other `sk` (`removal#<target>`, `shift#<listener>`, `decision#<id>`...): a [`Record`].
+//! - `pk = control, sk = pause`: the pause switch.
 //!
-//! # Leases
-//! Before changing a resource, an invocation claims its lease: a conditional put that succeeds when there is no
-//! lease, when the lease has expired, or when it is already the caller's. A lease expires by itself `hold`
-//! seconds after its claim (the function's timeout plus a margin), so a crashed invocation blocks the next one
-//! no longer than that. Two invocations claiming the same resource at the same moment: exactly one wins; the
-//! other learns who holds it and until when.
+//! # One change, three calls
+//! An invocation that acts on a resource makes three ledger calls:
+//! 1. [`Ledger::read`] (one consistent `Query`): the lease, the version and the open records.
+//! 2. After reading the AWS facts and deciding, [`Ledger::begin`] (one `TransactWriteItems`): checks that
+//!    automation is not paused, takes the lease (only if nobody holds it, nothing changed since the read, and —
+//!    when the read saw a holder whose lease had run out — only that dead holder's lease), and writes the
+//!    change's pending records (only if no live record has their keys). Any condition lost is an answer, not
+//!    an error: [`Begun::Busy`], [`Begun::Stale`] (read again), [`Begun::Paused`].
+//! 3. After the change, [`Ledger::end`] (one `TransactWriteItems`): settles the records, writes new ones,
+//!    increments the version and gives the lease back — only if the lease is still the caller's.
 //!
-//! # Records
-//! A record is written before the change it announces, as `pending`, and settled (`done` or `abandoned`)
-//! after: a conditional update that succeeds only while the record is still pending and still the caller's.
-//! An interrupted invocation leaves its record pending, and the next one finds it and completes or abandons it.
+//! # Why this never acts on stale facts
+//! A lease lasts longer than the function's timeout, so an invocation never acts after its lease ran out.
+//! The AWS facts are read after the ledger, and `begin` succeeds only if the ledger is as read: no change ended
+//! since (the version), nobody holds the resource (or only the holder seen dead at the read, whose changes, if
+//! any, were made before the facts were read), and no live record has the same key (a change decided and not
+//! ended). So the facts an invocation acts on are never older than another invocation's change.
 //!
 //! # Pause
-//! One item (`pk = control`, `sk = pause`) says whether automation is paused, by whom, why and since when.
+//! While the pause item exists, `begin` answers [`Begun::Paused`] unless forced (a person's `"force": true`).
 
 use std::future::Future;
 
@@ -30,25 +40,14 @@ use serde_json::Value;
 use crate::aws::AwsError;
 
 mod dynamo;
-mod lease;
 
 pub use dynamo::DynamoLedger;
-pub use lease::{hold, Held, HoldError, Wait};
 
 /// The sort key of a resource's lease item.
 pub const LEASE_KEY: &str = "lease";
 /// Where the pause switch lives.
 pub const CONTROL_PK: &str = "control";
 pub const PAUSE_KEY: &str = "pause";
-
-/// What a claim found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// The lease is the caller's until `until` (epoch seconds).
-    Acquired { until: i64 },
-    /// Another invocation holds it until `until`.
-    Held { owner: String, until: i64 },
-}
 
 /// Where a record stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,7 +89,7 @@ pub struct Record {
     /// `sk`: the record within the resource, `<kind>#<id>` by convention.
     pub key: String,
     pub state: State,
-    /// The invocation that wrote it (or last settled it).
+    /// The invocation that wrote it, or last settled it.
     pub owner: String,
     /// What caused it, for people reading the table: `alarm web-5xx`, `manual command shift`...
     pub trigger: String,
@@ -103,16 +102,8 @@ pub struct Record {
 }
 
 impl Record {
-    /// A new pending record, kept for `retention_secs`.
-    pub fn pending(
-        resource: &str,
-        key: &str,
-        owner: &str,
-        trigger: &str,
-        now: i64,
-        retention_secs: i64,
-        data: Value,
-    ) -> Self {
+    /// A new pending record with no data, kept for `retention_secs`.
+    pub fn pending(resource: &str, key: &str, owner: &str, trigger: &str, now: i64, retention_secs: i64) -> Self {
         Record {
             resource: resource.to_owned(),
             key: key.to_owned(),
@@ -122,18 +113,91 @@ impl Record {
             created_at: now,
             updated_at: now,
             expires_at: now + retention_secs,
-            data,
+            data: Value::Null,
         }
+    }
+
+    pub fn with_state(mut self, state: State) -> Self {
+        self.state = state;
+        self
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = data;
+        self
     }
 }
 
-/// What writing a new record found.
+/// Who holds a resource, until when (epoch seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holder {
+    pub owner: String,
+    pub until: i64,
+}
+
+/// A resource's ledger as read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snapshot {
+    pub resource: String,
+    /// When it was read.
+    pub at: i64,
+    /// Incremented by every [`Ledger::end`]; 0 for a resource never changed (or whose lease item expired).
+    pub version: u64,
+    /// The lease's holder, if any, live or not (see [`Snapshot::held`]).
+    pub holder: Option<Holder>,
+    /// The records that had not expired at the read, in key order.
+    pub records: Vec<Record>,
+}
+
+impl Snapshot {
+    /// Another invocation holds the resource: wait and read again.
+    pub fn held(&self) -> Option<&Holder> {
+        self.holder.as_ref().filter(|h| h.until >= self.at)
+    }
+
+    pub fn record(&self, key: &str) -> Option<&Record> {
+        self.records.iter().find(|r| r.key == key)
+    }
+}
+
+/// What [`Ledger::begin`] writes.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Written {
-    /// The record is new.
-    New,
-    /// A record with that key was already there (a repeat): here it is, unchanged.
-    Exists(Box<Record>),
+pub struct Begin<'a> {
+    pub owner: &'a str,
+    pub now: i64,
+    /// How long the lease lasts: longer than the function's timeout.
+    pub hold_secs: i64,
+    /// How long the lease item (and its version) is kept.
+    pub retention_secs: i64,
+    /// The change's records, pending as a rule; each is written only if no live record has its key.
+    pub records: &'a [Record],
+    /// A person's `"force": true`: begin even while paused.
+    pub force: bool,
+}
+
+/// What [`Ledger::begin`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Begun {
+    /// The lease is the caller's until `until`, and the records are written.
+    Started { until: i64 },
+    /// Another invocation holds the resource: wait, then read again.
+    Busy(Holder),
+    /// The ledger changed since the read (a change ended, a lease was taken, a record with one of these keys
+    /// appeared): read again, facts included.
+    Stale,
+    /// Automation is paused.
+    Paused(Pause),
+}
+
+/// A record to settle in [`Ledger::end`]: only if it is still pending and still `owner`'s (the caller's, or
+/// the dead invocation's whose lease the caller took over).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settle {
+    pub key: String,
+    pub owner: String,
+    pub state: State,
+    /// Replaces the record's data when given.
+    pub data: Option<Value>,
 }
 
 /// The pause switch as it stands.
@@ -144,38 +208,46 @@ pub struct Pause {
     pub at: i64,
 }
 
-/// The ledger port. Every write that claims something is conditional; a lost condition is an answer
-/// ([`Claim::Held`], [`Written::Exists`], `false`), never an error. Errors are AWS failures.
+/// One call touches each item once (DynamoDB rejects a transaction with two operations on one item): both
+/// adapters refuse a call naming a key twice, before anything is sent.
+pub fn distinct_keys<'a>(resource: &str, keys: impl IntoIterator<Item = &'a str>) -> Result<(), AwsError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for key in keys {
+        if !seen.insert(key) {
+            return Err(AwsError {
+                operation: "TransactWriteItems",
+                resource: format!("{resource} {key}"),
+                code: Some("ValidationException".into()),
+                transient: false,
+                message: format!("record {key} is named twice in one ledger call"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The ledger port. Every write is conditional; a lost condition is an answer, never an error. Errors are AWS
+/// failures.
 pub trait Ledger: Send + Sync {
-    /// Claims the resource's lease for `hold_secs` from `now`.
-    fn claim(
+    /// The resource's lease, version and live records (one consistent read).
+    fn read(&self, resource: &str, now: i64) -> impl Future<Output = Result<Snapshot, AwsError>> + Send;
+
+    /// Starts a change on the resource read as `snapshot` (see the module doc).
+    fn begin(&self, snapshot: &Snapshot, begin: &Begin<'_>) -> impl Future<Output = Result<Begun, AwsError>> + Send;
+
+    /// Ends the caller's change: settles `settle`, writes `records`, increments the version and releases the
+    /// lease. `false` when the lease is no longer the caller's or a record to settle is no longer pending and
+    /// its owner's (then nothing is written).
+    #[allow(clippy::too_many_arguments)]
+    fn end(
         &self,
         resource: &str,
         owner: &str,
         now: i64,
-        hold_secs: i64,
-    ) -> impl Future<Output = Result<Claim, AwsError>> + Send;
-
-    /// Gives the lease back if it is still the caller's (otherwise leaves it alone).
-    fn release(&self, resource: &str, owner: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
-
-    /// Writes a new record unless one with that key exists (and has not expired at `record.updated_at`).
-    fn record(&self, record: &Record) -> impl Future<Output = Result<Written, AwsError>> + Send;
-
-    /// Settles a pending record the caller owns: `true` when it was pending and the caller's, `false` otherwise
-    /// (someone settled or took it over first). `data`, when given, replaces the record's data.
-    fn settle(
-        &self,
-        resource: &str,
-        key: &str,
-        owner: &str,
-        state: State,
-        now: i64,
-        data: Option<&Value>,
+        retention_secs: i64,
+        settle: &[Settle],
+        records: &[Record],
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
-
-    /// The resource's records that have not expired at `now` (the lease item aside), in key order.
-    fn records(&self, resource: &str, now: i64) -> impl Future<Output = Result<Vec<Record>, AwsError>> + Send;
 
     /// Pauses automation (overwrites an earlier pause).
     fn pause(&self, pause: &Pause) -> impl Future<Output = Result<(), AwsError>> + Send;

@@ -1,26 +1,39 @@
-//! [`MemoryLedger`]: the ledger's conditional-write semantics in memory, for property tests of what the
-//! functions do across many invocations. `tests/tests/ledger.rs` holds it equal to the DynamoDB adapter on random
-//! operation sequences against the local AWS.
+//! [`MemoryLedger`]: the ledger's conditional writes in memory, for property tests of what the functions do
+//! across many invocations. `tests/tests/ledger.rs` holds it equal to the DynamoDB adapter on random operation
+//! sequences against the local AWS.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::{Claim, Ledger, Pause, Record, State, Written, LEASE_KEY};
-use serde_json::Value;
+use failover_core::ledger::{distinct_keys, Begin, Begun, Holder, Ledger, Pause, Record, Settle, Snapshot, State};
 
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
     inner: Mutex<Inner>,
 }
 
+#[derive(Debug, Clone, Default)]
+struct Lease {
+    holder: Option<Holder>,
+    version: u64,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
-    /// resource → (owner, until)
-    leases: BTreeMap<String, (String, i64)>,
+    leases: BTreeMap<String, Lease>,
     /// (resource, key) → record
     records: BTreeMap<(String, String), Record>,
     pause: Option<Pause>,
+}
+
+impl Inner {
+    /// A live record has the key (the condition a new record's write loses).
+    fn taken(&self, record: &Record) -> bool {
+        self.records
+            .get(&(record.resource.clone(), record.key.clone()))
+            .is_some_and(|r| r.expires_at >= record.updated_at)
+    }
 }
 
 impl MemoryLedger {
@@ -39,71 +52,102 @@ impl MemoryLedger {
 }
 
 impl Ledger for MemoryLedger {
-    async fn claim(&self, resource: &str, owner: &str, now: i64, hold_secs: i64) -> Result<Claim, AwsError> {
-        Ok(self.with(|i| match i.leases.get(resource) {
-            Some((holder, until)) if holder != owner && *until >= now => {
-                Claim::Held { owner: holder.clone(), until: *until }
-            }
-            _ => {
-                i.leases.insert(resource.to_owned(), (owner.to_owned(), now + hold_secs));
-                Claim::Acquired { until: now + hold_secs }
-            }
-        }))
-    }
-
-    async fn release(&self, resource: &str, owner: &str) -> Result<(), AwsError> {
-        self.with(|i| {
-            if i.leases.get(resource).is_some_and(|(holder, _)| holder == owner) {
-                i.leases.remove(resource);
-            }
-        });
-        Ok(())
-    }
-
-    async fn record(&self, record: &Record) -> Result<Written, AwsError> {
+    async fn read(&self, resource: &str, now: i64) -> Result<Snapshot, AwsError> {
         Ok(self.with(|i| {
-            let key = (record.resource.clone(), record.key.clone());
-            match i.records.get(&key) {
-                Some(existing) if existing.expires_at >= record.updated_at => {
-                    Written::Exists(Box::new(existing.clone()))
-                }
-                _ => {
-                    i.records.insert(key, record.clone());
-                    Written::New
-                }
+            let lease = i.leases.get(resource).cloned().unwrap_or_default();
+            Snapshot {
+                resource: resource.to_owned(),
+                at: now,
+                version: lease.version,
+                holder: lease.holder,
+                records: i
+                    .records
+                    .values()
+                    .filter(|r| r.resource == resource && r.expires_at >= now)
+                    .cloned()
+                    .collect(),
             }
         }))
     }
 
-    async fn settle(
+    async fn begin(&self, snapshot: &Snapshot, begin: &Begin<'_>) -> Result<Begun, AwsError> {
+        distinct_keys(&snapshot.resource, begin.records.iter().map(|r| r.key.as_str()))?;
+        Ok(self.with(|i| {
+            if let Some(pause) = i.pause.as_ref().filter(|_| !begin.force) {
+                return Begun::Paused(pause.clone());
+            }
+            let dead = snapshot.holder.as_ref().filter(|h| h.until < snapshot.at);
+            let current = i.leases.get(&snapshot.resource);
+            let lease_ok = match current {
+                None => snapshot.version == 0,
+                Some(lease) => {
+                    lease.version == snapshot.version
+                        && match &lease.holder {
+                            None => true,
+                            Some(h) => dead.is_some_and(|d| d == h) && h.until < begin.now,
+                        }
+                }
+            };
+            if !lease_ok {
+                return match current.and_then(|l| l.holder.clone()) {
+                    Some(holder) if holder.until >= begin.now => Begun::Busy(holder),
+                    _ => Begun::Stale,
+                };
+            }
+            if begin.records.iter().any(|r| i.taken(r)) {
+                return Begun::Stale;
+            }
+            let until = begin.now + begin.hold_secs;
+            let version = current.map_or(0, |l| l.version);
+            i.leases.insert(
+                snapshot.resource.clone(),
+                Lease { holder: Some(Holder { owner: begin.owner.to_owned(), until }), version },
+            );
+            for r in begin.records {
+                i.records.insert((r.resource.clone(), r.key.clone()), r.clone());
+            }
+            Begun::Started { until }
+        }))
+    }
+
+    async fn end(
         &self,
         resource: &str,
-        key: &str,
         owner: &str,
-        state: State,
         now: i64,
-        data: Option<&Value>,
+        _retention_secs: i64,
+        settle: &[Settle],
+        records: &[Record],
     ) -> Result<bool, AwsError> {
-        Ok(self.with(|i| match i.records.get_mut(&(resource.to_owned(), key.to_owned())) {
-            Some(r) if r.state == State::Pending && r.owner == owner => {
-                r.state = state;
-                r.updated_at = now;
-                if let Some(data) = data {
-                    r.data = data.clone();
-                }
-                true
-            }
-            _ => false,
-        }))
-    }
-
-    async fn records(&self, resource: &str, now: i64) -> Result<Vec<Record>, AwsError> {
+        distinct_keys(resource, settle.iter().map(|s| s.key.as_str()).chain(records.iter().map(|r| r.key.as_str())))?;
         Ok(self.with(|i| {
-            i.records
-                .values()
-                .filter(|r| r.resource == resource && r.key != LEASE_KEY && r.expires_at >= now)
-                .cloned()
-                .collect()
+            let ours = i.leases.get(resource).and_then(|l| l.holder.as_ref()).is_some_and(|h| h.owner == owner);
+            let settleable = settle.iter().all(|s| {
+                i.records
+                    .get(&(resource.to_owned(), s.key.clone()))
+                    .is_some_and(|r| r.state == State::Pending && r.owner == s.owner)
+            });
+            if !ours || !settleable || records.iter().any(|r| i.taken(r)) {
+                return false;
+            }
+            if let Some(lease) = i.leases.get_mut(resource) {
+                lease.holder = None;
+                lease.version += 1;
+            }
+            for s in settle {
+                if let Some(r) = i.records.get_mut(&(resource.to_owned(), s.key.clone())) {
+                    r.state = s.state;
+                    r.owner = owner.to_owned();
+                    r.updated_at = now;
+                    if let Some(data) = &s.data {
+                        r.data = data.clone();
+                    }
+                }
+            }
+            for r in records {
+                i.records.insert((r.resource.clone(), r.key.clone()), r.clone());
+            }
+            true
         }))
     }
 
