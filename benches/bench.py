@@ -219,7 +219,9 @@ class Function:
 
 def lambda_env(name: str, account: str, aws: MeasuredAws, settings: dict[str, str]) -> dict[str, str]:
     """The environment Lambda gives a function (256 MB as in template.yaml, JSON logs), pointed at the local
-    AWS (through the wire proxy) in ``account`` through a 12-digit access key id."""
+    AWS (through the wire proxy) in ``account`` through a 12-digit access key id, with the ledger table created
+    as the template declares it."""
+    ledger = aws.control("/_failover/dynamodb/ledger-table", {"account": account, "region": REGION})["table_name"]
     return {
         "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
         "AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -227,6 +229,7 @@ def lambda_env(name: str, account: str, aws: MeasuredAws, settings: dict[str, st
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}", "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
         "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": aws.wire.endpoint,
         "AWS_ACCESS_KEY_ID": account, "AWS_SECRET_ACCESS_KEY": "local-secret", "AWS_EC2_METADATA_DISABLED": "true",
+        "LEDGER_TABLE": ledger,
         **settings,
     }
 

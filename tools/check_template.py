@@ -25,6 +25,8 @@ switched on (e-mail subscription, DB endpoint record, cross-region). Rules:
    function, topic and queue ARNs.
 5. The ledger: exactly one DynamoDB table, keys pk (hash) and sk (range), both strings; on-demand billing;
    point-in-time recovery; encryption at rest; TTL on expires_at; DeletionPolicy and UpdateReplacePolicy Retain.
+   LEDGER_TABLE is a Ref to it; each function's role may use the ledger's item-level actions on it, and no
+   DynamoDB action anywhere else or beyond those.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ ALL_ON = {
 }
 
 READ_VERBS = ("Describe", "List", "Get", "BatchGet")
+# What the ledger adapter calls (TransactWriteItems authorises each item as PutItem / UpdateItem /
+# ConditionCheckItem): the only DynamoDB actions the functions may hold.
+LEDGER_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                  "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
 TAGGING_VERBS = ("AddTags", "TagResource", "CreateTags", "RemoveTags", "UntagResource", "DeleteTags")
 
 
@@ -508,6 +514,16 @@ def check_environment(sam: dict, cfn: dict, ev: Evaluator, contract: dict) -> li
                 elif (role := role_of(fn)) and not allowed_on(cfn, ev, role, "sns:Publish", ev.ref(ref)):
                     errors.append(f"{name}: role {role} may not publish to {ref}")
                 continue
+            if var == "LEDGER_TABLE":
+                ref = value.get("Ref") if isinstance(value, dict) else None
+                if ref not in resources or resources[ref]["Type"] != "AWS::DynamoDB::Table":
+                    errors.append(f"{name}: LEDGER_TABLE must be Ref to the stack's ledger table, found {value!r}")
+                elif role := role_of(fn):
+                    arn = ev.getatt(ref, "Arn")
+                    denied = [a for a in LEDGER_ACTIONS if not allowed_on(cfn, ev, role, a, arn)]
+                    if denied:
+                        errors.append(f"{name}: role {role} may not {', '.join(denied)} on the ledger {ref}")
+                continue
             if var not in defaults:
                 errors.append(f"{name}: {var} is not part of the settings contract ({CONTRACT_FILE})")
                 continue
@@ -522,13 +538,22 @@ def check_environment(sam: dict, cfn: dict, ev: Evaluator, contract: dict) -> li
     return errors
 
 
-def check_ledger(cfn: dict) -> list[str]:
+def check_ledger(cfn: dict, ev: Evaluator) -> list[str]:
     tables = {n: r for n, r in cfn["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"}
     if len(tables) != 1:
         return [f"expected one DynamoDB table (the ledger), found {sorted(tables) or 'none'}"]
     (name, table), = tables.items()
     props = table.get("Properties", {})
     errors = []
+    arn = ev.getatt(name, "Arn")
+    for where, doc in policy_documents(cfn, ev):
+        for st in as_list(doc.get("Statement", [])):
+            actions = [a for a in as_list(st.get("Action", [])) if str(a).lower().startswith("dynamodb:")]
+            beyond = sorted(set(actions) - set(LEDGER_ACTIONS))
+            if beyond:
+                errors.append(f"{where}: DynamoDB actions beyond the ledger's item-level ones: {', '.join(beyond)}")
+            if actions and any(r != arn for r in as_list(st.get("Resource", []))):
+                errors.append(f"{where}: DynamoDB actions on {st.get('Resource')!r}, not only the ledger {name}")
     attrs = {a.get("AttributeName"): a.get("AttributeType") for a in props.get("AttributeDefinitions", [])}
     keys = [(k.get("AttributeName"), k.get("KeyType")) for k in props.get("KeySchema", [])]
     if keys != [("pk", "HASH"), ("sk", "RANGE")] or attrs.get("pk") != "S" or attrs.get("sk") != "S":
@@ -586,7 +611,7 @@ def check(sam: dict, root: Path) -> list[str]:
     for label, overrides in (("defaults", {}), ("all options on", ALL_ON)):
         ev = Evaluator(cfn, {k: v for k, v in overrides.items() if k in cfn.get("Parameters", {})})
         found = check_iam(cfn, ev, ref, contract) + check_functions(cfn, ev) + check_environment(sam, cfn, ev, contract)
-        found += check_alarms_and_outputs(cfn, ev) + check_ledger(cfn)
+        found += check_alarms_and_outputs(cfn, ev) + check_ledger(cfn, ev)
         errors += [f"[{label}] {e}" for e in found if f"[defaults] {e}" not in errors]
     return errors
 
@@ -749,7 +774,15 @@ class SelfTest(unittest.TestCase):
             (lambda s: props(s).update(BillingMode="PROVISIONED", ProvisionedThroughput={
                 "ReadCapacityUnits": 1, "WriteCapacityUnits": 1}), "PAY_PER_REQUEST"),
             (lambda s: props(s)["KeySchema"].reverse(), "key schema must be pk"),
-            (lambda s: s["Resources"].pop("LedgerTable"), "expected one DynamoDB table"),
+            (lambda s: s["Resources"].update(OtherTable=copy.deepcopy(s["Resources"]["LedgerTable"])),
+             "expected one DynamoDB table"),
+            (lambda s: s["Globals"]["Function"]["Environment"]["Variables"].update(LEDGER_TABLE="t"),
+             "LEDGER_TABLE must be Ref to the stack's ledger table"),
+            (lambda s: self.add_statement(s, {"Effect": "Allow", "Action": "dynamodb:Scan",
+                                              "Resource": {"Fn::GetAtt": ["LedgerTable", "Arn"]}}),
+             "beyond the ledger's item-level ones: dynamodb:Scan"),
+            (lambda s: self.add_statement(s, {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}),
+             "not only the ledger LedgerTable"),
         ]
         for mutate, fragment in cases:
             with self.subTest(fragment):

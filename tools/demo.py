@@ -240,10 +240,12 @@ def provision(aws: L.LocalAws, account: str = ACCOUNT, load_balancer: bool = Tru
 
 
 def settings(env: Env, function: str) -> dict[str, str]:
-    """The functions' settings: the defaults, plus the topic, the Route 53 record, and a floor of two healthy
+    """The functions' settings: the defaults, plus the topic, the ledger table (created as the template declares
+    it), the Route 53 record, and a floor of two healthy
     targets per group (``MIN_HEALTHY_TARGETS=2``; the default 1 would let a series of gray failures empty a
     small group down to one target)."""
-    common = {"NOTIFICATION_TOPIC_ARN": env.subscriber.topic_arn}
+    ledger = env.control("/_failover/dynamodb/ledger-table", {})["table_name"]
+    common = {"NOTIFICATION_TOPIC_ARN": env.subscriber.topic_arn, "LEDGER_TABLE": ledger}
     if function == "target-failover":
         common["MIN_HEALTHY_TARGETS"] = "2"
     if function == "database-failover" and env.zone_id:

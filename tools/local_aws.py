@@ -87,8 +87,9 @@ Control endpoints (JSON in, JSON out; ``account`` defaults to 123456789012, ``re
         benchmarks (benches/) to count calls per scenario and to subtract the emulator's time from latencies.
     POST /_failover/calls/reset {"account"} -> {"ok": true}
     POST /_failover/dynamodb/ledger-table {"account","region","table_name"?}
-        -> {"table_name"}: the ledger table, created exactly as template.yaml's LedgerTable declares it (key
-        schema, billing, encryption, TTL attribute, point-in-time recovery), default name ``failover-ledger``.
+        -> {"table_name", "created"}: the ledger table, created exactly as template.yaml's LedgerTable declares
+        it (key schema, billing, encryption, TTL attribute, point-in-time recovery), default name
+        ``failover-ledger``; an existing table of that name is left as it is (``created`` false).
     Unknown path, bad JSON or a failed operation -> HTTP 400 {"error": "..."}.
 
 Verified unchanged in moto 5.2.5 (tools/test_local_aws.py exercises them)
@@ -383,6 +384,8 @@ def create_ledger_table(body: dict) -> dict:
     name = str(body.get("table_name") or "failover-ledger")
     props = ledger_table_properties()
     backend = _backend(dynamodb_backends, account, region)
+    if name in backend.tables:
+        return {"table_name": name, "created": False}
     sse = props.get("SSESpecification") or {}
     backend.create_table(
         name,
@@ -403,7 +406,7 @@ def create_ledger_table(body: dict) -> dict:
     if pitr := props.get("PointInTimeRecoverySpecification"):
         backend.update_continuous_backups(
             name, {"PointInTimeRecoveryEnabled": bool(pitr.get("PointInTimeRecoveryEnabled"))})
-    return {"table_name": name}
+    return {"table_name": name, "created": True}
 
 
 # --------------------------------------------------------------------------- call log

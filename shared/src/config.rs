@@ -59,8 +59,17 @@ pub const NOTIFICATION_FORMAT: Setting = Setting {
     meaning: "`json`, or `chatbot` for AWS Chatbot custom notifications",
 };
 
+pub const LEDGER_TABLE: Setting =
+    Setting { name: "LEDGER_TABLE", default: None, meaning: "the ledger's DynamoDB table (the stack's own)" };
+pub const LEDGER_RETENTION_DAYS: Setting = Setting {
+    name: "LEDGER_RETENTION_DAYS",
+    default: Some("30"),
+    meaning: "days a ledger record is kept before it expires (1 to 3650)",
+};
+
 /// The settings [`CommonConfig`] reads, which every function's `SETTINGS` starts with.
-pub const COMMON_SETTINGS: [&Setting; 4] = [&NOTIFICATION_TOPIC_ARN, &DRY_RUN, &OPT_IN_TAG_KEY, &NOTIFICATION_FORMAT];
+pub const COMMON_SETTINGS: [&Setting; 6] =
+    [&NOTIFICATION_TOPIC_ARN, &DRY_RUN, &OPT_IN_TAG_KEY, &NOTIFICATION_FORMAT, &LEDGER_TABLE, &LEDGER_RETENTION_DAYS];
 
 /// Reads the process environment; the lookup used in production.
 pub fn from_env(name: &str) -> Option<String> {
@@ -86,6 +95,17 @@ pub struct CommonConfig {
     pub opt_in_tag_key: String,
     /// [`NOTIFICATION_FORMAT`].
     pub notification_format: NotificationFormat,
+    /// [`LEDGER_TABLE`].
+    pub ledger_table: String,
+    /// [`LEDGER_RETENTION_DAYS`].
+    pub ledger_retention_days: u32,
+}
+
+impl CommonConfig {
+    /// How long a ledger record is kept, in seconds.
+    pub fn retention_secs(&self) -> i64 {
+        i64::from(self.ledger_retention_days) * 86_400
+    }
 }
 
 impl CommonConfig {
@@ -105,7 +125,14 @@ impl CommonConfig {
             &NOTIFICATION_FORMAT,
             &[("json", NotificationFormat::Json), ("chatbot", NotificationFormat::Chatbot)],
         )?;
-        Ok(CommonConfig { topic_arn, dry_run: boolean(lookup, &DRY_RUN)?, opt_in_tag_key, notification_format })
+        Ok(CommonConfig {
+            topic_arn,
+            dry_run: boolean(lookup, &DRY_RUN)?,
+            opt_in_tag_key,
+            notification_format,
+            ledger_table: required(lookup, &LEDGER_TABLE)?,
+            ledger_retention_days: number(lookup, &LEDGER_RETENTION_DAYS, 1, 3650)?,
+        })
     }
 }
 
@@ -158,7 +185,11 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_only_the_topic_is_set() {
-        let config = CommonConfig::from_lookup(&lookup_of(&[("NOTIFICATION_TOPIC_ARN", TOPIC)])).unwrap();
+        let config = CommonConfig::from_lookup(&lookup_of(&[
+            ("NOTIFICATION_TOPIC_ARN", TOPIC),
+            ("LEDGER_TABLE", "failover-ledger"),
+        ]))
+        .unwrap();
         assert_eq!(config.topic_arn, TOPIC);
         assert!(!config.dry_run);
         assert_eq!(config.opt_in_tag_key, "failover:enabled");
@@ -169,6 +200,7 @@ mod tests {
     fn every_setting_is_read() {
         let config = CommonConfig::from_lookup(&lookup_of(&[
             ("NOTIFICATION_TOPIC_ARN", TOPIC),
+            ("LEDGER_TABLE", "failover-ledger"),
             ("DRY_RUN", "TRUE"),
             ("OPT_IN_TAG_KEY", "team:auto-repair"),
             ("NOTIFICATION_FORMAT", "chatbot"),
@@ -190,7 +222,7 @@ mod tests {
         for (name, value) in
             [("NOTIFICATION_TOPIC_ARN", "my-topic"), ("DRY_RUN", "yes please"), ("NOTIFICATION_FORMAT", "xml")]
         {
-            let mut pairs = vec![("NOTIFICATION_TOPIC_ARN", TOPIC)];
+            let mut pairs = vec![("NOTIFICATION_TOPIC_ARN", TOPIC), ("LEDGER_TABLE", "failover-ledger")];
             pairs.retain(|(k, _)| *k != name);
             pairs.push((name, value));
             let err = CommonConfig::from_lookup(&lookup_of(&pairs)).unwrap_err();
@@ -211,10 +243,19 @@ mod tests {
 
     #[test]
     fn every_common_default_parses() {
-        let config = CommonConfig::from_lookup(&lookup_of(&[("NOTIFICATION_TOPIC_ARN", TOPIC)])).unwrap();
+        let config = CommonConfig::from_lookup(&lookup_of(&[
+            ("NOTIFICATION_TOPIC_ARN", TOPIC),
+            ("LEDGER_TABLE", "failover-ledger"),
+        ]))
+        .unwrap();
         assert_eq!(Some(config.dry_run.to_string().as_str()), DRY_RUN.default);
         assert_eq!(Some(config.opt_in_tag_key.as_str()), OPT_IN_TAG_KEY.default);
         assert_eq!(NOTIFICATION_TOPIC_ARN.default, None, "required");
+        assert_eq!(config.ledger_table, "failover-ledger");
+        assert_eq!(Some(config.ledger_retention_days.to_string().as_str()), LEDGER_RETENTION_DAYS.default);
+        assert_eq!(config.retention_secs(), 30 * 86_400);
+        let err = CommonConfig::from_lookup(&lookup_of(&[("NOTIFICATION_TOPIC_ARN", TOPIC)])).unwrap_err();
+        assert!(err.to_string().contains("LEDGER_TABLE is required"), "{err}");
     }
 
     #[test]

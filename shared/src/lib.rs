@@ -20,6 +20,9 @@
 //!   declaration of each setting's name, default and meaning.
 //! - [`notify`]: the SNS adapter of the [`report::Notifier`] port, and the JSON and Chatbot message formats.
 //! - [`response`]: what an invocation returns.
+//! - [`ledger`]: the incident ledger (one DynamoDB table, conditional writes): the [`ledger::Ledger`] port and its
+//!   DynamoDB adapter. [`pause`]: the pause switch's commands and refusal, on the ledger.
+//! - [`time`]: epoch seconds and RFC 3339.
 //! - [`telemetry`]: JSON logs.
 
 pub mod aws;
@@ -29,7 +32,9 @@ pub mod invoke;
 pub mod ledger;
 pub mod notify;
 pub mod outcome;
+pub mod pause;
 pub mod report;
 pub mod response;
 pub mod tags;
 pub mod telemetry;
+pub mod time;

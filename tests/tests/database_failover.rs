@@ -55,17 +55,23 @@ struct Env {
     account: Account,
     subscriber: Subscriber,
     lag_calls: Arc<Mutex<Vec<LagCall>>>,
+    /// The ledger table, as the template declares it.
+    ledger: String,
 }
 
 impl Env {
     async fn new() -> Self {
         let account = Account::new().await;
         let subscriber = Subscriber::create(&account, "failover-db").await;
-        Env { account, subscriber, lag_calls: Arc::default() }
+        let ledger = account.ledger_table();
+        Env { account, subscriber, lag_calls: Arc::default(), ledger }
     }
 
     fn config(&self, settings: &[(&str, &str)]) -> Config {
-        let mut pairs = vec![("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str())];
+        let mut pairs = vec![
+            ("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str()),
+            ("LEDGER_TABLE", self.ledger.as_str()),
+        ];
         pairs.extend_from_slice(settings);
         Config::from_lookup(&lookup(&pairs)).expect("valid config")
     }

@@ -44,6 +44,8 @@ struct Shop {
     subscriber: Subscriber,
     vpc: String,
     lb: String,
+    /// The ledger table, as the template declares it.
+    ledger: String,
 }
 
 impl Shop {
@@ -62,14 +64,15 @@ impl Shop {
             .await
             .expect("create load balancer");
         let lb = created.load_balancers()[0].load_balancer_arn().expect("lb arn").to_owned();
-        Shop { account, subscriber, vpc, lb }
+        let ledger = account.ledger_table();
+        Shop { account, subscriber, vpc, lb, ledger }
     }
 
     fn app(&self) -> target_failover::App {
-        let config = target_failover::Config::from_lookup(&lookup(&[(
-            "NOTIFICATION_TOPIC_ARN",
-            self.subscriber.topic_arn.as_str(),
-        )]))
+        let config = target_failover::Config::from_lookup(&lookup(&[
+            ("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str()),
+            ("LEDGER_TABLE", self.ledger.as_str()),
+        ]))
         .expect("config");
         target_failover::App::new(config, &self.account.sdk)
     }
@@ -344,6 +347,8 @@ async fn a_failback_on_ok_delivered_three_times_by_every_path_restores_once() {
 // ---------------------------------------------------------------------------------------------- databases
 
 struct Databases {
+    /// The ledger table, as the template declares it.
+    ledger: String,
     account: Account,
     subscriber: Subscriber,
 }
@@ -352,14 +357,15 @@ impl Databases {
     async fn new() -> Self {
         let account = Account::new().await;
         let subscriber = Subscriber::create(&account, "failover-db").await;
-        Databases { account, subscriber }
+        let ledger = account.ledger_table();
+        Databases { account, subscriber, ledger }
     }
 
     fn app(&self) -> database_failover::App {
-        let config = database_failover::Config::from_lookup(&lookup(&[(
-            "NOTIFICATION_TOPIC_ARN",
-            self.subscriber.topic_arn.as_str(),
-        )]))
+        let config = database_failover::Config::from_lookup(&lookup(&[
+            ("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str()),
+            ("LEDGER_TABLE", self.ledger.as_str()),
+        ]))
         .expect("config");
         database_failover::App::new(config, &self.account.sdk)
     }

@@ -30,6 +30,8 @@ struct Shop {
     vpc: String,
     lb: String,
     listener: Option<String>,
+    /// The ledger table, as the template declares it.
+    ledger: String,
 }
 
 impl Shop {
@@ -52,11 +54,15 @@ impl Shop {
             .load_balancer_arn()
             .expect("lb arn")
             .to_owned();
-        Shop { account, subscriber, vpc, lb, listener: None }
+        let ledger = account.ledger_table();
+        Shop { account, subscriber, vpc, lb, listener: None, ledger }
     }
 
     fn config(&self, extra: &[(&str, &str)]) -> Config {
-        let mut pairs = vec![("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str())];
+        let mut pairs = vec![
+            ("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str()),
+            ("LEDGER_TABLE", self.ledger.as_str()),
+        ];
         pairs.extend_from_slice(extra);
         Config::from_lookup(&lookup(&pairs)).expect("config")
     }

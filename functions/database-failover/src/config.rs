@@ -40,6 +40,8 @@ pub const SETTINGS: &[&Setting] = &[
     COMMON_SETTINGS[1],
     COMMON_SETTINGS[2],
     COMMON_SETTINGS[3],
+    COMMON_SETTINGS[4],
+    COMMON_SETTINGS[5],
     &FAILURE_EVENT_IDS,
     &PROMOTE_WHEN_AVAILABLE,
     &MAX_REPLICA_LAG_SECONDS,
@@ -124,7 +126,10 @@ mod tests {
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:failover";
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let mut map: HashMap<String, String> = HashMap::from([("NOTIFICATION_TOPIC_ARN".into(), TOPIC.into())]);
+        let mut map: HashMap<String, String> = HashMap::from([
+            ("NOTIFICATION_TOPIC_ARN".into(), TOPIC.into()),
+            ("LEDGER_TABLE".into(), "failover-ledger".into()),
+        ]);
         map.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Config::from_lookup(&move |name| map.get(name).cloned())
     }
@@ -193,7 +198,11 @@ mod tests {
         let read = std::cell::RefCell::new(Vec::new());
         let lookup = |name: &str| {
             read.borrow_mut().push(name.to_owned());
-            (name == "NOTIFICATION_TOPIC_ARN").then(|| TOPIC.to_owned())
+            match name {
+                "NOTIFICATION_TOPIC_ARN" => Some(TOPIC.to_owned()),
+                "LEDGER_TABLE" => Some("failover-ledger".to_owned()),
+                _ => None,
+            }
         };
         Config::from_lookup(&lookup).unwrap();
         let mut read = read.into_inner();

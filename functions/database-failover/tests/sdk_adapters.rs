@@ -105,7 +105,10 @@ fn lag(values: &[(&str, f64)]) -> Rule {
 }
 
 fn config(pairs: &[(&str, &str)]) -> Config {
-    let mut all = vec![("NOTIFICATION_TOPIC_ARN".to_owned(), TOPIC.to_owned())];
+    let mut all = vec![
+        ("NOTIFICATION_TOPIC_ARN".to_owned(), TOPIC.to_owned()),
+        ("LEDGER_TABLE".to_owned(), "failover-ledger".to_owned()),
+    ];
     all.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::from_lookup(&move |name| all.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())).unwrap()
 }

@@ -25,6 +25,8 @@ pub const SETTINGS: &[&Setting] = &[
     COMMON_SETTINGS[1],
     COMMON_SETTINGS[2],
     COMMON_SETTINGS[3],
+    COMMON_SETTINGS[4],
+    COMMON_SETTINGS[5],
     &MIN_HEALTHY_TARGETS,
     &MIN_HEALTHY_PERCENT,
     &FAILBACK,
@@ -79,10 +81,11 @@ mod tests {
     }
 
     const TOPIC: (&str, &str) = ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:failover");
+    const LEDGER: (&str, &str) = ("LEDGER_TABLE", "failover-ledger");
 
     #[test]
     fn defaults_are_the_declared_ones_and_settings_list_every_variable_read() {
-        let (config, read) = read_by(&[TOPIC]);
+        let (config, read) = read_by(&[TOPIC, LEDGER]);
         let config = config.unwrap();
         assert_eq!(Some(config.min_healthy_targets.to_string().as_str()), MIN_HEALTHY_TARGETS.default);
         assert_eq!(Some(config.min_healthy_percent.to_string().as_str()), MIN_HEALTHY_PERCENT.default);
@@ -95,9 +98,9 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable() {
         for (name, value) in [("MIN_HEALTHY_PERCENT", "101"), ("MIN_HEALTHY_TARGETS", "-1"), ("FAILBACK", "later")] {
-            let err = read_by(&[TOPIC, (name, value)]).0.expect_err(value).to_string();
+            let err = read_by(&[TOPIC, LEDGER, (name, value)]).0.expect_err(value).to_string();
             assert!(err.contains(name) && err.contains(value), "{err}");
         }
-        assert_eq!(read_by(&[TOPIC, ("FAILBACK", "MANUAL")]).0.unwrap().failback, Failback::Manual);
+        assert_eq!(read_by(&[TOPIC, LEDGER, ("FAILBACK", "MANUAL")]).0.unwrap().failback, Failback::Manual);
     }
 }

@@ -313,8 +313,11 @@ fn app<'r>(rules: &[Rule], recorder: &'r Recorder) -> App<ElbClient, &'r Recorde
 }
 
 fn app_with<N: Notifier + Sync>(rules: &[Rule], notifier: N) -> App<ElbClient, N> {
-    let lookup = move |name: &str| if name == "NOTIFICATION_TOPIC_ARN" { Some(TOPIC.to_owned()) } else { None };
-    let config = Config::from_lookup(&lookup).unwrap();
+    let config = Config::from_lookup(&test_support::lookup(&[
+        ("NOTIFICATION_TOPIC_ARN", TOPIC),
+        ("LEDGER_TABLE", "failover-ledger"),
+    ]))
+    .unwrap();
     let home = Home { partition: "aws".into(), account: ACCOUNT.into(), region: "us-east-1".into() };
     App::with_ports(config, ElbClient::new(client!(aws_sdk_elasticloadbalancingv2, rules)), notifier, home)
 }

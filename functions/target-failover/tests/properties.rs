@@ -470,9 +470,11 @@ fn check_handler(payload: Value, mut targets: Vec<TargetHealth>, saved: Tags) {
     }
     let lb = FakeLb { targets: targets.clone(), saved, changes: Arc::default() };
     let recorder = Recorder::new();
-    let topic = "arn:aws:sns:us-east-1:123456789012:failover".to_owned();
-    let config =
-        Config::from_lookup(&move |name| (name == "NOTIFICATION_TOPIC_ARN").then(|| topic.clone())).expect("config");
+    let config = Config::from_lookup(&test_support::lookup(&[
+        ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:failover"),
+        ("LEDGER_TABLE", "failover-ledger"),
+    ]))
+    .expect("config");
     let floor = Floor { min_targets: config.min_healthy_targets, min_percent: config.min_healthy_percent };
     let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
     let app = App::with_ports(config, lb.clone(), &recorder, home);

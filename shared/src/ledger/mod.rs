@@ -49,6 +49,33 @@ pub const LEASE_KEY: &str = "lease";
 pub const CONTROL_PK: &str = "control";
 pub const PAUSE_KEY: &str = "pause";
 
+/// Lambda's longest timeout.
+pub const MAX_TIMEOUT_SECS: i64 = 900;
+/// A lease outlasts its invocation by this much.
+pub const LEASE_MARGIN_SECS: i64 = 30;
+
+/// How long an invocation's lease lasts: the time it has left (from the Lambda context's deadline) plus a
+/// margin, so that it never acts after its lease ran out; when unknown, Lambda's longest timeout plus the margin.
+pub fn lease_secs(remaining: Option<std::time::Duration>) -> i64 {
+    let left = remaining.map_or(MAX_TIMEOUT_SECS, |d| i64::try_from(d.as_secs()).unwrap_or(MAX_TIMEOUT_SECS));
+    left.clamp(1, MAX_TIMEOUT_SECS) + LEASE_MARGIN_SECS
+}
+
+/// This invocation's name in the ledger: the Lambda request id when known (so a person can go from a ledger
+/// item to the invocation's logs), else a name unique in this process.
+pub fn owner(request_id: Option<&str>) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    match request_id.filter(|id| !id.is_empty()) {
+        Some(id) => id.to_owned(),
+        None => format!(
+            "local-{}-{}-{}",
+            std::process::id(),
+            crate::time::now_secs(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ),
+    }
+}
+
 /// Where a record stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -257,4 +284,25 @@ pub trait Ledger: Send + Sync {
 
     /// The pause, if automation is paused.
     fn paused(&self) -> impl Future<Output = Result<Option<Pause>, AwsError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_lease_outlasts_the_invocation() {
+        assert_eq!(lease_secs(Some(Duration::from_secs(60))), 90);
+        assert_eq!(lease_secs(None), MAX_TIMEOUT_SECS + LEASE_MARGIN_SECS);
+        assert_eq!(lease_secs(Some(Duration::from_secs(5_000))), MAX_TIMEOUT_SECS + LEASE_MARGIN_SECS);
+        assert_eq!(lease_secs(Some(Duration::ZERO)), 1 + LEASE_MARGIN_SECS);
+    }
+
+    #[test]
+    fn owners_are_request_ids_or_unique() {
+        assert_eq!(owner(Some("8f5e-41")), "8f5e-41");
+        assert_ne!(owner(None), owner(Some("")));
+        assert_ne!(owner(None), owner(None));
+    }
 }
