@@ -91,7 +91,7 @@ fn advance(inv: &mut Invocation, ledger: &MemoryLedger, changes: &mut u32, now: 
         }
         Step::End(decision) => {
             let owner = decision.takeover.clone().unwrap_or_else(|| inv.owner.clone());
-            let settle = [Settle { key: KEY.into(), owner, state: State::Done, data: None }];
+            let settle = [Settle::pending(KEY, &owner, State::Done)];
             ready(ledger.end(RESOURCE, &inv.owner, now, DAY, &settle, &[])).unwrap();
             Step::Ended
         }

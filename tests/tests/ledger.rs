@@ -42,7 +42,7 @@ async fn a_change_begins_on_the_ledger_as_read_and_ends_by_its_holder() {
     assert_eq!(during.record("shift#l-1").map(|r| r.state), Some(State::Pending));
 
     // Only the holder ends the change; it settles the record and moves the version on.
-    let settle = [Settle { key: "shift#l-1".into(), owner: "a".into(), state: State::Done, data: None }];
+    let settle = [Settle::pending("shift#l-1", "a", State::Done)];
     assert!(!ledger.end(R, "b", 1_010, DAY, &settle, &[]).await.unwrap(), "not b's lease");
     assert!(ledger.end(R, "a", 1_010, DAY, &settle, &[]).await.unwrap());
     assert!(!ledger.end(R, "a", 1_011, DAY, &[], &[]).await.unwrap(), "already ended");
@@ -75,7 +75,7 @@ async fn a_crashed_holder_is_taken_over_only_after_its_lease_ran_out_and_only_wh
     assert_eq!((dead.held(), dead.holder.as_ref().map(|h| h.owner.as_str())), (None, Some("a")));
     assert!(matches!(ledger.begin(&dead, &begin("b", 2_071, &[])).await.unwrap(), Begun::Started { .. }));
     // b completes a's pending record (it found the change made) and ends.
-    let settle = [Settle { key: "removal#i-1".into(), owner: "a".into(), state: State::Done, data: None }];
+    let settle = [Settle::pending("removal#i-1", "a", State::Done)];
     assert!(ledger.end(R, "b", 2_080, DAY, &settle, &[]).await.unwrap());
     let record = ledger.read(R, 2_081).await.unwrap().records.remove(0);
     assert_eq!((record.state, record.owner.as_str()), (State::Done, "b"));
@@ -164,7 +164,7 @@ mod same_as_memory {
         },
         End {
             owner: usize,
-            settle: Vec<(usize, usize, bool)>,
+            settle: Vec<(usize, usize, u8)>,
             new: Vec<usize>,
         },
         Pause,
@@ -179,7 +179,7 @@ mod same_as_memory {
             4 => (0..3usize, proptest::sample::subsequence(vec![0usize, 1, 2], 0..3), 0..80i64, proptest::bool::weighted(0.1))
                 .prop_map(|(owner, keys, delay, force)| Op::Begin { owner, keys, delay, force }),
             1 => (0..3usize).prop_map(|owner| Op::BeginOnOld { owner }),
-            3 => (0..3usize, proptest::collection::vec((0..3usize, 0..3usize, any::<bool>()), 0..2),
+            3 => (0..3usize, proptest::collection::vec((0..3usize, 0..3usize, 0..3u8), 0..2),
                   proptest::sample::subsequence(vec![0usize, 1, 2], 0..2))
                 .prop_map(|(owner, settle, new)| Op::End { owner, settle, new }),
             1 => Just(Op::Pause),
@@ -205,11 +205,10 @@ mod same_as_memory {
             Op::End { owner, settle, new } => {
                 let settle: Vec<Settle> = settle
                     .iter()
-                    .map(|(k, was, done)| Settle {
-                        key: KEYS[*k].into(),
-                        owner: OWNERS[*was].into(),
-                        state: if *done { State::Done } else { State::Abandoned },
-                        data: done.then(|| json!({"at": now})),
+                    .map(|(k, was, kind)| match kind {
+                        0 => Settle::pending(KEYS[*k], OWNERS[*was], State::Done).with_data(json!({"at": now})),
+                        1 => Settle::pending(KEYS[*k], OWNERS[*was], State::Abandoned),
+                        _ => Settle::close(KEYS[*k]),
                     })
                     .collect();
                 let records: Vec<Record> = new

@@ -249,20 +249,24 @@ impl Ledger for DynamoLedger {
             let mut update = Update::builder()
                 .table_name(&self.table)
                 .set_key(Some(item_key(resource, &one.key)))
-                .condition_expression("#state = :pending AND #owner = :was")
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_names("#owner", "owner")
-                .expression_attribute_values(":pending", s(State::Pending.as_str()))
-                .expression_attribute_values(":was", s(&one.owner))
+                .expression_attribute_values(":from", s(one.from.as_str()))
                 .expression_attribute_values(":me", s(owner))
-                .expression_attribute_values(":state", s(one.state.as_str()))
+                .expression_attribute_values(":to", s(one.to.as_str()))
                 .expression_attribute_values(":now", n(now));
+            update = match &one.owner {
+                Some(was) => update
+                    .condition_expression("#state = :from AND #owner = :was")
+                    .expression_attribute_values(":was", s(was)),
+                None => update.condition_expression("#state = :from"),
+            };
             update = match &one.data {
                 Some(data) => update
-                    .update_expression("SET #state = :state, #owner = :me, updated_at = :now, #data = :data")
+                    .update_expression("SET #state = :to, #owner = :me, updated_at = :now, #data = :data")
                     .expression_attribute_names("#data", "data")
                     .expression_attribute_values(":data", s(&data.to_string())),
-                None => update.update_expression("SET #state = :state, #owner = :me, updated_at = :now"),
+                None => update.update_expression("SET #state = :to, #owner = :me, updated_at = :now"),
             };
             let update = update.build().map_err(|e| invalid("Update", &one.key, e))?;
             items.push(TransactWriteItem::builder().update(update).build());

@@ -19,7 +19,8 @@
 //!    when the read saw a holder whose lease had run out — only that dead holder's lease), and writes the
 //!    change's pending records (only if no live record has their keys). Any condition lost is an answer, not
 //!    an error: [`Begun::Busy`], [`Begun::Stale`] (read again), [`Begun::Paused`].
-//! 3. After the change, [`Ledger::end`] (one `TransactWriteItems`): settles the records, writes new ones,
+//! 3. After the change, [`Ledger::end`] (one `TransactWriteItems`): settles records (each only from the state
+//!    it was read in), writes new ones,
 //!    increments the version and gives the lease back — only if the lease is still the caller's.
 //!
 //! # Why this never acts on stale facts
@@ -82,8 +83,10 @@ pub fn owner(request_id: Option<&str>) -> String {
 pub enum State {
     /// Decided and not finished: the change may or may not have happened.
     Pending,
-    /// Finished.
+    /// Finished, and in effect (a target removed, traffic shifted, a replica promoted).
     Done,
+    /// Finished and no longer in effect: undone (a failback, a target registered again) or over.
+    Closed,
     /// Given up, with the reason in the record's data.
     Abandoned,
 }
@@ -93,6 +96,7 @@ impl State {
         match self {
             State::Pending => "pending",
             State::Done => "done",
+            State::Closed => "closed",
             State::Abandoned => "abandoned",
         }
     }
@@ -101,6 +105,7 @@ impl State {
         match text {
             "pending" => Some(State::Pending),
             "done" => Some(State::Done),
+            "closed" => Some(State::Closed),
             "abandoned" => Some(State::Abandoned),
             _ => None,
         }
@@ -216,15 +221,34 @@ pub enum Begun {
     Paused(Pause),
 }
 
-/// A record to settle in [`Ledger::end`]: only if it is still pending and still `owner`'s (the caller's, or
-/// the dead invocation's whose lease the caller took over).
+/// A record to settle in [`Ledger::end`]: moved `from` one state `to` another, only if it is still in `from`
+/// and, when `owner` is given, still that invocation's (for a pending record: the caller's, or the dead
+/// invocation's whose lease the caller took over).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settle {
     pub key: String,
-    pub owner: String,
-    pub state: State,
+    pub from: State,
+    pub owner: Option<String>,
+    pub to: State,
     /// Replaces the record's data when given.
     pub data: Option<Value>,
+}
+
+impl Settle {
+    /// Finishes a pending record `owner` wrote: `to` is `Done` or `Abandoned`.
+    pub fn pending(key: &str, owner: &str, to: State) -> Self {
+        Settle { key: key.to_owned(), from: State::Pending, owner: Some(owner.to_owned()), to, data: None }
+    }
+
+    /// Closes a change that is done (it was undone, or is over), whoever made it.
+    pub fn close(key: &str) -> Self {
+        Settle { key: key.to_owned(), from: State::Done, owner: None, to: State::Closed, data: None }
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
 }
 
 /// The pause switch as it stands.

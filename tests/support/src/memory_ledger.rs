@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::{distinct_keys, Begin, Begun, Holder, Ledger, Pause, Record, Settle, Snapshot, State};
+use failover_core::ledger::{distinct_keys, Begin, Begun, Holder, Ledger, Pause, Record, Settle, Snapshot};
 
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
@@ -125,7 +125,7 @@ impl Ledger for MemoryLedger {
             let settleable = settle.iter().all(|s| {
                 i.records
                     .get(&(resource.to_owned(), s.key.clone()))
-                    .is_some_and(|r| r.state == State::Pending && r.owner == s.owner)
+                    .is_some_and(|r| r.state == s.from && s.owner.as_ref().is_none_or(|o| *o == r.owner))
             });
             if !ours || !settleable || records.iter().any(|r| i.taken(r)) {
                 return false;
@@ -136,7 +136,7 @@ impl Ledger for MemoryLedger {
             }
             for s in settle {
                 if let Some(r) = i.records.get_mut(&(resource.to_owned(), s.key.clone())) {
-                    r.state = s.state;
+                    r.state = s.to;
                     r.owner = owner.to_owned();
                     r.updated_at = now;
                     if let Some(data) = &s.data {
