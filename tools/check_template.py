@@ -13,7 +13,8 @@ switched on (e-mail subscription, DB endpoint record, cross-region). Rules:
    every action exists (cfn-lint's copy of the IAM service reference; cfn-lint itself skips this on SAM
    templates); a mutating action (anything but Describe*/List*/Get*/BatchGet*) on a wildcard resource needs
    StringEquals aws:ResourceTag/<OptInTagKey> = "true", and every resource type it can then touch must support
-   that key; a tagging action must not be able to add or remove the opt-in tag itself (aws:TagKeys).
+   that key; no tag-writing action at all (AddTags*, RemoveTags*, TagResource...): the functions keep their
+   state in the ledger, and a function that could write tags could opt a resource in or out.
 2. Functions: ReservedConcurrentExecutions 1; an EventInvokeConfig with retries, a maximum event age and an
    on-failure destination that is an encrypted SQS queue of this stack, which the function's role may write to.
 3. Environment: the variables of each function are exactly the settings the settings contract lists for it
@@ -266,11 +267,6 @@ def has_opt_in_condition(statement: dict, opt_in: str, service: str) -> bool:
     return False
 
 
-def forbids_writing_opt_in_tag(statement: dict, opt_in: str) -> bool:
-    block = statement.get("Condition", {}).get("ForAllValues:StringNotEquals", {})
-    return any(k.lower() == "aws:tagkeys" and opt_in in as_list(v) for k, v in block.items())
-
-
 def arn_regex(arn_format: str) -> re.Pattern:
     return re.compile(re.sub(r"\\\$\\\{[^}]+\\\}", "[^:]*", re.escape(arn_format).replace(r"\.\*", ".*")) + "$")
 
@@ -330,6 +326,8 @@ def check_statement(at: str, st: dict, opt_in: str, ref: dict) -> list[str]:
     wide = [r for r in resources if is_wildcard(r)]
     conditioned = []
     for action in actions:
+        if ":" in action and action.split(":", 1)[1].startswith(TAGGING_VERBS):
+            errors.append(f"{at}: {action} writes tags; the functions write no tags (their state is in the ledger)")
         if action == "*" or ":" not in action:
             errors.append(f"{at}: action {action!r} allows every service")
         elif not known_action(ref, action):
@@ -350,9 +348,6 @@ def check_statement(at: str, st: dict, opt_in: str, ref: dict) -> list[str]:
         for rtype, rspec in reached:
             if "aws:ResourceTag/${TagKey}" not in rspec.get("ConditionKeys", []):
                 errors.append(f"{at}: {action} on {rtype} does not support aws:ResourceTag; the condition cannot hold")
-        if action.split(":", 1)[1].startswith(TAGGING_VERBS) and not forbids_writing_opt_in_tag(st, opt_in):
-            errors.append(f"{at}: {action} could change the opt-in tag itself; add "
-                          f'"ForAllValues:StringNotEquals": {{"aws:TagKeys": ["{opt_in}"]}}')
     if conditioned:
         for resource in wide:
             if not any(resource_types_touched(ref, a, resource) for a in conditioned):
@@ -687,12 +682,16 @@ class SelfTest(unittest.TestCase):
                 "Condition": {"StringEquals": {"aws:ResourceTag/failover:enabled": "true"}}}))
         self.assert_fails(errs, "does not support aws:ResourceTag")
 
-    def test_tagging_that_could_write_the_opt_in_tag_fails(self):
-        errs = self.errors(lambda s: self.add_statement(
-            s, {"Effect": "Allow", "Action": "elasticloadbalancing:AddTags",
-                "Resource": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/*/*",
-                "Condition": {"StringEquals": {"aws:ResourceTag/failover:enabled": "true"}}}))
-        self.assert_fails(errs, "could change the opt-in tag itself")
+    def test_any_tag_writing_action_fails_even_conditioned_and_excluding_the_opt_in_key(self):
+        for action in ("elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags", "rds:AddTagsToResource",
+                       "rds:RemoveTagsFromResource"):
+            with self.subTest(action):
+                errs = self.errors(lambda s: self.add_statement(
+                    s, {"Effect": "Allow", "Action": action,
+                        "Resource": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/*/*",
+                        "Condition": {"StringEquals": {"aws:ResourceTag/failover:enabled": "true"},
+                                      "ForAllValues:StringNotEquals": {"aws:TagKeys": ["failover:enabled"]}}}))
+                self.assert_fails(errs, f"{action} writes tags")
 
     def test_unknown_action_fails(self):
         errs = self.errors(lambda s: self.add_statement(
