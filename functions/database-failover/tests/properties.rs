@@ -8,7 +8,7 @@
 //!   replica; and a primary that is up is left alone unless the settings or a person say otherwise.
 //! - Aurora ([`decide::decide_cluster`]): only an available, opted-in reader of an opted-in cluster, the lowest
 //!   (tier, lag) unless a person named it, and never twice within the cooldown for automatic triggers.
-//! - Tag values a person can edit (records, priorities) are read without panicking.
+//! - Ledger record data of any shape, and priority tags a person can edit, are read without panicking.
 //! - Routing ([`route::route`]) and command parsing ([`command::parse`]) of mutated samples from `events/` and
 //!   random JSON: no panic, rejections are short clear errors, and a route always names a database.
 
@@ -18,11 +18,10 @@ use database_failover::command;
 use database_failover::decide::{
     self, Candidate, ClusterFacts, Plan, PrimaryState, PromotionFacts, Settings, Trigger, CLUSTER_COOLDOWN_SECS,
 };
-use database_failover::model::{
-    self, Cluster, ClusterMember, DbRef, Instance, Record, DEFAULT_PRIORITY, FAILED_OVER_TAG, PRIORITY_TAG,
-};
+use database_failover::model::{self, Cluster, ClusterMember, DbRef, Instance, Record, DEFAULT_PRIORITY, PRIORITY_TAG};
 use database_failover::route::{self, Route};
 use failover_core::intake::{self, Event};
+use failover_core::ledger::{self, State};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -192,7 +191,8 @@ fn facts(primary: &PrimaryKind, replicas: Vec<Candidate>, record: Option<(Option
                 }
                 s
             });
-            (Some(Record::new(subject_ref, NOW - 60)), recorded)
+            let state = if promoted { State::Done } else { State::Pending };
+            (Some(Record::new(subject_ref, NOW - 60).with_state(state)), recorded)
         }
     };
     PromotionFacts { primary_ref, primary, replicas, record, recorded }
@@ -300,16 +300,19 @@ proptest! {
     }
 
     #[test]
-    fn record_and_priority_tags_of_any_text_are_read_without_panic(
+    fn record_data_and_priority_tags_of_any_text_are_read_without_panic(
         value in prop_oneof![".{0,60}", "[a-z0-9/:-]{0,20}@[0-9TZ:-]{0,22}"],
         region in prop_oneof![Just(HOME.to_owned()), "[a-z0-9-]{0,12}"],
     ) {
-        if let Some(record) = Record::parse(&value, &region) {
-            prop_assert!(!record.subject.region.is_empty() || region.is_empty());
+        let data = serde_json::json!({"replica": {"region": region, "id": value}, "decided_at": value});
+        let stored = ledger::Record::pending("db-instance:x/y", model::PROMOTION_KEY, "o", "t", NOW, 60).with_data(data);
+        if let Some(record) = Record::from_ledger(&stored, "replica") {
             // What was read can be written back and read again the same.
-            let again = Record::parse(&record.tag_value(&region), &region);
-            prop_assert_eq!(again.map(|r| r.subject), Some(record.subject));
+            let again = ledger::Record { data: record.data("replica", "", None), ..stored.clone() };
+            prop_assert_eq!(Record::from_ledger(&again, "replica").map(|r| r.subject), Some(record.subject));
         }
+        let garbage = ledger::Record { data: Value::String(value.clone()), ..stored };
+        prop_assert_eq!(Record::from_ledger(&garbage, "replica"), None);
         let mut replica = instance(HOME, "r0".into(), "available".into(), true, Some(value));
         replica.source = Some(DbRef::new(HOME, "orders"));
         let facts = PromotionFacts {
@@ -390,9 +393,7 @@ fn cluster_facts() -> impl Strategy<Value = (ClusterFacts, Option<i64>)> {
             if opted_in {
                 tags.insert(OPT_IN.to_owned(), "true".to_owned());
             }
-            if let Some(at) = recorded_at {
-                tags.insert(FAILED_OVER_TAG.to_owned(), Record::new(DbRef::new(HOME, "c0"), at).tag_value(HOME));
-            }
+            let last_failover = recorded_at.map(|at| Record::new(DbRef::new(HOME, "c0"), at).with_state(State::Done));
             let cluster = Cluster {
                 region: HOME.into(),
                 id: "catalog".into(),
@@ -401,8 +402,13 @@ fn cluster_facts() -> impl Strategy<Value = (ClusterFacts, Option<i64>)> {
                 members: cluster_members,
                 tags,
             };
-            let facts =
-                ClusterFacts { region: HOME.into(), id: "catalog".into(), cluster: Some(cluster), members: candidates };
+            let facts = ClusterFacts {
+                region: HOME.into(),
+                id: "catalog".into(),
+                cluster: Some(cluster),
+                members: candidates,
+                last_failover,
+            };
             (facts, recorded_at)
         })
 }
@@ -495,6 +501,10 @@ fn check_routing(payload: &Value) {
                 !cluster.is_empty() && target.is_none_or(|t| !t.is_empty()) && region.is_none_or(|r| !r.is_empty()),
                 "{payload}"
             ),
+            Ok(command::Command::Pause { reason, by }) => {
+                assert!(reason.is_none_or(|r| !r.is_empty()) && by.is_none_or(|b| !b.is_empty()), "{payload}")
+            }
+            Ok(command::Command::Resume) => {}
         },
         Ok(event) => match route::route(&event, &failure_ids) {
             Route::Instance { at, .. } | Route::Replica { at, .. } => {
@@ -506,7 +516,7 @@ fn check_routing(payload: &Value) {
             Route::Skip(reason) => assert!(!reason.is_empty()),
             Route::Refuse(r) => assert!(!r.reason.is_empty()),
             Route::Inform(info) => assert!(!info.event_id.is_empty()),
-            other @ (Route::Promote { .. } | Route::Status { .. }) => {
+            other @ (Route::Promote { .. } | Route::Status { .. } | Route::Pause { .. } | Route::Resume) => {
                 panic!("{payload}: an event that is not a command routed as one: {other:?}")
             }
         },
