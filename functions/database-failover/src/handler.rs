@@ -77,6 +77,16 @@ where
         self
     }
 
+    /// The RDS port, for tests of what invocations left behind.
+    pub fn databases(&self) -> &D {
+        &self.databases
+    }
+
+    /// The ledger port, for tests of what invocations left behind.
+    pub fn ledger(&self) -> &G {
+        &self.ledger
+    }
+
     /// An invocation without a Lambda context (tests, local runs): the longest lease.
     pub async fn handle(&self, payload: Value) -> Result<Response, InvokeError> {
         self.handle_with_context(payload, None, None).await
