@@ -424,6 +424,7 @@ async fn primary_not_opted_in_should_be_a_logged_skip_without_change_or_notifica
     assert!(response.message.contains("not opted in"), "{}", response.message);
     assert!(env.is_replica("r1").await);
     assert!(env.notifications().await.is_empty());
+    assert_eq!(env.calls_answered("Query") + env.calls_answered("TransactWriteItems"), 0, "not ours: no ledger call");
 }
 
 // ------------------------------------------------------------------ never twice
@@ -558,6 +559,8 @@ async fn the_records_of_a_change_should_be_in_the_table_and_status_should_list_t
     env.set_status("orders", "failed");
     let app = env.app(&[]);
     ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    let ledger_calls = (env.calls_answered("Query"), env.calls_answered("TransactWriteItems"));
+    assert_eq!(ledger_calls, (1, 2), "one read, begin and end");
 
     let items = env
         .account

@@ -233,6 +233,38 @@ async fn promotion_failing_with_5xx_should_error_after_a_failure_notification_an
 }
 
 #[tokio::test]
+async fn a_cluster_failover_that_failed_should_be_abandoned_so_that_the_retry_acts_and_then_the_cooldown_holds() {
+    let cluster = mock!(aws_sdk_rds::Client::describe_db_clusters)
+        .then_output(|| DescribeDbClustersOutput::builder().db_clusters(catalog()).build());
+    let members = mock!(aws_sdk_rds::Client::describe_db_instances)
+        .then_output(|| instances_output(vec![cluster_member("w"), cluster_member("a")]));
+    let failover = mock!(aws_sdk_rds::Client::failover_db_cluster)
+        .sequence()
+        .http_status(503, None)
+        .times(3)
+        .output(|| FailoverDbClusterOutput::builder().build())
+        .repeatedly()
+        .build();
+    let (lags, ledger, notes) = (lag(&[("m0", 3.0)]), SharedLedger::default(), Recorded::default());
+    let app = app("us-east-1", &[], &[&cluster, &members, &failover], &[&lags], &notes, &ledger);
+    let alarm = Scenario::Aurora.event();
+
+    assert!(matches!(app.handle(alarm.clone()).await, Err(InvokeError::Aws(_))), "a transient failure is retried");
+    let records = ledger.records();
+    assert_eq!((records.len(), records[0].state), (1, State::Abandoned), "{records:?}");
+    assert!(records[0].data["error"].as_str().is_some_and(|e| e.contains("FailoverDBCluster")), "{records:?}");
+
+    let retry = app.handle(alarm.clone()).await.expect("the retry acts");
+    assert_eq!(retry.status, Outcome::Succeeded, "an abandoned failover does not start the cooldown: {retry:?}");
+    let again = app.handle(alarm).await.expect("a duplicate alarm");
+    assert_eq!(again.status, Outcome::Skipped, "a done one does: {again:?}");
+    assert_eq!(failover.num_calls(), 4, "three failed attempts, then one failover");
+    let states: Vec<State> = ledger.records().iter().map(|r| r.state).collect();
+    assert_eq!(states.iter().filter(|s| **s == State::Done).count(), 1, "{states:?}");
+    assert_eq!(outcomes(&notes), [Outcome::Failed, Outcome::Succeeded]);
+}
+
+#[tokio::test]
 async fn throttled_describe_should_error_after_a_failure_notification_without_touching_anything() {
     let throttled = mock!(aws_sdk_rds::Client::describe_db_instances)
         .sequence()

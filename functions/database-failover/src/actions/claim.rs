@@ -29,6 +29,22 @@ pub enum Acted {
     Again,
 }
 
+impl Acted {
+    /// The answer; a change that found the ledger changed, with no attempt left, is [`busy`].
+    pub fn or_busy(self, resource: &str, action: &str) -> Report {
+        match self {
+            Acted::Done(report) => report,
+            Acted::Again => busy(resource, action),
+        }
+    }
+}
+
+/// The ledger of a resource that was not read: for a plan decided without it (an event that is not ours),
+/// which changes nothing.
+pub fn unread(resource: &str, now: i64) -> Snapshot {
+    Snapshot { resource: resource.to_owned(), at: now, version: 0, holder: None, records: Vec::new() }
+}
+
 /// What `begin` answered, once AWS answered.
 pub enum Started {
     Yes,

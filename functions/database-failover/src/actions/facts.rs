@@ -15,7 +15,7 @@ use failover_core::ledger::{Ledger, Snapshot, State};
 
 use super::Context;
 use crate::decide::{Candidate, ClusterFacts, PrimaryState, PromotionFacts};
-use crate::model::{self, DbRef, Instance, Record, FAILOVER_KEY_PREFIX, PROMOTION_KEY};
+use crate::model::{self, Cluster, DbRef, Instance, Record, FAILOVER_KEY_PREFIX, PROMOTION_KEY};
 use crate::ports::{Databases, Dns, LagMetric, ReplicaLag};
 
 impl<D, L, R, G> Context<'_, D, L, R, G>
@@ -118,10 +118,20 @@ where
         }
     }
 
-    /// An Aurora cluster, its instances, its readers' `AuroraReplicaLag`, and its last finished failover in
-    /// `snapshot`, the cluster's ledger.
-    pub async fn cluster_facts(&self, region: &str, id: &str, snapshot: &Snapshot) -> Result<ClusterFacts, AwsError> {
-        let cluster = self.databases.cluster(region, id).await?;
+    /// An Aurora cluster (`described`: as described before the ledger was read, used only when no change has
+    /// ever ended on it, version 0: then it cannot be older than one), its instances, its readers'
+    /// `AuroraReplicaLag`, and its last finished failover in `snapshot`, the cluster's ledger.
+    pub async fn cluster_facts(
+        &self,
+        region: &str,
+        id: &str,
+        described: Option<Option<Cluster>>,
+        snapshot: &Snapshot,
+    ) -> Result<ClusterFacts, AwsError> {
+        let cluster = match described.filter(|_| snapshot.version == 0) {
+            Some(cluster) => cluster,
+            None => self.databases.cluster(region, id).await?,
+        };
         let mut members = Vec::new();
         if let Some(c) = &cluster {
             let instances = self.databases.cluster_instances(region, id).await?;

@@ -9,11 +9,12 @@ use failover_core::ledger::{self, Ledger, Settle, Snapshot, State};
 use failover_core::outcome::Outcome;
 use failover_core::pause;
 use failover_core::report::Report;
+use failover_core::tags::opted_in;
 use serde_json::json;
 
 use super::claim::{self, Acted, Started, TRIES};
 use super::Context;
-use crate::decide::{self, ClusterFailover, Trigger};
+use crate::decide::{self, ClusterFacts, ClusterFailover, Trigger};
 use crate::model::{cluster_resource, FAILOVER_KEY_PREFIX};
 use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::report::{self, Failure};
@@ -34,9 +35,19 @@ where
     G: Ledger,
 {
     let resource = cluster_resource(region, id);
+    // A cluster that is missing or not opted in is not ours: decided (a skip) without a ledger call.
+    let cluster = ctx.databases.cluster(region, id).await?;
+    if !cluster.as_ref().is_some_and(|c| opted_in(&c.tags, &ctx.config.common.opt_in_tag_key)) {
+        let facts =
+            ClusterFacts { region: region.into(), id: id.into(), cluster, members: vec![], last_failover: None };
+        let plan = decide::decide_cluster(trigger, &facts, &ctx.settings(), ctx.now());
+        let acted = ctx.act(plan, &claim::unread(&resource, ctx.now()), trigger, region, true, dry_run).await;
+        return Ok(acted.or_busy(&resource, report::FAILOVER_CLUSTER));
+    }
+    let mut described = Some(cluster);
     for attempt in 0..TRIES {
         let Some(snapshot) = ctx.read_ledger(&resource, attempt).await? else { continue };
-        let facts = ctx.cluster_facts(region, id, &snapshot).await?;
+        let facts = ctx.cluster_facts(region, id, described.take(), &snapshot).await?;
         let plan = decide::decide_cluster(trigger, &facts, &ctx.settings(), ctx.now());
         if let Acted::Done(report) = ctx.act(plan, &snapshot, trigger, region, true, dry_run).await {
             return Ok(report);

@@ -19,7 +19,7 @@ use failover_core::report::Report;
 
 use super::claim::{self, Acted, Started, TRIES};
 use super::{failover_cluster, Context};
-use crate::decide::{self, PrimaryState, Promotion, Trigger};
+use crate::decide::{self, PrimaryState, Promotion, PromotionFacts, Trigger};
 use crate::model::{promotion_resource, DbRef, PROMOTION_KEY};
 use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::report::{self, Failure};
@@ -84,7 +84,8 @@ where
     let Some(source) = replica.source.clone() else {
         return Ok(report::skipped(format!("{} is not a read replica (any more): nothing to do", at.id)));
     };
-    decide_and_act(ctx, trigger, &source, None, Some(&replica.at), dry_run).await
+    let primary = ctx.primary_state(&source, &replica.at).await?;
+    decide_and_act(ctx, trigger, &source, Some(primary), Some(&replica.at), dry_run).await
 }
 
 /// `promote`: the named replica, with the same guards. A name that is not a replica is an invalid command.
@@ -106,12 +107,14 @@ where
     let Some(source) = replica.source.clone() else {
         return Ok(Err(InvokeError::InvalidCommand(format!("promote: {} is not a read replica", at.id))));
     };
-    Ok(Ok(decide_and_act(ctx, trigger, &source, None, Some(&replica.at), dry_run).await?))
+    let primary = ctx.primary_state(&source, &replica.at).await?;
+    Ok(Ok(decide_and_act(ctx, trigger, &source, Some(primary), Some(&replica.at), dry_run).await?))
 }
 
 /// The protocol on the primary's ledger resource: read it (waiting while held), gather the facts (`described`:
-/// the primary as described just before, used on the first attempt only; `extra`: a replica named by the
-/// trigger), decide once, act; again from the read when `begin` finds the ledger changed.
+/// the primary as described just before, used on the first attempt only — a promotion does not change the
+/// primary; `extra`: a replica named by the trigger), decide once, act; again from the read when `begin` finds
+/// the ledger changed.
 async fn decide_and_act<D, L, R, G>(
     ctx: &Context<'_, D, L, R, G>,
     trigger: &Trigger,
@@ -127,6 +130,22 @@ where
     G: Ledger,
 {
     let resource = promotion_resource(primary_ref);
+    // A primary that is not opted in is not ours: decided (a skip) without a ledger call.
+    if let Some(PrimaryState::Found(p)) = described.as_ref() {
+        if !p.opted_in(&ctx.config.common.opt_in_tag_key) {
+            let facts = PromotionFacts {
+                primary_ref: primary_ref.clone(),
+                primary: PrimaryState::Found(p.clone()),
+                replicas: Vec::new(),
+                record: None,
+                recorded: None,
+            };
+            let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
+            let unread = claim::unread(&resource, ctx.now());
+            let acted = ctx.act(plan, &unread, trigger, &primary_ref.region, false, dry_run).await;
+            return Ok(acted.or_busy(&resource, report::PROMOTE));
+        }
+    }
     for attempt in 0..TRIES {
         let Some(snapshot) = ctx.read_ledger(&resource, attempt).await? else { continue };
         let facts = ctx.promotion_facts(primary_ref, described.take(), extra, &snapshot).await?;

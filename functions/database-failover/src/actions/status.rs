@@ -29,7 +29,7 @@ where
         Subject::Cluster(id) => {
             let snapshot = ctx.ledger.read(&cluster_resource(region, id), ctx.now()).await?;
             let paused = ctx.ledger.paused().await?;
-            let facts = ctx.cluster_facts(region, id, &snapshot).await?;
+            let facts = ctx.cluster_facts(region, id, None, &snapshot).await?;
             let plan = decide::decide_cluster(&trigger, &facts, &settings, ctx.now());
             let details = with_ledger(cluster_json(&facts), &snapshot, paused.as_ref());
             Ok(report::status(region, id, &plan, details, ledger_line(&snapshot, paused.as_ref())))
