@@ -51,14 +51,16 @@
 //! `db-instance-id` filter, up to [`adapters::INSTANCE_IDS_PER_CALL`] identifiers a call), one `GetMetricData`
 //! per such region, one `TransactWriteItems` (`begin`), `PromoteReadReplica`, a Route 53 change when an
 //! endpoint record is configured, one `TransactWriteItems` (`end`), one `sns:Publish`. A replica-side trigger or
-//! `promote` first describes the replica, then (after the `Query`) its primary; a primary that no longer exists
-//! costs no listing: its candidate is the replica the trigger names (one more describe of it). A recorded
+//! `promote` first describes the replica and its primary (a primary that no longer exists costs no listing:
+//! its candidate is the replica the trigger names, described again after the `Query`). A recorded
 //! replica that is not among those described costs one more `DescribeDBInstances`. A wait or a lost `begin`
-//! repeats the `Query` and the reads. Aurora: one `Query`, `DescribeDBClusters`, one `DescribeDBInstances`
-//! (`db-cluster-id` filter), one `GetMetricData`, `begin`, `FailoverDBCluster`, `end`, one publish. `status`
-//! reads as a failure would, plus the ledger `Query` and the pause (`GetItem`), and writes nothing but its
-//! notification. `pause` / `resume` write the pause item. A skip before the ledger (not opted in, not ours)
-//! makes no ledger call; a plan that changes nothing makes the `Query` only. A skip publishes nothing.
+//! repeats the `Query` and the reads. Aurora: `DescribeDBClusters`, one `Query` (the cluster is described
+//! again after it only when the ledger shows an earlier change), one `DescribeDBInstances` (`db-cluster-id`
+//! filter), one `GetMetricData`, `begin`, `FailoverDBCluster`, `end`, one publish. `status` reads as a failure
+//! would, plus the ledger `Query` and the pause (`GetItem`), and writes nothing but its notification. `pause` /
+//! `resume` read or write the pause item only. A primary or cluster that is missing or not opted in is skipped
+//! before the ledger is read (no ledger call); a plan that changes nothing costs the `Query` only. A skip
+//! publishes nothing.
 
 pub mod actions;
 pub mod adapters;

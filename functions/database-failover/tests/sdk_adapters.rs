@@ -233,6 +233,40 @@ async fn promotion_failing_with_5xx_should_error_after_a_failure_notification_an
 }
 
 #[tokio::test]
+async fn a_promotion_whose_end_was_lost_should_be_completed_by_the_next_invocation_once_the_lease_ran_out() {
+    use failover_core::ledger::{Begin, Begun, Record};
+    // An invocation promoted r1 and died before `end`: its lease ran out, its record is pending, r1 is standalone.
+    let (ledger, resource) = (SharedLedger::default(), "db-instance:us-east-1/orders");
+    let then = failover_core::time::now_secs() - 120;
+    let data =
+        json!({"replica": {"region": "us-east-1", "id": "r1"}, "decided_at": failover_core::time::format_time(then)});
+    let record = Record::pending(resource, "promotion", "dead", "RDS-EVENT-0031", then, 86_400).with_data(data);
+    let snapshot = ledger.read(resource, then).await.unwrap();
+    let begin =
+        Begin { owner: "dead", now: then, hold_secs: 60, retention_secs: 86_400, records: &[record], force: false };
+    assert!(matches!(ledger.begin(&snapshot, &begin).await.unwrap(), Begun::Started { .. }));
+    let primary =
+        describe("orders", db("orders", "us-east-1", "failed").read_replica_db_instance_identifiers("r2").build());
+    let (r1, r2) =
+        (describe("r1", db("r1", "us-east-1", "available").build()), describe_ids(&["r2"], vec![orders_replica("r2")]));
+    let (promote, lags) = (promote_ok("r1"), lag(&[("m0", 1.0)]));
+    let dns = mock!(aws_sdk_route53::Client::change_resource_record_sets).then_output(dns_output);
+    let notes = Recorded::default();
+    let settings = [("DB_ENDPOINT_RECORD", RECORD)];
+    let rds = [&primary, &r1, &r2, &promote];
+    let app = app_with("us-east-1", &settings, &rds, &[&lags], &[&dns], notes.clone(), ledger.clone());
+
+    let response = app.handle(failure_event()).await.expect("completed");
+
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert_eq!((promote.num_calls(), dns.num_calls()), (0, 1), "not promoted again; the DNS step done");
+    let record = promotion_record(&ledger);
+    assert_eq!((record.state, record.data["replica"]["id"].as_str()), (State::Done, Some("r1")));
+    assert_ne!(record.owner, "dead", "settled by the invocation that took over");
+    assert_eq!(outcomes(&notes), [Outcome::Succeeded]);
+}
+
+#[tokio::test]
 async fn a_cluster_failover_that_failed_should_be_abandoned_so_that_the_retry_acts_and_then_the_cooldown_holds() {
     let cluster = mock!(aws_sdk_rds::Client::describe_db_clusters)
         .then_output(|| DescribeDbClustersOutput::builder().db_clusters(catalog()).build());
