@@ -1,5 +1,5 @@
-//! `database-failover` against the local AWS: RDS state, tags, Route 53 records and notifications are
-//! asserted after each invocation.
+//! `database-failover` against the local AWS: RDS state, the ledger table, Route 53 records and notifications
+//! are asserted after each invocation.
 //!
 //! Replica lag is real CloudWatch data on the local AWS: each test publishes `ReplicaLag` /
 //! `AuroraReplicaLag` datapoints with `PutMetricData`, and the handler reads them through the function's own
@@ -20,6 +20,7 @@ use database_failover::ports::{LagMetric, ReplicaLag};
 use database_failover::{App, Config};
 use failover_core::aws::AwsError;
 use failover_core::invoke::InvokeError;
+use failover_core::ledger::{DynamoLedger, Ledger, Record, State};
 use failover_core::notify::SnsNotifier;
 use failover_core::outcome::Outcome;
 use failover_core::response::Response;
@@ -28,7 +29,7 @@ use serde_json::{json, Value};
 
 const OPT_IN: &str = "failover:enabled";
 
-type TestApp = App<RdsDatabases, RecordedLag, Route53Dns, SnsNotifier>;
+type TestApp = App<RdsDatabases, RecordedLag, Route53Dns, SnsNotifier, DynamoLedger>;
 
 /// (region, metric name, instances) of one call.
 type LagCall = (String, &'static str, Vec<String>);
@@ -89,7 +90,23 @@ impl Env {
             RecordedLag { cloudwatch: CloudWatchLag::new(account.cloudwatch()), calls: self.lag_calls.clone() },
             Route53Dns::new(account.route53()),
             notifier,
+            DynamoLedger::new(self.account.dynamodb(), self.ledger.clone()),
         )
+    }
+
+    /// The live ledger records of `resource` (`db-instance:<region>/<id>`, `db-cluster:<region>/<id>`).
+    async fn records(&self, resource: &str) -> Vec<Record> {
+        let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
+        ledger.read(resource, failover_core::time::now_secs()).await.expect("ledger read").records
+    }
+
+    /// The `promotion` record of primary `id` in the home region: (state, replica id).
+    async fn promotion(&self, id: &str) -> Option<(State, String)> {
+        let records = self.records(&format!("db-instance:{}/{id}", self.account.region)).await;
+        records
+            .into_iter()
+            .find(|r| r.key == "promotion")
+            .map(|r| (r.state, r.data["replica"]["id"].as_str().unwrap_or_default().to_owned()))
     }
 
     fn app(&self, settings: &[(&str, &str)]) -> TestApp {
@@ -234,10 +251,6 @@ fn tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
 
-fn tag_of(instance: &DbInstance, key: &str) -> Option<String> {
-    instance.tag_list().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_owned)
-}
-
 fn rds_event(account: &str, region: &str, id: &str, event_id: &str, source_type: &str) -> Value {
     let kind = if source_type == "CLUSTER" { "cluster" } else { "db" };
     let detail_type = if source_type == "CLUSTER" { "RDS DB Cluster Event" } else { "RDS DB Instance Event" };
@@ -268,12 +281,13 @@ fn alarm_action(account: &str, name: &str, dimension: (&str, &str)) -> Value {
     })
 }
 
-async fn ok<D, L, R, N>(app: &App<D, L, R, N>, payload: Value) -> Response
+async fn ok<D, L, R, N, G>(app: &App<D, L, R, N, G>, payload: Value) -> Response
 where
     D: database_failover::ports::Databases + Sync,
     L: ReplicaLag + Sync,
     R: database_failover::ports::Dns + Sync,
     N: failover_core::notify::Notifier + Sync,
+    G: Ledger,
 {
     app.handle(payload).await.unwrap_or_else(|e| panic!("handler failed: {e}"))
 }
@@ -317,10 +331,8 @@ async fn failure_event_should_promote_the_lowest_lag_replica_with_backups_and_re
     assert_eq!(promoted.read_replica_source_db_instance_identifier, None);
     assert_eq!(promoted.backup_retention_period, Some(7), "BACKUP_RETENTION_DAYS default");
     assert!(env.is_replica("r-lag").await && env.is_replica("r-mid").await);
-    let record = tag_of(&env.describe("orders").await, "failover:promoted").expect("record on the primary");
-    assert!(record.starts_with("r-fast@20"), "{record}");
-    let from = tag_of(&promoted, "failover:promoted-from").expect("record on the replica");
-    assert!(from.starts_with("orders@20"), "{from}");
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".into())), "the record on the primary");
+    assert!(promoted.tag_list().iter().all(|t| !t.key().unwrap_or_default().starts_with("failover:promoted")));
 
     let notes = env.notifications().await;
     assert_eq!(outcomes(&notes), ["succeeded"]);
@@ -369,7 +381,7 @@ async fn lag_guard_should_refuse_high_stopped_and_unknown_lag_listing_each_repli
     for id in ["r-high", "r-stopped", "r-nodata"] {
         assert!(env.is_replica(id).await, "{id} must not be promoted");
     }
-    assert_eq!(tag_of(&env.describe("orders").await, "failover:promoted"), None, "no record without a decision");
+    assert_eq!(env.promotion("orders").await, None, "no record without a decision");
     let notes = env.notifications().await;
     assert_eq!(outcomes(&notes), ["refused"]);
     assert_eq!(notes[0].attribute("severity"), "critical");
@@ -412,6 +424,7 @@ async fn primary_not_opted_in_should_be_a_logged_skip_without_change_or_notifica
     assert!(response.message.contains("not opted in"), "{}", response.message);
     assert!(env.is_replica("r1").await);
     assert!(env.notifications().await.is_empty());
+    assert_eq!(env.calls_answered("Query") + env.calls_answered("TransactWriteItems"), 0, "not ours: no ledger call");
 }
 
 // ------------------------------------------------------------------ never twice
@@ -454,19 +467,129 @@ async fn missing_primary_should_promote_once_from_the_replicas_that_name_it() {
         .await
         .expect("delete primary");
     let app = env.app(&[]);
+    let stopped =
+        |replica: &str| rds_event(&env.account.id, &env.account.region, replica, "RDS-EVENT-0045", "DB_INSTANCE");
 
-    let response = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
+    let response = ok(&app, stopped("r-fast")).await;
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert!(!env.is_replica("r-fast").await);
-    let from = tag_of(&env.describe("r-fast").await, "failover:promoted-from").expect("record on the replica");
-    assert!(from.starts_with("orders@"), "{from}");
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".into())), "keyed by the vanished primary");
 
-    // No primary to tag: the record on the promoted replica stops a second promotion.
+    // The record on the primary's key stops a second promotion, from any replica or the primary's own event.
     env.lag("r-mid", &[0.0]).await;
-    let again = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
-    assert_eq!(again.status, Outcome::Skipped, "{again:?}");
+    for event in [stopped("r-mid"), env.failure_event("orders", "RDS-EVENT-0004")] {
+        let again = ok(&app, event).await;
+        assert_eq!(again.status, Outcome::Skipped, "{again:?}");
+    }
     assert!(env.is_replica("r-mid").await && env.is_replica("r-lag").await);
     assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
+}
+
+// ------------------------------------------------------------------ the ledger: concurrency, pause, status
+
+#[tokio::test]
+async fn two_invocations_of_the_same_event_at_once_should_promote_once() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    let (a, b) = (env.app(&[]), env.app(&[]));
+    let event = env.failure_event("orders", "RDS-EVENT-0031");
+
+    let (first, second) = tokio::join!(a.handle(event.clone()), b.handle(event.clone()));
+
+    let mut statuses = [first.expect("first").status, second.expect("second").status];
+    statuses.sort_by_key(|s| s.as_str());
+    assert_eq!(statuses, [Outcome::Skipped, Outcome::Succeeded], "one acts, the other finds it done");
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 1, "promoted once");
+    assert!(env.is_replica("r-lag").await && env.is_replica("r-mid").await);
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".into())));
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"], "one success notification");
+}
+
+#[tokio::test]
+async fn a_paused_stack_should_refuse_events_and_unforced_commands_act_with_force_and_resume() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    let app = env.app(&[]);
+    let paused = ok(&app, json!({"command": "pause", "reason": "db migration", "by": "ana"})).await;
+    assert_eq!((paused.status, paused.action.as_str()), (Outcome::Succeeded, "pause"));
+
+    let refused = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert_eq!(refused.status, Outcome::Refused, "{refused:?}");
+    let manual = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-mid"})).await;
+    assert_eq!(manual.status, Outcome::Refused, "{manual:?}");
+    assert!(env.is_replica("r-fast").await && env.is_replica("r-mid").await, "nothing changed while paused");
+    assert_eq!(env.promotion("orders").await, None);
+    let status = ok(&app, json!({"command": "status", "db_instance_identifier": "orders"})).await;
+    assert_eq!(status.details["paused"]["by"], "ana", "{status:?}");
+
+    let forced = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-mid", "force": true})).await;
+    assert_eq!(forced.status, Outcome::Succeeded, "{forced:?}");
+    assert!(!env.is_replica("r-mid").await);
+    let resumed = ok(&app, json!({"command": "resume"})).await;
+    assert_eq!((resumed.status, resumed.action.as_str()), (Outcome::Succeeded, "resume"));
+
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["succeeded", "refused", "refused", "info", "succeeded", "succeeded"]);
+    let summary = notes[1].body()["summary"].to_string();
+    assert!(summary.contains("paused by ana (db migration)"), "{summary}");
+}
+
+#[tokio::test]
+async fn resume_should_let_the_next_event_act() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    let app = env.app(&[]);
+    ok(&app, json!({"command": "pause"})).await;
+    assert_eq!(ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await.status, Outcome::Refused);
+
+    ok(&app, json!({"command": "resume"})).await;
+    let response = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert!(!env.is_replica("r-fast").await);
+}
+
+#[tokio::test]
+async fn the_records_of_a_change_should_be_in_the_table_and_status_should_list_them() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    let app = env.app(&[]);
+    ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    let ledger_calls = (env.calls_answered("Query"), env.calls_answered("TransactWriteItems"));
+    assert_eq!(ledger_calls, (1, 2), "one read, begin and end");
+
+    let items = env
+        .account
+        .dynamodb()
+        .query()
+        .table_name(&env.ledger)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("db-instance:us-east-1/orders".into()),
+        )
+        .send()
+        .await
+        .expect("query")
+        .items
+        .unwrap_or_default();
+    let text = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, name: &str| {
+        item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
+    };
+    let record = items.iter().find(|i| text(i, "sk") == "promotion").expect("the promotion item");
+    assert_eq!(text(record, "state"), "done");
+    assert!(text(record, "trigger").starts_with("RDS-EVENT-0031"), "{record:?}");
+
+    let status = ok(&app, json!({"command": "status", "db_instance_identifier": "orders"})).await;
+    let open = status.details["ledger"]["records"].as_array().expect("records").clone();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!((&open[0]["key"], &open[0]["state"]), (&json!("promotion"), &json!("done")));
+    assert_eq!(open[0]["data"]["replica"]["id"], "r-fast");
+    assert_eq!(status.details["paused"], Value::Null);
 }
 
 // ------------------------------------------------------------------ Route 53
@@ -561,6 +684,10 @@ async fn aurora_alarm_should_fail_over_to_the_lowest_tier_then_lowest_lag_reader
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert_eq!(response.action, "failover-cluster");
     assert_eq!(writer(&env).await, "catalog-c", "tier 0, and less AuroraReplicaLag than catalog-b");
+    let records = env.records(&format!("db-cluster:{}/catalog", env.account.region)).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(records[0].key.starts_with("failover#"), "{records:?}");
+    assert_eq!((records[0].state, &records[0].data["target"]["id"]), (State::Done, &json!("catalog-c")));
     let again = ok(&app, alarm).await;
     assert_eq!(again.status, Outcome::Skipped, "a duplicate alarm does not bounce the writer: {again:?}");
     assert_eq!(writer(&env).await, "catalog-c");
@@ -630,8 +757,8 @@ async fn cross_region_replica_should_be_promoted_when_allowed_and_its_source_is_
     let promoted = env.describe_in(&west, "orders-west").await;
     assert_eq!(promoted.read_replica_source_db_instance_identifier, None);
     assert_eq!(promoted.backup_retention_period, Some(7));
-    let record = tag_of(&env.describe("orders").await, "failover:promoted").expect("record on the primary");
-    assert!(record.starts_with("us-west-2/orders-west@"), "{record}");
+    let records = env.records("db-instance:us-east-1/orders").await;
+    assert_eq!(records[0].data["replica"], json!({"region": "us-west-2", "id": "orders-west"}), "{records:?}");
     let again = ok(&app, replication_stopped(&west)).await;
     assert_eq!(again.status, Outcome::Skipped, "{again:?}");
 }
@@ -682,8 +809,8 @@ async fn cross_region_replica_of_a_vanished_primary_should_be_promoted_when_allo
     let response = ok(&env.app_in(&west, &[("ALLOW_CROSS_REGION", "true")]), replication_stopped(&west)).await;
 
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
-    let promoted = env.describe_in(&west, "orders-west").await;
-    assert_eq!(tag_of(&promoted, "failover:promoted-from").map(|v| v.starts_with("us-east-1/orders@")), Some(true));
+    assert_eq!(env.describe_in(&west, "orders-west").await.read_replica_source_db_instance_identifier, None);
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "orders-west".into())));
 }
 
 #[tokio::test]
@@ -709,7 +836,7 @@ async fn dry_run_should_publish_the_plan_and_change_nothing() {
 
     assert_eq!(response.status, Outcome::DryRun, "{response:?}");
     assert!(env.is_replica("r-fast").await);
-    assert_eq!(tag_of(&env.describe("orders").await, "failover:promoted"), None, "dry run writes no record");
+    assert_eq!(env.records("db-instance:us-east-1/orders").await, [], "dry run writes nothing to the ledger");
     let notes = env.notifications().await;
     assert_eq!(outcomes(&notes), ["dry-run"]);
     assert!(notes[0].subject.as_deref().unwrap().contains("would promote r-fast"));

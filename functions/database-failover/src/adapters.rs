@@ -147,10 +147,6 @@ impl Databases for RdsDatabases {
         Ok(out)
     }
 
-    async fn instances(&self, region: &str) -> Result<Vec<Instance>, AwsError> {
-        self.list(region, None, format!("in {region}")).await
-    }
-
     async fn cluster(&self, region: &str, id: &str) -> Result<Option<Cluster>, AwsError> {
         let result = self.clients.get(region).describe_db_clusters().db_cluster_identifier(id).send().await;
         match result {
@@ -163,18 +159,6 @@ impl Databases for RdsDatabases {
     async fn cluster_instances(&self, region: &str, cluster: &str) -> Result<Vec<Instance>, AwsError> {
         let filter = Filter::builder().name("db-cluster-id").values(cluster).build();
         self.list(region, Some(filter), format!("of cluster {cluster} in {region}")).await
-    }
-
-    async fn tag(&self, region: &str, arn: &str, key: &str, value: &str) -> Result<(), AwsError> {
-        self.clients
-            .get(region)
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .tags(Tag::builder().key(key).value(value).build())
-            .send()
-            .await
-            .aws("AddTagsToResource", format!("{key} on {arn}"))?;
-        Ok(())
     }
 
     async fn promote(&self, replica: &DbRef, backup_retention_days: i32) -> Result<(), AwsError> {

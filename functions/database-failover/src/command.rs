@@ -5,9 +5,11 @@
 //! | `status` | `db_instance_identifier` (a primary) or `db_cluster_identifier` | reports the primary or cluster, its replicas or readers with status, priority and lag, any recorded failover, and what would happen if it failed now; changes nothing |
 //! | `promote` | `db_instance_identifier` (the replica) | promotes that replica of its primary, with the same guards as an automatic failover except that the primary need not be down |
 //! | `failover-cluster` | `db_cluster_identifier`, optional `target_db_instance_identifier` | fails an Aurora cluster over to that reader, or to the best one |
+//! | `pause` | optional `reason`, `by` | pauses automation (both functions of the stack): every change is refused until `resume` |
+//! | `resume` | — | resumes automation |
 //!
-//! Every command also takes `dry_run` (`true`/`false`, overriding `DRY_RUN`) and `region` (default: the
-//! function's region). Unknown fields are rejected, so a misspelt field never silently changes the meaning.
+//! Every command also takes `dry_run` (`true`/`false`, overriding `DRY_RUN`), `region` (default: the
+//! function's region) and `force` (`true`: act even while automation is paused). Unknown fields are rejected, so a misspelt field never silently changes the meaning.
 
 use failover_core::intake::ManualCommand;
 use serde_json::Value;
@@ -17,6 +19,8 @@ pub enum Command {
     Status { region: Option<String>, subject: Subject },
     Promote { region: Option<String>, replica: String },
     FailoverCluster { region: Option<String>, cluster: String, target: Option<String> },
+    Pause { reason: Option<String>, by: Option<String> },
+    Resume,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,10 +29,10 @@ pub enum Subject {
     Cluster(String),
 }
 
-const COMMON_FIELDS: &[&str] = &["command", "dry_run", "region"];
+const COMMON_FIELDS: &[&str] = &["command", "dry_run", "region", "force"];
 
 /// The command names, for error messages.
-pub const COMMANDS: &[&str] = &["status", "promote", "failover-cluster"];
+pub const COMMANDS: &[&str] = &["status", "promote", "failover-cluster", "pause", "resume"];
 
 pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
     let body = &manual.body;
@@ -36,6 +40,8 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
         "status" => &["db_instance_identifier", "db_cluster_identifier"],
         "promote" => &["db_instance_identifier"],
         "failover-cluster" => &["db_cluster_identifier", "target_db_instance_identifier"],
+        "pause" => &["reason", "by"],
+        "resume" => &[],
         other => {
             return Err(format!("unknown command {other:?}; database-failover knows {}", COMMANDS.join(", ")));
         }
@@ -52,6 +58,7 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
         }
     }
     let region = text(body, "region")?;
+    force(manual)?;
     match manual.command.as_str() {
         "status" => {
             let subject = match (text(body, "db_instance_identifier")?, text(body, "db_cluster_identifier")?) {
@@ -61,6 +68,8 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
             };
             Ok(Command::Status { region, subject })
         }
+        "pause" => Ok(Command::Pause { reason: text(body, "reason")?, by: text(body, "by")? }),
+        "resume" => Ok(Command::Resume),
         "promote" => match text(body, "db_instance_identifier")? {
             Some(replica) => Ok(Command::Promote { region, replica }),
             None => Err("promote: db_instance_identifier (the read replica to promote) is required".into()),
@@ -71,6 +80,20 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
             }
             None => Err("failover-cluster: db_cluster_identifier is required".into()),
         },
+    }
+}
+
+/// The command and its `force`.
+pub fn read(manual: &ManualCommand) -> Result<(Command, bool), String> {
+    Ok((parse(manual)?, force(manual)?))
+}
+
+/// The command's `"force": true` (a boolean; absent and `null` are `false`): act even while paused.
+pub fn force(manual: &ManualCommand) -> Result<bool, String> {
+    match manual.body.get("force") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(format!("force must be true or false, got {other}")),
     }
 }
 
@@ -130,9 +153,25 @@ mod tests {
     }
 
     #[test]
+    fn pause_takes_a_reason_and_who_and_every_command_takes_force() {
+        assert_eq!(
+            command(json!({"command": "pause", "reason": "migration", "by": "ana"})),
+            Ok(Command::Pause { reason: Some("migration".into()), by: Some("ana".into()) })
+        );
+        assert_eq!(command(json!({"command": "resume"})), Ok(Command::Resume));
+        assert!(command(json!({"command": "resume", "reason": "x"})).unwrap_err().contains("unknown field"));
+        let body = json!({"command": "promote", "db_instance_identifier": "r1", "force": true});
+        let manual = ManualCommand { command: "promote".into(), dry_run: None, body };
+        assert_eq!(force(&manual), Ok(true));
+        assert!(command(json!({"command": "status", "db_instance_identifier": "o", "force": "yes"}))
+            .unwrap_err()
+            .contains("force must be"));
+    }
+
+    #[test]
     fn unknown_commands_fields_and_wrong_types_are_rejected_with_the_vocabulary() {
         let e = command(json!({"command": "deregister"})).unwrap_err();
-        assert!(e.contains("status, promote, failover-cluster"), "{e}");
+        assert!(e.contains("status, promote, failover-cluster, pause, resume"), "{e}");
         let e = command(json!({"command": "promote", "db_instance_id": "r1"})).unwrap_err();
         assert!(e.contains("unknown field \"db_instance_id\""), "{e}");
         let e = command(json!({"command": "promote", "db_instance_identifier": 7})).unwrap_err();
@@ -155,6 +194,8 @@ mod tests {
                 Command::Status { .. } => "status",
                 Command::Promote { .. } => "promote",
                 Command::FailoverCluster { .. } => "failover-cluster",
+                Command::Pause { .. } => "pause",
+                Command::Resume => "resume",
             });
         }
         for name in COMMANDS {

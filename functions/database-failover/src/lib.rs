@@ -7,9 +7,11 @@
 //! 2. [`route`]: a pure mapping from the event (or command) to the work: skip with a reason, inform (AWS's
 //!    own failover), refuse (an alarm over several databases), or an action on a resource with its
 //!    [`decide::Trigger`].
-//! 3. [`actions`]: one file per action — [`actions::promote`], [`actions::failover_cluster`],
-//!    [`actions::status`] — gathers its facts through the [`ports`] ([`actions::facts`]), decides once
-//!    through [`decide`], acts, and builds its report with [`report`].
+//! 3. [`actions::dispatch`] runs the action: one file per action — [`actions::promote`],
+//!    [`actions::failover_cluster`], [`actions::status`], [`actions::control`] (`pause`, `resume`) — reads the
+//!    resource's ledger, gathers its facts through the [`ports`] ([`actions::facts`]), decides once through
+//!    [`decide`], begins the change in the ledger, acts, ends it ([`actions::claim`]), and builds its report
+//!    with [`report`].
 //! 4. `failover_core::invoke::finish`: logs one decision line, publishes the report unless it is a skip,
 //!    and answers.
 //!
@@ -20,30 +22,45 @@
 //! # Invariants
 //! - Opt-in is exactly `<opt-in key>=true` (IAM compares it with `StringEquals`) on the primary or cluster,
 //!   and on the replica or reader chosen; anything else is a logged skip or an ineligible candidate.
-//! - The decision is written before the change: tags on the old primary (`failover:promoted`) and on the
-//!   replica (`failover:promoted-from`) before `PromoteReadReplica`; `failover:failed-over` on a cluster before
-//!   `FailoverDBCluster`. Dry runs write nothing.
+//! - No state in tags: tags are read for configuration only (opt-in, `failover:priority`). What the function
+//!   remembers is in the ledger (`failover_core::ledger`), written with conditional writes: the `promotion`
+//!   record on the primary's resource `db-instance:<region>/<id>` is written pending (with the resource's lease)
+//!   before `PromoteReadReplica` and settled done after the promotion and the DNS change; a `failover#<time>`
+//!   record on `db-cluster:<region>/<id>` is written pending before `FailoverDBCluster` and settled done, or
+//!   abandoned with the error. Dry runs write nothing to the ledger.
+//! - While automation is paused (`pause`), every change is refused with who paused, why and when; a manual
+//!   command acts anyway with `"force": true`.
 //! - An invocation returns `Err` only for invalid input or when a report carries a transient AWS error; that
 //!   report is published first.
 //!
 //! # Idempotency
-//! A later or concurrent event for a primary finds the record (on the primary, or, when the primary is gone,
-//! on the replica that names it) and never promotes another replica: an unfinished promotion of the recorded
-//! replica is completed, a finished one re-applies the (idempotent) DNS UPSERT within
-//! [`decide::REPOINT_WINDOW_SECS`], a broken or missing one is refused. A cluster failed over within
-//! [`decide::CLUSTER_COOLDOWN_SECS`] is not failed over again by an automatic trigger.
+//! Every change reads the resource's ledger first and waits (up to [`actions::claim::TRIES`] reads,
+//! [`actions::claim::WAIT`] apart) while another invocation holds it; its `begin` succeeds only if the ledger
+//! is as read, so two invocations at once never both act: the second reads again, facts included, and finds
+//! the first one's record (or, out of attempts, is skipped with a transient error so that Lambda retries it).
+//! A later or concurrent event for a primary finds the `promotion` record (keyed by the primary, so it is
+//! found even when the primary is gone) and never promotes another replica: a pending one (a promotion that
+//! failed or was cut short) is completed with the same replica, by the next invocation in its own name; a done
+//! one re-applies the (idempotent) DNS UPSERT within [`decide::REPOINT_WINDOW_SECS`], later nothing. A cluster
+//! with a done failover within [`decide::CLUSTER_COOLDOWN_SECS`] is not failed over again by an automatic
+//! trigger; an abandoned one does not count, so Lambda's retry of a transient failure acts again.
 //!
 //! # Calls per invocation
-//! A primary's failure: one `DescribeDBInstances` for the primary, then ONE for all its replicas per region
-//! holding replicas (a `db-instance-id` filter, up to [`adapters::INSTANCE_IDS_PER_CALL`] identifiers a
-//! call), one `GetMetricData` per such region, two `AddTagsToResource` (the records), `PromoteReadReplica`, a
-//! Route 53 change when an endpoint record is configured, one `sns:Publish`. A replica-side trigger or
-//! `promote` first describes the replica; the replicas of a primary that no longer exists are found by
-//! listing the instances of each region concerned (paged), and the record is then written on the replica
-//! only. A recorded replica that is not among those described costs one more `DescribeDBInstances`. Aurora:
-//! `DescribeDBClusters`, one `DescribeDBInstances` (`db-cluster-id` filter), one `GetMetricData`, one
-//! `AddTagsToResource`, `FailoverDBCluster`, one publish. `status` reads as a failure would and writes
-//! nothing but its notification. A skip publishes nothing.
+//! A primary's failure: one `DescribeDBInstances` for the primary, one ledger `Query` (the primary's
+//! resource), then ONE `DescribeDBInstances` for all its replicas per region holding replicas (a
+//! `db-instance-id` filter, up to [`adapters::INSTANCE_IDS_PER_CALL`] identifiers a call), one `GetMetricData`
+//! per such region, one `TransactWriteItems` (`begin`), `PromoteReadReplica`, a Route 53 change when an
+//! endpoint record is configured, one `TransactWriteItems` (`end`), one `sns:Publish`. A replica-side trigger or
+//! `promote` first describes the replica and its primary (a primary that no longer exists costs no listing:
+//! its candidate is the replica the trigger names, described again after the `Query`). A recorded
+//! replica that is not among those described costs one more `DescribeDBInstances`. A wait or a lost `begin`
+//! repeats the `Query` and the reads. Aurora: `DescribeDBClusters`, one `Query` (the cluster is described
+//! again after it only when the ledger shows an earlier change), one `DescribeDBInstances` (`db-cluster-id`
+//! filter), one `GetMetricData`, `begin`, `FailoverDBCluster`, `end`, one publish. `status` reads as a failure
+//! would, plus the ledger `Query` and the pause (`GetItem`), and writes nothing but its notification. `pause` /
+//! `resume` read or write the pause item only. A primary or cluster that is missing or not opted in is skipped
+//! before the ledger is read (no ledger call); a plan that changes nothing costs the `Query` only. A skip
+//! publishes nothing.
 
 pub mod actions;
 pub mod adapters;

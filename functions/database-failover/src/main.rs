@@ -13,6 +13,10 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let app = App::new(config, &sdk);
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { app.handle(event.payload).await }))
-        .await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let remaining = std::time::Duration::from_millis(event.context.deadline)
+            .checked_sub(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default());
+        app.handle_with_context(event.payload, Some(&event.context.request_id), remaining).await
+    }))
+    .await
 }

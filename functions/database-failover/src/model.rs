@@ -3,20 +3,12 @@
 //! The adapters fill these from `DescribeDBInstances` / `DescribeDBClusters`; the decision code reads them;
 //! tests build them by hand. This module depends on no other module of the crate.
 
-use aws_smithy_types::date_time::Format;
-use aws_smithy_types::DateTime;
+use failover_core::ledger::{self, State};
 use failover_core::tags::{opted_in, Tags};
+pub use failover_core::time::{format_time, now_secs, parse_time};
 use serde::Serialize;
+use serde_json::{json, Value};
 
-/// Tag on the old primary recording a promotion decision: `<replica>@<time>`, e.g.
-/// `orders-replica-1@2024-05-01T10:07:12Z`. The replica is named by its identifier when it is in the same
-/// region as the primary, by its ARN otherwise (as RDS itself lists replicas).
-pub const PROMOTED_TAG: &str = "failover:promoted";
-/// Tag on the promoted replica recording the same decision from its side: `<primary>@<time>`. It is the
-/// record that survives a primary that has disappeared (deleted, or in an unreachable region).
-pub const PROMOTED_FROM_TAG: &str = "failover:promoted-from";
-/// Tag on an Aurora cluster recording a failover this function asked for: `<target instance>@<time>`.
-pub const FAILED_OVER_TAG: &str = "failover:failed-over";
 /// Tag on a replica or Aurora reader: lower is preferred (default [`DEFAULT_PRIORITY`]).
 pub const PRIORITY_TAG: &str = "failover:priority";
 pub const DEFAULT_PRIORITY: i32 = 100;
@@ -133,53 +125,76 @@ pub struct ClusterMember {
     pub promotion_tier: i32,
 }
 
-/// A decision recorded in a tag: what was chosen, and when.
+/// The ledger record of a primary's promotion (on [`promotion_resource`]): pending from before
+/// `PromoteReadReplica` until the promotion and the DNS change are done.
+pub const PROMOTION_KEY: &str = "promotion";
+/// The ledger records of a cluster's failovers (on [`cluster_resource`]) are `failover#<decision time>`: a key
+/// is written once, so each failover (a retry after an abandoned one, a later incident) has its own.
+pub const FAILOVER_KEY_PREFIX: &str = "failover#";
+
+/// The ledger resource of a primary: `db-instance:<region>/<id>`.
+pub fn promotion_resource(primary: &DbRef) -> String {
+    format!("db-instance:{}/{}", primary.region, primary.id)
+}
+
+/// The ledger resource of an Aurora cluster: `db-cluster:<region>/<id>`.
+pub fn cluster_resource(region: &str, id: &str) -> String {
+    format!("db-cluster:{region}/{id}")
+}
+
+/// A decision, as the ledger holds it: what was chosen, when, and whether it is finished.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Record {
-    /// The chosen instance (replica, or Aurora reader) — or, in [`PROMOTED_FROM_TAG`], the old primary.
+    /// The chosen instance (replica, or Aurora reader).
     pub subject: DbRef,
-    /// As written, RFC 3339 UTC.
+    /// When it was decided, RFC 3339 UTC.
     pub at: String,
-    /// `at` in seconds since the epoch, when it parses.
+    /// `at` in seconds since the epoch.
     pub at_secs: Option<i64>,
+    /// `Pending` until the change is made, then `Done` (or `Abandoned`).
+    pub state: State,
+    /// The invocation that wrote (or last settled) it: a retry settles a pending record in its name.
+    pub owner: String,
 }
 
 impl Record {
+    /// A new decision, pending.
     pub fn new(subject: DbRef, now_secs: i64) -> Self {
-        Record { subject, at: format_time(now_secs), at_secs: Some(now_secs) }
-    }
-
-    /// The tag value, written on a resource in `home_region`.
-    pub fn tag_value(&self, home_region: &str) -> String {
-        format!("{}@{}", self.subject.display_from(home_region), self.at)
-    }
-
-    /// Reads a tag value written by [`Record::tag_value`] on a resource in `home_region`.
-    pub fn parse(value: &str, home_region: &str) -> Option<Self> {
-        let (subject, at) = value.trim().rsplit_once('@')?;
-        if subject.is_empty() {
-            return None;
+        Record {
+            subject,
+            at: format_time(now_secs),
+            at_secs: Some(now_secs),
+            state: State::Pending,
+            owner: String::new(),
         }
-        let subject = match subject.split_once('/') {
-            Some((region, id)) if !region.is_empty() && !id.is_empty() => DbRef::new(region, id),
-            _ => DbRef::parse(subject, home_region),
-        };
-        Some(Record { subject, at: at.to_owned(), at_secs: parse_time(at) })
     }
-}
 
-/// RFC 3339 UTC, seconds precision: `2024-05-01T10:07:12Z` (valid in RDS tag values).
-pub fn format_time(secs: i64) -> String {
-    DateTime::from_secs(secs).fmt(Format::DateTime).unwrap_or_else(|_| secs.to_string())
-}
+    pub fn with_state(mut self, state: State) -> Self {
+        self.state = state;
+        self
+    }
 
-pub fn parse_time(text: &str) -> Option<i64> {
-    DateTime::from_str(text, Format::DateTime).ok().map(|t| t.secs())
-}
+    /// The record's data in the ledger; `subject` names the chosen instance's field (`replica`, `target`).
+    pub fn data(&self, subject: &str, arn: &str, endpoint: Option<&str>) -> Value {
+        json!({subject: {"region": self.subject.region, "id": self.subject.id}, "arn": arn, "decided_at": self.at,
+            "endpoint": endpoint})
+    }
 
-/// Seconds since the epoch, now.
-pub fn now_secs() -> i64 {
-    DateTime::from(std::time::SystemTime::now()).secs()
+    /// Reads a ledger record written with [`Record::data`]; `None` when its data does not name the subject.
+    pub fn from_ledger(record: &ledger::Record, subject: &str) -> Option<Self> {
+        let chosen = record.data.get(subject)?;
+        let region = chosen.get("region")?.as_str()?;
+        let id = chosen.get("id")?.as_str()?;
+        let at_secs = record.data.get("decided_at").and_then(Value::as_str).and_then(parse_time);
+        let at_secs = at_secs.unwrap_or(record.created_at);
+        Some(Record {
+            subject: DbRef::new(region, id),
+            at: format_time(at_secs),
+            at_secs: Some(at_secs),
+            state: record.state,
+            owner: record.owner.clone(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -196,21 +211,15 @@ mod tests {
     }
 
     #[test]
-    fn records_round_trip_through_their_tag_value() {
-        let local = Record::new(DbRef::new("us-east-1", "orders-r1"), 1_714_558_032);
-        assert_eq!(local.tag_value("us-east-1"), "orders-r1@2024-05-01T10:07:12Z");
-        assert_eq!(Record::parse(&local.tag_value("us-east-1"), "us-east-1"), Some(local.clone()));
-        let remote = Record::new(DbRef::new("us-west-2", "orders-west"), 1_714_558_032);
-        assert_eq!(remote.tag_value("us-east-1"), "us-west-2/orders-west@2024-05-01T10:07:12Z");
-        assert_eq!(Record::parse(&remote.tag_value("us-east-1"), "us-east-1"), Some(remote));
-    }
-
-    #[test]
-    fn unreadable_records_are_none_or_keep_an_unparsed_time() {
-        assert_eq!(Record::parse("no-at-sign", "us-east-1"), None);
-        assert_eq!(Record::parse("@2024-05-01T10:07:12Z", "us-east-1"), None);
-        let odd = Record::parse("orders-r1@yesterday", "us-east-1").unwrap();
-        assert_eq!((odd.subject.id.as_str(), odd.at_secs), ("orders-r1", None));
+    fn records_round_trip_through_the_ledger() {
+        let decision = Record::new(DbRef::new("us-west-2", "orders-west"), 1_714_558_032);
+        assert_eq!(decision.at, "2024-05-01T10:07:12Z");
+        let data = decision.data("replica", "arn:aws:rds:us-west-2:1:db:orders-west", None);
+        let stored =
+            ledger::Record::pending("db-instance:us-east-1/orders", PROMOTION_KEY, "me", "t", 1, 60).with_data(data);
+        let read = Record::from_ledger(&stored, "replica").unwrap();
+        assert_eq!(read, Record { owner: "me".into(), ..decision });
+        assert_eq!(Record::from_ledger(&stored, "target"), None);
     }
 
     #[test]

@@ -22,8 +22,6 @@ pub trait Databases {
         region: &str,
         ids: &[String],
     ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
-    /// Every instance of a region (to find the replicas and records of a primary that no longer exists).
-    fn instances(&self, region: &str) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
     /// `DescribeDBClusters` for one cluster; `None` when it does not exist.
     fn cluster(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<Cluster>, AwsError>> + Send;
     /// The cluster's instances.
@@ -32,9 +30,6 @@ pub trait Databases {
         region: &str,
         cluster: &str,
     ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
-    /// `AddTagsToResource` with one tag.
-    fn tag(&self, region: &str, arn: &str, key: &str, value: &str)
-        -> impl Future<Output = Result<(), AwsError>> + Send;
     /// `PromoteReadReplica` with `BackupRetentionPeriod`.
     fn promote(&self, replica: &DbRef, backup_retention_days: i32)
         -> impl Future<Output = Result<(), AwsError>> + Send;

@@ -9,7 +9,7 @@ use failover_core::report::Report;
 use serde_json::{json, Value};
 
 use crate::decide::{ClusterFailover, Info, Plan, Promotion, Refusal, Trigger, Verdict};
-use crate::model::{DbRef, Record, PROMOTED_FROM_TAG, PROMOTED_TAG};
+use crate::model::{cluster_resource, promotion_resource, DbRef, Record, PROMOTION_KEY};
 use crate::FUNCTION;
 
 pub const PROMOTE: &str = "promote-replica";
@@ -123,9 +123,10 @@ pub fn promotion(
                 ));
             }
             next_steps.push(format!(
-                "Investigate {primary} ({}) and delete it once its data is no longer needed; its tag {PROMOTED_TAG} \
-                 records this failover and stops any further promotion for it.",
-                p.primary_status
+                "Investigate {primary} ({}) and delete it once its data is no longer needed; the ledger's {PROMOTION_KEY} \
+                 record on {} records this failover and stops any further promotion for it.",
+                p.primary_status,
+                promotion_resource(&p.primary)
             ));
         }
         Outcome::DryRun => {
@@ -134,8 +135,9 @@ pub fn promotion(
         }
         _ => {
             next_steps.push(format!(
-                "The decision is recorded ({PROMOTED_TAG} on {primary}, {PROMOTED_FROM_TAG} on {replica}): a retry, or \
-                 {}, completes this same promotion and never promotes another replica.",
+                "The decision is recorded (the ledger's {PROMOTION_KEY} record on {}, pending): a retry, or {}, \
+                 completes this same promotion and never promotes another replica.",
+                promotion_resource(&p.primary),
                 promote_command(&p.replica, false)
             ));
             next_steps
@@ -172,7 +174,7 @@ fn with_error(report: Report, failure: Option<&Failure>) -> Report {
 }
 
 fn record_json(record: &Record, primary: &DbRef) -> Value {
-    json!({"tag": PROMOTED_TAG, "value": record.tag_value(&primary.region), "at": record.at})
+    json!({"resource": promotion_resource(primary), "key": PROMOTION_KEY, "replica": record.subject, "at": record.at})
 }
 
 /// An Aurora failover made, planned or failed.
@@ -219,7 +221,7 @@ pub fn cluster_failover(c: &ClusterFailover, trigger: &Trigger, outcome: Outcome
             "writer": c.writer,
             "target": c.target,
             "readers": c.readers,
-            "record": {"value": c.record.tag_value(&c.region), "at": c.record.at},
+            "record": {"resource": cluster_resource(&c.region, &c.cluster), "target": c.record.subject, "at": c.record.at},
             "failure": failure.map(Failure::json),
         }))
         .steps(next_steps);
@@ -277,12 +279,14 @@ pub fn inform(i: &Info) -> Report {
 }
 
 /// The `status` command's report: the facts read, and what a failure would do now ([`Plan::would`]).
-pub fn status(region: &str, resource: &str, plan: &Plan, facts: Value) -> Report {
+/// `ledger`: a line about the pause and the open ledger records, when there is something to say.
+pub fn status(region: &str, resource: &str, plan: &Plan, facts: Value, ledger: Option<String>) -> Report {
     let would = plan.would(region);
+    let ledger = ledger.map(|line| format!(" {line}")).unwrap_or_default();
     let mut details = facts;
     details["plan"] = serde_json::to_value(plan).unwrap_or(Value::Null);
     Report::new(FUNCTION, STATUS, Outcome::Info, Severity::Info, format!("status of {resource}: {would}"))
-        .summary(format!("If {resource} failed now, database-failover {would}."))
+        .summary(format!("If {resource} failed now, database-failover {would}.{ledger}"))
         .incident(incident(region, resource))
         .resources([resource.to_owned()])
         .details(details)
@@ -311,5 +315,14 @@ pub fn failure(region: &str, resource: &str, trigger: &Trigger, error: AwsError)
                 .into(),
             format!("Check {resource} in the RDS console and fail over by hand if it is down."),
         ])
+        .error(error)
+}
+
+/// `pause` or `resume` could not write the ledger.
+pub fn control_failure(action: &str, error: AwsError) -> Report {
+    Report::new(FUNCTION, action, Outcome::Failed, Severity::Critical, format!("{action} failed"))
+        .summary(format!("The {action} command could not write the ledger: {error}. Nothing was changed."))
+        .details(json!({"error": error.to_string()}))
+        .steps(["Run the command again; check the function's permissions on the ledger table.".to_owned()])
         .error(error)
 }

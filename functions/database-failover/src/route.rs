@@ -37,6 +37,10 @@ pub enum Route {
     Status { region: String, subject: Subject },
     /// Ours, but unusable as it stands: notified.
     Refuse(Refusal),
+    /// `pause`: automation stops changing anything until `resume`.
+    Pause { reason: Option<String>, by: Option<String> },
+    /// `resume`.
+    Resume,
 }
 
 /// Which work an alarm or RDS event asks for. Manual commands are parsed by [`crate::command`], then mapped
@@ -125,6 +129,8 @@ pub fn command(command: Command, home_region: &str) -> Route {
         Command::FailoverCluster { region, cluster, target } => {
             Route::Cluster { region: region_or_home(region), id: cluster, trigger: Trigger::ManualFailover { target } }
         }
+        Command::Pause { reason, by } => Route::Pause { reason, by },
+        Command::Resume => Route::Resume,
     }
 }
 

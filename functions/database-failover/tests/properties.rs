@@ -8,7 +8,7 @@
 //!   replica; and a primary that is up is left alone unless the settings or a person say otherwise.
 //! - Aurora ([`decide::decide_cluster`]): only an available, opted-in reader of an opted-in cluster, the lowest
 //!   (tier, lag) unless a person named it, and never twice within the cooldown for automatic triggers.
-//! - Tag values a person can edit (records, priorities) are read without panicking.
+//! - Ledger record data of any shape, and priority tags a person can edit, are read without panicking.
 //! - Routing ([`route::route`]) and command parsing ([`command::parse`]) of mutated samples from `events/` and
 //!   random JSON: no panic, rejections are short clear errors, and a route always names a database.
 
@@ -18,11 +18,10 @@ use database_failover::command;
 use database_failover::decide::{
     self, Candidate, ClusterFacts, Plan, PrimaryState, PromotionFacts, Settings, Trigger, CLUSTER_COOLDOWN_SECS,
 };
-use database_failover::model::{
-    self, Cluster, ClusterMember, DbRef, Instance, Record, DEFAULT_PRIORITY, FAILED_OVER_TAG, PRIORITY_TAG,
-};
+use database_failover::model::{self, Cluster, ClusterMember, DbRef, Instance, Record, DEFAULT_PRIORITY, PRIORITY_TAG};
 use database_failover::route::{self, Route};
 use failover_core::intake::{self, Event};
+use failover_core::ledger::{self, State};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -192,7 +191,8 @@ fn facts(primary: &PrimaryKind, replicas: Vec<Candidate>, record: Option<(Option
                 }
                 s
             });
-            (Some(Record::new(subject_ref, NOW - 60)), recorded)
+            let state = if promoted { State::Done } else { State::Pending };
+            (Some(Record::new(subject_ref, NOW - 60).with_state(state)), recorded)
         }
     };
     PromotionFacts { primary_ref, primary, replicas, record, recorded }
@@ -300,16 +300,19 @@ proptest! {
     }
 
     #[test]
-    fn record_and_priority_tags_of_any_text_are_read_without_panic(
+    fn record_data_and_priority_tags_of_any_text_are_read_without_panic(
         value in prop_oneof![".{0,60}", "[a-z0-9/:-]{0,20}@[0-9TZ:-]{0,22}"],
         region in prop_oneof![Just(HOME.to_owned()), "[a-z0-9-]{0,12}"],
     ) {
-        if let Some(record) = Record::parse(&value, &region) {
-            prop_assert!(!record.subject.region.is_empty() || region.is_empty());
+        let data = serde_json::json!({"replica": {"region": region, "id": value}, "decided_at": value});
+        let stored = ledger::Record::pending("db-instance:x/y", model::PROMOTION_KEY, "o", "t", NOW, 60).with_data(data);
+        if let Some(record) = Record::from_ledger(&stored, "replica") {
             // What was read can be written back and read again the same.
-            let again = Record::parse(&record.tag_value(&region), &region);
-            prop_assert_eq!(again.map(|r| r.subject), Some(record.subject));
+            let again = ledger::Record { data: record.data("replica", "", None), ..stored.clone() };
+            prop_assert_eq!(Record::from_ledger(&again, "replica").map(|r| r.subject), Some(record.subject));
         }
+        let garbage = ledger::Record { data: Value::String(value.clone()), ..stored };
+        prop_assert_eq!(Record::from_ledger(&garbage, "replica"), None);
         let mut replica = instance(HOME, "r0".into(), "available".into(), true, Some(value));
         replica.source = Some(DbRef::new(HOME, "orders"));
         let facts = PromotionFacts {
@@ -390,9 +393,7 @@ fn cluster_facts() -> impl Strategy<Value = (ClusterFacts, Option<i64>)> {
             if opted_in {
                 tags.insert(OPT_IN.to_owned(), "true".to_owned());
             }
-            if let Some(at) = recorded_at {
-                tags.insert(FAILED_OVER_TAG.to_owned(), Record::new(DbRef::new(HOME, "c0"), at).tag_value(HOME));
-            }
+            let last_failover = recorded_at.map(|at| Record::new(DbRef::new(HOME, "c0"), at).with_state(State::Done));
             let cluster = Cluster {
                 region: HOME.into(),
                 id: "catalog".into(),
@@ -401,8 +402,13 @@ fn cluster_facts() -> impl Strategy<Value = (ClusterFacts, Option<i64>)> {
                 members: cluster_members,
                 tags,
             };
-            let facts =
-                ClusterFacts { region: HOME.into(), id: "catalog".into(), cluster: Some(cluster), members: candidates };
+            let facts = ClusterFacts {
+                region: HOME.into(),
+                id: "catalog".into(),
+                cluster: Some(cluster),
+                members: candidates,
+                last_failover,
+            };
             (facts, recorded_at)
         })
 }
@@ -495,6 +501,10 @@ fn check_routing(payload: &Value) {
                 !cluster.is_empty() && target.is_none_or(|t| !t.is_empty()) && region.is_none_or(|r| !r.is_empty()),
                 "{payload}"
             ),
+            Ok(command::Command::Pause { reason, by }) => {
+                assert!(reason.is_none_or(|r| !r.is_empty()) && by.is_none_or(|b| !b.is_empty()), "{payload}")
+            }
+            Ok(command::Command::Resume) => {}
         },
         Ok(event) => match route::route(&event, &failure_ids) {
             Route::Instance { at, .. } | Route::Replica { at, .. } => {
@@ -506,7 +516,7 @@ fn check_routing(payload: &Value) {
             Route::Skip(reason) => assert!(!reason.is_empty()),
             Route::Refuse(r) => assert!(!r.reason.is_empty()),
             Route::Inform(info) => assert!(!info.event_id.is_empty()),
-            other @ (Route::Promote { .. } | Route::Status { .. }) => {
+            other @ (Route::Promote { .. } | Route::Status { .. } | Route::Pause { .. } | Route::Resume) => {
                 panic!("{payload}: an event that is not a command routed as one: {other:?}")
             }
         },
@@ -607,6 +617,213 @@ fn every_sample_is_routed_or_parsed_and_each_with_any_one_field_replaced_too() {
                 apply(&mut payload, &path, &Mutation::Replace(replacement));
                 let result = std::panic::catch_unwind(|| check_routing(&payload));
                 assert!(result.is_ok(), "{name} with {path:?} replaced");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- the ledger
+
+mod incident {
+    //! The whole function on the in-memory ledger with fake AWS: events about one failed primary, delivered
+    //! in any order, repeated, two at a time, with promotions that fail on the way.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use database_failover::config::EndpointRecord;
+    use database_failover::model::{Cluster, DbRef, Instance};
+    use database_failover::ports::{Databases, Dns, LagMetric, ReplicaLag};
+    use failover_core::aws::AwsError;
+    use failover_core::ledger::State;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+    use test_support::memory_ledger::MemoryLedger;
+    use test_support::Recorder;
+
+    use super::{instance, HOME};
+
+    const REPLICAS: [&str; 3] = ["r0", "r1", "r2"];
+
+    /// RDS with one failed primary and three replicas; `PromoteReadReplica` fails as `failures` says (in
+    /// order, then succeeds), and fails for good on an instance that is not a replica (as RDS does).
+    struct FakeRds {
+        instances: Mutex<Vec<Instance>>,
+        failures: Mutex<Vec<bool>>,
+        promoted: Mutex<Vec<String>>,
+    }
+
+    fn error(operation: &'static str, transient: bool) -> AwsError {
+        AwsError {
+            operation,
+            resource: "test".into(),
+            code: Some(if transient { "Throttling" } else { "InvalidDBInstanceState" }.into()),
+            transient,
+            message: "injected".into(),
+        }
+    }
+
+    impl FakeRds {
+        fn new(failures: Vec<bool>) -> Self {
+            let mut primary = instance(HOME, "orders".into(), "failed".into(), true, None);
+            primary.replicas = REPLICAS.iter().map(|r| DbRef::new(HOME, *r)).collect();
+            let mut all = vec![primary];
+            for id in REPLICAS {
+                let mut r = instance(HOME, id.into(), "available".into(), true, None);
+                r.source = Some(DbRef::new(HOME, "orders"));
+                all.push(r);
+            }
+            FakeRds { instances: Mutex::new(all), failures: Mutex::new(failures), promoted: Mutex::default() }
+        }
+
+        fn find(&self, at: &DbRef) -> Option<Instance> {
+            self.instances.lock().unwrap().iter().find(|i| &i.at == at).cloned()
+        }
+    }
+
+    impl Databases for FakeRds {
+        async fn instance(&self, at: &DbRef) -> Result<Option<Instance>, AwsError> {
+            tokio::task::yield_now().await;
+            Ok(self.find(at))
+        }
+
+        async fn instances_by_id(&self, region: &str, ids: &[String]) -> Result<Vec<Instance>, AwsError> {
+            tokio::task::yield_now().await;
+            Ok(ids.iter().filter_map(|id| self.find(&DbRef::new(region, id))).collect())
+        }
+
+        async fn cluster(&self, _: &str, _: &str) -> Result<Option<Cluster>, AwsError> {
+            Ok(None)
+        }
+
+        async fn cluster_instances(&self, _: &str, _: &str) -> Result<Vec<Instance>, AwsError> {
+            Ok(Vec::new())
+        }
+
+        async fn promote(&self, replica: &DbRef, _: i32) -> Result<(), AwsError> {
+            tokio::task::yield_now().await;
+            let fail = {
+                let mut failures = self.failures.lock().unwrap();
+                if failures.is_empty() {
+                    false
+                } else {
+                    failures.remove(0)
+                }
+            };
+            if fail {
+                return Err(error("PromoteReadReplica", true));
+            }
+            let mut all = self.instances.lock().unwrap();
+            let Some(r) = all.iter_mut().find(|i| &i.at == replica && i.source.is_some()) else {
+                return Err(error("PromoteReadReplica", false));
+            };
+            r.source = None;
+            all[0].replicas.retain(|x| x != replica);
+            self.promoted.lock().unwrap().push(replica.id.clone());
+            Ok(())
+        }
+
+        async fn failover_cluster(&self, _: &str, _: &str, _: &str) -> Result<(), AwsError> {
+            Err(error("FailoverDBCluster", false))
+        }
+    }
+
+    struct Lag;
+
+    impl ReplicaLag for Lag {
+        async fn lags(
+            &self,
+            _: &str,
+            _: LagMetric,
+            instances: &[String],
+        ) -> Result<std::collections::BTreeMap<String, Vec<f64>>, AwsError> {
+            Ok(instances.iter().map(|i| (i.clone(), vec![1.0])).collect())
+        }
+    }
+
+    /// Route 53, failing now and then.
+    struct FlakyDns(AtomicUsize);
+
+    impl Dns for FlakyDns {
+        async fn upsert_cname(&self, _: &EndpointRecord, _: &str) -> Result<(), AwsError> {
+            tokio::task::yield_now().await;
+            if self.0.fetch_add(1, Ordering::Relaxed) % 4 == 1 {
+                return Err(error("ChangeResourceRecordSets", true));
+            }
+            Ok(())
+        }
+    }
+
+    fn event(kind: u8, replica: usize) -> Value {
+        let rds = |id: &str, event_id: &str| {
+            json!({"version": "0", "id": "1", "detail-type": "RDS DB Instance Event", "source": "aws.rds",
+                "account": "123456789012", "time": "2024-05-01T10:07:12Z", "region": HOME, "resources": [],
+                "detail": {"SourceType": "DB_INSTANCE", "SourceArn": format!("arn:aws:rds:{HOME}:123456789012:db:{id}"),
+                    "Message": "m", "EventID": event_id}})
+        };
+        match kind {
+            0 => rds("orders", "RDS-EVENT-0031"),
+            1 => rds(REPLICAS[replica], "RDS-EVENT-0045"),
+            _ => json!({"command": "promote", "db_instance_identifier": REPLICAS[replica]}),
+        }
+    }
+
+    /// One delivery or two at once: (kind, replica) each.
+    fn steps() -> impl Strategy<Value = Vec<Vec<(u8, usize)>>> {
+        let one = (0u8..3, 0usize..3);
+        prop::collection::vec(prop::collection::vec(one, 1..=2), 1..8)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// At most one replica is ever promoted per primary, and a done record names the promoted one.
+        #[test]
+        fn any_interleaving_of_events_and_retries_promotes_at_most_one_replica_and_records_it(
+            steps in steps(),
+            failures in prop::collection::vec(prop::bool::weighted(0.4), 0..4),
+        ) {
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+            let config = database_failover::Config::from_lookup(&|name: &str| match name {
+                "NOTIFICATION_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:t".to_owned()),
+                "LEDGER_TABLE" => Some("ledger".to_owned()),
+                "DB_ENDPOINT_RECORD" => Some("Z1/writer.orders.internal".to_owned()),
+                _ => None,
+            })
+            .unwrap();
+            let app = database_failover::App::with_ports(
+                config,
+                HOME.to_owned(),
+                FakeRds::new(failures),
+                Lag,
+                FlakyDns(AtomicUsize::new(0)),
+                Recorder::default(),
+                MemoryLedger::new(),
+            );
+            runtime.block_on(async {
+                for step in &steps {
+                    match step.as_slice() {
+                        [(k, r)] => drop(app.handle(event(*k, *r)).await),
+                        [(k1, r1), (k2, r2), ..] => {
+                            drop(tokio::join!(app.handle(event(*k1, *r1)), app.handle(event(*k2, *r2))))
+                        }
+                        [] => {}
+                    }
+                }
+                // Lambda's retries, after the last delivery.
+                drop(app.handle(event(0, 0)).await);
+            });
+            let promoted = app.databases().promoted.lock().unwrap().clone();
+            prop_assert!(promoted.len() <= 1, "promoted {promoted:?}");
+            for record in app.ledger().all_records().iter().filter(|r| r.key == "promotion") {
+                let named = record.data["replica"]["id"].as_str().unwrap_or_default().to_owned();
+                if record.state == State::Done {
+                    prop_assert_eq!(&promoted, &vec![named.clone()], "a done record names the promoted replica");
+                }
+                if let Some(p) = promoted.first() {
+                    prop_assert_eq!(p, &named, "the record names the replica promoted");
+                }
             }
         }
     }

@@ -1,8 +1,8 @@
 //! The SDK adapters and the handler's error policy under faults the local AWS cannot produce: throttling, 5xx,
-//! connection failures and timeouts on every AWS call of the three main scenarios (retried by the SDK; on
-//! exhaustion an error is returned after a failure notification, nothing is changed after a failed read, and
-//! nothing is promoted or failed over before the decision is recorded), a retry of the event completing the
-//! same promotion, never another, a permanent error (reported, not retried), a source region that does not
+//! connection failures and timeouts on every AWS call of the three main scenarios, the ledger's `Query` and
+//! `TransactWriteItems` included (retried by the SDK; on exhaustion an error is returned after a failure
+//! notification, nothing is changed after a failed read or a failed `begin`, and a failed `end` after the change
+//! errs after the notification), a retry of the event completing the same promotion, never another, a permanent error (reported, not retried), a source region that does not
 //! answer, a notification that cannot be published, and the CloudWatch lag query (which the local AWS cannot
 //! serve: it does not speak rpc-v2-cbor).
 
@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
 use aws_sdk_cloudwatch::types::MetricDataResult;
-use aws_sdk_rds::operation::add_tags_to_resource::AddTagsToResourceOutput;
 use aws_sdk_rds::operation::describe_db_instances::{DescribeDbInstancesInput, DescribeDbInstancesOutput};
 use aws_sdk_rds::operation::promote_read_replica::PromoteReadReplicaOutput;
 use aws_sdk_rds::types::{DbInstance, Endpoint, Tag};
@@ -19,6 +18,7 @@ use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
 use database_failover::ports::{LagMetric, ReplicaLag};
 use database_failover::{App, Config};
 use failover_core::invoke::InvokeError;
+use failover_core::ledger::{Ledger, State};
 use failover_core::notify::Notifier;
 use failover_core::outcome::Outcome;
 use failover_core::response::Response;
@@ -31,6 +31,9 @@ const ACCESS_DENIED: &str = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc
     </Type><Code>AccessDenied</Code><Message>not authorized</Message></Error><RequestId>r-2</RequestId></ErrorResponse>";
 
 use test_support::{faulty_http, Recorder};
+
+mod common;
+use common::SharedLedger;
 
 /// A client of `$sdk` answering from `rules` (see `fault_client!` in the shared support).
 macro_rules! client {
@@ -83,10 +86,6 @@ fn describe_ids(ids: &'static [&'static str], instances: Vec<DbInstance>) -> Rul
         .then_output(move || instances_output(instances.clone()))
 }
 
-fn add_tags() -> Rule {
-    mock!(aws_sdk_rds::Client::add_tags_to_resource).then_output(|| AddTagsToResourceOutput::builder().build())
-}
-
 fn promote_ok(id: &'static str) -> Rule {
     mock!(aws_sdk_rds::Client::promote_read_replica)
         .match_requests(move |r| r.db_instance_identifier() == Some(id))
@@ -119,18 +118,20 @@ fn app(
     rds: &[&Rule],
     cloudwatch: &[&Rule],
     notifier: &Recorded,
-) -> App<RdsDatabases, CloudWatchLag, Route53Dns, Recorded> {
-    app_with(region, settings, rds, cloudwatch, &[], notifier.clone())
+    ledger: &SharedLedger,
+) -> App<RdsDatabases, CloudWatchLag, Route53Dns, Recorded, SharedLedger> {
+    app_with(region, settings, rds, cloudwatch, &[], notifier.clone(), ledger.clone())
 }
 
-fn app_with<N: Notifier + Sync>(
+fn app_with<N: Notifier + Sync, G: Ledger>(
     region: &str,
     settings: &[(&str, &str)],
     rds: &[&Rule],
     cloudwatch: &[&Rule],
     route53: &[&Rule],
     notifier: N,
-) -> App<RdsDatabases, CloudWatchLag, Route53Dns, N> {
+    ledger: G,
+) -> App<RdsDatabases, CloudWatchLag, Route53Dns, N, G> {
     App::with_ports(
         config(settings),
         region.to_owned(),
@@ -138,7 +139,14 @@ fn app_with<N: Notifier + Sync>(
         CloudWatchLag::new(client!(aws_sdk_cloudwatch, region.to_owned(), cloudwatch)),
         Route53Dns::new(client!(aws_sdk_route53, region.to_owned(), route53)),
         notifier,
+        ledger,
     )
+}
+
+/// The ledger's `promotion` record on orders.
+fn promotion_record(ledger: &SharedLedger) -> failover_core::ledger::Record {
+    let records = ledger.records();
+    records.into_iter().find(|r| r.key == "promotion").expect("a promotion record")
 }
 
 fn failure_event() -> Value {
@@ -150,14 +158,11 @@ fn failure_event() -> Value {
     })
 }
 
-/// orders (failed) with replicas r1 and r2; `record` is the `failover:promoted` tag, if any.
-fn orders(record: Option<&str>) -> Rule {
-    let mut primary = db("orders", "us-east-1", "failed")
+/// orders (failed) with replicas r1 and r2.
+fn orders() -> Rule {
+    let primary = db("orders", "us-east-1", "failed")
         .read_replica_db_instance_identifiers("r1")
         .read_replica_db_instance_identifiers("r2");
-    if let Some(value) = record {
-        primary = primary.tag_list(tag("failover:promoted", value));
-    }
     describe("orders", primary.build())
 }
 
@@ -169,7 +174,7 @@ fn replicas() -> Rule {
 
 #[tokio::test]
 async fn throttled_promotion_should_be_retried_by_the_sdk_and_succeed_once() {
-    let (primary, replicas, tags) = (orders(None), replicas(), add_tags());
+    let (primary, replicas, ledger) = (orders(), replicas(), SharedLedger::default());
     let promote = mock!(aws_sdk_rds::Client::promote_read_replica)
         .sequence()
         .http_status(400, Some(THROTTLED.to_owned()))
@@ -178,14 +183,16 @@ async fn throttled_promotion_should_be_retried_by_the_sdk_and_succeed_once() {
         .build();
     let lags = lag(&[("m0", 2.0), ("m1", 9.0)]);
     let notes = Recorded::default();
-    let app = app("us-east-1", &[], &[&primary, &replicas, &tags, &promote], &[&lags], &notes);
+    let app = app("us-east-1", &[], &[&primary, &replicas, &promote], &[&lags], &notes, &ledger);
 
     let response = app.handle(failure_event()).await.expect("succeeds after the SDK's retries");
 
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert_eq!((primary.num_calls(), replicas.num_calls()), (1, 1), "the primary, then both replicas in one call");
     assert_eq!(promote.num_calls(), 3, "two throttled attempts, then success");
-    assert_eq!(tags.num_calls(), 2, "the record on the primary and on the replica, once each");
+    let record = promotion_record(&ledger);
+    assert_eq!((record.resource.as_str(), record.state), ("db-instance:us-east-1/orders", State::Done));
+    assert_eq!(record.data["replica"]["id"], "r1");
     assert_eq!(lags.num_calls(), 1);
     assert_eq!(outcomes(&notes), [Outcome::Succeeded]);
 }
@@ -193,12 +200,12 @@ async fn throttled_promotion_should_be_retried_by_the_sdk_and_succeed_once() {
 #[tokio::test]
 async fn promotion_failing_with_5xx_should_error_after_a_failure_notification_and_the_retry_should_promote_the_same_replica(
 ) {
-    let (primary, replicas, tags) = (orders(None), replicas(), add_tags());
+    let (primary, replicas, ledger) = (orders(), replicas(), SharedLedger::default());
     let unavailable =
         mock!(aws_sdk_rds::Client::promote_read_replica).sequence().http_status(503, None).repeatedly().build();
     let lags = lag(&[("m0", 2.0), ("m1", 9.0)]);
     let notes = Recorded::default();
-    let first = app("us-east-1", &[], &[&primary, &replicas, &tags, &unavailable], &[&lags], &notes);
+    let first = app("us-east-1", &[], &[&primary, &replicas, &unavailable], &[&lags], &notes, &ledger);
 
     match first.handle(failure_event()).await {
         Err(InvokeError::Aws(message)) => assert!(message.contains("PromoteReadReplica"), "{message}"),
@@ -208,19 +215,87 @@ async fn promotion_failing_with_5xx_should_error_after_a_failure_notification_an
     assert_eq!(outcomes(&notes), [Outcome::Failed]);
     let next_steps = notes.published()[0].next_steps.clone();
     assert!(next_steps[0].contains("completes this same promotion"), "{next_steps:?}");
+    assert_eq!(promotion_record(&ledger).state, State::Pending, "left pending for the retry");
 
-    // Lambda's retry: the record written before promoting now names r1; r2 looks better, and is not touched.
-    let recorded = orders(Some("r1@2024-05-01T10:07:12Z"));
+    // Lambda's retry: the record written before promoting names r1; r2 looks better, and is not touched.
     let (promote_r1, promote_r2) = (promote_ok("r1"), promote_ok("r2"));
     let lags = lag(&[("m0", 25.0), ("m1", 0.0)]);
     let notes = Recorded::default();
-    let retry = app("us-east-1", &[], &[&recorded, &replicas, &add_tags(), &promote_r1, &promote_r2], &[&lags], &notes);
+    let retry = app("us-east-1", &[], &[&primary, &replicas, &promote_r1, &promote_r2], &[&lags], &notes, &ledger);
 
     let response = retry.handle(failure_event()).await.expect("the retry completes");
 
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert_eq!((promote_r1.num_calls(), promote_r2.num_calls()), (1, 0));
     assert_eq!(outcomes(&notes), [Outcome::Succeeded]);
+    let record = promotion_record(&ledger);
+    assert_eq!((record.state, record.data["replica"]["id"].as_str()), (State::Done, Some("r1")));
+}
+
+#[tokio::test]
+async fn a_promotion_whose_end_was_lost_should_be_completed_by_the_next_invocation_once_the_lease_ran_out() {
+    use failover_core::ledger::{Begin, Begun, Record};
+    // An invocation promoted r1 and died before `end`: its lease ran out, its record is pending, r1 is standalone.
+    let (ledger, resource) = (SharedLedger::default(), "db-instance:us-east-1/orders");
+    let then = failover_core::time::now_secs() - 120;
+    let data =
+        json!({"replica": {"region": "us-east-1", "id": "r1"}, "decided_at": failover_core::time::format_time(then)});
+    let record = Record::pending(resource, "promotion", "dead", "RDS-EVENT-0031", then, 86_400).with_data(data);
+    let snapshot = ledger.read(resource, then).await.unwrap();
+    let begin =
+        Begin { owner: "dead", now: then, hold_secs: 60, retention_secs: 86_400, records: &[record], force: false };
+    assert!(matches!(ledger.begin(&snapshot, &begin).await.unwrap(), Begun::Started { .. }));
+    let primary =
+        describe("orders", db("orders", "us-east-1", "failed").read_replica_db_instance_identifiers("r2").build());
+    let (r1, r2) =
+        (describe("r1", db("r1", "us-east-1", "available").build()), describe_ids(&["r2"], vec![orders_replica("r2")]));
+    let (promote, lags) = (promote_ok("r1"), lag(&[("m0", 1.0)]));
+    let dns = mock!(aws_sdk_route53::Client::change_resource_record_sets).then_output(dns_output);
+    let notes = Recorded::default();
+    let settings = [("DB_ENDPOINT_RECORD", RECORD)];
+    let rds = [&primary, &r1, &r2, &promote];
+    let app = app_with("us-east-1", &settings, &rds, &[&lags], &[&dns], notes.clone(), ledger.clone());
+
+    let response = app.handle(failure_event()).await.expect("completed");
+
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert_eq!((promote.num_calls(), dns.num_calls()), (0, 1), "not promoted again; the DNS step done");
+    let record = promotion_record(&ledger);
+    assert_eq!((record.state, record.data["replica"]["id"].as_str()), (State::Done, Some("r1")));
+    assert_ne!(record.owner, "dead", "settled by the invocation that took over");
+    assert_eq!(outcomes(&notes), [Outcome::Succeeded]);
+}
+
+#[tokio::test]
+async fn a_cluster_failover_that_failed_should_be_abandoned_so_that_the_retry_acts_and_then_the_cooldown_holds() {
+    let cluster = mock!(aws_sdk_rds::Client::describe_db_clusters)
+        .then_output(|| DescribeDbClustersOutput::builder().db_clusters(catalog()).build());
+    let members = mock!(aws_sdk_rds::Client::describe_db_instances)
+        .then_output(|| instances_output(vec![cluster_member("w"), cluster_member("a")]));
+    let failover = mock!(aws_sdk_rds::Client::failover_db_cluster)
+        .sequence()
+        .http_status(503, None)
+        .times(3)
+        .output(|| FailoverDbClusterOutput::builder().build())
+        .repeatedly()
+        .build();
+    let (lags, ledger, notes) = (lag(&[("m0", 3.0)]), SharedLedger::default(), Recorded::default());
+    let app = app("us-east-1", &[], &[&cluster, &members, &failover], &[&lags], &notes, &ledger);
+    let alarm = Scenario::Aurora.event();
+
+    assert!(matches!(app.handle(alarm.clone()).await, Err(InvokeError::Aws(_))), "a transient failure is retried");
+    let records = ledger.records();
+    assert_eq!((records.len(), records[0].state), (1, State::Abandoned), "{records:?}");
+    assert!(records[0].data["error"].as_str().is_some_and(|e| e.contains("FailoverDBCluster")), "{records:?}");
+
+    let retry = app.handle(alarm.clone()).await.expect("the retry acts");
+    assert_eq!(retry.status, Outcome::Succeeded, "an abandoned failover does not start the cooldown: {retry:?}");
+    let again = app.handle(alarm).await.expect("a duplicate alarm");
+    assert_eq!(again.status, Outcome::Skipped, "a done one does: {again:?}");
+    assert_eq!(failover.num_calls(), 4, "three failed attempts, then one failover");
+    let states: Vec<State> = ledger.records().iter().map(|r| r.state).collect();
+    assert_eq!(states.iter().filter(|s| **s == State::Done).count(), 1, "{states:?}");
+    assert_eq!(outcomes(&notes), [Outcome::Failed, Outcome::Succeeded]);
 }
 
 #[tokio::test]
@@ -230,22 +305,22 @@ async fn throttled_describe_should_error_after_a_failure_notification_without_to
         .http_status(400, Some(THROTTLED.to_owned()))
         .repeatedly()
         .build();
-    let (tags, promote) = (add_tags(), promote_ok("r1"));
+    let (ledger, promote) = (SharedLedger::default(), promote_ok("r1"));
     let notes = Recorded::default();
-    let app = app("us-east-1", &[], &[&throttled, &tags, &promote], &[], &notes);
+    let app = app("us-east-1", &[], &[&throttled, &promote], &[], &notes, &ledger);
 
     match app.handle(failure_event()).await {
         Err(InvokeError::Aws(message)) => assert!(message.contains("Throttling"), "{message}"),
         other => panic!("expected a retryable error, got {other:?}"),
     }
     assert_eq!(throttled.num_calls(), 3);
-    assert_eq!((tags.num_calls(), promote.num_calls()), (0, 0));
+    assert_eq!((ledger.records().len(), promote.num_calls()), (0, 0));
     assert_eq!(outcomes(&notes), [Outcome::Failed]);
 }
 
 #[tokio::test]
 async fn permanent_errors_should_be_reported_and_not_retried() {
-    let (primary, replicas, tags) = (orders(None), replicas(), add_tags());
+    let (primary, replicas, ledger) = (orders(), replicas(), SharedLedger::default());
     let denied = mock!(aws_sdk_rds::Client::promote_read_replica)
         .sequence()
         .http_status(403, Some(ACCESS_DENIED.to_owned()))
@@ -253,7 +328,7 @@ async fn permanent_errors_should_be_reported_and_not_retried() {
         .build();
     let lags = lag(&[("m0", 2.0), ("m1", 9.0)]);
     let notes = Recorded::default();
-    let app = app("us-east-1", &[], &[&primary, &replicas, &tags, &denied], &[&lags], &notes);
+    let app = app("us-east-1", &[], &[&primary, &replicas, &denied], &[&lags], &notes, &ledger);
 
     let response = app.handle(failure_event()).await.expect("a permanent error is not handed to Lambda's retries");
 
@@ -283,21 +358,16 @@ async fn an_unreachable_source_region_should_allow_cross_region_promotion_only_w
             .http_status(503, None)
             .repeatedly()
             .build();
-        let listing = mock!(aws_sdk_rds::Client::describe_db_instances)
-            .match_requests(|r| r.db_instance_identifier().is_none())
-            .then_output({
-                let west_replica = west_replica.clone();
-                move || DescribeDbInstancesOutput::builder().db_instances(west_replica.clone()).build()
-            });
-        let (tags, promote) = (add_tags(), promote_ok("orders-west"));
+        let (ledger, promote) = (SharedLedger::default(), promote_ok("orders-west"));
         let lags = lag(&[("m0", 1.0)]);
         let notes = Recorded::default();
         let app = app(
             "us-west-2",
             &[("ALLOW_CROSS_REGION", allowed)],
-            &[&replica, &east_down, &listing, &tags, &promote],
+            &[&replica, &east_down, &promote],
             &[&lags],
             &notes,
+            &ledger,
         );
 
         let response = app.handle(event.clone()).await.expect("handled");
@@ -305,7 +375,8 @@ async fn an_unreachable_source_region_should_allow_cross_region_promotion_only_w
         assert_eq!(response.status, expected, "ALLOW_CROSS_REGION={allowed}: {response:?}");
         assert_eq!(promote.num_calls(), usize::from(allowed == "true"));
         if allowed == "true" {
-            assert_eq!(tags.num_calls(), 1, "only the replica can carry the record: the primary is unreachable");
+            let record = promotion_record(&ledger);
+            assert_eq!(record.resource, "db-instance:us-east-1/orders", "keyed by the unreachable primary");
         }
     }
 }
@@ -335,12 +406,12 @@ async fn replicas_should_be_described_in_one_call_per_region_in_the_primarys_ord
                 .repeatedly()
                 .build()
         };
-        let (tags, promote) = (add_tags(), promote_ok("r2"));
+        let (ledger, promote) = (SharedLedger::default(), promote_ok("r2"));
         // Per region, in the primary's order: r1 5 s, r2 1 s, r3 and r4 9 s; orders-west 5 s (not eligible:
         // ALLOW_CROSS_REGION is false).
         let lags = lag(&[("m0", 5.0), ("m1", 1.0), ("m2", 9.0), ("m3", 9.0)]);
         let notes = Recorded::default();
-        let app = app("us-east-1", &[], &[&primary, &here, &west, &tags, &promote], &[&lags], &notes);
+        let app = app("us-east-1", &[], &[&primary, &here, &west, &promote], &[&lags], &notes, &ledger);
 
         let response = app.handle(failure_event()).await.expect("handled");
 
@@ -401,7 +472,7 @@ async fn lag_adapter_should_query_every_replica_in_one_call_and_read_maxima_per_
 enum Scenario {
     /// orders failed, replicas r1 (2 s) and r2 (9 s), a DNS record to repoint: r1 promoted.
     Promote,
-    /// orders deleted: its replicas are found by listing the region's instances; r1 promoted.
+    /// Replication stopped on r1 and its primary orders is deleted: r1 promoted.
     PrimaryGone,
     /// An alarm on Aurora cluster catalog (writer w, reader a): failed over to a.
     Aurora,
@@ -433,7 +504,10 @@ macro_rules! failing {
 }
 
 use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataError;
-use aws_sdk_rds::operation::add_tags_to_resource::AddTagsToResourceError;
+use aws_sdk_dynamodb::operation::query::{QueryError, QueryOutput};
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsError, TransactWriteItemsInput, TransactWriteItemsOutput,
+};
 use aws_sdk_rds::operation::describe_db_clusters::{DescribeDBClustersError, DescribeDbClustersOutput};
 use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
 use aws_sdk_rds::operation::failover_db_cluster::{FailoverDBClusterError, FailoverDbClusterOutput};
@@ -442,6 +516,7 @@ use aws_sdk_rds::types::{DbCluster, DbClusterMember};
 use aws_sdk_route53::operation::change_resource_record_sets::{
     ChangeResourceRecordSetsError, ChangeResourceRecordSetsOutput,
 };
+use failover_core::ledger::DynamoLedger;
 
 fn orders_replica(id: &str) -> DbInstance {
     db(id, "us-east-1", "available").read_replica_source_db_instance_identifier("orders").build()
@@ -487,11 +562,18 @@ fn dns_output() -> ChangeResourceRecordSetsOutput {
     ChangeResourceRecordSetsOutput::builder().change_info(info).build()
 }
 
-/// The RDS, CloudWatch and Route 53 rules of one scenario (`fault` first: rules match in order).
+/// A ledger `begin` (it checks the pause: automatic events never force) rather than an `end`.
+fn is_begin(r: &TransactWriteItemsInput) -> bool {
+    r.transact_items().iter().any(|i| i.condition_check().is_some())
+}
+
+/// The RDS, CloudWatch, Route 53 and DynamoDB rules of one scenario (`fault` first: rules match in order).
 struct World {
     rds: Vec<Rule>,
     cloudwatch: Vec<Rule>,
     route53: Vec<Rule>,
+    /// Query, begin, end: an empty ledger that grants every condition.
+    dynamodb: Vec<Rule>,
 }
 
 impl World {
@@ -501,9 +583,11 @@ impl World {
     }
 
     fn named(&self) -> Vec<(&'static str, &Rule)> {
-        let names: &[&str] = &["AddTagsToResource", "PromoteReadReplica", "FailoverDBCluster"];
+        let names: &[&str] = &["PromoteReadReplica", "FailoverDBCluster"];
         let mut out: Vec<(&'static str, &Rule)> = names.iter().copied().zip(self.rds.iter().rev()).collect();
         out.extend(self.route53.iter().map(|r| ("ChangeResourceRecordSets", r)));
+        let ledger = ["Query", "TransactWriteItems (begin)", "TransactWriteItems (end)"];
+        out.extend(ledger.into_iter().zip(self.dynamodb.iter()));
         out
     }
 }
@@ -513,29 +597,44 @@ impl Scenario {
         match self {
             Scenario::Promote => &[
                 "DescribeDBInstances",
+                "Query",
                 "DescribeDBInstances (replicas)",
                 "GetMetricData",
-                "AddTagsToResource",
+                "TransactWriteItems (begin)",
                 "PromoteReadReplica",
                 "ChangeResourceRecordSets",
+                "TransactWriteItems (end)",
             ],
-            // (DescribeDBInstances of the primary itself: in `Promote`.)
-            Scenario::PrimaryGone => {
-                &["DescribeDBInstances (list)", "GetMetricData", "AddTagsToResource", "PromoteReadReplica"]
-            }
+            // (The describes of r1 and of the primary itself: in `Promote`; r1 is described twice, before and
+            // after the ledger's read.)
+            Scenario::PrimaryGone => &[
+                "Query",
+                "GetMetricData",
+                "TransactWriteItems (begin)",
+                "PromoteReadReplica",
+                "TransactWriteItems (end)",
+            ],
             Scenario::Aurora => &[
                 "DescribeDBClusters",
+                "Query",
                 "DescribeDBInstances (cluster)",
                 "GetMetricData",
-                "AddTagsToResource",
+                "TransactWriteItems (begin)",
                 "FailoverDBCluster",
+                "TransactWriteItems (end)",
             ],
         }
     }
 
     fn event(self) -> Value {
         match self {
-            Scenario::Promote | Scenario::PrimaryGone => failure_event(),
+            Scenario::Promote => failure_event(),
+            Scenario::PrimaryGone => json!({
+                "version": "0", "id": "3", "detail-type": "RDS DB Instance Event", "source": "aws.rds",
+                "account": "123456789012", "time": "2024-05-01T10:07:12Z", "region": "us-east-1", "resources": [],
+                "detail": {"SourceType": "DB_INSTANCE", "SourceArn": "arn:aws:rds:us-east-1:123456789012:db:r1",
+                           "Message": "Replication has stopped.", "EventID": "RDS-EVENT-0045"}
+            }),
             Scenario::Aurora => json!({
                 "source": "aws.cloudwatch", "alarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:catalog",
                 "accountId": "123456789012", "time": "2024-05-01T10:05:00.490+0000", "region": "us-east-1",
@@ -573,14 +672,6 @@ impl Scenario {
                 times,
                 || instances_output(vec![orders_replica("r1"), orders_replica("r2")])
             ),
-            "DescribeDBInstances (list)" => failing!(
-                aws_sdk_rds::Client::describe_db_instances,
-                DescribeDBInstancesError,
-                |r| r.db_instance_identifier().is_none() && r.filters().is_empty(),
-                fault,
-                times,
-                || instances_output(vec![orders_replica("r1"), orders_replica("r2")])
-            ),
             "DescribeDBInstances (cluster)" => failing!(
                 aws_sdk_rds::Client::describe_db_instances,
                 DescribeDBInstancesError,
@@ -605,13 +696,25 @@ impl Scenario {
                 times,
                 move || lag_output(if self == Scenario::Aurora { &[3.0] } else { &[2.0, 9.0] })
             ),
-            "AddTagsToResource" => failing!(
-                aws_sdk_rds::Client::add_tags_to_resource,
-                AddTagsToResourceError,
-                |_| true,
+            "Query" => {
+                failing!(aws_sdk_dynamodb::Client::query, QueryError, |_| true, fault, times, || QueryOutput::builder()
+                    .build())
+            }
+            "TransactWriteItems (begin)" => failing!(
+                aws_sdk_dynamodb::Client::transact_write_items,
+                TransactWriteItemsError,
+                is_begin,
                 fault,
                 times,
-                || AddTagsToResourceOutput::builder().build()
+                || TransactWriteItemsOutput::builder().build()
+            ),
+            "TransactWriteItems (end)" => failing!(
+                aws_sdk_dynamodb::Client::transact_write_items,
+                TransactWriteItemsError,
+                |r| !is_begin(r),
+                fault,
+                times,
+                || TransactWriteItemsOutput::builder().build()
             ),
             "PromoteReadReplica" => failing!(
                 aws_sdk_rds::Client::promote_read_replica,
@@ -668,9 +771,6 @@ impl Scenario {
                             aws_sdk_rds::types::error::DbInstanceNotFoundFault::builder().build(),
                         )
                     }),
-                mock!(aws_sdk_rds::Client::describe_db_instances)
-                    .match_requests(|r| r.db_instance_identifier().is_none() && r.filters().is_empty())
-                    .then_output(|| instances_output(vec![orders_replica("r1"), orders_replica("r2")])),
                 describe_one("r1", orders_replica("r1")),
             ],
             Scenario::Aurora => vec![
@@ -687,7 +787,6 @@ impl Scenario {
                 .match_requests(|r| r.target_db_instance_identifier() == Some("a"))
                 .then_output(|| FailoverDbClusterOutput::builder().build()),
             promote_ok("r1"),
-            add_tags(),
         ]);
         let values: &[f64] = if self == Scenario::Aurora { &[3.0] } else { &[2.0, 9.0] };
         let values = values.to_vec();
@@ -697,6 +796,15 @@ impl Scenario {
                 mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_output(move || lag_output(&values))
             ],
             route53: vec![mock!(aws_sdk_route53::Client::change_resource_record_sets).then_output(dns_output)],
+            dynamodb: vec![
+                mock!(aws_sdk_dynamodb::Client::query).then_output(|| QueryOutput::builder().build()),
+                mock!(aws_sdk_dynamodb::Client::transact_write_items)
+                    .match_requests(is_begin)
+                    .then_output(|| TransactWriteItemsOutput::builder().build()),
+                mock!(aws_sdk_dynamodb::Client::transact_write_items)
+                    .match_requests(|r| !is_begin(r))
+                    .then_output(|| TransactWriteItemsOutput::builder().build()),
+            ],
         }
     }
 }
@@ -708,6 +816,7 @@ async fn run(scenario: Scenario, failing: &Rule) -> (Result<Response, InvokeErro
     let with =
         |rules: &[Rule]| -> Vec<Rule> { std::iter::once(failing.clone()).chain(rules.iter().cloned()).collect() };
     let (rds, cloudwatch, route53) = (with(&world.rds), with(&world.cloudwatch), with(&world.route53));
+    let dynamodb = with(&world.dynamodb);
     let notes = Recorded::default();
     let app = app_with(
         "us-east-1",
@@ -716,9 +825,15 @@ async fn run(scenario: Scenario, failing: &Rule) -> (Result<Response, InvokeErro
         &cloudwatch.iter().collect::<Vec<_>>(),
         &route53.iter().collect::<Vec<_>>(),
         notes.clone(),
+        dynamo_ledger(&dynamodb.iter().collect::<Vec<_>>()),
     );
     let result = app.handle(scenario.event()).await;
     (result, world, notes)
+}
+
+/// The DynamoDB ledger adapter answering from `rules`.
+fn dynamo_ledger(rules: &[&Rule]) -> DynamoLedger {
+    DynamoLedger::new(client!(aws_sdk_dynamodb, "us-east-1", rules), "failover-ledger")
 }
 
 /// Every (scenario, operation, fault), run concurrently: timeouts wait for the attempt timeout.
@@ -729,9 +844,25 @@ fn cases() -> Vec<(Scenario, &'static str, Fault)> {
 /// The change each scenario makes, once: (operation, calls) including the faulted one's attempts.
 fn expected_changes(scenario: Scenario) -> Vec<(&'static str, usize)> {
     match scenario {
-        Scenario::Promote => vec![("AddTagsToResource", 2), ("PromoteReadReplica", 1), ("ChangeResourceRecordSets", 1)],
-        Scenario::PrimaryGone => vec![("AddTagsToResource", 1), ("PromoteReadReplica", 1)],
-        Scenario::Aurora => vec![("AddTagsToResource", 1), ("FailoverDBCluster", 1)],
+        Scenario::Promote => vec![
+            ("Query", 1),
+            ("TransactWriteItems (begin)", 1),
+            ("PromoteReadReplica", 1),
+            ("ChangeResourceRecordSets", 1),
+            ("TransactWriteItems (end)", 1),
+        ],
+        Scenario::PrimaryGone => vec![
+            ("Query", 1),
+            ("TransactWriteItems (begin)", 1),
+            ("PromoteReadReplica", 1),
+            ("TransactWriteItems (end)", 1),
+        ],
+        Scenario::Aurora => vec![
+            ("Query", 1),
+            ("TransactWriteItems (begin)", 1),
+            ("FailoverDBCluster", 1),
+            ("TransactWriteItems (end)", 1),
+        ],
     }
 }
 
@@ -773,16 +904,19 @@ async fn every_call_of_every_scenario_failing_for_good_errs_after_a_failure_noti
         assert_eq!(failing.num_calls(), 3, "{case}: every attempt was made");
         assert_eq!(outcomes(&notes), [Outcome::Failed], "{case}");
         let acted = world.calls("PromoteReadReplica") + world.calls("FailoverDBCluster");
-        let recorded = world.calls("AddTagsToResource");
-        if operation.starts_with("Describe") || operation == "GetMetricData" {
+        let begun = world.calls("TransactWriteItems (begin)");
+        if operation.starts_with("Describe") || operation == "GetMetricData" || operation == "Query" {
             assert_eq!(
-                (recorded, acted, world.calls("ChangeResourceRecordSets")),
+                (begun, acted, world.calls("ChangeResourceRecordSets")),
                 (0, 0, 0),
                 "{case}: changed after a failed read"
             );
         }
-        if operation == "AddTagsToResource" {
+        if operation == "TransactWriteItems (begin)" {
             assert_eq!(acted, 0, "{case}: acted before the decision was recorded");
+        }
+        if operation == "TransactWriteItems (end)" {
+            assert_eq!(acted, 1, "{case}: the change is made once, then the record could not be settled");
         }
         if operation == "PromoteReadReplica" || operation == "FailoverDBCluster" {
             assert_eq!(world.calls("ChangeResourceRecordSets"), 0, "{case}: DNS repointed to a replica not promoted");
@@ -814,6 +948,7 @@ async fn a_notification_that_cannot_be_published_neither_fails_nor_undoes_a_prom
             &world.cloudwatch.iter().collect::<Vec<_>>(),
             &world.route53.iter().collect::<Vec<_>>(),
             notifier,
+            dynamo_ledger(&world.dynamodb.iter().collect::<Vec<_>>()),
         );
 
         let response = app.handle(Scenario::Promote.event()).await.unwrap_or_else(|e| panic!("{fault:?}: {e}"));

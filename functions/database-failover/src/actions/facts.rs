@@ -1,26 +1,29 @@
-//! The facts the actions read, gathered through the ports: a primary and its replicas with their lags and
-//! any recorded decision (read by `promote` and `status`), and an Aurora cluster with its readers (read by
-//! `failover_cluster` and `status`).
+//! The facts the actions read, gathered through the ports after the resource's ledger was read: a primary and
+//! its replicas with their lags and its `promotion` record (read by `promote` and `status`), and an Aurora
+//! cluster with its readers and its last failover (read by `failover_cluster` and `status`).
 //!
 //! Calls: a primary's replicas are described in ONE `DescribeDBInstances` per region (a `db-instance-id`
-//! filter) and their lags read in ONE `GetMetricData` per region; a region's full listing is read only when the
-//! primary is gone; a recorded replica costs one more describe only when it is not among those already read.
+//! filter) and their lags read in ONE `GetMetricData` per region; the replica a trigger names, and a recorded
+//! replica, cost one more describe each only when they are not among those already read. The record is keyed
+//! by the primary, so a primary that no longer exists needs no listing: its replicas are those triggers name.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use failover_core::aws::AwsError;
+use failover_core::ledger::{Ledger, Snapshot, State};
 
 use super::Context;
-use crate::decide::{self, Candidate, ClusterFacts, PrimaryState, PromotionFacts};
-use crate::model::{self, DbRef, Instance, Record, PROMOTED_FROM_TAG};
+use crate::decide::{Candidate, ClusterFacts, PrimaryState, PromotionFacts};
+use crate::model::{self, Cluster, DbRef, Instance, Record, FAILOVER_KEY_PREFIX, PROMOTION_KEY};
 use crate::ports::{Databases, Dns, LagMetric, ReplicaLag};
 
-impl<D, L, R> Context<'_, D, L, R>
+impl<D, L, R, G> Context<'_, D, L, R, G>
 where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
+    G: Ledger,
 {
     /// Describes a primary seen from one of its replicas. In another region, an error means the region may be
     /// down: the primary is unreachable, which `decide` treats as "cannot be confirmed available".
@@ -36,54 +39,36 @@ where
         }
     }
 
-    /// Gathers the replicas of a primary, their lags and any recorded decision.
+    /// Gathers the primary (unless `described` already), its replicas (with `extra`, a replica a trigger
+    /// named), their lags and the recorded decision in `snapshot`, the primary's ledger.
     pub async fn promotion_facts(
         &self,
         primary_ref: &DbRef,
-        primary: PrimaryState,
-        extra: Option<Instance>,
+        described: Option<PrimaryState>,
+        extra: Option<&DbRef>,
+        snapshot: &Snapshot,
     ) -> Result<PromotionFacts, AwsError> {
-        let mut replicas: Vec<Instance> = Vec::new();
-        let mut listing: Vec<Instance> = Vec::new();
-        match &primary {
-            PrimaryState::Found(p) => replicas = self.replicas_of(&p.replicas).await?,
-            PrimaryState::Missing | PrimaryState::Unreachable { .. } => {
-                // No replica list to read: find the instances that name it as their source.
-                let mut regions = BTreeSet::from([self.region.to_owned()]);
-                if let Some(x) = &extra {
-                    regions.insert(x.at.region.clone());
-                }
-                if matches!(primary, PrimaryState::Missing) {
-                    regions.insert(primary_ref.region.clone());
-                }
-                for region in regions {
-                    if let Some(found) = self.tolerant(&region, self.databases.instances(&region)).await? {
-                        listing.extend(found);
-                    }
-                }
-                replicas.extend(listing.iter().filter(|i| i.source.as_ref() == Some(primary_ref)).cloned());
-            }
-        }
-        if let Some(x) = extra {
-            if !replicas.iter().any(|r| r.at == x.at) {
-                replicas.push(x);
-            }
-        }
-
-        // The record: on the primary; else on a replica that was promoted from it.
-        let mut record = match &primary {
-            PrimaryState::Found(p) => decide::primary_record(p),
-            _ => None,
+        let primary = match (described, extra) {
+            (Some(state), _) => state,
+            (None, Some(replica)) => self.primary_state(primary_ref, replica).await?,
+            (None, None) => match self.databases.instance(primary_ref).await? {
+                Some(p) => PrimaryState::Found(p),
+                None => PrimaryState::Missing,
+            },
         };
-        if record.is_none() {
-            record = replicas.iter().chain(listing.iter()).find_map(|i| {
-                let r = Record::parse(i.tags.get(PROMOTED_FROM_TAG)?, &i.at.region)?;
-                (&r.subject == primary_ref).then(|| Record { subject: i.at.clone(), at: r.at, at_secs: r.at_secs })
-            });
+        let mut replicas = match &primary {
+            PrimaryState::Found(p) => self.replicas_of(&p.replicas).await?,
+            PrimaryState::Missing | PrimaryState::Unreachable { .. } => Vec::new(),
+        };
+        if let Some(x) = extra.filter(|x| !replicas.iter().any(|r| &r.at == *x)) {
+            if let Some(found) = self.databases.instance(x).await? {
+                replicas.push(found);
+            }
         }
+        let record = snapshot.record(PROMOTION_KEY).and_then(|r| Record::from_ledger(r, "replica"));
         let recorded = match &record {
             None => None,
-            Some(r) => match replicas.iter().chain(listing.iter()).find(|i| i.at == r.subject) {
+            Some(r) => match replicas.iter().find(|i| i.at == r.subject) {
                 Some(known) => Some(known.clone()),
                 None => self.databases.instance(&r.subject).await?,
             },
@@ -133,9 +118,20 @@ where
         }
     }
 
-    /// An Aurora cluster, its instances and its readers' `AuroraReplicaLag`.
-    pub async fn cluster_facts(&self, region: &str, id: &str) -> Result<ClusterFacts, AwsError> {
-        let cluster = self.databases.cluster(region, id).await?;
+    /// An Aurora cluster (`described`: as described before the ledger was read, used only when no change has
+    /// ever ended on it, version 0: then it cannot be older than one), its instances, its readers'
+    /// `AuroraReplicaLag`, and its last finished failover in `snapshot`, the cluster's ledger.
+    pub async fn cluster_facts(
+        &self,
+        region: &str,
+        id: &str,
+        described: Option<Option<Cluster>>,
+        snapshot: &Snapshot,
+    ) -> Result<ClusterFacts, AwsError> {
+        let cluster = match described.filter(|_| snapshot.version == 0) {
+            Some(cluster) => cluster,
+            None => self.databases.cluster(region, id).await?,
+        };
         let mut members = Vec::new();
         if let Some(c) = &cluster {
             let instances = self.databases.cluster_instances(region, id).await?;
@@ -146,7 +142,13 @@ where
                 .map(|instance| Candidate { lag: lags.get(&instance.at.id).cloned().unwrap_or_default(), instance })
                 .collect();
         }
-        Ok(ClusterFacts { region: region.to_owned(), id: id.to_owned(), cluster, members })
+        let last_failover = snapshot
+            .records
+            .iter()
+            .filter(|r| r.key.starts_with(FAILOVER_KEY_PREFIX) && r.state == State::Done)
+            .filter_map(|r| Record::from_ledger(r, "target"))
+            .max_by_key(|r| r.at_secs);
+        Ok(ClusterFacts { region: region.to_owned(), id: id.to_owned(), cluster, members, last_failover })
     }
 }
 

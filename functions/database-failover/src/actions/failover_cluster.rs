@@ -1,21 +1,28 @@
-//! Fail an Aurora cluster over to its best reader: [`run`] reads the cluster, its instances and its readers'
-//! lag, calls [`decide::decide_cluster`] once, and acts. [`execute`] tags the cluster
-//! (`failover:failed-over`, the record that keeps duplicate alarms from bouncing the writer) and only then calls
-//! `FailoverDBCluster`.
+//! Fail an Aurora cluster over to its best reader: [`run`] reads the cluster's ledger, then the cluster, its
+//! instances and its readers' lag, calls [`decide::decide_cluster`] once, and acts. [`execute`] writes a
+//! pending `failover#<time>` record on the cluster's ledger resource with the lease (the record that keeps
+//! duplicate alarms from bouncing the writer once done), calls `FailoverDBCluster`, and settles the record done,
+//! or abandoned with the error, so that Lambda's retry of a transient failure acts again.
 
 use failover_core::aws::AwsError;
+use failover_core::ledger::{self, Ledger, Settle, Snapshot, State};
 use failover_core::outcome::Outcome;
+use failover_core::pause;
 use failover_core::report::Report;
+use failover_core::tags::opted_in;
+use serde_json::json;
 
+use super::claim::{self, Acted, Started, TRIES};
 use super::Context;
-use crate::decide::{self, ClusterFailover, Trigger};
-use crate::model::FAILED_OVER_TAG;
+use crate::decide::{self, ClusterFacts, ClusterFailover, Trigger};
+use crate::model::{cluster_resource, FAILOVER_KEY_PREFIX};
 use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::report::{self, Failure};
+use crate::FUNCTION;
 
 /// A cluster trigger (RDS-EVENT-0069, an alarm on the cluster or its writer, `failover-cluster`).
-pub async fn run<D, L, R>(
-    ctx: &Context<'_, D, L, R>,
+pub async fn run<D, L, R, G>(
+    ctx: &Context<'_, D, L, R, G>,
     region: &str,
     id: &str,
     trigger: &Trigger,
@@ -25,43 +32,84 @@ where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
+    G: Ledger,
 {
-    let facts = ctx.cluster_facts(region, id).await?;
-    let plan = decide::decide_cluster(trigger, &facts, &ctx.settings(), (ctx.clock)());
-    Ok(ctx.act(plan, trigger, region, true, dry_run).await)
+    let resource = cluster_resource(region, id);
+    // A cluster that is missing or not opted in is not ours: decided (a skip) without a ledger call.
+    let cluster = ctx.databases.cluster(region, id).await?;
+    if !cluster.as_ref().is_some_and(|c| opted_in(&c.tags, &ctx.config.common.opt_in_tag_key)) {
+        let facts =
+            ClusterFacts { region: region.into(), id: id.into(), cluster, members: vec![], last_failover: None };
+        let plan = decide::decide_cluster(trigger, &facts, &ctx.settings(), ctx.now());
+        let acted = ctx.act(plan, &claim::unread(&resource, ctx.now()), trigger, region, true, dry_run).await;
+        return Ok(acted.or_busy(&resource, report::FAILOVER_CLUSTER));
+    }
+    let mut described = Some(cluster);
+    for attempt in 0..TRIES {
+        let Some(snapshot) = ctx.read_ledger(&resource, attempt).await? else { continue };
+        let facts = ctx.cluster_facts(region, id, described.take(), &snapshot).await?;
+        let plan = decide::decide_cluster(trigger, &facts, &ctx.settings(), ctx.now());
+        if let Acted::Done(report) = ctx.act(plan, &snapshot, trigger, region, true, dry_run).await {
+            return Ok(report);
+        }
+    }
+    Ok(claim::busy(&resource, report::FAILOVER_CLUSTER))
 }
 
-/// A failover planned: reported as a dry run, or recorded, carried out and reported.
-pub(super) async fn execute<D, L, R>(
-    ctx: &Context<'_, D, L, R>,
+/// A failover planned: reported as a dry run, or begun in the ledger, carried out, ended and reported.
+pub(super) async fn execute<D, L, R, G>(
+    ctx: &Context<'_, D, L, R, G>,
     c: &ClusterFailover,
+    snapshot: &Snapshot,
     trigger: &Trigger,
     dry_run: bool,
-) -> Report
+) -> Acted
 where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
+    G: Ledger,
 {
     if dry_run {
-        return report::cluster_failover(c, trigger, Outcome::DryRun, None);
+        return Acted::Done(report::cluster_failover(c, trigger, Outcome::DryRun, None));
     }
-    let mut done = Vec::new();
-    let value = c.record.tag_value(&c.region);
-    let steps = async {
-        ctx.databases
-            .tag(&c.region, &c.cluster_arn, FAILED_OVER_TAG, &value)
-            .await
-            .map_err(|e| ("record the failover on the cluster", e))?;
-        done.push(format!("tagged {} {FAILED_OVER_TAG}={value}", c.cluster));
-        ctx.databases.failover_cluster(&c.region, &c.cluster, &c.target).await.map_err(|e| ("FailoverDBCluster", e))?;
-        Ok::<(), (&'static str, AwsError)>(())
-    };
-    match steps.await {
-        Ok(()) => report::cluster_failover(c, trigger, Outcome::Succeeded, None),
-        Err((step, error)) => {
-            let failure = Failure { step, error, done };
-            report::cluster_failover(c, trigger, Outcome::Failed, Some(&failure))
+    let failed = |failure: Failure| report::cluster_failover(c, trigger, Outcome::Failed, Some(&failure));
+    let resource = cluster_resource(&c.region, &c.cluster);
+    let key = format!("{FAILOVER_KEY_PREFIX}{}", c.record.at_secs.unwrap_or_else(|| ctx.now()));
+    let data = c.record.data("target", &c.cluster_arn, None);
+    let retention = ctx.config.common.retention_secs();
+    let record = ledger::Record::pending(&resource, &key, ctx.owner, &trigger.describe(), ctx.now(), retention)
+        .with_data(data.clone());
+    match ctx.begin(snapshot, &[record]).await {
+        Ok(Started::Yes) => {}
+        Ok(Started::Again) => return Acted::Again,
+        Ok(Started::Paused(paused)) => {
+            let planned = format!("fail cluster {} over to {}", c.cluster, c.target);
+            return Acted::Done(pause::refused(FUNCTION, report::FAILOVER_CLUSTER, &resource, &paused, &planned));
+        }
+        Err(error) => {
+            return Acted::Done(failed(Failure { step: "record the failover in the ledger", error, done: vec![] }))
         }
     }
+    let done = vec![format!("recorded the failover ({key} on {resource}, pending)")];
+    let acted = ctx.databases.failover_cluster(&c.region, &c.cluster, &c.target).await;
+    let settle = match &acted {
+        Ok(()) => Settle::pending(&key, ctx.owner, State::Done),
+        Err(error) => {
+            let mut data = data;
+            data["error"] = json!(error.to_string());
+            Settle::pending(&key, ctx.owner, State::Abandoned).with_data(data)
+        }
+    };
+    let ended = ctx.end(&resource, &[settle], &[]).await;
+    Acted::Done(match (acted, ended) {
+        (Ok(()), Ok(())) => report::cluster_failover(c, trigger, Outcome::Succeeded, None),
+        (Ok(()), Err(error)) => failed(Failure { step: "record the failover as done in the ledger", error, done }),
+        (Err(error), ended) => {
+            if let Err(e) = ended {
+                tracing::warn!(error = %e, resource, "failover record not settled; the lease runs out by itself");
+            }
+            failed(Failure { step: "FailoverDBCluster", error, done })
+        }
+    })
 }

@@ -4,28 +4,45 @@
 //! - [`promote`]: a possibly failed RDS primary (from an event, an alarm, a replica that lost its source, or the
 //!   `promote` command): record the decision, promote the replica, repoint DNS.
 //! - [`failover_cluster`]: an Aurora cluster: record the failover on the cluster, then `FailoverDBCluster`.
-//! - [`status`]: the facts a failure would read and what it would do now; changes nothing.
+//! - [`status`]: the facts a failure would read, what it would do now, the open ledger records and the pause;
+//!   changes nothing.
+//! - [`control`]: `pause` and `resume`.
+//! - [`claim`]: the ledger protocol every change follows (read, wait while held, begin, end).
 //!
 //! Reads are staged: lags are read only for replicas (readers) that exist, a recorded replica is described
 //! only when it is not among those already described, and nothing is written before the plan says so.
 
-use failover_core::report::Report;
-
+use crate::command::Subject;
 use crate::config::Config;
 use crate::decide::{Plan, Settings, Trigger};
+use failover_core::invoke::InvokeError;
+use failover_core::ledger::{Ledger, Snapshot};
+use failover_core::report::Report;
+
+use self::claim::Acted;
+
 use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::report;
+use crate::route::Route;
 
+pub mod claim;
+pub mod control;
 pub mod facts;
 pub mod failover_cluster;
 pub mod promote;
 pub mod status;
 
 /// The ports and settings an action works with, borrowed from the handler's `App` for one invocation.
-pub struct Context<'a, D, L, R> {
+pub struct Context<'a, D, L, R, G> {
     pub databases: &'a D,
     pub lag: &'a L,
     pub dns: &'a R,
+    pub ledger: &'a G,
+    /// This invocation's name in the ledger, and how long its lease lasts.
+    pub owner: &'a str,
+    pub hold_secs: i64,
+    /// A person's `"force": true`: act even while automation is paused.
+    pub force: bool,
     pub config: &'a Config,
     /// The function's own region: plain identifiers are in it, and only its errors stop the work.
     pub region: &'a str,
@@ -33,11 +50,12 @@ pub struct Context<'a, D, L, R> {
     pub clock: fn() -> i64,
 }
 
-impl<D, L, R> Context<'_, D, L, R>
+impl<D, L, R, G> Context<'_, D, L, R, G>
 where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
+    G: Ledger,
 {
     /// The settings the policy reads.
     pub fn settings(&self) -> Settings {
@@ -49,11 +67,25 @@ where
         }
     }
 
+    /// Seconds since the epoch, now.
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
     /// Carries out a plan of [`crate::decide::decide_promotion`] or [`crate::decide::decide_cluster`] (`aurora`)
     /// and reports it. Plans that change nothing are answered here; those that act are carried out by their
     /// action's module.
-    async fn act(&self, plan: Plan, trigger: &Trigger, region: &str, aurora: bool, dry_run: bool) -> Report {
-        match plan {
+    /// `snapshot` is the resource's ledger as read before the facts.
+    async fn act(
+        &self,
+        plan: Plan,
+        snapshot: &Snapshot,
+        trigger: &Trigger,
+        region: &str,
+        aurora: bool,
+        dry_run: bool,
+    ) -> Acted {
+        let report = match plan {
             Plan::Skip { reason } => report::skipped(reason),
             Plan::Inform(info) => report::inform(&info),
             Plan::Refuse(refusal) => {
@@ -63,8 +95,59 @@ where
             Plan::AlreadyPromoted { primary, replica, at, endpoint, repoint } => {
                 promote::already_promoted(self, &primary, &replica, &at, endpoint.as_deref(), repoint && !dry_run).await
             }
-            Plan::Promote(p) => promote::execute(self, &p, trigger, dry_run).await,
-            Plan::FailoverCluster(c) => failover_cluster::execute(self, &c, trigger, dry_run).await,
-        }
+            Plan::Promote(p) => return promote::execute(self, &p, snapshot, trigger, dry_run).await,
+            Plan::FailoverCluster(c) => return failover_cluster::execute(self, &c, snapshot, trigger, dry_run).await,
+        };
+        Acted::Done(report)
     }
+}
+
+/// The action a route names. AWS failing while the facts are gathered is itself reported (`failed`, with
+/// the error, so that a transient one is retried).
+pub async fn dispatch<D, L, R, G>(
+    ctx: &Context<'_, D, L, R, G>,
+    route: Route,
+    dry_run: bool,
+) -> Result<Report, InvokeError>
+where
+    D: Databases + Sync,
+    L: ReplicaLag + Sync,
+    R: Dns + Sync,
+    G: Ledger,
+{
+    let (region, resource, trigger, work) = match route {
+        Route::Skip(reason) => return Ok(report::skipped(reason)),
+        Route::Inform(info) => return Ok(report::inform(&info)),
+        Route::Refuse(refusal) => {
+            return Ok(report::refusal(&refusal, report::PROMOTE, ctx.region, None, false));
+        }
+        Route::Pause { reason, by } => {
+            return Ok(control::pause(ctx.ledger, reason.as_deref(), by.as_deref(), ctx.now()).await)
+        }
+        Route::Resume => return Ok(control::resume(ctx.ledger).await),
+        Route::Promote { at, trigger } => {
+            return match Box::pin(promote::manual(ctx, &at, &trigger, dry_run)).await {
+                Ok(answer) => answer,
+                Err(error) => Ok(report::failure(&at.region, &at.id, &trigger, error)),
+            };
+        }
+        Route::Instance { at, trigger } => {
+            let work = Box::pin(promote::instance(ctx, &at, &trigger, dry_run)).await;
+            (at.region, at.id, trigger, work)
+        }
+        Route::Replica { at, trigger } => {
+            let work = Box::pin(promote::replica(ctx, &at, &trigger, dry_run)).await;
+            (at.region, at.id, trigger, work)
+        }
+        Route::Cluster { region, id, trigger } => {
+            let work = Box::pin(failover_cluster::run(ctx, &region, &id, &trigger, dry_run)).await;
+            (region, id, trigger, work)
+        }
+        Route::Status { region, subject } => {
+            let work = Box::pin(status::run(ctx, &region, &subject)).await;
+            let (Subject::Instance(id) | Subject::Cluster(id)) = subject;
+            (region, id, Trigger::Status, work)
+        }
+    };
+    Ok(work.unwrap_or_else(|error| report::failure(&region, &resource, &trigger, error)))
 }

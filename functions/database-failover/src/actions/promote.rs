@@ -4,26 +4,32 @@
 //! [`route::described`]: a primary, a replica, or an Aurora member), [`replica`] (a replica whose replication stopped) and [`manual`] (the
 //! `promote` command). Each gathers [`PromotionFacts`], calls [`decide::decide_promotion`] once, and acts.
 //!
-//! Order of the writes ([`execute`]): the decision is tagged on the old primary (when it exists), then on the
-//! replica, then `PromoteReadReplica`, then the DNS UPSERT. Any later or concurrent event finds the record and
-//! completes or reports that same promotion; within the repoint window it re-applies the (idempotent) UPSERT.
+//! The ledger resource is the primary's ([`promotion_resource`]); its `promotion` record is the decision. Order
+//! ([`execute`]): `begin` writes the record pending (with the lease), then `PromoteReadReplica`, then the DNS
+//! UPSERT, then `end` settles it done — or, when a step failed, leaves it pending and releases the lease, so
+//! that a retry completes that same decision. A later event finds the record and completes or reports that
+//! same promotion; within the repoint window a done one re-applies the (idempotent) UPSERT.
 
 use failover_core::aws::AwsError;
 use failover_core::invoke::InvokeError;
+use failover_core::ledger::{self, Ledger, Settle, Snapshot, State};
 use failover_core::outcome::Outcome;
+use failover_core::pause;
 use failover_core::report::Report;
 
+use super::claim::{self, Acted, Started, TRIES};
 use super::{failover_cluster, Context};
 use crate::decide::{self, PrimaryState, Promotion, PromotionFacts, Trigger};
-use crate::model::{DbRef, Record, PROMOTED_FROM_TAG, PROMOTED_TAG};
+use crate::model::{promotion_resource, DbRef, PROMOTION_KEY};
 use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::report::{self, Failure};
 use crate::route::{self, Described};
+use crate::FUNCTION;
 
 /// An event or alarm on an instance: a primary, a replica (an alarm on it is replica-side) or an Aurora member
 /// (an alarm on the writer fails its cluster over).
-pub async fn instance<D, L, R>(
-    ctx: &Context<'_, D, L, R>,
+pub async fn instance<D, L, R, G>(
+    ctx: &Context<'_, D, L, R, G>,
     at: &DbRef,
     trigger: &Trigger,
     dry_run: bool,
@@ -32,15 +38,14 @@ where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
+    G: Ledger,
 {
     let Some(instance) = ctx.databases.instance(at).await? else {
-        let facts = ctx.promotion_facts(at, PrimaryState::Missing, None).await?;
-        return Ok(decide_and_act(ctx, trigger, &facts, dry_run).await);
+        return decide_and_act(ctx, trigger, at, Some(PrimaryState::Missing), None, dry_run).await;
     };
     match route::described(at, &instance, trigger) {
         Described::Primary => {
-            let facts = ctx.promotion_facts(at, PrimaryState::Found(instance), None).await?;
-            Ok(decide_and_act(ctx, trigger, &facts, dry_run).await)
+            decide_and_act(ctx, trigger, at, Some(PrimaryState::Found(instance)), None, dry_run).await
         }
         Described::ReplicaSide(trigger) => Box::pin(replica(ctx, at, &trigger, dry_run)).await,
         Described::ClusterMember { cluster } => {
@@ -61,8 +66,8 @@ where
 }
 
 /// Replication stopped on a replica: is its primary down (or unreachable in another region)?
-pub async fn replica<D, L, R>(
-    ctx: &Context<'_, D, L, R>,
+pub async fn replica<D, L, R, G>(
+    ctx: &Context<'_, D, L, R, G>,
     at: &DbRef,
     trigger: &Trigger,
     dry_run: bool,
@@ -71,6 +76,7 @@ where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
+    G: Ledger,
 {
     let Some(replica) = ctx.databases.instance(at).await? else {
         return Ok(report::skipped(format!("replica {at} not found")));
@@ -79,13 +85,12 @@ where
         return Ok(report::skipped(format!("{} is not a read replica (any more): nothing to do", at.id)));
     };
     let primary = ctx.primary_state(&source, &replica.at).await?;
-    let facts = ctx.promotion_facts(&source, primary, Some(replica)).await?;
-    Ok(decide_and_act(ctx, trigger, &facts, dry_run).await)
+    decide_and_act(ctx, trigger, &source, Some(primary), Some(&replica.at), dry_run).await
 }
 
 /// `promote`: the named replica, with the same guards. A name that is not a replica is an invalid command.
-pub async fn manual<D, L, R>(
-    ctx: &Context<'_, D, L, R>,
+pub async fn manual<D, L, R, G>(
+    ctx: &Context<'_, D, L, R, G>,
     at: &DbRef,
     trigger: &Trigger,
     dry_run: bool,
@@ -94,66 +99,132 @@ where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
+    G: Ledger,
 {
     let Some(replica) = ctx.databases.instance(at).await? else {
         return Ok(Err(InvokeError::InvalidCommand(format!("promote: DB instance {at} not found"))));
     };
     let Some(source) = replica.source.clone() else {
-        let record = replica.tags.get(PROMOTED_FROM_TAG).cloned().unwrap_or_default();
-        return Ok(Err(InvokeError::InvalidCommand(format!(
-            "promote: {} is not a read replica{}",
-            at.id,
-            if record.is_empty() { String::new() } else { format!(" (promoted from {record})") }
-        ))));
+        return Ok(Err(InvokeError::InvalidCommand(format!("promote: {} is not a read replica", at.id))));
     };
     let primary = ctx.primary_state(&source, &replica.at).await?;
-    let facts = ctx.promotion_facts(&source, primary, Some(replica)).await?;
-    Ok(Ok(decide_and_act(ctx, trigger, &facts, dry_run).await))
+    Ok(Ok(decide_and_act(ctx, trigger, &source, Some(primary), Some(&replica.at), dry_run).await?))
 }
 
-async fn decide_and_act<D, L, R>(
-    ctx: &Context<'_, D, L, R>,
+/// The protocol on the primary's ledger resource: read it (waiting while held), gather the facts (`described`:
+/// the primary as described just before, used on the first attempt only — a promotion does not change the
+/// primary; `extra`: a replica named by the trigger), decide once, act; again from the read when `begin` finds
+/// the ledger changed.
+async fn decide_and_act<D, L, R, G>(
+    ctx: &Context<'_, D, L, R, G>,
     trigger: &Trigger,
-    facts: &PromotionFacts,
+    primary_ref: &DbRef,
+    mut described: Option<PrimaryState>,
+    extra: Option<&DbRef>,
     dry_run: bool,
-) -> Report
+) -> Result<Report, AwsError>
 where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
+    G: Ledger,
 {
-    let plan = decide::decide_promotion(trigger, facts, &ctx.settings(), (ctx.clock)());
-    ctx.act(plan, trigger, &facts.primary_ref.region, false, dry_run).await
+    let resource = promotion_resource(primary_ref);
+    // A primary that is not opted in is not ours: decided (a skip) without a ledger call.
+    if let Some(PrimaryState::Found(p)) = described.as_ref() {
+        if !p.opted_in(&ctx.config.common.opt_in_tag_key) {
+            let facts = PromotionFacts {
+                primary_ref: primary_ref.clone(),
+                primary: PrimaryState::Found(p.clone()),
+                replicas: Vec::new(),
+                record: None,
+                recorded: None,
+            };
+            let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
+            let unread = claim::unread(&resource, ctx.now());
+            let acted = ctx.act(plan, &unread, trigger, &primary_ref.region, false, dry_run).await;
+            return Ok(acted.or_busy(&resource, report::PROMOTE));
+        }
+    }
+    for attempt in 0..TRIES {
+        let Some(snapshot) = ctx.read_ledger(&resource, attempt).await? else { continue };
+        let facts = ctx.promotion_facts(primary_ref, described.take(), extra, &snapshot).await?;
+        let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
+        if let Acted::Done(report) = ctx.act(plan, &snapshot, trigger, &primary_ref.region, false, dry_run).await {
+            return Ok(report);
+        }
+    }
+    Ok(claim::busy(&resource, report::PROMOTE))
 }
 
-/// A promotion planned: reported as a dry run, or carried out and reported (with the failed step, if any).
-pub(super) async fn execute<D, L, R>(
-    ctx: &Context<'_, D, L, R>,
+/// A promotion planned: reported as a dry run, or begun in the ledger, carried out, ended and reported (with
+/// the failed step, if any).
+pub(super) async fn execute<D, L, R, G>(
+    ctx: &Context<'_, D, L, R, G>,
     p: &Promotion,
+    snapshot: &Snapshot,
     trigger: &Trigger,
     dry_run: bool,
-) -> Report
+) -> Acted
 where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
+    G: Ledger,
 {
     let days = ctx.config.backup_retention_days;
     let dns = ctx.config.endpoint_record.as_ref().map(|r| r.name.as_str());
+    let failed = |failure: &Failure| report::promotion(p, trigger, Outcome::Failed, Some(failure), dns, days);
     if dry_run {
-        return report::promotion(p, trigger, Outcome::DryRun, None, dns, days);
+        return Acted::Done(report::promotion(p, trigger, Outcome::DryRun, None, dns, days));
     }
-    match record_and_promote(ctx, p).await {
-        Ok(()) => report::promotion(p, trigger, Outcome::Succeeded, None, dns, days),
-        Err(failure) => report::promotion(p, trigger, Outcome::Failed, Some(&failure), dns, days),
+    let resource = promotion_resource(&p.primary);
+    // A resumed decision is already in the ledger, pending.
+    let records = if p.resumed {
+        Vec::new()
+    } else {
+        let data = p.record.data("replica", &p.replica_arn, p.endpoint.as_deref());
+        let retention = ctx.config.common.retention_secs();
+        vec![ledger::Record::pending(&resource, PROMOTION_KEY, ctx.owner, &trigger.describe(), ctx.now(), retention)
+            .with_data(data)]
+    };
+    match ctx.begin(snapshot, &records).await {
+        Ok(Started::Yes) => {}
+        Ok(Started::Again) => return Acted::Again,
+        Ok(Started::Paused(paused)) => {
+            let planned = format!("promote {} to replace {}", p.replica, p.primary);
+            return Acted::Done(pause::refused(FUNCTION, report::PROMOTE, &p.primary.to_string(), &paused, &planned));
+        }
+        Err(error) => {
+            return Acted::Done(failed(&Failure { step: "record the decision in the ledger", error, done: vec![] }))
+        }
     }
+    let mut done = vec![format!("recorded the decision ({PROMOTION_KEY} on {resource}, pending)")];
+    let acted = promote_and_repoint(ctx, p, &mut done).await;
+    // Settled only once the promotion and the DNS change are made; otherwise left pending for the retry.
+    let owner = if p.resumed { p.record.owner.as_str() } else { ctx.owner };
+    let settle = match &acted {
+        Ok(()) => vec![Settle::pending(PROMOTION_KEY, owner, State::Done)],
+        Err(_) => Vec::new(),
+    };
+    let ended = ctx.end(&resource, &settle, &[]).await;
+    Acted::Done(match (acted, ended) {
+        (Ok(()), Ok(())) => report::promotion(p, trigger, Outcome::Succeeded, None, dns, days),
+        (Ok(()), Err(error)) => failed(&Failure { step: "record the promotion as done in the ledger", error, done }),
+        (Err(failure), ended) => {
+            if let Err(error) = ended {
+                tracing::warn!(%error, resource, "lease not released after a failed promotion; it runs out by itself");
+            }
+            failed(&failure)
+        }
+    })
 }
 
 /// The recorded replica is already a standalone primary: nothing else is promoted. With `repoint` (within the
 /// repoint window, not a dry run), the DNS UPSERT is applied again, so that a retry after a failed Route 53 call
 /// completes the job; a transient failure of it makes the invocation an error (Lambda retries).
-pub(super) async fn already_promoted<D, L, R>(
-    ctx: &Context<'_, D, L, R>,
+pub(super) async fn already_promoted<D, L, R, G>(
+    ctx: &Context<'_, D, L, R, G>,
     primary: &DbRef,
     replica: &DbRef,
     at: &str,
@@ -164,6 +235,7 @@ where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
+    G: Ledger,
 {
     let skipped = report::skipped(format!(
         "{} already failed over to {} at {at}: nothing else is promoted",
@@ -180,41 +252,34 @@ where
     skipped
 }
 
-/// Records the decision (primary, then replica), promotes, repoints DNS. The records come first: any later or
-/// concurrent event finds them and promotes nothing else.
-async fn record_and_promote<D, L, R>(ctx: &Context<'_, D, L, R>, p: &Promotion) -> Result<(), Failure>
+/// Promotes (unless an earlier invocation already did), then repoints DNS; `done` lists the steps made.
+async fn promote_and_repoint<D, L, R, G>(
+    ctx: &Context<'_, D, L, R, G>,
+    p: &Promotion,
+    done: &mut Vec<String>,
+) -> Result<(), Failure>
 where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
+    G: Ledger,
 {
-    let mut done: Vec<String> = Vec::new();
     let fail = |step: &'static str, done: &Vec<String>, error: AwsError| Failure { step, error, done: done.clone() };
-    let primary_value = p.record.tag_value(&p.primary.region);
-    if let Some(arn) = &p.primary_arn {
+    if p.standalone {
+        done.push(format!("{} was already promoted", p.replica.id));
+    } else {
+        tracing::info!(primary = %p.primary, replica = %p.replica, resumed = p.resumed, "promoting read replica");
         ctx.databases
-            .tag(&p.primary.region, arn, PROMOTED_TAG, &primary_value)
+            .promote(&p.replica, ctx.config.backup_retention_days)
             .await
-            .map_err(|e| fail("record the decision on the primary", &done, e))?;
-        done.push(format!("tagged {} {PROMOTED_TAG}={primary_value}", p.primary.id));
+            .map_err(|e| fail("PromoteReadReplica", done, e))?;
+        done.push(format!("promoted {}", p.replica.id));
     }
-    let replica_value = Record { subject: p.primary.clone(), at: p.record.at.clone(), at_secs: p.record.at_secs }
-        .tag_value(&p.replica.region);
-    ctx.databases
-        .tag(&p.replica.region, &p.replica_arn, PROMOTED_FROM_TAG, &replica_value)
-        .await
-        .map_err(|e| fail("record the decision on the replica", &done, e))?;
-    done.push(format!("tagged {} {PROMOTED_FROM_TAG}={replica_value}", p.replica.id));
-    tracing::info!(primary = %p.primary, replica = %p.replica, resumed = p.resumed, "promoting read replica");
-    ctx.databases
-        .promote(&p.replica, ctx.config.backup_retention_days)
-        .await
-        .map_err(|e| fail("PromoteReadReplica", &done, e))?;
-    done.push(format!("promoted {}", p.replica.id));
     if let Some(record) = &ctx.config.endpoint_record {
         match &p.endpoint {
             Some(endpoint) => {
-                ctx.dns.upsert_cname(record, endpoint).await.map_err(|e| fail("repoint the DNS record", &done, e))?;
+                ctx.dns.upsert_cname(record, endpoint).await.map_err(|e| fail("repoint the DNS record", done, e))?;
+                done.push(format!("repointed {} to {endpoint}", record.name));
                 tracing::info!(record = %record.name, endpoint, "DNS record repointed");
             }
             None => tracing::warn!(replica = %p.replica, "the promoted replica has no endpoint yet: DNS not changed"),

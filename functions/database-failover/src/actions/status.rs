@@ -1,50 +1,87 @@
 //! `status`: reads what a failure of the primary (or cluster) would read, decides as a failure would
-//! ([`Trigger::Status`]), and reports the facts and the plan. It writes nothing but its notification.
+//! ([`Trigger::Status`]), and reports the facts and the plan, with the resource's open ledger records (pending
+//! or done) and the pause. It writes nothing but its notification.
 
 use failover_core::aws::AwsError;
+use failover_core::ledger::{Ledger, Pause, Snapshot, State};
+use failover_core::pause;
 use failover_core::report::Report;
+use failover_core::time::format_time;
 use serde_json::{json, Value};
 
 use super::Context;
 use crate::command::Subject;
 use crate::decide::{self, ClusterFacts, PrimaryState, PromotionFacts, Trigger};
-use crate::model::{DbRef, FAILED_OVER_TAG, PROMOTED_TAG};
+use crate::model::{cluster_resource, promotion_resource, DbRef};
 use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::report;
 
-pub async fn run<D, L, R>(ctx: &Context<'_, D, L, R>, region: &str, subject: &Subject) -> Result<Report, AwsError>
+pub async fn run<D, L, R, G>(ctx: &Context<'_, D, L, R, G>, region: &str, subject: &Subject) -> Result<Report, AwsError>
 where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
+    G: Ledger,
 {
     let trigger = Trigger::Status;
     let settings = ctx.settings();
-    let now = (ctx.clock)();
     match subject {
         Subject::Cluster(id) => {
-            let facts = ctx.cluster_facts(region, id).await?;
-            let plan = decide::decide_cluster(&trigger, &facts, &settings, now);
-            Ok(report::status(region, id, &plan, cluster_json(&facts)))
+            let snapshot = ctx.ledger.read(&cluster_resource(region, id), ctx.now()).await?;
+            let paused = ctx.ledger.paused().await?;
+            let facts = ctx.cluster_facts(region, id, None, &snapshot).await?;
+            let plan = decide::decide_cluster(&trigger, &facts, &settings, ctx.now());
+            let details = with_ledger(cluster_json(&facts), &snapshot, paused.as_ref());
+            Ok(report::status(region, id, &plan, details, ledger_line(&snapshot, paused.as_ref())))
         }
         Subject::Instance(id) => {
             // A replica's status is its primary's.
             let at = DbRef::new(region, id);
             let (primary_ref, primary, extra) = match ctx.databases.instance(&at).await? {
-                None => (at.clone(), PrimaryState::Missing, None),
+                None => (at.clone(), Some(PrimaryState::Missing), None),
                 Some(i) => match i.source.clone() {
-                    Some(source) => {
-                        let state = ctx.primary_state(&source, &i.at).await?;
-                        (source, state, Some(i))
-                    }
-                    None => (at.clone(), PrimaryState::Found(i), None),
+                    Some(source) => (source, None, Some(i.at)),
+                    None => (at.clone(), Some(PrimaryState::Found(i)), None),
                 },
             };
-            let facts = ctx.promotion_facts(&primary_ref, primary, extra).await?;
-            let plan = decide::decide_promotion(&trigger, &facts, &settings, now);
-            Ok(report::status(region, &primary_ref.id, &plan, promotion_json(&facts, &settings.opt_in_tag_key)))
+            let snapshot = ctx.ledger.read(&promotion_resource(&primary_ref), ctx.now()).await?;
+            let paused = ctx.ledger.paused().await?;
+            let facts = ctx.promotion_facts(&primary_ref, primary, extra.as_ref(), &snapshot).await?;
+            let plan = decide::decide_promotion(&trigger, &facts, &settings, ctx.now());
+            let details = with_ledger(promotion_json(&facts, &settings.opt_in_tag_key), &snapshot, paused.as_ref());
+            Ok(report::status(region, &primary_ref.id, &plan, details, ledger_line(&snapshot, paused.as_ref())))
         }
     }
+}
+
+/// The open records: decided and not finished, or finished and in effect.
+fn open(snapshot: &Snapshot) -> impl Iterator<Item = &failover_core::ledger::Record> {
+    snapshot.records.iter().filter(|r| matches!(r.state, State::Pending | State::Done))
+}
+
+fn with_ledger(mut details: Value, snapshot: &Snapshot, paused: Option<&Pause>) -> Value {
+    let records: Vec<Value> = open(snapshot)
+        .map(|r| {
+            json!({"key": r.key, "state": r.state, "trigger": r.trigger, "created_at": format_time(r.created_at),
+                "updated_at": format_time(r.updated_at), "data": r.data})
+        })
+        .collect();
+    details["ledger"] = json!({"resource": snapshot.resource, "records": records});
+    details["paused"] = json!(paused);
+    details
+}
+
+/// One line for the summary when automation is paused or records are open.
+fn ledger_line(snapshot: &Snapshot, paused: Option<&Pause>) -> Option<String> {
+    let records: Vec<String> = open(snapshot).map(|r| format!("{} ({})", r.key, r.state.as_str())).collect();
+    let mut parts = Vec::new();
+    if let Some(p) = paused {
+        parts.push(format!("Automation is {}.", pause::describe(p)));
+    }
+    if !records.is_empty() {
+        parts.push(format!("Open ledger records on {}: {}.", snapshot.resource, records.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 fn cluster_json(facts: &ClusterFacts) -> Value {
@@ -56,7 +93,7 @@ fn cluster_json(facts: &ClusterFacts) -> Value {
     let cluster = facts
         .cluster
         .as_ref()
-        .map(|c| json!({"status": c.status, "members": c.members, "record": c.tags.get(FAILED_OVER_TAG)}));
+        .map(|c| json!({"status": c.status, "members": c.members, "last_failover": facts.last_failover}));
     json!({"cluster": cluster, "instances": readers})
 }
 
@@ -64,8 +101,9 @@ fn promotion_json(facts: &PromotionFacts, opt_in_tag_key: &str) -> Value {
     let primary_ref = &facts.primary_ref;
     let primary = match &facts.primary {
         PrimaryState::Found(p) => json!({"id": p.at.id, "region": p.at.region, "status": p.status,
-            "opted_in": p.opted_in(opt_in_tag_key), "record": p.tags.get(PROMOTED_TAG)}),
-        other => json!({"id": primary_ref.id, "region": primary_ref.region, "status": other.describe()}),
+            "opted_in": p.opted_in(opt_in_tag_key), "record": facts.record}),
+        other => json!({"id": primary_ref.id, "region": primary_ref.region, "status": other.describe(),
+            "record": facts.record}),
     };
     let replicas: Vec<Value> = facts
         .replicas

@@ -6,7 +6,7 @@ use failover_core::tags::opted_in;
 use super::{
     best, max_lag, ClusterFacts, ClusterFailover, Plan, Refusal, Settings, Trigger, Verdict, CLUSTER_COOLDOWN_SECS,
 };
-use crate::model::{DbRef, Record, FAILED_OVER_TAG};
+use crate::model::{DbRef, Record};
 
 /// Aurora: `FailoverDBCluster` to the best reader — available, opted in, lowest `PromotionTier`, then lowest
 /// `AuroraReplicaLag` — or say why not. Aurora shares storage between instances, so lag is an ordering, not a
@@ -24,7 +24,6 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
             reason: format!("cluster {} is {}: AWS is already acting on it", cluster.id, cluster.status),
         };
     }
-    let record = cluster.tags.get(FAILED_OVER_TAG).and_then(|v| Record::parse(v, &cluster.region));
     let verdicts: Vec<Verdict> = cluster
         .members
         .iter()
@@ -51,7 +50,7 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
         .collect();
     let writer = cluster.members.iter().find(|m| m.writer).map(|m| m.id.clone());
 
-    if let Some(record) = &record {
+    if let Some(record) = &facts.last_failover {
         let recent = record.at_secs.is_some_and(|at| (0..CLUSTER_COOLDOWN_SECS).contains(&(now - at)));
         if recent && !trigger.is_manual() {
             return Plan::Skip {

@@ -15,7 +15,7 @@ mod cluster;
 mod promotion;
 
 pub use cluster::decide_cluster;
-pub use promotion::{decide_promotion, primary_record};
+pub use promotion::decide_promotion;
 
 /// After a promotion is recorded, a repeated event within this many seconds re-applies the DNS change
 /// (idempotent), so a retry after a failed Route 53 call completes the job. Matches the 15-minute maximum
@@ -84,7 +84,7 @@ pub enum PrimaryState {
 }
 
 impl PrimaryState {
-    /// Where the promotion record is tagged; `None` when the primary cannot be tagged.
+    /// The primary's ARN; `None` when it was not described.
     pub fn arn(&self) -> Option<String> {
         match self {
             PrimaryState::Found(p) => Some(p.arn.clone()),
@@ -117,7 +117,7 @@ pub struct PromotionFacts {
     /// The primary's replicas: its `ReadReplicaDBInstanceIdentifiers`, or, when it is missing or unreachable,
     /// the instances whose `ReadReplicaSourceDBInstanceIdentifier` names it.
     pub replicas: Vec<Candidate>,
-    /// A decision recorded earlier (tag on the primary, or on a replica when the primary is gone).
+    /// The decision recorded earlier: the ledger's `promotion` record on the primary.
     pub record: Option<Record>,
     /// The recorded replica as it is now; `None` when there is no record or it no longer exists.
     pub recorded: Option<Instance>,
@@ -141,7 +141,7 @@ pub struct Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Promotion {
     pub primary: DbRef,
-    /// The primary's ARN when it exists (the record is tagged there); `None` when missing or unreachable.
+    /// The primary's ARN when it was described; `None` when missing or unreachable.
     pub primary_arn: Option<String>,
     pub primary_status: String,
     pub replica: DbRef,
@@ -152,6 +152,9 @@ pub struct Promotion {
     pub record: Record,
     /// Completing a decision recorded by an earlier invocation (whose promotion failed or did not finish).
     pub resumed: bool,
+    /// The recorded replica is already standalone (an earlier invocation promoted it and did not finish):
+    /// only the DNS change and the record remain.
+    pub standalone: bool,
     pub replicas: Vec<Verdict>,
 }
 
@@ -256,6 +259,8 @@ pub struct ClusterFacts {
     pub cluster: Option<Cluster>,
     /// The cluster's instances with their `AuroraReplicaLag` datapoints (milliseconds).
     pub members: Vec<Candidate>,
+    /// The latest failover this function finished (a done `failover#…` record in the ledger).
+    pub last_failover: Option<Record>,
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use super::REPOINT_WINDOW_SECS;
 use super::{
     best, max_lag, Candidate, Plan, PrimaryState, Promotion, PromotionFacts, Refusal, Settings, Trigger, Verdict,
 };
-use crate::model::{Instance, Record, DEFAULT_PRIORITY, PRIORITY_TAG, PROMOTED_TAG};
+use failover_core::ledger::State;
+
+use crate::model::{Instance, Record, DEFAULT_PRIORITY, PRIORITY_TAG};
 
 /// RDS: promote the safest replica of a failed primary, or say why not.
 pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Settings, now: i64) -> Plan {
@@ -112,6 +114,7 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
         endpoint: replica.endpoint.clone(),
         record: Record::new(replica.at.clone(), now),
         resumed: false,
+        standalone: false,
         replicas,
     })
 }
@@ -133,41 +136,50 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
             });
         }
     }
-    match &facts.recorded {
-        None => Plan::Refuse(Refusal {
-            resource: primary.id.clone(),
-            reason: format!(
-                "{} was recorded as failed over to {chosen} at {}, but {chosen} no longer exists; no other replica \
-                 is chosen automatically",
-                primary.id, record.at
-            ),
-            severity: Severity::Critical,
-            replicas: verdicts(facts, settings),
-        }),
-        Some(replica) if replica.source.is_none() => Plan::AlreadyPromoted {
+    let recorded = match &facts.recorded {
+        None => {
+            return Plan::Refuse(Refusal {
+                resource: primary.id.clone(),
+                reason: format!(
+                    "{} was recorded as failed over to {chosen} at {}, but {chosen} no longer exists; no other \
+                     replica is chosen automatically",
+                    primary.id, record.at
+                ),
+                severity: Severity::Critical,
+                replicas: verdicts(facts, settings),
+            })
+        }
+        Some(replica) => replica,
+    };
+    let standalone = recorded.source.is_none();
+    match record.state {
+        // Finished (or given up on): nothing else is promoted, ever, within the record's retention.
+        State::Done | State::Closed | State::Abandoned => Plan::AlreadyPromoted {
             primary: primary.clone(),
-            replica: replica.at.clone(),
+            replica: recorded.at.clone(),
             at: record.at.clone(),
-            endpoint: replica.endpoint.clone(),
+            endpoint: recorded.endpoint.clone(),
             repoint: record.at_secs.is_some_and(|at| (0..REPOINT_WINDOW_SECS).contains(&(now - at))),
         },
-        Some(replica) if replica.status == "available" => Plan::Promote(Promotion {
+        // Decided and not finished: complete that same decision (the promotion may already have happened).
+        State::Pending if standalone || recorded.status == "available" => Plan::Promote(Promotion {
             primary: primary.clone(),
             primary_arn: facts.primary.arn(),
             primary_status: facts.primary.describe(),
-            replica: replica.at.clone(),
-            replica_arn: replica.arn.clone(),
-            endpoint: replica.endpoint.clone(),
+            replica: recorded.at.clone(),
+            replica_arn: recorded.arn.clone(),
+            endpoint: recorded.endpoint.clone(),
             record: record.clone(),
             resumed: true,
+            standalone,
             replicas: verdicts(facts, settings),
         }),
-        Some(replica) => Plan::Refuse(Refusal {
+        State::Pending => Plan::Refuse(Refusal {
             resource: primary.id.clone(),
             reason: format!(
                 "{} was recorded as failing over to {chosen} at {}, but {chosen} is {}; no other replica is chosen \
                  automatically",
-                primary.id, record.at, replica.status
+                primary.id, record.at, recorded.status
             ),
             severity: Severity::Critical,
             replicas: verdicts(facts, settings),
@@ -232,8 +244,4 @@ fn priority_of(instance: &Instance) -> (i32, Option<String>) {
 
 fn number(value: Option<f64>) -> String {
     value.map_or_else(|| "?".into(), |v| format!("{v}"))
-}
-/// The record tag on a primary, read from the primary's own tags.
-pub fn primary_record(primary: &Instance) -> Option<Record> {
-    primary.tags.get(PROMOTED_TAG).and_then(|v| Record::parse(v, &primary.at.region))
 }

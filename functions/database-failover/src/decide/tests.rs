@@ -1,7 +1,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::model::{ClusterMember, DEFAULT_PRIORITY, FAILED_OVER_TAG, PRIORITY_TAG};
+use failover_core::ledger::State;
+
+use crate::model::{ClusterMember, DEFAULT_PRIORITY, PRIORITY_TAG};
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
@@ -89,7 +91,8 @@ fn when_primary_failed_should_promote_the_lowest_lag_replica_and_record_it() {
     let plan = decide_promotion(&failure(), &f, &settings(), NOW);
     let p = promoted(&plan);
     assert_eq!(p.replica, DbRef::new(EAST, "r-fast"));
-    assert_eq!(p.record.tag_value(EAST), "r-fast@2024-05-01T10:07:12Z");
+    assert_eq!((&p.record.subject, p.record.at.as_str()), (&p.replica, "2024-05-01T10:07:12Z"));
+    assert_eq!(p.record.state, State::Pending, "a new decision is written pending");
     assert_eq!(p.primary_arn.as_deref(), Some("arn:aws:rds:us-east-1:123456789012:db:orders"));
     assert!(!p.resumed);
     assert_eq!(p.replicas.len(), 2);
@@ -267,8 +270,11 @@ fn when_the_primary_is_missing_and_no_replica_is_opted_in_should_skip() {
 
 // ------------------------------------------------------------------ never twice
 
+/// A done promotion of `replica_id` at `at` when the replica is standalone now, a pending one otherwise.
 fn recorded(f: PromotionFacts, replica_id: &str, at: i64, now_state: Option<Instance>) -> PromotionFacts {
-    PromotionFacts { record: Some(Record::new(DbRef::new(EAST, replica_id), at)), recorded: now_state, ..f }
+    let state = if now_state.as_ref().is_some_and(|i| i.source.is_none()) { State::Done } else { State::Pending };
+    let record = Record::new(DbRef::new(EAST, replica_id), at).with_state(state);
+    PromotionFacts { record: Some(record), recorded: now_state, ..f }
 }
 
 #[test]
@@ -376,7 +382,7 @@ fn when_cross_region_is_allowed_an_unconfirmed_primary_should_fail_over_to_the_o
     let plan = decide_promotion(&trigger, &f, &s, NOW);
     let p = promoted(&plan);
     assert_eq!(p.replica, DbRef::new(WEST, "r-west"));
-    assert_eq!(p.record.tag_value(EAST), "us-west-2/r-west@2024-05-01T10:07:12Z");
+    assert_eq!(p.record.subject, DbRef::new(WEST, "r-west"));
 }
 
 #[test]
@@ -403,7 +409,13 @@ fn cluster(members: &[(&str, bool, i32)], status: &str) -> ClusterFacts {
     };
     let candidates =
         members.iter().map(|(id, _, _)| Candidate { instance: instance(EAST, id, "available"), lag: vec![] }).collect();
-    ClusterFacts { region: EAST.into(), id: "catalog".into(), cluster: Some(c), members: candidates }
+    ClusterFacts {
+        region: EAST.into(),
+        id: "catalog".into(),
+        cluster: Some(c),
+        members: candidates,
+        last_failover: None,
+    }
 }
 
 fn failover_target(plan: &Plan) -> &str {
@@ -426,7 +438,7 @@ fn aurora_should_fail_over_to_the_lowest_tier_then_lowest_lag_reader() {
     match &plan {
         Plan::FailoverCluster(c) => {
             assert_eq!(c.writer.as_deref(), Some("w"));
-            assert_eq!(c.record.tag_value(EAST), "r-tier1-fast@2024-05-01T10:07:12Z");
+            assert_eq!((c.record.subject.id.as_str(), c.record.at.as_str()), ("r-tier1-fast", "2024-05-01T10:07:12Z"));
         }
         _ => unreachable!(),
     }
@@ -455,7 +467,7 @@ fn aurora_not_opted_in_missing_or_busy_clusters_should_be_skipped() {
 #[test]
 fn aurora_failed_over_recently_should_not_bounce_again_but_a_person_may() {
     let mut f = cluster(&[("w", true, 0), ("r1", false, 1)], "available");
-    f.cluster.as_mut().unwrap().tags.insert(FAILED_OVER_TAG.into(), "w@2024-05-01T10:00:00Z".into());
+    f.last_failover = Some(Record::new(DbRef::new(EAST, "w"), NOW - 432).with_state(State::Done));
     assert!(skipped(&decide_cluster(&alarm(), &f, &settings(), NOW)).contains("less than 60 min ago"));
     let manual = Trigger::ManualFailover { target: None };
     assert_eq!(failover_target(&decide_cluster(&manual, &f, &settings(), NOW)), "r1");
@@ -472,8 +484,29 @@ fn aurora_manual_target_must_be_an_eligible_reader() {
 }
 
 #[test]
-fn a_record_on_a_replica_names_its_primary() {
-    let value = Record::new(DbRef::new(EAST, "orders"), NOW).tag_value(WEST);
-    assert_eq!(value, "us-east-1/orders@2024-05-01T10:07:12Z");
-    assert_eq!(Record::parse(&value, WEST).unwrap().subject, DbRef::new(EAST, "orders"));
+fn when_a_pending_record_names_a_replica_already_promoted_should_complete_it_without_promoting_again() {
+    let f = recorded(
+        facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-other", &[0.0])]),
+        "r-chosen",
+        NOW - 60,
+        Some(instance(EAST, "r-chosen", "modifying")),
+    );
+    let f = PromotionFacts { record: f.record.clone().map(|r| r.with_state(State::Pending)), ..f };
+    let p = promoted(&decide_promotion(&failure(), &f, &settings(), NOW)).clone();
+    assert_eq!(p.replica.id, "r-chosen");
+    assert!(p.resumed && p.standalone, "only the DNS change and the record remain");
+}
+
+#[test]
+fn when_a_done_record_names_a_replica_that_is_a_replica_again_should_still_promote_nothing_else() {
+    let mut chosen = replica(EAST, "r-chosen", &[0.0]);
+    chosen.instance.source = Some(DbRef::new(EAST, "orders"));
+    let f = recorded(
+        facts(PrimaryState::Found(primary("failed")), vec![chosen.clone()]),
+        "r-chosen",
+        NOW - 60,
+        Some(chosen.instance),
+    );
+    let f = PromotionFacts { record: f.record.clone().map(|r| r.with_state(State::Done)), ..f };
+    assert!(matches!(decide_promotion(&failure(), &f, &settings(), NOW), Plan::AlreadyPromoted { .. }));
 }
