@@ -18,6 +18,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ProtocolEnum, RuleCondition, Tag, TargetDescription, TargetTypeEnum,
 };
 use aws_sdk_rds::types::Tag as RdsTag;
+use failover_core::ledger::{DynamoLedger, Ledger, State};
 use failover_core::outcome::Outcome as Status;
 use integration_tests::{forward, http_json, lookup, Account, Received, Subscriber};
 use serde_json::{json, Value};
@@ -534,7 +535,11 @@ async fn a_primary_failure_by_event_by_sns_and_by_alarm_interleaved_promotes_one
     assert_eq!(after, once, "the records written by the first delivery are not rewritten");
     assert_eq!(after["r-fast"]["source"], Value::Null, "r-fast promoted: {after}");
     assert_eq!(after["r-slow"]["source"], "orders", "r-slow still a replica: {after}");
-    assert!(after["orders"]["tags"]["failover:promoted"].as_str().is_some_and(|r| r.starts_with("r-fast@")));
+    let ledger = DynamoLedger::new(dbs.account.dynamodb(), &dbs.ledger);
+    let records = ledger.read("db-instance:us-east-1/orders", failover_core::time::now_secs()).await.unwrap().records;
+    assert_eq!(records.len(), 1, "one decision: {records:?}");
+    assert_eq!((records[0].key.as_str(), records[0].state), ("promotion", State::Done));
+    assert!(records[0].data.to_string().contains("r-fast"), "the record names r-fast: {:?}", records[0].data);
     assert_eq!(notified, [pair("succeeded", "promote-replica")]);
 }
 
