@@ -60,6 +60,11 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
         self
     }
 
+    /// The ledger port, to read what the invocations recorded (tests).
+    pub fn ledger(&self) -> &G {
+        &self.ledger
+    }
+
     /// An invocation with no Lambda context (tests, local runs): a fresh owner, the longest lease.
     pub async fn handle(&self, payload: Value) -> Result<Response, InvokeError> {
         self.handle_with_context(payload, None, None).await

@@ -664,3 +664,186 @@ fn every_sample_runs_through_the_handler_with_every_kind_of_group() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------- the ledger and the listeners
+
+/// A group (GROUP, backup BACKUP, both opted in) behind a listener and a rule, its targets all healthy or all
+/// failing; re-weighting fails on the calls numbered in `fail`, and every call may yield to another invocation.
+#[derive(Clone, Default)]
+struct World {
+    state: Arc<Mutex<WorldState>>,
+}
+
+#[derive(Default)]
+struct WorldState {
+    failing: bool,
+    actions: Vec<ForwardAction>,
+    fail: BTreeSet<usize>,
+    set_calls: usize,
+}
+
+impl World {
+    fn new(fail: BTreeSet<usize>) -> Self {
+        let listener = Location::Listener(format!("{PREFIX}:listener/app/shop/1111111111111111/2222222222222222"));
+        let rule = Location::Rule(format!(
+            "{PREFIX}:listener-rule/app/shop/1111111111111111/2222222222222222/3333333333333333"
+        ));
+        let actions = vec![
+            ForwardAction { location: listener, weights: vec![Weight::new(GROUP, 100), Weight::new(BACKUP, 0)] },
+            ForwardAction { location: rule, weights: vec![Weight::new(GROUP, 1)] },
+        ];
+        World { state: Arc::new(Mutex::new(WorldState { actions, fail, ..WorldState::default() })) }
+    }
+
+    fn actions(&self) -> Vec<ForwardAction> {
+        self.state.lock().unwrap().actions.clone()
+    }
+}
+
+impl LoadBalancer for World {
+    type Actions = ();
+
+    async fn tags(&self, arns: &[String]) -> Result<Vec<(String, Option<Tags>)>, AwsError> {
+        tokio::task::yield_now().await;
+        Ok(arns.iter().map(|arn| (arn.clone(), Some(group_tags(true, arn == GROUP)))).collect())
+    }
+    async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
+        Ok(vec![GROUP.to_owned()])
+    }
+    async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
+        tokio::task::yield_now().await;
+        let state = if group == GROUP && self.state.lock().unwrap().failing { "unhealthy" } else { "healthy" };
+        let target = |i: usize| TargetHealth {
+            target: Target::new(format!("i-{i:017x}"), Some(80)),
+            state: TargetState::parse(state),
+            reason: None,
+        };
+        Ok(Some((0..3).map(target).collect()))
+    }
+    async fn deregister(&self, _group: &str, _targets: &[Target]) -> Result<(), AwsError> {
+        Ok(())
+    }
+    async fn register(&self, _group: &str, _targets: &[Target]) -> Result<(), AwsError> {
+        Ok(())
+    }
+    async fn forwards_to(&self, group: &str) -> Result<Vec<(ForwardAction, ())>, AwsError> {
+        tokio::task::yield_now().await;
+        Ok(self.actions().into_iter().filter(|a| a.weight_of(group).is_some()).map(|a| (a, ())).collect())
+    }
+    async fn set_weights(&self, location: &Location, _actions: &(), weights: &[Weight]) -> Result<(), AwsError> {
+        tokio::task::yield_now().await;
+        let mut state = self.state.lock().unwrap();
+        state.set_calls += 1;
+        if state.fail.contains(&state.set_calls) {
+            return Err(AwsError {
+                operation: "ModifyListener",
+                resource: location.arn().to_owned(),
+                code: Some("Throttling".into()),
+                transient: true,
+                message: "rate exceeded".into(),
+            });
+        }
+        let action = state.actions.iter_mut().find(|a| &a.location == location).expect("a known action");
+        action.weights = weights.to_vec();
+        Ok(())
+    }
+}
+
+fn alarm(state: &str, previous: &str) -> Value {
+    json!({
+        "version": "0", "id": "e-1", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+        "account": "123456789012", "region": "us-east-1",
+        "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:web"],
+        "detail": {"alarmName": "web", "state": {"value": state}, "previousState": {"value": previous},
+            "configuration": {"metrics": [{"id": "m1", "metricStat": {"metric": {"namespace": "AWS/ApplicationELB",
+                "name": "UnHealthyHostCount", "dimensions": {"TargetGroup": "targetgroup/web/00000000000000aa"}},
+                "period": 60, "stat": "Maximum"}}]}}
+    })
+}
+
+fn world_app<'r>(world: &World, recorder: &'r Recorder) -> App<World, &'r Recorder, MemoryLedger> {
+    let config = Config::from_lookup(&test_support::lookup(&[
+        ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:failover"),
+        ("LEDGER_TABLE", "failover-ledger"),
+    ]))
+    .expect("config");
+    let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
+    App::with_ports(config, world.clone(), recorder, MemoryLedger::new(), home)
+}
+
+/// Every action at weight 0 for the group has a live shift record; no action serving the group has a done one.
+fn check_consistent(world: &World, ledger: &MemoryLedger, step: &str) -> Result<(), TestCaseError> {
+    let records = ledger.all_records();
+    for action in world.actions() {
+        let key = ledger::shift_key(&action.location);
+        let record = records.iter().find(|r| r.key == key && r.resource == ledger::resource(GROUP));
+        match action.weight_of(GROUP) {
+            Some(0) => prop_assert!(
+                record.is_some_and(ledger::open),
+                "{step}: {:?} shifted without a live record: {records:?}",
+                action.location
+            ),
+            _ => prop_assert!(
+                !record.is_some_and(|r| r.state == State::Done),
+                "{step}: {:?} serves the group with a done shift record: {records:?}",
+                action.location
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("runtime")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn over_any_alarm_sequence_with_failing_listener_changes_the_ledger_agrees_with_the_listeners(
+        alarms in prop::collection::vec(any::<bool>(), 1..10),
+        fail in prop::collection::btree_set(1usize..12, 0..4),
+    ) {
+        let (world, recorder) = (World::new(fail), Recorder::new());
+        let app = world_app(&world, &recorder);
+        let runtime = paused_runtime();
+        for (i, failing) in alarms.iter().enumerate() {
+            world.state.lock().unwrap().failing = *failing;
+            let event = if *failing { alarm("ALARM", "OK") } else { alarm("OK", "ALARM") };
+            let result = runtime.block_on(app.handle(event));
+            if let Err(error) = &result {
+                prop_assert_eq!(error.error_type(), "AwsError", "{}", error);
+            }
+            check_consistent(&world, app.ledger(), &format!("event {i} ({})", if *failing { "ALARM" } else { "OK" }))?;
+        }
+    }
+
+    #[test]
+    fn two_invocations_of_one_alarm_at_once_change_the_weights_once_and_leave_the_ledger_consistent(
+        failing in any::<bool>(),
+        shifted_first in any::<bool>(),
+    ) {
+        let (world, recorder) = (World::new(BTreeSet::new()), Recorder::new());
+        let app = world_app(&world, &recorder);
+        let runtime = paused_runtime();
+        if shifted_first {
+            world.state.lock().unwrap().failing = true;
+            runtime.block_on(app.handle(alarm("ALARM", "OK"))).expect("shift");
+            recorder.take();
+        }
+        world.state.lock().unwrap().failing = failing;
+        let calls_before = world.state.lock().unwrap().set_calls;
+        let event = if failing { alarm("ALARM", "OK") } else { alarm("OK", "ALARM") };
+
+        let (a, b) = runtime.block_on(async { tokio::join!(app.handle(event.clone()), app.handle(event.clone())) });
+
+        prop_assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+        let changed = world.state.lock().unwrap().set_calls - calls_before;
+        let expected = if failing != shifted_first { 2 } else { 0 };
+        prop_assert_eq!(changed, expected, "each action re-weighted at most once");
+        let acted = recorder.published().iter().filter(|r| r.outcome == failover_core::outcome::Outcome::Succeeded).count();
+        prop_assert_eq!(acted, usize::from(expected > 0), "{:?}", recorder.published());
+        check_consistent(&world, app.ledger(), "after both")?;
+    }
+}

@@ -3,7 +3,7 @@
 //! (`removal#<id>[:<port>]`: the target, the trigger, the group's registered count before), pending at
 //! `begin` and done at `end`; a record an interrupted removal left pending is done once its target is gone.
 
-use failover_core::ledger::{Ledger, Snapshot, State};
+use failover_core::ledger::{Ledger, Settle, Snapshot, State};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
@@ -86,14 +86,11 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
         (removal_key(&t.target), data)
     });
     let mut records = ctx.records(snapshot, removals);
-    // Removals an interrupted run made: their targets are no longer registered (or are draining).
-    let gone = snapshot.records.iter().filter(|r| {
-        r.state == State::Pending
-            && r.key.starts_with("removal#")
-            && !still_registered(change.registered, &r.key)
-            && !records.settle.iter().any(|s| s.key == r.key)
-    });
-    records.settle.extend(gone.map(|r| settle_from(r, State::Done)).collect::<Vec<_>>());
+    let made_before: Vec<_> = interrupted(snapshot, change.registered)
+        .into_iter()
+        .filter(|s| !records.settle.iter().any(|known| known.key == s.key))
+        .collect();
+    records.settle.extend(made_before);
     let planned = format!("deregister {list} from {arn}");
     if let Err(refusal) = ctx.begin(snapshot, &records.begin, action::DEREGISTER, &planned).await? {
         return Ok(refusal);
@@ -125,6 +122,17 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
             format!("Once repaired, put them back with the manual command {restore}"),
             "If an Auto Scaling group owns them, replace them instead (terminate, or set them Unhealthy).".to_owned(),
         ]))
+}
+
+/// The removals an interrupted run made (pending records whose target is no longer registered, or is
+/// draining), settled done.
+pub fn interrupted(snapshot: &Snapshot, registered: &[TargetHealth]) -> Vec<Settle> {
+    snapshot
+        .records
+        .iter()
+        .filter(|r| r.state == State::Pending && r.key.starts_with("removal#") && !still_registered(registered, &r.key))
+        .map(|r| settle_from(r, State::Done))
+        .collect()
 }
 
 /// Whether the record's target is still registered (and not leaving) among the group's targets.

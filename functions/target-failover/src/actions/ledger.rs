@@ -163,8 +163,8 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
         records
     }
 
-    /// `begin`: `Ok(true)` to act, `Ok(false)` when paused and refused (the report says so), `Err(Again)`
-    /// to start over; a failed call is reported (nothing was changed).
+    /// `begin`: `Ok(Ok(()))` to act; `Ok(Err(report))` when paused (the refusal, naming what was planned) or
+    /// when the call failed (nothing was changed); `Err(Again)` to start over on fresh facts.
     pub async fn begin(
         &self,
         snapshot: &Snapshot,
@@ -193,6 +193,37 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
                 &e,
                 "starting the change in the ledger (nothing was changed)",
             ))),
+        }
+    }
+
+    /// Settles records an interrupted change left (no AWS change) under the lease: `Ok(None)` when done, or
+    /// when paused (the next run after `resume` settles them); `Ok(Some(report))` when a ledger call failed.
+    pub async fn settle_only(
+        &self,
+        snapshot: &Snapshot,
+        settle: &[Settle],
+        action: &str,
+    ) -> Result<Option<Report>, Again> {
+        if settle.is_empty() {
+            return Ok(None);
+        }
+        let group = snapshot.resource.strip_prefix("target-group:").unwrap_or(&snapshot.resource);
+        let begin = Begin {
+            owner: self.owner,
+            now: self.now(),
+            hold_secs: self.hold_secs,
+            retention_secs: self.config.common.retention_secs(),
+            records: &[],
+            force: self.force,
+        };
+        let doing = "recording what an interrupted change did";
+        match self.ledger.begin(snapshot, &begin).await {
+            Ok(Begun::Started { .. }) => {
+                Ok(self.end(group, settle, &[]).await.err().map(|e| report::failed(Some(group), action, &e, doing)))
+            }
+            Ok(Begun::Busy(_) | Begun::Stale) => Err(Again),
+            Ok(Begun::Paused(_)) => Ok(None),
+            Err(e) => Ok(Some(report::failed(Some(group), action, &e, doing))),
         }
     }
 

@@ -310,7 +310,12 @@ async fn execute<L: LoadBalancer, G: Ledger>(
 ) -> Result<Vec<Report>, ledger::Again> {
     let (arn, tags) = (view.arn, view.tags);
     Ok(match plan {
-        Plan::Skip { reason } => vec![report::skipped(Some(arn), action::NONE, reason)],
+        Plan::Skip { reason } => {
+            // Removals an interrupted run made (its `end` failed) are settled by the retry that finds them made.
+            let settle = if dry_run { Vec::new() } else { deregister::interrupted(snapshot, view.targets) };
+            let failed = ctx.settle_only(snapshot, &settle, action::DEREGISTER).await?;
+            failed.into_iter().chain([report::skipped(Some(arn), action::NONE, reason)]).collect()
+        }
         Plan::Refuse { reason, kept, counts } => {
             let severity = if intent == action::FAILBACK { Severity::Warning } else { Severity::Critical };
             vec![report::refusal(arn, intent, severity, &reason, &kept, counts, tags)]

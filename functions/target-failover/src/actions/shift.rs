@@ -107,7 +107,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
         }
         ShiftVerdict::AlreadyShifted => {
             let skipped = report::skipped(Some(arn), action::SHIFT, format!("traffic already shifted to {backup}"));
-            return complete_interrupted(ctx, arn, snapshot, &plan.already_shifted, dry_run, skipped).await;
+            return complete_interrupted(ctx, snapshot, &plan.already_shifted, dry_run, skipped).await;
         }
         ShiftVerdict::NothingForwards => {
             return Ok(refused(
@@ -201,21 +201,14 @@ fn pending<'s>(
 /// answers `report`. Nothing to settle, or a dry run: `report` alone.
 async fn complete_interrupted<L: LoadBalancer, G: Ledger>(
     ctx: &Ctx<'_, L, G>,
-    arn: &str,
     snapshot: &Snapshot,
     shifted: &[crate::model::Location],
     dry_run: bool,
     report: Report,
 ) -> Result<Report, Again> {
     let settle: Vec<_> = pending(snapshot, shifted).map(|r| settle_from(r, State::Done)).collect();
-    if settle.is_empty() || dry_run {
+    if dry_run {
         return Ok(report);
     }
-    if let Err(refusal) = ctx.begin(snapshot, &[], action::SHIFT, "record an interrupted shift as done").await? {
-        return Ok(refusal);
-    }
-    match ctx.end(arn, &settle, &[]).await {
-        Ok(()) => Ok(report),
-        Err(e) => Ok(report::failed(Some(arn), action::SHIFT, &e, "recording an interrupted shift as done")),
-    }
+    Ok(ctx.settle_only(snapshot, &settle, action::SHIFT).await?.unwrap_or(report))
 }
