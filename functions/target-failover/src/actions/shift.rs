@@ -136,8 +136,13 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
             ))
             .details(details));
     }
-    let mut records =
-        ctx.records(snapshot, plan.changes.iter().map(|c| (shift_key(&c.location), ledger::shift_data(c, backup))));
+    // The trigger goes in the data too: a key reused from an earlier incident keeps its first trigger.
+    let wanted = plan.changes.iter().map(|c| {
+        let mut data = ledger::shift_data(c, backup);
+        data["trigger"] = json!(ctx.trigger);
+        (shift_key(&c.location), data)
+    });
+    let mut records = ctx.records(snapshot, wanted);
     // Actions an interrupted shift already moved: their records are done now.
     records.settle.extend(pending(snapshot, &plan.already_shifted).map(|r| settle_from(r, State::Done)));
     let planned = format!("shift traffic from {name} to {backup}: {moved}");
