@@ -1,13 +1,16 @@
 //! target-failover against the local AWS: each test builds its load balancer in its own account, sends an
-//! event through the handler, and asserts the load balancer's state and the notifications received.
+//! event through the handler, and asserts the load balancer's state, the ledger table's items and the
+//! notifications received.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, RuleCondition, Tag, TargetDescription, TargetTypeEnum,
 };
 use failover_core::aws::AwsError;
+use failover_core::ledger::DynamoLedger;
 use failover_core::notify::{NotificationFormat, SnsNotifier};
 use failover_core::outcome::Outcome;
 use failover_core::response::Response;
@@ -72,14 +75,64 @@ impl Shop {
     }
 
     /// The app with a call counter in front of the real adapter.
-    fn counted_app(&self, extra: &[(&str, &str)]) -> (App<Counting<'static>>, &'static Mutex<Calls>) {
+    fn counted_app(
+        &self,
+        extra: &[(&str, &str)],
+    ) -> (App<Counting<'static>, SnsNotifier, DynamoLedger>, &'static Mutex<Calls>) {
         let calls: &'static Mutex<Calls> = Box::leak(Box::default());
         let lb = Counting { inner: ElbClient::new(self.account.elbv2()), calls };
         let notifier =
             SnsNotifier::new(self.account.sns(), self.subscriber.topic_arn.clone(), NotificationFormat::Json);
         let home =
             Home { partition: "aws".into(), account: self.account.id.clone(), region: self.account.region.clone() };
-        (App::with_ports(self.config(extra), lb, notifier, home), calls)
+        let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
+        (App::with_ports(self.config(extra), lb, notifier, ledger, home), calls)
+    }
+
+    /// The group's records as the ledger table holds them (one Query): sort key → the item's attributes
+    /// `state`, `trigger`, `owner` (strings) and `data` (parsed).
+    async fn records(&self, group: &str) -> BTreeMap<String, BTreeMap<String, Value>> {
+        let out = self
+            .account
+            .dynamodb()
+            .query()
+            .table_name(&self.ledger)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("target-group:{group}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query the ledger");
+        out.items()
+            .iter()
+            .filter(|item| item.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk != "lease"))
+            .map(|item| {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                let data = serde_json::from_str(&text("data")).unwrap_or(Value::Null);
+                let attributes = BTreeMap::from([
+                    ("state".to_owned(), json!(text("state"))),
+                    ("trigger".to_owned(), json!(text("trigger"))),
+                    ("owner".to_owned(), json!(text("owner"))),
+                    ("data".to_owned(), data),
+                ]);
+                (text("sk"), attributes)
+            })
+            .collect()
+    }
+
+    /// The sort keys of the group's records with this prefix and in one of these states.
+    async fn keys(&self, group: &str, prefix: &str, states: &[&str]) -> Vec<String> {
+        let records = self.records(group).await;
+        records
+            .into_iter()
+            .filter(|(key, r)| key.starts_with(prefix) && states.iter().any(|s| r["state"] == json!(s)))
+            .map(|(key, _)| key)
+            .collect()
+    }
+
+    /// The group's open shift records (pending or done): what a failback restores.
+    async fn open_shifts(&self, group: &str) -> Vec<String> {
+        self.keys(group, "shift#", &["pending", "done"]).await
     }
 
     /// A target group (instance or ip targets), opted in or not, with targets registered on port 80.
@@ -369,14 +422,6 @@ impl LoadBalancer for Counting<'_> {
         self.count("set_weights");
         self.inner.set_weights(location, actions, weights).await
     }
-    async fn add_tags(&self, resource: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
-        self.count("add_tags");
-        self.inner.add_tags(resource, tags).await
-    }
-    async fn remove_tags(&self, resource: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.count("remove_tags");
-        self.inner.remove_tags(resource, keys).await
-    }
 }
 
 fn calls(counter: &Mutex<Calls>) -> Vec<(&'static str, usize)> {
@@ -610,18 +655,20 @@ async fn every_target_failing_with_a_backup_shifts_all_traffic_and_remembers_the
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 0), (dr.clone(), 100)]));
     assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 0), (dr.clone(), 1)]));
     assert_eq!(shop.health(&web).await.len(), 3, "nothing is removed from a group that cannot serve");
-    let saved: Vec<String> = shop
-        .tags(&web)
-        .await
-        .into_iter()
-        .filter(|(k, _)| k.starts_with("failover:saved-weights:"))
-        .map(|(_, v)| v)
-        .collect();
-    assert_eq!(saved.len(), 2, "one saved-weights tag per action");
-    assert_eq!(
-        calls(counter),
-        [("add_tags", 1), ("forwards_to", 1), ("set_weights", 2), ("tags", 2), ("target_health", 2)]
-    );
+    // The weights before are in the ledger, one done shift record per action, with the trigger; no tag written.
+    let records = shop.records(&web).await;
+    assert_eq!(shop.open_shifts(&web).await.len(), 2, "one shift record per action: {records:?}");
+    for record in records.values() {
+        assert_eq!(record["state"], json!("done"), "{records:?}");
+        assert_eq!(record["trigger"], json!("alarm web"), "{records:?}");
+        assert_eq!(record["data"]["backup"], json!(dr), "{records:?}");
+        assert_eq!(
+            record["data"]["before"][0],
+            json!({"group_arn": web, "weight": record["data"]["before"][0]["weight"]})
+        );
+    }
+    assert_eq!(shop.tags(&web).await.keys().collect::<Vec<_>>(), [BACKUP_TAG, OPT_IN], "no state in tags");
+    assert_eq!(calls(counter), [("forwards_to", 1), ("set_weights", 2), ("tags", 2), ("target_health", 2)]);
     let received = shop.received().await;
     assert_eq!(outcomes(&received), [("succeeded".into(), "critical".into(), "shift-traffic".into())]);
     assert_eq!(received[0].body()["details"]["backup_counts"]["healthy"], 2);
@@ -645,10 +692,6 @@ async fn with_backup_opted_in(shop: &mut Shop, listener: bool, rule: bool) -> (S
     (web, dr, listener_arn, rule_arn)
 }
 
-fn saved_weights_tags(tags: &BTreeMap<String, String>) -> Vec<&String> {
-    tags.keys().filter(|k| k.starts_with("failover:saved-weights:")).collect()
-}
-
 #[tokio::test]
 async fn a_shift_with_no_listener_or_rule_opted_in_is_refused_naming_each_and_changes_nothing() {
     let mut shop = Shop::new().await;
@@ -660,7 +703,7 @@ async fn a_shift_with_no_listener_or_rule_opted_in_is_refused_naming_each_and_ch
     assert_status(&response, Outcome::Refused);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 100), (dr.clone(), 0)]));
     assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 1)]));
-    assert!(saved_weights_tags(&shop.tags(&web).await).is_empty(), "no saved weights for a refused shift");
+    assert!(shop.records(&web).await.is_empty(), "nothing recorded for a refused shift");
     assert_eq!(calls(counter), [("forwards_to", 1), ("tags", 2), ("target_health", 2)], "nothing changed");
     let received = shop.received().await;
     assert_eq!(outcomes(&received), [("refused".into(), "critical".into(), "shift-traffic".into())]);
@@ -693,7 +736,7 @@ async fn a_shift_moves_the_opted_in_listener_leaves_the_rule_that_is_not_and_say
     assert_status(&response, Outcome::Succeeded);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 0), (dr.clone(), 100)]));
     assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 1)]), "the rule is untouched");
-    assert_eq!(saved_weights_tags(&shop.tags(&web).await).len(), 1, "weights saved for the listener only");
+    assert_eq!(shop.open_shifts(&web).await.len(), 1, "weights recorded for the listener only");
     let received = shop.received().await;
     assert_eq!(outcomes(&received), [("succeeded".into(), "critical".into(), "shift-traffic".into())]);
     let body = received[0].body();
@@ -709,7 +752,8 @@ async fn a_shift_moves_the_opted_in_listener_leaves_the_rule_that_is_not_and_say
     assert_status(&back, Outcome::Succeeded);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 100), (dr.clone(), 0)]));
     assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 1)]));
-    assert!(saved_weights_tags(&shop.tags(&web).await).is_empty());
+    assert!(shop.open_shifts(&web).await.is_empty());
+    assert_eq!(shop.keys(&web, "shift#", &["closed"]).await.len(), 1, "the listener's shift, closed");
 }
 
 #[tokio::test]
@@ -749,10 +793,11 @@ async fn failback_on_ok_restores_the_weights_when_auto() {
     assert_status(&response, Outcome::Succeeded);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 100), (dr.clone(), 0)]));
     assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 1)]));
-    assert!(!shop.tags(&web).await.keys().any(|k| k.starts_with("failover:saved-weights:")));
+    assert!(shop.open_shifts(&web).await.is_empty());
+    assert_eq!(shop.keys(&web, "shift#", &["closed"]).await.len(), 2, "both shifts closed");
     assert_eq!(outcomes(&shop.received().await), [("succeeded".into(), "info".into(), "failback".into())]);
 
-    // OK again: nothing saved any more, nothing read beyond the tags, nothing notified.
+    // OK again: nothing open any more, nothing read beyond the tags and the ledger, nothing notified.
     let again = app.handle(shop.alarm_sns("web", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
     assert_status(&again, Outcome::Skipped);
     assert!(shop.received().await.is_empty());
@@ -791,7 +836,7 @@ async fn dry_run_publishes_the_plan_and_changes_nothing() {
 
     assert_status(&response, Outcome::DryRun);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 100), (dr.clone(), 0)]));
-    assert!(!shop.tags(&web).await.keys().any(|k| k.starts_with("failover:saved-weights:")));
+    assert!(shop.records(&web).await.is_empty(), "a dry run writes nothing in the ledger");
     let received = shop.received().await;
     assert_eq!(outcomes(&received), [("dry-run".into(), "info".into(), "shift-traffic".into())]);
     assert!(received[0].body()["summary"].as_str().unwrap().contains("would change"), "{:?}", received[0].body());
@@ -821,10 +866,28 @@ async fn manual_commands_status_deregister_restore_shift_and_failback() {
     let deregister = json!({"command": "deregister", "target_group_arn": web, "targets": [{"id": ids[0], "port": 80}]});
     assert_status(&app.handle(deregister).await.unwrap(), Outcome::Succeeded);
     assert!(!shop.health(&web).await.contains_key(&ids[0]));
+    let removal = format!("removal#{}:80", ids[0]);
+    let records = shop.records(&web).await;
+    assert_eq!(records[&removal]["state"], json!("done"), "{records:?}");
+    assert_eq!(records[&removal]["trigger"], json!("manual command deregister"), "{records:?}");
+    assert_eq!(records[&removal]["data"]["registered_before"], json!(3), "{records:?}");
+
+    // status lists the open record.
+    let status = app.handle(json!({"command": "status", "target_group_arn": web})).await.unwrap();
+    assert_eq!(status.details["ledger"][0]["key"], json!(removal), "{status:?}");
+    assert_eq!(status.details["ledger"][0]["state"], json!("done"), "{status:?}");
+    assert_eq!(status.details["paused"], Value::Null, "{status:?}");
+    let details = status.details.to_string();
+    assert!(details.contains("manual command deregister"), "the record's trigger: {details}");
 
     let restore = json!({"command": "restore", "target_group_arn": web, "targets": [{"id": ids[0], "port": 80}]});
     assert_status(&app.handle(restore.clone()).await.unwrap(), Outcome::Succeeded);
     assert!(shop.health(&web).await.contains_key(&ids[0]));
+    assert_eq!(
+        shop.keys(&web, "removal#", &["closed"]).await,
+        std::slice::from_ref(&removal),
+        "restore closes the removal"
+    );
     assert_status(&app.handle(restore).await.unwrap(), Outcome::Succeeded);
     assert_eq!(shop.health(&web).await.len(), 3, "restoring twice registers once");
 
@@ -838,6 +901,7 @@ async fn manual_commands_status_deregister_restore_shift_and_failback() {
     assert_eq!(
         outcomes(&shop.received().await),
         [
+            ("info".into(), "info".into(), "status".into()),
             ("succeeded".into(), "critical".into(), "shift-traffic".into()),
             ("succeeded".into(), "info".into(), "failback".into()),
             ("succeeded".into(), "info".into(), "register-targets".into()),
@@ -865,4 +929,91 @@ async fn a_failback_command_while_the_group_cannot_serve_needs_force() {
     let forced = app.handle(json!({"command": "failback", "target_group_arn": web, "force": true})).await.unwrap();
     assert_status(&forced, Outcome::Succeeded);
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web, 100), (dr, 0)]));
+}
+
+// ---------------------------------------------------------------------------------------------- the ledger
+
+#[tokio::test]
+async fn two_invocations_of_the_same_alarm_at_once_shift_once_and_notify_once() {
+    let mut shop = Shop::new().await;
+    let (web, dr, rule, ids) = with_backup(&mut shop).await;
+    shop.set_health(&web, &ids[..3].iter().collect::<Vec<_>>(), "unhealthy");
+    let ((first, first_calls), (second, second_calls)) = (shop.counted_app(&[]), shop.counted_app(&[]));
+    let event = shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web));
+
+    let (a, b) = tokio::join!(first.handle(event.clone()), second.handle(event.clone()));
+
+    // One acts; the other waits for it and finds the work done, or (on a slow machine) gives up waiting with
+    // a retryable error, and Lambda's retry finds the work done.
+    let acted = [&a, &b].iter().filter(|r| matches!(r, Ok(r) if r.status == Outcome::Succeeded)).count();
+    assert_eq!(acted, 1, "{a:?} {b:?}");
+    for result in [a, b] {
+        match result {
+            Ok(response) => assert!(matches!(response.status, Outcome::Succeeded | Outcome::Skipped), "{response:?}"),
+            Err(error) => {
+                assert_eq!(error.error_type(), "AwsError", "{error}");
+                assert!(error.to_string().contains("ResourceBusy"), "{error}");
+                assert_status(&second.handle(event.clone()).await.unwrap(), Outcome::Skipped);
+            }
+        }
+    }
+    let set_weights: usize = [first_calls, second_calls]
+        .iter()
+        .map(|c| calls(c).iter().filter(|(k, _)| *k == "set_weights").map(|(_, n)| n).sum::<usize>())
+        .sum();
+    assert_eq!(set_weights, 2, "each action re-weighted once");
+    assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 0), (dr.clone(), 100)]));
+    assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 0), (dr.clone(), 1)]));
+    assert_eq!(shop.keys(&web, "shift#", &["done"]).await.len(), 2);
+    assert_eq!(outcomes(&shop.received().await), [("succeeded".into(), "critical".into(), "shift-traffic".into())]);
+}
+
+#[tokio::test]
+async fn a_paused_stack_refuses_alarms_and_unforced_commands_acts_when_forced_and_again_after_resume() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    shop.set_health(&web, &[&ids[3]], "unhealthy");
+    let app = shop.app(&[]);
+
+    let paused = app.handle(json!({"command": "pause", "reason": "bad deploy", "by": "alice"})).await.unwrap();
+    assert_status(&paused, Outcome::Succeeded);
+    assert_eq!(outcomes(&shop.received().await), [("succeeded".into(), "warning".into(), "pause".into())]);
+
+    // An alarm: planned, refused, notified with who and why; nothing changed.
+    let alarm = shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web));
+    assert_status(&app.handle(alarm.clone()).await.unwrap(), Outcome::Refused);
+    assert_eq!(shop.health(&web).await.len(), 4);
+    let received = shop.received().await;
+    assert_eq!(outcomes(&received), [("refused".into(), "warning".into(), "deregister-targets".into())]);
+    let summary = received[0].body()["summary"].as_str().unwrap().to_owned();
+    assert!(summary.contains("paused by alice (bad deploy)"), "{summary}");
+    assert!(shop.records(&web).await.is_empty(), "nothing recorded while paused");
+
+    // A manual command: refused without force, done with it.
+    let command = json!({"command": "deregister", "target_group_arn": web, "targets": [ids[3]]});
+    assert_status(&app.handle(command.clone()).await.unwrap(), Outcome::Refused);
+    assert_eq!(shop.health(&web).await.len(), 4);
+    let mut forced = command.clone();
+    forced["force"] = json!(true);
+    assert_status(&app.handle(forced).await.unwrap(), Outcome::Succeeded);
+    assert_eq!(shop.health(&web).await.len(), 3);
+
+    // status shows the pause.
+    let status = app.handle(json!({"command": "status", "target_group_arn": web})).await.unwrap();
+    assert_eq!(status.details["paused"]["by"], json!("alice"), "{status:?}");
+    shop.received().await;
+
+    // Resumed: the next alarm acts.
+    assert_status(&app.handle(json!({"command": "resume"})).await.unwrap(), Outcome::Succeeded);
+    shop.set_health(&web, &[&ids[2]], "unhealthy");
+    assert_status(&app.handle(alarm).await.unwrap(), Outcome::Succeeded);
+    assert!(!shop.health(&web).await.contains_key(&ids[2]));
+    assert_eq!(
+        outcomes(&shop.received().await),
+        [
+            ("succeeded".into(), "info".into(), "resume".into()),
+            ("succeeded".into(), "warning".into(), "deregister-targets".into()),
+        ]
+    );
 }

@@ -7,7 +7,7 @@
 //! `DescribeRules` through the SDK's paginators.
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, Tag, TargetDescription, TargetGroupTuple, TargetTypeEnum,
+    Action, ActionTypeEnum, ForwardActionConfig, TargetDescription, TargetGroupTuple, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use failover_core::aws::{AwsContext, AwsError};
@@ -229,23 +229,6 @@ impl LoadBalancer for ElbClient {
                     .aws("ModifyRule", arn)?;
             }
         }
-        Ok(())
-    }
-
-    async fn add_tags(&self, resource: &str, tags: &[(String, String)]) -> Result<(), AwsError> {
-        let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-        self.client.add_tags().resource_arns(resource).set_tags(Some(tags)).send().await.aws("AddTags", resource)?;
-        Ok(())
-    }
-
-    async fn remove_tags(&self, resource: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.client
-            .remove_tags()
-            .resource_arns(resource)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .aws("RemoveTags", resource)?;
         Ok(())
     }
 }

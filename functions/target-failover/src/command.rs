@@ -6,9 +6,12 @@
 //! {"command": "restore",    "target_group_arn": "...", "targets": [{"id": "i-0abc", "port": 80}]}
 //! {"command": "shift",      "target_group_arn": "..."}
 //! {"command": "failback",   "target_group_arn": "...", "force": false}
+//! {"command": "pause",      "reason": "bad deploy, investigating", "by": "alice"}
+//! {"command": "resume"}
 //! ```
-//! Every command takes `"dry_run": true|false` to override `DRY_RUN` for that invocation. Unknown fields are
-//! rejected, so a typo (`"target"`) fails loudly instead of doing something else.
+//! Every command takes `"dry_run": true|false` to override `DRY_RUN` for that invocation, and `"force": true`
+//! to act while automation is paused ([`force`]; for `failback` it also overrides the floor). Unknown fields
+//! are rejected, so a typo (`"target"`) fails loudly instead of doing something else.
 
 use failover_core::intake::ManualCommand;
 use serde_json::{Map, Value};
@@ -16,20 +19,39 @@ use serde_json::{Map, Value};
 use crate::model::{group_suffix, Target};
 
 /// The command names, as `command` spells them.
-pub const COMMANDS: [&str; 5] = ["status", "deregister", "restore", "shift", "failback"];
+pub const COMMANDS: [&str; 7] = ["status", "deregister", "restore", "shift", "failback", "pause", "resume"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Health, floor, backup, saved weights, and what an alarm now would do. Changes nothing.
-    Status { group: String },
+    Status {
+        group: String,
+    },
     /// Take these targets out, within the guardrail (as an instance alarm would).
-    Deregister { group: String, targets: Vec<Target> },
+    Deregister {
+        group: String,
+        targets: Vec<Target>,
+    },
     /// Register these targets again (after a repair).
-    Restore { group: String, targets: Vec<Target> },
+    Restore {
+        group: String,
+        targets: Vec<Target>,
+    },
     /// Move the group's traffic to its backup group now, whatever its health.
-    Shift { group: String },
+    Shift {
+        group: String,
+    },
     /// Restore the saved weights now; refused while the group is below its floor unless `force`.
-    Failback { group: String, force: bool },
+    Failback {
+        group: String,
+        force: bool,
+    },
+    /// Pause automation (both functions of the stack): every change is refused until `resume`.
+    Pause {
+        by: Option<String>,
+        reason: Option<String>,
+    },
+    Resume,
 }
 
 impl Command {
@@ -40,16 +62,20 @@ impl Command {
             Command::Restore { .. } => "restore",
             Command::Shift { .. } => "shift",
             Command::Failback { .. } => "failback",
+            Command::Pause { .. } => "pause",
+            Command::Resume => "resume",
         }
     }
 
-    pub fn group(&self) -> &str {
+    /// The group it is about; `None` for `pause` and `resume`.
+    pub fn group(&self) -> Option<&str> {
         match self {
             Command::Status { group }
             | Command::Deregister { group, .. }
             | Command::Restore { group, .. }
             | Command::Shift { group }
-            | Command::Failback { group, .. } => group,
+            | Command::Failback { group, .. } => Some(group),
+            Command::Pause { .. } | Command::Resume => None,
         }
     }
 }
@@ -58,16 +84,22 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
     let Some(body) = manual.body.as_object() else { return Err("the command must be a JSON object".into()) };
     let name = manual.command.as_str();
     let allowed: &[&str] = match name {
-        "status" | "shift" => &[],
-        "deregister" | "restore" => &["targets"],
-        "failback" => &["force"],
+        "status" | "shift" | "failback" => &["target_group_arn"],
+        "deregister" | "restore" => &["target_group_arn", "targets"],
+        "pause" => &["reason", "by"],
+        "resume" => &[],
         other => return Err(format!("unknown command {other:?}; expected one of {}", COMMANDS.join(", "))),
     };
-    if let Some(unknown) = body
-        .keys()
-        .find(|k| !["command", "dry_run", "target_group_arn"].contains(&k.as_str()) && !allowed.contains(&k.as_str()))
+    if let Some(unknown) =
+        body.keys().find(|k| !["command", "dry_run", "force"].contains(&k.as_str()) && !allowed.contains(&k.as_str()))
     {
         return Err(format!("command {name:?} does not take field {unknown:?}"));
+    }
+    let force = force(body)?;
+    match name {
+        "pause" => return Ok(Command::Pause { by: text(body, "by")?, reason: text(body, "reason")? }),
+        "resume" => return Ok(Command::Resume),
+        _ => {}
     }
     let group = match body.get("target_group_arn") {
         Some(Value::String(arn)) if group_suffix(arn.trim()).is_some() => arn.trim().to_owned(),
@@ -77,17 +109,29 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
     Ok(match name {
         "status" => Command::Status { group },
         "shift" => Command::Shift { group },
-        "failback" => Command::Failback {
-            group,
-            force: match body.get("force") {
-                None => false,
-                Some(Value::Bool(b)) => *b,
-                Some(other) => return Err(format!("force must be true or false, got {other}")),
-            },
-        },
+        "failback" => Command::Failback { group, force },
         "deregister" => Command::Deregister { group, targets: targets(body)? },
         _ => Command::Restore { group, targets: targets(body)? },
     })
+}
+
+/// `"force": true`: act while automation is paused (a person's decision); absent is `false`.
+pub fn force(body: &Map<String, Value>) -> Result<bool, String> {
+    match body.get("force") {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(format!("force must be true or false, got {other}")),
+    }
+}
+
+/// An optional non-empty string field.
+fn text(body: &Map<String, Value>, field: &str) -> Result<Option<String>, String> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
+        Some(other) => Err(format!("{field} must be a string, got {other}")),
+    }
 }
 
 /// `targets`: a non-empty list of ids (`"i-0abc"`) or objects `{"id", "port"?, "availability_zone"?}`.
@@ -163,6 +207,16 @@ mod tests {
             parse(&manual(json!({"command": "failback", "target_group_arn": TG, "force": true}))),
             Ok(Command::Failback { group: TG.into(), force: true })
         );
+        assert_eq!(
+            parse(&manual(json!({"command": "pause", "reason": "bad deploy", "by": "alice"}))),
+            Ok(Command::Pause { by: Some("alice".into()), reason: Some("bad deploy".into()) })
+        );
+        assert_eq!(parse(&manual(json!({"command": "pause"}))), Ok(Command::Pause { by: None, reason: None }));
+        assert_eq!(parse(&manual(json!({"command": "resume"}))), Ok(Command::Resume));
+        assert!(matches!(
+            parse(&manual(json!({"command": "shift", "target_group_arn": TG, "force": true}))),
+            Ok(Command::Shift { .. })
+        ));
     }
 
     #[test]
@@ -200,6 +254,10 @@ mod tests {
             (json!({"command": "deregister", "target_group_arn": TG, "target": ["i-1"]}), "does not take field"),
             (json!({"command": "restore", "target_group_arn": TG, "targets": [{"id": "i-1", "port": 0}]}), "bad port"),
             (json!({"command": "failback", "target_group_arn": TG, "force": "yes"}), "force must be"),
+            (json!({"command": "shift", "target_group_arn": TG, "force": 1}), "force must be"),
+            (json!({"command": "pause", "reason": 5}), "reason must be a string"),
+            (json!({"command": "pause", "target_group_arn": TG}), "does not take field"),
+            (json!({"command": "resume", "why": "x"}), "does not take field"),
         ] {
             let error = parse(&manual(body.clone())).expect_err(&body.to_string());
             assert!(error.contains(expected), "{body}: {error}");

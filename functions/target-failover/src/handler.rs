@@ -6,9 +6,12 @@
 //! published; the invocation returns an error if, and only if, some AWS call failed in a way a retry could
 //! fix, or the manual command is invalid.
 
+use std::time::Duration;
+
 use failover_core::intake;
 use failover_core::invoke::finish;
 use failover_core::invoke::InvokeError;
+use failover_core::ledger::{self, DynamoLedger, Ledger};
 use failover_core::notify::{Notifier, SnsNotifier};
 use failover_core::response::Response;
 use serde_json::Value;
@@ -21,12 +24,14 @@ use crate::route::{self, Home, Route};
 use crate::{Config, FUNCTION};
 
 /// Everything an invocation needs, built once per cold start. Generic over its ports so that tests can put a
-/// recording notifier or a mocked SDK client in.
-pub struct App<L = ElbClient, N = SnsNotifier> {
+/// recording notifier, an in-memory ledger or a mocked SDK client in.
+pub struct App<L = ElbClient, N = SnsNotifier, G = DynamoLedger> {
     config: Config,
     lb: L,
     notifier: N,
+    ledger: G,
     home: Home,
+    clock: fn() -> i64,
 }
 
 impl App {
@@ -39,29 +44,63 @@ impl App {
         let lb = ElbClient::new(aws_sdk_elasticloadbalancingv2::Client::new(sdk));
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         let home = Home::new(&config.common.topic_arn, &region);
-        App { config, lb, notifier, home }
+        let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), config.common.ledger_table.clone());
+        App::with_ports(config, lb, notifier, ledger, home)
     }
 }
 
-impl<L: LoadBalancer, N: Notifier + Sync> App<L, N> {
-    pub fn with_ports(config: Config, lb: L, notifier: N, home: Home) -> Self {
-        App { config, lb, notifier, home }
+impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
+    pub fn with_ports(config: Config, lb: L, notifier: N, ledger: G, home: Home) -> Self {
+        App { config, lb, notifier, ledger, home, clock: failover_core::time::now_secs }
     }
 
+    /// Replaces the clock of the ledger's times (epoch seconds).
+    pub fn with_clock(mut self, clock: fn() -> i64) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The ledger port, to read what the invocations recorded (tests).
+    pub fn ledger(&self) -> &G {
+        &self.ledger
+    }
+
+    /// An invocation with no Lambda context (tests, local runs): a fresh owner, the longest lease.
     pub async fn handle(&self, payload: Value) -> Result<Response, InvokeError> {
+        self.handle_with_context(payload, None, None).await
+    }
+
+    /// An invocation: the request id names it in the ledger, the time it has left sets its lease.
+    pub async fn handle_with_context(
+        &self,
+        payload: Value,
+        request_id: Option<&str>,
+        remaining: Option<Duration>,
+    ) -> Result<Response, InvokeError> {
         let event = intake::parse(&payload).inspect_err(|e| tracing::warn!(error = %e, "rejected event"))?;
         let route =
             route::route(&event, &self.home, self.config.common.dry_run).map_err(InvokeError::InvalidCommand)?;
-        let ctx = Ctx { lb: &self.lb, config: &self.config };
-        let (trigger, reports) = match route {
-            Route::Skip { trigger, reason } => (trigger, vec![report::skipped(None, action::NONE, reason)]),
-            Route::Alarm { trigger, alarm } => (trigger, actions::on_alarm(&ctx, alarm).await),
-            Route::Command { trigger, command, dry_run } => {
-                let reports =
-                    actions::on_command(&ctx, &command, dry_run).await.map_err(InvokeError::InvalidCommand)?;
+        let owner = ledger::owner(request_id);
+        let ctx = |trigger, force| Ctx {
+            lb: &self.lb,
+            ledger: &self.ledger,
+            config: &self.config,
+            clock: self.clock,
+            owner: &owner,
+            hold_secs: ledger::lease_secs(remaining),
+            trigger,
+            force,
+        };
+        let (trigger, reports) = match &route {
+            Route::Skip { trigger, reason } => (trigger, vec![report::skipped(None, action::NONE, reason.clone())]),
+            Route::Alarm { trigger, alarm } => (trigger, actions::on_alarm(&ctx(trigger, false), alarm.clone()).await),
+            Route::Command { trigger, command, dry_run, force } => {
+                let reports = actions::on_command(&ctx(trigger, *force), command, *dry_run)
+                    .await
+                    .map_err(InvokeError::InvalidCommand)?;
                 (trigger, reports)
             }
         };
-        finish(&self.notifier, FUNCTION, report::stamp(&trigger, reports)).await
+        finish(&self.notifier, FUNCTION, report::stamp(trigger, reports)).await
     }
 }

@@ -2,8 +2,9 @@
 //! backup group when it can no longer serve, and fails back when it recovers. Settings: [`config`].
 //!
 //! # Layout: where an event goes
-//! 1. [`handler`]: [`App::handle`] parses the payload ([`failover_core::intake`]), routes it, dispatches it,
-//!    and ends with [`failover_core::invoke::finish`] (log, publish, answer).
+//! 1. [`handler`]: [`App::handle_with_context`] (the Lambda request id names the invocation in the ledger, its
+//!    deadline sets the lease; [`App::handle`] without them) parses the payload ([`failover_core::intake`]),
+//!    routes it, dispatches it, and ends with [`failover_core::invoke::finish`] (log, publish, answer).
 //! 2. [`route`] (pure): an alarm becomes the groups it names (`TargetGroup` dimensions) or every instance
 //!    group (`InstanceId` only), its instances, and ALARM vs OK; a manual command ([`command`] parses it)
 //!    becomes its action on its group. Re-evaluations, other accounts or regions ([`Home`]), database alarms
@@ -11,7 +12,9 @@
 //! 3. [`actions`]: the fan-out over groups and the plan's dispatch ([`actions`] `mod.rs`), then one file per
 //!    action: [`actions::deregister`], [`actions::shift`], [`actions::failback`], [`actions::restore`],
 //!    [`actions::status`]. Each gathers its facts through [`ports::LoadBalancer`], decides through
-//!    [`decide`], acts, and writes its reports ([`report`] holds the shared texts and action names).
+//!    [`decide`], acts, and writes its reports ([`report`] holds the shared texts and action names). The
+//!    changing ones follow the incident ledger's protocol per group ([`actions::ledger`] over
+//!    [`failover_core::ledger::Ledger`]); `pause` and `resume` are [`failover_core::pause`]'s.
 //! 4. [`decide`] (pure): the guardrail, the plans, what a shift or failback changes and what that comes to.
 //!    [`model`]: the domain types; no SDK type appears in `model`, `decide`, `actions` or `report`.
 //! 5. [`adapters`]: the SDK implementation of the port.
@@ -29,24 +32,42 @@
 //!   weights exactly, or leaves the action to a person.
 //!
 //! # Idempotency and retries
-//! Every decision starts from the current state, so the same event again changes nothing more: deregistered
-//! targets are no longer there to remove, an action already shifted (failing group at weight 0 with saved
-//! weights) is left alone and saved weights are never overwritten by shifted ones, and a failback finds no
-//! saved weights. Weights are saved *before* a shift and removed *after* a failback, so an interrupted run
-//! completes on the next. An invocation returns an error only when an AWS call failed in a way a retry can
-//! fix (throttling, 5xx, timeouts), after the SDK's own retries and after publishing a failure notification;
-//! Lambda then retries the event. A refusal is notified again when its event repeats.
+//! What the function remembers lives in the incident ledger (one DynamoDB table, `LEDGER_TABLE`), never in
+//! tags: it reads tags only for configuration (opt-in, backup group). Each group is a ledger resource,
+//! `target-group:<ARN>`, with records `shift#<listener-id>[/<rule-id>]` (an action's weights before and after
+//! a shift, and the backup) and `removal#<id>[:<port>]` (a target taken out: id, port, zone, trigger, the
+//! group's registered count before). A change on a group reads the ledger (waiting up to
+//! [`actions::ledger::HELD_TRIES`] × [`actions::ledger::HELD_WAIT`] while another invocation holds it), then
+//! the AWS facts, decides, and `begin`s: the group's lease, plus its pending records, each written only if its
+//! key is free. Another invocation got there first (busy, or the ledger changed since the read): it starts over
+//! on fresh facts, at most [`actions::ledger::BEGIN_TRIES`] times, then gives up with a retryable error and no
+//! notification. Paused: refused and notified, nothing changed (a manual command's `"force": true` acts).
+//! After the change, `end` settles the records (done; abandoned for the part not made), closes those the
+//! change undid (a failback closes its shift records, a restore the targets' removal records) and releases
+//! the lease. So two invocations never act on one group at once, and the same event again changes nothing
+//! more: deregistered targets are no longer there to remove, an action at weight 0 with a live shift record is
+//! already shifted (and its weights before are never overwritten by shifted ones), a failback finds no open
+//! shift record. An interrupted run (a timeout, an `end` that failed) leaves pending records; the retry finds
+//! the change made in the AWS facts and settles them (an action already at weight 0, a target no longer
+//! registered), once. A dry run reads the ledger and writes nothing. An invocation returns an error only when
+//! an AWS call (ledger included) failed in a way a retry can fix (throttling, 5xx, timeouts), after the SDK's
+//! own retries and after publishing a failure notification; Lambda then retries the event. A failed `begin`
+//! changes nothing; a failed `end` after a change errs after the notification. A refusal is notified again
+//! when its event repeats.
 //!
 //! # Calls per invocation
-//! Tags: one `DescribeTags` per 20 groups. Per group involved: one `DescribeTargetHealth` (also for a backup
-//! group before traffic moves to it), at most one `DeregisterTargets`; a shift or failback adds
-//! `DescribeTargetGroups`, `DescribeListeners` per load balancer, `DescribeRules` per listener, one
-//! `DescribeTags` per 20 listeners and rules forwarding to the group (their opt-in; none when nothing forwards
-//! to it), one `AddTags` or `RemoveTags`, and one `ModifyListener`/`ModifyRule` per opted-in action. A
-//! refused shift stops after that `DescribeTags`. The group's own tags are read first, to know whether there is
-//! anything to do at all. `status` of a group with a backup or saved weights reads its listeners, rules and
-//! their tags the same way. An instance alarm first lists the target groups (`DescribeTargetGroups`,
-//! paginated). Groups are handled [`actions::MAX_CONCURRENT_GROUPS`] at a time.
+//! Tags: one `DescribeTags` per 20 groups (a group not opted in costs nothing more). Per opted-in group
+//! involved: one ledger `Query` (again after each wait or start-over), one `DescribeTargetHealth` (also for a
+//! backup group before traffic moves to it); a change adds two `TransactWriteItems` (`begin` and `end`) around
+//! at most one `DeregisterTargets` / `RegisterTargets`, or one `ModifyListener`/`ModifyRule` per opted-in
+//! action. A shift or failback adds `DescribeTargetGroups`, `DescribeListeners` per load balancer,
+//! `DescribeRules` per listener, one `DescribeTags` per 20 listeners and rules forwarding to the group (their
+//! opt-in; none when nothing forwards to it). A refused shift stops after that `DescribeTags`. An OK alarm on
+//! a group with no open shift record stops after the ledger `Query`. `status` reads the ledger (`Query`) and the
+//! pause (`GetItem`), and, for a group with a backup or open shift records, its listeners, rules and their
+//! tags the same way; `pause` is one `PutItem`, `resume` one `GetItem` and one `DeleteItem`. An instance alarm
+//! first lists the target groups (`DescribeTargetGroups`, paginated). Groups are handled
+//! [`actions::MAX_CONCURRENT_GROUPS`] at a time.
 
 pub mod actions;
 pub mod adapters;

@@ -13,6 +13,11 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let app = App::new(config, &sdk);
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { app.handle(event.payload).await }))
-        .await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // The deadline (epoch milliseconds) sets the lease: the time left plus a margin.
+        let deadline = std::time::UNIX_EPOCH + std::time::Duration::from_millis(event.context.deadline);
+        let remaining = deadline.duration_since(std::time::SystemTime::now()).ok();
+        app.handle_with_context(event.payload, Some(&event.context.request_id), remaining).await
+    }))
+    .await
 }

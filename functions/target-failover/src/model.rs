@@ -11,14 +11,6 @@ use serde::Serialize;
 /// Tag on a target group naming the group that takes its traffic when it can no longer serve.
 pub const BACKUP_TAG: &str = "failover:backup-target-group";
 
-/// Prefix of the tags, on the failing group, that remember the weights of one forward action before the
-/// shift. The rest of the key names the action ([`Location::key`]); the value lists the weights
-/// ([`format_weights`]).
-pub const SAVED_WEIGHTS_PREFIX: &str = "failover:saved-weights:";
-
-/// Tag values are limited to 256 characters.
-pub const TAG_VALUE_MAX_CHARS: usize = 256;
-
 /// ALB weights range from 0 to 999.
 pub const MAX_WEIGHT: u32 = 999;
 
@@ -138,7 +130,7 @@ pub fn group_name(arn: &str) -> &str {
     group_suffix(arn).and_then(|s| s.split('/').nth(1)).unwrap_or(arn)
 }
 
-/// The group's id (the last ARN segment): what [`SavedWeights`] record, to stay under the tag value limit.
+/// The group's id (the last ARN segment).
 pub fn group_id(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
@@ -158,7 +150,7 @@ impl Location {
         }
     }
 
-    /// Names the action in the saved-weights tag key: `<listener-id>` for a default action,
+    /// Names the action in its shift record's key (`shift#<key>`): `<listener-id>` for a default action,
     /// `<listener-id>/<rule-id>` for a rule (ids are the last ARN segments, 16 hex digits on AWS).
     pub fn key(&self) -> String {
         let mut segments = self.arn().rsplit('/');
@@ -208,35 +200,9 @@ impl ForwardAction {
     }
 }
 
-/// The weights each shifted action had before the shift, read from the failing group's tags, keyed by
-/// [`Location::key`]: group id → weight.
+/// The weights each shifted action had before the shift, as the group's live shift records say, keyed by
+/// [`Location::key`]: group ARN → weight, in the action's order.
 pub type SavedWeights = BTreeMap<String, Vec<(String, u32)>>;
-
-/// `<group-id>=<weight>` pairs separated by spaces (ELB tag values allow letters, digits, spaces and
-/// `_ . : / = + - @`; commas are not allowed).
-pub fn format_weights(weights: &[Weight]) -> String {
-    weights.iter().map(|w| format!("{}={}", group_id(&w.group_arn), w.weight)).collect::<Vec<_>>().join(" ")
-}
-
-/// The saved weights among a group's tags; malformed values are skipped (and reported by the caller as
-/// conflicts when an action needs them).
-pub fn saved_weights(tags: &Tags) -> SavedWeights {
-    let mut saved = SavedWeights::new();
-    for (key, value) in tags {
-        let Some(location) = key.strip_prefix(SAVED_WEIGHTS_PREFIX) else { continue };
-        let pairs: Option<Vec<(String, u32)>> = value
-            .split_whitespace()
-            .map(|pair| {
-                let (id, weight) = pair.split_once('=')?;
-                Some((id.to_owned(), weight.parse().ok()?))
-            })
-            .collect();
-        if let Some(pairs) = pairs.filter(|p| !p.is_empty()) {
-            saved.insert(location.to_owned(), pairs);
-        }
-    }
-    saved
-}
 
 #[cfg(test)]
 mod tests {
@@ -264,26 +230,5 @@ mod tests {
         );
         assert_eq!(listener.key(), "f2f7dc8efc522ab2");
         assert_eq!(rule.key(), "f2f7dc8efc522ab2/9683b2d02a6cabee");
-    }
-
-    #[test]
-    fn saved_weights_round_trip_through_a_tag_value() {
-        let value = format_weights(&[Weight::new(TG, 3), Weight::new("arn:x:targetgroup/b/0a1b", 1)]);
-        assert_eq!(value, "73e2d6bc24d8a067=3 0a1b=1");
-        let tags = Tags::from([
-            (format!("{SAVED_WEIGHTS_PREFIX}f2f7"), value),
-            (format!("{SAVED_WEIGHTS_PREFIX}bad"), "x=y".into()),
-            ("failover:enabled".into(), "true".into()),
-        ]);
-        let saved = saved_weights(&tags);
-        assert_eq!(saved.len(), 1);
-        assert_eq!(saved["f2f7"], vec![("73e2d6bc24d8a067".to_owned(), 3), ("0a1b".to_owned(), 1)]);
-    }
-
-    #[test]
-    fn five_groups_of_saved_weights_fit_in_one_tag_value() {
-        let weights: Vec<Weight> =
-            (0..5).map(|i| Weight::new(format!("arn:x:targetgroup/n/{i:016x}"), MAX_WEIGHT)).collect();
-        assert!(format_weights(&weights).len() <= TAG_VALUE_MAX_CHARS);
     }
 }

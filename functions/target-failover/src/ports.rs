@@ -48,8 +48,4 @@ pub trait LoadBalancer: Send + Sync {
         actions: &Self::Actions,
         weights: &[Weight],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
-
-    fn add_tags(&self, resource: &str, tags: &[(String, String)]) -> impl Future<Output = Result<(), AwsError>> + Send;
-
-    fn remove_tags(&self, resource: &str, keys: &[String]) -> impl Future<Output = Result<(), AwsError>> + Send;
 }

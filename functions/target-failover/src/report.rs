@@ -18,6 +18,8 @@ pub mod action {
     pub const SHIFT: &str = "shift-traffic";
     pub const FAILBACK: &str = "failback";
     pub const STATUS: &str = "status";
+    pub const PAUSE: &str = failover_core::pause::PAUSE;
+    pub const RESUME: &str = failover_core::pause::RESUME;
     /// Work on no particular group: listing or tagging groups failed.
     pub const ALARM: &str = "handle-alarm";
     /// A skip that is about no action.

@@ -50,8 +50,8 @@ pub enum Route {
     Skip { trigger: String, reason: String },
     /// An alarm about target groups or instances.
     Alarm { trigger: String, alarm: AlarmRoute },
-    /// A manual command on one group.
-    Command { trigger: String, command: Command, dry_run: bool },
+    /// A manual command (on one group, or `pause`/`resume`); `force` acts while automation is paused.
+    Command { trigger: String, command: Command, dry_run: bool, force: bool },
 }
 
 /// The groups and instances an alarm concerns.
@@ -132,14 +132,14 @@ fn alarm_route(alarm: &AlarmChange, home: &Home) -> Result<AlarmRoute, String> {
 
 fn command_route(manual: &ManualCommand, home: &Home, dry_run: bool) -> Result<Route, String> {
     let command = command::parse(manual)?;
-    let group = command.group();
-    if let Some(parts) = split_arn(group) {
+    let force = manual.body.as_object().map(command::force).transpose()?.unwrap_or(false);
+    if let Some((group, parts)) = command.group().and_then(|g| Some((g, split_arn(g)?))) {
         if let Some(why) = home.foreign(parts.account, parts.region) {
             return Err(format!("target group {group} is not this function's: {why}"));
         }
     }
     let trigger = format!("manual command {}", command.name());
-    Ok(Route::Command { trigger, dry_run: manual.dry_run.unwrap_or(dry_run), command })
+    Ok(Route::Command { trigger, dry_run: manual.dry_run.unwrap_or(dry_run), command, force })
 }
 
 #[cfg(test)]
@@ -212,7 +212,7 @@ mod tests {
     fn a_manual_command_goes_to_its_action_with_its_own_dry_run() {
         let arn = format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:{TG}");
         let event = manual(json!({"command": "shift", "target_group_arn": arn, "dry_run": true}));
-        let Ok(Route::Command { trigger, command, dry_run }) = route(&event, &home(), false) else {
+        let Ok(Route::Command { trigger, command, dry_run, force: false }) = route(&event, &home(), false) else {
             panic!("not routed to the command")
         };
         assert_eq!(

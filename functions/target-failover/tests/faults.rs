@@ -1,10 +1,12 @@
-//! Faults the local AWS cannot produce: throttling, 5xx, connection failures and timeouts on each ELB call the
-//! function makes, through `aws-smithy-mocks` (connection failures and timeouts through the sentinel statuses
+//! Faults the local AWS cannot produce: throttling, 5xx, connection failures and timeouts on each ELB and
+//! ledger (DynamoDB `Query`, `TransactWriteItems`) call the function makes, through `aws-smithy-mocks` (connection failures and timeouts through the sentinel statuses
 //! of `test_support::faulty_http`), and on the notification itself. A fault that clears within the
 //! SDK's attempts is invisible; one that outlasts them returns an `AwsError` to Lambda (so the event is
 //! retried) after a failure notification was attempted. A failed notification never undoes or fails a change.
 
-use aws_sdk_elasticloadbalancingv2::operation::add_tags::AddTagsOutput;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTargetsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_rules::DescribeRulesOutput;
@@ -14,7 +16,6 @@ use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeT
 use aws_sdk_elasticloadbalancingv2::operation::modify_listener::ModifyListenerOutput;
 use aws_sdk_elasticloadbalancingv2::operation::modify_rule::ModifyRuleOutput;
 use aws_sdk_elasticloadbalancingv2::operation::register_targets::RegisterTargetsOutput;
-use aws_sdk_elasticloadbalancingv2::operation::remove_tags::RemoveTagsOutput;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, Listener, Rule as ListenerRule, Tag, TagDescription,
     TargetDescription, TargetGroup, TargetGroupTuple, TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
@@ -22,6 +23,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_smithy_mocks::{mock, Rule};
+use failover_core::ledger::DynamoLedger;
 use failover_core::notify::{NotificationFormat, Notifier, SnsNotifier};
 use failover_core::outcome::Outcome;
 use serde_json::{json, Value};
@@ -47,7 +49,7 @@ enum Scenario {
     Deregister,
     /// Target-group alarm, every target unhealthy, backup tagged: listener and rule shifted.
     Shift,
-    /// OK, healthy again, weights saved: listener and rule restored.
+    /// OK, healthy again, shift records in the ledger: listener and rule restored.
     Failback,
     /// Instance alarm: the instance leaves the one opted-in group it is in.
     Instance,
@@ -59,31 +61,31 @@ impl Scenario {
     /// The ELB operations the scenario makes, each a place for a fault.
     fn operations(self) -> &'static [&'static str] {
         match self {
-            Scenario::Deregister => &["DescribeTags", "DescribeTargetHealth", "DeregisterTargets"],
-            Scenario::Shift => &[
-                "DescribeTags",
-                "DescribeTargetHealth",
-                "DescribeTargetGroups",
-                "DescribeListeners",
-                "DescribeRules",
-                "AddTags",
-                "ModifyListener",
-                "ModifyRule",
-            ],
-            Scenario::Failback => &[
-                "DescribeTags",
-                "DescribeTargetHealth",
-                "DescribeTargetGroups",
-                "DescribeListeners",
-                "DescribeRules",
-                "ModifyListener",
-                "ModifyRule",
-                "RemoveTags",
-            ],
-            Scenario::Instance => {
-                &["DescribeTargetGroups", "DescribeTags", "DescribeTargetHealth", "DeregisterTargets"]
+            Scenario::Deregister => {
+                &["DescribeTags", "Query", "DescribeTargetHealth", "TransactWriteItems", "DeregisterTargets"]
             }
-            Scenario::Restore => &["DescribeTags", "DescribeTargetHealth", "RegisterTargets"],
+            Scenario::Shift | Scenario::Failback => &[
+                "DescribeTags",
+                "Query",
+                "DescribeTargetHealth",
+                "DescribeTargetGroups",
+                "DescribeListeners",
+                "DescribeRules",
+                "TransactWriteItems",
+                "ModifyListener",
+                "ModifyRule",
+            ],
+            Scenario::Instance => &[
+                "DescribeTargetGroups",
+                "DescribeTags",
+                "Query",
+                "DescribeTargetHealth",
+                "TransactWriteItems",
+                "DeregisterTargets",
+            ],
+            Scenario::Restore => {
+                &["DescribeTags", "Query", "DescribeTargetHealth", "TransactWriteItems", "RegisterTargets"]
+            }
         }
     }
 
@@ -118,11 +120,35 @@ impl Scenario {
         if arn == G && matches!(self, Scenario::Shift | Scenario::Failback) {
             tags.push(tag("failover:backup-target-group", B));
         }
-        if arn == G && self == Scenario::Failback {
-            tags.push(tag("failover:saved-weights:2222222222222222", "00000000000000aa=1"));
-            tags.push(tag("failover:saved-weights:2222222222222222/3333333333333333", "00000000000000aa=1"));
-        }
         tags
+    }
+
+    /// The group's ledger: the shift records of the listener and the rule for a failback, else nothing.
+    fn ledger_output(self) -> QueryOutput {
+        let items = if self == Scenario::Failback {
+            ["2222222222222222", "2222222222222222/3333333333333333"]
+                .map(|key| {
+                    let data = json!({"before": [{"group_arn": G, "weight": 1}], "backup": B});
+                    [
+                        ("pk", AttributeValue::S(format!("target-group:{G}"))),
+                        ("sk", AttributeValue::S(format!("shift#{key}"))),
+                        ("state", AttributeValue::S("done".into())),
+                        ("owner", AttributeValue::S("earlier".into())),
+                        ("trigger", AttributeValue::S("alarm web".into())),
+                        ("created_at", AttributeValue::N("1".into())),
+                        ("updated_at", AttributeValue::N("1".into())),
+                        ("expires_at", AttributeValue::N(i64::MAX.to_string())),
+                        ("data", AttributeValue::S(data.to_string())),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect()
+                })
+                .to_vec()
+        } else {
+            Vec::new()
+        };
+        QueryOutput::builder().set_items(Some(items)).build()
     }
 
     fn health(self, arn: &str) -> Vec<TargetHealthDescription> {
@@ -208,13 +234,14 @@ impl Scenario {
             mock!(Client::register_targets).then_output(|| RegisterTargetsOutput::builder().build()),
             mock!(Client::modify_listener).then_output(|| ModifyListenerOutput::builder().build()),
             mock!(Client::modify_rule).then_output(|| ModifyRuleOutput::builder().build()),
-            mock!(Client::add_tags).then_output(|| AddTagsOutput::builder().build()),
-            mock!(Client::remove_tags).then_output(|| RemoveTagsOutput::builder().build()),
+            mock!(aws_sdk_dynamodb::Client::query).then_output(move || self.ledger_output()),
+            mock!(aws_sdk_dynamodb::Client::transact_write_items)
+                .then_output(|| TransactWriteItemsOutput::builder().build()),
         ]
     }
 }
 
-/// The operations [`Scenario::world`] answers, in its order.
+/// The operations [`Scenario::world`] answers, in its order (ELB's, then the ledger's).
 const WORLD: [&str; 11] = [
     "DescribeTags",
     "DescribeTargetHealth",
@@ -225,30 +252,43 @@ const WORLD: [&str; 11] = [
     "RegisterTargets",
     "ModifyListener",
     "ModifyRule",
-    "AddTags",
-    "RemoveTags",
+    "Query",
+    "TransactWriteItems",
 ];
 
-/// The changing operations the world answered (the failing rule's own calls are not counted here).
+/// The ELB changes the world answered (the failing rule's own calls are not counted here; the ledger's
+/// writes are not AWS changes).
 fn changes_made(world: &[Rule]) -> Vec<&'static str> {
     WORLD
         .iter()
         .zip(world)
-        .filter(|(op, rule)| !op.starts_with("Describe") && rule.num_calls() > 0)
+        .filter(|(op, rule)| !op.starts_with("Describe") && !LEDGER.contains(op) && rule.num_calls() > 0)
         .map(|(op, _)| *op)
         .collect()
 }
 
 use faulty_http::{Fault, FAULTS};
 
-/// How ELB answers a fault in a mock.
-trait ElbFault {
-    fn status_and_body(self) -> (u16, Option<String>);
+/// The ledger's calls.
+const LEDGER: [&str; 2] = ["Query", "TransactWriteItems"];
+
+/// How ELB or DynamoDB answers a fault in a mock.
+trait ElbFault: Sized {
+    /// The status and body a mock answers with: ELB's XML `Throttling` error (HTTP 400), or the fault's status.
+    fn status_and_body(self) -> (u16, Option<String>) {
+        self.answer("DescribeTags")
+    }
+
+    /// The status and body of the fault on `operation`: DynamoDB's JSON throttling error for the ledger's calls.
+    fn answer(self, operation: &str) -> (u16, Option<String>);
 }
 
 impl ElbFault for Fault {
-    /// The status and body a mock answers with: ELB's XML `Throttling` error (HTTP 400), or the fault's status.
-    fn status_and_body(self) -> (u16, Option<String>) {
+    fn answer(self, operation: &str) -> (u16, Option<String>) {
+        if LEDGER.contains(&operation) && self == Fault::Throttling {
+            let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate exceeded"}"#;
+            return (400, Some(body.to_owned()));
+        }
         match self.status() {
             Some(status) => (status, None),
             None => (
@@ -268,7 +308,7 @@ impl ElbFault for Fault {
 /// (one rule, because the mock interceptor picks a rule per call and serves that call's retries from it), or
 /// `fault` for ever. Later calls of the operation fall through to the world's rules.
 fn fault_rule(scenario: Scenario, operation: &str, fault: Fault, times: Option<usize>) -> Rule {
-    let (status, body) = fault.status_and_body();
+    let (status, body) = fault.answer(operation);
     macro_rules! failing {
         ($op:expr, $ok:expr) => {{
             let sequence = mock!($op).sequence().http_status(status, body.clone());
@@ -288,8 +328,10 @@ fn fault_rule(scenario: Scenario, operation: &str, fault: Fault, times: Option<u
         "RegisterTargets" => failing!(Client::register_targets, || RegisterTargetsOutput::builder().build()),
         "ModifyListener" => failing!(Client::modify_listener, || ModifyListenerOutput::builder().build()),
         "ModifyRule" => failing!(Client::modify_rule, || ModifyRuleOutput::builder().build()),
-        "AddTags" => failing!(Client::add_tags, || AddTagsOutput::builder().build()),
-        "RemoveTags" => failing!(Client::remove_tags, || RemoveTagsOutput::builder().build()),
+        "Query" => failing!(aws_sdk_dynamodb::Client::query, move || scenario.ledger_output()),
+        "TransactWriteItems" => {
+            failing!(aws_sdk_dynamodb::Client::transact_write_items, || { TransactWriteItemsOutput::builder().build() })
+        }
         other => panic!("no fault rule for {other}"),
     }
 }
@@ -312,6 +354,7 @@ fn app<'r>(rules: &[Rule], recorder: &'r Recorder) -> App<ElbClient, &'r Recorde
     app_with(rules, recorder)
 }
 
+/// ELB and the ledger answering from the same rules (each client uses the rules of its own operations).
 fn app_with<N: Notifier + Sync>(rules: &[Rule], notifier: N) -> App<ElbClient, N> {
     let config = Config::from_lookup(&test_support::lookup(&[
         ("NOTIFICATION_TOPIC_ARN", TOPIC),
@@ -319,7 +362,8 @@ fn app_with<N: Notifier + Sync>(rules: &[Rule], notifier: N) -> App<ElbClient, N
     ]))
     .unwrap();
     let home = Home { partition: "aws".into(), account: ACCOUNT.into(), region: "us-east-1".into() };
-    App::with_ports(config, ElbClient::new(client!(aws_sdk_elasticloadbalancingv2, rules)), notifier, home)
+    let ledger = DynamoLedger::new(client!(aws_sdk_dynamodb, rules), "failover-ledger");
+    App::with_ports(config, ElbClient::new(client!(aws_sdk_elasticloadbalancingv2, rules)), notifier, ledger, home)
 }
 
 const SCENARIOS: [Scenario; 5] =
@@ -373,14 +417,11 @@ async fn throttling_5xx_connection_failures_and_timeouts_outlasting_the_retries_
 
         let error = app(&rules, &recorder).handle(scenario.event()).await.expect_err(&case);
 
-        // Never half-applied in a harmful way: nothing changes on a failed read, weights never change before
-        // they are saved, and saved weights are never removed before they are restored.
+        // Never half-applied in a harmful way: nothing changes on a failed read or a failed begin (the
+        // ledger's first write), and no change is made without the ledger recording it first.
         let changed = changes_made(&world);
-        if operation.starts_with("Describe") || operation == "AddTags" {
+        if operation.starts_with("Describe") || LEDGER.contains(&operation) {
             assert!(changed.is_empty(), "{case}: changed {changed:?} although {operation} failed");
-        }
-        if operation.starts_with("Modify") {
-            assert!(!changed.contains(&"RemoveTags"), "{case}: saved weights removed before every action was restored");
         }
 
         assert_eq!(error.error_type(), "AwsError", "{case}: {error}");
@@ -502,4 +543,29 @@ async fn opt_in_values_other_than_exactly_true_do_not_opt_a_group_in_and_nothing
             assert!(outcomes(&recorder).is_empty(), "{case}: {:?}", outcomes(&recorder));
         }
     }
+}
+
+#[tokio::test]
+async fn a_failed_ledger_end_after_the_change_returns_an_error_after_a_failure_notification() {
+    // `end` is the transaction without the pause check: it fails after the targets left the group.
+    let (status, body) = Fault::Unavailable.answer("TransactWriteItems");
+    let end = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .match_requests(|input| input.transact_items().iter().all(|item| item.condition_check().is_none()))
+        .sequence()
+        .http_status(status, body)
+        .repeatedly()
+        .build();
+    let world = Scenario::Deregister.world();
+    let mut rules = vec![end.clone()];
+    rules.extend(world.iter().cloned());
+    let recorder = Recorder::default();
+
+    let error = app(&rules, &recorder).handle(Scenario::Deregister.event()).await.expect_err("retried");
+
+    assert_eq!(changes_made(&world), ["DeregisterTargets"]);
+    assert_eq!(end.num_calls(), ATTEMPTS);
+    assert_eq!(error.error_type(), "AwsError", "{error}");
+    assert!(error.to_string().contains("TransactWriteItems"), "{error}");
+    assert_eq!(outcomes(&recorder), [("failed".to_owned(), "deregister-targets".to_owned())]);
+    assert!(recorder.published()[0].title.contains("targets were deregistered"), "{:?}", recorder.published());
 }

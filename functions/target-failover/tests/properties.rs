@@ -5,30 +5,35 @@
 //!   accused targets that are not already leaving, and removes nothing from a group that cannot serve.
 //! - Traffic shift and failback ([`decide::plan_shift`], [`decide::plan_failback`]): weights stay within ELB's
 //!   0–999, the failing group's whole share moves to the backup, and failing back after a shift restores every
-//!   action's original weights exactly (through the saved-weights tags, as the handler stores them). A
-//!   listener or rule without the opt-in tag is never changed nor saved, and is reported as left out exactly
-//!   when it would have moved traffic.
-//! - Tags a person can edit (saved weights, backup, opt-in): any string is read without panicking, and only
-//!   well-formed values are used.
-//! - The handler, over an in-memory load balancer: mutated samples from `events/` and random JSON never panic,
-//!   every rejection is an `InvalidEvent`/`InvalidCommand` with a short message, and no invocation ever leaves a
-//!   group below its floor or sets a weight out of range.
+//!   action's original weights exactly (through the shift records' data, as the handler writes it in the
+//!   ledger). A listener or rule without the opt-in tag is never changed nor recorded, and is reported as left
+//!   out exactly when it would have moved traffic.
+//! - Tags a person can edit (backup, opt-in) and ledger records a person can edit: anything is read without
+//!   panicking, and only well-formed values are used.
+//! - The handler, over an in-memory load balancer and ledger: mutated samples from `events/` and random JSON
+//!   never panic, every rejection is an `InvalidEvent`/`InvalidCommand` with a short message, and no invocation
+//!   ever leaves a group below its floor or sets a weight out of range.
+//! - The ledger and the listeners agree ([`MemoryLedger`]): over random ALARM/OK sequences with listener
+//!   changes failing at random, every action at weight 0 for the failing group has a live shift record and no
+//!   action serving the group has a done one; two invocations of one event at once change the weights once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use failover_core::aws::AwsError;
+use failover_core::ledger::{Record, Snapshot, State};
 use proptest::prelude::*;
-use serde_json::Value;
-use target_failover::decide::{self, backup_of, Candidates, Counts, Floor, GroupView, Plan};
+use serde_json::{json, Value};
+use target_failover::actions::ledger::{self, saved_weights, shift_data};
+use target_failover::decide::{self, backup_of, Candidates, Counts, Floor, GroupView, Plan, WeightChange};
 use target_failover::model::{
-    format_weights, saved_weights, ForwardAction, Location, Tags, Target, TargetHealth, TargetState, Weight,
-    BACKUP_TAG, MAX_WEIGHT, SAVED_WEIGHTS_PREFIX,
+    ForwardAction, Location, SavedWeights, Tags, Target, TargetHealth, TargetState, Weight, BACKUP_TAG, MAX_WEIGHT,
 };
 use target_failover::ports::LoadBalancer;
 use target_failover::{App, Config, Home};
 
 use mutate::samples;
+use test_support::memory_ledger::MemoryLedger;
 use test_support::mutate;
 use test_support::strategies;
 use test_support::Recorder;
@@ -90,12 +95,7 @@ fn tag_text() -> impl Strategy<Value = String> {
 }
 
 fn tags() -> impl Strategy<Value = Tags> {
-    let key = prop_oneof![
-        Just(OPT_IN.to_owned()),
-        Just(BACKUP_TAG.to_owned()),
-        "[a-f0-9/]{0,33}".prop_map(|k| format!("{SAVED_WEIGHTS_PREFIX}{k}")),
-        ".{0,20}",
-    ];
+    let key = prop_oneof![Just(OPT_IN.to_owned()), Just(BACKUP_TAG.to_owned()), ".{0,20}",];
     prop::collection::btree_map(key, tag_text(), 0..5)
 }
 
@@ -232,10 +232,11 @@ proptest! {
         targets in targets(),
         floor in floor(),
         tags in tags(),
+        records in records(),
         force in any::<bool>(),
     ) {
         let group = GroupView { arn: GROUP, tags: &tags, targets: &targets, opt_in_tag_key: OPT_IN };
-        let saved = saved_weights(&tags);
+        let saved = saved_weights(&snapshot(records));
         let counts = Counts::of(&targets, floor);
         match decide::on_ok(group, Candidates::Unhealthy, floor, &saved) {
             Plan::Failback { .. } => {
@@ -268,12 +269,20 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
     #[test]
-    fn any_tag_text_is_read_without_panic_and_only_well_formed_values_are_used(tags in tags()) {
-        for (location, pairs) in saved_weights(&tags) {
-            let value = &tags[&format!("{SAVED_WEIGHTS_PREFIX}{location}")];
+    fn any_record_data_is_read_without_panic_and_only_open_well_formed_shift_records_are_used(
+        records in records(),
+    ) {
+        let snapshot = snapshot(records);
+        for (location, pairs) in saved_weights(&snapshot) {
+            let record = snapshot.record(&format!("shift#{location}")).expect("read from a shift record");
+            prop_assert!(ledger::open(record), "{record:?}");
             prop_assert!(!pairs.is_empty());
-            prop_assert_eq!(pairs.len(), value.split_whitespace().count(), "every pair of {:?} read", value);
+            prop_assert_eq!(Some(pairs.len()), record.data["before"].as_array().map(Vec::len), "every weight read");
         }
+    }
+
+    #[test]
+    fn any_tag_text_is_read_without_panic_and_only_well_formed_values_are_used(tags in tags()) {
         if let Some(Ok(backup)) = backup_of(GROUP, &tags) {
             prop_assert!(backup != GROUP, "a group is never its own backup");
             prop_assert!(backup.starts_with(&format!("{PREFIX}:targetgroup/")), "{backup} is elsewhere");
@@ -281,6 +290,46 @@ proptest! {
         let group = GroupView { arn: GROUP, tags: &tags, targets: &[], opt_in_tag_key: OPT_IN };
         prop_assert_eq!(group.opted_in(), tags.get(OPT_IN).is_some_and(|v| v == "true"));
     }
+}
+
+// ---------------------------------------------------------------------------------------------- ledger records
+
+/// Records of the group as the ledger holds them (`data` as given).
+fn record(key: &str, state: State, data: Value) -> Record {
+    Record::pending(&ledger::resource(GROUP), key, "someone", "alarm web", 1, i64::MAX / 2)
+        .with_state(state)
+        .with_data(data)
+}
+
+fn snapshot(records: Vec<Record>) -> Snapshot {
+    let mut records = records;
+    records.sort_by(|a, b| a.key.cmp(&b.key));
+    records.dedup_by(|a, b| a.key == b.key);
+    Snapshot { resource: ledger::resource(GROUP), at: 2, version: 1, holder: None, records }
+}
+
+/// Shift records as the handler writes them, and damaged ones: other keys, any state, any data.
+fn records() -> impl Strategy<Value = Vec<Record>> {
+    let state = prop::sample::select(vec![State::Pending, State::Done, State::Closed, State::Abandoned]);
+    let weight = (
+        prop::sample::select(vec![GROUP, BACKUP, "x"]),
+        prop_oneof![Just(json!(1)), Just(json!(-1)), Just(json!("9"))],
+    );
+    let well_formed = prop::collection::vec(weight, 0..3).prop_map(|ws| {
+        json!({"before": ws.into_iter().map(|(arn, w)| json!({"group_arn": arn, "weight": w})).collect::<Vec<_>>()})
+    });
+    let data = prop_oneof![well_formed, json_value()];
+    let key =
+        prop_oneof!["[a-f0-9/]{0,20}".prop_map(|k| format!("shift#{k}")), Just("removal#i-1".to_owned()), ".{0,10}",];
+    prop::collection::vec((key, state, data), 0..4)
+        .prop_map(|rs| rs.into_iter().map(|(key, state, data)| record(&key, state, data)).collect())
+}
+
+/// The saved weights of a shift's changes, through the records the handler writes.
+fn saved_by(changes: &[WeightChange]) -> SavedWeights {
+    let records =
+        changes.iter().map(|c| record(&ledger::shift_key(&c.location), State::Done, shift_data(c, BACKUP))).collect();
+    saved_weights(&snapshot(records))
 }
 
 // ---------------------------------------------------------------------------------------------- shift and failback
@@ -316,8 +365,7 @@ proptest! {
         for action in &actions {
             let changed = shift.changes.iter().find(|c| c.location == action.location);
             let moved = action.weight_of(GROUP).unwrap_or(0);
-            let conflict = shift.conflicts.iter().any(|(l, _)| l == &action.location);
-            prop_assert_eq!(changed.is_some(), moved > 0 && !conflict, "{:?}", action.location);
+            prop_assert_eq!(changed.is_some(), moved > 0, "{:?}", action.location);
             let Some(change) = changed else { continue };
             prop_assert_eq!(&change.before, &action.weights);
             prop_assert!(change.after.iter().all(|w| w.weight <= MAX_WEIGHT), "{:?}", change.after);
@@ -331,15 +379,14 @@ proptest! {
                 prop_assert_eq!(after[w.group_arn.as_str()], w.weight, "another group's share changed");
             }
         }
-        // Saved before the change, as tags on the failing group; one per changed action.
-        prop_assert_eq!(shift.save.len(), shift.changes.len());
-        let tags: Tags = shift.save.iter().cloned().collect();
-        let saved = saved_weights(&tags);
+        // Recorded before the change, in the failing group's ledger; one record per changed action.
+        let saved = saved_by(&shift.changes);
+        prop_assert_eq!(saved.len(), shift.changes.len());
         let shifted = applied(&actions, &shift.changes);
 
         // The same alarm again: nothing more to change, every shifted action recognised.
         let again = decide::plan_shift(&shifted, GROUP, BACKUP, &saved, &opted_in(&actions, &[]));
-        prop_assert!(again.changes.is_empty() && again.save.is_empty(), "{again:?}");
+        prop_assert!(again.changes.is_empty(), "{again:?}");
         prop_assert_eq!(again.already_shifted.len(), shift.changes.len());
 
         let failback = decide::plan_failback(&shifted, GROUP, Some(BACKUP), &saved, &opted_in(&actions, &[]));
@@ -364,13 +411,10 @@ proptest! {
             prop_assert_eq!(shift.not_opted_in.contains(&action.location), *out && moves, "{:?}", action.location);
             if *out {
                 prop_assert!(!shift.changes.iter().any(|c| c.location == action.location));
-                let key = format!("{SAVED_WEIGHTS_PREFIX}{}", action.location.key());
-                prop_assert!(!shift.save.iter().any(|(k, _)| k == &key), "weights saved for {:?}", action.location);
             }
         }
-        prop_assert_eq!(shift.save.len(), shift.changes.len());
-        // Failing back restores what was saved, and only that.
-        let saved = saved_weights(&shift.save.iter().cloned().collect());
+        // Failing back restores what was recorded, and only that.
+        let saved = saved_by(&shift.changes);
         let shifted = applied(&actions, &shift.changes);
         let failback = decide::plan_failback(&shifted, GROUP, Some(BACKUP), &saved, &opted);
         prop_assert!(failback.not_opted_in.is_empty() && failback.conflicts.is_empty());
@@ -382,18 +426,16 @@ proptest! {
     }
 
     #[test]
-    fn saved_weights_survive_the_tag_format(actions in actions()) {
+    fn saved_weights_survive_the_record_format(actions in actions()) {
+        let changes: Vec<WeightChange> = actions
+            .iter()
+            .map(|a| WeightChange { location: a.location.clone(), before: a.weights.clone(), after: vec![] })
+            .collect();
+        let saved = saved_by(&changes);
         for action in &actions {
-            let text = format_weights(&action.weights);
-            let tags = Tags::from([(format!("{SAVED_WEIGHTS_PREFIX}k"), text.clone())]);
-            let read = saved_weights(&tags);
-            let pairs = &read["k"];
-            prop_assert_eq!(pairs.len(), action.weights.len(), "{}", text);
-            for ((id, weight), w) in pairs.iter().zip(&action.weights) {
-                let suffix = format!("/{id}");
-                prop_assert!(w.group_arn.ends_with(&suffix), "{} for {}", id, w.group_arn);
-                prop_assert_eq!(*weight, w.weight);
-            }
+            let pairs = &saved[&action.location.key()];
+            let before: Vec<(String, u32)> = action.weights.iter().map(|w| (w.group_arn.clone(), w.weight)).collect();
+            prop_assert_eq!(pairs, &before);
         }
     }
 }
@@ -405,7 +447,6 @@ proptest! {
 #[derive(Clone)]
 struct FakeLb {
     targets: Vec<TargetHealth>,
-    saved: Tags,
     changes: Arc<Mutex<Changes>>,
 }
 
@@ -421,7 +462,6 @@ impl FakeLb {
         if let Some((prefix, _)) = group.split_once(":targetgroup/") {
             tags.insert(BACKUP_TAG.into(), format!("{prefix}:targetgroup/backup/00000000000000bb"));
         }
-        tags.extend(self.saved.clone());
         tags
     }
 }
@@ -453,22 +493,28 @@ impl LoadBalancer for FakeLb {
         self.changes.lock().unwrap().weights.push(weights.to_vec());
         Ok(())
     }
-    async fn add_tags(&self, _resource: &str, _tags: &[(String, String)]) -> Result<(), AwsError> {
-        Ok(())
-    }
-    async fn remove_tags(&self, _resource: &str, _keys: &[String]) -> Result<(), AwsError> {
-        Ok(())
-    }
+}
+
+/// Writes a done shift record with `data` for the fake's listener, as a shift would.
+async fn seed(ledger: &MemoryLedger, data: Value) {
+    use failover_core::ledger::{Begin, Ledger, Settle};
+    let (resource, key, now) = (ledger::resource(GROUP), "shift#2222222222222222", failover_core::time::now_secs());
+    let record = Record::pending(&resource, key, "seed", "alarm web", now, 86_400).with_data(data);
+    let snapshot = ledger.read(&resource, now).await.expect("read");
+    let begin = Begin { owner: "seed", now, hold_secs: 60, retention_secs: 86_400, records: &[record], force: false };
+    ledger.begin(&snapshot, &begin).await.expect("begin");
+    let settle = [Settle::pending(key, "seed", State::Done)];
+    assert!(ledger.end(&resource, "seed", now, 86_400, &settle, &[]).await.expect("end"));
 }
 
 /// Runs the handler on `payload` against a group with `targets`, then checks: no panic (we got here), a
 /// rejection is a clear input error, the floor held in every group, and every weight set is in range.
-fn check_handler(payload: Value, mut targets: Vec<TargetHealth>, saved: Tags) {
+fn check_handler(payload: Value, mut targets: Vec<TargetHealth>, saved: Option<Value>) {
     // The targets the samples name (an instance alarm, the deregister command) are in the group.
     for (t, (id, port)) in targets.iter_mut().zip([("i-0abc1234def567890", Some(80)), ("10.0.1.7", Some(8080))]) {
         t.target = Target::new(id, port);
     }
-    let lb = FakeLb { targets: targets.clone(), saved, changes: Arc::default() };
+    let lb = FakeLb { targets: targets.clone(), changes: Arc::default() };
     let recorder = Recorder::new();
     let config = Config::from_lookup(&test_support::lookup(&[
         ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:failover"),
@@ -477,8 +523,12 @@ fn check_handler(payload: Value, mut targets: Vec<TargetHealth>, saved: Tags) {
     .expect("config");
     let floor = Floor { min_targets: config.min_healthy_targets, min_percent: config.min_healthy_percent };
     let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
-    let app = App::with_ports(config, lb.clone(), &recorder, home);
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let ledger = MemoryLedger::new();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
+    if let Some(data) = saved {
+        runtime.block_on(seed(&ledger, data));
+    }
+    let app = App::with_ports(config, lb.clone(), &recorder, ledger, home);
 
     let result = runtime.block_on(app.handle(payload.clone()));
 
@@ -561,12 +611,12 @@ fn json_value() -> BoxedStrategy<Value> {
     strategies::json(KEYS, leaf())
 }
 
-/// Saved weights for the fake group's one listener, sometimes; or nonsense a person typed.
-fn saved() -> impl Strategy<Value = Tags> {
+/// A shift record of the fake group's one listener, sometimes; or one whose data a person damaged.
+fn saved() -> impl Strategy<Value = Option<Value>> {
     prop_oneof![
-        Just(Tags::new()),
-        Just(Tags::from([(format!("{SAVED_WEIGHTS_PREFIX}2222222222222222"), "00000000000000aa=999".to_owned())])),
-        tag_text().prop_map(|v| Tags::from([(format!("{SAVED_WEIGHTS_PREFIX}2222222222222222"), v)])),
+        Just(None),
+        Just(Some(json!({"before": [{"group_arn": GROUP, "weight": 999}], "backup": BACKUP}))),
+        json_value().prop_map(Some),
     ]
 }
 
@@ -588,7 +638,7 @@ proptest! {
         if let (Some(command), Some(object)) = (command, payload.as_object_mut()) {
             object.insert("command".into(), command);
         }
-        check_handler(payload, targets, Tags::new());
+        check_handler(payload, targets, None);
     }
 }
 
@@ -609,8 +659,191 @@ fn every_sample_runs_through_the_handler_with_every_kind_of_group() {
     use TargetState::{Healthy, Unhealthy};
     for (name, sample) in samples() {
         for targets in [group(&[Healthy; 3]), group(&[Healthy, Unhealthy, Unhealthy]), group(&[Unhealthy; 3])] {
-            let result = std::panic::catch_unwind(|| check_handler(sample.clone(), targets.clone(), Tags::new()));
+            let result = std::panic::catch_unwind(|| check_handler(sample.clone(), targets.clone(), None));
             assert!(result.is_ok(), "{name} with {targets:?}");
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- the ledger and the listeners
+
+/// A group (GROUP, backup BACKUP, both opted in) behind a listener and a rule, its targets all healthy or all
+/// failing; re-weighting fails on the calls numbered in `fail`, and every call may yield to another invocation.
+#[derive(Clone, Default)]
+struct World {
+    state: Arc<Mutex<WorldState>>,
+}
+
+#[derive(Default)]
+struct WorldState {
+    failing: bool,
+    actions: Vec<ForwardAction>,
+    fail: BTreeSet<usize>,
+    set_calls: usize,
+}
+
+impl World {
+    fn new(fail: BTreeSet<usize>) -> Self {
+        let listener = Location::Listener(format!("{PREFIX}:listener/app/shop/1111111111111111/2222222222222222"));
+        let rule = Location::Rule(format!(
+            "{PREFIX}:listener-rule/app/shop/1111111111111111/2222222222222222/3333333333333333"
+        ));
+        let actions = vec![
+            ForwardAction { location: listener, weights: vec![Weight::new(GROUP, 100), Weight::new(BACKUP, 0)] },
+            ForwardAction { location: rule, weights: vec![Weight::new(GROUP, 1)] },
+        ];
+        World { state: Arc::new(Mutex::new(WorldState { actions, fail, ..WorldState::default() })) }
+    }
+
+    fn actions(&self) -> Vec<ForwardAction> {
+        self.state.lock().unwrap().actions.clone()
+    }
+}
+
+impl LoadBalancer for World {
+    type Actions = ();
+
+    async fn tags(&self, arns: &[String]) -> Result<Vec<(String, Option<Tags>)>, AwsError> {
+        tokio::task::yield_now().await;
+        Ok(arns.iter().map(|arn| (arn.clone(), Some(group_tags(true, arn == GROUP)))).collect())
+    }
+    async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
+        Ok(vec![GROUP.to_owned()])
+    }
+    async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
+        tokio::task::yield_now().await;
+        let state = if group == GROUP && self.state.lock().unwrap().failing { "unhealthy" } else { "healthy" };
+        let target = |i: usize| TargetHealth {
+            target: Target::new(format!("i-{i:017x}"), Some(80)),
+            state: TargetState::parse(state),
+            reason: None,
+        };
+        Ok(Some((0..3).map(target).collect()))
+    }
+    async fn deregister(&self, _group: &str, _targets: &[Target]) -> Result<(), AwsError> {
+        Ok(())
+    }
+    async fn register(&self, _group: &str, _targets: &[Target]) -> Result<(), AwsError> {
+        Ok(())
+    }
+    async fn forwards_to(&self, group: &str) -> Result<Vec<(ForwardAction, ())>, AwsError> {
+        tokio::task::yield_now().await;
+        Ok(self.actions().into_iter().filter(|a| a.weight_of(group).is_some()).map(|a| (a, ())).collect())
+    }
+    async fn set_weights(&self, location: &Location, _actions: &(), weights: &[Weight]) -> Result<(), AwsError> {
+        tokio::task::yield_now().await;
+        let mut state = self.state.lock().unwrap();
+        state.set_calls += 1;
+        if state.fail.contains(&state.set_calls) {
+            return Err(AwsError {
+                operation: "ModifyListener",
+                resource: location.arn().to_owned(),
+                code: Some("Throttling".into()),
+                transient: true,
+                message: "rate exceeded".into(),
+            });
+        }
+        let action = state.actions.iter_mut().find(|a| &a.location == location).expect("a known action");
+        action.weights = weights.to_vec();
+        Ok(())
+    }
+}
+
+fn alarm(state: &str, previous: &str) -> Value {
+    json!({
+        "version": "0", "id": "e-1", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+        "account": "123456789012", "region": "us-east-1",
+        "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:web"],
+        "detail": {"alarmName": "web", "state": {"value": state}, "previousState": {"value": previous},
+            "configuration": {"metrics": [{"id": "m1", "metricStat": {"metric": {"namespace": "AWS/ApplicationELB",
+                "name": "UnHealthyHostCount", "dimensions": {"TargetGroup": "targetgroup/web/00000000000000aa"}},
+                "period": 60, "stat": "Maximum"}}]}}
+    })
+}
+
+fn world_app<'r>(world: &World, recorder: &'r Recorder) -> App<World, &'r Recorder, MemoryLedger> {
+    let config = Config::from_lookup(&test_support::lookup(&[
+        ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:failover"),
+        ("LEDGER_TABLE", "failover-ledger"),
+    ]))
+    .expect("config");
+    let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
+    App::with_ports(config, world.clone(), recorder, MemoryLedger::new(), home)
+}
+
+/// Every action at weight 0 for the group has a live shift record; no action serving the group has a done one.
+fn check_consistent(world: &World, ledger: &MemoryLedger, step: &str) -> Result<(), TestCaseError> {
+    let records = ledger.all_records();
+    for action in world.actions() {
+        let key = ledger::shift_key(&action.location);
+        let record = records.iter().find(|r| r.key == key && r.resource == ledger::resource(GROUP));
+        match action.weight_of(GROUP) {
+            Some(0) => prop_assert!(
+                record.is_some_and(ledger::open),
+                "{step}: {:?} shifted without a live record: {records:?}",
+                action.location
+            ),
+            _ => prop_assert!(
+                !record.is_some_and(|r| r.state == State::Done),
+                "{step}: {:?} serves the group with a done shift record: {records:?}",
+                action.location
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("runtime")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn over_any_alarm_sequence_with_failing_listener_changes_the_ledger_agrees_with_the_listeners(
+        alarms in prop::collection::vec(any::<bool>(), 1..10),
+        fail in prop::collection::btree_set(1usize..12, 0..4),
+    ) {
+        let (world, recorder) = (World::new(fail), Recorder::new());
+        let app = world_app(&world, &recorder);
+        let runtime = paused_runtime();
+        for (i, failing) in alarms.iter().enumerate() {
+            world.state.lock().unwrap().failing = *failing;
+            let event = if *failing { alarm("ALARM", "OK") } else { alarm("OK", "ALARM") };
+            let result = runtime.block_on(app.handle(event));
+            if let Err(error) = &result {
+                prop_assert_eq!(error.error_type(), "AwsError", "{}", error);
+            }
+            check_consistent(&world, app.ledger(), &format!("event {i} ({})", if *failing { "ALARM" } else { "OK" }))?;
+        }
+    }
+
+    #[test]
+    fn two_invocations_of_one_alarm_at_once_change_the_weights_once_and_leave_the_ledger_consistent(
+        failing in any::<bool>(),
+        shifted_first in any::<bool>(),
+    ) {
+        let (world, recorder) = (World::new(BTreeSet::new()), Recorder::new());
+        let app = world_app(&world, &recorder);
+        let runtime = paused_runtime();
+        if shifted_first {
+            world.state.lock().unwrap().failing = true;
+            runtime.block_on(app.handle(alarm("ALARM", "OK"))).expect("shift");
+            recorder.take();
+        }
+        world.state.lock().unwrap().failing = failing;
+        let calls_before = world.state.lock().unwrap().set_calls;
+        let event = if failing { alarm("ALARM", "OK") } else { alarm("OK", "ALARM") };
+
+        let (a, b) = runtime.block_on(async { tokio::join!(app.handle(event.clone()), app.handle(event.clone())) });
+
+        prop_assert!(a.is_ok() && b.is_ok(), "{a:?} {b:?}");
+        let changed = world.state.lock().unwrap().set_calls - calls_before;
+        let expected = if failing != shifted_first { 2 } else { 0 };
+        prop_assert_eq!(changed, expected, "each action re-weighted at most once");
+        let acted = recorder.published().iter().filter(|r| r.outcome == failover_core::outcome::Outcome::Succeeded).count();
+        prop_assert_eq!(acted, usize::from(expected > 0), "{:?}", recorder.published());
+        check_consistent(&world, app.ledger(), "after both")?;
     }
 }

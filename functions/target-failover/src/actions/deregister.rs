@@ -1,29 +1,41 @@
 //! Deregister: take the accused targets the guardrail allows out of the group (one `DeregisterTargets`),
-//! and report the ones it keeps as a refusal beside the change.
+//! and report the ones it keeps as a refusal beside the change. Each removal is recorded in the ledger
+//! (`removal#<id>[:<port>]`: the target, the trigger, the group's registered count before), pending at
+//! `begin` and done at `end`; a record an interrupted removal left pending is done once its target is gone.
 
+use failover_core::ledger::{Ledger, Settle, Snapshot, State};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::json;
 
+use super::ledger::{removal_key, settle_from, Again};
 use super::Ctx;
 use crate::decide::{Counts, Kept};
 use crate::model::{group_name, Tags, Target, TargetHealth};
 use crate::ports::LoadBalancer;
 use crate::report::{self, action, count, join};
 
-#[allow(clippy::too_many_arguments)]
-pub async fn run<L: LoadBalancer>(
-    ctx: &Ctx<'_, L>,
+/// What [`crate::decide::Plan::Deregister`] says.
+pub struct Change<'a> {
+    pub targets: &'a [TargetHealth],
+    pub kept: &'a [Kept],
+    pub counts: Counts,
+    pub healthy_after: usize,
+    /// The group's targets as read (to tell which removals an interrupted run made).
+    pub registered: &'a [TargetHealth],
+}
+
+pub async fn run<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
     arn: &str,
     tags: &Tags,
-    targets: &[TargetHealth],
-    kept: &[Kept],
-    counts: Counts,
-    healthy_after: usize,
+    snapshot: &Snapshot,
+    change: Change<'_>,
     dry_run: bool,
-) -> Vec<Report> {
-    let mut reports = vec![deregister(ctx, arn, targets, counts, healthy_after, dry_run).await];
+) -> Result<Vec<Report>, Again> {
+    let Change { kept, counts, .. } = change;
+    let mut reports = vec![deregister(ctx, arn, snapshot, &change, dry_run).await?];
     if !kept.is_empty() {
         let reason = format!(
             "{} accused targets stay in service: the group would fall below its floor of {}",
@@ -32,17 +44,17 @@ pub async fn run<L: LoadBalancer>(
         );
         reports.push(report::refusal(arn, action::DEREGISTER, Severity::Critical, &reason, kept, Some(counts), tags));
     }
-    reports
+    Ok(reports)
 }
 
-async fn deregister<L: LoadBalancer>(
-    ctx: &Ctx<'_, L>,
+async fn deregister<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
     arn: &str,
-    targets: &[TargetHealth],
-    counts: Counts,
-    healthy_after: usize,
+    snapshot: &Snapshot,
+    change: &Change<'_>,
     dry_run: bool,
-) -> Report {
+) -> Result<Report, Again> {
+    let Change { targets, counts, healthy_after, .. } = *change;
     let name = group_name(arn);
     let list = join(targets.iter().map(|t| format!("{} ({})", t.target, t.state.as_str())));
     let remaining = counts.registered - targets.len();
@@ -59,17 +71,47 @@ async fn deregister<L: LoadBalancer>(
     let plain: Vec<Target> = targets.iter().map(|t| t.target.clone()).collect();
     if dry_run {
         let title = format!("{name}: would deregister {}", count(targets.len(), "target"));
-        return report::about(arn, action::DEREGISTER, Outcome::DryRun, Severity::Info, title)
+        return Ok(report::about(arn, action::DEREGISTER, Outcome::DryRun, Severity::Info, title)
             .summary(format!("Dry run: {list} would be deregistered from {arn}; {numbers}. Nothing was changed."))
-            .details(details);
+            .details(details));
     }
-    if let Err(e) = ctx.lb.deregister(arn, &plain).await {
-        return report::failed(Some(arn), action::DEREGISTER, &e, "deregistering targets");
+    let removals = targets.iter().map(|t| {
+        let data = json!({
+            "id": t.target.id,
+            "port": t.target.port,
+            "availability_zone": t.target.availability_zone,
+            "trigger": ctx.trigger,
+            "registered_before": counts.registered,
+        });
+        (removal_key(&t.target), data)
+    });
+    let mut records = ctx.records(snapshot, removals);
+    let made_before: Vec<_> = interrupted(snapshot, change.registered)
+        .into_iter()
+        .filter(|s| !records.settle.iter().any(|known| known.key == s.key))
+        .collect();
+    records.settle.extend(made_before);
+    let planned = format!("deregister {list} from {arn}");
+    if let Err(refusal) = ctx.begin(snapshot, &records.begin, action::DEREGISTER, &planned).await? {
+        return Ok(refusal);
+    }
+    let removed = ctx.lb.deregister(arn, &plain).await;
+    let ended = ctx.end(arn, &records.settle(ctx.owner, |_| removed.is_ok()), &[]).await;
+    if let Err(e) = removed {
+        return Ok(report::failed(Some(arn), action::DEREGISTER, &e, "deregistering targets"));
+    }
+    if let Err(e) = ended {
+        return Ok(report::failed(
+            Some(arn),
+            action::DEREGISTER,
+            &e,
+            "recording the removal (targets were deregistered)",
+        ));
     }
     let mut restore = report::command("restore", arn);
     restore["targets"] = json!(plain);
     let title = format!("{name}: {} deregistered", count(targets.len(), "target"));
-    report::about(arn, action::DEREGISTER, Outcome::Succeeded, Severity::Warning, title)
+    Ok(report::about(arn, action::DEREGISTER, Outcome::Succeeded, Severity::Warning, title)
         .summary(format!(
             "Deregistered {list} from {arn}: {numbers}. New requests stop at once; requests in flight drain for \
              the group's deregistration delay."
@@ -79,5 +121,21 @@ async fn deregister<L: LoadBalancer>(
             format!("Find out why {} failed (instance logs, the alarm's metric).", join(plain.iter())),
             format!("Once repaired, put them back with the manual command {restore}"),
             "If an Auto Scaling group owns them, replace them instead (terminate, or set them Unhealthy).".to_owned(),
-        ])
+        ]))
+}
+
+/// The removals an interrupted run made (pending records whose target is no longer registered, or is
+/// draining), settled done.
+pub fn interrupted(snapshot: &Snapshot, registered: &[TargetHealth]) -> Vec<Settle> {
+    snapshot
+        .records
+        .iter()
+        .filter(|r| r.state == State::Pending && r.key.starts_with("removal#") && !still_registered(registered, &r.key))
+        .map(|r| settle_from(r, State::Done))
+        .collect()
+}
+
+/// Whether the record's target is still registered (and not leaving) among the group's targets.
+fn still_registered(registered: &[TargetHealth], key: &str) -> bool {
+    registered.iter().any(|t| !t.state.leaving() && removal_key(&t.target) == key)
 }

@@ -1,42 +1,52 @@
-//! Failback: restore the weights saved before a shift. Facts: the listener actions forwarding to the group
-//! and their opt-in; then [`decide::plan_failback`]; then each restored action is re-weighted and only
-//! *after* that are its saved-weights tags removed (one `RemoveTags`), so an interrupted failback completes
-//! on the next event. With `FAILBACK=manual` an alarm's OK only announces that the group is ready.
+//! Failback: restore the weights the group's open `shift#` records hold. Facts: the listener actions
+//! forwarding to the group and their opt-in; then [`decide::plan_failback`]; then (after `begin` takes the
+//! group's lease) each restored action is re-weighted and only *after* that does `end` close its record, so an
+//! interrupted failback completes on the next event. Records of actions gone or already serving the group are
+//! closed; those left to a person (not opted in, changed since the shift) stay open. With `FAILBACK=manual`
+//! an alarm's OK only announces that the group is ready.
 
+use failover_core::ledger::{Ledger, Snapshot, State};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::json;
 
+use super::ledger::{self, settle_from, Again};
 use super::Ctx;
 use crate::config::Failback;
 use crate::decide::{self, Counts};
-use crate::model::{group_name, saved_weights, Tags, SAVED_WEIGHTS_PREFIX};
+use crate::model::group_name;
 use crate::ports::LoadBalancer;
 use crate::report::{self, action, add_tag_step, count, describe_changes, join, not_opted_in_text};
 
-pub async fn run<L: LoadBalancer>(
-    ctx: &Ctx<'_, L>,
+pub async fn run<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
     arn: &str,
-    tags: &Tags,
+    snapshot: &Snapshot,
     counts: Counts,
     backup: Option<&str>,
     dry_run: bool,
     mode: Failback,
-) -> Vec<Report> {
+) -> Result<Vec<Report>, Again> {
     let name = group_name(arn);
     let forwarding = match ctx.forwarding(arn).await {
         Ok(forwarding) => forwarding,
-        Err((e, doing)) => return vec![report::failed(Some(arn), action::FAILBACK, &e, doing)],
+        Err((e, doing)) => return Ok(vec![report::failed(Some(arn), action::FAILBACK, &e, doing)]),
     };
-    let plan = decide::plan_failback(&forwarding.actions, arn, backup, &saved_weights(tags), &forwarding.opted_in);
+    let saved = ledger::saved_weights(snapshot);
+    let plan = decide::plan_failback(&forwarding.actions, arn, backup, &saved, &forwarding.opted_in);
+    let records = ledger::resource(arn);
+    // Closes the shift records of these location keys (from the state they were read in).
+    let close = |keys: &mut dyn Iterator<Item = &String>| -> Vec<_> {
+        keys.filter_map(|k| snapshot.record(&format!("shift#{k}"))).map(|r| settle_from(r, State::Closed)).collect()
+    };
     let details = json!({
         "counts": counts,
         "backup": backup,
         "changes": plan.changes,
         "conflicts": plan.conflicts,
         "not_opted_in": plan.not_opted_in,
-        "stale_saved_weights": plan.stale_keys,
+        "stale_shift_records": plan.stale_keys,
     });
     let failback_command = report::command("failback", arn);
     // Actions left for a person: notified as refused, with what to do.
@@ -52,7 +62,8 @@ pub async fn run<L: LoadBalancer>(
         reports.push(left_alone(
             format!("{name}: {} not opted in, not restored", count(plan.not_opted_in.len(), "listener action")),
             format!(
-                "Not restored: {}. Their saved weights stay in the tags {SAVED_WEIGHTS_PREFIX}* of {name}.",
+                "Not restored: {}. Their weights before the shift stay in the ledger (records shift#* of \
+                 {records}).",
                 not_opted_in_text(key, &plan.not_opted_in),
             ),
             vec![
@@ -67,21 +78,27 @@ pub async fn run<L: LoadBalancer>(
             format!("{name}: {} changed since the shift", count(plan.conflicts.len(), "listener action")),
             format!("Not restored automatically, because they changed since the shift: {list}."),
             vec![format!(
-                "Set the weights by hand; the saved ones are in the tags {SAVED_WEIGHTS_PREFIX}* of {name}, remove \
-                 them afterwards."
+                "Set the weights by hand; the weights before the shift are in the ledger (records shift#* of \
+                 {records}), which stay open until a failback finds them stale."
             )],
         ));
     }
     if plan.changes.is_empty() {
         if !plan.stale_keys.is_empty() && !dry_run {
-            if let Err(e) = ctx.lb.remove_tags(arn, &plan.stale_keys).await {
-                reports.push(report::failed(Some(arn), action::FAILBACK, &e, "removing stale saved weights"));
+            let planned = "close the shift records of actions gone or already serving the group";
+            match ctx.begin(snapshot, &[], action::FAILBACK, planned).await? {
+                Err(refusal) => reports.push(refusal),
+                Ok(()) => {
+                    if let Err(e) = ctx.end(arn, &close(&mut plan.stale_keys.iter()), &[]).await {
+                        reports.push(report::failed(Some(arn), action::FAILBACK, &e, "closing stale shift records"));
+                    }
+                }
             }
         }
         if reports.is_empty() {
             reports.push(report::skipped(Some(arn), action::FAILBACK, "nothing to fail back"));
         }
-        return reports;
+        return Ok(reports);
     }
     let restored = describe_changes(&plan.changes);
     let numbers = format!("{} of {} targets healthy, floor {}", counts.healthy, counts.registered, counts.floor);
@@ -101,7 +118,7 @@ pub async fn run<L: LoadBalancer>(
             .details(details)
             .steps([format!("Fail back with the manual command {failback_command}")]),
         );
-        return reports;
+        return Ok(reports);
     }
     if dry_run {
         reports.push(
@@ -109,28 +126,36 @@ pub async fn run<L: LoadBalancer>(
                 .summary(format!("Dry run: {name} is healthy again ({numbers}); would restore {restored}."))
                 .details(details),
         );
-        return reports;
+        return Ok(reports);
     }
-    if let Err((e, done)) = ctx.set_weights(&forwarding, &plan.changes).await {
+    let planned = format!("fail back {name}: restore {restored}");
+    if let Err(refusal) = ctx.begin(snapshot, &[], action::FAILBACK, &planned).await? {
+        reports.push(refusal);
+        return Ok(reports);
+    }
+    let restoring = ctx.set_weights(&forwarding, &plan.changes).await;
+    // `restored_keys[i]` is the record of `changes[i]`: close those restored, and the stale ones.
+    let done = restoring.as_ref().err().map_or(plan.changes.len(), |(_, done)| *done);
+    let ended = ctx.end(arn, &close(&mut plan.restored_keys[..done].iter().chain(&plan.stale_keys)), &[]).await;
+    if let Err((e, done)) = restoring {
         let location = &plan.changes[done].location;
         let doing = format!("restoring {location} ({done} of {} actions already restored)", plan.changes.len());
         reports.push(report::failed(Some(arn), action::FAILBACK, &e, &doing));
-        return reports;
+        return Ok(reports);
     }
-    let keys: Vec<String> = plan.restored_keys.iter().chain(&plan.stale_keys).cloned().collect();
-    if let Err(e) = ctx.lb.remove_tags(arn, &keys).await {
+    if let Err(e) = ended {
         reports.push(report::failed(
             Some(arn),
             action::FAILBACK,
             &e,
-            "removing the saved weights after restoring them",
+            "closing the shift records after restoring the weights (traffic was restored)",
         ));
-        return reports;
+        return Ok(reports);
     }
     reports.push(
         report::about(arn, action::FAILBACK, Outcome::Succeeded, Severity::Info, format!("{name}: traffic restored"))
             .summary(format!("{name} is healthy again ({numbers}): restored {restored}."))
             .details(details),
     );
-    reports
+    Ok(reports)
 }

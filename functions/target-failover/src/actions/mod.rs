@@ -1,12 +1,15 @@
 //! The actions, one file each: [`deregister`], [`shift`], [`failback`], [`restore`], [`status`]. Each gathers
 //! its facts through the [`LoadBalancer`] port, decides through [`crate::decide`], acts, and writes its
-//! reports. This file holds what they share: the per-alarm fan-out over groups, the manual command's first
-//! reads, the dispatch of a [`Plan`] to its action, and the opt-in read of listeners and rules.
+//! reports; the changing ones follow the ledger protocol of [`ledger`] per group. This file holds what they
+//! share: the per-alarm fan-out over groups, the manual command's first reads, the dispatch of a [`Plan`] to
+//! its action, and the opt-in read of listeners and rules.
 //!
-//! Reads are staged: a group's tags first (one `DescribeTags` per 20 groups), then its target health, and the
-//! listeners and rules only when a shift or failback is planned (or `status` needs them).
+//! Reads are staged: a group's tags first (one `DescribeTags` per 20 groups: configuration, read before the
+//! ledger so that a group not opted in costs no ledger call), then the group's ledger, then its target
+//! health, and the listeners and rules only when a shift or failback is planned (or `status` needs them).
 
 use failover_core::aws::AwsError;
+use failover_core::ledger::{Ledger, Snapshot};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
@@ -15,14 +18,15 @@ use futures::stream::{self, StreamExt};
 use crate::command::Command;
 use crate::config::Failback;
 use crate::decide::{self, Candidates, Floor, GroupView, OptedIn, Plan};
-use crate::model::{saved_weights, ForwardAction, Tags, Target, TargetHealth};
+use crate::model::{ForwardAction, Tags, Target, TargetHealth};
 use crate::ports::LoadBalancer;
 use crate::report::{self, action};
 use crate::route::AlarmRoute;
-use crate::Config;
+use crate::{Config, FUNCTION};
 
 pub mod deregister;
 pub mod failback;
+pub mod ledger;
 pub mod restore;
 pub mod shift;
 pub mod status;
@@ -31,10 +35,21 @@ pub mod status;
 /// stay clear of the ELB API's rate limits.
 pub const MAX_CONCURRENT_GROUPS: usize = 4;
 
-/// What every action works with: the port and the settings.
-pub struct Ctx<'a, L> {
+/// What every action works with: the ports, the settings, and the invocation's name, lease, clock and trigger.
+pub struct Ctx<'a, L, G> {
     pub lb: &'a L,
+    pub ledger: &'a G,
     pub config: &'a Config,
+    /// Epoch seconds, for ledger times.
+    pub clock: fn() -> i64,
+    /// This invocation in the ledger ([`failover_core::ledger::owner`]).
+    pub owner: &'a str,
+    /// How long its lease lasts ([`failover_core::ledger::lease_secs`]).
+    pub hold_secs: i64,
+    /// What caused it (`alarm web-5xx`, `manual command shift`), written in its records.
+    pub trigger: &'a str,
+    /// A person's `"force": true`: act while automation is paused.
+    pub force: bool,
 }
 
 /// The forward actions that send traffic to a group, each with the adapter's opaque action list, and which
@@ -47,7 +62,7 @@ pub struct Forwarding<A> {
     pub opted_in: OptedIn,
 }
 
-impl<L: LoadBalancer> Ctx<'_, L> {
+impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
     pub fn floor(&self) -> Floor {
         Floor { min_targets: self.config.min_healthy_targets, min_percent: self.config.min_healthy_percent }
     }
@@ -101,7 +116,7 @@ impl<L: LoadBalancer> Ctx<'_, L> {
 }
 
 /// An alarm: each group it concerns is decided and acted on independently, [`MAX_CONCURRENT_GROUPS`] at once.
-pub async fn on_alarm<L: LoadBalancer>(ctx: &Ctx<'_, L>, route: AlarmRoute) -> Vec<Report> {
+pub async fn on_alarm<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: AlarmRoute) -> Vec<Report> {
     let mut reports: Vec<Report> =
         route.bad_dimensions.iter().map(|why| report::skipped(None, action::NONE, why.clone())).collect();
     let scope_all = route.groups.is_none();
@@ -153,101 +168,169 @@ pub async fn on_alarm<L: LoadBalancer>(ctx: &Ctx<'_, L>, route: AlarmRoute) -> V
     reports
 }
 
-async fn alarm_group<L: LoadBalancer>(
-    ctx: &Ctx<'_, L>,
+/// One group of an alarm, under the ledger protocol: ledger, facts, decision, change; again on fresh facts
+/// when another invocation got there first.
+async fn alarm_group<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
     arn: String,
     tags: Tags,
     recovered: bool,
     named: Option<&[Target]>,
 ) -> Vec<Report> {
-    let saved = saved_weights(&tags);
+    let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
+    for _ in 0..ledger::BEGIN_TRIES {
+        let snapshot = match ctx.snapshot(&arn, intent).await {
+            Ok(snapshot) => snapshot,
+            Err(report) => return vec![report],
+        };
+        if let Ok(reports) = alarm_group_once(ctx, &arn, &tags, recovered, named, &snapshot).await {
+            return reports;
+        }
+    }
+    vec![ledger::busy(&arn, intent, "another invocation")]
+}
+
+async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    arn: &str,
+    tags: &Tags,
+    recovered: bool,
+    named: Option<&[Target]>,
+    snapshot: &Snapshot,
+) -> Result<Vec<Report>, ledger::Again> {
+    let saved = ledger::saved_weights(snapshot);
     let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
     if recovered && saved.is_empty() {
-        return vec![report::skipped(
-            Some(&arn),
+        return Ok(vec![report::skipped(
+            Some(arn),
             action::NONE,
             "alarm OK: no traffic was shifted away from this group",
-        )];
+        )]);
     }
-    let targets = match ctx.lb.target_health(&arn).await {
+    let targets = match ctx.lb.target_health(arn).await {
         Ok(Some(targets)) => targets,
-        Ok(None) => return vec![report::skipped(Some(&arn), action::NONE, "the target group does not exist")],
-        Err(e) => return vec![report::failed(Some(&arn), intent, &e, "reading target health")],
+        Ok(None) => return Ok(vec![report::skipped(Some(arn), action::NONE, "the target group does not exist")]),
+        Err(e) => return Ok(vec![report::failed(Some(arn), intent, &e, "reading target health")]),
     };
-    let view = ctx.view(&arn, &tags, &targets);
+    let view = ctx.view(arn, tags, &targets);
     let candidates = named.map_or(Candidates::Unhealthy, Candidates::Named);
     let plan = if recovered {
         decide::on_ok(view, candidates, ctx.floor(), &saved)
     } else {
         decide::on_alarm(view, candidates, ctx.floor())
     };
-    execute(ctx, &arn, &tags, plan, intent, ctx.config.common.dry_run, ctx.config.failback).await
+    execute(ctx, view, snapshot, plan, intent, ctx.config.common.dry_run, ctx.config.failback).await
 }
 
-/// A manual command: the group's tags and health, then its action. `Err` is an invalid command (the group
-/// does not exist).
-pub async fn on_command<L: LoadBalancer>(
-    ctx: &Ctx<'_, L>,
+/// A manual command: `pause`/`resume`, or the group's tags, then (under the ledger protocol) its health and
+/// its action. `Err` is an invalid command (the group does not exist).
+pub async fn on_command<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
     command: &Command,
     dry_run: bool,
 ) -> Result<Vec<Report>, String> {
-    let group = command.group();
     let intent = match command {
         Command::Status { .. } => action::STATUS,
         Command::Deregister { .. } => action::DEREGISTER,
         Command::Restore { .. } => action::REGISTER,
         Command::Shift { .. } => action::SHIFT,
         Command::Failback { .. } => action::FAILBACK,
+        Command::Pause { by, reason } => {
+            let done = failover_core::pause::pause(ctx.ledger, FUNCTION, by.as_deref(), reason.as_deref(), ctx.now());
+            return Ok(vec![done.await.unwrap_or_else(|e| report::failed(None, action::PAUSE, &e, "pausing"))]);
+        }
+        Command::Resume => {
+            let done = failover_core::pause::resume(ctx.ledger, FUNCTION).await;
+            return Ok(vec![done.unwrap_or_else(|e| report::failed(None, action::RESUME, &e, "resuming"))]);
+        }
     };
-    let missing = || format!("target group {group} does not exist");
+    let group = command.group().unwrap_or_default();
     let tags = match ctx.lb.tags(&[group.to_owned()]).await {
-        Ok(mut tagged) => tagged.pop().and_then(|(_, tags)| tags).ok_or_else(missing)?,
+        Ok(mut tagged) => tagged.pop().and_then(|(_, tags)| tags),
         Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading tags")]),
     };
+    let tags = tags.ok_or_else(|| format!("target group {group} does not exist"))?;
+    if let Command::Status { .. } = command {
+        // Changes nothing: reads the ledger as it is, held or not.
+        let snapshot = match ctx.ledger.read(&ledger::resource(group), ctx.now()).await {
+            Ok(snapshot) => snapshot,
+            Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading the ledger")]),
+        };
+        return Ok(command_once(ctx, command, group, &tags, &snapshot, intent, dry_run).await?.unwrap_or_default());
+    }
+    for _ in 0..ledger::BEGIN_TRIES {
+        let snapshot = match ctx.snapshot(group, intent).await {
+            Ok(snapshot) => snapshot,
+            Err(report) => return Ok(vec![report]),
+        };
+        if let Ok(reports) = command_once(ctx, command, group, &tags, &snapshot, intent, dry_run).await? {
+            return Ok(reports);
+        }
+    }
+    Ok(vec![ledger::busy(group, intent, "another invocation")])
+}
+
+async fn command_once<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    command: &Command,
+    group: &str,
+    tags: &Tags,
+    snapshot: &Snapshot,
+    intent: &'static str,
+    dry_run: bool,
+) -> Result<Result<Vec<Report>, ledger::Again>, String> {
     let targets = match ctx.lb.target_health(group).await {
         Ok(Some(targets)) => targets,
-        Ok(None) => return Err(missing()),
-        Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading target health")]),
+        Ok(None) => return Err(format!("target group {group} does not exist")),
+        Err(e) => return Ok(Ok(vec![report::failed(Some(group), intent, &e, "reading target health")])),
     };
-    let view = ctx.view(group, &tags, &targets);
+    let view = ctx.view(group, tags, &targets);
     let floor = ctx.floor();
+    let saved = ledger::saved_weights(snapshot);
     let plan = match command {
-        Command::Status { .. } => return Ok(vec![status::run(ctx, view).await]),
-        Command::Restore { targets: wanted, .. } => return Ok(restore::run(ctx, view, wanted, dry_run).await),
+        Command::Status { .. } => return Ok(Ok(vec![status::run(ctx, view, snapshot).await])),
+        Command::Restore { targets: wanted, .. } => return Ok(restore::run(ctx, view, snapshot, wanted, dry_run).await),
         Command::Deregister { targets: wanted, .. } => decide::on_alarm(view, Candidates::Named(wanted), floor),
         Command::Shift { .. } => decide::on_shift_command(view, floor),
-        Command::Failback { force, .. } => decide::on_failback_command(view, floor, &saved_weights(&tags), *force),
+        Command::Failback { force, .. } => decide::on_failback_command(view, floor, &saved, *force),
+        Command::Pause { .. } | Command::Resume => return Ok(Ok(Vec::new())),
     };
-    Ok(execute(ctx, group, &tags, plan, intent, dry_run, Failback::Auto).await)
+    Ok(execute(ctx, view, snapshot, plan, intent, dry_run, Failback::Auto).await)
 }
 
 /// Hands a plan to its action; a skip or refusal is reported here.
-async fn execute<L: LoadBalancer>(
-    ctx: &Ctx<'_, L>,
-    arn: &str,
-    tags: &Tags,
+async fn execute<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    view: GroupView<'_>,
+    snapshot: &Snapshot,
     plan: Plan,
     intent: &'static str,
     dry_run: bool,
     mode: Failback,
-) -> Vec<Report> {
-    match plan {
-        Plan::Skip { reason } => vec![report::skipped(Some(arn), action::NONE, reason)],
+) -> Result<Vec<Report>, ledger::Again> {
+    let (arn, tags) = (view.arn, view.tags);
+    Ok(match plan {
+        Plan::Skip { reason } => {
+            // Removals an interrupted run made (its `end` failed) are settled by the retry that finds them made.
+            let settle = if dry_run { Vec::new() } else { deregister::interrupted(snapshot, view.targets) };
+            let failed = ctx.settle_only(snapshot, &settle, action::DEREGISTER).await?;
+            failed.into_iter().chain([report::skipped(Some(arn), action::NONE, reason)]).collect()
+        }
         Plan::Refuse { reason, kept, counts } => {
             let severity = if intent == action::FAILBACK { Severity::Warning } else { Severity::Critical };
             vec![report::refusal(arn, intent, severity, &reason, &kept, counts, tags)]
         }
         Plan::Deregister { targets, kept, counts, healthy_after } => {
-            deregister::run(ctx, arn, tags, &targets, &kept, counts, healthy_after, dry_run).await
+            let change =
+                deregister::Change { targets: &targets, kept: &kept, counts, healthy_after, registered: view.targets };
+            deregister::run(ctx, arn, tags, snapshot, change, dry_run).await?
         }
         Plan::ShiftTraffic { backup, kept, counts, why } => {
-            vec![
-                shift::run(ctx, arn, tags, shift::Failing { backup: &backup, counts, why: &why, kept: &kept }, dry_run)
-                    .await,
-            ]
+            let failing = shift::Failing { backup: &backup, counts, why: &why, kept: &kept };
+            vec![shift::run(ctx, arn, snapshot, failing, dry_run).await?]
         }
         Plan::Failback { counts, backup } => {
-            failback::run(ctx, arn, tags, counts, backup.as_deref(), dry_run, mode).await
+            failback::run(ctx, arn, snapshot, counts, backup.as_deref(), dry_run, mode).await?
         }
-    }
+    })
 }

@@ -1,41 +1,76 @@
-//! Restore (manual command): register the named targets in the group again (one `RegisterTargets`).
+//! Restore (manual command): register the named targets in the group again (one `RegisterTargets`), under the
+//! group's lease; `end` closes the open `removal#` records of the targets registered.
 
+use failover_core::ledger::{Ledger, Snapshot, State};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::json;
 
+use super::ledger::{self, settle_from, Again};
 use super::Ctx;
 use crate::decide::{Counts, GroupView};
 use crate::model::{group_name, Target};
 use crate::ports::LoadBalancer;
 use crate::report::{self, action, join};
 
-pub async fn run<L: LoadBalancer>(
-    ctx: &Ctx<'_, L>,
+pub async fn run<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
     view: GroupView<'_>,
+    snapshot: &Snapshot,
     wanted: &[Target],
     dry_run: bool,
-) -> Vec<Report> {
+) -> Result<Vec<Report>, Again> {
     let arn = view.arn;
     if !view.opted_in() {
         let reason = format!("not opted in (tag {}=true missing)", view.opt_in_tag_key);
-        return vec![report::skipped(Some(arn), action::REGISTER, reason)];
+        return Ok(vec![report::skipped(Some(arn), action::REGISTER, reason)]);
     }
     let list = join(wanted.iter());
     let details = json!({"targets": wanted, "counts_before": Counts::of(view.targets, ctx.floor())});
     if dry_run {
         let title = format!("{}: would register {}", group_name(arn), list);
-        return vec![report::about(arn, action::REGISTER, Outcome::DryRun, Severity::Info, title)
+        return Ok(vec![report::about(arn, action::REGISTER, Outcome::DryRun, Severity::Info, title)
             .summary(format!("Dry run: {list} would be registered in {arn}; nothing was changed."))
-            .details(details)];
+            .details(details)]);
     }
-    if let Err(e) = ctx.lb.register(arn, wanted).await {
-        return vec![report::failed(Some(arn), action::REGISTER, &e, "registering targets")];
+    let planned = format!("register {list} in {arn}");
+    if let Err(refusal) = ctx.begin(snapshot, &[], action::REGISTER, &planned).await? {
+        return Ok(vec![refusal]);
+    }
+    let registered = ctx.lb.register(arn, wanted).await;
+    let close: Vec<_> = match registered {
+        Ok(()) => snapshot
+            .records
+            .iter()
+            .filter(|r| ledger::open(r) && removed(r).is_some_and(|t| wanted.iter().any(|w| t.matches(w))))
+            .map(|r| settle_from(r, State::Closed))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let ended = ctx.end(arn, &close, &[]).await;
+    if let Err(e) = registered {
+        return Ok(vec![report::failed(Some(arn), action::REGISTER, &e, "registering targets")]);
+    }
+    if let Err(e) = ended {
+        return Ok(vec![report::failed(
+            Some(arn),
+            action::REGISTER,
+            &e,
+            "closing the removal records (targets were registered)",
+        )]);
     }
     let title = format!("{}: registered {}", group_name(arn), list);
-    vec![report::about(arn, action::REGISTER, Outcome::Succeeded, Severity::Info, title)
+    Ok(vec![report::about(arn, action::REGISTER, Outcome::Succeeded, Severity::Info, title)
         .summary(format!("{list} registered in {arn}. They receive traffic once they pass the group's health checks."))
         .details(details)
-        .steps([format!("Watch the group's health: {}", report::command("status", arn))])]
+        .steps([format!("Watch the group's health: {}", report::command("status", arn))])])
+}
+
+/// The target a `removal#` record names.
+fn removed(record: &failover_core::ledger::Record) -> Option<Target> {
+    record.key.strip_prefix("removal#")?;
+    let id = record.data.get("id")?.as_str()?;
+    let port = record.data.get("port").and_then(serde_json::Value::as_i64).and_then(|p| i32::try_from(p).ok());
+    Some(Target::new(id, port))
 }

@@ -1,18 +1,22 @@
 //! Shift: move a failing group's traffic to its backup group. Facts, in stages: the backup's health (it must
 //! be able to serve), then the listener actions forwarding to the group and their opt-in. Then
-//! [`decide::plan_shift`] and its [`ShiftVerdict`]; then the weights are saved as tags on the failing group
-//! (one `AddTags`) *before* any listener or rule is changed, so an interrupted shift completes on the next
-//! event and saved weights are never overwritten by shifted ones.
+//! [`decide::plan_shift`] and its [`ShiftVerdict`]; then the weights before and after are recorded in the
+//! ledger (`shift#<action>` records on the failing group, pending, written by `begin`) *before* any listener
+//! or rule is changed, and settled done by `end` after, so an interrupted shift completes on the next event
+//! (the actions at weight 0 with a live record are already shifted) and the weights before are never
+//! overwritten by shifted ones.
 
+use failover_core::ledger::{Ledger, Snapshot, State};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
+use super::ledger::{self, settle_from, shift_key, Again};
 use super::Ctx;
 use crate::config::Failback;
 use crate::decide::{self, Counts, Kept, ShiftVerdict};
-use crate::model::{group_name, saved_weights, Tags, BACKUP_TAG, SAVED_WEIGHTS_PREFIX};
+use crate::model::{group_name, BACKUP_TAG};
 use crate::ports::LoadBalancer;
 use crate::report::{self, action, add_tag_step, count, describe_changes, not_opted_in_text};
 
@@ -24,13 +28,13 @@ pub struct Failing<'a> {
     pub kept: &'a [Kept],
 }
 
-pub async fn run<L: LoadBalancer>(
-    ctx: &Ctx<'_, L>,
+pub async fn run<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
     arn: &str,
-    tags: &Tags,
+    snapshot: &Snapshot,
     failing: Failing<'_>,
     dry_run: bool,
-) -> Report {
+) -> Result<Report, Again> {
     let Failing { backup, counts, why, kept } = failing;
     let name = group_name(arn);
     let refused = |title: String, summary: String, details: Value| {
@@ -39,19 +43,19 @@ pub async fn run<L: LoadBalancer>(
     let backup_targets = match ctx.lb.target_health(backup).await {
         Ok(Some(targets)) => targets,
         Ok(None) => {
-            return refused(
+            return Ok(refused(
                 format!("{name}: cannot serve, and its backup group does not exist"),
                 format!("{name} cannot serve ({why}); its tag {BACKUP_TAG} names {backup}, which does not exist."),
                 json!({"counts": counts, "backup": backup}),
             )
-            .steps(["Fix the backup tag, or restore capacity in the group.".to_owned()])
+            .steps(["Fix the backup tag, or restore capacity in the group.".to_owned()]))
         }
-        Err(e) => return report::failed(Some(arn), action::SHIFT, &e, "reading the backup group's health"),
+        Err(e) => return Ok(report::failed(Some(arn), action::SHIFT, &e, "reading the backup group's health")),
     };
     let backup_counts = match decide::backup_ready(&backup_targets, ctx.floor()) {
         Ok(c) => c,
         Err(c) => {
-            return refused(
+            return Ok(refused(
                 format!("{name}: cannot serve, and backup {} cannot either", group_name(backup)),
                 format!(
                     "{name} cannot serve ({why}), and its backup {backup} has {} of {} targets healthy (needs {}): \
@@ -62,21 +66,21 @@ pub async fn run<L: LoadBalancer>(
                 ),
                 json!({"counts": counts, "backup": backup, "backup_counts": c}),
             )
-            .steps(["Restore capacity in either group; nothing was changed.".to_owned()])
+            .steps(["Restore capacity in either group; nothing was changed.".to_owned()]))
         }
     };
     let forwarding = match ctx.forwarding(arn).await {
         Ok(forwarding) => forwarding,
-        Err((e, doing)) => return report::failed(Some(arn), action::SHIFT, &e, doing),
+        Err((e, doing)) => return Ok(report::failed(Some(arn), action::SHIFT, &e, doing)),
     };
-    let plan = decide::plan_shift(&forwarding.actions, arn, backup, &saved_weights(tags), &forwarding.opted_in);
+    let plan =
+        decide::plan_shift(&forwarding.actions, arn, backup, &ledger::saved_weights(snapshot), &forwarding.opted_in);
     let details = json!({
         "counts": counts,
         "backup": backup,
         "backup_counts": backup_counts,
         "changes": plan.changes,
         "already_shifted": plan.already_shifted,
-        "conflicts": plan.conflicts,
         "not_opted_in": plan.not_opted_in,
         "kept_targets": kept,
     });
@@ -86,11 +90,11 @@ pub async fn run<L: LoadBalancer>(
         ShiftVerdict::Shift { partly } => partly,
         ShiftVerdict::RefuseNotOptedIn => {
             let left_out = &plan.not_opted_in;
-            return refused(
+            return Ok(refused(
                 format!("{name}: shift refused, {} not opted in", count(left_out.len(), "listener action")),
                 format!(
                     "{name} cannot serve ({why}) and its traffic could move to {backup}, but every listener action \
-                     that forwards to it is left out: {}. Nothing was changed and no weights were saved.",
+                     that forwards to it is left out: {}. Nothing was changed and nothing was recorded.",
                     not_opted_in_text(key, left_out)
                 ),
                 details,
@@ -99,13 +103,14 @@ pub async fn run<L: LoadBalancer>(
                 add_tag_step(key, left_out),
                 format!("Then shift with the manual command {shift_again} (or wait for the alarm to repeat)."),
                 format!("Or restore capacity in {name}."),
-            ]);
+            ]));
         }
         ShiftVerdict::AlreadyShifted => {
-            return report::skipped(Some(arn), action::SHIFT, format!("traffic already shifted to {backup}"))
+            let skipped = report::skipped(Some(arn), action::SHIFT, format!("traffic already shifted to {backup}"));
+            return complete_interrupted(ctx, snapshot, &plan.already_shifted, dry_run, skipped).await;
         }
         ShiftVerdict::NothingForwards => {
-            return refused(
+            return Ok(refused(
                 format!("{name}: cannot serve, and no listener forwards to it"),
                 format!(
                     "{name} cannot serve ({why}), but no listener default action or rule sends it traffic that \
@@ -113,7 +118,7 @@ pub async fn run<L: LoadBalancer>(
                 ),
                 details,
             )
-            .steps(["Restore capacity in the group; check which listener uses it.".to_owned()])
+            .steps(["Restore capacity in the group; check which listener uses it.".to_owned()]))
         }
     };
     let moved = describe_changes(&plan.changes);
@@ -125,19 +130,43 @@ pub async fn run<L: LoadBalancer>(
     let partly = if partly { "partly " } else { "" };
     if dry_run {
         let title = format!("{name}: would {partly}shift traffic to {}", group_name(backup));
-        return report::about(arn, action::SHIFT, Outcome::DryRun, Severity::Info, title)
+        return Ok(report::about(arn, action::SHIFT, Outcome::DryRun, Severity::Info, title)
             .summary(format!(
                 "Dry run: {name} cannot serve ({why}); would change {moved}.{left_out} Nothing was changed."
             ))
-            .details(details);
+            .details(details));
     }
-    if let Err(e) = ctx.lb.add_tags(arn, &plan.save).await {
-        return report::failed(Some(arn), action::SHIFT, &e, "saving the current weights (nothing was shifted)");
+    // The trigger goes in the data too: a key reused from an earlier incident keeps its first trigger.
+    let wanted = plan.changes.iter().map(|c| {
+        let mut data = ledger::shift_data(c, backup);
+        data["trigger"] = json!(ctx.trigger);
+        (shift_key(&c.location), data)
+    });
+    let mut records = ctx.records(snapshot, wanted);
+    // Actions an interrupted shift already moved: their records are done now.
+    records.settle.extend(pending(snapshot, &plan.already_shifted).map(|r| settle_from(r, State::Done)));
+    let planned = format!("shift traffic from {name} to {backup}: {moved}");
+    if let Err(refusal) = ctx.begin(snapshot, &records.begin, action::SHIFT, &planned).await? {
+        return Ok(refusal);
     }
-    if let Err((e, done)) = ctx.set_weights(&forwarding, &plan.changes).await {
+    let shifted = ctx.set_weights(&forwarding, &plan.changes).await;
+    let made = |key: &str| {
+        let done = shifted.as_ref().err().map_or(plan.changes.len(), |(_, done)| *done);
+        plan.changes[done..].iter().all(|c| shift_key(&c.location) != key)
+    };
+    let ended = ctx.end(arn, &records.settle(ctx.owner, made), &[]).await;
+    if let Err((e, done)) = shifted {
         let location = &plan.changes[done].location;
         let doing = format!("shifting {location} ({done} of {} actions already shifted)", plan.changes.len());
-        return report::failed(Some(arn), action::SHIFT, &e, &doing);
+        return Ok(report::failed(Some(arn), action::SHIFT, &e, &doing));
+    }
+    if let Err(e) = ended {
+        return Ok(report::failed(
+            Some(arn),
+            action::SHIFT,
+            &e,
+            "recording the shift in the ledger (traffic was shifted)",
+        ));
     }
     let rest = (!plan.not_opted_in.is_empty()).then(|| {
         [add_tag_step(key, &plan.not_opted_in), format!("Then move the rest with the manual command {shift_again}.")]
@@ -150,15 +179,41 @@ pub async fn run<L: LoadBalancer>(
         Failback::Manual => format!("When the group is healthy, fail back with {}", report::command("failback", arn)),
     };
     let title = format!("{name}: traffic {partly}shifted to {}", group_name(backup));
-    report::about(arn, action::SHIFT, Outcome::Succeeded, Severity::Critical, title)
+    Ok(report::about(arn, action::SHIFT, Outcome::Succeeded, Severity::Critical, title)
         .summary(format!(
             "{name} cannot serve ({why}), so its traffic moved to {backup} ({} of {} targets healthy): {moved}. \
-             The previous weights are saved in tags {SAVED_WEIGHTS_PREFIX}* on {name}.{left_out}",
-            backup_counts.healthy, backup_counts.registered,
+             The previous weights are recorded in the ledger (records shift#* of {}).{left_out}",
+            backup_counts.healthy,
+            backup_counts.registered,
+            ledger::resource(arn),
         ))
         .details(details)
         .steps(rest.into_iter().flatten().chain([
             format!("Restore capacity in {name}; the backup {} now takes its traffic.", group_name(backup)),
             failback,
-        ]))
+        ])))
+}
+
+/// The pending shift records of actions already at weight 0: an interrupted shift made them.
+fn pending<'s>(
+    snapshot: &'s Snapshot,
+    shifted: &'s [crate::model::Location],
+) -> impl Iterator<Item = &'s failover_core::ledger::Record> {
+    shifted.iter().filter_map(|l| snapshot.record(&shift_key(l)).filter(|r| r.state == State::Pending))
+}
+
+/// Every action is already shifted: settles the records an interrupted shift left pending (a takeover), then
+/// answers `report`. Nothing to settle, or a dry run: `report` alone.
+async fn complete_interrupted<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    snapshot: &Snapshot,
+    shifted: &[crate::model::Location],
+    dry_run: bool,
+    report: Report,
+) -> Result<Report, Again> {
+    let settle: Vec<_> = pending(snapshot, shifted).map(|r| settle_from(r, State::Done)).collect();
+    if dry_run {
+        return Ok(report);
+    }
+    Ok(ctx.settle_only(snapshot, &settle, action::SHIFT).await?.unwrap_or(report))
 }

@@ -1,24 +1,46 @@
-//! Status (manual command): the group's health, floor, backup and saved weights, and what an alarm on it
-//! would do now ([`decide::alarm_now_would`]). With a usable backup or saved weights it also reads the
+//! Status (manual command): the group's health, floor, backup, its open ledger records (the incident: what
+//! was removed or shifted, when, by which trigger, what is pending) and the pause, and what an alarm on it
+//! would do now ([`decide::alarm_now_would`]). With a usable backup or open shift records it also reads the
 //! listener actions forwarding to the group and their opt-in, as a shift or failback would. Changes nothing.
 
+use failover_core::ledger::{Ledger, Snapshot};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
+use failover_core::time::format_time;
 use serde_json::json;
 
+use super::ledger;
 use super::Ctx;
 use crate::decide::{self, Candidates, Counts, GroupView};
-use crate::model::{group_name, saved_weights};
+use crate::model::group_name;
 use crate::ports::LoadBalancer;
 use crate::report::{self, action, add_tag_step, not_opted_in_text};
 
-pub async fn run<L: LoadBalancer>(ctx: &Ctx<'_, L>, view: GroupView<'_>) -> Report {
+pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, view: GroupView<'_>, snapshot: &Snapshot) -> Report {
     let floor = ctx.floor();
     let key = ctx.opt_in_key();
     let counts = Counts::of(view.targets, floor);
     let plan = decide::on_alarm(view, Candidates::Unhealthy, floor);
-    let saved = saved_weights(view.tags);
+    let saved = ledger::saved_weights(snapshot);
+    let paused = match ctx.ledger.paused().await {
+        Ok(paused) => paused,
+        Err(e) => return report::failed(Some(view.arn), action::STATUS, &e, "reading the pause"),
+    };
+    let open: Vec<_> = snapshot.records.iter().filter(|r| ledger::open(r)).collect();
+    let records: Vec<_> = open
+        .iter()
+        .map(|r| {
+            json!({
+                "key": r.key,
+                "state": r.state,
+                "trigger": r.trigger,
+                "created_at": format_time(r.created_at),
+                "updated_at": format_time(r.updated_at),
+                "data": r.data,
+            })
+        })
+        .collect();
     let usable_backup = view.backup().and_then(Result::ok);
     let mut would = decide::AlarmWould::Plan;
     let mut listener_actions = Vec::new();
@@ -50,8 +72,16 @@ pub async fn run<L: LoadBalancer>(ctx: &Ctx<'_, L>, view: GroupView<'_>) -> Repo
     let backup = view.backup().map(|b| b.unwrap_or_else(|bad| format!("unusable: {bad}")));
     let name = group_name(view.arn);
     let title = format!("{name}: {} of {} targets healthy, floor {}", counts.healthy, counts.registered, counts.floor);
+    let mut incident = paused
+        .as_ref()
+        .map(|pause| format!(" Automation is {}.", failover_core::pause::describe(pause)))
+        .unwrap_or_default();
+    if !open.is_empty() {
+        let keys = report::join(open.iter().map(|r| format!("{} ({})", r.key, r.state.as_str())));
+        incident.push_str(&format!(" Open ledger records: {keys}."));
+    }
     let summary = format!(
-        "{name} is {}opted in{}. An alarm on this group now would: {would}.{}{}",
+        "{name} is {}opted in{}. An alarm on this group now would: {would}.{}{}{incident}",
         if view.opted_in() { "" } else { "NOT " },
         backup.as_ref().map_or(" and has no backup group".to_owned(), |b| format!(", backup group {b}")),
         if saved.is_empty() {
@@ -74,6 +104,8 @@ pub async fn run<L: LoadBalancer>(ctx: &Ctx<'_, L>, view: GroupView<'_>) -> Repo
             "opted_in": view.opted_in(),
             "backup": backup,
             "saved_weights": saved,
+            "ledger": records,
+            "paused": paused,
             "listener_actions": listener_actions,
             "not_opted_in": left_out,
             "targets": view.targets,

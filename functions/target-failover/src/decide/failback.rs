@@ -5,15 +5,15 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::{OptedIn, WeightChange};
-use crate::model::{group_id, ForwardAction, Location, SavedWeights, Weight, SAVED_WEIGHTS_PREFIX};
+use crate::model::{ForwardAction, Location, SavedWeights, Weight};
 
 /// What failing back involves.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct FailbackChanges {
     pub changes: Vec<WeightChange>,
-    /// Saved-weights tag keys to remove once their action is restored.
+    /// Keys ([`Location::key`]) of the shifts restored: their records are closed once the action is restored.
     pub restored_keys: Vec<String>,
-    /// Tag keys whose action is gone or already serves the group again: removed without other change.
+    /// Keys of shifts whose action is gone or already serves the group again: closed without other change.
     pub stale_keys: Vec<String>,
     /// Actions changed by someone since the shift: left for a person.
     pub conflicts: Vec<(Location, String)>,
@@ -30,13 +30,13 @@ pub fn plan_failback(
 ) -> FailbackChanges {
     let mut plan = FailbackChanges::default();
     for (key, weights) in saved {
-        let tag_key = format!("{SAVED_WEIGHTS_PREFIX}{key}");
+        let shift_key = key.clone();
         let Some(action) = actions.iter().find(|a| &a.location.key() == key) else {
-            plan.stale_keys.push(tag_key);
+            plan.stale_keys.push(shift_key);
             continue;
         };
         if action.weight_of(failing).unwrap_or(0) > 0 {
-            plan.stale_keys.push(tag_key);
+            plan.stale_keys.push(shift_key);
             continue;
         }
         if !opted_in.contains(action.location.arn()) {
@@ -45,7 +45,7 @@ pub fn plan_failback(
         }
         match restore(action, weights, backup) {
             Ok(after) => {
-                plan.restored_keys.push(tag_key);
+                plan.restored_keys.push(shift_key);
                 plan.changes.push(WeightChange {
                     location: action.location.clone(),
                     before: action.weights.clone(),
@@ -59,15 +59,15 @@ pub fn plan_failback(
 }
 
 fn restore(action: &ForwardAction, saved: &[(String, u32)], backup: Option<&str>) -> Result<Vec<Weight>, String> {
-    let saved_ids: BTreeSet<&str> = saved.iter().map(|(id, _)| id.as_str()).collect();
+    let saved_arns: BTreeSet<&str> = saved.iter().map(|(arn, _)| arn.as_str()).collect();
     let mut after = Vec::new();
-    for (id, weight) in saved {
-        let Some(current) = action.weights.iter().find(|w| group_id(&w.group_arn) == id) else {
-            return Err(format!("target group {id} left the action since the shift"));
-        };
-        after.push(Weight::new(&current.group_arn, *weight));
+    for (arn, weight) in saved {
+        if !action.weights.iter().any(|w| &w.group_arn == arn) {
+            return Err(format!("target group {arn} left the action since the shift"));
+        }
+        after.push(Weight::new(arn, *weight));
     }
-    for extra in action.weights.iter().filter(|w| !saved_ids.contains(group_id(&w.group_arn))) {
+    for extra in action.weights.iter().filter(|w| !saved_arns.contains(w.group_arn.as_str())) {
         if Some(extra.group_arn.as_str()) != backup {
             return Err(format!("target group {} joined the action since the shift", extra.group_arn));
         }

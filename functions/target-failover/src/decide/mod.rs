@@ -29,13 +29,12 @@
 //!   above 0, that weight moves to the backup group (added to the action when absent); the failing group stays
 //!   in the action with weight 0, so it keeps its association with the load balancer and its ARN is at hand
 //!   for failback. Other groups in the action keep their weights: only the failing group's share moves.
-//! - Memory: before the change, the action's previous weights are written as a tag on the failing group,
-//!   `failover:saved-weights:<listener-id>[/<rule-id>]` = `<group-id>=<weight> ...` (ids are the last ARN
-//!   segments, so five groups fit in the 256-character limit). The group is the one resource known to be
-//!   opted in, and its tags are read anyway, so a failback check costs no extra call when nothing was shifted.
-//! - An action that gives the failing group 0 and has a saved-weights tag is already shifted: nothing to do.
+//! - Memory: before the change, the action's previous weights are recorded in the ledger, one record
+//!   `shift#<listener-id>[/<rule-id>]` per action on the failing group's resource ([`SavedWeights`] is what
+//!   the live records say: location key → group ARN → weight).
+//! - An action that gives the failing group 0 and has a live shift record is already shifted: nothing to do.
 //! - Failback restores each saved action exactly (dropping the backup group if the shift added it), then
-//!   removes the tag. An action that changed since the shift (a saved group missing, a group other than the
+//!   closes the record. An action that changed since the shift (a saved group missing, a group other than the
 //!   backup added) is not touched and reported as a conflict for a person.
 //! - Opt-in of the listener or rule: IAM lets `ModifyListener` / `ModifyRule` change only a listener or rule
 //!   that itself carries the opt-in tag, so the plans take the set of opted-in listener and rule ARNs

@@ -1,24 +1,19 @@
-//! Shifting a failing group's traffic: which forward actions change, what is saved first, and what the
-//! whole comes to (a shift, a partial one, a refusal, or nothing left to do).
+//! Shifting a failing group's traffic: which forward actions change (each change's before and after weights
+//! are what the action records in the ledger first), and what the whole comes to (a shift, a partial one, a
+//! refusal, or nothing left to do).
 
 use serde::Serialize;
 
 use super::{OptedIn, WeightChange};
-use crate::model::{
-    format_weights, ForwardAction, Location, SavedWeights, Weight, MAX_WEIGHT, SAVED_WEIGHTS_PREFIX,
-    TAG_VALUE_MAX_CHARS,
-};
+use crate::model::{ForwardAction, Location, SavedWeights, Weight, MAX_WEIGHT};
 
 /// What shifting the failing group's traffic involves.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ShiftChanges {
     pub changes: Vec<WeightChange>,
-    /// Actions already shifted (repeats of the same alarm).
+    /// Actions already shifted (repeats of the same alarm): the failing group at weight 0 and a live shift
+    /// record.
     pub already_shifted: Vec<Location>,
-    /// Tags to add to the failing group before changing anything: `(key, value)`.
-    pub save: Vec<(String, String)>,
-    /// Actions left alone, and why.
-    pub conflicts: Vec<(Location, String)>,
     /// Actions that would move traffic but whose listener or rule is not opted in: left alone.
     pub not_opted_in: Vec<Location>,
 }
@@ -44,14 +39,6 @@ pub fn plan_shift(
             plan.not_opted_in.push(action.location.clone());
             continue;
         }
-        let value = format_weights(&action.weights);
-        if value.chars().count() > TAG_VALUE_MAX_CHARS {
-            plan.conflicts.push((
-                action.location.clone(),
-                format!("its {} weights do not fit in one tag value", action.weights.len()),
-            ));
-            continue;
-        }
         let mut after: Vec<Weight> = action
             .weights
             .iter()
@@ -64,7 +51,6 @@ pub fn plan_shift(
         if action.weight_of(backup).is_none() {
             after.push(Weight::new(backup, moved.min(MAX_WEIGHT)));
         }
-        plan.save.push((format!("{SAVED_WEIGHTS_PREFIX}{key}"), value));
         plan.changes.push(WeightChange { location: action.location.clone(), before: action.weights.clone(), after });
     }
     plan

@@ -1,0 +1,247 @@
+//! The ledger protocol every changing action follows, per group (see [`failover_core::ledger`]): read the
+//! group's ledger (waiting while another invocation holds it), read the AWS facts and decide, `begin` with the
+//! change's pending records, act, `end` settling them. A `begin` that finds the group busy or the ledger
+//! changed sends the action back to the ledger read, facts included ([`Again`]), at most [`BEGIN_TRIES`] times.
+
+use std::time::Duration;
+
+use failover_core::aws::AwsError;
+use failover_core::ledger::{Begin, Begun, Ledger, Record, Settle, Snapshot, State};
+use failover_core::report::Report;
+use serde_json::{json, Value};
+
+use super::Ctx;
+use crate::decide::WeightChange;
+use crate::model::{Location, SavedWeights, Target};
+use crate::ports::LoadBalancer;
+use crate::report;
+use crate::FUNCTION;
+
+/// Reads of a held group before giving up (with [`HELD_WAIT`] between them).
+pub const HELD_TRIES: usize = 10;
+pub const HELD_WAIT: Duration = Duration::from_millis(500);
+/// Times an action starts over (ledger, facts, decision) after `begin` found the group busy or changed.
+pub const BEGIN_TRIES: usize = 10;
+
+/// The ledger changed since it was read, or another invocation holds the group: start over on fresh facts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Again;
+
+/// The ledger's name of a target group.
+pub fn resource(group: &str) -> String {
+    format!("target-group:{group}")
+}
+
+/// The key of the record of a shift of one forward action.
+pub fn shift_key(location: &Location) -> String {
+    format!("shift#{}", location.key())
+}
+
+/// The key of the record of a target's removal: `removal#<id>[:<port>]`.
+pub fn removal_key(target: &Target) -> String {
+    format!("removal#{target}")
+}
+
+/// A shift record's data: where, the weights before and after, and the backup.
+pub fn shift_data(change: &WeightChange, backup: &str) -> Value {
+    json!({"location": change.location, "before": change.before, "backup": backup, "after": change.after})
+}
+
+/// Live: pending (decided, maybe made) or done (in effect).
+pub fn open(record: &Record) -> bool {
+    matches!(record.state, State::Pending | State::Done)
+}
+
+/// The weights before each shift the group's open shift records remember, by location key. A record whose
+/// data cannot be read is left out (and stays in the table for a person).
+pub fn saved_weights(snapshot: &Snapshot) -> SavedWeights {
+    snapshot
+        .records
+        .iter()
+        .filter(|r| open(r))
+        .filter_map(|r| {
+            let key = r.key.strip_prefix("shift#")?;
+            let before: Option<Vec<(String, u32)>> = r
+                .data
+                .get("before")?
+                .as_array()?
+                .iter()
+                .map(|w| {
+                    let arn = w.get("group_arn")?.as_str()?.to_owned();
+                    Some((arn, u32::try_from(w.get("weight")?.as_u64()?).ok()?))
+                })
+                .collect();
+            Some((key.to_owned(), before.filter(|b| !b.is_empty())?))
+        })
+        .collect()
+}
+
+/// What gives up a group still busy after every try: a skip carrying a transient error, so that the
+/// invocation fails without a notification and Lambda retries it later, on fresh facts.
+pub fn busy(group: &str, action: &str, holder: &str) -> Report {
+    let error = AwsError {
+        operation: "TransactWriteItems",
+        resource: resource(group),
+        code: Some("ResourceBusy".into()),
+        transient: true,
+        message: format!("another invocation ({holder}) holds the target group"),
+    };
+    report::skipped(Some(group), action, format!("another invocation ({holder}) is changing the group; retried later"))
+        .error(error)
+}
+
+/// How a record of the change is written: new keys pending at `begin`; a key the ledger already has (an
+/// interrupted change, an earlier incident's record) is settled to done with the new data at `end`.
+#[derive(Debug, Default)]
+pub struct Records {
+    pub begin: Vec<Record>,
+    pub settle: Vec<Settle>,
+}
+
+impl Records {
+    /// What `end` settles: the records whose part of the change was `made` done; the new ones whose part was
+    /// not made abandoned, the known ones left as they were.
+    pub fn settle(&self, owner: &str, made: impl Fn(&str) -> bool) -> Vec<Settle> {
+        let new = self
+            .begin
+            .iter()
+            .map(|r| Settle::pending(&r.key, owner, if made(&r.key) { State::Done } else { State::Abandoned }));
+        let known = self.settle.iter().filter(|s| made(&s.key)).cloned();
+        new.chain(known).collect()
+    }
+}
+
+/// Moves a record from the state it was read in (owned by whom it names when pending) to `to`.
+pub fn settle_from(record: &Record, to: State) -> Settle {
+    Settle {
+        key: record.key.clone(),
+        from: record.state,
+        owner: (record.state == State::Pending).then(|| record.owner.clone()),
+        to,
+        data: None,
+    }
+}
+
+impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// The group's ledger, once nobody holds it; `Err(report)` when it stays held or cannot be read.
+    pub async fn snapshot(&self, group: &str, action: &str) -> Result<Snapshot, Report> {
+        let resource = resource(group);
+        for attempt in 0..HELD_TRIES {
+            if attempt > 0 {
+                tokio::time::sleep(HELD_WAIT).await;
+            }
+            let snapshot = match self.ledger.read(&resource, self.now()).await {
+                Ok(snapshot) => snapshot,
+                Err(e) => return Err(report::failed(Some(group), action, &e, "reading the ledger")),
+            };
+            match snapshot.held() {
+                None => return Ok(snapshot),
+                Some(holder) if attempt + 1 == HELD_TRIES => return Err(busy(group, action, &holder.owner)),
+                Some(_) => {}
+            }
+        }
+        Err(busy(group, action, "unknown"))
+    }
+
+    /// The change's records, pending at `begin` or settled at `end` (see [`Records`]).
+    pub fn records(&self, snapshot: &Snapshot, wanted: impl IntoIterator<Item = (String, Value)>) -> Records {
+        let now = self.now();
+        let retention = self.config.common.retention_secs();
+        let mut records = Records::default();
+        for (key, data) in wanted {
+            match snapshot.record(&key) {
+                Some(existing) => records.settle.push(settle_from(existing, State::Done).with_data(data)),
+                None => records.begin.push(
+                    Record::pending(&snapshot.resource, &key, self.owner, self.trigger, now, retention).with_data(data),
+                ),
+            }
+        }
+        records
+    }
+
+    /// `begin`: `Ok(Ok(()))` to act; `Ok(Err(report))` when paused (the refusal, naming what was planned) or
+    /// when the call failed (nothing was changed); `Err(Again)` to start over on fresh facts.
+    pub async fn begin(
+        &self,
+        snapshot: &Snapshot,
+        records: &[Record],
+        action: &str,
+        planned: &str,
+    ) -> Result<Result<(), Report>, Again> {
+        let group = snapshot.resource.strip_prefix("target-group:").unwrap_or(&snapshot.resource);
+        let begin = Begin {
+            owner: self.owner,
+            now: self.now(),
+            hold_secs: self.hold_secs,
+            retention_secs: self.config.common.retention_secs(),
+            records,
+            force: self.force,
+        };
+        match self.ledger.begin(snapshot, &begin).await {
+            Ok(Begun::Started { .. }) => Ok(Ok(())),
+            Ok(Begun::Busy(_) | Begun::Stale) => Err(Again),
+            Ok(Begun::Paused(pause)) => {
+                Ok(Err(failover_core::pause::refused(FUNCTION, action, group, &pause, planned)))
+            }
+            Err(e) => Ok(Err(report::failed(
+                Some(group),
+                action,
+                &e,
+                "starting the change in the ledger (nothing was changed)",
+            ))),
+        }
+    }
+
+    /// Settles records an interrupted change left (no AWS change) under the lease: `Ok(None)` when done, or
+    /// when paused (the next run after `resume` settles them); `Ok(Some(report))` when a ledger call failed.
+    pub async fn settle_only(
+        &self,
+        snapshot: &Snapshot,
+        settle: &[Settle],
+        action: &str,
+    ) -> Result<Option<Report>, Again> {
+        if settle.is_empty() {
+            return Ok(None);
+        }
+        let group = snapshot.resource.strip_prefix("target-group:").unwrap_or(&snapshot.resource);
+        let begin = Begin {
+            owner: self.owner,
+            now: self.now(),
+            hold_secs: self.hold_secs,
+            retention_secs: self.config.common.retention_secs(),
+            records: &[],
+            force: self.force,
+        };
+        let doing = "recording what an interrupted change did";
+        match self.ledger.begin(snapshot, &begin).await {
+            Ok(Begun::Started { .. }) => {
+                Ok(self.end(group, settle, &[]).await.err().map(|e| report::failed(Some(group), action, &e, doing)))
+            }
+            Ok(Begun::Busy(_) | Begun::Stale) => Err(Again),
+            Ok(Begun::Paused(_)) => Ok(None),
+            Err(e) => Ok(Some(report::failed(Some(group), action, &e, doing))),
+        }
+    }
+
+    /// `end`: settles the change's records, writes `records`, releases the lease. A lease lost is a
+    /// transient error: the retry finds the change made and settles the records.
+    pub async fn end(&self, group: &str, settle: &[Settle], records: &[Record]) -> Result<(), AwsError> {
+        let resource = resource(group);
+        let retention = self.config.common.retention_secs();
+        let ended = self.ledger.end(&resource, self.owner, self.now(), retention, settle, records).await?;
+        if ended {
+            return Ok(());
+        }
+        Err(AwsError {
+            operation: "TransactWriteItems",
+            resource,
+            code: Some("LeaseLost".into()),
+            transient: true,
+            message: "the lease ran out or a record changed before the change was recorded".into(),
+        })
+    }
+}
