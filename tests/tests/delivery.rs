@@ -321,8 +321,10 @@ async fn a_shift_delivered_three_times_by_interleaved_paths_shifts_once_and_neve
     let (once, after, notified) = deliver_shop(&shop, &[&web, &dr], &events).await;
 
     assert_eq!(after, once, "the saved weights and the shifted weights are those of the first delivery");
-    let saved = after[&web]["tags"].as_object().unwrap().keys().filter(|k| k.starts_with("failover:saved-weights:"));
-    assert_eq!(saved.count(), 2, "{after}");
+    let ledger = DynamoLedger::new(shop.account.dynamodb(), &shop.ledger);
+    let records = ledger.read(&format!("target-group:{web}"), failover_core::time::now_secs()).await.unwrap().records;
+    let shifts: Vec<_> = records.iter().filter(|r| r.key.starts_with("shift#") && r.state == State::Done).collect();
+    assert_eq!(shifts.len(), 2, "one saved-weights record per shifted action, written once: {records:?}");
     assert_eq!(after[&web]["targets"].as_object().unwrap().len(), 3, "nothing removed from a group that cannot serve");
     assert_eq!(notified, [pair("succeeded", "shift-traffic")]);
 }
