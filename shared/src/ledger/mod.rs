@@ -41,8 +41,10 @@ use serde_json::Value;
 use crate::aws::AwsError;
 
 mod dynamo;
+mod session;
 
 pub use dynamo::DynamoLedger;
+pub use session::{busy, Session};
 
 /// The sort key of a resource's lease item.
 pub const LEASE_KEY: &str = "lease";

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::{Begin, Begun, Ledger, Pause, Record, Settle, Snapshot};
+use failover_core::ledger::{Begun, Ledger, Pause, Record, Session, Settle, Snapshot};
 use failover_core::report::Report;
 
 use super::Context;
@@ -65,7 +65,7 @@ where
         if attempt > 0 {
             tokio::time::sleep(WAIT).await;
         }
-        let snapshot = self.ledger.read(resource, self.now()).await?;
+        let snapshot = self.session().read(resource).await?;
         if let Some(holder) = snapshot.held() {
             tracing::info!(resource, holder = %holder.owner, until = holder.until, "resource held: waiting");
             return Ok(None);
@@ -75,15 +75,7 @@ where
 
     /// Begins a change on the resource as read: the lease, and `records` (pending) when their keys are free.
     pub async fn begin(&self, snapshot: &Snapshot, records: &[Record]) -> Result<Started, AwsError> {
-        let begin = Begin {
-            owner: self.owner,
-            now: self.now(),
-            hold_secs: self.hold_secs,
-            retention_secs: self.config.common.retention_secs(),
-            records,
-            force: self.force,
-        };
-        Ok(match self.ledger.begin(snapshot, &begin).await? {
+        Ok(match self.session().begin(snapshot, records).await? {
             Begun::Started { .. } => Started::Yes,
             Begun::Busy(holder) => {
                 tracing::info!(resource = %snapshot.resource, holder = %holder.owner, "resource taken: reading again");
@@ -100,30 +92,24 @@ where
     /// Ends the change: settles `settle`, writes `records`, releases the lease. A lease or record found no
     /// longer ours is an error (nothing was written).
     pub async fn end(&self, resource: &str, settle: &[Settle], records: &[Record]) -> Result<(), AwsError> {
-        let retention = self.config.common.retention_secs();
-        if self.ledger.end(resource, self.owner, self.now(), retention, settle, records).await? {
-            return Ok(());
+        self.session().end(resource, settle, records).await
+    }
+
+    /// This invocation's side of the ledger.
+    pub fn session(&self) -> Session<'_, G> {
+        Session {
+            ledger: self.ledger,
+            owner: self.owner,
+            hold_secs: self.hold_secs,
+            retention_secs: self.config.common.retention_secs(),
+            force: self.force,
+            clock: self.clock,
         }
-        Err(AwsError {
-            operation: "TransactWriteItems",
-            resource: resource.to_owned(),
-            code: Some("LeaseLost".into()),
-            transient: false,
-            message: format!("the lease on {resource} or its record is no longer {}'s", self.owner),
-        })
     }
 }
 
 /// The attempts are used up and the resource is still held or changing: skipped with a transient error, so
 /// that Lambda retries the event later (and no notification is sent).
 pub fn busy(resource: &str, action: &str) -> Report {
-    Report::skipped(FUNCTION, action, format!("{resource} is busy: another invocation is changing it")).error(
-        AwsError {
-            operation: "TransactWriteItems",
-            resource: resource.to_owned(),
-            code: Some("ResourceBusy".into()),
-            transient: true,
-            message: format!("{resource} still held or changing after {TRIES} attempts"),
-        },
-    )
+    failover_core::ledger::busy(FUNCTION, resource, action, TRIES)
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::{Begin, Begun, Ledger, Record, Settle, Snapshot, State};
+use failover_core::ledger::{Begun, Ledger, Record, Session, Settle, Snapshot, State};
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
@@ -127,6 +127,18 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
         (self.clock)()
     }
 
+    /// This invocation's side of the ledger.
+    pub fn session(&self) -> Session<'_, G> {
+        Session {
+            ledger: self.ledger,
+            owner: self.owner,
+            hold_secs: self.hold_secs,
+            retention_secs: self.config.common.retention_secs(),
+            force: self.force,
+            clock: self.clock,
+        }
+    }
+
     /// The group's ledger, once nobody holds it; `Err(report)` when it stays held or cannot be read.
     pub async fn snapshot(&self, group: &str, action: &str) -> Result<Snapshot, Report> {
         let resource = resource(group);
@@ -134,7 +146,7 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
             if attempt > 0 {
                 tokio::time::sleep(HELD_WAIT).await;
             }
-            let snapshot = match self.ledger.read(&resource, self.now()).await {
+            let snapshot = match self.session().read(&resource).await {
                 Ok(snapshot) => snapshot,
                 Err(e) => return Err(report::failed(Some(group), action, &e, "reading the ledger")),
             };
@@ -173,15 +185,7 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
         planned: &str,
     ) -> Result<Result<(), Report>, Again> {
         let group = snapshot.resource.strip_prefix("target-group:").unwrap_or(&snapshot.resource);
-        let begin = Begin {
-            owner: self.owner,
-            now: self.now(),
-            hold_secs: self.hold_secs,
-            retention_secs: self.config.common.retention_secs(),
-            records,
-            force: self.force,
-        };
-        match self.ledger.begin(snapshot, &begin).await {
+        match self.session().begin(snapshot, records).await {
             Ok(Begun::Started { .. }) => Ok(Ok(())),
             Ok(Begun::Busy(_) | Begun::Stale) => Err(Again),
             Ok(Begun::Paused(pause)) => {
@@ -208,16 +212,8 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
             return Ok(None);
         }
         let group = snapshot.resource.strip_prefix("target-group:").unwrap_or(&snapshot.resource);
-        let begin = Begin {
-            owner: self.owner,
-            now: self.now(),
-            hold_secs: self.hold_secs,
-            retention_secs: self.config.common.retention_secs(),
-            records: &[],
-            force: self.force,
-        };
         let doing = "recording what an interrupted change did";
-        match self.ledger.begin(snapshot, &begin).await {
+        match self.session().begin(snapshot, &[]).await {
             Ok(Begun::Started { .. }) => {
                 Ok(self.end(group, settle, &[]).await.err().map(|e| report::failed(Some(group), action, &e, doing)))
             }
@@ -230,18 +226,6 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
     /// `end`: settles the change's records, writes `records`, releases the lease. A lease lost is a
     /// transient error: the retry finds the change made and settles the records.
     pub async fn end(&self, group: &str, settle: &[Settle], records: &[Record]) -> Result<(), AwsError> {
-        let resource = resource(group);
-        let retention = self.config.common.retention_secs();
-        let ended = self.ledger.end(&resource, self.owner, self.now(), retention, settle, records).await?;
-        if ended {
-            return Ok(());
-        }
-        Err(AwsError {
-            operation: "TransactWriteItems",
-            resource,
-            code: Some("LeaseLost".into()),
-            transient: true,
-            message: "the lease ran out or a record changed before the change was recorded".into(),
-        })
+        self.session().end(&resource(group), settle, records).await
     }
 }
