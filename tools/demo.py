@@ -276,11 +276,6 @@ def db_instance(env: Env, db_id: str) -> dict:
     return env.client("rds").describe_db_instances(DBInstanceIdentifier=db_id)["DBInstances"][0]
 
 
-def db_tags(env: Env, db_id: str) -> dict[str, str]:
-    arn = db_instance(env, db_id)["DBInstanceArn"]
-    return {t["Key"]: t["Value"] for t in env.client("rds").list_tags_for_resource(ResourceName=arn)["TagList"]}
-
-
 def cname(env: Env) -> str:
     records = env.client("route53").list_resource_record_sets(HostedZoneId=env.zone_id)["ResourceRecordSets"]
     for record in records:
@@ -314,12 +309,20 @@ def show_orders(env: Env) -> list[str]:
         role = f"replica of {source}" if source else "primary"
         replicas = db.get("ReadReplicaDBInstanceIdentifiers") or []
         extra = f", replicas {', '.join(replicas)}" if replicas else ""
-        marks = {k: v for k, v in db_tags(env, db_id).items() if k.startswith("failover:") and k != OPT_IN["Key"]}
-        mark = f", tags {marks}" if marks else ""
         lines.append(f"{db_id:<17} {db['DBInstanceStatus']:<10} {role}{extra}"
-                     f" (backups {db.get('BackupRetentionPeriod', 0)} d){mark}")
+                     f" (backups {db.get('BackupRetentionPeriod', 0)} d)")
     lines.append(f"{env.record} CNAME {cname(env)}")
+    lines += [f"ledger {r}" for r in ledger_records(env, f"db-instance:{REGION}/orders-primary")]
     return lines
+
+
+def ledger_records(env: Env, resource: str) -> list[str]:
+    """The resource's records in the ledger table, as `aws dynamodb query` shows them (the lease aside)."""
+    table = env.control("/_failover/dynamodb/ledger-table", {})["table_name"]
+    items = env.client("dynamodb").query(
+        TableName=table, ConsistentRead=True, KeyConditionExpression="pk = :r",
+        ExpressionAttributeValues={":r": {"S": resource}})["Items"]
+    return [f"{i['sk']['S']}: {i['state']['S']} ({i['trigger']['S']})" for i in items if i["sk"]["S"] != "lease"]
 
 
 def show_catalog(env: Env) -> list[str]:
