@@ -866,11 +866,14 @@ async fn manual_commands_status_deregister_restore_shift_and_failback() {
     let deregister = json!({"command": "deregister", "target_group_arn": web, "targets": [{"id": ids[0], "port": 80}]});
     assert_status(&app.handle(deregister).await.unwrap(), Outcome::Succeeded);
     assert!(!shop.health(&web).await.contains_key(&ids[0]));
-    let removal = format!("removal#{}:80", ids[0]);
     let records = shop.records(&web).await;
+    let removals: Vec<&String> = records.keys().filter(|k| k.starts_with("removal#")).collect();
+    assert_eq!(removals.len(), 1, "one record for the removal: {records:?}");
+    let removal = removals[0].clone();
     assert_eq!(records[&removal]["state"], json!("done"), "{records:?}");
     assert_eq!(records[&removal]["trigger"], json!("manual command deregister"), "{records:?}");
     assert_eq!(records[&removal]["data"]["registered_before"], json!(3), "{records:?}");
+    assert_eq!(records[&removal]["data"]["targets"], json!([{"id": ids[0], "port": 80}]), "{records:?}");
 
     // status lists the open record.
     let status = app.handle(json!({"command": "status", "target_group_arn": web})).await.unwrap();

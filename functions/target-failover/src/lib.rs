@@ -35,7 +35,7 @@
 //! What the function remembers lives in the incident ledger (one DynamoDB table, `LEDGER_TABLE`), never in
 //! tags: it reads tags only for configuration (opt-in, backup group). Each group is a ledger resource,
 //! `target-group:<ARN>`, with records `shift#<listener-id>[/<rule-id>]` (an action's weights before and after
-//! a shift, and the backup) and `removal#<id>[:<port>]` (a target taken out: id, port, zone, trigger, the
+//! a shift, and the backup) and `removal#<invocation>` (the targets one removal took out: id, port, zone; the trigger, the
 //! group's registered count before). A change on a group reads the ledger (waiting up to
 //! [`actions::ledger::HELD_TRIES`] × [`actions::ledger::HELD_WAIT`] while another invocation holds it), then
 //! the AWS facts, decides, and `begin`s: the group's lease, plus its pending records, each written only if its

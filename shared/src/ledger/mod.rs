@@ -261,11 +261,24 @@ pub struct Pause {
     pub at: i64,
 }
 
-/// One call touches each item once (DynamoDB rejects a transaction with two operations on one item): both
-/// adapters refuse a call naming a key twice, before anything is sent.
+/// Records one call may name: a DynamoDB transaction holds at most 100 items, and `begin` adds the pause
+/// check and the lease (`end` the lease).
+pub const MAX_RECORDS_PER_CALL: usize = 98;
+
+/// One call touches each item once (DynamoDB rejects a transaction with two operations on one item) and at
+/// most [`MAX_RECORDS_PER_CALL`] records: both adapters refuse any other call, before anything is sent.
 pub fn distinct_keys<'a>(resource: &str, keys: impl IntoIterator<Item = &'a str>) -> Result<(), AwsError> {
     let mut seen = std::collections::BTreeSet::new();
     for key in keys {
+        if seen.len() == MAX_RECORDS_PER_CALL {
+            return Err(AwsError {
+                operation: "TransactWriteItems",
+                resource: resource.to_owned(),
+                code: Some("ValidationException".into()),
+                transient: false,
+                message: format!("one ledger call names more than {MAX_RECORDS_PER_CALL} records"),
+            });
+        }
         if !seen.insert(key) {
             return Err(AwsError {
                 operation: "TransactWriteItems",
@@ -323,6 +336,15 @@ mod tests {
         assert_eq!(lease_secs(None), MAX_TIMEOUT_SECS + LEASE_MARGIN_SECS);
         assert_eq!(lease_secs(Some(Duration::from_secs(5_000))), MAX_TIMEOUT_SECS + LEASE_MARGIN_SECS);
         assert_eq!(lease_secs(Some(Duration::ZERO)), 1 + LEASE_MARGIN_SECS);
+    }
+
+    #[test]
+    fn a_call_names_each_record_once_and_fits_in_one_transaction() {
+        let keys: Vec<String> = (0..=MAX_RECORDS_PER_CALL).map(|i| format!("removal#{i}")).collect();
+        assert!(distinct_keys("r", keys[..MAX_RECORDS_PER_CALL].iter().map(String::as_str)).is_ok());
+        let over = distinct_keys("r", keys.iter().map(String::as_str)).unwrap_err();
+        assert!(!over.transient && over.message.contains("more than 98"), "{over}");
+        assert!(distinct_keys("r", ["shift#a", "shift#a"]).unwrap_err().message.contains("named twice"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Deregister: take the accused targets the guardrail allows out of the group (one `DeregisterTargets`),
-//! and report the ones it keeps as a refusal beside the change. Each removal is recorded in the ledger
-//! (`removal#<id>[:<port>]`: the target, the trigger, the group's registered count before), pending at
-//! `begin` and done at `end`; a record an interrupted removal left pending is done once its target is gone.
+//! and report the ones it keeps as a refusal beside the change. The removal is recorded in the ledger as one
+//! record (`removal#<invocation>`: the targets, the trigger, the group's registered count before), pending at
+//! `begin` and done at `end`; a record an interrupted removal left pending is done once its targets are gone,
+//! and abandoned when they are all still registered (the call was never made).
 
 use failover_core::ledger::{Ledger, Settle, Snapshot, State};
 use failover_core::notify::Severity;
@@ -9,7 +10,7 @@ use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::json;
 
-use super::ledger::{removal_key, settle_from, Again};
+use super::ledger::{removal_key, removed_targets, settle_from, Again};
 use super::Ctx;
 use crate::decide::{Counts, Kept};
 use crate::model::{group_name, Tags, Target, TargetHealth};
@@ -75,17 +76,12 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
             .summary(format!("Dry run: {list} would be deregistered from {arn}; {numbers}. Nothing was changed."))
             .details(details));
     }
-    let removals = targets.iter().map(|t| {
-        let data = json!({
-            "id": t.target.id,
-            "port": t.target.port,
-            "availability_zone": t.target.availability_zone,
-            "trigger": ctx.trigger,
-            "registered_before": counts.registered,
-        });
-        (removal_key(&t.target), data)
+    let data = json!({
+        "targets": plain,
+        "trigger": ctx.trigger,
+        "registered_before": counts.registered,
     });
-    let mut records = ctx.records(snapshot, removals);
+    let mut records = ctx.records(snapshot, [(removal_key(ctx.owner), data)]);
     let made_before: Vec<_> = interrupted(snapshot, change.registered)
         .into_iter()
         .filter(|s| !records.settle.iter().any(|known| known.key == s.key))
@@ -124,18 +120,22 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
         ]))
 }
 
-/// The removals an interrupted run made (pending records whose target is no longer registered, or is
-/// draining), settled done.
+/// What an interrupted run left pending, settled from the facts: done when one of its targets is gone (the
+/// one `DeregisterTargets` was made), abandoned when all are still registered (it never was).
 pub fn interrupted(snapshot: &Snapshot, registered: &[TargetHealth]) -> Vec<Settle> {
     snapshot
         .records
         .iter()
-        .filter(|r| r.state == State::Pending && r.key.starts_with("removal#") && !still_registered(registered, &r.key))
-        .map(|r| settle_from(r, State::Done))
+        .filter(|r| r.state == State::Pending && r.key.starts_with("removal#"))
+        .map(|r| {
+            let targets = removed_targets(r);
+            let made = targets.is_empty() || targets.iter().any(|t| !still_registered(registered, t));
+            settle_from(r, if made { State::Done } else { State::Abandoned })
+        })
         .collect()
 }
 
-/// Whether the record's target is still registered (and not leaving) among the group's targets.
-fn still_registered(registered: &[TargetHealth], key: &str) -> bool {
-    registered.iter().any(|t| !t.state.leaving() && removal_key(&t.target) == key)
+/// Whether the target is still registered (and not leaving) among the group's targets.
+fn still_registered(registered: &[TargetHealth], target: &Target) -> bool {
+    registered.iter().any(|t| !t.state.leaving() && t.target.matches(target))
 }

@@ -37,9 +37,29 @@ pub fn shift_key(location: &Location) -> String {
     format!("shift#{}", location.key())
 }
 
-/// The key of the record of a target's removal: `removal#<id>[:<port>]`.
-pub fn removal_key(target: &Target) -> String {
-    format!("removal#{target}")
+/// The key of the record of one removal (one `DeregisterTargets` of one invocation, whatever its number of
+/// targets: a transaction holds at most 100 items, so one record per target would cap a removal):
+/// `removal#<invocation>`.
+pub fn removal_key(owner: &str) -> String {
+    format!("removal#{owner}")
+}
+
+/// The targets a removal record names.
+pub fn removed_targets(record: &Record) -> Vec<Target> {
+    if !record.key.starts_with("removal#") {
+        return Vec::new();
+    }
+    let items = record.data.get("targets").and_then(Value::as_array).cloned().unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|t| {
+            let id = t.get("id")?.as_str()?;
+            let port = t.get("port").and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok());
+            let mut target = Target::new(id, port);
+            target.availability_zone = t.get("availability_zone").and_then(Value::as_str).map(str::to_owned);
+            Some(target)
+        })
+        .collect()
 }
 
 /// A shift record's data: where, the weights before and after, and the backup.

@@ -1,5 +1,5 @@
 //! Restore (manual command): register the named targets in the group again (one `RegisterTargets`), under the
-//! group's lease; `end` closes the open `removal#` records of the targets registered.
+//! group's lease; `end` closes the open `removal#` records whose targets are all registered again by it.
 
 use failover_core::ledger::{Ledger, Snapshot, State};
 use failover_core::notify::Severity;
@@ -43,7 +43,10 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
         Ok(()) => snapshot
             .records
             .iter()
-            .filter(|r| ledger::open(r) && removed(r).is_some_and(|t| wanted.iter().any(|w| t.matches(w))))
+            .filter(|r| {
+                let targets = ledger::removed_targets(r);
+                ledger::open(r) && !targets.is_empty() && targets.iter().all(|t| wanted.iter().any(|w| t.matches(w)))
+            })
             .map(|r| settle_from(r, State::Closed))
             .collect(),
         Err(_) => Vec::new(),
@@ -65,12 +68,4 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
         .summary(format!("{list} registered in {arn}. They receive traffic once they pass the group's health checks."))
         .details(details)
         .steps([format!("Watch the group's health: {}", report::command("status", arn))])])
-}
-
-/// The target a `removal#` record names.
-fn removed(record: &failover_core::ledger::Record) -> Option<Target> {
-    record.key.strip_prefix("removal#")?;
-    let id = record.data.get("id")?.as_str()?;
-    let port = record.data.get("port").and_then(serde_json::Value::as_i64).and_then(|p| i32::try_from(p).ok());
-    Some(Target::new(id, port))
 }
