@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use failover_core::intake::{self, Event};
 use failover_core::invoke::{finish, InvokeError};
-use failover_core::ledger::{self, DynamoLedger, Ledger};
+use failover_core::ledger::{self, DynamoLedger, Ledger, Session};
 use failover_core::notify::{Notifier, SnsNotifier};
 use failover_core::response::Response;
 use serde_json::Value;
@@ -116,13 +116,16 @@ where
             databases: &self.databases,
             lag: &self.lag,
             dns: &self.dns,
-            ledger: &self.ledger,
-            owner: &owner,
-            hold_secs: ledger::lease_secs(remaining),
-            force,
+            session: Session {
+                ledger: &self.ledger,
+                owner: &owner,
+                hold_secs: ledger::lease_secs(remaining),
+                retention_secs: self.config.common.retention_secs(),
+                force,
+                clock: self.clock,
+            },
             config: &self.config,
             region: &self.region,
-            clock: self.clock,
         };
         // Boxed: the nested futures are otherwise too deep for the compiler's layout computation.
         let report = Box::pin(actions::dispatch(&ctx, route, dry_run)).await?;

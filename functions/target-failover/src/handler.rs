@@ -11,7 +11,7 @@ use std::time::Duration;
 use failover_core::intake;
 use failover_core::invoke::finish;
 use failover_core::invoke::InvokeError;
-use failover_core::ledger::{self, DynamoLedger, Ledger};
+use failover_core::ledger::{self, DynamoLedger, Ledger, Session};
 use failover_core::notify::{Notifier, SnsNotifier};
 use failover_core::response::Response;
 use serde_json::Value;
@@ -83,13 +83,16 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
         let owner = ledger::owner(request_id);
         let ctx = |trigger, force| Ctx {
             lb: &self.lb,
-            ledger: &self.ledger,
             config: &self.config,
-            clock: self.clock,
-            owner: &owner,
-            hold_secs: ledger::lease_secs(remaining),
+            session: Session {
+                ledger: &self.ledger,
+                owner: &owner,
+                hold_secs: ledger::lease_secs(remaining),
+                retention_secs: self.config.common.retention_secs(),
+                force,
+                clock: self.clock,
+            },
             trigger,
-            force,
         };
         let (trigger, reports) = match &route {
             Route::Skip { trigger, reason } => (trigger, vec![report::skipped(None, action::NONE, reason.clone())]),

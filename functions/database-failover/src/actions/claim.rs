@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::{Begun, Ledger, Pause, Record, Session, Settle, Snapshot};
+use failover_core::ledger::{Begun, Ledger, Pause, Record, Settle, Snapshot};
 use failover_core::report::Report;
 
 use super::Context;
@@ -65,7 +65,7 @@ where
         if attempt > 0 {
             tokio::time::sleep(WAIT).await;
         }
-        let snapshot = self.session().read(resource).await?;
+        let snapshot = self.session.read(resource).await?;
         if let Some(holder) = snapshot.held() {
             tracing::info!(resource, holder = %holder.owner, until = holder.until, "resource held: waiting");
             return Ok(None);
@@ -75,7 +75,7 @@ where
 
     /// Begins a change on the resource as read: the lease, and `records` (pending) when their keys are free.
     pub async fn begin(&self, snapshot: &Snapshot, records: &[Record]) -> Result<Started, AwsError> {
-        Ok(match self.session().begin(snapshot, records).await? {
+        Ok(match self.session.begin(snapshot, records).await? {
             Begun::Started { .. } => Started::Yes,
             Begun::Busy(holder) => {
                 tracing::info!(resource = %snapshot.resource, holder = %holder.owner, "resource taken: reading again");
@@ -92,19 +92,7 @@ where
     /// Ends the change: settles `settle`, writes `records`, releases the lease. A lease or record found no
     /// longer ours is an error (nothing was written).
     pub async fn end(&self, resource: &str, settle: &[Settle], records: &[Record]) -> Result<(), AwsError> {
-        self.session().end(resource, settle, records).await
-    }
-
-    /// This invocation's side of the ledger.
-    pub fn session(&self) -> Session<'_, G> {
-        Session {
-            ledger: self.ledger,
-            owner: self.owner,
-            hold_secs: self.hold_secs,
-            retention_secs: self.config.common.retention_secs(),
-            force: self.force,
-            clock: self.clock,
-        }
+        self.session.end(resource, settle, records).await
     }
 }
 

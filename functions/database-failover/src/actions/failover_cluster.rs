@@ -78,7 +78,7 @@ where
     let key = format!("{FAILOVER_KEY_PREFIX}{}", c.record.at_secs.unwrap_or_else(|| ctx.now()));
     let data = c.record.data("target", &c.cluster_arn, None);
     let retention = ctx.config.common.retention_secs();
-    let record = ledger::Record::pending(&resource, &key, ctx.owner, &trigger.describe(), ctx.now(), retention)
+    let record = ledger::Record::pending(&resource, &key, ctx.session.owner, &trigger.describe(), ctx.now(), retention)
         .with_data(data.clone());
     match ctx.begin(snapshot, &[record]).await {
         Ok(Started::Yes) => {}
@@ -94,11 +94,11 @@ where
     let done = vec![format!("recorded the failover ({key} on {resource}, pending)")];
     let acted = ctx.databases.failover_cluster(&c.region, &c.cluster, &c.target).await;
     let settle = match &acted {
-        Ok(()) => Settle::pending(&key, ctx.owner, State::Done),
+        Ok(()) => Settle::pending(&key, ctx.session.owner, State::Done),
         Err(error) => {
             let mut data = data;
             data["error"] = json!(error.to_string());
-            Settle::pending(&key, ctx.owner, State::Abandoned).with_data(data)
+            Settle::pending(&key, ctx.session.owner, State::Abandoned).with_data(data)
         }
     };
     let ended = ctx.end(&resource, &[settle], &[]).await;

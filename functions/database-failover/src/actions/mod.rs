@@ -16,7 +16,7 @@ use crate::command::Subject;
 use crate::config::Config;
 use crate::decide::{Plan, Settings, Trigger};
 use failover_core::invoke::InvokeError;
-use failover_core::ledger::{Ledger, Snapshot};
+use failover_core::ledger::{Ledger, Session, Snapshot};
 use failover_core::report::Report;
 
 use self::claim::Acted;
@@ -37,17 +37,12 @@ pub struct Context<'a, D, L, R, G> {
     pub databases: &'a D,
     pub lag: &'a L,
     pub dns: &'a R,
-    pub ledger: &'a G,
-    /// This invocation's name in the ledger, and how long its lease lasts.
-    pub owner: &'a str,
-    pub hold_secs: i64,
-    /// A person's `"force": true`: act even while automation is paused.
-    pub force: bool,
+    /// This invocation's side of the ledger: the ledger, its name there, its lease, its clock (seconds since
+    /// the epoch, read when a decision is made), and a person's `"force": true`.
+    pub session: Session<'a, G>,
     pub config: &'a Config,
     /// The function's own region: plain identifiers are in it, and only its errors stop the work.
     pub region: &'a str,
-    /// Seconds since the epoch, read when a decision is made.
-    pub clock: fn() -> i64,
 }
 
 impl<D, L, R, G> Context<'_, D, L, R, G>
@@ -69,7 +64,7 @@ where
 
     /// Seconds since the epoch, now.
     pub fn now(&self) -> i64 {
-        (self.clock)()
+        (self.session.clock)()
     }
 
     /// Carries out a plan of [`crate::decide::decide_promotion`] or [`crate::decide::decide_cluster`] (`aurora`)
@@ -122,9 +117,9 @@ where
             return Ok(report::refusal(&refusal, report::PROMOTE, ctx.region, None, false));
         }
         Route::Pause { reason, by } => {
-            return Ok(control::pause(ctx.ledger, reason.as_deref(), by.as_deref(), ctx.now()).await)
+            return Ok(control::pause(ctx.session.ledger, reason.as_deref(), by.as_deref(), ctx.now()).await)
         }
-        Route::Resume => return Ok(control::resume(ctx.ledger).await),
+        Route::Resume => return Ok(control::resume(ctx.session.ledger).await),
         Route::Promote { at, trigger } => {
             return match Box::pin(promote::manual(ctx, &at, &trigger, dry_run)).await {
                 Ok(answer) => answer,

@@ -185,8 +185,15 @@ where
     } else {
         let data = p.record.data("replica", &p.replica_arn, p.endpoint.as_deref());
         let retention = ctx.config.common.retention_secs();
-        vec![ledger::Record::pending(&resource, PROMOTION_KEY, ctx.owner, &trigger.describe(), ctx.now(), retention)
-            .with_data(data)]
+        vec![ledger::Record::pending(
+            &resource,
+            PROMOTION_KEY,
+            ctx.session.owner,
+            &trigger.describe(),
+            ctx.now(),
+            retention,
+        )
+        .with_data(data)]
     };
     match ctx.begin(snapshot, &records).await {
         Ok(Started::Yes) => {}
@@ -202,7 +209,7 @@ where
     let mut done = vec![format!("recorded the decision ({PROMOTION_KEY} on {resource}, pending)")];
     let acted = promote_and_repoint(ctx, p, &mut done).await;
     // Settled only once the promotion and the DNS change are made; otherwise left pending for the retry.
-    let owner = if p.resumed { p.record.owner.as_str() } else { ctx.owner };
+    let owner = if p.resumed { p.record.owner.as_str() } else { ctx.session.owner };
     let settle = match &acted {
         Ok(()) => vec![Settle::pending(PROMOTION_KEY, owner, State::Done)],
         Err(_) => Vec::new(),

@@ -27,8 +27,8 @@ where
     let settings = ctx.settings();
     match subject {
         Subject::Cluster(id) => {
-            let snapshot = ctx.ledger.read(&cluster_resource(region, id), ctx.now()).await?;
-            let paused = ctx.ledger.paused().await?;
+            let snapshot = ctx.session.ledger.read(&cluster_resource(region, id), ctx.now()).await?;
+            let paused = ctx.session.ledger.paused().await?;
             let facts = ctx.cluster_facts(region, id, None, &snapshot).await?;
             let plan = decide::decide_cluster(&trigger, &facts, &settings, ctx.now());
             let details = with_ledger(cluster_json(&facts), &snapshot, paused.as_ref());
@@ -44,8 +44,8 @@ where
                     None => (at.clone(), Some(PrimaryState::Found(i)), None),
                 },
             };
-            let snapshot = ctx.ledger.read(&promotion_resource(&primary_ref), ctx.now()).await?;
-            let paused = ctx.ledger.paused().await?;
+            let snapshot = ctx.session.ledger.read(&promotion_resource(&primary_ref), ctx.now()).await?;
+            let paused = ctx.session.ledger.paused().await?;
             let facts = ctx.promotion_facts(&primary_ref, primary, extra.as_ref(), &snapshot).await?;
             let plan = decide::decide_promotion(&trigger, &facts, &settings, ctx.now());
             let details = with_ledger(promotion_json(&facts, &settings.opt_in_tag_key), &snapshot, paused.as_ref());

@@ -81,7 +81,7 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
         "trigger": ctx.trigger,
         "registered_before": counts.registered,
     });
-    let mut records = ctx.records(snapshot, [(removal_key(ctx.owner), data)]);
+    let mut records = ctx.records(snapshot, [(removal_key(ctx.session.owner), data)]);
     let made_before: Vec<_> = interrupted(snapshot, change.registered)
         .into_iter()
         .filter(|s| !records.settle.iter().any(|known| known.key == s.key))
@@ -92,7 +92,7 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
         return Ok(refusal);
     }
     let removed = ctx.lb.deregister(arn, &plain).await;
-    let ended = ctx.end(arn, &records.settle(ctx.owner, |_| removed.is_ok()), &[]).await;
+    let ended = ctx.end(arn, &records.settle(ctx.session.owner, |_| removed.is_ok()), &[]).await;
     if let Err(e) = removed {
         return Ok(report::failed(Some(arn), action::DEREGISTER, &e, "deregistering targets"));
     }

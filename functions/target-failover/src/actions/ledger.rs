@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::{Begun, Ledger, Record, Session, Settle, Snapshot, State};
+use failover_core::ledger::{Begun, Ledger, Record, Settle, Snapshot, State};
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
@@ -144,19 +144,7 @@ pub fn settle_from(record: &Record, to: State) -> Settle {
 
 impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
     pub fn now(&self) -> i64 {
-        (self.clock)()
-    }
-
-    /// This invocation's side of the ledger.
-    pub fn session(&self) -> Session<'_, G> {
-        Session {
-            ledger: self.ledger,
-            owner: self.owner,
-            hold_secs: self.hold_secs,
-            retention_secs: self.config.common.retention_secs(),
-            force: self.force,
-            clock: self.clock,
-        }
+        self.session.now()
     }
 
     /// The group's ledger, once nobody holds it; `Err(report)` when it stays held or cannot be read.
@@ -166,7 +154,7 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
             if attempt > 0 {
                 tokio::time::sleep(HELD_WAIT).await;
             }
-            let snapshot = match self.session().read(&resource).await {
+            let snapshot = match self.session.read(&resource).await {
                 Ok(snapshot) => snapshot,
                 Err(e) => return Err(report::failed(Some(group), action, &e, "reading the ledger")),
             };
@@ -188,7 +176,8 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
             match snapshot.record(&key) {
                 Some(existing) => records.settle.push(settle_from(existing, State::Done).with_data(data)),
                 None => records.begin.push(
-                    Record::pending(&snapshot.resource, &key, self.owner, self.trigger, now, retention).with_data(data),
+                    Record::pending(&snapshot.resource, &key, self.session.owner, self.trigger, now, retention)
+                        .with_data(data),
                 ),
             }
         }
@@ -205,7 +194,7 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
         planned: &str,
     ) -> Result<Result<(), Report>, Again> {
         let group = snapshot.resource.strip_prefix("target-group:").unwrap_or(&snapshot.resource);
-        match self.session().begin(snapshot, records).await {
+        match self.session.begin(snapshot, records).await {
             Ok(Begun::Started { .. }) => Ok(Ok(())),
             Ok(Begun::Busy(_) | Begun::Stale) => Err(Again),
             Ok(Begun::Paused(pause)) => {
@@ -233,7 +222,7 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
         }
         let group = snapshot.resource.strip_prefix("target-group:").unwrap_or(&snapshot.resource);
         let doing = "recording what an interrupted change did";
-        match self.session().begin(snapshot, &[]).await {
+        match self.session.begin(snapshot, &[]).await {
             Ok(Begun::Started { .. }) => {
                 Ok(self.end(group, settle, &[]).await.err().map(|e| report::failed(Some(group), action, &e, doing)))
             }
@@ -246,6 +235,6 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
     /// `end`: settles the change's records, writes `records`, releases the lease. A lease lost is a
     /// transient error: the retry finds the change made and settles the records.
     pub async fn end(&self, group: &str, settle: &[Settle], records: &[Record]) -> Result<(), AwsError> {
-        self.session().end(&resource(group), settle, records).await
+        self.session.end(&resource(group), settle, records).await
     }
 }

@@ -9,7 +9,7 @@
 //! health, and the listeners and rules only when a shift or failback is planned (or `status` needs them).
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::{Ledger, Snapshot};
+use failover_core::ledger::{Ledger, Session, Snapshot};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
@@ -38,18 +38,12 @@ pub const MAX_CONCURRENT_GROUPS: usize = 4;
 /// What every action works with: the ports, the settings, and the invocation's name, lease, clock and trigger.
 pub struct Ctx<'a, L, G> {
     pub lb: &'a L,
-    pub ledger: &'a G,
     pub config: &'a Config,
-    /// Epoch seconds, for ledger times.
-    pub clock: fn() -> i64,
-    /// This invocation in the ledger ([`failover_core::ledger::owner`]).
-    pub owner: &'a str,
-    /// How long its lease lasts ([`failover_core::ledger::lease_secs`]).
-    pub hold_secs: i64,
+    /// This invocation's side of the ledger: the ledger, its name there, its lease, its clock, and a person's
+    /// `"force": true` (act while automation is paused).
+    pub session: Session<'a, G>,
     /// What caused it (`alarm web-5xx`, `manual command shift`), written in its records.
     pub trigger: &'a str,
-    /// A person's `"force": true`: act while automation is paused.
-    pub force: bool,
 }
 
 /// The forward actions that send traffic to a group, each with the adapter's opaque action list, and which
@@ -236,11 +230,12 @@ pub async fn on_command<L: LoadBalancer, G: Ledger>(
         Command::Shift { .. } => action::SHIFT,
         Command::Failback { .. } => action::FAILBACK,
         Command::Pause { by, reason } => {
-            let done = failover_core::pause::pause(ctx.ledger, FUNCTION, by.as_deref(), reason.as_deref(), ctx.now());
+            let done =
+                failover_core::pause::pause(ctx.session.ledger, FUNCTION, by.as_deref(), reason.as_deref(), ctx.now());
             return Ok(vec![done.await.unwrap_or_else(|e| report::failed(None, action::PAUSE, &e, "pausing"))]);
         }
         Command::Resume => {
-            let done = failover_core::pause::resume(ctx.ledger, FUNCTION).await;
+            let done = failover_core::pause::resume(ctx.session.ledger, FUNCTION).await;
             return Ok(vec![done.unwrap_or_else(|e| report::failed(None, action::RESUME, &e, "resuming"))]);
         }
     };
@@ -252,7 +247,7 @@ pub async fn on_command<L: LoadBalancer, G: Ledger>(
     let tags = tags.ok_or_else(|| format!("target group {group} does not exist"))?;
     if let Command::Status { .. } = command {
         // Changes nothing: reads the ledger as it is, held or not.
-        let snapshot = match ctx.ledger.read(&ledger::resource(group), ctx.now()).await {
+        let snapshot = match ctx.session.ledger.read(&ledger::resource(group), ctx.now()).await {
             Ok(snapshot) => snapshot,
             Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading the ledger")]),
         };

@@ -154,7 +154,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
         let done = shifted.as_ref().err().map_or(plan.changes.len(), |(_, done)| *done);
         plan.changes[done..].iter().all(|c| shift_key(&c.location) != key)
     };
-    let ended = ctx.end(arn, &records.settle(ctx.owner, made), &[]).await;
+    let ended = ctx.end(arn, &records.settle(ctx.session.owner, made), &[]).await;
     if let Err((e, done)) = shifted {
         let location = &plan.changes[done].location;
         let doing = format!("shifting {location} ({done} of {} actions already shifted)", plan.changes.len());

@@ -23,7 +23,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, view: GroupVie
     let counts = Counts::of(view.targets, floor);
     let plan = decide::on_alarm(view, Candidates::Unhealthy, floor);
     let saved = ledger::saved_weights(snapshot);
-    let paused = match ctx.ledger.paused().await {
+    let paused = match ctx.session.ledger.paused().await {
         Ok(paused) => paused,
         Err(e) => return report::failed(Some(view.arn), action::STATUS, &e, "reading the pause"),
     };
