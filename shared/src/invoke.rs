@@ -59,7 +59,12 @@ pub async fn finish<N: Notifier>(
         }
     }
     if let Some(failed) = reports.iter().find(|r| r.retry()) {
-        let cause = failed.error.as_ref().map_or_else(String::new, ToString::to_string);
+        // The AWS error code goes with it, so that the caller (and the dead-letter queue) can tell throttling
+        // from a busy resource without parsing the message.
+        let cause = failed.error.as_ref().map_or_else(String::new, |e| match &e.code {
+            Some(code) => format!("{e} ({code})"),
+            None => e.to_string(),
+        });
         return Err(InvokeError::Aws(format!("{}: {cause}", failed.title)));
     }
     Ok(Response::of(function, &reports))
@@ -155,7 +160,7 @@ mod tests {
         let notifier = Recorder::default();
         let error = block_on(finish(&notifier, "f", vec![transient])).unwrap_err();
         assert_eq!(error.error_type(), "AwsError");
-        assert!(error.to_string().contains("y failed: DeregisterTargets tg: no"), "{error}");
+        assert!(error.to_string().contains("y failed: DeregisterTargets tg: no (Throttling)"), "{error}");
         assert_eq!(notifier.0.lock().unwrap().len(), 1);
     }
 }

@@ -59,16 +59,21 @@ impl<L: Ledger> Session<'_, L> {
     }
 }
 
-/// The attempts are used up and the resource is still held or changing: a skip (no notification) carrying a
-/// transient error, so that Lambda retries the event later, on fresh facts.
-pub fn busy(function: &str, resource: &str, action: &str, attempts: usize) -> Report {
-    let report = Report::skipped(function, action, format!("{resource} is busy: another invocation is changing it"));
+/// The attempts are used up and the resource is still held (by `holder`, when known) or changing: a skip (no
+/// notification) carrying a transient error, so that Lambda retries the event later, on fresh facts.
+pub fn busy(function: &str, resource: &str, action: &str, attempts: usize, holder: Option<&str>) -> Report {
+    let by = holder.map_or_else(String::new, |h| format!(" ({h})"));
+    let report = Report::skipped(
+        function,
+        action,
+        format!("{resource} is busy: another invocation{by} is changing it; retried later"),
+    );
     debug_assert_eq!(report.outcome, Outcome::Skipped);
     report.error(AwsError {
         operation: "TransactWriteItems",
         resource: resource.to_owned(),
         code: Some("ResourceBusy".into()),
         transient: true,
-        message: format!("{resource} still held or changing after {attempts} attempts"),
+        message: format!("{resource} still held{by} or changing after {attempts} attempts"),
     })
 }

@@ -99,5 +99,5 @@ where
 /// The attempts are used up and the resource is still held or changing: skipped with a transient error, so
 /// that Lambda retries the event later (and no notification is sent).
 pub fn busy(resource: &str, action: &str) -> Report {
-    failover_core::ledger::busy(FUNCTION, resource, action, TRIES)
+    failover_core::ledger::busy(FUNCTION, resource, action, TRIES, None)
 }

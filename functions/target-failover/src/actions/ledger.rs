@@ -96,18 +96,9 @@ pub fn saved_weights(snapshot: &Snapshot) -> SavedWeights {
         .collect()
 }
 
-/// What gives up a group still busy after every try: a skip carrying a transient error, so that the
-/// invocation fails without a notification and Lambda retries it later, on fresh facts.
-pub fn busy(group: &str, action: &str, holder: &str) -> Report {
-    let error = AwsError {
-        operation: "TransactWriteItems",
-        resource: resource(group),
-        code: Some("ResourceBusy".into()),
-        transient: true,
-        message: format!("another invocation ({holder}) holds the target group"),
-    };
-    report::skipped(Some(group), action, format!("another invocation ({holder}) is changing the group; retried later"))
-        .error(error)
+/// What gives up a group still busy after every try (see [`failover_core::ledger::busy`]), about the group.
+pub fn busy(group: &str, action: &str, holder: Option<&str>) -> Report {
+    failover_core::ledger::busy(FUNCTION, &resource(group), action, BEGIN_TRIES, holder).resources([group.to_owned()])
 }
 
 /// How a record of the change is written: new keys pending at `begin`; a key the ledger already has (an
@@ -160,11 +151,11 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
             };
             match snapshot.held() {
                 None => return Ok(snapshot),
-                Some(holder) if attempt + 1 == HELD_TRIES => return Err(busy(group, action, &holder.owner)),
+                Some(holder) if attempt + 1 == HELD_TRIES => return Err(busy(group, action, Some(&holder.owner))),
                 Some(_) => {}
             }
         }
-        Err(busy(group, action, "unknown"))
+        Err(busy(group, action, None))
     }
 
     /// The change's records, pending at `begin` or settled at `end` (see [`Records`]).

@@ -181,7 +181,7 @@ async fn alarm_group<L: LoadBalancer, G: Ledger>(
             return reports;
         }
     }
-    vec![ledger::busy(&arn, intent, "another invocation")]
+    vec![ledger::busy(&arn, intent, None)]
 }
 
 async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
@@ -262,7 +262,7 @@ pub async fn on_command<L: LoadBalancer, G: Ledger>(
             return Ok(reports);
         }
     }
-    Ok(vec![ledger::busy(group, intent, "another invocation")])
+    Ok(vec![ledger::busy(group, intent, None)])
 }
 
 async fn command_once<L: LoadBalancer, G: Ledger>(
