@@ -49,6 +49,10 @@ Deviations from stock moto, and why
       * DeregisterTargets of a target that is not registered succeeds (AWS behaviour); stock moto
         raises InvalidTarget. A target given with a Port deregisters only if that port is the
         registered one (AWS identifies a registration by id and port; moto keeps one port per id).
+    DynamoDB
+      * Requests are serialised. Stock moto's TransactWriteItems rolls a failed transaction back by
+        restoring a copy of the whole table taken before it, undoing writes that other request
+        threads made in the meantime; DynamoDB transactions are atomic and isolated.
     RDS
       * PromoteReadReplica detaches the replica as AWS does: ``ReadReplicaSourceDBInstanceIdentifier``
         disappears, the source (same- or cross-region) stops listing it in
@@ -134,7 +138,7 @@ from urllib.parse import parse_qs
 from pathlib import Path
 
 import yaml
-from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.ec2.models import ec2_backends
 from moto.elbv2.models import FakeTargetGroup, elbv2_backends
 from moto.moto_server.werkzeug_app import (
@@ -267,6 +271,26 @@ def _failover_db_cluster(self, db_cluster_identifier, target_db_instance_identif
 RDSBackend.promote_read_replica = _promote_read_replica
 RDSBackend.create_db_instance_read_replica = _create_db_instance_read_replica
 RDSBackend.failover_db_cluster = _failover_db_cluster
+
+
+# DynamoDB: moto's TransactWriteItems deep-copies the tables it touches and, when a condition fails, rolls back
+# by putting those copies back, so a write that another request thread made meanwhile (the server is
+# threaded) is silently undone. DynamoDB's transactions are atomic and isolated; one lock around every
+# DynamoDB read and write makes moto's the same (the ledger's leases depend on it).
+_DYNAMODB_LOCK = threading.RLock()
+
+
+def _serialised(method):
+    def locked(self, *args, **kwargs):
+        with _DYNAMODB_LOCK:
+            return method(self, *args, **kwargs)
+    locked.__name__ = method.__name__
+    return locked
+
+
+for _name in ("transact_write_items", "put_item", "update_item", "delete_item", "get_item", "query", "scan",
+              "batch_write_item"):
+    setattr(DynamoDBBackend, _name, _serialised(getattr(DynamoDBBackend, _name)))
 
 
 # --------------------------------------------------------------------------- control endpoints

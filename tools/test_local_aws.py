@@ -11,6 +11,7 @@ import datetime as dt
 import http.client
 import itertools
 import json
+import threading
 import os
 import signal
 import struct
@@ -550,6 +551,40 @@ class LocalAwsTest(unittest.TestCase):
         self.assertEqual(again, {"table_name": name, "created": False})  # left as it is
         self.assertEqual(len(ddb.query(TableName=name, KeyConditionExpression="pk = :p",
                                        ExpressionAttributeValues={":p": {"S": "r"}})["Items"]), 1)
+
+    def test_a_failed_transaction_does_not_undo_a_concurrent_write(self):
+        # Stock moto rolls a failed transaction back by restoring a copy of the table taken before it, which
+        # loses any write another request thread made meanwhile; the launcher serialises DynamoDB.
+        name = self.ok("POST", "/_failover/dynamodb/ledger-table", {"account": self.account})["table_name"]
+        ddb = self.client("dynamodb")
+        ddb.put_item(TableName=name, Item={"pk": {"S": "x"}, "sk": {"S": "lease"}})
+        for i in range(300):  # a larger table: moto's copy before each transaction takes longer
+            ddb.put_item(TableName=name, Item={"pk": {"S": "z"}, "sk": {"S": f"{i}"}, "pad": {"S": "p" * 200}})
+        stop = threading.Event()
+
+        def failing():
+            while not stop.is_set():
+                try:
+                    ddb.transact_write_items(TransactItems=[{"Put": {
+                        "TableName": name, "Item": {"pk": {"S": "x"}, "sk": {"S": "lease"}},
+                        "ConditionExpression": "attribute_not_exists(pk)"}}])
+                except ClientError:
+                    pass
+
+        threads = [threading.Thread(target=failing) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        try:
+            writer = self.client("dynamodb")
+            for i in range(60):
+                writer.put_item(TableName=name, Item={"pk": {"S": "y"}, "sk": {"S": f"r{i}"}})
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+        items = ddb.query(TableName=name, KeyConditionExpression="pk = :p", ConsistentRead=True,
+                          ExpressionAttributeValues={":p": {"S": "y"}})["Items"]
+        self.assertEqual(len(items), 60)
 
     def test_sns_to_sqs_in_own_account(self):
         sns, sqs = self.client("sns"), self.client("sqs")

@@ -497,7 +497,21 @@ async fn two_invocations_of_the_same_event_at_once_should_promote_once() {
 
     let (first, second) = tokio::join!(a.handle(event.clone()), b.handle(event.clone()));
 
-    let mut statuses = [first.expect("first").status, second.expect("second").status];
+    // One acts; the other waits for it and finds the work done, or (on a slow machine) gives up waiting with a
+    // retryable error, and Lambda's retry finds the work done.
+    let both = format!("{first:?} / {second:?}");
+    let mut statuses = Vec::new();
+    for (app, result) in [(&a, first), (&b, second)] {
+        match result {
+            Ok(response) => statuses.push(response.status),
+            Err(error) => {
+                assert_eq!(error.error_type(), "AwsError", "{error}");
+                assert!(error.to_string().contains("ResourceBusy"), "{error}");
+                let retried = app.handle(event.clone()).await;
+                statuses.push(retried.unwrap_or_else(|e| panic!("the retry: {e}; the two at once: {both}")).status);
+            }
+        }
+    }
     statuses.sort_by_key(|s| s.as_str());
     assert_eq!(statuses, [Outcome::Skipped, Outcome::Succeeded], "one acts, the other finds it done");
     assert_eq!(env.calls_answered("PromoteReadReplica"), 1, "promoted once");
