@@ -47,7 +47,7 @@ unit-and-integration: venv
 	cargo test --workspace --locked
 
 launcher-test: venv
-	$(PY) -m unittest tools/test_local_aws.py tools/test_rpcv2_cbor.py benches/test_runtime_api.py benches/test_wire_proxy.py
+	$(PY) -m unittest tools/test_local_aws.py tools/test_arc_zonal_shift.py tools/test_rpcv2_cbor.py benches/test_runtime_api.py benches/test_wire_proxy.py
 
 # Release bootstraps for Lambda (provided.al2023), through cargo-lambda and zig.
 lambda-build: venv

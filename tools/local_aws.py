@@ -53,6 +53,14 @@ Deviations from stock moto, and why
       * Requests are serialised. Stock moto's TransactWriteItems rolls a failed transaction back by
         restoring a copy of the whole table taken before it, undoing writes that other request
         threads made in the meantime; DynamoDB transactions are atomic and isolated.
+    ARC zonal shift (``tools/arc_zonal_shift.py``, which documents each point)
+      * moto has no ``arc-zonal-shift``: StartZonalShift, ListZonalShifts, GetManagedResource, CancelZonalShift,
+        UpdateZonalShift and ListAutoshifts are emulated with the real REST+JSON shapes and errors, per account
+        and region, for load balancers whose attribute ``zonal_shift.config.enabled`` is ``true``.
+    Auto Scaling (``tools/autoscaling_health.py``, which documents each point)
+      * SetInstanceHealth(Unhealthy) replaces the instance (deregistered, terminated, a new one launched and
+        registered), respecting ShouldRespectGracePeriod; stock moto only records the status. A missing
+        HealthCheckGracePeriod is 0 (AWS), not moto's 300; bad input is a ValidationError, not an HTTP 500.
     RDS
       * PromoteReadReplica detaches the replica as AWS does: ``ReadReplicaSourceDBInstanceIdentifier``
         disappears, the source (same- or cross-region) stops listing it in
@@ -94,6 +102,12 @@ Control endpoints (JSON in, JSON out; ``account`` defaults to 123456789012, ``re
         -> {"table_name", "created"}: the ledger table, created exactly as template.yaml's LedgerTable declares
         it (key schema, billing, encryption, TTL attribute, point-in-time recovery), default name
         ``failover-ledger``; an existing table of that name is left as it is (``created`` false).
+    POST /_failover/arc/autoshift
+        {"account","region","away_from","status": "ACTIVE"|"COMPLETED","resource_identifiers"?}
+        starts / ends an AWS autoshift away from an AZ ID (ListAutoshifts, GetManagedResource) -> {"ok": true}
+    POST /_failover/arc/zonal-shift
+        {"account","region","resource_identifier","away_from","shift_type"?,"comment"?,"start_time"?,"expiry_time"?}
+        records a zonal shift or practice run started by someone else -> {"zonal_shift_id"}
     Unknown path, bad JSON or a failed operation -> HTTP 400 {"error": "..."}.
 
 Verified unchanged in moto 5.2.5 (tools/test_local_aws.py exercises them)
@@ -149,6 +163,8 @@ from moto.moto_server.werkzeug_app import (
 from moto.rds import models as rds_models
 from moto.rds.exceptions import DBInstanceNotFoundError, RDSClientError
 from rpcv2_cbor import RpcV2CborToJson  # tools/, beside this file
+import arc_zonal_shift  # tools/: ARC zonal shift, which moto lacks
+import autoscaling_health  # noqa: F401  tools/: patches moto's SetInstanceHealth on import
 from werkzeug.serving import make_server
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -478,6 +494,8 @@ def identify_call(environ) -> tuple[str, str]:
     match = _CBOR_OPERATION.search(path)
     if match:
         return service, match.group(1)
+    if service == arc_zonal_shift.SERVICE:
+        return service, arc_zonal_shift.operation_name(environ.get("REQUEST_METHOD", "GET"), path)
     query = parse_qs(environ.get("QUERY_STRING", ""))
     if "Action" in query:
         return service, query["Action"][-1]
@@ -500,6 +518,8 @@ ROUTES = {
     ("POST", "ec2/instances"): run_instances,
     ("GET", "ec2/network"): default_network,
     ("POST", "dynamodb/ledger-table"): create_ledger_table,
+    **{route: (lambda body, handler=handler: handler(*_where(body), body))
+       for route, handler in arc_zonal_shift.CONTROL_ROUTES.items()},
 }
 
 
@@ -549,7 +569,7 @@ class FailoverApp:
                 if not isinstance(body, dict):
                     raise ControlError("body must be a JSON object")
             status, result = "200 OK", handler(body)
-        except ControlError as e:
+        except (ControlError, arc_zonal_shift.ControlError) as e:
             status, result = "400 Bad Request", {"error": str(e)}
         except Exception as e:  # a control call must never take the server down
             log.exception("control endpoint failed")
@@ -586,7 +606,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO if args.verbose else logging.WARNING,
                         format="local_aws: %(levelname)s %(message)s")
     Handler.verbose = args.verbose
-    app = FailoverApp(RpcV2CborToJson(DomainDispatcherApplication(create_backend_app)))
+    moto_app = RpcV2CborToJson(DomainDispatcherApplication(create_backend_app))
+    app = FailoverApp(arc_zonal_shift.ArcZonalShift(moto_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=Handler)
 
     stop = threading.Event()

@@ -74,7 +74,9 @@ def stop_launcher(proc: subprocess.Popen) -> int:
         proc.log.close()
 
 
-class LocalAwsTest(unittest.TestCase):
+class LauncherCase(unittest.TestCase):
+    """One launcher per class, one account per test, and helpers for clients and control calls (no tests)."""
+
     @classmethod
     def setUpClass(cls):
         cls.proc, cls.url = start_launcher()
@@ -86,11 +88,11 @@ class LocalAwsTest(unittest.TestCase):
     def setUp(self):
         self.account = str(next(_accounts))
 
-    def client(self, service: str, region: str = "us-east-1", account: str | None = None):
+    def client(self, service: str, region: str = "us-east-1", account: str | None = None, validate: bool = True):
         return boto3.client(
             service, endpoint_url=self.url, region_name=region,
             aws_access_key_id=account or self.account, aws_secret_access_key="secret",
-            config=Config(retries={"max_attempts": 1}),
+            config=Config(retries={"max_attempts": 1}, parameter_validation=validate),
         )
 
     def control(self, method: str, path: str, body=None, raw: bytes | None = None) -> tuple[int, dict]:
@@ -113,6 +115,8 @@ class LocalAwsTest(unittest.TestCase):
             fn(*args, **kwargs)
         self.assertEqual(ctx.exception.response["Error"]["Code"], code)
 
+
+class LocalAwsTest(LauncherCase):
     # ------------------------------------------------------------------ launcher & accounts
 
     def test_access_key_selects_account(self):
