@@ -1,4 +1,5 @@
-"""Auto Scaling in the local AWS: SetInstanceHealth(Unhealthy) replaces the instance, as on AWS.
+"""Auto Scaling in the local AWS: SetInstanceHealth(Unhealthy) replaces the instance, and groups spread their
+instances over their zones, as on AWS.
 
 Imported by ``tools/local_aws.py`` for its side effect (it patches moto 5.2.5's Auto Scaling backend). Checked by
 ``tools/test_arc_zonal_shift.py`` (``AutoScalingHealthTest``).
@@ -27,16 +28,21 @@ group")
   * HealthStatus=Healthy is recorded as moto did. DescribeAutoScalingInstances spells the status as moto does
     (``Healthy`` / ``Unhealthy``); AWS's own examples of that call show ``HEALTHY`` / ``UNHEALTHY`` (not changed
     here: a reader should compare without regard to case).
-Known gap left: moto launches all of a group's instances in the first subnet of its VPCZoneIdentifier (one zone),
-where AWS balances them across the group's zones.
+  * Zones. AWS launches a group's instances balanced across its zones ("Amazon EC2 Auto Scaling attempts to
+    distribute instances evenly between the Availability Zones that are enabled for your Auto Scaling group",
+    User Guide, "Availability Zone distribution"). moto launched every instance into the first subnet of
+    VPCZoneIdentifier (one zone), or a random zone of AvailabilityZones. We launch each new instance into the
+    subnet (or zone) of the group that has the fewest of its instances, the first listed on a tie; so
+    replacements land where capacity is missing, and a zone's instances can be failed on purpose in tests.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 from moto.autoscaling.exceptions import ValidationError
-from moto.autoscaling.models import AutoScalingBackend
+from moto.autoscaling.models import AutoScalingBackend, FakeAutoScalingGroup
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 
@@ -90,6 +96,28 @@ def _set_instance_health_response(self):
     return EmptyResult()
 
 
+_orig_launch = FakeAutoScalingGroup.replace_autoscaling_group_instances
+
+
+def _launch_balanced(self, count_needed: int, propagated_tags: dict) -> None:
+    """moto's launch, one instance at a time, each into the group's zone that has the fewest of its instances."""
+    subnets = [s.strip() for s in (self.vpc_zone_identifier or "").split(",") if s.strip()]
+    if subnets:
+        places = [(self.autoscaling_backend.ec2_backend.get_subnet(s).availability_zone, s) for s in subnets]
+    else:
+        places = [(zone, None) for zone in self.availability_zones]
+    saved = self.vpc_zone_identifier, self.availability_zones
+    try:
+        for _ in range(count_needed):
+            counts = Counter(state.instance.placement.zone for state in self.instance_states)
+            zone, subnet = min(places, key=lambda place: counts[place[0]])
+            self.vpc_zone_identifier, self.availability_zones = subnet, [zone]
+            _orig_launch(self, 1, dict(propagated_tags))
+    finally:
+        self.vpc_zone_identifier, self.availability_zones = saved
+
+
+FakeAutoScalingGroup.replace_autoscaling_group_instances = _launch_balanced
 AutoScalingBackend.create_auto_scaling_group = _create_auto_scaling_group
 AutoScalingBackend.set_instance_health = _set_instance_health
 AutoScalingResponse.set_instance_health = _set_instance_health_response

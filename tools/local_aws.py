@@ -87,7 +87,8 @@ Control endpoints (JSON in, JSON out; ``account`` defaults to 123456789012, ``re
     POST /_failover/rds/instance-status
         {"account","region","db_instance_identifier","status"} -> {"ok": true}
     POST /_failover/ec2/instances
-        {"account","region","count"} -> {"instance_ids": [...]}   (running, in the default VPC)
+        {"account","region","count","zone"?} -> {"instance_ids": [...]}   (running, in the default VPC; in the
+        default subnet of ``zone``, a zone name such as us-east-1b, when given; else in moto's default, <region>a)
     GET  /_failover/ec2/network?account=..&region=..
         -> {"vpc_id": "...", "subnet_ids": [...]}   (default VPC, one default subnet per AZ)
     GET  /_failover/calls?account=..
@@ -378,9 +379,14 @@ def run_instances(body: dict) -> dict:
     count = body.get("count", 1)
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100:
         raise ControlError("count must be an integer from 1 to 100")
-    reservation = _backend(ec2_backends, account, region).run_instances(
-        "ami-12c6146b", count, None, [],
-        instance_type="t3.micro", is_instance_type_default=False, region_name=region, tags={},
+    ec2 = _backend(ec2_backends, account, region)
+    zone = body.get("zone")
+    subnet = ec2.get_default_subnets().get(zone) if zone is not None else None
+    if zone is not None and subnet is None:
+        raise ControlError(f"zone must be a zone name of {region} with a default subnet, got {zone!r}")
+    reservation = ec2.run_instances(
+        "ami-12c6146b", count, None, [], instance_type="t3.micro", is_instance_type_default=False,
+        region_name=region, tags={}, **({"subnet_id": subnet.id} if subnet else {}),
     )
     return {"instance_ids": [i.id for i in reservation.instances]}
 

@@ -87,6 +87,17 @@ class ArcZonalShiftTest(LauncherTest):
             "AvailabilityZones"]}
         self.assertEqual([names[z] for z in self.zone_ids], ["us-east-1a", "us-east-1b", "us-east-1c"])
 
+    def test_control_instances_in_a_chosen_zone(self):
+        ids = self.ok("POST", "/_failover/ec2/instances", {"account": self.account, "count": 2,
+                                                           "zone": "us-east-1b"})["instance_ids"]
+        reservations = self.client("ec2").describe_instances(InstanceIds=ids)["Reservations"]
+        placed = {(i["Placement"]["AvailabilityZone"], i["SubnetId"]) for r in reservations for i in r["Instances"]}
+        self.assertEqual(placed, {("us-east-1b", self.subnets[1]["SubnetId"])})
+        for zone in ("us-east-1z", "use1-az1", ""):
+            status, result = self.control("POST", "/_failover/ec2/instances", {"account": self.account, "zone": zone})
+            self.assertEqual(status, 400, result)
+        self.assertEqual(len(self.client("ec2").describe_instances()["Reservations"]), 1)
+
     def test_state_is_per_account_and_region(self):
         arn = self.load_balancer()
         self.start(arn, self.zone_ids[0])
@@ -328,17 +339,17 @@ class AutoScalingHealthTest(LauncherTest):
         self.asg = self.client("autoscaling")
         self.ec2 = self.client("ec2")
         self.elb = self.client("elbv2")
-        subnet = sorted(self.ec2.describe_subnets()["Subnets"], key=lambda s: s["AvailabilityZone"])[0]
-        self.tg = self.elb.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=subnet["VpcId"],
+        subnets = sorted(self.ec2.describe_subnets()["Subnets"], key=lambda s: s["AvailabilityZone"])[:3]
+        self.tg = self.elb.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=subnets[0]["VpcId"],
                                                TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
         self.asg.create_launch_configuration(LaunchConfigurationName="lc", ImageId="ami-12c6146b",
                                              InstanceType="t3.micro")
-        self.subnet_id = subnet["SubnetId"]
+        self.subnet_ids = ",".join(s["SubnetId"] for s in subnets)  # us-east-1a, b, c
 
     def group(self, name: str = "web-asg", **extra) -> list[str]:
-        self.asg.create_auto_scaling_group(
-            AutoScalingGroupName=name, LaunchConfigurationName="lc", MinSize=2, MaxSize=4, DesiredCapacity=2,
-            VPCZoneIdentifier=self.subnet_id, TargetGroupARNs=[self.tg], **extra)
+        self.asg.create_auto_scaling_group(**{
+            "AutoScalingGroupName": name, "LaunchConfigurationName": "lc", "MinSize": 2, "MaxSize": 4,
+            "DesiredCapacity": 2, "VPCZoneIdentifier": self.subnet_ids, "TargetGroupARNs": [self.tg]} | extra)
         return self.members(name)
 
     def members(self, name: str = "web-asg") -> list[str]:
@@ -377,6 +388,24 @@ class AutoScalingHealthTest(LauncherTest):
         self.assertEqual(self.asg.describe_auto_scaling_instances(InstanceIds=[old[0]])["AutoScalingInstances"], [])
         [group] = self.asg.describe_auto_scaling_groups(AutoScalingGroupNames=["web-asg"])["AutoScalingGroups"]
         self.assertEqual(group["DesiredCapacity"], 2)
+
+    def zones(self) -> dict[str, str]:
+        return {i["InstanceId"]: i["AvailabilityZone"]
+                for i in self.asg.describe_auto_scaling_instances()["AutoScalingInstances"]}
+
+    def test_instances_spread_over_the_zones_and_a_replacement_fills_the_gap(self):
+        self.group(DesiredCapacity=3, MaxSize=6)
+        zones = self.zones()
+        self.assertEqual(sorted(zones.values()), ["us-east-1a", "us-east-1b", "us-east-1c"])
+        [in_b] = [i for i, z in zones.items() if z == "us-east-1b"]
+        self.asg.set_instance_health(InstanceId=in_b, HealthStatus="Unhealthy")
+        after = self.zones()
+        self.assertNotIn(in_b, after)
+        self.assertEqual(sorted(after.values()), ["us-east-1a", "us-east-1b", "us-east-1c"])
+        self.asg.set_desired_capacity(AutoScalingGroupName="web-asg", DesiredCapacity=5)
+        self.assertEqual(sorted(self.zones().values()),
+                         ["us-east-1a", "us-east-1a", "us-east-1b", "us-east-1b", "us-east-1c"])
+        self.assertEqual(self.registered(), sorted(self.zones()))
 
     def test_the_grace_period_is_respected_when_asked(self):
         old = self.group(HealthCheckGracePeriod=300)
