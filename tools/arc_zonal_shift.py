@@ -39,8 +39,9 @@ Wire (AWS protocol ``rest-json``, shapes from botocore's ``arc-zonal-shift/2022-
         400 ``SerializationException``.
     The messages are ours, not AWS's words; codes, reasons, statuses and fields are AWS's.
 
-Fidelity: what AWS does, what moto did, what we do (sources: the API reference and the model above; the ARC
-Developer Guide pages "Resources and scenarios supported for zonal shift", "Precedence for zonal shifts")
+Fidelity: what AWS does, what moto did, what we do (sources: botocore's model above and its documentation
+strings, the ARC Developer Guide page "Precedence for zonal shifts", and the project's AWS facts, section 7, for
+registration through the load balancer attribute)
   * Registration. AWS: an ALB or NLB is a managed resource when its attribute ``zonal_shift.config.enabled`` is
     ``true``; otherwise GetManagedResource and StartZonalShift answer ResourceNotFoundException. moto 5.2.5's
     ELBv2 accepts and stores that attribute (ModifyLoadBalancerAttributes / DescribeLoadBalancerAttributes,
