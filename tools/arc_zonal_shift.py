@@ -36,7 +36,7 @@ Wire (AWS protocol ``rest-json``, shapes from botocore's ``arc-zonal-shift/2022-
       * ResourceNotFoundException 404 ``{"message"}``: the resource is not a load balancer of this account and
         region registered with ARC, or the zonal shift id is unknown.
       * Anything else under this service: 404 ``UnknownOperationException``; a body that is not a JSON object:
-        400 ``SerializationException``.
+        400 ``SerializationException``; a failure of the emulator itself: 500 ``InternalServerException``.
     The messages are ours, not AWS's words; codes, reasons, statuses and fields are AWS's.
 
 Fidelity: what AWS does, what moto did, what we do (sources: botocore's model above and its documentation
@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import threading
 import time
@@ -89,6 +90,7 @@ from urllib.parse import parse_qs
 from moto.ec2.models import ec2_backends
 from moto.elbv2.models import elbv2_backends
 
+log = logging.getLogger("local_aws.arc_zonal_shift")
 SERVICE = "arc-zonal-shift"
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -439,6 +441,10 @@ class ArcZonalShift:
         except ApiError as e:
             status, result = e.status, {"message": str(e)} | e.fields
             headers = [("x-amzn-ErrorType", e.code)]
+        except Exception as e:  # a bug here must not take the server down, nor answer an HTML page
+            log.exception("arc-zonal-shift request failed")
+            status, result = 500, {"message": f"{type(e).__name__}: {e}"}
+            headers = [("x-amzn-ErrorType", "InternalServerException")]
         payload = json.dumps(result).encode()
         start_response(f"{status} {_REASONS.get(status, '')}".strip(),
                        [("Content-Type", "application/json"), ("Content-Length", str(len(payload))),

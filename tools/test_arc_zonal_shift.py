@@ -7,10 +7,13 @@ Each test works in its own account (a 12-digit access key id), so tests never se
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 from botocore.exceptions import ClientError
 
@@ -315,6 +318,30 @@ class ArcZonalShiftTest(LauncherTest):
         raw = self.client("arc-zonal-shift", validate=False)
         for bad in ({"maxResults": 0}, {"maxResults": 101}, {"status": "RUNNING"}):
             self.assertEqual(self.error(raw.list_zonal_shifts, **bad)["Error"]["Code"], "ValidationException")
+
+    def raw(self, method: str, path: str, body: bytes | None = None) -> tuple[int, dict, dict]:
+        """A request signed (by header only: the emulator checks no signature) for arc-zonal-shift."""
+        auth = (f"AWS4-HMAC-SHA256 Credential={self.account}/20261202/us-east-1/arc-zonal-shift/aws4_request, "
+                "SignedHeaders=host, Signature=0")
+        req = urllib.request.Request(self.url + path, data=body, method=method, headers={"Authorization": auth})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, dict(resp.headers), json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), json.loads(e.read())
+
+    def test_unknown_operations_and_bad_bodies(self):
+        for method, path, body, status, code in (
+            ("GET", "/practiceruns", None, 404, "UnknownOperationException"),
+            ("PUT", "/zonalshifts", b"{}", 404, "UnknownOperationException"),
+            ("GET", "/managedresources/", None, 404, "UnknownOperationException"),
+            ("POST", "/zonalshifts", b"{not json", 400, "SerializationException"),
+            ("POST", "/zonalshifts", b"[1, 2]", 400, "SerializationException"),
+        ):
+            got, headers, result = self.raw(method, path, body)
+            self.assertEqual((got, headers.get("x-amzn-ErrorType")), (status, code), (method, path))
+            self.assertIsInstance(result["message"], str)
+        self.assertEqual(self.arc.list_zonal_shifts()["items"], [])
 
     def test_wire_format_and_call_log(self):
         arn = self.load_balancer()
