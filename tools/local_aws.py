@@ -61,6 +61,8 @@ Deviations from stock moto, and why
       * SetInstanceHealth(Unhealthy) replaces the instance (deregistered, terminated, a new one launched and
         registered), respecting ShouldRespectGracePeriod; stock moto only records the status. A missing
         HealthCheckGracePeriod is 0 (AWS), not moto's 300; bad input is a ValidationError, not an HTTP 500.
+      * A group spreads its instances over its zones (the zone with the fewest first); stock moto put them all
+        in the first subnet of VPCZoneIdentifier.
     RDS
       * PromoteReadReplica detaches the replica as AWS does: ``ReadReplicaSourceDBInstanceIdentifier``
         disappears, the source (same- or cross-region) stops listing it in
