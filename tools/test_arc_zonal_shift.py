@@ -343,6 +343,43 @@ class ArcZonalShiftTest(LauncherTest):
             self.assertIsInstance(result["message"], str)
         self.assertEqual(self.arc.list_zonal_shifts()["items"], [])
 
+    def assert_shape(self, value, shape, where: str):
+        """value (as boto3 parsed it) has every required member of the model's shape, and nothing the shape lacks."""
+        if shape.type_name == "structure":
+            self.assertLessEqual(set(shape.required_members), set(value), where)
+            self.assertLessEqual(set(value) - {"ResponseMetadata"}, set(shape.members), where)
+            for name, member in value.items():
+                if name != "ResponseMetadata":
+                    self.assert_shape(member, shape.members[name], f"{where}.{name}")
+        elif shape.type_name == "list":
+            for i, item in enumerate(value):
+                self.assert_shape(item, shape.member, f"{where}[{i}]")
+        elif shape.type_name == "string" and shape.enum:
+            self.assertIn(value, shape.enum, where)
+
+    def test_answers_have_the_model_shapes(self):
+        arn = self.load_balancer()
+        self.control("POST", "/_failover/arc/autoshift", {"account": self.account, "away_from": self.zone_ids[2],
+                                                          "resource_identifiers": [arn]})
+        self.control("POST", "/_failover/arc/zonal-shift", {"account": self.account, "resource_identifier": arn,
+                                                            "away_from": self.zone_ids[1], "shift_type": "PRACTICE_RUN"})
+        during_practice = self.arc.get_managed_resource(resourceIdentifier=arn)
+        self.assertEqual(len(during_practice["zonalShifts"]), 1)
+        self.assertEqual(len(during_practice["autoshifts"]), 1)
+        model = self.arc.meta.service_model
+        self.assert_shape(during_practice, model.operation_model("GetManagedResource").output_shape, "practice")
+        shift_id = self.start(arn, self.zone_ids[0])["zonalShiftId"]
+        answers = {
+            "GetManagedResource": self.arc.get_managed_resource(resourceIdentifier=arn),
+            "ListZonalShifts": self.arc.list_zonal_shifts(maxResults=1),
+            "ListAutoshifts": self.arc.list_autoshifts(),
+            "UpdateZonalShift": self.arc.update_zonal_shift(zonalShiftId=shift_id, comment="c"),
+            "CancelZonalShift": self.arc.cancel_zonal_shift(zonalShiftId=shift_id),
+        }
+        for operation, answer in answers.items():
+            self.assert_shape(answer, model.operation_model(operation).output_shape, operation)
+        self.assertIn("nextToken", answers["ListZonalShifts"])
+
     def test_wire_format_and_call_log(self):
         arn = self.load_balancer()
         response = self.error(self.start, arn=arn, zone=self.zone_ids[0], expires="9d")
