@@ -359,10 +359,10 @@ class ArcZonalShiftTest(LauncherTest):
 
     def test_answers_have_the_model_shapes(self):
         arn = self.load_balancer()
-        self.control("POST", "/_failover/arc/autoshift", {"account": self.account, "away_from": self.zone_ids[2],
-                                                          "resource_identifiers": [arn]})
-        self.control("POST", "/_failover/arc/zonal-shift", {"account": self.account, "resource_identifier": arn,
-                                                            "away_from": self.zone_ids[1], "shift_type": "PRACTICE_RUN"})
+        self.ok("POST", "/_failover/arc/autoshift", {"account": self.account, "away_from": self.zone_ids[2],
+                                                     "resource_identifiers": [arn]})
+        self.ok("POST", "/_failover/arc/zonal-shift", {"account": self.account, "resource_identifier": arn,
+                                                       "away_from": self.zone_ids[1], "shift_type": "PRACTICE_RUN"})
         during_practice = self.arc.get_managed_resource(resourceIdentifier=arn)
         self.assertEqual(len(during_practice["zonalShifts"]), 1)
         self.assertEqual(len(during_practice["autoshifts"]), 1)
