@@ -52,7 +52,7 @@ pub trait LoadBalancer: Send + Sync {
     /// Every target group of the account and region, whatever its target type (`readiness`). The default is
     /// for ports that model only what the changing actions need: it answers that the read is not available.
     fn target_groups(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send {
-        async { Err(not_modelled("DescribeTargetGroups", "(all)")) }
+        async { Err(AwsError::not_modelled("DescribeTargetGroups", "(all)")) }
     }
 
     /// The group's `target_group_health` thresholds (`DescribeTargetGroupAttributes`); `None` when the group
@@ -61,18 +61,7 @@ pub trait LoadBalancer: Send + Sync {
         &self,
         group: &str,
     ) -> impl Future<Output = Result<Option<HealthThresholds>, AwsError>> + Send {
-        let error = not_modelled("DescribeTargetGroupAttributes", group);
+        let error = AwsError::not_modelled("DescribeTargetGroupAttributes", group);
         async move { Err(error) }
-    }
-}
-
-/// The answer of a port that does not model a read: a permanent error naming it.
-fn not_modelled(operation: &'static str, resource: &str) -> AwsError {
-    AwsError {
-        operation,
-        resource: resource.to_owned(),
-        code: Some("NotModelled".into()),
-        transient: false,
-        message: format!("this port does not implement {operation}"),
     }
 }

@@ -18,7 +18,6 @@ pub mod action {
     pub const SHIFT: &str = "shift-traffic";
     pub const FAILBACK: &str = "failback";
     pub const STATUS: &str = "status";
-    pub const READINESS: &str = "readiness";
     pub const PAUSE: &str = failover_core::pause::PAUSE;
     pub const RESUME: &str = failover_core::pause::RESUME;
     /// Work on no particular group: listing or tagging groups failed.

@@ -16,8 +16,6 @@ use std::collections::BTreeMap;
 
 use failover_core::aws::AwsError;
 use failover_core::ledger::Ledger;
-use failover_core::notify::Severity;
-use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use futures::stream::{self, StreamExt};
 use serde_json::json;
@@ -27,7 +25,7 @@ use crate::decide::backup_of;
 use crate::decide::readiness::{self, Backup, Gap};
 use crate::model::{group_name, Tags};
 use crate::ports::LoadBalancer;
-use crate::report::{self as texts, action};
+use crate::report as texts;
 use crate::FUNCTION;
 
 /// `Err` is an invalid command: the named group does not exist.
@@ -160,63 +158,19 @@ async fn backup_check<L: LoadBalancer, G: Ledger>(
     }
 }
 
-/// A check that could not be made: the resource is reported "unknown", with the read to retry by hand.
-fn unknown(resource: &str, doing: &str, error: &AwsError, cli: &str) -> Gap {
-    let code = error.code.as_deref().unwrap_or("unknown");
-    Gap {
-        kind: "unknown",
-        resource: resource.to_owned(),
-        problem: format!("{}: unknown (error {code}: {}) while {doing}", group_name(resource), short(&error.message)),
-        fix: format!(
-            "{cli}   # check the function's IAM permissions for {}, then run readiness again",
-            error.operation
-        ),
-    }
-}
-
-/// The error's own words, without the debug dump of the whole SDK error that `describe` appends, and not
-/// more than a few hundred characters: one line per resource in the notification.
-fn short(message: &str) -> String {
-    const DUMPS: [&str; 5] =
-        [" (ServiceError(", " (DispatchFailure(", " (TimeoutError(", " (ResponseError(", " (ConstructionFailure("];
-    let end = DUMPS.iter().filter_map(|d| message.find(d)).min().unwrap_or(message.len());
-    let words = &message[..end];
-    match words.char_indices().nth(300) {
-        Some((cut, _)) => format!("{}…", &words[..cut]),
-        None => words.to_owned(),
-    }
-}
-
 /// The one notification: `info` when ready, `warning` with every gap and its fix otherwise.
 fn report(checked: usize, gaps: Vec<Gap>) -> Report {
-    let unknown = gaps.iter().filter(|g| g.kind == "unknown").count();
     let groups = texts::count(checked, "opted-in target group");
-    let (severity, title, summary) = if gaps.is_empty() {
-        let summary = format!(
-            "Every opted-in target group ({groups}) has what a failover needs: its backup group exists, is opted in \
-             and can serve; every listener and rule forwarding to it is opted in; its health thresholds are \
-             consistent with the floor. Not checked: ARC zonal shift registration."
-        );
-        (Severity::Info, format!("{FUNCTION}: ready ({groups} checked)"), summary)
-    } else {
-        let lines: Vec<String> = gaps.iter().map(|g| format!("- {}. Fix: {}", g.problem, g.fix)).collect();
-        let title = format!("{FUNCTION}: {} in {groups}", texts::count(gaps.len(), "readiness gap"));
-        (Severity::Warning, title, format!("A failover would not go as planned:\n{}", lines.join("\n")))
-    };
-    let mut steps: Vec<String> = Vec::new();
-    for gap in &gaps {
-        if !steps.contains(&gap.fix) {
-            steps.push(gap.fix.clone());
-        }
-    }
-    Report::new(FUNCTION, action::READINESS, Outcome::Info, severity, title)
-        .summary(summary)
-        .details(json!({
-            "gaps": gaps.len(),
-            "unknown": unknown,
-            "checked": checked,
-            "findings": gaps,
-            "not_checked": ["ARC zonal shift registration (issue 14)"],
-        }))
-        .steps(steps)
+    let ready = format!(
+        "Every opted-in target group ({groups}) has what a failover needs: its backup group (when tagged) exists, \
+         is opted in and can serve; every listener and rule forwarding to it is opted in; its health thresholds \
+         are consistent with the floor. Not checked: ARC zonal shift registration."
+    );
+    let extra = json!({"checked": checked, "not_checked": ["ARC zonal shift registration (issue 14)"]});
+    failover_core::readiness::report(FUNCTION, &groups, &ready, gaps, extra)
+}
+
+/// A check that could not be made, named by the group.
+fn unknown(resource: &str, doing: &str, error: &AwsError, cli: &str) -> Gap {
+    failover_core::readiness::unknown(resource, group_name(resource), doing, error, cli)
 }

@@ -15,7 +15,7 @@
 //!   `max(floor, 1) ≥` each threshold, both computed on the targets registered now. The load balancer judges
 //!   thresholds per zone; the group-wide comparison is the least that must hold.
 
-use serde::Serialize;
+pub use failover_core::readiness::Gap;
 
 use super::{backup_ready, Floor, OptedIn};
 use crate::decide::Counts;
@@ -23,19 +23,6 @@ use crate::model::{
     group_name, ForwardAction, HealthThresholds, Location, Tags, TargetHealth, BACKUP_TAG, DNS_COUNT, DNS_PERCENT,
     ROUTING_COUNT, ROUTING_PERCENT,
 };
-
-/// One thing a failover would need and does not have.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Gap {
-    /// Stable, kebab case: `backup-missing`, `listener-not-opted-in`, `fail-open-threshold`...
-    pub kind: &'static str,
-    /// The ARN the gap is on.
-    pub resource: String,
-    /// What is wrong, with the numbers.
-    pub problem: String,
-    /// The `aws ...` command that closes it.
-    pub fix: String,
-}
 
 /// The backup group as the facts found it.
 #[derive(Debug, Clone, Copy)]
