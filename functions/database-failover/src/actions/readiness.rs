@@ -8,7 +8,7 @@
 //! Calls: `DescribeDBInstances` and `DescribeDBClusters` of the region (paginated); per primary, its replicas
 //! (one `DescribeDBInstances` per region) and their lag (one `GetMetricData` per region), and
 //! `ListResourceRecordSets` when it is tagged with a DNS record; per cluster, its instances and one
-//! `GetMetricData`. A read that fails is reported as that resource's check "unknown (error <code>: <message>)",
+//! `GetMetricData`. A read that fails is reported as that resource's check "unknown (error `<code>`: `<message>`)",
 //! and the other checks and resources go on.
 
 use failover_core::aws::AwsError;

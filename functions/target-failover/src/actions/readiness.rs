@@ -8,7 +8,7 @@
 //! `DescribeTargetGroups` + `DescribeListeners` + `DescribeRules` + `DescribeTags` for what forwards to it
 //! (as a shift reads them), and `DescribeTargetGroupAttributes`. Region-wide first: `DescribeTargetGroups`
 //! (paginated) and one `DescribeTags` per 20 groups. A read that fails is reported as that resource's check
-//! "unknown (error <code>: <message>)", and the other checks and groups go on.
+//! "unknown (error `<code>`: `<message>`)", and the other checks and groups go on.
 //!
 //! Not checked: whether the load balancer is registered with ARC zonal shift (issue 14, not built).
 
