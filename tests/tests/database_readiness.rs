@@ -245,3 +245,48 @@ async fn readiness_with_an_unknown_field_or_a_missing_resource_is_an_invalid_com
     }
     assert!(env.subscriber.received().await.is_empty(), "nothing published");
 }
+
+/// An opted-in Aurora cluster with a writer and one reader, the reader opted in or not.
+async fn cluster(env: &Env, id: &str, reader_opted_in: bool) {
+    let rds = env.account.rds();
+    let opt_in = || Tag::builder().key(OPT_IN).value("true").build();
+    let created = rds.create_db_cluster().db_cluster_identifier(id).engine("aurora-mysql").master_username("admin");
+    created.master_user_password("password1").tags(opt_in()).send().await.expect("cluster");
+    for (member, opted_in) in [(format!("{id}-writer"), true), (format!("{id}-reader"), reader_opted_in)] {
+        let mut request = rds.create_db_instance().db_instance_identifier(&member).db_cluster_identifier(id);
+        request = request.engine("aurora-mysql").db_instance_class("db.r5.large");
+        if opted_in {
+            request = request.tags(opt_in());
+        }
+        request.send().await.expect("cluster instance");
+    }
+}
+
+#[tokio::test]
+async fn an_aurora_cluster_needs_an_eligible_reader() {
+    let env = Env::new().await;
+    cluster(&env, "catalog", true).await;
+    cluster(&env, "archive", false).await;
+    let before = env.state().await;
+
+    let response = env.readiness(json!({"command": "readiness"})).await;
+
+    assert_eq!((response["details"]["clusters"].clone(), response["details"]["gaps"].clone()), (json!(2), json!(1)));
+    let (severity, findings, body) = env.notification().await;
+    assert_eq!(severity, "warning");
+    let arn_prefix = format!("arn:aws:rds:{}:{}", env.account.region, env.account.id);
+    assert_eq!(
+        findings,
+        [(
+            "no-eligible-reader".to_owned(),
+            "archive".to_owned(),
+            format!("aws rds add-tags-to-resource --resource-name {arn_prefix}:db:archive-reader --tags Key={OPT_IN},Value=true")
+        )]
+    );
+    assert!(body["summary"].as_str().unwrap_or_default().contains("archive-reader: not opted in"), "{body}");
+    assert_eq!(env.state().await, before);
+
+    let response = env.readiness(json!({"command": "readiness", "db_cluster_identifier": "catalog"})).await;
+    assert_eq!((response["details"]["clusters"].clone(), response["details"]["gaps"].clone()), (json!(1), json!(0)));
+    assert_eq!(env.notification().await.0, "info");
+}
