@@ -149,6 +149,7 @@ async fn readiness_on_a_healthy_setup_reports_ready_with_the_replicas_lag_and_ch
     assert_eq!(response["details"]["gaps"], 0, "{response}");
     let (severity, findings, body) = env.notification().await;
     assert_eq!((severity.as_str(), findings.len()), ("info", 0), "{body}");
+    assert_eq!(body["incident_id"], format!("database-failover/{}/readiness", env.account.region));
     let judged = &body["details"]["judged"][0];
     assert_eq!(judged["primary"], "orders");
     assert_eq!(

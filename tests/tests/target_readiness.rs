@@ -158,6 +158,7 @@ async fn readiness_on_a_healthy_setup_reports_ready_and_changes_nothing() {
     assert_eq!(response["details"]["checked"], 2, "web and web-dr are opted in");
     let (severity, findings, body) = site.notification().await;
     assert_eq!((severity.as_str(), findings.len(), &body["next_steps"]), ("info", 0, &json!([])));
+    assert_eq!(body["incident_id"], "target-failover/manual command readiness");
     assert_eq!(site.state().await, before);
 }
 

@@ -92,7 +92,9 @@ where
          reader eligible now, its failover:dns-record record (when tagged) pointing at it, and backups on."
     );
     let extra = json!({"region": region, "primaries": primaries.len(), "clusters": clusters.len(), "judged": judged});
-    Ok(failover_core::readiness::report(FUNCTION, &checked, &ready, gaps, extra))
+    // One thread per region for the daily reports, apart from any incident's.
+    let report = failover_core::readiness::report(FUNCTION, &checked, &ready, gaps, extra);
+    Ok(report.incident(crate::report::incident(region, "readiness")))
 }
 
 /// A primary: not a replica, not an Aurora member.
