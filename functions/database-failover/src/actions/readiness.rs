@@ -73,12 +73,12 @@ where
     };
     let mut judged = Vec::new();
     for listed in &primaries {
-        let (found, replicas) = primary_gaps(ctx, listed, &key).await;
+        let (found, replicas) = ctx.primary_readiness(listed, &key).await;
         gaps.extend(found);
         judged.push(json!({"primary": listed.item.at.id, "replicas": replicas}));
     }
     for listed in &clusters {
-        let (found, readers) = cluster_gaps(ctx, listed, &key).await;
+        let (found, readers) = ctx.cluster_readiness(listed, &key).await;
         gaps.extend(found);
         judged.push(json!({"cluster": listed.item.id, "readers": readers}));
     }
@@ -102,91 +102,79 @@ fn is_primary(instance: &Instance) -> bool {
     instance.source.is_none() && instance.cluster.is_none()
 }
 
-/// A primary's checks, and its replicas as judged (with their lag).
-async fn primary_gaps<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
-    listed: &Listed<Instance>,
-    key: &str,
-) -> (Vec<Gap>, Value)
+impl<D, L, R, G> Context<'_, D, L, R, G>
 where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
     G: Ledger,
 {
-    let primary = &listed.item;
-    let mut gaps = Vec::new();
-    if !primary.opted_in(key) {
-        gaps.push(readiness::not_opted_in(&primary.arn, &primary.at.id, key));
-    }
-    let snapshot = empty_snapshot(ctx.now());
-    let found = PrimaryState::Found(primary.clone());
-    let mut judged: Vec<Verdict> = Vec::new();
-    match ctx.promotion_facts(&primary.at, Some(found), None, &snapshot).await {
-        Ok(facts) => {
-            judged = verdicts(&facts, &ctx.settings());
-            gaps.extend(readiness::replica_gap(primary, &judged, key));
+    /// A primary's checks, and its replicas as judged (with their lag).
+    async fn primary_readiness(&self, listed: &Listed<Instance>, key: &str) -> (Vec<Gap>, Value) {
+        let primary = &listed.item;
+        let mut gaps = Vec::new();
+        if !primary.opted_in(key) {
+            gaps.push(readiness::not_opted_in(&primary.arn, &primary.at.id, key));
         }
-        Err(e) => {
-            let cli = format!("aws rds describe-db-instances --db-instance-identifier {}", primary.at.id);
-            gaps.push(unknown(&primary.arn, "reading its replicas and their lag", &e, &cli));
-        }
-    }
-    match readiness::dns_record(primary) {
-        None => {}
-        Some(Err(gap)) => gaps.push(gap),
-        Some(Ok((zone, name))) => match ctx.dns.record_values(&zone, &name).await {
-            Ok(values) => gaps.extend(readiness::dns_gap(primary, &zone, &name, values.as_deref())),
+        let snapshot = empty_snapshot(self.now());
+        let found = PrimaryState::Found(primary.clone());
+        let mut judged: Vec<Verdict> = Vec::new();
+        match self.promotion_facts(&primary.at, Some(found), None, &snapshot).await {
+            Ok(facts) => {
+                judged = verdicts(&facts, &self.settings());
+                gaps.extend(readiness::replica_gap(primary, &judged, key));
+            }
             Err(e) => {
-                let cli = format!(
+                let cli = format!("aws rds describe-db-instances --db-instance-identifier {}", primary.at.id);
+                gaps.push(unknown(&primary.arn, "reading its replicas and their lag", &e, &cli));
+            }
+        }
+        match readiness::dns_record(primary) {
+            None => {}
+            Some(Err(gap)) => gaps.push(gap),
+            Some(Ok((zone, name))) => match self.dns.record_values(&zone, &name).await {
+                Ok(values) => gaps.extend(readiness::dns_gap(primary, &zone, &name, values.as_deref())),
+                Err(e) => {
+                    let cli = format!(
                     "aws route53 list-resource-record-sets --hosted-zone-id {zone} --start-record-name {name} --max-items 1"
                 );
-                gaps.push(unknown(&primary.arn, &format!("reading its DNS record {name}"), &e, &cli));
-            }
-        },
+                    gaps.push(unknown(&primary.arn, &format!("reading its DNS record {name}"), &e, &cli));
+                }
+            },
+        }
+        gaps.extend(readiness::instance_backup_gap(listed));
+        (gaps, json!(judged))
     }
-    gaps.extend(readiness::instance_backup_gap(listed));
-    (gaps, json!(judged))
-}
 
-/// A cluster's checks, and its readers as judged.
-async fn cluster_gaps<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
-    listed: &Listed<Cluster>,
-    key: &str,
-) -> (Vec<Gap>, Value)
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
-    let cluster = &listed.item;
-    let mut gaps = Vec::new();
-    let snapshot = empty_snapshot(ctx.now());
-    let mut judged: Vec<Verdict> = Vec::new();
-    match ctx.cluster_facts(&cluster.region, &cluster.id, Some(Some(cluster.clone())), &snapshot).await {
-        Ok(facts) => {
-            // As a person's failover-cluster would judge the readers now (no cooldown, any cluster status).
-            let trigger = Trigger::ManualFailover { target: None };
-            judged = match decide_cluster(&trigger, &facts, &ctx.settings(), ctx.now()) {
-                Plan::FailoverCluster(failover) => failover.readers,
-                Plan::Refuse(refusal) => refusal.replicas,
-                _ => Vec::new(),
-            };
-            if failover_core::tags::opted_in(&cluster.tags, key) {
-                gaps.extend(readiness::reader_gap(cluster, &judged, key));
-            } else {
-                gaps.push(readiness::not_opted_in(&cluster.arn, &format!("cluster {}", cluster.id), key));
+    /// A cluster's checks, and its readers as judged.
+    async fn cluster_readiness(&self, listed: &Listed<Cluster>, key: &str) -> (Vec<Gap>, Value) {
+        let cluster = &listed.item;
+        let mut gaps = Vec::new();
+        let snapshot = empty_snapshot(self.now());
+        let mut judged: Vec<Verdict> = Vec::new();
+        match self.cluster_facts(&cluster.region, &cluster.id, Some(Some(cluster.clone())), &snapshot).await {
+            Ok(facts) => {
+                // As a person's failover-cluster would judge the readers now (no cooldown, any cluster status).
+                let trigger = Trigger::ManualFailover { target: None };
+                judged = match decide_cluster(&trigger, &facts, &self.settings(), self.now()) {
+                    Plan::FailoverCluster(failover) => failover.readers,
+                    Plan::Refuse(refusal) => refusal.replicas,
+                    _ => Vec::new(),
+                };
+                if failover_core::tags::opted_in(&cluster.tags, key) {
+                    gaps.extend(readiness::reader_gap(cluster, &judged, key));
+                } else {
+                    gaps.push(readiness::not_opted_in(&cluster.arn, &format!("cluster {}", cluster.id), key));
+                }
+            }
+            Err(e) => {
+                let cli = format!("aws rds describe-db-clusters --db-cluster-identifier {}", cluster.id);
+                gaps.push(unknown(&cluster.arn, "reading its readers and their lag", &e, &cli));
             }
         }
-        Err(e) => {
-            let cli = format!("aws rds describe-db-clusters --db-cluster-identifier {}", cluster.id);
-            gaps.push(unknown(&cluster.arn, "reading its readers and their lag", &e, &cli));
-        }
+        gaps.extend(readiness::cluster_backup_gap(listed));
+        (gaps, json!(judged))
     }
-    gaps.extend(readiness::cluster_backup_gap(listed));
-    (gaps, json!(judged))
 }
 
 /// The facts readers take a ledger for the record of an earlier decision; readiness judges as if none.
