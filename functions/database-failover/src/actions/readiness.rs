@@ -14,7 +14,7 @@
 use failover_core::aws::AwsError;
 use failover_core::ledger::{Ledger, Snapshot};
 use failover_core::report::Report;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::Context;
 use crate::command::Subject;
@@ -71,15 +71,17 @@ where
             None => (Vec::new(), Vec::new()),
         },
     };
-    let mut judged = Vec::new();
+    let (mut judged, mut takers) = (Vec::new(), Vec::new());
     for listed in &primaries {
         let (found, replicas) = ctx.primary_readiness(listed, &key).await;
         gaps.extend(found);
+        takers.push(format!("- {}: {}", listed.item.at.id, eligible(&replicas, "s")));
         judged.push(json!({"primary": listed.item.at.id, "replicas": replicas}));
     }
     for listed in &clusters {
         let (found, readers) = ctx.cluster_readiness(listed, &key).await;
         gaps.extend(found);
+        takers.push(format!("- cluster {}: {}", listed.item.id, eligible(&readers, "ms")));
         judged.push(json!({"cluster": listed.item.id, "readers": readers}));
     }
     let checked = format!(
@@ -89,7 +91,9 @@ where
     );
     let ready = format!(
         "Every opted-in primary and Aurora cluster in {region} ({checked}) has what a failover needs: a replica or \
-         reader eligible now, its failover:dns-record record (when tagged) pointing at it, and backups on."
+         reader eligible now, its failover:dns-record record (when tagged) pointing at it, and backups on. Who \
+         would take over:\n{}",
+        takers.join("\n")
     );
     let extra = json!({"region": region, "primaries": primaries.len(), "clusters": clusters.len(), "judged": judged});
     // One thread per region for the daily reports, apart from any incident's.
@@ -110,7 +114,7 @@ where
     G: Ledger,
 {
     /// A primary's checks, and its replicas as judged (with their lag).
-    async fn primary_readiness(&self, listed: &Listed<Instance>, key: &str) -> (Vec<Gap>, Value) {
+    async fn primary_readiness(&self, listed: &Listed<Instance>, key: &str) -> (Vec<Gap>, Vec<Verdict>) {
         let primary = &listed.item;
         let mut gaps = Vec::new();
         if !primary.opted_in(key) {
@@ -143,11 +147,11 @@ where
             },
         }
         gaps.extend(readiness::instance_backup_gap(listed));
-        (gaps, json!(judged))
+        (gaps, judged)
     }
 
     /// A cluster's checks, and its readers as judged.
-    async fn cluster_readiness(&self, listed: &Listed<Cluster>, key: &str) -> (Vec<Gap>, Value) {
+    async fn cluster_readiness(&self, listed: &Listed<Cluster>, key: &str) -> (Vec<Gap>, Vec<Verdict>) {
         let cluster = &listed.item;
         let mut gaps = Vec::new();
         let snapshot = empty_snapshot(self.now());
@@ -173,7 +177,24 @@ where
             }
         }
         gaps.extend(readiness::cluster_backup_gap(listed));
-        (gaps, json!(judged))
+        (gaps, judged)
+    }
+}
+
+/// The eligible replicas or readers with their lag (`unit`: s for ReplicaLag, ms for AuroraReplicaLag).
+fn eligible(verdicts: &[Verdict], unit: &str) -> String {
+    let lines: Vec<String> = verdicts
+        .iter()
+        .filter(|v| v.eligible)
+        .map(|v| match v.max_lag {
+            Some(lag) => format!("{} (lag {lag} {unit})", v.id),
+            None => v.id.clone(),
+        })
+        .collect();
+    if lines.is_empty() {
+        "none eligible".to_owned()
+    } else {
+        lines.join(", ")
     }
 }
 
