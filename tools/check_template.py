@@ -6,8 +6,8 @@ Usage:
     check_template.py --self-test                              prove the checks fail on bad templates
 
 The SAM template is transformed offline with samtranslator (region us-east-1, no credentials), then every
-intrinsic function the checks depend on is evaluated for two parameter sets: the defaults, and every option
-switched on (e-mail subscription, DB endpoint record, cross-region). Rules:
+intrinsic function the checks depend on is evaluated for three parameter sets: the defaults, every option
+switched on (e-mail subscription, DB endpoint record, cross-region), and ReadinessSchedule=disabled. Rules:
 
 1. IAM: no managed policies (their content cannot be checked offline); no NotAction / NotResource in an Allow;
    every action exists (cfn-lint's copy of the IAM service reference; cfn-lint itself skips this on SAM
@@ -28,6 +28,8 @@ switched on (e-mail subscription, DB endpoint record, cross-region). Rules:
    point-in-time recovery; encryption at rest; TTL on expires_at; DeletionPolicy and UpdateReplacePolicy Retain.
    LEDGER_TABLE is a Ref to it; each function's role may use the ledger's item-level actions on it, and no
    DynamoDB action anywhere else or beyond those.
+6. Readiness: each function has exactly one EventBridge schedule delivering {"command":"readiness"}, on the
+   ReadinessSchedule parameter (default rate(1 day)), enabled unless it is "disabled", with a dead-letter queue.
 """
 
 from __future__ import annotations
@@ -598,15 +600,53 @@ def check_alarms_and_outputs(cfn: dict, ev: Evaluator) -> list[str]:
     return errors
 
 
+READINESS_INPUT = {"command": "readiness"}
+
+
+def check_readiness(cfn: dict, ev: Evaluator) -> list[str]:
+    """Each function has one EventBridge schedule delivering ``{"command":"readiness"}`` on the ReadinessSchedule
+    parameter (default ``rate(1 day)``), enabled unless the parameter is ``disabled``, with a dead-letter queue."""
+    errors = []
+    default = str(cfn.get("Parameters", {}).get("ReadinessSchedule", {}).get("Default", ""))
+    if default != "rate(1 day)":
+        errors.append(f"parameter ReadinessSchedule must default to 'rate(1 day)', found {default!r}")
+    schedule = ev.params.get("ReadinessSchedule")
+    rules = [r.get("Properties", {}) for r in cfn["Resources"].values()
+             if r["Type"] == "AWS::Events::Rule" and ev.active(r)]
+
+    def delivers_readiness(target: dict) -> bool:
+        try:
+            return json.loads(str(ev.value(target.get("Input", "")))) == READINESS_INPUT
+        except ValueError:
+            return False
+
+    for name in functions(cfn, ev):
+        mine = [(p, t) for p in rules for t in p.get("Targets", [])
+                if refers_to(t.get("Arn"), name) and delivers_readiness(t)]
+        if len(mine) != 1:
+            errors.append(f"{name}: expected one schedule delivering {{\"command\":\"readiness\"}}, found {len(mine)}")
+        for props, target in mine:
+            state, expression = ev.value(props.get("State", "ENABLED")), ev.value(props.get("ScheduleExpression"))
+            if schedule == "disabled" and state != "DISABLED":
+                errors.append(f"{name}: ReadinessSchedule=disabled leaves its readiness schedule {state}")
+            if schedule != "disabled" and (state != "ENABLED" or expression != schedule):
+                errors.append(f"{name}: its readiness schedule ({state}, {expression!r}) is not ReadinessSchedule "
+                              f"({schedule!r})")
+            if not target.get("DeadLetterConfig"):
+                errors.append(f"{name}: its readiness schedule has no dead-letter queue")
+    return errors
+
+
 def check(sam: dict, root: Path) -> list[str]:
     contract = load_contract(root)
     cfn = transform(sam)
     ref = iam_reference()
     errors: list[str] = []
-    for label, overrides in (("defaults", {}), ("all options on", ALL_ON)):
+    for label, overrides in (("defaults", {}), ("all options on", ALL_ON),
+                             ("readiness disabled", {"ReadinessSchedule": "disabled"})):
         ev = Evaluator(cfn, {k: v for k, v in overrides.items() if k in cfn.get("Parameters", {})})
         found = check_iam(cfn, ev, ref, contract) + check_functions(cfn, ev) + check_environment(sam, cfn, ev, contract)
-        found += check_alarms_and_outputs(cfn, ev) + check_ledger(cfn, ev)
+        found += check_alarms_and_outputs(cfn, ev) + check_ledger(cfn, ev) + check_readiness(cfn, ev)
         errors += [f"[{label}] {e}" for e in found if f"[defaults] {e}" not in errors]
     return errors
 
@@ -787,6 +827,21 @@ class SelfTest(unittest.TestCase):
             with self.subTest(fragment):
                 self.assert_fails(self.errors(mutate), fragment)
 
+    def test_a_missing_or_always_on_readiness_schedule_fails(self):
+        event = lambda s: s["Resources"]["DatabaseFailoverFunction"]["Properties"]["Events"]["Readiness"]  # noqa: E731
+        cases = [
+            (lambda s: s["Resources"]["DatabaseFailoverFunction"]["Properties"]["Events"].pop("Readiness"),
+             "DatabaseFailoverFunction: expected one schedule delivering"),
+            (lambda s: event(s)["Properties"].update(State="ENABLED"),
+             "[readiness disabled] DatabaseFailoverFunction: ReadinessSchedule=disabled leaves"),
+            (lambda s: event(s)["Properties"].update(Schedule="rate(7 days)"), "is not ReadinessSchedule"),
+            (lambda s: event(s)["Properties"].pop("DeadLetterConfig"), "its readiness schedule has no dead-letter"),
+            (lambda s: s["Parameters"]["ReadinessSchedule"].update(Default="rate(1 hour)"), "must default to"),
+        ]
+        for mutate, fragment in cases:
+            with self.subTest(fragment):
+                self.assert_fails(self.errors(mutate), fragment)
+
     def test_a_contract_default_that_the_template_does_not_share_fails(self):
         with tempfile.TemporaryDirectory() as other:
             contract = json.loads(REAL_CONTRACT.read_text())
@@ -820,7 +875,8 @@ def main() -> int:
     if errors:
         print(f"check_template: {len(errors)} violation(s) in {args.template}", file=sys.stderr)
         return 1
-    print(f"check_template: {args.template.name} passes (IAM, dead-letter, concurrency, environment, alarms)")
+    print(f"check_template: {args.template.name} passes (IAM, dead-letter, concurrency, environment, alarms, "
+          "readiness schedule)")
     return 0
 
 

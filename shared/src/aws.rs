@@ -53,6 +53,18 @@ pub struct AwsError {
 }
 
 impl AwsError {
+    /// The answer of a port that does not model a read (a test double written before the read existed): a
+    /// permanent error naming it, code `NotModelled`.
+    pub fn not_modelled(operation: &'static str, resource: impl Into<String>) -> Self {
+        AwsError {
+            operation,
+            resource: resource.into(),
+            code: Some("NotModelled".into()),
+            transient: false,
+            message: format!("this port does not implement {operation}"),
+        }
+    }
+
     pub fn from_sdk<E, R>(operation: &'static str, resource: impl Into<String>, error: &SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,

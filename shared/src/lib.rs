@@ -33,6 +33,7 @@ pub mod ledger;
 pub mod notify;
 pub mod outcome;
 pub mod pause;
+pub mod readiness;
 pub mod report;
 pub mod response;
 pub mod tags;

@@ -14,7 +14,7 @@ use failover_core::aws::{AwsContext, AwsError};
 use failover_core::tags::Tags;
 
 use crate::config::EndpointRecord;
-use crate::model::{Cluster, ClusterMember, DbRef, Instance};
+use crate::model::{dns_name, Cluster, ClusterMember, DbRef, Instance, Listed};
 use crate::ports::{Databases, Dns, LagMetric, ReplicaLag};
 
 /// TTL of the CNAME written on failover: short, so clients follow the new primary quickly.
@@ -111,6 +111,16 @@ fn to_cluster(region: &str, c: &DbCluster) -> Option<Cluster> {
 impl RdsDatabases {
     /// Every page of one `DescribeDBInstances` (the SDK's paginator follows the markers).
     async fn list(&self, region: &str, filter: Option<Filter>, resource: String) -> Result<Vec<Instance>, AwsError> {
+        let described = self.described(region, filter, resource).await?;
+        Ok(described.iter().filter_map(|db| to_instance(region, db)).collect())
+    }
+
+    async fn described(
+        &self,
+        region: &str,
+        filter: Option<Filter>,
+        resource: String,
+    ) -> Result<Vec<DbInstance>, AwsError> {
         let mut pages = self
             .clients
             .get(region)
@@ -121,7 +131,7 @@ impl RdsDatabases {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.aws("DescribeDBInstances", resource.as_str())?;
-            out.extend(page.db_instances().iter().filter_map(|db| to_instance(region, db)));
+            out.extend(page.db_instances().iter().cloned());
         }
         Ok(out)
     }
@@ -159,6 +169,30 @@ impl Databases for RdsDatabases {
     async fn cluster_instances(&self, region: &str, cluster: &str) -> Result<Vec<Instance>, AwsError> {
         let filter = Filter::builder().name("db-cluster-id").values(cluster).build();
         self.list(region, Some(filter), format!("of cluster {cluster} in {region}")).await
+    }
+
+    async fn list_instances(&self, region: &str) -> Result<Vec<Listed<Instance>>, AwsError> {
+        let described = self.described(region, None, format!("(all in {region})")).await?;
+        Ok(described
+            .iter()
+            .filter_map(|db| {
+                let backup_retention_days = db.backup_retention_period().unwrap_or(0);
+                Some(Listed { item: to_instance(region, db)?, backup_retention_days })
+            })
+            .collect())
+    }
+
+    async fn list_clusters(&self, region: &str) -> Result<Vec<Listed<Cluster>>, AwsError> {
+        let mut pages = self.clients.get(region).describe_db_clusters().into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.aws("DescribeDBClusters", format!("(all in {region})"))?;
+            out.extend(page.db_clusters().iter().filter_map(|c| {
+                let backup_retention_days = c.backup_retention_period().unwrap_or(0);
+                Some(Listed { item: to_cluster(region, c)?, backup_retention_days })
+            }));
+        }
+        Ok(out)
     }
 
     async fn promote(&self, replica: &DbRef, backup_retention_days: i32) -> Result<(), AwsError> {
@@ -278,6 +312,27 @@ impl Route53Dns {
 }
 
 impl Dns for Route53Dns {
+    async fn record_values(&self, hosted_zone_id: &str, name: &str) -> Result<Option<Vec<String>>, AwsError> {
+        let wanted = dns_name(name);
+        let output = self
+            .client
+            .list_resource_record_sets()
+            .hosted_zone_id(hosted_zone_id)
+            .start_record_name(name)
+            .max_items(10)
+            .send()
+            .await
+            .aws("ListResourceRecordSets", format!("{hosted_zone_id}/{name}"))?;
+        // Sets are listed in name order from `name` on: any of that name comes first.
+        let mut found: Option<Vec<String>> = None;
+        for set in output.resource_record_sets().iter().filter(|set| dns_name(set.name()) == wanted) {
+            let values = found.get_or_insert_with(Vec::new);
+            values.extend(set.resource_records().iter().map(|r| r.value().to_owned()));
+            values.extend(set.alias_target().map(|a| a.dns_name().to_owned()));
+        }
+        Ok(found)
+    }
+
     async fn upsert_cname(&self, record: &EndpointRecord, target: &str) -> Result<(), AwsError> {
         let resource = format!("UPSERT CNAME {} -> {target}", record.name);
         let invalid = |e: aws_smithy_types::error::operation::BuildError| AwsError {

@@ -7,6 +7,7 @@
 //! | `failover-cluster` | `db_cluster_identifier`, optional `target_db_instance_identifier` | fails an Aurora cluster over to that reader, or to the best one |
 //! | `pause` | optional `reason`, `by` | pauses automation (both functions of the stack): every change is refused until `resume` |
 //! | `resume` | — | resumes automation |
+//! | `readiness` | optional `db_instance_identifier` or `db_cluster_identifier` | checks every opted-in primary and Aurora cluster of the region (or the one named) against what a failover would need: an eligible replica or reader, the `failover:dns-record` record, backups; one notification; changes nothing |
 //!
 //! Every command also takes `dry_run` (`true`/`false`, overriding `DRY_RUN`), `region` (default: the
 //! function's region) and `force` (`true`: act even while automation is paused). Unknown fields are rejected, so a misspelt field never silently changes the meaning.
@@ -16,11 +17,29 @@ use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Status { region: Option<String>, subject: Subject },
-    Promote { region: Option<String>, replica: String },
-    FailoverCluster { region: Option<String>, cluster: String, target: Option<String> },
-    Pause { reason: Option<String>, by: Option<String> },
+    Status {
+        region: Option<String>,
+        subject: Subject,
+    },
+    Promote {
+        region: Option<String>,
+        replica: String,
+    },
+    FailoverCluster {
+        region: Option<String>,
+        cluster: String,
+        target: Option<String>,
+    },
+    Pause {
+        reason: Option<String>,
+        by: Option<String>,
+    },
     Resume,
+    /// Every opted-in primary and cluster of the region, or the one named. Changes nothing.
+    Readiness {
+        region: Option<String>,
+        subject: Option<Subject>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,12 +51,12 @@ pub enum Subject {
 const COMMON_FIELDS: &[&str] = &["command", "dry_run", "region", "force"];
 
 /// The command names, for error messages.
-pub const COMMANDS: &[&str] = &["status", "promote", "failover-cluster", "pause", "resume"];
+pub const COMMANDS: &[&str] = &["status", "promote", "failover-cluster", "pause", "resume", "readiness"];
 
 pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
     let body = &manual.body;
     let allowed: &[&str] = match manual.command.as_str() {
-        "status" => &["db_instance_identifier", "db_cluster_identifier"],
+        "status" | "readiness" => &["db_instance_identifier", "db_cluster_identifier"],
         "promote" => &["db_instance_identifier"],
         "failover-cluster" => &["db_cluster_identifier", "target_db_instance_identifier"],
         "pause" => &["reason", "by"],
@@ -67,6 +86,17 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
                 _ => return Err("status: give exactly one of db_instance_identifier or db_cluster_identifier".into()),
             };
             Ok(Command::Status { region, subject })
+        }
+        "readiness" => {
+            let subject = match (text(body, "db_instance_identifier")?, text(body, "db_cluster_identifier")?) {
+                (None, None) => None,
+                (Some(instance), None) => Some(Subject::Instance(instance)),
+                (None, Some(cluster)) => Some(Subject::Cluster(cluster)),
+                _ => {
+                    return Err("readiness: give at most one of db_instance_identifier or db_cluster_identifier".into())
+                }
+            };
+            Ok(Command::Readiness { region, subject })
         }
         "pause" => Ok(Command::Pause { reason: text(body, "reason")?, by: text(body, "by")? }),
         "resume" => Ok(Command::Resume),
@@ -179,6 +209,22 @@ mod tests {
     }
 
     #[test]
+    fn readiness_takes_an_optional_instance_or_cluster_and_nothing_else() {
+        assert_eq!(
+            command(json!({"command": "readiness", "dry_run": true})),
+            Ok(Command::Readiness { region: None, subject: None })
+        );
+        assert_eq!(
+            command(json!({"command": "readiness", "db_cluster_identifier": "c1", "region": "eu-west-1"})),
+            Ok(Command::Readiness { region: Some("eu-west-1".into()), subject: Some(Subject::Cluster("c1".into())) })
+        );
+        let e = command(json!({"command": "readiness", "db_instance_identifier": "a", "db_cluster_identifier": "b"}));
+        assert!(e.unwrap_err().contains("at most one"));
+        let e = command(json!({"command": "readiness", "primary": "a"})).unwrap_err();
+        assert!(e.contains("unknown field \"primary\""), "{e}");
+    }
+
+    #[test]
     fn every_sample_command_in_events_parses() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
         let mut seen = Vec::new();
@@ -196,6 +242,7 @@ mod tests {
                 Command::FailoverCluster { .. } => "failover-cluster",
                 Command::Pause { .. } => "pause",
                 Command::Resume => "resume",
+                Command::Readiness { .. } => "readiness",
             });
         }
         for name in COMMANDS {

@@ -60,7 +60,10 @@
 //! would, plus the ledger `Query` and the pause (`GetItem`), and writes nothing but its notification. `pause` /
 //! `resume` read or write the pause item only. A primary or cluster that is missing or not opted in is skipped
 //! before the ledger is read (no ledger call); a plan that changes nothing costs the `Query` only. A skip
-//! publishes nothing.
+//! publishes nothing. `readiness` (read-only, no ledger call): `DescribeDBInstances` and `DescribeDBClusters` of the
+//! region (paginated), then per opted-in primary its replicas and lags as a failure would read them, and one
+//! `ListResourceRecordSets` when it is tagged `failover:dns-record`; per opted-in cluster its instances and one
+//! `GetMetricData`; one publish (see [`actions::readiness`]).
 
 pub mod actions;
 pub mod adapters;

@@ -106,6 +106,22 @@ pub fn in_order(refs: &[DbRef], found: &[Instance]) -> Vec<Instance> {
         .collect()
 }
 
+/// Tag on a primary naming the DNS record its clients use: `<hosted-zone-id>/<record-name>`.
+pub const DNS_RECORD_TAG: &str = "failover:dns-record";
+
+/// A DNS name as Route 53 compares it: lower case, without the final dot.
+pub fn dns_name(name: &str) -> String {
+    name.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// An instance or cluster as a region's listing shows it (`readiness`), with its automated-backup retention
+/// in days (`BackupRetentionPeriod`; 0 means backups are off).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Listed<T> {
+    pub item: T,
+    pub backup_retention_days: i32,
+}
+
 /// An Aurora cluster with its members.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cluster {

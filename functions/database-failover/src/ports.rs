@@ -8,7 +8,7 @@ use std::future::Future;
 use failover_core::aws::AwsError;
 
 use crate::config::EndpointRecord;
-use crate::model::{Cluster, DbRef, Instance};
+use crate::model::{Cluster, DbRef, Instance, Listed};
 
 /// RDS, in any region.
 pub trait Databases {
@@ -40,6 +40,18 @@ pub trait Databases {
         cluster: &str,
         target: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Every instance of the region with its backup retention (`DescribeDBInstances`, paginated; `readiness`).
+    /// The default is for ports that model only what the changing actions need: the read is not available.
+    fn list_instances(&self, region: &str) -> impl Future<Output = Result<Vec<Listed<Instance>>, AwsError>> + Send {
+        let error = AwsError::not_modelled("DescribeDBInstances", region);
+        async move { Err(error) }
+    }
+    /// Every Aurora cluster of the region with its backup retention (`DescribeDBClusters`, paginated).
+    fn list_clusters(&self, region: &str) -> impl Future<Output = Result<Vec<Listed<Cluster>>, AwsError>> + Send {
+        let error = AwsError::not_modelled("DescribeDBClusters", region);
+        async move { Err(error) }
+    }
 }
 
 /// Which lag metric to read (both in `AWS/RDS`, dimension `DBInstanceIdentifier`).
@@ -76,4 +88,14 @@ pub trait ReplicaLag {
 pub trait Dns {
     /// `UPSERT` of a CNAME pointing `record` at `target`.
     fn upsert_cname(&self, record: &EndpointRecord, target: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The values of the record `name` in the hosted zone (a CNAME's value, or an alias's DNS name), through
+    /// `ListResourceRecordSets`; `None` when there is no such record (`readiness`). Default as above.
+    fn record_values(
+        &self,
+        hosted_zone_id: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Vec<String>>, AwsError>> + Send {
+        let error = AwsError::not_modelled("ListResourceRecordSets", format!("{hosted_zone_id}/{name}"));
+        async move { Err(error) }
+    }
 }

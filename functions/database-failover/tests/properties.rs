@@ -505,6 +505,13 @@ fn check_routing(payload: &Value) {
                 assert!(reason.is_none_or(|r| !r.is_empty()) && by.is_none_or(|b| !b.is_empty()), "{payload}")
             }
             Ok(command::Command::Resume) => {}
+            Ok(command::Command::Readiness { subject, region }) => {
+                let id = match subject {
+                    Some(command::Subject::Instance(id) | command::Subject::Cluster(id)) => id,
+                    None => "region".to_owned(),
+                };
+                assert!(!id.is_empty() && region.is_none_or(|r| !r.is_empty()), "{payload}");
+            }
         },
         Ok(event) => match route::route(&event, &failure_ids) {
             Route::Instance { at, .. } | Route::Replica { at, .. } => {
@@ -516,7 +523,11 @@ fn check_routing(payload: &Value) {
             Route::Skip(reason) => assert!(!reason.is_empty()),
             Route::Refuse(r) => assert!(!r.reason.is_empty()),
             Route::Inform(info) => assert!(!info.event_id.is_empty()),
-            other @ (Route::Promote { .. } | Route::Status { .. } | Route::Pause { .. } | Route::Resume) => {
+            other @ (Route::Promote { .. }
+            | Route::Status { .. }
+            | Route::Readiness { .. }
+            | Route::Pause { .. }
+            | Route::Resume) => {
                 panic!("{payload}: an event that is not a command routed as one: {other:?}")
             }
         },

@@ -12,7 +12,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use failover_core::aws::{AwsContext, AwsError};
 
-use crate::model::{ForwardAction, Location, Tags, Target, TargetHealth, TargetState, Weight};
+use crate::model::{ForwardAction, HealthThresholds, Location, Tags, Target, TargetHealth, TargetState, Weight};
 use crate::ports::{LoadBalancer, TAGS_PER_CALL};
 
 /// [`LoadBalancer`] over the SDK client.
@@ -24,6 +24,18 @@ pub struct ElbClient {
 impl ElbClient {
     pub fn new(client: Client) -> Self {
         ElbClient { client }
+    }
+
+    /// Every target group of the account and region (`DescribeTargetGroups`, paginated).
+    async fn every_group(&self) -> Result<Vec<aws_sdk_elasticloadbalancingv2::types::TargetGroup>, AwsError> {
+        self.client
+            .describe_target_groups()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .aws("DescribeTargetGroups", "(all)")
     }
 
     async fn tags_of(&self, arns: &[String]) -> Result<Option<Vec<(String, Tags)>>, AwsError> {
@@ -84,20 +96,28 @@ impl LoadBalancer for ElbClient {
     }
 
     async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
-        let groups: Vec<_> = self
-            .client
-            .describe_target_groups()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .aws("DescribeTargetGroups", "(all)")?;
+        let groups = self.every_group().await?;
         Ok(groups
             .into_iter()
             .filter(|g| g.target_type() == Some(&TargetTypeEnum::Instance))
             .filter_map(|g| g.target_group_arn)
             .collect())
+    }
+
+    async fn target_groups(&self) -> Result<Vec<String>, AwsError> {
+        let groups = self.every_group().await?;
+        Ok(groups.into_iter().filter_map(|g| g.target_group_arn).collect())
+    }
+
+    async fn health_thresholds(&self, group: &str) -> Result<Option<HealthThresholds>, AwsError> {
+        let output = match self.client.describe_target_group_attributes().target_group_arn(group).send().await {
+            Ok(output) => output,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_target_group_not_found_exception()) => return Ok(None),
+            Err(e) => return Err(AwsError::from_sdk("DescribeTargetGroupAttributes", group, &e)),
+        };
+        let pairs: Vec<(&str, &str)> =
+            output.attributes().iter().filter_map(|a| Some((a.key()?, a.value().unwrap_or_default()))).collect();
+        Ok(Some(HealthThresholds::from_attributes(pairs.iter().copied())))
     }
 
     async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {

@@ -8,6 +8,8 @@
 //! {"command": "failback",   "target_group_arn": "...", "force": false}
 //! {"command": "pause",      "reason": "bad deploy, investigating", "by": "alice"}
 //! {"command": "resume"}
+//! {"command": "readiness"}                       (every opted-in group of the region)
+//! {"command": "readiness", "target_group_arn": "..."}  (one group)
 //! ```
 //! Every command takes `"dry_run": true|false` to override `DRY_RUN` for that invocation, and `"force": true`
 //! to act while automation is paused ([`force`]; for `failback` it also overrides the floor). Unknown fields
@@ -19,7 +21,8 @@ use serde_json::{Map, Value};
 use crate::model::{group_suffix, Target};
 
 /// The command names, as `command` spells them.
-pub const COMMANDS: [&str; 7] = ["status", "deregister", "restore", "shift", "failback", "pause", "resume"];
+pub const COMMANDS: [&str; 8] =
+    ["status", "deregister", "restore", "shift", "failback", "pause", "resume", "readiness"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -52,6 +55,10 @@ pub enum Command {
         reason: Option<String>,
     },
     Resume,
+    /// Checks what a failover would need, for every opted-in group or the one named. Changes nothing.
+    Readiness {
+        group: Option<String>,
+    },
 }
 
 impl Command {
@@ -64,10 +71,11 @@ impl Command {
             Command::Failback { .. } => "failback",
             Command::Pause { .. } => "pause",
             Command::Resume => "resume",
+            Command::Readiness { .. } => "readiness",
         }
     }
 
-    /// The group it is about; `None` for `pause` and `resume`.
+    /// The group it is about; `None` for `pause`, `resume` and a region-wide `readiness`.
     pub fn group(&self) -> Option<&str> {
         match self {
             Command::Status { group }
@@ -75,6 +83,7 @@ impl Command {
             | Command::Restore { group, .. }
             | Command::Shift { group }
             | Command::Failback { group, .. } => Some(group),
+            Command::Readiness { group } => group.as_deref(),
             Command::Pause { .. } | Command::Resume => None,
         }
     }
@@ -84,7 +93,7 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
     let Some(body) = manual.body.as_object() else { return Err("the command must be a JSON object".into()) };
     let name = manual.command.as_str();
     let allowed: &[&str] = match name {
-        "status" | "shift" | "failback" => &["target_group_arn"],
+        "status" | "shift" | "failback" | "readiness" => &["target_group_arn"],
         "deregister" | "restore" => &["target_group_arn", "targets"],
         "pause" => &["reason", "by"],
         "resume" => &[],
@@ -99,6 +108,7 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
     match name {
         "pause" => return Ok(Command::Pause { by: text(body, "by")?, reason: text(body, "reason")? }),
         "resume" => return Ok(Command::Resume),
+        "readiness" if !body.contains_key("target_group_arn") => return Ok(Command::Readiness { group: None }),
         _ => {}
     }
     let group = match body.get("target_group_arn") {
@@ -108,6 +118,7 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
     };
     Ok(match name {
         "status" => Command::Status { group },
+        "readiness" => Command::Readiness { group: Some(group) },
         "shift" => Command::Shift { group },
         "failback" => Command::Failback { group, force },
         "deregister" => Command::Deregister { group, targets: targets(body)? },
@@ -213,6 +224,14 @@ mod tests {
         );
         assert_eq!(parse(&manual(json!({"command": "pause"}))), Ok(Command::Pause { by: None, reason: None }));
         assert_eq!(parse(&manual(json!({"command": "resume"}))), Ok(Command::Resume));
+        assert_eq!(
+            parse(&manual(json!({"command": "readiness", "dry_run": true}))),
+            Ok(Command::Readiness { group: None })
+        );
+        assert_eq!(
+            parse(&manual(json!({"command": "readiness", "target_group_arn": TG}))),
+            Ok(Command::Readiness { group: Some(TG.into()) })
+        );
         assert!(matches!(
             parse(&manual(json!({"command": "shift", "target_group_arn": TG, "force": true}))),
             Ok(Command::Shift { .. })
@@ -258,6 +277,8 @@ mod tests {
             (json!({"command": "pause", "reason": 5}), "reason must be a string"),
             (json!({"command": "pause", "target_group_arn": TG}), "does not take field"),
             (json!({"command": "resume", "why": "x"}), "does not take field"),
+            (json!({"command": "readiness", "groups": "all"}), "does not take field"),
+            (json!({"command": "readiness", "target_group_arn": "web"}), "must be a target group ARN"),
         ] {
             let error = parse(&manual(body.clone())).expect_err(&body.to_string());
             assert!(error.contains(expected), "{body}: {error}");

@@ -66,7 +66,10 @@
 //! a group with no open shift record stops after the ledger `Query`. `status` reads the ledger (`Query`) and the
 //! pause (`GetItem`), and, for a group with a backup or open shift records, its listeners, rules and their
 //! tags the same way; `pause` is one `PutItem`, `resume` one `GetItem` and one `DeleteItem`. An instance alarm
-//! first lists the target groups (`DescribeTargetGroups`, paginated). Groups are handled
+//! first lists the target groups (`DescribeTargetGroups`, paginated). `readiness` (read-only, no ledger call) lists every
+//! group (`DescribeTargetGroups`), reads their tags (one `DescribeTags` per 20), and per opted-in group its
+//! health, its backup group's tags and health, its listeners and rules as a shift does, and its attributes
+//! (`DescribeTargetGroupAttributes`); see [`actions::readiness`]. Groups are handled
 //! [`actions::MAX_CONCURRENT_GROUPS`] at a time.
 
 pub mod actions;

@@ -204,6 +204,55 @@ impl ForwardAction {
 /// [`Location::key`]: group ARN → weight, in the action's order.
 pub type SavedWeights = BTreeMap<String, Vec<(String, u32)>>;
 
+/// The attribute keys of a group's `target_group_health` thresholds (`DescribeTargetGroupAttributes`).
+pub const ROUTING_COUNT: &str = "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count";
+pub const ROUTING_PERCENT: &str = "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage";
+pub const DNS_COUNT: &str = "target_group_health.dns_failover.minimum_healthy_targets.count";
+pub const DNS_PERCENT: &str = "target_group_health.dns_failover.minimum_healthy_targets.percentage";
+
+/// One `target_group_health` threshold: a count and a percentage of the registered targets, each `None` when
+/// `off`. The load balancer acts when either is breached, so the healthy targets it needs are the larger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Threshold {
+    pub count: Option<u32>,
+    pub percent: Option<u32>,
+}
+
+impl Threshold {
+    /// Read from the attributes' values; an attribute the group does not list has AWS's default (count 1,
+    /// percentage off). A value that is neither `off` nor a number counts as `off`.
+    pub fn parse(count: Option<&str>, percent: Option<&str>) -> Self {
+        let number = |v: &str| v.trim().parse::<u32>().ok();
+        Threshold { count: count.map_or(Some(1), number), percent: percent.and_then(number) }
+    }
+
+    /// Healthy targets the load balancer needs among `registered` not to act.
+    pub fn required(&self, registered: usize) -> usize {
+        let by_count = self.count.unwrap_or(0) as usize;
+        let by_percent = self.percent.map_or(0, |p| (registered * p as usize).div_ceil(100));
+        by_count.max(by_percent)
+    }
+}
+
+/// A group's `target_group_health` thresholds: below `unhealthy_state_routing` the load balancer routes to
+/// every target, unhealthy ones included (fail-open); below `dns_failover` it takes the zone out of DNS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HealthThresholds {
+    pub unhealthy_state_routing: Threshold,
+    pub dns_failover: Threshold,
+}
+
+impl HealthThresholds {
+    /// From the group's attributes (key, value).
+    pub fn from_attributes<'a>(attributes: impl IntoIterator<Item = (&'a str, &'a str)> + Clone) -> Self {
+        let get = |key: &str| attributes.clone().into_iter().find(|(k, _)| *k == key).map(|(_, v)| v);
+        HealthThresholds {
+            unhealthy_state_routing: Threshold::parse(get(ROUTING_COUNT), get(ROUTING_PERCENT)),
+            dns_failover: Threshold::parse(get(DNS_COUNT), get(DNS_PERCENT)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +279,16 @@ mod tests {
         );
         assert_eq!(listener.key(), "f2f7dc8efc522ab2");
         assert_eq!(rule.key(), "f2f7dc8efc522ab2/9683b2d02a6cabee");
+    }
+
+    #[test]
+    fn thresholds_read_off_defaults_and_the_larger_of_count_and_percentage() {
+        let defaults = HealthThresholds::from_attributes([]);
+        assert_eq!(defaults.unhealthy_state_routing, Threshold { count: Some(1), percent: None });
+        let t = HealthThresholds::from_attributes([(ROUTING_COUNT, "off"), (ROUTING_PERCENT, "50"), (DNS_COUNT, "3")]);
+        assert_eq!(t.unhealthy_state_routing, Threshold { count: None, percent: Some(50) });
+        assert_eq!(t.unhealthy_state_routing.required(5), 3);
+        assert_eq!(t.dns_failover.required(5), 3);
+        assert_eq!(Threshold { count: Some(2), percent: Some(10) }.required(10), 2);
     }
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use failover_core::aws::AwsError;
 
-use crate::model::{ForwardAction, Location, Tags, Target, TargetHealth, Weight};
+use crate::model::{ForwardAction, HealthThresholds, Location, Tags, Target, TargetHealth, Weight};
 
 /// `DescribeTags` accepts at most 20 resource ARNs per call.
 pub const TAGS_PER_CALL: usize = 20;
@@ -48,4 +48,20 @@ pub trait LoadBalancer: Send + Sync {
         actions: &Self::Actions,
         weights: &[Weight],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Every target group of the account and region, whatever its target type (`readiness`). The default is
+    /// for ports that model only what the changing actions need: it answers that the read is not available.
+    fn target_groups(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send {
+        async { Err(AwsError::not_modelled("DescribeTargetGroups", "(all)")) }
+    }
+
+    /// The group's `target_group_health` thresholds (`DescribeTargetGroupAttributes`); `None` when the group
+    /// does not exist. Default as for [`LoadBalancer::target_groups`].
+    fn health_thresholds(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = Result<Option<HealthThresholds>, AwsError>> + Send {
+        let error = AwsError::not_modelled("DescribeTargetGroupAttributes", group);
+        async move { Err(error) }
+    }
 }

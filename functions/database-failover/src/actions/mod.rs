@@ -7,6 +7,7 @@
 //! - [`status`]: the facts a failure would read, what it would do now, the open ledger records and the pause;
 //!   changes nothing.
 //! - [`control`]: `pause` and `resume`.
+//! - [`readiness`]: every opted-in primary and cluster against what a failover would need; changes nothing.
 //! - [`claim`]: the ledger protocol every change follows (read, wait while held, begin, end).
 //!
 //! Reads are staged: lags are read only for replicas (readers) that exist, a recorded replica is described
@@ -30,6 +31,7 @@ pub mod control;
 pub mod facts;
 pub mod failover_cluster;
 pub mod promote;
+pub mod readiness;
 pub mod status;
 
 /// The ports and settings an action works with, borrowed from the handler's `App` for one invocation.
@@ -120,6 +122,9 @@ where
             return Ok(control::pause(ctx.session.ledger, reason.as_deref(), by.as_deref(), ctx.now()).await)
         }
         Route::Resume => return Ok(control::resume(ctx.session.ledger).await),
+        Route::Readiness { region, subject } => {
+            return Box::pin(readiness::run(ctx, &region, subject.as_ref())).await.map_err(InvokeError::InvalidCommand)
+        }
         Route::Promote { at, trigger } => {
             return match Box::pin(promote::manual(ctx, &at, &trigger, dry_run)).await {
                 Ok(answer) => answer,

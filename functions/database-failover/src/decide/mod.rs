@@ -13,9 +13,10 @@ use crate::model::{Cluster, DbRef, Instance, Record};
 
 mod cluster;
 mod promotion;
+pub mod readiness;
 
 pub use cluster::decide_cluster;
-pub use promotion::decide_promotion;
+pub use promotion::{decide_promotion, verdicts};
 
 /// After a promotion is recorded, a repeated event within this many seconds re-applies the DNS change
 /// (idempotent), so a retry after a failed Route 53 call completes the job. Matches the 15-minute maximum

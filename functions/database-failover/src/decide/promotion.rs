@@ -187,7 +187,8 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
     }
 }
 
-fn verdicts(facts: &PromotionFacts, settings: &Settings) -> Vec<Verdict> {
+/// Each replica judged as a failover would judge it now (also what `readiness` reports).
+pub fn verdicts(facts: &PromotionFacts, settings: &Settings) -> Vec<Verdict> {
     facts.replicas.iter().map(|c| replica_verdict(c, &facts.primary_ref.region, settings)).collect()
 }
 

@@ -1,4 +1,4 @@
-//! The actions, one file each: [`deregister`], [`shift`], [`failback`], [`restore`], [`status`]. Each gathers
+//! The actions, one file each: [`deregister`], [`shift`], [`failback`], [`restore`], [`status`], [`readiness`]. Each gathers
 //! its facts through the [`LoadBalancer`] port, decides through [`crate::decide`], acts, and writes its
 //! reports; the changing ones follow the ledger protocol of [`ledger`] per group. This file holds what they
 //! share: the per-alarm fan-out over groups, the manual command's first reads, the dispatch of a [`Plan`] to
@@ -27,6 +27,7 @@ use crate::{Config, FUNCTION};
 pub mod deregister;
 pub mod failback;
 pub mod ledger;
+pub mod readiness;
 pub mod restore;
 pub mod shift;
 pub mod status;
@@ -238,6 +239,7 @@ pub async fn on_command<L: LoadBalancer, G: Ledger>(
             let done = failover_core::pause::resume(ctx.session.ledger, FUNCTION).await;
             return Ok(vec![done.unwrap_or_else(|e| report::failed(None, action::RESUME, &e, "resuming"))]);
         }
+        Command::Readiness { group } => return readiness::run(ctx, group.as_deref()).await,
     };
     let group = command.group().unwrap_or_default();
     let tags = match ctx.lb.tags(&[group.to_owned()]).await {
@@ -288,7 +290,7 @@ async fn command_once<L: LoadBalancer, G: Ledger>(
         Command::Deregister { targets: wanted, .. } => decide::on_alarm(view, Candidates::Named(wanted), floor),
         Command::Shift { .. } => decide::on_shift_command(view, floor),
         Command::Failback { force, .. } => decide::on_failback_command(view, floor, &saved, *force),
-        Command::Pause { .. } | Command::Resume => return Ok(Ok(Vec::new())),
+        Command::Pause { .. } | Command::Resume | Command::Readiness { .. } => return Ok(Ok(Vec::new())),
     };
     Ok(execute(ctx, view, snapshot, plan, intent, dry_run, Failback::Auto).await)
 }

@@ -48,6 +48,7 @@
 //! This file: the floor, the counts, the group view, [`Plan`] and the plans for alarms and commands.
 //! `shift.rs`: which forward actions a shift changes ([`plan_shift`]) and what that comes to ([`ShiftVerdict`]).
 //! `failback.rs`: which saved weights a failback restores ([`plan_failback`]).
+//! `readiness.rs`: what an opted-in group lacks for a failover ([`readiness::Gap`]).
 
 use std::collections::BTreeSet;
 
@@ -57,6 +58,7 @@ use serde::Serialize;
 use crate::model::{group_suffix, Location, SavedWeights, Tags, Target, TargetHealth, TargetState, Weight, BACKUP_TAG};
 
 mod failback;
+pub mod readiness;
 mod shift;
 
 pub use failback::{plan_failback, FailbackChanges};

@@ -1,0 +1,217 @@
+//! Readiness (manual command `readiness`, and the template's daily schedule): checks every opted-in primary
+//! and Aurora cluster of the region (or the one named) against what a failover would need, and reports one
+//! notification: `info` when all is ready, else `warning` listing each gap with the `aws` CLI line that
+//! closes it. The judging is [`crate::decide::readiness`]'s (replicas judged by [`crate::decide::verdicts`],
+//! readers by [`crate::decide::decide_cluster`], as a failover would judge them now). It only reads: no AWS
+//! change, no ledger write, so `dry_run` makes no difference.
+//!
+//! Calls: `DescribeDBInstances` and `DescribeDBClusters` of the region (paginated); per primary, its replicas
+//! (one `DescribeDBInstances` per region) and their lag (one `GetMetricData` per region), and
+//! `ListResourceRecordSets` when it is tagged with a DNS record; per cluster, its instances and one
+//! `GetMetricData`. A read that fails is reported as that resource's check "unknown (error `<code>`: `<message>`)",
+//! and the other checks and resources go on.
+
+use failover_core::aws::AwsError;
+use failover_core::ledger::{Ledger, Snapshot};
+use failover_core::report::Report;
+use serde_json::json;
+
+use super::Context;
+use crate::command::Subject;
+use crate::decide::readiness::{self, Gap};
+use crate::decide::{decide_cluster, verdicts, Plan, PrimaryState, Trigger, Verdict};
+use crate::model::{Cluster, Instance, Listed};
+use crate::ports::{Databases, Dns, ReplicaLag};
+use crate::FUNCTION;
+
+/// `Err` is an invalid command: the instance or cluster named does not exist in the region.
+pub async fn run<D, L, R, G>(
+    ctx: &Context<'_, D, L, R, G>,
+    region: &str,
+    subject: Option<&Subject>,
+) -> Result<Report, String>
+where
+    D: Databases + Sync,
+    L: ReplicaLag + Sync,
+    R: Dns + Sync,
+    G: Ledger,
+{
+    let key = ctx.config.common.opt_in_tag_key.clone();
+    let mut gaps = Vec::new();
+    let all = format!("(all in {region})");
+    let instances = match ctx.databases.list_instances(region).await {
+        Ok(found) => found,
+        Err(e) => {
+            let cli = format!("aws rds describe-db-instances --region {region}");
+            gaps.push(unknown(&all, "listing the DB instances", &e, &cli));
+            Vec::new()
+        }
+    };
+    let clusters = match ctx.databases.list_clusters(region).await {
+        Ok(found) => found,
+        Err(e) => {
+            let cli = format!("aws rds describe-db-clusters --region {region}");
+            gaps.push(unknown(&all, "listing the DB clusters", &e, &cli));
+            Vec::new()
+        }
+    };
+    let (primaries, clusters): (Vec<&Listed<Instance>>, Vec<&Listed<Cluster>>) = match subject {
+        None => (
+            instances.iter().filter(|i| is_primary(&i.item) && i.item.opted_in(&key)).collect(),
+            clusters.iter().filter(|c| failover_core::tags::opted_in(&c.item.tags, &key)).collect(),
+        ),
+        Some(Subject::Instance(id)) => match instances.iter().find(|i| i.item.at.id.eq_ignore_ascii_case(id)) {
+            Some(found) => (vec![found], Vec::new()),
+            None if gaps.is_empty() => return Err(format!("DB instance {id} does not exist in {region}")),
+            None => (Vec::new(), Vec::new()),
+        },
+        Some(Subject::Cluster(id)) => match clusters.iter().find(|c| c.item.id.eq_ignore_ascii_case(id)) {
+            Some(found) => (Vec::new(), vec![found]),
+            None if gaps.is_empty() => return Err(format!("DB cluster {id} does not exist in {region}")),
+            None => (Vec::new(), Vec::new()),
+        },
+    };
+    let (mut judged, mut takers) = (Vec::new(), Vec::new());
+    for listed in &primaries {
+        let (found, replicas) = ctx.primary_readiness(listed, &key).await;
+        gaps.extend(found);
+        takers.push(format!("- {}: {}", listed.item.at.id, eligible(&replicas, "s")));
+        judged.push(json!({"primary": listed.item.at.id, "replicas": replicas}));
+    }
+    for listed in &clusters {
+        let (found, readers) = ctx.cluster_readiness(listed, &key).await;
+        gaps.extend(found);
+        takers.push(format!("- cluster {}: {}", listed.item.id, eligible(&readers, "ms")));
+        judged.push(json!({"cluster": listed.item.id, "readers": readers}));
+    }
+    let checked = format!(
+        "{} and {}",
+        count(primaries.len(), "opted-in primary", "primaries"),
+        count(clusters.len(), "cluster", "clusters")
+    );
+    let ready = format!(
+        "Every opted-in primary and Aurora cluster in {region} ({checked}) has what a failover needs: a replica or \
+         reader eligible now, its failover:dns-record record (when tagged) pointing at it, and backups on. Who \
+         would take over:\n{}",
+        takers.join("\n")
+    );
+    let extra = json!({"region": region, "primaries": primaries.len(), "clusters": clusters.len(), "judged": judged});
+    // One thread per region for the daily reports, apart from any incident's.
+    let report = failover_core::readiness::report(FUNCTION, &checked, &ready, gaps, extra);
+    Ok(report.incident(crate::report::incident(region, "readiness")))
+}
+
+/// A primary: not a replica, not an Aurora member.
+fn is_primary(instance: &Instance) -> bool {
+    instance.source.is_none() && instance.cluster.is_none()
+}
+
+impl<D, L, R, G> Context<'_, D, L, R, G>
+where
+    D: Databases + Sync,
+    L: ReplicaLag + Sync,
+    R: Dns + Sync,
+    G: Ledger,
+{
+    /// A primary's checks, and its replicas as judged (with their lag).
+    async fn primary_readiness(&self, listed: &Listed<Instance>, key: &str) -> (Vec<Gap>, Vec<Verdict>) {
+        let primary = &listed.item;
+        let mut gaps = Vec::new();
+        if !primary.opted_in(key) {
+            gaps.push(readiness::not_opted_in(&primary.arn, &primary.at.id, key));
+        }
+        let snapshot = empty_snapshot(self.now());
+        let found = PrimaryState::Found(primary.clone());
+        let mut judged: Vec<Verdict> = Vec::new();
+        match self.promotion_facts(&primary.at, Some(found), None, &snapshot).await {
+            Ok(facts) => {
+                judged = verdicts(&facts, &self.settings());
+                gaps.extend(readiness::replica_gap(primary, &judged, key));
+            }
+            Err(e) => {
+                let cli = format!("aws rds describe-db-instances --db-instance-identifier {}", primary.at.id);
+                gaps.push(unknown(&primary.arn, "reading its replicas and their lag", &e, &cli));
+            }
+        }
+        match readiness::dns_record(primary) {
+            None => {}
+            Some(Err(gap)) => gaps.push(gap),
+            Some(Ok((zone, name))) => match self.dns.record_values(&zone, &name).await {
+                Ok(values) => gaps.extend(readiness::dns_gap(primary, &zone, &name, values.as_deref())),
+                Err(e) => {
+                    let cli = format!(
+                    "aws route53 list-resource-record-sets --hosted-zone-id {zone} --start-record-name {name} --max-items 1"
+                );
+                    gaps.push(unknown(&primary.arn, &format!("reading its DNS record {name}"), &e, &cli));
+                }
+            },
+        }
+        gaps.extend(readiness::instance_backup_gap(listed));
+        (gaps, judged)
+    }
+
+    /// A cluster's checks, and its readers as judged.
+    async fn cluster_readiness(&self, listed: &Listed<Cluster>, key: &str) -> (Vec<Gap>, Vec<Verdict>) {
+        let cluster = &listed.item;
+        let mut gaps = Vec::new();
+        let snapshot = empty_snapshot(self.now());
+        let mut judged: Vec<Verdict> = Vec::new();
+        match self.cluster_facts(&cluster.region, &cluster.id, Some(Some(cluster.clone())), &snapshot).await {
+            Ok(facts) => {
+                // As a person's failover-cluster would judge the readers now (no cooldown, any cluster status).
+                let trigger = Trigger::ManualFailover { target: None };
+                judged = match decide_cluster(&trigger, &facts, &self.settings(), self.now()) {
+                    Plan::FailoverCluster(failover) => failover.readers,
+                    Plan::Refuse(refusal) => refusal.replicas,
+                    _ => Vec::new(),
+                };
+                if failover_core::tags::opted_in(&cluster.tags, key) {
+                    gaps.extend(readiness::reader_gap(cluster, &judged, key));
+                } else {
+                    gaps.push(readiness::not_opted_in(&cluster.arn, &format!("cluster {}", cluster.id), key));
+                }
+            }
+            Err(e) => {
+                let cli = format!("aws rds describe-db-clusters --db-cluster-identifier {}", cluster.id);
+                gaps.push(unknown(&cluster.arn, "reading its readers and their lag", &e, &cli));
+            }
+        }
+        gaps.extend(readiness::cluster_backup_gap(listed));
+        (gaps, judged)
+    }
+}
+
+/// The eligible replicas or readers with their lag (`unit`: s for ReplicaLag, ms for AuroraReplicaLag).
+fn eligible(verdicts: &[Verdict], unit: &str) -> String {
+    let lines: Vec<String> = verdicts
+        .iter()
+        .filter(|v| v.eligible)
+        .map(|v| match v.max_lag {
+            Some(lag) => format!("{} (lag {lag} {unit})", v.id),
+            None => v.id.clone(),
+        })
+        .collect();
+    if lines.is_empty() {
+        "none eligible".to_owned()
+    } else {
+        lines.join(", ")
+    }
+}
+
+/// The facts readers take a ledger for the record of an earlier decision; readiness judges as if none.
+fn empty_snapshot(now: i64) -> Snapshot {
+    Snapshot { resource: String::new(), at: now, version: 0, holder: None, records: Vec::new() }
+}
+
+fn unknown(resource: &str, doing: &str, error: &AwsError, cli: &str) -> Gap {
+    let name = resource.rsplit(':').next().unwrap_or(resource);
+    failover_core::readiness::unknown(resource, name, doing, error, cli)
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}

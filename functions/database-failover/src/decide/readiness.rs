@@ -1,0 +1,283 @@
+//! Readiness (pure): what an opted-in primary or Aurora cluster lacks for a failover to work, each gap with
+//! the `aws` CLI line that closes it. The `readiness` action gathers the facts; these functions only judge.
+//!
+//! # What "ready" means
+//! - **Primary.** At least one of its replicas is eligible now, judged exactly as a failover would judge it
+//!   ([`super::verdicts`]: available, opted in, in the region unless cross-region is allowed, `ReplicaLag`
+//!   known, never -1, within `MAX_REPLICA_LAG_SECONDS` over the last 5 minutes). When the primary carries
+//!   `failover:dns-record=<hosted-zone-id>/<record-name>`, that record exists and points at the primary's
+//!   endpoint (else the failover would repoint the wrong record, or none). Its automated backups are on
+//!   (`BackupRetentionPeriod` > 0): a failover is no time to find there is nothing to restore.
+//! - **Aurora cluster.** At least one reader is eligible (available, opted in), and backups are on.
+
+use crate::decide::Verdict;
+use crate::model::{dns_name, Cluster, Instance, Listed, DNS_RECORD_TAG};
+pub use failover_core::readiness::Gap;
+
+/// The record named by the primary's [`DNS_RECORD_TAG`]: `None` without the tag, `Err` when its value is not
+/// `<hosted-zone-id>/<record-name>`.
+pub fn dns_record(primary: &Instance) -> Option<Result<(String, String), Gap>> {
+    let value = primary.tags.get(DNS_RECORD_TAG)?.trim();
+    Some(match value.split_once('/') {
+        Some((zone, name)) if !zone.trim().is_empty() && !name.trim().is_empty() => {
+            Ok((zone.trim().to_owned(), name.trim().to_owned()))
+        }
+        _ => Err(Gap {
+            kind: "dns-record-tag-invalid",
+            resource: primary.arn.clone(),
+            problem: format!(
+                "{}'s tag {DNS_RECORD_TAG}={value:?} is not <hosted-zone-id>/<record-name>: a failover would repoint no record",
+                primary.at.id
+            ),
+            fix: format!(
+                "aws rds add-tags-to-resource --resource-name {} --tags Key={DNS_RECORD_TAG},Value=<hosted-zone-id>/<record-name>",
+                primary.arn
+            ),
+        }),
+    })
+}
+
+/// The record against the primary's endpoint: `values` as Route 53 lists them, `None` when there is no record.
+pub fn dns_gap(primary: &Instance, zone: &str, name: &str, values: Option<&[String]>) -> Option<Gap> {
+    let endpoint = primary.endpoint.as_deref().unwrap_or("<endpoint>");
+    let upsert = |action: &str| {
+        format!(
+            "aws route53 change-resource-record-sets --hosted-zone-id {zone} --change-batch \
+             '{{\"Changes\":[{{\"Action\":\"{action}\",\"ResourceRecordSet\":{{\"Name\":\"{name}\",\"Type\":\"CNAME\",\
+             \"TTL\":30,\"ResourceRecords\":[{{\"Value\":\"{endpoint}\"}}]}}}}]}}'"
+        )
+    };
+    match values {
+        None => Some(Gap {
+            kind: "dns-record-missing",
+            resource: primary.arn.clone(),
+            problem: format!("{}'s DNS record {name} does not exist in hosted zone {zone}", primary.at.id),
+            fix: upsert("CREATE"),
+        }),
+        Some(values) if !values.iter().any(|v| dns_name(v) == dns_name(endpoint)) => Some(Gap {
+            kind: "dns-record-elsewhere",
+            resource: primary.arn.clone(),
+            problem: format!(
+                "{}'s DNS record {name} points at {}, not at the primary's endpoint {endpoint}: a failover would not \
+                 repoint it",
+                primary.at.id,
+                if values.is_empty() { "nothing".to_owned() } else { values.join(", ") }
+            ),
+            fix: upsert("UPSERT"),
+        }),
+        Some(_) => None,
+    }
+}
+
+/// No replica of the primary is eligible now: each one with why, and the fix for the first that is only
+/// missing its opt-in tag, else a new replica.
+pub fn replica_gap(primary: &Instance, verdicts: &[Verdict], key: &str) -> Option<Gap> {
+    if verdicts.iter().any(|v| v.eligible) {
+        return None;
+    }
+    let prefix = primary.arn.rsplit_once(":db:").map_or(String::new(), |(p, _)| p.to_owned());
+    let fix = match verdicts.iter().find(|v| v.reason.starts_with("not opted in")) {
+        Some(v) => format!(
+            "aws rds add-tags-to-resource --resource-name {}:db:{} --tags Key={key},Value=true",
+            prefix.replacen(&region_of(&prefix), &v.region, 1),
+            v.id
+        ),
+        None => format!(
+            "aws rds create-db-instance-read-replica --db-instance-identifier {0}-replica \
+             --source-db-instance-identifier {0} --tags Key={key},Value=true",
+            primary.at.id
+        ),
+    };
+    Some(Gap {
+        kind: "no-eligible-replica",
+        resource: primary.arn.clone(),
+        problem: format!("no replica of {} could take over now: {}", primary.at.id, judged(verdicts, "replicas")),
+        fix,
+    })
+}
+
+/// No reader of the cluster is eligible now.
+pub fn reader_gap(cluster: &Cluster, verdicts: &[Verdict], key: &str) -> Option<Gap> {
+    if verdicts.iter().any(|v| v.eligible) {
+        return None;
+    }
+    let fix = match verdicts.iter().find(|v| v.reason.starts_with("not opted in")) {
+        Some(v) => format!(
+            "aws rds add-tags-to-resource --resource-name {}:db:{} --tags Key={key},Value=true",
+            cluster.arn.rsplit_once(":cluster:").map_or("", |(p, _)| p),
+            v.id
+        ),
+        None => format!(
+            "aws rds create-db-instance --db-cluster-identifier {0} --db-instance-identifier {0}-reader \
+             --engine <the cluster's engine> --db-instance-class <class> --tags Key={key},Value=true",
+            cluster.id
+        ),
+    };
+    Some(Gap {
+        kind: "no-eligible-reader",
+        resource: cluster.arn.clone(),
+        problem: format!("no reader of cluster {} could take over now: {}", cluster.id, judged(verdicts, "readers")),
+        fix,
+    })
+}
+
+/// An instance or cluster a person named that is not opted in: the function leaves it alone.
+pub fn not_opted_in(arn: &str, name: &str, key: &str) -> Gap {
+    Gap {
+        kind: "not-opted-in",
+        resource: arn.to_owned(),
+        problem: format!("{name} is not opted in (tag {key}=true missing): the function leaves it alone"),
+        fix: format!("aws rds add-tags-to-resource --resource-name {arn} --tags Key={key},Value=true"),
+    }
+}
+
+pub fn instance_backup_gap(listed: &Listed<Instance>) -> Option<Gap> {
+    let i = &listed.item;
+    (listed.backup_retention_days <= 0).then(|| Gap {
+        kind: "backups-off",
+        resource: i.arn.clone(),
+        problem: format!("{} has automated backups off (BackupRetentionPeriod 0)", i.at.id),
+        fix: format!(
+            "aws rds modify-db-instance --db-instance-identifier {} --backup-retention-period 7 --apply-immediately",
+            i.at.id
+        ),
+    })
+}
+
+pub fn cluster_backup_gap(listed: &Listed<Cluster>) -> Option<Gap> {
+    let c = &listed.item;
+    (listed.backup_retention_days <= 0).then(|| Gap {
+        kind: "backups-off",
+        resource: c.arn.clone(),
+        problem: format!("cluster {} has automated backups off (BackupRetentionPeriod 0)", c.id),
+        fix: format!(
+            "aws rds modify-db-cluster --db-cluster-identifier {} --backup-retention-period 7 --apply-immediately",
+            c.id
+        ),
+    })
+}
+
+/// `r1: status is stopped; r2: ReplicaLag reached 40 s...`, or that there are none.
+fn judged(verdicts: &[Verdict], noun: &str) -> String {
+    if verdicts.is_empty() {
+        return format!("it has no {noun}");
+    }
+    verdicts.iter().map(|v| format!("{}: {}", v.id, v.reason)).collect::<Vec<_>>().join("; ")
+}
+
+/// The region of an `arn:<partition>:rds:<region>:<account>` prefix.
+fn region_of(prefix: &str) -> String {
+    prefix.split(':').nth(3).unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::DbRef;
+    use failover_core::tags::Tags;
+
+    const KEY: &str = "failover:enabled";
+
+    fn primary(tags: &[(&str, &str)]) -> Instance {
+        Instance {
+            at: DbRef::new("us-east-1", "orders"),
+            arn: "arn:aws:rds:us-east-1:123456789012:db:orders".into(),
+            status: "available".into(),
+            source: None,
+            replicas: Vec::new(),
+            cluster: None,
+            endpoint: Some("orders.abc.us-east-1.rds.amazonaws.com".into()),
+            promotion_tier: None,
+            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Tags>(),
+        }
+    }
+
+    fn verdict(id: &str, eligible: bool, reason: &str) -> Verdict {
+        Verdict {
+            id: id.into(),
+            region: "us-east-1".into(),
+            status: "available".into(),
+            priority: 100,
+            max_lag: Some(1.0),
+            eligible,
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn one_eligible_replica_is_enough() {
+        let verdicts = [verdict("r1", false, "status is stopped"), verdict("r2", true, "eligible")];
+        assert_eq!(replica_gap(&primary(&[]), &verdicts, KEY), None);
+    }
+
+    #[test]
+    fn no_replica_at_all_is_a_gap_fixed_by_creating_one() {
+        let gap = replica_gap(&primary(&[]), &[], KEY).expect("gap");
+        assert_eq!(gap.kind, "no-eligible-replica");
+        assert!(gap.problem.ends_with("it has no replicas"), "{}", gap.problem);
+        assert!(gap.fix.starts_with("aws rds create-db-instance-read-replica --db-instance-identifier orders-replica"));
+    }
+
+    #[test]
+    fn a_replica_only_missing_its_opt_in_is_fixed_by_tagging_it() {
+        let verdicts = [verdict("r1", false, "ReplicaLag reached 40 s"), verdict("r2", false, "not opted in (tag)")];
+        let gap = replica_gap(&primary(&[]), &verdicts, KEY).expect("gap");
+        assert!(gap.problem.contains("r1: ReplicaLag reached 40 s; r2: not opted in"), "{}", gap.problem);
+        assert_eq!(
+            gap.fix,
+            format!("aws rds add-tags-to-resource --resource-name arn:aws:rds:us-east-1:123456789012:db:r2 --tags Key={KEY},Value=true")
+        );
+    }
+
+    #[test]
+    fn a_cluster_without_an_eligible_reader_is_a_gap() {
+        let cluster = Cluster {
+            region: "us-east-1".into(),
+            id: "catalog".into(),
+            arn: "arn:aws:rds:us-east-1:123456789012:cluster:catalog".into(),
+            status: "available".into(),
+            members: Vec::new(),
+            tags: Tags::new(),
+        };
+        let gap = reader_gap(&cluster, &[verdict("c2", false, "status is rebooting")], KEY).expect("gap");
+        assert_eq!(gap.kind, "no-eligible-reader");
+        assert!(gap.fix.starts_with("aws rds create-db-instance --db-cluster-identifier catalog"));
+        assert_eq!(reader_gap(&cluster, &[verdict("c2", true, "eligible")], KEY), None);
+        let listed = Listed { item: cluster, backup_retention_days: 0 };
+        assert_eq!(cluster_backup_gap(&listed).map(|g| g.kind), Some("backups-off"));
+    }
+
+    #[test]
+    fn the_dns_tag_names_a_zone_and_a_record() {
+        assert_eq!(dns_record(&primary(&[])), None);
+        let tagged = primary(&[(DNS_RECORD_TAG, "Z123/db.example.com")]);
+        assert_eq!(dns_record(&tagged), Some(Ok(("Z123".into(), "db.example.com".into()))));
+        let bad = primary(&[(DNS_RECORD_TAG, "db.example.com")]);
+        assert_eq!(dns_record(&bad).and_then(Result::err).map(|g| g.kind), Some("dns-record-tag-invalid"));
+    }
+
+    #[test]
+    fn the_record_must_exist_and_point_at_the_primary() {
+        let p = primary(&[]);
+        let missing = dns_gap(&p, "Z1", "db.example.com", None).expect("gap");
+        assert_eq!(missing.kind, "dns-record-missing");
+        assert!(
+            missing.fix.contains("\"Action\":\"CREATE\"")
+                && missing.fix.contains("orders.abc.us-east-1.rds.amazonaws.com")
+        );
+        let elsewhere = dns_gap(&p, "Z1", "db.example.com", Some(&["other.rds.amazonaws.com".into()])).expect("gap");
+        assert_eq!(elsewhere.kind, "dns-record-elsewhere");
+        assert!(elsewhere.fix.contains("\"Action\":\"UPSERT\""));
+        let right = ["Orders.abc.us-east-1.rds.amazonaws.com.".to_owned()];
+        assert_eq!(dns_gap(&p, "Z1", "db.example.com", Some(&right)), None, "case and final dot do not matter");
+    }
+
+    #[test]
+    fn backups_off_is_a_gap_and_on_is_not() {
+        assert_eq!(instance_backup_gap(&Listed { item: primary(&[]), backup_retention_days: 1 }), None);
+        let gap = instance_backup_gap(&Listed { item: primary(&[]), backup_retention_days: 0 }).expect("gap");
+        assert!(gap
+            .fix
+            .starts_with("aws rds modify-db-instance --db-instance-identifier orders --backup-retention-period 7"));
+    }
+}

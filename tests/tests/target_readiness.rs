@@ -1,0 +1,337 @@
+//! target-failover's `readiness` command against the local AWS: each test builds target groups, a load
+//! balancer and its listener in its own account, runs the command, and asserts the one notification (its
+//! gaps, each with its fix) and that nothing in ELB changed.
+
+use aws_sdk_elasticloadbalancingv2::error::ErrorMetadata;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_group_attributes::DescribeTargetGroupAttributesError;
+use aws_sdk_elasticloadbalancingv2::types::{
+    ProtocolEnum, RuleCondition, Tag, TargetDescription, TargetGroupAttribute,
+};
+use failover_core::invoke::InvokeError;
+use failover_core::ledger::DynamoLedger;
+use failover_core::notify::{NotificationFormat, SnsNotifier};
+use failover_core::outcome::Outcome;
+use integration_tests::{forward, http_json, lookup, Account, Received, Subscriber};
+use serde_json::{json, Value};
+use target_failover::adapters::ElbClient;
+use target_failover::{App, Config, Home};
+use test_support::aws_smithy_mocks::{mock, MockResponseInterceptor, RuleMode};
+
+const OPT_IN: &str = "failover:enabled";
+const BACKUP_TAG: &str = "failover:backup-target-group";
+
+/// One account with a load balancer, target groups of running instances, and a subscriber to the topic.
+struct Site {
+    account: Account,
+    subscriber: Subscriber,
+    vpc: String,
+    lb: String,
+    ledger: String,
+}
+
+impl Site {
+    async fn new() -> Self {
+        let account = Account::new().await;
+        let subscriber = Subscriber::create(&account, "failover").await;
+        let path = format!("/_failover/ec2/network?account={}&region={}", account.id, account.region);
+        let vpc = http_json("GET", &path, None).1["vpc_id"].as_str().expect("vpc id").to_owned();
+        let subnets = account.subnets();
+        let created = account.elbv2().create_load_balancer().name("site").set_subnets(Some(subnets[..2].to_vec()));
+        let created = created.send().await.expect("create load balancer");
+        let lb = created.load_balancers()[0].load_balancer_arn().expect("lb arn").to_owned();
+        let ledger = account.ledger_table();
+        Site { account, subscriber, vpc, lb, ledger }
+    }
+
+    fn config(&self) -> Config {
+        let pairs = [("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str()), ("LEDGER_TABLE", &self.ledger)];
+        Config::from_lookup(&lookup(&pairs)).expect("config")
+    }
+
+    /// A group of `targets` new instances, opted in or not.
+    async fn group(&self, name: &str, opted_in: bool, targets: usize) -> String {
+        let elb = self.account.elbv2();
+        let created = elb.create_target_group().name(name).protocol(ProtocolEnum::Http).port(80).vpc_id(&self.vpc);
+        let created = created.send().await.expect("create target group");
+        let arn = created.target_groups()[0].target_group_arn().expect("group arn").to_owned();
+        if opted_in {
+            self.tag(&arn, OPT_IN, "true").await;
+        }
+        if targets > 0 {
+            let ids = self.account.instances(targets);
+            let targets = ids.iter().map(|id| TargetDescription::builder().id(id).port(80).build()).collect();
+            elb.register_targets().target_group_arn(&arn).set_targets(Some(targets)).send().await.expect("register");
+        }
+        arn
+    }
+
+    async fn tag(&self, arn: &str, key: &str, value: &str) {
+        let tag = Tag::builder().key(key).value(value).build();
+        self.account.elbv2().add_tags().resource_arns(arn).tags(tag).send().await.expect("add tags");
+    }
+
+    /// A listener forwarding to `group`, opted in or not.
+    async fn listener(&self, port: i32, group: &str, opted_in: bool) -> String {
+        let elb = self.account.elbv2();
+        let created = elb.create_listener().load_balancer_arn(&self.lb).protocol(ProtocolEnum::Http).port(port);
+        let created = created.default_actions(forward(&[(group, 1)])).send().await.expect("create listener");
+        let arn = created.listeners()[0].listener_arn().expect("listener arn").to_owned();
+        if opted_in {
+            self.tag(&arn, OPT_IN, "true").await;
+        }
+        arn
+    }
+
+    async fn rule(&self, listener: &str, group: &str) -> String {
+        let condition = RuleCondition::builder().field("path-pattern").values("/api/*").build();
+        let created = self.account.elbv2().create_rule().listener_arn(listener).priority(10).conditions(condition);
+        let created = created.actions(forward(&[(group, 1)])).send().await.expect("create rule");
+        created.rules()[0].rule_arn().expect("rule arn").to_owned()
+    }
+
+    async fn set_attribute(&self, group: &str, key: &str, value: &str) {
+        let attribute = TargetGroupAttribute::builder().key(key).value(value).build();
+        let elb = self.account.elbv2();
+        elb.modify_target_group_attributes().target_group_arn(group).attributes(attribute).send().await.expect("attr");
+    }
+
+    /// Every target group with its tags, attributes and target health, and every listener and rule: what
+    /// `readiness` must leave as it found it.
+    async fn state(&self) -> Value {
+        let elb = self.account.elbv2();
+        let mut groups = Vec::new();
+        let described = elb.describe_target_groups().send().await.expect("describe groups");
+        for group in described.target_groups() {
+            let arn = group.target_group_arn().unwrap_or_default();
+            let tags = elb.describe_tags().resource_arns(arn).send().await.expect("tags");
+            let health = elb.describe_target_health().target_group_arn(arn).send().await.expect("health");
+            let attributes = elb.describe_target_group_attributes().target_group_arn(arn).send().await.expect("attrs");
+            let health = health.target_health_descriptions();
+            groups.push(format!("{arn} {:?} {health:?} {:?}", tags.tag_descriptions(), attributes.attributes()));
+        }
+        let listeners = elb.describe_listeners().load_balancer_arn(&self.lb).send().await.expect("listeners");
+        json!({"groups": groups, "listeners": format!("{:?}", listeners.listeners())})
+    }
+
+    async fn readiness(&self, app: &App<impl target_failover::ports::LoadBalancer>, body: Value) -> Value {
+        let response = app.handle(body).await.expect("readiness answers");
+        assert_eq!(response.status, Outcome::Info, "{response:?}");
+        assert_eq!(response.action, "readiness");
+        serde_json::to_value(&response).expect("response json")
+    }
+
+    /// The single notification: (severity, findings as (kind, resource, fix), its body).
+    async fn notification(&self) -> (String, Vec<(String, String, String)>, Value) {
+        let received: Vec<Received> = self.subscriber.received().await;
+        assert_eq!(received.len(), 1, "one notification: {received:?}");
+        assert_eq!(received[0].attribute("action"), "readiness");
+        assert_eq!(received[0].attribute("outcome"), "info");
+        let body = received[0].body();
+        let findings = body["details"]["findings"].as_array().expect("findings").iter().map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+            (text("kind"), text("resource"), text("fix"))
+        });
+        (received[0].attribute("severity").to_owned(), findings.collect(), body)
+    }
+}
+
+/// A group with a ready backup and an opted-in listener: nothing missing.
+async fn ready_pair(site: &Site, name: &str, port: i32) -> (String, String) {
+    let group = site.group(name, true, 2).await;
+    let backup = site.group(&format!("{name}-dr"), true, 2).await;
+    site.tag(&group, BACKUP_TAG, &backup).await;
+    site.listener(port, &group, true).await;
+    (group, backup)
+}
+
+#[tokio::test]
+async fn readiness_on_a_healthy_setup_reports_ready_and_changes_nothing() {
+    let site = Site::new().await;
+    ready_pair(&site, "web", 80).await;
+    site.group("legacy", false, 1).await; // not opted in: not checked
+    let before = site.state().await;
+
+    let app = App::new(site.config(), &site.account.sdk);
+    let response = site.readiness(&app, json!({"command": "readiness", "dry_run": false})).await;
+
+    assert_eq!(response["details"]["gaps"], 0, "{response}");
+    assert_eq!(response["details"]["checked"], 2, "web and web-dr are opted in");
+    let (severity, findings, body) = site.notification().await;
+    assert_eq!((severity.as_str(), findings.len(), &body["next_steps"]), ("info", 0, &json!([])));
+    assert_eq!(body["incident_id"], "target-failover/manual command readiness");
+    assert_eq!(site.state().await, before);
+}
+
+#[tokio::test]
+async fn backup_gaps_are_reported_with_their_fixes() {
+    let site = Site::new().await;
+    let gone = site.group("gone", true, 0).await;
+    site.account.elbv2().delete_target_group().target_group_arn(&gone).send().await.expect("delete");
+    let missing = site.group("a", true, 2).await;
+    site.tag(&missing, BACKUP_TAG, &gone).await;
+    let not_opted = site.group("b", true, 2).await;
+    let b_dr = site.group("b-dr", false, 2).await;
+    site.tag(&not_opted, BACKUP_TAG, &b_dr).await;
+    let weak = site.group("c", true, 2).await;
+    let c_dr = site.group("c-dr", true, 2).await;
+    site.tag(&weak, BACKUP_TAG, &c_dr).await;
+    let c_targets = site.account.elbv2().describe_target_health().target_group_arn(&c_dr).send().await.expect("th");
+    let unhealthy: Vec<Value> = c_targets
+        .target_health_descriptions()
+        .iter()
+        .map(|d| json!({"id": d.target().and_then(|t| t.id()), "port": 80, "state": "unhealthy"}))
+        .collect();
+    site.account.control("/_failover/elbv2/target-health", json!({"target_group_arn": c_dr, "targets": unhealthy}));
+    let before = site.state().await;
+
+    let app = App::new(site.config(), &site.account.sdk);
+    let response = site.readiness(&app, json!({"command": "readiness"})).await;
+
+    assert_eq!(response["details"]["gaps"], 3, "{response}");
+    let (severity, mut findings, body) = site.notification().await;
+    findings.sort();
+    let retag = |g: &str| {
+        format!("aws elbv2 add-tags --resource-arns {g} --tags Key={BACKUP_TAG},Value=<ARN of a standby target group>")
+    };
+    assert_eq!(
+        findings,
+        [
+            (
+                "backup-below-floor".into(),
+                c_dr.clone(),
+                format!("aws elbv2 register-targets --target-group-arn {c_dr} --targets Id=<healthy target>")
+            ),
+            ("backup-missing".into(), missing.clone(), retag(&missing)),
+            (
+                "backup-not-opted-in".into(),
+                b_dr.clone(),
+                format!("aws elbv2 add-tags --resource-arns {b_dr} --tags Key={OPT_IN},Value=true")
+            ),
+        ]
+    );
+    assert_eq!(severity, "warning");
+    assert_eq!(body["next_steps"].as_array().map(Vec::len), Some(3), "each fix once: {body}");
+    assert_eq!(site.state().await, before);
+}
+
+#[tokio::test]
+async fn listeners_and_rules_not_opted_in_are_reported_with_their_fixes() {
+    let site = Site::new().await;
+    let (web, _) = ready_pair(&site, "web", 80).await;
+    let listener = site.listener(8080, &web, false).await;
+    let rule = site.rule(&listener, &web).await;
+    let before = site.state().await;
+
+    let app = App::new(site.config(), &site.account.sdk);
+    let response = site.readiness(&app, json!({"command": "readiness", "target_group_arn": web})).await;
+
+    assert_eq!(response["details"]["gaps"], 2, "{response}");
+    let (severity, mut findings, _) = site.notification().await;
+    findings.sort();
+    let fix = |arn: &str| format!("aws elbv2 add-tags --resource-arns {arn} --tags Key={OPT_IN},Value=true");
+    assert_eq!(
+        findings,
+        [
+            ("listener-not-opted-in".into(), listener.clone(), fix(&listener)),
+            ("rule-not-opted-in".into(), rule.clone(), fix(&rule)),
+        ]
+    );
+    assert_eq!(severity, "warning");
+    assert_eq!(site.state().await, before);
+}
+
+#[tokio::test]
+async fn health_thresholds_above_the_floor_are_reported_with_their_fixes() {
+    let site = Site::new().await;
+    let (web, _) = ready_pair(&site, "web", 80).await;
+    let extra = site.account.instances(2);
+    let targets = extra.iter().map(|id| TargetDescription::builder().id(id).port(80).build()).collect();
+    let elb = site.account.elbv2();
+    elb.register_targets().target_group_arn(&web).set_targets(Some(targets)).send().await.expect("register");
+    // 4 targets at the default 50 %: removals may go down to 2; fail-open below 3, DNS failover below 4.
+    let routing = "target_group_health.unhealthy_state_routing.minimum_healthy_targets";
+    let dns = "target_group_health.dns_failover.minimum_healthy_targets";
+    site.set_attribute(&web, &format!("{routing}.count"), "3").await;
+    site.set_attribute(&web, &format!("{dns}.count"), "off").await;
+    site.set_attribute(&web, &format!("{dns}.percentage"), "100").await;
+    let before = site.state().await;
+
+    let app = App::new(site.config(), &site.account.sdk);
+    let response = site.readiness(&app, json!({"command": "readiness"})).await;
+
+    assert_eq!(response["details"]["gaps"], 2, "{response}");
+    let (_, mut findings, _) = site.notification().await;
+    findings.sort();
+    let fix = |t: &str| {
+        format!("aws elbv2 modify-target-group-attributes --target-group-arn {web} --attributes Key={t}.count,Value=2 Key={t}.percentage,Value=off")
+    };
+    assert_eq!(
+        findings,
+        [
+            ("dns-failover-threshold".into(), web.clone(), fix(dns)),
+            ("fail-open-threshold".into(), web.clone(), fix(routing)),
+        ]
+    );
+    assert_eq!(site.state().await, before);
+}
+
+#[tokio::test]
+async fn an_aws_error_on_one_group_is_reported_unknown_and_the_others_are_still_checked() {
+    let site = Site::new().await;
+    let (denied, _) = ready_pair(&site, "denied", 80).await;
+    let other = site.group("other", true, 2).await;
+    let gone = format!(
+        "arn:aws:elasticloadbalancing:{}:{}:targetgroup/nothing/0123456789abcdef",
+        site.account.region, site.account.id
+    );
+    site.tag(&other, BACKUP_TAG, &gone).await;
+    // DescribeTargetGroupAttributes on `denied` fails as AWS answers a call IAM does not allow; every other
+    // call goes to the local AWS.
+    let target = denied.clone();
+    let rule = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_group_attributes)
+        .match_requests(move |r| r.target_group_arn() == Some(target.as_str()))
+        .then_error(|| {
+            DescribeTargetGroupAttributesError::generic(
+                ErrorMetadata::builder().code("AccessDenied").message("not authorized to describe").build(),
+            )
+        });
+    let interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).allow_passthrough().with_rule(&rule);
+    let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&site.account.sdk).interceptor(interceptor);
+    let lb = ElbClient::new(aws_sdk_elasticloadbalancingv2::Client::from_conf(config.build()));
+    let notifier = SnsNotifier::new(site.account.sns(), site.subscriber.topic_arn.clone(), NotificationFormat::Json);
+    let home = Home { partition: "aws".into(), account: site.account.id.clone(), region: site.account.region.clone() };
+    let ledger = DynamoLedger::new(site.account.dynamodb(), site.ledger.clone());
+    let app = App::with_ports(site.config(), lb, notifier, ledger, home);
+
+    let response = site.readiness(&app, json!({"command": "readiness"})).await;
+
+    assert_eq!(response["details"]["unknown"], 1, "{response}");
+    let (severity, findings, body) = site.notification().await;
+    assert_eq!(severity, "warning");
+    let summary = body["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("denied: unknown (error AccessDenied: "), "{summary}");
+    assert!(summary.contains("not authorized to describe"), "{summary}");
+    let kinds: Vec<(&str, &str)> = findings.iter().map(|(k, r, _)| (k.as_str(), r.as_str())).collect();
+    assert!(kinds.contains(&("unknown", denied.as_str())), "{findings:?}");
+    assert!(kinds.contains(&("backup-missing", other.as_str())), "the other group is still checked: {findings:?}");
+    let unknown = &findings.iter().find(|(k, _, _)| k == "unknown").expect("unknown").2;
+    assert!(unknown.starts_with(&format!("aws elbv2 describe-target-group-attributes --target-group-arn {denied}")));
+}
+
+#[tokio::test]
+async fn readiness_with_an_unknown_field_or_a_missing_group_is_an_invalid_command() {
+    let site = Site::new().await;
+    let app = App::new(site.config(), &site.account.sdk);
+    let missing = format!(
+        "arn:aws:elasticloadbalancing:{}:{}:targetgroup/nothing/0123456789abcdef",
+        site.account.region, site.account.id
+    );
+    for body in [
+        json!({"command": "readiness", "target_group": "web"}),
+        json!({"command": "readiness", "target_group_arn": missing}),
+    ] {
+        let error = app.handle(body.clone()).await.expect_err(&body.to_string());
+        assert!(matches!(error, InvokeError::InvalidCommand(_)), "{body}: {error}");
+    }
+    assert!(site.subscriber.received().await.is_empty(), "nothing published");
+}
