@@ -82,6 +82,11 @@ where
         &self.databases
     }
 
+    /// The Route 53 port, for tests of what invocations left behind.
+    pub fn dns(&self) -> &R {
+        &self.dns
+    }
+
     /// The ledger port, for tests of what invocations left behind.
     pub fn ledger(&self) -> &G {
         &self.ledger

@@ -22,7 +22,12 @@
 //! # Invariants
 //! - Opt-in is exactly `<opt-in key>=true` (IAM compares it with `StringEquals`) on the primary or cluster,
 //!   and on the replica or reader chosen; anything else is a logged skip or an ineligible candidate.
-//! - No state in tags: tags are read for configuration only (opt-in, `failover:priority`). What the function
+//! - A DNS record follows only its primary: the one the primary's [`model::DNS_RECORD_TAG`] names
+//!   (`failover:dns-record=<hosted-zone-id>/<record-name>`, read by [`model::EndpointRecord::parse`]), changed only
+//!   from that primary's endpoint ([`decide::repoint_step`]) in one Route 53 batch (DELETE as it is + CREATE); one
+//!   that points elsewhere is left as it is and the notification says where it points. `DB_ENDPOINT_RECORD` is
+//!   no longer read.
+//! - No state in tags: tags are read for configuration only (opt-in, `failover:priority`, `failover:dns-record`). What the function
 //!   remembers is in the ledger (`failover_core::ledger`), written with conditional writes: the `promotion`
 //!   record on the primary's resource `db-instance:<region>/<id>` is written pending (with the resource's lease)
 //!   before `PromoteReadReplica` and settled done after the promotion and the DNS change; a `failover#<time>`
@@ -41,7 +46,8 @@
 //! A later or concurrent event for a primary finds the `promotion` record (keyed by the primary, so it is
 //! found even when the primary is gone) and never promotes another replica: a pending one (a promotion that
 //! failed or was cut short) is completed with the same replica, by the next invocation in its own name; a done
-//! one re-applies the (idempotent) DNS UPSERT within [`decide::REPOINT_WINDOW_SECS`], later nothing. A cluster
+//! one re-applies the DNS step (nothing changes once the record points at the replica) within
+//! [`decide::REPOINT_WINDOW_SECS`], later nothing. A cluster
 //! with a done failover within [`decide::CLUSTER_COOLDOWN_SECS`] is not failed over again by an automatic
 //! trigger; an abandoned one does not count, so Lambda's retry of a transient failure acts again.
 //!
@@ -49,8 +55,9 @@
 //! A primary's failure: one `DescribeDBInstances` for the primary, one ledger `Query` (the primary's
 //! resource), then ONE `DescribeDBInstances` for all its replicas per region holding replicas (a
 //! `db-instance-id` filter, up to [`adapters::INSTANCE_IDS_PER_CALL`] identifiers a call), one `GetMetricData`
-//! per such region, one `TransactWriteItems` (`begin`), `PromoteReadReplica`, a Route 53 change when an
-//! endpoint record is configured, one `TransactWriteItems` (`end`), one `sns:Publish`. A replica-side trigger or
+//! per such region, one `TransactWriteItems` (`begin`), `PromoteReadReplica`, when the primary names a record:
+//! one `ListResourceRecordSets` and one `ChangeResourceRecordSets` (a second `ListResourceRecordSets` when Route 53
+//! rejects the batch), one `TransactWriteItems` (`end`), one `sns:Publish`. A replica-side trigger or
 //! `promote` first describes the replica and its primary (a primary that no longer exists costs no listing:
 //! its candidate is the replica the trigger names, described again after the `Query`). A recorded
 //! replica that is not among those described costs one more `DescribeDBInstances`. A wait or a lost `begin`

@@ -16,6 +16,10 @@ pub const INFORMATIONAL_EVENT_IDS: &[&str] =
 /// Replica-side events: replication stopped (0045), streaming terminated (0057). What a cross-region replica
 /// sees when its primary's region is gone.
 pub const REPLICA_SIDE_EVENT_IDS: &[&str] = &["RDS-EVENT-0045", "RDS-EVENT-0057"];
+/// Problems a person usually fixes in place in minutes, keeping the primary: storage full (0221), invalid
+/// parameters (0035; 0036 is an incompatible network). Notified with the fix, never promoted, unless
+/// `FAILURE_EVENT_IDS` lists them.
+pub const FIX_IN_PLACE_EVENT_IDS: &[&str] = &["RDS-EVENT-0221", "RDS-EVENT-0035"];
 /// Aurora: the cluster's own failover failed.
 pub const CLUSTER_FAILOVER_FAILED: &str = "RDS-EVENT-0069";
 /// The work an event asks for.
@@ -27,6 +31,8 @@ pub enum Route {
     Inform(Info),
     /// A database instance that may be a failed primary (or, once described, a replica or an Aurora member).
     Instance { at: DbRef, trigger: Trigger },
+    /// A primary to fix in place (see [`FIX_IN_PLACE_EVENT_IDS`]): notified with the fix.
+    FixInPlace { at: DbRef, event_id: String, message: String },
     /// A replica reported that replication stopped.
     Replica { at: DbRef, trigger: Trigger },
     /// An Aurora cluster to fail over.
@@ -78,6 +84,11 @@ fn route_rds(rds: &RdsEvent, failure_event_ids: &[String]) -> Route {
         RdsSourceType::Instance if failure_event_ids.iter().any(|f| f == id) => Route::Instance {
             at: DbRef::new(&rds.region, &rds.source_id),
             trigger: Trigger::FailureEvent { event_id: rds.event_id.clone(), message: rds.message.clone() },
+        },
+        RdsSourceType::Instance if FIX_IN_PLACE_EVENT_IDS.contains(&id) => Route::FixInPlace {
+            at: DbRef::new(&rds.region, &rds.source_id),
+            event_id: rds.event_id.clone(),
+            message: rds.message.clone(),
         },
         other => Route::Skip(format!("{id} on {:?} {} is not a failure this function acts on", other, rds.source_id)),
     }
@@ -190,7 +201,10 @@ mod tests {
         assert!(matches!(route(&sample("rds-instance-failure.json"), &ids()),
             Route::Instance { at, trigger: Trigger::FailureEvent { .. } } if at == DbRef::new(EAST, "orders-primary")));
         assert!(matches!(route(&sample("sns-eventbridge-rds-failure.json"), &ids()), Route::Instance { .. }));
-        assert!(matches!(route(&sample("rds-instance-storage-full.json"), &ids()), Route::Instance { .. }));
+        assert!(matches!(route(&sample("rds-instance-storage-full.json"), &ids()),
+            Route::FixInPlace { event_id, .. } if event_id == "RDS-EVENT-0221"));
+        let with_0221 = vec!["RDS-EVENT-0221".to_owned()];
+        assert!(matches!(route(&sample("rds-instance-storage-full.json"), &with_0221), Route::Instance { .. }));
         assert!(matches!(route(&sample("rds-replica-replication-stopped.json"), &ids()),
             Route::Replica { at, .. } if at == DbRef::new(WEST, "orders-replica-west")));
         assert!(matches!(route(&sample("rds-cluster-failover-failed.json"), &ids()),
@@ -214,8 +228,8 @@ mod tests {
             assert!(matches!(route(&sample(name), &ids()), Route::Skip(_)), "{name}");
         }
         // A failure event id that is not configured.
-        let only_0031 = vec!["RDS-EVENT-0031".to_owned()];
-        assert!(matches!(route(&sample("rds-instance-storage-full.json"), &only_0031), Route::Skip(_)));
+        let only_0004 = vec!["RDS-EVENT-0004".to_owned()];
+        assert!(matches!(route(&sample("rds-instance-failure.json"), &only_0004), Route::Skip(_)));
     }
 
     #[test]

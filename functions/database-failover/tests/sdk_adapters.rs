@@ -245,16 +245,16 @@ async fn a_promotion_whose_end_was_lost_should_be_completed_by_the_next_invocati
     let begin =
         Begin { owner: "dead", now: then, hold_secs: 60, retention_secs: 86_400, records: &[record], force: false };
     assert!(matches!(ledger.begin(&snapshot, &begin).await.unwrap(), Begun::Started { .. }));
-    let primary =
-        describe("orders", db("orders", "us-east-1", "failed").read_replica_db_instance_identifiers("r2").build());
+    let primary = db("orders", "us-east-1", "failed").tag_list(tag("failover:dns-record", RECORD));
+    let primary = describe("orders", primary.read_replica_db_instance_identifiers("r2").build());
     let (r1, r2) =
         (describe("r1", db("r1", "us-east-1", "available").build()), describe_ids(&["r2"], vec![orders_replica("r2")]));
     let (promote, lags) = (promote_ok("r1"), lag(&[("m0", 1.0)]));
     let dns = mock!(aws_sdk_route53::Client::change_resource_record_sets).then_output(dns_output);
+    let record = mock!(aws_sdk_route53::Client::list_resource_record_sets).then_output(record_output);
     let notes = Recorded::default();
-    let settings = [("DB_ENDPOINT_RECORD", RECORD)];
     let rds = [&primary, &r1, &r2, &promote];
-    let app = app_with("us-east-1", &settings, &rds, &[&lags], &[&dns], notes.clone(), ledger.clone());
+    let app = app_with("us-east-1", &[], &rds, &[&lags], &[&dns, &record], notes.clone(), ledger.clone());
 
     let response = app.handle(failure_event()).await.expect("completed");
 
@@ -516,6 +516,9 @@ use aws_sdk_rds::types::{DbCluster, DbClusterMember};
 use aws_sdk_route53::operation::change_resource_record_sets::{
     ChangeResourceRecordSetsError, ChangeResourceRecordSetsOutput,
 };
+use aws_sdk_route53::operation::list_resource_record_sets::{
+    ListResourceRecordSetsError, ListResourceRecordSetsOutput,
+};
 use failover_core::ledger::DynamoLedger;
 
 fn orders_replica(id: &str) -> DbInstance {
@@ -552,6 +555,28 @@ fn lag_output(values: &[f64]) -> GetMetricDataOutput {
     out.build()
 }
 
+/// The record `orders`' `failover:dns-record` tag names, pointing at orders.
+fn record_output() -> ListResourceRecordSetsOutput {
+    let set = aws_sdk_route53::types::ResourceRecordSet::builder()
+        .name("writer.orders.internal.")
+        .r#type(aws_sdk_route53::types::RrType::Cname)
+        .ttl(300)
+        .resource_records(
+            aws_sdk_route53::types::ResourceRecord::builder()
+                .value("orders.abc.us-east-1.rds.amazonaws.com")
+                .build()
+                .expect("record"),
+        )
+        .build()
+        .expect("record set");
+    ListResourceRecordSetsOutput::builder()
+        .resource_record_sets(set)
+        .is_truncated(false)
+        .max_items(1)
+        .build()
+        .expect("records")
+}
+
 fn dns_output() -> ChangeResourceRecordSetsOutput {
     let info = aws_sdk_route53::types::ChangeInfo::builder()
         .id("c-1")
@@ -585,7 +610,7 @@ impl World {
     fn named(&self) -> Vec<(&'static str, &Rule)> {
         let names: &[&str] = &["PromoteReadReplica", "FailoverDBCluster"];
         let mut out: Vec<(&'static str, &Rule)> = names.iter().copied().zip(self.rds.iter().rev()).collect();
-        out.extend(self.route53.iter().map(|r| ("ChangeResourceRecordSets", r)));
+        out.extend(["ChangeResourceRecordSets", "ListResourceRecordSets"].into_iter().zip(self.route53.iter()));
         let ledger = ["Query", "TransactWriteItems (begin)", "TransactWriteItems (end)"];
         out.extend(ledger.into_iter().zip(self.dynamodb.iter()));
         out
@@ -602,6 +627,7 @@ impl Scenario {
                 "GetMetricData",
                 "TransactWriteItems (begin)",
                 "PromoteReadReplica",
+                "ListResourceRecordSets",
                 "ChangeResourceRecordSets",
                 "TransactWriteItems (end)",
             ],
@@ -643,13 +669,6 @@ impl Scenario {
                         "name": "CommitLatency", "dimensions": {"DBClusterIdentifier": "catalog"}},
                         "period": 60, "stat": "Maximum"}}]}}
             }),
-        }
-    }
-
-    fn settings(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Scenario::Promote => &[("DB_ENDPOINT_RECORD", RECORD)],
-            _ => &[],
         }
     }
 
@@ -740,12 +759,21 @@ impl Scenario {
                 times,
                 dns_output
             ),
+            "ListResourceRecordSets" => failing!(
+                aws_sdk_route53::Client::list_resource_record_sets,
+                ListResourceRecordSetsError,
+                |_| true,
+                fault,
+                times,
+                record_output
+            ),
             other => panic!("no fault rule for {other}"),
         }
     }
 
     fn primary_output(self) -> DescribeDbInstancesOutput {
         let primary = db("orders", "us-east-1", "failed")
+            .tag_list(tag("failover:dns-record", RECORD))
             .read_replica_db_instance_identifiers("r1")
             .read_replica_db_instance_identifiers("r2")
             .build();
@@ -795,7 +823,10 @@ impl Scenario {
             cloudwatch: vec![
                 mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_output(move || lag_output(&values))
             ],
-            route53: vec![mock!(aws_sdk_route53::Client::change_resource_record_sets).then_output(dns_output)],
+            route53: vec![
+                mock!(aws_sdk_route53::Client::change_resource_record_sets).then_output(dns_output),
+                mock!(aws_sdk_route53::Client::list_resource_record_sets).then_output(record_output),
+            ],
             dynamodb: vec![
                 mock!(aws_sdk_dynamodb::Client::query).then_output(|| QueryOutput::builder().build()),
                 mock!(aws_sdk_dynamodb::Client::transact_write_items)
@@ -820,7 +851,7 @@ async fn run(scenario: Scenario, failing: &Rule) -> (Result<Response, InvokeErro
     let notes = Recorded::default();
     let app = app_with(
         "us-east-1",
-        scenario.settings(),
+        &[],
         &rds.iter().collect::<Vec<_>>(),
         &cloudwatch.iter().collect::<Vec<_>>(),
         &route53.iter().collect::<Vec<_>>(),
@@ -943,7 +974,7 @@ async fn a_notification_that_cannot_be_published_neither_fails_nor_undoes_a_prom
         let world = Scenario::Promote.world();
         let app = app_with(
             "us-east-1",
-            Scenario::Promote.settings(),
+            &[],
             &world.rds.iter().collect::<Vec<_>>(),
             &world.cloudwatch.iter().collect::<Vec<_>>(),
             &world.route53.iter().collect::<Vec<_>>(),

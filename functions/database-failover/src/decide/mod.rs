@@ -9,12 +9,14 @@
 use failover_core::notify::Severity;
 use serde::Serialize;
 
-use crate::model::{Cluster, DbRef, Instance, Record};
+use crate::model::{Cluster, DbRef, Instance, Record, Repoint};
 
 mod cluster;
+mod dns;
 mod promotion;
 
 pub use cluster::decide_cluster;
+pub use dns::{repoint_step, DnsResult, DnsStep};
 pub use promotion::decide_promotion;
 
 /// After a promotion is recorded, a repeated event within this many seconds re-applies the DNS change
@@ -155,6 +157,9 @@ pub struct Promotion {
     /// The recorded replica is already standalone (an earlier invocation promoted it and did not finish):
     /// only the DNS change and the record remain.
     pub standalone: bool,
+    /// The DNS step: the record the primary's `failover:dns-record` tag names, from the primary's endpoint;
+    /// `Ok(None)` without the tag; why it cannot be planned otherwise.
+    pub dns: Result<Option<Repoint>, String>,
     pub replicas: Vec<Verdict>,
 }
 
@@ -202,6 +207,8 @@ pub enum Plan {
         at: String,
         endpoint: Option<String>,
         repoint: bool,
+        /// The DNS step recorded with the decision.
+        dns: Option<Repoint>,
     },
     Skip {
         reason: String,

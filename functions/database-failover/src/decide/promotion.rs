@@ -8,7 +8,7 @@ use super::{
 };
 use failover_core::ledger::State;
 
-use crate::model::{Instance, Record, DEFAULT_PRIORITY, PRIORITY_TAG};
+use crate::model::{Instance, Record, Repoint, DEFAULT_PRIORITY, DNS_RECORD_TAG, PRIORITY_TAG};
 
 /// RDS: promote the safest replica of a failed primary, or say why not.
 pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Settings, now: i64) -> Plan {
@@ -105,6 +105,10 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
         },
     };
     let replica = &facts.replicas[chosen].instance;
+    let dns = match &facts.primary {
+        PrimaryState::Found(p) => p.repoint(),
+        other => Err(format!("{} is {}: its {DNS_RECORD_TAG} tag cannot be read", primary_ref.id, other.describe())),
+    };
     Plan::Promote(Promotion {
         primary: primary_ref.clone(),
         primary_arn: facts.primary.arn(),
@@ -112,9 +116,10 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
         replica: replica.at.clone(),
         replica_arn: replica.arn.clone(),
         endpoint: replica.endpoint.clone(),
-        record: Record::new(replica.at.clone(), now),
+        record: Record::new(replica.at.clone(), now).with_dns(dns.clone().ok().flatten()),
         resumed: false,
         standalone: false,
+        dns,
         replicas,
     })
 }
@@ -160,6 +165,7 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
             at: record.at.clone(),
             endpoint: recorded.endpoint.clone(),
             repoint: record.at_secs.is_some_and(|at| (0..REPOINT_WINDOW_SECS).contains(&(now - at))),
+            dns: record.dns.clone(),
         },
         // Decided and not finished: complete that same decision (the promotion may already have happened).
         State::Pending if standalone || recorded.status == "available" => Plan::Promote(Promotion {
@@ -172,6 +178,7 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
             record: record.clone(),
             resumed: true,
             standalone,
+            dns: recorded_dns(record, &facts.primary),
             replicas: verdicts(facts, settings),
         }),
         State::Pending => Plan::Refuse(Refusal {
@@ -184,6 +191,16 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
             severity: Severity::Critical,
             replicas: verdicts(facts, settings),
         }),
+    }
+}
+
+/// The DNS step of a recorded decision: the one recorded with it; a decision recorded without one (by an
+/// earlier version) takes the primary's tag when the primary is still there.
+fn recorded_dns(record: &Record, primary: &PrimaryState) -> Result<Option<Repoint>, String> {
+    match (&record.dns, primary) {
+        (Some(dns), _) => Ok(Some(dns.clone())),
+        (None, PrimaryState::Found(p)) => p.repoint(),
+        (None, _) => Ok(None),
     }
 }
 

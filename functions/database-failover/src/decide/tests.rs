@@ -510,3 +510,50 @@ fn when_a_done_record_names_a_replica_that_is_a_replica_again_should_still_promo
     let f = PromotionFacts { record: f.record.clone().map(|r| r.with_state(State::Done)), ..f };
     assert!(matches!(decide_promotion(&failure(), &f, &settings(), NOW), Plan::AlreadyPromoted { .. }));
 }
+
+#[test]
+fn the_dns_step_is_the_record_the_primarys_tag_names_from_the_primarys_endpoint() {
+    let mut p = primary("failed");
+    p.tags.insert(crate::model::DNS_RECORD_TAG.into(), "Z1/writer.orders.internal".into());
+    let plan = decide_promotion(
+        &failure(),
+        &facts(PrimaryState::Found(p.clone()), vec![replica(EAST, "r1", &[1.0])]),
+        &settings(),
+        NOW,
+    );
+    let dns = promoted(&plan).dns.clone().expect("planned").expect("tagged");
+    assert_eq!((dns.record.hosted_zone_id.as_str(), dns.record.name.as_str()), ("Z1", "writer.orders.internal"));
+    assert_eq!(dns.from, "orders.abc.us-east-1.rds.amazonaws.com");
+    assert_eq!(promoted(&plan).record.dns.as_ref(), Some(&dns), "recorded with the decision");
+
+    p.tags.insert(crate::model::DNS_RECORD_TAG.into(), "writer.orders.internal".into());
+    let plan = decide_promotion(
+        &failure(),
+        &facts(PrimaryState::Found(p), vec![replica(EAST, "r1", &[1.0])]),
+        &settings(),
+        NOW,
+    );
+    assert!(
+        promoted(&plan).dns.as_ref().is_err_and(|e| e.contains("failover:dns-record")),
+        "a malformed tag is reported"
+    );
+
+    let untagged = decide_promotion(
+        &failure(),
+        &facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r1", &[1.0])]),
+        &settings(),
+        NOW,
+    );
+    assert_eq!(promoted(&untagged).dns, Ok(None));
+
+    let gone = decide_promotion(
+        &failure(),
+        &facts(PrimaryState::Missing, vec![replica(EAST, "r1", &[1.0])]),
+        &settings(),
+        NOW,
+    );
+    assert!(
+        promoted(&gone).dns.as_ref().is_err_and(|e| e.contains("cannot be read")),
+        "a deleted primary's tag is unknown"
+    );
+}
