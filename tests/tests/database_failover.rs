@@ -552,22 +552,30 @@ async fn dry_run_should_publish_the_plan_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn manual_promote_should_honour_dry_run_then_promote_the_named_replica() {
+async fn manual_promote_away_from_an_available_primary_should_need_force_honour_dry_run_and_say_it_is_not_fenced() {
     let env = Env::new().await;
     orders(&env).await;
     let app = env.app(&[]);
-    let command = json!({"command": "promote", "db_instance_identifier": "r-mid", "dry_run": true});
+    let unforced = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-mid"})).await;
+    assert_eq!(unforced.status, Outcome::Refused, "orders is available: {unforced:?}");
+    assert!(env.is_replica("r-mid").await, "nothing changed");
+    assert_eq!(env.promotion("orders").await, None);
+    let command = json!({"command": "promote", "db_instance_identifier": "r-mid", "dry_run": true, "force": true});
 
     assert_eq!(ok(&app, command).await.status, Outcome::DryRun);
     assert!(env.is_replica("r-mid").await);
-    let response = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-mid"})).await;
+    let response = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-mid", "force": true})).await;
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert!(!env.is_replica("r-mid").await);
     // A second manual promotion of another replica of the same primary is refused.
-    let other = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-fast"})).await;
+    let other = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-fast", "force": true})).await;
     assert_eq!(other.status, Outcome::Refused, "{other:?}");
     assert!(env.is_replica("r-fast").await);
-    assert_eq!(outcomes(&env.notifications().await), ["dry-run", "succeeded", "refused"]);
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["refused", "dry-run", "succeeded", "refused"]);
+    assert!(notes[0].body()["summary"].as_str().unwrap().contains(r#"add "force": true"#), "{:?}", notes[0]);
+    let summary = notes[2].body()["summary"].as_str().unwrap().to_owned();
+    assert!(summary.contains("orders was available and was NOT fenced"), "{summary}");
 }
 
 #[tokio::test]

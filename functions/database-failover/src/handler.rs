@@ -112,7 +112,7 @@ where
                     InvokeError::InvalidCommand(e)
                 })?;
                 let dry_run = manual.dry_run.unwrap_or(self.config.common.dry_run);
-                (route::command(command, &self.region), dry_run, force)
+                (route::command(command, &self.region, force), dry_run, force)
             }
             other => (route::route(other, &self.config.failure_event_ids), self.config.common.dry_run, false),
         };

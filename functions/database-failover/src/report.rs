@@ -93,6 +93,12 @@ pub fn promotion(
         trigger.describe(),
         p.primary_status
     );
+    if p.primary_status == "available" && outcome != Outcome::DryRun {
+        summary.push_str(&format!(
+            "WARNING: {primary} was available and was NOT fenced: it still accepts writes; stop it or make it \
+             read-only before clients write to {replica}. "
+        ));
+    }
     match (outcome, failure) {
         (Outcome::Succeeded, _) => summary.push_str(&format!(
             "PromoteReadReplica was called with BackupRetentionPeriod={backup_retention_days}; the instance reboots \

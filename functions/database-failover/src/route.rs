@@ -129,13 +129,13 @@ fn route_alarm(alarm: &AlarmChange) -> Route {
 }
 
 /// The work a manual command asks for; identifiers without a region are in `home_region`.
-pub fn command(command: Command, home_region: &str) -> Route {
+pub fn command(command: Command, home_region: &str, force: bool) -> Route {
     let region_or_home = |region: Option<String>| region.unwrap_or_else(|| home_region.to_owned());
     match command {
         Command::Status { region, subject } => Route::Status { region: region_or_home(region), subject },
         Command::Promote { region, replica } => {
             let at = DbRef::new(region_or_home(region), replica);
-            Route::Promote { trigger: Trigger::ManualPromote { replica: at.clone() }, at }
+            Route::Promote { trigger: Trigger::ManualPromote { replica: at.clone(), force }, at }
         }
         Command::FailoverCluster { region, cluster, target } => {
             Route::Cluster { region: region_or_home(region), id: cluster, trigger: Trigger::ManualFailover { target } }
@@ -255,15 +255,15 @@ mod tests {
     #[test]
     fn commands_name_their_database_in_the_given_region_or_the_home_one() {
         let promote = Command::Promote { region: None, replica: "orders-r1".into() };
-        assert!(matches!(command(promote, EAST),
-            Route::Promote { at, trigger: Trigger::ManualPromote { replica } } if at == DbRef::new(EAST, "orders-r1") && replica == at));
+        assert!(matches!(command(promote, EAST, false),
+            Route::Promote { at, trigger: Trigger::ManualPromote { replica, force: false } } if at == DbRef::new(EAST, "orders-r1") && replica == at));
         let status = Command::Status { region: Some(WEST.into()), subject: Subject::Instance("orders".into()) };
         assert!(
-            matches!(command(status, EAST), Route::Status { region, subject: Subject::Instance(id) } if region == WEST && id == "orders")
+            matches!(command(status, EAST, false), Route::Status { region, subject: Subject::Instance(id) } if region == WEST && id == "orders")
         );
         let failover =
             Command::FailoverCluster { region: None, cluster: "catalog".into(), target: Some("reader-b".into()) };
-        assert!(matches!(command(failover, EAST),
+        assert!(matches!(command(failover, EAST, false),
             Route::Cluster { region, id, trigger: Trigger::ManualFailover { target: Some(t) } } if region == EAST && id == "catalog" && t == "reader-b"));
     }
 

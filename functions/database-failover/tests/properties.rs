@@ -163,7 +163,9 @@ fn to_trigger(kind: &TriggerKind) -> Trigger {
         TriggerKind::ReplicaSide => {
             Trigger::ReplicaSide { replica: DbRef::new(HOME, "r0"), cause: "RDS-EVENT-0045".into() }
         }
-        TriggerKind::ManualPromote(i) => Trigger::ManualPromote { replica: DbRef::new(HOME, format!("r{i}")) },
+        TriggerKind::ManualPromote(i) => {
+            Trigger::ManualPromote { replica: DbRef::new(HOME, format!("r{i}")), force: true }
+        }
         TriggerKind::Status => Trigger::Status,
     }
 }
@@ -239,9 +241,8 @@ proptest! {
                     prop_assert!(*opted_in, "promoted away from a primary that is not opted in");
                     let down = database_failover::model::DOWN_STATUSES.contains(&status.as_str());
                     let asked = matches!(trigger, TriggerKind::ManualPromote(_) | TriggerKind::Status);
-                    let allowed = status == "available"
-                        && settings.promote_when_available
-                        && matches!(trigger, TriggerKind::Alarm | TriggerKind::FailureEvent);
+                    let allowed =
+                        status == "available" && settings.promote_when_available && matches!(trigger, TriggerKind::Alarm);
                     prop_assert!(
                         facts.record.is_some() || down || asked || allowed,
                         "promoted away from a primary that reports {status}"

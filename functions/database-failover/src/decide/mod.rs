@@ -46,8 +46,9 @@ pub enum Trigger {
     Alarm { name: String },
     /// Replication stopped on a replica (0045 / 0057), or an alarm on a replica.
     ReplicaSide { replica: DbRef, cause: String },
-    /// `promote`: a person named the replica.
-    ManualPromote { replica: DbRef },
+    /// `promote`: a person named the replica; `force` (`"force": true`) also promotes away from a primary that
+    /// reports `available` (which is then not fenced).
+    ManualPromote { replica: DbRef, force: bool },
     /// `failover-cluster`: a person asked, optionally naming the reader.
     ManualFailover { target: Option<String> },
     /// `status`: what would happen if the primary failed now.
@@ -61,7 +62,8 @@ impl Trigger {
             Trigger::FailureEvent { event_id, message } => format!("{event_id} ({message})"),
             Trigger::Alarm { name } => format!("alarm {name}"),
             Trigger::ReplicaSide { replica, cause } => format!("{cause} on replica {}", replica.id),
-            Trigger::ManualPromote { replica } => format!("manual promote of {}", replica.id),
+            Trigger::ManualPromote { replica, force: false } => format!("manual promote of {}", replica.id),
+            Trigger::ManualPromote { replica, force: true } => format!("manual promote of {} (forced)", replica.id),
             Trigger::ManualFailover { .. } => "manual failover-cluster".into(),
             Trigger::Status => "status command".into(),
         }

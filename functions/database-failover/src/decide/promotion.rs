@@ -46,16 +46,25 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
 
     let primary_status = facts.primary.describe();
     if let PrimaryState::Found(p) = &facts.primary {
+        let available = p.status == "available";
+        // PROMOTE_WHEN_AVAILABLE is for alarms only: an RDS event about an available primary (a reboot, say)
+        // never promotes; a person promotes away from an available primary only with "force": true.
         let confirmed = p.is_down()
-            || matches!(trigger, Trigger::ManualPromote { .. } | Trigger::Status)
-            || (p.status == "available"
-                && settings.promote_when_available
-                && matches!(trigger, Trigger::Alarm { .. } | Trigger::FailureEvent { .. }));
+            || matches!(trigger, Trigger::Status | Trigger::ManualPromote { force: true, .. })
+            || (!available && matches!(trigger, Trigger::ManualPromote { .. }))
+            || (available && settings.promote_when_available && matches!(trigger, Trigger::Alarm { .. }));
         if !confirmed {
-            let why = if p.status == "available" && !matches!(trigger, Trigger::ReplicaSide { .. }) {
-                "reports available (PROMOTE_WHEN_AVAILABLE is false)".to_owned()
-            } else {
-                format!("reports {}, which is not a failure", p.status)
+            let why = match trigger {
+                Trigger::ManualPromote { .. } => "reports available: promoting a replica would leave two writable \
+                    primaries; add \"force\": true to promote anyway (the old primary is not fenced)"
+                    .to_owned(),
+                Trigger::Alarm { .. } if available => "reports available (PROMOTE_WHEN_AVAILABLE is false)".to_owned(),
+                Trigger::FailureEvent { .. } if available => {
+                    "reports available: an RDS event never promotes away from an available primary \
+                     (PROMOTE_WHEN_AVAILABLE applies to alarms only)"
+                        .to_owned()
+                }
+                _ => format!("reports {}, which is not a failure", p.status),
             };
             return Plan::Refuse(Refusal {
                 resource: primary_ref.id.clone(),
@@ -68,7 +77,7 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
 
     let replicas = verdicts(facts, settings);
     let chosen = match trigger {
-        Trigger::ManualPromote { replica } => {
+        Trigger::ManualPromote { replica, .. } => {
             let Some(position) = facts.replicas.iter().position(|c| &c.instance.at == replica) else {
                 return Plan::Refuse(Refusal {
                     resource: primary_ref.id.clone(),
@@ -128,7 +137,7 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
 fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, settings: &Settings, now: i64) -> Plan {
     let primary = &facts.primary_ref;
     let chosen = record.subject.display_from(&primary.region);
-    if let Trigger::ManualPromote { replica } = trigger {
+    if let Trigger::ManualPromote { replica, .. } = trigger {
         if replica != &record.subject {
             return Plan::Refuse(Refusal {
                 resource: primary.id.clone(),
