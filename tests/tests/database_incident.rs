@@ -140,3 +140,43 @@ async fn a_storage_full_event_should_notify_with_the_fix_and_not_promote_unless_
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert!(!env.is_replica("orders-r").await, "promoted");
 }
+
+/// The RDS event subscription's own SNS message about `id` (no EventBridge in between), as SNS hands it to Lambda.
+fn subscription_event(env: &Env, id: &str, event_id: &str) -> serde_json::Value {
+    let (region, account) = (&env.account.region, &env.account.id);
+    let message = serde_json::json!({
+        "Event Source": "db-instance", "Event Time": "2024-05-01 10:07:12.123",
+        "Identifier Link": format!("https://console.aws.amazon.com/rds/home?region={region}#dbinstance:id={id}"),
+        "Source ID": id, "Source ARN": format!("arn:aws:rds:{region}:{account}:db:{id}"),
+        "Event ID": format!("http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event_id}"),
+        "Event Message": "DB instance put into failed state."
+    });
+    serde_json::json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "Sns": {
+        "Type": "Notification", "MessageId": "m-1", "TopicArn": format!("arn:aws:sns:{region}:{account}:rds-events"),
+        "Subject": "RDS Notification Message", "Message": message.to_string(), "Timestamp": "2024-05-01T10:07:13Z",
+        "MessageAttributes": {"EventID": {"Type": "String", "Value": event_id}}}}]})
+}
+
+#[tokio::test]
+async fn an_rds_event_subscription_message_should_promote_as_the_eventbridge_event_does() {
+    let env = Env::new().await;
+    env.primary("orders", true).await;
+    for (replica, lag) in [("r-slow", 9.0), ("r-fast", 1.0)] {
+        env.replica(replica, "orders", &[]).await;
+        env.lag(replica, &[lag]).await;
+    }
+    env.set_status("orders", "failed");
+    let app = env.app(&[]);
+
+    let response = ok(&app, subscription_event(&env, "orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!((response.status, response.action.as_str()), (Outcome::Succeeded, "promote-replica"), "{response:?}");
+    assert!(!env.is_replica("r-fast").await && env.is_replica("r-slow").await, "the safest replica, once");
+    let notes = env.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].body()["summary"].as_str().unwrap().contains("Trigger: RDS-EVENT-0031"), "{:?}", notes[0]);
+    // The same failure through EventBridge afterwards finds the decision: nothing else is promoted.
+    let again = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert_eq!(again.status, Outcome::Skipped, "{again:?}");
+    assert!(env.is_replica("r-slow").await);
+}
