@@ -382,6 +382,43 @@ async fn an_unreachable_source_region_should_allow_cross_region_promotion_only_w
 }
 
 #[tokio::test]
+async fn a_source_region_that_throttles_or_denies_access_should_be_an_error_not_an_unreachable_primary() {
+    let west_replica = db("orders-west", "us-west-2", "available")
+        .read_replica_source_db_instance_identifier("arn:aws:rds:us-east-1:123456789012:db:orders")
+        .build();
+    let event = json!({
+        "version": "0", "id": "2", "detail-type": "RDS DB Instance Event", "source": "aws.rds",
+        "account": "123456789012", "time": "2024-05-01T10:07:12Z", "region": "us-west-2", "resources": [],
+        "detail": {"SourceType": "DB_INSTANCE", "SourceArn": "arn:aws:rds:us-west-2:123456789012:db:orders-west",
+                   "Message": "Replication has stopped.", "EventID": "RDS-EVENT-0045"}
+    });
+    for (status, body, retried) in [(400, THROTTLED, true), (403, ACCESS_DENIED, false)] {
+        let replica = describe("orders-west", west_replica.clone());
+        let east = mock!(aws_sdk_rds::Client::describe_db_instances)
+            .match_requests(|r| r.db_instance_identifier() == Some("orders"))
+            .sequence()
+            .http_status(status, Some(body.to_owned()))
+            .repeatedly()
+            .build();
+        let (ledger, promote) = (SharedLedger::default(), promote_ok("orders-west"));
+        let (lags, notes) = (lag(&[("m0", 1.0)]), Recorded::default());
+        let settings = [("ALLOW_CROSS_REGION", "true")];
+        let app = app("us-west-2", &settings, &[&replica, &east, &promote], &[&lags], &notes, &ledger);
+
+        let result = app.handle(event.clone()).await;
+
+        match (retried, &result) {
+            (true, Err(InvokeError::Aws(message))) => assert!(message.contains("Throttling"), "{message}"),
+            (false, Ok(response)) => assert_eq!(response.status, Outcome::Failed, "{response:?}"),
+            other => panic!("HTTP {status}: {other:?}"),
+        }
+        assert_eq!(promote.num_calls(), 0, "HTTP {status}: the primary's region answered; nothing is promoted");
+        assert!(ledger.records().is_empty(), "HTTP {status}: nothing recorded");
+        assert_eq!(outcomes(&notes), [Outcome::Failed], "HTTP {status}");
+    }
+}
+
+#[tokio::test]
 async fn replicas_should_be_described_in_one_call_per_region_in_the_primarys_order() {
     const WEST_ARN: &str = "arn:aws:rds:us-west-2:123456789012:db:orders-west";
     for west_answers in [true, false] {
