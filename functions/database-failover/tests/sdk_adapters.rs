@@ -338,17 +338,26 @@ async fn permanent_errors_should_be_reported_and_not_retried() {
     assert!(notes.published()[0].summary.contains("AccessDenied"));
 }
 
-#[tokio::test]
-async fn an_unreachable_source_region_should_allow_cross_region_promotion_only_when_configured() {
-    let west_replica = db("orders-west", "us-west-2", "available")
+/// orders-west in us-west-2, a replica of orders in us-east-1.
+fn west_replica() -> DbInstance {
+    db("orders-west", "us-west-2", "available")
         .read_replica_source_db_instance_identifier("arn:aws:rds:us-east-1:123456789012:db:orders")
-        .build();
-    let event = json!({
+        .build()
+}
+
+/// Replication stopped on orders-west (RDS-EVENT-0045), the signal a replica sees when its primary's region is gone.
+fn west_replication_stopped() -> Value {
+    json!({
         "version": "0", "id": "2", "detail-type": "RDS DB Instance Event", "source": "aws.rds",
         "account": "123456789012", "time": "2024-05-01T10:07:12Z", "region": "us-west-2", "resources": [],
         "detail": {"SourceType": "DB_INSTANCE", "SourceArn": "arn:aws:rds:us-west-2:123456789012:db:orders-west",
                    "Message": "Replication has stopped.", "EventID": "RDS-EVENT-0045"}
-    });
+    })
+}
+
+#[tokio::test]
+async fn an_unreachable_source_region_should_allow_cross_region_promotion_only_when_configured() {
+    let (west_replica, event) = (west_replica(), west_replication_stopped());
     for (allowed, expected) in [("false", Outcome::Refused), ("true", Outcome::Succeeded)] {
         let replica = describe("orders-west", west_replica.clone());
         // The east region (derived client, same interceptor) answers nothing but 503.
@@ -383,15 +392,7 @@ async fn an_unreachable_source_region_should_allow_cross_region_promotion_only_w
 
 #[tokio::test]
 async fn a_source_region_that_throttles_or_denies_access_should_be_an_error_not_an_unreachable_primary() {
-    let west_replica = db("orders-west", "us-west-2", "available")
-        .read_replica_source_db_instance_identifier("arn:aws:rds:us-east-1:123456789012:db:orders")
-        .build();
-    let event = json!({
-        "version": "0", "id": "2", "detail-type": "RDS DB Instance Event", "source": "aws.rds",
-        "account": "123456789012", "time": "2024-05-01T10:07:12Z", "region": "us-west-2", "resources": [],
-        "detail": {"SourceType": "DB_INSTANCE", "SourceArn": "arn:aws:rds:us-west-2:123456789012:db:orders-west",
-                   "Message": "Replication has stopped.", "EventID": "RDS-EVENT-0045"}
-    });
+    let (west_replica, event) = (west_replica(), west_replication_stopped());
     for (status, body, retried) in [(400, THROTTLED, true), (403, ACCESS_DENIED, false)] {
         let replica = describe("orders-west", west_replica.clone());
         let east = mock!(aws_sdk_rds::Client::describe_db_instances)
