@@ -180,3 +180,21 @@ async fn an_rds_event_subscription_message_should_promote_as_the_eventbridge_eve
     assert_eq!(again.status, Outcome::Skipped, "{again:?}");
     assert!(env.is_replica("r-slow").await);
 }
+
+#[tokio::test]
+async fn an_event_about_a_database_in_another_region_should_be_a_logged_skip_that_changes_nothing() {
+    let env = Env::new().await;
+    env.primary("orders", true).await;
+    env.replica("orders-r", "orders", &[]).await;
+    env.lag("orders-r", &[1.0]).await;
+    env.set_status("orders", "failed");
+    let elsewhere = rds_event(&env.account.id, "eu-west-1", "orders", "RDS-EVENT-0031", "DB_INSTANCE");
+
+    let response = ok(&env.app(&[]), elsewhere).await;
+
+    assert_eq!(response.status, Outcome::Skipped, "{response:?}");
+    assert!(response.message.contains("not this function's region us-east-1"), "{}", response.message);
+    assert!(env.is_replica("orders-r").await, "nothing promoted");
+    assert!(env.records("db-instance:us-east-1/orders").await.is_empty(), "nothing recorded");
+    assert!(env.notifications().await.is_empty(), "a skip publishes nothing");
+}

@@ -114,7 +114,9 @@ where
                 let dry_run = manual.dry_run.unwrap_or(self.config.common.dry_run);
                 (route::command(command, &self.region, force), dry_run, force)
             }
-            other => (route::route(other, &self.config.failure_event_ids), self.config.common.dry_run, false),
+            other => {
+                (route::route(other, &self.config.failure_event_ids, &self.region), self.config.common.dry_run, false)
+            }
         };
         let owner = ledger::owner(request_id);
         let ctx = Context {

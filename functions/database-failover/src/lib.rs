@@ -2,13 +2,15 @@
 //! over to its best reader, and never promotes twice. The settings are declared once, in [`config`].
 //!
 //! # Layout: where an event goes
-//! 1. [`handler`]: intake (`failover_core::intake`: an RDS event, a CloudWatch alarm, a manual command, or
-//!    something else), then [`command`] parses a manual command.
-//! 2. [`route`]: a pure mapping from the event (or command) to the work: skip with a reason, inform (AWS's
-//!    own failover), refuse (an alarm over several databases), or an action on a resource with its
-//!    [`decide::Trigger`].
-//! 3. [`actions::dispatch`] runs the action: one file per action — [`actions::promote`],
-//!    [`actions::failover_cluster`], [`actions::status`], [`actions::control`] (`pause`, `resume`) — reads the
+//! 1. [`handler`]: intake (`failover_core::intake`: an RDS event through EventBridge or an event subscription's
+//!    SNS topic, a CloudWatch alarm, a manual command, or something else), then [`command`] parses a manual
+//!    command.
+//! 2. [`route`]: a pure mapping from the event (or command) to the work: skip with a reason (not ours, or about
+//!    another region), inform (AWS's own failover), refuse (an alarm over several databases), fix in place
+//!    (storage full, invalid parameters), or an action on a resource with its [`decide::Trigger`].
+//! 3. [`actions::dispatch`] runs the action: one file per action — [`actions::promote`] (with its DNS step,
+//!    [`actions::repoint`]), [`actions::failover_cluster`], [`actions::fix_in_place`], [`actions::status`],
+//!    [`actions::control`] (`pause`, `resume`) — reads the
 //!    resource's ledger, gathers its facts through the [`ports`] ([`actions::facts`]), decides once through
 //!    [`decide`], begins the change in the ledger, acts, ends it ([`actions::claim`]), and builds its report
 //!    with [`report`].
@@ -35,6 +37,12 @@
 //!   abandoned with the error. Dry runs write nothing to the ledger.
 //! - While automation is paused (`pause`), every change is refused with who paused, why and when; a manual
 //!   command acts anyway with `"force": true`.
+//! - `PROMOTE_WHEN_AVAILABLE` applies to alarms only: an RDS event about an `available` primary never promotes;
+//!   `promote` away from an `available` primary needs `"force": true`, and its notification says the old
+//!   primary was not fenced.
+//! - With `ALLOW_CROSS_REGION`, a primary is unreachable only when its region does not answer (a connection
+//!   failure or a timeout after the SDK's retries, [`actions::facts::unreachable`]); throttling and access
+//!   denied are errors.
 //! - An invocation returns `Err` only for invalid input or when a report carries a transient AWS error; that
 //!   report is published first.
 //!

@@ -50,8 +50,17 @@ pub enum Route {
 }
 
 /// Which work an alarm or RDS event asks for. Manual commands are parsed by [`crate::command`], then mapped
-/// by [`command`].
-pub fn route(event: &Event, failure_event_ids: &[String]) -> Route {
+/// by [`command`]. An event about a resource in another region than the function's (`home_region`) is a logged
+/// skip: the deployment in that region owns it (a cross-region replica is reached from its own region's events).
+pub fn route(event: &Event, failure_event_ids: &[String], home_region: &str) -> Route {
+    let region = match event {
+        Event::Rds(rds) => Some(rds.region.as_str()),
+        Event::Alarm(alarm) => Some(alarm.region.as_str()),
+        _ => None,
+    };
+    if let Some(region) = region.filter(|r| !r.is_empty() && *r != home_region) {
+        return Route::Skip(format!("event about {region}, not this function's region {home_region}: not ours"));
+    }
     match event {
         Event::Rds(rds) => route_rds(rds, failure_event_ids),
         Event::Alarm(alarm) => route_alarm(alarm),
@@ -183,6 +192,27 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// Routed by a function deployed in the event's own region.
+    fn route(event: &Event, failure_event_ids: &[String]) -> Route {
+        let region = match event {
+            Event::Rds(rds) => rds.region.clone(),
+            Event::Alarm(alarm) => alarm.region.clone(),
+            _ => EAST.to_owned(),
+        };
+        super::route(event, failure_event_ids, &region)
+    }
+
+    #[test]
+    fn an_event_about_another_region_is_skipped() {
+        let event = sample("rds-instance-failure.json");
+        assert!(matches!(super::route(&event, &ids(), EAST), Route::Instance { .. }));
+        assert!(
+            matches!(super::route(&event, &ids(), WEST), Route::Skip(r) if r.contains("not this function's region"))
+        );
+        let alarm = sample("alarm-action-db-instance.json");
+        assert!(matches!(super::route(&alarm, &ids(), WEST), Route::Skip(_)));
+    }
 
     const EAST: &str = "us-east-1";
     const WEST: &str = "us-west-2";

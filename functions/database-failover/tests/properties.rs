@@ -507,7 +507,7 @@ fn check_routing(payload: &Value) {
             }
             Ok(command::Command::Resume) => {}
         },
-        Ok(event) => match route::route(&event, &failure_ids) {
+        Ok(event) => match route::route(&event, &failure_ids, HOME) {
             Route::Instance { at, .. } | Route::Replica { at, .. } | Route::FixInPlace { at, .. } => {
                 assert!(!at.id.is_empty() && !at.region.is_empty(), "{payload}: routed to {at:?}")
             }
