@@ -139,6 +139,13 @@ async fn a_storage_full_event_should_notify_with_the_fix_and_not_promote_unless_
     .await;
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert!(!env.is_replica("orders-r").await, "promoted");
+    env.notifications().await;
+
+    // Once it failed over, a repeated storage-full event has nothing to fix: a logged skip.
+    let again = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0221")).await;
+    assert_eq!(again.status, Outcome::Skipped, "{again:?}");
+    assert!(again.message.contains("already failed over to orders-r"), "{}", again.message);
+    assert!(env.notifications().await.is_empty(), "nothing published");
 }
 
 /// The RDS event subscription's own SNS message about `id` (no EventBridge in between), as SNS hands it to Lambda.

@@ -71,7 +71,9 @@
 //! replica that is not among those described costs one more `DescribeDBInstances`. A wait or a lost `begin`
 //! repeats the `Query` and the reads. Aurora: `DescribeDBClusters`, one `Query` (the cluster is described
 //! again after it only when the ledger shows an earlier change), one `DescribeDBInstances` (`db-cluster-id`
-//! filter), one `GetMetricData`, `begin`, `FailoverDBCluster`, `end`, one publish. `status` reads as a failure
+//! filter), one `GetMetricData`, `begin`, `FailoverDBCluster`, `end`, one publish. A storage-full or
+//! invalid-parameters event (fix in place): one `DescribeDBInstances`, one ledger `Query` (a primary that already
+//! failed over is skipped), one publish. `status` reads as a failure
 //! would, plus the ledger `Query` and the pause (`GetItem`), and writes nothing but its notification. `pause` /
 //! `resume` read or write the pause item only. A primary or cluster that is missing or not opted in is skipped
 //! before the ledger is read (no ledger call); a plan that changes nothing costs the `Query` only. A skip
