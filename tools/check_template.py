@@ -60,7 +60,8 @@ CONTRACT_FILE = Path("docs") / "settings.json"
 # Every option switched on, so both branches of each Fn::If in the template are checked.
 ALL_ON = {
     "NotificationEmail": "ops@example.com",
-    "DbEndpointRecord": "Z0123456789EXAMPLE/db.internal.example.com",
+    "DnsHostedZoneId": "Z0123456789EXAMPLE",
+    "DnsRecordNames": "writer.orders.internal,writer.billing.internal",
     "AllowCrossRegion": "true",
     "NotificationFormat": "chatbot",
 }

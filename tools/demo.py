@@ -215,6 +215,9 @@ def provision_databases(env: Env) -> None:
     r53.change_resource_record_sets(HostedZoneId=env.zone_id, ChangeBatch={"Changes": [{
         "Action": "UPSERT", "ResourceRecordSet": {"Name": env.record, "Type": "CNAME", "TTL": 30,
                                                   "ResourceRecords": [{"Value": primary["Endpoint"]["Address"]}]}}]})
+    # The record belongs to its primary: the primary's tag names it, and only its failover repoints it.
+    rds.add_tags_to_resource(ResourceName=primary["DBInstanceArn"],
+                             Tags=[{"Key": "failover:dns-record", "Value": f"{env.zone_id}/{env.record}"}])
 
     rds.create_db_cluster(DBClusterIdentifier="catalog-cluster", Engine="aurora-mysql", MasterUsername="admin",
                           MasterUserPassword="demo-password-1", Tags=[OPT_IN])
@@ -241,15 +244,13 @@ def provision(aws: L.LocalAws, account: str = ACCOUNT, load_balancer: bool = Tru
 
 def settings(env: Env, function: str) -> dict[str, str]:
     """The functions' settings: the defaults, plus the topic, the ledger table (created as the template declares
-    it), the Route 53 record, and a floor of two healthy
+    it), and a floor of two healthy
     targets per group (``MIN_HEALTHY_TARGETS=2``; the default 1 would let a series of gray failures empty a
     small group down to one target)."""
     ledger = env.control("/_failover/dynamodb/ledger-table", {})["table_name"]
     common = {"NOTIFICATION_TOPIC_ARN": env.subscriber.topic_arn, "LEDGER_TABLE": ledger}
     if function == "target-failover":
         common["MIN_HEALTHY_TARGETS"] = "2"
-    if function == "database-failover" and env.zone_id:
-        common["DB_ENDPOINT_RECORD"] = f"{env.zone_id}/{env.record}"
     return common
 
 

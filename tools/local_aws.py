@@ -63,6 +63,16 @@ Deviations from stock moto, and why
         HealthCheckGracePeriod is 0 (AWS), not moto's 300; bad input is a ValidationError, not an HTTP 500.
       * A group spreads its instances over its zones (the zone with the fewest first); stock moto put them all
         in the first subnet of VPCZoneIdentifier.
+    Route 53
+      * ChangeResourceRecordSets checks the batch against the zone's current record sets, atomically, as
+        Route 53 does, and answers ``InvalidChangeBatch`` (HTTP 400) with AWS's messages, changing nothing:
+        a DELETE whose TTL or values differ from the record's ("Tried to delete resource record set
+        [name='x.', type='CNAME'] but the values provided do not match the current values"), a DELETE of
+        a record that does not exist ("... but it was not found"), a CREATE of one that exists ("... but it
+        already exists"); each change sees the ones before it in the batch (DELETE then CREATE of one name
+        repoints it). Stock moto compares a DELETE with every value the record ever had (its change journal),
+        so a DELETE naming a value the record no longer has passed, and a CREATE over an existing record added
+        a duplicate.
     RDS
       * PromoteReadReplica detaches the replica as AWS does: ``ReadReplicaSourceDBInstanceIdentifier``
         disappears, the source (same- or cross-region) stops listing it in
@@ -123,7 +133,7 @@ Verified unchanged in moto 5.2.5 (tools/test_local_aws.py exercises them)
     IsClusterWriter / PromotionTier and FailoverDBCluster with a target; CloudWatch PutMetricData
     (moto accepts the ``AWS/`` namespaces that AWS refuses, so no injection endpoint is needed)
     and GetMetricData (Maximum per Period, ScanBy), also over rpc-v2-cbor; Route 53 hosted zones
-    and UPSERT; SNS -> SQS with MessageAttributes and Subject, raw delivery on and off, also in
+    and UPSERT (DELETE / CREATE checked as above); SNS -> SQS with MessageAttributes and Subject, raw delivery on and off, also in
     non-default accounts; DynamoDB conditional PutItem / UpdateItem / DeleteItem failing with
     ``ConditionalCheckFailedException`` (with the old item when ``ReturnValuesOnConditionCheckFailure``
     is ``ALL_OLD``), the ledger's key schema, TTL settings (DescribeTimeToLive), point-in-time recovery
@@ -164,6 +174,8 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from moto.rds import models as rds_models
+from moto.route53 import models as route53_models
+from moto.route53.exceptions import Route53ClientError
 from moto.rds.exceptions import DBInstanceNotFoundError, RDSClientError
 from rpcv2_cbor import RpcV2CborToJson  # tools/, beside this file
 import arc_zonal_shift  # tools/: ARC zonal shift, which moto lacks
@@ -310,6 +322,61 @@ def _serialised(method):
 for _name in ("transact_write_items", "put_item", "update_item", "delete_item", "get_item", "query", "scan",
               "batch_write_item"):
     setattr(DynamoDBBackend, _name, _serialised(getattr(DynamoDBBackend, _name)))
+
+
+# --------------------------------------------------------------------------- Route 53 patches
+
+Route53Backend = route53_models.Route53Backend
+_orig_change_rrsets = Route53Backend.change_resource_record_sets
+
+
+class InvalidChangeBatch(Route53ClientError):
+    """Route 53's answer to a batch that does not fit the zone's current records (HTTP 400)."""
+
+    def __init__(self, message: str):
+        super().__init__("InvalidChangeBatch", f"[{message}]")
+
+
+def _rr_key(record_set: dict) -> tuple:
+    name = str(record_set.get("Name", "")).rstrip(".").lower()
+    return name, record_set.get("Type"), record_set.get("SetIdentifier")
+
+
+def _rr_values(records) -> list:
+    return [r["Value"] if isinstance(r, dict) else r for r in records or []]
+
+
+def _change_resource_record_sets(self, zoneid, change_list):
+    """Checks the batch against the current record sets (not moto's journal), then lets moto apply it."""
+    zone = self.get_hosted_zone(zoneid)
+    current = {_rr_key({"Name": r.name, "Type": r.type, "SetIdentifier": r.set_identifier}):
+               (None if r.ttl is None else int(r.ttl), _rr_values(r.records), r.alias_target) for r in zone.rrsets}
+    for change in change_list:
+        record_set = change.get("ResourceRecordSet", {})
+        key = _rr_key(record_set)
+        shown = f"[name='{key[0]}.', type='{key[1]}'" + (f", set-identifier='{key[2]}'" if key[2] else "") + "]"
+        ttl = record_set.get("TTL")
+        given = (None if ttl is None else int(ttl), _rr_values(record_set.get("ResourceRecords")),
+                 record_set.get("AliasTarget"))
+        action = change.get("Action")
+        if action == "DELETE":
+            if key not in current:
+                raise InvalidChangeBatch(f"Tried to delete resource record set {shown} but it was not found")
+            if current[key][:2] != given[:2]:
+                raise InvalidChangeBatch(
+                    f"Tried to delete resource record set {shown} but the values provided do not match the "
+                    "current values")
+            del current[key]
+        elif action == "CREATE":
+            if key in current:
+                raise InvalidChangeBatch(f"Tried to create resource record set {shown} but it already exists")
+            current[key] = given
+        elif action == "UPSERT":
+            current[key] = given
+    return _orig_change_rrsets(self, zoneid, change_list)
+
+
+Route53Backend.change_resource_record_sets = _change_resource_record_sets
 
 
 # --------------------------------------------------------------------------- control endpoints

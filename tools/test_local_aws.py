@@ -513,6 +513,41 @@ class LocalAwsTest(LauncherCase):
         self.assertEqual(cnames, [{"Name": "writer.db.internal.", "Type": "CNAME", "TTL": 30,
                                    "ResourceRecords": [{"Value": "db-r1.example.com"}]}])
 
+    def test_route53_delete_must_name_the_current_value_and_the_batch_is_atomic(self):
+        r53 = self.client("route53")
+        zone = r53.create_hosted_zone(Name="db.internal", CallerReference=self.account)["HostedZone"]["Id"]
+
+        def change(action, target, name="writer.db.internal"):
+            return {"Action": action, "ResourceRecordSet": {"Name": name, "Type": "CNAME", "TTL": 30,
+                                                           "ResourceRecords": [{"Value": target}]}}
+
+        def batch(*changes):
+            return r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": list(changes)})
+
+        def cnames():
+            records = r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+            return [(r["Name"], [v["Value"] for v in r["ResourceRecords"]]) for r in records if r["Type"] == "CNAME"]
+
+        batch(change("CREATE", "orders.example.com"))
+        batch(change("UPSERT", "billing.example.com"))
+        # moto's journal still holds orders.example.com: stock moto accepted this DELETE.
+        for changes, message in [
+            ((change("DELETE", "orders.example.com"), change("CREATE", "r1.example.com")),
+             "but the values provided do not match the current values"),
+            ((change("DELETE", "billing.example.com", "other.db.internal"),), "but it was not found"),
+            ((change("CREATE", "r1.example.com"),), "but it already exists"),
+        ]:
+            with self.assertRaises(ClientError) as raised:
+                batch(*changes)
+            error = raised.exception.response["Error"]
+            self.assertEqual(error["Code"], "InvalidChangeBatch")
+            self.assertIn(message, error["Message"])
+            self.assertEqual(raised.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+            self.assertEqual(cnames(), [("writer.db.internal.", ["billing.example.com"])], "nothing changed")
+
+        batch(change("DELETE", "billing.example.com"), change("CREATE", "r2.example.com"))
+        self.assertEqual(cnames(), [("writer.db.internal.", ["r2.example.com"])])
+
     def test_ledger_table_as_the_template_declares_it_with_conditional_writes(self):
         name = self.ok("POST", "/_failover/dynamodb/ledger-table", {"account": self.account})["table_name"]
         ddb = self.client("dynamodb")

@@ -6,6 +6,8 @@
 //! launcher maps to that account. Tests therefore run in parallel without resets and without seeing each
 //! other's resources.
 
+pub mod database;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;

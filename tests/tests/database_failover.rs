@@ -3,307 +3,18 @@
 //!
 //! Replica lag is real CloudWatch data on the local AWS: each test publishes `ReplicaLag` /
 //! `AuroraReplicaLag` datapoints with `PutMetricData`, and the handler reads them through the function's own
-//! [`CloudWatchLag`] adapter (`GetMetricData`). aws-sdk-cloudwatch speaks only rpc-v2-cbor, which the local
+//! [`CloudWatchLag`](database_failover::adapters::CloudWatchLag) adapter (`GetMetricData`). aws-sdk-cloudwatch speaks only rpc-v2-cbor, which the local
 //! AWS translates for moto (`tools/rpcv2_cbor.py`), so both calls also exercise that protocol. The adapter's
-//! port calls are recorded ([`RecordedLag`]) so "one query per region" is asserted; faults on the adapter are
+//! port calls are recorded ([`RecordedLag`](integration_tests::database::RecordedLag)) so "one query per region" is asserted; faults on the adapter are
 //! covered with `aws-smithy-mocks` in `functions/database-failover/tests/sdk_adapters.rs`.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
-
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-use aws_sdk_rds::types::{DbInstance, Tag};
-use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
-use database_failover::ports::{LagMetric, ReplicaLag};
-use database_failover::{App, Config};
-use failover_core::aws::AwsError;
+use database_failover::ports::LagMetric;
 use failover_core::invoke::InvokeError;
-use failover_core::ledger::{DynamoLedger, Ledger, Record, State};
-use failover_core::notify::SnsNotifier;
+use failover_core::ledger::State;
 use failover_core::outcome::Outcome;
-use failover_core::response::Response;
-use integration_tests::{http_json, lookup, Account, Received, Subscriber};
+use integration_tests::database::*;
+use integration_tests::Account;
 use serde_json::{json, Value};
-
-const OPT_IN: &str = "failover:enabled";
-
-type TestApp = App<RdsDatabases, RecordedLag, Route53Dns, SnsNotifier, DynamoLedger>;
-
-/// (region, metric name, instances) of one call.
-type LagCall = (String, &'static str, Vec<String>);
-
-/// The function's CloudWatch adapter, unchanged, with each of its port calls recorded.
-struct RecordedLag {
-    cloudwatch: CloudWatchLag,
-    calls: Arc<Mutex<Vec<LagCall>>>,
-}
-
-impl ReplicaLag for RecordedLag {
-    async fn lags(
-        &self,
-        region: &str,
-        metric: LagMetric,
-        instances: &[String],
-    ) -> Result<BTreeMap<String, Vec<f64>>, AwsError> {
-        self.calls.lock().unwrap().push((region.to_owned(), metric.name(), instances.to_vec()));
-        self.cloudwatch.lags(region, metric, instances).await
-    }
-}
-
-struct Env {
-    account: Account,
-    subscriber: Subscriber,
-    lag_calls: Arc<Mutex<Vec<LagCall>>>,
-    /// The ledger table, as the template declares it.
-    ledger: String,
-}
-
-impl Env {
-    async fn new() -> Self {
-        let account = Account::new().await;
-        let subscriber = Subscriber::create(&account, "failover-db").await;
-        let ledger = account.ledger_table();
-        Env { account, subscriber, lag_calls: Arc::default(), ledger }
-    }
-
-    fn config(&self, settings: &[(&str, &str)]) -> Config {
-        let mut pairs = vec![
-            ("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str()),
-            ("LEDGER_TABLE", self.ledger.as_str()),
-        ];
-        pairs.extend_from_slice(settings);
-        Config::from_lookup(&lookup(&pairs)).expect("valid config")
-    }
-
-    /// The function deployed in `account`'s region with these settings (on top of the topic).
-    fn app_in(&self, account: &Account, settings: &[(&str, &str)]) -> TestApp {
-        let config = self.config(settings);
-        // The topic lives in the subscriber's region, as a deployment's own topic lives in its region.
-        let notifier =
-            SnsNotifier::new(self.account.sns(), config.common.topic_arn.clone(), config.common.notification_format);
-        App::with_ports(
-            config,
-            account.region.clone(),
-            RdsDatabases::new(account.rds()),
-            RecordedLag { cloudwatch: CloudWatchLag::new(account.cloudwatch()), calls: self.lag_calls.clone() },
-            Route53Dns::new(account.route53()),
-            notifier,
-            DynamoLedger::new(self.account.dynamodb(), self.ledger.clone()),
-        )
-    }
-
-    /// The live ledger records of `resource` (`db-instance:<region>/<id>`, `db-cluster:<region>/<id>`).
-    async fn records(&self, resource: &str) -> Vec<Record> {
-        let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
-        ledger.read(resource, failover_core::time::now_secs()).await.expect("ledger read").records
-    }
-
-    /// The `promotion` record of primary `id` in the home region: (state, replica id).
-    async fn promotion(&self, id: &str) -> Option<(State, String)> {
-        let records = self.records(&format!("db-instance:{}/{id}", self.account.region)).await;
-        records
-            .into_iter()
-            .find(|r| r.key == "promotion")
-            .map(|r| (r.state, r.data["replica"]["id"].as_str().unwrap_or_default().to_owned()))
-    }
-
-    fn app(&self, settings: &[(&str, &str)]) -> TestApp {
-        self.app_in(&self.account, settings)
-    }
-
-    /// The function as `main` builds it, from the SDK configuration (its lag calls are not recorded).
-    fn sdk_app(&self) -> App {
-        App::new(self.config(&[]), &self.account.sdk)
-    }
-
-    fn lag_calls(&self) -> Vec<LagCall> {
-        self.lag_calls.lock().unwrap().clone()
-    }
-
-    /// How many times the local AWS answered `action` for this account (its call log, all regions).
-    fn calls_answered(&self, action: &str) -> u64 {
-        let (status, log) = http_json("GET", &format!("/_failover/calls?account={}", self.account.id), None);
-        assert_eq!(status, 200, "{log}");
-        log["calls"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|c| c["action"] == action)
-            .map(|c| c["count"].as_u64().unwrap())
-            .sum()
-    }
-
-    async fn primary(&self, id: &str, opted_in: bool) -> DbInstance {
-        let mut request = self
-            .account
-            .rds()
-            .create_db_instance()
-            .db_instance_identifier(id)
-            .engine("mysql")
-            .db_instance_class("db.t3.micro")
-            .allocated_storage(20)
-            .master_username("admin")
-            .master_user_password("password1")
-            .backup_retention_period(7);
-        if opted_in {
-            request = request.tags(tag(OPT_IN, "true"));
-        }
-        request.send().await.expect("create primary").db_instance.expect("instance")
-    }
-
-    /// A replica of `source` in `account`'s region, opted in, with extra tags.
-    async fn replica_in(&self, account: &Account, id: &str, source: &str, tags: &[(&str, &str)]) {
-        let mut request = account
-            .rds()
-            .create_db_instance_read_replica()
-            .db_instance_identifier(id)
-            .source_db_instance_identifier(source)
-            .db_instance_class("db.t3.micro")
-            .tags(tag(OPT_IN, "true"));
-        for (k, v) in tags {
-            request = request.tags(tag(k, v));
-        }
-        request.send().await.expect("create replica");
-    }
-
-    async fn replica(&self, id: &str, source: &str, tags: &[(&str, &str)]) {
-        self.replica_in(&self.account, id, source, tags).await
-    }
-
-    /// Publishes ReplicaLag datapoints in `account`'s region (see [`put_lag`]).
-    async fn lag_in(&self, account: &Account, id: &str, values: &[f64]) {
-        put_lag(account, LagMetric::ReplicaLag, id, values).await
-    }
-
-    async fn lag(&self, id: &str, values: &[f64]) {
-        self.lag_in(&self.account, id, values).await
-    }
-
-    fn set_status(&self, id: &str, status: &str) {
-        self.account.control("/_failover/rds/instance-status", json!({"db_instance_identifier": id, "status": status}));
-    }
-
-    async fn describe_in(&self, account: &Account, id: &str) -> DbInstance {
-        account
-            .rds()
-            .describe_db_instances()
-            .db_instance_identifier(id)
-            .send()
-            .await
-            .expect("describe")
-            .db_instances
-            .and_then(|mut v| v.pop())
-            .expect("instance")
-    }
-
-    async fn describe(&self, id: &str) -> DbInstance {
-        self.describe_in(&self.account, id).await
-    }
-
-    async fn is_replica(&self, id: &str) -> bool {
-        self.describe(id).await.read_replica_source_db_instance_identifier.is_some()
-    }
-
-    fn failure_event(&self, id: &str, event_id: &str) -> Value {
-        rds_event(&self.account.id, &self.account.region, id, event_id, "DB_INSTANCE")
-    }
-
-    async fn notifications(&self) -> Vec<Received> {
-        self.subscriber.received().await
-    }
-}
-
-/// `PutMetricData` of `metric` (namespace `AWS/RDS`, dimension `DBInstanceIdentifier`) for `id`, newest first:
-/// the newest 30 s ago, then one a minute earlier each, so that every value is the maximum of its own minute of
-/// the function's 5-minute window and reads back as given.
-async fn put_lag(account: &Account, metric: LagMetric, id: &str, values: &[f64]) {
-    let unit = match metric {
-        LagMetric::ReplicaLag => StandardUnit::Seconds,
-        LagMetric::AuroraReplicaLag => StandardUnit::Milliseconds,
-    };
-    let now = SystemTime::now();
-    let data = values
-        .iter()
-        .enumerate()
-        .map(|(i, value)| {
-            MetricDatum::builder()
-                .metric_name(metric.name())
-                .dimensions(Dimension::builder().name("DBInstanceIdentifier").value(id).build())
-                .timestamp(DateTime::from(now - Duration::from_secs(30 + 60 * i as u64)))
-                .value(*value)
-                .unit(unit.clone())
-                .build()
-        })
-        .collect();
-    account
-        .cloudwatch()
-        .put_metric_data()
-        .namespace("AWS/RDS")
-        .set_metric_data(Some(data))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("PutMetricData {} {id}: {e:?}", metric.name()));
-}
-
-fn tag(key: &str, value: &str) -> Tag {
-    Tag::builder().key(key).value(value).build()
-}
-
-fn rds_event(account: &str, region: &str, id: &str, event_id: &str, source_type: &str) -> Value {
-    let kind = if source_type == "CLUSTER" { "cluster" } else { "db" };
-    let detail_type = if source_type == "CLUSTER" { "RDS DB Cluster Event" } else { "RDS DB Instance Event" };
-    json!({
-        "version": "0", "id": "e1", "detail-type": detail_type, "source": "aws.rds", "account": account,
-        "time": "2024-05-01T10:07:12Z", "region": region, "resources": [],
-        "detail": {
-            "EventCategories": ["failure"], "SourceType": source_type,
-            "SourceArn": format!("arn:aws:rds:{region}:{account}:{kind}:{id}"),
-            "Date": "2024-05-01T10:07:12.123Z", "Message": "test event", "SourceIdentifier": id, "EventID": event_id
-        }
-    })
-}
-
-fn alarm_action(account: &str, name: &str, dimension: (&str, &str)) -> Value {
-    json!({
-        "source": "aws.cloudwatch",
-        "alarmArn": format!("arn:aws:cloudwatch:us-east-1:{account}:alarm:{name}"),
-        "accountId": account, "time": "2024-05-01T10:05:00.490+0000", "region": "us-east-1",
-        "alarmData": {
-            "alarmName": name,
-            "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": "2024-05-01T10:05:00.490+0000"},
-            "previousState": {"value": "OK", "reason": "ok", "timestamp": "2024-04-30T08:00:00.000+0000"},
-            "configuration": {"metrics": [{"id": "m1", "metricStat": {"metric": {
-                "namespace": "AWS/RDS", "name": "WriteLatency", "dimensions": {dimension.0: dimension.1}},
-                "period": 60, "stat": "Maximum"}, "returnData": true}]}
-        }
-    })
-}
-
-async fn ok<D, L, R, N, G>(app: &App<D, L, R, N, G>, payload: Value) -> Response
-where
-    D: database_failover::ports::Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: database_failover::ports::Dns + Sync,
-    N: failover_core::notify::Notifier + Sync,
-    G: Ledger,
-{
-    app.handle(payload).await.unwrap_or_else(|e| panic!("handler failed: {e}"))
-}
-
-fn outcomes(notes: &[Received]) -> Vec<&str> {
-    notes.iter().map(|n| n.attribute("outcome")).collect()
-}
-
-/// orders (opted in) with three replicas: r-lag (20 s), r-fast (1 s), r-mid (8 s).
-async fn orders(env: &Env) {
-    env.primary("orders", true).await;
-    for (id, lag) in [("r-lag", [20.0, 12.0]), ("r-fast", [1.0, 0.5]), ("r-mid", [8.0, 2.0])] {
-        env.replica(id, "orders", &[]).await;
-        env.lag(id, &lag).await;
-    }
-}
 
 // ------------------------------------------------------------------ promotion
 
@@ -355,9 +66,9 @@ async fn priority_tag_should_win_over_lower_lag() {
     env.replica("r-preferred", "orders", &[("failover:priority", "1")]).await;
     env.lag("r-fast", &[0.5]).await;
     env.lag("r-preferred", &[9.0]).await;
-    env.set_status("orders", "storage-full");
+    env.set_status("orders", "failed");
 
-    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0221")).await;
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
 
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert!(!env.is_replica("r-preferred").await);
@@ -444,7 +155,7 @@ async fn same_event_three_times_then_another_failure_event_should_promote_exactl
     for event in [
         env.failure_event("orders", "RDS-EVENT-0031"),
         env.failure_event("orders", "RDS-EVENT-0031"),
-        env.failure_event("orders", "RDS-EVENT-0221"),
+        env.failure_event("orders", "RDS-EVENT-0004"),
     ] {
         let again = ok(&app, event).await;
         assert_eq!(again.status, Outcome::Skipped, "{again:?}");
@@ -609,39 +320,23 @@ async fn the_records_of_a_change_should_be_in_the_table_and_status_should_list_t
 // ------------------------------------------------------------------ Route 53
 
 #[tokio::test]
-async fn promotion_should_upsert_the_endpoint_record_as_a_cname_to_the_new_primary() {
+async fn the_deprecated_endpoint_record_setting_should_no_longer_repoint_anything() {
     let env = Env::new().await;
     orders(&env).await;
     env.set_status("orders", "failed");
     let r53 = env.account.route53();
-    let zone = r53
-        .create_hosted_zone()
-        .name("orders.internal")
-        .caller_reference(&env.account.id)
-        .send()
-        .await
-        .expect("zone")
-        .hosted_zone
-        .expect("zone")
-        .id;
-    let zone_id = zone.rsplit('/').next().unwrap().to_owned();
+    let zone_id = env.hosted_zone("orders.internal").await;
     let setting = format!("{zone_id}/writer.orders.internal");
 
     let response =
         ok(&env.app(&[("DB_ENDPOINT_RECORD", &setting)]), env.failure_event("orders", "RDS-EVENT-0031")).await;
 
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
-    let endpoint = env.describe("r-fast").await.endpoint.and_then(|e| e.address).expect("endpoint");
+    assert!(!env.is_replica("r-fast").await, "promoted all the same");
     let records = r53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.expect("records");
-    let cname = records
-        .resource_record_sets()
-        .iter()
-        .find(|r| r.name() == "writer.orders.internal." && r.r#type().as_str() == "CNAME")
-        .expect("CNAME written");
-    assert_eq!(cname.resource_records()[0].value(), endpoint);
-    assert_eq!(cname.ttl(), Some(30));
+    assert!(records.resource_record_sets().iter().all(|r| r.r#type().as_str() != "CNAME"), "no CNAME written");
     let notes = env.notifications().await;
-    assert!(notes[0].body()["next_steps"][0].as_str().unwrap().contains("writer.orders.internal now points to"));
+    assert!(notes[0].body()["next_steps"][0].as_str().unwrap().starts_with("Repoint clients to"), "{:?}", notes[0]);
 }
 
 // ------------------------------------------------------------------ Aurora
@@ -857,22 +552,30 @@ async fn dry_run_should_publish_the_plan_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn manual_promote_should_honour_dry_run_then_promote_the_named_replica() {
+async fn manual_promote_away_from_an_available_primary_should_need_force_honour_dry_run_and_say_it_is_not_fenced() {
     let env = Env::new().await;
     orders(&env).await;
     let app = env.app(&[]);
-    let command = json!({"command": "promote", "db_instance_identifier": "r-mid", "dry_run": true});
+    let unforced = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-mid"})).await;
+    assert_eq!(unforced.status, Outcome::Refused, "orders is available: {unforced:?}");
+    assert!(env.is_replica("r-mid").await, "nothing changed");
+    assert_eq!(env.promotion("orders").await, None);
+    let command = json!({"command": "promote", "db_instance_identifier": "r-mid", "dry_run": true, "force": true});
 
     assert_eq!(ok(&app, command).await.status, Outcome::DryRun);
     assert!(env.is_replica("r-mid").await);
-    let response = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-mid"})).await;
+    let response = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-mid", "force": true})).await;
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert!(!env.is_replica("r-mid").await);
     // A second manual promotion of another replica of the same primary is refused.
-    let other = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-fast"})).await;
+    let other = ok(&app, json!({"command": "promote", "db_instance_identifier": "r-fast", "force": true})).await;
     assert_eq!(other.status, Outcome::Refused, "{other:?}");
     assert!(env.is_replica("r-fast").await);
-    assert_eq!(outcomes(&env.notifications().await), ["dry-run", "succeeded", "refused"]);
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["refused", "dry-run", "succeeded", "refused"]);
+    assert!(notes[0].body()["summary"].as_str().unwrap().contains(r#"add "force": true"#), "{:?}", notes[0]);
+    let summary = notes[2].body()["summary"].as_str().unwrap().to_owned();
+    assert!(summary.contains("orders was available and was NOT fenced"), "{summary}");
 }
 
 #[tokio::test]

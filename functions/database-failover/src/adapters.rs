@@ -13,8 +13,7 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, 
 use failover_core::aws::{AwsContext, AwsError};
 use failover_core::tags::Tags;
 
-use crate::config::EndpointRecord;
-use crate::model::{dns_name, Cluster, ClusterMember, DbRef, Instance, Listed};
+use crate::model::{dns_name, Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, Listed};
 use crate::ports::{Databases, Dns, LagMetric, ReplicaLag};
 
 /// TTL of the CNAME written on failover: short, so clients follow the new primary quickly.
@@ -333,8 +332,31 @@ impl Dns for Route53Dns {
         Ok(found)
     }
 
-    async fn upsert_cname(&self, record: &EndpointRecord, target: &str) -> Result<(), AwsError> {
-        let resource = format!("UPSERT CNAME {} -> {target}", record.name);
+    async fn cname(&self, record: &EndpointRecord) -> Result<Option<Cname>, AwsError> {
+        let resource = format!("CNAME {}", record.name);
+        let listed = self
+            .client
+            .list_resource_record_sets()
+            .hosted_zone_id(&record.hosted_zone_id)
+            .start_record_name(&record.name)
+            .start_record_type(RrType::Cname)
+            .max_items(1)
+            .send()
+            .await
+            .aws("ListResourceRecordSets", resource.as_str())?;
+        let wanted = record.name.trim_end_matches('.');
+        Ok(listed
+            .resource_record_sets()
+            .iter()
+            .find(|set| set.r#type() == &RrType::Cname && set.name().trim_end_matches('.').eq_ignore_ascii_case(wanted))
+            .map(|set| Cname {
+                ttl: set.ttl(),
+                values: set.resource_records().iter().map(|r| r.value().to_owned()).collect(),
+            }))
+    }
+
+    async fn replace_cname(&self, record: &EndpointRecord, current: &Cname, target: &str) -> Result<bool, AwsError> {
+        let resource = format!("CNAME {} -> {target}", record.name);
         let invalid = |e: aws_smithy_types::error::operation::BuildError| AwsError {
             operation: "ChangeResourceRecordSets",
             resource: resource.clone(),
@@ -342,27 +364,44 @@ impl Dns for Route53Dns {
             transient: false,
             message: e.to_string(),
         };
-        let set = ResourceRecordSet::builder()
-            .name(&record.name)
-            .r#type(RrType::Cname)
-            .ttl(CNAME_TTL_SECONDS)
-            .resource_records(ResourceRecord::builder().value(target).build().map_err(invalid)?)
+        let set = |ttl: Option<i64>, values: &[String]| {
+            let records: Result<Vec<ResourceRecord>, _> =
+                values.iter().map(|v| ResourceRecord::builder().value(v).build()).collect();
+            ResourceRecordSet::builder()
+                .name(&record.name)
+                .r#type(RrType::Cname)
+                .set_ttl(ttl)
+                .set_resource_records(Some(records.map_err(invalid)?))
+                .build()
+                .map_err(invalid)
+        };
+        let delete = Change::builder()
+            .action(ChangeAction::Delete)
+            .resource_record_set(set(current.ttl, &current.values)?)
             .build()
             .map_err(invalid)?;
-        let change =
-            Change::builder().action(ChangeAction::Upsert).resource_record_set(set).build().map_err(invalid)?;
+        let create = Change::builder()
+            .action(ChangeAction::Create)
+            .resource_record_set(set(Some(CNAME_TTL_SECONDS), &[target.to_owned()])?)
+            .build()
+            .map_err(invalid)?;
         let batch = ChangeBatch::builder()
-            .comment("database-failover: repoint clients to the promoted replica")
-            .changes(change)
+            .comment("database-failover: repoint clients from the failed primary to the promoted replica")
+            .changes(delete)
+            .changes(create)
             .build()
             .map_err(invalid)?;
-        self.client
+        let sent = self
+            .client
             .change_resource_record_sets()
             .hosted_zone_id(&record.hosted_zone_id)
             .change_batch(batch)
             .send()
-            .await
-            .aws("ChangeResourceRecordSets", resource.as_str())?;
-        Ok(())
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_invalid_change_batch()) => Ok(false),
+            Err(error) => Err(error).aws("ChangeResourceRecordSets", resource.as_str()),
+        }
     }
 }

@@ -5,8 +5,9 @@ use failover_core::config::{boolean, number, optional, CommonConfig, ConfigError
 
 pub const FAILURE_EVENT_IDS: Setting = Setting {
     name: "FAILURE_EVENT_IDS",
-    default: Some("RDS-EVENT-0031,RDS-EVENT-0035,RDS-EVENT-0036,RDS-EVENT-0221,RDS-EVENT-0004,RDS-EVENT-0022"),
-    meaning: "RDS instance events (comma-separated ids) that mean a primary may be down",
+    default: Some("RDS-EVENT-0031,RDS-EVENT-0036,RDS-EVENT-0004,RDS-EVENT-0022"),
+    meaning: "RDS instance events (comma-separated ids) that mean a primary may be down; storage full (0221) and \
+              invalid parameters (0035) are notified with their fix unless listed here",
 };
 pub const PROMOTE_WHEN_AVAILABLE: Setting = Setting {
     name: "PROMOTE_WHEN_AVAILABLE",
@@ -26,7 +27,8 @@ pub const BACKUP_RETENTION_DAYS: Setting = Setting {
 pub const DB_ENDPOINT_RECORD: Setting = Setting {
     name: "DB_ENDPOINT_RECORD",
     default: Some(""),
-    meaning: "`<hosted-zone-id>/<record-name>`: CNAME repointed to the new primary (unset: no DNS change)",
+    meaning: "deprecated, no longer read (a warning is logged when set): name the record on each primary with \
+              the tag `failover:dns-record`",
 };
 pub const ALLOW_CROSS_REGION: Setting = Setting {
     name: "ALLOW_CROSS_REGION",
@@ -50,13 +52,6 @@ pub const SETTINGS: &[&Setting] = &[
     &ALLOW_CROSS_REGION,
 ];
 
-/// A Route 53 record to repoint at the new primary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndpointRecord {
-    pub hosted_zone_id: String,
-    pub name: String,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub common: CommonConfig,
@@ -68,8 +63,8 @@ pub struct Config {
     pub max_replica_lag_seconds: f64,
     /// [`BACKUP_RETENTION_DAYS`].
     pub backup_retention_days: i32,
-    /// [`DB_ENDPOINT_RECORD`]: `None` when unset (no DNS change).
-    pub endpoint_record: Option<EndpointRecord>,
+    /// [`DB_ENDPOINT_RECORD`], deprecated: its value when set, only to warn that it is no longer used.
+    pub deprecated_endpoint_record: Option<String>,
     /// [`ALLOW_CROSS_REGION`].
     pub allow_cross_region: bool,
 }
@@ -86,29 +81,23 @@ impl Config {
                 expected: "a comma-separated list of RDS event ids such as RDS-EVENT-0031".into(),
             });
         }
-        let endpoint_record = match optional(lookup, DB_ENDPOINT_RECORD.name) {
-            None => None,
-            // The zone id may be given as Route 53 prints it: `/hostedzone/Z0123456789ABC`.
-            Some(raw) => match raw.trim_start_matches('/').trim_start_matches("hostedzone/").split_once('/') {
-                Some((zone, name)) if !zone.trim().is_empty() && !name.trim().is_empty() => {
-                    Some(EndpointRecord { hosted_zone_id: zone.trim().to_owned(), name: name.trim().to_owned() })
-                }
-                _ => {
-                    return Err(ConfigError::Invalid {
-                        name: DB_ENDPOINT_RECORD.name,
-                        value: raw,
-                        expected: "<hosted-zone-id>/<record-name>, e.g. Z0123456789ABC/db.example.com".into(),
-                    })
-                }
-            },
-        };
+        // One record for every primary repointed the wrong one: the record now belongs to its primary's tag.
+        let deprecated_endpoint_record = optional(lookup, DB_ENDPOINT_RECORD.name);
+        if let Some(value) = &deprecated_endpoint_record {
+            tracing::warn!(
+                setting = DB_ENDPOINT_RECORD.name,
+                value,
+                tag = crate::model::DNS_RECORD_TAG,
+                "DB_ENDPOINT_RECORD is no longer read: tag each primary with failover:dns-record=<hosted-zone-id>/<record-name>"
+            );
+        }
         Ok(Config {
             common: CommonConfig::from_lookup(lookup)?,
             failure_event_ids,
             promote_when_available: boolean(lookup, &PROMOTE_WHEN_AVAILABLE)?,
             max_replica_lag_seconds: number(lookup, &MAX_REPLICA_LAG_SECONDS, 0.0, 86_400.0)?,
             backup_retention_days: number(lookup, &BACKUP_RETENTION_DAYS, 1, 35)?,
-            endpoint_record,
+            deprecated_endpoint_record,
             allow_cross_region: boolean(lookup, &ALLOW_CROSS_REGION)?,
         })
     }
@@ -141,7 +130,7 @@ mod tests {
         assert!(!c.promote_when_available);
         assert_eq!(c.max_replica_lag_seconds, 30.0);
         assert_eq!(c.backup_retention_days, 7);
-        assert_eq!(c.endpoint_record, None);
+        assert_eq!(c.deprecated_endpoint_record, None);
         assert!(!c.allow_cross_region);
         assert!(!c.common.dry_run);
     }
@@ -162,10 +151,7 @@ mod tests {
         assert!(c.promote_when_available && c.allow_cross_region && c.common.dry_run);
         assert_eq!(c.max_replica_lag_seconds, 12.5);
         assert_eq!(c.backup_retention_days, 35);
-        assert_eq!(
-            c.endpoint_record,
-            Some(EndpointRecord { hosted_zone_id: "Z0123456789ABC".into(), name: "db.example.com".into() })
-        );
+        assert_eq!(c.deprecated_endpoint_record.as_deref(), Some("/hostedzone/Z0123456789ABC/db.example.com"));
     }
 
     #[test]
@@ -176,8 +162,6 @@ mod tests {
             ("MAX_REPLICA_LAG_SECONDS", "-1"),
             ("BACKUP_RETENTION_DAYS", "0"),
             ("BACKUP_RETENTION_DAYS", "36"),
-            ("DB_ENDPOINT_RECORD", "db.example.com"),
-            ("DB_ENDPOINT_RECORD", "Z123/"),
             ("PROMOTE_WHEN_AVAILABLE", "yes"),
             ("ALLOW_CROSS_REGION", "1"),
         ] {
@@ -189,8 +173,8 @@ mod tests {
     #[test]
     fn blank_values_mean_the_default() {
         let c = config(&[("DB_ENDPOINT_RECORD", ""), ("FAILURE_EVENT_IDS", "  ")]).unwrap();
-        assert_eq!(c.endpoint_record, None);
-        assert_eq!(c.failure_event_ids.len(), 6);
+        assert_eq!(c.deprecated_endpoint_record, None);
+        assert_eq!(c.failure_event_ids.len(), 4);
     }
 
     #[test]

@@ -82,6 +82,11 @@ where
         &self.databases
     }
 
+    /// The Route 53 port, for tests of what invocations left behind.
+    pub fn dns(&self) -> &R {
+        &self.dns
+    }
+
     /// The ledger port, for tests of what invocations left behind.
     pub fn ledger(&self) -> &G {
         &self.ledger
@@ -107,9 +112,11 @@ where
                     InvokeError::InvalidCommand(e)
                 })?;
                 let dry_run = manual.dry_run.unwrap_or(self.config.common.dry_run);
-                (route::command(command, &self.region), dry_run, force)
+                (route::command(command, &self.region, force), dry_run, force)
             }
-            other => (route::route(other, &self.config.failure_event_ids), self.config.common.dry_run, false),
+            other => {
+                (route::route(other, &self.config.failure_event_ids, &self.region), self.config.common.dry_run, false)
+            }
         };
         let owner = ledger::owner(request_id);
         let ctx = Context {

@@ -13,6 +13,55 @@ use serde_json::{json, Value};
 pub const PRIORITY_TAG: &str = "failover:priority";
 pub const DEFAULT_PRIORITY: i32 = 100;
 
+/// Tag on a primary: `<hosted-zone-id>/<record-name>`, the Route 53 CNAME that follows it to the promoted
+/// replica (read with [`EndpointRecord::parse`]).
+pub const DNS_RECORD_TAG: &str = "failover:dns-record";
+
+/// A Route 53 record: the one a primary's [`DNS_RECORD_TAG`] names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointRecord {
+    pub hosted_zone_id: String,
+    pub name: String,
+}
+
+impl EndpointRecord {
+    /// Reads `<hosted-zone-id>/<record-name>` (the zone id may be given as Route 53 prints it:
+    /// `/hostedzone/Z0123456789ABC`); the error says what was expected. Pure: the `readiness` check reads
+    /// the tag with it too.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let trimmed = value.trim().trim_start_matches('/');
+        let trimmed = trimmed.strip_prefix("hostedzone/").unwrap_or(trimmed);
+        match trimmed.split_once('/') {
+            Some((zone, name)) if !zone.trim().is_empty() && !name.trim().is_empty() && !zone.contains(' ') => {
+                Ok(EndpointRecord { hosted_zone_id: zone.trim().to_owned(), name: name.trim().to_owned() })
+            }
+            _ => Err(format!(
+                "{DNS_RECORD_TAG}={value:?} is not <hosted-zone-id>/<record-name>, e.g. Z0123456789ABC/db.example.com"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for EndpointRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (hosted zone {})", self.name, self.hosted_zone_id)
+    }
+}
+
+/// The DNS step of a promotion: repoint `record` from the failed primary's endpoint `from`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Repoint {
+    pub record: EndpointRecord,
+    pub from: String,
+}
+
+/// A CNAME as Route 53 holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cname {
+    pub ttl: Option<i64>,
+    pub values: Vec<String>,
+}
+
 /// Statuses in which a primary counts as down (together with "not found").
 pub const DOWN_STATUSES: &[&str] = &[
     "failed",
@@ -94,6 +143,17 @@ impl Instance {
     pub fn opted_in(&self, opt_in_tag_key: &str) -> bool {
         opted_in(&self.tags, opt_in_tag_key)
     }
+
+    /// The DNS step of this primary's failover: `Ok(None)` without a [`DNS_RECORD_TAG`]; an error when the tag
+    /// is malformed or the primary has no endpoint to repoint from.
+    pub fn repoint(&self) -> Result<Option<Repoint>, String> {
+        let Some(value) = self.tags.get(DNS_RECORD_TAG) else { return Ok(None) };
+        let record = EndpointRecord::parse(value)?;
+        match &self.endpoint {
+            Some(from) => Ok(Some(Repoint { record, from: from.clone() })),
+            None => Err(format!("{} has no endpoint: {} cannot be repointed from it", self.at.id, record.name)),
+        }
+    }
 }
 
 /// The instance described for each of `refs`, in `refs`' order, from `found` (described in any order, e.g. one
@@ -105,9 +165,6 @@ pub fn in_order(refs: &[DbRef], found: &[Instance]) -> Vec<Instance> {
         .cloned()
         .collect()
 }
-
-/// Tag on a primary naming the DNS record its clients use: `<hosted-zone-id>/<record-name>`.
-pub const DNS_RECORD_TAG: &str = "failover:dns-record";
 
 /// A DNS name as Route 53 compares it: lower case, without the final dot.
 pub fn dns_name(name: &str) -> String {
@@ -171,6 +228,9 @@ pub struct Record {
     pub state: State,
     /// The invocation that wrote (or last settled) it: a retry settles a pending record in its name.
     pub owner: String,
+    /// The DNS step decided with it (promotions only), kept so that a retry repoints the same record from
+    /// the same endpoint even when the primary is gone.
+    pub dns: Option<Repoint>,
 }
 
 impl Record {
@@ -182,7 +242,13 @@ impl Record {
             at_secs: Some(now_secs),
             state: State::Pending,
             owner: String::new(),
+            dns: None,
         }
+    }
+
+    pub fn with_dns(mut self, dns: Option<Repoint>) -> Self {
+        self.dns = dns;
+        self
     }
 
     pub fn with_state(mut self, state: State) -> Self {
@@ -192,8 +258,13 @@ impl Record {
 
     /// The record's data in the ledger; `subject` names the chosen instance's field (`replica`, `target`).
     pub fn data(&self, subject: &str, arn: &str, endpoint: Option<&str>) -> Value {
-        json!({subject: {"region": self.subject.region, "id": self.subject.id}, "arn": arn, "decided_at": self.at,
-            "endpoint": endpoint})
+        let mut data = json!({subject: {"region": self.subject.region, "id": self.subject.id}, "arn": arn,
+            "decided_at": self.at, "endpoint": endpoint});
+        if let Some(dns) = &self.dns {
+            data["dns"] =
+                json!({"hosted_zone_id": dns.record.hosted_zone_id, "name": dns.record.name, "from": dns.from});
+        }
+        data
     }
 
     /// Reads a ledger record written with [`Record::data`]; `None` when its data does not name the subject.
@@ -209,6 +280,11 @@ impl Record {
             at_secs: Some(at_secs),
             state: record.state,
             owner: record.owner.clone(),
+            dns: record.data.get("dns").and_then(|dns| {
+                let text = |name: &str| dns.get(name).and_then(Value::as_str).map(str::to_owned);
+                let record = EndpointRecord { hosted_zone_id: text("hosted_zone_id")?, name: text("name")? };
+                Some(Repoint { record, from: text("from")? })
+            }),
         })
     }
 }
@@ -228,7 +304,11 @@ mod tests {
 
     #[test]
     fn records_round_trip_through_the_ledger() {
-        let decision = Record::new(DbRef::new("us-west-2", "orders-west"), 1_714_558_032);
+        let dns = Repoint {
+            record: EndpointRecord { hosted_zone_id: "Z1".into(), name: "writer.db.internal".into() },
+            from: "orders.example.com".into(),
+        };
+        let decision = Record::new(DbRef::new("us-west-2", "orders-west"), 1_714_558_032).with_dns(Some(dns));
         assert_eq!(decision.at, "2024-05-01T10:07:12Z");
         let data = decision.data("replica", "arn:aws:rds:us-west-2:1:db:orders-west", None);
         let stored =
@@ -236,6 +316,17 @@ mod tests {
         let read = Record::from_ledger(&stored, "replica").unwrap();
         assert_eq!(read, Record { owner: "me".into(), ..decision });
         assert_eq!(Record::from_ledger(&stored, "target"), None);
+    }
+
+    #[test]
+    fn the_dns_record_tag_is_a_zone_and_a_name() {
+        let record = |zone: &str, name: &str| Ok(EndpointRecord { hosted_zone_id: zone.into(), name: name.into() });
+        assert_eq!(EndpointRecord::parse("Z0123/db.example.com"), record("Z0123", "db.example.com"));
+        assert_eq!(EndpointRecord::parse(" /hostedzone/Z0123/db.example.com "), record("Z0123", "db.example.com"));
+        for bad in ["db.example.com", "Z0123/", "/db.example.com", "", "Z 1/db"] {
+            let error = EndpointRecord::parse(bad).expect_err(bad);
+            assert!(error.contains(DNS_RECORD_TAG) && error.contains("<hosted-zone-id>/<record-name>"), "{error}");
+        }
     }
 
     #[test]

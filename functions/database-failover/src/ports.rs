@@ -7,8 +7,7 @@ use std::future::Future;
 
 use failover_core::aws::AwsError;
 
-use crate::config::EndpointRecord;
-use crate::model::{Cluster, DbRef, Instance, Listed};
+use crate::model::{Cluster, Cname, DbRef, EndpointRecord, Instance, Listed};
 
 /// RDS, in any region.
 pub trait Databases {
@@ -86,8 +85,18 @@ pub trait ReplicaLag {
 
 /// Route 53.
 pub trait Dns {
-    /// `UPSERT` of a CNAME pointing `record` at `target`.
-    fn upsert_cname(&self, record: &EndpointRecord, target: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// The CNAME `record` names, as it is now (`ListResourceRecordSets` from its name and type, one item);
+    /// `None` when there is none.
+    fn cname(&self, record: &EndpointRecord) -> impl Future<Output = Result<Option<Cname>, AwsError>> + Send;
+    /// ONE change batch: DELETE `current` (its TTL and values exactly as read), CREATE the CNAME pointing at
+    /// `target`. `Ok(false)` when Route 53 rejects the batch (`InvalidChangeBatch`: the record changed since
+    /// it was read); then nothing changed.
+    fn replace_cname(
+        &self,
+        record: &EndpointRecord,
+        current: &Cname,
+        target: &str,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
     /// The values of the record `name` in the hosted zone (a CNAME's value, or an alias's DNS name), through
     /// `ListResourceRecordSets`; `None` when there is no such record (`readiness`). Default as above.
     fn record_values(

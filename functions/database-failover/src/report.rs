@@ -8,14 +8,16 @@ use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
-use crate::decide::{ClusterFailover, Info, Plan, Promotion, Refusal, Trigger, Verdict};
-use crate::model::{cluster_resource, promotion_resource, DbRef, Record, PROMOTION_KEY};
+use crate::decide::{ClusterFailover, DnsResult, Info, Plan, Promotion, Refusal, Trigger, Verdict};
+use crate::model::{cluster_resource, promotion_resource, DbRef, Instance, Record, PROMOTION_KEY};
 use crate::FUNCTION;
 
 pub const PROMOTE: &str = "promote-replica";
 pub const FAILOVER_CLUSTER: &str = "failover-cluster";
 pub const AWS_FAILOVER: &str = "aws-failover";
 pub const STATUS: &str = "status";
+/// A primary to fix in place rather than promote away from.
+pub const FIX_IN_PLACE: &str = "fix-in-place";
 /// The action of a skip: nothing was considered.
 pub const NONE: &str = "none";
 
@@ -69,7 +71,7 @@ pub fn promotion(
     trigger: &Trigger,
     outcome: Outcome,
     failure: Option<&Failure>,
-    dns: Option<&str>,
+    dns: &DnsResult,
     backup_retention_days: i32,
 ) -> Report {
     let primary = &p.primary.id;
@@ -79,6 +81,9 @@ pub fn promotion(
     let endpoint = p.endpoint.clone().unwrap_or_else(|| format!("the endpoint of {replica}"));
     let resumed = if p.resumed { " (completing the decision recorded at the first attempt)" } else { "" };
     let (title, severity) = match outcome {
+        Outcome::Succeeded if dns.is_warning() => {
+            (format!("{primary} failed over: {replica} promoted; DNS record not changed"), Severity::Warning)
+        }
         Outcome::Succeeded => (format!("{primary} failed over: {replica} promoted"), Severity::Warning),
         Outcome::DryRun => (format!("dry run: would promote {replica} for {primary}"), Severity::Info),
         _ => (format!("promoting {replica} for {primary} failed"), Severity::Critical),
@@ -88,6 +93,12 @@ pub fn promotion(
         trigger.describe(),
         p.primary_status
     );
+    if p.primary_status == "available" && outcome != Outcome::DryRun {
+        summary.push_str(&format!(
+            "WARNING: {primary} was available and was NOT fenced: it still accepts writes; stop it or make it \
+             read-only before clients write to {replica}. "
+        ));
+    }
     match (outcome, failure) {
         (Outcome::Succeeded, _) => summary.push_str(&format!(
             "PromoteReadReplica was called with BackupRetentionPeriod={backup_retention_days}; the instance reboots \
@@ -97,14 +108,23 @@ pub fn promotion(
         (_, Some(f)) => summary.push_str(&format!("Step \"{}\" failed: {}.", f.step, f.error)),
         _ => {}
     }
+    if let Some(sentence) = dns.sentence() {
+        summary.push(' ');
+        summary.push_str(&sentence);
+    }
     let mut next_steps = Vec::new();
     match outcome {
         Outcome::Succeeded => {
             match dns {
-                Some(record) => {
+                DnsResult::Repointed { record, .. } | DnsResult::AlreadyThere { record, .. } => {
                     next_steps.push(format!("Check that clients reconnected: {record} now points to {endpoint}."))
                 }
-                None => next_steps.push(format!(
+                DnsResult::Elsewhere { record, points_to, .. } => next_steps.push(format!(
+                    "{record} was left pointing to {}: if it should follow {primary}, repoint it to {endpoint} by \
+                     hand; otherwise remove the failover:dns-record tag from whichever primary does not own it.",
+                    points_to.join(", ")
+                )),
+                _ => next_steps.push(format!(
                     "Repoint clients to {endpoint}: the old primary's endpoint does not move to the promoted replica."
                 )),
             }
@@ -157,7 +177,7 @@ pub fn promotion(
             "record": record_json(&p.record, &p.primary),
             "resumed": p.resumed,
             "backup_retention_days": backup_retention_days,
-            "dns_record": dns,
+            "dns": dns,
             "replicas": p.replicas,
             "failure": failure.map(Failure::json),
         }))
@@ -325,4 +345,53 @@ pub fn control_failure(action: &str, error: AwsError) -> Report {
         .details(json!({"error": error.to_string()}))
         .steps(["Run the command again; check the function's permissions on the ledger table.".to_owned()])
         .error(error)
+}
+
+/// A primary to fix in place (storage full, invalid parameters): the command that fixes it, and how to promote
+/// instead. Nothing was changed.
+pub fn fix_in_place(instance: &Instance, event_id: &str, message: &str) -> Report {
+    let (id, region) = (&instance.at.id, &instance.at.region);
+    let (problem, fix) = if event_id == "RDS-EVENT-0221" {
+        (
+            "ran out of storage",
+            format!(
+                "aws rds modify-db-instance --region {region} --db-instance-identifier {id} --allocated-storage \
+                 <GiB, at least 10% more than now> --max-allocated-storage <GiB> --apply-immediately"
+            ),
+        )
+    } else {
+        (
+            "has parameters it cannot start with",
+            format!(
+                "aws rds modify-db-instance --region {region} --db-instance-identifier {id} --db-parameter-group-name \
+                 <a compatible group> --apply-immediately && aws rds reboot-db-instance --region {region} \
+                 --db-instance-identifier {id}"
+            ),
+        )
+    };
+    let mut next_steps = vec![format!("Fix {id} in place: {fix}")];
+    match instance.replicas.first() {
+        Some(replica) => next_steps.push(format!(
+            "Only if it cannot be fixed: promote a replica (irreversible) with {}.",
+            promote_command(replica, false)
+        )),
+        None => next_steps.push(format!("{id} has no read replica: fixing it in place is the only way back.")),
+    }
+    let summary = format!(
+        "{id} {problem} ({event_id}: {message}); it is {}. database-failover does not promote for this event: a \
+         person usually fixes it in minutes and keeps the primary. Nothing was changed.",
+        instance.status
+    );
+    Report::new(
+        FUNCTION,
+        FIX_IN_PLACE,
+        Outcome::Refused,
+        Severity::Critical,
+        format!("{id} {problem}: fix it in place"),
+    )
+    .summary(summary)
+    .incident(incident(region, id))
+    .resources([instance.arn.clone()])
+    .details(json!({"event_id": event_id, "message": message, "status": instance.status, "fix": fix}))
+    .steps(next_steps)
 }

@@ -16,6 +16,10 @@ pub const INFORMATIONAL_EVENT_IDS: &[&str] =
 /// Replica-side events: replication stopped (0045), streaming terminated (0057). What a cross-region replica
 /// sees when its primary's region is gone.
 pub const REPLICA_SIDE_EVENT_IDS: &[&str] = &["RDS-EVENT-0045", "RDS-EVENT-0057"];
+/// Problems a person usually fixes in place in minutes, keeping the primary: storage full (0221), invalid
+/// parameters (0035; 0036 is an incompatible network). Notified with the fix, never promoted, unless
+/// `FAILURE_EVENT_IDS` lists them.
+pub const FIX_IN_PLACE_EVENT_IDS: &[&str] = &["RDS-EVENT-0221", "RDS-EVENT-0035"];
 /// Aurora: the cluster's own failover failed.
 pub const CLUSTER_FAILOVER_FAILED: &str = "RDS-EVENT-0069";
 /// The work an event asks for.
@@ -27,6 +31,8 @@ pub enum Route {
     Inform(Info),
     /// A database instance that may be a failed primary (or, once described, a replica or an Aurora member).
     Instance { at: DbRef, trigger: Trigger },
+    /// A primary to fix in place (see [`FIX_IN_PLACE_EVENT_IDS`]): notified with the fix.
+    FixInPlace { at: DbRef, event_id: String, message: String },
     /// A replica reported that replication stopped.
     Replica { at: DbRef, trigger: Trigger },
     /// An Aurora cluster to fail over.
@@ -46,8 +52,17 @@ pub enum Route {
 }
 
 /// Which work an alarm or RDS event asks for. Manual commands are parsed by [`crate::command`], then mapped
-/// by [`command`].
-pub fn route(event: &Event, failure_event_ids: &[String]) -> Route {
+/// by [`command`]. An event about a resource in another region than the function's (`home_region`) is a logged
+/// skip: the deployment in that region owns it (a cross-region replica is reached from its own region's events).
+pub fn route(event: &Event, failure_event_ids: &[String], home_region: &str) -> Route {
+    let region = match event {
+        Event::Rds(rds) => Some(rds.region.as_str()),
+        Event::Alarm(alarm) => Some(alarm.region.as_str()),
+        _ => None,
+    };
+    if let Some(region) = region.filter(|r| !r.is_empty() && *r != home_region) {
+        return Route::Skip(format!("event about {region}, not this function's region {home_region}: not ours"));
+    }
     match event {
         Event::Rds(rds) => route_rds(rds, failure_event_ids),
         Event::Alarm(alarm) => route_alarm(alarm),
@@ -80,6 +95,11 @@ fn route_rds(rds: &RdsEvent, failure_event_ids: &[String]) -> Route {
         RdsSourceType::Instance if failure_event_ids.iter().any(|f| f == id) => Route::Instance {
             at: DbRef::new(&rds.region, &rds.source_id),
             trigger: Trigger::FailureEvent { event_id: rds.event_id.clone(), message: rds.message.clone() },
+        },
+        RdsSourceType::Instance if FIX_IN_PLACE_EVENT_IDS.contains(&id) => Route::FixInPlace {
+            at: DbRef::new(&rds.region, &rds.source_id),
+            event_id: rds.event_id.clone(),
+            message: rds.message.clone(),
         },
         other => Route::Skip(format!("{id} on {:?} {} is not a failure this function acts on", other, rds.source_id)),
     }
@@ -120,13 +140,13 @@ fn route_alarm(alarm: &AlarmChange) -> Route {
 }
 
 /// The work a manual command asks for; identifiers without a region are in `home_region`.
-pub fn command(command: Command, home_region: &str) -> Route {
+pub fn command(command: Command, home_region: &str, force: bool) -> Route {
     let region_or_home = |region: Option<String>| region.unwrap_or_else(|| home_region.to_owned());
     match command {
         Command::Status { region, subject } => Route::Status { region: region_or_home(region), subject },
         Command::Promote { region, replica } => {
             let at = DbRef::new(region_or_home(region), replica);
-            Route::Promote { trigger: Trigger::ManualPromote { replica: at.clone() }, at }
+            Route::Promote { trigger: Trigger::ManualPromote { replica: at.clone(), force }, at }
         }
         Command::FailoverCluster { region, cluster, target } => {
             Route::Cluster { region: region_or_home(region), id: cluster, trigger: Trigger::ManualFailover { target } }
@@ -176,6 +196,27 @@ mod tests {
 
     use super::*;
 
+    /// Routed by a function deployed in the event's own region.
+    fn route(event: &Event, failure_event_ids: &[String]) -> Route {
+        let region = match event {
+            Event::Rds(rds) => rds.region.clone(),
+            Event::Alarm(alarm) => alarm.region.clone(),
+            _ => EAST.to_owned(),
+        };
+        super::route(event, failure_event_ids, &region)
+    }
+
+    #[test]
+    fn an_event_about_another_region_is_skipped() {
+        let event = sample("rds-instance-failure.json");
+        assert!(matches!(super::route(&event, &ids(), EAST), Route::Instance { .. }));
+        assert!(
+            matches!(super::route(&event, &ids(), WEST), Route::Skip(r) if r.contains("not this function's region"))
+        );
+        let alarm = sample("alarm-action-db-instance.json");
+        assert!(matches!(super::route(&alarm, &ids(), WEST), Route::Skip(_)));
+    }
+
     const EAST: &str = "us-east-1";
     const WEST: &str = "us-west-2";
 
@@ -193,7 +234,10 @@ mod tests {
         assert!(matches!(route(&sample("rds-instance-failure.json"), &ids()),
             Route::Instance { at, trigger: Trigger::FailureEvent { .. } } if at == DbRef::new(EAST, "orders-primary")));
         assert!(matches!(route(&sample("sns-eventbridge-rds-failure.json"), &ids()), Route::Instance { .. }));
-        assert!(matches!(route(&sample("rds-instance-storage-full.json"), &ids()), Route::Instance { .. }));
+        assert!(matches!(route(&sample("rds-instance-storage-full.json"), &ids()),
+            Route::FixInPlace { event_id, .. } if event_id == "RDS-EVENT-0221"));
+        let with_0221 = vec!["RDS-EVENT-0221".to_owned()];
+        assert!(matches!(route(&sample("rds-instance-storage-full.json"), &with_0221), Route::Instance { .. }));
         assert!(matches!(route(&sample("rds-replica-replication-stopped.json"), &ids()),
             Route::Replica { at, .. } if at == DbRef::new(WEST, "orders-replica-west")));
         assert!(matches!(route(&sample("rds-cluster-failover-failed.json"), &ids()),
@@ -217,8 +261,8 @@ mod tests {
             assert!(matches!(route(&sample(name), &ids()), Route::Skip(_)), "{name}");
         }
         // A failure event id that is not configured.
-        let only_0031 = vec!["RDS-EVENT-0031".to_owned()];
-        assert!(matches!(route(&sample("rds-instance-storage-full.json"), &only_0031), Route::Skip(_)));
+        let only_0004 = vec!["RDS-EVENT-0004".to_owned()];
+        assert!(matches!(route(&sample("rds-instance-failure.json"), &only_0004), Route::Skip(_)));
     }
 
     #[test]
@@ -244,15 +288,15 @@ mod tests {
     #[test]
     fn commands_name_their_database_in_the_given_region_or_the_home_one() {
         let promote = Command::Promote { region: None, replica: "orders-r1".into() };
-        assert!(matches!(command(promote, EAST),
-            Route::Promote { at, trigger: Trigger::ManualPromote { replica } } if at == DbRef::new(EAST, "orders-r1") && replica == at));
+        assert!(matches!(command(promote, EAST, false),
+            Route::Promote { at, trigger: Trigger::ManualPromote { replica, force: false } } if at == DbRef::new(EAST, "orders-r1") && replica == at));
         let status = Command::Status { region: Some(WEST.into()), subject: Subject::Instance("orders".into()) };
         assert!(
-            matches!(command(status, EAST), Route::Status { region, subject: Subject::Instance(id) } if region == WEST && id == "orders")
+            matches!(command(status, EAST, false), Route::Status { region, subject: Subject::Instance(id) } if region == WEST && id == "orders")
         );
         let failover =
             Command::FailoverCluster { region: None, cluster: "catalog".into(), target: Some("reader-b".into()) };
-        assert!(matches!(command(failover, EAST),
+        assert!(matches!(command(failover, EAST, false),
             Route::Cluster { region, id, trigger: Trigger::ManualFailover { target: Some(t) } } if region == EAST && id == "catalog" && t == "reader-b"));
     }
 

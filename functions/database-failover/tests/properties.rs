@@ -163,7 +163,9 @@ fn to_trigger(kind: &TriggerKind) -> Trigger {
         TriggerKind::ReplicaSide => {
             Trigger::ReplicaSide { replica: DbRef::new(HOME, "r0"), cause: "RDS-EVENT-0045".into() }
         }
-        TriggerKind::ManualPromote(i) => Trigger::ManualPromote { replica: DbRef::new(HOME, format!("r{i}")) },
+        TriggerKind::ManualPromote(i) => {
+            Trigger::ManualPromote { replica: DbRef::new(HOME, format!("r{i}")), force: true }
+        }
         TriggerKind::Status => Trigger::Status,
     }
 }
@@ -239,9 +241,8 @@ proptest! {
                     prop_assert!(*opted_in, "promoted away from a primary that is not opted in");
                     let down = database_failover::model::DOWN_STATUSES.contains(&status.as_str());
                     let asked = matches!(trigger, TriggerKind::ManualPromote(_) | TriggerKind::Status);
-                    let allowed = status == "available"
-                        && settings.promote_when_available
-                        && matches!(trigger, TriggerKind::Alarm | TriggerKind::FailureEvent);
+                    let allowed =
+                        status == "available" && settings.promote_when_available && matches!(trigger, TriggerKind::Alarm);
                     prop_assert!(
                         facts.record.is_some() || down || asked || allowed,
                         "promoted away from a primary that reports {status}"
@@ -513,8 +514,8 @@ fn check_routing(payload: &Value) {
                 assert!(!id.is_empty() && region.is_none_or(|r| !r.is_empty()), "{payload}");
             }
         },
-        Ok(event) => match route::route(&event, &failure_ids) {
-            Route::Instance { at, .. } | Route::Replica { at, .. } => {
+        Ok(event) => match route::route(&event, &failure_ids, HOME) {
+            Route::Instance { at, .. } | Route::Replica { at, .. } | Route::FixInPlace { at, .. } => {
                 assert!(!at.id.is_empty() && !at.region.is_empty(), "{payload}: routed to {at:?}")
             }
             Route::Cluster { region, id, .. } => {
@@ -642,8 +643,7 @@ mod incident {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
-    use database_failover::config::EndpointRecord;
-    use database_failover::model::{Cluster, DbRef, Instance};
+    use database_failover::model::{Cluster, Cname, DbRef, EndpointRecord, Instance, DNS_RECORD_TAG};
     use database_failover::ports::{Databases, Dns, LagMetric, ReplicaLag};
     use failover_core::aws::AwsError;
     use failover_core::ledger::State;
@@ -677,6 +677,7 @@ mod incident {
     impl FakeRds {
         fn new(failures: Vec<bool>) -> Self {
             let mut primary = instance(HOME, "orders".into(), "failed".into(), true, None);
+            primary.tags.insert(DNS_RECORD_TAG.to_owned(), "Z1/writer.orders.internal".to_owned());
             primary.replicas = REPLICAS.iter().map(|r| DbRef::new(HOME, *r)).collect();
             let mut all = vec![primary];
             for id in REPLICAS {
@@ -752,16 +753,43 @@ mod incident {
         }
     }
 
-    /// Route 53, failing now and then.
-    struct FlakyDns(AtomicUsize);
+    /// Route 53 with the primary's record, pointing at the primary; failing now and then. A batch whose DELETE
+    /// does not match the record is rejected, as Route 53 does.
+    struct FlakyDns {
+        calls: AtomicUsize,
+        record: Mutex<Cname>,
+    }
 
-    impl Dns for FlakyDns {
-        async fn upsert_cname(&self, _: &EndpointRecord, _: &str) -> Result<(), AwsError> {
-            tokio::task::yield_now().await;
-            if self.0.fetch_add(1, Ordering::Relaxed) % 4 == 1 {
+    impl FlakyDns {
+        fn new() -> Self {
+            let primary = format!("orders.abc.{HOME}.rds.amazonaws.com");
+            FlakyDns { calls: AtomicUsize::new(0), record: Mutex::new(Cname { ttl: Some(300), values: vec![primary] }) }
+        }
+
+        fn flaky(&self) -> Result<(), AwsError> {
+            if self.calls.fetch_add(1, Ordering::Relaxed) % 4 == 1 {
                 return Err(error("ChangeResourceRecordSets", true));
             }
             Ok(())
+        }
+    }
+
+    impl Dns for FlakyDns {
+        async fn cname(&self, _: &EndpointRecord) -> Result<Option<Cname>, AwsError> {
+            tokio::task::yield_now().await;
+            self.flaky()?;
+            Ok(Some(self.record.lock().unwrap().clone()))
+        }
+
+        async fn replace_cname(&self, _: &EndpointRecord, current: &Cname, target: &str) -> Result<bool, AwsError> {
+            tokio::task::yield_now().await;
+            self.flaky()?;
+            let mut record = self.record.lock().unwrap();
+            if &*record != current {
+                return Ok(false);
+            }
+            *record = Cname { ttl: Some(30), values: vec![target.to_owned()] };
+            Ok(true)
         }
     }
 
@@ -799,7 +827,6 @@ mod incident {
             let config = database_failover::Config::from_lookup(&|name: &str| match name {
                 "NOTIFICATION_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:t".to_owned()),
                 "LEDGER_TABLE" => Some("ledger".to_owned()),
-                "DB_ENDPOINT_RECORD" => Some("Z1/writer.orders.internal".to_owned()),
                 _ => None,
             })
             .unwrap();
@@ -808,7 +835,7 @@ mod incident {
                 HOME.to_owned(),
                 FakeRds::new(failures),
                 Lag,
-                FlakyDns(AtomicUsize::new(0)),
+                FlakyDns::new(),
                 Recorder::default(),
                 MemoryLedger::new(),
             );
@@ -836,6 +863,11 @@ mod incident {
                     prop_assert_eq!(p, &named, "the record names the replica promoted");
                 }
             }
+            // The DNS record points at the primary, or at the one replica promoted, never at another.
+            let points_to = app.dns().record.lock().unwrap().values.clone();
+            let allowed: Vec<String> = std::iter::once("orders").chain(promoted.iter().map(String::as_str))
+                .map(|id| format!("{id}.abc.{HOME}.rds.amazonaws.com")).collect();
+            prop_assert!(points_to.len() == 1 && allowed.contains(&points_to[0]), "{points_to:?}");
         }
     }
 }

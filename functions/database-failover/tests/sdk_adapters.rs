@@ -245,16 +245,16 @@ async fn a_promotion_whose_end_was_lost_should_be_completed_by_the_next_invocati
     let begin =
         Begin { owner: "dead", now: then, hold_secs: 60, retention_secs: 86_400, records: &[record], force: false };
     assert!(matches!(ledger.begin(&snapshot, &begin).await.unwrap(), Begun::Started { .. }));
-    let primary =
-        describe("orders", db("orders", "us-east-1", "failed").read_replica_db_instance_identifiers("r2").build());
+    let primary = db("orders", "us-east-1", "failed").tag_list(tag("failover:dns-record", RECORD));
+    let primary = describe("orders", primary.read_replica_db_instance_identifiers("r2").build());
     let (r1, r2) =
         (describe("r1", db("r1", "us-east-1", "available").build()), describe_ids(&["r2"], vec![orders_replica("r2")]));
     let (promote, lags) = (promote_ok("r1"), lag(&[("m0", 1.0)]));
     let dns = mock!(aws_sdk_route53::Client::change_resource_record_sets).then_output(dns_output);
+    let record = mock!(aws_sdk_route53::Client::list_resource_record_sets).then_output(record_output);
     let notes = Recorded::default();
-    let settings = [("DB_ENDPOINT_RECORD", RECORD)];
     let rds = [&primary, &r1, &r2, &promote];
-    let app = app_with("us-east-1", &settings, &rds, &[&lags], &[&dns], notes.clone(), ledger.clone());
+    let app = app_with("us-east-1", &[], &rds, &[&lags], &[&dns, &record], notes.clone(), ledger.clone());
 
     let response = app.handle(failure_event()).await.expect("completed");
 
@@ -338,17 +338,26 @@ async fn permanent_errors_should_be_reported_and_not_retried() {
     assert!(notes.published()[0].summary.contains("AccessDenied"));
 }
 
-#[tokio::test]
-async fn an_unreachable_source_region_should_allow_cross_region_promotion_only_when_configured() {
-    let west_replica = db("orders-west", "us-west-2", "available")
+/// orders-west in us-west-2, a replica of orders in us-east-1.
+fn west_replica() -> DbInstance {
+    db("orders-west", "us-west-2", "available")
         .read_replica_source_db_instance_identifier("arn:aws:rds:us-east-1:123456789012:db:orders")
-        .build();
-    let event = json!({
+        .build()
+}
+
+/// Replication stopped on orders-west (RDS-EVENT-0045), the signal a replica sees when its primary's region is gone.
+fn west_replication_stopped() -> Value {
+    json!({
         "version": "0", "id": "2", "detail-type": "RDS DB Instance Event", "source": "aws.rds",
         "account": "123456789012", "time": "2024-05-01T10:07:12Z", "region": "us-west-2", "resources": [],
         "detail": {"SourceType": "DB_INSTANCE", "SourceArn": "arn:aws:rds:us-west-2:123456789012:db:orders-west",
                    "Message": "Replication has stopped.", "EventID": "RDS-EVENT-0045"}
-    });
+    })
+}
+
+#[tokio::test]
+async fn an_unreachable_source_region_should_allow_cross_region_promotion_only_when_configured() {
+    let (west_replica, event) = (west_replica(), west_replication_stopped());
     for (allowed, expected) in [("false", Outcome::Refused), ("true", Outcome::Succeeded)] {
         let replica = describe("orders-west", west_replica.clone());
         // The east region (derived client, same interceptor) answers nothing but 503.
@@ -378,6 +387,35 @@ async fn an_unreachable_source_region_should_allow_cross_region_promotion_only_w
             let record = promotion_record(&ledger);
             assert_eq!(record.resource, "db-instance:us-east-1/orders", "keyed by the unreachable primary");
         }
+    }
+}
+
+#[tokio::test]
+async fn a_source_region_that_throttles_or_denies_access_should_be_an_error_not_an_unreachable_primary() {
+    let (west_replica, event) = (west_replica(), west_replication_stopped());
+    for (status, body, retried) in [(400, THROTTLED, true), (403, ACCESS_DENIED, false)] {
+        let replica = describe("orders-west", west_replica.clone());
+        let east = mock!(aws_sdk_rds::Client::describe_db_instances)
+            .match_requests(|r| r.db_instance_identifier() == Some("orders"))
+            .sequence()
+            .http_status(status, Some(body.to_owned()))
+            .repeatedly()
+            .build();
+        let (ledger, promote) = (SharedLedger::default(), promote_ok("orders-west"));
+        let (lags, notes) = (lag(&[("m0", 1.0)]), Recorded::default());
+        let settings = [("ALLOW_CROSS_REGION", "true")];
+        let app = app("us-west-2", &settings, &[&replica, &east, &promote], &[&lags], &notes, &ledger);
+
+        let result = app.handle(event.clone()).await;
+
+        match (retried, &result) {
+            (true, Err(InvokeError::Aws(message))) => assert!(message.contains("Throttling"), "{message}"),
+            (false, Ok(response)) => assert_eq!(response.status, Outcome::Failed, "{response:?}"),
+            other => panic!("HTTP {status}: {other:?}"),
+        }
+        assert_eq!(promote.num_calls(), 0, "HTTP {status}: the primary's region answered; nothing is promoted");
+        assert!(ledger.records().is_empty(), "HTTP {status}: nothing recorded");
+        assert_eq!(outcomes(&notes), [Outcome::Failed], "HTTP {status}");
     }
 }
 
@@ -516,6 +554,9 @@ use aws_sdk_rds::types::{DbCluster, DbClusterMember};
 use aws_sdk_route53::operation::change_resource_record_sets::{
     ChangeResourceRecordSetsError, ChangeResourceRecordSetsOutput,
 };
+use aws_sdk_route53::operation::list_resource_record_sets::{
+    ListResourceRecordSetsError, ListResourceRecordSetsOutput,
+};
 use failover_core::ledger::DynamoLedger;
 
 fn orders_replica(id: &str) -> DbInstance {
@@ -552,6 +593,28 @@ fn lag_output(values: &[f64]) -> GetMetricDataOutput {
     out.build()
 }
 
+/// The record `orders`' `failover:dns-record` tag names, pointing at orders.
+fn record_output() -> ListResourceRecordSetsOutput {
+    let set = aws_sdk_route53::types::ResourceRecordSet::builder()
+        .name("writer.orders.internal.")
+        .r#type(aws_sdk_route53::types::RrType::Cname)
+        .ttl(300)
+        .resource_records(
+            aws_sdk_route53::types::ResourceRecord::builder()
+                .value("orders.abc.us-east-1.rds.amazonaws.com")
+                .build()
+                .expect("record"),
+        )
+        .build()
+        .expect("record set");
+    ListResourceRecordSetsOutput::builder()
+        .resource_record_sets(set)
+        .is_truncated(false)
+        .max_items(1)
+        .build()
+        .expect("records")
+}
+
 fn dns_output() -> ChangeResourceRecordSetsOutput {
     let info = aws_sdk_route53::types::ChangeInfo::builder()
         .id("c-1")
@@ -585,7 +648,7 @@ impl World {
     fn named(&self) -> Vec<(&'static str, &Rule)> {
         let names: &[&str] = &["PromoteReadReplica", "FailoverDBCluster"];
         let mut out: Vec<(&'static str, &Rule)> = names.iter().copied().zip(self.rds.iter().rev()).collect();
-        out.extend(self.route53.iter().map(|r| ("ChangeResourceRecordSets", r)));
+        out.extend(["ChangeResourceRecordSets", "ListResourceRecordSets"].into_iter().zip(self.route53.iter()));
         let ledger = ["Query", "TransactWriteItems (begin)", "TransactWriteItems (end)"];
         out.extend(ledger.into_iter().zip(self.dynamodb.iter()));
         out
@@ -602,6 +665,7 @@ impl Scenario {
                 "GetMetricData",
                 "TransactWriteItems (begin)",
                 "PromoteReadReplica",
+                "ListResourceRecordSets",
                 "ChangeResourceRecordSets",
                 "TransactWriteItems (end)",
             ],
@@ -643,13 +707,6 @@ impl Scenario {
                         "name": "CommitLatency", "dimensions": {"DBClusterIdentifier": "catalog"}},
                         "period": 60, "stat": "Maximum"}}]}}
             }),
-        }
-    }
-
-    fn settings(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Scenario::Promote => &[("DB_ENDPOINT_RECORD", RECORD)],
-            _ => &[],
         }
     }
 
@@ -740,12 +797,21 @@ impl Scenario {
                 times,
                 dns_output
             ),
+            "ListResourceRecordSets" => failing!(
+                aws_sdk_route53::Client::list_resource_record_sets,
+                ListResourceRecordSetsError,
+                |_| true,
+                fault,
+                times,
+                record_output
+            ),
             other => panic!("no fault rule for {other}"),
         }
     }
 
     fn primary_output(self) -> DescribeDbInstancesOutput {
         let primary = db("orders", "us-east-1", "failed")
+            .tag_list(tag("failover:dns-record", RECORD))
             .read_replica_db_instance_identifiers("r1")
             .read_replica_db_instance_identifiers("r2")
             .build();
@@ -795,7 +861,10 @@ impl Scenario {
             cloudwatch: vec![
                 mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_output(move || lag_output(&values))
             ],
-            route53: vec![mock!(aws_sdk_route53::Client::change_resource_record_sets).then_output(dns_output)],
+            route53: vec![
+                mock!(aws_sdk_route53::Client::change_resource_record_sets).then_output(dns_output),
+                mock!(aws_sdk_route53::Client::list_resource_record_sets).then_output(record_output),
+            ],
             dynamodb: vec![
                 mock!(aws_sdk_dynamodb::Client::query).then_output(|| QueryOutput::builder().build()),
                 mock!(aws_sdk_dynamodb::Client::transact_write_items)
@@ -820,7 +889,7 @@ async fn run(scenario: Scenario, failing: &Rule) -> (Result<Response, InvokeErro
     let notes = Recorded::default();
     let app = app_with(
         "us-east-1",
-        scenario.settings(),
+        &[],
         &rds.iter().collect::<Vec<_>>(),
         &cloudwatch.iter().collect::<Vec<_>>(),
         &route53.iter().collect::<Vec<_>>(),
@@ -943,7 +1012,7 @@ async fn a_notification_that_cannot_be_published_neither_fails_nor_undoes_a_prom
         let world = Scenario::Promote.world();
         let app = app_with(
             "us-east-1",
-            Scenario::Promote.settings(),
+            &[],
             &world.rds.iter().collect::<Vec<_>>(),
             &world.cloudwatch.iter().collect::<Vec<_>>(),
             &world.route53.iter().collect::<Vec<_>>(),

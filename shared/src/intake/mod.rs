@@ -1,11 +1,13 @@
 //! Event intake: one entry point, [`parse`], that turns any raw Lambda payload into an [`Event`].
 //!
-//! AWS reaches the functions in five shapes, and people in a sixth:
+//! AWS reaches the functions in six shapes, and people in a seventh:
 //! - a CloudWatch alarm state change through EventBridge (`source: aws.cloudwatch`),
 //! - the same change as a direct alarm action (`alarmData`, principal `lambda.alarms.cloudwatch.amazonaws.com`),
 //! - the same change through SNS (`Records[].Sns.Message`, a JSON *string*), with list-shaped dimensions and a
 //!   display-name region,
 //! - an RDS instance or cluster event through EventBridge (`source: aws.rds`),
+//! - the same event through an RDS event subscription's SNS topic (its own message: `"Event Source"`,
+//!   `"Source ARN"`, `"Event ID"` as a documentation URL ending in `#RDS-EVENT-<nnnn>`), read the same way,
 //! - any other EventBridge event (returned as [`Event::Unsupported`]: well-formed, but not ours),
 //! - a manual command, an object with a `command` field, whose vocabulary each function defines.
 //!
@@ -114,8 +116,9 @@ fn parse_eventbridge(payload: &Value) -> Result<Event, IntakeError> {
     }
 }
 
-/// SNS invokes Lambda with exactly one record; its message is a JSON string holding either a CloudWatch
-/// alarm notification or (when an EventBridge rule targets the topic) a whole EventBridge event.
+/// SNS invokes Lambda with exactly one record; its message is a JSON string holding a CloudWatch alarm
+/// notification, (when an EventBridge rule targets the topic) a whole EventBridge event, or an RDS event
+/// subscription's own message.
 fn parse_sns(root: &Node<'_>) -> Result<Event, IntakeError> {
     let root = Node::nested(root.value, "", SNS);
     let records = root.req("Records")?.items()?;
@@ -144,8 +147,14 @@ fn parse_sns(root: &Node<'_>) -> Result<Event, IntakeError> {
     if message.get("detail-type").is_some() {
         return parse_eventbridge(&message);
     }
+    if rds::is_subscription_message(&message) {
+        let node = Node::nested(&message, message_node.path(), rds::SUBSCRIPTION);
+        let topic = sns.opt_str("TopicArn")?;
+        return rds::from_subscription(&node, sns.get("MessageAttributes"), topic).map(Event::Rds);
+    }
     Err(IntakeError::Unrecognised(format!(
-        "the SNS message at {} is neither a CloudWatch alarm notification nor an EventBridge event",
+        "the SNS message at {} is neither a CloudWatch alarm notification, an EventBridge event nor an RDS event \
+         subscription message",
         message_node.path()
     )))
 }

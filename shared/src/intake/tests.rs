@@ -37,7 +37,9 @@ const LB: &str = "app/shop-alb/50dc6c495c0c9188";
 fn expected_kind(file: &str) -> &'static str {
     match file {
         f if f.starts_with("alarm-") => "alarm",
-        f if f.starts_with("rds-") || f.starts_with("sns-eventbridge-rds") => "rds",
+        f if f.starts_with("rds-") || f.starts_with("sns-eventbridge-rds") || f.starts_with("sns-rds-subscription") => {
+            "rds"
+        }
         f if f.starts_with("manual-") => "manual",
         "eventbridge-ec2-state-change.json" => "unsupported",
         other => panic!("no expectation for events/{other}: name it alarm-*, rds-*, manual-* or add it here"),
@@ -199,6 +201,33 @@ impl RdsEvent {
         self.tags.clear();
         self
     }
+}
+
+#[test]
+fn an_rds_event_subscription_message_reads_like_the_eventbridge_event() {
+    let subscription = rds("sns-rds-subscription-failure.json");
+    let eventbridge = rds("rds-instance-failure.json");
+    assert_eq!(subscription.time.as_deref(), Some("2024-05-01T10:07:12.123Z"));
+    assert_eq!(subscription.categories, Vec::<String>::new(), "the native message names no category");
+    assert_eq!(
+        subscription,
+        RdsEvent { categories: Vec::new(), time: Some("2024-05-01T10:07:12.123Z".into()), ..eventbridge }
+    );
+    // No fragment in the URL: the EventID message attribute; no Source ARN: the topic's region and account.
+    let storage = rds("sns-rds-subscription-storage-full.json");
+    assert_eq!((storage.event_id.as_str(), storage.source_id.as_str()), ("RDS-EVENT-0221", "orders-primary"));
+    assert_eq!(
+        (storage.source_type, storage.region.as_str(), storage.account.as_str()),
+        (RdsSourceType::Instance, "us-east-1", "123456789012")
+    );
+}
+
+#[test]
+fn an_rds_event_subscription_message_without_an_event_id_is_rejected_with_its_path() {
+    let mut v = sample("sns-rds-subscription-storage-full.json");
+    v["Records"][0]["Sns"]["MessageAttributes"] = serde_json::json!({});
+    let error = error_of(v);
+    assert!(error.contains("Event ID") && error.contains("#RDS-EVENT-"), "{error}");
 }
 
 #[test]

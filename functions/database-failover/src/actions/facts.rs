@@ -25,13 +25,15 @@ where
     R: Dns + Sync,
     G: Ledger,
 {
-    /// Describes a primary seen from one of its replicas. In another region, an error means the region may be
-    /// down: the primary is unreachable, which `decide` treats as "cannot be confirmed available".
+    /// Describes a primary seen from one of its replicas. In another region, a connection failure or a timeout
+    /// that outlasted the SDK's retries ([`unreachable`]) means the region may be down: the primary is
+    /// unreachable, which `decide` treats as "cannot be confirmed available". Any other error (throttling,
+    /// access denied, a server error with a code) is an error: the region answered.
     pub async fn primary_state(&self, source: &DbRef, replica: &DbRef) -> Result<PrimaryState, AwsError> {
         match self.databases.instance(source).await {
             Ok(Some(p)) => Ok(PrimaryState::Found(p)),
             Ok(None) => Ok(PrimaryState::Missing),
-            Err(e) if source.region != replica.region => {
+            Err(e) if source.region != replica.region && unreachable(&e) => {
                 tracing::warn!(primary = %source, error = %e, "primary's region did not answer");
                 Ok(PrimaryState::Unreachable { error: e.to_string() })
             }
@@ -102,7 +104,8 @@ where
     }
 
     /// Errors in the function's own region stop the work; in another region (which may be the one that is
-    /// down) they are logged and that region's data is left out.
+    /// down) a connection failure or timeout ([`unreachable`]) is logged and that region's data is left out;
+    /// any other error stops the work too.
     pub async fn tolerant<T>(
         &self,
         region: &str,
@@ -110,7 +113,7 @@ where
     ) -> Result<Option<T>, AwsError> {
         match call.await {
             Ok(value) => Ok(Some(value)),
-            Err(e) if region != self.region => {
+            Err(e) if region != self.region && unreachable(&e) => {
                 tracing::warn!(region, error = %e, "other region did not answer; its data is left out");
                 Ok(None)
             }
@@ -153,6 +156,12 @@ where
 }
 
 /// Identifiers grouped by region, each group in the order given.
+/// The region did not answer at all: a connection failure or a timeout after the SDK's retries (transient, and
+/// no error code: AWS said nothing). Throttling and access denied carry a code: AWS answered, so they are errors.
+pub fn unreachable(error: &AwsError) -> bool {
+    error.transient && error.code.is_none()
+}
+
 fn ids_by_region<'a>(refs: impl IntoIterator<Item = &'a DbRef>) -> BTreeMap<String, Vec<String>> {
     let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in refs {

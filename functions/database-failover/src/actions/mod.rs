@@ -2,8 +2,11 @@
 //! [`crate::decide`], acts, and builds its report ([`crate::report`]); the handler publishes it.
 //!
 //! - [`promote`]: a possibly failed RDS primary (from an event, an alarm, a replica that lost its source, or the
-//!   `promote` command): record the decision, promote the replica, repoint DNS.
+//!   `promote` command): record the decision, promote the replica, repoint DNS ([`repoint`]: the record the
+//!   primary's `failover:dns-record` tag names, only from the primary's endpoint).
 //! - [`failover_cluster`]: an Aurora cluster: record the failover on the cluster, then `FailoverDBCluster`.
+//! - [`fix_in_place`]: a primary whose storage is full or whose parameters are invalid: the command that fixes
+//!   it, no promotion.
 //! - [`status`]: the facts a failure would read, what it would do now, the open ledger records and the pause;
 //!   changes nothing.
 //! - [`control`]: `pause` and `resume`.
@@ -30,8 +33,10 @@ pub mod claim;
 pub mod control;
 pub mod facts;
 pub mod failover_cluster;
+pub mod fix_in_place;
 pub mod promote;
 pub mod readiness;
+pub mod repoint;
 pub mod status;
 
 /// The ports and settings an action works with, borrowed from the handler's `App` for one invocation.
@@ -89,8 +94,10 @@ where
                 let action = if aurora { report::FAILOVER_CLUSTER } else { report::PROMOTE };
                 report::refusal(&refusal, action, region, Some(trigger), aurora)
             }
-            Plan::AlreadyPromoted { primary, replica, at, endpoint, repoint } => {
-                promote::already_promoted(self, &primary, &replica, &at, endpoint.as_deref(), repoint && !dry_run).await
+            Plan::AlreadyPromoted { primary, replica, at, endpoint, repoint, dns } => {
+                let endpoint = endpoint.as_deref();
+                promote::already_promoted(self, &primary, &replica, &at, endpoint, dns.as_ref(), repoint && !dry_run)
+                    .await
             }
             Plan::Promote(p) => return promote::execute(self, &p, snapshot, trigger, dry_run).await,
             Plan::FailoverCluster(c) => return failover_cluster::execute(self, &c, snapshot, trigger, dry_run).await,
@@ -134,6 +141,10 @@ where
         Route::Instance { at, trigger } => {
             let work = Box::pin(promote::instance(ctx, &at, &trigger, dry_run)).await;
             (at.region, at.id, trigger, work)
+        }
+        Route::FixInPlace { at, event_id, message } => {
+            let work = fix_in_place::run(ctx, &at, &event_id, &message).await;
+            (at.region, at.id, Trigger::FailureEvent { event_id, message }, work)
         }
         Route::Replica { at, trigger } => {
             let work = Box::pin(promote::replica(ctx, &at, &trigger, dry_run)).await;

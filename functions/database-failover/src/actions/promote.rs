@@ -5,10 +5,10 @@
 //! `promote` command). Each gathers [`PromotionFacts`], calls [`decide::decide_promotion`] once, and acts.
 //!
 //! The ledger resource is the primary's ([`promotion_resource`]); its `promotion` record is the decision. Order
-//! ([`execute`]): `begin` writes the record pending (with the lease), then `PromoteReadReplica`, then the DNS
-//! UPSERT, then `end` settles it done — or, when a step failed, leaves it pending and releases the lease, so
+//! ([`execute`]): `begin` writes the record pending (with the lease and the DNS step), then `PromoteReadReplica`,
+//! then the DNS step ([`repoint`]), then `end` settles it done — or, when a step failed, leaves it pending and releases the lease, so
 //! that a retry completes that same decision. A later event finds the record and completes or reports that
-//! same promotion; within the repoint window a done one re-applies the (idempotent) UPSERT.
+//! same promotion; within the repoint window a done one re-applies the DNS step (a no-op once repointed).
 
 use failover_core::aws::AwsError;
 use failover_core::invoke::InvokeError;
@@ -18,9 +18,9 @@ use failover_core::pause;
 use failover_core::report::Report;
 
 use super::claim::{self, Acted, Started, TRIES};
-use super::{failover_cluster, Context};
-use crate::decide::{self, PrimaryState, Promotion, PromotionFacts, Trigger};
-use crate::model::{promotion_resource, DbRef, PROMOTION_KEY};
+use super::{failover_cluster, repoint, Context};
+use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, Trigger};
+use crate::model::{promotion_resource, DbRef, Repoint, PROMOTION_KEY};
 use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::report::{self, Failure};
 use crate::route::{self, Described};
@@ -173,10 +173,10 @@ where
     G: Ledger,
 {
     let days = ctx.config.backup_retention_days;
-    let dns = ctx.config.endpoint_record.as_ref().map(|r| r.name.as_str());
-    let failed = |failure: &Failure| report::promotion(p, trigger, Outcome::Failed, Some(failure), dns, days);
+    let planned = planned_dns(p);
+    let failed = |failure: &Failure| report::promotion(p, trigger, Outcome::Failed, Some(failure), &planned, days);
     if dry_run {
-        return Acted::Done(report::promotion(p, trigger, Outcome::DryRun, None, dns, days));
+        return Acted::Done(report::promotion(p, trigger, Outcome::DryRun, None, &planned, days));
     }
     let resource = promotion_resource(&p.primary);
     // A resumed decision is already in the ledger, pending.
@@ -211,13 +211,13 @@ where
     // Settled only once the promotion and the DNS change are made; otherwise left pending for the retry.
     let owner = if p.resumed { p.record.owner.as_str() } else { ctx.session.owner };
     let settle = match &acted {
-        Ok(()) => vec![Settle::pending(PROMOTION_KEY, owner, State::Done)],
+        Ok(_) => vec![Settle::pending(PROMOTION_KEY, owner, State::Done)],
         Err(_) => Vec::new(),
     };
     let ended = ctx.end(&resource, &settle, &[]).await;
     Acted::Done(match (acted, ended) {
-        (Ok(()), Ok(())) => report::promotion(p, trigger, Outcome::Succeeded, None, dns, days),
-        (Ok(()), Err(error)) => failed(&Failure { step: "record the promotion as done in the ledger", error, done }),
+        (Ok(dns), Ok(())) => report::promotion(p, trigger, Outcome::Succeeded, None, &dns, days),
+        (Ok(_), Err(error)) => failed(&Failure { step: "record the promotion as done in the ledger", error, done }),
         (Err(failure), ended) => {
             if let Err(error) = ended {
                 tracing::warn!(%error, resource, "lease not released after a failed promotion; it runs out by itself");
@@ -227,15 +227,29 @@ where
     })
 }
 
+/// The DNS step as planned (before anything is done): what a dry run or a failure reports.
+fn planned_dns(p: &Promotion) -> DnsResult {
+    match (&p.dns, &p.endpoint) {
+        (Ok(None), _) => DnsResult::Untagged,
+        (Err(reason), _) => DnsResult::NotPlanned { reason: reason.clone() },
+        (Ok(Some(dns)), None) => DnsResult::NoEndpointYet { record: dns.record.name.clone() },
+        (Ok(Some(dns)), Some(to)) => {
+            DnsResult::WouldRepoint { record: dns.record.name.clone(), from: dns.from.clone(), to: to.clone() }
+        }
+    }
+}
+
 /// The recorded replica is already a standalone primary: nothing else is promoted. With `repoint` (within the
-/// repoint window, not a dry run), the DNS UPSERT is applied again, so that a retry after a failed Route 53 call
-/// completes the job; a transient failure of it makes the invocation an error (Lambda retries).
+/// repoint window, not a dry run), the DNS step recorded with the decision is applied again (nothing changes once
+/// the record points at the replica), so that a retry after a failed Route 53 call completes the job; a
+/// transient failure of it makes the invocation an error (Lambda retries).
 pub(super) async fn already_promoted<D, L, R, G>(
     ctx: &Context<'_, D, L, R, G>,
     primary: &DbRef,
     replica: &DbRef,
     at: &str,
     endpoint: Option<&str>,
+    dns: Option<&Repoint>,
     repoint: bool,
 ) -> Report
 where
@@ -248,11 +262,9 @@ where
         "{} already failed over to {} at {at}: nothing else is promoted",
         primary.id, replica.id
     ));
-    if let (true, Some(record), Some(endpoint)) = (repoint, ctx.config.endpoint_record.as_ref(), endpoint) {
-        match ctx.dns.upsert_cname(record, endpoint).await {
-            Ok(()) => {
-                tracing::info!(record = %record.name, endpoint, "DNS record re-applied for the recorded promotion")
-            }
+    if let (true, Some(dns), Some(endpoint)) = (repoint, dns, endpoint) {
+        match repoint::run(ctx, dns, endpoint).await {
+            Ok(result) => tracing::info!(?result, "DNS step re-applied for the recorded promotion"),
             Err(error) => return skipped.error(error),
         }
     }
@@ -264,7 +276,7 @@ async fn promote_and_repoint<D, L, R, G>(
     ctx: &Context<'_, D, L, R, G>,
     p: &Promotion,
     done: &mut Vec<String>,
-) -> Result<(), Failure>
+) -> Result<DnsResult, Failure>
 where
     D: Databases + Sync,
     L: ReplicaLag + Sync,
@@ -282,15 +294,16 @@ where
             .map_err(|e| fail("PromoteReadReplica", done, e))?;
         done.push(format!("promoted {}", p.replica.id));
     }
-    if let Some(record) = &ctx.config.endpoint_record {
-        match &p.endpoint {
-            Some(endpoint) => {
-                ctx.dns.upsert_cname(record, endpoint).await.map_err(|e| fail("repoint the DNS record", done, e))?;
-                done.push(format!("repointed {} to {endpoint}", record.name));
-                tracing::info!(record = %record.name, endpoint, "DNS record repointed");
-            }
-            None => tracing::warn!(replica = %p.replica, "the promoted replica has no endpoint yet: DNS not changed"),
+    let (Ok(Some(dns)), Some(endpoint)) = (&p.dns, &p.endpoint) else {
+        let planned = planned_dns(p);
+        if planned.is_warning() || matches!(planned, DnsResult::NoEndpointYet { .. }) {
+            tracing::warn!(replica = %p.replica, dns = ?planned, "DNS not changed");
         }
+        return Ok(planned);
+    };
+    let result = repoint::run(ctx, dns, endpoint).await.map_err(|e| fail("repoint the DNS record", done, e))?;
+    if let DnsResult::Repointed { record, to } = &result {
+        done.push(format!("repointed {record} to {to}"));
     }
-    Ok(())
+    Ok(result)
 }

@@ -9,13 +9,15 @@
 use failover_core::notify::Severity;
 use serde::Serialize;
 
-use crate::model::{Cluster, DbRef, Instance, Record};
+use crate::model::{Cluster, DbRef, Instance, Record, Repoint};
 
 mod cluster;
+mod dns;
 mod promotion;
 pub mod readiness;
 
 pub use cluster::decide_cluster;
+pub use dns::{repoint_step, DnsResult, DnsStep};
 pub use promotion::{decide_promotion, verdicts};
 
 /// After a promotion is recorded, a repeated event within this many seconds re-applies the DNS change
@@ -45,8 +47,9 @@ pub enum Trigger {
     Alarm { name: String },
     /// Replication stopped on a replica (0045 / 0057), or an alarm on a replica.
     ReplicaSide { replica: DbRef, cause: String },
-    /// `promote`: a person named the replica.
-    ManualPromote { replica: DbRef },
+    /// `promote`: a person named the replica; `force` (`"force": true`) also promotes away from a primary that
+    /// reports `available` (which is then not fenced).
+    ManualPromote { replica: DbRef, force: bool },
     /// `failover-cluster`: a person asked, optionally naming the reader.
     ManualFailover { target: Option<String> },
     /// `status`: what would happen if the primary failed now.
@@ -60,7 +63,8 @@ impl Trigger {
             Trigger::FailureEvent { event_id, message } => format!("{event_id} ({message})"),
             Trigger::Alarm { name } => format!("alarm {name}"),
             Trigger::ReplicaSide { replica, cause } => format!("{cause} on replica {}", replica.id),
-            Trigger::ManualPromote { replica } => format!("manual promote of {}", replica.id),
+            Trigger::ManualPromote { replica, force: false } => format!("manual promote of {}", replica.id),
+            Trigger::ManualPromote { replica, force: true } => format!("manual promote of {} (forced)", replica.id),
             Trigger::ManualFailover { .. } => "manual failover-cluster".into(),
             Trigger::Status => "status command".into(),
         }
@@ -156,6 +160,9 @@ pub struct Promotion {
     /// The recorded replica is already standalone (an earlier invocation promoted it and did not finish):
     /// only the DNS change and the record remain.
     pub standalone: bool,
+    /// The DNS step: the record the primary's `failover:dns-record` tag names, from the primary's endpoint;
+    /// `Ok(None)` without the tag; why it cannot be planned otherwise.
+    pub dns: Result<Option<Repoint>, String>,
     pub replicas: Vec<Verdict>,
 }
 
@@ -203,6 +210,8 @@ pub enum Plan {
         at: String,
         endpoint: Option<String>,
         repoint: bool,
+        /// The DNS step recorded with the decision.
+        dns: Option<Repoint>,
     },
     Skip {
         reason: String,

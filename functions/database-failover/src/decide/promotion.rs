@@ -8,7 +8,7 @@ use super::{
 };
 use failover_core::ledger::State;
 
-use crate::model::{Instance, Record, DEFAULT_PRIORITY, PRIORITY_TAG};
+use crate::model::{Instance, Record, Repoint, DEFAULT_PRIORITY, DNS_RECORD_TAG, PRIORITY_TAG};
 
 /// RDS: promote the safest replica of a failed primary, or say why not.
 pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Settings, now: i64) -> Plan {
@@ -46,16 +46,25 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
 
     let primary_status = facts.primary.describe();
     if let PrimaryState::Found(p) = &facts.primary {
+        let available = p.status == "available";
+        // PROMOTE_WHEN_AVAILABLE is for alarms only: an RDS event about an available primary (a reboot, say)
+        // never promotes; a person promotes away from an available primary only with "force": true.
         let confirmed = p.is_down()
-            || matches!(trigger, Trigger::ManualPromote { .. } | Trigger::Status)
-            || (p.status == "available"
-                && settings.promote_when_available
-                && matches!(trigger, Trigger::Alarm { .. } | Trigger::FailureEvent { .. }));
+            || matches!(trigger, Trigger::Status | Trigger::ManualPromote { force: true, .. })
+            || (!available && matches!(trigger, Trigger::ManualPromote { .. }))
+            || (available && settings.promote_when_available && matches!(trigger, Trigger::Alarm { .. }));
         if !confirmed {
-            let why = if p.status == "available" && !matches!(trigger, Trigger::ReplicaSide { .. }) {
-                "reports available (PROMOTE_WHEN_AVAILABLE is false)".to_owned()
-            } else {
-                format!("reports {}, which is not a failure", p.status)
+            let why = match trigger {
+                Trigger::ManualPromote { .. } => "reports available: promoting a replica would leave two writable \
+                    primaries; add \"force\": true to promote anyway (the old primary is not fenced)"
+                    .to_owned(),
+                Trigger::Alarm { .. } if available => "reports available (PROMOTE_WHEN_AVAILABLE is false)".to_owned(),
+                Trigger::FailureEvent { .. } if available => {
+                    "reports available: an RDS event never promotes away from an available primary \
+                     (PROMOTE_WHEN_AVAILABLE applies to alarms only)"
+                        .to_owned()
+                }
+                _ => format!("reports {}, which is not a failure", p.status),
             };
             return Plan::Refuse(Refusal {
                 resource: primary_ref.id.clone(),
@@ -68,7 +77,7 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
 
     let replicas = verdicts(facts, settings);
     let chosen = match trigger {
-        Trigger::ManualPromote { replica } => {
+        Trigger::ManualPromote { replica, .. } => {
             let Some(position) = facts.replicas.iter().position(|c| &c.instance.at == replica) else {
                 return Plan::Refuse(Refusal {
                     resource: primary_ref.id.clone(),
@@ -105,6 +114,10 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
         },
     };
     let replica = &facts.replicas[chosen].instance;
+    let dns = match &facts.primary {
+        PrimaryState::Found(p) => p.repoint(),
+        other => Err(format!("{} is {}: its {DNS_RECORD_TAG} tag cannot be read", primary_ref.id, other.describe())),
+    };
     Plan::Promote(Promotion {
         primary: primary_ref.clone(),
         primary_arn: facts.primary.arn(),
@@ -112,9 +125,10 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
         replica: replica.at.clone(),
         replica_arn: replica.arn.clone(),
         endpoint: replica.endpoint.clone(),
-        record: Record::new(replica.at.clone(), now),
+        record: Record::new(replica.at.clone(), now).with_dns(dns.clone().ok().flatten()),
         resumed: false,
         standalone: false,
+        dns,
         replicas,
     })
 }
@@ -123,7 +137,7 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
 fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, settings: &Settings, now: i64) -> Plan {
     let primary = &facts.primary_ref;
     let chosen = record.subject.display_from(&primary.region);
-    if let Trigger::ManualPromote { replica } = trigger {
+    if let Trigger::ManualPromote { replica, .. } = trigger {
         if replica != &record.subject {
             return Plan::Refuse(Refusal {
                 resource: primary.id.clone(),
@@ -160,6 +174,7 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
             at: record.at.clone(),
             endpoint: recorded.endpoint.clone(),
             repoint: record.at_secs.is_some_and(|at| (0..REPOINT_WINDOW_SECS).contains(&(now - at))),
+            dns: record.dns.clone(),
         },
         // Decided and not finished: complete that same decision (the promotion may already have happened).
         State::Pending if standalone || recorded.status == "available" => Plan::Promote(Promotion {
@@ -172,6 +187,7 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
             record: record.clone(),
             resumed: true,
             standalone,
+            dns: recorded_dns(record, &facts.primary),
             replicas: verdicts(facts, settings),
         }),
         State::Pending => Plan::Refuse(Refusal {
@@ -184,6 +200,16 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
             severity: Severity::Critical,
             replicas: verdicts(facts, settings),
         }),
+    }
+}
+
+/// The DNS step of a recorded decision: the one recorded with it; a decision recorded without one (by an
+/// earlier version) takes the primary's tag when the primary is still there.
+fn recorded_dns(record: &Record, primary: &PrimaryState) -> Result<Option<Repoint>, String> {
+    match (&record.dns, primary) {
+        (Some(dns), _) => Ok(Some(dns.clone())),
+        (None, PrimaryState::Found(p)) => p.repoint(),
+        (None, _) => Ok(None),
     }
 }
 

@@ -337,7 +337,7 @@ fn when_a_person_asks_to_promote_another_replica_after_a_failover_should_refuse(
         NOW - 60,
         Some(instance(EAST, "r-chosen", "available")),
     );
-    let manual = Trigger::ManualPromote { replica: DbRef::new(EAST, "r-other") };
+    let manual = Trigger::ManualPromote { replica: DbRef::new(EAST, "r-other"), force: false };
     assert!(refused(&decide_promotion(&manual, &f, &settings(), NOW))
         .reason
         .contains("already failed over to r-chosen"));
@@ -346,19 +346,38 @@ fn when_a_person_asks_to_promote_another_replica_after_a_failover_should_refuse(
 // ------------------------------------------------------------------ manual promote
 
 #[test]
-fn when_a_person_names_an_eligible_replica_should_promote_it_even_if_the_primary_is_available() {
+fn when_a_person_names_an_eligible_replica_of_an_available_primary_should_promote_it_only_with_force() {
     let f = facts(
         PrimaryState::Found(primary("available")),
         vec![replica(EAST, "r-fast", &[0.0]), replica(EAST, "r-named", &[10.0])],
     );
-    let manual = Trigger::ManualPromote { replica: DbRef::new(EAST, "r-named") };
-    assert_eq!(promoted(&decide_promotion(&manual, &f, &settings(), NOW)).replica.id, "r-named");
+    let manual = Trigger::ManualPromote { replica: DbRef::new(EAST, "r-named"), force: false };
+    let plan = decide_promotion(&manual, &f, &settings(), NOW);
+    assert!(refused(&plan).reason.contains(r#"add "force": true"#), "{plan:#?}");
+    let forced = Trigger::ManualPromote { replica: DbRef::new(EAST, "r-named"), force: true };
+    assert_eq!(promoted(&decide_promotion(&forced, &f, &settings(), NOW)).replica.id, "r-named");
+    let failed = facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-named", &[10.0])]);
+    assert_eq!(
+        promoted(&decide_promotion(&manual, &failed, &settings(), NOW)).replica.id,
+        "r-named",
+        "no force needed"
+    );
+}
+
+#[test]
+fn promote_when_available_should_apply_to_alarms_only_never_to_rds_events() {
+    let f = facts(PrimaryState::Found(primary("available")), vec![replica(EAST, "r1", &[1.0])]);
+    let s = Settings { promote_when_available: true, ..settings() };
+    let reboot = Trigger::FailureEvent { event_id: "RDS-EVENT-0004".into(), message: "shutdown".into() };
+    let plan = decide_promotion(&reboot, &f, &s, NOW);
+    assert!(refused(&plan).reason.contains("PROMOTE_WHEN_AVAILABLE applies to alarms only"), "{plan:#?}");
+    assert_eq!(promoted(&decide_promotion(&alarm(), &f, &s, NOW)).replica.id, "r1");
 }
 
 #[test]
 fn when_a_person_names_a_lagging_replica_should_refuse_with_its_reason() {
     let f = facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-named", &[99.0])]);
-    let manual = Trigger::ManualPromote { replica: DbRef::new(EAST, "r-named") };
+    let manual = Trigger::ManualPromote { replica: DbRef::new(EAST, "r-named"), force: false };
     let plan = decide_promotion(&manual, &f, &settings(), NOW);
     assert!(refused(&plan).reason.contains("above MAX_REPLICA_LAG_SECONDS"), "{plan:#?}");
 }
@@ -509,4 +528,51 @@ fn when_a_done_record_names_a_replica_that_is_a_replica_again_should_still_promo
     );
     let f = PromotionFacts { record: f.record.clone().map(|r| r.with_state(State::Done)), ..f };
     assert!(matches!(decide_promotion(&failure(), &f, &settings(), NOW), Plan::AlreadyPromoted { .. }));
+}
+
+#[test]
+fn the_dns_step_is_the_record_the_primarys_tag_names_from_the_primarys_endpoint() {
+    let mut p = primary("failed");
+    p.tags.insert(crate::model::DNS_RECORD_TAG.into(), "Z1/writer.orders.internal".into());
+    let plan = decide_promotion(
+        &failure(),
+        &facts(PrimaryState::Found(p.clone()), vec![replica(EAST, "r1", &[1.0])]),
+        &settings(),
+        NOW,
+    );
+    let dns = promoted(&plan).dns.clone().expect("planned").expect("tagged");
+    assert_eq!((dns.record.hosted_zone_id.as_str(), dns.record.name.as_str()), ("Z1", "writer.orders.internal"));
+    assert_eq!(dns.from, "orders.abc.us-east-1.rds.amazonaws.com");
+    assert_eq!(promoted(&plan).record.dns.as_ref(), Some(&dns), "recorded with the decision");
+
+    p.tags.insert(crate::model::DNS_RECORD_TAG.into(), "writer.orders.internal".into());
+    let plan = decide_promotion(
+        &failure(),
+        &facts(PrimaryState::Found(p), vec![replica(EAST, "r1", &[1.0])]),
+        &settings(),
+        NOW,
+    );
+    assert!(
+        promoted(&plan).dns.as_ref().is_err_and(|e| e.contains("failover:dns-record")),
+        "a malformed tag is reported"
+    );
+
+    let untagged = decide_promotion(
+        &failure(),
+        &facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r1", &[1.0])]),
+        &settings(),
+        NOW,
+    );
+    assert_eq!(promoted(&untagged).dns, Ok(None));
+
+    let gone = decide_promotion(
+        &failure(),
+        &facts(PrimaryState::Missing, vec![replica(EAST, "r1", &[1.0])]),
+        &settings(),
+        NOW,
+    );
+    assert!(
+        promoted(&gone).dns.as_ref().is_err_and(|e| e.contains("cannot be read")),
+        "a deleted primary's tag is unknown"
+    );
 }

@@ -1,0 +1,43 @@
+//! Fix in place: a primary that a person usually repairs in minutes (storage full, RDS-EVENT-0221; invalid
+//! parameters, RDS-EVENT-0035) is not promoted away from by default: promotion is irreversible and loses the
+//! primary. The notification gives the `aws rds modify-db-instance` command that fixes it. `FAILURE_EVENT_IDS`
+//! can make either event a failure again (then [`crate::route`] sends it to [`super::promote`] instead). A primary
+//! that already failed over (a `promotion` record in its ledger) is not to be fixed: the event is a logged skip.
+
+use failover_core::aws::AwsError;
+use failover_core::ledger::Ledger;
+use failover_core::report::Report;
+
+use super::Context;
+use crate::model::{promotion_resource, DbRef, PROMOTION_KEY};
+use crate::ports::{Databases, Dns, ReplicaLag};
+use crate::report;
+
+/// Describes the instance the event names and, when it is opted in, tells a person how to fix it in place.
+pub async fn run<D, L, R, G>(
+    ctx: &Context<'_, D, L, R, G>,
+    at: &DbRef,
+    event_id: &str,
+    message: &str,
+) -> Result<Report, AwsError>
+where
+    D: Databases + Sync,
+    L: ReplicaLag + Sync,
+    R: Dns + Sync,
+    G: Ledger,
+{
+    let Some(instance) = ctx.databases.instance(at).await? else {
+        return Ok(report::skipped(format!("{event_id} on {at}: the instance no longer exists")));
+    };
+    let key = &ctx.config.common.opt_in_tag_key;
+    if !instance.opted_in(key) {
+        return Ok(report::skipped(format!("{event_id} on {}: not opted in (tag {key}=true is missing)", at.id)));
+    }
+    let ledger = ctx.session.read(&promotion_resource(at)).await?;
+    if let Some(record) = ledger.records.iter().find(|r| r.key == PROMOTION_KEY) {
+        let replica = record.data["replica"]["id"].as_str().unwrap_or("a replica");
+        let reason = format!("{event_id} on {}: it already failed over to {replica}; nothing to fix in place", at.id);
+        return Ok(report::skipped(reason));
+    }
+    Ok(report::fix_in_place(&instance, event_id, message))
+}

@@ -1,0 +1,315 @@
+//! The database-failover test environment, shared by the test files of `database-failover`
+//! (`tests/database_failover.rs`, `tests/database_incident.rs`): an account on the local AWS with a topic and
+//! its subscriber, the ledger table, the function built over the real adapters, and helpers that create
+//! primaries and replicas, publish lag and build events.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_sdk_rds::types::{DbInstance, Tag};
+use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
+use database_failover::ports::{LagMetric, ReplicaLag};
+use database_failover::{App, Config};
+use failover_core::aws::AwsError;
+use failover_core::ledger::{DynamoLedger, Ledger, Record, State};
+use failover_core::notify::SnsNotifier;
+use failover_core::response::Response;
+use serde_json::{json, Value};
+
+use crate::{http_json, lookup, Account, Received, Subscriber};
+
+pub const OPT_IN: &str = "failover:enabled";
+
+pub type TestApp = App<RdsDatabases, RecordedLag, Route53Dns, SnsNotifier, DynamoLedger>;
+
+/// (region, metric name, instances) of one call.
+pub type LagCall = (String, &'static str, Vec<String>);
+
+/// The function's CloudWatch adapter, unchanged, with each of its port calls recorded.
+pub struct RecordedLag {
+    pub cloudwatch: CloudWatchLag,
+    pub calls: Arc<Mutex<Vec<LagCall>>>,
+}
+
+impl ReplicaLag for RecordedLag {
+    async fn lags(
+        &self,
+        region: &str,
+        metric: LagMetric,
+        instances: &[String],
+    ) -> Result<BTreeMap<String, Vec<f64>>, AwsError> {
+        self.calls.lock().unwrap().push((region.to_owned(), metric.name(), instances.to_vec()));
+        self.cloudwatch.lags(region, metric, instances).await
+    }
+}
+
+pub struct Env {
+    pub account: Account,
+    pub subscriber: Subscriber,
+    pub lag_calls: Arc<Mutex<Vec<LagCall>>>,
+    /// The ledger table, as the template declares it.
+    pub ledger: String,
+}
+
+impl Env {
+    pub async fn new() -> Self {
+        let account = Account::new().await;
+        let subscriber = Subscriber::create(&account, "failover-db").await;
+        let ledger = account.ledger_table();
+        Env { account, subscriber, lag_calls: Arc::default(), ledger }
+    }
+
+    pub fn config(&self, settings: &[(&str, &str)]) -> Config {
+        let mut pairs = vec![
+            ("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str()),
+            ("LEDGER_TABLE", self.ledger.as_str()),
+        ];
+        pairs.extend_from_slice(settings);
+        Config::from_lookup(&lookup(&pairs)).expect("valid config")
+    }
+
+    /// The function deployed in `account`'s region with these settings (on top of the topic).
+    pub fn app_in(&self, account: &Account, settings: &[(&str, &str)]) -> TestApp {
+        let config = self.config(settings);
+        // The topic lives in the subscriber's region, as a deployment's own topic lives in its region.
+        let notifier =
+            SnsNotifier::new(self.account.sns(), config.common.topic_arn.clone(), config.common.notification_format);
+        App::with_ports(
+            config,
+            account.region.clone(),
+            RdsDatabases::new(account.rds()),
+            RecordedLag { cloudwatch: CloudWatchLag::new(account.cloudwatch()), calls: self.lag_calls.clone() },
+            Route53Dns::new(account.route53()),
+            notifier,
+            DynamoLedger::new(self.account.dynamodb(), self.ledger.clone()),
+        )
+    }
+
+    /// The live ledger records of `resource` (`db-instance:<region>/<id>`, `db-cluster:<region>/<id>`).
+    pub async fn records(&self, resource: &str) -> Vec<Record> {
+        let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
+        ledger.read(resource, failover_core::time::now_secs()).await.expect("ledger read").records
+    }
+
+    /// The `promotion` record of primary `id` in the home region: (state, replica id).
+    pub async fn promotion(&self, id: &str) -> Option<(State, String)> {
+        let records = self.records(&format!("db-instance:{}/{id}", self.account.region)).await;
+        records
+            .into_iter()
+            .find(|r| r.key == "promotion")
+            .map(|r| (r.state, r.data["replica"]["id"].as_str().unwrap_or_default().to_owned()))
+    }
+
+    pub fn app(&self, settings: &[(&str, &str)]) -> TestApp {
+        self.app_in(&self.account, settings)
+    }
+
+    /// The function as `main` builds it, from the SDK configuration (its lag calls are not recorded).
+    pub fn sdk_app(&self) -> App {
+        App::new(self.config(&[]), &self.account.sdk)
+    }
+
+    /// A Route 53 hosted zone named `name`; its id (without `/hostedzone/`).
+    pub async fn hosted_zone(&self, name: &str) -> String {
+        let created = self
+            .account
+            .route53()
+            .create_hosted_zone()
+            .name(name)
+            .caller_reference(format!("{}-{name}", self.account.id))
+            .send()
+            .await
+            .expect("zone");
+        let id = created.hosted_zone.expect("zone").id;
+        id.rsplit('/').next().expect("zone id").to_owned()
+    }
+
+    pub fn lag_calls(&self) -> Vec<LagCall> {
+        self.lag_calls.lock().unwrap().clone()
+    }
+
+    /// How many times the local AWS answered `action` for this account (its call log, all regions).
+    pub fn calls_answered(&self, action: &str) -> u64 {
+        let (status, log) = http_json("GET", &format!("/_failover/calls?account={}", self.account.id), None);
+        assert_eq!(status, 200, "{log}");
+        log["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["action"] == action)
+            .map(|c| c["count"].as_u64().unwrap())
+            .sum()
+    }
+
+    pub async fn primary(&self, id: &str, opted_in: bool) -> DbInstance {
+        let mut request = self
+            .account
+            .rds()
+            .create_db_instance()
+            .db_instance_identifier(id)
+            .engine("mysql")
+            .db_instance_class("db.t3.micro")
+            .allocated_storage(20)
+            .master_username("admin")
+            .master_user_password("password1")
+            .backup_retention_period(7);
+        if opted_in {
+            request = request.tags(tag(OPT_IN, "true"));
+        }
+        request.send().await.expect("create primary").db_instance.expect("instance")
+    }
+
+    /// A replica of `source` in `account`'s region, opted in, with extra tags.
+    pub async fn replica_in(&self, account: &Account, id: &str, source: &str, tags: &[(&str, &str)]) {
+        let mut request = account
+            .rds()
+            .create_db_instance_read_replica()
+            .db_instance_identifier(id)
+            .source_db_instance_identifier(source)
+            .db_instance_class("db.t3.micro")
+            .tags(tag(OPT_IN, "true"));
+        for (k, v) in tags {
+            request = request.tags(tag(k, v));
+        }
+        request.send().await.expect("create replica");
+    }
+
+    pub async fn replica(&self, id: &str, source: &str, tags: &[(&str, &str)]) {
+        self.replica_in(&self.account, id, source, tags).await
+    }
+
+    /// Publishes ReplicaLag datapoints in `account`'s region (see [`put_lag`]).
+    pub async fn lag_in(&self, account: &Account, id: &str, values: &[f64]) {
+        put_lag(account, LagMetric::ReplicaLag, id, values).await
+    }
+
+    pub async fn lag(&self, id: &str, values: &[f64]) {
+        self.lag_in(&self.account, id, values).await
+    }
+
+    pub fn set_status(&self, id: &str, status: &str) {
+        self.account.control("/_failover/rds/instance-status", json!({"db_instance_identifier": id, "status": status}));
+    }
+
+    pub async fn describe_in(&self, account: &Account, id: &str) -> DbInstance {
+        account
+            .rds()
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .expect("describe")
+            .db_instances
+            .and_then(|mut v| v.pop())
+            .expect("instance")
+    }
+
+    pub async fn describe(&self, id: &str) -> DbInstance {
+        self.describe_in(&self.account, id).await
+    }
+
+    pub async fn is_replica(&self, id: &str) -> bool {
+        self.describe(id).await.read_replica_source_db_instance_identifier.is_some()
+    }
+
+    pub fn failure_event(&self, id: &str, event_id: &str) -> Value {
+        rds_event(&self.account.id, &self.account.region, id, event_id, "DB_INSTANCE")
+    }
+
+    pub async fn notifications(&self) -> Vec<Received> {
+        self.subscriber.received().await
+    }
+}
+
+/// `PutMetricData` of `metric` (namespace `AWS/RDS`, dimension `DBInstanceIdentifier`) for `id`, newest first:
+/// the newest 30 s ago, then one a minute earlier each, so that every value is the maximum of its own minute of
+/// the function's 5-minute window and reads back as given.
+pub async fn put_lag(account: &Account, metric: LagMetric, id: &str, values: &[f64]) {
+    let unit = match metric {
+        LagMetric::ReplicaLag => StandardUnit::Seconds,
+        LagMetric::AuroraReplicaLag => StandardUnit::Milliseconds,
+    };
+    let now = SystemTime::now();
+    let data = values
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            MetricDatum::builder()
+                .metric_name(metric.name())
+                .dimensions(Dimension::builder().name("DBInstanceIdentifier").value(id).build())
+                .timestamp(DateTime::from(now - Duration::from_secs(30 + 60 * i as u64)))
+                .value(*value)
+                .unit(unit.clone())
+                .build()
+        })
+        .collect();
+    account
+        .cloudwatch()
+        .put_metric_data()
+        .namespace("AWS/RDS")
+        .set_metric_data(Some(data))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PutMetricData {} {id}: {e:?}", metric.name()));
+}
+
+pub fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+pub fn rds_event(account: &str, region: &str, id: &str, event_id: &str, source_type: &str) -> Value {
+    let kind = if source_type == "CLUSTER" { "cluster" } else { "db" };
+    let detail_type = if source_type == "CLUSTER" { "RDS DB Cluster Event" } else { "RDS DB Instance Event" };
+    json!({
+        "version": "0", "id": "e1", "detail-type": detail_type, "source": "aws.rds", "account": account,
+        "time": "2024-05-01T10:07:12Z", "region": region, "resources": [],
+        "detail": {
+            "EventCategories": ["failure"], "SourceType": source_type,
+            "SourceArn": format!("arn:aws:rds:{region}:{account}:{kind}:{id}"),
+            "Date": "2024-05-01T10:07:12.123Z", "Message": "test event", "SourceIdentifier": id, "EventID": event_id
+        }
+    })
+}
+
+pub fn alarm_action(account: &str, name: &str, dimension: (&str, &str)) -> Value {
+    json!({
+        "source": "aws.cloudwatch",
+        "alarmArn": format!("arn:aws:cloudwatch:us-east-1:{account}:alarm:{name}"),
+        "accountId": account, "time": "2024-05-01T10:05:00.490+0000", "region": "us-east-1",
+        "alarmData": {
+            "alarmName": name,
+            "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": "2024-05-01T10:05:00.490+0000"},
+            "previousState": {"value": "OK", "reason": "ok", "timestamp": "2024-04-30T08:00:00.000+0000"},
+            "configuration": {"metrics": [{"id": "m1", "metricStat": {"metric": {
+                "namespace": "AWS/RDS", "name": "WriteLatency", "dimensions": {dimension.0: dimension.1}},
+                "period": 60, "stat": "Maximum"}, "returnData": true}]}
+        }
+    })
+}
+
+pub async fn ok<D, L, R, N, G>(app: &App<D, L, R, N, G>, payload: Value) -> Response
+where
+    D: database_failover::ports::Databases + Sync,
+    L: ReplicaLag + Sync,
+    R: database_failover::ports::Dns + Sync,
+    N: failover_core::notify::Notifier + Sync,
+    G: Ledger,
+{
+    app.handle(payload).await.unwrap_or_else(|e| panic!("handler failed: {e}"))
+}
+
+pub fn outcomes(notes: &[Received]) -> Vec<&str> {
+    notes.iter().map(|n| n.attribute("outcome")).collect()
+}
+
+/// orders (opted in) with three replicas: r-lag (20 s), r-fast (1 s), r-mid (8 s).
+pub async fn orders(env: &Env) {
+    env.primary("orders", true).await;
+    for (id, lag) in [("r-lag", [20.0, 12.0]), ("r-fast", [1.0, 0.5]), ("r-mid", [8.0, 2.0])] {
+        env.replica(id, "orders", &[]).await;
+        env.lag(id, &lag).await;
+    }
+}

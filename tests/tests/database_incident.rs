@@ -1,0 +1,207 @@
+//! `database-failover` across an incident, against the local AWS: the DNS record a primary's
+//! `failover:dns-record` tag names follows that primary only (Route 53 state and notifications asserted).
+
+use database_failover::model::DNS_RECORD_TAG;
+use failover_core::outcome::Outcome;
+use integration_tests::database::*;
+
+/// A hosted zone `shop.internal` with `writer.shop.internal` CNAME (TTL 300) pointing at `target`; its id.
+async fn zone_with_record(env: &Env, target: &str) -> String {
+    let zone_id = env.hosted_zone("shop.internal").await;
+    let set = aws_sdk_route53::types::ResourceRecordSet::builder()
+        .name("writer.shop.internal")
+        .r#type(aws_sdk_route53::types::RrType::Cname)
+        .ttl(300)
+        .resource_records(aws_sdk_route53::types::ResourceRecord::builder().value(target).build().expect("value"))
+        .build()
+        .expect("record set");
+    let change = aws_sdk_route53::types::Change::builder()
+        .action(aws_sdk_route53::types::ChangeAction::Create)
+        .resource_record_set(set)
+        .build()
+        .expect("change");
+    env.account
+        .route53()
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().expect("batch"))
+        .send()
+        .await
+        .expect("record");
+    zone_id
+}
+
+/// `writer.shop.internal`'s (TTL, values).
+async fn record(env: &Env, zone_id: &str) -> (Option<i64>, Vec<String>) {
+    let sets = env.account.route53().list_resource_record_sets().hosted_zone_id(zone_id).send().await.expect("sets");
+    let set = sets
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.name() == "writer.shop.internal." && r.r#type().as_str() == "CNAME")
+        .expect("the CNAME");
+    (set.ttl(), set.resource_records().iter().map(|r| r.value().to_owned()).collect())
+}
+
+async fn endpoint(env: &Env, id: &str) -> String {
+    env.describe(id).await.endpoint.and_then(|e| e.address).expect("endpoint")
+}
+
+#[tokio::test]
+async fn a_record_shared_by_two_primaries_should_follow_only_the_primary_it_points_at() {
+    let env = Env::new().await;
+    for (primary, replica) in [("orders", "orders-r"), ("billing", "billing-r")] {
+        env.primary(primary, true).await;
+        env.replica(replica, primary, &[]).await;
+        env.lag(replica, &[1.0, 0.5]).await;
+    }
+    let orders = endpoint(&env, "orders").await;
+    let zone_id = zone_with_record(&env, &orders).await;
+    for primary in ["orders", "billing"] {
+        let arn = env.describe(primary).await.db_instance_arn.expect("arn");
+        let value = format!("{zone_id}/writer.shop.internal");
+        env.account
+            .rds()
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .tags(tag(DNS_RECORD_TAG, &value))
+            .send()
+            .await
+            .expect("tag");
+    }
+    let app = env.app(&[]);
+
+    // billing fails: its replica is promoted, but the record points at orders: it is left as it is, with a warning.
+    env.set_status("billing", "failed");
+    let response = ok(&app, env.failure_event("billing", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert!(!env.is_replica("billing-r").await, "billing-r promoted");
+    assert_eq!(record(&env, &zone_id).await, (Some(300), vec![orders.clone()]), "the record still points at orders");
+    assert!(env.is_replica("orders-r").await, "orders' replica untouched");
+    let notes = env.notifications().await;
+    assert_eq!(notes.len(), 1);
+    let body = notes[0].body();
+    assert!(body["title"].as_str().unwrap().contains("DNS record not changed"), "{body}");
+    let summary = body["summary"].as_str().unwrap();
+    assert!(summary.contains("writer.shop.internal was NOT changed") && summary.contains(&orders), "{summary}");
+    assert_eq!(body["details"]["dns"]["result"], "elsewhere", "{body}");
+
+    // orders fails: the record follows it to its replica.
+    env.set_status("orders", "failed");
+    let response = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert!(!env.is_replica("orders-r").await, "orders-r promoted");
+    let promoted = endpoint(&env, "orders-r").await;
+    assert_eq!(record(&env, &zone_id).await, (Some(30), vec![promoted.clone()]));
+    let notes = env.notifications().await;
+    assert_eq!(notes.len(), 1, "one notification for this failover");
+    let body = notes[0].body();
+    assert_eq!(body["details"]["dns"]["result"], "repointed", "{body}");
+    assert!(body["next_steps"][0]
+        .as_str()
+        .unwrap()
+        .contains(&format!("writer.shop.internal now points to {promoted}")));
+}
+
+#[tokio::test]
+async fn a_storage_full_event_should_notify_with_the_fix_and_not_promote_unless_it_is_a_failure_event() {
+    let env = Env::new().await;
+    env.primary("orders", true).await;
+    env.replica("orders-r", "orders", &[]).await;
+    env.lag("orders-r", &[1.0]).await;
+    env.set_status("orders", "storage-full");
+
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0221")).await;
+
+    assert_eq!((response.status, response.action.as_str()), (Outcome::Refused, "fix-in-place"), "{response:?}");
+    assert!(env.is_replica("orders-r").await, "not promoted");
+    assert_eq!(env.describe("orders").await.db_instance_status.as_deref(), Some("storage-full"));
+    assert!(env.records("db-instance:us-east-1/orders").await.is_empty(), "nothing recorded");
+    let notes = env.notifications().await;
+    assert_eq!(notes.len(), 1);
+    let body = notes[0].body();
+    assert_eq!(notes[0].attribute("severity"), "critical");
+    let fix = body["next_steps"][0].as_str().unwrap();
+    assert!(
+        fix.contains(
+            "aws rds modify-db-instance --region us-east-1 --db-instance-identifier orders --allocated-storage"
+        ),
+        "{fix}"
+    );
+    assert!(body["next_steps"][1].as_str().unwrap().contains(r#""db_instance_identifier":"orders-r""#), "{body}");
+
+    // Listed in FAILURE_EVENT_IDS, the same event promotes.
+    let response = ok(
+        &env.app(&[("FAILURE_EVENT_IDS", "RDS-EVENT-0031,RDS-EVENT-0221")]),
+        env.failure_event("orders", "RDS-EVENT-0221"),
+    )
+    .await;
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert!(!env.is_replica("orders-r").await, "promoted");
+    env.notifications().await;
+
+    // Once it failed over, a repeated storage-full event has nothing to fix: a logged skip.
+    let again = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0221")).await;
+    assert_eq!(again.status, Outcome::Skipped, "{again:?}");
+    assert!(again.message.contains("already failed over to orders-r"), "{}", again.message);
+    assert!(env.notifications().await.is_empty(), "nothing published");
+}
+
+/// The RDS event subscription's own SNS message about `id` (no EventBridge in between), as SNS hands it to Lambda.
+fn subscription_event(env: &Env, id: &str, event_id: &str) -> serde_json::Value {
+    let (region, account) = (&env.account.region, &env.account.id);
+    let message = serde_json::json!({
+        "Event Source": "db-instance", "Event Time": "2024-05-01 10:07:12.123",
+        "Identifier Link": format!("https://console.aws.amazon.com/rds/home?region={region}#dbinstance:id={id}"),
+        "Source ID": id, "Source ARN": format!("arn:aws:rds:{region}:{account}:db:{id}"),
+        "Event ID": format!("http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event_id}"),
+        "Event Message": "DB instance put into failed state."
+    });
+    serde_json::json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "Sns": {
+        "Type": "Notification", "MessageId": "m-1", "TopicArn": format!("arn:aws:sns:{region}:{account}:rds-events"),
+        "Subject": "RDS Notification Message", "Message": message.to_string(), "Timestamp": "2024-05-01T10:07:13Z",
+        "MessageAttributes": {"EventID": {"Type": "String", "Value": event_id}}}}]})
+}
+
+#[tokio::test]
+async fn an_rds_event_subscription_message_should_promote_as_the_eventbridge_event_does() {
+    let env = Env::new().await;
+    env.primary("orders", true).await;
+    for (replica, lag) in [("r-slow", 9.0), ("r-fast", 1.0)] {
+        env.replica(replica, "orders", &[]).await;
+        env.lag(replica, &[lag]).await;
+    }
+    env.set_status("orders", "failed");
+    let app = env.app(&[]);
+
+    let response = ok(&app, subscription_event(&env, "orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!((response.status, response.action.as_str()), (Outcome::Succeeded, "promote-replica"), "{response:?}");
+    assert!(!env.is_replica("r-fast").await && env.is_replica("r-slow").await, "the safest replica, once");
+    let notes = env.notifications().await;
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].body()["summary"].as_str().unwrap().contains("Trigger: RDS-EVENT-0031"), "{:?}", notes[0]);
+    // The same failure through EventBridge afterwards finds the decision: nothing else is promoted.
+    let again = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert_eq!(again.status, Outcome::Skipped, "{again:?}");
+    assert!(env.is_replica("r-slow").await);
+}
+
+#[tokio::test]
+async fn an_event_about_a_database_in_another_region_should_be_a_logged_skip_that_changes_nothing() {
+    let env = Env::new().await;
+    env.primary("orders", true).await;
+    env.replica("orders-r", "orders", &[]).await;
+    env.lag("orders-r", &[1.0]).await;
+    env.set_status("orders", "failed");
+    let elsewhere = rds_event(&env.account.id, "eu-west-1", "orders", "RDS-EVENT-0031", "DB_INSTANCE");
+
+    let response = ok(&env.app(&[]), elsewhere).await;
+
+    assert_eq!(response.status, Outcome::Skipped, "{response:?}");
+    assert!(response.message.contains("not this function's region us-east-1"), "{}", response.message);
+    assert!(env.is_replica("orders-r").await, "nothing promoted");
+    assert!(env.records("db-instance:us-east-1/orders").await.is_empty(), "nothing recorded");
+    assert!(env.notifications().await.is_empty(), "a skip publishes nothing");
+}
