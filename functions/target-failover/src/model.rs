@@ -95,6 +95,13 @@ impl TargetState {
         matches!(self, TargetState::Healthy | TargetState::Unavailable)
     }
 
+    /// Counts as registered for the floor: not leaving, not `initial` (just registered: neither failing nor
+    /// serving, so a group scaling out never looks like failing) and not `unused` (ignored: not in use by a
+    /// load balancer or its zone).
+    pub fn counted(self) -> bool {
+        !self.leaving() && !matches!(self, TargetState::Initial | TargetState::Unused)
+    }
+
     /// Already on its way out (deregistration in progress): neither registered for the floor nor a candidate.
     pub fn leaving(self) -> bool {
         matches!(self, TargetState::Draining | TargetState::UnhealthyDraining)

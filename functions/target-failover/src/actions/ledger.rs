@@ -62,6 +62,19 @@ pub fn removed_targets(record: &Record) -> Vec<Target> {
         .collect()
 }
 
+/// The incident's capacity baseline: the group's registered count when the open removals began (each open
+/// removal record carries it as `baseline`, or `registered_before` when it was the first), the largest;
+/// `None` when no removal is open.
+pub fn baseline(snapshot: &Snapshot) -> Option<usize> {
+    snapshot
+        .records
+        .iter()
+        .filter(|r| open(r) && r.key.starts_with("removal#"))
+        .filter_map(|r| r.data.get("baseline").or_else(|| r.data.get("registered_before"))?.as_u64())
+        .filter_map(|n| usize::try_from(n).ok())
+        .max()
+}
+
 /// A shift record's data: where, the weights before and after, and the backup.
 pub fn shift_data(change: &WeightChange, backup: &str) -> Value {
     json!({"location": change.location, "before": change.before, "backup": backup, "after": change.after})

@@ -58,7 +58,12 @@ pub struct Forwarding<A> {
 
 impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
     pub fn floor(&self) -> Floor {
-        Floor { min_targets: self.config.min_healthy_targets, min_percent: self.config.min_healthy_percent }
+        Floor::new(self.config.min_healthy_targets, self.config.min_healthy_percent)
+    }
+
+    /// The floor on a group with this ledger: from the incident's baseline while a removal is open.
+    pub fn floor_in(&self, snapshot: &Snapshot) -> Floor {
+        self.floor().with_baseline(ledger::baseline(snapshot))
     }
 
     pub fn opt_in_key(&self) -> &str {
@@ -209,9 +214,9 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
     let view = ctx.view(arn, tags, &targets);
     let candidates = named.map_or(Candidates::Unhealthy, Candidates::Named);
     let plan = if recovered {
-        decide::on_ok(view, candidates, ctx.floor(), &saved)
+        decide::on_ok(view, candidates, ctx.floor_in(snapshot), &saved)
     } else {
-        decide::on_alarm(view, candidates, ctx.floor())
+        decide::on_alarm(view, candidates, ctx.floor_in(snapshot))
     };
     execute(ctx, view, snapshot, plan, intent, ctx.config.common.dry_run, ctx.config.failback).await
 }
@@ -280,7 +285,7 @@ async fn command_once<L: LoadBalancer, G: Ledger>(
         Err(e) => return Ok(Ok(vec![report::failed(Some(group), intent, &e, "reading target health")])),
     };
     let view = ctx.view(group, tags, &targets);
-    let floor = ctx.floor();
+    let floor = ctx.floor_in(snapshot);
     let saved = ledger::saved_weights(snapshot);
     let plan = match command {
         Command::Status { .. } => return Ok(Ok(vec![status::run(ctx, view, snapshot).await])),

@@ -2,11 +2,16 @@
 //! [`Plan`]. No I/O, no clock: every branch has a unit test below.
 //!
 //! # The guardrail, precisely
-//! - **Registered** targets are those `DescribeTargetHealth` reports in any state except `draining` and
-//!   `unhealthy.draining` (already leaving). **Healthy** targets are `healthy`, or `unavailable` (health checks
-//!   disabled: the load balancer routes to them as if healthy).
-//! - **Floor** = `max(MIN_HEALTHY_TARGETS, ceil(MIN_HEALTHY_PERCENT × registered / 100))`, computed from the
-//!   targets registered *before* the change.
+//! - Target states as the load balancer means them: only **healthy** targets serve (and `unavailable`:
+//!   health checks disabled, the load balancer routes to them as if healthy). **Registered** targets (what
+//!   the floor counts) are those in any state except `initial` (just registered: neither failing nor serving,
+//!   so a group scaling out never looks like failing, and a group alarm never removes them), `unused`
+//!   (ignored: never counted nor removed) and `draining` / `unhealthy.draining` (already leaving).
+//! - **Floor** = `max(MIN_HEALTHY_TARGETS, ceil(MIN_HEALTHY_PERCENT × basis / 100))`, where the basis is the
+//!   count registered *before* the change, or, while any removal of the incident is open, the **baseline**
+//!   (the registered count when the incident first removed targets, kept in the ledger) when larger: the
+//!   floor is never recomputed from the shrunken group. The group's own `target_group_health` thresholds
+//!   (`unhealthy_state_routing`, `dns_failover`: count or percentage) raise it, never lower it ([`Floor`]).
 //! - A group **can serve** while `healthy ≥ max(floor, 1)`: a group with no healthy target serves nothing
 //!   (the load balancer fails open to the unhealthy ones), whatever the floor says.
 //! - **Candidates** are the targets the alarm accuses: for a `TargetGroup` alarm, those reported `unhealthy`;
@@ -20,9 +25,7 @@
 //!   turn a degraded service into an outage. Instead the traffic moves to the backup group when the group is
 //!   tagged with one ([`Plan::ShiftTraffic`]), or the removal is refused with a critical notification.
 //!
-//! Known limit: the floor follows the current registration count, so a long series of gray-failure removals
-//! lowers it step by step (10 targets at 50 % allow 5 removals, then the 5 left allow 2 more...);
-//! `MIN_HEALTHY_TARGETS` is the absolute backstop.
+//! So ten targets at 50 % allow five removals over a whole incident, not five, then two more, and so on.
 //!
 //! # Traffic shift and failback
 //! - Shift: in every forward action (listener default action or rule) that gives the failing group a weight
@@ -45,7 +48,8 @@
 //!   ([`ShiftVerdict::Shift`] with `partly`); [`alarm_now_would`] says the same for `status`.
 //!
 //! # Layout
-//! This file: the floor, the counts, the group view, [`Plan`] and the plans for alarms and commands.
+//! This file: the group view, [`Plan`] and the plans for alarms and commands.
+//! `floor.rs`: the floor (settings, the incident's baseline, the group's own thresholds) and the counts.
 //! `shift.rs`: which forward actions a shift changes ([`plan_shift`]) and what that comes to ([`ShiftVerdict`]).
 //! `failback.rs`: which saved weights a failback restores ([`plan_failback`]).
 
@@ -57,52 +61,15 @@ use serde::Serialize;
 use crate::model::{group_suffix, Location, SavedWeights, Tags, Target, TargetHealth, TargetState, Weight, BACKUP_TAG};
 
 mod failback;
+mod floor;
 mod shift;
 
 pub use failback::{plan_failback, FailbackChanges};
+pub use floor::{Counts, Floor, GroupThresholds};
 pub use shift::{plan_shift, ShiftChanges, ShiftVerdict};
 
 /// The ARNs of the listeners and rules that carry the opt-in tag (`<key>=true`); any other is not opted in.
 pub type OptedIn = BTreeSet<String>;
-
-/// `MIN_HEALTHY_TARGETS` and `MIN_HEALTHY_PERCENT`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Floor {
-    pub min_targets: u32,
-    pub min_percent: u32,
-}
-
-impl Floor {
-    pub fn for_registered(&self, registered: usize) -> usize {
-        let by_percent = (registered * self.min_percent as usize).div_ceil(100);
-        by_percent.max(self.min_targets as usize)
-    }
-}
-
-/// The numbers behind every decision, as notifications report them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub registered: usize,
-    pub healthy: usize,
-    pub floor: usize,
-}
-
-impl Counts {
-    pub fn of(targets: &[TargetHealth], floor: Floor) -> Self {
-        let registered = targets.iter().filter(|t| !t.state.leaving()).count();
-        let healthy = targets.iter().filter(|t| t.state.serves()).count();
-        Counts { registered, healthy, floor: floor.for_registered(registered) }
-    }
-
-    /// Healthy targets needed to serve: the floor, and never fewer than one.
-    pub fn required(&self) -> usize {
-        self.floor.max(1)
-    }
-
-    pub fn can_serve(&self) -> bool {
-        self.healthy >= self.required()
-    }
-}
 
 /// What a group looks like to the policy.
 #[derive(Debug, Clone, Copy)]
@@ -199,7 +166,7 @@ pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) 
     let accused: Vec<&TargetHealth> = group
         .targets
         .iter()
-        .filter(|t| !t.state.leaving())
+        .filter(|t| !t.state.leaving() && t.state != TargetState::Unused)
         .filter(|t| match candidates {
             Candidates::Unhealthy => t.state == TargetState::Unhealthy,
             Candidates::Named(named) => named.iter().any(|n| t.target.matches(n)),
@@ -213,14 +180,15 @@ pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) 
                 target: t.target.clone(),
                 state: t.state,
                 why: format!(
-                    "the group is below its floor ({} healthy, needs {}): removing targets cannot help",
+                    "the group is below its floor ({} healthy, needs {}; {}): removing targets cannot help",
                     counts.healthy,
-                    counts.required()
+                    counts.required(),
+                    counts.floor_text()
                 ),
             })
             .collect();
         let why =
-            format!("{} of {} registered targets healthy, floor {}", counts.healthy, counts.registered, counts.floor);
+            format!("{} of {} registered targets healthy, {}", counts.healthy, counts.registered, counts.floor_text());
         return match group.backup() {
             Some(Ok(backup)) => Plan::ShiftTraffic { backup, kept, counts, why },
             Some(Err(bad)) => Plan::Refuse {
@@ -260,19 +228,19 @@ pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) 
                 target: t.target.clone(),
                 state: t.state,
                 why: format!(
-                    "removing it would leave {} healthy of {} registered, below the floor of {}",
+                    "removing it would leave {} healthy of {} registered, below the {}",
                     healthy_after - 1,
                     counts.registered,
-                    counts.required()
+                    counts.floor_text()
                 ),
             });
         }
     }
     if targets.is_empty() {
         let reason = format!(
-            "every accused target is healthy and the group is at its floor ({} healthy, floor {})",
+            "every accused target is healthy and the group is at its floor ({} healthy, {})",
             counts.healthy,
-            counts.required()
+            counts.floor_text()
         );
         return Plan::Refuse { reason, kept, counts: Some(counts) };
     }

@@ -1,0 +1,68 @@
+//! target-failover across a whole incident, against the local AWS: the capacity baseline that keeps a group
+//! from draining alarm after alarm, target states as the load balancer means them (`initial` targets of a
+//! group scaling out), and the group's own `target_group_health` thresholds.
+
+mod shop;
+
+use aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum;
+use failover_core::outcome::Outcome;
+use serde_json::json;
+use shop::*;
+
+#[tokio::test]
+async fn nine_instance_alarms_on_a_group_of_ten_with_a_half_floor_leave_five_and_the_refusals_name_the_baseline() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(10);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let app = shop.app(&[("MIN_HEALTHY_PERCENT", "50")]);
+
+    for (n, id) in ids.iter().take(9).enumerate() {
+        let event = shop.alarm_action(&format!("i-{n}-5xx"), "ALARM", "OK", json!({"InstanceId": id}));
+        app.handle(event).await.unwrap();
+    }
+
+    let health = shop.health(&web).await;
+    assert_eq!(health.len(), 5, "{health:?}");
+    assert!(health.values().all(|s| s == "healthy"), "{health:?}");
+    let received = shop.received().await;
+    let removals: Vec<_> = received.iter().filter(|r| r.attribute("outcome") == "succeeded").collect();
+    assert_eq!(removals.len(), 5);
+    let refusals: Vec<_> = received.iter().filter(|r| r.attribute("outcome") == "refused").collect();
+    assert_eq!(refusals.len(), 4);
+    for refusal in refusals {
+        let body = refusal.body();
+        assert!(body.to_string().contains("baseline of 10"), "{body}");
+        assert_eq!(body["details"]["counts"]["baseline"], 10, "{body}");
+    }
+    // Each removal record carries the baseline of the first.
+    let records = shop.records(&web).await;
+    let removals: Vec<_> = records.iter().filter(|(key, _)| key.starts_with("removal#")).collect();
+    assert_eq!(removals.len(), 5);
+    assert!(removals.iter().all(|(_, r)| r["data"]["baseline"] == 10), "{removals:?}");
+}
+
+#[tokio::test]
+async fn a_group_scaling_out_with_initial_targets_is_not_shifted_and_its_new_targets_stay() {
+    let mut shop = Shop::new().await;
+    let ids = shop.account.instances(11);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..10]).await;
+    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[10..]).await;
+    shop.tag(&web, BACKUP_TAG, &dr).await;
+    shop.listener(&[(web.as_str(), 100)]).await;
+    // Three serve, one fails, six were just registered.
+    shop.set_health(&web, &[&ids[3]], "unhealthy");
+    shop.set_health(&web, &ids[4..10].iter().collect::<Vec<_>>(), "initial");
+    let before = shop.listener_weights().await;
+
+    let response =
+        shop.app(&[]).handle(shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    assert_eq!(shop.listener_weights().await, before, "traffic stays on the group");
+    let health = shop.health(&web).await;
+    assert!(!health.contains_key(&ids[3]), "{health:?}");
+    assert_eq!(health.values().filter(|s| *s == "initial").count(), 6, "{health:?}");
+    let received = shop.received().await;
+    assert_eq!(outcomes(&received), [("succeeded".into(), "warning".into(), "deregister-targets".into())]);
+    assert_eq!(received[0].body()["details"]["counts_before"]["registered"], 4);
+}
