@@ -4,7 +4,7 @@
 
 mod shop;
 
-use aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum;
+use aws_sdk_elasticloadbalancingv2::types::{TargetGroupAttribute, TargetTypeEnum};
 use failover_core::outcome::Outcome;
 use serde_json::json;
 use shop::*;
@@ -65,4 +65,40 @@ async fn a_group_scaling_out_with_initial_targets_is_not_shifted_and_its_new_tar
     let received = shop.received().await;
     assert_eq!(outcomes(&received), [("succeeded".into(), "warning".into(), "deregister-targets".into())]);
     assert_eq!(received[0].body()["details"]["counts_before"]["registered"], 4);
+}
+
+#[tokio::test]
+async fn a_group_whose_unhealthy_state_routing_threshold_is_above_the_floor_keeps_that_many() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(6);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let threshold = "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count";
+    shop.account
+        .elbv2()
+        .modify_target_group_attributes()
+        .target_group_arn(&web)
+        .attributes(TargetGroupAttribute::builder().key(threshold).value("4").build())
+        .send()
+        .await
+        .expect("set the group's threshold");
+    // The settings alone would keep 3 of 6.
+    let (app, counter) = shop.counted_app(&[("MIN_HEALTHY_PERCENT", "50")]);
+
+    let response =
+        app.handle(json!({"command": "deregister", "target_group_arn": web, "targets": ids[..5]})).await.unwrap();
+
+    // One removed, four kept: the response carries the worse outcome.
+    assert_status(&response, Outcome::Refused);
+    assert_eq!(shop.health(&web).await.len(), 4);
+    assert_eq!(calls(counter).iter().find(|(name, _)| *name == "health_thresholds"), Some(&("health_thresholds", 1)));
+    let received = shop.received().await;
+    assert_eq!(
+        outcomes(&received),
+        [
+            ("refused".into(), "critical".into(), "deregister-targets".into()),
+            ("succeeded".into(), "warning".into(), "deregister-targets".into())
+        ]
+    );
+    let refusal = received.iter().find(|r| r.attribute("outcome") == "refused").expect("a refusal for the kept ones");
+    assert_eq!(refusal.body()["details"]["counts"]["floor"], 4, "{}", refusal.body());
 }

@@ -12,7 +12,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_elasticloadbalancingv2::Client;
 use failover_core::aws::{AwsContext, AwsError};
 
-use crate::model::{ForwardAction, Location, Tags, Target, TargetHealth, TargetState, Weight};
+use crate::model::{ForwardAction, GroupThresholds, Location, Tags, Target, TargetHealth, TargetState, Weight};
 use crate::ports::{LoadBalancer, TAGS_PER_CALL};
 
 /// [`LoadBalancer`] over the SDK client.
@@ -125,6 +125,22 @@ impl LoadBalancer for ElbClient {
                 })
                 .collect(),
         ))
+    }
+
+    async fn health_thresholds(&self, group: &str) -> Result<GroupThresholds, AwsError> {
+        let output = self
+            .client
+            .describe_target_group_attributes()
+            .target_group_arn(group)
+            .send()
+            .await
+            .aws("DescribeTargetGroupAttributes", group)?;
+        let attributes: Vec<(String, String)> = output
+            .attributes()
+            .iter()
+            .filter_map(|a| Some((a.key()?.to_owned(), a.value().unwrap_or_default().to_owned())))
+            .collect();
+        Ok(GroupThresholds::from_attributes(&attributes))
     }
 
     async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {

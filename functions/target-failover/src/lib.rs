@@ -23,8 +23,9 @@
 //! dispatch. A new setting is declared in [`config`].
 //!
 //! # Invariants
-//! - A group keeps at least `max(floor, 1)` healthy targets; a group that cannot serve loses none (see
-//!   [`decide`]).
+//! - A group keeps at least `max(floor, 1)` healthy targets, the floor coming from the incident's baseline
+//!   while a removal is open and raised by the group's own health thresholds; a group that cannot serve loses
+//!   none; `initial` targets are neither failing nor serving (see [`decide`]).
 //! - Only resources tagged with the opt-in key and exactly `true` ([`failover_core::tags::opted_in`]) are
 //!   changed: target groups, and the listeners and rules a shift or failback modifies (IAM allows
 //!   `ModifyListener` / `ModifyRule` only on those). A shift with no such action is refused.
@@ -36,7 +37,8 @@
 //! tags: it reads tags only for configuration (opt-in, backup group). Each group is a ledger resource,
 //! `target-group:<ARN>`, with records `shift#<listener-id>[/<rule-id>]` (an action's weights before and after
 //! a shift, and the backup) and `removal#<invocation>` (the targets one removal took out: id, port, zone; the trigger, the
-//! group's registered count before). A change on a group reads the ledger (waiting up to
+//! group's registered count before, and the incident's capacity `baseline`: the registered count when the
+//! first of the open removals began; while any is open the floor comes from it). A change on a group reads the ledger (waiting up to
 //! [`actions::ledger::HELD_TRIES`] × [`actions::ledger::HELD_WAIT`] while another invocation holds it), then
 //! the AWS facts, decides, and `begin`s: the group's lease, plus its pending records, each written only if its
 //! key is free. Another invocation got there first (busy, or the ledger changed since the read): it starts over
@@ -60,7 +62,8 @@
 //! involved: one ledger `Query` (again after each wait or start-over), one `DescribeTargetHealth` (also for a
 //! backup group before traffic moves to it); a change adds two `TransactWriteItems` (`begin` and `end`) around
 //! at most one `DeregisterTargets` / `RegisterTargets`, or one `ModifyListener`/`ModifyRule` per opted-in
-//! action. A shift or failback adds `DescribeTargetGroups`, `DescribeListeners` per load balancer,
+//! action. A planned removal first reads the group's `target_group_health` thresholds (one
+//! `DescribeTargetGroupAttributes`, only then: they may raise the floor). A shift or failback adds `DescribeTargetGroups`, `DescribeListeners` per load balancer,
 //! `DescribeRules` per listener, one `DescribeTags` per 20 listeners and rules forwarding to the group (their
 //! opt-in; none when nothing forwards to it). A refused shift stops after that `DescribeTags`. An OK alarm on
 //! a group with no open shift record stops after the ledger `Query`. `status` reads the ledger (`Query`) and the

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use failover_core::aws::AwsError;
 
-use crate::model::{ForwardAction, Location, Tags, Target, TargetHealth, Weight};
+use crate::model::{ForwardAction, GroupThresholds, Location, Tags, Target, TargetHealth, Weight};
 
 /// `DescribeTags` accepts at most 20 resource ARNs per call.
 pub const TAGS_PER_CALL: usize = 20;
@@ -28,6 +28,9 @@ pub trait LoadBalancer: Send + Sync {
 
     /// One `DescribeTargetHealth`; `None` when the group does not exist.
     fn target_health(&self, group: &str) -> impl Future<Output = Result<Option<Vec<TargetHealth>>, AwsError>> + Send;
+
+    /// The group's `target_group_health` thresholds: one `DescribeTargetGroupAttributes`.
+    fn health_thresholds(&self, group: &str) -> impl Future<Output = Result<GroupThresholds, AwsError>> + Send;
 
     fn deregister(&self, group: &str, targets: &[Target]) -> impl Future<Output = Result<(), AwsError>> + Send;
 

@@ -488,6 +488,9 @@ impl LoadBalancer for FakeLb {
     async fn target_health(&self, _group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         Ok(Some(self.targets.clone()))
     }
+    async fn health_thresholds(&self, _group: &str) -> Result<GroupThresholds, AwsError> {
+        Ok(GroupThresholds::default())
+    }
     async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.changes.lock().unwrap().deregistered.entry(group.to_owned()).or_default().extend(targets.iter().cloned());
         Ok(())
@@ -729,6 +732,9 @@ impl LoadBalancer for World {
             reason: None,
         };
         Ok(Some((0..3).map(target).collect()))
+    }
+    async fn health_thresholds(&self, _group: &str) -> Result<GroupThresholds, AwsError> {
+        Ok(GroupThresholds::default())
     }
     async fn deregister(&self, _group: &str, _targets: &[Target]) -> Result<(), AwsError> {
         Ok(())

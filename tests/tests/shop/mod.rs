@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use target_failover::adapters::ElbClient;
-use target_failover::model::{ForwardAction, Location, Tags, Target, TargetHealth, Weight};
+use target_failover::model::{ForwardAction, GroupThresholds, Location, Tags, Target, TargetHealth, Weight};
 use target_failover::ports::LoadBalancer;
 use target_failover::{App, Config, Home};
 
@@ -400,6 +400,10 @@ impl LoadBalancer for Counting<'_> {
     async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         self.count("target_health");
         self.inner.target_health(group).await
+    }
+    async fn health_thresholds(&self, group: &str) -> Result<GroupThresholds, AwsError> {
+        self.count("health_thresholds");
+        self.inner.health_thresholds(group).await
     }
     async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.count("deregister");

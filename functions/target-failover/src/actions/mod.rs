@@ -74,6 +74,27 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
         GroupView { arn, tags, targets, opt_in_tag_key: self.opt_in_key() }
     }
 
+    /// The alarm's plan; when it removes targets, again with the group's own `target_group_health` thresholds
+    /// raising the floor (one `DescribeTargetGroupAttributes`, only then). `Err` is the failure report.
+    pub async fn removal_plan(
+        &self,
+        view: GroupView<'_>,
+        candidates: Candidates<'_>,
+        floor: Floor,
+    ) -> Result<Plan, Report> {
+        let plan = decide::on_alarm(view, candidates, floor);
+        if !matches!(plan, Plan::Deregister { .. }) {
+            return Ok(plan);
+        }
+        match self.lb.health_thresholds(view.arn).await {
+            Ok(group) if group == Default::default() => Ok(plan),
+            Ok(group) => Ok(decide::on_alarm(view, candidates, floor.with_group(group))),
+            Err(e) => {
+                Err(report::failed(Some(view.arn), action::DEREGISTER, &e, "reading the group's health thresholds"))
+            }
+        }
+    }
+
     /// The listener actions forwarding to `group` and their opt-in: `DescribeTargetGroups`,
     /// `DescribeListeners`, `DescribeRules`, then one `DescribeTags` per 20 listeners and rules (none when
     /// nothing forwards to the group). `Err` carries what was being read, for the failure report.
@@ -216,7 +237,10 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
     let plan = if recovered {
         decide::on_ok(view, candidates, ctx.floor_in(snapshot), &saved)
     } else {
-        decide::on_alarm(view, candidates, ctx.floor_in(snapshot))
+        match ctx.removal_plan(view, candidates, ctx.floor_in(snapshot)).await {
+            Ok(plan) => plan,
+            Err(report) => return Ok(vec![report]),
+        }
     };
     execute(ctx, view, snapshot, plan, intent, ctx.config.common.dry_run, ctx.config.failback).await
 }
@@ -290,7 +314,12 @@ async fn command_once<L: LoadBalancer, G: Ledger>(
     let plan = match command {
         Command::Status { .. } => return Ok(Ok(vec![status::run(ctx, view, snapshot).await])),
         Command::Restore { targets: wanted, .. } => return Ok(restore::run(ctx, view, snapshot, wanted, dry_run).await),
-        Command::Deregister { targets: wanted, .. } => decide::on_alarm(view, Candidates::Named(wanted), floor),
+        Command::Deregister { targets: wanted, .. } => {
+            match ctx.removal_plan(view, Candidates::Named(wanted), floor).await {
+                Ok(plan) => plan,
+                Err(report) => return Ok(Ok(vec![report])),
+            }
+        }
         Command::Shift { .. } => decide::on_shift_command(view, floor),
         Command::Failback { force, .. } => decide::on_failback_command(view, floor, &saved, *force),
         Command::Pause { .. } | Command::Resume => return Ok(Ok(Vec::new())),

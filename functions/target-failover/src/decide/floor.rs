@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::model::TargetHealth;
+use crate::model::{GroupThresholds, TargetHealth};
 
 /// `MIN_HEALTHY_TARGETS` and `MIN_HEALTHY_PERCENT`, the incident's capacity baseline, and the group's own
 /// `target_group_health` thresholds.
@@ -18,36 +18,6 @@ pub struct Floor {
     /// The group's `target_group_health` thresholds (`unhealthy_state_routing` and `dns_failover`, the
     /// strictest of them): they raise the floor, never lower it.
     pub group: GroupThresholds,
-}
-
-/// The healthy-target minimums a group's `target_group_health` attributes set (0 when off).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct GroupThresholds {
-    pub min_targets: u32,
-    pub min_percent: u32,
-}
-
-impl GroupThresholds {
-    /// The strictest of both thresholds, from the attributes' values as `DescribeTargetGroupAttributes`
-    /// returns them (`off` or a number; a value that is not a number is off).
-    pub fn from_attributes(attributes: &[(String, String)]) -> Self {
-        let value = |key: &str| {
-            attributes.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.trim().parse::<u32>().ok()).unwrap_or(0)
-        };
-        let prefixes = ["target_group_health.unhealthy_state_routing", "target_group_health.dns_failover"];
-        GroupThresholds {
-            min_targets: prefixes
-                .iter()
-                .map(|p| value(&format!("{p}.minimum_healthy_targets.count")))
-                .max()
-                .unwrap_or(0),
-            min_percent: prefixes
-                .iter()
-                .map(|p| value(&format!("{p}.minimum_healthy_targets.percentage")).min(100))
-                .max()
-                .unwrap_or(0),
-        }
-    }
 }
 
 impl Floor {

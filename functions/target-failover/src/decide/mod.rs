@@ -64,8 +64,9 @@ mod failback;
 mod floor;
 mod shift;
 
+pub use crate::model::GroupThresholds;
 pub use failback::{plan_failback, FailbackChanges};
-pub use floor::{Counts, Floor, GroupThresholds};
+pub use floor::{Counts, Floor};
 pub use shift::{plan_shift, ShiftChanges, ShiftVerdict};
 
 /// The ARNs of the listeners and rules that carry the opt-in tag (`<key>=true`); any other is not opted in.
