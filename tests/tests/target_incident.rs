@@ -102,3 +102,60 @@ async fn a_group_whose_unhealthy_state_routing_threshold_is_above_the_floor_keep
     let refusal = received.iter().find(|r| r.attribute("outcome") == "refused").expect("a refusal for the kept ones");
     assert_eq!(refusal.body()["details"]["counts"]["floor"], 4, "{}", refusal.body());
 }
+
+#[tokio::test]
+async fn an_instance_removed_on_alarm_is_registered_again_with_its_port_on_that_alarms_ok() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let app = shop.app(&[]);
+    let gray = &ids[0];
+    app.handle(shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": gray}))).await.unwrap();
+    assert!(!shop.health(&web).await.contains_key(gray));
+    // Another alarm's OK brings nothing back.
+    let other = app.handle(shop.alarm_action("other", "OK", "ALARM", json!({"InstanceId": gray}))).await.unwrap();
+    assert_status(&other, Outcome::Skipped);
+    assert!(!shop.health(&web).await.contains_key(gray));
+
+    let response = app.handle(shop.alarm_action("i-5xx", "OK", "ALARM", json!({"InstanceId": gray}))).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    assert_eq!(shop.health(&web).await.len(), 4);
+    let ports = shop.ports(&web).await;
+    assert_eq!(ports[gray], 80, "registered again with its port");
+    assert_eq!(shop.keys(&web, "removal#", &["closed"]).await.len(), 1, "the removal is closed");
+    let received = shop.received().await;
+    assert_eq!(
+        outcomes(&received),
+        [
+            ("succeeded".into(), "info".into(), "register-targets".into()),
+            ("succeeded".into(), "warning".into(), "deregister-targets".into())
+        ]
+    );
+    // The same OK again: nothing more.
+    let again = app.handle(shop.alarm_action("i-5xx", "OK", "ALARM", json!({"InstanceId": gray}))).await.unwrap();
+    assert_status(&again, Outcome::Skipped);
+    assert!(shop.received().await.is_empty(), "no second notification");
+}
+
+#[tokio::test]
+async fn with_restore_manual_the_ok_leaves_the_target_out_and_names_the_restore_command() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let app = shop.app(&[("RESTORE", "manual")]);
+    let gray = &ids[0];
+    app.handle(shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": gray}))).await.unwrap();
+
+    let response = app.handle(shop.alarm_action("i-5xx", "OK", "ALARM", json!({"InstanceId": gray}))).await.unwrap();
+
+    assert_status(&response, Outcome::Info);
+    assert!(!shop.health(&web).await.contains_key(gray));
+    assert_eq!(shop.keys(&web, "removal#", &["done"]).await.len(), 1, "the removal stays open");
+    let received = shop.received().await;
+    let ready = received.iter().find(|r| r.attribute("outcome") == "info").expect("a notification");
+    let body = ready.body();
+    assert_eq!(ready.attribute("action"), "register-targets");
+    let steps = body["next_steps"].to_string();
+    assert!(steps.contains("restore") && steps.contains(gray.as_str()), "{body}");
+}

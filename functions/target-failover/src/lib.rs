@@ -11,7 +11,7 @@
 //!    and other events become skips.
 //! 3. [`actions`]: the fan-out over groups and the plan's dispatch ([`actions`] `mod.rs`), then one file per
 //!    action: [`actions::deregister`], [`actions::shift`], [`actions::failback`], [`actions::restore`],
-//!    [`actions::status`]. Each gathers its facts through [`ports::LoadBalancer`], decides through
+//!    [`actions::reinstate`] (targets back on the OK of the alarm that removed them), [`actions::status`]. Each gathers its facts through [`ports::LoadBalancer`], decides through
 //!    [`decide`], acts, and writes its reports ([`report`] holds the shared texts and action names). The
 //!    changing ones follow the incident ledger's protocol per group ([`actions::ledger`] over
 //!    [`failover_core::ledger::Ledger`]); `pause` and `resume` are [`failover_core::pause`]'s.
@@ -45,8 +45,8 @@
 //! on fresh facts, at most [`actions::ledger::BEGIN_TRIES`] times, then gives up with a retryable error and no
 //! notification. Paused: refused and notified, nothing changed (a manual command's `"force": true` acts).
 //! After the change, `end` settles the records (done; abandoned for the part not made), closes those the
-//! change undid (a failback closes its shift records, a restore the targets' removal records) and releases
-//! the lease. So two invocations never act on one group at once, and the same event again changes nothing
+//! change undid (a failback closes its shift records; a restore, or the OK of the alarm that made them, the
+//! targets' removal records) and releases the lease. So two invocations never act on one group at once, and the same event again changes nothing
 //! more: deregistered targets are no longer there to remove, an action at weight 0 with a live shift record is
 //! already shifted (and its weights before are never overwritten by shifted ones), a failback finds no open
 //! shift record. An interrupted run (a timeout, an `end` that failed) leaves pending records; the retry finds
@@ -66,7 +66,9 @@
 //! `DescribeTargetGroupAttributes`, only then: they may raise the floor). A shift or failback adds `DescribeTargetGroups`, `DescribeListeners` per load balancer,
 //! `DescribeRules` per listener, one `DescribeTags` per 20 listeners and rules forwarding to the group (their
 //! opt-in; none when nothing forwards to it). A refused shift stops after that `DescribeTags`. An OK alarm on
-//! a group with no open shift record stops after the ledger `Query`. `status` reads the ledger (`Query`) and the
+//! a group with no open shift record and no open removal by that alarm stops after the ledger `Query`; one
+//! with removals by it registers their targets again (`RESTORE=auto`: one `RegisterTargets`, then one per
+//! target when AWS refuses the batch for a target that no longer exists) inside one `begin`/`end`. `status` reads the ledger (`Query`) and the
 //! pause (`GetItem`), and, for a group with a backup or open shift records, its listeners, rules and their
 //! tags the same way; `pause` is one `PutItem`, `resume` one `GetItem` and one `DeleteItem`. An instance alarm
 //! first lists the target groups (`DescribeTargetGroups`, paginated). Groups are handled

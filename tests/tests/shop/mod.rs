@@ -270,6 +270,15 @@ impl Shop {
             .collect()
     }
 
+    /// Target id → port.
+    pub async fn ports(&self, group: &str) -> BTreeMap<String, i32> {
+        let out = self.account.elbv2().describe_target_health().target_group_arn(group).send().await.expect("health");
+        out.target_health_descriptions()
+            .iter()
+            .filter_map(|d| Some((d.target()?.id()?.to_owned(), d.target()?.port()?)))
+            .collect()
+    }
+
     pub fn set_health(&self, group: &str, ids: &[&String], state: &str) {
         let targets: Vec<Value> = ids.iter().map(|id| json!({"id": id, "state": state})).collect();
         self.account.control("/_failover/elbv2/target-health", json!({"target_group_arn": group, "targets": targets}));

@@ -27,6 +27,7 @@ use crate::{Config, FUNCTION};
 pub mod deregister;
 pub mod failback;
 pub mod ledger;
+pub mod reinstate;
 pub mod restore;
 pub mod shift;
 pub mod status;
@@ -220,11 +221,12 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
 ) -> Result<Vec<Report>, ledger::Again> {
     let saved = ledger::saved_weights(snapshot);
     let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
-    if recovered && saved.is_empty() {
+    let removals = if recovered { reinstate::removals_by(snapshot, ctx.trigger) } else { Vec::new() };
+    if recovered && saved.is_empty() && removals.is_empty() {
         return Ok(vec![report::skipped(
             Some(arn),
             action::NONE,
-            "alarm OK: no traffic was shifted away from this group",
+            "alarm OK: no traffic was shifted away from this group and this alarm removed no target",
         )]);
     }
     let targets = match ctx.lb.target_health(arn).await {
@@ -233,7 +235,22 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
         Err(e) => return Ok(vec![report::failed(Some(arn), intent, &e, "reading target health")]),
     };
     let view = ctx.view(arn, tags, &targets);
-    let candidates = named.map_or(Candidates::Unhealthy, Candidates::Named);
+    if !removals.is_empty() {
+        // The targets this alarm removed come back first; a failback then starts on the ledger as it left it.
+        let mut reports = reinstate::run(ctx, view, snapshot, &removals, ctx.config.common.dry_run).await?;
+        if saved.is_empty() || ctx.config.common.dry_run {
+            return Ok(reports);
+        }
+        let after = match ctx.snapshot(arn, intent).await {
+            Ok(after) => after,
+            Err(report) => return Ok(reports.into_iter().chain([report]).collect()),
+        };
+        let plan = decide::on_ok(view, candidates_of(named), ctx.floor_in(&after), &saved);
+        let failback = execute(ctx, view, &after, plan, intent, false, ctx.config.failback).await;
+        reports.extend(failback.unwrap_or_else(|ledger::Again| vec![ledger::busy(arn, intent, None)]));
+        return Ok(reports);
+    }
+    let candidates = candidates_of(named);
     let plan = if recovered {
         decide::on_ok(view, candidates, ctx.floor_in(snapshot), &saved)
     } else {
@@ -243,6 +260,10 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
         }
     };
     execute(ctx, view, snapshot, plan, intent, ctx.config.common.dry_run, ctx.config.failback).await
+}
+
+fn candidates_of(named: Option<&[Target]>) -> Candidates<'_> {
+    named.map_or(Candidates::Unhealthy, Candidates::Named)
 }
 
 /// A manual command: `pause`/`resume`, or the group's tags, then (under the ledger protocol) its health and
