@@ -159,3 +159,56 @@ async fn with_restore_manual_the_ok_leaves_the_target_out_and_names_the_restore_
     let steps = body["next_steps"].to_string();
     assert!(steps.contains("restore") && steps.contains(gray.as_str()), "{body}");
 }
+
+#[tokio::test]
+async fn a_retried_alarm_delivered_after_its_ok_changes_nothing_and_notifies_nothing() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let app = shop.app(&[]);
+    let gray = &ids[0];
+    let alarm = shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": gray}));
+    app.handle(alarm.clone()).await.unwrap();
+    app.handle(shop.alarm_action("i-5xx", "OK", "ALARM", json!({"InstanceId": gray}))).await.unwrap();
+    assert_eq!(shop.health(&web).await.len(), 4, "removed, then registered again");
+    let _ = shop.received().await;
+
+    // Lambda retries the ALARM minutes later.
+    let response = app.handle(alarm).await.unwrap();
+
+    assert_status(&response, Outcome::Skipped);
+    assert!(response.message.contains("stale"), "{response:?}");
+    assert_eq!(shop.health(&web).await.len(), 4, "the recovered instance stays");
+    assert!(shop.received().await.is_empty());
+    let transition = shop.transition(&shop.alarm_arn("i-5xx")).await;
+    assert_eq!(transition["data"]["state"], "OK", "{transition:?}");
+}
+
+#[tokio::test]
+async fn one_transition_delivered_three_times_by_each_path_changes_once_and_notifies_once() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    shop.set_health(&web, &[&ids[0]], "unhealthy");
+    let app = shop.app(&[]);
+    let time = shop.next_time();
+    let dims = tg_dimension(&web);
+    let events = [
+        shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", dims.clone()),
+        shop.alarm_sns("web-unhealthy", "ALARM", "OK", dims.clone()),
+        shop.alarm_action("web-unhealthy", "ALARM", "OK", dims),
+    ];
+
+    let mut statuses = Vec::new();
+    for event in events {
+        let event = at_time(event, &time);
+        for _ in 0..3 {
+            statuses.push(app.handle(event.clone()).await.unwrap().status);
+        }
+    }
+
+    assert_eq!(statuses[0], Outcome::Succeeded);
+    assert!(statuses[1..].iter().all(|s| *s == Outcome::Skipped), "{statuses:?}");
+    assert_eq!(shop.health(&web).await.len(), 3);
+    assert_eq!(shop.received().await.len(), 1);
+}

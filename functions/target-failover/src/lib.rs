@@ -51,13 +51,18 @@
 //! already shifted (and its weights before are never overwritten by shifted ones), a failback finds no open
 //! shift record. An interrupted run (a timeout, an `end` that failed) leaves pending records; the retry finds
 //! the change made in the AWS facts and settles them (an action already at weight 0, a target no longer
-//! registered), once. A dry run reads the ledger and writes nothing. An invocation returns an error only when
+//! registered), once. Each alarm is a ledger resource too, `alarm:<ARN>`, with one record `transition`: the
+//! state timestamp (milliseconds) and state of the last transition acted on; a retried or re-delivered event
+//! no later than it changes nothing and notifies nothing. A dry run reads the ledger and writes nothing. An invocation returns an error only when
 //! an AWS call (ledger included) failed in a way a retry can fix (throttling, 5xx, timeouts), after the SDK's
 //! own retries and after publishing a failure notification; Lambda then retries the event. A failed `begin`
 //! changes nothing; a failed `end` after a change errs after the notification. A refusal is notified again
 //! when its event repeats.
 //!
 //! # Calls per invocation
+//! An alarm event first reads its alarm's ledger (`alarm:<ARN>`, one `Query`): an event whose state change is
+//! no later than the last one acted on stops there, a logged skip ([`actions::transitions`]); an event acted on
+//! without a failure ends by recording its own (two `TransactWriteItems`).
 //! Tags: one `DescribeTags` per 20 groups (a group not opted in costs nothing more). Per opted-in group
 //! involved: one ledger `Query` (again after each wait or start-over), one `DescribeTargetHealth` (also for a
 //! backup group before traffic moves to it); a change adds two `TransactWriteItems` (`begin` and `end`) around

@@ -35,6 +35,8 @@ pub struct Shop {
     pub listener: Option<String>,
     /// The ledger table, as the template declares it.
     pub ledger: String,
+    /// Seconds after 10:00 of the next event's state timestamp.
+    pub clock: std::sync::atomic::AtomicU32,
 }
 
 impl Shop {
@@ -58,7 +60,7 @@ impl Shop {
             .expect("lb arn")
             .to_owned();
         let ledger = account.ledger_table();
-        Shop { account, subscriber, vpc, lb, listener: None, ledger }
+        Shop { account, subscriber, vpc, lb, listener: None, ledger, clock: Default::default() }
     }
 
     pub fn config(&self, extra: &[(&str, &str)]) -> Config {
@@ -92,13 +94,18 @@ impl Shop {
     /// The group's records as the ledger table holds them (one Query): sort key → the item's attributes
     /// `state`, `trigger`, `owner` (strings) and `data` (parsed).
     pub async fn records(&self, group: &str) -> BTreeMap<String, BTreeMap<String, Value>> {
+        self.items(&format!("target-group:{group}")).await
+    }
+
+    /// The records of any ledger resource, as [`Shop::records`] gives them.
+    pub async fn items(&self, resource: &str) -> BTreeMap<String, BTreeMap<String, Value>> {
         let out = self
             .account
             .dynamodb()
             .query()
             .table_name(&self.ledger)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("target-group:{group}")))
+            .expression_attribute_values(":pk", AttributeValue::S(resource.to_owned()))
             .consistent_read(true)
             .send()
             .await
@@ -118,6 +125,12 @@ impl Shop {
                 (text("sk"), attributes)
             })
             .collect()
+    }
+
+    /// The alarm's `transition` record (its last state change acted on), as [`Shop::records`] gives records.
+    pub async fn transition(&self, alarm_arn: &str) -> BTreeMap<String, Value> {
+        let items = self.items(&format!("alarm:{alarm_arn}")).await;
+        items.get("transition").cloned().expect("a transition record")
     }
 
     /// The sort keys of the group's records with this prefix and in one of these states.
@@ -297,7 +310,7 @@ impl Shop {
             "resources": [self.alarm_arn(name)],
             "detail": {
                 "alarmName": name,
-                "state": {"value": state, "reason": "Threshold Crossed", "timestamp": "2024-05-01T10:00:00.120+0000"},
+                "state": {"value": state, "reason": "Threshold Crossed", "timestamp": self.next_time()},
                 "previousState": {"value": previous, "reason": "", "timestamp": "2024-05-01T09:00:00.000+0000"},
                 "configuration": {"metrics": [{"id": "m1", "returnData": true, "metricStat": {
                     "metric": {"namespace": "AWS/ApplicationELB", "name": "UnHealthyHostCount", "dimensions": dimensions},
@@ -312,7 +325,7 @@ impl Shop {
         let message = json!({
             "AlarmName": name, "AlarmDescription": null, "AWSAccountId": self.account.id,
             "NewStateValue": state, "OldStateValue": previous, "NewStateReason": "Threshold Crossed",
-            "StateChangeTime": "2024-05-01T10:00:00.120+0000", "Region": "US East (N. Virginia)",
+            "StateChangeTime": self.next_time(), "Region": "US East (N. Virginia)",
             "AlarmArn": self.alarm_arn(name),
             "Trigger": {"MetricName": "UnHealthyHostCount", "Namespace": "AWS/ApplicationELB", "Statistic": "MAXIMUM",
                         "Unit": null, "Dimensions": list, "Period": 60, "EvaluationPeriods": 1,
@@ -329,7 +342,7 @@ impl Shop {
             "time": "2024-05-01T10:00:00.120+0000", "region": self.account.region,
             "alarmData": {
                 "alarmName": name,
-                "state": {"value": state, "reason": "Threshold Crossed", "timestamp": "2024-05-01T10:00:00.120+0000"},
+                "state": {"value": state, "reason": "Threshold Crossed", "timestamp": self.next_time()},
                 "previousState": {"value": previous, "reason": "", "timestamp": "2024-05-01T09:00:00.000+0000"},
                 "configuration": {"metrics": [{"id": "m1", "returnData": true, "metricStat": {
                     "metric": {"namespace": "Shop/Web", "name": "Http5xxRate", "dimensions": dimensions},
@@ -338,9 +351,31 @@ impl Shop {
         })
     }
 
+    /// The state timestamp of the next event built: one second later each time, so that successive events
+    /// are successive transitions (an event no later than the last one acted on is stale).
+    pub fn next_time(&self) -> String {
+        let n = self.clock.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        format!("2024-05-01T10:{:02}:{:02}.120+0000", n / 60, n % 60)
+    }
+
     pub fn alarm_arn(&self, name: &str) -> String {
         format!("arn:aws:cloudwatch:{}:{}:alarm:{name}", self.account.region, self.account.id)
     }
+}
+
+/// The event with its state timestamp set to `time`, whatever its delivery path.
+pub fn at_time(mut event: Value, time: &str) -> Value {
+    for pointer in ["/detail/state/timestamp", "/alarmData/state/timestamp"] {
+        if let Some(slot) = event.pointer_mut(pointer) {
+            *slot = json!(time);
+        }
+    }
+    if let Some(slot) = event.pointer_mut("/Records/0/Sns/Message") {
+        let mut message: Value = serde_json::from_str(slot.as_str().unwrap_or("{}")).expect("an SNS alarm message");
+        message["StateChangeTime"] = json!(time);
+        *slot = json!(message.to_string());
+    }
+    event
 }
 
 pub fn weights_of(actions: &[Action]) -> BTreeMap<String, i32> {

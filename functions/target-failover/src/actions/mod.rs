@@ -31,6 +31,7 @@ pub mod reinstate;
 pub mod restore;
 pub mod shift;
 pub mod status;
+pub mod transitions;
 
 /// Groups decided and acted on at once: enough for an instance registered in a few groups, few enough to
 /// stay clear of the ELB API's rate limits.
@@ -136,8 +137,20 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
     }
 }
 
-/// An alarm: each group it concerns is decided and acted on independently, [`MAX_CONCURRENT_GROUPS`] at once.
+/// An alarm: a stale event is skipped ([`transitions`]); otherwise each group it concerns is decided and acted
+/// on independently, [`MAX_CONCURRENT_GROUPS`] at once, and the transition is recorded as acted on.
 pub async fn on_alarm<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: AlarmRoute) -> Vec<Report> {
+    let seen = match transitions::check(ctx, &route).await {
+        Ok(seen) => seen,
+        Err(report) => return vec![report],
+    };
+    let state = if route.recovered { "OK" } else { "ALARM" };
+    let reports = on_alarm_groups(ctx, route).await;
+    transitions::record(ctx, seen, state, &reports).await;
+    reports
+}
+
+async fn on_alarm_groups<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: AlarmRoute) -> Vec<Report> {
     let mut reports: Vec<Report> =
         route.bad_dimensions.iter().map(|why| report::skipped(None, action::NONE, why.clone())).collect();
     let scope_all = route.groups.is_none();
