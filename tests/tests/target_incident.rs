@@ -6,6 +6,7 @@ mod shop;
 
 use aws_sdk_elasticloadbalancingv2::types::{TargetGroupAttribute, TargetTypeEnum};
 use failover_core::outcome::Outcome;
+use integration_tests::forward;
 use serde_json::json;
 use shop::*;
 
@@ -211,4 +212,68 @@ async fn one_transition_delivered_three_times_by_each_path_changes_once_and_noti
     assert!(statuses[1..].iter().all(|s| *s == Outcome::Skipped), "{statuses:?}");
     assert_eq!(shop.health(&web).await.len(), 3);
     assert_eq!(shop.received().await.len(), 1);
+}
+
+/// Groups A and B share the listener 50/50 with a standby; both fail and are shifted to it.
+async fn both_shifted(shop: &mut Shop) -> (String, String, String, String, Vec<String>) {
+    let ids = shop.account.instances(6);
+    let a = shop.group("a", TargetTypeEnum::Instance, true, &ids[..2]).await;
+    let b = shop.group("b", TargetTypeEnum::Instance, true, &ids[2..4]).await;
+    let standby = shop.group("standby", TargetTypeEnum::Instance, true, &ids[4..]).await;
+    shop.tag(&a, BACKUP_TAG, &standby).await;
+    shop.tag(&b, BACKUP_TAG, &standby).await;
+    let listener = shop.listener(&[(&a, 50), (&b, 50)]).await;
+    shop.set_health(&a, &ids[..2].iter().collect::<Vec<_>>(), "unhealthy");
+    shop.set_health(&b, &ids[2..4].iter().collect::<Vec<_>>(), "unhealthy");
+    let app = shop.app(&[]);
+    app.handle(shop.alarm_eventbridge("a-down", "ALARM", "OK", tg_dimension(&a))).await.unwrap();
+    app.handle(shop.alarm_eventbridge("b-down", "ALARM", "OK", tg_dimension(&b))).await.unwrap();
+    let weights = shop.listener_weights().await;
+    assert_eq!(weights, [(a.clone(), 0), (b.clone(), 0), (standby.clone(), 100)].into_iter().collect());
+    let _ = shop.received().await;
+    (a, b, standby, listener, ids)
+}
+
+#[tokio::test]
+async fn failback_of_one_group_moves_back_only_its_share_the_still_failing_group_stays_at_zero_and_edits_survive() {
+    let mut shop = Shop::new().await;
+    let (a, b, standby, listener, ids) = both_shifted(&mut shop).await;
+    // During the shift a person sends a little traffic to a canary group.
+    let canary = shop.group("canary", TargetTypeEnum::Instance, true, &ids[4..]).await;
+    let edited = forward(&[(&a, 0), (&b, 0), (&standby, 100), (&canary, 7)]);
+    shop.account.elbv2().modify_listener().listener_arn(&listener).default_actions(edited).send().await.unwrap();
+    shop.set_health(&a, &ids[..2].iter().collect::<Vec<_>>(), "healthy");
+
+    let response =
+        shop.app(&[]).handle(shop.alarm_eventbridge("a-down", "OK", "ALARM", tg_dimension(&a))).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    let expected = [(a.clone(), 50), (b.clone(), 0), (standby.clone(), 50), (canary.clone(), 7)];
+    assert_eq!(shop.listener_weights().await, expected.into_iter().collect());
+    assert!(shop.open_shifts(&a).await.is_empty());
+    assert_eq!(shop.open_shifts(&b).await.len(), 1, "B's shift stays open");
+    assert_eq!(outcomes(&shop.received().await), [("succeeded".into(), "info".into(), "failback".into())]);
+}
+
+#[tokio::test]
+async fn a_shift_made_by_the_shift_command_is_not_failed_back_by_an_ok_only_by_the_failback_command() {
+    let mut shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..2]).await;
+    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[2..]).await;
+    shop.tag(&web, BACKUP_TAG, &dr).await;
+    shop.listener(&[(&web, 100)]).await;
+    let app = shop.app(&[]);
+    let shifted = app.handle(json!({"command": "shift", "target_group_arn": web})).await.unwrap();
+    assert_status(&shifted, Outcome::Succeeded);
+    let _ = shop.received().await;
+
+    let ok = app.handle(shop.alarm_eventbridge("web-5xx", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
+
+    assert_status(&ok, Outcome::Skipped);
+    assert_eq!(shop.listener_weights().await[&web], 0, "the person's shift stands");
+    assert!(shop.received().await.is_empty());
+    let back = app.handle(json!({"command": "failback", "target_group_arn": web})).await.unwrap();
+    assert_status(&back, Outcome::Succeeded);
+    assert_eq!(shop.listener_weights().await, [(web.clone(), 100)].into_iter().collect());
 }

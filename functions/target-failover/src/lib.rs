@@ -29,8 +29,8 @@
 //! - Only resources tagged with the opt-in key and exactly `true` ([`failover_core::tags::opted_in`]) are
 //!   changed: target groups, and the listeners and rules a shift or failback modifies (IAM allows
 //!   `ModifyListener` / `ModifyRule` only on those). A shift with no such action is refused.
-//! - Weights stay within 0–999; a shift moves only the failing group's share; a failback restores the saved
-//!   weights exactly, or leaves the action to a person.
+//! - Weights stay within 0–999; a shift moves only the failing group's share; a failback moves back only that
+//!   group's share (a group still failing stays at 0, people's edits stay), or leaves the action to a person.
 //!
 //! # Idempotency and retries
 //! What the function remembers lives in the incident ledger (one DynamoDB table, `LEDGER_TABLE`), never in

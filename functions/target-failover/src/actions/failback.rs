@@ -33,7 +33,9 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
         Ok(forwarding) => forwarding,
         Err((e, doing)) => return Ok(vec![report::failed(Some(arn), action::FAILBACK, &e, doing)]),
     };
-    let saved = ledger::saved_weights(snapshot);
+    // An alarm's OK fails back only the shifts alarms made; the `failback` command any.
+    let by_alarm = ctx.trigger.starts_with("alarm ");
+    let saved = if by_alarm { ledger::saved_by_alarms(snapshot) } else { ledger::saved_weights(snapshot) };
     let plan = decide::plan_failback(&forwarding.actions, arn, backup, &saved, &forwarding.opted_in);
     let records = ledger::resource(arn);
     // Closes the shift records of these location keys (from the state they were read in).

@@ -88,10 +88,20 @@ pub fn open(record: &Record) -> bool {
 /// The weights before each shift the group's open shift records remember, by location key. A record whose
 /// data cannot be read is left out (and stays in the table for a person).
 pub fn saved_weights(snapshot: &Snapshot) -> SavedWeights {
+    saved_weights_of(snapshot, |_| true)
+}
+
+/// The saved weights of the shifts an alarm made (not a person's `shift` command): what an alarm's OK fails
+/// back; a manual shift is failed back only by the `failback` command.
+pub fn saved_by_alarms(snapshot: &Snapshot) -> SavedWeights {
+    saved_weights_of(snapshot, |r| r.trigger.starts_with("alarm "))
+}
+
+fn saved_weights_of(snapshot: &Snapshot, keep: impl Fn(&Record) -> bool) -> SavedWeights {
     snapshot
         .records
         .iter()
-        .filter(|r| open(r))
+        .filter(|r| open(r) && keep(r))
         .filter_map(|r| {
             let key = r.key.strip_prefix("shift#")?;
             let before: Option<Vec<(String, u32)>> = r

@@ -232,7 +232,7 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
     named: Option<&[Target]>,
     snapshot: &Snapshot,
 ) -> Result<Vec<Report>, ledger::Again> {
-    let saved = ledger::saved_weights(snapshot);
+    let saved = if recovered { ledger::saved_by_alarms(snapshot) } else { ledger::saved_weights(snapshot) };
     let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
     let removals = if recovered { reinstate::removals_by(snapshot, ctx.trigger) } else { Vec::new() };
     if recovered && saved.is_empty() && removals.is_empty() {

@@ -36,9 +36,12 @@
 //!   `shift#<listener-id>[/<rule-id>]` per action on the failing group's resource ([`SavedWeights`] is what
 //!   the live records say: location key → group ARN → weight).
 //! - An action that gives the failing group 0 and has a live shift record is already shifted: nothing to do.
-//! - Failback restores each saved action exactly (dropping the backup group if the shift added it), then
-//!   closes the record. An action that changed since the shift (a saved group missing, a group other than the
-//!   backup added) is not touched and reported as a conflict for a person.
+//! - Failback of a group moves back only its own share (its weight before its shift) from the backup; every
+//!   other weight stays as it is now, so a group still failing stays at 0 and weights people changed during
+//!   the shift are kept; then its record is closed. An action changed so that the share cannot be moved back
+//!   unambiguously (the group or the backup left it, the backup holds less than the share) is not touched and
+//!   reported as a conflict for a person, with both weight sets. An alarm's OK fails back only the shifts
+//!   alarms made; a `shift` command's shift is failed back only by the `failback` command.
 //! - Opt-in of the listener or rule: IAM lets `ModifyListener` / `ModifyRule` change only a listener or rule
 //!   that itself carries the opt-in tag, so the plans take the set of opted-in listener and rule ARNs
 //!   ([`OptedIn`], read with `DescribeTags`) and leave every other action out (`not_opted_in`): no change, no

@@ -434,15 +434,31 @@ fn failback_restores_the_saved_weights_and_drops_the_backup_the_shift_added() {
 }
 
 #[test]
-fn failback_leaves_an_action_changed_since_the_shift_to_a_person() {
-    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 1), (OTHER, 5)])];
+fn failback_moves_back_only_the_groups_share_and_keeps_weights_people_changed() {
+    // A and B at 50 each shifted to the standby; A recovers; meanwhile a person set the canary to 5.
+    let saved_a = SavedWeights::from([("2222".to_owned(), vec![(TG.to_owned(), 50), (OTHER.to_owned(), 50)])]);
+    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (OTHER, 0), (BACKUP, 100), ("canary", 5)])];
+    let plan = plan_failback(&actions, TG, Some(BACKUP), &saved_a, &all_opted_in());
+    assert_eq!(
+        plan.changes[0].after,
+        vec![Weight::new(TG, 50), Weight::new(OTHER, 0), Weight::new(BACKUP, 50), Weight::new("canary", 5)]
+    );
+}
+
+#[test]
+fn failback_leaves_an_action_changed_so_that_the_share_is_ambiguous_to_a_person_with_both_weight_sets() {
+    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 0), (OTHER, 5)])];
     let plan = plan_failback(&actions, TG, Some(BACKUP), &saved(), &all_opted_in());
     assert!(plan.changes.is_empty());
     assert_eq!(plan.conflicts.len(), 1);
-    assert!(plan.conflicts[0].1.contains("joined the action"), "{:?}", plan.conflicts);
+    let why = &plan.conflicts[0].1;
+    assert!(why.contains("less than") && why.contains("weights now") && why.contains("before the shift"), "{why}");
     let gone = [action(Location::Listener(LISTENER.into()), &[(BACKUP, 1)])];
     let plan = plan_failback(&gone, TG, Some(BACKUP), &saved(), &all_opted_in());
     assert!(plan.conflicts[0].1.contains("left the action"), "{:?}", plan.conflicts);
+    let no_backup = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (OTHER, 1)])];
+    let plan = plan_failback(&no_backup, TG, Some(BACKUP), &saved(), &all_opted_in());
+    assert!(plan.conflicts[0].1.contains("backup group"), "{:?}", plan.conflicts);
 }
 
 #[test]
