@@ -88,20 +88,15 @@ async fn a_group_whose_unhealthy_state_routing_threshold_is_above_the_floor_keep
     let response =
         app.handle(json!({"command": "deregister", "target_group_arn": web, "targets": ids[..5]})).await.unwrap();
 
-    // One removed, four kept: the response carries the worse outcome.
+    // One removed, four kept: one notification with both, the worse outcome on top.
     assert_status(&response, Outcome::Refused);
     assert_eq!(shop.health(&web).await.len(), 4);
     assert_eq!(calls(counter).iter().find(|(name, _)| *name == "health_thresholds"), Some(&("health_thresholds", 1)));
     let received = shop.received().await;
-    assert_eq!(
-        outcomes(&received),
-        [
-            ("refused".into(), "critical".into(), "deregister-targets".into()),
-            ("succeeded".into(), "warning".into(), "deregister-targets".into())
-        ]
-    );
-    let refusal = received.iter().find(|r| r.attribute("outcome") == "refused").expect("a refusal for the kept ones");
-    assert_eq!(refusal.body()["details"]["counts"]["floor"], 4, "{}", refusal.body());
+    assert_eq!(outcomes(&received), [("refused".into(), "critical".into(), "deregister-targets".into())]);
+    let entries = received[0].body()["details"]["entries"].clone();
+    let refusal = entries.as_array().unwrap().iter().find(|e| e["outcome"] == "refused").expect("the refusal").clone();
+    assert_eq!(refusal["details"]["counts"]["floor"], 4, "{refusal}");
 }
 
 #[tokio::test]
@@ -276,4 +271,34 @@ async fn a_shift_made_by_the_shift_command_is_not_failed_back_by_an_ok_only_by_t
     let back = app.handle(json!({"command": "failback", "target_group_arn": web})).await.unwrap();
     assert_status(&back, Outcome::Succeeded);
     assert_eq!(shop.listener_weights().await, [(web.clone(), 100)].into_iter().collect());
+}
+
+#[tokio::test]
+async fn an_instance_alarm_over_fifty_groups_publishes_one_notification_listing_each() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(3);
+    let mut groups = Vec::new();
+    for n in 0..50 {
+        groups.push(shop.group(&format!("web-{n}"), TargetTypeEnum::Instance, true, &ids).await);
+    }
+    let gray = &ids[0];
+
+    let response =
+        shop.app(&[]).handle(shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": gray}))).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    for group in &groups {
+        assert!(!shop.health(group).await.contains_key(gray), "{group}");
+    }
+    let received = shop.received().await;
+    assert_eq!(received.len(), 1);
+    let body = received[0].body();
+    assert_eq!(received[0].attribute("outcome"), "succeeded");
+    assert_eq!(received[0].attribute("severity"), "warning");
+    let entries = body["details"]["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 50);
+    assert!(entries
+        .iter()
+        .all(|e| e["outcome"] == "succeeded" && e["summary"].as_str().unwrap().contains(gray.as_str())));
+    assert_eq!(body["resources"].as_array().unwrap().len(), 50);
 }

@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::actions::{self, Ctx};
 use crate::adapters::ElbClient;
+use crate::digest;
 use crate::ports::LoadBalancer;
 use crate::report::{self, action};
 use crate::route::{self, Home, Route};
@@ -104,6 +105,6 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
                 (trigger, reports)
             }
         };
-        finish(&self.notifier, FUNCTION, report::stamp(trigger, reports)).await
+        finish(&self.notifier, FUNCTION, digest::one_per_event(trigger, report::stamp(trigger, reports))).await
     }
 }

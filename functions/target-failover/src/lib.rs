@@ -4,7 +4,8 @@
 //! # Layout: where an event goes
 //! 1. [`handler`]: [`App::handle_with_context`] (the Lambda request id names the invocation in the ledger, its
 //!    deadline sets the lease; [`App::handle`] without them) parses the payload ([`failover_core::intake`]),
-//!    routes it, dispatches it, and ends with [`failover_core::invoke::finish`] (log, publish, answer).
+//!    routes it, dispatches it, merges the notified reports into one notification per event ([`digest`]),
+//!    and ends with [`failover_core::invoke::finish`] (log, publish, answer).
 //! 2. [`route`] (pure): an alarm becomes the groups it names (`TargetGroup` dimensions) or every instance
 //!    group (`InstanceId` only), its instances, and ALARM vs OK; a manual command ([`command`] parses it)
 //!    becomes its action on its group. Re-evaluations, other accounts or regions ([`Home`]), database alarms
@@ -84,6 +85,7 @@ pub mod adapters;
 pub mod command;
 pub mod config;
 pub mod decide;
+pub mod digest;
 pub mod handler;
 pub mod model;
 pub mod ports;
