@@ -80,6 +80,10 @@ Control endpoints (JSON in, JSON out; ``account`` defaults to 123456789012, ``re
         {"account","region","db_instance_identifier","status"} -> {"ok": true}
     POST /_failover/ec2/instances
         {"account","region","count"} -> {"instance_ids": [...]}   (running, in the default VPC)
+    POST /_failover/ec2/instances/terminate
+        {"account","region","instance_ids":[...]} -> {"ok": true}: the instances are terminated (as an Auto Scaling
+        group replacing them would), so that RegisterTargets refuses them with ``InvalidTarget`` as AWS does
+        (the tests of a removed target that no longer exists; no EC2 client is needed).
     GET  /_failover/ec2/network?account=..&region=..
         -> {"vpc_id": "...", "subnet_ids": [...]}   (default VPC, one default subnet per AZ)
     GET  /_failover/calls?account=..
@@ -369,6 +373,18 @@ def run_instances(body: dict) -> dict:
     return {"instance_ids": [i.id for i in reservation.instances]}
 
 
+def terminate_instances(body: dict) -> dict:
+    account, region = _where(body)
+    ids = body.get("instance_ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise ControlError("instance_ids must be a non-empty list of instance ids")
+    try:
+        _backend(ec2_backends, account, region).terminate_instances(ids)
+    except Exception as e:  # moto's InvalidInstanceIdError and the like
+        raise ControlError(f"cannot terminate {ids}: {e}") from e
+    return {"ok": True}
+
+
 def default_network(body: dict) -> dict:
     account, region = _where(body)
     ec2 = _backend(ec2_backends, account, region)
@@ -498,6 +514,7 @@ ROUTES = {
     ("POST", "elbv2/target-health"): set_target_health,
     ("POST", "rds/instance-status"): set_instance_status,
     ("POST", "ec2/instances"): run_instances,
+    ("POST", "ec2/instances/terminate"): terminate_instances,
     ("GET", "ec2/network"): default_network,
     ("POST", "dynamodb/ledger-table"): create_ledger_table,
 }

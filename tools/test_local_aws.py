@@ -177,6 +177,8 @@ class LocalAwsTest(unittest.TestCase):
             ("POST", "/_failover/rds/instance-status", {"db_instance_identifier": "x", "status": "failed"}, None),
             ("POST", "/_failover/ec2/instances", {"count": "two"}, None),
             ("POST", "/_failover/ec2/instances", {"account": "12", "count": 1}, None),
+            ("POST", "/_failover/ec2/instances/terminate", {"instance_ids": []}, None),
+            ("POST", "/_failover/ec2/instances/terminate", {"instance_ids": ["i-00000000000000000"]}, None),
             ("POST", "/_failover/elbv2/target-health", {"target_group_arn": "arn:nope", "targets": []}, None),
         ]:
             status, result = self.control(method, path, body, raw)
@@ -201,6 +203,15 @@ class LocalAwsTest(unittest.TestCase):
     def health(self, elb, tg, **kw):
         return {(d["Target"]["Id"], d["Target"]["Port"]): d["TargetHealth"]
                 for d in elb.describe_target_health(TargetGroupArn=tg, **kw)["TargetHealthDescriptions"]}
+
+    def test_a_terminated_instance_cannot_be_registered_again(self):
+        elb, _, (blue, _) = self.make_alb()
+        ids = self.ok("POST", "/_failover/ec2/instances", {"account": self.account, "count": 2})["instance_ids"]
+        self.ok("POST", "/_failover/ec2/instances/terminate", {"account": self.account, "instance_ids": [ids[0]]})
+        with self.assertRaises(elb.exceptions.ClientError) as refused:
+            elb.register_targets(TargetGroupArn=blue, Targets=[{"Id": ids[0], "Port": 80}])
+        self.assertEqual(refused.exception.response["Error"]["Code"], "InvalidTarget")
+        elb.register_targets(TargetGroupArn=blue, Targets=[{"Id": ids[1], "Port": 80}])
 
     def test_target_health_overrides(self):
         elb, _, (blue, green) = self.make_alb()

@@ -302,3 +302,30 @@ async fn an_instance_alarm_over_fifty_groups_publishes_one_notification_listing_
         .all(|e| e["outcome"] == "succeeded" && e["summary"].as_str().unwrap().contains(gray.as_str())));
     assert_eq!(body["resources"].as_array().unwrap().len(), 50);
 }
+
+#[tokio::test]
+async fn a_removed_target_that_no_longer_exists_is_skipped_and_listed_when_its_alarm_is_ok() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(6);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    shop.set_health(&web, &[&ids[0], &ids[1]], "unhealthy");
+    let app = shop.app(&[]);
+    app.handle(shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+    assert_eq!(shop.health(&web).await.len(), 4);
+    let _ = shop.received().await;
+    // An Auto Scaling group replaced the first one meanwhile.
+    shop.account.control("/_failover/ec2/instances/terminate", json!({"instance_ids": [ids[0]]}));
+
+    let response =
+        app.handle(shop.alarm_eventbridge("web-unhealthy", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    let health = shop.health(&web).await;
+    assert!(health.contains_key(&ids[1]) && !health.contains_key(&ids[0]), "{health:?}");
+    assert_eq!(shop.keys(&web, "removal#", &["closed"]).await.len(), 1, "the removal is closed");
+    let received = shop.received().await;
+    assert_eq!(outcomes(&received), [("succeeded".into(), "info".into(), "register-targets".into())]);
+    let body = received[0].body();
+    assert_eq!(body["details"]["missing"][0]["id"], ids[0].as_str(), "{body}");
+    assert!(body["summary"].as_str().unwrap().contains("no longer exist"), "{body}");
+}
