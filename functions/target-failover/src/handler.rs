@@ -16,7 +16,7 @@ use failover_core::notify::{Notifier, SnsNotifier};
 use failover_core::response::Response;
 use serde_json::Value;
 
-use crate::actions::{self, Ctx};
+use crate::actions::{self, transitions, Ctx};
 use crate::adapters::ElbClient;
 use crate::digest;
 use crate::ports::LoadBalancer;
@@ -95,9 +95,14 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
             },
             trigger,
         };
+        let mut seen = None;
         let (trigger, reports) = match &route {
             Route::Skip { trigger, reason } => (trigger, vec![report::skipped(None, action::NONE, reason.clone())]),
-            Route::Alarm { trigger, alarm } => (trigger, actions::on_alarm(&ctx(trigger, false), alarm.clone()).await),
+            Route::Alarm { trigger, alarm } => {
+                let (reports, transition) = actions::on_alarm(&ctx(trigger, false), alarm.clone()).await;
+                seen = Some(transition);
+                (trigger, reports)
+            }
             Route::Command { trigger, command, dry_run, force } => {
                 let reports = actions::on_command(&ctx(trigger, *force), command, *dry_run)
                     .await
@@ -105,6 +110,13 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
                 (trigger, reports)
             }
         };
-        finish(&self.notifier, FUNCTION, digest::one_per_event(trigger, report::stamp(trigger, reports))).await
+        let reports = digest::one_per_event(trigger, report::stamp(trigger, reports));
+        let acted = transitions::acted(&reports);
+        let response = finish(&self.notifier, FUNCTION, reports).await?;
+        if let Some(seen) = seen {
+            // Once the notification is out: a retry after a crash before it is not taken for stale.
+            transitions::record(&ctx(trigger, false), seen, acted).await;
+        }
+        Ok(response)
     }
 }

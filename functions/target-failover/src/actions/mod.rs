@@ -138,16 +138,16 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
 }
 
 /// An alarm: a stale event is skipped ([`transitions`]); otherwise each group it concerns is decided and acted
-/// on independently, [`MAX_CONCURRENT_GROUPS`] at once, and the transition is recorded as acted on.
-pub async fn on_alarm<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: AlarmRoute) -> Vec<Report> {
-    let seen = match transitions::check(ctx, &route).await {
-        Ok(seen) => seen,
-        Err(report) => return vec![report],
-    };
-    let state = if route.recovered { "OK" } else { "ALARM" };
-    let reports = on_alarm_groups(ctx, route).await;
-    transitions::record(ctx, seen, state, &reports).await;
-    reports
+/// on independently, [`MAX_CONCURRENT_GROUPS`] at once. The transition to record once the event's notification
+/// is out comes back beside the reports ([`transitions::record`]).
+pub async fn on_alarm<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    route: AlarmRoute,
+) -> (Vec<Report>, transitions::Seen) {
+    match transitions::check(ctx, &route).await {
+        Ok(seen) => (on_alarm_groups(ctx, route).await, seen),
+        Err(report) => (vec![report], transitions::Seen::nothing()),
+    }
 }
 
 async fn on_alarm_groups<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: AlarmRoute) -> Vec<Report> {

@@ -3,7 +3,8 @@
 //! per alarm (resource `alarm:<ARN>`), the state timestamp of the last transition acted on (record
 //! `transition`: `changed_at` in milliseconds, and the state). An event whose state change is older than that,
 //! or equal to it, is a logged skip with no notification ([`check`]: one ledger `Query`); an event acted on
-//! without a failure records its timestamp ([`record`]: `begin` and `end`, two `TransactWriteItems`). An event
+//! without a failure records its timestamp once its notification is published ([`record`]: `begin` and `end`,
+//! two `TransactWriteItems`). An event
 //! without a readable timestamp is not checked.
 
 use failover_core::ledger::{Begun, Ledger, Snapshot};
@@ -24,10 +25,24 @@ pub fn resource(alarm_arn: &str) -> String {
     format!("alarm:{alarm_arn}")
 }
 
-/// What the alarm's ledger says, read before acting.
+/// What the alarm's ledger says, read before acting, and the transition to record once acted on.
 pub struct Seen {
     snapshot: Option<Snapshot>,
     changed_at: Option<i64>,
+    state: &'static str,
+}
+
+impl Seen {
+    /// Nothing to record (a stale event, or one without a timestamp).
+    pub fn nothing() -> Self {
+        Seen { snapshot: None, changed_at: None, state: "" }
+    }
+}
+
+/// Whether the event was acted on (something other than a skip) without a failure: only then is its
+/// transition recorded.
+pub fn acted(reports: &[Report]) -> bool {
+    reports.iter().any(|r| r.outcome != Outcome::Skipped) && !reports.iter().any(|r| r.outcome == Outcome::Failed)
 }
 
 /// The timestamp of the last transition acted on, as the snapshot holds it.
@@ -37,7 +52,7 @@ fn last_acted(snapshot: &Snapshot) -> Option<i64> {
 
 /// `Err(report)`: the event is stale (a logged skip) or the ledger could not be read (a failure).
 pub async fn check<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &AlarmRoute) -> Result<Seen, Report> {
-    let Some(changed_at) = route.changed_at else { return Ok(Seen { snapshot: None, changed_at: None }) };
+    let Some(changed_at) = route.changed_at else { return Ok(Seen::nothing()) };
     let snapshot = match ctx.session.read(&resource(&route.alarm_arn)).await {
         Ok(snapshot) => snapshot,
         Err(e) => return Err(report::failed(None, action::ALARM, &e, "reading the alarm's last transition")),
@@ -49,17 +64,17 @@ pub async fn check<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &Alar
         );
         return Err(report::skipped(None, action::NONE, reason));
     }
-    Ok(Seen { snapshot: Some(snapshot), changed_at: Some(changed_at) })
+    let state = if route.recovered { "OK" } else { "ALARM" };
+    Ok(Seen { snapshot: Some(snapshot), changed_at: Some(changed_at), state })
 }
 
-/// After the event was handled: records its timestamp when it was acted on (something other than a skip)
-/// without a failure, and not in a dry run. A record that cannot be written is logged: the event's changes
-/// stand, and a repeat of it finds them made.
-pub async fn record<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, seen: Seen, state: &str, reports: &[Report]) {
-    let (Some(snapshot), Some(changed_at)) = (seen.snapshot, seen.changed_at) else { return };
-    let acted = reports.iter().any(|r| r.outcome != Outcome::Skipped);
-    let failed = reports.iter().any(|r| r.outcome == Outcome::Failed);
-    if !acted || failed || ctx.config.common.dry_run {
+/// After the event was handled and its notification published: records its timestamp when it was
+/// [`acted`] on, and not in a dry run. Recording only after publishing keeps a retry after a crash in between
+/// from being taken for stale. A record that cannot be written is logged: the event's changes stand, and a
+/// repeat of it finds them made.
+pub async fn record<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, seen: Seen, acted: bool) {
+    let (Some(snapshot), Some(changed_at), state) = (seen.snapshot, seen.changed_at, seen.state) else { return };
+    if !acted || ctx.config.common.dry_run {
         return;
     }
     let records = ctx.records(&snapshot, [(KEY.to_owned(), json!({"changed_at": changed_at, "state": state}))]);
