@@ -12,8 +12,9 @@
 //!    and other events become skips.
 //! 3. [`actions`]: the fan-out over groups and the plan's dispatch ([`actions`] `mod.rs`), then one file per
 //!    action: [`actions::deregister`], [`actions::shift`], [`actions::failback`], [`actions::restore`],
-//!    [`actions::reinstate`] (targets back on the OK of the alarm that removed them), [`actions::status`]. Each gathers its facts through [`ports::LoadBalancer`], decides through
-//!    [`decide`], acts, and writes its reports ([`report`] holds the shared texts and action names). The
+//!    [`actions::reinstate`] (targets back on the OK of the alarm that removed them), [`actions::status`],
+//!    [`actions::transitions`] (stale events). Each gathers its facts through [`ports::LoadBalancer`], decides
+//!    through [`decide`], acts, and writes its reports ([`report`] holds the shared texts and action names). The
 //!    changing ones follow the incident ledger's protocol per group ([`actions::ledger`] over
 //!    [`failover_core::ledger::Ledger`]); `pause` and `resume` are [`failover_core::pause`]'s.
 //! 4. [`decide`] (pure): the guardrail, the plans, what a shift or failback changes and what that comes to.
@@ -34,51 +35,57 @@
 //!   group's share (a group still failing stays at 0, people's edits stay), or leaves the action to a person.
 //!
 //! # Idempotency and retries
-//! What the function remembers lives in the incident ledger (one DynamoDB table, `LEDGER_TABLE`), never in
-//! tags: it reads tags only for configuration (opt-in, backup group). Each group is a ledger resource,
-//! `target-group:<ARN>`, with records `shift#<listener-id>[/<rule-id>]` (an action's weights before and after
-//! a shift, and the backup) and `removal#<invocation>` (the targets one removal took out: id, port, zone; the trigger, the
-//! group's registered count before, and the incident's capacity `baseline`: the registered count when the
-//! first of the open removals began; while any is open the floor comes from it). A change on a group reads the ledger (waiting up to
-//! [`actions::ledger::HELD_TRIES`] × [`actions::ledger::HELD_WAIT`] while another invocation holds it), then
-//! the AWS facts, decides, and `begin`s: the group's lease, plus its pending records, each written only if its
-//! key is free. Another invocation got there first (busy, or the ledger changed since the read): it starts over
-//! on fresh facts, at most [`actions::ledger::BEGIN_TRIES`] times, then gives up with a retryable error and no
-//! notification. Paused: refused and notified, nothing changed (a manual command's `"force": true` acts).
-//! After the change, `end` settles the records (done; abandoned for the part not made), closes those the
-//! change undid (a failback closes its shift records; a restore, or the OK of the alarm that made them, the
-//! targets' removal records) and releases the lease. So two invocations never act on one group at once, and the same event again changes nothing
-//! more: deregistered targets are no longer there to remove, an action at weight 0 with a live shift record is
-//! already shifted (and its weights before are never overwritten by shifted ones), a failback finds no open
-//! shift record. An interrupted run (a timeout, an `end` that failed) leaves pending records; the retry finds
-//! the change made in the AWS facts and settles them (an action already at weight 0, a target no longer
-//! registered), once. Each alarm is a ledger resource too, `alarm:<ARN>`, with one record `transition`: the
-//! state timestamp (milliseconds) and state of the last transition acted on; a retried or re-delivered event
-//! no later than it changes nothing and notifies nothing. A dry run reads the ledger and writes nothing. An invocation returns an error only when
-//! an AWS call (ledger included) failed in a way a retry can fix (throttling, 5xx, timeouts), after the SDK's
-//! own retries and after publishing a failure notification; Lambda then retries the event. A failed `begin`
-//! changes nothing; a failed `end` after a change errs after the notification. A refusal is notified again
-//! when its event repeats.
+//! What the function remembers lives in the incident ledger (one DynamoDB table, `LEDGER_TABLE`), never in tags: it
+//! reads tags only for configuration (opt-in, backup group). Each group is a ledger resource, `target-group:<ARN>`,
+//! with records `shift#<listener-id>[/<rule-id>]` (an action's weights before and after a shift, and the backup)
+//! and `removal#<invocation>` (the targets one removal took out: id, port, zone; the trigger, the group's
+//! registered count before, and the incident's capacity `baseline`: the registered count when the first of the open
+//! removals began; while any is open the floor comes from it). A change on a group reads the ledger (waiting up to
+//! [`actions::ledger::HELD_TRIES`] × [`actions::ledger::HELD_WAIT`] while another invocation holds it), then the
+//! AWS facts, decides, and `begin`s: the group's lease, plus its pending records, each written only if its key is
+//! free. Another invocation got there first (busy, or the ledger changed since the read): it starts over on fresh
+//! facts, at most [`actions::ledger::BEGIN_TRIES`] times, then gives up with a retryable error and no notification.
+//! Paused: refused and notified, nothing changed (a manual command's `"force": true` acts). After the change, `end`
+//! settles the records (done; abandoned for the part not made), closes those the change undid (a failback closes
+//! its shift records; a restore, or the OK of the alarm that made them, the targets' removal records) and releases
+//! the lease. So two invocations never act on one group at once, and the same event again changes nothing more:
+//! deregistered targets are no longer there to remove, an action at weight 0 with a live shift record is already
+//! shifted (and its weights before are never overwritten by shifted ones), a failback finds no open shift record.
+//! An interrupted run (a timeout, an `end` that failed) leaves pending records; the retry finds the change made in
+//! the AWS facts and settles them (an action already at weight 0, a target no longer registered), once. Each alarm
+//! is a ledger resource too, `alarm:<ARN>`, with one record `transition`: the state timestamp (milliseconds) and
+//! state of the last transition acted on; a retried or re-delivered event no later than it changes nothing and
+//! notifies nothing. A dry run reads the ledger and writes nothing. An invocation returns an error only when an AWS
+//! call (ledger included) failed in a way a retry can fix (throttling, 5xx, timeouts), after the SDK's own retries
+//! and after publishing a failure notification; Lambda then retries the event. A failed `begin` changes nothing; a
+//! failed `end` after a change errs after the notification. A refusal is notified again when its alarm changes
+//! state again (a later transition); the same event again is stale.
 //!
 //! # Calls per invocation
-//! An alarm event first reads its alarm's ledger (`alarm:<ARN>`, one `Query`): an event whose state change is
-//! no later than the last one acted on stops there, a logged skip ([`actions::transitions`]); an event acted on
-//! without a failure ends by recording its own (two `TransactWriteItems`).
-//! Tags: one `DescribeTags` per 20 groups (a group not opted in costs nothing more). Per opted-in group
-//! involved: one ledger `Query` (again after each wait or start-over), one `DescribeTargetHealth` (also for a
-//! backup group before traffic moves to it); a change adds two `TransactWriteItems` (`begin` and `end`) around
-//! at most one `DeregisterTargets` / `RegisterTargets`, or one `ModifyListener`/`ModifyRule` per opted-in
-//! action. A planned removal first reads the group's `target_group_health` thresholds (one
-//! `DescribeTargetGroupAttributes`, only then: they may raise the floor). A shift or failback adds `DescribeTargetGroups`, `DescribeListeners` per load balancer,
-//! `DescribeRules` per listener, one `DescribeTags` per 20 listeners and rules forwarding to the group (their
-//! opt-in; none when nothing forwards to it). A refused shift stops after that `DescribeTags`. An OK alarm on
-//! a group with no open shift record and no open removal by that alarm stops after the ledger `Query`; one
-//! with removals by it registers their targets again (`RESTORE=auto`: one `RegisterTargets`, then one per
-//! target when AWS refuses the batch for a target that no longer exists) inside one `begin`/`end`. `status` reads the ledger (`Query`) and the
-//! pause (`GetItem`), and, for a group with a backup or open shift records, its listeners, rules and their
-//! tags the same way; `pause` is one `PutItem`, `resume` one `GetItem` and one `DeleteItem`. An instance alarm
-//! first lists the target groups (`DescribeTargetGroups`, paginated). Groups are handled
-//! [`actions::MAX_CONCURRENT_GROUPS`] at a time.
+//! An alarm event first reads its alarm's ledger (`alarm:<ARN>`, one `Query`): an event whose state change is no
+//! later than the last one acted on stops there, a logged skip ([`actions::transitions`]); an event acted on
+//! without a failure ends by recording its own (two `TransactWriteItems`). Tags: one `DescribeTags` per 20 groups
+//! (a group not opted in costs nothing more). Per opted-in group involved: one ledger `Query` (again after each
+//! wait or start-over), one `DescribeTargetHealth` (also for a backup group before traffic moves to it); a change
+//! adds two `TransactWriteItems` (`begin` and `end`) around at most one `DeregisterTargets` / `RegisterTargets`, or
+//! one `ModifyListener`/`ModifyRule` per opted-in action. A planned removal first reads the group's
+//! `target_group_health` thresholds (one `DescribeTargetGroupAttributes`, only then: they may raise the floor). A
+//! shift or failback adds `DescribeTargetGroups`, `DescribeListeners` per load balancer, `DescribeRules` per
+//! listener, one `DescribeTags` per 20 listeners and rules forwarding to the group (their opt-in; none when nothing
+//! forwards to it). A refused shift stops after that `DescribeTags`. An OK alarm on a group with no open shift
+//! record and no open removal by that alarm stops after the ledger `Query`; one with removals by it registers their
+//! targets again (`RESTORE=auto`: one `RegisterTargets`, then one per target when AWS refuses the batch for a
+//! target that no longer exists) inside one `begin`/`end`. `status` reads the ledger (`Query`) and the pause
+//! (`GetItem`), and, for a group with a backup or open shift records, its listeners, rules and their tags the same
+//! way; `pause` is one `PutItem`, `resume` one `GetItem` and one `DeleteItem`. An instance alarm first lists the
+//! target groups (`DescribeTargetGroups`, paginated). Groups are handled [`actions::MAX_CONCURRENT_GROUPS`] at a
+//! time. However many groups an event touches, it publishes one notification ([`digest`]).
+//!
+//! # Known gaps
+//! - NLB listeners: a forward action to a single target group (NLB) cannot be weighted, and a shift of one is
+//!   still attempted as a weighted change (AWS refuses it; the emulator does not).
+//! - A crash between a change and its notification loses the notification: the retry finds the change made and
+//!   skips (the transition is recorded only after publishing, so the retry is not taken for stale).
 
 pub mod actions;
 pub mod adapters;
