@@ -103,7 +103,9 @@ Control endpoints (JSON in, JSON out; ``account`` defaults to 123456789012, ``re
 Verified unchanged in moto 5.2.5 (tools/test_local_aws.py exercises them)
     ELBv2 load balancers / target groups (instance and ip) / targets (instance ids need not exist
     in EC2) / tags (20 ARNs per DescribeTags) / listeners and rules with weighted ForwardConfig
-    (weights are reported back); RDS instances, same- and cross-region replicas (cross-region
+    (weights are reported back) / target group attributes (ModifyTargetGroupAttributes accepts the
+    ``target_group_health.*`` thresholds and DescribeTargetGroupAttributes returns them; unset ones are
+    absent where AWS returns its defaults, count 1 and percentage ``off``); RDS instances, same- and cross-region replicas (cross-region
     source given as an ARN, listed by ARN on the source), DescribeDBInstances with a
     ``db-instance-id`` filter of several identifiers (those of the region that exist; missing ones
     left out, no error), tags, Aurora clusters with

@@ -204,6 +204,13 @@ class LocalAwsTest(unittest.TestCase):
         return {(d["Target"]["Id"], d["Target"]["Port"]): d["TargetHealth"]
                 for d in elb.describe_target_health(TargetGroupArn=tg, **kw)["TargetHealthDescriptions"]}
 
+    def test_target_group_health_thresholds_round_trip(self):
+        elb, _, (blue, _) = self.make_alb()
+        key = "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count"
+        elb.modify_target_group_attributes(TargetGroupArn=blue, Attributes=[{"Key": key, "Value": "4"}])
+        attributes = elb.describe_target_group_attributes(TargetGroupArn=blue)["Attributes"]
+        self.assertIn({"Key": key, "Value": "4"}, attributes)
+
     def test_a_terminated_instance_cannot_be_registered_again(self):
         elb, _, (blue, _) = self.make_alb()
         ids = self.ok("POST", "/_failover/ec2/instances", {"account": self.account, "count": 2})["instance_ids"]
