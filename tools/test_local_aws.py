@@ -204,6 +204,26 @@ class LocalAwsTest(unittest.TestCase):
         return {(d["Target"]["Id"], d["Target"]["Port"]): d["TargetHealth"]
                 for d in elb.describe_target_health(TargetGroupArn=tg, **kw)["TargetHealthDescriptions"]}
 
+    def test_a_network_listener_forwards_to_one_group_and_groups_follow_the_listener(self):
+        elb = self.client("elbv2")
+        net = self.ok("GET", f"/_failover/ec2/network?account={self.account}&region=us-east-1")
+        lb = elb.create_load_balancer(Name="nlb", Subnets=net["subnet_ids"][:2], Type="network")
+        lb = lb["LoadBalancers"][0]["LoadBalancerArn"]
+        a, b = (elb.create_target_group(Name=n, Protocol="TCP", Port=80, VpcId=net["vpc_id"])["TargetGroups"][0]
+                ["TargetGroupArn"] for n in ("nlb-a", "nlb-b"))
+        listener = elb.create_listener(LoadBalancerArn=lb, Protocol="TCP", Port=80,
+                                       DefaultActions=[{"Type": "forward", "TargetGroupArn": a}])
+        listener = listener["Listeners"][0]["ListenerArn"]
+        weighted = {"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": a, "Weight": 0}, {"TargetGroupArn": b, "Weight": 1}]}}
+        with self.assertRaises(elb.exceptions.ClientError) as refused:
+            elb.modify_listener(ListenerArn=listener, DefaultActions=[weighted])
+        self.assertEqual(refused.exception.response["Error"]["Code"], "ValidationError")
+        elb.modify_listener(ListenerArn=listener, DefaultActions=[{"Type": "forward", "TargetGroupArn": b}])
+        groups = {g["TargetGroupArn"]: g["LoadBalancerArns"]
+                  for g in elb.describe_target_groups(TargetGroupArns=[a, b])["TargetGroups"]}
+        self.assertEqual(groups, {a: [], b: [lb]})
+
     def test_target_group_health_thresholds_round_trip(self):
         elb, _, (blue, _) = self.make_alb()
         key = "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count"

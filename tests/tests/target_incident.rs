@@ -4,7 +4,9 @@
 
 mod shop;
 
-use aws_sdk_elasticloadbalancingv2::types::{TargetGroupAttribute, TargetTypeEnum};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, TargetDescription, TargetGroupAttribute, TargetTypeEnum,
+};
 use failover_core::outcome::Outcome;
 use integration_tests::forward;
 use serde_json::json;
@@ -328,4 +330,82 @@ async fn a_removed_target_that_no_longer_exists_is_skipped_and_listed_when_its_a
     let body = received[0].body();
     assert_eq!(body["details"]["missing"][0]["id"], ids[0].as_str(), "{body}");
     assert!(body["summary"].as_str().unwrap().contains("no longer exist"), "{body}");
+}
+
+#[tokio::test]
+async fn a_shift_and_its_failback_on_a_network_load_balancer_point_the_listener_at_the_backup_and_back() {
+    use aws_sdk_elasticloadbalancingv2::types::{LoadBalancerTypeEnum, ProtocolEnum};
+    let shop = Shop::new().await;
+    let elb = shop.account.elbv2();
+    let subnets = shop.account.subnets();
+    let nlb = elb
+        .create_load_balancer()
+        .name("shop-nlb")
+        .r#type(LoadBalancerTypeEnum::Network)
+        .set_subnets(Some(subnets[..2].to_vec()))
+        .send()
+        .await
+        .expect("create the network load balancer");
+    let nlb = nlb.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+    let ids = shop.account.instances(4);
+    let mut groups = Vec::new();
+    for (name, targets) in [("tcp", &ids[..2]), ("tcp-dr", &ids[2..])] {
+        let created = elb
+            .create_target_group()
+            .name(name)
+            .protocol(ProtocolEnum::Tcp)
+            .port(80)
+            .vpc_id(&shop.vpc)
+            .target_type(TargetTypeEnum::Instance)
+            .send()
+            .await
+            .expect("create a TCP group");
+        let arn = created.target_groups()[0].target_group_arn().unwrap().to_owned();
+        shop.tag(&arn, OPT_IN, "true").await;
+        let described = targets.iter().map(|id| TargetDescription::builder().id(id).port(80).build()).collect();
+        elb.register_targets().target_group_arn(&arn).set_targets(Some(described)).send().await.unwrap();
+        groups.push(arn);
+    }
+    let (tcp, dr) = (groups[0].clone(), groups[1].clone());
+    shop.tag(&tcp, BACKUP_TAG, &dr).await;
+    let plain = Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(&tcp).build();
+    let listener = elb
+        .create_listener()
+        .load_balancer_arn(&nlb)
+        .protocol(ProtocolEnum::Tcp)
+        .port(80)
+        .default_actions(plain)
+        .send()
+        .await
+        .expect("create the TCP listener");
+    let listener = listener.listeners()[0].listener_arn().unwrap().to_owned();
+    shop.tag(&listener, OPT_IN, "true").await;
+    let forwarding_to = || async {
+        let out = elb.describe_listeners().listener_arns(&listener).send().await.unwrap();
+        let action = out.listeners()[0].default_actions()[0].clone();
+        (action.target_group_arn().map(str::to_owned), action.forward_config().is_some())
+    };
+    shop.set_health(&tcp, &ids[..2].iter().collect::<Vec<_>>(), "unhealthy");
+    let app = shop.app(&[]);
+
+    let shifted = app.handle(shop.alarm_eventbridge("tcp-down", "ALARM", "OK", tg_dimension(&tcp))).await.unwrap();
+
+    assert_status(&shifted, Outcome::Succeeded);
+    assert_eq!(forwarding_to().await, (Some(dr.clone()), false), "pointed at the backup, not weighted");
+    assert_eq!(shop.open_shifts(&tcp).await.len(), 1);
+
+    shop.set_health(&tcp, &ids[..2].iter().collect::<Vec<_>>(), "healthy");
+    let back = app.handle(shop.alarm_eventbridge("tcp-down", "OK", "ALARM", tg_dimension(&tcp))).await.unwrap();
+
+    assert_status(&back, Outcome::Succeeded);
+    assert_eq!(forwarding_to().await, (Some(tcp.clone()), false), "pointed back at the group");
+    assert!(shop.open_shifts(&tcp).await.is_empty());
+    let received = shop.received().await;
+    assert_eq!(
+        outcomes(&received),
+        [
+            ("succeeded".into(), "critical".into(), "shift-traffic".into()),
+            ("succeeded".into(), "info".into(), "failback".into())
+        ]
+    );
 }

@@ -79,11 +79,11 @@
 //! (`GetItem`), and, for a group with a backup or open shift records, its listeners, rules and their tags the same
 //! way; `pause` is one `PutItem`, `resume` one `GetItem` and one `DeleteItem`. An instance alarm first lists the
 //! target groups (`DescribeTargetGroups`, paginated). Groups are handled [`actions::MAX_CONCURRENT_GROUPS`] at a
-//! time. However many groups an event touches, it publishes one notification ([`digest`]).
+//! time. However many groups an event touches, it publishes one notification ([`digest`]). A network load
+//! balancer's listener forwards to one target group: a shift points it at the backup (no weights), and its
+//! failback finds it among the backup's actions (the same reads again for the backup) and points it back.
 //!
 //! # Known gaps
-//! - NLB listeners: a forward action to a single target group (NLB) cannot be weighted, and a shift of one is
-//!   still attempted as a weighted change (AWS refuses it; the emulator does not).
 //! - A crash between a change and its notification loses the notification: the retry finds the change made and
 //!   skips (the transition is recorded only after publishing, so the retry is not taken for stale).
 

@@ -80,6 +80,11 @@ fn move_back(
     let share = before(failing).unwrap_or(0);
     let moved = share.min(MAX_WEIGHT.saturating_sub(before(backup).unwrap_or(0)));
     if action.weight_of(failing).is_none() {
+        // A single-group forward action (a network load balancer's) that the shift pointed at the backup.
+        let pointed_at_backup = action.weights.len() == 1 && action.weight_of(backup).is_some();
+        if pointed_at_backup && saved.len() == 1 && share > 0 {
+            return Ok(vec![Weight::new(failing, share)]);
+        }
         return Err(conflict(format!("target group {failing} left the action since the shift")));
     }
     let Some(holding) = action.weight_of(backup) else {

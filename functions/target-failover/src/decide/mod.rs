@@ -42,6 +42,9 @@
 //!   unambiguously (the group or the backup left it, the backup holds less than the share) is not touched and
 //!   reported as a conflict for a person, with both weight sets. An alarm's OK fails back only the shifts
 //!   alarms made; a `shift` command's shift is failed back only by the `failback` command.
+//! - A network load balancer's forward action takes one target group: the adapter points it at the one group
+//!   the plan gives weight (the backup on a shift); failing back an action that forwards to the backup alone,
+//!   saved as forwarding to the group alone, points it back.
 //! - Opt-in of the listener or rule: IAM lets `ModifyListener` / `ModifyRule` change only a listener or rule
 //!   that itself carries the opt-in tag, so the plans take the set of opted-in listener and rule ARNs
 //!   ([`OptedIn`], read with `DescribeTags`) and leave every other action out (`not_opted_in`): no change, no

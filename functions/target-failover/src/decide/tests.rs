@@ -446,6 +446,13 @@ fn failback_moves_back_only_the_groups_share_and_keeps_weights_people_changed() 
 }
 
 #[test]
+fn failback_points_a_single_group_action_the_shift_pointed_at_the_backup_back_at_the_group() {
+    let nlb = [action(Location::Listener(LISTENER.into()), &[(BACKUP, 1)])];
+    let plan = plan_failback(&nlb, TG, Some(BACKUP), &saved(), &all_opted_in());
+    assert_eq!(plan.changes[0].after, vec![Weight::new(TG, 1)]);
+}
+
+#[test]
 fn failback_leaves_an_action_changed_so_that_the_share_is_ambiguous_to_a_person_with_both_weight_sets() {
     let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 0), (OTHER, 5)])];
     let plan = plan_failback(&actions, TG, Some(BACKUP), &saved(), &all_opted_in());
@@ -453,7 +460,7 @@ fn failback_leaves_an_action_changed_so_that_the_share_is_ambiguous_to_a_person_
     assert_eq!(plan.conflicts.len(), 1);
     let why = &plan.conflicts[0].1;
     assert!(why.contains("less than") && why.contains("weights now") && why.contains("before the shift"), "{why}");
-    let gone = [action(Location::Listener(LISTENER.into()), &[(BACKUP, 1)])];
+    let gone = [action(Location::Listener(LISTENER.into()), &[(BACKUP, 1), (OTHER, 1)])];
     let plan = plan_failback(&gone, TG, Some(BACKUP), &saved(), &all_opted_in());
     assert!(plan.conflicts[0].1.contains("left the action"), "{:?}", plan.conflicts);
     let no_backup = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (OTHER, 1)])];
