@@ -94,6 +94,10 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
                 clock: self.clock,
             },
             trigger,
+            event_at: match &route {
+                Route::Alarm { alarm, .. } => alarm.changed_at,
+                _ => None,
+            },
         };
         let mut seen = None;
         let (trigger, reports) = match &route {
@@ -111,12 +115,12 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
             }
         };
         let reports = digest::one_per_event(trigger, report::stamp(trigger, reports));
-        let acted = transitions::acted(&reports);
-        let response = finish(&self.notifier, FUNCTION, reports).await?;
+        let ended = transitions::ended(&reports);
+        let response = finish(&self.notifier, FUNCTION, reports).await;
         if let Some(seen) = seen {
             // Once the notification is out: a retry after a crash before it is not taken for stale.
-            transitions::record(&ctx(trigger, false), seen, acted).await;
+            transitions::record(&ctx(trigger, false), seen, ended).await;
         }
-        Ok(response)
+        response
     }
 }

@@ -54,17 +54,21 @@
 //! An interrupted run (a timeout, an `end` that failed) leaves pending records; the retry finds the change made in
 //! the AWS facts and settles them (an action already at weight 0, a target no longer registered), once. Each alarm
 //! is a ledger resource too, `alarm:<ARN>`, with one record `transition`: the state timestamp (milliseconds) and
-//! state of the last transition acted on; a retried or re-delivered event no later than it changes nothing and
-//! notifies nothing. A dry run reads the ledger and writes nothing. An invocation returns an error only when an AWS
-//! call (ledger included) failed in a way a retry can fix (throttling, 5xx, timeouts), after the SDK's own retries
+//! state of the last transition handled, written after its notification is published; a retried or
+//! re-delivered event no later than it changes nothing and notifies nothing. A change's records carry the
+//! event's timestamp (`event_at`): when a run dies between a change and its notification, the retry (once the
+//! alarm's lease has run out) finds them done and publishes the owed notification, once ([`actions::owed`]).
+//! A dry run reads the ledger and writes nothing. An invocation returns an error only when an AWS call (ledger
+//! included) failed in a way a retry can fix (throttling, 5xx, timeouts), after the SDK's own retries
 //! and after publishing a failure notification; Lambda then retries the event. A failed `begin` changes nothing; a
 //! failed `end` after a change errs after the notification. A refusal is notified again when its alarm changes
 //! state again (a later transition); the same event again is stale.
 //!
 //! # Calls per invocation
-//! An alarm event first reads its alarm's ledger (`alarm:<ARN>`, one `Query`): an event whose state change is no
-//! later than the last one acted on stops there, a logged skip ([`actions::transitions`]); an event acted on
-//! without a failure ends by recording its own (two `TransactWriteItems`). Tags: one `DescribeTags` per 20 groups
+//! An alarm event with a state timestamp first reads its alarm's ledger (`alarm:<ARN>`, one `Query`): an event
+//! whose state change is no later than the last one handled stops there, a logged skip
+//! ([`actions::transitions`]); otherwise it holds the alarm's lease (one `TransactWriteItems`) until its
+//! notification is out, then records the transition and releases it (one more). Tags: one `DescribeTags` per 20 groups
 //! (a group not opted in costs nothing more). Per opted-in group involved: one ledger `Query` (again after each
 //! wait or start-over), one `DescribeTargetHealth` (also for a backup group before traffic moves to it); a change
 //! adds two `TransactWriteItems` (`begin` and `end`) around at most one `DeregisterTargets` / `RegisterTargets`, or
@@ -82,10 +86,6 @@
 //! time. However many groups an event touches, it publishes one notification ([`digest`]). A network load
 //! balancer's listener forwards to one target group: a shift points it at the backup (no weights), and its
 //! failback finds it among the backup's actions (the same reads again for the backup) and points it back.
-//!
-//! # Known gaps
-//! - A crash between a change and its notification loses the notification: the retry finds the change made and
-//!   skips (the transition is recorded only after publishing, so the retry is not taken for stale).
 
 pub mod actions;
 pub mod adapters;

@@ -4,12 +4,15 @@
 //!   again and passing their health checks by the next event) never fall below the floor of the group as it
 //!   was before the incident (its baseline);
 //! - every removal is closed by the OK of the alarm that made it, and then every target is back;
-//! - failback ([`decide::plan_failback`]) never gives weight to a group that is failing.
+//! - failback ([`decide::plan_failback`]) never gives weight to a group that is failing;
+//! - an invocation that dies between its change and its notification: the retry publishes that notification,
+//!   once.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use failover_core::aws::AwsError;
+use failover_core::outcome::Outcome;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use target_failover::actions::ledger;
@@ -125,6 +128,64 @@ fn app<'r>(fleet: &Fleet, recorder: &'r Recorder, floor: Floor) -> App<Fleet, &'
     .expect("config");
     let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
     App::with_ports(config, fleet.clone(), recorder, MemoryLedger::new(), home)
+}
+
+/// The ledger's clock in [`a_retry_after_a_crash_between_the_change_and_its_notification_publishes_it_once`].
+static NOW: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_714_557_600);
+
+fn clock() -> i64 {
+    NOW.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Dies (panics) at its first publication, as an invocation killed between its change and its notification;
+/// then records like [`Recorder`].
+#[derive(Default)]
+struct CrashOnce {
+    crashed: std::sync::atomic::AtomicBool,
+    recorder: Recorder,
+}
+
+impl failover_core::report::Notifier for CrashOnce {
+    async fn publish(&self, report: &failover_core::report::Report) -> Result<(), failover_core::report::NotifyError> {
+        if !self.crashed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            panic!("the invocation dies before its notification");
+        }
+        self.recorder.publish(report).await
+    }
+}
+
+#[test]
+fn a_retry_after_a_crash_between_the_change_and_its_notification_publishes_it_once() {
+    let fleet = Fleet::new(4);
+    let notifier = CrashOnce::default();
+    let config = Config::from_lookup(&test_support::lookup(&[
+        ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:failover"),
+        ("LEDGER_TABLE", "failover-ledger"),
+    ]))
+    .expect("config");
+    let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
+    let app = App::with_ports(config, fleet.clone(), &notifier, MemoryLedger::new(), home).with_clock(clock);
+    let runtime = runtime();
+    let event = instance_alarm(0, "ALARM", 1);
+
+    let crashed =
+        runtime.block_on(futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(app.handle(event.clone()))));
+    assert!(crashed.is_err(), "the first run died");
+    assert_eq!(fleet.count(), 3, "after its change");
+    assert!(notifier.recorder.published().is_empty());
+
+    // Lambda retries a minute or more later, once the dead run's lease has run out.
+    NOW.fetch_add(3600, std::sync::atomic::Ordering::SeqCst);
+    let retry = runtime.block_on(app.handle(event.clone())).expect("the retry");
+    let again = runtime.block_on(app.handle(event)).expect("another retry");
+
+    assert_eq!(fleet.count(), 3, "nothing more removed");
+    let published = notifier.recorder.published();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!((published[0].outcome, published[0].action.as_str()), (Outcome::Succeeded, "deregister-targets"));
+    assert!(published[0].summary.contains(&instance(0)), "{:?}", published[0]);
+    assert_eq!(retry.status, Outcome::Succeeded);
+    assert_eq!(again.status, Outcome::Skipped, "the transition is recorded: stale");
 }
 
 fn runtime() -> tokio::runtime::Runtime {

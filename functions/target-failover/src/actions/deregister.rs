@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::ledger::{removal_key, removed_targets, settle_from, Again};
 use super::Ctx;
-use crate::decide::{Counts, Kept};
+use crate::decide::{self, Candidates, Counts, Floor, GroupView, Kept, Plan};
 use crate::model::{group_name, Tags, Target, TargetHealth};
 use crate::ports::LoadBalancer;
 use crate::report::{self, action, count, join};
@@ -120,6 +120,25 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
             format!("Once repaired, put them back with the manual command {restore}"),
             "If an Auto Scaling group owns them, replace them instead (terminate, or set them Unhealthy).".to_owned(),
         ]))
+}
+
+/// The alarm's plan; when it removes targets, again with the group's own `target_group_health` thresholds
+/// raising the floor (one `DescribeTargetGroupAttributes`, only then). `Err` is the failure report.
+pub async fn removal_plan<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    view: GroupView<'_>,
+    candidates: Candidates<'_>,
+    floor: Floor,
+) -> Result<Plan, Report> {
+    let plan = decide::on_alarm(view, candidates, floor);
+    if !matches!(plan, Plan::Deregister { .. }) {
+        return Ok(plan);
+    }
+    match ctx.lb.health_thresholds(view.arn).await {
+        Ok(group) if group == Default::default() => Ok(plan),
+        Ok(group) => Ok(decide::on_alarm(view, candidates, floor.with_group(group))),
+        Err(e) => Err(report::failed(Some(view.arn), action::DEREGISTER, &e, "reading the group's health thresholds")),
+    }
 }
 
 /// What an interrupted run left pending, settled from the facts: done when one of its targets is gone (the

@@ -186,7 +186,10 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
         let now = self.now();
         let retention = self.config.common.retention_secs();
         let mut records = Records::default();
-        for (key, data) in wanted {
+        for (key, mut data) in wanted {
+            if let (Some(at), Some(fields)) = (self.event_at, data.as_object_mut()) {
+                fields.insert("event_at".into(), json!(at));
+            }
             match snapshot.record(&key) {
                 Some(existing) => records.settle.push(settle_from(existing, State::Done).with_data(data)),
                 None => records.begin.push(

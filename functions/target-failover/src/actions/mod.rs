@@ -27,6 +27,7 @@ use crate::{Config, FUNCTION};
 pub mod deregister;
 pub mod failback;
 pub mod ledger;
+pub mod owed;
 pub mod reinstate;
 pub mod restore;
 pub mod shift;
@@ -46,6 +47,9 @@ pub struct Ctx<'a, L, G> {
     pub session: Session<'a, G>,
     /// What caused it (`alarm web-5xx`, `manual command shift`), written in its records.
     pub trigger: &'a str,
+    /// An alarm event's state timestamp (ms), written in the records of its changes (`event_at`): a retry of
+    /// the event that finds them done publishes the notification its interrupted run owed ([`owed`]).
+    pub event_at: Option<i64>,
 }
 
 /// The forward actions that send traffic to a group, each with the adapter's opaque action list, and which
@@ -74,27 +78,6 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
 
     pub fn view<'v>(&'v self, arn: &'v str, tags: &'v Tags, targets: &'v [TargetHealth]) -> GroupView<'v> {
         GroupView { arn, tags, targets, opt_in_tag_key: self.opt_in_key() }
-    }
-
-    /// The alarm's plan; when it removes targets, again with the group's own `target_group_health` thresholds
-    /// raising the floor (one `DescribeTargetGroupAttributes`, only then). `Err` is the failure report.
-    pub async fn removal_plan(
-        &self,
-        view: GroupView<'_>,
-        candidates: Candidates<'_>,
-        floor: Floor,
-    ) -> Result<Plan, Report> {
-        let plan = decide::on_alarm(view, candidates, floor);
-        if !matches!(plan, Plan::Deregister { .. }) {
-            return Ok(plan);
-        }
-        match self.lb.health_thresholds(view.arn).await {
-            Ok(group) if group == Default::default() => Ok(plan),
-            Ok(group) => Ok(decide::on_alarm(view, candidates, floor.with_group(group))),
-            Err(e) => {
-                Err(report::failed(Some(view.arn), action::DEREGISTER, &e, "reading the group's health thresholds"))
-            }
-        }
     }
 
     /// The listener actions forwarding to `group` and their opt-in: `DescribeTargetGroups`,
@@ -145,12 +128,17 @@ pub async fn on_alarm<L: LoadBalancer, G: Ledger>(
     route: AlarmRoute,
 ) -> (Vec<Report>, transitions::Seen) {
     match transitions::check(ctx, &route).await {
-        Ok(seen) => (on_alarm_groups(ctx, route).await, seen),
+        Ok(seen) => (on_alarm_groups(ctx, route, !seen.notified).await, seen),
         Err(report) => (vec![report], transitions::Seen::nothing()),
     }
 }
 
-async fn on_alarm_groups<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: AlarmRoute) -> Vec<Report> {
+/// `owed`: whether a group's notification an interrupted run of this event owes is published ([`owed`]).
+async fn on_alarm_groups<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    route: AlarmRoute,
+    owed: bool,
+) -> Vec<Report> {
     let mut reports: Vec<Report> =
         route.bad_dimensions.iter().map(|why| report::skipped(None, action::NONE, why.clone())).collect();
     let scope_all = route.groups.is_none();
@@ -182,7 +170,7 @@ async fn on_alarm_groups<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route:
     }
     let named = (!route.instances.is_empty()).then_some(route.instances.as_slice());
     let results: Vec<Vec<Report>> = stream::iter(jobs)
-        .map(|(arn, tags)| alarm_group(ctx, arn, tags, route.recovered, named))
+        .map(|(arn, tags)| alarm_group(ctx, arn, tags, route.recovered, named, owed))
         .buffer_unordered(MAX_CONCURRENT_GROUPS)
         .collect()
         .await;
@@ -210,6 +198,7 @@ async fn alarm_group<L: LoadBalancer, G: Ledger>(
     tags: Tags,
     recovered: bool,
     named: Option<&[Target]>,
+    owed: bool,
 ) -> Vec<Report> {
     let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
     for _ in 0..ledger::BEGIN_TRIES {
@@ -217,7 +206,7 @@ async fn alarm_group<L: LoadBalancer, G: Ledger>(
             Ok(snapshot) => snapshot,
             Err(report) => return vec![report],
         };
-        if let Ok(reports) = alarm_group_once(ctx, &arn, &tags, recovered, named, &snapshot).await {
+        if let Ok(reports) = alarm_group_once(ctx, &arn, &tags, recovered, named, &snapshot, owed).await {
             return reports;
         }
     }
@@ -231,9 +220,13 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
     recovered: bool,
     named: Option<&[Target]>,
     snapshot: &Snapshot,
+    owed: bool,
 ) -> Result<Vec<Report>, ledger::Again> {
     let saved = if recovered { ledger::saved_by_alarms(snapshot) } else { ledger::saved_weights(snapshot) };
     let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
+    if let Some(report) = owed.then(|| owed::notification(ctx, arn, snapshot, recovered)).flatten() {
+        return Ok(vec![report]);
+    }
     let removals = if recovered { reinstate::removals_by(snapshot, ctx.trigger) } else { Vec::new() };
     if recovered && saved.is_empty() && removals.is_empty() {
         return Ok(vec![report::skipped(
@@ -267,7 +260,7 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
     let plan = if recovered {
         decide::on_ok(view, candidates, ctx.floor_in(snapshot), &saved)
     } else {
-        match ctx.removal_plan(view, candidates, ctx.floor_in(snapshot)).await {
+        match deregister::removal_plan(ctx, view, candidates, ctx.floor_in(snapshot)).await {
             Ok(plan) => plan,
             Err(report) => return Ok(vec![report]),
         }
@@ -349,7 +342,7 @@ async fn command_once<L: LoadBalancer, G: Ledger>(
         Command::Status { .. } => return Ok(Ok(vec![status::run(ctx, view, snapshot).await])),
         Command::Restore { targets: wanted, .. } => return Ok(restore::run(ctx, view, snapshot, wanted, dry_run).await),
         Command::Deregister { targets: wanted, .. } => {
-            match ctx.removal_plan(view, Candidates::Named(wanted), floor).await {
+            match deregister::removal_plan(ctx, view, Candidates::Named(wanted), floor).await {
                 Ok(plan) => plan,
                 Err(report) => return Ok(Ok(vec![report])),
             }

@@ -7,7 +7,10 @@
 //! two `TransactWriteItems`). An event
 //! without a readable timestamp is not checked.
 
-use failover_core::ledger::{Begun, Ledger, Snapshot};
+use failover_core::ledger::{Begun, Ledger, Snapshot, State};
+
+use super::ledger;
+use crate::FUNCTION;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
@@ -30,61 +33,90 @@ pub struct Seen {
     snapshot: Option<Snapshot>,
     changed_at: Option<i64>,
     state: &'static str,
+    /// This very event was handled and notified before, with a failure Lambda retries: its notification is
+    /// out, so nothing is owed ([`super::owed`]).
+    pub notified: bool,
+    /// This invocation holds the alarm's lease (released by [`record`]).
+    held: bool,
 }
 
 impl Seen {
     /// Nothing to record (a stale event, or one without a timestamp).
     pub fn nothing() -> Self {
-        Seen { snapshot: None, changed_at: None, state: "" }
+        Seen { snapshot: None, changed_at: None, state: "", notified: false, held: false }
     }
 }
 
-/// Whether the event was acted on (something other than a skip) without a failure: only then is its
-/// transition recorded.
-pub fn acted(reports: &[Report]) -> bool {
-    reports.iter().any(|r| r.outcome != Outcome::Skipped) && !reports.iter().any(|r| r.outcome == Outcome::Failed)
+/// How the event ended, once notified: `None` when nothing was notified (only skips: nothing to record),
+/// `Some(complete)`, complete unless a report failed (then Lambda retries the same event, which is not stale).
+pub fn ended(reports: &[Report]) -> Option<bool> {
+    let notified = reports.iter().any(|r| r.outcome != Outcome::Skipped);
+    notified.then(|| !reports.iter().any(|r| r.outcome == Outcome::Failed))
 }
 
-/// The timestamp of the last transition acted on, as the snapshot holds it.
-fn last_acted(snapshot: &Snapshot) -> Option<i64> {
-    snapshot.record(KEY).and_then(|r| r.data.get("changed_at")).and_then(Value::as_i64)
+/// The last transition handled: its timestamp, and whether it completed (an older record without the field
+/// did).
+fn last_handled(snapshot: &Snapshot) -> Option<(i64, bool)> {
+    let data = &snapshot.record(KEY)?.data;
+    let at = data.get("changed_at").and_then(Value::as_i64)?;
+    Some((at, data.get("complete").and_then(Value::as_bool).unwrap_or(true)))
 }
 
-/// `Err(report)`: the event is stale (a logged skip) or the ledger could not be read (a failure).
+/// `Err(report)`: the event is stale (a logged skip), or the alarm stays held by another invocation or its
+/// ledger cannot be read (retryable). Otherwise the invocation holds the alarm's lease until [`record`]: a
+/// duplicate of the event delivered at the same time waits, then finds it handled (stale); a run that died
+/// leaves the lease to expire, and the retry then finds what it owes ([`super::owed`]).
 pub async fn check<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &AlarmRoute) -> Result<Seen, Report> {
     let Some(changed_at) = route.changed_at else { return Ok(Seen::nothing()) };
-    let snapshot = match ctx.session.read(&resource(&route.alarm_arn)).await {
-        Ok(snapshot) => snapshot,
-        Err(e) => return Err(report::failed(None, action::ALARM, &e, "reading the alarm's last transition")),
-    };
-    if let Some(last) = last_acted(&snapshot).filter(|last| changed_at <= *last) {
-        tracing::info!(alarm = %route.alarm_arn, changed_at, last, "skipping a stale alarm event");
-        let reason = format!(
-            "stale event: its state change ({changed_at} ms) is not later than the last one acted on ({last} ms)"
-        );
-        return Err(report::skipped(None, action::NONE, reason));
+    let resource = resource(&route.alarm_arn);
+    for attempt in 0..ledger::BEGIN_TRIES * ledger::HELD_TRIES {
+        if attempt > 0 {
+            tokio::time::sleep(ledger::HELD_WAIT).await;
+        }
+        let snapshot = match ctx.session.read(&resource).await {
+            Ok(snapshot) => snapshot,
+            Err(e) => return Err(report::failed(None, action::ALARM, &e, "reading the alarm's last transition")),
+        };
+        let last = last_handled(&snapshot);
+        let notified = last == Some((changed_at, false));
+        if let Some((last, _)) = last.filter(|(at, complete)| changed_at < *at || (changed_at == *at && *complete)) {
+            tracing::info!(alarm = %route.alarm_arn, changed_at, last, "skipping a stale alarm event");
+            let reason = format!(
+                "stale event: its state change ({changed_at} ms) is not later than the last one acted on ({last} ms)"
+            );
+            return Err(report::skipped(None, action::NONE, reason));
+        }
+        if snapshot.held().is_some() {
+            continue;
+        }
+        let held = match ctx.session.begin(&snapshot, &[]).await {
+            Ok(Begun::Started { .. }) => true,
+            Ok(Begun::Busy(_) | Begun::Stale) => continue,
+            // Paused: the groups refuse; nothing to hold.
+            Ok(Begun::Paused(_)) => false,
+            Err(e) => return Err(report::failed(None, action::ALARM, &e, "holding the alarm's ledger")),
+        };
+        let state = if route.recovered { "OK" } else { "ALARM" };
+        return Ok(Seen { snapshot: Some(snapshot), changed_at: Some(changed_at), state, notified, held });
     }
-    let state = if route.recovered { "OK" } else { "ALARM" };
-    Ok(Seen { snapshot: Some(snapshot), changed_at: Some(changed_at), state })
+    Err(failover_core::ledger::busy(FUNCTION, &resource, action::ALARM, ledger::BEGIN_TRIES, None))
 }
 
-/// After the event was handled and its notification published: records its timestamp when it was
-/// [`acted`] on, and not in a dry run. Recording only after publishing keeps a retry after a crash in between
-/// from being taken for stale. A record that cannot be written is logged: the event's changes stand, and a
-/// repeat of it finds them made.
-pub async fn record<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, seen: Seen, acted: bool) {
+/// After the event's notification was published: records its timestamp and whether it completed
+/// ([`ended`]), not in a dry run. Recording only after publishing keeps a retry after a crash in between from
+/// being taken for stale; recording an incomplete one tells its retry that its notification is out. A record
+/// that cannot be written is logged: the event's changes stand, and a repeat of it finds them made.
+pub async fn record<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, seen: Seen, ended: Option<bool>) {
     let (Some(snapshot), Some(changed_at), state) = (seen.snapshot, seen.changed_at, seen.state) else { return };
-    if !acted || ctx.config.common.dry_run {
+    let complete = ended.filter(|_| !ctx.config.common.dry_run);
+    let data = complete.map(|complete| json!({"changed_at": changed_at, "state": state, "complete": complete}));
+    let records = ctx.records(&snapshot, data.map(|d| (KEY.to_owned(), d)));
+    if !seen.held {
         return;
     }
-    let records = ctx.records(&snapshot, [(KEY.to_owned(), json!({"changed_at": changed_at, "state": state}))]);
-    match ctx.session.begin(&snapshot, &records.begin).await {
-        Ok(Begun::Started { .. }) => {}
-        Ok(_) => return tracing::info!(resource = %snapshot.resource, "alarm transition not recorded: busy or paused"),
-        Err(e) => return tracing::warn!(resource = %snapshot.resource, error = %e, "recording the alarm transition"),
-    }
-    let settle = records.settle(ctx.session.owner, |_| true);
-    if let Err(e) = ctx.session.end(&snapshot.resource, &settle, &[]).await {
+    // New records are written by `end` itself; a known one is settled with its new data.
+    let new: Vec<_> = records.begin.into_iter().map(|r| r.with_state(State::Done)).collect();
+    if let Err(e) = ctx.session.end(&snapshot.resource, &records.settle, &new).await {
         tracing::warn!(resource = %snapshot.resource, error = %e, "recording the alarm transition");
     }
 }
