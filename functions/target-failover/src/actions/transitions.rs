@@ -69,7 +69,7 @@ fn last_handled(snapshot: &Snapshot) -> Option<(i64, bool)> {
 pub async fn check<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &AlarmRoute) -> Result<Seen, Report> {
     let Some(changed_at) = route.changed_at else { return Ok(Seen::nothing()) };
     let resource = resource(&route.alarm_arn);
-    for attempt in 0..ledger::BEGIN_TRIES * ledger::HELD_TRIES {
+    for attempt in 0..ledger::HELD_TRIES {
         if attempt > 0 {
             tokio::time::sleep(ledger::HELD_WAIT).await;
         }
@@ -99,7 +99,7 @@ pub async fn check<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &Alar
         let state = if route.recovered { "OK" } else { "ALARM" };
         return Ok(Seen { snapshot: Some(snapshot), changed_at: Some(changed_at), state, notified, held });
     }
-    Err(failover_core::ledger::busy(FUNCTION, &resource, action::ALARM, ledger::BEGIN_TRIES, None))
+    Err(failover_core::ledger::busy(FUNCTION, &resource, action::ALARM, ledger::HELD_TRIES, None))
 }
 
 /// After the event's notification was published: records its timestamp and whether it completed
