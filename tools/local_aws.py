@@ -41,6 +41,12 @@ Deviations from stock moto, and why
         exactly 12 digits, it is the account id (unless the header is present). A real Lambda
         binary can then be isolated in its own account through AWS_ACCESS_KEY_ID alone.
     ELBv2
+      * A forward action of a network load balancer's listener (TCP, UDP, TLS, TCP_UDP) names one target
+        group: CreateListener / ModifyListener with a ForwardConfig of several target groups fail with
+        ``ValidationError`` as on AWS; stock moto accepts them.
+      * A target group's LoadBalancerArns follow the listeners and rules: after ModifyListener a group no
+        action forwards to any more leaves the load balancer's list, and a group newly forwarded to joins
+        it, as on AWS; stock moto only adds at CreateListener / CreateRule.
       * DescribeTargetHealth honours per-target overrides set by POST /_failover/elbv2/target-health
         (state, reason, description). Stock moto reports every registered target ``healthy``;
         AWS reports ``unhealthy`` / ``Target.FailedHealthChecks`` when health checks fail.
@@ -101,6 +107,10 @@ Control endpoints (JSON in, JSON out; ``account`` defaults to 123456789012, ``re
     POST /_failover/ec2/instances
         {"account","region","count","zone"?} -> {"instance_ids": [...]}   (running, in the default VPC; in the
         default subnet of ``zone``, a zone name such as us-east-1b, when given; else in moto's default, <region>a)
+    POST /_failover/ec2/instances/terminate
+        {"account","region","instance_ids":[...]} -> {"ok": true}: the instances are terminated (as an Auto Scaling
+        group replacing them would), so that RegisterTargets refuses them with ``InvalidTarget`` as AWS does
+        (the tests of a removed target that no longer exists; no EC2 client is needed).
     GET  /_failover/ec2/network?account=..&region=..
         -> {"vpc_id": "...", "subnet_ids": [...]}   (default VPC, one default subnet per AZ)
     GET  /_failover/calls?account=..
@@ -126,7 +136,9 @@ Control endpoints (JSON in, JSON out; ``account`` defaults to 123456789012, ``re
 Verified unchanged in moto 5.2.5 (tools/test_local_aws.py exercises them)
     ELBv2 load balancers / target groups (instance and ip) / targets (instance ids need not exist
     in EC2) / tags (20 ARNs per DescribeTags) / listeners and rules with weighted ForwardConfig
-    (weights are reported back); RDS instances, same- and cross-region replicas (cross-region
+    (weights are reported back) / target group attributes (ModifyTargetGroupAttributes accepts the
+    ``target_group_health.*`` thresholds and DescribeTargetGroupAttributes returns them; unset ones are
+    absent where AWS returns its defaults, count 1 and percentage ``off``); RDS instances, same- and cross-region replicas (cross-region
     source given as an ARN, listed by ARN on the source), DescribeDBInstances with a
     ``db-instance-id`` filter of several identifiers (those of the region that exist; missing ones
     left out, no error), tags, Aurora clusters with
@@ -167,7 +179,8 @@ from pathlib import Path
 import yaml
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.ec2.models import ec2_backends
-from moto.elbv2.models import FakeTargetGroup, elbv2_backends
+from moto.elbv2.exceptions import ValidationError as ElbValidationError
+from moto.elbv2.models import ELBv2Backend, FakeTargetGroup, elbv2_backends
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -243,6 +256,60 @@ def _deregister(self, targets):
 
 FakeTargetGroup.health_for = _health_for
 FakeTargetGroup.deregister = _deregister
+
+NLB_PROTOCOLS = {"TCP", "UDP", "TLS", "TCP_UDP"}
+_orig_create_listener = ELBv2Backend.create_listener
+_orig_modify_listener = ELBv2Backend.modify_listener
+
+
+def _single_group_forward(protocol, actions) -> None:
+    """A network load balancer's forward action names one target group (AWS: ValidationError)."""
+    if protocol not in NLB_PROTOCOLS:
+        return
+    for action in actions or []:
+        groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+        if action.get("Type") == "forward" and len(groups) > 1:
+            raise ElbValidationError("a network load balancer's forward action takes a single target group")
+
+
+def _follow_forwards(self, load_balancer_arn: str) -> None:
+    """Each target group lists this load balancer exactly when one of its listeners or rules forwards to it."""
+    balancer = self.load_balancers.get(load_balancer_arn)
+    if balancer is None:
+        return
+    used = set()
+    for listener in balancer.listeners.values():
+        actions = list(listener.default_actions)
+        for rule in getattr(listener, "_non_default_rules", {}).values():
+            actions.extend(rule.actions)
+        for action in actions:
+            if action.type == "forward":
+                used.update(self._get_target_group_arns_from(action_data=action.data))
+    for arn, group in self.target_groups.items():
+        listed = load_balancer_arn in group.load_balancer_arns
+        if arn in used and not listed:
+            group.load_balancer_arns.append(load_balancer_arn)
+        elif arn not in used and listed:
+            group.load_balancer_arns = [a for a in group.load_balancer_arns if a != load_balancer_arn]
+
+
+def _create_listener(self, load_balancer_arn, protocol, port, ssl_policy, certificate, actions, *args, **kwargs):
+    _single_group_forward(protocol, actions)
+    return _orig_create_listener(self, load_balancer_arn, protocol, port, ssl_policy, certificate, actions,
+                                 *args, **kwargs)
+
+
+def _modify_listener(self, arn, port=None, protocol=None, ssl_policy=None, certificates=None, actions=None,
+                     *args, **kwargs):
+    current = self.describe_listeners(load_balancer_arn=None, listener_arns=[arn])[0]
+    _single_group_forward(protocol or current.protocol, actions)
+    listener = _orig_modify_listener(self, arn, port, protocol, ssl_policy, certificates, actions, *args, **kwargs)
+    _follow_forwards(self, listener.load_balancer_arn)
+    return listener
+
+
+ELBv2Backend.create_listener = _create_listener
+ELBv2Backend.modify_listener = _modify_listener
 
 
 # --------------------------------------------------------------------------- RDS patches
@@ -460,6 +527,18 @@ def run_instances(body: dict) -> dict:
     return {"instance_ids": [i.id for i in reservation.instances]}
 
 
+def terminate_instances(body: dict) -> dict:
+    account, region = _where(body)
+    ids = body.get("instance_ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise ControlError("instance_ids must be a non-empty list of instance ids")
+    try:
+        _backend(ec2_backends, account, region).terminate_instances(ids)
+    except Exception as e:  # moto's InvalidInstanceIdError and the like
+        raise ControlError(f"cannot terminate {ids}: {e}") from e
+    return {"ok": True}
+
+
 def default_network(body: dict) -> dict:
     account, region = _where(body)
     ec2 = _backend(ec2_backends, account, region)
@@ -591,6 +670,7 @@ ROUTES = {
     ("POST", "elbv2/target-health"): set_target_health,
     ("POST", "rds/instance-status"): set_instance_status,
     ("POST", "ec2/instances"): run_instances,
+    ("POST", "ec2/instances/terminate"): terminate_instances,
     ("GET", "ec2/network"): default_network,
     ("POST", "dynamodb/ledger-table"): create_ledger_table,
     **{route: (lambda body, handler=handler: handler(*_where(body), body))

@@ -181,6 +181,8 @@ class LocalAwsTest(LauncherCase):
             ("POST", "/_failover/rds/instance-status", {"db_instance_identifier": "x", "status": "failed"}, None),
             ("POST", "/_failover/ec2/instances", {"count": "two"}, None),
             ("POST", "/_failover/ec2/instances", {"account": "12", "count": 1}, None),
+            ("POST", "/_failover/ec2/instances/terminate", {"instance_ids": []}, None),
+            ("POST", "/_failover/ec2/instances/terminate", {"instance_ids": ["i-00000000000000000"]}, None),
             ("POST", "/_failover/elbv2/target-health", {"target_group_arn": "arn:nope", "targets": []}, None),
         ]:
             status, result = self.control(method, path, body, raw)
@@ -205,6 +207,42 @@ class LocalAwsTest(LauncherCase):
     def health(self, elb, tg, **kw):
         return {(d["Target"]["Id"], d["Target"]["Port"]): d["TargetHealth"]
                 for d in elb.describe_target_health(TargetGroupArn=tg, **kw)["TargetHealthDescriptions"]}
+
+    def test_a_network_listener_forwards_to_one_group_and_groups_follow_the_listener(self):
+        elb = self.client("elbv2")
+        net = self.ok("GET", f"/_failover/ec2/network?account={self.account}&region=us-east-1")
+        lb = elb.create_load_balancer(Name="nlb", Subnets=net["subnet_ids"][:2], Type="network")
+        lb = lb["LoadBalancers"][0]["LoadBalancerArn"]
+        a, b = (elb.create_target_group(Name=n, Protocol="TCP", Port=80, VpcId=net["vpc_id"])["TargetGroups"][0]
+                ["TargetGroupArn"] for n in ("nlb-a", "nlb-b"))
+        listener = elb.create_listener(LoadBalancerArn=lb, Protocol="TCP", Port=80,
+                                       DefaultActions=[{"Type": "forward", "TargetGroupArn": a}])
+        listener = listener["Listeners"][0]["ListenerArn"]
+        weighted = {"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": a, "Weight": 0}, {"TargetGroupArn": b, "Weight": 1}]}}
+        with self.assertRaises(elb.exceptions.ClientError) as refused:
+            elb.modify_listener(ListenerArn=listener, DefaultActions=[weighted])
+        self.assertEqual(refused.exception.response["Error"]["Code"], "ValidationError")
+        elb.modify_listener(ListenerArn=listener, DefaultActions=[{"Type": "forward", "TargetGroupArn": b}])
+        groups = {g["TargetGroupArn"]: g["LoadBalancerArns"]
+                  for g in elb.describe_target_groups(TargetGroupArns=[a, b])["TargetGroups"]}
+        self.assertEqual(groups, {a: [], b: [lb]})
+
+    def test_target_group_health_thresholds_round_trip(self):
+        elb, _, (blue, _) = self.make_alb()
+        key = "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count"
+        elb.modify_target_group_attributes(TargetGroupArn=blue, Attributes=[{"Key": key, "Value": "4"}])
+        attributes = elb.describe_target_group_attributes(TargetGroupArn=blue)["Attributes"]
+        self.assertIn({"Key": key, "Value": "4"}, attributes)
+
+    def test_a_terminated_instance_cannot_be_registered_again(self):
+        elb, _, (blue, _) = self.make_alb()
+        ids = self.ok("POST", "/_failover/ec2/instances", {"account": self.account, "count": 2})["instance_ids"]
+        self.ok("POST", "/_failover/ec2/instances/terminate", {"account": self.account, "instance_ids": [ids[0]]})
+        with self.assertRaises(elb.exceptions.ClientError) as refused:
+            elb.register_targets(TargetGroupArn=blue, Targets=[{"Id": ids[0], "Port": 80}])
+        self.assertEqual(refused.exception.response["Error"]["Code"], "InvalidTarget")
+        elb.register_targets(TargetGroupArn=blue, Targets=[{"Id": ids[1], "Port": 80}])
 
     def test_target_health_overrides(self):
         elb, _, (blue, green) = self.make_alb()

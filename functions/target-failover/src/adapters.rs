@@ -7,13 +7,22 @@
 //! `DescribeRules` through the SDK's paginators.
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, TargetDescription, TargetGroupTuple, TargetTypeEnum,
+    Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, TargetDescription, TargetGroupTuple, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use failover_core::aws::{AwsContext, AwsError};
 
 use crate::model::{ForwardAction, HealthThresholds, Location, Tags, Target, TargetHealth, TargetState, Weight};
 use crate::ports::{LoadBalancer, TAGS_PER_CALL};
+
+/// A listener's or rule's whole action list, and whether its forward action takes a single target group (a
+/// network load balancer's listener: TCP, UDP, TLS, TCP_UDP), so that a change points it at the one group
+/// with weight instead of weighting it.
+#[derive(Debug, Clone)]
+pub struct ActionList {
+    actions: Vec<Action>,
+    single: bool,
+}
 
 /// [`LoadBalancer`] over the SDK client.
 #[derive(Debug, Clone)]
@@ -70,7 +79,7 @@ impl ElbClient {
 }
 
 impl LoadBalancer for ElbClient {
-    type Actions = Vec<Action>;
+    type Actions = ActionList;
 
     async fn tags(&self, arns: &[String]) -> Result<Vec<(String, Option<Tags>)>, AwsError> {
         let mut out = Vec::with_capacity(arns.len());
@@ -169,7 +178,7 @@ impl LoadBalancer for ElbClient {
         Ok(())
     }
 
-    async fn forwards_to(&self, group: &str) -> Result<Vec<(ForwardAction, Vec<Action>)>, AwsError> {
+    async fn forwards_to(&self, group: &str) -> Result<Vec<(ForwardAction, ActionList)>, AwsError> {
         let described = self
             .client
             .describe_target_groups()
@@ -196,7 +205,11 @@ impl LoadBalancer for ElbClient {
                 let Some(listener_arn) = listener.listener_arn() else { continue };
                 if let Some(weights) = forward_weights(listener.default_actions(), group) {
                     let location = Location::Listener(listener_arn.to_owned());
-                    found.push((ForwardAction { location, weights }, listener.default_actions().to_vec()));
+                    let single = listener.protocol().is_some_and(|p| {
+                        matches!(p, ProtocolEnum::Tcp | ProtocolEnum::Udp | ProtocolEnum::Tls | ProtocolEnum::TcpUdp)
+                    });
+                    let actions = ActionList { actions: listener.default_actions().to_vec(), single };
+                    found.push((ForwardAction { location, weights }, actions));
                 }
                 let rules: Vec<_> = self
                     .client
@@ -215,20 +228,26 @@ impl LoadBalancer for ElbClient {
                         continue;
                     };
                     let location = Location::Rule(rule_arn.to_owned());
-                    found.push((ForwardAction { location, weights }, rule.actions().to_vec()));
+                    let actions = ActionList { actions: rule.actions().to_vec(), single: false };
+                    found.push((ForwardAction { location, weights }, actions));
                 }
             }
         }
         Ok(found)
     }
 
-    async fn set_weights(
-        &self,
-        location: &Location,
-        actions: &Vec<Action>,
-        weights: &[Weight],
-    ) -> Result<(), AwsError> {
-        let actions = reweighted(actions, weights);
+    async fn set_weights(&self, location: &Location, actions: &ActionList, weights: &[Weight]) -> Result<(), AwsError> {
+        let actions = if actions.single {
+            pointed(&actions.actions, weights).ok_or_else(|| AwsError {
+                operation: "ModifyListener",
+                resource: location.arn().to_owned(),
+                code: Some("ValidationError".into()),
+                transient: false,
+                message: "a network load balancer's forward action takes one target group with weight".into(),
+            })?
+        } else {
+            reweighted(&actions.actions, weights)
+        };
         match location {
             Location::Listener(arn) => {
                 self.client
@@ -286,6 +305,26 @@ fn forward_weights(actions: &[Action], group: &str) -> Option<Vec<Weight>> {
     weights.iter().any(|w| w.group_arn == group).then_some(weights)
 }
 
+/// `actions` with the forward action pointed at the one group `weights` gives weight (order kept), as a network
+/// load balancer's forward action takes a single target group; `None` unless exactly one has weight.
+fn pointed(actions: &[Action], weights: &[Weight]) -> Option<Vec<Action>> {
+    let mut serving = weights.iter().filter(|w| w.weight > 0);
+    let (Some(target), None) = (serving.next(), serving.next()) else { return None };
+    Some(
+        actions
+            .iter()
+            .map(|action| match is_forward(action) {
+                true => Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .set_order(action.order())
+                    .target_group_arn(&target.group_arn)
+                    .build(),
+                false => action.clone(),
+            })
+            .collect(),
+    )
+}
+
 /// `actions` with the forward action's target groups replaced by `weights` (stickiness and order kept).
 fn reweighted(actions: &[Action], weights: &[Weight]) -> Vec<Action> {
     actions
@@ -318,6 +357,15 @@ mod tests {
 
     fn simple_forward(arn: &str) -> Action {
         Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(arn).order(2).build()
+    }
+
+    #[test]
+    fn a_single_group_forward_is_pointed_at_the_one_group_with_weight() {
+        let pointed = pointed(&[simple_forward(A)], &[Weight::new(A, 0), Weight::new(B, 1)]).unwrap();
+        assert_eq!(pointed[0].target_group_arn(), Some(B));
+        assert_eq!(pointed[0].order(), Some(2));
+        assert!(pointed[0].forward_config().is_none());
+        assert!(super::pointed(&[simple_forward(A)], &[Weight::new(A, 1), Weight::new(B, 1)]).is_none());
     }
 
     #[test]

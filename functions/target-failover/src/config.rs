@@ -18,6 +18,12 @@ pub const FAILBACK: Setting = Setting {
     default: Some("auto"),
     meaning: "on recovery restore the listener weights (`auto`) or ask a person (`manual`)",
 };
+pub const RESTORE: Setting = Setting {
+    name: "RESTORE",
+    default: Some("auto"),
+    meaning:
+        "when the alarm that removed targets returns to OK, register them again (`auto`) or ask a person (`manual`)",
+};
 
 /// Every setting this function reads: the public contract.
 pub const SETTINGS: &[&Setting] = &[
@@ -30,6 +36,7 @@ pub const SETTINGS: &[&Setting] = &[
     &MIN_HEALTHY_TARGETS,
     &MIN_HEALTHY_PERCENT,
     &FAILBACK,
+    &RESTORE,
 ];
 
 /// What to do when a group that lost its traffic is healthy again.
@@ -38,6 +45,15 @@ pub enum Failback {
     /// Restore the listener weights that were in place before the shift.
     Auto,
     /// Notify, and leave the restoring to a person.
+    Manual,
+}
+
+/// What to do with the targets an alarm removed when that alarm returns to OK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restore {
+    /// Register them again; the load balancer's health checks decide when they serve.
+    Auto,
+    /// Notify, with the `restore` command to run.
     Manual,
 }
 
@@ -50,6 +66,8 @@ pub struct Config {
     pub min_healthy_percent: u32,
     /// [`FAILBACK`].
     pub failback: Failback,
+    /// [`RESTORE`].
+    pub restore: Restore,
 }
 
 impl Config {
@@ -59,6 +77,7 @@ impl Config {
             min_healthy_targets: number(lookup, &MIN_HEALTHY_TARGETS, 0, 1000)?,
             min_healthy_percent: number(lookup, &MIN_HEALTHY_PERCENT, 0, 100)?,
             failback: choice(lookup, &FAILBACK, &[("auto", Failback::Auto), ("manual", Failback::Manual)])?,
+            restore: choice(lookup, &RESTORE, &[("auto", Restore::Auto), ("manual", Restore::Manual)])?,
         })
     }
 }
@@ -90,6 +109,7 @@ mod tests {
         assert_eq!(Some(config.min_healthy_targets.to_string().as_str()), MIN_HEALTHY_TARGETS.default);
         assert_eq!(Some(config.min_healthy_percent.to_string().as_str()), MIN_HEALTHY_PERCENT.default);
         assert_eq!(config.failback, Failback::Auto);
+        assert_eq!(config.restore, Restore::Auto);
         let mut listed: Vec<String> = SETTINGS.iter().map(|s| s.name.to_owned()).collect();
         listed.sort();
         assert_eq!(read, listed);
@@ -97,10 +117,13 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        for (name, value) in [("MIN_HEALTHY_PERCENT", "101"), ("MIN_HEALTHY_TARGETS", "-1"), ("FAILBACK", "later")] {
+        for (name, value) in
+            [("MIN_HEALTHY_PERCENT", "101"), ("MIN_HEALTHY_TARGETS", "-1"), ("FAILBACK", "later"), ("RESTORE", "never")]
+        {
             let err = read_by(&[TOPIC, LEDGER, (name, value)]).0.expect_err(value).to_string();
             assert!(err.contains(name) && err.contains(value), "{err}");
         }
         assert_eq!(read_by(&[TOPIC, LEDGER, ("FAILBACK", "MANUAL")]).0.unwrap().failback, Failback::Manual);
+        assert_eq!(read_by(&[TOPIC, LEDGER, ("RESTORE", "manual")]).0.unwrap().restore, Restore::Manual);
     }
 }

@@ -16,8 +16,9 @@ use failover_core::notify::{Notifier, SnsNotifier};
 use failover_core::response::Response;
 use serde_json::Value;
 
-use crate::actions::{self, Ctx};
+use crate::actions::{self, transitions, Ctx};
 use crate::adapters::ElbClient;
+use crate::digest;
 use crate::ports::LoadBalancer;
 use crate::report::{self, action};
 use crate::route::{self, Home, Route};
@@ -93,10 +94,19 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
                 clock: self.clock,
             },
             trigger,
+            event_at: match &route {
+                Route::Alarm { alarm, .. } => alarm.changed_at,
+                _ => None,
+            },
         };
+        let mut seen = None;
         let (trigger, reports) = match &route {
             Route::Skip { trigger, reason } => (trigger, vec![report::skipped(None, action::NONE, reason.clone())]),
-            Route::Alarm { trigger, alarm } => (trigger, actions::on_alarm(&ctx(trigger, false), alarm.clone()).await),
+            Route::Alarm { trigger, alarm } => {
+                let (reports, transition) = actions::on_alarm(&ctx(trigger, false), alarm.clone()).await;
+                seen = Some(transition);
+                (trigger, reports)
+            }
             Route::Command { trigger, command, dry_run, force } => {
                 let reports = actions::on_command(&ctx(trigger, *force), command, *dry_run)
                     .await
@@ -104,6 +114,13 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
                 (trigger, reports)
             }
         };
-        finish(&self.notifier, FUNCTION, report::stamp(trigger, reports)).await
+        let reports = digest::one_per_event(trigger, report::stamp(trigger, reports));
+        let ended = transitions::ended(&reports);
+        let response = finish(&self.notifier, FUNCTION, reports).await;
+        if let Some(seen) = seen {
+            // Once the notification is out: a retry after a crash before it is not taken for stale.
+            transitions::record(&ctx(trigger, false), seen, ended).await;
+        }
+        response
     }
 }

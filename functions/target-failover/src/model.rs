@@ -95,6 +95,13 @@ impl TargetState {
         matches!(self, TargetState::Healthy | TargetState::Unavailable)
     }
 
+    /// Counts as registered for the floor: not leaving, not `initial` (just registered: neither failing nor
+    /// serving, so a group scaling out never looks like failing) and not `unused` (ignored: not in use by a
+    /// load balancer or its zone).
+    pub fn counted(self) -> bool {
+        !self.leaving() && !matches!(self, TargetState::Initial | TargetState::Unused)
+    }
+
     /// Already on its way out (deregistration in progress): neither registered for the floor nor a candidate.
     pub fn leaving(self) -> bool {
         matches!(self, TargetState::Draining | TargetState::UnhealthyDraining)
@@ -109,6 +116,24 @@ pub struct TargetHealth {
     /// `Target.FailedHealthChecks` and the like, for the notification.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// The healthy-target minimums a group's `target_group_health` attributes set (0 when off).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct GroupThresholds {
+    pub min_targets: u32,
+    pub min_percent: u32,
+}
+
+impl From<&HealthThresholds> for GroupThresholds {
+    /// The strictest of both thresholds (an `off` one counts as 0).
+    fn from(t: &HealthThresholds) -> Self {
+        let both = [t.unhealthy_state_routing, t.dns_failover];
+        GroupThresholds {
+            min_targets: both.iter().filter_map(|x| x.count).max().unwrap_or(0),
+            min_percent: both.iter().filter_map(|x| x.percent).map(|p| p.min(100)).max().unwrap_or(0),
+        }
+    }
 }
 
 pub use failover_core::tags::Tags;

@@ -56,12 +56,7 @@ pub trait LoadBalancer: Send + Sync {
     }
 
     /// The group's `target_group_health` thresholds (`DescribeTargetGroupAttributes`); `None` when the group
-    /// does not exist. Default as for [`LoadBalancer::target_groups`].
-    fn health_thresholds(
-        &self,
-        group: &str,
-    ) -> impl Future<Output = Result<Option<HealthThresholds>, AwsError>> + Send {
-        let error = AwsError::not_modelled("DescribeTargetGroupAttributes", group);
-        async move { Err(error) }
-    }
+    /// does not exist. Read by a planned removal (they may raise the floor) and by `readiness`.
+    fn health_thresholds(&self, group: &str)
+        -> impl Future<Output = Result<Option<HealthThresholds>, AwsError>> + Send;
 }

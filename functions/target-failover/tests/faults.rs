@@ -11,6 +11,7 @@ use aws_sdk_elasticloadbalancingv2::operation::deregister_targets::DeregisterTar
 use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_rules::DescribeRulesOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_tags::DescribeTagsOutput;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_group_attributes::DescribeTargetGroupAttributesOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::operation::modify_listener::ModifyListenerOutput;
@@ -18,8 +19,8 @@ use aws_sdk_elasticloadbalancingv2::operation::modify_rule::ModifyRuleOutput;
 use aws_sdk_elasticloadbalancingv2::operation::register_targets::RegisterTargetsOutput;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, Listener, Rule as ListenerRule, Tag, TagDescription,
-    TargetDescription, TargetGroup, TargetGroupTuple, TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
-    TargetTypeEnum,
+    TargetDescription, TargetGroup, TargetGroupAttribute, TargetGroupTuple, TargetHealth, TargetHealthDescription,
+    TargetHealthStateEnum, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_smithy_mocks::{mock, Rule};
@@ -61,9 +62,14 @@ impl Scenario {
     /// The ELB operations the scenario makes, each a place for a fault.
     fn operations(self) -> &'static [&'static str] {
         match self {
-            Scenario::Deregister => {
-                &["DescribeTags", "Query", "DescribeTargetHealth", "TransactWriteItems", "DeregisterTargets"]
-            }
+            Scenario::Deregister => &[
+                "DescribeTags",
+                "Query",
+                "DescribeTargetHealth",
+                "DescribeTargetGroupAttributes",
+                "TransactWriteItems",
+                "DeregisterTargets",
+            ],
             Scenario::Shift | Scenario::Failback => &[
                 "DescribeTags",
                 "Query",
@@ -80,6 +86,7 @@ impl Scenario {
                 "DescribeTags",
                 "Query",
                 "DescribeTargetHealth",
+                "DescribeTargetGroupAttributes",
                 "TransactWriteItems",
                 "DeregisterTargets",
             ],
@@ -230,6 +237,7 @@ impl Scenario {
             mock!(Client::describe_target_groups).then_output(Self::groups_output),
             mock!(Client::describe_listeners).then_output(move || self.listeners_output()),
             mock!(Client::describe_rules).then_output(move || self.rules_output()),
+            mock!(Client::describe_target_group_attributes).then_output(attributes_output),
             mock!(Client::deregister_targets).then_output(|| DeregisterTargetsOutput::builder().build()),
             mock!(Client::register_targets).then_output(|| RegisterTargetsOutput::builder().build()),
             mock!(Client::modify_listener).then_output(|| ModifyListenerOutput::builder().build()),
@@ -242,12 +250,13 @@ impl Scenario {
 }
 
 /// The operations [`Scenario::world`] answers, in its order (ELB's, then the ledger's).
-const WORLD: [&str; 11] = [
+const WORLD: [&str; 12] = [
     "DescribeTags",
     "DescribeTargetHealth",
     "DescribeTargetGroups",
     "DescribeListeners",
     "DescribeRules",
+    "DescribeTargetGroupAttributes",
     "DeregisterTargets",
     "RegisterTargets",
     "ModifyListener",
@@ -304,6 +313,15 @@ impl ElbFault for Fault {
     }
 }
 
+/// The group's attributes: its health thresholds as AWS's defaults (count 1, percentage off).
+fn attributes_output() -> DescribeTargetGroupAttributesOutput {
+    let attribute = |key: &str, value: &str| TargetGroupAttribute::builder().key(key).value(value).build();
+    DescribeTargetGroupAttributesOutput::builder()
+        .attributes(attribute("target_group_health.unhealthy_state_routing.minimum_healthy_targets.count", "1"))
+        .attributes(attribute("target_group_health.dns_failover.minimum_healthy_targets.percentage", "off"))
+        .build()
+}
+
 /// A rule for the first call of `operation`: `fault` `times` times then the scenario's answer for the group
 /// (one rule, because the mock interceptor picks a rule per call and serves that call's retries from it), or
 /// `fault` for ever. Later calls of the operation fall through to the world's rules.
@@ -324,6 +342,7 @@ fn fault_rule(scenario: Scenario, operation: &str, fault: Fault, times: Option<u
         "DescribeTargetGroups" => failing!(Client::describe_target_groups, Scenario::groups_output),
         "DescribeListeners" => failing!(Client::describe_listeners, move || scenario.listeners_output()),
         "DescribeRules" => failing!(Client::describe_rules, move || scenario.rules_output()),
+        "DescribeTargetGroupAttributes" => failing!(Client::describe_target_group_attributes, attributes_output),
         "DeregisterTargets" => failing!(Client::deregister_targets, || DeregisterTargetsOutput::builder().build()),
         "RegisterTargets" => failing!(Client::register_targets, || RegisterTargetsOutput::builder().build()),
         "ModifyListener" => failing!(Client::modify_listener, || ModifyListenerOutput::builder().build()),

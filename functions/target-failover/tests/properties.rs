@@ -25,9 +25,12 @@ use failover_core::ledger::{Record, Snapshot, State};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use target_failover::actions::ledger::{self, saved_weights, shift_data};
-use target_failover::decide::{self, backup_of, Candidates, Counts, Floor, GroupView, Plan, WeightChange};
+use target_failover::decide::{
+    self, backup_of, Candidates, Counts, Floor, GroupThresholds, GroupView, Plan, WeightChange,
+};
 use target_failover::model::{
-    ForwardAction, Location, SavedWeights, Tags, Target, TargetHealth, TargetState, Weight, BACKUP_TAG, MAX_WEIGHT,
+    ForwardAction, HealthThresholds, Location, SavedWeights, Tags, Target, TargetHealth, TargetState, Weight,
+    BACKUP_TAG, MAX_WEIGHT,
 };
 use target_failover::ports::LoadBalancer;
 use target_failover::{App, Config, Home};
@@ -74,9 +77,15 @@ fn targets() -> impl Strategy<Value = Vec<TargetHealth>> {
     })
 }
 
+/// The settings, with sometimes an incident's baseline (an open removal) and the group's own thresholds.
 fn floor() -> impl Strategy<Value = Floor> {
-    (prop_oneof![4 => 0u32..4, 1 => 4u32..15], 0u32..=100)
-        .prop_map(|(min_targets, min_percent)| Floor { min_targets, min_percent })
+    let thresholds = (prop_oneof![3 => Just(0u32), 1 => 0u32..8], prop_oneof![3 => Just(0u32), 1 => 0u32..=100]);
+    (prop_oneof![4 => 0u32..4, 1 => 4u32..15], 0u32..=100, proptest::option::of(0usize..20), thresholds).prop_map(
+        |(min_targets, min_percent, baseline, (group_targets, group_percent))| {
+            let group = GroupThresholds { min_targets: group_targets, min_percent: group_percent };
+            Floor::new(min_targets, min_percent).with_baseline(baseline).with_group(group)
+        },
+    )
 }
 
 /// Strings a person could type into a tag value, plus a few near misses of the real formats.
@@ -196,7 +205,9 @@ fn check_alarm_plan(group: GroupView<'_>, accused: &Accused, floor: Floor, plan:
             assert!(healthy_left >= before.required(), "{healthy_left} healthy left, floor {}", before.required());
             assert!(left.iter().any(|t| !t.state.leaving()), "the group was emptied");
             // Nothing accused and idle is kept: removing it costs no healthy capacity.
-            for t in group.targets.iter().filter(|t| is_accused(t) && !t.state.leaving() && !t.state.serves()) {
+            // (`unused` targets are ignored.)
+            let idle = |t: &&TargetHealth| !t.state.leaving() && !t.state.serves() && t.state != TargetState::Unused;
+            for t in group.targets.iter().filter(|t| is_accused(t)).filter(idle) {
                 assert!(removed.contains(&t.target), "{} ({:?}) accused and idle, but kept", t.target, t.state);
             }
         }
@@ -478,6 +489,9 @@ impl LoadBalancer for FakeLb {
     async fn target_health(&self, _group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         Ok(Some(self.targets.clone()))
     }
+    async fn health_thresholds(&self, _group: &str) -> Result<Option<HealthThresholds>, AwsError> {
+        Ok(Some(HealthThresholds::from_attributes([])))
+    }
     async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.changes.lock().unwrap().deregistered.entry(group.to_owned()).or_default().extend(targets.iter().cloned());
         Ok(())
@@ -521,7 +535,7 @@ fn check_handler(payload: Value, mut targets: Vec<TargetHealth>, saved: Option<V
         ("LEDGER_TABLE", "failover-ledger"),
     ]))
     .expect("config");
-    let floor = Floor { min_targets: config.min_healthy_targets, min_percent: config.min_healthy_percent };
+    let floor = Floor::new(config.min_healthy_targets, config.min_healthy_percent);
     let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
     let ledger = MemoryLedger::new();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
@@ -719,6 +733,9 @@ impl LoadBalancer for World {
             reason: None,
         };
         Ok(Some((0..3).map(target).collect()))
+    }
+    async fn health_thresholds(&self, _group: &str) -> Result<Option<HealthThresholds>, AwsError> {
+        Ok(Some(HealthThresholds::from_attributes([])))
     }
     async fn deregister(&self, _group: &str, _targets: &[Target]) -> Result<(), AwsError> {
         Ok(())

@@ -1,6 +1,7 @@
 //! Deregister: take the accused targets the guardrail allows out of the group (one `DeregisterTargets`),
 //! and report the ones it keeps as a refusal beside the change. The removal is recorded in the ledger as one
-//! record (`removal#<invocation>`: the targets, the trigger, the group's registered count before), pending at
+//! record (`removal#<invocation>`: the targets, the trigger, the group's registered count before, and the
+//! incident's capacity baseline: that count for the first open removal, the earlier one's after), pending at
 //! `begin` and done at `end`; a record an interrupted removal left pending is done once its targets are gone,
 //! and abandoned when they are all still registered (the call was never made).
 
@@ -12,7 +13,7 @@ use serde_json::json;
 
 use super::ledger::{removal_key, removed_targets, settle_from, Again};
 use super::Ctx;
-use crate::decide::{Counts, Kept};
+use crate::decide::{self, Candidates, Counts, Floor, GroupView, Kept, Plan};
 use crate::model::{group_name, Tags, Target, TargetHealth};
 use crate::ports::LoadBalancer;
 use crate::report::{self, action, count, join};
@@ -80,6 +81,7 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
         "targets": plain,
         "trigger": ctx.trigger,
         "registered_before": counts.registered,
+        "baseline": counts.baseline.unwrap_or(counts.registered),
     });
     let mut records = ctx.records(snapshot, [(removal_key(ctx.session.owner), data)]);
     let made_before: Vec<_> = interrupted(snapshot, change.registered)
@@ -118,6 +120,25 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
             format!("Once repaired, put them back with the manual command {restore}"),
             "If an Auto Scaling group owns them, replace them instead (terminate, or set them Unhealthy).".to_owned(),
         ]))
+}
+
+/// The alarm's plan; when it removes targets, again with the group's own `target_group_health` thresholds
+/// raising the floor (one `DescribeTargetGroupAttributes`, only then). `Err` is the failure report.
+pub async fn removal_plan<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    view: GroupView<'_>,
+    candidates: Candidates<'_>,
+    floor: Floor,
+) -> Result<Plan, Report> {
+    let plan = decide::on_alarm(view, candidates, floor);
+    if !matches!(plan, Plan::Deregister { .. }) {
+        return Ok(plan);
+    }
+    match ctx.lb.health_thresholds(view.arn).await {
+        Ok(None) => Ok(plan),
+        Ok(Some(thresholds)) => Ok(decide::on_alarm(view, candidates, floor.with_group((&thresholds).into()))),
+        Err(e) => Err(report::failed(Some(view.arn), action::DEREGISTER, &e, "reading the group's health thresholds")),
+    }
 }
 
 /// What an interrupted run left pending, settled from the facts: done when one of its targets is gone (the

@@ -29,11 +29,32 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
     mode: Failback,
 ) -> Result<Vec<Report>, Again> {
     let name = group_name(arn);
-    let forwarding = match ctx.forwarding(arn).await {
+    let mut forwarding = match ctx.forwarding(arn).await {
         Ok(forwarding) => forwarding,
         Err((e, doing)) => return Ok(vec![report::failed(Some(arn), action::FAILBACK, &e, doing)]),
     };
-    let saved = ledger::saved_weights(snapshot);
+    // An alarm's OK fails back only the shifts alarms made; the `failback` command any.
+    let by_alarm = ctx.trigger.starts_with("alarm ");
+    let saved = if by_alarm { ledger::saved_by_alarms(snapshot) } else { ledger::saved_weights(snapshot) };
+    // A single-group action (a network load balancer's) the shift pointed at the backup no longer names the
+    // group: it is found among the backup's, at the location its shift record keeps.
+    let missing = saved.keys().any(|k| !forwarding.actions.iter().any(|a| &a.location.key() == k));
+    if let (Some(backup), true) = (backup, missing) {
+        let more = match ctx.forwarding(backup).await {
+            Ok(more) => more,
+            Err((e, doing)) => return Ok(vec![report::failed(Some(arn), action::FAILBACK, &e, doing)]),
+        };
+        for (action, original) in more.actions.into_iter().zip(more.originals) {
+            let key = action.location.key();
+            if saved.contains_key(&key) && !forwarding.actions.iter().any(|a| a.location.key() == key) {
+                if more.opted_in.contains(action.location.arn()) {
+                    forwarding.opted_in.insert(action.location.arn().to_owned());
+                }
+                forwarding.actions.push(action);
+                forwarding.originals.push(original);
+            }
+        }
+    }
     let plan = decide::plan_failback(&forwarding.actions, arn, backup, &saved, &forwarding.opted_in);
     let records = ledger::resource(arn);
     // Closes the shift records of these location keys (from the state they were read in).

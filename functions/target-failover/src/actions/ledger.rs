@@ -62,6 +62,19 @@ pub fn removed_targets(record: &Record) -> Vec<Target> {
         .collect()
 }
 
+/// The incident's capacity baseline: the group's registered count when the open removals began (each open
+/// removal record carries it as `baseline`, or `registered_before` when it was the first), the largest;
+/// `None` when no removal is open.
+pub fn baseline(snapshot: &Snapshot) -> Option<usize> {
+    snapshot
+        .records
+        .iter()
+        .filter(|r| open(r) && r.key.starts_with("removal#"))
+        .filter_map(|r| r.data.get("baseline").or_else(|| r.data.get("registered_before"))?.as_u64())
+        .filter_map(|n| usize::try_from(n).ok())
+        .max()
+}
+
 /// A shift record's data: where, the weights before and after, and the backup.
 pub fn shift_data(change: &WeightChange, backup: &str) -> Value {
     json!({"location": change.location, "before": change.before, "backup": backup, "after": change.after})
@@ -75,10 +88,20 @@ pub fn open(record: &Record) -> bool {
 /// The weights before each shift the group's open shift records remember, by location key. A record whose
 /// data cannot be read is left out (and stays in the table for a person).
 pub fn saved_weights(snapshot: &Snapshot) -> SavedWeights {
+    saved_weights_of(snapshot, |_| true)
+}
+
+/// The saved weights of the shifts an alarm made (not a person's `shift` command): what an alarm's OK fails
+/// back; a manual shift is failed back only by the `failback` command.
+pub fn saved_by_alarms(snapshot: &Snapshot) -> SavedWeights {
+    saved_weights_of(snapshot, |r| r.trigger.starts_with("alarm "))
+}
+
+fn saved_weights_of(snapshot: &Snapshot, keep: impl Fn(&Record) -> bool) -> SavedWeights {
     snapshot
         .records
         .iter()
-        .filter(|r| open(r))
+        .filter(|r| open(r) && keep(r))
         .filter_map(|r| {
             let key = r.key.strip_prefix("shift#")?;
             let before: Option<Vec<(String, u32)>> = r
@@ -163,7 +186,10 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
         let now = self.now();
         let retention = self.config.common.retention_secs();
         let mut records = Records::default();
-        for (key, data) in wanted {
+        for (key, mut data) in wanted {
+            if let (Some(at), Some(fields)) = (self.event_at, data.as_object_mut()) {
+                fields.insert("event_at".into(), json!(at));
+            }
             match snapshot.record(&key) {
                 Some(existing) => records.settle.push(settle_from(existing, State::Done).with_data(data)),
                 None => records.begin.push(

@@ -27,10 +27,13 @@ use crate::{Config, FUNCTION};
 pub mod deregister;
 pub mod failback;
 pub mod ledger;
+pub mod owed;
 pub mod readiness;
+pub mod reinstate;
 pub mod restore;
 pub mod shift;
 pub mod status;
+pub mod transitions;
 
 /// Groups decided and acted on at once: enough for an instance registered in a few groups, few enough to
 /// stay clear of the ELB API's rate limits.
@@ -45,6 +48,9 @@ pub struct Ctx<'a, L, G> {
     pub session: Session<'a, G>,
     /// What caused it (`alarm web-5xx`, `manual command shift`), written in its records.
     pub trigger: &'a str,
+    /// An alarm event's state timestamp (ms), written in the records of its changes (`event_at`): a retry of
+    /// the event that finds them done publishes the notification its interrupted run owed ([`owed`]).
+    pub event_at: Option<i64>,
 }
 
 /// The forward actions that send traffic to a group, each with the adapter's opaque action list, and which
@@ -59,7 +65,12 @@ pub struct Forwarding<A> {
 
 impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
     pub fn floor(&self) -> Floor {
-        Floor { min_targets: self.config.min_healthy_targets, min_percent: self.config.min_healthy_percent }
+        Floor::new(self.config.min_healthy_targets, self.config.min_healthy_percent)
+    }
+
+    /// The floor on a group with this ledger: from the incident's baseline while a removal is open.
+    pub fn floor_in(&self, snapshot: &Snapshot) -> Floor {
+        self.floor().with_baseline(ledger::baseline(snapshot))
     }
 
     pub fn opt_in_key(&self) -> &str {
@@ -110,8 +121,25 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
     }
 }
 
-/// An alarm: each group it concerns is decided and acted on independently, [`MAX_CONCURRENT_GROUPS`] at once.
-pub async fn on_alarm<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: AlarmRoute) -> Vec<Report> {
+/// An alarm: a stale event is skipped ([`transitions`]); otherwise each group it concerns is decided and acted
+/// on independently, [`MAX_CONCURRENT_GROUPS`] at once. The transition to record once the event's notification
+/// is out comes back beside the reports ([`transitions::record`]).
+pub async fn on_alarm<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    route: AlarmRoute,
+) -> (Vec<Report>, transitions::Seen) {
+    match transitions::check(ctx, &route).await {
+        Ok(seen) => (on_alarm_groups(ctx, route, !seen.notified).await, seen),
+        Err(report) => (vec![report], transitions::Seen::nothing()),
+    }
+}
+
+/// `owed`: whether a group's notification an interrupted run of this event owes is published ([`owed`]).
+async fn on_alarm_groups<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    route: AlarmRoute,
+    owed: bool,
+) -> Vec<Report> {
     let mut reports: Vec<Report> =
         route.bad_dimensions.iter().map(|why| report::skipped(None, action::NONE, why.clone())).collect();
     let scope_all = route.groups.is_none();
@@ -143,7 +171,7 @@ pub async fn on_alarm<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: Al
     }
     let named = (!route.instances.is_empty()).then_some(route.instances.as_slice());
     let results: Vec<Vec<Report>> = stream::iter(jobs)
-        .map(|(arn, tags)| alarm_group(ctx, arn, tags, route.recovered, named))
+        .map(|(arn, tags)| alarm_group(ctx, arn, tags, route.recovered, named, owed))
         .buffer_unordered(MAX_CONCURRENT_GROUPS)
         .collect()
         .await;
@@ -171,6 +199,7 @@ async fn alarm_group<L: LoadBalancer, G: Ledger>(
     tags: Tags,
     recovered: bool,
     named: Option<&[Target]>,
+    owed: bool,
 ) -> Vec<Report> {
     let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
     for _ in 0..ledger::BEGIN_TRIES {
@@ -178,7 +207,7 @@ async fn alarm_group<L: LoadBalancer, G: Ledger>(
             Ok(snapshot) => snapshot,
             Err(report) => return vec![report],
         };
-        if let Ok(reports) = alarm_group_once(ctx, &arn, &tags, recovered, named, &snapshot).await {
+        if let Ok(reports) = alarm_group_once(ctx, &arn, &tags, recovered, named, &snapshot, owed).await {
             return reports;
         }
     }
@@ -192,14 +221,19 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
     recovered: bool,
     named: Option<&[Target]>,
     snapshot: &Snapshot,
+    owed: bool,
 ) -> Result<Vec<Report>, ledger::Again> {
-    let saved = ledger::saved_weights(snapshot);
+    let saved = if recovered { ledger::saved_by_alarms(snapshot) } else { ledger::saved_weights(snapshot) };
     let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
-    if recovered && saved.is_empty() {
+    if let Some(report) = owed.then(|| owed::notification(ctx, arn, snapshot, recovered)).flatten() {
+        return Ok(vec![report]);
+    }
+    let removals = if recovered { reinstate::removals_by(snapshot, ctx.trigger) } else { Vec::new() };
+    if recovered && saved.is_empty() && removals.is_empty() {
         return Ok(vec![report::skipped(
             Some(arn),
             action::NONE,
-            "alarm OK: no traffic was shifted away from this group",
+            "alarm OK: no traffic was shifted away from this group and this alarm removed no target",
         )]);
     }
     let targets = match ctx.lb.target_health(arn).await {
@@ -208,13 +242,35 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
         Err(e) => return Ok(vec![report::failed(Some(arn), intent, &e, "reading target health")]),
     };
     let view = ctx.view(arn, tags, &targets);
-    let candidates = named.map_or(Candidates::Unhealthy, Candidates::Named);
+    if !removals.is_empty() {
+        // The targets this alarm removed come back first; a failback then starts on the ledger as it left it.
+        let mut reports = reinstate::run(ctx, view, snapshot, &removals, ctx.config.common.dry_run).await?;
+        if saved.is_empty() || ctx.config.common.dry_run {
+            return Ok(reports);
+        }
+        let after = match ctx.snapshot(arn, intent).await {
+            Ok(after) => after,
+            Err(report) => return Ok(reports.into_iter().chain([report]).collect()),
+        };
+        let plan = decide::on_ok(view, candidates_of(named), ctx.floor_in(&after), &saved);
+        let failback = execute(ctx, view, &after, plan, intent, false, ctx.config.failback).await;
+        reports.extend(failback.unwrap_or_else(|ledger::Again| vec![ledger::busy(arn, intent, None)]));
+        return Ok(reports);
+    }
+    let candidates = candidates_of(named);
     let plan = if recovered {
-        decide::on_ok(view, candidates, ctx.floor(), &saved)
+        decide::on_ok(view, candidates, ctx.floor_in(snapshot), &saved)
     } else {
-        decide::on_alarm(view, candidates, ctx.floor())
+        match deregister::removal_plan(ctx, view, candidates, ctx.floor_in(snapshot)).await {
+            Ok(plan) => plan,
+            Err(report) => return Ok(vec![report]),
+        }
     };
     execute(ctx, view, snapshot, plan, intent, ctx.config.common.dry_run, ctx.config.failback).await
+}
+
+fn candidates_of(named: Option<&[Target]>) -> Candidates<'_> {
+    named.map_or(Candidates::Unhealthy, Candidates::Named)
 }
 
 /// A manual command: `pause`/`resume`, or the group's tags, then (under the ledger protocol) its health and
@@ -282,12 +338,17 @@ async fn command_once<L: LoadBalancer, G: Ledger>(
         Err(e) => return Ok(Ok(vec![report::failed(Some(group), intent, &e, "reading target health")])),
     };
     let view = ctx.view(group, tags, &targets);
-    let floor = ctx.floor();
+    let floor = ctx.floor_in(snapshot);
     let saved = ledger::saved_weights(snapshot);
     let plan = match command {
         Command::Status { .. } => return Ok(Ok(vec![status::run(ctx, view, snapshot).await])),
         Command::Restore { targets: wanted, .. } => return Ok(restore::run(ctx, view, snapshot, wanted, dry_run).await),
-        Command::Deregister { targets: wanted, .. } => decide::on_alarm(view, Candidates::Named(wanted), floor),
+        Command::Deregister { targets: wanted, .. } => {
+            match deregister::removal_plan(ctx, view, Candidates::Named(wanted), floor).await {
+                Ok(plan) => plan,
+                Err(report) => return Ok(Ok(vec![report])),
+            }
+        }
         Command::Shift { .. } => decide::on_shift_command(view, floor),
         Command::Failback { force, .. } => decide::on_failback_command(view, floor, &saved, *force),
         Command::Pause { .. } | Command::Resume | Command::Readiness { .. } => return Ok(Ok(Vec::new())),

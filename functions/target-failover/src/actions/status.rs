@@ -18,7 +18,7 @@ use crate::ports::LoadBalancer;
 use crate::report::{self, action, add_tag_step, not_opted_in_text};
 
 pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, view: GroupView<'_>, snapshot: &Snapshot) -> Report {
-    let floor = ctx.floor();
+    let floor = ctx.floor_in(snapshot);
     let key = ctx.opt_in_key();
     let counts = Counts::of(view.targets, floor);
     let plan = decide::on_alarm(view, Candidates::Unhealthy, floor);

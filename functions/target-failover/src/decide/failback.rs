@@ -1,11 +1,17 @@
-//! Failing back: which saved weights are restored, which are stale, and which actions are left for a person.
-
-use std::collections::BTreeSet;
+//! Failing back: which shares are moved back, which saved weights are stale, and which actions are left for a
+//! person.
+//!
+//! Failback is per group: it moves back only the share the group's own shift moved to the backup (its weight
+//! before the shift; the backup got that much, or up to [`MAX_WEIGHT`]). Every other weight stays as it is
+//! now: a group still failing stays at 0 (its own shift record holds its share), and weights people changed
+//! during the shift are kept. When the action changed so that the share cannot be moved back unambiguously
+//! (the group or the backup left it, the backup holds less than the share), it is left to a person, and the
+//! conflict names both weight sets.
 
 use serde::Serialize;
 
 use super::{OptedIn, WeightChange};
-use crate::model::{ForwardAction, Location, SavedWeights, Weight};
+use crate::model::{ForwardAction, Location, SavedWeights, Weight, MAX_WEIGHT};
 
 /// What failing back involves.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -43,7 +49,7 @@ pub fn plan_failback(
             plan.not_opted_in.push(action.location.clone());
             continue;
         }
-        match restore(action, weights, backup) {
+        match move_back(action, weights, failing, backup) {
             Ok(after) => {
                 plan.restored_keys.push(shift_key);
                 plan.changes.push(WeightChange {
@@ -58,19 +64,44 @@ pub fn plan_failback(
     plan
 }
 
-fn restore(action: &ForwardAction, saved: &[(String, u32)], backup: Option<&str>) -> Result<Vec<Weight>, String> {
-    let saved_arns: BTreeSet<&str> = saved.iter().map(|(arn, _)| arn.as_str()).collect();
-    let mut after = Vec::new();
-    for (arn, weight) in saved {
-        if !action.weights.iter().any(|w| &w.group_arn == arn) {
-            return Err(format!("target group {arn} left the action since the shift"));
+fn move_back(
+    action: &ForwardAction,
+    saved: &[(String, u32)],
+    failing: &str,
+    backup: Option<&str>,
+) -> Result<Vec<Weight>, String> {
+    let before = |arn: &str| saved.iter().find(|(a, _)| a == arn).map(|(_, w)| *w);
+    let conflict = |why: String| {
+        let now: Vec<String> = action.weights.iter().map(|w| format!("{}={}", w.group_arn, w.weight)).collect();
+        let then: Vec<String> = saved.iter().map(|(arn, w)| format!("{arn}={w}")).collect();
+        format!("{why}; weights now: {}; before the shift: {}", now.join(", "), then.join(", "))
+    };
+    let Some(backup) = backup else { return Err(conflict("the group names no usable backup group".into())) };
+    let share = before(failing).unwrap_or(0);
+    let moved = share.min(MAX_WEIGHT.saturating_sub(before(backup).unwrap_or(0)));
+    if action.weight_of(failing).is_none() {
+        // A single-group forward action (a network load balancer's) that the shift pointed at the backup.
+        let pointed_at_backup = action.weights.len() == 1 && action.weight_of(backup).is_some();
+        if pointed_at_backup && saved.len() == 1 && share > 0 {
+            return Ok(vec![Weight::new(failing, share)]);
         }
-        after.push(Weight::new(arn, *weight));
+        return Err(conflict(format!("target group {failing} left the action since the shift")));
     }
-    for extra in action.weights.iter().filter(|w| !saved_arns.contains(w.group_arn.as_str())) {
-        if Some(extra.group_arn.as_str()) != backup {
-            return Err(format!("target group {} joined the action since the shift", extra.group_arn));
-        }
+    let Some(holding) = action.weight_of(backup) else {
+        return Err(conflict(format!("the backup group {backup} left the action since the shift")));
+    };
+    if holding < moved {
+        return Err(conflict(format!("the backup group holds {holding}, less than the {moved} the shift moved to it")));
     }
-    Ok(after)
+    let added_by_shift = before(backup).is_none();
+    Ok(action
+        .weights
+        .iter()
+        .filter_map(|w| match w.group_arn.as_str() {
+            arn if arn == failing => Some(Weight::new(arn, share)),
+            arn if arn == backup && added_by_shift && holding == moved => None,
+            arn if arn == backup => Some(Weight::new(arn, holding - moved)),
+            _ => Some(w.clone()),
+        })
+        .collect())
 }

@@ -2,11 +2,16 @@
 //! [`Plan`]. No I/O, no clock: every branch has a unit test below.
 //!
 //! # The guardrail, precisely
-//! - **Registered** targets are those `DescribeTargetHealth` reports in any state except `draining` and
-//!   `unhealthy.draining` (already leaving). **Healthy** targets are `healthy`, or `unavailable` (health checks
-//!   disabled: the load balancer routes to them as if healthy).
-//! - **Floor** = `max(MIN_HEALTHY_TARGETS, ceil(MIN_HEALTHY_PERCENT × registered / 100))`, computed from the
-//!   targets registered *before* the change.
+//! - Target states as the load balancer means them: only **healthy** targets serve (and `unavailable`:
+//!   health checks disabled, the load balancer routes to them as if healthy). **Registered** targets (what
+//!   the floor counts) are those in any state except `initial` (just registered: neither failing nor serving,
+//!   so a group scaling out never looks like failing, and a group alarm never removes them), `unused`
+//!   (ignored: never counted nor removed) and `draining` / `unhealthy.draining` (already leaving).
+//! - **Floor** = `max(MIN_HEALTHY_TARGETS, ceil(MIN_HEALTHY_PERCENT × basis / 100))`, where the basis is the
+//!   count registered *before* the change, or, while any removal of the incident is open, the **baseline**
+//!   (the registered count when the incident first removed targets, kept in the ledger) when larger: the
+//!   floor is never recomputed from the shrunken group. The group's own `target_group_health` thresholds
+//!   (`unhealthy_state_routing`, `dns_failover`: count or percentage) raise it, never lower it ([`Floor`]).
 //! - A group **can serve** while `healthy ≥ max(floor, 1)`: a group with no healthy target serves nothing
 //!   (the load balancer fails open to the unhealthy ones), whatever the floor says.
 //! - **Candidates** are the targets the alarm accuses: for a `TargetGroup` alarm, those reported `unhealthy`;
@@ -20,9 +25,7 @@
 //!   turn a degraded service into an outage. Instead the traffic moves to the backup group when the group is
 //!   tagged with one ([`Plan::ShiftTraffic`]), or the removal is refused with a critical notification.
 //!
-//! Known limit: the floor follows the current registration count, so a long series of gray-failure removals
-//! lowers it step by step (10 targets at 50 % allow 5 removals, then the 5 left allow 2 more...);
-//! `MIN_HEALTHY_TARGETS` is the absolute backstop.
+//! So ten targets at 50 % allow five removals over a whole incident, not five, then two more, and so on.
 //!
 //! # Traffic shift and failback
 //! - Shift: in every forward action (listener default action or rule) that gives the failing group a weight
@@ -33,9 +36,15 @@
 //!   `shift#<listener-id>[/<rule-id>]` per action on the failing group's resource ([`SavedWeights`] is what
 //!   the live records say: location key → group ARN → weight).
 //! - An action that gives the failing group 0 and has a live shift record is already shifted: nothing to do.
-//! - Failback restores each saved action exactly (dropping the backup group if the shift added it), then
-//!   closes the record. An action that changed since the shift (a saved group missing, a group other than the
-//!   backup added) is not touched and reported as a conflict for a person.
+//! - Failback of a group moves back only its own share (its weight before its shift) from the backup; every
+//!   other weight stays as it is now, so a group still failing stays at 0 and weights people changed during
+//!   the shift are kept; then its record is closed. An action changed so that the share cannot be moved back
+//!   unambiguously (the group or the backup left it, the backup holds less than the share) is not touched and
+//!   reported as a conflict for a person, with both weight sets. An alarm's OK fails back only the shifts
+//!   alarms made; a `shift` command's shift is failed back only by the `failback` command.
+//! - A network load balancer's forward action takes one target group: the adapter points it at the one group
+//!   the plan gives weight (the backup on a shift); failing back an action that forwards to the backup alone,
+//!   saved as forwarding to the group alone, points it back.
 //! - Opt-in of the listener or rule: IAM lets `ModifyListener` / `ModifyRule` change only a listener or rule
 //!   that itself carries the opt-in tag, so the plans take the set of opted-in listener and rule ARNs
 //!   ([`OptedIn`], read with `DescribeTags`) and leave every other action out (`not_opted_in`): no change, no
@@ -45,7 +54,8 @@
 //!   ([`ShiftVerdict::Shift`] with `partly`); [`alarm_now_would`] says the same for `status`.
 //!
 //! # Layout
-//! This file: the floor, the counts, the group view, [`Plan`] and the plans for alarms and commands.
+//! This file: the group view, [`Plan`] and the plans for alarms and commands.
+//! `floor.rs`: the floor (settings, the incident's baseline, the group's own thresholds) and the counts.
 //! `shift.rs`: which forward actions a shift changes ([`plan_shift`]) and what that comes to ([`ShiftVerdict`]).
 //! `failback.rs`: which saved weights a failback restores ([`plan_failback`]).
 //! `readiness.rs`: what an opted-in group lacks for a failover ([`readiness::Gap`]).
@@ -58,53 +68,17 @@ use serde::Serialize;
 use crate::model::{group_suffix, Location, SavedWeights, Tags, Target, TargetHealth, TargetState, Weight, BACKUP_TAG};
 
 mod failback;
+mod floor;
 pub mod readiness;
 mod shift;
 
+pub use crate::model::GroupThresholds;
 pub use failback::{plan_failback, FailbackChanges};
+pub use floor::{Counts, Floor};
 pub use shift::{plan_shift, ShiftChanges, ShiftVerdict};
 
 /// The ARNs of the listeners and rules that carry the opt-in tag (`<key>=true`); any other is not opted in.
 pub type OptedIn = BTreeSet<String>;
-
-/// `MIN_HEALTHY_TARGETS` and `MIN_HEALTHY_PERCENT`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Floor {
-    pub min_targets: u32,
-    pub min_percent: u32,
-}
-
-impl Floor {
-    pub fn for_registered(&self, registered: usize) -> usize {
-        let by_percent = (registered * self.min_percent as usize).div_ceil(100);
-        by_percent.max(self.min_targets as usize)
-    }
-}
-
-/// The numbers behind every decision, as notifications report them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub registered: usize,
-    pub healthy: usize,
-    pub floor: usize,
-}
-
-impl Counts {
-    pub fn of(targets: &[TargetHealth], floor: Floor) -> Self {
-        let registered = targets.iter().filter(|t| !t.state.leaving()).count();
-        let healthy = targets.iter().filter(|t| t.state.serves()).count();
-        Counts { registered, healthy, floor: floor.for_registered(registered) }
-    }
-
-    /// Healthy targets needed to serve: the floor, and never fewer than one.
-    pub fn required(&self) -> usize {
-        self.floor.max(1)
-    }
-
-    pub fn can_serve(&self) -> bool {
-        self.healthy >= self.required()
-    }
-}
 
 /// What a group looks like to the policy.
 #[derive(Debug, Clone, Copy)]
@@ -201,7 +175,7 @@ pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) 
     let accused: Vec<&TargetHealth> = group
         .targets
         .iter()
-        .filter(|t| !t.state.leaving())
+        .filter(|t| !t.state.leaving() && t.state != TargetState::Unused)
         .filter(|t| match candidates {
             Candidates::Unhealthy => t.state == TargetState::Unhealthy,
             Candidates::Named(named) => named.iter().any(|n| t.target.matches(n)),
@@ -215,14 +189,15 @@ pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) 
                 target: t.target.clone(),
                 state: t.state,
                 why: format!(
-                    "the group is below its floor ({} healthy, needs {}): removing targets cannot help",
+                    "the group is below its floor ({} healthy, needs {}; {}): removing targets cannot help",
                     counts.healthy,
-                    counts.required()
+                    counts.required(),
+                    counts.floor_text()
                 ),
             })
             .collect();
         let why =
-            format!("{} of {} registered targets healthy, floor {}", counts.healthy, counts.registered, counts.floor);
+            format!("{} of {} registered targets healthy, {}", counts.healthy, counts.registered, counts.floor_text());
         return match group.backup() {
             Some(Ok(backup)) => Plan::ShiftTraffic { backup, kept, counts, why },
             Some(Err(bad)) => Plan::Refuse {
@@ -262,19 +237,19 @@ pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) 
                 target: t.target.clone(),
                 state: t.state,
                 why: format!(
-                    "removing it would leave {} healthy of {} registered, below the floor of {}",
+                    "removing it would leave {} healthy of {} registered, below the {}",
                     healthy_after - 1,
                     counts.registered,
-                    counts.required()
+                    counts.floor_text()
                 ),
             });
         }
     }
     if targets.is_empty() {
         let reason = format!(
-            "every accused target is healthy and the group is at its floor ({} healthy, floor {})",
+            "every accused target is healthy and the group is at its floor ({} healthy, {})",
             counts.healthy,
-            counts.required()
+            counts.floor_text()
         );
         return Plan::Refuse { reason, kept, counts: Some(counts) };
     }

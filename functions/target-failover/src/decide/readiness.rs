@@ -188,7 +188,7 @@ mod tests {
     const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/1111/2222";
     const RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/shop/1111/2222/3333";
     const KEY: &str = "failover:enabled";
-    const FLOOR: Floor = Floor { min_targets: 1, min_percent: 50 };
+    const FLOOR: Floor = Floor::new(1, 50);
 
     fn fleet(states: &[&str]) -> Vec<TargetHealth> {
         let target = |i| Target::new(format!("i-{i}"), Some(80));

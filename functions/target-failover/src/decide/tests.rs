@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{ForwardAction, TargetState, MAX_WEIGHT};
+use crate::model::{ForwardAction, HealthThresholds, TargetState, MAX_WEIGHT};
 
 const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/00000000000000aa";
 const BACKUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-dr/00000000000000bb";
@@ -8,7 +8,7 @@ const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:list
 const RULE: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/shop/1111/2222/3333";
 const OPT_IN: &str = "failover:enabled";
 
-const DEFAULT_FLOOR: Floor = Floor { min_targets: 1, min_percent: 50 };
+const DEFAULT_FLOOR: Floor = Floor::new(1, 50);
 
 fn health(id: &str, state: &str) -> TargetHealth {
     TargetHealth { target: Target::new(id, Some(80)), state: TargetState::parse(state), reason: None }
@@ -41,20 +41,81 @@ fn floor_is_the_larger_of_the_minimum_and_the_rounded_up_percentage() {
     assert_eq!(DEFAULT_FLOOR.for_registered(4), 2);
     assert_eq!(DEFAULT_FLOOR.for_registered(5), 3);
     assert_eq!(DEFAULT_FLOOR.for_registered(1), 1);
-    assert_eq!(Floor { min_targets: 3, min_percent: 10 }.for_registered(10), 3);
-    assert_eq!(Floor { min_targets: 0, min_percent: 0 }.for_registered(10), 0);
+    assert_eq!(Floor::new(3, 10).for_registered(10), 3);
+    assert_eq!(Floor::new(0, 0).for_registered(10), 0);
 }
 
 #[test]
-fn draining_targets_are_not_registered_and_unavailable_ones_count_as_healthy() {
-    let counts =
-        Counts::of(&fleet(&["healthy", "unavailable", "draining", "unhealthy.draining", "initial"]), DEFAULT_FLOOR);
-    assert_eq!(counts, Counts { registered: 3, healthy: 2, floor: 2 });
+fn draining_initial_and_unused_targets_are_not_registered_and_unavailable_ones_count_as_healthy() {
+    let states = ["healthy", "unavailable", "draining", "unhealthy.draining", "initial", "unused", "unhealthy"];
+    let counts = Counts::of(&fleet(&states), DEFAULT_FLOOR);
+    assert_eq!(counts, Counts { registered: 3, healthy: 2, floor: 2, baseline: None });
+}
+
+#[test]
+fn while_a_removal_is_open_the_floor_comes_from_the_baseline_not_the_shrunken_group() {
+    let floor = Floor::new(1, 50).with_baseline(Some(10));
+    assert_eq!(floor.for_registered(6), 5);
+    // A group that grew past its baseline: the larger count.
+    assert_eq!(floor.for_registered(14), 7);
+}
+
+#[test]
+fn the_groups_own_health_thresholds_raise_the_floor_and_never_lower_it() {
+    let attributes = |pairs: &[(&'static str, &'static str)]| -> GroupThresholds {
+        (&HealthThresholds::from_attributes(pairs.iter().copied())).into()
+    };
+    let count = attributes(&[
+        ("target_group_health.unhealthy_state_routing.minimum_healthy_targets.count", "4"),
+        ("target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage", "off"),
+        ("target_group_health.dns_failover.minimum_healthy_targets.count", "1"),
+        ("target_group_health.dns_failover.minimum_healthy_targets.percentage", "off"),
+    ]);
+    assert_eq!(count, GroupThresholds { min_targets: 4, min_percent: 0 });
+    assert_eq!(DEFAULT_FLOOR.with_group(count).for_registered(6), 4);
+    assert_eq!(DEFAULT_FLOOR.with_group(count).for_registered(10), 5);
+    let percent = attributes(&[("target_group_health.dns_failover.minimum_healthy_targets.percentage", "70")]);
+    assert_eq!(DEFAULT_FLOOR.with_group(percent).for_registered(10), 7);
+    // AWS's defaults: a count of 1 for both, percentages off.
+    assert_eq!(attributes(&[]), GroupThresholds { min_targets: 1, min_percent: 0 });
+}
+
+#[test]
+fn a_refusal_beyond_the_baseline_floor_names_the_baseline() {
+    let t = tags(None);
+    let targets = fleet(&["healthy"; 5]);
+    let named = [Target::new("i-0", Some(80))];
+    match on_alarm(view(&t, &targets), Candidates::Named(&named), DEFAULT_FLOOR.with_baseline(Some(10))) {
+        Plan::Refuse { reason, kept, counts } => {
+            assert_eq!(counts, Some(Counts { registered: 5, healthy: 5, floor: 5, baseline: Some(10) }));
+            assert!(reason.contains("baseline of 10"), "{reason}");
+            assert!(kept[0].why.contains("baseline of 10"), "{}", kept[0].why);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn initial_targets_never_make_a_group_unable_to_serve_and_are_not_removed_by_a_group_alarm() {
+    let t = tags(Some(BACKUP));
+    let targets = fleet(&["healthy", "healthy", "unhealthy", "initial", "initial", "initial", "initial", "unused"]);
+    match on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR) {
+        Plan::Deregister { targets, .. } => assert_eq!(ids(&targets), ["i-2"]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_unused_target_named_by_an_alarm_is_ignored() {
+    let t = tags(None);
+    let targets = fleet(&["healthy", "healthy", "unused"]);
+    let named = [Target::new("i-2", Some(80))];
+    assert!(matches!(on_alarm(view(&t, &targets), Candidates::Named(&named), DEFAULT_FLOOR), Plan::Skip { .. }));
 }
 
 #[test]
 fn a_zero_floor_still_requires_one_healthy_target_to_serve() {
-    let counts = Counts { registered: 2, healthy: 0, floor: 0 };
+    let counts = Counts { registered: 2, healthy: 0, floor: 0, baseline: None };
     assert_eq!(counts.required(), 1);
     assert!(!counts.can_serve());
 }
@@ -69,7 +130,7 @@ fn when_some_targets_are_unhealthy_and_the_group_serves_should_deregister_all_of
         Plan::Deregister { targets, kept, counts, healthy_after } => {
             assert_eq!(ids(&targets), ["i-2", "i-3"]);
             assert!(kept.is_empty());
-            assert_eq!(counts, Counts { registered: 4, healthy: 2, floor: 2 });
+            assert_eq!(counts, Counts { registered: 4, healthy: 2, floor: 2, baseline: None });
             assert_eq!(healthy_after, 2);
         }
         other => panic!("{other:?}"),
@@ -108,7 +169,7 @@ fn when_healthy_targets_are_below_the_floor_without_backup_should_refuse_and_kee
             assert!(reason.contains("1 of 4 registered targets healthy, floor 2"), "{reason}");
             assert!(reason.contains(BACKUP_TAG), "{reason}");
             assert_eq!(kept.len(), 3);
-            assert_eq!(counts, Some(Counts { registered: 4, healthy: 1, floor: 2 }));
+            assert_eq!(counts, Some(Counts { registered: 4, healthy: 1, floor: 2, baseline: None }));
         }
         other => panic!("{other:?}"),
     }
@@ -172,7 +233,7 @@ fn when_last_healthy_target_fails_should_refuse_and_notify() {
         Plan::Refuse { kept, counts, .. } => {
             assert_eq!(kept.len(), 1);
             assert!(kept[0].why.contains("would leave 0 healthy"), "{}", kept[0].why);
-            assert_eq!(counts, Some(Counts { registered: 2, healthy: 1, floor: 1 }));
+            assert_eq!(counts, Some(Counts { registered: 2, healthy: 1, floor: 1, baseline: None }));
         }
         other => panic!("{other:?}"),
     }
@@ -309,7 +370,7 @@ fn a_backup_without_enough_healthy_targets_is_not_ready() {
     assert!(backup_ready(&fleet(&["healthy", "healthy"]), DEFAULT_FLOOR).is_ok());
     assert_eq!(
         backup_ready(&fleet(&["unhealthy", "initial"]), DEFAULT_FLOOR),
-        Err(Counts { registered: 2, healthy: 0, floor: 1 })
+        Err(Counts { registered: 1, healthy: 0, floor: 1, baseline: None })
     );
     assert!(backup_ready(&[], DEFAULT_FLOOR).is_err());
 }
@@ -371,15 +432,38 @@ fn failback_restores_the_saved_weights_and_drops_the_backup_the_shift_added() {
 }
 
 #[test]
-fn failback_leaves_an_action_changed_since_the_shift_to_a_person() {
-    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 1), (OTHER, 5)])];
+fn failback_moves_back_only_the_groups_share_and_keeps_weights_people_changed() {
+    // A and B at 50 each shifted to the standby; A recovers; meanwhile a person set the canary to 5.
+    let saved_a = SavedWeights::from([("2222".to_owned(), vec![(TG.to_owned(), 50), (OTHER.to_owned(), 50)])]);
+    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (OTHER, 0), (BACKUP, 100), ("canary", 5)])];
+    let plan = plan_failback(&actions, TG, Some(BACKUP), &saved_a, &all_opted_in());
+    assert_eq!(
+        plan.changes[0].after,
+        vec![Weight::new(TG, 50), Weight::new(OTHER, 0), Weight::new(BACKUP, 50), Weight::new("canary", 5)]
+    );
+}
+
+#[test]
+fn failback_points_a_single_group_action_the_shift_pointed_at_the_backup_back_at_the_group() {
+    let nlb = [action(Location::Listener(LISTENER.into()), &[(BACKUP, 1)])];
+    let plan = plan_failback(&nlb, TG, Some(BACKUP), &saved(), &all_opted_in());
+    assert_eq!(plan.changes[0].after, vec![Weight::new(TG, 1)]);
+}
+
+#[test]
+fn failback_leaves_an_action_changed_so_that_the_share_is_ambiguous_to_a_person_with_both_weight_sets() {
+    let actions = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (BACKUP, 0), (OTHER, 5)])];
     let plan = plan_failback(&actions, TG, Some(BACKUP), &saved(), &all_opted_in());
     assert!(plan.changes.is_empty());
     assert_eq!(plan.conflicts.len(), 1);
-    assert!(plan.conflicts[0].1.contains("joined the action"), "{:?}", plan.conflicts);
-    let gone = [action(Location::Listener(LISTENER.into()), &[(BACKUP, 1)])];
+    let why = &plan.conflicts[0].1;
+    assert!(why.contains("less than") && why.contains("weights now") && why.contains("before the shift"), "{why}");
+    let gone = [action(Location::Listener(LISTENER.into()), &[(BACKUP, 1), (OTHER, 1)])];
     let plan = plan_failback(&gone, TG, Some(BACKUP), &saved(), &all_opted_in());
     assert!(plan.conflicts[0].1.contains("left the action"), "{:?}", plan.conflicts);
+    let no_backup = [action(Location::Listener(LISTENER.into()), &[(TG, 0), (OTHER, 1)])];
+    let plan = plan_failback(&no_backup, TG, Some(BACKUP), &saved(), &all_opted_in());
+    assert!(plan.conflicts[0].1.contains("backup group"), "{:?}", plan.conflicts);
 }
 
 #[test]

@@ -1,0 +1,139 @@
+//! Reinstate: when the alarm that removed targets returns to OK, those targets come back. The group's open
+//! `removal#` records whose trigger is this alarm name them (with their port, and zone for IP targets);
+//! `RESTORE=auto` registers them again (one `RegisterTargets`; the load balancer's health checks then decide
+//! when they serve) and `end` closes the records; `RESTORE=manual` notifies a person with the `restore`
+//! command to run and leaves the records open. A target that no longer exists (AWS answers `InvalidTarget`:
+//! a terminated instance) is a logged skip listed in the notification, found by registering the targets one
+//! by one after the batch was refused; its removal is closed all the same. A target registered again
+//! already (by a person) is not registered twice.
+
+use failover_core::ledger::{Ledger, Record, Snapshot, State};
+use failover_core::notify::Severity;
+use failover_core::outcome::Outcome;
+use failover_core::report::Report;
+use serde_json::json;
+
+use super::ledger::{open, removed_targets, settle_from, Again};
+use super::Ctx;
+use crate::config::Restore;
+use crate::decide::GroupView;
+use crate::model::{group_name, Target};
+use crate::ports::LoadBalancer;
+use crate::report::{self, action, count, join};
+
+/// The AWS error code of a target that cannot be registered (not running, does not exist).
+const INVALID_TARGET: &str = "InvalidTarget";
+
+/// The group's open removal records made by this trigger (`alarm <name>`).
+pub fn removals_by<'s>(snapshot: &'s Snapshot, trigger: &str) -> Vec<&'s Record> {
+    snapshot
+        .records
+        .iter()
+        .filter(|r| open(r) && r.key.starts_with("removal#"))
+        .filter(|r| r.data.get("trigger").and_then(|t| t.as_str()) == Some(trigger))
+        .collect()
+}
+
+pub async fn run<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    view: GroupView<'_>,
+    snapshot: &Snapshot,
+    removals: &[&Record],
+    dry_run: bool,
+) -> Result<Vec<Report>, Again> {
+    let arn = view.arn;
+    let name = group_name(arn);
+    let mut removed: Vec<Target> = removals.iter().flat_map(|r| removed_targets(r)).collect();
+    removed.sort();
+    removed.dedup();
+    let (back, wanted): (Vec<Target>, Vec<Target>) =
+        removed.into_iter().partition(|t| view.targets.iter().any(|h| !h.state.leaving() && h.target.matches(t)));
+    let mut restore = report::command("restore", arn);
+    restore["targets"] = json!(wanted);
+    let list = join(wanted.iter());
+    if ctx.config.restore == Restore::Manual && !wanted.is_empty() {
+        let title = format!("{name}: {} ready to come back", count(wanted.len(), "target"));
+        return Ok(vec![report::about(arn, action::REGISTER, Outcome::Info, Severity::Warning, title)
+            .summary(format!(
+                "The alarm that removed {list} from {arn} is OK again; RESTORE=manual, so they stay out until a \
+                 person registers them again."
+            ))
+            .details(json!({"targets": wanted, "registered_already": back}))
+            .steps([format!("Register them again with the manual command {restore}")])]);
+    }
+    if dry_run {
+        let title = format!("{name}: would register {} again", count(wanted.len(), "target"));
+        return Ok(vec![report::about(arn, action::REGISTER, Outcome::DryRun, Severity::Info, title)
+            .summary(format!("Dry run: {list} would be registered in {arn} again; nothing was changed."))
+            .details(json!({"targets": wanted}))]);
+    }
+    let planned = format!("register {list} in {arn} again");
+    if let Err(refusal) = ctx.begin(snapshot, &[], action::REGISTER, &planned).await? {
+        return Ok(vec![refusal]);
+    }
+    let registered = register(ctx, arn, &wanted).await;
+    let close: Vec<_> = match &registered {
+        Ok(_) => removals.iter().map(|r| settle_from(r, State::Closed)).collect(),
+        Err(_) => Vec::new(),
+    };
+    let ended = ctx.end(arn, &close, &[]).await;
+    let missing = match registered {
+        Ok(missing) => missing,
+        Err(e) => return Ok(vec![report::failed(Some(arn), action::REGISTER, &e, "registering targets again")]),
+    };
+    if let Err(e) = ended {
+        let doing = "closing the removal records (targets were registered again)";
+        return Ok(vec![report::failed(Some(arn), action::REGISTER, &e, doing)]);
+    }
+    for target in &missing {
+        tracing::warn!(target_group = %arn, target = %target, "skipping a removed target that no longer exists");
+    }
+    let done: Vec<&Target> = wanted.iter().filter(|t| !missing.contains(t)).collect();
+    if done.is_empty() && missing.is_empty() {
+        let reason = format!("alarm OK: the targets it removed are registered already ({})", join(back.iter()));
+        return Ok(vec![report::skipped(Some(arn), action::REGISTER, reason)]);
+    }
+    let details = json!({"targets": done, "missing": missing, "registered_already": back});
+    let gone = if missing.is_empty() {
+        String::new()
+    } else {
+        format!(" {} no longer exist and were skipped.", join(missing.iter()))
+    };
+    let (outcome, severity) =
+        if done.is_empty() { (Outcome::Info, Severity::Warning) } else { (Outcome::Succeeded, Severity::Info) };
+    let title = format!("{name}: {} registered again", count(done.len(), "target"));
+    Ok(vec![report::about(arn, action::REGISTER, outcome, severity, title)
+        .summary(format!(
+            "The alarm that removed them is OK: {} registered in {arn} again. They receive traffic once they pass \
+             the group's health checks.{gone}",
+            join(done.iter())
+        ))
+        .details(details)
+        .steps([format!("Watch the group's health: {}", report::command("status", arn))])])
+}
+
+/// Registers the targets; `Ok` with those that no longer exist (one call, then one per target when AWS
+/// refused the batch for an invalid target).
+async fn register<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    arn: &str,
+    wanted: &[Target],
+) -> Result<Vec<Target>, failover_core::aws::AwsError> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    match ctx.lb.register(arn, wanted).await {
+        Ok(()) => return Ok(Vec::new()),
+        Err(e) if e.code.as_deref() != Some(INVALID_TARGET) => return Err(e),
+        Err(_) => {}
+    }
+    let mut missing = Vec::new();
+    for target in wanted {
+        match ctx.lb.register(arn, std::slice::from_ref(target)).await {
+            Ok(()) => {}
+            Err(e) if e.code.as_deref() == Some(INVALID_TARGET) => missing.push(target.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(missing)
+}

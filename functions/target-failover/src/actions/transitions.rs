@@ -1,0 +1,122 @@
+//! Stale events change nothing. Lambda retries async events minutes later and in no order, and one alarm
+//! transition reaches the function by up to three paths (EventBridge, SNS, the alarm action). The ledger keeps,
+//! per alarm (resource `alarm:<ARN>`), the state timestamp of the last transition acted on (record
+//! `transition`: `changed_at` in milliseconds, and the state). An event whose state change is older than that,
+//! or equal to it, is a logged skip with no notification ([`check`]: one ledger `Query`); an event acted on
+//! without a failure records its timestamp once its notification is published ([`record`]: `begin` and `end`,
+//! two `TransactWriteItems`). An event
+//! without a readable timestamp is not checked.
+
+use failover_core::ledger::{Begun, Ledger, Snapshot, State};
+
+use super::ledger;
+use crate::FUNCTION;
+use failover_core::outcome::Outcome;
+use failover_core::report::Report;
+use serde_json::{json, Value};
+
+use super::Ctx;
+use crate::ports::LoadBalancer;
+use crate::report::{self, action};
+use crate::route::AlarmRoute;
+
+/// The record's key under the alarm's resource.
+pub const KEY: &str = "transition";
+
+/// The ledger's name of an alarm.
+pub fn resource(alarm_arn: &str) -> String {
+    format!("alarm:{alarm_arn}")
+}
+
+/// What the alarm's ledger says, read before acting, and the transition to record once acted on.
+pub struct Seen {
+    snapshot: Option<Snapshot>,
+    changed_at: Option<i64>,
+    state: &'static str,
+    /// This very event was handled and notified before, with a failure Lambda retries: its notification is
+    /// out, so nothing is owed ([`super::owed`]).
+    pub notified: bool,
+    /// This invocation holds the alarm's lease (released by [`record`]).
+    held: bool,
+}
+
+impl Seen {
+    /// Nothing to record (a stale event, or one without a timestamp).
+    pub fn nothing() -> Self {
+        Seen { snapshot: None, changed_at: None, state: "", notified: false, held: false }
+    }
+}
+
+/// How the event ended, once notified: `None` when nothing was notified (only skips: nothing to record),
+/// `Some(complete)`, complete unless a report failed (then Lambda retries the same event, which is not stale).
+pub fn ended(reports: &[Report]) -> Option<bool> {
+    let notified = reports.iter().any(|r| r.outcome != Outcome::Skipped);
+    notified.then(|| !reports.iter().any(|r| r.outcome == Outcome::Failed))
+}
+
+/// The last transition handled: its timestamp, and whether it completed (an older record without the field
+/// did).
+fn last_handled(snapshot: &Snapshot) -> Option<(i64, bool)> {
+    let data = &snapshot.record(KEY)?.data;
+    let at = data.get("changed_at").and_then(Value::as_i64)?;
+    Some((at, data.get("complete").and_then(Value::as_bool).unwrap_or(true)))
+}
+
+/// `Err(report)`: the event is stale (a logged skip), or the alarm stays held by another invocation or its
+/// ledger cannot be read (retryable). Otherwise the invocation holds the alarm's lease until [`record`]: a
+/// duplicate of the event delivered at the same time waits, then finds it handled (stale); a run that died
+/// leaves the lease to expire, and the retry then finds what it owes ([`super::owed`]).
+pub async fn check<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &AlarmRoute) -> Result<Seen, Report> {
+    let Some(changed_at) = route.changed_at else { return Ok(Seen::nothing()) };
+    let resource = resource(&route.alarm_arn);
+    for attempt in 0..ledger::HELD_TRIES {
+        if attempt > 0 {
+            tokio::time::sleep(ledger::HELD_WAIT).await;
+        }
+        let snapshot = match ctx.session.read(&resource).await {
+            Ok(snapshot) => snapshot,
+            Err(e) => return Err(report::failed(None, action::ALARM, &e, "reading the alarm's last transition")),
+        };
+        let last = last_handled(&snapshot);
+        let notified = last == Some((changed_at, false));
+        if let Some((last, _)) = last.filter(|(at, complete)| changed_at < *at || (changed_at == *at && *complete)) {
+            tracing::info!(alarm = %route.alarm_arn, changed_at, last, "skipping a stale alarm event");
+            let reason = format!(
+                "stale event: its state change ({changed_at} ms) is not later than the last one acted on ({last} ms)"
+            );
+            return Err(report::skipped(None, action::NONE, reason));
+        }
+        if snapshot.held().is_some() {
+            continue;
+        }
+        let held = match ctx.session.begin(&snapshot, &[]).await {
+            Ok(Begun::Started { .. }) => true,
+            Ok(Begun::Busy(_) | Begun::Stale) => continue,
+            // Paused: the groups refuse; nothing to hold.
+            Ok(Begun::Paused(_)) => false,
+            Err(e) => return Err(report::failed(None, action::ALARM, &e, "holding the alarm's ledger")),
+        };
+        let state = if route.recovered { "OK" } else { "ALARM" };
+        return Ok(Seen { snapshot: Some(snapshot), changed_at: Some(changed_at), state, notified, held });
+    }
+    Err(failover_core::ledger::busy(FUNCTION, &resource, action::ALARM, ledger::HELD_TRIES, None))
+}
+
+/// After the event's notification was published: records its timestamp and whether it completed
+/// ([`ended`]), not in a dry run. Recording only after publishing keeps a retry after a crash in between from
+/// being taken for stale; recording an incomplete one tells its retry that its notification is out. A record
+/// that cannot be written is logged: the event's changes stand, and a repeat of it finds them made.
+pub async fn record<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, seen: Seen, ended: Option<bool>) {
+    let (Some(snapshot), Some(changed_at), state) = (seen.snapshot, seen.changed_at, seen.state) else { return };
+    let complete = ended.filter(|_| !ctx.config.common.dry_run);
+    let data = complete.map(|complete| json!({"changed_at": changed_at, "state": state, "complete": complete}));
+    let records = ctx.records(&snapshot, data.map(|d| (KEY.to_owned(), d)));
+    if !seen.held {
+        return;
+    }
+    // New records are written by `end` itself; a known one is settled with its new data.
+    let new: Vec<_> = records.begin.into_iter().map(|r| r.with_state(State::Done)).collect();
+    if let Err(e) = ctx.session.end(&snapshot.resource, &records.settle, &new).await {
+        tracing::warn!(resource = %snapshot.resource, error = %e, "recording the alarm transition");
+    }
+}

@@ -1,0 +1,86 @@
+//! The floor: how many healthy targets a group keeps. The settings (`MIN_HEALTHY_TARGETS`,
+//! `MIN_HEALTHY_PERCENT`), applied to the incident's capacity baseline while a removal is open, raised by the
+//! group's own `target_group_health` thresholds; and the counts every decision and notification reports.
+
+use serde::Serialize;
+
+use crate::model::{GroupThresholds, TargetHealth};
+
+/// `MIN_HEALTHY_TARGETS` and `MIN_HEALTHY_PERCENT`, the incident's capacity baseline, and the group's own
+/// `target_group_health` thresholds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Floor {
+    pub min_targets: u32,
+    pub min_percent: u32,
+    /// The group's registered count when the open incident first removed targets (the ledger's removal
+    /// records carry it): while a removal is open, the percentage applies to it, never to the shrunken group.
+    pub baseline: Option<usize>,
+    /// The group's `target_group_health` thresholds (`unhealthy_state_routing` and `dns_failover`, the
+    /// strictest of them): they raise the floor, never lower it.
+    pub group: GroupThresholds,
+}
+
+impl Floor {
+    pub const fn new(min_targets: u32, min_percent: u32) -> Self {
+        Floor { min_targets, min_percent, baseline: None, group: GroupThresholds { min_targets: 0, min_percent: 0 } }
+    }
+
+    pub fn with_baseline(self, baseline: Option<usize>) -> Self {
+        Floor { baseline, ..self }
+    }
+
+    pub fn with_group(self, group: GroupThresholds) -> Self {
+        Floor { group, ..self }
+    }
+
+    /// The largest of the minimum, the rounded-up percentage of the registered count (of the baseline when it
+    /// is larger), and the group's own thresholds.
+    pub fn for_registered(&self, registered: usize) -> usize {
+        let basis = registered.max(self.baseline.unwrap_or(0));
+        let percent = self.min_percent.max(self.group.min_percent) as usize;
+        let by_percent = (basis * percent).div_ceil(100);
+        by_percent.max(self.min_targets as usize).max(self.group.min_targets as usize)
+    }
+}
+
+/// The numbers behind every decision, as notifications report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Targets that count for the floor: not `initial` (neither failing nor serving yet), not `unused`
+    /// (ignored), not leaving (`draining`).
+    pub registered: usize,
+    pub healthy: usize,
+    pub floor: usize,
+    /// The incident's capacity baseline, when a removal is open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<usize>,
+}
+
+impl Counts {
+    pub fn of(targets: &[TargetHealth], floor: Floor) -> Self {
+        let registered = targets.iter().filter(|t| t.state.counted()).count();
+        let healthy = targets.iter().filter(|t| t.state.serves()).count();
+        Counts { registered, healthy, floor: floor.for_registered(registered), baseline: floor.baseline }
+    }
+
+    /// Healthy targets needed to serve: the floor, and never fewer than one.
+    pub fn required(&self) -> usize {
+        self.floor.max(1)
+    }
+
+    pub fn can_serve(&self) -> bool {
+        self.healthy >= self.required()
+    }
+
+    /// Where the floor comes from, for refusals: `floor 5 (baseline 10 registered when the incident's first
+    /// removal began)` or `floor 2`.
+    pub fn floor_text(&self) -> String {
+        match self.baseline {
+            Some(baseline) => format!(
+                "floor {} (from the baseline of {baseline} registered when this incident first removed targets)",
+                self.required()
+            ),
+            None => format!("floor {}", self.required()),
+        }
+    }
+}

@@ -1,0 +1,477 @@
+//! The target-failover integration tests' fixture: a load balancer in its own account on the local AWS, events
+//! as each delivery path carries them, and a call-counting adapter. Shared by `target_failover.rs` and
+//! `target_incident.rs`; each uses part of it.
+#![allow(dead_code)]
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, RuleCondition, Tag, TargetDescription, TargetTypeEnum,
+};
+use failover_core::aws::AwsError;
+use failover_core::ledger::DynamoLedger;
+use failover_core::notify::{NotificationFormat, SnsNotifier};
+use failover_core::outcome::Outcome;
+use failover_core::response::Response;
+use integration_tests::{forward, http_json, lookup, Account, Received, Subscriber};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use target_failover::adapters::ElbClient;
+use target_failover::model::{ForwardAction, HealthThresholds, Location, Tags, Target, TargetHealth, Weight};
+use target_failover::ports::LoadBalancer;
+use target_failover::{App, Config, Home};
+
+pub const OPT_IN: &str = "failover:enabled";
+pub const BACKUP_TAG: &str = "failover:backup-target-group";
+
+// ---------------------------------------------------------------------------------------------- fixture
+
+/// One account with a load balancer, an HTTP listener on port 80 and a subscriber to the topic.
+pub struct Shop {
+    pub account: Account,
+    pub subscriber: Subscriber,
+    pub vpc: String,
+    pub lb: String,
+    pub listener: Option<String>,
+    /// The ledger table, as the template declares it.
+    pub ledger: String,
+    /// Seconds after 10:00 of the next event's state timestamp.
+    pub clock: std::sync::atomic::AtomicU32,
+}
+
+impl Shop {
+    pub async fn new() -> Self {
+        let account = Account::new().await;
+        let subscriber = Subscriber::create(&account, "failover").await;
+        let path = format!("/_failover/ec2/network?account={}&region={}", account.id, account.region);
+        let (_, network) = http_json("GET", &path, None);
+        let vpc = network["vpc_id"].as_str().expect("vpc id").to_owned();
+        let subnets = account.subnets();
+        let lb = account
+            .elbv2()
+            .create_load_balancer()
+            .name("shop")
+            .set_subnets(Some(subnets[..2].to_vec()))
+            .send()
+            .await
+            .expect("create load balancer")
+            .load_balancers()[0]
+            .load_balancer_arn()
+            .expect("lb arn")
+            .to_owned();
+        let ledger = account.ledger_table();
+        Shop { account, subscriber, vpc, lb, listener: None, ledger, clock: Default::default() }
+    }
+
+    pub fn config(&self, extra: &[(&str, &str)]) -> Config {
+        let mut pairs = vec![
+            ("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str()),
+            ("LEDGER_TABLE", self.ledger.as_str()),
+        ];
+        pairs.extend_from_slice(extra);
+        Config::from_lookup(&lookup(&pairs)).expect("config")
+    }
+
+    pub fn app(&self, extra: &[(&str, &str)]) -> App {
+        App::new(self.config(extra), &self.account.sdk)
+    }
+
+    /// The app with a call counter in front of the real adapter.
+    pub fn counted_app(
+        &self,
+        extra: &[(&str, &str)],
+    ) -> (App<Counting<'static>, SnsNotifier, DynamoLedger>, &'static Mutex<Calls>) {
+        let calls: &'static Mutex<Calls> = Box::leak(Box::default());
+        let lb = Counting { inner: ElbClient::new(self.account.elbv2()), calls };
+        let notifier =
+            SnsNotifier::new(self.account.sns(), self.subscriber.topic_arn.clone(), NotificationFormat::Json);
+        let home =
+            Home { partition: "aws".into(), account: self.account.id.clone(), region: self.account.region.clone() };
+        let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
+        (App::with_ports(self.config(extra), lb, notifier, ledger, home), calls)
+    }
+
+    /// The group's records as the ledger table holds them (one Query): sort key → the item's attributes
+    /// `state`, `trigger`, `owner` (strings) and `data` (parsed).
+    pub async fn records(&self, group: &str) -> BTreeMap<String, BTreeMap<String, Value>> {
+        self.items(&format!("target-group:{group}")).await
+    }
+
+    /// The records of any ledger resource, as [`Shop::records`] gives them.
+    pub async fn items(&self, resource: &str) -> BTreeMap<String, BTreeMap<String, Value>> {
+        let out = self
+            .account
+            .dynamodb()
+            .query()
+            .table_name(&self.ledger)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(resource.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query the ledger");
+        out.items()
+            .iter()
+            .filter(|item| item.get("sk").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk != "lease"))
+            .map(|item| {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                let data = serde_json::from_str(&text("data")).unwrap_or(Value::Null);
+                let attributes = BTreeMap::from([
+                    ("state".to_owned(), json!(text("state"))),
+                    ("trigger".to_owned(), json!(text("trigger"))),
+                    ("owner".to_owned(), json!(text("owner"))),
+                    ("data".to_owned(), data),
+                ]);
+                (text("sk"), attributes)
+            })
+            .collect()
+    }
+
+    /// The alarm's `transition` record (its last state change acted on), as [`Shop::records`] gives records.
+    pub async fn transition(&self, alarm_arn: &str) -> BTreeMap<String, Value> {
+        let items = self.items(&format!("alarm:{alarm_arn}")).await;
+        items.get("transition").cloned().expect("a transition record")
+    }
+
+    /// The sort keys of the group's records with this prefix and in one of these states.
+    pub async fn keys(&self, group: &str, prefix: &str, states: &[&str]) -> Vec<String> {
+        let records = self.records(group).await;
+        records
+            .into_iter()
+            .filter(|(key, r)| key.starts_with(prefix) && states.iter().any(|s| r["state"] == json!(s)))
+            .map(|(key, _)| key)
+            .collect()
+    }
+
+    /// The group's open shift records (pending or done): what a failback restores.
+    pub async fn open_shifts(&self, group: &str) -> Vec<String> {
+        self.keys(group, "shift#", &["pending", "done"]).await
+    }
+
+    /// A target group (instance or ip targets), opted in or not, with targets registered on port 80.
+    pub async fn group(&self, name: &str, kind: TargetTypeEnum, opted_in: bool, targets: &[String]) -> String {
+        let elb = self.account.elbv2();
+        let arn = elb
+            .create_target_group()
+            .name(name)
+            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+            .port(80)
+            .vpc_id(&self.vpc)
+            .target_type(kind)
+            .send()
+            .await
+            .expect("create target group")
+            .target_groups()[0]
+            .target_group_arn()
+            .expect("group arn")
+            .to_owned();
+        if opted_in {
+            self.tag(&arn, OPT_IN, "true").await;
+        }
+        if !targets.is_empty() {
+            let descriptions = targets.iter().map(|id| TargetDescription::builder().id(id).port(80).build()).collect();
+            elb.register_targets()
+                .target_group_arn(&arn)
+                .set_targets(Some(descriptions))
+                .send()
+                .await
+                .expect("register");
+        }
+        arn
+    }
+
+    pub async fn tag(&self, arn: &str, key: &str, value: &str) {
+        self.account
+            .elbv2()
+            .add_tags()
+            .resource_arns(arn)
+            .tags(Tag::builder().key(key).value(value).build())
+            .send()
+            .await
+            .expect("add tags");
+    }
+
+    pub async fn tags(&self, arn: &str) -> BTreeMap<String, String> {
+        let out = self.account.elbv2().describe_tags().resource_arns(arn).send().await.expect("describe tags");
+        out.tag_descriptions()[0]
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default().to_owned(), t.value().unwrap_or_default().to_owned()))
+            .collect()
+    }
+
+    /// The listener on port 80, forwarding with these weights, opted in (IAM lets the function modify only a
+    /// listener that carries the opt-in tag itself, and the function checks it).
+    pub async fn listener(&mut self, weights: &[(&str, i32)]) -> String {
+        self.listener_opted_in(weights, true).await
+    }
+
+    pub async fn listener_opted_in(&mut self, weights: &[(&str, i32)], opted_in: bool) -> String {
+        let arn = self
+            .account
+            .elbv2()
+            .create_listener()
+            .load_balancer_arn(&self.lb)
+            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+            .port(80)
+            .default_actions(forward(weights))
+            .send()
+            .await
+            .expect("create listener")
+            .listeners()[0]
+            .listener_arn()
+            .expect("listener arn")
+            .to_owned();
+        self.listener = Some(arn.clone());
+        if opted_in {
+            self.tag(&arn, OPT_IN, "true").await;
+        }
+        arn
+    }
+
+    /// A rule on the listener, forwarding with these weights, opted in like the listener.
+    pub async fn rule(&self, listener: &str, path: &str, weights: &[(&str, i32)]) -> String {
+        self.rule_opted_in(listener, path, weights, true).await
+    }
+
+    pub async fn rule_opted_in(&self, listener: &str, path: &str, weights: &[(&str, i32)], opted_in: bool) -> String {
+        let arn = self
+            .account
+            .elbv2()
+            .create_rule()
+            .listener_arn(listener)
+            .priority(10)
+            .conditions(RuleCondition::builder().field("path-pattern").values(path).build())
+            .actions(forward(weights))
+            .send()
+            .await
+            .expect("create rule")
+            .rules()[0]
+            .rule_arn()
+            .expect("rule arn")
+            .to_owned();
+        if opted_in {
+            self.tag(&arn, OPT_IN, "true").await;
+        }
+        arn
+    }
+
+    /// Group ARN → weight in the listener's default forward action.
+    pub async fn listener_weights(&self) -> BTreeMap<String, i32> {
+        let listener = self.listener.as_deref().expect("a listener");
+        let out =
+            self.account.elbv2().describe_listeners().listener_arns(listener).send().await.expect("describe listener");
+        weights_of(out.listeners()[0].default_actions())
+    }
+
+    pub async fn rule_weights(&self, rule: &str) -> BTreeMap<String, i32> {
+        let out = self.account.elbv2().describe_rules().rule_arns(rule).send().await.expect("describe rules");
+        weights_of(out.rules()[0].actions())
+    }
+
+    /// Target id → state.
+    pub async fn health(&self, group: &str) -> BTreeMap<String, String> {
+        let out = self.account.elbv2().describe_target_health().target_group_arn(group).send().await.expect("health");
+        out.target_health_descriptions()
+            .iter()
+            .map(|d| {
+                (
+                    d.target().and_then(|t| t.id()).unwrap_or_default().to_owned(),
+                    d.target_health().and_then(|h| h.state()).map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    /// Target id → port.
+    pub async fn ports(&self, group: &str) -> BTreeMap<String, i32> {
+        let out = self.account.elbv2().describe_target_health().target_group_arn(group).send().await.expect("health");
+        out.target_health_descriptions()
+            .iter()
+            .filter_map(|d| Some((d.target()?.id()?.to_owned(), d.target()?.port()?)))
+            .collect()
+    }
+
+    pub fn set_health(&self, group: &str, ids: &[&String], state: &str) {
+        let targets: Vec<Value> = ids.iter().map(|id| json!({"id": id, "state": state})).collect();
+        self.account.control("/_failover/elbv2/target-health", json!({"target_group_arn": group, "targets": targets}));
+    }
+
+    pub async fn received(&self) -> Vec<Received> {
+        self.subscriber.received().await
+    }
+
+    // ------------------------------------------------------------------------------------ events
+
+    pub fn alarm_eventbridge(&self, name: &str, state: &str, previous: &str, dimensions: Value) -> Value {
+        json!({
+            "version": "0", "id": "e-1", "detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch",
+            "account": self.account.id, "time": "2024-05-01T10:00:00Z", "region": self.account.region,
+            "resources": [self.alarm_arn(name)],
+            "detail": {
+                "alarmName": name,
+                "state": {"value": state, "reason": "Threshold Crossed", "timestamp": self.next_time()},
+                "previousState": {"value": previous, "reason": "", "timestamp": "2024-05-01T09:00:00.000+0000"},
+                "configuration": {"metrics": [{"id": "m1", "returnData": true, "metricStat": {
+                    "metric": {"namespace": "AWS/ApplicationELB", "name": "UnHealthyHostCount", "dimensions": dimensions},
+                    "period": 60, "stat": "Maximum"}}]}
+            }
+        })
+    }
+
+    pub fn alarm_sns(&self, name: &str, state: &str, previous: &str, dimensions: Value) -> Value {
+        let list: Vec<Value> =
+            dimensions.as_object().expect("dimensions").iter().map(|(k, v)| json!({"name": k, "value": v})).collect();
+        let message = json!({
+            "AlarmName": name, "AlarmDescription": null, "AWSAccountId": self.account.id,
+            "NewStateValue": state, "OldStateValue": previous, "NewStateReason": "Threshold Crossed",
+            "StateChangeTime": self.next_time(), "Region": "US East (N. Virginia)",
+            "AlarmArn": self.alarm_arn(name),
+            "Trigger": {"MetricName": "UnHealthyHostCount", "Namespace": "AWS/ApplicationELB", "Statistic": "MAXIMUM",
+                        "Unit": null, "Dimensions": list, "Period": 60, "EvaluationPeriods": 1,
+                        "ComparisonOperator": "GreaterThanThreshold", "Threshold": 0.0}
+        });
+        json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "Sns": {
+            "Type": "Notification", "MessageId": "m-1", "TopicArn": self.subscriber.topic_arn,
+            "Subject": null, "Message": message.to_string(), "Timestamp": "2024-05-01T10:00:00.200Z"}}]})
+    }
+
+    pub fn alarm_action(&self, name: &str, state: &str, previous: &str, dimensions: Value) -> Value {
+        json!({
+            "source": "aws.cloudwatch", "alarmArn": self.alarm_arn(name), "accountId": self.account.id,
+            "time": "2024-05-01T10:00:00.120+0000", "region": self.account.region,
+            "alarmData": {
+                "alarmName": name,
+                "state": {"value": state, "reason": "Threshold Crossed", "timestamp": self.next_time()},
+                "previousState": {"value": previous, "reason": "", "timestamp": "2024-05-01T09:00:00.000+0000"},
+                "configuration": {"metrics": [{"id": "m1", "returnData": true, "metricStat": {
+                    "metric": {"namespace": "Shop/Web", "name": "Http5xxRate", "dimensions": dimensions},
+                    "period": 60, "stat": "Average"}}]}
+            }
+        })
+    }
+
+    /// The state timestamp of the next event built: one second later each time, so that successive events
+    /// are successive transitions (an event no later than the last one acted on is stale).
+    pub fn next_time(&self) -> String {
+        let n = self.clock.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        format!("2024-05-01T10:{:02}:{:02}.120+0000", n / 60, n % 60)
+    }
+
+    pub fn alarm_arn(&self, name: &str) -> String {
+        format!("arn:aws:cloudwatch:{}:{}:alarm:{name}", self.account.region, self.account.id)
+    }
+}
+
+/// The event with its state timestamp set to `time`, whatever its delivery path.
+pub fn at_time(mut event: Value, time: &str) -> Value {
+    for pointer in ["/detail/state/timestamp", "/alarmData/state/timestamp"] {
+        if let Some(slot) = event.pointer_mut(pointer) {
+            *slot = json!(time);
+        }
+    }
+    if let Some(slot) = event.pointer_mut("/Records/0/Sns/Message") {
+        let mut message: Value = serde_json::from_str(slot.as_str().unwrap_or("{}")).expect("an SNS alarm message");
+        message["StateChangeTime"] = json!(time);
+        *slot = json!(message.to_string());
+    }
+    event
+}
+
+pub fn weights_of(actions: &[Action]) -> BTreeMap<String, i32> {
+    let forward = actions.iter().find(|a| a.r#type() == Some(&ActionTypeEnum::Forward)).expect("a forward action");
+    match forward.forward_config().filter(|c| !c.target_groups().is_empty()) {
+        Some(config) => config
+            .target_groups()
+            .iter()
+            .map(|t| (t.target_group_arn().unwrap_or_default().to_owned(), t.weight().unwrap_or(1)))
+            .collect(),
+        None => BTreeMap::from([(forward.target_group_arn().unwrap_or_default().to_owned(), 1)]),
+    }
+}
+
+pub fn suffix(arn: &str) -> &str {
+    &arn[arn.find("targetgroup/").expect("a target group arn")..]
+}
+
+pub fn tg_dimension(arn: &str) -> Value {
+    json!({"TargetGroup": suffix(arn), "LoadBalancer": "app/shop/1"})
+}
+
+pub fn outcomes(received: &[Received]) -> Vec<(String, String, String)> {
+    let mut list: Vec<_> = received
+        .iter()
+        .map(|r| {
+            (r.attribute("outcome").to_owned(), r.attribute("severity").to_owned(), r.attribute("action").to_owned())
+        })
+        .collect();
+    list.sort();
+    list
+}
+
+pub fn assert_status(response: &Response, status: Outcome) {
+    assert_eq!(response.status, status, "{response:#?}");
+}
+
+// ---------------------------------------------------------------------------------------------- call counting
+
+pub type Calls = BTreeMap<&'static str, usize>;
+
+/// The real adapter, counting port calls (each is one API call, except `forwards_to`: DescribeTargetGroups,
+/// DescribeListeners per load balancer, DescribeRules per listener).
+pub struct Counting<'a> {
+    pub inner: ElbClient,
+    pub calls: &'a Mutex<Calls>,
+}
+
+impl Counting<'_> {
+    pub fn count(&self, name: &'static str) {
+        *self.calls.lock().expect("calls").entry(name).or_default() += 1;
+    }
+}
+
+impl LoadBalancer for Counting<'_> {
+    type Actions = <ElbClient as LoadBalancer>::Actions;
+
+    async fn tags(&self, groups: &[String]) -> Result<Vec<(String, Option<Tags>)>, AwsError> {
+        self.count("tags");
+        self.inner.tags(groups).await
+    }
+    async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
+        self.count("instance_groups");
+        self.inner.instance_groups().await
+    }
+    async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
+        self.count("target_health");
+        self.inner.target_health(group).await
+    }
+    async fn health_thresholds(&self, group: &str) -> Result<Option<HealthThresholds>, AwsError> {
+        self.count("health_thresholds");
+        self.inner.health_thresholds(group).await
+    }
+    async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
+        self.count("deregister");
+        self.inner.deregister(group, targets).await
+    }
+    async fn register(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
+        self.count("register");
+        self.inner.register(group, targets).await
+    }
+    async fn forwards_to(&self, group: &str) -> Result<Vec<(ForwardAction, Self::Actions)>, AwsError> {
+        self.count("forwards_to");
+        self.inner.forwards_to(group).await
+    }
+    async fn set_weights(
+        &self,
+        location: &Location,
+        actions: &Self::Actions,
+        weights: &[Weight],
+    ) -> Result<(), AwsError> {
+        self.count("set_weights");
+        self.inner.set_weights(location, actions, weights).await
+    }
+}
+
+pub fn calls(counter: &Mutex<Calls>) -> Vec<(&'static str, usize)> {
+    counter.lock().expect("calls").iter().map(|(k, v)| (*k, *v)).collect()
+}

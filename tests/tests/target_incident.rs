@@ -1,0 +1,411 @@
+//! target-failover across a whole incident, against the local AWS: the capacity baseline that keeps a group
+//! from draining alarm after alarm, target states as the load balancer means them (`initial` targets of a
+//! group scaling out), and the group's own `target_group_health` thresholds.
+
+mod shop;
+
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, TargetDescription, TargetGroupAttribute, TargetTypeEnum,
+};
+use failover_core::outcome::Outcome;
+use integration_tests::forward;
+use serde_json::json;
+use shop::*;
+
+#[tokio::test]
+async fn nine_instance_alarms_on_a_group_of_ten_with_a_half_floor_leave_five_and_the_refusals_name_the_baseline() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(10);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let app = shop.app(&[("MIN_HEALTHY_PERCENT", "50")]);
+
+    for (n, id) in ids.iter().take(9).enumerate() {
+        let event = shop.alarm_action(&format!("i-{n}-5xx"), "ALARM", "OK", json!({"InstanceId": id}));
+        app.handle(event).await.unwrap();
+    }
+
+    let health = shop.health(&web).await;
+    assert_eq!(health.len(), 5, "{health:?}");
+    assert!(health.values().all(|s| s == "healthy"), "{health:?}");
+    let received = shop.received().await;
+    let removals: Vec<_> = received.iter().filter(|r| r.attribute("outcome") == "succeeded").collect();
+    assert_eq!(removals.len(), 5);
+    let refusals: Vec<_> = received.iter().filter(|r| r.attribute("outcome") == "refused").collect();
+    assert_eq!(refusals.len(), 4);
+    for refusal in refusals {
+        let body = refusal.body();
+        assert!(body.to_string().contains("baseline of 10"), "{body}");
+        assert_eq!(body["details"]["counts"]["baseline"], 10, "{body}");
+    }
+    // Each removal record carries the baseline of the first.
+    let records = shop.records(&web).await;
+    let removals: Vec<_> = records.iter().filter(|(key, _)| key.starts_with("removal#")).collect();
+    assert_eq!(removals.len(), 5);
+    assert!(removals.iter().all(|(_, r)| r["data"]["baseline"] == 10), "{removals:?}");
+}
+
+#[tokio::test]
+async fn a_group_scaling_out_with_initial_targets_is_not_shifted_and_its_new_targets_stay() {
+    let mut shop = Shop::new().await;
+    let ids = shop.account.instances(11);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..10]).await;
+    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[10..]).await;
+    shop.tag(&web, BACKUP_TAG, &dr).await;
+    shop.listener(&[(web.as_str(), 100)]).await;
+    // Three serve, one fails, six were just registered.
+    shop.set_health(&web, &[&ids[3]], "unhealthy");
+    shop.set_health(&web, &ids[4..10].iter().collect::<Vec<_>>(), "initial");
+    let before = shop.listener_weights().await;
+
+    let response =
+        shop.app(&[]).handle(shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    assert_eq!(shop.listener_weights().await, before, "traffic stays on the group");
+    let health = shop.health(&web).await;
+    assert!(!health.contains_key(&ids[3]), "{health:?}");
+    assert_eq!(health.values().filter(|s| *s == "initial").count(), 6, "{health:?}");
+    let received = shop.received().await;
+    assert_eq!(outcomes(&received), [("succeeded".into(), "warning".into(), "deregister-targets".into())]);
+    assert_eq!(received[0].body()["details"]["counts_before"]["registered"], 4);
+}
+
+#[tokio::test]
+async fn a_group_whose_unhealthy_state_routing_threshold_is_above_the_floor_keeps_that_many() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(6);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let threshold = "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count";
+    shop.account
+        .elbv2()
+        .modify_target_group_attributes()
+        .target_group_arn(&web)
+        .attributes(TargetGroupAttribute::builder().key(threshold).value("4").build())
+        .send()
+        .await
+        .expect("set the group's threshold");
+    // The settings alone would keep 3 of 6.
+    let (app, counter) = shop.counted_app(&[("MIN_HEALTHY_PERCENT", "50")]);
+
+    let response =
+        app.handle(json!({"command": "deregister", "target_group_arn": web, "targets": ids[..5]})).await.unwrap();
+
+    // One removed, four kept: one notification with both, the worse outcome on top.
+    assert_status(&response, Outcome::Refused);
+    assert_eq!(shop.health(&web).await.len(), 4);
+    assert_eq!(calls(counter).iter().find(|(name, _)| *name == "health_thresholds"), Some(&("health_thresholds", 1)));
+    let received = shop.received().await;
+    assert_eq!(outcomes(&received), [("refused".into(), "critical".into(), "deregister-targets".into())]);
+    let entries = received[0].body()["details"]["entries"].clone();
+    let refusal = entries.as_array().unwrap().iter().find(|e| e["outcome"] == "refused").expect("the refusal").clone();
+    assert_eq!(refusal["details"]["counts"]["floor"], 4, "{refusal}");
+}
+
+#[tokio::test]
+async fn an_instance_removed_on_alarm_is_registered_again_with_its_port_on_that_alarms_ok() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let app = shop.app(&[]);
+    let gray = &ids[0];
+    app.handle(shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": gray}))).await.unwrap();
+    assert!(!shop.health(&web).await.contains_key(gray));
+    // Another alarm's OK brings nothing back.
+    let other = app.handle(shop.alarm_action("other", "OK", "ALARM", json!({"InstanceId": gray}))).await.unwrap();
+    assert_status(&other, Outcome::Skipped);
+    assert!(!shop.health(&web).await.contains_key(gray));
+
+    let response = app.handle(shop.alarm_action("i-5xx", "OK", "ALARM", json!({"InstanceId": gray}))).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    assert_eq!(shop.health(&web).await.len(), 4);
+    let ports = shop.ports(&web).await;
+    assert_eq!(ports[gray], 80, "registered again with its port");
+    assert_eq!(shop.keys(&web, "removal#", &["closed"]).await.len(), 1, "the removal is closed");
+    let received = shop.received().await;
+    assert_eq!(
+        outcomes(&received),
+        [
+            ("succeeded".into(), "info".into(), "register-targets".into()),
+            ("succeeded".into(), "warning".into(), "deregister-targets".into())
+        ]
+    );
+    // The same OK again: nothing more.
+    let again = app.handle(shop.alarm_action("i-5xx", "OK", "ALARM", json!({"InstanceId": gray}))).await.unwrap();
+    assert_status(&again, Outcome::Skipped);
+    assert!(shop.received().await.is_empty(), "no second notification");
+}
+
+#[tokio::test]
+async fn with_restore_manual_the_ok_leaves_the_target_out_and_names_the_restore_command() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let app = shop.app(&[("RESTORE", "manual")]);
+    let gray = &ids[0];
+    app.handle(shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": gray}))).await.unwrap();
+
+    let response = app.handle(shop.alarm_action("i-5xx", "OK", "ALARM", json!({"InstanceId": gray}))).await.unwrap();
+
+    assert_status(&response, Outcome::Info);
+    assert!(!shop.health(&web).await.contains_key(gray));
+    assert_eq!(shop.keys(&web, "removal#", &["done"]).await.len(), 1, "the removal stays open");
+    let received = shop.received().await;
+    let ready = received.iter().find(|r| r.attribute("outcome") == "info").expect("a notification");
+    let body = ready.body();
+    assert_eq!(ready.attribute("action"), "register-targets");
+    let steps = body["next_steps"].to_string();
+    assert!(steps.contains("restore") && steps.contains(gray.as_str()), "{body}");
+}
+
+#[tokio::test]
+async fn a_retried_alarm_delivered_after_its_ok_changes_nothing_and_notifies_nothing() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let app = shop.app(&[]);
+    let gray = &ids[0];
+    let alarm = shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": gray}));
+    app.handle(alarm.clone()).await.unwrap();
+    app.handle(shop.alarm_action("i-5xx", "OK", "ALARM", json!({"InstanceId": gray}))).await.unwrap();
+    assert_eq!(shop.health(&web).await.len(), 4, "removed, then registered again");
+    let _ = shop.received().await;
+
+    // Lambda retries the ALARM minutes later.
+    let response = app.handle(alarm).await.unwrap();
+
+    assert_status(&response, Outcome::Skipped);
+    assert!(response.message.contains("stale"), "{response:?}");
+    assert_eq!(shop.health(&web).await.len(), 4, "the recovered instance stays");
+    assert!(shop.received().await.is_empty());
+    let transition = shop.transition(&shop.alarm_arn("i-5xx")).await;
+    assert_eq!(transition["data"]["state"], "OK", "{transition:?}");
+}
+
+#[tokio::test]
+async fn one_transition_delivered_three_times_by_each_path_changes_once_and_notifies_once() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    shop.set_health(&web, &[&ids[0]], "unhealthy");
+    let app = shop.app(&[]);
+    let time = shop.next_time();
+    let dims = tg_dimension(&web);
+    let events = [
+        shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", dims.clone()),
+        shop.alarm_sns("web-unhealthy", "ALARM", "OK", dims.clone()),
+        shop.alarm_action("web-unhealthy", "ALARM", "OK", dims),
+    ];
+
+    let mut statuses = Vec::new();
+    for event in events {
+        let event = at_time(event, &time);
+        for _ in 0..3 {
+            statuses.push(app.handle(event.clone()).await.unwrap().status);
+        }
+    }
+
+    assert_eq!(statuses[0], Outcome::Succeeded);
+    assert!(statuses[1..].iter().all(|s| *s == Outcome::Skipped), "{statuses:?}");
+    assert_eq!(shop.health(&web).await.len(), 3);
+    assert_eq!(shop.received().await.len(), 1);
+}
+
+/// Groups A and B share the listener 50/50 with a standby; both fail and are shifted to it.
+async fn both_shifted(shop: &mut Shop) -> (String, String, String, String, Vec<String>) {
+    let ids = shop.account.instances(6);
+    let a = shop.group("a", TargetTypeEnum::Instance, true, &ids[..2]).await;
+    let b = shop.group("b", TargetTypeEnum::Instance, true, &ids[2..4]).await;
+    let standby = shop.group("standby", TargetTypeEnum::Instance, true, &ids[4..]).await;
+    shop.tag(&a, BACKUP_TAG, &standby).await;
+    shop.tag(&b, BACKUP_TAG, &standby).await;
+    let listener = shop.listener(&[(&a, 50), (&b, 50)]).await;
+    shop.set_health(&a, &ids[..2].iter().collect::<Vec<_>>(), "unhealthy");
+    shop.set_health(&b, &ids[2..4].iter().collect::<Vec<_>>(), "unhealthy");
+    let app = shop.app(&[]);
+    app.handle(shop.alarm_eventbridge("a-down", "ALARM", "OK", tg_dimension(&a))).await.unwrap();
+    app.handle(shop.alarm_eventbridge("b-down", "ALARM", "OK", tg_dimension(&b))).await.unwrap();
+    let weights = shop.listener_weights().await;
+    assert_eq!(weights, [(a.clone(), 0), (b.clone(), 0), (standby.clone(), 100)].into_iter().collect());
+    let _ = shop.received().await;
+    (a, b, standby, listener, ids)
+}
+
+#[tokio::test]
+async fn failback_of_one_group_moves_back_only_its_share_the_still_failing_group_stays_at_zero_and_edits_survive() {
+    let mut shop = Shop::new().await;
+    let (a, b, standby, listener, ids) = both_shifted(&mut shop).await;
+    // During the shift a person sends a little traffic to a canary group.
+    let canary = shop.group("canary", TargetTypeEnum::Instance, true, &ids[4..]).await;
+    let edited = forward(&[(&a, 0), (&b, 0), (&standby, 100), (&canary, 7)]);
+    shop.account.elbv2().modify_listener().listener_arn(&listener).default_actions(edited).send().await.unwrap();
+    shop.set_health(&a, &ids[..2].iter().collect::<Vec<_>>(), "healthy");
+
+    let response =
+        shop.app(&[]).handle(shop.alarm_eventbridge("a-down", "OK", "ALARM", tg_dimension(&a))).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    let expected = [(a.clone(), 50), (b.clone(), 0), (standby.clone(), 50), (canary.clone(), 7)];
+    assert_eq!(shop.listener_weights().await, expected.into_iter().collect());
+    assert!(shop.open_shifts(&a).await.is_empty());
+    assert_eq!(shop.open_shifts(&b).await.len(), 1, "B's shift stays open");
+    assert_eq!(outcomes(&shop.received().await), [("succeeded".into(), "info".into(), "failback".into())]);
+}
+
+#[tokio::test]
+async fn a_shift_made_by_the_shift_command_is_not_failed_back_by_an_ok_only_by_the_failback_command() {
+    let mut shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..2]).await;
+    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[2..]).await;
+    shop.tag(&web, BACKUP_TAG, &dr).await;
+    shop.listener(&[(&web, 100)]).await;
+    let app = shop.app(&[]);
+    let shifted = app.handle(json!({"command": "shift", "target_group_arn": web})).await.unwrap();
+    assert_status(&shifted, Outcome::Succeeded);
+    let _ = shop.received().await;
+
+    let ok = app.handle(shop.alarm_eventbridge("web-5xx", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
+
+    assert_status(&ok, Outcome::Skipped);
+    assert_eq!(shop.listener_weights().await[&web], 0, "the person's shift stands");
+    assert!(shop.received().await.is_empty());
+    let back = app.handle(json!({"command": "failback", "target_group_arn": web})).await.unwrap();
+    assert_status(&back, Outcome::Succeeded);
+    assert_eq!(shop.listener_weights().await, [(web.clone(), 100)].into_iter().collect());
+}
+
+#[tokio::test]
+async fn an_instance_alarm_over_fifty_groups_publishes_one_notification_listing_each() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(3);
+    let mut groups = Vec::new();
+    for n in 0..50 {
+        groups.push(shop.group(&format!("web-{n}"), TargetTypeEnum::Instance, true, &ids).await);
+    }
+    let gray = &ids[0];
+
+    let response =
+        shop.app(&[]).handle(shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": gray}))).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    for group in &groups {
+        assert!(!shop.health(group).await.contains_key(gray), "{group}");
+    }
+    let received = shop.received().await;
+    assert_eq!(received.len(), 1);
+    let body = received[0].body();
+    assert_eq!(received[0].attribute("outcome"), "succeeded");
+    assert_eq!(received[0].attribute("severity"), "warning");
+    let entries = body["details"]["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 50);
+    assert!(entries
+        .iter()
+        .all(|e| e["outcome"] == "succeeded" && e["summary"].as_str().unwrap().contains(gray.as_str())));
+    assert_eq!(body["resources"].as_array().unwrap().len(), 50);
+}
+
+#[tokio::test]
+async fn a_removed_target_that_no_longer_exists_is_skipped_and_listed_when_its_alarm_is_ok() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(6);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    shop.set_health(&web, &[&ids[0], &ids[1]], "unhealthy");
+    let app = shop.app(&[]);
+    app.handle(shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+    assert_eq!(shop.health(&web).await.len(), 4);
+    let _ = shop.received().await;
+    // An Auto Scaling group replaced the first one meanwhile.
+    shop.account.control("/_failover/ec2/instances/terminate", json!({"instance_ids": [ids[0]]}));
+
+    let response =
+        app.handle(shop.alarm_eventbridge("web-unhealthy", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    let health = shop.health(&web).await;
+    assert!(health.contains_key(&ids[1]) && !health.contains_key(&ids[0]), "{health:?}");
+    assert_eq!(shop.keys(&web, "removal#", &["closed"]).await.len(), 1, "the removal is closed");
+    let received = shop.received().await;
+    assert_eq!(outcomes(&received), [("succeeded".into(), "info".into(), "register-targets".into())]);
+    let body = received[0].body();
+    assert_eq!(body["details"]["missing"][0]["id"], ids[0].as_str(), "{body}");
+    assert!(body["summary"].as_str().unwrap().contains("no longer exist"), "{body}");
+}
+
+#[tokio::test]
+async fn a_shift_and_its_failback_on_a_network_load_balancer_point_the_listener_at_the_backup_and_back() {
+    use aws_sdk_elasticloadbalancingv2::types::{LoadBalancerTypeEnum, ProtocolEnum};
+    let shop = Shop::new().await;
+    let elb = shop.account.elbv2();
+    let subnets = shop.account.subnets();
+    let nlb = elb
+        .create_load_balancer()
+        .name("shop-nlb")
+        .r#type(LoadBalancerTypeEnum::Network)
+        .set_subnets(Some(subnets[..2].to_vec()))
+        .send()
+        .await
+        .expect("create the network load balancer");
+    let nlb = nlb.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+    let ids = shop.account.instances(4);
+    let mut groups = Vec::new();
+    for (name, targets) in [("tcp", &ids[..2]), ("tcp-dr", &ids[2..])] {
+        let created = elb
+            .create_target_group()
+            .name(name)
+            .protocol(ProtocolEnum::Tcp)
+            .port(80)
+            .vpc_id(&shop.vpc)
+            .target_type(TargetTypeEnum::Instance)
+            .send()
+            .await
+            .expect("create a TCP group");
+        let arn = created.target_groups()[0].target_group_arn().unwrap().to_owned();
+        shop.tag(&arn, OPT_IN, "true").await;
+        let described = targets.iter().map(|id| TargetDescription::builder().id(id).port(80).build()).collect();
+        elb.register_targets().target_group_arn(&arn).set_targets(Some(described)).send().await.unwrap();
+        groups.push(arn);
+    }
+    let (tcp, dr) = (groups[0].clone(), groups[1].clone());
+    shop.tag(&tcp, BACKUP_TAG, &dr).await;
+    let plain = Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(&tcp).build();
+    let listener = elb
+        .create_listener()
+        .load_balancer_arn(&nlb)
+        .protocol(ProtocolEnum::Tcp)
+        .port(80)
+        .default_actions(plain)
+        .send()
+        .await
+        .expect("create the TCP listener");
+    let listener = listener.listeners()[0].listener_arn().unwrap().to_owned();
+    shop.tag(&listener, OPT_IN, "true").await;
+    let forwarding_to = || async {
+        let out = elb.describe_listeners().listener_arns(&listener).send().await.unwrap();
+        let action = out.listeners()[0].default_actions()[0].clone();
+        (action.target_group_arn().map(str::to_owned), action.forward_config().is_some())
+    };
+    shop.set_health(&tcp, &ids[..2].iter().collect::<Vec<_>>(), "unhealthy");
+    let app = shop.app(&[]);
+
+    let shifted = app.handle(shop.alarm_eventbridge("tcp-down", "ALARM", "OK", tg_dimension(&tcp))).await.unwrap();
+
+    assert_status(&shifted, Outcome::Succeeded);
+    assert_eq!(forwarding_to().await, (Some(dr.clone()), false), "pointed at the backup, not weighted");
+    assert_eq!(shop.open_shifts(&tcp).await.len(), 1);
+
+    shop.set_health(&tcp, &ids[..2].iter().collect::<Vec<_>>(), "healthy");
+    let back = app.handle(shop.alarm_eventbridge("tcp-down", "OK", "ALARM", tg_dimension(&tcp))).await.unwrap();
+
+    assert_status(&back, Outcome::Succeeded);
+    assert_eq!(forwarding_to().await, (Some(tcp.clone()), false), "pointed back at the group");
+    assert!(shop.open_shifts(&tcp).await.is_empty());
+    let received = shop.received().await;
+    assert_eq!(
+        outcomes(&received),
+        [
+            ("succeeded".into(), "critical".into(), "shift-traffic".into()),
+            ("succeeded".into(), "info".into(), "failback".into())
+        ]
+    );
+}
