@@ -223,6 +223,7 @@ impl Notifier for SnsNotifier {
             action = %notification.action,
             outcome = notification.outcome.as_str(),
             severity = notification.severity.as_str(),
+            incident = %notification.incident_id,
             "notification published"
         );
         Ok(())

@@ -77,6 +77,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
         request_id: Option<&str>,
         remaining: Option<Duration>,
     ) -> Result<Response, InvokeError> {
+        let started = std::time::Instant::now();
         let event = intake::parse(&payload).inspect_err(|e| tracing::warn!(error = %e, "rejected event"))?;
         let route =
             route::route(&event, &self.home, self.config.common.dry_run).map_err(InvokeError::InvalidCommand)?;
@@ -104,6 +105,6 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
                 (trigger, reports)
             }
         };
-        finish(&self.notifier, FUNCTION, report::stamp(trigger, reports)).await
+        finish(&self.notifier, FUNCTION, report::stamp(trigger, reports), started).await
     }
 }
