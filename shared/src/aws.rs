@@ -35,9 +35,11 @@ where
     }
 }
 
-/// An AWS call that failed after the SDK's own retries.
+/// An AWS call that failed after the SDK's own retries. Its text names the operation, the resource, what AWS
+/// said and the error code, so that every log line with `error = %e` says why: `DeregisterTargets tg: no
+/// (Throttling)`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{operation} {resource}: {message}")]
+#[error("{operation} {resource}: {message}{}", code_suffix(.code.as_deref()))]
 pub struct AwsError {
     /// The API operation, e.g. `DeregisterTargets`.
     pub operation: &'static str,
@@ -50,6 +52,11 @@ pub struct AwsError {
     pub transient: bool,
     /// What AWS said, with the error context.
     pub message: String,
+}
+
+/// ` (<code>)`, or nothing when AWS gave no code.
+fn code_suffix(code: Option<&str>) -> String {
+    code.map_or_else(String::new, |code| format!(" ({code})"))
 }
 
 impl AwsError {
@@ -101,4 +108,25 @@ where
     E: std::error::Error,
 {
     DisplayErrorContext(error).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_aws_error_says_the_operation_the_resource_what_aws_said_and_the_code() {
+        let error = |code: Option<&str>| AwsError {
+            operation: "PromoteReadReplica",
+            resource: "db1 in us-east-1".into(),
+            code: code.map(str::to_owned),
+            transient: false,
+            message: "not allowed".into(),
+        };
+        assert_eq!(
+            error(Some("AccessDenied")).to_string(),
+            "PromoteReadReplica db1 in us-east-1: not allowed (AccessDenied)"
+        );
+        assert_eq!(error(None).to_string(), "PromoteReadReplica db1 in us-east-1: not allowed");
+    }
 }

@@ -64,12 +64,9 @@ pub async fn finish<N: Notifier>(
         }
     }
     if let Some(failed) = reports.iter().find(|r| r.retry()) {
-        // The AWS error code goes with it, so that the caller (and the dead-letter queue) can tell throttling
-        // from a busy resource without parsing the message.
-        let cause = failed.error.as_ref().map_or_else(String::new, |e| match &e.code {
-            Some(code) => format!("{e} ({code})"),
-            None => e.to_string(),
-        });
+        // The AWS error's text ends with its code, so that the caller (and the dead-letter queue) can tell
+        // throttling from a busy resource.
+        let cause = failed.error.as_ref().map_or_else(String::new, ToString::to_string);
         return Err(InvokeError::Aws(format!("{}: {cause}", failed.title)));
     }
     Ok(Response::of(function, &reports))

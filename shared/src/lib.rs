@@ -4,7 +4,8 @@
 //!
 //! Module dependencies run one way (`tools/check_layout.py` fails on a loop): `outcome`, `aws`, `tags` and
 //! `intake` depend on nothing of ours; `report` on `outcome` and `aws`; `notify` and `response` on `report`;
-//! `config` on `notify`; `metrics` on `report` and `pause`; `invoke` on `intake`, `metrics`, `report` and `response`.
+//! `config` on `notify`; `metrics` on `report` and `pause`; `telemetry` on `metrics`; `invoke` on `intake`,
+//! `metrics`, `report` and `response`.
 //!
 //! # Layout
 //! - [`intake`]: any raw payload (EventBridge, SNS, alarm action, manual command) to one [`intake::Event`].

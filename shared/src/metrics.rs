@@ -3,10 +3,14 @@
 //! lost when the invocation ends.
 //!
 //! # Why a small writer, not `metrics_cloudwatch_embedded`
-//! The release binaries are 7.52 / 7.73 MB against an 8 MB limit. The crate brings the `metrics` facade and its
-//! recorder (atomics, a registry, its own hashing) on top of what we need; this writer is one `serde_json`
-//! object per line, built with the `serde_json` every binary already links, so it adds only its own code. It
-//! writes only what we use: counts and milliseconds, a few fixed dimension sets.
+//! The release binaries are 7.52 / 7.73 MB against an 8 MB limit. `metrics_cloudwatch_embedded` 0.10's default
+//! `lambda` feature pulls in `lambda_http` (with its API Gateway and ALB event types), `tower` and
+//! `lambda_runtime` with its `tracing` feature; even without default features it adds the `metrics` 0.24
+//! facade and a global recorder (a registry behind a mutex, flushed per invocation). This writer is one
+//! `serde_json` object per line, built with the `serde_json` every binary already links, so it adds only its
+//! own code. It writes only what we use: counts and milliseconds with a few fixed dimension sets. The crate's
+//! size was not measured by building it in (a release build takes most of an hour on the shared build
+//! machine); what it pulls in is read from its manifest.
 //!
 //! # What is emitted (see [`invocation`])
 //! - `Actions` (Count): one per report that is not a skip, dimensions `function`, `action`, `outcome`, and
@@ -18,8 +22,13 @@
 //! - Nothing at all for an invocation whose reports are all skips (an event that is not ours).
 //!
 //! Other code emits one value with [`emit_count`] (e.g. `ReadinessGaps`).
+//!
+//! Lines are written only once [`enable`] ran, which [`crate::telemetry::init`] does in each binary's `main`:
+//! tests that run the handlers in-process build the same documents but print nothing (stdout written directly
+//! escapes the test harness's capture).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
@@ -30,6 +39,13 @@ use crate::report::Report;
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "Failover";
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Turns the writing of metric lines on, for the rest of the process.
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
 
 /// The units we use, spelled as CloudWatch spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +187,7 @@ pub fn count(function: &str, metric: &'static str, value: u64) -> Document {
 
 /// One line per document on stdout, beside the JSON logs. A closed stdout loses the metrics, never the work.
 fn write(documents: &[Document]) {
-    if documents.is_empty() {
+    if documents.is_empty() || !ENABLED.load(Ordering::Relaxed) {
         return;
     }
     let now = crate::time::now_millis();

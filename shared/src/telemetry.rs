@@ -7,6 +7,8 @@
 use tracing_subscriber::filter::LevelFilter;
 
 pub fn init() {
+    // The metric lines go to the same stdout (EMF, see crate::metrics).
+    crate::metrics::enable();
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
