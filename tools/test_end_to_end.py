@@ -15,6 +15,7 @@ import json
 import shutil
 import sys
 import time
+import tomllib
 import unittest
 from pathlib import Path
 
@@ -191,6 +192,20 @@ class EndToEnd(unittest.TestCase):
                 self.assertEqual(duration["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"], "Milliseconds")
                 self.assertGreater(duration["Duration"], 0)
         env.subscriber.drain()
+
+    def test_each_functions_aws_calls_carry_its_app_name_for_cloudtrail(self):
+        env = self.env(load_balancer=True, databases=True)
+        env.set_db_status("orders-primary", "failed")
+        self.assert_status(self.invoke("target-failover", self.gray_failure(env, "web-1")), "succeeded")
+        self.assert_status(self.invoke("database-failover", self.failure_event(env)), "succeeded")
+        env.subscriber.drain()
+        version = tomllib.loads((L.ROOT / "Cargo.toml").read_text())["workspace"]["package"]["version"]
+        status, answer = L.http_json(self.stack.aws.port, "GET", f"/_failover/calls?account={env.account}")
+        self.assertEqual(status, 200, answer)
+        apps = {c["action"]: c["apps"] for c in answer["calls"]}
+        self.assertEqual(apps["DeregisterTargets"], [f"failover_target-failover_{version}"])
+        self.assertEqual(apps["PromoteReadReplica"], [f"failover_database-failover_{version}"])
+        self.assertEqual(apps["Publish"], [f"failover_database-failover_{version}", f"failover_target-failover_{version}"])
 
     # ------------------------------------------------------------------ target-failover
 
