@@ -133,6 +133,8 @@ mod tests {
 
     fn block_on<F: std::future::Future>(future: F) -> F::Output {
         // The futures here never wait on I/O: poll once with a no-op waker.
+        // finish takes the process's AWS call errors: not while a test of them runs.
+        let _guard = crate::aws::CALL_ERRORS_TEST_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut future = std::pin::pin!(future);
         let waker = std::task::Waker::noop();
         match future.as_mut().poll(&mut std::task::Context::from_waker(waker)) {

@@ -18,7 +18,8 @@
 //! - `Actions` (Count): one per report that is not a skip, dimensions `function`, `action`, `outcome`, and
 //!   the roll-up `function`, `outcome`.
 //! - `Duration` (Milliseconds): one per invocation that concerned us, dimension `function`.
-//! - `AwsCallErrors` (Count): one per AWS call error behind a report, dimensions `function`, `operation`, `code`.
+//! - `AwsCallErrors` (Count): the invocation's failed AWS calls (every one, also those it went on after), by
+//!   dimensions `function`, `operation`, `code` (`Unknown` when AWS gave none: a timeout, a dropped connection).
 //! - `Paused` (Count, a gauge): 1 when an invocation met the pause (a `pause` command, a refusal because paused),
 //!   0 on `resume`.
 //! - Nothing at all for an invocation whose reports are all skips (an event that is not ours).
@@ -29,6 +30,7 @@
 //! tests that run the handlers in-process build the same documents but print nothing (stdout written directly
 //! escapes the test harness's capture).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -106,7 +108,13 @@ impl Document {
 }
 
 /// The metric documents of one invocation (pure; [`emit_invocation`] writes them).
-pub fn invocation(function: &str, reports: &[Report], elapsed: Duration) -> Vec<Document> {
+/// `call_errors` are the invocation's failed AWS calls, (operation, code): see [`crate::aws::take_call_errors`].
+pub fn invocation(
+    function: &str,
+    reports: &[Report],
+    call_errors: &[(&'static str, String)],
+    elapsed: Duration,
+) -> Vec<Document> {
     let ours: Vec<&Report> = reports.iter().filter(|r| r.outcome.notified()).collect();
     if ours.is_empty() {
         return Vec::new();
@@ -126,15 +134,15 @@ pub fn invocation(function: &str, reports: &[Report], elapsed: Duration) -> Vec<
         actions.dimension_sets.push(vec!["function", "outcome"]);
         documents.push(actions);
     }
-    for error in ours.iter().filter_map(|r| r.error.as_ref()) {
+    let mut counted: BTreeMap<(&str, &str), u32> = BTreeMap::new();
+    for (operation, code) in call_errors {
+        *counted.entry((operation, code)).or_default() += 1;
+    }
+    for ((operation, code), n) in counted {
         documents.push(Document::new(
-            vec![
-                ("function", function.to_owned()),
-                ("operation", error.operation.to_owned()),
-                ("code", error.code.clone().unwrap_or_else(|| "Unknown".to_owned())),
-            ],
+            vec![("function", function.to_owned()), ("operation", operation.to_owned()), ("code", code.to_owned())],
             "AwsCallErrors",
-            1.0,
+            f64::from(n),
             Unit::Count,
         ));
     }
@@ -171,9 +179,11 @@ fn paused(reports: &[&Report]) -> Option<bool> {
     }
 }
 
-/// Writes one invocation's metrics (nothing for an event that was not ours).
+/// Writes one invocation's metrics (nothing for an event that was not ours), with the AWS call errors recorded
+/// since the last invocation.
 pub fn emit_invocation(function: &str, reports: &[Report], elapsed: Duration) {
-    write(&invocation(function, reports, elapsed));
+    let call_errors = crate::aws::take_call_errors();
+    write(&invocation(function, reports, &call_errors, elapsed));
 }
 
 /// One count or gauge with the `function` dimension, e.g. `emit_count("target-failover", "ReadinessGaps", 2)`.
@@ -203,7 +213,6 @@ fn write(documents: &[Document]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::AwsError;
     use crate::outcome::Severity;
 
     fn names(documents: &[Document]) -> Vec<&str> {
@@ -213,8 +222,8 @@ mod tests {
     #[test]
     fn an_event_that_is_not_ours_emits_nothing() {
         let reports = vec![Report::skipped("f", "none", "not ours")];
-        assert!(invocation("f", &reports, Duration::from_millis(3)).is_empty());
-        assert!(invocation("f", &[], Duration::from_millis(3)).is_empty());
+        assert!(invocation("f", &reports, &[], Duration::from_millis(3)).is_empty());
+        assert!(invocation("f", &[], &[], Duration::from_millis(3)).is_empty());
     }
 
     #[test]
@@ -223,7 +232,7 @@ mod tests {
             Report::new("f", "deregister-targets", Outcome::Succeeded, Severity::Warning, "done"),
             Report::skipped("f", "none", "nothing else"),
         ];
-        let documents = invocation("target-failover", &reports, Duration::from_micros(12_500));
+        let documents = invocation("target-failover", &reports, &[], Duration::from_micros(12_500));
         assert_eq!(names(&documents), ["Actions", "Duration"]);
         let actions = documents[0].to_json(1_700_000_000_000);
         assert_eq!(actions["function"], "target-failover");
@@ -242,34 +251,34 @@ mod tests {
     }
 
     #[test]
-    fn an_aws_error_counts_by_operation_and_code() {
-        let error = |code: Option<&str>| AwsError {
-            operation: "PromoteReadReplica",
-            resource: "db1".into(),
-            code: code.map(str::to_owned),
-            transient: false,
-            message: "no".into(),
-        };
-        let reports = vec![
-            Report::new("f", "promote-replica", Outcome::Failed, Severity::Critical, "x")
-                .error(error(Some("AccessDenied"))),
-            Report::new("f", "promote-replica", Outcome::Failed, Severity::Critical, "y").error(error(None)),
+    fn aws_call_errors_count_by_operation_and_code() {
+        let reports = vec![Report::new("f", "promote-replica", Outcome::Failed, Severity::Critical, "x")];
+        let calls = [
+            ("PromoteReadReplica", "AccessDenied".to_owned()),
+            ("DescribeDBInstances", "Unknown".to_owned()),
+            ("PromoteReadReplica", "AccessDenied".to_owned()),
         ];
-        let documents = invocation("database-failover", &reports, Duration::ZERO);
-        assert_eq!(names(&documents), ["Actions", "Actions", "AwsCallErrors", "AwsCallErrors", "Duration"]);
-        let first = documents[2].to_json(0);
+        let documents = invocation("database-failover", &reports, &calls, Duration::ZERO);
+        assert_eq!(names(&documents), ["Actions", "AwsCallErrors", "AwsCallErrors", "Duration"]);
+        let (first, second) = (documents[1].to_json(0), documents[2].to_json(0));
         assert_eq!(
             (first["operation"].as_str(), first["code"].as_str()),
-            (Some("PromoteReadReplica"), Some("AccessDenied"))
+            (Some("DescribeDBInstances"), Some("Unknown"))
+        );
+        assert_eq!(first["AwsCallErrors"], 1.0);
+        assert_eq!(
+            (second["operation"].as_str(), second["code"].as_str(), second["AwsCallErrors"].as_f64()),
+            (Some("PromoteReadReplica"), Some("AccessDenied"), Some(2.0))
         );
         assert_eq!(first["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function", "operation", "code"]]));
-        assert_eq!(documents[3].to_json(0)["code"], "Unknown");
+        // An event that is not ours counts nothing, even if a call failed on the way.
+        assert!(invocation("f", &[Report::skipped("f", "none", "x")], &calls, Duration::ZERO).is_empty());
     }
 
     #[test]
     fn paused_is_one_on_pause_and_on_a_refusal_because_paused_and_zero_on_resume() {
         let paused_value = |report: Report| {
-            let documents = invocation("f", &[report], Duration::ZERO);
+            let documents = invocation("f", &[report], &[], Duration::ZERO);
             documents.iter().find(|d| d.metrics[0].0 == "Paused").map(|d| d.metrics[0].1)
         };
         let pause = crate::ledger::Pause { by: "me".into(), reason: String::new(), at: 0 };
