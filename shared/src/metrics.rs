@@ -21,8 +21,8 @@
 //! - `Duration` (Milliseconds): one per invocation that concerned us, dimension `function`.
 //! - `AwsCallErrors` (Count): the invocation's failed AWS calls (every one, also those it went on after), by
 //!   dimensions `function`, `operation`, `code` (`Unknown` when AWS gave none: a timeout, a dropped connection).
-//! - `Paused` (Count, a gauge): 1 when an invocation met the pause (a `pause` command, a refusal because paused),
-//!   0 on `resume`.
+//! - `Paused` (Count, a gauge): 1 when an invocation met the pause (a `pause` command, a refusal because paused,
+//!   a `status` showing it), 0 on `resume` or a `status` showing none.
 //! - Nothing at all for an invocation whose reports are all skips (an event that is not ours).
 //!
 //! Other code emits one value with [`emit_count`] (e.g. `ReadinessGaps`).
@@ -164,16 +164,15 @@ pub fn invocation(
     documents
 }
 
-/// What the reports say of the pause switch: a `pause` made or a change refused because paused (1), a `resume`
-/// (0), or nothing known.
+/// What the reports say of the pause switch: 1 after a `pause`, on a change refused because paused and on a
+/// `status` that shows the pause (their details carry the pause under `paused`); 0 after a `resume` and on a
+/// `status` that shows none (`paused` is null); nothing known otherwise.
 fn paused(reports: &[&Report]) -> Option<bool> {
-    let met_pause = |r: &&&Report| {
-        (r.action == PAUSE && r.outcome == Outcome::Succeeded)
-            || (r.outcome == Outcome::Refused && r.details.get("paused").is_some_and(Value::is_object))
-    };
-    if reports.iter().any(|r| met_pause(&r)) {
+    let shown = |r: &Report| r.details.get("paused").map(Value::is_object);
+    if reports.iter().any(|r| (r.action == PAUSE && r.outcome == Outcome::Succeeded) || shown(r) == Some(true)) {
         Some(true)
-    } else if reports.iter().any(|r| r.action == RESUME && r.outcome == Outcome::Succeeded) {
+    } else if reports.iter().any(|r| (r.action == RESUME && r.outcome == Outcome::Succeeded) || shown(r) == Some(false))
+    {
         Some(false)
     } else {
         None
@@ -277,7 +276,7 @@ mod tests {
     }
 
     #[test]
-    fn paused_is_one_on_pause_and_on_a_refusal_because_paused_and_zero_on_resume() {
+    fn paused_is_one_on_pause_a_refusal_because_paused_or_a_status_showing_it_and_zero_on_resume_or_a_status_without() {
         let paused_value = |report: Report| {
             let documents = invocation("f", &[report], &[], Duration::ZERO);
             documents.iter().find(|d| d.metrics[0].0 == "Paused").map(|d| d.metrics[0].1)
@@ -286,6 +285,11 @@ mod tests {
         assert_eq!(paused_value(Report::new("f", PAUSE, Outcome::Succeeded, Severity::Warning, "p")), Some(1.0));
         assert_eq!(paused_value(crate::pause::refused("f", "promote-replica", "db1", &pause, "promote")), Some(1.0));
         assert_eq!(paused_value(Report::new("f", RESUME, Outcome::Succeeded, Severity::Info, "r")), Some(0.0));
+        let status = |paused: Value| {
+            Report::new("f", "status", Outcome::Info, Severity::Info, "s").details(json!({"paused": paused}))
+        };
+        assert_eq!(paused_value(status(json!(pause))), Some(1.0));
+        assert_eq!(paused_value(status(Value::Null)), Some(0.0));
         assert_eq!(paused_value(Report::new("f", "promote-replica", Outcome::Refused, Severity::Critical, "r")), None);
         assert_eq!(paused_value(Report::new("f", "promote-replica", Outcome::Succeeded, Severity::Warning, "s")), None);
     }
