@@ -11,10 +11,12 @@ SAM_ENV := AWS_REGION=$(SAM_REGION) AWS_DEFAULT_REGION=$(SAM_REGION) SAM_CLI_TEL
 # The template: SAM's own validation with cfn-lint, cfn-lint with the serverless rules (waivers, each with its
 # reason, in .cfnlintrc), then tools/check_template.py: first its self-tests (each rule fails a template broken
 # on purpose), then the real template (IAM least privilege, dead-letter destinations, reserved concurrency,
-# environment variables against the settings contract docs/settings.json, alarms). Any error or warning fails the target.
+# environment variables against the settings contract docs/settings.json, alarms, dashboard). The drills' AWS FIS
+# experiment templates (drills/, docs/drills.md) go through cfn-lint too. Any error or warning fails the target.
 deploy-check: venv
 	$(SAM_ENV) sam validate --lint --region $(SAM_REGION)
 	$(SAM_ENV) cfn-lint template.yaml -a cfn_lint_serverless.rules
+	$(SAM_ENV) cfn-lint drills/*.yaml
 	$(SAM_ENV) $(PY) tools/check_template.py --self-test
 	$(SAM_ENV) $(PY) tools/check_template.py
 

@@ -30,6 +30,10 @@ switched on (e-mail subscription, DB endpoint record, cross-region), and Readine
    DynamoDB action anywhere else or beyond those.
 6. Readiness: each function has exactly one EventBridge schedule delivering {"command":"readiness"}, on the
    ReadinessSchedule parameter (default rate(1 day)), enabled unless it is "disabled", with a dead-letter queue.
+7. The dashboard: exactly one AWS::CloudWatch::Dashboard whose body (after Fn::Sub) is JSON showing the
+   Failover namespace's Actions (by outcome, with refusals and failures) and AwsCallErrors; each function's
+   Errors, Throttles and p99 Duration; each queue's depth; and a Logs Insights widget over every function's log
+   group with the last 20 `decision` lines.
 """
 
 from __future__ import annotations
@@ -638,6 +642,57 @@ def check_readiness(cfn: dict, ev: Evaluator) -> list[str]:
     return errors
 
 
+def check_dashboard(cfn: dict, ev: Evaluator) -> list[str]:
+    resources = cfn["Resources"]
+    dashboards = [r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard" and ev.active(r)]
+    if len(dashboards) != 1:
+        return [f"expected exactly one AWS::CloudWatch::Dashboard, found {len(dashboards)}"]
+    try:
+        body = json.loads(ev.value(dashboards[0]["Properties"]["DashboardBody"]))
+    except (KeyError, TypeError, json.JSONDecodeError) as e:
+        return [f"dashboard: DashboardBody is not JSON after substitution ({e})"]
+    widgets = [w.get("properties", {}) | {"type": w.get("type")} for w in body.get("widgets", [])]
+    lines = [(w, m) for w in widgets if w["type"] == "metric" for m in w.get("metrics", [])]
+
+    def shows(namespace: str, metric: str, *dimension: str, stat: str | None = None) -> bool:
+        for widget, line in lines:
+            plain = [x for x in line if isinstance(x, str)]
+            options = next((x for x in line if isinstance(x, dict)), {})
+            if plain[:2] == [namespace, metric] and all(d in plain[2:] for d in dimension):
+                if stat is None or options.get("stat", widget.get("stat")) == stat:
+                    return True
+        return False
+
+    def searched(namespace: str, metric: str) -> bool:
+        return any("expression" in x and f"{{{namespace}," in x["expression"] and f'"{metric}"' in x["expression"]
+                   for _, line in lines for x in line if isinstance(x, dict))
+
+    errors = []
+    if not searched("Failover", "Actions"):
+        errors.append("dashboard: no widget of Failover Actions by outcome (a SEARCH expression)")
+    for outcome in ("refused", "failed"):
+        if not shows("Failover", "Actions", "outcome", outcome):
+            errors.append(f"dashboard: no line of Failover Actions with outcome {outcome}")
+    if not searched("Failover", "AwsCallErrors"):
+        errors.append("dashboard: no widget of Failover AwsCallErrors")
+    groups = {n: r for n, r in resources.items() if r["Type"] == "AWS::Logs::LogGroup"}
+    logs = [w.get("query", "") for w in widgets if w["type"] == "log"]
+    for name in functions(cfn, ev):
+        function = str(ev.ref(name))
+        for metric, stat in (("Errors", None), ("Throttles", None), ("Duration", "p99")):
+            if not shows("AWS/Lambda", metric, function, stat=stat):
+                errors.append(f"dashboard: no line of {name}'s {metric}" + (f" at {stat}" if stat else ""))
+        own = [str(ev.ref(g)) for g, r in groups.items() if refers_to(r["Properties"].get("LogGroupName"), name)]
+        if not any(f"SOURCE '{g}'" in q for q in logs for g in own):
+            errors.append(f"dashboard: no Logs Insights widget over {name}'s log group")
+    if not any("decision" in q and re.search(r"\blimit 20\b", q) for q in logs):
+        errors.append("dashboard: no Logs Insights widget with the last 20 decisions")
+    for queue in (n for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue"):
+        if not shows("AWS/SQS", "ApproximateNumberOfMessagesVisible", ev.getatt(queue, "QueueName")):
+            errors.append(f"dashboard: no line of {queue}'s depth")
+    return errors
+
+
 def check(sam: dict, root: Path) -> list[str]:
     contract = load_contract(root)
     cfn = transform(sam)
@@ -648,6 +703,7 @@ def check(sam: dict, root: Path) -> list[str]:
         ev = Evaluator(cfn, {k: v for k, v in overrides.items() if k in cfn.get("Parameters", {})})
         found = check_iam(cfn, ev, ref, contract) + check_functions(cfn, ev) + check_environment(sam, cfn, ev, contract)
         found += check_alarms_and_outputs(cfn, ev) + check_ledger(cfn, ev) + check_readiness(cfn, ev)
+        found += check_dashboard(cfn, ev)
         errors += [f"[{label}] {e}" for e in found if f"[defaults] {e}" not in errors]
     return errors
 
@@ -798,6 +854,40 @@ class SelfTest(unittest.TestCase):
             s["Parameters"]["MinHealthyPercent"]["Default"] = 40
         self.assert_fails(self.errors(mutate), "defaults to '40'")
 
+    def test_a_dashboard_missing_a_required_view_fails(self):
+        def body(s):
+            return s["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
+
+        def drop(fragment):
+            def mutate(s):
+                text = body(s)["Fn::Sub"] if isinstance(body(s), dict) else body(s)
+                widgets = json.loads(re.sub(r"\$\{[^}]+\}", "0", text))["widgets"]
+                assert any(fragment in json.dumps(w) for w in widgets), fragment
+                kept = [i for i, w in enumerate(widgets) if fragment not in json.dumps(w)]
+                # Rebuild from the original text so the substitutions stay; widgets are one per top-level entry.
+                original = json.loads(re.sub(r"\$\{([^}]+)\}", r"@@\1@@", text))["widgets"]
+                new = json.dumps({"widgets": [original[i] for i in kept]})
+                s["Resources"]["Dashboard"]["Properties"]["DashboardBody"] = {"Fn::Sub": re.sub(r"@@([^@]+)@@", r"${\1}", new)}
+            return mutate
+
+        cases = [
+            ("Throttles", "TargetFailoverFunction's Throttles"),
+            ("p99", "Duration at p99"),
+            ("Last 20 decisions", "the last 20 decisions"),
+            ("ApproximateNumberOfMessagesVisible", "DeadLetterQueue's depth"),
+            ("Refusals", "outcome refused"),
+            ("Actions by outcome", "Failover Actions by outcome"),
+        ]
+        for fragment, error in cases:
+            with self.subTest(fragment=fragment):
+                self.assert_fails(self.errors(drop(fragment)), error)
+
+    def test_a_dashboard_body_that_is_not_json_or_absent_fails(self):
+        def broken(s):
+            s["Resources"]["Dashboard"]["Properties"]["DashboardBody"] = {"Fn::Sub": "{not json ${AWS::Region}"}
+        self.assert_fails(self.errors(broken), "DashboardBody is not JSON")
+        self.assert_fails(self.errors(lambda s: s["Resources"].pop("Dashboard")), "exactly one AWS::CloudWatch::Dashboard")
+
     def test_missing_error_alarm_fails(self):
         def mutate(s):
             del s["Resources"]["DatabaseFailoverErrorsAlarm"]
@@ -877,7 +967,7 @@ def main() -> int:
         print(f"check_template: {len(errors)} violation(s) in {args.template}", file=sys.stderr)
         return 1
     print(f"check_template: {args.template.name} passes (IAM, dead-letter, concurrency, environment, alarms, "
-          "readiness schedule)")
+          "readiness schedule, dashboard)")
     return 0
 
 

@@ -114,12 +114,14 @@ Control endpoints (JSON in, JSON out; ``account`` defaults to 123456789012, ``re
     GET  /_failover/ec2/network?account=..&region=..
         -> {"vpc_id": "...", "subnet_ids": [...]}   (default VPC, one default subnet per AZ)
     GET  /_failover/calls?account=..
-        -> {"calls": [{"service", "action", "count", "seconds"}, ...]}: every AWS API call answered for that
+        -> {"calls": [{"service", "action", "count", "seconds", "apps"}, ...]}: every AWS API call answered for that
         account since the start (or the last reset), by service (from the SigV4 credential scope) and action
         (``Action`` of query-protocol calls, ``X-Amz-Target``, the rpc-v2-cbor path, else ``METHOD /path``
         with Route 53 ids generalised); ``seconds`` is the server's time from reading the request line to
         moto's answer (werkzeug's parsing and moto's work, not the connection or the write). Used by the
         benchmarks (benches/) to count calls per scenario and to subtract the emulator's time from latencies.
+        ``apps``: the SDK app names (the ``app/<name>`` token of the User-Agent) the calls carried, sorted, so
+        that a test can check what CloudTrail's ``userAgent`` would name (boto3 without an app name adds none).
     POST /_failover/calls/reset {"account"} -> {"ok": true}
     POST /_failover/dynamodb/ledger-table {"account","region","table_name"?}
         -> {"table_name", "created"}: the ledger table, created exactly as template.yaml's LedgerTable declares
@@ -607,24 +609,26 @@ def create_ledger_table(body: dict) -> dict:
 
 
 class CallLog:
-    """AWS API calls answered, per account: (service, action) -> [count, seconds inside moto]."""
+    """AWS API calls answered, per account: (service, action) -> [count, seconds inside moto, app names]."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._calls: dict[str, dict[tuple[str, str], list]] = defaultdict(dict)
 
-    def add(self, account: str, service: str, action: str, seconds: float) -> None:
+    def add(self, account: str, service: str, action: str, seconds: float, app: str | None = None) -> None:
         with self._lock:
-            entry = self._calls[account].setdefault((service, action), [0, 0.0])
+            entry = self._calls[account].setdefault((service, action), [0, 0.0, set()])
             entry[0] += 1
             entry[1] += seconds
+            if app:
+                entry[2].add(app)
 
     def report(self, body: dict) -> dict:
         account, _ = _where(body)
         with self._lock:
             calls = sorted(self._calls.get(account, {}).items())
-        return {"calls": [{"service": service, "action": action, "count": count, "seconds": round(seconds, 6)}
-                          for (service, action), (count, seconds) in calls]}
+        return {"calls": [{"service": service, "action": action, "count": count, "seconds": round(seconds, 6),
+                           "apps": sorted(apps)} for (service, action), (count, seconds, apps) in calls]}
 
     def reset(self, body: dict) -> dict:
         account, _ = _where(body)
@@ -634,7 +638,17 @@ class CallLog:
 
 
 CALLS = CallLog()
-_request_clock = threading.local()  # .started: when the server thread parsed this request's first line
+_request_clock = threading.local()
+_APP_NAME = re.compile(r"(?:^|\s)app/(\S+)")
+
+
+def app_name(environ) -> str | None:
+    """The SDK app name of a request: the ``app/<name>`` token of its User-Agent (or x-amz-user-agent)."""
+    for header in ("HTTP_USER_AGENT", "HTTP_X_AMZ_USER_AGENT"):
+        match = _APP_NAME.search(environ.get(header, ""))
+        if match:
+            return match.group(1)
+    return None  # .started: when the server thread parsed this request's first line
 
 
 def identify_call(environ) -> tuple[str, str]:
@@ -704,7 +718,7 @@ class FailoverApp:
             return self.moto_app(environ, start_response)  # moto's responses are complete lists of bytes
         finally:
             account = environ.get("HTTP_X_MOTO_ACCOUNT_ID") or DEFAULT_ACCOUNT
-            CALLS.add(account, service, action, time.perf_counter() - started)
+            CALLS.add(account, service, action, time.perf_counter() - started, app_name(environ))
 
     def control(self, environ, start_response, route):
         method = environ.get("REQUEST_METHOD", "GET")

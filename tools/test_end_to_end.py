@@ -14,6 +14,8 @@ import itertools
 import json
 import shutil
 import sys
+import time
+import tomllib
 import unittest
 from pathlib import Path
 
@@ -22,6 +24,70 @@ import demo as D  # noqa: E402
 import lambda_local as L  # noqa: E402
 
 _accounts = itertools.count(300000000001)
+
+# CloudWatch Embedded Metric Format specification
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html):
+# the units a MetricDefinition may name, and the limits on directives.
+EMF_UNITS = {
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes", "Bits",
+    "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second", "Kilobytes/Second",
+    "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second",
+    "Gigabits/Second", "Terabits/Second", "Count/Second", "None",
+}
+
+
+def emf_documents(log: str) -> list[dict]:
+    """The log lines that are EMF documents (JSON objects with an ``_aws`` member)."""
+    documents = []
+    for line in log.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            documents.append(json.loads(line))
+    return documents
+
+
+def emf_errors(doc: dict, now_ms: int) -> list[str]:
+    """What in one document breaks the EMF specification (empty when it is valid)."""
+    errors = []
+    meta = doc.get("_aws")
+    if not isinstance(meta, dict):
+        return ["_aws is not an object"]
+    stamp = meta.get("Timestamp")
+    if not isinstance(stamp, int) or isinstance(stamp, bool) or abs(stamp - now_ms) > 3_600_000:
+        errors.append(f"Timestamp {stamp!r} is not epoch milliseconds near now")
+    directives = meta.get("CloudWatchMetrics")
+    if not isinstance(directives, list) or not directives:
+        return errors + ["CloudWatchMetrics is not a non-empty array"]
+    for d in directives:
+        namespace = d.get("Namespace")
+        if not isinstance(namespace, str) or not namespace.strip() or len(namespace) > 255:
+            errors.append(f"Namespace {namespace!r}")
+        sets = d.get("Dimensions")
+        if not isinstance(sets, list):
+            errors.append("Dimensions is not an array")
+            sets = []
+        for dimension_set in sets:
+            if not isinstance(dimension_set, list) or len(dimension_set) > 30:
+                errors.append(f"dimension set {dimension_set!r}")
+                continue
+            for name in dimension_set:
+                if not isinstance(doc.get(name), str) or not doc[name]:
+                    errors.append(f"dimension {name!r} has no string value in the document")
+        metrics = d.get("Metrics")
+        if not isinstance(metrics, list) or not metrics or len(metrics) > 100:
+            errors.append("Metrics is not an array of 1 to 100 definitions")
+            metrics = []
+        for m in metrics:
+            name = m.get("Name")
+            if not isinstance(name, str) or not 1 <= len(name) <= 255:
+                errors.append(f"metric name {name!r}")
+                continue
+            if "Unit" in m and m["Unit"] not in EMF_UNITS:
+                errors.append(f"{name}: unit {m['Unit']!r} is not a CloudWatch unit")
+            value = doc.get(name)
+            values = value if isinstance(value, list) else [value]
+            if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                errors.append(f"{name}: value {value!r} is not a number")
+    return errors
 
 
 class EndToEnd(unittest.TestCase):
@@ -91,6 +157,74 @@ class EndToEnd(unittest.TestCase):
             self.assert_alive(function)
             self.assertEqual(self.stack.functions[function].process.proc.pid, pid, "the process was restarted")
         self.assertEqual(env.subscriber.drain(), [], "malformed and foreign events are not notified")
+
+    def test_each_function_writes_valid_emf_metrics_for_its_own_events_and_none_for_foreign_ones(self):
+        env = self.env(load_balancer=True, databases=True)
+        foreign = {"version": "0", "id": "2", "source": "aws.ec2", "detail-type": "EC2 Instance State-change "
+                   "Notification", "account": env.account, "region": L.REGION, "time": "2024-05-01T10:00:00Z",
+                   "resources": [], "detail": {"instance-id": "i-1", "state": "stopped"}}
+        env.set_db_status("orders-primary", "failed")
+        ours = {"target-failover": self.gray_failure(env, "web-1"), "database-failover": self.failure_event(env)}
+        for function in L.FUNCTIONS:
+            with self.subTest(function=function):
+                process = self.stack.functions[function]
+                before = len(process.log())
+                self.assert_status(self.invoke(function, foreign), "skipped")
+                time.sleep(0.2)
+                self.assertEqual(emf_documents(process.log()[before:]), [], "metrics for an event that is not ours")
+
+                self.assert_status(self.invoke(function, ours[function]), "succeeded")
+                time.sleep(0.2)
+                documents = emf_documents(process.log()[before:])
+                now = int(time.time() * 1000)
+                for doc in documents:
+                    self.assertEqual(emf_errors(doc, now), [], doc)
+                    directive = doc["_aws"]["CloudWatchMetrics"][0]
+                    self.assertEqual(directive["Namespace"], "Failover")
+                    self.assertEqual(doc["function"], function)
+                by_name = {d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]: d for d in documents}
+                self.assertEqual(set(by_name), {"Actions", "Duration"}, documents)
+                actions = by_name["Actions"]
+                self.assertEqual((actions["outcome"], actions["Actions"]), ("succeeded", 1))
+                self.assertIn(["function", "action", "outcome"], actions["_aws"]["CloudWatchMetrics"][0]["Dimensions"])
+                self.assertEqual(actions["_aws"]["CloudWatchMetrics"][0]["Metrics"], [{"Name": "Actions", "Unit": "Count"}])
+                duration = by_name["Duration"]
+                self.assertEqual(duration["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"], "Milliseconds")
+                self.assertGreater(duration["Duration"], 0)
+        env.subscriber.drain()
+
+    def test_each_functions_readiness_run_writes_its_gap_count_as_an_emf_metric(self):
+        env = self.env(load_balancer=True, databases=True)
+        for function in L.FUNCTIONS:
+            with self.subTest(function=function):
+                process = self.stack.functions[function]
+                before = len(process.log())
+                response = self.invoke(function, {"command": "readiness"})
+                time.sleep(0.2)
+                documents = emf_documents(process.log()[before:])
+                now = int(time.time() * 1000)
+                for doc in documents:
+                    self.assertEqual(emf_errors(doc, now), [], doc)
+                gaps = [d for d in documents
+                        if d["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "ReadinessGaps", "Unit": "Count"}]]
+                self.assertEqual(len(gaps), 1, documents)
+                self.assertEqual(gaps[0]["function"], function)
+                self.assertEqual(gaps[0]["ReadinessGaps"], response.payload["details"]["gaps"], response.payload)
+        env.subscriber.drain()
+
+    def test_each_functions_aws_calls_carry_its_app_name_for_cloudtrail(self):
+        env = self.env(load_balancer=True, databases=True)
+        env.set_db_status("orders-primary", "failed")
+        self.assert_status(self.invoke("target-failover", self.gray_failure(env, "web-1")), "succeeded")
+        self.assert_status(self.invoke("database-failover", self.failure_event(env)), "succeeded")
+        env.subscriber.drain()
+        version = tomllib.loads((L.ROOT / "Cargo.toml").read_text())["workspace"]["package"]["version"]
+        status, answer = L.http_json(self.stack.aws.port, "GET", f"/_failover/calls?account={env.account}")
+        self.assertEqual(status, 200, answer)
+        apps = {c["action"]: c["apps"] for c in answer["calls"]}
+        self.assertEqual(apps["DeregisterTargets"], [f"failover_target-failover_{version}"])
+        self.assertEqual(apps["PromoteReadReplica"], [f"failover_database-failover_{version}"])
+        self.assertEqual(apps["Publish"], [f"failover_database-failover_{version}", f"failover_target-failover_{version}"])
 
     # ------------------------------------------------------------------ target-failover
 
@@ -196,6 +330,29 @@ class EndToEnd(unittest.TestCase):
         again = self.invoke("database-failover", event)
         self.assertIn(again.status, ("skipped", "info"), again.payload)
         self.assertEqual([n for n, (writer, _) in D.cluster_members(env).items() if writer], ["catalog-reader-b"])
+
+
+class EmfCheck(unittest.TestCase):
+    """The EMF check itself fails on documents that break the specification (no binaries needed)."""
+
+    def test_the_emf_check_rejects_documents_that_break_the_specification(self):
+        now = int(time.time() * 1000)
+        good = {"_aws": {"Timestamp": now, "CloudWatchMetrics": [{"Namespace": "Failover", "Dimensions": [["function"]],
+                "Metrics": [{"Name": "Actions", "Unit": "Count"}]}]}, "function": "f", "Actions": 1}
+        self.assertEqual(emf_errors(good, now), [])
+        broken = [
+            (lambda d: d["_aws"].update(Timestamp="now"), "Timestamp"),
+            (lambda d: d["_aws"]["CloudWatchMetrics"][0].update(Namespace=" "), "Namespace"),
+            (lambda d: d.pop("function"), "dimension 'function'"),
+            (lambda d: d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0].update(Unit="Things"), "unit"),
+            (lambda d: d.update(Actions="1"), "not a number"),
+            (lambda d: d.pop("_aws"), "_aws"),
+        ]
+        for mutate, fragment in broken:
+            doc = json.loads(json.dumps(good))
+            mutate(doc)
+            with self.subTest(fragment=fragment):
+                self.assertTrue(any(fragment in e for e in emf_errors(doc, now)), emf_errors(doc, now))
 
 
 if __name__ == "__main__":

@@ -154,8 +154,28 @@ class LocalAwsTest(LauncherCase):
         self.assertEqual(calls[("route53", "GET /2013-04-01/hostedzone/{id}/rrset")]["count"], 1)
         self.assertGreater(calls[("sns", "CreateTopic")]["seconds"], 0)
         self.assertEqual(len(calls), 4, calls)  # control calls are not counted
+        self.assertEqual(calls[("sns", "CreateTopic")]["apps"], [])  # boto3 here sends no app name
         self.ok("POST", "/_failover/calls/reset", {"account": self.account})
         self.assertEqual(self.ok("GET", f"/_failover/calls?account={self.account}")["calls"], [])
+
+    def test_calls_keep_the_sdk_app_name_of_the_user_agent(self):
+        sns = self.client("sns")
+        sns.meta.events.register("before-sign.sns.*", lambda request, **_: request.headers.__setitem__(
+            "User-Agent", "aws-sdk-rust/1.3 os/linux lang/rust/1.94 app/failover_target-failover_0.1.0"))
+        sns.create_topic(Name="with-app")
+        calls = {(c["service"], c["action"]): c for c in
+                 self.ok("GET", f"/_failover/calls?account={self.account}")["calls"]}
+        self.assertEqual(calls[("sns", "CreateTopic")]["apps"], ["failover_target-failover_0.1.0"])
+        # Only in x-amz-user-agent (the Rust SDK sends both headers), and a User-Agent without an app name.
+        elb = self.client("elbv2")
+        elb.meta.events.register("before-sign", lambda request, **_: (
+            request.headers.__setitem__("X-Amz-User-Agent", "aws-sdk-rust/1.3 app/failover_database-failover_0.1.0"),
+            request.headers.__setitem__("User-Agent", "aws-sdk-rust/1.3 os/linux")))
+        elb.describe_target_groups()
+        calls = {(c["service"], c["action"]): c for c in
+                 self.ok("GET", f"/_failover/calls?account={self.account}")["calls"]}
+        self.assertEqual(calls[("elasticloadbalancing", "DescribeTargetGroups")]["apps"],
+                         ["failover_database-failover_0.1.0"])
 
     def test_exits_on_stdin_eof_and_sigterm(self):
         proc, _ = start_launcher()

@@ -5,6 +5,8 @@
 //! Lambda and then sent to the dead-letter destination, so functions return `Err` only for input that a
 //! person must look at (it lands in the queue) or for failures that a retry could fix.
 
+use std::time::Instant;
+
 use lambda_runtime::Diagnostic;
 
 use crate::intake::IntakeError;
@@ -41,7 +43,8 @@ impl From<InvokeError> for Diagnostic {
     }
 }
 
-/// Ends an invocation: logs one line per report, publishes every report that is not a skip (a failed publish
+/// Ends an invocation: logs one line per report, writes its metrics ([`crate::metrics::invocation`]; none for
+/// an event that is not ours), publishes every report that is not a skip (a failed publish
 /// is logged, never fatal: the AWS change is what matters, and a retry would find it made and publish
 /// nothing), then answers. The answer is an error if, and only if, some report carries a transient AWS
 /// failure; the failure was published first.
@@ -49,7 +52,9 @@ pub async fn finish<N: Notifier>(
     notifier: &N,
     function: &'static str,
     reports: Vec<Report>,
+    started: Instant,
 ) -> Result<Response, InvokeError> {
+    crate::metrics::emit_invocation(function, &reports, started.elapsed());
     for report in &reports {
         log(report);
         if report.outcome.notified() {
@@ -59,18 +64,17 @@ pub async fn finish<N: Notifier>(
         }
     }
     if let Some(failed) = reports.iter().find(|r| r.retry()) {
-        // The AWS error code goes with it, so that the caller (and the dead-letter queue) can tell throttling
-        // from a busy resource without parsing the message.
-        let cause = failed.error.as_ref().map_or_else(String::new, |e| match &e.code {
-            Some(code) => format!("{e} ({code})"),
-            None => e.to_string(),
-        });
+        // The AWS error's text ends with its code, so that the caller (and the dead-letter queue) can tell
+        // throttling from a busy resource.
+        let cause = failed.error.as_ref().map_or_else(String::new, ToString::to_string);
         return Err(InvokeError::Aws(format!("{}: {cause}", failed.title)));
     }
     Ok(Response::of(function, &reports))
 }
 
-/// One line per decision, with the numbers' headline; a failure also carries the AWS error behind it.
+/// One line per decision: the incident id, the decision (action, outcome, title) and the numbers behind it
+/// (`details`, the report's structured data, not the payload); a failure also carries the AWS error behind it
+/// (operation, resource, code, message).
 fn log(report: &Report) {
     match &report.error {
         Some(e) => tracing::error!(
@@ -83,7 +87,8 @@ fn log(report: &Report) {
             code = e.code.as_deref().unwrap_or("-"),
             transient = e.transient,
             error = %e.message,
-            message = %report.title,
+            title = %report.title,
+            details = %report.details,
             "decision"
         ),
         None => tracing::info!(
@@ -91,7 +96,8 @@ fn log(report: &Report) {
             outcome = report.outcome.as_str(),
             resource = report.resource(),
             incident = %report.incident_id,
-            message = %report.title,
+            title = %report.title,
+            details = %report.details,
             "decision"
         ),
     }
@@ -127,6 +133,8 @@ mod tests {
 
     fn block_on<F: std::future::Future>(future: F) -> F::Output {
         // The futures here never wait on I/O: poll once with a no-op waker.
+        // finish takes the process's AWS call errors: not while a test of them runs.
+        let _guard = crate::aws::CALL_ERRORS_TEST_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut future = std::pin::pin!(future);
         let waker = std::task::Waker::noop();
         match future.as_mut().poll(&mut std::task::Context::from_waker(waker)) {
@@ -143,7 +151,7 @@ mod tests {
             Report::new("f", "deregister-targets", Outcome::Succeeded, Severity::Warning, "done"),
             Report::new("f", "shift-traffic", Outcome::Refused, Severity::Critical, "refused"),
         ];
-        let response = block_on(finish(&notifier, "f", reports)).unwrap();
+        let response = block_on(finish(&notifier, "f", reports, Instant::now())).unwrap();
         let published = notifier.0.lock().unwrap();
         assert_eq!(published.iter().map(|r| r.title.as_str()).collect::<Vec<_>>(), ["done", "refused"]);
         assert_eq!(response.status, Outcome::Refused);
@@ -154,11 +162,11 @@ mod tests {
     fn only_a_transient_failure_is_an_error_and_it_is_published_first() {
         let permanent = Report::new("f", "a", Outcome::Failed, Severity::Critical, "x failed").error(aws_error(false));
         let notifier = Recorder::default();
-        assert_eq!(block_on(finish(&notifier, "f", vec![permanent])).unwrap().status, Outcome::Failed);
+        assert_eq!(block_on(finish(&notifier, "f", vec![permanent], Instant::now())).unwrap().status, Outcome::Failed);
 
         let transient = Report::new("f", "a", Outcome::Failed, Severity::Critical, "y failed").error(aws_error(true));
         let notifier = Recorder::default();
-        let error = block_on(finish(&notifier, "f", vec![transient])).unwrap_err();
+        let error = block_on(finish(&notifier, "f", vec![transient], Instant::now())).unwrap_err();
         assert_eq!(error.error_type(), "AwsError");
         assert!(error.to_string().contains("y failed: DeregisterTargets tg: no (Throttling)"), "{error}");
         assert_eq!(notifier.0.lock().unwrap().len(), 1);

@@ -4,7 +4,8 @@
 //!
 //! Module dependencies run one way (`tools/check_layout.py` fails on a loop): `outcome`, `aws`, `tags` and
 //! `intake` depend on nothing of ours; `report` on `outcome` and `aws`; `notify` and `response` on `report`;
-//! `config` on `notify`; `invoke` on `intake`, `report` and `response`.
+//! `config` on `notify`; `metrics` on `report` and `pause`; `telemetry` on `metrics`; `invoke` on `intake`,
+//! `metrics`, `report` and `response`.
 //!
 //! # Layout
 //! - [`intake`]: any raw payload (EventBridge, SNS, alarm action, manual command) to one [`intake::Event`].
@@ -23,13 +24,14 @@
 //! - [`ledger`]: the incident ledger (one DynamoDB table, conditional writes): the [`ledger::Ledger`] port and its
 //!   DynamoDB adapter. [`pause`]: the pause switch's commands and refusal, on the ledger.
 //! - [`time`]: epoch seconds and RFC 3339.
-//! - [`telemetry`]: JSON logs.
+//! - [`telemetry`]: JSON logs. [`metrics`]: CloudWatch Embedded Metric Format lines (`Failover` namespace).
 
 pub mod aws;
 pub mod config;
 pub mod intake;
 pub mod invoke;
 pub mod ledger;
+pub mod metrics;
 pub mod notify;
 pub mod outcome;
 pub mod pause;

@@ -112,6 +112,8 @@ impl Report {
         context.insert("outcome".into(), json!(self.outcome));
         context.insert("severity".into(), json!(self.severity));
         context.insert("function".into(), json!(self.function));
+        // Shown with the message, so a person can take it to the logs (`incident` of the decision lines).
+        context.insert("incident".into(), json!(self.incident_id));
         json!({
             "version": "1.0",
             "source": "custom",
@@ -223,6 +225,7 @@ impl Notifier for SnsNotifier {
             action = %notification.action,
             outcome = notification.outcome.as_str(),
             severity = notification.severity.as_str(),
+            incident = %notification.incident_id,
             "notification published"
         );
         Ok(())
@@ -292,6 +295,7 @@ mod tests {
         assert_eq!(body["source"], "custom");
         assert_eq!(body["content"]["textType"], "client-markdown");
         assert_eq!(body["metadata"]["threadId"], "target-failover/web");
+        assert_eq!(body["metadata"]["additionalContext"]["incident"], "target-failover/web");
         let description = body["content"]["description"].as_str().unwrap();
         assert!(description.contains(r"\*prod\_\[web\]\*"), "{description}");
         assert!(!description.contains("*prod_[web]*"), "{description}");

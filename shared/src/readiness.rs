@@ -56,8 +56,11 @@ fn short(message: &str) -> String {
 
 /// The one notification of a run that checked `checked` (e.g. `3 opted-in target groups`): `info` and what
 /// was verified (`ready`) when there is no gap; `warning` listing each gap and its fix otherwise (each fix
-/// once in the next steps). `extra` goes into the details beside `gaps`, `unknown` and `findings`.
+/// once in the next steps). `extra` goes into the details beside `gaps`, `unknown` and `findings`. The run's
+/// gap count (unknowns included) is also the metric `ReadinessGaps` (an EMF line, 0 when ready), so an alarm
+/// can watch it.
 pub fn report(function: &str, checked: &str, ready: &str, gaps: Vec<Gap>, extra: serde_json::Value) -> Report {
+    crate::metrics::emit_count(function, "ReadinessGaps", gaps.len() as u64);
     let unknown = gaps.iter().filter(|g| g.kind == "unknown").count();
     let (severity, title, summary) = if gaps.is_empty() {
         (Severity::Info, format!("{function}: ready ({checked} checked)"), ready.to_owned())

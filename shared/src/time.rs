@@ -17,6 +17,11 @@ pub fn now_secs() -> i64 {
     DateTime::from(std::time::SystemTime::now()).secs()
 }
 
+/// Milliseconds since the epoch, now (metric timestamps).
+pub fn now_millis() -> i64 {
+    DateTime::from(std::time::SystemTime::now()).to_millis().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -27,5 +32,6 @@ mod tests {
         assert_eq!(parse_time("2024-05-01T10:07:12Z"), Some(1_714_558_032));
         assert_eq!(parse_time("yesterday"), None);
         assert!(now_secs() > 1_714_558_032);
+        assert!(now_millis() / 1000 >= 1_714_558_032);
     }
 }

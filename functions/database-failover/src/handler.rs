@@ -104,6 +104,7 @@ where
         request_id: Option<&str>,
         remaining: Option<Duration>,
     ) -> Result<Response, InvokeError> {
+        let started = std::time::Instant::now();
         let event = intake::parse(&payload).inspect_err(|e| tracing::warn!(error = %e, "rejected event"))?;
         let (route, dry_run, force) = match &event {
             Event::Manual(manual) => {
@@ -136,7 +137,7 @@ where
         };
         // Boxed: the nested futures are otherwise too deep for the compiler's layout computation.
         let report = Box::pin(actions::dispatch(&ctx, route, dry_run)).await?;
-        let result = finish(&self.notifier, FUNCTION, vec![report]).await;
+        let result = finish(&self.notifier, FUNCTION, vec![report], started).await;
         if let Err(e) = &result {
             tracing::error!(error = %e, "invocation failed");
         }

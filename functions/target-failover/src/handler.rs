@@ -78,6 +78,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
         request_id: Option<&str>,
         remaining: Option<Duration>,
     ) -> Result<Response, InvokeError> {
+        let started = std::time::Instant::now();
         let event = intake::parse(&payload).inspect_err(|e| tracing::warn!(error = %e, "rejected event"))?;
         let route =
             route::route(&event, &self.home, self.config.common.dry_run).map_err(InvokeError::InvalidCommand)?;
@@ -116,7 +117,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
         };
         let reports = digest::one_per_event(trigger, report::stamp(trigger, reports));
         let ended = transitions::ended(&reports);
-        let response = finish(&self.notifier, FUNCTION, reports).await;
+        let response = finish(&self.notifier, FUNCTION, reports, started).await;
         if let Some(seen) = seen {
             // Once the notification is out: a retry after a crash before it is not taken for stale.
             transitions::record(&ctx(trigger, false), seen, ended).await;

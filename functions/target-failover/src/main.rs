@@ -10,7 +10,10 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_lookup(&failover_core::config::from_env).inspect_err(|e| {
         tracing::error!(error = %e, "invalid configuration");
     })?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // The app name goes into every request's user agent: CloudTrail's `userAgent` then names our calls.
+    let app_name = failover_core::telemetry::app_name(target_failover::FUNCTION, env!("CARGO_PKG_VERSION"));
+    let app_name = aws_config::AppName::new(app_name)?;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).app_name(app_name).load().await;
     let app = App::new(config, &sdk);
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
