@@ -596,9 +596,13 @@ async fn a_paused_stack_refuses_alarms_and_unforced_commands_acts_when_forced_an
     assert_eq!(status.details["paused"]["by"], json!("alice"), "{status:?}");
     shop.received().await;
 
-    // Resumed: the next alarm acts.
+    // Resumed: a retry of the refused transition is stale (the paused run recorded it); the next one acts.
     assert_status(&app.handle(json!({"command": "resume"})).await.unwrap(), Outcome::Succeeded);
     shop.set_health(&web, &[&ids[2]], "unhealthy");
+    let retried = app.handle(alarm).await.unwrap();
+    assert!(retried.message.contains("stale"), "{retried:?}");
+    assert_eq!(shop.health(&web).await.len(), 3);
+    let alarm = shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web));
     assert_status(&app.handle(alarm).await.unwrap(), Outcome::Succeeded);
     assert!(!shop.health(&web).await.contains_key(&ids[2]));
     assert_eq!(

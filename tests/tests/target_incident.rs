@@ -183,6 +183,53 @@ async fn a_retried_alarm_delivered_after_its_ok_changes_nothing_and_notifies_not
 }
 
 #[tokio::test]
+async fn an_alarm_retried_after_an_ok_that_had_nothing_to_do_is_stale_and_removes_nothing() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let (app, _, fail) = shop.flaky_app(&[]);
+    let gray = &ids[0];
+    let alarm = shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": gray}));
+    // The ALARM's first attempt fails transiently: Lambda will retry it.
+    fail.lock().unwrap().insert("deregister", 1);
+    assert!(app.handle(alarm.clone()).await.is_err());
+    assert_eq!(shop.health(&web).await.len(), 4);
+    // The instance recovers; the OK finds nothing to do.
+    let ok = app.handle(shop.alarm_action("i-5xx", "OK", "ALARM", json!({"InstanceId": gray}))).await.unwrap();
+    assert_status(&ok, Outcome::Skipped);
+    let _ = shop.received().await;
+
+    // Lambda's retry of the ALARM, minutes later.
+    let response = app.handle(alarm).await.unwrap();
+
+    assert_status(&response, Outcome::Skipped);
+    assert!(response.message.contains("stale"), "{response:?}");
+    assert_eq!(shop.health(&web).await.len(), 4, "the recovered instance stays");
+    assert!(shop.received().await.is_empty());
+    let transition = shop.transition(&shop.alarm_arn("i-5xx")).await;
+    assert_eq!(transition["data"]["state"], "OK", "{transition:?}");
+}
+
+#[tokio::test]
+async fn an_alarm_delivered_after_the_later_ok_removes_nothing() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let app = shop.app(&[]);
+    let gray = &ids[0];
+    let alarm = shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": gray}));
+    let ok = shop.alarm_action("i-5xx", "OK", "ALARM", json!({"InstanceId": gray}));
+    assert_status(&app.handle(ok).await.unwrap(), Outcome::Skipped);
+
+    let response = app.handle(alarm).await.unwrap();
+
+    assert_status(&response, Outcome::Skipped);
+    assert!(response.message.contains("stale"), "{response:?}");
+    assert_eq!(shop.health(&web).await.len(), 4, "nothing removed");
+    assert!(shop.received().await.is_empty());
+}
+
+#[tokio::test]
 async fn one_transition_delivered_three_times_by_each_path_changes_once_and_notifies_once() {
     let shop = Shop::new().await;
     let ids = shop.account.instances(4);

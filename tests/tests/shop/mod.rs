@@ -81,14 +81,25 @@ impl Shop {
         &self,
         extra: &[(&str, &str)],
     ) -> (App<Counting<'static>, SnsNotifier, DynamoLedger>, &'static Mutex<Calls>) {
+        let (app, calls, _) = self.flaky_app(extra);
+        (app, calls)
+    }
+
+    /// The counted app, and the calls to fail per port (transient throttling), to fill in.
+    #[allow(clippy::type_complexity)]
+    pub fn flaky_app(
+        &self,
+        extra: &[(&str, &str)],
+    ) -> (App<Counting<'static>, SnsNotifier, DynamoLedger>, &'static Mutex<Calls>, &'static Mutex<Calls>) {
         let calls: &'static Mutex<Calls> = Box::leak(Box::default());
-        let lb = Counting { inner: ElbClient::new(self.account.elbv2()), calls };
+        let fail: &'static Mutex<Calls> = Box::leak(Box::default());
+        let lb = Counting { inner: ElbClient::new(self.account.elbv2()), calls, fail };
         let notifier =
             SnsNotifier::new(self.account.sns(), self.subscriber.topic_arn.clone(), NotificationFormat::Json);
         let home =
             Home { partition: "aws".into(), account: self.account.id.clone(), region: self.account.region.clone() };
         let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
-        (App::with_ports(self.config(extra), lb, notifier, ledger, home), calls)
+        (App::with_ports(self.config(extra), lb, notifier, ledger, home), calls, fail)
     }
 
     /// The group's records as the ledger table holds them (one Query): sort key → the item's attributes
@@ -422,11 +433,28 @@ pub type Calls = BTreeMap<&'static str, usize>;
 pub struct Counting<'a> {
     pub inner: ElbClient,
     pub calls: &'a Mutex<Calls>,
+    /// Calls to fail, per port, before they go through.
+    pub fail: &'a Mutex<Calls>,
 }
 
 impl Counting<'_> {
-    pub fn count(&self, name: &'static str) {
+    /// Counts the call; fails it with throttling while `fail` still owes failures of that port (a transient
+    /// error after the SDK's retries, as AWS gives it under load).
+    pub fn count(&self, name: &'static str) -> Result<(), AwsError> {
         *self.calls.lock().expect("calls").entry(name).or_default() += 1;
+        match self.fail.lock().expect("fail").get_mut(name) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                Err(AwsError {
+                    operation: name,
+                    resource: String::new(),
+                    code: Some("Throttling".into()),
+                    transient: true,
+                    message: "Rate exceeded (injected by the test)".into(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -434,31 +462,31 @@ impl LoadBalancer for Counting<'_> {
     type Actions = <ElbClient as LoadBalancer>::Actions;
 
     async fn tags(&self, groups: &[String]) -> Result<Vec<(String, Option<Tags>)>, AwsError> {
-        self.count("tags");
+        self.count("tags")?;
         self.inner.tags(groups).await
     }
     async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
-        self.count("instance_groups");
+        self.count("instance_groups")?;
         self.inner.instance_groups().await
     }
     async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
-        self.count("target_health");
+        self.count("target_health")?;
         self.inner.target_health(group).await
     }
     async fn health_thresholds(&self, group: &str) -> Result<Option<HealthThresholds>, AwsError> {
-        self.count("health_thresholds");
+        self.count("health_thresholds")?;
         self.inner.health_thresholds(group).await
     }
     async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
-        self.count("deregister");
+        self.count("deregister")?;
         self.inner.deregister(group, targets).await
     }
     async fn register(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
-        self.count("register");
+        self.count("register")?;
         self.inner.register(group, targets).await
     }
     async fn forwards_to(&self, group: &str) -> Result<Vec<(ForwardAction, Self::Actions)>, AwsError> {
-        self.count("forwards_to");
+        self.count("forwards_to")?;
         self.inner.forwards_to(group).await
     }
     async fn set_weights(
@@ -467,7 +495,7 @@ impl LoadBalancer for Counting<'_> {
         actions: &Self::Actions,
         weights: &[Weight],
     ) -> Result<(), AwsError> {
-        self.count("set_weights");
+        self.count("set_weights")?;
         self.inner.set_weights(location, actions, weights).await
     }
 }

@@ -2,16 +2,15 @@
 //! transition reaches the function by up to three paths (EventBridge, SNS, the alarm action). The ledger keeps,
 //! per alarm (resource `alarm:<ARN>`), the state timestamp of the last transition acted on (record
 //! `transition`: `changed_at` in milliseconds, and the state). An event whose state change is older than that,
-//! or equal to it, is a logged skip with no notification ([`check`]: one ledger `Query`); an event acted on
-//! without a failure records its timestamp once its notification is published ([`record`]: `begin` and `end`,
-//! two `TransactWriteItems`). An event
+//! or equal to it, is a logged skip with no notification ([`check`]: one ledger `Query`); every event checked
+//! records its timestamp once its notification is published, one that only skipped and a paused run included
+//! ([`record`]: `begin` and `end`, two `TransactWriteItems`), incomplete when Lambda will retry it. An event
 //! without a readable timestamp is not checked.
 
-use failover_core::ledger::{Begun, Ledger, Snapshot, State};
+use failover_core::ledger::{Begun, Ledger, Session, Snapshot, State};
 
 use super::ledger;
 use crate::FUNCTION;
-use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
@@ -47,11 +46,11 @@ impl Seen {
     }
 }
 
-/// How the event ended, once notified: `None` when nothing was notified (only skips: nothing to record),
-/// `Some(complete)`, complete unless a report failed (then Lambda retries the same event, which is not stale).
-pub fn ended(reports: &[Report]) -> Option<bool> {
-    let notified = reports.iter().any(|r| r.outcome != Outcome::Skipped);
-    notified.then(|| !reports.iter().any(|r| r.outcome == Outcome::Failed))
+/// How the event ended: complete unless a report asks for Lambda's retry (a transient failure, or a busy
+/// group's skip), which is then not taken for stale. Every checked event is recorded, one that only skipped
+/// included: an OK with nothing to do still makes the older ALARM's retry stale.
+pub fn ended(reports: &[Report]) -> bool {
+    !reports.iter().any(Report::retry)
 }
 
 /// The last transition handled: its timestamp, and whether it completed (an older record without the field
@@ -89,10 +88,12 @@ pub async fn check<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &Alar
         if snapshot.held().is_some() {
             continue;
         }
-        let held = match ctx.session.begin(&snapshot, &[]).await {
+        // The alarm's own record is bookkeeping, held and written while paused too (the groups refuse): a
+        // paused run's transition still makes older events stale.
+        let session = Session { force: true, ..ctx.session };
+        let held = match session.begin(&snapshot, &[]).await {
             Ok(Begun::Started { .. }) => true,
             Ok(Begun::Busy(_) | Begun::Stale) => continue,
-            // Paused: the groups refuse; nothing to hold.
             Ok(Begun::Paused(_)) => false,
             Err(e) => return Err(report::failed(None, action::ALARM, &e, "holding the alarm's ledger")),
         };
@@ -106,11 +107,11 @@ pub async fn check<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &Alar
 /// ([`ended`]), not in a dry run. Recording only after publishing keeps a retry after a crash in between from
 /// being taken for stale; recording an incomplete one tells its retry that its notification is out. A record
 /// that cannot be written is logged: the event's changes stand, and a repeat of it finds them made.
-pub async fn record<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, seen: Seen, ended: Option<bool>) {
+pub async fn record<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, seen: Seen, complete: bool) {
     let (Some(snapshot), Some(changed_at), state) = (seen.snapshot, seen.changed_at, seen.state) else { return };
-    let complete = ended.filter(|_| !ctx.config.common.dry_run);
-    let data = complete.map(|complete| json!({"changed_at": changed_at, "state": state, "complete": complete}));
-    let records = ctx.records(&snapshot, data.map(|d| (KEY.to_owned(), d)));
+    let data = json!({"changed_at": changed_at, "state": state, "complete": complete});
+    let wanted = (!ctx.config.common.dry_run).then(|| (KEY.to_owned(), data));
+    let records = ctx.records(&snapshot, wanted);
     if !seen.held {
         return;
     }
