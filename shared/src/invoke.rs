@@ -54,12 +54,25 @@ pub async fn finish<N: Notifier>(
     reports: Vec<Report>,
     started: Instant,
 ) -> Result<Response, InvokeError> {
+    finish_published(notifier, function, reports, started).await.0
+}
+
+/// [`finish`], and whether every report it had to publish was published (`true` when there was none): a
+/// function whose retry can publish what an earlier run owes uses it to ask for that retry.
+pub async fn finish_published<N: Notifier>(
+    notifier: &N,
+    function: &'static str,
+    reports: Vec<Report>,
+    started: Instant,
+) -> (Result<Response, InvokeError>, bool) {
     crate::metrics::emit_invocation(function, &reports, started.elapsed());
+    let mut published = true;
     for report in &reports {
         log(report);
         if report.outcome.notified() {
             if let Err(e) = notifier.publish(report).await {
                 tracing::error!(error = %crate::aws::describe(&e), action = %report.action, "notification not published");
+                published = false;
             }
         }
     }
@@ -67,9 +80,9 @@ pub async fn finish<N: Notifier>(
         // The AWS error's text ends with its code, so that the caller (and the dead-letter queue) can tell
         // throttling from a busy resource.
         let cause = failed.error.as_ref().map_or_else(String::new, ToString::to_string);
-        return Err(InvokeError::Aws(format!("{}: {cause}", failed.title)));
+        return (Err(InvokeError::Aws(format!("{}: {cause}", failed.title))), published);
     }
-    Ok(Response::of(function, &reports))
+    (Ok(Response::of(function, &reports)), published)
 }
 
 /// One line per decision: the incident id, the decision (action, outcome, title) and the numbers behind it
@@ -156,6 +169,25 @@ mod tests {
         assert_eq!(published.iter().map(|r| r.title.as_str()).collect::<Vec<_>>(), ["done", "refused"]);
         assert_eq!(response.status, Outcome::Refused);
         assert_eq!(response.action, "shift-traffic");
+    }
+
+    struct Refusing;
+
+    impl Notifier for Refusing {
+        async fn publish(&self, report: &Report) -> Result<(), NotifyError> {
+            Err(NotifyError { action: report.action.clone(), topic_arn: "t".into(), source: "down".into() })
+        }
+    }
+
+    #[test]
+    fn finish_published_says_whether_every_notification_went_out() {
+        let done = || vec![Report::new("f", "a", Outcome::Succeeded, Severity::Warning, "done")];
+        let (response, published) = block_on(finish_published(&Refusing, "f", done(), Instant::now()));
+        assert_eq!((response.unwrap().status, published), (Outcome::Succeeded, false));
+        let (_, published) = block_on(finish_published(&Recorder::default(), "f", done(), Instant::now()));
+        assert!(published);
+        let skips = vec![Report::skipped("f", "none", "not ours")];
+        assert!(block_on(finish_published(&Refusing, "f", skips, Instant::now())).1, "nothing to publish");
     }
 
     #[test]

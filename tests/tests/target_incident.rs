@@ -230,6 +230,30 @@ async fn an_alarm_delivered_after_the_later_ok_removes_nothing() {
 }
 
 #[tokio::test]
+async fn a_removal_whose_notification_failed_is_notified_once_by_lambdas_retry() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let app = shop.app_publishing_after(1);
+    let alarm = shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": ids[0]}));
+    let first = app.handle(alarm.clone()).await;
+    assert!(first.unwrap_err().to_string().contains("not published"));
+    assert_eq!(shop.health(&web).await.len(), 3, "the removal stands");
+    assert!(shop.received().await.is_empty());
+
+    // Lambda's retry publishes what the first run owed; a further retry is stale.
+    let retry = app.handle(alarm.clone()).await.unwrap();
+    let again = app.handle(alarm).await.unwrap();
+
+    assert_status(&retry, Outcome::Succeeded);
+    assert_status(&again, Outcome::Skipped);
+    assert_eq!(shop.health(&web).await.len(), 3);
+    let received = shop.received().await;
+    assert_eq!(outcomes(&received), [("succeeded".into(), "warning".into(), "deregister-targets".into())]);
+    assert_eq!(received[0].body()["details"]["recovered_from_ledger"], true);
+}
+
+#[tokio::test]
 async fn one_transition_delivered_three_times_by_each_path_changes_once_and_notifies_once() {
     let shop = Shop::new().await;
     let ids = shop.account.instances(4);

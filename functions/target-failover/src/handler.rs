@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use failover_core::intake;
-use failover_core::invoke::finish;
+use failover_core::invoke::finish_published;
 use failover_core::invoke::InvokeError;
 use failover_core::ledger::{self, DynamoLedger, Ledger, Session};
 use failover_core::notify::{Notifier, SnsNotifier};
@@ -117,11 +117,15 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
         };
         let reports = digest::one_per_event(trigger, report::stamp(trigger, reports));
         let ended = transitions::ended(&reports);
-        let response = finish(&self.notifier, FUNCTION, reports, started).await;
-        if let Some(seen) = seen {
-            // Once the notification is out: a retry after a crash before it is not taken for stale.
-            transitions::record(&ctx(trigger, false), seen, ended).await;
+        let (response, published) = finish_published(&self.notifier, FUNCTION, reports, started).await;
+        let Some(seen) = seen else { return response };
+        // Once the notification is out: a retry after a crash before it is not taken for stale. One that did
+        // not go out leaves the transition incomplete and asks for Lambda's retry, which publishes what this run
+        // owes ([`crate::actions::owed`]).
+        transitions::record(&ctx(trigger, false), seen, ended && published, published).await;
+        match response {
+            Ok(_) if !published => Err(InvokeError::Aws("the alarm's notification was not published".into())),
+            response => response,
         }
-        response
     }
 }

@@ -9,8 +9,9 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use failover_core::aws::AwsError;
 use failover_core::ledger::DynamoLedger;
-use failover_core::notify::{NotificationFormat, SnsNotifier};
+use failover_core::notify::{NotificationFormat, Notifier, SnsNotifier};
 use failover_core::outcome::Outcome;
+use failover_core::report::NotifyError;
 use failover_core::response::Response;
 use integration_tests::{forward, http_json, lookup, Account, Received, Subscriber};
 use serde_json::{json, Value};
@@ -100,6 +101,16 @@ impl Shop {
             Home { partition: "aws".into(), account: self.account.id.clone(), region: self.account.region.clone() };
         let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
         (App::with_ports(self.config(extra), lb, notifier, ledger, home), calls, fail)
+    }
+
+    /// The app whose first `failures` publications fail (SNS down); later ones reach the topic.
+    pub fn app_publishing_after(&self, failures: usize) -> App<ElbClient, Flaky, DynamoLedger> {
+        let inner = SnsNotifier::new(self.account.sns(), self.subscriber.topic_arn.clone(), NotificationFormat::Json);
+        let notifier = Flaky { inner, failures: Mutex::new(failures) };
+        let home =
+            Home { partition: "aws".into(), account: self.account.id.clone(), region: self.account.region.clone() };
+        let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
+        App::with_ports(self.config(&[]), ElbClient::new(self.account.elbv2()), notifier, ledger, home)
     }
 
     /// The group's records as the ledger table holds them (one Query): sort key → the item's attributes
@@ -502,4 +513,26 @@ impl LoadBalancer for Counting<'_> {
 
 pub fn calls(counter: &Mutex<Calls>) -> Vec<(&'static str, usize)> {
     counter.lock().expect("calls").iter().map(|(k, v)| (*k, *v)).collect()
+}
+
+/// SNS failing its first publications, then the topic.
+pub struct Flaky {
+    inner: SnsNotifier,
+    failures: Mutex<usize>,
+}
+
+impl Notifier for Flaky {
+    async fn publish(&self, report: &failover_core::report::Report) -> Result<(), NotifyError> {
+        let failing = {
+            let mut left = self.failures.lock().expect("failures");
+            let failing = *left > 0;
+            *left = left.saturating_sub(1);
+            failing
+        };
+        if failing {
+            let topic_arn = String::new();
+            return Err(NotifyError { action: report.action.clone(), topic_arn, source: "SNS is down".into() });
+        }
+        self.inner.publish(report).await
+    }
 }

@@ -53,12 +53,13 @@ pub fn ended(reports: &[Report]) -> bool {
     !reports.iter().any(Report::retry)
 }
 
-/// The last transition handled: its timestamp, and whether it completed (an older record without the field
-/// did).
-fn last_handled(snapshot: &Snapshot) -> Option<(i64, bool)> {
+/// The last transition handled: its timestamp, whether it completed, and whether its notification was
+/// published (an older record without these fields did both).
+fn last_handled(snapshot: &Snapshot) -> Option<(i64, bool, bool)> {
     let data = &snapshot.record(KEY)?.data;
     let at = data.get("changed_at").and_then(Value::as_i64)?;
-    Some((at, data.get("complete").and_then(Value::as_bool).unwrap_or(true)))
+    let flag = |key| data.get(key).and_then(Value::as_bool).unwrap_or(true);
+    Some((at, flag("complete"), flag("notified")))
 }
 
 /// `Err(report)`: the event is stale (a logged skip), or the alarm stays held by another invocation or its
@@ -77,8 +78,9 @@ pub async fn check<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &Alar
             Err(e) => return Err(report::failed(None, action::ALARM, &e, "reading the alarm's last transition")),
         };
         let last = last_handled(&snapshot);
-        let notified = last == Some((changed_at, false));
-        if let Some((last, _)) = last.filter(|(at, complete)| changed_at < *at || (changed_at == *at && *complete)) {
+        let notified = last == Some((changed_at, false, true));
+        if let Some((last, ..)) = last.filter(|(at, complete, _)| changed_at < *at || (changed_at == *at && *complete))
+        {
             tracing::info!(alarm = %route.alarm_arn, changed_at, last, "skipping a stale alarm event");
             let reason = format!(
                 "stale event: its state change ({changed_at} ms) is not later than the last one acted on ({last} ms)"
@@ -103,13 +105,14 @@ pub async fn check<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &Alar
     Err(failover_core::ledger::busy(FUNCTION, &resource, action::ALARM, ledger::HELD_TRIES, None))
 }
 
-/// After the event's notification was published: records its timestamp and whether it completed
-/// ([`ended`]), not in a dry run. Recording only after publishing keeps a retry after a crash in between from
+/// After the event's notification was published: records its timestamp, whether it completed ([`ended`],
+/// and every notification published) and whether its notification went out, not in a dry run. One that did
+/// not go out is owed by the retry ([`super::owed`]). Recording only after publishing keeps a retry after a crash in between from
 /// being taken for stale; recording an incomplete one tells its retry that its notification is out. A record
 /// that cannot be written is logged: the event's changes stand, and a repeat of it finds them made.
-pub async fn record<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, seen: Seen, complete: bool) {
+pub async fn record<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, seen: Seen, complete: bool, notified: bool) {
     let (Some(snapshot), Some(changed_at), state) = (seen.snapshot, seen.changed_at, seen.state) else { return };
-    let data = json!({"changed_at": changed_at, "state": state, "complete": complete});
+    let data = json!({"changed_at": changed_at, "state": state, "complete": complete, "notified": notified});
     let wanted = (!ctx.config.common.dry_run).then(|| (KEY.to_owned(), data));
     let records = ctx.records(&snapshot, wanted);
     if !seen.held {
