@@ -71,6 +71,22 @@ async fn a_group_scaling_out_with_initial_targets_is_not_shifted_and_its_new_tar
 }
 
 #[tokio::test]
+async fn named_initial_targets_are_deregistered_without_counting_them_out_of_the_registered_ones() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(3);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    shop.set_health(&web, &[&ids[1], &ids[2]], "initial");
+
+    let command = json!({"command": "deregister", "target_group_arn": web, "targets": ids[1..]});
+    let response = shop.app(&[]).handle(command).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    assert_eq!(shop.health(&web).await.len(), 1);
+    let received = shop.received().await;
+    assert_eq!(received[0].body()["details"]["registered_after"], 1, "{}", received[0].body());
+}
+
+#[tokio::test]
 async fn a_group_whose_unhealthy_state_routing_threshold_is_above_the_floor_keeps_that_many() {
     let shop = Shop::new().await;
     let ids = shop.account.instances(6);

@@ -59,7 +59,7 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
     let Change { targets, counts, healthy_after, .. } = *change;
     let name = group_name(arn);
     let list = join(targets.iter().map(|t| format!("{} ({})", t.target, t.state.as_str())));
-    let remaining = counts.registered - targets.len();
+    let remaining = counts.registered_after(targets);
     let numbers = format!(
         "{healthy_after} of the {remaining} remaining targets are healthy (floor {}; {} of {} before)",
         counts.floor, counts.healthy, counts.registered

@@ -63,6 +63,12 @@ impl Counts {
         Counts { registered, healthy, floor: floor.for_registered(registered), baseline: floor.baseline }
     }
 
+    /// The registered count once `removed` are gone: only the counted ones leave it (a named `initial`
+    /// target was never in it), and never below zero.
+    pub fn registered_after(&self, removed: &[TargetHealth]) -> usize {
+        self.registered.saturating_sub(removed.iter().filter(|t| t.state.counted()).count())
+    }
+
     /// Healthy targets needed to serve: the floor, and never fewer than one.
     pub fn required(&self) -> usize {
         self.floor.max(1)

@@ -37,6 +37,17 @@ fn ids(targets: &[TargetHealth]) -> Vec<&str> {
 // ---------------------------------------------------------------- floor
 
 #[test]
+fn registered_after_a_removal_counts_only_counted_targets_and_never_underflows() {
+    let group = fleet(&["initial", "initial", "healthy"]);
+    let counts = Counts::of(&group, DEFAULT_FLOOR);
+    assert_eq!(counts.registered, 1);
+    assert_eq!(counts.registered_after(&group[..2]), 1, "initial targets were never counted");
+    assert_eq!(counts.registered_after(&group), 0);
+    let empty = Counts::of(&[], DEFAULT_FLOOR);
+    assert_eq!(empty.registered_after(&group), 0);
+}
+
+#[test]
 fn floor_is_the_larger_of_the_minimum_and_the_rounded_up_percentage() {
     assert_eq!(DEFAULT_FLOOR.for_registered(4), 2);
     assert_eq!(DEFAULT_FLOOR.for_registered(5), 3);
