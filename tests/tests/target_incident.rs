@@ -68,6 +68,11 @@ async fn a_group_scaling_out_with_initial_targets_is_not_shifted_and_its_new_tar
     let received = shop.received().await;
     assert_eq!(outcomes(&received), [("succeeded".into(), "warning".into(), "deregister-targets".into())]);
     assert_eq!(received[0].body()["details"]["counts_before"]["registered"], 4);
+    // The incident's baseline is the group's capacity, its initial targets included.
+    let records = shop.records(&web).await;
+    let removal = records.iter().find(|(key, _)| key.starts_with("removal#")).expect("the removal's record").1;
+    assert_eq!(removal["data"]["baseline"], 10, "{removal:?}");
+    assert_eq!(removal["data"]["registered_before"], 4, "{removal:?}");
 }
 
 #[tokio::test]

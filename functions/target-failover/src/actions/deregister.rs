@@ -1,7 +1,8 @@
 //! Deregister: take the accused targets the guardrail allows out of the group (one `DeregisterTargets`),
 //! and report the ones it keeps as a refusal beside the change. The removal is recorded in the ledger as one
 //! record (`removal#<invocation>`: the targets, the trigger, the group's registered count before, and the
-//! incident's capacity baseline: that count for the first open removal, the earlier one's after), pending at
+//! incident's capacity baseline: for the first open removal the group's capacity, `initial` targets included
+//! ([`decide::capacity`]), the earlier one's after), pending at
 //! `begin` and done at `end`; a record an interrupted removal left pending is done once its targets are gone,
 //! and abandoned when they are all still registered (the call was never made).
 
@@ -81,7 +82,7 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
         "targets": plain,
         "trigger": ctx.trigger,
         "registered_before": counts.registered,
-        "baseline": counts.baseline.unwrap_or(counts.registered),
+        "baseline": counts.baseline.unwrap_or_else(|| decide::capacity(change.registered)),
     });
     let mut records = ctx.records(snapshot, [(removal_key(ctx.session.owner), data)]);
     let made_before: Vec<_> = interrupted(snapshot, change.registered)

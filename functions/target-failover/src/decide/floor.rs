@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::model::{GroupThresholds, TargetHealth};
+use crate::model::{GroupThresholds, TargetHealth, TargetState};
 
 /// `MIN_HEALTHY_TARGETS` and `MIN_HEALTHY_PERCENT`, the incident's capacity baseline, and the group's own
 /// `target_group_health` thresholds.
@@ -41,6 +41,13 @@ impl Floor {
         let by_percent = (basis * percent).div_ceil(100);
         by_percent.max(self.min_targets as usize).max(self.group.min_targets as usize)
     }
+}
+
+/// The group's registered capacity, the incident's baseline when its first removal begins: the counted
+/// targets and the `initial` ones (registered, still passing their first health checks), not the `unused` or
+/// leaving ones.
+pub fn capacity(targets: &[TargetHealth]) -> usize {
+    targets.iter().filter(|t| t.state.counted() || t.state == TargetState::Initial).count()
 }
 
 /// The numbers behind every decision, as notifications report them.

@@ -74,7 +74,7 @@ mod shift;
 
 pub use crate::model::GroupThresholds;
 pub use failback::{plan_failback, FailbackChanges};
-pub use floor::{Counts, Floor};
+pub use floor::{capacity, Counts, Floor};
 pub use shift::{plan_shift, ShiftChanges, ShiftVerdict};
 
 /// The ARNs of the listeners and rules that carry the opt-in tag (`<key>=true`); any other is not opted in.

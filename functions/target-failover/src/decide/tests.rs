@@ -37,6 +37,13 @@ fn ids(targets: &[TargetHealth]) -> Vec<&str> {
 // ---------------------------------------------------------------- floor
 
 #[test]
+fn capacity_counts_initial_targets_but_not_unused_or_leaving_ones() {
+    let group = fleet(&["healthy", "unhealthy", "initial", "initial", "unused", "draining", "unhealthy.draining"]);
+    assert_eq!(capacity(&group), 4);
+    assert_eq!(Counts::of(&group, DEFAULT_FLOOR).registered, 2, "the present floor still leaves them out");
+}
+
+#[test]
 fn registered_after_a_removal_counts_only_counted_targets_and_never_underflows() {
     let group = fleet(&["initial", "initial", "healthy"]);
     let counts = Counts::of(&group, DEFAULT_FLOOR);
