@@ -92,6 +92,34 @@ async fn named_initial_targets_are_deregistered_without_counting_them_out_of_the
 }
 
 #[tokio::test]
+async fn a_group_resized_below_an_open_baseline_is_not_shifted_by_an_alarm() {
+    let mut shop = Shop::new().await;
+    let ids = shop.account.instances(12);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..10]).await;
+    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[10..]).await;
+    shop.tag(&web, BACKUP_TAG, &dr).await;
+    shop.listener(&[(web.as_str(), 100)]).await;
+    let app = shop.app(&[("MIN_HEALTHY_PERCENT", "50")]);
+    // An instance alarm that never returns to OK leaves a removal open with a baseline of 10.
+    app.handle(shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": ids[0]}))).await.unwrap();
+    // Then the group is scaled in to four.
+    let scaled_in: Vec<_> = ids[1..6].iter().map(|id| TargetDescription::builder().id(id).build()).collect();
+    let elbv2 = shop.account.elbv2();
+    elbv2.deregister_targets().target_group_arn(&web).set_targets(Some(scaled_in)).send().await.unwrap();
+    assert_eq!(shop.health(&web).await.len(), 4);
+    let before = shop.listener_weights().await;
+    let _ = shop.received().await;
+
+    let response =
+        app.handle(shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+
+    assert_status(&response, Outcome::Skipped);
+    assert_eq!(shop.listener_weights().await, before, "traffic stays on the group");
+    assert!(shop.open_shifts(&web).await.is_empty());
+    assert!(shop.received().await.is_empty());
+}
+
+#[tokio::test]
 async fn a_group_whose_unhealthy_state_routing_threshold_is_above_the_floor_keeps_that_many() {
     let shop = Shop::new().await;
     let ids = shop.account.instances(6);

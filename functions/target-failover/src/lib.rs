@@ -25,9 +25,10 @@
 //! dispatch. A new setting is declared in [`config`].
 //!
 //! # Invariants
-//! - A group keeps at least `max(floor, 1)` healthy targets, the floor coming from the incident's baseline
-//!   while a removal is open and raised by the group's own health thresholds; a group that cannot serve loses
-//!   none; `initial` targets are neither failing nor serving (see [`decide`]).
+//! - A removal leaves at least `max(floor, 1)` healthy targets, the floor coming from the incident's baseline
+//!   while a removal is open and raised by the group's own health thresholds; whether a group can serve (shift,
+//!   failback) is its present health with the configured floor, never the baseline; a group that cannot serve
+//!   loses none; `initial` targets are neither failing nor serving, but count in the baseline (see [`decide`]).
 //! - Only resources tagged with the opt-in key and exactly `true` ([`failover_core::tags::opted_in`]) are
 //!   changed: target groups, and the listeners and rules a shift or failback modifies (IAM allows
 //!   `ModifyListener` / `ModifyRule` only on those). A shift with no such action is refused.
@@ -39,8 +40,8 @@
 //! reads tags only for configuration (opt-in, backup group). Each group is a ledger resource, `target-group:<ARN>`,
 //! with records `shift#<listener-id>[/<rule-id>]` (an action's weights before and after a shift, and the backup)
 //! and `removal#<invocation>` (the targets one removal took out: id, port, zone; the trigger, the group's
-//! registered count before, and the incident's capacity `baseline`: the registered count when the first of the open
-//! removals began; while any is open the floor comes from it). A change on a group reads the ledger (waiting up to
+//! registered count before, and the incident's capacity `baseline`: the registered count, `initial` targets
+//! included, when the first of the open removals began; while any is open the floor of a removal comes from it). A change on a group reads the ledger (waiting up to
 //! [`actions::ledger::HELD_TRIES`] × [`actions::ledger::HELD_WAIT`] while another invocation holds it), then the
 //! AWS facts, decides, and `begin`s: the group's lease, plus its pending records, each written only if its key is
 //! free. Another invocation got there first (busy, or the ledger changed since the read): it starts over on fresh
@@ -54,8 +55,10 @@
 //! An interrupted run (a timeout, an `end` that failed) leaves pending records; the retry finds the change made in
 //! the AWS facts and settles them (an action already at weight 0, a target no longer registered), once. Each alarm
 //! is a ledger resource too, `alarm:<ARN>`, with one record `transition`: the state timestamp (milliseconds) and
-//! state of the last transition handled, written after its notification is published; a retried or
-//! re-delivered event no later than it changes nothing and notifies nothing. A change's records carry the
+//! state of the last transition handled, written after its notification is published, for every event checked
+//! (one that only skipped, and a paused run, included; incomplete when Lambda will retry it); a retried or
+//! re-delivered event no later than it changes nothing and notifies nothing. A notification that could not be
+//! published leaves the transition incomplete and fails the invocation: the retry publishes what it owes. A change's records carry the
 //! event's timestamp (`event_at`): when a run dies between a change and its notification, the retry (once the
 //! alarm's lease has run out) finds them done and publishes the owed notification, once ([`actions::owed`]).
 //! A dry run reads the ledger and writes nothing. An invocation returns an error only when an AWS call (ledger

@@ -1,8 +1,9 @@
 //! Property tests of target-failover's pure policy and of its handler's intake of anything at all.
 //!
 //! - The guardrail ([`decide::on_alarm`]): whatever the targets' states, the floor settings and the accused
-//!   targets, a plan never takes a group below `max(floor, 1)` healthy targets, never empties it, removes only
-//!   accused targets that are not already leaving, and removes nothing from a group that cannot serve.
+//!   targets, a plan never removes a healthy target below `max(floor, 1)` healthy targets (the baseline's floor
+//!   while a removal is open), never empties it, removes only accused targets that are not already leaving, and
+//!   removes nothing from a group that cannot serve (judged on its present health, without the baseline).
 //! - Traffic shift and failback ([`decide::plan_shift`], [`decide::plan_failback`]): weights stay within ELB's
 //!   0–999, the failing group's whole share moves to the backup, and failing back after a shift restores every
 //!   action's original weights exactly (through the shift records' data, as the handler writes it in the
@@ -182,6 +183,8 @@ fn actions() -> impl Strategy<Value = Vec<ForwardAction>> {
 /// The invariants of one alarm plan for a group (see the module doc).
 fn check_alarm_plan(group: GroupView<'_>, accused: &Accused, floor: Floor, plan: &Plan) {
     let before = Counts::of(group.targets, floor);
+    // Whether the group serves is its present health; the baseline limits only the removals.
+    let present = Counts::of(group.targets, floor.with_baseline(None));
     let is_accused = |t: &TargetHealth| match accused {
         Accused::Unhealthy => t.state == TargetState::Unhealthy,
         Accused::Named(named) => named.iter().any(|n| t.target.matches(n)),
@@ -190,7 +193,7 @@ fn check_alarm_plan(group: GroupView<'_>, accused: &Accused, floor: Floor, plan:
         Plan::Deregister { targets, counts, healthy_after, .. } => {
             assert!(group.opted_in(), "changed a group that is not opted in");
             assert_eq!(*counts, before);
-            assert!(before.can_serve(), "removed targets from a group that cannot serve: {before:?}");
+            assert!(present.can_serve(), "removed targets from a group that cannot serve: {present:?}");
             assert!(!targets.is_empty(), "an empty deregistration");
             let removed: BTreeSet<&Target> = targets.iter().map(|t| &t.target).collect();
             assert_eq!(removed.len(), targets.len(), "a target listed twice");
@@ -202,7 +205,10 @@ fn check_alarm_plan(group: GroupView<'_>, accused: &Accused, floor: Floor, plan:
             let left: Vec<&TargetHealth> = group.targets.iter().filter(|t| !removed.contains(&t.target)).collect();
             let healthy_left = left.iter().filter(|t| t.state.serves()).count();
             assert_eq!(healthy_left, *healthy_after, "healthy_after is what remains");
-            assert!(healthy_left >= before.required(), "{healthy_left} healthy left, floor {}", before.required());
+            // Healthy targets go only down to the floor (the baseline's while a removal is open); at or below
+            // it, only idle ones go.
+            let floor_left = before.required().min(before.healthy);
+            assert!(healthy_left >= floor_left, "{healthy_left} healthy left, floor {}", before.required());
             assert!(left.iter().any(|t| !t.state.leaving()), "the group was emptied");
             // Nothing accused and idle is kept: removing it costs no healthy capacity.
             // (`unused` targets are ignored.)
@@ -214,6 +220,7 @@ fn check_alarm_plan(group: GroupView<'_>, accused: &Accused, floor: Floor, plan:
         Plan::ShiftTraffic { backup, counts, .. } => {
             assert!(group.opted_in());
             assert!(!counts.can_serve(), "shifted traffic away from a group that can serve");
+            assert_eq!(*counts, present, "a shift is judged on the present health");
             assert_eq!(Some(Ok(backup.clone())), group.backup());
         }
         Plan::Failback { .. } => panic!("an alarm never fails back"),

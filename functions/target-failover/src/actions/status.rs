@@ -100,7 +100,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, view: GroupVie
         .summary(summary)
         .details(json!({
             "counts": counts,
-            "can_serve": counts.can_serve(),
+            "can_serve": Counts::of(view.targets, floor.with_baseline(None)).can_serve(),
             "opted_in": view.opted_in(),
             "backup": backup,
             "saved_weights": saved,

@@ -12,8 +12,11 @@
 //!   (the registered count when the incident first removed targets, kept in the ledger) when larger: the
 //!   floor is never recomputed from the shrunken group. The group's own `target_group_health` thresholds
 //!   (`unhealthy_state_routing`, `dns_failover`: count or percentage) raise it, never lower it ([`Floor`]).
-//! - A group **can serve** while `healthy ≥ max(floor, 1)`: a group with no healthy target serves nothing
-//!   (the load balancer fails open to the unhealthy ones), whatever the floor says.
+//! - A group **can serve** while `healthy ≥ max(floor, 1)`, the floor taken on its *present* registered
+//!   count (no baseline): a group with no healthy target serves nothing (the load balancer fails open to the
+//!   unhealthy ones), whatever the floor says. The baseline limits only how many targets a removal may take;
+//!   it never makes a group that a person resized (or whose removals stay open) look failing, so it never
+//!   decides a shift or holds back a failback.
 //! - **Candidates** are the targets the alarm accuses: for a `TargetGroup` alarm, those reported `unhealthy`;
 //!   for an `InstanceId` alarm (or a manual `deregister`), the named targets in any state but leaving — a
 //!   target the load balancer still sees as `healthy` is exactly the gray failure such alarms exist for.
@@ -171,7 +174,9 @@ pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) 
             ));
         }
     }
+    // The baseline limits how many targets a removal takes; whether the group serves is its present health.
     let counts = Counts::of(group.targets, floor);
+    let present = Counts::of(group.targets, floor.with_baseline(None));
     let accused: Vec<&TargetHealth> = group
         .targets
         .iter()
@@ -182,7 +187,8 @@ pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) 
         })
         .collect();
 
-    if !counts.can_serve() {
+    if !present.can_serve() {
+        let counts = present;
         let kept: Vec<Kept> = accused
             .iter()
             .map(|t| Kept {
@@ -270,7 +276,8 @@ pub fn on_ok(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor, sav
             return Plan::skip("the recovered instance is not registered in this group");
         }
     }
-    let counts = Counts::of(group.targets, floor);
+    // Present health: an incident's baseline does not hold traffic on the backup.
+    let counts = Counts::of(group.targets, floor.with_baseline(None));
     if !counts.can_serve() {
         return Plan::Refuse {
             reason: format!(

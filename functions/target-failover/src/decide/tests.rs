@@ -79,6 +79,24 @@ fn while_a_removal_is_open_the_floor_comes_from_the_baseline_not_the_shrunken_gr
 }
 
 #[test]
+fn an_open_baseline_limits_removals_but_a_resized_group_still_serves_shifts_not_and_fails_back() {
+    let t = tags(Some(BACKUP));
+    let floor = DEFAULT_FLOOR.with_baseline(Some(10));
+    // Scaled in to four healthy and one unhealthy: the baseline floor is 5, the present one 3.
+    let targets = fleet(&["healthy", "healthy", "healthy", "healthy", "unhealthy"]);
+    match on_alarm(view(&t, &targets), Candidates::Unhealthy, floor) {
+        Plan::Deregister { targets: removed, counts, .. } => {
+            assert_eq!(ids(&removed), ["i-4"]);
+            assert_eq!(counts.floor, 5, "the baseline still limits removals");
+        }
+        other => panic!("expected the unhealthy target removed, not a shift: {other:?}"),
+    }
+    let named = [targets[0].target.clone()];
+    assert!(matches!(on_alarm(view(&t, &targets), Candidates::Named(&named), floor), Plan::Refuse { .. }));
+    assert!(matches!(on_ok(view(&t, &targets), Candidates::Unhealthy, floor, &saved()), Plan::Failback { .. }));
+}
+
+#[test]
 fn the_groups_own_health_thresholds_raise_the_floor_and_never_lower_it() {
     let attributes = |pairs: &[(&'static str, &'static str)]| -> GroupThresholds {
         (&HealthThresholds::from_attributes(pairs.iter().copied())).into()
