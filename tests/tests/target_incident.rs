@@ -352,6 +352,40 @@ async fn both_shifted(shop: &mut Shop) -> (String, String, String, String, Vec<S
 }
 
 #[tokio::test]
+async fn one_alarm_shifting_two_groups_that_share_a_listener_action_moves_both_shares() {
+    let mut shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    // The instance is registered in both groups, which share the listener's action with a standby.
+    let a = shop.group("a", TargetTypeEnum::Instance, true, &ids[..2]).await;
+    let b = shop.group("b", TargetTypeEnum::Instance, true, &ids[..2]).await;
+    let standby = shop.group("standby", TargetTypeEnum::Instance, true, &ids[2..]).await;
+    shop.tag(&a, BACKUP_TAG, &standby).await;
+    shop.tag(&b, BACKUP_TAG, &standby).await;
+    shop.listener(&[(&a, 50), (&b, 50)]).await;
+    let failing: Vec<_> = ids[..2].iter().collect();
+    shop.set_health(&a, &failing, "unhealthy");
+    shop.set_health(&b, &failing, "unhealthy");
+
+    let event = shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": ids[0]}));
+    let response = shop.app(&[]).handle(event).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    let weights = shop.listener_weights().await;
+    assert_eq!(weights, [(a.clone(), 0), (b.clone(), 0), (standby.clone(), 100)].into_iter().collect());
+    assert_eq!(shop.open_shifts(&a).await.len(), 1);
+    assert_eq!(shop.open_shifts(&b).await.len(), 1);
+
+    // Both recover: the OK fails both back, each its own share.
+    shop.set_health(&a, &failing, "healthy");
+    shop.set_health(&b, &failing, "healthy");
+    let ok = shop.alarm_action("i-5xx", "OK", "ALARM", json!({"InstanceId": ids[0]}));
+    assert_status(&shop.app(&[]).handle(ok).await.unwrap(), Outcome::Succeeded);
+    let weights = shop.listener_weights().await;
+    assert_eq!((weights[&a], weights[&b]), (50, 50), "{weights:?}");
+    assert_eq!(weights.get(&standby).copied().unwrap_or(0), 0, "{weights:?}");
+}
+
+#[tokio::test]
 async fn failback_of_one_group_moves_back_only_its_share_the_still_failing_group_stays_at_zero_and_edits_survive() {
     let mut shop = Shop::new().await;
     let (a, b, standby, listener, ids) = both_shifted(&mut shop).await;

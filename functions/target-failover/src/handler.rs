@@ -83,6 +83,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
         let route =
             route::route(&event, &self.home, self.config.common.dry_run).map_err(InvokeError::InvalidCommand)?;
         let owner = ledger::owner(request_id);
+        let listeners = tokio::sync::Mutex::new(());
         let ctx = |trigger, force| Ctx {
             lb: &self.lb,
             config: &self.config,
@@ -99,6 +100,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
                 Route::Alarm { alarm, .. } => alarm.changed_at,
                 _ => None,
             },
+            listeners: &listeners,
         };
         let mut seen = None;
         let (trigger, reports) = match &route {

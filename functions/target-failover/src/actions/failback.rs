@@ -29,6 +29,8 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
     mode: Failback,
 ) -> Result<Vec<Report>, Again> {
     let name = group_name(arn);
+    // Read, plan and write the listener actions alone ([`super::Ctx::listeners`]).
+    let _listeners = ctx.listeners.lock().await;
     let mut forwarding = match ctx.forwarding(arn).await {
         Ok(forwarding) => forwarding,
         Err((e, doing)) => return Ok(vec![report::failed(Some(arn), action::FAILBACK, &e, doing)]),

@@ -51,6 +51,10 @@ pub struct Ctx<'a, L, G> {
     /// An alarm event's state timestamp (ms), written in the records of its changes (`event_at`): a retry of
     /// the event that finds them done publishes the notification its interrupted run owed ([`owed`]).
     pub event_at: Option<i64>,
+    /// One per invocation: a shift or failback holds it from reading the listener actions until it has
+    /// re-weighted them, so that groups sharing one forward action, acted on at once, each start from the
+    /// other's write instead of overwriting it.
+    pub listeners: &'a tokio::sync::Mutex<()>,
 }
 
 /// The forward actions that send traffic to a group, each with the adapter's opaque action list, and which

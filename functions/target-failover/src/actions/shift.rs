@@ -69,6 +69,8 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
             .steps(["Restore capacity in either group; nothing was changed.".to_owned()]))
         }
     };
+    // Read, plan and write the listener actions alone ([`Ctx::listeners`]).
+    let _listeners = ctx.listeners.lock().await;
     let forwarding = match ctx.forwarding(arn).await {
         Ok(forwarding) => forwarding,
         Err((e, doing)) => return Ok(report::failed(Some(arn), action::SHIFT, &e, doing)),
