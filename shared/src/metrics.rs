@@ -16,7 +16,7 @@
 //! from its manifest.
 //!
 //! # What is emitted (see [`invocation`])
-//! - `Actions` (Count): one per report that is not a skip, dimensions `function`, `action`, `outcome`, and
+//! - `Actions` (Count): one per report that is not a skip (one per entry of a notification merging an event's reports), dimensions `function`, `action`, `outcome`, and
 //!   the roll-up `function`, `outcome`.
 //! - `Duration` (Milliseconds): one per invocation that concerned us, dimension `function`.
 //! - `AwsCallErrors` (Count): the invocation's failed AWS calls (every one, also those it went on after), by
@@ -121,13 +121,9 @@ pub fn invocation(
         return Vec::new();
     }
     let mut documents = Vec::new();
-    for report in &ours {
+    for (action, outcome) in ours.iter().flat_map(|r| actions_of(r)) {
         let mut actions = Document::new(
-            vec![
-                ("function", function.to_owned()),
-                ("action", report.action.clone()),
-                ("outcome", report.outcome.as_str().to_owned()),
-            ],
+            vec![("function", function.to_owned()), ("action", action), ("outcome", outcome)],
             "Actions",
             1.0,
             Unit::Count,
@@ -162,6 +158,24 @@ pub fn invocation(
         Unit::Milliseconds,
     ));
     documents
+}
+
+/// The (action, outcome) pairs one report stands for: itself, or, for one notification that merges an event's
+/// reports (`details.entries`, each with its own `action` and `outcome`), each entry that is not a skip, so
+/// that a removal beside a refusal counts one of each.
+fn actions_of(report: &Report) -> Vec<(String, String)> {
+    let entries = report.details.get("entries").and_then(Value::as_array);
+    let pairs: Vec<(String, String)> = entries
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some((e.get("action")?.as_str()?.to_owned(), e.get("outcome")?.as_str()?.to_owned())))
+        .filter(|(_, outcome)| outcome != Outcome::Skipped.as_str())
+        .collect();
+    if pairs.is_empty() {
+        vec![(report.action.clone(), report.outcome.as_str().to_owned())]
+    } else {
+        pairs
+    }
 }
 
 /// What the reports say of the pause switch: 1 after a `pause`, on a change refused because paused and on a
@@ -248,6 +262,25 @@ mod tests {
         assert_eq!(duration["Duration"], 12.5);
         assert_eq!(duration["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"], "Milliseconds");
         assert_eq!(duration["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function"]]));
+    }
+
+    #[test]
+    fn one_notification_merging_an_events_reports_counts_each_entry_that_is_not_a_skip() {
+        let merged = Report::new("f", "alarm", Outcome::Refused, Severity::Critical, "2 groups").details(json!({
+            "entries": [
+                {"action": "deregister-targets", "outcome": "succeeded"},
+                {"action": "shift-traffic", "outcome": "refused"},
+                {"action": "none", "outcome": "skipped"},
+            ]
+        }));
+        let documents = invocation("target-failover", &[merged], &[], Duration::ZERO);
+        assert_eq!(names(&documents), ["Actions", "Actions", "Duration"]);
+        let pairs: Vec<(Value, Value)> =
+            documents[..2].iter().map(|d| d.to_json(0)).map(|j| (j["action"].clone(), j["outcome"].clone())).collect();
+        assert_eq!(
+            pairs,
+            [(json!("deregister-targets"), json!("succeeded")), (json!("shift-traffic"), json!("refused"))]
+        );
     }
 
     #[test]
