@@ -11,10 +11,11 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_rds::types::{DbInstance, Tag};
 use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
+use database_failover::model::{self, is_promotion_key};
 use database_failover::ports::{LagMetric, ReplicaLag};
 use database_failover::{App, Config};
 use failover_core::aws::AwsError;
-use failover_core::ledger::{DynamoLedger, Ledger, Record, State};
+use failover_core::ledger::{Begin, Begun, DynamoLedger, Ledger, Record, State};
 use failover_core::notify::SnsNotifier;
 use failover_core::response::Response;
 use serde_json::{json, Value};
@@ -94,13 +95,41 @@ impl Env {
         ledger.read(resource, failover_core::time::now_secs()).await.expect("ledger read").records
     }
 
-    /// The `promotion` record of primary `id` in the home region: (state, replica id).
+    /// The latest `promotion#<time>` record of primary `id` in the home region: (state, replica id).
     pub async fn promotion(&self, id: &str) -> Option<(State, String)> {
         let records = self.records(&format!("db-instance:{}/{id}", self.account.region)).await;
         records
             .into_iter()
-            .find(|r| r.key == "promotion")
+            .filter(|r| is_promotion_key(&r.key))
+            .max_by_key(|r| (r.created_at, r.key.clone()))
             .map(|r| (r.state, r.data["replica"]["id"].as_str().unwrap_or_default().to_owned()))
+    }
+
+    /// An invocation that died right after recording its decision to promote `replica` to replace `primary`
+    /// (`ago` seconds ago): the pending record is in the ledger, written as the function writes it, and its lease
+    /// ran out; nothing was promoted.
+    pub async fn crashed_decision(&self, primary: &str, replica: &str, ago: i64) {
+        let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
+        let resource = format!("db-instance:{}/{primary}", self.account.region);
+        let now = failover_core::time::now_secs();
+        let chosen = self.describe(replica).await;
+        let decision = model::Record::new(model::DbRef::new(&self.account.region, replica), now - ago)
+            .with_resource_id(chosen.dbi_resource_id.clone());
+        let endpoint = chosen.endpoint.clone().and_then(|e| e.address);
+        let data = decision.data("replica", chosen.db_instance_arn().unwrap_or_default(), endpoint.as_deref());
+        let key = model::promotion_key(now - ago);
+        let record =
+            Record::pending(&resource, &key, "crashed", "RDS-EVENT-0031 (failure)", now - ago, 86_400).with_data(data);
+        let snapshot = ledger.read(&resource, now).await.expect("ledger read");
+        let begin = Begin {
+            owner: "crashed",
+            now: now - ago,
+            hold_secs: 1,
+            retention_secs: 86_400,
+            records: &[record],
+            force: false,
+        };
+        assert!(matches!(ledger.begin(&snapshot, &begin).await.expect("begin"), Begun::Started { .. }));
     }
 
     pub fn app(&self, settings: &[(&str, &str)]) -> TestApp {

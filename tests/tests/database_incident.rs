@@ -2,6 +2,7 @@
 //! `failover:dns-record` tag names follows that primary only (Route 53 state and notifications asserted).
 
 use database_failover::model::DNS_RECORD_TAG;
+use failover_core::ledger::State;
 use failover_core::outcome::Outcome;
 use integration_tests::database::*;
 
@@ -204,4 +205,68 @@ async fn an_event_about_a_database_in_another_region_should_be_a_logged_skip_tha
     assert!(env.is_replica("orders-r").await, "nothing promoted");
     assert!(env.records("db-instance:us-east-1/orders").await.is_empty(), "nothing recorded");
     assert!(env.notifications().await.is_empty(), "a skip publishes nothing");
+}
+
+// ------------------------------------------------------------------ decisions expire and are re-checked
+
+#[tokio::test]
+async fn an_interrupted_promotion_should_be_abandoned_with_its_reason_when_a_reboot_event_follows_recovery() {
+    let env = Env::new().await;
+    orders(&env).await;
+    // Decided while orders was down; the function died before promoting; orders has recovered (available).
+    env.crashed_decision("orders", "r-fast", 120).await;
+    let app = env.app(&[]);
+
+    let reboot = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
+    assert_eq!(reboot.status, Outcome::Refused, "{reboot:?}");
+    assert!(env.is_replica("r-fast").await, "the recorded replica was not promoted");
+    assert!(env.is_replica("r-lag").await && env.is_replica("r-mid").await, "nor any other");
+    assert_eq!(env.promotion("orders").await, Some((State::Abandoned, "r-fast".to_owned())));
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["refused"]);
+    assert_eq!(notes[0].attribute("severity"), "warning");
+    let summary = notes[0].body()["summary"].as_str().unwrap_or_default().to_owned();
+    assert!(summary.contains("r-fast") && summary.contains("abandoned"), "{summary}");
+    assert!(summary.contains("orders is available again"), "the reason: {summary}");
+
+    // The abandoned decision blocks nothing: a real failure later decides afresh and promotes.
+    env.set_status("orders", "failed");
+    let failure = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert_eq!(failure.status, Outcome::Succeeded, "{failure:?}");
+    assert!(!env.is_replica("r-fast").await);
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".to_owned())));
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"], "one more notification");
+}
+
+#[tokio::test]
+async fn an_interrupted_promotion_should_be_completed_by_a_retry_while_the_primary_is_still_down() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    env.crashed_decision("orders", "r-mid", 120).await;
+    let app = env.app(&[]);
+
+    let retry = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert_eq!(retry.status, Outcome::Succeeded, "{retry:?}");
+    assert!(!env.is_replica("r-mid").await, "the recorded choice is completed, though r-fast lags less now");
+    assert!(env.is_replica("r-fast").await && env.is_replica("r-lag").await);
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-mid".to_owned())));
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
+}
+
+#[tokio::test]
+async fn an_interrupted_promotion_older_than_the_decision_ttl_should_be_abandoned_though_the_primary_is_down() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    env.crashed_decision("orders", "r-mid", 11 * 60).await;
+    let app = env.app(&[("DECISION_TTL_MINUTES", "10")]);
+
+    let late = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert_eq!(late.status, Outcome::Refused, "{late:?}");
+    assert!(env.is_replica("r-mid").await && env.is_replica("r-fast").await && env.is_replica("r-lag").await);
+    assert_eq!(env.promotion("orders").await, Some((State::Abandoned, "r-mid".to_owned())));
+    let notes = env.notifications().await;
+    let summary = notes[0].body()["summary"].as_str().unwrap_or_default().to_owned();
+    assert!(summary.contains("DECISION_TTL_MINUTES (10 min)"), "{summary}");
 }

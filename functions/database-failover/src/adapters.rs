@@ -13,7 +13,7 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, 
 use failover_core::aws::{AwsContext, AwsError};
 use failover_core::tags::Tags;
 
-use crate::model::{dns_name, Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, Listed};
+use crate::model::{Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, Listed};
 use crate::ports::{Databases, Dns, LagMetric, ReplicaLag};
 
 /// TTL of the CNAME written on failover: short, so clients follow the new primary quickly.
@@ -83,6 +83,7 @@ fn to_instance(region: &str, db: &DbInstance) -> Option<Instance> {
         endpoint: db.endpoint().and_then(|e| e.address()).map(str::to_owned),
         promotion_tier: db.promotion_tier(),
         tags: tags_of(db.tag_list()),
+        resource_id: db.dbi_resource_id().map(str::to_owned),
     })
 }
 
@@ -311,27 +312,6 @@ impl Route53Dns {
 }
 
 impl Dns for Route53Dns {
-    async fn record_values(&self, hosted_zone_id: &str, name: &str) -> Result<Option<Vec<String>>, AwsError> {
-        let wanted = dns_name(name);
-        let output = self
-            .client
-            .list_resource_record_sets()
-            .hosted_zone_id(hosted_zone_id)
-            .start_record_name(name)
-            .max_items(10)
-            .send()
-            .await
-            .aws("ListResourceRecordSets", format!("{hosted_zone_id}/{name}"))?;
-        // Sets are listed in name order from `name` on: any of that name comes first.
-        let mut found: Option<Vec<String>> = None;
-        for set in output.resource_record_sets().iter().filter(|set| dns_name(set.name()) == wanted) {
-            let values = found.get_or_insert_with(Vec::new);
-            values.extend(set.resource_records().iter().map(|r| r.value().to_owned()));
-            values.extend(set.alias_target().map(|a| a.dns_name().to_owned()));
-        }
-        Ok(found)
-    }
-
     async fn cname(&self, record: &EndpointRecord) -> Result<Option<Cname>, AwsError> {
         let resource = format!("CNAME {}", record.name);
         let listed = self

@@ -30,7 +30,7 @@
 //!   that points elsewhere is left as it is and the notification says where it points. `DB_ENDPOINT_RECORD` is
 //!   no longer read.
 //! - No state in tags: tags are read for configuration only (opt-in, `failover:priority`, `failover:dns-record`). What the function
-//!   remembers is in the ledger (`failover_core::ledger`), written with conditional writes: the `promotion`
+//!   remembers is in the ledger (`failover_core::ledger`), written with conditional writes: a `promotion#<decision time>`
 //!   record on the primary's resource `db-instance:<region>/<id>` is written pending (with the resource's lease)
 //!   before `PromoteReadReplica` and settled done after the promotion and the DNS change; a `failover#<time>`
 //!   record on `db-cluster:<region>/<id>` is written pending before `FailoverDBCluster` and settled done, or
@@ -51,9 +51,12 @@
 //! [`actions::claim::WAIT`] apart) while another invocation holds it; its `begin` succeeds only if the ledger
 //! is as read, so two invocations at once never both act: the second reads again, facts included, and finds
 //! the first one's record (or, out of attempts, is skipped with a transient error so that Lambda retries it).
-//! A later or concurrent event for a primary finds the `promotion` record (keyed by the primary, so it is
+//! A later or concurrent event for a primary finds its promotion record (on the primary's resource, so it is
 //! found even when the primary is gone) and never promotes another replica: a pending one (a promotion that
-//! failed or was cut short) is completed with the same replica, by the next invocation in its own name; a done
+//! failed or was cut short) is completed with the same replica, by the next invocation in its own name, only
+//! while its guards still hold (the primary down, the replica still its opted-in replica, replicating and within
+//! the lag limit, the same instance by `DbiResourceId`) and within `DECISION_TTL_MINUTES`; otherwise it is
+//! abandoned ([`actions::abandon`]) with a warning saying why, and an abandoned record blocks nothing; a done
 //! one re-applies the DNS step (nothing changes once the record points at the replica) within
 //! [`decide::REPOINT_WINDOW_SECS`], later nothing. A cluster
 //! with a done failover within [`decide::CLUSTER_COOLDOWN_SECS`] is not failed over again by an automatic

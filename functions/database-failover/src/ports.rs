@@ -97,14 +97,4 @@ pub trait Dns {
         current: &Cname,
         target: &str,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
-    /// The values of the record `name` in the hosted zone (a CNAME's value, or an alias's DNS name), through
-    /// `ListResourceRecordSets`; `None` when there is no such record (`readiness`). Default as above.
-    fn record_values(
-        &self,
-        hosted_zone_id: &str,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<Vec<String>>, AwsError>> + Send {
-        let error = AwsError::not_modelled("ListResourceRecordSets", format!("{hosted_zone_id}/{name}"));
-        async move { Err(error) }
-    }
 }

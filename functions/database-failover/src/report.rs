@@ -9,7 +9,7 @@ use failover_core::report::Report;
 use serde_json::{json, Value};
 
 use crate::decide::{ClusterFailover, DnsResult, Info, Plan, Promotion, Refusal, Trigger, Verdict};
-use crate::model::{cluster_resource, promotion_resource, DbRef, Instance, Record, PROMOTION_KEY};
+use crate::model::{cluster_resource, promotion_key, promotion_resource, DbRef, Instance, Record, PROMOTION_KEY};
 use crate::FUNCTION;
 
 pub const PROMOTE: &str = "promote-replica";
@@ -143,8 +143,8 @@ pub fn promotion(
                 ));
             }
             next_steps.push(format!(
-                "Investigate {primary} ({}) and delete it once its data is no longer needed; the ledger's {PROMOTION_KEY} \
-                 record on {} records this failover and stops any further promotion for it.",
+                "Investigate {primary} ({}) and delete it once its data is no longer needed; the ledger's \
+                 {PROMOTION_KEY}#<time> record on {} records this failover and stops any further promotion for it.",
                 p.primary_status,
                 promotion_resource(&p.primary)
             ));
@@ -155,7 +155,7 @@ pub fn promotion(
         }
         _ => {
             next_steps.push(format!(
-                "The decision is recorded (the ledger's {PROMOTION_KEY} record on {}, pending): a retry, or {}, \
+                "The decision is recorded (the ledger's {PROMOTION_KEY}#<time> record on {}, pending): a retry, or {}, \
                  completes this same promotion and never promotes another replica.",
                 promotion_resource(&p.primary),
                 promote_command(&p.replica, false)
@@ -194,7 +194,9 @@ fn with_error(report: Report, failure: Option<&Failure>) -> Report {
 }
 
 fn record_json(record: &Record, primary: &DbRef) -> Value {
-    json!({"resource": promotion_resource(primary), "key": PROMOTION_KEY, "replica": record.subject, "at": record.at})
+    let key =
+        if record.key.is_empty() { promotion_key(record.at_secs.unwrap_or_default()) } else { record.key.clone() };
+    json!({"resource": promotion_resource(primary), "key": key, "replica": record.subject, "at": record.at})
 }
 
 /// An Aurora failover made, planned or failed.

@@ -311,6 +311,7 @@ mod tests {
             endpoint: None,
             promotion_tier: None,
             tags: Default::default(),
+            resource_id: None,
         }
     }
 

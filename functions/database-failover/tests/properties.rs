@@ -80,6 +80,7 @@ fn instance(region: &str, id: String, status: String, opted_in: bool, priority: 
         replicas: Vec::new(),
         cluster: None,
         promotion_tier: None,
+        resource_id: None,
         tags,
     }
 }
@@ -150,6 +151,7 @@ fn settings() -> impl Strategy<Value = Settings> {
             promote_when_available,
             max_replica_lag_seconds,
             allow_cross_region,
+            decision_ttl_secs: 3600,
         },
     )
 }
@@ -254,6 +256,9 @@ proptest! {
                     prop_assert!(p.resumed);
                     let recorded = facts.recorded.as_ref().expect("the recorded replica exists");
                     prop_assert!(recorded.source.is_some() && recorded.status == "available");
+                    // Completed only while its guards hold (the recorded replica is judged with the others).
+                    let judged = facts.replicas.iter().find(|c| c.instance.at == record.subject);
+                    prop_assert!(judged.is_some_and(|c| eligible(c, &settings)), "completed an unsafe decision");
                 } else {
                     prop_assert!(!p.resumed);
                     let chosen = facts
@@ -285,6 +290,13 @@ proptest! {
                 let record = facts.record.as_ref().expect("only with a record");
                 prop_assert_eq!(replica, &record.subject);
                 prop_assert!(facts.recorded.as_ref().is_some_and(|r| r.source.is_none()));
+            }
+            Plan::Abandon(a) => {
+                // Only a pending decision is abandoned, the one recorded, with its reason; nothing is promoted.
+                let record = facts.record.as_ref().expect("only with a record");
+                prop_assert_eq!(record.state, State::Pending);
+                prop_assert_eq!(&a.record.subject, &record.subject);
+                prop_assert!(!a.reason.is_empty());
             }
             Plan::Refuse(r) => prop_assert!(!r.reason.is_empty()),
             Plan::Skip { reason } => prop_assert!(!reason.is_empty()),
@@ -328,6 +340,7 @@ proptest! {
             promote_when_available: false,
             max_replica_lag_seconds: 30.0,
             allow_cross_region: false,
+        decision_ttl_secs: 3600,
         };
         let plan = decide::decide_promotion(&Trigger::Alarm { name: "a".into() }, &facts, &settings, NOW);
         prop_assert!(matches!(plan, Plan::Promote(_)), "an unreadable priority is the default, not a refusal");
@@ -474,6 +487,7 @@ fn settings_default() -> Settings {
         promote_when_available: false,
         max_replica_lag_seconds: 30.0,
         allow_cross_region: false,
+        decision_ttl_secs: 3600,
     }
 }
 
@@ -854,7 +868,10 @@ mod incident {
             });
             let promoted = app.databases().promoted.lock().unwrap().clone();
             prop_assert!(promoted.len() <= 1, "promoted {promoted:?}");
-            for record in app.ledger().all_records().iter().filter(|r| r.key == "promotion") {
+            // Abandoned decisions promoted nothing; every other one names the one replica promoted.
+            let decisions = app.ledger().all_records();
+            let decisions = decisions.iter().filter(|r| database_failover::model::is_promotion_key(&r.key) && r.state != State::Abandoned);
+            for record in decisions {
                 let named = record.data["replica"]["id"].as_str().unwrap_or_default().to_owned();
                 if record.state == State::Done {
                     prop_assert_eq!(&promoted, &vec![named.clone()], "a done record names the promoted replica");

@@ -1,6 +1,6 @@
 //! The facts the actions read, gathered through the ports after the resource's ledger was read: a primary and
-//! its replicas with their lags and its `promotion` record (read by `promote` and `status`), and an Aurora
-//! cluster with its readers and its last failover (read by `failover_cluster` and `status`).
+//! its replicas with their lags and its promotion decision ([`promotion_record`], read by `promote` and `status`), and
+//! an Aurora cluster with its readers and its last failover (read by `failover_cluster` and `status`).
 //!
 //! Calls: a primary's replicas are described in ONE `DescribeDBInstances` per region (a `db-instance-id`
 //! filter) and their lags read in ONE `GetMetricData` per region; the replica a trigger names, and a recorded
@@ -15,7 +15,7 @@ use failover_core::ledger::{Ledger, Snapshot, State};
 
 use super::Context;
 use crate::decide::{Candidate, ClusterFacts, PrimaryState, PromotionFacts};
-use crate::model::{self, Cluster, DbRef, Instance, Record, FAILOVER_KEY_PREFIX, PROMOTION_KEY};
+use crate::model::{self, Cluster, DbRef, Instance, Record, FAILOVER_KEY_PREFIX};
 use crate::ports::{Databases, Dns, LagMetric, ReplicaLag};
 
 impl<D, L, R, G> Context<'_, D, L, R, G>
@@ -67,7 +67,7 @@ where
                 replicas.push(found);
             }
         }
-        let record = snapshot.record(PROMOTION_KEY).and_then(|r| Record::from_ledger(r, "replica"));
+        let record = promotion_record(snapshot);
         let recorded = match &record {
             None => None,
             Some(r) => match replicas.iter().find(|i| i.at == r.subject) {
@@ -75,6 +75,12 @@ where
                 None => self.databases.instance(&r.subject).await?,
             },
         };
+        // A recorded replica still replicating from this primary is judged with the others (its lag read too).
+        if let Some(r) = recorded.as_ref().filter(|r| r.source.as_ref() == Some(primary_ref)) {
+            if !replicas.iter().any(|known| known.at == r.at) {
+                replicas.push(r.clone());
+            }
+        }
 
         // Lags: one GetMetricData call per region holding replicas.
         let mut lags: BTreeMap<DbRef, Vec<f64>> = BTreeMap::new();
@@ -155,13 +161,27 @@ where
     }
 }
 
-/// Identifiers grouped by region, each group in the order given.
+/// The primary's promotion decision that counts, from its ledger: the pending one (there is at most one: a
+/// decision is made only while none is pending), else the latest done or closed one. Abandoned decisions do not
+/// count: they block nothing.
+pub fn promotion_record(snapshot: &Snapshot) -> Option<Record> {
+    let decisions: Vec<Record> = snapshot
+        .records
+        .iter()
+        .filter(|r| model::is_promotion_key(&r.key) && r.state != State::Abandoned)
+        .filter_map(|r| Record::from_ledger(r, "replica"))
+        .collect();
+    let pending = decisions.iter().find(|r| r.state == State::Pending).cloned();
+    pending.or_else(|| decisions.into_iter().max_by_key(|r| r.at_secs))
+}
+
 /// The region did not answer at all: a connection failure or a timeout after the SDK's retries (transient, and
 /// no error code: AWS said nothing). Throttling and access denied carry a code: AWS answered, so they are errors.
 pub fn unreachable(error: &AwsError) -> bool {
     error.transient && error.code.is_none()
 }
 
+/// Identifiers grouped by region, each group in the order given.
 fn ids_by_region<'a>(refs: impl IntoIterator<Item = &'a DbRef>) -> BTreeMap<String, Vec<String>> {
     let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in refs {

@@ -4,6 +4,8 @@
 //! - [`promote`]: a possibly failed RDS primary (from an event, an alarm, a replica that lost its source, or the
 //!   `promote` command): record the decision, promote the replica, repoint DNS ([`repoint`]: the record the
 //!   primary's `failover:dns-record` tag names, only from the primary's endpoint).
+//! - [`abandon`]: a pending promotion whose guards no longer hold, or that expired: abandoned in the ledger,
+//!   with a warning saying why.
 //! - [`failover_cluster`]: an Aurora cluster: record the failover on the cluster, then `FailoverDBCluster`.
 //! - [`fix_in_place`]: a primary whose storage is full or whose parameters are invalid: the command that fixes
 //!   it, no promotion.
@@ -29,6 +31,7 @@ use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::report;
 use crate::route::Route;
 
+pub mod abandon;
 pub mod claim;
 pub mod control;
 pub mod facts;
@@ -66,6 +69,7 @@ where
             promote_when_available: self.config.promote_when_available,
             max_replica_lag_seconds: self.config.max_replica_lag_seconds,
             allow_cross_region: self.config.allow_cross_region,
+            decision_ttl_secs: self.config.decision_ttl_minutes * 60,
         }
     }
 
@@ -100,6 +104,7 @@ where
                     .await
             }
             Plan::Promote(p) => return promote::execute(self, &p, snapshot, trigger, dry_run).await,
+            Plan::Abandon(a) => return abandon::run(self, &a, snapshot, trigger, dry_run).await,
             Plan::FailoverCluster(c) => return failover_cluster::execute(self, &c, snapshot, trigger, dry_run).await,
         };
         Acted::Done(report)

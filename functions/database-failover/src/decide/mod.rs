@@ -35,6 +35,8 @@ pub struct Settings {
     pub promote_when_available: bool,
     pub max_replica_lag_seconds: f64,
     pub allow_cross_region: bool,
+    /// `DECISION_TTL_MINUTES`, in seconds: a pending decision older than this is abandoned.
+    pub decision_ttl_secs: i64,
 }
 
 /// What started the work.
@@ -177,6 +179,17 @@ pub struct ClusterFailover {
     pub readers: Vec<Verdict>,
 }
 
+/// A pending promotion decision that is not completed: its guards no longer hold, or it expired. It is
+/// abandoned in the ledger (which frees the primary for a later decision), with a warning saying why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Abandonment {
+    pub primary: DbRef,
+    /// The recorded decision.
+    pub record: Record,
+    pub reason: String,
+    pub replicas: Vec<Verdict>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Refusal {
     /// The primary, cluster or alarm concerned.
@@ -217,6 +230,8 @@ pub enum Plan {
         reason: String,
     },
     Refuse(Refusal),
+    /// A pending decision is abandoned, not completed.
+    Abandon(Abandonment),
     Inform(Info),
 }
 
@@ -230,6 +245,7 @@ impl Plan {
             Plan::AlreadyPromoted { replica, at, .. } => format!("already failed over to {} at {at}", replica.id),
             Plan::Skip { reason } => format!("would do nothing: {reason}"),
             Plan::Refuse(r) => format!("would refuse: {}", r.reason),
+            Plan::Abandon(a) => format!("would abandon the decision to promote {}: {}", a.record.subject.id, a.reason),
             Plan::Inform(_) => "informational only".to_owned(),
         }
     }

@@ -15,6 +15,7 @@ fn settings() -> Settings {
         promote_when_available: false,
         max_replica_lag_seconds: 30.0,
         allow_cross_region: false,
+        decision_ttl_secs: 3600,
     }
 }
 
@@ -28,6 +29,7 @@ fn instance(region: &str, id: &str, status: &str) -> Instance {
         cluster: None,
         endpoint: Some(format!("{id}.abc.{region}.rds.amazonaws.com")),
         promotion_tier: None,
+        resource_id: None,
         tags: BTreeMap::from([("failover:enabled".to_owned(), "true".to_owned())]),
     }
 }
@@ -301,8 +303,7 @@ fn when_a_record_names_a_replica_already_promoted_should_promote_nothing_else() 
 
 #[test]
 fn when_a_record_names_a_replica_not_yet_promoted_should_complete_that_promotion() {
-    let mut chosen = replica(EAST, "r-chosen", &[50.0]);
-    chosen.instance.source = Some(DbRef::new(EAST, "orders"));
+    let chosen = replica(EAST, "r-chosen", &[20.0]);
     let f = recorded(
         facts(PrimaryState::Found(primary("failed")), vec![chosen.clone(), replica(EAST, "r-better", &[0.0])]),
         "r-chosen",
@@ -316,17 +317,132 @@ fn when_a_record_names_a_replica_not_yet_promoted_should_complete_that_promotion
     assert_eq!(p.record.at_secs, Some(NOW - 60), "the original record is kept");
 }
 
+fn abandoned(plan: &Plan) -> &Abandonment {
+    match plan {
+        Plan::Abandon(a) => a,
+        other => panic!("expected an abandonment, got {other:#?}"),
+    }
+}
+
 #[test]
-fn when_the_recorded_replica_is_gone_or_broken_should_refuse_rather_than_choose_another() {
+fn when_the_recorded_replica_is_gone_or_broken_the_decision_should_be_abandoned_rather_than_another_chosen() {
     let base = facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-other", &[0.0])]);
     let gone = recorded(base.clone(), "r-chosen", NOW - 60, None);
-    assert!(refused(&decide_promotion(&failure(), &gone, &settings(), NOW)).reason.contains("no longer exists"));
+    assert!(abandoned(&decide_promotion(&failure(), &gone, &settings(), NOW)).reason.contains("no longer exists"));
     let mut broken = replica(EAST, "r-chosen", &[]).instance;
     broken.status = "failed".into();
     let broken = recorded(base, "r-chosen", NOW - 60, Some(broken));
-    let r = decide_promotion(&failure(), &broken, &settings(), NOW);
-    assert_eq!(refused(&r).severity, Severity::Critical);
-    assert!(refused(&r).reason.contains("is failed"));
+    let a = decide_promotion(&failure(), &broken, &settings(), NOW);
+    assert!(abandoned(&a).reason.contains("status is failed"), "{a:#?}");
+    assert_eq!(abandoned(&a).record.subject.id, "r-chosen");
+}
+
+/// A pending decision for `chosen` (a replica of `orders`), decided a minute ago, with the primary `primary`.
+fn pending(primary: PrimaryState, chosen: Candidate) -> PromotionFacts {
+    let id = chosen.instance.at.id.clone();
+    recorded(facts(primary, vec![chosen.clone()]), &id, NOW - 60, Some(chosen.instance))
+}
+
+#[test]
+fn when_the_primary_recovered_a_pending_decision_should_be_abandoned_on_a_reboot_event() {
+    let f = pending(PrimaryState::Found(primary("available")), replica(EAST, "r-chosen", &[0.0]));
+    let reboot = Trigger::FailureEvent { event_id: "RDS-EVENT-0004".into(), message: "DB instance shutdown".into() };
+    let a = decide_promotion(&reboot, &f, &settings(), NOW);
+    assert!(abandoned(&a).reason.contains("orders is available again"), "{a:#?}");
+}
+
+#[test]
+fn when_the_pending_decision_expired_it_should_be_abandoned_even_while_the_primary_is_down() {
+    let f = pending(PrimaryState::Found(primary("failed")), replica(EAST, "r-chosen", &[0.0]));
+    let later = NOW - 60 + settings().decision_ttl_secs + 1;
+    assert!(abandoned(&decide_promotion(&failure(), &f, &settings(), later)).reason.contains("DECISION_TTL_MINUTES"));
+    let at_the_limit = NOW - 60 + settings().decision_ttl_secs;
+    assert!(promoted(&decide_promotion(&failure(), &f, &settings(), at_the_limit)).resumed);
+}
+
+#[test]
+fn when_the_recorded_replica_now_lags_or_stopped_or_left_the_decision_should_be_abandoned() {
+    let down = || PrimaryState::Found(primary("failed"));
+    let lagging = pending(down(), replica(EAST, "r-chosen", &[900.0]));
+    assert!(abandoned(&decide_promotion(&failure(), &lagging, &settings(), NOW)).reason.contains("900"));
+    let stopped = pending(down(), replica(EAST, "r-chosen", &[0.0, -1.0]));
+    assert!(abandoned(&decide_promotion(&failure(), &stopped, &settings(), NOW)).reason.contains("not running"));
+    let mut moved = replica(EAST, "r-chosen", &[0.0]);
+    moved.instance.source = Some(DbRef::new(EAST, "billing"));
+    let moved = pending(down(), moved);
+    assert!(abandoned(&decide_promotion(&failure(), &moved, &settings(), NOW))
+        .reason
+        .contains("no longer a read replica"));
+    let opted_out = pending(down(), with_tag(replica(EAST, "r-chosen", &[0.0]), "failover:enabled", "false"));
+    assert!(abandoned(&decide_promotion(&failure(), &opted_out, &settings(), NOW)).reason.contains("not opted in"));
+}
+
+#[test]
+fn a_record_bound_to_a_replaced_instance_should_not_count() {
+    let mut now_state = replica(EAST, "r-chosen", &[0.0]);
+    now_state.instance.resource_id = Some("db-NEW".into());
+    let mut f = pending(PrimaryState::Found(primary("failed")), now_state.clone());
+    if let Some(r) = f.record.as_mut() {
+        r.resource_id = Some("db-OLD".into());
+    }
+    assert!(abandoned(&decide_promotion(&failure(), &f, &settings(), NOW)).reason.contains("replaced"));
+    // A finished decision about the instance that was replaced no longer blocks a new one.
+    now_state.instance.source = None;
+    let mut f = recorded(
+        facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-two", &[0.0])]),
+        "r-chosen",
+        NOW - 60,
+        Some(now_state.instance),
+    );
+    if let Some(r) = f.record.as_mut() {
+        r.resource_id = Some("db-OLD".into());
+    }
+    assert_eq!(promoted(&decide_promotion(&failure(), &f, &settings(), NOW)).replica.id, "r-two");
+}
+
+proptest::proptest! {
+    /// A pending decision is completed (promoted) only while every guard holds: not expired, the primary down,
+    /// the replica still a replica of it, opted in, available, replicating, within the lag limit. Otherwise it is
+    /// abandoned, never completed and never replaced by another choice.
+    #[test]
+    fn a_decision_is_completed_only_while_its_guards_hold(
+        age in 0i64..7200,
+        primary_down in proptest::bool::ANY,
+        same_source in proptest::bool::ANY,
+        opted_in in proptest::bool::ANY,
+        available in proptest::bool::ANY,
+        lag in proptest::collection::vec(-1.0f64..60.0, 0..4),
+    ) {
+        let mut chosen = replica(EAST, "r-chosen", &lag);
+        if !same_source {
+            chosen.instance.source = Some(DbRef::new(EAST, "billing"));
+        }
+        if !opted_in {
+            chosen.instance.tags.clear();
+        }
+        if !available {
+            chosen.instance.status = "modifying".into();
+        }
+        let status = if primary_down { "failed" } else { "available" };
+        let mut f = pending(PrimaryState::Found(primary(status)), chosen);
+        f.replicas.push(replica(EAST, "r-other", &[0.0]));
+        let s = settings();
+        let guards = age <= s.decision_ttl_secs
+            && primary_down
+            && same_source
+            && opted_in
+            && available
+            && !lag.is_empty()
+            && lag.iter().all(|v| *v >= 0.0 && *v <= s.max_replica_lag_seconds);
+        match decide_promotion(&failure(), &f, &s, NOW - 60 + age) {
+            Plan::Promote(p) => {
+                proptest::prop_assert!(guards, "completed without its guards: {p:#?}");
+                proptest::prop_assert!(p.resumed && p.replica.id == "r-chosen");
+            }
+            Plan::Abandon(a) => proptest::prop_assert!(!guards, "abandoned while its guards hold: {a:#?}"),
+            other => proptest::prop_assert!(false, "{other:#?}"),
+        }
+    }
 }
 
 #[test]
