@@ -33,8 +33,9 @@
 //!   remembers is in the ledger (`failover_core::ledger`), written with conditional writes: a `promotion#<decision time>`
 //!   record on the primary's resource `db-instance:<region>/<id>` is written pending (with the resource's lease)
 //!   before `PromoteReadReplica` and settled done after the promotion and the DNS change; a `failover#<time>`
-//!   record on `db-cluster:<region>/<id>` is written pending before `FailoverDBCluster` and settled done, or
-//!   abandoned with the error. Dry runs write nothing to the ledger.
+//!   record on `db-cluster:<region>/<id>` is written pending before `FailoverDBCluster` and settled done when it
+//!   succeeds (the cooldown runs from then), left pending after a transient failure (the retry completes it, or
+//!   abandons it when its reader can no longer take over), or abandoned with a permanent error. Dry runs write nothing to the ledger.
 //! - While automation is paused (`pause`), every change is refused with who paused, why and when; a manual
 //!   command acts anyway with `"force": true`.
 //! - `PROMOTE_WHEN_AVAILABLE` applies to alarms only: an RDS event about an `available` primary never promotes;
@@ -60,7 +61,8 @@
 //! one re-applies the DNS step (nothing changes once the record points at the replica) within
 //! [`decide::REPOINT_WINDOW_SECS`], later nothing. A cluster
 //! with a done failover within [`decide::CLUSTER_COOLDOWN_SECS`] is not failed over again by an automatic
-//! trigger; an abandoned one does not count, so Lambda's retry of a transient failure acts again.
+//! trigger (the cooldown runs from when `FailoverDBCluster` succeeded); a pending one (a transient failure) is
+//! completed by the retry with the same reader, and a retry that cannot act on it publishes why.
 //!
 //! # Calls per invocation
 //! A primary's failure: one `DescribeDBInstances` for the primary, one ledger `Query` (the primary's

@@ -422,6 +422,7 @@ fn cluster_facts() -> impl Strategy<Value = (ClusterFacts, Option<i64>)> {
                 cluster: Some(cluster),
                 members: candidates,
                 last_failover,
+                pending: None,
             };
             (facts, recorded_at)
         })

@@ -266,36 +266,67 @@ async fn a_promotion_whose_end_was_lost_should_be_completed_by_the_next_invocati
     assert_eq!(outcomes(&notes), [Outcome::Succeeded]);
 }
 
-#[tokio::test]
-async fn a_cluster_failover_that_failed_should_be_abandoned_so_that_the_retry_acts_and_then_the_cooldown_holds() {
+/// `FailoverDBCluster` answering `status` `times` times, then succeeding.
+fn failing_failover(status: u16, times: usize) -> Rule {
+    mock!(aws_sdk_rds::Client::failover_db_cluster)
+        .sequence()
+        .http_status(status, None)
+        .times(times)
+        .output(|| FailoverDbClusterOutput::builder().build())
+        .repeatedly()
+        .build()
+}
+
+/// The function over the cluster `catalog` (writer w, reader a) and its `failover` rule.
+fn aurora_app(
+    failover: &Rule,
+    notes: &Recorded,
+    ledger: &SharedLedger,
+) -> App<RdsDatabases, CloudWatchLag, Route53Dns, Recorded, SharedLedger> {
     let cluster = mock!(aws_sdk_rds::Client::describe_db_clusters)
         .then_output(|| DescribeDbClustersOutput::builder().db_clusters(catalog()).build());
     let members = mock!(aws_sdk_rds::Client::describe_db_instances)
         .then_output(|| instances_output(vec![cluster_member("w"), cluster_member("a")]));
-    let failover = mock!(aws_sdk_rds::Client::failover_db_cluster)
-        .sequence()
-        .http_status(503, None)
-        .times(3)
-        .output(|| FailoverDbClusterOutput::builder().build())
-        .repeatedly()
-        .build();
-    let (lags, ledger, notes) = (lag(&[("m0", 3.0)]), SharedLedger::default(), Recorded::default());
-    let app = app("us-east-1", &[], &[&cluster, &members, &failover], &[&lags], &notes, &ledger);
+    app("us-east-1", &[], &[&cluster, &members, failover], &[&lag(&[("m0", 3.0)])], notes, ledger)
+}
+
+#[tokio::test]
+async fn a_cluster_failover_that_failed_transiently_should_stay_pending_so_that_the_retry_completes_it_then_the_cooldown_holds(
+) {
+    let (failover, ledger, notes) = (failing_failover(503, 3), SharedLedger::default(), Recorded::default());
+    let app = aurora_app(&failover, &notes, &ledger);
     let alarm = Scenario::Aurora.event();
 
     assert!(matches!(app.handle(alarm.clone()).await, Err(InvokeError::Aws(_))), "a transient failure is retried");
     let records = ledger.records();
-    assert_eq!((records.len(), records[0].state), (1, State::Abandoned), "{records:?}");
-    assert!(records[0].data["error"].as_str().is_some_and(|e| e.contains("FailoverDBCluster")), "{records:?}");
+    assert_eq!((records.len(), records[0].state), (1, State::Pending), "the decision stands: {records:?}");
 
     let retry = app.handle(alarm.clone()).await.expect("the retry acts");
-    assert_eq!(retry.status, Outcome::Succeeded, "an abandoned failover does not start the cooldown: {retry:?}");
+    assert_eq!(retry.status, Outcome::Succeeded, "the retry completes the pending failover: {retry:?}");
+    let records = ledger.records();
+    assert_eq!((records.len(), records[0].state), (1, State::Done), "the same record, done: {records:?}");
+    assert!(records[0].data["done_at"].as_i64().is_some(), "the cooldown runs from the success: {records:?}");
     let again = app.handle(alarm).await.expect("a duplicate alarm");
     assert_eq!(again.status, Outcome::Skipped, "a done one does: {again:?}");
     assert_eq!(failover.num_calls(), 4, "three failed attempts, then one failover");
     let states: Vec<State> = ledger.records().iter().map(|r| r.state).collect();
     assert_eq!(states.iter().filter(|s| **s == State::Done).count(), 1, "{states:?}");
     assert_eq!(outcomes(&notes), [Outcome::Failed, Outcome::Succeeded]);
+}
+
+/// FailoverDBCluster failing twice with a server error, then the (SDK's) retry: the cluster fails over once,
+/// the record is done, and one notification says so.
+#[tokio::test]
+async fn a_cluster_failover_failing_twice_with_a_server_error_then_retried_should_fail_over_with_one_notification() {
+    let (failover, ledger, notes) = (failing_failover(500, 2), SharedLedger::default(), Recorded::default());
+    let app = aurora_app(&failover, &notes, &ledger);
+
+    let answer = app.handle(Scenario::Aurora.event()).await.expect("the failover");
+    assert_eq!(answer.status, Outcome::Succeeded, "{answer:?}");
+    assert_eq!(failover.num_calls(), 3, "two server errors, then the failover");
+    let states: Vec<State> = ledger.records().iter().map(|r| r.state).collect();
+    assert_eq!(states, [State::Done]);
+    assert_eq!(outcomes(&notes), [Outcome::Succeeded], "one notification");
 }
 
 #[tokio::test]

@@ -151,13 +151,17 @@ where
                 .map(|instance| Candidate { lag: lags.get(&instance.at.id).cloned().unwrap_or_default(), instance })
                 .collect();
         }
-        let last_failover = snapshot
-            .records
-            .iter()
-            .filter(|r| r.key.starts_with(FAILOVER_KEY_PREFIX) && r.state == State::Done)
-            .filter_map(|r| Record::from_ledger(r, "target"))
+        let failovers = || snapshot.records.iter().filter(|r| r.key.starts_with(FAILOVER_KEY_PREFIX));
+        // The cooldown runs from when FailoverDBCluster succeeded (`done_at`), not from the decision.
+        let last_failover = failovers()
+            .filter(|r| r.state == State::Done)
+            .filter_map(|r| {
+                let done_at = r.data.get("done_at").and_then(serde_json::Value::as_i64);
+                Record::from_ledger(r, "target").map(|record| Record { at_secs: done_at.or(record.at_secs), ..record })
+            })
             .max_by_key(|r| r.at_secs);
-        Ok(ClusterFacts { region: region.to_owned(), id: id.to_owned(), cluster, members, last_failover })
+        let pending = failovers().filter(|r| r.state == State::Pending).find_map(|r| Record::from_ledger(r, "target"));
+        Ok(ClusterFacts { region: region.to_owned(), id: id.to_owned(), cluster, members, last_failover, pending })
     }
 }
 

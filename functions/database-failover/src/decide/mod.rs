@@ -176,6 +176,8 @@ pub struct ClusterFailover {
     pub writer: Option<String>,
     pub target: String,
     pub record: Record,
+    /// Completing a failover recorded by an earlier invocation whose `FailoverDBCluster` failed transiently.
+    pub resumed: bool,
     pub readers: Vec<Verdict>,
 }
 
@@ -183,7 +185,14 @@ pub struct ClusterFailover {
 /// abandoned in the ledger (which frees the primary for a later decision), with a warning saying why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Abandonment {
+    /// The primary (or the cluster) the decision was about.
     pub primary: DbRef,
+    /// Its ledger resource (`db-instance:…` or `db-cluster:…`).
+    pub resource: String,
+    /// The decision, in words: `promote r-fast to replace orders`.
+    pub decision: String,
+    /// An Aurora cluster's failover (else an RDS promotion).
+    pub aurora: bool,
     /// The recorded decision.
     pub record: Record,
     pub reason: String,
@@ -245,7 +254,7 @@ impl Plan {
             Plan::AlreadyPromoted { replica, at, .. } => format!("already failed over to {} at {at}", replica.id),
             Plan::Skip { reason } => format!("would do nothing: {reason}"),
             Plan::Refuse(r) => format!("would refuse: {}", r.reason),
-            Plan::Abandon(a) => format!("would abandon the decision to promote {}: {}", a.record.subject.id, a.reason),
+            Plan::Abandon(a) => format!("would abandon the decision to {}: {}", a.decision, a.reason),
             Plan::Inform(_) => "informational only".to_owned(),
         }
     }
@@ -285,8 +294,11 @@ pub struct ClusterFacts {
     pub cluster: Option<Cluster>,
     /// The cluster's instances with their `AuroraReplicaLag` datapoints (milliseconds).
     pub members: Vec<Candidate>,
-    /// The latest failover this function finished (a done `failover#…` record in the ledger).
+    /// The latest failover this function finished (a done `failover#…` record in the ledger); its time is when
+    /// `FailoverDBCluster` succeeded.
     pub last_failover: Option<Record>,
+    /// A failover decided whose `FailoverDBCluster` failed transiently (a pending `failover#…` record).
+    pub pending: Option<Record>,
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::{
 };
 use failover_core::ledger::State;
 
-use crate::model::{Instance, Record, Repoint, DEFAULT_PRIORITY, DNS_RECORD_TAG, PRIORITY_TAG};
+use crate::model::{promotion_resource, Instance, Record, Repoint, DEFAULT_PRIORITY, DNS_RECORD_TAG, PRIORITY_TAG};
 
 /// RDS: promote the safest replica of a failed primary, or say why not.
 pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Settings, now: i64) -> Plan {
@@ -152,6 +152,9 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
         if let Some(reason) = abandon_reason(trigger, facts, record, settings, now) {
             return Plan::Abandon(Abandonment {
                 primary: primary.clone(),
+                resource: promotion_resource(primary),
+                decision: format!("promote {} to replace {}", record.subject.display_from(&primary.region), primary.id),
+                aurora: false,
                 record: record.clone(),
                 reason,
                 replicas: verdicts(facts, settings),

@@ -550,6 +550,7 @@ fn cluster(members: &[(&str, bool, i32)], status: &str) -> ClusterFacts {
         cluster: Some(c),
         members: candidates,
         last_failover: None,
+        pending: None,
     }
 }
 
@@ -607,6 +608,39 @@ fn aurora_failed_over_recently_should_not_bounce_again_but_a_person_may() {
     let manual = Trigger::ManualFailover { target: None };
     assert_eq!(failover_target(&decide_cluster(&manual, &f, &settings(), NOW)), "r1");
     assert_eq!(failover_target(&decide_cluster(&alarm(), &f, &settings(), NOW + CLUSTER_COOLDOWN_SECS)), "r1");
+}
+
+#[test]
+fn aurora_pending_failover_should_be_completed_with_its_reader_while_it_can_take_over_else_abandoned() {
+    let mut f = cluster(&[("w", true, 0), ("r1", false, 1), ("r2", false, 2)], "available");
+    f.pending = Some(Record::new(DbRef::new(EAST, "r2"), NOW - 60));
+    match decide_cluster(&alarm(), &f, &settings(), NOW) {
+        Plan::FailoverCluster(c) => assert!(c.resumed && c.target == "r2", "the recorded reader, not the best: {c:#?}"),
+        other => panic!("{other:#?}"),
+    }
+    let mut gone = f.clone();
+    gone.members[2].instance.status = "rebooting".into();
+    let a = decide_cluster(&alarm(), &gone, &settings(), NOW);
+    assert!(abandoned(&a).reason.contains("r2 can no longer take over: status is rebooting"), "{a:#?}");
+    assert!(abandoned(&a).aurora && abandoned(&a).resource == "db-cluster:us-east-1/catalog");
+    let late = decide_cluster(&alarm(), &f, &settings(), NOW - 60 + settings().decision_ttl_secs + 1);
+    assert!(abandoned(&late).reason.contains("DECISION_TTL_MINUTES"));
+    // A retry that cannot act now publishes why (a refusal), instead of a silent skip.
+    f.cluster.as_mut().unwrap().status = "failing-over".into();
+    let busy = decide_cluster(&alarm(), &f, &settings(), NOW);
+    assert!(refused(&busy).reason.contains("pending failover to r2"), "{busy:#?}");
+}
+
+#[test]
+fn aurora_pending_failover_whose_reader_already_became_the_writer_should_be_completed_without_choosing_another() {
+    let mut f = cluster(&[("r2", true, 2), ("w", false, 0), ("r1", false, 1)], "available");
+    f.pending = Some(Record::new(DbRef::new(EAST, "r2"), NOW - 60));
+    match decide_cluster(&alarm(), &f, &settings(), NOW) {
+        Plan::FailoverCluster(c) => {
+            assert_eq!((c.resumed, c.target.as_str(), c.writer.as_deref()), (true, "r2", Some("r2")))
+        }
+        other => panic!("{other:#?}"),
+    }
 }
 
 #[test]
