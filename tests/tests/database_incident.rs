@@ -189,22 +189,54 @@ async fn an_rds_event_subscription_message_should_promote_as_the_eventbridge_eve
     assert!(env.is_replica("r-slow").await);
 }
 
-#[tokio::test]
-async fn an_event_about_a_database_in_another_region_should_be_a_logged_skip_that_changes_nothing() {
+/// orders (opted in, failed) with one eligible replica, orders-r.
+async fn failed_orders() -> Env {
     let env = Env::new().await;
     env.primary("orders", true).await;
     env.replica("orders-r", "orders", &[]).await;
     env.lag("orders-r", &[1.0]).await;
     env.set_status("orders", "failed");
+    env
+}
+
+/// Nothing promoted, recorded or published.
+async fn nothing_changed(env: &Env) {
+    assert!(env.is_replica("orders-r").await, "nothing promoted");
+    assert!(env.records("db-instance:us-east-1/orders").await.is_empty(), "nothing recorded");
+    assert!(env.notifications().await.is_empty(), "a skip publishes nothing");
+}
+
+#[tokio::test]
+async fn an_event_about_a_database_in_another_region_should_be_a_logged_skip_that_changes_nothing() {
+    let env = failed_orders().await;
     let elsewhere = rds_event(&env.account.id, "eu-west-1", "orders", "RDS-EVENT-0031", "DB_INSTANCE");
 
     let response = ok(&env.app(&[]), elsewhere).await;
 
     assert_eq!(response.status, Outcome::Skipped, "{response:?}");
     assert!(response.message.contains("not this function's region us-east-1"), "{}", response.message);
-    assert!(env.is_replica("orders-r").await, "nothing promoted");
-    assert!(env.records("db-instance:us-east-1/orders").await.is_empty(), "nothing recorded");
-    assert!(env.notifications().await.is_empty(), "a skip publishes nothing");
+    nothing_changed(&env).await;
+}
+
+#[tokio::test]
+async fn an_event_from_another_account_should_be_a_logged_skip_in_code_too() {
+    let env = failed_orders().await;
+    let app = env.app(&[]);
+    // The function's own account is in the Lambda context's invoked_function_arn.
+    let arn = format!("arn:aws:lambda:{}:{}:function:database-failover", env.account.region, env.account.id);
+    let foreign = rds_event("999999999999", &env.account.region, "orders", "RDS-EVENT-0031", "DB_INSTANCE");
+
+    let response = app.handle_with_context(foreign, Some("req-1"), Some(&arn), None).await.expect("a skip");
+
+    assert_eq!(response.status, Outcome::Skipped, "{response:?}");
+    assert!(response.message.contains("event from account 999999999999"), "{}", response.message);
+    nothing_changed(&env).await;
+
+    // The same event from the function's own account acts.
+    let own = env.failure_event("orders", "RDS-EVENT-0031");
+    let response = app.handle_with_context(own, Some("req-2"), Some(&arn), None).await.expect("a promotion");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert!(!env.is_replica("orders-r").await);
 }
 
 // ------------------------------------------------------------------ decisions expire and are re-checked

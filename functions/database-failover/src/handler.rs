@@ -94,14 +94,16 @@ where
 
     /// An invocation without a Lambda context (tests, local runs): the longest lease.
     pub async fn handle(&self, payload: Value) -> Result<Response, InvokeError> {
-        self.handle_with_context(payload, None, None).await
+        self.handle_with_context(payload, None, None, None).await
     }
 
-    /// An invocation: `request_id` names it in the ledger, `remaining` (until the deadline) sets its lease.
+    /// An invocation: `request_id` names it in the ledger, `function_arn` (`invoked_function_arn`) gives the own
+    /// account (other accounts' events are skipped), `remaining` (until the deadline) sets its lease.
     pub async fn handle_with_context(
         &self,
         payload: Value,
         request_id: Option<&str>,
+        function_arn: Option<&str>,
         remaining: Option<Duration>,
     ) -> Result<Response, InvokeError> {
         let event = intake::parse(&payload).inspect_err(|e| tracing::warn!(error = %e, "rejected event"))?;
@@ -115,7 +117,9 @@ where
                 (route::command(command, &self.region, force), dry_run, force)
             }
             other => {
-                (route::route(other, &self.config.failure_event_ids, &self.region), self.config.common.dry_run, false)
+                let route = route::foreign_account(other, function_arn.and_then(route::account_of))
+                    .unwrap_or_else(|| route::route(other, &self.config.failure_event_ids, &self.region));
+                (route, self.config.common.dry_run, false)
             }
         };
         let owner = ledger::owner(request_id);

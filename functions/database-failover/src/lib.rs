@@ -6,7 +6,8 @@
 //!    SNS topic, a CloudWatch alarm, a manual command, or something else), then [`command`] parses a manual
 //!    command.
 //! 2. [`route`]: a pure mapping from the event (or command) to the work: skip with a reason (not ours, or about
-//!    another region), inform (AWS's own failover), refuse (an alarm over several databases), fix in place
+//!    another region, or from another account than the one in the Lambda context's `invoked_function_arn`:
+//!    [`route::foreign_account`]), inform (AWS's own failover), refuse (an alarm over several databases), fix in place
 //!    (storage full, invalid parameters), or an action on a resource with its [`decide::Trigger`].
 //! 3. [`actions::dispatch`] runs the action: one file per action — [`actions::promote`] (with its DNS step,
 //!    [`actions::repoint`]), [`actions::failover_cluster`], [`actions::fix_in_place`], [`actions::status`],
