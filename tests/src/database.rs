@@ -11,7 +11,7 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_rds::types::{DbInstance, Tag};
 use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
-use database_failover::model::{self, is_promotion_key};
+use database_failover::model::{self, is_promotion_key, LagPoint};
 use database_failover::ports::{LagMetric, ReplicaLag};
 use database_failover::{App, Config};
 use failover_core::aws::AwsError;
@@ -41,9 +41,10 @@ impl ReplicaLag for RecordedLag {
         region: &str,
         metric: LagMetric,
         instances: &[String],
-    ) -> Result<BTreeMap<String, Vec<f64>>, AwsError> {
+        since: i64,
+    ) -> Result<BTreeMap<String, Vec<LagPoint>>, AwsError> {
         self.calls.lock().unwrap().push((region.to_owned(), metric.name(), instances.to_vec()));
-        self.cloudwatch.lags(region, metric, instances).await
+        self.cloudwatch.lags(region, metric, instances, since).await
     }
 }
 
@@ -257,6 +258,12 @@ impl Env {
 /// the newest 30 s ago, then one a minute earlier each, so that every value is the maximum of its own minute of
 /// the function's 5-minute window and reads back as given.
 pub async fn put_lag(account: &Account, metric: LagMetric, id: &str, values: &[f64]) {
+    let aged: Vec<(u64, f64)> = values.iter().enumerate().map(|(i, v)| (30 + 60 * i as u64, *v)).collect();
+    put_lag_aged(account, metric, id, &aged).await
+}
+
+/// `PutMetricData` of `metric` for `id`: each value `(seconds ago, value)`.
+pub async fn put_lag_aged(account: &Account, metric: LagMetric, id: &str, values: &[(u64, f64)]) {
     let unit = match metric {
         LagMetric::ReplicaLag => StandardUnit::Seconds,
         LagMetric::AuroraReplicaLag => StandardUnit::Milliseconds,
@@ -264,12 +271,11 @@ pub async fn put_lag(account: &Account, metric: LagMetric, id: &str, values: &[f
     let now = SystemTime::now();
     let data = values
         .iter()
-        .enumerate()
-        .map(|(i, value)| {
+        .map(|(ago, value)| {
             MetricDatum::builder()
                 .metric_name(metric.name())
                 .dimensions(Dimension::builder().name("DBInstanceIdentifier").value(id).build())
-                .timestamp(DateTime::from(now - Duration::from_secs(30 + 60 * i as u64)))
+                .timestamp(DateTime::from(now - Duration::from_secs(*ago)))
                 .value(*value)
                 .unit(unit.clone())
                 .build()
@@ -294,11 +300,12 @@ pub fn rds_event(account: &str, region: &str, id: &str, event_id: &str, source_t
     let detail_type = if source_type == "CLUSTER" { "RDS DB Cluster Event" } else { "RDS DB Instance Event" };
     json!({
         "version": "0", "id": "e1", "detail-type": detail_type, "source": "aws.rds", "account": account,
-        "time": "2024-05-01T10:07:12Z", "region": region, "resources": [],
+        "time": failover_core::time::format_time(failover_core::time::now_secs()), "region": region, "resources": [],
         "detail": {
             "EventCategories": ["failure"], "SourceType": source_type,
             "SourceArn": format!("arn:aws:rds:{region}:{account}:{kind}:{id}"),
-            "Date": "2024-05-01T10:07:12.123Z", "Message": "test event", "SourceIdentifier": id, "EventID": event_id
+            "Date": failover_core::time::format_time(failover_core::time::now_secs()), "Message": "test event",
+            "SourceIdentifier": id, "EventID": event_id
         }
     })
 }
@@ -307,7 +314,8 @@ pub fn alarm_action(account: &str, name: &str, dimension: (&str, &str)) -> Value
     json!({
         "source": "aws.cloudwatch",
         "alarmArn": format!("arn:aws:cloudwatch:us-east-1:{account}:alarm:{name}"),
-        "accountId": account, "time": "2024-05-01T10:05:00.490+0000", "region": "us-east-1",
+        "accountId": account, "time": failover_core::time::format_time(failover_core::time::now_secs()),
+        "region": "us-east-1",
         "alarmData": {
             "alarmName": name,
             "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": "2024-05-01T10:05:00.490+0000"},

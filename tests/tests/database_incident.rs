@@ -2,6 +2,7 @@
 //! `failover:dns-record` tag names follows that primary only (Route 53 state and notifications asserted).
 
 use database_failover::model::DNS_RECORD_TAG;
+use database_failover::ports::LagMetric;
 use failover_core::ledger::State;
 use failover_core::outcome::Outcome;
 use integration_tests::database::*;
@@ -152,8 +153,10 @@ async fn a_storage_full_event_should_notify_with_the_fix_and_not_promote_unless_
 /// The RDS event subscription's own SNS message about `id` (no EventBridge in between), as SNS hands it to Lambda.
 fn subscription_event(env: &Env, id: &str, event_id: &str) -> serde_json::Value {
     let (region, account) = (&env.account.region, &env.account.id);
+    let now = failover_core::time::format_time(failover_core::time::now_secs());
+    let event_time = format!("{}.000", now.replace('T', " ").trim_end_matches('Z'));
     let message = serde_json::json!({
-        "Event Source": "db-instance", "Event Time": "2024-05-01 10:07:12.123",
+        "Event Source": "db-instance", "Event Time": event_time,
         "Identifier Link": format!("https://console.aws.amazon.com/rds/home?region={region}#dbinstance:id={id}"),
         "Source ID": id, "Source ARN": format!("arn:aws:rds:{region}:{account}:db:{id}"),
         "Event ID": format!("http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event_id}"),
@@ -161,7 +164,7 @@ fn subscription_event(env: &Env, id: &str, event_id: &str) -> serde_json::Value 
     });
     serde_json::json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "Sns": {
         "Type": "Notification", "MessageId": "m-1", "TopicArn": format!("arn:aws:sns:{region}:{account}:rds-events"),
-        "Subject": "RDS Notification Message", "Message": message.to_string(), "Timestamp": "2024-05-01T10:07:13Z",
+        "Subject": "RDS Notification Message", "Message": message.to_string(), "Timestamp": now,
         "MessageAttributes": {"EventID": {"Type": "String", "Value": event_id}}}}]})
 }
 
@@ -301,4 +304,39 @@ async fn an_interrupted_promotion_older_than_the_decision_ttl_should_be_abandone
     let notes = env.notifications().await;
     let summary = notes[0].body()["summary"].as_str().unwrap_or_default().to_owned();
     assert!(summary.contains("DECISION_TTL_MINUTES (10 min)"), "{summary}");
+}
+
+// ------------------------------------------------------------------ lag as of the failure
+
+#[tokio::test]
+async fn mysql_like_lag_should_be_judged_as_of_the_failure_minus_one_after_it_does_not_count_before_it_does() {
+    let env = Env::new().await;
+    env.primary("orders", true).await;
+    env.replica("r-was-fine", "orders", &[]).await;
+    env.replica("r-had-stopped", "orders", &[]).await;
+    // The failure 100 s ago: since then both replicas report -1 (their source is gone).
+    put_lag_aged(&env.account, LagMetric::ReplicaLag, "r-was-fine", &[(30, -1.0), (150, 3.0)]).await;
+    put_lag_aged(&env.account, LagMetric::ReplicaLag, "r-had-stopped", &[(30, -1.0), (150, -1.0)]).await;
+    env.set_status("orders", "failed");
+    let mut event = env.failure_event("orders", "RDS-EVENT-0031");
+    let failed_at = failover_core::time::now_secs() - 100;
+    event["time"] = serde_json::json!(failover_core::time::format_time(failed_at));
+    event["detail"]["Date"] = event["time"].clone();
+
+    let response = ok(&env.app(&[]), event).await;
+
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert!(!env.is_replica("r-was-fine").await, "3 s behind when the primary failed: promoted");
+    assert!(env.is_replica("r-had-stopped").await, "replication had stopped before the failure");
+    let notes = env.notifications().await;
+    let replicas = notes[0].body()["details"]["replicas"].clone();
+    let judged = |id: &str| replicas.as_array().unwrap().iter().find(|v| v["id"] == id).cloned().expect(id);
+    let fine = judged("r-was-fine");
+    assert_eq!((fine["max_lag"].as_f64(), fine["eligible"].as_bool()), (Some(3.0), Some(true)), "{fine}");
+    let at = fine["lag_at"].as_str().and_then(failover_core::time::parse_time).expect("the datapoint's time");
+    assert!(at <= failed_at, "the datapoint judged is from before the failure: {fine}");
+    let stopped = judged("r-had-stopped");
+    assert!(stopped["reason"].as_str().unwrap().contains("not running before the failure"), "{stopped}");
+    let summary = notes[0].body()["summary"].as_str().unwrap_or_default().to_owned();
+    assert!(summary.contains(&format!("ReplicaLag 3 s at {}", failover_core::time::format_time(at))), "{summary}");
 }

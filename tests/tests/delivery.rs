@@ -487,12 +487,14 @@ impl Databases {
             ("db", "RDS DB Instance Event")
         };
         let region = &self.account.region;
+        // Now: database-failover judges replica lag as of the event's time.
+        let now = failover_core::time::format_time(failover_core::time::now_secs());
         json!({
             "version": "0", "id": "e1", "detail-type": detail_type, "source": "aws.rds", "account": self.account.id,
-            "time": "2024-05-01T10:07:12Z", "region": region, "resources": [],
+            "time": now, "region": region, "resources": [],
             "detail": {"EventCategories": ["failure"], "SourceType": source_type,
                 "SourceArn": format!("arn:aws:rds:{region}:{}:{kind}:{id}", self.account.id),
-                "Date": "2024-05-01T10:07:12.123Z", "Message": "test event", "SourceIdentifier": id,
+                "Date": now, "Message": "test event", "SourceIdentifier": id,
                 "EventID": event_id}
         })
     }

@@ -1,10 +1,9 @@
 //! The invocation: intake ([`failover_core::intake`]), route ([`crate::route`]), dispatch to the action
 //! ([`crate::actions::dispatch`], with this invocation's ledger name and lease), finish ([`failover_core::invoke::finish`]: log, publish, answer).
 //!
-//! Errors: `Err` only when a retry could help (a report carries a transient AWS error, published first), so
-//! Lambda retries the event and the promotion record makes the retry complete the same decision; and for
-//! invalid events and commands (for the dead-letter queue or the person who typed them). Everything else —
-//! events that are not ours, refusals, permanent AWS errors — is `Ok` with a status.
+//! Errors: `Err` only when a retry could help (a report carries a transient AWS error, published first: the
+//! retry completes the same decision), and for invalid events and commands. Everything else — events that are
+//! not ours, refusals, permanent AWS errors — is `Ok` with a status.
 
 use std::time::Duration;
 
@@ -137,6 +136,7 @@ where
             },
             config: &self.config,
             region: &self.region,
+            failure_at: route::failure_time(&event),
         };
         // Boxed: the nested futures are otherwise too deep for the compiler's layout computation.
         let report = Box::pin(actions::dispatch(&ctx, route, dry_run)).await?;

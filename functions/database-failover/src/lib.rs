@@ -42,6 +42,9 @@
 //! - `PROMOTE_WHEN_AVAILABLE` applies to alarms only: an RDS event about an `available` primary never promotes;
 //!   `promote` away from an `available` primary needs `"force": true`, and its notification says the old
 //!   primary was not fenced.
+//! - Replica lag is judged as of the failure ([`decide::lag_as_of`]): the datapoints of the 5 minutes before the
+//!   event's or alarm's time ([`actions::Context::failure_at`]; commands and `readiness`: now); a -1 after the
+//!   failure does not count (the source is gone), a -1 before it does, and no datapoint before it is unknown lag.
 //! - With `ALLOW_CROSS_REGION`, a primary is unreachable only when its region does not answer (a connection
 //!   failure or a timeout after the SDK's retries, [`actions::facts::unreachable`]); throttling and access
 //!   denied are errors.

@@ -62,6 +62,16 @@ pub struct Cname {
     pub values: Vec<String>,
 }
 
+/// One lag datapoint: the maximum of the minute starting at `at` (seconds since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LagPoint {
+    pub at: i64,
+    pub value: f64,
+}
+
+/// How far back from the failure a replica's lag is looked at, in seconds.
+pub const LAG_LOOK_BACK_SECS: i64 = 300;
+
 /// Statuses in which a primary counts as down (together with "not found").
 pub const DOWN_STATUSES: &[&str] = &[
     "failed",

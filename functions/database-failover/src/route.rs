@@ -65,6 +65,16 @@ pub fn foreign_account(event: &Event, own_account: Option<&str>) -> Option<Route
         .then(|| Route::Skip(format!("event from account {account}, not this function's account {own}: not ours")))
 }
 
+/// When an RDS event or alarm says the failure happened (its `time`); `None` for commands and other events.
+pub fn failure_time(event: &Event) -> Option<i64> {
+    let time = match event {
+        Event::Rds(rds) => rds.time.as_deref(),
+        Event::Alarm(alarm) => alarm.time.as_deref(),
+        _ => None,
+    };
+    time.and_then(failover_core::time::parse_time)
+}
+
 /// The account in a Lambda function's ARN (`arn:aws:lambda:<region>:<account>:function:<name>`).
 pub fn account_of(function_arn: &str) -> Option<&str> {
     failover_core::intake::split_arn(function_arn).map(|p| p.account).filter(|a| !a.is_empty())

@@ -95,7 +95,7 @@ fn replicas() -> impl Strategy<Value = Vec<Candidate>> {
             .map(|(i, (status, opted_in, region, priority, lag))| {
                 let mut instance = instance(region, format!("r{i}"), status, opted_in, priority);
                 instance.source = Some(DbRef::new(HOME, "orders"));
-                Candidate { instance, lag }
+                Candidate { instance, lag, lag_at: None }
             })
             .collect()
     })
@@ -331,7 +331,7 @@ proptest! {
         let facts = PromotionFacts {
             primary_ref: DbRef::new(HOME, "orders"),
             primary: PrimaryState::Missing,
-            replicas: vec![Candidate { instance: replica, lag: vec![1.0] }],
+            replicas: vec![Candidate { instance: replica, lag: vec![1.0], lag_at: None }],
             record: None,
             recorded: None,
         };
@@ -400,7 +400,7 @@ fn cluster_facts() -> impl Strategy<Value = (ClusterFacts, Option<i64>)> {
                 if exists {
                     let mut instance = instance(HOME, id, status, opted_in, None);
                     instance.cluster = Some("catalog".into());
-                    candidates.push(Candidate { instance, lag });
+                    candidates.push(Candidate { instance, lag, lag_at: None });
                 }
             }
             let mut tags = BTreeMap::new();
@@ -658,7 +658,7 @@ mod incident {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
-    use database_failover::model::{Cluster, Cname, DbRef, EndpointRecord, Instance, DNS_RECORD_TAG};
+    use database_failover::model::{Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, DNS_RECORD_TAG};
     use database_failover::ports::{Databases, Dns, LagMetric, ReplicaLag};
     use failover_core::aws::AwsError;
     use failover_core::ledger::State;
@@ -763,8 +763,11 @@ mod incident {
             _: &str,
             _: LagMetric,
             instances: &[String],
-        ) -> Result<std::collections::BTreeMap<String, Vec<f64>>, AwsError> {
-            Ok(instances.iter().map(|i| (i.clone(), vec![1.0])).collect())
+            since: i64,
+        ) -> Result<std::collections::BTreeMap<String, Vec<LagPoint>>, AwsError> {
+            // One datapoint a minute into the look-back window: before the failure, whenever it was.
+            let point = LagPoint { at: since + 60, value: 1.0 };
+            Ok(instances.iter().map(|i| (i.clone(), vec![point])).collect())
         }
     }
 

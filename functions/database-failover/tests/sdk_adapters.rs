@@ -92,12 +92,15 @@ fn promote_ok(id: &'static str) -> Rule {
         .then_output(|| PromoteReadReplicaOutput::builder().build())
 }
 
+/// One datapoint per query id, a minute into the window asked for (so: before the failure).
 fn lag(values: &[(&str, f64)]) -> Rule {
     let results: Vec<(String, f64)> = values.iter().map(|(i, v)| (i.to_string(), *v)).collect();
-    mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_output(move || {
+    mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |input| {
+        let start = input.start_time().map_or(0, |t| t.secs());
+        let minute = aws_smithy_types::DateTime::from_secs(start + 60);
         let mut out = GetMetricDataOutput::builder();
         for (id, v) in &results {
-            out = out.metric_data_results(MetricDataResult::builder().id(id).values(*v).build());
+            out = out.metric_data_results(MetricDataResult::builder().id(id).timestamps(minute).values(*v).build());
         }
         out.build()
     })
@@ -518,15 +521,22 @@ async fn lag_adapter_should_query_every_replica_in_one_call_and_read_maxima_per_
                 && r.end_time().zip(r.start_time()).is_some_and(|(e, s)| e.secs() - s.secs() == 300)
         })
         .then_output(|| {
+            let (t1, t2) = (aws_smithy_types::DateTime::from_secs(120), aws_smithy_types::DateTime::from_secs(60));
             GetMetricDataOutput::builder()
-                .metric_data_results(MetricDataResult::builder().id("m0").values(4.0).values(2.0).build())
-                .metric_data_results(MetricDataResult::builder().id("m2").values(-1.0).build())
+                .metric_data_results(
+                    MetricDataResult::builder().id("m0").timestamps(t1).timestamps(t2).values(4.0).values(2.0).build(),
+                )
+                .metric_data_results(MetricDataResult::builder().id("m2").timestamps(t1).values(-1.0).build())
                 .build()
         });
     let lag = CloudWatchLag::new(client!(aws_sdk_cloudwatch, "us-east-1", [&rule]));
     let ids = ["a".to_owned(), "b".to_owned(), "c".to_owned()];
 
-    let values = lag.lags("us-east-1", LagMetric::ReplicaLag, &ids).await.expect("lags");
+    let since = failover_core::time::now_secs() - 300;
+    let values = lag.lags("us-east-1", LagMetric::ReplicaLag, &ids, since).await.expect("lags");
+    assert_eq!(values["a"].iter().map(|p| p.at).collect::<Vec<_>>(), [120, 60], "each value with its minute");
+    let values: std::collections::BTreeMap<String, Vec<f64>> =
+        values.into_iter().map(|(id, points)| (id, points.iter().map(|p| p.value).collect())).collect();
 
     assert_eq!(rule.num_calls(), 1);
     assert_eq!(values["a"], [4.0, 2.0]);
@@ -616,10 +626,13 @@ fn instances_output(instances: Vec<DbInstance>) -> DescribeDbInstancesOutput {
     DescribeDbInstancesOutput::builder().set_db_instances(Some(instances)).build()
 }
 
+/// One datapoint per replica, the minute before the scenarios' failure (their events' time, 2024-05-01T10:07:12Z).
 fn lag_output(values: &[f64]) -> GetMetricDataOutput {
+    let minute = aws_smithy_types::DateTime::from_secs(1_714_558_032 - 60);
     let mut out = GetMetricDataOutput::builder();
     for (i, v) in values.iter().enumerate() {
-        out = out.metric_data_results(MetricDataResult::builder().id(format!("m{i}")).values(*v).build());
+        let result = MetricDataResult::builder().id(format!("m{i}")).timestamps(minute).values(*v);
+        out = out.metric_data_results(result.build());
     }
     out.build()
 }

@@ -14,8 +14,8 @@ use failover_core::aws::AwsError;
 use failover_core::ledger::{Ledger, Snapshot, State};
 
 use super::Context;
-use crate::decide::{Candidate, ClusterFacts, PrimaryState, PromotionFacts};
-use crate::model::{self, Cluster, DbRef, Instance, Record, FAILOVER_KEY_PREFIX};
+use crate::decide::{lag_as_of, Candidate, ClusterFacts, PrimaryState, PromotionFacts};
+use crate::model::{self, Cluster, DbRef, Instance, LagPoint, Record, FAILOVER_KEY_PREFIX, LAG_LOOK_BACK_SECS};
 use crate::ports::{Databases, Dns, LagMetric, ReplicaLag};
 
 impl<D, L, R, G> Context<'_, D, L, R, G>
@@ -83,15 +83,22 @@ where
         }
 
         // Lags: one GetMetricData call per region holding replicas.
-        let mut lags: BTreeMap<DbRef, Vec<f64>> = BTreeMap::new();
+        // Lags as of the failure: one GetMetricData call per region holding replicas.
+        let failure_at = self.failure_time();
+        let since = failure_at - LAG_LOOK_BACK_SECS;
+        let mut lags: BTreeMap<DbRef, Vec<LagPoint>> = BTreeMap::new();
         for (region, ids) in ids_by_region(replicas.iter().map(|r| &r.at)) {
-            if let Some(found) = self.tolerant(&region, self.lag.lags(&region, LagMetric::ReplicaLag, &ids)).await? {
-                lags.extend(found.into_iter().map(|(id, values)| (DbRef::new(&region, id), values)));
+            let call = self.lag.lags(&region, LagMetric::ReplicaLag, &ids, since);
+            if let Some(found) = self.tolerant(&region, call).await? {
+                lags.extend(found.into_iter().map(|(id, points)| (DbRef::new(&region, id), points)));
             }
         }
         let replicas = replicas
             .into_iter()
-            .map(|instance| Candidate { lag: lags.get(&instance.at).cloned().unwrap_or_default(), instance })
+            .map(|instance| {
+                let (lag, lag_at) = lag_as_of(lags.get(&instance.at).map_or(&[][..], Vec::as_slice), failure_at);
+                Candidate { instance, lag, lag_at }
+            })
             .collect();
         Ok(PromotionFacts { primary_ref: primary_ref.clone(), primary, replicas, record, recorded })
     }
@@ -145,10 +152,15 @@ where
         if let Some(c) = &cluster {
             let instances = self.databases.cluster_instances(region, id).await?;
             let readers: Vec<String> = c.members.iter().filter(|m| !m.writer).map(|m| m.id.clone()).collect();
-            let lags = self.lag.lags(region, LagMetric::AuroraReplicaLag, &readers).await?;
+            let failure_at = self.failure_time();
+            let since = failure_at - LAG_LOOK_BACK_SECS;
+            let lags = self.lag.lags(region, LagMetric::AuroraReplicaLag, &readers, since).await?;
             members = instances
                 .into_iter()
-                .map(|instance| Candidate { lag: lags.get(&instance.at.id).cloned().unwrap_or_default(), instance })
+                .map(|instance| {
+                    let (lag, lag_at) = lag_as_of(lags.get(&instance.at.id).map_or(&[][..], Vec::as_slice), failure_at);
+                    Candidate { instance, lag, lag_at }
+                })
                 .collect();
         }
         let failovers = || snapshot.records.iter().filter(|r| r.key.starts_with(FAILOVER_KEY_PREFIX));

@@ -53,6 +53,9 @@ pub struct Context<'a, D, L, R, G> {
     pub config: &'a Config,
     /// The function's own region: plain identifiers are in it, and only its errors stop the work.
     pub region: &'a str,
+    /// When the failure happened (seconds since the epoch): the RDS event's or the alarm's time; `None` for
+    /// manual commands (then: now). Lag is judged as of then.
+    pub failure_at: Option<i64>,
 }
 
 impl<D, L, R, G> Context<'_, D, L, R, G>
@@ -76,6 +79,12 @@ where
     /// Seconds since the epoch, now.
     pub fn now(&self) -> i64 {
         (self.session.clock)()
+    }
+
+    /// When the failure happened (never later than now): lags are judged as of then.
+    pub fn failure_time(&self) -> i64 {
+        let now = self.now();
+        self.failure_at.map_or(now, |at| at.min(now))
     }
 
     /// Carries out a plan of [`crate::decide::decide_promotion`] or [`crate::decide::decide_cluster`] (`aurora`)

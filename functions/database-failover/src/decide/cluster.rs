@@ -57,6 +57,7 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
                 status: status.to_owned(),
                 priority: m.promotion_tier,
                 max_lag: candidate.and_then(|c| max_lag(&c.lag)),
+                lag_at: candidate.and_then(|c| c.lag_at).map(failover_core::time::format_time),
                 eligible: reason.is_none(),
                 reason: reason.unwrap_or_else(|| "eligible".into()),
             }

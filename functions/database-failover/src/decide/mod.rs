@@ -9,7 +9,7 @@
 use failover_core::notify::Severity;
 use serde::Serialize;
 
-use crate::model::{Cluster, DbRef, Instance, Record, Repoint};
+use crate::model::{Cluster, DbRef, Instance, LagPoint, Record, Repoint, LAG_LOOK_BACK_SECS};
 
 mod cluster;
 mod dns;
@@ -114,6 +114,20 @@ impl PrimaryState {
 pub struct Candidate {
     pub instance: Instance,
     pub lag: Vec<f64>,
+    /// The minute of the newest datapoint in `lag` (seconds since the epoch).
+    pub lag_at: Option<i64>,
+}
+
+/// A replica's lag as of the failure (`failure_at`): the datapoints of the [`LAG_LOOK_BACK_SECS`] before it,
+/// newest first, and the newest one's minute. Datapoints after the failure do not count: once the source is
+/// gone, MySQL replicas report -1 (replication cannot connect), which says nothing about how far behind they
+/// were. A -1 before it still counts (replication had already stopped), and no datapoint before it means the
+/// lag is unknown.
+pub fn lag_as_of(points: &[LagPoint], failure_at: i64) -> (Vec<f64>, Option<i64>) {
+    let mut before: Vec<LagPoint> =
+        points.iter().copied().filter(|p| p.at <= failure_at && failure_at - p.at <= LAG_LOOK_BACK_SECS).collect();
+    before.sort_by_key(|p| std::cmp::Reverse(p.at));
+    (before.iter().map(|p| p.value).collect(), before.first().map(|p| p.at))
 }
 
 /// Everything [`decide_promotion`] needs.
@@ -140,6 +154,8 @@ pub struct Verdict {
     pub priority: i32,
     /// Highest lag over the window (seconds for RDS, milliseconds for Aurora); `None` without data.
     pub max_lag: Option<f64>,
+    /// The minute of the newest datapoint judged (RFC 3339), at or before the failure.
+    pub lag_at: Option<String>,
     pub eligible: bool,
     /// `eligible`, or why not.
     pub reason: String,

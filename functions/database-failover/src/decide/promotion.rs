@@ -260,7 +260,7 @@ pub(super) fn abandon_reason(
         .iter()
         .find(|c| c.instance.at == recorded.at)
         .cloned()
-        .unwrap_or_else(|| Candidate { instance: recorded.clone(), lag: Vec::new() });
+        .unwrap_or_else(|| Candidate { instance: recorded.clone(), lag: Vec::new(), lag_at: None });
     let verdict = replica_verdict(&candidate, &primary.region, settings);
     (!verdict.eligible).then(|| format!("{chosen} no longer passes the guards: {}", verdict.reason))
 }
@@ -281,8 +281,8 @@ pub fn verdicts(facts: &PromotionFacts, settings: &Settings) -> Vec<Verdict> {
 }
 
 /// A replica is eligible when it is available, opted in (IAM allows `PromoteReadReplica` only on opted-in
-/// instances), in the primary's region unless cross-region is allowed, and its `ReplicaLag` over the window
-/// is known, never -1 and at most `MAX_REPLICA_LAG_SECONDS`.
+/// instances), in the primary's region unless cross-region is allowed, and its `ReplicaLag` as of the failure
+/// ([`super::lag_as_of`]: the 5 minutes before it) is known, never -1 and at most `MAX_REPLICA_LAG_SECONDS`.
 fn replica_verdict(candidate: &Candidate, home_region: &str, settings: &Settings) -> Verdict {
     let instance = &candidate.instance;
     let (priority, priority_note) = priority_of(instance);
@@ -296,9 +296,9 @@ fn replica_verdict(candidate: &Candidate, home_region: &str, settings: &Settings
     } else if instance.at.region != home_region && !settings.allow_cross_region {
         Some(format!("in another region ({}) and ALLOW_CROSS_REGION is false", instance.at.region))
     } else if candidate.lag.is_empty() {
-        Some("ReplicaLag unknown: no data in the last 5 minutes".to_owned())
+        Some("ReplicaLag unknown: no data in the 5 minutes before the failure".to_owned())
     } else if candidate.lag.iter().any(|v| *v < 0.0) {
-        Some("replication is not running (ReplicaLag -1 in the last 5 minutes)".to_owned())
+        Some("replication was not running before the failure (ReplicaLag -1)".to_owned())
     } else if max_lag.is_some_and(|lag| lag > limit) {
         Some(format!("ReplicaLag reached {} s, above MAX_REPLICA_LAG_SECONDS ({limit} s)", number(max_lag)))
     } else {
@@ -310,6 +310,7 @@ fn replica_verdict(candidate: &Candidate, home_region: &str, settings: &Settings
         status: instance.status.clone(),
         priority,
         max_lag,
+        lag_at: candidate.lag_at.map(failover_core::time::format_time),
         eligible: reason.is_none(),
         reason: match (reason, priority_note) {
             (Some(r), _) => r,

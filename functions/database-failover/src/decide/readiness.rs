@@ -193,6 +193,7 @@ mod tests {
             status: "available".into(),
             priority: 100,
             max_lag: Some(1.0),
+            lag_at: None,
             eligible,
             reason: reason.into(),
         }
