@@ -44,6 +44,20 @@ async fn record(env: &Env, zone_id: &str) -> (Option<i64>, Vec<String>) {
     (set.ttl(), set.resource_records().iter().map(|r| r.value().to_owned()).collect())
 }
 
+/// Tags `primary` with `failover:dns-record=<zone>/writer.shop.internal`.
+async fn tag_dns_record(env: &Env, primary: &str, zone_id: &str) {
+    let arn = env.describe(primary).await.db_instance_arn.expect("arn");
+    let value = format!("{zone_id}/writer.shop.internal");
+    env.account
+        .rds()
+        .add_tags_to_resource()
+        .resource_name(arn)
+        .tags(tag(DNS_RECORD_TAG, &value))
+        .send()
+        .await
+        .expect("tag");
+}
+
 async fn endpoint(env: &Env, id: &str) -> String {
     env.describe(id).await.endpoint.and_then(|e| e.address).expect("endpoint")
 }
@@ -59,16 +73,7 @@ async fn a_record_shared_by_two_primaries_should_follow_only_the_primary_it_poin
     let orders = endpoint(&env, "orders").await;
     let zone_id = zone_with_record(&env, &orders).await;
     for primary in ["orders", "billing"] {
-        let arn = env.describe(primary).await.db_instance_arn.expect("arn");
-        let value = format!("{zone_id}/writer.shop.internal");
-        env.account
-            .rds()
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .tags(tag(DNS_RECORD_TAG, &value))
-            .send()
-            .await
-            .expect("tag");
+        tag_dns_record(&env, primary, &zone_id).await;
     }
     let app = env.app(&[]);
 
@@ -304,6 +309,37 @@ async fn an_interrupted_promotion_older_than_the_decision_ttl_should_be_abandone
     let notes = env.notifications().await;
     let summary = notes[0].body()["summary"].as_str().unwrap_or_default().to_owned();
     assert!(summary.contains("DECISION_TTL_MINUTES (10 min)"), "{summary}");
+}
+
+#[tokio::test]
+async fn a_promotion_cut_short_while_the_replica_is_modifying_should_be_waited_for_and_its_dns_step_completed_by_the_retry(
+) {
+    let env = Env::new().await;
+    orders(&env).await;
+    let orders_endpoint = endpoint(&env, "orders").await;
+    let zone_id = zone_with_record(&env, &orders_endpoint).await;
+    tag_dns_record(&env, "orders", &zone_id).await;
+    env.set_status("orders", "failed");
+    // The invocation recorded its decision, asked for the promotion of r-mid and died: r-mid is modifying.
+    env.crashed_decision("orders", "r-mid", 60).await;
+    env.set_status("r-mid", "modifying");
+    let app = env.app(&[]);
+
+    let retry = app.handle(env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert!(retry.is_err(), "a transient error, so that Lambda retries: {retry:?}");
+    assert_eq!(env.promotion("orders").await, Some((State::Pending, "r-mid".to_owned())), "neither abandoned nor done");
+    assert!(env.is_replica("r-fast").await && env.is_replica("r-lag").await, "no other replica chosen");
+    assert_eq!(record(&env, &zone_id).await.1, std::slice::from_ref(&orders_endpoint), "DNS not changed yet");
+
+    // AWS finishes the promotion; Lambda's next retry completes the DNS step and the record.
+    env.account.rds().promote_read_replica().db_instance_identifier("r-mid").send().await.expect("promoted");
+    env.set_status("r-mid", "available");
+    let done = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert_eq!(done.status, Outcome::Succeeded, "{done:?}");
+    assert_eq!(record(&env, &zone_id).await.1, [endpoint(&env, "r-mid").await], "the record follows r-mid");
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-mid".to_owned())));
+    assert!(env.is_replica("r-fast").await && env.is_replica("r-lag").await);
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"], "one notification: the success");
 }
 
 // ------------------------------------------------------------------ lag as of the failure

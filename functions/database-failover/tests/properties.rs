@@ -298,6 +298,13 @@ proptest! {
                 prop_assert_eq!(&a.record.subject, &record.subject);
                 prop_assert!(!a.reason.is_empty());
             }
+            Plan::Wait { .. } => {
+                // Only for a pending decision whose replica is being promoted: nothing else is chosen.
+                let record = facts.record.as_ref().expect("only with a record");
+                let recorded = facts.recorded.as_ref().expect("the recorded replica exists");
+                prop_assert_eq!(record.state, State::Pending);
+                prop_assert!(decide::PROMOTING_STATUSES.contains(&recorded.status.as_str()));
+            }
             Plan::Refuse(r) => prop_assert!(!r.reason.is_empty()),
             Plan::Skip { reason } => prop_assert!(!reason.is_empty()),
             other => prop_assert!(false, "a promotion decision planned {:?}", other),

@@ -21,6 +21,7 @@
 use crate::command::Subject;
 use crate::config::Config;
 use crate::decide::{Plan, Settings, Trigger};
+use failover_core::aws::AwsError;
 use failover_core::invoke::InvokeError;
 use failover_core::ledger::{Ledger, Session, Snapshot};
 use failover_core::report::Report;
@@ -102,6 +103,14 @@ where
     ) -> Acted {
         let report = match plan {
             Plan::Skip { reason } => report::skipped(reason),
+            // A transient error: Lambda retries the event once the promotion may be done.
+            Plan::Wait { resource, reason } => report::skipped(reason.clone()).error(AwsError {
+                operation: "PromoteReadReplica",
+                resource,
+                code: Some("PromotionInProgress".into()),
+                transient: true,
+                message: reason,
+            }),
             Plan::Inform(info) => report::inform(&info),
             Plan::Refuse(refusal) => {
                 let action = if aurora { report::FAILOVER_CLUSTER } else { report::PROMOTE };

@@ -20,6 +20,10 @@ pub use cluster::decide_cluster;
 pub use dns::{repoint_step, DnsResult, DnsStep};
 pub use promotion::{decide_promotion, verdicts};
 
+/// The statuses of a replica while `PromoteReadReplica` works on it: a pending decision whose replica is in one
+/// of them is waited for, not re-checked (the promotion may have been asked for already).
+pub const PROMOTING_STATUSES: &[&str] = &["modifying", "rebooting"];
+
 /// After a promotion is recorded, a repeated event within this many seconds re-applies the DNS change
 /// (idempotent), so a retry after a failed Route 53 call completes the job. Matches the 15-minute maximum
 /// event age of the deployment's EventBridge rules and Lambda's asynchronous retries.
@@ -254,6 +258,12 @@ pub enum Plan {
     Skip {
         reason: String,
     },
+    /// A recorded promotion is under way in AWS (the replica is `modifying` or `rebooting`): nothing to do now,
+    /// and Lambda's retry (a transient error) completes the DNS step and the record once it is done.
+    Wait {
+        resource: String,
+        reason: String,
+    },
     Refuse(Refusal),
     /// A pending decision is abandoned, not completed.
     Abandon(Abandonment),
@@ -269,6 +279,7 @@ impl Plan {
             Plan::FailoverCluster(c) => format!("would fail over to {}", c.target),
             Plan::AlreadyPromoted { replica, at, .. } => format!("already failed over to {} at {at}", replica.id),
             Plan::Skip { reason } => format!("would do nothing: {reason}"),
+            Plan::Wait { reason, .. } => format!("would wait: {reason}"),
             Plan::Refuse(r) => format!("would refuse: {}", r.reason),
             Plan::Abandon(a) => format!("would abandon the decision to {}: {}", a.decision, a.reason),
             Plan::Inform(_) => "informational only".to_owned(),

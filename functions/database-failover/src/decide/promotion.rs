@@ -5,7 +5,7 @@ use failover_core::notify::Severity;
 use super::REPOINT_WINDOW_SECS;
 use super::{
     best, max_lag, Abandonment, Candidate, Plan, PrimaryState, Promotion, PromotionFacts, Refusal, Settings, Trigger,
-    Verdict,
+    Verdict, PROMOTING_STATUSES,
 };
 use failover_core::ledger::State;
 
@@ -146,6 +146,21 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
                 severity: Severity::Warning,
                 replicas: verdicts(facts, settings),
             });
+        }
+    }
+    // Crashed after PromoteReadReplica, before the DNS step: the replica is being promoted. Wait for it.
+    if let Some(r) =
+        facts.recorded.as_ref().filter(|r| r.source.is_some() && PROMOTING_STATUSES.contains(&r.status.as_str()))
+    {
+        if record.state == State::Pending && !replaced(record, facts) {
+            return Plan::Wait {
+                resource: primary.id.clone(),
+                reason: format!(
+                    "{chosen}, recorded at {} to replace {}, is {}: its promotion may be under way; the retry \
+                     completes it",
+                    record.at, primary.id, r.status
+                ),
+            };
         }
     }
     if record.state == State::Pending {

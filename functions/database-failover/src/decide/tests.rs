@@ -421,7 +421,7 @@ proptest::proptest! {
             chosen.instance.tags.clear();
         }
         if !available {
-            chosen.instance.status = "modifying".into();
+            chosen.instance.status = "failed".into();
         }
         let status = if primary_down { "failed" } else { "available" };
         let mut f = pending(PrimaryState::Found(primary(status)), chosen);
@@ -754,4 +754,15 @@ fn a_replica_without_lag_before_the_failure_or_with_minus_one_before_it_is_not_e
     assert!(v[0].reason.contains("not running before the failure"), "{:?}", v[0]);
     assert!(v[1].reason.contains("no data in the 5 minutes before the failure"), "{:?}", v[1]);
     assert!(v[2].eligible);
+}
+
+#[test]
+fn when_the_recorded_replica_is_being_promoted_the_decision_should_be_waited_for_not_abandoned() {
+    let mut chosen = replica(EAST, "r-chosen", &[0.0]);
+    chosen.instance.status = "modifying".into();
+    let f = pending(PrimaryState::Found(primary("available")), chosen);
+    match decide_promotion(&failure(), &f, &settings(), NOW) {
+        Plan::Wait { reason, .. } => assert!(reason.contains("r-chosen") && reason.contains("modifying"), "{reason}"),
+        other => panic!("{other:#?}"),
+    }
 }
