@@ -110,9 +110,15 @@ impl Env {
     /// (`ago` seconds ago): the pending record is in the ledger, written as the function writes it, and its lease
     /// ran out; nothing was promoted.
     pub async fn crashed_decision(&self, primary: &str, replica: &str, ago: i64) {
+        self.crashed_decision_at(primary, replica, failover_core::time::now_secs() - ago).await
+    }
+
+    /// [`Env::crashed_decision`] at `at` (seconds since the epoch).
+    pub async fn crashed_decision_at(&self, primary: &str, replica: &str, at: i64) {
         let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
         let resource = format!("db-instance:{}/{primary}", self.account.region);
         let now = failover_core::time::now_secs();
+        let ago = now - at;
         let chosen = self.describe(replica).await;
         let decision = model::Record::new(model::DbRef::new(&self.account.region, replica), now - ago)
             .with_resource_id(chosen.dbi_resource_id.clone());
@@ -125,7 +131,8 @@ impl Env {
         let begin = Begin {
             owner: "crashed",
             now: now - ago,
-            hold_secs: 1,
+            // A lease that ran out at once: the invocation is dead.
+            hold_secs: -1,
             retention_secs: 86_400,
             records: &[record],
             force: false,

@@ -342,6 +342,46 @@ async fn a_promotion_cut_short_while_the_replica_is_modifying_should_be_waited_f
     assert_eq!(outcomes(&env.notifications().await), ["succeeded"], "one notification: the success");
 }
 
+static CLOCK: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+
+fn fixed_clock() -> i64 {
+    *CLOCK.get().expect("clock set")
+}
+
+#[tokio::test]
+async fn a_decision_abandoned_in_the_same_second_should_not_block_the_next_one() {
+    let env = Env::new().await;
+    orders(&env).await;
+    // Every invocation below sees the same second as the decision that died.
+    let second = failover_core::time::now_secs() - 5;
+    env.crashed_decision_at("orders", "r-mid", second).await;
+    CLOCK.set(second).expect("clock");
+    let app = env.app(&[]).with_clock(fixed_clock);
+
+    let reboot = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
+    assert_eq!(reboot.status, Outcome::Refused, "abandoned: {reboot:?}");
+    env.set_status("orders", "failed");
+    let failure = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(failure.status, Outcome::Succeeded, "{failure:?}");
+    let keys: Vec<(String, State)> = env
+        .records("db-instance:us-east-1/orders")
+        .await
+        .into_iter()
+        .filter(|r| r.key.starts_with("promotion#"))
+        .map(|r| (r.key, r.state))
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let plain = format!("promotion#{second}");
+    assert!(keys.iter().any(|(k, s)| *k == plain && *s == State::Abandoned), "{keys:?}");
+    assert!(keys.iter().any(|(k, s)| k.starts_with(&format!("{plain}#")) && *s == State::Done), "{keys:?}");
+    assert!(
+        keys.iter().any(|(_, s)| *s == State::Abandoned) && keys.iter().any(|(_, s)| *s == State::Done),
+        "{keys:?}"
+    );
+    assert!(!env.is_replica("r-fast").await, "the new decision chose afresh");
+}
+
 // ------------------------------------------------------------------ lag as of the failure
 
 #[tokio::test]

@@ -180,9 +180,13 @@ where
         return Acted::Done(report::promotion(p, trigger, Outcome::DryRun, None, &planned, days));
     }
     let resource = promotion_resource(&p.primary);
-    // A resumed decision is already in the ledger, pending, under its key; a new one gets its own.
-    let key =
+    // A resumed decision is already in the ledger, pending, under its key; a new one gets its own (with this
+    // invocation's name when a decision abandoned in the same second holds the plain one).
+    let mut key =
         if p.resumed { p.record.key.clone() } else { promotion_key(p.record.at_secs.unwrap_or_else(|| ctx.now())) };
+    if !p.resumed && snapshot.record(&key).is_some() {
+        key = format!("{key}#{}", ctx.session.owner);
+    }
     let records = if p.resumed {
         Vec::new()
     } else {
