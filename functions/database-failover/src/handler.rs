@@ -1,9 +1,8 @@
 //! The invocation: intake ([`failover_core::intake`]), route ([`crate::route`]), dispatch to the action
 //! ([`crate::actions::dispatch`], with this invocation's ledger name and lease), finish ([`failover_core::invoke::finish`]: log, publish, answer).
 //!
-//! Errors: `Err` only when a retry could help (a report carries a transient AWS error, published first: the
-//! retry completes the same decision), and for invalid events and commands. Everything else — events that are
-//! not ours, refusals, permanent AWS errors — is `Ok` with a status.
+//! Errors: `Err` only when a retry could help (a transient AWS error, published first) and for invalid events
+//! and commands; everything else (not ours, refusals, permanent AWS errors) is `Ok` with a status.
 
 use std::time::Duration;
 
@@ -116,8 +115,7 @@ where
                 (route::command(command, &self.region, force), dry_run, force)
             }
             other => {
-                let route = route::foreign_account(other, function_arn.and_then(route::account_of))
-                    .unwrap_or_else(|| route::route(other, &self.config.failure_event_ids, &self.region));
+                let route = route::route_from(other, &self.config.failure_event_ids, &self.region, function_arn);
                 (route, self.config.common.dry_run, false)
             }
         };

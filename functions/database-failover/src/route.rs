@@ -51,6 +51,12 @@ pub enum Route {
     Resume,
 }
 
+/// [`route`], after [`foreign_account`] against the account of `function_arn` (the invoked function's ARN).
+pub fn route_from(event: &Event, failure_event_ids: &[String], home_region: &str, function_arn: Option<&str>) -> Route {
+    foreign_account(event, function_arn.and_then(account_of))
+        .unwrap_or_else(|| route(event, failure_event_ids, home_region))
+}
+
 /// An alarm or RDS event from another account than the function's own (`own_account`, from the Lambda
 /// context's `invoked_function_arn`): a logged skip, whatever the EventBridge rule let through. `None` when it
 /// is this account's, or when either account is unknown (local runs without a context).
