@@ -11,10 +11,11 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_rds::types::{DbInstance, Tag};
 use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
+use database_failover::model::{self, is_promotion_key, LagPoint};
 use database_failover::ports::{LagMetric, ReplicaLag};
 use database_failover::{App, Config};
 use failover_core::aws::AwsError;
-use failover_core::ledger::{DynamoLedger, Ledger, Record, State};
+use failover_core::ledger::{Begin, Begun, DynamoLedger, Ledger, Record, State};
 use failover_core::notify::SnsNotifier;
 use failover_core::response::Response;
 use serde_json::{json, Value};
@@ -40,9 +41,10 @@ impl ReplicaLag for RecordedLag {
         region: &str,
         metric: LagMetric,
         instances: &[String],
-    ) -> Result<BTreeMap<String, Vec<f64>>, AwsError> {
+        since: i64,
+    ) -> Result<BTreeMap<String, Vec<LagPoint>>, AwsError> {
         self.calls.lock().unwrap().push((region.to_owned(), metric.name(), instances.to_vec()));
-        self.cloudwatch.lags(region, metric, instances).await
+        self.cloudwatch.lags(region, metric, instances, since).await
     }
 }
 
@@ -94,13 +96,48 @@ impl Env {
         ledger.read(resource, failover_core::time::now_secs()).await.expect("ledger read").records
     }
 
-    /// The `promotion` record of primary `id` in the home region: (state, replica id).
+    /// The latest `promotion#<time>` record of primary `id` in the home region: (state, replica id).
     pub async fn promotion(&self, id: &str) -> Option<(State, String)> {
         let records = self.records(&format!("db-instance:{}/{id}", self.account.region)).await;
         records
             .into_iter()
-            .find(|r| r.key == "promotion")
+            .filter(|r| is_promotion_key(&r.key))
+            .max_by_key(|r| (r.created_at, r.key.clone()))
             .map(|r| (r.state, r.data["replica"]["id"].as_str().unwrap_or_default().to_owned()))
+    }
+
+    /// An invocation that died right after recording its decision to promote `replica` to replace `primary`
+    /// (`ago` seconds ago): the pending record is in the ledger, written as the function writes it, and its lease
+    /// ran out; nothing was promoted.
+    pub async fn crashed_decision(&self, primary: &str, replica: &str, ago: i64) {
+        self.crashed_decision_at(primary, replica, failover_core::time::now_secs() - ago).await
+    }
+
+    /// [`Env::crashed_decision`] at `at` (seconds since the epoch).
+    pub async fn crashed_decision_at(&self, primary: &str, replica: &str, at: i64) {
+        let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
+        let resource = format!("db-instance:{}/{primary}", self.account.region);
+        let now = failover_core::time::now_secs();
+        let ago = now - at;
+        let chosen = self.describe(replica).await;
+        let decision = model::Record::new(model::DbRef::new(&self.account.region, replica), now - ago)
+            .with_resource_id(chosen.dbi_resource_id.clone());
+        let endpoint = chosen.endpoint.clone().and_then(|e| e.address);
+        let data = decision.data("replica", chosen.db_instance_arn().unwrap_or_default(), endpoint.as_deref());
+        let key = model::promotion_key(now - ago);
+        let record =
+            Record::pending(&resource, &key, "crashed", "RDS-EVENT-0031 (failure)", now - ago, 86_400).with_data(data);
+        let snapshot = ledger.read(&resource, now).await.expect("ledger read");
+        let begin = Begin {
+            owner: "crashed",
+            now: now - ago,
+            // A lease that ran out at once: the invocation is dead.
+            hold_secs: -1,
+            retention_secs: 86_400,
+            records: &[record],
+            force: false,
+        };
+        assert!(matches!(ledger.begin(&snapshot, &begin).await.expect("begin"), Begun::Started { .. }));
     }
 
     pub fn app(&self, settings: &[(&str, &str)]) -> TestApp {
@@ -228,6 +265,12 @@ impl Env {
 /// the newest 30 s ago, then one a minute earlier each, so that every value is the maximum of its own minute of
 /// the function's 5-minute window and reads back as given.
 pub async fn put_lag(account: &Account, metric: LagMetric, id: &str, values: &[f64]) {
+    let aged: Vec<(u64, f64)> = values.iter().enumerate().map(|(i, v)| (30 + 60 * i as u64, *v)).collect();
+    put_lag_aged(account, metric, id, &aged).await
+}
+
+/// `PutMetricData` of `metric` for `id`: each value `(seconds ago, value)`.
+pub async fn put_lag_aged(account: &Account, metric: LagMetric, id: &str, values: &[(u64, f64)]) {
     let unit = match metric {
         LagMetric::ReplicaLag => StandardUnit::Seconds,
         LagMetric::AuroraReplicaLag => StandardUnit::Milliseconds,
@@ -235,12 +278,11 @@ pub async fn put_lag(account: &Account, metric: LagMetric, id: &str, values: &[f
     let now = SystemTime::now();
     let data = values
         .iter()
-        .enumerate()
-        .map(|(i, value)| {
+        .map(|(ago, value)| {
             MetricDatum::builder()
                 .metric_name(metric.name())
                 .dimensions(Dimension::builder().name("DBInstanceIdentifier").value(id).build())
-                .timestamp(DateTime::from(now - Duration::from_secs(30 + 60 * i as u64)))
+                .timestamp(DateTime::from(now - Duration::from_secs(*ago)))
                 .value(*value)
                 .unit(unit.clone())
                 .build()
@@ -265,11 +307,12 @@ pub fn rds_event(account: &str, region: &str, id: &str, event_id: &str, source_t
     let detail_type = if source_type == "CLUSTER" { "RDS DB Cluster Event" } else { "RDS DB Instance Event" };
     json!({
         "version": "0", "id": "e1", "detail-type": detail_type, "source": "aws.rds", "account": account,
-        "time": "2024-05-01T10:07:12Z", "region": region, "resources": [],
+        "time": failover_core::time::format_time(failover_core::time::now_secs()), "region": region, "resources": [],
         "detail": {
             "EventCategories": ["failure"], "SourceType": source_type,
             "SourceArn": format!("arn:aws:rds:{region}:{account}:{kind}:{id}"),
-            "Date": "2024-05-01T10:07:12.123Z", "Message": "test event", "SourceIdentifier": id, "EventID": event_id
+            "Date": failover_core::time::format_time(failover_core::time::now_secs()), "Message": "test event",
+            "SourceIdentifier": id, "EventID": event_id
         }
     })
 }
@@ -278,7 +321,8 @@ pub fn alarm_action(account: &str, name: &str, dimension: (&str, &str)) -> Value
     json!({
         "source": "aws.cloudwatch",
         "alarmArn": format!("arn:aws:cloudwatch:us-east-1:{account}:alarm:{name}"),
-        "accountId": account, "time": "2024-05-01T10:05:00.490+0000", "region": "us-east-1",
+        "accountId": account, "time": failover_core::time::format_time(failover_core::time::now_secs()),
+        "region": "us-east-1",
         "alarmData": {
             "alarmName": name,
             "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": "2024-05-01T10:05:00.490+0000"},

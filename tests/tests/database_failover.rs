@@ -305,14 +305,15 @@ async fn the_records_of_a_change_should_be_in_the_table_and_status_should_list_t
     let text = |item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, name: &str| {
         item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default()
     };
-    let record = items.iter().find(|i| text(i, "sk") == "promotion").expect("the promotion item");
+    // Each decision has its own key, `promotion#<decision time>`.
+    let record = items.iter().find(|i| text(i, "sk").starts_with("promotion#")).expect("the promotion item");
     assert_eq!(text(record, "state"), "done");
     assert!(text(record, "trigger").starts_with("RDS-EVENT-0031"), "{record:?}");
 
     let status = ok(&app, json!({"command": "status", "db_instance_identifier": "orders"})).await;
     let open = status.details["ledger"]["records"].as_array().expect("records").clone();
     assert_eq!(open.len(), 1, "{open:?}");
-    assert_eq!((&open[0]["key"], &open[0]["state"]), (&json!("promotion"), &json!("done")));
+    assert_eq!((&open[0]["key"], &open[0]["state"]), (&json!(text(record, "sk")), &json!("done")));
     assert_eq!(open[0]["data"]["replica"]["id"], "r-fast");
     assert_eq!(status.details["paused"], Value::Null);
 }

@@ -2,6 +2,8 @@
 //! `failover:dns-record` tag names follows that primary only (Route 53 state and notifications asserted).
 
 use database_failover::model::DNS_RECORD_TAG;
+use database_failover::ports::LagMetric;
+use failover_core::ledger::State;
 use failover_core::outcome::Outcome;
 use integration_tests::database::*;
 
@@ -42,6 +44,20 @@ async fn record(env: &Env, zone_id: &str) -> (Option<i64>, Vec<String>) {
     (set.ttl(), set.resource_records().iter().map(|r| r.value().to_owned()).collect())
 }
 
+/// Tags `primary` with `failover:dns-record=<zone>/writer.shop.internal`.
+async fn tag_dns_record(env: &Env, primary: &str, zone_id: &str) {
+    let arn = env.describe(primary).await.db_instance_arn.expect("arn");
+    let value = format!("{zone_id}/writer.shop.internal");
+    env.account
+        .rds()
+        .add_tags_to_resource()
+        .resource_name(arn)
+        .tags(tag(DNS_RECORD_TAG, &value))
+        .send()
+        .await
+        .expect("tag");
+}
+
 async fn endpoint(env: &Env, id: &str) -> String {
     env.describe(id).await.endpoint.and_then(|e| e.address).expect("endpoint")
 }
@@ -57,16 +73,7 @@ async fn a_record_shared_by_two_primaries_should_follow_only_the_primary_it_poin
     let orders = endpoint(&env, "orders").await;
     let zone_id = zone_with_record(&env, &orders).await;
     for primary in ["orders", "billing"] {
-        let arn = env.describe(primary).await.db_instance_arn.expect("arn");
-        let value = format!("{zone_id}/writer.shop.internal");
-        env.account
-            .rds()
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .tags(tag(DNS_RECORD_TAG, &value))
-            .send()
-            .await
-            .expect("tag");
+        tag_dns_record(&env, primary, &zone_id).await;
     }
     let app = env.app(&[]);
 
@@ -151,8 +158,10 @@ async fn a_storage_full_event_should_notify_with_the_fix_and_not_promote_unless_
 /// The RDS event subscription's own SNS message about `id` (no EventBridge in between), as SNS hands it to Lambda.
 fn subscription_event(env: &Env, id: &str, event_id: &str) -> serde_json::Value {
     let (region, account) = (&env.account.region, &env.account.id);
+    let now = failover_core::time::format_time(failover_core::time::now_secs());
+    let event_time = format!("{}.000", now.replace('T', " ").trim_end_matches('Z'));
     let message = serde_json::json!({
-        "Event Source": "db-instance", "Event Time": "2024-05-01 10:07:12.123",
+        "Event Source": "db-instance", "Event Time": event_time,
         "Identifier Link": format!("https://console.aws.amazon.com/rds/home?region={region}#dbinstance:id={id}"),
         "Source ID": id, "Source ARN": format!("arn:aws:rds:{region}:{account}:db:{id}"),
         "Event ID": format!("http://docs.amazonwebservices.com/AmazonRDS/latest/UserGuide/USER_Events.html#{event_id}"),
@@ -160,7 +169,7 @@ fn subscription_event(env: &Env, id: &str, event_id: &str) -> serde_json::Value 
     });
     serde_json::json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "Sns": {
         "Type": "Notification", "MessageId": "m-1", "TopicArn": format!("arn:aws:sns:{region}:{account}:rds-events"),
-        "Subject": "RDS Notification Message", "Message": message.to_string(), "Timestamp": "2024-05-01T10:07:13Z",
+        "Subject": "RDS Notification Message", "Message": message.to_string(), "Timestamp": now,
         "MessageAttributes": {"EventID": {"Type": "String", "Value": event_id}}}}]})
 }
 
@@ -188,20 +197,222 @@ async fn an_rds_event_subscription_message_should_promote_as_the_eventbridge_eve
     assert!(env.is_replica("r-slow").await);
 }
 
-#[tokio::test]
-async fn an_event_about_a_database_in_another_region_should_be_a_logged_skip_that_changes_nothing() {
+/// orders (opted in, failed) with one eligible replica, orders-r.
+async fn failed_orders() -> Env {
     let env = Env::new().await;
     env.primary("orders", true).await;
     env.replica("orders-r", "orders", &[]).await;
     env.lag("orders-r", &[1.0]).await;
     env.set_status("orders", "failed");
+    env
+}
+
+/// Nothing promoted, recorded or published.
+async fn nothing_changed(env: &Env) {
+    assert!(env.is_replica("orders-r").await, "nothing promoted");
+    assert!(env.records("db-instance:us-east-1/orders").await.is_empty(), "nothing recorded");
+    assert!(env.notifications().await.is_empty(), "a skip publishes nothing");
+}
+
+#[tokio::test]
+async fn an_event_about_a_database_in_another_region_should_be_a_logged_skip_that_changes_nothing() {
+    let env = failed_orders().await;
     let elsewhere = rds_event(&env.account.id, "eu-west-1", "orders", "RDS-EVENT-0031", "DB_INSTANCE");
 
     let response = ok(&env.app(&[]), elsewhere).await;
 
     assert_eq!(response.status, Outcome::Skipped, "{response:?}");
     assert!(response.message.contains("not this function's region us-east-1"), "{}", response.message);
-    assert!(env.is_replica("orders-r").await, "nothing promoted");
-    assert!(env.records("db-instance:us-east-1/orders").await.is_empty(), "nothing recorded");
-    assert!(env.notifications().await.is_empty(), "a skip publishes nothing");
+    nothing_changed(&env).await;
+}
+
+#[tokio::test]
+async fn an_event_from_another_account_should_be_a_logged_skip_in_code_too() {
+    let env = failed_orders().await;
+    let app = env.app(&[]);
+    // The function's own account is in the Lambda context's invoked_function_arn.
+    let arn = format!("arn:aws:lambda:{}:{}:function:database-failover", env.account.region, env.account.id);
+    let foreign = rds_event("999999999999", &env.account.region, "orders", "RDS-EVENT-0031", "DB_INSTANCE");
+
+    let response = app.handle_with_context(foreign, Some("req-1"), Some(&arn), None).await.expect("a skip");
+
+    assert_eq!(response.status, Outcome::Skipped, "{response:?}");
+    assert!(response.message.contains("event from account 999999999999"), "{}", response.message);
+    nothing_changed(&env).await;
+
+    // The same event from the function's own account acts.
+    let own = env.failure_event("orders", "RDS-EVENT-0031");
+    let response = app.handle_with_context(own, Some("req-2"), Some(&arn), None).await.expect("a promotion");
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert!(!env.is_replica("orders-r").await);
+}
+
+// ------------------------------------------------------------------ decisions expire and are re-checked
+
+#[tokio::test]
+async fn an_interrupted_promotion_should_be_abandoned_with_its_reason_when_a_reboot_event_follows_recovery() {
+    let env = Env::new().await;
+    orders(&env).await;
+    // Decided while orders was down; the function died before promoting; orders has recovered (available).
+    env.crashed_decision("orders", "r-fast", 120).await;
+    let app = env.app(&[]);
+
+    let reboot = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
+    assert_eq!(reboot.status, Outcome::Refused, "{reboot:?}");
+    assert!(env.is_replica("r-fast").await, "the recorded replica was not promoted");
+    assert!(env.is_replica("r-lag").await && env.is_replica("r-mid").await, "nor any other");
+    assert_eq!(env.promotion("orders").await, Some((State::Abandoned, "r-fast".to_owned())));
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["refused"]);
+    assert_eq!(notes[0].attribute("severity"), "warning");
+    let summary = notes[0].body()["summary"].as_str().unwrap_or_default().to_owned();
+    assert!(summary.contains("r-fast") && summary.contains("abandoned"), "{summary}");
+    assert!(summary.contains("orders is available again"), "the reason: {summary}");
+
+    // The abandoned decision blocks nothing: a real failure later decides afresh and promotes.
+    env.set_status("orders", "failed");
+    let failure = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert_eq!(failure.status, Outcome::Succeeded, "{failure:?}");
+    assert!(!env.is_replica("r-fast").await);
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".to_owned())));
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"], "one more notification");
+}
+
+#[tokio::test]
+async fn an_interrupted_promotion_should_be_completed_by_a_retry_while_the_primary_is_still_down() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    env.crashed_decision("orders", "r-mid", 120).await;
+    let app = env.app(&[]);
+
+    let retry = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert_eq!(retry.status, Outcome::Succeeded, "{retry:?}");
+    assert!(!env.is_replica("r-mid").await, "the recorded choice is completed, though r-fast lags less now");
+    assert!(env.is_replica("r-fast").await && env.is_replica("r-lag").await);
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-mid".to_owned())));
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
+}
+
+#[tokio::test]
+async fn an_interrupted_promotion_older_than_the_decision_ttl_should_be_abandoned_though_the_primary_is_down() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    env.crashed_decision("orders", "r-mid", 11 * 60).await;
+    let app = env.app(&[("DECISION_TTL_MINUTES", "10")]);
+
+    let late = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert_eq!(late.status, Outcome::Refused, "{late:?}");
+    assert!(env.is_replica("r-mid").await && env.is_replica("r-fast").await && env.is_replica("r-lag").await);
+    assert_eq!(env.promotion("orders").await, Some((State::Abandoned, "r-mid".to_owned())));
+    let notes = env.notifications().await;
+    let summary = notes[0].body()["summary"].as_str().unwrap_or_default().to_owned();
+    assert!(summary.contains("DECISION_TTL_MINUTES (10 min)"), "{summary}");
+}
+
+#[tokio::test]
+async fn a_promotion_cut_short_while_the_replica_is_modifying_should_be_waited_for_and_its_dns_step_completed_by_the_retry(
+) {
+    let env = Env::new().await;
+    orders(&env).await;
+    let orders_endpoint = endpoint(&env, "orders").await;
+    let zone_id = zone_with_record(&env, &orders_endpoint).await;
+    tag_dns_record(&env, "orders", &zone_id).await;
+    env.set_status("orders", "failed");
+    // The invocation recorded its decision, asked for the promotion of r-mid and died: r-mid is modifying.
+    env.crashed_decision("orders", "r-mid", 60).await;
+    env.set_status("r-mid", "modifying");
+    let app = env.app(&[]);
+
+    let retry = app.handle(env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert!(retry.is_err(), "a transient error, so that Lambda retries: {retry:?}");
+    assert_eq!(env.promotion("orders").await, Some((State::Pending, "r-mid".to_owned())), "neither abandoned nor done");
+    assert!(env.is_replica("r-fast").await && env.is_replica("r-lag").await, "no other replica chosen");
+    assert_eq!(record(&env, &zone_id).await.1, std::slice::from_ref(&orders_endpoint), "DNS not changed yet");
+
+    // AWS finishes the promotion; Lambda's next retry completes the DNS step and the record.
+    env.account.rds().promote_read_replica().db_instance_identifier("r-mid").send().await.expect("promoted");
+    env.set_status("r-mid", "available");
+    let done = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+    assert_eq!(done.status, Outcome::Succeeded, "{done:?}");
+    assert_eq!(record(&env, &zone_id).await.1, [endpoint(&env, "r-mid").await], "the record follows r-mid");
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-mid".to_owned())));
+    assert!(env.is_replica("r-fast").await && env.is_replica("r-lag").await);
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"], "one notification: the success");
+}
+
+static CLOCK: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+
+fn fixed_clock() -> i64 {
+    *CLOCK.get().expect("clock set")
+}
+
+#[tokio::test]
+async fn a_decision_abandoned_in_the_same_second_should_not_block_the_next_one() {
+    let env = Env::new().await;
+    orders(&env).await;
+    // Every invocation below sees the same second as the decision that died.
+    let second = failover_core::time::now_secs() - 5;
+    env.crashed_decision_at("orders", "r-mid", second).await;
+    CLOCK.set(second).expect("clock");
+    let app = env.app(&[]).with_clock(fixed_clock);
+
+    let reboot = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
+    assert_eq!(reboot.status, Outcome::Refused, "abandoned: {reboot:?}");
+    env.set_status("orders", "failed");
+    let failure = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(failure.status, Outcome::Succeeded, "{failure:?}");
+    let keys: Vec<(String, State)> = env
+        .records("db-instance:us-east-1/orders")
+        .await
+        .into_iter()
+        .filter(|r| r.key.starts_with("promotion#"))
+        .map(|r| (r.key, r.state))
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let plain = format!("promotion#{second}");
+    assert!(keys.iter().any(|(k, s)| *k == plain && *s == State::Abandoned), "{keys:?}");
+    assert!(keys.iter().any(|(k, s)| k.starts_with(&format!("{plain}#")) && *s == State::Done), "{keys:?}");
+    assert!(
+        keys.iter().any(|(_, s)| *s == State::Abandoned) && keys.iter().any(|(_, s)| *s == State::Done),
+        "{keys:?}"
+    );
+    assert!(!env.is_replica("r-fast").await, "the new decision chose afresh");
+}
+
+// ------------------------------------------------------------------ lag as of the failure
+
+#[tokio::test]
+async fn mysql_like_lag_should_be_judged_as_of_the_failure_minus_one_after_it_does_not_count_before_it_does() {
+    let env = Env::new().await;
+    env.primary("orders", true).await;
+    env.replica("r-was-fine", "orders", &[]).await;
+    env.replica("r-had-stopped", "orders", &[]).await;
+    // The failure 100 s ago: since then both replicas report -1 (their source is gone).
+    put_lag_aged(&env.account, LagMetric::ReplicaLag, "r-was-fine", &[(30, -1.0), (150, 3.0)]).await;
+    put_lag_aged(&env.account, LagMetric::ReplicaLag, "r-had-stopped", &[(30, -1.0), (150, -1.0)]).await;
+    env.set_status("orders", "failed");
+    let mut event = env.failure_event("orders", "RDS-EVENT-0031");
+    let failed_at = failover_core::time::now_secs() - 100;
+    event["time"] = serde_json::json!(failover_core::time::format_time(failed_at));
+    event["detail"]["Date"] = event["time"].clone();
+
+    let response = ok(&env.app(&[]), event).await;
+
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert!(!env.is_replica("r-was-fine").await, "3 s behind when the primary failed: promoted");
+    assert!(env.is_replica("r-had-stopped").await, "replication had stopped before the failure");
+    let notes = env.notifications().await;
+    let replicas = notes[0].body()["details"]["replicas"].clone();
+    let judged = |id: &str| replicas.as_array().unwrap().iter().find(|v| v["id"] == id).cloned().expect(id);
+    let fine = judged("r-was-fine");
+    assert_eq!((fine["max_lag"].as_f64(), fine["eligible"].as_bool()), (Some(3.0), Some(true)), "{fine}");
+    let at = fine["lag_at"].as_str().and_then(failover_core::time::parse_time).expect("the datapoint's time");
+    assert!(at <= failed_at, "the datapoint judged is from before the failure: {fine}");
+    let stopped = judged("r-had-stopped");
+    assert!(stopped["reason"].as_str().unwrap().contains("not running before the failure"), "{stopped}");
+    let summary = notes[0].body()["summary"].as_str().unwrap_or_default().to_owned();
+    assert!(summary.contains(&format!("ReplicaLag 3 s at {}", failover_core::time::format_time(at))), "{summary}");
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use aws_sdk_rds::config::Region;
@@ -13,13 +13,17 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, 
 use failover_core::aws::{AwsContext, AwsError};
 use failover_core::tags::Tags;
 
-use crate::model::{dns_name, Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, Listed};
+use crate::model::{
+    Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed, LAG_LOOK_BACK_SECS,
+};
 use crate::ports::{Databases, Dns, LagMetric, ReplicaLag};
 
 /// TTL of the CNAME written on failover: short, so clients follow the new primary quickly.
 pub const CNAME_TTL_SECONDS: i64 = 30;
 /// The lag window: the maximum per minute over the last 5 minutes.
-const LAG_WINDOW: Duration = Duration::from_secs(300);
+const LAG_PERIOD: Duration = Duration::from_secs(60);
+/// The look-back before the failure, and two minutes after it.
+const LAG_SPAN: Duration = Duration::from_secs(LAG_LOOK_BACK_SECS as u64 + 120);
 const LAG_PERIOD_SECONDS: i32 = 60;
 /// Identifiers per `db-instance-id` filter, hence per [`Databases::instances_by_id`] call. The RDS API
 /// reference states no maximum for a filter's values; 100 (`MaxRecords`' own maximum, so one page a call)
@@ -83,6 +87,7 @@ fn to_instance(region: &str, db: &DbInstance) -> Option<Instance> {
         endpoint: db.endpoint().and_then(|e| e.address()).map(str::to_owned),
         promotion_tier: db.promotion_tier(),
         tags: tags_of(db.tag_list()),
+        resource_id: db.dbi_resource_id().map(str::to_owned),
     })
 }
 
@@ -246,13 +251,16 @@ impl ReplicaLag for CloudWatchLag {
         region: &str,
         metric: LagMetric,
         instances: &[String],
-    ) -> Result<BTreeMap<String, Vec<f64>>, AwsError> {
-        let mut out: BTreeMap<String, Vec<f64>> = instances.iter().map(|i| (i.clone(), Vec::new())).collect();
+        since: i64,
+    ) -> Result<BTreeMap<String, Vec<LagPoint>>, AwsError> {
+        let mut out: BTreeMap<String, Vec<LagPoint>> = instances.iter().map(|i| (i.clone(), Vec::new())).collect();
         if instances.is_empty() {
             return Ok(out);
         }
-        let end = SystemTime::now();
-        let start = end - LAG_WINDOW;
+        // From `since` to a little after the failure (never later than now): the minutes that can count.
+        let since = UNIX_EPOCH + Duration::from_secs(u64::try_from(since).unwrap_or_default());
+        let end = SystemTime::now().min(since + LAG_SPAN);
+        let start = since.min(end - LAG_PERIOD);
         let queries: Vec<MetricDataQuery> = instances
             .iter()
             .enumerate()
@@ -291,7 +299,9 @@ impl ReplicaLag for CloudWatchLag {
             for result in page.metric_data_results() {
                 let index = result.id().and_then(|id| id.strip_prefix('m')).and_then(|n| n.parse::<usize>().ok());
                 if let Some(instance) = index.and_then(|i| instances.get(i)) {
-                    out.entry(instance.clone()).or_default().extend_from_slice(result.values());
+                    let points = result.timestamps().iter().zip(result.values());
+                    let points = points.map(|(at, value)| LagPoint { at: at.secs(), value: *value });
+                    out.entry(instance.clone()).or_default().extend(points);
                 }
             }
         }
@@ -311,27 +321,6 @@ impl Route53Dns {
 }
 
 impl Dns for Route53Dns {
-    async fn record_values(&self, hosted_zone_id: &str, name: &str) -> Result<Option<Vec<String>>, AwsError> {
-        let wanted = dns_name(name);
-        let output = self
-            .client
-            .list_resource_record_sets()
-            .hosted_zone_id(hosted_zone_id)
-            .start_record_name(name)
-            .max_items(10)
-            .send()
-            .await
-            .aws("ListResourceRecordSets", format!("{hosted_zone_id}/{name}"))?;
-        // Sets are listed in name order from `name` on: any of that name comes first.
-        let mut found: Option<Vec<String>> = None;
-        for set in output.resource_record_sets().iter().filter(|set| dns_name(set.name()) == wanted) {
-            let values = found.get_or_insert_with(Vec::new);
-            values.extend(set.resource_records().iter().map(|r| r.value().to_owned()));
-            values.extend(set.alias_target().map(|a| a.dns_name().to_owned()));
-        }
-        Ok(found)
-    }
-
     async fn cname(&self, record: &EndpointRecord) -> Result<Option<Cname>, AwsError> {
         let resource = format!("CNAME {}", record.name);
         let listed = self

@@ -35,6 +35,12 @@ pub const ALLOW_CROSS_REGION: Setting = Setting {
     default: Some("false"),
     meaning: "may promote a cross-region replica whose source cannot be confirmed",
 };
+pub const DECISION_TTL_MINUTES: Setting = Setting {
+    name: "DECISION_TTL_MINUTES",
+    default: Some("60"),
+    meaning: "a promotion decided and not completed is abandoned after this many minutes (1 to 1440), or sooner \
+              when its guards no longer hold",
+};
 
 /// Every setting this function reads: the public contract.
 pub const SETTINGS: &[&Setting] = &[
@@ -50,6 +56,7 @@ pub const SETTINGS: &[&Setting] = &[
     &BACKUP_RETENTION_DAYS,
     &DB_ENDPOINT_RECORD,
     &ALLOW_CROSS_REGION,
+    &DECISION_TTL_MINUTES,
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +74,8 @@ pub struct Config {
     pub deprecated_endpoint_record: Option<String>,
     /// [`ALLOW_CROSS_REGION`].
     pub allow_cross_region: bool,
+    /// [`DECISION_TTL_MINUTES`].
+    pub decision_ttl_minutes: i64,
 }
 
 impl Config {
@@ -99,6 +108,7 @@ impl Config {
             backup_retention_days: number(lookup, &BACKUP_RETENTION_DAYS, 1, 35)?,
             deprecated_endpoint_record,
             allow_cross_region: boolean(lookup, &ALLOW_CROSS_REGION)?,
+            decision_ttl_minutes: number(lookup, &DECISION_TTL_MINUTES, 1, 1440)?,
         })
     }
 }

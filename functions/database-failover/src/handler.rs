@@ -1,10 +1,8 @@
 //! The invocation: intake ([`failover_core::intake`]), route ([`crate::route`]), dispatch to the action
 //! ([`crate::actions::dispatch`], with this invocation's ledger name and lease), finish ([`failover_core::invoke::finish`]: log, publish, answer).
 //!
-//! Errors: `Err` only when a retry could help (a report carries a transient AWS error, published first), so
-//! Lambda retries the event and the promotion record makes the retry complete the same decision; and for
-//! invalid events and commands (for the dead-letter queue or the person who typed them). Everything else —
-//! events that are not ours, refusals, permanent AWS errors — is `Ok` with a status.
+//! Errors: `Err` only when a retry could help (a transient AWS error, published first) and for invalid events
+//! and commands; everything else (not ours, refusals, permanent AWS errors) is `Ok` with a status.
 
 use std::time::Duration;
 
@@ -94,14 +92,16 @@ where
 
     /// An invocation without a Lambda context (tests, local runs): the longest lease.
     pub async fn handle(&self, payload: Value) -> Result<Response, InvokeError> {
-        self.handle_with_context(payload, None, None).await
+        self.handle_with_context(payload, None, None, None).await
     }
 
-    /// An invocation: `request_id` names it in the ledger, `remaining` (until the deadline) sets its lease.
+    /// An invocation: `request_id` names it in the ledger, `function_arn` (`invoked_function_arn`) gives the own
+    /// account (other accounts' events are skipped), `remaining` (until the deadline) sets its lease.
     pub async fn handle_with_context(
         &self,
         payload: Value,
         request_id: Option<&str>,
+        function_arn: Option<&str>,
         remaining: Option<Duration>,
     ) -> Result<Response, InvokeError> {
         let started = std::time::Instant::now();
@@ -116,7 +116,8 @@ where
                 (route::command(command, &self.region, force), dry_run, force)
             }
             other => {
-                (route::route(other, &self.config.failure_event_ids, &self.region), self.config.common.dry_run, false)
+                let route = route::route_from(other, &self.config.failure_event_ids, &self.region, function_arn);
+                (route, self.config.common.dry_run, false)
             }
         };
         let owner = ledger::owner(request_id);
@@ -134,6 +135,7 @@ where
             },
             config: &self.config,
             region: &self.region,
+            failure_at: route::failure_time(&event),
         };
         // Boxed: the nested futures are otherwise too deep for the compiler's layout computation.
         let report = Box::pin(actions::dispatch(&ctx, route, dry_run)).await?;

@@ -6,7 +6,8 @@
 //!    SNS topic, a CloudWatch alarm, a manual command, or something else), then [`command`] parses a manual
 //!    command.
 //! 2. [`route`]: a pure mapping from the event (or command) to the work: skip with a reason (not ours, or about
-//!    another region), inform (AWS's own failover), refuse (an alarm over several databases), fix in place
+//!    another region, or from another account than the one in the Lambda context's `invoked_function_arn`:
+//!    [`route::foreign_account`]), inform (AWS's own failover), refuse (an alarm over several databases), fix in place
 //!    (storage full, invalid parameters), or an action on a resource with its [`decide::Trigger`].
 //! 3. [`actions::dispatch`] runs the action: one file per action — [`actions::promote`] (with its DNS step,
 //!    [`actions::repoint`]), [`actions::failover_cluster`], [`actions::fix_in_place`], [`actions::status`],
@@ -30,16 +31,20 @@
 //!   that points elsewhere is left as it is and the notification says where it points. `DB_ENDPOINT_RECORD` is
 //!   no longer read.
 //! - No state in tags: tags are read for configuration only (opt-in, `failover:priority`, `failover:dns-record`). What the function
-//!   remembers is in the ledger (`failover_core::ledger`), written with conditional writes: the `promotion`
+//!   remembers is in the ledger (`failover_core::ledger`), written with conditional writes: a `promotion#<decision time>`
 //!   record on the primary's resource `db-instance:<region>/<id>` is written pending (with the resource's lease)
 //!   before `PromoteReadReplica` and settled done after the promotion and the DNS change; a `failover#<time>`
-//!   record on `db-cluster:<region>/<id>` is written pending before `FailoverDBCluster` and settled done, or
-//!   abandoned with the error. Dry runs write nothing to the ledger.
+//!   record on `db-cluster:<region>/<id>` is written pending before `FailoverDBCluster` and settled done when it
+//!   succeeds (the cooldown runs from then), left pending after a transient failure (the retry completes it, or
+//!   abandons it when its reader can no longer take over), or abandoned with a permanent error. Dry runs write nothing to the ledger.
 //! - While automation is paused (`pause`), every change is refused with who paused, why and when; a manual
 //!   command acts anyway with `"force": true`.
 //! - `PROMOTE_WHEN_AVAILABLE` applies to alarms only: an RDS event about an `available` primary never promotes;
 //!   `promote` away from an `available` primary needs `"force": true`, and its notification says the old
 //!   primary was not fenced.
+//! - Replica lag is judged as of the failure ([`decide::lag_as_of`]): the datapoints of the 5 minutes before the
+//!   event's or alarm's time ([`actions::Context::failure_at`]; commands and `readiness`: now); a -1 after the
+//!   failure does not count (the source is gone), a -1 before it does, and no datapoint before it is unknown lag.
 //! - With `ALLOW_CROSS_REGION`, a primary is unreachable only when its region does not answer (a connection
 //!   failure or a timeout after the SDK's retries, [`actions::facts::unreachable`]); throttling and access
 //!   denied are errors.
@@ -51,13 +56,17 @@
 //! [`actions::claim::WAIT`] apart) while another invocation holds it; its `begin` succeeds only if the ledger
 //! is as read, so two invocations at once never both act: the second reads again, facts included, and finds
 //! the first one's record (or, out of attempts, is skipped with a transient error so that Lambda retries it).
-//! A later or concurrent event for a primary finds the `promotion` record (keyed by the primary, so it is
+//! A later or concurrent event for a primary finds its promotion record (on the primary's resource, so it is
 //! found even when the primary is gone) and never promotes another replica: a pending one (a promotion that
-//! failed or was cut short) is completed with the same replica, by the next invocation in its own name; a done
+//! failed or was cut short) is completed with the same replica, by the next invocation in its own name, only
+//! while its guards still hold (the primary down, the replica still its opted-in replica, replicating and within
+//! the lag limit, the same instance by `DbiResourceId`) and within `DECISION_TTL_MINUTES`; otherwise it is
+//! abandoned ([`actions::abandon`]) with a warning saying why, and an abandoned record blocks nothing; a done
 //! one re-applies the DNS step (nothing changes once the record points at the replica) within
 //! [`decide::REPOINT_WINDOW_SECS`], later nothing. A cluster
 //! with a done failover within [`decide::CLUSTER_COOLDOWN_SECS`] is not failed over again by an automatic
-//! trigger; an abandoned one does not count, so Lambda's retry of a transient failure acts again.
+//! trigger (the cooldown runs from when `FailoverDBCluster` succeeded); a pending one (a transient failure) is
+//! completed by the retry with the same reader, and a retry that cannot act on it publishes why.
 //!
 //! # Calls per invocation
 //! A primary's failure: one `DescribeDBInstances` for the primary, one ledger `Query` (the primary's

@@ -19,7 +19,14 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let remaining = std::time::Duration::from_millis(event.context.deadline)
             .checked_sub(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default());
-        app.handle_with_context(event.payload, Some(&event.context.request_id), remaining).await
+        let context = &event.context;
+        app.handle_with_context(
+            event.payload,
+            Some(&context.request_id),
+            Some(&context.invoked_function_arn),
+            remaining,
+        )
+        .await
     }))
     .await
 }

@@ -62,6 +62,16 @@ pub struct Cname {
     pub values: Vec<String>,
 }
 
+/// One lag datapoint: the maximum of the minute starting at `at` (seconds since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LagPoint {
+    pub at: i64,
+    pub value: f64,
+}
+
+/// How far back from the failure a replica's lag is looked at, in seconds.
+pub const LAG_LOOK_BACK_SECS: i64 = 300;
+
 /// Statuses in which a primary counts as down (together with "not found").
 pub const DOWN_STATUSES: &[&str] = &[
     "failed",
@@ -132,6 +142,9 @@ pub struct Instance {
     pub endpoint: Option<String>,
     pub promotion_tier: Option<i32>,
     pub tags: Tags,
+    /// `DbiResourceId`: stays with the instance for its life; an instance deleted and created again under the
+    /// same name has another one.
+    pub resource_id: Option<String>,
 }
 
 impl Instance {
@@ -198,9 +211,21 @@ pub struct ClusterMember {
     pub promotion_tier: i32,
 }
 
-/// The ledger record of a primary's promotion (on [`promotion_resource`]): pending from before
-/// `PromoteReadReplica` until the promotion and the DNS change are done.
+/// The ledger records of a primary's promotions (on [`promotion_resource`]) are `promotion#<decision time>`
+/// ([`promotion_key`]): pending from before `PromoteReadReplica` until the promotion and the DNS change are
+/// done, or until the decision is abandoned. A key is written once, so an abandoned decision does not block the
+/// next one. (Records written by earlier versions have the key `promotion` alone; they are read too.)
 pub const PROMOTION_KEY: &str = "promotion";
+
+/// The key of a promotion decided at `at_secs`.
+pub fn promotion_key(at_secs: i64) -> String {
+    format!("{PROMOTION_KEY}#{at_secs}")
+}
+
+/// Whether a ledger key is a promotion's.
+pub fn is_promotion_key(key: &str) -> bool {
+    key == PROMOTION_KEY || key.strip_prefix(PROMOTION_KEY).is_some_and(|rest| rest.starts_with('#'))
+}
 /// The ledger records of a cluster's failovers (on [`cluster_resource`]) are `failover#<decision time>`: a key
 /// is written once, so each failover (a retry after an abandoned one, a later incident) has its own.
 pub const FAILOVER_KEY_PREFIX: &str = "failover#";
@@ -231,6 +256,11 @@ pub struct Record {
     /// The DNS step decided with it (promotions only), kept so that a retry repoints the same record from
     /// the same endpoint even when the primary is gone.
     pub dns: Option<Repoint>,
+    /// The chosen instance's `DbiResourceId` when it was decided: the record is bound to that instance, not
+    /// to a later one created under the same name.
+    pub resource_id: Option<String>,
+    /// Its key in the ledger (empty until written).
+    pub key: String,
 }
 
 impl Record {
@@ -243,7 +273,14 @@ impl Record {
             state: State::Pending,
             owner: String::new(),
             dns: None,
+            resource_id: None,
+            key: String::new(),
         }
+    }
+
+    pub fn with_resource_id(mut self, resource_id: Option<String>) -> Self {
+        self.resource_id = resource_id;
+        self
     }
 
     pub fn with_dns(mut self, dns: Option<Repoint>) -> Self {
@@ -260,6 +297,9 @@ impl Record {
     pub fn data(&self, subject: &str, arn: &str, endpoint: Option<&str>) -> Value {
         let mut data = json!({subject: {"region": self.subject.region, "id": self.subject.id}, "arn": arn,
             "decided_at": self.at, "endpoint": endpoint});
+        if let Some(id) = &self.resource_id {
+            data["resource_id"] = json!(id);
+        }
         if let Some(dns) = &self.dns {
             data["dns"] =
                 json!({"hosted_zone_id": dns.record.hosted_zone_id, "name": dns.record.name, "from": dns.from});
@@ -280,6 +320,8 @@ impl Record {
             at_secs: Some(at_secs),
             state: record.state,
             owner: record.owner.clone(),
+            resource_id: record.data.get("resource_id").and_then(Value::as_str).map(str::to_owned),
+            key: record.key.clone(),
             dns: record.data.get("dns").and_then(|dns| {
                 let text = |name: &str| dns.get(name).and_then(Value::as_str).map(str::to_owned);
                 let record = EndpointRecord { hosted_zone_id: text("hosted_zone_id")?, name: text("name")? };
@@ -308,13 +350,17 @@ mod tests {
             record: EndpointRecord { hosted_zone_id: "Z1".into(), name: "writer.db.internal".into() },
             from: "orders.example.com".into(),
         };
-        let decision = Record::new(DbRef::new("us-west-2", "orders-west"), 1_714_558_032).with_dns(Some(dns));
+        let decision = Record::new(DbRef::new("us-west-2", "orders-west"), 1_714_558_032)
+            .with_dns(Some(dns))
+            .with_resource_id(Some("db-ABC".into()));
         assert_eq!(decision.at, "2024-05-01T10:07:12Z");
         let data = decision.data("replica", "arn:aws:rds:us-west-2:1:db:orders-west", None);
         let stored =
             ledger::Record::pending("db-instance:us-east-1/orders", PROMOTION_KEY, "me", "t", 1, 60).with_data(data);
         let read = Record::from_ledger(&stored, "replica").unwrap();
-        assert_eq!(read, Record { owner: "me".into(), ..decision });
+        assert_eq!(read, Record { owner: "me".into(), key: PROMOTION_KEY.into(), ..decision });
+        assert!(is_promotion_key(PROMOTION_KEY) && is_promotion_key(&promotion_key(1)));
+        assert!(!is_promotion_key("promotions") && !is_promotion_key("failover#1"));
         assert_eq!(Record::from_ledger(&stored, "target"), None);
     }
 
@@ -340,6 +386,7 @@ mod tests {
             cluster: None,
             endpoint: None,
             promotion_tier: None,
+            resource_id: None,
             tags: Tags::from([("failover:enabled".to_owned(), value.to_owned())]),
         };
         assert!(with("true").opted_in("failover:enabled"));

@@ -7,7 +7,7 @@ use std::future::Future;
 
 use failover_core::aws::AwsError;
 
-use crate::model::{Cluster, Cname, DbRef, EndpointRecord, Instance, Listed};
+use crate::model::{Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed};
 
 /// RDS, in any region.
 pub trait Databases {
@@ -73,14 +73,16 @@ impl LagMetric {
 
 /// Replica lag from CloudWatch.
 pub trait ReplicaLag {
-    /// The per-minute maxima of the last 5 minutes for each instance of one region, newest first, in ONE
-    /// `GetMetricData` call; instances without data map to an empty list.
+    /// The per-minute maxima from `since` (seconds since the epoch) to now for each instance of one region,
+    /// newest first, each with its minute, in ONE `GetMetricData` call; instances without data map to an empty
+    /// list.
     fn lags(
         &self,
         region: &str,
         metric: LagMetric,
         instances: &[String],
-    ) -> impl Future<Output = Result<BTreeMap<String, Vec<f64>>, AwsError>> + Send;
+        since: i64,
+    ) -> impl Future<Output = Result<BTreeMap<String, Vec<LagPoint>>, AwsError>> + Send;
 }
 
 /// Route 53.
@@ -97,14 +99,4 @@ pub trait Dns {
         current: &Cname,
         target: &str,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
-    /// The values of the record `name` in the hosted zone (a CNAME's value, or an alias's DNS name), through
-    /// `ListResourceRecordSets`; `None` when there is no such record (`readiness`). Default as above.
-    fn record_values(
-        &self,
-        hosted_zone_id: &str,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<Vec<String>>, AwsError>> + Send {
-        let error = AwsError::not_modelled("ListResourceRecordSets", format!("{hosted_zone_id}/{name}"));
-        async move { Err(error) }
-    }
 }

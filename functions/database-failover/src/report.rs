@@ -1,6 +1,5 @@
-//! The notification texts: what people are told about each plan and its outcome, with next steps, as
-//! [`Report`]s. A report of a failed AWS call carries its [`AwsError`], so that
-//! [`failover_core::invoke::finish`] returns an error exactly when a retry can help.
+//! The notification texts: what people are told about each plan and its outcome, with next steps ([`Report`]s).
+//! A failed AWS call's report carries its [`AwsError`]: [`failover_core::invoke::finish`] errs when a retry helps.
 
 use failover_core::aws::AwsError;
 use failover_core::notify::Severity;
@@ -9,7 +8,7 @@ use failover_core::report::Report;
 use serde_json::{json, Value};
 
 use crate::decide::{ClusterFailover, DnsResult, Info, Plan, Promotion, Refusal, Trigger, Verdict};
-use crate::model::{cluster_resource, promotion_resource, DbRef, Instance, Record, PROMOTION_KEY};
+use crate::model::{cluster_resource, promotion_key, promotion_resource, DbRef, Instance, Record, PROMOTION_KEY};
 use crate::FUNCTION;
 
 pub const PROMOTE: &str = "promote-replica";
@@ -50,7 +49,8 @@ fn verdict_lines(verdicts: &[Verdict], unit: &str) -> String {
     verdicts
         .iter()
         .map(|v| {
-            let lag = v.max_lag.map_or_else(|| "no lag data".to_owned(), |l| format!("max lag {l} {unit}"));
+            let at = v.lag_at.as_ref().map_or_else(String::new, |at| format!(" at {at}"));
+            let lag = v.max_lag.map_or_else(|| "no lag data".to_owned(), |l| format!("max lag {l} {unit}{at}"));
             format!("{} ({}, {}, priority {}, {lag}): {}", v.id, v.region, v.status, v.priority, v.reason)
         })
         .collect::<Vec<_>>()
@@ -77,7 +77,7 @@ pub fn promotion(
     let primary = &p.primary.id;
     let replica = p.replica.display_from(&p.primary.region);
     let chosen = p.replicas.iter().find(|v| v.id == p.replica.id && v.region == p.replica.region);
-    let lag = chosen.and_then(|v| v.max_lag).map_or_else(String::new, |l| format!(", max ReplicaLag {l} s over 5 min"));
+    let lag = chosen.and_then(|v| Some(format!(", ReplicaLag {} s at {}", v.max_lag?, v.lag_at.as_ref()?)));
     let endpoint = p.endpoint.clone().unwrap_or_else(|| format!("the endpoint of {replica}"));
     let resumed = if p.resumed { " (completing the decision recorded at the first attempt)" } else { "" };
     let (title, severity) = match outcome {
@@ -89,9 +89,10 @@ pub fn promotion(
         _ => (format!("promoting {replica} for {primary} failed"), Severity::Critical),
     };
     let mut summary = format!(
-        "Trigger: {}. Primary {primary} is {}. Chosen replica: {replica}{lag}{resumed}. ",
+        "Trigger: {}. Primary {primary} is {}. Chosen replica: {replica}{}{resumed}. ",
         trigger.describe(),
-        p.primary_status
+        p.primary_status,
+        lag.unwrap_or_default()
     );
     if p.primary_status == "available" && outcome != Outcome::DryRun {
         summary.push_str(&format!(
@@ -143,8 +144,8 @@ pub fn promotion(
                 ));
             }
             next_steps.push(format!(
-                "Investigate {primary} ({}) and delete it once its data is no longer needed; the ledger's {PROMOTION_KEY} \
-                 record on {} records this failover and stops any further promotion for it.",
+                "Investigate {primary} ({}) and delete it once its data is no longer needed; the ledger's \
+                 {PROMOTION_KEY}#<time> record on {} records this failover and stops any further promotion for it.",
                 p.primary_status,
                 promotion_resource(&p.primary)
             ));
@@ -155,7 +156,7 @@ pub fn promotion(
         }
         _ => {
             next_steps.push(format!(
-                "The decision is recorded (the ledger's {PROMOTION_KEY} record on {}, pending): a retry, or {}, \
+                "The decision is recorded (the ledger's {PROMOTION_KEY}#<time> record on {}, pending): a retry, or {}, \
                  completes this same promotion and never promotes another replica.",
                 promotion_resource(&p.primary),
                 promote_command(&p.replica, false)
@@ -194,7 +195,9 @@ fn with_error(report: Report, failure: Option<&Failure>) -> Report {
 }
 
 fn record_json(record: &Record, primary: &DbRef) -> Value {
-    json!({"resource": promotion_resource(primary), "key": PROMOTION_KEY, "replica": record.subject, "at": record.at})
+    let key =
+        if record.key.is_empty() { promotion_key(record.at_secs.unwrap_or_default()) } else { record.key.clone() };
+    json!({"resource": promotion_resource(primary), "key": key, "replica": record.subject, "at": record.at})
 }
 
 /// An Aurora failover made, planned or failed.

@@ -51,6 +51,41 @@ pub enum Route {
     Resume,
 }
 
+/// [`route`], after [`foreign_account`] against the account of `function_arn` (the invoked function's ARN).
+pub fn route_from(event: &Event, failure_event_ids: &[String], home_region: &str, function_arn: Option<&str>) -> Route {
+    foreign_account(event, function_arn.and_then(account_of))
+        .unwrap_or_else(|| route(event, failure_event_ids, home_region))
+}
+
+/// An alarm or RDS event from another account than the function's own (`own_account`, from the Lambda
+/// context's `invoked_function_arn`): a logged skip, whatever the EventBridge rule let through. `None` when it
+/// is this account's, or when either account is unknown (local runs without a context).
+pub fn foreign_account(event: &Event, own_account: Option<&str>) -> Option<Route> {
+    let own = own_account.filter(|a| !a.is_empty())?;
+    let account = match event {
+        Event::Rds(rds) => rds.account.as_str(),
+        Event::Alarm(alarm) => alarm.account.as_str(),
+        _ => return None,
+    };
+    (!account.is_empty() && account != own)
+        .then(|| Route::Skip(format!("event from account {account}, not this function's account {own}: not ours")))
+}
+
+/// When an RDS event or alarm says the failure happened (its `time`); `None` for commands and other events.
+pub fn failure_time(event: &Event) -> Option<i64> {
+    let time = match event {
+        Event::Rds(rds) => rds.time.as_deref(),
+        Event::Alarm(alarm) => alarm.time.as_deref(),
+        _ => None,
+    };
+    time.and_then(failover_core::time::parse_time)
+}
+
+/// The account in a Lambda function's ARN (`arn:aws:lambda:<region>:<account>:function:<name>`).
+pub fn account_of(function_arn: &str) -> Option<&str> {
+    failover_core::intake::split_arn(function_arn).map(|p| p.account).filter(|a| !a.is_empty())
+}
+
 /// Which work an alarm or RDS event asks for. Manual commands are parsed by [`crate::command`], then mapped
 /// by [`command`]. An event about a resource in another region than the function's (`home_region`) is a logged
 /// skip: the deployment in that region owns it (a cross-region replica is reached from its own region's events).
@@ -197,6 +232,19 @@ mod tests {
     use super::*;
 
     /// Routed by a function deployed in the event's own region.
+    #[test]
+    fn an_event_from_another_account_is_a_logged_skip_and_one_from_the_own_account_is_routed() {
+        let event = sample("rds-instance-failure.json");
+        let Event::Rds(rds) = &event else { panic!("an RDS event") };
+        let own = "arn:aws:lambda:us-east-1:999999999999:function:database-failover";
+        let skip = foreign_account(&event, account_of(own)).expect("another account's event");
+        assert!(matches!(&skip, Route::Skip(r) if r.contains("not this function's account 999999999999")), "{skip:?}");
+        let same = format!("arn:aws:lambda:us-east-1:{}:function:database-failover", rds.account);
+        assert_eq!(foreign_account(&event, account_of(&same)), None);
+        assert_eq!(foreign_account(&event, None), None, "no context: nothing to compare");
+        assert_eq!(account_of("not-an-arn"), None);
+    }
+
     fn route(event: &Event, failure_event_ids: &[String]) -> Route {
         let region = match event {
             Event::Rds(rds) => rds.region.clone(),
@@ -311,6 +359,7 @@ mod tests {
             endpoint: None,
             promotion_tier: None,
             tags: Default::default(),
+            resource_id: None,
         }
     }
 

@@ -80,6 +80,7 @@ fn instance(region: &str, id: String, status: String, opted_in: bool, priority: 
         replicas: Vec::new(),
         cluster: None,
         promotion_tier: None,
+        resource_id: None,
         tags,
     }
 }
@@ -94,7 +95,7 @@ fn replicas() -> impl Strategy<Value = Vec<Candidate>> {
             .map(|(i, (status, opted_in, region, priority, lag))| {
                 let mut instance = instance(region, format!("r{i}"), status, opted_in, priority);
                 instance.source = Some(DbRef::new(HOME, "orders"));
-                Candidate { instance, lag }
+                Candidate { instance, lag, lag_at: None }
             })
             .collect()
     })
@@ -150,6 +151,7 @@ fn settings() -> impl Strategy<Value = Settings> {
             promote_when_available,
             max_replica_lag_seconds,
             allow_cross_region,
+            decision_ttl_secs: 3600,
         },
     )
 }
@@ -254,6 +256,9 @@ proptest! {
                     prop_assert!(p.resumed);
                     let recorded = facts.recorded.as_ref().expect("the recorded replica exists");
                     prop_assert!(recorded.source.is_some() && recorded.status == "available");
+                    // Completed only while its guards hold (the recorded replica is judged with the others).
+                    let judged = facts.replicas.iter().find(|c| c.instance.at == record.subject);
+                    prop_assert!(judged.is_some_and(|c| eligible(c, &settings)), "completed an unsafe decision");
                 } else {
                     prop_assert!(!p.resumed);
                     let chosen = facts
@@ -285,6 +290,20 @@ proptest! {
                 let record = facts.record.as_ref().expect("only with a record");
                 prop_assert_eq!(replica, &record.subject);
                 prop_assert!(facts.recorded.as_ref().is_some_and(|r| r.source.is_none()));
+            }
+            Plan::Abandon(a) => {
+                // Only a pending decision is abandoned, the one recorded, with its reason; nothing is promoted.
+                let record = facts.record.as_ref().expect("only with a record");
+                prop_assert_eq!(record.state, State::Pending);
+                prop_assert_eq!(&a.record.subject, &record.subject);
+                prop_assert!(!a.reason.is_empty());
+            }
+            Plan::Wait { .. } => {
+                // Only for a pending decision whose replica is being promoted: nothing else is chosen.
+                let record = facts.record.as_ref().expect("only with a record");
+                let recorded = facts.recorded.as_ref().expect("the recorded replica exists");
+                prop_assert_eq!(record.state, State::Pending);
+                prop_assert!(decide::PROMOTING_STATUSES.contains(&recorded.status.as_str()));
             }
             Plan::Refuse(r) => prop_assert!(!r.reason.is_empty()),
             Plan::Skip { reason } => prop_assert!(!reason.is_empty()),
@@ -319,7 +338,7 @@ proptest! {
         let facts = PromotionFacts {
             primary_ref: DbRef::new(HOME, "orders"),
             primary: PrimaryState::Missing,
-            replicas: vec![Candidate { instance: replica, lag: vec![1.0] }],
+            replicas: vec![Candidate { instance: replica, lag: vec![1.0], lag_at: None }],
             record: None,
             recorded: None,
         };
@@ -328,6 +347,7 @@ proptest! {
             promote_when_available: false,
             max_replica_lag_seconds: 30.0,
             allow_cross_region: false,
+        decision_ttl_secs: 3600,
         };
         let plan = decide::decide_promotion(&Trigger::Alarm { name: "a".into() }, &facts, &settings, NOW);
         prop_assert!(matches!(plan, Plan::Promote(_)), "an unreadable priority is the default, not a refusal");
@@ -387,7 +407,7 @@ fn cluster_facts() -> impl Strategy<Value = (ClusterFacts, Option<i64>)> {
                 if exists {
                     let mut instance = instance(HOME, id, status, opted_in, None);
                     instance.cluster = Some("catalog".into());
-                    candidates.push(Candidate { instance, lag });
+                    candidates.push(Candidate { instance, lag, lag_at: None });
                 }
             }
             let mut tags = BTreeMap::new();
@@ -409,6 +429,7 @@ fn cluster_facts() -> impl Strategy<Value = (ClusterFacts, Option<i64>)> {
                 cluster: Some(cluster),
                 members: candidates,
                 last_failover,
+                pending: None,
             };
             (facts, recorded_at)
         })
@@ -474,6 +495,7 @@ fn settings_default() -> Settings {
         promote_when_available: false,
         max_replica_lag_seconds: 30.0,
         allow_cross_region: false,
+        decision_ttl_secs: 3600,
     }
 }
 
@@ -643,7 +665,7 @@ mod incident {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
-    use database_failover::model::{Cluster, Cname, DbRef, EndpointRecord, Instance, DNS_RECORD_TAG};
+    use database_failover::model::{Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, DNS_RECORD_TAG};
     use database_failover::ports::{Databases, Dns, LagMetric, ReplicaLag};
     use failover_core::aws::AwsError;
     use failover_core::ledger::State;
@@ -748,8 +770,11 @@ mod incident {
             _: &str,
             _: LagMetric,
             instances: &[String],
-        ) -> Result<std::collections::BTreeMap<String, Vec<f64>>, AwsError> {
-            Ok(instances.iter().map(|i| (i.clone(), vec![1.0])).collect())
+            since: i64,
+        ) -> Result<std::collections::BTreeMap<String, Vec<LagPoint>>, AwsError> {
+            // One datapoint a minute into the look-back window: before the failure, whenever it was.
+            let point = LagPoint { at: since + 60, value: 1.0 };
+            Ok(instances.iter().map(|i| (i.clone(), vec![point])).collect())
         }
     }
 
@@ -854,7 +879,10 @@ mod incident {
             });
             let promoted = app.databases().promoted.lock().unwrap().clone();
             prop_assert!(promoted.len() <= 1, "promoted {promoted:?}");
-            for record in app.ledger().all_records().iter().filter(|r| r.key == "promotion") {
+            // Abandoned decisions promoted nothing; every other one names the one replica promoted.
+            let decisions = app.ledger().all_records();
+            let decisions = decisions.iter().filter(|r| database_failover::model::is_promotion_key(&r.key) && r.state != State::Abandoned);
+            for record in decisions {
                 let named = record.data["replica"]["id"].as_str().unwrap_or_default().to_owned();
                 if record.state == State::Done {
                     prop_assert_eq!(&promoted, &vec![named.clone()], "a done record names the promoted replica");

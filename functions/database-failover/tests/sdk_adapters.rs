@@ -92,12 +92,15 @@ fn promote_ok(id: &'static str) -> Rule {
         .then_output(|| PromoteReadReplicaOutput::builder().build())
 }
 
+/// One datapoint per query id, a minute into the window asked for (so: before the failure).
 fn lag(values: &[(&str, f64)]) -> Rule {
     let results: Vec<(String, f64)> = values.iter().map(|(i, v)| (i.to_string(), *v)).collect();
-    mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_output(move || {
+    mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |input| {
+        let start = input.start_time().map_or(0, |t| t.secs());
+        let minute = aws_smithy_types::DateTime::from_secs(start + 60);
         let mut out = GetMetricDataOutput::builder();
         for (id, v) in &results {
-            out = out.metric_data_results(MetricDataResult::builder().id(id).values(*v).build());
+            out = out.metric_data_results(MetricDataResult::builder().id(id).timestamps(minute).values(*v).build());
         }
         out.build()
     })
@@ -143,10 +146,10 @@ fn app_with<N: Notifier + Sync, G: Ledger>(
     )
 }
 
-/// The ledger's `promotion` record on orders.
+/// The ledger's promotion record on orders (`promotion#<time>`, or `promotion` as earlier versions wrote it).
 fn promotion_record(ledger: &SharedLedger) -> failover_core::ledger::Record {
     let records = ledger.records();
-    records.into_iter().find(|r| r.key == "promotion").expect("a promotion record")
+    records.into_iter().find(|r| database_failover::model::is_promotion_key(&r.key)).expect("a promotion record")
 }
 
 fn failure_event() -> Value {
@@ -266,36 +269,67 @@ async fn a_promotion_whose_end_was_lost_should_be_completed_by_the_next_invocati
     assert_eq!(outcomes(&notes), [Outcome::Succeeded]);
 }
 
-#[tokio::test]
-async fn a_cluster_failover_that_failed_should_be_abandoned_so_that_the_retry_acts_and_then_the_cooldown_holds() {
+/// `FailoverDBCluster` answering `status` `times` times, then succeeding.
+fn failing_failover(status: u16, times: usize) -> Rule {
+    mock!(aws_sdk_rds::Client::failover_db_cluster)
+        .sequence()
+        .http_status(status, None)
+        .times(times)
+        .output(|| FailoverDbClusterOutput::builder().build())
+        .repeatedly()
+        .build()
+}
+
+/// The function over the cluster `catalog` (writer w, reader a) and its `failover` rule.
+fn aurora_app(
+    failover: &Rule,
+    notes: &Recorded,
+    ledger: &SharedLedger,
+) -> App<RdsDatabases, CloudWatchLag, Route53Dns, Recorded, SharedLedger> {
     let cluster = mock!(aws_sdk_rds::Client::describe_db_clusters)
         .then_output(|| DescribeDbClustersOutput::builder().db_clusters(catalog()).build());
     let members = mock!(aws_sdk_rds::Client::describe_db_instances)
         .then_output(|| instances_output(vec![cluster_member("w"), cluster_member("a")]));
-    let failover = mock!(aws_sdk_rds::Client::failover_db_cluster)
-        .sequence()
-        .http_status(503, None)
-        .times(3)
-        .output(|| FailoverDbClusterOutput::builder().build())
-        .repeatedly()
-        .build();
-    let (lags, ledger, notes) = (lag(&[("m0", 3.0)]), SharedLedger::default(), Recorded::default());
-    let app = app("us-east-1", &[], &[&cluster, &members, &failover], &[&lags], &notes, &ledger);
+    app("us-east-1", &[], &[&cluster, &members, failover], &[&lag(&[("m0", 3.0)])], notes, ledger)
+}
+
+#[tokio::test]
+async fn a_cluster_failover_that_failed_transiently_should_stay_pending_so_that_the_retry_completes_it_then_the_cooldown_holds(
+) {
+    let (failover, ledger, notes) = (failing_failover(503, 3), SharedLedger::default(), Recorded::default());
+    let app = aurora_app(&failover, &notes, &ledger);
     let alarm = Scenario::Aurora.event();
 
     assert!(matches!(app.handle(alarm.clone()).await, Err(InvokeError::Aws(_))), "a transient failure is retried");
     let records = ledger.records();
-    assert_eq!((records.len(), records[0].state), (1, State::Abandoned), "{records:?}");
-    assert!(records[0].data["error"].as_str().is_some_and(|e| e.contains("FailoverDBCluster")), "{records:?}");
+    assert_eq!((records.len(), records[0].state), (1, State::Pending), "the decision stands: {records:?}");
 
     let retry = app.handle(alarm.clone()).await.expect("the retry acts");
-    assert_eq!(retry.status, Outcome::Succeeded, "an abandoned failover does not start the cooldown: {retry:?}");
+    assert_eq!(retry.status, Outcome::Succeeded, "the retry completes the pending failover: {retry:?}");
+    let records = ledger.records();
+    assert_eq!((records.len(), records[0].state), (1, State::Done), "the same record, done: {records:?}");
+    assert!(records[0].data["done_at"].as_i64().is_some(), "the cooldown runs from the success: {records:?}");
     let again = app.handle(alarm).await.expect("a duplicate alarm");
     assert_eq!(again.status, Outcome::Skipped, "a done one does: {again:?}");
     assert_eq!(failover.num_calls(), 4, "three failed attempts, then one failover");
     let states: Vec<State> = ledger.records().iter().map(|r| r.state).collect();
     assert_eq!(states.iter().filter(|s| **s == State::Done).count(), 1, "{states:?}");
     assert_eq!(outcomes(&notes), [Outcome::Failed, Outcome::Succeeded]);
+}
+
+/// FailoverDBCluster failing twice with a server error, then the (SDK's) retry: the cluster fails over once,
+/// the record is done, and one notification says so.
+#[tokio::test]
+async fn a_cluster_failover_failing_twice_with_a_server_error_then_retried_should_fail_over_with_one_notification() {
+    let (failover, ledger, notes) = (failing_failover(500, 2), SharedLedger::default(), Recorded::default());
+    let app = aurora_app(&failover, &notes, &ledger);
+
+    let answer = app.handle(Scenario::Aurora.event()).await.expect("the failover");
+    assert_eq!(answer.status, Outcome::Succeeded, "{answer:?}");
+    assert_eq!(failover.num_calls(), 3, "two server errors, then the failover");
+    let states: Vec<State> = ledger.records().iter().map(|r| r.state).collect();
+    assert_eq!(states, [State::Done]);
+    assert_eq!(outcomes(&notes), [Outcome::Succeeded], "one notification");
 }
 
 #[tokio::test]
@@ -487,15 +521,22 @@ async fn lag_adapter_should_query_every_replica_in_one_call_and_read_maxima_per_
                 && r.end_time().zip(r.start_time()).is_some_and(|(e, s)| e.secs() - s.secs() == 300)
         })
         .then_output(|| {
+            let (t1, t2) = (aws_smithy_types::DateTime::from_secs(120), aws_smithy_types::DateTime::from_secs(60));
             GetMetricDataOutput::builder()
-                .metric_data_results(MetricDataResult::builder().id("m0").values(4.0).values(2.0).build())
-                .metric_data_results(MetricDataResult::builder().id("m2").values(-1.0).build())
+                .metric_data_results(
+                    MetricDataResult::builder().id("m0").timestamps(t1).timestamps(t2).values(4.0).values(2.0).build(),
+                )
+                .metric_data_results(MetricDataResult::builder().id("m2").timestamps(t1).values(-1.0).build())
                 .build()
         });
     let lag = CloudWatchLag::new(client!(aws_sdk_cloudwatch, "us-east-1", [&rule]));
     let ids = ["a".to_owned(), "b".to_owned(), "c".to_owned()];
 
-    let values = lag.lags("us-east-1", LagMetric::ReplicaLag, &ids).await.expect("lags");
+    let since = failover_core::time::now_secs() - 300;
+    let values = lag.lags("us-east-1", LagMetric::ReplicaLag, &ids, since).await.expect("lags");
+    assert_eq!(values["a"].iter().map(|p| p.at).collect::<Vec<_>>(), [120, 60], "each value with its minute");
+    let values: std::collections::BTreeMap<String, Vec<f64>> =
+        values.into_iter().map(|(id, points)| (id, points.iter().map(|p| p.value).collect())).collect();
 
     assert_eq!(rule.num_calls(), 1);
     assert_eq!(values["a"], [4.0, 2.0]);
@@ -585,10 +626,13 @@ fn instances_output(instances: Vec<DbInstance>) -> DescribeDbInstancesOutput {
     DescribeDbInstancesOutput::builder().set_db_instances(Some(instances)).build()
 }
 
+/// One datapoint per replica, the minute before the scenarios' failure (their events' time, 2024-05-01T10:07:12Z).
 fn lag_output(values: &[f64]) -> GetMetricDataOutput {
+    let minute = aws_smithy_types::DateTime::from_secs(1_714_558_032 - 60);
     let mut out = GetMetricDataOutput::builder();
     for (i, v) in values.iter().enumerate() {
-        out = out.metric_data_results(MetricDataResult::builder().id(format!("m{i}")).values(*v).build());
+        let result = MetricDataResult::builder().id(format!("m{i}")).timestamps(minute).values(*v);
+        out = out.metric_data_results(result.build());
     }
     out.build()
 }
@@ -1027,51 +1071,4 @@ async fn a_notification_that_cannot_be_published_neither_fails_nor_undoes_a_prom
         assert_eq!(publish.num_calls(), 3, "{fault:?}: the SDK retried the publication");
     }))
     .await;
-}
-
-/// `readiness` reads a primary's DNS record: the values of the sets of exactly that name (a CNAME's value, an
-/// alias's DNS name), compared without case or final dot; `None` when Route 53 lists none of that name (it lists
-/// from the name on, so the next names come back too).
-#[tokio::test]
-async fn record_values_are_those_of_the_named_sets_only() {
-    use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsOutput;
-    use aws_sdk_route53::types::{AliasTarget, ResourceRecord, ResourceRecordSet, RrType};
-    use database_failover::ports::Dns;
-
-    let set = |name: &str, kind: RrType| ResourceRecordSet::builder().name(name).r#type(kind);
-    let cname = set("Writer.Orders.Internal.", RrType::Cname)
-        .ttl(30)
-        .resource_records(ResourceRecord::builder().value("orders.abc.rds.amazonaws.com").build().unwrap())
-        .build()
-        .unwrap();
-    let alias = set("writer.orders.internal.", RrType::A)
-        .alias_target(
-            AliasTarget::builder()
-                .hosted_zone_id("Z2")
-                .dns_name("lb.example.com")
-                .evaluate_target_health(false)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let next = set("x.orders.internal.", RrType::Cname)
-        .ttl(30)
-        .resource_records(ResourceRecord::builder().value("elsewhere").build().unwrap())
-        .build()
-        .unwrap();
-    let listed = ListResourceRecordSetsOutput::builder()
-        .resource_record_sets(cname)
-        .resource_record_sets(alias)
-        .resource_record_sets(next)
-        .is_truncated(false)
-        .max_items(10)
-        .build()
-        .unwrap();
-    let rule = mock!(aws_sdk_route53::Client::list_resource_record_sets).then_output(move || listed.clone());
-    let dns = Route53Dns::new(client!(aws_sdk_route53, "us-east-1", [&rule]));
-
-    let values = dns.record_values("Z1", "writer.orders.internal").await.expect("read");
-    assert_eq!(values, Some(vec!["orders.abc.rds.amazonaws.com".to_owned(), "lb.example.com".to_owned()]));
-    assert_eq!(dns.record_values("Z1", "absent.orders.internal").await.expect("read"), None);
 }

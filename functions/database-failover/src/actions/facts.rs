@@ -1,6 +1,6 @@
 //! The facts the actions read, gathered through the ports after the resource's ledger was read: a primary and
-//! its replicas with their lags and its `promotion` record (read by `promote` and `status`), and an Aurora
-//! cluster with its readers and its last failover (read by `failover_cluster` and `status`).
+//! its replicas with their lags and its promotion decision ([`promotion_record`], read by `promote` and `status`), and
+//! an Aurora cluster with its readers and its last failover (read by `failover_cluster` and `status`).
 //!
 //! Calls: a primary's replicas are described in ONE `DescribeDBInstances` per region (a `db-instance-id`
 //! filter) and their lags read in ONE `GetMetricData` per region; the replica a trigger names, and a recorded
@@ -14,8 +14,8 @@ use failover_core::aws::AwsError;
 use failover_core::ledger::{Ledger, Snapshot, State};
 
 use super::Context;
-use crate::decide::{Candidate, ClusterFacts, PrimaryState, PromotionFacts};
-use crate::model::{self, Cluster, DbRef, Instance, Record, FAILOVER_KEY_PREFIX, PROMOTION_KEY};
+use crate::decide::{lag_as_of, Candidate, ClusterFacts, PrimaryState, PromotionFacts};
+use crate::model::{self, Cluster, DbRef, Instance, LagPoint, Record, FAILOVER_KEY_PREFIX, LAG_LOOK_BACK_SECS};
 use crate::ports::{Databases, Dns, LagMetric, ReplicaLag};
 
 impl<D, L, R, G> Context<'_, D, L, R, G>
@@ -67,7 +67,7 @@ where
                 replicas.push(found);
             }
         }
-        let record = snapshot.record(PROMOTION_KEY).and_then(|r| Record::from_ledger(r, "replica"));
+        let record = promotion_record(snapshot);
         let recorded = match &record {
             None => None,
             Some(r) => match replicas.iter().find(|i| i.at == r.subject) {
@@ -75,17 +75,30 @@ where
                 None => self.databases.instance(&r.subject).await?,
             },
         };
+        // A recorded replica still replicating from this primary is judged with the others (its lag read too).
+        if let Some(r) = recorded.as_ref().filter(|r| r.source.as_ref() == Some(primary_ref)) {
+            if !replicas.iter().any(|known| known.at == r.at) {
+                replicas.push(r.clone());
+            }
+        }
 
         // Lags: one GetMetricData call per region holding replicas.
-        let mut lags: BTreeMap<DbRef, Vec<f64>> = BTreeMap::new();
+        // Lags as of the failure: one GetMetricData call per region holding replicas.
+        let failure_at = self.failure_time();
+        let since = failure_at - LAG_LOOK_BACK_SECS;
+        let mut lags: BTreeMap<DbRef, Vec<LagPoint>> = BTreeMap::new();
         for (region, ids) in ids_by_region(replicas.iter().map(|r| &r.at)) {
-            if let Some(found) = self.tolerant(&region, self.lag.lags(&region, LagMetric::ReplicaLag, &ids)).await? {
-                lags.extend(found.into_iter().map(|(id, values)| (DbRef::new(&region, id), values)));
+            let call = self.lag.lags(&region, LagMetric::ReplicaLag, &ids, since);
+            if let Some(found) = self.tolerant(&region, call).await? {
+                lags.extend(found.into_iter().map(|(id, points)| (DbRef::new(&region, id), points)));
             }
         }
         let replicas = replicas
             .into_iter()
-            .map(|instance| Candidate { lag: lags.get(&instance.at).cloned().unwrap_or_default(), instance })
+            .map(|instance| {
+                let (lag, lag_at) = lag_as_of(lags.get(&instance.at).map_or(&[][..], Vec::as_slice), failure_at);
+                Candidate { instance, lag, lag_at }
+            })
             .collect();
         Ok(PromotionFacts { primary_ref: primary_ref.clone(), primary, replicas, record, recorded })
     }
@@ -139,29 +152,52 @@ where
         if let Some(c) = &cluster {
             let instances = self.databases.cluster_instances(region, id).await?;
             let readers: Vec<String> = c.members.iter().filter(|m| !m.writer).map(|m| m.id.clone()).collect();
-            let lags = self.lag.lags(region, LagMetric::AuroraReplicaLag, &readers).await?;
+            let failure_at = self.failure_time();
+            let since = failure_at - LAG_LOOK_BACK_SECS;
+            let lags = self.lag.lags(region, LagMetric::AuroraReplicaLag, &readers, since).await?;
             members = instances
                 .into_iter()
-                .map(|instance| Candidate { lag: lags.get(&instance.at.id).cloned().unwrap_or_default(), instance })
+                .map(|instance| {
+                    let (lag, lag_at) = lag_as_of(lags.get(&instance.at.id).map_or(&[][..], Vec::as_slice), failure_at);
+                    Candidate { instance, lag, lag_at }
+                })
                 .collect();
         }
-        let last_failover = snapshot
-            .records
-            .iter()
-            .filter(|r| r.key.starts_with(FAILOVER_KEY_PREFIX) && r.state == State::Done)
-            .filter_map(|r| Record::from_ledger(r, "target"))
+        let failovers = || snapshot.records.iter().filter(|r| r.key.starts_with(FAILOVER_KEY_PREFIX));
+        // The cooldown runs from when FailoverDBCluster succeeded (`done_at`), not from the decision.
+        let last_failover = failovers()
+            .filter(|r| r.state == State::Done)
+            .filter_map(|r| {
+                let done_at = r.data.get("done_at").and_then(serde_json::Value::as_i64);
+                Record::from_ledger(r, "target").map(|record| Record { at_secs: done_at.or(record.at_secs), ..record })
+            })
             .max_by_key(|r| r.at_secs);
-        Ok(ClusterFacts { region: region.to_owned(), id: id.to_owned(), cluster, members, last_failover })
+        let pending = failovers().filter(|r| r.state == State::Pending).find_map(|r| Record::from_ledger(r, "target"));
+        Ok(ClusterFacts { region: region.to_owned(), id: id.to_owned(), cluster, members, last_failover, pending })
     }
 }
 
-/// Identifiers grouped by region, each group in the order given.
+/// The primary's promotion decision that counts, from its ledger: the pending one (there is at most one: a
+/// decision is made only while none is pending), else the latest done or closed one. Abandoned decisions do not
+/// count: they block nothing.
+pub fn promotion_record(snapshot: &Snapshot) -> Option<Record> {
+    let decisions: Vec<Record> = snapshot
+        .records
+        .iter()
+        .filter(|r| model::is_promotion_key(&r.key) && r.state != State::Abandoned)
+        .filter_map(|r| Record::from_ledger(r, "replica"))
+        .collect();
+    let pending = decisions.iter().find(|r| r.state == State::Pending).cloned();
+    pending.or_else(|| decisions.into_iter().max_by_key(|r| r.at_secs))
+}
+
 /// The region did not answer at all: a connection failure or a timeout after the SDK's retries (transient, and
 /// no error code: AWS said nothing). Throttling and access denied carry a code: AWS answered, so they are errors.
 pub fn unreachable(error: &AwsError) -> bool {
     error.transient && error.code.is_none()
 }
 
+/// Identifiers grouped by region, each group in the order given.
 fn ids_by_region<'a>(refs: impl IntoIterator<Item = &'a DbRef>) -> BTreeMap<String, Vec<String>> {
     let mut by_region: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in refs {

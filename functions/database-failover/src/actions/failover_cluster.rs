@@ -1,8 +1,10 @@
 //! Fail an Aurora cluster over to its best reader: [`run`] reads the cluster's ledger, then the cluster, its
 //! instances and its readers' lag, calls [`decide::decide_cluster`] once, and acts. [`execute`] writes a
 //! pending `failover#<time>` record on the cluster's ledger resource with the lease (the record that keeps
-//! duplicate alarms from bouncing the writer once done), calls `FailoverDBCluster`, and settles the record done,
-//! or abandoned with the error, so that Lambda's retry of a transient failure acts again.
+//! duplicate alarms from bouncing the writer once done), calls `FailoverDBCluster`, and settles the record done
+//! (the cooldown runs from then); a transient failure leaves it pending, so that Lambda's retry completes that
+//! same failover (or abandons it when its reader can no longer take over), and a permanent one abandons it
+//! with the error.
 
 use failover_core::aws::AwsError;
 use failover_core::ledger::{self, Ledger, Settle, Snapshot, State};
@@ -38,8 +40,14 @@ where
     // A cluster that is missing or not opted in is not ours: decided (a skip) without a ledger call.
     let cluster = ctx.databases.cluster(region, id).await?;
     if !cluster.as_ref().is_some_and(|c| opted_in(&c.tags, &ctx.config.common.opt_in_tag_key)) {
-        let facts =
-            ClusterFacts { region: region.into(), id: id.into(), cluster, members: vec![], last_failover: None };
+        let facts = ClusterFacts {
+            region: region.into(),
+            id: id.into(),
+            cluster,
+            members: vec![],
+            last_failover: None,
+            pending: None,
+        };
         let plan = decide::decide_cluster(trigger, &facts, &ctx.settings(), ctx.now());
         let acted = ctx.act(plan, &claim::unread(&resource, ctx.now()), trigger, region, true, dry_run).await;
         return Ok(acted.or_busy(&resource, report::FAILOVER_CLUSTER));
@@ -75,12 +83,22 @@ where
     }
     let failed = |failure: Failure| report::cluster_failover(c, trigger, Outcome::Failed, Some(&failure));
     let resource = cluster_resource(&c.region, &c.cluster);
-    let key = format!("{FAILOVER_KEY_PREFIX}{}", c.record.at_secs.unwrap_or_else(|| ctx.now()));
+    // A resumed failover is already in the ledger, pending, under its key; a new one gets its own.
+    let key = if c.resumed {
+        c.record.key.clone()
+    } else {
+        format!("{FAILOVER_KEY_PREFIX}{}", c.record.at_secs.unwrap_or_else(|| ctx.now()))
+    };
     let data = c.record.data("target", &c.cluster_arn, None);
     let retention = ctx.config.common.retention_secs();
-    let record = ledger::Record::pending(&resource, &key, ctx.session.owner, &trigger.describe(), ctx.now(), retention)
-        .with_data(data.clone());
-    match ctx.begin(snapshot, &[record]).await {
+    let records = if c.resumed {
+        Vec::new()
+    } else {
+        let owner = ctx.session.owner;
+        vec![ledger::Record::pending(&resource, &key, owner, &trigger.describe(), ctx.now(), retention)
+            .with_data(data.clone())]
+    };
+    match ctx.begin(snapshot, &records).await {
         Ok(Started::Yes) => {}
         Ok(Started::Again) => return Acted::Again,
         Ok(Started::Paused(paused)) => {
@@ -92,16 +110,28 @@ where
         }
     }
     let done = vec![format!("recorded the failover ({key} on {resource}, pending)")];
-    let acted = ctx.databases.failover_cluster(&c.region, &c.cluster, &c.target).await;
+    // Resumed after a failure that AWS had nevertheless carried out: the target is already the writer.
+    let acted = if c.resumed && c.writer.as_deref() == Some(c.target.as_str()) {
+        Ok(())
+    } else {
+        ctx.databases.failover_cluster(&c.region, &c.cluster, &c.target).await
+    };
+    let owner = if c.resumed { c.record.owner.as_str() } else { ctx.session.owner };
+    let mut data = data;
     let settle = match &acted {
-        Ok(()) => Settle::pending(&key, ctx.session.owner, State::Done),
+        // The cooldown starts now, when FailoverDBCluster succeeded.
+        Ok(()) => {
+            data["done_at"] = json!(ctx.now());
+            vec![Settle::pending(&key, owner, State::Done).with_data(data)]
+        }
+        // Transient: left pending, so that Lambda's retry completes this same decision.
+        Err(error) if error.transient => Vec::new(),
         Err(error) => {
-            let mut data = data;
             data["error"] = json!(error.to_string());
-            Settle::pending(&key, ctx.session.owner, State::Abandoned).with_data(data)
+            vec![Settle::pending(&key, owner, State::Abandoned).with_data(data)]
         }
     };
-    let ended = ctx.end(&resource, &[settle], &[]).await;
+    let ended = ctx.end(&resource, &settle, &[]).await;
     Acted::Done(match (acted, ended) {
         (Ok(()), Ok(())) => report::cluster_failover(c, trigger, Outcome::Succeeded, None),
         (Ok(()), Err(error)) => failed(Failure { step: "record the failover as done in the ledger", error, done }),

@@ -9,7 +9,7 @@ use failover_core::ledger::Ledger;
 use failover_core::report::Report;
 
 use super::Context;
-use crate::model::{promotion_resource, DbRef, PROMOTION_KEY};
+use crate::model::{promotion_resource, DbRef};
 use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::report;
 
@@ -34,8 +34,8 @@ where
         return Ok(report::skipped(format!("{event_id} on {}: not opted in (tag {key}=true is missing)", at.id)));
     }
     let ledger = ctx.session.read(&promotion_resource(at)).await?;
-    if let Some(record) = ledger.records.iter().find(|r| r.key == PROMOTION_KEY) {
-        let replica = record.data["replica"]["id"].as_str().unwrap_or("a replica");
+    if let Some(record) = super::facts::promotion_record(&ledger) {
+        let replica = record.subject.id;
         let reason = format!("{event_id} on {}: it already failed over to {replica}; nothing to fix in place", at.id);
         return Ok(report::skipped(reason));
     }

@@ -4,6 +4,8 @@
 //! - [`promote`]: a possibly failed RDS primary (from an event, an alarm, a replica that lost its source, or the
 //!   `promote` command): record the decision, promote the replica, repoint DNS ([`repoint`]: the record the
 //!   primary's `failover:dns-record` tag names, only from the primary's endpoint).
+//! - [`abandon`]: a pending promotion whose guards no longer hold, or that expired: abandoned in the ledger,
+//!   with a warning saying why.
 //! - [`failover_cluster`]: an Aurora cluster: record the failover on the cluster, then `FailoverDBCluster`.
 //! - [`fix_in_place`]: a primary whose storage is full or whose parameters are invalid: the command that fixes
 //!   it, no promotion.
@@ -19,6 +21,7 @@
 use crate::command::Subject;
 use crate::config::Config;
 use crate::decide::{Plan, Settings, Trigger};
+use failover_core::aws::AwsError;
 use failover_core::invoke::InvokeError;
 use failover_core::ledger::{Ledger, Session, Snapshot};
 use failover_core::report::Report;
@@ -29,6 +32,7 @@ use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::report;
 use crate::route::Route;
 
+pub mod abandon;
 pub mod claim;
 pub mod control;
 pub mod facts;
@@ -50,6 +54,9 @@ pub struct Context<'a, D, L, R, G> {
     pub config: &'a Config,
     /// The function's own region: plain identifiers are in it, and only its errors stop the work.
     pub region: &'a str,
+    /// When the failure happened (seconds since the epoch): the RDS event's or the alarm's time; `None` for
+    /// manual commands (then: now). Lag is judged as of then.
+    pub failure_at: Option<i64>,
 }
 
 impl<D, L, R, G> Context<'_, D, L, R, G>
@@ -66,12 +73,19 @@ where
             promote_when_available: self.config.promote_when_available,
             max_replica_lag_seconds: self.config.max_replica_lag_seconds,
             allow_cross_region: self.config.allow_cross_region,
+            decision_ttl_secs: self.config.decision_ttl_minutes * 60,
         }
     }
 
     /// Seconds since the epoch, now.
     pub fn now(&self) -> i64 {
         (self.session.clock)()
+    }
+
+    /// When the failure happened (never later than now): lags are judged as of then.
+    pub fn failure_time(&self) -> i64 {
+        let now = self.now();
+        self.failure_at.map_or(now, |at| at.min(now))
     }
 
     /// Carries out a plan of [`crate::decide::decide_promotion`] or [`crate::decide::decide_cluster`] (`aurora`)
@@ -89,6 +103,14 @@ where
     ) -> Acted {
         let report = match plan {
             Plan::Skip { reason } => report::skipped(reason),
+            // A transient error: Lambda retries the event once the promotion may be done.
+            Plan::Wait { resource, reason } => report::skipped(reason.clone()).error(AwsError {
+                operation: "PromoteReadReplica",
+                resource,
+                code: Some("PromotionInProgress".into()),
+                transient: true,
+                message: reason,
+            }),
             Plan::Inform(info) => report::inform(&info),
             Plan::Refuse(refusal) => {
                 let action = if aurora { report::FAILOVER_CLUSTER } else { report::PROMOTE };
@@ -100,6 +122,7 @@ where
                     .await
             }
             Plan::Promote(p) => return promote::execute(self, &p, snapshot, trigger, dry_run).await,
+            Plan::Abandon(a) => return abandon::run(self, &a, snapshot, trigger, dry_run).await,
             Plan::FailoverCluster(c) => return failover_cluster::execute(self, &c, snapshot, trigger, dry_run).await,
         };
         Acted::Done(report)

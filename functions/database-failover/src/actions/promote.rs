@@ -4,7 +4,8 @@
 //! [`route::described`]: a primary, a replica, or an Aurora member), [`replica`] (a replica whose replication stopped) and [`manual`] (the
 //! `promote` command). Each gathers [`PromotionFacts`], calls [`decide::decide_promotion`] once, and acts.
 //!
-//! The ledger resource is the primary's ([`promotion_resource`]); its `promotion` record is the decision. Order
+//! The ledger resource is the primary's ([`promotion_resource`]); its `promotion#<time>` record is the decision
+//! (a pending one whose guards no longer hold, or that expired, is abandoned instead: [`super::abandon`]). Order
 //! ([`execute`]): `begin` writes the record pending (with the lease and the DNS step), then `PromoteReadReplica`,
 //! then the DNS step ([`repoint`]), then `end` settles it done — or, when a step failed, leaves it pending and releases the lease, so
 //! that a retry completes that same decision. A later event finds the record and completes or reports that
@@ -20,7 +21,7 @@ use failover_core::report::Report;
 use super::claim::{self, Acted, Started, TRIES};
 use super::{failover_cluster, repoint, Context};
 use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, Trigger};
-use crate::model::{promotion_resource, DbRef, Repoint, PROMOTION_KEY};
+use crate::model::{promotion_key, promotion_resource, DbRef, Repoint};
 use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::report::{self, Failure};
 use crate::route::{self, Described};
@@ -179,21 +180,20 @@ where
         return Acted::Done(report::promotion(p, trigger, Outcome::DryRun, None, &planned, days));
     }
     let resource = promotion_resource(&p.primary);
-    // A resumed decision is already in the ledger, pending.
+    // A resumed decision is already in the ledger, pending, under its key; a new one gets its own (with this
+    // invocation's name when a decision abandoned in the same second holds the plain one).
+    let mut key =
+        if p.resumed { p.record.key.clone() } else { promotion_key(p.record.at_secs.unwrap_or_else(|| ctx.now())) };
+    if !p.resumed && snapshot.record(&key).is_some() {
+        key = format!("{key}#{}", ctx.session.owner);
+    }
     let records = if p.resumed {
         Vec::new()
     } else {
         let data = p.record.data("replica", &p.replica_arn, p.endpoint.as_deref());
         let retention = ctx.config.common.retention_secs();
-        vec![ledger::Record::pending(
-            &resource,
-            PROMOTION_KEY,
-            ctx.session.owner,
-            &trigger.describe(),
-            ctx.now(),
-            retention,
-        )
-        .with_data(data)]
+        vec![ledger::Record::pending(&resource, &key, ctx.session.owner, &trigger.describe(), ctx.now(), retention)
+            .with_data(data)]
     };
     match ctx.begin(snapshot, &records).await {
         Ok(Started::Yes) => {}
@@ -206,12 +206,12 @@ where
             return Acted::Done(failed(&Failure { step: "record the decision in the ledger", error, done: vec![] }))
         }
     }
-    let mut done = vec![format!("recorded the decision ({PROMOTION_KEY} on {resource}, pending)")];
+    let mut done = vec![format!("recorded the decision ({key} on {resource}, pending)")];
     let acted = promote_and_repoint(ctx, p, &mut done).await;
     // Settled only once the promotion and the DNS change are made; otherwise left pending for the retry.
     let owner = if p.resumed { p.record.owner.as_str() } else { ctx.session.owner };
     let settle = match &acted {
-        Ok(_) => vec![Settle::pending(PROMOTION_KEY, owner, State::Done)],
+        Ok(_) => vec![Settle::pending(&key, owner, State::Done)],
         Err(_) => Vec::new(),
     };
     let ended = ctx.end(&resource, &settle, &[]).await;

@@ -136,12 +136,17 @@ where
         match readiness::dns_record(primary) {
             None => {}
             Some(Err(gap)) => gaps.push(gap),
-            Some(Ok((zone, name))) => match self.dns.record_values(&zone, &name).await {
-                Ok(values) => gaps.extend(readiness::dns_gap(primary, &zone, &name, values.as_deref())),
+            Some(Ok(record)) => match self.dns.cname(&record).await {
+                Ok(cname) => {
+                    let values = cname.map(|c| c.values);
+                    gaps.extend(readiness::dns_gap(primary, &record.hosted_zone_id, &record.name, values.as_deref()));
+                }
                 Err(e) => {
+                    let (zone, name) = (&record.hosted_zone_id, &record.name);
                     let cli = format!(
-                    "aws route53 list-resource-record-sets --hosted-zone-id {zone} --start-record-name {name} --max-items 1"
-                );
+                        "aws route53 list-resource-record-sets --hosted-zone-id {zone} --start-record-name {name} \
+                         --start-record-type CNAME --max-items 1"
+                    );
                     gaps.push(unknown(&primary.arn, &format!("reading its DNS record {name}"), &e, &cli));
                 }
             },

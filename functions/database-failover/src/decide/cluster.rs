@@ -4,9 +4,10 @@ use failover_core::notify::Severity;
 use failover_core::tags::opted_in;
 
 use super::{
-    best, max_lag, ClusterFacts, ClusterFailover, Plan, Refusal, Settings, Trigger, Verdict, CLUSTER_COOLDOWN_SECS,
+    best, max_lag, Abandonment, ClusterFacts, ClusterFailover, Plan, Refusal, Settings, Trigger, Verdict,
+    CLUSTER_COOLDOWN_SECS,
 };
-use crate::model::{DbRef, Record};
+use crate::model::{cluster_resource, DbRef, Record};
 
 /// Aurora: `FailoverDBCluster` to the best reader — available, opted in, lowest `PromotionTier`, then lowest
 /// `AuroraReplicaLag` — or say why not. Aurora shares storage between instances, so lag is an ordering, not a
@@ -20,6 +21,19 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
         return Plan::Skip { reason: format!("cluster {} is not opted in (tag {key}=true is missing)", cluster.id) };
     }
     if cluster.status != "available" && !trigger.is_manual() {
+        // A retry of a failover left pending says why it does not act now (a logged skip would be silent).
+        if let Some(pending) = &facts.pending {
+            return Plan::Refuse(Refusal {
+                resource: cluster.id.clone(),
+                reason: format!(
+                    "cluster {} is {}: AWS is acting on it; the pending failover to {} (recorded at {}) is completed \
+                     or abandoned by a later event",
+                    cluster.id, cluster.status, pending.subject.id, pending.at
+                ),
+                severity: Severity::Warning,
+                replicas: Vec::new(),
+            });
+        }
         return Plan::Skip {
             reason: format!("cluster {} is {}: AWS is already acting on it", cluster.id, cluster.status),
         };
@@ -43,12 +57,52 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
                 status: status.to_owned(),
                 priority: m.promotion_tier,
                 max_lag: candidate.and_then(|c| max_lag(&c.lag)),
+                lag_at: candidate.and_then(|c| c.lag_at).map(failover_core::time::format_time),
                 eligible: reason.is_none(),
                 reason: reason.unwrap_or_else(|| "eligible".into()),
             }
         })
         .collect();
     let writer = cluster.members.iter().find(|m| m.writer).map(|m| m.id.clone());
+
+    // A failover decided and not completed (FailoverDBCluster failed transiently): completed with its reader
+    // while that reader can still take over (or already has), abandoned otherwise. No new decision meanwhile.
+    if let Some(pending) = &facts.pending {
+        let target = pending.subject.id.clone();
+        let reason = if pending.at_secs.is_some_and(|at| now - at > settings.decision_ttl_secs) {
+            Some(format!("it is older than DECISION_TTL_MINUTES ({} min)", settings.decision_ttl_secs / 60))
+        } else if writer.as_deref() == Some(target.as_str()) {
+            None
+        } else {
+            match verdicts.iter().find(|v| v.id == target) {
+                Some(v) if v.eligible => None,
+                Some(v) => Some(format!("{target} can no longer take over: {}", v.reason)),
+                None => Some(format!("{target} is no longer a reader of cluster {}", cluster.id)),
+            }
+        };
+        let resource = cluster_resource(&cluster.region, &cluster.id);
+        return match reason {
+            Some(reason) => Plan::Abandon(Abandonment {
+                primary: DbRef::new(&cluster.region, &cluster.id),
+                resource,
+                decision: format!("fail cluster {} over to {target}", cluster.id),
+                aurora: true,
+                record: pending.clone(),
+                reason,
+                replicas: verdicts,
+            }),
+            None => Plan::FailoverCluster(ClusterFailover {
+                region: cluster.region.clone(),
+                cluster: cluster.id.clone(),
+                cluster_arn: cluster.arn.clone(),
+                writer,
+                target,
+                record: pending.clone(),
+                resumed: true,
+                readers: verdicts,
+            }),
+        };
+    }
 
     if let Some(record) = &facts.last_failover {
         let recent = record.at_secs.is_some_and(|at| (0..CLUSTER_COOLDOWN_SECS).contains(&(now - at)));
@@ -105,6 +159,7 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
         writer,
         record: Record::new(DbRef::new(&cluster.region, &target), now),
         target,
+        resumed: false,
         readers: verdicts,
     })
 }

@@ -9,7 +9,7 @@
 use failover_core::notify::Severity;
 use serde::Serialize;
 
-use crate::model::{Cluster, DbRef, Instance, Record, Repoint};
+use crate::model::{Cluster, DbRef, Instance, LagPoint, Record, Repoint, LAG_LOOK_BACK_SECS};
 
 mod cluster;
 mod dns;
@@ -19,6 +19,10 @@ pub mod readiness;
 pub use cluster::decide_cluster;
 pub use dns::{repoint_step, DnsResult, DnsStep};
 pub use promotion::{decide_promotion, verdicts};
+
+/// The statuses of a replica while `PromoteReadReplica` works on it: a pending decision whose replica is in one
+/// of them is waited for, not re-checked (the promotion may have been asked for already).
+pub const PROMOTING_STATUSES: &[&str] = &["modifying", "rebooting"];
 
 /// After a promotion is recorded, a repeated event within this many seconds re-applies the DNS change
 /// (idempotent), so a retry after a failed Route 53 call completes the job. Matches the 15-minute maximum
@@ -35,6 +39,8 @@ pub struct Settings {
     pub promote_when_available: bool,
     pub max_replica_lag_seconds: f64,
     pub allow_cross_region: bool,
+    /// `DECISION_TTL_MINUTES`, in seconds: a pending decision older than this is abandoned.
+    pub decision_ttl_secs: i64,
 }
 
 /// What started the work.
@@ -112,6 +118,20 @@ impl PrimaryState {
 pub struct Candidate {
     pub instance: Instance,
     pub lag: Vec<f64>,
+    /// The minute of the newest datapoint in `lag` (seconds since the epoch).
+    pub lag_at: Option<i64>,
+}
+
+/// A replica's lag as of the failure (`failure_at`): the datapoints of the [`LAG_LOOK_BACK_SECS`] before it,
+/// newest first, and the newest one's minute. Datapoints after the failure do not count: once the source is
+/// gone, MySQL replicas report -1 (replication cannot connect), which says nothing about how far behind they
+/// were. A -1 before it still counts (replication had already stopped), and no datapoint before it means the
+/// lag is unknown.
+pub fn lag_as_of(points: &[LagPoint], failure_at: i64) -> (Vec<f64>, Option<i64>) {
+    let mut before: Vec<LagPoint> =
+        points.iter().copied().filter(|p| p.at <= failure_at && failure_at - p.at <= LAG_LOOK_BACK_SECS).collect();
+    before.sort_by_key(|p| std::cmp::Reverse(p.at));
+    (before.iter().map(|p| p.value).collect(), before.first().map(|p| p.at))
 }
 
 /// Everything [`decide_promotion`] needs.
@@ -138,6 +158,8 @@ pub struct Verdict {
     pub priority: i32,
     /// Highest lag over the window (seconds for RDS, milliseconds for Aurora); `None` without data.
     pub max_lag: Option<f64>,
+    /// The minute of the newest datapoint judged (RFC 3339), at or before the failure.
+    pub lag_at: Option<String>,
     pub eligible: bool,
     /// `eligible`, or why not.
     pub reason: String,
@@ -174,7 +196,27 @@ pub struct ClusterFailover {
     pub writer: Option<String>,
     pub target: String,
     pub record: Record,
+    /// Completing a failover recorded by an earlier invocation whose `FailoverDBCluster` failed transiently.
+    pub resumed: bool,
     pub readers: Vec<Verdict>,
+}
+
+/// A pending promotion decision that is not completed: its guards no longer hold, or it expired. It is
+/// abandoned in the ledger (which frees the primary for a later decision), with a warning saying why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Abandonment {
+    /// The primary (or the cluster) the decision was about.
+    pub primary: DbRef,
+    /// Its ledger resource (`db-instance:…` or `db-cluster:…`).
+    pub resource: String,
+    /// The decision, in words: `promote r-fast to replace orders`.
+    pub decision: String,
+    /// An Aurora cluster's failover (else an RDS promotion).
+    pub aurora: bool,
+    /// The recorded decision.
+    pub record: Record,
+    pub reason: String,
+    pub replicas: Vec<Verdict>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -216,7 +258,15 @@ pub enum Plan {
     Skip {
         reason: String,
     },
+    /// A recorded promotion is under way in AWS (the replica is `modifying` or `rebooting`): nothing to do now,
+    /// and Lambda's retry (a transient error) completes the DNS step and the record once it is done.
+    Wait {
+        resource: String,
+        reason: String,
+    },
     Refuse(Refusal),
+    /// A pending decision is abandoned, not completed.
+    Abandon(Abandonment),
     Inform(Info),
 }
 
@@ -229,7 +279,9 @@ impl Plan {
             Plan::FailoverCluster(c) => format!("would fail over to {}", c.target),
             Plan::AlreadyPromoted { replica, at, .. } => format!("already failed over to {} at {at}", replica.id),
             Plan::Skip { reason } => format!("would do nothing: {reason}"),
+            Plan::Wait { reason, .. } => format!("would wait: {reason}"),
             Plan::Refuse(r) => format!("would refuse: {}", r.reason),
+            Plan::Abandon(a) => format!("would abandon the decision to {}: {}", a.decision, a.reason),
             Plan::Inform(_) => "informational only".to_owned(),
         }
     }
@@ -269,8 +321,11 @@ pub struct ClusterFacts {
     pub cluster: Option<Cluster>,
     /// The cluster's instances with their `AuroraReplicaLag` datapoints (milliseconds).
     pub members: Vec<Candidate>,
-    /// The latest failover this function finished (a done `failover#…` record in the ledger).
+    /// The latest failover this function finished (a done `failover#…` record in the ledger); its time is when
+    /// `FailoverDBCluster` succeeded.
     pub last_failover: Option<Record>,
+    /// A failover decided whose `FailoverDBCluster` failed transiently (a pending `failover#…` record).
+    pub pending: Option<Record>,
 }
 
 #[cfg(test)]

@@ -4,11 +4,12 @@ use failover_core::notify::Severity;
 
 use super::REPOINT_WINDOW_SECS;
 use super::{
-    best, max_lag, Candidate, Plan, PrimaryState, Promotion, PromotionFacts, Refusal, Settings, Trigger, Verdict,
+    best, max_lag, Abandonment, Candidate, Plan, PrimaryState, Promotion, PromotionFacts, Refusal, Settings, Trigger,
+    Verdict, PROMOTING_STATUSES,
 };
 use failover_core::ledger::State;
 
-use crate::model::{Instance, Record, Repoint, DEFAULT_PRIORITY, DNS_RECORD_TAG, PRIORITY_TAG};
+use crate::model::{promotion_resource, Instance, Record, Repoint, DEFAULT_PRIORITY, DNS_RECORD_TAG, PRIORITY_TAG};
 
 /// RDS: promote the safest replica of a failed primary, or say why not.
 pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Settings, now: i64) -> Plan {
@@ -40,20 +41,16 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
         _ => {}
     }
 
-    if let Some(record) = &facts.record {
+    // A record bound to an instance since replaced (same name, another DbiResourceId) does not count once
+    // settled; a pending one is abandoned (in decide_recorded).
+    if let Some(record) = facts.record.as_ref().filter(|r| r.state == State::Pending || !replaced(r, facts)) {
         return decide_recorded(trigger, facts, record, settings, now);
     }
 
     let primary_status = facts.primary.describe();
     if let PrimaryState::Found(p) = &facts.primary {
         let available = p.status == "available";
-        // PROMOTE_WHEN_AVAILABLE is for alarms only: an RDS event about an available primary (a reboot, say)
-        // never promotes; a person promotes away from an available primary only with "force": true.
-        let confirmed = p.is_down()
-            || matches!(trigger, Trigger::Status | Trigger::ManualPromote { force: true, .. })
-            || (!available && matches!(trigger, Trigger::ManualPromote { .. }))
-            || (available && settings.promote_when_available && matches!(trigger, Trigger::Alarm { .. }));
-        if !confirmed {
+        if !confirmed(p, trigger, settings) {
             let why = match trigger {
                 Trigger::ManualPromote { .. } => "reports available: promoting a replica would leave two writable \
                     primaries; add \"force\": true to promote anyway (the old primary is not fenced)"
@@ -114,6 +111,7 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
         },
     };
     let replica = &facts.replicas[chosen].instance;
+    let record = Record::new(replica.at.clone(), now).with_resource_id(replica.resource_id.clone());
     let dns = match &facts.primary {
         PrimaryState::Found(p) => p.repoint(),
         other => Err(format!("{} is {}: its {DNS_RECORD_TAG} tag cannot be read", primary_ref.id, other.describe())),
@@ -125,7 +123,7 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
         replica: replica.at.clone(),
         replica_arn: replica.arn.clone(),
         endpoint: replica.endpoint.clone(),
-        record: Record::new(replica.at.clone(), now).with_dns(dns.clone().ok().flatten()),
+        record: record.with_dns(dns.clone().ok().flatten()),
         resumed: false,
         standalone: false,
         dns,
@@ -146,6 +144,34 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
                     primary.id, record.at, replica.id
                 ),
                 severity: Severity::Warning,
+                replicas: verdicts(facts, settings),
+            });
+        }
+    }
+    // Crashed after PromoteReadReplica, before the DNS step: the replica is being promoted. Wait for it.
+    if let Some(r) =
+        facts.recorded.as_ref().filter(|r| r.source.is_some() && PROMOTING_STATUSES.contains(&r.status.as_str()))
+    {
+        if record.state == State::Pending && !replaced(record, facts) {
+            return Plan::Wait {
+                resource: primary.id.clone(),
+                reason: format!(
+                    "{chosen}, recorded at {} to replace {}, is {}: its promotion may be under way; the retry \
+                     completes it",
+                    record.at, primary.id, r.status
+                ),
+            };
+        }
+    }
+    if record.state == State::Pending {
+        if let Some(reason) = abandon_reason(trigger, facts, record, settings, now) {
+            return Plan::Abandon(Abandonment {
+                primary: primary.clone(),
+                resource: promotion_resource(primary),
+                decision: format!("promote {} to replace {}", record.subject.display_from(&primary.region), primary.id),
+                aurora: false,
+                record: record.clone(),
+                reason,
                 replicas: verdicts(facts, settings),
             });
         }
@@ -177,7 +203,9 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
             dns: record.dns.clone(),
         },
         // Decided and not finished: complete that same decision (the promotion may already have happened).
-        State::Pending if standalone || recorded.status == "available" => Plan::Promote(Promotion {
+        // Decided, not finished, and its guards still hold (else abandoned above): complete that same decision
+        // (the promotion may already have happened).
+        State::Pending => Plan::Promote(Promotion {
             primary: primary.clone(),
             primary_arn: facts.primary.arn(),
             primary_status: facts.primary.describe(),
@@ -190,17 +218,66 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
             dns: recorded_dns(record, &facts.primary),
             replicas: verdicts(facts, settings),
         }),
-        State::Pending => Plan::Refuse(Refusal {
-            resource: primary.id.clone(),
-            reason: format!(
-                "{} was recorded as failing over to {chosen} at {}, but {chosen} is {}; no other replica is chosen \
-                 automatically",
-                primary.id, record.at, recorded.status
-            ),
-            severity: Severity::Critical,
-            replicas: verdicts(facts, settings),
-        }),
     }
+}
+
+/// Whether the primary is confirmed down for this trigger. PROMOTE_WHEN_AVAILABLE is for alarms only: an RDS
+/// event about an available primary (a reboot, say) never promotes; a person promotes away from an available
+/// primary only with "force": true.
+fn confirmed(p: &Instance, trigger: &Trigger, settings: &Settings) -> bool {
+    let available = p.status == "available";
+    p.is_down()
+        || matches!(trigger, Trigger::Status | Trigger::ManualPromote { force: true, .. })
+        || (!available && matches!(trigger, Trigger::ManualPromote { .. }))
+        || (available && settings.promote_when_available && matches!(trigger, Trigger::Alarm { .. }))
+}
+
+/// The recorded instance is not the one decided on: it was replaced under the same name.
+fn replaced(record: &Record, facts: &PromotionFacts) -> bool {
+    let now = facts.recorded.as_ref().and_then(|i| i.resource_id.as_ref());
+    matches!((&record.resource_id, now), (Some(then), Some(now)) if then != now)
+}
+
+/// Why a pending decision must not be completed now, if it must not: it expired, or one of the guards it was
+/// decided under no longer holds. A replica already promoted by the decision (standalone) is only finished
+/// (DNS, record): the promotion cannot be undone.
+pub(super) fn abandon_reason(
+    trigger: &Trigger,
+    facts: &PromotionFacts,
+    record: &Record,
+    settings: &Settings,
+    now: i64,
+) -> Option<String> {
+    let primary = &facts.primary_ref;
+    let chosen = record.subject.display_from(&primary.region);
+    let ttl = settings.decision_ttl_secs;
+    if record.at_secs.is_some_and(|at| now - at > ttl) {
+        return Some(format!("it is older than DECISION_TTL_MINUTES ({} min)", ttl / 60));
+    }
+    let Some(recorded) = &facts.recorded else {
+        return Some(format!("{chosen} no longer exists"));
+    };
+    if replaced(record, facts) {
+        return Some(format!("{chosen} was replaced since (another instance has its name: DbiResourceId differs)"));
+    }
+    // Already promoted (standalone): only finished.
+    recorded.source.as_ref()?;
+    if let PrimaryState::Found(p) = &facts.primary {
+        if !confirmed(p, trigger, settings) {
+            return Some(format!("{} is {} again: it is not down", primary.id, p.status));
+        }
+    }
+    if recorded.source.as_ref() != Some(primary) {
+        return Some(format!("{chosen} is no longer a read replica of {}", primary.id));
+    }
+    let candidate = facts
+        .replicas
+        .iter()
+        .find(|c| c.instance.at == recorded.at)
+        .cloned()
+        .unwrap_or_else(|| Candidate { instance: recorded.clone(), lag: Vec::new(), lag_at: None });
+    let verdict = replica_verdict(&candidate, &primary.region, settings);
+    (!verdict.eligible).then(|| format!("{chosen} no longer passes the guards: {}", verdict.reason))
 }
 
 /// The DNS step of a recorded decision: the one recorded with it; a decision recorded without one (by an
@@ -219,8 +296,8 @@ pub fn verdicts(facts: &PromotionFacts, settings: &Settings) -> Vec<Verdict> {
 }
 
 /// A replica is eligible when it is available, opted in (IAM allows `PromoteReadReplica` only on opted-in
-/// instances), in the primary's region unless cross-region is allowed, and its `ReplicaLag` over the window
-/// is known, never -1 and at most `MAX_REPLICA_LAG_SECONDS`.
+/// instances), in the primary's region unless cross-region is allowed, and its `ReplicaLag` as of the failure
+/// ([`super::lag_as_of`]: the 5 minutes before it) is known, never -1 and at most `MAX_REPLICA_LAG_SECONDS`.
 fn replica_verdict(candidate: &Candidate, home_region: &str, settings: &Settings) -> Verdict {
     let instance = &candidate.instance;
     let (priority, priority_note) = priority_of(instance);
@@ -234,9 +311,9 @@ fn replica_verdict(candidate: &Candidate, home_region: &str, settings: &Settings
     } else if instance.at.region != home_region && !settings.allow_cross_region {
         Some(format!("in another region ({}) and ALLOW_CROSS_REGION is false", instance.at.region))
     } else if candidate.lag.is_empty() {
-        Some("ReplicaLag unknown: no data in the last 5 minutes".to_owned())
+        Some("ReplicaLag unknown: no data in the 5 minutes before the failure".to_owned())
     } else if candidate.lag.iter().any(|v| *v < 0.0) {
-        Some("replication is not running (ReplicaLag -1 in the last 5 minutes)".to_owned())
+        Some("replication was not running before the failure (ReplicaLag -1)".to_owned())
     } else if max_lag.is_some_and(|lag| lag > limit) {
         Some(format!("ReplicaLag reached {} s, above MAX_REPLICA_LAG_SECONDS ({limit} s)", number(max_lag)))
     } else {
@@ -248,6 +325,7 @@ fn replica_verdict(candidate: &Candidate, home_region: &str, settings: &Settings
         status: instance.status.clone(),
         priority,
         max_lag,
+        lag_at: candidate.lag_at.map(failover_core::time::format_time),
         eligible: reason.is_none(),
         reason: match (reason, priority_note) {
             (Some(r), _) => r,

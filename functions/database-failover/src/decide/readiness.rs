@@ -11,30 +11,23 @@
 //! - **Aurora cluster.** At least one reader is eligible (available, opted in), and backups are on.
 
 use crate::decide::Verdict;
-use crate::model::{dns_name, Cluster, Instance, Listed, DNS_RECORD_TAG};
+use crate::model::{dns_name, Cluster, EndpointRecord, Instance, Listed, DNS_RECORD_TAG};
 pub use failover_core::readiness::Gap;
 
-/// The record named by the primary's [`DNS_RECORD_TAG`]: `None` without the tag, `Err` when its value is not
+/// The record named by the primary's [`DNS_RECORD_TAG`], read as a failover reads it
+/// ([`EndpointRecord::parse`]): `None` without the tag, `Err` when its value is not
 /// `<hosted-zone-id>/<record-name>`.
-pub fn dns_record(primary: &Instance) -> Option<Result<(String, String), Gap>> {
-    let value = primary.tags.get(DNS_RECORD_TAG)?.trim();
-    Some(match value.split_once('/') {
-        Some((zone, name)) if !zone.trim().is_empty() && !name.trim().is_empty() => {
-            Ok((zone.trim().to_owned(), name.trim().to_owned()))
-        }
-        _ => Err(Gap {
-            kind: "dns-record-tag-invalid",
-            resource: primary.arn.clone(),
-            problem: format!(
-                "{}'s tag {DNS_RECORD_TAG}={value:?} is not <hosted-zone-id>/<record-name>: a failover would repoint no record",
-                primary.at.id
-            ),
-            fix: format!(
-                "aws rds add-tags-to-resource --resource-name {} --tags Key={DNS_RECORD_TAG},Value=<hosted-zone-id>/<record-name>",
-                primary.arn
-            ),
-        }),
-    })
+pub fn dns_record(primary: &Instance) -> Option<Result<EndpointRecord, Gap>> {
+    let value = primary.tags.get(DNS_RECORD_TAG)?;
+    Some(EndpointRecord::parse(value).map_err(|error| Gap {
+        kind: "dns-record-tag-invalid",
+        resource: primary.arn.clone(),
+        problem: format!("{}: {error}: a failover would repoint no record", primary.at.id),
+        fix: format!(
+            "aws rds add-tags-to-resource --resource-name {} --tags Key={DNS_RECORD_TAG},Value=<hosted-zone-id>/<record-name>",
+            primary.arn
+        ),
+    }))
 }
 
 /// The record against the primary's endpoint: `values` as Route 53 lists them, `None` when there is no record.
@@ -188,6 +181,7 @@ mod tests {
             cluster: None,
             endpoint: Some("orders.abc.us-east-1.rds.amazonaws.com".into()),
             promotion_tier: None,
+            resource_id: None,
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Tags>(),
         }
     }
@@ -199,6 +193,7 @@ mod tests {
             status: "available".into(),
             priority: 100,
             max_lag: Some(1.0),
+            lag_at: None,
             eligible,
             reason: reason.into(),
         }
@@ -251,7 +246,8 @@ mod tests {
     fn the_dns_tag_names_a_zone_and_a_record() {
         assert_eq!(dns_record(&primary(&[])), None);
         let tagged = primary(&[(DNS_RECORD_TAG, "Z123/db.example.com")]);
-        assert_eq!(dns_record(&tagged), Some(Ok(("Z123".into(), "db.example.com".into()))));
+        let record = EndpointRecord { hosted_zone_id: "Z123".into(), name: "db.example.com".into() };
+        assert_eq!(dns_record(&tagged), Some(Ok(record)));
         let bad = primary(&[(DNS_RECORD_TAG, "db.example.com")]);
         assert_eq!(dns_record(&bad).and_then(Result::err).map(|g| g.kind), Some("dns-record-tag-invalid"));
     }

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use super::*;
 use failover_core::ledger::State;
 
-use crate::model::{ClusterMember, DEFAULT_PRIORITY, PRIORITY_TAG};
+use crate::model::{ClusterMember, LagPoint, DEFAULT_PRIORITY, PRIORITY_TAG};
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
@@ -15,6 +15,7 @@ fn settings() -> Settings {
         promote_when_available: false,
         max_replica_lag_seconds: 30.0,
         allow_cross_region: false,
+        decision_ttl_secs: 3600,
     }
 }
 
@@ -28,6 +29,7 @@ fn instance(region: &str, id: &str, status: &str) -> Instance {
         cluster: None,
         endpoint: Some(format!("{id}.abc.{region}.rds.amazonaws.com")),
         promotion_tier: None,
+        resource_id: None,
         tags: BTreeMap::from([("failover:enabled".to_owned(), "true".to_owned())]),
     }
 }
@@ -39,7 +41,7 @@ fn primary(status: &str) -> Instance {
 fn replica(region: &str, id: &str, lag: &[f64]) -> Candidate {
     let mut i = instance(region, id, "available");
     i.source = Some(DbRef::new(EAST, "orders"));
-    Candidate { instance: i, lag: lag.to_vec() }
+    Candidate { instance: i, lag: lag.to_vec(), lag_at: None }
 }
 
 fn with_tag(mut c: Candidate, key: &str, value: &str) -> Candidate {
@@ -301,8 +303,7 @@ fn when_a_record_names_a_replica_already_promoted_should_promote_nothing_else() 
 
 #[test]
 fn when_a_record_names_a_replica_not_yet_promoted_should_complete_that_promotion() {
-    let mut chosen = replica(EAST, "r-chosen", &[50.0]);
-    chosen.instance.source = Some(DbRef::new(EAST, "orders"));
+    let chosen = replica(EAST, "r-chosen", &[20.0]);
     let f = recorded(
         facts(PrimaryState::Found(primary("failed")), vec![chosen.clone(), replica(EAST, "r-better", &[0.0])]),
         "r-chosen",
@@ -316,17 +317,132 @@ fn when_a_record_names_a_replica_not_yet_promoted_should_complete_that_promotion
     assert_eq!(p.record.at_secs, Some(NOW - 60), "the original record is kept");
 }
 
+fn abandoned(plan: &Plan) -> &Abandonment {
+    match plan {
+        Plan::Abandon(a) => a,
+        other => panic!("expected an abandonment, got {other:#?}"),
+    }
+}
+
 #[test]
-fn when_the_recorded_replica_is_gone_or_broken_should_refuse_rather_than_choose_another() {
+fn when_the_recorded_replica_is_gone_or_broken_the_decision_should_be_abandoned_rather_than_another_chosen() {
     let base = facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-other", &[0.0])]);
     let gone = recorded(base.clone(), "r-chosen", NOW - 60, None);
-    assert!(refused(&decide_promotion(&failure(), &gone, &settings(), NOW)).reason.contains("no longer exists"));
+    assert!(abandoned(&decide_promotion(&failure(), &gone, &settings(), NOW)).reason.contains("no longer exists"));
     let mut broken = replica(EAST, "r-chosen", &[]).instance;
     broken.status = "failed".into();
     let broken = recorded(base, "r-chosen", NOW - 60, Some(broken));
-    let r = decide_promotion(&failure(), &broken, &settings(), NOW);
-    assert_eq!(refused(&r).severity, Severity::Critical);
-    assert!(refused(&r).reason.contains("is failed"));
+    let a = decide_promotion(&failure(), &broken, &settings(), NOW);
+    assert!(abandoned(&a).reason.contains("status is failed"), "{a:#?}");
+    assert_eq!(abandoned(&a).record.subject.id, "r-chosen");
+}
+
+/// A pending decision for `chosen` (a replica of `orders`), decided a minute ago, with the primary `primary`.
+fn pending(primary: PrimaryState, chosen: Candidate) -> PromotionFacts {
+    let id = chosen.instance.at.id.clone();
+    recorded(facts(primary, vec![chosen.clone()]), &id, NOW - 60, Some(chosen.instance))
+}
+
+#[test]
+fn when_the_primary_recovered_a_pending_decision_should_be_abandoned_on_a_reboot_event() {
+    let f = pending(PrimaryState::Found(primary("available")), replica(EAST, "r-chosen", &[0.0]));
+    let reboot = Trigger::FailureEvent { event_id: "RDS-EVENT-0004".into(), message: "DB instance shutdown".into() };
+    let a = decide_promotion(&reboot, &f, &settings(), NOW);
+    assert!(abandoned(&a).reason.contains("orders is available again"), "{a:#?}");
+}
+
+#[test]
+fn when_the_pending_decision_expired_it_should_be_abandoned_even_while_the_primary_is_down() {
+    let f = pending(PrimaryState::Found(primary("failed")), replica(EAST, "r-chosen", &[0.0]));
+    let later = NOW - 60 + settings().decision_ttl_secs + 1;
+    assert!(abandoned(&decide_promotion(&failure(), &f, &settings(), later)).reason.contains("DECISION_TTL_MINUTES"));
+    let at_the_limit = NOW - 60 + settings().decision_ttl_secs;
+    assert!(promoted(&decide_promotion(&failure(), &f, &settings(), at_the_limit)).resumed);
+}
+
+#[test]
+fn when_the_recorded_replica_now_lags_or_stopped_or_left_the_decision_should_be_abandoned() {
+    let down = || PrimaryState::Found(primary("failed"));
+    let lagging = pending(down(), replica(EAST, "r-chosen", &[900.0]));
+    assert!(abandoned(&decide_promotion(&failure(), &lagging, &settings(), NOW)).reason.contains("900"));
+    let stopped = pending(down(), replica(EAST, "r-chosen", &[0.0, -1.0]));
+    assert!(abandoned(&decide_promotion(&failure(), &stopped, &settings(), NOW)).reason.contains("not running"));
+    let mut moved = replica(EAST, "r-chosen", &[0.0]);
+    moved.instance.source = Some(DbRef::new(EAST, "billing"));
+    let moved = pending(down(), moved);
+    assert!(abandoned(&decide_promotion(&failure(), &moved, &settings(), NOW))
+        .reason
+        .contains("no longer a read replica"));
+    let opted_out = pending(down(), with_tag(replica(EAST, "r-chosen", &[0.0]), "failover:enabled", "false"));
+    assert!(abandoned(&decide_promotion(&failure(), &opted_out, &settings(), NOW)).reason.contains("not opted in"));
+}
+
+#[test]
+fn a_record_bound_to_a_replaced_instance_should_not_count() {
+    let mut now_state = replica(EAST, "r-chosen", &[0.0]);
+    now_state.instance.resource_id = Some("db-NEW".into());
+    let mut f = pending(PrimaryState::Found(primary("failed")), now_state.clone());
+    if let Some(r) = f.record.as_mut() {
+        r.resource_id = Some("db-OLD".into());
+    }
+    assert!(abandoned(&decide_promotion(&failure(), &f, &settings(), NOW)).reason.contains("replaced"));
+    // A finished decision about the instance that was replaced no longer blocks a new one.
+    now_state.instance.source = None;
+    let mut f = recorded(
+        facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-two", &[0.0])]),
+        "r-chosen",
+        NOW - 60,
+        Some(now_state.instance),
+    );
+    if let Some(r) = f.record.as_mut() {
+        r.resource_id = Some("db-OLD".into());
+    }
+    assert_eq!(promoted(&decide_promotion(&failure(), &f, &settings(), NOW)).replica.id, "r-two");
+}
+
+proptest::proptest! {
+    /// A pending decision is completed (promoted) only while every guard holds: not expired, the primary down,
+    /// the replica still a replica of it, opted in, available, replicating, within the lag limit. Otherwise it is
+    /// abandoned, never completed and never replaced by another choice.
+    #[test]
+    fn a_decision_is_completed_only_while_its_guards_hold(
+        age in 0i64..7200,
+        primary_down in proptest::bool::ANY,
+        same_source in proptest::bool::ANY,
+        opted_in in proptest::bool::ANY,
+        available in proptest::bool::ANY,
+        lag in proptest::collection::vec(-1.0f64..60.0, 0..4),
+    ) {
+        let mut chosen = replica(EAST, "r-chosen", &lag);
+        if !same_source {
+            chosen.instance.source = Some(DbRef::new(EAST, "billing"));
+        }
+        if !opted_in {
+            chosen.instance.tags.clear();
+        }
+        if !available {
+            chosen.instance.status = "failed".into();
+        }
+        let status = if primary_down { "failed" } else { "available" };
+        let mut f = pending(PrimaryState::Found(primary(status)), chosen);
+        f.replicas.push(replica(EAST, "r-other", &[0.0]));
+        let s = settings();
+        let guards = age <= s.decision_ttl_secs
+            && primary_down
+            && same_source
+            && opted_in
+            && available
+            && !lag.is_empty()
+            && lag.iter().all(|v| *v >= 0.0 && *v <= s.max_replica_lag_seconds);
+        match decide_promotion(&failure(), &f, &s, NOW - 60 + age) {
+            Plan::Promote(p) => {
+                proptest::prop_assert!(guards, "completed without its guards: {p:#?}");
+                proptest::prop_assert!(p.resumed && p.replica.id == "r-chosen");
+            }
+            Plan::Abandon(a) => proptest::prop_assert!(!guards, "abandoned while its guards hold: {a:#?}"),
+            other => proptest::prop_assert!(false, "{other:#?}"),
+        }
+    }
 }
 
 #[test]
@@ -426,14 +542,17 @@ fn cluster(members: &[(&str, bool, i32)], status: &str) -> ClusterFacts {
             .collect(),
         tags: BTreeMap::from([("failover:enabled".to_owned(), "true".to_owned())]),
     };
-    let candidates =
-        members.iter().map(|(id, _, _)| Candidate { instance: instance(EAST, id, "available"), lag: vec![] }).collect();
+    let candidates = members
+        .iter()
+        .map(|(id, _, _)| Candidate { instance: instance(EAST, id, "available"), lag: vec![], lag_at: None })
+        .collect();
     ClusterFacts {
         region: EAST.into(),
         id: "catalog".into(),
         cluster: Some(c),
         members: candidates,
         last_failover: None,
+        pending: None,
     }
 }
 
@@ -491,6 +610,39 @@ fn aurora_failed_over_recently_should_not_bounce_again_but_a_person_may() {
     let manual = Trigger::ManualFailover { target: None };
     assert_eq!(failover_target(&decide_cluster(&manual, &f, &settings(), NOW)), "r1");
     assert_eq!(failover_target(&decide_cluster(&alarm(), &f, &settings(), NOW + CLUSTER_COOLDOWN_SECS)), "r1");
+}
+
+#[test]
+fn aurora_pending_failover_should_be_completed_with_its_reader_while_it_can_take_over_else_abandoned() {
+    let mut f = cluster(&[("w", true, 0), ("r1", false, 1), ("r2", false, 2)], "available");
+    f.pending = Some(Record::new(DbRef::new(EAST, "r2"), NOW - 60));
+    match decide_cluster(&alarm(), &f, &settings(), NOW) {
+        Plan::FailoverCluster(c) => assert!(c.resumed && c.target == "r2", "the recorded reader, not the best: {c:#?}"),
+        other => panic!("{other:#?}"),
+    }
+    let mut gone = f.clone();
+    gone.members[2].instance.status = "rebooting".into();
+    let a = decide_cluster(&alarm(), &gone, &settings(), NOW);
+    assert!(abandoned(&a).reason.contains("r2 can no longer take over: status is rebooting"), "{a:#?}");
+    assert!(abandoned(&a).aurora && abandoned(&a).resource == "db-cluster:us-east-1/catalog");
+    let late = decide_cluster(&alarm(), &f, &settings(), NOW - 60 + settings().decision_ttl_secs + 1);
+    assert!(abandoned(&late).reason.contains("DECISION_TTL_MINUTES"));
+    // A retry that cannot act now publishes why (a refusal), instead of a silent skip.
+    f.cluster.as_mut().unwrap().status = "failing-over".into();
+    let busy = decide_cluster(&alarm(), &f, &settings(), NOW);
+    assert!(refused(&busy).reason.contains("pending failover to r2"), "{busy:#?}");
+}
+
+#[test]
+fn aurora_pending_failover_whose_reader_already_became_the_writer_should_be_completed_without_choosing_another() {
+    let mut f = cluster(&[("r2", true, 2), ("w", false, 0), ("r1", false, 1)], "available");
+    f.pending = Some(Record::new(DbRef::new(EAST, "r2"), NOW - 60));
+    match decide_cluster(&alarm(), &f, &settings(), NOW) {
+        Plan::FailoverCluster(c) => {
+            assert_eq!((c.resumed, c.target.as_str(), c.writer.as_deref()), (true, "r2", Some("r2")))
+        }
+        other => panic!("{other:#?}"),
+    }
 }
 
 #[test]
@@ -575,4 +727,42 @@ fn the_dns_step_is_the_record_the_primarys_tag_names_from_the_primarys_endpoint(
         promoted(&gone).dns.as_ref().is_err_and(|e| e.contains("cannot be read")),
         "a deleted primary's tag is unknown"
     );
+}
+
+// ------------------------------------------------------------------ lag as of the failure
+
+#[test]
+fn lag_is_judged_from_the_datapoints_before_the_failure_within_the_look_back() {
+    let p = |ago: i64, value: f64| LagPoint { at: NOW - ago, value };
+    // MySQL-like: 3 s before the failure, -1 after it (the source is gone): the -1 does not count.
+    let (lag, at) = lag_as_of(&[p(-60, -1.0), p(0, -1.0), p(60, 3.0), p(120, 2.0)], NOW - 30);
+    assert_eq!((lag, at), (vec![3.0, 2.0], Some(NOW - 60)));
+    // -1 before the failure counts: replication had already stopped.
+    assert_eq!(lag_as_of(&[p(0, -1.0), p(120, -1.0)], NOW - 30).0, vec![-1.0]);
+    // Nothing before the failure, or only older than the look-back: unknown.
+    assert_eq!(lag_as_of(&[p(0, 1.0)], NOW - 30), (vec![], None));
+    assert_eq!(lag_as_of(&[p(400, 1.0)], NOW), (vec![], None));
+}
+
+#[test]
+fn a_replica_without_lag_before_the_failure_or_with_minus_one_before_it_is_not_eligible() {
+    let f = facts(
+        PrimaryState::Found(primary("failed")),
+        vec![replica(EAST, "r-stopped", &[-1.0]), replica(EAST, "r-unknown", &[]), replica(EAST, "r-ok", &[3.0])],
+    );
+    let v = verdicts(&f, &settings());
+    assert!(v[0].reason.contains("not running before the failure"), "{:?}", v[0]);
+    assert!(v[1].reason.contains("no data in the 5 minutes before the failure"), "{:?}", v[1]);
+    assert!(v[2].eligible);
+}
+
+#[test]
+fn when_the_recorded_replica_is_being_promoted_the_decision_should_be_waited_for_not_abandoned() {
+    let mut chosen = replica(EAST, "r-chosen", &[0.0]);
+    chosen.instance.status = "modifying".into();
+    let f = pending(PrimaryState::Found(primary("available")), chosen);
+    match decide_promotion(&failure(), &f, &settings(), NOW) {
+        Plan::Wait { reason, .. } => assert!(reason.contains("r-chosen") && reason.contains("modifying"), "{reason}"),
+        other => panic!("{other:#?}"),
+    }
 }

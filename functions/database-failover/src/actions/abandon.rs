@@ -1,0 +1,82 @@
+//! Abandon: a promotion (or an Aurora failover) decided earlier and not completed, whose guards no longer hold (the primary is back,
+//! the replica lags, stopped replicating, was replaced or left) or that is older than `DECISION_TTL_MINUTES`.
+//! Its ledger record moves from pending to abandoned (which frees the primary for a later decision: each
+//! decision has its own key), and a warning says why. Nothing is promoted.
+
+use failover_core::ledger::{Ledger, Settle, Snapshot, State};
+use failover_core::notify::Severity;
+use failover_core::outcome::Outcome;
+use failover_core::pause;
+use failover_core::report::Report;
+use serde_json::json;
+
+use super::claim::{Acted, Started};
+use super::Context;
+use crate::decide::{Abandonment, Trigger};
+use crate::ports::{Databases, Dns, ReplicaLag};
+use crate::report::{self, incident};
+use crate::FUNCTION;
+
+/// Settles the recorded decision as abandoned and reports it (a dry run only reports what it would do).
+pub async fn run<D, L, R, G>(
+    ctx: &Context<'_, D, L, R, G>,
+    a: &Abandonment,
+    snapshot: &Snapshot,
+    trigger: &Trigger,
+    dry_run: bool,
+) -> Acted
+where
+    D: Databases + Sync,
+    L: ReplicaLag + Sync,
+    R: Dns + Sync,
+    G: Ledger,
+{
+    let resource = a.resource.as_str();
+    let action = if a.aurora { report::FAILOVER_CLUSTER } else { report::PROMOTE };
+    if dry_run {
+        return Acted::Done(abandoned(a, trigger, Outcome::DryRun, action));
+    }
+    match ctx.begin(snapshot, &[]).await {
+        Ok(Started::Yes) => {}
+        Ok(Started::Again) => return Acted::Again,
+        Ok(Started::Paused(paused)) => {
+            let planned = format!("abandon the decision to {}", a.decision);
+            return Acted::Done(pause::refused(FUNCTION, action, resource, &paused, &planned));
+        }
+        Err(error) => return Acted::Done(report::failure(&a.primary.region, &a.primary.id, trigger, error)),
+    }
+    tracing::warn!(resource, key = a.record.key, decision = a.decision, reason = a.reason, "abandoning a decision");
+    let settle = Settle::pending(&a.record.key, &a.record.owner, State::Abandoned);
+    match ctx.end(resource, &[settle], &[]).await {
+        Ok(()) => Acted::Done(abandoned(a, trigger, Outcome::Refused, action)),
+        Err(error) => Acted::Done(report::failure(&a.primary.region, &a.primary.id, trigger, error)),
+    }
+}
+
+/// The warning: which decision, why it was abandoned, and the replicas as judged now.
+fn abandoned(a: &Abandonment, trigger: &Trigger, outcome: Outcome, action: &str) -> Report {
+    let primary = &a.primary.id;
+    let summary = format!(
+        "Trigger: {}. The decision to {}, recorded at {}, was abandoned and not completed: {}.",
+        trigger.describe(),
+        a.decision,
+        a.record.at,
+        a.reason
+    );
+    Report::new(FUNCTION, action, outcome, Severity::Warning, format!("{primary}: decision abandoned"))
+        .summary(summary)
+        .incident(incident(&a.primary.region, primary))
+        .resources([primary.clone()])
+        .details(json!({
+            "trigger": trigger,
+            "abandoned": {"resource": a.resource, "key": a.record.key, "chosen": a.record.subject, "at": a.record.at},
+            "reason": a.reason,
+            "replicas": a.replicas,
+        }))
+        .steps([
+            format!(
+                "Nothing was changed in AWS. Check {primary}: if it is failing, the next failure event decides afresh."
+            ),
+            "A person may still act with the promote or failover-cluster command (same guards).".to_owned(),
+        ])
+}
