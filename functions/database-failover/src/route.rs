@@ -273,6 +273,15 @@ mod tests {
         parse(&serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()).unwrap()
     }
 
+    #[test]
+    fn the_failure_time_is_read_from_each_delivery_paths_timestamp() {
+        // 2024-05-01T10:05:00Z: the alarm action writes `+0000`, as CloudWatch does.
+        assert_eq!(failure_time(&sample("alarm-action-db-instance.json")), Some(1_714_557_900));
+        assert!(failure_time(&sample("rds-instance-failure.json")).is_some());
+        assert!(failure_time(&sample("sns-rds-subscription-failure.json")).is_some());
+        assert_eq!(failure_time(&sample("manual-database-status.json")), None);
+    }
+
     fn ids() -> Vec<String> {
         crate::config::FAILURE_EVENT_IDS.default.unwrap_or_default().split(',').map(str::to_owned).collect()
     }

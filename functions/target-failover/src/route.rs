@@ -72,36 +72,6 @@ pub struct AlarmRoute {
     pub changed_at: Option<i64>,
 }
 
-/// A CloudWatch state timestamp (`2024-05-01T10:00:00.120+0000`, or RFC 3339 with `Z` or `+00:00`) in
-/// milliseconds since the epoch.
-pub fn state_time_ms(text: &str) -> Option<i64> {
-    let text = text.trim();
-    // The date and time, an optional fraction, then the zone: `Z`, `±HHMM` or `±HH:MM`.
-    let (datetime, rest) = (text.get(..19)?, text.get(19..)?);
-    let (fraction, zone) = match rest.strip_prefix('.') {
-        Some(r) => r.split_at(r.find(|c: char| !c.is_ascii_digit()).unwrap_or(r.len())),
-        None => ("", rest),
-    };
-    let offset_secs = match zone {
-        "Z" => 0,
-        _ => {
-            let sign = match zone.get(..1)? {
-                "+" => 1,
-                "-" => -1,
-                _ => return None,
-            };
-            let digits: String = zone.get(1..)?.chars().filter(|c| *c != ':').collect();
-            if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            sign * (digits[..2].parse::<i64>().ok()? * 3600 + digits[2..].parse::<i64>().ok()? * 60)
-        }
-    };
-    let base = failover_core::time::parse_time(&format!("{datetime}Z"))?;
-    let millis: i64 = format!("{fraction:0<3}").get(..3)?.parse().ok()?;
-    Some((base - offset_secs) * 1000 + millis)
-}
-
 /// `Err` is an invalid manual command, with its reason.
 pub fn route(event: &Event, home: &Home, dry_run: bool) -> Result<Route, String> {
     Ok(match event {
@@ -162,7 +132,7 @@ fn alarm_route(alarm: &AlarmChange, home: &Home) -> Result<AlarmRoute, String> {
         }
         arns
     });
-    let changed_at = alarm.time.as_deref().and_then(state_time_ms);
+    let changed_at = alarm.time.as_deref().and_then(failover_core::time::parse_time_ms);
     Ok(AlarmRoute { recovered, groups, instances, bad_dimensions, alarm_arn: alarm.alarm_arn.clone(), changed_at })
 }
 
@@ -182,16 +152,6 @@ fn command_route(manual: &ManualCommand, home: &Home, dry_run: bool) -> Result<R
 mod tests {
     use super::*;
 
-    #[test]
-    fn state_timestamps_are_read_in_each_delivery_paths_format() {
-        let ms = 1_714_557_600_120;
-        assert_eq!(state_time_ms("2024-05-01T10:00:00.120+0000"), Some(ms));
-        assert_eq!(state_time_ms("2024-05-01T10:00:00.12Z"), Some(ms));
-        assert_eq!(state_time_ms("2024-05-01T12:00:00.120+02:00"), Some(ms));
-        assert_eq!(state_time_ms("2024-05-01T10:00:00Z"), Some(ms - 120));
-        assert_eq!(state_time_ms("yesterday"), None);
-        assert_eq!(state_time_ms("2024-05-01T10:00:00.120+00"), None);
-    }
     use serde_json::json;
 
     fn home() -> Home {
