@@ -9,7 +9,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use failover_core::outcome::Outcome;
 use integration_tests::forward;
-use serde_json::json;
+use integration_tests::Received;
+use serde_json::{json, Value};
 use shop::*;
 
 #[tokio::test]
@@ -278,28 +279,61 @@ async fn an_alarm_delivered_after_the_later_ok_removes_nothing() {
     assert!(shop.received().await.is_empty());
 }
 
+/// Lambda's deliveries of `event` while SNS fails once: the first run makes the change but cannot publish (an
+/// error Lambda retries; `made` checks that the change stands); the retry publishes what the first run owed; a
+/// further retry is stale, and `made` still holds (nothing done twice). What the topic received, to check.
+async fn delivered_while_one_publish_fails(shop: &Shop, event: Value, made: impl AsyncFn()) -> Vec<Received> {
+    let app = shop.app_publishing_after(1);
+    let first = app.handle(event.clone()).await;
+    assert!(first.unwrap_err().to_string().contains("not published"));
+    made().await;
+    assert!(shop.received().await.is_empty());
+
+    let retry = app.handle(event.clone()).await.unwrap();
+    let again = app.handle(event).await.unwrap();
+
+    assert_status(&retry, Outcome::Succeeded);
+    assert_status(&again, Outcome::Skipped);
+    made().await;
+    shop.received().await
+}
+
 #[tokio::test]
 async fn a_removal_whose_notification_failed_is_notified_once_by_lambdas_retry() {
     let shop = Shop::new().await;
     let ids = shop.account.instances(4);
     let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
-    let app = shop.app_publishing_after(1);
     let alarm = shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": ids[0]}));
-    let first = app.handle(alarm.clone()).await;
-    assert!(first.unwrap_err().to_string().contains("not published"));
-    assert_eq!(shop.health(&web).await.len(), 3, "the removal stands");
-    assert!(shop.received().await.is_empty());
+    let removal_stands = async || assert_eq!(shop.health(&web).await.len(), 3, "the removal stands");
 
-    // Lambda's retry publishes what the first run owed; a further retry is stale.
-    let retry = app.handle(alarm.clone()).await.unwrap();
-    let again = app.handle(alarm).await.unwrap();
+    let received = delivered_while_one_publish_fails(&shop, alarm, removal_stands).await;
 
-    assert_status(&retry, Outcome::Succeeded);
-    assert_status(&again, Outcome::Skipped);
-    assert_eq!(shop.health(&web).await.len(), 3);
-    let received = shop.received().await;
     assert_eq!(outcomes(&received), [("succeeded".into(), "warning".into(), "deregister-targets".into())]);
     assert_eq!(received[0].body()["details"]["recovered_from_ledger"], true);
+}
+
+#[tokio::test]
+async fn targets_registered_again_whose_notification_failed_are_notified_once_by_lambdas_retry() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let gray = &ids[0];
+    shop.app(&[]).handle(shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": gray}))).await.unwrap();
+    assert!(!shop.health(&web).await.contains_key(gray));
+    let _ = shop.received().await;
+    let ok = shop.alarm_action("i-5xx", "OK", "ALARM", json!({"InstanceId": gray}));
+    let back = async || {
+        assert_eq!(shop.health(&web).await.len(), 4, "the target is back");
+        assert_eq!(shop.ports(&web).await[gray], 80, "registered with its port");
+        assert_eq!(shop.keys(&web, "removal#", &["closed"]).await.len(), 1, "the removal is closed");
+    };
+
+    let received = delivered_while_one_publish_fails(&shop, ok, back).await;
+
+    assert_eq!(outcomes(&received), [("succeeded".into(), "info".into(), "register-targets".into())]);
+    let body = received[0].body();
+    assert_eq!(body["details"]["recovered_from_ledger"], true);
+    assert_eq!(body["details"]["targets"][0]["id"], gray.as_str(), "{body}");
 }
 
 #[tokio::test]
