@@ -441,6 +441,27 @@ async fn failback_of_one_group_moves_back_only_its_share_the_still_failing_group
 }
 
 #[tokio::test]
+async fn a_failback_whose_notification_failed_is_notified_once_by_lambdas_retry() {
+    let mut shop = Shop::new().await;
+    let (a, b, standby, _listener, ids) = both_shifted(&mut shop).await;
+    shop.set_health(&a, &ids[..2].iter().collect::<Vec<_>>(), "healthy");
+    let ok = shop.alarm_eventbridge("a-down", "OK", "ALARM", tg_dimension(&a));
+    let failed_back = async || {
+        let expected = [(a.clone(), 50), (b.clone(), 0), (standby.clone(), 50)];
+        assert_eq!(shop.listener_weights().await, expected.into_iter().collect(), "A's share is back, once");
+        assert!(shop.open_shifts(&a).await.is_empty());
+        assert_eq!(shop.open_shifts(&b).await.len(), 1, "B's shift stays open");
+    };
+
+    let received = delivered_while_one_publish_fails(&shop, ok, failed_back).await;
+
+    assert_eq!(outcomes(&received), [("succeeded".into(), "info".into(), "failback".into())]);
+    let body = received[0].body();
+    assert_eq!(body["details"]["recovered_from_ledger"], true);
+    assert_eq!(body["details"]["restored"].as_array().map(Vec::len), Some(1), "{body}");
+}
+
+#[tokio::test]
 async fn a_shift_made_by_the_shift_command_is_not_failed_back_by_an_ok_only_by_the_failback_command() {
     let mut shop = Shop::new().await;
     let ids = shop.account.instances(4);
