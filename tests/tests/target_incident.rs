@@ -45,14 +45,21 @@ async fn nine_instance_alarms_on_a_group_of_ten_with_a_half_floor_leave_five_and
     assert!(removals.iter().all(|(_, r)| r["data"]["baseline"] == 10), "{removals:?}");
 }
 
+/// `instances` instances; the first `serving` in group `web`, the rest in its backup `web-dr`; a listener sends
+/// all traffic to `web`.
+async fn web_and_dr(shop: &mut Shop, instances: usize, serving: usize) -> (Vec<String>, String, String) {
+    let ids = shop.account.instances(instances);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..serving]).await;
+    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[serving..]).await;
+    shop.tag(&web, BACKUP_TAG, &dr).await;
+    shop.listener(&[(web.as_str(), 100)]).await;
+    (ids, web, dr)
+}
+
 #[tokio::test]
 async fn a_group_scaling_out_with_initial_targets_is_not_shifted_and_its_new_targets_stay() {
     let mut shop = Shop::new().await;
-    let ids = shop.account.instances(11);
-    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..10]).await;
-    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[10..]).await;
-    shop.tag(&web, BACKUP_TAG, &dr).await;
-    shop.listener(&[(web.as_str(), 100)]).await;
+    let (ids, web, _dr) = web_and_dr(&mut shop, 11, 10).await;
     // Three serve, one fails, six were just registered.
     shop.set_health(&web, &[&ids[3]], "unhealthy");
     shop.set_health(&web, &ids[4..10].iter().collect::<Vec<_>>(), "initial");
@@ -95,11 +102,7 @@ async fn named_initial_targets_are_deregistered_without_counting_them_out_of_the
 #[tokio::test]
 async fn a_group_resized_below_an_open_baseline_is_not_shifted_by_an_alarm() {
     let mut shop = Shop::new().await;
-    let ids = shop.account.instances(12);
-    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..10]).await;
-    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[10..]).await;
-    shop.tag(&web, BACKUP_TAG, &dr).await;
-    shop.listener(&[(web.as_str(), 100)]).await;
+    let (ids, web, _dr) = web_and_dr(&mut shop, 12, 10).await;
     let app = shop.app(&[("MIN_HEALTHY_PERCENT", "50")]);
     // An instance alarm that never returns to OK leaves a removal open with a baseline of 10.
     app.handle(shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": ids[0]}))).await.unwrap();
@@ -462,13 +465,39 @@ async fn a_failback_whose_notification_failed_is_notified_once_by_lambdas_retry(
 }
 
 #[tokio::test]
+async fn an_ok_that_registered_a_target_again_and_failed_back_but_could_not_notify_is_notified_of_both_once() {
+    let mut shop = Shop::new().await;
+    let (ids, web, dr) = web_and_dr(&mut shop, 6, 4).await;
+    let app = shop.app(&[]);
+    shop.set_health(&web, &[&ids[0]], "unhealthy");
+    app.handle(shop.alarm_eventbridge("web-down", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+    shop.set_health(&web, &ids[1..4].iter().collect::<Vec<_>>(), "unhealthy");
+    app.handle(shop.alarm_eventbridge("web-down", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+    assert_eq!(shop.health(&web).await.len(), 3, "one target removed");
+    assert_eq!(shop.listener_weights().await[&web], 0, "then the traffic shifted");
+    let _ = shop.received().await;
+    shop.set_health(&web, &ids[1..4].iter().collect::<Vec<_>>(), "healthy");
+    let ok = shop.alarm_eventbridge("web-down", "OK", "ALARM", tg_dimension(&web));
+    let undone = async || {
+        assert_eq!(shop.health(&web).await.len(), 4, "the target is back");
+        let weights = shop.listener_weights().await;
+        assert_eq!((weights[&web], weights.get(&dr).copied().unwrap_or(0)), (100, 0), "and the traffic, once");
+    };
+
+    let received = delivered_while_one_publish_fails(&shop, ok, undone).await;
+
+    assert_eq!(received.len(), 1, "one notification");
+    let body = received[0].body();
+    let entries = body["details"]["entries"].as_array().cloned().unwrap_or_default();
+    let actions: Vec<_> = entries.iter().map(|e| (e["action"].clone(), e["outcome"].clone())).collect();
+    assert_eq!(actions, [(json!("register-targets"), json!("succeeded")), (json!("failback"), json!("succeeded"))]);
+    assert!(entries.iter().all(|e| e["details"]["recovered_from_ledger"] == true), "{body}");
+}
+
+#[tokio::test]
 async fn a_shift_made_by_the_shift_command_is_not_failed_back_by_an_ok_only_by_the_failback_command() {
     let mut shop = Shop::new().await;
-    let ids = shop.account.instances(4);
-    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..2]).await;
-    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[2..]).await;
-    shop.tag(&web, BACKUP_TAG, &dr).await;
-    shop.listener(&[(&web, 100)]).await;
+    let (_ids, web, _dr) = web_and_dr(&mut shop, 4, 2).await;
     let app = shop.app(&[]);
     let shifted = app.handle(json!({"command": "shift", "target_group_arn": web})).await.unwrap();
     assert_status(&shifted, Outcome::Succeeded);
