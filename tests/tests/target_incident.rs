@@ -9,7 +9,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use failover_core::outcome::Outcome;
 use integration_tests::forward;
-use serde_json::json;
+use integration_tests::Received;
+use serde_json::{json, Value};
 use shop::*;
 
 #[tokio::test]
@@ -44,14 +45,21 @@ async fn nine_instance_alarms_on_a_group_of_ten_with_a_half_floor_leave_five_and
     assert!(removals.iter().all(|(_, r)| r["data"]["baseline"] == 10), "{removals:?}");
 }
 
+/// `instances` instances; the first `serving` in group `web`, the rest in its backup `web-dr`; a listener sends
+/// all traffic to `web`.
+async fn web_and_dr(shop: &mut Shop, instances: usize, serving: usize) -> (Vec<String>, String, String) {
+    let ids = shop.account.instances(instances);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..serving]).await;
+    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[serving..]).await;
+    shop.tag(&web, BACKUP_TAG, &dr).await;
+    shop.listener(&[(web.as_str(), 100)]).await;
+    (ids, web, dr)
+}
+
 #[tokio::test]
 async fn a_group_scaling_out_with_initial_targets_is_not_shifted_and_its_new_targets_stay() {
     let mut shop = Shop::new().await;
-    let ids = shop.account.instances(11);
-    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..10]).await;
-    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[10..]).await;
-    shop.tag(&web, BACKUP_TAG, &dr).await;
-    shop.listener(&[(web.as_str(), 100)]).await;
+    let (ids, web, _dr) = web_and_dr(&mut shop, 11, 10).await;
     // Three serve, one fails, six were just registered.
     shop.set_health(&web, &[&ids[3]], "unhealthy");
     shop.set_health(&web, &ids[4..10].iter().collect::<Vec<_>>(), "initial");
@@ -94,11 +102,7 @@ async fn named_initial_targets_are_deregistered_without_counting_them_out_of_the
 #[tokio::test]
 async fn a_group_resized_below_an_open_baseline_is_not_shifted_by_an_alarm() {
     let mut shop = Shop::new().await;
-    let ids = shop.account.instances(12);
-    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..10]).await;
-    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[10..]).await;
-    shop.tag(&web, BACKUP_TAG, &dr).await;
-    shop.listener(&[(web.as_str(), 100)]).await;
+    let (ids, web, _dr) = web_and_dr(&mut shop, 12, 10).await;
     let app = shop.app(&[("MIN_HEALTHY_PERCENT", "50")]);
     // An instance alarm that never returns to OK leaves a removal open with a baseline of 10.
     app.handle(shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": ids[0]}))).await.unwrap();
@@ -278,28 +282,61 @@ async fn an_alarm_delivered_after_the_later_ok_removes_nothing() {
     assert!(shop.received().await.is_empty());
 }
 
+/// Lambda's deliveries of `event` while SNS fails once: the first run makes the change but cannot publish (an
+/// error Lambda retries; `made` checks that the change stands); the retry publishes what the first run owed; a
+/// further retry is stale, and `made` still holds (nothing done twice). What the topic received, to check.
+async fn delivered_while_one_publish_fails(shop: &Shop, event: Value, made: impl AsyncFn()) -> Vec<Received> {
+    let app = shop.app_publishing_after(1);
+    let first = app.handle(event.clone()).await;
+    assert!(first.unwrap_err().to_string().contains("not published"));
+    made().await;
+    assert!(shop.received().await.is_empty());
+
+    let retry = app.handle(event.clone()).await.unwrap();
+    let again = app.handle(event).await.unwrap();
+
+    assert_status(&retry, Outcome::Succeeded);
+    assert_status(&again, Outcome::Skipped);
+    made().await;
+    shop.received().await
+}
+
 #[tokio::test]
 async fn a_removal_whose_notification_failed_is_notified_once_by_lambdas_retry() {
     let shop = Shop::new().await;
     let ids = shop.account.instances(4);
     let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
-    let app = shop.app_publishing_after(1);
     let alarm = shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": ids[0]}));
-    let first = app.handle(alarm.clone()).await;
-    assert!(first.unwrap_err().to_string().contains("not published"));
-    assert_eq!(shop.health(&web).await.len(), 3, "the removal stands");
-    assert!(shop.received().await.is_empty());
+    let removal_stands = async || assert_eq!(shop.health(&web).await.len(), 3, "the removal stands");
 
-    // Lambda's retry publishes what the first run owed; a further retry is stale.
-    let retry = app.handle(alarm.clone()).await.unwrap();
-    let again = app.handle(alarm).await.unwrap();
+    let received = delivered_while_one_publish_fails(&shop, alarm, removal_stands).await;
 
-    assert_status(&retry, Outcome::Succeeded);
-    assert_status(&again, Outcome::Skipped);
-    assert_eq!(shop.health(&web).await.len(), 3);
-    let received = shop.received().await;
     assert_eq!(outcomes(&received), [("succeeded".into(), "warning".into(), "deregister-targets".into())]);
     assert_eq!(received[0].body()["details"]["recovered_from_ledger"], true);
+}
+
+#[tokio::test]
+async fn targets_registered_again_whose_notification_failed_are_notified_once_by_lambdas_retry() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let gray = &ids[0];
+    shop.app(&[]).handle(shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": gray}))).await.unwrap();
+    assert!(!shop.health(&web).await.contains_key(gray));
+    let _ = shop.received().await;
+    let ok = shop.alarm_action("i-5xx", "OK", "ALARM", json!({"InstanceId": gray}));
+    let back = async || {
+        assert_eq!(shop.health(&web).await.len(), 4, "the target is back");
+        assert_eq!(shop.ports(&web).await[gray], 80, "registered with its port");
+        assert_eq!(shop.keys(&web, "removal#", &["closed"]).await.len(), 1, "the removal is closed");
+    };
+
+    let received = delivered_while_one_publish_fails(&shop, ok, back).await;
+
+    assert_eq!(outcomes(&received), [("succeeded".into(), "info".into(), "register-targets".into())]);
+    let body = received[0].body();
+    assert_eq!(body["details"]["recovered_from_ledger"], true);
+    assert_eq!(body["details"]["targets"][0]["id"], gray.as_str(), "{body}");
 }
 
 #[tokio::test]
@@ -407,13 +444,60 @@ async fn failback_of_one_group_moves_back_only_its_share_the_still_failing_group
 }
 
 #[tokio::test]
+async fn a_failback_whose_notification_failed_is_notified_once_by_lambdas_retry() {
+    let mut shop = Shop::new().await;
+    let (a, b, standby, _listener, ids) = both_shifted(&mut shop).await;
+    shop.set_health(&a, &ids[..2].iter().collect::<Vec<_>>(), "healthy");
+    let ok = shop.alarm_eventbridge("a-down", "OK", "ALARM", tg_dimension(&a));
+    let failed_back = async || {
+        let expected = [(a.clone(), 50), (b.clone(), 0), (standby.clone(), 50)];
+        assert_eq!(shop.listener_weights().await, expected.into_iter().collect(), "A's share is back, once");
+        assert!(shop.open_shifts(&a).await.is_empty());
+        assert_eq!(shop.open_shifts(&b).await.len(), 1, "B's shift stays open");
+    };
+
+    let received = delivered_while_one_publish_fails(&shop, ok, failed_back).await;
+
+    assert_eq!(outcomes(&received), [("succeeded".into(), "info".into(), "failback".into())]);
+    let body = received[0].body();
+    assert_eq!(body["details"]["recovered_from_ledger"], true);
+    assert_eq!(body["details"]["restored"].as_array().map(Vec::len), Some(1), "{body}");
+}
+
+#[tokio::test]
+async fn an_ok_that_registered_a_target_again_and_failed_back_but_could_not_notify_is_notified_of_both_once() {
+    let mut shop = Shop::new().await;
+    let (ids, web, dr) = web_and_dr(&mut shop, 6, 4).await;
+    let app = shop.app(&[]);
+    shop.set_health(&web, &[&ids[0]], "unhealthy");
+    app.handle(shop.alarm_eventbridge("web-down", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+    shop.set_health(&web, &ids[1..4].iter().collect::<Vec<_>>(), "unhealthy");
+    app.handle(shop.alarm_eventbridge("web-down", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+    assert_eq!(shop.health(&web).await.len(), 3, "one target removed");
+    assert_eq!(shop.listener_weights().await[&web], 0, "then the traffic shifted");
+    let _ = shop.received().await;
+    shop.set_health(&web, &ids[1..4].iter().collect::<Vec<_>>(), "healthy");
+    let ok = shop.alarm_eventbridge("web-down", "OK", "ALARM", tg_dimension(&web));
+    let undone = async || {
+        assert_eq!(shop.health(&web).await.len(), 4, "the target is back");
+        let weights = shop.listener_weights().await;
+        assert_eq!((weights[&web], weights.get(&dr).copied().unwrap_or(0)), (100, 0), "and the traffic, once");
+    };
+
+    let received = delivered_while_one_publish_fails(&shop, ok, undone).await;
+
+    assert_eq!(received.len(), 1, "one notification");
+    let body = received[0].body();
+    let entries = body["details"]["entries"].as_array().cloned().unwrap_or_default();
+    let actions: Vec<_> = entries.iter().map(|e| (e["action"].clone(), e["outcome"].clone())).collect();
+    assert_eq!(actions, [(json!("register-targets"), json!("succeeded")), (json!("failback"), json!("succeeded"))]);
+    assert!(entries.iter().all(|e| e["details"]["recovered_from_ledger"] == true), "{body}");
+}
+
+#[tokio::test]
 async fn a_shift_made_by_the_shift_command_is_not_failed_back_by_an_ok_only_by_the_failback_command() {
     let mut shop = Shop::new().await;
-    let ids = shop.account.instances(4);
-    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids[..2]).await;
-    let dr = shop.group("web-dr", TargetTypeEnum::Instance, true, &ids[2..]).await;
-    shop.tag(&web, BACKUP_TAG, &dr).await;
-    shop.listener(&[(&web, 100)]).await;
+    let (_ids, web, _dr) = web_and_dr(&mut shop, 4, 2).await;
     let app = shop.app(&[]);
     let shifted = app.handle(json!({"command": "shift", "target_group_arn": web})).await.unwrap();
     assert_status(&shifted, Outcome::Succeeded);

@@ -59,9 +59,11 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
     }
     let plan = decide::plan_failback(&forwarding.actions, arn, backup, &saved, &forwarding.opted_in);
     let records = ledger::resource(arn);
-    // Closes the shift records of these location keys (from the state they were read in).
-    let close = |keys: &mut dyn Iterator<Item = &String>| -> Vec<_> {
-        keys.filter_map(|k| snapshot.record(&format!("shift#{k}"))).map(|r| settle_from(r, State::Closed)).collect()
+    // Closes the shift records of these location keys (from the state they were read in); those `restored`
+    // are stamped with the event, which owes their notification ([`super::Ctx::closing`]).
+    let close = |keys: &mut dyn Iterator<Item = &String>, restored: bool| -> Vec<_> {
+        let records = keys.filter_map(|k| snapshot.record(&format!("shift#{k}")));
+        records.map(|r| if restored { ctx.closing(r) } else { settle_from(r, State::Closed) }).collect()
     };
     let details = json!({
         "counts": counts,
@@ -112,7 +114,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
             match ctx.begin(snapshot, &[], action::FAILBACK, planned).await? {
                 Err(refusal) => reports.push(refusal),
                 Ok(()) => {
-                    if let Err(e) = ctx.end(arn, &close(&mut plan.stale_keys.iter()), &[]).await {
+                    if let Err(e) = ctx.end(arn, &close(&mut plan.stale_keys.iter(), false), &[]).await {
                         reports.push(report::failed(Some(arn), action::FAILBACK, &e, "closing stale shift records"));
                     }
                 }
@@ -159,7 +161,9 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
     let restoring = ctx.set_weights(&forwarding, &plan.changes).await;
     // `restored_keys[i]` is the record of `changes[i]`: close those restored, and the stale ones.
     let done = restoring.as_ref().err().map_or(plan.changes.len(), |(_, done)| *done);
-    let ended = ctx.end(arn, &close(&mut plan.restored_keys[..done].iter().chain(&plan.stale_keys)), &[]).await;
+    let mut closing = close(&mut plan.restored_keys[..done].iter(), true);
+    closing.extend(close(&mut plan.stale_keys.iter(), false));
+    let ended = ctx.end(arn, &closing, &[]).await;
     if let Err((e, done)) = restoring {
         let location = &plan.changes[done].location;
         let doing = format!("restoring {location} ({done} of {} actions already restored)", plan.changes.len());

@@ -145,6 +145,10 @@ impl Records {
     }
 }
 
+/// The data fields of a record closed by an alarm event: its trigger and state timestamp ([`Ctx::closing`]).
+pub const CLOSED_BY: &str = "closed_by";
+pub const CLOSED_EVENT_AT: &str = "closed_event_at";
+
 /// Moves a record from the state it was read in (owned by whom it names when pending) to `to`.
 pub fn settle_from(record: &Record, to: State) -> Settle {
     Settle {
@@ -199,6 +203,18 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
             }
         }
         records
+    }
+
+    /// Closes a done record of a change this event undid (targets registered again, a shift failed back), stamped
+    /// with the event (`closed_by`: the trigger, `closed_event_at`: its state timestamp) when it has one, so
+    /// that the event's retry finds what it closed and publishes the notification owed ([`super::owed`]).
+    pub fn closing(&self, record: &Record) -> Settle {
+        let settle = settle_from(record, State::Closed);
+        let (Some(at), Some(fields)) = (self.event_at, record.data.as_object()) else { return settle };
+        let mut fields = fields.clone();
+        fields.insert(CLOSED_BY.into(), json!(self.trigger));
+        fields.insert(CLOSED_EVENT_AT.into(), json!(at));
+        settle.with_data(Value::Object(fields))
     }
 
     /// `begin`: `Ok(Ok(()))` to act; `Ok(Err(report))` when paused (the refusal, naming what was planned) or

@@ -229,8 +229,8 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
 ) -> Result<Vec<Report>, ledger::Again> {
     let saved = if recovered { ledger::saved_by_alarms(snapshot) } else { ledger::saved_weights(snapshot) };
     let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
-    if let Some(report) = owed.then(|| owed::notification(ctx, arn, snapshot, recovered)).flatten() {
-        return Ok(vec![report]);
+    if let Some(reports) = owed.then(|| owed::notifications(ctx, arn, snapshot, recovered)).filter(|r| !r.is_empty()) {
+        return Ok(reports);
     }
     let removals = if recovered { reinstate::removals_by(snapshot, ctx.trigger) } else { Vec::new() };
     if recovered && saved.is_empty() && removals.is_empty() {

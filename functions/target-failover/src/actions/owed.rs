@@ -5,7 +5,11 @@
 //! notification the interrupted run owed, from the records, instead of deciding again (which would find
 //! nothing left to do and stay silent). Once published, the transition is recorded and a further retry is
 //! stale. (A run that dies after publishing and before recording the transition publishes twice: the window
-//! is one ledger write.) Covers the changes an ALARM makes (removals, shifts).
+//! is one ledger write.) Covers the changes an ALARM makes (removals, shifts) and those its OK makes: the
+//! records an OK closes (targets registered again, shifts failed back) are stamped with the event
+//! ([`super::Ctx::closing`]), and its retry, once nothing is left open for the alarm to undo, publishes from
+//! them which targets came back and which actions were failed back. (With work still open, the retry acts
+//! on it instead.)
 
 use failover_core::ledger::{Ledger, Record, Snapshot, State};
 use failover_core::notify::Severity;
@@ -13,8 +17,8 @@ use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
-use super::ledger::removed_targets;
-use super::Ctx;
+use super::ledger::{removed_targets, saved_by_alarms, CLOSED_BY, CLOSED_EVENT_AT};
+use super::{reinstate, Ctx};
 use crate::model::group_name;
 use crate::ports::LoadBalancer;
 use crate::report::{self, action, count, join};
@@ -30,19 +34,35 @@ fn of_this_event<'s, L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, snapshot: 
         .collect()
 }
 
-/// The notification an interrupted run of this ALARM owes for `group`, if it made a change there.
-pub fn notification<L: LoadBalancer, G: Ledger>(
+/// The group's records this very event closed (by this trigger, at this state timestamp).
+fn closed_by_this_event<'s, L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    snapshot: &'s Snapshot,
+) -> Vec<&'s Record> {
+    let Some(at) = ctx.event_at else { return Vec::new() };
+    snapshot
+        .records
+        .iter()
+        .filter(|r| r.state == State::Closed)
+        .filter(|r| r.data.get(CLOSED_BY).and_then(Value::as_str) == Some(ctx.trigger))
+        .filter(|r| r.data.get(CLOSED_EVENT_AT).and_then(Value::as_i64) == Some(at))
+        .collect()
+}
+
+/// The notifications an interrupted run of this event owes for `group`, if it made a change there (none
+/// when it made none, or when an OK still has work left).
+pub fn notifications<L: LoadBalancer, G: Ledger>(
     ctx: &Ctx<'_, L, G>,
     group: &str,
     snapshot: &Snapshot,
     recovered: bool,
-) -> Option<Report> {
+) -> Vec<Report> {
     if recovered {
-        return None;
+        return on_ok(ctx, group, snapshot);
     }
     let records = of_this_event(ctx, snapshot);
     if records.is_empty() {
-        return None;
+        return Vec::new();
     }
     let name = group_name(group);
     let removed: Vec<_> = records.iter().flat_map(|r| removed_targets(r)).collect();
@@ -57,13 +77,53 @@ pub fn notification<L: LoadBalancer, G: Ledger>(
         let what = format!("Shifted {} away from {group}", count(shifted.len(), "listener action"));
         (action::SHIFT, Severity::Critical, title, what)
     };
-    Some(
-        report::about(group, act, Outcome::Succeeded, severity, title)
-            .summary(format!(
-                "{what}. An earlier run of this event made the change and stopped before notifying; this is its \
+    vec![report::about(group, act, Outcome::Succeeded, severity, title)
+        .summary(format!(
+            "{what}. An earlier run of this event made the change and stopped before notifying; this is its \
                  notification, from the ledger."
-            ))
-            .details(json!({"removed": removed, "shifts": shifted, "recovered_from_ledger": true}))
-            .steps([format!("Check the group: {}", report::command("status", group))]),
-    )
+        ))
+        .details(json!({"removed": removed, "shifts": shifted, "recovered_from_ledger": true}))
+        .steps([format!("Check the group: {}", report::command("status", group))])]
+}
+
+/// What an interrupted OK owes: the targets it registered again, the listener actions it failed back.
+fn on_ok<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, group: &str, snapshot: &Snapshot) -> Vec<Report> {
+    if !reinstate::removals_by(snapshot, ctx.trigger).is_empty() || !saved_by_alarms(snapshot).is_empty() {
+        return Vec::new();
+    }
+    let records = closed_by_this_event(ctx, snapshot);
+    let name = group_name(group);
+    let back: Vec<_> = records.iter().flat_map(|r| removed_targets(r)).collect();
+    let restored: Vec<&Value> = records.iter().filter(|r| r.key.starts_with("shift#")).map(|r| &r.data).collect();
+    if !records.is_empty() {
+        tracing::info!(target_group = %group, records = records.len(), "publishing the notification an interrupted OK owed");
+    }
+    let from_ledger = "An earlier run of this event made the change and stopped before notifying; this is its \
+                       notification, from the ledger.";
+    let mut reports = Vec::new();
+    if !back.is_empty() {
+        let title = format!("{name}: {} registered again", count(back.len(), "target"));
+        let what = format!("The alarm that removed them is OK: {} registered in {group} again", join(back.iter()));
+        reports.push(
+            report::about(group, action::REGISTER, Outcome::Succeeded, Severity::Info, title)
+                .summary(format!("{what}. {from_ledger}"))
+                .details(json!({"targets": back, "recovered_from_ledger": true}))
+                .steps([format!("Watch the group's health: {}", report::command("status", group))]),
+        );
+    }
+    if !restored.is_empty() {
+        let what = format!("restored {}", count(restored.len(), "listener action"));
+        reports.push(
+            report::about(
+                group,
+                action::FAILBACK,
+                Outcome::Succeeded,
+                Severity::Info,
+                format!("{name}: traffic restored"),
+            )
+            .summary(format!("{name} is healthy again: {what}. {from_ledger}"))
+            .details(json!({"restored": restored, "recovered_from_ledger": true})),
+        );
+    }
+    reports
 }

@@ -7,13 +7,13 @@
 //! by one after the batch was refused; its removal is closed all the same. A target registered again
 //! already (by a person) is not registered twice.
 
-use failover_core::ledger::{Ledger, Record, Snapshot, State};
+use failover_core::ledger::{Ledger, Record, Snapshot};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::json;
 
-use super::ledger::{open, removed_targets, settle_from, Again};
+use super::ledger::{open, removed_targets, Again};
 use super::Ctx;
 use crate::config::Restore;
 use crate::decide::GroupView;
@@ -73,7 +73,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
     }
     let registered = register(ctx, arn, &wanted).await;
     let close: Vec<_> = match &registered {
-        Ok(_) => removals.iter().map(|r| settle_from(r, State::Closed)).collect(),
+        Ok(_) => removals.iter().map(|r| ctx.closing(r)).collect(),
         Err(_) => Vec::new(),
     };
     let ended = ctx.end(arn, &close, &[]).await;
