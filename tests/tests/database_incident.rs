@@ -294,6 +294,70 @@ async fn an_interrupted_promotion_should_be_completed_by_a_retry_while_the_prima
     assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
 }
 
+/// Once orders' promotion (of r-fast) is notified, `event` again is a logged skip: nothing published or promoted.
+async fn the_same_event_again_changes_and_publishes_nothing(env: &Env, app: &TestApp, event: serde_json::Value) {
+    let again = ok(app, event).await;
+    assert_eq!(again.status, Outcome::Skipped, "{again:?}");
+    assert!(env.notifications().await.is_empty(), "the notification went out once");
+    assert!(env.is_replica("r-mid").await && env.is_replica("r-lag").await, "nothing else promoted");
+    assert_eq!(notified(env, "orders").await, Some(true));
+}
+
+/// The `notified` flag of the primary's promotion record.
+async fn notified(env: &Env, primary: &str) -> Option<bool> {
+    let records = env.records(&format!("db-instance:{}/{primary}", env.account.region)).await;
+    records.iter().find(|r| r.key.starts_with("promotion#")).and_then(|r| r.data["notified"].as_bool())
+}
+
+#[tokio::test]
+async fn a_promotion_whose_notification_was_not_published_should_be_notified_once_by_the_retry_and_never_again() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    let event = env.failure_event("orders", "RDS-EVENT-0031");
+    // SNS refuses the publish (as a run that dies between the promotion and the publish, it leaves the record
+    // done and not notified).
+    let missing = format!("arn:aws:sns:{}:{}:does-not-exist", env.account.region, env.account.id);
+    let refused = env.app(&[("NOTIFICATION_TOPIC_ARN", missing.as_str())]).handle(event.clone()).await;
+
+    let error = refused.expect_err("a notification not published asks for Lambda's retry");
+    assert!(error.to_string().contains("not published"), "{error}");
+    assert!(!env.is_replica("r-fast").await, "promoted");
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".to_owned())));
+    assert_eq!(notified(&env, "orders").await, Some(false));
+    assert!(env.notifications().await.is_empty());
+
+    let app = env.app(&[]);
+    let retry = ok(&app, event.clone()).await;
+    assert_eq!(retry.status, Outcome::Succeeded, "{retry:?}");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["succeeded"]);
+    let body = notes[0].body();
+    assert!(body.to_string().contains("r-fast"), "{body}");
+    assert!(body.to_string().contains("from the ledger"), "{body}");
+    assert!(env.is_replica("r-mid").await && env.is_replica("r-lag").await, "no second promotion");
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".to_owned())));
+    assert_eq!(notified(&env, "orders").await, Some(true));
+
+    the_same_event_again_changes_and_publishes_nothing(&env, &app, event).await;
+}
+
+#[tokio::test]
+async fn a_promotion_notified_at_once_should_be_marked_so_and_its_retry_should_publish_nothing() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    let event = env.failure_event("orders", "RDS-EVENT-0031");
+    let app = env.app(&[]);
+
+    let first = ok(&app, event.clone()).await;
+    assert_eq!(first.status, Outcome::Succeeded, "{first:?}");
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
+    assert_eq!(notified(&env, "orders").await, Some(true));
+
+    the_same_event_again_changes_and_publishes_nothing(&env, &app, event).await;
+}
+
 #[tokio::test]
 async fn an_interrupted_promotion_older_than_the_decision_ttl_should_be_abandoned_though_the_primary_is_down() {
     let env = Env::new().await;
