@@ -145,3 +145,46 @@ where
     }
     tracing::warn!(resource, "resource busy: promotion not marked notified");
 }
+
+#[cfg(test)]
+mod tests {
+    use failover_core::ledger::{Record, Snapshot, State};
+    use serde_json::{json, Value};
+
+    use super::{notification, NOTIFIED};
+    use crate::decide::Trigger;
+
+    fn ledger(notified: Option<bool>, state: State) -> Snapshot {
+        let resource = "db-instance:us-east-1/orders";
+        let mut data = json!({"replica": {"region": "us-east-1", "id": "r-fast"}, "arn": "arn:aws:rds:us-east-1:1:db:r-fast",
+            "decided_at": "2026-12-02T17:00:00Z", "endpoint": "r-fast.example",
+            "dns_result": {"result": "repointed", "record": "writer.shop.internal", "to": "r-fast.example"}});
+        if let Some(flag) = notified {
+            data[NOTIFIED] = json!(flag);
+        }
+        let record = Record::pending(resource, "promotion#1", "run", "RDS-EVENT-0031", 1, 60).with_state(state);
+        Snapshot { resource: resource.into(), at: 2, version: 1, holder: None, records: vec![record.with_data(data)] }
+    }
+
+    fn event() -> Trigger {
+        Trigger::FailureEvent { event_id: "RDS-EVENT-0031".into(), message: String::new() }
+    }
+
+    #[test]
+    fn a_done_promotion_not_notified_owes_its_notification_rebuilt_from_the_record() {
+        let report = notification(&ledger(Some(false), State::Done), &event(), 7, false).expect("owed");
+        assert_eq!((report.action.as_str(), report.outcome.as_str()), ("promote-replica", "succeeded"));
+        assert!(report.title.contains("orders failed over: r-fast promoted"), "{}", report.title);
+        assert!(report.summary.contains("from the ledger"), "{}", report.summary);
+        assert!(report.summary.contains("writer.shop.internal"), "{}", report.summary);
+        assert_eq!(report.details["recovered_from_ledger"], Value::Bool(true));
+    }
+
+    #[test]
+    fn nothing_is_owed_once_notified_by_records_of_earlier_versions_in_a_dry_run_or_while_pending() {
+        assert!(notification(&ledger(Some(true), State::Done), &event(), 7, false).is_none());
+        assert!(notification(&ledger(None, State::Done), &event(), 7, false).is_none(), "no flag: older versions");
+        assert!(notification(&ledger(Some(false), State::Done), &event(), 7, true).is_none(), "dry run");
+        assert!(notification(&ledger(Some(false), State::Pending), &event(), 7, false).is_none());
+    }
+}
