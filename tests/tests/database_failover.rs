@@ -285,7 +285,7 @@ async fn the_records_of_a_change_should_be_in_the_table_and_status_should_list_t
     let app = env.app(&[]);
     ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
     let ledger_calls = (env.calls_answered("Query"), env.calls_answered("TransactWriteItems"));
-    assert_eq!(ledger_calls, (1, 2), "one read, begin and end");
+    assert_eq!(ledger_calls, (2, 4), "one read, begin and end; once notified, the same to mark it so");
 
     let items = env
         .account
@@ -315,6 +315,7 @@ async fn the_records_of_a_change_should_be_in_the_table_and_status_should_list_t
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!((&open[0]["key"], &open[0]["state"]), (&json!(text(record, "sk")), &json!("done")));
     assert_eq!(open[0]["data"]["replica"]["id"], "r-fast");
+    assert_eq!(open[0]["data"]["notified"], true);
     assert_eq!(status.details["paused"], Value::Null);
 }
 

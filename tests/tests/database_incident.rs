@@ -1,11 +1,15 @@
 //! `database-failover` across an incident, against the local AWS: the DNS record a primary's
 //! `failover:dns-record` tag names follows that primary only (Route 53 state and notifications asserted).
 
+use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
 use database_failover::model::DNS_RECORD_TAG;
 use database_failover::ports::LagMetric;
-use failover_core::ledger::State;
+use database_failover::App;
+use failover_core::ledger::{DynamoLedger, State};
 use failover_core::outcome::Outcome;
+use failover_core::report::{Notifier, NotifyError, Report};
 use integration_tests::database::*;
+use serde_json::Value;
 
 /// A hosted zone `shop.internal` with `writer.shop.internal` CNAME (TTL 300) pointing at `target`; its id.
 async fn zone_with_record(env: &Env, target: &str) -> String {
@@ -292,6 +296,106 @@ async fn an_interrupted_promotion_should_be_completed_by_a_retry_while_the_prima
     assert!(env.is_replica("r-fast").await && env.is_replica("r-lag").await);
     assert_eq!(env.promotion("orders").await, Some((State::Done, "r-mid".to_owned())));
     assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
+}
+
+/// Once orders' promotion (of r-fast) is notified, `event` again is a logged skip: nothing published or promoted.
+async fn the_same_event_again_changes_and_publishes_nothing(env: &Env, app: &TestApp, event: Value) {
+    let again = ok(app, event).await;
+    assert_eq!(again.status, Outcome::Skipped, "{again:?}");
+    assert!(env.notifications().await.is_empty(), "the notification went out once");
+    assert!(env.is_replica("r-mid").await && env.is_replica("r-lag").await, "nothing else promoted");
+    assert_eq!(notified(env, "orders").await, Some(true));
+}
+
+/// The `notified` flag of the primary's promotion record.
+async fn notified(env: &Env, primary: &str) -> Option<bool> {
+    let records = env.records(&format!("db-instance:{}/{primary}", env.account.region)).await;
+    records.iter().find(|r| r.key.starts_with("promotion#")).and_then(|r| r.data["notified"].as_bool())
+}
+
+/// orders failed (its three replicas, see [`orders`]), and its failure event.
+async fn orders_down() -> (Env, Value) {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    let event = env.failure_event("orders", "RDS-EVENT-0031");
+    (env, event)
+}
+
+/// A run promoted r-fast for orders and did not publish (the record is done, not notified): the retry of
+/// `event` publishes that promotion's notification once and promotes nothing else; the same event again
+/// publishes nothing.
+async fn the_retry_should_publish_the_owed_notification_once(env: &Env, event: Value) {
+    assert!(!env.is_replica("r-fast").await, "promoted");
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".to_owned())));
+    assert_eq!(notified(env, "orders").await, Some(false));
+    assert!(env.notifications().await.is_empty());
+
+    let app = env.app(&[]);
+    let retry = ok(&app, event.clone()).await;
+    assert_eq!(retry.status, Outcome::Succeeded, "{retry:?}");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["succeeded"]);
+    let body = notes[0].body().to_string();
+    assert!(body.contains("r-fast") && body.contains("from the ledger"), "{body}");
+    assert!(env.is_replica("r-mid").await && env.is_replica("r-lag").await, "no second promotion");
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".to_owned())));
+    assert_eq!(notified(env, "orders").await, Some(true));
+
+    the_same_event_again_changes_and_publishes_nothing(env, &app, event).await;
+}
+
+#[tokio::test]
+async fn a_promotion_whose_notification_was_not_published_should_be_notified_once_by_the_retry_and_never_again() {
+    let (env, event) = orders_down().await;
+    let missing = format!("arn:aws:sns:{}:{}:does-not-exist", env.account.region, env.account.id);
+    let refused = env.app(&[("NOTIFICATION_TOPIC_ARN", missing.as_str())]).handle(event.clone()).await;
+
+    let error = refused.expect_err("a notification not published asks for Lambda's retry");
+    assert!(error.to_string().contains("not published"), "{error}");
+    the_retry_should_publish_the_owed_notification_once(&env, event).await;
+}
+
+/// SNS reached by a run that dies there: after the promotion, before the notification.
+struct Dying;
+
+impl Notifier for Dying {
+    async fn publish(&self, _: &Report) -> Result<(), NotifyError> {
+        panic!("the invocation dies between the promotion and the publish")
+    }
+}
+
+#[tokio::test]
+async fn a_promotion_whose_run_died_before_publishing_should_be_notified_once_by_the_retry_and_never_again() {
+    let (env, event) = orders_down().await;
+    let dying = App::with_ports(
+        env.config(&[]),
+        env.account.region.clone(),
+        RdsDatabases::new(env.account.rds()),
+        CloudWatchLag::new(env.account.cloudwatch()),
+        Route53Dns::new(env.account.route53()),
+        Dying,
+        DynamoLedger::new(env.account.dynamodb(), env.ledger.clone()),
+    );
+    let dying: &'static _ = Box::leak(Box::new(dying));
+
+    let died = tokio::spawn(dying.handle(event.clone())).await;
+
+    assert!(died.is_err_and(|e| e.is_panic()), "the run died");
+    the_retry_should_publish_the_owed_notification_once(&env, event).await;
+}
+
+#[tokio::test]
+async fn a_promotion_notified_at_once_should_be_marked_so_and_its_retry_should_publish_nothing() {
+    let (env, event) = orders_down().await;
+    let app = env.app(&[]);
+
+    let first = ok(&app, event.clone()).await;
+    assert_eq!(first.status, Outcome::Succeeded, "{first:?}");
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
+    assert_eq!(notified(&env, "orders").await, Some(true));
+
+    the_same_event_again_changes_and_publishes_nothing(&env, &app, event).await;
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! The invocation: intake ([`failover_core::intake`]), route ([`crate::route`]), dispatch to the action
-//! ([`crate::actions::dispatch`], with this invocation's ledger name and lease), finish ([`failover_core::invoke::finish`]: log, publish, answer).
+//! ([`crate::actions::dispatch`], with this invocation's ledger name and lease), finish ([`crate::actions::owed::finish`]: log, publish, answer, mark a promotion notified).
 //!
 //! Errors: `Err` only when a retry could help (a transient AWS error, published first) and for invalid events
 //! and commands; everything else (not ours, refusals, permanent AWS errors) is `Ok` with a status.
@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use failover_core::intake::{self, Event};
-use failover_core::invoke::{finish, InvokeError};
+use failover_core::invoke::InvokeError;
 use failover_core::ledger::{self, DynamoLedger, Ledger, Session};
 use failover_core::notify::{Notifier, SnsNotifier};
 use failover_core::response::Response;
@@ -20,7 +20,6 @@ use crate::config::Config;
 use crate::model;
 use crate::ports::{Databases, Dns, ReplicaLag};
 use crate::route;
-use crate::FUNCTION;
 
 /// Everything an invocation needs, built once per cold start. Generic over the ports so tests can run it
 /// against fakes or SDK mocks; [`App::new`] wires the SDK adapters.
@@ -139,7 +138,7 @@ where
         };
         // Boxed: the nested futures are otherwise too deep for the compiler's layout computation.
         let report = Box::pin(actions::dispatch(&ctx, route, dry_run)).await?;
-        let result = finish(&self.notifier, FUNCTION, vec![report], started).await;
+        let result = actions::owed::finish(&ctx, &self.notifier, report, started).await;
         if let Err(e) = &result {
             tracing::error!(error = %e, "invocation failed");
         }

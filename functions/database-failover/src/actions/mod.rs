@@ -13,6 +13,8 @@
 //!   changes nothing.
 //! - [`control`]: `pause` and `resume`.
 //! - [`readiness`]: every opted-in primary and cluster against what a failover would need; changes nothing.
+//! - [`owed`]: a done promotion whose notification an interrupted run did not publish: published once, then
+//!   marked in the ledger.
 //! - [`claim`]: the ledger protocol every change follows (read, wait while held, begin, end).
 //!
 //! Reads are staged: lags are read only for replicas (readers) that exist, a recorded replica is described
@@ -38,6 +40,7 @@ pub mod control;
 pub mod facts;
 pub mod failover_cluster;
 pub mod fix_in_place;
+pub mod owed;
 pub mod promote;
 pub mod readiness;
 pub mod repoint;

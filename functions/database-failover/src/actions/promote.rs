@@ -7,7 +7,7 @@
 //! The ledger resource is the primary's ([`promotion_resource`]); its `promotion#<time>` record is the decision
 //! (a pending one whose guards no longer hold, or that expired, is abandoned instead: [`super::abandon`]). Order
 //! ([`execute`]): `begin` writes the record pending (with the lease and the DNS step), then `PromoteReadReplica`,
-//! then the DNS step ([`repoint`]), then `end` settles it done — or, when a step failed, leaves it pending and releases the lease, so
+//! then the DNS step ([`repoint`]), then `end` settles it done (not yet notified: [`owed`]) — or, when a step failed, leaves it pending and releases the lease, so
 //! that a retry completes that same decision. A later event finds the record and completes or reports that
 //! same promotion; within the repoint window a done one re-applies the DNS step (a no-op once repointed).
 
@@ -19,7 +19,7 @@ use failover_core::pause;
 use failover_core::report::Report;
 
 use super::claim::{self, Acted, Started, TRIES};
-use super::{failover_cluster, repoint, Context};
+use super::{failover_cluster, owed, repoint, Context};
 use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, Trigger};
 use crate::model::{promotion_key, promotion_resource, DbRef, Repoint};
 use crate::ports::{Databases, Dns, ReplicaLag};
@@ -149,6 +149,9 @@ where
     }
     for attempt in 0..TRIES {
         let Some(snapshot) = ctx.read_ledger(&resource, attempt).await? else { continue };
+        if let Some(report) = owed::notification(&snapshot, trigger, ctx.config.backup_retention_days, dry_run) {
+            return Ok(report);
+        }
         let facts = ctx.promotion_facts(primary_ref, described.take(), extra, &snapshot).await?;
         let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
         if let Acted::Done(report) = ctx.act(plan, &snapshot, trigger, &primary_ref.region, false, dry_run).await {
@@ -211,7 +214,8 @@ where
     // Settled only once the promotion and the DNS change are made; otherwise left pending for the retry.
     let owner = if p.resumed { p.record.owner.as_str() } else { ctx.session.owner };
     let settle = match &acted {
-        Ok(_) => vec![Settle::pending(&key, owner, State::Done)],
+        // Done, and not yet notified: [`super::owed`] marks it once the notification is out.
+        Ok(dns) => vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(p, dns))],
         Err(_) => Vec::new(),
     };
     let ended = ctx.end(&resource, &settle, &[]).await;
@@ -228,7 +232,7 @@ where
 }
 
 /// The DNS step as planned (before anything is done): what a dry run or a failure reports.
-fn planned_dns(p: &Promotion) -> DnsResult {
+pub(super) fn planned_dns(p: &Promotion) -> DnsResult {
     match (&p.dns, &p.endpoint) {
         (Ok(None), _) => DnsResult::Untagged,
         (Err(reason), _) => DnsResult::NotPlanned { reason: reason.clone() },

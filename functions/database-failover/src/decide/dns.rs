@@ -4,7 +4,7 @@
 //! replica's endpoint). If the record points elsewhere, another primary (or a person) owns it now: nothing
 //! changes and the notification says where it points.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::Cname;
 
@@ -37,7 +37,7 @@ pub fn repoint_step(current: Option<&Cname>, from: &str, to: &str) -> DnsStep {
 }
 
 /// What the DNS step of a promotion did, for the notification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum DnsResult {
     /// The primary has no `failover:dns-record` tag: clients must be repointed some other way.
