@@ -317,6 +317,13 @@ pub fn rds_event(account: &str, region: &str, id: &str, event_id: &str, source_t
     })
 }
 
+/// A CloudWatch state timestamp `ago` seconds before now, as alarm payloads write it (`...T10:05:00.000+0000`):
+/// the failure time by which replica lag is judged.
+fn cloudwatch_time(ago: i64) -> String {
+    let at = failover_core::time::format_time(failover_core::time::now_secs() - ago);
+    format!("{}.000+0000", at.trim_end_matches('Z'))
+}
+
 pub fn alarm_action(account: &str, name: &str, dimension: (&str, &str)) -> Value {
     json!({
         "source": "aws.cloudwatch",
@@ -325,8 +332,8 @@ pub fn alarm_action(account: &str, name: &str, dimension: (&str, &str)) -> Value
         "region": "us-east-1",
         "alarmData": {
             "alarmName": name,
-            "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": "2024-05-01T10:05:00.490+0000"},
-            "previousState": {"value": "OK", "reason": "ok", "timestamp": "2024-04-30T08:00:00.000+0000"},
+            "state": {"value": "ALARM", "reason": "Threshold Crossed", "timestamp": cloudwatch_time(0)},
+            "previousState": {"value": "OK", "reason": "ok", "timestamp": cloudwatch_time(86_400)},
             "configuration": {"metrics": [{"id": "m1", "metricStat": {"metric": {
                 "namespace": "AWS/RDS", "name": "WriteLatency", "dimensions": {dimension.0: dimension.1}},
                 "period": 60, "stat": "Maximum"}, "returnData": true}]}
