@@ -470,11 +470,15 @@ class Story:
             self.expect(problems, "web-1 registered in admin", web1 in target_health(env, "admin"), False)
             self.expect(problems, "targets left in web", len(target_health(env, "web")), 3)
             self.expect(problems, "targets left in admin", len(target_health(env, "admin")), 2)
-            self.expect_outcomes(problems, notes, ["succeeded", "succeeded"])  # one per group
+            # One notification for the event, listing both groups.
+            self.expect_outcomes(problems, notes, ["succeeded"])
+            entries = notes[0].body.get("details", {}).get("entries", []) if notes else []
+            self.expect(problems, "groups listed in the notification", len(entries), 2)
 
         self.step("1. One instance fails in a way health checks miss",
                   "web-1 passes its health check but answers customers with HTTP 500. Its 5xx alarm fires; "
-                  "target-failover takes it out of every opted-in group it serves: web and admin.",
+                  "target-failover takes it out of every opted-in group it serves: web and admin, "
+                  "and says so in one notification.",
                   lambda: show_targets(env, ("web", "admin")), body)
 
     def step2_guardrail(self) -> None:
