@@ -1,7 +1,7 @@
 //! Settings of `target-failover`, read once per cold start. [`SETTINGS`] declares each one (name, default,
 //! meaning) once; the README, the template and its check are tested against it.
 
-use failover_core::config::{choice, number, CommonConfig, ConfigError, Setting, COMMON_SETTINGS};
+use failover_core::config::{boolean, choice, number, CommonConfig, ConfigError, Setting, COMMON_SETTINGS};
 
 pub const MIN_HEALTHY_TARGETS: Setting = Setting {
     name: "MIN_HEALTHY_TARGETS",
@@ -25,6 +25,27 @@ pub const RESTORE: Setting = Setting {
         "when the alarm that removed targets returns to OK, register them again (`auto`) or ask a person (`manual`)",
 };
 
+pub const ZONE_EVACUATION_MIN_TARGETS: Setting = Setting {
+    name: "ZONE_EVACUATION_MIN_TARGETS",
+    default: Some("2"),
+    meaning: "targets of one zone removed or failing within the window that make a failure zonal (evacuate the zone)",
+};
+pub const ZONE_EVACUATION_WINDOW_MINUTES: Setting = Setting {
+    name: "ZONE_EVACUATION_WINDOW_MINUTES",
+    default: Some("10"),
+    meaning: "the window, in minutes, over which removals in one zone count towards a zonal failure",
+};
+pub const ZONAL_SHIFT_EXPIRES_MINUTES: Setting = Setting {
+    name: "ZONAL_SHIFT_EXPIRES_MINUTES",
+    default: Some("180"),
+    meaning: "how long a zonal shift this function starts lasts before ARC ends it by itself (1 to 4320 minutes)",
+};
+pub const REPLACE_INSTANCES: Setting = Setting {
+    name: "REPLACE_INSTANCES",
+    default: Some("false"),
+    meaning: "mark a removed instance unhealthy in its opted-in Auto Scaling group so that the group replaces it",
+};
+
 /// Every setting this function reads: the public contract.
 pub const SETTINGS: &[&Setting] = &[
     COMMON_SETTINGS[0],
@@ -37,6 +58,10 @@ pub const SETTINGS: &[&Setting] = &[
     &MIN_HEALTHY_PERCENT,
     &FAILBACK,
     &RESTORE,
+    &ZONE_EVACUATION_MIN_TARGETS,
+    &ZONE_EVACUATION_WINDOW_MINUTES,
+    &ZONAL_SHIFT_EXPIRES_MINUTES,
+    &REPLACE_INSTANCES,
 ];
 
 /// What to do when a group that lost its traffic is healthy again.
@@ -68,6 +93,14 @@ pub struct Config {
     pub failback: Failback,
     /// [`RESTORE`].
     pub restore: Restore,
+    /// [`ZONE_EVACUATION_MIN_TARGETS`].
+    pub zone_evacuation_min_targets: u32,
+    /// [`ZONE_EVACUATION_WINDOW_MINUTES`].
+    pub zone_evacuation_window_minutes: u32,
+    /// [`ZONAL_SHIFT_EXPIRES_MINUTES`]: ARC accepts 1 minute to 72 hours.
+    pub zonal_shift_expires_minutes: u32,
+    /// [`REPLACE_INSTANCES`].
+    pub replace_instances: bool,
 }
 
 impl Config {
@@ -78,6 +111,10 @@ impl Config {
             min_healthy_percent: number(lookup, &MIN_HEALTHY_PERCENT, 0, 100)?,
             failback: choice(lookup, &FAILBACK, &[("auto", Failback::Auto), ("manual", Failback::Manual)])?,
             restore: choice(lookup, &RESTORE, &[("auto", Restore::Auto), ("manual", Restore::Manual)])?,
+            zone_evacuation_min_targets: number(lookup, &ZONE_EVACUATION_MIN_TARGETS, 1, 1000)?,
+            zone_evacuation_window_minutes: number(lookup, &ZONE_EVACUATION_WINDOW_MINUTES, 1, 1440)?,
+            zonal_shift_expires_minutes: number(lookup, &ZONAL_SHIFT_EXPIRES_MINUTES, 1, 4320)?,
+            replace_instances: boolean(lookup, &REPLACE_INSTANCES)?,
         })
     }
 }
@@ -110,6 +147,8 @@ mod tests {
         assert_eq!(Some(config.min_healthy_percent.to_string().as_str()), MIN_HEALTHY_PERCENT.default);
         assert_eq!(config.failback, Failback::Auto);
         assert_eq!(config.restore, Restore::Auto);
+        assert_eq!((config.zone_evacuation_min_targets, config.zone_evacuation_window_minutes), (2, 10));
+        assert_eq!((config.zonal_shift_expires_minutes, config.replace_instances), (180, false));
         let mut listed: Vec<String> = SETTINGS.iter().map(|s| s.name.to_owned()).collect();
         listed.sort();
         assert_eq!(read, listed);
@@ -117,9 +156,16 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        for (name, value) in
-            [("MIN_HEALTHY_PERCENT", "101"), ("MIN_HEALTHY_TARGETS", "-1"), ("FAILBACK", "later"), ("RESTORE", "never")]
-        {
+        for (name, value) in [
+            ("MIN_HEALTHY_PERCENT", "101"),
+            ("MIN_HEALTHY_TARGETS", "-1"),
+            ("FAILBACK", "later"),
+            ("RESTORE", "never"),
+            ("ZONAL_SHIFT_EXPIRES_MINUTES", "4321"),
+            ("ZONAL_SHIFT_EXPIRES_MINUTES", "0"),
+            ("ZONE_EVACUATION_MIN_TARGETS", "0"),
+            ("REPLACE_INSTANCES", "yes"),
+        ] {
             let err = read_by(&[TOPIC, LEDGER, (name, value)]).0.expect_err(value).to_string();
             assert!(err.contains(name) && err.contains(value), "{err}");
         }
