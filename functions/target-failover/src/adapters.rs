@@ -348,6 +348,10 @@ fn reweighted(actions: &[Action], weights: &[Weight]) -> Vec<Action> {
         .collect()
 }
 
+impl crate::ports::Zonal for ElbClient {}
+
+impl crate::ports::Fleet for ElbClient {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,17 +2,21 @@
 //! ([`crate::model`]). Every failure is an [`AwsError`] naming the operation and the resource. The SDK
 //! implementation is `adapters::ElbClient`; tests put in-memory or counting ones in its place.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use failover_core::aws::AwsError;
 
-use crate::model::{ForwardAction, HealthThresholds, Location, Tags, Target, TargetHealth, Weight};
+use crate::model::{
+    Balancer, ForwardAction, HealthThresholds, Location, ManagedResource, Tags, Target, TargetHealth, Weight,
+};
 
 /// `DescribeTags` accepts at most 20 resource ARNs per call.
 pub const TAGS_PER_CALL: usize = 20;
 
-/// What the actions need from Elastic Load Balancing.
-pub trait LoadBalancer: Send + Sync {
+/// What the actions need from Elastic Load Balancing; with [`Zonal`] (ARC zonal shift and EC2's zone facts) and
+/// [`Fleet`] (Auto Scaling), the whole of what target-failover asks of AWS.
+pub trait LoadBalancer: Zonal + Fleet + Send + Sync {
     /// The whole action list of a listener (default actions) or a rule, as the adapter read it. A modification
     /// must send it back with only the forward action's weights changed, so [`LoadBalancer::forwards_to`]
     /// returns one next to each [`ForwardAction`] and [`LoadBalancer::set_weights`] takes it back. Opaque to
@@ -59,4 +63,73 @@ pub trait LoadBalancer: Send + Sync {
     /// does not exist. Read by a planned removal (they may raise the floor) and by `readiness`.
     fn health_thresholds(&self, group: &str)
         -> impl Future<Output = Result<Option<HealthThresholds>, AwsError>> + Send;
+}
+
+/// ARC zonal shift, and the zone facts a zonal decision needs from EC2. Every method defaults to "not
+/// modelled", for ports that model only the target-group actions.
+pub trait Zonal: Send + Sync {
+    /// The load balancer, its zone names and its target groups; `None` when it does not exist.
+    fn balancer(&self, arn: &str) -> impl Future<Output = Result<Option<Balancer>, AwsError>> + Send {
+        async move { Err(AwsError::not_modelled("DescribeLoadBalancers", arn)) }
+    }
+
+    /// The load balancers a target group is attached to (`DescribeTargetGroups`); empty when none or when the
+    /// group does not exist.
+    fn balancers_of(&self, group: &str) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send {
+        async move { Err(AwsError::not_modelled("DescribeTargetGroups", group)) }
+    }
+
+    /// Zone name → AZ ID in this account and region (EC2 `DescribeAvailabilityZones`).
+    fn zone_ids(&self) -> impl Future<Output = Result<BTreeMap<String, String>, AwsError>> + Send {
+        async { Err(AwsError::not_modelled("DescribeAvailabilityZones", "(all)")) }
+    }
+
+    /// The zone name of each of these instances that exists (EC2 `DescribeInstances`); others are left out.
+    fn instance_zones(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, AwsError>> + Send {
+        let resource = ids.join(", ");
+        async move { Err(AwsError::not_modelled("DescribeInstances", resource)) }
+    }
+
+    /// `GetManagedResource`; `None` when the resource is not registered with ARC (ResourceNotFoundException).
+    fn managed_resource(&self, arn: &str) -> impl Future<Output = Result<Option<ManagedResource>, AwsError>> + Send {
+        async move { Err(AwsError::not_modelled("GetManagedResource", arn)) }
+    }
+
+    /// `StartZonalShift` away from the AZ ID, expiring after `expires_minutes`; the new shift's id.
+    fn start_shift(
+        &self,
+        arn: &str,
+        away_from: &str,
+        expires_minutes: u32,
+        comment: &str,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send {
+        let _ = (away_from, expires_minutes, comment);
+        async move { Err(AwsError::not_modelled("StartZonalShift", arn)) }
+    }
+
+    /// `CancelZonalShift`; `Ok(false)` when the shift is no longer active (it expired, or someone cancelled it).
+    fn cancel_shift(&self, id: &str) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        async move { Err(AwsError::not_modelled("CancelZonalShift", id)) }
+    }
+}
+
+/// Auto Scaling: replacing a removed instance. Every method defaults to "not modelled".
+pub trait Fleet: Send + Sync {
+    /// The Auto Scaling group of each of these instances that belongs to one (`DescribeAutoScalingInstances`),
+    /// with the group's tags.
+    fn scaling_groups(
+        &self,
+        instances: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, (String, Tags)>, AwsError>> + Send {
+        let resource = instances.join(", ");
+        async move { Err(AwsError::not_modelled("DescribeAutoScalingInstances", resource)) }
+    }
+
+    /// `SetInstanceHealth(Unhealthy, ShouldRespectGracePeriod=true)`: the group replaces the instance.
+    fn mark_unhealthy(&self, instance: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
+        async move { Err(AwsError::not_modelled("SetInstanceHealth", instance)) }
+    }
 }

@@ -267,3 +267,6 @@ proptest! {
         }
     }
 }
+
+impl target_failover::ports::Zonal for Fleet {}
+impl target_failover::ports::Fleet for Fleet {}

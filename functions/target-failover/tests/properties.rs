@@ -871,3 +871,8 @@ proptest! {
         check_consistent(&world, app.ledger(), "after both")?;
     }
 }
+
+impl target_failover::ports::Zonal for FakeLb {}
+impl target_failover::ports::Fleet for FakeLb {}
+impl target_failover::ports::Zonal for World {}
+impl target_failover::ports::Fleet for World {}

@@ -536,3 +536,7 @@ impl Notifier for Flaky {
         self.inner.publish(report).await
     }
 }
+
+impl target_failover::ports::Zonal for Counting<'_> {}
+
+impl target_failover::ports::Fleet for Counting<'_> {}

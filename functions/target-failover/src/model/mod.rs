@@ -8,6 +8,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+mod zone;
+pub use zone::{ActiveShift, Balancer, ManagedResource, ShiftKind};
+
 /// Tag on a target group naming the group that takes its traffic when it can no longer serve.
 pub const BACKUP_TAG: &str = "failover:backup-target-group";
 
