@@ -17,6 +17,8 @@ pub mod action {
     pub const REGISTER: &str = "register-targets";
     pub const SHIFT: &str = "shift-traffic";
     pub const FAILBACK: &str = "failback";
+    /// A zonal shift started, refused or deferred to (issue 14).
+    pub const ZONAL_SHIFT: &str = "zonal-shift";
     pub const STATUS: &str = "status";
     pub const PAUSE: &str = failover_core::pause::PAUSE;
     pub const RESUME: &str = failover_core::pause::RESUME;

@@ -34,6 +34,7 @@ pub mod restore;
 pub mod shift;
 pub mod status;
 pub mod transitions;
+pub mod zone_watch;
 
 /// Groups decided and acted on at once: enough for an instance registered in a few groups, few enough to
 /// stay clear of the ELB API's rate limits.
@@ -265,10 +266,7 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
     let plan = if recovered {
         decide::on_ok(view, candidates, ctx.floor_in(snapshot), &saved)
     } else {
-        match deregister::removal_plan(ctx, view, candidates, ctx.floor_in(snapshot)).await {
-            Ok(plan) => plan,
-            Err(report) => return Ok(vec![report]),
-        }
+        return zone_watch::on_alarm(ctx, view, snapshot, candidates, intent).await;
     };
     execute(ctx, view, snapshot, plan, intent, ctx.config.common.dry_run, ctx.config.failback).await
 }

@@ -1,0 +1,235 @@
+//! The zonal side of an alarm's removal (issue 14): before a planned removal is made, the group's load
+//! balancers are looked at through ARC ([`crate::decide::zonal_signal`] decides).
+//!
+//! - **Defer**: a zone an applied shift (AWS's autoshift, a practice run, a person's or this function's zonal
+//!   shift) already moves a load balancer's traffic away from loses no target: the accused targets there stay
+//!   registered, named in one `info` entry of the alarm's notification (an alarm transition is handled once).
+//! - **Signal 2**: at least `ZONE_EVACUATION_MIN_TARGETS` targets of one zone removed (this group's `removal#`
+//!   records of the last `ZONE_EVACUATION_WINDOW_MINUTES`, open or closed) or failing, while the other zones'
+//!   targets serve: the zone is evacuated from each of the group's load balancers registered with ARC
+//!   ([`super::evacuate`]); when a shift started, the zone's accused targets stay registered, and when every
+//!   evacuation was refused the removal goes on as before, the refusals in the notification.
+//!
+//! Calls, only when a removal is planned: `DescribeTargetGroups` (the group's load balancers) and one
+//! `GetManagedResource` per load balancer; then, only when a shift is applied or the pre-check passes (enough
+//! targets failing or removed in all zones together) on a load balancer registered with ARC, one
+//! `DescribeAvailabilityZones` and one `DescribeInstances` (the zones of the group's instances and of those
+//! removed in the window). A group spared any target plans again (one more `DescribeTargetGroupAttributes`).
+//! A read that is denied or not available (the zonal IAM missing) leaves the removal as it was, noted in its
+//! report's details (`zonal_checks`); a transient one fails the group's entry (retried).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use failover_core::aws::AwsError;
+use failover_core::ledger::{Ledger, Snapshot, State};
+use failover_core::notify::Severity;
+use failover_core::outcome::Outcome;
+use failover_core::report::Report;
+use serde_json::json;
+
+use super::ledger::{removed_targets, Again};
+use super::{deregister, Ctx};
+use crate::decide::zonal_signal::{self, Health, Member, ShiftedAway};
+use crate::decide::{Candidates, Plan};
+use crate::model::{group_name, ManagedResource, Target, TargetHealth};
+use crate::ports::LoadBalancer;
+use crate::report::{self, action, count, join};
+
+/// What the zonal checks add to an alarm's removal: reports before it, notes in its details.
+#[derive(Default)]
+struct Watch {
+    reports: Vec<Report>,
+    notes: Vec<String>,
+}
+
+/// An alarm's removal on a group: its plan, the zonal checks when it removes targets, then the plan's action.
+pub(super) async fn on_alarm<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    view: crate::decide::GroupView<'_>,
+    snapshot: &Snapshot,
+    candidates: Candidates<'_>,
+    intent: &'static str,
+) -> Result<Vec<Report>, Again> {
+    let floor = ctx.floor_in(snapshot);
+    let plan = match deregister::removal_plan(ctx, view, candidates, floor).await {
+        Ok(plan) => plan,
+        Err(report) => return Ok(vec![report]),
+    };
+    let mut watch = Watch::default();
+    let plan = match plan {
+        Plan::Deregister { .. } => match review(ctx, view, snapshot, plan, &mut watch).await {
+            Ok(plan) => plan,
+            Err(report) => return Ok(vec![*report]),
+        },
+        other => other,
+    };
+    let mut done =
+        super::execute(ctx, view, snapshot, plan, intent, ctx.config.common.dry_run, ctx.config.failback).await?;
+    if !watch.notes.is_empty() {
+        for details in done.iter_mut().filter_map(|r| r.details.as_object_mut()) {
+            details.insert("zonal_checks".into(), json!(watch.notes));
+        }
+    }
+    Ok(watch.reports.into_iter().chain(done).collect())
+}
+
+/// The planned removal, less the targets of the zones shifted away or evacuated now.
+async fn review<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    view: crate::decide::GroupView<'_>,
+    snapshot: &Snapshot,
+    plan: Plan,
+    watch: &mut Watch,
+) -> Result<Plan, Box<Report>> {
+    let arn = view.arn;
+    let Plan::Deregister { targets, kept, .. } = &plan else { return Ok(plan) };
+    let accused: Vec<Target> =
+        targets.iter().map(|t| t.target.clone()).chain(kept.iter().map(|k| k.target.clone())).collect();
+    let Some(balancers) = read(ctx.lb.balancers_of(arn).await, arn, "reading the group's load balancers", watch)?
+    else {
+        return Ok(plan);
+    };
+    let mut resources: Vec<ManagedResource> = Vec::new();
+    for lb in &balancers {
+        let doing = "reading the load balancer's zonal shifts";
+        if let Some(Some(resource)) = read(ctx.lb.managed_resource(lb).await, arn, doing, watch)? {
+            resources.push(resource);
+        }
+    }
+    let removed = removed_within(ctx, snapshot);
+    let mut members = members(&removed, &accused, view.targets);
+    let failing = members.iter().filter(|m| m.health == Health::Failing).count();
+    let look = !resources.is_empty() && zonal_signal::worth_a_look(failing, ctx.config.zone_evacuation_min_targets);
+    if !look && !zonal_signal::any_applied(&resources) {
+        return Ok(plan);
+    }
+    let Some(zones) = zones_of(ctx, arn, &members, zonal_signal::any_applied(&resources), watch).await? else {
+        return Ok(plan);
+    };
+    for m in &mut members {
+        m.zone = zones.instances.get(&m.id).cloned().or(m.zone.take());
+    }
+    let shifted = zonal_signal::shifted_away(&resources, &zones.ids);
+    let spared = zonal_signal::spared_zones(&shifted, None);
+    let zone_of = |t: &Target| members.iter().find(|m| m.id == t.id).and_then(|m| m.zone.clone());
+    let (spare, rest): (Vec<Target>, Vec<Target>) =
+        accused.iter().cloned().partition(|t| zone_of(t).is_some_and(|z| spared.contains(z.as_str())));
+    if spare.is_empty() {
+        return Ok(plan);
+    }
+    watch.reports.push(deferred(arn, &spare, &shifted, &zone_of));
+    replan(ctx, view, snapshot, &rest).await
+}
+
+/// The plan on the accused targets left after sparing some (again, thresholds included).
+async fn replan<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    view: crate::decide::GroupView<'_>,
+    snapshot: &Snapshot,
+    rest: &[Target],
+) -> Result<Plan, Box<Report>> {
+    if rest.is_empty() {
+        return Ok(Plan::Skip { reason: "every accused target is in a zone shifted away".into() });
+    }
+    deregister::removal_plan(ctx, view, Candidates::Named(rest), ctx.floor_in(snapshot)).await.map_err(Box::new)
+}
+
+/// The `info` entry naming the targets kept because their zone is shifted away.
+fn deferred(
+    arn: &str,
+    spare: &[Target],
+    shifted: &[ShiftedAway],
+    zone_of: &dyn Fn(&Target) -> Option<String>,
+) -> Report {
+    let reasons: BTreeSet<String> = shifted
+        .iter()
+        .filter(|s| s.zone.as_ref().is_some_and(|z| spare.iter().any(|t| zone_of(t).as_ref() == Some(z))))
+        .map(|s| format!("{} (load balancer {})", s.reason(), s.load_balancer))
+        .collect();
+    let title = format!("{}: {} kept, zone shifted away", group_name(arn), count(spare.len(), "accused target"));
+    report::about(arn, action::ZONAL_SHIFT, Outcome::Info, Severity::Info, title)
+        .summary(format!(
+            "{} stay registered in {arn}: {}. The load balancer sends them no traffic while the shift lasts; \
+             they serve again when it ends. No shift was started.",
+            join(spare.iter()),
+            join(reasons.iter())
+        ))
+        .details(json!({"kept": spare, "shifted_away": shifted}))
+        .steps(["Check the zone's health; once the shift ends, the alarm judges these targets again.".to_owned()])
+}
+
+/// The zone facts: AZ IDs by zone name (only when a shift is applied), and the instances' zones.
+struct Zones {
+    ids: BTreeMap<String, String>,
+    instances: BTreeMap<String, String>,
+}
+
+async fn zones_of<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    arn: &str,
+    members: &[Member],
+    with_ids: bool,
+    watch: &mut Watch,
+) -> Result<Option<Zones>, Box<Report>> {
+    let ids = if with_ids {
+        match read(ctx.lb.zone_ids().await, arn, "reading the zones' AZ IDs", watch)? {
+            Some(ids) => ids,
+            None => return Ok(None),
+        }
+    } else {
+        BTreeMap::new()
+    };
+    let instances: Vec<String> = members.iter().filter(|m| m.id.starts_with("i-")).map(|m| m.id.clone()).collect();
+    if instances.is_empty() {
+        return Ok(Some(Zones { ids, instances: BTreeMap::new() }));
+    }
+    let found = read(ctx.lb.instance_zones(&instances).await, arn, "reading the instances' zones", watch)?;
+    Ok(found.map(|instances| Zones { ids, instances }))
+}
+
+/// The targets of the group's removals made within the window (open or closed; not those abandoned).
+fn removed_within<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, snapshot: &Snapshot) -> Vec<Target> {
+    let since = ctx.now() - i64::from(ctx.config.zone_evacuation_window_minutes) * 60;
+    snapshot
+        .records
+        .iter()
+        .filter(|r| r.key.starts_with("removal#") && r.state != State::Abandoned && r.created_at >= since)
+        .flat_map(removed_targets)
+        .collect()
+}
+
+/// One member per target id: removed in the window or accused (failing), or registered now (failing when
+/// counted and not serving); zones from the targets themselves (IP targets), instances' filled in later.
+fn members(removed: &[Target], accused: &[Target], registered: &[TargetHealth]) -> Vec<Member> {
+    let own_zone = |t: &Target| t.availability_zone.clone().filter(|z| z != "all");
+    let mut by_id: BTreeMap<String, Member> = BTreeMap::new();
+    for t in removed.iter().chain(accused) {
+        by_id.insert(t.id.clone(), Member { id: t.id.clone(), zone: own_zone(t), health: Health::Failing });
+    }
+    for t in registered {
+        let health = if t.state.serves() {
+            Health::Serving
+        } else if t.state.counted() {
+            Health::Failing
+        } else {
+            Health::Neither
+        };
+        let entry = by_id.entry(t.target.id.clone()).or_insert(Member { id: t.target.id.clone(), zone: None, health });
+        entry.zone = entry.zone.take().or_else(|| own_zone(&t.target));
+    }
+    by_id.into_values().collect()
+}
+
+/// A zonal read: `Ok(Some)` on success; a transient failure fails the group's entry (`Err`, retried); any
+/// other (not modelled, access denied) is noted and the removal goes on as before (`Ok(None)`).
+fn read<T>(result: Result<T, AwsError>, arn: &str, doing: &str, watch: &mut Watch) -> Result<Option<T>, Box<Report>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.transient => Err(Box::new(report::failed(Some(arn), action::DEREGISTER, &e, doing))),
+        Err(e) => {
+            tracing::warn!(target_group = %arn, error = %e, "skipping the zonal checks of a removal");
+            watch.notes.push(format!("{doing}: {e}"));
+            Ok(None)
+        }
+    }
+}
