@@ -18,6 +18,10 @@ pub mod action {
     pub const SHIFT: &str = "shift-traffic";
     pub const FAILBACK: &str = "failback";
     pub const STATUS: &str = "status";
+    /// A zonal shift started, refused, or deferred to someone else's.
+    pub const ZONAL_SHIFT: &str = "zonal-shift";
+    /// A zonal shift this function started, cancelled (the zone returns).
+    pub const CANCEL_ZONAL_SHIFT: &str = "cancel-zonal-shift";
     pub const PAUSE: &str = failover_core::pause::PAUSE;
     pub const RESUME: &str = failover_core::pause::RESUME;
     /// Work on no particular group: listing or tagging groups failed.

@@ -74,6 +74,7 @@ mod failback;
 mod floor;
 pub mod readiness;
 mod shift;
+pub mod zonal;
 
 pub use crate::model::GroupThresholds;
 pub use failback::{plan_failback, FailbackChanges};
