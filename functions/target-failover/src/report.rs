@@ -17,9 +17,11 @@ pub mod action {
     pub const REGISTER: &str = "register-targets";
     pub const SHIFT: &str = "shift-traffic";
     pub const FAILBACK: &str = "failback";
-    /// A zonal shift started, refused or deferred to (issue 14).
-    pub const ZONAL_SHIFT: &str = "zonal-shift";
     pub const STATUS: &str = "status";
+    /// A zonal shift started, refused, or deferred to someone else's.
+    pub const ZONAL_SHIFT: &str = "zonal-shift";
+    /// A zonal shift this function started, cancelled (the zone returns).
+    pub const CANCEL_ZONAL_SHIFT: &str = "cancel-zonal-shift";
     pub const PAUSE: &str = failover_core::pause::PAUSE;
     pub const RESUME: &str = failover_core::pause::RESUME;
     /// Work on no particular group: listing or tagging groups failed.

@@ -25,6 +25,7 @@ use crate::route::AlarmRoute;
 use crate::{Config, FUNCTION};
 
 pub mod deregister;
+pub mod evacuate;
 pub mod failback;
 pub mod ledger;
 pub mod owed;
@@ -34,6 +35,7 @@ pub mod restore;
 pub mod shift;
 pub mod status;
 pub mod transitions;
+pub mod zone_facts;
 pub mod zone_watch;
 
 /// Groups decided and acted on at once: enough for an instance registered in a few groups, few enough to
