@@ -27,9 +27,10 @@ use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::json;
 
+use super::evacuate::{evacuate, ZoneSignal};
 use super::ledger::{removed_targets, Again};
 use super::{deregister, Ctx};
-use crate::decide::zonal_signal::{self, Health, Member, ShiftedAway};
+use crate::decide::zonal_signal::{self, Health, Member, ShiftedAway, ZoneVerdict};
 use crate::decide::{Candidates, Plan};
 use crate::model::{group_name, ManagedResource, Target, TargetHealth};
 use crate::ports::LoadBalancer;
@@ -110,15 +111,61 @@ async fn review<L: LoadBalancer, G: Ledger>(
         m.zone = zones.instances.get(&m.id).cloned().or(m.zone.take());
     }
     let shifted = zonal_signal::shifted_away(&resources, &zones.ids);
-    let spared = zonal_signal::spared_zones(&shifted, None);
+    let mut spared: BTreeMap<String, String> = shifted
+        .iter()
+        .filter_map(|s| Some((s.zone.clone()?, format!("{} (load balancer {})", s.reason(), s.load_balancer))))
+        .collect();
+    if look {
+        if let Some((zone, why)) = evacuated(ctx, &members, &spared, &balancers, watch).await {
+            spared.insert(zone, why);
+        }
+    }
     let zone_of = |t: &Target| members.iter().find(|m| m.id == t.id).and_then(|m| m.zone.clone());
     let (spare, rest): (Vec<Target>, Vec<Target>) =
-        accused.iter().cloned().partition(|t| zone_of(t).is_some_and(|z| spared.contains(z.as_str())));
+        accused.iter().cloned().partition(|t| zone_of(t).is_some_and(|z| spared.contains_key(&z)));
     if spare.is_empty() {
         return Ok(plan);
     }
-    watch.reports.push(deferred(arn, &spare, &shifted, &zone_of));
+    let reasons: BTreeSet<&String> = spare.iter().filter_map(|t| spared.get(&zone_of(t)?)).collect();
+    watch.reports.push(kept_in_zone(arn, &spare, &reasons, &shifted));
     replan(ctx, view, snapshot, &rest).await
+}
+
+/// Signal 2: when the failure is zonal (in a zone not shifted away yet), the zone evacuated from each load
+/// balancer registered with ARC; the zone and why when a shift started (or, in a dry run, would start).
+async fn evacuated<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    members: &[Member],
+    spared: &BTreeMap<String, String>,
+    balancers: &[String],
+    watch: &mut Watch,
+) -> Option<(String, String)> {
+    let min = ctx.config.zone_evacuation_min_targets;
+    let window = ctx.config.zone_evacuation_window_minutes;
+    let (zone, failing, serving) = match zonal_signal::zonal_failure(members, min) {
+        ZoneVerdict::Zonal { zone, failing, serving_elsewhere } => (zone, failing, serving_elsewhere),
+        ZoneVerdict::NotZonal { reason } => {
+            tracing::info!(reason = %reason, "not a zonal failure");
+            return None;
+        }
+    };
+    if spared.contains_key(&zone) {
+        return None;
+    }
+    let why = format!(
+        "{failing} targets of zone {zone} failed or were removed within {window} minutes (ZONE_EVACUATION_MIN_TARGETS \
+         {min}) while the {serving} serving targets of the other zones are healthy"
+    );
+    let mut started = false;
+    for lb in balancers {
+        let signal = ZoneSignal { load_balancer: lb.clone(), zone: zone.clone(), why: why.clone() };
+        let reports = evacuate(ctx, &signal, ctx.config.common.dry_run).await;
+        started |= reports.iter().any(|r| {
+            r.action == action::ZONAL_SHIFT && matches!(r.outcome, Outcome::Succeeded | Outcome::DryRun | Outcome::Info)
+        });
+        watch.reports.extend(reports);
+    }
+    started.then(|| (zone.clone(), format!("zone {zone} is evacuated: {why}")))
 }
 
 /// The plan on the accused targets left after sparing some (again, thresholds included).
@@ -134,27 +181,17 @@ async fn replan<L: LoadBalancer, G: Ledger>(
     deregister::removal_plan(ctx, view, Candidates::Named(rest), ctx.floor_in(snapshot)).await.map_err(Box::new)
 }
 
-/// The `info` entry naming the targets kept because their zone is shifted away.
-fn deferred(
-    arn: &str,
-    spare: &[Target],
-    shifted: &[ShiftedAway],
-    zone_of: &dyn Fn(&Target) -> Option<String>,
-) -> Report {
-    let reasons: BTreeSet<String> = shifted
-        .iter()
-        .filter(|s| s.zone.as_ref().is_some_and(|z| spare.iter().any(|t| zone_of(t).as_ref() == Some(z))))
-        .map(|s| format!("{} (load balancer {})", s.reason(), s.load_balancer))
-        .collect();
+/// The `info` entry naming the targets kept because their zone is shifted away or evacuated now.
+fn kept_in_zone(arn: &str, spare: &[Target], reasons: &BTreeSet<&String>, shifted: &[ShiftedAway]) -> Report {
     let title = format!("{}: {} kept, zone shifted away", group_name(arn), count(spare.len(), "accused target"));
     report::about(arn, action::ZONAL_SHIFT, Outcome::Info, Severity::Info, title)
         .summary(format!(
             "{} stay registered in {arn}: {}. The load balancer sends them no traffic while the shift lasts; \
-             they serve again when it ends. No shift was started.",
+             they serve again when it ends.",
             join(spare.iter()),
             join(reasons.iter())
         ))
-        .details(json!({"kept": spare, "shifted_away": shifted}))
+        .details(json!({"kept": spare, "reasons": reasons, "shifted_away": shifted}))
         .steps(["Check the zone's health; once the shift ends, the alarm judges these targets again.".to_owned()])
 }
 
