@@ -159,3 +159,60 @@ async fn a_group_whose_load_balancer_is_not_registered_with_arc_drains_as_before
     let (shop, web, a, _) = zonal_shop(false).await;
     both_removed_as_before(&shop, &web, &a[0], &a[1]).await;
 }
+
+#[tokio::test]
+async fn a_zonal_failure_whose_evacuation_is_refused_drains_as_before_and_says_why() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    // A person's shift away from the other zone: ARC allows one per resource, so evacuating us-east-1a is refused.
+    shop.account.shift_by_others(&shop.lb, &az_id(&shop, ZONE_B).await, "ZONAL_SHIFT");
+    let app = shop.app(&[]);
+
+    assert_status(&app.handle(instance_alarm(&shop, &a[0])).await.unwrap(), Outcome::Succeeded);
+    app.handle(instance_alarm(&shop, &a[1])).await.unwrap();
+
+    let health = shop.health(&web).await;
+    assert!(!health.contains_key(&a[0]) && !health.contains_key(&a[1]), "{health:?}");
+    let shifts = shifts(&shop).await;
+    assert_eq!(shifts.len(), 1, "only the person's shift: {shifts:?}");
+    let received = shop.received().await;
+    assert_eq!(received.len(), 2);
+    let second = entries(&received[1]);
+    assert_eq!(second, [pair("zonal-shift", "refused"), pair("deregister-targets", "succeeded")]);
+}
+
+#[tokio::test]
+async fn a_transient_failure_of_a_zonal_read_fails_the_group_for_a_retry_and_changes_nothing() {
+    for call in ["balancers_of", "managed_resource", "zone_ids", "instance_zones"] {
+        let (shop, web, a, _) = zonal_shop(true).await;
+        shop.account.autoshift(&az_id(&shop, ZONE_A).await, true, &[&shop.lb]);
+        let (app, _, fail) = shop.flaky_app(&[]);
+        fail.lock().unwrap().insert(call, 1);
+        let alarm = instance_alarm(&shop, &a[0]);
+
+        assert!(app.handle(alarm.clone()).await.is_err(), "{call}: Lambda retries the event");
+
+        assert_eq!(shop.health(&web).await.len(), 5, "{call}");
+        let received = shop.received().await;
+        assert_eq!(entries(&received[0]), [pair("deregister-targets", "failed")], "{call}");
+        // Lambda's retry defers to the autoshift as a run without the fault does.
+        assert_status(&app.handle(alarm).await.unwrap(), Outcome::Info);
+        assert_eq!(shop.health(&web).await.len(), 5, "{call}");
+        assert_eq!(shifts(&shop).await.len(), 1, "{call}: only the autoshift");
+    }
+}
+
+#[tokio::test]
+async fn a_removal_with_no_zonal_signal_reads_only_the_load_balancers_and_their_shifts() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    let (app, counter, _) = shop.flaky_app(&[]);
+
+    assert_status(&app.handle(instance_alarm(&shop, &a[0])).await.unwrap(), Outcome::Succeeded);
+
+    assert!(!shop.health(&web).await.contains_key(&a[0]));
+    let calls = shop::calls(counter);
+    let zonal: Vec<_> = calls
+        .iter()
+        .filter(|(name, _)| ["balancers_of", "managed_resource", "zone_ids", "instance_zones"].contains(name))
+        .collect();
+    assert_eq!(zonal, [&("balancers_of", 1), &("managed_resource", 1)], "{calls:?}");
+}

@@ -270,3 +270,63 @@ fn read<T>(result: Result<T, AwsError>, arn: &str, doing: &str, watch: &mut Watc
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TargetState;
+
+    fn error(transient: bool) -> AwsError {
+        let code = if transient { "Throttling" } else { "AccessDeniedException" };
+        AwsError { code: Some(code.into()), transient, ..AwsError::not_modelled("GetManagedResource", "lb") }
+    }
+
+    #[test]
+    fn a_denied_or_unmodelled_zonal_read_is_noted_and_the_removal_goes_on() {
+        let mut watch = Watch::default();
+        let denied: Result<(), AwsError> = Err(error(false));
+        assert!(matches!(read(denied, "tg", "reading", &mut watch), Ok(None)));
+        let missing: Result<(), AwsError> = Err(AwsError::not_modelled("DescribeTargetGroups", "tg"));
+        assert!(matches!(read(missing, "tg", "reading", &mut watch), Ok(None)));
+        assert_eq!(watch.notes.len(), 2);
+        assert!(watch.notes[0].starts_with("reading: GetManagedResource lb"), "{:?}", watch.notes);
+        assert!(watch.reports.is_empty());
+    }
+
+    #[test]
+    fn a_transient_zonal_read_fails_the_group() {
+        let mut watch = Watch::default();
+        let throttled: Result<(), AwsError> = Err(error(true));
+        let failed = read(throttled, "tg", "reading", &mut watch).expect_err("a failure report");
+        assert_eq!((failed.outcome, failed.retry()), (Outcome::Failed, true));
+        assert!(watch.notes.is_empty());
+    }
+
+    fn health(id: &str, zone: Option<&str>, state: TargetState) -> TargetHealth {
+        let mut target = Target::new(id, Some(80));
+        target.availability_zone = zone.map(str::to_owned);
+        TargetHealth { target, state, reason: None }
+    }
+
+    #[test]
+    fn members_are_failing_when_removed_accused_or_registered_and_not_serving() {
+        let removed = [Target::new("i-gone", Some(80))];
+        let accused = [Target::new("10.0.0.1", Some(80))];
+        let registered = [
+            health("10.0.0.1", Some("us-east-1a"), TargetState::Healthy),
+            health("10.0.0.2", Some("all"), TargetState::Unhealthy),
+            health("i-ok", None, TargetState::Healthy),
+            health("i-new", None, TargetState::Initial),
+        ];
+        let members = members(&removed, &accused, &registered);
+        let of = |id: &str| members.iter().find(|m| m.id == id).cloned().expect("a member");
+        assert_eq!((of("i-gone").health, of("i-gone").zone), (Health::Failing, None));
+        // Accused while the load balancer still sees it healthy (a gray failure): failing, in its own zone.
+        assert_eq!((of("10.0.0.1").health, of("10.0.0.1").zone), (Health::Failing, Some("us-east-1a".into())));
+        // `all` (outside the VPC) names no zone.
+        assert_eq!((of("10.0.0.2").health, of("10.0.0.2").zone), (Health::Failing, None));
+        assert_eq!(of("i-ok").health, Health::Serving);
+        assert_eq!(of("i-new").health, Health::Neither);
+        assert_eq!(members.len(), 5);
+    }
+}
