@@ -16,7 +16,7 @@ use failover_core::report::Report;
 use serde_json::{json, Value};
 
 use super::ledger::{settle_from, Again, BEGIN_TRIES};
-use super::zone_facts::{self, deferred_key, our_ids, our_shifts};
+use super::zonal::facts::{self, deferred_key, our_ids, our_shifts};
 use super::Ctx;
 use crate::decide::zonal::{self, shift_kind_text, ArcFacts, ZonalPlan, ZoneCounts};
 use crate::model::{ActiveShift, ManagedResource};
@@ -87,13 +87,7 @@ pub async fn evacuate_with<L: LoadBalancer, G: Ledger>(
             return vec![report];
         }
     }
-    vec![failover_core::ledger::busy(
-        crate::FUNCTION,
-        &zone_facts::resource(lb),
-        action::ZONAL_SHIFT,
-        BEGIN_TRIES,
-        None,
-    )]
+    vec![failover_core::ledger::busy(crate::FUNCTION, &facts::resource(lb), action::ZONAL_SHIFT, BEGIN_TRIES, None)]
 }
 
 async fn once<L: LoadBalancer, G: Ledger>(
@@ -301,7 +295,7 @@ async fn start<L: LoadBalancer, G: Ledger>(
     let now = ctx.now();
     let data = json!({"zone": zone, "az_id": az_id, "trigger": ctx.trigger, "alarm_arn": options.alarm_arn,
                       "why": why, "expires_minutes": minutes, "comment": comment});
-    let key = zone_facts::shift_key(ctx.session.owner, now);
+    let key = facts::shift_key(ctx.session.owner, now);
     let retention = ctx.config.common.retention_secs();
     let pending = Record::pending(&snapshot.resource, &key, ctx.session.owner, ctx.trigger, now, retention)
         .with_data(data.clone());

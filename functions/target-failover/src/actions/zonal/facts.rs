@@ -1,4 +1,4 @@
-//! What the zonal actions ([`super::evacuate`], [`super::return_zone`], `status`) read: a load balancer's
+//! What the zonal actions ([`crate::actions::evacuate`], [`super::return_zone`], `status`) read: a load balancer's
 //! ledger (resource `load-balancer:<ARN>`, records `zonal-shift#<invocation>` of the shifts this function
 //! started, `deferred#<shift>` of the shifts it deferred to), and the capacity of its opted-in target groups
 //! by zone (`DescribeLoadBalancers`/`DescribeTargetGroups`, `DescribeTags`, `DescribeTargetHealth`,
@@ -11,8 +11,8 @@ use failover_core::ledger::{Ledger, Record, Snapshot, State};
 use failover_core::report::Report;
 use serde_json::Value;
 
-use super::ledger::{self, open};
-use super::Ctx;
+use crate::actions::ledger::{self, open};
+use crate::actions::Ctx;
 use crate::decide::zonal::GroupZones;
 use crate::model::Balancer;
 use crate::ports::LoadBalancer;
