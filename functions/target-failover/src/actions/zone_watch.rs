@@ -184,15 +184,22 @@ async fn replan<L: LoadBalancer, G: Ledger>(
 /// The `info` entry naming the targets kept because their zone is shifted away or evacuated now.
 fn kept_in_zone(arn: &str, spare: &[Target], reasons: &BTreeSet<&String>, shifted: &[ShiftedAway]) -> Report {
     let title = format!("{}: {} kept, zone shifted away", group_name(arn), count(spare.len(), "accused target"));
+    let mut remove = report::command("deregister", arn);
+    remove["targets"] = json!(spare);
     report::about(arn, action::ZONAL_SHIFT, Outcome::Info, Severity::Info, title)
         .summary(format!(
-            "{} stay registered in {arn}: {}. The load balancer sends them no traffic while the shift lasts; \
-             they serve again when it ends.",
+            "{} stay registered in {arn}: {}. The load balancer sends them no traffic while the shift lasts.",
             join(spare.iter()),
             join(reasons.iter())
         ))
         .details(json!({"kept": spare, "reasons": reasons, "shifted_away": shifted}))
-        .steps(["Check the zone's health; once the shift ends, the alarm judges these targets again.".to_owned()])
+        .steps([
+            "Find out what fails in the zone; the other zones take its traffic meanwhile.".to_owned(),
+            "A shift this function started ends after ZONAL_SHIFT_EXPIRES_MINUTES, or earlier with the return-zone \
+             command once the zone is healthy."
+                .to_owned(),
+            format!("If these targets still fail when the shift ends, remove them with the manual command {remove}"),
+        ])
 }
 
 /// The zone facts: AZ IDs by zone name (only when a shift is applied), and the instances' zones.
