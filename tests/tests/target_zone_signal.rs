@@ -9,7 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum;
 use failover_core::outcome::Outcome;
 use integration_tests::Received;
 use serde_json::{json, Value};
-use shop::{assert_status, Shop, OPT_IN};
+use shop::{assert_status, tg_dimension, Shop, OPT_IN};
 use target_failover::adapters::ElbClient;
 use target_failover::model::{ActiveShift, ShiftKind};
 use target_failover::ports::Zonal;
@@ -215,4 +215,37 @@ async fn a_removal_with_no_zonal_signal_reads_only_the_load_balancers_and_their_
         .filter(|(name, _)| ["balancers_of", "managed_resource", "zone_ids", "instance_zones"].contains(name))
         .collect();
     assert_eq!(zonal, [&("balancers_of", 1), &("managed_resource", 1)], "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_group_alarm_with_the_minimum_unhealthy_in_one_zone_evacuates_it_and_removes_none() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    shop.set_health(&web, &a.iter().collect::<Vec<_>>(), "unhealthy");
+
+    let response =
+        shop.app(&[]).handle(shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    assert_eq!(shop.health(&web).await.len(), 5, "the zone's targets stay registered");
+    let shifts = shifts(&shop).await;
+    assert_eq!(shifts.len(), 1, "{shifts:?}");
+    assert_eq!(shifts[0].away_from, az_id(&shop, ZONE_A).await);
+    let received = shop.received().await;
+    assert_eq!(entries(&received[0]), [pair("zonal-shift", "succeeded"), pair("zonal-shift", "info")]);
+}
+
+#[tokio::test]
+async fn in_a_dry_run_a_zonal_failure_says_what_it_would_do_and_changes_nothing() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    shop.set_health(&web, &a.iter().collect::<Vec<_>>(), "unhealthy");
+
+    let event = shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web));
+    shop.app(&[("DRY_RUN", "true")]).handle(event).await.unwrap();
+
+    assert_eq!(shop.health(&web).await.len(), 5);
+    assert!(shifts(&shop).await.is_empty());
+    let received = shop.received().await;
+    assert_eq!(entries(&received[0]), [pair("zonal-shift", "dry-run"), pair("zonal-shift", "info")]);
+    let kept = &received[0].body()["details"]["entries"][1]["summary"];
+    assert!(kept.as_str().is_some_and(|s| s.starts_with("Dry run: ")), "{kept}");
 }

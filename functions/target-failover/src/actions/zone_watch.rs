@@ -127,7 +127,7 @@ async fn review<L: LoadBalancer, G: Ledger>(
         return Ok(plan);
     }
     let reasons: BTreeSet<&String> = spare.iter().filter_map(|t| spared.get(&zone_of(t)?)).collect();
-    watch.reports.push(kept_in_zone(arn, &spare, &reasons, &shifted));
+    watch.reports.push(kept_in_zone(arn, &spare, &reasons, &shifted, ctx.config.common.dry_run));
     replan(ctx, view, snapshot, &rest).await
 }
 
@@ -182,13 +182,20 @@ async fn replan<L: LoadBalancer, G: Ledger>(
 }
 
 /// The `info` entry naming the targets kept because their zone is shifted away or evacuated now.
-fn kept_in_zone(arn: &str, spare: &[Target], reasons: &BTreeSet<&String>, shifted: &[ShiftedAway]) -> Report {
+fn kept_in_zone(
+    arn: &str,
+    spare: &[Target],
+    reasons: &BTreeSet<&String>,
+    shifted: &[ShiftedAway],
+    dry_run: bool,
+) -> Report {
+    let dry = if dry_run { "Dry run: " } else { "" };
     let title = format!("{}: {} kept, zone shifted away", group_name(arn), count(spare.len(), "accused target"));
     let mut remove = report::command("deregister", arn);
     remove["targets"] = json!(spare);
     report::about(arn, action::ZONAL_SHIFT, Outcome::Info, Severity::Info, title)
         .summary(format!(
-            "{} stay registered in {arn}: {}. The load balancer sends them no traffic while the shift lasts.",
+            "{dry}{} stay registered in {arn}: {}. The load balancer sends them no traffic while the shift lasts.",
             join(spare.iter()),
             join(reasons.iter())
         ))
