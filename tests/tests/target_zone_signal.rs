@@ -249,3 +249,23 @@ async fn in_a_dry_run_a_zonal_failure_says_what_it_would_do_and_changes_nothing(
     let kept = &received[0].body()["details"]["entries"][1]["summary"];
     assert!(kept.as_str().is_some_and(|s| s.starts_with("Dry run: ")), "{kept}");
 }
+
+#[tokio::test]
+async fn a_transient_failure_of_the_evacuation_removes_nothing_and_the_retry_evacuates() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    shop.set_health(&web, &a.iter().collect::<Vec<_>>(), "unhealthy");
+    let (app, _, fail) = shop.flaky_app(&[]);
+    fail.lock().unwrap().insert("start_shift", 1);
+    let alarm = shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web));
+
+    assert!(app.handle(alarm.clone()).await.is_err(), "Lambda retries the event");
+
+    assert_eq!(shop.health(&web).await.len(), 5, "nothing removed while the evacuation is undecided");
+    assert!(shifts(&shop).await.is_empty());
+    assert_eq!(entries(&shop.received().await[0]), [pair("zonal-shift", "failed")]);
+
+    assert_status(&app.handle(alarm).await.unwrap(), Outcome::Succeeded);
+
+    assert_eq!(shop.health(&web).await.len(), 5);
+    assert_eq!(shifts(&shop).await.len(), 1);
+}

@@ -116,8 +116,12 @@ async fn review<L: LoadBalancer, G: Ledger>(
         .filter_map(|s| Some((s.zone.clone()?, format!("{} (load balancer {})", s.reason(), s.load_balancer))))
         .collect();
     if look {
-        if let Some((zone, why)) = evacuated(ctx, &members, &spared, &balancers, watch).await {
-            spared.insert(zone, why);
+        match evacuated(ctx, &members, &spared, &balancers, watch).await {
+            Evacuation::Started { zone, why } => {
+                spared.insert(zone, why);
+            }
+            Evacuation::Retry => return Ok(Plan::Skip { reason: "the zone's evacuation failed: retried".into() }),
+            Evacuation::None => {}
         }
     }
     let zone_of = |t: &Target| members.iter().find(|m| m.id == t.id).and_then(|m| m.zone.clone());
@@ -131,41 +135,56 @@ async fn review<L: LoadBalancer, G: Ledger>(
     replan(ctx, view, snapshot, &rest).await
 }
 
-/// Signal 2: when the failure is zonal (in a zone not shifted away yet), the zone evacuated from each load
-/// balancer registered with ARC; the zone and why when a shift started (or, in a dry run, would start).
+/// What signal 2 came to.
+enum Evacuation {
+    /// Not zonal, or every evacuation refused or skipped: remove as before.
+    None,
+    /// A shift started (or, in a dry run, would start) away from the zone: its targets stay.
+    Started { zone: String, why: String },
+    /// An evacuation failed in a way Lambda's retry may fix: remove nothing now, the retry decides again.
+    Retry,
+}
+
+/// Signal 2: when the failure is zonal (in a zone not shifted away yet), the zone evacuated from each of the
+/// group's load balancers ([`evacuate`]: one not opted in is skipped, one not registered with ARC refused).
 async fn evacuated<L: LoadBalancer, G: Ledger>(
     ctx: &Ctx<'_, L, G>,
     members: &[Member],
     spared: &BTreeMap<String, String>,
     balancers: &[String],
     watch: &mut Watch,
-) -> Option<(String, String)> {
+) -> Evacuation {
     let min = ctx.config.zone_evacuation_min_targets;
     let window = ctx.config.zone_evacuation_window_minutes;
     let (zone, failing, serving) = match zonal_signal::zonal_failure(members, min) {
         ZoneVerdict::Zonal { zone, failing, serving_elsewhere } => (zone, failing, serving_elsewhere),
         ZoneVerdict::NotZonal { reason } => {
             tracing::info!(reason = %reason, "not a zonal failure");
-            return None;
+            return Evacuation::None;
         }
     };
     if spared.contains_key(&zone) {
-        return None;
+        return Evacuation::None;
     }
     let why = format!(
         "{failing} targets of zone {zone} failed or were removed within {window} minutes (ZONE_EVACUATION_MIN_TARGETS \
          {min}) while the {serving} serving targets of the other zones are healthy"
     );
-    let mut started = false;
+    let (mut started, mut retry) = (false, false);
     for lb in balancers {
         let signal = ZoneSignal { load_balancer: lb.clone(), zone: zone.clone(), why: why.clone() };
         let reports = evacuate(ctx, &signal, ctx.config.common.dry_run).await;
         started |= reports.iter().any(|r| {
             r.action == action::ZONAL_SHIFT && matches!(r.outcome, Outcome::Succeeded | Outcome::DryRun | Outcome::Info)
         });
+        retry |= reports.iter().any(Report::retry);
         watch.reports.extend(reports);
     }
-    started.then(|| (zone.clone(), format!("zone {zone} is evacuated: {why}")))
+    match (started, retry) {
+        (true, _) => Evacuation::Started { why: format!("zone {zone} is evacuated: {why}"), zone },
+        (false, true) => Evacuation::Retry,
+        (false, false) => Evacuation::None,
+    }
 }
 
 /// The plan on the accused targets left after sparing some (again, thresholds included).
