@@ -98,7 +98,7 @@ async fn review<L: LoadBalancer, G: Ledger>(
         }
     }
     let removed = removed_within(ctx, snapshot);
-    let mut members = members(&removed, &accused, view.targets);
+    let members = members(&removed, &accused, view.targets);
     let failing = members.iter().filter(|m| m.health == Health::Failing).count();
     let look = !resources.is_empty() && zonal_signal::worth_a_look(failing, ctx.config.zone_evacuation_min_targets);
     if !look && !zonal_signal::any_applied(&resources) {
@@ -107,9 +107,7 @@ async fn review<L: LoadBalancer, G: Ledger>(
     let Some(zones) = zones_of(ctx, arn, &members, zonal_signal::any_applied(&resources), watch).await? else {
         return Ok(plan);
     };
-    for m in &mut members {
-        m.zone = zones.instances.get(&m.id).cloned().or(m.zone.take());
-    }
+    let members = placed(members, &zones.instances, &accused, view.targets);
     let shifted = zonal_signal::shifted_away(&resources, &zones.ids);
     let mut spared: BTreeMap<String, String> = shifted
         .iter()
@@ -290,6 +288,23 @@ fn members(removed: &[Target], accused: &[Target], registered: &[TargetHealth]) 
     by_id.into_values().collect()
 }
 
+/// The members with the instances' zones filled in; a target only the ledger knows (removed, no longer
+/// registered) whose zone nobody tells (an instance terminated and gone since) is left out rather than
+/// making the zone of every failure unknown.
+fn placed(
+    mut members: Vec<Member>,
+    instances: &BTreeMap<String, String>,
+    accused: &[Target],
+    registered: &[TargetHealth],
+) -> Vec<Member> {
+    for m in &mut members {
+        m.zone = instances.get(&m.id).cloned().or(m.zone.take());
+    }
+    let known = |id: &str| accused.iter().any(|t| t.id == id) || registered.iter().any(|t| t.target.id == id);
+    members.retain(|m| m.zone.is_some() || known(&m.id));
+    members
+}
+
 /// A zonal read: `Ok(Some)` on success; a transient failure fails the group's entry (`Err`, retried); any
 /// other (not modelled, access denied) is noted and the removal goes on as before (`Ok(None)`).
 fn read<T>(result: Result<T, AwsError>, arn: &str, doing: &str, watch: &mut Watch) -> Result<Option<T>, Box<Report>> {
@@ -361,5 +376,11 @@ mod tests {
         assert_eq!(of("i-ok").health, Health::Serving);
         assert_eq!(of("i-new").health, Health::Neither);
         assert_eq!(members.len(), 5);
+
+        let instances = BTreeMap::from([("i-ok".to_owned(), "us-east-1b".to_owned())]);
+        let placed = placed(members, &instances, &accused, &registered);
+        let ids: Vec<&str> = placed.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["10.0.0.1", "10.0.0.2", "i-new", "i-ok"], "a removed target of no known zone is left out");
+        assert_eq!(placed[3].zone.as_deref(), Some("us-east-1b"));
     }
 }
