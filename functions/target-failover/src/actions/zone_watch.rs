@@ -65,7 +65,15 @@ pub(super) async fn on_alarm<L: LoadBalancer, G: Ledger>(
         other => other,
     };
     let mut done =
-        super::execute(ctx, view, snapshot, plan, intent, ctx.config.common.dry_run, ctx.config.failback).await?;
+        match super::execute(ctx, view, snapshot, plan, intent, ctx.config.common.dry_run, ctx.config.failback).await {
+            Ok(done) => done,
+            // The group changed meanwhile, and a shift was started: notify it now rather than lose it to a start
+            // over; the busy entry makes Lambda retry the event, which finds the zone shifted away.
+            Err(Again) if watch.reports.iter().any(|r| r.outcome == Outcome::Succeeded) => {
+                vec![super::ledger::busy(view.arn, intent, None)]
+            }
+            Err(again) => return Err(again),
+        };
     if !watch.notes.is_empty() {
         for details in done.iter_mut().filter_map(|r| r.details.as_object_mut()) {
             details.insert("zonal_checks".into(), json!(watch.notes));
