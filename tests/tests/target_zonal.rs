@@ -385,3 +385,36 @@ async fn evacuate_zone_forced_still_never_evacuates_the_last_healthy_zone() {
     assert_status(&response, Outcome::Refused);
     assert!(site.shifts().await.is_empty());
 }
+
+#[tokio::test]
+async fn status_shows_the_zonal_state_of_the_groups_load_balancer_and_whose_shift_it_is() {
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app(&[]);
+    let status = json!({"command": "status", "target_group_arn": site.group});
+    app.handle(site.alarm("web-5xx-a", "ALARM", &site.zone_a.0)).await.expect("evacuated");
+    let _ = site.shop.received().await;
+
+    app.handle(status.clone()).await.expect("status");
+
+    let body = site.one_notification().await.body();
+    let [lb] = body["details"]["zonal"].as_array().expect("a zonal section").as_slice() else { panic!("{body}") };
+    assert_eq!((lb["load_balancer"].as_str(), lb["registered"].as_bool()), (Some(site.shop.lb.as_str()), Some(true)));
+    let shift = &lb["shifts"][0];
+    assert_eq!((shift["zone"].as_str(), shift["ours"].as_bool()), (Some(site.zone_a.0.as_str()), Some(true)));
+    assert_eq!(shift["kind"], "zonal-shift");
+    let text = body["summary"].as_str().unwrap_or_default();
+    assert!(text.contains(&format!("this function's a zonal shift away from {}", site.zone_a.0)), "{text}");
+
+    // Someone else's shift shows as not ours; a load balancer not registered names the command.
+    app.handle(json!({"command": "return-zone", "load_balancer_arn": site.shop.lb})).await.expect("returned");
+    site.shop.account.shift_by_others(&site.shop.lb, &site.zone_b.1, "ZONAL_SHIFT");
+    let _ = site.shop.received().await;
+    app.handle(status.clone()).await.expect("status");
+    let body = site.one_notification().await.body();
+    assert_eq!(body["details"]["zonal"][0]["shifts"][0]["ours"], false, "{body}");
+    site.shop.account.register_with_arc(&site.shop.lb, false).await;
+    app.handle(status).await.expect("status");
+    let body = site.one_notification().await.body();
+    assert_eq!(body["details"]["zonal"][0]["registered"], false, "{body}");
+    assert!(body["next_steps"].to_string().contains("zonal_shift.config.enabled"), "{body}");
+}
