@@ -14,6 +14,7 @@ use crate::route::AlarmRoute;
 
 pub mod facts;
 pub mod return_zone;
+pub mod status;
 
 /// A per-zone alarm: ALARM evacuates the zone ([`evacuate`]), OK returns it ([`return_zone`]).
 pub async fn on_alarm<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &AlarmRoute) -> Vec<Report> {
