@@ -453,3 +453,22 @@ async fn a_shift_an_interrupted_run_started_is_recorded_by_the_retry_and_returne
     assert_status(&app.handle(site.alarm("web-5xx-a", "OK", &zone)).await.expect("handled"), Outcome::Succeeded);
     assert!(site.shifts().await.is_empty());
 }
+
+#[tokio::test]
+async fn readiness_reports_an_opted_in_load_balancer_not_registered_with_arc_with_its_fix() {
+    let site = Site::new(1, 1, false).await;
+    let app = site.shop.app(&[]);
+
+    app.handle(json!({"command": "readiness"})).await.expect("readiness");
+
+    let note = site.one_notification().await;
+    assert_eq!(note.attribute("severity"), "warning");
+    let body = note.body().to_string();
+    assert!(body.contains("load-balancer-not-registered-with-arc"), "{body}");
+    assert!(body.contains("Key=zonal_shift.config.enabled,Value=true"), "{body}");
+
+    site.shop.account.register_with_arc(&site.shop.lb, true).await;
+    app.handle(json!({"command": "readiness"})).await.expect("readiness");
+    let body = site.one_notification().await.body().to_string();
+    assert!(!body.contains("load-balancer-not-registered-with-arc"), "{body}");
+}

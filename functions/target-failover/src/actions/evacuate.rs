@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use super::ledger::{settle_from, Again, BEGIN_TRIES};
 use super::zonal::facts::{self, deferred_key, our_ids, our_shifts};
 use super::Ctx;
+pub use crate::decide::zonal::register_command;
 use crate::decide::zonal::{self, shift_kind_text, ArcFacts, ZonalPlan, ZoneCounts};
 use crate::model::{ActiveShift, ManagedResource};
 use crate::ports::LoadBalancer;
@@ -41,14 +42,6 @@ pub struct Options {
     pub expires_minutes: Option<u32>,
     /// The alarm that asked, recorded with the shift (its OK returns the zone).
     pub alarm_arn: Option<String>,
-}
-
-/// The command that registers a load balancer with ARC zonal shift.
-pub fn register_command(load_balancer: &str) -> String {
-    format!(
-        "aws elbv2 modify-load-balancer-attributes --load-balancer-arn {load_balancer} \
-         --attributes Key=zonal_shift.config.enabled,Value=true"
-    )
 }
 
 /// Evacuates the signal's zone, or says why not (see the module doc). One report.
