@@ -418,3 +418,57 @@ async fn status_shows_the_zonal_state_of_the_groups_load_balancer_and_whose_shif
     assert_eq!(body["details"]["zonal"][0]["registered"], false, "{body}");
     assert!(body["next_steps"].to_string().contains("zonal_shift.config.enabled"), "{body}");
 }
+
+#[tokio::test]
+async fn a_shift_an_interrupted_run_started_is_recorded_by_the_retry_and_returned_by_the_ok() {
+    use failover_core::ledger::{Begin, Begun, DynamoLedger, Ledger, Record};
+    let site = Site::new(2, 2, true).await;
+    let (zone, az_id) = site.zone_a.clone();
+    let trigger = "alarm web-5xx-a";
+    let comment = format!("failover: {trigger} ({zone})");
+    // The run that died after StartZonalShift: its pending record, its lease long run out, and its shift.
+    let ledger = DynamoLedger::new(site.shop.account.dynamodb(), site.shop.ledger.clone());
+    let resource = format!("load-balancer:{}", site.shop.lb);
+    let then = failover_core::time::now_secs() - 3600;
+    let snapshot = ledger.read(&resource, then).await.expect("read");
+    let data = json!({"zone": zone, "az_id": az_id, "comment": comment, "trigger": trigger});
+    let record = Record::pending(&resource, "zonal-shift#1-dead", "dead", trigger, then, 86_400).with_data(data);
+    let begin =
+        Begin { owner: "dead", now: then, hold_secs: 60, retention_secs: 86_400, records: &[record], force: false };
+    assert!(matches!(ledger.begin(&snapshot, &begin).await.expect("begin"), Begun::Started { .. }));
+    let id = site.elb.start_shift(&site.shop.lb, &az_id, 60, &comment).await.expect("the dead run's shift");
+    let app = site.shop.app(&[]);
+
+    // Lambda's retry of the event.
+    let response = app.handle(site.alarm("web-5xx-a", "ALARM", &zone)).await.expect("handled");
+
+    assert_status(&response, Outcome::Succeeded);
+    assert_eq!(site.shift_ids().await, vec![Some(id.clone())], "no second shift");
+    let ledger = site.ledger().await;
+    assert_eq!((ledger[0].1.as_str(), ledger[0].2["shift_id"].as_str()), ("done", Some(id.as_str())), "{ledger:?}");
+    let note = site.one_notification().await;
+    assert_eq!((note.attribute("outcome"), note.attribute("action")), ("succeeded", "zonal-shift"));
+    assert!(summary(&note).contains("interrupted run"), "{}", summary(&note));
+
+    assert_status(&app.handle(site.alarm("web-5xx-a", "OK", &zone)).await.expect("handled"), Outcome::Succeeded);
+    assert!(site.shifts().await.is_empty());
+}
+
+#[tokio::test]
+async fn readiness_reports_an_opted_in_load_balancer_not_registered_with_arc_with_its_fix() {
+    let site = Site::new(1, 1, false).await;
+    let app = site.shop.app(&[]);
+
+    app.handle(json!({"command": "readiness"})).await.expect("readiness");
+
+    let note = site.one_notification().await;
+    assert_eq!(note.attribute("severity"), "warning");
+    let body = note.body().to_string();
+    assert!(body.contains("load-balancer-not-registered-with-arc"), "{body}");
+    assert!(body.contains("Key=zonal_shift.config.enabled,Value=true"), "{body}");
+
+    site.shop.account.register_with_arc(&site.shop.lb, true).await;
+    app.handle(json!({"command": "readiness"})).await.expect("readiness");
+    let body = site.one_notification().await.body().to_string();
+    assert!(!body.contains("load-balancer-not-registered-with-arc"), "{body}");
+}

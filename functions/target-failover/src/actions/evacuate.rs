@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use super::ledger::{settle_from, Again, BEGIN_TRIES};
 use super::zonal::facts::{self, deferred_key, our_ids, our_shifts};
 use super::Ctx;
+pub use crate::decide::zonal::register_command;
 use crate::decide::zonal::{self, shift_kind_text, ArcFacts, ZonalPlan, ZoneCounts};
 use crate::model::{ActiveShift, ManagedResource};
 use crate::ports::LoadBalancer;
@@ -41,14 +42,6 @@ pub struct Options {
     pub expires_minutes: Option<u32>,
     /// The alarm that asked, recorded with the shift (its OK returns the zone).
     pub alarm_arn: Option<String>,
-}
-
-/// The command that registers a load balancer with ARC zonal shift.
-pub fn register_command(load_balancer: &str) -> String {
-    format!(
-        "aws elbv2 modify-load-balancer-attributes --load-balancer-arn {load_balancer} \
-         --attributes Key=zonal_shift.config.enabled,Value=true"
-    )
 }
 
 /// Evacuates the signal's zone, or says why not (see the module doc). One report.
@@ -113,7 +106,9 @@ async fn once<L: LoadBalancer, G: Ledger>(
         return Ok(refused(lb, &signal.zone, &reason, &[]));
     };
     let ended = ended_shifts(snapshot, &resource);
-    let ours = our_ids(snapshot);
+    let interrupted = facts::interrupted(snapshot, &resource);
+    let mut ours = our_ids(snapshot);
+    ours.extend(interrupted.iter().map(|(_, id)| id.clone()));
     let arc = ArcFacts { resource: &resource, ids: &ids, ours: &ours };
     let plan = match zonal::before_capacity(&zone, &az_id, arc) {
         Some(plan) => plan,
@@ -132,11 +127,17 @@ async fn once<L: LoadBalancer, G: Ledger>(
     };
     match plan {
         ZonalPlan::Refuse { reason, counts } => Ok(refused(lb, &zone, &reason, &counts)),
-        ZonalPlan::Already { shift } => Ok(report::skipped(
-            Some(lb),
-            action::NONE,
-            format!("zone {zone} is already evacuated by this function (shift {})", shift.id.unwrap_or_default()),
-        )),
+        ZonalPlan::Already { shift } => match interrupted.iter().find(|(_, id)| shift.id.as_ref() == Some(id)) {
+            Some((record, _)) => {
+                let on = On { lb, snapshot, ended: &ended, dry_run };
+                complete(ctx, on, &zone, record, &shift).await
+            }
+            None => Ok(report::skipped(
+                Some(lb),
+                action::NONE,
+                format!("zone {zone} is already evacuated by this function (shift {})", shift.id.unwrap_or_default()),
+            )),
+        },
         ZonalPlan::Defer { shift } => {
             let on = On { lb, snapshot, ended: &ended, dry_run };
             defer(ctx, on, &zone, &shift).await
@@ -255,6 +256,37 @@ async fn defer<L: LoadBalancer, G: Ledger>(
         tracing::warn!(load_balancer = %lb, error = %e, "recording the deferral");
     }
     Ok(report)
+}
+
+/// An interrupted run's shift (see [`facts::interrupted`]): its record is done with the shift's id now, and the
+/// notification the run never sent goes out.
+async fn complete<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    on: On<'_>,
+    zone: &str,
+    record: &Record,
+    shift: &ActiveShift,
+) -> Result<Report, Again> {
+    let On { lb, snapshot, ended, dry_run } = on;
+    let id = shift.id.clone().unwrap_or_default();
+    let more = json!({"shift_id": id, "expires_at": shift.expires_at, "completed_by": ctx.trigger});
+    let mut settle = vec![settle_from(record, State::Done).with_data(with(&record.data, more))];
+    settle.extend(ended.iter().cloned());
+    if !dry_run {
+        if let Some(failed) = ctx.settle_only(snapshot, &settle, action::ZONAL_SHIFT).await? {
+            return Ok(failed);
+        }
+    }
+    let name = balancer_name(lb);
+    let title = format!("{name}: zone {zone} evacuated");
+    Ok(report::about(lb, action::ZONAL_SHIFT, Outcome::Succeeded, Severity::Critical, title)
+        .summary(format!(
+            "Zone {zone} ({}) of {lb} is evacuated by zonal shift {id}, which an interrupted run of this function \
+             started ({}); it is now recorded in the ledger.",
+            shift.away_from, record.trigger
+        ))
+        .details(json!({"load_balancer": lb, "zone": zone, "az_id": shift.away_from, "shift_id": id,
+                        "expires_at": shift.expires_at, "interrupted_record": record.key})))
 }
 
 struct Shift<'a> {

@@ -13,6 +13,7 @@ use crate::ports::LoadBalancer;
 use crate::route::AlarmRoute;
 
 pub mod facts;
+pub mod readiness;
 pub mod return_zone;
 pub mod status;
 

@@ -800,6 +800,15 @@ mod zonal_policy {
     }
 
     #[test]
+    fn readiness_names_a_load_balancer_not_registered_with_arc_and_the_command_that_registers_it() {
+        let lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/1111";
+        let gap = crate::decide::readiness::not_registered_with_arc(lb);
+        assert_eq!((gap.kind, gap.resource.as_str()), ("load-balancer-not-registered-with-arc", lb));
+        assert_eq!(gap.fix, register_command(lb));
+        assert!(gap.fix.contains("--attributes Key=zonal_shift.config.enabled,Value=true"), "{}", gap.fix);
+    }
+
+    #[test]
     fn the_comment_names_the_trigger_within_128_characters() {
         assert_eq!(comment("alarm web-5xx", "us-east-1a"), "failover: alarm web-5xx (us-east-1a)");
         let long = comment(&"x".repeat(300), "us-east-1a");

@@ -19,6 +19,14 @@ use serde::Serialize;
 use super::Floor;
 use crate::model::{ActiveShift, ManagedResource, ShiftKind, TargetHealth};
 
+/// The command that registers a load balancer with ARC zonal shift (its attribute `zonal_shift.config.enabled`).
+pub fn register_command(load_balancer: &str) -> String {
+    format!(
+        "aws elbv2 modify-load-balancer-attributes --load-balancer-arn {load_balancer} \
+         --attributes Key=zonal_shift.config.enabled,Value=true"
+    )
+}
+
 /// An IP target outside the VPC (`AvailabilityZone=all`) serves from every zone: never inside the one leaving.
 pub const ALL_ZONES: &str = "all";
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::actions::ledger::{self, open};
 use crate::actions::Ctx;
 use crate::decide::zonal::GroupZones;
-use crate::model::Balancer;
+use crate::model::{Balancer, ManagedResource, ShiftKind};
 use crate::ports::LoadBalancer;
 use crate::report;
 
@@ -68,6 +68,29 @@ pub fn our_shifts(snapshot: &Snapshot) -> Vec<OurShift<'_>> {
 /// The ids of the shifts this function started and has not seen end.
 pub fn our_ids(snapshot: &Snapshot) -> BTreeSet<String> {
     our_shifts(snapshot).iter().filter_map(|s| s.id.map(str::to_owned)).collect()
+}
+
+/// Shifts an interrupted run started without recording their id: a `zonal-shift#` record left pending (the run
+/// died after `StartZonalShift`) or abandoned (the call timed out after ARC took it), without a shift id, and an
+/// active zonal shift away from its AZ ID with its very comment that no other record claims. Each with its id.
+pub fn interrupted<'s>(snapshot: &'s Snapshot, resource: &ManagedResource) -> Vec<(&'s Record, String)> {
+    let claimed = our_ids(snapshot);
+    snapshot
+        .records
+        .iter()
+        .filter(|r| matches!(r.state, State::Pending | State::Abandoned) && r.key.starts_with("zonal-shift#"))
+        .filter(|r| r.data.get("shift_id").is_none())
+        .filter_map(|r| {
+            let text = |key: &str| r.data.get(key).and_then(Value::as_str);
+            let shift = resource.shifts.iter().find(|s| {
+                s.kind == ShiftKind::ZonalShift
+                    && Some(s.away_from.as_str()) == text("az_id")
+                    && s.comment.as_deref() == text("comment")
+                    && s.id.as_ref().is_some_and(|id| !claimed.contains(id))
+            })?;
+            Some((r, shift.id.clone()?))
+        })
+        .collect()
 }
 
 impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
