@@ -30,9 +30,9 @@ use serde_json::json;
 use super::evacuate::{evacuate, ZoneSignal};
 use super::ledger::{removed_targets, Again};
 use super::{deregister, Ctx};
-use crate::decide::zonal_signal::{self, Health, Member, ShiftedAway, ZoneVerdict};
+use crate::decide::zonal_signal::{self, members, placed, Health, Member, ShiftedAway, ZoneVerdict};
 use crate::decide::{Candidates, Plan};
-use crate::model::{group_name, ManagedResource, Target, TargetHealth};
+use crate::model::{group_name, ManagedResource, Target};
 use crate::ports::LoadBalancer;
 use crate::report::{self, action, count, join};
 
@@ -274,45 +274,6 @@ fn removed_within<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, snapshot: &Sn
         .collect()
 }
 
-/// One member per target id: removed in the window or accused (failing), or registered now (failing when
-/// counted and not serving); zones from the targets themselves (IP targets), instances' filled in later.
-fn members(removed: &[Target], accused: &[Target], registered: &[TargetHealth]) -> Vec<Member> {
-    let own_zone = |t: &Target| t.availability_zone.clone().filter(|z| z != "all");
-    let mut by_id: BTreeMap<String, Member> = BTreeMap::new();
-    for t in removed.iter().chain(accused) {
-        by_id.insert(t.id.clone(), Member { id: t.id.clone(), zone: own_zone(t), health: Health::Failing });
-    }
-    for t in registered {
-        let health = if t.state.serves() {
-            Health::Serving
-        } else if t.state.counted() {
-            Health::Failing
-        } else {
-            Health::Neither
-        };
-        let entry = by_id.entry(t.target.id.clone()).or_insert(Member { id: t.target.id.clone(), zone: None, health });
-        entry.zone = entry.zone.take().or_else(|| own_zone(&t.target));
-    }
-    by_id.into_values().collect()
-}
-
-/// The members with the instances' zones filled in; a target only the ledger knows (removed, no longer
-/// registered) whose zone nobody tells (an instance terminated and gone since) is left out rather than
-/// making the zone of every failure unknown.
-fn placed(
-    mut members: Vec<Member>,
-    instances: &BTreeMap<String, String>,
-    accused: &[Target],
-    registered: &[TargetHealth],
-) -> Vec<Member> {
-    for m in &mut members {
-        m.zone = instances.get(&m.id).cloned().or(m.zone.take());
-    }
-    let known = |id: &str| accused.iter().any(|t| t.id == id) || registered.iter().any(|t| t.target.id == id);
-    members.retain(|m| m.zone.is_some() || known(&m.id));
-    members
-}
-
 /// A zonal read: `Ok(Some)` on success; a transient failure fails the group's entry (`Err`, retried); any
 /// other (not modelled, access denied) is noted and the removal goes on as before (`Ok(None)`).
 fn read<T>(result: Result<T, AwsError>, arn: &str, doing: &str, watch: &mut Watch) -> Result<Option<T>, Box<Report>> {
@@ -330,7 +291,6 @@ fn read<T>(result: Result<T, AwsError>, arn: &str, doing: &str, watch: &mut Watc
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::TargetState;
 
     fn error(transient: bool) -> AwsError {
         let code = if transient { "Throttling" } else { "AccessDeniedException" };
@@ -356,39 +316,5 @@ mod tests {
         let failed = read(throttled, "tg", "reading", &mut watch).expect_err("a failure report");
         assert_eq!((failed.outcome, failed.retry()), (Outcome::Failed, true));
         assert!(watch.notes.is_empty());
-    }
-
-    fn health(id: &str, zone: Option<&str>, state: TargetState) -> TargetHealth {
-        let mut target = Target::new(id, Some(80));
-        target.availability_zone = zone.map(str::to_owned);
-        TargetHealth { target, state, reason: None }
-    }
-
-    #[test]
-    fn members_are_failing_when_removed_accused_or_registered_and_not_serving() {
-        let removed = [Target::new("i-gone", Some(80))];
-        let accused = [Target::new("10.0.0.1", Some(80))];
-        let registered = [
-            health("10.0.0.1", Some("us-east-1a"), TargetState::Healthy),
-            health("10.0.0.2", Some("all"), TargetState::Unhealthy),
-            health("i-ok", None, TargetState::Healthy),
-            health("i-new", None, TargetState::Initial),
-        ];
-        let members = members(&removed, &accused, &registered);
-        let of = |id: &str| members.iter().find(|m| m.id == id).cloned().expect("a member");
-        assert_eq!((of("i-gone").health, of("i-gone").zone), (Health::Failing, None));
-        // Accused while the load balancer still sees it healthy (a gray failure): failing, in its own zone.
-        assert_eq!((of("10.0.0.1").health, of("10.0.0.1").zone), (Health::Failing, Some("us-east-1a".into())));
-        // `all` (outside the VPC) names no zone.
-        assert_eq!((of("10.0.0.2").health, of("10.0.0.2").zone), (Health::Failing, None));
-        assert_eq!(of("i-ok").health, Health::Serving);
-        assert_eq!(of("i-new").health, Health::Neither);
-        assert_eq!(members.len(), 5);
-
-        let instances = BTreeMap::from([("i-ok".to_owned(), "us-east-1b".to_owned())]);
-        let placed = placed(members, &instances, &accused, &registered);
-        let ids: Vec<&str> = placed.iter().map(|m| m.id.as_str()).collect();
-        assert_eq!(ids, ["10.0.0.1", "10.0.0.2", "i-new", "i-ok"], "a removed target of no known zone is left out");
-        assert_eq!(placed[3].zone.as_deref(), Some("us-east-1b"));
     }
 }

@@ -9,13 +9,14 @@
 //!   load balancer already sends them nothing, and they serve again when the shift ends.
 //!
 //! [`worth_a_look`] is the cheap pre-check: below the minimum in total, nothing here can be zonal, so the
-//! alarm path makes no zone read at all.
+//! alarm path makes no zone read at all. [`members`] and [`placed`] turn the group's removals, accused targets,
+//! target health and the instances' zones into the signal's input.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::{ManagedResource, ShiftKind};
+use crate::model::{ManagedResource, ShiftKind, Target, TargetHealth};
 
 /// One target as the zonal signal sees it: removed within the window, accused now, or registered now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,15 +128,49 @@ pub fn any_applied(resources: &[ManagedResource]) -> bool {
     resources.iter().any(|r| r.shifts.iter().any(|s| s.applied))
 }
 
-/// The zone names a removal must leave alone.
-pub fn spared_zones<'a>(shifted: &'a [ShiftedAway], evacuating: Option<&'a str>) -> BTreeSet<&'a str> {
-    shifted.iter().filter_map(|s| s.zone.as_deref()).chain(evacuating).collect()
+/// One member per target id: removed in the window or accused (failing), or registered now (failing when
+/// counted and not serving); zones from the targets themselves (IP targets), instances' filled in later.
+pub fn members(removed: &[Target], accused: &[Target], registered: &[TargetHealth]) -> Vec<Member> {
+    let own_zone = |t: &Target| t.availability_zone.clone().filter(|z| z != "all");
+    let mut by_id: BTreeMap<String, Member> = BTreeMap::new();
+    for t in removed.iter().chain(accused) {
+        by_id.insert(t.id.clone(), Member { id: t.id.clone(), zone: own_zone(t), health: Health::Failing });
+    }
+    for t in registered {
+        let health = if t.state.serves() {
+            Health::Serving
+        } else if t.state.counted() {
+            Health::Failing
+        } else {
+            Health::Neither
+        };
+        let entry = by_id.entry(t.target.id.clone()).or_insert(Member { id: t.target.id.clone(), zone: None, health });
+        entry.zone = entry.zone.take().or_else(|| own_zone(&t.target));
+    }
+    by_id.into_values().collect()
+}
+
+/// The members with the instances' zones filled in; a target only the ledger knows (removed, no longer
+/// registered) whose zone nobody tells (an instance terminated and gone since) is left out rather than
+/// making the zone of every failure unknown.
+pub fn placed(
+    mut members: Vec<Member>,
+    instances: &BTreeMap<String, String>,
+    accused: &[Target],
+    registered: &[TargetHealth],
+) -> Vec<Member> {
+    for m in &mut members {
+        m.zone = instances.get(&m.id).cloned().or(m.zone.take());
+    }
+    let known = |id: &str| accused.iter().any(|t| t.id == id) || registered.iter().any(|t| t.target.id == id);
+    members.retain(|m| m.zone.is_some() || known(&m.id));
+    members
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ActiveShift;
+    use crate::model::{ActiveShift, TargetState};
 
     fn member(id: &str, zone: Option<&str>, health: Health) -> Member {
         Member { id: id.into(), zone: zone.map(str::to_owned), health }
@@ -234,7 +269,6 @@ mod tests {
         assert_eq!(shifted.len(), 1);
         assert_eq!(shifted[0].reason(), "zone us-east-1a (use1-az1) is already shifted away by autoshift");
         assert!(any_applied(&resources));
-        assert_eq!(spared_zones(&shifted, Some("us-east-1b")), BTreeSet::from(["us-east-1a", "us-east-1b"]));
     }
 
     #[test]
@@ -251,6 +285,40 @@ mod tests {
         let resources = [resource("lb-1", vec![shift(ShiftKind::ZonalShift, "use1-az9", true)])];
         let shifted = shifted_away(&resources, &BTreeMap::new());
         assert_eq!(shifted[0].reason(), "zone ? (use1-az9) is already shifted away by zonal-shift");
-        assert!(spared_zones(&shifted, None).is_empty());
+        assert_eq!(shifted[0].zone, None);
+    }
+
+    fn health(id: &str, zone: Option<&str>, state: TargetState) -> TargetHealth {
+        let mut target = Target::new(id, Some(80));
+        target.availability_zone = zone.map(str::to_owned);
+        TargetHealth { target, state, reason: None }
+    }
+
+    #[test]
+    fn members_are_failing_when_removed_accused_or_registered_and_not_serving() {
+        let removed = [Target::new("i-gone", Some(80))];
+        let accused = [Target::new("10.0.0.1", Some(80))];
+        let registered = [
+            health("10.0.0.1", Some("us-east-1a"), TargetState::Healthy),
+            health("10.0.0.2", Some("all"), TargetState::Unhealthy),
+            health("i-ok", None, TargetState::Healthy),
+            health("i-new", None, TargetState::Initial),
+        ];
+        let members = members(&removed, &accused, &registered);
+        let of = |id: &str| members.iter().find(|m| m.id == id).cloned().expect("a member");
+        assert_eq!((of("i-gone").health, of("i-gone").zone), (Health::Failing, None));
+        // Accused while the load balancer still sees it healthy (a gray failure): failing, in its own zone.
+        assert_eq!((of("10.0.0.1").health, of("10.0.0.1").zone), (Health::Failing, Some("us-east-1a".into())));
+        // `all` (outside the VPC) names no zone.
+        assert_eq!((of("10.0.0.2").health, of("10.0.0.2").zone), (Health::Failing, None));
+        assert_eq!(of("i-ok").health, Health::Serving);
+        assert_eq!(of("i-new").health, Health::Neither);
+        assert_eq!(members.len(), 5);
+
+        let instances = BTreeMap::from([("i-ok".to_owned(), "us-east-1b".to_owned())]);
+        let placed = placed(members, &instances, &accused, &registered);
+        let ids: Vec<&str> = placed.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["10.0.0.1", "10.0.0.2", "i-new", "i-ok"], "a removed target of no known zone is left out");
+        assert_eq!(placed[3].zone.as_deref(), Some("us-east-1b"));
     }
 }
