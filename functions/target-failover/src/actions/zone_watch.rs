@@ -6,15 +6,16 @@
 //!   registered, named in one `info` entry of the alarm's notification (an alarm transition is handled once).
 //! - **Signal 2**: at least `ZONE_EVACUATION_MIN_TARGETS` targets of one zone removed (this group's `removal#`
 //!   records of the last `ZONE_EVACUATION_WINDOW_MINUTES`, open or closed) or failing, while the other zones'
-//!   targets serve: the zone is evacuated from each of the group's load balancers registered with ARC
-//!   ([`super::evacuate`]); when a shift started, the zone's accused targets stay registered, and when every
-//!   evacuation was refused the removal goes on as before, the refusals in the notification.
+//!   targets serve, and one of the group's load balancers is registered with ARC: the zone is evacuated from
+//!   each of them ([`super::evacuate`], its guards); when a shift started, the zone's accused targets stay
+//!   registered; when every evacuation was refused or skipped the removal goes on as before, the refusals in
+//!   the notification; when one failed transiently nothing is removed and Lambda's retry decides again.
 //!
 //! Calls, only when a removal is planned: `DescribeTargetGroups` (the group's load balancers) and one
-//! `GetManagedResource` per load balancer; then, only when a shift is applied or the pre-check passes (enough
+//! `GetManagedResource` per load balancer; then, only when a shift is applied, or the pre-check passes (enough
 //! targets failing or removed in all zones together) on a load balancer registered with ARC, one
-//! `DescribeAvailabilityZones` and one `DescribeInstances` (the zones of the group's instances and of those
-//! removed in the window). A group spared any target plans again (one more `DescribeTargetGroupAttributes`).
+//! `DescribeInstances` (the zones of the group's instances and of those removed in the window), and one
+//! `DescribeAvailabilityZones` when a shift is applied (the AZ IDs' names). A group spared any target plans again (one more `DescribeTargetGroupAttributes`).
 //! A read that is denied or not available (the zonal IAM missing) leaves the removal as it was, noted in its
 //! report's details (`zonal_checks`); a transient one fails the group's entry (retried).
 
