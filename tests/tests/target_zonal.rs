@@ -472,3 +472,27 @@ async fn readiness_reports_an_opted_in_load_balancer_not_registered_with_arc_wit
     let body = site.one_notification().await.body().to_string();
     assert!(!body.contains("load-balancer-not-registered-with-arc"), "{body}");
 }
+
+#[tokio::test]
+async fn a_notification_that_could_not_be_published_is_published_once_by_lambdas_retry() {
+    let site = Site::new(2, 2, true).await;
+    let zone = site.zone_a.0.clone();
+    for (state, action) in [("ALARM", "zonal-shift"), ("OK", "cancel-zonal-shift")] {
+        let app = site.shop.app_publishing_after(1);
+        let event = site.alarm("web-5xx-a", state, &zone);
+
+        assert!(app.handle(event.clone()).await.is_err(), "{state}: SNS failed, Lambda retries");
+        assert!(site.shop.received().await.is_empty());
+        let shifts = site.shifts().await.len();
+
+        let retry = app.handle(event.clone()).await.expect("the retry");
+
+        assert_status(&retry, Outcome::Succeeded);
+        assert_eq!(site.shifts().await.len(), shifts, "{state}: nothing changed again");
+        let note = site.one_notification().await;
+        assert_eq!((note.attribute("outcome"), note.attribute("action")), ("succeeded", action), "{state}");
+        assert_status(&app.handle(event).await.expect("another retry"), Outcome::Skipped);
+        assert!(site.shop.received().await.is_empty(), "{state}: once");
+    }
+    assert!(site.shifts().await.is_empty());
+}
