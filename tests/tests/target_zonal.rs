@@ -130,6 +130,8 @@ async fn a_per_zone_alarm_evacuates_the_zone_and_its_ok_returns_it() {
     assert_eq!(body["details"]["az_id"], json!(az_id));
     assert_eq!(body["details"]["counts"][0]["healthy_outside"], 2);
     assert!(summary(&note).contains(&zone), "{body}");
+    let incident = &site.shop.lb[site.shop.lb.find("loadbalancer/").expect("an LB ARN")..];
+    assert_eq!(body["incident_id"], json!(format!("target-failover/{incident}")));
     let ledger = site.ledger().await;
     let [(key, state, data)] = ledger.as_slice() else { panic!("one record: {ledger:?}") };
     assert!(key.starts_with("zonal-shift#") && state == "done", "{ledger:?}");
