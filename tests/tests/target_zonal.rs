@@ -130,6 +130,8 @@ async fn a_per_zone_alarm_evacuates_the_zone_and_its_ok_returns_it() {
     assert_eq!(body["details"]["az_id"], json!(az_id));
     assert_eq!(body["details"]["counts"][0]["healthy_outside"], 2);
     assert!(summary(&note).contains(&zone), "{body}");
+    let incident = &site.shop.lb[site.shop.lb.find("loadbalancer/").expect("an LB ARN")..];
+    assert_eq!(body["incident_id"], json!(format!("target-failover/{incident}")));
     let ledger = site.ledger().await;
     let [(key, state, data)] = ledger.as_slice() else { panic!("one record: {ledger:?}") };
     assert!(key.starts_with("zonal-shift#") && state == "done", "{ledger:?}");
@@ -471,4 +473,28 @@ async fn readiness_reports_an_opted_in_load_balancer_not_registered_with_arc_wit
     app.handle(json!({"command": "readiness"})).await.expect("readiness");
     let body = site.one_notification().await.body().to_string();
     assert!(!body.contains("load-balancer-not-registered-with-arc"), "{body}");
+}
+
+#[tokio::test]
+async fn a_notification_that_could_not_be_published_is_published_once_by_lambdas_retry() {
+    let site = Site::new(2, 2, true).await;
+    let zone = site.zone_a.0.clone();
+    for (state, action) in [("ALARM", "zonal-shift"), ("OK", "cancel-zonal-shift")] {
+        let app = site.shop.app_publishing_after(1);
+        let event = site.alarm("web-5xx-a", state, &zone);
+
+        assert!(app.handle(event.clone()).await.is_err(), "{state}: SNS failed, Lambda retries");
+        assert!(site.shop.received().await.is_empty());
+        let shifts = site.shifts().await.len();
+
+        let retry = app.handle(event.clone()).await.expect("the retry");
+
+        assert_status(&retry, Outcome::Succeeded);
+        assert_eq!(site.shifts().await.len(), shifts, "{state}: nothing changed again");
+        let note = site.one_notification().await;
+        assert_eq!((note.attribute("outcome"), note.attribute("action")), ("succeeded", action), "{state}");
+        assert_status(&app.handle(event).await.expect("another retry"), Outcome::Skipped);
+        assert!(site.shop.received().await.is_empty(), "{state}: once");
+    }
+    assert!(site.shifts().await.is_empty());
 }

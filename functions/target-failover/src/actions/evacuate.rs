@@ -17,6 +17,8 @@ use serde_json::{json, Value};
 
 use super::ledger::{settle_from, Again, BEGIN_TRIES};
 use super::zonal::facts::{self, deferred_key, our_ids, our_shifts};
+pub use super::zonal::reports::{balancer_name, return_command};
+use super::zonal::reports::{evacuated, not_registered, refused};
 use super::Ctx;
 pub use crate::decide::zonal::register_command;
 use crate::decide::zonal::{self, shift_kind_text, ArcFacts, ZonalPlan, ZoneCounts};
@@ -42,6 +44,9 @@ pub struct Options {
     pub expires_minutes: Option<u32>,
     /// The alarm that asked, recorded with the shift (its OK returns the zone).
     pub alarm_arn: Option<String>,
+    /// A retry of an alarm event whose notification was not published: a shift this very event started is
+    /// notified again instead of skipped.
+    pub owed: bool,
 }
 
 /// Evacuates the signal's zone, or says why not (see the module doc). One report.
@@ -132,10 +137,13 @@ async fn once<L: LoadBalancer, G: Ledger>(
                 let on = On { lb, snapshot, ended: &ended, dry_run };
                 complete(ctx, on, &zone, record, &shift).await
             }
-            None => Ok(report::skipped(
-                Some(lb),
-                action::NONE,
-                format!("zone {zone} is already evacuated by this function (shift {})", shift.id.unwrap_or_default()),
+            None => Ok(owed(ctx, options, snapshot, &shift).map_or_else(
+                || {
+                    let id = shift.id.clone().unwrap_or_default();
+                    let reason = format!("zone {zone} is already evacuated by this function (shift {id})");
+                    report::skipped(Some(lb), action::NONE, reason)
+                },
+                |data| evacuated(lb, data, ctx.config.failback),
             )),
         },
         ZonalPlan::Defer { shift } => {
@@ -149,6 +157,18 @@ async fn once<L: LoadBalancer, G: Ledger>(
             start(ctx, on, shift, options).await
         }
     }
+}
+
+/// The data of our record of `shift` when this very event started it (its retry owes the notification).
+fn owed<'s, L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    options: &Options,
+    snapshot: &'s Snapshot,
+    shift: &ActiveShift,
+) -> Option<&'s Value> {
+    let at = ctx.event_at.filter(|_| options.owed)?;
+    let mine = our_shifts(snapshot).into_iter().find(|s| s.id.is_some() && s.id == shift.id.as_deref())?;
+    (mine.record.data.get("event_at").and_then(Value::as_i64) == Some(at)).then_some(&mine.record.data)
 }
 
 /// Our done shift records whose shift ARC no longer shows active: they ended (expired, or someone cancelled
@@ -167,43 +187,6 @@ fn with(data: &Value, more: Value) -> Value {
         data.extend(more.clone());
     }
     Value::Object(data)
-}
-
-fn not_registered(lb: &str, zone: &str) -> Report {
-    let name = balancer_name(lb);
-    report::about(
-        lb,
-        action::ZONAL_SHIFT,
-        Outcome::Refused,
-        Severity::Warning,
-        format!("{name}: not registered with ARC zonal shift"),
-    )
-    .summary(format!(
-        "Zone {zone} of {lb} could not be evacuated: the load balancer is not registered with ARC zonal shift \
-             (attribute zonal_shift.config.enabled). Nothing was changed."
-    ))
-    .details(json!({"load_balancer": lb, "zone": zone, "registered": false}))
-    .steps([format!("Register it: {}", register_command(lb))])
-}
-
-fn refused(lb: &str, zone: &str, reason: &str, counts: &[ZoneCounts]) -> Report {
-    let name = balancer_name(lb);
-    report::about(
-        lb,
-        action::ZONAL_SHIFT,
-        Outcome::Refused,
-        Severity::Critical,
-        format!("{name}: zone {zone} not evacuated"),
-    )
-    .summary(format!("Zone {zone} of {lb} was not evacuated: {reason}. Nothing was changed."))
-    .details(json!({"load_balancer": lb, "zone": zone, "reason": reason, "counts": counts}))
-    .steps(["Restore capacity in the other zones, or act by hand.".to_owned()])
-}
-
-/// `app/shop/123` → `shop`.
-pub fn balancer_name(arn: &str) -> &str {
-    let suffix = arn.split_once(":loadbalancer/").map_or(arn, |(_, s)| s);
-    suffix.split('/').nth(1).unwrap_or(suffix)
 }
 
 /// The load balancer acted on: its ARN, its ledger as read, our records to close (shifts that ended), dry run.
@@ -307,8 +290,8 @@ async fn start<L: LoadBalancer, G: Ledger>(
     let Shift { zone, az_id, counts, minutes, why } = shift;
     let name = balancer_name(lb);
     let numbers = counts.iter().map(|c| c.text(zone)).collect::<Vec<_>>().join("; ");
-    let mut details = json!({"load_balancer": lb, "zone": zone, "az_id": az_id, "expires_minutes": minutes,
-                             "why": why, "counts": counts});
+    let details = json!({"load_balancer": lb, "zone": zone, "az_id": az_id, "expires_minutes": minutes,
+                         "why": why, "counts": counts});
     if dry_run {
         return Ok(report::about(
             lb,
@@ -326,7 +309,8 @@ async fn start<L: LoadBalancer, G: Ledger>(
     let comment = zonal::comment(ctx.trigger, zone);
     let now = ctx.now();
     let data = json!({"zone": zone, "az_id": az_id, "trigger": ctx.trigger, "alarm_arn": options.alarm_arn,
-                      "why": why, "expires_minutes": minutes, "comment": comment});
+                      "why": why, "expires_minutes": minutes, "comment": comment, "counts": counts,
+                      "event_at": ctx.event_at});
     let key = facts::shift_key(ctx.session.owner, now);
     let retention = ctx.config.common.retention_secs();
     let pending = Record::pending(&snapshot.resource, &key, ctx.session.owner, ctx.trigger, now, retention)
@@ -336,50 +320,26 @@ async fn start<L: LoadBalancer, G: Ledger>(
         return Ok(refusal);
     }
     let started = ctx.lb.start_shift(lb, az_id, minutes, &comment).await;
-    let mut settle: Vec<Settle> = ended.to_vec();
-    let record = |to, more| Settle::pending(&key, ctx.session.owner, to).with_data(with(&data, more));
     let expires_at = now + i64::from(minutes) * 60;
-    settle.push(match &started {
-        Ok(id) => record(State::Done, json!({"shift_id": id, "expires_at": expires_at})),
-        Err(e) => record(State::Abandoned, json!({"error": e.to_string()})),
-    });
+    let (to, more) = match &started {
+        Ok(id) => (State::Done, json!({"shift_id": id, "expires_at": expires_at})),
+        Err(e) => (State::Abandoned, json!({"error": e.to_string()})),
+    };
+    let data = with(&data, more);
+    let mut settle: Vec<Settle> = ended.to_vec();
+    settle.push(Settle::pending(&key, ctx.session.owner, to).with_data(data.clone()));
     let ended = ctx.session.end(&snapshot.resource, &settle, &[]).await;
-    let id = match started {
-        Ok(id) => id,
+    match started {
+        Ok(_) => {}
         Err(e) if e.code.as_deref() == Some("ConflictException") => {
-            let reason = format!("ARC refused the shift ({}): {}", "ConflictException", e.message);
+            let reason = format!("ARC refused the shift (ConflictException): {}", e.message);
             return Ok(refused(lb, zone, &reason, counts));
         }
         Err(e) => return Ok(report::failed(Some(lb), action::ZONAL_SHIFT, &e, "starting the zonal shift")),
-    };
+    }
     if let Err(e) = ended {
         let doing = "recording the zonal shift in the ledger (the shift was started)";
         return Ok(report::failed(Some(lb), action::ZONAL_SHIFT, &e, doing));
     }
-    details["shift_id"] = json!(id);
-    details["expires_at"] = json!(expires_at);
-    let back = match ctx.config.failback {
-        crate::config::Failback::Auto => {
-            "When the alarm returns to OK, the shift is cancelled automatically.".to_owned()
-        }
-        crate::config::Failback::Manual => format!("When the zone is healthy, return it with {}", return_command(lb)),
-    };
-    Ok(report::about(
-        lb,
-        action::ZONAL_SHIFT,
-        Outcome::Succeeded,
-        Severity::Critical,
-        format!("{name}: zone {zone} evacuated"),
-    )
-    .summary(format!(
-        "Zone {zone} ({az_id}) of {lb} fails ({why}), so its traffic moves away from it: zonal shift {id}, \
-             expiring in {minutes} minutes ({numbers})."
-    ))
-    .details(details)
-    .steps([format!("Investigate zone {zone}; the other zones take its traffic."), back]))
-}
-
-/// `{"command":"return-zone","load_balancer_arn":"..."}`.
-pub fn return_command(lb: &str) -> Value {
-    json!({"command": "return-zone", "load_balancer_arn": lb})
+    Ok(evacuated(lb, &data, ctx.config.failback))
 }

@@ -134,7 +134,7 @@ pub async fn on_alarm<L: LoadBalancer, G: Ledger>(
     route: AlarmRoute,
 ) -> (Vec<Report>, transitions::Seen) {
     match transitions::check(ctx, &route).await {
-        Ok(seen) if route.zone.is_some() => (zonal::on_alarm(ctx, &route).await, seen),
+        Ok(seen) if route.zone.is_some() => (zonal::on_alarm(ctx, &route, !seen.notified).await, seen),
         Ok(seen) => (on_alarm_groups(ctx, route, !seen.notified).await, seen),
         Err(report) => (vec![report], transitions::Seen::nothing()),
     }

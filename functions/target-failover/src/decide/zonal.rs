@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Floor;
 use crate::model::{ActiveShift, ManagedResource, ShiftKind, TargetHealth};
@@ -54,8 +54,9 @@ pub struct GroupZones {
     pub floor: Floor,
 }
 
-/// One group's numbers for a zone's evacuation, as refusals and notifications report them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One group's numbers for a zone's evacuation, as refusals and notifications report them (and the ledger
+/// keeps them, for a notification published again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZoneCounts {
     pub group: String,
     /// Counted targets in every zone (the floor's basis).

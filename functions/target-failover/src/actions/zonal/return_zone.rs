@@ -4,15 +4,15 @@
 //! cancelled. `CancelZonalShift` answering that the shift is no longer active (it expired, or someone cancelled
 //! it) closes the record and says so. `FAILBACK=manual`: an alarm's OK notifies the `return-zone` command instead.
 
-use failover_core::ledger::{Ledger, Settle, Snapshot};
+use failover_core::ledger::{Ledger, Settle, Snapshot, State};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::facts::{self, our_shifts, OurShift};
-use crate::actions::evacuate::{balancer_name, return_command};
-use crate::actions::ledger::{Again, BEGIN_TRIES};
+use super::reports::{balancer_name, return_command, returned};
+use crate::actions::ledger::{Again, BEGIN_TRIES, CLOSED_EVENT_AT};
 use crate::actions::Ctx;
 use crate::config::Failback;
 use crate::ports::LoadBalancer;
@@ -26,6 +26,9 @@ pub struct Return<'a> {
     pub dry_run: bool,
     /// `Manual`: notify the command instead of cancelling (an alarm's OK with `FAILBACK=manual`).
     pub mode: Failback,
+    /// A retry of an alarm event whose notification was not published: the shifts this very event cancelled
+    /// are notified again.
+    pub owed: bool,
 }
 
 pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, ask: Return<'_>) -> Vec<Report> {
@@ -56,6 +59,10 @@ async fn once<L: LoadBalancer, G: Ledger>(
         .collect();
     let which = ask.zone.map_or_else(|| "any zone".to_owned(), |z| format!("zone {z}"));
     if ours.is_empty() {
+        let closed = owed(ctx, ask, snapshot);
+        if !closed.is_empty() {
+            return Ok(returned(lb, &which, &closed));
+        }
         let reason = format!("no zonal shift this function started is active away from {which} of {lb}");
         return Ok(report::skipped(Some(lb), action::NONE, reason));
     }
@@ -84,18 +91,14 @@ async fn once<L: LoadBalancer, G: Ledger>(
         return Ok(refusal);
     }
     let mut settle: Vec<Settle> = Vec::new();
-    let (mut cancelled, mut gone) = (Vec::new(), Vec::new());
     let mut failure = None;
     for shift in &ours {
-        let id = shift.id.unwrap_or_default();
-        match ctx.lb.cancel_shift(id).await {
+        match ctx.lb.cancel_shift(shift.id.unwrap_or_default()).await {
             Ok(active) => {
-                let how = if active { "cancelled" } else { "had already ended" };
                 let mut closing = ctx.closing(shift.record);
                 let mut data = closing.data.take().unwrap_or_else(|| shift.record.data.clone());
-                data["ended"] = json!(how);
+                data["ended"] = json!(if active { "cancelled" } else { "had already ended" });
                 settle.push(closing.with_data(data));
-                if active { &mut cancelled } else { &mut gone }.push(format!("{id} ({})", shift.zone));
             }
             Err(e) => {
                 failure = Some(e);
@@ -111,15 +114,23 @@ async fn once<L: LoadBalancer, G: Ledger>(
         let doing = "recording the return in the ledger (the shift was cancelled)";
         return Ok(report::failed(Some(lb), action::CANCEL_ZONAL_SHIFT, &e, doing));
     }
-    let mut summary = String::new();
-    if !cancelled.is_empty() {
-        summary.push_str(&format!("Cancelled zonal shift {}: traffic returns to the zone. ", cancelled.join(", ")));
-    }
-    if !gone.is_empty() {
-        summary.push_str(&format!("Zonal shift {} had already ended (expired or cancelled). ", gone.join(", ")));
-    }
-    let outcome = if cancelled.is_empty() { Outcome::Info } else { Outcome::Succeeded };
-    Ok(about(outcome, Severity::Info, format!("{name}: {which} returned"))
-        .summary(format!("{summary}The ledger records are closed."))
-        .details(details))
+    let closed: Vec<&Value> = settle.iter().filter_map(|s| s.data.as_ref()).collect();
+    Ok(returned(lb, &which, &closed))
+}
+
+/// The data of our records this very event closed (stamped `closed_event_at`), when its retry owes their
+/// notification.
+fn owed<'s, L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    ask: Return<'_>,
+    snapshot: &'s Snapshot,
+) -> Vec<&'s Value> {
+    let Some(at) = ctx.event_at.filter(|_| ask.owed) else { return Vec::new() };
+    snapshot
+        .records
+        .iter()
+        .filter(|r| r.state == State::Closed && r.key.starts_with("zonal-shift#"))
+        .filter(|r| r.data.get(CLOSED_EVENT_AT).and_then(Value::as_i64) == Some(at))
+        .map(|r| &r.data)
+        .collect()
 }
