@@ -174,6 +174,64 @@ impl Account {
     pub fn instances(&self, count: usize) -> Vec<String> {
         strings(&self.control("/_failover/ec2/instances", serde_json::json!({ "count": count }))["instance_ids"])
     }
+
+    /// Running EC2 instances in one zone (a zone name, `us-east-1b`), in its default subnet.
+    pub fn instances_in(&self, zone: &str, count: usize) -> Vec<String> {
+        let body = serde_json::json!({ "count": count, "zone": zone });
+        strings(&self.control("/_failover/ec2/instances", body)["instance_ids"])
+    }
+
+    /// A new application load balancer over the default subnets of the first `zones` zones (at least 2, as
+    /// an ALB needs); its ARN.
+    pub async fn load_balancer(&self, name: &str, zones: usize) -> String {
+        let subnets = self.subnets();
+        let created = self
+            .elbv2()
+            .create_load_balancer()
+            .name(name)
+            .set_subnets(Some(subnets[..zones.min(subnets.len())].to_vec()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("creating load balancer {name}: {e:?}"));
+        created.load_balancers()[0].load_balancer_arn().expect("load balancer arn").to_owned()
+    }
+
+    /// Registers the load balancer with ARC zonal shift, as a person does: its attribute
+    /// `zonal_shift.config.enabled` set to `true` (`false` unregisters it).
+    pub async fn register_with_arc(&self, load_balancer: &str, enabled: bool) {
+        let attribute = aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute::builder()
+            .key("zonal_shift.config.enabled")
+            .value(enabled.to_string())
+            .build();
+        self.elbv2()
+            .modify_load_balancer_attributes()
+            .load_balancer_arn(load_balancer)
+            .attributes(attribute)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("setting zonal_shift.config.enabled on {load_balancer}: {e:?}"));
+    }
+
+    /// AWS's zonal autoshift away from an AZ ID (`use1-az6`) for these registered load balancers: started
+    /// (`active`) or completed (the local AWS's `/_failover/arc/autoshift`; there is no API to start one).
+    pub fn autoshift(&self, away_from: &str, active: bool, load_balancers: &[&str]) {
+        let status = if active { "ACTIVE" } else { "COMPLETED" };
+        let body = serde_json::json!({
+            "away_from": away_from, "status": status, "resource_identifiers": load_balancers,
+        });
+        self.control("/_failover/arc/autoshift", body);
+    }
+
+    /// A zonal shift someone else started (`ZONAL_SHIFT`: a person; `PRACTICE_RUN`: ARC's practice run), for 30
+    /// minutes from now, without the API's conflict checks (the local AWS's `/_failover/arc/zonal-shift`); its id.
+    pub fn shift_by_others(&self, load_balancer: &str, away_from: &str, shift_type: &str) -> String {
+        let body = serde_json::json!({
+            "resource_identifier": load_balancer, "away_from": away_from, "shift_type": shift_type,
+            "comment": "started by someone else",
+        });
+        let made = self.control("/_failover/arc/zonal-shift", body);
+        made["zonal_shift_id"].as_str().unwrap_or_else(|| panic!("starting a zonal shift: {made}")).to_owned()
+    }
 }
 
 fn strings(value: &Value) -> Vec<String> {

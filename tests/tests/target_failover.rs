@@ -30,7 +30,10 @@ async fn target_group_alarm_deregisters_the_unhealthy_targets_and_notifies() {
     let mut kept = vec![ids[0].clone(), ids[1].clone()];
     kept.sort();
     assert_eq!(health.keys().cloned().collect::<Vec<_>>(), kept, "{health:?}");
-    assert_eq!(calls(counter), [("deregister", 1), ("health_thresholds", 1), ("tags", 1), ("target_health", 1)]);
+    // The planned removal reads the group's load balancers (issue 14: zonal shifts in place); it has none.
+    let expected =
+        [("balancers_of", 1), ("deregister", 1), ("health_thresholds", 1), ("tags", 1), ("target_health", 1)];
+    assert_eq!(calls(counter), expected);
     let received = shop.received().await;
     assert_eq!(outcomes(&received), [("succeeded".into(), "warning".into(), "deregister-targets".into())]);
     let body = received[0].body();
@@ -193,10 +196,16 @@ async fn instance_alarm_deregisters_it_from_every_opted_in_group_only() {
     assert!(!shop.health(&admin).await.contains_key(gray));
     assert!(shop.health(&legacy).await.contains_key(gray), "a group not opted in is not touched");
     assert_eq!(shop.health(&other).await.len(), 2);
-    // One listing, one tag batch, one health read per opted-in group, one attribute read and one
-    // deregistration per group involved.
-    let expected =
-        [("deregister", 2), ("health_thresholds", 2), ("instance_groups", 1), ("tags", 1), ("target_health", 3)];
+    // One listing, one tag batch, one health read per opted-in group, one load-balancer read (none: no zonal
+    // shift to defer to), one attribute read and one deregistration per group involved.
+    let expected = [
+        ("balancers_of", 2),
+        ("deregister", 2),
+        ("health_thresholds", 2),
+        ("instance_groups", 1),
+        ("tags", 1),
+        ("target_health", 3),
+    ];
     assert_eq!(calls(counter), expected);
     // One notification for the event, one entry per group changed.
     let received = shop.received().await;

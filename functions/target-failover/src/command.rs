@@ -10,6 +10,9 @@
 //! {"command": "resume"}
 //! {"command": "readiness"}                       (every opted-in group of the region)
 //! {"command": "readiness", "target_group_arn": "..."}  (one group)
+//! {"command": "evacuate-zone", "load_balancer_arn": "arn:...:loadbalancer/app/shop/50dc6c495c0c9188",
+//!  "zone": "us-east-1a", "expires_minutes": 60}   (zone: a name or an AZ ID such as use1-az1)
+//! {"command": "return-zone", "load_balancer_arn": "..."}
 //! ```
 //! Every command takes `"dry_run": true|false` to override `DRY_RUN` for that invocation, and `"force": true`
 //! to act while automation is paused ([`force`]; for `failback` it also overrides the floor). Unknown fields
@@ -21,8 +24,21 @@ use serde_json::{Map, Value};
 use crate::model::{group_suffix, Target};
 
 /// The command names, as `command` spells them.
-pub const COMMANDS: [&str; 8] =
-    ["status", "deregister", "restore", "shift", "failback", "pause", "resume", "readiness"];
+pub const COMMANDS: [&str; 10] = [
+    "status",
+    "deregister",
+    "restore",
+    "shift",
+    "failback",
+    "pause",
+    "resume",
+    "readiness",
+    "evacuate-zone",
+    "return-zone",
+];
+
+/// ARC zonal shift's longest expiry: 72 hours.
+pub const MAX_EXPIRES_MINUTES: u32 = 4320;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -59,6 +75,18 @@ pub enum Command {
     Readiness {
         group: Option<String>,
     },
+    /// Start a zonal shift away from a zone of a load balancer, with the guards of a per-zone alarm.
+    EvacuateZone {
+        load_balancer: String,
+        /// A zone name (`us-east-1a`) or an AZ ID (`use1-az1`).
+        zone: String,
+        /// 1 to [`MAX_EXPIRES_MINUTES`]; `None`: `ZONAL_SHIFT_EXPIRES_MINUTES`.
+        expires_minutes: Option<u32>,
+    },
+    /// Cancel the zonal shifts this function started on the load balancer (never anyone else's).
+    ReturnZone {
+        load_balancer: String,
+    },
 }
 
 impl Command {
@@ -72,6 +100,16 @@ impl Command {
             Command::Pause { .. } => "pause",
             Command::Resume => "resume",
             Command::Readiness { .. } => "readiness",
+            Command::EvacuateZone { .. } => "evacuate-zone",
+            Command::ReturnZone { .. } => "return-zone",
+        }
+    }
+
+    /// The load balancer a zonal command is about.
+    pub fn load_balancer(&self) -> Option<&str> {
+        match self {
+            Command::EvacuateZone { load_balancer, .. } | Command::ReturnZone { load_balancer } => Some(load_balancer),
+            _ => None,
         }
     }
 
@@ -84,7 +122,7 @@ impl Command {
             | Command::Shift { group }
             | Command::Failback { group, .. } => Some(group),
             Command::Readiness { group } => group.as_deref(),
-            Command::Pause { .. } | Command::Resume => None,
+            Command::Pause { .. } | Command::Resume | Command::EvacuateZone { .. } | Command::ReturnZone { .. } => None,
         }
     }
 }
@@ -96,6 +134,8 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
         "status" | "shift" | "failback" | "readiness" => &["target_group_arn"],
         "deregister" | "restore" => &["target_group_arn", "targets"],
         "pause" => &["reason", "by"],
+        "evacuate-zone" => &["load_balancer_arn", "zone", "expires_minutes"],
+        "return-zone" => &["load_balancer_arn"],
         "resume" => &[],
         other => return Err(format!("unknown command {other:?}; expected one of {}", COMMANDS.join(", "))),
     };
@@ -108,6 +148,7 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
     match name {
         "pause" => return Ok(Command::Pause { by: text(body, "by")?, reason: text(body, "reason")? }),
         "resume" => return Ok(Command::Resume),
+        "evacuate-zone" | "return-zone" => return zonal(name, body),
         "readiness" if !body.contains_key("target_group_arn") => return Ok(Command::Readiness { group: None }),
         _ => {}
     }
@@ -124,6 +165,45 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
         "deregister" => Command::Deregister { group, targets: targets(body)? },
         _ => Command::Restore { group, targets: targets(body)? },
     })
+}
+
+/// `evacuate-zone` and `return-zone`.
+fn zonal(name: &str, body: &Map<String, Value>) -> Result<Command, String> {
+    let load_balancer = match body.get("load_balancer_arn") {
+        Some(Value::String(arn)) if balancer_arn(arn.trim()) => arn.trim().to_owned(),
+        Some(other) => {
+            return Err(format!("load_balancer_arn must be an application or network load balancer ARN, got {other}"))
+        }
+        None => return Err(format!("command {name:?} needs load_balancer_arn")),
+    };
+    if name == "return-zone" {
+        return Ok(Command::ReturnZone { load_balancer });
+    }
+    let Some(zone) = text(body, "zone")? else {
+        return Err("command \"evacuate-zone\" needs zone (a zone name such as us-east-1a, or an AZ ID)".into());
+    };
+    let expires_minutes = match body.get("expires_minutes") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            match v.as_u64().and_then(|m| u32::try_from(m).ok()).filter(|m| (1..=MAX_EXPIRES_MINUTES).contains(m)) {
+                Some(m) => Some(m),
+                None => {
+                    return Err(format!(
+                        "expires_minutes must be a whole number from 1 to {MAX_EXPIRES_MINUTES}, got {v}"
+                    ))
+                }
+            }
+        }
+    };
+    Ok(Command::EvacuateZone { load_balancer, zone, expires_minutes })
+}
+
+/// `arn:<partition>:elasticloadbalancing:<region>:<account>:loadbalancer/app|net/<name>/<id>`.
+pub fn balancer_arn(arn: &str) -> bool {
+    let Some((prefix, suffix)) = arn.split_once(":loadbalancer/") else { return false };
+    let parts: Vec<&str> = suffix.split('/').collect();
+    prefix.contains(":elasticloadbalancing:")
+        && matches!(parts.as_slice(), [kind, name, id] if ["app", "net"].contains(kind) && !name.is_empty() && !id.is_empty())
 }
 
 /// `"force": true`: act while automation is paused (a person's decision); absent is `false`.
@@ -183,6 +263,7 @@ mod tests {
     use serde_json::json;
 
     const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067";
+    const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/50dc6c495c0c9188";
 
     fn manual(body: Value) -> ManualCommand {
         ManualCommand {
@@ -236,6 +317,19 @@ mod tests {
             parse(&manual(json!({"command": "shift", "target_group_arn": TG, "force": true}))),
             Ok(Command::Shift { .. })
         ));
+        assert_eq!(
+            parse(&manual(json!({"command": "evacuate-zone", "load_balancer_arn": LB, "zone": "use1-az1",
+                                 "expires_minutes": 60, "dry_run": true}))),
+            Ok(Command::EvacuateZone { load_balancer: LB.into(), zone: "use1-az1".into(), expires_minutes: Some(60) })
+        );
+        assert_eq!(
+            parse(&manual(json!({"command": "evacuate-zone", "load_balancer_arn": LB, "zone": "us-east-1a"}))),
+            Ok(Command::EvacuateZone { load_balancer: LB.into(), zone: "us-east-1a".into(), expires_minutes: None })
+        );
+        assert_eq!(
+            parse(&manual(json!({"command": "return-zone", "load_balancer_arn": LB}))),
+            Ok(Command::ReturnZone { load_balancer: LB.into() })
+        );
     }
 
     #[test]
@@ -279,6 +373,18 @@ mod tests {
             (json!({"command": "resume", "why": "x"}), "does not take field"),
             (json!({"command": "readiness", "groups": "all"}), "does not take field"),
             (json!({"command": "readiness", "target_group_arn": "web"}), "must be a target group ARN"),
+            (json!({"command": "evacuate-zone", "zone": "us-east-1a"}), "needs load_balancer_arn"),
+            (json!({"command": "evacuate-zone", "load_balancer_arn": TG, "zone": "us-east-1a"}), "load balancer ARN"),
+            (json!({"command": "evacuate-zone", "load_balancer_arn": LB}), "needs zone"),
+            (
+                json!({"command": "evacuate-zone", "load_balancer_arn": LB, "zone": "a", "expires_minutes": 0}),
+                "1 to 4320",
+            ),
+            (
+                json!({"command": "evacuate-zone", "load_balancer_arn": LB, "zone": "a", "expires_minutes": 4321}),
+                "1 to 4320",
+            ),
+            (json!({"command": "return-zone", "load_balancer_arn": LB, "zone": "a"}), "does not take field"),
         ] {
             let error = parse(&manual(body.clone())).expect_err(&body.to_string());
             assert!(error.contains(expected), "{body}: {error}");

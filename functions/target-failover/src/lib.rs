@@ -78,7 +78,13 @@
 //! wait or start-over), one `DescribeTargetHealth` (also for a backup group before traffic moves to it); a change
 //! adds two `TransactWriteItems` (`begin` and `end`) around at most one `DeregisterTargets` / `RegisterTargets`, or
 //! one `ModifyListener`/`ModifyRule` per opted-in action. A planned removal first reads the group's
-//! `target_group_health` thresholds (one `DescribeTargetGroupAttributes`, only then: they may raise the floor). A
+//! `target_group_health` thresholds (one `DescribeTargetGroupAttributes`, only then: they may raise the floor),
+//! then its zonal facts ([`actions::zone_watch`]): `DescribeTargetGroups` (its load balancers) and one
+//! `GetManagedResource` per load balancer; only when one of them is registered with ARC and has a shift applied,
+//! or when enough targets failed or were removed within the window for signal 2, one `DescribeAvailabilityZones`
+//! (only with a shift applied) and one `DescribeInstances`; a zonal failure then evacuates the zone per load
+//! balancer ([`actions::evacuate`]'s calls), and a removal spared some targets plans again (one more
+//! `DescribeTargetGroupAttributes`). A denied or unavailable zonal read costs nothing more. A
 //! shift or failback adds `DescribeTargetGroups`, `DescribeListeners` per load balancer, `DescribeRules` per
 //! listener, one `DescribeTags` per 20 listeners and rules forwarding to the group (their opt-in; none when nothing
 //! forwards to it). A refused shift stops after that `DescribeTags`. An OK alarm on a group with no open shift

@@ -18,6 +18,10 @@ pub mod action {
     pub const SHIFT: &str = "shift-traffic";
     pub const FAILBACK: &str = "failback";
     pub const STATUS: &str = "status";
+    /// A zonal shift started, refused, or deferred to someone else's.
+    pub const ZONAL_SHIFT: &str = "zonal-shift";
+    /// A zonal shift this function started, cancelled (the zone returns).
+    pub const CANCEL_ZONAL_SHIFT: &str = "cancel-zonal-shift";
     pub const PAUSE: &str = failover_core::pause::PAUSE;
     pub const RESUME: &str = failover_core::pause::RESUME;
     /// Work on no particular group: listing or tagging groups failed.
@@ -36,14 +40,18 @@ pub fn skipped(group: Option<&str>, action: &str, reason: impl Into<String>) -> 
     Report::skipped(FUNCTION, action, reason).resources(group.map(str::to_owned))
 }
 
-/// Every report of an invocation gets its incident (`target-failover/targetgroup/<name>/<id>`, or
-/// `target-failover/<trigger>` when about no group) and `details.trigger`.
+/// Every report of an invocation gets its incident (`target-failover/targetgroup/<name>/<id>`,
+/// `target-failover/loadbalancer/app/<name>/<id>` for a load balancer's zones, or `target-failover/<trigger>` when
+/// about no resource) and `details.trigger`.
 pub fn stamp(trigger: &str, reports: Vec<Report>) -> Vec<Report> {
     reports
         .into_iter()
         .map(|mut report| {
             let incident = match report.resources.first() {
-                Some(group) => group_suffix(group).unwrap_or(group).to_owned(),
+                Some(arn) => group_suffix(arn)
+                    .or_else(|| arn.find(":loadbalancer/").map(|i| &arn[i + 1..]))
+                    .unwrap_or(arn)
+                    .to_owned(),
                 None => trigger.to_owned(),
             };
             report.incident_id = format!("{FUNCTION}/{incident}");

@@ -70,6 +70,18 @@ pub struct AlarmRoute {
     /// When the alarm changed state (milliseconds since the epoch; `None` when the event does not say or
     /// cannot be read): an event no later than the last transition acted on is stale.
     pub changed_at: Option<i64>,
+    /// A per-zone load balancer alarm (`LoadBalancer` and `AvailabilityZone` dimensions): a zonal signal,
+    /// evacuated (or returned) instead of acting on the groups, even when it also names a `TargetGroup`.
+    pub zone: Option<ZonalAlarm>,
+}
+
+/// The load balancer and zone a per-zone alarm is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZonalAlarm {
+    /// The load balancer's ARN, from the dimension `app/<name>/<id>` (or `net/...`) and the function's home.
+    pub load_balancer: String,
+    /// The zone's name, as the dimension gives it (`us-east-1a`).
+    pub zone: String,
 }
 
 /// `Err` is an invalid manual command, with its reason.
@@ -106,6 +118,20 @@ fn alarm_route(alarm: &AlarmChange, home: &Home) -> Result<AlarmRoute, String> {
     if let Some(why) = home.foreign(&alarm.account, &alarm.region) {
         return Err(format!("alarm {} is not this function's: {why}", alarm.alarm_name));
     }
+    let changed_at = alarm.time.as_deref().and_then(failover_core::time::parse_time_ms);
+    if let Some(zone) = zonal_alarm(alarm, home)? {
+        let (groups, instances, bad_dimensions) = (Some(Vec::new()), Vec::new(), Vec::new());
+        let alarm_arn = alarm.alarm_arn.clone();
+        return Ok(AlarmRoute {
+            recovered,
+            groups,
+            instances,
+            bad_dimensions,
+            alarm_arn,
+            changed_at,
+            zone: Some(zone),
+        });
+    }
     let dimensions = alarm.dimension_values("TargetGroup");
     let instances: Vec<Target> =
         alarm.dimension_values("InstanceId").into_iter().map(|id| Target::new(id, None)).collect();
@@ -132,8 +158,30 @@ fn alarm_route(alarm: &AlarmChange, home: &Home) -> Result<AlarmRoute, String> {
         }
         arns
     });
-    let changed_at = alarm.time.as_deref().and_then(failover_core::time::parse_time_ms);
-    Ok(AlarmRoute { recovered, groups, instances, bad_dimensions, alarm_arn: alarm.alarm_arn.clone(), changed_at })
+    let alarm_arn = alarm.alarm_arn.clone();
+    Ok(AlarmRoute { recovered, groups, instances, bad_dimensions, alarm_arn, changed_at, zone: None })
+}
+
+/// `Ok(None)`: not a per-zone load balancer alarm. `Err`: one that cannot be acted on (a malformed
+/// `LoadBalancer` dimension, or several load balancers or zones in one alarm).
+fn zonal_alarm(alarm: &AlarmChange, home: &Home) -> Result<Option<ZonalAlarm>, String> {
+    let balancers = alarm.dimension_values("LoadBalancer");
+    let zones = alarm.dimension_values("AvailabilityZone");
+    let (Some(balancer), Some(zone)) = (balancers.first(), zones.first()) else { return Ok(None) };
+    if balancers.len() > 1 || zones.len() > 1 {
+        return Err(format!(
+            "a per-zone alarm about {} load balancers and {} zones: one of each is evacuated at a time",
+            balancers.len(),
+            zones.len()
+        ));
+    }
+    let parts: Vec<&str> = balancer.trim().split('/').collect();
+    let valid = matches!(parts.as_slice(), [kind, name, id] if ["app", "net"].contains(kind) && !name.is_empty() && !id.is_empty());
+    if !valid {
+        return Err(format!("LoadBalancer dimension {balancer:?} is not app/<name>/<id> or net/<name>/<id>"));
+    }
+    let load_balancer = home.group_arn(&format!("loadbalancer/{}", balancer.trim()));
+    Ok(Some(ZonalAlarm { load_balancer, zone: zone.trim().to_owned() }))
 }
 
 fn command_route(manual: &ManualCommand, home: &Home, dry_run: bool) -> Result<Route, String> {
@@ -142,6 +190,11 @@ fn command_route(manual: &ManualCommand, home: &Home, dry_run: bool) -> Result<R
     if let Some((group, parts)) = command.group().and_then(|g| Some((g, split_arn(g)?))) {
         if let Some(why) = home.foreign(parts.account, parts.region) {
             return Err(format!("target group {group} is not this function's: {why}"));
+        }
+    }
+    if let Some((lb, parts)) = command.load_balancer().and_then(|l| Some((l, split_arn(l)?))) {
+        if let Some(why) = home.foreign(parts.account, parts.region) {
+            return Err(format!("load balancer {lb} is not this function's: {why}"));
         }
     }
     let trigger = format!("manual command {}", command.name());
@@ -207,6 +260,8 @@ mod tests {
         assert!(skip(&alarm("ALARM", "ALARM", json!({"TargetGroup": TG})), &home()).contains("only a change"));
         assert!(skip(&alarm("ALARM", "OK", json!({"DBInstanceIdentifier": "db"})), &home()).contains("database"));
         assert!(skip(&alarm("ALARM", "OK", json!({"LoadBalancer": "app/x/1"})), &home()).contains("not a target"));
+        let zonal = json!({"LoadBalancer": "gwy/x/1", "AvailabilityZone": "us-east-1a"});
+        assert!(skip(&alarm("ALARM", "OK", zonal), &home()).contains("not app/<name>/<id>"));
         let elsewhere = Home { region: "eu-west-1".into(), ..home() };
         assert!(skip(&alarm("ALARM", "OK", json!({"TargetGroup": TG})), &elsewhere).contains("region us-east-1"));
     }
@@ -235,6 +290,17 @@ mod tests {
         let arn = format!("arn:aws:elasticloadbalancing:us-east-1:999999999999:{TG}");
         let error = route(&manual(json!({"command": "status", "target_group_arn": arn})), &home(), false).unwrap_err();
         assert!(error.contains("account 999999999999"), "{error}");
+    }
+
+    #[test]
+    fn a_per_zone_load_balancer_alarm_is_a_zonal_signal_even_with_a_target_group() {
+        let dimensions = json!({"LoadBalancer": "app/shop/1111", "AvailabilityZone": "us-east-1a", "TargetGroup": TG});
+        let Ok(Route::Alarm { alarm, .. }) = route(&alarm("ALARM", "OK", dimensions), &home(), false) else {
+            panic!("not routed")
+        };
+        let lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/1111";
+        assert_eq!(alarm.zone, Some(ZonalAlarm { load_balancer: lb.into(), zone: "us-east-1a".into() }));
+        assert_eq!(alarm.groups, Some(vec![]));
     }
 
     #[test]

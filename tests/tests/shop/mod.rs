@@ -18,8 +18,10 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use target_failover::adapters::ElbClient;
-use target_failover::model::{ForwardAction, HealthThresholds, Location, Tags, Target, TargetHealth, Weight};
-use target_failover::ports::LoadBalancer;
+use target_failover::model::{
+    Balancer, ForwardAction, HealthThresholds, Location, ManagedResource, Tags, Target, TargetHealth, Weight,
+};
+use target_failover::ports::{LoadBalancer, Zonal};
 use target_failover::{App, Config, Home};
 
 pub const OPT_IN: &str = "failover:enabled";
@@ -94,7 +96,7 @@ impl Shop {
     ) -> (App<Counting<'static>, SnsNotifier, DynamoLedger>, &'static Mutex<Calls>, &'static Mutex<Calls>) {
         let calls: &'static Mutex<Calls> = Box::leak(Box::default());
         let fail: &'static Mutex<Calls> = Box::leak(Box::default());
-        let lb = Counting { inner: ElbClient::new(self.account.elbv2()), calls, fail };
+        let lb = Counting { inner: ElbClient::from_sdk(&self.account.sdk), calls, fail };
         let notifier =
             SnsNotifier::new(self.account.sns(), self.subscriber.topic_arn.clone(), NotificationFormat::Json);
         let home =
@@ -110,7 +112,7 @@ impl Shop {
         let home =
             Home { partition: "aws".into(), account: self.account.id.clone(), region: self.account.region.clone() };
         let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
-        App::with_ports(self.config(&[]), ElbClient::new(self.account.elbv2()), notifier, ledger, home)
+        App::with_ports(self.config(&[]), ElbClient::from_sdk(&self.account.sdk), notifier, ledger, home)
     }
 
     /// The group's records as the ledger table holds them (one Query): sort key → the item's attributes
@@ -537,6 +539,41 @@ impl Notifier for Flaky {
     }
 }
 
-impl target_failover::ports::Zonal for Counting<'_> {}
+impl Zonal for Counting<'_> {
+    async fn balancer(&self, arn: &str) -> Result<Option<Balancer>, AwsError> {
+        self.count("balancer")?;
+        self.inner.balancer(arn).await
+    }
+    async fn balancers_of(&self, group: &str) -> Result<Vec<String>, AwsError> {
+        self.count("balancers_of")?;
+        self.inner.balancers_of(group).await
+    }
+    async fn zone_ids(&self) -> Result<BTreeMap<String, String>, AwsError> {
+        self.count("zone_ids")?;
+        self.inner.zone_ids().await
+    }
+    async fn instance_zones(&self, ids: &[String]) -> Result<BTreeMap<String, String>, AwsError> {
+        self.count("instance_zones")?;
+        self.inner.instance_zones(ids).await
+    }
+    async fn managed_resource(&self, arn: &str) -> Result<Option<ManagedResource>, AwsError> {
+        self.count("managed_resource")?;
+        self.inner.managed_resource(arn).await
+    }
+    async fn start_shift(
+        &self,
+        arn: &str,
+        away_from: &str,
+        expires_minutes: u32,
+        comment: &str,
+    ) -> Result<String, AwsError> {
+        self.count("start_shift")?;
+        self.inner.start_shift(arn, away_from, expires_minutes, comment).await
+    }
+    async fn cancel_shift(&self, id: &str) -> Result<bool, AwsError> {
+        self.count("cancel_shift")?;
+        self.inner.cancel_shift(id).await
+    }
+}
 
 impl target_failover::ports::Fleet for Counting<'_> {}

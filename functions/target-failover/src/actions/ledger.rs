@@ -256,9 +256,12 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
         let group = snapshot.resource.strip_prefix("target-group:").unwrap_or(&snapshot.resource);
         let doing = "recording what an interrupted change did";
         match self.session.begin(snapshot, &[]).await {
-            Ok(Begun::Started { .. }) => {
-                Ok(self.end(group, settle, &[]).await.err().map(|e| report::failed(Some(group), action, &e, doing)))
-            }
+            Ok(Begun::Started { .. }) => Ok(self
+                .session
+                .end(&snapshot.resource, settle, &[])
+                .await
+                .err()
+                .map(|e| report::failed(Some(group), action, &e, doing))),
             Ok(Begun::Busy(_) | Begun::Stale) => Err(Again),
             Ok(Begun::Paused(_)) => Ok(None),
             Err(e) => Ok(Some(report::failed(Some(group), action, &e, doing))),

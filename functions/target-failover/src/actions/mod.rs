@@ -1,8 +1,8 @@
-//! The actions, one file each: [`deregister`], [`shift`], [`failback`], [`restore`], [`status`], [`readiness`]. Each gathers
-//! its facts through the [`LoadBalancer`] port, decides through [`crate::decide`], acts, and writes its
-//! reports; the changing ones follow the ledger protocol of [`ledger`] per group. This file holds what they
-//! share: the per-alarm fan-out over groups, the manual command's first reads, the dispatch of a [`Plan`] to
-//! its action, and the opt-in read of listeners and rules.
+//! The actions, one file each: [`deregister`], [`shift`], [`failback`], [`restore`], [`status`], [`readiness`],
+//! and a load balancer's zones ([`evacuate`], [`zonal`]). Each gathers its facts through the [`LoadBalancer`]
+//! port, decides through [`crate::decide`], acts, and writes its reports; the changing ones follow the ledger
+//! protocol of [`ledger`] per group. This file holds what they share: the per-alarm fan-out over groups, the
+//! manual command's first reads, the dispatch of a [`Plan`] to its action, and the opt-in read of listeners.
 //!
 //! Reads are staged: a group's tags first (one `DescribeTags` per 20 groups: configuration, read before the
 //! ledger so that a group not opted in costs no ledger call), then the group's ledger, then its target
@@ -10,9 +10,7 @@
 
 use failover_core::aws::AwsError;
 use failover_core::ledger::{Ledger, Session, Snapshot};
-use failover_core::notify::Severity;
-use failover_core::outcome::Outcome;
-use failover_core::report::Report;
+use failover_core::{notify::Severity, outcome::Outcome, report::Report};
 use futures::stream::{self, StreamExt};
 
 use crate::command::Command;
@@ -25,6 +23,7 @@ use crate::route::AlarmRoute;
 use crate::{Config, FUNCTION};
 
 pub mod deregister;
+pub mod evacuate;
 pub mod failback;
 pub mod ledger;
 pub mod owed;
@@ -34,6 +33,8 @@ pub mod restore;
 pub mod shift;
 pub mod status;
 pub mod transitions;
+pub mod zonal;
+pub mod zone_watch;
 
 /// Groups decided and acted on at once: enough for an instance registered in a few groups, few enough to
 /// stay clear of the ELB API's rate limits.
@@ -133,6 +134,7 @@ pub async fn on_alarm<L: LoadBalancer, G: Ledger>(
     route: AlarmRoute,
 ) -> (Vec<Report>, transitions::Seen) {
     match transitions::check(ctx, &route).await {
+        Ok(seen) if route.zone.is_some() => (zonal::on_alarm(ctx, &route, !seen.notified).await, seen),
         Ok(seen) => (on_alarm_groups(ctx, route, !seen.notified).await, seen),
         Err(report) => (vec![report], transitions::Seen::nothing()),
     }
@@ -265,10 +267,7 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
     let plan = if recovered {
         decide::on_ok(view, candidates, ctx.floor_in(snapshot), &saved)
     } else {
-        match deregister::removal_plan(ctx, view, candidates, ctx.floor_in(snapshot)).await {
-            Ok(plan) => plan,
-            Err(report) => return Ok(vec![report]),
-        }
+        return zone_watch::on_alarm(ctx, view, snapshot, candidates, intent).await;
     };
     execute(ctx, view, snapshot, plan, intent, ctx.config.common.dry_run, ctx.config.failback).await
 }
@@ -300,6 +299,7 @@ pub async fn on_command<L: LoadBalancer, G: Ledger>(
             return Ok(vec![done.unwrap_or_else(|e| report::failed(None, action::RESUME, &e, "resuming"))]);
         }
         Command::Readiness { group } => return readiness::run(ctx, group.as_deref()).await,
+        Command::EvacuateZone { .. } | Command::ReturnZone { .. } => return Ok(zonal::run(ctx, command, dry_run).await),
     };
     let group = command.group().unwrap_or_default();
     let tags = match ctx.lb.tags(&[group.to_owned()]).await {
@@ -355,7 +355,7 @@ async fn command_once<L: LoadBalancer, G: Ledger>(
         }
         Command::Shift { .. } => decide::on_shift_command(view, floor),
         Command::Failback { force, .. } => decide::on_failback_command(view, floor, &saved, *force),
-        Command::Pause { .. } | Command::Resume | Command::Readiness { .. } => return Ok(Ok(Vec::new())),
+        _ => return Ok(Ok(Vec::new())),
     };
     Ok(execute(ctx, view, snapshot, plan, intent, dry_run, Failback::Auto).await)
 }

@@ -10,7 +10,8 @@
 //! (paginated) and one `DescribeTags` per 20 groups. A read that fails is reported as that resource's check
 //! "unknown (error `<code>`: `<message>`)", and the other checks and groups go on.
 //!
-//! Not checked: whether the load balancer is registered with ARC zonal shift (issue 14, not built).
+//! Then, for the checked groups' opted-in load balancers, their registration with ARC zonal shift
+//! ([`super::zonal::readiness`]).
 
 use std::collections::BTreeMap;
 
@@ -74,12 +75,15 @@ pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, only: Option<&
         .filter(|(_, tags)| failover_core::tags::opted_in(tags, key))
         .collect();
     let checked = opted.len();
+    let groups: Vec<&String> = opted.iter().map(|(arn, _)| *arn).collect();
+    let zonal = super::zonal::readiness::gaps(ctx, &groups).await;
     let found: Vec<Vec<Gap>> = stream::iter(opted)
         .map(|(arn, tags)| group_gaps(ctx, arn, tags, &tagged))
         .buffered(MAX_CONCURRENT_GROUPS)
         .collect()
         .await;
     gaps.extend(found.into_iter().flatten());
+    gaps.extend(zonal);
     Ok(vec![report(checked, gaps)])
 }
 
@@ -164,9 +168,10 @@ fn report(checked: usize, gaps: Vec<Gap>) -> Report {
     let ready = format!(
         "Every opted-in target group ({groups}) has what a failover needs: its backup group (when tagged) exists, \
          is opted in and can serve; every listener and rule forwarding to it is opted in; its health thresholds \
-         are consistent with the floor. Not checked: ARC zonal shift registration."
+         are consistent with the floor; every opted-in load balancer in front of it is registered with ARC zonal \
+         shift."
     );
-    let extra = json!({"checked": checked, "not_checked": ["ARC zonal shift registration (issue 14)"]});
+    let extra = json!({"checked": checked});
     failover_core::readiness::report(FUNCTION, &groups, &ready, gaps, extra)
 }
 

@@ -1,7 +1,8 @@
 //! Status (manual command): the group's health, floor, backup, its open ledger records (the incident: what
 //! was removed or shifted, when, by which trigger, what is pending) and the pause, and what an alarm on it
 //! would do now ([`decide::alarm_now_would`]). With a usable backup or open shift records it also reads the
-//! listener actions forwarding to the group and their opt-in, as a shift or failback would. Changes nothing.
+//! listener actions forwarding to the group and their opt-in, as a shift or failback would; and the zonal
+//! state of its load balancers ([`super::zonal::status`]). Changes nothing.
 
 use failover_core::ledger::{Ledger, Snapshot};
 use failover_core::notify::Severity;
@@ -95,7 +96,9 @@ pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, view: GroupVie
             format!(" A shift or failback would leave out {}.", not_opted_in_text(key, &left_out))
         },
     );
-    let steps = (!left_out.is_empty()).then(|| add_tag_step(key, &left_out));
+    let (zonal, zonal_text, zonal_steps) = super::zonal::status::section(ctx, view.arn).await;
+    let summary = format!("{summary}{zonal_text}");
+    let steps = (!left_out.is_empty()).then(|| add_tag_step(key, &left_out)).into_iter().chain(zonal_steps);
     report::about(view.arn, action::STATUS, Outcome::Info, Severity::Info, title)
         .summary(summary)
         .details(json!({
@@ -110,6 +113,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, view: GroupVie
             "not_opted_in": left_out,
             "targets": view.targets,
             "alarm_now_would": would,
+            "zonal": zonal,
         }))
         .steps(steps)
 }

@@ -74,6 +74,8 @@ mod failback;
 mod floor;
 pub mod readiness;
 mod shift;
+pub mod zonal;
+pub mod zonal_signal;
 
 pub use crate::model::GroupThresholds;
 pub use failback::{plan_failback, FailbackChanges};

@@ -14,6 +14,8 @@
 //!   too); fewer than its `dns_failover` threshold, it takes the zone out of DNS. So consistent means
 //!   `max(floor, 1) ≥` each threshold, both computed on the targets registered now. The load balancer judges
 //!   thresholds per zone; the group-wide comparison is the least that must hold.
+//! - **Zone evacuation.** Every opted-in load balancer in front of the group is registered with ARC zonal shift
+//!   (`zonal_shift.config.enabled`): otherwise a failing zone cannot be evacuated ([`not_registered_with_arc`]).
 
 pub use failover_core::readiness::Gap;
 
@@ -38,6 +40,18 @@ pub enum Backup<'a> {
         tags: &'a Tags,
         targets: &'a [TargetHealth],
     },
+}
+
+/// An opted-in load balancer that ARC zonal shift does not know.
+pub fn not_registered_with_arc(load_balancer: &str) -> Gap {
+    Gap {
+        kind: "load-balancer-not-registered-with-arc",
+        resource: load_balancer.to_owned(),
+        problem: format!(
+            "{load_balancer} is opted in but not registered with ARC zonal shift: a failing zone cannot be evacuated"
+        ),
+        fix: super::zonal::register_command(load_balancer),
+    }
 }
 
 /// The group itself is not opted in (reported when a person named it).

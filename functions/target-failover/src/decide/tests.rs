@@ -633,3 +633,186 @@ fn opt_in_values_other_than_exactly_true_do_not_opt_a_group_in() {
         assert!(matches!(on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR), Plan::Skip { .. }));
     }
 }
+
+// ---------------------------------------------------------------- zonal
+
+mod zonal_policy {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::health;
+    use crate::decide::zonal::*;
+    use crate::decide::Floor;
+    use crate::model::{ActiveShift, ManagedResource, ShiftKind};
+
+    const GROUP: &str = super::TG;
+
+    fn ids() -> BTreeMap<String, String> {
+        [("us-east-1a", "use1-az1"), ("us-east-1b", "use1-az2"), ("us-east-1c", "use1-az3")]
+            .into_iter()
+            .map(|(n, i)| (n.to_owned(), i.to_owned()))
+            .collect()
+    }
+
+    fn zones() -> Vec<String> {
+        vec!["us-east-1a".into(), "us-east-1b".into()]
+    }
+
+    fn resource(shifts: Vec<ActiveShift>) -> ManagedResource {
+        ManagedResource {
+            arn: "lb".into(),
+            applied_weights: [("use1-az1".to_owned(), 1.0), ("use1-az2".to_owned(), 1.0)].into(),
+            shifts,
+            autoshift_enabled: false,
+        }
+    }
+
+    fn shift(kind: ShiftKind, id: Option<&str>, away_from: &str) -> ActiveShift {
+        ActiveShift {
+            kind,
+            id: id.map(str::to_owned),
+            away_from: away_from.into(),
+            applied: true,
+            comment: None,
+            started_at: Some(1),
+            expires_at: None,
+        }
+    }
+
+    /// `(state, zone)` per target.
+    fn group(targets: &[(&str, Option<&str>)], floor: Floor) -> GroupZones {
+        let targets = targets
+            .iter()
+            .enumerate()
+            .map(|(i, (state, zone))| (health(&format!("i-{i}"), state), zone.map(str::to_owned)))
+            .collect();
+        GroupZones { arn: GROUP.into(), targets, floor }
+    }
+
+    fn none() -> BTreeSet<String> {
+        BTreeSet::new()
+    }
+
+    fn arc<'a>(resource: &'a ManagedResource, ours: &'a BTreeSet<String>) -> ArcFacts<'a> {
+        static IDS: std::sync::OnceLock<BTreeMap<String, String>> = std::sync::OnceLock::new();
+        ArcFacts { resource, ids: IDS.get_or_init(ids), ours }
+    }
+
+    #[test]
+    fn a_zone_is_named_by_its_name_or_its_az_id() {
+        let pair = Some(("us-east-1b".to_owned(), "use1-az2".to_owned()));
+        assert_eq!(resolve_zone("us-east-1b", &ids()), pair);
+        assert_eq!(resolve_zone("use1-az2", &ids()), pair);
+        assert_eq!(resolve_zone("us-west-2a", &ids()), None);
+    }
+
+    #[test]
+    fn a_zone_that_is_not_the_load_balancers_is_refused() {
+        let plan = before_capacity("us-east-1c", "use1-az3", arc(&resource(vec![]), &none()));
+        let Some(ZonalPlan::Refuse { reason, .. }) = plan else { panic!("not refused: {plan:?}") };
+        assert!(reason.contains("not one of the load balancer's zones (us-east-1a, us-east-1b)"), "{reason}");
+    }
+
+    #[test]
+    fn an_autoshift_or_a_persons_shift_away_from_the_zone_is_deferred_to() {
+        for kind in [ShiftKind::Autoshift, ShiftKind::PracticeRun, ShiftKind::ZonalShift] {
+            let away = shift(kind, Some("s-1").filter(|_| kind != ShiftKind::Autoshift), "use1-az1");
+            let plan = before_capacity("us-east-1a", "use1-az1", arc(&resource(vec![away.clone()]), &none()));
+            assert_eq!(plan, Some(ZonalPlan::Defer { shift: away }));
+        }
+    }
+
+    #[test]
+    fn our_own_shift_away_from_the_zone_means_already_evacuated() {
+        let ours = shift(ShiftKind::ZonalShift, Some("s-1"), "use1-az1");
+        let known = BTreeSet::from(["s-1".to_owned()]);
+        let plan = before_capacity("us-east-1a", "use1-az1", arc(&resource(vec![ours.clone()]), &known));
+        assert_eq!(plan, Some(ZonalPlan::Already { shift: ours }));
+    }
+
+    #[test]
+    fn a_shift_away_from_another_zone_is_refused_naming_both_zones() {
+        let other = shift(ShiftKind::ZonalShift, Some("s-2"), "use1-az2");
+        let plan = before_capacity("us-east-1a", "use1-az1", arc(&resource(vec![other]), &none()));
+        let Some(ZonalPlan::Refuse { reason, .. }) = plan else { panic!("not refused: {plan:?}") };
+        assert!(reason.contains("us-east-1b (use1-az2)") && reason.contains("us-east-1a (use1-az1)"), "{reason}");
+    }
+
+    #[test]
+    fn no_shift_and_a_zone_of_the_load_balancer_goes_on_to_capacity() {
+        assert_eq!(before_capacity("us-east-1a", "use1-az1", arc(&resource(vec![]), &none())), None);
+    }
+
+    #[test]
+    fn a_zone_with_enough_healthy_targets_elsewhere_is_evacuated() {
+        let g = group(
+            &[("healthy", Some("us-east-1a")), ("healthy", Some("us-east-1b")), ("healthy", Some("us-east-1b"))],
+            Floor::new(1, 50),
+        );
+        let plan = capacity("us-east-1a", "use1-az1", &zones(), &[g]);
+        let ZonalPlan::Evacuate { zone, az_id, counts } = plan else { panic!("not evacuated: {plan:?}") };
+        assert_eq!((zone.as_str(), az_id.as_str()), ("us-east-1a", "use1-az1"));
+        assert_eq!((counts[0].healthy_outside, counts[0].required, counts[0].registered), (2, 2, 3));
+    }
+
+    #[test]
+    fn the_last_healthy_zone_is_never_evacuated() {
+        let g = group(&[("healthy", Some("us-east-1a")), ("unhealthy", Some("us-east-1b"))], Floor::new(0, 0));
+        let ZonalPlan::Refuse { reason, counts } = capacity("us-east-1a", "use1-az1", &zones(), &[g]) else {
+            panic!("not refused")
+        };
+        assert!(reason.contains("last healthy zone"), "{reason}");
+        assert_eq!(counts[0].healthy_outside, 0);
+    }
+
+    #[test]
+    fn a_zone_whose_loss_breaks_a_groups_floor_is_refused_with_the_numbers() {
+        let g = group(
+            &[("healthy", Some("us-east-1a")), ("healthy", Some("us-east-1a")), ("healthy", Some("us-east-1b"))],
+            Floor::new(1, 50),
+        );
+        let ZonalPlan::Refuse { reason, .. } = capacity("us-east-1a", "use1-az1", &zones(), &[g]) else {
+            panic!("not refused")
+        };
+        assert!(reason.contains("web: 1 healthy outside us-east-1a / 2 required / 3 registered"), "{reason}");
+    }
+
+    #[test]
+    fn a_target_in_an_unknown_zone_is_refused_conservatively() {
+        let g = group(&[("healthy", Some("us-east-1b")), ("healthy", None)], Floor::new(1, 0));
+        let ZonalPlan::Refuse { reason, .. } = capacity("us-east-1a", "use1-az1", &zones(), &[g]) else {
+            panic!("not refused")
+        };
+        assert!(reason.contains("zone of 1 target(s) is unknown"), "{reason}");
+    }
+
+    #[test]
+    fn no_opted_in_group_is_refused() {
+        let ZonalPlan::Refuse { reason, .. } = capacity("us-east-1a", "use1-az1", &zones(), &[]) else {
+            panic!("not refused")
+        };
+        assert!(reason.contains("no target group"), "{reason}");
+    }
+
+    #[test]
+    fn ip_targets_outside_the_vpc_serve_from_every_zone() {
+        let g = group(&[("healthy", Some("us-east-1a")), ("healthy", Some(ALL_ZONES))], Floor::new(1, 0));
+        assert!(matches!(capacity("us-east-1a", "use1-az1", &zones(), &[g]), ZonalPlan::Evacuate { .. }));
+    }
+
+    #[test]
+    fn readiness_names_a_load_balancer_not_registered_with_arc_and_the_command_that_registers_it() {
+        let lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/1111";
+        let gap = crate::decide::readiness::not_registered_with_arc(lb);
+        assert_eq!((gap.kind, gap.resource.as_str()), ("load-balancer-not-registered-with-arc", lb));
+        assert_eq!(gap.fix, register_command(lb));
+        assert!(gap.fix.contains("--attributes Key=zonal_shift.config.enabled,Value=true"), "{}", gap.fix);
+    }
+
+    #[test]
+    fn the_comment_names_the_trigger_within_128_characters() {
+        assert_eq!(comment("alarm web-5xx", "us-east-1a"), "failover: alarm web-5xx (us-east-1a)");
+        let long = comment(&"x".repeat(300), "us-east-1a");
+        assert_eq!(long.chars().count(), COMMENT_MAX);
+        assert!(long.ends_with(" (us-east-1a)"));
+    }
+}

@@ -1,19 +1,31 @@
-//! [`ElbClient`]: the [`LoadBalancer`] port over the ELB v2 SDK client. SDK types stay in this file; the
-//! listener's or rule's whole action list travels outside it only as the port's opaque
-//! [`LoadBalancer::Actions`], so that a modification sends the other actions back unchanged.
+//! [`ElbClient`]: the [`LoadBalancer`] port (with [`crate::ports::Zonal`] and [`crate::ports::Fleet`]) over the
+//! SDK clients. SDK types stay in this module; the listener's or rule's whole action list travels outside it only
+//! as the port's opaque [`LoadBalancer::Actions`], so that a modification sends the other actions back unchanged.
+//!
+//! # Layout
+//! - this file: the target-group and listener calls of [`LoadBalancer`];
+//! - [`actions`]: reading and rewriting a forward action's weights;
+//! - [`zonal`]: [`crate::ports::Zonal`]: the load balancer's zones and groups (ELB), ARC zonal shift
+//!   (aws-sdk-arczonalshift), and the zone facts of EC2 through [`ec2`];
+//! - [`ec2`]: EC2's `DescribeAvailabilityZones` and `DescribeInstances` as signed query-protocol calls, without
+//!   aws-sdk-ec2 (its compile time).
 //!
 //! Calls: one `DescribeTags` per [`TAGS_PER_CALL`] ARNs (one per ARN of a batch that names a missing
 //! resource, which fails the whole batch); paginated `DescribeTargetGroups`, `DescribeListeners` and
 //! `DescribeRules` through the SDK's paginators.
 
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, TargetDescription, TargetGroupTuple, TargetTypeEnum,
-};
+mod actions;
+pub mod ec2;
+mod zonal;
+
+use aws_sdk_elasticloadbalancingv2::types::{Action, ProtocolEnum, TargetTypeEnum};
 use aws_sdk_elasticloadbalancingv2::Client;
 use failover_core::aws::{AwsContext, AwsError};
 
 use crate::model::{ForwardAction, HealthThresholds, Location, Tags, Target, TargetHealth, TargetState, Weight};
 use crate::ports::{LoadBalancer, TAGS_PER_CALL};
+use actions::{descriptions, forward_weights, pointed, reweighted};
+pub use ec2::Ec2Query;
 
 /// A listener's or rule's whole action list, and whether its forward action takes a single target group (a
 /// network load balancer's listener: TCP, UDP, TLS, TCP_UDP), so that a change points it at the one group
@@ -24,15 +36,36 @@ pub struct ActionList {
     single: bool,
 }
 
-/// [`LoadBalancer`] over the SDK client.
+/// [`LoadBalancer`] over the SDK clients. Built with ELB alone ([`ElbClient::new`]), the zonal calls that need
+/// ARC or EC2 answer "not modelled"; [`ElbClient::from_sdk`] builds every client.
 #[derive(Debug, Clone)]
 pub struct ElbClient {
     client: Client,
+    arc: Option<aws_sdk_arczonalshift::Client>,
+    ec2: Option<Ec2Query>,
 }
 
 impl ElbClient {
+    /// ELB only: the target-group actions, and the load balancer reads of [`crate::ports::Zonal`].
     pub fn new(client: Client) -> Self {
-        ElbClient { client }
+        ElbClient { client, arc: None, ec2: None }
+    }
+
+    /// Every client, from the SDK configuration (the function's, or a test account's).
+    pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Self {
+        ElbClient::new(Client::new(sdk)).with_arc(aws_sdk_arczonalshift::Client::new(sdk)).with_ec2(Ec2Query::new(sdk))
+    }
+
+    /// ARC zonal shift: `managed_resource`, `start_shift`, `cancel_shift`.
+    pub fn with_arc(mut self, arc: aws_sdk_arczonalshift::Client) -> Self {
+        self.arc = Some(arc);
+        self
+    }
+
+    /// EC2's zone facts: `zone_ids`, `instance_zones`.
+    pub fn with_ec2(mut self, ec2: Ec2Query) -> Self {
+        self.ec2 = Some(ec2);
+        self
     }
 
     /// Every target group of the account and region (`DescribeTargetGroups`, paginated).
@@ -67,6 +100,7 @@ impl ElbClient {
             Err(e)
                 if e.as_service_error().is_some_and(|s| {
                     s.is_target_group_not_found_exception()
+                        || s.is_load_balancer_not_found_exception()
                         || s.is_listener_not_found_exception()
                         || s.is_rule_not_found_exception()
                 }) =>
@@ -272,120 +306,5 @@ impl LoadBalancer for ElbClient {
     }
 }
 
-fn descriptions(targets: &[Target], with_zone: bool) -> Vec<TargetDescription> {
-    targets
-        .iter()
-        .map(|t| {
-            let mut d = TargetDescription::builder().id(&t.id).set_port(t.port);
-            if with_zone {
-                d = d.set_availability_zone(t.availability_zone.clone());
-            }
-            d.build()
-        })
-        .collect()
-}
-
-fn is_forward(action: &Action) -> bool {
-    action.r#type() == Some(&ActionTypeEnum::Forward)
-}
-
-/// The weights of the forward action in `actions` when it names `group`. A forward action written with
-/// `TargetGroupArn` alone sends everything to that group (weight 1); a missing weight in a `ForwardConfig`
-/// means 1 as well.
-fn forward_weights(actions: &[Action], group: &str) -> Option<Vec<Weight>> {
-    let forward = actions.iter().find(|a| is_forward(a))?;
-    let weights: Vec<Weight> = match forward.forward_config().filter(|c| !c.target_groups().is_empty()) {
-        Some(config) => config
-            .target_groups()
-            .iter()
-            .filter_map(|t| Some(Weight::new(t.target_group_arn()?, t.weight().unwrap_or(1).max(0) as u32)))
-            .collect(),
-        None => vec![Weight::new(forward.target_group_arn()?, 1)],
-    };
-    weights.iter().any(|w| w.group_arn == group).then_some(weights)
-}
-
-/// `actions` with the forward action pointed at the one group `weights` gives weight (order kept), as a network
-/// load balancer's forward action takes a single target group; `None` unless exactly one has weight.
-fn pointed(actions: &[Action], weights: &[Weight]) -> Option<Vec<Action>> {
-    let mut serving = weights.iter().filter(|w| w.weight > 0);
-    let (Some(target), None) = (serving.next(), serving.next()) else { return None };
-    Some(
-        actions
-            .iter()
-            .map(|action| match is_forward(action) {
-                true => Action::builder()
-                    .r#type(ActionTypeEnum::Forward)
-                    .set_order(action.order())
-                    .target_group_arn(&target.group_arn)
-                    .build(),
-                false => action.clone(),
-            })
-            .collect(),
-    )
-}
-
-/// `actions` with the forward action's target groups replaced by `weights` (stickiness and order kept).
-fn reweighted(actions: &[Action], weights: &[Weight]) -> Vec<Action> {
-    actions
-        .iter()
-        .map(|action| {
-            if !is_forward(action) {
-                return action.clone();
-            }
-            let tuples = weights
-                .iter()
-                .map(|w| TargetGroupTuple::builder().target_group_arn(&w.group_arn).weight(w.weight as i32).build())
-                .collect();
-            let config = ForwardActionConfig::builder()
-                .set_target_groups(Some(tuples))
-                .set_target_group_stickiness_config(
-                    action.forward_config().and_then(|c| c.target_group_stickiness_config()).cloned(),
-                )
-                .build();
-            Action::builder().r#type(ActionTypeEnum::Forward).set_order(action.order()).forward_config(config).build()
-        })
-        .collect()
-}
-
-impl crate::ports::Zonal for ElbClient {}
-
+/// Auto Scaling: not modelled yet (every call answers "not modelled").
 impl crate::ports::Fleet for ElbClient {}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const A: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a/1";
-    const B: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/b/2";
-
-    fn simple_forward(arn: &str) -> Action {
-        Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(arn).order(2).build()
-    }
-
-    #[test]
-    fn a_single_group_forward_is_pointed_at_the_one_group_with_weight() {
-        let pointed = pointed(&[simple_forward(A)], &[Weight::new(A, 0), Weight::new(B, 1)]).unwrap();
-        assert_eq!(pointed[0].target_group_arn(), Some(B));
-        assert_eq!(pointed[0].order(), Some(2));
-        assert!(pointed[0].forward_config().is_none());
-        assert!(super::pointed(&[simple_forward(A)], &[Weight::new(A, 1), Weight::new(B, 1)]).is_none());
-    }
-
-    #[test]
-    fn a_plain_forward_action_counts_as_weight_one() {
-        let actions = [simple_forward(A)];
-        assert_eq!(forward_weights(&actions, A), Some(vec![Weight::new(A, 1)]));
-        assert_eq!(forward_weights(&actions, B), None);
-    }
-
-    #[test]
-    fn reweighting_keeps_other_actions_and_the_order() {
-        let auth = Action::builder().r#type(ActionTypeEnum::AuthenticateOidc).order(1).build();
-        let out = reweighted(&[auth.clone(), simple_forward(A)], &[Weight::new(A, 0), Weight::new(B, 1)]);
-        assert_eq!(out[0], auth);
-        assert_eq!(out[1].order(), Some(2));
-        assert_eq!(out[1].target_group_arn(), None);
-        assert_eq!(forward_weights(&out, A), Some(vec![Weight::new(A, 0), Weight::new(B, 1)]));
-    }
-}

@@ -1,0 +1,58 @@
+//! The zonal actions of a load balancer: [`super::evacuate`] a failing zone with ARC zonal shift,
+//! [`return_zone`] it when it recovers; [`facts`] is what they read. This file dispatches a per-zone alarm and
+//! the `evacuate-zone` and `return-zone` commands to them.
+
+use failover_core::ledger::Ledger;
+use failover_core::report::Report;
+
+use super::evacuate::{self, Options, ZoneSignal};
+use super::Ctx;
+use crate::command::Command;
+use crate::config::Failback;
+use crate::ports::LoadBalancer;
+use crate::route::AlarmRoute;
+
+pub mod facts;
+pub mod readiness;
+pub mod reports;
+pub mod return_zone;
+pub mod status;
+
+/// A per-zone alarm: ALARM evacuates the zone ([`evacuate`]), OK returns it ([`return_zone`]).
+/// `owed`: a retry of the event whose notification was not published publishes what it did ([`reports`]).
+pub async fn on_alarm<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &AlarmRoute, owed: bool) -> Vec<Report> {
+    let Some(zonal) = &route.zone else { return Vec::new() };
+    let dry_run = ctx.config.common.dry_run;
+    if route.recovered {
+        let ask = return_zone::Return {
+            load_balancer: &zonal.load_balancer,
+            zone: Some(&zonal.zone),
+            dry_run,
+            mode: ctx.config.failback,
+            owed,
+        };
+        return return_zone::run(ctx, ask).await;
+    }
+    let why = format!("{} is in ALARM", ctx.trigger.strip_prefix("alarm ").unwrap_or(ctx.trigger));
+    let signal = ZoneSignal { load_balancer: zonal.load_balancer.clone(), zone: zonal.zone.clone(), why };
+    let options = Options { expires_minutes: None, alarm_arn: Some(route.alarm_arn.clone()), owed };
+    evacuate::evacuate_with(ctx, &signal, dry_run, &options).await
+}
+
+/// `evacuate-zone` (the alarm's guards; `"force": true` only acts while automation is paused) and `return-zone`
+/// (this function's shifts only).
+pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, command: &Command, dry_run: bool) -> Vec<Report> {
+    match command {
+        Command::EvacuateZone { load_balancer, zone, expires_minutes } => {
+            let why = "requested by a person".to_owned();
+            let signal = ZoneSignal { load_balancer: load_balancer.clone(), zone: zone.clone(), why };
+            let options = Options { expires_minutes: *expires_minutes, alarm_arn: None, owed: false };
+            evacuate::evacuate_with(ctx, &signal, dry_run, &options).await
+        }
+        Command::ReturnZone { load_balancer } => {
+            let ask = return_zone::Return { load_balancer, zone: None, dry_run, mode: Failback::Auto, owed: false };
+            return_zone::run(ctx, ask).await
+        }
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,173 @@
+//! What the zonal actions ([`crate::actions::evacuate`], [`super::return_zone`], `status`) read: a load balancer's
+//! ledger (resource `load-balancer:<ARN>`, records `zonal-shift#<invocation>` of the shifts this function
+//! started, `deferred#<shift>` of the shifts it deferred to), and the capacity of its opted-in target groups
+//! by zone (`DescribeLoadBalancers`/`DescribeTargetGroups`, `DescribeTags`, `DescribeTargetHealth`,
+//! `DescribeTargetGroupAttributes`, and one `DescribeInstances` for the zones of instance targets: ELB gives
+//! no zone for them).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use failover_core::ledger::{Ledger, Record, Snapshot, State};
+use failover_core::report::Report;
+use serde_json::Value;
+
+use crate::actions::ledger::{self, open};
+use crate::actions::Ctx;
+use crate::decide::zonal::GroupZones;
+use crate::model::{Balancer, ManagedResource, ShiftKind};
+use crate::ports::LoadBalancer;
+use crate::report;
+
+/// The ledger's name of a load balancer.
+pub fn resource(load_balancer: &str) -> String {
+    format!("load-balancer:{load_balancer}")
+}
+
+/// The key of the record of one zonal shift this function started: when and by which invocation (a key is
+/// never reused while its record is kept, and a retry of the invocation may start another).
+pub fn shift_key(owner: &str, now: i64) -> String {
+    format!("zonal-shift#{now}-{owner}")
+}
+
+/// The key of the record of a shift someone else started that this function deferred to (notified once).
+pub fn deferred_key(shift: &crate::model::ActiveShift) -> String {
+    let id = shift.id.clone().unwrap_or_else(|| {
+        format!("{:?}-{}-{}", shift.kind, shift.away_from, shift.started_at.unwrap_or_default()).to_lowercase()
+    });
+    format!("deferred#{id}")
+}
+
+/// One shift this function started, as its ledger record says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OurShift<'a> {
+    pub record: &'a Record,
+    /// `None` while pending (the call may or may not have been made).
+    pub id: Option<&'a str>,
+    pub zone: &'a str,
+    pub az_id: &'a str,
+}
+
+/// The open `zonal-shift#` records of the load balancer's ledger.
+pub fn our_shifts(snapshot: &Snapshot) -> Vec<OurShift<'_>> {
+    snapshot
+        .records
+        .iter()
+        .filter(|r| open(r) && r.key.starts_with("zonal-shift#"))
+        .map(|r| {
+            let text = |key: &str| r.data.get(key).and_then(Value::as_str);
+            OurShift {
+                record: r,
+                id: text("shift_id").filter(|_| r.state == State::Done),
+                zone: text("zone").unwrap_or_default(),
+                az_id: text("az_id").unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// The ids of the shifts this function started and has not seen end.
+pub fn our_ids(snapshot: &Snapshot) -> BTreeSet<String> {
+    our_shifts(snapshot).iter().filter_map(|s| s.id.map(str::to_owned)).collect()
+}
+
+/// Shifts an interrupted run started without recording their id: a `zonal-shift#` record left pending (the run
+/// died after `StartZonalShift`) or abandoned (the call timed out after ARC took it), without a shift id, and an
+/// active zonal shift away from its AZ ID with its very comment that no other record claims. Each with its id.
+pub fn interrupted<'s>(snapshot: &'s Snapshot, resource: &ManagedResource) -> Vec<(&'s Record, String)> {
+    let claimed = our_ids(snapshot);
+    snapshot
+        .records
+        .iter()
+        .filter(|r| matches!(r.state, State::Pending | State::Abandoned) && r.key.starts_with("zonal-shift#"))
+        .filter(|r| r.data.get("shift_id").is_none())
+        .filter_map(|r| {
+            let text = |key: &str| r.data.get(key).and_then(Value::as_str);
+            let shift = resource.shifts.iter().find(|s| {
+                s.kind == ShiftKind::ZonalShift
+                    && Some(s.away_from.as_str()) == text("az_id")
+                    && s.comment.as_deref() == text("comment")
+                    && s.id.as_ref().is_some_and(|id| !claimed.contains(id))
+            })?;
+            Some((r, shift.id.clone()?))
+        })
+        .collect()
+}
+
+impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
+    /// The load balancer's ledger, once nobody holds it.
+    pub async fn lb_snapshot(&self, load_balancer: &str, action: &str) -> Result<Snapshot, Report> {
+        let resource = resource(load_balancer);
+        for attempt in 0..ledger::HELD_TRIES {
+            if attempt > 0 {
+                tokio::time::sleep(ledger::HELD_WAIT).await;
+            }
+            let snapshot = match self.session.read(&resource).await {
+                Ok(snapshot) => snapshot,
+                Err(e) => return Err(report::failed(Some(load_balancer), action, &e, "reading the ledger")),
+            };
+            if snapshot.held().is_none() {
+                return Ok(snapshot);
+            }
+        }
+        Err(failover_core::ledger::busy(crate::FUNCTION, &resource, action, ledger::HELD_TRIES, None))
+    }
+
+    /// The load balancer's opted-in target groups, their targets placed in zones, and their floors. `Err`:
+    /// what failed, for the failure report.
+    pub async fn zonal_groups(
+        &self,
+        balancer: &Balancer,
+    ) -> Result<Vec<GroupZones>, (failover_core::aws::AwsError, &'static str)> {
+        let tagged = if balancer.groups.is_empty() {
+            Vec::new()
+        } else {
+            self.lb.tags(&balancer.groups).await.map_err(|e| (e, "reading the target groups' tags"))?
+        };
+        let mut groups = Vec::new();
+        for (arn, tags) in tagged {
+            if !tags.is_some_and(|t| failover_core::tags::opted_in(&t, self.opt_in_key())) {
+                continue;
+            }
+            let Some(targets) = self.lb.target_health(&arn).await.map_err(|e| (e, "reading target health"))? else {
+                continue;
+            };
+            let thresholds =
+                self.lb.health_thresholds(&arn).await.map_err(|e| (e, "reading the group's health thresholds"))?;
+            let floor = match thresholds {
+                Some(t) => self.floor().with_group((&t).into()),
+                None => self.floor(),
+            };
+            groups.push((arn, targets, floor));
+        }
+        let instances: Vec<String> = groups
+            .iter()
+            .flat_map(|(_, targets, _)| targets.iter())
+            .filter(|t| t.target.id.starts_with("i-"))
+            .map(|t| t.target.id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let zones: BTreeMap<String, String> = if instances.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.lb.instance_zones(&instances).await.map_err(|e| (e, "reading the instances' zones"))?
+        };
+        Ok(groups
+            .into_iter()
+            .map(|(arn, targets, floor)| {
+                let targets = targets
+                    .into_iter()
+                    .map(|t| {
+                        let zone = if t.target.id.starts_with("i-") {
+                            zones.get(&t.target.id).cloned()
+                        } else {
+                            t.target.availability_zone.clone()
+                        };
+                        (t, zone)
+                    })
+                    .collect();
+                GroupZones { arn, targets, floor }
+            })
+            .collect())
+    }
+}

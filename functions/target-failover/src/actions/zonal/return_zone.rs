@@ -1,0 +1,136 @@
+//! Return a zone: cancel the zonal shifts this function started on a load balancer (its ledger's open
+//! `zonal-shift#` records with a shift id), for one zone (the zonal alarm's OK) or all (`return-zone`), and close
+//! their records. A shift the ledger does not know (a person's, a practice run, AWS's autoshift) is never
+//! cancelled. `CancelZonalShift` answering that the shift is no longer active (it expired, or someone cancelled
+//! it) closes the record and says so. `FAILBACK=manual`: an alarm's OK notifies the `return-zone` command instead.
+
+use failover_core::ledger::{Ledger, Settle, Snapshot, State};
+use failover_core::notify::Severity;
+use failover_core::outcome::Outcome;
+use failover_core::report::Report;
+use serde_json::{json, Value};
+
+use super::facts::{self, our_shifts, OurShift};
+use super::reports::{balancer_name, return_command, returned};
+use crate::actions::ledger::{Again, BEGIN_TRIES, CLOSED_EVENT_AT};
+use crate::actions::Ctx;
+use crate::config::Failback;
+use crate::ports::LoadBalancer;
+use crate::report::{self, action};
+
+/// Which of our shifts to cancel: those away from this zone (name or AZ ID), or all.
+#[derive(Debug, Clone, Copy)]
+pub struct Return<'a> {
+    pub load_balancer: &'a str,
+    pub zone: Option<&'a str>,
+    pub dry_run: bool,
+    /// `Manual`: notify the command instead of cancelling (an alarm's OK with `FAILBACK=manual`).
+    pub mode: Failback,
+    /// A retry of an alarm event whose notification was not published: the shifts this very event cancelled
+    /// are notified again.
+    pub owed: bool,
+}
+
+pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, ask: Return<'_>) -> Vec<Report> {
+    let lb = ask.load_balancer;
+    for _ in 0..BEGIN_TRIES {
+        let snapshot = match ctx.lb_snapshot(lb, action::CANCEL_ZONAL_SHIFT).await {
+            Ok(snapshot) => snapshot,
+            Err(report) => return vec![report],
+        };
+        if let Ok(report) = once(ctx, ask, &snapshot).await {
+            return vec![report];
+        }
+    }
+    let resource = facts::resource(lb);
+    vec![failover_core::ledger::busy(crate::FUNCTION, &resource, action::CANCEL_ZONAL_SHIFT, BEGIN_TRIES, None)]
+}
+
+async fn once<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    ask: Return<'_>,
+    snapshot: &Snapshot,
+) -> Result<Report, Again> {
+    let lb = ask.load_balancer;
+    let name = balancer_name(lb);
+    let ours: Vec<OurShift<'_>> = our_shifts(snapshot)
+        .into_iter()
+        .filter(|s| s.id.is_some() && ask.zone.is_none_or(|z| z == s.zone || z == s.az_id))
+        .collect();
+    let which = ask.zone.map_or_else(|| "any zone".to_owned(), |z| format!("zone {z}"));
+    if ours.is_empty() {
+        let closed = owed(ctx, ask, snapshot);
+        if !closed.is_empty() {
+            return Ok(returned(lb, &which, &closed));
+        }
+        let reason = format!("no zonal shift this function started is active away from {which} of {lb}");
+        return Ok(report::skipped(Some(lb), action::NONE, reason));
+    }
+    let list = ours.iter().map(|s| format!("{} away from {} ({})", s.id.unwrap_or_default(), s.zone, s.az_id));
+    let list = list.collect::<Vec<_>>().join(", ");
+    let details = json!({"load_balancer": lb, "shifts": ours.iter().map(|s| json!({
+        "shift_id": s.id, "zone": s.zone, "az_id": s.az_id, "trigger": s.record.trigger})).collect::<Vec<_>>()});
+    let about =
+        |outcome, severity, title: String| report::about(lb, action::CANCEL_ZONAL_SHIFT, outcome, severity, title);
+    if ask.mode == Failback::Manual {
+        return Ok(about(Outcome::Info, Severity::Info, format!("{name}: ready to return {which}"))
+            .summary(format!(
+                "The zonal signal of {which} of {lb} is OK again; FAILBACK=manual, so the zonal shift stays until a \
+                 person returns the zone: {list}."
+            ))
+            .details(details)
+            .steps([format!("Return the zone with the manual command {}", return_command(lb))]));
+    }
+    if ask.dry_run {
+        return Ok(about(Outcome::DryRun, Severity::Info, format!("{name}: would return {which}"))
+            .summary(format!("Dry run: would cancel {list}. Nothing was changed."))
+            .details(details));
+    }
+    let planned = format!("cancel {list}");
+    if let Err(refusal) = ctx.begin(snapshot, &[], action::CANCEL_ZONAL_SHIFT, &planned).await? {
+        return Ok(refusal);
+    }
+    let mut settle: Vec<Settle> = Vec::new();
+    let mut failure = None;
+    for shift in &ours {
+        match ctx.lb.cancel_shift(shift.id.unwrap_or_default()).await {
+            Ok(active) => {
+                let mut closing = ctx.closing(shift.record);
+                let mut data = closing.data.take().unwrap_or_else(|| shift.record.data.clone());
+                data["ended"] = json!(if active { "cancelled" } else { "had already ended" });
+                settle.push(closing.with_data(data));
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    let ended = ctx.session.end(&snapshot.resource, &settle, &[]).await;
+    if let Some(e) = failure {
+        return Ok(report::failed(Some(lb), action::CANCEL_ZONAL_SHIFT, &e, "cancelling the zonal shift"));
+    }
+    if let Err(e) = ended {
+        let doing = "recording the return in the ledger (the shift was cancelled)";
+        return Ok(report::failed(Some(lb), action::CANCEL_ZONAL_SHIFT, &e, doing));
+    }
+    let closed: Vec<&Value> = settle.iter().filter_map(|s| s.data.as_ref()).collect();
+    Ok(returned(lb, &which, &closed))
+}
+
+/// The data of our records this very event closed (stamped `closed_event_at`), when its retry owes their
+/// notification.
+fn owed<'s, L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    ask: Return<'_>,
+    snapshot: &'s Snapshot,
+) -> Vec<&'s Value> {
+    let Some(at) = ctx.event_at.filter(|_| ask.owed) else { return Vec::new() };
+    snapshot
+        .records
+        .iter()
+        .filter(|r| r.state == State::Closed && r.key.starts_with("zonal-shift#"))
+        .filter(|r| r.data.get(CLOSED_EVENT_AT).and_then(Value::as_i64) == Some(at))
+        .map(|r| &r.data)
+        .collect()
+}

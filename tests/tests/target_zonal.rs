@@ -1,0 +1,500 @@
+//! target-failover's zone evacuation (issue 14, signal 1: per-zone load balancer alarms, and the
+//! `evacuate-zone`/`return-zone` commands) against the local AWS: each test builds the shop's load balancer
+//! over two zones, an opted-in group of instances in both, and asserts what ARC shows afterwards (through
+//! GetManagedResource), the ledger, that no target was touched, and the one notification.
+
+mod shop;
+
+use aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum;
+use failover_core::outcome::Outcome;
+use integration_tests::Received;
+use serde_json::{json, Value};
+use shop::{assert_status, outcomes, Shop, OPT_IN};
+use target_failover::adapters::ElbClient;
+use target_failover::model::{ActiveShift, ManagedResource};
+use target_failover::ports::Zonal;
+
+/// The shop, its load balancer opted in (and registered with ARC unless told otherwise), one opted-in group
+/// with `in_a` instances in the first zone and `in_b` in the second, all healthy.
+struct Site {
+    shop: Shop,
+    group: String,
+    a: Vec<String>,
+    b: Vec<String>,
+    /// (name, AZ ID) of the load balancer's two zones.
+    zone_a: (String, String),
+    zone_b: (String, String),
+    elb: ElbClient,
+}
+
+impl Site {
+    async fn new(in_a: usize, in_b: usize, registered: bool) -> Self {
+        let mut shop = Shop::new().await;
+        let elb = ElbClient::from_sdk(&shop.account.sdk);
+        let balancer = elb.balancer(&shop.lb).await.expect("describe").expect("the shop's load balancer");
+        let ids = elb.zone_ids().await.expect("zone ids");
+        let zone = |i: usize| (balancer.zones[i].clone(), ids[&balancer.zones[i]].clone());
+        let (zone_a, zone_b) = (zone(0), zone(1));
+        let a = shop.account.instances_in(&zone_a.0, in_a);
+        let b = shop.account.instances_in(&zone_b.0, in_b);
+        let all: Vec<String> = a.iter().chain(&b).cloned().collect();
+        let group = shop.group("web", TargetTypeEnum::Instance, true, &all).await;
+        shop.set_health(&group, &all.iter().collect::<Vec<_>>(), "healthy");
+        shop.listener(&[(group.as_str(), 1)]).await;
+        shop.tag(&shop.lb.clone(), OPT_IN, "true").await;
+        if registered {
+            shop.account.register_with_arc(&shop.lb, true).await;
+        }
+        Site { shop, group, a, b, zone_a, zone_b, elb }
+    }
+
+    fn dimensions(&self, zone: &str) -> Value {
+        let lb = &self.shop.lb[self.shop.lb.find(":loadbalancer/").expect("an LB ARN") + 14..];
+        json!({"LoadBalancer": lb, "AvailabilityZone": zone})
+    }
+
+    fn alarm(&self, name: &str, state: &str, zone: &str) -> Value {
+        let previous = if state == "OK" { "ALARM" } else { "OK" };
+        self.shop.alarm_eventbridge(name, state, previous, self.dimensions(zone))
+    }
+
+    /// The default app's answer to the alarm `web-5xx-a` about the first zone.
+    async fn alarm_a(&self, state: &str) -> failover_core::response::Response {
+        self.shop.app(&[]).handle(self.alarm("web-5xx-a", state, &self.zone_a.0)).await.expect("handled")
+    }
+
+    async fn resource(&self) -> ManagedResource {
+        self.elb.managed_resource(&self.shop.lb).await.expect("get managed resource").expect("registered")
+    }
+
+    async fn shifts(&self) -> Vec<ActiveShift> {
+        self.resource().await.shifts
+    }
+
+    async fn shift_ids(&self) -> Vec<Option<String>> {
+        self.shifts().await.into_iter().map(|s| s.id).collect()
+    }
+
+    /// Every target is still registered, as it was.
+    async fn untouched(&self) {
+        let health = self.shop.health(&self.group).await;
+        assert_eq!(health.len(), self.a.len() + self.b.len(), "{health:?}");
+        assert!(health.values().all(|s| s != "draining"), "{health:?}");
+    }
+
+    async fn ledger(&self) -> Vec<(String, String, Value)> {
+        let items = self.shop.items(&format!("load-balancer:{}", self.shop.lb)).await;
+        items
+            .into_iter()
+            .map(|(key, item)| {
+                let state = item.get("state").and_then(Value::as_str).unwrap_or_default().to_owned();
+                (key, state, item.get("data").cloned().unwrap_or(Value::Null))
+            })
+            .collect()
+    }
+
+    async fn one_notification(&self) -> Received {
+        let mut received = self.shop.received().await;
+        assert_eq!(received.len(), 1, "{:?}", outcomes(&received));
+        received.remove(0)
+    }
+}
+
+fn summary(received: &Received) -> String {
+    received.body()["summary"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_per_zone_alarm_evacuates_the_zone_and_its_ok_returns_it() {
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app(&[]);
+    let (zone, az_id) = site.zone_a.clone();
+
+    let response = app.handle(site.alarm("web-5xx-a", "ALARM", &zone)).await.expect("handled");
+
+    assert_status(&response, Outcome::Succeeded);
+    let shifts = site.shifts().await;
+    let [shift] = shifts.as_slice() else { panic!("one shift: {shifts:?}") };
+    assert_eq!(shift.away_from, az_id);
+    assert!(shift.applied);
+    assert_eq!(shift.comment.as_deref(), Some(format!("failover: alarm web-5xx-a ({zone})").as_str()));
+    assert_eq!(site.resource().await.applied_weights.get(&az_id), Some(&0.0));
+    site.untouched().await;
+    let note = site.one_notification().await;
+    assert_eq!(
+        (note.attribute("outcome"), note.attribute("severity"), note.attribute("action")),
+        ("succeeded", "critical", "zonal-shift")
+    );
+    let body = note.body();
+    assert_eq!(body["details"]["shift_id"].as_str(), shift.id.as_deref());
+    assert_eq!(body["details"]["az_id"], json!(az_id));
+    assert_eq!(body["details"]["counts"][0]["healthy_outside"], 2);
+    assert!(summary(&note).contains(&zone), "{body}");
+    let incident = &site.shop.lb[site.shop.lb.find("loadbalancer/").expect("an LB ARN")..];
+    assert_eq!(body["incident_id"], json!(format!("target-failover/{incident}")));
+    let ledger = site.ledger().await;
+    let [(key, state, data)] = ledger.as_slice() else { panic!("one record: {ledger:?}") };
+    assert!(key.starts_with("zonal-shift#") && state == "done", "{ledger:?}");
+    assert_eq!(data["shift_id"].as_str(), shift.id.as_deref());
+    assert_eq!(data["alarm_arn"], json!(site.shop.alarm_arn("web-5xx-a")));
+
+    let response = app.handle(site.alarm("web-5xx-a", "OK", &zone)).await.expect("handled");
+
+    assert_status(&response, Outcome::Succeeded);
+    assert!(site.shifts().await.is_empty(), "the shift is cancelled");
+    let id = shift.id.clone().expect("an id");
+    assert!(!site.elb.cancel_shift(&id).await.expect("cancel again"), "no longer active: CANCELED");
+    let note = site.one_notification().await;
+    assert_eq!((note.attribute("outcome"), note.attribute("action")), ("succeeded", "cancel-zonal-shift"));
+    assert!(summary(&note).contains(&id), "{}", summary(&note));
+    let ledger = site.ledger().await;
+    assert_eq!(ledger[0].1, "closed", "{ledger:?}");
+    assert_eq!(ledger[0].2["ended"], "cancelled");
+    site.untouched().await;
+}
+
+#[tokio::test]
+async fn with_failback_manual_the_ok_asks_for_return_zone_and_cancels_nothing() {
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app(&[("FAILBACK", "manual")]);
+    let zone = site.zone_a.0.clone();
+    app.handle(site.alarm("web-5xx-a", "ALARM", &zone)).await.expect("handled");
+    let _ = site.shop.received().await;
+
+    let response = app.handle(site.alarm("web-5xx-a", "OK", &zone)).await.expect("handled");
+
+    assert_status(&response, Outcome::Info);
+    assert_eq!(site.shifts().await.len(), 1, "the shift stays");
+    let note = site.one_notification().await;
+    assert_eq!((note.attribute("severity"), note.attribute("action")), ("info", "cancel-zonal-shift"));
+    assert!(note.body()["next_steps"].to_string().contains("return-zone"), "{}", note.body());
+}
+
+#[tokio::test]
+async fn an_active_autoshift_away_from_the_failing_zone_is_deferred_to_once() {
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app(&[]);
+    let (zone, az_id) = site.zone_a.clone();
+    site.shop.account.autoshift(&az_id, true, &[&site.shop.lb]);
+
+    let response = app.handle(site.alarm("web-5xx-a", "ALARM", &zone)).await.expect("handled");
+
+    assert_status(&response, Outcome::Info);
+    let shifts = site.shifts().await;
+    assert_eq!(shifts.len(), 1, "no shift started: {shifts:?}");
+    assert_eq!(shifts[0].kind, target_failover::model::ShiftKind::Autoshift);
+    site.untouched().await;
+    let note = site.one_notification().await;
+    assert_eq!(
+        (note.attribute("outcome"), note.attribute("severity"), note.attribute("action")),
+        ("info", "info", "zonal-shift")
+    );
+    assert!(summary(&note).contains("autoshift"), "{}", summary(&note));
+
+    // Another alarm about the same zone, while the same autoshift is active: logged, not notified again.
+    let response = app.handle(site.alarm("web-unhealthy-a", "ALARM", &zone)).await.expect("handled");
+    assert_status(&response, Outcome::Skipped);
+    assert!(site.shop.received().await.is_empty());
+    assert_eq!(site.shifts().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_persons_shift_away_from_another_zone_refuses_naming_both_zones_and_the_ok_cancels_nothing() {
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app(&[]);
+    let other = site.shop.account.shift_by_others(&site.shop.lb, &site.zone_b.1, "ZONAL_SHIFT");
+
+    let response = app.handle(site.alarm("web-5xx-a", "ALARM", &site.zone_a.0)).await.expect("handled");
+
+    assert_status(&response, Outcome::Refused);
+    assert_eq!(site.shift_ids().await, vec![Some(other.clone())]);
+    site.untouched().await;
+    let note = site.one_notification().await;
+    assert_eq!((note.attribute("outcome"), note.attribute("action")), ("refused", "zonal-shift"));
+    let text = summary(&note);
+    assert!(text.contains(&site.zone_a.0) && text.contains(&site.zone_b.0), "{text}");
+
+    // The zone recovers: the person's shift is not this function's, so it stays.
+    let response = app.handle(site.alarm("web-5xx-a", "OK", &site.zone_a.0)).await.expect("handled");
+    assert_status(&response, Outcome::Skipped);
+    assert_eq!(site.shift_ids().await, vec![Some(other)]);
+    assert!(site.shop.received().await.is_empty());
+}
+
+#[tokio::test]
+async fn the_last_healthy_zone_is_never_evacuated() {
+    let site = Site::new(2, 2, true).await;
+    site.shop.set_health(&site.group, &site.b.iter().collect::<Vec<_>>(), "unhealthy");
+
+    let response = site.alarm_a("ALARM").await;
+
+    assert_status(&response, Outcome::Refused);
+    assert!(site.shifts().await.is_empty());
+    let note = site.one_notification().await;
+    let text = summary(&note);
+    assert!(text.contains("last healthy zone") && text.contains("0 healthy outside"), "{text}");
+    assert!(site.ledger().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_zone_whose_loss_breaks_the_floor_is_refused_with_the_numbers() {
+    let site = Site::new(3, 1, true).await;
+
+    let response = site.alarm_a("ALARM").await;
+
+    assert_status(&response, Outcome::Refused);
+    assert!(site.shifts().await.is_empty());
+    let text = summary(&site.one_notification().await);
+    assert!(text.contains("1 healthy outside") && text.contains("2 required / 4 registered"), "{text}");
+}
+
+#[tokio::test]
+async fn a_load_balancer_not_registered_with_arc_is_refused_with_the_command_that_registers_it() {
+    let site = Site::new(2, 2, false).await;
+
+    let response = site.alarm_a("ALARM").await;
+
+    assert_status(&response, Outcome::Refused);
+    assert_eq!(site.elb.managed_resource(&site.shop.lb).await.expect("get"), None);
+    site.untouched().await;
+    let note = site.one_notification().await;
+    assert_eq!((note.attribute("severity"), note.attribute("action")), ("warning", "zonal-shift"));
+    let steps = note.body()["next_steps"].to_string();
+    assert!(
+        steps.contains("aws elbv2 modify-load-balancer-attributes")
+            && steps.contains(&site.shop.lb)
+            && steps.contains("Key=zonal_shift.config.enabled,Value=true"),
+        "{steps}"
+    );
+}
+
+#[tokio::test]
+async fn a_load_balancer_not_opted_in_is_skipped_without_an_arc_call() {
+    let site = Site::new(2, 2, true).await;
+    site.shop.tag(&site.shop.lb, OPT_IN, "false").await;
+    let (app, calls) = site.shop.counted_app(&[]);
+
+    let response = app.handle(site.alarm("web-5xx-a", "ALARM", &site.zone_a.0)).await.expect("handled");
+
+    assert_status(&response, Outcome::Skipped);
+    assert!(site.shifts().await.is_empty());
+    assert!(site.shop.received().await.is_empty());
+    let called = shop::calls(calls);
+    assert!(!called.iter().any(|(name, _)| *name == "managed_resource" || *name == "start_shift"), "{called:?}");
+}
+
+#[tokio::test]
+async fn faults_on_each_zonal_call_fail_the_event_for_a_retry_and_start_nothing() {
+    for call in ["managed_resource", "zone_ids", "balancer", "instance_zones", "start_shift"] {
+        let site = Site::new(2, 2, true).await;
+        let (app, _, fail) = site.shop.flaky_app(&[]);
+        fail.lock().unwrap().insert(call, 1);
+        let alarm = site.alarm("web-5xx-a", "ALARM", &site.zone_a.0);
+
+        assert!(app.handle(alarm.clone()).await.is_err(), "{call}: a transient failure is retried");
+
+        assert!(site.shifts().await.is_empty(), "{call}");
+        let note = site.one_notification().await;
+        assert_eq!((note.attribute("outcome"), note.attribute("action")), ("failed", "zonal-shift"), "{call}");
+        // Lambda's retry of the same event evacuates.
+        let response = app.handle(alarm).await.expect("the retry");
+        assert_status(&response, Outcome::Succeeded);
+        assert_eq!(site.shifts().await.len(), 1, "{call}");
+    }
+}
+
+#[tokio::test]
+async fn a_fault_on_cancel_keeps_the_record_open_and_the_retry_returns_the_zone() {
+    let site = Site::new(2, 2, true).await;
+    let (app, _, fail) = site.shop.flaky_app(&[]);
+    let zone = site.zone_a.0.clone();
+    app.handle(site.alarm("web-5xx-a", "ALARM", &zone)).await.expect("evacuated");
+    let _ = site.shop.received().await;
+    fail.lock().unwrap().insert("cancel_shift", 1);
+    let ok = site.alarm("web-5xx-a", "OK", &zone);
+
+    assert!(app.handle(ok.clone()).await.is_err());
+    assert_eq!(site.shifts().await.len(), 1);
+    assert_eq!(site.ledger().await[0].1, "done");
+    let note = site.one_notification().await;
+    assert_eq!((note.attribute("outcome"), note.attribute("action")), ("failed", "cancel-zonal-shift"));
+
+    assert_status(&app.handle(ok).await.expect("the retry"), Outcome::Succeeded);
+    assert!(site.shifts().await.is_empty());
+    assert_eq!(site.ledger().await[0].1, "closed");
+}
+
+#[tokio::test]
+async fn evacuate_zone_by_az_id_dry_run_changes_nothing_then_evacuates_and_return_zone_cancels() {
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app(&[]);
+    let (zone, az_id) = site.zone_b.clone();
+    let command = |dry_run: bool| {
+        json!({"command": "evacuate-zone", "load_balancer_arn": site.shop.lb, "zone": az_id,
+               "expires_minutes": 30, "dry_run": dry_run})
+    };
+
+    let response = app.handle(command(true)).await.expect("handled");
+
+    assert_status(&response, Outcome::DryRun);
+    assert!(site.shifts().await.is_empty());
+    assert!(site.ledger().await.is_empty());
+    assert!(summary(&site.one_notification().await).contains("Nothing was changed"));
+
+    let response = app.handle(command(false)).await.expect("handled");
+
+    assert_status(&response, Outcome::Succeeded);
+    let shifts = site.shifts().await;
+    let [shift] = shifts.as_slice() else { panic!("one shift: {shifts:?}") };
+    assert_eq!(shift.away_from, az_id);
+    assert_eq!(shift.expires_at.zip(shift.started_at).map(|(e, s)| e - s), Some(30 * 60));
+    let note = site.one_notification().await;
+    assert!(summary(&note).contains(&format!("{zone} ({az_id})")), "{}", summary(&note));
+
+    let back = json!({"command": "return-zone", "load_balancer_arn": site.shop.lb});
+    let response = app.handle(back.clone()).await.expect("handled");
+
+    assert_status(&response, Outcome::Succeeded);
+    assert!(site.shifts().await.is_empty());
+    assert_eq!(site.one_notification().await.attribute("action"), "cancel-zonal-shift");
+    // Nothing of ours is left: a second return-zone does nothing.
+    assert_status(&app.handle(back).await.expect("handled"), Outcome::Skipped);
+    site.untouched().await;
+}
+
+#[tokio::test]
+async fn return_zone_leaves_a_persons_shift_alone() {
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app(&[]);
+    let person = site.shop.account.shift_by_others(&site.shop.lb, &site.zone_a.1, "ZONAL_SHIFT");
+
+    let back = json!({"command": "return-zone", "load_balancer_arn": site.shop.lb});
+    assert_status(&app.handle(back).await.expect("handled"), Outcome::Skipped);
+
+    assert_eq!(site.shift_ids().await, vec![Some(person)]);
+}
+
+#[tokio::test]
+async fn evacuate_zone_forced_still_never_evacuates_the_last_healthy_zone() {
+    let site = Site::new(2, 2, true).await;
+    site.shop.set_health(&site.group, &site.a.iter().collect::<Vec<_>>(), "unhealthy");
+    let app = site.shop.app(&[]);
+    let command = json!({"command": "evacuate-zone", "load_balancer_arn": site.shop.lb, "zone": site.zone_b.0,
+                         "force": true});
+
+    let response = app.handle(command).await.expect("handled");
+
+    assert_status(&response, Outcome::Refused);
+    assert!(site.shifts().await.is_empty());
+}
+
+#[tokio::test]
+async fn status_shows_the_zonal_state_of_the_groups_load_balancer_and_whose_shift_it_is() {
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app(&[]);
+    let status = json!({"command": "status", "target_group_arn": site.group});
+    app.handle(site.alarm("web-5xx-a", "ALARM", &site.zone_a.0)).await.expect("evacuated");
+    let _ = site.shop.received().await;
+
+    app.handle(status.clone()).await.expect("status");
+
+    let body = site.one_notification().await.body();
+    let [lb] = body["details"]["zonal"].as_array().expect("a zonal section").as_slice() else { panic!("{body}") };
+    assert_eq!((lb["load_balancer"].as_str(), lb["registered"].as_bool()), (Some(site.shop.lb.as_str()), Some(true)));
+    let shift = &lb["shifts"][0];
+    assert_eq!((shift["zone"].as_str(), shift["ours"].as_bool()), (Some(site.zone_a.0.as_str()), Some(true)));
+    assert_eq!(shift["kind"], "zonal-shift");
+    let text = body["summary"].as_str().unwrap_or_default();
+    assert!(text.contains(&format!("this function's a zonal shift away from {}", site.zone_a.0)), "{text}");
+
+    // Someone else's shift shows as not ours; a load balancer not registered names the command.
+    app.handle(json!({"command": "return-zone", "load_balancer_arn": site.shop.lb})).await.expect("returned");
+    site.shop.account.shift_by_others(&site.shop.lb, &site.zone_b.1, "ZONAL_SHIFT");
+    let _ = site.shop.received().await;
+    app.handle(status.clone()).await.expect("status");
+    let body = site.one_notification().await.body();
+    assert_eq!(body["details"]["zonal"][0]["shifts"][0]["ours"], false, "{body}");
+    site.shop.account.register_with_arc(&site.shop.lb, false).await;
+    app.handle(status).await.expect("status");
+    let body = site.one_notification().await.body();
+    assert_eq!(body["details"]["zonal"][0]["registered"], false, "{body}");
+    assert!(body["next_steps"].to_string().contains("zonal_shift.config.enabled"), "{body}");
+}
+
+#[tokio::test]
+async fn a_shift_an_interrupted_run_started_is_recorded_by_the_retry_and_returned_by_the_ok() {
+    use failover_core::ledger::{Begin, Begun, DynamoLedger, Ledger, Record};
+    let site = Site::new(2, 2, true).await;
+    let (zone, az_id) = site.zone_a.clone();
+    let trigger = "alarm web-5xx-a";
+    let comment = format!("failover: {trigger} ({zone})");
+    // The run that died after StartZonalShift: its pending record, its lease long run out, and its shift.
+    let ledger = DynamoLedger::new(site.shop.account.dynamodb(), site.shop.ledger.clone());
+    let resource = format!("load-balancer:{}", site.shop.lb);
+    let then = failover_core::time::now_secs() - 3600;
+    let snapshot = ledger.read(&resource, then).await.expect("read");
+    let data = json!({"zone": zone, "az_id": az_id, "comment": comment, "trigger": trigger});
+    let record = Record::pending(&resource, "zonal-shift#1-dead", "dead", trigger, then, 86_400).with_data(data);
+    let begin =
+        Begin { owner: "dead", now: then, hold_secs: 60, retention_secs: 86_400, records: &[record], force: false };
+    assert!(matches!(ledger.begin(&snapshot, &begin).await.expect("begin"), Begun::Started { .. }));
+    let id = site.elb.start_shift(&site.shop.lb, &az_id, 60, &comment).await.expect("the dead run's shift");
+    let app = site.shop.app(&[]);
+
+    // Lambda's retry of the event.
+    let response = app.handle(site.alarm("web-5xx-a", "ALARM", &zone)).await.expect("handled");
+
+    assert_status(&response, Outcome::Succeeded);
+    assert_eq!(site.shift_ids().await, vec![Some(id.clone())], "no second shift");
+    let ledger = site.ledger().await;
+    assert_eq!((ledger[0].1.as_str(), ledger[0].2["shift_id"].as_str()), ("done", Some(id.as_str())), "{ledger:?}");
+    let note = site.one_notification().await;
+    assert_eq!((note.attribute("outcome"), note.attribute("action")), ("succeeded", "zonal-shift"));
+    assert!(summary(&note).contains("interrupted run"), "{}", summary(&note));
+
+    assert_status(&app.handle(site.alarm("web-5xx-a", "OK", &zone)).await.expect("handled"), Outcome::Succeeded);
+    assert!(site.shifts().await.is_empty());
+}
+
+#[tokio::test]
+async fn readiness_reports_an_opted_in_load_balancer_not_registered_with_arc_with_its_fix() {
+    let site = Site::new(1, 1, false).await;
+    let app = site.shop.app(&[]);
+
+    app.handle(json!({"command": "readiness"})).await.expect("readiness");
+
+    let note = site.one_notification().await;
+    assert_eq!(note.attribute("severity"), "warning");
+    let body = note.body().to_string();
+    assert!(body.contains("load-balancer-not-registered-with-arc"), "{body}");
+    assert!(body.contains("Key=zonal_shift.config.enabled,Value=true"), "{body}");
+
+    site.shop.account.register_with_arc(&site.shop.lb, true).await;
+    app.handle(json!({"command": "readiness"})).await.expect("readiness");
+    let body = site.one_notification().await.body().to_string();
+    assert!(!body.contains("load-balancer-not-registered-with-arc"), "{body}");
+}
+
+#[tokio::test]
+async fn a_notification_that_could_not_be_published_is_published_once_by_lambdas_retry() {
+    let site = Site::new(2, 2, true).await;
+    let zone = site.zone_a.0.clone();
+    for (state, action) in [("ALARM", "zonal-shift"), ("OK", "cancel-zonal-shift")] {
+        let app = site.shop.app_publishing_after(1);
+        let event = site.alarm("web-5xx-a", state, &zone);
+
+        assert!(app.handle(event.clone()).await.is_err(), "{state}: SNS failed, Lambda retries");
+        assert!(site.shop.received().await.is_empty());
+        let shifts = site.shifts().await.len();
+
+        let retry = app.handle(event.clone()).await.expect("the retry");
+
+        assert_status(&retry, Outcome::Succeeded);
+        assert_eq!(site.shifts().await.len(), shifts, "{state}: nothing changed again");
+        let note = site.one_notification().await;
+        assert_eq!((note.attribute("outcome"), note.attribute("action")), ("succeeded", action), "{state}");
+        assert_status(&app.handle(event).await.expect("another retry"), Outcome::Skipped);
+        assert!(site.shop.received().await.is_empty(), "{state}: once");
+    }
+    assert!(site.shifts().await.is_empty());
+}

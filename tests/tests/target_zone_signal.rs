@@ -1,0 +1,271 @@
+//! Issue 14 on the target group's alarm path, against the local AWS: signal 2 (targets of one zone removed or
+//! failing within the window evacuate the zone instead of draining it further) and deferring to a zonal shift
+//! already in place (nothing deregistered in the zone shifted away). The shop's load balancer spans us-east-1a
+//! and us-east-1b; its group `web` has two instances in us-east-1a and three in us-east-1b, all healthy.
+
+mod shop;
+
+use aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum;
+use failover_core::outcome::Outcome;
+use integration_tests::Received;
+use serde_json::{json, Value};
+use shop::{assert_status, tg_dimension, Shop, OPT_IN};
+use target_failover::adapters::ElbClient;
+use target_failover::model::{ActiveShift, ShiftKind};
+use target_failover::ports::Zonal;
+
+const ZONE_A: &str = "us-east-1a";
+const ZONE_B: &str = "us-east-1b";
+
+/// The shop, its group `web` behind the listener, its instances in us-east-1a and in us-east-1b; the load
+/// balancer opted in, and registered with ARC when `registered`.
+async fn zonal_shop(registered: bool) -> (Shop, String, Vec<String>, Vec<String>) {
+    let mut shop = Shop::new().await;
+    let a = shop.account.instances_in(ZONE_A, 2);
+    let b = shop.account.instances_in(ZONE_B, 3);
+    let all: Vec<String> = a.iter().chain(&b).cloned().collect();
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &all).await;
+    shop.set_health(&web, &all.iter().collect::<Vec<_>>(), "healthy");
+    shop.listener(&[(web.as_str(), 1)]).await;
+    shop.tag(&shop.lb.clone(), OPT_IN, "true").await;
+    if registered {
+        shop.account.register_with_arc(&shop.lb, true).await;
+    }
+    (shop, web, a, b)
+}
+
+/// The AZ ID of a zone name in the shop's account (EC2, through the adapter).
+async fn az_id(shop: &Shop, zone: &str) -> String {
+    let ids = ElbClient::from_sdk(&shop.account.sdk).zone_ids().await.expect("zone ids");
+    ids.get(zone).cloned().unwrap_or_else(|| panic!("no AZ ID for {zone}: {ids:?}"))
+}
+
+/// The shifts ARC applies to the shop's load balancer now (none when it is not registered).
+async fn shifts(shop: &Shop) -> Vec<ActiveShift> {
+    let resource =
+        ElbClient::from_sdk(&shop.account.sdk).managed_resource(&shop.lb).await.expect("get managed resource");
+    resource.map(|r| r.shifts).unwrap_or_default()
+}
+
+/// An instance alarm on one instance (its own alarm, as a per-instance 5xx alarm is).
+fn instance_alarm(shop: &Shop, id: &str) -> Value {
+    shop.alarm_action(&format!("{id}-5xx"), "ALARM", "OK", json!({"InstanceId": id}))
+}
+
+/// (action, outcome) of each entry of a notification (itself when it is one report).
+fn entries(received: &Received) -> Vec<(String, String)> {
+    let body = received.body();
+    match body["details"]["entries"].as_array() {
+        Some(list) => list
+            .iter()
+            .map(|e| (e["action"].as_str().unwrap_or("").to_owned(), e["outcome"].as_str().unwrap_or("").to_owned()))
+            .collect(),
+        None => vec![(received.attribute("action").to_owned(), received.attribute("outcome").to_owned())],
+    }
+}
+
+fn pair(action: &str, outcome: &str) -> (String, String) {
+    (action.to_owned(), outcome.to_owned())
+}
+
+#[tokio::test]
+async fn two_instance_alarms_in_one_zone_within_the_window_evacuate_the_zone_instead_of_draining_further() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    let app = shop.app(&[]);
+
+    let first = app.handle(instance_alarm(&shop, &a[0])).await.unwrap();
+
+    assert_status(&first, Outcome::Succeeded);
+    assert!(!shop.health(&web).await.contains_key(&a[0]), "the first target is removed as before");
+    assert!(shifts(&shop).await.is_empty(), "one target is no zonal failure");
+
+    app.handle(instance_alarm(&shop, &a[1])).await.unwrap();
+
+    assert!(shop.health(&web).await.contains_key(&a[1]), "the second target of the zone stays registered");
+    assert_eq!(shop.health(&web).await.len(), 4);
+    let shifts = shifts(&shop).await;
+    assert_eq!(shifts.len(), 1, "{shifts:?}");
+    assert_eq!(shifts[0].kind, ShiftKind::ZonalShift);
+    assert_eq!(shifts[0].away_from, az_id(&shop, ZONE_A).await);
+    let received = shop.received().await;
+    assert_eq!(received.len(), 2);
+    let second = entries(&received[1]);
+    assert!(second.contains(&pair("zonal-shift", "succeeded")), "{second:?}");
+    assert!(second.contains(&pair("zonal-shift", "info")), "{second:?}");
+    assert!(!second.iter().any(|(action, _)| action == "deregister-targets"), "{second:?}");
+    let body = received[1].body().to_string();
+    assert!(body.contains("2 targets of zone us-east-1a failed or were removed within 10 minutes"), "{body}");
+}
+
+#[tokio::test]
+async fn the_same_two_alarms_in_two_zones_do_not_evacuate_and_both_targets_are_removed() {
+    let (shop, web, a, b) = zonal_shop(true).await;
+    both_removed_as_before(&shop, &web, &a[0], &b[0]).await;
+}
+
+/// Two instance alarms, each removing its target as before: no shift, one deregistration per notification.
+async fn both_removed_as_before(shop: &Shop, web: &str, first: &str, second: &str) {
+    let app = shop.app(&[]);
+    assert_status(&app.handle(instance_alarm(shop, first)).await.unwrap(), Outcome::Succeeded);
+    assert_status(&app.handle(instance_alarm(shop, second)).await.unwrap(), Outcome::Succeeded);
+
+    let health = shop.health(web).await;
+    assert!(!health.contains_key(first) && !health.contains_key(second), "{health:?}");
+    assert_eq!(health.len(), 3);
+    assert!(shifts(shop).await.is_empty());
+    let received = shop.received().await;
+    assert_eq!(received.len(), 2);
+    for notification in &received {
+        assert_eq!(entries(notification), [pair("deregister-targets", "succeeded")]);
+        assert!(notification.body()["details"].get("zonal_checks").is_none(), "{}", notification.body());
+    }
+}
+
+#[tokio::test]
+async fn an_active_autoshift_away_from_the_failing_zone_removes_nothing_there_and_starts_no_shift() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    let zone_a = az_id(&shop, ZONE_A).await;
+    shop.account.autoshift(&zone_a, true, &[&shop.lb]);
+
+    let response = shop.app(&[]).handle(instance_alarm(&shop, &a[0])).await.unwrap();
+
+    assert_status(&response, Outcome::Info);
+    assert_eq!(shop.health(&web).await.len(), 5, "nothing is deregistered");
+    let shifts = shifts(&shop).await;
+    assert_eq!(shifts.len(), 1, "only the autoshift: {shifts:?}");
+    assert_eq!((shifts[0].kind, shifts[0].away_from.as_str()), (ShiftKind::Autoshift, zone_a.as_str()));
+    let received = shop.received().await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(entries(&received[0]), [pair("zonal-shift", "info")]);
+    assert_eq!(received[0].attribute("severity"), "info");
+    let summary = received[0].body()["summary"].as_str().unwrap_or_default().to_owned();
+    assert!(summary.contains(&format!("zone us-east-1a ({zone_a}) is already shifted away by autoshift")), "{summary}");
+}
+
+#[tokio::test]
+async fn an_autoshift_away_from_another_zone_leaves_the_removal_as_before() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    shop.account.autoshift(&az_id(&shop, ZONE_B).await, true, &[&shop.lb]);
+
+    let response = shop.app(&[]).handle(instance_alarm(&shop, &a[0])).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    assert!(!shop.health(&web).await.contains_key(&a[0]));
+    assert_eq!(entries(&shop.received().await[0]), [pair("deregister-targets", "succeeded")]);
+}
+
+#[tokio::test]
+async fn a_group_whose_load_balancer_is_not_registered_with_arc_drains_as_before() {
+    let (shop, web, a, _) = zonal_shop(false).await;
+    both_removed_as_before(&shop, &web, &a[0], &a[1]).await;
+}
+
+#[tokio::test]
+async fn a_zonal_failure_whose_evacuation_is_refused_drains_as_before_and_says_why() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    // A person's shift away from the other zone: ARC allows one per resource, so evacuating us-east-1a is refused.
+    shop.account.shift_by_others(&shop.lb, &az_id(&shop, ZONE_B).await, "ZONAL_SHIFT");
+    let app = shop.app(&[]);
+
+    assert_status(&app.handle(instance_alarm(&shop, &a[0])).await.unwrap(), Outcome::Succeeded);
+    app.handle(instance_alarm(&shop, &a[1])).await.unwrap();
+
+    let health = shop.health(&web).await;
+    assert!(!health.contains_key(&a[0]) && !health.contains_key(&a[1]), "{health:?}");
+    let shifts = shifts(&shop).await;
+    assert_eq!(shifts.len(), 1, "only the person's shift: {shifts:?}");
+    let received = shop.received().await;
+    assert_eq!(received.len(), 2);
+    let second = entries(&received[1]);
+    assert_eq!(second, [pair("zonal-shift", "refused"), pair("deregister-targets", "succeeded")]);
+}
+
+#[tokio::test]
+async fn a_transient_failure_of_a_zonal_read_fails_the_group_for_a_retry_and_changes_nothing() {
+    for call in ["balancers_of", "managed_resource", "zone_ids", "instance_zones"] {
+        let (shop, web, a, _) = zonal_shop(true).await;
+        shop.account.autoshift(&az_id(&shop, ZONE_A).await, true, &[&shop.lb]);
+        let (app, _, fail) = shop.flaky_app(&[]);
+        fail.lock().unwrap().insert(call, 1);
+        let alarm = instance_alarm(&shop, &a[0]);
+
+        assert!(app.handle(alarm.clone()).await.is_err(), "{call}: Lambda retries the event");
+
+        assert_eq!(shop.health(&web).await.len(), 5, "{call}");
+        let received = shop.received().await;
+        assert_eq!(entries(&received[0]), [pair("deregister-targets", "failed")], "{call}");
+        // Lambda's retry defers to the autoshift as a run without the fault does.
+        assert_status(&app.handle(alarm).await.unwrap(), Outcome::Info);
+        assert_eq!(shop.health(&web).await.len(), 5, "{call}");
+        assert_eq!(shifts(&shop).await.len(), 1, "{call}: only the autoshift");
+    }
+}
+
+#[tokio::test]
+async fn a_removal_with_no_zonal_signal_reads_only_the_load_balancers_and_their_shifts() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    let (app, counter, _) = shop.flaky_app(&[]);
+
+    assert_status(&app.handle(instance_alarm(&shop, &a[0])).await.unwrap(), Outcome::Succeeded);
+
+    assert!(!shop.health(&web).await.contains_key(&a[0]));
+    let calls = shop::calls(counter);
+    let zonal: Vec<_> = calls
+        .iter()
+        .filter(|(name, _)| ["balancers_of", "managed_resource", "zone_ids", "instance_zones"].contains(name))
+        .collect();
+    assert_eq!(zonal, [&("balancers_of", 1), &("managed_resource", 1)], "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_group_alarm_with_the_minimum_unhealthy_in_one_zone_evacuates_it_and_removes_none() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    shop.set_health(&web, &a.iter().collect::<Vec<_>>(), "unhealthy");
+
+    let response =
+        shop.app(&[]).handle(shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    assert_eq!(shop.health(&web).await.len(), 5, "the zone's targets stay registered");
+    let shifts = shifts(&shop).await;
+    assert_eq!(shifts.len(), 1, "{shifts:?}");
+    assert_eq!(shifts[0].away_from, az_id(&shop, ZONE_A).await);
+    let received = shop.received().await;
+    assert_eq!(entries(&received[0]), [pair("zonal-shift", "succeeded"), pair("zonal-shift", "info")]);
+}
+
+#[tokio::test]
+async fn in_a_dry_run_a_zonal_failure_says_what_it_would_do_and_changes_nothing() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    shop.set_health(&web, &a.iter().collect::<Vec<_>>(), "unhealthy");
+
+    let event = shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web));
+    shop.app(&[("DRY_RUN", "true")]).handle(event).await.unwrap();
+
+    assert_eq!(shop.health(&web).await.len(), 5);
+    assert!(shifts(&shop).await.is_empty());
+    let received = shop.received().await;
+    assert_eq!(entries(&received[0]), [pair("zonal-shift", "dry-run"), pair("zonal-shift", "info")]);
+    let kept = &received[0].body()["details"]["entries"][1]["summary"];
+    assert!(kept.as_str().is_some_and(|s| s.starts_with("Dry run: ")), "{kept}");
+}
+
+#[tokio::test]
+async fn a_transient_failure_of_the_evacuation_removes_nothing_and_the_retry_evacuates() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    shop.set_health(&web, &a.iter().collect::<Vec<_>>(), "unhealthy");
+    let (app, _, fail) = shop.flaky_app(&[]);
+    fail.lock().unwrap().insert("start_shift", 1);
+    let alarm = shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web));
+
+    assert!(app.handle(alarm.clone()).await.is_err(), "Lambda retries the event");
+
+    assert_eq!(shop.health(&web).await.len(), 5, "nothing removed while the evacuation is undecided");
+    assert!(shifts(&shop).await.is_empty());
+    assert_eq!(entries(&shop.received().await[0]), [pair("zonal-shift", "failed")]);
+
+    assert_status(&app.handle(alarm).await.unwrap(), Outcome::Succeeded);
+
+    assert_eq!(shop.health(&web).await.len(), 5);
+    assert_eq!(shifts(&shop).await.len(), 1);
+}
