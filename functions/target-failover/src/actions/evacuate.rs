@@ -4,7 +4,7 @@
 //! skip, no ARC call); ARC's `GetManagedResource` (not registered: refused with the command that registers
 //! it); the zone's AZ ID (EC2 `DescribeAvailabilityZones`); the active shifts (one away from the zone: defer,
 //! notified once per shift through a `deferred#` record; away from another zone: refused); then the capacity of
-//! the opted-in target groups by zone ([`decide::zonal::capacity`]). Then, under the ledger protocol on
+//! the opted-in target groups by zone ([`crate::decide::zonal::capacity`]). Then, under the ledger protocol on
 //! `load-balancer:<ARN>`: a pending `zonal-shift#<invocation>` record, `StartZonalShift`, the record done with
 //! the shift's id, zone, trigger and expiry. Records of shifts of ours that ended (expired, cancelled by
 //! someone) are closed on the way. A `ConflictException` (someone started a shift meanwhile) is a refusal.
