@@ -304,6 +304,17 @@ mod tests {
     }
 
     #[test]
+    fn the_per_zone_alarm_sample_in_events_is_a_zonal_signal() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/alarm-eventbridge-zone.json");
+        let payload: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let event = failover_core::intake::parse(&payload).unwrap();
+        let Ok(Route::Alarm { alarm, .. }) = route(&event, &home(), false) else { panic!("not routed") };
+        let zone = alarm.zone.expect("a zonal signal");
+        assert_eq!(zone.zone, "us-east-1a");
+        assert!(zone.load_balancer.ends_with(":loadbalancer/app/shop-alb/50dc6c495c0c9188"), "{zone:?}");
+    }
+
+    #[test]
     fn a_malformed_target_group_dimension_is_set_aside() {
         let Ok(Route::Alarm { alarm, .. }) =
             route(&alarm("ALARM", "OK", json!({"TargetGroup": "web"})), &home(), false)
