@@ -288,7 +288,9 @@ def resource_types_touched(ref: dict, action: str, resource: str) -> list[tuple[
     types = spec["Actions"][name.lower()].get("Resources", [])
     found = []
     for rtype in types:
-        rspec = spec["Resources"].get(rtype, {})
+        # The reference names an action's resource types as the service spells them ("ALB" for ARC) and keys
+        # its resource table in lower case ("alb").
+        rspec = spec["Resources"].get(rtype) or spec["Resources"].get(rtype.lower(), {})
         if any(arn_regex(f).match(sample) for f in rspec.get("ARNFormats", [])):
             found.append((rtype, rspec))
     return found
@@ -789,6 +791,18 @@ class SelfTest(unittest.TestCase):
                         "Condition": {"StringEquals": {"aws:ResourceTag/failover:enabled": "true"},
                                       "ForAllValues:StringNotEquals": {"aws:TagKeys": ["failover:enabled"]}}}))
                 self.assert_fails(errs, f"{action} writes tags")
+
+    def test_a_tag_conditioned_grant_on_a_resource_type_spelled_in_capitals_is_checked(self):
+        # ARC's reference names its resource types "ALB" and "NLB" and keys them "alb" and "nlb".
+        elb = "arn:aws:elasticloadbalancing:us-east-1:123456789012"
+        errs = self.errors(lambda s: self.add_statement(
+            s, {"Effect": "Allow", "Action": "arc-zonal-shift:StartZonalShift",
+                "Resource": [f"{elb}:loadbalancer/app/*/*", f"{elb}:loadbalancer/net/*/*"],
+                "Condition": {"StringEquals": {"aws:ResourceTag/failover:enabled": "true"}}}))
+        self.assertEqual(errs, [])
+        errs = self.errors(lambda s: self.add_statement(
+            s, {"Effect": "Allow", "Action": "arc-zonal-shift:StartZonalShift", "Resource": "*"}))
+        self.assert_fails(errs, "mutating action arc-zonal-shift:StartZonalShift on *")
 
     def test_unknown_action_fails(self):
         errs = self.errors(lambda s: self.add_statement(

@@ -328,13 +328,9 @@ fn attributes_output() -> DescribeTargetGroupAttributesOutput {
 fn fault_rule(scenario: Scenario, operation: &str, fault: Fault, times: Option<usize>) -> Rule {
     let (status, body) = fault.answer(operation);
     macro_rules! failing {
-        ($op:expr, $ok:expr) => {{
-            let sequence = mock!($op).sequence().http_status(status, body.clone());
-            match times {
-                Some(n) => sequence.times(n).output($ok).build(),
-                None => sequence.repeatedly().build(),
-            }
-        }};
+        ($op:expr, $ok:expr) => {
+            test_support::failing_rule!($op, status, body.clone(), times, $ok)
+        };
     }
     match operation {
         "DescribeTags" => failing!(Client::describe_tags, move || scenario.tags_output(&[G.to_owned()])),

@@ -149,3 +149,17 @@ macro_rules! fault_client {
         )
     }};
 }
+
+/// A mock rule for the SDK operation `$op` answering `$status` / `$body` `$times` times (`Some(n)`) and then
+/// `$ok`, or for ever (`None`): one rule, because the mock interceptor picks a rule per call and serves that
+/// call's retries from it.
+#[macro_export]
+macro_rules! failing_rule {
+    ($op:expr, $status:expr, $body:expr, $times:expr, $ok:expr) => {{
+        let sequence = $crate::aws_smithy_mocks::mock!($op).sequence().http_status($status, $body);
+        match $times {
+            Some(n) => sequence.times(n).output($ok).build(),
+            None => sequence.repeatedly().build(),
+        }
+    }};
+}

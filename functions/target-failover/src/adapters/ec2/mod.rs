@@ -8,8 +8,9 @@
 //! How: the request is a form (`Action=...&Version=2016-11-15&...`) signed with SigV4 (`aws-sigv4`, service
 //! `ec2`, the SDK configuration's region and credentials) and sent through the smithy orchestrator
 //! (`aws_smithy_runtime`'s `Operation`: the SDK configuration's HTTP client, timeouts, sleep and retry
-//! settings, retrying 5xx and throttling as the SDK would). The XML answer is read with `aws-smithy-xml`. All
-//! of these crates were already in the build through the SDK, with the same features.
+//! settings, retrying 5xx (EC2's throttling is a 503), timeouts and connection failures as the SDK would). The
+//! XML answer is read with `aws-smithy-xml`. All of these crates were already in the build through the SDK,
+//! with the same features.
 //!
 //! Endpoint: `AWS_ENDPOINT_URL_EC2`, else the SDK configuration's endpoint URL (`AWS_ENDPOINT_URL`, which the
 //! tests set to the local AWS), else `https://ec2.<region>.amazonaws.com` (`.com.cn` in China).
@@ -30,7 +31,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime::client::orchestrator::operation::Operation;
-use aws_smithy_runtime::client::retries::classifiers::HttpStatusCodeClassifier;
+use aws_smithy_runtime::client::retries::classifiers::{HttpStatusCodeClassifier, TransientErrorClassifier};
 use aws_smithy_runtime_api::client::identity::Identity;
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, OrchestratorError};
 use aws_smithy_types::body::SdkBody;
@@ -109,6 +110,7 @@ impl Ec2Query {
             .endpoint_url(&endpoint)
             .no_auth()
             .retry_classifier(HttpStatusCodeClassifier::default())
+            .retry_classifier(TransientErrorClassifier::<Ec2Failure>::new())
             .standard_retry(&sdk.retry_config().cloned().unwrap_or_else(RetryConfig::standard))
             .timeout_config(sdk.timeout_config().cloned().unwrap_or_else(|| TimeoutConfig::builder().build()));
         if let Some(http) = sdk.http_client() {
