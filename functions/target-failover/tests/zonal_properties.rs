@@ -259,6 +259,17 @@ fn site() -> impl Strategy<Value = Site> {
     })
 }
 
+/// The handler over the in-memory AWS, a recording notifier and a fresh memory ledger; default settings.
+fn app<'r>(aws: &Aws, recorder: &'r Recorder) -> App<Aws, &'r Recorder, MemoryLedger> {
+    let config = Config::from_lookup(&test_support::lookup(&[
+        ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:failover"),
+        ("LEDGER_TABLE", "failover-ledger"),
+    ]))
+    .expect("config");
+    let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
+    App::with_ports(config, aws.clone(), recorder, MemoryLedger::new(), home)
+}
+
 fn event(step: &Step, at: usize) -> Option<Value> {
     let time = format!("2024-05-01T{:02}:{:02}:{:02}.000+0000", 10 + at / 3600, at / 60 % 60, at % 60);
     Some(match step {
@@ -325,14 +336,8 @@ proptest! {
         steps in proptest::collection::vec(step(), 1..24),
     ) {
         let aws = Aws(Arc::new(Mutex::new(World { sites, ..World::default() })));
-        let config = Config::from_lookup(&test_support::lookup(&[
-            ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:failover"),
-            ("LEDGER_TABLE", "failover-ledger"),
-        ]))
-        .expect("config");
-        let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
         let recorder = Recorder::new();
-        let app = App::with_ports(config, aws.clone(), &recorder, MemoryLedger::new(), home);
+        let app = app(&aws, &recorder);
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("runtime");
         for (at, step) in steps.iter().enumerate() {
@@ -360,14 +365,8 @@ fn a_conflict_from_start_zonal_shift_is_a_refusal_naming_the_code_and_its_record
         shifts: Vec::new(),
     };
     let aws = Aws(Arc::new(Mutex::new(World { sites: vec![site], race: true, ..World::default() })));
-    let config = Config::from_lookup(&test_support::lookup(&[
-        ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:failover"),
-        ("LEDGER_TABLE", "failover-ledger"),
-    ]))
-    .expect("config");
-    let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
     let recorder = Recorder::new();
-    let app = App::with_ports(config, aws.clone(), &recorder, MemoryLedger::new(), home);
+    let app = app(&aws, &recorder);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
 
     let response = runtime.block_on(app.handle(event(&Step::EvacuateZone { lb: 0, zone: 0 }, 1).expect("a command")));
