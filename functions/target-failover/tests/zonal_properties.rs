@@ -6,7 +6,8 @@
 //!   shifted away per load balancer;
 //! - it never evacuates the last healthy zone, nor a zone whose loss leaves the group below its floor (by the
 //!   facts at the moment of the call);
-//! - it never cancels a shift it did not start.
+//! - it never cancels a shift it did not start;
+//! - once every zone's alarm is OK again and `return-zone` ran, none of its shifts is left active.
 //!
 //! Beside it, the case the sequence cannot produce: someone starts a shift between the function's read and its
 //! `StartZonalShift` (ARC's `ConflictException`): a refusal naming the code, the record abandoned.
@@ -354,6 +355,21 @@ proptest! {
             }
             prop_assert!(world.violations.is_empty(), "after {step:?}: {:?}", world.violations);
         }
+        // Every zone recovers: the OKs (and a person's return-zone) leave none of this function's shifts active.
+        let ends = (0..2).flat_map(|lb| (0..3).map(move |zone| Step::Alarm { lb, zone, ok: true }));
+        for (at, step) in ends.chain((0..2).map(|lb| Step::ReturnZone { lb })).enumerate() {
+            let handled = runtime.block_on(app.handle(event(&step, steps.len() + 1 + at).expect("an event")));
+            prop_assert!(handled.is_ok(), "{step:?}: {handled:?}");
+        }
+        let world = aws.0.lock().unwrap();
+        let left: Vec<&ActiveShift> = world
+            .sites
+            .iter()
+            .flat_map(|s| s.shifts.iter())
+            .filter(|s| s.id.as_ref().is_some_and(|id| world.ours.contains(id)))
+            .collect();
+        prop_assert!(left.is_empty(), "still shifted: {left:?}");
+        prop_assert!(world.violations.is_empty(), "{:?}", world.violations);
     }
 }
 
