@@ -498,3 +498,32 @@ async fn a_notification_that_could_not_be_published_is_published_once_by_lambdas
     }
     assert!(site.shifts().await.is_empty());
 }
+
+#[tokio::test]
+async fn while_paused_an_alarm_is_refused_and_a_forced_evacuate_zone_acts() {
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app(&[]);
+    app.handle(json!({"command": "pause", "reason": "drill"})).await.expect("paused");
+    let _ = site.shop.received().await;
+
+    let response = app.handle(site.alarm("web-5xx-a", "ALARM", &site.zone_a.0)).await.expect("handled");
+
+    assert_status(&response, Outcome::Refused);
+    assert!(site.shifts().await.is_empty());
+    let note = site.one_notification().await;
+    assert_eq!(note.body()["resources"], json!([site.shop.lb]), "{}", note.body());
+
+    // Deferring changes nothing in AWS: while paused too, it is an info, once.
+    site.shop.account.autoshift(&site.zone_b.1, true, &[&site.shop.lb]);
+    for name in ["web-5xx-b", "web-unhealthy-b"] {
+        app.handle(site.alarm(name, "ALARM", &site.zone_b.0)).await.expect("handled");
+    }
+    let note = site.one_notification().await;
+    assert_eq!((note.attribute("outcome"), note.attribute("action")), ("info", "zonal-shift"));
+    site.shop.account.autoshift(&site.zone_b.1, false, &[&site.shop.lb]);
+
+    let forced = json!({"command": "evacuate-zone", "load_balancer_arn": site.shop.lb, "zone": site.zone_a.0,
+                        "force": true});
+    assert_status(&app.handle(forced).await.expect("handled"), Outcome::Succeeded);
+    assert_eq!(site.shifts().await.len(), 1);
+}

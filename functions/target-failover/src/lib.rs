@@ -24,6 +24,18 @@
 //! A new action is a new file in `actions/`, a [`decide::Plan`] variant or command, and an arm in the
 //! dispatch. A new setting is declared in [`config`].
 //!
+//! # Zones
+//! A per-zone load balancer alarm (`LoadBalancer` and `AvailabilityZone` dimensions, [`route::ZonalAlarm`]) and
+//! the `evacuate-zone`/`return-zone` commands act on a load balancer's zones instead of a group's targets
+//! ([`actions::evacuate`], [`actions::zonal`]; policy in [`decide::zonal`]): the load balancer's opt-in tag,
+//! `GetManagedResource` (registered with ARC, its shifts), `DescribeAvailabilityZones` (names to AZ IDs), then
+//! `DescribeTargetGroups` of the load balancer, `DescribeTags`, per opted-in group `DescribeTargetHealth` and
+//! `DescribeTargetGroupAttributes`, and one `DescribeInstances` (instance zones); then `StartZonalShift` inside one
+//! `begin`/`end` on the ledger resource `load-balancer:<ARN>` (records `zonal-shift#<time>-<invocation>` and
+//! `deferred#<shift>`). At most one shift per load balancer, never the last healthy zone nor below a group's floor;
+//! a shift someone else started is deferred to and never cancelled. The OK cancels this function's shifts of that
+//! zone (`CancelZonalShift` each).
+//!
 //! # Invariants
 //! - A removal leaves at least `max(floor, 1)` healthy targets, the floor coming from the incident's baseline
 //!   while a removal is open and raised by the group's own health thresholds; whether a group can serve (shift,

@@ -262,6 +262,10 @@ mod tests {
         assert!(skip(&alarm("ALARM", "OK", json!({"LoadBalancer": "app/x/1"})), &home()).contains("not a target"));
         let zonal = json!({"LoadBalancer": "gwy/x/1", "AvailabilityZone": "us-east-1a"});
         assert!(skip(&alarm("ALARM", "OK", zonal), &home()).contains("not app/<name>/<id>"));
+        let nlb = json!({"LoadBalancer": "net/x/1", "AvailabilityZone": "us-east-1a"});
+        assert!(
+            matches!(route(&alarm("ALARM", "OK", nlb), &home(), false), Ok(Route::Alarm { alarm, .. }) if alarm.zone.is_some())
+        );
         let elsewhere = Home { region: "eu-west-1".into(), ..home() };
         assert!(skip(&alarm("ALARM", "OK", json!({"TargetGroup": TG})), &elsewhere).contains("region us-east-1"));
     }
@@ -301,6 +305,25 @@ mod tests {
         let lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/1111";
         assert_eq!(alarm.zone, Some(ZonalAlarm { load_balancer: lb.into(), zone: "us-east-1a".into() }));
         assert_eq!(alarm.groups, Some(vec![]));
+    }
+
+    #[test]
+    fn the_per_zone_alarm_sample_in_events_is_a_zonal_signal() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/alarm-eventbridge-zone.json");
+        let payload: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let event = failover_core::intake::parse(&payload).unwrap();
+        let Ok(Route::Alarm { alarm, .. }) = route(&event, &home(), false) else { panic!("not routed") };
+        let zone = alarm.zone.expect("a zonal signal");
+        assert_eq!(zone.zone, "us-east-1a");
+        assert!(zone.load_balancer.ends_with(":loadbalancer/app/shop-alb/50dc6c495c0c9188"), "{zone:?}");
+    }
+
+    #[test]
+    fn a_zonal_command_on_a_load_balancer_of_another_account_is_invalid() {
+        let lb = "arn:aws:elasticloadbalancing:us-east-1:999999999999:loadbalancer/app/shop/1111";
+        let event = manual(json!({"command": "return-zone", "load_balancer_arn": lb}));
+        let error = route(&event, &home(), false).unwrap_err();
+        assert!(error.contains("load balancer") && error.contains("account 999999999999"), "{error}");
     }
 
     #[test]

@@ -6,7 +6,11 @@
 //!   shifted away per load balancer;
 //! - it never evacuates the last healthy zone, nor a zone whose loss leaves the group below its floor (by the
 //!   facts at the moment of the call);
-//! - it never cancels a shift it did not start.
+//! - it never cancels a shift it did not start;
+//! - once every zone's alarm is OK again and `return-zone` ran, none of its shifts is left active.
+//!
+//! Beside it, the case the sequence cannot produce: someone starts a shift between the function's read and its
+//! `StartZonalShift` (ARC's `ConflictException`): a refusal naming the code, the record abandoned.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -54,6 +58,8 @@ struct World {
     violations: Vec<String>,
     /// The ids of the shifts this function started.
     ours: Vec<String>,
+    /// Someone starts a shift between the function's read and its `StartZonalShift`: ARC answers conflict.
+    race: bool,
 }
 
 #[derive(Clone, Default)]
@@ -135,7 +141,7 @@ impl Zonal for Aws {
         let mut world = self.0.lock().unwrap();
         let broken = check_start(&world.sites[site], away_from);
         world.violations.extend(broken.into_iter().map(|v| format!("{arn}: {v}")));
-        if !world.sites[site].shifts.is_empty() {
+        if !world.sites[site].shifts.is_empty() || world.race {
             return Err(AwsError {
                 operation: "StartZonalShift",
                 resource: arn.into(),
@@ -254,6 +260,17 @@ fn site() -> impl Strategy<Value = Site> {
     })
 }
 
+/// The handler over the in-memory AWS, a recording notifier and a fresh memory ledger; default settings.
+fn app<'r>(aws: &Aws, recorder: &'r Recorder) -> App<Aws, &'r Recorder, MemoryLedger> {
+    let config = Config::from_lookup(&test_support::lookup(&[
+        ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:failover"),
+        ("LEDGER_TABLE", "failover-ledger"),
+    ]))
+    .expect("config");
+    let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
+    App::with_ports(config, aws.clone(), recorder, MemoryLedger::new(), home)
+}
+
 fn event(step: &Step, at: usize) -> Option<Value> {
     let time = format!("2024-05-01T{:02}:{:02}:{:02}.000+0000", 10 + at / 3600, at / 60 % 60, at % 60);
     Some(match step {
@@ -320,14 +337,8 @@ proptest! {
         steps in proptest::collection::vec(step(), 1..24),
     ) {
         let aws = Aws(Arc::new(Mutex::new(World { sites, ..World::default() })));
-        let config = Config::from_lookup(&test_support::lookup(&[
-            ("NOTIFICATION_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:failover"),
-            ("LEDGER_TABLE", "failover-ledger"),
-        ]))
-        .expect("config");
-        let home = Home { partition: "aws".into(), account: "123456789012".into(), region: "us-east-1".into() };
         let recorder = Recorder::new();
-        let app = App::with_ports(config, aws.clone(), &recorder, MemoryLedger::new(), home);
+        let app = app(&aws, &recorder);
         let runtime =
             tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("runtime");
         for (at, step) in steps.iter().enumerate() {
@@ -344,5 +355,50 @@ proptest! {
             }
             prop_assert!(world.violations.is_empty(), "after {step:?}: {:?}", world.violations);
         }
+        // Every zone recovers: the OKs (and a person's return-zone) leave none of this function's shifts active.
+        let ends = (0..2).flat_map(|lb| (0..3).map(move |zone| Step::Alarm { lb, zone, ok: true }));
+        for (at, step) in ends.chain((0..2).map(|lb| Step::ReturnZone { lb })).enumerate() {
+            let handled = runtime.block_on(app.handle(event(&step, steps.len() + 1 + at).expect("an event")));
+            prop_assert!(handled.is_ok(), "{step:?}: {handled:?}");
+        }
+        let world = aws.0.lock().unwrap();
+        let left: Vec<&ActiveShift> = world
+            .sites
+            .iter()
+            .flat_map(|s| s.shifts.iter())
+            .filter(|s| s.id.as_ref().is_some_and(|id| world.ours.contains(id)))
+            .collect();
+        prop_assert!(left.is_empty(), "still shifted: {left:?}");
+        prop_assert!(world.violations.is_empty(), "{:?}", world.violations);
     }
+}
+
+#[test]
+fn a_conflict_from_start_zonal_shift_is_a_refusal_naming_the_code_and_its_record_is_abandoned() {
+    let site = Site {
+        zones: vec![0, 1],
+        targets: (0..4).map(|i| (format!("i-{i:017x}"), (i % 2, true))).collect(),
+        shifts: Vec::new(),
+    };
+    let aws = Aws(Arc::new(Mutex::new(World { sites: vec![site], race: true, ..World::default() })));
+    let recorder = Recorder::new();
+    let app = app(&aws, &recorder);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
+
+    let response = runtime.block_on(app.handle(event(&Step::EvacuateZone { lb: 0, zone: 0 }, 1).expect("a command")));
+
+    assert_eq!(response.expect("handled").status, failover_core::outcome::Outcome::Refused);
+    let published = recorder.published();
+    assert_eq!(
+        (published[0].action.as_str(), published[0].outcome),
+        ("zonal-shift", failover_core::outcome::Outcome::Refused)
+    );
+    assert!(published[0].summary.contains("ConflictException"), "{:?}", published[0]);
+    let snapshot = runtime
+        .block_on(failover_core::ledger::Ledger::read(app.ledger(), &format!("load-balancer:{}", lb_arn(0)), 0))
+        .expect("read");
+    let states: Vec<_> =
+        snapshot.records.iter().map(|r| (r.key.split('#').next().unwrap_or_default(), r.state)).collect();
+    assert_eq!(states, vec![("zonal-shift", failover_core::ledger::State::Abandoned)]);
+    assert!(aws.0.lock().unwrap().sites[0].shifts.is_empty());
 }

@@ -4,12 +4,12 @@
 //! skip, no ARC call); ARC's `GetManagedResource` (not registered: refused with the command that registers
 //! it); the zone's AZ ID (EC2 `DescribeAvailabilityZones`); the active shifts (one away from the zone: defer,
 //! notified once per shift through a `deferred#` record; away from another zone: refused); then the capacity of
-//! the opted-in target groups by zone ([`decide::zonal::capacity`]). Then, under the ledger protocol on
+//! the opted-in target groups by zone ([`crate::decide::zonal::capacity`]). Then, under the ledger protocol on
 //! `load-balancer:<ARN>`: a pending `zonal-shift#<invocation>` record, `StartZonalShift`, the record done with
 //! the shift's id, zone, trigger and expiry. Records of shifts of ours that ended (expired, cancelled by
 //! someone) are closed on the way. A `ConflictException` (someone started a shift meanwhile) is a refusal.
 
-use failover_core::ledger::{Ledger, Record, Settle, Snapshot, State};
+use failover_core::ledger::{Begun, Ledger, Record, Settle, Snapshot, State};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
@@ -229,9 +229,16 @@ async fn defer<L: LoadBalancer, G: Ledger>(
     }
     let data = json!({"zone": zone, "shift": shift});
     let records = ctx.records(snapshot, [(key, data)]);
-    let planned = format!("defer to {by} away from {zone}");
-    if let Err(refusal) = ctx.begin(snapshot, &records.begin, action::ZONAL_SHIFT, &planned).await? {
-        return Ok(refusal);
+    // Bookkeeping only (AWS is not changed): recorded while automation is paused too, as a transition is.
+    let session = failover_core::ledger::Session { force: true, ..ctx.session };
+    match session.begin(snapshot, &records.begin).await {
+        Ok(Begun::Started { .. }) => {}
+        Ok(Begun::Busy(_) | Begun::Stale) => return Err(Again),
+        Ok(Begun::Paused(_)) => return Ok(report),
+        Err(e) => {
+            tracing::warn!(load_balancer = %lb, error = %e, "recording the deferral");
+            return Ok(report);
+        }
     }
     let mut settle = records.settle(ctx.session.owner, |_| true);
     settle.extend(ended.iter().cloned());

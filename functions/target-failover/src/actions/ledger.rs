@@ -32,6 +32,11 @@ pub fn resource(group: &str) -> String {
     format!("target-group:{group}")
 }
 
+/// The ARN a ledger resource names (`target-group:<ARN>`, `load-balancer:<ARN>`), for reports.
+pub fn resource_arn(resource: &str) -> &str {
+    resource.find(":arn:").map_or(resource, |i| &resource[i + 1..])
+}
+
 /// The key of the record of a shift of one forward action.
 pub fn shift_key(location: &Location) -> String {
     format!("shift#{}", location.key())
@@ -226,7 +231,7 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
         action: &str,
         planned: &str,
     ) -> Result<Result<(), Report>, Again> {
-        let group = snapshot.resource.strip_prefix("target-group:").unwrap_or(&snapshot.resource);
+        let group = resource_arn(&snapshot.resource);
         match self.session.begin(snapshot, records).await {
             Ok(Begun::Started { .. }) => Ok(Ok(())),
             Ok(Begun::Busy(_) | Begun::Stale) => Err(Again),
@@ -253,7 +258,7 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
         if settle.is_empty() {
             return Ok(None);
         }
-        let group = snapshot.resource.strip_prefix("target-group:").unwrap_or(&snapshot.resource);
+        let group = resource_arn(&snapshot.resource);
         let doing = "recording what an interrupted change did";
         match self.session.begin(snapshot, &[]).await {
             Ok(Begun::Started { .. }) => Ok(self

@@ -3,7 +3,8 @@
 //! started, `deferred#<shift>` of the shifts it deferred to), and the capacity of its opted-in target groups
 //! by zone (`DescribeLoadBalancers`/`DescribeTargetGroups`, `DescribeTags`, `DescribeTargetHealth`,
 //! `DescribeTargetGroupAttributes`, and one `DescribeInstances` for the zones of instance targets: ELB gives
-//! no zone for them).
+//! no zone for them). An IP target's zone is its own `AvailabilityZone`; a target named by ARN (a Lambda
+//! function, an NLB's ALB) serves from every zone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,7 +14,7 @@ use serde_json::Value;
 
 use crate::actions::ledger::{self, open};
 use crate::actions::Ctx;
-use crate::decide::zonal::GroupZones;
+use crate::decide::zonal::{GroupZones, ALL_ZONES};
 use crate::model::{Balancer, ManagedResource, ShiftKind};
 use crate::ports::LoadBalancer;
 use crate::report;
@@ -158,8 +159,11 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
                 let targets = targets
                     .into_iter()
                     .map(|t| {
+                        // A Lambda function or an ALB (an NLB's target, by ARN) serves from every zone.
                         let zone = if t.target.id.starts_with("i-") {
                             zones.get(&t.target.id).cloned()
+                        } else if t.target.id.starts_with("arn:") {
+                            Some(ALL_ZONES.to_owned())
                         } else {
                             t.target.availability_zone.clone()
                         };
