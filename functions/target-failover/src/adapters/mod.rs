@@ -51,7 +51,8 @@ impl ElbClient {
         ElbClient { client, arc: None, ec2: None }
     }
 
-    /// Every client, from the SDK configuration (the function's, or a test account's).
+    /// Every client, from the SDK configuration (the function's, or a test account's). A client for another
+    /// port (Auto Scaling for [`crate::ports::Fleet`]) joins here with its own `with_...`.
     pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Self {
         ElbClient::new(Client::new(sdk)).with_arc(aws_sdk_arczonalshift::Client::new(sdk)).with_ec2(Ec2Query::new(sdk))
     }
