@@ -15,6 +15,8 @@ use failover_core::aws::{AwsContext, AwsError};
 use crate::model::{ForwardAction, HealthThresholds, Location, Tags, Target, TargetHealth, TargetState, Weight};
 use crate::ports::{LoadBalancer, TAGS_PER_CALL};
 
+pub mod fleet;
+
 /// A listener's or rule's whole action list, and whether its forward action takes a single target group (a
 /// network load balancer's listener: TCP, UDP, TLS, TCP_UDP), so that a change points it at the one group
 /// with weight instead of weighting it.
@@ -24,15 +26,16 @@ pub struct ActionList {
     single: bool,
 }
 
-/// [`LoadBalancer`] over the SDK client.
+/// [`LoadBalancer`] over the SDK client; with Auto Scaling's for [`crate::ports::Fleet`] ([`fleet`]).
 #[derive(Debug, Clone)]
 pub struct ElbClient {
     client: Client,
+    fleet: Option<aws_sdk_autoscaling::Client>,
 }
 
 impl ElbClient {
     pub fn new(client: Client) -> Self {
-        ElbClient { client }
+        ElbClient { client, fleet: None }
     }
 
     /// Every target group of the account and region (`DescribeTargetGroups`, paginated).
@@ -349,8 +352,6 @@ fn reweighted(actions: &[Action], weights: &[Weight]) -> Vec<Action> {
 }
 
 impl crate::ports::Zonal for ElbClient {}
-
-impl crate::ports::Fleet for ElbClient {}
 
 #[cfg(test)]
 mod tests {

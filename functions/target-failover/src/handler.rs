@@ -42,7 +42,8 @@ impl App {
             config.common.topic_arn.clone(),
             config.common.notification_format,
         );
-        let lb = ElbClient::new(aws_sdk_elasticloadbalancingv2::Client::new(sdk));
+        let lb = ElbClient::new(aws_sdk_elasticloadbalancingv2::Client::new(sdk))
+            .with_fleet(aws_sdk_autoscaling::Client::new(sdk));
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
         let home = Home::new(&config.common.topic_arn, &region);
         let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), config.common.ledger_table.clone());

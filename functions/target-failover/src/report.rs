@@ -18,6 +18,8 @@ pub mod action {
     pub const SHIFT: &str = "shift-traffic";
     pub const FAILBACK: &str = "failback";
     pub const STATUS: &str = "status";
+    /// Removed instances handed to their Auto Scaling group for replacement (`REPLACE_INSTANCES`).
+    pub const SET_INSTANCE_HEALTH: &str = "set-instance-health";
     pub const PAUSE: &str = failover_core::pause::PAUSE;
     pub const RESUME: &str = failover_core::pause::RESUME;
     /// Work on no particular group: listing or tagging groups failed.

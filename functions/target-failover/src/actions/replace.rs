@@ -1,0 +1,199 @@
+//! Replace: with `REPLACE_INSTANCES=true`, the instances a removal took out are handed to their Auto Scaling
+//! group (`SetInstanceHealth` Unhealthy, `ShouldRespectGracePeriod=true`), which terminates and replaces each
+//! one; the replacement registers itself through the group's target group attachment. Only groups that carry
+//! the opt-in tag are asked ([`decide::replace`]); an instance in no group or in a group not opted in is a
+//! logged skip listed in the notification. Off: no Auto Scaling call at all. Dry runs and IP targets: none.
+//!
+//! Runs inside the removal's lease, after `DeregisterTargets` succeeded and before `end`: what it did goes into
+//! the removal record's data (`replacement`: `handed`, `left`, and `owed`, the instances a failed call left
+//! unmarked), so `status` shows it. A failed call is a `failed` entry with the command that does it by hand;
+//! the removal stays done. When the failure is transient, Lambda's retry of the same event (same trigger and
+//! state timestamp) finds the owed instances in the record and marks them ([`owed`]), never one twice.
+//!
+//! The removal record closes as before on the OK of the alarm that made it: a replaced instance is
+//! terminated, so registering it again is refused (`InvalidTarget`) and it is listed as missing.
+
+use failover_core::aws::AwsError;
+use failover_core::ledger::{Ledger, Record, Snapshot, State};
+use failover_core::notify::Severity;
+use failover_core::outcome::Outcome;
+use failover_core::report::Report;
+use serde_json::{json, Value};
+
+use super::ledger::{open, settle_from, Again};
+use super::Ctx;
+use crate::decide::replace::{is_instance, plan_replacements, Handed, Left};
+use crate::model::group_name;
+use crate::ports::LoadBalancer;
+use crate::report::{self, action, count, join};
+
+/// The removal record's data field that says what was handed to Auto Scaling.
+pub const FIELD: &str = "replacement";
+
+/// What the replacement of one removal did.
+#[derive(Debug, Default)]
+pub struct Replaced {
+    pub handed: Vec<Handed>,
+    pub left: Vec<Left>,
+    /// Instances not marked because a call failed: the retry of the event marks them.
+    pub owed: Vec<String>,
+    pub failure: Option<AwsError>,
+}
+
+impl Replaced {
+    /// The removal record's `replacement` field, adding to what an earlier run handed over.
+    pub fn data(&self, before: &[Handed]) -> Value {
+        let handed: Vec<&Handed> = before.iter().chain(&self.handed).collect();
+        json!({"handed": handed, "left": self.left, "owed": self.owed})
+    }
+}
+
+/// Whether the removal of these targets (ids) hands any to Auto Scaling: the setting is on and one is an instance.
+pub fn wanted<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, ids: &[String]) -> bool {
+    ctx.config.replace_instances && ids.iter().any(|id| is_instance(id))
+}
+
+/// Finds the instances' groups and marks those of opted-in groups unhealthy, one at a time, stopping at the
+/// first failed call (the rest is owed). `handed`: instances an earlier run of the event handed over.
+pub async fn hand_over<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, ids: &[String], handed: &[String]) -> Replaced {
+    let instances: Vec<String> = ids.iter().filter(|id| is_instance(id)).cloned().collect();
+    let mut done = Replaced::default();
+    let groups = match ctx.lb.scaling_groups(&instances).await {
+        Ok(groups) => groups,
+        Err(e) => {
+            done.owed = instances.into_iter().filter(|i| !handed.contains(i)).collect();
+            done.failure = Some(e);
+            return done;
+        }
+    };
+    let plan = plan_replacements(&instances, &groups, handed, ctx.opt_in_key());
+    for left in &plan.left {
+        let group = left.group.as_deref().unwrap_or("-");
+        tracing::info!(instance = %left.instance, group, why = %left.why, "not replacing a removed instance");
+    }
+    done.left = plan.left;
+    let mut marks = plan.mark.into_iter();
+    for mark in marks.by_ref() {
+        tracing::info!(instance = %mark.instance, group = %mark.group, "marking a removed instance unhealthy");
+        match ctx.lb.mark_unhealthy(&mark.instance).await {
+            Ok(()) => done.handed.push(mark),
+            Err(e) => {
+                done.owed.push(mark.instance);
+                done.failure = Some(e);
+                break;
+            }
+        }
+    }
+    done.owed.extend(marks.map(|m| m.instance));
+    done
+}
+
+/// The reports of a replacement about the group `arn`: one `set-instance-health` entry when instances were
+/// handed over, one `failed` entry when a call failed; none when every instance was left (the removal's
+/// report lists them).
+pub fn reports(arn: &str, replaced: &Replaced) -> Vec<Report> {
+    let mut reports = Vec::new();
+    let name = group_name(arn);
+    if !replaced.handed.is_empty() {
+        let list = join(replaced.handed.iter().map(|h| format!("{} (group {})", h.instance, h.group)));
+        let title =
+            format!("{name}: {} handed to Auto Scaling for replacement", count(replaced.handed.len(), "instance"));
+        let left = if replaced.left.is_empty() {
+            String::new()
+        } else {
+            format!(" Not replaced: {}.", join(replaced.left.iter().map(|l| format!("{} ({})", l.instance, l.why))))
+        };
+        reports.push(
+            report::about(arn, action::SET_INSTANCE_HEALTH, Outcome::Succeeded, Severity::Warning, title)
+                .summary(format!(
+                    "Marked {list} Unhealthy (SetInstanceHealth, ShouldRespectGracePeriod=true): each group terminates \
+                     the instance and launches a replacement, which registers itself through the group's target \
+                     group attachment; an instance still in its group's health check grace period is replaced once \
+                     the period is over.{left}"
+                ))
+                .details(json!({"handed": replaced.handed, "left": replaced.left}))
+                .steps([format!(
+                    "Watch the groups' activity: aws autoscaling describe-scaling-activities \
+                                 --auto-scaling-group-name {}",
+                    replaced.handed[0].group
+                )]),
+        );
+    }
+    if let Some(error) = &replaced.failure {
+        let doing = "handing removed instances to Auto Scaling (the targets stay deregistered)";
+        let mut failed = report::failed(Some(arn), action::SET_INSTANCE_HEALTH, error, doing);
+        if let Some(details) = failed.details.as_object_mut() {
+            details.insert("owed".into(), json!(replaced.owed));
+        }
+        failed.next_steps.extend(replaced.owed.iter().map(|id| fix_command(id)));
+        reports.push(failed);
+    }
+    reports
+}
+
+/// The command that does one owed replacement by hand.
+pub fn fix_command(instance: &str) -> String {
+    format!(
+        "Replace {instance} by hand: aws autoscaling set-instance-health --instance-id {instance} --health-status \
+         Unhealthy --should-respect-grace-period"
+    )
+}
+
+/// What a removal record's `replacement` says: instances handed over, and owed.
+fn recorded(record: &Record) -> (Vec<Handed>, Vec<String>) {
+    let field = record.data.get(FIELD);
+    let handed = field
+        .and_then(|f| serde_json::from_value::<Vec<HandedIn>>(f.get("handed")?.clone()).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|h| Handed { instance: h.instance, group: h.group })
+        .collect();
+    let owed =
+        field.and_then(|f| serde_json::from_value::<Vec<String>>(f.get("owed")?.clone()).ok()).unwrap_or_default();
+    (handed, owed)
+}
+
+#[derive(serde::Deserialize)]
+struct HandedIn {
+    instance: String,
+    group: String,
+}
+
+/// The retry of an ALARM event whose replacement failed: the group's removal records of this very event (same
+/// trigger and state timestamp) that still owe instances get them marked, in one `begin`/`end` that records
+/// the outcome. `Ok(None)` when nothing is owed (or the setting is off, or a dry run).
+pub async fn owed<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    arn: &str,
+    snapshot: &Snapshot,
+    recovered: bool,
+) -> Result<Option<Vec<Report>>, Again> {
+    let Some(at) = ctx.event_at else { return Ok(None) };
+    if recovered || !ctx.config.replace_instances || ctx.config.common.dry_run {
+        return Ok(None);
+    }
+    let owing: Vec<&Record> = snapshot
+        .records
+        .iter()
+        .filter(|r| open(r) && r.state == State::Done && r.key.starts_with("removal#") && r.trigger == ctx.trigger)
+        .filter(|r| r.data.get("event_at").and_then(Value::as_i64) == Some(at))
+        .filter(|r| !recorded(r).1.is_empty())
+        .collect();
+    let Some(record) = owing.first() else { return Ok(None) };
+    let (before, owed) = recorded(record);
+    let planned = format!("mark {} unhealthy in their Auto Scaling groups", join(owed.iter()));
+    if let Err(refusal) = ctx.begin(snapshot, &[], action::SET_INSTANCE_HEALTH, &planned).await? {
+        return Ok(Some(vec![refusal]));
+    }
+    let handed: Vec<String> = before.iter().map(|h| h.instance.clone()).collect();
+    let replaced = hand_over(ctx, &owed, &handed).await;
+    let mut data = record.data.clone();
+    data[FIELD] = replaced.data(&before);
+    let ended = ctx.end(arn, &[settle_from(record, State::Done).with_data(data)], &[]).await;
+    let mut reports = reports(arn, &replaced);
+    if let Err(e) = ended {
+        let doing = "recording the replacement in the removal record";
+        reports.push(report::failed(Some(arn), action::SET_INSTANCE_HEALTH, &e, doing));
+    }
+    Ok(Some(reports))
+}
