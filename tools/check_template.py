@@ -288,7 +288,9 @@ def resource_types_touched(ref: dict, action: str, resource: str) -> list[tuple[
     types = spec["Actions"][name.lower()].get("Resources", [])
     found = []
     for rtype in types:
-        rspec = spec["Resources"].get(rtype, {})
+        # The reference spells a resource type as the action lists it (autoScalingGroup) or lower-cased as the
+        # key of its resources (autoscalinggroup): look it up either way.
+        rspec = spec["Resources"].get(rtype) or spec["Resources"].get(rtype.lower(), {})
         if any(arn_regex(f).match(sample) for f in rspec.get("ARNFormats", [])):
             found.append((rtype, rspec))
     return found
@@ -789,6 +791,16 @@ class SelfTest(unittest.TestCase):
                         "Condition": {"StringEquals": {"aws:ResourceTag/failover:enabled": "true"},
                                       "ForAllValues:StringNotEquals": {"aws:TagKeys": ["failover:enabled"]}}}))
                 self.assert_fails(errs, f"{action} writes tags")
+
+    def test_set_instance_health_without_the_groups_opt_in_condition_fails(self):
+        group = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/*"
+        errs = self.errors(lambda s: self.add_statement(
+            s, {"Effect": "Allow", "Action": "autoscaling:SetInstanceHealth", "Resource": group}))
+        self.assert_fails(errs, "mutating action autoscaling:SetInstanceHealth")
+        errs = self.errors(lambda s: self.add_statement(
+            s, {"Effect": "Allow", "Action": "autoscaling:SetInstanceHealth", "Resource": group,
+                "Condition": {"StringEquals": {"autoscaling:ResourceTag/failover:enabled": "true"}}}))
+        self.assertEqual(errs, [], "the service's own tag key holds on an Auto Scaling group")
 
     def test_unknown_action_fails(self):
         errs = self.errors(lambda s: self.add_statement(
