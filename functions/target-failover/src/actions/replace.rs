@@ -1,7 +1,7 @@
 //! Replace: with `REPLACE_INSTANCES=true`, the instances a removal took out are handed to their Auto Scaling
 //! group (`SetInstanceHealth` Unhealthy, `ShouldRespectGracePeriod=true`), which terminates and replaces each
 //! one; the replacement registers itself through the group's target group attachment. Only groups that carry
-//! the opt-in tag are asked ([`decide::replace`]); an instance in no group or in a group not opted in is a
+//! the opt-in tag are asked ([`crate::decide::replace`]); an instance in no group or in a group not opted in is a
 //! logged skip listed in the notification. Off: no Auto Scaling call at all. Dry runs and IP targets: none.
 //!
 //! Runs inside the removal's lease, after `DeregisterTargets` succeeded and before `end`: what it did goes into
