@@ -16,9 +16,13 @@ const ASG: &str = "web-asg";
 
 /// A group `web` fed by a three-instance Auto Scaling group (opted in or not), the first instance failing.
 async fn shop_with_scaling_group(opted_in: bool) -> (Shop, String, Vec<String>) {
+    shop_with_grace_period(opted_in, 0).await
+}
+
+async fn shop_with_grace_period(opted_in: bool, grace_seconds: i32) -> (Shop, String, Vec<String>) {
     let shop = Shop::new().await;
     let web = shop.group("web", TargetTypeEnum::Instance, true, &[]).await;
-    let ids = shop.scaling_group(ASG, &web, 3, opted_in).await;
+    let ids = shop.scaling_group(ASG, &web, 3, opted_in, grace_seconds).await;
     assert_eq!(shop.health(&web).await.keys().cloned().collect::<Vec<_>>(), ids, "the group registers its instances");
     shop.set_health(&web, &[&ids[0]], "unhealthy");
     (shop, web, ids)
@@ -75,12 +79,36 @@ async fn with_replace_instances_a_removed_instance_of_an_opted_in_group_is_repla
     assert_eq!(data["replacement"]["handed"], json!([{"instance": ids[0], "group": ASG}]), "{data}");
     assert_eq!(data["replacement"]["owed"], json!([]), "{data}");
 
-    // The alarm's OK: the replaced instance no longer exists; it is not registered again, the removal closes,
-    // and the replacement keeps serving.
+    // The next event on the group (here the alarm's OK) finds the instance gone from its group: the removal
+    // closes (its baseline no longer holds the floor), nothing is registered again, the replacement serves.
     let ok = app.handle(alarm(&shop, &web, "OK", "ALARM")).await.unwrap();
-    assert_eq!(ok.details["missing"][0]["id"], ids[0].as_str(), "{ok:?}");
-    assert_eq!(removal(&shop, &web).await.0, "closed");
+    assert_status(&ok, Outcome::Skipped);
+    let (state, data) = removal(&shop, &web).await;
+    assert_eq!(state, "closed", "{data}");
+    assert!(data["closed_because"].as_str().unwrap().contains("replaced by Auto Scaling"), "{data}");
     assert_eq!(shop.health(&web).await.keys().cloned().collect::<Vec<_>>(), shop.members(ASG).await);
+    assert!(!shop.health(&web).await.contains_key(&ids[0]));
+    assert!(shop.received().await.is_empty(), "nothing to notify");
+}
+
+#[tokio::test]
+async fn an_instance_still_in_its_grace_period_is_marked_but_kept_by_its_group_and_the_removal_stays_open() {
+    let (shop, web, ids) = shop_with_grace_period(true, 3600).await;
+    let app = shop.app(&[("REPLACE_INSTANCES", "true")]);
+
+    app.handle(alarm(&shop, &web, "ALARM", "OK")).await.unwrap();
+
+    assert_eq!(shop.members(ASG).await, ids, "Auto Scaling waits for the grace period to end");
+    assert_eq!(asg_health(&shop, &ids[0]).await.as_deref(), Some("UNHEALTHY"));
+    assert!(!shop.health(&web).await.contains_key(&ids[0]));
+    let (state, data) = removal(&shop, &web).await;
+    assert_eq!((state.as_str(), &data["replacement"]["handed"][0]["instance"]), ("done", &json!(ids[0])));
+
+    // Another alarm on the group: the instance is still in its group, so the removal stays open.
+    let other = shop.alarm_eventbridge("web-latency", "ALARM", "OK", tg_dimension(&web));
+    app.handle(other).await.unwrap();
+    assert_eq!(removal(&shop, &web).await.0, "done");
+    assert_eq!(shop.account.calls_answered("SetInstanceHealth"), 1, "marked once");
 }
 
 #[tokio::test]

@@ -204,9 +204,16 @@ impl Shop {
     }
 
     /// An Auto Scaling group of `size` instances over the shop's first three zones, attached to the target
-    /// group (its instances register there, and so do their replacements), tagged with the opt-in tag or not;
-    /// its instance ids.
-    pub async fn scaling_group(&self, name: &str, target_group: &str, size: i32, opted_in: bool) -> Vec<String> {
+    /// group (its instances register there, and so do their replacements), tagged with the opt-in tag or not,
+    /// with this health check grace period (seconds); its instance ids.
+    pub async fn scaling_group(
+        &self,
+        name: &str,
+        target_group: &str,
+        size: i32,
+        opted_in: bool,
+        grace_seconds: i32,
+    ) -> Vec<String> {
         use aws_sdk_autoscaling::types::Tag as AsgTag;
         let asg = self.account.autoscaling();
         let config = format!("{name}-lc");
@@ -226,6 +233,7 @@ impl Shop {
             .max_size(size * 2)
             .desired_capacity(size)
             .vpc_zone_identifier(subnets[..3.min(subnets.len())].join(","))
+            .health_check_grace_period(grace_seconds)
             .target_group_arns(target_group);
         if opted_in {
             let tag = AsgTag::builder()

@@ -232,7 +232,7 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
     if let Some(reports) = owed.then(|| owed::notifications(ctx, arn, snapshot, recovered)).filter(|r| !r.is_empty()) {
         return Ok(reports);
     }
-    if let Some(reports) = replace::owed(ctx, arn, snapshot, recovered).await? {
+    if let Some(reports) = replace::follow_up(ctx, arn, snapshot, recovered).await? {
         return Ok(reports);
     }
     let removals = if recovered { reinstate::removals_by(snapshot, ctx.trigger) } else { Vec::new() };

@@ -10,8 +10,10 @@
 //! the removal stays done. When the failure is transient, Lambda's retry of the same event (same trigger and
 //! state timestamp) finds the owed instances in the record and marks them ([`owed`]), never one twice.
 //!
-//! The removal record closes as before on the OK of the alarm that made it: a replaced instance is
-//! terminated, so registering it again is refused (`InvalidTarget`) and it is listed as missing.
+//! The removal record closes when its instances are gone: at the next event on the group once Auto Scaling has
+//! taken every one of them out of its group ([`close_replaced`]), or, as before, on the OK of the alarm that made
+//! it (a replaced instance is terminated, so registering it again is refused, `InvalidTarget`, and it is listed
+//! as missing).
 
 use failover_core::aws::AwsError;
 use failover_core::ledger::{Ledger, Record, Snapshot, State};
@@ -20,9 +22,9 @@ use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
-use super::ledger::{open, settle_from, Again};
+use super::ledger::{open, removed_targets, settle_from, Again};
 use super::Ctx;
-use crate::decide::replace::{is_instance, plan_replacements, Handed, Left};
+use crate::decide::replace::{is_instance, plan_replacements, replaced_all, Handed, Left};
 use crate::model::group_name;
 use crate::ports::LoadBalancer;
 use crate::report::{self, action, count, join};
@@ -159,19 +161,86 @@ struct HandedIn {
     group: String,
 }
 
-/// The retry of an ALARM event whose replacement failed: the group's removal records of this very event (same
-/// trigger and state timestamp) that still owe instances get them marked, in one `begin`/`end` that records
-/// the outcome. `Ok(None)` when nothing is owed (or the setting is off, or a dry run).
-pub async fn owed<L: LoadBalancer, G: Ledger>(
+/// What every alarm event on a group does first with `REPLACE_INSTANCES=true` (not in a dry run): close the
+/// removals Auto Scaling has finished replacing ([`close_replaced`]), then, for the retry of an ALARM event
+/// whose replacement failed, mark what it owes ([`owed`]). `Ok(Some(reports))` ends the event's work on the
+/// group with them; `Ok(None)` lets it go on.
+pub async fn follow_up<L: LoadBalancer, G: Ledger>(
     ctx: &Ctx<'_, L, G>,
     arn: &str,
     snapshot: &Snapshot,
     recovered: bool,
 ) -> Result<Option<Vec<Report>>, Again> {
-    let Some(at) = ctx.event_at else { return Ok(None) };
-    if recovered || !ctx.config.replace_instances || ctx.config.common.dry_run {
+    if !ctx.config.replace_instances || ctx.config.common.dry_run {
         return Ok(None);
     }
+    if let Some(failed) = close_replaced(ctx, arn, snapshot).await? {
+        return Ok(Some(vec![failed]));
+    }
+    if recovered {
+        return Ok(None);
+    }
+    owed(ctx, arn, snapshot).await
+}
+
+/// "The ledger closes the removal when the instance is gone": a removal whose targets were all handed to Auto
+/// Scaling and have all left their groups ([`crate::decide::replace::replaced_all`]: one
+/// `DescribeAutoScalingInstances`, only when such a removal is open) is closed, without waiting for its alarm's
+/// OK (an alarm on a terminated instance's own metric may never return to OK), so that its baseline stops
+/// holding the group's floor. The event then goes on; its own `begin` finds the ledger changed and starts over
+/// on fresh facts. A failed read is logged and leaves the records to the next event; `Some` is a failed
+/// ledger write.
+pub async fn close_replaced<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    arn: &str,
+    snapshot: &Snapshot,
+) -> Result<Option<Report>, Again> {
+    let candidates: Vec<(&Record, Vec<String>, Vec<String>)> = snapshot
+        .records
+        .iter()
+        .filter(|r| r.state == State::Done && r.key.starts_with("removal#"))
+        .filter_map(|r| {
+            let handed: Vec<String> = recorded(r).0.into_iter().map(|h| h.instance).collect();
+            let targets: Vec<String> = removed_targets(r).into_iter().map(|t| t.id).collect();
+            (!handed.is_empty() && targets.iter().all(|t| handed.contains(t))).then_some((r, targets, handed))
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let mut ids: Vec<String> = candidates.iter().flat_map(|(_, targets, _)| targets.iter().cloned()).collect();
+    ids.sort();
+    ids.dedup();
+    let in_groups = match ctx.lb.scaling_groups(&ids).await {
+        Ok(in_groups) => in_groups,
+        Err(e) => {
+            tracing::warn!(target_group = %arn, error = %e.message, "cannot tell whether replaced instances are gone");
+            return Ok(None);
+        }
+    };
+    let settle: Vec<_> = candidates
+        .iter()
+        .filter(|(_, targets, handed)| replaced_all(targets, handed, &in_groups))
+        .map(|(record, targets, _)| {
+            let list = join(targets.iter());
+            tracing::info!(target_group = %arn, record = %record.key, targets = %list, "closing a replaced removal");
+            let mut data = record.data.clone();
+            data["closed_because"] = json!("replaced by Auto Scaling: the instances left their groups");
+            settle_from(record, State::Closed).with_data(data)
+        })
+        .collect();
+    ctx.settle_only(snapshot, &settle, action::SET_INSTANCE_HEALTH).await
+}
+
+/// The retry of an ALARM event whose replacement failed: the group's removal records of this very event (same
+/// trigger and state timestamp) that still owe instances get them marked, in one `begin`/`end` that records
+/// the outcome. `Ok(None)` when nothing is owed.
+async fn owed<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    arn: &str,
+    snapshot: &Snapshot,
+) -> Result<Option<Vec<Report>>, Again> {
+    let Some(at) = ctx.event_at else { return Ok(None) };
     let owing: Vec<&Record> = snapshot
         .records
         .iter()

@@ -68,6 +68,15 @@ pub fn plan_replacements(
     plan
 }
 
+/// Whether a removal can close before its alarm's OK: every target it took out was handed to Auto Scaling and
+/// none is in an Auto Scaling group any more (`in_groups`: what `DescribeAutoScalingInstances` says now). The
+/// group has then terminated each one and launched its replacement: nothing is left to register again, and the
+/// removal's baseline no longer describes the group. An instance still in its group (its grace period not over
+/// yet) or one that was never handed over keeps the removal open until the OK.
+pub fn replaced_all(targets: &[String], handed: &[String], in_groups: &BTreeMap<String, (String, Tags)>) -> bool {
+    !targets.is_empty() && targets.iter().all(|t| handed.contains(t) && !in_groups.contains_key(t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +126,23 @@ mod tests {
         let plan = plan_replacements(&ids(&["i-1"]), &groups(&[("i-1", "web", Some("true"))]), &ids(&["i-1"]), KEY);
         assert!(plan.mark.is_empty());
         assert_eq!(plan.left[0].why, "already handed to its Auto Scaling group");
+    }
+
+    #[test]
+    fn a_removal_whose_instances_were_all_handed_over_and_left_their_groups_is_replaced() {
+        assert!(replaced_all(&ids(&["i-1", "i-2"]), &ids(&["i-1", "i-2"]), &BTreeMap::new()));
+    }
+
+    #[test]
+    fn a_removal_with_an_instance_still_in_its_group_is_not_replaced_yet() {
+        let still = groups(&[("i-2", "web", Some("true"))]);
+        assert!(!replaced_all(&ids(&["i-1", "i-2"]), &ids(&["i-1", "i-2"]), &still));
+    }
+
+    #[test]
+    fn a_removal_with_a_target_never_handed_over_waits_for_the_ok() {
+        assert!(!replaced_all(&ids(&["i-1", "i-2"]), &ids(&["i-1"]), &BTreeMap::new()));
+        assert!(!replaced_all(&[], &[], &BTreeMap::new()), "a removal naming no target is not judged here");
     }
 
     #[test]
