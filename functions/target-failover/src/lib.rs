@@ -95,7 +95,8 @@
 //! one `DescribeAutoScalingInstances` per 50 instances, one `DescribeAutoScalingGroups` per 50 groups found (none
 //! when no instance is in a group), and one `SetInstanceHealth` per instance of a group with the opt-in tag
 //! ([`actions::replace`]); the retry of an event whose replacement failed makes those calls for the instances
-//! owed, in one more `begin`/`end`. A network load
+//! owed, in one more `begin`/`end`; while a removal whose instances were all handed over is open, each event on
+//! its group first makes one `DescribeAutoScalingInstances` and closes it (one `begin`/`end`) once they are gone. A network load
 //! balancer's listener forwards to one target group: a shift points it at the backup (no weights), and its
 //! failback finds it among the backup's actions (the same reads again for the backup) and points it back.
 //! `readiness` (read-only, no ledger call) lists every
