@@ -329,11 +329,7 @@ fn fault_rule(scenario: Scenario, operation: &str, fault: Fault, times: Option<u
     let (status, body) = fault.answer(operation);
     macro_rules! failing {
         ($op:expr, $ok:expr) => {{
-            let sequence = mock!($op).sequence().http_status(status, body.clone());
-            match times {
-                Some(n) => sequence.times(n).output($ok).build(),
-                None => sequence.repeatedly().build(),
-            }
+            test_support::failing_rule!($op, status, body.clone(), times, $ok)
         }};
     }
     match operation {

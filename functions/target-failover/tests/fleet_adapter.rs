@@ -134,11 +134,7 @@ fn faulty(operation: &str, fault: Fault, times: Option<usize>) -> Rule {
     let (status, body) = answer(fault);
     macro_rules! failing {
         ($op:expr, $ok:expr) => {{
-            let sequence = mock!($op).sequence().http_status(status, body.clone());
-            match times {
-                Some(n) => sequence.times(n).output($ok).build(),
-                None => sequence.repeatedly().build(),
-            }
+            test_support::failing_rule!($op, status, body.clone(), times, $ok)
         }};
     }
     match operation {
