@@ -73,6 +73,8 @@ async fn with_replace_instances_a_removed_instance_of_an_opted_in_group_is_repla
     assert_eq!(replaced["details"]["handed"], json!([{"instance": ids[0], "group": ASG}]));
     let summary = replaced["summary"].as_str().unwrap();
     assert!(summary.contains(&ids[0]) && summary.contains(ASG), "{summary}");
+    let removed = entries.iter().find(|e| e["action"] == "deregister-targets").expect("the removal entry");
+    assert!(removed["next_steps"].to_string().contains(&format!("Auto Scaling replaces {}", ids[0])), "{removed}");
 
     let (state, data) = removal(&shop, &web).await;
     assert_eq!(state, "done");
@@ -109,6 +111,12 @@ async fn an_instance_still_in_its_grace_period_is_marked_but_kept_by_its_group_a
     app.handle(other).await.unwrap();
     assert_eq!(removal(&shop, &web).await.0, "done");
     assert_eq!(shop.account.calls_answered("SetInstanceHealth"), 1, "marked once");
+
+    // `status` shows what was handed to Auto Scaling.
+    let status = app.handle(json!({"command": "status", "target_group_arn": web})).await.unwrap();
+    let ledger = status.details["ledger"].as_array().expect("the open records");
+    let handed = ledger.iter().find_map(|r| r["data"]["replacement"]["handed"].as_array()).expect("a removal");
+    assert_eq!(handed, &[json!({"instance": ids[0], "group": ASG})], "{status:?}");
 }
 
 #[tokio::test]
@@ -213,4 +221,21 @@ async fn a_transient_fault_on_either_auto_scaling_call_is_notified_keeps_the_rem
         assert_eq!(shop.account.calls_answered("SetInstanceHealth"), 1, "{port}: marked once");
         assert_eq!(calls.lock().unwrap()["mark_unhealthy"], if port == "mark_unhealthy" { 2 } else { 1 }, "{port}");
     }
+}
+
+#[tokio::test]
+async fn an_instance_alarm_on_a_gray_instance_gets_it_removed_and_replaced() {
+    let (shop, web, ids) = shop_with_scaling_group(true).await;
+    shop.set_health(&web, &[&ids[0]], "healthy");
+    let app = shop.app(&[("REPLACE_INSTANCES", "true")]);
+
+    let event = shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": ids[0]}));
+    let response = app.handle(event).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    let members = shop.members(ASG).await;
+    assert!(!members.contains(&ids[0]) && members.len() == 3, "{members:?}");
+    assert_eq!(shop.health(&web).await.keys().cloned().collect::<Vec<_>>(), members);
+    let body = shop.received().await[0].body();
+    assert!(body.to_string().contains("set-instance-health"), "{body}");
 }

@@ -128,7 +128,11 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
         .steps([
             format!("Find out why {} failed (instance logs, the alarm's metric).", join(plain.iter())),
             format!("Once repaired, put them back with the manual command {restore}"),
-            "If an Auto Scaling group owns them, replace them instead (terminate, or set them Unhealthy).".to_owned(),
+            match replaced.as_ref().filter(|r| !r.handed.is_empty()) {
+                Some(r) => format!("Auto Scaling replaces {}.", join(r.handed.iter().map(|h| &h.instance))),
+                None => "If an Auto Scaling group owns them, replace them instead (terminate, or set them Unhealthy)."
+                    .to_owned(),
+            },
         ]);
     Ok([removal].into_iter().chain(after).collect())
 }
