@@ -239,3 +239,25 @@ async fn an_instance_alarm_on_a_gray_instance_gets_it_removed_and_replaced() {
     let body = shop.received().await[0].body();
     assert!(body.to_string().contains("set-instance-health"), "{body}");
 }
+
+#[tokio::test]
+async fn an_instance_in_two_target_groups_of_one_event_is_replaced_once_without_a_false_failure() {
+    let (shop, web, ids) = shop_with_scaling_group(true).await;
+    let api = shop.group("api", TargetTypeEnum::Instance, true, &[]).await;
+    shop.attach(ASG, &api).await;
+    assert!(shop.health(&api).await.contains_key(&ids[0]), "the group registers its instances in both");
+    let app = shop.app(&[("REPLACE_INSTANCES", "true")]);
+
+    let event = shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": ids[0]}));
+    let response = app.handle(event).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    assert_eq!(shop.members(ASG).await.len(), 3);
+    assert!(!shop.members(ASG).await.contains(&ids[0]));
+    assert!(!shop.health(&web).await.contains_key(&ids[0]) && !shop.health(&api).await.contains_key(&ids[0]));
+    let body = shop.received().await[0].body();
+    let entries = body["details"]["entries"].as_array().expect("both groups");
+    let handed: Vec<_> = entries.iter().filter(|e| e["action"] == "set-instance-health").collect();
+    assert_eq!(handed.len(), 1, "handed over by one group: {body}");
+    assert!(entries.iter().all(|e| e["outcome"] != "failed"), "{body}");
+}

@@ -249,6 +249,13 @@ impl Shop {
         self.members(name).await
     }
 
+    /// Attaches one more target group to an Auto Scaling group (its instances register there too).
+    pub async fn attach(&self, group: &str, target_group: &str) {
+        let asg = self.account.autoscaling();
+        let attach = asg.attach_load_balancer_target_groups().auto_scaling_group_name(group);
+        attach.target_group_arns(target_group).send().await.expect("attach target group");
+    }
+
     /// The instances of an Auto Scaling group, sorted.
     pub async fn members(&self, group: &str) -> Vec<String> {
         let out = self

@@ -79,6 +79,10 @@ pub async fn hand_over<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, ids: &[S
         tracing::info!(instance = %mark.instance, group = %mark.group, "marking a removed instance unhealthy");
         match ctx.lb.mark_unhealthy(&mark.instance).await {
             Ok(()) => done.handed.push(mark),
+            Err(e) if gone(&e) => {
+                let why = "no longer in its Auto Scaling group (replaced already)".to_owned();
+                done.left.push(Left { instance: mark.instance, group: Some(mark.group), why });
+            }
             Err(e) => {
                 done.owed.push(mark.instance);
                 done.failure = Some(e);
@@ -88,6 +92,12 @@ pub async fn hand_over<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, ids: &[S
     }
     done.owed.extend(marks.map(|m| m.instance));
     done
+}
+
+/// AWS's answer to `SetInstanceHealth` for an instance that has left its group since it was read (another
+/// group of the same event handed it over first, or a person terminated it): nothing left to replace.
+fn gone(error: &AwsError) -> bool {
+    error.code.as_deref() == Some("ValidationError") && error.message.contains("not found")
 }
 
 /// The reports of a replacement about the group `arn`: one `set-instance-health` entry when instances were
@@ -265,4 +275,27 @@ async fn owed<L: LoadBalancer, G: Ledger>(
         reports.push(report::failed(Some(arn), action::SET_INSTANCE_HEALTH, &e, doing));
     }
     Ok(Some(reports))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(code: &str, message: &str) -> AwsError {
+        AwsError {
+            operation: "SetInstanceHealth",
+            resource: "i-1".into(),
+            code: Some(code.into()),
+            transient: false,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn an_instance_that_left_its_group_is_gone_and_other_errors_are_not() {
+        let found = "Instance Id not found - No managed instance found for instance ID: i-1";
+        assert!(gone(&error("ValidationError", found)));
+        assert!(!gone(&error("ValidationError", "Valid instance health states are: [Healthy, Unhealthy].")));
+        assert!(!gone(&error("Throttling", "Rate exceeded")));
+    }
 }
