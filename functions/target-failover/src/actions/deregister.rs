@@ -103,9 +103,9 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
     let mut settle = records.settle(ctx.session.owner, |_| removed.is_ok());
     if let (Some(replaced), Some(new)) = (&replaced, records.begin.first()) {
         let mut data = new.data.clone();
-        data[replace::FIELD] = replaced.data(&[]);
+        data[replace::FIELD] = replaced.data(&serde_json::Value::Null);
         settle.iter_mut().filter(|s| s.key == new.key).for_each(|s| s.data = Some(data.clone()));
-        details[replace::FIELD] = replaced.data(&[]);
+        details[replace::FIELD] = replaced.data(&serde_json::Value::Null);
     }
     let ended = ctx.end(arn, &settle, &[]).await;
     if let Err(e) = removed {

@@ -43,10 +43,15 @@ pub struct Replaced {
 }
 
 impl Replaced {
-    /// The removal record's `replacement` field, adding to what an earlier run handed over.
-    pub fn data(&self, before: &[Handed]) -> Value {
-        let handed: Vec<&Handed> = before.iter().chain(&self.handed).collect();
-        json!({"handed": handed, "left": self.left, "owed": self.owed})
+    /// The removal record's `replacement` field: what an earlier run recorded there (`before`, or null), with
+    /// this run's instances handed over and left added, and what is still owed.
+    pub fn data(&self, before: &Value) -> Value {
+        let list = |field: &str| before.get(field).and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut handed = list("handed");
+        handed.extend(self.handed.iter().map(|h| json!(h)));
+        let mut left = list("left");
+        left.extend(self.left.iter().map(|l| json!(l)));
+        json!({"handed": handed, "left": left, "owed": self.owed})
     }
 }
 
@@ -108,6 +113,8 @@ pub fn reports(arn: &str, replaced: &Replaced) -> Vec<Report> {
     let name = group_name(arn);
     if !replaced.handed.is_empty() {
         let list = join(replaced.handed.iter().map(|h| format!("{} (group {})", h.instance, h.group)));
+        let groups: std::collections::BTreeSet<&String> = replaced.handed.iter().map(|h| &h.group).collect();
+        let watch = "Watch the replacement: aws autoscaling describe-scaling-activities --auto-scaling-group-name";
         let title =
             format!("{name}: {} handed to Auto Scaling for replacement", count(replaced.handed.len(), "instance"));
         let left = if replaced.left.is_empty() {
@@ -124,11 +131,7 @@ pub fn reports(arn: &str, replaced: &Replaced) -> Vec<Report> {
                      the period is over.{left}"
                 ))
                 .details(json!({"handed": replaced.handed, "left": replaced.left}))
-                .steps([format!(
-                    "Watch the groups' activity: aws autoscaling describe-scaling-activities \
-                                 --auto-scaling-group-name {}",
-                    replaced.handed[0].group
-                )]),
+                .steps(groups.iter().map(|group| format!("{watch} {group}"))),
         );
     }
     if let Some(error) = &replaced.failure {
@@ -267,7 +270,7 @@ async fn owed<L: LoadBalancer, G: Ledger>(
     let handed: Vec<String> = before.iter().map(|h| h.instance.clone()).collect();
     let replaced = hand_over(ctx, &owed, &handed).await;
     let mut data = record.data.clone();
-    data[FIELD] = replaced.data(&before);
+    data[FIELD] = replaced.data(record.data.get(FIELD).unwrap_or(&Value::Null));
     let ended = ctx.end(arn, &[settle_from(record, State::Done).with_data(data)], &[]).await;
     let mut reports = reports(arn, &replaced);
     if let Err(e) = ended {
