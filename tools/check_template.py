@@ -34,6 +34,12 @@ switched on (e-mail subscription, DB endpoint record, cross-region), and Readine
    Failover namespace's Actions (by outcome, with refusals and failures) and AwsCallErrors; each function's
    Errors, Throttles and p99 Duration; each queue's depth; and a Logs Insights widget over every function's log
    group with the last 20 `decision` lines.
+8. Alarm routing: each function has an EventBridge rule for CloudWatch alarm state changes, and with the
+   parameters' defaults target-failover's rule matches every EventBridge alarm sample in events/ in state ALARM
+   or OK: target-group, instance and per-zone alarms (a metric with LoadBalancer and AvailabilityZone
+   dimensions, which start a zone's evacuation) alike. Every function's alarm rule matches only this account's
+   alarms and only names with the AlarmNamePrefix (checked on the per-zone sample, moved to another account and
+   renamed). Patterns are matched with moto's EventBridge pattern matcher.
 """
 
 from __future__ import annotations
@@ -695,6 +701,61 @@ def check_dashboard(cfn: dict, ev: Evaluator) -> list[str]:
     return errors
 
 
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+
+def alarm_rules(cfn: dict, ev: Evaluator) -> dict[str, list[dict]]:
+    """Function name -> the evaluated event patterns of its EventBridge rules for alarm state changes."""
+    found: dict[str, list[dict]] = {name: [] for name in functions(cfn, ev)}
+    for rule in cfn["Resources"].values():
+        if rule["Type"] != "AWS::Events::Rule" or not ev.active(rule):
+            continue
+        pattern = ev.value(rule.get("Properties", {}).get("EventPattern"))
+        if not isinstance(pattern, dict) or "aws.cloudwatch" not in as_list(pattern.get("source")):
+            continue
+        for target in rule["Properties"].get("Targets", []):
+            for name in found:
+                if refers_to(target.get("Arn"), name):
+                    found[name].append(pattern)
+    return found
+
+
+def check_alarm_routing(cfn: dict, ev: Evaluator) -> list[str]:
+    from moto.events.models import EventPattern
+
+    def matches(pattern: dict, event: dict) -> bool:
+        return EventPattern(json.dumps(pattern), pattern).matches_event(event)
+
+    errors = []
+    rules = alarm_rules(cfn, ev)
+    samples = {p.name: json.loads(p.read_text()) for p in sorted(EVENTS.glob("alarm-eventbridge-*.json"))}
+    samples = {n: e for n, e in samples.items() if e["detail"]["state"]["value"] in ("ALARM", "OK")}
+    zonal = [n for n, e in samples.items()
+             if any({"LoadBalancer", "AvailabilityZone"} <= set(m.get("metricStat", {}).get("metric", {})
+                                                                   .get("dimensions", {}))
+                    for m in e["detail"].get("configuration", {}).get("metrics", []))]
+    if not zonal:
+        errors.append("events/: no EventBridge sample of a per-zone alarm (LoadBalancer and AvailabilityZone)")
+    for name, patterns in rules.items():
+        if not patterns:
+            errors.append(f"{name}: no EventBridge rule for CloudWatch alarm state changes")
+        for zone in zonal:
+            event = copy.deepcopy(samples[zone])
+            event["account"] = "999999999999"
+            if any(matches(p, event) for p in patterns):
+                errors.append(f"{name}: its alarm rule matches another account's alarm ({zone} from 999999999999)")
+            event = copy.deepcopy(samples[zone])
+            event["detail"]["alarmName"] = "unrelated-" + event["detail"]["alarmName"]
+            if any(matches(p, event) for p in patterns):
+                errors.append(f"{name}: its alarm rule matches an alarm without the AlarmNamePrefix")
+    if ev.params.get("AlarmNamePrefix", "failover-") == "failover-":
+        for sample, event in samples.items():
+            if not any(matches(p, event) for p in rules.get("TargetFailoverFunction", [])):
+                kind = "per-zone alarm" if sample in zonal else "alarm"
+                errors.append(f"TargetFailoverFunction: its alarm rule does not match the {kind} events/{sample}")
+    return errors
+
+
 def check(sam: dict, root: Path) -> list[str]:
     contract = load_contract(root)
     cfn = transform(sam)
@@ -705,7 +766,7 @@ def check(sam: dict, root: Path) -> list[str]:
         ev = Evaluator(cfn, {k: v for k, v in overrides.items() if k in cfn.get("Parameters", {})})
         found = check_iam(cfn, ev, ref, contract) + check_functions(cfn, ev) + check_environment(sam, cfn, ev, contract)
         found += check_alarms_and_outputs(cfn, ev) + check_ledger(cfn, ev) + check_readiness(cfn, ev)
-        found += check_dashboard(cfn, ev)
+        found += check_dashboard(cfn, ev) + check_alarm_routing(cfn, ev)
         errors += [f"[{label}] {e}" for e in found if f"[defaults] {e}" not in errors]
     return errors
 
@@ -752,6 +813,19 @@ class SelfTest(unittest.TestCase):
 
     def test_the_real_template_passes_against_the_contract(self):
         self.assertEqual(self.errors(), [])
+
+    def test_an_alarm_rule_that_misses_per_zone_alarms_fails(self):
+        def narrow(sam):
+            pattern = sam["Resources"]["TargetFailoverFunction"]["Properties"]["Events"]["AlarmStateChange"][
+                "Properties"]["Pattern"]
+            pattern["detail"]["alarmName"] = [{"prefix": "failover-web"}]  # the target-group alarms' names only
+        self.assert_fails(self.errors(narrow), "does not match the per-zone alarm events/alarm-eventbridge-zone.json")
+
+    def test_an_alarm_rule_open_to_other_accounts_fails(self):
+        def widen(sam):
+            del sam["Resources"]["DatabaseFailoverFunction"]["Properties"]["Events"]["AlarmStateChange"][
+                "Properties"]["Pattern"]["account"]
+        self.assert_fails(self.errors(widen), "DatabaseFailoverFunction: its alarm rule matches another account's")
 
     def test_mutating_action_on_star_without_tag_condition_fails(self):
         errs = self.errors(lambda s: self.add_statement(

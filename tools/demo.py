@@ -8,7 +8,8 @@ It starts the local AWS (``tools/local_aws.py``) and cargo-lambda's Lambda emula
 one account (a load balancer with a ``web`` group of four instances and a ``web-backup`` group, an ``admin``
 group sharing one instance with ``web``; a MySQL primary with two read replicas whose lags differ, a Route 53
 record clients use to reach it; an Aurora cluster with two readers; the notification topic with a queue
-subscribed), starts ``target/lambda/<function>/bootstrap`` for both functions, and plays five steps. Each step is
+subscribed; ``api-alb`` over three zones, registered with ARC zonal shift), starts
+``target/lambda/<function>/bootstrap`` for both functions, and plays six steps. Each step is
 one or more real events (shaped like the samples in ``events/``, with this environment's ARNs) sent through the
 Invoke API to a real binary. For each step it prints the state before and after, the function's answer, and the
 notifications as the subscriber received them; then it checks the outcome. The exit status is 0 only when every
@@ -136,6 +137,9 @@ class Env:
     instances: dict[str, str] = field(default_factory=dict)  # role (web-1 ...) -> instance id
     zone_id: str = ""
     record: str = "writer.orders.internal"
+    # The zonal part: a second load balancer over three zones, registered with ARC zonal shift.
+    api_lb_arn: str = ""
+    zones: dict[str, str] = field(default_factory=dict)  # zone name -> AZ ID, the load balancer's zones
 
     def client(self, service: str):
         return self.aws.client(service, self.account)
@@ -191,6 +195,31 @@ def provision_load_balancer(env: Env) -> None:
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": env.groups["admin"]}])
 
 
+def provision_zonal(env: Env) -> None:
+    """``api-alb`` over three zones, registered with ARC zonal shift (its attribute zonal_shift.config.enabled) and
+    opted in, forwarding to the opted-in group ``api``: two instances in each zone."""
+    elb, ec2 = env.client("elbv2"), env.client("ec2")
+    net = env.aws.network(env.account)
+    subnets = ec2.describe_subnets(SubnetIds=net["subnet_ids"])["Subnets"]
+    subnets = sorted(subnets, key=lambda s: s["AvailabilityZone"])[:3]
+    env.zones = {s["AvailabilityZone"]: s["AvailabilityZoneId"] for s in subnets}
+    env.api_lb_arn = elb.create_load_balancer(Name="api-alb", Subnets=[s["SubnetId"] for s in subnets])[
+        "LoadBalancers"][0]["LoadBalancerArn"]
+    elb.modify_load_balancer_attributes(LoadBalancerArn=env.api_lb_arn, Attributes=[
+        {"Key": "zonal_shift.config.enabled", "Value": "true"}])
+    env.groups["api"] = elb.create_target_group(
+        Name="api", Protocol="HTTP", Port=80, VpcId=net["vpc_id"], TargetType="instance",
+        HealthCheckPath="/health")["TargetGroups"][0]["TargetGroupArn"]
+    elb.add_tags(ResourceArns=[env.api_lb_arn, env.groups["api"]], Tags=[OPT_IN])
+    for zone in env.zones:
+        ids = env.control("/_failover/ec2/instances", {"count": 2, "zone": zone})["instance_ids"]
+        for n, iid in enumerate(ids, 1):
+            env.instances[f"api-{zone[-1]}{n}"] = iid
+        elb.register_targets(TargetGroupArn=env.groups["api"], Targets=[{"Id": i} for i in ids])
+    elb.create_listener(LoadBalancerArn=env.api_lb_arn, Protocol="HTTP", Port=80,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": env.groups["api"]}])
+
+
 def provision_databases(env: Env) -> None:
     rds, cw, r53 = env.client("rds"), env.client("cloudwatch"), env.client("route53")
     common = dict(Engine="mysql", DBInstanceClass="db.t3.micro")
@@ -237,6 +266,7 @@ def provision(aws: L.LocalAws, account: str = ACCOUNT, load_balancer: bool = Tru
     env = Env(account, aws, L.Subscriber(aws, account))
     if load_balancer:
         provision_load_balancer(env)
+        provision_zonal(env)
     if databases:
         provision_databases(env)
     return env
@@ -324,6 +354,31 @@ def ledger_records(env: Env, resource: str) -> list[str]:
         TableName=table, ConsistentRead=True, KeyConditionExpression="pk = :r",
         ExpressionAttributeValues={":r": {"S": resource}})["Items"]
     return [f"{i['sk']['S']}: {i['state']['S']} ({i['trigger']['S']})" for i in items if i["sk"]["S"] != "lease"]
+
+
+def active_shifts(env: Env) -> list[dict]:
+    """api-alb's active zonal shifts, as ARC lists them."""
+    arc = env.client("arc-zonal-shift")
+    return arc.list_zonal_shifts(status="ACTIVE", resourceIdentifier=env.api_lb_arn)["items"]
+
+
+def show_zonal(env: Env) -> list[str]:
+    """api-alb's zonal state (ARC's GetManagedResource) and the api group's targets per zone."""
+    resource = env.client("arc-zonal-shift").get_managed_resource(resourceIdentifier=env.api_lb_arn)
+    names = {v: k for k, v in env.zones.items()}
+    weights = ", ".join(f"{names.get(az, az)} ({az}) {w:g}" for az, w in sorted(resource["appliedWeights"].items()))
+    lines = [f"api-alb traffic weights: {weights}"]
+    shifts = resource.get("zonalShifts", []) + resource.get("autoshifts", [])
+    for shift in shifts:
+        lines.append(f"  shift away from {names.get(shift['awayFrom'], shift['awayFrom'])} ({shift['awayFrom']}), "
+                     f"{shift.get('appliedStatus', 'APPLIED')}, comment {shift.get('comment', '')!r}")
+    if not shifts:
+        lines.append("  no zonal shift")
+    health = target_health(env, "api")
+    for zone in env.zones:
+        cells = [f"{r}={health.get(i, 'deregistered')}" for r, i in env.instances.items() if r.startswith(f"api-{zone[-1]}")]
+        lines.append(f"  {zone}: {', '.join(cells)}")
+    return lines
 
 
 def show_catalog(env: Env) -> list[str]:
@@ -447,7 +502,7 @@ class Story:
             print(f"     - {p}")
         self.results.append(Result(title, problems, time.monotonic() - started, self.pending))
 
-    # The five steps --------------------------------------------------------------------------
+    # The steps --------------------------------------------------------------------------
 
     def gray_failure(self, role: str, delivery: str) -> tuple[L.Invocation, list[L.Notification]]:
         """The 5xx alarm of one instance enters ALARM, through EventBridge or SNS."""
@@ -598,12 +653,53 @@ class Story:
                   "catalog-reader-b.",
                   lambda: show_catalog(env), body)
 
+    def step6_zone(self) -> None:
+        env = self.env
+        zone = sorted(env.zones)[0]
+        alarm = f"api-5xx-{zone}"
+
+        def event(state: str) -> dict:
+            reason = ("Threshold Crossed: 1 out of the last 1 datapoints [57.0] was greater than the threshold (20.0)."
+                      if state == "ALARM" else
+                      "Threshold Crossed: 1 out of the last 1 datapoints [0.0] was not greater than the threshold.")
+            return alarm_eventbridge(env.account, alarm, state, "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count",
+                                     {"LoadBalancer": arn_suffix(env.api_lb_arn).removeprefix("loadbalancer/"),
+                                      "AvailabilityZone": zone},
+                                     f"Target 5XX responses of api-alb in {zone}", reason)
+
+        def body(problems):
+            registered = sorted(target_health(env, "api"))
+            inv, notes = self.send("target-failover", f"alarm {alarm} enters ALARM (EventBridge)", event("ALARM"))
+            self.expect(problems, "status of the evacuation", inv.status, "succeeded")
+            shifts = active_shifts(env)
+            self.expect(problems, "active shifts away from", [s["awayFrom"] for s in shifts], [env.zones[zone]])
+            self.expect(problems, "api targets (none deregistered)", sorted(target_health(env, "api")), registered)
+            self.expect_outcomes(problems, notes, ["succeeded"])
+            print("\n  during the evacuation:")
+            print(indent(show_zonal(env)))
+
+            print(f"\n  ({zone} recovers)")
+            inv, notes = self.send("target-failover", f"alarm {alarm} returns to OK (EventBridge)", event("OK"))
+            self.expect(problems, "status of the return", inv.status, "succeeded")
+            self.expect(problems, "active shifts after the return", active_shifts(env), [])
+            self.expect_outcomes(problems, notes, ["succeeded"])
+
+        self.step("6. A zone goes bad: it is evacuated with ARC zonal shift, and comes back",
+                  f"api-alb spreads the api group over three zones and is registered with ARC zonal shift. A bad "
+                  f"deployment in {zone} makes its targets answer HTTP 500 while passing their health checks; the "
+                  f"load balancer's per-zone 5XX alarm fires. target-failover checks that the two other zones "
+                  f"keep api above its floor and that no other shift is active, then starts a zonal shift away "
+                  f"from {zone}'s AZ ID (ZONAL_SHIFT_EXPIRES_MINUTES=180): traffic leaves the zone, no target is "
+                  f"deregistered. When the alarm returns to OK, it cancels the shift it started.",
+                  lambda: show_zonal(env), body)
+
     def run(self) -> bool:
         self.step1_gray_failure()
         self.step2_guardrail()
         self.step3_backup_and_back()
         self.step4_promote()
         self.step5_aurora()
+        self.step6_zone()
         return all(not r.problems for r in self.results)
 
 
