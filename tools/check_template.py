@@ -294,8 +294,8 @@ def resource_types_touched(ref: dict, action: str, resource: str) -> list[tuple[
     types = spec["Actions"][name.lower()].get("Resources", [])
     found = []
     for rtype in types:
-        # The reference names an action's resource types as the service spells them ("ALB" for ARC) and keys
-        # its resource table in lower case ("alb").
+        # The reference names an action's resource types as the service spells them ("ALB" for ARC,
+        # autoScalingGroup) and keys its resource table in lower case ("alb", "autoscalinggroup").
         rspec = spec["Resources"].get(rtype) or spec["Resources"].get(rtype.lower(), {})
         if any(arn_regex(f).match(sample) for f in rspec.get("ARNFormats", [])):
             found.append((rtype, rspec))
@@ -877,6 +877,16 @@ class SelfTest(unittest.TestCase):
         errs = self.errors(lambda s: self.add_statement(
             s, {"Effect": "Allow", "Action": "arc-zonal-shift:StartZonalShift", "Resource": "*"}))
         self.assert_fails(errs, "mutating action arc-zonal-shift:StartZonalShift on *")
+
+    def test_set_instance_health_without_the_groups_opt_in_condition_fails(self):
+        group = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/*"
+        errs = self.errors(lambda s: self.add_statement(
+            s, {"Effect": "Allow", "Action": "autoscaling:SetInstanceHealth", "Resource": group}))
+        self.assert_fails(errs, "mutating action autoscaling:SetInstanceHealth")
+        errs = self.errors(lambda s: self.add_statement(
+            s, {"Effect": "Allow", "Action": "autoscaling:SetInstanceHealth", "Resource": group,
+                "Condition": {"StringEquals": {"autoscaling:ResourceTag/failover:enabled": "true"}}}))
+        self.assertEqual(errs, [], "the service's own tag key holds on an Auto Scaling group")
 
     def test_unknown_action_fails(self):
         errs = self.errors(lambda s: self.add_statement(

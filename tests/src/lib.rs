@@ -144,6 +144,22 @@ impl Account {
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.sdk)
     }
+    pub fn autoscaling(&self) -> aws_sdk_autoscaling::Client {
+        aws_sdk_autoscaling::Client::new(&self.sdk)
+    }
+
+    /// How many times the local AWS answered `action` for this account (its call log, all regions).
+    pub fn calls_answered(&self, action: &str) -> u64 {
+        let (status, log) = http_json("GET", &format!("/_failover/calls?account={}", self.id), None);
+        assert_eq!(status, 200, "{log}");
+        log["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["action"] == action)
+            .map(|c| c["count"].as_u64().unwrap())
+            .sum()
+    }
 
     /// The ledger table in this account, created by the launcher exactly as template.yaml declares it.
     pub fn ledger_table(&self) -> String {

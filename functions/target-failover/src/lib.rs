@@ -12,7 +12,8 @@
 //!    and other events become skips.
 //! 3. [`actions`]: the fan-out over groups and the plan's dispatch ([`actions`] `mod.rs`), then one file per
 //!    action: [`actions::deregister`], [`actions::shift`], [`actions::failback`], [`actions::restore`],
-//!    [`actions::reinstate`] (targets back on the OK of the alarm that removed them), [`actions::status`],
+//!    [`actions::reinstate`] (targets back on the OK of the alarm that removed them), [`actions::replace`]
+//!    (removed instances handed to their Auto Scaling group), [`actions::status`],
 //!    [`actions::transitions`] (stale events). Each gathers its facts through [`ports::LoadBalancer`], decides
 //!    through [`decide`], acts, and writes its reports ([`report`] holds the shared texts and action names). The
 //!    changing ones follow the incident ledger's protocol per group ([`actions::ledger`] over
@@ -53,7 +54,8 @@
 //! What the function remembers lives in the incident ledger (one DynamoDB table, `LEDGER_TABLE`), never in tags: it
 //! reads tags only for configuration (opt-in, backup group). Each group is a ledger resource, `target-group:<ARN>`,
 //! with records `shift#<listener-id>[/<rule-id>]` (an action's weights before and after a shift, and the backup)
-//! and `removal#<invocation>` (the targets one removal took out: id, port, zone; the trigger, the group's
+//! and `removal#<invocation>` (the targets one removal took out: id, port, zone; what was handed to Auto Scaling
+//! (`replacement`: handed, left, owed); the trigger, the group's
 //! registered count before, and the incident's capacity `baseline`: the registered count, `initial` targets
 //! included, when the first of the open removals began; while any is open the floor of a removal comes from it). A change on a group reads the ledger (waiting up to
 //! [`actions::ledger::HELD_TRIES`] × [`actions::ledger::HELD_WAIT`] while another invocation holds it), then the
@@ -106,7 +108,13 @@
 //! (`GetItem`), and, for a group with a backup or open shift records, its listeners, rules and their tags the same
 //! way; `pause` is one `PutItem`, `resume` one `GetItem` and one `DeleteItem`. An instance alarm first lists the
 //! target groups (`DescribeTargetGroups`, paginated). Groups are handled [`actions::MAX_CONCURRENT_GROUPS`] at a
-//! time. However many groups an event touches, it publishes one notification ([`digest`]). A network load
+//! time. However many groups an event touches, it publishes one notification ([`digest`]).
+//! With `REPLACE_INSTANCES=true`, a removal of instance targets (not a dry run) adds, inside its `begin`/`end`,
+//! one `DescribeAutoScalingInstances` per 50 instances, one `DescribeAutoScalingGroups` per 50 groups found (none
+//! when no instance is in a group), and one `SetInstanceHealth` per instance of a group with the opt-in tag
+//! ([`actions::replace`]); the retry of an event whose replacement failed makes those calls for the instances
+//! owed, in one more `begin`/`end`; while a removal whose instances were all handed over is open, each event on
+//! its group first makes one `DescribeAutoScalingInstances` and closes it (one `begin`/`end`) once they are gone. A network load
 //! balancer's listener forwards to one target group: a shift points it at the backup (no weights), and its
 //! failback finds it among the backup's actions (the same reads again for the backup) and points it back.
 //! `readiness` (read-only, no ledger call) lists every

@@ -22,6 +22,8 @@ pub mod action {
     pub const ZONAL_SHIFT: &str = "zonal-shift";
     /// A zonal shift this function started, cancelled (the zone returns).
     pub const CANCEL_ZONAL_SHIFT: &str = "cancel-zonal-shift";
+    /// Removed instances handed to their Auto Scaling group for replacement (`REPLACE_INSTANCES`).
+    pub const SET_INSTANCE_HEALTH: &str = "set-instance-health";
     pub const PAUSE: &str = failover_core::pause::PAUSE;
     pub const RESUME: &str = failover_core::pause::RESUME;
     /// Work on no particular group: listing or tagging groups failed.

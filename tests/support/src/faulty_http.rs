@@ -115,6 +115,20 @@ impl HttpConnector for FaultyConnector {
 /// How many attempts the fault clients make: the SDK's standard retry.
 pub const ATTEMPTS: usize = 3;
 
+/// A mock rule for the SDK operation `$op` answering `$status`/`$body` (an HTTP error, or a sentinel status of
+/// [`http_client`]) `Some(n)` times and then `$ok`'s output, or for ever with `None`: one rule, because the
+/// mock interceptor picks a rule per call and serves that call's retries from it.
+#[macro_export]
+macro_rules! failing_rule {
+    ($op:expr, $status:expr, $body:expr, $times:expr, $ok:expr) => {{
+        let sequence = $crate::aws_smithy_mocks::mock!($op).sequence().http_status($status, $body);
+        match $times {
+            Some(n) => sequence.times(n).output($ok).build(),
+            None => sequence.repeatedly().build(),
+        }
+    }};
+}
+
 /// A client of the SDK crate `$sdk` in `$region`, answering from aws-smithy-mocks `$rules` through
 /// [`http_client`]: the SDK's standard retry with [`ATTEMPTS`] attempts and a 1 ms backoff, the attempt timeout
 /// [`ATTEMPT_TIMEOUT`], and a retry partition of its own (fault cases run concurrently and would otherwise
@@ -147,19 +161,5 @@ macro_rules! fault_client {
                 )
                 .build(),
         )
-    }};
-}
-
-/// A mock rule for the SDK operation `$op` answering `$status` / `$body` `$times` times (`Some(n)`) and then
-/// `$ok`, or for ever (`None`): one rule, because the mock interceptor picks a rule per call and serves that
-/// call's retries from it.
-#[macro_export]
-macro_rules! failing_rule {
-    ($op:expr, $status:expr, $body:expr, $times:expr, $ok:expr) => {{
-        let sequence = $crate::aws_smithy_mocks::mock!($op).sequence().http_status($status, $body);
-        match $times {
-            Some(n) => sequence.times(n).output($ok).build(),
-            None => sequence.repeatedly().build(),
-        }
     }};
 }

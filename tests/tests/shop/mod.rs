@@ -204,6 +204,78 @@ impl Shop {
         arn
     }
 
+    /// An Auto Scaling group of `size` instances over the shop's first three zones, attached to the target
+    /// group (its instances register there, and so do their replacements), tagged with the opt-in tag or not,
+    /// with this health check grace period (seconds); its instance ids.
+    pub async fn scaling_group(
+        &self,
+        name: &str,
+        target_group: &str,
+        size: i32,
+        opted_in: bool,
+        grace_seconds: i32,
+    ) -> Vec<String> {
+        use aws_sdk_autoscaling::types::Tag as AsgTag;
+        let asg = self.account.autoscaling();
+        let config = format!("{name}-lc");
+        asg.create_launch_configuration()
+            .launch_configuration_name(&config)
+            .image_id("ami-12c6146b")
+            .instance_type("t3.micro")
+            .send()
+            .await
+            .expect("create launch configuration");
+        let subnets = self.account.subnets();
+        let mut request = asg
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_configuration_name(&config)
+            .min_size(size)
+            .max_size(size * 2)
+            .desired_capacity(size)
+            .vpc_zone_identifier(subnets[..3.min(subnets.len())].join(","))
+            .health_check_grace_period(grace_seconds)
+            .target_group_arns(target_group);
+        if opted_in {
+            let tag = AsgTag::builder()
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+                .key(OPT_IN)
+                .value("true")
+                .propagate_at_launch(false)
+                .build();
+            request = request.tags(tag);
+        }
+        request.send().await.expect("create auto scaling group");
+        self.members(name).await
+    }
+
+    /// Attaches one more target group to an Auto Scaling group (its instances register there too).
+    pub async fn attach(&self, group: &str, target_group: &str) {
+        let asg = self.account.autoscaling();
+        let attach = asg.attach_load_balancer_target_groups().auto_scaling_group_name(group);
+        attach.target_group_arns(target_group).send().await.expect("attach target group");
+    }
+
+    /// The instances of an Auto Scaling group, sorted.
+    pub async fn members(&self, group: &str) -> Vec<String> {
+        let out = self
+            .account
+            .autoscaling()
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(group)
+            .send()
+            .await
+            .expect("describe auto scaling groups");
+        let mut ids: Vec<String> = out.auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
+    }
+
     pub async fn tag(&self, arn: &str, key: &str, value: &str) {
         self.account
             .elbv2()
@@ -576,4 +648,13 @@ impl Zonal for Counting<'_> {
     }
 }
 
-impl target_failover::ports::Fleet for Counting<'_> {}
+impl target_failover::ports::Fleet for Counting<'_> {
+    async fn scaling_groups(&self, instances: &[String]) -> Result<BTreeMap<String, (String, Tags)>, AwsError> {
+        self.count("scaling_groups")?;
+        self.inner.scaling_groups(instances).await
+    }
+    async fn mark_unhealthy(&self, instance: &str) -> Result<(), AwsError> {
+        self.count("mark_unhealthy")?;
+        self.inner.mark_unhealthy(instance).await
+    }
+}

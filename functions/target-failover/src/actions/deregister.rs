@@ -13,7 +13,7 @@ use failover_core::report::Report;
 use serde_json::json;
 
 use super::ledger::{removal_key, removed_targets, settle_from, Again};
-use super::Ctx;
+use super::{replace, Ctx};
 use crate::decide::{self, Candidates, Counts, Floor, GroupView, Kept, Plan};
 use crate::model::{group_name, Tags, Target, TargetHealth};
 use crate::ports::LoadBalancer;
@@ -38,7 +38,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
     dry_run: bool,
 ) -> Result<Vec<Report>, Again> {
     let Change { kept, counts, .. } = change;
-    let mut reports = vec![deregister(ctx, arn, snapshot, &change, dry_run).await?];
+    let mut reports = deregister(ctx, arn, snapshot, &change, dry_run).await?;
     if !kept.is_empty() {
         let reason = format!(
             "{} accused targets stay in service: the group would fall below its floor of {}",
@@ -56,7 +56,7 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
     snapshot: &Snapshot,
     change: &Change<'_>,
     dry_run: bool,
-) -> Result<Report, Again> {
+) -> Result<Vec<Report>, Again> {
     let Change { targets, counts, healthy_after, .. } = *change;
     let name = group_name(arn);
     let list = join(targets.iter().map(|t| format!("{} ({})", t.target, t.state.as_str())));
@@ -65,7 +65,7 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
         "{healthy_after} of the {remaining} remaining targets are healthy (floor {}; {} of {} before)",
         counts.floor, counts.healthy, counts.registered
     );
-    let details = json!({
+    let mut details = json!({
         "targets": targets,
         "counts_before": counts,
         "healthy_after": healthy_after,
@@ -74,9 +74,9 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
     let plain: Vec<Target> = targets.iter().map(|t| t.target.clone()).collect();
     if dry_run {
         let title = format!("{name}: would deregister {}", count(targets.len(), "target"));
-        return Ok(report::about(arn, action::DEREGISTER, Outcome::DryRun, Severity::Info, title)
+        return Ok(vec![report::about(arn, action::DEREGISTER, Outcome::DryRun, Severity::Info, title)
             .summary(format!("Dry run: {list} would be deregistered from {arn}; {numbers}. Nothing was changed."))
-            .details(details));
+            .details(details)]);
     }
     let data = json!({
         "targets": plain,
@@ -92,25 +92,34 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
     records.settle.extend(made_before);
     let planned = format!("deregister {list} from {arn}");
     if let Err(refusal) = ctx.begin(snapshot, &records.begin, action::DEREGISTER, &planned).await? {
-        return Ok(refusal);
+        return Ok(vec![refusal]);
     }
     let removed = ctx.lb.deregister(arn, &plain).await;
-    let ended = ctx.end(arn, &records.settle(ctx.session.owner, |_| removed.is_ok()), &[]).await;
-    if let Err(e) = removed {
-        return Ok(report::failed(Some(arn), action::DEREGISTER, &e, "deregistering targets"));
+    let ids: Vec<String> = plain.iter().map(|t| t.id.clone()).collect();
+    let replaced = match &removed {
+        Ok(()) if replace::wanted(ctx, &ids) => Some(replace::hand_over(ctx, &ids, &[]).await),
+        _ => None,
+    };
+    let mut settle = records.settle(ctx.session.owner, |_| removed.is_ok());
+    if let (Some(replaced), Some(new)) = (&replaced, records.begin.first()) {
+        let mut data = new.data.clone();
+        data[replace::FIELD] = replaced.data(&serde_json::Value::Null);
+        settle.iter_mut().filter(|s| s.key == new.key).for_each(|s| s.data = Some(data.clone()));
+        details[replace::FIELD] = replaced.data(&serde_json::Value::Null);
     }
+    let ended = ctx.end(arn, &settle, &[]).await;
+    if let Err(e) = removed {
+        return Ok(vec![report::failed(Some(arn), action::DEREGISTER, &e, "deregistering targets")]);
+    }
+    let after = replaced.as_ref().map(|r| replace::reports(arn, r)).unwrap_or_default();
     if let Err(e) = ended {
-        return Ok(report::failed(
-            Some(arn),
-            action::DEREGISTER,
-            &e,
-            "recording the removal (targets were deregistered)",
-        ));
+        let doing = "recording the removal (targets were deregistered)";
+        return Ok([report::failed(Some(arn), action::DEREGISTER, &e, doing)].into_iter().chain(after).collect());
     }
     let mut restore = report::command("restore", arn);
     restore["targets"] = json!(plain);
     let title = format!("{name}: {} deregistered", count(targets.len(), "target"));
-    Ok(report::about(arn, action::DEREGISTER, Outcome::Succeeded, Severity::Warning, title)
+    let removal = report::about(arn, action::DEREGISTER, Outcome::Succeeded, Severity::Warning, title)
         .summary(format!(
             "Deregistered {list} from {arn}: {numbers}. New requests stop at once; requests in flight drain for \
              the group's deregistration delay."
@@ -119,8 +128,13 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
         .steps([
             format!("Find out why {} failed (instance logs, the alarm's metric).", join(plain.iter())),
             format!("Once repaired, put them back with the manual command {restore}"),
-            "If an Auto Scaling group owns them, replace them instead (terminate, or set them Unhealthy).".to_owned(),
-        ]))
+            match replaced.as_ref().filter(|r| !r.handed.is_empty()) {
+                Some(r) => format!("Auto Scaling replaces {}.", join(r.handed.iter().map(|h| &h.instance))),
+                None => "If an Auto Scaling group owns them, replace them instead (terminate, or set them Unhealthy)."
+                    .to_owned(),
+            },
+        ]);
+    Ok([removal].into_iter().chain(after).collect())
 }
 
 /// The alarm's plan; when it removes targets, again with the group's own `target_group_health` thresholds

@@ -1,8 +1,7 @@
-//! The actions, one file each: [`deregister`], [`shift`], [`failback`], [`restore`], [`status`], [`readiness`],
-//! and a load balancer's zones ([`evacuate`], [`zonal`]). Each gathers its facts through the [`LoadBalancer`]
-//! port, decides through [`crate::decide`], acts, and writes its reports; the changing ones follow the ledger
-//! protocol of [`ledger`] per group. This file holds what they share: the per-alarm fan-out over groups, the
-//! manual command's first reads, the dispatch of a [`Plan`] to its action, and the opt-in read of listeners.
+//! The actions, one file each: [`deregister`], [`replace`], [`shift`], [`failback`], [`restore`], [`status`],
+//! [`readiness`], and a load balancer's zones ([`evacuate`], [`zonal`]). Each gathers its facts through the
+//! [`LoadBalancer`] port, decides through [`crate::decide`], acts, and writes its reports; the changing ones follow
+//! [`ledger`]'s protocol per group. Shared here: the per-alarm fan-out, a command's first reads, a [`Plan`]'s dispatch.
 //!
 //! Reads are staged: a group's tags first (one `DescribeTags` per 20 groups: configuration, read before the
 //! ledger so that a group not opted in costs no ledger call), then the group's ledger, then its target
@@ -29,6 +28,7 @@ pub mod ledger;
 pub mod owed;
 pub mod readiness;
 pub mod reinstate;
+pub mod replace;
 pub mod restore;
 pub mod shift;
 pub mod status;
@@ -234,13 +234,13 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
     if let Some(reports) = owed.then(|| owed::notifications(ctx, arn, snapshot, recovered)).filter(|r| !r.is_empty()) {
         return Ok(reports);
     }
+    if let Some(reports) = replace::follow_up(ctx, arn, snapshot, recovered).await? {
+        return Ok(reports);
+    }
     let removals = if recovered { reinstate::removals_by(snapshot, ctx.trigger) } else { Vec::new() };
     if recovered && saved.is_empty() && removals.is_empty() {
-        return Ok(vec![report::skipped(
-            Some(arn),
-            action::NONE,
-            "alarm OK: no traffic was shifted away from this group and this alarm removed no target",
-        )]);
+        let reason = "alarm OK: no traffic was shifted away from this group and this alarm removed no target";
+        return Ok(vec![report::skipped(Some(arn), action::NONE, reason)]);
     }
     let targets = match ctx.lb.target_health(arn).await {
         Ok(Some(targets)) => targets,

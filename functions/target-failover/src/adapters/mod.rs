@@ -16,6 +16,7 @@
 
 mod actions;
 pub mod ec2;
+pub mod fleet;
 mod zonal;
 
 use aws_sdk_elasticloadbalancingv2::types::{Action, ProtocolEnum, TargetTypeEnum};
@@ -43,18 +44,22 @@ pub struct ElbClient {
     client: Client,
     arc: Option<aws_sdk_arczonalshift::Client>,
     ec2: Option<Ec2Query>,
+    /// Auto Scaling, for [`crate::ports::Fleet`] ([`fleet`]).
+    fleet: Option<aws_sdk_autoscaling::Client>,
 }
 
 impl ElbClient {
     /// ELB only: the target-group actions, and the load balancer reads of [`crate::ports::Zonal`].
     pub fn new(client: Client) -> Self {
-        ElbClient { client, arc: None, ec2: None }
+        ElbClient { client, arc: None, ec2: None, fleet: None }
     }
 
-    /// Every client, from the SDK configuration (the function's, or a test account's). A client for another
-    /// port (Auto Scaling for [`crate::ports::Fleet`]) joins here with its own `with_...`.
+    /// Every client, from the SDK configuration (the function's, or a test account's).
     pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Self {
-        ElbClient::new(Client::new(sdk)).with_arc(aws_sdk_arczonalshift::Client::new(sdk)).with_ec2(Ec2Query::new(sdk))
+        ElbClient::new(Client::new(sdk))
+            .with_arc(aws_sdk_arczonalshift::Client::new(sdk))
+            .with_ec2(Ec2Query::new(sdk))
+            .with_fleet(aws_sdk_autoscaling::Client::new(sdk))
     }
 
     /// ARC zonal shift: `managed_resource`, `start_shift`, `cancel_shift`.
@@ -306,6 +311,3 @@ impl LoadBalancer for ElbClient {
         Ok(())
     }
 }
-
-/// Auto Scaling: not modelled yet (every call answers "not modelled").
-impl crate::ports::Fleet for ElbClient {}

@@ -73,6 +73,7 @@ use crate::model::{group_suffix, Location, SavedWeights, Tags, Target, TargetHea
 mod failback;
 mod floor;
 pub mod readiness;
+pub mod replace;
 mod shift;
 pub mod zonal;
 pub mod zonal_signal;

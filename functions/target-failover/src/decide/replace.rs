@@ -1,0 +1,163 @@
+//! `REPLACE_INSTANCES`: which removed instances to hand to their Auto Scaling group (`SetInstanceHealth`
+//! Unhealthy, so the group terminates and replaces them), and which to leave, and why. Only instances (ids
+//! `i-…`) of a group that carries the opt-in tag exactly `true` are handed over; an instance the removal record
+//! already handed over is not handed again (a retry of the event, or of its owed replacements).
+
+use std::collections::BTreeMap;
+
+use failover_core::tags::opted_in;
+use serde::Serialize;
+
+use crate::model::Tags;
+
+/// An instance and its Auto Scaling group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Handed {
+    pub instance: String,
+    pub group: String,
+}
+
+/// An instance left alone, and why (a logged skip, listed in the notification).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Left {
+    pub instance: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    pub why: String,
+}
+
+/// What to do with the removed instances.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Replacements {
+    /// Mark unhealthy, in this order.
+    pub mark: Vec<Handed>,
+    pub left: Vec<Left>,
+}
+
+/// Whether a target id names an EC2 instance (not an IP address, not a Lambda function).
+pub fn is_instance(id: &str) -> bool {
+    id.starts_with("i-")
+}
+
+/// The plan for the removed `instances`, given their groups (`DescribeAutoScalingInstances`: instance →
+/// group and its tags; an instance in no group is absent) and those already handed over.
+pub fn plan_replacements(
+    instances: &[String],
+    groups: &BTreeMap<String, (String, Tags)>,
+    handed: &[String],
+    opt_in_key: &str,
+) -> Replacements {
+    let mut plan = Replacements::default();
+    for instance in instances.iter().filter(|id| is_instance(id)) {
+        let left =
+            |group: Option<&String>, why: String| Left { instance: instance.clone(), group: group.cloned(), why };
+        if handed.contains(instance) {
+            let why = "already handed to its Auto Scaling group".to_owned();
+            plan.left.push(left(groups.get(instance).map(|(g, _)| g), why));
+            continue;
+        }
+        match groups.get(instance) {
+            None => plan.left.push(left(None, "in no Auto Scaling group".to_owned())),
+            Some((group, tags)) if !opted_in(tags, opt_in_key) => {
+                let why = format!("its Auto Scaling group {group} is not opted in (tag {opt_in_key}=true missing)");
+                plan.left.push(left(Some(group), why));
+            }
+            Some((group, _)) => plan.mark.push(Handed { instance: instance.clone(), group: group.clone() }),
+        }
+    }
+    plan
+}
+
+/// Whether a removal can close before its alarm's OK: every target it took out was handed to Auto Scaling and
+/// none is in an Auto Scaling group any more (`in_groups`: what `DescribeAutoScalingInstances` says now). The
+/// group has then terminated each one and launched its replacement: nothing is left to register again, and the
+/// removal's baseline no longer describes the group. An instance still in its group (its grace period not over
+/// yet) or one that was never handed over keeps the removal open until the OK.
+pub fn replaced_all(targets: &[String], handed: &[String], in_groups: &BTreeMap<String, (String, Tags)>) -> bool {
+    !targets.is_empty() && targets.iter().all(|t| handed.contains(t) && !in_groups.contains_key(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "failover:enabled";
+
+    fn groups(entries: &[(&str, &str, Option<&str>)]) -> BTreeMap<String, (String, Tags)> {
+        entries
+            .iter()
+            .map(|(id, group, opt_in)| {
+                let tags: Tags = opt_in.iter().map(|v| (KEY.to_owned(), (*v).to_owned())).collect();
+                ((*id).to_owned(), ((*group).to_owned(), tags))
+            })
+            .collect()
+    }
+
+    fn ids(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn an_instance_of_an_opted_in_group_is_marked() {
+        let plan = plan_replacements(&ids(&["i-1"]), &groups(&[("i-1", "web", Some("true"))]), &[], KEY);
+        assert_eq!(plan.mark, [Handed { instance: "i-1".into(), group: "web".into() }]);
+        assert!(plan.left.is_empty());
+    }
+
+    #[test]
+    fn an_instance_in_no_group_is_left_with_the_reason() {
+        let plan = plan_replacements(&ids(&["i-1"]), &BTreeMap::new(), &[], KEY);
+        assert!(plan.mark.is_empty());
+        assert_eq!(plan.left, [Left { instance: "i-1".into(), group: None, why: "in no Auto Scaling group".into() }]);
+    }
+
+    #[test]
+    fn an_instance_of_a_group_not_opted_in_is_left_naming_the_group_and_the_tag() {
+        for value in [None, Some("false"), Some("TRUE")] {
+            let plan = plan_replacements(&ids(&["i-1"]), &groups(&[("i-1", "web", value)]), &[], KEY);
+            assert!(plan.mark.is_empty(), "{value:?}");
+            assert_eq!(plan.left[0].group.as_deref(), Some("web"));
+            assert!(plan.left[0].why.contains("failover:enabled=true"), "{}", plan.left[0].why);
+        }
+    }
+
+    #[test]
+    fn an_instance_already_handed_over_is_not_marked_again() {
+        let plan = plan_replacements(&ids(&["i-1"]), &groups(&[("i-1", "web", Some("true"))]), &ids(&["i-1"]), KEY);
+        assert!(plan.mark.is_empty());
+        assert_eq!(plan.left[0].why, "already handed to its Auto Scaling group");
+    }
+
+    #[test]
+    fn a_removal_whose_instances_were_all_handed_over_and_left_their_groups_is_replaced() {
+        assert!(replaced_all(&ids(&["i-1", "i-2"]), &ids(&["i-1", "i-2"]), &BTreeMap::new()));
+    }
+
+    #[test]
+    fn a_removal_with_an_instance_still_in_its_group_is_not_replaced_yet() {
+        let still = groups(&[("i-2", "web", Some("true"))]);
+        assert!(!replaced_all(&ids(&["i-1", "i-2"]), &ids(&["i-1", "i-2"]), &still));
+    }
+
+    #[test]
+    fn a_removal_with_a_target_never_handed_over_waits_for_the_ok() {
+        assert!(!replaced_all(&ids(&["i-1", "i-2"]), &ids(&["i-1"]), &BTreeMap::new()));
+        assert!(!replaced_all(&[], &[], &BTreeMap::new()), "a removal naming no target is not judged here");
+    }
+
+    #[test]
+    fn targets_that_are_not_instances_are_not_considered() {
+        let plan =
+            plan_replacements(&ids(&["10.0.1.5", "arn:aws:lambda:us-east-1:1:function:f"]), &BTreeMap::new(), &[], KEY);
+        assert_eq!(plan, Replacements::default());
+    }
+
+    #[test]
+    fn a_mixed_removal_keeps_the_order_of_the_targets() {
+        let groups = groups(&[("i-1", "web", Some("true")), ("i-2", "batch", None), ("i-4", "web", Some("true"))]);
+        let plan = plan_replacements(&ids(&["i-1", "i-2", "i-3", "i-4"]), &groups, &[], KEY);
+        let marked: Vec<_> = plan.mark.iter().map(|h| h.instance.as_str()).collect();
+        let left: Vec<_> = plan.left.iter().map(|l| l.instance.as_str()).collect();
+        assert_eq!((marked, left), (vec!["i-1", "i-4"], vec!["i-2", "i-3"]));
+    }
+}
