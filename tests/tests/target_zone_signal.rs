@@ -95,6 +95,8 @@ async fn two_instance_alarms_in_one_zone_within_the_window_evacuate_the_zone_ins
     assert!(!second.iter().any(|(action, _)| action == "deregister-targets"), "{second:?}");
     let body = received[1].body().to_string();
     assert!(body.contains("2 targets of zone us-east-1a failed or were removed within 10 minutes"), "{body}");
+    // No zonal alarm started it, so no alarm's OK will cancel it: the notification names return-zone instead.
+    assert!(body.contains("return-zone") && !body.contains("When the alarm returns to OK"), "{body}");
 }
 
 #[tokio::test]

@@ -49,9 +49,15 @@ pub fn evacuated(lb: &str, data: &Value, failback: Failback) -> Report {
     let counts: Vec<ZoneCounts> =
         data.get("counts").cloned().and_then(|c| serde_json::from_value(c).ok()).unwrap_or_default();
     let numbers = counts.iter().map(|c| c.text(zone)).collect::<Vec<_>>().join("; ");
+    // Only a zonal alarm's own OK cancels a shift (its record names the alarm); one started by a command or by
+    // target alarms (signal 2) ends at its expiry or with `return-zone`.
+    let by_alarm = data.get("alarm_arn").and_then(Value::as_str).is_some();
     let back = match failback {
-        Failback::Auto => "When the alarm returns to OK, the shift is cancelled automatically.".to_owned(),
-        Failback::Manual => format!("When the zone is healthy, return it with {}", return_command(lb)),
+        Failback::Auto if by_alarm => "When the alarm returns to OK, the shift is cancelled automatically.".to_owned(),
+        _ => format!(
+            "When the zone is healthy, return it with {} (otherwise the shift ends by itself in {minutes} minutes)",
+            return_command(lb)
+        ),
     };
     let title = format!("{}: zone {zone} evacuated", balancer_name(lb));
     report::about(lb, action::ZONAL_SHIFT, Outcome::Succeeded, Severity::Critical, title)
