@@ -150,13 +150,19 @@ impl Account {
 
     /// How many times the local AWS answered `action` for this account (its call log, all regions).
     pub fn calls_answered(&self, action: &str) -> u64 {
+        self.calls_answered_by(None, action)
+    }
+
+    /// [`Account::calls_answered`] of one service only (its SigV4 signing name, e.g. `autoscaling`): actions such
+    /// as `DescribeTags` exist in several services.
+    pub fn calls_answered_by(&self, service: Option<&str>, action: &str) -> u64 {
         let (status, log) = http_json("GET", &format!("/_failover/calls?account={}", self.id), None);
         assert_eq!(status, 200, "{log}");
         log["calls"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|c| c["action"] == action)
+            .filter(|c| c["action"] == action && service.is_none_or(|s| c["service"] == s))
             .map(|c| c["count"].as_u64().unwrap())
             .sum()
     }

@@ -126,12 +126,12 @@ async fn without_replace_instances_or_in_a_dry_run_auto_scaling_is_not_asked() {
     {
         let (shop, web, ids) = shop_with_scaling_group(true).await;
         let dry_run = settings.contains(&("DRY_RUN", "true"));
-        let calls = ["SetInstanceHealth", "DescribeAutoScalingInstances", "DescribeAutoScalingGroups"];
-        let before: Vec<u64> = calls.iter().map(|c| shop.account.calls_answered(c)).collect();
+        let calls = ["SetInstanceHealth", "DescribeAutoScalingInstances", "DescribeTags"];
+        let before: Vec<u64> = calls.iter().map(|c| shop.account.calls_answered_by(Some("autoscaling"), c)).collect();
 
         shop.app(&settings).handle(alarm(&shop, &web, "ALARM", "OK")).await.unwrap();
 
-        let after: Vec<u64> = calls.iter().map(|c| shop.account.calls_answered(c)).collect();
+        let after: Vec<u64> = calls.iter().map(|c| shop.account.calls_answered_by(Some("autoscaling"), c)).collect();
         assert_eq!(after, before, "no Auto Scaling call with {settings:?}");
         assert_eq!(shop.health(&web).await.contains_key(&ids[0]), dry_run, "{settings:?}");
         assert_eq!(shop.members(ASG).await, ids, "{settings:?}");
@@ -171,7 +171,7 @@ async fn a_removed_instance_in_no_auto_scaling_group_is_left_and_listed() {
     shop.app(&[("REPLACE_INSTANCES", "true")]).handle(alarm(&shop, &web, "ALARM", "OK")).await.unwrap();
 
     assert_eq!(shop.account.calls_answered("DescribeAutoScalingInstances"), 1);
-    assert_eq!(shop.account.calls_answered("DescribeAutoScalingGroups"), 0, "no group to read");
+    assert_eq!(shop.account.calls_answered_by(Some("autoscaling"), "DescribeTags"), 0, "no group to read");
     assert!(!shop.health(&web).await.contains_key(&ids[0]));
     assert_eq!(shop.account.calls_answered("SetInstanceHealth"), 0);
     let body = shop.received().await[0].body();

@@ -110,7 +110,7 @@
 //! target groups (`DescribeTargetGroups`, paginated). Groups are handled [`actions::MAX_CONCURRENT_GROUPS`] at a
 //! time. However many groups an event touches, it publishes one notification ([`digest`]).
 //! With `REPLACE_INSTANCES=true`, a removal of instance targets (not a dry run) adds, inside its `begin`/`end`,
-//! one `DescribeAutoScalingInstances` per 50 instances, one `DescribeAutoScalingGroups` per 50 groups found (none
+//! one `DescribeAutoScalingInstances` per 50 instances, one Auto Scaling `DescribeTags` per 50 groups found (none
 //! when no instance is in a group), and one `SetInstanceHealth` per instance of a group with the opt-in tag
 //! ([`actions::replace`]); the retry of an event whose replacement failed makes those calls for the instances
 //! owed, in one more `begin`/`end`; while a removal whose instances were all handed over is open, each event on

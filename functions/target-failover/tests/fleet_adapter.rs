@@ -4,10 +4,10 @@
 //! (throttling, 503, connection reset, timeout) on each of its three calls: transient once the SDK's attempts
 //! are spent, invisible when it clears within them.
 
-use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
 use aws_sdk_autoscaling::operation::describe_auto_scaling_instances::DescribeAutoScalingInstancesOutput;
+use aws_sdk_autoscaling::operation::describe_tags::DescribeTagsOutput;
 use aws_sdk_autoscaling::operation::set_instance_health::SetInstanceHealthOutput;
-use aws_sdk_autoscaling::types::{AutoScalingGroup, AutoScalingInstanceDetails, TagDescription};
+use aws_sdk_autoscaling::types::{AutoScalingInstanceDetails, TagDescription};
 use aws_sdk_autoscaling::Client;
 use aws_smithy_mocks::{mock, Rule};
 use target_failover::adapters::ElbClient;
@@ -44,33 +44,21 @@ fn instances_output() -> DescribeAutoScalingInstancesOutput {
         .build()
 }
 
-fn groups_output() -> DescribeAutoScalingGroupsOutput {
-    let tag = TagDescription::builder().key(OPT_IN).value("true").resource_id("web").build();
-    let group = |name: &str, tags: Vec<TagDescription>| {
-        let mut builder = AutoScalingGroup::builder()
-            .auto_scaling_group_name(name)
-            .min_size(1)
-            .max_size(4)
-            .desired_capacity(2)
-            .default_cooldown(300)
-            .availability_zones("us-east-1a")
-            .health_check_type("EC2")
-            .created_time(aws_sdk_autoscaling::primitives::DateTime::from_secs(0));
-        for tag in tags {
-            builder = builder.tags(tag);
-        }
-        builder.build()
-    };
-    DescribeAutoScalingGroupsOutput::builder()
-        .auto_scaling_groups(group("web", vec![tag]))
-        .auto_scaling_groups(group("batch", vec![]))
-        .build()
+fn groups_output() -> DescribeTagsOutput {
+    let tag = TagDescription::builder()
+        .key(OPT_IN)
+        .value("true")
+        .resource_id("web")
+        .resource_type("auto-scaling-group")
+        .propagate_at_launch(false)
+        .build();
+    DescribeTagsOutput::builder().tags(tag).build()
 }
 
 fn world() -> Vec<Rule> {
     vec![
         mock!(Client::describe_auto_scaling_instances).then_output(instances_output),
-        mock!(Client::describe_auto_scaling_groups).then_output(groups_output),
+        mock!(Client::describe_tags).then_output(groups_output),
         mock!(Client::set_instance_health)
             .match_requests(|input| {
                 input.health_status() == Some("Unhealthy") && input.should_respect_grace_period() == Some(true)
@@ -139,7 +127,7 @@ fn faulty(operation: &str, fault: Fault, times: Option<usize>) -> Rule {
     }
     match operation {
         "DescribeAutoScalingInstances" => failing!(Client::describe_auto_scaling_instances, instances_output),
-        "DescribeAutoScalingGroups" => failing!(Client::describe_auto_scaling_groups, groups_output),
+        "DescribeTags" => failing!(Client::describe_tags, groups_output),
         "SetInstanceHealth" => failing!(Client::set_instance_health, || SetInstanceHealthOutput::builder().build()),
         other => panic!("no fault rule for {other}"),
     }
@@ -154,7 +142,7 @@ async fn call(port: &ElbClient, operation: &str) -> Result<(), failover_core::aw
 
 #[tokio::test]
 async fn every_fault_on_every_call_is_transient_once_the_attempts_are_spent_and_invisible_before() {
-    for operation in ["DescribeAutoScalingInstances", "DescribeAutoScalingGroups", "SetInstanceHealth"] {
+    for operation in ["DescribeAutoScalingInstances", "DescribeTags", "SetInstanceHealth"] {
         for fault in FAULTS {
             let mut rules = vec![faulty(operation, fault, None)];
             rules.extend(world());

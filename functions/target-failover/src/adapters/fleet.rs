@@ -1,8 +1,10 @@
 //! [`Fleet`] over the Auto Scaling SDK client (`REPLACE_INSTANCES`). SDK types stay in this file.
 //!
 //! Calls: one `DescribeAutoScalingInstances` per [`INSTANCES_PER_CALL`] instances (paginated), then one
-//! `DescribeAutoScalingGroups` per [`GROUPS_PER_CALL`] groups found (their tags come with them; none when no
-//! instance is in a group); `SetInstanceHealth` per instance marked. Without an Auto Scaling client
+//! `DescribeTags` (filter `auto-scaling-group`) per [`GROUPS_PER_CALL`] groups found (paginated; none when no
+//! instance is in a group); `SetInstanceHealth` per instance marked. `DescribeTags` rather than
+//! `DescribeAutoScalingGroups`: the tags are all we need, and the group shape's XML reader (instances, launch
+//! templates, mixed-instances policies, warm pools...) weighs on the binary. Without an Auto Scaling client
 //! ([`ElbClient::with_fleet`] not called) every method answers "not modelled".
 
 use std::collections::BTreeMap;
@@ -15,7 +17,7 @@ use crate::ports::Fleet;
 
 /// `DescribeAutoScalingInstances` takes at most 50 instance ids.
 pub const INSTANCES_PER_CALL: usize = 50;
-/// `DescribeAutoScalingGroups`: names per call (its page holds at most 100 groups).
+/// `DescribeTags`: group names per `auto-scaling-group` filter.
 pub const GROUPS_PER_CALL: usize = 50;
 
 impl ElbClient {
@@ -58,23 +60,23 @@ impl Fleet for ElbClient {
         names.dedup();
         let mut tags_of: BTreeMap<String, Tags> = BTreeMap::new();
         for batch in names.chunks(GROUPS_PER_CALL) {
-            let groups: Vec<_> = client
-                .describe_auto_scaling_groups()
-                .set_auto_scaling_group_names(Some(batch.to_vec()))
+            let filter = aws_sdk_autoscaling::types::Filter::builder()
+                .name("auto-scaling-group")
+                .set_values(Some(batch.to_vec()))
+                .build();
+            let tags: Vec<_> = client
+                .describe_tags()
+                .filters(filter)
                 .into_paginator()
                 .items()
                 .send()
                 .try_collect()
                 .await
-                .aws("DescribeAutoScalingGroups", batch.join(", "))?;
-            for group in groups {
-                let Some(name) = group.auto_scaling_group_name() else { continue };
-                let tags = group
-                    .tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
-                    .collect();
-                tags_of.insert(name.to_owned(), tags);
+                .aws("DescribeTags", batch.join(", "))?;
+            for tag in tags {
+                let (Some(group), Some(key)) = (tag.resource_id(), tag.key()) else { continue };
+                let value = tag.value().unwrap_or_default().to_owned();
+                tags_of.entry(group.to_owned()).or_default().insert(key.to_owned(), value);
             }
         }
         Ok(group_of
