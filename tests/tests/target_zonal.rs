@@ -363,6 +363,29 @@ async fn evacuate_zone_by_az_id_dry_run_changes_nothing_then_evacuates_and_retur
 }
 
 #[tokio::test]
+async fn an_ok_cancels_only_the_shift_its_own_alarm_started() {
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app(&[]);
+    let (zone, _) = site.zone_a.clone();
+    let evacuate = json!({"command": "evacuate-zone", "load_balancer_arn": site.shop.lb, "zone": zone});
+    assert_status(&app.handle(evacuate).await.expect("handled"), Outcome::Succeeded);
+    let ids = site.shift_ids().await;
+    assert_eq!(ids.len(), 1);
+    site.shop.received().await;
+
+    // Another alarm about the same zone: the zone is already evacuated (info, nothing started).
+    let other = app.handle(site.alarm("web-5xx-a-second", "ALARM", &zone)).await.expect("handled");
+    assert_status(&other, Outcome::Info);
+    assert_eq!(site.shift_ids().await, ids);
+
+    // Its OK, and the OK of an alarm that started nothing, leave the person's command's shift alone.
+    app.handle(site.alarm("web-5xx-a-second", "OK", &zone)).await.expect("handled");
+    app.handle(site.alarm("web-5xx-a", "OK", &zone)).await.expect("handled");
+    assert_eq!(site.shift_ids().await, ids, "an OK cancelled a shift its alarm did not start");
+    site.untouched().await;
+}
+
+#[tokio::test]
 async fn return_zone_leaves_a_persons_shift_alone() {
     let site = Site::new(2, 2, true).await;
     let app = site.shop.app(&[]);
@@ -433,7 +456,8 @@ async fn a_shift_an_interrupted_run_started_is_recorded_by_the_retry_and_returne
     let resource = format!("load-balancer:{}", site.shop.lb);
     let then = failover_core::time::now_secs() - 3600;
     let snapshot = ledger.read(&resource, then).await.expect("read");
-    let data = json!({"zone": zone, "az_id": az_id, "comment": comment, "trigger": trigger});
+    let alarm_arn = site.alarm("web-5xx-a", "ALARM", &zone)["resources"][0].clone();
+    let data = json!({"zone": zone, "az_id": az_id, "comment": comment, "trigger": trigger, "alarm_arn": alarm_arn});
     let record = Record::pending(&resource, "zonal-shift#1-dead", "dead", trigger, then, 86_400).with_data(data);
     let begin =
         Begin { owner: "dead", now: then, hold_secs: 60, retention_secs: 86_400, records: &[record], force: false };

@@ -34,8 +34,9 @@
 //! `DescribeTargetGroupAttributes`, and one `DescribeInstances` (instance zones); then `StartZonalShift` inside one
 //! `begin`/`end` on the ledger resource `load-balancer:<ARN>` (records `zonal-shift#<time>-<invocation>` and
 //! `deferred#<shift>`). At most one shift per load balancer, never the last healthy zone nor below a group's floor;
-//! a shift someone else started is deferred to and never cancelled. The OK cancels this function's shifts of that
-//! zone (`CancelZonalShift` each).
+//! a shift someone else started is deferred to and never cancelled; a group that loses no healthy target with the
+//! zone (empty, idle) does not block it. The OK cancels the shifts of that zone its own alarm started
+//! (`CancelZonalShift` each); `return-zone` all of this function's.
 //!
 //! # Invariants
 //! - A removal leaves at least `max(floor, 1)` healthy targets, the floor coming from the incident's baseline

@@ -193,7 +193,8 @@ fn check_start(site: &Site, away_from: &str) -> Vec<String> {
         broken.push(format!("evacuated the last healthy zone {away_from}"));
     }
     let required = FLOOR.for_registered(site.targets.len()).max(1);
-    if healthy_elsewhere < required {
+    let healthy_inside = site.targets.values().filter(|(z, healthy)| *healthy && *z == zone).count();
+    if healthy_inside > 0 && healthy_elsewhere < required {
         broken.push(format!("left {healthy_elsewhere} healthy outside {away_from}, below the floor {required}"));
     }
     broken

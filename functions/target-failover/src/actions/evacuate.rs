@@ -140,8 +140,13 @@ async fn once<L: LoadBalancer, G: Ledger>(
             None => Ok(owed(ctx, options, snapshot, &shift).map_or_else(
                 || {
                     let id = shift.id.clone().unwrap_or_default();
-                    let reason = format!("zone {zone} is already evacuated by this function (shift {id})");
-                    report::skipped(Some(lb), action::NONE, reason)
+                    // Info, not a skip: a caller (signal 2 on another group of this load balancer, at once) counts
+                    // the zone as evacuated and drains nothing more in it.
+                    let title = format!("{}: zone {zone} already evacuated", super::zonal::reports::balancer_name(lb));
+                    report::about(lb, action::ZONAL_SHIFT, Outcome::Info, Severity::Info, title).summary(format!(
+                        "Zone {zone} of {lb} is already evacuated by this function (zonal shift {id}); nothing more \
+                         was changed."
+                    ))
                 },
                 |data| evacuated(lb, data, ctx.config.failback),
             )),

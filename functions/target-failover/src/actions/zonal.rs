@@ -27,6 +27,7 @@ pub async fn on_alarm<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &A
         let ask = return_zone::Return {
             load_balancer: &zonal.load_balancer,
             zone: Some(&zonal.zone),
+            alarm_arn: Some(&route.alarm_arn),
             dry_run,
             mode: ctx.config.failback,
             owed,
@@ -50,7 +51,14 @@ pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, command: &Comm
             evacuate::evacuate_with(ctx, &signal, dry_run, &options).await
         }
         Command::ReturnZone { load_balancer } => {
-            let ask = return_zone::Return { load_balancer, zone: None, dry_run, mode: Failback::Auto, owed: false };
+            let ask = return_zone::Return {
+                load_balancer,
+                zone: None,
+                alarm_arn: None,
+                dry_run,
+                mode: Failback::Auto,
+                owed: false,
+            };
             return_zone::run(ctx, ask).await
         }
         _ => Vec::new(),

@@ -777,6 +777,21 @@ mod zonal_policy {
     }
 
     #[test]
+    fn an_empty_or_idle_group_behind_the_load_balancer_does_not_block_the_evacuation() {
+        let web = group(
+            &[("healthy", Some("us-east-1a")), ("healthy", Some("us-east-1b")), ("healthy", Some("us-east-1b"))],
+            Floor::new(1, 50),
+        );
+        let empty = GroupZones { arn: format!("{GROUP}-backup"), ..group(&[], Floor::new(1, 50)) };
+        let idle = GroupZones {
+            arn: format!("{GROUP}-idle"),
+            ..group(&[("unhealthy", Some("us-east-1a")), ("unhealthy", Some("us-east-1b"))], Floor::new(1, 50))
+        };
+        let plan = capacity("us-east-1a", "use1-az1", &zones(), &[web, empty, idle]);
+        assert!(matches!(plan, ZonalPlan::Evacuate { .. }), "{plan:?}");
+    }
+
+    #[test]
     fn a_target_in_an_unknown_zone_is_refused_conservatively() {
         let g = group(&[("healthy", Some("us-east-1b")), ("healthy", None)], Floor::new(1, 0));
         let ZonalPlan::Refuse { reason, .. } = capacity("us-east-1a", "use1-az1", &zones(), &[g]) else {

@@ -205,7 +205,10 @@ pub fn capacity(zone: &str, az_id: &str, lb_zones: &[String], groups: &[GroupZon
              group ({numbers})"
         ));
     }
-    let short: Vec<&ZoneCounts> = counts.iter().filter(|c| c.healthy_outside < c.required).collect();
+    // Only a group that loses healthy targets with the zone can be put below its floor by the shift: an empty or
+    // idle group (a backup group behind the same load balancer, say) blocks nothing.
+    let short: Vec<&ZoneCounts> =
+        counts.iter().filter(|c| c.healthy_in_zone > 0 && c.healthy_outside < c.required).collect();
     if !short.is_empty() {
         let which = short.iter().map(|c| c.text(zone)).collect::<Vec<_>>().join("; ");
         return refuse(format!("evacuating {zone} would leave a target group below its floor: {which}"));

@@ -1,5 +1,6 @@
 //! Return a zone: cancel the zonal shifts this function started on a load balancer (its ledger's open
-//! `zonal-shift#` records with a shift id), for one zone (the zonal alarm's OK) or all (`return-zone`), and close
+//! `zonal-shift#` records with a shift id), for one zone and alarm (the zonal alarm's OK: the shifts that alarm
+//! started) or all (`return-zone`), and close
 //! their records. A shift the ledger does not know (a person's, a practice run, AWS's autoshift) is never
 //! cancelled. `CancelZonalShift` answering that the shift is no longer active (it expired, or someone cancelled
 //! it) closes the record and says so. `FAILBACK=manual`: an alarm's OK notifies the `return-zone` command instead.
@@ -24,6 +25,9 @@ pub struct Return<'a> {
     pub load_balancer: &'a str,
     pub zone: Option<&'a str>,
     pub dry_run: bool,
+    /// An alarm's OK: only the shifts that alarm started (their records name it); `None` (`return-zone`): all of
+    /// ours. A shift another alarm, a command or the target alarms (signal 2) started is not this OK's to end.
+    pub alarm_arn: Option<&'a str>,
     /// `Manual`: notify the command instead of cancelling (an alarm's OK with `FAILBACK=manual`).
     pub mode: Failback,
     /// A retry of an alarm event whose notification was not published: the shifts this very event cancelled
@@ -56,6 +60,7 @@ async fn once<L: LoadBalancer, G: Ledger>(
     let ours: Vec<OurShift<'_>> = our_shifts(snapshot)
         .into_iter()
         .filter(|s| s.id.is_some() && ask.zone.is_none_or(|z| z == s.zone || z == s.az_id))
+        .filter(|s| ask.alarm_arn.is_none_or(|a| s.record.data.get("alarm_arn").and_then(Value::as_str) == Some(a)))
         .collect();
     let which = ask.zone.map_or_else(|| "any zone".to_owned(), |z| format!("zone {z}"));
     if ours.is_empty() {
