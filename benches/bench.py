@@ -644,17 +644,20 @@ def minimum(scenario: str, plan: Plan) -> dict[str, float | None]:
     # TransactWriteItems (begin, end). Events that are not ours make no ledger call.
     # A planned removal reads the group's target_group_health thresholds once (they may raise the floor).
     removal = f"{ELB}:DescribeTargetGroupAttributes"
+    # ... and the group's load balancers (DescribeTargetGroups of that group), whose ARC zonal shifts it defers to
+    # or starts (issue 14); a group behind no load balancer registered with ARC stops there.
+    zonal = f"{ELB}:DescribeTargetGroups"
     # target-failover: an alarm event reads its alarm's last transition (one Query: a stale event stops there)
     # and an event acted on records its own (two TransactWriteItems).
     transition = {"dynamodb:Query": 1, "dynamodb:TransactWriteItems": 2}
-    one_group = {f"{ELB}:DescribeTags": 1, f"{ELB}:DescribeTargetHealth": 1, removal: 1,
+    one_group = {f"{ELB}:DescribeTags": 1, f"{ELB}:DescribeTargetHealth": 1, removal: 1, zonal: 1,
                  f"{ELB}:DeregisterTargets": 1, "sns:Publish": 1, "dynamodb:Query": 2, "dynamodb:TransactWriteItems": 4}
     return {
         "group-4": one_group,
         "group-1000": one_group,
         "no-call": {},
         # DescribeTargetGroups: one page of up to 400 groups; tags: 200 groups / 20 per call.
-        "instance-200": {f"{ELB}:DescribeTargetGroups": 1, f"{ELB}:DescribeTags": 10,
+        "instance-200": {f"{ELB}:DescribeTargetGroups": 1 + 50, f"{ELB}:DescribeTags": 10,
                          f"{ELB}:DescribeTargetHealth": 50, removal: 50, f"{ELB}:DeregisterTargets": 50,
                          "sns:Publish": 1,
                          "dynamodb:Query": 50 + transition["dynamodb:Query"],
@@ -664,7 +667,8 @@ def minimum(scenario: str, plan: Plan) -> dict[str, float | None]:
         # handled (two TransactWriteItems: the alarm's lease, then the record), which is what makes a later
         # re-delivery of any of them stale; the change adds its own two.
         "storm-500": {f"{ELB}:DescribeTags": plan.storm, f"{ELB}:DescribeTargetHealth": plan.storm,
-                      removal: 1, f"{ELB}:DeregisterTargets": 1, "sns:Publish": 1, "dynamodb:Query": 2 * plan.storm,
+                      removal: 1, zonal: 1, f"{ELB}:DeregisterTargets": 1, "sns:Publish": 1,
+                      "dynamodb:Query": 2 * plan.storm,
                       "dynamodb:TransactWriteItems": 2 * plan.storm + 2},
         # The primary (state, tags, replica list), then its replicas in one filtered call; one GetMetricData for
         # all lags; the never-twice record in the ledger around the promotion, and once its notification is out,
