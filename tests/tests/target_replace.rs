@@ -293,3 +293,24 @@ async fn an_instance_removed_from_one_group_but_still_serving_in_another_is_left
     assert_eq!(left["why"], json!(format!("still serving in target group {api}")), "{left}");
     assert_eq!(removal(&shop, &web).await.1["replacement"]["left"][0]["why"], left["why"]);
 }
+
+#[tokio::test]
+async fn when_the_other_target_groups_cannot_be_read_for_good_the_instance_is_left_with_the_reason() {
+    let (shop, web, ids) = shop_with_scaling_group(true).await;
+    let (app, _calls, fail) = shop.flaky_app(&[("REPLACE_INSTANCES", "true")]);
+    fail.lock().unwrap().insert("instance_groups:denied", 1);
+
+    let response = app.handle(alarm(&shop, &web, "ALARM", "OK")).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    assert!(!shop.health(&web).await.contains_key(&ids[0]), "the removal is made");
+    assert_eq!(shop.members(ASG).await, ids, "nothing replaced");
+    assert_eq!(shop.account.calls_answered_by(Some("autoscaling"), "SetInstanceHealth"), 0);
+    let body = shop.received().await[0].body();
+    let left = &body["details"]["replacement"]["left"][0];
+    assert_eq!((&left["instance"], &left["group"]), (&json!(ids[0]), &json!(ASG)), "{body}");
+    let why = left["why"].as_str().unwrap();
+    assert!(why.starts_with("cannot tell whether it still serves in another target group"), "{why}");
+    let (state, data) = removal(&shop, &web).await;
+    assert_eq!((state.as_str(), &data["replacement"]["owed"]), ("done", &json!([])), "{data}");
+}
