@@ -73,6 +73,9 @@ async fn with_replace_instances_a_removed_instance_of_an_opted_in_group_is_repla
     assert_eq!(replaced["details"]["handed"], json!([{"instance": ids[0], "group": ASG}]));
     let summary = replaced["summary"].as_str().unwrap();
     assert!(summary.contains(&ids[0]) && summary.contains(ASG), "{summary}");
+    assert!(summary.contains("ignores the mark while an instance is in its group's health check grace"), "{summary}");
+    let fix = format!("aws autoscaling set-instance-health --instance-id {} --health-status Unhealthy", ids[0]);
+    assert!(replaced["next_steps"].to_string().contains(&fix), "{replaced}");
     let removed = entries.iter().find(|e| e["action"] == "deregister-targets").expect("the removal entry");
     assert!(removed["next_steps"].to_string().contains(&format!("Auto Scaling replaces {}", ids[0])), "{removed}");
 
@@ -100,7 +103,7 @@ async fn an_instance_still_in_its_grace_period_is_marked_but_kept_by_its_group_a
 
     app.handle(alarm(&shop, &web, "ALARM", "OK")).await.unwrap();
 
-    assert_eq!(shop.members(ASG).await, ids, "Auto Scaling waits for the grace period to end");
+    assert_eq!(shop.members(ASG).await, ids, "Auto Scaling does not act on the mark during the grace period");
     assert_eq!(asg_health(&shop, &ids[0]).await.as_deref(), Some("UNHEALTHY"));
     assert!(!shop.health(&web).await.contains_key(&ids[0]));
     let (state, data) = removal(&shop, &web).await;
@@ -180,8 +183,10 @@ async fn a_removed_instance_in_no_auto_scaling_group_is_left_and_listed() {
 }
 
 #[tokio::test]
-async fn a_transient_fault_on_either_auto_scaling_call_is_notified_keeps_the_removal_and_the_retry_marks_it_once() {
-    for port in ["scaling_groups", "mark_unhealthy"] {
+async fn a_transient_fault_on_a_replacement_call_is_notified_keeps_the_removal_and_the_retry_marks_it_once() {
+    // The Auto Scaling read, the read of the other target groups (is the instance still serving elsewhere?),
+    // and the mark itself.
+    for port in ["scaling_groups", "instance_groups", "mark_unhealthy"] {
         let (shop, web, ids) = shop_with_scaling_group(true).await;
         let (app, calls, fail) = shop.flaky_app(&[("REPLACE_INSTANCES", "true")]);
         let event = alarm(&shop, &web, "ALARM", "OK");
@@ -260,4 +265,52 @@ async fn an_instance_in_two_target_groups_of_one_event_is_replaced_once_without_
     let handed: Vec<_> = entries.iter().filter(|e| e["action"] == "set-instance-health").collect();
     assert_eq!(handed.len(), 1, "handed over by one group: {body}");
     assert!(entries.iter().all(|e| e["outcome"] != "failed"), "{body}");
+}
+
+#[tokio::test]
+async fn an_instance_removed_from_one_group_but_still_serving_in_another_is_left_and_not_marked() {
+    let (shop, web, ids) = shop_with_scaling_group(true).await;
+    let api = shop.group("api", TargetTypeEnum::Instance, false, &[]).await;
+    shop.attach(ASG, &api).await;
+    assert_eq!(shop.health(&api).await.get(&ids[0]).map(String::as_str), Some("healthy"), "it serves in api");
+    let app = shop.app(&[("REPLACE_INSTANCES", "true")]);
+
+    let response = app.handle(alarm(&shop, &web, "ALARM", "OK")).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    assert!(!shop.health(&web).await.contains_key(&ids[0]), "the removal from web is made");
+    assert!(shop.health(&api).await.contains_key(&ids[0]), "api keeps it");
+    assert_eq!(shop.members(ASG).await, ids, "nothing replaced");
+    assert_eq!(asg_health(&shop, &ids[0]).await.as_deref(), Some("HEALTHY"));
+    assert_eq!(shop.account.calls_answered_by(Some("autoscaling"), "SetInstanceHealth"), 0);
+    let received = shop.received().await;
+    assert_eq!(received.len(), 1);
+    let body = received[0].body();
+    assert!(!body.to_string().contains("\"set-instance-health\""), "{body}");
+    assert_eq!(body["details"]["replacement"]["handed"], json!([]), "{body}");
+    let left = &body["details"]["replacement"]["left"][0];
+    assert_eq!((&left["instance"], &left["group"]), (&json!(ids[0]), &json!(ASG)), "{body}");
+    assert_eq!(left["why"], json!(format!("still serving in target group {api}")), "{left}");
+    assert_eq!(removal(&shop, &web).await.1["replacement"]["left"][0]["why"], left["why"]);
+}
+
+#[tokio::test]
+async fn when_the_other_target_groups_cannot_be_read_for_good_the_instance_is_left_with_the_reason() {
+    let (shop, web, ids) = shop_with_scaling_group(true).await;
+    let (app, _calls, fail) = shop.flaky_app(&[("REPLACE_INSTANCES", "true")]);
+    fail.lock().unwrap().insert("instance_groups:denied", 1);
+
+    let response = app.handle(alarm(&shop, &web, "ALARM", "OK")).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    assert!(!shop.health(&web).await.contains_key(&ids[0]), "the removal is made");
+    assert_eq!(shop.members(ASG).await, ids, "nothing replaced");
+    assert_eq!(shop.account.calls_answered_by(Some("autoscaling"), "SetInstanceHealth"), 0);
+    let body = shop.received().await[0].body();
+    let left = &body["details"]["replacement"]["left"][0];
+    assert_eq!((&left["instance"], &left["group"]), (&json!(ids[0]), &json!(ASG)), "{body}");
+    let why = left["why"].as_str().unwrap();
+    assert!(why.starts_with("cannot tell whether it still serves in another target group"), "{why}");
+    let (state, data) = removal(&shop, &web).await;
+    assert_eq!((state.as_str(), &data["replacement"]["owed"]), ("done", &json!([])), "{data}");
 }

@@ -112,8 +112,10 @@
 //! time. However many groups an event touches, it publishes one notification ([`digest`]).
 //! With `REPLACE_INSTANCES=true`, a removal of instance targets (not a dry run) adds, inside its `begin`/`end`,
 //! one `DescribeAutoScalingInstances` per 50 instances, one Auto Scaling `DescribeTags` per 50 groups found (none
-//! when no instance is in a group), and one `SetInstanceHealth` per instance of a group with the opt-in tag
-//! ([`actions::replace`]); the retry of an event whose replacement failed makes those calls for the instances
+//! when no instance is in a group), and, only when some instance is then to be marked, one `DescribeTargetGroups`
+//! (paginated: every instance-type group) and one `DescribeTargetHealth` per other such group (an instance still
+//! in service in one of them is left, not marked), then one `SetInstanceHealth` per instance of a group with the
+//! opt-in tag ([`actions::replace`]); the retry of an event whose replacement failed makes those calls for the instances
 //! owed, in one more `begin`/`end`; while a removal whose instances were all handed over is open, each event on
 //! its group first makes one `DescribeAutoScalingInstances` and closes it (one `begin`/`end`) once they are gone. A network load
 //! balancer's listener forwards to one target group: a shift points it at the backup (no weights), and its

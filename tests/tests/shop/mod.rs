@@ -524,22 +524,22 @@ pub struct Counting<'a> {
 
 impl Counting<'_> {
     /// Counts the call; fails it with throttling while `fail` still owes failures of that port (a transient
-    /// error after the SDK's retries, as AWS gives it under load).
+    /// error after the SDK's retries, as AWS gives it under load), or with access denied (not transient) while
+    /// it owes failures of `<port>:denied`.
     pub fn count(&self, name: &'static str) -> Result<(), AwsError> {
         *self.calls.lock().expect("calls").entry(name).or_default() += 1;
-        match self.fail.lock().expect("fail").get_mut(name) {
-            Some(left) if *left > 0 => {
+        let mut fail = self.fail.lock().expect("fail");
+        for (key, code, transient, message) in [
+            (name.to_owned(), "Throttling", true, "Rate exceeded (injected by the test)"),
+            (format!("{name}:denied"), "AccessDenied", false, "not authorized (injected by the test)"),
+        ] {
+            if let Some(left) = fail.get_mut(key.as_str()).filter(|left| **left > 0) {
                 *left -= 1;
-                Err(AwsError {
-                    operation: name,
-                    resource: String::new(),
-                    code: Some("Throttling".into()),
-                    transient: true,
-                    message: "Rate exceeded (injected by the test)".into(),
-                })
+                let (code, message) = (Some(code.into()), message.into());
+                return Err(AwsError { operation: name, resource: String::new(), code, transient, message });
             }
-            _ => Ok(()),
         }
+        Ok(())
     }
 }
 

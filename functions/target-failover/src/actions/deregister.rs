@@ -97,7 +97,7 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
     let removed = ctx.lb.deregister(arn, &plain).await;
     let ids: Vec<String> = plain.iter().map(|t| t.id.clone()).collect();
     let replaced = match &removed {
-        Ok(()) if replace::wanted(ctx, &ids) => Some(replace::hand_over(ctx, &ids, &[]).await),
+        Ok(()) if replace::wanted(ctx, &ids) => Some(replace::hand_over(ctx, arn, &ids, &[]).await),
         _ => None,
     };
     let mut settle = records.settle(ctx.session.owner, |_| removed.is_ok());

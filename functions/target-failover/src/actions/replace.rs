@@ -2,7 +2,12 @@
 //! group (`SetInstanceHealth` Unhealthy, `ShouldRespectGracePeriod=true`), which terminates and replaces each
 //! one; the replacement registers itself through the group's target group attachment. Only groups that carry
 //! the opt-in tag are asked ([`crate::decide::replace`]); an instance in no group or in a group not opted in is a
-//! logged skip listed in the notification. Off: no Auto Scaling call at all. Dry runs and IP targets: none.
+//! logged skip listed in the notification. So is an instance still in service in another target group (read
+//! only when some instance is about to be marked: `DescribeTargetGroups`, then `DescribeTargetHealth` per other
+//! instance-type group): marking it would terminate a target that group still counts on. Off: no Auto Scaling
+//! call at all. Dry runs and IP targets: none. With `ShouldRespectGracePeriod=true` Auto Scaling ignores the mark
+//! of an instance in its group's health check grace period (it is not kept for later): the notification's
+//! `Replace … by hand` step does it once the period is over.
 //!
 //! Runs inside the removal's lease, after `DeregisterTargets` succeeded and before `end`: what it did goes into
 //! the removal record's data (`replacement`: `handed`, `left`, and `owed`, the instances a failed call left
@@ -24,8 +29,8 @@ use serde_json::{json, Value};
 
 use super::ledger::{open, removed_targets, settle_from, Again};
 use super::Ctx;
-use crate::decide::replace::{is_instance, plan_replacements, replaced_all, Handed, Left};
-use crate::model::group_name;
+use crate::decide::replace::{is_instance, plan_replacements, replaced_all, still_serving, Handed, Left};
+use crate::model::{group_name, TargetHealth};
 use crate::ports::LoadBalancer;
 use crate::report::{self, action, count, join};
 
@@ -61,8 +66,16 @@ pub fn wanted<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, ids: &[String]) -
 }
 
 /// Finds the instances' groups and marks those of opted-in groups unhealthy, one at a time, stopping at the
-/// first failed call (the rest is owed). `handed`: instances an earlier run of the event handed over.
-pub async fn hand_over<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, ids: &[String], handed: &[String]) -> Replaced {
+/// first failed call (the rest is owed). `handed`: instances an earlier run of the event handed over. Before
+/// marking, the other instance-type target groups are read ([`elsewhere`]): an instance still in service in one
+/// of them is left ([`still_serving`]). A transient failure of those reads owes every instance, as a failed
+/// Auto Scaling read does; another failure leaves the instances to mark, saying why.
+pub async fn hand_over<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    arn: &str,
+    ids: &[String],
+    handed: &[String],
+) -> Replaced {
     let instances: Vec<String> = ids.iter().filter(|id| is_instance(id)).cloned().collect();
     let mut done = Replaced::default();
     let groups = match ctx.lb.scaling_groups(&instances).await {
@@ -73,7 +86,27 @@ pub async fn hand_over<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, ids: &[S
             return done;
         }
     };
-    let plan = plan_replacements(&instances, &groups, handed, ctx.opt_in_key());
+    let mut plan = plan_replacements(&instances, &groups, handed, ctx.opt_in_key());
+    if !plan.mark.is_empty() {
+        match elsewhere(ctx, arn).await {
+            Ok(others) => plan = still_serving(plan, &others),
+            Err(e) if e.transient => {
+                done.owed = instances.into_iter().filter(|i| !handed.contains(i)).collect();
+                done.failure = Some(e);
+                return done;
+            }
+            Err(e) => {
+                let why = format!("cannot tell whether it still serves in another target group: {}", e.message);
+                tracing::warn!(target_group = %arn, error = %e.message, "not replacing removed instances");
+                let marks = std::mem::take(&mut plan.mark);
+                plan.left.extend(marks.into_iter().map(|m| Left {
+                    instance: m.instance,
+                    group: Some(m.group),
+                    why: why.clone(),
+                }));
+            }
+        }
+    }
     for left in &plan.left {
         let group = left.group.as_deref().unwrap_or("-");
         tracing::info!(instance = %left.instance, group, why = %left.why, "not replacing a removed instance");
@@ -97,6 +130,21 @@ pub async fn hand_over<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, ids: &[S
     }
     done.owed.extend(marks.map(|m| m.instance));
     done
+}
+
+/// Every instance-type target group but `arn` (`DescribeTargetGroups`), each with its `DescribeTargetHealth`;
+/// read only when some removed instance is about to be marked.
+async fn elsewhere<L: LoadBalancer, G: Ledger>(
+    ctx: &Ctx<'_, L, G>,
+    arn: &str,
+) -> Result<Vec<(String, Vec<TargetHealth>)>, AwsError> {
+    let mut others = Vec::new();
+    for group in ctx.lb.instance_groups().await?.into_iter().filter(|g| g != arn) {
+        if let Some(health) = ctx.lb.target_health(&group).await? {
+            others.push((group, health));
+        }
+    }
+    Ok(others)
 }
 
 /// AWS's answer to `SetInstanceHealth` for an instance that has left its group since it was read (another
@@ -127,11 +175,17 @@ pub fn reports(arn: &str, replaced: &Replaced) -> Vec<Report> {
                 .summary(format!(
                     "Marked {list} Unhealthy (SetInstanceHealth, ShouldRespectGracePeriod=true): each group terminates \
                      the instance and launches a replacement, which registers itself through the group's target \
-                     group attachment; an instance still in its group's health check grace period is replaced once \
-                     the period is over.{left}"
+                     group attachment. Auto Scaling ignores the mark while an instance is in its group's health \
+                     check grace period: if one is not replaced, run its \"Replace ... by hand\" step once the \
+                     period is over.{left}"
                 ))
                 .details(json!({"handed": replaced.handed, "left": replaced.left}))
-                .steps(groups.iter().map(|group| format!("{watch} {group}"))),
+                .steps(
+                    groups
+                        .iter()
+                        .map(|group| format!("{watch} {group}"))
+                        .chain(replaced.handed.iter().map(|h| fix_command(&h.instance))),
+                ),
         );
     }
     if let Some(error) = &replaced.failure {
@@ -268,7 +322,7 @@ async fn owed<L: LoadBalancer, G: Ledger>(
         return Ok(Some(vec![refusal]));
     }
     let handed: Vec<String> = before.iter().map(|h| h.instance.clone()).collect();
-    let replaced = hand_over(ctx, &owed, &handed).await;
+    let replaced = hand_over(ctx, arn, &owed, &handed).await;
     let mut data = record.data.clone();
     data[FIELD] = replaced.data(record.data.get(FIELD).unwrap_or(&Value::Null));
     let ended = ctx.end(arn, &[settle_from(record, State::Done).with_data(data)], &[]).await;

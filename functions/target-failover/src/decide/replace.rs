@@ -1,14 +1,16 @@
 //! `REPLACE_INSTANCES`: which removed instances to hand to their Auto Scaling group (`SetInstanceHealth`
 //! Unhealthy, so the group terminates and replaces them), and which to leave, and why. Only instances (ids
 //! `i-…`) of a group that carries the opt-in tag exactly `true` are handed over; an instance the removal record
-//! already handed over is not handed again (a retry of the event, or of its owed replacements).
+//! already handed over is not handed again (a retry of the event, or of its owed replacements). An instance
+//! still registered in another target group, and not leaving it, is left too ([`still_serving`]): marking it
+//! would have Auto Scaling terminate a target that group still counts on, perhaps below its floor.
 
 use std::collections::BTreeMap;
 
 use failover_core::tags::opted_in;
 use serde::Serialize;
 
-use crate::model::Tags;
+use crate::model::{Tags, TargetHealth, TargetState};
 
 /// An instance and its Auto Scaling group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,11 +70,38 @@ pub fn plan_replacements(
     plan
 }
 
+/// Whether a target state keeps an instance in its target group's service: registered, not leaving, not
+/// `unused` (a healthy target, but also one `initial` or `unhealthy` that group's own alarms and floor decide
+/// on, not this removal).
+fn in_service(state: TargetState) -> bool {
+    !state.leaving() && state != TargetState::Unused
+}
+
+/// The plan with the instances to mark that are still in service in another target group (`elsewhere`: each
+/// other instance-type group and its `DescribeTargetHealth`) moved to `left`, with the groups named.
+pub fn still_serving(plan: Replacements, elsewhere: &[(String, Vec<TargetHealth>)]) -> Replacements {
+    let mut out = Replacements { mark: Vec::new(), left: plan.left };
+    for mark in plan.mark {
+        let serving: Vec<&str> = elsewhere
+            .iter()
+            .filter(|(_, targets)| targets.iter().any(|t| t.target.id == mark.instance && in_service(t.state)))
+            .map(|(group, _)| group.as_str())
+            .collect();
+        if serving.is_empty() {
+            out.mark.push(mark);
+        } else {
+            let why = format!("still serving in target group {}", serving.join(", "));
+            out.left.push(Left { instance: mark.instance, group: Some(mark.group), why });
+        }
+    }
+    out
+}
+
 /// Whether a removal can close before its alarm's OK: every target it took out was handed to Auto Scaling and
 /// none is in an Auto Scaling group any more (`in_groups`: what `DescribeAutoScalingInstances` says now). The
 /// group has then terminated each one and launched its replacement: nothing is left to register again, and the
-/// removal's baseline no longer describes the group. An instance still in its group (its grace period not over
-/// yet) or one that was never handed over keeps the removal open until the OK.
+/// removal's baseline no longer describes the group. An instance still in its group (its mark ignored in its grace
+/// period, or not acted on yet) or one that was never handed over keeps the removal open until the OK.
 pub fn replaced_all(targets: &[String], handed: &[String], in_groups: &BTreeMap<String, (String, Tags)>) -> bool {
     !targets.is_empty() && targets.iter().all(|t| handed.contains(t) && !in_groups.contains_key(t))
 }
@@ -126,6 +155,56 @@ mod tests {
         let plan = plan_replacements(&ids(&["i-1"]), &groups(&[("i-1", "web", Some("true"))]), &ids(&["i-1"]), KEY);
         assert!(plan.mark.is_empty());
         assert_eq!(plan.left[0].why, "already handed to its Auto Scaling group");
+    }
+
+    fn health(id: &str, state: TargetState) -> TargetHealth {
+        let target = crate::model::Target { id: id.into(), port: Some(80), availability_zone: None };
+        TargetHealth { target, state, reason: None }
+    }
+
+    fn marking(list: &[&str]) -> Replacements {
+        let mark = list.iter().map(|i| Handed { instance: (*i).into(), group: "web".into() }).collect();
+        Replacements { mark, left: Vec::new() }
+    }
+
+    #[test]
+    fn an_instance_still_serving_in_another_group_is_left_naming_the_groups() {
+        let elsewhere = [
+            ("tg/api".to_owned(), vec![health("i-1", TargetState::Healthy), health("i-2", TargetState::Draining)]),
+            ("tg/admin".to_owned(), vec![health("i-1", TargetState::Unavailable)]),
+        ];
+        let plan = still_serving(marking(&["i-1", "i-2"]), &elsewhere);
+        assert_eq!(plan.mark, [Handed { instance: "i-2".into(), group: "web".into() }]);
+        let why = "still serving in target group tg/api, tg/admin".to_owned();
+        assert_eq!(plan.left, [Left { instance: "i-1".into(), group: Some("web".into()), why }]);
+    }
+
+    #[test]
+    fn an_instance_registered_but_not_healthy_elsewhere_is_left_to_that_group() {
+        for state in [TargetState::Unhealthy, TargetState::Initial, TargetState::Unknown] {
+            let plan = still_serving(marking(&["i-1"]), &[("tg/api".to_owned(), vec![health("i-1", state)])]);
+            assert!(plan.mark.is_empty(), "{state:?}");
+            assert_eq!(plan.left[0].why, "still serving in target group tg/api");
+        }
+    }
+
+    #[test]
+    fn an_instance_leaving_unused_or_absent_elsewhere_is_still_marked() {
+        for state in [TargetState::Draining, TargetState::UnhealthyDraining, TargetState::Unused] {
+            let plan = still_serving(marking(&["i-1"]), &[("tg/api".to_owned(), vec![health("i-1", state)])]);
+            assert_eq!(plan, marking(&["i-1"]), "{state:?}");
+        }
+        let other = [("tg/api".to_owned(), vec![health("i-9", TargetState::Healthy)])];
+        assert_eq!(still_serving(marking(&["i-1"]), &other), marking(&["i-1"]));
+        assert_eq!(still_serving(marking(&["i-1"]), &[]), marking(&["i-1"]));
+    }
+
+    #[test]
+    fn instances_already_left_stay_left() {
+        let mut plan = marking(&[]);
+        plan.left.push(Left { instance: "i-3".into(), group: None, why: "in no Auto Scaling group".into() });
+        let elsewhere = [("tg/api".to_owned(), vec![health("i-3", TargetState::Healthy)])];
+        assert_eq!(still_serving(plan.clone(), &elsewhere), plan);
     }
 
     #[test]
