@@ -154,6 +154,40 @@ async fn a_per_zone_alarm_evacuates_the_zone_and_its_ok_returns_it() {
 }
 
 #[tokio::test]
+async fn the_same_per_zone_alarm_three_times_by_every_path_and_once_more_after_its_ok_shifts_once() {
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app(&[]);
+    let zone = site.zone_a.0.clone();
+    let dims = site.dimensions(&zone);
+    let alarm = site.alarm("web-5xx-a", "ALARM", &zone);
+    let time = alarm["detail"]["state"]["timestamp"].as_str().expect("a state timestamp").to_owned();
+    let by_sns = shop::at_time(site.shop.alarm_sns("web-5xx-a", "ALARM", "OK", dims.clone()), &time);
+    let by_action = shop::at_time(site.shop.alarm_action("web-5xx-a", "ALARM", "OK", dims), &time);
+
+    // One state change, delivered by EventBridge, then again by SNS and by the alarm action (at least once).
+    for event in [alarm.clone(), by_sns, by_action] {
+        app.handle(event).await.expect("handled");
+    }
+
+    let ids = site.shift_ids().await;
+    assert_eq!(ids.len(), 1, "one shift for one state change");
+    let once = [("succeeded".to_owned(), "critical".to_owned(), "zonal-shift".to_owned())];
+    assert_eq!(outcomes(&site.shop.received().await), once, "one notification");
+
+    app.handle(site.alarm("web-5xx-a", "OK", &zone)).await.expect("handled");
+    assert!(site.shifts().await.is_empty(), "the OK returns the zone");
+    site.shop.received().await;
+
+    // Lambda's late retry of the ALARM, after its OK: stale, no new shift, nothing notified.
+    let late = app.handle(alarm).await.expect("handled");
+
+    assert_status(&late, Outcome::Skipped);
+    assert!(site.shifts().await.is_empty(), "a late ALARM after its OK evacuated the zone again");
+    assert!(site.shop.received().await.is_empty());
+    site.untouched().await;
+}
+
+#[tokio::test]
 async fn with_failback_manual_the_ok_asks_for_return_zone_and_cancels_nothing() {
     let site = Site::new(2, 2, true).await;
     let app = site.shop.app(&[("FAILBACK", "manual")]);
