@@ -49,19 +49,7 @@ impl Shop {
         let path = format!("/_failover/ec2/network?account={}&region={}", account.id, account.region);
         let (_, network) = http_json("GET", &path, None);
         let vpc = network["vpc_id"].as_str().expect("vpc id").to_owned();
-        let subnets = account.subnets();
-        let lb = account
-            .elbv2()
-            .create_load_balancer()
-            .name("shop")
-            .set_subnets(Some(subnets[..2].to_vec()))
-            .send()
-            .await
-            .expect("create load balancer")
-            .load_balancers()[0]
-            .load_balancer_arn()
-            .expect("lb arn")
-            .to_owned();
+        let lb = account.load_balancer("shop", 2).await;
         let ledger = account.ledger_table();
         Shop { account, subscriber, vpc, lb, listener: None, ledger, clock: Default::default() }
     }

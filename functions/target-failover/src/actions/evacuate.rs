@@ -17,10 +17,8 @@ use serde_json::{json, Value};
 
 use super::ledger::{settle_from, Again, BEGIN_TRIES};
 use super::zonal::facts::{self, deferred_key, our_ids, our_shifts};
-pub use super::zonal::reports::{balancer_name, return_command};
-use super::zonal::reports::{evacuated, not_registered, refused};
+use super::zonal::reports::{balancer_name, evacuated, not_registered, refused};
 use super::Ctx;
-pub use crate::decide::zonal::register_command;
 use crate::decide::zonal::{self, shift_kind_text, ArcFacts, ZonalPlan, ZoneCounts};
 use crate::model::{ActiveShift, ManagedResource};
 use crate::ports::LoadBalancer;
@@ -102,6 +100,7 @@ async fn once<L: LoadBalancer, G: Ledger>(
         Ok(None) => return Ok(not_registered(lb, &signal.zone)),
         Err(e) => return failed(e, "reading the load balancer's zonal shifts"),
     };
+    // Cached by the adapter for the life of the process: a start-over does not call EC2 again.
     let ids = match ctx.lb.zone_ids().await {
         Ok(ids) => ids,
         Err(e) => return failed(e, "reading the zones' AZ IDs"),
@@ -142,7 +141,7 @@ async fn once<L: LoadBalancer, G: Ledger>(
                     let id = shift.id.clone().unwrap_or_default();
                     // Info, not a skip: a caller (signal 2 on another group of this load balancer, at once) counts
                     // the zone as evacuated and drains nothing more in it.
-                    let title = format!("{}: zone {zone} already evacuated", super::zonal::reports::balancer_name(lb));
+                    let title = format!("{}: zone {zone} already evacuated", balancer_name(lb));
                     report::about(lb, action::ZONAL_SHIFT, Outcome::Info, Severity::Info, title).summary(format!(
                         "Zone {zone} of {lb} is already evacuated by this function (zonal shift {id}); nothing more \
                          was changed."

@@ -256,7 +256,8 @@ async fn zones_of<L: LoadBalancer, G: Ledger>(
     } else {
         BTreeMap::new()
     };
-    let instances: Vec<String> = members.iter().filter(|m| m.id.starts_with("i-")).map(|m| m.id.clone()).collect();
+    let instances: Vec<String> =
+        members.iter().filter(|m| crate::model::is_instance(&m.id)).map(|m| m.id.clone()).collect();
     if instances.is_empty() {
         return Ok(Some(Zones { ids, instances: BTreeMap::new() }));
     }

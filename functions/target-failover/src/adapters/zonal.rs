@@ -18,9 +18,6 @@ use super::ElbClient;
 use crate::model::{ActiveShift, Balancer, ManagedResource, ShiftKind};
 use crate::ports::Zonal;
 
-/// ARC's longest comment (`StartZonalShift`'s `comment`, 128 characters); a longer one is cut, not refused.
-const COMMENT_CHARS: usize = 128;
-
 impl ElbClient {
     fn arc(&self, operation: &'static str, resource: &str) -> Result<&aws_sdk_arczonalshift::Client, AwsError> {
         self.arc.as_ref().ok_or_else(|| AwsError::not_modelled(operation, resource))
@@ -115,7 +112,8 @@ impl Zonal for ElbClient {
             .resource_identifier(arn)
             .away_from(away_from)
             .expires_in(format!("{expires_minutes}m"))
-            .comment(comment.chars().take(COMMENT_CHARS).collect::<String>())
+            // A longer comment is cut to ARC's limit, not refused.
+            .comment(comment.chars().take(crate::decide::zonal::COMMENT_MAX).collect::<String>())
             .send()
             .await
             .aws("StartZonalShift", arn)?;

@@ -36,10 +36,7 @@ pub struct Replacements {
     pub left: Vec<Left>,
 }
 
-/// Whether a target id names an EC2 instance (not an IP address, not a Lambda function).
-pub fn is_instance(id: &str) -> bool {
-    id.starts_with("i-")
-}
+pub use crate::model::is_instance;
 
 /// The plan for the removed `instances`, given their groups (`DescribeAutoScalingInstances`: instance →
 /// group and its tags; an instance in no group is absent) and those already handed over.

@@ -216,11 +216,6 @@ pub fn capacity(zone: &str, az_id: &str, lb_zones: &[String], groups: &[GroupZon
     ZonalPlan::Evacuate { zone: zone.to_owned(), az_id: az_id.to_owned(), counts }
 }
 
-/// Every fact at once: [`before_capacity`], then [`capacity`].
-pub fn plan(zone: &str, az_id: &str, arc: ArcFacts<'_>, lb_zones: &[String], groups: &[GroupZones]) -> ZonalPlan {
-    before_capacity(zone, az_id, arc).unwrap_or_else(|| capacity(zone, az_id, lb_zones, groups))
-}
-
 /// A shift comment names the trigger, within ARC's 128 characters: `failover: alarm web-5xx-a (us-east-1a)`.
 pub const COMMENT_MAX: usize = 128;
 

@@ -50,12 +50,17 @@ pub enum ZoneVerdict {
 
 /// The pre-check: enough targets failing or removed, in all zones together, for a zone to reach `min`.
 pub fn worth_a_look(failing_or_removed: usize, min: u32) -> bool {
-    failing_or_removed >= usize::try_from(min).unwrap_or(usize::MAX).max(1)
+    failing_or_removed >= at_least_one(min)
+}
+
+/// `ZONE_EVACUATION_MIN_TARGETS` as a count: never below one.
+fn at_least_one(min: u32) -> usize {
+    usize::try_from(min).unwrap_or(usize::MAX).max(1)
 }
 
 /// Signal 2 over the group's members (one entry per target id; see [`Member`]).
 pub fn zonal_failure(members: &[Member], min: u32) -> ZoneVerdict {
-    let min = usize::try_from(min).unwrap_or(usize::MAX).max(1);
+    let min = at_least_one(min);
     let not = |reason: String| ZoneVerdict::NotZonal { reason };
     if let Some(lost) = members.iter().find(|m| m.health == Health::Failing && m.zone.is_none()) {
         return not(format!("the zone of failing target {} is not known", lost.id));
@@ -131,7 +136,7 @@ pub fn any_applied(resources: &[ManagedResource]) -> bool {
 /// One member per target id: removed in the window or accused (failing), or registered now (failing when
 /// counted and not serving); zones from the targets themselves (IP targets), instances' filled in later.
 pub fn members(removed: &[Target], accused: &[Target], registered: &[TargetHealth]) -> Vec<Member> {
-    let own_zone = |t: &Target| t.availability_zone.clone().filter(|z| z != "all");
+    let own_zone = |t: &Target| t.availability_zone.clone().filter(|z| z != crate::decide::zonal::ALL_ZONES);
     let mut by_id: BTreeMap<String, Member> = BTreeMap::new();
     for t in removed.iter().chain(accused) {
         by_id.insert(t.id.clone(), Member { id: t.id.clone(), zone: own_zone(t), health: Health::Failing });

@@ -141,6 +141,11 @@ impl From<&HealthThresholds> for GroupThresholds {
 
 pub use failover_core::tags::Tags;
 
+/// Whether a target id names an EC2 instance (not an IP address, not a Lambda function).
+pub fn is_instance(id: &str) -> bool {
+    id.starts_with("i-")
+}
+
 /// The `targetgroup/<name>/<id>` part of a target-group ARN (also the `TargetGroup` metric dimension).
 pub fn group_suffix(arn: &str) -> Option<&str> {
     let suffix = arn.rsplit_once(":targetgroup/").map(|(_, rest)| rest)?;

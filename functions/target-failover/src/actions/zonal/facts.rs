@@ -143,7 +143,7 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
         let instances: Vec<String> = groups
             .iter()
             .flat_map(|(_, targets, _)| targets.iter())
-            .filter(|t| t.target.id.starts_with("i-"))
+            .filter(|t| crate::model::is_instance(&t.target.id))
             .map(|t| t.target.id.clone())
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -160,7 +160,7 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
                     .into_iter()
                     .map(|t| {
                         // A Lambda function or an ALB (an NLB's target, by ARN) serves from every zone.
-                        let zone = if t.target.id.starts_with("i-") {
+                        let zone = if crate::model::is_instance(&t.target.id) {
                             zones.get(&t.target.id).cloned()
                         } else if t.target.id.starts_with("arn:") {
                             Some(ALL_ZONES.to_owned())

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use failover_core::aws::AwsError;
 use failover_core::ledger::Ledger;
 
-use crate::actions::evacuate::balancer_name;
+use crate::actions::zonal::reports::balancer_name;
 use crate::actions::Ctx;
 use crate::decide::readiness::{self, Gap};
 use crate::ports::LoadBalancer;

@@ -10,8 +10,9 @@ use failover_core::time::format_time;
 use serde_json::{json, Value};
 
 use super::facts::{our_ids, resource};
-use crate::actions::evacuate::{balancer_name, register_command};
+use crate::actions::zonal::reports::balancer_name;
 use crate::actions::Ctx;
+use crate::decide::zonal::register_command;
 use crate::decide::zonal::{shift_kind_text, zone_name};
 use crate::ports::LoadBalancer;
 
