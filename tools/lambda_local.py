@@ -166,20 +166,10 @@ def http_json(port: int, method: str, path: str, body=None, timeout: float = 60)
 
 
 def local_aws_main(argv: list[str]) -> int:
-    """``local-aws ARGS``: ``tools/local_aws.py`` with rpc-v2-cbor translated for moto (``tools/rpcv2_cbor.py``).
-
-    aws-sdk-cloudwatch speaks only rpc-v2-cbor, which moto 5.2.5 does not: without the translation, the
-    database-failover binary's GetMetricData (replica lag) gets a 404."""
+    """``local-aws ARGS``: ``tools/local_aws.py ARGS``, which translates rpc-v2-cbor for moto itself."""
     sys.path.insert(0, str(ROOT / "tools"))
-    import local_aws
-    import rpcv2_cbor
+    import local_aws  # translates rpc-v2-cbor itself (RpcV2CborToJson in front of moto)
 
-    if not hasattr(local_aws, "RpcV2CborToJson"):  # the launcher does not translate by itself yet
-        class App(local_aws.FailoverApp):
-            def __init__(self, moto_app):
-                super().__init__(rpcv2_cbor.RpcV2CborToJson(moto_app))
-
-        local_aws.FailoverApp = App
     return local_aws.main(argv)
 
 
