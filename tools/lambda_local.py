@@ -5,9 +5,9 @@ Shared by ``tools/demo.py`` (``make demo``) and ``tools/test_end_to_end.py`` (``
 production.
 
 What runs
-    * ``tools/local_aws.py --port 0``: the local AWS (moto plus the project's fidelity fixes), with
-      ``tools/rpcv2_cbor.py`` translating the rpc-v2-cbor protocol of aws-sdk-cloudwatch, which moto lacks. One
-      account per scenario, selected by a 12-digit ``AWS_ACCESS_KEY_ID``.
+    * ``tools/local_aws --port 0``: the local AWS (moto plus the project's fidelity fixes, among them
+      ``tools/local_aws/rpcv2_cbor.py`` translating the rpc-v2-cbor protocol of aws-sdk-cloudwatch, which moto
+      lacks). One account per scenario, selected by a 12-digit ``AWS_ACCESS_KEY_ID``.
     * ``cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P <port>``: cargo-lambda's Lambda emulator with
       only its APIs: the Invoke API (``POST /2015-03-31/functions/<name>/invocations``) and the Runtime API
       under ``/.rt``. It builds and starts nothing itself.
@@ -166,15 +166,15 @@ def http_json(port: int, method: str, path: str, body=None, timeout: float = 60)
 
 
 def local_aws_main(argv: list[str]) -> int:
-    """``local-aws ARGS``: ``tools/local_aws.py ARGS``, which translates rpc-v2-cbor for moto itself."""
+    """``local-aws ARGS``: the local AWS's command line (``python tools/local_aws ARGS``)."""
     sys.path.insert(0, str(ROOT / "tools"))
-    import local_aws  # translates rpc-v2-cbor itself (RpcV2CborToJson in front of moto)
+    from local_aws.server import main
 
-    return local_aws.main(argv)
+    return main(argv)
 
 
 class LocalAws:
-    """``tools/local_aws.py`` (with the rpc-v2-cbor translation) on a free port."""
+    """The local AWS (``tools/local_aws/``, which translates rpc-v2-cbor itself) on a free port."""
 
     def __init__(self, log_dir: Path):
         python = VENV_BIN / "python"

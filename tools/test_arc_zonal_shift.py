@@ -1,5 +1,5 @@
-"""Tests for the local AWS's ARC zonal shift (tools/arc_zonal_shift.py) and Auto Scaling instance replacement
-(tools/autoscaling_health.py), through boto3 against the launcher started by its real command line:
+"""Tests for the local AWS's ARC zonal shift (tools/local_aws/arc_zonal_shift.py) and Auto Scaling instance
+replacement (tools/local_aws/autoscaling.py), through boto3 against the launcher started by its real command line:
 `.venv/bin/python -m unittest tools/test_arc_zonal_shift.py -v`.
 
 Each test works in its own account (a 12-digit access key id), so tests never see each other's resources.

@@ -1,4 +1,4 @@
-"""Tests for tools/local_aws.py: run with `.venv/bin/python -m unittest tools/test_local_aws.py -v`.
+"""Tests for the local AWS (tools/local_aws/): run with `.venv/bin/python -m unittest tools/test_local_aws.py -v`.
 
 The launcher is started through its real command line; each test works in its own account,
 selected by a 12-digit access key id, so tests never see each other's resources.
@@ -28,7 +28,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "local_aws.py")
+LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "local_aws")  # the package, run as a directory
 _accounts = itertools.count(100000000001)
 
 

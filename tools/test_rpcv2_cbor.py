@@ -1,4 +1,4 @@
-"""Tests for tools/rpcv2_cbor.py: `.venv/bin/python -m unittest tools/test_rpcv2_cbor.py -v`."""
+"""Tests for tools/local_aws/rpcv2_cbor.py: `.venv/bin/python -m unittest tools/test_rpcv2_cbor.py -v`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import rpcv2_cbor as C  # noqa: E402
+from local_aws import rpcv2_cbor as C  # noqa: E402  (tools/, beside this file)
 
 
 class Codec(unittest.TestCase):

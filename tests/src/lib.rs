@@ -1,5 +1,5 @@
 //! Harness for tests against the local AWS: moto's server with the project's fidelity fixes
-//! (`tools/local_aws.py`), started once per test binary on a free 127.0.0.1 port and stopped when the test
+//! (`tools/local_aws/`), started once per test binary on a free 127.0.0.1 port and stopped when the test
 //! process ends (the launcher exits when its stdin closes).
 //!
 //! Every test takes its own [`Account`]: a fresh 12-digit account id used as the access key id, which the
@@ -49,7 +49,7 @@ fn start_local_aws() -> LocalAws {
         python.display()
     );
     let mut child = Command::new(&python)
-        .arg(root.join("tools/local_aws.py"))
+        .arg(root.join("tools/local_aws"))
         .args(["--host", "127.0.0.1", "--port", "0"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

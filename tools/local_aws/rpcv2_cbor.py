@@ -22,8 +22,9 @@ Scope: services whose botocore model lists ``smithy-rpc-v2-cbor`` and ``json`` (
 project uses). The CBOR codec covers what those services send: integers, floats, strings, byte strings,
 arrays and maps (definite or indefinite length), booleans, null, and tag 1.
 
-Used by ``tools/local_aws.py`` (always on) and so by everything that starts it: the Rust integration tests,
+Always on in the local AWS (``server.main``), so in everything that starts it: the Rust integration tests,
 ``tools/lambda_local.py`` (``make demo``, ``make e2e``) and the benchmarks.
+Protocol: https://smithy.io/2.0/additional-specs/protocols/smithy-rpc-v2.html
 """
 
 from __future__ import annotations
@@ -290,7 +291,9 @@ def missing_members(value, shape, path: str = "") -> list[str]:
 
 
 class RpcV2CborToJson:
-    """WSGI middleware: rpc-v2-cbor requests in, the JSON protocol to the wrapped app, CBOR answers out."""
+    """WSGI middleware: rpc-v2-cbor requests in, the JSON protocol to the wrapped app, CBOR answers out, as CloudWatch
+    answers aws-sdk-cloudwatch (Rust) over Smithy RPC v2 CBOR (GetMetricData, PutMetricData...).
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/Welcome.html"""
 
     def __init__(self, app):
         self.app = app

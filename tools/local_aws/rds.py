@@ -1,0 +1,93 @@
+"""Amazon RDS as AWS behaves where moto 5.2.5 differs; patches moto's RDS backend on import.
+
+API reference: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/Welcome.html
+"""
+
+from __future__ import annotations
+
+from moto.rds import models as rds_models
+from moto.rds.exceptions import DBInstanceNotFoundError, RDSClientError
+
+from .control import ControlError, backend, field, where
+
+RDSBackend = rds_models.RDSBackend
+_orig_create_replica = RDSBackend.create_db_instance_read_replica
+_orig_failover = RDSBackend.failover_db_cluster
+
+
+def _promote_read_replica(self, db_kwargs):
+    """PromoteReadReplica detaches the replica: ``ReadReplicaSourceDBInstanceIdentifier`` disappears, the source
+    (same- or cross-region) stops listing it in ``ReadReplicaDBInstanceIdentifiers``, ``BackupRetentionPeriod`` is
+    set (default 1) and ``PreferredBackupWindow`` if given; stock moto only flips an internal flag. An instance that
+    is not a read replica or is ``backing-up`` fails with ``InvalidDBInstanceState`` (stock moto succeeds), an
+    unknown one with ``DBInstanceNotFound`` (stock moto: HTTP 500).
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_PromoteReadReplica.html"""
+    db_id = db_kwargs["db_instance_identifier"]
+    db = self.databases.get(db_id)
+    if db is None:
+        raise DBInstanceNotFoundError(db_id)
+    if not db.is_replica:
+        raise RDSClientError("InvalidDBInstanceState", "DB Instance is not a read replica.")
+    if db.status == "backing-up":
+        raise RDSClientError(
+            "InvalidDBInstanceState", f"DB Instance {db_id} is backing up; it cannot be promoted now."
+        )
+    source_id = db.source_db_instance_identifier
+    if source_id:
+        try:
+            source = self.find_db_from_id(source_id)
+        except DBInstanceNotFoundError:
+            source = None
+        if source is not None:
+            names = (db.db_instance_identifier, db.db_instance_arn)  # same-region id, cross-region ARN
+            source.replicas = [r for r in source.replicas if r not in names]
+    db.is_replica = False
+    db.source_db_instance_identifier = None
+    retention = db_kwargs.get("backup_retention_period")
+    db.backup_retention_period = 1 if retention is None else int(retention)
+    if db_kwargs.get("preferred_backup_window"):
+        db.preferred_backup_window = db_kwargs["preferred_backup_window"]
+    return db
+
+
+def _create_db_instance_read_replica(self, db_kwargs):
+    """"All read replica DB instances are created with backups disabled": ``BackupRetentionPeriod`` 0 (stock moto
+    copies the source's value).
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstanceReadReplica.html"""
+    replica = _orig_create_replica(self, db_kwargs)
+    replica.backup_retention_period = 0
+    return replica
+
+
+def _failover_db_cluster(self, db_cluster_identifier, target_db_instance_identifier=None):
+    """FailoverDBCluster without TargetDBInstanceIdentifier promotes the available reader of the lowest
+    PromotionTier (tier 0 first); stock moto takes the first reader in creation order, whatever its tier.
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_FailoverDBCluster.html and
+    https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.AuroraHighAvailability.html"""
+    cluster = self.clusters.get(db_cluster_identifier)
+    if target_db_instance_identifier is None and cluster is not None:
+        readers = [
+            m for m in cluster.members if not m.is_cluster_writer and m.status == "available"
+        ]
+        if readers:
+            best = min(readers, key=lambda m: int(m.promotion_tier if m.promotion_tier is not None else 1))
+            target_db_instance_identifier = best.db_instance_identifier
+    return _orig_failover(self, db_cluster_identifier, target_db_instance_identifier)
+
+
+RDSBackend.promote_read_replica = _promote_read_replica
+RDSBackend.create_db_instance_read_replica = _create_db_instance_read_replica
+RDSBackend.failover_db_cluster = _failover_db_cluster
+
+
+def set_instance_status(body: dict) -> dict:
+    """``POST /_failover/rds/instance-status``: any DBInstanceStatus (``failed``, ``storage-full``,
+    ``backing-up``...); stock moto instances are always ``available``.
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html"""
+    account, region = where(body)
+    db_id, status = field(body, "db_instance_identifier"), field(body, "status")
+    db = backend(rds_models.rds_backends, account, region).databases.get(db_id)
+    if db is None:
+        raise ControlError(f"DB instance not found: {db_id}")
+    db.status = status
+    return {"ok": True}

@@ -1,0 +1,67 @@
+"""Amazon Route 53 as AWS behaves where moto 5.2.5 differs; patches moto's Route 53 backend on import.
+
+API reference: https://docs.aws.amazon.com/Route53/latest/APIReference/Welcome.html
+"""
+
+from __future__ import annotations
+
+from moto.route53 import models as route53_models
+from moto.route53.exceptions import Route53ClientError
+
+Route53Backend = route53_models.Route53Backend
+_orig_change_rrsets = Route53Backend.change_resource_record_sets
+
+
+class InvalidChangeBatch(Route53ClientError):
+    """Route 53's answer to a batch that does not fit the zone's current records (HTTP 400), in the error list of
+    https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html"""
+
+    def __init__(self, message: str):
+        super().__init__("InvalidChangeBatch", f"[{message}]")
+
+
+def _rr_key(record_set: dict) -> tuple:
+    name = str(record_set.get("Name", "")).rstrip(".").lower()
+    return name, record_set.get("Type"), record_set.get("SetIdentifier")
+
+
+def _rr_values(records) -> list:
+    return [r["Value"] if isinstance(r, dict) else r for r in records or []]
+
+
+def _change_resource_record_sets(self, zoneid, change_list):
+    """ChangeResourceRecordSets checks the whole batch against the zone's current record sets, atomically, and
+    answers ``InvalidChangeBatch`` changing nothing: a DELETE whose TTL or values differ from the record's, a
+    DELETE of a record that does not exist, a CREATE of one that exists. Each change sees the ones before it in
+    the batch. Stock moto compared a DELETE with every value the record ever had (its change journal) and let a
+    CREATE add a duplicate. Checked here, then moto applies the batch.
+    https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html"""
+    zone = self.get_hosted_zone(zoneid)
+    current = {_rr_key({"Name": r.name, "Type": r.type, "SetIdentifier": r.set_identifier}):
+               (None if r.ttl is None else int(r.ttl), _rr_values(r.records), r.alias_target) for r in zone.rrsets}
+    for change in change_list:
+        record_set = change.get("ResourceRecordSet", {})
+        key = _rr_key(record_set)
+        shown = f"[name='{key[0]}.', type='{key[1]}'" + (f", set-identifier='{key[2]}'" if key[2] else "") + "]"
+        ttl = record_set.get("TTL")
+        given = (None if ttl is None else int(ttl), _rr_values(record_set.get("ResourceRecords")),
+                 record_set.get("AliasTarget"))
+        action = change.get("Action")
+        if action == "DELETE":
+            if key not in current:
+                raise InvalidChangeBatch(f"Tried to delete resource record set {shown} but it was not found")
+            if current[key][:2] != given[:2]:
+                raise InvalidChangeBatch(
+                    f"Tried to delete resource record set {shown} but the values provided do not match the "
+                    "current values")
+            del current[key]
+        elif action == "CREATE":
+            if key in current:
+                raise InvalidChangeBatch(f"Tried to create resource record set {shown} but it already exists")
+            current[key] = given
+        elif action == "UPSERT":
+            current[key] = given
+    return _orig_change_rrsets(self, zoneid, change_list)
+
+
+Route53Backend.change_resource_record_sets = _change_resource_record_sets
