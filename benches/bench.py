@@ -5,7 +5,7 @@ Usage
     .venv/bin/python benches/bench.py [--out BENCHMARKS.md] [--logs DIR] [--quick] [--only group_4 storm ...]
 
 What runs
-    * ``tools/local_aws.py`` (through ``tools/lambda_local.LocalAws``), whose call log counts every AWS API call
+    * ``tools/local_aws/`` (through ``tools/lambda_local.LocalAws``), whose call log counts every AWS API call
       per account and the server time spent answering it. One account per scenario. The functions reach it
       through ``benches/wire_proxy.py``, which times each of their calls on the wire.
     * ``benches/runtime_api.py``: a Runtime API of our own (TCP_NODELAY, keep-alive, one segment per answer)
@@ -813,7 +813,7 @@ def render(info: dict, size: dict[str, dict], scenarios: list[Scenario], plan: P
         "# Benchmarks",
         "",
         "Written by `make bench` (`benches/bench.py`); do not edit by hand. The release bootstraps run under a local",
-        "Lambda Runtime API against the local AWS (`tools/local_aws.py`, moto), both on this machine over",
+        "Lambda Runtime API against the local AWS (`tools/local_aws/`, moto), both on this machine over",
         "127.0.0.1; the Python baseline (`benches/baseline/`, boto3) runs the same target-group scenario under the",
         "same Runtime API, against the same local AWS, in the same run. Targets are the product's own; nothing here is",
         "asserted by a test.",

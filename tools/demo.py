@@ -4,7 +4,7 @@
 Usage
     .venv/bin/python tools/demo.py [--logs DIR] [--keep-logs]
 
-It starts the local AWS (``tools/local_aws.py``) and cargo-lambda's Lambda emulator, provisions a small shop in
+It starts the local AWS (``tools/local_aws/``) and cargo-lambda's Lambda emulator, provisions a small shop in
 one account (a load balancer with a ``web`` group of four instances and a ``web-backup`` group, an ``admin``
 group sharing one instance with ``web``; a MySQL primary with two read replicas whose lags differ, a Route 53
 record clients use to reach it; an Aurora cluster with two readers; the notification topic with a queue
