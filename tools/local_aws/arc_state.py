@@ -173,7 +173,7 @@ def set_autoshift(account: str, region: str, body: dict) -> dict:
 def record_zonal_shift(account: str, region: str, body: dict) -> dict:
     """``POST /_failover/arc/zonal-shift``: records a zonal shift or practice run as another party would have
     started it (a person, or AWS's practice run), without the API's conflict checks (e.g. one already expired).
-    https://docs.aws.amazon.com/r53recovery/latest/dg/arc-zonal-autoshift.start-cancel.html"""
+    https://docs.aws.amazon.com/r53recovery/latest/dg/arc-zonal-shift.start-cancel.html"""
     arn, away_from = body.get("resource_identifier"), body.get("away_from")
     shift_type = body.get("shift_type", "ZONAL_SHIFT")
     if not isinstance(arn, str) or not isinstance(away_from, str):
