@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use lambda_runtime::Diagnostic;
 
+use crate::fault::Fault;
 use crate::intake::IntakeError;
 use crate::report::{Notifier, Report};
 use crate::response::Response;
@@ -21,9 +22,9 @@ pub enum InvokeError {
     /// A manual command that is not valid for this function.
     #[error("invalid command: {0}")]
     InvalidCommand(String),
-    /// AWS failed after the SDK's own retries; Lambda's retry may succeed.
-    #[error("{0}")]
-    Aws(String),
+    /// A report's [`Fault`] that a later run resolves (published first): Lambda retries the event.
+    #[error("{title}: {fault}")]
+    Retry { title: String, fault: Fault },
 }
 
 impl InvokeError {
@@ -32,7 +33,7 @@ impl InvokeError {
         match self {
             InvokeError::InvalidEvent(_) => "InvalidEvent",
             InvokeError::InvalidCommand(_) => "InvalidCommand",
-            InvokeError::Aws(_) => "AwsError",
+            InvokeError::Retry { fault, .. } => fault.code(),
         }
     }
 }
@@ -44,10 +45,9 @@ impl From<InvokeError> for Diagnostic {
 }
 
 /// Ends an invocation: logs one line per report, writes its metrics ([`crate::metrics::invocation`]; none for
-/// an event that is not ours), publishes every report that is not a skip (a failed publish
-/// is logged, never fatal: the AWS change is what matters, and a retry would find it made and publish
-/// nothing), then answers. The answer is an error if, and only if, some report carries a transient AWS
-/// failure; the failure was published first.
+/// an event that is not ours), publishes every report that is not a skip (a failed publish is logged; a run
+/// that owes its notification asks for a retry through [`finish_owing`]), then answers. The answer is an error
+/// if, and only if, some report carries a fault a retry resolves ([`Fault::retry`]); it was published first.
 pub async fn finish<N: Notifier>(
     notifier: &N,
     function: &'static str,
@@ -76,21 +76,52 @@ pub async fn finish_published<N: Notifier>(
             }
         }
     }
-    if let Some(failed) = reports.iter().find(|r| r.retry()) {
-        // The AWS error's text ends with its code, so that the caller (and the dead-letter queue) can tell
+    let retry = reports.iter().find_map(|r| r.error.as_ref().filter(|f| f.retry()).map(|f| (&r.title, f)));
+    if let Some((title, fault)) = retry {
+        // The fault's text ends with its code, so that the caller (and the dead-letter queue) can tell
         // throttling from a busy resource.
-        let cause = failed.error.as_ref().map_or_else(String::new, ToString::to_string);
-        return (Err(InvokeError::Aws(format!("{}: {cause}", failed.title))), published);
+        return (Err(InvokeError::Retry { title: title.clone(), fault: fault.clone() }), published);
     }
     (Ok(Response::of(function, &reports)), published)
+}
+
+/// What a run owes once its notifications are out: a promotion record to mark notified, an alarm transition to
+/// record. [`finish_owing`] settles it after publishing, so that a run that dies in between leaves it owed, and
+/// Lambda's retry publishes the notification instead of finding the work done and staying silent.
+pub trait Owed {
+    /// What the owed notification is about, for the fault when it did not go out.
+    fn what(&self) -> String;
+    /// Settles what is owed; `published`: every notification went out.
+    fn settle(self, published: bool) -> impl std::future::Future<Output = ()>;
+}
+
+/// [`finish`], then "publish, then mark notified": `owed` is settled once the reports are published, and a
+/// notification that did not go out makes the invocation a [`Fault::Unpublished`] error, which Lambda retries.
+pub async fn finish_owing<N: Notifier, O: Owed>(
+    notifier: &N,
+    function: &'static str,
+    reports: Vec<Report>,
+    started: Instant,
+    owed: Option<O>,
+) -> Result<Response, InvokeError> {
+    let (response, published) = finish_published(notifier, function, reports, started).await;
+    let Some(owed) = owed else { return response };
+    let what = owed.what();
+    owed.settle(published).await;
+    match response {
+        Ok(_) if !published => {
+            Err(InvokeError::Retry { title: function.to_owned(), fault: Fault::Unpublished { what } })
+        }
+        response => response,
+    }
 }
 
 /// One line per decision: the incident id, the decision (action, outcome, title) and the numbers behind it
 /// (`details`, the report's structured data, not the payload); a failure also carries the AWS error behind it
 /// (operation, resource, code, message).
 fn log(report: &Report) {
-    match &report.error {
-        Some(e) => tracing::error!(
+    match report.error.as_ref().map(|f| (f, f.aws())) {
+        Some((_, Some(e))) => tracing::error!(
             action = %report.action,
             outcome = report.outcome.as_str(),
             resource = report.resource(),
@@ -100,6 +131,17 @@ fn log(report: &Report) {
             code = e.code.as_deref().unwrap_or("-"),
             transient = e.transient,
             error = %e.message,
+            title = %report.title,
+            details = %report.details,
+            "decision"
+        ),
+        Some((fault, None)) => tracing::warn!(
+            action = %report.action,
+            outcome = report.outcome.as_str(),
+            resource = report.resource(),
+            incident = %report.incident_id,
+            code = fault.code(),
+            error = %fault,
             title = %report.title,
             details = %report.details,
             "decision"

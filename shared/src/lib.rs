@@ -28,6 +28,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod fault;
 pub mod intake;
 pub mod invoke;
 pub mod ledger;
@@ -38,6 +39,7 @@ pub mod pause;
 pub mod readiness;
 pub mod report;
 pub mod response;
+pub mod shell;
 pub mod tags;
 pub mod telemetry;
 pub mod time;

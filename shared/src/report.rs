@@ -6,7 +6,7 @@ use std::future::Future;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::aws::AwsError;
+use crate::fault::Fault;
 use crate::outcome::{Outcome, Severity};
 
 /// One report: a decision, its outcome and the numbers behind it. Published as a notification unless
@@ -31,10 +31,11 @@ pub struct Report {
     pub details: Value,
     /// What a person should do now.
     pub next_steps: Vec<String>,
-    /// The AWS failure behind a `failed` report. A transient one makes the invocation return an error, so
+    /// What stopped the work: the AWS failure behind a `failed` report, or why a later run resolves it (a busy
+    /// resource, a promotion in progress). One that [`Fault::retry`]s makes the invocation return an error, so
     /// that Lambda retries the event.
     #[serde(skip)]
-    pub error: Option<AwsError>,
+    pub error: Option<Fault>,
 }
 
 impl Report {
@@ -88,21 +89,34 @@ impl Report {
         self
     }
 
-    /// The AWS failure behind this report.
-    pub fn error(mut self, error: AwsError) -> Self {
-        self.error = Some(error);
+    /// What stopped the work behind this report.
+    pub fn error(mut self, error: impl Into<Fault>) -> Self {
+        self.error = Some(error.into());
         self
     }
 
     /// A retry could change the outcome: the invocation returns an error so that Lambda retries the event.
     pub fn retry(&self) -> bool {
-        self.error.as_ref().is_some_and(|e| e.transient)
+        self.error.as_ref().is_some_and(Fault::retry)
     }
 
     /// The resource to name in logs: the first one, or `-`.
     pub fn resource(&self) -> &str {
         self.resources.first().map_or("-", String::as_str)
     }
+}
+
+/// The wait budget ran out while another invocation held or changed the resource ([`Fault::Busy`]): a skip (no
+/// notification) carrying the fault, so that Lambda retries the event later, on fresh facts.
+pub fn busy(function: &str, action: &str, fault: Fault) -> Report {
+    let reason = match &fault {
+        Fault::Busy { resource, holder, .. } => {
+            let by = holder.as_ref().map_or_else(String::new, |h| format!(" ({h})"));
+            format!("{resource} is busy: another invocation{by} is changing it; retried later")
+        }
+        other => other.to_string(),
+    };
+    Report::skipped(function, action, reason).error(fault)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@
 //! Replica lag is real CloudWatch data on the local AWS: each test publishes `ReplicaLag` /
 //! `AuroraReplicaLag` datapoints with `PutMetricData`, and the handler reads them through the function's own
 //! [`CloudWatchLag`](database_failover::adapters::CloudWatchLag) adapter (`GetMetricData`). aws-sdk-cloudwatch speaks only rpc-v2-cbor, which the local
-//! AWS translates for moto (`tools/rpcv2_cbor.py`), so both calls also exercise that protocol. The adapter's
+//! AWS translates for moto (`tools/local_aws/rpcv2_cbor.py`), so both calls also exercise that protocol. The adapter's
 //! port calls are recorded ([`RecordedLag`](integration_tests::database::RecordedLag)) so "one query per region" is asserted; faults on the adapter are
 //! covered with `aws-smithy-mocks` in `functions/database-failover/tests/sdk_adapters.rs`.
 

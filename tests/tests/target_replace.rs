@@ -1,5 +1,5 @@
 //! target-failover's `REPLACE_INSTANCES`, against the local AWS (Auto Scaling's SetInstanceHealth replaces the
-//! instance there as on AWS: `tools/autoscaling_health.py`): a removed instance of an opted-in Auto Scaling
+//! instance there as on AWS: `tools/local_aws/autoscaling.py`): a removed instance of an opted-in Auto Scaling
 //! group is marked unhealthy and replaced, and the replacement registers itself in the target group; with the
 //! setting off, in a dry run, for a group not opted in, or for an instance in no group, Auto Scaling is not
 //! asked to change anything; a failed call is notified with the command that does it by hand, leaves the

@@ -4,29 +4,30 @@
 //! Errors: `Err` only when a retry could help (a transient AWS error, published first) and for invalid events
 //! and commands; everything else (not ours, refusals, permanent AWS errors) is `Ok` with a status.
 
-use std::time::Duration;
-
-use failover_core::intake::{self, Event};
-use failover_core::invoke::InvokeError;
-use failover_core::ledger::{self, DynamoLedger, Ledger, Session};
+use failover_core::intake;
+use failover_core::invoke::{finish_owing, InvokeError};
+use failover_core::ledger::{DynamoLedger, Ledger};
 use failover_core::notify::{Notifier, SnsNotifier};
 use failover_core::response::Response;
+use failover_core::shell::{Handler, Home, Invocation};
 use serde_json::Value;
 
+use crate::actions::owed::MarkNotified;
 use crate::actions::{self, Context};
 use crate::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
-use crate::command;
 use crate::config::Config;
 use crate::model;
-use crate::ports::{Databases, Dns, ReplicaLag};
+use crate::ports::{Databases, Dns, ReplicaLag, With};
 use crate::route;
+use crate::FUNCTION;
 
 /// Everything an invocation needs, built once per cold start. Generic over the ports so tests can run it
 /// against fakes or SDK mocks; [`App::new`] wires the SDK adapters.
 pub struct App<D = RdsDatabases, L = CloudWatchLag, R = Route53Dns, N = SnsNotifier, G = DynamoLedger> {
     pub config: Config,
-    /// The function's own region: plain identifiers in events and commands are in this region.
-    pub region: String,
+    /// The function's own partition, account (from the notification topic; a Lambda context's function ARN
+    /// overrides it) and region: plain identifiers in events and commands are in this region.
+    pub home: Home,
     databases: D,
     lag: L,
     dns: R,
@@ -65,7 +66,8 @@ where
     G: Ledger,
 {
     pub fn with_ports(config: Config, region: String, databases: D, lag: L, dns: R, notifier: N, ledger: G) -> Self {
-        App { config, region, databases, lag, dns, notifier, ledger, clock: model::now_secs }
+        let home = Home::new(&config.common.topic_arn, &region);
+        App { config, home, databases, lag, dns, notifier, ledger, clock: model::now_secs }
     }
 
     /// Replaces the clock (seconds since the epoch), for tests of time windows.
@@ -89,56 +91,50 @@ where
         &self.ledger
     }
 
-    /// An invocation without a Lambda context (tests, local runs): the longest lease.
+    /// An invocation without a Lambda context (tests, local runs): the longest lease, the whole wait budget,
+    /// the notification topic's account.
     pub async fn handle(&self, payload: Value) -> Result<Response, InvokeError> {
-        self.handle_with_context(payload, None, None, None).await
+        self.invoke(payload, &Invocation::default()).await
     }
+}
 
-    /// An invocation: `request_id` names it in the ledger, `function_arn` (`invoked_function_arn`) gives the own
-    /// account (other accounts' events are skipped), `remaining` (until the deadline) sets its lease.
-    pub async fn handle_with_context(
-        &self,
-        payload: Value,
-        request_id: Option<&str>,
-        function_arn: Option<&str>,
-        remaining: Option<Duration>,
-    ) -> Result<Response, InvokeError> {
+impl<D, L, R, N, G> Handler for App<D, L, R, N, G>
+where
+    D: Databases + Sync,
+    L: ReplicaLag + Sync,
+    R: Dns + Sync,
+    N: Notifier + Sync,
+    G: Ledger,
+{
+    /// An invocation: intake, route (events from another account or region are skipped), the action, then
+    /// publish, then mark a promotion notified.
+    async fn invoke(&self, payload: Value, invocation: &Invocation) -> Result<Response, InvokeError> {
         let started = std::time::Instant::now();
         let event = intake::parse(&payload).inspect_err(|e| tracing::warn!(error = %e, "rejected event"))?;
-        let (route, dry_run, force) = match &event {
-            Event::Manual(manual) => {
-                let (command, force) = command::read(manual).map_err(|e| {
-                    tracing::warn!(error = %e, "rejected command");
-                    InvokeError::InvalidCommand(e)
-                })?;
-                let dry_run = manual.dry_run.unwrap_or(self.config.common.dry_run);
-                (route::command(command, &self.region, force), dry_run, force)
-            }
-            other => {
-                let route = route::route_from(other, &self.config.failure_event_ids, &self.region, function_arn);
-                (route, self.config.common.dry_run, false)
-            }
-        };
-        let owner = ledger::owner(request_id);
-        let ctx = Context {
+        let home = invocation.home(&self.home);
+        let routed = route::invocation(&event, &home, &self.config)
+            .inspect_err(|e| tracing::warn!(error = %e, "rejected command"))?;
+        let owner = invocation.owner();
+        let ctx: Context<'_, With<D, L, R, G>> = Context {
             databases: &self.databases,
             lag: &self.lag,
             dns: &self.dns,
-            session: Session {
-                ledger: &self.ledger,
-                owner: &owner,
-                hold_secs: ledger::lease_secs(remaining),
-                retention_secs: self.config.common.retention_secs(),
-                force,
-                clock: self.clock,
-            },
+            session: invocation.session(
+                &self.ledger,
+                &owner,
+                self.config.common.retention_secs(),
+                routed.force,
+                self.clock,
+            ),
             config: &self.config,
-            region: &self.region,
+            region: &self.home.region,
             failure_at: route::failure_time(&event),
+            owes: std::sync::OnceLock::new(),
         };
         // Boxed: the nested futures are otherwise too deep for the compiler's layout computation.
-        let report = Box::pin(actions::dispatch(&ctx, route, dry_run)).await?;
-        let result = actions::owed::finish(&ctx, &self.notifier, report, started).await;
+        let report = Box::pin(actions::dispatch(&ctx, routed.route, routed.dry_run)).await?;
+        let owed = ctx.owes.get().map(|resource| MarkNotified { ctx: &ctx, resource: resource.clone() });
+        let result = finish_owing(&self.notifier, FUNCTION, vec![report], started, owed).await;
         if let Err(e) = &result {
             tracing::error!(error = %e, "invocation failed");
         }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use failover_core::aws::AwsError;
+use failover_core::ledger::Ledger;
 
 use crate::model::{Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed};
 
@@ -99,4 +100,22 @@ pub trait Dns {
         current: &Cname,
         target: &str,
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+}
+
+/// The ports one invocation works with, named once: an action is generic over `P: Ports` alone.
+pub trait Ports {
+    type Databases: Databases + Sync;
+    type Lag: ReplicaLag + Sync;
+    type Dns: Dns + Sync;
+    type Ledger: Ledger;
+}
+
+/// The [`Ports`] of an `App`: its port types, as a type.
+pub struct With<D, L, R, G>(std::marker::PhantomData<(D, L, R, G)>);
+
+impl<D: Databases + Sync, L: ReplicaLag + Sync, R: Dns + Sync, G: Ledger> Ports for With<D, L, R, G> {
+    type Databases = D;
+    type Lag = L;
+    type Dns = R;
+    type Ledger = G;
 }

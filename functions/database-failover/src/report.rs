@@ -1,7 +1,7 @@
 //! The notification texts: what people are told about each plan and its outcome, with next steps ([`Report`]s).
 //! A failed AWS call's report carries its [`AwsError`]: [`failover_core::invoke::finish`] errs when a retry helps.
 
-use failover_core::aws::AwsError;
+use failover_core::fault::Fault;
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
@@ -29,7 +29,7 @@ pub fn incident(region: &str, resource: &str) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
     pub step: &'static str,
-    pub error: AwsError,
+    pub error: Fault,
     /// Steps completed before it.
     pub done: Vec<String>,
 }
@@ -319,13 +319,18 @@ pub fn status(region: &str, resource: &str, plan: &Plan, facts: Value, ledger: O
         ])
 }
 
-/// AWS failed before any plan could be made (describing, reading lag). The action follows the trigger.
-pub fn failure(region: &str, resource: &str, trigger: &Trigger, error: AwsError) -> Report {
+/// AWS failed before any plan could be made (describing, reading lag), or the resource stayed busy (a skip,
+/// retried). The action follows the trigger.
+pub fn failure(region: &str, resource: &str, trigger: &Trigger, error: impl Into<Fault>) -> Report {
+    let error = error.into();
     let action = match trigger {
         Trigger::Status => STATUS,
         Trigger::ManualFailover { .. } => FAILOVER_CLUSTER,
         _ => PROMOTE,
     };
+    if let Fault::Busy { .. } = error {
+        return failover_core::report::busy(FUNCTION, action, error);
+    }
     let summary =
         format!("Trigger: {}. AWS failed while gathering facts: {error}. Nothing was changed.", trigger.describe());
     Report::new(FUNCTION, action, Outcome::Failed, Severity::Critical, format!("{resource}: failover check failed"))
@@ -342,7 +347,8 @@ pub fn failure(region: &str, resource: &str, trigger: &Trigger, error: AwsError)
 }
 
 /// `pause` or `resume` could not write the ledger.
-pub fn control_failure(action: &str, error: AwsError) -> Report {
+pub fn control_failure(action: &str, error: impl Into<Fault>) -> Report {
+    let error = error.into();
     Report::new(FUNCTION, action, Outcome::Failed, Severity::Critical, format!("{action} failed"))
         .summary(format!("The {action} command could not write the ledger: {error}. Nothing was changed."))
         .details(json!({"error": error.to_string()}))

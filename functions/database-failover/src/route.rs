@@ -3,9 +3,12 @@
 //! out to be ([`described`]). No I/O here.
 
 use failover_core::intake::{AlarmChange, Event, RdsEvent, RdsSourceType};
+use failover_core::invoke::InvokeError;
 use failover_core::notify::Severity;
+use failover_core::shell::Home;
 
-use crate::command::{Command, Subject};
+use crate::command::{self, Command, Subject};
+use crate::config::Config;
 use crate::decide::{Info, Refusal, Trigger};
 use crate::model::{DbRef, Instance};
 
@@ -51,23 +54,37 @@ pub enum Route {
     Resume,
 }
 
-/// [`route`], after [`foreign_account`] against the account of `function_arn` (the invoked function's ARN).
-pub fn route_from(event: &Event, failure_event_ids: &[String], home_region: &str, function_arn: Option<&str>) -> Route {
-    foreign_account(event, function_arn.and_then(account_of))
-        .unwrap_or_else(|| route(event, failure_event_ids, home_region))
+/// An event's work, with the invocation's dry run and a person's `force`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routed {
+    pub route: Route,
+    pub dry_run: bool,
+    pub force: bool,
 }
 
-/// An alarm or RDS event from another account than the function's own (`own_account`, from the Lambda
-/// context's `invoked_function_arn`): a logged skip, whatever the EventBridge rule let through. `None` when it
-/// is this account's, or when either account is unknown (local runs without a context).
-pub fn foreign_account(event: &Event, own_account: Option<&str>) -> Option<Route> {
-    let own = own_account.filter(|a| !a.is_empty())?;
+/// Where an invocation's event goes: a manual command is parsed ([`crate::command`]; an invalid one is an
+/// error), an alarm or RDS event from another account than the function's ([`Home`]) is a logged skip, and
+/// any other event is [`route`]d.
+pub fn invocation(event: &Event, home: &Home, config: &Config) -> Result<Routed, InvokeError> {
+    if let Event::Manual(manual) = event {
+        let (command, force) = command::read(manual).map_err(InvokeError::InvalidCommand)?;
+        let dry_run = manual.dry_run.unwrap_or(config.common.dry_run);
+        return Ok(Routed { route: self::command(command, &home.region, force), dry_run, force });
+    }
+    let route = foreign_account(event, home).unwrap_or_else(|| route(event, &config.failure_event_ids, &home.region));
+    Ok(Routed { route, dry_run: config.common.dry_run, force: false })
+}
+
+/// An alarm or RDS event from another account than the function's own: a logged skip, whatever the
+/// EventBridge rule let through. `None` when it is this account's, or when either account is unknown.
+pub fn foreign_account(event: &Event, home: &Home) -> Option<Route> {
     let account = match event {
         Event::Rds(rds) => rds.account.as_str(),
         Event::Alarm(alarm) => alarm.account.as_str(),
         _ => return None,
     };
-    (!account.is_empty() && account != own)
+    let own = &home.account;
+    (!account.is_empty() && !own.is_empty() && account != own)
         .then(|| Route::Skip(format!("event from account {account}, not this function's account {own}: not ours")))
 }
 
@@ -237,12 +254,11 @@ mod tests {
         let event = sample("rds-instance-failure.json");
         let Event::Rds(rds) = &event else { panic!("an RDS event") };
         let own = "arn:aws:lambda:us-east-1:999999999999:function:database-failover";
-        let skip = foreign_account(&event, account_of(own)).expect("another account's event");
+        let skip = foreign_account(&event, &Home::new(own, "us-east-1")).expect("another account's event");
         assert!(matches!(&skip, Route::Skip(r) if r.contains("not this function's account 999999999999")), "{skip:?}");
         let same = format!("arn:aws:lambda:us-east-1:{}:function:database-failover", rds.account);
-        assert_eq!(foreign_account(&event, account_of(&same)), None);
-        assert_eq!(foreign_account(&event, None), None, "no context: nothing to compare");
-        assert_eq!(account_of("not-an-arn"), None);
+        assert_eq!(foreign_account(&event, &Home::new(&same, "us-east-1")), None);
+        assert_eq!(foreign_account(&event, &Home::new("not-an-arn", "us-east-1")), None, "unknown: nothing to compare");
     }
 
     fn route(event: &Event, failure_event_ids: &[String]) -> Route {

@@ -211,7 +211,7 @@ async fn promotion_failing_with_5xx_should_error_after_a_failure_notification_an
     let first = app("us-east-1", &[], &[&primary, &replicas, &unavailable], &[&lags], &notes, &ledger);
 
     match first.handle(failure_event()).await {
-        Err(InvokeError::Aws(message)) => assert!(message.contains("PromoteReadReplica"), "{message}"),
+        Err(error @ InvokeError::Retry { .. }) => assert!(error.to_string().contains("PromoteReadReplica"), "{error}"),
         other => panic!("expected a retryable error, got {other:?}"),
     }
     assert_eq!(unavailable.num_calls(), 3, "the SDK's three attempts");
@@ -300,7 +300,10 @@ async fn a_cluster_failover_that_failed_transiently_should_stay_pending_so_that_
     let app = aurora_app(&failover, &notes, &ledger);
     let alarm = Scenario::Aurora.event();
 
-    assert!(matches!(app.handle(alarm.clone()).await, Err(InvokeError::Aws(_))), "a transient failure is retried");
+    assert!(
+        matches!(app.handle(alarm.clone()).await, Err(InvokeError::Retry { .. })),
+        "a transient failure is retried"
+    );
     let records = ledger.records();
     assert_eq!((records.len(), records[0].state), (1, State::Pending), "the decision stands: {records:?}");
 
@@ -344,7 +347,7 @@ async fn throttled_describe_should_error_after_a_failure_notification_without_to
     let app = app("us-east-1", &[], &[&throttled, &promote], &[], &notes, &ledger);
 
     match app.handle(failure_event()).await {
-        Err(InvokeError::Aws(message)) => assert!(message.contains("Throttling"), "{message}"),
+        Err(error @ InvokeError::Retry { .. }) => assert!(error.to_string().contains("Throttling"), "{error}"),
         other => panic!("expected a retryable error, got {other:?}"),
     }
     assert_eq!(throttled.num_calls(), 3);
@@ -443,7 +446,9 @@ async fn a_source_region_that_throttles_or_denies_access_should_be_an_error_not_
         let result = app.handle(event.clone()).await;
 
         match (retried, &result) {
-            (true, Err(InvokeError::Aws(message))) => assert!(message.contains("Throttling"), "{message}"),
+            (true, Err(error @ InvokeError::Retry { .. })) => {
+                assert!(error.to_string().contains("Throttling"), "{error}")
+            }
             (false, Ok(response)) => assert_eq!(response.status, Outcome::Failed, "{response:?}"),
             other => panic!("HTTP {status}: {other:?}"),
         }
@@ -1011,7 +1016,8 @@ async fn every_call_of_every_scenario_failing_for_good_errs_after_a_failure_noti
         let (result, world, notes) = run(scenario, &failing).await;
 
         match result {
-            Err(InvokeError::Aws(message)) => {
+            Err(error @ InvokeError::Retry { .. }) => {
+                let message = error.to_string();
                 assert!(message.contains(operation.split(' ').next().unwrap()), "{case}: {message}")
             }
             other => panic!("{case}: expected a retryable error, got {other:?}"),

@@ -116,13 +116,16 @@ mod tests {
     #[test]
     fn several_notified_reports_become_one_with_the_worst_outcome_and_severity_and_each_entry() {
         let mut failed = report("c", Outcome::Failed, Severity::Warning);
-        failed.error = Some(AwsError {
-            operation: "DeregisterTargets",
-            resource: "c".into(),
-            code: Some("Throttling".into()),
-            transient: true,
-            message: "rate exceeded".into(),
-        });
+        failed.error = Some(
+            AwsError {
+                operation: "DeregisterTargets",
+                resource: "c".into(),
+                code: Some("Throttling".into()),
+                transient: true,
+                message: "rate exceeded".into(),
+            }
+            .into(),
+        );
         let reports = vec![
             report("a", Outcome::Succeeded, Severity::Warning),
             report("b", Outcome::Refused, Severity::Critical),

@@ -6,20 +6,18 @@
 //! published; the invocation returns an error if, and only if, some AWS call failed in a way a retry could
 //! fix, or the manual command is invalid.
 
-use std::time::Duration;
-
 use failover_core::intake;
-use failover_core::invoke::finish_published;
-use failover_core::invoke::InvokeError;
-use failover_core::ledger::{self, DynamoLedger, Ledger, Session};
+use failover_core::invoke::{finish_owing, InvokeError};
+use failover_core::ledger::{DynamoLedger, Ledger};
 use failover_core::notify::{Notifier, SnsNotifier};
 use failover_core::response::Response;
+use failover_core::shell::{Handler, Invocation};
 use serde_json::Value;
 
-use crate::actions::{self, transitions, Ctx};
+use crate::actions::{self, transitions, Context};
 use crate::adapters::ElbClient;
 use crate::digest;
-use crate::ports::LoadBalancer;
+use crate::ports::{LoadBalancer, With};
 use crate::report::{self, action};
 use crate::route::{self, Home, Route};
 use crate::{Config, FUNCTION};
@@ -66,52 +64,53 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
         &self.ledger
     }
 
-    /// An invocation with no Lambda context (tests, local runs): a fresh owner, the longest lease.
+    /// An invocation with no Lambda context (tests, local runs): a fresh owner, the longest lease, the whole
+    /// wait budget, the app's own account.
     pub async fn handle(&self, payload: Value) -> Result<Response, InvokeError> {
-        self.handle_with_context(payload, None, None).await
+        self.invoke(payload, &Invocation::default()).await
     }
+}
 
-    /// An invocation: the request id names it in the ledger, the time it has left sets its lease.
-    pub async fn handle_with_context(
-        &self,
-        payload: Value,
-        request_id: Option<&str>,
-        remaining: Option<Duration>,
-    ) -> Result<Response, InvokeError> {
+impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> Handler for App<L, N, G> {
+    /// An invocation: intake, route, the alarm's or command's actions, then publish, then record the alarm's
+    /// transition ([`transitions::Transition`]).
+    async fn invoke(&self, payload: Value, invocation: &Invocation) -> Result<Response, InvokeError> {
         let started = std::time::Instant::now();
         let event = intake::parse(&payload).inspect_err(|e| tracing::warn!(error = %e, "rejected event"))?;
-        let route =
-            route::route(&event, &self.home, self.config.common.dry_run).map_err(InvokeError::InvalidCommand)?;
-        let owner = ledger::owner(request_id);
+        let route = route::route(&event, &invocation.home(&self.home), self.config.common.dry_run)
+            .inspect_err(|e| tracing::warn!(error = %e, "rejected command"))
+            .map_err(InvokeError::InvalidCommand)?;
+        let owner = invocation.owner();
         let listeners = tokio::sync::Mutex::new(());
-        let ctx = |trigger, force| Ctx {
-            lb: &self.lb,
-            config: &self.config,
-            session: Session {
-                ledger: &self.ledger,
-                owner: &owner,
-                hold_secs: ledger::lease_secs(remaining),
-                retention_secs: self.config.common.retention_secs(),
-                force,
-                clock: self.clock,
-            },
-            trigger,
-            event_at: match &route {
-                Route::Alarm { alarm, .. } => alarm.changed_at,
-                _ => None,
-            },
-            listeners: &listeners,
+        let ctx = |trigger, force| -> Context<'_, With<L, G>> {
+            Context {
+                lb: &self.lb,
+                config: &self.config,
+                session: invocation.session(
+                    &self.ledger,
+                    &owner,
+                    self.config.common.retention_secs(),
+                    force,
+                    self.clock,
+                ),
+                trigger,
+                event_at: match &route {
+                    Route::Alarm { alarm, .. } => alarm.changed_at,
+                    _ => None,
+                },
+                listeners: &listeners,
+            }
         };
         let mut seen = None;
         let (trigger, reports) = match &route {
             Route::Skip { trigger, reason } => (trigger, vec![report::skipped(None, action::NONE, reason.clone())]),
             Route::Alarm { trigger, alarm } => {
-                let (reports, transition) = actions::on_alarm(&ctx(trigger, false), alarm.clone()).await;
+                let (reports, transition) = Box::pin(actions::on_alarm(&ctx(trigger, false), alarm.clone())).await;
                 seen = Some(transition);
                 (trigger, reports)
             }
             Route::Command { trigger, command, dry_run, force } => {
-                let reports = actions::on_command(&ctx(trigger, *force), command, *dry_run)
+                let reports = Box::pin(actions::on_command(&ctx(trigger, *force), command, *dry_run))
                     .await
                     .map_err(InvokeError::InvalidCommand)?;
                 (trigger, reports)
@@ -119,15 +118,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
         };
         let reports = digest::one_per_event(trigger, report::stamp(trigger, reports));
         let ended = transitions::ended(&reports);
-        let (response, published) = finish_published(&self.notifier, FUNCTION, reports, started).await;
-        let Some(seen) = seen else { return response };
-        // Once the notification is out: a retry after a crash before it is not taken for stale. One that did
-        // not go out leaves the transition incomplete and asks for Lambda's retry, which publishes what this run
-        // owes ([`crate::actions::owed`]).
-        transitions::record(&ctx(trigger, false), seen, ended && published, published).await;
-        match response {
-            Ok(_) if !published => Err(InvokeError::Aws("the alarm's notification was not published".into())),
-            response => response,
-        }
+        let owed = seen.map(|seen| transitions::Transition { ctx: ctx(trigger, false), seen, ended });
+        finish_owing(&self.notifier, FUNCTION, reports, started, owed).await
     }
 }

@@ -49,7 +49,7 @@
 //! - Weights stay within 0–999; a shift moves only the failing group's share; a failback moves back only that
 //!   group's share (a group still failing stays at 0, people's edits stay), or leaves the action to a person.
 //!   The groups of one event are acted on at once, but their shifts and failbacks read and write the listener
-//!   actions one at a time ([`actions::Ctx::listeners`]): groups sharing an action both move their share.
+//!   actions one at a time ([`actions::Context::listeners`]): groups sharing an action both move their share.
 //!
 //! # Idempotency and retries
 //! What the function remembers lives in the incident ledger (one DynamoDB table, `LEDGER_TABLE`), never in tags: it

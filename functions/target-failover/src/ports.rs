@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use failover_core::aws::AwsError;
+use failover_core::ledger::Ledger;
 
 use crate::model::{
     Balancer, ForwardAction, HealthThresholds, Location, ManagedResource, Tags, Target, TargetHealth, Weight,
@@ -132,4 +133,18 @@ pub trait Fleet: Send + Sync {
     fn mark_unhealthy(&self, instance: &str) -> impl Future<Output = Result<(), AwsError>> + Send {
         async move { Err(AwsError::not_modelled("SetInstanceHealth", instance)) }
     }
+}
+
+/// The ports one invocation works with, named once: an action is generic over `P: Ports` alone.
+pub trait Ports {
+    type Lb: LoadBalancer;
+    type Ledger: Ledger;
+}
+
+/// The [`Ports`] of an `App`: its port types, as a type.
+pub struct With<L, G>(std::marker::PhantomData<(L, G)>);
+
+impl<L: LoadBalancer, G: Ledger> Ports for With<L, G> {
+    type Lb = L;
+    type Ledger = G;
 }

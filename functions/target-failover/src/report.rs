@@ -2,6 +2,7 @@
 //! and summaries with these helpers; [`stamp`] gives every report its incident and trigger at the end.
 
 use failover_core::aws::AwsError;
+use failover_core::fault::Fault;
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
@@ -91,6 +92,26 @@ pub fn failed(group: Option<&str>, action: &str, error: &AwsError, doing: &str) 
                         "transient": error.transient}))
         .steps(steps)
         .error(error.clone())
+}
+
+/// A fault that is not only an AWS failure: a group that stayed busy is a skip that Lambda retries; a lost
+/// lease, a failed report naming it; an AWS failure, [`failed`].
+pub fn fault(group: Option<&str>, action: &str, fault: &Fault, doing: &str) -> Report {
+    match fault {
+        Fault::Aws(error) => failed(group, action, error, doing),
+        Fault::Busy { .. } => {
+            failover_core::report::busy(FUNCTION, action, fault.clone()).resources(group.map(str::to_owned))
+        }
+        other => {
+            let name = group.map_or(FUNCTION, group_name);
+            Report::new(FUNCTION, action, Outcome::Failed, Severity::Critical, format!("{name}: {doing} failed"))
+                .resources(group.map(str::to_owned))
+                .summary(format!("{doing}: {other}"))
+                .details(json!({"code": other.code(), "error": other.to_string()}))
+                .steps(["Lambda retries the event; the retry finds the change made and records it.".to_owned()])
+                .error(other.clone())
+        }
+    }
 }
 
 /// The guardrail forbade a change: what it kept, and how to get out of the situation.

@@ -7,40 +7,11 @@ use failover_core::intake::{split_arn, AlarmChange, AlarmState, Event, ManualCom
 use crate::command::{self, Command};
 use crate::model::{group_suffix, Target};
 
-/// Where the function runs: alarms and groups elsewhere are not its business.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Home {
-    pub partition: String,
-    pub account: String,
-    pub region: String,
-}
+pub use failover_core::shell::Home;
 
-impl Home {
-    /// The region from the SDK configuration; the account and partition from the notification topic's ARN
-    /// (the topic belongs to the function's own stack), which saves an STS call on every cold start.
-    pub fn new(topic_arn: &str, region: &str) -> Self {
-        let parts = split_arn(topic_arn);
-        Home {
-            partition: parts.map_or("aws", |p| p.partition).to_owned(),
-            account: parts.map(|p| p.account.to_owned()).unwrap_or_default(),
-            region: region.to_owned(),
-        }
-    }
-
-    /// Why a resource in `account`/`region` is not this function's, if it is not.
-    pub fn foreign(&self, account: &str, region: &str) -> Option<String> {
-        if !self.region.is_empty() && region != self.region {
-            return Some(format!("it is in region {region}, and this function acts in {}", self.region));
-        }
-        if !self.account.is_empty() && account != self.account {
-            return Some(format!("it is in account {account}, and this function acts in {}", self.account));
-        }
-        None
-    }
-
-    fn group_arn(&self, suffix: &str) -> String {
-        format!("arn:{}:elasticloadbalancing:{}:{}:{}", self.partition, self.region, self.account, suffix)
-    }
+/// A target group's ARN in the function's own account and region.
+fn group_arn(home: &Home, suffix: &str) -> String {
+    format!("arn:{}:elasticloadbalancing:{}:{}:{}", home.partition, home.region, home.account, suffix)
 }
 
 /// What to do with an event.
@@ -148,7 +119,7 @@ fn alarm_route(alarm: &AlarmChange, home: &Home) -> Result<AlarmRoute, String> {
     let groups = (!dimensions.is_empty()).then(|| {
         let mut arns = Vec::new();
         for dimension in dimensions {
-            let arn = home.group_arn(dimension);
+            let arn = group_arn(home, dimension);
             match group_suffix(&arn) {
                 Some(_) => arns.push(arn),
                 None => {
@@ -180,7 +151,7 @@ fn zonal_alarm(alarm: &AlarmChange, home: &Home) -> Result<Option<ZonalAlarm>, S
     if !valid {
         return Err(format!("LoadBalancer dimension {balancer:?} is not app/<name>/<id> or net/<name>/<id>"));
     }
-    let load_balancer = home.group_arn(&format!("loadbalancer/{}", balancer.trim()));
+    let load_balancer = group_arn(home, &format!("loadbalancer/{}", balancer.trim()));
     Ok(Some(ZonalAlarm { load_balancer, zone: zone.trim().to_owned() }))
 }
 

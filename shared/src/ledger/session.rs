@@ -1,10 +1,28 @@
-//! One invocation's side of the ledger: who it is, how long its lease lasts, how long its records are kept,
-//! whether a person forced it, and its clock — so that every action begins and ends a change the same way.
+//! One invocation's side of the ledger, and the one attempt loop every changing action of both functions runs
+//! ([`Session::attempt`]): read the resource's ledger (waiting while another invocation holds it), then the
+//! action's own step — facts, decide, [`Session::start`], act, [`Session::end`] — and again from the read
+//! when the step finds the ledger changed. The waits of one invocation share one budget ([`wait_budget`]),
+//! the same in both functions; when it is spent the answer is [`Fault::Busy`], which Lambda retries.
 
-use super::{Begin, Begun, Ledger, Record, Settle, Snapshot};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{Begin, Begun, Ledger, Pause, Record, Settle, Snapshot};
 use crate::aws::AwsError;
-use crate::outcome::Outcome;
-use crate::report::Report;
+use crate::fault::Fault;
+
+/// The longest an invocation waits, in all, for resources other invocations hold.
+pub const MAX_WAIT: Duration = Duration::from_secs(5);
+/// The first wait; each further one doubles, up to [`LONGEST_PAUSE`].
+pub const FIRST_PAUSE: Duration = Duration::from_millis(50);
+pub const LONGEST_PAUSE: Duration = Duration::from_millis(500);
+
+/// How long one invocation may wait for held resources: [`MAX_WAIT`], or a quarter of the time it has left
+/// when that is less, so that the work after the wait still fits.
+pub fn wait_budget(remaining: Option<Duration>) -> Duration {
+    remaining.map_or(MAX_WAIT, |left| (left / 4).min(MAX_WAIT))
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Session<'a, L> {
@@ -18,6 +36,46 @@ pub struct Session<'a, L> {
     pub force: bool,
     /// Epoch seconds.
     pub clock: fn() -> i64,
+    /// No wait for a held resource goes past this ([`wait_budget`] from the invocation's start).
+    pub wait_until: Instant,
+}
+
+/// The ledger changed, or was taken, since it was read: read it again, facts included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Again;
+
+/// What a part of a step came to: its answer, or [`Again`] (propagated with `?`).
+pub type Step<T> = Result<T, Again>;
+
+/// Why a step of [`Session::attempt`] gave no answer: start [`Stop::Again`] from the ledger read, or stop with
+/// the caller's error (facts that could not be read). `?` turns [`Again`] and [`AwsError`] into it.
+#[derive(Debug)]
+pub enum Stop<E> {
+    Again,
+    Failed(E),
+}
+
+impl<E> From<Again> for Stop<E> {
+    fn from(_: Again) -> Self {
+        Stop::Again
+    }
+}
+
+impl<E: From<AwsError>> From<AwsError> for Stop<E> {
+    fn from(error: AwsError) -> Self {
+        Stop::Failed(error.into())
+    }
+}
+
+/// What [`Session::start`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Start {
+    /// The lease is the caller's and the change's records are written: act.
+    Started,
+    /// The ledger changed or was taken since the read: return [`Again`].
+    Again,
+    /// Automation is paused: refuse, naming what was planned.
+    Paused(Pause),
 }
 
 impl<L: Ledger> Session<'_, L> {
@@ -25,12 +83,48 @@ impl<L: Ledger> Session<'_, L> {
         (self.clock)()
     }
 
+    /// The resource's ledger as it is, held or not (what `status` shows).
     pub async fn read(&self, resource: &str) -> Result<Snapshot, AwsError> {
         self.ledger.read(resource, self.now()).await
     }
 
+    /// The one attempt loop: reads `resource`'s ledger, waiting while another invocation holds it, and hands it
+    /// to `step`; reads again after [`Stop::Again`]. `Err` is the step's own error, [`Fault::Busy`] once the
+    /// wait budget is spent, or the ledger read's AWS failure.
+    pub async fn attempt<T, E: From<Fault>>(
+        &self,
+        resource: &str,
+        mut step: impl AsyncFnMut(Snapshot) -> Result<T, Stop<E>>,
+    ) -> Result<T, E> {
+        let started = Instant::now();
+        let mut pause = FIRST_PAUSE;
+        loop {
+            let snapshot = self.read(resource).await.map_err(|e| E::from(e.into()))?;
+            let holder = match snapshot.held() {
+                Some(holder) => {
+                    tracing::info!(resource, holder = %holder.owner, until = holder.until, "resource held: waiting");
+                    Some(holder.owner.clone())
+                }
+                None => match step(snapshot).await {
+                    Ok(answer) => return Ok(answer),
+                    Err(Stop::Failed(error)) => return Err(error),
+                    Err(Stop::Again) => {
+                        tracing::info!(resource, "ledger changed since read: reading again");
+                        None
+                    }
+                },
+            };
+            if Instant::now() + pause > self.wait_until {
+                let waited = started.elapsed();
+                return Err(Fault::Busy { resource: resource.to_owned(), holder, waited }.into());
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(LONGEST_PAUSE);
+        }
+    }
+
     /// Begins a change on the resource as read, writing `records` (pending as a rule).
-    pub async fn begin(&self, snapshot: &Snapshot, records: &[Record]) -> Result<Begun, AwsError> {
+    pub async fn start(&self, snapshot: &Snapshot, records: &[Record]) -> Result<Start, AwsError> {
         let begin = Begin {
             owner: self.owner,
             now: self.now(),
@@ -39,41 +133,47 @@ impl<L: Ledger> Session<'_, L> {
             records,
             force: self.force,
         };
-        self.ledger.begin(snapshot, &begin).await
+        Ok(match self.ledger.begin(snapshot, &begin).await? {
+            Begun::Started { .. } => Start::Started,
+            Begun::Busy(_) | Begun::Stale => Start::Again,
+            Begun::Paused(pause) => Start::Paused(pause),
+        })
     }
 
     /// Ends the caller's change. A lease or record found no longer the caller's (the lease ran out and another
-    /// invocation took over) is a transient error: nothing was written, and Lambda's retry finds the change made
-    /// and settles its records.
-    pub async fn end(&self, resource: &str, settle: &[Settle], records: &[Record]) -> Result<(), AwsError> {
+    /// invocation took over) is [`Fault::LeaseLost`]: nothing was written, and Lambda's retry finds the change
+    /// made and settles its records.
+    pub async fn end(&self, resource: &str, settle: &[Settle], records: &[Record]) -> Result<(), Fault> {
         if self.ledger.end(resource, self.owner, self.now(), self.retention_secs, settle, records).await? {
             return Ok(());
         }
-        Err(AwsError {
-            operation: "TransactWriteItems",
-            resource: resource.to_owned(),
-            code: Some("LeaseLost".into()),
-            transient: true,
-            message: format!("the lease on {resource} or one of its records is no longer {}'s", self.owner),
-        })
+        Err(Fault::LeaseLost { resource: resource.to_owned(), owner: self.owner.to_owned() })
+    }
+
+    /// Settles records an interrupted change left (no AWS change) under the lease: `Ok(None)` when settled,
+    /// with nothing to settle, or paused (the next run after `resume` settles them); `Ok(Some(fault))` when a
+    /// ledger call failed.
+    pub async fn settle_only(&self, snapshot: &Snapshot, settle: &[Settle]) -> Step<Option<Fault>> {
+        if settle.is_empty() {
+            return Ok(None);
+        }
+        match self.start(snapshot, &[]).await {
+            Ok(Start::Started) => Ok(self.end(&snapshot.resource, settle, &[]).await.err()),
+            Ok(Start::Again) => Err(Again),
+            Ok(Start::Paused(_)) => Ok(None),
+            Err(error) => Ok(Some(error.into())),
+        }
     }
 }
 
-/// The attempts are used up and the resource is still held (by `holder`, when known) or changing: a skip (no
-/// notification) carrying a transient error, so that Lambda retries the event later, on fresh facts.
-pub fn busy(function: &str, resource: &str, action: &str, attempts: usize, holder: Option<&str>) -> Report {
-    let by = holder.map_or_else(String::new, |h| format!(" ({h})"));
-    let report = Report::skipped(
-        function,
-        action,
-        format!("{resource} is busy: another invocation{by} is changing it; retried later"),
-    );
-    debug_assert_eq!(report.outcome, Outcome::Skipped);
-    report.error(AwsError {
-        operation: "TransactWriteItems",
-        resource: resource.to_owned(),
-        code: Some("ResourceBusy".into()),
-        transient: true,
-        message: format!("{resource} still held{by} or changing after {attempts} attempts"),
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_budget_is_bounded_by_the_time_left() {
+        assert_eq!(wait_budget(None), MAX_WAIT);
+        assert_eq!(wait_budget(Some(Duration::from_secs(60))), MAX_WAIT);
+        assert_eq!(wait_budget(Some(Duration::from_secs(8))), Duration::from_secs(2));
+    }
 }

@@ -3,54 +3,47 @@
 //! Its ledger record moves from pending to abandoned (which frees the primary for a later decision: each
 //! decision has its own key), and a warning says why. Nothing is promoted.
 
-use failover_core::ledger::{Ledger, Settle, Snapshot, State};
+use failover_core::ledger::{Again, Settle, Snapshot, Start, State, Step};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::pause;
 use failover_core::report::Report;
 use serde_json::json;
 
-use super::claim::{Acted, Started};
 use super::Context;
 use crate::decide::{Abandonment, Trigger};
-use crate::ports::{Databases, Dns, ReplicaLag};
+use crate::ports::Ports;
 use crate::report::{self, incident};
 use crate::FUNCTION;
 
 /// Settles the recorded decision as abandoned and reports it (a dry run only reports what it would do).
-pub async fn run<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
+pub async fn run<P: Ports>(
+    ctx: &Context<'_, P>,
     a: &Abandonment,
     snapshot: &Snapshot,
     trigger: &Trigger,
     dry_run: bool,
-) -> Acted
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+) -> Step<Report> {
     let resource = a.resource.as_str();
     let action = if a.aurora { report::FAILOVER_CLUSTER } else { report::PROMOTE };
     if dry_run {
-        return Acted::Done(abandoned(a, trigger, Outcome::DryRun, action));
+        return Ok(abandoned(a, trigger, Outcome::DryRun, action));
     }
-    match ctx.begin(snapshot, &[]).await {
-        Ok(Started::Yes) => {}
-        Ok(Started::Again) => return Acted::Again,
-        Ok(Started::Paused(paused)) => {
+    match ctx.session.start(snapshot, &[]).await {
+        Ok(Start::Started) => {}
+        Ok(Start::Again) => return Err(Again),
+        Ok(Start::Paused(paused)) => {
             let planned = format!("abandon the decision to {}", a.decision);
-            return Acted::Done(pause::refused(FUNCTION, action, resource, &paused, &planned));
+            return Ok(pause::refused(FUNCTION, action, resource, &paused, &planned));
         }
-        Err(error) => return Acted::Done(report::failure(&a.primary.region, &a.primary.id, trigger, error)),
+        Err(error) => return Ok(report::failure(&a.primary.region, &a.primary.id, trigger, error)),
     }
     tracing::warn!(resource, key = a.record.key, decision = a.decision, reason = a.reason, "abandoning a decision");
     let settle = Settle::pending(&a.record.key, &a.record.owner, State::Abandoned);
-    match ctx.end(resource, &[settle], &[]).await {
-        Ok(()) => Acted::Done(abandoned(a, trigger, Outcome::Refused, action)),
-        Err(error) => Acted::Done(report::failure(&a.primary.region, &a.primary.id, trigger, error)),
-    }
+    Ok(match ctx.session.end(resource, &[settle], &[]).await {
+        Ok(()) => abandoned(a, trigger, Outcome::Refused, action),
+        Err(error) => report::failure(&a.primary.region, &a.primary.id, trigger, error),
+    })
 }
 
 /// The warning: which decision, why it was abandoned, and the replicas as judged now.

@@ -11,20 +11,14 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::{Ledger, Snapshot, State};
+use failover_core::ledger::{Snapshot, State};
 
 use super::Context;
 use crate::decide::{lag_as_of, Candidate, ClusterFacts, PrimaryState, PromotionFacts};
 use crate::model::{self, Cluster, DbRef, Instance, LagPoint, Record, FAILOVER_KEY_PREFIX, LAG_LOOK_BACK_SECS};
-use crate::ports::{Databases, Dns, LagMetric, ReplicaLag};
+use crate::ports::{Databases, LagMetric, Ports, ReplicaLag};
 
-impl<D, L, R, G> Context<'_, D, L, R, G>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+impl<P: Ports> Context<'_, P> {
     /// Describes a primary seen from one of its replicas. In another region, a connection failure or a timeout
     /// that outlasted the SDK's retries ([`unreachable`]) means the region may be down: the primary is
     /// unreachable, which `decide` treats as "cannot be confirmed available". Any other error (throttling,

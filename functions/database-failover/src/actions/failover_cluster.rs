@@ -6,36 +6,29 @@
 //! same failover (or abandons it when its reader can no longer take over), and a permanent one abandons it
 //! with the error.
 
-use failover_core::aws::AwsError;
-use failover_core::ledger::{self, Ledger, Settle, Snapshot, State};
+use failover_core::fault::Fault;
+use failover_core::ledger::{self, Again, Settle, Snapshot, Start, State, Step, Stop};
 use failover_core::outcome::Outcome;
 use failover_core::pause;
 use failover_core::report::Report;
 use failover_core::tags::opted_in;
 use serde_json::json;
 
-use super::claim::{self, Acted, Started, TRIES};
 use super::Context;
 use crate::decide::{self, ClusterFacts, ClusterFailover, Trigger};
 use crate::model::{cluster_resource, FAILOVER_KEY_PREFIX};
-use crate::ports::{Databases, Dns, ReplicaLag};
+use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
 use crate::FUNCTION;
 
 /// A cluster trigger (RDS-EVENT-0069, an alarm on the cluster or its writer, `failover-cluster`).
-pub async fn run<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
+pub async fn run<P: Ports>(
+    ctx: &Context<'_, P>,
     region: &str,
     id: &str,
     trigger: &Trigger,
     dry_run: bool,
-) -> Result<Report, AwsError>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+) -> Result<Report, Fault> {
     let resource = cluster_resource(region, id);
     // A cluster that is missing or not opted in is not ours: decided (a skip) without a ledger call.
     let cluster = ctx.databases.cluster(region, id).await?;
@@ -49,37 +42,28 @@ where
             pending: None,
         };
         let plan = decide::decide_cluster(trigger, &facts, &ctx.settings(), ctx.now());
-        let acted = ctx.act(plan, &claim::unread(&resource, ctx.now()), trigger, region, true, dry_run).await;
-        return Ok(acted.or_busy(&resource, report::FAILOVER_CLUSTER));
+        return Ok(ctx.act_unread(plan, &resource, trigger, region, true).await);
     }
     let mut described = Some(cluster);
-    for attempt in 0..TRIES {
-        let Some(snapshot) = ctx.read_ledger(&resource, attempt).await? else { continue };
-        let facts = ctx.cluster_facts(region, id, described.take(), &snapshot).await?;
-        let plan = decide::decide_cluster(trigger, &facts, &ctx.settings(), ctx.now());
-        if let Acted::Done(report) = ctx.act(plan, &snapshot, trigger, region, true, dry_run).await {
-            return Ok(report);
-        }
-    }
-    Ok(claim::busy(&resource, report::FAILOVER_CLUSTER))
+    ctx.session
+        .attempt(&resource, async |snapshot| -> Result<Report, Stop<Fault>> {
+            let facts = ctx.cluster_facts(region, id, described.take(), &snapshot).await?;
+            let plan = decide::decide_cluster(trigger, &facts, &ctx.settings(), ctx.now());
+            Ok(ctx.act(plan, &snapshot, trigger, region, true, dry_run).await?)
+        })
+        .await
 }
 
 /// A failover planned: reported as a dry run, or begun in the ledger, carried out, ended and reported.
-pub(super) async fn execute<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
+pub(super) async fn execute<P: Ports>(
+    ctx: &Context<'_, P>,
     c: &ClusterFailover,
     snapshot: &Snapshot,
     trigger: &Trigger,
     dry_run: bool,
-) -> Acted
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+) -> Step<Report> {
     if dry_run {
-        return Acted::Done(report::cluster_failover(c, trigger, Outcome::DryRun, None));
+        return Ok(report::cluster_failover(c, trigger, Outcome::DryRun, None));
     }
     let failed = |failure: Failure| report::cluster_failover(c, trigger, Outcome::Failed, Some(&failure));
     let resource = cluster_resource(&c.region, &c.cluster);
@@ -98,15 +82,16 @@ where
         vec![ledger::Record::pending(&resource, &key, owner, &trigger.describe(), ctx.now(), retention)
             .with_data(data.clone())]
     };
-    match ctx.begin(snapshot, &records).await {
-        Ok(Started::Yes) => {}
-        Ok(Started::Again) => return Acted::Again,
-        Ok(Started::Paused(paused)) => {
+    match ctx.session.start(snapshot, &records).await {
+        Ok(Start::Started) => {}
+        Ok(Start::Again) => return Err(Again),
+        Ok(Start::Paused(paused)) => {
             let planned = format!("fail cluster {} over to {}", c.cluster, c.target);
-            return Acted::Done(pause::refused(FUNCTION, report::FAILOVER_CLUSTER, &resource, &paused, &planned));
+            return Ok(pause::refused(FUNCTION, report::FAILOVER_CLUSTER, &resource, &paused, &planned));
         }
         Err(error) => {
-            return Acted::Done(failed(Failure { step: "record the failover in the ledger", error, done: vec![] }))
+            let step = "record the failover in the ledger";
+            return Ok(failed(Failure { step, error: error.into(), done: vec![] }));
         }
     }
     let done = vec![format!("recorded the failover ({key} on {resource}, pending)")];
@@ -131,15 +116,15 @@ where
             vec![Settle::pending(&key, owner, State::Abandoned).with_data(data)]
         }
     };
-    let ended = ctx.end(&resource, &settle, &[]).await;
-    Acted::Done(match (acted, ended) {
+    let ended = ctx.session.end(&resource, &settle, &[]).await;
+    Ok(match (acted, ended) {
         (Ok(()), Ok(())) => report::cluster_failover(c, trigger, Outcome::Succeeded, None),
         (Ok(()), Err(error)) => failed(Failure { step: "record the failover as done in the ledger", error, done }),
         (Err(error), ended) => {
             if let Err(e) = ended {
                 tracing::warn!(error = %e, resource, "failover record not settled; the lease runs out by itself");
             }
-            failed(Failure { step: "FailoverDBCluster", error, done })
+            failed(Failure { step: "FailoverDBCluster", error: error.into(), done })
         }
     })
 }

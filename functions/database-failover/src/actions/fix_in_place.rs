@@ -5,27 +5,20 @@
 //! that already failed over (a `promotion` record in its ledger) is not to be fixed: the event is a logged skip.
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::Ledger;
 use failover_core::report::Report;
 
 use super::Context;
 use crate::model::{promotion_resource, DbRef};
-use crate::ports::{Databases, Dns, ReplicaLag};
+use crate::ports::{Databases, Ports};
 use crate::report;
 
 /// Describes the instance the event names and, when it is opted in, tells a person how to fix it in place.
-pub async fn run<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
+pub async fn run<P: Ports>(
+    ctx: &Context<'_, P>,
     at: &DbRef,
     event_id: &str,
     message: &str,
-) -> Result<Report, AwsError>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+) -> Result<Report, AwsError> {
     let Some(instance) = ctx.databases.instance(at).await? else {
         return Ok(report::skipped(format!("{event_id} on {at}: the instance no longer exists")));
     };

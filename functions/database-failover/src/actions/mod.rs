@@ -15,7 +15,6 @@
 //! - [`readiness`]: every opted-in primary and cluster against what a failover would need; changes nothing.
 //! - [`owed`]: a done promotion whose notification an interrupted run did not publish: published once, then
 //!   marked in the ledger.
-//! - [`claim`]: the ledger protocol every change follows (read, wait while held, begin, end).
 //!
 //! Reads are staged: lags are read only for replicas (readers) that exist, a recorded replica is described
 //! only when it is not among those already described, and nothing is written before the plan says so.
@@ -23,19 +22,16 @@
 use crate::command::Subject;
 use crate::config::Config;
 use crate::decide::{Plan, Settings, Trigger};
-use failover_core::aws::AwsError;
+use failover_core::fault::Fault;
 use failover_core::invoke::InvokeError;
-use failover_core::ledger::{Ledger, Session, Snapshot};
+use failover_core::ledger::{Again, Session, Snapshot, Step};
 use failover_core::report::Report;
 
-use self::claim::Acted;
-
-use crate::ports::{Databases, Dns, ReplicaLag};
+use crate::ports::Ports;
 use crate::report;
 use crate::route::Route;
 
 pub mod abandon;
-pub mod claim;
 pub mod control;
 pub mod facts;
 pub mod failover_cluster;
@@ -47,28 +43,25 @@ pub mod repoint;
 pub mod status;
 
 /// The ports and settings an action works with, borrowed from the handler's `App` for one invocation.
-pub struct Context<'a, D, L, R, G> {
-    pub databases: &'a D,
-    pub lag: &'a L,
-    pub dns: &'a R,
+pub struct Context<'a, P: Ports> {
+    pub databases: &'a P::Databases,
+    pub lag: &'a P::Lag,
+    pub dns: &'a P::Dns,
     /// This invocation's side of the ledger: the ledger, its name there, its lease, its clock (seconds since
-    /// the epoch, read when a decision is made), and a person's `"force": true`.
-    pub session: Session<'a, G>,
+    /// the epoch, read when a decision is made), its wait budget, and a person's `"force": true`.
+    pub session: Session<'a, P::Ledger>,
     pub config: &'a Config,
     /// The function's own region: plain identifiers are in it, and only its errors stop the work.
     pub region: &'a str,
     /// When the failure happened (seconds since the epoch): the RDS event's or the alarm's time; `None` for
     /// manual commands (then: now). Lag is judged as of then.
     pub failure_at: Option<i64>,
+    /// The ledger resource of a promotion this run reports and has not yet marked notified (set by
+    /// [`promote`]): what the run owes once its notification is out ([`owed::MarkNotified`]).
+    pub owes: std::sync::OnceLock<String>,
 }
 
-impl<D, L, R, G> Context<'_, D, L, R, G>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+impl<P: Ports> Context<'_, P> {
     /// The settings the policy reads.
     pub fn settings(&self) -> Settings {
         Settings {
@@ -103,17 +96,13 @@ where
         region: &str,
         aurora: bool,
         dry_run: bool,
-    ) -> Acted {
+    ) -> Step<Report> {
         let report = match plan {
             Plan::Skip { reason } => report::skipped(reason),
             // A transient error: Lambda retries the event once the promotion may be done.
-            Plan::Wait { resource, reason } => report::skipped(reason.clone()).error(AwsError {
-                operation: "PromoteReadReplica",
-                resource,
-                code: Some("PromotionInProgress".into()),
-                transient: true,
-                message: reason,
-            }),
+            Plan::Wait { resource, reason } => {
+                report::skipped(reason.clone()).error(Fault::InProgress { resource, reason })
+            }
             Plan::Inform(info) => report::inform(&info),
             Plan::Refuse(refusal) => {
                 let action = if aurora { report::FAILOVER_CLUSTER } else { report::PROMOTE };
@@ -128,23 +117,24 @@ where
             Plan::Abandon(a) => return abandon::run(self, &a, snapshot, trigger, dry_run).await,
             Plan::FailoverCluster(c) => return failover_cluster::execute(self, &c, snapshot, trigger, dry_run).await,
         };
-        Acted::Done(report)
+        Ok(report)
+    }
+
+    /// The answer of an action decided without reading the ledger (a resource that is not ours): its plan
+    /// changes nothing, so it is never [`Err(Again)`].
+    async fn act_unread(&self, plan: Plan, resource: &str, trigger: &Trigger, region: &str, aurora: bool) -> Report {
+        let unread =
+            Snapshot { resource: resource.to_owned(), at: self.now(), version: 0, holder: None, records: vec![] };
+        match self.act(plan, &unread, trigger, region, aurora, true).await {
+            Ok(report) => report,
+            Err(Again) => report::skipped(format!("{resource}: nothing to do")),
+        }
     }
 }
 
 /// The action a route names. AWS failing while the facts are gathered is itself reported (`failed`, with
 /// the error, so that a transient one is retried).
-pub async fn dispatch<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
-    route: Route,
-    dry_run: bool,
-) -> Result<Report, InvokeError>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: bool) -> Result<Report, InvokeError> {
     let (region, resource, trigger, work) = match route {
         Route::Skip(reason) => return Ok(report::skipped(reason)),
         Route::Inform(info) => return Ok(report::inform(&info)),
@@ -159,17 +149,14 @@ where
             return Box::pin(readiness::run(ctx, &region, subject.as_ref())).await.map_err(InvokeError::InvalidCommand)
         }
         Route::Promote { at, trigger } => {
-            return match Box::pin(promote::manual(ctx, &at, &trigger, dry_run)).await {
-                Ok(answer) => answer,
-                Err(error) => Ok(report::failure(&at.region, &at.id, &trigger, error)),
-            };
+            return Box::pin(promote::manual(ctx, &at, &trigger, dry_run)).await;
         }
         Route::Instance { at, trigger } => {
             let work = Box::pin(promote::instance(ctx, &at, &trigger, dry_run)).await;
             (at.region, at.id, trigger, work)
         }
         Route::FixInPlace { at, event_id, message } => {
-            let work = fix_in_place::run(ctx, &at, &event_id, &message).await;
+            let work = fix_in_place::run(ctx, &at, &event_id, &message).await.map_err(Fault::from);
             (at.region, at.id, Trigger::FailureEvent { event_id, message }, work)
         }
         Route::Replica { at, trigger } => {
@@ -181,7 +168,7 @@ where
             (region, id, trigger, work)
         }
         Route::Status { region, subject } => {
-            let work = Box::pin(status::run(ctx, &region, &subject)).await;
+            let work = Box::pin(status::run(ctx, &region, &subject)).await.map_err(Fault::from);
             let (Subject::Instance(id) | Subject::Cluster(id)) = subject;
             (region, id, Trigger::Status, work)
         }

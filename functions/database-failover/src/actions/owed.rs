@@ -1,29 +1,25 @@
 //! Exactly one notification of a promotion, even across a crash. [`super::promote`] settles a promotion record
-//! done with `"notified": false` ([`unnotified`], with what its DNS step did); [`finish`] publishes the
-//! invocation's report and, once a promotion's notification is out, marks the record `"notified": true`. A
+//! done with `"notified": false` ([`unnotified`], with what its DNS step did) and names it in the context
+//! ([`super::Context::owes`]); once the invocation's report is published, [`MarkNotified`] marks the record
+//! `"notified": true`. A
 //! publish that failed leaves the mark off and makes the invocation an error, so Lambda retries; so does a
 //! run that died between the promotion and the publish. The retry finds the done record not yet notified and
 //! publishes the notification it owes, rebuilt from the record ([`notification`]), instead of deciding again
 //! (which would find the replica promoted and stay silent); then marks it. (A run that dies after publishing
 //! and before the mark publishes twice: the window is one ledger write.)
 
-use std::time::Instant;
-
-use failover_core::invoke::{finish_published, InvokeError};
-use failover_core::ledger::{Ledger, Settle, Snapshot, State};
-use failover_core::notify::Notifier;
+use failover_core::fault::Fault;
+use failover_core::invoke::Owed;
+use failover_core::ledger::{Settle, Snapshot, Start, State, Stop};
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
-use failover_core::response::Response;
 use serde_json::{json, Value};
 
-use super::claim::{Started, TRIES};
 use super::{promote, Context};
 use crate::decide::{DnsResult, Promotion, Trigger};
-use crate::model::{self, is_promotion_key, promotion_resource, DbRef};
-use crate::ports::{Databases, Dns, ReplicaLag};
-use crate::report::{self, PROMOTE};
-use crate::FUNCTION;
+use crate::model::{self, is_promotion_key, DbRef};
+use crate::ports::Ports;
+use crate::report;
 
 /// The data field that says whether a done promotion's notification was published.
 pub const NOTIFIED: &str = "notified";
@@ -82,68 +78,50 @@ pub fn notification(snapshot: &Snapshot, trigger: &Trigger, days: i32, dry_run: 
     Some(report)
 }
 
-/// Ends the invocation ([`finish_published`]); once a promotion's notification is out, its record is marked
-/// notified. One that did not go out asks for Lambda's retry, which publishes it ([`notification`]).
-pub async fn finish<D, L, R, G, N>(
-    ctx: &Context<'_, D, L, R, G>,
-    notifier: &N,
-    report: Report,
-    started: Instant,
-) -> Result<Response, InvokeError>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-    N: Notifier,
-{
-    let field = |name: &str| report.details["primary"][name].as_str().map(str::to_owned);
-    let promoted =
-        match (report.action == PROMOTE && report.outcome == Outcome::Succeeded, field("region"), field("id")) {
-            (true, Some(region), Some(id)) => Some(DbRef::new(region, id)),
-            _ => None,
-        };
-    let (response, published) = finish_published(notifier, FUNCTION, vec![report], started).await;
-    let Some(primary) = promoted else { return response };
-    if !published {
-        return response.and(Err(InvokeError::Aws("the promotion's notification was not published".into())));
+/// A promotion done and not yet marked notified (its record on `resource`): once the invocation's notification
+/// is out ([`failover_core::invoke::finish_owing`]), the record is marked `"notified": true`; one that did not go
+/// out is left unmarked, and Lambda's retry publishes it ([`notification`]).
+pub struct MarkNotified<'c, 'a, P: Ports> {
+    pub ctx: &'c Context<'a, P>,
+    pub resource: String,
+}
+
+impl<P: Ports> Owed for MarkNotified<'_, '_, P> {
+    fn what(&self) -> String {
+        format!("the notification of the promotion on {}", self.resource)
     }
-    mark(ctx, &promotion_resource(&primary)).await;
-    response
+
+    async fn settle(self, published: bool) {
+        if published {
+            mark(self.ctx, &self.resource).await;
+        }
+    }
 }
 
 /// Marks the resource's done promotion records not yet notified as notified. A failure is logged: the
 /// notification is out, and a retry would publish it once more at worst.
-async fn mark<D, L, R, G>(ctx: &Context<'_, D, L, R, G>, resource: &str)
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
-    for attempt in 0..TRIES {
-        let snapshot = match ctx.read_ledger(resource, attempt).await {
-            Ok(Some(snapshot)) => snapshot,
-            Ok(None) => continue,
-            Err(error) => return tracing::warn!(resource, %error, "promotion not marked notified"),
-        };
-        let Some(record) = owed(&snapshot) else { return };
-        let mut data = record.data.clone();
-        data[NOTIFIED] = json!(true);
-        let settle =
-            Settle { key: record.key.clone(), from: State::Done, owner: None, to: State::Done, data: Some(data) };
-        match ctx.begin(&snapshot, &[]).await {
-            Ok(Started::Yes) => {}
-            Ok(Started::Again) => continue,
-            Ok(Started::Paused(_)) => return tracing::warn!(resource, "paused: promotion not marked notified"),
-            Err(error) => return tracing::warn!(resource, %error, "promotion not marked notified"),
-        }
-        if let Err(error) = ctx.end(resource, &[settle], &[]).await {
-            tracing::warn!(resource, %error, "promotion not marked notified");
-        }
-        return;
+async fn mark<P: Ports>(ctx: &Context<'_, P>, resource: &str) {
+    let marked = ctx
+        .session
+        .attempt(resource, async |snapshot| -> Result<(), Stop<Fault>> {
+            let Some(record) = owed(&snapshot) else { return Ok(()) };
+            let mut data = record.data.clone();
+            data[NOTIFIED] = json!(true);
+            let settle =
+                Settle { key: record.key.clone(), from: State::Done, owner: None, to: State::Done, data: Some(data) };
+            match ctx.session.start(&snapshot, &[]).await? {
+                Start::Started => ctx.session.end(resource, &[settle], &[]).await.map_err(Stop::Failed),
+                Start::Again => Err(Stop::Again),
+                Start::Paused(_) => {
+                    tracing::warn!(resource, "paused: promotion not marked notified");
+                    Ok(())
+                }
+            }
+        })
+        .await;
+    if let Err(error) = marked {
+        tracing::warn!(resource, %error, "promotion not marked notified");
     }
-    tracing::warn!(resource, "resource busy: promotion not marked notified");
 }
 
 #[cfg(test)]

@@ -12,35 +12,29 @@
 //! same promotion; within the repoint window a done one re-applies the DNS step (a no-op once repointed).
 
 use failover_core::aws::AwsError;
+use failover_core::fault::Fault;
 use failover_core::invoke::InvokeError;
-use failover_core::ledger::{self, Ledger, Settle, Snapshot, State};
+use failover_core::ledger::{self, Again, Settle, Snapshot, Start, State, Step, Stop};
 use failover_core::outcome::Outcome;
 use failover_core::pause;
 use failover_core::report::Report;
 
-use super::claim::{self, Acted, Started, TRIES};
 use super::{failover_cluster, owed, repoint, Context};
 use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, Trigger};
 use crate::model::{promotion_key, promotion_resource, DbRef, Repoint};
-use crate::ports::{Databases, Dns, ReplicaLag};
+use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
 use crate::route::{self, Described};
 use crate::FUNCTION;
 
 /// An event or alarm on an instance: a primary, a replica (an alarm on it is replica-side) or an Aurora member
 /// (an alarm on the writer fails its cluster over).
-pub async fn instance<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
+pub async fn instance<P: Ports>(
+    ctx: &Context<'_, P>,
     at: &DbRef,
     trigger: &Trigger,
     dry_run: bool,
-) -> Result<Report, AwsError>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+) -> Result<Report, Fault> {
     let Some(instance) = ctx.databases.instance(at).await? else {
         return decide_and_act(ctx, trigger, at, Some(PrimaryState::Missing), None, dry_run).await;
     };
@@ -67,18 +61,12 @@ where
 }
 
 /// Replication stopped on a replica: is its primary down (or unreachable in another region)?
-pub async fn replica<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
+pub async fn replica<P: Ports>(
+    ctx: &Context<'_, P>,
     at: &DbRef,
     trigger: &Trigger,
     dry_run: bool,
-) -> Result<Report, AwsError>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+) -> Result<Report, Fault> {
     let Some(replica) = ctx.databases.instance(at).await? else {
         return Ok(report::skipped(format!("replica {at} not found")));
     };
@@ -90,46 +78,41 @@ where
 }
 
 /// `promote`: the named replica, with the same guards. A name that is not a replica is an invalid command.
-pub async fn manual<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
+pub async fn manual<P: Ports>(
+    ctx: &Context<'_, P>,
     at: &DbRef,
     trigger: &Trigger,
     dry_run: bool,
-) -> Result<Result<Report, InvokeError>, AwsError>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
-    let Some(replica) = ctx.databases.instance(at).await? else {
-        return Ok(Err(InvokeError::InvalidCommand(format!("promote: DB instance {at} not found"))));
+) -> Result<Report, InvokeError> {
+    let failed = |fault: Fault| report::failure(&at.region, &at.id, trigger, fault);
+    let replica = match ctx.databases.instance(at).await {
+        Ok(Some(replica)) => replica,
+        Ok(None) => return Err(InvokeError::InvalidCommand(format!("promote: DB instance {at} not found"))),
+        Err(error) => return Ok(failed(error.into())),
     };
     let Some(source) = replica.source.clone() else {
-        return Ok(Err(InvokeError::InvalidCommand(format!("promote: {} is not a read replica", at.id))));
+        return Err(InvokeError::InvalidCommand(format!("promote: {} is not a read replica", at.id)));
     };
-    let primary = ctx.primary_state(&source, &replica.at).await?;
-    Ok(Ok(decide_and_act(ctx, trigger, &source, Some(primary), Some(&replica.at), dry_run).await?))
+    let primary = match ctx.primary_state(&source, &replica.at).await {
+        Ok(primary) => primary,
+        Err(error) => return Ok(failed(error.into())),
+    };
+    let answer = decide_and_act(ctx, trigger, &source, Some(primary), Some(&replica.at), dry_run).await;
+    Ok(answer.unwrap_or_else(failed))
 }
 
 /// The protocol on the primary's ledger resource: read it (waiting while held), gather the facts (`described`:
 /// the primary as described just before, used on the first attempt only — a promotion does not change the
 /// primary; `extra`: a replica named by the trigger), decide once, act; again from the read when `begin` finds
 /// the ledger changed.
-async fn decide_and_act<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
+async fn decide_and_act<P: Ports>(
+    ctx: &Context<'_, P>,
     trigger: &Trigger,
     primary_ref: &DbRef,
     mut described: Option<PrimaryState>,
     extra: Option<&DbRef>,
     dry_run: bool,
-) -> Result<Report, AwsError>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+) -> Result<Report, Fault> {
     let resource = promotion_resource(primary_ref);
     // A primary that is not opted in is not ours: decided (a skip) without a ledger call.
     if let Some(PrimaryState::Found(p)) = described.as_ref() {
@@ -142,45 +125,37 @@ where
                 recorded: None,
             };
             let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
-            let unread = claim::unread(&resource, ctx.now());
-            let acted = ctx.act(plan, &unread, trigger, &primary_ref.region, false, dry_run).await;
-            return Ok(acted.or_busy(&resource, report::PROMOTE));
+            return Ok(ctx.act_unread(plan, &resource, trigger, &primary_ref.region, false).await);
         }
     }
-    for attempt in 0..TRIES {
-        let Some(snapshot) = ctx.read_ledger(&resource, attempt).await? else { continue };
-        if let Some(report) = owed::notification(&snapshot, trigger, ctx.config.backup_retention_days, dry_run) {
-            return Ok(report);
-        }
-        let facts = ctx.promotion_facts(primary_ref, described.take(), extra, &snapshot).await?;
-        let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
-        if let Acted::Done(report) = ctx.act(plan, &snapshot, trigger, &primary_ref.region, false, dry_run).await {
-            return Ok(report);
-        }
-    }
-    Ok(claim::busy(&resource, report::PROMOTE))
+    let days = ctx.config.backup_retention_days;
+    ctx.session
+        .attempt(&resource, async |snapshot| -> Result<Report, Stop<Fault>> {
+            if let Some(report) = owed::notification(&snapshot, trigger, days, dry_run) {
+                let _ = ctx.owes.set(snapshot.resource.clone());
+                return Ok(report);
+            }
+            let facts = ctx.promotion_facts(primary_ref, described.take(), extra, &snapshot).await?;
+            let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
+            Ok(ctx.act(plan, &snapshot, trigger, &primary_ref.region, false, dry_run).await?)
+        })
+        .await
 }
 
 /// A promotion planned: reported as a dry run, or begun in the ledger, carried out, ended and reported (with
 /// the failed step, if any).
-pub(super) async fn execute<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
+pub(super) async fn execute<P: Ports>(
+    ctx: &Context<'_, P>,
     p: &Promotion,
     snapshot: &Snapshot,
     trigger: &Trigger,
     dry_run: bool,
-) -> Acted
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+) -> Step<Report> {
     let days = ctx.config.backup_retention_days;
     let planned = planned_dns(p);
     let failed = |failure: &Failure| report::promotion(p, trigger, Outcome::Failed, Some(failure), &planned, days);
     if dry_run {
-        return Acted::Done(report::promotion(p, trigger, Outcome::DryRun, None, &planned, days));
+        return Ok(report::promotion(p, trigger, Outcome::DryRun, None, &planned, days));
     }
     let resource = promotion_resource(&p.primary);
     // A resumed decision is already in the ledger, pending, under its key; a new one gets its own (with this
@@ -198,15 +173,16 @@ where
         vec![ledger::Record::pending(&resource, &key, ctx.session.owner, &trigger.describe(), ctx.now(), retention)
             .with_data(data)]
     };
-    match ctx.begin(snapshot, &records).await {
-        Ok(Started::Yes) => {}
-        Ok(Started::Again) => return Acted::Again,
-        Ok(Started::Paused(paused)) => {
+    match ctx.session.start(snapshot, &records).await {
+        Ok(Start::Started) => {}
+        Ok(Start::Again) => return Err(Again),
+        Ok(Start::Paused(paused)) => {
             let planned = format!("promote {} to replace {}", p.replica, p.primary);
-            return Acted::Done(pause::refused(FUNCTION, report::PROMOTE, &p.primary.to_string(), &paused, &planned));
+            return Ok(pause::refused(FUNCTION, report::PROMOTE, &p.primary.to_string(), &paused, &planned));
         }
         Err(error) => {
-            return Acted::Done(failed(&Failure { step: "record the decision in the ledger", error, done: vec![] }))
+            let step = "record the decision in the ledger";
+            return Ok(failed(&Failure { step, error: error.into(), done: vec![] }));
         }
     }
     let mut done = vec![format!("recorded the decision ({key} on {resource}, pending)")];
@@ -218,9 +194,12 @@ where
         Ok(dns) => vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(p, dns))],
         Err(_) => Vec::new(),
     };
-    let ended = ctx.end(&resource, &settle, &[]).await;
-    Acted::Done(match (acted, ended) {
-        (Ok(dns), Ok(())) => report::promotion(p, trigger, Outcome::Succeeded, None, &dns, days),
+    let ended = ctx.session.end(&resource, &settle, &[]).await;
+    Ok(match (acted, ended) {
+        (Ok(dns), Ok(())) => {
+            let _ = ctx.owes.set(resource);
+            report::promotion(p, trigger, Outcome::Succeeded, None, &dns, days)
+        }
         (Ok(_), Err(error)) => failed(&Failure { step: "record the promotion as done in the ledger", error, done }),
         (Err(failure), ended) => {
             if let Err(error) = ended {
@@ -247,21 +226,15 @@ pub(super) fn planned_dns(p: &Promotion) -> DnsResult {
 /// repoint window, not a dry run), the DNS step recorded with the decision is applied again (nothing changes once
 /// the record points at the replica), so that a retry after a failed Route 53 call completes the job; a
 /// transient failure of it makes the invocation an error (Lambda retries).
-pub(super) async fn already_promoted<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
+pub(super) async fn already_promoted<P: Ports>(
+    ctx: &Context<'_, P>,
     primary: &DbRef,
     replica: &DbRef,
     at: &str,
     endpoint: Option<&str>,
     dns: Option<&Repoint>,
     repoint: bool,
-) -> Report
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+) -> Report {
     let skipped = report::skipped(format!(
         "{} already failed over to {} at {at}: nothing else is promoted",
         primary.id, replica.id
@@ -276,18 +249,16 @@ where
 }
 
 /// Promotes (unless an earlier invocation already did), then repoints DNS; `done` lists the steps made.
-async fn promote_and_repoint<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
+async fn promote_and_repoint<P: Ports>(
+    ctx: &Context<'_, P>,
     p: &Promotion,
     done: &mut Vec<String>,
-) -> Result<DnsResult, Failure>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
-    let fail = |step: &'static str, done: &Vec<String>, error: AwsError| Failure { step, error, done: done.clone() };
+) -> Result<DnsResult, Failure> {
+    let fail = |step: &'static str, done: &Vec<String>, error: AwsError| Failure {
+        step,
+        error: error.into(),
+        done: done.clone(),
+    };
     if p.standalone {
         done.push(format!("{} was already promoted", p.replica.id));
     } else {

@@ -12,7 +12,7 @@
 //! and the other checks and resources go on.
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::{Ledger, Snapshot};
+use failover_core::ledger::Snapshot;
 use failover_core::report::Report;
 use serde_json::json;
 
@@ -21,21 +21,11 @@ use crate::command::Subject;
 use crate::decide::readiness::{self, Gap};
 use crate::decide::{decide_cluster, verdicts, Plan, PrimaryState, Trigger, Verdict};
 use crate::model::{Cluster, Instance, Listed};
-use crate::ports::{Databases, Dns, ReplicaLag};
+use crate::ports::{Databases, Dns, Ports};
 use crate::FUNCTION;
 
 /// `Err` is an invalid command: the instance or cluster named does not exist in the region.
-pub async fn run<D, L, R, G>(
-    ctx: &Context<'_, D, L, R, G>,
-    region: &str,
-    subject: Option<&Subject>,
-) -> Result<Report, String>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: Option<&Subject>) -> Result<Report, String> {
     let key = ctx.config.common.opt_in_tag_key.clone();
     let mut gaps = Vec::new();
     let all = format!("(all in {region})");
@@ -106,13 +96,7 @@ fn is_primary(instance: &Instance) -> bool {
     instance.source.is_none() && instance.cluster.is_none()
 }
 
-impl<D, L, R, G> Context<'_, D, L, R, G>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+impl<P: Ports> Context<'_, P> {
     /// A primary's checks, and its replicas as judged (with their lag).
     async fn primary_readiness(&self, listed: &Listed<Instance>, key: &str) -> (Vec<Gap>, Vec<Verdict>) {
         let primary = &listed.item;

@@ -5,21 +5,14 @@
 //! the result says where it points.
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::Ledger;
 
 use super::Context;
 use crate::decide::{self, DnsResult, DnsStep};
 use crate::model::Repoint;
-use crate::ports::{Databases, Dns, ReplicaLag};
+use crate::ports::{Dns, Ports};
 
 /// Repoints `dns.record` from `dns.from` to `to`, or says why not.
-pub async fn run<D, L, R, G>(ctx: &Context<'_, D, L, R, G>, dns: &Repoint, to: &str) -> Result<DnsResult, AwsError>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+pub async fn run<P: Ports>(ctx: &Context<'_, P>, dns: &Repoint, to: &str) -> Result<DnsResult, AwsError> {
     let record = dns.record.name.clone();
     let current = ctx.dns.cname(&dns.record).await?;
     let delete = match decide::repoint_step(current.as_ref(), &dns.from, to) {

@@ -13,16 +13,10 @@ use super::Context;
 use crate::command::Subject;
 use crate::decide::{self, ClusterFacts, PrimaryState, PromotionFacts, Trigger};
 use crate::model::{cluster_resource, promotion_resource, DbRef};
-use crate::ports::{Databases, Dns, ReplicaLag};
+use crate::ports::{Databases, Ports};
 use crate::report;
 
-pub async fn run<D, L, R, G>(ctx: &Context<'_, D, L, R, G>, region: &str, subject: &Subject) -> Result<Report, AwsError>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    G: Ledger,
-{
+pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: &Subject) -> Result<Report, AwsError> {
     let trigger = Trigger::Status;
     let settings = ctx.settings();
     match subject {

@@ -6,17 +6,17 @@
 //! `begin` and done at `end`; a record an interrupted removal left pending is done once its targets are gone,
 //! and abandoned when they are all still registered (the call was never made).
 
-use failover_core::ledger::{Ledger, Settle, Snapshot, State};
+use failover_core::ledger::{Settle, Snapshot, State, Step};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::json;
 
-use super::ledger::{removal_key, removed_targets, settle_from, Again};
-use super::{replace, Ctx};
+use super::ledger::{removal_key, removed_targets, settle_from};
+use super::{replace, Context};
 use crate::decide::{self, Candidates, Counts, Floor, GroupView, Kept, Plan};
 use crate::model::{group_name, Tags, Target, TargetHealth};
-use crate::ports::LoadBalancer;
+use crate::ports::{LoadBalancer, Ports};
 use crate::report::{self, action, count, join};
 
 /// What [`crate::decide::Plan::Deregister`] says.
@@ -29,14 +29,14 @@ pub struct Change<'a> {
     pub registered: &'a [TargetHealth],
 }
 
-pub async fn run<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+pub async fn run<P: Ports>(
+    ctx: &Context<'_, P>,
     arn: &str,
     tags: &Tags,
     snapshot: &Snapshot,
     change: Change<'_>,
     dry_run: bool,
-) -> Result<Vec<Report>, Again> {
+) -> Step<Vec<Report>> {
     let Change { kept, counts, .. } = change;
     let mut reports = deregister(ctx, arn, snapshot, &change, dry_run).await?;
     if !kept.is_empty() {
@@ -50,13 +50,13 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
     Ok(reports)
 }
 
-async fn deregister<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn deregister<P: Ports>(
+    ctx: &Context<'_, P>,
     arn: &str,
     snapshot: &Snapshot,
     change: &Change<'_>,
     dry_run: bool,
-) -> Result<Vec<Report>, Again> {
+) -> Step<Vec<Report>> {
     let Change { targets, counts, healthy_after, .. } = *change;
     let name = group_name(arn);
     let list = join(targets.iter().map(|t| format!("{} ({})", t.target, t.state.as_str())));
@@ -91,7 +91,7 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
         .collect();
     records.settle.extend(made_before);
     let planned = format!("deregister {list} from {arn}");
-    if let Err(refusal) = ctx.begin(snapshot, &records.begin, action::DEREGISTER, &planned).await? {
+    if let Some(refusal) = ctx.begin(snapshot, &records.begin, action::DEREGISTER, &planned).await? {
         return Ok(vec![refusal]);
     }
     let removed = ctx.lb.deregister(arn, &plain).await;
@@ -114,7 +114,7 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
     let after = replaced.as_ref().map(|r| replace::reports(arn, r)).unwrap_or_default();
     if let Err(e) = ended {
         let doing = "recording the removal (targets were deregistered)";
-        return Ok([report::failed(Some(arn), action::DEREGISTER, &e, doing)].into_iter().chain(after).collect());
+        return Ok([report::fault(Some(arn), action::DEREGISTER, &e, doing)].into_iter().chain(after).collect());
     }
     let mut restore = report::command("restore", arn);
     restore["targets"] = json!(plain);
@@ -139,8 +139,8 @@ async fn deregister<L: LoadBalancer, G: Ledger>(
 
 /// The alarm's plan; when it removes targets, again with the group's own `target_group_health` thresholds
 /// raising the floor (one `DescribeTargetGroupAttributes`, only then). `Err` is the failure report.
-pub async fn removal_plan<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+pub async fn removal_plan<P: Ports>(
+    ctx: &Context<'_, P>,
     view: GroupView<'_>,
     candidates: Candidates<'_>,
     floor: Floor,

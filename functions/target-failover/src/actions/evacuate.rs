@@ -9,19 +9,19 @@
 //! the shift's id, zone, trigger and expiry. Records of shifts of ours that ended (expired, cancelled by
 //! someone) are closed on the way. A `ConflictException` (someone started a shift meanwhile) is a refusal.
 
-use failover_core::ledger::{Begun, Ledger, Record, Settle, Snapshot, State};
+use failover_core::ledger::{Again, Record, Settle, Snapshot, Start, State, Step};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
-use super::ledger::{settle_from, Again, BEGIN_TRIES};
+use super::ledger::settle_from;
 use super::zonal::facts::{self, deferred_key, our_ids, our_shifts};
 use super::zonal::reports::{balancer_name, evacuated, not_registered, refused};
-use super::Ctx;
+use super::Context;
 use crate::decide::zonal::{self, shift_kind_text, ArcFacts, ZonalPlan, ZoneCounts};
 use crate::model::{ActiveShift, ManagedResource};
-use crate::ports::LoadBalancer;
+use crate::ports::{LoadBalancer, Ports, Zonal};
 use crate::report::{self, action};
 
 /// A zone of a load balancer that fails: what an alarm, a removal pattern or a person says.
@@ -48,16 +48,12 @@ pub struct Options {
 }
 
 /// Evacuates the signal's zone, or says why not (see the module doc). One report.
-pub async fn evacuate<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
-    signal: &ZoneSignal,
-    dry_run: bool,
-) -> Vec<Report> {
+pub async fn evacuate<P: Ports>(ctx: &Context<'_, P>, signal: &ZoneSignal, dry_run: bool) -> Vec<Report> {
     evacuate_with(ctx, signal, dry_run, &Options::default()).await
 }
 
-pub async fn evacuate_with<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+pub async fn evacuate_with<P: Ports>(
+    ctx: &Context<'_, P>,
     signal: &ZoneSignal,
     dry_run: bool,
     options: &Options,
@@ -74,25 +70,20 @@ pub async fn evacuate_with<L: LoadBalancer, G: Ledger>(
         },
         Err(e) => return vec![report::failed(Some(lb), action::ZONAL_SHIFT, &e, "reading the load balancer's tags")],
     }
-    for _ in 0..BEGIN_TRIES {
-        let snapshot = match ctx.lb_snapshot(lb, action::ZONAL_SHIFT).await {
-            Ok(snapshot) => snapshot,
-            Err(report) => return vec![report],
-        };
-        if let Ok(report) = once(ctx, signal, dry_run, options, &snapshot).await {
-            return vec![report];
-        }
-    }
-    vec![failover_core::ledger::busy(crate::FUNCTION, &facts::resource(lb), action::ZONAL_SHIFT, BEGIN_TRIES, None)]
+    let resource = facts::resource(lb);
+    ctx.attempt(&resource, action::ZONAL_SHIFT, async |snapshot| {
+        Ok(vec![once(ctx, signal, dry_run, options, &snapshot).await?])
+    })
+    .await
 }
 
-async fn once<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn once<P: Ports>(
+    ctx: &Context<'_, P>,
     signal: &ZoneSignal,
     dry_run: bool,
     options: &Options,
     snapshot: &Snapshot,
-) -> Result<Report, Again> {
+) -> Step<Report> {
     let lb = signal.load_balancer.as_str();
     let failed = |e, doing: &str| Ok(report::failed(Some(lb), action::ZONAL_SHIFT, &e, doing));
     let resource = match ctx.lb.managed_resource(lb).await {
@@ -164,8 +155,8 @@ async fn once<L: LoadBalancer, G: Ledger>(
 }
 
 /// The data of our record of `shift` when this very event started it (its retry owes the notification).
-fn owed<'s, L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+fn owed<'s, P: Ports>(
+    ctx: &Context<'_, P>,
     options: &Options,
     snapshot: &'s Snapshot,
     shift: &ActiveShift,
@@ -202,12 +193,7 @@ struct On<'a> {
     dry_run: bool,
 }
 
-async fn defer<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
-    on: On<'_>,
-    zone: &str,
-    shift: &ActiveShift,
-) -> Result<Report, Again> {
+async fn defer<P: Ports>(ctx: &Context<'_, P>, on: On<'_>, zone: &str, shift: &ActiveShift) -> Step<Report> {
     let On { lb, snapshot, ended, dry_run } = on;
     let key = deferred_key(shift);
     let by = shift_kind_text(shift.kind);
@@ -235,10 +221,10 @@ async fn defer<L: LoadBalancer, G: Ledger>(
     let records = ctx.records(snapshot, [(key, data)]);
     // Bookkeeping only (AWS is not changed): recorded while automation is paused too, as a transition is.
     let session = failover_core::ledger::Session { force: true, ..ctx.session };
-    match session.begin(snapshot, &records.begin).await {
-        Ok(Begun::Started { .. }) => {}
-        Ok(Begun::Busy(_) | Begun::Stale) => return Err(Again),
-        Ok(Begun::Paused(_)) => return Ok(report),
+    match session.start(snapshot, &records.begin).await {
+        Ok(Start::Started) => {}
+        Ok(Start::Again) => return Err(Again),
+        Ok(Start::Paused(_)) => return Ok(report),
         Err(e) => {
             tracing::warn!(load_balancer = %lb, error = %e, "recording the deferral");
             return Ok(report);
@@ -254,13 +240,13 @@ async fn defer<L: LoadBalancer, G: Ledger>(
 
 /// An interrupted run's shift (see [`facts::interrupted`]): its record is done with the shift's id now, and the
 /// notification the run never sent goes out.
-async fn complete<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn complete<P: Ports>(
+    ctx: &Context<'_, P>,
     on: On<'_>,
     zone: &str,
     record: &Record,
     shift: &ActiveShift,
-) -> Result<Report, Again> {
+) -> Step<Report> {
     let On { lb, snapshot, ended, dry_run } = on;
     let id = shift.id.clone().unwrap_or_default();
     let more = json!({"shift_id": id, "expires_at": shift.expires_at, "completed_by": ctx.trigger});
@@ -291,12 +277,7 @@ struct Shift<'a> {
     why: &'a str,
 }
 
-async fn start<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
-    on: On<'_>,
-    shift: Shift<'_>,
-    options: &Options,
-) -> Result<Report, Again> {
+async fn start<P: Ports>(ctx: &Context<'_, P>, on: On<'_>, shift: Shift<'_>, options: &Options) -> Step<Report> {
     let On { lb, snapshot, ended, dry_run } = on;
     let Shift { zone, az_id, counts, minutes, why } = shift;
     let name = balancer_name(lb);
@@ -327,7 +308,7 @@ async fn start<L: LoadBalancer, G: Ledger>(
     let pending = Record::pending(&snapshot.resource, &key, ctx.session.owner, ctx.trigger, now, retention)
         .with_data(data.clone());
     let planned = format!("start a zonal shift of {lb} away from {zone} ({az_id})");
-    if let Err(refusal) = ctx.begin(snapshot, &[pending], action::ZONAL_SHIFT, &planned).await? {
+    if let Some(refusal) = ctx.begin(snapshot, &[pending], action::ZONAL_SHIFT, &planned).await? {
         return Ok(refusal);
     }
     let started = ctx.lb.start_shift(lb, az_id, minutes, &comment).await;
@@ -350,7 +331,7 @@ async fn start<L: LoadBalancer, G: Ledger>(
     }
     if let Err(e) = ended {
         let doing = "recording the zonal shift in the ledger (the shift was started)";
-        return Ok(report::failed(Some(lb), action::ZONAL_SHIFT, &e, doing));
+        return Ok(report::fault(Some(lb), action::ZONAL_SHIFT, &e, doing));
     }
     Ok(evacuated(lb, &data, ctx.config.failback))
 }

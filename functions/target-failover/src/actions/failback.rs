@@ -5,31 +5,31 @@
 //! closed; those left to a person (not opted in, changed since the shift) stay open. With `FAILBACK=manual`
 //! an alarm's OK only announces that the group is ready.
 
-use failover_core::ledger::{Ledger, Snapshot, State};
+use failover_core::ledger::{Snapshot, State, Step};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::json;
 
-use super::ledger::{self, settle_from, Again};
-use super::Ctx;
+use super::ledger::{self, settle_from};
+use super::Context;
 use crate::config::Failback;
 use crate::decide::{self, Counts};
 use crate::model::group_name;
-use crate::ports::LoadBalancer;
+use crate::ports::Ports;
 use crate::report::{self, action, add_tag_step, count, describe_changes, join, not_opted_in_text};
 
-pub async fn run<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+pub async fn run<P: Ports>(
+    ctx: &Context<'_, P>,
     arn: &str,
     snapshot: &Snapshot,
     counts: Counts,
     backup: Option<&str>,
     dry_run: bool,
     mode: Failback,
-) -> Result<Vec<Report>, Again> {
+) -> Step<Vec<Report>> {
     let name = group_name(arn);
-    // Read, plan and write the listener actions alone ([`super::Ctx::listeners`]).
+    // Read, plan and write the listener actions alone ([`super::Context::listeners`]).
     let _listeners = ctx.listeners.lock().await;
     let mut forwarding = match ctx.forwarding(arn).await {
         Ok(forwarding) => forwarding,
@@ -60,7 +60,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
     let plan = decide::plan_failback(&forwarding.actions, arn, backup, &saved, &forwarding.opted_in);
     let records = ledger::resource(arn);
     // Closes the shift records of these location keys (from the state they were read in); those `restored`
-    // are stamped with the event, which owes their notification ([`super::Ctx::closing`]).
+    // are stamped with the event, which owes their notification ([`super::Context::closing`]).
     let close = |keys: &mut dyn Iterator<Item = &String>, restored: bool| -> Vec<_> {
         let records = keys.filter_map(|k| snapshot.record(&format!("shift#{k}")));
         records.map(|r| if restored { ctx.closing(r) } else { settle_from(r, State::Closed) }).collect()
@@ -112,10 +112,10 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
         if !plan.stale_keys.is_empty() && !dry_run {
             let planned = "close the shift records of actions gone or already serving the group";
             match ctx.begin(snapshot, &[], action::FAILBACK, planned).await? {
-                Err(refusal) => reports.push(refusal),
-                Ok(()) => {
+                Some(refusal) => reports.push(refusal),
+                None => {
                     if let Err(e) = ctx.end(arn, &close(&mut plan.stale_keys.iter(), false), &[]).await {
-                        reports.push(report::failed(Some(arn), action::FAILBACK, &e, "closing stale shift records"));
+                        reports.push(report::fault(Some(arn), action::FAILBACK, &e, "closing stale shift records"));
                     }
                 }
             }
@@ -154,7 +154,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
         return Ok(reports);
     }
     let planned = format!("fail back {name}: restore {restored}");
-    if let Err(refusal) = ctx.begin(snapshot, &[], action::FAILBACK, &planned).await? {
+    if let Some(refusal) = ctx.begin(snapshot, &[], action::FAILBACK, &planned).await? {
         reports.push(refusal);
         return Ok(reports);
     }
@@ -171,7 +171,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
         return Ok(reports);
     }
     if let Err(e) = ended {
-        reports.push(report::failed(
+        reports.push(report::fault(
             Some(arn),
             action::FAILBACK,
             &e,

@@ -1,31 +1,18 @@
-//! The ledger protocol every changing action follows, per group (see [`failover_core::ledger`]): read the
-//! group's ledger (waiting while another invocation holds it), read the AWS facts and decide, `begin` with the
-//! change's pending records, act, `end` settling them. A `begin` that finds the group busy or the ledger
-//! changed sends the action back to the ledger read, facts included ([`Again`]), at most [`BEGIN_TRIES`] times.
+//! The group's side of the one ledger protocol ([`failover_core::ledger::Session::attempt`]): the keys and data
+//! of its records (removals, shifts), what they say (the incident's baseline, the saved weights), and how an
+//! action begins, settles and ends a change. No AWS call here but the ledger's.
 
-use std::time::Duration;
-
-use failover_core::aws::AwsError;
-use failover_core::ledger::{Begun, Ledger, Record, Settle, Snapshot, State};
+use failover_core::fault::Fault;
+use failover_core::ledger::{Again, Record, Settle, Snapshot, Start, State, Step, Stop};
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
-use super::Ctx;
+use super::Context;
 use crate::decide::WeightChange;
 use crate::model::{Location, SavedWeights, Target};
-use crate::ports::LoadBalancer;
+use crate::ports::Ports;
 use crate::report;
 use crate::FUNCTION;
-
-/// Reads of a held group before giving up (with [`HELD_WAIT`] between them).
-pub const HELD_TRIES: usize = 10;
-pub const HELD_WAIT: Duration = Duration::from_millis(500);
-/// Times an action starts over (ledger, facts, decision) after `begin` found the group busy or changed.
-pub const BEGIN_TRIES: usize = 10;
-
-/// The ledger changed since it was read, or another invocation holds the group: start over on fresh facts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Again;
 
 /// The ledger's name of a target group.
 pub fn resource(group: &str) -> String {
@@ -124,11 +111,6 @@ fn saved_weights_of(snapshot: &Snapshot, keep: impl Fn(&Record) -> bool) -> Save
         .collect()
 }
 
-/// What gives up a group still busy after every try (see [`failover_core::ledger::busy`]), about the group.
-pub fn busy(group: &str, action: &str, holder: Option<&str>) -> Report {
-    failover_core::ledger::busy(FUNCTION, &resource(group), action, BEGIN_TRIES, holder).resources([group.to_owned()])
-}
-
 /// How a record of the change is written: new keys pending at `begin`; a key the ledger already has (an
 /// interrupted change, an earlier incident's record) is settled to done with the new data at `end`.
 #[derive(Debug, Default)]
@@ -150,7 +132,7 @@ impl Records {
     }
 }
 
-/// The data fields of a record closed by an alarm event: its trigger and state timestamp ([`Ctx::closing`]).
+/// The data fields of a record closed by an alarm event: its trigger and state timestamp ([`Context::closing`]).
 pub const CLOSED_BY: &str = "closed_by";
 pub const CLOSED_EVENT_AT: &str = "closed_event_at";
 
@@ -165,29 +147,9 @@ pub fn settle_from(record: &Record, to: State) -> Settle {
     }
 }
 
-impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
+impl<P: Ports> Context<'_, P> {
     pub fn now(&self) -> i64 {
         self.session.now()
-    }
-
-    /// The group's ledger, once nobody holds it; `Err(report)` when it stays held or cannot be read.
-    pub async fn snapshot(&self, group: &str, action: &str) -> Result<Snapshot, Report> {
-        let resource = resource(group);
-        for attempt in 0..HELD_TRIES {
-            if attempt > 0 {
-                tokio::time::sleep(HELD_WAIT).await;
-            }
-            let snapshot = match self.session.read(&resource).await {
-                Ok(snapshot) => snapshot,
-                Err(e) => return Err(report::failed(Some(group), action, &e, "reading the ledger")),
-            };
-            match snapshot.held() {
-                None => return Ok(snapshot),
-                Some(holder) if attempt + 1 == HELD_TRIES => return Err(busy(group, action, Some(&holder.owner))),
-                Some(_) => {}
-            }
-        }
-        Err(busy(group, action, None))
     }
 
     /// The change's records, pending at `begin` or settled at `end` (see [`Records`]).
@@ -222,23 +184,23 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
         settle.with_data(Value::Object(fields))
     }
 
-    /// `begin`: `Ok(Ok(()))` to act; `Ok(Err(report))` when paused (the refusal, naming what was planned) or
-    /// when the call failed (nothing was changed); `Err(Again)` to start over on fresh facts.
+    /// `begin`: `Ok(None)` to act; `Ok(Some(report))` when paused (the refusal, naming what was planned) or when
+    /// the call failed (nothing was changed); `Err(Again)` to start over on fresh facts.
     pub async fn begin(
         &self,
         snapshot: &Snapshot,
         records: &[Record],
         action: &str,
         planned: &str,
-    ) -> Result<Result<(), Report>, Again> {
+    ) -> Step<Option<Report>> {
         let group = resource_arn(&snapshot.resource);
-        match self.session.begin(snapshot, records).await {
-            Ok(Begun::Started { .. }) => Ok(Ok(())),
-            Ok(Begun::Busy(_) | Begun::Stale) => Err(Again),
-            Ok(Begun::Paused(pause)) => {
-                Ok(Err(failover_core::pause::refused(FUNCTION, action, group, &pause, planned)))
+        match self.session.start(snapshot, records).await {
+            Ok(Start::Started) => Ok(None),
+            Ok(Start::Again) => Err(Again),
+            Ok(Start::Paused(pause)) => {
+                Ok(Some(failover_core::pause::refused(FUNCTION, action, group, &pause, planned)))
             }
-            Err(e) => Ok(Err(report::failed(
+            Err(e) => Ok(Some(report::failed(
                 Some(group),
                 action,
                 &e,
@@ -249,33 +211,40 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
 
     /// Settles records an interrupted change left (no AWS change) under the lease: `Ok(None)` when done, or
     /// when paused (the next run after `resume` settles them); `Ok(Some(report))` when a ledger call failed.
-    pub async fn settle_only(
-        &self,
-        snapshot: &Snapshot,
-        settle: &[Settle],
-        action: &str,
-    ) -> Result<Option<Report>, Again> {
-        if settle.is_empty() {
-            return Ok(None);
-        }
+    pub async fn settle_only(&self, snapshot: &Snapshot, settle: &[Settle], action: &str) -> Step<Option<Report>> {
+        let failed = self.session.settle_only(snapshot, settle).await?;
         let group = resource_arn(&snapshot.resource);
-        let doing = "recording what an interrupted change did";
-        match self.session.begin(snapshot, &[]).await {
-            Ok(Begun::Started { .. }) => Ok(self
-                .session
-                .end(&snapshot.resource, settle, &[])
-                .await
-                .err()
-                .map(|e| report::failed(Some(group), action, &e, doing))),
-            Ok(Begun::Busy(_) | Begun::Stale) => Err(Again),
-            Ok(Begun::Paused(_)) => Ok(None),
-            Err(e) => Ok(Some(report::failed(Some(group), action, &e, doing))),
-        }
+        Ok(failed.map(|fault| report::fault(Some(group), action, &fault, "recording what an interrupted change did")))
     }
 
     /// `end`: settles the change's records, writes `records`, releases the lease. A lease lost is a
-    /// transient error: the retry finds the change made and settles the records.
-    pub async fn end(&self, group: &str, settle: &[Settle], records: &[Record]) -> Result<(), AwsError> {
+    /// [`Fault::LeaseLost`]: the retry finds the change made and settles the records.
+    pub async fn end(&self, group: &str, settle: &[Settle], records: &[Record]) -> Result<(), Fault> {
         self.session.end(&resource(group), settle, records).await
+    }
+
+    /// The one attempt loop on `group`'s ledger ([`failover_core::ledger::Session::attempt`]); a group that
+    /// stays busy, or whose ledger cannot be read, is answered with its report.
+    pub async fn on_group(
+        &self,
+        group: &str,
+        action: &str,
+        step: impl AsyncFnMut(Snapshot) -> Step<Vec<Report>>,
+    ) -> Vec<Report> {
+        self.attempt(&resource(group), action, step).await
+    }
+
+    /// [`Self::on_group`] on any ledger resource (a load balancer's, `load-balancer:<ARN>`).
+    pub async fn attempt(
+        &self,
+        resource: &str,
+        action: &str,
+        mut step: impl AsyncFnMut(Snapshot) -> Step<Vec<Report>>,
+    ) -> Vec<Report> {
+        let attempted =
+            self.session.attempt(resource, async |snapshot| -> Result<_, Stop<Fault>> { Ok(step(snapshot).await?) });
+        attempted.await.unwrap_or_else(|fault| {
+            vec![report::fault(Some(resource_arn(resource)), action, &fault, "reading the ledger")]
+        })
     }
 }

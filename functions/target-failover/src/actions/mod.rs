@@ -8,7 +8,7 @@
 //! health, and the listeners and rules only when a shift or failback is planned (or `status` needs them).
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::{Ledger, Session, Snapshot};
+use failover_core::ledger::{Ledger, Session, Snapshot, Step};
 use failover_core::{notify::Severity, outcome::Outcome, report::Report};
 use futures::stream::{self, StreamExt};
 
@@ -16,7 +16,7 @@ use crate::command::Command;
 use crate::config::Failback;
 use crate::decide::{self, Candidates, Floor, GroupView, OptedIn, Plan};
 use crate::model::{ForwardAction, Tags, Target, TargetHealth};
-use crate::ports::LoadBalancer;
+use crate::ports::{LoadBalancer, Ports};
 use crate::report::{self, action};
 use crate::route::AlarmRoute;
 use crate::{Config, FUNCTION};
@@ -41,12 +41,12 @@ pub mod zone_watch;
 pub const MAX_CONCURRENT_GROUPS: usize = 4;
 
 /// What every action works with: the ports, the settings, and the invocation's name, lease, clock and trigger.
-pub struct Ctx<'a, L, G> {
-    pub lb: &'a L,
+pub struct Context<'a, P: Ports> {
+    pub lb: &'a P::Lb,
     pub config: &'a Config,
     /// This invocation's side of the ledger: the ledger, its name there, its lease, its clock, and a person's
     /// `"force": true` (act while automation is paused).
-    pub session: Session<'a, G>,
+    pub session: Session<'a, P::Ledger>,
     /// What caused it (`alarm web-5xx`, `manual command shift`), written in its records.
     pub trigger: &'a str,
     /// An alarm event's state timestamp (ms), written in the records of its changes (`event_at`): a retry of
@@ -68,7 +68,7 @@ pub struct Forwarding<A> {
     pub opted_in: OptedIn,
 }
 
-impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
+impl<P: Ports> Context<'_, P> {
     pub fn floor(&self) -> Floor {
         Floor::new(self.config.min_healthy_targets, self.config.min_healthy_percent)
     }
@@ -89,7 +89,10 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
     /// The listener actions forwarding to `group` and their opt-in: `DescribeTargetGroups`,
     /// `DescribeListeners`, `DescribeRules`, then one `DescribeTags` per 20 listeners and rules (none when
     /// nothing forwards to the group). `Err` carries what was being read, for the failure report.
-    pub async fn forwarding(&self, group: &str) -> Result<Forwarding<L::Actions>, (AwsError, &'static str)> {
+    pub async fn forwarding(
+        &self,
+        group: &str,
+    ) -> Result<Forwarding<<P::Lb as LoadBalancer>::Actions>, (AwsError, &'static str)> {
         let found = self.lb.forwards_to(group).await.map_err(|e| (e, "reading listeners and rules"))?;
         let (actions, originals): (Vec<_>, Vec<_>) = found.into_iter().unzip();
         let arns: Vec<String> = actions
@@ -114,7 +117,7 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
     /// over `forwarding.actions`, so each has its original action list.
     pub async fn set_weights(
         &self,
-        forwarding: &Forwarding<L::Actions>,
+        forwarding: &Forwarding<<P::Lb as LoadBalancer>::Actions>,
         changes: &[decide::WeightChange],
     ) -> Result<(), (AwsError, usize)> {
         for (done, change) in changes.iter().enumerate() {
@@ -129,10 +132,7 @@ impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
 /// An alarm: a stale event is skipped ([`transitions`]); otherwise each group it concerns is decided and acted
 /// on independently, [`MAX_CONCURRENT_GROUPS`] at once. The transition to record once the event's notification
 /// is out comes back beside the reports ([`transitions::record`]).
-pub async fn on_alarm<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
-    route: AlarmRoute,
-) -> (Vec<Report>, transitions::Seen) {
+pub async fn on_alarm<P: Ports>(ctx: &Context<'_, P>, route: AlarmRoute) -> (Vec<Report>, transitions::Seen) {
     match transitions::check(ctx, &route).await {
         Ok(seen) if route.zone.is_some() => (zonal::on_alarm(ctx, &route, !seen.notified).await, seen),
         Ok(seen) => (on_alarm_groups(ctx, route, !seen.notified).await, seen),
@@ -141,11 +141,7 @@ pub async fn on_alarm<L: LoadBalancer, G: Ledger>(
 }
 
 /// `owed`: whether a group's notification an interrupted run of this event owes is published ([`owed`]).
-async fn on_alarm_groups<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
-    route: AlarmRoute,
-    owed: bool,
-) -> Vec<Report> {
+async fn on_alarm_groups<P: Ports>(ctx: &Context<'_, P>, route: AlarmRoute, owed: bool) -> Vec<Report> {
     let mut reports: Vec<Report> =
         route.bad_dimensions.iter().map(|why| report::skipped(None, action::NONE, why.clone())).collect();
     let scope_all = route.groups.is_none();
@@ -199,8 +195,8 @@ async fn on_alarm_groups<L: LoadBalancer, G: Ledger>(
 
 /// One group of an alarm, under the ledger protocol: ledger, facts, decision, change; again on fresh facts
 /// when another invocation got there first.
-async fn alarm_group<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn alarm_group<P: Ports>(
+    ctx: &Context<'_, P>,
     arn: String,
     tags: Tags,
     recovered: bool,
@@ -208,27 +204,21 @@ async fn alarm_group<L: LoadBalancer, G: Ledger>(
     owed: bool,
 ) -> Vec<Report> {
     let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
-    for _ in 0..ledger::BEGIN_TRIES {
-        let snapshot = match ctx.snapshot(&arn, intent).await {
-            Ok(snapshot) => snapshot,
-            Err(report) => return vec![report],
-        };
-        if let Ok(reports) = alarm_group_once(ctx, &arn, &tags, recovered, named, &snapshot, owed).await {
-            return reports;
-        }
-    }
-    vec![ledger::busy(&arn, intent, None)]
+    ctx.on_group(&arn, intent, async |snapshot| {
+        alarm_group_once(ctx, &arn, &tags, recovered, named, &snapshot, owed).await
+    })
+    .await
 }
 
-async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn alarm_group_once<P: Ports>(
+    ctx: &Context<'_, P>,
     arn: &str,
     tags: &Tags,
     recovered: bool,
     named: Option<&[Target]>,
     snapshot: &Snapshot,
     owed: bool,
-) -> Result<Vec<Report>, ledger::Again> {
+) -> Step<Vec<Report>> {
     let saved = if recovered { ledger::saved_by_alarms(snapshot) } else { ledger::saved_weights(snapshot) };
     let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
     if let Some(reports) = owed.then(|| owed::notifications(ctx, arn, snapshot, recovered)).filter(|r| !r.is_empty()) {
@@ -254,13 +244,13 @@ async fn alarm_group_once<L: LoadBalancer, G: Ledger>(
         if saved.is_empty() || ctx.config.common.dry_run {
             return Ok(reports);
         }
-        let after = match ctx.snapshot(arn, intent).await {
-            Ok(after) => after,
-            Err(report) => return Ok(reports.into_iter().chain([report]).collect()),
-        };
-        let plan = decide::on_ok(view, candidates_of(named), ctx.floor_in(&after), &saved);
-        let failback = execute(ctx, view, &after, plan, intent, false, ctx.config.failback).await;
-        reports.extend(failback.unwrap_or_else(|ledger::Again| vec![ledger::busy(arn, intent, None)]));
+        let failback = ctx
+            .on_group(arn, intent, async |after| {
+                let plan = decide::on_ok(view, candidates_of(named), ctx.floor_in(&after), &saved);
+                execute(ctx, view, &after, plan, intent, false, ctx.config.failback).await
+            })
+            .await;
+        reports.extend(failback);
         return Ok(reports);
     }
     let candidates = candidates_of(named);
@@ -278,8 +268,8 @@ fn candidates_of(named: Option<&[Target]>) -> Candidates<'_> {
 
 /// A manual command: `pause`/`resume`, or the group's tags, then (under the ledger protocol) its health and
 /// its action. `Err` is an invalid command (the group does not exist).
-pub async fn on_command<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+pub async fn on_command<P: Ports>(
+    ctx: &Context<'_, P>,
     command: &Command,
     dry_run: bool,
 ) -> Result<Vec<Report>, String> {
@@ -313,63 +303,59 @@ pub async fn on_command<L: LoadBalancer, G: Ledger>(
             Ok(snapshot) => snapshot,
             Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading the ledger")]),
         };
-        return Ok(command_once(ctx, command, group, &tags, &snapshot, intent, dry_run).await?.unwrap_or_default());
+        return Ok(command_once(ctx, command, group, &tags, &snapshot, intent, dry_run).await.unwrap_or_default());
     }
-    for _ in 0..ledger::BEGIN_TRIES {
-        let snapshot = match ctx.snapshot(group, intent).await {
-            Ok(snapshot) => snapshot,
-            Err(report) => return Ok(vec![report]),
-        };
-        if let Ok(reports) = command_once(ctx, command, group, &tags, &snapshot, intent, dry_run).await? {
-            return Ok(reports);
-        }
-    }
-    Ok(vec![ledger::busy(group, intent, None)])
+    Ok(ctx
+        .on_group(group, intent, async |snapshot| {
+            command_once(ctx, command, group, &tags, &snapshot, intent, dry_run).await
+        })
+        .await)
 }
 
-async fn command_once<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn command_once<P: Ports>(
+    ctx: &Context<'_, P>,
     command: &Command,
     group: &str,
     tags: &Tags,
     snapshot: &Snapshot,
     intent: &'static str,
     dry_run: bool,
-) -> Result<Result<Vec<Report>, ledger::Again>, String> {
+) -> Step<Vec<Report>> {
     let targets = match ctx.lb.target_health(group).await {
         Ok(Some(targets)) => targets,
-        Ok(None) => return Err(format!("target group {group} does not exist")),
-        Err(e) => return Ok(Ok(vec![report::failed(Some(group), intent, &e, "reading target health")])),
+        // Deleted since its tags were read.
+        Ok(None) => return Ok(vec![report::skipped(Some(group), action::NONE, "the target group does not exist")]),
+        Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading target health")]),
     };
     let view = ctx.view(group, tags, &targets);
     let floor = ctx.floor_in(snapshot);
     let saved = ledger::saved_weights(snapshot);
     let plan = match command {
-        Command::Status { .. } => return Ok(Ok(vec![status::run(ctx, view, snapshot).await])),
-        Command::Restore { targets: wanted, .. } => return Ok(restore::run(ctx, view, snapshot, wanted, dry_run).await),
+        Command::Status { .. } => return Ok(vec![status::run(ctx, view, snapshot).await]),
+        Command::Restore { targets: wanted, .. } => return restore::run(ctx, view, snapshot, wanted, dry_run).await,
         Command::Deregister { targets: wanted, .. } => {
             match deregister::removal_plan(ctx, view, Candidates::Named(wanted), floor).await {
                 Ok(plan) => plan,
-                Err(report) => return Ok(Ok(vec![report])),
+                Err(report) => return Ok(vec![report]),
             }
         }
         Command::Shift { .. } => decide::on_shift_command(view, floor),
         Command::Failback { force, .. } => decide::on_failback_command(view, floor, &saved, *force),
-        _ => return Ok(Ok(Vec::new())),
+        _ => return Ok(Vec::new()),
     };
-    Ok(execute(ctx, view, snapshot, plan, intent, dry_run, Failback::Auto).await)
+    execute(ctx, view, snapshot, plan, intent, dry_run, Failback::Auto).await
 }
 
 /// Hands a plan to its action; a skip or refusal is reported here.
-async fn execute<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn execute<P: Ports>(
+    ctx: &Context<'_, P>,
     view: GroupView<'_>,
     snapshot: &Snapshot,
     plan: Plan,
     intent: &'static str,
     dry_run: bool,
     mode: Failback,
-) -> Result<Vec<Report>, ledger::Again> {
+) -> Step<Vec<Report>> {
     let (arn, tags) = (view.arn, view.tags);
     Ok(match plan {
         Plan::Skip { reason } => {

@@ -7,24 +7,24 @@
 //! stale. (A run that dies after publishing and before recording the transition publishes twice: the window
 //! is one ledger write.) Covers the changes an ALARM makes (removals, shifts) and those its OK makes: the
 //! records an OK closes (targets registered again, shifts failed back) are stamped with the event
-//! ([`super::Ctx::closing`]), and its retry, once nothing is left open for the alarm to undo, publishes from
+//! ([`super::Context::closing`]), and its retry, once nothing is left open for the alarm to undo, publishes from
 //! them which targets came back and which actions were failed back. (With work still open, the retry acts
 //! on it instead.)
 
-use failover_core::ledger::{Ledger, Record, Snapshot, State};
+use failover_core::ledger::{Record, Snapshot, State};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
 use super::ledger::{removed_targets, saved_by_alarms, CLOSED_BY, CLOSED_EVENT_AT};
-use super::{reinstate, Ctx};
+use super::{reinstate, Context};
 use crate::model::group_name;
-use crate::ports::LoadBalancer;
+use crate::ports::Ports;
 use crate::report::{self, action, count, join};
 
 /// The group's done records of this very event (same trigger, same state timestamp).
-fn of_this_event<'s, L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, snapshot: &'s Snapshot) -> Vec<&'s Record> {
+fn of_this_event<'s, P: Ports>(ctx: &Context<'_, P>, snapshot: &'s Snapshot) -> Vec<&'s Record> {
     let Some(at) = ctx.event_at else { return Vec::new() };
     snapshot
         .records
@@ -35,10 +35,7 @@ fn of_this_event<'s, L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, snapshot: 
 }
 
 /// The group's records this very event closed (by this trigger, at this state timestamp).
-fn closed_by_this_event<'s, L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
-    snapshot: &'s Snapshot,
-) -> Vec<&'s Record> {
+fn closed_by_this_event<'s, P: Ports>(ctx: &Context<'_, P>, snapshot: &'s Snapshot) -> Vec<&'s Record> {
     let Some(at) = ctx.event_at else { return Vec::new() };
     snapshot
         .records
@@ -51,12 +48,7 @@ fn closed_by_this_event<'s, L: LoadBalancer, G: Ledger>(
 
 /// The notifications an interrupted run of this event owes for `group`, if it made a change there (none
 /// when it made none, or when an OK still has work left).
-pub fn notifications<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
-    group: &str,
-    snapshot: &Snapshot,
-    recovered: bool,
-) -> Vec<Report> {
+pub fn notifications<P: Ports>(ctx: &Context<'_, P>, group: &str, snapshot: &Snapshot, recovered: bool) -> Vec<Report> {
     if recovered {
         return on_ok(ctx, group, snapshot);
     }
@@ -87,7 +79,7 @@ pub fn notifications<L: LoadBalancer, G: Ledger>(
 }
 
 /// What an interrupted OK owes: the targets it registered again, the listener actions it failed back.
-fn on_ok<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, group: &str, snapshot: &Snapshot) -> Vec<Report> {
+fn on_ok<P: Ports>(ctx: &Context<'_, P>, group: &str, snapshot: &Snapshot) -> Vec<Report> {
     if !reinstate::removals_by(snapshot, ctx.trigger).is_empty() || !saved_by_alarms(snapshot).is_empty() {
         return Vec::new();
     }

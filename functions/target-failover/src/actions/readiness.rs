@@ -16,21 +16,20 @@
 use std::collections::BTreeMap;
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::Ledger;
 use failover_core::report::Report;
 use futures::stream::{self, StreamExt};
 use serde_json::json;
 
-use super::{Ctx, MAX_CONCURRENT_GROUPS};
+use super::{Context, MAX_CONCURRENT_GROUPS};
 use crate::decide::backup_of;
 use crate::decide::readiness::{self, Backup, Gap};
 use crate::model::{group_name, Tags};
-use crate::ports::LoadBalancer;
+use crate::ports::{LoadBalancer, Ports};
 use crate::report as texts;
 use crate::FUNCTION;
 
 /// `Err` is an invalid command: the named group does not exist.
-pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, only: Option<&str>) -> Result<Vec<Report>, String> {
+pub async fn run<P: Ports>(ctx: &Context<'_, P>, only: Option<&str>) -> Result<Vec<Report>, String> {
     let key = ctx.opt_in_key();
     let mut gaps = Vec::new();
     let arns = match only {
@@ -88,8 +87,8 @@ pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, only: Option<&
 }
 
 /// Every check of one opted-in group; a failed read is an `unknown` entry and the other checks go on.
-async fn group_gaps<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn group_gaps<P: Ports>(
+    ctx: &Context<'_, P>,
     arn: &str,
     tags: &Tags,
     tagged: &BTreeMap<String, Option<Tags>>,
@@ -132,8 +131,8 @@ async fn group_gaps<L: LoadBalancer, G: Ledger>(
 }
 
 /// The backup group's existence, opt-in and health.
-async fn backup_check<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn backup_check<P: Ports>(
+    ctx: &Context<'_, P>,
     arn: &str,
     backup: &str,
     tagged: &BTreeMap<String, Option<Tags>>,

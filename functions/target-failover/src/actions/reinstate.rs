@@ -7,18 +7,18 @@
 //! by one after the batch was refused; its removal is closed all the same. A target registered again
 //! already (by a person) is not registered twice.
 
-use failover_core::ledger::{Ledger, Record, Snapshot};
+use failover_core::ledger::{Record, Snapshot, Step};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::json;
 
-use super::ledger::{open, removed_targets, Again};
-use super::Ctx;
+use super::ledger::{open, removed_targets};
+use super::Context;
 use crate::config::Restore;
 use crate::decide::GroupView;
 use crate::model::{group_name, Target};
-use crate::ports::LoadBalancer;
+use crate::ports::{LoadBalancer, Ports};
 use crate::report::{self, action, count, join};
 
 /// The AWS error code of a target that cannot be registered (not running, does not exist).
@@ -34,13 +34,13 @@ pub fn removals_by<'s>(snapshot: &'s Snapshot, trigger: &str) -> Vec<&'s Record>
         .collect()
 }
 
-pub async fn run<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+pub async fn run<P: Ports>(
+    ctx: &Context<'_, P>,
     view: GroupView<'_>,
     snapshot: &Snapshot,
     removals: &[&Record],
     dry_run: bool,
-) -> Result<Vec<Report>, Again> {
+) -> Step<Vec<Report>> {
     let arn = view.arn;
     let name = group_name(arn);
     let mut removed: Vec<Target> = removals.iter().flat_map(|r| removed_targets(r)).collect();
@@ -68,7 +68,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
             .details(json!({"targets": wanted}))]);
     }
     let planned = format!("register {list} in {arn} again");
-    if let Err(refusal) = ctx.begin(snapshot, &[], action::REGISTER, &planned).await? {
+    if let Some(refusal) = ctx.begin(snapshot, &[], action::REGISTER, &planned).await? {
         return Ok(vec![refusal]);
     }
     let registered = register(ctx, arn, &wanted).await;
@@ -83,7 +83,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
     };
     if let Err(e) = ended {
         let doing = "closing the removal records (targets were registered again)";
-        return Ok(vec![report::failed(Some(arn), action::REGISTER, &e, doing)]);
+        return Ok(vec![report::fault(Some(arn), action::REGISTER, &e, doing)]);
     }
     for target in &missing {
         tracing::warn!(target_group = %arn, target = %target, "skipping a removed target that no longer exists");
@@ -114,8 +114,8 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
 
 /// Registers the targets; `Ok` with those that no longer exist (one call, then one per target when AWS
 /// refused the batch for an invalid target).
-async fn register<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn register<P: Ports>(
+    ctx: &Context<'_, P>,
     arn: &str,
     wanted: &[Target],
 ) -> Result<Vec<Target>, failover_core::aws::AwsError> {

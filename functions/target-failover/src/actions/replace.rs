@@ -21,17 +21,17 @@
 //! as missing).
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::{Ledger, Record, Snapshot, State};
+use failover_core::ledger::{Record, Snapshot, State, Step};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
-use super::ledger::{open, removed_targets, settle_from, Again};
-use super::Ctx;
+use super::ledger::{open, removed_targets, settle_from};
+use super::Context;
 use crate::decide::replace::{is_instance, plan_replacements, replaced_all, still_serving, Handed, Left};
 use crate::model::{group_name, TargetHealth};
-use crate::ports::LoadBalancer;
+use crate::ports::{Fleet, LoadBalancer, Ports};
 use crate::report::{self, action, count, join};
 
 /// The removal record's data field that says what was handed to Auto Scaling.
@@ -61,7 +61,7 @@ impl Replaced {
 }
 
 /// Whether the removal of these targets (ids) hands any to Auto Scaling: the setting is on and one is an instance.
-pub fn wanted<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, ids: &[String]) -> bool {
+pub fn wanted<P: Ports>(ctx: &Context<'_, P>, ids: &[String]) -> bool {
     ctx.config.replace_instances && ids.iter().any(|id| is_instance(id))
 }
 
@@ -70,12 +70,7 @@ pub fn wanted<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, ids: &[String]) -
 /// marking, the other instance-type target groups are read ([`elsewhere`]): an instance still in service in one
 /// of them is left ([`still_serving`]). A transient failure of those reads owes every instance, as a failed
 /// Auto Scaling read does; another failure leaves the instances to mark, saying why.
-pub async fn hand_over<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
-    arn: &str,
-    ids: &[String],
-    handed: &[String],
-) -> Replaced {
+pub async fn hand_over<P: Ports>(ctx: &Context<'_, P>, arn: &str, ids: &[String], handed: &[String]) -> Replaced {
     let instances: Vec<String> = ids.iter().filter(|id| is_instance(id)).cloned().collect();
     let mut done = Replaced::default();
     let groups = match ctx.lb.scaling_groups(&instances).await {
@@ -134,10 +129,7 @@ pub async fn hand_over<L: LoadBalancer, G: Ledger>(
 
 /// Every instance-type target group but `arn` (`DescribeTargetGroups`), each with its `DescribeTargetHealth`;
 /// read only when some removed instance is about to be marked.
-async fn elsewhere<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
-    arn: &str,
-) -> Result<Vec<(String, Vec<TargetHealth>)>, AwsError> {
+async fn elsewhere<P: Ports>(ctx: &Context<'_, P>, arn: &str) -> Result<Vec<(String, Vec<TargetHealth>)>, AwsError> {
     let mut others = Vec::new();
     for group in ctx.lb.instance_groups().await?.into_iter().filter(|g| g != arn) {
         if let Some(health) = ctx.lb.target_health(&group).await? {
@@ -232,12 +224,12 @@ struct HandedIn {
 /// removals Auto Scaling has finished replacing ([`close_replaced`]), then, for the retry of an ALARM event
 /// whose replacement failed, mark what it owes ([`owed`]). `Ok(Some(reports))` ends the event's work on the
 /// group with them; `Ok(None)` lets it go on.
-pub async fn follow_up<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+pub async fn follow_up<P: Ports>(
+    ctx: &Context<'_, P>,
     arn: &str,
     snapshot: &Snapshot,
     recovered: bool,
-) -> Result<Option<Vec<Report>>, Again> {
+) -> Step<Option<Vec<Report>>> {
     if !ctx.config.replace_instances || ctx.config.common.dry_run {
         return Ok(None);
     }
@@ -257,11 +249,7 @@ pub async fn follow_up<L: LoadBalancer, G: Ledger>(
 /// holding the group's floor. The event then goes on; its own `begin` finds the ledger changed and starts over
 /// on fresh facts. A failed read is logged and leaves the records to the next event; `Some` is a failed
 /// ledger write.
-pub async fn close_replaced<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
-    arn: &str,
-    snapshot: &Snapshot,
-) -> Result<Option<Report>, Again> {
+pub async fn close_replaced<P: Ports>(ctx: &Context<'_, P>, arn: &str, snapshot: &Snapshot) -> Step<Option<Report>> {
     let candidates: Vec<(&Record, Vec<String>, Vec<String>)> = snapshot
         .records
         .iter()
@@ -302,11 +290,7 @@ pub async fn close_replaced<L: LoadBalancer, G: Ledger>(
 /// The retry of an ALARM event whose replacement failed: the group's removal records of this very event (same
 /// trigger and state timestamp) that still owe instances get them marked, in one `begin`/`end` that records
 /// the outcome. `Ok(None)` when nothing is owed.
-async fn owed<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
-    arn: &str,
-    snapshot: &Snapshot,
-) -> Result<Option<Vec<Report>>, Again> {
+async fn owed<P: Ports>(ctx: &Context<'_, P>, arn: &str, snapshot: &Snapshot) -> Step<Option<Vec<Report>>> {
     let Some(at) = ctx.event_at else { return Ok(None) };
     let owing: Vec<&Record> = snapshot
         .records
@@ -318,7 +302,7 @@ async fn owed<L: LoadBalancer, G: Ledger>(
     let Some(record) = owing.first() else { return Ok(None) };
     let (before, owed) = recorded(record);
     let planned = format!("mark {} unhealthy in their Auto Scaling groups", join(owed.iter()));
-    if let Err(refusal) = ctx.begin(snapshot, &[], action::SET_INSTANCE_HEALTH, &planned).await? {
+    if let Some(refusal) = ctx.begin(snapshot, &[], action::SET_INSTANCE_HEALTH, &planned).await? {
         return Ok(Some(vec![refusal]));
     }
     let handed: Vec<String> = before.iter().map(|h| h.instance.clone()).collect();
@@ -329,7 +313,7 @@ async fn owed<L: LoadBalancer, G: Ledger>(
     let mut reports = reports(arn, &replaced);
     if let Err(e) = ended {
         let doing = "recording the replacement in the removal record";
-        reports.push(report::failed(Some(arn), action::SET_INSTANCE_HEALTH, &e, doing));
+        reports.push(report::fault(Some(arn), action::SET_INSTANCE_HEALTH, &e, doing));
     }
     Ok(Some(reports))
 }

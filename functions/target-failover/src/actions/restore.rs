@@ -1,26 +1,26 @@
 //! Restore (manual command): register the named targets in the group again (one `RegisterTargets`), under the
 //! group's lease; `end` closes the open `removal#` records whose targets are all registered again by it.
 
-use failover_core::ledger::{Ledger, Snapshot, State};
+use failover_core::ledger::{Snapshot, State, Step};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::json;
 
-use super::ledger::{self, settle_from, Again};
-use super::Ctx;
+use super::ledger::{self, settle_from};
+use super::Context;
 use crate::decide::{Counts, GroupView};
 use crate::model::{group_name, Target};
-use crate::ports::LoadBalancer;
+use crate::ports::{LoadBalancer, Ports};
 use crate::report::{self, action, join};
 
-pub async fn run<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+pub async fn run<P: Ports>(
+    ctx: &Context<'_, P>,
     view: GroupView<'_>,
     snapshot: &Snapshot,
     wanted: &[Target],
     dry_run: bool,
-) -> Result<Vec<Report>, Again> {
+) -> Step<Vec<Report>> {
     let arn = view.arn;
     if !view.opted_in() {
         let reason = format!("not opted in (tag {}=true missing)", view.opt_in_tag_key);
@@ -35,7 +35,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
             .details(details)]);
     }
     let planned = format!("register {list} in {arn}");
-    if let Err(refusal) = ctx.begin(snapshot, &[], action::REGISTER, &planned).await? {
+    if let Some(refusal) = ctx.begin(snapshot, &[], action::REGISTER, &planned).await? {
         return Ok(vec![refusal]);
     }
     let registered = ctx.lb.register(arn, wanted).await;
@@ -56,7 +56,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
         return Ok(vec![report::failed(Some(arn), action::REGISTER, &e, "registering targets")]);
     }
     if let Err(e) = ended {
-        return Ok(vec![report::failed(
+        return Ok(vec![report::fault(
             Some(arn),
             action::REGISTER,
             &e,

@@ -6,18 +6,18 @@
 //! (the actions at weight 0 with a live record are already shifted) and the weights before are never
 //! overwritten by shifted ones.
 
-use failover_core::ledger::{Ledger, Snapshot, State};
+use failover_core::ledger::{Snapshot, State, Step};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
-use super::ledger::{self, settle_from, shift_key, Again};
-use super::Ctx;
+use super::ledger::{self, settle_from, shift_key};
+use super::Context;
 use crate::config::Failback;
 use crate::decide::{self, Counts, Kept, ShiftVerdict};
 use crate::model::{group_name, BACKUP_TAG};
-use crate::ports::LoadBalancer;
+use crate::ports::{LoadBalancer, Ports};
 use crate::report::{self, action, add_tag_step, count, describe_changes, not_opted_in_text};
 
 /// Why the group is failing over: what [`crate::decide::Plan::ShiftTraffic`] says.
@@ -28,13 +28,13 @@ pub struct Failing<'a> {
     pub kept: &'a [Kept],
 }
 
-pub async fn run<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+pub async fn run<P: Ports>(
+    ctx: &Context<'_, P>,
     arn: &str,
     snapshot: &Snapshot,
     failing: Failing<'_>,
     dry_run: bool,
-) -> Result<Report, Again> {
+) -> Step<Report> {
     let Failing { backup, counts, why, kept } = failing;
     let name = group_name(arn);
     let refused = |title: String, summary: String, details: Value| {
@@ -69,7 +69,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
             .steps(["Restore capacity in either group; nothing was changed.".to_owned()]))
         }
     };
-    // Read, plan and write the listener actions alone ([`Ctx::listeners`]).
+    // Read, plan and write the listener actions alone ([`Context::listeners`]).
     let _listeners = ctx.listeners.lock().await;
     let forwarding = match ctx.forwarding(arn).await {
         Ok(forwarding) => forwarding,
@@ -148,7 +148,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
     // Actions an interrupted shift already moved: their records are done now.
     records.settle.extend(pending(snapshot, &plan.already_shifted).map(|r| settle_from(r, State::Done)));
     let planned = format!("shift traffic from {name} to {backup}: {moved}");
-    if let Err(refusal) = ctx.begin(snapshot, &records.begin, action::SHIFT, &planned).await? {
+    if let Some(refusal) = ctx.begin(snapshot, &records.begin, action::SHIFT, &planned).await? {
         return Ok(refusal);
     }
     let shifted = ctx.set_weights(&forwarding, &plan.changes).await;
@@ -163,7 +163,7 @@ pub async fn run<L: LoadBalancer, G: Ledger>(
         return Ok(report::failed(Some(arn), action::SHIFT, &e, &doing));
     }
     if let Err(e) = ended {
-        return Ok(report::failed(
+        return Ok(report::fault(
             Some(arn),
             action::SHIFT,
             &e,
@@ -206,13 +206,13 @@ fn pending<'s>(
 
 /// Every action is already shifted: settles the records an interrupted shift left pending (a takeover), then
 /// answers `report`. Nothing to settle, or a dry run: `report` alone.
-async fn complete_interrupted<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn complete_interrupted<P: Ports>(
+    ctx: &Context<'_, P>,
     snapshot: &Snapshot,
     shifted: &[crate::model::Location],
     dry_run: bool,
     report: Report,
-) -> Result<Report, Again> {
+) -> Step<Report> {
     let settle: Vec<_> = pending(snapshot, shifted).map(|r| settle_from(r, State::Done)).collect();
     if dry_run {
         return Ok(report);

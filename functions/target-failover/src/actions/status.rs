@@ -12,13 +12,13 @@ use failover_core::time::format_time;
 use serde_json::json;
 
 use super::ledger;
-use super::Ctx;
+use super::Context;
 use crate::decide::{self, Candidates, Counts, GroupView};
 use crate::model::group_name;
-use crate::ports::LoadBalancer;
+use crate::ports::Ports;
 use crate::report::{self, action, add_tag_step, not_opted_in_text};
 
-pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, view: GroupView<'_>, snapshot: &Snapshot) -> Report {
+pub async fn run<P: Ports>(ctx: &Context<'_, P>, view: GroupView<'_>, snapshot: &Snapshot) -> Report {
     let floor = ctx.floor_in(snapshot);
     let key = ctx.opt_in_key();
     let counts = Counts::of(view.targets, floor);

@@ -7,15 +7,15 @@
 //! ([`record`]: `begin` and `end`, two `TransactWriteItems`), incomplete when Lambda will retry it. An event
 //! without a readable timestamp is not checked.
 
-use failover_core::ledger::{Begun, Ledger, Session, Snapshot, State};
+use failover_core::fault::Fault;
+use failover_core::invoke::Owed;
+use failover_core::ledger::{Session, Snapshot, Start, State, Stop};
 
-use super::ledger;
-use crate::FUNCTION;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
-use super::Ctx;
-use crate::ports::LoadBalancer;
+use super::Context;
+use crate::ports::Ports;
 use crate::report::{self, action};
 use crate::route::AlarmRoute;
 
@@ -66,43 +66,59 @@ fn last_handled(snapshot: &Snapshot) -> Option<(i64, bool, bool)> {
 /// ledger cannot be read (retryable). Otherwise the invocation holds the alarm's lease until [`record`]: a
 /// duplicate of the event delivered at the same time waits, then finds it handled (stale); a run that died
 /// leaves the lease to expire, and the retry then finds what it owes ([`super::owed`]).
-pub async fn check<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &AlarmRoute) -> Result<Seen, Report> {
+/// What the alarm's ledger said of the event.
+enum Checked {
+    Fresh(Seen),
+    Stale(String),
+}
+
+pub async fn check<P: Ports>(ctx: &Context<'_, P>, route: &AlarmRoute) -> Result<Seen, Report> {
     let Some(changed_at) = route.changed_at else { return Ok(Seen::nothing()) };
     let resource = resource(&route.alarm_arn);
-    for attempt in 0..ledger::HELD_TRIES {
-        if attempt > 0 {
-            tokio::time::sleep(ledger::HELD_WAIT).await;
-        }
-        let snapshot = match ctx.session.read(&resource).await {
-            Ok(snapshot) => snapshot,
-            Err(e) => return Err(report::failed(None, action::ALARM, &e, "reading the alarm's last transition")),
-        };
+    // The alarm's own record is bookkeeping, held and written while paused too (the groups refuse): a paused
+    // run's transition still makes older events stale.
+    let session = Session { force: true, ..ctx.session };
+    let checked = session.attempt(&resource, async |snapshot| -> Result<Checked, Stop<Fault>> {
         let last = last_handled(&snapshot);
         let notified = last == Some((changed_at, false, true));
         if let Some((last, ..)) = last.filter(|(at, complete, _)| changed_at < *at || (changed_at == *at && *complete))
         {
             tracing::info!(alarm = %route.alarm_arn, changed_at, last, "skipping a stale alarm event");
-            let reason = format!(
+            return Ok(Checked::Stale(format!(
                 "stale event: its state change ({changed_at} ms) is not later than the last one acted on ({last} ms)"
-            );
-            return Err(report::skipped(None, action::NONE, reason));
+            )));
         }
-        if snapshot.held().is_some() {
-            continue;
-        }
-        // The alarm's own record is bookkeeping, held and written while paused too (the groups refuse): a
-        // paused run's transition still makes older events stale.
-        let session = Session { force: true, ..ctx.session };
-        let held = match session.begin(&snapshot, &[]).await {
-            Ok(Begun::Started { .. }) => true,
-            Ok(Begun::Busy(_) | Begun::Stale) => continue,
-            Ok(Begun::Paused(_)) => false,
-            Err(e) => return Err(report::failed(None, action::ALARM, &e, "holding the alarm's ledger")),
+        let held = match session.start(&snapshot, &[]).await? {
+            Start::Started => true,
+            Start::Again => return Err(Stop::Again),
+            Start::Paused(_) => false,
         };
         let state = if route.recovered { "OK" } else { "ALARM" };
-        return Ok(Seen { snapshot: Some(snapshot), changed_at: Some(changed_at), state, notified, held });
+        Ok(Checked::Fresh(Seen { snapshot: Some(snapshot), changed_at: Some(changed_at), state, notified, held }))
+    });
+    match checked.await {
+        Ok(Checked::Fresh(seen)) => Ok(seen),
+        Ok(Checked::Stale(reason)) => Err(report::skipped(None, action::NONE, reason)),
+        Err(fault) => Err(report::fault(None, action::ALARM, &fault, "reading or holding the alarm's ledger")),
     }
-    Err(failover_core::ledger::busy(FUNCTION, &resource, action::ALARM, ledger::HELD_TRIES, None))
+}
+
+/// The alarm's transition an invocation records once its notification is published
+/// ([`failover_core::invoke::finish_owing`]): complete when it `ended` ([`ended`]) and every notification went out.
+pub struct Transition<'a, P: Ports> {
+    pub ctx: Context<'a, P>,
+    pub seen: Seen,
+    pub ended: bool,
+}
+
+impl<P: Ports> Owed for Transition<'_, P> {
+    fn what(&self) -> String {
+        "the alarm's notification".to_owned()
+    }
+
+    async fn settle(self, published: bool) {
+        record(&self.ctx, self.seen, self.ended && published, published).await;
+    }
 }
 
 /// After the event's notification was published: records its timestamp, whether it completed ([`ended`],
@@ -110,7 +126,7 @@ pub async fn check<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &Alar
 /// not go out is owed by the retry ([`super::owed`]). Recording only after publishing keeps a retry after a crash in between from
 /// being taken for stale; recording an incomplete one tells its retry that its notification is out. A record
 /// that cannot be written is logged: the event's changes stand, and a repeat of it finds them made.
-pub async fn record<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, seen: Seen, complete: bool, notified: bool) {
+pub async fn record<P: Ports>(ctx: &Context<'_, P>, seen: Seen, complete: bool, notified: bool) {
     let (Some(snapshot), Some(changed_at), state) = (seen.snapshot, seen.changed_at, seen.state) else { return };
     let data = json!({"changed_at": changed_at, "state": state, "complete": complete, "notified": notified});
     let wanted = (!ctx.config.common.dry_run).then(|| (KEY.to_owned(), data));

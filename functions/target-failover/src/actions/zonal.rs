@@ -2,14 +2,13 @@
 //! [`return_zone`] it when it recovers; [`facts`] is what they read. This file dispatches a per-zone alarm and
 //! the `evacuate-zone` and `return-zone` commands to them.
 
-use failover_core::ledger::Ledger;
 use failover_core::report::Report;
 
 use super::evacuate::{self, Options, ZoneSignal};
-use super::Ctx;
+use super::Context;
 use crate::command::Command;
 use crate::config::Failback;
-use crate::ports::LoadBalancer;
+use crate::ports::Ports;
 use crate::route::AlarmRoute;
 
 pub mod facts;
@@ -20,7 +19,7 @@ pub mod status;
 
 /// A per-zone alarm: ALARM evacuates the zone ([`evacuate`]), OK returns it ([`return_zone`]).
 /// `owed`: a retry of the event whose notification was not published publishes what it did ([`reports`]).
-pub async fn on_alarm<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &AlarmRoute, owed: bool) -> Vec<Report> {
+pub async fn on_alarm<P: Ports>(ctx: &Context<'_, P>, route: &AlarmRoute, owed: bool) -> Vec<Report> {
     let Some(zonal) = &route.zone else { return Vec::new() };
     let dry_run = ctx.config.common.dry_run;
     if route.recovered {
@@ -42,7 +41,7 @@ pub async fn on_alarm<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, route: &A
 
 /// `evacuate-zone` (the alarm's guards; `"force": true` only acts while automation is paused) and `return-zone`
 /// (this function's shifts only).
-pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, command: &Command, dry_run: bool) -> Vec<Report> {
+pub async fn run<P: Ports>(ctx: &Context<'_, P>, command: &Command, dry_run: bool) -> Vec<Report> {
     match command {
         Command::EvacuateZone { load_balancer, zone, expires_minutes } => {
             let why = "requested by a person".to_owned();

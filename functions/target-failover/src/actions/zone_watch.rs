@@ -22,19 +22,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::{Ledger, Snapshot, State};
+use failover_core::ledger::{Again, Snapshot, State, Step};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::json;
 
 use super::evacuate::{evacuate, ZoneSignal};
-use super::ledger::{removed_targets, Again};
-use super::{deregister, Ctx};
+use std::time::Duration;
+
+use failover_core::fault::Fault;
+
+use super::ledger::{removed_targets, resource};
+use super::{deregister, Context};
 use crate::decide::zonal_signal::{self, members, placed, Health, Member, ShiftedAway, ZoneVerdict};
 use crate::decide::{Candidates, Plan};
 use crate::model::{group_name, ManagedResource, Target};
-use crate::ports::LoadBalancer;
+use crate::ports::{Ports, Zonal};
 use crate::report::{self, action, count, join};
 
 /// What the zonal checks add to an alarm's removal: reports before it, notes in its details.
@@ -45,13 +49,13 @@ struct Watch {
 }
 
 /// An alarm's removal on a group: its plan, the zonal checks when it removes targets, then the plan's action.
-pub(super) async fn on_alarm<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+pub(super) async fn on_alarm<P: Ports>(
+    ctx: &Context<'_, P>,
     view: crate::decide::GroupView<'_>,
     snapshot: &Snapshot,
     candidates: Candidates<'_>,
     intent: &'static str,
-) -> Result<Vec<Report>, Again> {
+) -> Step<Vec<Report>> {
     let floor = ctx.floor_in(snapshot);
     let plan = match deregister::removal_plan(ctx, view, candidates, floor).await {
         Ok(plan) => plan,
@@ -71,7 +75,8 @@ pub(super) async fn on_alarm<L: LoadBalancer, G: Ledger>(
             // The group changed meanwhile, and a shift was started: notify it now rather than lose it to a start
             // over; the busy entry makes Lambda retry the event, which finds the zone shifted away.
             Err(Again) if watch.reports.iter().any(|r| r.outcome == Outcome::Succeeded) => {
-                vec![super::ledger::busy(view.arn, intent, None)]
+                let changed = Fault::Busy { resource: resource(view.arn), holder: None, waited: Duration::ZERO };
+                vec![report::fault(Some(view.arn), intent, &changed, "removing targets")]
             }
             Err(again) => return Err(again),
         };
@@ -84,8 +89,8 @@ pub(super) async fn on_alarm<L: LoadBalancer, G: Ledger>(
 }
 
 /// The planned removal, less the targets of the zones shifted away or evacuated now.
-async fn review<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn review<P: Ports>(
+    ctx: &Context<'_, P>,
     view: crate::decide::GroupView<'_>,
     snapshot: &Snapshot,
     plan: Plan,
@@ -154,8 +159,8 @@ enum Evacuation {
 
 /// Signal 2: when the failure is zonal (in a zone not shifted away yet), the zone evacuated from each of the
 /// group's load balancers ([`evacuate`]: one not opted in is skipped, one not registered with ARC refused).
-async fn evacuated<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn evacuated<P: Ports>(
+    ctx: &Context<'_, P>,
     members: &[Member],
     spared: &BTreeMap<String, String>,
     balancers: &[String],
@@ -195,8 +200,8 @@ async fn evacuated<L: LoadBalancer, G: Ledger>(
 }
 
 /// The plan on the accused targets left after sparing some (again, thresholds included).
-async fn replan<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn replan<P: Ports>(
+    ctx: &Context<'_, P>,
     view: crate::decide::GroupView<'_>,
     snapshot: &Snapshot,
     rest: &[Target],
@@ -241,8 +246,8 @@ struct Zones {
     instances: BTreeMap<String, String>,
 }
 
-async fn zones_of<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn zones_of<P: Ports>(
+    ctx: &Context<'_, P>,
     arn: &str,
     members: &[Member],
     with_ids: bool,
@@ -266,7 +271,7 @@ async fn zones_of<L: LoadBalancer, G: Ledger>(
 }
 
 /// The targets of the group's removals made within the window (open or closed; not those abandoned).
-fn removed_within<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, snapshot: &Snapshot) -> Vec<Target> {
+fn removed_within<P: Ports>(ctx: &Context<'_, P>, snapshot: &Snapshot) -> Vec<Target> {
     let since = ctx.now() - i64::from(ctx.config.zone_evacuation_window_minutes) * 60;
     snapshot
         .records

@@ -8,16 +8,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use failover_core::ledger::{Ledger, Record, Snapshot, State};
-use failover_core::report::Report;
+use failover_core::ledger::{Record, Snapshot, State};
 use serde_json::Value;
 
-use crate::actions::ledger::{self, open};
-use crate::actions::Ctx;
+use crate::actions::ledger::open;
+use crate::actions::Context;
 use crate::decide::zonal::{GroupZones, ALL_ZONES};
 use crate::model::{Balancer, ManagedResource, ShiftKind};
-use crate::ports::LoadBalancer;
-use crate::report;
+use crate::ports::{LoadBalancer, Ports, Zonal};
 
 /// The ledger's name of a load balancer.
 pub fn resource(load_balancer: &str) -> String {
@@ -94,25 +92,7 @@ pub fn interrupted<'s>(snapshot: &'s Snapshot, resource: &ManagedResource) -> Ve
         .collect()
 }
 
-impl<L: LoadBalancer, G: Ledger> Ctx<'_, L, G> {
-    /// The load balancer's ledger, once nobody holds it.
-    pub async fn lb_snapshot(&self, load_balancer: &str, action: &str) -> Result<Snapshot, Report> {
-        let resource = resource(load_balancer);
-        for attempt in 0..ledger::HELD_TRIES {
-            if attempt > 0 {
-                tokio::time::sleep(ledger::HELD_WAIT).await;
-            }
-            let snapshot = match self.session.read(&resource).await {
-                Ok(snapshot) => snapshot,
-                Err(e) => return Err(report::failed(Some(load_balancer), action, &e, "reading the ledger")),
-            };
-            if snapshot.held().is_none() {
-                return Ok(snapshot);
-            }
-        }
-        Err(failover_core::ledger::busy(crate::FUNCTION, &resource, action, ledger::HELD_TRIES, None))
-    }
-
+impl<P: Ports> Context<'_, P> {
     /// The load balancer's opted-in target groups, their targets placed in zones, and their floors. `Err`:
     /// what failed, for the failure report.
     pub async fn zonal_groups(

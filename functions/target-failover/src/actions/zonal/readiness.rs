@@ -5,14 +5,13 @@
 use std::collections::BTreeSet;
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::Ledger;
 
 use crate::actions::zonal::reports::balancer_name;
-use crate::actions::Ctx;
+use crate::actions::Context;
 use crate::decide::readiness::{self, Gap};
-use crate::ports::LoadBalancer;
+use crate::ports::{LoadBalancer, Ports, Zonal};
 
-pub async fn gaps<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, groups: &[&String]) -> Vec<Gap> {
+pub async fn gaps<P: Ports>(ctx: &Context<'_, P>, groups: &[&String]) -> Vec<Gap> {
     let mut gaps = Vec::new();
     let mut balancers = BTreeSet::new();
     for group in groups {

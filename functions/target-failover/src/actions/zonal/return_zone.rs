@@ -5,7 +5,7 @@
 //! cancelled. `CancelZonalShift` answering that the shift is no longer active (it expired, or someone cancelled
 //! it) closes the record and says so. `FAILBACK=manual`: an alarm's OK notifies the `return-zone` command instead.
 
-use failover_core::ledger::{Ledger, Settle, Snapshot, State};
+use failover_core::ledger::{Settle, Snapshot, State, Step};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
@@ -13,10 +13,10 @@ use serde_json::{json, Value};
 
 use super::facts::{self, our_shifts, OurShift};
 use super::reports::{balancer_name, return_command, returned};
-use crate::actions::ledger::{Again, BEGIN_TRIES, CLOSED_EVENT_AT};
-use crate::actions::Ctx;
+use crate::actions::ledger::CLOSED_EVENT_AT;
+use crate::actions::Context;
 use crate::config::Failback;
-use crate::ports::LoadBalancer;
+use crate::ports::{Ports, Zonal};
 use crate::report::{self, action};
 
 /// Which of our shifts to cancel: those away from this zone (name or AZ ID), or all.
@@ -35,26 +35,14 @@ pub struct Return<'a> {
     pub owed: bool,
 }
 
-pub async fn run<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, ask: Return<'_>) -> Vec<Report> {
+pub async fn run<P: Ports>(ctx: &Context<'_, P>, ask: Return<'_>) -> Vec<Report> {
     let lb = ask.load_balancer;
-    for _ in 0..BEGIN_TRIES {
-        let snapshot = match ctx.lb_snapshot(lb, action::CANCEL_ZONAL_SHIFT).await {
-            Ok(snapshot) => snapshot,
-            Err(report) => return vec![report],
-        };
-        if let Ok(report) = once(ctx, ask, &snapshot).await {
-            return vec![report];
-        }
-    }
     let resource = facts::resource(lb);
-    vec![failover_core::ledger::busy(crate::FUNCTION, &resource, action::CANCEL_ZONAL_SHIFT, BEGIN_TRIES, None)]
+    ctx.attempt(&resource, action::CANCEL_ZONAL_SHIFT, async |snapshot| Ok(vec![once(ctx, ask, &snapshot).await?]))
+        .await
 }
 
-async fn once<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
-    ask: Return<'_>,
-    snapshot: &Snapshot,
-) -> Result<Report, Again> {
+async fn once<P: Ports>(ctx: &Context<'_, P>, ask: Return<'_>, snapshot: &Snapshot) -> Step<Report> {
     let lb = ask.load_balancer;
     let name = balancer_name(lb);
     let ours: Vec<OurShift<'_>> = our_shifts(snapshot)
@@ -92,7 +80,7 @@ async fn once<L: LoadBalancer, G: Ledger>(
             .details(details));
     }
     let planned = format!("cancel {list}");
-    if let Err(refusal) = ctx.begin(snapshot, &[], action::CANCEL_ZONAL_SHIFT, &planned).await? {
+    if let Some(refusal) = ctx.begin(snapshot, &[], action::CANCEL_ZONAL_SHIFT, &planned).await? {
         return Ok(refusal);
     }
     let mut settle: Vec<Settle> = Vec::new();
@@ -117,7 +105,7 @@ async fn once<L: LoadBalancer, G: Ledger>(
     }
     if let Err(e) = ended {
         let doing = "recording the return in the ledger (the shift was cancelled)";
-        return Ok(report::failed(Some(lb), action::CANCEL_ZONAL_SHIFT, &e, doing));
+        return Ok(report::fault(Some(lb), action::CANCEL_ZONAL_SHIFT, &e, doing));
     }
     let closed: Vec<&Value> = settle.iter().filter_map(|s| s.data.as_ref()).collect();
     Ok(returned(lb, &which, &closed))
@@ -125,11 +113,7 @@ async fn once<L: LoadBalancer, G: Ledger>(
 
 /// The data of our records this very event closed (stamped `closed_event_at`), when its retry owes their
 /// notification.
-fn owed<'s, L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
-    ask: Return<'_>,
-    snapshot: &'s Snapshot,
-) -> Vec<&'s Value> {
+fn owed<'s, P: Ports>(ctx: &Context<'_, P>, ask: Return<'_>, snapshot: &'s Snapshot) -> Vec<&'s Value> {
     let Some(at) = ctx.event_at.filter(|_| ask.owed) else { return Vec::new() };
     snapshot
         .records

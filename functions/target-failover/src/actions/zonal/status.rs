@@ -11,13 +11,13 @@ use serde_json::{json, Value};
 
 use super::facts::{our_ids, resource};
 use crate::actions::zonal::reports::balancer_name;
-use crate::actions::Ctx;
+use crate::actions::Context;
 use crate::decide::zonal::register_command;
 use crate::decide::zonal::{shift_kind_text, zone_name};
-use crate::ports::LoadBalancer;
+use crate::ports::{Ports, Zonal};
 
 /// The zonal state of the group's load balancers: `(details, sentence for the summary, steps)`.
-pub async fn section<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, group: &str) -> (Value, String, Vec<String>) {
+pub async fn section<P: Ports>(ctx: &Context<'_, P>, group: &str) -> (Value, String, Vec<String>) {
     let balancers = match ctx.lb.balancers_of(group).await {
         Ok(balancers) => balancers,
         Err(e) => return (json!({"error": e.to_string()}), format!(" Zonal state not read: {e}."), Vec::new()),
@@ -36,8 +36,8 @@ pub async fn section<L: LoadBalancer, G: Ledger>(ctx: &Ctx<'_, L, G>, group: &st
     (Value::Array(details), text, steps)
 }
 
-async fn one<L: LoadBalancer, G: Ledger>(
-    ctx: &Ctx<'_, L, G>,
+async fn one<P: Ports>(
+    ctx: &Context<'_, P>,
     lb: &str,
     ids: &BTreeMap<String, String>,
 ) -> (Value, String, Option<String>) {
