@@ -1,5 +1,5 @@
-//! Issue 14 on the target group's alarm path, against the local AWS: signal 2 (targets of one zone removed or
-//! failing within the window evacuate the zone instead of draining it further) and deferring to a zonal shift
+//! Zone evacuation on the target group's alarm path, against the local AWS: targets of one zone removed or
+//! failing within the window evacuate the zone instead of draining it further, and deferring to a zonal shift
 //! already in place (nothing deregistered in the zone shifted away). The shop's load balancer spans us-east-1a
 //! and us-east-1b; its group `web` has two instances in us-east-1a and three in us-east-1b, all healthy.
 

@@ -256,7 +256,7 @@ proptest! {
         let group = GroupView { arn: GROUP, tags: &tags, targets: &targets, opt_in_tag_key: OPT_IN };
         let saved = saved_weights(&snapshot(records));
         // Whether a group serves again is its present health against the configured floor: an incident's
-        // baseline limits removals only, it never holds traffic on the backup (issue 12).
+        // baseline limits removals only, it never holds traffic on the backup.
         let counts = Counts::of(&targets, floor.with_baseline(None));
         match decide::on_ok(group, Candidates::Unhealthy, floor, &saved) {
             Plan::Failback { .. } => {
