@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 use target_failover::adapters::ElbClient;
 use target_failover::{App, Config, Home};
 use test_support::aws_smithy_mocks::{mock, MockResponseInterceptor, RuleMode};
+use test_support::OPT_IN;
 
-const OPT_IN: &str = "failover:enabled";
 const BACKUP_TAG: &str = "failover:backup-target-group";
 
 /// One account with a load balancer, target groups of running instances, and a subscriber to the topic.

@@ -13,6 +13,7 @@ use shop::{assert_status, tg_dimension, Shop, OPT_IN};
 use target_failover::adapters::ElbClient;
 use target_failover::model::{ActiveShift, ShiftKind};
 use target_failover::ports::Zonal;
+use test_support::pair;
 
 const ZONE_A: &str = "us-east-1a";
 const ZONE_B: &str = "us-east-1b";
@@ -62,10 +63,6 @@ fn entries(received: &Received) -> Vec<(String, String)> {
             .collect(),
         None => vec![(received.attribute("action").to_owned(), received.attribute("outcome").to_owned())],
     }
-}
-
-fn pair(action: &str, outcome: &str) -> (String, String) {
-    (action.to_owned(), outcome.to_owned())
 }
 
 #[tokio::test]

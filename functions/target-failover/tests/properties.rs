@@ -41,8 +41,8 @@ use test_support::memory_ledger::MemoryLedger;
 use test_support::mutate;
 use test_support::strategies;
 use test_support::Recorder;
+use test_support::OPT_IN;
 
-const OPT_IN: &str = "failover:enabled";
 const PREFIX: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012";
 const GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/00000000000000aa";
 const BACKUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-dr/00000000000000bb";

@@ -24,7 +24,7 @@ use target_failover::model::{
 use target_failover::ports::{LoadBalancer, Zonal};
 use target_failover::{App, Config, Home};
 
-pub const OPT_IN: &str = "failover:enabled";
+pub use test_support::OPT_IN;
 pub const BACKUP_TAG: &str = "failover:backup-target-group";
 
 // ---------------------------------------------------------------------------------------------- fixture
