@@ -20,7 +20,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_rds::types::Tag as RdsTag;
 use failover_core::ledger::{DynamoLedger, Ledger, State};
 use failover_core::outcome::Outcome as Status;
-use integration_tests::{forward, http_json, lookup, Account, Received, Subscriber};
+use integration_tests::{forward, lookup, Account, Received, Subscriber};
 use serde_json::{json, Value};
 use test_support::{pair, OPT_IN};
 
@@ -48,18 +48,8 @@ impl Shop {
     async fn new() -> Self {
         let account = Account::new().await;
         let subscriber = Subscriber::create(&account, "failover").await;
-        let (_, network) =
-            http_json("GET", &format!("/_failover/ec2/network?account={}&region={}", account.id, account.region), None);
-        let vpc = network["vpc_id"].as_str().expect("vpc id").to_owned();
-        let created = account
-            .elbv2()
-            .create_load_balancer()
-            .name("shop")
-            .set_subnets(Some(account.subnets()[..2].to_vec()))
-            .send()
-            .await
-            .expect("create load balancer");
-        let lb = created.load_balancers()[0].load_balancer_arn().expect("lb arn").to_owned();
+        let vpc = account.vpc();
+        let lb = account.load_balancer("shop", 2).await;
         let ledger = account.ledger_table();
         Shop { account, subscriber, vpc, lb, ledger }
     }
