@@ -7,7 +7,7 @@ Usage:
 
 The SAM template is transformed offline with samtranslator (region us-east-1, no credentials), then every
 intrinsic function the checks depend on is evaluated for three parameter sets: the defaults, every option
-switched on (e-mail subscription, DB endpoint record, cross-region), and ReadinessSchedule=disabled. Rules:
+switched on (e-mail subscription, DNS records, cross-region), and ReadinessSchedule=disabled. Rules:
 
 1. IAM: no managed policies (their content cannot be checked offline); no NotAction / NotResource in an Allow;
    every action exists (cfn-lint's copy of the IAM service reference; cfn-lint itself skips this on SAM

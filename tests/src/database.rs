@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use crate::{lookup, Account, Received, Subscriber};
 
-pub const OPT_IN: &str = "failover:enabled";
+pub use test_support::OPT_IN;
 
 pub type TestApp = App<RdsDatabases, RecordedLag, Route53Dns, SnsNotifier, DynamoLedger>;
 

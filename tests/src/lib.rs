@@ -186,10 +186,21 @@ impl Account {
 
     /// The default VPC's subnets, for `CreateLoadBalancer`.
     pub fn subnets(&self) -> Vec<String> {
+        strings(&self.network()["subnet_ids"])
+    }
+
+    /// The default VPC's id, for `CreateTargetGroup`.
+    pub fn vpc(&self) -> String {
+        let network = self.network();
+        network["vpc_id"].as_str().unwrap_or_else(|| panic!("no vpc id in {network}")).to_owned()
+    }
+
+    /// The default VPC and its subnets, as the local AWS describes them.
+    fn network(&self) -> Value {
         let path = format!("/_failover/ec2/network?account={}&region={}", self.id, self.region);
         let (status, response) = http_json("GET", &path, None);
         assert!(status == 200, "GET {path} answered {status}: {response}");
-        strings(&response["subnet_ids"])
+        response
     }
 
     /// Running EC2 instances, for instance targets (the project never links the EC2 SDK).

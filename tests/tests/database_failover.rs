@@ -322,16 +322,14 @@ async fn the_records_of_a_change_should_be_in_the_table_and_status_should_list_t
 // ------------------------------------------------------------------ Route 53
 
 #[tokio::test]
-async fn the_deprecated_endpoint_record_setting_should_no_longer_repoint_anything() {
+async fn when_the_primary_names_no_dns_record_should_promote_without_touching_route53_and_say_to_repoint_clients() {
     let env = Env::new().await;
     orders(&env).await;
     env.set_status("orders", "failed");
     let r53 = env.account.route53();
     let zone_id = env.hosted_zone("orders.internal").await;
-    let setting = format!("{zone_id}/writer.orders.internal");
 
-    let response =
-        ok(&env.app(&[("DB_ENDPOINT_RECORD", &setting)]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
 
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert!(!env.is_replica("r-fast").await, "promoted all the same");

@@ -13,8 +13,8 @@ use failover_core::invoke::InvokeError;
 use failover_core::outcome::Outcome;
 use integration_tests::{lookup, Account, Subscriber};
 use serde_json::{json, Value};
+use test_support::OPT_IN;
 
-const OPT_IN: &str = "failover:enabled";
 const DNS_TAG: &str = "failover:dns-record";
 
 struct Env {

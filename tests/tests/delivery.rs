@@ -20,21 +20,16 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_sdk_rds::types::Tag as RdsTag;
 use failover_core::ledger::{DynamoLedger, Ledger, State};
 use failover_core::outcome::Outcome as Status;
-use integration_tests::{forward, http_json, lookup, Account, Received, Subscriber};
+use integration_tests::{forward, lookup, Account, Received, Subscriber};
 use serde_json::{json, Value};
+use test_support::{pair, OPT_IN};
 
-const OPT_IN: &str = "failover:enabled";
-
-/// (outcome, action) of each notification received, sorted.
+/// (action, outcome) of each notification received, sorted.
 fn outcomes(received: &[Received]) -> Vec<(String, String)> {
     let mut list: Vec<_> =
-        received.iter().map(|r| (r.attribute("outcome").to_owned(), r.attribute("action").to_owned())).collect();
+        received.iter().map(|r| (r.attribute("action").to_owned(), r.attribute("outcome").to_owned())).collect();
     list.sort();
     list
-}
-
-fn pair(outcome: &str, action: &str) -> (String, String) {
-    (outcome.to_owned(), action.to_owned())
 }
 
 // ---------------------------------------------------------------------------------------------- load balancer
@@ -53,18 +48,8 @@ impl Shop {
     async fn new() -> Self {
         let account = Account::new().await;
         let subscriber = Subscriber::create(&account, "failover").await;
-        let (_, network) =
-            http_json("GET", &format!("/_failover/ec2/network?account={}&region={}", account.id, account.region), None);
-        let vpc = network["vpc_id"].as_str().expect("vpc id").to_owned();
-        let created = account
-            .elbv2()
-            .create_load_balancer()
-            .name("shop")
-            .set_subnets(Some(account.subnets()[..2].to_vec()))
-            .send()
-            .await
-            .expect("create load balancer");
-        let lb = created.load_balancers()[0].load_balancer_arn().expect("lb arn").to_owned();
+        let vpc = account.vpc();
+        let lb = account.load_balancer("shop", 2).await;
         let ledger = account.ledger_table();
         Shop { account, subscriber, vpc, lb, ledger }
     }
@@ -279,7 +264,7 @@ async fn a_target_group_alarm_by_every_path_interleaved_with_an_instance_alarm_f
         let targets = after[&web]["targets"].as_object().expect("targets");
         assert_eq!(targets.len(), 2, "only the failing target left: {after}");
         assert!(!targets.contains_key(&ids[0]), "{after}");
-        assert_eq!(notified, [pair("succeeded", "deregister-targets")]);
+        assert_eq!(notified, [pair("deregister-targets", "succeeded")]);
     }
 }
 
@@ -299,7 +284,7 @@ async fn an_instance_alarm_by_every_path_three_times_takes_the_instance_out_of_e
         assert!(!after[group]["targets"].as_object().unwrap().contains_key(&ids[0]), "{after}");
     }
     // One notification for the event, listing both groups.
-    assert_eq!(notified, [pair("succeeded", "deregister-targets")]);
+    assert_eq!(notified, [pair("deregister-targets", "succeeded")]);
 }
 
 /// web (3 targets, backup web-dr) behind the listener and a rule; web-dr (2 targets).
@@ -327,7 +312,7 @@ async fn a_shift_delivered_three_times_by_interleaved_paths_shifts_once_and_neve
     let shifts: Vec<_> = records.iter().filter(|r| r.key.starts_with("shift#") && r.state == State::Done).collect();
     assert_eq!(shifts.len(), 2, "one saved-weights record per shifted action, written once: {records:?}");
     assert_eq!(after[&web]["targets"].as_object().unwrap().len(), 3, "nothing removed from a group that cannot serve");
-    assert_eq!(notified, [pair("succeeded", "shift-traffic")]);
+    assert_eq!(notified, [pair("shift-traffic", "succeeded")]);
 }
 
 #[tokio::test]
@@ -350,7 +335,7 @@ async fn a_failback_on_ok_delivered_three_times_by_every_path_restores_once() {
 
     assert_eq!(after, once);
     assert_eq!(after, before_shift, "exactly the weights and tags from before the shift");
-    assert_eq!(notified, [pair("succeeded", "failback")]);
+    assert_eq!(notified, [pair("failback", "succeeded")]);
 }
 
 // ---------------------------------------------------------------------------------------------- databases
@@ -551,7 +536,7 @@ async fn a_primary_failure_by_event_by_sns_and_by_alarm_interleaved_promotes_one
     assert!(records[0].key.starts_with("promotion#"), "{records:?}");
     assert_eq!(records[0].state, State::Done);
     assert!(records[0].data.to_string().contains("r-fast"), "the record names r-fast: {:?}", records[0].data);
-    assert_eq!(notified, [pair("succeeded", "promote-replica")]);
+    assert_eq!(notified, [pair("promote-replica", "succeeded")]);
 }
 
 #[tokio::test]
@@ -566,5 +551,5 @@ async fn an_aurora_alarm_and_the_failover_failed_event_interleaved_fail_over_onc
 
     assert_eq!(after, once, "the writer is not bounced and the record not rewritten");
     assert_eq!(after["cluster catalog"]["members"]["b"], true, "tier 0 reader b took over: {after}");
-    assert_eq!(notified, [pair("succeeded", "failover-cluster")]);
+    assert_eq!(notified, [pair("failover-cluster", "succeeded")]);
 }

@@ -30,7 +30,7 @@ async fn target_group_alarm_deregisters_the_unhealthy_targets_and_notifies() {
     let mut kept = vec![ids[0].clone(), ids[1].clone()];
     kept.sort();
     assert_eq!(health.keys().cloned().collect::<Vec<_>>(), kept, "{health:?}");
-    // The planned removal reads the group's load balancers (issue 14: zonal shifts in place); it has none.
+    // The planned removal reads the group's load balancers (to defer to a zonal shift in place); it has none.
     let expected =
         [("balancers_of", 1), ("deregister", 1), ("health_thresholds", 1), ("tags", 1), ("target_health", 1)];
     assert_eq!(calls(counter), expected);

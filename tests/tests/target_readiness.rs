@@ -11,13 +11,13 @@ use failover_core::invoke::InvokeError;
 use failover_core::ledger::DynamoLedger;
 use failover_core::notify::{NotificationFormat, SnsNotifier};
 use failover_core::outcome::Outcome;
-use integration_tests::{forward, http_json, lookup, Account, Received, Subscriber};
+use integration_tests::{forward, lookup, Account, Received, Subscriber};
 use serde_json::{json, Value};
 use target_failover::adapters::ElbClient;
 use target_failover::{App, Config, Home};
 use test_support::aws_smithy_mocks::{mock, MockResponseInterceptor, RuleMode};
+use test_support::OPT_IN;
 
-const OPT_IN: &str = "failover:enabled";
 const BACKUP_TAG: &str = "failover:backup-target-group";
 
 /// One account with a load balancer, target groups of running instances, and a subscriber to the topic.
@@ -33,12 +33,8 @@ impl Site {
     async fn new() -> Self {
         let account = Account::new().await;
         let subscriber = Subscriber::create(&account, "failover").await;
-        let path = format!("/_failover/ec2/network?account={}&region={}", account.id, account.region);
-        let vpc = http_json("GET", &path, None).1["vpc_id"].as_str().expect("vpc id").to_owned();
-        let subnets = account.subnets();
-        let created = account.elbv2().create_load_balancer().name("site").set_subnets(Some(subnets[..2].to_vec()));
-        let created = created.send().await.expect("create load balancer");
-        let lb = created.load_balancers()[0].load_balancer_arn().expect("lb arn").to_owned();
+        let vpc = account.vpc();
+        let lb = account.load_balancer("site", 2).await;
         let ledger = account.ledger_table();
         Site { account, subscriber, vpc, lb, ledger }
     }

@@ -1,4 +1,4 @@
-//! target-failover's zone evacuation (issue 14, signal 1: per-zone load balancer alarms, and the
+//! target-failover's zone evacuation (per-zone load balancer alarms, and the
 //! `evacuate-zone`/`return-zone` commands) against the local AWS: each test builds the shop's load balancer
 //! over two zones, an opted-in group of instances in both, and asserts what ARC shows afterwards (through
 //! GetManagedResource), the ledger, that no target was touched, and the one notification.

@@ -1,5 +1,5 @@
-//! Issue 14 on the target group's alarm path, against the local AWS: signal 2 (targets of one zone removed or
-//! failing within the window evacuate the zone instead of draining it further) and deferring to a zonal shift
+//! Zone evacuation on the target group's alarm path, against the local AWS: targets of one zone removed or
+//! failing within the window evacuate the zone instead of draining it further, and deferring to a zonal shift
 //! already in place (nothing deregistered in the zone shifted away). The shop's load balancer spans us-east-1a
 //! and us-east-1b; its group `web` has two instances in us-east-1a and three in us-east-1b, all healthy.
 
@@ -13,6 +13,7 @@ use shop::{assert_status, tg_dimension, Shop, OPT_IN};
 use target_failover::adapters::ElbClient;
 use target_failover::model::{ActiveShift, ShiftKind};
 use target_failover::ports::Zonal;
+use test_support::pair;
 
 const ZONE_A: &str = "us-east-1a";
 const ZONE_B: &str = "us-east-1b";
@@ -62,10 +63,6 @@ fn entries(received: &Received) -> Vec<(String, String)> {
             .collect(),
         None => vec![(received.attribute("action").to_owned(), received.attribute("outcome").to_owned())],
     }
-}
-
-fn pair(action: &str, outcome: &str) -> (String, String) {
-    (action.to_owned(), outcome.to_owned())
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Settings of `database-failover`, read once per cold start. [`SETTINGS`] declares each one (name, default,
 //! meaning) once; the README, the template and its check are tested against it.
 
-use failover_core::config::{boolean, number, optional, CommonConfig, ConfigError, Setting, COMMON_SETTINGS};
+use failover_core::config::{boolean, number, CommonConfig, ConfigError, Setting, COMMON_SETTINGS};
 
 pub const FAILURE_EVENT_IDS: Setting = Setting {
     name: "FAILURE_EVENT_IDS",
@@ -23,12 +23,6 @@ pub const BACKUP_RETENTION_DAYS: Setting = Setting {
     name: "BACKUP_RETENTION_DAYS",
     default: Some("7"),
     meaning: "automated backups of the promoted replica, in days (1 to 35)",
-};
-pub const DB_ENDPOINT_RECORD: Setting = Setting {
-    name: "DB_ENDPOINT_RECORD",
-    default: Some(""),
-    meaning: "deprecated, no longer read (a warning is logged when set): name the record on each primary with \
-              the tag `failover:dns-record`",
 };
 pub const ALLOW_CROSS_REGION: Setting = Setting {
     name: "ALLOW_CROSS_REGION",
@@ -54,7 +48,6 @@ pub const SETTINGS: &[&Setting] = &[
     &PROMOTE_WHEN_AVAILABLE,
     &MAX_REPLICA_LAG_SECONDS,
     &BACKUP_RETENTION_DAYS,
-    &DB_ENDPOINT_RECORD,
     &ALLOW_CROSS_REGION,
     &DECISION_TTL_MINUTES,
 ];
@@ -70,8 +63,6 @@ pub struct Config {
     pub max_replica_lag_seconds: f64,
     /// [`BACKUP_RETENTION_DAYS`].
     pub backup_retention_days: i32,
-    /// [`DB_ENDPOINT_RECORD`], deprecated: its value when set, only to warn that it is no longer used.
-    pub deprecated_endpoint_record: Option<String>,
     /// [`ALLOW_CROSS_REGION`].
     pub allow_cross_region: bool,
     /// [`DECISION_TTL_MINUTES`].
@@ -90,23 +81,12 @@ impl Config {
                 expected: "a comma-separated list of RDS event ids such as RDS-EVENT-0031".into(),
             });
         }
-        // One record for every primary repointed the wrong one: the record now belongs to its primary's tag.
-        let deprecated_endpoint_record = optional(lookup, DB_ENDPOINT_RECORD.name);
-        if let Some(value) = &deprecated_endpoint_record {
-            tracing::warn!(
-                setting = DB_ENDPOINT_RECORD.name,
-                value,
-                tag = crate::model::DNS_RECORD_TAG,
-                "DB_ENDPOINT_RECORD is no longer read: tag each primary with failover:dns-record=<hosted-zone-id>/<record-name>"
-            );
-        }
         Ok(Config {
             common: CommonConfig::from_lookup(lookup)?,
             failure_event_ids,
             promote_when_available: boolean(lookup, &PROMOTE_WHEN_AVAILABLE)?,
             max_replica_lag_seconds: number(lookup, &MAX_REPLICA_LAG_SECONDS, 0.0, 86_400.0)?,
             backup_retention_days: number(lookup, &BACKUP_RETENTION_DAYS, 1, 35)?,
-            deprecated_endpoint_record,
             allow_cross_region: boolean(lookup, &ALLOW_CROSS_REGION)?,
             decision_ttl_minutes: number(lookup, &DECISION_TTL_MINUTES, 1, 1440)?,
         })
@@ -140,7 +120,6 @@ mod tests {
         assert!(!c.promote_when_available);
         assert_eq!(c.max_replica_lag_seconds, 30.0);
         assert_eq!(c.backup_retention_days, 7);
-        assert_eq!(c.deprecated_endpoint_record, None);
         assert!(!c.allow_cross_region);
         assert!(!c.common.dry_run);
     }
@@ -152,7 +131,6 @@ mod tests {
             ("PROMOTE_WHEN_AVAILABLE", "true"),
             ("MAX_REPLICA_LAG_SECONDS", "12.5"),
             ("BACKUP_RETENTION_DAYS", "35"),
-            ("DB_ENDPOINT_RECORD", "/hostedzone/Z0123456789ABC/db.example.com"),
             ("ALLOW_CROSS_REGION", "TRUE"),
             ("DRY_RUN", "true"),
         ])
@@ -161,7 +139,6 @@ mod tests {
         assert!(c.promote_when_available && c.allow_cross_region && c.common.dry_run);
         assert_eq!(c.max_replica_lag_seconds, 12.5);
         assert_eq!(c.backup_retention_days, 35);
-        assert_eq!(c.deprecated_endpoint_record.as_deref(), Some("/hostedzone/Z0123456789ABC/db.example.com"));
     }
 
     #[test]
@@ -182,8 +159,7 @@ mod tests {
 
     #[test]
     fn blank_values_mean_the_default() {
-        let c = config(&[("DB_ENDPOINT_RECORD", ""), ("FAILURE_EVENT_IDS", "  ")]).unwrap();
-        assert_eq!(c.deprecated_endpoint_record, None);
+        let c = config(&[("FAILURE_EVENT_IDS", "  ")]).unwrap();
         assert_eq!(c.failure_event_ids.len(), 4);
     }
 

@@ -28,8 +28,7 @@
 //! - A DNS record follows only its primary: the one the primary's [`model::DNS_RECORD_TAG`] names
 //!   (`failover:dns-record=<hosted-zone-id>/<record-name>`, read by [`model::EndpointRecord::parse`]), changed only
 //!   from that primary's endpoint ([`decide::repoint_step`]) in one Route 53 batch (DELETE as it is + CREATE); one
-//!   that points elsewhere is left as it is and the notification says where it points. `DB_ENDPOINT_RECORD` is
-//!   no longer read.
+//!   that points elsewhere is left as it is and the notification says where it points.
 //! - No state in tags: tags are read for configuration only (opt-in, `failover:priority`, `failover:dns-record`). What the function
 //!   remembers is in the ledger (`failover_core::ledger`), written with conditional writes: a `promotion#<decision time>`
 //!   record on the primary's resource `db-instance:<region>/<id>` is written pending (with the resource's lease)

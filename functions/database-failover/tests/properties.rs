@@ -28,9 +28,9 @@ use serde_json::Value;
 use mutate::{apply, paths, samples, Mutation};
 use test_support::mutate;
 use test_support::strategies;
+use test_support::OPT_IN;
 
 const HOME: &str = "us-east-1";
-const OPT_IN: &str = "failover:enabled";
 /// 2024-05-01T10:07:12Z.
 const NOW: i64 = 1_714_558_032;
 

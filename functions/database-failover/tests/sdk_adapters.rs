@@ -30,10 +30,8 @@ const THROTTLED: &str = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/201
 const ACCESS_DENIED: &str = "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error><Type>Sender\
     </Type><Code>AccessDenied</Code><Message>not authorized</Message></Error><RequestId>r-2</RequestId></ErrorResponse>";
 
+use test_support::memory_ledger::SharedLedger;
 use test_support::{faulty_http, Recorder};
-
-mod common;
-use common::SharedLedger;
 
 /// A client of `$sdk` answering from `rules` (see `fault_client!` in the shared support).
 macro_rules! client {

@@ -13,8 +13,7 @@ use aws_smithy_mocks::{mock, Rule};
 use target_failover::adapters::ElbClient;
 use target_failover::ports::Fleet;
 use test_support::faulty_http::{Fault, ATTEMPTS, FAULTS};
-
-const OPT_IN: &str = "failover:enabled";
+use test_support::OPT_IN;
 
 macro_rules! client {
     ($sdk:ident, $rules:expr) => {

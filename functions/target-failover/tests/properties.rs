@@ -41,8 +41,8 @@ use test_support::memory_ledger::MemoryLedger;
 use test_support::mutate;
 use test_support::strategies;
 use test_support::Recorder;
+use test_support::OPT_IN;
 
-const OPT_IN: &str = "failover:enabled";
 const PREFIX: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012";
 const GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/00000000000000aa";
 const BACKUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-dr/00000000000000bb";
@@ -256,7 +256,7 @@ proptest! {
         let group = GroupView { arn: GROUP, tags: &tags, targets: &targets, opt_in_tag_key: OPT_IN };
         let saved = saved_weights(&snapshot(records));
         // Whether a group serves again is its present health against the configured floor: an incident's
-        // baseline limits removals only, it never holds traffic on the backup (issue 12).
+        // baseline limits removals only, it never holds traffic on the backup.
         let counts = Counts::of(&targets, floor.with_baseline(None));
         match decide::on_ok(group, Candidates::Unhealthy, floor, &saved) {
             Plan::Failback { .. } => {

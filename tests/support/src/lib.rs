@@ -2,10 +2,12 @@
 //! - [`Recorder`]: a [`Notifier`] that keeps every published report, for tests that assert on notifications
 //!   without SNS;
 //! - [`lookup`]: a configuration lookup over fixed pairs, so tests never touch the process environment;
+//! - [`OPT_IN`], the opt-in tag key the fixtures use, and [`pair`], the `(action, outcome)` of a notification
+//!   as tests compare it;
 //! - [`faulty_http`]: SDK clients answering from `aws-smithy-mocks` rules, with connection failures and
 //!   timeouts injected below the SDK, and the fault matrix ([`faulty_http::cases`], [`fault_client!`]);
 //! - [`memory_ledger::MemoryLedger`]: the ledger's conditional writes in memory, held equal to the DynamoDB
-//!   adapter by `tests/tests/ledger.rs`;
+//!   adapter by `tests/tests/ledger.rs`, and [`memory_ledger::SharedLedger`], one such table seen by several apps;
 //! - [`mutate`] and [`strategies`]: the samples in `events/`, their structural mutations, and proptest
 //!   strategies over random JSON and mutated samples.
 
@@ -68,4 +70,12 @@ impl Notifier for Recorder {
 pub fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
     let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     move |name| map.get(name).cloned()
+}
+
+/// The opt-in tag key of every fixture (the functions' default `OPT_IN_TAG_KEY`).
+pub const OPT_IN: &str = "failover:enabled";
+
+/// A notification's `(action, outcome)`, as tests compare what was published.
+pub fn pair(action: &str, outcome: &str) -> (String, String) {
+    (action.to_owned(), outcome.to_owned())
 }

@@ -1,9 +1,10 @@
 //! [`MemoryLedger`]: the ledger's conditional writes in memory, for property tests of what the functions do
 //! across many invocations. `tests/tests/ledger.rs` holds it equal to the DynamoDB adapter on random operation
-//! sequences against the local AWS.
+//! sequences against the local AWS. [`SharedLedger`]: one such table seen by several apps (an invocation and its
+//! retry, built with different AWS answers).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use failover_core::aws::AwsError;
 use failover_core::ledger::{distinct_keys, Begin, Begun, Holder, Ledger, Pause, Record, Settle, Snapshot};
@@ -162,5 +163,50 @@ impl Ledger for MemoryLedger {
 
     async fn paused(&self) -> Result<Option<Pause>, AwsError> {
         Ok(self.with(|i| i.pause.clone()))
+    }
+}
+
+/// A [`MemoryLedger`] shared between apps: clones see the same table.
+#[derive(Debug, Clone, Default)]
+pub struct SharedLedger(pub Arc<MemoryLedger>);
+
+impl SharedLedger {
+    /// Every record, expired or not, in key order.
+    pub fn records(&self) -> Vec<Record> {
+        self.0.all_records()
+    }
+}
+
+impl Ledger for SharedLedger {
+    async fn read(&self, resource: &str, now: i64) -> Result<Snapshot, AwsError> {
+        self.0.read(resource, now).await
+    }
+
+    async fn begin(&self, snapshot: &Snapshot, begin: &Begin<'_>) -> Result<Begun, AwsError> {
+        self.0.begin(snapshot, begin).await
+    }
+
+    async fn end(
+        &self,
+        resource: &str,
+        owner: &str,
+        now: i64,
+        retention_secs: i64,
+        settle: &[Settle],
+        records: &[Record],
+    ) -> Result<bool, AwsError> {
+        self.0.end(resource, owner, now, retention_secs, settle, records).await
+    }
+
+    async fn pause(&self, pause: &Pause) -> Result<(), AwsError> {
+        self.0.pause(pause).await
+    }
+
+    async fn resume(&self) -> Result<bool, AwsError> {
+        self.0.resume().await
+    }
+
+    async fn paused(&self) -> Result<Option<Pause>, AwsError> {
+        self.0.paused().await
     }
 }

@@ -13,7 +13,7 @@ use failover_core::notify::{NotificationFormat, Notifier, SnsNotifier};
 use failover_core::outcome::Outcome;
 use failover_core::report::NotifyError;
 use failover_core::response::Response;
-use integration_tests::{forward, http_json, lookup, Account, Received, Subscriber};
+use integration_tests::{forward, lookup, Account, Received, Subscriber};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -24,7 +24,7 @@ use target_failover::model::{
 use target_failover::ports::{LoadBalancer, Zonal};
 use target_failover::{App, Config, Home};
 
-pub const OPT_IN: &str = "failover:enabled";
+pub use test_support::OPT_IN;
 pub const BACKUP_TAG: &str = "failover:backup-target-group";
 
 // ---------------------------------------------------------------------------------------------- fixture
@@ -46,9 +46,7 @@ impl Shop {
     pub async fn new() -> Self {
         let account = Account::new().await;
         let subscriber = Subscriber::create(&account, "failover").await;
-        let path = format!("/_failover/ec2/network?account={}&region={}", account.id, account.region);
-        let (_, network) = http_json("GET", &path, None);
-        let vpc = network["vpc_id"].as_str().expect("vpc id").to_owned();
+        let vpc = account.vpc();
         let lb = account.load_balancer("shop", 2).await;
         let ledger = account.ledger_table();
         Shop { account, subscriber, vpc, lb, listener: None, ledger, clock: Default::default() }
