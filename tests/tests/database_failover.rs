@@ -216,8 +216,8 @@ async fn two_invocations_of_the_same_event_at_once_should_promote_once() {
         match result {
             Ok(response) => statuses.push(response.status),
             Err(error) => {
-                assert_eq!(error.error_type(), "AwsError", "{error}");
-                assert!(error.to_string().contains("ResourceBusy"), "{error}");
+                // Still held, or the other run is still publishing its notification.
+                assert!(matches!(error.error_type(), "ResourceBusy" | "PromotionInProgress"), "{error}");
                 let retried = app.handle(event.clone()).await;
                 statuses.push(retried.unwrap_or_else(|e| panic!("the retry: {e}; the two at once: {both}")).status);
             }

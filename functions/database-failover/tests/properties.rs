@@ -818,6 +818,46 @@ mod incident {
         }
     }
 
+    #[test]
+    fn a_primary_held_by_another_invocation_is_waited_on_for_the_wait_budget_then_answered_busy() {
+        use failover_core::ledger::{LONGEST_PAUSE, MAX_WAIT};
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+        let app = app(Vec::new());
+        let resource = database_failover::model::promotion_resource(&DbRef::new(HOME, "orders"));
+        runtime.block_on(test_support::memory_ledger::hold(app.ledger(), &resource, "another-run"));
+
+        let (result, waited) = runtime.block_on(async {
+            let started = tokio::time::Instant::now();
+            (app.handle(event(0, 0)).await, started.elapsed())
+        });
+
+        let error = result.expect_err("a retryable busy error");
+        assert_eq!(error.error_type(), "ResourceBusy", "{error}");
+        assert!(error.to_string().contains("(another-run)"), "names the holder: {error}");
+        assert!(waited > MAX_WAIT - LONGEST_PAUSE && waited <= MAX_WAIT, "waited {waited:?}");
+        assert!(app.databases().promoted.lock().unwrap().is_empty(), "nothing was promoted");
+    }
+
+    type FakeApp = database_failover::App<FakeRds, Lag, FlakyDns, Recorder, MemoryLedger>;
+
+    fn app(failures: Vec<bool>) -> FakeApp {
+        let config = database_failover::Config::from_lookup(&|name: &str| match name {
+            "NOTIFICATION_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:t".to_owned()),
+            "LEDGER_TABLE" => Some("ledger".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        database_failover::App::with_ports(
+            config,
+            HOME.to_owned(),
+            FakeRds::new(failures),
+            Lag,
+            FlakyDns::new(),
+            Recorder::default(),
+            MemoryLedger::new(),
+        )
+    }
+
     fn event(kind: u8, replica: usize) -> Value {
         let rds = |id: &str, event_id: &str| {
             json!({"version": "0", "id": "1", "detail-type": "RDS DB Instance Event", "source": "aws.rds",
@@ -849,21 +889,7 @@ mod incident {
         ) {
             let runtime =
                 tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
-            let config = database_failover::Config::from_lookup(&|name: &str| match name {
-                "NOTIFICATION_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:t".to_owned()),
-                "LEDGER_TABLE" => Some("ledger".to_owned()),
-                _ => None,
-            })
-            .unwrap();
-            let app = database_failover::App::with_ports(
-                config,
-                HOME.to_owned(),
-                FakeRds::new(failures),
-                Lag,
-                FlakyDns::new(),
-                Recorder::default(),
-                MemoryLedger::new(),
-            );
+            let app = app(failures);
             runtime.block_on(async {
                 for step in &steps {
                     match step.as_slice() {

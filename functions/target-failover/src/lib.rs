@@ -28,7 +28,7 @@
 //! # Zones
 //! A per-zone load balancer alarm (`LoadBalancer` and `AvailabilityZone` dimensions, [`route::ZonalAlarm`]) and
 //! the `evacuate-zone`/`return-zone` commands act on a load balancer's zones instead of a group's targets
-//! ([`actions::evacuate`], [`actions::zonal`]; policy in [`decide::zonal`]): the load balancer's opt-in tag,
+//! ([`actions::zonal::evacuate`], [`actions::zonal`]; policy in [`decide::zonal`]): the load balancer's opt-in tag,
 //! `GetManagedResource` (registered with ARC, its shifts), `DescribeAvailabilityZones` (names to AZ IDs), then
 //! `DescribeTargetGroups` of the load balancer, `DescribeTags`, per opted-in group `DescribeTargetHealth` and
 //! `DescribeTargetGroupAttributes`, and one `DescribeInstances` (instance zones); then `StartZonalShift` inside one
@@ -94,11 +94,11 @@
 //! adds two `TransactWriteItems` (`begin` and `end`) around at most one `DeregisterTargets` / `RegisterTargets`, or
 //! one `ModifyListener`/`ModifyRule` per opted-in action. A planned removal first reads the group's
 //! `target_group_health` thresholds (one `DescribeTargetGroupAttributes`, only then: they may raise the floor),
-//! then its zonal facts ([`actions::zone_watch`]): `DescribeTargetGroups` (its load balancers) and one
+//! then its zonal facts ([`actions::zonal::zone_watch`]): `DescribeTargetGroups` (its load balancers) and one
 //! `GetManagedResource` per load balancer; only when one of them is registered with ARC and has a shift applied,
 //! or when enough targets failed or were removed within the window for signal 2, one `DescribeAvailabilityZones`
 //! (only with a shift applied) and one `DescribeInstances`; a zonal failure then evacuates the zone per load
-//! balancer ([`actions::evacuate`]'s calls), and a removal spared some targets plans again (one more
+//! balancer ([`actions::zonal::evacuate`]'s calls), and a removal spared some targets plans again (one more
 //! `DescribeTargetGroupAttributes`). A denied or unavailable zonal read costs nothing more. A
 //! shift or failback adds `DescribeTargetGroups`, `DescribeListeners` per load balancer, `DescribeRules` per
 //! listener, one `DescribeTags` per 20 listeners and rules forwarding to the group (their opt-in; none when nothing

@@ -874,6 +874,28 @@ proptest! {
     }
 }
 
+#[test]
+fn a_group_held_by_another_invocation_is_waited_on_for_the_wait_budget_then_answered_busy() {
+    use failover_core::ledger::{LONGEST_PAUSE, MAX_WAIT};
+    let (world, recorder) = (World::new(BTreeSet::new()), Recorder::new());
+    world.state.lock().unwrap().failing = true;
+    let app = world_app(&world, &recorder);
+    let runtime = paused_runtime();
+    runtime.block_on(test_support::memory_ledger::hold(app.ledger(), &ledger::resource(GROUP), "another-run"));
+
+    let (result, waited) = runtime.block_on(async {
+        let started = tokio::time::Instant::now();
+        (app.handle(alarm("ALARM", "OK")).await, started.elapsed())
+    });
+
+    let error = result.expect_err("a retryable busy error");
+    assert_eq!(error.error_type(), "ResourceBusy", "{error}");
+    assert!(error.to_string().contains("(another-run)"), "names the holder: {error}");
+    assert!(waited > MAX_WAIT - LONGEST_PAUSE && waited <= MAX_WAIT, "waited {waited:?}");
+    assert_eq!(world.state.lock().unwrap().set_calls, 0, "nothing was changed");
+    assert!(recorder.published().is_empty(), "a busy group is not notified");
+}
+
 impl target_failover::ports::Zonal for FakeLb {}
 impl target_failover::ports::Fleet for FakeLb {}
 impl target_failover::ports::Zonal for World {}

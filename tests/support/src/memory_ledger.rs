@@ -210,3 +210,12 @@ impl Ledger for SharedLedger {
         self.0.paused().await
     }
 }
+
+/// Takes `resource`'s lease for another invocation (`owner`), for Lambda's longest timeout: what a run that is
+/// still acting on it looks like to this one.
+pub async fn hold<L: Ledger>(ledger: &L, resource: &str, owner: &str) {
+    let now = failover_core::time::now_secs();
+    let snapshot = ledger.read(resource, now).await.expect("read");
+    let begin = Begin { owner, now, hold_secs: 900, retention_secs: 86_400, records: &[], force: true };
+    assert!(matches!(ledger.begin(&snapshot, &begin).await.expect("begin"), Begun::Started { .. }), "held");
+}

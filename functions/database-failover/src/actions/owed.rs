@@ -34,6 +34,24 @@ pub fn unnotified(p: &Promotion, dns: &DnsResult) -> Value {
     data
 }
 
+/// How long after a promotion was settled done its own run may still be publishing its notification: another
+/// invocation that finds it unnotified sooner waits for it (a retryable [`Fault::InProgress`]) instead of
+/// publishing it a second time. A retry of the same event (same request id) never waits.
+pub const PUBLISHING_SECS: i64 = 30;
+
+/// The run that settled `record` may still be publishing its notification: why, when it may.
+pub fn publishing(snapshot: &Snapshot, owner: &str, now: i64) -> Option<String> {
+    let record = owed(snapshot)?;
+    (record.owner != owner && now < record.updated_at + PUBLISHING_SECS).then(|| {
+        format!(
+            "{} was promoted by invocation {} {} s ago, which is still publishing its notification",
+            record.data["replica"]["id"].as_str().unwrap_or("a replica"),
+            record.owner,
+            now - record.updated_at
+        )
+    })
+}
+
 /// A done promotion record of the resource whose notification was not published.
 fn owed(snapshot: &Snapshot) -> Option<&failover_core::ledger::Record> {
     snapshot

@@ -131,6 +131,10 @@ async fn decide_and_act<P: Ports>(
     let days = ctx.config.backup_retention_days;
     ctx.session
         .attempt(&resource, async |snapshot| -> Result<Report, Stop<Fault>> {
+            if let Some(reason) = owed::publishing(&snapshot, ctx.session.owner, ctx.now()) {
+                let resource = snapshot.resource.clone();
+                return Ok(report::skipped(reason.clone()).error(Fault::InProgress { resource, reason }));
+            }
             if let Some(report) = owed::notification(&snapshot, trigger, days, dry_run) {
                 let _ = ctx.owes.set(snapshot.resource.clone());
                 return Ok(report);

@@ -20,7 +20,8 @@ use failover_core::report::Report;
 use futures::stream::{self, StreamExt};
 use serde_json::json;
 
-use super::{Context, MAX_CONCURRENT_GROUPS};
+use super::alarm::MAX_CONCURRENT_GROUPS;
+use super::Context;
 use crate::decide::backup_of;
 use crate::decide::readiness::{self, Backup, Gap};
 use crate::model::{group_name, Tags};

@@ -14,9 +14,9 @@
 //! resource, which fails the whole batch); paginated `DescribeTargetGroups`, `DescribeListeners` and
 //! `DescribeRules` through the SDK's paginators.
 
-mod actions;
 pub mod ec2;
 pub mod fleet;
+mod listeners;
 mod zonal;
 
 use aws_sdk_elasticloadbalancingv2::types::{Action, ProtocolEnum, TargetTypeEnum};
@@ -25,8 +25,8 @@ use failover_core::aws::{AwsContext, AwsError};
 
 use crate::model::{ForwardAction, HealthThresholds, Location, Tags, Target, TargetHealth, TargetState, Weight};
 use crate::ports::{LoadBalancer, TAGS_PER_CALL};
-use actions::{descriptions, forward_weights, pointed, reweighted};
 pub use ec2::Ec2Query;
+use listeners::{descriptions, forward_weights, pointed, reweighted};
 
 /// A listener's or rule's whole action list, and whether its forward action takes a single target group (a
 /// network load balancer's listener: TCP, UDP, TLS, TCP_UDP), so that a change points it at the one group

@@ -1,4 +1,4 @@
-//! What the zonal actions ([`crate::actions::evacuate`], [`super::return_zone`], `status`) read: a load balancer's
+//! What the zonal actions ([`crate::actions::zonal::evacuate`], [`super::return_zone`], `status`) read: a load balancer's
 //! ledger (resource `load-balancer:<ARN>`, records `zonal-shift#<invocation>` of the shifts this function
 //! started, `deferred#<shift>` of the shifts it deferred to), and the capacity of its opted-in target groups
 //! by zone (`DescribeLoadBalancers`/`DescribeTargetGroups`, `DescribeTags`, `DescribeTargetHealth`,

@@ -1,21 +1,23 @@
-//! The zonal actions of a load balancer: [`super::evacuate`] a failing zone with ARC zonal shift,
+//! The zonal actions of a load balancer: [`evacuate`] a failing zone with ARC zonal shift,
 //! [`return_zone`] it when it recovers; [`facts`] is what they read. This file dispatches a per-zone alarm and
 //! the `evacuate-zone` and `return-zone` commands to them.
 
 use failover_core::report::Report;
 
-use super::evacuate::{self, Options, ZoneSignal};
+use self::evacuate::{Options, ZoneSignal};
 use super::Context;
 use crate::command::Command;
 use crate::config::Failback;
 use crate::ports::Ports;
 use crate::route::AlarmRoute;
 
+pub mod evacuate;
 pub mod facts;
 pub mod readiness;
 pub mod reports;
 pub mod return_zone;
 pub mod status;
+pub mod zone_watch;
 
 /// A per-zone alarm: ALARM evacuates the zone ([`evacuate`]), OK returns it ([`return_zone`]).
 /// `owed`: a retry of the event whose notification was not published publishes what it did ([`reports`]).

@@ -33,8 +33,8 @@ use std::time::Duration;
 
 use failover_core::fault::Fault;
 
-use super::ledger::{removed_targets, resource};
-use super::{deregister, Context};
+use crate::actions::ledger::{removed_targets, resource};
+use crate::actions::{deregister, Context};
 use crate::decide::zonal_signal::{self, members, placed, Health, Member, ShiftedAway, ZoneVerdict};
 use crate::decide::{Candidates, Plan};
 use crate::model::{group_name, ManagedResource, Target};
@@ -49,7 +49,7 @@ struct Watch {
 }
 
 /// An alarm's removal on a group: its plan, the zonal checks when it removes targets, then the plan's action.
-pub(super) async fn on_alarm<P: Ports>(
+pub(crate) async fn on_alarm<P: Ports>(
     ctx: &Context<'_, P>,
     view: crate::decide::GroupView<'_>,
     snapshot: &Snapshot,
@@ -69,17 +69,26 @@ pub(super) async fn on_alarm<P: Ports>(
         },
         other => other,
     };
-    let mut done =
-        match super::execute(ctx, view, snapshot, plan, intent, ctx.config.common.dry_run, ctx.config.failback).await {
-            Ok(done) => done,
-            // The group changed meanwhile, and a shift was started: notify it now rather than lose it to a start
-            // over; the busy entry makes Lambda retry the event, which finds the zone shifted away.
-            Err(Again) if watch.reports.iter().any(|r| r.outcome == Outcome::Succeeded) => {
-                let changed = Fault::Busy { resource: resource(view.arn), holder: None, waited: Duration::ZERO };
-                vec![report::fault(Some(view.arn), intent, &changed, "removing targets")]
-            }
-            Err(again) => return Err(again),
-        };
+    let mut done = match crate::actions::execute(
+        ctx,
+        view,
+        snapshot,
+        plan,
+        intent,
+        ctx.config.common.dry_run,
+        ctx.config.failback,
+    )
+    .await
+    {
+        Ok(done) => done,
+        // The group changed meanwhile, and a shift was started: notify it now rather than lose it to a start
+        // over; the busy entry makes Lambda retry the event, which finds the zone shifted away.
+        Err(Again) if watch.reports.iter().any(|r| r.outcome == Outcome::Succeeded) => {
+            let changed = Fault::Busy { resource: resource(view.arn), holder: None, waited: Duration::ZERO };
+            vec![report::fault(Some(view.arn), intent, &changed, "removing targets")]
+        }
+        Err(again) => return Err(again),
+    };
     if !watch.notes.is_empty() {
         for details in done.iter_mut().filter_map(|r| r.details.as_object_mut()) {
             details.insert("zonal_checks".into(), json!(watch.notes));

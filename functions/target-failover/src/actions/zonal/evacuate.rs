@@ -15,10 +15,10 @@ use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
-use super::ledger::settle_from;
-use super::zonal::facts::{self, deferred_key, our_ids, our_shifts};
-use super::zonal::reports::{balancer_name, evacuated, not_registered, refused};
-use super::Context;
+use super::facts::{self, deferred_key, our_ids, our_shifts};
+use super::reports::{balancer_name, evacuated, not_registered, refused};
+use crate::actions::ledger::settle_from;
+use crate::actions::Context;
 use crate::decide::zonal::{self, shift_kind_text, ArcFacts, ZonalPlan, ZoneCounts};
 use crate::model::{ActiveShift, ManagedResource};
 use crate::ports::{LoadBalancer, Ports, Zonal};

@@ -1,0 +1,95 @@
+//! A manual command: `pause`/`resume`, `readiness`, the zonal commands, or a group's command (`status`,
+//! `deregister`, `restore`, `shift`, `failback`): the group's tags (one `DescribeTags`), then, inside the ledger
+//! attempt loop (`status` reads the ledger as it is), its health (`DescribeTargetHealth`) and its action.
+
+use failover_core::ledger::{Ledger, Snapshot, Step};
+use failover_core::report::Report;
+
+use super::{deregister, ledger, readiness, restore, status, zonal, Context};
+use crate::command::Command;
+use crate::config::Failback;
+use crate::decide::{self, Candidates};
+use crate::model::Tags;
+use crate::ports::{LoadBalancer, Ports};
+use crate::report::{self, action};
+use crate::FUNCTION;
+
+/// A manual command: `pause`/`resume`, or the group's tags, then (under the ledger protocol) its health and
+/// its action. `Err` is an invalid command (the group does not exist).
+pub async fn on_command<P: Ports>(
+    ctx: &Context<'_, P>,
+    command: &Command,
+    dry_run: bool,
+) -> Result<Vec<Report>, String> {
+    let intent = match command {
+        Command::Status { .. } => action::STATUS,
+        Command::Deregister { .. } => action::DEREGISTER,
+        Command::Restore { .. } => action::REGISTER,
+        Command::Shift { .. } => action::SHIFT,
+        Command::Failback { .. } => action::FAILBACK,
+        Command::Pause { by, reason } => {
+            let done =
+                failover_core::pause::pause(ctx.session.ledger, FUNCTION, by.as_deref(), reason.as_deref(), ctx.now());
+            return Ok(vec![done.await.unwrap_or_else(|e| report::failed(None, action::PAUSE, &e, "pausing"))]);
+        }
+        Command::Resume => {
+            let done = failover_core::pause::resume(ctx.session.ledger, FUNCTION).await;
+            return Ok(vec![done.unwrap_or_else(|e| report::failed(None, action::RESUME, &e, "resuming"))]);
+        }
+        Command::Readiness { group } => return readiness::run(ctx, group.as_deref()).await,
+        Command::EvacuateZone { .. } | Command::ReturnZone { .. } => return Ok(zonal::run(ctx, command, dry_run).await),
+    };
+    let group = command.group().unwrap_or_default();
+    let tags = match ctx.lb.tags(&[group.to_owned()]).await {
+        Ok(mut tagged) => tagged.pop().and_then(|(_, tags)| tags),
+        Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading tags")]),
+    };
+    let tags = tags.ok_or_else(|| format!("target group {group} does not exist"))?;
+    if let Command::Status { .. } = command {
+        // Changes nothing: reads the ledger as it is, held or not.
+        let snapshot = match ctx.session.ledger.read(&ledger::resource(group), ctx.now()).await {
+            Ok(snapshot) => snapshot,
+            Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading the ledger")]),
+        };
+        return Ok(command_once(ctx, command, group, &tags, &snapshot, intent, dry_run).await.unwrap_or_default());
+    }
+    Ok(ctx
+        .on_group(group, intent, async |snapshot| {
+            command_once(ctx, command, group, &tags, &snapshot, intent, dry_run).await
+        })
+        .await)
+}
+
+async fn command_once<P: Ports>(
+    ctx: &Context<'_, P>,
+    command: &Command,
+    group: &str,
+    tags: &Tags,
+    snapshot: &Snapshot,
+    intent: &'static str,
+    dry_run: bool,
+) -> Step<Vec<Report>> {
+    let targets = match ctx.lb.target_health(group).await {
+        Ok(Some(targets)) => targets,
+        // Deleted since its tags were read.
+        Ok(None) => return Ok(vec![report::skipped(Some(group), action::NONE, "the target group does not exist")]),
+        Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading target health")]),
+    };
+    let view = ctx.view(group, tags, &targets);
+    let floor = ctx.floor_in(snapshot);
+    let saved = ledger::saved_weights(snapshot);
+    let plan = match command {
+        Command::Status { .. } => return Ok(vec![status::run(ctx, view, snapshot).await]),
+        Command::Restore { targets: wanted, .. } => return restore::run(ctx, view, snapshot, wanted, dry_run).await,
+        Command::Deregister { targets: wanted, .. } => {
+            match deregister::removal_plan(ctx, view, Candidates::Named(wanted), floor).await {
+                Ok(plan) => plan,
+                Err(report) => return Ok(vec![report]),
+            }
+        }
+        Command::Shift { .. } => decide::on_shift_command(view, floor),
+        Command::Failback { force, .. } => decide::on_failback_command(view, floor, &saved, *force),
+        _ => return Ok(Vec::new()),
+    };
+    super::execute(ctx, view, snapshot, plan, intent, dry_run, Failback::Auto).await
+}
