@@ -57,14 +57,7 @@ impl App {
     }
 }
 
-impl<D, L, R, N, G> App<D, L, R, N, G>
-where
-    D: Databases + Sync,
-    L: ReplicaLag + Sync,
-    R: Dns + Sync,
-    N: Notifier + Sync,
-    G: Ledger,
-{
+impl<D, L, R, N, G> App<D, L, R, N, G> {
     pub fn with_ports(config: Config, region: String, databases: D, lag: L, dns: R, notifier: N, ledger: G) -> Self {
         let home = Home::new(&config.common.topic_arn, &region);
         App { config, home, databases, lag, dns, notifier, ledger, clock: model::now_secs }
@@ -90,7 +83,12 @@ where
     pub fn ledger(&self) -> &G {
         &self.ledger
     }
+}
 
+impl<D, L, R, N, G> App<D, L, R, N, G>
+where
+    Self: Handler,
+{
     /// An invocation without a Lambda context (tests, local runs): the longest lease, the whole wait budget,
     /// the notification topic's account.
     pub async fn handle(&self, payload: Value) -> Result<Response, InvokeError> {

@@ -48,7 +48,7 @@ impl App {
     }
 }
 
-impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
+impl<L, N, G> App<L, N, G> {
     pub fn with_ports(config: Config, lb: L, notifier: N, ledger: G, home: Home) -> Self {
         App { config, lb, notifier, ledger, home, clock: failover_core::time::now_secs }
     }
@@ -63,7 +63,12 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> App<L, N, G> {
     pub fn ledger(&self) -> &G {
         &self.ledger
     }
+}
 
+impl<L, N, G> App<L, N, G>
+where
+    Self: Handler,
+{
     /// An invocation with no Lambda context (tests, local runs): a fresh owner, the longest lease, the whole
     /// wait budget, the app's own account.
     pub async fn handle(&self, payload: Value) -> Result<Response, InvokeError> {

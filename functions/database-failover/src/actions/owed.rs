@@ -15,7 +15,7 @@ use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
-use super::{promote, Context};
+use super::Context;
 use crate::decide::{DnsResult, Promotion, Trigger};
 use crate::model::{self, is_promotion_key, DbRef};
 use crate::ports::Ports;
@@ -85,7 +85,7 @@ pub fn notification(snapshot: &Snapshot, trigger: &Trigger, days: i32, dry_run: 
         replicas: Vec::new(),
     };
     let dns = record.data.get(DNS_RESULT).cloned().and_then(|v| serde_json::from_value(v).ok());
-    let dns = dns.unwrap_or_else(|| promote::planned_dns(&p));
+    let dns = dns.unwrap_or_else(|| p.planned_dns());
     tracing::info!(resource = %snapshot.resource, key = %record.key, "publishing the notification an interrupted run owed");
     let mut report = report::promotion(&p, trigger, Outcome::Succeeded, None, &dns, days);
     report.summary.push_str(&format!(

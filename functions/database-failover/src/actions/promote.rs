@@ -156,7 +156,7 @@ pub(super) async fn execute<P: Ports>(
     dry_run: bool,
 ) -> Step<Report> {
     let days = ctx.config.backup_retention_days;
-    let planned = planned_dns(p);
+    let planned = p.planned_dns();
     let failed = |failure: &Failure| report::promotion(p, trigger, Outcome::Failed, Some(failure), &planned, days);
     if dry_run {
         return Ok(report::promotion(p, trigger, Outcome::DryRun, None, &planned, days));
@@ -214,18 +214,6 @@ pub(super) async fn execute<P: Ports>(
     })
 }
 
-/// The DNS step as planned (before anything is done): what a dry run or a failure reports.
-pub(super) fn planned_dns(p: &Promotion) -> DnsResult {
-    match (&p.dns, &p.endpoint) {
-        (Ok(None), _) => DnsResult::Untagged,
-        (Err(reason), _) => DnsResult::NotPlanned { reason: reason.clone() },
-        (Ok(Some(dns)), None) => DnsResult::NoEndpointYet { record: dns.record.name.clone() },
-        (Ok(Some(dns)), Some(to)) => {
-            DnsResult::WouldRepoint { record: dns.record.name.clone(), from: dns.from.clone(), to: to.clone() }
-        }
-    }
-}
-
 /// The recorded replica is already a standalone primary: nothing else is promoted. With `repoint` (within the
 /// repoint window, not a dry run), the DNS step recorded with the decision is applied again (nothing changes once
 /// the record points at the replica), so that a retry after a failed Route 53 call completes the job; a
@@ -274,7 +262,7 @@ async fn promote_and_repoint<P: Ports>(
         done.push(format!("promoted {}", p.replica.id));
     }
     let (Ok(Some(dns)), Some(endpoint)) = (&p.dns, &p.endpoint) else {
-        let planned = planned_dns(p);
+        let planned = p.planned_dns();
         if planned.is_warning() || matches!(planned, DnsResult::NoEndpointYet { .. }) {
             tracing::warn!(replica = %p.replica, dns = ?planned, "DNS not changed");
         }

@@ -188,6 +188,20 @@ pub struct Promotion {
     pub replicas: Vec<Verdict>,
 }
 
+impl Promotion {
+    /// The DNS step as planned (before anything is done): what a dry run or a failure reports.
+    pub fn planned_dns(&self) -> DnsResult {
+        match (&self.dns, &self.endpoint) {
+            (Ok(None), _) => DnsResult::Untagged,
+            (Err(reason), _) => DnsResult::NotPlanned { reason: reason.clone() },
+            (Ok(Some(dns)), None) => DnsResult::NoEndpointYet { record: dns.record.name.clone() },
+            (Ok(Some(dns)), Some(to)) => {
+                DnsResult::WouldRepoint { record: dns.record.name.clone(), from: dns.from.clone(), to: to.clone() }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClusterFailover {
     pub region: String,
