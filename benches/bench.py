@@ -34,7 +34,10 @@ Every process started is stopped; only 127.0.0.1 is used.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
+import functools
+import io
 import itertools
 import json
 import math
@@ -60,7 +63,8 @@ sys.path.insert(0, str(HERE))
 import demo  # noqa: E402  (event builders shaped like the samples in events/)
 import lambda_local as L  # noqa: E402  (the local AWS launcher and its clients)
 from runtime_api import Invocation, Process, RuntimeApi  # noqa: E402
-from wire_proxy import WireProxy  # noqa: E402
+from wire_proxy import Call, WireProxy, round_trips  # noqa: E402
+from wire_proxy import _headers as http_headers  # noqa: E402
 
 REGION = L.REGION
 FUNCTIONS = L.FUNCTIONS
@@ -149,6 +153,74 @@ def proxy_delay(aws: "MeasuredAws", samples: int = 50) -> list[float]:
             finished = time.monotonic()
             delays.append(finished - started - aws.wire.seconds_between(started, finished))
     return delays[1:]  # the first call builds the account's backend
+
+
+@functools.cache
+def _identify_call():
+    """``tools/local_aws.identify_call``: the proxy's calls are named as the call log names them. Imported on
+    first use (it brings moto into the harness process, which never serves with it)."""
+    import local_aws
+    return local_aws.identify_call
+
+
+def call_name(call: Call) -> tuple[str, str]:
+    """(service, action) of a call the wire proxy relayed."""
+    start, *_ = call.head.split(b"\r\n", 1)
+    method, target, _ = (start.decode("latin-1") + "  ").split(" ", 2)
+    path, _, query = target.partition("?")
+    headers = http_headers(call.head)
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
+               "CONTENT_TYPE": headers.get("content-type", ""), "CONTENT_LENGTH": str(len(call.body)),
+               "wsgi.input": io.BytesIO(call.body),
+               **{"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}}
+    return _identify_call()(environ)
+
+
+# Calls that change nothing on the user's resources: reads, the ledger's own table and the notification.
+NOT_A_CHANGE = ("Describe", "List", "Get")
+OWN_SERVICES = ("dynamodb", "sns")
+
+
+def is_change(service: str, action: str) -> bool:
+    """A call that changes the user's resources (DeregisterTargets, ModifyListener, StartZonalShift,
+    PromoteReadReplica...)."""
+    return service not in OWN_SERVICES and not action.startswith(NOT_A_CHANGE)
+
+
+@dataclass
+class CriticalPath:
+    """An invocation's critical path to its first change: the round trips before it (calls that overlap in time
+    are one round trip), each the actions of its calls, and the time from the event to the change's first
+    request byte."""
+
+    trips: tuple[tuple[str, ...], ...]
+    change: str
+    seconds: float
+
+    def text(self, shown: int = 12) -> str:
+        """``Query → TransactWriteItems → (DescribeTargetHealth ×3) → ... → **DeregisterTargets**``; a long path
+        shows its first ``shown`` round trips."""
+        steps = []
+        for trip in self.trips[:shown]:
+            counted = collections.Counter(trip)
+            inner = " + ".join(a if n == 1 else f"{a} ×{n}" for a, n in sorted(counted.items()))
+            steps.append(inner if len(trip) == 1 else f"({inner})")
+        if len(self.trips) > shown:
+            steps.append(f"… {len(self.trips) - shown} more")
+        return " → ".join(steps + [f"**{self.change}**"])
+
+
+def path_to_change(calls: list[Call], dispatched: float) -> CriticalPath | None:
+    """The critical path before the first change among ``calls`` (one invocation's), or None without a change."""
+    named = [(call, *call_name(call)) for call in calls]
+    first = next(((c, action) for c, service, action in named if is_change(service, action)), None)
+    if first is None:
+        return None
+    change, action = first
+    before = [c for c in calls if c.start < change.start]
+    names = {id(c): a for c, _, a in named}
+    trips = tuple(tuple(sorted(names[id(c)] for c in trip)) for trip in round_trips(before))
+    return CriticalPath(trips, action, change.start - dispatched)
 
 
 class MeasuredAws(L.LocalAws):
@@ -359,6 +431,8 @@ class Scenario:
     check: str = ""  # the end state, checked against the local AWS
     error: str = ""
     wall: float = 0.0
+    paths: list[CriticalPath] = field(default_factory=list)  # warm invocations that changed something
+
 
     def status(self, invocation: Invocation) -> None:
         key = status_of(invocation)
@@ -368,6 +442,9 @@ class Scenario:
         self.status(invocation)
         self.latencies.append(invocation.seconds)
         self.own.append(invocation.seconds - wire.seconds_between(invocation.dispatched, invocation.finished))
+        path = path_to_change(wire.calls_between(invocation.dispatched, invocation.finished), invocation.dispatched)
+        if path:
+            self.paths.append(path)
         if calls is not None:
             self.add_calls(calls, 1)
 
@@ -897,6 +974,24 @@ def render(info: dict, size: dict[str, dict], scenarios: list[Scenario], plan: P
             lines.append(f"| {s.name}: {s.description} | {s.function} | {len(s.latencies)} | "
                          f"{ms(median(s.latencies))} | {ms(p99(s.latencies))} | {ms(median(s.own))} "
                          f"({ms(p99(s.own))}) | {ms(s.own_less_proxy(delay))} | {s.status_text()} |")
+    lines += ["", "## Round trips before the first change", "",
+              "The AWS calls on the critical path before an invocation's first change to the user's resources "
+              "(its first call that is not a `Describe`/`List`/`Get`, outside the ledger's table and SNS: "
+              "`DeregisterTargets`, `ModifyListener`, `StartZonalShift`, `PromoteReadReplica`...), from the wire "
+              "proxy's spans: calls in a row are a round trip each, calls that overlap in time one. On AWS each "
+              "round trip costs tens of milliseconds, so this, not the local AWS's speed, is what the time to "
+              "act comes to. Warm invocations that made a change; *time to the change* is from the event "
+              "written to the runtime to the change's first request byte at the proxy. The path is the most "
+              "frequent one; parentheses: calls in flight together.", "",
+              "| Scenario | Function | Invocations with a change | Round trips before it, median (min–max) | "
+              "Time to the change, median | Path (most frequent) |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for s in scenarios:
+        if s.paths:
+            trips = [len(p.trips) for p in s.paths]
+            common = collections.Counter(p.text() for p in s.paths).most_common(1)[0][0]
+            lines.append(f"| {s.name} | {s.function} | {len(s.paths)} | {median(trips):g} ({min(trips)}–"
+                         f"{max(trips)}) | {ms(median([p.seconds for p in s.paths]))} | {common} |")
     lines += ["", "## Scale", "", "| Scenario | Function | Latency | Peak memory | State afterwards |",
               "| --- | --- | --- | --- | --- |"]
     for s in scenarios:
