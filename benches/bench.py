@@ -189,9 +189,9 @@ def is_change(service: str, action: str) -> bool:
 
 @dataclass
 class CriticalPath:
-    """An invocation's critical path to its first change: the round trips before it (calls that overlap in time
-    are one round trip), each the actions of its calls, and the time from the event to the change's first
-    request byte."""
+    """An invocation's critical path to its first change: the round trips before it (``wire_proxy.round_trips``:
+    calls that overlap in time are one round trip), each the actions of its calls, and the time from the event
+    to the change's first request byte."""
 
     trips: tuple[tuple[str, ...], ...]
     change: str
@@ -217,7 +217,7 @@ def path_to_change(calls: list[Call], dispatched: float) -> CriticalPath | None:
     if first is None:
         return None
     change, action = first
-    before = [c for c in calls if c.start < change.start]
+    before = [c for c in calls if c.end <= change.start]  # one still in flight is beside the change
     names = {id(c): a for c, _, a in named}
     trips = tuple(tuple(sorted(names[id(c)] for c in trip)) for trip in round_trips(before))
     return CriticalPath(trips, action, change.start - dispatched)
@@ -978,11 +978,13 @@ def render(info: dict, size: dict[str, dict], scenarios: list[Scenario], plan: P
               "The AWS calls on the critical path before an invocation's first change to the user's resources "
               "(its first call that is not a `Describe`/`List`/`Get`, outside the ledger's table and SNS: "
               "`DeregisterTargets`, `ModifyListener`, `StartZonalShift`, `PromoteReadReplica`...), from the wire "
-              "proxy's spans: calls in a row are a round trip each, calls that overlap in time one. On AWS each "
+              "proxy's spans (`round_trips()` in `benches/wire_proxy.py`): the longest chain of calls each begun "
+              "after the one before it ended, so calls in a row are a round trip each and calls that overlap in "
+              "time count as one (groups handled concurrently count as the longest group's chain). On AWS each "
               "round trip costs tens of milliseconds, so this, not the local AWS's speed, is what the time to "
               "act comes to. Warm invocations that made a change; *time to the change* is from the event "
               "written to the runtime to the change's first request byte at the proxy. The path is the most "
-              "frequent one; parentheses: calls in flight together.", "",
+              "frequent one; parentheses: the calls begun during that round trip (in flight together).", "",
               "| Scenario | Function | Invocations with a change | Round trips before it, median (min–max) | "
               "Time to the change, median | Path (most frequent) |",
               "| --- | --- | --- | --- | --- | --- |"]

@@ -118,9 +118,17 @@ class RoundTripsTest(unittest.TestCase):
 
     def test_overlapping_calls_are_one_round_trip(self):
         a, b, c, d = self.call(0, 3), self.call(1, 2), self.call(2.5, 5), self.call(6, 7)
-        self.assertEqual(round_trips([d, c, b, a]), [[a, b, c], [d]])  # c overlaps a, not b
+        self.assertEqual(round_trips([d, c, b, a]), [[a, b], [c], [d]])  # b, c, d in a row; a beside b
+        self.assertEqual(round_trips([self.call(0, 5), self.call(1, 4)]), [[self.call(0, 5), self.call(1, 4)]])
         self.assertEqual(round_trips([]), [])
 
+    def test_concurrent_chains_count_as_the_longest(self):
+        first = [self.call(0, 1), self.call(1.1, 2.1), self.call(2.2, 3.2)]
+        second = [self.call(0.5, 1.5), self.call(1.6, 2.6)]  # a group with one call fewer, a little later
+        trips = round_trips(first + second)
+        self.assertEqual(len(trips), 3)
+        self.assertEqual(sorted((c for trip in trips for c in trip), key=lambda c: c.start),
+                         sorted(first + second, key=lambda c: c.start))
 
 if __name__ == "__main__":
     unittest.main()

@@ -18,7 +18,7 @@ is, if anything, a little high.
 
 Calls: each span keeps its request's head and the start of its body (``Call``), so that the harness can name
 the call (``calls_between``, named outside the timing by whoever reads them) and tell which calls of an
-invocation ran one after the other and which overlapped.
+invocation ran one after the other and which overlapped (``round_trips``).
 
 One asyncio loop in one thread, TCP_NODELAY on every socket, loopback only. ``close()`` stops it.
 """
@@ -50,17 +50,30 @@ class Call:
 
 
 def round_trips(calls: list[Call]) -> list[list[Call]]:
-    """The calls grouped into round trips, in order: calls that overlap in time (directly or through another
-    call of the group) are one round trip; a call that begins after every call before it has ended starts the
-    next one."""
-    trips: list[list[Call]] = []
-    reach = float("-inf")
-    for call in sorted(calls, key=lambda c: c.start):
-        if trips and call.start < reach:
-            trips[-1].append(call)
-        else:
-            trips.append([call])
-        reach = max(reach, call.end) if len(trips[-1]) > 1 else call.end
+    """The calls as round trips one after the other: the longest chain of calls each of which begins after the
+    one before it has ended (calls that overlap in time cannot both be on it, so they count as one), each
+    link with the calls that began while it was the next to come (since the link before it ended). Calls in a
+    row are a round trip each; concurrent chains (one per group, say) count as the longest of them."""
+    ordered = sorted(calls, key=lambda c: c.end)
+    length: list[int] = []
+    before: list[int | None] = []
+    for i, call in enumerate(ordered):
+        links = [j for j in range(i) if ordered[j].end <= call.start]
+        best = max(links, key=lambda j: (length[j], ordered[j].end), default=None)
+        length.append(1 if best is None else length[best] + 1)
+        before.append(best)
+    if not ordered:
+        return []
+    last: int | None = max(range(len(ordered)), key=lambda i: (length[i], -ordered[i].end))
+    chain = []
+    while last is not None:
+        chain.append(ordered[last])
+        last = before[last]
+    chain.reverse()
+    trips, since = [], float("-inf")
+    for link in chain:
+        trips.append([c for c in sorted(calls, key=lambda c: c.start) if since <= c.start < link.end])
+        since = link.end
     return trips
 
 
