@@ -20,6 +20,8 @@ Scenarios (each in its own account; the events are built by ``tools/demo.py`` fr
     no-call        an event that is not the function's (EC2 state change): no AWS call, so its latency is the
                    overhead of the runtime loop, intake, decision and response.
     group-1000     a group of 1,000 targets, 200 unhealthy.
+    instance-3x4   an instance alarm, the instance failing in each of 3 opted-in groups of 4 targets: target-failover
+                   and the Python baseline side by side (warm, state restored between invocations).
     instance-200   an instance alarm (gray failure) for an instance registered in 50 opted-in groups out of 200
                    (it is also in 50 of the 150 groups that did not opt in).
     storm-500      500 alarm events in a row for one group (the first acts, the other 499 find nothing to do).
@@ -600,6 +602,49 @@ def bench_group_1000(aws: MeasuredAws, log_dir: Path, plan: Plan) -> list[Scenar
     return out
 
 
+def instance_alarm(account: str, instance: str) -> dict:
+    """An instance's status check alarm. A new state change each call: the same event again is stale (the
+    ledger keeps the alarm's last one)."""
+    return demo.alarm_eventbridge(account, "i-sick-status-check", "ALARM", "AWS/EC2", "StatusCheckFailed",
+                                  {"InstanceId": instance}, "Status check failed", "Threshold Crossed")
+
+
+def bench_instance_3x4(aws: MeasuredAws, log_dir: Path, plan: Plan) -> list[Scenario]:
+    """target-failover and the Python baseline side by side: an instance alarm, the instance failing in each of
+    3 opted-in target groups of 4 targets; both remove it from the three and publish one notification."""
+    account, topic = new_account(aws)
+    elb = aws.client("elbv2", account)
+    vpc = aws.network(account)["vpc_id"]
+    sick = "i-0badbadbadbadbad1"
+    groups = [Group(aws, account, create_group(elb, vpc, f"web{n}", [sick, *instance_ids(0x200000 + 4 * n, 3)],
+                                               opted_in=True), [], [sick]) for n in range(3)]
+    settings = {"NOTIFICATION_TOPIC_ARN": topic}
+    out = []
+    for function in (rust_function("target-failover", account, aws, settings, log_dir, "target-failover"),
+                     python_baseline(account, aws, settings, log_dir)):
+        scenario = Scenario("instance-3x4", function.label,
+                            "instance alarm; the instance fails in 3 opted-in groups of 4 targets: remove it from each")
+
+        def body(function=function, scenario=scenario):
+            function.start()
+            checks = []
+
+            def reset():
+                if scenario.latencies:
+                    checks.append(all(g.failing_removed() for g in groups))
+                for g in groups:
+                    g.fail()
+
+            measure_warm(function, aws, account, scenario, lambda: instance_alarm(account, sick), plan.warm,
+                         reset=reset)
+            checks.append(all(g.failing_removed() for g in groups))
+            scenario.check = f"removed from the 3 groups by every invocation: {yes(all(checks))}"
+
+        guarded(scenario, function, body)
+        out.append(scenario)
+    return out
+
+
 def bench_instance_200(aws: MeasuredAws, log_dir: Path, plan: Plan) -> list[Scenario]:
     """An instance alarm: the instance is in 50 opted-in groups (and in 50 of the 150 others)."""
     account, topic = new_account(aws)
@@ -611,11 +656,7 @@ def bench_instance_200(aws: MeasuredAws, log_dir: Path, plan: Plan) -> list[Scen
         opted_in = n < 50
         members = ([sick] if n < 100 else []) + instance_ids(0x100000 + 4 * n, 3)
         (opted if opted_in else others).append(create_group(elb, vpc, f"g{n:03d}", members, opted_in))
-    def event() -> dict:
-        # A new state change each run: the same event again is stale (the ledger keeps the alarm's last one).
-        return demo.alarm_eventbridge(account, "i-sick-status-check", "ALARM", "AWS/EC2", "StatusCheckFailed",
-                                      {"InstanceId": sick}, "Status check failed", "Threshold Crossed")
-
+    event = lambda: instance_alarm(account, sick)  # noqa: E731
     function = rust_function("target-failover", account, aws, {"NOTIFICATION_TOPIC_ARN": topic}, log_dir,
                              "target-failover-instance")
     scenario = Scenario("instance-200", function.label,
@@ -755,6 +796,13 @@ def minimum(scenario: str, plan: Plan) -> dict[str, float | None]:
         "group-4": one_group,
         "group-1000": one_group,
         "no-call": {},
+        # Every group listed (one page) and each one's load balancers, tags in one call (3 groups), then each
+        # group as in group-4; one notification for the event, and the alarm's own transition in the ledger.
+        "instance-3x4": {f"{ELB}:DescribeTargetGroups": 1 + 3, f"{ELB}:DescribeTags": 1,
+                         f"{ELB}:DescribeTargetHealth": 3, removal: 3, f"{ELB}:DeregisterTargets": 3,
+                         "sns:Publish": 1,
+                         "dynamodb:Query": 3 + transition["dynamodb:Query"],
+                         "dynamodb:TransactWriteItems": 6 + transition["dynamodb:TransactWriteItems"]},
         # DescribeTargetGroups: one page of up to 400 groups; tags: 200 groups / 20 per call.
         "instance-200": {f"{ELB}:DescribeTargetGroups": 1 + 50, f"{ELB}:DescribeTags": 10,
                          f"{ELB}:DescribeTargetHealth": 50, removal: 50, f"{ELB}:DeregisterTargets": 50,
@@ -913,7 +961,7 @@ def render(info: dict, size: dict[str, dict], scenarios: list[Scenario], plan: P
         "",
         "Written by `make bench` (`benches/bench.py`); do not edit by hand. The release bootstraps run under a local",
         "Lambda Runtime API against the local AWS (`tools/local_aws.py`, moto), both on this machine over",
-        "127.0.0.1; the Python baseline (`benches/baseline/`, boto3) runs the same target-group scenario under the",
+        "127.0.0.1; the Python baseline (`benches/baseline/`, boto3) runs the same target-group scenarios under the",
         "same Runtime API, against the same local AWS, in the same run. Targets are the product's own; nothing here is",
         "asserted by a test.",
         "",
@@ -1075,13 +1123,13 @@ METHOD_NOTES = [
     "and the SDK's around each call, plus the proxy's wake-up for each request, so it is, if anything, high. "
     "The local AWS's werkzeug server answers `Connection: close`; the proxy keeps the function's side of each "
     "connection open, so the SDKs reuse their connections as they do on AWS (for both languages alike).",
-    "- **Warm state**: between warm group-4 invocations the failing target is registered again and marked "
-    "unhealthy, and the group's records are deleted from the ledger (its lease item kept), all outside the "
-    "timing, so each invocation does the full work of a first incident: tags, health, deregistration, "
-    "notification. Without the ledger reset every invocation left one more open removal record that the later "
-    "ones read (and moto's TransactWriteItems copies the whole table), so the figure grew with the invocations "
-    "before it: 101.6 ms median and 500.1 ms p99 in the run before this reset, the group's ledger going from 1 "
-    "to 200 records. The call log is read around each invocation, outside the timing; the storm reads it once.",
+    "- **Warm state**: between warm group-4 (and instance-3x4) invocations the failing target is registered again "
+    "and marked unhealthy, and the group's records are deleted from the ledger (its lease item kept), all "
+    "outside the timing, so each invocation does the full work of a first incident: tags, health, "
+    "deregistration, notification. Without the ledger reset every invocation left one more open removal "
+    "record that the later ones read (and moto's TransactWriteItems copies the whole table), so the figure "
+    "grew with the invocations before it: 101.6 ms median and 500.1 ms p99 in the run before this reset, the "
+    "group's ledger going from 1 to 200 records. The call log is read around each invocation, outside the timing; the storm reads it once.",
     "- **Memory**: `VmHWM` of the process (its peak resident set), read after the scenario's invocations.",
     "- **Sizes**: the bootstrap from `cargo lambda build --release` (the workspace profile strips it); "
     "*stripped* is `strip --strip-all` run again on a copy (equal sizes mean it was stripped already); the zip "
@@ -1121,7 +1169,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     info = machine()
     size = {name: sizes(name, work) for name in FUNCTIONS}
-    benches = {"group_4": bench_group_4, "group_1000": bench_group_1000, "instance_200": bench_instance_200,
+    benches = {"group_4": bench_group_4, "instance_3x4": bench_instance_3x4, "group_1000": bench_group_1000,
+               "instance_200": bench_instance_200,
                "storm": bench_storm, "replicas": bench_replicas}
     scenarios: list[Scenario] = []
     aws = MeasuredAws(log_dir)
