@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from wire_proxy import WireProxy, keep_alive  # noqa: E402
+from wire_proxy import Call, WireProxy, keep_alive, round_trips  # noqa: E402
 
 
 class _Upstream(BaseHTTPRequestHandler):
@@ -89,6 +89,15 @@ class WireProxyTest(unittest.TestCase):
         end = time.monotonic()
         self.assertLessEqual(self.proxy.seconds_between(start, end), end - start)
 
+    def test_each_call_keeps_its_request(self):
+        start = time.monotonic()
+        self.call(b"Action=DescribeTags&Version=2015-12-01")
+        calls = self.proxy.calls_between(start, time.monotonic())
+        self.assertEqual(len(calls), 1)
+        self.assertTrue(calls[0].head.startswith(b"POST / HTTP/1.1\r\n"))
+        self.assertEqual(calls[0].body, b"Action=DescribeTags&Version=2015-12-01")
+        self.assertLess(calls[0].start, calls[0].end)
+
     def test_an_idle_connection_does_not_hold_the_count(self):
         idle = http.client.HTTPConnection("127.0.0.1", self.proxy.port, timeout=10)
         idle.connect()
@@ -97,6 +106,29 @@ class WireProxyTest(unittest.TestCase):
         self.assertLess(time.monotonic() - started, 1.0)
         idle.close()
 
+
+class RoundTripsTest(unittest.TestCase):
+    @staticmethod
+    def call(start: float, end: float) -> Call:
+        return Call(start, end, b"", b"")
+
+    def test_calls_in_a_row_are_a_round_trip_each(self):
+        calls = [self.call(0, 1), self.call(1, 2), self.call(3, 4)]
+        self.assertEqual(round_trips(calls), [[c] for c in calls])
+
+    def test_overlapping_calls_are_one_round_trip(self):
+        a, b, c, d = self.call(0, 3), self.call(1, 2), self.call(2.5, 5), self.call(6, 7)
+        self.assertEqual(round_trips([d, c, b, a]), [[a, b], [c], [d]])  # b, c, d in a row; a beside b
+        self.assertEqual(round_trips([self.call(0, 5), self.call(1, 4)]), [[self.call(0, 5), self.call(1, 4)]])
+        self.assertEqual(round_trips([]), [])
+
+    def test_concurrent_chains_count_as_the_longest(self):
+        first = [self.call(0, 1), self.call(1.1, 2.1), self.call(2.2, 3.2)]
+        second = [self.call(0.5, 1.5), self.call(1.6, 2.6)]  # a group with one call fewer, a little later
+        trips = round_trips(first + second)
+        self.assertEqual(len(trips), 3)
+        self.assertEqual(sorted((c for trip in trips for c in trip), key=lambda c: c.start),
+                         sorted(first + second, key=lambda c: c.start))
 
 if __name__ == "__main__":
     unittest.main()

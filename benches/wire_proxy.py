@@ -16,6 +16,10 @@ its latency minus that is the function's own time: runtime loop, intake, decisio
 before and after each call. The proxy's wake-up on each request still falls outside the span, so the own time
 is, if anything, a little high.
 
+Calls: each span keeps its request's head and the start of its body (``Call``), so that the harness can name
+the call (``calls_between``, named outside the timing by whoever reads them) and tell which calls of an
+invocation ran one after the other and which overlapped (``round_trips``).
+
 One asyncio loop in one thread, TCP_NODELAY on every socket, loopback only. ``close()`` stops it.
 """
 
@@ -25,8 +29,52 @@ import asyncio
 import socket
 import threading
 import time
+from dataclasses import dataclass
 
 _MAX_HEAD = 64 * 1024
+# Of a request's body, what a call keeps: enough for a query-protocol call's leading ``Action=...``.
+_KEPT_BODY = 1024
+
+
+@dataclass(frozen=True)
+class Call:
+    """One relayed request: its span on the wire, its head and the start of its body."""
+
+    start: float
+    end: float
+    head: bytes
+    body: bytes
+
+    def overlaps(self, other: "Call") -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+def round_trips(calls: list[Call]) -> list[list[Call]]:
+    """The calls as round trips one after the other: the longest chain of calls each of which begins after the
+    one before it has ended (calls that overlap in time cannot both be on it, so they count as one), each
+    link with the calls that began while it was the next to come (since the link before it ended). Calls in a
+    row are a round trip each; concurrent chains (one per group, say) count as the longest of them."""
+    ordered = sorted(calls, key=lambda c: c.end)
+    length: list[int] = []
+    before: list[int | None] = []
+    for i, call in enumerate(ordered):
+        links = [j for j in range(i) if ordered[j].end <= call.start]
+        best = max(links, key=lambda j: (length[j], ordered[j].end), default=None)
+        length.append(1 if best is None else length[best] + 1)
+        before.append(best)
+    if not ordered:
+        return []
+    last: int | None = max(range(len(ordered)), key=lambda i: (length[i], -ordered[i].end))
+    chain = []
+    while last is not None:
+        chain.append(ordered[last])
+        last = before[last]
+    chain.reverse()
+    trips, since = [], float("-inf")
+    for link in chain:
+        trips.append([c for c in sorted(calls, key=lambda c: c.start) if since <= c.start < link.end])
+        since = link.end
+    return trips
 
 
 def _nodelay(writer: asyncio.StreamWriter) -> None:
@@ -61,7 +109,7 @@ def keep_alive(answer: bytes) -> bytes:
 class WireProxy:
     def __init__(self, upstream_port: int):
         self.upstream_port = upstream_port
-        self._spans: list[tuple[float, float]] = []
+        self._calls: list[Call] = []
         self._active = 0  # requests being relayed
         # asyncio keeps only weak references to tasks; a connection's task must not be collected mid-call.
         self._relays: set[asyncio.Task] = set()
@@ -103,7 +151,7 @@ class WireProxy:
                     writer.write(answer)
                     await writer.drain()
                     with self._lock:
-                        self._spans.append((start, time.monotonic()))
+                        self._calls.append(Call(start, time.monotonic(), head, body[:_KEPT_BODY]))
                 finally:
                     with self._lock:
                         self._active -= 1
@@ -127,15 +175,18 @@ class WireProxy:
         finally:
             writer.close()
 
-    def seconds_between(self, start: float, end: float) -> float:
-        """Time covered by calls that began inside [start, end] (the union of their spans, cut at ``end``).
-        Waits (a little) for calls still being relayed: a function may be done with an answer before the
-        proxy has noted it."""
+    def calls_between(self, start: float, end: float) -> list[Call]:
+        """The calls that began inside [start, end], in the order they began. Waits (a little) for calls still
+        being relayed: a function may be done with an answer before the proxy has noted it."""
         deadline = time.monotonic() + 2
         while self._active and time.monotonic() < deadline:
             time.sleep(0.0002)
         with self._lock:  # a call that began inside belongs to it; its end is noted after the client may be done
-            spans = sorted((s, min(e, end)) for s, e in self._spans if start <= s <= end)
+            return sorted((c for c in self._calls if start <= c.start <= end), key=lambda c: c.start)
+
+    def seconds_between(self, start: float, end: float) -> float:
+        """Time covered by calls that began inside [start, end] (the union of their spans, cut at ``end``)."""
+        spans = [(c.start, min(c.end, end)) for c in self.calls_between(start, end)]
         total, reach = 0.0, start
         for s, e in spans:
             if e > reach:
