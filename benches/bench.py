@@ -159,10 +159,10 @@ def proxy_delay(aws: "MeasuredAws", samples: int = 50) -> list[float]:
 
 @functools.cache
 def _identify_call():
-    """``tools/local_aws.identify_call``: the proxy's calls are named as the call log names them. Imported on
+    """``tools/local_aws/calls.identify_call``: the proxy's calls are named as the call log names them. Imported on
     first use (it brings moto into the harness process, which never serves with it)."""
-    import local_aws
-    return local_aws.identify_call
+    from local_aws.calls import identify_call
+    return identify_call
 
 
 def call_name(call: Call) -> tuple[str, str]:
