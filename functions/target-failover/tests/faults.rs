@@ -524,7 +524,7 @@ async fn a_notification_that_cannot_be_published_keeps_the_change_and_asks_for_a
 
         // The change stands; the error asks for Lambda's retry, which publishes the notification this run owes.
         let error = response.expect_err(&format!("{fault:?}"));
-        assert_eq!(error.error_type(), "AwsError", "{fault:?}: {error}");
+        assert_eq!(error.error_type(), "Unpublished", "{fault:?}: {error}");
         assert!(error.to_string().contains("not published"), "{fault:?}: {error}");
         assert_eq!(changes_made(&world), ["DeregisterTargets"], "{fault:?}");
         assert_eq!(publish.num_calls(), ATTEMPTS, "{fault:?}: the SDK retried the publication");
