@@ -27,6 +27,12 @@ pub enum InvokeError {
     Retry { title: String, fault: Fault },
 }
 
+impl From<crate::intake::InvalidCommand> for InvokeError {
+    fn from(invalid: crate::intake::InvalidCommand) -> Self {
+        InvokeError::InvalidCommand(invalid.0)
+    }
+}
+
 impl InvokeError {
     /// A stable name for dashboards and for callers of manual commands.
     pub fn error_type(&self) -> &'static str {

@@ -12,6 +12,7 @@
 //! Every command also takes `dry_run` (`true`/`false`, overriding `DRY_RUN`), `region` (default: the
 //! function's region) and `force` (`true`: act even while automation is paused). Unknown fields are rejected, so a misspelt field never silently changes the meaning.
 
+use failover_core::intake::InvalidCommand;
 use failover_core::intake::ManualCommand;
 use serde_json::Value;
 
@@ -53,7 +54,7 @@ const COMMON_FIELDS: &[&str] = &["command", "dry_run", "region", "force"];
 /// The command names, for error messages.
 pub const COMMANDS: &[&str] = &["status", "promote", "failover-cluster", "pause", "resume", "readiness"];
 
-pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
+pub fn parse(manual: &ManualCommand) -> Result<Command, InvalidCommand> {
     let body = &manual.body;
     let allowed: &[&str] = match manual.command.as_str() {
         "status" | "readiness" => &["db_instance_identifier", "db_cluster_identifier"],
@@ -62,7 +63,7 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
         "pause" => &["reason", "by"],
         "resume" => &[],
         other => {
-            return Err(format!("unknown command {other:?}; database-failover knows {}", COMMANDS.join(", ")));
+            return Err(format!("unknown command {other:?}; database-failover knows {}", COMMANDS.join(", ")).into());
         }
     };
     if let Some(object) = body.as_object() {
@@ -73,7 +74,8 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
                 "{}: unknown field {unknown:?}; allowed: {}",
                 manual.command,
                 allowed.iter().chain(COMMON_FIELDS.iter().skip(1)).copied().collect::<Vec<_>>().join(", ")
-            ));
+            )
+            .into());
         }
     }
     let region = text(body, "region")?;
@@ -114,26 +116,18 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
 }
 
 /// The command and its `force`.
-pub fn read(manual: &ManualCommand) -> Result<(Command, bool), String> {
+pub fn read(manual: &ManualCommand) -> Result<(Command, bool), InvalidCommand> {
     Ok((parse(manual)?, force(manual)?))
 }
 
-/// The command's `"force": true` (a boolean; absent and `null` are `false`): act even while paused.
-pub fn force(manual: &ManualCommand) -> Result<bool, String> {
-    match manual.body.get("force") {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(format!("force must be true or false, got {other}")),
-    }
+/// The command's `"force"` ([`failover_core::intake::force`]).
+pub fn force(manual: &ManualCommand) -> Result<bool, InvalidCommand> {
+    failover_core::intake::force(manual.body.get("force"))
 }
 
-/// A non-blank string field; absent and `null` are `None`.
-fn text(body: &Value, field: &str) -> Result<Option<String>, String> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
-        Some(other) => Err(format!("{field} must be a non-empty string, got {other}")),
-    }
+/// An optional text field ([`failover_core::intake::text`]).
+fn text(body: &Value, field: &str) -> Result<Option<String>, InvalidCommand> {
+    failover_core::intake::text(body.get(field), field)
 }
 
 #[cfg(test)]
@@ -143,7 +137,7 @@ mod tests {
 
     fn command(body: Value) -> Result<Command, String> {
         let name = body["command"].as_str().unwrap_or_default().to_owned();
-        parse(&ManualCommand { command: name, dry_run: None, body })
+        parse(&ManualCommand { command: name, dry_run: None, body }).map_err(|e| e.0)
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub struct Routed {
 /// any other event is [`route`]d.
 pub fn invocation(event: &Event, home: &Home, config: &Config) -> Result<Routed, InvokeError> {
     if let Event::Manual(manual) = event {
-        let (command, force) = command::read(manual).map_err(InvokeError::InvalidCommand)?;
+        let (command, force) = command::read(manual)?;
         let dry_run = manual.dry_run.unwrap_or(config.common.dry_run);
         return Ok(Routed { route: self::command(command, &home.region, force), dry_run, force });
     }

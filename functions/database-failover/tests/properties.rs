@@ -512,7 +512,7 @@ fn check_routing(payload: &Value) {
     match intake::parse(payload) {
         Err(e) => clear(&e.to_string()),
         Ok(Event::Manual(manual)) => match command::parse(&manual) {
-            Err(e) => clear(&e),
+            Err(e) => clear(&e.0),
             Ok(command::Command::Status { subject, region }) => {
                 let (command::Subject::Instance(id) | command::Subject::Cluster(id)) = subject;
                 assert!(!id.is_empty() && region.is_none_or(|r| !r.is_empty()), "{payload}");

@@ -18,6 +18,7 @@
 //! to act while automation is paused ([`force`]; for `failback` it also overrides the floor). Unknown fields
 //! are rejected, so a typo (`"target"`) fails loudly instead of doing something else.
 
+use failover_core::intake::InvalidCommand;
 use failover_core::intake::ManualCommand;
 use serde_json::{Map, Value};
 
@@ -127,7 +128,7 @@ impl Command {
     }
 }
 
-pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
+pub fn parse(manual: &ManualCommand) -> Result<Command, InvalidCommand> {
     let Some(body) = manual.body.as_object() else { return Err("the command must be a JSON object".into()) };
     let name = manual.command.as_str();
     let allowed: &[&str] = match name {
@@ -137,12 +138,12 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
         "evacuate-zone" => &["load_balancer_arn", "zone", "expires_minutes"],
         "return-zone" => &["load_balancer_arn"],
         "resume" => &[],
-        other => return Err(format!("unknown command {other:?}; expected one of {}", COMMANDS.join(", "))),
+        other => return Err(format!("unknown command {other:?}; expected one of {}", COMMANDS.join(", ")).into()),
     };
     if let Some(unknown) =
         body.keys().find(|k| !["command", "dry_run", "force"].contains(&k.as_str()) && !allowed.contains(&k.as_str()))
     {
-        return Err(format!("command {name:?} does not take field {unknown:?}"));
+        return Err(format!("command {name:?} does not take field {unknown:?}").into());
     }
     let force = force(body)?;
     match name {
@@ -154,8 +155,8 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
     }
     let group = match body.get("target_group_arn") {
         Some(Value::String(arn)) if group_suffix(arn.trim()).is_some() => arn.trim().to_owned(),
-        Some(other) => return Err(format!("target_group_arn must be a target group ARN, got {other}")),
-        None => return Err(format!("command {name:?} needs target_group_arn")),
+        Some(other) => return Err(format!("target_group_arn must be a target group ARN, got {other}").into()),
+        None => return Err(format!("command {name:?} needs target_group_arn").into()),
     };
     Ok(match name {
         "status" => Command::Status { group },
@@ -168,13 +169,15 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, String> {
 }
 
 /// `evacuate-zone` and `return-zone`.
-fn zonal(name: &str, body: &Map<String, Value>) -> Result<Command, String> {
+fn zonal(name: &str, body: &Map<String, Value>) -> Result<Command, InvalidCommand> {
     let load_balancer = match body.get("load_balancer_arn") {
         Some(Value::String(arn)) if balancer_arn(arn.trim()) => arn.trim().to_owned(),
         Some(other) => {
-            return Err(format!("load_balancer_arn must be an application or network load balancer ARN, got {other}"))
+            return Err(
+                format!("load_balancer_arn must be an application or network load balancer ARN, got {other}").into()
+            )
         }
-        None => return Err(format!("command {name:?} needs load_balancer_arn")),
+        None => return Err(format!("command {name:?} needs load_balancer_arn").into()),
     };
     if name == "return-zone" {
         return Ok(Command::ReturnZone { load_balancer });
@@ -190,7 +193,8 @@ fn zonal(name: &str, body: &Map<String, Value>) -> Result<Command, String> {
                 None => {
                     return Err(format!(
                         "expires_minutes must be a whole number from 1 to {MAX_EXPIRES_MINUTES}, got {v}"
-                    ))
+                    )
+                    .into())
                 }
             }
         }
@@ -206,27 +210,18 @@ pub fn balancer_arn(arn: &str) -> bool {
         && matches!(parts.as_slice(), [kind, name, id] if ["app", "net"].contains(kind) && !name.is_empty() && !id.is_empty())
 }
 
-/// `"force": true`: act while automation is paused (a person's decision); absent is `false`.
-pub fn force(body: &Map<String, Value>) -> Result<bool, String> {
-    match body.get("force") {
-        None => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(format!("force must be true or false, got {other}")),
-    }
+/// `"force"` ([`failover_core::intake::force`]).
+pub fn force(body: &Map<String, Value>) -> Result<bool, InvalidCommand> {
+    failover_core::intake::force(body.get("force"))
 }
 
-/// An optional non-empty string field.
-fn text(body: &Map<String, Value>, field: &str) -> Result<Option<String>, String> {
-    match body.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
-        Some(other) => Err(format!("{field} must be a string, got {other}")),
-    }
+/// An optional text field ([`failover_core::intake::text`]).
+fn text(body: &Map<String, Value>, field: &str) -> Result<Option<String>, InvalidCommand> {
+    failover_core::intake::text(body.get(field), field)
 }
 
 /// `targets`: a non-empty list of ids (`"i-0abc"`) or objects `{"id", "port"?, "availability_zone"?}`.
-fn targets(body: &Map<String, Value>) -> Result<Vec<Target>, String> {
+fn targets(body: &Map<String, Value>) -> Result<Vec<Target>, InvalidCommand> {
     let Some(Value::Array(items)) = body.get("targets") else {
         return Err("targets must be a non-empty list of ids or {\"id\", \"port\"} objects".into());
     };
@@ -239,20 +234,20 @@ fn targets(body: &Map<String, Value>) -> Result<Vec<Target>, String> {
             Value::String(id) if !id.trim().is_empty() => Ok(Target::new(id.trim(), None)),
             Value::Object(o) => {
                 let id = o.get("id").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
-                let Some(id) = id else { return Err(format!("target {item} has no id")) };
+                let Some(id) = id else { return Err(format!("target {item} has no id").into()) };
                 let port = match o.get("port") {
                     None => None,
                     Some(p) => match p.as_i64().and_then(|p| i32::try_from(p).ok()).filter(|p| (1..=65535).contains(p))
                     {
                         Some(p) => Some(p),
-                        None => return Err(format!("target {item} has a bad port")),
+                        None => return Err(format!("target {item} has a bad port").into()),
                     },
                 };
                 let mut target = Target::new(id, port);
                 target.availability_zone = o.get("availability_zone").and_then(Value::as_str).map(str::to_owned);
                 Ok(target)
             }
-            other => Err(format!("target {other} must be an id or an {{\"id\", \"port\"}} object")),
+            other => Err(format!("target {other} must be an id or an {{\"id\", \"port\"}} object").into()),
         })
         .collect()
 }
@@ -368,7 +363,7 @@ mod tests {
             (json!({"command": "restore", "target_group_arn": TG, "targets": [{"id": "i-1", "port": 0}]}), "bad port"),
             (json!({"command": "failback", "target_group_arn": TG, "force": "yes"}), "force must be"),
             (json!({"command": "shift", "target_group_arn": TG, "force": 1}), "force must be"),
-            (json!({"command": "pause", "reason": 5}), "reason must be a string"),
+            (json!({"command": "pause", "reason": 5}), "reason must be a non-empty string"),
             (json!({"command": "pause", "target_group_arn": TG}), "does not take field"),
             (json!({"command": "resume", "why": "x"}), "does not take field"),
             (json!({"command": "readiness", "groups": "all"}), "does not take field"),
@@ -386,7 +381,7 @@ mod tests {
             ),
             (json!({"command": "return-zone", "load_balancer_arn": LB, "zone": "a"}), "does not take field"),
         ] {
-            let error = parse(&manual(body.clone())).expect_err(&body.to_string());
+            let error = parse(&manual(body.clone())).expect_err(&body.to_string()).0;
             assert!(error.contains(expected), "{body}: {error}");
         }
     }

@@ -83,8 +83,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> Handler for App<L, N, G> {
         let started = std::time::Instant::now();
         let event = intake::parse(&payload).inspect_err(|e| tracing::warn!(error = %e, "rejected event"))?;
         let route = route::route(&event, &invocation.home(&self.home), self.config.common.dry_run)
-            .inspect_err(|e| tracing::warn!(error = %e, "rejected command"))
-            .map_err(InvokeError::InvalidCommand)?;
+            .inspect_err(|e| tracing::warn!(error = %e, "rejected command"))?;
         let owner = invocation.owner();
         let listeners = tokio::sync::Mutex::new(());
         let ctx = |trigger, force| -> Context<'_, With<L, G>> {
@@ -115,9 +114,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> Handler for App<L, N, G> {
                 (trigger, reports)
             }
             Route::Command { trigger, command, dry_run, force } => {
-                let reports = Box::pin(actions::on_command(&ctx(trigger, *force), command, *dry_run))
-                    .await
-                    .map_err(InvokeError::InvalidCommand)?;
+                let reports = Box::pin(actions::on_command(&ctx(trigger, *force), command, *dry_run)).await?;
                 (trigger, reports)
             }
         };

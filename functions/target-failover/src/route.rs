@@ -2,6 +2,7 @@
 //! its reason), a manual command to its action on its group. No I/O: the groups an `InstanceId` alarm
 //! concerns are listed later, by the action that fans out over them.
 
+use failover_core::intake::InvalidCommand;
 use failover_core::intake::{split_arn, AlarmChange, AlarmState, Event, ManualCommand};
 
 use crate::command::{self, Command};
@@ -56,7 +57,7 @@ pub struct ZonalAlarm {
 }
 
 /// `Err` is an invalid manual command, with its reason.
-pub fn route(event: &Event, home: &Home, dry_run: bool) -> Result<Route, String> {
+pub fn route(event: &Event, home: &Home, dry_run: bool) -> Result<Route, InvalidCommand> {
     Ok(match event {
         Event::Alarm(alarm) => {
             let trigger = format!("alarm {}", alarm.alarm_name);
@@ -155,17 +156,17 @@ fn zonal_alarm(alarm: &AlarmChange, home: &Home) -> Result<Option<ZonalAlarm>, S
     Ok(Some(ZonalAlarm { load_balancer, zone: zone.trim().to_owned() }))
 }
 
-fn command_route(manual: &ManualCommand, home: &Home, dry_run: bool) -> Result<Route, String> {
+fn command_route(manual: &ManualCommand, home: &Home, dry_run: bool) -> Result<Route, InvalidCommand> {
     let command = command::parse(manual)?;
     let force = manual.body.as_object().map(command::force).transpose()?.unwrap_or(false);
     if let Some((group, parts)) = command.group().and_then(|g| Some((g, split_arn(g)?))) {
         if let Some(why) = home.foreign(parts.account, parts.region) {
-            return Err(format!("target group {group} is not this function's: {why}"));
+            return Err(format!("target group {group} is not this function's: {why}").into());
         }
     }
     if let Some((lb, parts)) = command.load_balancer().and_then(|l| Some((l, split_arn(l)?))) {
         if let Some(why) = home.foreign(parts.account, parts.region) {
-            return Err(format!("load balancer {lb} is not this function's: {why}"));
+            return Err(format!("load balancer {lb} is not this function's: {why}").into());
         }
     }
     let trigger = format!("manual command {}", command.name());
@@ -263,7 +264,8 @@ mod tests {
     #[test]
     fn a_manual_command_on_a_group_of_another_account_is_invalid() {
         let arn = format!("arn:aws:elasticloadbalancing:us-east-1:999999999999:{TG}");
-        let error = route(&manual(json!({"command": "status", "target_group_arn": arn})), &home(), false).unwrap_err();
+        let error =
+            route(&manual(json!({"command": "status", "target_group_arn": arn})), &home(), false).unwrap_err().0;
         assert!(error.contains("account 999999999999"), "{error}");
     }
 
@@ -293,7 +295,7 @@ mod tests {
     fn a_zonal_command_on_a_load_balancer_of_another_account_is_invalid() {
         let lb = "arn:aws:elasticloadbalancing:us-east-1:999999999999:loadbalancer/app/shop/1111";
         let event = manual(json!({"command": "return-zone", "load_balancer_arn": lb}));
-        let error = route(&event, &home(), false).unwrap_err();
+        let error = route(&event, &home(), false).unwrap_err().0;
         assert!(error.contains("load balancer") && error.contains("account 999999999999"), "{error}");
     }
 

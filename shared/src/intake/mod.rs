@@ -193,3 +193,41 @@ pub struct ArnParts<'a> {
 
 #[cfg(test)]
 mod tests;
+
+/// A manual command that is not valid for the function (an unknown command or field, a bad value, a named
+/// resource that does not exist): the invocation fails with `InvalidCommand` and nothing is published.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidCommand(pub String);
+
+impl From<String> for InvalidCommand {
+    fn from(why: String) -> Self {
+        InvalidCommand(why)
+    }
+}
+
+impl From<&str> for InvalidCommand {
+    fn from(why: &str) -> Self {
+        InvalidCommand(why.to_owned())
+    }
+}
+
+/// A manual command's `"force"`, read the same way by both functions: `true` acts while automation is paused (a
+/// person's decision); absent and `null` are `false`; anything but a boolean is an error.
+pub fn force(value: Option<&Value>) -> Result<bool, InvalidCommand> {
+    match value {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(format!("force must be true or false, got {other}").into()),
+    }
+}
+
+/// A manual command's optional text field (`reason`, `by`, an identifier), read the same way by both functions:
+/// absent and `null` are `None`; a blank string or a non-string is an error, since a person meant something.
+pub fn text(value: Option<&Value>, field: &str) -> Result<Option<String>, InvalidCommand> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
+        Some(other) => Err(format!("{field} must be a non-empty string, got {other}").into()),
+    }
+}

@@ -361,3 +361,16 @@ fn split_arn_reads_every_part() {
     assert!(split_arn("nope").is_none());
     assert!(split_arn("arn:aws:sns").is_none());
 }
+
+#[test]
+fn force_and_text_read_null_as_absent_and_reject_blank_or_mistyped_values() {
+    use serde_json::json;
+    assert_eq!(super::force(None), Ok(false));
+    assert_eq!(super::force(Some(&json!(null))), Ok(false));
+    assert_eq!(super::force(Some(&json!(true))), Ok(true));
+    assert!(super::force(Some(&json!("yes"))).unwrap_err().0.contains("force must be true or false"));
+    assert_eq!(super::text(Some(&json!(null)), "reason"), Ok(None));
+    assert_eq!(super::text(Some(&json!("  drill ")), "reason"), Ok(Some("drill".to_owned())));
+    assert!(super::text(Some(&json!("  ")), "reason").unwrap_err().0.contains("reason must be a non-empty string"));
+    assert!(super::text(Some(&json!(3)), "by").is_err());
+}

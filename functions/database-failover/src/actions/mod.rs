@@ -146,7 +146,7 @@ pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: boo
         }
         Route::Resume => return Ok(control::resume(ctx.session.ledger).await),
         Route::Readiness { region, subject } => {
-            return Box::pin(readiness::run(ctx, &region, subject.as_ref())).await.map_err(InvokeError::InvalidCommand)
+            return Ok(Box::pin(readiness::run(ctx, &region, subject.as_ref())).await?)
         }
         Route::Promote { at, trigger } => {
             return Box::pin(promote::manual(ctx, &at, &trigger, dry_run)).await;

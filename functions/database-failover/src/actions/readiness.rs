@@ -12,6 +12,7 @@
 //! and the other checks and resources go on.
 
 use failover_core::aws::AwsError;
+use failover_core::intake::InvalidCommand;
 use failover_core::ledger::Snapshot;
 use failover_core::report::Report;
 use serde_json::json;
@@ -25,7 +26,11 @@ use crate::ports::{Databases, Dns, Ports};
 use crate::FUNCTION;
 
 /// `Err` is an invalid command: the instance or cluster named does not exist in the region.
-pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: Option<&Subject>) -> Result<Report, String> {
+pub async fn run<P: Ports>(
+    ctx: &Context<'_, P>,
+    region: &str,
+    subject: Option<&Subject>,
+) -> Result<Report, InvalidCommand> {
     let key = ctx.config.common.opt_in_tag_key.clone();
     let mut gaps = Vec::new();
     let all = format!("(all in {region})");
@@ -52,12 +57,12 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: Option<&
         ),
         Some(Subject::Instance(id)) => match instances.iter().find(|i| i.item.at.id.eq_ignore_ascii_case(id)) {
             Some(found) => (vec![found], Vec::new()),
-            None if gaps.is_empty() => return Err(format!("DB instance {id} does not exist in {region}")),
+            None if gaps.is_empty() => return Err(format!("DB instance {id} does not exist in {region}").into()),
             None => (Vec::new(), Vec::new()),
         },
         Some(Subject::Cluster(id)) => match clusters.iter().find(|c| c.item.id.eq_ignore_ascii_case(id)) {
             Some(found) => (Vec::new(), vec![found]),
-            None if gaps.is_empty() => return Err(format!("DB cluster {id} does not exist in {region}")),
+            None if gaps.is_empty() => return Err(format!("DB cluster {id} does not exist in {region}").into()),
             None => (Vec::new(), Vec::new()),
         },
     };

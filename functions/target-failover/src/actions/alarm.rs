@@ -20,32 +20,49 @@ use crate::route::AlarmRoute;
 pub const MAX_CONCURRENT_GROUPS: usize = 4;
 
 /// An alarm: a stale event is skipped ([`transitions`]); otherwise each group it concerns is decided and acted
-/// on independently, [`MAX_CONCURRENT_GROUPS`] at once. The transition to record once the event's notification
-/// is out comes back beside the reports ([`transitions::record`]).
+/// on independently, [`MAX_CONCURRENT_GROUPS`] at once. The alarm's ledger and the groups' tags are read at
+/// once (they do not depend on each other; a stale event wastes one `DescribeTags`). The transition to record
+/// once the event's notification is out comes back beside the reports ([`transitions::record`]).
 pub async fn on_alarm<P: Ports>(ctx: &Context<'_, P>, route: AlarmRoute) -> (Vec<Report>, transitions::Seen) {
-    match transitions::check(ctx, &route).await {
-        Ok(seen) if route.zone.is_some() => (zonal::on_alarm(ctx, &route, !seen.notified).await, seen),
-        Ok(seen) => (on_alarm_groups(ctx, route, !seen.notified).await, seen),
-        Err(report) => (vec![report], transitions::Seen::nothing()),
+    if route.zone.is_some() {
+        return match transitions::check(ctx, &route).await {
+            Ok(seen) => (zonal::on_alarm(ctx, &route, !seen.notified).await, seen),
+            Err(report) => (vec![report], transitions::Seen::nothing()),
+        };
+    }
+    match futures::join!(transitions::check(ctx, &route), tagged_groups(ctx, &route)) {
+        (Ok(seen), Ok(tagged)) => (on_alarm_groups(ctx, route, tagged, !seen.notified).await, seen),
+        (Ok(seen), Err(report)) => (vec![report], seen),
+        (Err(report), _) => (vec![report], transitions::Seen::nothing()),
     }
 }
 
+/// The groups the alarm names, or every instance group (`DescribeTargetGroups`), with their tags.
+async fn tagged_groups<P: Ports>(
+    ctx: &Context<'_, P>,
+    route: &AlarmRoute,
+) -> Result<Vec<(String, Option<Tags>)>, Report> {
+    let arns = match &route.groups {
+        Some(arns) => arns.clone(),
+        None => ctx
+            .lb
+            .instance_groups()
+            .await
+            .map_err(|e| report::failed(None, action::ALARM, &e, "listing target groups"))?,
+    };
+    ctx.lb.tags(&arns).await.map_err(|e| report::failed(None, action::ALARM, &e, "reading target group tags"))
+}
+
 /// `owed`: whether a group's notification an interrupted run of this event owes is published ([`owed`]).
-async fn on_alarm_groups<P: Ports>(ctx: &Context<'_, P>, route: AlarmRoute, owed: bool) -> Vec<Report> {
+async fn on_alarm_groups<P: Ports>(
+    ctx: &Context<'_, P>,
+    route: AlarmRoute,
+    tagged: Vec<(String, Option<Tags>)>,
+    owed: bool,
+) -> Vec<Report> {
     let mut reports: Vec<Report> =
         route.bad_dimensions.iter().map(|why| report::skipped(None, action::NONE, why.clone())).collect();
     let scope_all = route.groups.is_none();
-    let arns = match route.groups {
-        Some(arns) => arns,
-        None => match ctx.lb.instance_groups().await {
-            Ok(arns) => arns,
-            Err(e) => return vec![report::failed(None, action::ALARM, &e, "listing target groups")],
-        },
-    };
-    let tagged = match ctx.lb.tags(&arns).await {
-        Ok(tagged) => tagged,
-        Err(e) => return vec![report::failed(None, action::ALARM, &e, "reading target group tags")],
-    };
     let mut jobs = Vec::new();
     let mut not_opted_in = 0;
     for (arn, tags) in tagged {

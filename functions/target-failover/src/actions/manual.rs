@@ -2,6 +2,7 @@
 //! `deregister`, `restore`, `shift`, `failback`): the group's tags (one `DescribeTags`), then, inside the ledger
 //! attempt loop (`status` reads the ledger as it is), its health (`DescribeTargetHealth`) and its action.
 
+use failover_core::intake::InvalidCommand;
 use failover_core::ledger::{Ledger, Snapshot, Step};
 use failover_core::report::Report;
 
@@ -20,7 +21,7 @@ pub async fn on_command<P: Ports>(
     ctx: &Context<'_, P>,
     command: &Command,
     dry_run: bool,
-) -> Result<Vec<Report>, String> {
+) -> Result<Vec<Report>, InvalidCommand> {
     let intent = match command {
         Command::Status { .. } => action::STATUS,
         Command::Deregister { .. } => action::DEREGISTER,
@@ -44,7 +45,7 @@ pub async fn on_command<P: Ports>(
         Ok(mut tagged) => tagged.pop().and_then(|(_, tags)| tags),
         Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading tags")]),
     };
-    let tags = tags.ok_or_else(|| format!("target group {group} does not exist"))?;
+    let tags = tags.ok_or_else(|| InvalidCommand(format!("target group {group} does not exist")))?;
     if let Command::Status { .. } = command {
         // Changes nothing: reads the ledger as it is, held or not.
         let snapshot = match ctx.session.ledger.read(&ledger::resource(group), ctx.now()).await {

@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 
 use failover_core::aws::AwsError;
+use failover_core::intake::InvalidCommand;
 use failover_core::report::Report;
 use futures::stream::{self, StreamExt};
 use serde_json::json;
@@ -30,7 +31,7 @@ use crate::report as texts;
 use crate::FUNCTION;
 
 /// `Err` is an invalid command: the named group does not exist.
-pub async fn run<P: Ports>(ctx: &Context<'_, P>, only: Option<&str>) -> Result<Vec<Report>, String> {
+pub async fn run<P: Ports>(ctx: &Context<'_, P>, only: Option<&str>) -> Result<Vec<Report>, InvalidCommand> {
     let key = ctx.opt_in_key();
     let mut gaps = Vec::new();
     let arns = match only {
@@ -59,14 +60,14 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, only: Option<&str>) -> Result<V
     if let Some(group) = only {
         // DescribeTags may answer for a group that does not exist; its health says whether it does.
         if let Ok(None) = ctx.lb.target_health(group).await {
-            return Err(format!("target group {group} does not exist"));
+            return Err(format!("target group {group} does not exist").into());
         }
         match tagged.get(group) {
             Some(Some(tags)) if !failover_core::tags::opted_in(tags, key) => {
                 return Ok(vec![report(1, vec![readiness::not_opted_in(group, key)])]);
             }
             Some(Some(_)) => {}
-            _ => return Err(format!("target group {group} does not exist")),
+            _ => return Err(format!("target group {group} does not exist").into()),
         }
     }
     let opted: Vec<(&String, &Tags)> = tagged

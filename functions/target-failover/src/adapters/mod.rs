@@ -25,6 +25,9 @@ use failover_core::aws::{AwsContext, AwsError};
 
 use crate::model::{ForwardAction, HealthThresholds, Location, Tags, Target, TargetHealth, TargetState, Weight};
 use crate::ports::{LoadBalancer, TAGS_PER_CALL};
+
+/// `DescribeTags` batches in flight at once: as many as the groups acted on at once.
+const TAG_BATCHES_AT_ONCE: usize = crate::actions::alarm::MAX_CONCURRENT_GROUPS;
 pub use ec2::Ec2Query;
 use listeners::{descriptions, forward_weights, pointed, reweighted};
 
@@ -86,6 +89,27 @@ impl ElbClient {
             .aws("DescribeTargetGroups", "(all)")
     }
 
+    /// One batch of at most [`TAGS_PER_CALL`] resources, each with its tags (`None`: it does not exist).
+    async fn tags_batch(&self, batch: &[String]) -> Result<Vec<(String, Option<Tags>)>, AwsError> {
+        let found = match self.tags_of(batch).await? {
+            Some(found) => found,
+            // One missing resource fails the whole batch on AWS: ask for each one of this batch alone.
+            None => {
+                let mut found = Vec::new();
+                for arn in batch {
+                    if let Some(mut one) = self.tags_of(std::slice::from_ref(arn)).await? {
+                        found.append(&mut one);
+                    }
+                }
+                found
+            }
+        };
+        Ok(batch
+            .iter()
+            .map(|arn| (arn.clone(), found.iter().find(|(a, _)| a == arn).map(|(_, t)| t.clone())))
+            .collect())
+    }
+
     async fn tags_of(&self, arns: &[String]) -> Result<Option<Vec<(String, Tags)>>, AwsError> {
         let result = self.client.describe_tags().set_resource_arns(Some(arns.to_vec())).send().await;
         match result {
@@ -122,24 +146,12 @@ impl LoadBalancer for ElbClient {
     type Actions = ActionList;
 
     async fn tags(&self, arns: &[String]) -> Result<Vec<(String, Option<Tags>)>, AwsError> {
+        // The batches are independent: a few at once, in order.
+        let batches: Vec<&[String]> = arns.chunks(TAGS_PER_CALL).collect();
         let mut out = Vec::with_capacity(arns.len());
-        for batch in arns.chunks(TAGS_PER_CALL) {
-            let found = match self.tags_of(batch).await? {
-                Some(found) => found,
-                // One missing resource fails the whole batch on AWS: ask for each one of this batch alone.
-                None => {
-                    let mut found = Vec::new();
-                    for arn in batch {
-                        if let Some(mut one) = self.tags_of(std::slice::from_ref(arn)).await? {
-                            found.append(&mut one);
-                        }
-                    }
-                    found
-                }
-            };
-            for arn in batch {
-                out.push((arn.clone(), found.iter().find(|(a, _)| a == arn).map(|(_, t)| t.clone())));
-            }
+        for wave in batches.chunks(TAG_BATCHES_AT_ONCE) {
+            let reads: Vec<_> = wave.iter().map(|batch| self.tags_batch(batch)).collect();
+            out.extend(futures::future::try_join_all(reads).await?.into_iter().flatten());
         }
         Ok(out)
     }

@@ -36,7 +36,7 @@ use failover_core::fault::Fault;
 use crate::actions::ledger::{removed_targets, resource};
 use crate::actions::{deregister, Context};
 use crate::decide::zonal_signal::{self, members, placed, Health, Member, ShiftedAway, ZoneVerdict};
-use crate::decide::{Candidates, Plan};
+use crate::decide::{self, Candidates, Plan};
 use crate::model::{group_name, ManagedResource, Target};
 use crate::ports::{Ports, Zonal};
 use crate::report::{self, action, count, join};
@@ -57,17 +57,27 @@ pub(crate) async fn on_alarm<P: Ports>(
     intent: &'static str,
 ) -> Step<Vec<Report>> {
     let floor = ctx.floor_in(snapshot);
-    let plan = match deregister::removal_plan(ctx, view, candidates, floor).await {
+    // A removal reads the group's health thresholds and, for its zonal checks, its load balancers: at once.
+    let (plan, balancers) = if matches!(decide::on_alarm(view, candidates, floor), Plan::Deregister { .. }) {
+        let (plan, balancers) =
+            futures::join!(deregister::removal_plan(ctx, view, candidates, floor), ctx.lb.balancers_of(view.arn));
+        (plan, Some(balancers))
+    } else {
+        (deregister::removal_plan(ctx, view, candidates, floor).await, None)
+    };
+    let plan = match plan {
         Ok(plan) => plan,
         Err(report) => return Ok(vec![report]),
     };
     let mut watch = Watch::default();
-    let plan = match plan {
-        Plan::Deregister { .. } => match review(ctx, view, snapshot, plan, &mut watch).await {
-            Ok(plan) => plan,
-            Err(report) => return Ok(vec![*report]),
-        },
-        other => other,
+    let plan = match (plan, balancers) {
+        (plan @ Plan::Deregister { .. }, Some(balancers)) => {
+            match review(ctx, view, snapshot, plan, balancers, &mut watch).await {
+                Ok(plan) => plan,
+                Err(report) => return Ok(vec![*report]),
+            }
+        }
+        (other, _) => other,
     };
     let mut done = match crate::actions::execute(
         ctx,
@@ -103,14 +113,14 @@ async fn review<P: Ports>(
     view: crate::decide::GroupView<'_>,
     snapshot: &Snapshot,
     plan: Plan,
+    balancers: Result<Vec<String>, AwsError>,
     watch: &mut Watch,
 ) -> Result<Plan, Box<Report>> {
     let arn = view.arn;
     let Plan::Deregister { targets, kept, .. } = &plan else { return Ok(plan) };
     let accused: Vec<Target> =
         targets.iter().map(|t| t.target.clone()).chain(kept.iter().map(|k| k.target.clone())).collect();
-    let Some(balancers) = read(ctx.lb.balancers_of(arn).await, arn, "reading the group's load balancers", watch)?
-    else {
+    let Some(balancers) = read(balancers, arn, "reading the group's load balancers", watch)? else {
         return Ok(plan);
     };
     let mut resources: Vec<ManagedResource> = Vec::new();
