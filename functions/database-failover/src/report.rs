@@ -1,6 +1,5 @@
 //! The notification texts: what people are told about each plan and its outcome, with next steps ([`Report`]s).
-//! A report that stopped short carries its [`Fault`] (an AWS failure, a busy resource, a promotion in progress):
-//! [`failover_core::invoke::finish_owing`] errs when the fault retries.
+//! A report that stopped short carries its [`Fault`]: [`failover_core::invoke::finish_owing`] errs when it retries.
 
 use failover_core::fault::Fault;
 use failover_core::notify::Severity;
