@@ -1,30 +1,38 @@
-//! `failover_core`: what both failover functions are built from — event intake, the report every decision
-//! becomes, how an invocation ends, one AWS error type, configuration and the settings contract, tags and
-//! opt-in, notifications and logging.
+//! `failover_core`: what both failover functions are built from — the Lambda shell, event intake, the ledger
+//! and its one attempt loop, the faults a retry fixes, the report every decision becomes and how an invocation
+//! ends, configuration, tags and opt-in, notifications and logging. Where an event goes is in ARCHITECTURE.md.
 //!
-//! Module dependencies run one way (`tools/check_layout.py` fails on a loop): `outcome`, `aws`, `tags` and
-//! `intake` depend on nothing of ours; `report` on `outcome` and `aws`; `notify` and `response` on `report`;
-//! `config` on `notify`; `metrics` on `report` and `pause`; `telemetry` on `metrics`; `invoke` on `intake`,
-//! `metrics`, `report` and `response`.
+//! Module dependencies run one way (`tools/check_layout.py` fails on a loop): `outcome`, `aws`, `tags`, `time`
+//! and `intake` depend on nothing of ours; `fault` on `aws`; `ledger` on `fault`; `report` on `fault`; `notify`
+//! and `response` on `report`; `config` on `notify`; `pause` on `ledger` and `report`; `metrics` on `pause`;
+//! `readiness` and `telemetry` on `metrics`; `invoke` on `intake`, `metrics` and `response`; `shell` on
+//! `invoke`, `ledger` and `telemetry` — each also on what those depend on.
 //!
 //! # Layout
+//! - [`shell`]: the one Lambda shell ([`shell::serve`]), an [`shell::Invocation`] (its ledger name, deadline and
+//!   [`shell::Home`] account) and the [`shell::Handler`] each function's app implements.
 //! - [`intake`]: any raw payload (EventBridge, SNS, alarm action, manual command) to one [`intake::Event`].
+//! - [`ledger`]: the incident ledger (one DynamoDB table, conditional writes): the [`ledger::Ledger`] port, its
+//!   DynamoDB adapter, and [`ledger::Session::attempt`], the one attempt loop with one wait budget.
+//! - [`fault`]: [`fault::Fault`], why work stopped short and whether Lambda should retry it.
+//! - [`pause`]: the pause switch's commands and refusal, on the ledger.
 //! - [`outcome`]: the one outcome vocabulary (`succeeded`, `refused`, `failed`, `dry-run`, `info`, `skipped`)
 //!   and the severities.
 //! - [`report`]: [`report::Report`], built by every action, and the [`report::Notifier`] port that publishes it.
-//! - [`invoke`]: [`invoke::finish`], the one way an invocation ends (log, publish, return an error only when a
-//!   retry can help), and the error type handed to the Lambda runtime, with stable error types.
-//! - [`aws`]: [`aws::AwsError`] (operation, resource, code, transient) and the `.aws(op, resource)?` context
-//!   helper the adapters use.
+//! - [`invoke`]: how an invocation ends ([`invoke::finish`]; [`invoke::finish_owing`] with an [`invoke::Owed`]:
+//!   publish, then mark notified) and the error handed to the Lambda runtime, with stable error types.
+//! - [`aws`]: [`aws::AwsError`] (operation, resource, code, transient) and the `.aws(op, resource)?` helper.
 //! - [`tags`]: tags as configuration, and the one opt-in predicate (exactly `true`).
-//! - [`config`]: the settings both functions read, the parsers for their own, and [`config::Setting`], the one
-//!   declaration of each setting's name, default and meaning.
-//! - [`notify`]: the SNS adapter of the [`report::Notifier`] port, and the JSON and Chatbot message formats.
-//! - [`response`]: what an invocation returns.
-//! - [`ledger`]: the incident ledger (one DynamoDB table, conditional writes): the [`ledger::Ledger`] port and its
-//!   DynamoDB adapter. [`pause`]: the pause switch's commands and refusal, on the ledger.
-//! - [`time`]: epoch seconds and RFC 3339.
+//! - [`config`]: the settings both functions read, the parsers for their own, and [`config::Setting`].
+//! - [`notify`]: the SNS adapter of [`report::Notifier`], and the JSON and Chatbot message formats.
+//! - [`readiness`]: a readiness gap and the readiness report both functions publish.
+//! - [`response`]: what an invocation returns. [`time`]: epoch seconds and RFC 3339.
 //! - [`telemetry`]: JSON logs. [`metrics`]: CloudWatch Embedded Metric Format lines (`Failover` namespace).
+//!
+//! # Invariants
+//! - A change begins only on the ledger as read, and a wait for a held resource never outlasts the
+//!   invocation's one budget ([`ledger::wait_budget`]); then the answer is [`fault::Fault::Busy`].
+//! - An invocation returns `Err` only for a fault a retry can fix, after publishing its notification.
 
 pub mod aws;
 pub mod config;

@@ -1,8 +1,11 @@
-//! The invocation: intake ([`failover_core::intake`]), route ([`crate::route`]), dispatch to the action
-//! ([`crate::actions::dispatch`], with this invocation's ledger name and lease), finish ([`crate::actions::owed::finish`]: log, publish, answer, mark a promotion notified).
+//! The invocation ([`App`] as a [`failover_core::shell::Handler`]): intake ([`failover_core::intake`]),
+//! [`crate::route::invocation`], [`crate::actions::dispatch`] (with this invocation's ledger session), then
+//! [`failover_core::invoke::finish_owing`]: log, publish, answer, and mark a promotion notified once its
+//! notification is out ([`crate::actions::owed::MarkNotified`]).
 //!
-//! Errors: `Err` only when a retry could help (a transient AWS error, published first) and for invalid events
-//! and commands; everything else (not ours, refusals, permanent AWS errors) is `Ok` with a status.
+//! Errors: `Err` only when a retry could help (a [`failover_core::fault::Fault`] that retries, published first)
+//! and for invalid events and commands; everything else (not ours, refusals, permanent AWS errors) is `Ok`
+//! with a status.
 
 use failover_core::intake;
 use failover_core::invoke::{finish_owing, InvokeError};

@@ -1,5 +1,5 @@
 //! The notification texts: what people are told about each plan and its outcome, with next steps ([`Report`]s).
-//! A failed AWS call's report carries its [`AwsError`]: [`failover_core::invoke::finish`] errs when a retry helps.
+//! A report that stopped short carries its [`Fault`]: [`failover_core::invoke::finish_owing`] errs when it retries.
 
 use failover_core::fault::Fault;
 use failover_core::notify::Severity;

@@ -1,4 +1,4 @@
-//! Where an event goes: a pure mapping from an intake [`Event`] (or a parsed manual [`Command`]) to the work
+//! A pure mapping from an intake [`Event`] (or a manual [`Command`], parsed here: [`invocation`]) to the work
 //! it asks for, or a skip with its reason; and, once the instance an event names is described, what it turned
 //! out to be ([`described`]). No I/O here.
 
@@ -104,7 +104,7 @@ pub fn account_of(function_arn: &str) -> Option<&str> {
 }
 
 /// Which work an alarm or RDS event asks for. Manual commands are parsed by [`crate::command`], then mapped
-/// by [`command`]. An event about a resource in another region than the function's (`home_region`) is a logged
+/// by [`command()`]. An event about a resource in another region than the function's (`home_region`) is a logged
 /// skip: the deployment in that region owns it (a cross-region replica is reached from its own region's events).
 pub fn route(event: &Event, failure_event_ids: &[String], home_region: &str) -> Route {
     let region = match event {

@@ -1,10 +1,13 @@
-//! The invocation: intake ([`failover_core::intake`]) → [`route::route`] → the action module
-//! ([`crate::actions`]) → [`failover_core::invoke::finish`].
+//! The invocation ([`App`] as a [`failover_core::shell::Handler`]): intake ([`failover_core::intake`]) →
+//! [`route::route`] → [`crate::actions::on_alarm`] or [`crate::actions::on_command`] → one notification
+//! ([`crate::digest`]) → [`failover_core::invoke::finish_owing`], which records the alarm's transition once the
+//! notification is out ([`crate::actions::transitions::Transition`]).
 //!
 //! One invocation concerns one or more target groups; each is decided and acted on independently and
 //! produces one or two reports (a change and a refusal can go together). Every report but a skip is
-//! published; the invocation returns an error if, and only if, some AWS call failed in a way a retry could
-//! fix, or the manual command is invalid.
+//! published; the invocation returns an error if, and only if, some fault a retry can fix stopped it
+//! ([`failover_core::fault::Fault`]: a transient AWS error, a busy resource, a lost lease, an unpublished
+//! notification), or the manual command is invalid.
 
 use failover_core::intake;
 use failover_core::invoke::{finish_owing, InvokeError};

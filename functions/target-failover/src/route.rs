@@ -1,6 +1,6 @@
-//! Where an event goes, as a pure mapping: an alarm to the groups and instances it concerns (or a skip with
+//! A pure mapping: an alarm to the groups and instances it concerns (or a load balancer's zone, or a skip with
 //! its reason), a manual command to its action on its group. No I/O: the groups an `InstanceId` alarm
-//! concerns are listed later, by the action that fans out over them.
+//! concerns are listed later, by the action that fans out over them ([`crate::actions::alarm`]).
 
 use failover_core::intake::InvalidCommand;
 use failover_core::intake::{split_arn, AlarmChange, AlarmState, Event, ManualCommand};

@@ -2,6 +2,9 @@
 //! the replica lags, stopped replicating, was replaced or left) or that is older than `DECISION_TTL_MINUTES`.
 //! Its ledger record moves from pending to abandoned (which frees the primary for a later decision: each
 //! decision has its own key), and a warning says why. Nothing is promoted.
+//!
+//! AWS calls: `begin` and `end` on the resource's ledger (two `TransactWriteItems`), inside the attempt loop that
+//! read it; no RDS write. A dry run writes nothing.
 
 use failover_core::ledger::{Again, Settle, Snapshot, Start, State, Step};
 use failover_core::notify::Severity;

@@ -1,5 +1,8 @@
 //! `pause` and `resume`: the switch both functions of a stack share (`failover_core::pause`), answered with
 //! their report, or a failure report when the ledger could not be written.
+//!
+//! AWS calls: `pause` is one ledger `PutItem`; `resume` one `GetItem` (who paused, for the report) and one
+//! `DeleteItem`. Nothing else.
 
 use failover_core::ledger::Ledger;
 use failover_core::pause;

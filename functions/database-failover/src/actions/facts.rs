@@ -20,7 +20,7 @@ use crate::ports::{Databases, LagMetric, Ports, ReplicaLag};
 
 impl<P: Ports> Context<'_, P> {
     /// Describes a primary seen from one of its replicas. In another region, a connection failure or a timeout
-    /// that outlasted the SDK's retries ([`unreachable`]) means the region may be down: the primary is
+    /// that outlasted the SDK's retries ([`unreachable()`]) means the region may be down: the primary is
     /// unreachable, which `decide` treats as "cannot be confirmed available". Any other error (throttling,
     /// access denied, a server error with a code) is an error: the region answered.
     pub async fn primary_state(&self, source: &DbRef, replica: &DbRef) -> Result<PrimaryState, AwsError> {
@@ -111,7 +111,7 @@ impl<P: Ports> Context<'_, P> {
     }
 
     /// Errors in the function's own region stop the work; in another region (which may be the one that is
-    /// down) a connection failure or timeout ([`unreachable`]) is logged and that region's data is left out;
+    /// down) a connection failure or timeout ([`unreachable()`]) is logged and that region's data is left out;
     /// any other error stops the work too.
     pub async fn tolerant<T>(
         &self,

@@ -1,10 +1,18 @@
-//! Fail an Aurora cluster over to its best reader: [`run`] reads the cluster's ledger, then the cluster, its
-//! instances and its readers' lag, calls [`decide::decide_cluster`] once, and acts. [`execute`] writes a
-//! pending `failover#<time>` record on the cluster's ledger resource with the lease (the record that keeps
-//! duplicate alarms from bouncing the writer once done), calls `FailoverDBCluster`, and settles the record done
-//! (the cooldown runs from then); a transient failure leaves it pending, so that Lambda's retry completes that
-//! same failover (or abandons it when its reader can no longer take over), and a permanent one abandons it
-//! with the error.
+//! Fail an Aurora cluster over to its best reader: [`run`] describes the cluster, reads its ledger, then its
+//! instances and its readers' lag, calls [`decide::decide_cluster`] once, and acts. `execute` writes a
+//! pending `failover#<time>` record on the cluster's ledger resource (`db-cluster:<region>/<id>`) with the lease
+//! (the record that keeps duplicate alarms from bouncing the writer once done), calls `FailoverDBCluster`, and
+//! settles the record done (the cooldown, [`decide::CLUSTER_COOLDOWN_SECS`], runs from then: an automatic
+//! trigger does not fail the cluster over again within it); a transient failure leaves it pending, so that
+//! Lambda's retry completes that same failover with the same reader (or abandons it when its reader can no
+//! longer take over; a retry that cannot act on it publishes why), and a permanent one abandons it with the
+//! error.
+//!
+//! AWS calls: one `DescribeDBClusters` (a cluster missing or not opted in stops there, with no ledger call);
+//! inside the attempt loop one ledger `Query` (again after each wait or start-over; the cluster is described
+//! again only when the ledger shows an earlier change, or on a start-over), one `DescribeDBInstances`
+//! (`db-cluster-id` filter), one `GetMetricData`; to act, `begin` (one `TransactWriteItems`),
+//! `FailoverDBCluster`, `end` (one more). A dry run makes no write.
 
 use failover_core::fault::Fault;
 use failover_core::ledger::{self, Again, Settle, Snapshot, Start, State, Step, Stop};

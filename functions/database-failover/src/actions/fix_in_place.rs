@@ -3,6 +3,9 @@
 //! primary. The notification gives the `aws rds modify-db-instance` command that fixes it. `FAILURE_EVENT_IDS`
 //! can make either event a failure again (then [`crate::route`] sends it to [`super::promote`] instead). A primary
 //! that already failed over (a `promotion` record in its ledger) is not to be fixed: the event is a logged skip.
+//!
+//! AWS calls: one `DescribeDBInstances`, then (opted in) one ledger `Query` of the primary's resource, read as
+//! it is; no write but the notification.
 
 use failover_core::aws::AwsError;
 use failover_core::report::Report;

@@ -1,5 +1,7 @@
-//! One file per action. Each gathers its facts through the ports ([`facts`]), decides once through
-//! [`crate::decide`], acts, and builds its report ([`crate::report`]); the handler publishes it.
+//! One file per action, behind [`dispatch`]. Each changing action runs inside the one ledger attempt loop
+//! ([`failover_core::ledger::Session::attempt`]): it reads the resource's ledger, gathers its facts through the
+//! ports ([`facts`]), decides once through [`crate::decide`], acts, and builds its report ([`crate::report`]);
+//! the handler publishes it. The AWS and ledger calls each action makes are listed in its own file.
 //!
 //! - [`promote`]: a possibly failed RDS primary (from an event, an alarm, a replica that lost its source, or the
 //!   `promote` command): record the decision, promote the replica, repoint DNS ([`repoint`]: the record the

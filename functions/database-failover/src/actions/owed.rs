@@ -7,6 +7,10 @@
 //! publishes the notification it owes, rebuilt from the record ([`notification`]), instead of deciding again
 //! (which would find the replica promoted and stay silent); then marks it. (A run that dies after publishing
 //! and before the mark publishes twice: the window is one ledger write.)
+//!
+//! AWS calls: rebuilding the notification reads nothing more (the record holds what the DNS step did);
+//! [`MarkNotified`], after the publish, is one ledger `Query` of the resource and `begin`/`end` (two
+//! `TransactWriteItems`), the waits for a held resource included in the invocation's one wait budget.
 
 use failover_core::fault::Fault;
 use failover_core::invoke::Owed;

@@ -1,15 +1,42 @@
 //! Promote: the safest read replica of a failed RDS primary, never twice.
 //!
 //! Entry points: [`instance`] (an event or alarm on an instance, settled once it is described by
-//! [`route::described`]: a primary, a replica, or an Aurora member), [`replica`] (a replica whose replication stopped) and [`manual`] (the
-//! `promote` command). Each gathers [`PromotionFacts`], calls [`decide::decide_promotion`] once, and acts.
+//! [`route::described`]: a primary, a replica, or an Aurora member), [`replica`] (a replica whose replication
+//! stopped) and [`manual`] (the `promote` command). Each gathers [`PromotionFacts`], calls
+//! [`decide::decide_promotion`] once, and acts.
 //!
-//! The ledger resource is the primary's ([`promotion_resource`]); its `promotion#<time>` record is the decision
-//! (a pending one whose guards no longer hold, or that expired, is abandoned instead: [`super::abandon`]). Order
-//! ([`execute`]): `begin` writes the record pending (with the lease and the DNS step), then `PromoteReadReplica`,
-//! then the DNS step ([`repoint`]), then `end` settles it done (not yet notified: [`owed`]) — or, when a step failed, leaves it pending and releases the lease, so
-//! that a retry completes that same decision. A later event finds the record and completes or reports that
-//! same promotion; within the repoint window a done one re-applies the DNS step (a no-op once repointed).
+//! The ledger resource is the primary's ([`promotion_resource`], `db-instance:<region>/<id>`, so that it is found
+//! even when the primary is gone); its `promotion#<time>` record is the decision. Order (`execute`): `begin`
+//! writes the record pending (with the lease and the DNS step), then `PromoteReadReplica`, then the DNS step
+//! ([`repoint`]), then `end` settles it done (not yet notified: [`owed`]) — or, when a step failed, leaves it
+//! pending and releases the lease, so that a retry completes that same decision.
+//!
+//! # Never twice
+//! `begin` succeeds only if the ledger is as read, so two invocations at once never both act: the second reads
+//! again, facts included, and finds the first one's record (or, its wait budget spent, stops with a retryable
+//! [`Fault::Busy`]). A later or concurrent event finds the record and never promotes another replica: a pending
+//! one (a promotion that failed or was cut short) is completed with the same replica, by the next invocation in
+//! its own name, only while its guards still hold (the primary down, the replica still its opted-in replica,
+//! replicating and within the lag limit, the same instance by `DbiResourceId`) and within
+//! `DECISION_TTL_MINUTES`; otherwise it is abandoned ([`super::abandon`]) with a warning saying why, and an
+//! abandoned record blocks nothing. A done one re-applies the DNS step (nothing changes once the record points
+//! at the replica) within [`decide::REPOINT_WINDOW_SECS`], later nothing. A done one not yet notified is
+//! published from the record ([`owed`]), or, while its own run may still publish it, answered with a retryable
+//! [`Fault::InProgress`].
+//!
+//! # AWS calls
+//! A primary's failure: one `DescribeDBInstances` for the primary, then inside the attempt loop one ledger
+//! `Query` (the primary's resource), ONE `DescribeDBInstances` for all its replicas per region holding replicas
+//! (a `db-instance-id` filter, up to [`crate::adapters::INSTANCE_IDS_PER_CALL`] identifiers a call), one
+//! `GetMetricData` per such region ([`super::facts`]); to act, one `TransactWriteItems` (`begin`),
+//! `PromoteReadReplica`, when the primary names a record [`repoint`]'s Route 53 calls, one `TransactWriteItems`
+//! (`end`); after the publish, one more `Query` and `begin`/`end` mark it notified ([`owed::MarkNotified`]). A
+//! replica-side trigger or `promote` first describes the replica and its primary (a primary that no longer
+//! exists costs no listing: its candidate is the replica the trigger names, described again after the
+//! `Query`). A recorded replica that is not among those described costs one more `DescribeDBInstances`. A
+//! wait or a lost `begin` repeats the `Query` and the reads. An event on an Aurora member costs one
+//! `DescribeDBClusters` and goes to [`failover_cluster`] when it is the writer. A primary that is not opted in
+//! is skipped before the ledger is read (no ledger call); a plan that changes nothing costs the `Query` only.
 
 use failover_core::aws::AwsError;
 use failover_core::fault::Fault;

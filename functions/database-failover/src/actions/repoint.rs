@@ -2,7 +2,12 @@
 //! [`decide::repoint_step`] says what to do with it, and the change is ONE Route 53 batch (DELETE the record as
 //! it is, pointing at the failed primary; CREATE it pointing at the promoted replica). A record that points
 //! elsewhere, or that changed between the read and the batch (Route 53 rejects the batch), is left as it is and
-//! the result says where it points.
+//! the result says where it points. The tag is `failover:dns-record=<hosted-zone-id>/<record-name>`
+//! ([`crate::model::EndpointRecord::parse`]).
+//!
+//! AWS calls: one `ListResourceRecordSets`, then, when the record points at the primary, one
+//! `ChangeResourceRecordSets` (and a second `ListResourceRecordSets`, to say where it points, when Route 53
+//! rejects the batch). No ledger call: the promotion's `begin`/`end` frame it.
 
 use failover_core::aws::AwsError;
 

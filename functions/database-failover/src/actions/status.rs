@@ -1,6 +1,10 @@
 //! `status`: reads what a failure of the primary (or cluster) would read, decides as a failure would
 //! ([`Trigger::Status`]), and reports the facts and the plan, with the resource's open ledger records (pending
 //! or done) and the pause. It writes nothing but its notification.
+//!
+//! AWS calls: the reads of a failure ([`super::promote`], [`super::failover_cluster`]: `DescribeDBInstances`,
+//! `DescribeDBClusters`, `GetMetricData`), the ledger read as it is (one `Query`, held or not, no wait) and the
+//! pause (one `GetItem`). No ledger write.
 
 use failover_core::aws::AwsError;
 use failover_core::ledger::{Ledger, Pause, Snapshot, State};

@@ -1,8 +1,21 @@
 //! An alarm: a stale event is skipped ([`super::transitions`]); a per-zone alarm goes to [`super::zonal`];
 //! otherwise each opted-in group it concerns is decided and acted on independently, inside the ledger attempt
-//! loop of its group. AWS calls: `DescribeTargetGroups` (an instance alarm: every group, paginated), one
-//! `DescribeTags` per 20 groups, then per opted-in group `DescribeTargetHealth` and what its plan's action
-//! calls ([`super::plan`]).
+//! loop of its group ([`super::Context::on_group`]), [`MAX_CONCURRENT_GROUPS`] at a time. However many groups
+//! an event touches, it publishes one notification ([`crate::digest`]).
+//!
+//! AWS calls, in order:
+//! - the alarm's ledger (`alarm:<ARN>`, one `Query`) when the event has a state timestamp; a stale event stops
+//!   there ([`super::transitions`]); otherwise the alarm's lease is taken (one `TransactWriteItems`) and held
+//!   until the notification is out, then the transition is recorded and the lease released (one more);
+//! - an instance alarm (`InstanceId` only): `DescribeTargetGroups` (every group, paginated);
+//! - one `DescribeTags` per 20 groups (a group not opted in costs nothing more);
+//! - per opted-in group: one ledger `Query` (again after each wait or start-over: [`super::ledger`]), then
+//!   `DescribeTargetHealth`, except for an OK on a group with no open shift record and no open removal by this
+//!   alarm, which stops after the `Query`; then what its plan's action calls ([`super::plan`]): a removal
+//!   ([`super::deregister`], first [`super::zonal::zone_watch`]), a shift ([`super::shift`]), a failback
+//!   ([`super::failback`]), or on the OK the targets this alarm removed registered again ([`super::reinstate`]);
+//! - with `REPLACE_INSTANCES=true`, while a removal whose instances were all handed to Auto Scaling is open, one
+//!   `DescribeAutoScalingInstances` first, and its record closed once they are gone ([`super::replace`]).
 
 use failover_core::ledger::{Snapshot, Step};
 use failover_core::{outcome::Outcome, report::Report};

@@ -5,6 +5,13 @@
 //! ([`decide::capacity`]), the earlier one's after), pending at
 //! `begin` and done at `end`; a record an interrupted removal left pending is done once its targets are gone,
 //! and abandoned when they are all still registered (the call was never made).
+//!
+//! AWS calls: a planned removal first reads the group's `target_group_health` thresholds (one
+//! `DescribeTargetGroupAttributes`, only then: they may raise the floor, [`removal_plan`]); an alarm's removal
+//! then looks at its zones ([`super::zonal::zone_watch`]). The change itself: `begin` (one ledger
+//! `TransactWriteItems`), one `DeregisterTargets`, with `REPLACE_INSTANCES=true` the hand-over of its instances
+//! to Auto Scaling ([`super::replace`]), then `end` (one more `TransactWriteItems`). A dry run makes none of
+//! the writes.
 
 use failover_core::ledger::{Settle, Snapshot, State, Step};
 use failover_core::notify::Severity;

@@ -3,7 +3,15 @@
 //! group's lease) each restored action is re-weighted and only *after* that does `end` close its record, so an
 //! interrupted failback completes on the next event. Records of actions gone or already serving the group are
 //! closed; those left to a person (not opted in, changed since the shift) stay open. With `FAILBACK=manual`
-//! an alarm's OK only announces that the group is ready.
+//! an alarm's OK only announces that the group is ready. A network load balancer's listener that a shift
+//! pointed at the backup is found among the backup's actions and pointed back.
+//!
+//! AWS calls: the listener actions forwarding to the group, as a shift reads them
+//! ([`super::Context::forwarding`]: `DescribeTargetGroups`, `DescribeListeners` per load balancer,
+//! `DescribeRules` per listener, `DescribeTags` per 20 listeners and rules), and the same reads again for the
+//! backup group when a saved action forwarded to the group alone (a network load balancer's); then `begin`
+//! (one ledger `TransactWriteItems`), one `ModifyListener` or `ModifyRule` per action restored, and `end` (one
+//! more). Records that only need closing take `begin` and `end` with no ELB write.
 
 use failover_core::ledger::{Snapshot, State, Step};
 use failover_core::notify::Severity;

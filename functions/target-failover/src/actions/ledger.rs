@@ -1,6 +1,36 @@
 //! The group's side of the one ledger protocol ([`failover_core::ledger::Session::attempt`]): the keys and data
 //! of its records (removals, shifts), what they say (the incident's baseline, the saved weights), and how an
 //! action begins, settles and ends a change. No AWS call here but the ledger's.
+//!
+//! # Records
+//! Each target group is a ledger resource, `target-group:<ARN>` ([`resource`]), with records
+//! `shift#<listener-id>[/<rule-id>]` (an action's weights before and after a shift, and the backup) and
+//! `removal#<invocation>` (the targets one removal took out: id, port, zone; what was handed to Auto Scaling,
+//! `replacement`: handed, left, owed; the trigger, the group's registered count before, and the incident's
+//! capacity `baseline`: the registered count, `initial` targets included, when the first of the open removals
+//! began; while any is open the floor of a removal comes from it). A change's records carry the alarm event's
+//! state timestamp (`event_at`), so that a retry can publish what an interrupted run owed ([`super::owed`]).
+//!
+//! # Ledger calls, and when
+//! - [`Context::on_group`] (and [`Context::attempt`] for `load-balancer:<ARN>`): one `Query` of the resource,
+//!   again after each wait while another invocation holds it (one wait budget per invocation,
+//!   [`failover_core::ledger::wait_budget`]: 5 s or a quarter of the time left, waits of 50 ms doubling to
+//!   500 ms; then a retryable [`failover_core::fault::Fault::Busy`]) and after each start-over.
+//! - [`Context::begin`]: one `TransactWriteItems`: not paused, the group's lease, and the change's pending
+//!   records, each written only if its key is free. The ledger changed since the read: the step starts over on
+//!   fresh facts. Paused: refused and notified, nothing changed (a manual command's `"force": true` acts).
+//! - [`Context::end`]: one `TransactWriteItems`: settles the records (done; abandoned for the part not made),
+//!   closes those the change undid (a failback its shift records; a restore, or the OK of the alarm that made
+//!   them, the targets' removal records) and releases the lease. A lease no longer ours is
+//!   [`failover_core::fault::Fault::LeaseLost`].
+//! - [`Context::settle_only`]: `begin` and `end` with no change between, for what an interrupted run left.
+//!
+//! So two invocations never act on one group at once, and the same event again changes nothing more:
+//! deregistered targets are no longer there to remove, an action at weight 0 with a live shift record is already
+//! shifted (its weights before are never overwritten by shifted ones), a failback finds no open shift record.
+//! An interrupted run (a timeout, an `end` that failed) leaves pending records; the retry finds the change made
+//! in the AWS facts and settles them, once. A failed `begin` changes nothing; a failed `end` after a change errs
+//! after the notification. A dry run reads the ledger and writes nothing.
 
 use failover_core::fault::Fault;
 use failover_core::ledger::{Again, Record, Settle, Snapshot, Start, State, Step, Stop};

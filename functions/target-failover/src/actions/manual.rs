@@ -1,6 +1,13 @@
 //! A manual command: `pause`/`resume`, `readiness`, the zonal commands, or a group's command (`status`,
-//! `deregister`, `restore`, `shift`, `failback`): the group's tags (one `DescribeTags`), then, inside the ledger
-//! attempt loop (`status` reads the ledger as it is), its health (`DescribeTargetHealth`) and its action.
+//! `deregister`, `restore`, `shift`, `failback`).
+//!
+//! AWS calls: `pause` is one ledger `PutItem`, `resume` one `GetItem` and one `DeleteItem`
+//! ([`failover_core::pause`]); `readiness` is [`super::readiness`]'s, `evacuate-zone` and `return-zone`
+//! [`super::zonal`]'s. A group's command reads the group's tags (one `DescribeTags`), then, inside the ledger
+//! attempt loop ([`super::Context::on_group`]: one `Query`, again after each wait or start-over), its health
+//! (`DescribeTargetHealth`) and makes its action's calls: [`super::deregister`] (after the group's
+//! `DescribeTargetGroupAttributes`), [`super::restore`], [`super::shift`], [`super::failback`]. `status` reads
+//! the ledger as it is (one `Query`, held or not) and makes [`super::status`]'s calls.
 
 use failover_core::intake::InvalidCommand;
 use failover_core::ledger::{Ledger, Snapshot, Step};

@@ -10,6 +10,9 @@
 //! ([`super::Context::closing`]), and its retry, once nothing is left open for the alarm to undo, publishes from
 //! them which targets came back and which actions were failed back. (With work still open, the retry acts
 //! on it instead.)
+//!
+//! No AWS call of its own: the notification is rebuilt from the group's ledger as [`super::alarm`] read it
+//! (its one `Query`), and the transition is recorded afterwards by [`super::transitions`].
 
 use failover_core::ledger::{Record, Snapshot, State};
 use failover_core::notify::Severity;

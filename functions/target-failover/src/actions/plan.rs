@@ -1,5 +1,9 @@
 //! A group's [`Plan`] handed to its action ([`super::deregister`], [`super::shift`], [`super::failback`]); a
 //! skip (settling what an interrupted removal left) or a refusal is reported here.
+//!
+//! AWS calls here: none for a refusal; a skip that settles a removal an interrupted run left pending makes one
+//! ledger `begin` and `end` (two `TransactWriteItems`, [`super::Context::settle_only`]). The actions' calls are
+//! in their own files.
 
 use failover_core::ledger::{Snapshot, Step};
 use failover_core::{notify::Severity, report::Report};

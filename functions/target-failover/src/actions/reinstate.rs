@@ -6,6 +6,10 @@
 //! a terminated instance) is a logged skip listed in the notification, found by registering the targets one
 //! by one after the batch was refused; its removal is closed all the same. A target registered again
 //! already (by a person) is not registered twice.
+//!
+//! AWS calls (`RESTORE=auto`, not a dry run): `begin` (one ledger `TransactWriteItems`), one `RegisterTargets`
+//! (then one per target when AWS refuses the batch), `end` (one more). A failback of the same OK follows in a
+//! new attempt on the ledger as this left it ([`super::alarm`]).
 
 use failover_core::ledger::{Record, Snapshot, Step};
 use failover_core::notify::Severity;

@@ -13,12 +13,21 @@
 //! the removal record's data (`replacement`: `handed`, `left`, and `owed`, the instances a failed call left
 //! unmarked), so `status` shows it. A failed call is a `failed` entry with the command that does it by hand;
 //! the removal stays done. When the failure is transient, Lambda's retry of the same event (same trigger and
-//! state timestamp) finds the owed instances in the record and marks them ([`owed`]), never one twice.
+//! state timestamp) finds the owed instances in the record and marks them (`owed` below), never one twice.
 //!
 //! The removal record closes when its instances are gone: at the next event on the group once Auto Scaling has
 //! taken every one of them out of its group ([`close_replaced`]), or, as before, on the OK of the alarm that made
 //! it (a replaced instance is terminated, so registering it again is refused, `InvalidTarget`, and it is listed
 //! as missing).
+//!
+//! AWS calls (`REPLACE_INSTANCES=true`, instance targets, not a dry run), inside the removal's `begin`/`end`:
+//! one `DescribeAutoScalingInstances` per 50 instances, one Auto Scaling `DescribeTags` per 50 groups found
+//! (none when no instance is in a group), and, only when some instance is then to be marked, one
+//! `DescribeTargetGroups` (paginated: every instance-type group) and one `DescribeTargetHealth` per other such
+//! group; then one `SetInstanceHealth` per instance to mark. The retry that marks what a failed call owed makes
+//! those calls for the owed instances, in one more `begin`/`end` (two ledger `TransactWriteItems`). While a
+//! removal whose instances were all handed over is open, each event on its group first makes one
+//! `DescribeAutoScalingInstances`, and closes the record (`begin`/`end`) once they are gone.
 
 use failover_core::aws::AwsError;
 use failover_core::ledger::{Record, Snapshot, State, Step};
@@ -67,7 +76,7 @@ pub fn wanted<P: Ports>(ctx: &Context<'_, P>, ids: &[String]) -> bool {
 
 /// Finds the instances' groups and marks those of opted-in groups unhealthy, one at a time, stopping at the
 /// first failed call (the rest is owed). `handed`: instances an earlier run of the event handed over. Before
-/// marking, the other instance-type target groups are read ([`elsewhere`]): an instance still in service in one
+/// marking, the other instance-type target groups are read (`elsewhere`): an instance still in service in one
 /// of them is left ([`still_serving`]). A transient failure of those reads owes every instance, as a failed
 /// Auto Scaling read does; another failure leaves the instances to mark, saying why.
 pub async fn hand_over<P: Ports>(ctx: &Context<'_, P>, arn: &str, ids: &[String], handed: &[String]) -> Replaced {
@@ -222,7 +231,7 @@ struct HandedIn {
 
 /// What every alarm event on a group does first with `REPLACE_INSTANCES=true` (not in a dry run): close the
 /// removals Auto Scaling has finished replacing ([`close_replaced`]), then, for the retry of an ALARM event
-/// whose replacement failed, mark what it owes ([`owed`]). `Ok(Some(reports))` ends the event's work on the
+/// whose replacement failed, mark what it owes (`owed`). `Ok(Some(reports))` ends the event's work on the
 /// group with them; `Ok(None)` lets it go on.
 pub async fn follow_up<P: Ports>(
     ctx: &Context<'_, P>,

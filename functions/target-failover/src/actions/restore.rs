@@ -1,5 +1,8 @@
 //! Restore (manual command): register the named targets in the group again (one `RegisterTargets`), under the
 //! group's lease; `end` closes the open `removal#` records whose targets are all registered again by it.
+//!
+//! AWS calls: `begin` (one ledger `TransactWriteItems`), one `RegisterTargets`, `end` (one more); a dry run
+//! none of them.
 
 use failover_core::ledger::{Snapshot, State, Step};
 use failover_core::notify::Severity;

@@ -4,7 +4,14 @@
 //! ledger (`shift#<action>` records on the failing group, pending, written by `begin`) *before* any listener
 //! or rule is changed, and settled done by `end` after, so an interrupted shift completes on the next event
 //! (the actions at weight 0 with a live record are already shifted) and the weights before are never
-//! overwritten by shifted ones.
+//! overwritten by shifted ones. A network load balancer's listener forwards to one target group: a shift
+//! points it at the backup (no weights).
+//!
+//! AWS calls: `DescribeTargetHealth` of the backup group; then ([`super::Context::forwarding`])
+//! `DescribeTargetGroups` (the group's load balancers), `DescribeListeners` per load balancer, `DescribeRules`
+//! per listener, and one `DescribeTags` per 20 listeners and rules forwarding to the group (none when nothing
+//! forwards to it); a refused shift stops there. Then `begin` (one ledger `TransactWriteItems`), one
+//! `ModifyListener` or `ModifyRule` per opted-in action that changes, and `end` (one more).
 
 use failover_core::ledger::{Snapshot, State, Step};
 use failover_core::notify::Severity;

@@ -3,6 +3,11 @@
 //! would do now ([`decide::alarm_now_would`]). With a usable backup or open shift records it also reads the
 //! listener actions forwarding to the group and their opt-in, as a shift or failback would; and the zonal
 //! state of its load balancers ([`super::zonal::status`]). Changes nothing.
+//!
+//! AWS calls (after [`super::manual`]'s `DescribeTags`, ledger `Query` and `DescribeTargetHealth`): the pause
+//! (one ledger `GetItem`); with a usable backup or open shift records, `DescribeTargetGroups`,
+//! `DescribeListeners` per load balancer, `DescribeRules` per listener and `DescribeTags` per 20 listeners and
+//! rules ([`super::Context::forwarding`]); then [`super::zonal::status`]'s. No write.
 
 use failover_core::ledger::{Ledger, Snapshot};
 use failover_core::notify::Severity;

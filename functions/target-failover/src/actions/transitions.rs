@@ -4,8 +4,15 @@
 //! `transition`: `changed_at` in milliseconds, and the state). An event whose state change is older than that,
 //! or equal to it, is a logged skip with no notification ([`check`]: one ledger `Query`); every event checked
 //! records its timestamp once its notification is published, one that only skipped and a paused run included
-//! ([`record`]: `begin` and `end`, two `TransactWriteItems`), incomplete when Lambda will retry it. An event
-//! without a readable timestamp is not checked.
+//! ([`record`]), incomplete when Lambda will retry it. An event without a readable timestamp is not checked.
+//! A notification that could not be published leaves the transition incomplete and the invocation fails
+//! ([`failover_core::fault::Fault::Unpublished`]): the retry publishes what it owes ([`super::owed`]). A refusal
+//! is notified again when its alarm changes state again (a later transition); the same event again is stale.
+//!
+//! Ledger calls: [`check`] is one `Query` of `alarm:<ARN>` (again after each wait while another invocation
+//! holds it) and, for a fresh event, `begin` (one `TransactWriteItems`), which holds the alarm's lease while
+//! the event is handled; [`record`], handed to [`failover_core::invoke::finish_owing`] as the
+//! [`Transition`] owed, is `end` (one more), after the publish. No other AWS call.
 
 use failover_core::fault::Fault;
 use failover_core::invoke::Owed;

@@ -4,9 +4,12 @@
 //!
 //! # Layout
 //! - this file: the target-group and listener calls of [`LoadBalancer`];
-//! - [`actions`]: reading and rewriting a forward action's weights;
-//! - [`zonal`]: [`crate::ports::Zonal`]: the load balancer's zones and groups (ELB), ARC zonal shift
-//!   (aws-sdk-arczonalshift), and the zone facts of EC2 through [`ec2`];
+//! - `listeners.rs`: reading and rewriting a forward action's weights;
+//! - `zonal.rs`: [`crate::ports::Zonal`]: the load balancer's zones and groups (`DescribeLoadBalancers`,
+//!   `DescribeTargetGroups`), ARC zonal shift (aws-sdk-arczonalshift: `GetManagedResource`, `StartZonalShift`,
+//!   `CancelZonalShift`), and the zone facts of EC2 through [`ec2`];
+//! - [`fleet`]: [`crate::ports::Fleet`]: Auto Scaling (`DescribeAutoScalingInstances`, `DescribeTags`,
+//!   `SetInstanceHealth`);
 //! - [`ec2`]: EC2's `DescribeAvailabilityZones` and `DescribeInstances` as signed query-protocol calls, without
 //!   aws-sdk-ec2 (its compile time).
 //!

@@ -1,4 +1,4 @@
-//! The target group's side of a zonal failure (issue 14, signal 2, and deferring to a shift in place), pure.
+//! The target group's side of a zonal failure (signal 2, and deferring to a shift in place), pure.
 //!
 //! - **Signal 2**: at least `ZONE_EVACUATION_MIN_TARGETS` targets of one zone removed (the group's removal
 //!   records of the last `ZONE_EVACUATION_WINDOW_MINUTES`, open or closed) or failing (accused by this alarm,

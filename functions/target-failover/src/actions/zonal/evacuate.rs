@@ -5,9 +5,18 @@
 //! it); the zone's AZ ID (EC2 `DescribeAvailabilityZones`); the active shifts (one away from the zone: defer,
 //! notified once per shift through a `deferred#` record; away from another zone: refused); then the capacity of
 //! the opted-in target groups by zone ([`crate::decide::zonal::capacity`]). Then, under the ledger protocol on
-//! `load-balancer:<ARN>`: a pending `zonal-shift#<invocation>` record, `StartZonalShift`, the record done with
+//! `load-balancer:<ARN>`: a pending `zonal-shift#<time>-<invocation>` record, `StartZonalShift`, the record done with
 //! the shift's id, zone, trigger and expiry. Records of shifts of ours that ended (expired, cancelled by
 //! someone) are closed on the way. A `ConflictException` (someone started a shift meanwhile) is a refusal.
+//!
+//! AWS calls, in order: one `DescribeTags` (the load balancer's opt-in), then inside the attempt loop on
+//! `load-balancer:<ARN>` ([`crate::actions::Context::attempt`]: one ledger `Query`, again after each wait or
+//! start-over) `GetManagedResource`, `DescribeAvailabilityZones` (once per sandbox: the adapter caches it),
+//! and, unless the active shifts already answer, the capacity by zone ([`super::facts`]:
+//! `DescribeLoadBalancers`, `DescribeTargetGroups`, `DescribeTags`, per opted-in group `DescribeTargetHealth`
+//! and `DescribeTargetGroupAttributes`, one `DescribeInstances`). A shift: `begin` (one `TransactWriteItems`),
+//! `StartZonalShift`, `end` (one more); a deferral is recorded with `begin` and `end` too. A dry run writes
+//! nothing.
 
 use failover_core::ledger::{Again, Record, Settle, Snapshot, Start, State, Step};
 use failover_core::notify::Severity;

@@ -1,5 +1,5 @@
 //! What the zonal actions ([`crate::actions::zonal::evacuate`], [`super::return_zone`], `status`) read: a load balancer's
-//! ledger (resource `load-balancer:<ARN>`, records `zonal-shift#<invocation>` of the shifts this function
+//! ledger (resource `load-balancer:<ARN>`, records `zonal-shift#<time>-<invocation>` of the shifts this function
 //! started, `deferred#<shift>` of the shifts it deferred to), and the capacity of its opted-in target groups
 //! by zone (`DescribeLoadBalancers`/`DescribeTargetGroups`, `DescribeTags`, `DescribeTargetHealth`,
 //! `DescribeTargetGroupAttributes`, and one `DescribeInstances` for the zones of instance targets: ELB gives

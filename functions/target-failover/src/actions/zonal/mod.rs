@@ -1,6 +1,19 @@
 //! The zonal actions of a load balancer: [`evacuate`] a failing zone with ARC zonal shift,
-//! [`return_zone`] it when it recovers; [`facts`] is what they read. This file dispatches a per-zone alarm and
-//! the `evacuate-zone` and `return-zone` commands to them.
+//! [`return_zone`] it when it recovers; [`facts`] is what they read. This file dispatches a per-zone alarm
+//! (`LoadBalancer` and `AvailabilityZone` dimensions, [`crate::route::ZonalAlarm`]) and the `evacuate-zone` and
+//! `return-zone` commands to them; the policy is [`crate::decide::zonal`]'s. A target group's alarm reaches
+//! [`evacuate`] through [`zone_watch`] (signal 2), and `status` and `readiness` add [`status`] and
+//! [`readiness`].
+//!
+//! The load balancer is a ledger resource, `load-balancer:<ARN>`, with records `zonal-shift#<time>-<invocation>`
+//! (a shift this function started) and `deferred#<shift>` (a shift someone else started, deferred to). At most
+//! one shift per load balancer, never away from the last healthy zone nor below a group's floor; a shift
+//! someone else started is deferred to and never cancelled; a group that loses no healthy target with the zone
+//! (empty, idle) does not block it. The OK cancels the shifts of that zone its own alarm started; `return-zone`
+//! all of this function's.
+//!
+//! AWS calls: ALARM and `evacuate-zone` make [`evacuate`]'s (at most one `StartZonalShift`, inside one
+//! `begin`/`end`); OK and `return-zone` make [`return_zone`]'s (one `CancelZonalShift` per shift of ours).
 
 use failover_core::report::Report;
 

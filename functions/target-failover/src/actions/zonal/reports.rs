@@ -1,6 +1,6 @@
 //! The zonal actions' notifications. The ones for a change are built from the change's ledger record, so that a
 //! retry of an event whose notification was not published (the invocation failed after the change) publishes the
-//! same one ([`evacuated`], [`returned`]).
+//! same one ([`evacuated`], [`returned`]). No AWS call here: texts only.
 
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;

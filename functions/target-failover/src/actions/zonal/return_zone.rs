@@ -4,6 +4,10 @@
 //! their records. A shift the ledger does not know (a person's, a practice run, AWS's autoshift) is never
 //! cancelled. `CancelZonalShift` answering that the shift is no longer active (it expired, or someone cancelled
 //! it) closes the record and says so. `FAILBACK=manual`: an alarm's OK notifies the `return-zone` command instead.
+//!
+//! AWS calls: inside the attempt loop on `load-balancer:<ARN>` (one ledger `Query`, again after each wait or
+//! start-over), `begin` (one `TransactWriteItems`), one `CancelZonalShift` per shift of ours to cancel, and
+//! `end` (one more); nothing but the `Query` when no shift of ours is open.
 
 use failover_core::ledger::{Settle, Snapshot, State, Step};
 use failover_core::notify::Severity;

@@ -2,6 +2,10 @@
 //! registered with ARC zonal shift, and its active shifts (kind, zone, expiry, and whose: this function's per
 //! its ledger, or someone else's). Read-only: the ledger is read as it is, held or not. A read that fails is
 //! said in the section instead of failing the whole status.
+//!
+//! AWS calls: one `DescribeTargetGroups`; when the group has load balancers, `DescribeAvailabilityZones` (once
+//! per sandbox), and per load balancer `GetManagedResource` and, when it is registered, one ledger `Query` of
+//! `load-balancer:<ARN>`.
 
 use std::collections::BTreeMap;
 

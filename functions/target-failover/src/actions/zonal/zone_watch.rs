@@ -1,4 +1,4 @@
-//! The zonal side of an alarm's removal (issue 14): before a planned removal is made, the group's load
+//! The zonal side of an alarm's removal: before a planned removal is made, the group's load
 //! balancers are looked at through ARC ([`crate::decide::zonal_signal`] decides).
 //!
 //! - **Defer**: a zone an applied shift (AWS's autoshift, a practice run, a person's or this function's zonal
@@ -15,7 +15,9 @@
 //! `GetManagedResource` per load balancer; then, only when a shift is applied, or the pre-check passes (enough
 //! targets failing or removed in all zones together) on a load balancer registered with ARC, one
 //! `DescribeInstances` (the zones of the group's instances and of those removed in the window), and one
-//! `DescribeAvailabilityZones` when a shift is applied (the AZ IDs' names). A group spared any target plans again (one more `DescribeTargetGroupAttributes`).
+//! `DescribeAvailabilityZones` when a shift is applied (the AZ IDs' names); a zonal failure then evacuates the
+//! zone per load balancer ([`super::evacuate`]'s calls). A group spared any target plans again (one more
+//! `DescribeTargetGroupAttributes`), then is removed as [`crate::actions::deregister`] says.
 //! A read that is denied or not available (the zonal IAM missing) leaves the removal as it was, noted in its
 //! report's details (`zonal_checks`); a transient one fails the group's entry (retried).
 
