@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::invoke::InvokeError;
-use crate::ledger::{self, Ledger, Session};
+use crate::ledger::{self, Ledger, Session, WaitBudget};
 use crate::response::Response;
 
 /// One invocation as Lambda describes it; every field is `None` in local runs and tests.
@@ -49,26 +49,23 @@ impl Invocation {
         }
     }
 
+    /// The time this invocation may spend waiting for held resources, in all ([`ledger::wait_budget`]).
+    pub fn wait_budget(&self) -> WaitBudget {
+        WaitBudget::new(ledger::wait_budget(self.remaining()))
+    }
+
     /// This invocation's side of the ledger: its lease lasts the time it has left plus a margin, and its waits
-    /// for held resources share one budget ([`ledger::wait_budget`]) from now.
+    /// for held resources share `budget` ([`Self::wait_budget`]).
     pub fn session<'a, L: Ledger>(
         &self,
         ledger: &'a L,
         owner: &'a str,
+        budget: &'a WaitBudget,
         retention_secs: i64,
         force: bool,
         clock: fn() -> i64,
     ) -> Session<'a, L> {
-        let remaining = self.remaining();
-        Session {
-            ledger,
-            owner,
-            hold_secs: ledger::lease_secs(remaining),
-            retention_secs,
-            force,
-            clock,
-            wait_until: tokio::time::Instant::now() + ledger::wait_budget(remaining),
-        }
+        Session { ledger, owner, hold_secs: ledger::lease_secs(self.remaining()), retention_secs, force, clock, budget }
     }
 }
 

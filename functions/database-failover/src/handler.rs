@@ -116,6 +116,7 @@ where
         let routed = route::invocation(&event, &home, &self.config)
             .inspect_err(|e| tracing::warn!(error = %e, "rejected command"))?;
         let owner = invocation.owner();
+        let budget = invocation.wait_budget();
         let ctx: Context<'_, With<D, L, R, G>> = Context {
             databases: &self.databases,
             lag: &self.lag,
@@ -123,6 +124,7 @@ where
             session: invocation.session(
                 &self.ledger,
                 &owner,
+                &budget,
                 self.config.common.retention_secs(),
                 routed.force,
                 self.clock,

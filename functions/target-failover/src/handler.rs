@@ -88,6 +88,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> Handler for App<L, N, G> {
         let route = route::route(&event, &invocation.home(&self.home), self.config.common.dry_run)
             .inspect_err(|e| tracing::warn!(error = %e, "rejected command"))?;
         let owner = invocation.owner();
+        let budget = invocation.wait_budget();
         let listeners = tokio::sync::Mutex::new(());
         let ctx = |trigger, force| -> Context<'_, With<L, G>> {
             Context {
@@ -96,6 +97,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> Handler for App<L, N, G> {
                 session: invocation.session(
                     &self.ledger,
                     &owner,
+                    &budget,
                     self.config.common.retention_secs(),
                     force,
                     self.clock,

@@ -75,10 +75,7 @@ pub fn command(name: &str, arn: &str) -> Value {
 pub fn failed(group: Option<&str>, action: &str, error: &AwsError, doing: &str) -> Report {
     let name = group.map_or(FUNCTION, group_name);
     let steps = if error.transient {
-        vec![
-            "Lambda retries the event (twice by default); repeats are harmless.".to_owned(),
-            "If the retries fail too, the event lands in the dead-letter queue: act by hand.".to_owned(),
-        ]
+        retried()
     } else {
         vec![format!(
             "Not retried: check the function's IAM permissions for {} and the resource, then act by hand.",
@@ -102,16 +99,27 @@ pub fn fault(group: Option<&str>, action: &str, fault: &Fault, doing: &str) -> R
         Fault::Busy { .. } => {
             failover_core::report::busy(FUNCTION, action, fault.clone()).resources(group.map(str::to_owned))
         }
+        // A lost lease (or any other ledger fault): the ledger write that found it, as an AWS failure reads.
         other => {
             let name = group.map_or(FUNCTION, group_name);
+            let (operation, resource) = ("TransactWriteItems", other.resource());
             Report::new(FUNCTION, action, Outcome::Failed, Severity::Critical, format!("{name}: {doing} failed"))
                 .resources(group.map(str::to_owned))
-                .summary(format!("{doing}: {other}"))
-                .details(json!({"code": other.code(), "error": other.to_string()}))
-                .steps(["Lambda retries the event; the retry finds the change made and records it.".to_owned()])
+                .summary(format!("{operation} on {resource} failed: {other}"))
+                .details(json!({"operation": operation, "resource": resource, "code": other.code(),
+                                "transient": other.retry()}))
+                .steps(retried())
                 .error(other.clone())
         }
     }
+}
+
+/// What happens after a failure that Lambda retries.
+fn retried() -> Vec<String> {
+    vec![
+        "Lambda retries the event (twice by default); repeats are harmless.".to_owned(),
+        "If the retries fail too, the event lands in the dead-letter queue: act by hand.".to_owned(),
+    ]
 }
 
 /// The guardrail forbade a change: what it kept, and how to get out of the situation.

@@ -896,6 +896,29 @@ fn a_group_held_by_another_invocation_is_waited_on_for_the_wait_budget_then_answ
     assert!(recorder.published().is_empty(), "a busy group is not notified");
 }
 
+#[test]
+fn a_stale_alarm_event_is_skipped_at_once_even_while_another_invocation_holds_its_alarm() {
+    let (world, recorder) = (World::new(BTreeSet::new()), Recorder::new());
+    let app = world_app(&world, &recorder);
+    let runtime = paused_runtime();
+    let mut event = alarm("OK", "ALARM");
+    event["detail"]["state"]["timestamp"] = json!("2026-12-06T10:00:00.000+0000");
+    runtime.block_on(app.handle(event.clone())).expect("the first delivery");
+    let alarm_resource =
+        target_failover::actions::transitions::resource("arn:aws:cloudwatch:us-east-1:123456789012:alarm:web");
+    runtime.block_on(test_support::memory_ledger::hold(app.ledger(), &alarm_resource, "another-run"));
+
+    let (again, waited) = runtime.block_on(async {
+        let started = tokio::time::Instant::now();
+        (app.handle(event).await, started.elapsed())
+    });
+
+    let again = again.expect("a stale event is a skip, not a retryable error");
+    assert_eq!(again.status, failover_core::outcome::Outcome::Skipped, "{again:?}");
+    assert!(again.message.contains("stale event"), "{again:?}");
+    assert_eq!(waited, std::time::Duration::ZERO, "no wait for the holder");
+}
+
 impl target_failover::ports::Zonal for FakeLb {}
 impl target_failover::ports::Fleet for FakeLb {}
 impl target_failover::ports::Zonal for World {}

@@ -44,7 +44,7 @@ mod dynamo;
 mod session;
 
 pub use dynamo::DynamoLedger;
-pub use session::{wait_budget, Again, Session, Start, Step, Stop, LONGEST_PAUSE, MAX_WAIT};
+pub use session::{wait_budget, Again, Session, Start, Step, Stop, WaitBudget, LONGEST_PAUSE, MAX_WAIT};
 
 /// The sort key of a resource's lease item.
 pub const LEASE_KEY: &str = "lease";

@@ -1,9 +1,11 @@
 //! One invocation's side of the ledger, and the one attempt loop every changing action of both functions runs
 //! ([`Session::attempt`]): read the resource's ledger (waiting while another invocation holds it), then the
 //! action's own step — facts, decide, [`Session::start`], act, [`Session::end`] — and again from the read
-//! when the step finds the ledger changed. The waits of one invocation share one budget ([`wait_budget`]),
-//! the same in both functions; when it is spent the answer is [`Fault::Busy`], which Lambda retries.
+//! when the step finds the ledger changed. The waits of one invocation share one budget ([`WaitBudget`]: the
+//! time it may spend sleeping, in all), the same in both functions; when it is spent the answer is
+//! [`Fault::Busy`], which Lambda retries.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -24,6 +26,30 @@ pub fn wait_budget(remaining: Option<Duration>) -> Duration {
     remaining.map_or(MAX_WAIT, |left| (left / 4).min(MAX_WAIT))
 }
 
+/// One invocation's time to sleep while resources are held or changing, shared by all its attempt loops (the
+/// groups acted on at once included): the time AWS calls take does not count, only the waits.
+#[derive(Debug)]
+pub struct WaitBudget {
+    limit: Duration,
+    slept: Mutex<Duration>,
+}
+
+impl WaitBudget {
+    pub fn new(limit: Duration) -> Self {
+        WaitBudget { limit, slept: Mutex::new(Duration::ZERO) }
+    }
+
+    /// Takes `pause` from the budget: `false` (nothing taken) when that would overspend it.
+    fn take(&self, pause: Duration) -> bool {
+        let mut slept = self.slept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fits = *slept + pause <= self.limit;
+        if fits {
+            *slept += pause;
+        }
+        fits
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Session<'a, L> {
     pub ledger: &'a L,
@@ -36,8 +62,8 @@ pub struct Session<'a, L> {
     pub force: bool,
     /// Epoch seconds.
     pub clock: fn() -> i64,
-    /// No wait for a held resource goes past this ([`wait_budget`] from the invocation's start).
-    pub wait_until: Instant,
+    /// The invocation's waits, in all ([`WaitBudget`]).
+    pub budget: &'a WaitBudget,
 }
 
 /// The ledger changed, or was taken, since it was read: read it again, facts included.
@@ -94,12 +120,26 @@ impl<L: Ledger> Session<'_, L> {
     pub async fn attempt<T, E: From<Fault>>(
         &self,
         resource: &str,
+        step: impl AsyncFnMut(Snapshot) -> Result<T, Stop<E>>,
+    ) -> Result<T, E> {
+        self.attempt_or(resource, |_| None, step).await
+    }
+
+    /// [`Self::attempt`], with an answer read off any snapshot, held or not (`early`): a stale event is stale
+    /// whoever holds its alarm, and needs no wait.
+    pub async fn attempt_or<T, E: From<Fault>>(
+        &self,
+        resource: &str,
+        mut early: impl FnMut(&Snapshot) -> Option<T>,
         mut step: impl AsyncFnMut(Snapshot) -> Result<T, Stop<E>>,
     ) -> Result<T, E> {
         let started = Instant::now();
         let mut pause = FIRST_PAUSE;
         loop {
             let snapshot = self.read(resource).await.map_err(|e| E::from(e.into()))?;
+            if let Some(answer) = early(&snapshot) {
+                return Ok(answer);
+            }
             let holder = match snapshot.held() {
                 Some(holder) => {
                     tracing::info!(resource, holder = %holder.owner, until = holder.until, "resource held: waiting");
@@ -114,7 +154,7 @@ impl<L: Ledger> Session<'_, L> {
                     }
                 },
             };
-            if Instant::now() + pause > self.wait_until {
+            if !self.budget.take(pause) {
                 let waited = started.elapsed();
                 return Err(Fault::Busy { resource: resource.to_owned(), holder, waited }.into());
             }

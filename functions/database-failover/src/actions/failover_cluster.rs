@@ -60,6 +60,10 @@ pub async fn run<P: Ports>(
             Ok(ctx.act(plan, &snapshot, trigger, region, true, dry_run).await?)
         })
         .await
+        .or_else(|fault| match fault {
+            Fault::Busy { .. } => Ok(failover_core::report::busy(FUNCTION, report::FAILOVER_CLUSTER, fault)),
+            other => Err(other),
+        })
 }
 
 /// A failover planned: reported as a dry run, or begun in the ledger, carried out, ended and reported.

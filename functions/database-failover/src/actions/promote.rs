@@ -158,7 +158,8 @@ async fn decide_and_act<P: Ports>(
     let days = ctx.config.backup_retention_days;
     ctx.session
         .attempt(&resource, async |snapshot| -> Result<Report, Stop<Fault>> {
-            if let Some(reason) = owed::publishing(&snapshot, ctx.session.owner, ctx.now()) {
+            let publishing = (!dry_run).then(|| owed::publishing(&snapshot, ctx.session.owner, ctx.now())).flatten();
+            if let Some(reason) = publishing {
                 let resource = snapshot.resource.clone();
                 return Ok(report::skipped(reason.clone()).error(Fault::InProgress { resource, reason }));
             }

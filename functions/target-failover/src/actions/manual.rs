@@ -9,8 +9,9 @@
 //! `DescribeTargetGroupAttributes`), [`super::restore`], [`super::shift`], [`super::failback`]. `status` reads
 //! the ledger as it is (one `Query`, held or not) and makes [`super::status`]'s calls.
 
+use failover_core::fault::Fault;
 use failover_core::intake::InvalidCommand;
-use failover_core::ledger::{Ledger, Snapshot, Step};
+use failover_core::ledger::{Ledger, Snapshot, Stop};
 use failover_core::report::Report;
 
 use super::{deregister, ledger, readiness, restore, status, zonal, Context};
@@ -59,13 +60,35 @@ pub async fn on_command<P: Ports>(
             Ok(snapshot) => snapshot,
             Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading the ledger")]),
         };
-        return Ok(command_once(ctx, command, group, &tags, &snapshot, intent, dry_run).await.unwrap_or_default());
+        return match command_once(ctx, command, group, &tags, &snapshot, intent, dry_run).await {
+            Ok(reports) => Ok(reports),
+            Err(Stop::Failed(Stopped::Invalid(invalid))) => Err(invalid),
+            Err(_) => Ok(Vec::new()),
+        };
     }
-    Ok(ctx
-        .on_group(group, intent, async |snapshot| {
+    let attempted = ctx
+        .session
+        .attempt(&ledger::resource(group), async |snapshot| {
             command_once(ctx, command, group, &tags, &snapshot, intent, dry_run).await
         })
-        .await)
+        .await;
+    match attempted {
+        Ok(reports) => Ok(reports),
+        Err(Stopped::Invalid(invalid)) => Err(invalid),
+        Err(Stopped::Fault(fault)) => Ok(vec![report::fault(Some(group), intent, &fault, "reading the ledger")]),
+    }
+}
+
+/// Why a group's command stopped: it names a group that does not exist (found between reads), or the ledger.
+enum Stopped {
+    Invalid(InvalidCommand),
+    Fault(Fault),
+}
+
+impl From<Fault> for Stopped {
+    fn from(fault: Fault) -> Self {
+        Stopped::Fault(fault)
+    }
 }
 
 async fn command_once<P: Ports>(
@@ -76,11 +99,10 @@ async fn command_once<P: Ports>(
     snapshot: &Snapshot,
     intent: &'static str,
     dry_run: bool,
-) -> Step<Vec<Report>> {
+) -> Result<Vec<Report>, Stop<Stopped>> {
     let targets = match ctx.lb.target_health(group).await {
         Ok(Some(targets)) => targets,
-        // Deleted since its tags were read.
-        Ok(None) => return Ok(vec![report::skipped(Some(group), action::NONE, "the target group does not exist")]),
+        Ok(None) => return Err(Stop::Failed(Stopped::Invalid(format!("target group {group} does not exist").into()))),
         Err(e) => return Ok(vec![report::failed(Some(group), intent, &e, "reading target health")]),
     };
     let view = ctx.view(group, tags, &targets);
@@ -88,7 +110,9 @@ async fn command_once<P: Ports>(
     let saved = ledger::saved_weights(snapshot);
     let plan = match command {
         Command::Status { .. } => return Ok(vec![status::run(ctx, view, snapshot).await]),
-        Command::Restore { targets: wanted, .. } => return restore::run(ctx, view, snapshot, wanted, dry_run).await,
+        Command::Restore { targets: wanted, .. } => {
+            return Ok(restore::run(ctx, view, snapshot, wanted, dry_run).await?)
+        }
         Command::Deregister { targets: wanted, .. } => {
             match deregister::removal_plan(ctx, view, Candidates::Named(wanted), floor).await {
                 Ok(plan) => plan,
@@ -99,5 +123,5 @@ async fn command_once<P: Ports>(
         Command::Failback { force, .. } => decide::on_failback_command(view, floor, &saved, *force),
         _ => return Ok(Vec::new()),
     };
-    super::execute(ctx, view, snapshot, plan, intent, dry_run, Failback::Auto).await
+    Ok(super::execute(ctx, view, snapshot, plan, intent, dry_run, Failback::Auto).await?)
 }

@@ -85,17 +85,18 @@ pub async fn check<P: Ports>(ctx: &Context<'_, P>, route: &AlarmRoute) -> Result
     // The alarm's own record is bookkeeping, held and written while paused too (the groups refuse): a paused
     // run's transition still makes older events stale.
     let session = Session { force: true, ..ctx.session };
-    let checked = session.attempt(&resource, async |snapshot| -> Result<Checked, Stop<Fault>> {
-        let last = last_handled(&snapshot);
-        let notified = last == Some((changed_at, false, true));
-        if let Some((last, ..)) = last.filter(|(at, complete, _)| changed_at < *at || (changed_at == *at && *complete))
-        {
-            tracing::info!(alarm = %route.alarm_arn, changed_at, last, "skipping a stale alarm event");
-            return Ok(Checked::Stale(format!(
-                "stale event: its state change ({changed_at} ms) is not later than the last one acted on ({last} ms)"
-            )));
-        }
-        let held = match session.start(&snapshot, &[]).await? {
+    // Stale whoever holds the alarm: answered off any read, with no wait.
+    let stale = |snapshot: &Snapshot| {
+        let (last, ..) =
+            last_handled(snapshot).filter(|(at, complete, _)| changed_at < *at || (changed_at == *at && *complete))?;
+        tracing::info!(alarm = %route.alarm_arn, changed_at, last, "skipping a stale alarm event");
+        Some(Checked::Stale(format!(
+            "stale event: its state change ({changed_at} ms) is not later than the last one acted on ({last} ms)"
+        )))
+    };
+    let checked = session.attempt_or(&resource, stale, async |snapshot| -> Result<Checked, Stop<CheckFailed>> {
+        let notified = last_handled(&snapshot) == Some((changed_at, false, true));
+        let held = match session.start(&snapshot, &[]).await.map_err(|e| Stop::Failed(CheckFailed::Holding(e)))? {
             Start::Started => true,
             Start::Again => return Err(Stop::Again),
             Start::Paused(_) => false,
@@ -106,7 +107,22 @@ pub async fn check<P: Ports>(ctx: &Context<'_, P>, route: &AlarmRoute) -> Result
     match checked.await {
         Ok(Checked::Fresh(seen)) => Ok(seen),
         Ok(Checked::Stale(reason)) => Err(report::skipped(None, action::NONE, reason)),
-        Err(fault) => Err(report::fault(None, action::ALARM, &fault, "reading or holding the alarm's ledger")),
+        Err(CheckFailed::Reading(fault)) => {
+            Err(report::fault(None, action::ALARM, &fault, "reading the alarm's last transition"))
+        }
+        Err(CheckFailed::Holding(e)) => Err(report::failed(None, action::ALARM, &e, "holding the alarm's ledger")),
+    }
+}
+
+/// Why the alarm's ledger could not be checked: its read (or the wait for it), or taking its lease.
+enum CheckFailed {
+    Reading(Fault),
+    Holding(failover_core::aws::AwsError),
+}
+
+impl From<Fault> for CheckFailed {
+    fn from(fault: Fault) -> Self {
+        CheckFailed::Reading(fault)
     }
 }
 
