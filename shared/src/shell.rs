@@ -43,9 +43,10 @@ impl Invocation {
     /// The function's own partition and account: from the invoked function's ARN, or, without a Lambda
     /// context, `fallback`'s (the app's, from its notification topic, which belongs to the function's stack).
     pub fn home(&self, fallback: &Home) -> Home {
-        match self.function_arn.as_deref().filter(|a| !a.is_empty()) {
-            Some(arn) => Home::new(arn, &fallback.region),
-            None => fallback.clone(),
+        // A function ARN that names no account (a local emulator's placeholder) says nothing.
+        match self.function_arn.as_deref().map(|arn| Home::new(arn, &fallback.region)) {
+            Some(home) if !home.account.is_empty() => home,
+            _ => fallback.clone(),
         }
     }
 
@@ -148,5 +149,7 @@ mod tests {
         assert!(home.foreign("111111111111", "cn-north-1").is_some_and(|why| why.contains("account 111111111111")));
         assert!(home.foreign("222222222222", "us-east-1").is_some_and(|why| why.contains("region us-east-1")));
         assert_eq!(home.foreign("222222222222", "cn-north-1"), None);
+        let placeholder = Invocation { function_arn: Some("function-arn".into()), ..Invocation::default() };
+        assert_eq!(placeholder.home(&app), app, "an ARN without an account falls back to the app's");
     }
 }
