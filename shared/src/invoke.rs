@@ -113,7 +113,8 @@ pub async fn finish_owing<N: Notifier, O: Owed>(
     let (response, published) = finish_published(notifier, function, reports, started).await;
     let Some(owed) = owed else { return response };
     let what = owed.what();
-    owed.settle(published).await;
+    // Boxed: an owed settlement runs a ledger attempt loop, too deep a future to nest in the caller's.
+    Box::pin(owed.settle(published)).await;
     match response {
         Ok(_) if !published => {
             Err(InvokeError::Retry { title: function.to_owned(), fault: Fault::Unpublished { what } })
