@@ -122,21 +122,26 @@ impl<L: Ledger> Session<'_, L> {
         resource: &str,
         step: impl AsyncFnMut(Snapshot) -> Result<T, Stop<E>>,
     ) -> Result<T, E> {
-        self.attempt_or(resource, |_| None, step).await
+        self.attempt_or(resource, None, |_| None, step).await
     }
 
-    /// [`Self::attempt`], with an answer read off any snapshot, held or not (`early`): a stale event is stale
+    /// [`Self::attempt`], starting from `first` when the caller already read the resource (beside its other
+    /// first reads), and with an answer read off any snapshot, held or not (`early`): a stale event is stale
     /// whoever holds its alarm, and needs no wait.
     pub async fn attempt_or<T, E: From<Fault>>(
         &self,
         resource: &str,
+        mut first: Option<Snapshot>,
         mut early: impl FnMut(&Snapshot) -> Option<T>,
         mut step: impl AsyncFnMut(Snapshot) -> Result<T, Stop<E>>,
     ) -> Result<T, E> {
         let started = Instant::now();
         let mut pause = FIRST_PAUSE;
         loop {
-            let snapshot = self.read(resource).await.map_err(|e| E::from(e.into()))?;
+            let snapshot = match first.take() {
+                Some(snapshot) => snapshot,
+                None => self.read(resource).await.map_err(|e| E::from(e.into()))?,
+            };
             if let Some(answer) = early(&snapshot) {
                 return Ok(answer);
             }

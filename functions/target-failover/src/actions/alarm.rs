@@ -3,27 +3,34 @@
 //! loop of its group ([`super::Context::on_group`]), [`MAX_CONCURRENT_GROUPS`] at a time. However many groups
 //! an event touches, it publishes one notification ([`crate::digest`]).
 //!
-//! AWS calls, in order:
-//! - the alarm's ledger (`alarm:<ARN>`, one `Query`) when the event has a state timestamp; a stale event stops
-//!   there ([`super::transitions`]); otherwise the alarm's lease is taken (one `TransactWriteItems`) and held
-//!   until the notification is out, then the transition is recorded and the lease released (one more);
-//! - an instance alarm (`InstanceId` only): `DescribeTargetGroups` (every group, paginated);
-//! - one `DescribeTags` per 20 groups (a group not opted in costs nothing more);
-//! - per opted-in group: one ledger `Query` (again after each wait or start-over: [`super::ledger`]), then
-//!   `DescribeTargetHealth`, except for an OK on a group with no open shift record and no open removal by this
-//!   alarm, which stops after the `Query`; then what its plan's action calls ([`super::plan`]): a removal
-//!   ([`super::deregister`], first [`super::zonal::zone_watch`]), a shift ([`super::shift`]), a failback
-//!   ([`super::failback`]), or on the OK the targets this alarm removed registered again ([`super::reinstate`]);
+//! AWS calls, in order (calls on one line are made at once):
+//! - the alarm's ledger (`alarm:<ARN>`, one `Query`) when the event has a state timestamp, the groups' tags
+//!   (one `DescribeTags` per 20 groups; an instance alarm, `InstanceId` only, first lists every group with
+//!   `DescribeTargetGroups`, paginated) and, for a group alarm, each named group's ledger (one `Query`); a stale
+//!   event stops there ([`super::transitions`]);
+//! - the alarm's lease (one `TransactWriteItems`, held until the notification is out; then the transition is
+//!   recorded and the lease released, one more), and each opted-in group's `DescribeTargetHealth` when its
+//!   ledger was read and is free ([`Prefetched`]);
+//! - per opted-in group, in its attempt loop ([`super::ledger`]): its ledger `Query` when not read yet (again
+//!   after each wait or start-over) and `DescribeTargetHealth` when not read after that `Query`, except for an
+//!   OK on a group with no open shift an alarm made and no open removal by this alarm, which stops after the
+//!   `Query`; then what its plan's action calls ([`super::plan`]): a removal ([`super::deregister`], first
+//!   [`super::zonal::zone_watch`]), a shift ([`super::shift`]), a failback ([`super::failback`]), or on the OK
+//!   the targets this alarm removed registered again ([`super::reinstate`]); no group changes before the
+//!   alarm's lease is held;
 //! - with `REPLACE_INSTANCES=true`, while a removal whose instances were all handed to Auto Scaling is open, one
 //!   `DescribeAutoScalingInstances` first, and its record closed once they are gone ([`super::replace`]).
 
+use std::collections::HashMap;
+
+use failover_core::aws::AwsError;
 use failover_core::ledger::{Snapshot, Step};
 use failover_core::{outcome::Outcome, report::Report};
 use futures::stream::{self, StreamExt};
 
 use super::{ledger, owed, reinstate, replace, transitions, zonal, Context};
 use crate::decide::{self, Candidates};
-use crate::model::{Tags, Target};
+use crate::model::{Tags, Target, TargetHealth};
 use crate::ports::{LoadBalancer, Ports};
 use crate::report::{self, action};
 use crate::route::AlarmRoute;
@@ -33,21 +40,88 @@ use crate::route::AlarmRoute;
 pub const MAX_CONCURRENT_GROUPS: usize = 4;
 
 /// An alarm: a stale event is skipped ([`transitions`]); otherwise each group it concerns is decided and acted
-/// on independently, [`MAX_CONCURRENT_GROUPS`] at once. The alarm's ledger and the groups' tags are read at
-/// once (they do not depend on each other; a stale event wastes one `DescribeTags`). The transition to record
-/// once the event's notification is out comes back beside the reports ([`transitions::record`]).
+/// on independently, [`MAX_CONCURRENT_GROUPS`] at once. The transition to record once the event's notification
+/// is out comes back beside the reports ([`transitions::record`]).
+///
+/// Reads that do not depend on each other are made at once. First the alarm's ledger, the groups' tags and,
+/// for a group alarm, the groups' ledgers (a stale event wastes one `DescribeTags` and those `Query`s); then,
+/// for a fresh event, the alarm's lease beside the opted-in groups' target health ([`Prefetched`]). Each group's
+/// attempt loop starts from those reads and acts only once the alarm is held.
 pub async fn on_alarm<P: Ports>(ctx: &Context<'_, P>, route: AlarmRoute) -> (Vec<Report>, transitions::Seen) {
     if route.zone.is_some() {
-        return match transitions::check(ctx, &route).await {
+        return match transitions::check(ctx, &route, None).await {
             Ok(seen) => (zonal::on_alarm(ctx, &route, !seen.notified).await, seen),
             Err(report) => (vec![report], transitions::Seen::nothing()),
         };
     }
-    match futures::join!(transitions::check(ctx, &route), tagged_groups(ctx, &route)) {
-        (Ok(seen), Ok(tagged)) => (on_alarm_groups(ctx, route, tagged, !seen.notified).await, seen),
-        (Ok(seen), Err(report)) => (vec![report], seen),
+    let named = route.groups.as_deref().unwrap_or_default();
+    let (first, tagged, ledgers) =
+        futures::join!(transitions::read(ctx, &route), tagged_groups(ctx, &route), read_ledgers(ctx, named));
+    let fresh = first.as_ref().is_none_or(|snapshot| transitions::stale(&route, snapshot).is_none());
+    let prefetch = async {
+        match &tagged {
+            Ok(tagged) if fresh => prefetch(ctx, tagged, ledgers, route.recovered).await,
+            _ => HashMap::new(),
+        }
+    };
+    match futures::join!(transitions::check(ctx, &route, first), prefetch) {
+        (Ok(seen), prefetched) => match tagged {
+            Ok(tagged) => (on_alarm_groups(ctx, route, tagged, !seen.notified, prefetched).await, seen),
+            Err(report) => (vec![report], seen),
+        },
         (Err(report), _) => (vec![report], transitions::Seen::nothing()),
     }
+}
+
+/// A group's ledger and target health, read before its attempt loop: its first attempt starts from them.
+/// The health is read after the ledger (the facts are never older than the ledger they are decided on), and only
+/// when the group is not held and its step reads it ([`reads_health`]).
+pub struct Prefetched {
+    snapshot: Snapshot,
+    health: Option<Health>,
+}
+
+type Health = Result<Option<Vec<TargetHealth>>, AwsError>;
+
+/// The named groups' ledgers, [`MAX_CONCURRENT_GROUPS`] at once; a failed read is left to the attempt loop.
+async fn read_ledgers<P: Ports>(ctx: &Context<'_, P>, groups: &[String]) -> HashMap<String, Snapshot> {
+    stream::iter(groups)
+        .map(async |arn| Some((arn.clone(), ctx.session.read(&ledger::resource(arn)).await.ok()?)))
+        .buffer_unordered(MAX_CONCURRENT_GROUPS)
+        .filter_map(async |read| read)
+        .collect()
+        .await
+}
+
+/// The target health of the opted-in groups whose ledger was read, is free, and whose step reads it.
+async fn prefetch<P: Ports>(
+    ctx: &Context<'_, P>,
+    tagged: &[(String, Option<Tags>)],
+    mut ledgers: HashMap<String, Snapshot>,
+    recovered: bool,
+) -> HashMap<String, Prefetched> {
+    let opted_in = tagged
+        .iter()
+        .filter(|(_, tags)| tags.as_ref().is_some_and(|tags| failover_core::tags::opted_in(tags, ctx.opt_in_key())));
+    let ready: Vec<(String, Snapshot)> =
+        opted_in.filter_map(|(arn, _)| Some((arn.clone(), ledgers.remove(arn)?))).collect();
+    stream::iter(ready)
+        .map(async |(arn, snapshot)| {
+            let wanted = snapshot.held().is_none() && reads_health(ctx, &snapshot, recovered);
+            let health = if wanted { Some(ctx.lb.target_health(&arn).await) } else { None };
+            (arn, Prefetched { snapshot, health })
+        })
+        .buffer_unordered(MAX_CONCURRENT_GROUPS)
+        .collect()
+        .await
+}
+
+/// Whether a group's step reads its target health: always for an ALARM; for an OK, only when the group has an
+/// open shift an alarm made or a removal by this alarm to undo.
+fn reads_health<P: Ports>(ctx: &Context<'_, P>, snapshot: &Snapshot, recovered: bool) -> bool {
+    !recovered
+        || !ledger::saved_by_alarms(snapshot).is_empty()
+        || !reinstate::removals_by(snapshot, ctx.trigger).is_empty()
 }
 
 /// The groups the alarm names, or every instance group (`DescribeTargetGroups`), with their tags.
@@ -72,6 +146,7 @@ async fn on_alarm_groups<P: Ports>(
     route: AlarmRoute,
     tagged: Vec<(String, Option<Tags>)>,
     owed: bool,
+    mut prefetched: HashMap<String, Prefetched>,
 ) -> Vec<Report> {
     let mut reports: Vec<Report> =
         route.bad_dimensions.iter().map(|why| report::skipped(None, action::NONE, why.clone())).collect();
@@ -88,12 +163,17 @@ async fn on_alarm_groups<P: Ports>(
                     reports.push(report::skipped(Some(&arn), action::NONE, reason));
                 }
             }
-            Some(tags) => jobs.push((arn, tags)),
+            Some(tags) => {
+                let first = prefetched.remove(&arn);
+                jobs.push((arn, tags, first));
+            }
         }
     }
     let named = (!route.instances.is_empty()).then_some(route.instances.as_slice());
     let results: Vec<Vec<Report>> = stream::iter(jobs)
-        .map(|(arn, tags)| alarm_group(ctx, arn, tags, route.recovered, named, owed))
+        .map(|(arn, tags, first)| {
+            alarm_group(ctx, arn, tags, first, GroupEvent { recovered: route.recovered, named, owed })
+        })
         .buffer_unordered(MAX_CONCURRENT_GROUPS)
         .collect()
         .await;
@@ -113,19 +193,31 @@ async fn on_alarm_groups<P: Ports>(
     reports
 }
 
+/// What a group's step knows of the event: an OK or an ALARM, the targets it names (an instance alarm's), and
+/// whether a notification an interrupted run of it owes is published ([`owed`]).
+#[derive(Clone, Copy)]
+struct GroupEvent<'a> {
+    recovered: bool,
+    named: Option<&'a [Target]>,
+    owed: bool,
+}
+
 /// One group of an alarm, under the ledger protocol: ledger, facts, decision, change; again on fresh facts
-/// when another invocation got there first.
+/// when another invocation got there first. The first attempt starts from what was read already, its health
+/// only with the very ledger it was read after.
 async fn alarm_group<P: Ports>(
     ctx: &Context<'_, P>,
     arn: String,
     tags: Tags,
-    recovered: bool,
-    named: Option<&[Target]>,
-    owed: bool,
+    first: Option<Prefetched>,
+    event: GroupEvent<'_>,
 ) -> Vec<Report> {
-    let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
-    ctx.on_group(&arn, intent, async |snapshot| {
-        alarm_group_once(ctx, &arn, &tags, recovered, named, &snapshot, owed).await
+    let intent = if event.recovered { action::FAILBACK } else { action::DEREGISTER };
+    let snapshot = first.as_ref().map(|f| f.snapshot.clone());
+    let mut first = first;
+    ctx.on_group(&arn, intent, snapshot, async |snapshot| {
+        let health = first.take().filter(|f| f.snapshot == snapshot).and_then(|f| f.health);
+        alarm_group_once(ctx, &arn, &tags, event, &snapshot, health).await
     })
     .await
 }
@@ -134,11 +226,11 @@ async fn alarm_group_once<P: Ports>(
     ctx: &Context<'_, P>,
     arn: &str,
     tags: &Tags,
-    recovered: bool,
-    named: Option<&[Target]>,
+    event: GroupEvent<'_>,
     snapshot: &Snapshot,
-    owed: bool,
+    health: Option<Health>,
 ) -> Step<Vec<Report>> {
+    let GroupEvent { recovered, named, owed } = event;
     let saved = if recovered { ledger::saved_by_alarms(snapshot) } else { ledger::saved_weights(snapshot) };
     let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
     if let Some(reports) = owed.then(|| owed::notifications(ctx, arn, snapshot, recovered)).filter(|r| !r.is_empty()) {
@@ -148,11 +240,15 @@ async fn alarm_group_once<P: Ports>(
         return Ok(reports);
     }
     let removals = if recovered { reinstate::removals_by(snapshot, ctx.trigger) } else { Vec::new() };
-    if recovered && saved.is_empty() && removals.is_empty() {
+    if !reads_health(ctx, snapshot, recovered) {
         let reason = "alarm OK: no traffic was shifted away from this group and this alarm removed no target";
         return Ok(vec![report::skipped(Some(arn), action::NONE, reason)]);
     }
-    let targets = match ctx.lb.target_health(arn).await {
+    let health = match health {
+        Some(health) => health,
+        None => ctx.lb.target_health(arn).await,
+    };
+    let targets = match health {
         Ok(Some(targets)) => targets,
         Ok(None) => return Ok(vec![report::skipped(Some(arn), action::NONE, "the target group does not exist")]),
         Err(e) => return Ok(vec![report::failed(Some(arn), intent, &e, "reading target health")]),
@@ -165,7 +261,7 @@ async fn alarm_group_once<P: Ports>(
             return Ok(reports);
         }
         let failback = ctx
-            .on_group(arn, intent, async |after| {
+            .on_group(arn, intent, None, async |after| {
                 let plan = decide::on_ok(view, candidates_of(named), ctx.floor_in(&after), &saved);
                 super::execute(ctx, view, &after, plan, intent, false, ctx.config.failback).await
             })

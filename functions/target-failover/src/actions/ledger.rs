@@ -253,15 +253,16 @@ impl<P: Ports> Context<'_, P> {
         self.session.end(&resource(group), settle, records).await
     }
 
-    /// The one attempt loop on `group`'s ledger ([`failover_core::ledger::Session::attempt`]); a group that
-    /// stays busy, or whose ledger cannot be read, is answered with its report.
+    /// The one attempt loop on `group`'s ledger ([`failover_core::ledger::Session::attempt`]), from `first` when
+    /// it was read already; a group that stays busy, or whose ledger cannot be read, is answered with its report.
     pub async fn on_group(
         &self,
         group: &str,
         action: &str,
+        first: Option<Snapshot>,
         step: impl AsyncFnMut(Snapshot) -> Step<Vec<Report>>,
     ) -> Vec<Report> {
-        self.attempt(&resource(group), action, step).await
+        self.attempt_from(&resource(group), action, first, step).await
     }
 
     /// [`Self::on_group`] on any ledger resource (a load balancer's, `load-balancer:<ARN>`).
@@ -269,10 +270,24 @@ impl<P: Ports> Context<'_, P> {
         &self,
         resource: &str,
         action: &str,
+        step: impl AsyncFnMut(Snapshot) -> Step<Vec<Report>>,
+    ) -> Vec<Report> {
+        self.attempt_from(resource, action, None, step).await
+    }
+
+    async fn attempt_from(
+        &self,
+        resource: &str,
+        action: &str,
+        first: Option<Snapshot>,
         mut step: impl AsyncFnMut(Snapshot) -> Step<Vec<Report>>,
     ) -> Vec<Report> {
-        let attempted =
-            self.session.attempt(resource, async |snapshot| -> Result<_, Stop<Fault>> { Ok(step(snapshot).await?) });
+        let attempted = self.session.attempt_or(
+            resource,
+            first,
+            |_| None,
+            async |snapshot| -> Result<_, Stop<Fault>> { Ok(step(snapshot).await?) },
+        );
         attempted.await.unwrap_or_else(|fault| {
             vec![report::fault(Some(resource_arn(resource)), action, &fault, "reading the ledger")]
         })

@@ -6,8 +6,9 @@
 //! there. Every changing action runs inside the one ledger attempt loop ([`Context::on_group`]).
 //!
 //! Reads are staged: a group's tags first (one `DescribeTags` per 20 groups: configuration, read before the
-//! ledger so that a group not opted in costs no ledger call), then the group's ledger, then its target
-//! health, and the listeners and rules only when a shift or failback is planned (or `status` needs them).
+//! ledger so that a group not opted in costs no ledger call; a group alarm's named groups are the exception,
+//! their ledgers read beside the tags, [`alarm`]), then the group's ledger, then its target health, and the
+//! listeners and rules only when a shift or failback is planned (or `status` needs them).
 
 use failover_core::aws::AwsError;
 use failover_core::ledger::{Session, Snapshot};

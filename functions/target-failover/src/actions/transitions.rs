@@ -9,8 +9,8 @@
 //! ([`failover_core::fault::Fault::Unpublished`]): the retry publishes what it owes ([`super::owed`]). A refusal
 //! is notified again when its alarm changes state again (a later transition); the same event again is stale.
 //!
-//! Ledger calls: [`check`] is one `Query` of `alarm:<ARN>` (again after each wait while another invocation
-//! holds it) and, for a fresh event, `begin` (one `TransactWriteItems`), which holds the alarm's lease while
+//! Ledger calls: [`read`] or [`check`] is one `Query` of `alarm:<ARN>` (again after each wait while another
+//! invocation holds it) and, for a fresh event, `begin` (one `TransactWriteItems`), which holds the alarm's lease while
 //! the event is handled; [`record`], handed to [`failover_core::invoke::finish_owing`] as the
 //! [`Transition`] owed, is `end` (one more), after the publish. No other AWS call.
 
@@ -69,17 +69,38 @@ fn last_handled(snapshot: &Snapshot) -> Option<(i64, bool, bool)> {
     Some((at, flag("complete"), flag("notified")))
 }
 
-/// `Err(report)`: the event is stale (a logged skip), or the alarm stays held by another invocation or its
-/// ledger cannot be read (retryable). Otherwise the invocation holds the alarm's lease until [`record`]: a
-/// duplicate of the event delivered at the same time waits, then finds it handled (stale); a run that died
-/// leaves the lease to expire, and the retry then finds what it owes ([`super::owed`]).
 /// What the alarm's ledger said of the event.
 enum Checked {
     Fresh(Seen),
     Stale(String),
 }
 
-pub async fn check<P: Ports>(ctx: &Context<'_, P>, route: &AlarmRoute) -> Result<Seen, Report> {
+/// The alarm's ledger, read beside the event's other first reads (the groups' tags and ledgers): `None` when
+/// the event has no state timestamp, or when the read failed ([`check`] reads it again).
+pub async fn read<P: Ports>(ctx: &Context<'_, P>, route: &AlarmRoute) -> Option<Snapshot> {
+    route.changed_at?;
+    ctx.session.read(&resource(&route.alarm_arn)).await.ok()
+}
+
+/// Why the event is stale by the alarm's ledger as read: its state change is not later than the last one
+/// acted on, or equal to one that completed (a retry of one that did not finishes it).
+pub fn stale(route: &AlarmRoute, snapshot: &Snapshot) -> Option<String> {
+    let changed_at = route.changed_at?;
+    let (last, ..) =
+        last_handled(snapshot).filter(|(at, complete, _)| changed_at < *at || (changed_at == *at && *complete))?;
+    Some(format!("stale event: its state change ({changed_at} ms) is not later than the last one acted on ({last} ms)"))
+}
+
+/// `Err(report)`: the event is stale (a logged skip), or the alarm stays held by another invocation or its
+/// ledger cannot be read (retryable). Otherwise the invocation holds the alarm's lease until [`record`]: a
+/// duplicate of the event delivered at the same time waits, then finds it handled (stale); a run that died
+/// leaves the lease to expire, and the retry then finds what it owes ([`super::owed`]).
+/// `first`: the alarm's ledger when [`read`] already read it.
+pub async fn check<P: Ports>(
+    ctx: &Context<'_, P>,
+    route: &AlarmRoute,
+    first: Option<Snapshot>,
+) -> Result<Seen, Report> {
     let Some(changed_at) = route.changed_at else { return Ok(Seen::nothing()) };
     let resource = resource(&route.alarm_arn);
     // The alarm's own record is bookkeeping, held and written while paused too (the groups refuse): a paused
@@ -87,14 +108,11 @@ pub async fn check<P: Ports>(ctx: &Context<'_, P>, route: &AlarmRoute) -> Result
     let session = Session { force: true, ..ctx.session };
     // Stale whoever holds the alarm: answered off any read, with no wait.
     let stale = |snapshot: &Snapshot| {
-        let (last, ..) =
-            last_handled(snapshot).filter(|(at, complete, _)| changed_at < *at || (changed_at == *at && *complete))?;
-        tracing::info!(alarm = %route.alarm_arn, changed_at, last, "skipping a stale alarm event");
-        Some(Checked::Stale(format!(
-            "stale event: its state change ({changed_at} ms) is not later than the last one acted on ({last} ms)"
-        )))
+        let reason = stale(route, snapshot)?;
+        tracing::info!(alarm = %route.alarm_arn, %reason, "skipping a stale alarm event");
+        Some(Checked::Stale(reason))
     };
-    let checked = session.attempt_or(&resource, stale, async |snapshot| -> Result<Checked, Stop<CheckFailed>> {
+    let step = async |snapshot| -> Result<Checked, Stop<CheckFailed>> {
         let notified = last_handled(&snapshot) == Some((changed_at, false, true));
         let held = match session.start(&snapshot, &[]).await.map_err(|e| Stop::Failed(CheckFailed::Holding(e)))? {
             Start::Started => true,
@@ -103,7 +121,8 @@ pub async fn check<P: Ports>(ctx: &Context<'_, P>, route: &AlarmRoute) -> Result
         };
         let state = if route.recovered { "OK" } else { "ALARM" };
         Ok(Checked::Fresh(Seen { snapshot: Some(snapshot), changed_at: Some(changed_at), state, notified, held }))
-    });
+    };
+    let checked = session.attempt_or(&resource, first, stale, step);
     match checked.await {
         Ok(Checked::Fresh(seen)) => Ok(seen),
         Ok(Checked::Stale(reason)) => Err(report::skipped(None, action::NONE, reason)),
