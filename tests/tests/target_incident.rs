@@ -8,10 +8,12 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, TargetDescription, TargetGroupAttribute, TargetTypeEnum,
 };
 use failover_core::outcome::Outcome;
+use failover_core::shell::{Handler, Invocation};
 use integration_tests::forward;
 use integration_tests::Received;
 use serde_json::{json, Value};
 use shop::*;
+use test_support::memory_ledger::EndFailsOnce;
 
 #[tokio::test]
 async fn nine_instance_alarms_on_a_group_of_ten_with_a_half_floor_leave_five_and_the_refusals_name_the_baseline() {
@@ -646,4 +648,50 @@ async fn a_shift_and_its_failback_on_a_network_load_balancer_point_the_listener_
             ("succeeded".into(), "info".into(), "failback".into())
         ]
     );
+}
+
+/// Five minutes from now: the lease of a run that died a moment ago has run out.
+fn five_minutes_later() -> i64 {
+    failover_core::time::now_secs() + 300
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_request_id_that_removes_a_third_target_keeps_the_first_removal_and_the_ok_returns_all_three(
+) {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(6);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let alarm = shop.alarm_action("web-5xx", "ALARM", "OK", tg_dimension(&web));
+    // Lambda's retry of an event keeps its request id; a short deadline keeps the lease short.
+    let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(10);
+    let lambda = Invocation { request_id: Some("req-1".into()), function_arn: None, deadline: Some(deadline) };
+    shop.set_health(&web, &[&ids[0], &ids[1]], "unhealthy");
+    // The first run deregisters two targets, then dies before its ledger `end`.
+    let dying = shop.app_on(EndFailsOnce::new(shop.dynamo_ledger(), "target-group:"), failover_core::time::now_secs);
+    let first = dying.invoke(alarm.clone(), &lambda).await;
+    assert!(first.is_err(), "Lambda retries: {first:?}");
+    assert_eq!(shop.health(&web).await.len(), 4);
+    let _ = shop.received().await;
+
+    // By the retry, a third target fails too.
+    shop.set_health(&web, &[&ids[2]], "unhealthy");
+    let later = shop.app_on(shop.dynamo_ledger(), five_minutes_later);
+    let retry = later.invoke(alarm, &lambda).await.unwrap();
+
+    assert_status(&retry, Outcome::Succeeded);
+    assert_eq!(shop.health(&web).await.len(), 3);
+    let removals = shop.records(&web).await;
+    let removals: Vec<_> = removals.iter().filter(|(key, _)| key.starts_with("removal#")).collect();
+    assert_eq!(removals.len(), 2, "the first run's record is kept beside the retry's: {removals:?}");
+    assert!(removals.iter().all(|(_, r)| r["state"] == "done"), "{removals:?}");
+    let _ = shop.received().await;
+
+    // The alarm's OK brings all three back.
+    let ok = later.handle(shop.alarm_action("web-5xx", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
+
+    assert_status(&ok, Outcome::Succeeded);
+    let health = shop.health(&web).await;
+    assert_eq!(health.len(), 6, "{health:?}");
+    assert!(ids[..3].iter().all(|id| health.contains_key(id)), "{health:?}");
+    assert_eq!(shop.keys(&web, "removal#", &["closed"]).await.len(), 2, "both removals are closed");
 }

@@ -219,3 +219,62 @@ pub async fn hold<L: Ledger>(ledger: &L, resource: &str, owner: &str) {
     let begin = Begin { owner, now, hold_secs: 900, retention_secs: 86_400, records: &[], force: true };
     assert!(matches!(ledger.begin(&snapshot, &begin).await.expect("begin"), Begun::Started { .. }), "held");
 }
+
+/// A ledger whose first `end` on a resource named with `prefix` fails (a transient AWS error, nothing written):
+/// what a run that dies between its change and `end` leaves behind (the change made, its records pending, its
+/// lease held until it runs out). Every other call goes to `inner`.
+#[derive(Debug)]
+pub struct EndFailsOnce<L> {
+    pub inner: L,
+    pub prefix: &'static str,
+    pub failed: std::sync::atomic::AtomicBool,
+}
+
+impl<L> EndFailsOnce<L> {
+    pub fn new(inner: L, prefix: &'static str) -> Self {
+        EndFailsOnce { inner, prefix, failed: std::sync::atomic::AtomicBool::new(false) }
+    }
+}
+
+impl<L: Ledger> Ledger for EndFailsOnce<L> {
+    async fn read(&self, resource: &str, now: i64) -> Result<Snapshot, AwsError> {
+        self.inner.read(resource, now).await
+    }
+
+    async fn begin(&self, snapshot: &Snapshot, begin: &Begin<'_>) -> Result<Begun, AwsError> {
+        self.inner.begin(snapshot, begin).await
+    }
+
+    async fn end(
+        &self,
+        resource: &str,
+        owner: &str,
+        now: i64,
+        retention_secs: i64,
+        settle: &[Settle],
+        records: &[Record],
+    ) -> Result<bool, AwsError> {
+        if resource.starts_with(self.prefix) && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(AwsError {
+                operation: "TransactWriteItems",
+                resource: resource.to_owned(),
+                code: Some("InternalServerError".into()),
+                transient: true,
+                message: "the ledger's end failed (injected by the test)".into(),
+            });
+        }
+        self.inner.end(resource, owner, now, retention_secs, settle, records).await
+    }
+
+    async fn pause(&self, pause: &Pause) -> Result<(), AwsError> {
+        self.inner.pause(pause).await
+    }
+
+    async fn resume(&self) -> Result<bool, AwsError> {
+        self.inner.resume().await
+    }
+
+    async fn paused(&self) -> Result<Option<Pause>, AwsError> {
+        self.inner.paused().await
+    }
+}

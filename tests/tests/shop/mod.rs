@@ -91,6 +91,25 @@ impl Shop {
         (App::with_ports(self.config(extra), lb, notifier, ledger, home), calls, fail)
     }
 
+    /// The app on another ledger port (a wrapper around this table's, [`Shop::dynamo_ledger`]), with a clock.
+    pub fn app_on<G: failover_core::ledger::Ledger>(
+        &self,
+        ledger: G,
+        clock: fn() -> i64,
+    ) -> App<ElbClient, SnsNotifier, G> {
+        let notifier =
+            SnsNotifier::new(self.account.sns(), self.subscriber.topic_arn.clone(), NotificationFormat::Json);
+        let home =
+            Home { partition: "aws".into(), account: self.account.id.clone(), region: self.account.region.clone() };
+        App::with_ports(self.config(&[]), ElbClient::from_sdk(&self.account.sdk), notifier, ledger, home)
+            .with_clock(clock)
+    }
+
+    /// The ledger table's adapter.
+    pub fn dynamo_ledger(&self) -> DynamoLedger {
+        DynamoLedger::new(self.account.dynamodb(), self.ledger.clone())
+    }
+
     /// The app whose first `failures` publications fail (SNS down); later ones reach the topic.
     pub fn app_publishing_after(&self, failures: usize) -> App<ElbClient, Flaky, DynamoLedger> {
         let inner = SnsNotifier::new(self.account.sns(), self.subscriber.topic_arn.clone(), NotificationFormat::Json);

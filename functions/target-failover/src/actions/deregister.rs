@@ -91,7 +91,7 @@ async fn deregister<P: Ports>(
         "registered_before": counts.registered,
         "baseline": counts.baseline.unwrap_or_else(|| decide::capacity(change.registered)),
     });
-    let mut records = ctx.records(snapshot, [(removal_key(ctx.session.owner), data)]);
+    let mut records = ctx.records(snapshot, [(removal_key(snapshot, ctx.session.owner), data)]);
     let made_before: Vec<_> = interrupted(snapshot, change.registered)
         .into_iter()
         .filter(|s| !records.settle.iter().any(|known| known.key == s.key))

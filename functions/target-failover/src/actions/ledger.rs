@@ -61,9 +61,18 @@ pub fn shift_key(location: &Location) -> String {
 
 /// The key of the record of one removal (one `DeregisterTargets` of one invocation, whatever its number of
 /// targets: a transaction holds at most 100 items, so one record per target would cap a removal):
-/// `removal#<invocation>`.
-pub fn removal_key(owner: &str) -> String {
-    format!("removal#{owner}")
+/// `removal#<invocation>`, unique per attempt. Lambda's retry of an event keeps its request id, so when the
+/// ledger already has that key (a record an earlier attempt wrote), the attempt's is `removal#<invocation>#<n>`,
+/// the first free `n` from 2: a retry never overwrites a record it did not write.
+pub fn removal_key(snapshot: &Snapshot, owner: &str) -> String {
+    let first = format!("removal#{owner}");
+    let mut key = first.clone();
+    let mut n = 1;
+    while snapshot.record(&key).is_some() {
+        n += 1;
+        key = format!("{first}#{n}");
+    }
+    key
 }
 
 /// The targets a removal record names.
