@@ -10,7 +10,7 @@ use failover_core::outcome::Outcome;
 use failover_core::report::{Notifier, NotifyError, Report};
 use failover_core::shell::{Handler, Invocation};
 use integration_tests::database::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// A hosted zone `shop.internal` with `writer.shop.internal` CNAME (TTL 300) pointing at `target`; its id.
 async fn zone_with_record(env: &Env, target: &str) -> String {
@@ -117,7 +117,7 @@ async fn a_record_shared_by_two_primaries_should_follow_only_the_primary_it_poin
 }
 
 #[tokio::test]
-async fn a_storage_full_event_should_notify_with_the_fix_and_not_promote_unless_it_is_a_failure_event() {
+async fn a_storage_full_event_should_notify_with_the_fix_listed_or_not_and_promote_only_on_a_forced_promote() {
     let env = Env::new().await;
     env.primary("orders", true).await;
     env.replica("orders-r", "orders", &[]).await;
@@ -143,13 +143,19 @@ async fn a_storage_full_event_should_notify_with_the_fix_and_not_promote_unless_
     );
     assert!(body["next_steps"][1].as_str().unwrap().contains(r#""db_instance_identifier":"orders-r""#), "{body}");
 
-    // Listed in FAILURE_EVENT_IDS, the same event promotes.
+    // Listed in FAILURE_EVENT_IDS, the same event still promotes nothing: the primary is fixed in place.
     let response = ok(
         &env.app(&[("FAILURE_EVENT_IDS", "RDS-EVENT-0031,RDS-EVENT-0221")]),
         env.failure_event("orders", "RDS-EVENT-0221"),
     )
     .await;
-    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert_eq!((response.status, response.action.as_str()), (Outcome::Refused, "fix-in-place"), "{response:?}");
+    assert!(env.is_replica("orders-r").await, "not promoted");
+    assert_eq!(outcomes(&env.notifications().await), ["refused"]);
+
+    // A person who gives up on the fix promotes with "force": true.
+    let forced = json!({"command": "promote", "db_instance_identifier": "orders-r", "force": true});
+    assert_eq!(ok(&env.app(&[]), forced).await.status, Outcome::Succeeded);
     assert!(!env.is_replica("orders-r").await, "promoted");
     env.notifications().await;
 

@@ -6,8 +6,8 @@ use failover_core::config::{boolean, number, CommonConfig, ConfigError, Setting,
 pub const FAILURE_EVENT_IDS: Setting = Setting {
     name: "FAILURE_EVENT_IDS",
     default: Some("RDS-EVENT-0031,RDS-EVENT-0036,RDS-EVENT-0004,RDS-EVENT-0022"),
-    meaning: "RDS instance events (comma-separated ids) that mean a primary may be down; storage full (0221) and \
-              invalid parameters (0035) are notified with their fix unless listed here",
+    meaning: "RDS instance events (comma-separated ids) that mean a primary may be down; a primary to fix in place \
+              (storage full 0221, invalid parameters 0035) is notified with its fix, listed here or not",
 };
 pub const PROMOTE_WHEN_AVAILABLE: Setting = Setting {
     name: "PROMOTE_WHEN_AVAILABLE",
