@@ -267,7 +267,8 @@ async fn an_interrupted_promotion_should_be_abandoned_with_its_reason_when_a_reb
     orders(&env).await;
     // Decided while orders was down; the function died before promoting; orders has recovered (available).
     env.crashed_decision("orders", "r-fast", 120).await;
-    let app = env.app(&[]);
+    // A stack that lists the shutdown (RDS-EVENT-0004, not a failure event by default).
+    let app = env.app(&[("FAILURE_EVENT_IDS", "RDS-EVENT-0031,RDS-EVENT-0004")]);
 
     let reboot = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
     assert_eq!(reboot.status, Outcome::Refused, "{reboot:?}");
@@ -472,7 +473,8 @@ async fn a_decision_abandoned_in_the_same_second_should_not_block_the_next_one()
     let second = failover_core::time::now_secs() - 5;
     env.crashed_decision_at("orders", "r-mid", second).await;
     CLOCK.set(second).expect("clock");
-    let app = env.app(&[]).with_clock(fixed_clock);
+    // A stack that lists the shutdown (RDS-EVENT-0004, not a failure event by default).
+    let app = env.app(&[("FAILURE_EVENT_IDS", "RDS-EVENT-0031,RDS-EVENT-0004")]).with_clock(fixed_clock);
 
     let reboot = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
     assert_eq!(reboot.status, Outcome::Refused, "abandoned: {reboot:?}");

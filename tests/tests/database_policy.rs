@@ -1,6 +1,6 @@
 //! `database-failover`'s policy on the primary's status, against the local AWS (issue 21): a primary fixed in place
-//! is never promoted away from but by a forced `promote`; a manual `promote` without `force` acts only away from
-//! a primary that takes no writes.
+//! is never promoted away from but by a forced `promote`; RDS-EVENT-0004 (shutdown, with every reboot) is not a
+//! failure by default; a manual `promote` without `force` acts only away from a primary that takes no writes.
 //! The status of an instance is set through the local AWS (`POST /_failover/rds/instance-status`); every test
 //! asserts the RDS state, the ledger and the notifications after each invocation.
 
@@ -115,6 +115,34 @@ async fn a_fixed_in_place_primary_should_be_promoted_away_from_only_by_a_forced_
     let summary = notes[0].body()["summary"].as_str().unwrap().to_owned();
     assert!(summary.contains("manual promote of orders-r (forced)"), "{summary}");
     assert!(!summary.contains("NOT fenced"), "a storage-full primary takes no writes: {summary}");
+}
+
+// ------------------------------------------------------------------ RDS-EVENT-0004 is no failure by default
+
+#[tokio::test]
+async fn a_shutdown_event_should_neither_notify_nor_refuse_by_default() {
+    let env = Env::new().await;
+    orders(&env).await;
+
+    // Every reboot, patch and scale of an available primary sends it.
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0004")).await;
+
+    assert_eq!(response.status, Outcome::Skipped, "{response:?}");
+    assert!(response.message.contains("RDS-EVENT-0004") && response.message.contains("not a failure"), "{response:?}");
+    assert!(env.notifications().await.is_empty(), "nothing published");
+    for id in ["r-lag", "r-fast", "r-mid"] {
+        assert!(env.is_replica(id).await, "{id} untouched");
+    }
+    assert_eq!(env.calls_answered("Query") + env.calls_answered("TransactWriteItems"), 0, "no ledger call");
+    assert!(env.records("db-instance:us-east-1/orders").await.is_empty(), "nothing recorded");
+
+    // A stack that lists it still acts on it: a failed primary is promoted away from.
+    env.set_status("orders", "failed");
+    let listed = env.app(&[("FAILURE_EVENT_IDS", "RDS-EVENT-0031,RDS-EVENT-0004")]);
+    let response = ok(&listed, env.failure_event("orders", "RDS-EVENT-0004")).await;
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert!(!env.is_replica("r-fast").await);
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
 }
 
 // ------------------------------------------------------------------ manual promote: only away from no writes
