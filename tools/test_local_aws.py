@@ -428,7 +428,8 @@ class LocalAwsTest(LauncherCase):
         rds = self.client("rds")
         rds.create_db_instance(DBInstanceIdentifier="db", Engine="mysql", DBInstanceClass="db.t3.micro",
                                AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="password1")
-        for status in ("failed", "storage-full", "incompatible-network", "available"):
+        for status in ("failed", "storage-full", "incompatible-network", "incompatible-parameters",
+                       "inaccessible-encryption-credentials", "backing-up", "stopped", "available"):
             self.ok("POST", "/_failover/rds/instance-status",
                     {"account": self.account, "region": "us-east-1", "db_instance_identifier": "db", "status": status})
             self.assertEqual(self.describe(rds, "db")["DBInstanceStatus"], status)

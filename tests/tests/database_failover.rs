@@ -155,7 +155,7 @@ async fn same_event_three_times_then_another_failure_event_should_promote_exactl
     for event in [
         env.failure_event("orders", "RDS-EVENT-0031"),
         env.failure_event("orders", "RDS-EVENT-0031"),
-        env.failure_event("orders", "RDS-EVENT-0004"),
+        env.failure_event("orders", "RDS-EVENT-0022"),
     ] {
         let again = ok(&app, event).await;
         assert_eq!(again.status, Outcome::Skipped, "{again:?}");
@@ -188,7 +188,7 @@ async fn missing_primary_should_promote_once_from_the_replicas_that_name_it() {
 
     // The record on the primary's key stops a second promotion, from any replica or the primary's own event.
     env.lag("r-mid", &[0.0]).await;
-    for event in [stopped("r-mid"), env.failure_event("orders", "RDS-EVENT-0004")] {
+    for event in [stopped("r-mid"), env.failure_event("orders", "RDS-EVENT-0022")] {
         let again = ok(&app, event).await;
         assert_eq!(again.status, Outcome::Skipped, "{again:?}");
     }

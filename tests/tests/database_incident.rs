@@ -10,7 +10,7 @@ use failover_core::outcome::Outcome;
 use failover_core::report::{Notifier, NotifyError, Report};
 use failover_core::shell::{Handler, Invocation};
 use integration_tests::database::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// A hosted zone `shop.internal` with `writer.shop.internal` CNAME (TTL 300) pointing at `target`; its id.
 async fn zone_with_record(env: &Env, target: &str) -> String {
@@ -117,7 +117,7 @@ async fn a_record_shared_by_two_primaries_should_follow_only_the_primary_it_poin
 }
 
 #[tokio::test]
-async fn a_storage_full_event_should_notify_with_the_fix_and_not_promote_unless_it_is_a_failure_event() {
+async fn a_storage_full_event_should_notify_with_the_fix_listed_or_not_and_promote_only_on_a_forced_promote() {
     let env = Env::new().await;
     env.primary("orders", true).await;
     env.replica("orders-r", "orders", &[]).await;
@@ -143,13 +143,19 @@ async fn a_storage_full_event_should_notify_with_the_fix_and_not_promote_unless_
     );
     assert!(body["next_steps"][1].as_str().unwrap().contains(r#""db_instance_identifier":"orders-r""#), "{body}");
 
-    // Listed in FAILURE_EVENT_IDS, the same event promotes.
+    // Listed in FAILURE_EVENT_IDS, the same event still promotes nothing: the primary is fixed in place.
     let response = ok(
         &env.app(&[("FAILURE_EVENT_IDS", "RDS-EVENT-0031,RDS-EVENT-0221")]),
         env.failure_event("orders", "RDS-EVENT-0221"),
     )
     .await;
-    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert_eq!((response.status, response.action.as_str()), (Outcome::Refused, "fix-in-place"), "{response:?}");
+    assert!(env.is_replica("orders-r").await, "not promoted");
+    assert_eq!(outcomes(&env.notifications().await), ["refused"]);
+
+    // A person who gives up on the fix promotes with "force": true.
+    let forced = json!({"command": "promote", "db_instance_identifier": "orders-r", "force": true});
+    assert_eq!(ok(&env.app(&[]), forced).await.status, Outcome::Succeeded);
     assert!(!env.is_replica("orders-r").await, "promoted");
     env.notifications().await;
 
@@ -261,7 +267,8 @@ async fn an_interrupted_promotion_should_be_abandoned_with_its_reason_when_a_reb
     orders(&env).await;
     // Decided while orders was down; the function died before promoting; orders has recovered (available).
     env.crashed_decision("orders", "r-fast", 120).await;
-    let app = env.app(&[]);
+    // A stack that lists the shutdown (RDS-EVENT-0004, not a failure event by default).
+    let app = env.app(&[("FAILURE_EVENT_IDS", "RDS-EVENT-0031,RDS-EVENT-0004")]);
 
     let reboot = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
     assert_eq!(reboot.status, Outcome::Refused, "{reboot:?}");
@@ -466,7 +473,8 @@ async fn a_decision_abandoned_in_the_same_second_should_not_block_the_next_one()
     let second = failover_core::time::now_secs() - 5;
     env.crashed_decision_at("orders", "r-mid", second).await;
     CLOCK.set(second).expect("clock");
-    let app = env.app(&[]).with_clock(fixed_clock);
+    // A stack that lists the shutdown (RDS-EVENT-0004, not a failure event by default).
+    let app = env.app(&[("FAILURE_EVENT_IDS", "RDS-EVENT-0031,RDS-EVENT-0004")]).with_clock(fixed_clock);
 
     let reboot = ok(&app, env.failure_event("orders", "RDS-EVENT-0004")).await;
     assert_eq!(reboot.status, Outcome::Refused, "abandoned: {reboot:?}");

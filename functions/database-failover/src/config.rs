@@ -5,9 +5,10 @@ use failover_core::config::{boolean, number, CommonConfig, ConfigError, Setting,
 
 pub const FAILURE_EVENT_IDS: Setting = Setting {
     name: "FAILURE_EVENT_IDS",
-    default: Some("RDS-EVENT-0031,RDS-EVENT-0036,RDS-EVENT-0004,RDS-EVENT-0022"),
-    meaning: "RDS instance events (comma-separated ids) that mean a primary may be down; storage full (0221) and \
-              invalid parameters (0035) are notified with their fix unless listed here",
+    default: Some("RDS-EVENT-0031,RDS-EVENT-0036,RDS-EVENT-0022"),
+    meaning: "RDS instance events (comma-separated ids) that mean a primary may be down; shutdown (0004) comes with \
+              every reboot and is left out; a primary to fix in place (storage full 0221, invalid parameters 0035) \
+              is notified with its fix, listed here or not",
 };
 pub const PROMOTE_WHEN_AVAILABLE: Setting = Setting {
     name: "PROMOTE_WHEN_AVAILABLE",
@@ -122,6 +123,7 @@ mod tests {
         assert_eq!(c.backup_retention_days, 7);
         assert!(!c.allow_cross_region);
         assert!(!c.common.dry_run);
+        assert!(!c.failure_event_ids.iter().any(|id| id == "RDS-EVENT-0004"), "a reboot's shutdown is no failure");
     }
 
     #[test]
@@ -160,7 +162,7 @@ mod tests {
     #[test]
     fn blank_values_mean_the_default() {
         let c = config(&[("FAILURE_EVENT_IDS", "  ")]).unwrap();
-        assert_eq!(c.failure_event_ids.len(), 4);
+        assert_eq!(c.failure_event_ids.len(), 3);
     }
 
     #[test]

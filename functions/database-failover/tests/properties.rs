@@ -5,7 +5,9 @@
 //!   a replica that is not available, not opted in, in another region without `ALLOW_CROSS_REGION`, or whose
 //!   lag is unknown, ever -1 or above `MAX_REPLICA_LAG_SECONDS`; an automatic one picks the lowest
 //!   (priority, lag) among the eligible; a recorded decision is only ever completed, never replaced by another
-//!   replica; and a primary that is up is left alone unless the settings or a person say otherwise.
+//!   replica; a primary that is up is left alone unless the settings or a person say otherwise; a primary fixed
+//!   in place (`storage-full`…) is never promoted away from but by a forced `promote` (its fix is notified), and
+//!   a `promote` without force never promotes away from a primary that takes writes (`backing-up`…).
 //! - Aurora ([`decide::decide_cluster`]): only an available, opted-in reader of an opted-in cluster, the lowest
 //!   (tier, lag) unless a person named it, and never twice within the cooldown for automatic triggers.
 //! - Ledger record data of any shape, and priority tags a person can edit, are read without panicking.
@@ -39,8 +41,18 @@ const NOW: i64 = 1_714_558_032;
 fn status() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => Just("available".to_owned()),
-        1 => prop::sample::select(vec!["backing-up", "failed", "modifying", "storage-full", "rebooting", "Available"])
-            .prop_map(str::to_owned),
+        1 => prop::sample::select(vec![
+            "backing-up",
+            "failed",
+            "modifying",
+            "storage-full",
+            "rebooting",
+            "Available",
+            "incompatible-parameters",
+            "inaccessible-encryption-credentials",
+            "stopped",
+        ])
+        .prop_map(str::to_owned),
         1 => "[a-z-]{0,12}",
     ]
 }
@@ -130,7 +142,8 @@ enum TriggerKind {
     FailureEvent,
     Alarm,
     ReplicaSide,
-    ManualPromote(usize),
+    /// The replica named, and `"force": true`.
+    ManualPromote(usize, bool),
     Status,
 }
 
@@ -139,7 +152,7 @@ fn trigger() -> impl Strategy<Value = TriggerKind> {
         Just(TriggerKind::FailureEvent),
         Just(TriggerKind::Alarm),
         Just(TriggerKind::ReplicaSide),
-        (0usize..7).prop_map(TriggerKind::ManualPromote),
+        (0usize..7, any::<bool>()).prop_map(|(i, force)| TriggerKind::ManualPromote(i, force)),
         Just(TriggerKind::Status),
     ]
 }
@@ -165,8 +178,8 @@ fn to_trigger(kind: &TriggerKind) -> Trigger {
         TriggerKind::ReplicaSide => {
             Trigger::ReplicaSide { replica: DbRef::new(HOME, "r0"), cause: "RDS-EVENT-0045".into() }
         }
-        TriggerKind::ManualPromote(i) => {
-            Trigger::ManualPromote { replica: DbRef::new(HOME, format!("r{i}")), force: true }
+        TriggerKind::ManualPromote(i, force) => {
+            Trigger::ManualPromote { replica: DbRef::new(HOME, format!("r{i}")), force: *force }
         }
         TriggerKind::Status => Trigger::Status,
     }
@@ -212,6 +225,11 @@ fn eligible(c: &Candidate, settings: &Settings) -> bool {
         && c.lag.iter().all(|v| *v >= 0.0 && *v <= settings.max_replica_lag_seconds)
 }
 
+/// Statuses a person fixes in place (issue 21): never promoted away from but by a forced `promote`.
+const FIX_IN_PLACE: &[&str] = &["storage-full", "incompatible-parameters", "inaccessible-encryption-credentials"];
+/// Statuses in which a primary takes writes: a `promote` without force never promotes away from them.
+const WRITABLE: &[&str] = &["available", "backing-up", "modifying", "rebooting", "Available"];
+
 fn priority(i: &Instance) -> i32 {
     i.tags.get(PRIORITY_TAG).and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_PRIORITY)
 }
@@ -241,8 +259,15 @@ proptest! {
             Plan::Promote(p) => {
                 if let PrimaryKind::Found { status, opted_in } = &primary {
                     prop_assert!(*opted_in, "promoted away from a primary that is not opted in");
+                    // Fix in place means never promote, and a person's promote without force only away from a
+                    // primary that takes no writes: whatever the record.
+                    let forced = matches!(trigger, TriggerKind::ManualPromote(_, true));
+                    prop_assert!(forced || !FIX_IN_PLACE.contains(&status.as_str()), "promoted away from {status}");
+                    if let TriggerKind::ManualPromote(_, false) = trigger {
+                        prop_assert!(!WRITABLE.contains(&status.as_str()), "unforced promote away from {status}");
+                    }
                     let down = database_failover::model::DOWN_STATUSES.contains(&status.as_str());
-                    let asked = matches!(trigger, TriggerKind::ManualPromote(_) | TriggerKind::Status);
+                    let asked = matches!(trigger, TriggerKind::ManualPromote(..) | TriggerKind::Status);
                     let allowed =
                         status == "available" && settings.promote_when_available && matches!(trigger, TriggerKind::Alarm);
                     prop_assert!(
@@ -268,7 +293,7 @@ proptest! {
                         .expect("the promoted instance is one of the primary's replicas");
                     prop_assert!(eligible(chosen, &settings), "promoted an unsafe replica: {chosen:?}");
                     match &trigger {
-                        TriggerKind::ManualPromote(i) => prop_assert_eq!(&p.replica.id, &format!("r{i}")),
+                        TriggerKind::ManualPromote(i, _) => prop_assert_eq!(&p.replica.id, &format!("r{i}")),
                         _ => {
                             let key = |c: &Candidate| (priority(&c.instance), max_lag(&c.lag));
                             let (best_priority, best_lag) = key(chosen);
@@ -305,15 +330,30 @@ proptest! {
                 prop_assert_eq!(record.state, State::Pending);
                 prop_assert!(decide::PROMOTING_STATUSES.contains(&recorded.status.as_str()));
             }
+            Plan::FixInPlace(f) => {
+                // Only a primary described in a fix-in-place status, for any trigger but a forced promote.
+                prop_assert!(decide::FIX_IN_PLACE_STATUSES.contains(&f.primary.status.as_str()));
+                let described = matches!(&primary, PrimaryKind::Found { status, .. } if *status == f.primary.status);
+                prop_assert!(described, "the primary's own status");
+                prop_assert!(!matches!(trigger, TriggerKind::ManualPromote(_, true)));
+            }
             Plan::Refuse(r) => prop_assert!(!r.reason.is_empty()),
             Plan::Skip { reason } => prop_assert!(!reason.is_empty()),
             other => prop_assert!(false, "a promotion decision planned {:?}", other),
+        }
+        // A fix-in-place primary (opted in, no decision recorded) is notified with its fix, whatever the trigger
+        // but a forced promote.
+        if let (PrimaryKind::Found { status, opted_in: true }, None) = (&primary, &facts.record) {
+            if FIX_IN_PLACE.contains(&status.as_str()) && !matches!(trigger, TriggerKind::ManualPromote(_, true)) {
+                prop_assert!(matches!(plan, Plan::FixInPlace(_)), "{status}: {plan:?}");
+            }
         }
         // Whatever else happens: with a safe replica, a down opted-in primary and no record, something is promoted.
         if let (PrimaryKind::Found { status, opted_in: true }, None) = (&primary, &facts.record) {
             let automatic = matches!(trigger, TriggerKind::FailureEvent | TriggerKind::Alarm | TriggerKind::ReplicaSide);
             let down = database_failover::model::DOWN_STATUSES.contains(&status.as_str());
-            if automatic && down && facts.replicas.iter().any(|c| eligible(c, &settings)) {
+            let fixed_in_place = FIX_IN_PLACE.contains(&status.as_str());
+            if automatic && down && !fixed_in_place && facts.replicas.iter().any(|c| eligible(c, &settings)) {
                 prop_assert!(matches!(plan, Plan::Promote(_)), "a down primary with a safe replica: {plan:?}");
             }
         }

@@ -1,8 +1,9 @@
-//! Fix in place: a primary that a person usually repairs in minutes (storage full, RDS-EVENT-0221; invalid
-//! parameters, RDS-EVENT-0035) is not promoted away from by default: promotion is irreversible and loses the
-//! primary. The notification gives the `aws rds modify-db-instance` command that fixes it. `FAILURE_EVENT_IDS`
-//! can make either event a failure again (then [`crate::route`] sends it to [`super::promote`] instead). A primary
-//! that already failed over (a `promotion` record in its ledger) is not to be fixed: the event is a logged skip.
+//! Fix in place: the RDS events of a primary that a person usually repairs in minutes (storage full,
+//! RDS-EVENT-0221; invalid parameters, RDS-EVENT-0035) are notified with the `aws rds modify-db-instance` command
+//! that fixes it: promotion is irreversible and loses the primary. (Any other trigger on a primary in such a status
+//! is decided by [`crate::decide::gate`], with the same notification; only a forced `promote` promotes away from
+//! it.) A primary that already failed over (a `promotion` record in its ledger) is not to be fixed: the event is a
+//! logged skip.
 //!
 //! AWS calls: one `DescribeDBInstances`, then (opted in) one ledger `Query` of the primary's resource, read as
 //! it is; no write but the notification.
@@ -11,6 +12,7 @@ use failover_core::aws::AwsError;
 use failover_core::report::Report;
 
 use super::Context;
+use crate::decide::{FixInPlace, FixKind, Trigger};
 use crate::model::{promotion_resource, DbRef};
 use crate::ports::{Databases, Ports};
 use crate::report;
@@ -35,5 +37,8 @@ pub async fn run<P: Ports>(
         let reason = format!("{event_id} on {}: it already failed over to {replica}; nothing to fix in place", at.id);
         return Ok(report::skipped(reason));
     }
-    Ok(report::fix_in_place(&instance, event_id, message))
+    let trigger = Trigger::FailureEvent { event_id: event_id.to_owned(), message: message.to_owned() };
+    let replica = instance.replicas.first().cloned();
+    let fix = FixInPlace { primary: instance, kind: FixKind::of_event(event_id), replica };
+    Ok(report::fix_in_place(&fix, &trigger))
 }

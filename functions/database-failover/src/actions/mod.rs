@@ -106,6 +106,7 @@ impl<P: Ports> Context<'_, P> {
                 report::skipped(reason.clone()).error(Fault::InProgress { resource, reason })
             }
             Plan::Inform(info) => report::inform(&info),
+            Plan::FixInPlace(fix) => report::fix_in_place(&fix, trigger),
             Plan::Refuse(refusal) => {
                 let action = if aurora { report::FAILOVER_CLUSTER } else { report::PROMOTE };
                 report::refusal(&refusal, action, region, Some(trigger), aurora)

@@ -3,6 +3,7 @@
 //! the plan.
 //!
 //! - [`decide_promotion`] (`promotion.rs`): an RDS primary and its read replicas (same- or cross-region).
+//! - [`gate`] (`primary.rs`): what a primary's status lets a trigger do (promote, fix in place, refuse).
 //! - [`decide_cluster`] (`cluster.rs`): an Aurora cluster and its readers.
 //! - [`Plan::would`]: what the `status` command says a failure would do now.
 
@@ -13,11 +14,13 @@ use crate::model::{Cluster, DbRef, Instance, LagPoint, Record, Repoint, LAG_LOOK
 
 mod cluster;
 mod dns;
+mod primary;
 mod promotion;
 pub mod readiness;
 
 pub use cluster::decide_cluster;
 pub use dns::{repoint_step, DnsResult, DnsStep};
+pub use primary::{gate, may_take_writes, FixInPlace, FixKind, Gate, FIX_IN_PLACE_STATUSES};
 pub use promotion::{decide_promotion, verdicts};
 
 /// The statuses of a replica while `PromoteReadReplica` works on it: a pending decision whose replica is in one
@@ -54,7 +57,7 @@ pub enum Trigger {
     /// Replication stopped on a replica (0045 / 0057), or an alarm on a replica.
     ReplicaSide { replica: DbRef, cause: String },
     /// `promote`: a person named the replica; `force` (`"force": true`) also promotes away from a primary that
-    /// reports `available` (which is then not fenced).
+    /// may still take writes (which is then not fenced) or that is fixed in place ([`gate`]).
     ManualPromote { replica: DbRef, force: bool },
     /// `failover-cluster`: a person asked, optionally naming the reader.
     ManualFailover { target: Option<String> },
@@ -279,6 +282,8 @@ pub enum Plan {
         reason: String,
     },
     Refuse(Refusal),
+    /// The primary is fixed in place ([`FIX_IN_PLACE_STATUSES`]): nothing is promoted, the fix is notified.
+    FixInPlace(FixInPlace),
     /// A pending decision is abandoned, not completed.
     Abandon(Abandonment),
     Inform(Info),
@@ -295,6 +300,10 @@ impl Plan {
             Plan::Skip { reason } => format!("would do nothing: {reason}"),
             Plan::Wait { reason, .. } => format!("would wait: {reason}"),
             Plan::Refuse(r) => format!("would refuse: {}", r.reason),
+            Plan::FixInPlace(f) => format!(
+                "would not promote: {} is {}, to be fixed in place (a promote with \"force\": true only)",
+                f.primary.at.id, f.primary.status
+            ),
             Plan::Abandon(a) => format!("would abandon the decision to {}: {}", a.decision, a.reason),
             Plan::Inform(_) => "informational only".to_owned(),
         }

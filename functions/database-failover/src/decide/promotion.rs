@@ -2,6 +2,7 @@
 
 use failover_core::notify::Severity;
 
+use super::primary::{gate, FixInPlace, FixKind, Gate};
 use super::REPOINT_WINDOW_SECS;
 use super::{
     best, max_lag, Abandonment, Candidate, Plan, PrimaryState, Promotion, PromotionFacts, Refusal, Settings, Trigger,
@@ -49,26 +50,17 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
 
     let primary_status = facts.primary.describe();
     if let PrimaryState::Found(p) = &facts.primary {
-        let available = p.status == "available";
-        if !confirmed(p, trigger, settings) {
-            let why = match trigger {
-                Trigger::ManualPromote { .. } => "reports available: promoting a replica would leave two writable \
-                    primaries; add \"force\": true to promote anyway (the old primary is not fenced)"
-                    .to_owned(),
-                Trigger::Alarm { .. } if available => "reports available (PROMOTE_WHEN_AVAILABLE is false)".to_owned(),
-                Trigger::FailureEvent { .. } if available => {
-                    "reports available: an RDS event never promotes away from an available primary \
-                     (PROMOTE_WHEN_AVAILABLE applies to alarms only)"
-                        .to_owned()
-                }
-                _ => format!("reports {}, which is not a failure", p.status),
-            };
-            return Plan::Refuse(Refusal {
-                resource: primary_ref.id.clone(),
-                reason: format!("{} was not promoted away from: the primary {why}", primary_ref.id),
-                severity: Severity::Warning,
-                replicas: verdicts(facts, settings),
-            });
+        match gate(p, trigger, settings) {
+            Gate::Go => {}
+            Gate::FixInPlace(kind) => return fix_in_place(p, kind, facts, settings),
+            Gate::Refuse(why) => {
+                return Plan::Refuse(Refusal {
+                    resource: primary_ref.id.clone(),
+                    reason: format!("{} was not promoted away from: the primary {why}", primary_ref.id),
+                    severity: Severity::Warning,
+                    replicas: verdicts(facts, settings),
+                })
+            }
         }
     }
 
@@ -221,15 +213,14 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
     }
 }
 
-/// Whether the primary is confirmed down for this trigger. PROMOTE_WHEN_AVAILABLE is for alarms only: an RDS
-/// event about an available primary (a reboot, say) never promotes; a person promotes away from an available
-/// primary only with "force": true.
-fn confirmed(p: &Instance, trigger: &Trigger, settings: &Settings) -> bool {
-    let available = p.status == "available";
-    p.is_down()
-        || matches!(trigger, Trigger::Status | Trigger::ManualPromote { force: true, .. })
-        || (!available && matches!(trigger, Trigger::ManualPromote { .. }))
-        || (available && settings.promote_when_available && matches!(trigger, Trigger::Alarm { .. }))
+/// A fix-in-place primary: the fix is notified, with the best replica (else the first) for a forced `promote`.
+fn fix_in_place(p: &Instance, kind: FixKind, facts: &PromotionFacts, settings: &Settings) -> Plan {
+    let replicas = verdicts(facts, settings);
+    let replica = best(&replicas)
+        .map(|i| facts.replicas[i].instance.at.clone())
+        .or_else(|| facts.replicas.first().map(|c| c.instance.at.clone()))
+        .or_else(|| p.replicas.first().cloned());
+    Plan::FixInPlace(FixInPlace { primary: p.clone(), kind, replica })
 }
 
 /// The recorded instance is not the one decided on: it was replaced under the same name.
@@ -263,8 +254,18 @@ pub(super) fn abandon_reason(
     // Already promoted (standalone): only finished.
     recorded.source.as_ref()?;
     if let PrimaryState::Found(p) = &facts.primary {
-        if !confirmed(p, trigger, settings) {
-            return Some(format!("{} is {} again: it is not down", primary.id, p.status));
+        match gate(p, trigger, settings) {
+            Gate::Go => {}
+            Gate::FixInPlace(_) => {
+                return Some(format!(
+                    "{} is {}: it is fixed in place, never promoted away from without \"force\": true",
+                    primary.id, p.status
+                ))
+            }
+            Gate::Refuse(_) if p.status == "available" => {
+                return Some(format!("{} is {} again: it is not down", primary.id, p.status))
+            }
+            Gate::Refuse(why) => return Some(format!("the primary {why}")),
         }
     }
     if recorded.source.as_ref() != Some(primary) {

@@ -104,7 +104,7 @@ fn when_primary_failed_should_promote_the_lowest_lag_replica_and_record_it() {
 #[test]
 fn when_priorities_differ_the_lower_priority_tag_should_win_over_lower_lag() {
     let f = facts(
-        PrimaryState::Found(primary("storage-full")),
+        PrimaryState::Found(primary("failed")),
         vec![replica(EAST, "r-fast", &[1.0]), with_tag(replica(EAST, "r-preferred", &[20.0]), PRIORITY_TAG, "10")],
     );
     assert_eq!(promoted(&decide_promotion(&failure(), &f, &settings(), NOW)).replica.id, "r-preferred");
@@ -226,11 +226,77 @@ fn when_the_primary_is_rebooting_should_refuse_even_with_promote_when_available(
 }
 
 #[test]
-fn every_documented_down_status_should_count_as_down() {
-    for status in crate::model::DOWN_STATUSES {
+fn every_documented_down_status_should_count_as_down_unless_it_is_fixed_in_place() {
+    for status in crate::model::DOWN_STATUSES.iter().filter(|s| !FIX_IN_PLACE_STATUSES.contains(s)) {
         let f = facts(PrimaryState::Found(primary(status)), vec![replica(EAST, "r1", &[1.0])]);
         assert_eq!(promoted(&decide_promotion(&failure(), &f, &settings(), NOW)).primary_status, *status);
     }
+}
+
+fn fixed(plan: &Plan) -> &FixInPlace {
+    match plan {
+        Plan::FixInPlace(f) => f,
+        other => panic!("expected a fix in place, got {other:#?}"),
+    }
+}
+
+fn manual(id: &str, force: bool) -> Trigger {
+    Trigger::ManualPromote { replica: DbRef::new(EAST, id), force }
+}
+
+// ------------------------------------------------------------------ fix in place means never promote
+
+#[test]
+fn when_the_primary_is_fixed_in_place_no_trigger_but_a_forced_promote_should_promote() {
+    let replica_side = Trigger::ReplicaSide { replica: DbRef::new(EAST, "r1"), cause: "RDS-EVENT-0045".into() };
+    let restart_error = Trigger::FailureEvent { event_id: "RDS-EVENT-0022".into(), message: "restart error".into() };
+    let kinds = [FixKind::Storage, FixKind::Parameters, FixKind::EncryptionKey, FixKind::EncryptionKey];
+    for (status, kind) in FIX_IN_PLACE_STATUSES.iter().zip(kinds) {
+        let f =
+            facts(PrimaryState::Found(primary(status)), vec![replica(EAST, "r0", &[9.0]), replica(EAST, "r1", &[1.0])]);
+        let s = Settings { promote_when_available: true, ..settings() };
+        for trigger in
+            [failure(), restart_error.clone(), alarm(), replica_side.clone(), manual("r1", false), Trigger::Status]
+        {
+            let plan = decide_promotion(&trigger, &f, &s, NOW);
+            let fix = fixed(&plan);
+            assert_eq!((fix.kind, fix.primary.status.as_str()), (kind, *status), "{trigger:?}");
+            assert_eq!(fix.replica, Some(DbRef::new(EAST, "r1")), "the best replica, for the forced command");
+        }
+        assert!(Plan::FixInPlace(fixed(&decide_promotion(&Trigger::Status, &f, &s, NOW)).clone())
+            .would(EAST)
+            .contains("would not promote"));
+        assert_eq!(promoted(&decide_promotion(&manual("r0", true), &f, &s, NOW)).replica.id, "r0", "forced");
+    }
+}
+
+#[test]
+fn when_a_fixed_in_place_primary_has_no_safe_replica_the_fix_should_name_its_first_replica() {
+    let f = facts(PrimaryState::Found(primary("storage-full")), vec![replica(EAST, "r-lagging", &[99.0])]);
+    assert_eq!(fixed(&decide_promotion(&alarm(), &f, &settings(), NOW)).replica, Some(DbRef::new(EAST, "r-lagging")));
+    let alone = facts(PrimaryState::Found(primary("storage-full")), vec![]);
+    assert_eq!(fixed(&decide_promotion(&alarm(), &alone, &settings(), NOW)).replica, None);
+}
+
+#[test]
+fn when_a_pending_decision_meets_a_fixed_in_place_primary_it_should_be_abandoned_unless_forced() {
+    let f = pending(PrimaryState::Found(primary("storage-full")), replica(EAST, "r-chosen", &[0.0]));
+    let a = decide_promotion(&alarm(), &f, &settings(), NOW);
+    assert!(abandoned(&a).reason.contains("fixed in place"), "{a:#?}");
+    assert!(promoted(&decide_promotion(&manual("r-chosen", true), &f, &settings(), NOW)).resumed);
+}
+
+#[test]
+fn fix_kinds_follow_the_status_and_the_event() {
+    assert_eq!(FixKind::of_status("storage-full"), Some(FixKind::Storage));
+    assert_eq!(FixKind::of_status("incompatible-parameters"), Some(FixKind::Parameters));
+    assert_eq!(FixKind::of_status("inaccessible-encryption-credentials"), Some(FixKind::EncryptionKey));
+    assert_eq!(FixKind::of_status("failed"), None);
+    assert_eq!(FixKind::of_status("incompatible-network"), None, "a network a person cannot fix by a modify");
+    assert_eq!(
+        (FixKind::of_event("RDS-EVENT-0221"), FixKind::of_event("RDS-EVENT-0035")),
+        (FixKind::Storage, FixKind::Parameters)
+    );
 }
 
 #[test]
@@ -472,12 +538,26 @@ fn when_a_person_names_an_eligible_replica_of_an_available_primary_should_promot
     assert!(refused(&plan).reason.contains(r#"add "force": true"#), "{plan:#?}");
     let forced = Trigger::ManualPromote { replica: DbRef::new(EAST, "r-named"), force: true };
     assert_eq!(promoted(&decide_promotion(&forced, &f, &settings(), NOW)).replica.id, "r-named");
-    let failed = facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-named", &[10.0])]);
-    assert_eq!(
-        promoted(&decide_promotion(&manual, &failed, &settings(), NOW)).replica.id,
-        "r-named",
-        "no force needed"
-    );
+    for status in ["failed", "stopped", "incompatible-network", "deleting"] {
+        let down = facts(PrimaryState::Found(primary(status)), vec![replica(EAST, "r-named", &[10.0])]);
+        let plan = decide_promotion(&manual, &down, &settings(), NOW);
+        assert_eq!(promoted(&plan).replica.id, "r-named", "{status} takes no writes: no force needed");
+    }
+}
+
+#[test]
+fn when_a_person_promotes_away_from_a_primary_that_may_take_writes_should_refuse_naming_force_and_fencing() {
+    let unforced = Trigger::ManualPromote { replica: DbRef::new(EAST, "r-named"), force: false };
+    let forced = Trigger::ManualPromote { replica: DbRef::new(EAST, "r-named"), force: true };
+    for status in ["backing-up", "modifying", "storage-optimization", "configuring-log-exports", "rebooting", "x"] {
+        let f = facts(PrimaryState::Found(primary(status)), vec![replica(EAST, "r-named", &[1.0])]);
+        let plan = decide_promotion(&unforced, &f, &settings(), NOW);
+        let reason = &refused(&plan).reason;
+        assert!(reason.contains(&format!("reports {status}")) && reason.contains(r#"add "force": true"#), "{reason}");
+        assert!(reason.contains("two writable databases") && reason.contains("not fenced"), "{reason}");
+        assert_eq!(promoted(&decide_promotion(&forced, &f, &settings(), NOW)).replica.id, "r-named", "{status}");
+        assert!(may_take_writes(status));
+    }
 }
 
 #[test]

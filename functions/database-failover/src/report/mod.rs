@@ -8,11 +8,13 @@ use failover_core::report::Report;
 use serde_json::{json, Value};
 
 use crate::decide::{ClusterFailover, Info, Plan, Refusal, Trigger, Verdict};
-use crate::model::{cluster_resource, DbRef, Instance};
+use crate::model::{cluster_resource, DbRef};
 use crate::FUNCTION;
 
+mod fix;
 mod promotion;
 
+pub use fix::fix_in_place;
 pub use promotion::promotion;
 use promotion::{promote_command, with_error};
 
@@ -216,53 +218,4 @@ pub fn control_failure(action: &str, error: impl Into<Fault>) -> Report {
         .details(json!({"error": error.to_string()}))
         .steps(["Run the command again; check the function's permissions on the ledger table.".to_owned()])
         .error(error)
-}
-
-/// A primary to fix in place (storage full, invalid parameters): the command that fixes it, and how to promote
-/// instead. Nothing was changed.
-pub fn fix_in_place(instance: &Instance, event_id: &str, message: &str) -> Report {
-    let (id, region) = (&instance.at.id, &instance.at.region);
-    let (problem, fix) = if event_id == "RDS-EVENT-0221" {
-        (
-            "ran out of storage",
-            format!(
-                "aws rds modify-db-instance --region {region} --db-instance-identifier {id} --allocated-storage \
-                 <GiB, at least 10% more than now> --max-allocated-storage <GiB> --apply-immediately"
-            ),
-        )
-    } else {
-        (
-            "has parameters it cannot start with",
-            format!(
-                "aws rds modify-db-instance --region {region} --db-instance-identifier {id} --db-parameter-group-name \
-                 <a compatible group> --apply-immediately && aws rds reboot-db-instance --region {region} \
-                 --db-instance-identifier {id}"
-            ),
-        )
-    };
-    let mut next_steps = vec![format!("Fix {id} in place: {fix}")];
-    match instance.replicas.first() {
-        Some(replica) => next_steps.push(format!(
-            "Only if it cannot be fixed: promote a replica (irreversible) with {}.",
-            promote_command(replica, false)
-        )),
-        None => next_steps.push(format!("{id} has no read replica: fixing it in place is the only way back.")),
-    }
-    let summary = format!(
-        "{id} {problem} ({event_id}: {message}); it is {}. database-failover does not promote for this event: a \
-         person usually fixes it in minutes and keeps the primary. Nothing was changed.",
-        instance.status
-    );
-    Report::new(
-        FUNCTION,
-        FIX_IN_PLACE,
-        Outcome::Refused,
-        Severity::Critical,
-        format!("{id} {problem}: fix it in place"),
-    )
-    .summary(summary)
-    .incident(incident(region, id))
-    .resources([instance.arn.clone()])
-    .details(json!({"event_id": event_id, "message": message, "status": instance.status, "fix": fix}))
-    .steps(next_steps)
 }

@@ -7,7 +7,7 @@ use failover_core::report::Report;
 use serde_json::{json, Value};
 
 use super::{incident, Failure, PROMOTE};
-use crate::decide::{DnsResult, Promotion, Trigger};
+use crate::decide::{may_take_writes, DnsResult, Promotion, Trigger};
 use crate::model::{promotion_key, promotion_resource, DbRef, Record, PROMOTION_KEY};
 use crate::FUNCTION;
 
@@ -48,10 +48,12 @@ pub fn promotion(
         p.primary_status,
         lag.unwrap_or_default()
     );
-    if p.primary_status == "available" && outcome != Outcome::DryRun {
+    // Described (an ARN) in a status that may take writes: two writable databases until a person fences it.
+    if p.primary_arn.is_some() && may_take_writes(&p.primary_status) && outcome != Outcome::DryRun {
         summary.push_str(&format!(
-            "WARNING: {primary} was available and was NOT fenced: it still accepts writes; stop it or make it \
-             read-only before clients write to {replica}. "
+            "WARNING: {primary} was {} and was NOT fenced: it may still accept writes; stop it or make it \
+             read-only before clients write to {replica}. ",
+            p.primary_status
         ));
     }
     match (outcome, failure) {
