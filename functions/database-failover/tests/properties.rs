@@ -225,7 +225,7 @@ fn eligible(c: &Candidate, settings: &Settings) -> bool {
         && c.lag.iter().all(|v| *v >= 0.0 && *v <= settings.max_replica_lag_seconds)
 }
 
-/// Statuses a person fixes in place (issue 21): never promoted away from but by a forced `promote`.
+/// Statuses a person fixes in place: never promoted away from but by a forced `promote`.
 const FIX_IN_PLACE: &[&str] = &["storage-full", "incompatible-parameters", "inaccessible-encryption-credentials"];
 /// Statuses in which a primary takes writes: a `promote` without force never promotes away from them.
 const WRITABLE: &[&str] = &["available", "backing-up", "modifying", "rebooting", "Available"];
