@@ -501,14 +501,17 @@ async fn a_group_that_aws_says_does_not_exist_is_skipped_without_error_or_notifi
     let missing = mock!(Client::describe_tags).then_error(|| {
         DescribeTagsError::TargetGroupNotFoundException(TargetGroupNotFoundException::builder().build())
     });
+    // A group alarm reads the group's ledger beside its tags (our own table); nothing more.
+    let ledger = mock!(aws_sdk_dynamodb::Client::query).then_output(|| Scenario::Deregister.ledger_output());
     let recorder = Recorder::default();
 
     let response =
-        app(std::slice::from_ref(&missing), &recorder).handle(Scenario::Deregister.event()).await.expect("a skip");
+        app(&[missing.clone(), ledger.clone()], &recorder).handle(Scenario::Deregister.event()).await.expect("a skip");
 
     assert_eq!(response.status, Outcome::Skipped, "{response:?}");
     assert!(response.message.contains("does not exist"), "{response:?}");
     assert_eq!(missing.num_calls(), 2, "the batch, then the group alone");
+    assert_eq!(ledger.num_calls(), 1, "the group's ledger, read beside its tags");
     assert!(outcomes(&recorder).is_empty());
 }
 

@@ -77,18 +77,21 @@ pub async fn on_alarm<P: Ports>(ctx: &Context<'_, P>, route: AlarmRoute) -> (Vec
 /// The health is read after the ledger (the facts are never older than the ledger they are decided on), and only
 /// when the group is not held and its step reads it ([`reads_health`]).
 pub struct Prefetched {
-    snapshot: Snapshot,
+    /// A failed read is the group's answer: the attempt loop would fail the same way.
+    snapshot: Result<Snapshot, AwsError>,
     health: Option<Health>,
 }
 
 type Health = Result<Option<Vec<TargetHealth>>, AwsError>;
 
-/// The named groups' ledgers, [`MAX_CONCURRENT_GROUPS`] at once; a failed read is left to the attempt loop.
-async fn read_ledgers<P: Ports>(ctx: &Context<'_, P>, groups: &[String]) -> HashMap<String, Snapshot> {
+/// The named groups' ledgers, [`MAX_CONCURRENT_GROUPS`] at once.
+async fn read_ledgers<P: Ports>(
+    ctx: &Context<'_, P>,
+    groups: &[String],
+) -> HashMap<String, Result<Snapshot, AwsError>> {
     stream::iter(groups)
-        .map(async |arn| Some((arn.clone(), ctx.session.read(&ledger::resource(arn)).await.ok()?)))
+        .map(async |arn| (arn.clone(), ctx.session.read(&ledger::resource(arn)).await))
         .buffer_unordered(MAX_CONCURRENT_GROUPS)
-        .filter_map(async |read| read)
         .collect()
         .await
 }
@@ -97,17 +100,17 @@ async fn read_ledgers<P: Ports>(ctx: &Context<'_, P>, groups: &[String]) -> Hash
 async fn prefetch<P: Ports>(
     ctx: &Context<'_, P>,
     tagged: &[(String, Option<Tags>)],
-    mut ledgers: HashMap<String, Snapshot>,
+    mut ledgers: HashMap<String, Result<Snapshot, AwsError>>,
     recovered: bool,
 ) -> HashMap<String, Prefetched> {
     let opted_in = tagged
         .iter()
         .filter(|(_, tags)| tags.as_ref().is_some_and(|tags| failover_core::tags::opted_in(tags, ctx.opt_in_key())));
-    let ready: Vec<(String, Snapshot)> =
+    let ready: Vec<(String, Result<Snapshot, AwsError>)> =
         opted_in.filter_map(|(arn, _)| Some((arn.clone(), ledgers.remove(arn)?))).collect();
     stream::iter(ready)
         .map(async |(arn, snapshot)| {
-            let wanted = snapshot.held().is_none() && reads_health(ctx, &snapshot, recovered);
+            let wanted = snapshot.as_ref().is_ok_and(|s| s.held().is_none() && reads_health(ctx, s, recovered));
             let health = if wanted { Some(ctx.lb.target_health(&arn).await) } else { None };
             (arn, Prefetched { snapshot, health })
         })
@@ -213,10 +216,16 @@ async fn alarm_group<P: Ports>(
     event: GroupEvent<'_>,
 ) -> Vec<Report> {
     let intent = if event.recovered { action::FAILBACK } else { action::DEREGISTER };
-    let snapshot = first.as_ref().map(|f| f.snapshot.clone());
-    let mut first = first;
+    let (snapshot, mut health) = match first {
+        Some(Prefetched { snapshot: Err(e), .. }) => {
+            return vec![report::fault(Some(&arn), intent, &e.into(), "reading the ledger")];
+        }
+        Some(Prefetched { snapshot: Ok(snapshot), health }) => (Some(snapshot), health),
+        None => (None, None),
+    };
+    let first = snapshot.clone();
     ctx.on_group(&arn, intent, snapshot, async |snapshot| {
-        let health = first.take().filter(|f| f.snapshot == snapshot).and_then(|f| f.health);
+        let health = health.take().filter(|_| first.as_ref() == Some(&snapshot));
         alarm_group_once(ctx, &arn, &tags, event, &snapshot, health).await
     })
     .await
