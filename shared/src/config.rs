@@ -64,7 +64,7 @@ pub const LEDGER_TABLE: Setting =
 pub const LEDGER_RETENTION_DAYS: Setting = Setting {
     name: "LEDGER_RETENTION_DAYS",
     default: Some("30"),
-    meaning: "days a ledger record is kept before it expires (1 to 3650)",
+    meaning: "days a ledger record is kept once it is closed or abandoned (1 to 3650)",
 };
 
 /// The settings [`CommonConfig`] reads, which every function's `SETTINGS` starts with.

@@ -667,7 +667,8 @@ async fn a_retry_with_the_same_request_id_that_removes_a_third_target_keeps_the_
     let lambda = Invocation { request_id: Some("req-1".into()), function_arn: None, deadline: Some(deadline) };
     shop.set_health(&web, &[&ids[0], &ids[1]], "unhealthy");
     // The first run deregisters two targets, then dies before its ledger `end`.
-    let dying = shop.app_on(EndFailsOnce::new(shop.dynamo_ledger(), "target-group:"), failover_core::time::now_secs);
+    let dying =
+        shop.app_on(&[], EndFailsOnce::new(shop.dynamo_ledger(), "target-group:"), failover_core::time::now_secs);
     let first = dying.invoke(alarm.clone(), &lambda).await;
     assert!(first.is_err(), "Lambda retries: {first:?}");
     assert_eq!(shop.health(&web).await.len(), 4);
@@ -675,7 +676,7 @@ async fn a_retry_with_the_same_request_id_that_removes_a_third_target_keeps_the_
 
     // By the retry, a third target fails too.
     shop.set_health(&web, &[&ids[2]], "unhealthy");
-    let later = shop.app_on(shop.dynamo_ledger(), five_minutes_later);
+    let later = shop.app_on(&[], shop.dynamo_ledger(), five_minutes_later);
     let retry = later.invoke(alarm, &lambda).await.unwrap();
 
     assert_status(&retry, Outcome::Succeeded);
@@ -694,4 +695,73 @@ async fn a_retry_with_the_same_request_id_that_removes_a_third_target_keeps_the_
     assert_eq!(health.len(), 6, "{health:?}");
     assert!(ids[..3].iter().all(|id| health.contains_key(id)), "{health:?}");
     assert_eq!(shop.keys(&web, "removal#", &["closed"]).await.len(), 2, "both removals are closed");
+}
+
+/// Two days from now: past a retention of one day.
+fn two_days_later() -> i64 {
+    failover_core::time::now_secs() + 2 * 86_400
+}
+
+#[tokio::test]
+async fn a_removal_open_longer_than_the_retention_keeps_its_baseline_and_is_restored_by_its_ok() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let settings = [("LEDGER_RETENTION_DAYS", "1"), ("MIN_HEALTHY_PERCENT", "60")];
+    let alarm = |n: usize, state, previous| {
+        shop.alarm_action(&format!("i-{n}-5xx"), state, previous, json!({"InstanceId": ids[n]}))
+    };
+    shop.app(&settings).handle(alarm(0, "ALARM", "OK")).await.unwrap();
+    assert_eq!(shop.health(&web).await.len(), 3);
+    let _ = shop.received().await;
+    let later = shop.app_on(&settings, shop.dynamo_ledger(), two_days_later);
+
+    // Past the retention, the open removal still holds the incident's baseline: 60 % of 4 keeps 3.
+    let second = later.handle(alarm(1, "ALARM", "OK")).await.unwrap();
+
+    assert_status(&second, Outcome::Refused);
+    assert!(shop.health(&web).await.contains_key(&ids[1]), "the second target stays");
+    let open = shop.records(&web).await;
+    let removal = open.iter().find(|(key, _)| key.starts_with("removal#")).expect("the removal").1;
+    assert!(!removal.contains_key("expires_at"), "an open removal has no TTL: {removal:?}");
+    let received = shop.received().await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body()["details"]["counts"]["baseline"], 4, "{}", received[0].body());
+
+    // And the first alarm's OK still finds its removal.
+    let ok = later.handle(alarm(0, "OK", "ALARM")).await.unwrap();
+
+    assert_status(&ok, Outcome::Succeeded);
+    assert_eq!(shop.health(&web).await.len(), 4);
+    let closed = shop.records(&web).await;
+    let removal = closed.values().find(|r| r["state"] == "closed").expect("the removal, closed");
+    assert!(removal.contains_key("expires_at"), "a closed record expires: {removal:?}");
+}
+
+#[tokio::test]
+async fn a_restore_that_closes_150_removal_records_succeeds() {
+    let shop = Shop::new().await;
+    let ids: Vec<String> = [shop.account.instances(100), shop.account.instances(52)].concat();
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let app = shop.app(&[("MIN_HEALTHY_PERCENT", "1")]);
+    // 150 instance alarms, each its own removal record: more than one ledger transaction holds.
+    for (n, id) in ids.iter().take(150).enumerate() {
+        let event = shop.alarm_action(&format!("i-{n}-5xx"), "ALARM", "OK", json!({"InstanceId": id}));
+        assert_status(&app.handle(event).await.unwrap(), Outcome::Succeeded);
+    }
+    assert_eq!(shop.health(&web).await.len(), 2);
+    assert_eq!(shop.keys(&web, "removal#", &["done"]).await.len(), 150);
+    let _ = shop.received().await;
+    let targets: Vec<Value> = ids[..150].iter().map(|id| json!({"id": id, "port": 80})).collect();
+
+    let response =
+        app.handle(json!({"command": "restore", "target_group_arn": web, "targets": targets})).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    assert_eq!(shop.health(&web).await.len(), 152);
+    assert_eq!(shop.keys(&web, "removal#", &["closed"]).await.len(), 150, "every removal record is closed");
+    assert!(shop.keys(&web, "removal#", &["done", "pending"]).await.is_empty());
+    // The group's lease was given back: a later removal acts at once.
+    let later = shop.alarm_action("i-150-5xx", "ALARM", "OK", json!({"InstanceId": ids[150]}));
+    assert_status(&app.handle(later).await.unwrap(), Outcome::Succeeded);
 }

@@ -1,4 +1,5 @@
-//! [`Ledger`] over DynamoDB. Attribute names: `pk`, `sk`, `expires_at` (the TTL) on every item; a record has
+//! [`Ledger`] over DynamoDB. Attribute names: `pk`, `sk`, `expires_at` (the TTL) on every item but an open
+//! record kept until it closes ([`super::NEVER`]); a record has
 //! `state`, `owner`, `trigger`, `created_at`, `updated_at`, `data` (JSON text); the lease item has `owner` and
 //! `until` while held, and `version`; the pause item has `by`, `reason`, `at`.
 
@@ -12,7 +13,7 @@ use aws_sdk_dynamodb::Client;
 use serde_json::Value;
 
 use super::{
-    distinct_keys, Begin, Begun, Holder, Ledger, Pause, Record, Settle, Snapshot, State, CONTROL_PK, LEASE_KEY,
+    distinct_keys, Begin, Begun, Holder, Ledger, Pause, Record, Settle, Snapshot, State, CONTROL_PK, LEASE_KEY, NEVER,
     PAUSE_KEY,
 };
 use crate::aws::{AwsContext, AwsError};
@@ -37,6 +38,111 @@ impl DynamoLedger {
     fn at(&self, resource: &str) -> String {
         format!("{} {resource}", self.table)
     }
+
+    /// `end` (`release`: the lease given back, the version incremented) or `settle` (the lease kept, checked
+    /// to be the caller's): one transaction.
+    async fn write(
+        &self,
+        resource: &str,
+        writing: Writing<'_>,
+        settle: &[Settle],
+        records: &[Record],
+    ) -> Result<bool, AwsError> {
+        let Writing { owner, now, retention_secs, release } = writing;
+        distinct_keys(resource, settle.iter().map(|s| s.key.as_str()).chain(records.iter().map(|r| r.key.as_str())))?;
+        let mut items = vec![self.lease_item(resource, owner, now + retention_secs, release)?];
+        for one in settle {
+            items.push(self.settle_item(resource, owner, now, retention_secs, one)?);
+        }
+        for record in records {
+            items.push(put_new(&self.table, record)?);
+        }
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if cancellation(&e).is_some() => Ok(false),
+            Err(e) => Err(AwsError::from_sdk("TransactWriteItems", self.at(resource), &e)),
+        }
+    }
+
+    /// The lease in an `end` or `settle`: only if it is still `owner`'s; released (and the version incremented)
+    /// or kept.
+    fn lease_item(&self, resource: &str, owner: &str, ttl: i64, release: bool) -> Result<TransactWriteItem, AwsError> {
+        let key = Some(item_key(resource, LEASE_KEY));
+        if !release {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(key)
+                .condition_expression("#owner = :me")
+                .expression_attribute_names("#owner", "owner")
+                .expression_attribute_values(":me", s(owner))
+                .build()
+                .map_err(|e| invalid("ConditionCheck", resource, e))?;
+            return Ok(TransactWriteItem::builder().condition_check(check).build());
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(key)
+            .update_expression("REMOVE #owner, #until SET #version = #version + :one, expires_at = :ttl")
+            .condition_expression("#owner = :me")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":me", s(owner))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n(ttl))
+            .build()
+            .map_err(|e| invalid("Update", resource, e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// One record settled: only from the state it was read in (and its owner's, when named).
+    fn settle_item(
+        &self,
+        resource: &str,
+        owner: &str,
+        now: i64,
+        retention_secs: i64,
+        one: &Settle,
+    ) -> Result<TransactWriteItem, AwsError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(item_key(resource, &one.key)))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":from", s(one.from.as_str()))
+            .expression_attribute_values(":me", s(owner))
+            .expression_attribute_values(":to", s(one.to.as_str()))
+            .expression_attribute_values(":now", n(now));
+        update = match &one.owner {
+            Some(was) => update
+                .condition_expression("#state = :from AND #owner = :was")
+                .expression_attribute_values(":was", s(was)),
+            None => update.condition_expression("#state = :from"),
+        };
+        // Closed or abandoned: kept for the retention from now on.
+        let mut set = String::from("SET #state = :to, #owner = :me, updated_at = :now");
+        if one.to.closes() {
+            set.push_str(", expires_at = :ttl");
+            update = update.expression_attribute_values(":ttl", n(now + retention_secs));
+        }
+        if let Some(data) = &one.data {
+            set.push_str(", #data = :data");
+            update = update
+                .expression_attribute_names("#data", "data")
+                .expression_attribute_values(":data", s(&data.to_string()));
+        }
+        update = update.update_expression(set);
+        let update = update.build().map_err(|e| invalid("Update", &one.key, e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
+/// Who writes, when, and whether the lease is given back ([`DynamoLedger::write`]).
+struct Writing<'a> {
+    owner: &'a str,
+    now: i64,
+    retention_secs: i64,
+    release: bool,
 }
 
 fn s(value: &str) -> AttributeValue {
@@ -66,7 +172,9 @@ fn to_item(record: &Record) -> Item {
     item.insert("trigger".into(), s(&record.trigger));
     item.insert("created_at".into(), n(record.created_at));
     item.insert("updated_at".into(), n(record.updated_at));
-    item.insert("expires_at".into(), n(record.expires_at));
+    if record.expires_at != NEVER {
+        item.insert("expires_at".into(), n(record.expires_at));
+    }
     item.insert("data".into(), s(&record.data.to_string()));
     item
 }
@@ -81,7 +189,7 @@ fn from_item(item: &Item) -> Option<Record> {
         trigger: text(item, "trigger").to_owned(),
         created_at: number(item, "created_at"),
         updated_at: number(item, "updated_at"),
-        expires_at: number(item, "expires_at"),
+        expires_at: if item.contains_key("expires_at") { number(item, "expires_at") } else { NEVER },
         data: serde_json::from_str(text(item, "data")).unwrap_or(Value::Null),
     })
 }
@@ -229,56 +337,18 @@ impl Ledger for DynamoLedger {
         settle: &[Settle],
         records: &[Record],
     ) -> Result<bool, AwsError> {
-        distinct_keys(resource, settle.iter().map(|s| s.key.as_str()).chain(records.iter().map(|r| r.key.as_str())))?;
-        let mut items = Vec::new();
-        let release = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(item_key(resource, LEASE_KEY)))
-            .update_expression("REMOVE #owner, #until SET #version = #version + :one, expires_at = :ttl")
-            .condition_expression("#owner = :me")
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_names("#until", "until")
-            .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":me", s(owner))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":ttl", n(now + retention_secs))
-            .build()
-            .map_err(|e| invalid("Update", resource, e))?;
-        items.push(TransactWriteItem::builder().update(release).build());
-        for one in settle {
-            let mut update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(item_key(resource, &one.key)))
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_names("#owner", "owner")
-                .expression_attribute_values(":from", s(one.from.as_str()))
-                .expression_attribute_values(":me", s(owner))
-                .expression_attribute_values(":to", s(one.to.as_str()))
-                .expression_attribute_values(":now", n(now));
-            update = match &one.owner {
-                Some(was) => update
-                    .condition_expression("#state = :from AND #owner = :was")
-                    .expression_attribute_values(":was", s(was)),
-                None => update.condition_expression("#state = :from"),
-            };
-            update = match &one.data {
-                Some(data) => update
-                    .update_expression("SET #state = :to, #owner = :me, updated_at = :now, #data = :data")
-                    .expression_attribute_names("#data", "data")
-                    .expression_attribute_values(":data", s(&data.to_string())),
-                None => update.update_expression("SET #state = :to, #owner = :me, updated_at = :now"),
-            };
-            let update = update.build().map_err(|e| invalid("Update", &one.key, e))?;
-            items.push(TransactWriteItem::builder().update(update).build());
-        }
-        for record in records {
-            items.push(put_new(&self.table, record)?);
-        }
-        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => Ok(true),
-            Err(e) if cancellation(&e).is_some() => Ok(false),
-            Err(e) => Err(AwsError::from_sdk("TransactWriteItems", self.at(resource), &e)),
-        }
+        self.write(resource, Writing { owner, now, retention_secs, release: true }, settle, records).await
+    }
+
+    async fn settle(
+        &self,
+        resource: &str,
+        owner: &str,
+        now: i64,
+        retention_secs: i64,
+        settle: &[Settle],
+    ) -> Result<bool, AwsError> {
+        self.write(resource, Writing { owner, now, retention_secs, release: false }, settle, &[]).await
     }
 
     async fn pause(&self, pause: &Pause) -> Result<(), AwsError> {

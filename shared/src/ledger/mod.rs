@@ -20,7 +20,7 @@
 //!    change's pending records (only if no live record has their keys). Any condition lost is an answer, not
 //!    an error: [`Begun::Busy`], [`Begun::Stale`] (read again), [`Begun::Paused`].
 //! 3. After the change, [`Ledger::end`] (one `TransactWriteItems`): settles records (each only from the state
-//!    it was read in), writes new ones,
+//!    it was read in; one settled closed or abandoned expires the retention after that), writes new ones,
 //!    increments the version and gives the lease back — only if the lease is still the caller's.
 //!
 //! # Why this never acts on stale facts
@@ -51,6 +51,11 @@ pub const LEASE_KEY: &str = "lease";
 /// Where the pause switch lives.
 pub const CONTROL_PK: &str = "control";
 pub const PAUSE_KEY: &str = "pause";
+
+/// The `expires_at` of a record kept whatever its age until it is closed or abandoned (an open removal or
+/// shift: its incident's baseline and what its OK undoes must outlive any retention); stored without the TTL
+/// attribute.
+pub const NEVER: i64 = i64::MAX;
 
 /// Lambda's longest timeout.
 pub const MAX_TIMEOUT_SECS: i64 = 900;
@@ -103,6 +108,11 @@ impl State {
         }
     }
 
+    /// Closed or abandoned: finished and no longer in effect, kept for the retention from then.
+    pub fn closes(self) -> bool {
+        matches!(self, State::Closed | State::Abandoned)
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "pending" => Some(State::Pending),
@@ -129,7 +139,8 @@ pub struct Record {
     pub trigger: String,
     pub created_at: i64,
     pub updated_at: i64,
-    /// The TTL: after this the record is ignored, and DynamoDB deletes it eventually.
+    /// The TTL: after this the record is ignored, and DynamoDB deletes it eventually; [`NEVER`] for one kept
+    /// until it closes. Settled closed or abandoned, it expires the retention after that.
     pub expires_at: i64,
     /// The caller's own data (stored as a JSON string).
     pub data: Value,
@@ -149,6 +160,12 @@ impl Record {
             expires_at: now + retention_secs,
             data: Value::Null,
         }
+    }
+
+    /// Kept until it is closed or abandoned ([`NEVER`]), not for a retention from its creation.
+    pub fn open(mut self) -> Self {
+        self.expires_at = NEVER;
+        self
     }
 
     pub fn with_state(mut self, state: State) -> Self {
@@ -313,6 +330,17 @@ pub trait Ledger: Send + Sync {
         retention_secs: i64,
         settle: &[Settle],
         records: &[Record],
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+
+    /// Settles `settle` under the caller's lease and keeps the lease (the version unchanged): the batches of a
+    /// settle too long for one `end` ([`MAX_RECORDS_PER_CALL`]), before it. `false` as for `end`.
+    fn settle(
+        &self,
+        resource: &str,
+        owner: &str,
+        now: i64,
+        retention_secs: i64,
+        settle: &[Settle],
     ) -> impl Future<Output = Result<bool, AwsError>> + Send;
 
     /// Pauses automation (overwrites an earlier pause).

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Begin, Begun, Ledger, Pause, Record, Settle, Snapshot};
+use super::{Begin, Begun, Ledger, Pause, Record, Settle, Snapshot, MAX_RECORDS_PER_CALL};
 use crate::aws::AwsError;
 use crate::fault::Fault;
 
@@ -188,11 +188,22 @@ impl<L: Ledger> Session<'_, L> {
     /// Ends the caller's change. A lease or record found no longer the caller's (the lease ran out and another
     /// invocation took over) is [`Fault::LeaseLost`]: nothing was written, and Lambda's retry finds the change
     /// made and settles its records.
+    /// A settle longer than one transaction holds goes first in batches under the lease
+    /// ([`super::MAX_RECORDS_PER_CALL`] each), the lease released with the last.
     pub async fn end(&self, resource: &str, settle: &[Settle], records: &[Record]) -> Result<(), Fault> {
+        let lost = || Fault::LeaseLost { resource: resource.to_owned(), owner: self.owner.to_owned() };
+        let mut settle = settle;
+        while settle.len() + records.len() > MAX_RECORDS_PER_CALL && !settle.is_empty() {
+            let (batch, rest) = settle.split_at(settle.len().min(MAX_RECORDS_PER_CALL));
+            if !self.ledger.settle(resource, self.owner, self.now(), self.retention_secs, batch).await? {
+                return Err(lost());
+            }
+            settle = rest;
+        }
         if self.ledger.end(resource, self.owner, self.now(), self.retention_secs, settle, records).await? {
             return Ok(());
         }
-        Err(Fault::LeaseLost { resource: resource.to_owned(), owner: self.owner.to_owned() })
+        Err(lost())
     }
 
     /// Settles records an interrupted change left (no AWS change) under the lease: `Ok(None)` when settled,

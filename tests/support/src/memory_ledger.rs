@@ -50,6 +50,51 @@ impl MemoryLedger {
     pub fn all_records(&self) -> Vec<Record> {
         self.with(|i| i.records.values().cloned().collect())
     }
+
+    /// `end` (`release`) or `settle` (the lease kept): all or nothing.
+    fn write(
+        &self,
+        resource: &str,
+        owner: &str,
+        (now, retention_secs): (i64, i64),
+        settle: &[Settle],
+        records: &[Record],
+        release: bool,
+    ) -> Result<bool, AwsError> {
+        distinct_keys(resource, settle.iter().map(|s| s.key.as_str()).chain(records.iter().map(|r| r.key.as_str())))?;
+        Ok(self.with(|i| {
+            let ours = i.leases.get(resource).and_then(|l| l.holder.as_ref()).is_some_and(|h| h.owner == owner);
+            let settleable = settle.iter().all(|s| {
+                i.records
+                    .get(&(resource.to_owned(), s.key.clone()))
+                    .is_some_and(|r| r.state == s.from && s.owner.as_ref().is_none_or(|o| *o == r.owner))
+            });
+            if !ours || !settleable || records.iter().any(|r| i.taken(r)) {
+                return false;
+            }
+            if let Some(lease) = i.leases.get_mut(resource).filter(|_| release) {
+                lease.holder = None;
+                lease.version += 1;
+            }
+            for s in settle {
+                if let Some(r) = i.records.get_mut(&(resource.to_owned(), s.key.clone())) {
+                    r.state = s.to;
+                    r.owner = owner.to_owned();
+                    r.updated_at = now;
+                    if s.to.closes() {
+                        r.expires_at = now + retention_secs;
+                    }
+                    if let Some(data) = &s.data {
+                        r.data = data.clone();
+                    }
+                }
+            }
+            for r in records {
+                i.records.insert((r.resource.clone(), r.key.clone()), r.clone());
+            }
+            true
+        }))
+    }
 }
 
 impl Ledger for MemoryLedger {
@@ -116,40 +161,22 @@ impl Ledger for MemoryLedger {
         resource: &str,
         owner: &str,
         now: i64,
-        _retention_secs: i64,
+        retention_secs: i64,
         settle: &[Settle],
         records: &[Record],
     ) -> Result<bool, AwsError> {
-        distinct_keys(resource, settle.iter().map(|s| s.key.as_str()).chain(records.iter().map(|r| r.key.as_str())))?;
-        Ok(self.with(|i| {
-            let ours = i.leases.get(resource).and_then(|l| l.holder.as_ref()).is_some_and(|h| h.owner == owner);
-            let settleable = settle.iter().all(|s| {
-                i.records
-                    .get(&(resource.to_owned(), s.key.clone()))
-                    .is_some_and(|r| r.state == s.from && s.owner.as_ref().is_none_or(|o| *o == r.owner))
-            });
-            if !ours || !settleable || records.iter().any(|r| i.taken(r)) {
-                return false;
-            }
-            if let Some(lease) = i.leases.get_mut(resource) {
-                lease.holder = None;
-                lease.version += 1;
-            }
-            for s in settle {
-                if let Some(r) = i.records.get_mut(&(resource.to_owned(), s.key.clone())) {
-                    r.state = s.to;
-                    r.owner = owner.to_owned();
-                    r.updated_at = now;
-                    if let Some(data) = &s.data {
-                        r.data = data.clone();
-                    }
-                }
-            }
-            for r in records {
-                i.records.insert((r.resource.clone(), r.key.clone()), r.clone());
-            }
-            true
-        }))
+        self.write(resource, owner, (now, retention_secs), settle, records, true)
+    }
+
+    async fn settle(
+        &self,
+        resource: &str,
+        owner: &str,
+        now: i64,
+        retention_secs: i64,
+        settle: &[Settle],
+    ) -> Result<bool, AwsError> {
+        self.write(resource, owner, (now, retention_secs), settle, &[], false)
     }
 
     async fn pause(&self, pause: &Pause) -> Result<(), AwsError> {
@@ -196,6 +223,17 @@ impl Ledger for SharedLedger {
         records: &[Record],
     ) -> Result<bool, AwsError> {
         self.0.end(resource, owner, now, retention_secs, settle, records).await
+    }
+
+    async fn settle(
+        &self,
+        resource: &str,
+        owner: &str,
+        now: i64,
+        retention_secs: i64,
+        settle: &[Settle],
+    ) -> Result<bool, AwsError> {
+        self.0.settle(resource, owner, now, retention_secs, settle).await
     }
 
     async fn pause(&self, pause: &Pause) -> Result<(), AwsError> {
@@ -264,6 +302,17 @@ impl<L: Ledger> Ledger for EndFailsOnce<L> {
             });
         }
         self.inner.end(resource, owner, now, retention_secs, settle, records).await
+    }
+
+    async fn settle(
+        &self,
+        resource: &str,
+        owner: &str,
+        now: i64,
+        retention_secs: i64,
+        settle: &[Settle],
+    ) -> Result<bool, AwsError> {
+        self.inner.settle(resource, owner, now, retention_secs, settle).await
     }
 
     async fn pause(&self, pause: &Pause) -> Result<(), AwsError> {

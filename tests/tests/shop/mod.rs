@@ -83,26 +83,26 @@ impl Shop {
         let calls: &'static Mutex<Calls> = Box::leak(Box::default());
         let fail: &'static Mutex<Calls> = Box::leak(Box::default());
         let lb = Counting { inner: ElbClient::from_sdk(&self.account.sdk), calls, fail };
-        let notifier =
-            SnsNotifier::new(self.account.sns(), self.subscriber.topic_arn.clone(), NotificationFormat::Json);
-        let home =
-            Home { partition: "aws".into(), account: self.account.id.clone(), region: self.account.region.clone() };
-        let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
-        (App::with_ports(self.config(extra), lb, notifier, ledger, home), calls, fail)
+        (App::with_ports(self.config(extra), lb, self.notifier(), self.dynamo_ledger(), self.home()), calls, fail)
     }
 
     /// The app on another ledger port (a wrapper around this table's, [`Shop::dynamo_ledger`]), with a clock.
     pub fn app_on<G: failover_core::ledger::Ledger>(
         &self,
+        extra: &[(&str, &str)],
         ledger: G,
         clock: fn() -> i64,
     ) -> App<ElbClient, SnsNotifier, G> {
-        let notifier =
-            SnsNotifier::new(self.account.sns(), self.subscriber.topic_arn.clone(), NotificationFormat::Json);
-        let home =
-            Home { partition: "aws".into(), account: self.account.id.clone(), region: self.account.region.clone() };
-        App::with_ports(self.config(&[]), ElbClient::from_sdk(&self.account.sdk), notifier, ledger, home)
-            .with_clock(clock)
+        let lb = ElbClient::from_sdk(&self.account.sdk);
+        App::with_ports(self.config(extra), lb, self.notifier(), ledger, self.home()).with_clock(clock)
+    }
+
+    fn notifier(&self) -> SnsNotifier {
+        SnsNotifier::new(self.account.sns(), self.subscriber.topic_arn.clone(), NotificationFormat::Json)
+    }
+
+    fn home(&self) -> Home {
+        Home { partition: "aws".into(), account: self.account.id.clone(), region: self.account.region.clone() }
     }
 
     /// The ledger table's adapter.
@@ -112,16 +112,13 @@ impl Shop {
 
     /// The app whose first `failures` publications fail (SNS down); later ones reach the topic.
     pub fn app_publishing_after(&self, failures: usize) -> App<ElbClient, Flaky, DynamoLedger> {
-        let inner = SnsNotifier::new(self.account.sns(), self.subscriber.topic_arn.clone(), NotificationFormat::Json);
-        let notifier = Flaky { inner, failures: Mutex::new(failures) };
-        let home =
-            Home { partition: "aws".into(), account: self.account.id.clone(), region: self.account.region.clone() };
-        let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
-        App::with_ports(self.config(&[]), ElbClient::from_sdk(&self.account.sdk), notifier, ledger, home)
+        let notifier = Flaky { inner: self.notifier(), failures: Mutex::new(failures) };
+        let lb = ElbClient::from_sdk(&self.account.sdk);
+        App::with_ports(self.config(&[]), lb, notifier, self.dynamo_ledger(), self.home())
     }
 
     /// The group's records as the ledger table holds them (one Query): sort key → the item's attributes
-    /// `state`, `trigger`, `owner` (strings) and `data` (parsed).
+    /// `state`, `trigger`, `owner` (strings), `data` (parsed) and `expires_at` when the record has a TTL.
     pub async fn records(&self, group: &str) -> BTreeMap<String, BTreeMap<String, Value>> {
         self.items(&format!("target-group:{group}")).await
     }
@@ -145,12 +142,18 @@ impl Shop {
             .map(|item| {
                 let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
                 let data = serde_json::from_str(&text("data")).unwrap_or(Value::Null);
-                let attributes = BTreeMap::from([
+                let mut attributes = BTreeMap::from([
                     ("state".to_owned(), json!(text("state"))),
                     ("trigger".to_owned(), json!(text("trigger"))),
                     ("owner".to_owned(), json!(text("owner"))),
                     ("data".to_owned(), data),
                 ]);
+                // The TTL, when the record has one (an open record is kept until it closes).
+                if let Some(ttl) =
+                    item.get("expires_at").and_then(|v| v.as_n().ok()).and_then(|n| n.parse::<i64>().ok())
+                {
+                    attributes.insert("expires_at".to_owned(), json!(ttl));
+                }
                 (text("sk"), attributes)
             })
             .collect()

@@ -5,11 +5,13 @@
 //! # Records
 //! Each target group is a ledger resource, `target-group:<ARN>` ([`resource`]), with records
 //! `shift#<listener-id>[/<rule-id>]` (an action's weights before and after a shift, and the backup) and
-//! `removal#<invocation>` (the targets one removal took out: id, port, zone; what was handed to Auto Scaling,
+//! `removal#<invocation>[#<n>]` ([`removal_key`]: the targets one removal took out: id, port, zone; what was handed to Auto Scaling,
 //! `replacement`: handed, left, owed; the trigger, the group's registered count before, and the incident's
 //! capacity `baseline`: the registered count, `initial` targets included, when the first of the open removals
 //! began; while any is open the floor of a removal comes from it). A change's records carry the alarm event's
 //! state timestamp (`event_at`), so that a retry can publish what an interrupted run owed ([`super::owed`]).
+//! Open records (pending, done) never expire, whatever the retention ([`failover_core::ledger::NEVER`]): an
+//! incident's baseline and what its OK undoes outlive it; closed or abandoned, they expire the retention later.
 //!
 //! # Ledger calls, and when
 //! - [`Context::on_group`] (and [`Context::attempt`] for `load-balancer:<ARN>`): one `Query` of the resource,
@@ -204,6 +206,7 @@ impl<P: Ports> Context<'_, P> {
                 Some(existing) => records.settle.push(settle_from(existing, State::Done).with_data(data)),
                 None => records.begin.push(
                     Record::pending(&snapshot.resource, &key, self.session.owner, self.trigger, now, retention)
+                        .open()
                         .with_data(data),
                 ),
             }
