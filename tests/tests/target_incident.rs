@@ -765,3 +765,37 @@ async fn a_restore_that_closes_150_removal_records_succeeds() {
     let later = shop.alarm_action("i-150-5xx", "ALARM", "OK", json!({"InstanceId": ids[150]}));
     assert_status(&app.handle(later).await.unwrap(), Outcome::Succeeded);
 }
+
+#[tokio::test]
+async fn a_run_killed_after_deregister_targets_is_notified_once_by_its_retry() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let alarm = shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": ids[0]}));
+    let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(10);
+    let lambda = Invocation { request_id: Some("req-1".into()), function_arn: None, deadline: Some(deadline) };
+    let (app, _, fail) = shop.flaky_app(&[]);
+    fail.lock().unwrap().insert("deregister:then-hang", 1);
+
+    // The run is killed right after DeregisterTargets: no ledger `end`, no notification.
+    let killed = tokio::time::timeout(std::time::Duration::from_secs(5), app.invoke(alarm.clone(), &lambda)).await;
+    assert!(killed.is_err(), "killed: {killed:?}");
+    assert_eq!(shop.health(&web).await.len(), 3, "the removal was made");
+    assert!(shop.received().await.is_empty(), "and not told");
+
+    // Lambda's retry, once the run's leases ran out, completes it and tells it.
+    let later = shop.app_on(&[], shop.dynamo_ledger(), five_minutes_later);
+    let retry = later.invoke(alarm.clone(), &lambda).await.unwrap();
+
+    assert_status(&retry, Outcome::Succeeded);
+    assert_eq!(shop.keys(&web, "removal#", &["done"]).await.len(), 1, "the removal's record is settled");
+    let received = shop.received().await;
+    assert_eq!(outcomes(&received), [("succeeded".into(), "warning".into(), "deregister-targets".into())]);
+    let body = received[0].body();
+    assert_eq!(body["details"]["recovered_from_ledger"], true, "{body}");
+    assert!(body.to_string().contains(ids[0].as_str()), "{body}");
+    // Once told, the event is stale.
+    let again = later.invoke(alarm, &lambda).await.unwrap();
+    assert_status(&again, Outcome::Skipped);
+    assert!(shop.received().await.is_empty(), "told once");
+}

@@ -551,6 +551,21 @@ impl Counting<'_> {
     }
 }
 
+impl Counting<'_> {
+    /// Never returns while `fail` owes `<port>:then-hang`: the call went through, and the run is killed right
+    /// after it (its timeout, its sandbox gone), which a test sees by dropping the invocation.
+    async fn then_hang(&self, name: &'static str) {
+        let owed = self.fail.lock().expect("fail").get_mut(format!("{name}:then-hang").as_str()).map(|left| {
+            let hang = *left > 0;
+            *left = left.saturating_sub(1);
+            hang
+        });
+        if owed == Some(true) {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 impl LoadBalancer for Counting<'_> {
     type Actions = <ElbClient as LoadBalancer>::Actions;
 
@@ -572,7 +587,9 @@ impl LoadBalancer for Counting<'_> {
     }
     async fn deregister(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.count("deregister")?;
-        self.inner.deregister(group, targets).await
+        let done = self.inner.deregister(group, targets).await;
+        self.then_hang("deregister").await;
+        done
     }
     async fn register(&self, group: &str, targets: &[Target]) -> Result<(), AwsError> {
         self.count("register")?;
@@ -589,7 +606,9 @@ impl LoadBalancer for Counting<'_> {
         weights: &[Weight],
     ) -> Result<(), AwsError> {
         self.count("set_weights")?;
-        self.inner.set_weights(location, actions, weights).await
+        let done = self.inner.set_weights(location, actions, weights).await;
+        self.then_hang("set_weights").await;
+        done
     }
 }
 

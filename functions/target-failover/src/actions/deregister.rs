@@ -20,7 +20,7 @@ use failover_core::report::Report;
 use serde_json::json;
 
 use super::ledger::{removal_key, removed_targets, settle_from};
-use super::{replace, Context};
+use super::{owed, replace, Context};
 use crate::decide::{self, Candidates, Counts, Floor, GroupView, Kept, Plan};
 use crate::model::{group_name, Tags, Target, TargetHealth};
 use crate::ports::{LoadBalancer, Ports};
@@ -96,6 +96,8 @@ async fn deregister<P: Ports>(
         .into_iter()
         .filter(|s| !records.settle.iter().any(|known| known.key == s.key))
         .collect();
+    // What an interrupted run of this event made is told with this removal, once settled.
+    let told_before = owed::completed(ctx, arn, snapshot, &made_before);
     records.settle.extend(made_before);
     let planned = format!("deregister {list} from {arn}");
     if let Some(refusal) = ctx.begin(snapshot, &records.begin, action::DEREGISTER, &planned).await? {
@@ -141,7 +143,7 @@ async fn deregister<P: Ports>(
                     .to_owned(),
             },
         ]);
-    Ok([removal].into_iter().chain(after).collect())
+    Ok([removal].into_iter().chain(after).chain(told_before).collect())
 }
 
 /// The alarm's plan; when it removes targets, again with the group's own `target_group_health` thresholds

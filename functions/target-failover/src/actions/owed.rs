@@ -14,7 +14,7 @@
 //! No AWS call of its own: the notification is rebuilt from the group's ledger as [`super::alarm`] read it
 //! (its one `Query`), and the transition is recorded afterwards by [`super::transitions`].
 
-use failover_core::ledger::{Record, Snapshot, State};
+use failover_core::ledger::{Record, Settle, Snapshot, State};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
@@ -28,13 +28,23 @@ use crate::report::{self, action, count, join};
 
 /// The group's done records of this very event (same trigger, same state timestamp).
 fn of_this_event<'s, P: Ports>(ctx: &Context<'_, P>, snapshot: &'s Snapshot) -> Vec<&'s Record> {
-    let Some(at) = ctx.event_at else { return Vec::new() };
-    snapshot
-        .records
-        .iter()
-        .filter(|r| r.state == State::Done && r.trigger == ctx.trigger)
-        .filter(|r| r.data.get("event_at").and_then(Value::as_i64) == Some(at))
-        .collect()
+    snapshot.records.iter().filter(|r| r.state == State::Done && by_this_event(ctx, r)).collect()
+}
+
+/// Written by a run of this very event (same trigger, same state timestamp).
+fn by_this_event<P: Ports>(ctx: &Context<'_, P>, record: &Record) -> bool {
+    ctx.event_at.is_some()
+        && record.trigger == ctx.trigger
+        && record.data.get("event_at").and_then(Value::as_i64) == ctx.event_at
+}
+
+/// The notification of the removals an interrupted run of this event made and left pending, which this run
+/// just settled done (`settled`, written): that run died between its change and its `end`, before notifying.
+pub fn completed<P: Ports>(ctx: &Context<'_, P>, group: &str, snapshot: &Snapshot, settled: &[Settle]) -> Vec<Report> {
+    let made = |r: &&Record| settled.iter().any(|s| s.key == r.key && s.to == State::Done);
+    let records: Vec<&Record> =
+        snapshot.records.iter().filter(|r| r.state == State::Pending && by_this_event(ctx, r)).filter(made).collect();
+    told(group, &records)
 }
 
 /// The group's records this very event closed (by this trigger, at this state timestamp).
@@ -55,7 +65,11 @@ pub fn notifications<P: Ports>(ctx: &Context<'_, P>, group: &str, snapshot: &Sna
     if recovered {
         return on_ok(ctx, group, snapshot);
     }
-    let records = of_this_event(ctx, snapshot);
+    told(group, &of_this_event(ctx, snapshot))
+}
+
+/// The notification of the removals or shifts an interrupted run of this event made, from their records.
+fn told(group: &str, records: &[&Record]) -> Vec<Report> {
     if records.is_empty() {
         return Vec::new();
     }

@@ -2,13 +2,14 @@
 //! skip (settling what an interrupted removal left) or a refusal is reported here.
 //!
 //! AWS calls here: none for a refusal; a skip that settles a removal an interrupted run left pending makes one
-//! ledger `begin` and `end` (two `TransactWriteItems`, [`super::Context::settle_only`]). The actions' calls are
+//! ledger `begin` and `end` (two `TransactWriteItems`, [`super::Context::settle_only`]), and when that run was
+//! this event's, the skip becomes its notification ([`super::owed::completed`]). The actions' calls are
 //! in their own files.
 
 use failover_core::ledger::{Snapshot, Step};
 use failover_core::{notify::Severity, report::Report};
 
-use super::{deregister, failback, shift, Context};
+use super::{deregister, failback, owed, shift, Context};
 use crate::config::Failback;
 use crate::decide::{GroupView, Plan};
 use crate::ports::Ports;
@@ -27,10 +28,16 @@ pub async fn execute<P: Ports>(
     let (arn, tags) = (view.arn, view.tags);
     Ok(match plan {
         Plan::Skip { reason } => {
-            // Removals an interrupted run made (its `end` failed) are settled by the retry that finds them made.
+            // Removals an interrupted run made (it died before its `end`) are settled by the retry that finds them
+            // made; when that run was this event's, its notification is this run's to publish.
             let settle = if dry_run { Vec::new() } else { deregister::interrupted(snapshot, view.targets) };
-            let failed = ctx.settle_only(snapshot, &settle, action::DEREGISTER).await?;
-            failed.into_iter().chain([report::skipped(Some(arn), action::NONE, reason)]).collect()
+            let skip = report::skipped(Some(arn), action::NONE, reason);
+            match ctx.settle_only(snapshot, &settle, action::DEREGISTER).await? {
+                Some(failed) => vec![failed, skip],
+                None => {
+                    Some(owed::completed(ctx, arn, snapshot, &settle)).filter(|r| !r.is_empty()).unwrap_or(vec![skip])
+                }
+            }
         }
         Plan::Refuse { reason, kept, counts } => {
             let severity = if intent == action::FAILBACK { Severity::Warning } else { Severity::Critical };
