@@ -799,3 +799,37 @@ async fn a_run_killed_after_deregister_targets_is_notified_once_by_its_retry() {
     assert_status(&again, Outcome::Skipped);
     assert!(shop.received().await.is_empty(), "told once");
 }
+
+#[tokio::test]
+async fn a_run_killed_after_modify_listener_is_notified_once_by_its_retry() {
+    let mut shop = Shop::new().await;
+    let (ids, web, dr) = web_and_dr(&mut shop, 4, 2).await;
+    shop.set_health(&web, &ids[..2].iter().collect::<Vec<_>>(), "unhealthy");
+    let alarm = shop.alarm_action("web-down", "ALARM", "OK", tg_dimension(&web));
+    let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(10);
+    let lambda = Invocation { request_id: Some("req-1".into()), function_arn: None, deadline: Some(deadline) };
+    let (app, _, fail) = shop.flaky_app(&[]);
+    fail.lock().unwrap().insert("set_weights:then-hang", 1);
+
+    // The run is killed right after ModifyListener: no ledger `end`, no notification.
+    let killed = tokio::time::timeout(std::time::Duration::from_secs(5), app.invoke(alarm.clone(), &lambda)).await;
+    assert!(killed.is_err(), "killed: {killed:?}");
+    let shifted = [(web.clone(), 0), (dr.clone(), 100)].into_iter().collect();
+    assert_eq!(shop.listener_weights().await, shifted, "the shift was made");
+    assert!(shop.received().await.is_empty(), "and not told");
+
+    // Lambda's retry, once the run's leases ran out, completes it and tells it.
+    let later = shop.app_on(&[], shop.dynamo_ledger(), five_minutes_later);
+    let retry = later.invoke(alarm.clone(), &lambda).await.unwrap();
+
+    assert_status(&retry, Outcome::Succeeded);
+    assert_eq!(shop.listener_weights().await, shifted);
+    assert_eq!(shop.keys(&web, "shift#", &["done"]).await.len(), 1, "the shift's record is settled");
+    let received = shop.received().await;
+    assert_eq!(outcomes(&received), [("succeeded".into(), "critical".into(), "shift-traffic".into())]);
+    assert_eq!(received[0].body()["details"]["recovered_from_ledger"], true, "{}", received[0].body());
+    // Once told, the event is stale.
+    let again = later.invoke(alarm, &lambda).await.unwrap();
+    assert_status(&again, Outcome::Skipped);
+    assert!(shop.received().await.is_empty(), "told once");
+}

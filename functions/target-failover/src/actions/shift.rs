@@ -212,7 +212,8 @@ fn pending<'s>(
 }
 
 /// Every action is already shifted: settles the records an interrupted shift left pending (a takeover), then
-/// answers `report`. Nothing to settle, or a dry run: `report` alone.
+/// answers `report`, or that shift's notification when it was this event's ([`super::owed::completed`]).
+/// Nothing to settle, or a dry run: `report` alone.
 async fn complete_interrupted<P: Ports>(
     ctx: &Context<'_, P>,
     snapshot: &Snapshot,
@@ -224,5 +225,9 @@ async fn complete_interrupted<P: Ports>(
     if dry_run {
         return Ok(report);
     }
-    Ok(ctx.settle_only(snapshot, &settle, action::SHIFT).await?.unwrap_or(report))
+    if let Some(failed) = ctx.settle_only(snapshot, &settle, action::SHIFT).await? {
+        return Ok(failed);
+    }
+    let group = ledger::resource_arn(&snapshot.resource);
+    Ok(super::owed::completed(ctx, group, snapshot, &settle).into_iter().next().unwrap_or(report))
 }
