@@ -15,7 +15,7 @@ switched on (e-mail subscription, DNS records, cross-region), and ReadinessSched
    StringEquals aws:ResourceTag/<OptInTagKey> = "true", and every resource type it can then touch must support
    that key; no tag-writing action at all (AddTags*, RemoveTags*, TagResource...): the functions keep their
    state in the ledger, and a function that could write tags could opt a resource in or out.
-2. Functions: ReservedConcurrentExecutions 1; an EventInvokeConfig with retries, a maximum event age and an
+2. Functions: ReservedConcurrentExecutions set, from 1 to 50; an EventInvokeConfig with retries, a maximum event age and an
    on-failure destination that is an encrypted SQS queue of this stack, which the function's role may write to.
 3. Environment: the variables of each function are exactly the settings the settings contract lists for it
    (docs/settings.json, generated from each function's `config::SETTINGS` and held equal to it by the Rust test
@@ -433,9 +433,10 @@ def check_functions(cfn: dict, ev: Evaluator) -> list[str]:
         errors.append("no Lambda function in the template")
     for name, fn in fns.items():
         props = fn.get("Properties", {})
-        if str(ev.value(props.get("ReservedConcurrentExecutions"))) != "1":
-            errors.append(f"{name}: ReservedConcurrentExecutions must be 1 (serialises decisions), found "
-                          f"{props.get('ReservedConcurrentExecutions')!r}")
+        reserved = str(ev.value(props.get("ReservedConcurrentExecutions")))
+        if not reserved.isdigit() or not 1 <= int(reserved) <= 50:
+            errors.append(f"{name}: ReservedConcurrentExecutions must be set, from 1 to 50 (bounds a storm; the "
+                          f"ledger serialises decisions), found {props.get('ReservedConcurrentExecutions')!r}")
         configs = [
             r for r in resources.values()
             if r["Type"] == "AWS::Lambda::EventInvokeConfig" and refers_to(r["Properties"].get("FunctionName"), name)
@@ -917,7 +918,7 @@ class SelfTest(unittest.TestCase):
     def test_function_without_reserved_concurrency_fails(self):
         def mutate(s):
             del s["Globals"]["Function"]["ReservedConcurrentExecutions"]
-        self.assert_fails(self.errors(mutate), "TargetFailoverFunction: ReservedConcurrentExecutions must be 1")
+        self.assert_fails(self.errors(mutate), "TargetFailoverFunction: ReservedConcurrentExecutions must be set")
 
     def test_env_var_the_function_does_not_read_fails(self):
         def mutate(s):
