@@ -424,6 +424,25 @@ class LocalAwsTest(LauncherCase):
         self.assertNotIn("ReadReplicaSourceDBInstanceIdentifier", self.describe(west, "db-west"))
         self.assertEqual(self.describe(rds, "db").get("ReadReplicaDBInstanceIdentifiers", []), [])
 
+    def test_each_instance_has_its_own_resource_id_kept_through_a_rename(self):
+        rds = self.client("rds")
+        def create(db_id):
+            return rds.create_db_instance(
+                DBInstanceIdentifier=db_id, Engine="mysql", DBInstanceClass="db.t3.micro", AllocatedStorage=20,
+                MasterUsername="admin", MasterUserPassword="password1")["DBInstance"]["DbiResourceId"]
+        first = create("db")
+        rds.create_db_instance_read_replica(DBInstanceIdentifier="db-r1", SourceDBInstanceIdentifier="db")
+        replica = self.describe(rds, "db-r1")["DbiResourceId"]
+        self.assertRegex(first, r"^db-[A-Z0-9]{26}$")
+        self.assertNotEqual(first, replica)
+        self.assertEqual(self.describe(rds, "db")["DbiResourceId"], first)
+        rds.modify_db_instance(DBInstanceIdentifier="db", NewDBInstanceIdentifier="db-old", ApplyImmediately=True)
+        self.assertEqual(self.describe(rds, "db-old")["DbiResourceId"], first)  # a rename keeps it
+        second = create("db-new")  # then renamed to the old name: another instance, another id
+        rds.modify_db_instance(DBInstanceIdentifier="db-new", NewDBInstanceIdentifier="db", ApplyImmediately=True)
+        self.assertNotIn(second, (first, replica))
+        self.assertEqual(self.describe(rds, "db")["DbiResourceId"], second)
+
     def test_instance_status(self):
         rds = self.client("rds")
         rds.create_db_instance(DBInstanceIdentifier="db", Engine="mysql", DBInstanceClass="db.t3.micro",

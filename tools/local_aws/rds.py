@@ -5,14 +5,33 @@ API reference: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/Welcome
 
 from __future__ import annotations
 
+import string
+
+from moto.moto_api._internal import mock_random as random
 from moto.rds import models as rds_models
 from moto.rds.exceptions import DBInstanceNotFoundError, RDSClientError
 
 from .control import ControlError, backend, field, where
 
 RDSBackend = rds_models.RDSBackend
+DBInstance = rds_models.DBInstance
+_orig_instance_init = DBInstance.__init__
 _orig_create_replica = RDSBackend.create_db_instance_read_replica
 _orig_failover = RDSBackend.failover_db_cluster
+
+
+def _instance_init(self, *args, **kwargs):
+    """Each instance gets its own ``DbiResourceId`` (``db-`` and 26 upper-case letters and digits), kept for its
+    life (a rename keeps it) and never reused: an instance created again under an old name has another one. Stock
+    moto gives every instance the same ``db-M5ENSHXFPU6XHZ4G4ZEI5QIO2U``.
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html"""
+    _orig_instance_init(self, *args, **kwargs)
+    self.dbi_resource_id = _new_resource_id()
+
+
+def _new_resource_id() -> str:
+    alphabet = string.ascii_uppercase + string.digits
+    return "db-" + "".join(random.choice(alphabet) for _ in range(26))
 
 
 def _promote_read_replica(self, db_kwargs):
@@ -52,10 +71,11 @@ def _promote_read_replica(self, db_kwargs):
 
 def _create_db_instance_read_replica(self, db_kwargs):
     """"All read replica DB instances are created with backups disabled": ``BackupRetentionPeriod`` 0 (stock moto
-    copies the source's value).
+    copies the source's value); the replica has its own ``DbiResourceId`` (stock moto copies the source's).
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstanceReadReplica.html"""
     replica = _orig_create_replica(self, db_kwargs)
     replica.backup_retention_period = 0
+    replica.dbi_resource_id = _new_resource_id()
     return replica
 
 
@@ -75,6 +95,7 @@ def _failover_db_cluster(self, db_cluster_identifier, target_db_instance_identif
     return _orig_failover(self, db_cluster_identifier, target_db_instance_identifier)
 
 
+DBInstance.__init__ = _instance_init
 RDSBackend.promote_read_replica = _promote_read_replica
 RDSBackend.create_db_instance_read_replica = _create_db_instance_read_replica
 RDSBackend.failover_db_cluster = _failover_db_cluster
