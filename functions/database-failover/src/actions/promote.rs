@@ -5,8 +5,9 @@
 //! stopped) and [`manual`] (the `promote` command). Each gathers [`PromotionFacts`], calls
 //! [`decide::decide_promotion`] once, and acts.
 //!
-//! The ledger resource is the primary's ([`promotion_resource`], `db-instance:<region>/<id>`, so that it is found
-//! even when the primary is gone); its `promotion#<time>` record is the decision. Order (`execute`): `begin`
+//! The ledger resource is the primary's name ([`promotion_resource`], `db-instance:<region>/<id>`, so that it is
+//! found even when the primary is gone); its `promotion#<time>` record is the decision, bound to the primary's
+//! `DbiResourceId` (a decision about an earlier instance of the name does not count: [`decide::same_primary`]). Order (`execute`): `begin`
 //! writes the record pending (with the lease and the DNS step), then `PromoteReadReplica`, then the DNS step
 //! ([`repoint`]), then `end` settles it done (not yet notified: [`owed`]) — or, when a step failed, leaves it
 //! pending and releases the lease, so that a retry completes that same decision.

@@ -2,6 +2,7 @@
 
 use failover_core::notify::Severity;
 
+use super::identity::same_primary;
 use super::primary::{gate, FixInPlace, FixKind, Gate};
 use super::REPOINT_WINDOW_SECS;
 use super::{
@@ -14,6 +15,11 @@ use crate::model::{promotion_resource, Instance, Record, Repoint, DEFAULT_PRIORI
 
 /// RDS: promote the safest replica of a failed primary, or say why not.
 pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Settings, now: i64) -> Plan {
+    // A decision about an earlier instance of the name (another DbiResourceId) is not this primary's.
+    if facts.record.as_ref().is_some_and(|r| !same_primary(r, &facts.primary)) {
+        let fresh = PromotionFacts { record: None, recorded: None, ..facts.clone() };
+        return decide_promotion(trigger, &fresh, settings, now);
+    }
     let primary_ref = &facts.primary_ref;
     let key = settings.opt_in_tag_key.as_str();
     match &facts.primary {
@@ -103,7 +109,13 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
         },
     };
     let replica = &facts.replicas[chosen].instance;
-    let record = Record::new(replica.at.clone(), now).with_resource_id(replica.resource_id.clone());
+    let primary_resource_id = match &facts.primary {
+        PrimaryState::Found(p) => p.resource_id.clone(),
+        _ => None,
+    };
+    let record = Record::new(replica.at.clone(), now)
+        .with_resource_id(replica.resource_id.clone())
+        .with_primary_resource_id(primary_resource_id);
     let dns = match &facts.primary {
         PrimaryState::Found(p) => p.repoint(),
         other => Err(format!("{} is {}: its {DNS_RECORD_TAG} tag cannot be read", primary_ref.id, other.describe())),
