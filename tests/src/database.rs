@@ -75,6 +75,23 @@ impl Env {
 
     /// The function deployed in `account`'s region with these settings (on top of the topic).
     pub fn app_in(&self, account: &Account, settings: &[(&str, &str)]) -> TestApp {
+        self.app_with_route53(account, settings, account.route53())
+    }
+
+    /// [`Env::app`] whose Route 53 calls fail as when Route 53 cannot be reached (the connection is refused;
+    /// one attempt): every other call reaches the local AWS.
+    pub fn app_without_route53(&self, settings: &[(&str, &str)]) -> TestApp {
+        let config =
+            aws_sdk_route53::config::Builder::from(&self.account.sdk).endpoint_url("http://127.0.0.1:9").build();
+        self.app_with_route53(&self.account, settings, aws_sdk_route53::Client::from_conf(config))
+    }
+
+    fn app_with_route53(
+        &self,
+        account: &Account,
+        settings: &[(&str, &str)],
+        route53: aws_sdk_route53::Client,
+    ) -> TestApp {
         let config = self.config(settings);
         // The topic lives in the subscriber's region, as a deployment's own topic lives in its region.
         let notifier =
@@ -84,7 +101,7 @@ impl Env {
             account.region.clone(),
             RdsDatabases::new(account.rds()),
             RecordedLag { cloudwatch: CloudWatchLag::new(account.cloudwatch()), calls: self.lag_calls.clone() },
-            Route53Dns::new(account.route53()),
+            Route53Dns::new(route53),
             notifier,
             DynamoLedger::new(self.account.dynamodb(), self.ledger.clone()),
         )

@@ -24,7 +24,7 @@ pub use cluster::decide_cluster;
 pub use dns::{repoint_step, DnsResult, DnsStep};
 pub use identity::same_primary;
 pub use primary::{gate, may_take_writes, FixInPlace, FixKind, Gate, FIX_IN_PLACE_STATUSES};
-pub use promotion::{decide_promotion, verdicts};
+pub use promotion::{decide_promotion, promotion_in_progress, verdicts, writable};
 
 /// The statuses of a replica while `PromoteReadReplica` works on it: a pending decision whose replica is in one
 /// of them is waited for, not re-checked (the promotion may have been asked for already).

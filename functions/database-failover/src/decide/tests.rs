@@ -466,6 +466,41 @@ fn a_record_bound_to_a_replaced_instance_should_not_count() {
     assert_eq!(promoted(&decide_promotion(&failure(), &f, &settings(), NOW)).replica.id, "r-two");
 }
 
+#[test]
+fn a_decision_whose_replica_was_promoted_should_be_finished_whatever_its_age() {
+    let two_hours_later = NOW - 60 + 2 * 3600;
+    // Promoted and writable: the DNS step and the record are completed, not abandoned.
+    let mut writable = replica(EAST, "r-chosen", &[]);
+    writable.instance.source = None;
+    let mut f = pending(PrimaryState::Found(primary("failed")), writable.clone());
+    if let Some(r) = f.record.as_mut() {
+        r.state = State::Pending;
+    }
+    let plan = decide_promotion(&failure(), &f, &settings(), two_hours_later);
+    let p = promoted(&plan);
+    assert!(p.resumed && p.standalone && p.replica.id == "r-chosen", "{plan:#?}");
+    // The primary back up changes nothing: what was promoted is finished.
+    let mut back = f.clone();
+    back.primary = PrimaryState::Found(primary("available"));
+    assert!(promoted(&decide_promotion(&failure(), &back, &settings(), two_hours_later)).standalone);
+    // Promoting (still a replica, or no longer one and not yet available): waited for, never abandoned.
+    for (status, source) in [("modifying", true), ("rebooting", true), ("modifying", false), ("backing-up", false)] {
+        let mut promoting = writable.clone();
+        promoting.instance.status = status.into();
+        if source {
+            promoting.instance.source = Some(DbRef::new(EAST, "orders"));
+        }
+        let mut f = pending(PrimaryState::Found(primary("failed")), promoting);
+        if let Some(r) = f.record.as_mut() {
+            r.state = State::Pending;
+        }
+        match decide_promotion(&failure(), &f, &settings(), two_hours_later) {
+            Plan::Wait { reason, .. } => assert!(reason.starts_with("promotion in progress"), "{reason}"),
+            other => panic!("{status}: expected a wait, got {other:#?}"),
+        }
+    }
+}
+
 /// orders described as the instance `db-ORDERS`.
 fn identified_primary(status: &str) -> PrimaryState {
     let mut p = primary(status);
@@ -801,15 +836,19 @@ fn aurora_manual_target_must_be_an_eligible_reader() {
 }
 
 #[test]
-fn when_a_pending_record_names_a_replica_already_promoted_should_complete_it_without_promoting_again() {
-    let f = recorded(
-        facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-other", &[0.0])]),
-        "r-chosen",
-        NOW - 60,
-        Some(instance(EAST, "r-chosen", "modifying")),
-    );
-    let f = PromotionFacts { record: f.record.clone().map(|r| r.with_state(State::Pending)), ..f };
-    let p = promoted(&decide_promotion(&failure(), &f, &settings(), NOW)).clone();
+fn when_a_pending_record_names_a_replica_already_promoted_should_complete_it_once_available_without_promoting_again() {
+    let with = |status: &str| {
+        let f = recorded(
+            facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-other", &[0.0])]),
+            "r-chosen",
+            NOW - 60,
+            Some(instance(EAST, "r-chosen", status)),
+        );
+        PromotionFacts { record: f.record.clone().map(|r| r.with_state(State::Pending)), ..f }
+    };
+    let plan = decide_promotion(&failure(), &with("modifying"), &settings(), NOW);
+    assert!(matches!(plan, Plan::Wait { .. }), "not writable yet: the DNS step waits: {plan:#?}");
+    let p = promoted(&decide_promotion(&failure(), &with("available"), &settings(), NOW)).clone();
     assert_eq!(p.replica.id, "r-chosen");
     assert!(p.resumed && p.standalone, "only the DNS change and the record remain");
 }
