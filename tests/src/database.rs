@@ -236,6 +236,19 @@ impl Env {
         self.lag_in(&self.account, id, values).await
     }
 
+    /// The next `PromoteReadReplica` of `id` is left under way (`modifying`, still a replica) until
+    /// [`Env::finish_promotion`], as RDS takes minutes over it.
+    pub fn hold_promotion(&self, id: &str) {
+        self.account.control("/_failover/rds/promotion-hold", json!({"db_instance_identifier": id}));
+    }
+
+    /// The held promotion of `id` ends: `promoted` (available, no longer a replica) or `failed` (available,
+    /// still a replica).
+    pub fn finish_promotion(&self, id: &str, outcome: &str) {
+        let body = json!({"db_instance_identifier": id, "outcome": outcome});
+        self.account.control("/_failover/rds/promotion-finish", body);
+    }
+
     pub fn set_status(&self, id: &str, status: &str) {
         self.account.control("/_failover/rds/instance-status", json!({"db_instance_identifier": id, "status": status}));
     }

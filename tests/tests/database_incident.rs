@@ -572,3 +572,33 @@ async fn a_promoted_replica_whose_dns_step_failed_should_be_completed_two_hours_
     assert_eq!(outcomes(&notes), ["succeeded"], "{notes:?}");
     assert!(!notes[0].body()["summary"].as_str().unwrap_or_default().contains("Nothing was changed"));
 }
+
+#[tokio::test]
+async fn a_promotion_under_way_should_repoint_dns_only_once_the_replica_is_writable_and_the_retry_should_finish_it() {
+    let (env, zone_id, orders_endpoint) = failed_orders_with_a_dns_record().await;
+    env.hold_promotion("r-fast");
+    let app = env.app(&[]);
+    let event = env.failure_event("orders", "RDS-EVENT-0031");
+
+    // PromoteReadReplica is accepted; r-fast is modifying, still a replica: DNS waits, the run asks for a retry.
+    for _ in 0..2 {
+        let error = app.handle(event.clone()).await.expect_err("promotion in progress: Lambda retries");
+        assert_eq!(error.error_type(), "PromotionInProgress", "{error}");
+        assert!(error.to_string().contains("promotion in progress"), "{error}");
+        assert!(env.is_replica("r-fast").await, "under way");
+        assert_eq!(record(&env, &zone_id).await.1, std::slice::from_ref(&orders_endpoint), "DNS not changed yet");
+        assert_eq!(env.promotion("orders").await, Some((State::Pending, "r-fast".to_owned())), "not done yet");
+    }
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 1, "asked for once; the retry only waits");
+    assert!(env.notifications().await.is_empty(), "nothing to tell yet");
+
+    // RDS finishes the promotion: the retry repoints DNS and marks the decision done.
+    env.finish_promotion("r-fast", "promoted");
+    let done = ok(&app, event).await;
+    assert_eq!(done.status, Outcome::Succeeded, "{done:?}");
+    assert_eq!(record(&env, &zone_id).await.1, [endpoint(&env, "r-fast").await], "the record follows r-fast");
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".to_owned())));
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 1);
+    assert!(env.is_replica("r-mid").await && env.is_replica("r-lag").await, "nothing else promoted");
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
+}
