@@ -573,14 +573,15 @@ async fn a_promoted_replica_whose_dns_step_failed_should_be_completed_two_hours_
     assert!(!notes[0].body()["summary"].as_str().unwrap_or_default().contains("Nothing was changed"));
 }
 
-#[tokio::test]
-async fn a_promotion_under_way_should_repoint_dns_only_once_the_replica_is_writable_and_the_retry_should_finish_it() {
+/// orders failed (see [`failed_orders_with_a_dns_record`]) and its failure event, handled twice while RDS holds
+/// r-fast's promotion under way: PromoteReadReplica is accepted, r-fast is modifying and still a replica, so DNS
+/// waits and each run answers PromotionInProgress (Lambda retries). The environment, the app, the event and
+/// the zone's id.
+async fn a_promotion_under_way() -> (Env, TestApp, serde_json::Value, String) {
     let (env, zone_id, orders_endpoint) = failed_orders_with_a_dns_record().await;
     env.hold_promotion("r-fast");
     let app = env.app(&[]);
     let event = env.failure_event("orders", "RDS-EVENT-0031");
-
-    // PromoteReadReplica is accepted; r-fast is modifying, still a replica: DNS waits, the run asks for a retry.
     for _ in 0..2 {
         let error = app.handle(event.clone()).await.expect_err("promotion in progress: Lambda retries");
         assert_eq!(error.error_type(), "PromotionInProgress", "{error}");
@@ -589,6 +590,12 @@ async fn a_promotion_under_way_should_repoint_dns_only_once_the_replica_is_writa
         assert_eq!(record(&env, &zone_id).await.1, std::slice::from_ref(&orders_endpoint), "DNS not changed yet");
         assert_eq!(env.promotion("orders").await, Some((State::Pending, "r-fast".to_owned())), "not done yet");
     }
+    (env, app, event, zone_id)
+}
+
+#[tokio::test]
+async fn a_promotion_under_way_should_repoint_dns_only_once_the_replica_is_writable_and_the_retry_should_finish_it() {
+    let (env, app, event, zone_id) = a_promotion_under_way().await;
     assert_eq!(env.calls_answered("PromoteReadReplica"), 1, "asked for once; the retry only waits");
     assert!(env.notifications().await.is_empty(), "nothing to tell yet");
 
@@ -601,4 +608,27 @@ async fn a_promotion_under_way_should_repoint_dns_only_once_the_replica_is_writa
     assert_eq!(env.calls_answered("PromoteReadReplica"), 1);
     assert!(env.is_replica("r-mid").await && env.is_replica("r-lag").await, "nothing else promoted");
     assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
+}
+
+#[tokio::test]
+async fn a_promotion_that_fails_after_promote_read_replica_returns_should_record_nothing_as_done_and_say_so() {
+    let (env, app, event, zone_id) = a_promotion_under_way().await;
+
+    // RDS gives up: r-fast is available again, still a replica. The retry finds it so.
+    env.finish_promotion("r-fast", "failed");
+    let retry = ok(&app, event).await;
+
+    assert_eq!(retry.status, Outcome::Refused, "{retry:?}");
+    assert_eq!(env.promotion("orders").await, Some((State::Abandoned, "r-fast".to_owned())), "not done");
+    assert!(env.is_replica("r-fast").await && env.is_replica("r-mid").await && env.is_replica("r-lag").await);
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 1, "not asked again by itself");
+    assert_eq!(record(&env, &zone_id).await.1, [endpoint(&env, "orders").await], "DNS not changed");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["refused"], "{notes:?}");
+    let summary = notes[0].body()["summary"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        summary.contains("its promotion failed") && summary.contains("r-fast is available and still a read replica"),
+        "{summary}"
+    );
+    assert!(summary.contains("nothing is recorded as done"), "{summary}");
 }

@@ -53,7 +53,7 @@ use failover_core::report::Report;
 
 use super::{failover_cluster, owed, repoint, Context};
 use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, Trigger};
-use crate::model::{promotion_key, promotion_resource, DbRef, Repoint};
+use crate::model::{promotion_key, promotion_resource, DbRef, Record, Repoint};
 use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
 use crate::route::{self, Described};
@@ -229,6 +229,13 @@ pub(super) async fn execute<P: Ports>(
     let settle = match &acted {
         // Done, and not yet notified: [`super::owed`] marks it once the notification is out.
         Ok(dns) => vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(p, dns))],
+        // Asked for and under way: still pending, with the time the call returned (a replica found again
+        // available and still a replica after it was not promoted).
+        Err(Failure { error: Fault::InProgress { .. }, .. }) if !p.standalone => {
+            let record = Record { promotion_requested_at: Some(ctx.now()), ..p.record.clone() };
+            let data = record.data("replica", &p.replica_arn, p.endpoint.as_deref());
+            vec![Settle::pending(&key, owner, State::Pending).with_data(data)]
+        }
         Err(_) => Vec::new(),
     };
     let ended = ctx.session.end(&resource, &settle, &[]).await;

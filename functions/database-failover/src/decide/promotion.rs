@@ -273,6 +273,17 @@ pub(super) fn abandon_reason(
     if replaced(record, facts) {
         return Some(format!("{chosen} was replaced since (another instance has its name: DbiResourceId differs)"));
     }
+    // Asked for, and found a replica again, not being promoted: the promotion failed after the call returned.
+    if let Some(at) = record.promotion_requested_at.filter(|_| recorded.source.is_some()) {
+        if !promotion_in_progress(recorded) {
+            return Some(format!(
+                "its promotion failed: PromoteReadReplica returned at {}, but {chosen} is {} and still a read \
+                 replica; nothing was promoted and nothing is recorded as done",
+                crate::model::format_time(at),
+                recorded.status
+            ));
+        }
+    }
     // Already promoted (standalone): only finished, whatever the decision's age.
     recorded.source.as_ref()?;
     let ttl = settings.decision_ttl_secs;

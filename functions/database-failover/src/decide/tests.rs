@@ -501,6 +501,27 @@ fn a_decision_whose_replica_was_promoted_should_be_finished_whatever_its_age() {
     }
 }
 
+#[test]
+fn a_promotion_asked_for_whose_replica_is_again_an_available_replica_should_be_abandoned_as_failed() {
+    let asked = |status: &str, requested: Option<i64>| {
+        let mut chosen = replica(EAST, "r-chosen", &[0.0]);
+        chosen.instance.status = status.into();
+        let mut f = pending(PrimaryState::Found(primary("failed")), chosen);
+        if let Some(r) = f.record.as_mut() {
+            r.promotion_requested_at = requested;
+        }
+        decide_promotion(&failure(), &f, &settings(), NOW)
+    };
+    let plan = asked("available", Some(NOW - 30));
+    let reason = &abandoned(&plan).reason;
+    assert!(reason.contains("its promotion failed") && reason.contains("still a read replica"), "{reason}");
+    assert!(reason.contains("nothing is recorded as done"), "{reason}");
+    // Still under way: waited for. Never asked for (the run died before the call): completed, asked again.
+    assert!(matches!(asked("modifying", Some(NOW - 30)), Plan::Wait { .. }));
+    let p = promoted(&asked("available", None)).clone();
+    assert!(p.resumed && !p.standalone && p.replica.id == "r-chosen");
+}
+
 /// orders described as the instance `db-ORDERS`.
 fn identified_primary(status: &str) -> PrimaryState {
     let mut p = primary(status);

@@ -61,6 +61,10 @@ pub struct Record {
     /// described, or in records of earlier versions): the decision is that instance's, not a later one's that
     /// took its name ([`crate::decide::same_primary`]).
     pub primary_resource_id: Option<String>,
+    /// When `PromoteReadReplica` returned while the promotion was still under way (seconds since the epoch): a
+    /// replica found again `available` and still a replica after that was not promoted (it failed after the call
+    /// returned).
+    pub promotion_requested_at: Option<i64>,
     /// Its key in the ledger (empty until written).
     pub key: String,
 }
@@ -77,6 +81,7 @@ impl Record {
             dns: None,
             resource_id: None,
             primary_resource_id: None,
+            promotion_requested_at: None,
             key: String::new(),
         }
     }
@@ -111,6 +116,9 @@ impl Record {
         if let Some(id) = &self.primary_resource_id {
             data["primary_resource_id"] = json!(id);
         }
+        if let Some(at) = self.promotion_requested_at {
+            data["promotion_requested_at"] = json!(at);
+        }
         if let Some(dns) = &self.dns {
             data["dns"] =
                 json!({"hosted_zone_id": dns.record.hosted_zone_id, "name": dns.record.name, "from": dns.from});
@@ -134,6 +142,7 @@ impl Record {
             owner: record.owner.clone(),
             resource_id: text("resource_id"),
             primary_resource_id: text("primary_resource_id"),
+            promotion_requested_at: record.data.get("promotion_requested_at").and_then(Value::as_i64),
             key: record.key.clone(),
             dns: record.data.get("dns").and_then(|dns| {
                 let text = |name: &str| dns.get(name).and_then(Value::as_str).map(str::to_owned);
@@ -158,6 +167,7 @@ mod tests {
             .with_dns(Some(dns))
             .with_resource_id(Some("db-ABC".into()))
             .with_primary_resource_id(Some("db-PRIMARY".into()));
+        let decision = Record { promotion_requested_at: Some(1_714_558_040), ..decision };
         assert_eq!(decision.at, "2024-05-01T10:07:12Z");
         let data = decision.data("replica", "arn:aws:rds:us-west-2:1:db:orders-west", None);
         let stored =
