@@ -424,6 +424,59 @@ class LocalAwsTest(LauncherCase):
         self.assertNotIn("ReadReplicaSourceDBInstanceIdentifier", self.describe(west, "db-west"))
         self.assertEqual(self.describe(rds, "db").get("ReadReplicaDBInstanceIdentifiers", []), [])
 
+    def test_each_instance_has_its_own_resource_id_kept_through_a_rename(self):
+        rds = self.client("rds")
+        def create(db_id):
+            return rds.create_db_instance(
+                DBInstanceIdentifier=db_id, Engine="mysql", DBInstanceClass="db.t3.micro", AllocatedStorage=20,
+                MasterUsername="admin", MasterUserPassword="password1")["DBInstance"]["DbiResourceId"]
+        first = create("db")
+        rds.create_db_instance_read_replica(DBInstanceIdentifier="db-r1", SourceDBInstanceIdentifier="db")
+        replica = self.describe(rds, "db-r1")["DbiResourceId"]
+        self.assertRegex(first, r"^db-[A-Z0-9]{26}$")
+        self.assertNotEqual(first, replica)
+        self.assertEqual(self.describe(rds, "db")["DbiResourceId"], first)
+        rds.modify_db_instance(DBInstanceIdentifier="db", NewDBInstanceIdentifier="db-old", ApplyImmediately=True)
+        self.assertEqual(self.describe(rds, "db-old")["DbiResourceId"], first)  # a rename keeps it
+        second = create("db-new")  # then renamed to the old name: another instance, another id
+        rds.modify_db_instance(DBInstanceIdentifier="db-new", NewDBInstanceIdentifier="db", ApplyImmediately=True)
+        self.assertNotIn(second, (first, replica))
+        self.assertEqual(self.describe(rds, "db")["DbiResourceId"], second)
+
+    def test_a_held_promotion_stays_under_way_until_it_is_finished_promoted_or_failed(self):
+        rds = self.client("rds")
+        rds.create_db_instance(DBInstanceIdentifier="db", Engine="mysql", DBInstanceClass="db.t3.micro",
+                               AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="password1")
+        for replica in ("db-r1", "db-r2"):
+            rds.create_db_instance_read_replica(DBInstanceIdentifier=replica, SourceDBInstanceIdentifier="db")
+        where = {"account": self.account, "region": "us-east-1"}
+        status, _ = self.control("POST", "/_failover/rds/promotion-finish",
+                                 {**where, "db_instance_identifier": "db-r1", "outcome": "promoted"})
+        self.assertEqual(status, 400)  # nothing under way
+        for replica in ("db-r1", "db-r2"):
+            self.ok("POST", "/_failover/rds/promotion-hold", {**where, "db_instance_identifier": replica})
+            answer = rds.promote_read_replica(DBInstanceIdentifier=replica, BackupRetentionPeriod=3)["DBInstance"]
+            for view in (answer, self.describe(rds, replica)):  # under way: modifying, still a replica
+                self.assertEqual(view["DBInstanceStatus"], "modifying")
+                self.assertEqual(view["ReadReplicaSourceDBInstanceIdentifier"], "db")
+            self.assert_error("InvalidDBInstanceState", rds.promote_read_replica, DBInstanceIdentifier=replica)
+        self.assertEqual(self.describe(rds, "db")["ReadReplicaDBInstanceIdentifiers"], ["db-r1", "db-r2"])
+
+        self.ok("POST", "/_failover/rds/promotion-finish",
+                {**where, "db_instance_identifier": "db-r1", "outcome": "promoted"})
+        promoted = self.describe(rds, "db-r1")
+        self.assertEqual((promoted["DBInstanceStatus"], promoted["BackupRetentionPeriod"]), ("available", 3))
+        self.assertNotIn("ReadReplicaSourceDBInstanceIdentifier", promoted)
+        self.ok("POST", "/_failover/rds/promotion-finish",
+                {**where, "db_instance_identifier": "db-r2", "outcome": "failed"})
+        failed = self.describe(rds, "db-r2")
+        self.assertEqual(failed["DBInstanceStatus"], "available")
+        self.assertEqual(failed["ReadReplicaSourceDBInstanceIdentifier"], "db")
+        self.assertEqual(self.describe(rds, "db")["ReadReplicaDBInstanceIdentifiers"], ["db-r2"])
+        # Not held any more: the next promotion completes at once.
+        rds.promote_read_replica(DBInstanceIdentifier="db-r2")
+        self.assertNotIn("ReadReplicaSourceDBInstanceIdentifier", self.describe(rds, "db-r2"))
+
     def test_instance_status(self):
         rds = self.client("rds")
         rds.create_db_instance(DBInstanceIdentifier="db", Engine="mysql", DBInstanceClass="db.t3.micro",

@@ -75,6 +75,23 @@ impl Env {
 
     /// The function deployed in `account`'s region with these settings (on top of the topic).
     pub fn app_in(&self, account: &Account, settings: &[(&str, &str)]) -> TestApp {
+        self.app_with_route53(account, settings, account.route53())
+    }
+
+    /// [`Env::app`] whose Route 53 calls fail as when Route 53 cannot be reached (the connection is refused;
+    /// one attempt): every other call reaches the local AWS.
+    pub fn app_without_route53(&self, settings: &[(&str, &str)]) -> TestApp {
+        let config =
+            aws_sdk_route53::config::Builder::from(&self.account.sdk).endpoint_url("http://127.0.0.1:9").build();
+        self.app_with_route53(&self.account, settings, aws_sdk_route53::Client::from_conf(config))
+    }
+
+    fn app_with_route53(
+        &self,
+        account: &Account,
+        settings: &[(&str, &str)],
+        route53: aws_sdk_route53::Client,
+    ) -> TestApp {
         let config = self.config(settings);
         // The topic lives in the subscriber's region, as a deployment's own topic lives in its region.
         let notifier =
@@ -84,7 +101,7 @@ impl Env {
             account.region.clone(),
             RdsDatabases::new(account.rds()),
             RecordedLag { cloudwatch: CloudWatchLag::new(account.cloudwatch()), calls: self.lag_calls.clone() },
-            Route53Dns::new(account.route53()),
+            Route53Dns::new(route53),
             notifier,
             DynamoLedger::new(self.account.dynamodb(), self.ledger.clone()),
         )
@@ -217,6 +234,19 @@ impl Env {
 
     pub async fn lag(&self, id: &str, values: &[f64]) {
         self.lag_in(&self.account, id, values).await
+    }
+
+    /// The next `PromoteReadReplica` of `id` is left under way (`modifying`, still a replica) until
+    /// [`Env::finish_promotion`], as RDS takes minutes over it.
+    pub fn hold_promotion(&self, id: &str) {
+        self.account.control("/_failover/rds/promotion-hold", json!({"db_instance_identifier": id}));
+    }
+
+    /// The held promotion of `id` ends: `promoted` (available, no longer a replica) or `failed` (available,
+    /// still a replica).
+    pub fn finish_promotion(&self, id: &str, outcome: &str) {
+        let body = json!({"db_instance_identifier": id, "outcome": outcome});
+        self.account.control("/_failover/rds/promotion-finish", body);
     }
 
     pub fn set_status(&self, id: &str, status: &str) {

@@ -428,15 +428,22 @@ async fn an_interrupted_promotion_older_than_the_decision_ttl_should_be_abandone
     assert!(summary.contains("DECISION_TTL_MINUTES (10 min)"), "{summary}");
 }
 
-#[tokio::test]
-async fn a_promotion_cut_short_while_the_replica_is_modifying_should_be_waited_for_and_its_dns_step_completed_by_the_retry(
-) {
+/// orders failed (its three replicas, see [`orders`]), tagged with `writer.shop.internal`, which points at its
+/// endpoint: the environment, the zone's id and orders' endpoint.
+async fn failed_orders_with_a_dns_record() -> (Env, String, String) {
     let env = Env::new().await;
     orders(&env).await;
     let orders_endpoint = endpoint(&env, "orders").await;
     let zone_id = zone_with_record(&env, &orders_endpoint).await;
     tag_dns_record(&env, "orders", &zone_id).await;
     env.set_status("orders", "failed");
+    (env, zone_id, orders_endpoint)
+}
+
+#[tokio::test]
+async fn a_promotion_cut_short_while_the_replica_is_modifying_should_be_waited_for_and_its_dns_step_completed_by_the_retry(
+) {
+    let (env, zone_id, orders_endpoint) = failed_orders_with_a_dns_record().await;
     // The invocation recorded its decision, asked for the promotion of r-mid and died: r-mid is modifying.
     env.crashed_decision("orders", "r-mid", 60).await;
     env.set_status("r-mid", "modifying");
@@ -533,4 +540,95 @@ async fn mysql_like_lag_should_be_judged_as_of_the_failure_minus_one_after_it_do
     assert!(stopped["reason"].as_str().unwrap().contains("not running before the failure"), "{stopped}");
     let summary = notes[0].body()["summary"].as_str().unwrap_or_default().to_owned();
     assert!(summary.contains(&format!("ReplicaLag 3 s at {}", failover_core::time::format_time(at))), "{summary}");
+}
+
+fn two_hours_later() -> i64 {
+    failover_core::time::now_secs() + 2 * 3600
+}
+
+#[tokio::test]
+async fn a_promoted_replica_whose_dns_step_failed_should_be_completed_two_hours_later_with_nothing_abandoned() {
+    let (env, zone_id, orders_endpoint) = failed_orders_with_a_dns_record().await;
+    let event = env.failure_event("orders", "RDS-EVENT-0031");
+
+    // Route 53 cannot be reached: r-fast is promoted, the DNS step fails, the decision stays pending.
+    let first = env.app_without_route53(&[]).handle(event.clone()).await;
+    assert!(first.is_err(), "a transient error, so that Lambda retries: {first:?}");
+    assert!(!env.is_replica("r-fast").await, "promoted");
+    assert_eq!(env.promotion("orders").await, Some((State::Pending, "r-fast".to_owned())));
+    assert_eq!(record(&env, &zone_id).await.1, std::slice::from_ref(&orders_endpoint), "DNS not changed");
+    assert_eq!(outcomes(&env.notifications().await), ["failed"]);
+
+    // Two hours later, past DECISION_TTL_MINUTES (60): the next event finishes what was promoted.
+    let app = env.app(&[]).with_clock(two_hours_later);
+    let done = ok(&app, event).await;
+    assert_eq!(done.status, Outcome::Succeeded, "{done:?}");
+    assert_eq!(record(&env, &zone_id).await.1, [endpoint(&env, "r-fast").await], "the record follows r-fast");
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".to_owned())));
+    let records = env.records("db-instance:us-east-1/orders").await;
+    assert!(records.iter().all(|r| r.state != State::Abandoned), "nothing abandoned: {records:?}");
+    assert!(env.is_replica("r-mid").await && env.is_replica("r-lag").await, "nothing else promoted");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["succeeded"], "{notes:?}");
+    assert!(!notes[0].body()["summary"].as_str().unwrap_or_default().contains("Nothing was changed"));
+}
+
+/// orders failed (see [`failed_orders_with_a_dns_record`]) and its failure event, handled twice while RDS holds
+/// r-fast's promotion under way: PromoteReadReplica is accepted, r-fast is modifying and still a replica, so DNS
+/// waits and each run answers PromotionInProgress (Lambda retries). The environment, the app, the event and
+/// the zone's id.
+async fn a_promotion_under_way() -> (Env, TestApp, serde_json::Value, String) {
+    let (env, zone_id, orders_endpoint) = failed_orders_with_a_dns_record().await;
+    env.hold_promotion("r-fast");
+    let app = env.app(&[]);
+    let event = env.failure_event("orders", "RDS-EVENT-0031");
+    for _ in 0..2 {
+        let error = app.handle(event.clone()).await.expect_err("promotion in progress: Lambda retries");
+        assert_eq!(error.error_type(), "PromotionInProgress", "{error}");
+        assert!(error.to_string().contains("promotion in progress"), "{error}");
+        assert!(env.is_replica("r-fast").await, "under way");
+        assert_eq!(record(&env, &zone_id).await.1, std::slice::from_ref(&orders_endpoint), "DNS not changed yet");
+        assert_eq!(env.promotion("orders").await, Some((State::Pending, "r-fast".to_owned())), "not done yet");
+    }
+    (env, app, event, zone_id)
+}
+
+#[tokio::test]
+async fn a_promotion_under_way_should_repoint_dns_only_once_the_replica_is_writable_and_the_retry_should_finish_it() {
+    let (env, app, event, zone_id) = a_promotion_under_way().await;
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 1, "asked for once; the retry only waits");
+    assert!(env.notifications().await.is_empty(), "nothing to tell yet");
+
+    // RDS finishes the promotion: the retry repoints DNS and marks the decision done.
+    env.finish_promotion("r-fast", "promoted");
+    let done = ok(&app, event).await;
+    assert_eq!(done.status, Outcome::Succeeded, "{done:?}");
+    assert_eq!(record(&env, &zone_id).await.1, [endpoint(&env, "r-fast").await], "the record follows r-fast");
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".to_owned())));
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 1);
+    assert!(env.is_replica("r-mid").await && env.is_replica("r-lag").await, "nothing else promoted");
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
+}
+
+#[tokio::test]
+async fn a_promotion_that_fails_after_promote_read_replica_returns_should_record_nothing_as_done_and_say_so() {
+    let (env, app, event, zone_id) = a_promotion_under_way().await;
+
+    // RDS gives up: r-fast is available again, still a replica. The retry finds it so.
+    env.finish_promotion("r-fast", "failed");
+    let retry = ok(&app, event).await;
+
+    assert_eq!(retry.status, Outcome::Refused, "{retry:?}");
+    assert_eq!(env.promotion("orders").await, Some((State::Abandoned, "r-fast".to_owned())), "not done");
+    assert!(env.is_replica("r-fast").await && env.is_replica("r-mid").await && env.is_replica("r-lag").await);
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 1, "not asked again by itself");
+    assert_eq!(record(&env, &zone_id).await.1, [endpoint(&env, "orders").await], "DNS not changed");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["refused"], "{notes:?}");
+    let summary = notes[0].body()["summary"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        summary.contains("its promotion failed") && summary.contains("r-fast is available and still a read replica"),
+        "{summary}"
+    );
+    assert!(summary.contains("nothing is recorded as done"), "{summary}");
 }

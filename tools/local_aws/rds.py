@@ -5,14 +5,33 @@ API reference: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/Welcome
 
 from __future__ import annotations
 
+import string
+
+from moto.moto_api._internal import mock_random as random
 from moto.rds import models as rds_models
 from moto.rds.exceptions import DBInstanceNotFoundError, RDSClientError
 
 from .control import ControlError, backend, field, where
 
 RDSBackend = rds_models.RDSBackend
+DBInstance = rds_models.DBInstance
+_orig_instance_init = DBInstance.__init__
 _orig_create_replica = RDSBackend.create_db_instance_read_replica
 _orig_failover = RDSBackend.failover_db_cluster
+
+
+def _instance_init(self, *args, **kwargs):
+    """Each instance gets its own ``DbiResourceId`` (``db-`` and 26 upper-case letters and digits), kept for its
+    life (a rename keeps it) and never reused: an instance created again under an old name has another one. Stock
+    moto gives every instance the same ``db-M5ENSHXFPU6XHZ4G4ZEI5QIO2U``.
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html"""
+    _orig_instance_init(self, *args, **kwargs)
+    self.dbi_resource_id = _new_resource_id()
+
+
+def _new_resource_id() -> str:
+    alphabet = string.ascii_uppercase + string.digits
+    return "db-" + "".join(random.choice(alphabet) for _ in range(26))
 
 
 def _promote_read_replica(self, db_kwargs):
@@ -20,7 +39,8 @@ def _promote_read_replica(self, db_kwargs):
     (same- or cross-region) stops listing it in ``ReadReplicaDBInstanceIdentifiers``, ``BackupRetentionPeriod`` is
     set (default 1) and ``PreferredBackupWindow`` if given; stock moto only flips an internal flag. An instance that
     is not a read replica or is ``backing-up`` fails with ``InvalidDBInstanceState`` (stock moto succeeds), an
-    unknown one with ``DBInstanceNotFound`` (stock moto: HTTP 500).
+    unknown one with ``DBInstanceNotFound`` (stock moto: HTTP 500). A promotion held by
+    ``POST /_failover/rds/promotion-hold`` is left under way (see ``hold_promotion``).
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_PromoteReadReplica.html"""
     db_id = db_kwargs["db_instance_identifier"]
     db = self.databases.get(db_id)
@@ -32,6 +52,19 @@ def _promote_read_replica(self, db_kwargs):
         raise RDSClientError(
             "InvalidDBInstanceState", f"DB Instance {db_id} is backing up; it cannot be promoted now."
         )
+    if getattr(db, "_failover_promotion", None) is not None:
+        raise RDSClientError("InvalidDBInstanceState", f"DB Instance {db_id} is already being promoted.")
+    if getattr(db, "_failover_hold", False):
+        # Held (POST /_failover/rds/promotion-hold): accepted and left under way, as RDS answers a promotion.
+        db._failover_hold = False
+        db._failover_promotion = dict(db_kwargs)
+        db.status = "modifying"
+        return db
+    return _detach(self, db, db_kwargs)
+
+
+def _detach(self, db, db_kwargs):
+    """The promotion done: the replica is a standalone instance, ``available``."""
     source_id = db.source_db_instance_identifier
     if source_id:
         try:
@@ -43,6 +76,7 @@ def _promote_read_replica(self, db_kwargs):
             source.replicas = [r for r in source.replicas if r not in names]
     db.is_replica = False
     db.source_db_instance_identifier = None
+    db.status = "available"
     retention = db_kwargs.get("backup_retention_period")
     db.backup_retention_period = 1 if retention is None else int(retention)
     if db_kwargs.get("preferred_backup_window"):
@@ -52,10 +86,11 @@ def _promote_read_replica(self, db_kwargs):
 
 def _create_db_instance_read_replica(self, db_kwargs):
     """"All read replica DB instances are created with backups disabled": ``BackupRetentionPeriod`` 0 (stock moto
-    copies the source's value).
+    copies the source's value); the replica has its own ``DbiResourceId`` (stock moto copies the source's).
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstanceReadReplica.html"""
     replica = _orig_create_replica(self, db_kwargs)
     replica.backup_retention_period = 0
+    replica.dbi_resource_id = _new_resource_id()
     return replica
 
 
@@ -75,6 +110,7 @@ def _failover_db_cluster(self, db_cluster_identifier, target_db_instance_identif
     return _orig_failover(self, db_cluster_identifier, target_db_instance_identifier)
 
 
+DBInstance.__init__ = _instance_init
 RDSBackend.promote_read_replica = _promote_read_replica
 RDSBackend.create_db_instance_read_replica = _create_db_instance_read_replica
 RDSBackend.failover_db_cluster = _failover_db_cluster
@@ -90,4 +126,46 @@ def set_instance_status(body: dict) -> dict:
     if db is None:
         raise ControlError(f"DB instance not found: {db_id}")
     db.status = status
+    return {"ok": True}
+
+
+def _instance(body: dict):
+    account, region = where(body)
+    rds = backend(rds_models.rds_backends, account, region)
+    db_id = field(body, "db_instance_identifier")
+    db = rds.databases.get(db_id)
+    if db is None:
+        raise ControlError(f"DB instance not found: {db_id}")
+    return rds, db
+
+
+def hold_promotion(body: dict) -> dict:
+    """``POST /_failover/rds/promotion-hold``: the next PromoteReadReplica of the replica succeeds and leaves the
+    promotion under way, as RDS does for minutes: the replica is ``modifying`` and still a replica (its source
+    still lists it), and another PromoteReadReplica fails with ``InvalidDBInstanceState``, until
+    ``POST /_failover/rds/promotion-finish``. Stock moto (and this launcher otherwise) completes it at once.
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.Promote.html"""
+    _, db = _instance(body)
+    if not db.is_replica:
+        raise ControlError(f"not a read replica: {db.db_instance_identifier}")
+    db._failover_hold = True
+    return {"ok": True}
+
+
+def finish_promotion(body: dict) -> dict:
+    """``POST /_failover/rds/promotion-finish`` ``{"outcome": "promoted" | "failed"}``: the held promotion ends.
+    ``promoted``: the replica is detached as PromoteReadReplica does, ``available``. ``failed``: the promotion
+    did not happen (it failed after the call had returned): the instance is ``available`` and still a replica."""
+    rds, db = _instance(body)
+    outcome = field(body, "outcome")
+    kwargs = getattr(db, "_failover_promotion", None)
+    if kwargs is None:
+        raise ControlError(f"no promotion under way on {db.db_instance_identifier}")
+    if outcome not in ("promoted", "failed"):
+        raise ControlError(f"outcome must be promoted or failed, got {outcome!r}")
+    db._failover_promotion = None
+    if outcome == "promoted":
+        _detach(rds, db, kwargs)
+    else:
+        db.status = "available"
     return {"ok": True}

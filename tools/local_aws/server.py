@@ -38,6 +38,8 @@ ROUTES = {
     ("POST", "calls/reset"): CALLS.reset,
     ("POST", "elbv2/target-health"): elbv2.set_target_health,
     ("POST", "rds/instance-status"): rds.set_instance_status,
+    ("POST", "rds/promotion-hold"): rds.hold_promotion,
+    ("POST", "rds/promotion-finish"): rds.finish_promotion,
     ("POST", "ec2/instances"): ec2.run_instances,
     ("POST", "ec2/instances/terminate"): ec2.terminate_instances,
     ("GET", "ec2/network"): ec2.default_network,

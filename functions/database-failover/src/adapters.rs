@@ -199,8 +199,9 @@ impl Databases for RdsDatabases {
         Ok(out)
     }
 
-    async fn promote(&self, replica: &DbRef, backup_retention_days: i32) -> Result<(), AwsError> {
-        self.clients
+    async fn promote(&self, replica: &DbRef, backup_retention_days: i32) -> Result<Option<Instance>, AwsError> {
+        let answer = self
+            .clients
             .get(&replica.region)
             .promote_read_replica()
             .db_instance_identifier(&replica.id)
@@ -208,7 +209,7 @@ impl Databases for RdsDatabases {
             .send()
             .await
             .aws("PromoteReadReplica", replica.to_string())?;
-        Ok(())
+        Ok(answer.db_instance().and_then(|db| to_instance(&replica.region, db)))
     }
 
     async fn failover_cluster(&self, region: &str, cluster: &str, target: &str) -> Result<(), AwsError> {

@@ -34,7 +34,8 @@ pub const DECISION_TTL_MINUTES: Setting = Setting {
     name: "DECISION_TTL_MINUTES",
     default: Some("60"),
     meaning: "a promotion decided and not completed is abandoned after this many minutes (1 to 1440), or sooner \
-              when its guards no longer hold",
+              when its guards no longer hold; one whose replica is already promoted (or promoting) is completed \
+              whatever its age",
 };
 
 /// Every setting this function reads: the public contract.

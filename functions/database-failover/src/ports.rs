@@ -30,9 +30,13 @@ pub trait Databases {
         region: &str,
         cluster: &str,
     ) -> impl Future<Output = Result<Vec<Instance>, AwsError>> + Send;
-    /// `PromoteReadReplica` with `BackupRetentionPeriod`.
-    fn promote(&self, replica: &DbRef, backup_retention_days: i32)
-        -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// `PromoteReadReplica` with `BackupRetentionPeriod`; the instance as the answer describes it (RDS answers
+    /// while the promotion is under way: `modifying`, still a replica), `None` when it does not.
+    fn promote(
+        &self,
+        replica: &DbRef,
+        backup_retention_days: i32,
+    ) -> impl Future<Output = Result<Option<Instance>, AwsError>> + Send;
     /// `FailoverDBCluster` to a named reader.
     fn failover_cluster(
         &self,

@@ -328,7 +328,7 @@ proptest! {
                 let record = facts.record.as_ref().expect("only with a record");
                 let recorded = facts.recorded.as_ref().expect("the recorded replica exists");
                 prop_assert_eq!(record.state, State::Pending);
-                prop_assert!(decide::PROMOTING_STATUSES.contains(&recorded.status.as_str()));
+                prop_assert!(decide::promotion_in_progress(recorded));
             }
             Plan::FixInPlace(f) => {
                 // Only a primary described in a fix-in-place status, for any trigger but a forced promote.
@@ -774,7 +774,7 @@ mod incident {
             Ok(Vec::new())
         }
 
-        async fn promote(&self, replica: &DbRef, _: i32) -> Result<(), AwsError> {
+        async fn promote(&self, replica: &DbRef, _: i32) -> Result<Option<Instance>, AwsError> {
             tokio::task::yield_now().await;
             let fail = {
                 let mut failures = self.failures.lock().unwrap();
@@ -792,9 +792,10 @@ mod incident {
                 return Err(error("PromoteReadReplica", false));
             };
             r.source = None;
+            let answer = r.clone();
             all[0].replicas.retain(|x| x != replica);
             self.promoted.lock().unwrap().push(replica.id.clone());
-            Ok(())
+            Ok(Some(answer))
         }
 
         async fn failover_cluster(&self, _: &str, _: &str, _: &str) -> Result<(), AwsError> {

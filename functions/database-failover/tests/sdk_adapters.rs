@@ -87,7 +87,13 @@ fn describe_ids(ids: &'static [&'static str], instances: Vec<DbInstance>) -> Rul
 fn promote_ok(id: &'static str) -> Rule {
     mock!(aws_sdk_rds::Client::promote_read_replica)
         .match_requests(move |r| r.db_instance_identifier() == Some(id))
-        .then_output(|| PromoteReadReplicaOutput::builder().build())
+        .then_output(move || promoted(id))
+}
+
+/// `PromoteReadReplica`'s answer: the instance as the promotion left it (here at once `available`, no longer
+/// a replica).
+fn promoted(id: &str) -> PromoteReadReplicaOutput {
+    PromoteReadReplicaOutput::builder().db_instance(db(id, "us-east-1", "available").build()).build()
 }
 
 /// One datapoint per query id, a minute into the window asked for (so: before the failure).
@@ -180,7 +186,7 @@ async fn throttled_promotion_should_be_retried_by_the_sdk_and_succeed_once() {
         .sequence()
         .http_status(400, Some(THROTTLED.to_owned()))
         .times(2)
-        .output(|| PromoteReadReplicaOutput::builder().build())
+        .output(|| promoted("r1"))
         .build();
     let lags = lag(&[("m0", 2.0), ("m1", 9.0)]);
     let notes = Recorded::default();
@@ -826,7 +832,7 @@ impl Scenario {
                 |r| r.db_instance_identifier() == Some("r1"),
                 fault,
                 times,
-                || PromoteReadReplicaOutput::builder().build()
+                || promoted("r1")
             ),
             "FailoverDBCluster" => failing!(
                 aws_sdk_rds::Client::failover_db_cluster,

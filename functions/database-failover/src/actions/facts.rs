@@ -14,7 +14,7 @@ use failover_core::aws::AwsError;
 use failover_core::ledger::{Snapshot, State};
 
 use super::Context;
-use crate::decide::{lag_as_of, Candidate, ClusterFacts, PrimaryState, PromotionFacts};
+use crate::decide::{lag_as_of, same_primary, Candidate, ClusterFacts, PrimaryState, PromotionFacts};
 use crate::model::{self, Cluster, DbRef, Instance, LagPoint, Record, FAILOVER_KEY_PREFIX, LAG_LOOK_BACK_SECS};
 use crate::ports::{Databases, LagMetric, Ports, ReplicaLag};
 
@@ -61,7 +61,7 @@ impl<P: Ports> Context<'_, P> {
                 replicas.push(found);
             }
         }
-        let record = promotion_record(snapshot);
+        let record = promotion_record(snapshot, &primary);
         let recorded = match &record {
             None => None,
             Some(r) => match replicas.iter().find(|i| i.at == r.subject) {
@@ -171,15 +171,16 @@ impl<P: Ports> Context<'_, P> {
     }
 }
 
-/// The primary's promotion decision that counts, from its ledger: the pending one (there is at most one: a
-/// decision is made only while none is pending), else the latest done or closed one. Abandoned decisions do not
-/// count: they block nothing.
-pub fn promotion_record(snapshot: &Snapshot) -> Option<Record> {
+/// The primary's promotion decision that counts, from the ledger of its name: of the decisions about this very
+/// primary ([`same_primary`]), the pending one (there is at most one: a decision is made only while none is
+/// pending), else the latest done or closed one. Abandoned decisions do not count: they block nothing.
+pub fn promotion_record(snapshot: &Snapshot, primary: &PrimaryState) -> Option<Record> {
     let decisions: Vec<Record> = snapshot
         .records
         .iter()
         .filter(|r| model::is_promotion_key(&r.key) && r.state != State::Abandoned)
         .filter_map(|r| Record::from_ledger(r, "replica"))
+        .filter(|r| same_primary(r, primary))
         .collect();
     let pending = decisions.iter().find(|r| r.state == State::Pending).cloned();
     pending.or_else(|| decisions.into_iter().max_by_key(|r| r.at_secs))

@@ -5,11 +5,15 @@
 //! stopped) and [`manual`] (the `promote` command). Each gathers [`PromotionFacts`], calls
 //! [`decide::decide_promotion`] once, and acts.
 //!
-//! The ledger resource is the primary's ([`promotion_resource`], `db-instance:<region>/<id>`, so that it is found
-//! even when the primary is gone); its `promotion#<time>` record is the decision. Order (`execute`): `begin`
+//! The ledger resource is the primary's name ([`promotion_resource`], `db-instance:<region>/<id>`, so that it is
+//! found even when the primary is gone); its `promotion#<time>` record is the decision, bound to the primary's
+//! `DbiResourceId` (a decision about an earlier instance of the name does not count: [`decide::same_primary`]). Order (`execute`): `begin`
 //! writes the record pending (with the lease and the DNS step), then `PromoteReadReplica`, then the DNS step
-//! ([`repoint`]), then `end` settles it done (not yet notified: [`owed`]) — or, when a step failed, leaves it
-//! pending and releases the lease, so that a retry completes that same decision.
+//! ([`repoint`]) once the replica is `available` and no longer a replica (as `PromoteReadReplica`'s answer
+//! describes it; one more `DescribeDBInstances` only when the answer does not), then
+//! `end` settles it done (not yet notified: [`owed`]) — or, when a step failed or the promotion is still in
+//! progress ([`Fault::InProgress`], retried by Lambda), leaves it pending and releases the lease, so that a retry
+//! completes that same decision.
 //!
 //! # Never twice
 //! `begin` succeeds only if the ledger is as read, so two invocations at once never both act: the second reads
@@ -29,7 +33,8 @@
 //! `Query` (the primary's resource), ONE `DescribeDBInstances` for all its replicas per region holding replicas
 //! (a `db-instance-id` filter, up to [`crate::adapters::INSTANCE_IDS_PER_CALL`] identifiers a call), one
 //! `GetMetricData` per such region ([`super::facts`]); to act, one `TransactWriteItems` (`begin`),
-//! `PromoteReadReplica`, when the primary names a record [`repoint`]'s Route 53 calls, one `TransactWriteItems`
+//! `PromoteReadReplica` (its answer says whether the replica is writable yet), when the primary names a record
+//! [`repoint`]'s Route 53 calls, one `TransactWriteItems`
 //! (`end`); after the publish, one more `Query` and `begin`/`end` mark it notified ([`owed::MarkNotified`]). A
 //! replica-side trigger or `promote` first describes the replica and its primary (a primary that no longer
 //! exists costs no listing: its candidate is the replica the trigger names, described again after the
@@ -48,7 +53,7 @@ use failover_core::report::Report;
 
 use super::{failover_cluster, owed, repoint, Context};
 use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, Trigger};
-use crate::model::{promotion_key, promotion_resource, DbRef, Repoint};
+use crate::model::{promotion_key, promotion_resource, DbRef, Record, Repoint};
 use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
 use crate::route::{self, Described};
@@ -224,6 +229,13 @@ pub(super) async fn execute<P: Ports>(
     let settle = match &acted {
         // Done, and not yet notified: [`super::owed`] marks it once the notification is out.
         Ok(dns) => vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(p, dns))],
+        // Asked for and under way: still pending, with the time the call returned (a replica found again
+        // available and still a replica after it was not promoted).
+        Err(Failure { error: Fault::InProgress { .. }, .. }) if !p.standalone => {
+            let record = Record { promotion_requested_at: Some(ctx.now()), ..p.record.clone() };
+            let data = record.data("replica", &p.replica_arn, p.endpoint.as_deref());
+            vec![Settle::pending(&key, owner, State::Pending).with_data(data)]
+        }
         Err(_) => Vec::new(),
     };
     let ended = ctx.session.end(&resource, &settle, &[]).await;
@@ -237,7 +249,11 @@ pub(super) async fn execute<P: Ports>(
             if let Err(error) = ended {
                 tracing::warn!(%error, resource, "lease not released after a failed promotion; it runs out by itself");
             }
-            failed(&failure)
+            match failure.error {
+                // Asked for and not yet done: the record stays pending, and Lambda's retry finishes it.
+                Fault::InProgress { ref reason, .. } => report::skipped(reason.clone()).error(failure.error),
+                _ => failed(&failure),
+            }
         }
     })
 }
@@ -279,15 +295,37 @@ async fn promote_and_repoint<P: Ports>(
         error: error.into(),
         done: done.clone(),
     };
-    if p.standalone {
+    // DNS follows only a replica that takes writes: `available` and no longer a replica. A standalone one was
+    // decided on as such (one not yet available is waited for by the plan).
+    let promoted = if p.standalone {
         done.push(format!("{} was already promoted", p.replica.id));
+        None
     } else {
         tracing::info!(primary = %p.primary, replica = %p.replica, resumed = p.resumed, "promoting read replica");
-        ctx.databases
+        let answer = ctx
+            .databases
             .promote(&p.replica, ctx.config.backup_retention_days)
             .await
             .map_err(|e| fail("PromoteReadReplica", done, e))?;
         done.push(format!("promoted {}", p.replica.id));
+        match answer {
+            Some(instance) => Some(instance),
+            None => {
+                let described = ctx.databases.instance(&p.replica).await;
+                described.map_err(|e| fail("describe the promoted replica", done, e))?
+            }
+        }
+    };
+    if let Some(status) = promoted.as_ref().filter(|i| !decide::writable(i)).map(|i| &i.status) {
+        let reason = format!(
+            "promotion in progress: {} is {status}{}; the DNS step and the record are completed once it is \
+             available and no longer a replica",
+            p.replica.id,
+            if promoted.as_ref().is_some_and(|i| i.source.is_some()) { ", still a replica" } else { "" }
+        );
+        tracing::info!(replica = %p.replica, status, "promotion in progress");
+        let error = Fault::InProgress { resource: promotion_resource(&p.primary), reason };
+        return Err(Failure { step: "wait for the promotion", error, done: done.clone() });
     }
     let (Ok(Some(dns)), Some(endpoint)) = (&p.dns, &p.endpoint) else {
         let planned = p.planned_dns();

@@ -98,8 +98,8 @@ fn cluster_json(facts: &ClusterFacts) -> Value {
 fn promotion_json(facts: &PromotionFacts, opt_in_tag_key: &str) -> Value {
     let primary_ref = &facts.primary_ref;
     let primary = match &facts.primary {
-        PrimaryState::Found(p) => json!({"id": p.at.id, "region": p.at.region, "status": p.status,
-            "opted_in": p.opted_in(opt_in_tag_key), "record": facts.record}),
+        PrimaryState::Found(p) => json!({"id": p.at.id, "region": p.at.region, "resource_id": p.resource_id,
+            "status": p.status, "opted_in": p.opted_in(opt_in_tag_key), "record": facts.record}),
         other => json!({"id": primary_ref.id, "region": primary_ref.region, "status": other.describe(),
             "record": facts.record}),
     };

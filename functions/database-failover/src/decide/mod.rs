@@ -4,6 +4,7 @@
 //!
 //! - [`decide_promotion`] (`promotion.rs`): an RDS primary and its read replicas (same- or cross-region).
 //! - [`gate`] (`primary.rs`): what a primary's status lets a trigger do (promote, fix in place, refuse).
+//! - [`same_primary`] (`identity.rs`): whether a recorded decision is the primary's, by `DbiResourceId`.
 //! - [`decide_cluster`] (`cluster.rs`): an Aurora cluster and its readers.
 //! - [`Plan::would`]: what the `status` command says a failure would do now.
 
@@ -14,14 +15,16 @@ use crate::model::{Cluster, DbRef, Instance, LagPoint, Record, Repoint, LAG_LOOK
 
 mod cluster;
 mod dns;
+mod identity;
 mod primary;
 mod promotion;
 pub mod readiness;
 
 pub use cluster::decide_cluster;
 pub use dns::{repoint_step, DnsResult, DnsStep};
+pub use identity::same_primary;
 pub use primary::{gate, may_take_writes, FixInPlace, FixKind, Gate, FIX_IN_PLACE_STATUSES};
-pub use promotion::{decide_promotion, verdicts};
+pub use promotion::{decide_promotion, promotion_in_progress, verdicts, writable};
 
 /// The statuses of a replica while `PromoteReadReplica` works on it: a pending decision whose replica is in one
 /// of them is waited for, not re-checked (the promotion may have been asked for already).
@@ -145,7 +148,8 @@ pub struct PromotionFacts {
     /// The primary's replicas: its `ReadReplicaDBInstanceIdentifiers`, or, when it is missing or unreachable,
     /// the instances whose `ReadReplicaSourceDBInstanceIdentifier` names it.
     pub replicas: Vec<Candidate>,
-    /// The decision recorded earlier: the ledger's `promotion` record on the primary.
+    /// The decision recorded earlier: the ledger's `promotion` record on the primary's name, about this very
+    /// primary ([`same_primary`]; one about an earlier instance of the name is ignored).
     pub record: Option<Record>,
     /// The recorded replica as it is now; `None` when there is no record or it no longer exists.
     pub recorded: Option<Instance>,

@@ -2,6 +2,7 @@
 
 use failover_core::notify::Severity;
 
+use super::identity::same_primary;
 use super::primary::{gate, FixInPlace, FixKind, Gate};
 use super::REPOINT_WINDOW_SECS;
 use super::{
@@ -14,6 +15,11 @@ use crate::model::{promotion_resource, Instance, Record, Repoint, DEFAULT_PRIORI
 
 /// RDS: promote the safest replica of a failed primary, or say why not.
 pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Settings, now: i64) -> Plan {
+    // A decision about an earlier instance of the name (another DbiResourceId) is not this primary's.
+    if facts.record.as_ref().is_some_and(|r| !same_primary(r, &facts.primary)) {
+        let fresh = PromotionFacts { record: None, recorded: None, ..facts.clone() };
+        return decide_promotion(trigger, &fresh, settings, now);
+    }
     let primary_ref = &facts.primary_ref;
     let key = settings.opt_in_tag_key.as_str();
     match &facts.primary {
@@ -103,7 +109,13 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
         },
     };
     let replica = &facts.replicas[chosen].instance;
-    let record = Record::new(replica.at.clone(), now).with_resource_id(replica.resource_id.clone());
+    let primary_resource_id = match &facts.primary {
+        PrimaryState::Found(p) => p.resource_id.clone(),
+        _ => None,
+    };
+    let record = Record::new(replica.at.clone(), now)
+        .with_resource_id(replica.resource_id.clone())
+        .with_primary_resource_id(primary_resource_id);
     let dns = match &facts.primary {
         PrimaryState::Found(p) => p.repoint(),
         other => Err(format!("{} is {}: its {DNS_RECORD_TAG} tag cannot be read", primary_ref.id, other.describe())),
@@ -140,17 +152,19 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
             });
         }
     }
-    // Crashed after PromoteReadReplica, before the DNS step: the replica is being promoted. Wait for it.
-    if let Some(r) =
-        facts.recorded.as_ref().filter(|r| r.source.is_some() && PROMOTING_STATUSES.contains(&r.status.as_str()))
-    {
+    // Cut short after PromoteReadReplica, before the DNS step: the replica is being promoted (or was promoted and
+    // is not yet available). Wait for it, whatever the decision's age: a promotion is finished, never abandoned.
+    if let Some(r) = facts.recorded.as_ref().filter(|r| promotion_in_progress(r)) {
         if record.state == State::Pending && !replaced(record, facts) {
             return Plan::Wait {
                 resource: primary.id.clone(),
                 reason: format!(
-                    "{chosen}, recorded at {} to replace {}, is {}: its promotion may be under way; the retry \
-                     completes it",
-                    record.at, primary.id, r.status
+                    "promotion in progress: {chosen}, recorded at {} to replace {}, is {}{}; the DNS step and the \
+                     record are completed once it is available and no longer a replica",
+                    record.at,
+                    primary.id,
+                    r.status,
+                    if r.source.is_some() { ", still a replica" } else { "" }
                 ),
             };
         }
@@ -223,6 +237,18 @@ fn fix_in_place(p: &Instance, kind: FixKind, facts: &PromotionFacts, settings: &
     Plan::FixInPlace(FixInPlace { primary: p.clone(), kind, replica })
 }
 
+/// The recorded replica is being promoted (`modifying`, `rebooting`), or no longer a replica and not yet
+/// `available`: a promotion is done, and its DNS step due, only once the instance is `available` and no longer a
+/// replica.
+pub fn promotion_in_progress(recorded: &Instance) -> bool {
+    PROMOTING_STATUSES.contains(&recorded.status.as_str()) || (recorded.source.is_none() && !writable(recorded))
+}
+
+/// A promoted replica that takes writes: `available` and no longer a replica.
+pub fn writable(instance: &Instance) -> bool {
+    instance.status == "available" && instance.source.is_none()
+}
+
 /// The recorded instance is not the one decided on: it was replaced under the same name.
 fn replaced(record: &Record, facts: &PromotionFacts) -> bool {
     let now = facts.recorded.as_ref().and_then(|i| i.resource_id.as_ref());
@@ -241,18 +267,29 @@ pub(super) fn abandon_reason(
 ) -> Option<String> {
     let primary = &facts.primary_ref;
     let chosen = record.subject.display_from(&primary.region);
-    let ttl = settings.decision_ttl_secs;
-    if record.at_secs.is_some_and(|at| now - at > ttl) {
-        return Some(format!("it is older than DECISION_TTL_MINUTES ({} min)", ttl / 60));
-    }
     let Some(recorded) = &facts.recorded else {
         return Some(format!("{chosen} no longer exists"));
     };
     if replaced(record, facts) {
         return Some(format!("{chosen} was replaced since (another instance has its name: DbiResourceId differs)"));
     }
-    // Already promoted (standalone): only finished.
+    // Asked for, and found a replica again, not being promoted: the promotion failed after the call returned.
+    if let Some(at) = record.promotion_requested_at.filter(|_| recorded.source.is_some()) {
+        if !promotion_in_progress(recorded) {
+            return Some(format!(
+                "its promotion failed: PromoteReadReplica returned at {}, but {chosen} is {} and still a read \
+                 replica; nothing was promoted and nothing is recorded as done",
+                crate::model::format_time(at),
+                recorded.status
+            ));
+        }
+    }
+    // Already promoted (standalone): only finished, whatever the decision's age.
     recorded.source.as_ref()?;
+    let ttl = settings.decision_ttl_secs;
+    if record.at_secs.is_some_and(|at| now - at > ttl) {
+        return Some(format!("it is older than DECISION_TTL_MINUTES ({} min)", ttl / 60));
+    }
     if let PrimaryState::Found(p) = &facts.primary {
         match gate(p, trigger, settings) {
             Gate::Go => {}

@@ -466,12 +466,124 @@ fn a_record_bound_to_a_replaced_instance_should_not_count() {
     assert_eq!(promoted(&decide_promotion(&failure(), &f, &settings(), NOW)).replica.id, "r-two");
 }
 
+#[test]
+fn a_decision_whose_replica_was_promoted_should_be_finished_whatever_its_age() {
+    let two_hours_later = NOW - 60 + 2 * 3600;
+    // Promoted and writable: the DNS step and the record are completed, not abandoned.
+    let mut writable = replica(EAST, "r-chosen", &[]);
+    writable.instance.source = None;
+    let mut f = pending(PrimaryState::Found(primary("failed")), writable.clone());
+    if let Some(r) = f.record.as_mut() {
+        r.state = State::Pending;
+    }
+    let plan = decide_promotion(&failure(), &f, &settings(), two_hours_later);
+    let p = promoted(&plan);
+    assert!(p.resumed && p.standalone && p.replica.id == "r-chosen", "{plan:#?}");
+    // The primary back up changes nothing: what was promoted is finished.
+    let mut back = f.clone();
+    back.primary = PrimaryState::Found(primary("available"));
+    assert!(promoted(&decide_promotion(&failure(), &back, &settings(), two_hours_later)).standalone);
+    // Promoting (still a replica, or no longer one and not yet available): waited for, never abandoned.
+    for (status, source) in [("modifying", true), ("rebooting", true), ("modifying", false), ("backing-up", false)] {
+        let mut promoting = writable.clone();
+        promoting.instance.status = status.into();
+        if source {
+            promoting.instance.source = Some(DbRef::new(EAST, "orders"));
+        }
+        let mut f = pending(PrimaryState::Found(primary("failed")), promoting);
+        if let Some(r) = f.record.as_mut() {
+            r.state = State::Pending;
+        }
+        match decide_promotion(&failure(), &f, &settings(), two_hours_later) {
+            Plan::Wait { reason, .. } => assert!(reason.starts_with("promotion in progress"), "{reason}"),
+            other => panic!("{status}: expected a wait, got {other:#?}"),
+        }
+    }
+}
+
+#[test]
+fn a_promotion_asked_for_whose_replica_is_again_an_available_replica_should_be_abandoned_as_failed() {
+    let asked = |status: &str, requested: Option<i64>| {
+        let mut chosen = replica(EAST, "r-chosen", &[0.0]);
+        chosen.instance.status = status.into();
+        let mut f = pending(PrimaryState::Found(primary("failed")), chosen);
+        if let Some(r) = f.record.as_mut() {
+            r.promotion_requested_at = requested;
+        }
+        decide_promotion(&failure(), &f, &settings(), NOW)
+    };
+    let plan = asked("available", Some(NOW - 30));
+    let reason = &abandoned(&plan).reason;
+    assert!(reason.contains("its promotion failed") && reason.contains("still a read replica"), "{reason}");
+    assert!(reason.contains("nothing is recorded as done"), "{reason}");
+    // Still under way: waited for. Never asked for (the run died before the call): completed, asked again.
+    assert!(matches!(asked("modifying", Some(NOW - 30)), Plan::Wait { .. }));
+    let p = promoted(&asked("available", None)).clone();
+    assert!(p.resumed && !p.standalone && p.replica.id == "r-chosen");
+}
+
+/// orders described as the instance `db-ORDERS`.
+fn identified_primary(status: &str) -> PrimaryState {
+    let mut p = primary(status);
+    p.resource_id = Some("db-ORDERS".into());
+    PrimaryState::Found(p)
+}
+
+#[test]
+fn a_record_is_the_primarys_only_when_no_dbi_resource_id_tells_them_apart() {
+    let about = |id: Option<&str>| Record::new(DbRef::new(EAST, "r"), NOW).with_primary_resource_id(id.map(Into::into));
+    assert!(same_primary(&about(Some("db-ORDERS")), &identified_primary("failed")));
+    assert!(!same_primary(&about(Some("db-EARLIER")), &identified_primary("failed")));
+    // Cannot be told apart: an old record, a primary gone, unreachable or described without an id.
+    assert!(same_primary(&about(None), &identified_primary("failed")));
+    assert!(same_primary(&about(Some("db-EARLIER")), &PrimaryState::Missing));
+    assert!(same_primary(&about(Some("db-EARLIER")), &PrimaryState::Unreachable { error: "timeout".into() }));
+    assert!(same_primary(&about(Some("db-EARLIER")), &PrimaryState::Found(primary("failed"))));
+}
+
+#[test]
+fn a_new_decision_should_record_the_primarys_dbi_resource_id() {
+    let f = facts(identified_primary("failed"), vec![replica(EAST, "r-fast", &[1.0])]);
+    let plan = decide_promotion(&failure(), &f, &settings(), NOW);
+    assert_eq!(promoted(&plan).record.primary_resource_id.as_deref(), Some("db-ORDERS"));
+    let gone = facts(PrimaryState::Missing, vec![replica(EAST, "r-fast", &[1.0])]);
+    let plan = decide_promotion(&failure(), &gone, &settings(), NOW);
+    assert_eq!(promoted(&plan).record.primary_resource_id, None, "not described: not known");
+}
+
+#[test]
+fn when_the_name_was_failed_over_as_another_instance_its_new_primary_should_promote_its_own_replica() {
+    // orders, an earlier instance (db-EARLIER), failed over to r-old; the instance now named orders fails.
+    let mut r_old = instance(EAST, "r-old", "available");
+    r_old.resource_id = Some("db-R-OLD".into());
+    let base = facts(identified_primary("failed"), vec![replica(EAST, "r-new", &[1.0])]);
+    let mut f = recorded(base, "r-old", NOW - 86_400, Some(r_old));
+    if let Some(r) = f.record.as_mut() {
+        r.primary_resource_id = Some("db-EARLIER".into());
+    }
+    let plan = decide_promotion(&failure(), &f, &settings(), NOW);
+    let p = promoted(&plan);
+    assert_eq!((p.replica.id.as_str(), p.resumed), ("r-new", false));
+    assert_eq!(p.record.primary_resource_id.as_deref(), Some("db-ORDERS"));
+    // Recorded about this very instance (or by an earlier version, without the id): nothing else is promoted.
+    for id in [Some("db-ORDERS"), None] {
+        if let Some(r) = f.record.as_mut() {
+            r.primary_resource_id = id.map(Into::into);
+        }
+        let plan = decide_promotion(&failure(), &f, &settings(), NOW);
+        assert!(matches!(plan, Plan::AlreadyPromoted { ref replica, .. } if replica.id == "r-old"), "{plan:#?}");
+    }
+}
+
 proptest::proptest! {
     /// A pending decision is completed (promoted) only while every guard holds: not expired, the primary down,
-    /// the replica still a replica of it, opted in, available, replicating, within the lag limit. Otherwise it is
-    /// abandoned, never completed and never replaced by another choice.
+    /// the replica still a replica of it, opted in, available, replicating, within the lag limit, and the
+    /// decision about this very primary (its `DbiResourceId`, when both are known). Otherwise it is abandoned,
+    /// never completed and never replaced by another choice; a decision about an earlier instance of the name is
+    /// neither completed nor abandoned: the primary is decided afresh.
     #[test]
     fn a_decision_is_completed_only_while_its_guards_hold(
+        identity in proptest::sample::select(vec![None, Some("db-ORDERS"), Some("db-EARLIER")]),
         age in 0i64..7200,
         primary_down in proptest::bool::ANY,
         same_source in proptest::bool::ANY,
@@ -490,8 +602,12 @@ proptest::proptest! {
             chosen.instance.status = "failed".into();
         }
         let status = if primary_down { "failed" } else { "available" };
-        let mut f = pending(PrimaryState::Found(primary(status)), chosen);
+        let mut f = pending(identified_primary(status), chosen);
         f.replicas.push(replica(EAST, "r-other", &[0.0]));
+        if let Some(r) = f.record.as_mut() {
+            r.primary_resource_id = identity.map(Into::into);
+        }
+        let earlier_instance = identity == Some("db-EARLIER");
         let s = settings();
         let guards = age <= s.decision_ttl_secs
             && primary_down
@@ -499,13 +615,19 @@ proptest::proptest! {
             && opted_in
             && available
             && !lag.is_empty()
-            && lag.iter().all(|v| *v >= 0.0 && *v <= s.max_replica_lag_seconds);
+            && lag.iter().all(|v| *v >= 0.0 && *v <= s.max_replica_lag_seconds)
+            && !earlier_instance;
         match decide_promotion(&failure(), &f, &s, NOW - 60 + age) {
-            Plan::Promote(p) => {
+            Plan::Promote(p) if p.resumed => {
                 proptest::prop_assert!(guards, "completed without its guards: {p:#?}");
-                proptest::prop_assert!(p.resumed && p.replica.id == "r-chosen");
+                proptest::prop_assert!(p.replica.id == "r-chosen");
             }
-            Plan::Abandon(a) => proptest::prop_assert!(!guards, "abandoned while its guards hold: {a:#?}"),
+            // Only a primary whose record is another instance's is decided afresh (and only while down).
+            Plan::Promote(p) => proptest::prop_assert!(earlier_instance && primary_down, "a second choice: {p:#?}"),
+            Plan::Refuse(r) => proptest::prop_assert!(earlier_instance && !primary_down, "{r:#?}"),
+            Plan::Abandon(a) => {
+                proptest::prop_assert!(!guards && !earlier_instance, "abandoned while its guards hold: {a:#?}")
+            }
             other => proptest::prop_assert!(false, "{other:#?}"),
         }
     }
@@ -735,15 +857,19 @@ fn aurora_manual_target_must_be_an_eligible_reader() {
 }
 
 #[test]
-fn when_a_pending_record_names_a_replica_already_promoted_should_complete_it_without_promoting_again() {
-    let f = recorded(
-        facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-other", &[0.0])]),
-        "r-chosen",
-        NOW - 60,
-        Some(instance(EAST, "r-chosen", "modifying")),
-    );
-    let f = PromotionFacts { record: f.record.clone().map(|r| r.with_state(State::Pending)), ..f };
-    let p = promoted(&decide_promotion(&failure(), &f, &settings(), NOW)).clone();
+fn when_a_pending_record_names_a_replica_already_promoted_should_complete_it_once_available_without_promoting_again() {
+    let with = |status: &str| {
+        let f = recorded(
+            facts(PrimaryState::Found(primary("failed")), vec![replica(EAST, "r-other", &[0.0])]),
+            "r-chosen",
+            NOW - 60,
+            Some(instance(EAST, "r-chosen", status)),
+        );
+        PromotionFacts { record: f.record.clone().map(|r| r.with_state(State::Pending)), ..f }
+    };
+    let plan = decide_promotion(&failure(), &with("modifying"), &settings(), NOW);
+    assert!(matches!(plan, Plan::Wait { .. }), "not writable yet: the DNS step waits: {plan:#?}");
+    let p = promoted(&decide_promotion(&failure(), &with("available"), &settings(), NOW)).clone();
     assert_eq!(p.replica.id, "r-chosen");
     assert!(p.resumed && p.standalone, "only the DNS change and the record remain");
 }

@@ -42,8 +42,9 @@ pub fn promotion(
         Outcome::DryRun => (format!("dry run: would promote {replica} for {primary}"), Severity::Info),
         _ => (format!("promoting {replica} for {primary} failed"), Severity::Critical),
     };
+    let identity = p.record.primary_resource_id.as_ref().map(|id| format!(" ({id})")).unwrap_or_default();
     let mut summary = format!(
-        "Trigger: {}. Primary {primary} is {}. Chosen replica: {replica}{}{resumed}. ",
+        "Trigger: {}. Primary {primary}{identity} is {}. Chosen replica: {replica}{}{resumed}. ",
         trigger.describe(),
         p.primary_status,
         lag.unwrap_or_default()
@@ -128,6 +129,7 @@ pub fn promotion(
         .details(json!({
             "trigger": trigger,
             "primary": p.primary,
+            "primary_resource_id": p.record.primary_resource_id,
             "primary_status": p.primary_status,
             "replica": p.replica,
             "endpoint": p.endpoint,
