@@ -334,6 +334,10 @@ async fn orders_down() -> (Env, Value) {
 /// A run promoted r-fast for orders and did not publish (the record is done, not notified): the retry of
 /// `event` publishes that promotion's notification once and promotes nothing else; the same event again
 /// publishes nothing.
+fn ten_minutes_later() -> i64 {
+    failover_core::time::now_secs() + 600
+}
+
 fn a_minute_later() -> i64 {
     failover_core::time::now_secs() + 60
 }
@@ -614,9 +618,13 @@ async fn a_promotion_under_way_should_repoint_dns_only_once_the_replica_is_writa
 async fn a_promotion_that_fails_after_promote_read_replica_returns_should_record_nothing_as_done_and_say_so() {
     let (env, app, event, zone_id) = a_promotion_under_way().await;
 
-    // RDS gives up: r-fast is available again, still a replica. The retry finds it so.
+    // RDS gives up: r-fast is available again, still a replica. A retry moments after the call cannot tell that
+    // from a promotion RDS does not show yet: it waits.
     env.finish_promotion("r-fast", "failed");
-    let retry = ok(&app, event).await;
+    let soon = app.handle(event.clone()).await.expect_err("still waited for");
+    assert_eq!(soon.error_type(), "PromotionInProgress", "{soon}");
+    // Ten minutes later, the retry finds it failed.
+    let retry = ok(&env.app(&[]).with_clock(ten_minutes_later), event).await;
 
     assert_eq!(retry.status, Outcome::Refused, "{retry:?}");
     assert_eq!(env.promotion("orders").await, Some((State::Abandoned, "r-fast".to_owned())), "not done");

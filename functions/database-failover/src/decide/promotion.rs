@@ -154,7 +154,7 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
     }
     // Cut short after PromoteReadReplica, before the DNS step: the replica is being promoted (or was promoted and
     // is not yet available). Wait for it, whatever the decision's age: a promotion is finished, never abandoned.
-    if let Some(r) = facts.recorded.as_ref().filter(|r| promotion_in_progress(r)) {
+    if let Some(r) = facts.recorded.as_ref().filter(|r| promotion_in_progress(r) || asked_lately(record, r, now)) {
         if record.state == State::Pending && !replaced(record, facts) {
             return Plan::Wait {
                 resource: primary.id.clone(),
@@ -242,6 +242,17 @@ fn fix_in_place(p: &Instance, kind: FixKind, facts: &PromotionFacts, settings: &
 /// replica.
 pub fn promotion_in_progress(recorded: &Instance) -> bool {
     PROMOTING_STATUSES.contains(&recorded.status.as_str()) || (recorded.source.is_none() && !writable(recorded))
+}
+
+/// How long after `PromoteReadReplica` returned a replica still shown `available` and a replica counts as a
+/// promotion not yet started (RDS shows `modifying` only after a moment), never as a failed one: a duplicate
+/// event in that window waits, instead of abandoning a promotion under way (and letting a later event promote a
+/// second replica).
+pub const PROMOTION_STARTS_WITHIN_SECS: i64 = 300;
+
+/// Asked for less than [`PROMOTION_STARTS_WITHIN_SECS`] ago, and still shown a replica.
+fn asked_lately(record: &Record, recorded: &Instance, now: i64) -> bool {
+    recorded.source.is_some() && record.promotion_requested_at.is_some_and(|at| now - at < PROMOTION_STARTS_WITHIN_SECS)
 }
 
 /// A promoted replica that takes writes: `available` and no longer a replica.
