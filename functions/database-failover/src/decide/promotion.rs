@@ -244,10 +244,8 @@ pub fn promotion_in_progress(recorded: &Instance) -> bool {
     PROMOTING_STATUSES.contains(&recorded.status.as_str()) || (recorded.source.is_none() && !writable(recorded))
 }
 
-/// How long after `PromoteReadReplica` returned a replica still shown `available` and a replica counts as a
-/// promotion not yet started (RDS shows `modifying` only after a moment), never as a failed one: a duplicate
-/// event in that window waits, instead of abandoning a promotion under way (and letting a later event promote a
-/// second replica).
+/// How long after `PromoteReadReplica` a replica still shown `available` and a replica is a promotion RDS does
+/// not show yet, never a failed one: a duplicate event then waits instead of abandoning it (a second replica).
 pub const PROMOTION_STARTS_WITHIN_SECS: i64 = 300;
 
 /// Asked for less than [`PROMOTION_STARTS_WITHIN_SECS`] ago, and still shown a replica.
