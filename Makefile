@@ -42,7 +42,9 @@ layout-check: venv
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# Unit tests, and integration tests against the local AWS (each test binary starts its own launcher).
+# Unit tests, and integration tests against the local AWS. A package's integration tests are one test binary
+# (tests/<name>/main.rs, checked by layout-check): each binary links the SDK crates, and the one against the local
+# AWS starts one launcher for all its tests.
 unit-and-integration: venv
 	cargo test --workspace --locked
 
