@@ -13,7 +13,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Builds and tests print plain text into CI logs.
 export CARGO_TERM_COLOR := never
 
-.PHONY: help venv test fmt-check layout-check clippy unit-and-integration launcher-test lambda-build demo bench fuzz clean
+.PHONY: help venv test fmt-check layout-check clippy unit-and-integration launcher-test lambda-build \
+	lambda-build-release demo bench fuzz clean
 
 help:
 	@echo "make demo   run the functions against the local AWS through a failure story"
@@ -42,17 +43,32 @@ layout-check: venv
 clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# Unit tests, and integration tests against the local AWS (each test binary starts its own launcher).
+# Unit tests, and integration tests against the local AWS. A package's integration tests are one test binary
+# (tests/<name>/main.rs, checked by layout-check): each binary links the SDK crates, and the one against the local
+# AWS starts one launcher for all its tests.
 unit-and-integration: venv
 	cargo test --workspace --locked
 
 launcher-test: venv
 	$(PY) -m unittest tools/test_local_aws.py tools/test_arc_zonal_shift.py tools/test_rpcv2_cbor.py benches/test_runtime_api.py benches/test_wire_proxy.py
 
-# Release bootstraps for Lambda (provided.al2023), through cargo-lambda and zig.
+# Bootstraps for Lambda (provided.al2023), x86_64, through cargo-lambda and zig, into target/lambda/. The
+# functions are selected by their binaries, as `sam build` selects them (tools/sam_build.sh), so that the
+# features of every crate are those of the artifact SAM builds.
+LAMBDA_BINS := --bin target-failover --bin database-failover
+
+# For the local runs (e2e, demo): the `local` profile, the release profile's behaviour without its size
+# optimisations (Cargo.toml says which and why).
 lambda-build: venv
-	cargo lambda build --release --locked -p target-failover -p database-failover
+	cargo lambda build --profile local --locked $(LAMBDA_BINS)
 	@ls -l target/lambda/*/bootstrap
+
+# The release profile, as shipped: what `make bench` measures (mk/bench.mk), in target/lambda-release/ so that
+# it is never mistaken for the local profile's. Not part of `make test`, whose release build is the arm64 one of
+# sam-build.
+lambda-build-release: venv
+	cargo lambda build --release --locked --lambda-dir target/lambda-release $(LAMBDA_BINS)
+	@ls -l target/lambda-release/*/bootstrap
 
 # The failover story on the local AWS (mk/demo.mk).
 demo: demo-run

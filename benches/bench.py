@@ -9,7 +9,8 @@ What runs
       per account and the server time spent answering it. One account per scenario. The functions reach it
       through ``benches/wire_proxy.py``, which times each of their calls on the wire.
     * ``benches/runtime_api.py``: a Runtime API of our own (TCP_NODELAY, keep-alive, one segment per answer)
-      that starts each ``target/lambda/<function>/bootstrap`` and stamps process start, first ``next`` (ready),
+      that starts each ``target/lambda-release/<function>/bootstrap`` (the release profile, as shipped, from
+      ``make lambda-build-release``) and stamps process start, first ``next`` (ready),
       each event written and each response read. One Runtime API per process.
     * ``benches/baseline/``: the target-group scenario written as a user would otherwise write it, a Python
       handler with boto3, under the same Runtime API, against the same local AWS, in the same run.
@@ -73,6 +74,13 @@ FUNCTIONS = L.FUNCTIONS
 OPT_IN = demo.OPT_IN
 PYTHON = L.VENV_BIN / "python"
 _accounts = itertools.count(730000000001)
+# `make lambda-build-release` writes the release profile's bootstraps here; target/lambda/ holds the lighter
+# `local` profile's that e2e and the demo run (Makefile), which this report must not measure.
+RELEASE_DIR = ROOT / "target" / "lambda-release"
+
+
+def bootstrap_path(name: str) -> Path:
+    return RELEASE_DIR / name / "bootstrap"
 
 
 # --------------------------------------------------------------------------- numbers
@@ -310,7 +318,7 @@ def lambda_env(name: str, account: str, aws: MeasuredAws, settings: dict[str, st
 
 def rust_function(name: str, account: str, aws: MeasuredAws, settings: dict[str, str], log_dir: Path,
                   label: str | None = None) -> Function:
-    return Function(label or name, name, [str(L.bootstrap_path(name))], lambda_env(name, account, aws, settings),
+    return Function(label or name, name, [str(bootstrap_path(name))], lambda_env(name, account, aws, settings),
                     log_dir)
 
 
@@ -863,7 +871,7 @@ def calls_verdict(scenario: Scenario, plan: Plan) -> tuple[bool, str]:
 
 def sizes(name: str, work: Path) -> dict:
     """The bootstrap as built, stripped again (to check it is), and zipped as Lambda takes it."""
-    binary = L.bootstrap_path(name)
+    binary = bootstrap_path(name)
     out = {"binary": binary.stat().st_size, "built": dt.datetime.fromtimestamp(binary.stat().st_mtime,
                                                                              dt.timezone.utc)}
     stripped = work / f"{name}.stripped"
@@ -1160,8 +1168,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that every `finally` stops what it started
     plan = Plan.quick() if args.quick else Plan()
     for name in FUNCTIONS:
-        if not L.bootstrap_path(name).exists():
-            print(f"bench: {L.bootstrap_path(name)} is missing: run `make lambda-build` first", file=sys.stderr)
+        if not bootstrap_path(name).exists():
+            print(f"bench: {bootstrap_path(name)} is missing: run `make lambda-build-release` first",
+                  file=sys.stderr)
             return 2
     work = Path(tempfile.mkdtemp(prefix="failover-bench-"))
     log_dir = Path(args.logs) if args.logs else work

@@ -1,5 +1,6 @@
-# `make demo-run` and `make e2e`: the release bootstraps under cargo lambda's Runtime API emulator,
-# against the local AWS. Both need the release build, which lambda-build makes (incremental when fresh).
+# `make demo-run` and `make e2e`: the bootstraps under cargo lambda's Runtime API emulator, against the local
+# AWS. Both need the x86_64 build of the `local` profile (release behaviour, not its size optimisations), which
+# lambda-build makes (incremental when fresh).
 .PHONY: demo-run e2e
 
 # The failover story, step by step; exits non-zero when a step does not turn out as expected.

@@ -11,6 +11,11 @@ Rules, for every crate under functions/ and for shared/:
 3. No import loop between a crate's top-level modules: `crate::a` used in module `b` and `crate::b` used in `a`
    (or a longer cycle). Uses within one top-level module (a parent and its children) are not counted.
 4. No `#[path = ...]` include anywhere in the workspace's Rust code: shared test code is the test-support crate.
+
+And for every package of the workspace:
+5. Its integration tests are one test binary, `tests/<name>/main.rs`, which declares every file beside it as a
+   module: no `tests/*.rs` (each would be a binary of its own, linking the SDK crates again; two dozen of them
+   once doubled the time of `make test`), and no file in `tests/<name>/` that no `mod` compiles.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import re
 import sys
 import tempfile
+import tomllib
 import unittest
 from pathlib import Path
 
@@ -27,6 +33,7 @@ MAX_HANDLER_LINES = 150
 CRATE_PATH = re.compile(r"\bcrate::([a-z_][a-z0-9_]*)")
 USE_GROUP = re.compile(r"\buse\s+crate::\{([^;]*)\};", re.DOTALL)
 PATH_ATTR = re.compile(r"#\[\s*path\s*=")
+MOD_DECL = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+([a-z_][a-z0-9_]*)\s*;", re.MULTILINE)
 
 
 def crates(root: Path) -> list[Path]:
@@ -34,6 +41,35 @@ def crates(root: Path) -> list[Path]:
     if (root / "shared" / "Cargo.toml").is_file():
         found.append(root / "shared")
     return found
+
+
+def packages(root: Path) -> list[Path]:
+    """The workspace's members, as the root Cargo.toml lists them."""
+    manifest = root / "Cargo.toml"
+    if not manifest.is_file():
+        return []
+    return [root / member for member in tomllib.loads(manifest.read_text())["workspace"]["members"]]
+
+
+def test_binaries(package: Path, root: Path) -> list[str]:
+    """Rule 5: one test binary per package, every file of it compiled."""
+    tests = package / "tests"
+    if not tests.is_dir():
+        return []
+    errors = [f"{rs.relative_to(root)}: a test binary of its own; make it a module of tests/<name>/main.rs"
+              for rs in sorted(tests.glob("*.rs"))]
+    binaries = sorted(main.parent for main in tests.glob("*/main.rs"))
+    if len(binaries) > 1:
+        names = ", ".join(str(b.relative_to(root)) for b in binaries)
+        errors.append(f"{tests.relative_to(root)}: {len(binaries)} test binaries ({names}); merge them into one")
+    for binary in binaries:
+        declared = set(MOD_DECL.findall(re.sub(r"//[^\n]*", "", (binary / "main.rs").read_text())))
+        for path in sorted(binary.iterdir()):
+            name = path.stem if path.suffix == ".rs" else path.name if (path / "mod.rs").is_file() else None
+            if name and name != "main" and name not in declared:
+                main = (binary / "main.rs").relative_to(root)
+                errors.append(f"{path.relative_to(root)}: not a module of {main}, so never compiled: add `mod {name};`")
+    return errors
 
 
 def top_module(src: Path, path: Path) -> str:
@@ -81,6 +117,8 @@ def check(root: Path) -> list[str]:
             continue
         if PATH_ATTR.search(rs.read_text()):
             errors.append(f"{rs.relative_to(root)}: a #[path] include (use the test-support crate)")
+    for package in packages(root):
+        errors.extend(test_binaries(package, root))
     for crate in crates(root):
         src = crate / "src"
         graph: dict[str, set[str]] = {}
@@ -98,6 +136,9 @@ def check(root: Path) -> list[str]:
         if found := cycle(graph):
             errors.append(f"{crate.relative_to(root)}: import loop between modules: {' -> '.join(found)}")
     return errors
+
+
+WORKSPACE = {"Cargo.toml": '[workspace]\nmembers = ["functions/f", "tests"]\n'}
 
 
 class SelfTest(unittest.TestCase):
@@ -137,6 +178,28 @@ class SelfTest(unittest.TestCase):
         errors = check(self.tree(files))
         self.assertTrue(any("import loop" in e and "decide" in e for e in errors), errors)
 
+    def test_one_test_binary_per_package_passes(self):
+        binary = {"functions/f/tests/offline/main.rs": "//! `mod x;`\nmod a;\nmod b;\n",
+                  "functions/f/tests/offline/a.rs": "", "functions/f/tests/offline/b/mod.rs": "",
+                  "functions/f/tests/proptest-regressions/a.txt": ""}
+        files = self.good() | WORKSPACE | binary
+        self.assertEqual(check(self.tree(files)), [])
+
+    def test_a_test_file_of_its_own_fails(self):
+        files = self.good() | WORKSPACE | {"functions/f/tests/offline/main.rs": "", "functions/f/tests/extra.rs": ""}
+        self.assertIn("functions/f/tests/extra.rs: a test binary of its own; make it a module of "
+                      "tests/<name>/main.rs", check(self.tree(files)))
+
+    def test_two_test_binaries_fail(self):
+        files = self.good() | WORKSPACE | {"tests/tests/a/main.rs": "", "tests/tests/b/main.rs": ""}
+        self.assertTrue(any("2 test binaries" in e for e in check(self.tree(files))))
+
+    def test_a_test_module_never_declared_fails(self):
+        files = self.good() | WORKSPACE | {"functions/f/tests/offline/main.rs": "// mod forgotten;\nmod a;\n",
+                               "functions/f/tests/offline/a.rs": "", "functions/f/tests/offline/forgotten.rs": ""}
+        self.assertIn("functions/f/tests/offline/forgotten.rs: not a module of functions/f/tests/offline/main.rs, "
+                      "so never compiled: add `mod forgotten;`", check(self.tree(files)))
+
     def test_a_path_include_fails(self):
         files = self.good() | {"functions/f/tests/t.rs": '#[path = "../x.rs"]\nmod x;\n'}
         self.assertTrue(any("#[path]" in e for e in check(self.tree(files))))
@@ -154,7 +217,7 @@ def main() -> int:
     for error in errors:
         print(f"check_layout: {error}", file=sys.stderr)
     if not errors:
-        print("check_layout: file sizes, handlers, module imports and #[path] includes pass")
+        print("check_layout: file sizes, handlers, module imports, #[path] includes and test binaries pass")
     return 1 if errors else 0
 
 

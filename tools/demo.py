@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""``make demo``: the real release binaries tell the failover story on the local AWS.
+"""``make demo``: the real binaries tell the failover story on the local AWS.
 
 Usage
     .venv/bin/python tools/demo.py [--logs DIR] [--keep-logs]
@@ -15,7 +15,8 @@ Invoke API to a real binary. For each step it prints the state before and after,
 notifications as the subscriber received them; then it checks the outcome. The exit status is 0 only when every
 step turned out as expected.
 
-The release binaries must exist (``make demo`` runs ``cargo lambda build --release --workspace`` first).
+The bootstraps must exist: ``make demo`` builds them first with ``make lambda-build`` (the ``local`` profile,
+which behaves as the release profile but is built without its size optimisations; see Cargo.toml).
 """
 
 from __future__ import annotations
@@ -746,10 +747,10 @@ def main() -> int:
     started = time.monotonic()
     missing = [f for f in L.FUNCTIONS if not L.bootstrap_path(f).exists()]
     if missing:
-        print(f"missing release binaries for {', '.join(missing)}: run `cargo lambda build --release --workspace`")
+        print(f"missing bootstraps for {', '.join(missing)}: run `make lambda-build`")
         return 2
     shutil.rmtree(args.logs, ignore_errors=True)
-    print("failover demo: the release binaries (target/lambda/*/bootstrap) under cargo lambda's Runtime API "
+    print("failover demo: the bootstraps (target/lambda/*/bootstrap) under cargo lambda's Runtime API "
           "emulator, against the local AWS")
     stack = L.Stack.start(args.logs)
     ok = False

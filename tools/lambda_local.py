@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run the real release binaries of the failover functions under a Lambda Runtime API, against the local AWS.
+"""Run the real binaries of the failover functions under a Lambda Runtime API, against the local AWS.
 
 Shared by ``tools/demo.py`` (``make demo``) and ``tools/test_end_to_end.py`` (``make e2e``). Never used in
 production.
@@ -11,10 +11,12 @@ What runs
     * ``cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P <port>``: cargo-lambda's Lambda emulator with
       only its APIs: the Invoke API (``POST /2015-03-31/functions/<name>/invocations``) and the Runtime API
       under ``/.rt``. It builds and starts nothing itself.
-    * ``target/lambda/<name>/bootstrap`` (from ``cargo lambda build --release --workspace``), started here with
+    * ``target/lambda/<name>/bootstrap`` (from ``make lambda-build``: the ``local`` profile, which behaves as the
+      release profile but is built without its size optimisations; see Cargo.toml), started here with
       ``AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:<port>/.rt/<name>``: the emulator routes the Runtime API by the
       path segment after ``/.rt``, so each bootstrap polls the invocations sent to its own function name. The
-      bootstrap is the deployable artefact, unchanged; only its environment differs from Lambda's.
+      bootstrap is the deployable artefact's code with its features, unchanged; only its optimisation and its
+      environment differ from Lambda's.
 
 Every process is started through ``guard`` (``python tools/lambda_local.py guard -- <cmd>``): the command runs
 in its own process group and the whole group is killed when the guard's stdin reaches EOF, so a demo or test
@@ -276,13 +278,13 @@ def bootstrap_path(function: str) -> Path:
 
 
 class Function:
-    """One release bootstrap, polling the emulator's Runtime API for its own name."""
+    """One bootstrap, polling the emulator's Runtime API for its own name."""
 
     def __init__(self, name: str, emulator: Emulator, aws: LocalAws, account: str, settings: dict[str, str],
                  log_dir: Path):
         binary = bootstrap_path(name)
         if not binary.exists():
-            raise RuntimeError(f"{binary} is missing: run `cargo lambda build --release --workspace` first")
+            raise RuntimeError(f"{binary} is missing: run `make lambda-build` first")
         self.name = name
         env = {
             "PATH": "/usr/bin:/bin",

@@ -37,9 +37,9 @@ fi
 
 # A target directory of its own for arm64: cargo lambda always copies its output to
 # <target>/lambda/<bin>/bootstrap, and the arm64 binaries must not replace the x86_64 ones that
-# `make lambda-build` leaves in target/lambda for the local runs (demo, benchmarks). The x86_64 fallback builds
-# exactly what `make lambda-build` builds, so it shares target/ and reuses that work. SAM finds the binaries
-# through `cargo metadata`, which honours CARGO_TARGET_DIR.
+# `make lambda-build` leaves in target/lambda for the local runs (demo, e2e). The x86_64 fallback builds
+# exactly what `make lambda-build-release` builds (the release profile, selected by binary), so it shares target/
+# and reuses that work. SAM finds the binaries through `cargo metadata`, which honours CARGO_TARGET_DIR.
 if [ "$arch" = arm64 ]; then
   export CARGO_TARGET_DIR=${FAILOVER_SAM_TARGET_DIR:-$root/target/sam}
 else
@@ -47,6 +47,7 @@ else
 fi
 
 template=template.yaml
+target=aarch64-unknown-linux-gnu
 extra=()
 if [ "$arch" = x86_64 ]; then
   echo "WARNING: $reason. Building x86_64 instead of arm64:" \
@@ -57,9 +58,20 @@ if [ "$arch" = x86_64 ]; then
   grep -qE '^ *Architectures: *\[x86_64\]' "$tmp/template.yaml" \
     || { echo "sam-build: could not switch Architectures to x86_64 in the template copy" >&2; exit 1; }
   template="$tmp/template.yaml"
+  target=x86_64-unknown-linux-gnu
   # CodeUri "." must still mean the workspace root, and the samconfig.toml there still applies.
   extra=(--base-dir "$root")
 fi
+
+# Both bootstraps first, in one cargo invocation. SAM builds each function with a cargo invocation of its own
+# (`cargo lambda build --release --bin <name>`, the two in parallel): the second waits for the first's lock on
+# the target directory, so the two link-time optimisations (fat LTO, one codegen unit: minutes each) ran one after
+# the other. Here they run side by side on two cores, and SAM's builds find everything fresh and only copy the
+# binaries. The flags are SAM's (binaries selected with --bin, so the features are the same): should they ever
+# differ, SAM's builds compile every crate again, and this script fails after SAM's build, saying so.
+cargo lambda build --release --locked --target "$target" --bin target-failover --bin database-failover
+fingerprints="$CARGO_TARGET_DIR/$target/release/.fingerprint"
+units=$(find "$fingerprints" -mindepth 1 -maxdepth 1 | wc -l)
 
 # --no-cached overrides samconfig.toml's `cached = true` here: SAM's cache key is a checksum of every file
 # under CodeUri, which is the workspace root, so it hashes target/ and .venv/ (about 6 GB, 56,000 files) on
@@ -68,6 +80,13 @@ fi
 # CARGO_TARGET_DIR is the cache that works. `parallel = true` still applies.
 sam build --no-cached --template-file "$template" --config-file "$root/samconfig.toml" \
   --build-dir "$root/.aws-sam/build" "${extra[@]}"
+
+again=$(( $(find "$fingerprints" -mindepth 1 -maxdepth 1 | wc -l) - units ))
+if [ "$again" -gt 0 ]; then
+  echo "sam-build: sam build compiled $again units again, with other flags or features than the build before it" \
+    "(see the comment above that build): make that build's flags SAM's again" >&2
+  exit 1
+fi
 
 # ELF e_machine (2 bytes, little-endian, at offset 18): 0xb7 = aarch64, 0x3e = x86_64.
 case "$arch" in

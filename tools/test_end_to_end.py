@@ -1,6 +1,7 @@
-"""End-to-end tests: the release bootstraps under cargo lambda's Runtime API emulator, against the local AWS.
+"""End-to-end tests: the bootstraps under cargo lambda's Runtime API emulator, against the local AWS.
 
-Run with ``make e2e`` (after ``cargo lambda build --release --workspace``), or
+The bootstraps are those of ``make lambda-build``: the ``local`` profile, which behaves as the release profile
+but is built without its size optimisations (Cargo.toml). Run with ``make e2e`` (which builds them first), or
 ``.venv/bin/python -m unittest tools/test_end_to_end.py -v``.
 
 One local AWS and one emulator serve the whole module (logs in ``target/e2e/``). Each test provisions what it needs in its own account and
@@ -97,8 +98,7 @@ class EndToEnd(unittest.TestCase):
     def setUpClass(cls):
         missing = [f for f in L.FUNCTIONS if not L.bootstrap_path(f).exists()]
         if missing:
-            raise RuntimeError(f"missing release binaries for {missing}: run `cargo lambda build --release "
-                               "--workspace` (make lambda-build) first")
+            raise RuntimeError(f"missing bootstraps for {missing}: run `make lambda-build` first")
         # The processes' logs, kept after the run for a look when a test fails.
         logs = L.ROOT / "target" / "e2e"
         shutil.rmtree(logs, ignore_errors=True)

@@ -7,7 +7,7 @@
 //!
 //! Each function lists its settings in `config::SETTINGS`. That list is the contract: the README's settings
 //! table, the template's parameters and `tools/check_template.py` are checked against it by a test
-//! (`tests/tests/settings_contract.rs`, through the generated `docs/settings.json`).
+//! (`tests/tests/against_local_aws/settings_contract.rs`, through the generated `docs/settings.json`).
 
 use std::fmt::Display;
 use std::str::FromStr;

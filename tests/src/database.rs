@@ -1,7 +1,7 @@
-//! The database-failover test environment, shared by the test files of `database-failover`
-//! (`tests/database_failover.rs`, `tests/database_incident.rs`): an account on the local AWS with a topic and
-//! its subscriber, the ledger table, the function built over the real adapters, and helpers that create
-//! primaries and replicas, publish lag and build events.
+//! The database-failover test environment, shared by the test modules of `database-failover`
+//! (`tests/against_local_aws/database_failover.rs` and `database_incident.rs`): an account on the local AWS
+//! with a topic and its subscriber, the ledger table, the function built over the real adapters, and helpers
+//! that create primaries and replicas, publish lag and build events.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

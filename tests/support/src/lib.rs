@@ -7,7 +7,8 @@
 //! - [`faulty_http`]: SDK clients answering from `aws-smithy-mocks` rules, with connection failures and
 //!   timeouts injected below the SDK, and the fault matrix ([`faulty_http::cases`], [`fault_client!`]);
 //! - [`memory_ledger::MemoryLedger`]: the ledger's conditional writes in memory, held equal to the DynamoDB
-//!   adapter by `tests/tests/ledger.rs`, and [`memory_ledger::SharedLedger`], one such table seen by several apps;
+//!   adapter by `tests/tests/against_local_aws/ledger.rs`, and [`memory_ledger::SharedLedger`], one such table
+//!   seen by several apps;
 //! - [`mutate`] and [`strategies`]: the samples in `events/`, their structural mutations, and proptest
 //!   strategies over random JSON and mutated samples.
 

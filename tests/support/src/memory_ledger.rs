@@ -1,6 +1,6 @@
 //! [`MemoryLedger`]: the ledger's conditional writes in memory, for property tests of what the functions do
-//! across many invocations. `tests/tests/ledger.rs` holds it equal to the DynamoDB adapter on random operation
-//! sequences against the local AWS. [`SharedLedger`]: one such table seen by several apps (an invocation and its
+//! across many invocations. `tests/tests/against_local_aws/ledger.rs` holds it equal to the DynamoDB adapter on
+//! random operation sequences against the local AWS. [`SharedLedger`]: one such table seen by several apps (an invocation and its
 //! retry, built with different AWS answers).
 
 use std::collections::BTreeMap;

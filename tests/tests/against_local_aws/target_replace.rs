@@ -5,7 +5,7 @@
 //! asked to change anything; a failed call is notified with the command that does it by hand, leaves the
 //! removal done, and Lambda's retry of the event marks what is owed, once.
 
-mod shop;
+use crate::shop;
 
 use aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum;
 use failover_core::outcome::Outcome;

@@ -6,7 +6,7 @@
 //! [`CloudWatchLag`](database_failover::adapters::CloudWatchLag) adapter (`GetMetricData`). aws-sdk-cloudwatch speaks only rpc-v2-cbor, which the local
 //! AWS translates for moto (`tools/local_aws/rpcv2_cbor.py`), so both calls also exercise that protocol. The adapter's
 //! port calls are recorded ([`RecordedLag`](integration_tests::database::RecordedLag)) so "one query per region" is asserted; faults on the adapter are
-//! covered with `aws-smithy-mocks` in `functions/database-failover/tests/sdk_adapters.rs`.
+//! covered with `aws-smithy-mocks` in `functions/database-failover/tests/offline/sdk_adapters.rs`.
 
 use database_failover::ports::LagMetric;
 use failover_core::invoke::InvokeError;

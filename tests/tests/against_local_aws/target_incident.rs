@@ -2,7 +2,7 @@
 //! from draining alarm after alarm, target states as the load balancer means them (`initial` targets of a
 //! group scaling out), and the group's own `target_group_health` thresholds.
 
-mod shop;
+use crate::shop;
 
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, TargetDescription, TargetGroupAttribute, TargetTypeEnum,

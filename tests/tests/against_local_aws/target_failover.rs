@@ -2,7 +2,7 @@
 //! event through the handler, and asserts the load balancer's state, the ledger table's items and the
 //! notifications received.
 
-mod shop;
+use crate::shop;
 
 use std::collections::BTreeMap;
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-mod shop;
+use crate::shop;
 
 use aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum;
 use integration_tests::Account;

@@ -3,7 +3,7 @@
 //! over two zones, an opted-in group of instances in both, and asserts what ARC shows afterwards (through
 //! GetManagedResource), the ledger, that no target was touched, and the one notification.
 
-mod shop;
+use crate::shop;
 
 use aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum;
 use failover_core::outcome::Outcome;

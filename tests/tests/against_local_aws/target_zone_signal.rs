@@ -3,7 +3,7 @@
 //! already in place (nothing deregistered in the zone shifted away). The shop's load balancer spans us-east-1a
 //! and us-east-1b; its group `web` has two instances in us-east-1a and three in us-east-1b, all healthy.
 
-mod shop;
+use crate::shop;
 
 use aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum;
 use failover_core::outcome::Outcome;

@@ -2,7 +2,7 @@
 //! from `failover_core::config`). Everything else that names a setting is held equal to that declaration here:
 //! - `docs/settings.json`, which `tools/check_template.py` reads to check the template's variables and its
 //!   parameters' defaults (regenerate it with `UPDATE_CONTRACT=1 cargo test -p integration-tests --test
-//!   settings_contract`);
+//!   against_local_aws settings_contract`);
 //! - the README's settings table (name, function, default, meaning).
 
 use failover_core::config::Setting;
@@ -30,7 +30,7 @@ fn docs_settings_json_is_the_declaration() {
     assert!(
         found == expected,
         "{} differs from the settings declared in the functions' config::SETTINGS; regenerate it with \
-         `UPDATE_CONTRACT=1 cargo test -p integration-tests --test settings_contract`",
+         `UPDATE_CONTRACT=1 cargo test -p integration-tests --test against_local_aws settings_contract`",
         path.display()
     );
 }

@@ -1,0 +1,5 @@
+//! failover-core's property tests (the intake, the ledger protocol), as one test binary. Run one module with
+//! `cargo test -p failover-core --test offline <module>::`.
+
+mod intake_properties;
+mod ledger_properties;

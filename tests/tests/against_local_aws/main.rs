@@ -1,0 +1,19 @@
+//! The integration tests against the local AWS, as one test binary: one link of the SDK crates and one launcher
+//! (`integration_tests::local_aws`) for all of them, instead of one each. Each module is one area; run one with
+//! `cargo test -p integration-tests --test against_local_aws <module>::`.
+
+mod database_failover;
+mod database_incident;
+mod database_readiness;
+mod delivery;
+mod ledger;
+mod notifications;
+mod settings_contract;
+mod shop;
+mod target_failover;
+mod target_incident;
+mod target_readiness;
+mod target_replace;
+mod target_zonal;
+mod target_zone_signal;
+mod zonal_adapters;
