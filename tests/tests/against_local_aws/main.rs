@@ -3,7 +3,9 @@
 //! `cargo test -p integration-tests --test against_local_aws <module>::`.
 
 mod database_failover;
+mod database_identity;
 mod database_incident;
+mod database_policy;
 mod database_readiness;
 mod delivery;
 mod ledger;

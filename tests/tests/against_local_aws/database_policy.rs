@@ -1,4 +1,4 @@
-//! `database-failover`'s policy on the primary's status, against the local AWS (issue 21): a primary fixed in place
+//! `database-failover`'s policy on the primary's status, against the local AWS: a primary fixed in place
 //! is never promoted away from but by a forced `promote`; RDS-EVENT-0004 (shutdown, with every reboot) is not a
 //! failure by default; a manual `promote` without `force` acts only away from a primary that takes no writes.
 //! The status of an instance is set through the local AWS (`POST /_failover/rds/instance-status`); every test
