@@ -532,6 +532,38 @@ class LocalAwsTest(LauncherCase):
                        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": db}]},
             "Period": 60, "Stat": "Maximum"}} for i, db in enumerate(("r1", "r2", "r3"))]
 
+    def test_denied_calls_get_access_denied_in_their_region_only(self):
+        """What a policy without the right answers: AccessDenied (403) in the call's protocol, nothing done; the
+        same call signed for another region, or another account, is answered as before; [] allows all again."""
+        east, west = self.client("rds"), self.client("rds", "us-west-2")
+        west.create_db_instance(DBInstanceIdentifier="w", Engine="mysql", DBInstanceClass="db.t3.micro",
+                                AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="password1")
+        denied = {"account": self.account, "region": "us-west-2",
+                  "actions": ["rds:DescribeDBInstances", "rds:DeleteDBInstance", "cloudwatch:GetMetricData"]}
+        self.assertEqual(self.ok("POST", "/_failover/iam/deny", denied)["denied"], sorted(denied["actions"]))
+        with self.assertRaises(ClientError) as ctx:
+            west.describe_db_instances()
+        error = ctx.exception.response
+        self.assertEqual((error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]), ("AccessDenied", 403))
+        self.assertIn("is not authorized to perform: rds:DescribeDBInstances", error["Error"]["Message"])
+        self.assert_error("AccessDenied", west.delete_db_instance, DBInstanceIdentifier="w", SkipFinalSnapshot=True)
+        self.assertEqual(east.describe_db_instances()["DBInstances"], [])
+        other = self.client("rds", "us-west-2", account=str(next(_accounts)))
+        self.assertEqual(other.describe_db_instances()["DBInstances"], [])
+        now = dt.datetime.now(dt.timezone.utc)
+        query = [{"Id": "m0", "MetricStat": {"Metric": {"Namespace": "AWS/RDS", "MetricName": "ReplicaLag"},
+                                             "Period": 60, "Stat": "Maximum"}}]
+        cbor = cbor_session().create_client(
+            "cloudwatch", endpoint_url=self.url, region_name="us-west-2", aws_access_key_id=self.account,
+            aws_secret_access_key="secret", config=Config(retries={"max_attempts": 1}))
+        for cw in (self.client("cloudwatch", "us-west-2"), cbor):
+            self.assert_error("AccessDenied", cw.get_metric_data, MetricDataQueries=query,
+                              StartTime=now - dt.timedelta(minutes=5), EndTime=now)
+        self.ok("POST", "/_failover/iam/deny", {**denied, "actions": []})
+        self.assertEqual([d["DBInstanceIdentifier"] for d in west.describe_db_instances()["DBInstances"]], ["w"])
+        for bad in ({"account": self.account}, {"account": self.account, "actions": ["DescribeDBInstances"]}):
+            self.assertEqual(self.control("POST", "/_failover/iam/deny", bad)[0], 400)
+
     def test_replica_lag_metrics(self):
         cw = self.client("cloudwatch")
         now, queries = self.put_lags(cw)

@@ -24,7 +24,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 # Each service module patches moto when imported.
-from . import arc_zonal_shift, arc_state, autoscaling, dynamodb, ec2, elbv2, rds, route53  # noqa: F401
+from . import arc_zonal_shift, arc_state, autoscaling, dynamodb, ec2, elbv2, iam, rds, route53  # noqa: F401
 from .calls import CALLS, app_name, identify_call
 from .control import CONTROL_PREFIX, DEFAULT_ACCOUNT, ControlError, where
 from .rpcv2_cbor import RpcV2CborToJson
@@ -44,6 +44,7 @@ ROUTES = {
     ("POST", "ec2/instances/terminate"): ec2.terminate_instances,
     ("GET", "ec2/network"): ec2.default_network,
     ("POST", "dynamodb/ledger-table"): dynamodb.create_ledger_table,
+    ("POST", "iam/deny"): iam.deny,
     **{route: (lambda body, handler=handler: handler(*where(body), body))
        for route, handler in arc_state.CONTROL_ROUTES.items()},
 }
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO if args.verbose else logging.WARNING,
                         format="local_aws: %(levelname)s %(message)s")
     Handler.verbose = args.verbose
-    moto_app = RpcV2CborToJson(DomainDispatcherApplication(create_backend_app))
+    moto_app = RpcV2CborToJson(iam.IamDeny(DomainDispatcherApplication(create_backend_app)))
     app = FailoverApp(arc_zonal_shift.ArcZonalShift(moto_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=Handler)
 

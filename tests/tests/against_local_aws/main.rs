@@ -7,6 +7,7 @@ mod database_identity;
 mod database_incident;
 mod database_policy;
 mod database_readiness;
+mod database_regions;
 mod delivery;
 mod ledger;
 mod notifications;

@@ -14,7 +14,7 @@ use failover_core::aws::AwsError;
 use failover_core::ledger::{Snapshot, State};
 
 use super::Context;
-use crate::decide::{lag_as_of, same_primary, Candidate, ClusterFacts, PrimaryState, PromotionFacts};
+use crate::decide::{lag_as_of, same_primary, Candidate, ClusterFacts, PrimaryState, PromotionFacts, Undescribed};
 use crate::model::{self, Cluster, DbRef, Instance, LagPoint, Record, FAILOVER_KEY_PREFIX, LAG_LOOK_BACK_SECS};
 use crate::ports::{Databases, LagMetric, Ports, ReplicaLag};
 
@@ -52,9 +52,9 @@ impl<P: Ports> Context<'_, P> {
                 None => PrimaryState::Missing,
             },
         };
-        let mut replicas = match &primary {
+        let (mut replicas, undescribed) = match &primary {
             PrimaryState::Found(p) => self.replicas_of(&p.replicas).await?,
-            PrimaryState::Missing | PrimaryState::Unreachable { .. } => Vec::new(),
+            PrimaryState::Missing | PrimaryState::Unreachable { .. } => (Vec::new(), Vec::new()),
         };
         if let Some(x) = extra.filter(|x| !replicas.iter().any(|r| &r.at == *x)) {
             if let Some(found) = self.databases.instance(x).await? {
@@ -76,14 +76,14 @@ impl<P: Ports> Context<'_, P> {
             }
         }
 
-        // Lags: one GetMetricData call per region holding replicas.
-        // Lags as of the failure: one GetMetricData call per region holding replicas.
+        // Lags as of the failure: one GetMetricData call per region holding replicas; a region that does not
+        // give them leaves its replicas' lags unknown (ineligible).
         let failure_at = self.failure_time();
         let since = failure_at - LAG_LOOK_BACK_SECS;
         let mut lags: BTreeMap<DbRef, Vec<LagPoint>> = BTreeMap::new();
         for (region, ids) in ids_by_region(replicas.iter().map(|r| &r.at)) {
             let call = self.lag.lags(&region, LagMetric::ReplicaLag, &ids, since);
-            if let Some(found) = self.tolerant(&region, call).await? {
+            if let Answer::Got(found) = self.tolerant(&region, call).await? {
                 lags.extend(found.into_iter().map(|(id, points)| (DbRef::new(&region, id), points)));
             }
         }
@@ -94,35 +94,41 @@ impl<P: Ports> Context<'_, P> {
                 Candidate { instance, lag, lag_at }
             })
             .collect();
-        Ok(PromotionFacts { primary_ref: primary_ref.clone(), primary, replicas, record, recorded })
+        Ok(PromotionFacts { primary_ref: primary_ref.clone(), primary, replicas, record, recorded, undescribed })
     }
 
     /// A primary's replicas (its `ReadReplicaDBInstanceIdentifiers`), described in one `DescribeDBInstances` per
     /// region rather than one per replica, returned in the primary's order. Those that no longer exist are left
-    /// out, and so are those of a region other than the function's own that does not answer (see [`Self::tolerant`]).
-    pub async fn replicas_of(&self, refs: &[DbRef]) -> Result<Vec<Instance>, AwsError> {
+    /// out; those of a region other than the function's own that does not give them ([`Self::tolerant`]) are
+    /// returned apart, [`Undescribed`], with why.
+    pub async fn replicas_of(&self, refs: &[DbRef]) -> Result<(Vec<Instance>, Vec<Undescribed>), AwsError> {
         let mut found: Vec<Instance> = Vec::new();
+        let mut undescribed = Vec::new();
         for (region, ids) in ids_by_region(refs) {
-            if let Some(instances) = self.tolerant(&region, self.databases.instances_by_id(&region, &ids)).await? {
-                found.extend(instances);
+            match self.tolerant(&region, self.databases.instances_by_id(&region, &ids)).await? {
+                Answer::Got(instances) => found.extend(instances),
+                Answer::LeftOut(why) => undescribed
+                    .extend(ids.iter().map(|id| Undescribed { at: DbRef::new(&region, id), why: why.clone() })),
             }
         }
-        Ok(model::in_order(refs, &found))
+        Ok((model::in_order(refs, &found), undescribed))
     }
 
-    /// Errors in the function's own region stop the work; in another region (which may be the one that is
-    /// down) a connection failure or timeout ([`unreachable()`]) is logged and that region's data is left out;
-    /// any other error stops the work too.
+    /// Errors in the function's own region stop the work. In another region (which may be the one that is
+    /// down, or one the stack's IAM rights do not reach) a connection failure or timeout ([`unreachable()`]),
+    /// or an error that is not transient (`AccessDenied`), is logged and that region's data is left out, with
+    /// why; a transient error with a code (throttling) stops the work, and Lambda's retry reads again.
     pub async fn tolerant<T>(
         &self,
         region: &str,
         call: impl Future<Output = Result<T, AwsError>>,
-    ) -> Result<Option<T>, AwsError> {
+    ) -> Result<Answer<T>, AwsError> {
         match call.await {
-            Ok(value) => Ok(Some(value)),
-            Err(e) if region != self.region && unreachable(&e) => {
-                tracing::warn!(region, error = %e, "other region did not answer; its data is left out");
-                Ok(None)
+            Ok(value) => Ok(Answer::Got(value)),
+            Err(e) if region != self.region && (unreachable(&e) || !e.transient) => {
+                tracing::warn!(region, error = %e, "other region did not give its data; it is left out");
+                let how = if unreachable(&e) { "did not answer" } else { "refused the call" };
+                Ok(Answer::LeftOut(format!("{region} {how} ({e})")))
             }
             Err(e) => Err(e),
         }
@@ -184,6 +190,12 @@ pub fn promotion_record(snapshot: &Snapshot, primary: &PrimaryState) -> Option<R
         .collect();
     let pending = decisions.iter().find(|r| r.state == State::Pending).cloned();
     pending.or_else(|| decisions.into_iter().max_by_key(|r| r.at_secs))
+}
+
+/// What a call to another region gave: its answer, or why its data is left out ([`Context::tolerant`]).
+pub enum Answer<T> {
+    Got(T),
+    LeftOut(String),
 }
 
 /// The region did not answer at all: a connection failure or a timeout after the SDK's retries (transient, and

@@ -155,6 +155,7 @@ async fn decide_and_act<P: Ports>(
                 replicas: Vec::new(),
                 record: None,
                 recorded: None,
+                undescribed: Vec::new(),
             };
             let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
             return Ok(ctx.act_unread(plan, &resource, trigger, &primary_ref.region, false).await);

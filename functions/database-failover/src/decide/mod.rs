@@ -153,6 +153,33 @@ pub struct PromotionFacts {
     pub record: Option<Record>,
     /// The recorded replica as it is now; `None` when there is no record or it no longer exists.
     pub recorded: Option<Instance>,
+    /// Replicas the primary names that could not be described ([`Undescribed`]).
+    pub undescribed: Vec<Undescribed>,
+}
+
+/// A replica in another region that could not be described: that region denied the call (`AccessDenied`, as
+/// when the stack's RDS reads are granted in its own region only, or another error that is not transient) or did
+/// not answer. It is not judged by what is unknown: it is ineligible, with why, and the others are judged as usual.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undescribed {
+    pub at: DbRef,
+    pub why: String,
+}
+
+impl Undescribed {
+    /// Its verdict: ineligible, status `unknown`, with why.
+    pub fn verdict(&self) -> Verdict {
+        Verdict {
+            id: self.at.id.clone(),
+            region: self.at.region.clone(),
+            status: "unknown".into(),
+            priority: crate::model::DEFAULT_PRIORITY,
+            max_lag: None,
+            lag_at: None,
+            eligible: false,
+            reason: format!("could not be described: {}", self.why),
+        }
+    }
 }
 
 /// How a replica or reader was judged.

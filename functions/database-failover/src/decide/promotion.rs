@@ -339,7 +339,8 @@ fn recorded_dns(record: &Record, primary: &PrimaryState) -> Result<Option<Repoin
 
 /// Each replica judged as a failover would judge it now (also what `readiness` reports).
 pub fn verdicts(facts: &PromotionFacts, settings: &Settings) -> Vec<Verdict> {
-    facts.replicas.iter().map(|c| replica_verdict(c, &facts.primary_ref.region, settings)).collect()
+    let judged = facts.replicas.iter().map(|c| replica_verdict(c, &facts.primary_ref.region, settings));
+    judged.chain(facts.undescribed.iter().map(super::Undescribed::verdict)).collect()
 }
 
 /// A replica is eligible when it is available, opted in (IAM allows `PromoteReadReplica` only on opted-in

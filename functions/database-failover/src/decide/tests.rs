@@ -50,7 +50,14 @@ fn with_tag(mut c: Candidate, key: &str, value: &str) -> Candidate {
 }
 
 fn facts(primary: PrimaryState, replicas: Vec<Candidate>) -> PromotionFacts {
-    PromotionFacts { primary_ref: DbRef::new(EAST, "orders"), primary, replicas, record: None, recorded: None }
+    PromotionFacts {
+        primary_ref: DbRef::new(EAST, "orders"),
+        primary,
+        replicas,
+        record: None,
+        recorded: None,
+        undescribed: Vec::new(),
+    }
 }
 
 fn failure() -> Trigger {

@@ -212,7 +212,7 @@ fn facts(primary: &PrimaryKind, replicas: Vec<Candidate>, record: Option<(Option
             (Some(Record::new(subject_ref, NOW - 60).with_state(state)), recorded)
         }
     };
-    PromotionFacts { primary_ref, primary, replicas, record, recorded }
+    PromotionFacts { primary_ref, primary, replicas, record, recorded, undescribed: Vec::new() }
 }
 
 /// The policy's eligibility, restated independently of `decide`'s verdicts.
@@ -381,6 +381,7 @@ proptest! {
             replicas: vec![Candidate { instance: replica, lag: vec![1.0], lag_at: None }],
             record: None,
             recorded: None,
+            undescribed: Vec::new(),
         };
         let settings = Settings {
             opt_in_tag_key: OPT_IN.into(),

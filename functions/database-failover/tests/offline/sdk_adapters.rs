@@ -505,9 +505,16 @@ async fn replicas_should_be_described_in_one_call_per_region_in_the_primarys_ord
         let details = notes.published()[0].details.clone();
         let listed: Vec<&str> =
             details["replicas"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
-        let expected: &[&str] =
-            if west_answers { &["r1", "r2", "r3", "r4", "orders-west"] } else { &["r1", "r2", "r3", "r4"] };
-        assert_eq!(listed, expected, "{case}: the primary's order, r5 (gone) and a silent region left out");
+        assert_eq!(listed, ["r1", "r2", "r3", "r4", "orders-west"], "{case}: the primary's order, r5 (gone) left out");
+        // A silent region's replica is judged too: ineligible, status unknown, saying why.
+        let west_verdict = &details["replicas"][4];
+        let (status, reason) = (west_verdict["status"].as_str().unwrap(), west_verdict["reason"].as_str().unwrap());
+        if west_answers {
+            assert_eq!(status, "available", "{case}");
+        } else {
+            assert_eq!(status, "unknown", "{case}");
+            assert!(reason.starts_with("could not be described: us-west-2 did not answer"), "{case}: {reason}");
+        }
     }
 }
 
