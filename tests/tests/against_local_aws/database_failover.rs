@@ -405,6 +405,43 @@ async fn aurora_alarm_should_fail_over_to_the_lowest_tier_then_lowest_lag_reader
     assert_eq!(notes[0].attribute("action"), "failover-cluster");
 }
 
+/// AWS's own failover comes first: Aurora fails the cluster over by itself (here to catalog-a) and says so with
+/// RDS-EVENT-0071. The event is notified and recorded on the cluster's ledger, so that a writer alarm entering
+/// ALARM afterwards does not run a second FailoverDBCluster (another write outage) within the cooldown; a
+/// duplicate of the event records nothing more and is not notified again.
+#[tokio::test]
+async fn an_aurora_alarm_after_aws_failed_the_cluster_over_itself_should_not_fail_it_over_again() {
+    let env = Env::new().await;
+    catalog(&env).await;
+    let rds = env.account.rds();
+    let by_aws = rds.failover_db_cluster().db_cluster_identifier("catalog").target_db_instance_identifier("catalog-a");
+    by_aws.send().await.expect("AWS's own failover");
+    let completed = rds_event(&env.account.id, "us-east-1", "catalog", "RDS-EVENT-0071", "CLUSTER");
+    let app = env.app(&[]);
+
+    let told = ok(&app, completed.clone()).await;
+
+    assert_eq!((told.status, told.action.as_str()), (Outcome::Info, "aws-failover"), "{told:?}");
+    let records = env.records(&format!("db-cluster:{}/catalog", env.account.region)).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(records[0].key.starts_with("failover#aws-"), "{records:?}");
+    assert_eq!((records[0].state, &records[0].data["target"]["id"]), (State::Done, &json!("catalog-a")));
+    assert_eq!(records[0].data["by_aws"], "RDS-EVENT-0071");
+    let failovers = env.calls_answered("FailoverDBCluster");
+    let alarm = alarm_action(&env.account.id, "failover-catalog-commit-latency", ("DBClusterIdentifier", "catalog"));
+
+    let response = ok(&app, alarm).await;
+
+    assert_eq!(response.status, Outcome::Skipped, "{response:?}");
+    assert_eq!(env.calls_answered("FailoverDBCluster"), failovers, "no second failover");
+    assert_eq!(writer(&env).await, "catalog-a");
+    let again = ok(&app, completed).await;
+    assert_eq!(again.status, Outcome::Skipped, "{again:?}");
+    assert_eq!(env.records(&format!("db-cluster:{}/catalog", env.account.region)).await.len(), 1);
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["info"], "AWS's failover told once, the alarm's skip logged");
+}
+
 #[tokio::test]
 async fn aurora_failover_failed_event_should_fail_over_and_a_cluster_without_readers_should_refuse() {
     let env = Env::new().await;

@@ -9,6 +9,8 @@
 //! - [`abandon`]: a pending promotion whose guards no longer hold, or that expired: abandoned in the ledger,
 //!   with a warning saying why.
 //! - [`failover_cluster`]: an Aurora cluster: record the failover on the cluster, then `FailoverDBCluster`.
+//! - [`aws_failover`]: AWS's own failover, notified; an Aurora cluster's completed one recorded on the cluster,
+//!   so that it counts for the cooldown.
 //! - [`fix_in_place`]: a primary whose storage is full or whose parameters are invalid: the command that fixes
 //!   it, no promotion.
 //! - [`status`]: the facts a failure would read, what it would do now, the open ledger records and the pause;
@@ -34,6 +36,7 @@ use crate::report;
 use crate::route::Route;
 
 pub mod abandon;
+pub mod aws_failover;
 pub mod control;
 pub mod facts;
 pub mod failover_cluster;
@@ -140,7 +143,6 @@ impl<P: Ports> Context<'_, P> {
 pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: bool) -> Result<Report, InvokeError> {
     let (region, resource, trigger, work) = match route {
         Route::Skip(reason) => return Ok(report::skipped(reason)),
-        Route::Inform(info) => return Ok(report::inform(&info)),
         Route::Refuse(refusal) => {
             return Ok(report::refusal(&refusal, report::PROMOTE, ctx.region, None, false));
         }
@@ -165,6 +167,11 @@ pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: boo
         Route::Replica { at, trigger } => {
             let work = Box::pin(promote::replica(ctx, &at, &trigger, dry_run)).await;
             (at.region, at.id, trigger, work)
+        }
+        Route::Inform(info) => {
+            let work = Box::pin(aws_failover::run(ctx, &info, dry_run)).await;
+            let trigger = Trigger::FailureEvent { event_id: info.event_id, message: info.message };
+            (info.region, info.resource, trigger, work)
         }
         Route::Cluster { region, id, trigger } => {
             let work = Box::pin(failover_cluster::run(ctx, &region, &id, &trigger, dry_run)).await;

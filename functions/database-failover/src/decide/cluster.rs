@@ -107,9 +107,10 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
     if let Some(record) = &facts.last_failover {
         let recent = record.at_secs.is_some_and(|at| (0..CLUSTER_COOLDOWN_SECS).contains(&(now - at)));
         if recent && !trigger.is_manual() {
+            let by = record.by_aws.as_ref().map_or_else(String::new, |event| format!(" by AWS itself ({event})"));
             return Plan::Skip {
                 reason: format!(
-                    "cluster {} was failed over to {} at {}, less than {} min ago",
+                    "cluster {} was failed over{by} to {} at {}, less than {} min ago",
                     cluster.id,
                     record.subject.id,
                     record.at,

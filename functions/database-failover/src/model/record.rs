@@ -67,6 +67,9 @@ pub struct Record {
     pub promotion_requested_at: Option<i64>,
     /// Its key in the ledger (empty until written).
     pub key: String,
+    /// The RDS event of AWS's own failover this record stands for (an Aurora cluster's RDS-EVENT-0071); `None`
+    /// for the function's own decisions.
+    pub by_aws: Option<String>,
 }
 
 impl Record {
@@ -83,6 +86,7 @@ impl Record {
             primary_resource_id: None,
             promotion_requested_at: None,
             key: String::new(),
+            by_aws: None,
         }
     }
 
@@ -116,6 +120,9 @@ impl Record {
         if let Some(id) = &self.primary_resource_id {
             data["primary_resource_id"] = json!(id);
         }
+        if let Some(event) = &self.by_aws {
+            data["by_aws"] = json!(event);
+        }
         if let Some(at) = self.promotion_requested_at {
             data["promotion_requested_at"] = json!(at);
         }
@@ -144,6 +151,7 @@ impl Record {
             primary_resource_id: text("primary_resource_id"),
             promotion_requested_at: record.data.get("promotion_requested_at").and_then(Value::as_i64),
             key: record.key.clone(),
+            by_aws: text("by_aws"),
             dns: record.data.get("dns").and_then(|dns| {
                 let text = |name: &str| dns.get(name).and_then(Value::as_str).map(str::to_owned);
                 let record = EndpointRecord { hosted_zone_id: text("hosted_zone_id")?, name: text("name")? };

@@ -16,6 +16,9 @@ use crate::model::{DbRef, Instance};
 /// completed; Aurora 0071 completed, 0072 / 0073 started).
 pub const INFORMATIONAL_EVENT_IDS: &[&str] =
     &["RDS-EVENT-0013", "RDS-EVENT-0015", "RDS-EVENT-0049", "RDS-EVENT-0071", "RDS-EVENT-0072", "RDS-EVENT-0073"];
+/// Aurora: AWS's own failover of a cluster completed. Recorded on the cluster's ledger besides being notified
+/// ([`crate::actions::aws_failover`]): it counts for the cooldown as the function's own failovers do.
+pub const CLUSTER_FAILOVER_COMPLETED: &str = "RDS-EVENT-0071";
 /// Replica-side events: replication stopped (0045), streaming terminated (0057). What a cross-region replica
 /// sees when its primary's region is gone.
 pub const REPLICA_SIDE_EVENT_IDS: &[&str] = &["RDS-EVENT-0045", "RDS-EVENT-0057"];
