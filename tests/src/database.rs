@@ -284,10 +284,10 @@ impl Env {
 }
 
 /// `PutMetricData` of `metric` (namespace `AWS/RDS`, dimension `DBInstanceIdentifier`) for `id`, newest first:
-/// the newest 30 s ago, then one a minute earlier each, so that every value is the maximum of its own minute of
-/// the function's 5-minute window and reads back as given.
+/// the newest 90 s ago, then one a minute earlier each, so that every value is the maximum of its own minute,
+/// whose period ends before a failure now, within the function's 5-minute look-back, and reads back as given.
 pub async fn put_lag(account: &Account, metric: LagMetric, id: &str, values: &[f64]) {
-    let aged: Vec<(u64, f64)> = values.iter().enumerate().map(|(i, v)| (30 + 60 * i as u64, *v)).collect();
+    let aged: Vec<(u64, f64)> = values.iter().enumerate().map(|(i, v)| (90 + 60 * i as u64, *v)).collect();
     put_lag_aged(account, metric, id, &aged).await
 }
 

@@ -13,17 +13,16 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, 
 use failover_core::aws::{AwsContext, AwsError};
 use failover_core::tags::Tags;
 
-use crate::model::{
-    Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed, LAG_LOOK_BACK_SECS,
-};
+use crate::model::{Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed};
 use crate::ports::{Databases, Dns, LagMetric, ReplicaLag};
 
 /// TTL of the CNAME written on failover: short, so clients follow the new primary quickly.
 pub const CNAME_TTL_SECONDS: i64 = 30;
 /// The lag window: the maximum per minute over the last 5 minutes.
 const LAG_PERIOD: Duration = Duration::from_secs(60);
-/// The look-back before the failure, and two minutes after it.
-const LAG_SPAN: Duration = Duration::from_secs(LAG_LOOK_BACK_SECS as u64 + 120);
+/// The most read from `since` on: the onset window (at most an hour), the look-back and a few minutes after the
+/// trigger, never later than now.
+const LAG_SPAN: Duration = Duration::from_secs(2 * 3600);
 const LAG_PERIOD_SECONDS: i32 = 60;
 /// Identifiers per `db-instance-id` filter, hence per [`Databases::instances_by_id`] call. The RDS API
 /// reference states no maximum for a filter's values; 100 (`MaxRecords`' own maximum, so one page a call)
@@ -258,7 +257,7 @@ impl ReplicaLag for CloudWatchLag {
         if instances.is_empty() {
             return Ok(out);
         }
-        // From `since` to a little after the failure (never later than now): the minutes that can count.
+        // From `since` on, up to [`LAG_SPAN`] and never later than now: the minutes that can count.
         let since = UNIX_EPOCH + Duration::from_secs(u64::try_from(since).unwrap_or_default());
         let end = SystemTime::now().min(since + LAG_SPAN);
         let start = since.min(end - LAG_PERIOD);

@@ -38,6 +38,14 @@ pub const DECISION_TTL_MINUTES: Setting = Setting {
               whatever its age",
 };
 
+pub const ONSET_WINDOW_MINUTES: Setting = Setting {
+    name: "ONSET_WINDOW_MINUTES",
+    default: Some("15"),
+    meaning: "a replica's replication that broke (a -1, or lag growing with the clock) within this many minutes \
+              (1 to 60) before a failure's trigger is its onset, and lag is judged as of then; one that broke \
+              earlier was already broken",
+};
+
 /// Every setting this function reads: the public contract.
 pub const SETTINGS: &[&Setting] = &[
     COMMON_SETTINGS[0],
@@ -52,6 +60,7 @@ pub const SETTINGS: &[&Setting] = &[
     &BACKUP_RETENTION_DAYS,
     &ALLOW_CROSS_REGION,
     &DECISION_TTL_MINUTES,
+    &ONSET_WINDOW_MINUTES,
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +78,8 @@ pub struct Config {
     pub allow_cross_region: bool,
     /// [`DECISION_TTL_MINUTES`].
     pub decision_ttl_minutes: i64,
+    /// [`ONSET_WINDOW_MINUTES`].
+    pub onset_window_minutes: i64,
 }
 
 impl Config {
@@ -91,6 +102,7 @@ impl Config {
             backup_retention_days: number(lookup, &BACKUP_RETENTION_DAYS, 1, 35)?,
             allow_cross_region: boolean(lookup, &ALLOW_CROSS_REGION)?,
             decision_ttl_minutes: number(lookup, &DECISION_TTL_MINUTES, 1, 1440)?,
+            onset_window_minutes: number(lookup, &ONSET_WINDOW_MINUTES, 1, 60)?,
         })
     }
 }

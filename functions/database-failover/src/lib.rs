@@ -30,8 +30,8 @@
 //!   command acts anyway with `"force": true`.
 //! - `PROMOTE_WHEN_AVAILABLE` applies to alarms only: an RDS event about an `available` primary never promotes;
 //!   `promote` away from an `available` primary needs `"force": true`, and says the old one was not fenced.
-//! - Replica lag is judged as of the failure ([`decide::lag_as_of`], [`actions::Context::failure_at`]); a -1
-//!   after the failure does not count (the source is gone), a -1 before it does, no datapoint is unknown lag.
+//! - Replica lag is judged as of the failure's onset ([`decide::onset`]): the trigger's time, or where a
+//!   replica's replication broke shortly before it; a -1 after the onset does not count, one before it does.
 //! - With `ALLOW_CROSS_REGION`, a primary is unreachable only when its region does not answer
 //!   ([`actions::facts::unreachable()`]); throttling and access denied are errors.
 //! - `Err` only for invalid input or a fault a retry can fix ([`failover_core::fault::Fault`]), published first.

@@ -5,6 +5,7 @@
 mod database_failover;
 mod database_identity;
 mod database_incident;
+mod database_onset;
 mod database_policy;
 mod database_readiness;
 mod database_regions;

@@ -14,7 +14,9 @@ use failover_core::aws::AwsError;
 use failover_core::ledger::{Snapshot, State};
 
 use super::Context;
-use crate::decide::{lag_as_of, same_primary, Candidate, ClusterFacts, PrimaryState, PromotionFacts, Undescribed};
+use crate::decide::{
+    lag_as_of, onset, same_primary, Candidate, ClusterFacts, PrimaryState, PromotionFacts, Undescribed,
+};
 use crate::model::{self, Cluster, DbRef, Instance, LagPoint, Record, FAILOVER_KEY_PREFIX, LAG_LOOK_BACK_SECS};
 use crate::ports::{Databases, LagMetric, Ports, ReplicaLag};
 
@@ -76,10 +78,12 @@ impl<P: Ports> Context<'_, P> {
             }
         }
 
-        // Lags as of the failure: one GetMetricData call per region holding replicas; a region that does not
-        // give them leaves its replicas' lags unknown (ineligible).
-        let failure_at = self.failure_time();
-        let since = failure_at - LAG_LOOK_BACK_SECS;
+        // Lags as of the failure's onset ([`onset`]): one GetMetricData call per region holding replicas, from
+        // the onset window and the look-back before the trigger; a region that does not give them leaves its
+        // replicas' lags unknown (ineligible).
+        let trigger_at = self.failure_time();
+        let window = self.config.onset_window_minutes * 60;
+        let since = trigger_at - window - LAG_LOOK_BACK_SECS - onset::PERIOD_SECS;
         let mut lags: BTreeMap<DbRef, Vec<LagPoint>> = BTreeMap::new();
         for (region, ids) in ids_by_region(replicas.iter().map(|r| &r.at)) {
             let call = self.lag.lags(&region, LagMetric::ReplicaLag, &ids, since);
@@ -87,10 +91,11 @@ impl<P: Ports> Context<'_, P> {
                 lags.extend(found.into_iter().map(|(id, points)| (DbRef::new(&region, id), points)));
             }
         }
+        let onset = onset::onset(trigger_at, window, lags.values().map(Vec::as_slice));
         let replicas = replicas
             .into_iter()
             .map(|instance| {
-                let (lag, lag_at) = lag_as_of(lags.get(&instance.at).map_or(&[][..], Vec::as_slice), failure_at);
+                let (lag, lag_at) = lag_as_of(lags.get(&instance.at).map_or(&[][..], Vec::as_slice), onset);
                 Candidate { instance, lag, lag_at }
             })
             .collect();
@@ -153,7 +158,7 @@ impl<P: Ports> Context<'_, P> {
             let instances = self.databases.cluster_instances(region, id).await?;
             let readers: Vec<String> = c.members.iter().filter(|m| !m.writer).map(|m| m.id.clone()).collect();
             let failure_at = self.failure_time();
-            let since = failure_at - LAG_LOOK_BACK_SECS;
+            let since = failure_at - LAG_LOOK_BACK_SECS - onset::PERIOD_SECS;
             let lags = self.lag.lags(region, LagMetric::AuroraReplicaLag, &readers, since).await?;
             members = instances
                 .into_iter()

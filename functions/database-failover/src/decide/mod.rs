@@ -11,11 +11,12 @@
 use failover_core::notify::Severity;
 use serde::Serialize;
 
-use crate::model::{Cluster, DbRef, Instance, LagPoint, Record, Repoint, LAG_LOOK_BACK_SECS};
+use crate::model::{Cluster, DbRef, Instance, Record, Repoint};
 
 mod cluster;
 mod dns;
 mod identity;
+pub mod onset;
 mod primary;
 mod promotion;
 pub mod readiness;
@@ -23,6 +24,7 @@ pub mod readiness;
 pub use cluster::decide_cluster;
 pub use dns::{repoint_step, DnsResult, DnsStep};
 pub use identity::same_primary;
+pub use onset::{lag_as_of, onset};
 pub use primary::{gate, may_take_writes, FixInPlace, FixKind, Gate, FIX_IN_PLACE_STATUSES};
 pub use promotion::{decide_promotion, promotion_in_progress, verdicts, writable};
 
@@ -118,26 +120,14 @@ impl PrimaryState {
     }
 }
 
-/// A replica (or Aurora reader) with its lag datapoints over the last 5 minutes (`ReplicaLag`, seconds, or
-/// `AuroraReplicaLag`, milliseconds; maximum per minute).
+/// A replica (or Aurora reader) with its lag datapoints as of the failure's onset ([`onset`]; `ReplicaLag`,
+/// seconds, or `AuroraReplicaLag`, milliseconds; maximum per minute), newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
     pub instance: Instance,
     pub lag: Vec<f64>,
     /// The minute of the newest datapoint in `lag` (seconds since the epoch).
     pub lag_at: Option<i64>,
-}
-
-/// A replica's lag as of the failure (`failure_at`): the datapoints of the [`LAG_LOOK_BACK_SECS`] before it,
-/// newest first, and the newest one's minute. Datapoints after the failure do not count: once the source is
-/// gone, MySQL replicas report -1 (replication cannot connect), which says nothing about how far behind they
-/// were. A -1 before it still counts (replication had already stopped), and no datapoint before it means the
-/// lag is unknown.
-pub fn lag_as_of(points: &[LagPoint], failure_at: i64) -> (Vec<f64>, Option<i64>) {
-    let mut before: Vec<LagPoint> =
-        points.iter().copied().filter(|p| p.at <= failure_at && failure_at - p.at <= LAG_LOOK_BACK_SECS).collect();
-    before.sort_by_key(|p| std::cmp::Reverse(p.at));
-    (before.iter().map(|p| p.value).collect(), before.first().map(|p| p.at))
 }
 
 /// Everything [`decide_promotion`] needs.

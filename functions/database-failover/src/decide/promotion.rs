@@ -345,7 +345,7 @@ pub fn verdicts(facts: &PromotionFacts, settings: &Settings) -> Vec<Verdict> {
 
 /// A replica is eligible when it is available, opted in (IAM allows `PromoteReadReplica` only on opted-in
 /// instances), in the primary's region unless cross-region is allowed, and its `ReplicaLag` as of the failure
-/// ([`super::lag_as_of`]: the 5 minutes before it) is known, never -1 and at most `MAX_REPLICA_LAG_SECONDS`.
+/// ([`super::lag_as_of`], as of the onset) is known, never -1 and at most `MAX_REPLICA_LAG_SECONDS`.
 fn replica_verdict(candidate: &Candidate, home_region: &str, settings: &Settings) -> Verdict {
     let instance = &candidate.instance;
     let (priority, priority_note) = priority_of(instance);
@@ -359,7 +359,7 @@ fn replica_verdict(candidate: &Candidate, home_region: &str, settings: &Settings
     } else if instance.at.region != home_region && !settings.allow_cross_region {
         Some(format!("in another region ({}) and ALLOW_CROSS_REGION is false", instance.at.region))
     } else if candidate.lag.is_empty() {
-        Some("ReplicaLag unknown: no data in the 5 minutes before the failure".to_owned())
+        Some("ReplicaLag unknown: no datapoint ending in the 2 minutes before the failure's onset".to_owned())
     } else if candidate.lag.iter().any(|v| *v < 0.0) {
         Some("replication was not running before the failure (ReplicaLag -1)".to_owned())
     } else if max_lag.is_some_and(|lag| lag > limit) {

@@ -70,6 +70,19 @@ fn routing_sends_each_sample_where_it_belongs() {
         Route::Cluster { id, .. } if id == "catalog-cluster"));
     assert!(matches!(route(&sample("rds-instance-failover-completed.json"), &ids()),
         Route::Inform(Info { event_id, cluster: false, .. }) if event_id == "RDS-EVENT-0049"));
+    // AWS's own failovers, as sequences (Multi-AZ, Aurora): told, never acted on as failures.
+    for (file, id, on_cluster) in [
+        ("rds-multi-az-failover-1-started.json", "RDS-EVENT-0013", false),
+        ("rds-multi-az-failover-2-completed.json", "RDS-EVENT-0015", false),
+        ("rds-aurora-self-failover-1-started.json", "RDS-EVENT-0073", true),
+        ("rds-aurora-self-failover-2-completed.json", "RDS-EVENT-0071", true),
+    ] {
+        let routed = route(&sample(file), &ids());
+        assert!(
+            matches!(&routed, Route::Inform(Info { event_id, cluster, .. }) if event_id == id && *cluster == on_cluster),
+            "{file}: {routed:?}"
+        );
+    }
     assert!(matches!(
         route(&sample("alarm-action-db-instance.json"), &ids()),
         Route::Instance { trigger: Trigger::Alarm { .. }, .. }

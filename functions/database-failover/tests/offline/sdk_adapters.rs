@@ -100,8 +100,10 @@ fn promoted(id: &str) -> PromoteReadReplicaOutput {
 fn lag(values: &[(&str, f64)]) -> Rule {
     let results: Vec<(String, f64)> = values.iter().map(|(i, v)| (i.to_string(), *v)).collect();
     mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_compute_output(move |input| {
+        // The query starts the onset window (15 min), the look-back (5 min) and a period before the trigger:
+        // the datapoint is the minute that ended a minute before the trigger.
         let start = input.start_time().map_or(0, |t| t.secs());
-        let minute = aws_smithy_types::DateTime::from_secs(start + 60);
+        let minute = aws_smithy_types::DateTime::from_secs(start + (15 + 5 + 1 - 2) * 60);
         let mut out = GetMetricDataOutput::builder();
         for (id, v) in &results {
             out = out.metric_data_results(MetricDataResult::builder().id(id).timestamps(minute).values(*v).build());
