@@ -91,7 +91,7 @@ impl<P: Ports> Context<'_, P> {
                 lags.extend(found.into_iter().map(|(id, points)| (DbRef::new(&region, id), points)));
             }
         }
-        let onset = onset::onset(trigger_at, window, lags.values().map(Vec::as_slice));
+        let onset = onset::earliest(trigger_at, window, lags.values().map(Vec::as_slice));
         let replicas = replicas
             .into_iter()
             .map(|instance| {

@@ -24,7 +24,7 @@ pub mod readiness;
 pub use cluster::decide_cluster;
 pub use dns::{repoint_step, DnsResult, DnsStep};
 pub use identity::same_primary;
-pub use onset::{lag_as_of, onset};
+pub use onset::lag_as_of;
 pub use primary::{gate, may_take_writes, FixInPlace, FixKind, Gate, FIX_IN_PLACE_STATUSES};
 pub use promotion::{decide_promotion, promotion_in_progress, verdicts, writable};
 

@@ -23,7 +23,7 @@ const GROWTH_STEPS: usize = 2;
 
 /// The onset: the earliest replication break among `series` within `window_secs` before `trigger_at`, else
 /// `trigger_at`.
-pub fn onset<'a>(trigger_at: i64, window_secs: i64, series: impl IntoIterator<Item = &'a [LagPoint]>) -> i64 {
+pub fn earliest<'a>(trigger_at: i64, window_secs: i64, series: impl IntoIterator<Item = &'a [LagPoint]>) -> i64 {
     series
         .into_iter()
         .filter_map(|points| break_at(points, trigger_at))
@@ -87,7 +87,7 @@ mod tests {
     #[test]
     fn a_mysql_replica_breaks_at_its_first_minus_one_after_normal_values() {
         let mysql = [p(300, 1.0), p(240, 0.5), p(180, -1.0), p(120, -1.0), p(60, -1.0)];
-        assert_eq!(onset(T, WINDOW, [&mysql[..]]), T - 180);
+        assert_eq!(earliest(T, WINDOW, [&mysql[..]]), T - 180);
         // Judged as of then: the minute before the break, in sync.
         assert_eq!(lag_as_of(&mysql, T - 180), (vec![0.5, 1.0], Some(T - 240)));
     }
@@ -95,11 +95,11 @@ mod tests {
     #[test]
     fn a_postgresql_replica_breaks_where_its_lag_starts_growing_with_the_clock() {
         let pg = [p(300, 2.0), p(240, 1.0), p(180, 61.0), p(120, 121.0), p(60, 181.0)];
-        assert_eq!(onset(T, WINDOW, [&pg[..]]), T - 180);
+        assert_eq!(earliest(T, WINDOW, [&pg[..]]), T - 180);
         assert_eq!(lag_as_of(&pg, T - 180).0, vec![1.0, 2.0]);
         // One grown datapoint is not yet a break (a burst of load).
         let burst = [p(180, 1.0), p(120, 1.0), p(60, 61.0)];
-        assert_eq!(onset(T, WINDOW, [&burst[..]]), T);
+        assert_eq!(earliest(T, WINDOW, [&burst[..]]), T);
     }
 
     #[test]
@@ -107,16 +107,16 @@ mod tests {
         let a = [p(400, 1.0), p(340, -1.0), p(60, -1.0)];
         let b = [p(300, 1.0), p(240, -1.0)];
         let healthy = [p(120, 1.0), p(60, 0.0)];
-        assert_eq!(onset(T, WINDOW, [&a[..], &b[..], &healthy[..]]), T - 340);
+        assert_eq!(earliest(T, WINDOW, [&a[..], &b[..], &healthy[..]]), T - 340);
         // A break before the window was an older failure: the trigger is the onset, and that replica is judged
         // as of it (-1: not replicating).
         let old = [p(1200, 1.0), p(1140, -1.0), p(60, -1.0)];
-        assert_eq!(onset(T, WINDOW, [&old[..], &healthy[..]]), T);
+        assert_eq!(earliest(T, WINDOW, [&old[..], &healthy[..]]), T);
         assert_eq!(lag_as_of(&old, T).0, vec![-1.0]);
         // Broken from its first datapoint: no evidence it ran, no onset.
         let never = [p(240, -1.0), p(180, -1.0)];
-        assert_eq!(onset(T, WINDOW, [&never[..]]), T);
-        assert_eq!(onset(T, WINDOW, [&[][..]]), T);
+        assert_eq!(earliest(T, WINDOW, [&never[..]]), T);
+        assert_eq!(earliest(T, WINDOW, [&[][..]]), T);
     }
 
     #[test]
