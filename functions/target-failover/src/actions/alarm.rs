@@ -9,8 +9,8 @@
 //!   `DescribeTargetGroups`, paginated) and, for a group alarm, each named group's ledger (one `Query`); a stale
 //!   event stops there ([`super::transitions`]);
 //! - the alarm's lease (one `TransactWriteItems`, held until the notification is out; then the transition is
-//!   recorded and the lease released, one more), and each opted-in group's `DescribeTargetHealth` when its
-//!   ledger was read and is free ([`Prefetched`]);
+//!   recorded and the lease released, one more) and, beside it, each opted-in group's ledger when not read yet
+//!   (an instance alarm's groups), then its `DescribeTargetHealth` when the ledger is free ([`Prefetched`]);
 //! - per opted-in group, in its attempt loop ([`super::ledger`]): its ledger `Query` when not read yet (again
 //!   after each wait or start-over) and `DescribeTargetHealth` when not read after that `Query`, except for an
 //!   OK on a group with no open shift an alarm made and no open removal by this alarm, which stops after the
@@ -45,7 +45,8 @@ pub const MAX_CONCURRENT_GROUPS: usize = 4;
 ///
 /// Reads that do not depend on each other are made at once. First the alarm's ledger, the groups' tags and,
 /// for a group alarm, the groups' ledgers (a stale event wastes one `DescribeTags` and those `Query`s); then,
-/// for a fresh event, the alarm's lease beside the opted-in groups' target health ([`Prefetched`]). Each group's
+/// for a fresh event, the alarm's lease beside the opted-in groups' ledgers not read yet and target health
+/// ([`Prefetched`]). Each group's
 /// attempt loop starts from those reads and acts only once the alarm is held.
 pub async fn on_alarm<P: Ports>(ctx: &Context<'_, P>, route: AlarmRoute) -> (Vec<Report>, transitions::Seen) {
     if route.zone.is_some() {
@@ -96,7 +97,8 @@ async fn read_ledgers<P: Ports>(
         .await
 }
 
-/// The target health of the opted-in groups whose ledger was read, is free, and whose step reads it.
+/// The opted-in groups' ledgers (read here when not read yet: an instance alarm's), and the target health of
+/// those whose ledger is free and whose step reads it.
 async fn prefetch<P: Ports>(
     ctx: &Context<'_, P>,
     tagged: &[(String, Option<Tags>)],
@@ -106,10 +108,15 @@ async fn prefetch<P: Ports>(
     let opted_in = tagged
         .iter()
         .filter(|(_, tags)| tags.as_ref().is_some_and(|tags| failover_core::tags::opted_in(tags, ctx.opt_in_key())));
-    let ready: Vec<(String, Result<Snapshot, AwsError>)> =
-        opted_in.filter_map(|(arn, _)| Some((arn.clone(), ledgers.remove(arn)?))).collect();
+    let ready: Vec<(String, Option<Result<Snapshot, AwsError>>)> =
+        opted_in.map(|(arn, _)| (arn.clone(), ledgers.remove(arn))).collect();
     stream::iter(ready)
         .map(async |(arn, snapshot)| {
+            // An instance alarm's groups are known only now: their ledgers are read here, beside the alarm's lease.
+            let snapshot = match snapshot {
+                Some(snapshot) => snapshot,
+                None => ctx.session.read(&ledger::resource(&arn)).await,
+            };
             let wanted = snapshot.as_ref().is_ok_and(|s| s.held().is_none() && reads_health(ctx, s, recovered));
             let health = if wanted { Some(ctx.lb.target_health(&arn).await) } else { None };
             (arn, Prefetched { snapshot, health })
