@@ -67,11 +67,8 @@ impl LoadBalancer for Fleet {
     }
     async fn target_health(&self, _group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         let targets = self.targets.lock().unwrap();
-        let health = |(id, state): (&String, &TargetState)| TargetHealth {
-            target: Target::new(id.clone(), Some(80)),
-            state: *state,
-            reason: None,
-        };
+        let health =
+            |(id, state): (&String, &TargetState)| TargetHealth::new(Target::new(id.clone(), Some(80)), *state);
         Ok(Some(targets.iter().map(health).collect()))
     }
     async fn health_thresholds(&self, _group: &str) -> Result<Option<HealthThresholds>, AwsError> {
