@@ -48,9 +48,11 @@ impl Traffic {
     }
 }
 
-/// Whether a plan is worth the reads: it changes something or keeps accused targets in service.
+/// Whether a plan is worth the reads: it removes targets or keeps accused targets in service. A shift to the
+/// backup group is decided on `DescribeTargetHealth` alone, whose `AdministrativeOverride` already takes the
+/// targets of a zone shifted away out of `can_serve`: it reads nothing more before moving the traffic.
 pub fn worth_reading(plan: &Plan) -> bool {
-    matches!(plan, Plan::Deregister { .. } | Plan::ShiftTraffic { .. } | Plan::Refuse { .. })
+    matches!(plan, Plan::Deregister { .. } | Plan::Refuse { .. })
 }
 
 /// Reads what traffic sees of the group. `removed` are the targets the group removed within the zone window
@@ -81,6 +83,8 @@ pub async fn read<P: Ports>(
         _ => false,
     };
     let look = look && !facts.resources.is_empty();
+    // A group behind no load balancer takes no traffic anywhere: no zone of it to keep lit.
+    let serving_in_plan = serving_in_plan && !facts.balancers.is_empty();
     if !(facts.any_applied() || look || serving_in_plan) {
         return Ok(Some(facts));
     }

@@ -11,8 +11,9 @@
 //!   records of the last `ZONE_EVACUATION_WINDOW_MINUTES`, open or closed) or failing, while the other zones'
 //!   targets serve, and one of the group's load balancers is registered with ARC: the zone is evacuated from
 //!   each of them ([`super::evacuate`], its guards); when a shift started, the zone's accused targets stay
-//!   registered; when every evacuation was refused or skipped the removal goes on as before, the refusals in
-//!   the notification; when one failed transiently nothing is removed and Lambda's retry decides again.
+//!   registered; when every evacuation was refused or skipped the plan goes on as decided (the removal, or the
+//!   refusal that keeps the zone's last serving target), the refusals in the notification; when one failed
+//!   transiently nothing is removed and Lambda's retry decides again.
 //!
 //! Calls, only when a change or a refusal of accused targets is planned: [`super::traffic`]'s reads (beside the
 //! group's `DescribeTargetGroupAttributes` when a removal is planned); a zonal failure then evacuates the zone per
@@ -91,7 +92,8 @@ pub(crate) async fn on_alarm<P: Ports>(
         Err(report) => return Ok(vec![report]),
     };
     let plan = match (plan, &facts) {
-        (plan @ Plan::Deregister { .. }, Some(facts)) => {
+        // A removal, or a refusal that keeps accused targets in service: a zonal failure evacuates the zone instead.
+        (plan @ (Plan::Deregister { .. } | Plan::Refuse { .. }), Some(facts)) if !accused(&plan).is_empty() => {
             match review(ctx, view, snapshot, plan, facts, &mut watch).await {
                 Ok(plan) => plan,
                 Err(report) => return Ok(vec![*report]),
@@ -145,7 +147,7 @@ fn accused(plan: &Plan) -> Vec<Target> {
     }
 }
 
-/// The planned removal, less the targets of the zones shifted away or evacuated now.
+/// The planned removal (or refusal), less the targets of the zones shifted away or evacuated now.
 async fn review<P: Ports>(
     ctx: &Context<'_, P>,
     view: crate::decide::GroupView<'_>,
