@@ -5,7 +5,9 @@
 //! Capacity is counted as traffic sees it: a target serves when it is healthy and traffic reaches its zone
 //! ([`TargetHealth::serves`]), and the floor's basis is the registered targets traffic reaches
 //! ([`TargetHealth::counted`]). A zone an applied shift moves traffic away from is capacity the load balancer does
-//! not use now: it is reported beside the counts ([`Counts::shifted_away`]), never counted as serving.
+//! not use now: it is reported beside the counts ([`Counts::shifted_away`]), never counted as serving. The
+//! incident's baseline ([`capacity`]) is the group's whole registered capacity, shifted zones included: a shift
+//! that comes and goes during an incident never shrinks the floor its removals keep.
 
 use serde::Serialize;
 
@@ -52,7 +54,7 @@ impl Floor {
 /// targets and the `initial` ones (registered, still passing their first health checks), not the `unused` or
 /// leaving ones.
 pub fn capacity(targets: &[TargetHealth]) -> usize {
-    targets.iter().filter(|t| t.counted() || (t.state == TargetState::Initial && t.receives_traffic())).count()
+    targets.iter().filter(|t| t.state.counted() || t.state == TargetState::Initial).count()
 }
 
 /// The numbers behind every decision, as notifications report them.

@@ -853,7 +853,7 @@ fn two_zones(b_shifted: bool) -> Vec<TargetHealth> {
 fn targets_in_a_zone_traffic_left_neither_serve_nor_count_for_the_floor() {
     let counts = Counts::of(&two_zones(true), DEFAULT_FLOOR);
     assert_eq!(counts, Counts { registered: 2, healthy: 2, shifted_away: 3, floor: 1, baseline: None });
-    assert_eq!(capacity(&two_zones(true)), 2, "the baseline is the capacity traffic reaches");
+    assert_eq!(capacity(&two_zones(true)), 5, "a shift does not shrink the incident's baseline");
     let mut overridden = fleet(&["healthy", "healthy"]);
     overridden[1].admin_override = crate::model::AdminOverride::ZonalShiftActive;
     let counts = Counts::of(&overridden, DEFAULT_FLOOR);
