@@ -228,6 +228,31 @@ async fn with_the_other_zone_shifted_away_the_last_serving_target_of_a_zone_stay
     assert_eq!(received[1].body()["details"]["kept_targets"][0]["zone"], "us-east-1a");
 }
 
+/// `can_serve` counts serving targets: with us-east-1b shifted away, the group whose two us-east-1a targets fail
+/// serves nothing, though three healthy targets are registered in us-east-1b. Removing the failing targets would
+/// empty the only zone that takes traffic; without a backup group the alarm is refused and nothing changes.
+#[tokio::test]
+async fn with_the_other_zone_shifted_away_a_group_whose_serving_zone_fails_cannot_serve_and_removes_nothing() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    shop.account.shift_by_others(&shop.lb, &az_id(&shop, ZONE_B).await, "ZONAL_SHIFT");
+    shop.set_health(&web, &a.iter().collect::<Vec<_>>(), "unhealthy");
+
+    let event = shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web));
+    let response = shop.app(&[]).handle(event).await.unwrap();
+
+    assert_status(&response, Outcome::Refused);
+    assert_eq!(shop.health(&web).await.len(), 5, "nothing is deregistered");
+    assert_eq!(shifts(&shop).await.len(), 1, "only the person's shift");
+    let received = shop.received().await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(entries(&received[0]), [pair("deregister-targets", "refused")]);
+    assert_eq!(received[0].attribute("severity"), "critical");
+    let refused = summary(&received[0]);
+    let why = "the group cannot serve (0 of 2 registered targets healthy, floor 1; 3 more in zones traffic is shifted \
+               away from serve none)";
+    assert!(refused.contains(why), "{refused}");
+}
+
 #[tokio::test]
 async fn a_transient_failure_of_a_zonal_read_fails_the_group_for_a_retry_and_changes_nothing() {
     for call in ["balancers_of", "managed_resource", "zone_ids", "instance_zones"] {

@@ -77,13 +77,12 @@ async fn deregister<P: Ports>(
     let name = group_name(arn);
     let list = join(targets.iter().map(|t| format!("{} ({})", t.target, t.state.as_str())));
     let remaining = counts.registered_after(targets);
-    let shifted = match counts.shifted_away {
-        0 => String::new(),
-        n => format!("; {n} more in zones traffic is shifted away from serve none"),
-    };
     let numbers = format!(
-        "{healthy_after} of the {remaining} remaining targets are healthy (floor {}; {} of {} before{shifted})",
-        counts.floor, counts.healthy, counts.registered
+        "{healthy_after} of the {remaining} remaining targets are healthy (floor {}; {} of {} before{})",
+        counts.floor,
+        counts.healthy,
+        counts.registered,
+        counts.shifted_text()
     );
     let mut details = json!({
         "targets": targets,

@@ -97,6 +97,14 @@ impl Counts {
         self.healthy >= self.required()
     }
 
+    /// `; 3 more in zones traffic is shifted away from serve none`, or nothing when no target is in such a zone.
+    pub fn shifted_text(&self) -> String {
+        match self.shifted_away {
+            0 => String::new(),
+            n => format!("; {n} more in zones traffic is shifted away from serve none"),
+        }
+    }
+
     /// Where the floor comes from, for refusals: `floor 5 (baseline 10 registered when the incident's first
     /// removal began)` or `floor 2`.
     pub fn floor_text(&self) -> String {

@@ -194,11 +194,12 @@ pub fn on_ok(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor, sav
     if !counts.can_serve() {
         return Plan::Refuse {
             reason: format!(
-                "the alarm is OK but the group is still below its floor ({} of {} registered targets healthy, needs {}): \
+                "the alarm is OK but the group is still below its floor ({} of {} registered targets healthy, needs {}{}): \
                  traffic stays on the backup group",
                 counts.healthy,
                 counts.registered,
-                counts.required()
+                counts.required(),
+                counts.shifted_text()
             ),
             kept: Vec::new(),
             counts: Some(counts),

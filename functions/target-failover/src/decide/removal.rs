@@ -51,8 +51,13 @@ pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) 
                 zone: None,
             })
             .collect();
-        let why =
-            format!("{} of {} registered targets healthy, {}", counts.healthy, counts.registered, counts.floor_text());
+        let why = format!(
+            "{} of {} registered targets healthy, {}{}",
+            counts.healthy,
+            counts.registered,
+            counts.floor_text(),
+            counts.shifted_text()
+        );
         return match group.backup() {
             Some(Ok(backup)) => Plan::ShiftTraffic { backup, kept, counts, why },
             Some(Err(bad)) => Plan::Refuse {
