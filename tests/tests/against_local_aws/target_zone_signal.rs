@@ -253,6 +253,27 @@ async fn with_the_other_zone_shifted_away_a_group_whose_serving_zone_fails_canno
     assert!(refused.contains(why), "{refused}");
 }
 
+/// A person's `deregister` weighs serving as an alarm does: with us-east-1b shifted away, of the two us-east-1a
+/// targets named, one leaves and the zone's last serving target stays, named in the refusal beside the removal.
+#[tokio::test]
+async fn a_persons_deregister_keeps_the_last_serving_target_of_a_zone_that_takes_traffic() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    shop.account.shift_by_others(&shop.lb, &az_id(&shop, ZONE_B).await, "ZONAL_SHIFT");
+
+    let command = json!({"command": "deregister", "target_group_arn": web, "targets": [a[0], a[1]]});
+    shop.app(&[]).handle(command).await.unwrap();
+
+    let health = shop.health(&web).await;
+    assert!(!health.contains_key(&a[0]) && health.contains_key(&a[1]), "{health:?}");
+    assert_eq!(health.len(), 4);
+    let received = shop.received().await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(entries(&received[0]), [pair("deregister-targets", "succeeded"), pair("deregister-targets", "refused")]);
+    let refused = received[0].body()["details"]["entries"][1]["summary"].as_str().unwrap_or_default().to_owned();
+    assert!(refused.contains("removing them would leave zone us-east-1a, which takes traffic"), "{refused}");
+    assert!(refused.contains(&format!("{}:80 (healthy): removing it would leave zone us-east-1a", a[1])), "{refused}");
+}
+
 #[tokio::test]
 async fn a_transient_failure_of_a_zonal_read_fails_the_group_for_a_retry_and_changes_nothing() {
     for call in ["balancers_of", "managed_resource", "zone_ids", "instance_zones"] {

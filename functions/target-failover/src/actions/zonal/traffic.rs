@@ -3,7 +3,7 @@
 //! decision needs zones, the AZ IDs' names (`DescribeAvailabilityZones`, only when a shift is applied) and the
 //! zones of the group's instances and of those it removed within the zone window (one `DescribeInstances`).
 //! [`crate::decide::traffic`] places the targets with them; the removal plan, its zone rule and signal 2
-//! ([`super::zone_watch`]) all use these facts.
+//! ([`super::zone_watch`]) all use these facts, and so does a person's `deregister` ([`placed_for_removal`]).
 //!
 //! Zones are needed when a shift is applied (which targets it takes out of traffic), when signal 2's pre-check
 //! passes, or when the plan takes or keeps a serving target (the zone rule). A read that is denied or not
@@ -17,7 +17,7 @@ use failover_core::aws::AwsError;
 use failover_core::report::Report;
 
 use crate::actions::Context;
-use crate::decide::{traffic, zonal_signal, Plan};
+use crate::decide::{self, traffic, zonal_signal, Candidates, Floor, GroupView, Plan};
 use crate::model::{is_instance, ManagedResource, Target, TargetHealth};
 use crate::ports::{Ports, Zonal};
 use crate::report::{self, action};
@@ -106,6 +106,23 @@ pub async fn read<P: Ports>(
     let Some(instances) = noted(ctx.lb.instance_zones(&ids).await, arn, doing, notes)? else { return Ok(None) };
     facts.instances = Some(instances);
     Ok(Some(facts))
+}
+
+/// The group's targets placed in their zones for a person's removal (`deregister`): the same reads as an alarm's,
+/// without signal 2. `Ok(None)`: nothing to place (no removal or refusal planned, or a read denied: logged).
+pub async fn placed_for_removal<P: Ports>(
+    ctx: &Context<'_, P>,
+    view: GroupView<'_>,
+    wanted: &[Target],
+    floor: Floor,
+) -> Result<Option<Vec<TargetHealth>>, Box<Report>> {
+    let first = decide::on_alarm(view, Candidates::Named(wanted), floor);
+    if !worth_reading(&first) {
+        return Ok(None);
+    }
+    let mut notes = Vec::new();
+    let facts = read(ctx, view.arn, view.targets, &[], &first, false, &mut notes).await?;
+    Ok(facts.map(|f| f.place(view.targets)))
 }
 
 /// A read: `Ok(Some)` on success; a transient failure fails the group's entry (`Err`, retried); any other (not
