@@ -52,7 +52,11 @@ impl Traffic {
 /// backup group is decided on `DescribeTargetHealth` alone, whose `AdministrativeOverride` already takes the
 /// targets of a zone shifted away out of `can_serve`: it reads nothing more before moving the traffic.
 pub fn worth_reading(plan: &Plan) -> bool {
-    matches!(plan, Plan::Deregister { .. } | Plan::Refuse { .. })
+    match plan {
+        Plan::Deregister { .. } => true,
+        Plan::Refuse { kept, .. } => !kept.is_empty(),
+        _ => false,
+    }
 }
 
 /// Reads what traffic sees of the group. `removed` are the targets the group removed within the zone window
