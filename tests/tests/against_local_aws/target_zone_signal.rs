@@ -208,6 +208,8 @@ async fn with_the_other_zone_shifted_away_the_last_serving_target_of_a_zone_stay
     let shifts = shifts(&shop).await;
     assert_eq!(shifts.len(), 1, "only the person's shift: {shifts:?}");
     assert_eq!(shifts[0].away_from, az_id(&shop, ZONE_B).await);
+    let records = shop.records(&web).await;
+    assert_eq!(records.keys().filter(|k| k.starts_with("removal#")).count(), 1, "only the first removal: {records:?}");
     let received = shop.received().await;
     assert_eq!(received.len(), 2);
     assert_eq!(entries(&received[0]), [pair("deregister-targets", "succeeded")]);
