@@ -159,15 +159,12 @@ async fn review<P: Ports>(
     let arn = view.arn;
     let accused = accused(&plan);
     let removed = removed_within(ctx, snapshot);
-    let members = members(&removed, &accused, view.targets);
-    let failing = members.iter().filter(|m| m.health == Health::Failing).count();
-    let look =
-        !facts.resources.is_empty() && zonal_signal::worth_a_look(failing, ctx.config.zone_evacuation_min_targets);
+    let look = !facts.resources.is_empty() && worth_a_look(ctx, &removed, &plan, view.targets);
     let Some(instances) = &facts.instances else { return Ok(plan) };
     if !look && !facts.any_applied() {
         return Ok(plan);
     }
-    let members = placed(members, instances, &accused, view.targets);
+    let members = placed(members(&removed, &accused, view.targets), instances, &accused, view.targets);
     let shifted = zonal_signal::shifted_away(&facts.resources, &facts.ids);
     let mut spared: BTreeMap<String, String> = shifted
         .iter()
