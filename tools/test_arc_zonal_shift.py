@@ -145,6 +145,31 @@ class ArcZonalShiftTest(LauncherTest):
         unknown = self.error(self.arc.cancel_zonal_shift, zonalShiftId="00000000-0000-0000-0000-000000000000")
         self.assertEqual(unknown["Error"]["Code"], "ResourceNotFoundException")
 
+    def test_target_health_shows_the_zonal_shift_as_an_administrative_override(self):
+        arn = self.load_balancer(zones=2)
+        tg = self.elb.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=self.subnets[0]["VpcId"],
+                                          TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+        self.elb.create_listener(LoadBalancerArn=arn, Protocol="HTTP", Port=80,
+                                 DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+        in_a, in_b = (self.ok("POST", "/_failover/ec2/instances", {"account": self.account, "zone": zone})[
+            "instance_ids"][0] for zone in ("us-east-1a", "us-east-1b"))
+        self.elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": in_a}, {"Id": in_b}])
+
+        def overrides() -> dict:
+            return {d["Target"]["Id"]: d["AdministrativeOverride"]["State"]
+                    for d in self.elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]}
+
+        self.assertEqual(overrides(), {in_a: "no_override", in_b: "no_override"})
+        shift_id = self.start(arn, self.zone_ids[1])["zonalShiftId"]
+        self.assertEqual(overrides(), {in_a: "no_override", in_b: "zonal_shift_active"})
+        health = self.elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+        self.assertEqual({d["TargetHealth"]["State"] for d in health}, {"healthy"}, "the override leaves the state")
+        self.arc.cancel_zonal_shift(zonalShiftId=shift_id)
+        self.assertEqual(overrides(), {in_a: "no_override", in_b: "no_override"})
+        self.ok("POST", "/_failover/arc/autoshift", {"account": self.account, "away_from": self.zone_ids[0],
+                                                    "resource_identifiers": [arn]})
+        self.assertEqual(overrides(), {in_a: "zonal_shift_active", in_b: "no_override"})
+
     def test_one_active_shift_per_resource(self):
         arn, other = self.load_balancer("web"), self.load_balancer("api")
         first = self.start(arn, self.zone_ids[0])["zonalShiftId"]

@@ -114,6 +114,22 @@ def applied_shift(active_shifts: list[dict], active_autoshifts: list[dict]):
     return active_shifts[0] if active_shifts else None
 
 
+def applied_away_from(account: str, region: str, arn: str) -> str | None:
+    """The AZ ID the shift ARC applies to a load balancer now moves its traffic away from (``None``: no shift
+    applied, or the load balancer is not registered with zonal shift): what ``appliedWeights`` gives 0.
+    https://docs.aws.amazon.com/arc-zonal-shift/latest/api/API_GetManagedResource.html"""
+    with LOCK:
+        try:
+            load_balancer(account, region, arn)
+        except ApiError:
+            return None
+        state, now = region_state(account, region), time.time()
+        shifts = [s for s in state.shifts if s["resourceIdentifier"] == arn and refresh(s, now)["status"] == "ACTIVE"]
+        autoshifts = [a for a in state.autoshifts if a["status"] == "ACTIVE" and arn in a["resources"]]
+        applied = applied_shift(shifts, autoshifts)
+        return applied["awayFrom"] if applied is not None else None
+
+
 def record(state: Region, arn: str, away_from: str, shift_type: str, comment: str, start: float,
            expiry: float) -> dict:
     """Records an ACTIVE shift (a practice run's outcome PENDING)."""

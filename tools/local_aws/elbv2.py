@@ -8,6 +8,7 @@ from __future__ import annotations
 from moto.elbv2.exceptions import ValidationError as ElbValidationError
 from moto.elbv2.models import ELBv2Backend, FakeTargetGroup, elbv2_backends
 
+from .arc_state import applied_away_from
 from .control import ControlError, backend, field, where
 
 # Default reason / description per state, as AWS reports them
@@ -43,7 +44,38 @@ def _health_for(self, target, ec2_backend):
     override = _overrides(self).get(target["Id"])
     if override and target["Id"] in self.targets:
         status.status, status.reason, status.description = override
+    status.administrative_override = _administrative_override(self, target, ec2_backend)
     return status
+
+
+def _zone_id(target: dict, ec2_backend) -> str | None:
+    """The AZ ID of a registered target: an instance's zone (EC2), or the zone an IP target was registered in;
+    ``None`` when neither tells (an IP target without one, ``all``, a Lambda function)."""
+    zone = target.get("AvailabilityZone")
+    if target["Id"].startswith("i-"):
+        instance = ec2_backend.get_instance_by_id(target["Id"])
+        zone = instance.availability_zone if instance is not None else None
+    if not zone or zone == "all":
+        return None
+    ids = {z.name: z.zone_id for z in ec2_backend.describe_availability_zones()}
+    return ids.get(zone)
+
+
+def _administrative_override(tg: FakeTargetGroup, target: dict, ec2_backend) -> dict:
+    """During a zonal shift ARC applies to one of the group's load balancers, DescribeTargetHealth reports the
+    targets in the zone shifted away with ``AdministrativeOverride`` state ``zonal_shift_active``, and the load
+    balancer sends them no new traffic; other targets show ``no_override`` (stock moto has no such field).
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/network/zonal-shift.html#admin-override and
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_AdministrativeOverride.html"""
+    registered = tg.targets.get(target["Id"])
+    zone_id = _zone_id(registered, ec2_backend) if registered is not None else None
+    shifted = zone_id is not None and any(
+        applied_away_from(tg.account_id, tg.region_name, arn) == zone_id for arn in tg.load_balancer_arns)
+    if shifted:
+        return {"State": "zonal_shift_active", "Reason": "AdministrativeOverride.ZonalShiftActive",
+                "Description": "Target is in an Availability Zone that a zonal shift moves traffic away from"}
+    return {"State": "no_override", "Reason": "AdministrativeOverride.NoOverride",
+            "Description": "No override is currently active on target"}
 
 
 def _deregister(self, targets):

@@ -17,10 +17,13 @@
 //! - [`config`]: every setting, declared once.
 //!
 //! # Invariants
-//! - A removal leaves at least `max(floor, 1)` healthy targets, the floor coming from the incident's baseline
-//!   while a removal is open and raised by the group's own health thresholds; whether a group can serve (shift,
-//!   failback) is its present health with the configured floor, never the baseline; a group that cannot serve
-//!   loses none; `initial` targets are neither failing nor serving, but count in the baseline ([`decide`]).
+//! - Serving means serving traffic: healthy in a zone no applied ARC shift (nor ELB's `zonal_shift_active`
+//!   override) takes traffic away from ([`decide::traffic`]). A removal leaves at least `max(floor, 1)` serving
+//!   targets, the floor coming from the incident's baseline while a removal is open and raised by the group's
+//!   own health thresholds, and never the last serving target of a zone that takes traffic; whether a group can
+//!   serve (shift, failback) is its present health with the configured floor, never the baseline; a group that
+//!   cannot serve loses none; `initial` targets are neither failing nor serving, but count in the baseline
+//!   ([`decide`]).
 //! - Only resources tagged with the opt-in key and exactly `true` ([`failover_core::tags::opted_in`]) are
 //!   changed: target groups, load balancers (zonal shift), and the listeners and rules a shift or failback
 //!   modifies (IAM allows `ModifyListener` / `ModifyRule` only on those). A shift with no such action is refused.

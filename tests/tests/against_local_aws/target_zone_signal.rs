@@ -1,7 +1,8 @@
 //! Zone evacuation on the target group's alarm path, against the local AWS: targets of one zone removed or
 //! failing within the window evacuate the zone instead of draining it further, and deferring to a zonal shift
-//! already in place (nothing deregistered in the zone shifted away). The shop's load balancer spans us-east-1a
-//! and us-east-1b; its group `web` has two instances in us-east-1a and three in us-east-1b, all healthy.
+//! already in place (nothing deregistered in the zone shifted away), and serving as traffic sees it (no zone
+//! that takes traffic left without a serving target). The shop's load balancer spans us-east-1a and
+//! us-east-1b; its group `web` has two instances in us-east-1a and three in us-east-1b, all healthy.
 
 use crate::shop;
 
@@ -154,29 +155,125 @@ async fn an_autoshift_away_from_another_zone_leaves_the_removal_as_before() {
 }
 
 #[tokio::test]
-async fn a_group_whose_load_balancer_is_not_registered_with_arc_drains_as_before() {
+async fn a_group_whose_load_balancer_is_not_registered_with_arc_keeps_the_last_serving_target_of_a_zone() {
     let (shop, web, a, _) = zonal_shop(false).await;
-    both_removed_as_before(&shop, &web, &a[0], &a[1]).await;
+    let app = shop.app(&[]);
+    assert_status(&app.handle(instance_alarm(&shop, &a[0])).await.unwrap(), Outcome::Succeeded);
+
+    let response = app.handle(instance_alarm(&shop, &a[1])).await.unwrap();
+
+    // No zonal shift can take us-east-1a's traffic away, so its last serving target stays.
+    assert_status(&response, Outcome::Refused);
+    let health = shop.health(&web).await;
+    assert!(!health.contains_key(&a[0]) && health.contains_key(&a[1]), "{health:?}");
+    assert_eq!(health.len(), 4);
+    assert!(shifts(&shop).await.is_empty());
+    let received = shop.received().await;
+    assert_eq!(received.len(), 2);
+    assert_eq!(entries(&received[0]), [pair("deregister-targets", "succeeded")]);
+    assert_eq!(entries(&received[1]), [pair("deregister-targets", "refused")]);
+    let summary = summary(&received[1]);
+    assert!(summary.contains("would leave zone us-east-1a, which takes traffic, with no serving target"), "{summary}");
+    assert!(
+        summary.contains("us-east-1a: 1 serving of 1 registered; us-east-1b: 3 serving of 3 registered"),
+        "{summary}"
+    );
 }
 
+/// The summary of a notification.
+fn summary(received: &Received) -> String {
+    received.body()["summary"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Serving means serving traffic: with us-east-1b shifted away by a person, the two targets of us-east-1a serve all
+/// of `web`'s traffic. The first instance alarm removes one of them (the floor, 50 % of the two registered where
+/// traffic goes, is one); the second would leave us-east-1a, which takes traffic, with no serving target: refused,
+/// naming the zones and their numbers. No evacuation is tried (no other zone serves), and nothing else changes.
 #[tokio::test]
-async fn a_zonal_failure_whose_evacuation_is_refused_drains_as_before_and_says_why() {
-    let (shop, web, a, _) = zonal_shop(true).await;
-    // A person's shift away from the other zone: ARC allows one per resource, so evacuating us-east-1a is refused.
+async fn with_the_other_zone_shifted_away_the_last_serving_target_of_a_zone_stays_and_the_refusal_names_the_zones() {
+    let (shop, web, a, b) = zonal_shop(true).await;
     shop.account.shift_by_others(&shop.lb, &az_id(&shop, ZONE_B).await, "ZONAL_SHIFT");
     let app = shop.app(&[]);
 
     assert_status(&app.handle(instance_alarm(&shop, &a[0])).await.unwrap(), Outcome::Succeeded);
-    app.handle(instance_alarm(&shop, &a[1])).await.unwrap();
+    assert!(!shop.health(&web).await.contains_key(&a[0]), "one of the two serving targets may leave");
 
-    let health = shop.health(&web).await;
-    assert!(!health.contains_key(&a[0]) && !health.contains_key(&a[1]), "{health:?}");
+    let response = app.handle(instance_alarm(&shop, &a[1])).await.unwrap();
+
+    assert_status(&response, Outcome::Refused);
+    let registered: Vec<String> = shop.health(&web).await.into_keys().collect();
+    let mut expected: Vec<String> = b.iter().chain([&a[1]]).cloned().collect();
+    expected.sort();
+    assert_eq!(registered, expected, "the last serving target of us-east-1a stays; nothing else changed");
     let shifts = shifts(&shop).await;
     assert_eq!(shifts.len(), 1, "only the person's shift: {shifts:?}");
+    assert_eq!(shifts[0].away_from, az_id(&shop, ZONE_B).await);
+    let records = shop.records(&web).await;
+    assert_eq!(records.keys().filter(|k| k.starts_with("removal#")).count(), 1, "only the first removal: {records:?}");
     let received = shop.received().await;
     assert_eq!(received.len(), 2);
-    let second = entries(&received[1]);
-    assert_eq!(second, [pair("zonal-shift", "refused"), pair("deregister-targets", "succeeded")]);
+    assert_eq!(entries(&received[0]), [pair("deregister-targets", "succeeded")]);
+    let removed = summary(&received[0]);
+    assert!(
+        removed.contains(
+            "1 of the 1 remaining targets are healthy (floor 1; 2 of 2 before; 3 more in zones traffic is \
+                          shifted away from serve none)"
+        ),
+        "{removed}"
+    );
+    assert_eq!(entries(&received[1]), [pair("deregister-targets", "refused")]);
+    assert_eq!(received[1].attribute("severity"), "critical");
+    let refused = summary(&received[1]);
+    assert!(refused.contains("would leave zone us-east-1a, which takes traffic, with no serving target"), "{refused}");
+    let numbers = "us-east-1a: 1 serving of 1 registered; us-east-1b: 0 serving of 3 registered, traffic shifted away";
+    assert!(refused.contains(numbers), "{refused}");
+    assert_eq!(received[1].body()["details"]["kept_targets"][0]["zone"], "us-east-1a");
+}
+
+/// `can_serve` counts serving targets: with us-east-1b shifted away, the group whose two us-east-1a targets fail
+/// serves nothing, though three healthy targets are registered in us-east-1b. Removing the failing targets would
+/// empty the only zone that takes traffic; without a backup group the alarm is refused and nothing changes.
+#[tokio::test]
+async fn with_the_other_zone_shifted_away_a_group_whose_serving_zone_fails_cannot_serve_and_removes_nothing() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    shop.account.shift_by_others(&shop.lb, &az_id(&shop, ZONE_B).await, "ZONAL_SHIFT");
+    shop.set_health(&web, &a.iter().collect::<Vec<_>>(), "unhealthy");
+
+    let event = shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web));
+    let response = shop.app(&[]).handle(event).await.unwrap();
+
+    assert_status(&response, Outcome::Refused);
+    assert_eq!(shop.health(&web).await.len(), 5, "nothing is deregistered");
+    assert_eq!(shifts(&shop).await.len(), 1, "only the person's shift");
+    let received = shop.received().await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(entries(&received[0]), [pair("deregister-targets", "refused")]);
+    assert_eq!(received[0].attribute("severity"), "critical");
+    let refused = summary(&received[0]);
+    let why = "the group cannot serve (0 of 2 registered targets healthy, floor 1; 3 more in zones traffic is shifted \
+               away from serve none)";
+    assert!(refused.contains(why), "{refused}");
+}
+
+/// A person's `deregister` weighs serving as an alarm does: with us-east-1b shifted away, of the two us-east-1a
+/// targets named, one leaves and the zone's last serving target stays, named in the refusal beside the removal.
+#[tokio::test]
+async fn a_persons_deregister_keeps_the_last_serving_target_of_a_zone_that_takes_traffic() {
+    let (shop, web, a, _) = zonal_shop(true).await;
+    shop.account.shift_by_others(&shop.lb, &az_id(&shop, ZONE_B).await, "ZONAL_SHIFT");
+
+    let command = json!({"command": "deregister", "target_group_arn": web, "targets": [a[0], a[1]]});
+    shop.app(&[]).handle(command).await.unwrap();
+
+    let health = shop.health(&web).await;
+    assert!(!health.contains_key(&a[0]) && health.contains_key(&a[1]), "{health:?}");
+    assert_eq!(health.len(), 4);
+    let received = shop.received().await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(entries(&received[0]), [pair("deregister-targets", "succeeded"), pair("deregister-targets", "refused")]);
+    let refused = received[0].body()["details"]["entries"][1]["summary"].as_str().unwrap_or_default().to_owned();
+    assert!(refused.contains("removing them would leave zone us-east-1a, which takes traffic"), "{refused}");
+    assert!(refused.contains(&format!("{}:80 (healthy): removing it would leave zone us-east-1a", a[1])), "{refused}");
 }
 
 #[tokio::test]
@@ -201,7 +298,7 @@ async fn a_transient_failure_of_a_zonal_read_fails_the_group_for_a_retry_and_cha
 }
 
 #[tokio::test]
-async fn a_removal_with_no_zonal_signal_reads_only_the_load_balancers_and_their_shifts() {
+async fn a_removal_with_no_zonal_signal_reads_the_load_balancers_their_shifts_and_the_zones_once() {
     let (shop, web, a, _) = zonal_shop(true).await;
     let (app, counter, _) = shop.flaky_app(&[]);
 
@@ -213,7 +310,8 @@ async fn a_removal_with_no_zonal_signal_reads_only_the_load_balancers_and_their_
         .iter()
         .filter(|(name, _)| ["balancers_of", "managed_resource", "zone_ids", "instance_zones"].contains(name))
         .collect();
-    assert_eq!(zonal, [&("balancers_of", 1), &("managed_resource", 1)], "{calls:?}");
+    // The zones of the instances, once: the removal takes a serving target, so the zone rule weighs it.
+    assert_eq!(zonal, [&("balancers_of", 1), &("instance_zones", 1), &("managed_resource", 1)], "{calls:?}");
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@
 //! to Auto Scaling ([`super::replace`]), then `end` (one more `TransactWriteItems`). A dry run makes none of
 //! the writes.
 
+use failover_core::aws::AwsError;
 use failover_core::ledger::{Settle, Snapshot, State, Step};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
@@ -22,7 +23,7 @@ use serde_json::json;
 use super::ledger::{removal_key, removed_targets, settle_from};
 use super::{owed, replace, Context};
 use crate::decide::{self, Candidates, Counts, Floor, GroupView, Kept, Plan};
-use crate::model::{group_name, Tags, Target, TargetHealth};
+use crate::model::{group_name, HealthThresholds, Tags, Target, TargetHealth};
 use crate::ports::{LoadBalancer, Ports};
 use crate::report::{self, action, count, join};
 
@@ -47,11 +48,19 @@ pub async fn run<P: Ports>(
     let Change { kept, counts, .. } = change;
     let mut reports = deregister(ctx, arn, snapshot, &change, dry_run).await?;
     if !kept.is_empty() {
-        let reason = format!(
-            "{} accused targets stay in service: the group would fall below its floor of {}",
-            kept.len(),
-            counts.required()
-        );
+        let reason = match kept.iter().find_map(|k| k.zone.as_deref()) {
+            Some(zone) => format!(
+                "{} accused targets stay in service: removing them would leave zone {zone}, which takes traffic, \
+                 with no serving target, or the group below its floor of {}",
+                kept.len(),
+                counts.required()
+            ),
+            None => format!(
+                "{} accused targets stay in service: the group would fall below its floor of {}",
+                kept.len(),
+                counts.required()
+            ),
+        };
         reports.push(report::refusal(arn, action::DEREGISTER, Severity::Critical, &reason, kept, Some(counts), tags));
     }
     Ok(reports)
@@ -69,8 +78,11 @@ async fn deregister<P: Ports>(
     let list = join(targets.iter().map(|t| format!("{} ({})", t.target, t.state.as_str())));
     let remaining = counts.registered_after(targets);
     let numbers = format!(
-        "{healthy_after} of the {remaining} remaining targets are healthy (floor {}; {} of {} before)",
-        counts.floor, counts.healthy, counts.registered
+        "{healthy_after} of the {remaining} remaining targets are healthy (floor {}; {} of {} before{})",
+        counts.floor,
+        counts.healthy,
+        counts.registered,
+        counts.shifted_text()
     );
     let mut details = json!({
         "targets": targets,
@@ -154,11 +166,26 @@ pub async fn removal_plan<P: Ports>(
     candidates: Candidates<'_>,
     floor: Floor,
 ) -> Result<Plan, Report> {
+    removal_plan_with(ctx, view, candidates, floor, None).await
+}
+
+/// [`removal_plan`], with the group's thresholds when they were read already (`known`).
+pub async fn removal_plan_with<P: Ports>(
+    ctx: &Context<'_, P>,
+    view: GroupView<'_>,
+    candidates: Candidates<'_>,
+    floor: Floor,
+    known: Option<Result<Option<HealthThresholds>, AwsError>>,
+) -> Result<Plan, Report> {
     let plan = decide::on_alarm(view, candidates, floor);
     if !matches!(plan, Plan::Deregister { .. }) {
         return Ok(plan);
     }
-    match ctx.lb.health_thresholds(view.arn).await {
+    let thresholds = match known {
+        Some(read) => read,
+        None => ctx.lb.health_thresholds(view.arn).await,
+    };
+    match thresholds {
         Ok(None) => Ok(plan),
         Ok(Some(thresholds)) => Ok(decide::on_alarm(view, candidates, floor.with_group((&thresholds).into()))),
         Err(e) => Err(report::failed(Some(view.arn), action::DEREGISTER, &e, "reading the group's health thresholds")),

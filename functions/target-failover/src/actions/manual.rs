@@ -5,8 +5,8 @@
 //! ([`failover_core::pause`]); `readiness` is [`super::readiness`]'s, `evacuate-zone` and `return-zone`
 //! [`super::zonal`]'s. A group's command reads the group's tags (one `DescribeTags`), then, inside the ledger
 //! attempt loop ([`super::Context::on_group`]: one `Query`, again after each wait or start-over), its health
-//! (`DescribeTargetHealth`) and makes its action's calls: [`super::deregister`] (after the group's
-//! `DescribeTargetGroupAttributes`), [`super::restore`], [`super::shift`], [`super::failback`]. `status` reads
+//! (`DescribeTargetHealth`) and makes its action's calls: [`super::deregister`] (after what traffic sees of the
+//! group, [`super::zonal::traffic`], and the group's `DescribeTargetGroupAttributes`), [`super::restore`], [`super::shift`], [`super::failback`]. `status` reads
 //! the ledger as it is (one `Query`, held or not) and makes [`super::status`]'s calls.
 
 use failover_core::fault::Fault;
@@ -17,7 +17,7 @@ use failover_core::report::Report;
 use super::{deregister, ledger, readiness, restore, status, zonal, Context};
 use crate::command::Command;
 use crate::config::Failback;
-use crate::decide::{self, Candidates};
+use crate::decide::{self, Candidates, GroupView};
 use crate::model::Tags;
 use crate::ports::{LoadBalancer, Ports};
 use crate::report::{self, action};
@@ -107,6 +107,20 @@ async fn command_once<P: Ports>(
     };
     let view = ctx.view(group, tags, &targets);
     let floor = ctx.floor_in(snapshot);
+    // A person's removal weighs serving as traffic sees it, as an alarm's does.
+    let placed = match command {
+        Command::Deregister { targets: wanted, .. } => {
+            match zonal::traffic::placed_for_removal(ctx, view, wanted, floor).await {
+                Ok(placed) => placed,
+                Err(report) => return Ok(vec![*report]),
+            }
+        }
+        _ => None,
+    };
+    let view = match &placed {
+        Some(targets) => GroupView { targets, ..view },
+        None => view,
+    };
     let saved = ledger::saved_weights(snapshot);
     let plan = match command {
         Command::Status { .. } => return Ok(vec![status::run(ctx, view, snapshot).await]),

@@ -26,7 +26,9 @@ use aws_sdk_elasticloadbalancingv2::types::{Action, ProtocolEnum, TargetTypeEnum
 use aws_sdk_elasticloadbalancingv2::Client;
 use failover_core::aws::{AwsContext, AwsError};
 
-use crate::model::{ForwardAction, HealthThresholds, Location, Tags, Target, TargetHealth, TargetState, Weight};
+use crate::model::{
+    AdminOverride, ForwardAction, HealthThresholds, Location, Tags, Target, TargetHealth, TargetState, Weight,
+};
 use crate::ports::{LoadBalancer, TAGS_PER_CALL};
 
 /// `DescribeTags` batches in flight at once: as many as the groups acted on at once.
@@ -197,6 +199,7 @@ impl LoadBalancer for ElbClient {
                 .filter_map(|d| {
                     let target = d.target()?;
                     let health = d.target_health();
+                    let state = d.administrative_override().and_then(|o| o.state()).map(|s| s.as_str());
                     Some(TargetHealth {
                         target: Target {
                             id: target.id()?.to_owned(),
@@ -205,6 +208,8 @@ impl LoadBalancer for ElbClient {
                         },
                         state: TargetState::parse(health.and_then(|h| h.state()).map(|s| s.as_str()).unwrap_or("")),
                         reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_owned()),
+                        admin_override: AdminOverride::parse(state.unwrap_or("")),
+                        zone: None,
                     })
                 })
                 .collect(),

@@ -1,6 +1,13 @@
-//! The floor: how many healthy targets a group keeps. The settings (`MIN_HEALTHY_TARGETS`,
+//! The floor: how many serving targets a group keeps. The settings (`MIN_HEALTHY_TARGETS`,
 //! `MIN_HEALTHY_PERCENT`), applied to the incident's capacity baseline while a removal is open, raised by the
 //! group's own `target_group_health` thresholds; and the counts every decision and notification reports.
+//!
+//! Capacity is counted as traffic sees it: a target serves when it is healthy and traffic reaches its zone
+//! ([`TargetHealth::serves`]), and the floor's basis is the registered targets traffic reaches
+//! ([`TargetHealth::counted`]). A zone an applied shift moves traffic away from is capacity the load balancer does
+//! not use now: it is reported beside the counts ([`Counts::shifted_away`]), never counted as serving. The
+//! incident's baseline ([`capacity`]) is the group's whole registered capacity, shifted zones included: a shift
+//! that comes and goes during an incident never shrinks the floor its removals keep.
 
 use serde::Serialize;
 
@@ -54,9 +61,13 @@ pub fn capacity(targets: &[TargetHealth]) -> usize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Counts {
     /// Targets that count for the floor: not `initial` (neither failing nor serving yet), not `unused`
-    /// (ignored), not leaving (`draining`).
+    /// (ignored), not leaving (`draining`), in a zone traffic reaches.
     pub registered: usize,
+    /// Targets that serve traffic ([`TargetHealth::serves`]).
     pub healthy: usize,
+    /// Registered targets left out of both counts because traffic is shifted away from their zone.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub shifted_away: usize,
     pub floor: usize,
     /// The incident's capacity baseline, when a removal is open.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,15 +76,16 @@ pub struct Counts {
 
 impl Counts {
     pub fn of(targets: &[TargetHealth], floor: Floor) -> Self {
-        let registered = targets.iter().filter(|t| t.state.counted()).count();
-        let healthy = targets.iter().filter(|t| t.state.serves()).count();
-        Counts { registered, healthy, floor: floor.for_registered(registered), baseline: floor.baseline }
+        let registered = targets.iter().filter(|t| t.counted()).count();
+        let healthy = targets.iter().filter(|t| t.serves()).count();
+        let shifted_away = targets.iter().filter(|t| t.state.counted() && !t.receives_traffic()).count();
+        Counts { registered, healthy, shifted_away, floor: floor.for_registered(registered), baseline: floor.baseline }
     }
 
     /// The registered count once `removed` are gone: only the counted ones leave it (a named `initial`
     /// target was never in it), and never below zero.
     pub fn registered_after(&self, removed: &[TargetHealth]) -> usize {
-        self.registered.saturating_sub(removed.iter().filter(|t| t.state.counted()).count())
+        self.registered.saturating_sub(removed.iter().filter(|t| t.counted()).count())
     }
 
     /// Healthy targets needed to serve: the floor, and never fewer than one.
@@ -83,6 +95,14 @@ impl Counts {
 
     pub fn can_serve(&self) -> bool {
         self.healthy >= self.required()
+    }
+
+    /// `; 3 more in zones traffic is shifted away from serve none`, or nothing when no target is in such a zone.
+    pub fn shifted_text(&self) -> String {
+        match self.shifted_away {
+            0 => String::new(),
+            n => format!("; {n} more in zones traffic is shifted away from serve none"),
+        }
     }
 
     /// Where the floor comes from, for refusals: `floor 5 (baseline 10 registered when the incident's first
@@ -96,4 +116,8 @@ impl Counts {
             None => format!("floor {}", self.required()),
         }
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

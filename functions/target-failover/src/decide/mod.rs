@@ -2,11 +2,16 @@
 //! [`Plan`]. No I/O, no clock: every branch has a unit test below.
 //!
 //! # The guardrail, precisely
-//! - Target states as the load balancer means them: only **healthy** targets serve (and `unavailable`:
-//!   health checks disabled, the load balancer routes to them as if healthy). **Registered** targets (what
+//! - **Serving means serving traffic**: a target serves when it is **healthy** (or `unavailable`: health checks
+//!   disabled, the load balancer routes to it as if healthy) **and traffic reaches its zone**: not while a shift
+//!   ARC applies to one of its load balancers moves traffic away from the zone, nor while ELB reports it with
+//!   `AdministrativeOverride` `zonal_shift_active` ([`crate::model::TargetHealth::serves`], [`traffic`]). The
+//!   floor, `can_serve`, a shift, a failback and an evacuation all count serving targets; "healthy" in the
+//!   counts and texts below means serving. **Registered** targets (what
 //!   the floor counts) are those in any state except `initial` (just registered: neither failing nor serving,
 //!   so a group scaling out never looks like failing, and a group alarm never removes them), `unused`
-//!   (ignored: never counted nor removed) and `draining` / `unhealthy.draining` (already leaving).
+//!   (ignored: never counted nor removed) and `draining` / `unhealthy.draining` (already leaving), in a zone
+//!   traffic reaches (a zone shifted away is capacity the load balancer does not use now).
 //! - **Floor** = `max(MIN_HEALTHY_TARGETS, ceil(MIN_HEALTHY_PERCENT × basis / 100))`, where the basis is the
 //!   count registered *before* the change, or, while any removal of the incident is open, the **baseline**
 //!   (the registered count when the incident first removed targets, kept in the ledger) when larger: the
@@ -21,8 +26,10 @@
 //!   for an `InstanceId` alarm (or a manual `deregister`), the named targets in any state but leaving — a
 //!   target the load balancer still sees as `healthy` is exactly the gray failure such alarms exist for.
 //! - When the group **can serve**, every candidate that is not healthy is removed (that costs no healthy
-//!   capacity), then healthy candidates one by one while `healthy_after ≥ max(floor, 1)`; the rest are refused.
-//!   Since at least one healthy target always stays, the group is never emptied.
+//!   capacity), then healthy candidates one by one while `healthy_after ≥ max(floor, 1)` and the candidate is
+//!   not the last serving target of a zone that takes traffic ([`traffic::left_without_serving`]; the refusal
+//!   gives the numbers per zone); the rest are refused. Since at least one healthy target always stays, the
+//!   group is never emptied.
 //! - When the group **cannot serve**, nothing is removed, not even unhealthy targets: the load balancer already
 //!   avoids them while any target is healthy, and when none is it fails open to them — removing them would
 //!   turn a degraded service into an outage. Instead the traffic moves to the backup group when the group is
@@ -57,7 +64,9 @@
 //!   ([`ShiftVerdict::Shift`] with `partly`); [`alarm_now_would`] says the same for `status`.
 //!
 //! # Layout
-//! This file: the group view, [`Plan`] and the plans for alarms and commands.
+//! This file: the group view, [`Plan`] and the plans for an alarm's OK and for commands.
+//! `removal.rs`: the plan for an alarm in ALARM ([`on_alarm`]).
+//! [`traffic`]: where targets are, which zones traffic reaches, and the zone rule of a removal.
 //! `floor.rs`: the floor (settings, the incident's baseline, the group's own thresholds) and the counts.
 //! `shift.rs`: which forward actions a shift changes ([`plan_shift`]) and what that comes to ([`ShiftVerdict`]).
 //! `failback.rs`: which saved weights a failback restores ([`plan_failback`]).
@@ -73,14 +82,17 @@ use crate::model::{group_suffix, Location, SavedWeights, Tags, Target, TargetHea
 mod failback;
 mod floor;
 pub mod readiness;
+mod removal;
 pub mod replace;
 mod shift;
+pub mod traffic;
 pub mod zonal;
 pub mod zonal_signal;
 
 pub use crate::model::GroupThresholds;
 pub use failback::{plan_failback, FailbackChanges};
 pub use floor::{capacity, Counts, Floor};
+pub use removal::on_alarm;
 pub use shift::{plan_shift, ShiftChanges, ShiftVerdict};
 
 /// The ARNs of the listeners and rules that carry the opt-in tag (`<key>=true`); any other is not opted in.
@@ -137,6 +149,9 @@ pub struct Kept {
     pub target: Target,
     pub state: TargetState,
     pub why: String,
+    /// The zone that takes traffic its removal would leave with no serving target ([`traffic`]), when that is why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -160,111 +175,6 @@ impl Plan {
     }
 }
 
-/// An alarm entered ALARM about this group.
-pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) -> Plan {
-    if !group.opted_in() {
-        return Plan::skip(format!("not opted in (tag {}=true missing)", group.opt_in_tag_key));
-    }
-    if group.targets.is_empty() {
-        return Plan::skip("no registered targets");
-    }
-    // An instance alarm concerns only the groups where the instance is registered.
-    if let Candidates::Named(named) = candidates {
-        if !group.targets.iter().any(|t| named.iter().any(|n| t.target.matches(n))) {
-            return Plan::skip(format!(
-                "{} not registered in this group",
-                named.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-            ));
-        }
-    }
-    // The baseline limits how many targets a removal takes; whether the group serves is its present health.
-    let counts = Counts::of(group.targets, floor);
-    let present = Counts::of(group.targets, floor.with_baseline(None));
-    let accused: Vec<&TargetHealth> = group
-        .targets
-        .iter()
-        .filter(|t| !t.state.leaving() && t.state != TargetState::Unused)
-        .filter(|t| match candidates {
-            Candidates::Unhealthy => t.state == TargetState::Unhealthy,
-            Candidates::Named(named) => named.iter().any(|n| t.target.matches(n)),
-        })
-        .collect();
-
-    if !present.can_serve() {
-        let counts = present;
-        let kept: Vec<Kept> = accused
-            .iter()
-            .map(|t| Kept {
-                target: t.target.clone(),
-                state: t.state,
-                why: format!(
-                    "the group is below its floor ({} healthy, needs {}; {}): removing targets cannot help",
-                    counts.healthy,
-                    counts.required(),
-                    counts.floor_text()
-                ),
-            })
-            .collect();
-        let why =
-            format!("{} of {} registered targets healthy, {}", counts.healthy, counts.registered, counts.floor_text());
-        return match group.backup() {
-            Some(Ok(backup)) => Plan::ShiftTraffic { backup, kept, counts, why },
-            Some(Err(bad)) => Plan::Refuse {
-                reason: format!("the group cannot serve ({why}) and its backup is unusable: {bad}"),
-                kept,
-                counts: Some(counts),
-            },
-            None => Plan::Refuse {
-                reason: format!("the group cannot serve ({why}) and has no {BACKUP_TAG} tag"),
-                kept,
-                counts: Some(counts),
-            },
-        };
-    }
-
-    if accused.is_empty() {
-        return Plan::skip(match candidates {
-            Candidates::Unhealthy => "no target is unhealthy".to_owned(),
-            Candidates::Named(named) => format!(
-                "{} not registered (or already draining)",
-                named.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-            ),
-        });
-    }
-
-    // Not-healthy candidates first: removing them costs no healthy capacity.
-    let (serving, idle): (Vec<&TargetHealth>, Vec<&TargetHealth>) = accused.into_iter().partition(|t| t.state.serves());
-    let mut targets: Vec<TargetHealth> = idle.into_iter().cloned().collect();
-    let mut kept = Vec::new();
-    let mut healthy_after = counts.healthy;
-    for t in serving {
-        if healthy_after > counts.required() {
-            healthy_after -= 1;
-            targets.push(t.clone());
-        } else {
-            kept.push(Kept {
-                target: t.target.clone(),
-                state: t.state,
-                why: format!(
-                    "removing it would leave {} healthy of {} registered, below the {}",
-                    healthy_after - 1,
-                    counts.registered,
-                    counts.floor_text()
-                ),
-            });
-        }
-    }
-    if targets.is_empty() {
-        let reason = format!(
-            "every accused target is healthy and the group is at its floor ({} healthy, {})",
-            counts.healthy,
-            counts.floor_text()
-        );
-        return Plan::Refuse { reason, kept, counts: Some(counts) };
-    }
-    Plan::Deregister { targets, kept, counts, healthy_after }
-}
-
 /// The alarm returned to OK: fail back if traffic was shifted and the group serves again. An instance alarm's
 /// OK concerns only the groups where the instance is registered.
 pub fn on_ok(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor, saved: &SavedWeights) -> Plan {
@@ -284,11 +194,12 @@ pub fn on_ok(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor, sav
     if !counts.can_serve() {
         return Plan::Refuse {
             reason: format!(
-                "the alarm is OK but the group is still below its floor ({} of {} registered targets healthy, needs {}): \
+                "the alarm is OK but the group is still below its floor ({} of {} registered targets healthy, needs {}{}): \
                  traffic stays on the backup group",
                 counts.healthy,
                 counts.registered,
-                counts.required()
+                counts.required(),
+                counts.shifted_text()
             ),
             kept: Vec::new(),
             counts: Some(counts),

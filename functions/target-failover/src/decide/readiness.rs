@@ -206,11 +206,7 @@ mod tests {
 
     fn fleet(states: &[&str]) -> Vec<TargetHealth> {
         let target = |i| Target::new(format!("i-{i}"), Some(80));
-        states
-            .iter()
-            .enumerate()
-            .map(|(i, s)| TargetHealth { target: target(i), state: TargetState::parse(s), reason: None })
-            .collect()
+        states.iter().enumerate().map(|(i, s)| TargetHealth::new(target(i), TargetState::parse(s))).collect()
     }
 
     fn opted(value: bool) -> Tags {

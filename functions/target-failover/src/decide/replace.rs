@@ -156,7 +156,7 @@ mod tests {
 
     fn health(id: &str, state: TargetState) -> TargetHealth {
         let target = crate::model::Target { id: id.into(), port: Some(80), availability_zone: None };
-        TargetHealth { target, state, reason: None }
+        TargetHealth::new(target, state)
     }
 
     fn marking(list: &[&str]) -> Replacements {

@@ -11,7 +11,7 @@ const OPT_IN: &str = "failover:enabled";
 const DEFAULT_FLOOR: Floor = Floor::new(1, 50);
 
 fn health(id: &str, state: &str) -> TargetHealth {
-    TargetHealth { target: Target::new(id, Some(80)), state: TargetState::parse(state), reason: None }
+    TargetHealth::new(Target::new(id, Some(80)), TargetState::parse(state))
 }
 
 fn fleet(states: &[&str]) -> Vec<TargetHealth> {
@@ -67,7 +67,7 @@ fn floor_is_the_larger_of_the_minimum_and_the_rounded_up_percentage() {
 fn draining_initial_and_unused_targets_are_not_registered_and_unavailable_ones_count_as_healthy() {
     let states = ["healthy", "unavailable", "draining", "unhealthy.draining", "initial", "unused", "unhealthy"];
     let counts = Counts::of(&fleet(&states), DEFAULT_FLOOR);
-    assert_eq!(counts, Counts { registered: 3, healthy: 2, floor: 2, baseline: None });
+    assert_eq!(counts, Counts { registered: 3, healthy: 2, shifted_away: 0, floor: 2, baseline: None });
 }
 
 #[test]
@@ -123,7 +123,10 @@ fn a_refusal_beyond_the_baseline_floor_names_the_baseline() {
     let named = [Target::new("i-0", Some(80))];
     match on_alarm(view(&t, &targets), Candidates::Named(&named), DEFAULT_FLOOR.with_baseline(Some(10))) {
         Plan::Refuse { reason, kept, counts } => {
-            assert_eq!(counts, Some(Counts { registered: 5, healthy: 5, floor: 5, baseline: Some(10) }));
+            assert_eq!(
+                counts,
+                Some(Counts { registered: 5, healthy: 5, shifted_away: 0, floor: 5, baseline: Some(10) })
+            );
             assert!(reason.contains("baseline of 10"), "{reason}");
             assert!(kept[0].why.contains("baseline of 10"), "{}", kept[0].why);
         }
@@ -151,7 +154,7 @@ fn an_unused_target_named_by_an_alarm_is_ignored() {
 
 #[test]
 fn a_zero_floor_still_requires_one_healthy_target_to_serve() {
-    let counts = Counts { registered: 2, healthy: 0, floor: 0, baseline: None };
+    let counts = Counts { registered: 2, healthy: 0, shifted_away: 0, floor: 0, baseline: None };
     assert_eq!(counts.required(), 1);
     assert!(!counts.can_serve());
 }
@@ -166,7 +169,7 @@ fn when_some_targets_are_unhealthy_and_the_group_serves_should_deregister_all_of
         Plan::Deregister { targets, kept, counts, healthy_after } => {
             assert_eq!(ids(&targets), ["i-2", "i-3"]);
             assert!(kept.is_empty());
-            assert_eq!(counts, Counts { registered: 4, healthy: 2, floor: 2, baseline: None });
+            assert_eq!(counts, Counts { registered: 4, healthy: 2, shifted_away: 0, floor: 2, baseline: None });
             assert_eq!(healthy_after, 2);
         }
         other => panic!("{other:?}"),
@@ -205,7 +208,7 @@ fn when_healthy_targets_are_below_the_floor_without_backup_should_refuse_and_kee
             assert!(reason.contains("1 of 4 registered targets healthy, floor 2"), "{reason}");
             assert!(reason.contains(BACKUP_TAG), "{reason}");
             assert_eq!(kept.len(), 3);
-            assert_eq!(counts, Some(Counts { registered: 4, healthy: 1, floor: 2, baseline: None }));
+            assert_eq!(counts, Some(Counts { registered: 4, healthy: 1, shifted_away: 0, floor: 2, baseline: None }));
         }
         other => panic!("{other:?}"),
     }
@@ -269,7 +272,7 @@ fn when_last_healthy_target_fails_should_refuse_and_notify() {
         Plan::Refuse { kept, counts, .. } => {
             assert_eq!(kept.len(), 1);
             assert!(kept[0].why.contains("would leave 0 healthy"), "{}", kept[0].why);
-            assert_eq!(counts, Some(Counts { registered: 2, healthy: 1, floor: 1, baseline: None }));
+            assert_eq!(counts, Some(Counts { registered: 2, healthy: 1, shifted_away: 0, floor: 1, baseline: None }));
         }
         other => panic!("{other:?}"),
     }
@@ -406,7 +409,7 @@ fn a_backup_without_enough_healthy_targets_is_not_ready() {
     assert!(backup_ready(&fleet(&["healthy", "healthy"]), DEFAULT_FLOOR).is_ok());
     assert_eq!(
         backup_ready(&fleet(&["unhealthy", "initial"]), DEFAULT_FLOOR),
-        Err(Counts { registered: 1, healthy: 0, floor: 1, baseline: None })
+        Err(Counts { registered: 1, healthy: 0, shifted_away: 0, floor: 1, baseline: None })
     );
     assert!(backup_ready(&[], DEFAULT_FLOOR).is_err());
 }
@@ -830,4 +833,81 @@ mod zonal_policy {
         assert_eq!(long.chars().count(), COMMENT_MAX);
         assert!(long.ends_with(" (us-east-1a)"));
     }
+}
+
+// ---------------------------------------------------------------- serving means serving traffic
+
+/// `web`: two healthy instances in us-east-1a and three in us-east-1b, placed; traffic shifted away from 1b when
+/// `b_shifted`.
+fn two_zones(b_shifted: bool) -> Vec<TargetHealth> {
+    let at = |id: &str, zone: &str, shifted_away: bool| TargetHealth {
+        zone: Some(crate::model::Zone { name: zone.into(), shifted_away }),
+        ..health(id, "healthy")
+    };
+    let mut targets = vec![at("i-a1", "us-east-1a", false), at("i-a2", "us-east-1a", false)];
+    targets.extend(["i-b1", "i-b2", "i-b3"].map(|id| at(id, "us-east-1b", b_shifted)));
+    targets
+}
+
+#[test]
+fn targets_in_a_zone_traffic_left_neither_serve_nor_count_for_the_floor() {
+    let counts = Counts::of(&two_zones(true), DEFAULT_FLOOR);
+    assert_eq!(counts, Counts { registered: 2, healthy: 2, shifted_away: 3, floor: 1, baseline: None });
+    assert_eq!(capacity(&two_zones(true)), 5, "a shift does not shrink the incident's baseline");
+    let mut overridden = fleet(&["healthy", "healthy"]);
+    overridden[1].admin_override = crate::model::AdminOverride::ZonalShiftActive;
+    let counts = Counts::of(&overridden, DEFAULT_FLOOR);
+    assert_eq!((counts.registered, counts.healthy, counts.shifted_away), (1, 1, 1), "ELB's override alone says so");
+}
+
+#[test]
+fn with_the_other_zone_shifted_away_one_of_two_serving_targets_may_leave() {
+    let (t, targets) = (tags(None), two_zones(true));
+    let plan = on_alarm(view(&t, &targets), Candidates::Named(&[Target::new("i-a1", None)]), DEFAULT_FLOOR);
+    let Plan::Deregister { targets: removed, kept, counts, healthy_after } = plan else { panic!("{plan:?}") };
+    assert_eq!((ids(&removed), kept.len(), healthy_after), (vec!["i-a1"], 0, 1));
+    assert_eq!((counts.healthy, counts.required()), (2, 1));
+}
+
+#[test]
+fn removing_the_last_serving_target_of_a_zone_that_takes_traffic_is_refused_with_the_numbers_per_zone() {
+    let t = tags(None);
+    let targets: Vec<TargetHealth> = two_zones(true).into_iter().filter(|x| x.target.id != "i-a1").collect();
+    let plan = on_alarm(
+        view(&t, &targets),
+        Candidates::Named(&[Target::new("i-a2", None)]),
+        DEFAULT_FLOOR.with_baseline(Some(2)),
+    );
+    let Plan::Refuse { reason, kept, counts } = plan else { panic!("{plan:?}") };
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].zone.as_deref(), Some("us-east-1a"));
+    let numbers = "us-east-1a: 1 serving of 1 registered; us-east-1b: 0 serving of 3 registered, traffic shifted away";
+    assert!(kept[0].why.contains(numbers), "{}", kept[0].why);
+    assert!(reason.contains("(us-east-1a)") && reason.contains(numbers), "{reason}");
+    assert_eq!(counts.map(|c| (c.healthy, c.shifted_away)), Some((1, 3)));
+}
+
+#[test]
+fn without_a_shift_a_zone_still_keeps_its_last_serving_target_while_other_zones_serve() {
+    let t = tags(None);
+    let targets = two_zones(false);
+    let both = [Target::new("i-a1", None), Target::new("i-a2", None)];
+    let plan = on_alarm(view(&t, &targets), Candidates::Named(&both), DEFAULT_FLOOR);
+    let Plan::Deregister { targets: removed, kept, .. } = plan else { panic!("{plan:?}") };
+    assert_eq!(ids(&removed), ["i-a1"], "5 healthy of 5 allow two removals by the floor, the zone allows one");
+    assert_eq!((kept[0].target.id.as_str(), kept[0].zone.as_deref()), ("i-a2", Some("us-east-1a")));
+}
+
+#[test]
+fn a_group_whose_serving_zone_fails_cannot_serve_though_the_zone_traffic_left_is_healthy() {
+    let t = tags(Some(BACKUP));
+    let mut targets = two_zones(true);
+    targets[0].state = TargetState::Unhealthy;
+    targets[1].state = TargetState::Unhealthy;
+    let plan = on_alarm(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR);
+    assert!(matches!(plan, Plan::ShiftTraffic { ref backup, .. } if backup == BACKUP), "{plan:?}");
+    let saved = SavedWeights::from([("k".to_owned(), vec![(TG.to_owned(), 1)])]);
+    let ok = on_ok(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR, &saved);
+    assert!(matches!(ok, Plan::Refuse { .. }), "no failback while only the zone traffic left is healthy: {ok:?}");
+    assert!(backup_ready(&targets, DEFAULT_FLOOR).is_err(), "nor does it serve as a backup");
 }

@@ -75,8 +75,8 @@ impl ZoneCounts {
     pub fn of(group: &GroupZones, zone: &str) -> Self {
         let known = |z: &Option<String>| z.is_some();
         let inside = |z: &Option<String>| z.as_deref() == Some(zone);
-        let registered = group.targets.iter().filter(|(t, _)| t.state.counted()).count();
-        let serving = || group.targets.iter().filter(|(t, _)| t.state.serves());
+        let registered = group.targets.iter().filter(|(t, _)| t.counted()).count();
+        let serving = || group.targets.iter().filter(|(t, _)| t.serves());
         ZoneCounts {
             group: group.arn.clone(),
             registered,
@@ -84,11 +84,7 @@ impl ZoneCounts {
             healthy_in_zone: serving().filter(|(_, z)| inside(z)).count(),
             healthy_outside: serving().filter(|(_, z)| known(z) && !inside(z)).count(),
             required: group.floor.for_registered(registered).max(1),
-            unknown_zone: group
-                .targets
-                .iter()
-                .filter(|(t, z)| (t.state.counted() || t.state.serves()) && !known(z))
-                .count(),
+            unknown_zone: group.targets.iter().filter(|(t, z)| (t.counted() || t.serves()) && !known(z)).count(),
         }
     }
 
@@ -195,8 +191,7 @@ pub fn capacity(zone: &str, az_id: &str, lb_zones: &[String], groups: &[GroupZon
     }
     let elsewhere = groups.iter().any(|g| {
         g.targets.iter().any(|(t, z)| {
-            t.state.serves()
-                && z.as_deref().is_some_and(|z| z != zone && (z == ALL_ZONES || lb_zones.iter().any(|l| l == z)))
+            t.serves() && z.as_deref().is_some_and(|z| z != zone && (z == ALL_ZONES || lb_zones.iter().any(|l| l == z)))
         })
     });
     if !elsewhere {

@@ -142,9 +142,9 @@ pub fn members(removed: &[Target], accused: &[Target], registered: &[TargetHealt
         by_id.insert(t.id.clone(), Member { id: t.id.clone(), zone: own_zone(t), health: Health::Failing });
     }
     for t in registered {
-        let health = if t.state.serves() {
+        let health = if t.serves() {
             Health::Serving
-        } else if t.state.counted() {
+        } else if t.counted() {
             Health::Failing
         } else {
             Health::Neither
@@ -296,7 +296,7 @@ mod tests {
     fn health(id: &str, zone: Option<&str>, state: TargetState) -> TargetHealth {
         let mut target = Target::new(id, Some(80));
         target.availability_zone = zone.map(str::to_owned);
-        TargetHealth { target, state, reason: None }
+        TargetHealth::new(target, state)
     }
 
     #[test]

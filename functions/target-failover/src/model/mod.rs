@@ -8,7 +8,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+mod health;
 mod zone;
+pub use health::{AdminOverride, TargetHealth, TargetState, Zone};
 pub use zone::{ActiveShift, Balancer, ManagedResource, ShiftKind};
 
 /// Tag on a target group naming the group that takes its traffic when it can no longer serve.
@@ -47,78 +49,6 @@ impl fmt::Display for Target {
             None => f.write_str(&self.id),
         }
     }
-}
-
-/// `DescribeTargetHealth`'s `State`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TargetState {
-    Initial,
-    Healthy,
-    Unhealthy,
-    #[serde(rename = "unhealthy.draining")]
-    UnhealthyDraining,
-    Unused,
-    Draining,
-    Unavailable,
-    /// A state this code does not know: counted as registered, never as healthy.
-    Unknown,
-}
-
-impl TargetState {
-    pub fn parse(state: &str) -> Self {
-        match state {
-            "initial" => TargetState::Initial,
-            "healthy" => TargetState::Healthy,
-            "unhealthy" => TargetState::Unhealthy,
-            "unhealthy.draining" => TargetState::UnhealthyDraining,
-            "unused" => TargetState::Unused,
-            "draining" => TargetState::Draining,
-            "unavailable" => TargetState::Unavailable,
-            _ => TargetState::Unknown,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetState::Initial => "initial",
-            TargetState::Healthy => "healthy",
-            TargetState::Unhealthy => "unhealthy",
-            TargetState::UnhealthyDraining => "unhealthy.draining",
-            TargetState::Unused => "unused",
-            TargetState::Draining => "draining",
-            TargetState::Unavailable => "unavailable",
-            TargetState::Unknown => "unknown",
-        }
-    }
-
-    /// Receives traffic as a healthy target does. `unavailable` means health checks are disabled, and the
-    /// load balancer then routes to the target as if it were healthy.
-    pub fn serves(self) -> bool {
-        matches!(self, TargetState::Healthy | TargetState::Unavailable)
-    }
-
-    /// Counts as registered for the floor: not leaving, not `initial` (just registered: neither failing nor
-    /// serving, so a group scaling out never looks like failing) and not `unused` (ignored: not in use by a
-    /// load balancer or its zone).
-    pub fn counted(self) -> bool {
-        !self.leaving() && !matches!(self, TargetState::Initial | TargetState::Unused)
-    }
-
-    /// Already on its way out (deregistration in progress): neither registered for the floor nor a candidate.
-    pub fn leaving(self) -> bool {
-        matches!(self, TargetState::Draining | TargetState::UnhealthyDraining)
-    }
-}
-
-/// One row of `DescribeTargetHealth`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TargetHealth {
-    pub target: Target,
-    pub state: TargetState,
-    /// `Target.FailedHealthChecks` and the like, for the notification.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
 }
 
 /// The healthy-target minimums a group's `target_group_health` attributes set (0 when off).

@@ -1,8 +1,10 @@
 //! Property tests of target-failover across a whole incident, through the handler over an in-memory fleet and
 //! ledger ([`MemoryLedger`]):
-//! - for any sequence of instance alarms and OKs over one group, the targets serving (healthy, or registered
-//!   again and passing their health checks by the next event) never fall below the floor of the group as it
-//!   was before the incident (its baseline);
+//! - for any sequence of instance alarms and OKs over one group spread over one to three zones, with zonal
+//!   shifts a person starts and ends (reported by ELB's `AdministrativeOverride` or only by ARC) and the
+//!   evacuations the function starts, the targets serving (healthy, or registered again and passing their health
+//!   checks by the next event) never fall below the floor of the group as it was before the incident (its
+//!   baseline), and no zone that takes traffic is ever left without one;
 //! - every removal is closed by the OK of the alarm that made it, and then every target is back;
 //! - failback ([`decide::plan_failback`]) never gives weight to a group that is failing;
 //! - an invocation that dies between its change and its notification: the retry publishes that notification,
@@ -18,7 +20,8 @@ use serde_json::{json, Value};
 use target_failover::actions::ledger;
 use target_failover::decide::{self, Floor, OptedIn};
 use target_failover::model::{
-    ForwardAction, HealthThresholds, Location, SavedWeights, Tags, Target, TargetHealth, TargetState, Weight,
+    ActiveShift, AdminOverride, Balancer, ForwardAction, HealthThresholds, Location, ManagedResource, SavedWeights,
+    ShiftKind, Tags, Target, TargetHealth, TargetState, Weight,
 };
 use target_failover::ports::LoadBalancer;
 use target_failover::{App, Config, Home};
@@ -29,16 +32,53 @@ use test_support::Recorder;
 const GROUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/00000000000000aa";
 const PREFIX: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012";
 
-/// One opted-in group: target id → state. A target registered again is `initial` until the next event.
+const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/00000000000000ff";
+/// Zone names and AZ IDs; target `i` is in zone `i % zones`.
+const ZONES: [(&str, &str); 3] = [("us-east-1a", "use1-az1"), ("us-east-1b", "use1-az2"), ("us-east-1c", "use1-az3")];
+
+/// One opted-in group behind one load balancer registered with ARC: target id → state. A target registered
+/// again is `initial` until the next event.
 #[derive(Clone, Default)]
 struct Fleet {
     targets: Arc<Mutex<BTreeMap<String, TargetState>>>,
+    zones: usize,
+    /// The one active shift (ARC allows one per resource): the zone it moves traffic away from, and whose it is.
+    shift: Arc<Mutex<Option<(usize, ShiftKind, String)>>>,
+    /// ELB reports `zonal_shift_active` for the targets of the zone shifted away (else only ARC tells).
+    overridden: bool,
 }
 
 impl Fleet {
     fn new(size: usize) -> Self {
+        Fleet::in_zones(size, 1, true)
+    }
+
+    fn in_zones(size: usize, zones: usize, overridden: bool) -> Self {
         let targets = (0..size).map(|i| (instance(i), TargetState::Healthy)).collect();
-        Fleet { targets: Arc::new(Mutex::new(targets)) }
+        Fleet { targets: Arc::new(Mutex::new(targets)), zones, overridden, ..Fleet::default() }
+    }
+
+    fn zone_of(&self, id: &str) -> usize {
+        usize::from_str_radix(id.trim_start_matches("i-"), 16).unwrap_or(0) % self.zones.max(1)
+    }
+
+    fn shifted_away(&self) -> Option<usize> {
+        self.shift.lock().unwrap().as_ref().map(|(zone, _, _)| *zone)
+    }
+
+    /// A person starts a zonal shift away from the zone (refused by ARC while a shift is active), or ends theirs.
+    fn person(&self, zone: Option<usize>) {
+        let mut shift = self.shift.lock().unwrap();
+        match zone {
+            Some(zone) if shift.is_none() => *shift = Some((zone % self.zones, ShiftKind::ZonalShift, "person".into())),
+            None if shift.as_ref().is_some_and(|(_, _, id)| id == "person") => *shift = None,
+            _ => {}
+        }
+    }
+
+    /// Registered targets in the zone (those registered again serve by the next event).
+    fn count_in(&self, zone: usize) -> usize {
+        self.targets.lock().unwrap().keys().filter(|id| self.zone_of(id) == zone).count()
     }
 
     /// The load balancer's health checks pass for the targets registered again.
@@ -67,10 +107,13 @@ impl LoadBalancer for Fleet {
     }
     async fn target_health(&self, _group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         let targets = self.targets.lock().unwrap();
-        let health = |(id, state): (&String, &TargetState)| TargetHealth {
-            target: Target::new(id.clone(), Some(80)),
-            state: *state,
-            reason: None,
+        let away = self.shifted_away().filter(|_| self.overridden);
+        let health = |(id, state): (&String, &TargetState)| {
+            let mut health = TargetHealth::new(Target::new(id.clone(), Some(80)), *state);
+            if away == Some(self.zone_of(id)) {
+                health.admin_override = AdminOverride::ZonalShiftActive;
+            }
+            health
         };
         Ok(Some(targets.iter().map(health).collect()))
     }
@@ -196,26 +239,38 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 120, ..ProptestConfig::default() })]
 
     #[test]
-    fn over_any_alarm_and_ok_sequence_the_serving_targets_never_fall_below_the_baseline_floor_and_every_removal_closes(
+    fn over_any_alarm_ok_and_shift_sequence_the_serving_targets_keep_the_baseline_floor_and_every_zone_taking_traffic_and_every_removal_closes(
         size in 1usize..12,
+        zones in 1usize..=3,
+        overridden in any::<bool>(),
         min_targets in 0u32..4,
         min_percent in 0u32..=100,
-        events in prop::collection::vec((0usize..12, any::<bool>()), 1..30),
+        events in prop::collection::vec((0usize..12, 0u8..8), 1..30),
     ) {
         let floor = Floor::new(min_targets, min_percent);
-        let (fleet, recorder) = (Fleet::new(size), Recorder::new());
+        let (fleet, recorder) = (Fleet::in_zones(size, zones, overridden), Recorder::new());
         let app = app(&fleet, &recorder, floor);
         let runtime = runtime();
         // The floor of the group before the incident; a group already at or below it loses nothing.
         let baseline_floor = floor.for_registered(size).max(1).min(size);
         let mut clock = 0;
-        for (step, (i, alarm)) in events.iter().enumerate() {
+        for (step, (i, kind)) in events.iter().enumerate() {
             fleet.settle();
             clock += 1;
-            let event = instance_alarm(i % size, if *alarm { "ALARM" } else { "OK" }, clock);
-            runtime.block_on(app.handle(event)).expect("handled");
+            // Mostly alarms and OKs; now and then a person shifts traffic away from a zone, or ends their shift.
+            let state = match kind {
+                0..=3 => "ALARM",
+                4..=5 => "OK",
+                6 => { fleet.person(Some(*i)); continue }
+                _ => { fleet.person(None); continue }
+            };
+            runtime.block_on(app.handle(instance_alarm(i % size, state, clock))).expect("handled");
             let serving = fleet.count();
             prop_assert!(serving >= baseline_floor, "step {step}: {serving} targets left, baseline floor {baseline_floor}");
+            // Every zone that takes traffic (and had targets) keeps a serving target.
+            for zone in (0..zones.min(size)).filter(|z| fleet.shifted_away() != Some(*z)) {
+                prop_assert!(fleet.count_in(zone) > 0, "step {step}: zone {} takes traffic and has no target", ZONES[zone].0);
+            }
         }
         // Every alarm returns to OK: every removal closes and every target is back.
         for i in 0..size {
@@ -268,5 +323,69 @@ proptest! {
     }
 }
 
-impl target_failover::ports::Zonal for Fleet {}
+impl target_failover::ports::Zonal for Fleet {
+    async fn balancer(&self, arn: &str) -> Result<Option<Balancer>, AwsError> {
+        let zones = ZONES[..self.zones].iter().map(|(name, _)| name.to_string()).collect();
+        Ok((arn == LB).then(|| Balancer {
+            arn: LB.into(),
+            kind: "application".into(),
+            zones,
+            groups: vec![GROUP.into()],
+        }))
+    }
+    async fn balancers_of(&self, _group: &str) -> Result<Vec<String>, AwsError> {
+        Ok(vec![LB.to_owned()])
+    }
+    async fn zone_ids(&self) -> Result<BTreeMap<String, String>, AwsError> {
+        Ok(ZONES.iter().map(|(name, id)| (name.to_string(), id.to_string())).collect())
+    }
+    async fn instance_zones(&self, ids: &[String]) -> Result<BTreeMap<String, String>, AwsError> {
+        Ok(ids.iter().map(|id| (id.clone(), ZONES[self.zone_of(id)].0.to_owned())).collect())
+    }
+    async fn managed_resource(&self, arn: &str) -> Result<Option<ManagedResource>, AwsError> {
+        let away = self.shifted_away();
+        let weight = |z: usize| if away == Some(z) { 0.0 } else { 1.0 };
+        let active = self.shift.lock().unwrap().clone();
+        let shifts = active.iter().map(|(zone, kind, id)| ActiveShift {
+            kind: *kind,
+            id: Some(id.clone()),
+            away_from: ZONES[*zone].1.into(),
+            applied: true,
+            comment: None,
+            started_at: None,
+            expires_at: None,
+        });
+        Ok(Some(ManagedResource {
+            arn: arn.into(),
+            applied_weights: (0..self.zones).map(|z| (ZONES[z].1.to_owned(), weight(z))).collect(),
+            shifts: shifts.collect(),
+            autoshift_enabled: false,
+        }))
+    }
+    async fn start_shift(&self, arn: &str, away_from: &str, _minutes: u32, _comment: &str) -> Result<String, AwsError> {
+        let mut shift = self.shift.lock().unwrap();
+        let zone = ZONES.iter().position(|(_, id)| *id == away_from).filter(|_| shift.is_none());
+        let Some(zone) = zone else {
+            let message = "a zonal shift is already active".into();
+            let code = Some("ConflictException".into());
+            return Err(AwsError {
+                operation: "StartZonalShift",
+                resource: arn.into(),
+                code,
+                transient: false,
+                message,
+            });
+        };
+        *shift = Some((zone, ShiftKind::ZonalShift, "ours".into()));
+        Ok("ours".into())
+    }
+    async fn cancel_shift(&self, id: &str) -> Result<bool, AwsError> {
+        let mut shift = self.shift.lock().unwrap();
+        let ours = shift.as_ref().is_some_and(|(_, _, active)| active == id);
+        if ours {
+            *shift = None;
+        }
+        Ok(ours)
+    }
+}
 impl target_failover::ports::Fleet for Fleet {}

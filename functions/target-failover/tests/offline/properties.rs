@@ -69,11 +69,7 @@ fn targets() -> impl Strategy<Value = Vec<TargetHealth>> {
         states
             .into_iter()
             .enumerate()
-            .map(|(i, (state, port))| TargetHealth {
-                target: Target::new(format!("i-{i:017x}"), port.then_some(80)),
-                state,
-                reason: None,
-            })
+            .map(|(i, (state, port))| TargetHealth::new(Target::new(format!("i-{i:017x}"), port.then_some(80)), state))
             .collect()
     })
 }
@@ -672,11 +668,7 @@ fn every_sample_runs_through_the_handler_with_every_kind_of_group() {
         states
             .iter()
             .enumerate()
-            .map(|(i, s)| TargetHealth {
-                target: Target::new(format!("i-{i:017x}"), Some(80)),
-                state: *s,
-                reason: None,
-            })
+            .map(|(i, s)| TargetHealth::new(Target::new(format!("i-{i:017x}"), Some(80)), *s))
             .collect()
     };
     use TargetState::{Healthy, Unhealthy};
@@ -736,11 +728,8 @@ impl LoadBalancer for World {
     async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         tokio::task::yield_now().await;
         let state = if group == GROUP && self.state.lock().unwrap().failing { "unhealthy" } else { "healthy" };
-        let target = |i: usize| TargetHealth {
-            target: Target::new(format!("i-{i:017x}"), Some(80)),
-            state: TargetState::parse(state),
-            reason: None,
-        };
+        let target =
+            |i: usize| TargetHealth::new(Target::new(format!("i-{i:017x}"), Some(80)), TargetState::parse(state));
         Ok(Some((0..3).map(target).collect()))
     }
     async fn health_thresholds(&self, _group: &str) -> Result<Option<HealthThresholds>, AwsError> {

@@ -84,10 +84,9 @@ impl LoadBalancer for Aws {
     async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         let Some(site) = self.site_of(group) else { return Ok(None) };
         let world = self.0.lock().unwrap();
-        let health = |(id, (_, healthy)): (&String, &(usize, bool))| TargetHealth {
-            target: Target::new(id.clone(), Some(80)),
-            state: if *healthy { TargetState::Healthy } else { TargetState::Unhealthy },
-            reason: None,
+        let health = |(id, (_, healthy)): (&String, &(usize, bool))| {
+            let state = if *healthy { TargetState::Healthy } else { TargetState::Unhealthy };
+            TargetHealth::new(Target::new(id.clone(), Some(80)), state)
         };
         Ok(Some(world.sites[site].targets.iter().map(health).collect()))
     }

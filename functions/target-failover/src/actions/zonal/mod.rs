@@ -30,6 +30,7 @@ pub mod readiness;
 pub mod reports;
 pub mod return_zone;
 pub mod status;
+pub mod traffic;
 pub mod zone_watch;
 
 /// A per-zone alarm: ALARM evacuates the zone ([`evacuate`]), OK returns it ([`return_zone`]).

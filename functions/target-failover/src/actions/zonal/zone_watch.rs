@@ -1,5 +1,8 @@
-//! The zonal side of an alarm's removal: before a planned removal is made, the group's load
-//! balancers are looked at through ARC ([`crate::decide::zonal_signal`] decides).
+//! The zonal side of an alarm's removal: before a planned change (or a refusal of accused targets) is made, what
+//! traffic sees of the group is read ([`super::traffic`]: its load balancers through ARC, its targets' zones), the
+//! plan is made on the targets placed in their zones (serving means serving traffic, and no zone that takes
+//! traffic is left without a serving target: [`crate::decide::traffic`]), then a removal is looked at zone by
+//! zone ([`crate::decide::zonal_signal`] decides).
 //!
 //! - **Defer**: a zone an applied shift (AWS's autoshift, a practice run, a person's or this function's zonal
 //!   shift) already moves a load balancer's traffic away from loses no target: the accused targets there stay
@@ -8,22 +11,19 @@
 //!   records of the last `ZONE_EVACUATION_WINDOW_MINUTES`, open or closed) or failing, while the other zones'
 //!   targets serve, and one of the group's load balancers is registered with ARC: the zone is evacuated from
 //!   each of them ([`super::evacuate`], its guards); when a shift started, the zone's accused targets stay
-//!   registered; when every evacuation was refused or skipped the removal goes on as before, the refusals in
-//!   the notification; when one failed transiently nothing is removed and Lambda's retry decides again.
+//!   registered; when every evacuation was refused or skipped the plan goes on as decided (the removal, or the
+//!   refusal that keeps the zone's last serving target), the refusals in the notification; when one failed
+//!   transiently nothing is removed and Lambda's retry decides again.
 //!
-//! Calls, only when a removal is planned: `DescribeTargetGroups` (the group's load balancers) and one
-//! `GetManagedResource` per load balancer; then, only when a shift is applied, or the pre-check passes (enough
-//! targets failing or removed in all zones together) on a load balancer registered with ARC, one
-//! `DescribeInstances` (the zones of the group's instances and of those removed in the window), and one
-//! `DescribeAvailabilityZones` when a shift is applied (the AZ IDs' names); a zonal failure then evacuates the
-//! zone per load balancer ([`super::evacuate`]'s calls). A group spared any target plans again (one more
+//! Calls, only when a change or a refusal of accused targets is planned: [`super::traffic`]'s reads (beside the
+//! group's `DescribeTargetGroupAttributes` when a removal is planned); a zonal failure then evacuates the zone per
+//! load balancer ([`super::evacuate`]'s calls). A group spared any target plans again (one more
 //! `DescribeTargetGroupAttributes`), then is removed as [`crate::actions::deregister`] says.
-//! A read that is denied or not available (the zonal IAM missing) leaves the removal as it was, noted in its
-//! report's details (`zonal_checks`); a transient one fails the group's entry (retried).
+//! A read that is denied or not available (the zonal IAM missing) leaves the plan as target health alone gives
+//! it, noted in its report's details (`zonal_checks`); a transient one fails the group's entry (retried).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use failover_core::aws::AwsError;
 use failover_core::ledger::{Again, Snapshot, State, Step};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
@@ -31,6 +31,7 @@ use failover_core::report::Report;
 use serde_json::json;
 
 use super::evacuate::{evacuate, ZoneSignal};
+use super::traffic::{self, Traffic};
 use std::time::Duration;
 
 use failover_core::fault::Fault;
@@ -39,8 +40,8 @@ use crate::actions::ledger::{removed_targets, resource};
 use crate::actions::{deregister, Context};
 use crate::decide::zonal_signal::{self, members, placed, Health, Member, ShiftedAway, ZoneVerdict};
 use crate::decide::{self, Candidates, Plan};
-use crate::model::{group_name, ManagedResource, Target};
-use crate::ports::{Ports, Zonal};
+use crate::model::{group_name, Target, TargetHealth};
+use crate::ports::{LoadBalancer, Ports};
 use crate::report::{self, action, count, join};
 
 /// What the zonal checks add to an alarm's removal: reports before it, notes in its details.
@@ -50,7 +51,9 @@ struct Watch {
     notes: Vec<String>,
 }
 
-/// An alarm's removal on a group: its plan, the zonal checks when it removes targets, then the plan's action.
+/// An alarm's removal on a group: what traffic sees of it when the plan changes something or keeps targets
+/// ([`traffic`]), the plan on the targets placed in their zones, the zonal checks when it removes targets, then
+/// the plan's action.
 pub(crate) async fn on_alarm<P: Ports>(
     ctx: &Context<'_, P>,
     view: crate::decide::GroupView<'_>,
@@ -59,22 +62,39 @@ pub(crate) async fn on_alarm<P: Ports>(
     intent: &'static str,
 ) -> Step<Vec<Report>> {
     let floor = ctx.floor_in(snapshot);
-    // A removal reads the group's health thresholds and, for its zonal checks, its load balancers: at once.
-    let (plan, balancers) = if matches!(decide::on_alarm(view, candidates, floor), Plan::Deregister { .. }) {
-        let (plan, balancers) =
-            futures::join!(deregister::removal_plan(ctx, view, candidates, floor), ctx.lb.balancers_of(view.arn));
-        (plan, Some(balancers))
+    let first = decide::on_alarm(view, candidates, floor);
+    let mut watch = Watch::default();
+    let (facts, known) = if traffic::worth_reading(&first) {
+        let removed = removed_within(ctx, snapshot);
+        let look = worth_a_look(ctx, &removed, &first, view.targets);
+        // A removal reads the group's health thresholds beside what traffic sees of it.
+        let thresholds = async {
+            match &first {
+                Plan::Deregister { .. } => Some(ctx.lb.health_thresholds(view.arn).await),
+                _ => None,
+            }
+        };
+        let read = traffic::read(ctx, view.arn, view.targets, &removed, &first, look, &mut watch.notes);
+        match futures::join!(read, thresholds) {
+            (Ok(facts), known) => (facts, known),
+            (Err(report), _) => return Ok(vec![*report]),
+        }
     } else {
-        (deregister::removal_plan(ctx, view, candidates, floor).await, None)
+        (None, None)
     };
-    let plan = match plan {
+    let placed = facts.as_ref().map(|f| f.place(view.targets));
+    let view = match &placed {
+        Some(targets) => crate::decide::GroupView { targets, ..view },
+        None => view,
+    };
+    let plan = match deregister::removal_plan_with(ctx, view, candidates, floor, known).await {
         Ok(plan) => plan,
         Err(report) => return Ok(vec![report]),
     };
-    let mut watch = Watch::default();
-    let plan = match (plan, balancers) {
-        (plan @ Plan::Deregister { .. }, Some(balancers)) => {
-            match review(ctx, view, snapshot, plan, balancers, &mut watch).await {
+    let plan = match (plan, &facts) {
+        // A removal, or a refusal that keeps accused targets in service: a zonal failure evacuates the zone instead.
+        (plan @ (Plan::Deregister { .. } | Plan::Refuse { .. }), Some(facts)) if !accused(&plan).is_empty() => {
+            match review(ctx, view, snapshot, plan, facts, &mut watch).await {
                 Ok(plan) => plan,
                 Err(report) => return Ok(vec![*report]),
             }
@@ -109,47 +129,49 @@ pub(crate) async fn on_alarm<P: Ports>(
     Ok(watch.reports.into_iter().chain(done).collect())
 }
 
-/// The planned removal, less the targets of the zones shifted away or evacuated now.
+/// Signal 2's pre-check on the plan's accused targets and the group's recent removals.
+fn worth_a_look<P: Ports>(ctx: &Context<'_, P>, removed: &[Target], plan: &Plan, targets: &[TargetHealth]) -> bool {
+    let accused = accused(plan);
+    let failing = members(removed, &accused, targets).iter().filter(|m| m.health == Health::Failing).count();
+    zonal_signal::worth_a_look(failing, ctx.config.zone_evacuation_min_targets)
+}
+
+/// The targets a plan removes or keeps.
+fn accused(plan: &Plan) -> Vec<Target> {
+    match plan {
+        Plan::Deregister { targets, kept, .. } => {
+            targets.iter().map(|t| t.target.clone()).chain(kept.iter().map(|k| k.target.clone())).collect()
+        }
+        Plan::Refuse { kept, .. } | Plan::ShiftTraffic { kept, .. } => kept.iter().map(|k| k.target.clone()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The planned removal (or refusal), less the targets of the zones shifted away or evacuated now.
 async fn review<P: Ports>(
     ctx: &Context<'_, P>,
     view: crate::decide::GroupView<'_>,
     snapshot: &Snapshot,
     plan: Plan,
-    balancers: Result<Vec<String>, AwsError>,
+    facts: &Traffic,
     watch: &mut Watch,
 ) -> Result<Plan, Box<Report>> {
     let arn = view.arn;
-    let Plan::Deregister { targets, kept, .. } = &plan else { return Ok(plan) };
-    let accused: Vec<Target> =
-        targets.iter().map(|t| t.target.clone()).chain(kept.iter().map(|k| k.target.clone())).collect();
-    let Some(balancers) = read(balancers, arn, "reading the group's load balancers", watch)? else {
-        return Ok(plan);
-    };
-    let mut resources: Vec<ManagedResource> = Vec::new();
-    for lb in &balancers {
-        let doing = "reading the load balancer's zonal shifts";
-        if let Some(Some(resource)) = read(ctx.lb.managed_resource(lb).await, arn, doing, watch)? {
-            resources.push(resource);
-        }
-    }
+    let accused = accused(&plan);
     let removed = removed_within(ctx, snapshot);
-    let members = members(&removed, &accused, view.targets);
-    let failing = members.iter().filter(|m| m.health == Health::Failing).count();
-    let look = !resources.is_empty() && zonal_signal::worth_a_look(failing, ctx.config.zone_evacuation_min_targets);
-    if !look && !zonal_signal::any_applied(&resources) {
+    let look = !facts.resources.is_empty() && worth_a_look(ctx, &removed, &plan, view.targets);
+    let Some(instances) = &facts.instances else { return Ok(plan) };
+    if !look && !facts.any_applied() {
         return Ok(plan);
     }
-    let Some(zones) = zones_of(ctx, arn, &members, zonal_signal::any_applied(&resources), watch).await? else {
-        return Ok(plan);
-    };
-    let members = placed(members, &zones.instances, &accused, view.targets);
-    let shifted = zonal_signal::shifted_away(&resources, &zones.ids);
+    let members = placed(members(&removed, &accused, view.targets), instances, &accused, view.targets);
+    let shifted = zonal_signal::shifted_away(&facts.resources, &facts.ids);
     let mut spared: BTreeMap<String, String> = shifted
         .iter()
         .filter_map(|s| Some((s.zone.clone()?, format!("{} (load balancer {})", s.reason(), s.load_balancer))))
         .collect();
     if look {
-        match evacuated(ctx, &members, &spared, &balancers, watch).await {
+        match evacuated(ctx, &members, &spared, &facts.balancers, watch).await {
             Evacuation::Started { zone, why } => {
                 spared.insert(zone, why);
             }
@@ -261,36 +283,6 @@ fn kept_in_zone(
         ])
 }
 
-/// The zone facts: AZ IDs by zone name (only when a shift is applied), and the instances' zones.
-struct Zones {
-    ids: BTreeMap<String, String>,
-    instances: BTreeMap<String, String>,
-}
-
-async fn zones_of<P: Ports>(
-    ctx: &Context<'_, P>,
-    arn: &str,
-    members: &[Member],
-    with_ids: bool,
-    watch: &mut Watch,
-) -> Result<Option<Zones>, Box<Report>> {
-    let ids = if with_ids {
-        match read(ctx.lb.zone_ids().await, arn, "reading the zones' AZ IDs", watch)? {
-            Some(ids) => ids,
-            None => return Ok(None),
-        }
-    } else {
-        BTreeMap::new()
-    };
-    let instances: Vec<String> =
-        members.iter().filter(|m| crate::model::is_instance(&m.id)).map(|m| m.id.clone()).collect();
-    if instances.is_empty() {
-        return Ok(Some(Zones { ids, instances: BTreeMap::new() }));
-    }
-    let found = read(ctx.lb.instance_zones(&instances).await, arn, "reading the instances' zones", watch)?;
-    Ok(found.map(|instances| Zones { ids, instances }))
-}
-
 /// The targets of the group's removals made within the window (open or closed; not those abandoned).
 fn removed_within<P: Ports>(ctx: &Context<'_, P>, snapshot: &Snapshot) -> Vec<Target> {
     let since = ctx.now() - i64::from(ctx.config.zone_evacuation_window_minutes) * 60;
@@ -300,49 +292,4 @@ fn removed_within<P: Ports>(ctx: &Context<'_, P>, snapshot: &Snapshot) -> Vec<Ta
         .filter(|r| r.key.starts_with("removal#") && r.state != State::Abandoned && r.created_at >= since)
         .flat_map(removed_targets)
         .collect()
-}
-
-/// A zonal read: `Ok(Some)` on success; a transient failure fails the group's entry (`Err`, retried); any
-/// other (not modelled, access denied) is noted and the removal goes on as before (`Ok(None)`).
-fn read<T>(result: Result<T, AwsError>, arn: &str, doing: &str, watch: &mut Watch) -> Result<Option<T>, Box<Report>> {
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(e) if e.transient => Err(Box::new(report::failed(Some(arn), action::DEREGISTER, &e, doing))),
-        Err(e) => {
-            tracing::warn!(target_group = %arn, error = %e, "skipping the zonal checks of a removal");
-            watch.notes.push(format!("{doing}: {e}"));
-            Ok(None)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn error(transient: bool) -> AwsError {
-        let code = if transient { "Throttling" } else { "AccessDeniedException" };
-        AwsError { code: Some(code.into()), transient, ..AwsError::not_modelled("GetManagedResource", "lb") }
-    }
-
-    #[test]
-    fn a_denied_or_unmodelled_zonal_read_is_noted_and_the_removal_goes_on() {
-        let mut watch = Watch::default();
-        let denied: Result<(), AwsError> = Err(error(false));
-        assert!(matches!(read(denied, "tg", "reading", &mut watch), Ok(None)));
-        let missing: Result<(), AwsError> = Err(AwsError::not_modelled("DescribeTargetGroups", "tg"));
-        assert!(matches!(read(missing, "tg", "reading", &mut watch), Ok(None)));
-        assert_eq!(watch.notes.len(), 2);
-        assert!(watch.notes[0].starts_with("reading: GetManagedResource lb"), "{:?}", watch.notes);
-        assert!(watch.reports.is_empty());
-    }
-
-    #[test]
-    fn a_transient_zonal_read_fails_the_group() {
-        let mut watch = Watch::default();
-        let throttled: Result<(), AwsError> = Err(error(true));
-        let failed = read(throttled, "tg", "reading", &mut watch).expect_err("a failure report");
-        assert_eq!((failed.outcome, failed.retry()), (Outcome::Failed, true));
-        assert!(watch.notes.is_empty());
-    }
 }
