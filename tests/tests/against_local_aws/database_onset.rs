@@ -35,6 +35,11 @@ async fn an_alarm_minutes_after_a_mysql_crash_promotes_the_replica_that_was_in_s
     );
     let slow = verdict("r-slow");
     assert!(slow["reason"].as_str().unwrap().contains("above MAX_REPLICA_LAG_SECONDS"), "{slow}");
+    // The onset shown is where replication broke (the minute of the first -1, 3 to 4.5 minutes back), not the
+    // alarm's time.
+    let onset = notes[0].body()["details"]["onset"].as_str().and_then(failover_core::time::parse_time);
+    let ago = failover_core::time::now_secs() - onset.expect("details.onset");
+    assert!((180..=300).contains(&ago), "onset {ago} s ago");
 }
 
 #[tokio::test]

@@ -99,7 +99,15 @@ impl<P: Ports> Context<'_, P> {
                 Candidate { instance, lag, lag_at }
             })
             .collect();
-        Ok(PromotionFacts { primary_ref: primary_ref.clone(), primary, replicas, record, recorded, undescribed })
+        Ok(PromotionFacts {
+            primary_ref: primary_ref.clone(),
+            primary,
+            replicas,
+            record,
+            recorded,
+            undescribed,
+            onset: Some(onset),
+        })
     }
 
     /// A primary's replicas (its `ReadReplicaDBInstanceIdentifiers`), described in one `DescribeDBInstances` per

@@ -156,6 +156,7 @@ async fn decide_and_act<P: Ports>(
                 record: None,
                 recorded: None,
                 undescribed: Vec::new(),
+                onset: None,
             };
             let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
             return Ok(ctx.act_unread(plan, &resource, trigger, &primary_ref.region, false).await);
@@ -175,7 +176,8 @@ async fn decide_and_act<P: Ports>(
             }
             let facts = ctx.promotion_facts(primary_ref, described.take(), extra, &snapshot).await?;
             let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
-            Ok(ctx.act(plan, &snapshot, trigger, &primary_ref.region, false, dry_run).await?)
+            let report = ctx.act(plan, &snapshot, trigger, &primary_ref.region, false, dry_run).await?;
+            Ok(report::with_onset(report, facts.onset))
         })
         .await
 }

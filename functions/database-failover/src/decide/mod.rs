@@ -145,6 +145,9 @@ pub struct PromotionFacts {
     pub recorded: Option<Instance>,
     /// Replicas the primary names that could not be described ([`Undescribed`]).
     pub undescribed: Vec<Undescribed>,
+    /// The failure's onset the lags were judged as of ([`onset`]; seconds since the epoch); `None` when no lag
+    /// was read.
+    pub onset: Option<i64>,
 }
 
 /// A replica in another region that could not be described: that region denied the call (`AccessDenied`, as

@@ -57,6 +57,7 @@ fn facts(primary: PrimaryState, replicas: Vec<Candidate>) -> PromotionFacts {
         record: None,
         recorded: None,
         undescribed: Vec::new(),
+        onset: None,
     }
 }
 

@@ -150,6 +150,14 @@ pub fn refusal(r: &Refusal, action: &str, region: &str, trigger: Option<&Trigger
         .steps(next_steps)
 }
 
+/// A promotion's report with the failure's onset its replicas were judged as of (`details.onset`, RFC 3339).
+pub fn with_onset(mut report: Report, onset: Option<i64>) -> Report {
+    if let (Some(at), Some(details)) = (onset, report.details.as_object_mut()) {
+        details.insert("onset".into(), json!(failover_core::time::format_time(at)));
+    }
+    report
+}
+
 /// AWS's own failover event.
 pub fn inform(i: &Info) -> Report {
     let kind = if i.cluster { "Aurora cluster" } else { "Multi-AZ instance" };

@@ -212,7 +212,7 @@ fn facts(primary: &PrimaryKind, replicas: Vec<Candidate>, record: Option<(Option
             (Some(Record::new(subject_ref, NOW - 60).with_state(state)), recorded)
         }
     };
-    PromotionFacts { primary_ref, primary, replicas, record, recorded, undescribed: Vec::new() }
+    PromotionFacts { primary_ref, primary, replicas, record, recorded, undescribed: Vec::new(), onset: None }
 }
 
 /// The policy's eligibility, restated independently of `decide`'s verdicts.
@@ -382,6 +382,7 @@ proptest! {
             record: None,
             recorded: None,
             undescribed: Vec::new(),
+            onset: None,
         };
         let settings = Settings {
             opt_in_tag_key: OPT_IN.into(),
