@@ -780,6 +780,30 @@ mod zonal_policy {
     }
 
     #[test]
+    fn while_a_removal_is_open_the_evacuation_keeps_the_incidents_baseline_floor() {
+        let targets = [
+            ("healthy", Some("us-east-1a")),
+            ("healthy", Some("us-east-1a")),
+            ("healthy", Some("us-east-1b")),
+            ("healthy", Some("us-east-1b")),
+        ];
+        let now = group(&targets, Floor::new(1, 50));
+        assert!(matches!(capacity("us-east-1a", "use1-az1", &zones(), &[now]), ZonalPlan::Evacuate { .. }));
+        let incident = group(&targets, Floor::new(1, 50).with_baseline(Some(6)));
+        let ZonalPlan::Refuse { reason, counts } = capacity("us-east-1a", "use1-az1", &zones(), &[incident]) else {
+            panic!("not refused")
+        };
+        assert!(
+            reason.contains(
+                "web: 2 healthy outside us-east-1a / 3 required (from the baseline of 6 registered when this \
+                 incident first removed targets) / 4 registered"
+            ),
+            "{reason}"
+        );
+        assert_eq!(counts[0].baseline, Some(6));
+    }
+
+    #[test]
     fn an_empty_or_idle_group_behind_the_load_balancer_does_not_block_the_evacuation() {
         let web = group(
             &[("healthy", Some("us-east-1a")), ("healthy", Some("us-east-1b")), ("healthy", Some("us-east-1b"))],
