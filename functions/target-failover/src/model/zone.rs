@@ -62,3 +62,65 @@ pub struct ManagedResource {
     /// `zonalAutoshiftStatus` is `ENABLED`.
     pub autoshift_enabled: bool,
 }
+
+/// The attribute key of cross-zone load balancing, on a target group and on a load balancer.
+pub const CROSS_ZONE: &str = "load_balancing.cross_zone.enabled";
+
+/// A target group's `load_balancing.cross_zone.enabled`: on, off, or as its load balancer says
+/// (`use_load_balancer_configuration`, the default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrossZone {
+    On,
+    Off,
+    #[default]
+    UseLoadBalancerConfiguration,
+}
+
+impl CrossZone {
+    /// The group attribute's value; absent or unknown reads as the default (the load balancer's).
+    pub fn parse(value: Option<&str>) -> Self {
+        match value.map(str::trim) {
+            Some("true") => CrossZone::On,
+            Some("false") => CrossZone::Off,
+            _ => CrossZone::UseLoadBalancerConfiguration,
+        }
+    }
+
+    /// Whether the group balances across zones, given its load balancer's type (`application`, `network`,
+    /// `gateway`) and that load balancer's own `load_balancing.cross_zone.enabled`, which is read only when the
+    /// group defers to it. An ALB always balances across zones at the load balancer level (only its target
+    /// groups can turn it off); an NLB's and a GWLB's default is off.
+    pub fn enabled(self, balancer_kind: &str, balancer_value: Option<&str>) -> bool {
+        match self {
+            CrossZone::On => true,
+            CrossZone::Off => false,
+            CrossZone::UseLoadBalancerConfiguration if balancer_kind == "application" => true,
+            CrossZone::UseLoadBalancerConfiguration => balancer_value.map(str::trim) == Some("true"),
+        }
+    }
+
+    /// Whether the load balancer's attribute is needed to know.
+    pub fn defers(self) -> bool {
+        self == CrossZone::UseLoadBalancerConfiguration
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_groups_own_setting_decides_and_the_load_balancers_only_when_the_group_defers_to_it() {
+        assert!(CrossZone::parse(Some("true")).enabled("network", Some("false")));
+        assert!(!CrossZone::parse(Some("false")).enabled("application", Some("true")));
+        let deferring = CrossZone::parse(Some("use_load_balancer_configuration"));
+        assert_eq!(deferring, CrossZone::parse(None), "the default defers");
+        assert!(deferring.defers() && !CrossZone::On.defers() && !CrossZone::Off.defers());
+        assert!(!deferring.enabled("network", None), "an NLB's default is off");
+        assert!(!deferring.enabled("network", Some("false")));
+        assert!(deferring.enabled("network", Some("true")));
+        assert!(deferring.enabled("application", Some("false")), "an ALB is always cross-zone at its level");
+        assert!(!deferring.enabled("gateway", None));
+    }
+}
