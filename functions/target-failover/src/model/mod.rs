@@ -11,7 +11,7 @@ use serde::Serialize;
 mod health;
 mod zone;
 pub use health::{AdminOverride, TargetHealth, TargetState, Zone};
-pub use zone::{ActiveShift, Balancer, CrossZone, ManagedResource, ShiftKind, CROSS_ZONE};
+pub use zone::{balancer_kind, ActiveShift, Balancer, CrossZone, ManagedResource, ShiftKind, CROSS_ZONE};
 
 /// Tag on a target group naming the group that takes its traffic when it can no longer serve.
 pub const BACKUP_TAG: &str = "failover:backup-target-group";

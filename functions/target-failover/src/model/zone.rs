@@ -63,6 +63,18 @@ pub struct ManagedResource {
     pub autoshift_enabled: bool,
 }
 
+/// A load balancer's type from its ARN (`loadbalancer/app/…`, `net/`, `gwy/`): `application`, `network`,
+/// `gateway`, or empty when the ARN says none.
+pub fn balancer_kind(arn: &str) -> &'static str {
+    let kind = arn.split_once(":loadbalancer/").and_then(|(_, rest)| rest.split('/').next());
+    match kind {
+        Some("app") => "application",
+        Some("net") => "network",
+        Some("gwy") => "gateway",
+        _ => "",
+    }
+}
+
 /// The attribute key of cross-zone load balancing, on a target group and on a load balancer.
 pub const CROSS_ZONE: &str = "load_balancing.cross_zone.enabled";
 
@@ -122,5 +134,15 @@ mod tests {
         assert!(deferring.enabled("network", Some("true")));
         assert!(deferring.enabled("application", Some("false")), "an ALB is always cross-zone at its level");
         assert!(!deferring.enabled("gateway", None));
+    }
+
+    #[test]
+    fn a_load_balancers_type_is_read_from_its_arn() {
+        let arn =
+            |kind: &str| format!("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/{kind}/shop/50dc6c495c0c9188");
+        assert_eq!(balancer_kind(&arn("app")), "application");
+        assert_eq!(balancer_kind(&arn("net")), "network");
+        assert_eq!(balancer_kind(&arn("gwy")), "gateway");
+        assert_eq!(balancer_kind("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1"), "");
     }
 }
