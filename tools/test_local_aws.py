@@ -248,6 +248,21 @@ class LocalAwsTest(LauncherCase):
                   for g in elb.describe_target_groups(TargetGroupArns=[a, b])["TargetGroups"]}
         self.assertEqual(groups, {a: [], b: [lb]})
 
+    def test_a_load_balancers_arn_names_its_type_and_its_tags_follow(self):
+        elb = self.client("elbv2")
+        net = self.ok("GET", f"/_failover/ec2/network?account={self.account}&region=us-east-1")
+        tags = [{"Key": "team", "Value": "web"}]
+        nlb = elb.create_load_balancer(Name="typed-nlb", Subnets=net["subnet_ids"][:2], Type="network", Tags=tags)
+        nlb = nlb["LoadBalancers"][0]["LoadBalancerArn"]
+        alb = elb.create_load_balancer(Name="typed-alb", Subnets=net["subnet_ids"][:2])["LoadBalancers"][0]
+        self.assertIn(":loadbalancer/net/typed-nlb/", nlb)
+        self.assertIn(":loadbalancer/app/typed-alb/", alb["LoadBalancerArn"])
+        described = elb.describe_load_balancers(LoadBalancerArns=[nlb])["LoadBalancers"][0]
+        self.assertEqual((described["LoadBalancerArn"], described["Type"]), (nlb, "network"))
+        self.assertEqual(elb.describe_tags(ResourceArns=[nlb])["TagDescriptions"][0]["Tags"], tags)
+        attributes = elb.describe_load_balancer_attributes(LoadBalancerArn=nlb)["Attributes"]
+        self.assertIn({"Key": "load_balancing.cross_zone.enabled", "Value": "false"}, attributes)
+
     def test_target_group_health_thresholds_round_trip(self):
         elb, _, (blue, _) = self.make_alb()
         key = "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count"

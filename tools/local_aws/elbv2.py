@@ -159,6 +159,30 @@ def _modify_listener(self, arn, port=None, protocol=None, ssl_policy=None, certi
 ELBv2Backend.create_listener = _create_listener
 ELBv2Backend.modify_listener = _modify_listener
 
+_orig_create_load_balancer = ELBv2Backend.create_load_balancer
+ARN_KIND = {"network": "net", "gateway": "gwy"}
+
+
+def _create_load_balancer(self, *args, **kwargs):
+    """CreateLoadBalancer, the ARN naming the type as on AWS (`loadbalancer/net/...` for a network load balancer,
+    `gwy/` for a gateway one); stock moto names every one `app/`.
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/network/network-load-balancers.html"""
+    balancer = _orig_create_load_balancer(self, *args, **kwargs)
+    kind = ARN_KIND.get(balancer.type)
+    if kind is None:
+        return balancer
+    old = balancer.arn
+    new = old.replace(":loadbalancer/app/", f":loadbalancer/{kind}/", 1)
+    tags = self.tagging_service.list_tags_for_resource(old).get("Tags") or []
+    self.tagging_service.delete_all_tags_for_resource(old)
+    self.tagging_service.tag_resource(new, tags)
+    self.load_balancers[new] = self.load_balancers.pop(old)
+    balancer.arn = new
+    return balancer
+
+
+ELBv2Backend.create_load_balancer = _create_load_balancer
+
 
 def set_target_health(body: dict) -> dict:
     """``POST /_failover/elbv2/target-health``: what failing health checks would make DescribeTargetHealth report

@@ -80,6 +80,12 @@ pub trait Zonal: Send + Sync {
         async move { Err(AwsError::not_modelled("DescribeTargetGroups", group)) }
     }
 
+    /// The load balancer's own `load_balancing.cross_zone.enabled` (`DescribeLoadBalancerAttributes`); `None`
+    /// when it does not list it or does not exist. Read only for a group that defers to it, behind an NLB or a GWLB.
+    fn balancer_cross_zone(&self, arn: &str) -> impl Future<Output = Result<Option<String>, AwsError>> + Send {
+        async move { Err(AwsError::not_modelled("DescribeLoadBalancerAttributes", arn)) }
+    }
+
     /// Zone name → AZ ID in this account and region (EC2 `DescribeAvailabilityZones`).
     fn zone_ids(&self) -> impl Future<Output = Result<BTreeMap<String, String>, AwsError>> + Send {
         async { Err(AwsError::not_modelled("DescribeAvailabilityZones", "(all)")) }

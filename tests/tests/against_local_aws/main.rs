@@ -14,6 +14,7 @@ mod ledger;
 mod notifications;
 mod settings_contract;
 mod shop;
+mod target_cross_zone;
 mod target_failover;
 mod target_incident;
 mod target_readiness;

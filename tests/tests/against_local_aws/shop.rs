@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_elasticloadbalancingv2::types::ProtocolEnum;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, RuleCondition, Tag, TargetDescription, TargetTypeEnum,
 };
@@ -182,11 +183,43 @@ impl Shop {
 
     /// A target group (instance or ip targets), opted in or not, with targets registered on port 80.
     pub async fn group(&self, name: &str, kind: TargetTypeEnum, opted_in: bool, targets: &[String]) -> String {
+        self.group_of(name, ProtocolEnum::Http, kind, opted_in, targets).await
+    }
+
+    /// An opted-in TCP group of instances (a network load balancer's), with these targets registered.
+    pub async fn tcp_group(&self, name: &str, targets: &[String]) -> String {
+        self.group_of(name, ProtocolEnum::Tcp, TargetTypeEnum::Instance, true, targets).await
+    }
+
+    /// A network load balancer `shop-nlb` over the account's first two subnets (two zones); its ARN.
+    pub async fn network_load_balancer(&self) -> String {
+        let subnets = self.account.subnets();
+        let created = self
+            .account
+            .elbv2()
+            .create_load_balancer()
+            .name("shop-nlb")
+            .r#type(aws_sdk_elasticloadbalancingv2::types::LoadBalancerTypeEnum::Network)
+            .set_subnets(Some(subnets[..2].to_vec()))
+            .send()
+            .await
+            .expect("create the network load balancer");
+        created.load_balancers()[0].load_balancer_arn().expect("an ARN").to_owned()
+    }
+
+    async fn group_of(
+        &self,
+        name: &str,
+        protocol: ProtocolEnum,
+        kind: TargetTypeEnum,
+        opted_in: bool,
+        targets: &[String],
+    ) -> String {
         let elb = self.account.elbv2();
         let arn = elb
             .create_target_group()
             .name(name)
-            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+            .protocol(protocol)
             .port(80)
             .vpc_id(&self.vpc)
             .target_type(kind)
@@ -654,6 +687,10 @@ impl Zonal for Counting<'_> {
     async fn instance_zones(&self, ids: &[String]) -> Result<BTreeMap<String, String>, AwsError> {
         self.count("instance_zones")?;
         self.inner.instance_zones(ids).await
+    }
+    async fn balancer_cross_zone(&self, arn: &str) -> Result<Option<String>, AwsError> {
+        self.count("balancer_cross_zone")?;
+        self.inner.balancer_cross_zone(arn).await
     }
     async fn managed_resource(&self, arn: &str) -> Result<Option<ManagedResource>, AwsError> {
         self.count("managed_resource")?;

@@ -574,39 +574,12 @@ async fn a_removed_target_that_no_longer_exists_is_skipped_and_listed_when_its_a
 
 #[tokio::test]
 async fn a_shift_and_its_failback_on_a_network_load_balancer_point_the_listener_at_the_backup_and_back() {
-    use aws_sdk_elasticloadbalancingv2::types::{LoadBalancerTypeEnum, ProtocolEnum};
+    use aws_sdk_elasticloadbalancingv2::types::ProtocolEnum;
     let shop = Shop::new().await;
     let elb = shop.account.elbv2();
-    let subnets = shop.account.subnets();
-    let nlb = elb
-        .create_load_balancer()
-        .name("shop-nlb")
-        .r#type(LoadBalancerTypeEnum::Network)
-        .set_subnets(Some(subnets[..2].to_vec()))
-        .send()
-        .await
-        .expect("create the network load balancer");
-    let nlb = nlb.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+    let nlb = shop.network_load_balancer().await;
     let ids = shop.account.instances(4);
-    let mut groups = Vec::new();
-    for (name, targets) in [("tcp", &ids[..2]), ("tcp-dr", &ids[2..])] {
-        let created = elb
-            .create_target_group()
-            .name(name)
-            .protocol(ProtocolEnum::Tcp)
-            .port(80)
-            .vpc_id(&shop.vpc)
-            .target_type(TargetTypeEnum::Instance)
-            .send()
-            .await
-            .expect("create a TCP group");
-        let arn = created.target_groups()[0].target_group_arn().unwrap().to_owned();
-        shop.tag(&arn, OPT_IN, "true").await;
-        let described = targets.iter().map(|id| TargetDescription::builder().id(id).port(80).build()).collect();
-        elb.register_targets().target_group_arn(&arn).set_targets(Some(described)).send().await.unwrap();
-        groups.push(arn);
-    }
-    let (tcp, dr) = (groups[0].clone(), groups[1].clone());
+    let (tcp, dr) = (shop.tcp_group("tcp", &ids[..2]).await, shop.tcp_group("tcp-dr", &ids[2..]).await);
     shop.tag(&tcp, BACKUP_TAG, &dr).await;
     let plain = Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(&tcp).build();
     let listener = elb

@@ -282,6 +282,40 @@ async fn a_zone_whose_loss_breaks_the_floor_is_refused_with_the_numbers() {
     assert!(text.contains("1 healthy outside") && text.contains("2 required / 4 registered"), "{text}");
 }
 
+/// The incident's floor holds across the evacuation: 2 serve in each zone once the group's alarm removed the two
+/// failing targets of the second zone (6 registered when the removal began, 50 %: 3 must serve), so evacuating
+/// the first zone, which the group as it is now (4 registered, 2 required) would allow, is refused.
+#[tokio::test]
+async fn while_a_removal_is_open_an_evacuation_below_the_incidents_baseline_floor_is_refused_with_the_numbers() {
+    let site = Site::new(2, 4, true).await;
+    // Removals in one zone stay removals here: the zonal signal of the group's alarm is not what is tested.
+    let app = site.shop.app(&[("ZONE_EVACUATION_MIN_TARGETS", "5")]);
+    site.shop.set_health(&site.group, &site.b[2..].iter().collect::<Vec<_>>(), "unhealthy");
+    let group_alarm = site.shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", shop::tg_dimension(&site.group));
+    assert_status(&app.handle(group_alarm).await.expect("handled"), Outcome::Succeeded);
+    let removal = site.shop.records(&site.group).await;
+    let (_, removal) = removal.iter().find(|(key, _)| key.starts_with("removal#")).expect("the removal's record");
+    assert_eq!((removal["state"].as_str(), removal["data"]["baseline"].as_u64()), (Some("done"), Some(6)));
+    assert_eq!(site.shop.health(&site.group).await.len(), 4);
+    site.shop.received().await;
+
+    let response = app.handle(site.alarm("web-5xx-a", "ALARM", &site.zone_a.0)).await.expect("handled");
+
+    assert_status(&response, Outcome::Refused);
+    assert!(site.shifts().await.is_empty(), "no zonal shift started");
+    assert!(site.ledger().await.is_empty(), "{:?}", site.ledger().await);
+    assert_eq!(site.shop.health(&site.group).await.len(), 4, "no target touched");
+    let note = site.one_notification().await;
+    let text = summary(&note);
+    assert!(text.contains("below its floor"), "{text}");
+    assert!(
+        text.contains("2 healthy outside") && text.contains("3 required") && text.contains("baseline of 6"),
+        "{text}"
+    );
+    assert!(text.contains("4 registered"), "{text}");
+    assert_eq!(note.body()["details"]["counts"][0]["baseline"], 6, "{:?}", note.body());
+}
+
 #[tokio::test]
 async fn a_load_balancer_not_registered_with_arc_is_refused_with_the_command_that_registers_it() {
     let site = Site::new(2, 2, false).await;

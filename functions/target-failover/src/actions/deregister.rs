@@ -51,7 +51,7 @@ pub async fn run<P: Ports>(
         let reason = match kept.iter().find_map(|k| k.zone.as_deref()) {
             Some(zone) => format!(
                 "{} accused targets stay in service: removing them would leave zone {zone}, which takes traffic, \
-                 with no serving target, or the group below its floor of {}",
+                 with no serving target or below its own floor, or the group below its floor of {}",
                 kept.len(),
                 counts.required()
             ),

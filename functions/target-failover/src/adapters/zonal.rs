@@ -2,7 +2,8 @@
 //! and EC2's zone facts ([`super::ec2`]). A client built without ARC or EC2 answers their calls "not modelled".
 //!
 //! Calls: `DescribeLoadBalancers` (one ARN) and `DescribeTargetGroups` (by load balancer, paginated) for
-//! [`Zonal::balancer`]; `DescribeTargetGroups` (one group) for [`Zonal::balancers_of`]; `GetManagedResource`,
+//! [`Zonal::balancer`]; `DescribeTargetGroups` (one group) for [`Zonal::balancers_of`];
+//! `DescribeLoadBalancerAttributes` for [`Zonal::balancer_cross_zone`]; `GetManagedResource`,
 //! `StartZonalShift`, `CancelZonalShift`.
 
 use std::collections::BTreeMap;
@@ -15,7 +16,7 @@ use aws_sdk_arczonalshift::types::{
 use failover_core::aws::{AwsContext, AwsError};
 
 use super::ElbClient;
-use crate::model::{ActiveShift, Balancer, ManagedResource, ShiftKind};
+use crate::model::{ActiveShift, Balancer, ManagedResource, ShiftKind, CROSS_ZONE};
 use crate::ports::Zonal;
 
 impl ElbClient {
@@ -80,6 +81,18 @@ impl Zonal for ElbClient {
             return Ok(BTreeMap::new());
         }
         self.ec2("DescribeInstances", &ids.join(", "))?.instance_zones(ids).await
+    }
+
+    async fn balancer_cross_zone(&self, arn: &str) -> Result<Option<String>, AwsError> {
+        let output = match self.client.describe_load_balancer_attributes().load_balancer_arn(arn).send().await {
+            Ok(output) => output,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_load_balancer_not_found_exception()) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(AwsError::from_sdk("DescribeLoadBalancerAttributes", arn, &e)),
+        };
+        let value = output.attributes().iter().find(|a| a.key() == Some(CROSS_ZONE)).and_then(|a| a.value());
+        Ok(value.map(str::to_owned))
     }
 
     async fn managed_resource(&self, arn: &str) -> Result<Option<ManagedResource>, AwsError> {

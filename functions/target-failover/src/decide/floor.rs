@@ -1,6 +1,7 @@
 //! The floor: how many serving targets a group keeps. The settings (`MIN_HEALTHY_TARGETS`,
 //! `MIN_HEALTHY_PERCENT`), applied to the incident's capacity baseline while a removal is open, raised by the
-//! group's own `target_group_health` thresholds; and the counts every decision and notification reports.
+//! group's own `target_group_health` thresholds; held in each zone too when cross-zone load balancing is off
+//! ([`zone_below_floor`]); and the counts every decision and notification reports.
 //!
 //! Capacity is counted as traffic sees it: a target serves when it is healthy and traffic reaches its zone
 //! ([`TargetHealth::serves`]), and the floor's basis is the registered targets traffic reaches
@@ -11,6 +12,7 @@
 
 use serde::Serialize;
 
+use super::zonal::ALL_ZONES;
 use crate::model::{GroupThresholds, TargetHealth, TargetState};
 
 /// `MIN_HEALTHY_TARGETS` and `MIN_HEALTHY_PERCENT`, the incident's capacity baseline, and the group's own
@@ -25,11 +27,16 @@ pub struct Floor {
     /// The group's `target_group_health` thresholds (`unhealthy_state_routing` and `dns_failover`, the
     /// strictest of them): they raise the floor, never lower it.
     pub group: GroupThresholds,
+    /// Cross-zone load balancing is off for the group: each zone's load balancer nodes send traffic only to
+    /// the zone's targets, and AWS applies the `target_group_health` thresholds per zone, so the floor holds in
+    /// each zone too (`zone_below_floor`), beside the whole group's.
+    pub per_zone: bool,
 }
 
 impl Floor {
     pub const fn new(min_targets: u32, min_percent: u32) -> Self {
-        Floor { min_targets, min_percent, baseline: None, group: GroupThresholds { min_targets: 0, min_percent: 0 } }
+        let group = GroupThresholds { min_targets: 0, min_percent: 0 };
+        Floor { min_targets, min_percent, baseline: None, group, per_zone: false }
     }
 
     pub fn with_baseline(self, baseline: Option<usize>) -> Self {
@@ -38,6 +45,10 @@ impl Floor {
 
     pub fn with_group(self, group: GroupThresholds) -> Self {
         Floor { group, ..self }
+    }
+
+    pub fn with_per_zone(self, per_zone: bool) -> Self {
+        Floor { per_zone, ..self }
     }
 
     /// The largest of the minimum, the rounded-up percentage of the registered count (of the baseline when it
@@ -55,6 +66,51 @@ impl Floor {
 /// leaving ones.
 pub fn capacity(targets: &[TargetHealth]) -> usize {
     targets.iter().filter(|t| t.state.counted() || t.state == TargetState::Initial).count()
+}
+
+/// One zone's numbers when a removal would leave it below its own floor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneShort {
+    pub zone: String,
+    /// Serving in the zone once the candidate is gone too.
+    pub serving_after: usize,
+    pub registered: usize,
+    /// The zone's floor, at least one.
+    pub required: usize,
+}
+
+impl ZoneShort {
+    /// `removing it would leave zone us-east-1a with 1 serving of 3 registered, below its floor of 2 (...)`.
+    pub fn why(&self) -> String {
+        format!(
+            "removing it would leave zone {} with {} serving of {} registered, below the zone's floor of {} \
+             (cross-zone load balancing is off: the load balancer applies the thresholds per zone)",
+            self.zone, self.serving_after, self.registered, self.required
+        )
+    }
+}
+
+/// With cross-zone load balancing off ([`Floor::per_zone`]), the zone that would fall below its own floor once
+/// `candidate` leaves after `removed`: the floor over the zone's registered targets (the settings and the
+/// group's thresholds; the incident's baseline is the group's, and keeps holding the group as a whole). Only a
+/// placed target in a zone that takes traffic is weighed; a target serving every zone (`all`) and one whose
+/// zone is not known are not (the group's floor still counts them).
+pub fn zone_below_floor(
+    targets: &[TargetHealth],
+    removed: &[TargetHealth],
+    candidate: &TargetHealth,
+    floor: Floor,
+) -> Option<ZoneShort> {
+    if !floor.per_zone || !candidate.serves() {
+        return None;
+    }
+    let zone = candidate.zone_name().filter(|z| *z != ALL_ZONES)?;
+    let in_zone = || targets.iter().filter(|t| t.zone_name() == Some(zone));
+    let gone = |t: &TargetHealth| t.target == candidate.target || removed.iter().any(|r| r.target == t.target);
+    let registered = in_zone().filter(|t| t.counted()).count();
+    let serving_after = in_zone().filter(|t| t.serves() && !gone(t)).count();
+    let required = floor.with_baseline(None).for_registered(registered).max(1);
+    (serving_after < required).then(|| ZoneShort { zone: zone.to_owned(), serving_after, registered, required })
 }
 
 /// The numbers behind every decision, as notifications report them.

@@ -28,8 +28,10 @@
 //! - When the group **can serve**, every candidate that is not healthy is removed (that costs no healthy
 //!   capacity), then healthy candidates one by one while `healthy_after ≥ max(floor, 1)` and the candidate is
 //!   not the last serving target of a zone that takes traffic ([`traffic::left_without_serving`]; the refusal
-//!   gives the numbers per zone); the rest are refused. Since at least one healthy target always stays, the
-//!   group is never emptied.
+//!   gives the numbers per zone) nor, when cross-zone load balancing is off for the group ([`Floor::per_zone`]:
+//!   each zone's nodes route to that zone's targets only, and AWS applies the thresholds per zone), one whose
+//!   zone would fall below its own floor (the settings and the group's thresholds over the zone's registered
+//!   targets); the rest are refused. Since at least one healthy target always stays, the group is never emptied.
 //! - When the group **cannot serve**, nothing is removed, not even unhealthy targets: the load balancer already
 //!   avoids them while any target is healthy, and when none is it fails open to them — removing them would
 //!   turn a degraded service into an outage. Instead the traffic moves to the backup group when the group is
@@ -149,7 +151,8 @@ pub struct Kept {
     pub target: Target,
     pub state: TargetState,
     pub why: String,
-    /// The zone that takes traffic its removal would leave with no serving target ([`traffic`]), when that is why.
+    /// The zone that takes traffic its removal would leave with no serving target ([`traffic`]), or below the
+    /// zone's own floor when cross-zone load balancing is off ([`Floor::per_zone`]), when that is why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
 }

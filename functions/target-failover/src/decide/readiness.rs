@@ -195,7 +195,7 @@ fn add_tag(arn: &str, key: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Target, TargetState, Threshold, Weight};
+    use crate::model::{CrossZone, Target, TargetState, Threshold, Weight};
 
     const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/00000000000000aa";
     const BACKUP: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-dr/00000000000000bb";
@@ -285,6 +285,7 @@ mod tests {
         let thresholds = HealthThresholds {
             unhealthy_state_routing: Threshold { count: Some(3), percent: None },
             dns_failover: Threshold { count: Some(1), percent: None },
+            cross_zone: CrossZone::On,
         };
         // 4 registered at 50 %: the floor keeps 2, the load balancer fails open below 3.
         let gaps = threshold_gaps(TG, &fleet(&["healthy"; 4]), &thresholds, FLOOR);
@@ -301,6 +302,7 @@ mod tests {
         let thresholds = HealthThresholds {
             unhealthy_state_routing: Threshold { count: Some(1), percent: None },
             dns_failover: Threshold { count: None, percent: Some(75) },
+            cross_zone: CrossZone::On,
         };
         let gaps = threshold_gaps(TG, &fleet(&["healthy"; 4]), &thresholds, FLOOR);
         assert_eq!(gaps.iter().map(|g| g.kind).collect::<Vec<_>>(), ["dns-failover-threshold"]);

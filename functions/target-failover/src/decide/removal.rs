@@ -2,7 +2,7 @@
 //! move the traffic to the backup group when the group cannot serve, or refuse. The guardrail is the module
 //! doc of [`super`]; the zone rule is [`super::traffic`]'s.
 
-use super::{traffic, Candidates, Counts, Floor, GroupView, Kept, Plan, BACKUP_TAG};
+use super::{floor, traffic, Candidates, Counts, Floor, GroupView, Kept, Plan, BACKUP_TAG};
 use crate::model::{TargetHealth, TargetState};
 
 /// An alarm entered ALARM about this group.
@@ -95,6 +95,8 @@ pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) 
                 traffic::by_zone_text(group.targets)
             );
             kept.push(Kept { target: t.target.clone(), state: t.state, why, zone: Some(zone) });
+        } else if let Some(short) = floor::zone_below_floor(group.targets, &targets, t, floor) {
+            kept.push(Kept { target: t.target.clone(), state: t.state, why: short.why(), zone: Some(short.zone) });
         } else if healthy_after > counts.required() {
             healthy_after -= 1;
             targets.push(t.clone());
@@ -116,7 +118,8 @@ pub fn on_alarm(group: GroupView<'_>, candidates: Candidates<'_>, floor: Floor) 
         let reason = match kept.iter().find_map(|k| k.zone.as_deref()) {
             Some(zone) => format!(
                 "every accused target is serving and removing one would leave a zone that takes traffic ({zone}) \
-                 with no serving target, or the group below its floor ({} serving, {}; by zone: {})",
+                 with no serving target or below its own floor, or the group below its floor ({} serving, {}; by \
+                 zone: {})",
                 counts.healthy,
                 counts.floor_text(),
                 traffic::by_zone_text(group.targets)

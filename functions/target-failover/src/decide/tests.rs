@@ -780,6 +780,30 @@ mod zonal_policy {
     }
 
     #[test]
+    fn while_a_removal_is_open_the_evacuation_keeps_the_incidents_baseline_floor() {
+        let targets = [
+            ("healthy", Some("us-east-1a")),
+            ("healthy", Some("us-east-1a")),
+            ("healthy", Some("us-east-1b")),
+            ("healthy", Some("us-east-1b")),
+        ];
+        let now = group(&targets, Floor::new(1, 50));
+        assert!(matches!(capacity("us-east-1a", "use1-az1", &zones(), &[now]), ZonalPlan::Evacuate { .. }));
+        let incident = group(&targets, Floor::new(1, 50).with_baseline(Some(6)));
+        let ZonalPlan::Refuse { reason, counts } = capacity("us-east-1a", "use1-az1", &zones(), &[incident]) else {
+            panic!("not refused")
+        };
+        assert!(
+            reason.contains(
+                "web: 2 healthy outside us-east-1a / 3 required (from the baseline of 6 registered when this \
+                 incident first removed targets) / 4 registered"
+            ),
+            "{reason}"
+        );
+        assert_eq!(counts[0].baseline, Some(6));
+    }
+
+    #[test]
     fn an_empty_or_idle_group_behind_the_load_balancer_does_not_block_the_evacuation() {
         let web = group(
             &[("healthy", Some("us-east-1a")), ("healthy", Some("us-east-1b")), ("healthy", Some("us-east-1b"))],
@@ -910,4 +934,56 @@ fn a_group_whose_serving_zone_fails_cannot_serve_though_the_zone_traffic_left_is
     let ok = on_ok(view(&t, &targets), Candidates::Unhealthy, DEFAULT_FLOOR, &saved);
     assert!(matches!(ok, Plan::Refuse { .. }), "no failback while only the zone traffic left is healthy: {ok:?}");
     assert!(backup_ready(&targets, DEFAULT_FLOOR).is_err(), "nor does it serve as a backup");
+}
+
+// ---------------------------------------------------------------- per-zone floor (cross-zone off)
+
+/// `web`: three healthy instances in us-east-1a and three in us-east-1b, placed.
+fn three_and_three() -> Vec<TargetHealth> {
+    let at = |id: &str, zone: &str| TargetHealth {
+        zone: Some(crate::model::Zone { name: zone.into(), shifted_away: false }),
+        ..health(id, "healthy")
+    };
+    ["i-a1", "i-a2", "i-a3"]
+        .map(|id| at(id, "us-east-1a"))
+        .into_iter()
+        .chain(["i-b1", "i-b2", "i-b3"].map(|id| at(id, "us-east-1b")))
+        .collect()
+}
+
+#[test]
+fn with_cross_zone_on_two_targets_of_one_zone_leave_within_the_groups_floor() {
+    let (tags, targets) = (tags(None), three_and_three());
+    let named = [Target::new("i-a1", None), Target::new("i-a2", None)];
+    let plan = on_alarm(view(&tags, &targets), Candidates::Named(&named), DEFAULT_FLOOR);
+    let Plan::Deregister { targets: removed, kept, .. } = plan else { panic!("not removed: {plan:?}") };
+    assert_eq!((ids(&removed), kept.len()), (vec!["i-a1", "i-a2"], 0));
+}
+
+#[test]
+fn with_cross_zone_off_a_removal_keeps_each_zones_own_floor_and_says_so_with_the_numbers() {
+    let (tags, targets) = (tags(None), three_and_three());
+    let named = [Target::new("i-a1", None), Target::new("i-a2", None)];
+    let plan = on_alarm(view(&tags, &targets), Candidates::Named(&named), DEFAULT_FLOOR.with_per_zone(true));
+    let Plan::Deregister { targets: removed, kept, .. } = plan else { panic!("not removed: {plan:?}") };
+    assert_eq!(ids(&removed), ["i-a1"]);
+    assert_eq!((kept[0].target.id.as_str(), kept[0].zone.as_deref()), ("i-a2", Some("us-east-1a")));
+    assert!(
+        kept[0].why.contains("zone us-east-1a with 1 serving of 3 registered, below the zone's floor of 2"),
+        "{}",
+        kept[0].why
+    );
+}
+
+#[test]
+fn with_cross_zone_off_the_groups_thresholds_hold_per_zone_and_the_baseline_stays_the_groups() {
+    let targets = three_and_three();
+    let group = GroupThresholds { min_targets: 3, min_percent: 0 };
+    let floor = DEFAULT_FLOOR.with_per_zone(true).with_group(group).with_baseline(Some(6));
+    let short = floor::zone_below_floor(&targets, &[], &targets[0], floor).expect("below the zone's floor");
+    assert_eq!((short.zone.as_str(), short.serving_after, short.registered, short.required), ("us-east-1a", 2, 3, 3));
+    let lenient = DEFAULT_FLOOR.with_per_zone(true).with_baseline(Some(12));
+    assert_eq!(floor::zone_below_floor(&targets, &[], &targets[0], lenient), None, "2 of 3 keeps 50 % in the zone");
+    let unplaced = fleet(&["healthy", "healthy"]);
+    assert_eq!(floor::zone_below_floor(&unplaced, &[], &unplaced[0], floor), None, "no zone known, the group decides");
 }

@@ -10,7 +10,8 @@
 //!   ([`ZonalPlan::Already`]). A shift away from another zone: refuse, ARC allows one per resource.
 //! - Capacity ([`capacity`]): never the last healthy zone (no other zone has a healthy target in an opted-in
 //!   group), never below any opted-in group's floor (healthy targets outside the zone against the floor over
-//!   the group's registered targets in every zone), never with a target whose zone is unknown (conservative).
+//!   the group's registered targets in every zone, or over the incident's baseline while one of the group's
+//!   removals is open, as its removals keep it), never with a target whose zone is unknown (conservative).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -46,7 +47,8 @@ pub fn zone_name<'a>(az_id: &'a str, ids: &'a BTreeMap<String, String>) -> &'a s
 }
 
 /// One opted-in target group of the load balancer: its targets, each with its zone name (`None`: unknown), and
-/// its floor (the settings raised by its own `target_group_health` thresholds).
+/// its floor (the settings, over the incident's baseline while one of its removals is open, raised by its own
+/// `target_group_health` thresholds).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupZones {
     pub arn: String,
@@ -65,8 +67,11 @@ pub struct ZoneCounts {
     pub healthy_in_zone: usize,
     /// Healthy targets in the other zones: what serves once the zone is evacuated.
     pub healthy_outside: usize,
-    /// The floor, at least one.
+    /// The floor, at least one: over the incident's baseline while one of the group's removals is open.
     pub required: usize,
+    /// The incident's capacity baseline the floor comes from, while one of the group's removals is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<usize>,
     /// Counted or serving targets whose zone is not known.
     pub unknown_zone: usize,
 }
@@ -84,14 +89,23 @@ impl ZoneCounts {
             healthy_in_zone: serving().filter(|(_, z)| inside(z)).count(),
             healthy_outside: serving().filter(|(_, z)| known(z) && !inside(z)).count(),
             required: group.floor.for_registered(registered).max(1),
+            baseline: group.floor.baseline,
             unknown_zone: group.targets.iter().filter(|(t, z)| (t.counted() || t.serves()) && !known(z)).count(),
         }
     }
 
-    /// `web: 4 healthy outside us-east-1a / 2 required / 6 registered`.
+    /// `web: 4 healthy outside us-east-1a / 2 required / 6 registered`; while a removal is open, `web: 2 healthy
+    /// outside us-east-1a / 3 required (from the baseline of 6 registered when this incident first removed
+    /// targets) / 4 registered`.
     pub fn text(&self, zone: &str) -> String {
+        let basis = match self.baseline {
+            Some(baseline) => {
+                format!(" (from the baseline of {baseline} registered when this incident first removed targets)")
+            }
+            None => String::new(),
+        };
         format!(
-            "{}: {} healthy outside {zone} / {} required / {} registered",
+            "{}: {} healthy outside {zone} / {} required{basis} / {} registered",
             crate::model::group_name(&self.group),
             self.healthy_outside,
             self.required,

@@ -11,7 +11,7 @@ use serde::Serialize;
 mod health;
 mod zone;
 pub use health::{AdminOverride, TargetHealth, TargetState, Zone};
-pub use zone::{ActiveShift, Balancer, ManagedResource, ShiftKind};
+pub use zone::{balancer_kind, ActiveShift, Balancer, CrossZone, ManagedResource, ShiftKind, CROSS_ZONE};
 
 /// Tag on a target group naming the group that takes its traffic when it can no longer serve.
 pub const BACKUP_TAG: &str = "failover:backup-target-group";
@@ -203,6 +203,8 @@ impl Threshold {
 pub struct HealthThresholds {
     pub unhealthy_state_routing: Threshold,
     pub dns_failover: Threshold,
+    /// The group's `load_balancing.cross_zone.enabled`: off, the thresholds apply per zone.
+    pub cross_zone: CrossZone,
 }
 
 impl HealthThresholds {
@@ -212,6 +214,7 @@ impl HealthThresholds {
         HealthThresholds {
             unhealthy_state_routing: Threshold::parse(get(ROUTING_COUNT), get(ROUTING_PERCENT)),
             dns_failover: Threshold::parse(get(DNS_COUNT), get(DNS_PERCENT)),
+            cross_zone: CrossZone::parse(get(CROSS_ZONE)),
         }
     }
 }

@@ -13,8 +13,9 @@
 //! `load-balancer:<ARN>` ([`crate::actions::Context::attempt`]: one ledger `Query`, again after each wait or
 //! start-over) `GetManagedResource`, `DescribeAvailabilityZones` (once per sandbox: the adapter caches it),
 //! and, unless the active shifts already answer, the capacity by zone ([`super::facts`]:
-//! `DescribeLoadBalancers`, `DescribeTargetGroups`, `DescribeTags`, per opted-in group `DescribeTargetHealth`
-//! and `DescribeTargetGroupAttributes`, one `DescribeInstances`). A shift: `begin` (one `TransactWriteItems`),
+//! `DescribeLoadBalancers`, `DescribeTargetGroups`, `DescribeTags`, per opted-in group its ledger `Query` (while
+//! one of its removals is open, its floor is the incident's baseline floor), `DescribeTargetHealth` and
+//! `DescribeTargetGroupAttributes`, one `DescribeInstances`). A shift: `begin` (one `TransactWriteItems`),
 //! `StartZonalShift`, `end` (one more); a deferral is recorded with `begin` and `end` too. A dry run writes
 //! nothing.
 

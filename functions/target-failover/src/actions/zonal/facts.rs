@@ -1,7 +1,8 @@
 //! What the zonal actions ([`crate::actions::zonal::evacuate`], [`super::return_zone`], `status`) read: a load balancer's
 //! ledger (resource `load-balancer:<ARN>`, records `zonal-shift#<time>-<invocation>` of the shifts this function
 //! started, `deferred#<shift>` of the shifts it deferred to), and the capacity of its opted-in target groups
-//! by zone (`DescribeLoadBalancers`/`DescribeTargetGroups`, `DescribeTags`, `DescribeTargetHealth`,
+//! by zone (`DescribeLoadBalancers`/`DescribeTargetGroups`, `DescribeTags`, per opted-in group its ledger (the
+//! incident's baseline floor while a removal is open), `DescribeTargetHealth` and
 //! `DescribeTargetGroupAttributes`, and one `DescribeInstances` for the zones of instance targets: ELB gives
 //! no zone for them). An IP target's zone is its own `AvailabilityZone`; a target named by ARN (a Lambda
 //! function, an NLB's ALB) serves from every zone.
@@ -11,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use failover_core::ledger::{Record, Snapshot, State};
 use serde_json::Value;
 
-use crate::actions::ledger::open;
+use crate::actions::ledger::{self, open};
 use crate::actions::Context;
 use crate::decide::zonal::{GroupZones, ALL_ZONES};
 use crate::model::{Balancer, ManagedResource, ShiftKind};
@@ -93,8 +94,9 @@ pub fn interrupted<'s>(snapshot: &'s Snapshot, resource: &ManagedResource) -> Ve
 }
 
 impl<P: Ports> Context<'_, P> {
-    /// The load balancer's opted-in target groups, their targets placed in zones, and their floors. `Err`:
-    /// what failed, for the failure report.
+    /// The load balancer's opted-in target groups, their targets placed in zones, and their floors: each from
+    /// the group's ledger (one `Query`, before its health), so that while a removal of the group is open its
+    /// incident's baseline floor holds for the evacuation too. `Err`: what failed, for the failure report.
     pub async fn zonal_groups(
         &self,
         balancer: &Balancer,
@@ -109,14 +111,17 @@ impl<P: Ports> Context<'_, P> {
             if !tags.is_some_and(|t| failover_core::tags::opted_in(&t, self.opt_in_key())) {
                 continue;
             }
+            // The group's ledger before its health: while a removal is open, the incident's baseline floor holds.
+            let group_ledger =
+                self.session.read(&ledger::resource(&arn)).await.map_err(|e| (e, "reading the group's ledger"))?;
             let Some(targets) = self.lb.target_health(&arn).await.map_err(|e| (e, "reading target health"))? else {
                 continue;
             };
             let thresholds =
                 self.lb.health_thresholds(&arn).await.map_err(|e| (e, "reading the group's health thresholds"))?;
             let floor = match thresholds {
-                Some(t) => self.floor().with_group((&t).into()),
-                None => self.floor(),
+                Some(t) => self.floor_in(&group_ledger).with_group((&t).into()),
+                None => self.floor_in(&group_ledger),
             };
             groups.push((arn, targets, floor));
         }

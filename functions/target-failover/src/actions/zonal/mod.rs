@@ -7,9 +7,9 @@
 //!
 //! The load balancer is a ledger resource, `load-balancer:<ARN>`, with records `zonal-shift#<time>-<invocation>`
 //! (a shift this function started) and `deferred#<shift>` (a shift someone else started, deferred to). At most
-//! one shift per load balancer, never away from the last healthy zone nor below a group's floor; a shift
-//! someone else started is deferred to and never cancelled; a group that loses no healthy target with the zone
-//! (empty, idle) does not block it. The OK cancels the shifts of that zone its own alarm started; `return-zone`
+//! one shift per load balancer, never away from the last healthy zone nor below a group's floor (the incident's
+//! baseline floor while one of the group's removals is open); a shift someone else started is deferred to and
+//! never cancelled; a group that loses no healthy target with the zone (empty, idle) does not block it. The OK cancels the shifts of that zone its own alarm started; `return-zone`
 //! all of this function's.
 //!
 //! AWS calls: ALARM and `evacuate-zone` make [`evacuate`]'s (at most one `StartZonalShift`, inside one

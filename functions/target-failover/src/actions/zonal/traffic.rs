@@ -18,7 +18,7 @@ use failover_core::report::Report;
 
 use crate::actions::Context;
 use crate::decide::{self, traffic, zonal_signal, Candidates, Floor, GroupView, Plan};
-use crate::model::{is_instance, ManagedResource, Target, TargetHealth};
+use crate::model::{balancer_kind, is_instance, CrossZone, ManagedResource, Target, TargetHealth};
 use crate::ports::{Ports, Zonal};
 use crate::report::{self, action};
 
@@ -110,6 +110,38 @@ pub async fn read<P: Ports>(
     let Some(instances) = noted(ctx.lb.instance_zones(&ids).await, arn, doing, notes)? else { return Ok(None) };
     facts.instances = Some(instances);
     Ok(Some(facts))
+}
+
+/// Whether the group's floor and thresholds hold per zone: cross-zone load balancing is off for it behind one
+/// of its load balancers (its own `load_balancing.cross_zone.enabled`; when it defers, an NLB's or a GWLB's
+/// own setting, one `DescribeLoadBalancerAttributes` each; an ALB is always cross-zone at its level). A read
+/// denied or not available is noted and the group's floor is held as a whole, as without the attribute.
+pub async fn per_zone<P: Ports>(
+    ctx: &Context<'_, P>,
+    arn: &str,
+    cross_zone: CrossZone,
+    balancers: &[String],
+    notes: &mut Vec<String>,
+) -> Result<bool, Box<Report>> {
+    if !cross_zone.defers() {
+        return Ok(!cross_zone.enabled("", None));
+    }
+    for lb in balancers {
+        let kind = balancer_kind(lb);
+        let value = if kind == "application" {
+            None
+        } else {
+            let doing = "reading the load balancer's cross-zone setting";
+            match noted(ctx.lb.balancer_cross_zone(lb).await, arn, doing, notes)? {
+                Some(value) => value,
+                None => return Ok(false),
+            }
+        };
+        if !cross_zone.enabled(kind, value.as_deref()) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The group's targets placed in their zones for a person's removal (`deregister`): the same reads as an alarm's,

@@ -16,7 +16,9 @@
 //!   transiently nothing is removed and Lambda's retry decides again.
 //!
 //! Calls, only when a change or a refusal of accused targets is planned: [`super::traffic`]'s reads (beside the
-//! group's `DescribeTargetGroupAttributes` when a removal is planned); a zonal failure then evacuates the zone per
+//! group's `DescribeTargetGroupAttributes` when a removal is planned; then, when the group's cross-zone setting
+//! defers to an NLB or a GWLB, one `DescribeLoadBalancerAttributes` per such load balancer: cross-zone off, the
+//! floor holds per zone, [`super::traffic::per_zone`]); a zonal failure then evacuates the zone per
 //! load balancer ([`super::evacuate`]'s calls). A group spared any target plans again (one more
 //! `DescribeTargetGroupAttributes`), then is removed as [`crate::actions::deregister`] says.
 //! A read that is denied or not available (the zonal IAM missing) leaves the plan as target health alone gives
@@ -82,6 +84,17 @@ pub(crate) async fn on_alarm<P: Ports>(
     } else {
         (None, None)
     };
+    // Cross-zone load balancing off: the floor and the group's thresholds hold in each zone too.
+    let floor = match (&facts, &known) {
+        (Some(facts), Some(Ok(Some(thresholds)))) => {
+            let cross_zone = thresholds.cross_zone;
+            match traffic::per_zone(ctx, view.arn, cross_zone, &facts.balancers, &mut watch.notes).await {
+                Ok(per_zone) => floor.with_per_zone(per_zone),
+                Err(report) => return Ok(vec![*report]),
+            }
+        }
+        _ => floor,
+    };
     let placed = facts.as_ref().map(|f| f.place(view.targets));
     let view = match &placed {
         Some(targets) => crate::decide::GroupView { targets, ..view },
@@ -94,7 +107,7 @@ pub(crate) async fn on_alarm<P: Ports>(
     let plan = match (plan, &facts) {
         // A removal, or a refusal that keeps accused targets in service: a zonal failure evacuates the zone instead.
         (plan @ (Plan::Deregister { .. } | Plan::Refuse { .. }), Some(facts)) if !accused(&plan).is_empty() => {
-            match review(ctx, view, snapshot, plan, facts, &mut watch).await {
+            match review(ctx, view, snapshot, (plan, floor), facts, &mut watch).await {
                 Ok(plan) => plan,
                 Err(report) => return Ok(vec![*report]),
             }
@@ -152,7 +165,7 @@ async fn review<P: Ports>(
     ctx: &Context<'_, P>,
     view: crate::decide::GroupView<'_>,
     snapshot: &Snapshot,
-    plan: Plan,
+    (plan, floor): (Plan, decide::Floor),
     facts: &Traffic,
     watch: &mut Watch,
 ) -> Result<Plan, Box<Report>> {
@@ -187,7 +200,7 @@ async fn review<P: Ports>(
     }
     let reasons: BTreeSet<&String> = spare.iter().filter_map(|t| spared.get(&zone_of(t)?)).collect();
     watch.reports.push(kept_in_zone(arn, &spare, &reasons, &shifted, ctx.config.common.dry_run));
-    replan(ctx, view, snapshot, &rest).await
+    replan(ctx, view, floor, &rest).await
 }
 
 /// What signal 2 came to.
@@ -242,17 +255,17 @@ async fn evacuated<P: Ports>(
     }
 }
 
-/// The plan on the accused targets left after sparing some (again, thresholds included).
+/// The plan on the accused targets left after sparing some (again, thresholds included), on the same floor.
 async fn replan<P: Ports>(
     ctx: &Context<'_, P>,
     view: crate::decide::GroupView<'_>,
-    snapshot: &Snapshot,
+    floor: decide::Floor,
     rest: &[Target],
 ) -> Result<Plan, Box<Report>> {
     if rest.is_empty() {
         return Ok(Plan::Skip { reason: "every accused target is in a zone shifted away".into() });
     }
-    deregister::removal_plan(ctx, view, Candidates::Named(rest), ctx.floor_in(snapshot)).await.map_err(Box::new)
+    deregister::removal_plan(ctx, view, Candidates::Named(rest), floor).await.map_err(Box::new)
 }
 
 /// The `info` entry naming the targets kept because their zone is shifted away or evacuated now.
