@@ -46,6 +46,13 @@ pub const ONSET_WINDOW_MINUTES: Setting = Setting {
               earlier was already broken",
 };
 
+pub const AWS_RECOVERY_WAIT_MINUTES: Setting = Setting {
+    name: "AWS_RECOVERY_WAIT_MINUTES",
+    default: Some("10"),
+    meaning: "a primary whose Multi-AZ failover AWS started (RDS-EVENT-0013) less than this many minutes (1 to 60) \
+              ago, and has not completed, is not promoted away from: the trigger waits (retried by Lambda)",
+};
+
 /// Every setting this function reads: the public contract.
 pub const SETTINGS: &[&Setting] = &[
     COMMON_SETTINGS[0],
@@ -61,6 +68,7 @@ pub const SETTINGS: &[&Setting] = &[
     &ALLOW_CROSS_REGION,
     &DECISION_TTL_MINUTES,
     &ONSET_WINDOW_MINUTES,
+    &AWS_RECOVERY_WAIT_MINUTES,
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +88,8 @@ pub struct Config {
     pub decision_ttl_minutes: i64,
     /// [`ONSET_WINDOW_MINUTES`].
     pub onset_window_minutes: i64,
+    /// [`AWS_RECOVERY_WAIT_MINUTES`].
+    pub aws_recovery_wait_minutes: i64,
 }
 
 impl Config {
@@ -103,6 +113,7 @@ impl Config {
             allow_cross_region: boolean(lookup, &ALLOW_CROSS_REGION)?,
             decision_ttl_minutes: number(lookup, &DECISION_TTL_MINUTES, 1, 1440)?,
             onset_window_minutes: number(lookup, &ONSET_WINDOW_MINUTES, 1, 60)?,
+            aws_recovery_wait_minutes: number(lookup, &AWS_RECOVERY_WAIT_MINUTES, 1, 60)?,
         })
     }
 }

@@ -10,7 +10,7 @@
 //!   with a warning saying why.
 //! - [`failover_cluster`]: an Aurora cluster: record the failover on the cluster, then `FailoverDBCluster`.
 //! - [`aws_failover`]: AWS's own failover, notified; an Aurora cluster's completed one recorded on the cluster,
-//!   so that it counts for the cooldown.
+//!   so that it counts for the cooldown; a Multi-AZ one recorded on the primary, so that promotions wait for it.
 //! - [`fix_in_place`]: a primary whose storage is full or whose parameters are invalid: the command that fixes
 //!   it, no promotion.
 //! - [`status`]: the facts a failure would read, what it would do now, the open ledger records and the pause;

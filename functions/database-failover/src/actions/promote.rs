@@ -174,6 +174,11 @@ async fn decide_and_act<P: Ports>(
                 let _ = ctx.owes.set(snapshot.resource.clone());
                 return Ok(report);
             }
+            let wait_secs = ctx.config.aws_recovery_wait_minutes * 60;
+            if let Some(reason) = decide::aws_first::waiting(&snapshot.records, trigger, ctx.now(), wait_secs) {
+                let resource = snapshot.resource.clone();
+                return Ok(report::skipped(reason.clone()).error(Fault::InProgress { resource, reason }));
+            }
             let facts = ctx.promotion_facts(primary_ref, described.take(), extra, &snapshot).await?;
             let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
             let report = ctx.act(plan, &snapshot, trigger, &primary_ref.region, false, dry_run).await?;

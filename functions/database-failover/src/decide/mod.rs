@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::model::{Cluster, DbRef, Instance, Record, Repoint};
 
+pub mod aws_first;
 mod cluster;
 mod dns;
 mod identity;

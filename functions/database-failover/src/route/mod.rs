@@ -16,6 +16,10 @@ use crate::model::{DbRef, Instance};
 /// completed; Aurora 0071 completed, 0072 / 0073 started).
 pub const INFORMATIONAL_EVENT_IDS: &[&str] =
     &["RDS-EVENT-0013", "RDS-EVENT-0015", "RDS-EVENT-0049", "RDS-EVENT-0071", "RDS-EVENT-0072", "RDS-EVENT-0073"];
+/// Multi-AZ: AWS's own failover of an instance started (0013) or completed (0015, 0049). Recorded on the
+/// primary's ledger besides being notified: a failover under way holds promotions back
+/// ([`crate::decide::aws_first`]).
+pub const MULTI_AZ_FAILOVER_EVENT_IDS: &[&str] = &["RDS-EVENT-0013", "RDS-EVENT-0015", "RDS-EVENT-0049"];
 /// Aurora: AWS's own failover of a cluster completed. Recorded on the cluster's ledger besides being notified
 /// ([`crate::actions::aws_failover`]): it counts for the cooldown as the function's own failovers do.
 pub const CLUSTER_FAILOVER_COMPLETED: &str = "RDS-EVENT-0071";

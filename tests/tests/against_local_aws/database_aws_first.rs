@@ -1,0 +1,36 @@
+//! `database-failover` lets AWS's own Multi-AZ failover come first, against the local AWS: from RDS-EVENT-0013
+//! (failover started) until its completion, a trigger about the primary promotes nothing and asks Lambda to
+//! retry; once AWS says it completed, the next trigger is decided as usual.
+
+use failover_core::outcome::Outcome;
+use integration_tests::database::*;
+
+#[tokio::test]
+async fn an_alarm_during_awss_own_multi_az_failover_waits_and_promotes_nothing_until_it_completes() {
+    let env = Env::new().await;
+    orders(&env).await;
+    env.set_status("orders", "failed");
+    let app = env.app(&[]);
+    let alarm = alarm_action(&env.account.id, "failover-orders-down", ("DBInstanceIdentifier", "orders"));
+
+    let started = ok(&app, env.failure_event("orders", "RDS-EVENT-0013")).await;
+    assert_eq!((started.status, started.action.as_str()), (Outcome::Info, "aws-failover"), "{started:?}");
+    let error = app.handle(alarm.clone()).await.expect_err("AWS is failing over: Lambda retries");
+
+    assert_eq!(error.error_type(), "PromotionInProgress", "{error}");
+    assert!(error.to_string().contains("Multi-AZ failover"), "{error}");
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 0, "nothing promoted while AWS fails over");
+    assert_eq!(env.promotion("orders").await, None, "no decision recorded");
+    let records = env.records(&format!("db-instance:{}/orders", env.account.region)).await;
+    assert!(records.iter().any(|r| r.key.starts_with("aws-failover#") && r.data["event_id"] == "RDS-EVENT-0013"));
+
+    // AWS says it completed; the primary is still failed (its standby did not come up): decided as usual.
+    let completed = ok(&app, env.failure_event("orders", "RDS-EVENT-0015")).await;
+    assert_eq!(completed.status, Outcome::Info, "{completed:?}");
+    let response = ok(&app, alarm).await;
+
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 1);
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["info", "info", "succeeded"], "both AWS events told, then the promotion");
+}
