@@ -23,6 +23,8 @@ async fn an_alarm_during_awss_own_multi_az_failover_waits_and_promotes_nothing_u
     assert_eq!(env.promotion("orders").await, None, "no decision recorded");
     let records = env.records(&format!("db-instance:{}/orders", env.account.region)).await;
     assert!(records.iter().any(|r| r.key.starts_with("aws-failover#") && r.data["event_id"] == "RDS-EVENT-0013"));
+    let status = ok(&app, serde_json::json!({"command": "status", "db_instance_identifier": "orders"})).await;
+    assert!(status.summary.contains("would wait") && status.summary.contains("Multi-AZ failover"), "{status:?}");
 
     // AWS says it completed; the primary is still failed (its standby did not come up): decided as usual.
     let completed = ok(&app, env.failure_event("orders", "RDS-EVENT-0015")).await;
@@ -32,5 +34,9 @@ async fn an_alarm_during_awss_own_multi_az_failover_waits_and_promotes_nothing_u
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert_eq!(env.calls_answered("PromoteReadReplica"), 1);
     let notes = env.notifications().await;
-    assert_eq!(outcomes(&notes), ["info", "info", "succeeded"], "both AWS events told, then the promotion");
+    assert_eq!(
+        outcomes(&notes),
+        ["info", "info", "info", "succeeded"],
+        "AWS's events and the status told, then the promotion"
+    );
 }

@@ -1,5 +1,6 @@
 //! `status`: reads what a failure of the primary (or cluster) would read, decides as a failure would
-//! ([`Trigger::Status`]), and reports the facts and the plan, with the resource's open ledger records (pending
+//! ([`Trigger::Status`]; a failure would wait while AWS's own Multi-AZ failover is under way,
+//! [`decide::aws_first`]), and reports the facts and the plan, with the resource's open ledger records (pending
 //! or done) and the pause. It writes nothing but its notification.
 //!
 //! AWS calls: the reads of a failure ([`super::promote`], [`super::failover_cluster`]: `DescribeDBInstances`,
@@ -45,7 +46,11 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: &Subject
             let snapshot = ctx.session.ledger.read(&promotion_resource(&primary_ref), ctx.now()).await?;
             let paused = ctx.session.ledger.paused().await?;
             let facts = ctx.promotion_facts(&primary_ref, primary, extra.as_ref(), &snapshot).await?;
-            let plan = decide::decide_promotion(&trigger, &facts, &settings, ctx.now());
+            let wait_secs = ctx.config.aws_recovery_wait_minutes * 60;
+            let plan = match decide::aws_first::under_way(&snapshot.records, ctx.now(), wait_secs) {
+                Some(reason) => decide::Plan::Wait { resource: snapshot.resource.clone(), reason },
+                None => decide::decide_promotion(&trigger, &facts, &settings, ctx.now()),
+            };
             let details = with_ledger(promotion_json(&facts, &settings.opt_in_tag_key), &snapshot, paused.as_ref());
             Ok(report::status(region, &primary_ref.id, &plan, details, ledger_line(&snapshot, paused.as_ref())))
         }

@@ -23,6 +23,12 @@ pub fn waiting(records: &[Record], trigger: &Trigger, now: i64, wait_secs: i64) 
     if matches!(trigger, Trigger::ManualPromote { force: true, .. } | Trigger::Status) {
         return None;
     }
+    under_way(records, now, wait_secs)
+}
+
+/// Why AWS's own Multi-AZ failover of the primary is under way, if it is (what `status` shows, and what holds
+/// every other trigger back).
+pub fn under_way(records: &[Record], now: i64, wait_secs: i64) -> Option<String> {
     let events: Vec<(i64, &str)> = records
         .iter()
         .filter(|r| r.key.starts_with(AWS_FAILOVER_KEY_PREFIX))
