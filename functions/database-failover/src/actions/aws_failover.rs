@@ -32,13 +32,13 @@ use crate::route::{CLUSTER_FAILOVER_COMPLETED, MULTI_AZ_FAILOVER_EVENT_IDS};
 /// The event notified, after its record is written when it is one an opted-in resource's ledger keeps.
 pub async fn run<P: Ports>(ctx: &Context<'_, P>, info: &Info, dry_run: bool) -> Result<Report, Fault> {
     let (region, id) = (info.region.as_str(), info.resource.as_str());
-    let key_of = &ctx.config.common.opt_in_tag_key;
+    let opt_in = &ctx.config.common.opt_in_tag_key;
     let at = ctx.failure_time();
     if dry_run {
         return Ok(report::inform(info));
     }
     if info.cluster && info.event_id == CLUSTER_FAILOVER_COMPLETED {
-        let cluster = ctx.databases.cluster(region, id).await?.filter(|c| opted_in(&c.tags, key_of));
+        let cluster = ctx.databases.cluster(region, id).await?.filter(|c| opted_in(&c.tags, opt_in));
         let Some(writer) = cluster.as_ref().and_then(|c| c.members.iter().find(|m| m.writer)) else {
             return Ok(report::inform(info));
         };
@@ -51,7 +51,7 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, info: &Info, dry_run: bool) -> 
     }
     if !info.cluster && MULTI_AZ_FAILOVER_EVENT_IDS.contains(&info.event_id.as_str()) {
         let primary = DbRef::new(region, id);
-        if !ctx.databases.instance(&primary).await?.is_some_and(|p| p.opted_in(key_of)) {
+        if !ctx.databases.instance(&primary).await?.is_some_and(|p| p.opted_in(opt_in)) {
             return Ok(report::inform(info));
         }
         let key = format!("{AWS_FAILOVER_KEY_PREFIX}{at}#{}", info.event_id);

@@ -105,9 +105,7 @@ impl<P: Ports> Context<'_, P> {
         let report = match plan {
             Plan::Skip { reason } => report::skipped(reason),
             // A transient error: Lambda retries the event once the promotion may be done.
-            Plan::Wait { resource, reason } => {
-                report::skipped(reason.clone()).error(Fault::InProgress { resource, reason })
-            }
+            Plan::Wait { resource, reason } => report::waiting(resource, reason),
             Plan::Inform(info) => report::inform(&info),
             Plan::FixInPlace(fix) => report::fix_in_place(&fix, trigger),
             Plan::Refuse(refusal) => {

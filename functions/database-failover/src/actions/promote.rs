@@ -167,8 +167,7 @@ async fn decide_and_act<P: Ports>(
         .attempt(&resource, async |snapshot| -> Result<Report, Stop<Fault>> {
             let publishing = (!dry_run).then(|| owed::publishing(&snapshot, ctx.session.owner, ctx.now())).flatten();
             if let Some(reason) = publishing {
-                let resource = snapshot.resource.clone();
-                return Ok(report::skipped(reason.clone()).error(Fault::InProgress { resource, reason }));
+                return Ok(report::waiting(snapshot.resource.clone(), reason));
             }
             if let Some(report) = owed::notification(&snapshot, trigger, days, dry_run) {
                 let _ = ctx.owes.set(snapshot.resource.clone());
@@ -176,8 +175,7 @@ async fn decide_and_act<P: Ports>(
             }
             let wait_secs = ctx.config.aws_recovery_wait_minutes * 60;
             if let Some(reason) = decide::aws_first::waiting(&snapshot.records, trigger, ctx.now(), wait_secs) {
-                let resource = snapshot.resource.clone();
-                return Ok(report::skipped(reason.clone()).error(Fault::InProgress { resource, reason }));
+                return Ok(report::waiting(snapshot.resource.clone(), reason));
             }
             let facts = ctx.promotion_facts(primary_ref, described.take(), extra, &snapshot).await?;
             let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());

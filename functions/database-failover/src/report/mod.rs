@@ -150,6 +150,12 @@ pub fn refusal(r: &Refusal, action: &str, region: &str, trigger: Option<&Trigger
         .steps(next_steps)
 }
 
+/// A recovery under way on `resource` (a promotion, ours or AWS's): a skip whose retryable fault makes Lambda try
+/// the event again ([`Fault::InProgress`]).
+pub fn waiting(resource: String, reason: String) -> Report {
+    skipped(reason.clone()).error(Fault::InProgress { resource, reason })
+}
+
 /// A promotion's report with the failure's onset its replicas were judged as of (`details.onset`, RFC 3339).
 pub fn with_onset(mut report: Report, onset: Option<i64>) -> Report {
     if let (Some(at), Some(details)) = (onset, report.details.as_object_mut()) {
