@@ -29,7 +29,7 @@ $(VENV)/.installed: tools/requirements.txt
 
 venv: $(VENV)/.installed
 
-test: venv fmt-check layout-check clippy unit-and-integration launcher-test lambda-build e2e demo-run deploy-check sam-build
+test: venv fmt-check layout-check clippy unit-and-integration launcher-test lambda-build e2e demo-run deploy-check dist-check
 	@echo "make test: all checks passed"
 
 fmt-check:

@@ -6,7 +6,7 @@ SAM_REGION ?= us-east-1
 SAM_ENV := AWS_REGION=$(SAM_REGION) AWS_DEFAULT_REGION=$(SAM_REGION) SAM_CLI_TELEMETRY=0 \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: deploy-check sam-build
+.PHONY: deploy-check sam-build dist dist-check
 
 # The template: SAM's own validation with cfn-lint, cfn-lint with the serverless rules (waivers, each with its
 # reason, in .cfnlintrc), then tools/check_template.py: first its self-tests (each rule fails a template broken
@@ -19,8 +19,18 @@ deploy-check: venv
 	$(SAM_ENV) cfn-lint drills/*.yaml
 	$(SAM_ENV) $(PY) tools/check_template.py --self-test
 	$(SAM_ENV) $(PY) tools/check_template.py
+	$(SAM_ENV) $(PY) -m unittest tools/test_packaging.py
 
 # `sam build` of both functions for arm64, checked: one bootstrap per function, for the right architecture.
-# Without the aarch64 standard library it says so plainly and builds x86_64 (see tools/sam_build.sh).
+# Without the aarch64 standard library it fails, names the fix and leaves no artifacts (tools/sam_build.sh).
 sam-build: venv
 	$(SAM_ENV) VENV=$(VENV) tools/sam_build.sh
+
+# dist/: the arm64 bootstraps as zips and a template whose CodeUris point at them, deployable with only the SAM
+# CLI (`sam deploy -t dist/template.yaml --guided`); tools/dist.py says what else it holds.
+dist: sam-build
+	$(PY) tools/dist.py
+
+# Unpacks dist/: every CodeUri a zip holding an aarch64 executable bootstrap, and `sam validate --lint` passes.
+dist-check: dist
+	$(SAM_ENV) $(PY) tools/dist.py --check

@@ -40,6 +40,9 @@ switched on (e-mail subscription, DNS records, cross-region), and ReadinessSched
    dimensions, which start a zone's evacuation) alike. Every function's alarm rule matches only this account's
    alarms and only names with the AlarmNamePrefix (checked on the per-zone sample, moved to another account and
    renamed). Patterns are matched with moto's EventBridge pattern matcher.
+9. Serverless Application Repository: Metadata AWS::ServerlessRepo::Application has the required Name, Description
+   and Author within SAR's patterns and lengths, SemanticVersion equal to the cargo workspace's version, and a
+   ReadmeUrl that is a file of the repository.
 """
 
 from __future__ import annotations
@@ -758,6 +761,40 @@ def check_alarm_routing(cfn: dict, ev: Evaluator) -> list[str]:
     return errors
 
 
+SAR_KEY = "AWS::ServerlessRepo::Application"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def workspace_version() -> str | None:
+    text = (REPO / "Cargo.toml").read_text()
+    section = re.search(r"^\[workspace\.package\]\n((?:[^\[].*\n?)*)", text, re.M)
+    found = section and re.search(r'^version\s*=\s*"([^"]+)"', section.group(1), re.M)
+    return found.group(1) if found else None
+
+
+def check_sar(sam: dict) -> list[str]:
+    app = (sam.get("Metadata") or {}).get(SAR_KEY)
+    if not isinstance(app, dict):
+        return [f"Metadata has no {SAR_KEY} (make dist's template could not be published)"]
+    errors = []
+    rules = {
+        "Name": (r"[a-zA-Z0-9\-]+", 140),
+        "Description": (r".+", 256),
+        "Author": (r"[a-z0-9](([a-z0-9]|-(?!-))*[a-z0-9])?", 127),
+    }
+    for key, (pattern, longest) in rules.items():
+        value = app.get(key)
+        if not isinstance(value, str) or not re.fullmatch(pattern, value, re.S) or len(value) > longest:
+            errors.append(f"{SAR_KEY}.{key} {value!r} is missing or not within SAR's pattern /{pattern}/, {longest} chars")
+    version = workspace_version()
+    if str(app.get("SemanticVersion")) != str(version):
+        errors.append(f"{SAR_KEY}.SemanticVersion {app.get('SemanticVersion')!r} is not the workspace's version {version!r}")
+    readme = app.get("ReadmeUrl")
+    if not isinstance(readme, str) or not (REPO / readme).is_file():
+        errors.append(f"{SAR_KEY}.ReadmeUrl {readme!r} is not a file of the repository")
+    return errors
+
+
 def check(sam: dict, root: Path) -> list[str]:
     contract = load_contract(root)
     cfn = transform(sam)
@@ -770,7 +807,7 @@ def check(sam: dict, root: Path) -> list[str]:
         found += check_alarms_and_outputs(cfn, ev) + check_ledger(cfn, ev) + check_readiness(cfn, ev)
         found += check_dashboard(cfn, ev) + check_alarm_routing(cfn, ev)
         errors += [f"[{label}] {e}" for e in found if f"[defaults] {e}" not in errors]
-    return errors
+    return errors + check_sar(sam)
 
 
 # ------------------------------------------------------------------------------------------------ self-tests
@@ -1028,6 +1065,19 @@ class SelfTest(unittest.TestCase):
             (lambda s: event(s)["Properties"].update(Schedule="rate(7 days)"), "is not ReadinessSchedule"),
             (lambda s: event(s)["Properties"].pop("DeadLetterConfig"), "its readiness schedule has no dead-letter"),
             (lambda s: s["Parameters"]["ReadinessSchedule"].update(Default="rate(1 hour)"), "must default to"),
+        ]
+        for mutate, fragment in cases:
+            with self.subTest(fragment):
+                self.assert_fails(self.errors(mutate), fragment)
+
+    def test_serverless_repo_metadata_that_sar_would_refuse_fails(self):
+        app = lambda s: s["Metadata"][SAR_KEY]  # noqa: E731
+        cases = [
+            (lambda s: s["Metadata"].pop(SAR_KEY), "Metadata has no AWS::ServerlessRepo::Application"),
+            (lambda s: app(s).update(Author="Failover Team"), "Author 'Failover Team' is missing or not within"),
+            (lambda s: app(s).pop("Description"), "Description None is missing"),
+            (lambda s: app(s).update(SemanticVersion="9.9.9"), "SemanticVersion '9.9.9' is not the workspace's"),
+            (lambda s: app(s).update(ReadmeUrl="NOPE.md"), "ReadmeUrl 'NOPE.md' is not a file"),
         ]
         for mutate, fragment in cases:
             with self.subTest(fragment):

@@ -3,10 +3,9 @@
 # template declares (arm64).
 #
 # arm64 needs the Rust standard library for aarch64-unknown-linux-gnu (cargo lambda links with zig, so no
-# cross C toolchain is needed). When it is missing and `rustup target add` cannot fetch it (no network),
-# this script says so on a line starting with WARNING and builds x86_64 instead, from a temporary copy of the
-# template with `Architectures: [x86_64]`. Those artifacts do not match template.yaml: do not deploy them.
-# FAILOVER_SAM_ARCH=x86_64 forces that fallback (to test it); the warning is printed all the same.
+# cross C toolchain is needed). When it is missing and `rustup target add` cannot fetch it (no network), this
+# script fails before building anything, says how to fix it, and removes .aws-sam/build: `sam deploy` ships
+# whatever is there, and an artifact of another architecture than the template's would not start in Lambda.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,46 +21,24 @@ for tool in sam cargo-lambda cargo rustup; do
   fi
 done
 
-arch=arm64
-reason=""
-if [ "${FAILOVER_SAM_ARCH:-}" = x86_64 ]; then
-  arch=x86_64
-  reason="FAILOVER_SAM_ARCH=x86_64 was set"
-elif ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
-  echo "sam-build: the aarch64-unknown-linux-gnu standard library is not installed; trying rustup target add" >&2
-  if ! rustup target add aarch64-unknown-linux-gnu >&2; then
-    arch=x86_64
-    reason="the aarch64-unknown-linux-gnu standard library could not be installed (rustup target add failed)"
+target=aarch64-unknown-linux-gnu
+if ! rustup target list --installed | grep -qx "$target"; then
+  echo "sam-build: the $target standard library is not installed; trying rustup target add" >&2
+  if ! rustup target add "$target" >&2; then
+    rm -rf "$root/.aws-sam/build"
+    echo "sam-build: FAILED: the $target standard library could not be installed, so nothing was built" \
+      "(the template declares arm64, and .aws-sam/build was removed so that no older artifact is deployed)." >&2
+    echo "sam-build: fix: run 'rustup target add $target' with network access to static.rust-lang.org" \
+      "(or an offline rustup mirror), then run make sam-build again." >&2
+    exit 1
   fi
 fi
 
 # A target directory of its own for arm64: cargo lambda always copies its output to
 # <target>/lambda/<bin>/bootstrap, and the arm64 binaries must not replace the x86_64 ones that
-# `make lambda-build` leaves in target/lambda for the local runs (demo, e2e). The x86_64 fallback builds
-# exactly what `make lambda-build-release` builds (the release profile, selected by binary), so it shares target/
-# and reuses that work. SAM finds the binaries through `cargo metadata`, which honours CARGO_TARGET_DIR.
-if [ "$arch" = arm64 ]; then
-  export CARGO_TARGET_DIR=${FAILOVER_SAM_TARGET_DIR:-$root/target/sam}
-else
-  export CARGO_TARGET_DIR=${FAILOVER_SAM_TARGET_DIR:-$root/target}
-fi
-
-template=template.yaml
-target=aarch64-unknown-linux-gnu
-extra=()
-if [ "$arch" = x86_64 ]; then
-  echo "WARNING: $reason. Building x86_64 instead of arm64:" \
-    "these artifacts do NOT match template.yaml; do not deploy them." >&2
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  sed -E 's/^( *Architectures: *)\[arm64\]/\1[x86_64]/' template.yaml >"$tmp/template.yaml"
-  grep -qE '^ *Architectures: *\[x86_64\]' "$tmp/template.yaml" \
-    || { echo "sam-build: could not switch Architectures to x86_64 in the template copy" >&2; exit 1; }
-  template="$tmp/template.yaml"
-  target=x86_64-unknown-linux-gnu
-  # CodeUri "." must still mean the workspace root, and the samconfig.toml there still applies.
-  extra=(--base-dir "$root")
-fi
+# `make lambda-build` leaves in target/lambda for the local runs (demo, e2e). SAM finds the binaries through
+# `cargo metadata`, which honours CARGO_TARGET_DIR.
+export CARGO_TARGET_DIR=${FAILOVER_SAM_TARGET_DIR:-$root/target/sam}
 
 # Both bootstraps first, in one cargo invocation. SAM builds each function with a cargo invocation of its own
 # (`cargo lambda build --release --bin <name>`, the two in parallel): the second waits for the first's lock on
@@ -78,8 +55,8 @@ units=$(find "$fingerprints" -mindepth 1 -maxdepth 1 | wc -l)
 # every build, never hits (each cargo build changes target/), and fails with FileNotFoundError when another
 # cargo process writes target/ during the hashing (seen on this machine). Cargo's incremental compilation in
 # CARGO_TARGET_DIR is the cache that works. `parallel = true` still applies.
-sam build --no-cached --template-file "$template" --config-file "$root/samconfig.toml" \
-  --build-dir "$root/.aws-sam/build" "${extra[@]}"
+sam build --no-cached --template-file template.yaml --config-file "$root/samconfig.toml" \
+  --build-dir "$root/.aws-sam/build"
 
 again=$(( $(find "$fingerprints" -mindepth 1 -maxdepth 1 | wc -l) - units ))
 if [ "$again" -gt 0 ]; then
@@ -88,11 +65,8 @@ if [ "$again" -gt 0 ]; then
   exit 1
 fi
 
-# ELF e_machine (2 bytes, little-endian, at offset 18): 0xb7 = aarch64, 0x3e = x86_64.
-case "$arch" in
-  arm64) want=b7 label=aarch64 ;;
-  x86_64) want=3e label=x86_64 ;;
-esac
+# ELF e_machine (2 bytes, little-endian, at offset 18): 0xb7 = aarch64.
+want=b7 label=aarch64
 status=0
 for fn in TargetFailoverFunction DatabaseFailoverFunction; do
   bin=".aws-sam/build/$fn/bootstrap"
@@ -109,4 +83,8 @@ for fn in TargetFailoverFunction DatabaseFailoverFunction; do
   fi
   echo "sam-build: $bin  $label  $(stat -c %s "$bin") bytes"
 done
+if [ "$status" -ne 0 ]; then
+  rm -rf "$root/.aws-sam/build"
+  echo "sam-build: FAILED; .aws-sam/build was removed so that these artifacts cannot be deployed" >&2
+fi
 exit $status
