@@ -12,15 +12,18 @@ SAM_ENV := AWS_REGION=$(SAM_REGION) AWS_DEFAULT_REGION=$(SAM_REGION) SAM_CLI_TEL
 # reason, in .cfnlintrc), then tools/check_template.py: first its self-tests (each rule fails a template broken
 # on purpose), then the real template (IAM least privilege, dead-letter destinations, reserved concurrency,
 # environment variables against the settings contract docs/settings.json, alarms, dashboard). The drills' AWS FIS
-# experiment templates (drills/, docs/drills.md) go through cfn-lint too; then the packaging scripts' tests, and
+# experiment templates (drills/, docs/drills.md) and the recommended alarms (alarms/template.yaml) go through
+# cfn-lint too, and tools/check_alarms.py checks that the stack's rules route each of those alarms; then the packaging scripts' tests, and
 # tools/check_docs.py: every command in README.md and docs/*.md against the Makefile, samconfig.toml, the
 # template, the settings and the AWS CLI's models. Any error or warning fails the target.
 deploy-check: venv
 	$(SAM_ENV) sam validate --lint --region $(SAM_REGION)
 	$(SAM_ENV) cfn-lint template.yaml -a cfn_lint_serverless.rules
-	$(SAM_ENV) cfn-lint drills/*.yaml
+	$(SAM_ENV) cfn-lint drills/*.yaml alarms/template.yaml
 	$(SAM_ENV) $(PY) tools/check_template.py --self-test
 	$(SAM_ENV) $(PY) tools/check_template.py
+	$(SAM_ENV) $(PY) tools/check_alarms.py --self-test
+	$(SAM_ENV) $(PY) tools/check_alarms.py
 	$(SAM_ENV) $(PY) -m unittest tools/test_packaging.py
 	$(PY) tools/check_docs.py --self-test
 	$(PY) tools/check_docs.py

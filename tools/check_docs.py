@@ -235,7 +235,17 @@ def check_aws(p: Project, args: list[str]) -> list[str]:
     opts = options(args[2:])
     custom = AWS_CUSTOM.get((service, operation))
     if custom is not None:
-        return [f"aws {service} {operation}: no option --{o}" for o, _ in opts if o not in custom | AWS_GLOBAL]
+        problems = [f"aws {service} {operation}: no option --{o}" for o, _ in opts if o not in custom | AWS_GLOBAL]
+        template = dict(opts).get("template-file")
+        if (service, operation) == ("cloudformation", "deploy") and template and (p.root / template).is_file():
+            declared = set(yaml.load((p.root / template).read_text(), Loader=_CfnLoader).get("Parameters") or {})  # noqa: S506
+            start = args.index("--parameter-overrides") + 1 if "--parameter-overrides" in args else len(args)
+            for word in args[start:]:
+                if word.startswith("--"):
+                    break
+                if word.split("=", 1)[0] not in declared:
+                    problems.append(f"aws cloudformation deploy: {template} has no parameter {word.split('=', 1)[0]}")
+        return problems
     if service not in AWS_SERVICES:
         return [f"aws {service}: not a service this file knows (add it to AWS_SERVICES)"]
     model = p.botocore.get_service_model(AWS_SERVICES[service])
@@ -309,6 +319,8 @@ class SelfTest(unittest.TestCase):
             ("cp events/no-such-event.json /tmp/x.json", "events/no-such-event.json does not exist"),
             ("curl -X POST http://127.0.0.1:4566/_failover/nothing/here -d '{}'", "no control route 'nothing/here'"),
             ("terraform apply", "unknown program 'terraform'"),
+            ("aws cloudformation deploy --stack-name s --template-file alarms/template.yaml \\\n"
+             "  --parameter-overrides Application=web Zone=us-east-1a", "alarms/template.yaml has no parameter Zone"),
             ("id=$(aws fis get-experimentz --id x)", "no such operation"),
             ("make demo && make nope", "no target 'nope'"),
             ("aws sqs receive-message --queue-url <q> | jq -c '.[]\n  | {x}' && make nope2", "no target 'nope2'"),

@@ -171,7 +171,10 @@ class Evaluator:
             "AWS::StackName": STACK,
             "AWS::URLSuffix": "amazonaws.com",
         }
-        self.conditions = {name: self.value(expr) for name, expr in cfn.get("Conditions", {}).items()}
+        # In declaration order, so that a condition may use the ones before it ({"Condition": name}).
+        self.conditions: dict[str, Any] = {}
+        for name, expr in cfn.get("Conditions", {}).items():
+            self.conditions[name] = self.value(expr)
 
     def resource_type(self, name: str) -> str | None:
         return self.cfn.get("Resources", {}).get(name, {}).get("Type")
