@@ -26,6 +26,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import check_main  # noqa: E402
 import check_template as T  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,17 +196,5 @@ class SelfTest(unittest.TestCase):
         self.assertTrue(any("DatabaseFailoverFunction's alarm rule does not match" in p for p in found), found)
 
 
-def main(argv: list[str]) -> int:
-    if argv[1:] == ["--self-test"]:
-        result = unittest.main(argv=[argv[0]], exit=False, verbosity=1).result
-        return 0 if result.wasSuccessful() else 1
-    problems = check()
-    for p in problems:
-        print(f"check_alarms: {p}", file=sys.stderr)
-    if not problems:
-        print("check_alarms: alarms/template.yaml: every kind declared, every alarm routed to its function")
-    return 1 if problems else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(check_main.run(sys.argv, "check_alarms", check, "alarms/template.yaml: every kind declared, every alarm routed to its function"))

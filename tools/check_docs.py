@@ -36,6 +36,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import check_main  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 SHELL_LANGS = {"sh", "bash", "shell"}
 # Programs with no rule beyond existing: shell built-ins and everyday tools.
@@ -344,17 +347,5 @@ class SelfTest(unittest.TestCase):
         self.assertEqual(self.problems("fields @timestamp | filter message = 'x'", lang=""), [])
 
 
-def main(argv: list[str]) -> int:
-    if argv[1:] == ["--self-test"]:
-        result = unittest.main(argv=[argv[0]], exit=False, verbosity=1).result
-        return 0 if result.wasSuccessful() else 1
-    problems = check()
-    for problem in problems:
-        print(f"check_docs: {problem}", file=sys.stderr)
-    if not problems:
-        print("check_docs: every command in README.md and docs/*.md names what exists")
-    return 1 if problems else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(check_main.run(sys.argv, "check_docs", check, "every command in README.md and docs/*.md names what exists"))
