@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shlex
 import shutil
 import sys
 import time
@@ -260,6 +261,42 @@ class EndToEnd(unittest.TestCase):
         notes = env.subscriber.drain()
         self.assertEqual([(n.outcome, n.severity) for n in notes], [("refused", "critical")])
         self.assertTrue(notes[0].body.get("next_steps"), notes[0].body)
+
+    def test_an_email_subscriber_reads_text_with_a_command_that_runs_and_the_queue_still_gets_json(self):
+        """SNS's per-protocol structure: the e-mail is plain text, outcome and resource first, its next step a
+        complete `aws lambda invoke` command whose payload the function answers; the SQS subscriber gets JSON."""
+        env = self.env(load_balancer=True)  # MIN_HEALTHY_TARGETS=2
+        address = {"account": env.account, "address": "ops@example.com"}
+        self.stack.aws.client("sns", env.account).subscribe(
+            TopicArn=env.subscriber.topic_arn, Protocol="email", Endpoint=address["address"])
+        for role in ("web-1", "web-2"):
+            self.assert_status(self.invoke("target-failover", self.gray_failure(env, role)), "succeeded")
+        env.subscriber.drain()
+        self.stack.aws.control("/_failover/sns/inbox", address)
+        self.assert_status(self.invoke("target-failover", self.gray_failure(env, "web-3")), "refused")
+        notes = env.subscriber.drain()
+        self.assertEqual([(n.outcome, n.body.get("outcome")) for n in notes], [("refused", "refused")])
+        mails = self.stack.aws.control("/_failover/sns/inbox", address)["messages"]
+        self.assertEqual([m["subject"] for m in mails], [notes[0].subject])
+        text = mails[0]["body"]
+        with self.assertRaises(ValueError):
+            json.loads(text)
+        lines = text.splitlines()
+        self.assertTrue(lines[0].startswith("REFUSED (critical): "), text)
+        self.assertTrue(lines[1].startswith("Resource: arn:aws:elasticloadbalancing:"), text)
+        self.assertIn("\nNumbers:\n", text)
+        self.assertTrue(all(len(line) <= 76 for line in lines if " " in line.strip() and "--payload" not in line
+                            and not line.startswith("Resource:")), text)
+        start = next(i for i, line in enumerate(lines) if line.strip().startswith("aws lambda invoke"))
+        end = next(i for i in range(start, len(lines)) if lines[i].strip().endswith("/dev/stdout"))
+        argv = shlex.split(" ".join(line.strip().removesuffix("\\") for line in lines[start:end + 1]))
+        self.assertEqual(argv[:5], ["aws", "lambda", "invoke", "--function-name", "target-failover"])
+        self.assertEqual(argv[5:7], ["--cli-binary-format", "raw-in-base64-out"])
+        payload = json.loads(argv[argv.index("--payload") + 1])
+        answer = self.invoke("target-failover", payload)
+        self.assertNotIn(answer.status, ("invalid-event", "failed"), answer.payload)
+        self.assertIn(env.instances["web-3"], D.target_health(env, "web"))
+        env.subscriber.drain()
 
     def test_target_failover_shifts_traffic_to_the_backup_group_and_fails_back_when_ok(self):
         env = self.env(load_balancer=True)

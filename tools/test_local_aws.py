@@ -579,6 +579,34 @@ class LocalAwsTest(LauncherCase):
         for bad in ({"account": self.account}, {"account": self.account, "actions": ["DescribeDBInstances"]}):
             self.assertEqual(self.control("POST", "/_failover/iam/deny", bad)[0], 400)
 
+    def test_email_subscriptions_get_the_email_member_of_a_structured_message(self):
+        """An e-mail subscriber gets the structure's `email` member (else `default`), SQS gets `default`; a plain
+        message goes to both as it is; the inbox empties when read; another address or account sees nothing."""
+        sns, sqs = self.client("sns"), self.client("sqs")
+        topic = sns.create_topic(Name="t")["TopicArn"]
+        queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com")
+        structure = {"default": '{"outcome":"refused"}', "email": "REFUSED: web\nNext steps: ..."}
+        sns.publish(TopicArn=topic, Subject="[failover] refused: web", MessageStructure="json",
+                    Message=json.dumps(structure))
+        sns.publish(TopicArn=topic, Message=json.dumps({"default": "only default"}), MessageStructure="json")
+        sns.publish(TopicArn=topic, Message="plain")
+        where = {"account": self.account, "address": "ops@example.com"}
+        got = self.ok("POST", "/_failover/sns/inbox", where)["messages"]
+        self.assertEqual([(m["subject"], m["body"], m["protocol"]) for m in got], [
+            ("[failover] refused: web", structure["email"], "email"), (None, "only default", "email"),
+            (None, "plain", "email")])
+        self.assertEqual(got[0]["topic_arn"], topic)
+        self.assertEqual(self.ok("POST", "/_failover/sns/inbox", where)["messages"], [])
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+        self.assertEqual(sorted(json.loads(m["Body"])["Message"] for m in received),
+                         sorted([structure["default"], "only default", "plain"]))
+        other = {"account": str(next(_accounts)), "address": "ops@example.com"}
+        self.assertEqual(self.ok("POST", "/_failover/sns/inbox", other)["messages"], [])
+        self.assertEqual(self.control("POST", "/_failover/sns/inbox", {"account": self.account})[0], 400)
+
     def test_replica_lag_metrics(self):
         cw = self.client("cloudwatch")
         now, queries = self.put_lags(cw)

@@ -155,6 +155,7 @@ pub fn refusal(
     if !tags.contains_key(BACKUP_TAG) && intent != action::FAILBACK {
         steps.push(format!("Tag {name} with {BACKUP_TAG}=<ARN of a standby group> so its traffic can move next time."));
     }
+    steps.push(format!("Watch the group's health and what an alarm would do now: {}", command("status", arn)));
     let kept_list = join(kept.iter().map(|k| format!("{} ({}): {}", k.target, k.state.as_str(), k.why)));
     let summary = if kept.is_empty() { format!("{reason}.") } else { format!("{reason}. Kept: {kept_list}.") };
     about(arn, intent, Outcome::Refused, severity, title)

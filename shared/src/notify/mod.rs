@@ -1,8 +1,13 @@
 //! Notifications: every action, refusal and failure is published to the product's SNS topic.
 //!
-//! The message is JSON by default (for scripts and e-mail) or an AWS Chatbot custom notification
-//! (`NOTIFICATION_FORMAT=chatbot`, the "custom notifications" schema of AWS Chatbot). Either way the SNS message carries the attributes
-//! `outcome`, `severity`, `action` and `function`, so subscribers can filter without parsing the body.
+//! Each message is published with SNS's per-protocol message structure (`MessageStructure=json`): e-mail
+//! subscriptions get plain text for people ([`text`]); every other protocol (SQS, Lambda, HTTPS, `email-json`)
+//! gets the `default` member, which is JSON for machines, or an AWS Chatbot custom notification
+//! (`NOTIFICATION_FORMAT=chatbot`, the "custom notifications" schema of AWS Chatbot, which Chatbot reads from
+//! its HTTPS subscription). Either way the SNS message carries the attributes `outcome`, `severity`, `action`
+//! and `function`, so subscribers can filter without parsing the body.
+//! <https://docs.aws.amazon.com/sns/latest/dg/sns-send-custom-platform-specific-payloads-mobile-devices.html>
+//! <https://docs.aws.amazon.com/sns/latest/api/API_Publish.html> (`MessageStructure`)
 
 use aws_sdk_sns::types::MessageAttributeValue;
 use serde::Serialize;
@@ -12,6 +17,9 @@ use crate::outcome::Outcome;
 pub use crate::outcome::Severity;
 use crate::report::Report;
 pub use crate::report::{Notifier, NotifyError};
+
+mod text;
+pub use text::shell_quote;
 
 /// SNS rejects subjects of 100 characters or more, and any with line breaks or non-ASCII characters.
 pub const SUBJECT_MAX_CHARS: usize = 99;
@@ -30,27 +38,36 @@ pub enum NotificationFormat {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenderedMessage {
     pub subject: String,
+    /// For machines: JSON, or a Chatbot custom notification (`default` of the message structure).
     pub body: String,
+    /// For people: plain text (`email` of the message structure).
+    pub text: String,
     pub attributes: Vec<(&'static str, String)>,
 }
 
+impl RenderedMessage {
+    /// The `Message` of a `MessageStructure=json` publish: `default` for every protocol but e-mail.
+    pub fn structured(&self) -> String {
+        json!({"default": self.body, "email": self.text}).to_string()
+    }
+}
+
 impl Report {
-    pub fn render(&self, format: NotificationFormat) -> RenderedMessage {
-        let body = match format {
-            NotificationFormat::Json => self.json_body(true),
-            NotificationFormat::Chatbot => self.chatbot_body(true),
+    /// `function_name` is the deployed function's name, which the text's next-step commands invoke.
+    pub fn render(&self, format: NotificationFormat, function_name: &str) -> RenderedMessage {
+        let machine = |with_details: bool| match format {
+            NotificationFormat::Json => self.json_body(with_details),
+            NotificationFormat::Chatbot => self.chatbot_body(with_details),
         };
-        let body = if body.len() <= MESSAGE_MAX_BYTES {
-            body
-        } else {
-            match format {
-                NotificationFormat::Json => self.json_body(false),
-                NotificationFormat::Chatbot => self.chatbot_body(false),
-            }
-        };
+        let (mut body, text) = (machine(true), self.text_body(function_name));
+        // Both go in one message, each escaped once more inside the structure's JSON: allow for that.
+        if structured_len(&body) + structured_len(&text) > MESSAGE_MAX_BYTES {
+            body = machine(false);
+        }
         RenderedMessage {
             subject: self.subject(),
             body,
+            text,
             attributes: vec![
                 ("outcome", self.outcome.as_str().to_owned()),
                 ("severity", self.severity.as_str().to_owned()),
@@ -137,6 +154,11 @@ impl Report {
     }
 }
 
+/// The length of `text` as a JSON string.
+fn structured_len(text: &str) -> usize {
+    serde_json::to_string(text).map_or(text.len() * 6, |s| s.len())
+}
+
 fn outcome_icon(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Succeeded => ":white_check_mark:",
@@ -188,19 +210,29 @@ pub struct SnsNotifier {
     client: aws_sdk_sns::Client,
     topic_arn: String,
     format: NotificationFormat,
+    /// `AWS_LAMBDA_FUNCTION_NAME` (Lambda sets it), which the e-mail text's commands invoke; outside Lambda,
+    /// the report's function.
+    function_name: Option<String>,
 }
 
 impl SnsNotifier {
     pub fn new(client: aws_sdk_sns::Client, topic_arn: String, format: NotificationFormat) -> Self {
-        SnsNotifier { client, topic_arn, format }
+        let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok().filter(|n| !n.is_empty());
+        SnsNotifier { client, topic_arn, format, function_name }
     }
 }
 
 impl Notifier for SnsNotifier {
     async fn publish(&self, notification: &Report) -> Result<(), NotifyError> {
-        let message = notification.render(self.format);
-        let mut request =
-            self.client.publish().topic_arn(&self.topic_arn).subject(message.subject).message(message.body);
+        let function_name = self.function_name.as_deref().unwrap_or(&notification.function);
+        let message = notification.render(self.format, function_name);
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(&message.subject)
+            .message_structure("json")
+            .message(message.structured());
         for (name, value) in message.attributes {
             // Attribute values must not be empty; skip rather than fail the publish.
             if value.is_empty() {
@@ -266,7 +298,7 @@ mod tests {
 
     #[test]
     fn attributes_carry_outcome_severity_action_and_function() {
-        let rendered = sample().render(NotificationFormat::Json);
+        let rendered = sample().render(NotificationFormat::Json, "f");
         assert_eq!(
             rendered.attributes,
             vec![
@@ -280,7 +312,7 @@ mod tests {
 
     #[test]
     fn json_body_holds_every_field_unescaped() {
-        let body: Value = serde_json::from_str(&sample().render(NotificationFormat::Json).body).unwrap();
+        let body: Value = serde_json::from_str(&sample().render(NotificationFormat::Json, "f").body).unwrap();
         assert_eq!(body["outcome"], "refused");
         assert_eq!(body["severity"], "critical");
         assert_eq!(body["details"]["floor"], 2);
@@ -290,7 +322,7 @@ mod tests {
 
     #[test]
     fn chatbot_body_follows_the_custom_notification_schema_and_escapes_user_text() {
-        let body: Value = serde_json::from_str(&sample().render(NotificationFormat::Chatbot).body).unwrap();
+        let body: Value = serde_json::from_str(&sample().render(NotificationFormat::Chatbot, "f").body).unwrap();
         assert_eq!(body["version"], "1.0");
         assert_eq!(body["source"], "custom");
         assert_eq!(body["content"]["textType"], "client-markdown");
@@ -303,12 +335,24 @@ mod tests {
     }
 
     #[test]
+    fn the_structure_gives_people_text_and_every_other_protocol_the_json() {
+        let rendered = sample().render(NotificationFormat::Json, "failover-dev-target-failover");
+        let structure: Value = serde_json::from_str(&rendered.structured()).unwrap();
+        let default: Value = serde_json::from_str(structure["default"].as_str().unwrap()).unwrap();
+        assert_eq!(default["outcome"], "refused");
+        let email = structure["email"].as_str().unwrap();
+        assert!(email.starts_with("REFUSED (critical): web: 3 unhealthy targets kept in service\n"), "{email}");
+        assert!(serde_json::from_str::<Value>(email).is_err(), "people get text, not JSON");
+        assert_eq!(structure.as_object().unwrap().len(), 2);
+    }
+
+    #[test]
     fn oversized_details_are_dropped_rather_than_failing_the_publish() {
         let mut n = sample();
         n.details = json!({"blob": "x".repeat(300 * 1024)});
         for format in [NotificationFormat::Json, NotificationFormat::Chatbot] {
-            let body = n.render(format).body;
-            assert!(body.len() < MESSAGE_MAX_BYTES, "{format:?}: {}", body.len());
+            let structured = n.render(format, "f").structured();
+            assert!(structured.len() < MESSAGE_MAX_BYTES, "{format:?}: {}", structured.len());
         }
     }
 }
