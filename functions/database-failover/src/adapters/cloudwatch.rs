@@ -1,9 +1,11 @@
-//! [`ReplicaLag`] over `aws_sdk_cloudwatch`: replica lag (`GetMetricData`, in the replica's region).
+//! [`ReplicaLag`] over `aws_sdk_cloudwatch`: replica lag (`GetMetricData`, in the replica's region) and the
+//! alarms named with a prefix (`DescribeAlarms` through [`failover_core::alarms::describe_alarms`], readiness).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use failover_core::alarms::WatchingAlarm;
 use failover_core::aws::{AwsContext, AwsError};
 
 use super::RegionClients;
@@ -99,5 +101,8 @@ impl ReplicaLag for CloudWatchLag {
             }
         }
         Ok(out)
+    }
+    async fn alarms(&self, region: &str, prefix: &str) -> Result<Vec<WatchingAlarm>, AwsError> {
+        failover_core::alarms::describe_alarms(&self.clients.get(region), prefix).await
     }
 }

@@ -1,7 +1,7 @@
 //! The ports over the AWS SDK. RDS and CloudWatch clients for regions other than the function's own are
 //! derived from the home client's configuration with a region override (same credentials, HTTP client,
-//! retry policy and interceptors), lazily, and cached for the life of the sandbox. CloudWatch (replica lag) is in
-//! `cloudwatch.rs`.
+//! retry policy and interceptors), lazily, and cached for the life of the sandbox. CloudWatch (replica lag, and
+//! the prefixed alarms readiness looks for) is in `cloudwatch.rs`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
