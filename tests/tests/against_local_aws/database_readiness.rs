@@ -339,6 +339,7 @@ async fn a_primary_or_cluster_no_prefixed_alarm_watches_is_reported_until_one_do
     let response = env.readiness(json!({"command": "readiness"})).await;
 
     assert_eq!(response["details"]["gaps"], 2, "{response}");
+    assert_eq!(env.account.calls_answered("DescribeAlarms"), 1, "one read for the run, not one per resource");
     let (severity, findings, body) = env.notification().await;
     let deploy = |id: &str, parameter: &str| {
         format!(

@@ -4,6 +4,7 @@
 //! `alarms/template.yaml` would create for it, so that each test sees the gaps it is about; the alarm tests
 //! make groups without one ([`Site::bare_group`]).
 
+use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsError;
 use aws_sdk_elasticloadbalancingv2::error::ErrorMetadata;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_group_attributes::DescribeTargetGroupAttributesError;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -417,6 +418,7 @@ async fn an_alarm_on_one_of_its_instances_or_on_a_zone_of_its_load_balancer_watc
     findings.sort();
     let kinds: Vec<(&str, &str)> = findings.iter().map(|(k, r, _)| (k.as_str(), r.as_str())).collect();
     assert_eq!(kinds, [("no-alarm", by_instance.as_str()), ("no-alarm", by_zone.as_str())]);
+    assert_eq!(site.account.calls_answered("DescribeAlarms"), 1, "one read for the run, not one per group");
     let instance = site.account.elbv2().describe_target_health().target_group_arn(&by_instance).send().await;
     let instance =
         instance.expect("health").target_health_descriptions()[0].target().and_then(|t| t.id()).map(str::to_owned);
@@ -449,4 +451,40 @@ async fn a_dry_run_is_a_readiness_gap() {
         [("dry-run", "target-failover")]
     );
     assert!(body["summary"].as_str().unwrap_or_default().contains("dry run: nothing will be changed"), "{body}");
+}
+
+#[tokio::test]
+async fn alarms_that_cannot_be_listed_are_one_unknown_and_the_other_checks_go_on() {
+    let site = Site::new().await;
+    let web = site.bare_group("web", true, 2).await;
+    let other = site.group("other", true, 2).await;
+    let gone = format!(
+        "arn:aws:elasticloadbalancing:{}:{}:targetgroup/nothing/0123456789abcdef",
+        site.account.region, site.account.id
+    );
+    site.tag(&other, BACKUP_TAG, &gone).await;
+    // DescribeAlarms fails as AWS answers a call IAM does not allow; ELB answers from the local AWS.
+    let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_error(|| {
+        DescribeAlarmsError::generic(ErrorMetadata::builder().code("AccessDenied").message("not authorized").build())
+    });
+    let interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).with_rule(&rule);
+    let cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&site.account.sdk).interceptor(interceptor);
+    let lb =
+        ElbClient::new(site.account.elbv2()).with_alarms(aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()));
+    let notifier = SnsNotifier::new(site.account.sns(), site.subscriber.topic_arn.clone(), NotificationFormat::Json);
+    let home = Home { partition: "aws".into(), account: site.account.id.clone(), region: site.account.region.clone() };
+    let ledger = DynamoLedger::new(site.account.dynamodb(), site.ledger.clone());
+    let app = App::with_ports(site.config(), lb, notifier, ledger, home);
+
+    let response = site.readiness(&app, json!({"command": "readiness"})).await;
+
+    assert_eq!((response["details"]["gaps"].clone(), response["details"]["unknown"].clone()), (json!(2), json!(1)));
+    let (_, mut findings, body) = site.notification().await;
+    findings.sort();
+    let kinds: Vec<(&str, &str)> = findings.iter().map(|(k, r, _)| (k.as_str(), r.as_str())).collect();
+    assert_eq!(kinds, [("backup-missing", other.as_str()), ("unknown", "(all alarms)")], "no no-alarm gap for {web}");
+    assert!(findings[1].2.starts_with("aws cloudwatch describe-alarms --alarm-name-prefix failover-"), "{findings:?}");
+    let summary = body["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("(all alarms): unknown (error AccessDenied: "), "{summary}");
+    assert!(summary.contains("not authorized"), "{summary}");
 }
