@@ -14,7 +14,8 @@ use failover_core::alarms::{watching, WatchingAlarm};
 use super::readiness::Gap;
 use crate::model::{Cluster, Instance};
 
-/// No prefixed alarm has `dimension` = `id`: the gap on `arn`, fixed by `alarms/template.yaml` with `parameter`.
+/// No prefixed alarm has `dimension` = `id` (`target` is `(arn, id, dimension)`): the gap on `arn`, fixed by
+/// deploying `alarms/template.yaml` with the template parameter of that dimension.
 fn unwatched(alarms: &[WatchingAlarm], prefix: &str, target: (&str, &str, &str), what: &str) -> Option<Gap> {
     let (arn, id, dimension) = target;
     let watches = |d: &failover_core::alarms::Dimensions| d.get(dimension).is_some_and(|v| v.eq_ignore_ascii_case(id));
