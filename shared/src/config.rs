@@ -67,9 +67,22 @@ pub const LEDGER_RETENTION_DAYS: Setting = Setting {
     meaning: "days a ledger record is kept once it is closed or abandoned (1 to 3650)",
 };
 
+pub const ALARM_NAME_PREFIX: Setting = Setting {
+    name: "ALARM_NAME_PREFIX",
+    default: Some("failover-"),
+    meaning: "the stack's AlarmNamePrefix: readiness looks for alarms whose names start with it",
+};
+
 /// The settings [`CommonConfig`] reads, which every function's `SETTINGS` starts with.
-pub const COMMON_SETTINGS: [&Setting; 6] =
-    [&NOTIFICATION_TOPIC_ARN, &DRY_RUN, &OPT_IN_TAG_KEY, &NOTIFICATION_FORMAT, &LEDGER_TABLE, &LEDGER_RETENTION_DAYS];
+pub const COMMON_SETTINGS: [&Setting; 7] = [
+    &NOTIFICATION_TOPIC_ARN,
+    &DRY_RUN,
+    &OPT_IN_TAG_KEY,
+    &NOTIFICATION_FORMAT,
+    &LEDGER_TABLE,
+    &LEDGER_RETENTION_DAYS,
+    &ALARM_NAME_PREFIX,
+];
 
 /// Reads the process environment; the lookup used in production.
 pub fn from_env(name: &str) -> Option<String> {
@@ -99,6 +112,9 @@ pub struct CommonConfig {
     pub ledger_table: String,
     /// [`LEDGER_RETENTION_DAYS`].
     pub ledger_retention_days: u32,
+    /// [`ALARM_NAME_PREFIX`]: the names of the alarms the stack's EventBridge rules route to the functions
+    /// start with it (the template sets it from the same parameter as the rules).
+    pub alarm_name_prefix: String,
 }
 
 impl CommonConfig {
@@ -125,6 +141,13 @@ impl CommonConfig {
             &NOTIFICATION_FORMAT,
             &[("json", NotificationFormat::Json), ("chatbot", NotificationFormat::Chatbot)],
         )?;
+        let alarm_name_prefix = ALARM_NAME_PREFIX.read(lookup).unwrap_or_default();
+        // CloudWatch alarm names are 1 to 255 characters; the template forbids wildcards, as EventBridge's
+        // prefix match would not expand them.
+        if alarm_name_prefix.is_empty() || alarm_name_prefix.len() > 255 || alarm_name_prefix.contains(['*', '?']) {
+            return Err(ALARM_NAME_PREFIX
+                .invalid(alarm_name_prefix, "an alarm-name prefix of 1 to 255 characters without * or ?"));
+        }
         Ok(CommonConfig {
             topic_arn,
             dry_run: boolean(lookup, &DRY_RUN)?,
@@ -132,6 +155,7 @@ impl CommonConfig {
             notification_format,
             ledger_table: required(lookup, &LEDGER_TABLE)?,
             ledger_retention_days: number(lookup, &LEDGER_RETENTION_DAYS, 1, 3650)?,
+            alarm_name_prefix,
         })
     }
 }
@@ -194,6 +218,7 @@ mod tests {
         assert!(!config.dry_run);
         assert_eq!(config.opt_in_tag_key, "failover:enabled");
         assert_eq!(config.notification_format, NotificationFormat::Json);
+        assert_eq!(Some(config.alarm_name_prefix.as_str()), ALARM_NAME_PREFIX.default);
     }
 
     #[test]
@@ -204,9 +229,11 @@ mod tests {
             ("DRY_RUN", "TRUE"),
             ("OPT_IN_TAG_KEY", "team:auto-repair"),
             ("NOTIFICATION_FORMAT", "chatbot"),
+            ("ALARM_NAME_PREFIX", "ops-"),
         ]))
         .unwrap();
         assert!(config.dry_run);
+        assert_eq!(config.alarm_name_prefix, "ops-");
         assert_eq!(config.opt_in_tag_key, "team:auto-repair");
         assert_eq!(config.notification_format, NotificationFormat::Chatbot);
     }
@@ -219,9 +246,12 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable_and_the_value() {
-        for (name, value) in
-            [("NOTIFICATION_TOPIC_ARN", "my-topic"), ("DRY_RUN", "yes please"), ("NOTIFICATION_FORMAT", "xml")]
-        {
+        for (name, value) in [
+            ("NOTIFICATION_TOPIC_ARN", "my-topic"),
+            ("DRY_RUN", "yes please"),
+            ("NOTIFICATION_FORMAT", "xml"),
+            ("ALARM_NAME_PREFIX", "failover-*"),
+        ] {
             let mut pairs = vec![("NOTIFICATION_TOPIC_ARN", TOPIC), ("LEDGER_TABLE", "failover-ledger")];
             pairs.retain(|(k, _)| *k != name);
             pairs.push((name, value));

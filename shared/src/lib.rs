@@ -3,10 +3,10 @@
 //! ends, configuration, tags and opt-in, notifications and logging. Where an event goes is in ARCHITECTURE.md.
 //!
 //! Module dependencies run one way (`tools/check_layout.py` fails on a loop): `outcome`, `aws`, `tags`, `time`
-//! and `intake` depend on nothing of ours; `fault` on `aws`; `ledger` on `fault`; `report` on `fault`; `notify`
-//! and `response` on `report`; `config` on `notify`; `pause` on `ledger` and `report`; `metrics` on `pause`;
-//! `readiness` and `telemetry` on `metrics`; `invoke` on `intake`, `metrics` and `response`; `shell` on
-//! `invoke`, `ledger` and `telemetry` — each also on what those depend on.
+//! and `intake` depend on nothing of ours; `alarms` and `fault` on `aws`; `ledger` on `fault`; `report` on
+//! `fault`; `notify` and `response` on `report`; `config` on `notify`; `pause` on `ledger` and `report`;
+//! `metrics` on `pause`; `readiness` and `telemetry` on `metrics`; `invoke` on `intake`, `metrics` and
+//! `response`; `shell` on `invoke`, `ledger` and `telemetry` — each also on what those depend on.
 //!
 //! # Layout
 //! - [`shell`]: the one Lambda shell ([`shell::serve`]), an [`shell::Invocation`] (its ledger name, deadline and
@@ -25,7 +25,8 @@
 //! - [`tags`]: tags as configuration, and the one opt-in predicate (exactly `true`).
 //! - [`config`]: the settings both functions read, the parsers for their own, and [`config::Setting`].
 //! - [`notify`]: the SNS adapter of [`report::Notifier`], and the JSON and Chatbot message formats.
-//! - [`readiness`]: a readiness gap and the readiness report both functions publish.
+//! - [`readiness`]: a readiness gap and the readiness report both functions publish; [`alarms`]: the prefixed
+//!   CloudWatch alarms it looks for (`DescribeAlarms`).
 //! - [`response`]: what an invocation returns. [`time`]: epoch seconds and RFC 3339.
 //! - [`telemetry`]: JSON logs. [`metrics`]: CloudWatch Embedded Metric Format lines (`Failover` namespace).
 //!
@@ -34,6 +35,7 @@
 //!   invocation's one budget ([`ledger::wait_budget`]); then the answer is [`fault::Fault::Busy`].
 //! - An invocation returns `Err` only for a fault a retry can fix, after publishing its notification.
 
+pub mod alarms;
 pub mod aws;
 pub mod config;
 pub mod fault;

@@ -41,6 +41,19 @@ pub fn unknown(resource: &str, name: &str, doing: &str, error: &AwsError, cli: &
     }
 }
 
+/// `DRY_RUN=true`: the function plans and notifies, and no failover will change anything. Deliberate in a first
+/// rollout, and still a gap: until it is switched off, nothing is protected.
+pub fn dry_run(function: &str) -> Gap {
+    Gap {
+        kind: "dry-run",
+        resource: function.to_owned(),
+        problem: format!("{function} runs with DRY_RUN=true (dry run: nothing will be changed)"),
+        fix: "sam deploy --config-env <env> --parameter-overrides DryRun=false   # the stack's other parameters keep \
+              their values"
+            .to_owned(),
+    }
+}
+
 /// The error's own words, without the debug dump of the whole SDK error that [`crate::aws::describe`] appends,
 /// and at most 300 characters: one line per resource in the notification.
 fn short(message: &str) -> String {
@@ -105,6 +118,14 @@ mod tests {
         assert_eq!((warning.details["gaps"].clone(), warning.details["unknown"].clone()), (json!(3), json!(1)));
         assert_eq!(warning.next_steps, ["aws x", "aws y"]);
         assert_eq!(warning.action, READINESS);
+    }
+
+    #[test]
+    fn a_dry_run_is_a_gap_that_says_nothing_will_be_changed() {
+        let gap = dry_run("f");
+        assert_eq!((gap.kind, gap.resource.as_str()), ("dry-run", "f"));
+        assert!(gap.problem.contains("dry run: nothing will be changed"), "{}", gap.problem);
+        assert!(gap.fix.starts_with("sam deploy --config-env <env> --parameter-overrides DryRun=false"));
     }
 
     #[test]

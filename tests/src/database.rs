@@ -14,6 +14,7 @@ use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
 use database_failover::model::{self, is_promotion_key, LagPoint};
 use database_failover::ports::{LagMetric, ReplicaLag};
 use database_failover::{App, Config};
+use failover_core::alarms::WatchingAlarm;
 use failover_core::aws::AwsError;
 use failover_core::ledger::{Begin, Begun, DynamoLedger, Ledger, Record, State};
 use failover_core::notify::SnsNotifier;
@@ -45,6 +46,10 @@ impl ReplicaLag for RecordedLag {
     ) -> Result<BTreeMap<String, Vec<LagPoint>>, AwsError> {
         self.calls.lock().unwrap().push((region.to_owned(), metric.name(), instances.to_vec()));
         self.cloudwatch.lags(region, metric, instances, since).await
+    }
+
+    async fn alarms(&self, region: &str, prefix: &str) -> Result<Vec<WatchingAlarm>, AwsError> {
+        self.cloudwatch.alarms(region, prefix).await
     }
 }
 

@@ -167,6 +167,20 @@ impl Account {
             .sum()
     }
 
+    /// A CloudWatch metric alarm (`PutMetricAlarm`) on `namespace`/`metric` with these dimensions, as
+    /// `alarms/template.yaml` creates them (the local AWS stores it, never evaluates it).
+    pub async fn alarm(&self, name: &str, namespace: &str, metric: &str, dimensions: &[(&str, &str)]) {
+        let dimensions = dimensions
+            .iter()
+            .map(|(k, v)| aws_sdk_cloudwatch::types::Dimension::builder().name(*k).value(*v).build())
+            .collect();
+        let request = self.cloudwatch().put_metric_alarm().alarm_name(name).namespace(namespace).metric_name(metric);
+        let request = request.set_dimensions(Some(dimensions)).statistic(aws_sdk_cloudwatch::types::Statistic::Maximum);
+        let request = request.period(60).evaluation_periods(2).threshold(0.0);
+        let operator = aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold;
+        request.comparison_operator(operator).send().await.unwrap_or_else(|e| panic!("alarm {name}: {e:?}"));
+    }
+
     /// The ledger table in this account, created by the launcher exactly as template.yaml declares it.
     pub fn ledger_table(&self) -> String {
         let created = self.control("/_failover/dynamodb/ledger-table", serde_json::json!({}));

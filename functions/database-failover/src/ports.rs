@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use failover_core::alarms::WatchingAlarm;
 use failover_core::aws::AwsError;
 use failover_core::ledger::Ledger;
 
@@ -76,7 +77,7 @@ impl LagMetric {
     }
 }
 
-/// Replica lag from CloudWatch.
+/// CloudWatch: replica lag, and the alarms readiness looks for.
 pub trait ReplicaLag {
     /// The per-minute maxima from `since` (seconds since the epoch) to now for each instance of one region,
     /// newest first, each with its minute, in ONE `GetMetricData` call; instances without data map to an empty
@@ -88,6 +89,13 @@ pub trait ReplicaLag {
         instances: &[String],
         since: i64,
     ) -> impl Future<Output = Result<BTreeMap<String, Vec<LagPoint>>, AwsError>> + Send;
+
+    /// Every metric alarm of `region` whose name starts with `prefix` (`DescribeAlarms`, paginated;
+    /// `readiness`). The default answers that the read is not available.
+    fn alarms(&self, region: &str, prefix: &str) -> impl Future<Output = Result<Vec<WatchingAlarm>, AwsError>> + Send {
+        let error = AwsError::not_modelled("DescribeAlarms", format!("{prefix}* in {region}"));
+        async move { Err(error) }
+    }
 }
 
 /// Route 53.

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use failover_core::alarms::WatchingAlarm;
 use failover_core::aws::AwsError;
 use failover_core::ledger::Ledger;
 
@@ -58,6 +59,13 @@ pub trait LoadBalancer: Zonal + Fleet + Send + Sync {
     /// for ports that model only what the changing actions need: it answers that the read is not available.
     fn target_groups(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send {
         async { Err(AwsError::not_modelled("DescribeTargetGroups", "(all)")) }
+    }
+
+    /// Every metric alarm whose name starts with `prefix` (`DescribeAlarms`, paginated; `readiness`). The
+    /// default answers that the read is not available.
+    fn alarms(&self, prefix: &str) -> impl Future<Output = Result<Vec<WatchingAlarm>, AwsError>> + Send {
+        let error = AwsError::not_modelled("DescribeAlarms", prefix);
+        async move { Err(error) }
     }
 
     /// The group's `target_group_health` thresholds (`DescribeTargetGroupAttributes`); `None` when the group

@@ -1,6 +1,8 @@
 //! database-failover's `readiness` command against the local AWS: each test builds primaries, replicas (with
 //! real `ReplicaLag` datapoints) and Route 53 records in its own account, runs the command, and asserts the
-//! one notification (its gaps, each with its fix) and that nothing in RDS or Route 53 changed.
+//! one notification (its gaps, each with its fix) and that nothing in RDS or Route 53 changed. A primary and a
+//! cluster get the alarm `alarms/template.yaml` would create for them, so that each test sees the gaps it is
+//! about; the alarm tests make them without one.
 
 use std::time::{Duration, SystemTime};
 
@@ -32,12 +34,30 @@ impl Env {
     }
 
     fn app(&self) -> App {
-        let pairs = [("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str()), ("LEDGER_TABLE", &self.ledger)];
+        self.app_with(&[])
+    }
+
+    fn app_with(&self, settings: &[(&str, &str)]) -> App {
+        let mut pairs =
+            vec![("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str()), ("LEDGER_TABLE", &self.ledger)];
+        pairs.extend_from_slice(settings);
         App::new(Config::from_lookup(&lookup(&pairs)).expect("config"), &self.account.sdk)
     }
 
-    /// An opted-in primary with these backups and extra tags; its endpoint address.
+    /// A prefixed or unprefixed alarm on an RDS metric with this dimension.
+    async fn watch(&self, name: &str, dimension: &str, id: &str) {
+        self.account.alarm(name, "AWS/RDS", "WriteLatency", &[(dimension, id)]).await;
+    }
+
+    /// An opted-in primary with these backups and extra tags, watched by the prefixed alarm on its
+    /// `DBInstanceIdentifier`; its endpoint address.
     async fn primary(&self, id: &str, backup_days: i32, tags: &[(&str, &str)]) -> String {
+        self.watch(&format!("failover-{id}-write-latency"), "DBInstanceIdentifier", id).await;
+        self.bare_primary(id, backup_days, tags).await
+    }
+
+    /// An opted-in primary that no alarm watches.
+    async fn bare_primary(&self, id: &str, backup_days: i32, tags: &[(&str, &str)]) -> String {
         let mut request = self.account.rds().create_db_instance().db_instance_identifier(id).engine("mysql");
         request = request.db_instance_class("db.t3.micro").allocated_storage(20).master_username("admin");
         request = request.master_user_password("password1").backup_retention_period(backup_days);
@@ -109,7 +129,11 @@ impl Env {
     }
 
     async fn readiness(&self, body: Value) -> Value {
-        let response = self.app().handle(body).await.expect("readiness answers");
+        self.readiness_of(&self.app(), body).await
+    }
+
+    async fn readiness_of(&self, app: &App, body: Value) -> Value {
+        let response = app.handle(body).await.expect("readiness answers");
         assert_eq!((response.status, response.action.as_str()), (Outcome::Info, "readiness"), "{response:?}");
         serde_json::to_value(&response).expect("json")
     }
@@ -249,8 +273,15 @@ async fn readiness_with_an_unknown_field_or_a_missing_resource_is_an_invalid_com
     assert!(env.subscriber.received().await.is_empty(), "nothing published");
 }
 
-/// An opted-in Aurora cluster with a writer and one reader, the reader opted in or not.
+/// An opted-in Aurora cluster with a writer and one reader, the reader opted in or not, watched by the
+/// prefixed alarm on its `DBClusterIdentifier`.
 async fn cluster(env: &Env, id: &str, reader_opted_in: bool) {
+    env.watch(&format!("failover-{id}-commit-latency"), "DBClusterIdentifier", id).await;
+    bare_cluster(env, id, reader_opted_in).await;
+}
+
+/// [`cluster`] without the alarm.
+async fn bare_cluster(env: &Env, id: &str, reader_opted_in: bool) {
     let rds = env.account.rds();
     let opt_in = || Tag::builder().key(OPT_IN).value("true").build();
     let created = rds.create_db_cluster().db_cluster_identifier(id).engine("aurora-mysql").master_username("admin");
@@ -292,4 +323,68 @@ async fn an_aurora_cluster_needs_an_eligible_reader() {
     let response = env.readiness(json!({"command": "readiness", "db_cluster_identifier": "catalog"})).await;
     assert_eq!((response["details"]["clusters"].clone(), response["details"]["gaps"].clone()), (json!(1), json!(0)));
     assert_eq!(env.notification().await.0, "info");
+}
+
+#[tokio::test]
+async fn a_primary_or_cluster_no_prefixed_alarm_watches_is_reported_until_one_does() {
+    let env = Env::new().await;
+    env.bare_primary("orders", 7, &[]).await;
+    env.replica("orders-r1", "orders", 2.0).await;
+    bare_cluster(&env, "catalog", true).await;
+    // Not routed to the function (no prefix), and on a replica rather than the primary.
+    env.watch("orders-write-latency", "DBInstanceIdentifier", "orders").await;
+    env.watch("failover-orders-r1-lag", "DBInstanceIdentifier", "orders-r1").await;
+    let before = env.state().await;
+
+    let response = env.readiness(json!({"command": "readiness"})).await;
+
+    assert_eq!(response["details"]["gaps"], 2, "{response}");
+    assert_eq!(env.account.calls_answered("DescribeAlarms"), 1, "one read for the run, not one per resource");
+    let (severity, findings, body) = env.notification().await;
+    let deploy = |id: &str, parameter: &str| {
+        format!(
+            "aws cloudformation deploy --stack-name failover-alarms-{id} --template-file alarms/template.yaml \
+             --parameter-overrides AlarmNamePrefix=failover- Application={id} {parameter}={id}"
+        )
+    };
+    assert_eq!(severity, "warning");
+    assert_eq!(
+        findings,
+        [
+            ("no-alarm".to_owned(), "catalog".to_owned(), deploy("catalog", "DbClusterIdentifier")),
+            ("no-alarm".to_owned(), "orders".to_owned(), deploy("orders", "DbInstanceIdentifier")),
+        ]
+    );
+    let summary = body["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("only its RDS events (through EventBridge, best effort) will invoke"), "{summary}");
+    assert_eq!(env.state().await, before);
+
+    env.watch("failover-orders-write-latency", "DBInstanceIdentifier", "orders").await;
+    env.account
+        .alarm(
+            "failover-catalog-commit-latency",
+            "AWS/RDS",
+            "CommitLatency",
+            &[("DBClusterIdentifier", "catalog"), ("Role", "WRITER")],
+        )
+        .await;
+    let response = env.readiness(json!({"command": "readiness"})).await;
+    assert_eq!(response["details"]["gaps"], 0, "{response}");
+    assert_eq!(env.notification().await.0, "info");
+}
+
+#[tokio::test]
+async fn a_dry_run_is_a_readiness_gap() {
+    let env = Env::new().await;
+    env.primary("orders", 7, &[]).await;
+    env.replica("orders-r1", "orders", 2.0).await;
+
+    let response = env.readiness_of(&env.app_with(&[("DRY_RUN", "true")]), json!({"command": "readiness"})).await;
+
+    assert_eq!(response["details"]["gaps"], 1, "{response}");
+    let (severity, findings, body) = env.notification().await;
+    assert_eq!(severity, "warning");
+    let kinds: Vec<(&str, &str)> = findings.iter().map(|(k, id, _)| (k.as_str(), id.as_str())).collect();
+    assert_eq!(kinds, [("dry-run", "database-failover")]);
+    assert!(body["summary"].as_str().unwrap_or_default().contains("dry run: nothing will be changed"), "{body}");
 }

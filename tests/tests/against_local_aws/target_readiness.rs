@@ -1,7 +1,10 @@
 //! target-failover's `readiness` command against the local AWS: each test builds target groups, a load
 //! balancer and its listener in its own account, runs the command, and asserts the one notification (its
-//! gaps, each with its fix) and that nothing in ELB changed.
+//! gaps, each with its fix) and that nothing in ELB changed. An opted-in group gets the alarm
+//! `alarms/template.yaml` would create for it, so that each test sees the gaps it is about; the alarm tests
+//! make groups without one ([`Site::bare_group`]).
 
+use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsError;
 use aws_sdk_elasticloadbalancingv2::error::ErrorMetadata;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_group_attributes::DescribeTargetGroupAttributesError;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -40,12 +43,37 @@ impl Site {
     }
 
     fn config(&self) -> Config {
-        let pairs = [("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str()), ("LEDGER_TABLE", &self.ledger)];
+        self.config_with(&[])
+    }
+
+    fn config_with(&self, settings: &[(&str, &str)]) -> Config {
+        let mut pairs =
+            vec![("NOTIFICATION_TOPIC_ARN", self.subscriber.topic_arn.as_str()), ("LEDGER_TABLE", &self.ledger)];
+        pairs.extend_from_slice(settings);
         Config::from_lookup(&lookup(&pairs)).expect("config")
     }
 
-    /// A group of `targets` new instances, opted in or not.
+    /// A group of `targets` new instances, opted in or not; an opted-in one watched by the prefixed alarm on its
+    /// `TargetGroup` dimension.
     async fn group(&self, name: &str, opted_in: bool, targets: usize) -> String {
+        let arn = self.bare_group(name, opted_in, targets).await;
+        if opted_in {
+            self.watch(
+                &format!("failover-{name}-unhealthy-hosts"),
+                &[("TargetGroup", &dimension(&arn, "targetgroup/"))],
+            )
+            .await;
+        }
+        arn
+    }
+
+    /// A prefixed or unprefixed alarm on an ELB metric with these dimensions.
+    async fn watch(&self, name: &str, dimensions: &[(&str, &str)]) {
+        self.account.alarm(name, "AWS/ApplicationELB", "UnHealthyHostCount", dimensions).await;
+    }
+
+    /// A group of `targets` new instances, opted in or not, that no alarm watches.
+    async fn bare_group(&self, name: &str, opted_in: bool, targets: usize) -> String {
         let elb = self.account.elbv2();
         let created = elb.create_target_group().name(name).protocol(ProtocolEnum::Http).port(80).vpc_id(&self.vpc);
         let created = created.send().await.expect("create target group");
@@ -116,6 +144,13 @@ impl Site {
         serde_json::to_value(&response).expect("response json")
     }
 
+    /// `readiness` again finds no gap, and says so.
+    async fn assert_ready(&self, app: &App<impl target_failover::ports::LoadBalancer>) {
+        let response = self.readiness(app, json!({"command": "readiness"})).await;
+        assert_eq!(response["details"]["gaps"], 0, "{response}");
+        assert_eq!(self.notification().await.0, "info");
+    }
+
     /// The single notification: (severity, findings as (kind, resource, fix), its body).
     async fn notification(&self) -> (String, Vec<(String, String, String)>, Value) {
         let received: Vec<Received> = self.subscriber.received().await;
@@ -129,6 +164,11 @@ impl Site {
         });
         (received[0].attribute("severity").to_owned(), findings.collect(), body)
     }
+}
+
+/// The metric dimension of an ELB ARN: from `targetgroup/` or `app/` on.
+fn dimension(arn: &str, from: &str) -> String {
+    arn.find(from).map(|i| arn[i..].to_owned()).unwrap_or_else(|| panic!("{arn} has no {from}"))
 }
 
 /// A group with a ready backup and an opted-in listener: nothing missing.
@@ -293,7 +333,8 @@ async fn an_aws_error_on_one_group_is_reported_unknown_and_the_others_are_still_
         });
     let interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).allow_passthrough().with_rule(&rule);
     let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&site.account.sdk).interceptor(interceptor);
-    let lb = ElbClient::new(aws_sdk_elasticloadbalancingv2::Client::from_conf(config.build()));
+    let elb = aws_sdk_elasticloadbalancingv2::Client::from_conf(config.build());
+    let lb = ElbClient::new(elb).with_alarms(site.account.cloudwatch());
     let notifier = SnsNotifier::new(site.account.sns(), site.subscriber.topic_arn.clone(), NotificationFormat::Json);
     let home = Home { partition: "aws".into(), account: site.account.id.clone(), region: site.account.region.clone() };
     let ledger = DynamoLedger::new(site.account.dynamodb(), site.ledger.clone());
@@ -330,4 +371,120 @@ async fn readiness_with_an_unknown_field_or_a_missing_group_is_an_invalid_comman
         assert!(matches!(error, InvokeError::InvalidCommand(_)), "{body}: {error}");
     }
     assert!(site.subscriber.received().await.is_empty(), "nothing published");
+}
+
+#[tokio::test]
+async fn a_group_no_prefixed_alarm_watches_is_reported_until_one_does() {
+    let site = Site::new().await;
+    let web = site.bare_group("web", true, 2).await;
+    site.listener(80, &web, true).await;
+    let app = App::new(site.config(), &site.account.sdk);
+    let tg = dimension(&web, "targetgroup/");
+    let lb = dimension(&site.lb, "app/");
+    // An alarm that EventBridge does not route to the function (no prefix), and one on another group.
+    site.watch("web-unhealthy-hosts", &[("TargetGroup", &tg)]).await;
+    site.group("api", true, 1).await;
+    let before = site.state().await;
+
+    let response = site.readiness(&app, json!({"command": "readiness"})).await;
+
+    assert_eq!(response["details"]["gaps"], 1, "{response}");
+    let (severity, findings, body) = site.notification().await;
+    let fix = format!(
+        "aws cloudformation deploy --stack-name failover-alarms-web --template-file alarms/template.yaml \
+         --parameter-overrides AlarmNamePrefix=failover- Application=web LoadBalancer={lb} TargetGroup={tg}"
+    );
+    assert_eq!((severity.as_str(), findings), ("warning", vec![("no-alarm".to_owned(), web.clone(), fix)]));
+    let summary = body["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("nothing will invoke target-failover for it"), "{summary}");
+    assert_eq!(site.state().await, before);
+
+    site.watch("failover-web-unhealthy-hosts", &[("TargetGroup", &tg), ("LoadBalancer", &lb)]).await;
+    site.assert_ready(&app).await;
+}
+
+#[tokio::test]
+async fn an_alarm_on_one_of_its_instances_or_on_a_zone_of_its_load_balancer_watches_a_group() {
+    let site = Site::new().await;
+    let by_instance = site.bare_group("fleet", true, 1).await;
+    let by_zone = site.bare_group("shop", true, 1).await;
+    site.listener(80, &by_zone, true).await;
+    let app = App::new(site.config(), &site.account.sdk);
+    // The load balancer alone (no zone) is routed to no group, so it watches none.
+    site.watch("failover-site-5xx", &[("LoadBalancer", &dimension(&site.lb, "app/"))]).await;
+
+    site.readiness(&app, json!({"command": "readiness"})).await;
+    let (_, mut findings, _) = site.notification().await;
+    findings.sort();
+    let kinds: Vec<(&str, &str)> = findings.iter().map(|(k, r, _)| (k.as_str(), r.as_str())).collect();
+    assert_eq!(kinds, [("no-alarm", by_instance.as_str()), ("no-alarm", by_zone.as_str())]);
+    assert_eq!(site.account.calls_answered("DescribeAlarms"), 1, "one read for the run, not one per group");
+    let instance = site.account.elbv2().describe_target_health().target_group_arn(&by_instance).send().await;
+    let instance =
+        instance.expect("health").target_health_descriptions()[0].target().and_then(|t| t.id()).map(str::to_owned);
+    assert!(findings[0].2.ends_with(&format!("InstanceIds={}", instance.clone().unwrap_or_default())), "{findings:?}");
+
+    let instance = instance.expect("instance id");
+    site.account
+        .alarm(&format!("failover-{instance}-status"), "AWS/EC2", "StatusCheckFailed", &[("InstanceId", &instance)])
+        .await;
+    let zone =
+        [("LoadBalancer", dimension(&site.lb, "app/")), ("AvailabilityZone", format!("{}a", site.account.region))];
+    let zone: Vec<(&str, &str)> = zone.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    site.watch("failover-site-5xx-a", &zone).await;
+    site.assert_ready(&app).await;
+}
+
+#[tokio::test]
+async fn a_dry_run_is_a_readiness_gap() {
+    let site = Site::new().await;
+    ready_pair(&site, "web", 80).await;
+    let app = App::new(site.config_with(&[("DRY_RUN", "true")]), &site.account.sdk);
+
+    let response = site.readiness(&app, json!({"command": "readiness"})).await;
+
+    assert_eq!(response["details"]["gaps"], 1, "{response}");
+    let (severity, findings, body) = site.notification().await;
+    assert_eq!(severity, "warning");
+    assert_eq!(
+        findings.iter().map(|(k, r, _)| (k.as_str(), r.as_str())).collect::<Vec<_>>(),
+        [("dry-run", "target-failover")]
+    );
+    assert!(body["summary"].as_str().unwrap_or_default().contains("dry run: nothing will be changed"), "{body}");
+}
+
+#[tokio::test]
+async fn alarms_that_cannot_be_listed_are_one_unknown_and_the_other_checks_go_on() {
+    let site = Site::new().await;
+    let web = site.bare_group("web", true, 2).await;
+    let other = site.group("other", true, 2).await;
+    let gone = format!(
+        "arn:aws:elasticloadbalancing:{}:{}:targetgroup/nothing/0123456789abcdef",
+        site.account.region, site.account.id
+    );
+    site.tag(&other, BACKUP_TAG, &gone).await;
+    // DescribeAlarms fails as AWS answers a call IAM does not allow; ELB answers from the local AWS.
+    let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_error(|| {
+        DescribeAlarmsError::generic(ErrorMetadata::builder().code("AccessDenied").message("not authorized").build())
+    });
+    let interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).with_rule(&rule);
+    let cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&site.account.sdk).interceptor(interceptor);
+    let lb =
+        ElbClient::new(site.account.elbv2()).with_alarms(aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()));
+    let notifier = SnsNotifier::new(site.account.sns(), site.subscriber.topic_arn.clone(), NotificationFormat::Json);
+    let home = Home { partition: "aws".into(), account: site.account.id.clone(), region: site.account.region.clone() };
+    let ledger = DynamoLedger::new(site.account.dynamodb(), site.ledger.clone());
+    let app = App::with_ports(site.config(), lb, notifier, ledger, home);
+
+    let response = site.readiness(&app, json!({"command": "readiness"})).await;
+
+    assert_eq!((response["details"]["gaps"].clone(), response["details"]["unknown"].clone()), (json!(2), json!(1)));
+    let (_, mut findings, body) = site.notification().await;
+    findings.sort();
+    let kinds: Vec<(&str, &str)> = findings.iter().map(|(k, r, _)| (k.as_str(), r.as_str())).collect();
+    assert_eq!(kinds, [("backup-missing", other.as_str()), ("unknown", "(all alarms)")], "no no-alarm gap for {web}");
+    assert!(findings[1].2.starts_with("aws cloudwatch describe-alarms --alarm-name-prefix failover-"), "{findings:?}");
+    let summary = body["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("(all alarms): unknown (error AccessDenied: "), "{summary}");
+    assert!(summary.contains("not authorized"), "{summary}");
 }

@@ -8,9 +8,13 @@
 //! Calls: `DescribeDBInstances` and `DescribeDBClusters` of the region (paginated); per primary, its replicas
 //! (one `DescribeDBInstances` per region) and their lag (one `GetMetricData` per region), and
 //! `ListResourceRecordSets` when it is tagged with a DNS record; per cluster, its instances and one
-//! `GetMetricData`. A read that fails is reported as that resource's check "unknown (error `<code>`: `<message>`)",
-//! and the other checks and resources go on.
+//! `GetMetricData`; once for the run, `DescribeAlarms` of the region (prefix `ALARM_NAME_PREFIX`, paginated),
+//! for whether an alarm that invokes the function watches each primary with replicas and each cluster
+//! ([`crate::decide::watch`]). A read that fails is reported as that resource's (or, for the alarms, the run's)
+//! check "unknown (error `<code>`: `<message>`)", and the other checks and resources go on. `DRY_RUN=true` is a
+//! gap of its own: nothing will be changed.
 
+use failover_core::alarms::WatchingAlarm;
 use failover_core::aws::AwsError;
 use failover_core::intake::InvalidCommand;
 use failover_core::ledger::Snapshot;
@@ -20,9 +24,10 @@ use serde_json::json;
 use super::Context;
 use crate::command::Subject;
 use crate::decide::readiness::{self, Gap};
+use crate::decide::watch;
 use crate::decide::{decide_cluster, verdicts, Plan, PrimaryState, Trigger, Verdict};
 use crate::model::{Cluster, Instance, Listed};
-use crate::ports::{Databases, Dns, Ports};
+use crate::ports::{Databases, Dns, Ports, ReplicaLag};
 use crate::FUNCTION;
 
 /// `Err` is an invalid command: the instance or cluster named does not exist in the region.
@@ -33,6 +38,9 @@ pub async fn run<P: Ports>(
 ) -> Result<Report, InvalidCommand> {
     let key = ctx.config.common.opt_in_tag_key.clone();
     let mut gaps = Vec::new();
+    if ctx.config.common.dry_run {
+        gaps.push(failover_core::readiness::dry_run(FUNCTION));
+    }
     let all = format!("(all in {region})");
     let instances = match ctx.databases.list_instances(region).await {
         Ok(found) => found,
@@ -66,16 +74,20 @@ pub async fn run<P: Ports>(
             None => (Vec::new(), Vec::new()),
         },
     };
+    let prefix = &ctx.config.common.alarm_name_prefix;
+    let alarms = if primaries.is_empty() && clusters.is_empty() { None } else { alarms(ctx, region, &mut gaps).await };
     let (mut judged, mut takers) = (Vec::new(), Vec::new());
     for listed in &primaries {
         let (found, replicas) = ctx.primary_readiness(listed, &key).await;
         gaps.extend(found);
+        gaps.extend(alarms.as_deref().and_then(|a| watch::primary_gap(a, prefix, &listed.item)));
         takers.push(format!("- {}: {}", listed.item.at.id, eligible(&replicas, "s")));
         judged.push(json!({"primary": listed.item.at.id, "replicas": replicas}));
     }
     for listed in &clusters {
         let (found, readers) = ctx.cluster_readiness(listed, &key).await;
         gaps.extend(found);
+        gaps.extend(alarms.as_deref().and_then(|a| watch::cluster_gap(a, prefix, &listed.item)));
         takers.push(format!("- cluster {}: {}", listed.item.id, eligible(&readers, "ms")));
         judged.push(json!({"cluster": listed.item.id, "readers": readers}));
     }
@@ -86,14 +98,28 @@ pub async fn run<P: Ports>(
     );
     let ready = format!(
         "Every opted-in primary and Aurora cluster in {region} ({checked}) has what a failover needs: a replica or \
-         reader eligible now, its failover:dns-record record (when tagged) pointing at it, and backups on. Who \
-         would take over:\n{}",
+         reader eligible now, its failover:dns-record record (when tagged) pointing at it, backups on, and an \
+         alarm named with ALARM_NAME_PREFIX watching it. Who would take over:\n{}",
         takers.join("\n")
     );
     let extra = json!({"region": region, "primaries": primaries.len(), "clusters": clusters.len(), "judged": judged});
     // One thread per region for the daily reports, apart from any incident's.
     let report = failover_core::readiness::report(FUNCTION, &checked, &ready, gaps, extra);
     Ok(report.incident(crate::report::incident(region, "readiness")))
+}
+
+/// The region's prefixed alarms, read once for the run; `None`, with an `unknown` gap, when the read failed.
+async fn alarms<P: Ports>(ctx: &Context<'_, P>, region: &str, gaps: &mut Vec<Gap>) -> Option<Vec<WatchingAlarm>> {
+    let prefix = &ctx.config.common.alarm_name_prefix;
+    match ctx.lag.alarms(region, prefix).await {
+        Ok(alarms) => Some(alarms),
+        Err(e) => {
+            let cli = format!("aws cloudwatch describe-alarms --alarm-name-prefix {prefix} --region {region}");
+            let doing = format!("listing the alarms named {prefix}*");
+            gaps.push(unknown(&format!("(alarms in {region})"), &doing, &e, &cli));
+            None
+        }
+    }
 }
 
 /// A primary: not a replica, not an Aurora member.

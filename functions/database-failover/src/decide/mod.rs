@@ -7,6 +7,8 @@
 //! - [`same_primary`] (`identity.rs`): whether a recorded decision is the primary's, by `DbiResourceId`.
 //! - [`decide_cluster`] (`cluster.rs`): an Aurora cluster and its readers.
 //! - [`Plan::would`]: what the `status` command says a failure would do now.
+//! - [`readiness`] and [`watch`]: what an opted-in primary or cluster lacks for a failover, and whether an alarm
+//!   that invokes the function watches it.
 
 use failover_core::notify::Severity;
 use serde::Serialize;
@@ -21,6 +23,7 @@ pub mod onset;
 mod primary;
 mod promotion;
 pub mod readiness;
+pub mod watch;
 
 pub use cluster::decide_cluster;
 pub use dns::{repoint_step, DnsResult, DnsStep};

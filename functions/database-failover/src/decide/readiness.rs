@@ -164,14 +164,15 @@ fn region_of(prefix: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::model::DbRef;
     use failover_core::tags::Tags;
 
     const KEY: &str = "failover:enabled";
 
-    fn primary(tags: &[(&str, &str)]) -> Instance {
+    /// The primary `orders`, without replicas, with these tags (also [`super::super::watch`]'s tests).
+    pub(in crate::decide) fn primary(tags: &[(&str, &str)]) -> Instance {
         Instance {
             at: DbRef::new("us-east-1", "orders"),
             arn: "arn:aws:rds:us-east-1:123456789012:db:orders".into(),
@@ -183,6 +184,18 @@ mod tests {
             promotion_tier: None,
             resource_id: None,
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Tags>(),
+        }
+    }
+
+    /// The cluster `catalog`, without members.
+    pub(in crate::decide) fn cluster() -> Cluster {
+        Cluster {
+            region: "us-east-1".into(),
+            id: "catalog".into(),
+            arn: "arn:aws:rds:us-east-1:123456789012:cluster:catalog".into(),
+            status: "available".into(),
+            members: Vec::new(),
+            tags: Tags::new(),
         }
     }
 
@@ -226,14 +239,7 @@ mod tests {
 
     #[test]
     fn a_cluster_without_an_eligible_reader_is_a_gap() {
-        let cluster = Cluster {
-            region: "us-east-1".into(),
-            id: "catalog".into(),
-            arn: "arn:aws:rds:us-east-1:123456789012:cluster:catalog".into(),
-            status: "available".into(),
-            members: Vec::new(),
-            tags: Tags::new(),
-        };
+        let cluster = cluster();
         let gap = reader_gap(&cluster, &[verdict("c2", false, "status is rebooting")], KEY).expect("gap");
         assert_eq!(gap.kind, "no-eligible-reader");
         assert!(gap.fix.starts_with("aws rds create-db-instance --db-cluster-identifier catalog"));

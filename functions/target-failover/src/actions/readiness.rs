@@ -11,10 +11,14 @@
 //! "unknown (error `<code>`: `<message>`)", and the other checks and groups go on.
 //!
 //! Then, for the checked groups' opted-in load balancers, their registration with ARC zonal shift
-//! ([`super::zonal::readiness`]).
+//! ([`super::zonal::readiness`]); and, with one `DescribeAlarms` (prefix `ALARM_NAME_PREFIX`, paginated) for
+//! the whole run, whether an alarm that invokes the function watches each group ([`crate::decide::watch`]). A
+//! group whose target health or load balancers could not be read is not judged on alarms (its `unknown` is
+//! reported). `DRY_RUN=true` is a gap of its own: nothing will be changed.
 
 use std::collections::BTreeMap;
 
+use failover_core::alarms::WatchingAlarm;
 use failover_core::aws::AwsError;
 use failover_core::intake::InvalidCommand;
 use failover_core::report::Report;
@@ -25,6 +29,7 @@ use super::alarm::MAX_CONCURRENT_GROUPS;
 use super::Context;
 use crate::decide::backup_of;
 use crate::decide::readiness::{self, Backup, Gap};
+use crate::decide::watch::{self, Watched};
 use crate::model::{group_name, Tags};
 use crate::ports::{LoadBalancer, Ports};
 use crate::report as texts;
@@ -34,6 +39,9 @@ use crate::FUNCTION;
 pub async fn run<P: Ports>(ctx: &Context<'_, P>, only: Option<&str>) -> Result<Vec<Report>, InvalidCommand> {
     let key = ctx.opt_in_key();
     let mut gaps = Vec::new();
+    if ctx.config.common.dry_run {
+        gaps.push(failover_core::readiness::dry_run(FUNCTION));
+    }
     let arns = match only {
         Some(group) => vec![group.to_owned()],
         None => match ctx.lb.target_groups().await {
@@ -77,9 +85,13 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, only: Option<&str>) -> Result<V
         .collect();
     let checked = opted.len();
     let groups: Vec<&String> = opted.iter().map(|(arn, _)| *arn).collect();
-    let zonal = super::zonal::readiness::gaps(ctx, &groups).await;
+    let (zonal, balancers) = super::zonal::readiness::gaps(ctx, &groups).await;
+    let alarms = if groups.is_empty() { None } else { alarms(ctx, &mut gaps).await };
     let found: Vec<Vec<Gap>> = stream::iter(opted)
-        .map(|(arn, tags)| group_gaps(ctx, arn, tags, &tagged))
+        .map(|(arn, tags)| {
+            let watch = alarms.as_deref().zip(balancers.get(arn.as_str()).map(Vec::as_slice));
+            group_gaps(ctx, arn, tags, &tagged, watch)
+        })
         .buffered(MAX_CONCURRENT_GROUPS)
         .collect()
         .await;
@@ -88,12 +100,27 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, only: Option<&str>) -> Result<V
     Ok(vec![report(checked, gaps)])
 }
 
-/// Every check of one opted-in group; a failed read is an `unknown` entry and the other checks go on.
+/// The prefixed alarms, read once for the run; `None`, with an `unknown` gap, when the read failed.
+async fn alarms<P: Ports>(ctx: &Context<'_, P>, gaps: &mut Vec<Gap>) -> Option<Vec<WatchingAlarm>> {
+    let prefix = &ctx.config.common.alarm_name_prefix;
+    match ctx.lb.alarms(prefix).await {
+        Ok(alarms) => Some(alarms),
+        Err(e) => {
+            let cli = format!("aws cloudwatch describe-alarms --alarm-name-prefix {prefix}");
+            gaps.push(unknown("(all alarms)", &format!("listing the alarms named {prefix}*"), &e, &cli));
+            None
+        }
+    }
+}
+
+/// Every check of one opted-in group; a failed read is an `unknown` entry and the other checks go on. `watch`:
+/// the prefixed alarms and the group's load balancers, when both were read.
 async fn group_gaps<P: Ports>(
     ctx: &Context<'_, P>,
     arn: &str,
     tags: &Tags,
     tagged: &BTreeMap<String, Option<Tags>>,
+    watch: Option<(&[WatchingAlarm], &[String])>,
 ) -> Vec<Gap> {
     let (floor, key) = (ctx.floor(), ctx.opt_in_key());
     let mut gaps = Vec::new();
@@ -118,6 +145,11 @@ async fn group_gaps<P: Ports>(
             let cli = format!("aws elbv2 describe-target-groups --target-group-arns {arn}");
             gaps.push(unknown(arn, doing, &e, &cli));
         }
+    }
+    if let (Some(targets), Some((alarms, balancers))) = (&targets, watch) {
+        let instances = watch::instances(targets.iter().map(|t| t.target.id.as_str()));
+        let seen = Watched { group: arn, instances, balancers };
+        gaps.extend(watch::unwatched(alarms, &ctx.config.common.alarm_name_prefix, &seen));
     }
     if let Some(targets) = targets {
         match ctx.lb.health_thresholds(arn).await {
@@ -170,7 +202,7 @@ fn report(checked: usize, gaps: Vec<Gap>) -> Report {
         "Every opted-in target group ({groups}) has what a failover needs: its backup group (when tagged) exists, \
          is opted in and can serve; every listener and rule forwarding to it is opted in; its health thresholds \
          are consistent with the floor; every opted-in load balancer in front of it is registered with ARC zonal \
-         shift."
+         shift; an alarm named with ALARM_NAME_PREFIX watches it."
     );
     let extra = json!({"checked": checked});
     failover_core::readiness::report(FUNCTION, &groups, &ready, gaps, extra)

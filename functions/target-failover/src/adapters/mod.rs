@@ -11,7 +11,9 @@
 //! - [`fleet`]: [`crate::ports::Fleet`]: Auto Scaling (`DescribeAutoScalingInstances`, `DescribeTags`,
 //!   `SetInstanceHealth`);
 //! - [`ec2`]: EC2's `DescribeAvailabilityZones` and `DescribeInstances` as signed query-protocol calls, without
-//!   aws-sdk-ec2 (its compile time).
+//!   aws-sdk-ec2 (its compile time);
+//! - CloudWatch's `DescribeAlarms` (readiness: the prefixed alarms), through
+//!   [`failover_core::alarms::describe_alarms`].
 //!
 //! Calls: one `DescribeTags` per [`TAGS_PER_CALL`] ARNs (one per ARN of a batch that names a missing
 //! resource, which fails the whole batch); paginated `DescribeTargetGroups`, `DescribeListeners` and
@@ -24,6 +26,7 @@ mod zonal;
 
 use aws_sdk_elasticloadbalancingv2::types::{Action, ProtocolEnum, TargetTypeEnum};
 use aws_sdk_elasticloadbalancingv2::Client;
+use failover_core::alarms::WatchingAlarm;
 use failover_core::aws::{AwsContext, AwsError};
 
 use crate::model::{
@@ -54,12 +57,14 @@ pub struct ElbClient {
     ec2: Option<Ec2Query>,
     /// Auto Scaling, for [`crate::ports::Fleet`] ([`fleet`]).
     fleet: Option<aws_sdk_autoscaling::Client>,
+    /// CloudWatch, for [`LoadBalancer::alarms`] (readiness).
+    alarms: Option<aws_sdk_cloudwatch::Client>,
 }
 
 impl ElbClient {
     /// ELB only: the target-group actions, and the load balancer reads of [`crate::ports::Zonal`].
     pub fn new(client: Client) -> Self {
-        ElbClient { client, arc: None, ec2: None, fleet: None }
+        ElbClient { client, arc: None, ec2: None, fleet: None, alarms: None }
     }
 
     /// Every client, from the SDK configuration (the function's, or a test account's).
@@ -68,6 +73,13 @@ impl ElbClient {
             .with_arc(aws_sdk_arczonalshift::Client::new(sdk))
             .with_ec2(Ec2Query::new(sdk))
             .with_fleet(aws_sdk_autoscaling::Client::new(sdk))
+            .with_alarms(aws_sdk_cloudwatch::Client::new(sdk))
+    }
+
+    /// CloudWatch: `alarms` (readiness).
+    pub fn with_alarms(mut self, cloudwatch: aws_sdk_cloudwatch::Client) -> Self {
+        self.alarms = Some(cloudwatch);
+        self
     }
 
     /// ARC zonal shift: `managed_resource`, `start_shift`, `cancel_shift`.
@@ -173,6 +185,13 @@ impl LoadBalancer for ElbClient {
     async fn target_groups(&self) -> Result<Vec<String>, AwsError> {
         let groups = self.every_group().await?;
         Ok(groups.into_iter().filter_map(|g| g.target_group_arn).collect())
+    }
+
+    async fn alarms(&self, prefix: &str) -> Result<Vec<WatchingAlarm>, AwsError> {
+        match &self.alarms {
+            Some(cloudwatch) => failover_core::alarms::describe_alarms(cloudwatch, prefix).await,
+            None => Err(AwsError::not_modelled("DescribeAlarms", prefix)),
+        }
     }
 
     async fn health_thresholds(&self, group: &str) -> Result<Option<HealthThresholds>, AwsError> {

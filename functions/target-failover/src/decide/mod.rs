@@ -72,7 +72,8 @@
 //! `floor.rs`: the floor (settings, the incident's baseline, the group's own thresholds) and the counts.
 //! `shift.rs`: which forward actions a shift changes ([`plan_shift`]) and what that comes to ([`ShiftVerdict`]).
 //! `failback.rs`: which saved weights a failback restores ([`plan_failback`]).
-//! `readiness.rs`: what an opted-in group lacks for a failover ([`readiness::Gap`]).
+//! `readiness.rs`: what an opted-in group lacks for a failover ([`readiness::Gap`]); [`watch`]: whether an alarm
+//! that invokes the function watches it.
 
 use std::collections::BTreeSet;
 
@@ -88,6 +89,7 @@ mod removal;
 pub mod replace;
 mod shift;
 pub mod traffic;
+pub mod watch;
 pub mod zonal;
 pub mod zonal_signal;
 

@@ -1,8 +1,9 @@
 //! The zonal part of `readiness`: every opted-in load balancer in front of the checked groups
 //! (`DescribeTargetGroups` per group, one `DescribeTags`) is registered with ARC zonal shift
-//! (`GetManagedResource` each). A read that fails is an `unknown` gap, and the other checks go on.
+//! (`GetManagedResource` each). A read that fails is an `unknown` gap, and the other checks go on. The load
+//! balancers of each group are handed back for the alarm check ([`crate::decide::watch`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use failover_core::aws::AwsError;
 
@@ -11,12 +12,17 @@ use crate::actions::Context;
 use crate::decide::readiness::{self, Gap};
 use crate::ports::{LoadBalancer, Ports, Zonal};
 
-pub async fn gaps<P: Ports>(ctx: &Context<'_, P>, groups: &[&String]) -> Vec<Gap> {
+/// The gaps, and the load balancers of each group whose were read.
+pub async fn gaps<P: Ports>(ctx: &Context<'_, P>, groups: &[&String]) -> (Vec<Gap>, BTreeMap<String, Vec<String>>) {
     let mut gaps = Vec::new();
     let mut balancers = BTreeSet::new();
+    let mut of_group = BTreeMap::new();
     for group in groups {
         match ctx.lb.balancers_of(group).await {
-            Ok(found) => balancers.extend(found),
+            Ok(found) => {
+                balancers.extend(found.iter().cloned());
+                of_group.insert((*group).clone(), found);
+            }
             Err(e) => {
                 let cli = format!("aws elbv2 describe-target-groups --target-group-arns {group}");
                 gaps.push(unknown(group, "listing its load balancers", &e, &cli));
@@ -24,7 +30,7 @@ pub async fn gaps<P: Ports>(ctx: &Context<'_, P>, groups: &[&String]) -> Vec<Gap
         }
     }
     if balancers.is_empty() {
-        return gaps;
+        return (gaps, of_group);
     }
     let balancers: Vec<String> = balancers.into_iter().collect();
     let tagged = match ctx.lb.tags(&balancers).await {
@@ -32,7 +38,7 @@ pub async fn gaps<P: Ports>(ctx: &Context<'_, P>, groups: &[&String]) -> Vec<Gap
         Err(e) => {
             let cli = "aws elbv2 describe-tags --resource-arns <load balancer ARNs>";
             gaps.push(unknown(&balancers.join(", "), "reading the load balancers' tags", &e, cli));
-            return gaps;
+            return (gaps, of_group);
         }
     };
     let opted = tagged
@@ -48,7 +54,7 @@ pub async fn gaps<P: Ports>(ctx: &Context<'_, P>, groups: &[&String]) -> Vec<Gap
             }
         }
     }
-    gaps
+    (gaps, of_group)
 }
 
 fn unknown(resource: &str, doing: &str, error: &AwsError, cli: &str) -> Gap {
