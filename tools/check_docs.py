@@ -22,6 +22,8 @@ and `$(...)` is checked as a command of its own. Placeholders (`<target-group-ar
    Lambda or the SDK reads.
 6. Repository paths named as arguments (`events/...`, `tools/...`, `drills/...`, `target/lambda/...` excepted:
    built) exist; `curl` to the local AWS names one of its control routes (tools/local_aws/server.py).
+7. Every in-page link (`[...](#anchor)`) of a document names one of its headings (GitHub's anchors), and every
+   link to a file of the repository (`[...](docs/deploy.md)`) names one that exists.
 """
 
 from __future__ import annotations
@@ -288,11 +290,33 @@ def check_text(p: Project, text: str, where: str) -> list[str]:
     return problems
 
 
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def check_links(text: str, where: str, base: Path) -> list[str]:
+    prose = re.sub(r"^[ \t]*```.*?^[ \t]*```", "", text, flags=re.S | re.M)
+    anchors = {slug(h) for h in re.findall(r"^#{1,6} +(.+?) *$", prose, re.M)}
+    problems = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", prose):
+        if target.startswith("#"):
+            if target[1:] not in anchors:
+                problems.append(f"{where}: link {target} names no heading")
+        elif not re.match(r"[a-z]+:", target):
+            path = (base / target.split("#", 1)[0]).resolve()
+            if not path.exists():
+                problems.append(f"{where}: link {target} names no file")
+    return problems
+
+
 def check(root: Path = ROOT) -> list[str]:
     p = Project(root)
     problems = []
     for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
-        problems += check_text(p, path.read_text(), str(path.relative_to(root)))
+        where = str(path.relative_to(root))
+        problems += check_text(p, path.read_text(), where) + check_links(path.read_text(), where, path.parent)
     return problems
 
 
@@ -332,6 +356,11 @@ class SelfTest(unittest.TestCase):
             with self.subTest(command):
                 found = self.problems(command)
                 self.assertTrue(any(fragment in f for f in found), f"{fragment!r} not in {found}")
+
+    def test_links_name_headings_and_files_that_exist(self):
+        text = "# Readiness: will it work?\n\n[a](#readiness-will-it-work) [b](#nope) [c](docs/deploy.md) [d](no.md)\n"
+        found = check_links(text, "t", ROOT)
+        self.assertEqual(found, ["t: link #nope names no heading", "t: link no.md names no file"])
 
     def test_good_commands_pass_and_other_blocks_are_not_shell(self):
         good = [
