@@ -688,6 +688,32 @@ class LocalAwsTest(LauncherCase):
         self.assertEqual((status, kind), (400, "application/cbor"))
         self.assertIn(b"SerializationException", body)
 
+    def test_route53_changes_are_pending_until_they_propagate(self):
+        """ChangeResourceRecordSets answers PENDING with an id of its own; GetChange says PENDING until the
+        account's propagation time has passed, then INSYNC; an unknown id is NoSuchChange."""
+        r53 = self.client("route53")
+        zone = r53.create_hosted_zone(Name="db.internal", CallerReference=self.account)["HostedZone"]["Id"]
+
+        def change(target):
+            return r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [{
+                "Action": "UPSERT", "ResourceRecordSet": {"Name": "writer.db.internal", "Type": "CNAME",
+                                                          "TTL": 30, "ResourceRecords": [{"Value": target}]}}]})["ChangeInfo"]
+
+        first = change("db.example.com")
+        self.assertEqual(first["Status"], "PENDING")
+        self.assertEqual(r53.get_change(Id=first["Id"])["ChangeInfo"]["Status"], "INSYNC")  # default: at once
+        self.ok("POST", "/_failover/route53/propagation", {"account": self.account, "seconds": 1.5})
+        second = change("db-r1.example.com")
+        self.assertNotEqual(second["Id"], first["Id"])
+        self.assertEqual(r53.get_change(Id=second["Id"])["ChangeInfo"]["Status"], "PENDING")
+        time.sleep(1.6)
+        self.assertEqual(r53.get_change(Id=second["Id"].rsplit("/", 1)[-1])["ChangeInfo"]["Status"], "INSYNC")
+        self.assert_error("NoSuchChange", r53.get_change, Id="/change/CNOSUCHCHANGE")
+        self.assert_error("NoSuchChange", self.client("route53", account=str(next(_accounts))).get_change,
+                          Id=second["Id"])
+        self.assertEqual(self.control("POST", "/_failover/route53/propagation", {"account": self.account,
+                                                                                "seconds": -1})[0], 400)
+
     def test_route53_upsert(self):
         r53 = self.client("route53")
         zone = r53.create_hosted_zone(Name="db.internal", CallerReference=self.account)["HostedZone"]["Id"]

@@ -5,8 +5,17 @@ API reference: https://docs.aws.amazon.com/Route53/latest/APIReference/Welcome.h
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
+
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
 from moto.route53 import models as route53_models
+from moto.route53 import responses as route53_responses
 from moto.route53.exceptions import Route53ClientError
+
+from .control import ControlError, where
 
 Route53Backend = route53_models.Route53Backend
 _orig_change_rrsets = Route53Backend.change_resource_record_sets
@@ -65,3 +74,64 @@ def _change_resource_record_sets(self, zoneid, change_list):
 
 
 Route53Backend.change_resource_record_sets = _change_resource_record_sets
+
+
+# ---------------------------------------------------------------------------------------------- change status
+# ChangeResourceRecordSets answers PENDING with a change id of its own; GetChange answers PENDING until the change
+# has reached every Route 53 authoritative server, then INSYNC, and NoSuchChange (404) for an unknown id
+# (https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html,
+# https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html). Stock moto answers INSYNC with the
+# same id for every change, and INSYNC for any id. Here propagation takes the account's
+# `POST /_failover/route53/propagation` `{"account", "seconds"}` (default 0: INSYNC at the first GetChange; AWS
+# usually takes under 60 s).
+
+
+_lock = threading.Lock()
+_propagation: dict[str, float] = {}
+_changes: dict[tuple[str, str], float] = {}  # (account, change id) -> when INSYNC
+_ids = itertools.count(1)
+_orig_response_change = route53_responses.Route53.change_resource_record_sets
+
+
+class NoSuchChange(Route53ClientError):
+    def __init__(self, change_id: str):
+        super().__init__("NoSuchChange", f"A change with the specified change ID does not exist: {change_id}")
+
+
+def _change_id(raw: str) -> str:
+    return raw.rsplit("/", 1)[-1]
+
+
+def _response_change(self):
+    result = _orig_response_change(self)
+    account = self.current_account
+    change_id = f"C{next(_ids):012d}FAILOVER"
+    with _lock:
+        _changes[(account, change_id)] = time.time() + _propagation.get(account, 0.0)
+    result.result["ChangeInfo"].update(Id=f"/change/{change_id}", Status="PENDING")
+    return result
+
+
+def _get_change(self):
+    change_id = _change_id(self._get_param("Id") or "")
+    with _lock:
+        in_sync_at = _changes.get((self.current_account, change_id))
+    if in_sync_at is None:
+        raise NoSuchChange(change_id)
+    status = "INSYNC" if time.time() >= in_sync_at else "PENDING"
+    return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": status, "SubmittedAt": utcnow()}})
+
+
+route53_responses.Route53.change_resource_record_sets = _response_change
+route53_responses.Route53.get_change = _get_change
+
+
+def set_propagation(body: dict) -> dict:
+    """``POST /_failover/route53/propagation``: how long the account's later changes stay PENDING."""
+    account, _ = where(body)
+    seconds = body.get("seconds")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= 3600:
+        raise ControlError("seconds must be a number from 0 to 3600")
+    with _lock:
+        _propagation[account] = float(seconds)
+    return {"account": account, "seconds": float(seconds)}

@@ -46,6 +46,7 @@ ROUTES = {
     ("POST", "dynamodb/ledger-table"): dynamodb.create_ledger_table,
     ("POST", "iam/deny"): iam.deny,
     ("POST", "sns/inbox"): sns.inbox,
+    ("POST", "route53/propagation"): route53.set_propagation,
     **{route: (lambda body, handler=handler: handler(*where(body), body))
        for route, handler in arc_state.CONTROL_ROUTES.items()},
 }

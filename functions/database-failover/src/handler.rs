@@ -132,6 +132,7 @@ where
             config: &self.config,
             region: &self.home.region,
             failure_at: route::failure_time(&event),
+            deadline: invocation.deadline,
             owes: std::sync::OnceLock::new(),
         };
         // Boxed: the nested futures are otherwise too deep for the compiler's layout computation.

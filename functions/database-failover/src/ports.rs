@@ -104,14 +104,17 @@ pub trait Dns {
     /// `None` when there is none.
     fn cname(&self, record: &EndpointRecord) -> impl Future<Output = Result<Option<Cname>, AwsError>> + Send;
     /// ONE change batch: DELETE `current` (its TTL and values exactly as read), CREATE the CNAME pointing at
-    /// `target`. `Ok(false)` when Route 53 rejects the batch (`InvalidChangeBatch`: the record changed since
-    /// it was read); then nothing changed.
+    /// `target`. `Ok(Some(change id))` when Route 53 accepted it; `Ok(None)` when it rejects the batch
+    /// (`InvalidChangeBatch`: the record changed since it was read); then nothing changed.
     fn replace_cname(
         &self,
         record: &EndpointRecord,
         current: &Cname,
         target: &str,
-    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    ) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
+    /// Whether Route 53 reports the change `INSYNC` (`GetChange`): every one of its authoritative servers
+    /// answers the new value. `false` while it is `PENDING`.
+    fn change_in_sync(&self, change_id: &str) -> impl Future<Output = Result<bool, AwsError>> + Send;
 }
 
 /// The ports one invocation works with, named once: an action is generic over `P: Ports` alone.

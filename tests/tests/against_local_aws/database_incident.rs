@@ -640,3 +640,51 @@ async fn a_promotion_that_fails_after_promote_read_replica_returns_should_record
     );
     assert!(summary.contains("nothing is recorded as done"), "{summary}");
 }
+
+// ------------------------------------------------------------------ DNS propagation (GetChange)
+
+/// Route 53's GetChange as the local AWS's call log names it (REST: method and path, the id generalised).
+const GET_CHANGE: &str = "GET /2013-04-01/change/{id}";
+
+#[tokio::test]
+async fn a_repointed_record_should_be_reported_insync_once_route53_says_so() {
+    let (env, zone_id, _) = failed_orders_with_a_dns_record().await;
+    // Route 53 takes 3 s to reach all its servers: the first GetChange answers PENDING.
+    env.account.control("/_failover/route53/propagation", json!({"seconds": 3}));
+
+    let done = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(done.status, Outcome::Succeeded, "{done:?}");
+    assert_eq!(record(&env, &zone_id).await.1, [endpoint(&env, "r-fast").await]);
+    assert!(env.calls_answered(GET_CHANGE) >= 2, "asked again while PENDING: {}", env.calls_answered(GET_CHANGE));
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["succeeded"]);
+    let body = notes[0].body();
+    assert_eq!(body["details"]["dns"]["propagation"]["status"], "in-sync", "{body}");
+    assert!(body["summary"].as_str().unwrap_or_default().contains("Route 53 reports the change INSYNC"), "{body}");
+}
+
+#[tokio::test]
+async fn a_repoint_still_pending_when_the_run_must_stop_waiting_should_be_done_and_say_pending() {
+    let (env, zone_id, _) = failed_orders_with_a_dns_record().await;
+    env.account.control("/_failover/route53/propagation", json!({"seconds": 600}));
+    // 25 s left: the run keeps 15 s for the rest, so it asks for up to 10 s (every 5 s), then goes on.
+    let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(25);
+    let lambda = Invocation { request_id: Some("req-dns".into()), function_arn: None, deadline: Some(deadline) };
+
+    let done = env.app(&[]).invoke(env.failure_event("orders", "RDS-EVENT-0031"), &lambda).await.expect("done");
+
+    assert_eq!(done.status, Outcome::Succeeded, "{done:?}");
+    assert_eq!(record(&env, &zone_id).await.1, [endpoint(&env, "r-fast").await], "repointed all the same");
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".to_owned())));
+    let asked = env.calls_answered(GET_CHANGE);
+    assert!((2..=3).contains(&asked), "asked every 5 s within the 10 s: {asked}");
+    let notes = env.notifications().await;
+    let body = notes[0].body();
+    let propagation = &body["details"]["dns"]["propagation"];
+    let waited = (asked - 1) * 5;
+    assert_eq!((propagation["status"].as_str(), propagation["waited_secs"].as_u64()), (Some("pending"), Some(waited)));
+    let summary = body["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains(&format!("still reported the change PENDING after {waited} s")), "{summary}");
+    assert!(summary.contains("aws route53 get-change --id"), "{summary}");
+}

@@ -61,6 +61,8 @@ pub struct Context<'a, P: Ports> {
     /// When the failure happened (seconds since the epoch): the RDS event's or the alarm's time; `None` for
     /// manual commands (then: now). Lag is judged as of then.
     pub failure_at: Option<i64>,
+    /// When Lambda stops the invocation, when known: how long the DNS step may wait for Route 53.
+    pub deadline: Option<std::time::SystemTime>,
     /// The ledger resource of a promotion this run reports and has not yet marked notified (set by
     /// [`promote`]): what the run owes once its notification is out ([`owed::MarkNotified`]).
     pub owes: std::sync::OnceLock<String>,

@@ -341,7 +341,7 @@ async fn promote_and_repoint<P: Ports>(
         return Ok(planned);
     };
     let result = repoint::run(ctx, dns, endpoint).await.map_err(|e| fail("repoint the DNS record", done, e))?;
-    if let DnsResult::Repointed { record, to } = &result {
+    if let DnsResult::Repointed { record, to, .. } = &result {
         done.push(format!("repointed {record} to {to}"));
     }
     Ok(result)

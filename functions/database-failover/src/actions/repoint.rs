@@ -5,14 +5,21 @@
 //! the result says where it points. The tag is `failover:dns-record=<hosted-zone-id>/<record-name>`
 //! ([`crate::model::EndpointRecord::parse`]).
 //!
+//! Once Route 53 has accepted the batch, the run asks `GetChange` whether the change is `INSYNC` (every Route 53
+//! server answers the new value), every [`SYNC_POLL`], for at most [`SYNC_WAIT`] and only while the invocation
+//! keeps [`SYNC_RESERVE`] for the rest of its work; the notification says how far it had gone. The record is
+//! repointed either way: propagation is reported, never waited for at the cost of the run.
+//!
 //! AWS calls: one `ListResourceRecordSets`, then, when the record points at the primary, one
-//! `ChangeResourceRecordSets` (and a second `ListResourceRecordSets`, to say where it points, when Route 53
-//! rejects the batch). No ledger call: the promotion's `begin`/`end` frame it.
+//! `ChangeResourceRecordSets` and one `GetChange` per poll (or a second `ListResourceRecordSets`, to say where
+//! it points, when Route 53 rejects the batch). No ledger call: the promotion's `begin`/`end` frame it.
+
+use std::time::{Duration, SystemTime};
 
 use failover_core::aws::AwsError;
 
 use super::Context;
-use crate::decide::{self, DnsResult, DnsStep};
+use crate::decide::{self, DnsResult, DnsStep, Propagation};
 use crate::model::Repoint;
 use crate::ports::{Dns, Ports};
 
@@ -25,9 +32,10 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, dns: &Repoint, to: &str) -> Res
         DnsStep::AlreadyThere => return Ok(DnsResult::AlreadyThere { record, to: to.to_owned() }),
         step => return Ok(unchanged(dns, step)),
     };
-    if ctx.dns.replace_cname(&dns.record, &delete, to).await? {
-        tracing::info!(record, from = dns.from, to, "DNS record repointed");
-        return Ok(DnsResult::Repointed { record, to: to.to_owned() });
+    if let Some(change_id) = ctx.dns.replace_cname(&dns.record, &delete, to).await? {
+        let propagation = propagation(ctx, &change_id).await;
+        tracing::info!(record, from = dns.from, to, ?propagation, "DNS record repointed");
+        return Ok(DnsResult::Repointed { record, to: to.to_owned(), propagation });
     }
     // Rejected: the record changed since it was read. Say where it points now.
     let now = ctx.dns.cname(&dns.record).await?;
@@ -36,6 +44,32 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, dns: &Repoint, to: &str) -> Res
         DnsStep::Change { delete } => DnsResult::Elsewhere { record, from: dns.from.clone(), points_to: delete.values },
         step => unchanged(dns, step),
     })
+}
+
+/// Route 53 propagates a change to all its servers in about a minute at most, usually seconds.
+pub const SYNC_WAIT: Duration = Duration::from_secs(60);
+/// `GetChange` is asked this often (Route 53 allows 5 requests per second per account for it).
+pub const SYNC_POLL: Duration = Duration::from_secs(5);
+/// Time kept for the rest of the run (the ledger's `end`, the notification) when waiting.
+pub const SYNC_RESERVE: Duration = Duration::from_secs(15);
+
+/// How far the change had gone when the run stopped asking.
+async fn propagation<P: Ports>(ctx: &Context<'_, P>, change_id: &str) -> Propagation {
+    let left = ctx.deadline.map_or(SYNC_WAIT, |d| d.duration_since(SystemTime::now()).unwrap_or_default());
+    let budget = left.saturating_sub(SYNC_RESERVE).min(SYNC_WAIT);
+    let mut waited = Duration::ZERO;
+    loop {
+        match ctx.dns.change_in_sync(change_id).await {
+            Ok(true) => return Propagation::InSync { change_id: change_id.to_owned() },
+            Ok(false) => {}
+            Err(e) => return Propagation::Unknown { change_id: change_id.to_owned(), error: e.to_string() },
+        }
+        if waited + SYNC_POLL > budget {
+            return Propagation::Pending { change_id: change_id.to_owned(), waited_secs: waited.as_secs() };
+        }
+        tokio::time::sleep(SYNC_POLL).await;
+        waited += SYNC_POLL;
+    }
 }
 
 fn unchanged(dns: &Repoint, step: DnsStep) -> DnsResult {

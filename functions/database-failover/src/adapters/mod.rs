@@ -255,7 +255,12 @@ impl Dns for Route53Dns {
             }))
     }
 
-    async fn replace_cname(&self, record: &EndpointRecord, current: &Cname, target: &str) -> Result<bool, AwsError> {
+    async fn replace_cname(
+        &self,
+        record: &EndpointRecord,
+        current: &Cname,
+        target: &str,
+    ) -> Result<Option<String>, AwsError> {
         let resource = format!("CNAME {} -> {target}", record.name);
         let invalid = |e: aws_smithy_types::error::operation::BuildError| AwsError {
             operation: "ChangeResourceRecordSets",
@@ -299,9 +304,14 @@ impl Dns for Route53Dns {
             .send()
             .await;
         match sent {
-            Ok(_) => Ok(true),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_invalid_change_batch()) => Ok(false),
+            Ok(done) => Ok(Some(done.change_info().map_or_else(String::new, |c| c.id().to_owned()))),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_invalid_change_batch()) => Ok(None),
             Err(error) => Err(error).aws("ChangeResourceRecordSets", resource.as_str()),
         }
+    }
+
+    async fn change_in_sync(&self, change_id: &str) -> Result<bool, AwsError> {
+        let got = self.client.get_change().id(change_id).send().await.aws("GetChange", change_id)?;
+        Ok(got.change_info().is_some_and(|c| c.status() == &aws_sdk_route53::types::ChangeStatus::Insync))
     }
 }

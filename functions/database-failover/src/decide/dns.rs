@@ -59,6 +59,9 @@ pub enum DnsResult {
     Repointed {
         record: String,
         to: String,
+        /// Whether Route 53's servers all answer the new value yet (absent in records written before).
+        #[serde(default)]
+        propagation: Propagation,
     },
     AlreadyThere {
         record: String,
@@ -75,6 +78,41 @@ pub enum DnsResult {
     },
 }
 
+/// How far a repointed record's change had gone at Route 53 when the run stopped looking (`GetChange`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Propagation {
+    /// Not asked (a record written before this was read).
+    #[default]
+    NotChecked,
+    /// `INSYNC`: every Route 53 authoritative server answers the new value.
+    InSync { change_id: String },
+    /// Still `PENDING` when the run's time for waiting was up.
+    Pending { change_id: String, waited_secs: u64 },
+    /// `GetChange` failed: whether it has propagated is not known.
+    Unknown { change_id: String, error: String },
+}
+
+impl Propagation {
+    fn clause(&self) -> String {
+        match self {
+            Propagation::NotChecked => String::new(),
+            Propagation::InSync { .. } => {
+                " Route 53 reports the change INSYNC: its servers answer the new value (resolvers may keep the old \
+                 one for the record's TTL)."
+                    .to_owned()
+            }
+            Propagation::Pending { change_id, waited_secs } => format!(
+                " Route 53 still reported the change PENDING after {waited_secs} s ({change_id}): some of its \
+                 servers may answer the old value for a little longer (`aws route53 get-change --id {change_id}`)."
+            ),
+            Propagation::Unknown { change_id, error } => {
+                format!(" Whether the change ({change_id}) has propagated is not known: GetChange failed ({error}).")
+            }
+        }
+    }
+}
+
 impl DnsResult {
     /// The sentence of the notification's summary; `None` when there is nothing to say.
     pub fn sentence(&self) -> Option<String> {
@@ -87,7 +125,9 @@ impl DnsResult {
             DnsResult::WouldRepoint { record, from, to } => {
                 Some(format!("Would repoint {record} from {from} to {to}."))
             }
-            DnsResult::Repointed { record, to } => Some(format!("{record} was repointed to {to}.")),
+            DnsResult::Repointed { record, to, propagation } => {
+                Some(format!("{record} was repointed to {to}.{}", propagation.clause()))
+            }
             DnsResult::AlreadyThere { record, to } => Some(format!("{record} already pointed to {to}.")),
             DnsResult::Elsewhere { record, from, points_to } => Some(format!(
                 "WARNING: {record} was NOT changed: it points to {}, not to the failed primary's endpoint {from}.",
@@ -141,7 +181,8 @@ mod tests {
     fn only_a_changed_or_missing_record_is_worth_a_warning() {
         let elsewhere = DnsResult::Elsewhere { record: "w".into(), from: "a".into(), points_to: vec!["b".into()] };
         assert!(elsewhere.is_warning() && elsewhere.sentence().unwrap().contains("points to b"));
-        assert!(!DnsResult::Repointed { record: "w".into(), to: "b".into() }.is_warning());
+        assert!(!DnsResult::Repointed { record: "w".into(), to: "b".into(), propagation: Propagation::NotChecked }
+            .is_warning());
         assert_eq!(DnsResult::Untagged.sentence(), None);
     }
 

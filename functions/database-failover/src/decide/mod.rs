@@ -26,7 +26,7 @@ pub mod readiness;
 pub mod watch;
 
 pub use cluster::decide_cluster;
-pub use dns::{repoint_step, DnsResult, DnsStep};
+pub use dns::{repoint_step, DnsResult, DnsStep, Propagation};
 pub use identity::same_primary;
 pub use onset::lag_as_of;
 pub use primary::{gate, may_take_writes, FixInPlace, FixKind, Gate, FIX_IN_PLACE_STATUSES};

@@ -849,14 +849,23 @@ mod incident {
             Ok(Some(self.record.lock().unwrap().clone()))
         }
 
-        async fn replace_cname(&self, _: &EndpointRecord, current: &Cname, target: &str) -> Result<bool, AwsError> {
+        async fn replace_cname(
+            &self,
+            _: &EndpointRecord,
+            current: &Cname,
+            target: &str,
+        ) -> Result<Option<String>, AwsError> {
             tokio::task::yield_now().await;
             self.flaky()?;
             let mut record = self.record.lock().unwrap();
             if &*record != current {
-                return Ok(false);
+                return Ok(None);
             }
             *record = Cname { ttl: Some(30), values: vec![target.to_owned()] };
+            Ok(Some("/change/C1".to_owned()))
+        }
+
+        async fn change_in_sync(&self, _: &str) -> Result<bool, AwsError> {
             Ok(true)
         }
     }

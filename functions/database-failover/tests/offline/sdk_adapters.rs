@@ -261,9 +261,10 @@ async fn a_promotion_whose_end_was_lost_should_be_completed_by_the_next_invocati
     let (promote, lags) = (promote_ok("r1"), lag(&[("m0", 1.0)]));
     let dns = mock!(aws_sdk_route53::Client::change_resource_record_sets).then_output(dns_output);
     let record = mock!(aws_sdk_route53::Client::list_resource_record_sets).then_output(record_output);
+    let synced = mock!(aws_sdk_route53::Client::get_change).then_output(change_in_sync);
     let notes = Recorded::default();
     let rds = [&primary, &r1, &r2, &promote];
-    let app = app_with("us-east-1", &[], &rds, &[&lags], &[&dns, &record], notes.clone(), ledger.clone());
+    let app = app_with("us-east-1", &[], &rds, &[&lags], &[&dns, &record, &synced], notes.clone(), ledger.clone());
 
     let response = app.handle(failure_event()).await.expect("completed");
 
@@ -687,6 +688,17 @@ fn dns_output() -> ChangeResourceRecordSetsOutput {
     ChangeResourceRecordSetsOutput::builder().change_info(info).build()
 }
 
+/// `GetChange`: the change has reached every Route 53 server.
+fn change_in_sync() -> aws_sdk_route53::operation::get_change::GetChangeOutput {
+    let info = aws_sdk_route53::types::ChangeInfo::builder()
+        .id("c-1")
+        .status(aws_sdk_route53::types::ChangeStatus::Insync)
+        .submitted_at(aws_smithy_types::DateTime::from_secs(0))
+        .build()
+        .expect("change info");
+    aws_sdk_route53::operation::get_change::GetChangeOutput::builder().change_info(info).build()
+}
+
 /// A ledger `begin` (it checks the pause: automatic events never force) rather than an `end`.
 fn is_begin(r: &TransactWriteItemsInput) -> bool {
     r.transact_items().iter().any(|i| i.condition_check().is_some())
@@ -926,6 +938,7 @@ impl Scenario {
             route53: vec![
                 mock!(aws_sdk_route53::Client::change_resource_record_sets).then_output(dns_output),
                 mock!(aws_sdk_route53::Client::list_resource_record_sets).then_output(record_output),
+                mock!(aws_sdk_route53::Client::get_change).then_output(change_in_sync),
             ],
             dynamodb: vec![
                 mock!(aws_sdk_dynamodb::Client::query).then_output(|| QueryOutput::builder().build()),
