@@ -17,6 +17,7 @@
 //! resource, which fails the whole batch); paginated `DescribeTargetGroups`, `DescribeListeners` and
 //! `DescribeRules` through the SDK's paginators.
 
+mod alarms;
 pub mod ec2;
 pub mod fleet;
 mod listeners;
@@ -54,12 +55,14 @@ pub struct ElbClient {
     ec2: Option<Ec2Query>,
     /// Auto Scaling, for [`crate::ports::Fleet`] ([`fleet`]).
     fleet: Option<aws_sdk_autoscaling::Client>,
+    /// CloudWatch, for the alarms about a zone ([`alarms`]).
+    cloudwatch: Option<aws_sdk_cloudwatch::Client>,
 }
 
 impl ElbClient {
     /// ELB only: the target-group actions, and the load balancer reads of [`crate::ports::Zonal`].
     pub fn new(client: Client) -> Self {
-        ElbClient { client, arc: None, ec2: None, fleet: None }
+        ElbClient { client, arc: None, ec2: None, fleet: None, cloudwatch: None }
     }
 
     /// Every client, from the SDK configuration (the function's, or a test account's).
@@ -68,6 +71,7 @@ impl ElbClient {
             .with_arc(aws_sdk_arczonalshift::Client::new(sdk))
             .with_ec2(Ec2Query::new(sdk))
             .with_fleet(aws_sdk_autoscaling::Client::new(sdk))
+            .with_cloudwatch(aws_sdk_cloudwatch::Client::new(sdk))
     }
 
     /// ARC zonal shift: `managed_resource`, `start_shift`, `cancel_shift`.
