@@ -315,9 +315,8 @@ mod tests {
 
     #[test]
     fn the_schedules_tick_completes_the_holds_and_an_alarm_says_whether_its_removal_silences_it() {
-        let tick = json!({"source": "aws.events", "detail-type": "Scheduled Event", "account": "123456789012",
-                          "region": "us-east-1", "time": "2024-05-01T10:00:00Z", "id": "7", "version": "0",
-                          "resources": ["arn:aws:events:us-east-1:123456789012:rule/failover-tick"], "detail": {}});
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/schedule-restore-holds.json");
+        let tick: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let event = failover_core::intake::parse(&tick).expect("a scheduled event");
         assert_eq!(route(&event, &home(), false), Ok(Route::Tick { trigger: TICK.to_owned() }));
         let Ok(Route::Alarm { alarm: unhealthy, .. }) =
