@@ -152,3 +152,41 @@ async fn a_target_removed_twice_within_the_flap_window_stays_out_on_the_ok_until
     assert!(shop.health(&web).await.contains_key(gray));
     assert!(shop.keys(&web, "removal#", &["pending", "done"]).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_target_still_initial_after_the_hold_is_checked_at_the_next_ticks_and_taken_out_once_its_probation_ends() {
+    let (later, clock) = hand_clock!();
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(3);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let app = shop.app_on(&[], shop.dynamo_ledger(), clock);
+    let slow = &ids[0];
+    // Its health check never passes: registered again, it stays `initial`.
+    shop.set_sticky_health(&web, &[slow], "initial");
+    let dimensions = json!({"TargetGroup": suffix(&web), "InstanceId": slow});
+    app.handle(shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", dimensions.clone())).await.unwrap();
+    app.handle(shop.alarm_eventbridge("web-unhealthy", "OK", "ALARM", dimensions)).await.unwrap();
+    assert!(!shop.health(&web).await.contains_key(slow), "held out");
+    let _ = shop.received().await;
+
+    later.store(11 * 60, SeqCst);
+    app.handle(shop.tick()).await.unwrap();
+
+    assert_eq!(shop.health(&web).await.get(slow).map(String::as_str), Some("initial"), "registered, on probation");
+    let received = shop.received().await;
+    assert_eq!(titles(&received), ["web: 1 target back after the hold"]);
+    assert_eq!(received[0].body()["details"]["waiting"], json!([{"id": slow, "port": 80}]));
+    // Still initial within the probation (RESTORE_HOLD_MINUTES, 10): nothing changes, nothing is told.
+    later.store(20 * 60, SeqCst);
+    app.handle(shop.tick()).await.unwrap();
+    assert!(shop.health(&web).await.contains_key(slow));
+    assert!(shop.received().await.is_empty());
+
+    later.store(22 * 60, SeqCst);
+    app.handle(shop.tick()).await.unwrap();
+
+    assert!(!shop.health(&web).await.contains_key(slow), "taken out again");
+    let received = shop.received().await;
+    assert_eq!(titles(&received), ["web: 1 target failed after the hold, out until restored"]);
+    assert_eq!(shop.keys(&web, "removal#", &["done"]).await.len(), 1, "its removal stays open");
+}
