@@ -321,6 +321,24 @@ class LocalAwsTest(LauncherCase):
         elb.register_targets(TargetGroupArn=blue, Targets=[{"Id": ids[0], "Port": 8080}])
         self.assertEqual(self.health(elb, blue)[(ids[0], 8080)], {"State": "healthy"})
 
+        # a sticky override is the instance's own state: it fails again once registered again, until cleared
+        self.ok("POST", "/_failover/elbv2/target-health", {
+            "account": self.account, "target_group_arn": blue,
+            "targets": [{"id": ids[2], "state": "unhealthy", "sticky": True}]})
+        elb.deregister_targets(TargetGroupArn=blue, Targets=[{"Id": ids[2], "Port": 8080}])
+        self.assertNotIn((ids[2], 8080), self.health(elb, blue))
+        elb.register_targets(TargetGroupArn=blue, Targets=[{"Id": ids[2], "Port": 8080}])
+        self.assertEqual(self.health(elb, blue)[(ids[2], 8080)]["State"], "unhealthy")
+        self.ok("POST", "/_failover/elbv2/target-health", {
+            "account": self.account, "target_group_arn": blue, "targets": [{"id": ids[2], "state": "healthy"}]})
+        elb.deregister_targets(TargetGroupArn=blue, Targets=[{"Id": ids[2], "Port": 8080}])
+        elb.register_targets(TargetGroupArn=blue, Targets=[{"Id": ids[2], "Port": 8080}])
+        self.assertEqual(self.health(elb, blue)[(ids[2], 8080)], {"State": "healthy"})
+        status, _ = self.control("POST", "/_failover/elbv2/target-health", {
+            "account": self.account, "target_group_arn": blue,
+            "targets": [{"id": ids[2], "state": "unhealthy", "sticky": "yes"}]})
+        self.assertEqual(status, 400)
+
         # a different account sees nothing of this
         other = self.client("elbv2", account=str(next(_accounts)))
         self.assert_error("TargetGroupNotFound", other.describe_target_health, TargetGroupArn=blue)

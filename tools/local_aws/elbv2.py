@@ -32,6 +32,14 @@ def _overrides(tg: FakeTargetGroup) -> dict:
     return tg._failover_health
 
 
+def _sticky(tg: FakeTargetGroup) -> set:
+    """Targets whose override is the instance's own state (``"sticky": true``): it outlives a deregistration, so
+    the target fails its health check again when registered again (a broken instance stays broken)."""
+    if "_failover_sticky" not in tg.__dict__:
+        tg._failover_sticky = set()
+    return tg._failover_sticky
+
+
 _orig_health_for = FakeTargetGroup.health_for
 
 
@@ -81,7 +89,7 @@ def _administrative_override(tg: FakeTargetGroup, target: dict, ec2_backend) -> 
 def _deregister(self, targets):
     """DeregisterTargets of a target that is not registered succeeds (stock moto raises InvalidTarget), and a
     target given with a Port deregisters only if that port is the registered one (AWS identifies a registration
-    by id and port). A deregistered target loses its health override.
+    by id and port). A deregistered target loses its health override, unless it was set sticky.
     https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DeregisterTargets.html"""
     for target in targets:
         registered = self.targets.get(target["Id"])
@@ -90,7 +98,8 @@ def _deregister(self, targets):
         if "Port" in target and str(target["Port"]) != str(registered["Port"]):
             continue  # that (id, port) pair is not registered
         self.deregistered_targets[target["Id"]] = self.targets.pop(target["Id"])
-        _overrides(self).pop(target["Id"], None)
+        if target["Id"] not in _sticky(self):
+            _overrides(self).pop(target["Id"], None)
 
 
 FakeTargetGroup.health_for = _health_for
@@ -186,7 +195,10 @@ ELBv2Backend.create_load_balancer = _create_load_balancer
 
 def set_target_health(body: dict) -> dict:
     """``POST /_failover/elbv2/target-health``: what failing health checks would make DescribeTargetHealth report
-    (state, reason, description per registered target; ``healthy`` clears the override)."""
+    (state, reason, description per registered target; ``healthy`` clears the override). ``"sticky": true`` on a
+    target makes the state the instance's own: kept when it is deregistered, and reported again as soon as it is
+    registered again (on AWS a target re-registered is ``initial`` until its first checks; here it shows the
+    state they would find at once)."""
     account, region = where(body)
     arn = field(body, "target_group_arn")
     tg = backend(elbv2_backends, account, region).target_groups.get(arn)
@@ -205,9 +217,16 @@ def set_target_health(body: dict) -> dict:
         if t.get("port") is not None and str(t["port"]) != str(registered["Port"]):
             raise ControlError(f"target {target_id} is registered on port {registered['Port']}")
         reason, description = TARGET_STATES[state]
-        changes.append((target_id, state, t.get("reason") or reason, t.get("description") or description))
+        sticky = t.get("sticky", False)
+        if not isinstance(sticky, bool):
+            raise ControlError("sticky must be true or false")
+        changes.append((target_id, state, t.get("reason") or reason, t.get("description") or description, sticky))
     overrides = _overrides(tg)
-    for target_id, state, reason, description in changes:
+    for target_id, state, reason, description, sticky in changes:
+        if sticky and state != "healthy":
+            _sticky(tg).add(target_id)
+        else:
+            _sticky(tg).discard(target_id)
         if state == "healthy":
             overrides.pop(target_id, None)
         else:

@@ -40,6 +40,17 @@ pub const ZONAL_SHIFT_EXPIRES_MINUTES: Setting = Setting {
     default: Some("180"),
     meaning: "how long a zonal shift this function starts lasts before ARC ends it by itself (1 to 4320 minutes)",
 };
+pub const RESTORE_HOLD_MINUTES: Setting = Setting {
+    name: "RESTORE_HOLD_MINUTES",
+    default: Some("10"),
+    meaning: "after the OK of an alarm whose metric the removal itself silences (a load balancer's host counts or traffic per group or zone), the targets stay out this many minutes (0 to 1440; 0: none), then those passing their health check return",
+};
+pub const FLAP_WINDOW_MINUTES: Setting = Setting {
+    name: "FLAP_WINDOW_MINUTES",
+    default: Some("60"),
+    meaning:
+        "a target removed twice within this many minutes (0 to 1440; 0: never) stays out until a person runs `restore`",
+};
 pub const REPLACE_INSTANCES: Setting = Setting {
     name: "REPLACE_INSTANCES",
     default: Some("false"),
@@ -59,6 +70,8 @@ pub const SETTINGS: &[&Setting] = &[
     &MIN_HEALTHY_PERCENT,
     &FAILBACK,
     &RESTORE,
+    &RESTORE_HOLD_MINUTES,
+    &FLAP_WINDOW_MINUTES,
     &ZONE_EVACUATION_MIN_TARGETS,
     &ZONE_EVACUATION_WINDOW_MINUTES,
     &ZONAL_SHIFT_EXPIRES_MINUTES,
@@ -94,6 +107,11 @@ pub struct Config {
     pub failback: Failback,
     /// [`RESTORE`].
     pub restore: Restore,
+    /// [`RESTORE_HOLD_MINUTES`].
+    pub restore_hold_minutes: u32,
+    /// [`FLAP_WINDOW_MINUTES`]: at most a day, the shortest retention, so that the closed removals it counts are
+    /// still in the ledger.
+    pub flap_window_minutes: u32,
     /// [`ZONE_EVACUATION_MIN_TARGETS`].
     pub zone_evacuation_min_targets: u32,
     /// [`ZONE_EVACUATION_WINDOW_MINUTES`].
@@ -112,6 +130,8 @@ impl Config {
             min_healthy_percent: number(lookup, &MIN_HEALTHY_PERCENT, 0, 100)?,
             failback: choice(lookup, &FAILBACK, &[("auto", Failback::Auto), ("manual", Failback::Manual)])?,
             restore: choice(lookup, &RESTORE, &[("auto", Restore::Auto), ("manual", Restore::Manual)])?,
+            restore_hold_minutes: number(lookup, &RESTORE_HOLD_MINUTES, 0, 1440)?,
+            flap_window_minutes: number(lookup, &FLAP_WINDOW_MINUTES, 0, 1440)?,
             zone_evacuation_min_targets: number(lookup, &ZONE_EVACUATION_MIN_TARGETS, 1, 1000)?,
             zone_evacuation_window_minutes: number(lookup, &ZONE_EVACUATION_WINDOW_MINUTES, 1, 1440)?,
             zonal_shift_expires_minutes: number(lookup, &ZONAL_SHIFT_EXPIRES_MINUTES, 1, 4320)?,
@@ -148,6 +168,7 @@ mod tests {
         assert_eq!(Some(config.min_healthy_percent.to_string().as_str()), MIN_HEALTHY_PERCENT.default);
         assert_eq!(config.failback, Failback::Auto);
         assert_eq!(config.restore, Restore::Auto);
+        assert_eq!((config.restore_hold_minutes, config.flap_window_minutes), (10, 60));
         assert_eq!((config.zone_evacuation_min_targets, config.zone_evacuation_window_minutes), (2, 10));
         assert_eq!((config.zonal_shift_expires_minutes, config.replace_instances), (180, false));
         let mut listed: Vec<String> = SETTINGS.iter().map(|s| s.name.to_owned()).collect();
@@ -166,6 +187,8 @@ mod tests {
             ("ZONAL_SHIFT_EXPIRES_MINUTES", "0"),
             ("ZONE_EVACUATION_MIN_TARGETS", "0"),
             ("REPLACE_INSTANCES", "yes"),
+            ("RESTORE_HOLD_MINUTES", "1441"),
+            ("FLAP_WINDOW_MINUTES", "1441"),
         ] {
             let err = read_by(&[TOPIC, LEDGER, (name, value)]).0.expect_err(value).to_string();
             assert!(err.contains(name) && err.contains(value), "{err}");

@@ -118,6 +118,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> Handler for App<L, N, G> {
                 seen = Some(transition);
                 (trigger, reports)
             }
+            Route::Tick { trigger } => (trigger, Box::pin(actions::tick::on_tick(&ctx(trigger, false))).await),
             Route::Command { trigger, command, dry_run, force } => {
                 let reports = Box::pin(actions::on_command(&ctx(trigger, *force), command, *dry_run)).await?;
                 (trigger, reports)

@@ -125,6 +125,17 @@ pub trait Zonal: Send + Sync {
         async move { Err(AwsError::not_modelled("StartZonalShift", arn)) }
     }
 
+    /// The (name, ARN) of each CloudWatch metric alarm in ALARM about this zone (its name, `us-east-1a`) of this
+    /// load balancer (`DescribeAlarms`): its metric's `LoadBalancer` and `AvailabilityZone` dimensions.
+    fn zone_alarms_in_alarm(
+        &self,
+        load_balancer: &str,
+        zone: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, AwsError>> + Send {
+        let resource = format!("{load_balancer} {zone}");
+        async move { Err(AwsError::not_modelled("DescribeAlarms", resource)) }
+    }
+
     /// `CancelZonalShift`; `Ok(false)` when the shift is no longer active (it expired, or someone cancelled it).
     fn cancel_shift(&self, id: &str) -> impl Future<Output = Result<bool, AwsError>> + Send {
         async move { Err(AwsError::not_modelled("CancelZonalShift", id)) }

@@ -15,6 +15,9 @@ fn group_arn(home: &Home, suffix: &str) -> String {
     format!("arn:{}:elasticloadbalancing:{}:{}:{}", home.partition, home.region, home.account, suffix)
 }
 
+/// The trigger of the schedule's tick, as its reports and records name it.
+pub const TICK: &str = "schedule restore-holds";
+
 /// What to do with an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -22,6 +25,9 @@ pub enum Route {
     Skip { trigger: String, reason: String },
     /// An alarm about target groups or instances.
     Alarm { trigger: String, alarm: AlarmRoute },
+    /// The schedule's tick (an EventBridge `Scheduled Event`): complete the restore holds that are due
+    /// ([`crate::actions::hold`]).
+    Tick { trigger: String },
     /// A manual command (on one group, or `pause`/`resume`); `force` acts while automation is paused.
     Command { trigger: String, command: Command, dry_run: bool, force: bool },
 }
@@ -42,6 +48,9 @@ pub struct AlarmRoute {
     /// When the alarm changed state (milliseconds since the epoch; `None` when the event does not say or
     /// cannot be read): an event no later than the last transition acted on is stale.
     pub changed_at: Option<i64>,
+    /// The removal itself silences the alarm's metric (a load balancer's host count or traffic metric,
+    /// [`crate::decide::recovery::silenced_by_removal`]): its OK re-registers only after the hold.
+    pub silenced: bool,
     /// A per-zone load balancer alarm (`LoadBalancer` and `AvailabilityZone` dimensions): a zonal signal,
     /// evacuated (or returned) instead of acting on the groups, even when it also names a `TargetGroup`.
     pub zone: Option<ZonalAlarm>,
@@ -71,6 +80,9 @@ pub fn route(event: &Event, home: &Home, dry_run: bool) -> Result<Route, Invalid
             trigger: "rds event".to_owned(),
             reason: format!("RDS event {} is database-failover's", rds.event_id),
         },
+        Event::Unsupported { source, detail_type } if source == "aws.events" && detail_type == "Scheduled Event" => {
+            Route::Tick { trigger: TICK.to_owned() }
+        }
         Event::Unsupported { source, detail_type } => {
             Route::Skip { trigger: "event".to_owned(), reason: format!("not handled: {detail_type} from {source}") }
         }
@@ -91,6 +103,7 @@ fn alarm_route(alarm: &AlarmChange, home: &Home) -> Result<AlarmRoute, String> {
         return Err(format!("alarm {} is not this function's: {why}", alarm.alarm_name));
     }
     let changed_at = alarm.time.as_deref().and_then(failover_core::time::parse_time_ms);
+    let silenced = crate::decide::recovery::silenced_by_removal(&alarm.metrics);
     if let Some(zone) = zonal_alarm(alarm, home)? {
         let (groups, instances, bad_dimensions) = (Some(Vec::new()), Vec::new(), Vec::new());
         let alarm_arn = alarm.alarm_arn.clone();
@@ -101,6 +114,7 @@ fn alarm_route(alarm: &AlarmChange, home: &Home) -> Result<AlarmRoute, String> {
             bad_dimensions,
             alarm_arn,
             changed_at,
+            silenced,
             zone: Some(zone),
         });
     }
@@ -131,7 +145,7 @@ fn alarm_route(alarm: &AlarmChange, home: &Home) -> Result<AlarmRoute, String> {
         arns
     });
     let alarm_arn = alarm.alarm_arn.clone();
-    Ok(AlarmRoute { recovered, groups, instances, bad_dimensions, alarm_arn, changed_at, zone: None })
+    Ok(AlarmRoute { recovered, groups, instances, bad_dimensions, alarm_arn, changed_at, silenced, zone: None })
 }
 
 /// `Ok(None)`: not a per-zone load balancer alarm. `Err`: one that cannot be acted on (a malformed
@@ -297,6 +311,20 @@ mod tests {
         let event = manual(json!({"command": "return-zone", "load_balancer_arn": lb}));
         let error = route(&event, &home(), false).unwrap_err().0;
         assert!(error.contains("load balancer") && error.contains("account 999999999999"), "{error}");
+    }
+
+    #[test]
+    fn the_schedules_tick_completes_the_holds_and_an_alarm_says_whether_its_removal_silences_it() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/schedule-restore-holds.json");
+        let tick: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let event = failover_core::intake::parse(&tick).expect("a scheduled event");
+        assert_eq!(route(&event, &home(), false), Ok(Route::Tick { trigger: TICK.to_owned() }));
+        let Ok(Route::Alarm { alarm: unhealthy, .. }) =
+            route(&alarm("OK", "ALARM", json!({"TargetGroup": TG})), &home(), false)
+        else {
+            panic!("not routed")
+        };
+        assert!(unhealthy.silenced, "UnHealthyHostCount of a target group");
     }
 
     #[test]

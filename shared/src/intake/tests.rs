@@ -41,7 +41,8 @@ fn expected_kind(file: &str) -> &'static str {
             "rds"
         }
         f if f.starts_with("manual-") => "manual",
-        "eventbridge-ec2-state-change.json" => "unsupported",
+        // Not ours to parse: target-failover routes the restore holds' schedule tick from it.
+        "eventbridge-ec2-state-change.json" | "schedule-restore-holds.json" => "unsupported",
         other => panic!("no expectation for events/{other}: name it alarm-*, rds-*, manual-* or add it here"),
     }
 }

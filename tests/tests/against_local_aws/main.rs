@@ -17,6 +17,7 @@ mod settings_contract;
 mod shop;
 mod target_cross_zone;
 mod target_failover;
+mod target_hold;
 mod target_incident;
 mod target_readiness;
 mod target_replace;

@@ -434,6 +434,23 @@ impl Shop {
         self.account.control("/_failover/elbv2/target-health", json!({"target_group_arn": group, "targets": targets}));
     }
 
+    /// A health check state that is the instance's own (`"sticky": true`): it stays when the target is
+    /// deregistered, so the target fails its health check again once registered again.
+    pub fn set_sticky_health(&self, group: &str, ids: &[&String], state: &str) {
+        let targets: Vec<Value> = ids.iter().map(|id| json!({"id": id, "state": state, "sticky": true})).collect();
+        self.account.control("/_failover/elbv2/target-health", json!({"target_group_arn": group, "targets": targets}));
+    }
+
+    /// The restore holds' schedule tick, as EventBridge delivers a rule's `Scheduled Event`.
+    pub fn tick(&self) -> Value {
+        json!({
+            "version": "0", "id": "tick-1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": self.account.id, "time": "2024-05-01T10:00:00Z", "region": self.account.region,
+            "resources": [format!("arn:aws:events:{}:{}:rule/failover-RestoreHolds", self.account.region, self.account.id)],
+            "detail": {}
+        })
+    }
+
     pub async fn received(&self) -> Vec<Received> {
         self.subscriber.received().await
     }
@@ -498,6 +515,16 @@ impl Shop {
     pub fn alarm_arn(&self, name: &str) -> String {
         format!("arn:aws:cloudwatch:{}:{}:alarm:{name}", self.account.region, self.account.id)
     }
+}
+
+/// The EventBridge alarm event on the group's own metric (`Shop/Web Errors`, same dimensions) instead of
+/// `UnHealthyHostCount`: a metric the removal does not silence, so its OK brings the targets back at once.
+pub fn own_metric(mut event: Value) -> Value {
+    if let Some(metric) = event.pointer_mut("/detail/configuration/metrics/0/metricStat/metric") {
+        metric["namespace"] = json!("Shop/Web");
+        metric["name"] = json!("Errors");
+    }
+    event
 }
 
 /// The event with its state timestamp set to `time`, whatever its delivery path.

@@ -479,7 +479,8 @@ async fn an_ok_that_registered_a_target_again_and_failed_back_but_could_not_noti
     assert_eq!(shop.listener_weights().await[&web], 0, "then the traffic shifted");
     let _ = shop.received().await;
     shop.set_health(&web, &ids[1..4].iter().collect::<Vec<_>>(), "healthy");
-    let ok = shop.alarm_eventbridge("web-down", "OK", "ALARM", tg_dimension(&web));
+    // On the group's own metric: its OK registers at once (an UnHealthyHostCount OK holds, target_hold.rs).
+    let ok = own_metric(shop.alarm_eventbridge("web-down", "OK", "ALARM", tg_dimension(&web)));
     let undone = async || {
         assert_eq!(shop.health(&web).await.len(), 4, "the target is back");
         let weights = shop.listener_weights().await;
@@ -558,8 +559,9 @@ async fn a_removed_target_that_no_longer_exists_is_skipped_and_listed_when_its_a
     // An Auto Scaling group replaced the first one meanwhile.
     shop.account.control("/_failover/ec2/instances/terminate", json!({"instance_ids": [ids[0]]}));
 
-    let response =
-        app.handle(shop.alarm_eventbridge("web-unhealthy", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
+    // On the group's own metric: its OK registers at once (an UnHealthyHostCount OK holds, target_hold.rs).
+    let ok = own_metric(shop.alarm_eventbridge("web-unhealthy", "OK", "ALARM", tg_dimension(&web)));
+    let response = app.handle(ok).await.unwrap();
 
     assert_status(&response, Outcome::Succeeded);
     let health = shop.health(&web).await;

@@ -334,7 +334,7 @@ async fn an_aws_error_on_one_group_is_reported_unknown_and_the_others_are_still_
     let interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).allow_passthrough().with_rule(&rule);
     let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(&site.account.sdk).interceptor(interceptor);
     let elb = aws_sdk_elasticloadbalancingv2::Client::from_conf(config.build());
-    let lb = ElbClient::new(elb).with_alarms(site.account.cloudwatch());
+    let lb = ElbClient::new(elb).with_cloudwatch(site.account.cloudwatch());
     let notifier = SnsNotifier::new(site.account.sns(), site.subscriber.topic_arn.clone(), NotificationFormat::Json);
     let home = Home { partition: "aws".into(), account: site.account.id.clone(), region: site.account.region.clone() };
     let ledger = DynamoLedger::new(site.account.dynamodb(), site.ledger.clone());
@@ -470,7 +470,7 @@ async fn alarms_that_cannot_be_listed_are_one_unknown_and_the_other_checks_go_on
     let interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).with_rule(&rule);
     let cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&site.account.sdk).interceptor(interceptor);
     let lb =
-        ElbClient::new(site.account.elbv2()).with_alarms(aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()));
+        ElbClient::new(site.account.elbv2()).with_cloudwatch(aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()));
     let notifier = SnsNotifier::new(site.account.sns(), site.subscriber.topic_arn.clone(), NotificationFormat::Json);
     let home = Home { partition: "aws".into(), account: site.account.id.clone(), region: site.account.region.clone() };
     let ledger = DynamoLedger::new(site.account.dynamodb(), site.ledger.clone());

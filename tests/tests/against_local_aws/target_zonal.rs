@@ -619,3 +619,64 @@ async fn while_paused_an_alarm_is_refused_and_a_forced_evacuate_zone_acts() {
     assert_status(&app.handle(forced).await.expect("handled"), Outcome::Succeeded);
     assert_eq!(site.shifts().await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_zonal_ok_while_another_alarm_on_that_zone_is_in_alarm_keeps_the_shift_until_that_alarms_ok() {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app(&[]);
+    let (zone, _) = site.zone_a.clone();
+    // Two per-zone alarms on the first zone, as CloudWatch holds them.
+    let cloudwatch = site.shop.account.cloudwatch();
+    let dimensions = site.dimensions(&zone);
+    for (name, metric) in [("web-5xx-a", "HTTPCode_Target_5XX_Count"), ("web-latency-a", "TargetResponseTime")] {
+        let dimensions: Vec<Dimension> = ["LoadBalancer", "AvailabilityZone"]
+            .iter()
+            .map(|d| Dimension::builder().name(*d).value(dimensions[d].as_str().unwrap()).build())
+            .collect();
+        cloudwatch
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace("AWS/ApplicationELB")
+            .metric_name(metric)
+            .set_dimensions(Some(dimensions))
+            .statistic(Statistic::Sum)
+            .period(60)
+            .evaluation_periods(1)
+            .threshold(1.0)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .send()
+            .await
+            .expect("put the alarm");
+    }
+    let set = async |name: &str, state: StateValue| {
+        let change = cloudwatch.set_alarm_state().alarm_name(name).state_value(state).state_reason("test");
+        change.send().await.expect("set the alarm's state");
+    };
+    set("web-5xx-a", StateValue::Alarm).await;
+    set("web-latency-a", StateValue::Alarm).await;
+    assert_status(&app.handle(site.alarm("web-5xx-a", "ALARM", &zone)).await.expect("handled"), Outcome::Succeeded);
+    let ids = site.shift_ids().await;
+    assert_eq!(ids.len(), 1);
+    site.shop.received().await;
+
+    // The alarm that evacuated the zone is OK; the latency alarm on the same zone is still in ALARM.
+    set("web-5xx-a", StateValue::Ok).await;
+    let ok = app.handle(site.alarm("web-5xx-a", "OK", &zone)).await.expect("handled");
+
+    assert_status(&ok, Outcome::Info);
+    assert_eq!(site.shift_ids().await, ids, "the shift stays");
+    let note = site.one_notification().await;
+    assert!(
+        summary(&note).contains("web-latency-a") && summary(&note).contains("still in ALARM"),
+        "{}",
+        summary(&note)
+    );
+    site.untouched().await;
+
+    // Once that alarm is OK too, its OK returns the zone.
+    set("web-latency-a", StateValue::Ok).await;
+    let back = app.handle(site.alarm("web-latency-a", "OK", &zone)).await.expect("handled");
+    assert_status(&back, Outcome::Succeeded);
+    assert!(site.shifts().await.is_empty(), "the shift is cancelled");
+}

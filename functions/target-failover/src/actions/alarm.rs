@@ -182,7 +182,8 @@ async fn on_alarm_groups<P: Ports>(
     let named = (!route.instances.is_empty()).then_some(route.instances.as_slice());
     let results: Vec<Vec<Report>> = stream::iter(jobs)
         .map(|(arn, tags, first)| {
-            alarm_group(ctx, arn, tags, first, GroupEvent { recovered: route.recovered, named, owed })
+            let event = GroupEvent { recovered: route.recovered, silenced: route.silenced, named, owed };
+            alarm_group(ctx, arn, tags, first, event)
         })
         .buffer_unordered(MAX_CONCURRENT_GROUPS)
         .collect()
@@ -208,6 +209,8 @@ async fn on_alarm_groups<P: Ports>(
 #[derive(Clone, Copy)]
 struct GroupEvent<'a> {
     recovered: bool,
+    /// The removal silences the alarm's metric: its OK holds the targets out ([`super::hold`]).
+    silenced: bool,
     named: Option<&'a [Target]>,
     owed: bool,
 }
@@ -246,7 +249,7 @@ async fn alarm_group_once<P: Ports>(
     snapshot: &Snapshot,
     health: Option<Health>,
 ) -> Step<Vec<Report>> {
-    let GroupEvent { recovered, named, owed } = event;
+    let GroupEvent { recovered, silenced, named, owed } = event;
     let saved = if recovered { ledger::saved_by_alarms(snapshot) } else { ledger::saved_weights(snapshot) };
     let intent = if recovered { action::FAILBACK } else { action::DEREGISTER };
     if let Some(reports) = owed.then(|| owed::notifications(ctx, arn, snapshot, recovered)).filter(|r| !r.is_empty()) {
@@ -272,7 +275,7 @@ async fn alarm_group_once<P: Ports>(
     let view = ctx.view(arn, tags, &targets);
     if !removals.is_empty() {
         // The targets this alarm removed come back first; a failback then starts on the ledger as it left it.
-        let mut reports = reinstate::run(ctx, view, snapshot, &removals, ctx.config.common.dry_run).await?;
+        let mut reports = reinstate::run(ctx, view, snapshot, &removals, silenced, ctx.config.common.dry_run).await?;
         if saved.is_empty() || ctx.config.common.dry_run {
             return Ok(reports);
         }

@@ -7,6 +7,11 @@
 //! by one after the batch was refused; its removal is closed all the same. A target registered again
 //! already (by a person) is not registered twice.
 //!
+//! A target removed twice within `FLAP_WINDOW_MINUTES` (or taken out again after its hold) stays out, and the
+//! notification says so with the `restore` command ([`hold::stays_out`]). An alarm whose metric the removal
+//! itself silences holds its targets out instead ([`hold::start`]: `RESTORE_HOLD_MINUTES`), and the schedule's
+//! tick registers them once the hold has passed ([`super::tick`]).
+//!
 //! AWS calls (`RESTORE=auto`, not a dry run): `begin` (one ledger `TransactWriteItems`), one `RegisterTargets`
 //! (then one per target when AWS refuses the batch), `end` (one more). A failback of the same OK follows in a
 //! new attempt on the ledger as this left it ([`super::alarm`]).
@@ -18,7 +23,7 @@ use failover_core::report::Report;
 use serde_json::json;
 
 use super::ledger::{open, removed_targets};
-use super::Context;
+use super::{hold, Context};
 use crate::config::Restore;
 use crate::decide::GroupView;
 use crate::model::{group_name, Target};
@@ -43,11 +48,20 @@ pub async fn run<P: Ports>(
     view: GroupView<'_>,
     snapshot: &Snapshot,
     removals: &[&Record],
+    silenced: bool,
     dry_run: bool,
 ) -> Step<Vec<Report>> {
     let arn = view.arn;
     let name = group_name(arn);
+    // A removal registered again after its hold is the tick's to confirm ([`super::tick`]).
+    let removals: Vec<&Record> =
+        removals.iter().copied().filter(|r| hold::secs(r, hold::RETURNED_AT).is_none()).collect();
+    let outs: Vec<Vec<(Target, String)>> = removals.iter().map(|r| hold::stays_out(ctx, snapshot, r)).collect();
+    let mut out: Vec<(Target, String)> = outs.iter().flatten().cloned().collect();
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
     let mut removed: Vec<Target> = removals.iter().flat_map(|r| removed_targets(r)).collect();
+    removed.retain(|t| !out.iter().any(|(o, _)| o == t));
     removed.sort();
     removed.dedup();
     let (back, wanted): (Vec<Target>, Vec<Target>) =
@@ -55,12 +69,13 @@ pub async fn run<P: Ports>(
     let mut restore = report::command("restore", arn);
     restore["targets"] = json!(wanted);
     let list = join(wanted.iter());
+    let out_text = hold::out_text(arn, &out).map(|text| format!(" {text}.")).unwrap_or_default();
     if ctx.config.restore == Restore::Manual && !wanted.is_empty() {
         let title = format!("{name}: {} ready to come back", count(wanted.len(), "target"));
         return Ok(vec![report::about(arn, action::REGISTER, Outcome::Info, Severity::Warning, title)
             .summary(format!(
                 "The alarm that removed {list} from {arn} is OK again; RESTORE=manual, so they stay out until a \
-                 person registers them again."
+                 person registers them again.{out_text}"
             ))
             .details(json!({"targets": wanted, "registered_already": back}))
             .steps([format!("Register them again with the manual command {restore}")])]);
@@ -71,13 +86,24 @@ pub async fn run<P: Ports>(
             .summary(format!("Dry run: {list} would be registered in {arn} again; nothing was changed."))
             .details(json!({"targets": wanted}))]);
     }
+    if silenced && ctx.config.restore_hold_minutes > 0 && !wanted.is_empty() {
+        let held: Vec<&Record> =
+            removals.iter().zip(&outs).filter(|(r, o)| removed_targets(r).len() > o.len()).map(|(r, _)| *r).collect();
+        return hold::start(ctx, arn, snapshot, &held, &wanted, &out).await;
+    }
+    if wanted.is_empty() && !out.is_empty() {
+        let title = format!("{name}: {} out until restored", count(out.len(), "target"));
+        return Ok(vec![report::about(arn, action::REGISTER, Outcome::Info, Severity::Warning, title)
+            .summary(format!("The alarm that removed them from {arn} is OK.{out_text}"))
+            .details(json!({"stays_out": out.iter().map(|(t, _)| t).collect::<Vec<_>>()}))]);
+    }
     let planned = format!("register {list} in {arn} again");
     if let Some(refusal) = ctx.begin(snapshot, &[], action::REGISTER, &planned).await? {
         return Ok(vec![refusal]);
     }
     let registered = register(ctx, arn, &wanted).await;
     let close: Vec<_> = match &registered {
-        Ok(_) => removals.iter().map(|r| ctx.closing(r)).collect(),
+        Ok(_) => removals.iter().zip(&outs).map(|(r, out)| hold::after_return(ctx, r, out)).collect(),
         Err(_) => Vec::new(),
     };
     let ended = ctx.end(arn, &close, &[]).await;
@@ -97,7 +123,8 @@ pub async fn run<P: Ports>(
         let reason = format!("alarm OK: the targets it removed are registered already ({})", join(back.iter()));
         return Ok(vec![report::skipped(Some(arn), action::REGISTER, reason)]);
     }
-    let details = json!({"targets": done, "missing": missing, "registered_already": back});
+    let stays: Vec<&Target> = out.iter().map(|(t, _)| t).collect();
+    let details = json!({"targets": done, "missing": missing, "registered_already": back, "stays_out": stays});
     let gone = if missing.is_empty() {
         String::new()
     } else {
@@ -109,7 +136,7 @@ pub async fn run<P: Ports>(
     Ok(vec![report::about(arn, action::REGISTER, outcome, severity, title)
         .summary(format!(
             "The alarm that removed them is OK: {} registered in {arn} again. They receive traffic once they pass \
-             the group's health checks.{gone}",
+             the group's health checks.{gone}{out_text}",
             join(done.iter())
         ))
         .details(details)
@@ -118,7 +145,7 @@ pub async fn run<P: Ports>(
 
 /// Registers the targets; `Ok` with those that no longer exist (one call, then one per target when AWS
 /// refused the batch for an invalid target).
-async fn register<P: Ports>(
+pub async fn register<P: Ports>(
     ctx: &Context<'_, P>,
     arn: &str,
     wanted: &[Target],

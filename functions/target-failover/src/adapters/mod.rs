@@ -19,6 +19,7 @@
 //! resource, which fails the whole batch); paginated `DescribeTargetGroups`, `DescribeListeners` and
 //! `DescribeRules` through the SDK's paginators.
 
+mod alarms;
 pub mod ec2;
 pub mod fleet;
 mod listeners;
@@ -57,14 +58,14 @@ pub struct ElbClient {
     ec2: Option<Ec2Query>,
     /// Auto Scaling, for [`crate::ports::Fleet`] ([`fleet`]).
     fleet: Option<aws_sdk_autoscaling::Client>,
-    /// CloudWatch, for [`LoadBalancer::alarms`] (readiness).
-    alarms: Option<aws_sdk_cloudwatch::Client>,
+    /// CloudWatch: readiness's prefixed alarms, and the alarms about a zone ([`alarms`]).
+    cloudwatch: Option<aws_sdk_cloudwatch::Client>,
 }
 
 impl ElbClient {
     /// ELB only: the target-group actions, and the load balancer reads of [`crate::ports::Zonal`].
     pub fn new(client: Client) -> Self {
-        ElbClient { client, arc: None, ec2: None, fleet: None, alarms: None }
+        ElbClient { client, arc: None, ec2: None, fleet: None, cloudwatch: None }
     }
 
     /// Every client, from the SDK configuration (the function's, or a test account's).
@@ -73,13 +74,7 @@ impl ElbClient {
             .with_arc(aws_sdk_arczonalshift::Client::new(sdk))
             .with_ec2(Ec2Query::new(sdk))
             .with_fleet(aws_sdk_autoscaling::Client::new(sdk))
-            .with_alarms(aws_sdk_cloudwatch::Client::new(sdk))
-    }
-
-    /// CloudWatch: `alarms` (readiness).
-    pub fn with_alarms(mut self, cloudwatch: aws_sdk_cloudwatch::Client) -> Self {
-        self.alarms = Some(cloudwatch);
-        self
+            .with_cloudwatch(aws_sdk_cloudwatch::Client::new(sdk))
     }
 
     /// ARC zonal shift: `managed_resource`, `start_shift`, `cancel_shift`.
@@ -188,7 +183,7 @@ impl LoadBalancer for ElbClient {
     }
 
     async fn alarms(&self, prefix: &str) -> Result<Vec<WatchingAlarm>, AwsError> {
-        match &self.alarms {
+        match &self.cloudwatch {
             Some(cloudwatch) => failover_core::alarms::describe_alarms(cloudwatch, prefix).await,
             None => Err(AwsError::not_modelled("DescribeAlarms", prefix)),
         }

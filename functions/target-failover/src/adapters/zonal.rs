@@ -4,7 +4,8 @@
 //! Calls: `DescribeLoadBalancers` (one ARN) and `DescribeTargetGroups` (by load balancer, paginated) for
 //! [`Zonal::balancer`]; `DescribeTargetGroups` (one group) for [`Zonal::balancers_of`];
 //! `DescribeLoadBalancerAttributes` for [`Zonal::balancer_cross_zone`]; `GetManagedResource`,
-//! `StartZonalShift`, `CancelZonalShift`.
+//! `StartZonalShift`, `CancelZonalShift`; CloudWatch `DescribeAlarms` for [`Zonal::zone_alarms_in_alarm`]
+//! ([`super::alarms`]).
 
 use std::collections::BTreeMap;
 
@@ -30,6 +31,10 @@ impl ElbClient {
 }
 
 impl Zonal for ElbClient {
+    async fn zone_alarms_in_alarm(&self, load_balancer: &str, zone: &str) -> Result<Vec<(String, String)>, AwsError> {
+        self.alarms_about_zone(load_balancer, zone).await
+    }
+
     async fn balancer(&self, arn: &str) -> Result<Option<Balancer>, AwsError> {
         let described = match self.client.describe_load_balancers().load_balancer_arns(arn).send().await {
             Ok(output) => output,

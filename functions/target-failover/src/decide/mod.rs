@@ -85,6 +85,7 @@ use crate::model::{group_suffix, Location, SavedWeights, Tags, Target, TargetHea
 mod failback;
 mod floor;
 pub mod readiness;
+pub mod recovery;
 mod removal;
 pub mod replace;
 mod shift;

@@ -5,6 +5,11 @@
 //! cancelled. `CancelZonalShift` answering that the shift is no longer active (it expired, or someone cancelled
 //! it) closes the record and says so. `FAILBACK=manual`: an alarm's OK notifies the `return-zone` command instead.
 //!
+//! An alarm's OK first asks CloudWatch for the other alarms about the same zone of the load balancer
+//! (`DescribeAlarms`, state ALARM): while any is in ALARM, the shift is kept (an `info`/`warning` notification
+//! naming them) and its record remembers them (`kept_for`), so that their OK returns the zone. A failed read
+//! is logged, and the zone returns as before.
+//!
 //! AWS calls: inside the attempt loop on `load-balancer:<ARN>` (one ledger `Query`, again after each wait or
 //! start-over), `begin` (one `TransactWriteItems`), one `CancelZonalShift` per shift of ours to cancel, and
 //! `end` (one more); nothing but the `Query` when no shift of ours is open.
@@ -52,7 +57,7 @@ async fn once<P: Ports>(ctx: &Context<'_, P>, ask: Return<'_>, snapshot: &Snapsh
     let ours: Vec<OurShift<'_>> = our_shifts(snapshot)
         .into_iter()
         .filter(|s| s.id.is_some() && ask.zone.is_none_or(|z| z == s.zone || z == s.az_id))
-        .filter(|s| ask.alarm_arn.is_none_or(|a| s.record.data.get("alarm_arn").and_then(Value::as_str) == Some(a)))
+        .filter(|s| ask.alarm_arn.is_none_or(|a| started_or_kept_for(s.record, a)))
         .collect();
     let which = ask.zone.map_or_else(|| "any zone".to_owned(), |z| format!("zone {z}"));
     if ours.is_empty() {
@@ -82,6 +87,18 @@ async fn once<P: Ports>(ctx: &Context<'_, P>, ask: Return<'_>, snapshot: &Snapsh
         return Ok(about(Outcome::DryRun, Severity::Info, format!("{name}: would return {which}"))
             .summary(format!("Dry run: would cancel {list}. Nothing was changed."))
             .details(details));
+    }
+    if let (Some(alarm), Some(zone)) = (ask.alarm_arn, ask.zone) {
+        // The same hold as the targets': another per-zone alarm on this zone still in ALARM keeps it evacuated.
+        match ctx.lb.zone_alarms_in_alarm(lb, zone).await {
+            Ok(others) => {
+                let others: Vec<(String, String)> = others.into_iter().filter(|(_, arn)| arn != alarm).collect();
+                if !others.is_empty() {
+                    return keep(ctx, snapshot, &ours, &others, details, &which).await;
+                }
+            }
+            Err(e) => tracing::warn!(load_balancer = %lb, error = %e, "reading the other alarms on the zone"),
+        }
     }
     let planned = format!("cancel {list}");
     if let Some(refusal) = ctx.begin(snapshot, &[], action::CANCEL_ZONAL_SHIFT, &planned).await? {
@@ -126,4 +143,54 @@ fn owed<'s, P: Ports>(ctx: &Context<'_, P>, ask: Return<'_>, snapshot: &'s Snaps
         .filter(|r| r.data.get(CLOSED_EVENT_AT).and_then(Value::as_i64) == Some(at))
         .map(|r| &r.data)
         .collect()
+}
+
+/// The record field naming the alarms in ALARM an OK kept the shift for: their OK may end it.
+pub const KEPT_FOR: &str = "kept_for";
+
+/// Whether the shift's record says this alarm started it, or that the shift was kept for this alarm.
+fn started_or_kept_for(record: &failover_core::ledger::Record, alarm: &str) -> bool {
+    record.data.get("alarm_arn").and_then(Value::as_str) == Some(alarm)
+        || record.data.get(KEPT_FOR).and_then(Value::as_array).is_some_and(|a| a.iter().any(|k| k == alarm))
+}
+
+/// Keeps the shifts while `others` (name, ARN) are in ALARM about the zone: nothing cancelled; each record
+/// remembers them (`kept_for`), so that the last one's OK returns the zone. ARC ends the shift at its expiry
+/// in any case.
+async fn keep<P: Ports>(
+    ctx: &Context<'_, P>,
+    snapshot: &Snapshot,
+    ours: &[OurShift<'_>],
+    others: &[(String, String)],
+    mut details: Value,
+    which: &str,
+) -> Step<Report> {
+    let lb = crate::actions::ledger::resource_arn(&snapshot.resource);
+    let names = others.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(", ");
+    let planned = format!("keep the zonal shift of {which} for {names}");
+    if let Some(refusal) = ctx.begin(snapshot, &[], action::CANCEL_ZONAL_SHIFT, &planned).await? {
+        return Ok(refusal);
+    }
+    let settle: Vec<Settle> = ours
+        .iter()
+        .map(|shift| {
+            let mut data = shift.record.data.clone();
+            data[KEPT_FOR] = json!(others.iter().map(|(_, arn)| arn).collect::<Vec<_>>());
+            crate::actions::ledger::settle_from(shift.record, State::Done).with_data(data)
+        })
+        .collect();
+    if let Err(e) = ctx.session.end(&snapshot.resource, &settle, &[]).await {
+        return Ok(report::fault(Some(lb), action::CANCEL_ZONAL_SHIFT, &e, "recording why the shift is kept"));
+    }
+    details["kept_for"] = json!(others.iter().map(|(name, _)| name).collect::<Vec<_>>());
+    let title = format!("{}: {which} stays evacuated", balancer_name(lb));
+    Ok(report::about(lb, action::CANCEL_ZONAL_SHIFT, Outcome::Info, Severity::Warning, title)
+        .summary(format!(
+            "The alarm that evacuated {which} of {lb} is OK, but {names} about the same zone {} still in ALARM: \
+             the zonal shift stays until {} OK (or until it expires).",
+            if others.len() == 1 { "is" } else { "are" },
+            if others.len() == 1 { "it is" } else { "the last of them is" }
+        ))
+        .details(details)
+        .steps([format!("To return the zone now, run {}", return_command(lb))]))
 }
