@@ -4,7 +4,7 @@
 //!
 //! Module dependencies run one way (`tools/check_layout.py` fails on a loop): `outcome`, `aws`, `tags`, `time`
 //! and `intake` depend on nothing of ours; `fault` on `aws`; `ledger` on `fault`; `report` on `fault`; `notify`
-//! and `response` on `report`; `config` on `notify`; `pause` on `ledger` and `report`; `metrics` on `pause`;
+//! and `response` on `report`; `config` on `notify`; `pause` on `ledger` and `report`; `timeline` on `ledger` and `report`; `metrics` on `pause` and `timeline`;
 //! `readiness` and `telemetry` on `metrics`; `invoke` on `intake`, `metrics` and `response`; `shell` on
 //! `invoke`, `ledger` and `telemetry` — each also on what those depend on.
 //!
@@ -26,6 +26,9 @@
 //! - [`config`]: the settings both functions read, the parsers for their own, and [`config::Setting`].
 //! - [`notify`]: the SNS adapter of [`report::Notifier`], and the JSON and Chatbot message formats.
 //! - [`readiness`]: a readiness gap and the readiness report both functions publish.
+//! - [`timeline`] (pure): an incident's ledger records as steps in order, with the time to mitigate and to
+//!   recover (the `timeline` command, the notification that closes an incident, `TimeToMitigate` and
+//!   `TimeToRecover`).
 //! - [`response`]: what an invocation returns. [`time`]: epoch seconds and RFC 3339.
 //! - [`telemetry`]: JSON logs. [`metrics`]: CloudWatch Embedded Metric Format lines (`Failover` namespace).
 //!
@@ -51,3 +54,4 @@ pub mod shell;
 pub mod tags;
 pub mod telemetry;
 pub mod time;
+pub mod timeline;
