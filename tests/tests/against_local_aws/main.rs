@@ -20,6 +20,7 @@ mod target_failover;
 mod target_incident;
 mod target_readiness;
 mod target_replace;
+mod target_timeline;
 mod target_zonal;
 mod target_zone_signal;
 mod zonal_adapters;

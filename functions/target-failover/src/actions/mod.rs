@@ -2,7 +2,7 @@
 //! ledger session; the listener reads and writes of a shift or failback). Where an event goes is in
 //! ARCHITECTURE.md: [`alarm`] fans an alarm out over its groups, [`manual`] runs a command, [`plan`] hands a
 //! group's [`crate::decide::Plan`] to its action ([`deregister`], [`shift`], [`failback`]); [`restore`],
-//! [`reinstate`], [`replace`], [`status`], [`readiness`] and a load balancer's zones ([`zonal`]) are called from
+//! [`reinstate`], [`replace`], [`status`], [`timeline`], [`readiness`] and a load balancer's zones ([`zonal`]) are called from
 //! there. Every changing action runs inside the one ledger attempt loop ([`Context::on_group`]).
 //!
 //! Reads are staged: a group's tags first (one `DescribeTags` per 20 groups: configuration, read before the
@@ -31,6 +31,7 @@ pub mod replace;
 pub mod restore;
 pub mod shift;
 pub mod status;
+pub mod timeline;
 pub mod transitions;
 pub mod zonal;
 

@@ -5,7 +5,8 @@
 //! command to run and leaves the records open. A target that no longer exists (AWS answers `InvalidTarget`:
 //! a terminated instance) is a logged skip listed in the notification, found by registering the targets one
 //! by one after the batch was refused; its removal is closed all the same. A target registered again
-//! already (by a person) is not registered twice.
+//! already (by a person) is not registered twice. Closing the last open record of the group's incident, the
+//! notification carries the incident's durations ([`super::timeline::closing`]).
 //!
 //! AWS calls (`RESTORE=auto`, not a dry run): `begin` (one ledger `TransactWriteItems`), one `RegisterTargets`
 //! (then one per target when AWS refuses the batch), `end` (one more). A failback of the same OK follows in a
@@ -80,6 +81,7 @@ pub async fn run<P: Ports>(
         Ok(_) => removals.iter().map(|r| ctx.closing(r)).collect(),
         Err(_) => Vec::new(),
     };
+    let closed = super::timeline::closing(ctx, snapshot, &close);
     let ended = ctx.end(arn, &close, &[]).await;
     let missing = match registered {
         Ok(missing) => missing,
@@ -106,14 +108,15 @@ pub async fn run<P: Ports>(
     let (outcome, severity) =
         if done.is_empty() { (Outcome::Info, Severity::Warning) } else { (Outcome::Succeeded, Severity::Info) };
     let title = format!("{name}: {} registered again", count(done.len(), "target"));
-    Ok(vec![report::about(arn, action::REGISTER, outcome, severity, title)
+    let report = report::about(arn, action::REGISTER, outcome, severity, title)
         .summary(format!(
             "The alarm that removed them is OK: {} registered in {arn} again. They receive traffic once they pass \
              the group's health checks.{gone}",
             join(done.iter())
         ))
         .details(details)
-        .steps([format!("Watch the group's health: {}", report::command("status", arn))])])
+        .steps([format!("Watch the group's health: {}", report::command("status", arn))]);
+    Ok(vec![failover_core::timeline::with_recovery(report, closed)])
 }
 
 /// Registers the targets; `Ok` with those that no longer exist (one call, then one per target when AWS
