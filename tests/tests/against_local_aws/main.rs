@@ -10,6 +10,7 @@ mod database_onset;
 mod database_policy;
 mod database_readiness;
 mod database_regions;
+mod database_timeline;
 mod delivery;
 mod ledger;
 mod notifications;
