@@ -27,14 +27,9 @@ async fn timeline_after_a_promotion_lists_the_failure_and_the_promotion_with_the
 
     assert_eq!((response.status, response.action.as_str()), (Outcome::Info, "timeline"));
     let timeline = &response.details["timeline"];
-    let steps: Vec<(i64, &str, &str, &str)> = timeline["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let (at, what) = (e["at"].as_i64().unwrap(), e["what"].as_str().unwrap());
-            (at, what, e["record"].as_str().unwrap(), e["outcome"].as_str().unwrap())
-        })
+    let steps: Vec<(i64, &str, &str, &str)> = crate::timeline_steps(&response.details)
+        .into_iter()
+        .map(|(at, what, record, _, outcome)| (at, what, record, outcome))
         .collect();
     let key = promotion.key.as_str();
     assert_eq!(steps, [(failed_at, "alarm", key, "done"), (promotion.created_at, "change", key, "done")]);

@@ -118,15 +118,9 @@ async fn after_an_incident_timeline_lists_every_step_in_order_and_the_closing_no
     assert_status(&response, Outcome::Info);
     assert_eq!(response.action, "timeline");
     let timeline = &response.details["timeline"];
-    let steps: Vec<(i64, &str, &str, &str)> = timeline["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let record = e["record"].as_str().unwrap();
-            let kind = record.split('#').next().unwrap();
-            (e["at"].as_i64().unwrap() - T0, e["what"].as_str().unwrap(), kind, e["trigger"].as_str().unwrap())
-        })
+    let steps: Vec<(i64, &str, &str, &str)> = crate::timeline_steps(&response.details)
+        .into_iter()
+        .map(|(at, what, record, trigger, _)| (at - T0, what, record.split('#').next().unwrap(), trigger))
         .collect();
     assert_eq!(
         steps,
