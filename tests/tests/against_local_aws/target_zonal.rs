@@ -230,6 +230,11 @@ async fn an_active_autoshift_away_from_the_failing_zone_is_deferred_to_once() {
     assert_status(&response, Outcome::Skipped);
     assert!(site.shop.received().await.is_empty());
     assert_eq!(site.shifts().await.len(), 1);
+    // Someone else's shift is no change of ours: the load balancer's timeline has no incident.
+    assert!(site.ledger().await.iter().any(|(key, ..)| key.starts_with("deferred#")));
+    let timeline = json!({"command": "timeline", "load_balancer_arn": site.shop.lb});
+    let response = app.handle(timeline).await.expect("handled");
+    assert!(response.message.ends_with(": no incident in the ledger"), "{}", response.message);
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 //! AWS calls: `timeline` is one ledger `Query` of the resource, held or not (no lease, no write, no ELB call);
 //! [`closing`] none (it reads the snapshot its change already read).
 
-use failover_core::ledger::{Ledger, Settle, Snapshot};
+use failover_core::ledger::{Ledger, Record, Settle, Snapshot};
 use failover_core::report::Report;
 use failover_core::timeline::{self, Timeline};
 
@@ -29,18 +29,23 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, of: &Subject) -> Report {
         Subject::Incident(id) => return report::skipped(None, action::TIMELINE, format!("unresolved incident {id}")),
     };
     match ctx.session.ledger.read(&resource, ctx.now()).await {
-        Ok(snapshot) => {
-            timeline::report(FUNCTION, &name, &Timeline::last(&resource, &snapshot.records)).resources([arn.clone()])
-        }
+        Ok(snapshot) => timeline::report(FUNCTION, &name, &Timeline::last(&resource, &changes(snapshot.records)))
+            .resources([arn.clone()]),
         Err(e) => report::failed(Some(arn), action::TIMELINE, &e, "reading the ledger"),
     }
+}
+
+/// The records of changes this function made: not a `deferred#` record, which notes once a zonal shift someone
+/// else started (ARC's autoshift, a person's) and stays open for good.
+fn changes(records: Vec<Record>) -> Vec<Record> {
+    records.into_iter().filter(|r| !r.key.starts_with("deferred#")).collect()
 }
 
 /// The incident's timeline when the change that settles `settle` in `snapshot`'s resource leaves none of its
 /// records open: the change closes the incident, and its report carries the durations
 /// ([`timeline::with_recovery`]).
 pub fn closing<P: Ports>(ctx: &Context<'_, P>, snapshot: &Snapshot, settle: &[Settle]) -> Option<Timeline> {
-    let after = timeline::settled(&snapshot.records, settle, ctx.now());
+    let after = changes(timeline::settled(&snapshot.records, settle, ctx.now()));
     if after.iter().any(ledger::open) {
         return None;
     }
