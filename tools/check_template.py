@@ -31,7 +31,8 @@ switched on (e-mail subscription, DNS records, cross-region), and ReadinessSched
 6. Readiness: each function has exactly one EventBridge schedule delivering {"command":"readiness"}, on the
    ReadinessSchedule parameter (default rate(1 day)), enabled unless it is "disabled", with a dead-letter queue.
 7. The dashboard: exactly one AWS::CloudWatch::Dashboard whose body (after Fn::Sub) is JSON showing the
-   Failover namespace's Actions (by outcome, with refusals and failures) and AwsCallErrors; each function's
+   Failover namespace's Actions (by outcome, with refusals and failures), AwsCallErrors, and the incidents'
+   TimeToMitigate and TimeToRecover; each function's
    Errors, Throttles and p99 Duration; each queue's depth; and a Logs Insights widget over every function's log
    group with the last 20 `decision` lines.
 8. Alarm routing: each function has an EventBridge rule for CloudWatch alarm state changes, and with the
@@ -691,6 +692,9 @@ def check_dashboard(cfn: dict, ev: Evaluator) -> list[str]:
             errors.append(f"dashboard: no line of Failover Actions with outcome {outcome}")
     if not searched("Failover", "AwsCallErrors"):
         errors.append("dashboard: no widget of Failover AwsCallErrors")
+    for metric in ("TimeToMitigate", "TimeToRecover"):
+        if not shows("Failover", metric, "target-failover"):
+            errors.append(f"dashboard: no line of Failover {metric} (the incidents' durations)")
     groups = {n: r for n, r in resources.items() if r["Type"] == "AWS::Logs::LogGroup"}
     logs = [w.get("query", "") for w in widgets if w["type"] == "log"]
     for name in functions(cfn, ev):
@@ -1017,6 +1021,8 @@ class SelfTest(unittest.TestCase):
             ("ApproximateNumberOfMessagesVisible", "DeadLetterQueue's depth"),
             ("Refusals", "outcome refused"),
             ("Actions by outcome", "Failover Actions by outcome"),
+            ("Time to mitigate", "Failover TimeToMitigate"),
+            ("Time to recover", "Failover TimeToRecover"),
         ]
         for fragment, error in cases:
             with self.subTest(fragment=fragment):

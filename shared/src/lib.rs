@@ -5,8 +5,9 @@
 //! Module dependencies run one way (`tools/check_layout.py` fails on a loop): `outcome`, `aws`, `tags`, `time`
 //! and `intake` depend on nothing of ours; `alarms` and `fault` on `aws`; `ledger` on `fault`; `report` on
 //! `fault`; `notify` and `response` on `report`; `config` on `notify`; `pause` on `ledger` and `report`;
-//! `metrics` on `pause`; `readiness` and `telemetry` on `metrics`; `invoke` on `intake`, `metrics` and
-//! `response`; `shell` on `invoke`, `ledger` and `telemetry` — each also on what those depend on.
+//! `timeline` on `ledger` and `report`; `metrics` on `pause` and `timeline`; `readiness` and `telemetry` on
+//! `metrics`; `invoke` on `intake`, `metrics` and `response`; `shell` on `invoke`, `ledger` and `telemetry` —
+//! each also on what those depend on.
 //!
 //! # Layout
 //! - [`shell`]: the one Lambda shell ([`shell::serve`]), an [`shell::Invocation`] (its ledger name, deadline and
@@ -27,6 +28,9 @@
 //! - [`notify`]: the SNS adapter of [`report::Notifier`], and the JSON and Chatbot message formats.
 //! - [`readiness`]: a readiness gap and the readiness report both functions publish; [`alarms`]: the prefixed
 //!   CloudWatch alarms it looks for (`DescribeAlarms`).
+//! - [`timeline`] (pure): an incident's ledger records as steps in order, with the time to mitigate and to
+//!   recover (the `timeline` command, the notification that closes an incident, `TimeToMitigate` and
+//!   `TimeToRecover`).
 //! - [`response`]: what an invocation returns. [`time`]: epoch seconds and RFC 3339.
 //! - [`telemetry`]: JSON logs. [`metrics`]: CloudWatch Embedded Metric Format lines (`Failover` namespace).
 //!
@@ -53,3 +57,4 @@ pub mod shell;
 pub mod tags;
 pub mod telemetry;
 pub mod time;
+pub mod timeline;

@@ -23,6 +23,9 @@
 //!   dimensions `function`, `operation`, `code` (`Unknown` when AWS gave none: a timeout, a dropped connection).
 //! - `Paused` (Count, a gauge): 1 when an invocation met the pause (a `pause` command, a refusal because paused,
 //!   a `status` showing it), 0 on `resume` or a `status` showing none.
+//! - `TimeToMitigate` and `TimeToRecover` (Seconds): one each per notification that closes an incident (its
+//!   `details.recovered`, or an entry's of a merged one: [`crate::timeline::Recovery`]), dimension `function`.
+//!   `TimeToMitigate` is left out for an incident with no change made.
 //! - Nothing at all for an invocation whose reports are all skips (an event that is not ours).
 //!
 //! Other code emits one value with [`emit_count`] (e.g. `ReadinessGaps`).
@@ -41,6 +44,7 @@ use serde_json::{json, Map, Value};
 use crate::outcome::Outcome;
 use crate::pause::{PAUSE, RESUME};
 use crate::report::Report;
+use crate::timeline::RECOVERED;
 
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "Failover";
@@ -57,6 +61,7 @@ pub fn enable() {
 pub enum Unit {
     Count,
     Milliseconds,
+    Seconds,
 }
 
 impl Unit {
@@ -64,6 +69,7 @@ impl Unit {
         match self {
             Unit::Count => "Count",
             Unit::Milliseconds => "Milliseconds",
+            Unit::Seconds => "Seconds",
         }
     }
 }
@@ -143,6 +149,17 @@ pub fn invocation(
             Unit::Count,
         ));
     }
+    for details in ours.iter().flat_map(|r| details_of(r)) {
+        let recovered = details.get(RECOVERED);
+        let secs = |field: &str| recovered.and_then(|r| r.get(field)).and_then(Value::as_i64);
+        let Some(recover) = secs("time_to_recover_secs") else { continue };
+        let mitigate = secs("time_to_mitigate_secs").map(|m| ("TimeToMitigate", m));
+        for (metric, value) in mitigate.into_iter().chain([("TimeToRecover", recover)]) {
+            // Seconds of an incident are exact in an f64.
+            let value = value as f64;
+            documents.push(Document::new(vec![("function", function.to_owned())], metric, value, Unit::Seconds));
+        }
+    }
     if let Some(paused) = paused(&ours) {
         documents.push(Document::new(
             vec![("function", function.to_owned())],
@@ -175,6 +192,14 @@ fn actions_of(report: &Report) -> Vec<(String, String)> {
         vec![(report.action.clone(), report.outcome.as_str().to_owned())]
     } else {
         pairs
+    }
+}
+
+/// A report's details, or each entry's of one notification merging an event's reports.
+fn details_of(report: &Report) -> Vec<&Value> {
+    match report.details.get("entries").and_then(Value::as_array) {
+        Some(entries) => entries.iter().filter_map(|e| e.get("details")).collect(),
+        None => vec![&report.details],
     }
 }
 
@@ -325,6 +350,30 @@ mod tests {
         assert_eq!(paused_value(status(Value::Null)), Some(0.0));
         assert_eq!(paused_value(Report::new("f", "promote-replica", Outcome::Refused, Severity::Critical, "r")), None);
         assert_eq!(paused_value(Report::new("f", "promote-replica", Outcome::Succeeded, Severity::Warning, "s")), None);
+    }
+
+    #[test]
+    fn a_notification_closing_an_incident_emits_its_time_to_mitigate_and_to_recover_in_seconds() {
+        let recovered = json!({"recovered": {"time_to_mitigate_secs": 3, "time_to_recover_secs": 201}});
+        let closing = Report::new("f", "register-targets", Outcome::Succeeded, Severity::Info, "r").details(recovered);
+        let documents = invocation("target-failover", &[closing], &[], Duration::ZERO);
+        assert_eq!(names(&documents), ["Actions", "TimeToMitigate", "TimeToRecover", "Duration"]);
+        let (mitigate, recover) = (documents[1].to_json(0), documents[2].to_json(0));
+        assert_eq!((mitigate["TimeToMitigate"].as_f64(), recover["TimeToRecover"].as_f64()), (Some(3.0), Some(201.0)));
+        assert_eq!(
+            recover["_aws"]["CloudWatchMetrics"][0]["Metrics"],
+            json!([{"Name": "TimeToRecover", "Unit": "Seconds"}])
+        );
+        assert_eq!(recover["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["function"]]));
+        // Merged into one notification, the entry that closed it still counts; nothing else emits them.
+        let merged = Report::new("f", "handle-alarm", Outcome::Succeeded, Severity::Info, "m").details(json!({
+            "entries": [{"action": "failback", "outcome": "succeeded",
+                         "details": {"recovered": {"time_to_mitigate_secs": null, "time_to_recover_secs": 9}}}]
+        }));
+        let documents = invocation("target-failover", &[merged], &[], Duration::ZERO);
+        assert_eq!(names(&documents), ["Actions", "TimeToRecover", "Duration"]);
+        let plain = Report::new("f", "failback", Outcome::Succeeded, Severity::Info, "p");
+        assert_eq!(names(&invocation("f", &[plain], &[], Duration::ZERO)), ["Actions", "Duration"]);
     }
 
     #[test]

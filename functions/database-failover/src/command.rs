@@ -7,6 +7,7 @@
 //! | `failover-cluster` | `db_cluster_identifier`, optional `target_db_instance_identifier` | fails an Aurora cluster over to that reader, or to the best one |
 //! | `pause` | optional `reason`, `by` | pauses automation (both functions of the stack): every change is refused until `resume` |
 //! | `resume` | — | resumes automation |
+//! | `timeline` | `db_instance_identifier` (a primary) or `db_cluster_identifier` | the last incident the ledger holds for it (promotions, cluster failovers), step by step with its time, trigger and outcome, and the time to mitigate and to recover; changes nothing |
 //! | `readiness` | optional `db_instance_identifier` or `db_cluster_identifier` | checks every opted-in primary and Aurora cluster of the region (or the one named) against what a failover would need: an eligible replica or reader, the `failover:dns-record` record, backups; one notification; changes nothing |
 //!
 //! Every command also takes `dry_run` (`true`/`false`, overriding `DRY_RUN`), `region` (default: the
@@ -41,6 +42,11 @@ pub enum Command {
         region: Option<String>,
         subject: Option<Subject>,
     },
+    /// The last incident of a primary or cluster, as the ledger records it. Changes nothing.
+    Timeline {
+        region: Option<String>,
+        subject: Subject,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,12 +58,12 @@ pub enum Subject {
 const COMMON_FIELDS: &[&str] = &["command", "dry_run", "region", "force"];
 
 /// The command names, for error messages.
-pub const COMMANDS: &[&str] = &["status", "promote", "failover-cluster", "pause", "resume", "readiness"];
+pub const COMMANDS: &[&str] = &["status", "promote", "failover-cluster", "pause", "resume", "readiness", "timeline"];
 
 pub fn parse(manual: &ManualCommand) -> Result<Command, InvalidCommand> {
     let body = &manual.body;
     let allowed: &[&str] = match manual.command.as_str() {
-        "status" | "readiness" => &["db_instance_identifier", "db_cluster_identifier"],
+        "status" | "readiness" | "timeline" => &["db_instance_identifier", "db_cluster_identifier"],
         "promote" => &["db_instance_identifier"],
         "failover-cluster" => &["db_cluster_identifier", "target_db_instance_identifier"],
         "pause" => &["reason", "by"],
@@ -81,13 +87,21 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, InvalidCommand> {
     let region = text(body, "region")?;
     force(manual)?;
     match manual.command.as_str() {
-        "status" => {
+        name @ ("status" | "timeline") => {
             let subject = match (text(body, "db_instance_identifier")?, text(body, "db_cluster_identifier")?) {
                 (Some(instance), None) => Subject::Instance(instance),
                 (None, Some(cluster)) => Subject::Cluster(cluster),
-                _ => return Err("status: give exactly one of db_instance_identifier or db_cluster_identifier".into()),
+                _ => {
+                    return Err(
+                        format!("{name}: give exactly one of db_instance_identifier or db_cluster_identifier").into()
+                    )
+                }
             };
-            Ok(Command::Status { region, subject })
+            Ok(if name == "status" {
+                Command::Status { region, subject }
+            } else {
+                Command::Timeline { region, subject }
+            })
         }
         "readiness" => {
             let subject = match (text(body, "db_instance_identifier")?, text(body, "db_cluster_identifier")?) {
@@ -151,6 +165,19 @@ mod tests {
             Ok(Command::Status { region: Some("eu-west-1".into()), subject: Subject::Cluster("catalog".into()) })
         );
         assert!(command(json!({"command": "status"})).unwrap_err().contains("exactly one"));
+    }
+
+    #[test]
+    fn timeline_takes_a_primary_or_a_cluster() {
+        assert_eq!(
+            command(json!({"command": "timeline", "db_instance_identifier": "orders"})),
+            Ok(Command::Timeline { region: None, subject: Subject::Instance("orders".into()) })
+        );
+        assert_eq!(
+            command(json!({"command": "timeline", "db_cluster_identifier": "catalog", "region": "eu-west-1"})),
+            Ok(Command::Timeline { region: Some("eu-west-1".into()), subject: Subject::Cluster("catalog".into()) })
+        );
+        assert!(command(json!({"command": "timeline"})).unwrap_err().contains("timeline: give exactly one"));
     }
 
     #[test]
@@ -237,6 +264,7 @@ mod tests {
                 Command::Pause { .. } => "pause",
                 Command::Resume => "resume",
                 Command::Readiness { .. } => "readiness",
+                Command::Timeline { .. } => "timeline",
             });
         }
         for name in COMMANDS {

@@ -19,6 +19,8 @@ pub mod action {
     pub const SHIFT: &str = "shift-traffic";
     pub const FAILBACK: &str = "failback";
     pub const STATUS: &str = "status";
+    /// An incident's steps and durations (the `timeline` command).
+    pub const TIMELINE: &str = failover_core::timeline::TIMELINE;
     /// A zonal shift started, refused, or deferred to someone else's.
     pub const ZONAL_SHIFT: &str = "zonal-shift";
     /// A zonal shift this function started, cancelled (the zone returns).

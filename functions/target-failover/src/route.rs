@@ -5,13 +5,13 @@
 use failover_core::intake::InvalidCommand;
 use failover_core::intake::{split_arn, AlarmChange, AlarmState, Event, ManualCommand};
 
-use crate::command::{self, Command};
+use crate::command::{self, Command, Subject};
 use crate::model::{group_suffix, Target};
 
 pub use failover_core::shell::Home;
 
-/// A target group's ARN in the function's own account and region.
-fn group_arn(home: &Home, suffix: &str) -> String {
+/// An ELB resource's ARN (a target group's, a load balancer's) in the function's own account and region.
+fn elb_arn(home: &Home, suffix: &str) -> String {
     format!("arn:{}:elasticloadbalancing:{}:{}:{}", home.partition, home.region, home.account, suffix)
 }
 
@@ -134,7 +134,7 @@ fn alarm_route(alarm: &AlarmChange, home: &Home) -> Result<AlarmRoute, String> {
     let groups = (!dimensions.is_empty()).then(|| {
         let mut arns = Vec::new();
         for dimension in dimensions {
-            let arn = group_arn(home, dimension);
+            let arn = elb_arn(home, dimension);
             match group_suffix(&arn) {
                 Some(_) => arns.push(arn),
                 None => {
@@ -166,12 +166,22 @@ fn zonal_alarm(alarm: &AlarmChange, home: &Home) -> Result<Option<ZonalAlarm>, S
     if !valid {
         return Err(format!("LoadBalancer dimension {balancer:?} is not app/<name>/<id> or net/<name>/<id>"));
     }
-    let load_balancer = group_arn(home, &format!("loadbalancer/{}", balancer.trim()));
+    let load_balancer = elb_arn(home, &format!("loadbalancer/{}", balancer.trim()));
     Ok(Some(ZonalAlarm { load_balancer, zone: zone.trim().to_owned() }))
 }
 
 fn command_route(manual: &ManualCommand, home: &Home, dry_run: bool) -> Result<Route, InvalidCommand> {
-    let command = command::parse(manual)?;
+    let command = match command::parse(manual)? {
+        // An incident id names a resource of the function's own account and region.
+        Command::Timeline { of: Subject::Incident(suffix) } => Command::Timeline {
+            of: if suffix.starts_with("targetgroup/") {
+                Subject::Group(elb_arn(home, &suffix))
+            } else {
+                Subject::LoadBalancer(elb_arn(home, &suffix))
+            },
+        },
+        command => command,
+    };
     let force = manual.body.as_object().map(command::force).transpose()?.unwrap_or(false);
     if let Some((group, parts)) = command.group().and_then(|g| Some((g, split_arn(g)?))) {
         if let Some(why) = home.foreign(parts.account, parts.region) {
@@ -273,6 +283,18 @@ mod tests {
         );
         let event = manual(json!({"command": "status", "target_group_arn": arn}));
         assert!(matches!(route(&event, &home(), true), Ok(Route::Command { dry_run: true, .. })));
+    }
+
+    #[test]
+    fn a_timeline_of_an_incident_id_is_about_that_resource_of_the_functions_account_and_region() {
+        let event = manual(json!({"command": "timeline", "incident": format!("target-failover/{TG}")}));
+        let Ok(Route::Command { command, .. }) = route(&event, &home(), false) else { panic!("not routed") };
+        let arn = format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:{TG}");
+        assert_eq!(command, Command::Timeline { of: Subject::Group(arn) });
+        let event = manual(json!({"command": "timeline", "incident": "loadbalancer/app/shop/1111"}));
+        let Ok(Route::Command { command, .. }) = route(&event, &home(), false) else { panic!("not routed") };
+        let lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/1111";
+        assert_eq!(command, Command::Timeline { of: Subject::LoadBalancer(lb.into()) });
     }
 
     #[test]

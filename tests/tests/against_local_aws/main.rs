@@ -10,6 +10,7 @@ mod database_onset;
 mod database_policy;
 mod database_readiness;
 mod database_regions;
+mod database_timeline;
 mod delivery;
 mod ledger;
 mod notifications;
@@ -21,6 +22,24 @@ mod target_hold;
 mod target_incident;
 mod target_readiness;
 mod target_replace;
+mod target_timeline;
 mod target_zonal;
 mod target_zone_signal;
 mod zonal_adapters;
+
+/// A step of a `timeline` response's `details.timeline.entries`: (at, what, record, trigger, outcome).
+pub type Step<'a> = (i64, &'a str, &'a str, &'a str, &'a str);
+
+/// The steps a `timeline` response lists, in its order.
+pub fn timeline_steps(details: &serde_json::Value) -> Vec<Step<'_>> {
+    fn text<'v>(entry: &'v serde_json::Value, field: &str) -> &'v str {
+        entry[field].as_str().expect("a text field")
+    }
+    let entries = details["timeline"]["entries"].as_array().expect("timeline entries");
+    entries
+        .iter()
+        .map(|e| {
+            (e["at"].as_i64().expect("at"), text(e, "what"), text(e, "record"), text(e, "trigger"), text(e, "outcome"))
+        })
+        .collect()
+}

@@ -339,6 +339,15 @@ async fn targets_registered_again_whose_notification_failed_are_notified_once_by
     let body = received[0].body();
     assert_eq!(body["details"]["recovered_from_ledger"], true);
     assert_eq!(body["details"]["targets"][0]["id"], gray.as_str(), "{body}");
+    // The removal was the incident's only record: the retry's notification closes the incident, with its
+    // durations from the ledger's times.
+    let resource = format!("target-group:{web}");
+    let ledger = failover_core::ledger::Ledger::read(&shop.dynamo_ledger(), &resource, 0).await.unwrap();
+    let [removal] = ledger.records.as_slice() else { panic!("one record: {ledger:?}") };
+    let alarm = removal.data["event_at"].as_i64().unwrap() / 1000;
+    let durations = json!({"time_to_mitigate_secs": removal.created_at - alarm,
+                           "time_to_recover_secs": removal.updated_at - alarm});
+    assert_eq!(body["details"]["recovered"], durations, "{body}");
 }
 
 #[tokio::test]

@@ -230,6 +230,11 @@ async fn an_active_autoshift_away_from_the_failing_zone_is_deferred_to_once() {
     assert_status(&response, Outcome::Skipped);
     assert!(site.shop.received().await.is_empty());
     assert_eq!(site.shifts().await.len(), 1);
+    // Someone else's shift is no change of ours: the load balancer's timeline has no incident.
+    assert!(site.ledger().await.iter().any(|(key, ..)| key.starts_with("deferred#")));
+    let timeline = json!({"command": "timeline", "load_balancer_arn": site.shop.lb});
+    let response = app.handle(timeline).await.expect("handled");
+    assert!(response.message.ends_with(": no incident in the ledger"), "{}", response.message);
 }
 
 #[tokio::test]
@@ -679,4 +684,48 @@ async fn a_zonal_ok_while_another_alarm_on_that_zone_is_in_alarm_keeps_the_shift
     let back = app.handle(site.alarm("web-latency-a", "OK", &zone)).await.expect("handled");
     assert_status(&back, Outcome::Succeeded);
     assert!(site.shifts().await.is_empty(), "the shift is cancelled");
+}
+
+#[tokio::test]
+async fn the_return_that_closes_a_zones_incident_notifies_its_durations_and_timeline_lists_its_steps() {
+    use failover_core::ledger::Ledger;
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app(&[]);
+    let zone = site.zone_a.0.clone();
+    // State timestamps a few seconds ago, on the function's own clock.
+    let ago = |secs: i64| {
+        let at = failover_core::time::format_time(failover_core::time::now_secs() - secs);
+        at.replace('Z', ".120+0000")
+    };
+    let evacuated = app.handle(shop::at_time(site.alarm("web-5xx-a", "ALARM", &zone), &ago(8))).await;
+    assert_status(&evacuated.expect("handled"), Outcome::Succeeded);
+    assert!(site.one_notification().await.body()["details"].get("recovered").is_none(), "the shift is open");
+
+    let returned = app.handle(shop::at_time(site.alarm("web-5xx-a", "OK", &zone), &ago(0))).await;
+
+    assert_status(&returned.expect("handled"), Outcome::Succeeded);
+    let resource = format!("load-balancer:{}", site.shop.lb);
+    let ledger = site.shop.dynamo_ledger().read(&resource, failover_core::time::now_secs()).await.expect("read");
+    let [record] = ledger.records.as_slice() else { panic!("one record: {ledger:?}") };
+    let alarm = record.data["event_at"].as_i64().expect("the alarm's time") / 1000;
+    let (mitigate, recover) = (record.created_at - alarm, record.updated_at - alarm);
+    let note = site.one_notification().await;
+    assert_eq!(note.attribute("action"), "cancel-zonal-shift");
+    let recovered = &note.body()["details"]["recovered"];
+    assert_eq!(*recovered, json!({"time_to_mitigate_secs": mitigate, "time_to_recover_secs": recover}));
+
+    let timeline = json!({"command": "timeline", "load_balancer_arn": site.shop.lb});
+    let response = app.handle(timeline).await.expect("handled");
+
+    assert_status(&response, Outcome::Info);
+    let steps: Vec<(i64, &str)> =
+        crate::timeline_steps(&response.details).into_iter().map(|(at, what, ..)| (at, what)).collect();
+    let ok = record.data["closed_event_at"].as_i64().expect("the OK's time") / 1000;
+    assert_eq!(steps, [(alarm, "alarm"), (record.created_at, "change"), (ok, "ok"), (record.updated_at, "closed")]);
+    let durations = &response.details["timeline"];
+    assert_eq!(
+        (durations["time_to_mitigate_secs"].as_i64(), durations["time_to_recover_secs"].as_i64()),
+        (Some(mitigate), Some(recover))
+    );
+    assert_eq!(site.one_notification().await.attribute("action"), "timeline");
 }

@@ -77,6 +77,14 @@ pub(super) async fn execute<P: Ports>(
     if dry_run {
         return Ok(report::cluster_failover(c, trigger, Outcome::DryRun, None));
     }
+    // A new decision is stamped with the failure's time, where its incident's timeline starts.
+    let stamped;
+    let c = if c.resumed {
+        c
+    } else {
+        stamped = ClusterFailover { record: c.record.clone().with_failure_at(ctx.failure_at), ..c.clone() };
+        &stamped
+    };
     let failed = |failure: Failure| report::cluster_failover(c, trigger, Outcome::Failed, Some(&failure));
     let resource = cluster_resource(&c.region, &c.cluster);
     // A resumed failover is already in the ledger, pending, under its key; a new one gets its own.

@@ -15,6 +15,7 @@
 //!   it, no promotion.
 //! - [`status`]: the facts a failure would read, what it would do now, the open ledger records and the pause;
 //!   changes nothing.
+//! - [`timeline`]: the last incident in the ledger, step by step, with its durations; changes nothing.
 //! - [`control`]: `pause` and `resume`.
 //! - [`readiness`]: every opted-in primary and cluster against what a failover would need; changes nothing.
 //! - [`owed`]: a done promotion whose notification an interrupted run did not publish: published once, then
@@ -46,6 +47,7 @@ pub mod promote;
 pub mod readiness;
 pub mod repoint;
 pub mod status;
+pub mod timeline;
 
 /// The ports and settings an action works with, borrowed from the handler's `App` for one invocation.
 pub struct Context<'a, P: Ports> {
@@ -153,6 +155,7 @@ pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: boo
         Route::Readiness { region, subject } => {
             return Ok(Box::pin(readiness::run(ctx, &region, subject.as_ref())).await?)
         }
+        Route::Timeline { region, subject } => return Ok(timeline::run(ctx, &region, &subject).await),
         Route::Promote { at, trigger } => {
             return Box::pin(promote::manual(ctx, &at, &trigger, dry_run)).await;
         }

@@ -194,6 +194,15 @@ pub(super) async fn execute<P: Ports>(
     trigger: &Trigger,
     dry_run: bool,
 ) -> Step<Report> {
+    // A new decision is stamped with the failure's time, where its incident's timeline starts; a resumed one
+    // keeps its own.
+    let stamped;
+    let p = if p.resumed {
+        p
+    } else {
+        stamped = Promotion { record: p.record.clone().with_failure_at(ctx.failure_at), ..p.clone() };
+        &stamped
+    };
     let days = ctx.config.backup_retention_days;
     let planned = p.planned_dns();
     let failed = |failure: &Failure| report::promotion(p, trigger, Outcome::Failed, Some(failure), &planned, days);

@@ -70,6 +70,10 @@ pub struct Record {
     /// The RDS event of AWS's own failover this record stands for (an Aurora cluster's RDS-EVENT-0071); `None`
     /// for the function's own decisions.
     pub by_aws: Option<String>,
+    /// When the failure that led to it happened (milliseconds since the epoch: the RDS event's or the alarm's
+    /// time; `None` for a person's command): where the incident's timeline starts
+    /// ([`failover_core::timeline`], data field `event_at`).
+    pub event_at: Option<i64>,
 }
 
 impl Record {
@@ -87,7 +91,14 @@ impl Record {
             promotion_requested_at: None,
             key: String::new(),
             by_aws: None,
+            event_at: None,
         }
+    }
+
+    /// Stamped with the failure's time (seconds), if the event gave one.
+    pub fn with_failure_at(mut self, failure_at: Option<i64>) -> Self {
+        self.event_at = failure_at.map(|secs| secs * 1000);
+        self
     }
 
     pub fn with_primary_resource_id(mut self, primary_resource_id: Option<String>) -> Self {
@@ -126,6 +137,9 @@ impl Record {
         if let Some(at) = self.promotion_requested_at {
             data["promotion_requested_at"] = json!(at);
         }
+        if let Some(at) = self.event_at {
+            data[failover_core::timeline::EVENT_AT] = json!(at);
+        }
         if let Some(dns) = &self.dns {
             data["dns"] =
                 json!({"hosted_zone_id": dns.record.hosted_zone_id, "name": dns.record.name, "from": dns.from});
@@ -152,6 +166,7 @@ impl Record {
             promotion_requested_at: record.data.get("promotion_requested_at").and_then(Value::as_i64),
             key: record.key.clone(),
             by_aws: text("by_aws"),
+            event_at: record.data.get(failover_core::timeline::EVENT_AT).and_then(Value::as_i64),
             dns: record.data.get("dns").and_then(|dns| {
                 let text = |name: &str| dns.get(name).and_then(Value::as_str).map(str::to_owned);
                 let record = EndpointRecord { hosted_zone_id: text("hosted_zone_id")?, name: text("name")? };
@@ -174,9 +189,10 @@ mod tests {
         let decision = Record::new(DbRef::new("us-west-2", "orders-west"), 1_714_558_032)
             .with_dns(Some(dns))
             .with_resource_id(Some("db-ABC".into()))
-            .with_primary_resource_id(Some("db-PRIMARY".into()));
+            .with_primary_resource_id(Some("db-PRIMARY".into()))
+            .with_failure_at(Some(1_714_558_000));
         let decision = Record { promotion_requested_at: Some(1_714_558_040), ..decision };
-        assert_eq!(decision.at, "2024-05-01T10:07:12Z");
+        assert_eq!((decision.at.as_str(), decision.event_at), ("2024-05-01T10:07:12Z", Some(1_714_558_000_000)));
         let data = decision.data("replica", "arn:aws:rds:us-west-2:1:db:orders-west", None);
         let stored =
             ledger::Record::pending("db-instance:us-east-1/orders", PROMOTION_KEY, "me", "t", 1, 60).with_data(data);

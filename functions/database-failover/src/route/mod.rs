@@ -51,6 +51,8 @@ pub enum Route {
     Promote { at: DbRef, trigger: Trigger },
     /// `status`: what a failure would do now; changes nothing.
     Status { region: String, subject: Subject },
+    /// `timeline`: the last incident in the ledger; changes nothing.
+    Timeline { region: String, subject: Subject },
     /// `readiness`: what a failover would meet, for the region or one resource; changes nothing.
     Readiness { region: String, subject: Option<Subject> },
     /// Ours, but unusable as it stands: notified.
@@ -208,6 +210,7 @@ pub fn command(command: Command, home_region: &str, force: bool) -> Route {
         Command::Pause { reason, by } => Route::Pause { reason, by },
         Command::Resume => Route::Resume,
         Command::Readiness { region, subject } => Route::Readiness { region: region_or_home(region), subject },
+        Command::Timeline { region, subject } => Route::Timeline { region: region_or_home(region), subject },
     }
 }
 

@@ -555,7 +555,7 @@ fn check_routing(payload: &Value) {
         Err(e) => clear(&e.to_string()),
         Ok(Event::Manual(manual)) => match command::parse(&manual) {
             Err(e) => clear(&e.0),
-            Ok(command::Command::Status { subject, region }) => {
+            Ok(command::Command::Status { subject, region } | command::Command::Timeline { subject, region }) => {
                 let (command::Subject::Instance(id) | command::Subject::Cluster(id)) = subject;
                 assert!(!id.is_empty() && region.is_none_or(|r| !r.is_empty()), "{payload}");
             }
@@ -590,6 +590,7 @@ fn check_routing(payload: &Value) {
             Route::Inform(info) => assert!(!info.event_id.is_empty()),
             other @ (Route::Promote { .. }
             | Route::Status { .. }
+            | Route::Timeline { .. }
             | Route::Readiness { .. }
             | Route::Pause { .. }
             | Route::Resume) => {

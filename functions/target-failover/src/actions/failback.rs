@@ -1,7 +1,8 @@
 //! Failback: restore the weights the group's open `shift#` records hold. Facts: the listener actions
 //! forwarding to the group and their opt-in; then [`decide::plan_failback`]; then (after `begin` takes the
 //! group's lease) each restored action is re-weighted and only *after* that does `end` close its record, so an
-//! interrupted failback completes on the next event. Records of actions gone or already serving the group are
+//! interrupted failback completes on the next event. A failback that closes the last open record of the
+//! group's incident notifies its durations ([`super::timeline::closing`]). Records of actions gone or already serving the group are
 //! closed; those left to a person (not opted in, changed since the shift) stay open. With `FAILBACK=manual`
 //! an alarm's OK only announces that the group is ready. A network load balancer's listener that a shift
 //! pointed at the backup is found among the backup's actions and pointed back.
@@ -171,6 +172,7 @@ pub async fn run<P: Ports>(
     let done = restoring.as_ref().err().map_or(plan.changes.len(), |(_, done)| *done);
     let mut closing = close(&mut plan.restored_keys[..done].iter(), true);
     closing.extend(close(&mut plan.stale_keys.iter(), false));
+    let closed = super::timeline::closing(ctx, snapshot, &closing);
     let ended = ctx.end(arn, &closing, &[]).await;
     if let Err((e, done)) = restoring {
         let location = &plan.changes[done].location;
@@ -187,10 +189,10 @@ pub async fn run<P: Ports>(
         ));
         return Ok(reports);
     }
-    reports.push(
+    let report =
         report::about(arn, action::FAILBACK, Outcome::Succeeded, Severity::Info, format!("{name}: traffic restored"))
             .summary(format!("{name} is healthy again ({numbers}): restored {restored}."))
-            .details(details),
-    );
+            .details(details);
+    reports.push(failover_core::timeline::with_recovery(report, closed));
     Ok(reports)
 }

@@ -173,9 +173,9 @@ impl Records {
     }
 }
 
-/// The data fields of a record closed by an alarm event: its trigger and state timestamp ([`Context::closing`]).
-pub const CLOSED_BY: &str = "closed_by";
-pub const CLOSED_EVENT_AT: &str = "closed_event_at";
+/// The data fields of a record closed by an event: its trigger and, for an alarm, its state timestamp
+/// ([`Context::closing`]; the timeline reads them, [`failover_core::timeline`]).
+pub use failover_core::timeline::{CLOSED_BY, CLOSED_EVENT_AT};
 
 /// Moves a record from the state it was read in (owned by whom it names when pending) to `to`.
 pub fn settle_from(record: &Record, to: State) -> Settle {
@@ -200,7 +200,7 @@ impl<P: Ports> Context<'_, P> {
         let mut records = Records::default();
         for (key, mut data) in wanted {
             if let (Some(at), Some(fields)) = (self.event_at, data.as_object_mut()) {
-                fields.insert("event_at".into(), json!(at));
+                fields.insert(failover_core::timeline::EVENT_AT.into(), json!(at));
             }
             match snapshot.record(&key) {
                 Some(existing) => records.settle.push(settle_from(existing, State::Done).with_data(data)),
@@ -215,14 +215,17 @@ impl<P: Ports> Context<'_, P> {
     }
 
     /// Closes a done record of a change this event undid (targets registered again, a shift failed back), stamped
-    /// with the event (`closed_by`: the trigger, `closed_event_at`: its state timestamp) when it has one, so
-    /// that the event's retry finds what it closed and publishes the notification owed ([`super::owed`]).
+    /// with the event (`closed_by`: the trigger; `closed_event_at`: an alarm's state timestamp), so that the
+    /// event's retry finds what it closed and publishes the notification owed ([`super::owed`]), and the
+    /// incident's timeline says what closed it.
     pub fn closing(&self, record: &Record) -> Settle {
         let settle = settle_from(record, State::Closed);
-        let (Some(at), Some(fields)) = (self.event_at, record.data.as_object()) else { return settle };
+        let Some(fields) = record.data.as_object() else { return settle };
         let mut fields = fields.clone();
         fields.insert(CLOSED_BY.into(), json!(self.trigger));
-        fields.insert(CLOSED_EVENT_AT.into(), json!(at));
+        if let Some(at) = self.event_at {
+            fields.insert(CLOSED_EVENT_AT.into(), json!(at));
+        }
         settle.with_data(Value::Object(fields))
     }
 

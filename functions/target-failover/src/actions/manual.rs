@@ -1,8 +1,8 @@
-//! A manual command: `pause`/`resume`, `readiness`, the zonal commands, or a group's command (`status`,
+//! A manual command: `pause`/`resume`, `readiness`, `timeline`, the zonal commands, or a group's command (`status`,
 //! `deregister`, `restore`, `shift`, `failback`).
 //!
 //! AWS calls: `pause` is one ledger `PutItem`, `resume` one `GetItem` and one `DeleteItem`
-//! ([`failover_core::pause`]); `readiness` is [`super::readiness`]'s, `evacuate-zone` and `return-zone`
+//! ([`failover_core::pause`]); `readiness` is [`super::readiness`]'s, `timeline` [`super::timeline`]'s, `evacuate-zone` and `return-zone`
 //! [`super::zonal`]'s. A group's command reads the group's tags (one `DescribeTags`), then, inside the ledger
 //! attempt loop ([`super::Context::on_group`]: one `Query`, again after each wait or start-over), its health
 //! (`DescribeTargetHealth`) and makes its action's calls: [`super::deregister`] (after what traffic sees of the
@@ -14,7 +14,7 @@ use failover_core::intake::InvalidCommand;
 use failover_core::ledger::{Ledger, Snapshot, Stop};
 use failover_core::report::Report;
 
-use super::{deregister, ledger, readiness, restore, status, zonal, Context};
+use super::{deregister, ledger, readiness, restore, status, timeline, zonal, Context};
 use crate::command::Command;
 use crate::config::Failback;
 use crate::decide::{self, Candidates, GroupView};
@@ -46,6 +46,7 @@ pub async fn on_command<P: Ports>(
             return Ok(vec![done.unwrap_or_else(|e| report::failed(None, action::RESUME, &e, "resuming"))]);
         }
         Command::Readiness { group } => return readiness::run(ctx, group.as_deref()).await,
+        Command::Timeline { of } => return Ok(vec![timeline::run(ctx, of).await]),
         Command::EvacuateZone { .. } | Command::ReturnZone { .. } => return Ok(zonal::run(ctx, command, dry_run).await),
     };
     let group = command.group().unwrap_or_default();

@@ -2,8 +2,9 @@
 //! ledger session; the listener reads and writes of a shift or failback). Where an event goes is in
 //! ARCHITECTURE.md: [`alarm`] fans an alarm out over its groups, [`manual`] runs a command, [`plan`] hands a
 //! group's [`crate::decide::Plan`] to its action ([`deregister`], [`shift`], [`failback`]); [`restore`],
-//! [`reinstate`] (with [`hold`]), [`replace`], [`status`], [`readiness`] and a load balancer's zones ([`zonal`])
-//! are called from there; [`tick`] completes the restore holds on the schedule's tick. Every changing action runs inside the one ledger attempt loop ([`Context::on_group`]).
+//! [`reinstate`] (with [`hold`]), [`replace`], [`status`], [`timeline`], [`readiness`] and a load balancer's zones
+//! ([`zonal`]) are called from there; [`tick`] completes the restore holds on the schedule's tick. Every changing
+//! action runs inside the one ledger attempt loop ([`Context::on_group`]).
 //!
 //! Reads are staged: a group's tags first (one `DescribeTags` per 20 groups: configuration, read before the
 //! ledger so that a group not opted in costs no ledger call; a group alarm's named groups are the exception,
@@ -33,6 +34,7 @@ pub mod restore;
 pub mod shift;
 pub mod status;
 pub mod tick;
+pub mod timeline;
 pub mod transitions;
 pub mod zonal;
 

@@ -8,8 +8,8 @@
 //! is one ledger write.) Covers the changes an ALARM makes (removals, shifts) and those its OK makes: the
 //! records an OK closes (targets registered again, shifts failed back) are stamped with the event
 //! ([`super::Context::closing`]), and its retry, once nothing is left open for the alarm to undo, publishes from
-//! them which targets came back and which actions were failed back. (With work still open, the retry acts
-//! on it instead.)
+//! them which targets came back and which actions were failed back, with the incident's durations when
+//! nothing of the group is left open. (With work still open, the retry acts on it instead.)
 //!
 //! No AWS call of its own: the notification is rebuilt from the group's ledger as [`super::alarm`] read it
 //! (its one `Query`), and the transition is recorded afterwards by [`super::transitions`].
@@ -133,6 +133,12 @@ fn on_ok<P: Ports>(ctx: &Context<'_, P>, group: &str, snapshot: &Snapshot) -> Ve
             .summary(format!("{name} is healthy again: {what}. {from_ledger}"))
             .details(json!({"restored": restored, "recovered_from_ledger": true})),
         );
+    }
+    // Nothing of the group left open: this event closed the incident, and its notification says so.
+    let closed = (!snapshot.records.iter().any(super::ledger::open))
+        .then(|| failover_core::timeline::Timeline::last(&snapshot.resource, &snapshot.records));
+    if let Some(last) = reports.pop() {
+        reports.push(failover_core::timeline::with_recovery(last, closed));
     }
     reports
 }

@@ -5,7 +5,8 @@
 //! command to run and leaves the records open. A target that no longer exists (AWS answers `InvalidTarget`:
 //! a terminated instance) is a logged skip listed in the notification, found by registering the targets one
 //! by one after the batch was refused; its removal is closed all the same. A target registered again
-//! already (by a person) is not registered twice.
+//! already (by a person) is not registered twice. Closing the last open record of the group's incident, the
+//! notification carries the incident's durations ([`super::timeline::closing`]).
 //!
 //! A target removed twice within `FLAP_WINDOW_MINUTES` (or taken out again after its hold) stays out, and the
 //! notification says so with the `restore` command ([`hold::stays_out`]). An alarm whose metric the removal
@@ -106,6 +107,7 @@ pub async fn run<P: Ports>(
         Ok(_) => removals.iter().zip(&outs).map(|(r, out)| hold::after_return(ctx, r, out)).collect(),
         Err(_) => Vec::new(),
     };
+    let closed = super::timeline::closing(ctx, snapshot, &close);
     let ended = ctx.end(arn, &close, &[]).await;
     let missing = match registered {
         Ok(missing) => missing,
@@ -133,14 +135,15 @@ pub async fn run<P: Ports>(
     let (outcome, severity) =
         if done.is_empty() { (Outcome::Info, Severity::Warning) } else { (Outcome::Succeeded, Severity::Info) };
     let title = format!("{name}: {} registered again", count(done.len(), "target"));
-    Ok(vec![report::about(arn, action::REGISTER, outcome, severity, title)
+    let report = report::about(arn, action::REGISTER, outcome, severity, title)
         .summary(format!(
             "The alarm that removed them is OK: {} registered in {arn} again. They receive traffic once they pass \
              the group's health checks.{gone}{out_text}",
             join(done.iter())
         ))
         .details(details)
-        .steps([format!("Watch the group's health: {}", report::command("status", arn))])])
+        .steps([format!("Watch the group's health: {}", report::command("status", arn))]);
+    Ok(vec![failover_core::timeline::with_recovery(report, closed)])
 }
 
 /// Registers the targets; `Ok` with those that no longer exist (one call, then one per target when AWS

@@ -1,16 +1,17 @@
 //! Restore (manual command): register the named targets in the group again (one `RegisterTargets`), under the
-//! group's lease; `end` closes the open `removal#` records whose targets are all registered again by it.
+//! group's lease; `end` closes the open `removal#` records whose targets are all registered again by it (the
+//! last of the incident: its notification carries the incident's durations, [`super::timeline::closing`]).
 //!
 //! AWS calls: `begin` (one ledger `TransactWriteItems`), one `RegisterTargets`, `end` (one more); a dry run
 //! none of them.
 
-use failover_core::ledger::{Snapshot, State, Step};
+use failover_core::ledger::{Snapshot, Step};
 use failover_core::notify::Severity;
 use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::json;
 
-use super::ledger::{self, settle_from};
+use super::ledger;
 use super::Context;
 use crate::decide::{Counts, GroupView};
 use crate::model::{group_name, Target};
@@ -50,10 +51,11 @@ pub async fn run<P: Ports>(
                 let targets = ledger::removed_targets(r);
                 ledger::open(r) && !targets.is_empty() && targets.iter().all(|t| wanted.iter().any(|w| t.matches(w)))
             })
-            .map(|r| settle_from(r, State::Closed))
+            .map(|r| ctx.closing(r))
             .collect(),
         Err(_) => Vec::new(),
     };
+    let closed = super::timeline::closing(ctx, snapshot, &close);
     let ended = ctx.end(arn, &close, &[]).await;
     if let Err(e) = registered {
         return Ok(vec![report::failed(Some(arn), action::REGISTER, &e, "registering targets")]);
@@ -67,8 +69,9 @@ pub async fn run<P: Ports>(
         )]);
     }
     let title = format!("{}: registered {}", group_name(arn), list);
-    Ok(vec![report::about(arn, action::REGISTER, Outcome::Succeeded, Severity::Info, title)
+    let report = report::about(arn, action::REGISTER, Outcome::Succeeded, Severity::Info, title)
         .summary(format!("{list} registered in {arn}. They receive traffic once they pass the group's health checks."))
         .details(details)
-        .steps([format!("Watch the group's health: {}", report::command("status", arn))])])
+        .steps([format!("Watch the group's health: {}", report::command("status", arn))]);
+    Ok(vec![failover_core::timeline::with_recovery(report, closed)])
 }

@@ -12,7 +12,8 @@
 //!
 //! AWS calls: inside the attempt loop on `load-balancer:<ARN>` (one ledger `Query`, again after each wait or
 //! start-over), `begin` (one `TransactWriteItems`), one `CancelZonalShift` per shift of ours to cancel, and
-//! `end` (one more); nothing but the `Query` when no shift of ours is open.
+//! `end` (one more); nothing but the `Query` when no shift of ours is open. A return that closes the last open
+//! record of the load balancer's incident notifies its durations ([`crate::actions::timeline::closing`]).
 
 use failover_core::ledger::{Settle, Snapshot, State, Step};
 use failover_core::notify::Severity;
@@ -120,6 +121,7 @@ async fn once<P: Ports>(ctx: &Context<'_, P>, ask: Return<'_>, snapshot: &Snapsh
             }
         }
     }
+    let incident = crate::actions::timeline::closing(ctx, snapshot, &settle);
     let ended = ctx.session.end(&snapshot.resource, &settle, &[]).await;
     if let Some(e) = failure {
         return Ok(report::failed(Some(lb), action::CANCEL_ZONAL_SHIFT, &e, "cancelling the zonal shift"));
@@ -129,7 +131,7 @@ async fn once<P: Ports>(ctx: &Context<'_, P>, ask: Return<'_>, snapshot: &Snapsh
         return Ok(report::fault(Some(lb), action::CANCEL_ZONAL_SHIFT, &e, doing));
     }
     let closed: Vec<&Value> = settle.iter().filter_map(|s| s.data.as_ref()).collect();
-    Ok(returned(lb, &which, &closed))
+    Ok(failover_core::timeline::with_recovery(returned(lb, &which, &closed), incident))
 }
 
 /// The data of our records this very event closed (stamped `closed_event_at`), when its retry owes their

@@ -13,6 +13,8 @@
 //! {"command": "evacuate-zone", "load_balancer_arn": "arn:...:loadbalancer/app/shop/50dc6c495c0c9188",
 //!  "zone": "us-east-1a", "expires_minutes": 60}   (zone: a name or an AZ ID such as use1-az1)
 //! {"command": "return-zone", "load_balancer_arn": "..."}
+//! {"command": "timeline", "target_group_arn": "..."}    (or "load_balancer_arn", or "incident":
+//!                                                       "target-failover/targetgroup/web/73e2d6bc24d8a067")
 //! ```
 //! Every command takes `"dry_run": true|false` to override `DRY_RUN` for that invocation, and `"force": true`
 //! to act while automation is paused ([`force`]; for `failback` it also overrides the floor). Unknown fields
@@ -25,7 +27,7 @@ use serde_json::{Map, Value};
 use crate::model::{group_suffix, Target};
 
 /// The command names, as `command` spells them.
-pub const COMMANDS: [&str; 10] = [
+pub const COMMANDS: [&str; 11] = [
     "status",
     "deregister",
     "restore",
@@ -36,6 +38,7 @@ pub const COMMANDS: [&str; 10] = [
     "readiness",
     "evacuate-zone",
     "return-zone",
+    "timeline",
 ];
 
 /// ARC zonal shift's longest expiry: 72 hours.
@@ -88,6 +91,23 @@ pub enum Command {
     ReturnZone {
         load_balancer: String,
     },
+    /// The last incident of a group or of a load balancer's zones, as its ledger records it: its steps in order,
+    /// time to mitigate and to recover. Changes nothing.
+    Timeline {
+        of: Subject,
+    },
+}
+
+/// What a `timeline` is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A target group's ARN.
+    Group(String),
+    /// A load balancer's ARN (its zones' incidents).
+    LoadBalancer(String),
+    /// An incident id as the notifications carry it, without the function's name: `targetgroup/<name>/<id>` or
+    /// `loadbalancer/app/<name>/<id>`; the route makes it an ARN of the function's own account and region.
+    Incident(String),
 }
 
 impl Command {
@@ -103,6 +123,7 @@ impl Command {
             Command::Readiness { .. } => "readiness",
             Command::EvacuateZone { .. } => "evacuate-zone",
             Command::ReturnZone { .. } => "return-zone",
+            Command::Timeline { .. } => "timeline",
         }
     }
 
@@ -110,6 +131,7 @@ impl Command {
     pub fn load_balancer(&self) -> Option<&str> {
         match self {
             Command::EvacuateZone { load_balancer, .. } | Command::ReturnZone { load_balancer } => Some(load_balancer),
+            Command::Timeline { of: Subject::LoadBalancer(load_balancer) } => Some(load_balancer),
             _ => None,
         }
     }
@@ -123,7 +145,12 @@ impl Command {
             | Command::Shift { group }
             | Command::Failback { group, .. } => Some(group),
             Command::Readiness { group } => group.as_deref(),
-            Command::Pause { .. } | Command::Resume | Command::EvacuateZone { .. } | Command::ReturnZone { .. } => None,
+            Command::Timeline { of: Subject::Group(group) } => Some(group),
+            Command::Pause { .. }
+            | Command::Resume
+            | Command::EvacuateZone { .. }
+            | Command::ReturnZone { .. }
+            | Command::Timeline { .. } => None,
         }
     }
 }
@@ -137,6 +164,7 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, InvalidCommand> {
         "pause" => &["reason", "by"],
         "evacuate-zone" => &["load_balancer_arn", "zone", "expires_minutes"],
         "return-zone" => &["load_balancer_arn"],
+        "timeline" => &["target_group_arn", "load_balancer_arn", "incident"],
         "resume" => &[],
         other => return Err(format!("unknown command {other:?}; expected one of {}", COMMANDS.join(", ")).into()),
     };
@@ -150,6 +178,7 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, InvalidCommand> {
         "pause" => return Ok(Command::Pause { by: text(body, "by")?, reason: text(body, "reason")? }),
         "resume" => return Ok(Command::Resume),
         "evacuate-zone" | "return-zone" => return zonal(name, body),
+        "timeline" => return timeline(body),
         "readiness" if !body.contains_key("target_group_arn") => return Ok(Command::Readiness { group: None }),
         _ => {}
     }
@@ -200,6 +229,45 @@ fn zonal(name: &str, body: &Map<String, Value>) -> Result<Command, InvalidComman
         }
     };
     Ok(Command::EvacuateZone { load_balancer, zone, expires_minutes })
+}
+
+/// `timeline`: exactly one of `target_group_arn`, `load_balancer_arn`, `incident`.
+fn timeline(body: &Map<String, Value>) -> Result<Command, InvalidCommand> {
+    let given: Vec<&str> = ["target_group_arn", "load_balancer_arn", "incident"]
+        .into_iter()
+        .filter(|field| body.get(*field).is_some_and(|v| !v.is_null()))
+        .collect();
+    let [field] = given.as_slice() else {
+        return Err("command \"timeline\" needs one of target_group_arn, load_balancer_arn, incident".into());
+    };
+    let value = &body[*field];
+    let text = value.as_str().map(str::trim).unwrap_or_default();
+    let of = match *field {
+        "target_group_arn" if group_suffix(text).is_some() => Subject::Group(text.to_owned()),
+        "load_balancer_arn" if balancer_arn(text) => Subject::LoadBalancer(text.to_owned()),
+        "incident" => {
+            let suffix = text.strip_prefix(crate::FUNCTION).and_then(|s| s.strip_prefix('/')).unwrap_or(text);
+            let parts: Vec<&str> = suffix.split('/').collect();
+            let valid = match parts.as_slice() {
+                ["targetgroup", name, id] => !name.is_empty() && !id.is_empty(),
+                ["loadbalancer", kind, name, id] => ["app", "net"].contains(kind) && !name.is_empty() && !id.is_empty(),
+                _ => false,
+            };
+            if !valid {
+                return Err(format!(
+                    "incident must be an incident id such as {}/targetgroup/<name>/<id> or \
+                     {}/loadbalancer/app/<name>/<id>, got {value}",
+                    crate::FUNCTION,
+                    crate::FUNCTION
+                )
+                .into());
+            }
+            Subject::Incident(suffix.to_owned())
+        }
+        "target_group_arn" => return Err(format!("target_group_arn must be a target group ARN, got {value}").into()),
+        _ => return Err(format!("load_balancer_arn must be a load balancer ARN, got {value}").into()),
+    };
+    Ok(Command::Timeline { of })
 }
 
 /// `arn:<partition>:elasticloadbalancing:<region>:<account>:loadbalancer/app|net/<name>/<id>`.
@@ -253,136 +321,4 @@ fn targets(body: &Map<String, Value>) -> Result<Vec<Target>, InvalidCommand> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067";
-    const LB: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/50dc6c495c0c9188";
-
-    fn manual(body: Value) -> ManualCommand {
-        ManualCommand {
-            command: body["command"].as_str().unwrap().to_owned(),
-            dry_run: body.get("dry_run").and_then(Value::as_bool),
-            body,
-        }
-    }
-
-    #[test]
-    fn every_command_parses_with_its_fields() {
-        assert_eq!(
-            parse(&manual(json!({"command": "status", "target_group_arn": TG}))),
-            Ok(Command::Status { group: TG.into() })
-        );
-        assert_eq!(
-            parse(&manual(json!({"command": "deregister", "target_group_arn": TG,
-                "targets": ["i-1", {"id": "10.0.0.7", "port": 8080}]}))),
-            Ok(Command::Deregister {
-                group: TG.into(),
-                targets: vec![Target::new("i-1", None), Target::new("10.0.0.7", Some(8080))]
-            })
-        );
-        assert!(matches!(
-            parse(&manual(json!({"command": "restore", "target_group_arn": TG, "targets": ["i-1"], "dry_run": true}))),
-            Ok(Command::Restore { .. })
-        ));
-        assert_eq!(
-            parse(&manual(json!({"command": "shift", "target_group_arn": TG}))),
-            Ok(Command::Shift { group: TG.into() })
-        );
-        assert_eq!(
-            parse(&manual(json!({"command": "failback", "target_group_arn": TG, "force": true}))),
-            Ok(Command::Failback { group: TG.into(), force: true })
-        );
-        assert_eq!(
-            parse(&manual(json!({"command": "pause", "reason": "bad deploy", "by": "alice"}))),
-            Ok(Command::Pause { by: Some("alice".into()), reason: Some("bad deploy".into()) })
-        );
-        assert_eq!(parse(&manual(json!({"command": "pause"}))), Ok(Command::Pause { by: None, reason: None }));
-        assert_eq!(parse(&manual(json!({"command": "resume"}))), Ok(Command::Resume));
-        assert_eq!(
-            parse(&manual(json!({"command": "readiness", "dry_run": true}))),
-            Ok(Command::Readiness { group: None })
-        );
-        assert_eq!(
-            parse(&manual(json!({"command": "readiness", "target_group_arn": TG}))),
-            Ok(Command::Readiness { group: Some(TG.into()) })
-        );
-        assert!(matches!(
-            parse(&manual(json!({"command": "shift", "target_group_arn": TG, "force": true}))),
-            Ok(Command::Shift { .. })
-        ));
-        assert_eq!(
-            parse(&manual(json!({"command": "evacuate-zone", "load_balancer_arn": LB, "zone": "use1-az1",
-                                 "expires_minutes": 60, "dry_run": true}))),
-            Ok(Command::EvacuateZone { load_balancer: LB.into(), zone: "use1-az1".into(), expires_minutes: Some(60) })
-        );
-        assert_eq!(
-            parse(&manual(json!({"command": "evacuate-zone", "load_balancer_arn": LB, "zone": "us-east-1a"}))),
-            Ok(Command::EvacuateZone { load_balancer: LB.into(), zone: "us-east-1a".into(), expires_minutes: None })
-        );
-        assert_eq!(
-            parse(&manual(json!({"command": "return-zone", "load_balancer_arn": LB}))),
-            Ok(Command::ReturnZone { load_balancer: LB.into() })
-        );
-    }
-
-    #[test]
-    fn every_manual_target_sample_in_events_is_a_valid_command_of_its_name() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
-        let mut seen = Vec::new();
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let file = path.file_name().unwrap().to_str().unwrap().to_owned();
-            let Some(name) = file.strip_prefix("manual-target-").and_then(|f| f.strip_suffix(".json")) else {
-                continue;
-            };
-            let payload: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            let Ok(failover_core::intake::Event::Manual(manual)) = failover_core::intake::parse(&payload) else {
-                panic!("{file}")
-            };
-            let command = parse(&manual).unwrap_or_else(|e| panic!("{file}: {e}"));
-            assert_eq!(command.name(), name, "{file}");
-            seen.push(name.to_owned());
-        }
-        seen.sort();
-        let mut all = COMMANDS.map(str::to_owned).to_vec();
-        all.sort();
-        assert_eq!(seen, all, "one sample per command");
-    }
-
-    #[test]
-    fn mistakes_are_rejected_with_a_reason() {
-        for (body, expected) in [
-            (json!({"command": "reboot", "target_group_arn": TG}), "unknown command"),
-            (json!({"command": "status"}), "needs target_group_arn"),
-            (json!({"command": "status", "target_group_arn": "web"}), "must be a target group ARN"),
-            (json!({"command": "deregister", "target_group_arn": TG}), "targets must be"),
-            (json!({"command": "deregister", "target_group_arn": TG, "targets": []}), "must not be empty"),
-            (json!({"command": "deregister", "target_group_arn": TG, "target": ["i-1"]}), "does not take field"),
-            (json!({"command": "restore", "target_group_arn": TG, "targets": [{"id": "i-1", "port": 0}]}), "bad port"),
-            (json!({"command": "failback", "target_group_arn": TG, "force": "yes"}), "force must be"),
-            (json!({"command": "shift", "target_group_arn": TG, "force": 1}), "force must be"),
-            (json!({"command": "pause", "reason": 5}), "reason must be a non-empty string"),
-            (json!({"command": "pause", "target_group_arn": TG}), "does not take field"),
-            (json!({"command": "resume", "why": "x"}), "does not take field"),
-            (json!({"command": "readiness", "groups": "all"}), "does not take field"),
-            (json!({"command": "readiness", "target_group_arn": "web"}), "must be a target group ARN"),
-            (json!({"command": "evacuate-zone", "zone": "us-east-1a"}), "needs load_balancer_arn"),
-            (json!({"command": "evacuate-zone", "load_balancer_arn": TG, "zone": "us-east-1a"}), "load balancer ARN"),
-            (json!({"command": "evacuate-zone", "load_balancer_arn": LB}), "needs zone"),
-            (
-                json!({"command": "evacuate-zone", "load_balancer_arn": LB, "zone": "a", "expires_minutes": 0}),
-                "1 to 4320",
-            ),
-            (
-                json!({"command": "evacuate-zone", "load_balancer_arn": LB, "zone": "a", "expires_minutes": 4321}),
-                "1 to 4320",
-            ),
-            (json!({"command": "return-zone", "load_balancer_arn": LB, "zone": "a"}), "does not take field"),
-        ] {
-            let error = parse(&manual(body.clone())).expect_err(&body.to_string()).0;
-            assert!(error.contains(expected), "{body}: {error}");
-        }
-    }
-}
+mod tests;
