@@ -505,15 +505,18 @@ class Story:
 
     # The steps --------------------------------------------------------------------------
 
-    def gray_failure(self, role: str, delivery: str) -> tuple[L.Invocation, list[L.Notification]]:
-        """The 5xx alarm of one instance enters ALARM, through EventBridge or SNS."""
+    def gray_failure(self, role: str, delivery: str, state: str = "ALARM") -> tuple[L.Invocation, list[L.Notification]]:
+        """The 5xx alarm of one instance enters ALARM (or returns to OK), through EventBridge or SNS."""
         iid = self.env.instances[role]
         alarm = f"shop-{iid}-5xx"
-        args = (self.env.account, alarm, "ALARM", "Shop/Web", "Http5xxRate", {"InstanceId": iid},
-                f"HTTP 5xx from {role} (a failure health checks miss)",
-                "Threshold Crossed: 1 out of the last 1 datapoints [38.0] was greater than the threshold (5.0).")
+        reason = ("Threshold Crossed: 1 out of the last 1 datapoints [38.0] was greater than the threshold (5.0)."
+                  if state == "ALARM" else
+                  "Threshold Crossed: 1 out of the last 1 datapoints [0.0] was not greater than the threshold (5.0).")
+        args = (self.env.account, alarm, state, "Shop/Web", "Http5xxRate", {"InstanceId": iid},
+                f"HTTP 5xx from {role} (a failure health checks miss)", reason)
         event = alarm_eventbridge(*args) if delivery == "EventBridge" else alarm_sns(*args)
-        return self.send("target-failover", f"alarm {alarm} ({role}) enters ALARM ({delivery})", event)
+        verb = "enters ALARM" if state == "ALARM" else "returns to OK"
+        return self.send("target-failover", f"alarm {alarm} ({role}) {verb} ({delivery})", event)
 
     def step1_gray_failure(self) -> None:
         env = self.env
@@ -701,7 +704,56 @@ class Story:
         self.step4_promote()
         self.step5_aurora()
         self.step6_zone()
+        self.step7_timeline()
         return all(not r.problems for r in self.results)
+
+    def step7_timeline(self) -> None:
+        env = self.env
+        web = env.groups["web"]
+
+        def body(problems):
+            last = []
+            for role in ("web-1", "web-2"):
+                inv, last = self.gray_failure(role, "EventBridge", state="OK")
+                self.expect(problems, f"status of {role}'s OK", inv.status, "succeeded")
+                self.expect(problems, f"{role} registered in web again",
+                            env.instances[role] in target_health(env, "web"), True)
+                self.expect_outcomes(problems, last, ["succeeded"])
+            self.expect(problems, "targets in web", len(target_health(env, "web")), 4)
+            # web-1's OK closed admin's incident (its one removal); web-2's closes web's, with the durations.
+            recovered = last[0].body.get("details", {}).get("recovered", {}) if last else {}
+            self.expect(problems, "the durations in the notification that closed web's incident",
+                        sorted(recovered), ["time_to_mitigate_secs", "time_to_recover_secs"])
+            inv, notes = self.send("target-failover", "command timeline on web",
+                                   {"command": "timeline", "target_group_arn": web})
+            self.expect(problems, "status of timeline", inv.status, "info")
+            details = inv.payload.get("details", {}) if isinstance(inv.payload, dict) else {}
+            timeline = details.get("timeline", {})
+            entries = timeline.get("entries", [])
+            times = [e.get("at") for e in entries]
+            self.expect(problems, "steps in time order", times, sorted(times))
+            # Three records (web-1's and web-2's removals, the listener's shift), each alarm, change, ok, closed.
+            whats = [e.get("what") for e in entries]
+            self.expect(problems, "timeline steps by kind", {w: whats.count(w) for w in set(whats)},
+                        {"alarm": 3, "change": 3, "ok": 3, "closed": 3})
+            self.expect(problems, "the durations the timeline and the closing notification give",
+                        (timeline.get("time_to_mitigate_secs"), timeline.get("time_to_recover_secs")),
+                        (recovered.get("time_to_mitigate_secs"), recovered.get("time_to_recover_secs")))
+            mitigate, recover = timeline.get("time_to_mitigate_secs"), timeline.get("time_to_recover_secs")
+            if not (isinstance(mitigate, int) and isinstance(recover, int) and 0 <= mitigate <= recover):
+                problems.append(f"timeline durations: mitigate {mitigate!r}, recover {recover!r}")
+            print("\n  the incident, as the timeline command tells it:")
+            print(indent(details.get("text", [])))
+            print("\n  and as a Mermaid diagram (details.mermaid):")
+            print(indent(str(details.get("mermaid", "")).splitlines()))
+
+        self.step("7. The incident as a timeline",
+                  "web-1 and web-2 are repaired: their 5xx alarms return to OK and they are registered again "
+                  "(RESTORE=auto; their alarm's metric is their own, which a removal does not silence, so no "
+                  "hold). That closes admin's incident, then web's: each last notification says how long it took "
+                  "to mitigate and to recover, and the timeline command lists every step of web's, from the "
+                  "ledger.",
+                  lambda: show_targets(env, ("web", "admin")), body)
 
 
 def web_alarm(env: Env, name: str, state: str) -> dict:
