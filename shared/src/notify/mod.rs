@@ -109,10 +109,18 @@ impl Report {
         value.to_string()
     }
 
-    /// AWS Chatbot custom notification. Every text that may carry user-controlled strings (alarm names,
-    /// reasons, identifiers, tag values) is escaped for markdown; our own formatting is added around it.
+    /// AWS Chatbot (Amazon Q Developer in chat applications) custom notification, `textType`
+    /// `client-markdown`: Chatbot renders the text in the chat client's own markdown (Slack's mrkdwn, Teams',
+    /// Chime's). Slack's rule for text that must not be read as markup is to write `&`, `<` and `>` as `&amp;`,
+    /// `&lt;` and `&gt;`: links, mentions (`<!channel>`) and user references are all written between `<` and
+    /// `>`, so text escaped this way cannot inject them. Slack has no backslash escape (a backslash shows as
+    /// itself), so nothing else is escaped: `*` or `_` in a name may at worst render as emphasis. Commands in
+    /// the next steps are set as inline code (backticks), which no client formats; a backtick in user text
+    /// becomes `'` so that it cannot end that code span.
+    /// <https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html>
+    /// <https://api.slack.com/reference/surfaces/formatting#escaping>
     fn chatbot_body(&self, with_details: bool) -> String {
-        let mut description = escape_markdown(&self.summary);
+        let mut description = escape_chat(&self.summary);
         if with_details {
             if let Some(details) = self.details.as_object().filter(|d| !d.is_empty()) {
                 description.push_str("\n\n");
@@ -121,7 +129,7 @@ impl Report {
                         Value::String(s) => s.clone(),
                         other => other.to_string(),
                     };
-                    description.push_str(&format!("• *{}*: {}\n", escape_markdown(key), escape_markdown(&text)));
+                    description.push_str(&format!("• *{}*: {}\n", escape_chat(key), escape_chat(&text)));
                 }
             }
         }
@@ -137,14 +145,14 @@ impl Report {
             "id": self.incident_id,
             "content": {
                 "textType": "client-markdown",
-                "title": format!("{} {}", outcome_icon(self.outcome), escape_markdown(&self.title)),
+                "title": format!("{} {}", outcome_icon(self.outcome), escape_chat(&self.title)),
                 "description": description.trim_end(),
-                "nextSteps": self.next_steps.iter().map(|s| escape_markdown(s)).collect::<Vec<_>>(),
+                "nextSteps": self.next_steps.iter().map(|s| chat_step(s)).collect::<Vec<_>>(),
                 "keywords": [self.outcome.as_str(), self.severity.as_str(), self.function.as_str()],
             },
             "metadata": {
                 "threadId": self.incident_id,
-                "summary": escape_markdown(&self.title),
+                "summary": escape_chat(&self.title),
                 "eventType": self.action,
                 "relatedResources": self.resources,
                 "additionalContext": context,
@@ -169,37 +177,29 @@ fn outcome_icon(outcome: Outcome) -> &'static str {
     }
 }
 
-/// Backslash-escapes every character that markdown gives a meaning to, so a crafted alarm name or tag value
-/// cannot inject links, mentions or formatting into a chat channel.
-pub fn escape_markdown(text: &str) -> String {
+/// Text for a chat client's markdown: `&`, `<` and `>` as entities (what Slack requires; every chat client
+/// reads them), a backtick as `'`; nothing else changes ([`Report::chatbot_body`] says why).
+pub fn escape_chat(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '`'
-                | '*'
-                | '_'
-                | '{'
-                | '}'
-                | '['
-                | ']'
-                | '('
-                | ')'
-                | '#'
-                | '+'
-                | '-'
-                | '.'
-                | '!'
-                | '|'
-                | '<'
-                | '>'
-                | '~'
-                | '@'
-                | '&'
-        ) {
-            out.push('\\');
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '`' => out.push('\''),
+            c => out.push(c),
         }
-        out.push(c);
+    }
+    out
+}
+
+/// A next step for a chat client: its words escaped, each command payload in it (`{"command": ...}`) as inline
+/// code.
+fn chat_step(step: &str) -> String {
+    let (words, payloads) = text::split_payloads(step);
+    let mut out = escape_chat(&words);
+    for payload in payloads {
+        out.push_str(&format!(" `{}`", escape_chat(&payload)));
     }
     out
 }
@@ -329,9 +329,23 @@ mod tests {
         assert_eq!(body["metadata"]["threadId"], "target-failover/web");
         assert_eq!(body["metadata"]["additionalContext"]["incident"], "target-failover/web");
         let description = body["content"]["description"].as_str().unwrap();
-        assert!(description.contains(r"\*prod\_\[web\]\*"), "{description}");
-        assert!(!description.contains("*prod_[web]*"), "{description}");
-        assert_eq!(body["content"]["nextSteps"][0], r"Add capacity to \[web\]");
+        assert!(description.contains("Alarm *prod_[web]* fired"), "no backslashes (Slack shows them): {description}");
+        assert_eq!(body["content"]["nextSteps"][0], "Add capacity to [web]");
+    }
+
+    #[test]
+    fn chatbot_text_cannot_mention_or_link_and_commands_are_inline_code() {
+        let mut n = sample();
+        n.title = "<!channel> <https://evil.example|click> & `x`".into();
+        n.next_steps = vec![r#"Check the group: {"command":"status","target_group_arn":"a<b"}"#.into()];
+        let body: Value = serde_json::from_str(&n.render(NotificationFormat::Chatbot, "f").body).unwrap();
+        let title = body["content"]["title"].as_str().unwrap();
+        assert!(title.ends_with("&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; 'x'"), "{title}");
+        assert!(!title.contains('<') && !title.contains('`'), "{title}");
+        assert_eq!(
+            body["content"]["nextSteps"][0],
+            r#"Check the group: `{"command":"status","target_group_arn":"a&lt;b"}`"#
+        );
     }
 
     #[test]

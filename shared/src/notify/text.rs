@@ -103,7 +103,7 @@ fn step_text(out: &mut String, number: usize, step: &str, function_name: &str) {
 
 /// The text of a step with its command payloads (JSON objects with a `command` member) taken out, and those
 /// payloads as compact JSON, in order.
-fn split_payloads(step: &str) -> (String, Vec<String>) {
+pub(super) fn split_payloads(step: &str) -> (String, Vec<String>) {
     let mut words = String::new();
     let mut payloads = Vec::new();
     let mut rest = step;

@@ -13,7 +13,7 @@ fn notification() -> Report {
         outcome: Outcome::Succeeded,
         severity: Severity::Warning,
         title: "1 target deregistered from web".into(),
-        summary: "Alarm failover-web_[5xx] fired; i-0abc left web (3 of 4 healthy remain).".into(),
+        summary: "Alarm failover-web_[5xx] <!here> fired; i-0abc left web (3 of 4 healthy remain).".into(),
         incident_id: "target-failover/web".into(),
         resources: vec!["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/1".into()],
         details: json!({"healthy_after": 3, "floor": 2}),
@@ -65,7 +65,8 @@ async fn chatbot_notification_arrives_escaped_with_its_attributes() {
     assert_eq!(body["source"], "custom");
     assert_eq!(body["metadata"]["threadId"], "target-failover/web");
     let description = body["content"]["description"].as_str().unwrap();
-    assert!(description.contains(r"failover\-web\_\[5xx\]"), "{description}");
+    // As Slack reads it: no mention can be injected, and the name shows as it is (no backslashes).
+    assert!(description.contains("failover-web_[5xx] &lt;!here&gt; fired"), "{description}");
 }
 
 #[tokio::test]
