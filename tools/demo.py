@@ -712,6 +712,7 @@ class Story:
         web = env.groups["web"]
 
         def body(problems):
+            log_start = len(self.stack.functions["target-failover"].log().splitlines())
             last = []
             for role in ("web-1", "web-2"):
                 inv, last = self.gray_failure(role, "EventBridge", state="OK")
@@ -742,6 +743,13 @@ class Story:
             mitigate, recover = timeline.get("time_to_mitigate_secs"), timeline.get("time_to_recover_secs")
             if not (isinstance(mitigate, int) and isinstance(recover, int) and 0 <= mitigate <= recover):
                 problems.append(f"timeline durations: mitigate {mitigate!r}, recover {recover!r}")
+            # The closing notifications' durations as CloudWatch metrics (EMF lines in the function's log).
+            log = self.stack.functions["target-failover"].log().splitlines()[log_start:]
+            emf = [json.loads(line) for line in log if line.startswith("{") and '"TimeToRecover"' in line]
+            self.expect(problems, "TimeToRecover EMF lines (admin's and web's incidents)", len(emf), 2)
+            if emf and recovered:
+                self.expect(problems, "web's TimeToRecover metric (seconds)", emf[-1].get("TimeToRecover"),
+                            float(recovered.get("time_to_recover_secs", -1)))
             print("\n  the incident, as the timeline command tells it:")
             print(indent(details.get("text", [])))
             print("\n  and as a Mermaid diagram (details.mermaid):")
