@@ -333,6 +333,33 @@ mod tests {
         assert_eq!(body["content"]["nextSteps"][0], "Add capacity to [web]");
     }
 
+    /// The event schema of Chatbot's custom notifications, field by field: exactly these members, of these types
+    /// (<https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html>, "Event schema").
+    #[test]
+    fn chatbot_body_has_exactly_the_documented_fields_and_types() {
+        fn keys(v: &Value) -> Vec<&str> {
+            let mut k: Vec<&str> = v.as_object().expect("an object").keys().map(String::as_str).collect();
+            k.sort_unstable();
+            k
+        }
+        let strings = |v: &Value| v.as_array().expect("an array").iter().all(Value::is_string);
+        let body: Value = serde_json::from_str(&sample().render(NotificationFormat::Chatbot, "f").body).unwrap();
+        assert_eq!(keys(&body), ["content", "id", "metadata", "source", "version"]);
+        assert_eq!((body["version"].as_str(), body["source"].as_str()), (Some("1.0"), Some("custom")));
+        assert!(body["id"].is_string());
+        let content = &body["content"];
+        assert_eq!(keys(content), ["description", "keywords", "nextSteps", "textType", "title"]);
+        assert_eq!(content["textType"], "client-markdown", "the only text type Chatbot supports");
+        assert!(content["title"].is_string() && content["description"].is_string());
+        assert!(strings(&content["nextSteps"]) && strings(&content["keywords"]));
+        let metadata = &body["metadata"];
+        assert_eq!(keys(metadata), ["additionalContext", "eventType", "relatedResources", "summary", "threadId"]);
+        assert!(["eventType", "summary", "threadId"].iter().all(|k| metadata[*k].is_string()));
+        assert!(strings(&metadata["relatedResources"]));
+        let context = metadata["additionalContext"].as_object().expect("additionalContext");
+        assert!(context.values().all(Value::is_string), "customer-provided keys hold strings: {context:?}");
+    }
+
     #[test]
     fn chatbot_text_cannot_mention_or_link_and_commands_are_inline_code() {
         let mut n = sample();
