@@ -2,7 +2,8 @@
 //! `ALLOW_CROSS_REGION=true`, see one failure of a primary in us-east-1. Each writes its decision in the ledger
 //! of the primary's region (the table of the same name there), so exactly one replica is promoted and the other
 //! stack reports the decision it found. When that ledger cannot be reached, the other stack decides alone and
-//! says so; when it refuses (AccessDenied), nothing is promoted and the failure names the fix.
+//! says so; when it refuses (AccessDenied), nothing is promoted and the failure names the fix. A pause of either
+//! stack holds for a decision written in the home ledger.
 
 use failover_core::outcome::Outcome;
 use integration_tests::database::*;
@@ -107,4 +108,32 @@ async fn when_the_home_regions_ledger_refuses_nothing_is_promoted_and_the_fix_is
     let text = notes[0].message.clone();
     assert!(text.contains("AccessDenied") && text.contains("HOME_LEDGER_TABLES"), "{text}");
     assert!(env.records_in(&west, EAST_PRIMARY).await.is_empty());
+}
+
+fn pause(by: &str) -> Value {
+    json!({"command": "pause", "reason": "planned maintenance of orders", "by": by})
+}
+
+#[tokio::test]
+async fn a_pause_of_either_stack_holds_for_a_decision_in_the_home_regions_ledger() {
+    let env = Env::new().await;
+    let west = orders_in_two_regions(&env).await;
+    let east_stack = env.app(CROSS);
+    let west_stack = env.app_in(&west, CROSS);
+
+    // The east stack is paused: its ledger decides about its primaries, whichever stack writes there.
+    ok(&east_stack, pause("east on-call")).await;
+    let response = ok(&west_stack, replication_stopped(&west)).await;
+    assert_eq!(response.status, Outcome::Refused, "{response:?}");
+    assert!(response.summary.contains("east on-call"), "{response:?}");
+    ok(&east_stack, json!({"command": "resume"})).await;
+
+    // The west stack is paused: it writes nothing in another region's ledger either.
+    ok(&west_stack, pause("west on-call")).await;
+    let response = ok(&west_stack, replication_stopped(&west)).await;
+    assert_eq!(response.status, Outcome::Refused, "{response:?}");
+    assert!(response.summary.contains("west on-call"), "{response:?}");
+
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 0, "nothing promoted while paused");
+    assert!(env.records(EAST_PRIMARY).await.is_empty(), "no decision recorded");
 }
