@@ -123,10 +123,11 @@ impl Env {
         // The stack deployed in `account`'s region has its own ledger table there, under the same name.
         let table = account.control("/_failover/dynamodb/ledger-table", json!({"table_name": self.ledger}));
         assert!(table["table_name"] == self.ledger.as_str(), "ledger table in {}: {table}", account.region);
-        let tables = config.home_ledger_tables.clone();
         let ledger = match derive {
-            None => HomeLedgers::new(account.dynamodb(), &self.ledger, tables),
-            Some(derive) => HomeLedgers::with_clients(account.dynamodb(), &self.ledger, tables, derive),
+            None => HomeLedgers::from_config(account.dynamodb(), &config),
+            Some(derive) => {
+                HomeLedgers::with_clients(account.dynamodb(), &self.ledger, config.home_ledger_tables.clone(), derive)
+            }
         };
         App::with_ports(
             config,

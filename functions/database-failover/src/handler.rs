@@ -47,8 +47,7 @@ impl App {
             config.common.notification_format,
         );
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        let tables = config.home_ledger_tables.clone();
-        let ledger = HomeLedgers::new(aws_sdk_dynamodb::Client::new(sdk), &config.common.ledger_table, tables);
+        let ledger = HomeLedgers::from_config(aws_sdk_dynamodb::Client::new(sdk), &config);
         App::with_ports(
             config,
             region,

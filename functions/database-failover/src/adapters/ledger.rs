@@ -37,12 +37,31 @@ pub struct HomeLedgers {
     own_region: String,
     own_table: String,
     tables: BTreeMap<String, String>,
+    /// Other regions' resources in their regions' tables ([`Self::own_only`]: not).
+    cross_region: bool,
     clients: RegionClients<aws_sdk_dynamodb::Client>,
     /// Resources whose last read fell back to the own table, with why.
     alone: Mutex<HashMap<String, String>>,
 }
 
 impl HomeLedgers {
+    /// As the configuration says: other regions' ledgers only with `ALLOW_CROSS_REGION` (without it the stack
+    /// decides nothing about a primary of another region, and the template grants no table there).
+    pub fn from_config(client: aws_sdk_dynamodb::Client, config: &crate::Config) -> Self {
+        let ledgers = Self::new(client, &config.common.ledger_table, config.home_ledger_tables.clone());
+        if config.allow_cross_region {
+            ledgers
+        } else {
+            ledgers.own_only()
+        }
+    }
+
+    /// Every resource in the own table.
+    pub fn own_only(mut self) -> Self {
+        self.cross_region = false;
+        self
+    }
+
     /// `client` is the own region's client; `tables` is `HOME_LEDGER_TABLES` (region → table name).
     pub fn new(client: aws_sdk_dynamodb::Client, own_table: &str, tables: BTreeMap<String, String>) -> Self {
         Self::with_clients(client, own_table, tables, |home, region| {
@@ -67,6 +86,7 @@ impl HomeLedgers {
             clients: RegionClients::new(client, own_region.clone(), derive),
             own_region,
             tables,
+            cross_region: true,
             alone: Mutex::new(HashMap::new()),
         }
     }
@@ -78,7 +98,8 @@ impl HomeLedgers {
 
     /// The home region's ledger of `resource`, when it is not this stack's own region.
     fn home_of(&self, resource: &str) -> Option<(String, DynamoLedger)> {
-        let region = home_region(resource).filter(|r| *r != self.own_region && !self.own_region.is_empty())?;
+        let elsewhere = |r: &&str| self.cross_region && *r != self.own_region && !self.own_region.is_empty();
+        let region = home_region(resource).filter(elsewhere)?;
         Some((region.to_owned(), DynamoLedger::new(self.clients.get(region), self.table_in(region))))
     }
 
@@ -187,5 +208,25 @@ mod tests {
         assert_eq!(home_region("db-cluster:us-east-1/orders"), None);
         assert_eq!(home_region("db-instance:/orders"), None);
         assert_eq!(home_region("control"), None);
+    }
+
+    fn in_us_west_2(tables: &[(&str, &str)]) -> HomeLedgers {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .region(Region::new("us-west-2"))
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
+        let tables = tables.iter().map(|(r, t)| (r.to_string(), t.to_string())).collect();
+        HomeLedgers::new(aws_sdk_dynamodb::Client::from_conf(config), "shop-ledger", tables)
+    }
+
+    #[test]
+    fn another_regions_primary_is_decided_in_that_regions_table_unless_cross_region_is_off() {
+        let ledgers = in_us_west_2(&[("eu-west-1", "eu-ledger")]);
+        assert_eq!(ledgers.home_of("db-instance:us-east-1/orders").map(|(r, _)| r).as_deref(), Some("us-east-1"));
+        assert_eq!(ledgers.table_in("us-east-1"), "shop-ledger", "the convention: the same name");
+        assert_eq!(ledgers.table_in("eu-west-1"), "eu-ledger", "HOME_LEDGER_TABLES");
+        assert!(ledgers.home_of("db-instance:us-west-2/orders").is_none(), "its own region: its own table");
+        assert!(ledgers.home_of("db-cluster:us-east-1/orders").is_none());
+        assert!(in_us_west_2(&[]).own_only().home_of("db-instance:us-east-1/orders").is_none());
     }
 }
