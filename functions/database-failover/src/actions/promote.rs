@@ -30,7 +30,8 @@
 //!
 //! # AWS calls
 //! A primary's failure: one `DescribeDBInstances` for the primary, then inside the attempt loop one ledger
-//! `Query` (the primary's resource), ONE `DescribeDBInstances` for all its replicas per region holding replicas
+//! `Query` (the primary's resource, in its region's ledger: [`crate::adapters::HomeLedgers`]; a `begin` there from
+//! another region reads this stack's own pause first, one `GetItem`), ONE `DescribeDBInstances` for all its replicas per region holding replicas
 //! (a `db-instance-id` filter, up to [`crate::adapters::INSTANCE_IDS_PER_CALL`] identifiers a call), one
 //! `GetMetricData` per such region ([`super::facts`]); to act, one `TransactWriteItems` (`begin`),
 //! `PromoteReadReplica` (its answer says whether the replica is writable yet), when the primary names a record
