@@ -60,6 +60,9 @@ async fn two_stacks_in_two_regions_promote_one_replica_and_the_other_reports_the
         west_again.message.contains("already failed over") && west_again.message.contains("r-east"),
         "the west stack reports the decision it found: {west_again:?}"
     );
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["succeeded"], "one failover notified, by the stack that made it");
+    assert!(notes[0].body()["title"].as_str().unwrap().contains("r-east promoted"), "{:?}", notes[0].body());
     assert_eq!(env.promotion("orders").await, Some((failover_core::ledger::State::Done, "r-east".into())));
     assert!(env.records_in(&west, EAST_PRIMARY).await.is_empty(), "nothing in the west stack's own ledger");
 }
