@@ -91,6 +91,11 @@ async fn when_the_home_regions_ledger_cannot_be_reached_the_other_stack_decides_
     let decided: Vec<_> = env.records_in(&west, EAST_PRIMARY).await;
     assert_eq!(decided.len(), 1, "the decision is in the west stack's own ledger: {decided:?}");
     assert!(env.records(EAST_PRIMARY).await.is_empty());
+
+    // us-east-1 answers again, and the event comes again: the decision made alone is found, nothing else promoted.
+    let again = ok(&env.app_in(&west, CROSS), replication_stopped(&west)).await;
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 1, "no second promotion: {again:?}");
+    assert!(again.summary.starts_with("decided alone: this stack decided about it alone earlier"), "{again:?}");
 }
 
 #[tokio::test]

@@ -8,6 +8,9 @@
 //! - A resource's records go where its last read came from: the home region's table, or, when that region's
 //!   DynamoDB did not answer at all (a connection failure or a timeout: [`AwsError::unreachable`]), this
 //!   stack's own table: the decision is made alone, and [`Ledger::alone`] says why, for the report.
+//! - A resource that has records in the own table (a decision made alone) stays there, alone, even once the home
+//!   region answers again: its decision is completed, never made a second time (one more `Query`, in the own
+//!   region, per read of another region's primary).
 //! - Any other error of the home table (`AccessDenied`, a missing table) stops the work, naming the fix.
 //! - A change begun in another region's table also honours this stack's own pause (read first, unless forced);
 //!   the home table's own pause is checked by the transaction itself.
@@ -124,6 +127,14 @@ impl HomeLedgers {
 impl Ledger for HomeLedgers {
     async fn read(&self, resource: &str, now: i64) -> Result<Snapshot, AwsError> {
         let Some((region, home)) = self.home_of(resource) else { return self.own.read(resource, now).await };
+        // A decision this stack made alone stays in its own ledger, where it is completed or reported: read
+        // from the home region only, it would be unknown there once that region answers again.
+        let own = self.own.read(resource, now).await?;
+        if !own.records.is_empty() || own.version > 0 {
+            let why = format!("this stack decided about it alone earlier, when {region}'s ledger could not be reached");
+            self.alone_map().insert(resource.to_owned(), why);
+            return Ok(own);
+        }
         match home.read(resource, now).await {
             Ok(snapshot) => {
                 self.alone_map().remove(resource);
