@@ -27,7 +27,9 @@ switched on (e-mail subscription, DNS records, cross-region), and ReadinessSched
 5. The ledger: exactly one DynamoDB table, keys pk (hash) and sk (range), both strings; on-demand billing;
    point-in-time recovery; encryption at rest; TTL on expires_at; DeletionPolicy and UpdateReplacePolicy Retain.
    LEDGER_TABLE is a Ref to it; each function's role may use the ledger's item-level actions on it, and no
-   DynamoDB action anywhere else or beyond those.
+   DynamoDB action anywhere else or beyond those, except with AllowCrossRegion "true": then also on the table of
+   the same name in every region, and on the tables HomeLedgerTables names (a primary's decisions are written in
+   its region's ledger).
 6. Readiness: each function has exactly one EventBridge schedule delivering {"command":"readiness"}, on the
    ReadinessSchedule parameter (default rate(1 day)), enabled unless it is "disabled", with a dead-letter queue.
 7. The dashboard: exactly one AWS::CloudWatch::Dashboard whose body (after Fn::Sub) is JSON showing the
@@ -77,6 +79,7 @@ ALL_ON = {
     "DnsHostedZoneId": "Z0123456789EXAMPLE",
     "DnsRecordNames": "writer.orders.internal,writer.billing.internal",
     "AllowCrossRegion": "true",
+    "HomeLedgerTables": "arn:aws:dynamodb:us-west-2:123456789012:table/orders-ledger",
     "NotificationFormat": "chatbot",
 }
 
@@ -190,12 +193,21 @@ class Evaluator:
         rtype = self.resource_type(name)
         if rtype is None:
             raise CheckError(f"Ref to unknown name {name}")
+        if rtype == "AWS::DynamoDB::Table":
+            return self.table_name(name)
         return REF_ARNS.get(rtype, "ref:{n}").format(r=REGION, a=ACCOUNT, n=name)
+
+    def table_name(self, name: str) -> str:
+        """A table's name: its TableName, else the name CloudFormation generates (shown as ``ref:<logical id>``)."""
+        given = self.cfn["Resources"][name].get("Properties", {}).get("TableName")
+        return f"ref:{name}" if given is None else str(self.value(given))
 
     def getatt(self, name: str, attr: str) -> str:
         rtype = self.resource_type(name)
         if rtype is None:
             raise CheckError(f"Fn::GetAtt to unknown resource {name}")
+        if (rtype, attr) == ("AWS::DynamoDB::Table", "Arn"):
+            return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.table_name(name)}"
         return GETATT_ARNS.get((rtype, attr), "getatt:{n}.{t}").format(r=REGION, a=ACCOUNT, n=name, t=attr)
 
     def sub(self, text: str, variables: dict) -> str:
@@ -270,6 +282,9 @@ def is_read_only(action: str) -> bool:
 def is_wildcard(resource: str) -> bool:
     """A resource that names more than one thing. A log group's trailing ':*' (its streams) is not."""
     if re.fullmatch(r"arn:[^:]+:logs:[^:]+:[^:]+:log-group:[^*]+:\*", resource):
+        return False
+    # One table name in every region (rule 5 holds it to the ledger's): each region's ledger, one thing each.
+    if re.fullmatch(r"arn:[^:]+:dynamodb:\*:[0-9]+:table/[^*/]+", resource):
         return False
     return "*" in resource
 
@@ -565,13 +580,19 @@ def check_ledger(cfn: dict, ev: Evaluator) -> list[str]:
     props = table.get("Properties", {})
     errors = []
     arn = ev.getatt(name, "Arn")
+    # The ledger of this region; with AllowCrossRegion, the table of the same name in every region and the other
+    # regions' tables HomeLedgerTables names (database-failover writes a primary's decisions in its region's).
+    allowed = {arn}
+    if ev.params.get("AllowCrossRegion") == "true":
+        allowed.add(re.sub(r"^(arn:[^:]+:dynamodb):[^:]+:", r"\1:*:", arn))
+        allowed.update(t for t in ev.params.get("HomeLedgerTables", "").split(",") if t)
     for where, doc in policy_documents(cfn, ev):
         for st in as_list(doc.get("Statement", [])):
             actions = [a for a in as_list(st.get("Action", [])) if str(a).lower().startswith("dynamodb:")]
             beyond = sorted(set(actions) - set(LEDGER_ACTIONS))
             if beyond:
                 errors.append(f"{where}: DynamoDB actions beyond the ledger's item-level ones: {', '.join(beyond)}")
-            if actions and any(r != arn for r in as_list(st.get("Resource", []))):
+            if actions and any(r not in allowed for r in as_list(st.get("Resource", []))):
                 errors.append(f"{where}: DynamoDB actions on {st.get('Resource')!r}, not only the ledger {name}")
     attrs = {a.get("AttributeName"): a.get("AttributeType") for a in props.get("AttributeDefinitions", [])}
     keys = [(k.get("AttributeName"), k.get("KeyType")) for k in props.get("KeySchema", [])]
@@ -860,6 +881,20 @@ class SelfTest(unittest.TestCase):
     def test_the_real_template_passes_against_the_contract(self):
         self.assertEqual(self.errors(), [])
 
+    def test_with_cross_region_the_database_role_may_use_each_regions_ledger_and_no_other_table(self):
+        cfn = transform(copy.deepcopy(self.sam))
+        for overrides, cross in (({}, False), (ALL_ON, True)):
+            ev = Evaluator(cfn, overrides)
+            west = f"arn:aws:dynamodb:us-west-2:{ACCOUNT}:table/{ev.table_name('LedgerTable')}"
+            with self.subTest(cross=cross):
+                self.assertTrue(ev.table_name("LedgerTable").startswith(STACK), "the table is named after the stack")
+                self.assertEqual(allowed_on(cfn, ev, "DatabaseFailoverRole", "dynamodb:Query", west), cross)
+                named = ALL_ON["HomeLedgerTables"]
+                self.assertEqual(allowed_on(cfn, ev, "DatabaseFailoverRole", "dynamodb:PutItem", named), cross)
+                self.assertFalse(allowed_on(cfn, ev, "TargetFailoverRole", "dynamodb:Query", west))
+                other = f"arn:aws:dynamodb:us-west-2:{ACCOUNT}:table/other"
+                self.assertFalse(allowed_on(cfn, ev, "DatabaseFailoverRole", "dynamodb:Query", other))
+
     def test_an_alarm_rule_that_misses_per_zone_alarms_fails(self):
         def narrow(sam):
             pattern = sam["Resources"]["TargetFailoverFunction"]["Properties"]["Events"]["AlarmStateChange"][
@@ -1059,6 +1094,12 @@ class SelfTest(unittest.TestCase):
              "beyond the ledger's item-level ones: dynamodb:Scan"),
             (lambda s: self.add_statement(s, {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}),
              "not only the ledger LedgerTable"),
+            (lambda s: self.add_statement(s, {"Effect": "Allow", "Action": "dynamodb:GetItem",
+                                              "Resource": "arn:aws:dynamodb:*:123456789012:table/other"}),
+             "not only the ledger LedgerTable"),
+            (lambda s: self.add_statement(s, {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": {
+                "Fn::Sub": "arn:aws:dynamodb:*:123456789012:table/${LedgerTable}"}}),
+             "[defaults] TargetFailoverRole/bad: DynamoDB actions on"),
         ]
         for mutate, fragment in cases:
             with self.subTest(fragment):

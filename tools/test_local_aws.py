@@ -822,6 +822,32 @@ class LocalAwsTest(LauncherCase):
         self.assertEqual(len(ddb.query(TableName=name, KeyConditionExpression="pk = :p",
                                        ExpressionAttributeValues={":p": {"S": "r"}})["Items"]), 1)
 
+    def test_each_region_has_its_own_ledger_table_of_one_name_and_a_denial_holds_in_its_region_only(self):
+        # Two regions' stacks deployed under one name: one table name, two tables (database-failover writes a
+        # primary's decisions in its region's). DynamoDB answers a denied call AccessDeniedException (400).
+        for region in ("us-east-1", "us-west-2"):
+            made = self.ok("POST", "/_failover/dynamodb/ledger-table",
+                           {"account": self.account, "region": region, "table_name": "shop-ledger"})
+            self.assertEqual(made, {"table_name": "shop-ledger", "created": True})
+        east, west = self.client("dynamodb"), self.client("dynamodb", "us-west-2")
+        east.put_item(TableName="shop-ledger", Item={"pk": {"S": "db-instance:us-east-1/orders"}, "sk": {"S": "lease"}})
+        key = {":p": {"S": "db-instance:us-east-1/orders"}}
+        query = {"TableName": "shop-ledger", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": key}
+        self.assertEqual(len(east.query(**query)["Items"]), 1)
+        self.assertEqual(west.query(**query)["Items"], [], "another region's table of the same name")
+        denied = {"account": self.account, "region": "us-east-1", "actions": ["dynamodb:Query"]}
+        self.ok("POST", "/_failover/iam/deny", denied)
+        try:
+            with self.assertRaises(ClientError) as ctx:
+                east.query(**query)
+            error = ctx.exception.response
+            self.assertEqual((error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]),
+                             ("AccessDeniedException", 400))
+            self.assertIn("is not authorized to perform: dynamodb:Query", error["Error"]["Message"])
+            self.assertEqual(west.query(**query)["Items"], [])
+        finally:
+            self.ok("POST", "/_failover/iam/deny", {**denied, "actions": []})
+
     def test_a_failed_transaction_does_not_undo_a_concurrent_write(self):
         # Stock moto rolls a failed transaction back by restoring a copy of the table taken before it, which
         # loses any write another request thread made meanwhile; the launcher serialises DynamoDB.

@@ -85,6 +85,12 @@ pub fn take_call_errors() -> Vec<(&'static str, String)> {
 pub(crate) static CALL_ERRORS_TEST_LOCK: Mutex<()> = Mutex::new(());
 
 impl AwsError {
+    /// The service did not answer at all: a connection failure or a timeout after the SDK's retries (transient,
+    /// and no error code: AWS said nothing). Throttling and access denied carry a code: AWS answered.
+    pub fn unreachable(&self) -> bool {
+        self.transient && self.code.is_none()
+    }
+
     /// The answer of a port that does not model a read (a test double written before the read existed): a
     /// permanent error naming it, code `NotModelled`.
     pub fn not_modelled(operation: &'static str, resource: impl Into<String>) -> Self {

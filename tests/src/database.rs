@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_rds::types::{DbInstance, Tag};
-use database_failover::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
+use database_failover::adapters::{CloudWatchLag, HomeLedgers, RdsDatabases, Route53Dns};
 use database_failover::model::{self, is_promotion_key, LagPoint};
 use database_failover::ports::{LagMetric, ReplicaLag};
 use database_failover::{App, Config};
@@ -25,7 +25,10 @@ use crate::{lookup, Account, Received, Subscriber};
 
 pub use test_support::OPT_IN;
 
-pub type TestApp = App<RdsDatabases, RecordedLag, Route53Dns, SnsNotifier, DynamoLedger>;
+pub type TestApp = App<RdsDatabases, RecordedLag, Route53Dns, SnsNotifier, HomeLedgers>;
+
+/// Makes another region's DynamoDB client from the home one ([`HomeLedgers::with_clients`]).
+pub type DeriveDynamo = fn(&aws_sdk_dynamodb::Client, &str) -> aws_sdk_dynamodb::Client;
 
 /// (region, metric name, instances) of one call.
 pub type LagCall = (String, &'static str, Vec<String>);
@@ -97,10 +100,35 @@ impl Env {
         settings: &[(&str, &str)],
         route53: aws_sdk_route53::Client,
     ) -> TestApp {
+        self.app_with(account, settings, route53, None)
+    }
+
+    /// [`Env::app_in`] whose DynamoDB clients for other regions' ledgers are made by `derive` (a region whose
+    /// DynamoDB cannot be reached).
+    pub fn app_with_ledgers(&self, account: &Account, settings: &[(&str, &str)], derive: DeriveDynamo) -> TestApp {
+        self.app_with(account, settings, account.route53(), Some(derive))
+    }
+
+    fn app_with(
+        &self,
+        account: &Account,
+        settings: &[(&str, &str)],
+        route53: aws_sdk_route53::Client,
+        derive: Option<DeriveDynamo>,
+    ) -> TestApp {
         let config = self.config(settings);
         // The topic lives in the subscriber's region, as a deployment's own topic lives in its region.
         let notifier =
             SnsNotifier::new(self.account.sns(), config.common.topic_arn.clone(), config.common.notification_format);
+        // The stack deployed in `account`'s region has its own ledger table there, under the same name.
+        let table = account.control("/_failover/dynamodb/ledger-table", json!({"table_name": self.ledger}));
+        assert!(table["table_name"] == self.ledger.as_str(), "ledger table in {}: {table}", account.region);
+        let ledger = match derive {
+            None => HomeLedgers::from_config(account.dynamodb(), &config),
+            Some(derive) => {
+                HomeLedgers::with_clients(account.dynamodb(), &self.ledger, config.home_ledger_tables.clone(), derive)
+            }
+        };
         App::with_ports(
             config,
             account.region.clone(),
@@ -108,13 +136,18 @@ impl Env {
             RecordedLag { cloudwatch: CloudWatchLag::new(account.cloudwatch()), calls: self.lag_calls.clone() },
             Route53Dns::new(route53),
             notifier,
-            DynamoLedger::new(self.account.dynamodb(), self.ledger.clone()),
+            ledger,
         )
     }
 
     /// The live ledger records of `resource` (`db-instance:<region>/<id>`, `db-cluster:<region>/<id>`).
     pub async fn records(&self, resource: &str) -> Vec<Record> {
-        let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
+        self.records_in(&self.account, resource).await
+    }
+
+    /// The live ledger records of `resource` in the ledger table of `account`'s region.
+    pub async fn records_in(&self, account: &Account, resource: &str) -> Vec<Record> {
+        let ledger = DynamoLedger::new(account.dynamodb(), self.ledger.clone());
         ledger.read(resource, failover_core::time::now_secs()).await.expect("ledger read").records
     }
 

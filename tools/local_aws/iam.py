@@ -8,7 +8,9 @@ SigV4 credential scope, as IAM's ``aws:RequestedRegion``; the action is ``<IAM p
 (CloudWatch signs as ``monitoring`` but its IAM prefix is ``cloudwatch``). A denied call gets HTTP 403:
 - query protocol (RDS, ...): ``<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>...``;
 - JSON protocols (what the rpc-v2-cbor translation sends for CloudWatch): ``{"__type": "AccessDenied"}`` with
-  ``x-amzn-query-error: AccessDenied;Sender`` (CloudWatch is ``awsQueryCompatible``).
+  ``x-amzn-query-error: AccessDenied;Sender`` (CloudWatch is ``awsQueryCompatible``);
+- DynamoDB: HTTP 400 ``{"__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException"}``, as DynamoDB answers.
+  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
 
 The message is IAM's: "User: <arn> is not authorized to perform: <action> on resource: <resource> because no
 identity-based policy allows the <action> action".
@@ -77,6 +79,13 @@ class IamDeny:
         message = (f"User: arn:aws:sts::{account}:assumed-role/failover/function is not authorized to perform: "
                    f"{action} on resource: * because no identity-based policy allows the {action} action")
         request_id = str(uuid.uuid4())
+        if action.startswith("dynamodb:"):
+            # DynamoDB's own error: AccessDeniedException, HTTP 400 (its errors are 400 unless the server failed).
+            payload = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#AccessDeniedException",
+                                  "message": message}).encode()
+            headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-requestid", request_id)]
+            start_response("400 Bad Request", [*headers, ("Content-Length", str(len(payload)))])
+            return [payload]
         if environ.get("HTTP_X_AMZ_TARGET"):
             payload = json.dumps({"__type": "AccessDenied", "message": message}).encode()
             headers = [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-query-error", "AccessDenied;Sender"),

@@ -1,6 +1,8 @@
 //! Settings of `database-failover`, read once per cold start. [`SETTINGS`] declares each one (name, default,
 //! meaning) once; the README, the template and its check are tested against it.
 
+use std::collections::BTreeMap;
+
 use failover_core::config::{boolean, number, CommonConfig, ConfigError, Setting, COMMON_SETTINGS};
 
 pub const FAILURE_EVENT_IDS: Setting = Setting {
@@ -53,6 +55,14 @@ pub const AWS_RECOVERY_WAIT_MINUTES: Setting = Setting {
               ago, and has not completed, is not promoted away from: the trigger waits (retried by Lambda)",
 };
 
+pub const HOME_LEDGER_TABLES: Setting = Setting {
+    name: "HOME_LEDGER_TABLES",
+    default: Some(""),
+    meaning: "the ARNs (comma-separated) of other regions' ledger tables not named like this stack's own: decisions \
+              about a primary are written in its region's ledger whichever stack makes them; a region not listed \
+              has a table named like this stack's own (both regions deploy the same stack name)",
+};
+
 /// Every setting this function reads: the public contract.
 pub const SETTINGS: &[&Setting] = &[
     COMMON_SETTINGS[0],
@@ -70,6 +80,7 @@ pub const SETTINGS: &[&Setting] = &[
     &DECISION_TTL_MINUTES,
     &ONSET_WINDOW_MINUTES,
     &AWS_RECOVERY_WAIT_MINUTES,
+    &HOME_LEDGER_TABLES,
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +102,8 @@ pub struct Config {
     pub onset_window_minutes: i64,
     /// [`AWS_RECOVERY_WAIT_MINUTES`].
     pub aws_recovery_wait_minutes: i64,
+    /// [`HOME_LEDGER_TABLES`]: region → table; a region not listed has the own table's name.
+    pub home_ledger_tables: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -115,8 +128,34 @@ impl Config {
             decision_ttl_minutes: number(lookup, &DECISION_TTL_MINUTES, 1, 1440)?,
             onset_window_minutes: number(lookup, &ONSET_WINDOW_MINUTES, 1, 60)?,
             aws_recovery_wait_minutes: number(lookup, &AWS_RECOVERY_WAIT_MINUTES, 1, 60)?,
+            home_ledger_tables: home_ledger_tables(lookup)?,
         })
     }
+}
+
+/// Table ARNs (`arn:<partition>:dynamodb:<region>:<account>:table/<name>`, blank entries ignored), one per
+/// region: region → table name. ARNs rather than names, so that the template can grant exactly these tables.
+fn home_ledger_tables(lookup: &dyn Fn(&str) -> Option<String>) -> Result<BTreeMap<String, String>, ConfigError> {
+    let raw = HOME_LEDGER_TABLES.read(lookup).unwrap_or_default();
+    let invalid = || ConfigError::Invalid {
+        name: HOME_LEDGER_TABLES.name,
+        value: raw.clone(),
+        expected: "DynamoDB table ARNs separated by commas, one per region, such as \
+                   arn:aws:dynamodb:us-east-1:123456789012:table/failover-ledger"
+            .into(),
+    };
+    let mut tables = BTreeMap::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let arn = failover_core::intake::split_arn(entry).ok_or_else(invalid)?;
+        let table = arn.resource.strip_prefix("table/").filter(|t| !t.is_empty() && !t.contains('/'));
+        let (Some(table), "dynamodb", false) = (table, arn.service, arn.region.is_empty()) else {
+            return Err(invalid());
+        };
+        if tables.insert(arn.region.to_owned(), table.to_owned()).is_some() {
+            return Err(invalid());
+        }
+    }
+    Ok(tables)
 }
 
 fn is_event_id(id: &str) -> bool {
@@ -178,10 +217,24 @@ mod tests {
             ("BACKUP_RETENTION_DAYS", "36"),
             ("PROMOTE_WHEN_AVAILABLE", "yes"),
             ("ALLOW_CROSS_REGION", "1"),
+            ("HOME_LEDGER_TABLES", "us-east-1=failover-ledger"),
+            ("HOME_LEDGER_TABLES", "arn:aws:dynamodb::1:table/a"),
+            ("HOME_LEDGER_TABLES", "arn:aws:sqs:us-east-1:1:table/a"),
+            ("HOME_LEDGER_TABLES", "arn:aws:dynamodb:us-east-1:1:table/a/index/b"),
+            ("HOME_LEDGER_TABLES", "arn:aws:dynamodb:us-east-1:1:table/a,arn:aws:dynamodb:us-east-1:1:table/b"),
         ] {
             let err = config(&[(name, value)]).expect_err(value).to_string();
             assert!(err.contains(name), "{name}={value:?}: {err}");
         }
+    }
+
+    #[test]
+    fn home_ledger_tables_are_table_arns_one_per_region() {
+        assert!(config(&[]).unwrap().home_ledger_tables.is_empty());
+        let arns = " arn:aws:dynamodb:us-east-1:1:table/east-ledger , arn:aws:dynamodb:us-west-2:1:table/west-ledger,";
+        let c = config(&[("HOME_LEDGER_TABLES", arns)]).unwrap();
+        let pairs: Vec<(&str, &str)> = c.home_ledger_tables.iter().map(|(r, t)| (r.as_str(), t.as_str())).collect();
+        assert_eq!(pairs, [("us-east-1", "east-ledger"), ("us-west-2", "west-ledger")]);
     }
 
     #[test]

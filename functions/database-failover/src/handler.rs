@@ -9,7 +9,7 @@
 
 use failover_core::intake;
 use failover_core::invoke::{finish_owing, InvokeError};
-use failover_core::ledger::{DynamoLedger, Ledger};
+use failover_core::ledger::Ledger;
 use failover_core::notify::{Notifier, SnsNotifier};
 use failover_core::response::Response;
 use failover_core::shell::{Handler, Home, Invocation};
@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::actions::owed::MarkNotified;
 use crate::actions::{self, Context};
-use crate::adapters::{CloudWatchLag, RdsDatabases, Route53Dns};
+use crate::adapters::{CloudWatchLag, HomeLedgers, RdsDatabases, Route53Dns};
 use crate::config::Config;
 use crate::model;
 use crate::ports::{Databases, Dns, ReplicaLag, With};
@@ -26,7 +26,7 @@ use crate::FUNCTION;
 
 /// Everything an invocation needs, built once per cold start. Generic over the ports so tests can run it
 /// against fakes or SDK mocks; [`App::new`] wires the SDK adapters.
-pub struct App<D = RdsDatabases, L = CloudWatchLag, R = Route53Dns, N = SnsNotifier, G = DynamoLedger> {
+pub struct App<D = RdsDatabases, L = CloudWatchLag, R = Route53Dns, N = SnsNotifier, G = HomeLedgers> {
     pub config: Config,
     /// The function's own partition, account (from the notification topic; a Lambda context's function ARN
     /// overrides it) and region: plain identifiers in events and commands are in this region.
@@ -47,7 +47,7 @@ impl App {
             config.common.notification_format,
         );
         let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-        let ledger = DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), config.common.ledger_table.clone());
+        let ledger = HomeLedgers::from_config(aws_sdk_dynamodb::Client::new(sdk), &config);
         App::with_ports(
             config,
             region,

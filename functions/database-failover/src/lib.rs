@@ -34,6 +34,9 @@
 //!   replica's replication broke shortly before it; a -1 after the onset does not count, one before it does.
 //! - With `ALLOW_CROSS_REGION`, a primary is unreachable only when its region does not answer
 //!   ([`actions::facts::unreachable()`]); throttling and access denied are errors.
+//! - One authority per primary: its decisions are in the ledger of the primary's region, whichever region's stack
+//!   makes them ([`adapters::HomeLedgers`], with `ALLOW_CROSS_REGION`); a stack decides alone, and says so, only
+//!   when that region's DynamoDB does not answer.
 //! - `Err` only for invalid input or a fault a retry can fix ([`failover_core::fault::Fault`]), published first.
 
 pub mod actions;

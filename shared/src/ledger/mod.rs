@@ -351,6 +351,13 @@ pub trait Ledger: Send + Sync {
 
     /// The pause, if automation is paused.
     fn paused(&self) -> impl Future<Output = Result<Option<Pause>, AwsError>> + Send;
+
+    /// Why `resource`'s last read came from this function's own table rather than the one its records belong
+    /// in (a ledger that keeps some resources in another region's table, which could not be reached): the
+    /// decision was made alone, and its report says so. `None` for a ledger of one table.
+    fn alone(&self, _resource: &str) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]

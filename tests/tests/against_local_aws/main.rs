@@ -2,6 +2,7 @@
 //! (`integration_tests::local_aws`) for all of them, instead of one each. Each module is one area; run one with
 //! `cargo test -p integration-tests --test against_local_aws <module>::`.
 
+mod database_authority;
 mod database_aws_first;
 mod database_failover;
 mod database_identity;

@@ -214,7 +214,7 @@ pub enum Answer<T> {
 /// The region did not answer at all: a connection failure or a timeout after the SDK's retries (transient, and
 /// no error code: AWS said nothing). Throttling and access denied carry a code: AWS answered, so they are errors.
 pub fn unreachable(error: &AwsError) -> bool {
-    error.transient && error.code.is_none()
+    error.unreachable()
 }
 
 /// Identifiers grouped by region, each group in the order given.

@@ -30,7 +30,8 @@
 //!
 //! # AWS calls
 //! A primary's failure: one `DescribeDBInstances` for the primary, then inside the attempt loop one ledger
-//! `Query` (the primary's resource), ONE `DescribeDBInstances` for all its replicas per region holding replicas
+//! `Query` (the primary's resource, in its region's ledger: [`crate::adapters::HomeLedgers`]; a `begin` there from
+//! another region reads this stack's own pause first, one `GetItem`), ONE `DescribeDBInstances` for all its replicas per region holding replicas
 //! (a `db-instance-id` filter, up to [`crate::adapters::INSTANCE_IDS_PER_CALL`] identifiers a call), one
 //! `GetMetricData` per such region ([`super::facts`]); to act, one `TransactWriteItems` (`begin`),
 //! `PromoteReadReplica` (its answer says whether the replica is writable yet), when the primary names a record
@@ -46,7 +47,7 @@
 use failover_core::aws::AwsError;
 use failover_core::fault::Fault;
 use failover_core::invoke::InvokeError;
-use failover_core::ledger::{self, Again, Settle, Snapshot, Start, State, Step, Stop};
+use failover_core::ledger::{self, Again, Ledger, Settle, Snapshot, Start, State, Step, Stop};
 use failover_core::outcome::Outcome;
 use failover_core::pause;
 use failover_core::report::Report;
@@ -163,7 +164,8 @@ async fn decide_and_act<P: Ports>(
         }
     }
     let days = ctx.config.backup_retention_days;
-    ctx.session
+    let answer = ctx
+        .session
         .attempt(&resource, async |snapshot| -> Result<Report, Stop<Fault>> {
             let publishing = (!dry_run).then(|| owed::publishing(&snapshot, ctx.session.owner, ctx.now())).flatten();
             if let Some(reason) = publishing {
@@ -182,7 +184,12 @@ async fn decide_and_act<P: Ports>(
             let report = ctx.act(plan, &snapshot, trigger, &primary_ref.region, false, dry_run).await?;
             Ok(report::with_onset(report, facts.onset))
         })
-        .await
+        .await;
+    // The primary's region's ledger did not answer: decided in this stack's own, and said so.
+    match ctx.session.ledger.alone(&resource) {
+        Some(why) => answer.map(|report| report::decided_alone(report, &why)),
+        None => answer,
+    }
 }
 
 /// A promotion planned: reported as a dry run, or begun in the ledger, carried out, ended and reported (with

@@ -1,6 +1,7 @@
 //! The ports over the AWS SDK. RDS and CloudWatch clients for regions other than the function's own are
 //! derived from the home client's configuration with a region override (same credentials, HTTP client,
-//! retry policy and interceptors), lazily, and cached for the life of the sandbox. CloudWatch (replica lag, and
+//! retry policy and interceptors), lazily, and cached for the life of the sandbox, and so are the DynamoDB
+//! clients of the ledger tables of other regions (`ledger.rs`: a primary's decisions live in its region's ledger). CloudWatch (replica lag, and
 //! the prefixed alarms readiness looks for) is in `cloudwatch.rs`.
 
 use std::collections::HashMap;
@@ -16,7 +17,9 @@ use crate::model::{Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instanc
 use crate::ports::{Databases, Dns};
 
 mod cloudwatch;
+mod ledger;
 pub use cloudwatch::CloudWatchLag;
+pub use ledger::{home_region, HomeLedgers};
 
 /// TTL of the CNAME written on failover: short, so clients follow the new primary quickly.
 pub const CNAME_TTL_SECONDS: i64 = 30;

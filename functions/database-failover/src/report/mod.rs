@@ -156,6 +156,19 @@ pub fn waiting(resource: String, reason: String) -> Report {
     skipped(reason.clone()).error(Fault::InProgress { resource, reason })
 }
 
+/// A promotion's report when its decision was made in this stack's own ledger because the primary's region's
+/// ledger, where it belongs, could not be reached (`why`): the notification says so first (`details.authority`).
+pub fn decided_alone(mut report: Report, why: &str) -> Report {
+    let note = format!("decided alone: {why}.");
+    report.summary = if report.summary.is_empty() { note.clone() } else { format!("{note} {}", report.summary) };
+    if let Some(details) = report.details.as_object_mut() {
+        details.insert("authority".into(), json!({"alone": true, "why": why}));
+    } else if report.details.is_null() {
+        report.details = json!({"authority": {"alone": true, "why": why}});
+    }
+    report
+}
+
 /// A promotion's report with the failure's onset its replicas were judged as of (`details.onset`, RFC 3339).
 pub fn with_onset(mut report: Report, onset: Option<i64>) -> Report {
     if let (Some(at), Some(details)) = (onset, report.details.as_object_mut()) {
