@@ -39,11 +39,13 @@ pub trait LoadBalancer: Zonal + Fleet + Send + Sync {
 
     fn register(&self, group: &str, targets: &[Target]) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    /// Every listener default action and listener rule of the group's load balancers whose forward action
-    /// names the group (with any weight, 0 included), each with its whole action list.
+    /// Every listener default action and listener rule of the group's load balancers (`load_balancers`, as
+    /// [`Zonal::balancers_of`] gives them) whose forward action names the group (with any weight, 0 included),
+    /// each with its whole action list.
     fn forwards_to(
         &self,
         group: &str,
+        load_balancers: &[String],
     ) -> impl Future<Output = Result<Vec<(ForwardAction, Self::Actions)>, AwsError>> + Send;
 
     /// Replaces the weights of the forward action among `actions` (as [`LoadBalancer::forwards_to`] returned

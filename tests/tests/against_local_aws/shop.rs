@@ -655,9 +655,13 @@ impl LoadBalancer for Counting<'_> {
         self.count("register")?;
         self.inner.register(group, targets).await
     }
-    async fn forwards_to(&self, group: &str) -> Result<Vec<(ForwardAction, Self::Actions)>, AwsError> {
+    async fn forwards_to(
+        &self,
+        group: &str,
+        balancers: &[String],
+    ) -> Result<Vec<(ForwardAction, Self::Actions)>, AwsError> {
         self.count("forwards_to")?;
-        self.inner.forwards_to(group).await
+        self.inner.forwards_to(group, balancers).await
     }
     async fn set_weights(
         &self,

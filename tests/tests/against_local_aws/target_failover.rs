@@ -266,7 +266,17 @@ async fn every_target_failing_with_a_backup_shifts_all_traffic_and_remembers_the
         );
     }
     assert_eq!(shop.tags(&web).await.keys().collect::<Vec<_>>(), [BACKUP_TAG, OPT_IN], "no state in tags");
-    assert_eq!(calls(counter), [("forwards_to", 1), ("set_weights", 2), ("tags", 2), ("target_health", 2)]);
+    // The group's own ALARM, no removal open: its thresholds and load balancers are read beside its health (a
+    // removal is likely; here the shift uses the load balancers and the thresholds are the one read it wastes).
+    let expected = [
+        ("balancers_of", 1),
+        ("forwards_to", 1),
+        ("health_thresholds", 1),
+        ("set_weights", 2),
+        ("tags", 2),
+        ("target_health", 2),
+    ];
+    assert_eq!(calls(counter), expected);
     let received = shop.received().await;
     assert_eq!(outcomes(&received), [("succeeded".into(), "critical".into(), "shift-traffic".into())]);
     assert_eq!(received[0].body()["details"]["backup_counts"]["healthy"], 2);
@@ -302,7 +312,8 @@ async fn a_shift_with_no_listener_or_rule_opted_in_is_refused_naming_each_and_ch
     assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 100), (dr.clone(), 0)]));
     assert_eq!(shop.rule_weights(&rule).await, BTreeMap::from([(web.clone(), 1)]));
     assert!(shop.records(&web).await.is_empty(), "nothing recorded for a refused shift");
-    assert_eq!(calls(counter), [("forwards_to", 1), ("tags", 2), ("target_health", 2)], "nothing changed");
+    let read = [("balancers_of", 1), ("forwards_to", 1), ("health_thresholds", 1), ("tags", 2), ("target_health", 2)];
+    assert_eq!(calls(counter), read, "nothing changed");
     let received = shop.received().await;
     assert_eq!(outcomes(&received), [("refused".into(), "critical".into(), "shift-traffic".into())]);
     let body = received[0].body();

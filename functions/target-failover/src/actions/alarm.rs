@@ -10,7 +10,9 @@
 //!   event stops there ([`super::transitions`]);
 //! - the alarm's lease (one `TransactWriteItems`, held until the notification is out; then the transition is
 //!   recorded and the lease released, one more) and, beside it, each opted-in group's ledger when not read yet
-//!   (an instance alarm's groups), then its `DescribeTargetHealth` when the ledger is free ([`Prefetched`]);
+//!   (an instance alarm's groups), then its `DescribeTargetHealth` when the ledger is free ([`Prefetched`]),
+//!   and for a group alarm's ALARM on a group with no removal open, beside it the group's
+//!   `DescribeTargetGroupAttributes` and `DescribeTargetGroups`, which its removal reads ([`super::reads`]);
 //! - per opted-in group, in its attempt loop ([`super::ledger`]): its ledger `Query` when not read yet (again
 //!   after each wait or start-over) and `DescribeTargetHealth` when not read after that `Query`, except for an
 //!   OK on a group with no open shift an alarm made and no open removal by this alarm, which stops after the
@@ -61,7 +63,7 @@ pub async fn on_alarm<P: Ports>(ctx: &Context<'_, P>, route: AlarmRoute) -> (Vec
     let fresh = first.as_ref().is_none_or(|snapshot| transitions::stale(&route, snapshot).is_none());
     let prefetch = async {
         match &tagged {
-            Ok(tagged) if fresh => prefetch(ctx, tagged, ledgers, route.recovered).await,
+            Ok(tagged) if fresh => prefetch(ctx, tagged, ledgers, &route).await,
             _ => HashMap::new(),
         }
     };
@@ -103,8 +105,11 @@ async fn prefetch<P: Ports>(
     ctx: &Context<'_, P>,
     tagged: &[(String, Option<Tags>)],
     mut ledgers: HashMap<String, Result<Snapshot, AwsError>>,
-    recovered: bool,
+    route: &AlarmRoute,
 ) -> HashMap<String, Prefetched> {
+    let recovered = route.recovered;
+    // An ALARM about the group itself (not an instance's, which looks at every opted-in group).
+    let about_the_group = !recovered && route.groups.is_some();
     let opted_in = tagged
         .iter()
         .filter(|(_, tags)| tags.as_ref().is_some_and(|tags| failover_core::tags::opted_in(tags, ctx.opt_in_key())));
@@ -118,12 +123,32 @@ async fn prefetch<P: Ports>(
                 None => ctx.session.read(&ledger::resource(&arn)).await,
             };
             let wanted = snapshot.as_ref().is_ok_and(|s| s.held().is_none() && reads_health(ctx, s, recovered));
-            let health = if wanted { Some(ctx.lb.target_health(&arn).await) } else { None };
+            let health = async {
+                if wanted {
+                    Some(ctx.lb.target_health(&arn).await)
+                } else {
+                    None
+                }
+            };
+            let likely = about_the_group && wanted && snapshot.as_ref().is_ok_and(|s| ledger::baseline(s).is_none());
+            let (health, ..) = futures::join!(health, removal_reads(ctx, &arn, likely));
             (arn, Prefetched { snapshot, health })
         })
         .buffer_unordered(MAX_CONCURRENT_GROUPS)
         .collect()
         .await
+}
+
+/// A group's own alarm in ALARM, with no removal open, is likely the incident's first, and acts: the reads its
+/// removal (or, for the load balancers, its shift) makes after the target health (the group's thresholds and
+/// load balancers, kept for the invocation: [`super::reads`]) are made beside it, off the path to the change.
+/// During an incident (a removal open) most events change nothing, and an instance's alarm looks at every
+/// opted-in group, most without the instance: those read them only when their plan needs them.
+async fn removal_reads<P: Ports>(ctx: &Context<'_, P>, arn: &str, likely: bool) {
+    if likely {
+        // A failed read is kept: the removal that needs it reports it.
+        let _ = futures::join!(ctx.health_thresholds(arn), ctx.balancers_of(arn));
+    }
 }
 
 /// Whether a group's step reads its target health: always for an ALARM; for an OK, only when the group has an

@@ -183,7 +183,7 @@ pub async fn removal_plan_with<P: Ports>(
     }
     let thresholds = match known {
         Some(read) => read,
-        None => ctx.lb.health_thresholds(view.arn).await,
+        None => ctx.health_thresholds(view.arn).await,
     };
     match thresholds {
         Ok(None) => Ok(plan),

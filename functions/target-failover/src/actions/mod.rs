@@ -28,6 +28,7 @@ pub mod manual;
 pub mod owed;
 pub mod plan;
 pub mod readiness;
+pub mod reads;
 pub mod reinstate;
 pub mod replace;
 pub mod restore;
@@ -58,6 +59,8 @@ pub struct Context<'a, P: Ports> {
     /// re-weighted them, so that groups sharing one forward action, acted on at once, each start from the
     /// other's write instead of overwriting it.
     pub listeners: &'a tokio::sync::Mutex<()>,
+    /// One per invocation: each group's configuration, read once ([`reads`]).
+    pub reads: &'a reads::GroupReads,
 }
 
 /// The forward actions that send traffic to a group, each with the adapter's opaque action list, and which
@@ -88,14 +91,15 @@ impl<P: Ports> Context<'_, P> {
         GroupView { arn, tags, targets, opt_in_tag_key: self.opt_in_key() }
     }
 
-    /// The listener actions forwarding to `group` and their opt-in: `DescribeTargetGroups`,
-    /// `DescribeListeners`, `DescribeRules`, then one `DescribeTags` per 20 listeners and rules (none when
+    /// The listener actions forwarding to `group` and their opt-in: `DescribeTargetGroups` (once per invocation,
+    /// [`reads`]), `DescribeListeners`, `DescribeRules`, then one `DescribeTags` per 20 listeners and rules (none when
     /// nothing forwards to the group). `Err` carries what was being read, for the failure report.
     pub async fn forwarding(
         &self,
         group: &str,
     ) -> Result<Forwarding<<P::Lb as LoadBalancer>::Actions>, (AwsError, &'static str)> {
-        let found = self.lb.forwards_to(group).await.map_err(|e| (e, "reading listeners and rules"))?;
+        let balancers = self.balancers_of(group).await.map_err(|e| (e, "reading the group's load balancers"))?;
+        let found = self.lb.forwards_to(group, &balancers).await.map_err(|e| (e, "reading listeners and rules"))?;
         let (actions, originals): (Vec<_>, Vec<_>) = found.into_iter().unzip();
         let arns: Vec<String> = actions
             .iter()

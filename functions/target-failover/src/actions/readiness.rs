@@ -152,7 +152,7 @@ async fn group_gaps<P: Ports>(
         gaps.extend(watch::unwatched(alarms, &ctx.config.common.alarm_name_prefix, &seen));
     }
     if let Some(targets) = targets {
-        match ctx.lb.health_thresholds(arn).await {
+        match ctx.health_thresholds(arn).await {
             Ok(Some(thresholds)) => gaps.extend(readiness::threshold_gaps(arn, &targets, &thresholds, floor)),
             Ok(None) => {}
             Err(e) => {

@@ -252,29 +252,23 @@ impl LoadBalancer for ElbClient {
         Ok(())
     }
 
-    async fn forwards_to(&self, group: &str) -> Result<Vec<(ForwardAction, ActionList)>, AwsError> {
-        let described = self
-            .client
-            .describe_target_groups()
-            .target_group_arns(group)
-            .send()
-            .await
-            .aws("DescribeTargetGroups", group)?;
-        // A set: a group used by several listeners of one load balancer may list it more than once.
-        let load_balancers: std::collections::BTreeSet<String> =
-            described.target_groups().iter().flat_map(|g| g.load_balancer_arns().iter().cloned()).collect();
+    async fn forwards_to(
+        &self,
+        group: &str,
+        load_balancers: &[String],
+    ) -> Result<Vec<(ForwardAction, ActionList)>, AwsError> {
         let mut found = Vec::new();
         for load_balancer in load_balancers {
             let listeners: Vec<_> = self
                 .client
                 .describe_listeners()
-                .load_balancer_arn(&load_balancer)
+                .load_balancer_arn(load_balancer)
                 .into_paginator()
                 .items()
                 .send()
                 .try_collect()
                 .await
-                .aws("DescribeListeners", &load_balancer)?;
+                .aws("DescribeListeners", load_balancer)?;
             for listener in listeners {
                 let Some(listener_arn) = listener.listener_arn() else { continue };
                 if let Some(weights) = forward_weights(listener.default_actions(), group) {

@@ -134,7 +134,7 @@ impl LoadBalancer for Fleet {
         });
         Ok(())
     }
-    async fn forwards_to(&self, _group: &str) -> Result<Vec<(ForwardAction, ())>, AwsError> {
+    async fn forwards_to(&self, _group: &str, _: &[String]) -> Result<Vec<(ForwardAction, ())>, AwsError> {
         Ok(Vec::new())
     }
     async fn set_weights(&self, _location: &Location, _actions: &(), _weights: &[Weight]) -> Result<(), AwsError> {

@@ -504,7 +504,7 @@ impl LoadBalancer for FakeLb {
     async fn register(&self, _group: &str, _targets: &[Target]) -> Result<(), AwsError> {
         Ok(())
     }
-    async fn forwards_to(&self, group: &str) -> Result<Vec<(ForwardAction, ())>, AwsError> {
+    async fn forwards_to(&self, group: &str, _: &[String]) -> Result<Vec<(ForwardAction, ())>, AwsError> {
         let location = Location::Listener(format!("{PREFIX}:listener/app/shop/1111111111111111/2222222222222222"));
         Ok(vec![(ForwardAction { location, weights: vec![Weight::new(group, 999)] }, ())])
     }
@@ -741,7 +741,7 @@ impl LoadBalancer for World {
     async fn register(&self, _group: &str, _targets: &[Target]) -> Result<(), AwsError> {
         Ok(())
     }
-    async fn forwards_to(&self, group: &str) -> Result<Vec<(ForwardAction, ())>, AwsError> {
+    async fn forwards_to(&self, group: &str, _: &[String]) -> Result<Vec<(ForwardAction, ())>, AwsError> {
         tokio::task::yield_now().await;
         Ok(self.actions().into_iter().filter(|a| a.weight_of(group).is_some()).map(|a| (a, ())).collect())
     }
@@ -908,7 +908,20 @@ fn a_stale_alarm_event_is_skipped_at_once_even_while_another_invocation_holds_it
     assert_eq!(waited, std::time::Duration::ZERO, "no wait for the holder");
 }
 
-impl target_failover::ports::Zonal for FakeLb {}
+/// Both worlds' groups are behind one load balancer (its listener and rules forward to them); nothing else of it
+/// is modelled, so the zonal reads find no ARC and the plans are made on target health.
+const LOAD_BALANCER: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/1111111111111111";
+
+impl target_failover::ports::Zonal for FakeLb {
+    async fn balancers_of(&self, _group: &str) -> Result<Vec<String>, AwsError> {
+        Ok(vec![LOAD_BALANCER.to_owned()])
+    }
+}
 impl target_failover::ports::Fleet for FakeLb {}
-impl target_failover::ports::Zonal for World {}
+impl target_failover::ports::Zonal for World {
+    async fn balancers_of(&self, _group: &str) -> Result<Vec<String>, AwsError> {
+        Ok(vec![LOAD_BALANCER.to_owned()])
+    }
+}
 impl target_failover::ports::Fleet for World {}

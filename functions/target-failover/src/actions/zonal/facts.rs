@@ -2,14 +2,15 @@
 //! ledger (resource `load-balancer:<ARN>`, records `zonal-shift#<time>-<invocation>` of the shifts this function
 //! started, `deferred#<shift>` of the shifts it deferred to), and the capacity of its opted-in target groups
 //! by zone (`DescribeLoadBalancers`/`DescribeTargetGroups`, `DescribeTags`, per opted-in group its ledger (the
-//! incident's baseline floor while a removal is open), `DescribeTargetHealth` and
-//! `DescribeTargetGroupAttributes`, and one `DescribeInstances` for the zones of instance targets: ELB gives
+//! incident's baseline floor while a removal is open), then `DescribeTargetHealth` beside
+//! `DescribeTargetGroupAttributes` (a few groups at once), and one `DescribeInstances` for the zones of instance targets: ELB gives
 //! no zone for them). An IP target's zone is its own `AvailabilityZone`; a target named by ARN (a Lambda
 //! function, an NLB's ALB) serves from every zone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use failover_core::ledger::{Record, Snapshot, State};
+use futures::stream::{self, StreamExt};
 use serde_json::Value;
 
 use crate::actions::ledger::{self, open};
@@ -106,24 +107,29 @@ impl<P: Ports> Context<'_, P> {
         } else {
             self.lb.tags(&balancer.groups).await.map_err(|e| (e, "reading the target groups' tags"))?
         };
+        let opted_in = tagged
+            .into_iter()
+            .filter(|(_, tags)| tags.as_ref().is_some_and(|t| failover_core::tags::opted_in(t, self.opt_in_key())));
+        // Each group's ledger before its health (while a removal is open, the incident's baseline floor holds);
+        // its health and thresholds at once; the groups a few at a time.
+        let read = stream::iter(opted_in)
+            .map(async |(arn, _)| {
+                let group_ledger =
+                    self.session.read(&ledger::resource(&arn)).await.map_err(|e| (e, "reading the group's ledger"))?;
+                let (targets, thresholds) = futures::join!(self.lb.target_health(&arn), self.health_thresholds(&arn));
+                let Some(targets) = targets.map_err(|e| (e, "reading target health"))? else { return Ok(None) };
+                let floor = match thresholds.map_err(|e| (e, "reading the group's health thresholds"))? {
+                    Some(t) => self.floor_in(&group_ledger).with_group((&t).into()),
+                    None => self.floor_in(&group_ledger),
+                };
+                Ok(Some((arn, targets, floor)))
+            })
+            .buffered(crate::actions::alarm::MAX_CONCURRENT_GROUPS)
+            .collect::<Vec<Result<_, (failover_core::aws::AwsError, &'static str)>>>()
+            .await;
         let mut groups = Vec::new();
-        for (arn, tags) in tagged {
-            if !tags.is_some_and(|t| failover_core::tags::opted_in(&t, self.opt_in_key())) {
-                continue;
-            }
-            // The group's ledger before its health: while a removal is open, the incident's baseline floor holds.
-            let group_ledger =
-                self.session.read(&ledger::resource(&arn)).await.map_err(|e| (e, "reading the group's ledger"))?;
-            let Some(targets) = self.lb.target_health(&arn).await.map_err(|e| (e, "reading target health"))? else {
-                continue;
-            };
-            let thresholds =
-                self.lb.health_thresholds(&arn).await.map_err(|e| (e, "reading the group's health thresholds"))?;
-            let floor = match thresholds {
-                Some(t) => self.floor_in(&group_ledger).with_group((&t).into()),
-                None => self.floor_in(&group_ledger),
-            };
-            groups.push((arn, targets, floor));
+        for group in read {
+            groups.extend(group?);
         }
         let instances: Vec<String> = groups
             .iter()

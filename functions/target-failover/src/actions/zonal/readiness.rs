@@ -18,7 +18,7 @@ pub async fn gaps<P: Ports>(ctx: &Context<'_, P>, groups: &[&String]) -> (Vec<Ga
     let mut balancers = BTreeSet::new();
     let mut of_group = BTreeMap::new();
     for group in groups {
-        match ctx.lb.balancers_of(group).await {
+        match ctx.balancers_of(group).await {
             Ok(found) => {
                 balancers.extend(found.iter().cloned());
                 of_group.insert((*group).clone(), found);

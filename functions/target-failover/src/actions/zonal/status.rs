@@ -22,7 +22,7 @@ use crate::ports::{Ports, Zonal};
 
 /// The zonal state of the group's load balancers: `(details, sentence for the summary, steps)`.
 pub async fn section<P: Ports>(ctx: &Context<'_, P>, group: &str) -> (Value, String, Vec<String>) {
-    let balancers = match ctx.lb.balancers_of(group).await {
+    let balancers = match ctx.balancers_of(group).await {
         Ok(balancers) => balancers,
         Err(e) => return (json!({"error": e.to_string()}), format!(" Zonal state not read: {e}."), Vec::new()),
     };

@@ -1,7 +1,7 @@
 //! What traffic sees of a group, read once per alarm and per group before its plan: the group's load balancers
-//! (`DescribeTargetGroups`), what ARC applies to each (one `GetManagedResource` per load balancer), and, when a
-//! decision needs zones, the AZ IDs' names (`DescribeAvailabilityZones`, only when a shift is applied) and the
-//! zones of the group's instances and of those it removed within the zone window (one `DescribeInstances`).
+//! (`DescribeTargetGroups`, once per invocation: [`crate::actions::reads`]), what ARC applies to each (one
+//! `GetManagedResource` per load balancer, all at once), and, when a decision needs zones, the AZ IDs' names
+//! (`DescribeAvailabilityZones`, only when a shift is applied) beside the zones of the group's instances and of those it removed within the zone window (one `DescribeInstances`).
 //! [`crate::decide::traffic`] places the targets with them; the removal plan, its zone rule and signal 2
 //! ([`super::zone_watch`]) all use these facts, and so does a person's `deregister` ([`placed_for_removal`]).
 //!
@@ -72,12 +72,14 @@ pub async fn read<P: Ports>(
     notes: &mut Vec<String>,
 ) -> Result<Option<Traffic>, Box<Report>> {
     let doing = "reading the group's load balancers";
-    let Some(balancers) = noted(ctx.lb.balancers_of(arn).await, arn, doing, notes)? else { return Ok(None) };
+    let Some(balancers) = noted(ctx.balancers_of(arn).await, arn, doing, notes)? else { return Ok(None) };
     let mut facts = Traffic { balancers, ..Traffic::default() };
-    for lb in &facts.balancers {
+    // The load balancers at once (a group is behind a few at most).
+    let managed = futures::future::join_all(facts.balancers.iter().map(|lb| ctx.lb.managed_resource(lb))).await;
+    for read in managed {
         let doing = "reading the load balancer's zonal shifts";
         // One not registered with ARC (or whose read is denied, noted) applies no shift: ELB's override still counts.
-        if let Some(Some(resource)) = noted(ctx.lb.managed_resource(lb).await, arn, doing, notes)? {
+        if let Some(Some(resource)) = noted(read, arn, doing, notes)? {
             facts.resources.push(resource);
         }
     }
@@ -92,22 +94,38 @@ pub async fn read<P: Ports>(
     if !(facts.any_applied() || look || serving_in_plan) {
         return Ok(Some(facts));
     }
-    if facts.any_applied() {
-        let doing = "reading the zones' AZ IDs";
-        let Some(ids) = noted(ctx.lb.zone_ids().await, arn, doing, notes)? else { return Ok(None) };
-        facts.ids = ids;
-    }
     let mut ids: Vec<String> =
         targets.iter().map(|t| t.target.id.clone()).chain(removed.iter().map(|t| t.id.clone())).collect();
     ids.retain(|id| is_instance(id));
     ids.sort();
     ids.dedup();
-    if ids.is_empty() {
+    // The AZ IDs (only when a shift is applied) beside the instances' zones.
+    let zone_ids = async {
+        if facts.any_applied() {
+            Some(ctx.lb.zone_ids().await)
+        } else {
+            None
+        }
+    };
+    let zones = async {
+        if ids.is_empty() {
+            None
+        } else {
+            Some(ctx.lb.instance_zones(&ids).await)
+        }
+    };
+    let (zone_ids, zones) = futures::join!(zone_ids, zones);
+    if let Some(read) = zone_ids {
+        let doing = "reading the zones' AZ IDs";
+        let Some(ids) = noted(read, arn, doing, notes)? else { return Ok(None) };
+        facts.ids = ids;
+    }
+    let Some(read) = zones else {
         facts.instances = Some(BTreeMap::new());
         return Ok(Some(facts));
-    }
+    };
     let doing = "reading the instances' zones";
-    let Some(instances) = noted(ctx.lb.instance_zones(&ids).await, arn, doing, notes)? else { return Ok(None) };
+    let Some(instances) = noted(read, arn, doing, notes)? else { return Ok(None) };
     facts.instances = Some(instances);
     Ok(Some(facts))
 }

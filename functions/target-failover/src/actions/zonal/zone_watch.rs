@@ -19,8 +19,8 @@
 //! group's `DescribeTargetGroupAttributes` when a removal is planned; then, when the group's cross-zone setting
 //! defers to an NLB or a GWLB, one `DescribeLoadBalancerAttributes` per such load balancer: cross-zone off, the
 //! floor holds per zone, [`super::traffic::per_zone`]); a zonal failure then evacuates the zone per
-//! load balancer ([`super::evacuate`]'s calls). A group spared any target plans again (one more
-//! `DescribeTargetGroupAttributes`), then is removed as [`crate::actions::deregister`] says.
+//! load balancer ([`super::evacuate`]'s calls). A group spared any target plans again (on the
+//! thresholds already read, [`crate::actions::reads`]), then is removed as [`crate::actions::deregister`] says.
 //! A read that is denied or not available (the zonal IAM missing) leaves the plan as target health alone gives
 //! it, noted in its report's details (`zonal_checks`); a transient one fails the group's entry (retried).
 
@@ -43,7 +43,7 @@ use crate::actions::{deregister, Context};
 use crate::decide::zonal_signal::{self, members, placed, Health, Member, ShiftedAway, ZoneVerdict};
 use crate::decide::{self, Candidates, Plan};
 use crate::model::{group_name, Target, TargetHealth};
-use crate::ports::{LoadBalancer, Ports};
+use crate::ports::Ports;
 use crate::report::{self, action, count, join};
 
 /// What the zonal checks add to an alarm's removal: reports before it, notes in its details.
@@ -72,7 +72,7 @@ pub(crate) async fn on_alarm<P: Ports>(
         // A removal reads the group's health thresholds beside what traffic sees of it.
         let thresholds = async {
             match &first {
-                Plan::Deregister { .. } => Some(ctx.lb.health_thresholds(view.arn).await),
+                Plan::Deregister { .. } => Some(ctx.health_thresholds(view.arn).await),
                 _ => None,
             }
         };
