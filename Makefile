@@ -52,16 +52,27 @@ unit-and-integration: venv
 launcher-test: venv
 	$(PY) -m unittest tools/test_local_aws.py tools/test_arc_zonal_shift.py tools/test_rpcv2_cbor.py benches/test_runtime_api.py benches/test_wire_proxy.py
 
-# Bootstraps for Lambda (provided.al2023), x86_64, through cargo-lambda and zig, into target/lambda/. The
-# functions are selected by their binaries, as `sam build` selects them (tools/sam_build.sh), so that the
-# features of every crate are those of the artifact SAM builds.
+# Release bootstraps for Lambda (provided.al2023) through cargo-lambda and zig. The functions are selected by
+# their binaries, as `sam build` selects them (tools/sam_build.sh), so that the features of every crate are
+# those of the artifact SAM builds.
 LAMBDA_BINS := --bin target-failover --bin database-failover
+LAMBDA_NAMES := target-failover database-failover
+# Where cargo writes the dev profile's binaries (CARGO_TARGET_DIR when a developer sets one).
+DEV_BIN_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)/debug
 
-# For the local runs (e2e, demo): the `local` profile, the release profile's behaviour without its size
-# optimisations (Cargo.toml says which and why).
+# For the local runs (e2e, demo): the functions' binaries as the tests build them (the dev profile, every
+# target of the workspace: the same crates with the same features), so that after `cargo test` this builds
+# nothing, linked where cargo lambda's layout puts bootstraps (target/lambda/<name>/bootstrap). The shipped
+# build is sam-build's (arm64, release profile), checked by deploy-check and dist-check; `make bench` measures
+# the release profile (lambda-build-release). A separate x86_64 release-like build for these runs took a
+# quarter of the gate's build time and tested the same code.
 lambda-build: venv
-	cargo lambda build --profile local --locked $(LAMBDA_BINS)
-	@ls -l target/lambda/*/bootstrap
+	cargo build --workspace --all-targets --locked
+	@for name in $(LAMBDA_NAMES); do \
+		mkdir -p target/lambda/$$name && ln -sfn $(DEV_BIN_DIR)/$$name target/lambda/$$name/bootstrap; \
+		test -x target/lambda/$$name/bootstrap || { echo "lambda-build: $(DEV_BIN_DIR)/$$name is missing"; exit 1; }; \
+	done
+	@ls -lL target/lambda/*/bootstrap
 
 # The release profile, as shipped: what `make bench` measures (mk/bench.mk), in target/lambda-release/ so that
 # it is never mistaken for the local profile's. Not part of `make test`, whose release build is the arm64 one of

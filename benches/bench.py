@@ -74,8 +74,8 @@ FUNCTIONS = L.FUNCTIONS
 OPT_IN = demo.OPT_IN
 PYTHON = L.VENV_BIN / "python"
 _accounts = itertools.count(730000000001)
-# `make lambda-build-release` writes the release profile's bootstraps here; target/lambda/ holds the lighter
-# `local` profile's that e2e and the demo run (Makefile), which this report must not measure.
+# `make lambda-build-release` writes the release profile's bootstraps here; target/lambda/ holds the dev-profile
+# binaries that e2e and the demo run (Makefile), which this report must not measure.
 RELEASE_DIR = ROOT / "target" / "lambda-release"
 
 

@@ -6,8 +6,8 @@
 # measured (the tests of the measuring tools first, then a scenario that crashed).
 .PHONY: bench-run
 
-# The release profile's bootstraps (target/lambda-release/), not the lighter `local` profile's that
-# `make lambda-build` leaves in target/lambda/ for e2e and the demo.
+# The release profile's bootstraps (target/lambda-release/), not the dev-profile binaries that
+# `make lambda-build` links into target/lambda/ for e2e and the demo.
 bench-run: venv lambda-build-release
 	$(PY) -m unittest benches/test_runtime_api.py benches/test_wire_proxy.py
 	$(PY) benches/bench.py --out BENCHMARKS.md

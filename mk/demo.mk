@@ -1,6 +1,6 @@
 # `make demo-run` and `make e2e`: the bootstraps under cargo lambda's Runtime API emulator, against the local
-# AWS. Both need the x86_64 build of the `local` profile (release behaviour, not its size optimisations), which
-# lambda-build makes (incremental when fresh).
+# AWS. Both run the binaries the tests build (the dev profile), which lambda-build links into target/lambda/
+# (no build at all after `cargo test`).
 .PHONY: demo-run e2e
 
 # The failover story, step by step; exits non-zero when a step does not turn out as expected.

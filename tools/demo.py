@@ -15,8 +15,8 @@ Invoke API to a real binary. For each step it prints the state before and after,
 notifications as the subscriber received them; then it checks the outcome. The exit status is 0 only when every
 step turned out as expected.
 
-The bootstraps must exist: ``make demo`` builds them first with ``make lambda-build`` (the ``local`` profile,
-which behaves as the release profile but is built without its size optimisations; see Cargo.toml).
+The bootstraps must exist: ``make demo`` builds them first with ``make lambda-build`` (the functions' binaries
+as the tests build them, linked into ``target/lambda/``; see the Makefile).
 """
 
 from __future__ import annotations

@@ -11,12 +11,13 @@ What runs
     * ``cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P <port>``: cargo-lambda's Lambda emulator with
       only its APIs: the Invoke API (``POST /2015-03-31/functions/<name>/invocations``) and the Runtime API
       under ``/.rt``. It builds and starts nothing itself.
-    * ``target/lambda/<name>/bootstrap`` (from ``make lambda-build``: the ``local`` profile, which behaves as the
-      release profile but is built without its size optimisations; see Cargo.toml), started here with
+    * ``target/lambda/<name>/bootstrap`` (from ``make lambda-build``: a link to the binary the tests build, dev
+      profile; see the Makefile), started here with
       ``AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:<port>/.rt/<name>``: the emulator routes the Runtime API by the
       path segment after ``/.rt``, so each bootstrap polls the invocations sent to its own function name. The
-      bootstrap is the deployable artefact's code with its features, unchanged; only its optimisation and its
-      environment differ from Lambda's.
+      bootstrap is the deployable artefact's code, unchanged; its profile (debug assertions on), its target
+      (x86_64), the features the tests' dev-dependencies add to shared crates, and its environment differ from
+      Lambda's.
 
 Every process is started through ``guard`` (``python tools/lambda_local.py guard -- <cmd>``): the command runs
 in its own process group and the whole group is killed when the guard's stdin reaches EOF, so a demo or test

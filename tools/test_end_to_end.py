@@ -1,7 +1,7 @@
 """End-to-end tests: the bootstraps under cargo lambda's Runtime API emulator, against the local AWS.
 
-The bootstraps are those of ``make lambda-build``: the ``local`` profile, which behaves as the release profile
-but is built without its size optimisations (Cargo.toml). Run with ``make e2e`` (which builds them first), or
+The bootstraps are those of ``make lambda-build``: the functions' binaries as the tests build them (dev
+profile), linked into ``target/lambda/`` (Makefile). Run with ``make e2e`` (which builds them first), or
 ``.venv/bin/python -m unittest tools/test_end_to_end.py -v``.
 
 One local AWS and one emulator serve the whole module (logs in ``target/e2e/``). Each test provisions what it needs in its own account and
