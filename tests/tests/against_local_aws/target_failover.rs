@@ -632,3 +632,50 @@ async fn a_paused_stack_refuses_alarms_and_unforced_commands_acts_when_forced_an
         ]
     );
 }
+
+/// The README's pause that needs no free Lambda slot (during a storm, queued alarm events keep every slot busy and
+/// a `pause` invocation can be throttled): its `aws dynamodb put-item` item, written as the README writes it,
+/// stops the next change at once, `status` shows it, and `resume` ends it.
+#[tokio::test]
+async fn the_pause_item_the_readme_writes_into_the_ledger_stops_changes_until_resume() {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(4);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    shop.set_health(&web, &[&ids[3]], "unhealthy");
+    let app = shop.app(&[]);
+
+    let item = readme_pause_item();
+    shop.account.dynamodb().put_item().table_name(&shop.ledger).set_item(Some(item)).send().await.expect("put-item");
+
+    let alarm = shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web));
+    assert_status(&app.handle(alarm).await.unwrap(), Outcome::Refused);
+    assert_eq!(shop.health(&web).await.len(), 4, "nothing removed while paused");
+    let received = shop.received().await;
+    assert_eq!(outcomes(&received), [("refused".into(), "warning".into(), "deregister-targets".into())]);
+    let summary = received[0].body()["summary"].as_str().unwrap().to_owned();
+    assert!(summary.contains("paused by alice (alarm storm)"), "{summary}");
+    let status = app.handle(json!({"command": "status", "target_group_arn": web})).await.unwrap();
+    assert_eq!(status.details["paused"]["by"], json!("alice"), "{status:?}");
+    shop.received().await;
+
+    assert_status(&app.handle(json!({"command": "resume"})).await.unwrap(), Outcome::Succeeded);
+    let alarm = shop.alarm_eventbridge("web", "ALARM", "OK", tg_dimension(&web));
+    assert_status(&app.handle(alarm).await.unwrap(), Outcome::Succeeded);
+    assert!(!shop.health(&web).await.contains_key(&ids[3]), "acts again after resume");
+}
+
+/// The item of the README's `aws dynamodb put-item` pause command, as the shell hands it to the CLI (its
+/// `$(date +%s)` a fixed time).
+fn readme_pause_item() -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README.md");
+    let line = readme.lines().find(|l| l.contains(r#"--item '{"pk": {"S": "control"}"#)).expect("the README's pause");
+    let quoted = line.split_once("--item '").expect("--item").1.trim_end().strip_suffix('\'').expect("quoted");
+    let item: Value = serde_json::from_str(&quoted.replace(r#"'"$(date +%s)"'"#, "1765000000")).expect("JSON");
+    let attribute = |v: &Value| match (v["S"].as_str(), v["N"].as_str()) {
+        (Some(s), _) => AttributeValue::S(s.to_owned()),
+        (None, Some(n)) => AttributeValue::N(n.to_owned()),
+        _ => panic!("only S and N attributes: {v}"),
+    };
+    item.as_object().expect("an object").iter().map(|(k, v)| (k.clone(), attribute(v))).collect()
+}
