@@ -90,6 +90,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> Handler for App<L, N, G> {
         let owner = invocation.owner();
         let budget = invocation.wait_budget();
         let listeners = tokio::sync::Mutex::new(());
+        let handover = actions::handover::HandOver::default();
         let ctx = |trigger, force| -> Context<'_, With<L, G>> {
             Context {
                 lb: &self.lb,
@@ -108,6 +109,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> Handler for App<L, N, G> {
                     _ => None,
                 },
                 listeners: &listeners,
+                handover: &handover,
             }
         };
         let mut seen = None;

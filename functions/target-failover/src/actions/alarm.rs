@@ -119,6 +119,9 @@ async fn prefetch<P: Ports>(
             };
             let wanted = snapshot.as_ref().is_ok_and(|s| s.held().is_none() && reads_health(ctx, s, recovered));
             let health = if wanted { Some(ctx.lb.target_health(&arn).await) } else { None };
+            if let (true, Some(Ok(targets))) = (ctx.config.replace_instances, &health) {
+                ctx.handover.saw_health(&arn, targets.as_ref());
+            }
             (arn, Prefetched { snapshot, health })
         })
         .buffer_unordered(MAX_CONCURRENT_GROUPS)
@@ -141,11 +144,12 @@ async fn tagged_groups<P: Ports>(
 ) -> Result<Vec<(String, Option<Tags>)>, Report> {
     let arns = match &route.groups {
         Some(arns) => arns.clone(),
-        None => ctx
-            .lb
-            .instance_groups()
-            .await
-            .map_err(|e| report::failed(None, action::ALARM, &e, "listing target groups"))?,
+        None => {
+            let arns = ctx.lb.instance_groups().await;
+            let arns = arns.map_err(|e| report::failed(None, action::ALARM, &e, "listing target groups"))?;
+            ctx.handover.saw_groups(&arns);
+            arns
+        }
     };
     ctx.lb.tags(&arns).await.map_err(|e| report::failed(None, action::ALARM, &e, "reading target group tags"))
 }

@@ -22,6 +22,7 @@ use crate::Config;
 pub mod alarm;
 pub mod deregister;
 pub mod failback;
+pub mod handover;
 pub mod hold;
 pub mod ledger;
 pub mod manual;
@@ -58,6 +59,8 @@ pub struct Context<'a, P: Ports> {
     /// re-weighted them, so that groups sharing one forward action, acted on at once, each start from the
     /// other's write instead of overwriting it.
     pub listeners: &'a tokio::sync::Mutex<()>,
+    /// One per invocation: what its hand-overs to Auto Scaling share (the candidate groups, read once).
+    pub handover: &'a handover::HandOver,
 }
 
 /// The forward actions that send traffic to a group, each with the adapter's opaque action list, and which
