@@ -24,6 +24,7 @@ pub mod deregister;
 pub mod failback;
 pub mod handover;
 pub mod hold;
+pub mod hold_status;
 pub mod ledger;
 pub mod manual;
 pub mod owed;
