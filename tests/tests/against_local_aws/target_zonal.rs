@@ -729,3 +729,61 @@ async fn the_return_that_closes_a_zones_incident_notifies_its_durations_and_time
     );
     assert_eq!(site.one_notification().await.attribute("action"), "timeline");
 }
+
+#[tokio::test]
+async fn a_zones_traffic_alarm_ok_keeps_the_shift_for_the_hold_and_the_tick_then_returns_the_zone() {
+    use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
+    static LATER: AtomicI64 = AtomicI64::new(0);
+    fn clock() -> i64 {
+        failover_core::time::now_secs() + LATER.load(SeqCst)
+    }
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app_on(&[], site.shop.dynamo_ledger(), clock);
+    let zone = site.zone_a.0.clone();
+    // A per-zone 5XX count: once the shift moves the zone's traffic away, it falls to 0 whatever the zone's state.
+    let traffic = |state: &str| {
+        let mut event = site.alarm("web-5xx-a", state, &zone);
+        event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] =
+            json!("HTTPCode_Target_5XX_Count");
+        event
+    };
+    assert_status(&app.handle(traffic("ALARM")).await.expect("handled"), Outcome::Succeeded);
+    let ids = site.shift_ids().await;
+    assert_eq!(ids.len(), 1);
+    site.shop.received().await;
+
+    let ok = app.handle(traffic("OK")).await.expect("handled");
+
+    assert_status(&ok, Outcome::Info);
+    assert_eq!(site.shift_ids().await, ids, "the shift stays through the hold");
+    let note = site.one_notification().await;
+    let title = note.body()["title"].as_str().unwrap_or_default().to_owned();
+    assert!(title.contains(&format!("zone {zone} stays evacuated until")), "{title}");
+    assert!(summary(&note).contains("RESTORE_HOLD_MINUTES=10"), "{}", summary(&note));
+    let ledger = site.ledger().await;
+    let [(_, state, data)] = ledger.as_slice() else { panic!("one record: {ledger:?}") };
+    let due = data["hold_until"].as_i64().expect("the hold, on the shift's record");
+    assert_eq!(state, "done");
+    let index = site.shop.items("restore-holds").await;
+    assert_eq!(index.keys().cloned().collect::<Vec<_>>(), [format!("hold#{due}#{}", site.shop.lb)]);
+
+    // A tick before the hold has passed changes nothing and tells nothing.
+    LATER.store(9 * 60, SeqCst);
+    assert_status(&app.handle(site.shop.tick()).await.expect("handled"), Outcome::Skipped);
+    assert_eq!(site.shift_ids().await, ids);
+    assert!(site.shop.received().await.is_empty());
+
+    // After the hold, the tick returns the zone.
+    LATER.store(11 * 60, SeqCst);
+    let tick = app.handle(site.shop.tick()).await.expect("handled");
+
+    assert_status(&tick, Outcome::Succeeded);
+    assert!(site.shifts().await.is_empty(), "the shift is cancelled");
+    let note = site.one_notification().await;
+    assert_eq!((note.attribute("outcome"), note.attribute("action")), ("succeeded", "cancel-zonal-shift"));
+    let ledger = site.ledger().await;
+    assert_eq!((ledger[0].1.as_str(), &ledger[0].2["ended"]), ("closed", &json!("cancelled")), "{ledger:?}");
+    let index = site.shop.items("restore-holds").await;
+    assert!(index.values().all(|entry| entry["state"] == "closed"), "{index:?}");
+    site.untouched().await;
+}
