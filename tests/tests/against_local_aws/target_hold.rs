@@ -5,26 +5,15 @@
 
 use crate::shop;
 
+use crate::hand_clock;
 use aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum;
 use failover_core::ledger::DynamoLedger;
 use failover_core::notify::SnsNotifier;
 use failover_core::outcome::Outcome;
 use serde_json::{json, Value};
 use shop::*;
-use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use target_failover::adapters::ElbClient;
-
-/// A clock the test moves by hand: now plus what it stores in the returned offset (seconds). Each use has its
-/// own offset, since the app takes a plain `fn` and the tests run at once.
-macro_rules! hand_clock {
-    () => {{
-        static LATER: AtomicI64 = AtomicI64::new(0);
-        fn clock() -> i64 {
-            failover_core::time::now_secs() + LATER.load(SeqCst)
-        }
-        (&LATER, clock as fn() -> i64)
-    }};
-}
 
 /// A group `web` of `n` instances whose first one `web-unhealthy` (`UnHealthyHostCount`) removed, held out
 /// after the alarm's OK; the app runs on `clock`.

@@ -7,7 +7,8 @@
 //!
 //! # Records
 //! - On the load balancer (`load-balancer:<ARN>`), each held shift's own record, still open: `hold_until`
-//!   (epoch seconds), dropped when the shift is kept for another alarm.
+//!   (epoch seconds), dropped when the shift is kept for another alarm, and when the zone is in ALARM again
+//!   during the hold ([`ended_by_alarm`]: the shift then stays until the next OK).
 //! - The index ([`crate::actions::hold::HOLDS`]): `hold#<due>#<load balancer ARN>` (`load_balancer`,
 //!   `due_at`), written under the load balancer's lease before its records, as a group's hold is.
 //!
@@ -21,7 +22,7 @@ use failover_core::report::Report;
 use failover_core::time::format_time;
 use serde_json::{json, Value};
 
-use super::facts::OurShift;
+use super::facts::{our_shifts, OurShift};
 use super::reports::{balancer_name, return_command};
 use crate::actions::hold::{index, secs, HOLD_UNTIL};
 use crate::actions::ledger::{resource_arn, settle_from};
@@ -84,4 +85,46 @@ pub async fn start<P: Ports>(
         ))
         .details(details)
         .steps([format!("To return the zone now, run {}", return_command(lb))]))
+}
+
+/// An ALARM (or `evacuate-zone`) about a zone whose shift `shift_id` is held after an OK: the hold ends, and
+/// the shift stays until the next OK (or its expiry), so that no tick returns a zone that fails again. `None`
+/// when the shift is not held, and in a dry run. One `begin`/`end` on the load balancer.
+pub async fn ended_by_alarm<P: Ports>(
+    ctx: &Context<'_, P>,
+    snapshot: &Snapshot,
+    shift_id: Option<&str>,
+    zone: &str,
+    dry_run: bool,
+) -> Step<Option<Report>> {
+    let held: Vec<OurShift<'_>> = our_shifts(snapshot)
+        .into_iter()
+        .filter(|s| s.id.is_some() && s.id == shift_id && secs(s.record, HOLD_UNTIL).is_some())
+        .collect();
+    if held.is_empty() || dry_run {
+        return Ok(None);
+    }
+    let settle: Vec<_> = held
+        .iter()
+        .map(|shift| {
+            let mut data = shift.record.data.clone();
+            if let Some(fields) = data.as_object_mut() {
+                fields.remove(HOLD_UNTIL);
+            }
+            settle_from(shift.record, State::Done).with_data(data)
+        })
+        .collect();
+    if let Some(failed) = ctx.settle_only(snapshot, &settle, action::ZONAL_SHIFT).await? {
+        return Ok(Some(failed));
+    }
+    let lb = resource_arn(&snapshot.resource);
+    let title = format!("{}: zone {zone} fails again during its hold", balancer_name(lb));
+    Ok(Some(
+        report::about(lb, action::ZONAL_SHIFT, Outcome::Info, Severity::Warning, title)
+            .summary(format!(
+                "Zone {zone} of {lb} is in ALARM again while its zonal shift was held after an OK: the hold is over, \
+                 and the shift stays until the alarm's next OK (or until it expires)."
+            ))
+            .details(json!({"load_balancer": lb, "zone": zone, "shift_id": shift_id})),
+    ))
 }
