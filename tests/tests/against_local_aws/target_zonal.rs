@@ -766,6 +766,12 @@ async fn a_zones_traffic_alarm_ok_keeps_the_shift_for_the_hold_and_the_tick_then
     assert_eq!(state, "done");
     let index = site.shop.items("restore-holds").await;
     assert_eq!(index.keys().cloned().collect::<Vec<_>>(), [format!("hold#{due}#{}", site.shop.lb)]);
+    // `status` on the group says when the zone returns.
+    let status = app.handle(json!({"command": "status", "target_group_arn": site.group})).await.expect("handled");
+    let returns = failover_core::time::format_time(due);
+    assert_eq!(status.details["zonal"][0]["shifts"][0]["held_until"], json!(returns), "{:?}", status.details);
+    assert!(status.summary.contains(&format!("held after its alarm's OK: the zone returns at {returns}")));
+    site.shop.received().await;
 
     // A tick before the hold has passed changes nothing and tells nothing.
     later.store(9 * 60, SeqCst);
