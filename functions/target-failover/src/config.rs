@@ -43,7 +43,7 @@ pub const ZONAL_SHIFT_EXPIRES_MINUTES: Setting = Setting {
 pub const RESTORE_HOLD_MINUTES: Setting = Setting {
     name: "RESTORE_HOLD_MINUTES",
     default: Some("10"),
-    meaning: "after the OK of an alarm whose metric the removal itself silences (a load balancer's host counts or traffic per group or zone), the targets stay out this many minutes (0 to 1440; 0: none), then those passing their health check return",
+    meaning: "after the OK of an alarm whose metric the removal itself silences (a load balancer's host counts or traffic per group or zone), the targets stay out this many minutes (0 to 1440; 0: none), then those passing their health check return; after the OK of a per-zone traffic alarm, the zonal shift stays as long",
 };
 pub const FLAP_WINDOW_MINUTES: Setting = Setting {
     name: "FLAP_WINDOW_MINUTES",

@@ -91,6 +91,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> Handler for App<L, N, G> {
         let budget = invocation.wait_budget();
         let listeners = tokio::sync::Mutex::new(());
         let reads = actions::reads::GroupReads::default();
+        let handover = actions::handover::HandOver::default();
         let ctx = |trigger, force| -> Context<'_, With<L, G>> {
             Context {
                 lb: &self.lb,
@@ -110,6 +111,7 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> Handler for App<L, N, G> {
                 },
                 listeners: &listeners,
                 reads: &reads,
+                handover: &handover,
             }
         };
         let mut seen = None;

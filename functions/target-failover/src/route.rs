@@ -49,7 +49,9 @@ pub struct AlarmRoute {
     /// cannot be read): an event no later than the last transition acted on is stale.
     pub changed_at: Option<i64>,
     /// The removal itself silences the alarm's metric (a load balancer's host count or traffic metric,
-    /// [`crate::decide::recovery::silenced_by_removal`]): its OK re-registers only after the hold.
+    /// [`crate::decide::recovery::silenced_by_removal`]): its OK re-registers only after the hold. A per-zone
+    /// alarm's: the zonal shift silences it ([`crate::decide::recovery::silenced_by_shift`]): its OK cancels the
+    /// shift only after the hold.
     pub silenced: bool,
     /// A per-zone load balancer alarm (`LoadBalancer` and `AvailabilityZone` dimensions): a zonal signal,
     /// evacuated (or returned) instead of acting on the groups, even when it also names a `TargetGroup`.
@@ -105,6 +107,8 @@ fn alarm_route(alarm: &AlarmChange, home: &Home) -> Result<AlarmRoute, String> {
     let changed_at = alarm.time.as_deref().and_then(failover_core::time::parse_time_ms);
     let silenced = crate::decide::recovery::silenced_by_removal(&alarm.metrics);
     if let Some(zone) = zonal_alarm(alarm, home)? {
+        // A zone's alarm: silenced by the zonal shift, not by a removal.
+        let silenced = crate::decide::recovery::silenced_by_shift(&alarm.metrics);
         let (groups, instances, bad_dimensions) = (Some(Vec::new()), Vec::new(), Vec::new());
         let alarm_arn = alarm.alarm_arn.clone();
         return Ok(AlarmRoute {

@@ -753,3 +753,16 @@ impl target_failover::ports::Fleet for Counting<'_> {
         self.inner.mark_unhealthy(instance).await
     }
 }
+
+/// A clock the test moves by hand: `(offset, clock)`, the clock giving now plus what the test stores in the
+/// offset (seconds). Each use has its own offset, since the app takes a plain `fn` and the tests run at once.
+#[macro_export]
+macro_rules! hand_clock {
+    () => {{
+        static LATER: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+        fn clock() -> i64 {
+            failover_core::time::now_secs() + LATER.load(std::sync::atomic::Ordering::SeqCst)
+        }
+        (&LATER, clock as fn() -> i64)
+    }};
+}

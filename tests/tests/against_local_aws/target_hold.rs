@@ -5,22 +5,31 @@
 
 use crate::shop;
 
+use crate::hand_clock;
 use aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum;
+use failover_core::ledger::DynamoLedger;
+use failover_core::notify::SnsNotifier;
 use failover_core::outcome::Outcome;
 use serde_json::{json, Value};
 use shop::*;
-use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
+use target_failover::adapters::ElbClient;
 
-/// A clock the test moves by hand: now plus what it stores in the returned offset (seconds). Each use has its
-/// own offset, since the app takes a plain `fn` and the tests run at once.
-macro_rules! hand_clock {
-    () => {{
-        static LATER: AtomicI64 = AtomicI64::new(0);
-        fn clock() -> i64 {
-            failover_core::time::now_secs() + LATER.load(SeqCst)
-        }
-        (&LATER, clock as fn() -> i64)
-    }};
+/// A group `web` of `n` instances whose first one `web-unhealthy` (`UnHealthyHostCount`) removed, held out
+/// after the alarm's OK; the app runs on `clock`.
+async fn held_out(
+    n: usize,
+    clock: fn() -> i64,
+) -> (Shop, String, Vec<String>, target_failover::App<ElbClient, SnsNotifier, DynamoLedger>) {
+    let shop = Shop::new().await;
+    let ids = shop.account.instances(n);
+    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
+    let app = shop.app_on(&[], shop.dynamo_ledger(), clock);
+    shop.set_health(&web, &[&ids[0]], "unhealthy");
+    app.handle(shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
+    app.handle(shop.alarm_eventbridge("web-unhealthy", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
+    assert!(!shop.health(&web).await.contains_key(&ids[0]), "held out");
+    (shop, web, ids, app)
 }
 
 fn titles(received: &[integration_tests::Received]) -> Vec<String> {
@@ -95,14 +104,7 @@ async fn an_unhealthy_host_count_ok_holds_the_targets_out_and_after_the_hold_bri
 #[tokio::test]
 async fn a_persons_restore_during_a_hold_brings_the_target_back_at_once_and_the_tick_then_does_nothing() {
     let (later, clock) = hand_clock!();
-    let shop = Shop::new().await;
-    let ids = shop.account.instances(3);
-    let web = shop.group("web", TargetTypeEnum::Instance, true, &ids).await;
-    let app = shop.app_on(&[], shop.dynamo_ledger(), clock);
-    shop.set_health(&web, &[&ids[0]], "unhealthy");
-    app.handle(shop.alarm_eventbridge("web-unhealthy", "ALARM", "OK", tg_dimension(&web))).await.unwrap();
-    app.handle(shop.alarm_eventbridge("web-unhealthy", "OK", "ALARM", tg_dimension(&web))).await.unwrap();
-    assert!(!shop.health(&web).await.contains_key(&ids[0]), "held out");
+    let (shop, web, ids, app) = held_out(3, clock).await;
     let _ = shop.received().await;
 
     let restore = json!({"command": "restore", "target_group_arn": web, "targets": [{"id": ids[0], "port": 80}]});
@@ -189,4 +191,41 @@ async fn a_target_still_initial_after_the_hold_is_checked_at_the_next_ticks_and_
     let received = shop.received().await;
     assert_eq!(titles(&received), ["web: 1 target failed after the hold, out until restored"]);
     assert_eq!(shop.keys(&web, "removal#", &["done"]).await.len(), 1, "its removal stays open");
+}
+
+#[tokio::test]
+async fn status_shows_a_pending_restore_hold_and_a_target_the_flap_window_keeps_out() {
+    let (_later, clock) = hand_clock!();
+    let (shop, web, ids, app) = held_out(5, clock).await;
+    let (held, gray) = (&ids[0], &ids[1]);
+    let alarm = |state, previous| shop.alarm_action("i-5xx", state, previous, json!({"InstanceId": gray}));
+    app.handle(alarm("ALARM", "OK")).await.unwrap();
+    app.handle(alarm("OK", "ALARM")).await.unwrap();
+    app.handle(alarm("ALARM", "OK")).await.unwrap();
+    assert!(!shop.health(&web).await.contains_key(gray), "removed a second time");
+    let records = shop.records(&web).await;
+    let due = records.values().find_map(|r| r["data"]["hold_until"].as_i64()).expect("the hold's record");
+    let _ = shop.received().await;
+
+    let status = app.handle(json!({"command": "status", "target_group_arn": web})).await.unwrap();
+
+    let holds = status.details["holds"].as_array().expect("the group's holds");
+    let pending = holds.iter().find(|h| h["state"] == "held").expect("the pending hold");
+    assert_eq!(pending["targets"], json!([{"id": held, "port": 80}]), "{holds:?}");
+    assert_eq!(pending["alarm"], "web-unhealthy", "{holds:?}");
+    assert_eq!(pending["due_at"], json!(due), "{holds:?}");
+    let due_text = failover_core::time::format_time(due);
+    assert_eq!(pending["due"], json!(due_text));
+    let out = holds.iter().find(|h| h["state"] == "stays_out").expect("the flapping target");
+    assert_eq!(out["targets"], json!([{"id": gray, "port": 80}]), "{holds:?}");
+    assert_eq!(out["alarm"], "i-5xx", "{holds:?}");
+    assert!(out["why"].as_str().unwrap().contains("removed twice within 60 minutes"), "{holds:?}");
+    assert_eq!(holds.len(), 2, "{holds:?}");
+    let summary = &status.summary;
+    let hold = format!("Restore hold: {held}:80 (removed on alarm web-unhealthy) held out until {due_text}");
+    assert!(summary.contains(&hold), "{summary}");
+    let out = format!("Removed on alarm i-5xx, {gray}:80 was (removed twice within 60 minutes");
+    assert!(summary.contains(&out), "{summary}");
+    assert!(summary.contains("\"restore\""), "{summary}");
+    assert!(shop.health(&web).await.len() == 3, "status changes nothing");
 }

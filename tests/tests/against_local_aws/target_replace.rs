@@ -314,3 +314,42 @@ async fn when_the_other_target_groups_cannot_be_read_for_good_the_instance_is_le
     let (state, data) = removal(&shop, &web).await;
     assert_eq!((state.as_str(), &data["replacement"]["owed"]), ("done", &json!([])), "{data}");
 }
+
+#[tokio::test]
+async fn an_instance_alarm_across_three_opted_in_groups_reads_each_candidate_group_once_and_hands_the_instance_over_once(
+) {
+    let (shop, web, ids) = shop_with_scaling_group(true).await;
+    shop.set_health(&web, &[&ids[0]], "healthy");
+    let mut groups = vec![web];
+    for name in ["api", "admin"] {
+        let group = shop.group(name, TargetTypeEnum::Instance, true, &[]).await;
+        shop.attach(ASG, &group).await;
+        assert!(shop.health(&group).await.contains_key(&ids[0]), "{name} registers the group's instances");
+        groups.push(group);
+    }
+    // A fourth instance-type group, not opted in and without the instance: a candidate the hand-over reads too.
+    let batch = shop.group("batch", TargetTypeEnum::Instance, false, &shop.account.instances(1)).await;
+    let (app, counter) = shop.counted_app(&[("REPLACE_INSTANCES", "true")]);
+
+    let event = shop.alarm_action("i-5xx", "ALARM", "OK", json!({"InstanceId": ids[0]}));
+    let response = app.handle(event).await.unwrap();
+
+    assert_status(&response, Outcome::Succeeded);
+    for group in &groups {
+        assert!(!shop.health(group).await.contains_key(&ids[0]), "removed from {group}");
+    }
+    assert!(!shop.members(ASG).await.contains(&ids[0]), "replaced");
+    assert_eq!(shop.members(ASG).await.len(), 3);
+    assert_eq!(shop.account.calls_answered_by(Some("autoscaling"), "SetInstanceHealth"), 1, "handed over once");
+    let called = calls(counter);
+    let count = |port: &str| called.iter().find(|(name, _)| *name == port).map_or(0, |(_, n)| *n);
+    assert_eq!(count("instance_groups"), 1, "the instance-type groups are listed once: {called:?}");
+    assert_eq!(count("target_health"), 4, "each of web, api, admin and {batch} read once: {called:?}");
+    assert_eq!(count("mark_unhealthy"), 1, "{called:?}");
+    let body = shop.received().await[0].body();
+    let entries = body["details"]["entries"].as_array().expect("the three groups");
+    let handed: Vec<_> = entries.iter().filter(|e| e["action"] == "set-instance-health").collect();
+    assert_eq!(handed.len(), 1, "{body}");
+    assert_eq!(handed[0]["details"]["handed"], json!([{"instance": ids[0], "group": ASG}]), "{body}");
+    assert!(entries.iter().all(|e| e["outcome"] != "failed"), "{body}");
+}

@@ -10,6 +10,7 @@ use failover_core::outcome::Outcome;
 use integration_tests::Received;
 use serde_json::{json, Value};
 use shop::{assert_status, outcomes, Shop, OPT_IN};
+use std::sync::atomic::Ordering::SeqCst;
 use target_failover::adapters::ElbClient;
 use target_failover::model::{ActiveShift, ManagedResource};
 use target_failover::ports::Zonal;
@@ -56,6 +57,15 @@ impl Site {
     fn alarm(&self, name: &str, state: &str, zone: &str) -> Value {
         let previous = if state == "OK" { "ALARM" } else { "OK" };
         self.shop.alarm_eventbridge(name, state, previous, self.dimensions(zone))
+    }
+
+    /// `web-5xx-a` about the first zone on a per-zone 5XX count: once the shift moves the zone's traffic away,
+    /// it falls to 0 whatever the zone's state.
+    fn traffic_alarm(&self, state: &str) -> Value {
+        let mut event = self.alarm("web-5xx-a", state, &self.zone_a.0);
+        event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["name"] =
+            json!("HTTPCode_Target_5XX_Count");
+        event
     }
 
     /// The default app's answer to the alarm `web-5xx-a` about the first zone.
@@ -728,4 +738,88 @@ async fn the_return_that_closes_a_zones_incident_notifies_its_durations_and_time
         (Some(mitigate), Some(recover))
     );
     assert_eq!(site.one_notification().await.attribute("action"), "timeline");
+}
+
+#[tokio::test]
+async fn a_zones_traffic_alarm_ok_keeps_the_shift_for_the_hold_and_the_tick_then_returns_the_zone() {
+    let (later, clock) = crate::hand_clock!();
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app_on(&[], site.shop.dynamo_ledger(), clock);
+    let zone = site.zone_a.0.clone();
+    let traffic = |state: &str| site.traffic_alarm(state);
+    assert_status(&app.handle(traffic("ALARM")).await.expect("handled"), Outcome::Succeeded);
+    let ids = site.shift_ids().await;
+    assert_eq!(ids.len(), 1);
+    site.shop.received().await;
+
+    let ok = app.handle(traffic("OK")).await.expect("handled");
+
+    assert_status(&ok, Outcome::Info);
+    assert_eq!(site.shift_ids().await, ids, "the shift stays through the hold");
+    let note = site.one_notification().await;
+    let title = note.body()["title"].as_str().unwrap_or_default().to_owned();
+    assert!(title.contains(&format!("zone {zone} stays evacuated until")), "{title}");
+    assert!(summary(&note).contains("RESTORE_HOLD_MINUTES=10"), "{}", summary(&note));
+    let ledger = site.ledger().await;
+    let [(_, state, data)] = ledger.as_slice() else { panic!("one record: {ledger:?}") };
+    let due = data["hold_until"].as_i64().expect("the hold, on the shift's record");
+    assert_eq!(state, "done");
+    let index = site.shop.items("restore-holds").await;
+    assert_eq!(index.keys().cloned().collect::<Vec<_>>(), [format!("hold#{due}#{}", site.shop.lb)]);
+    // `status` on the group says when the zone returns.
+    let status = app.handle(json!({"command": "status", "target_group_arn": site.group})).await.expect("handled");
+    let returns = failover_core::time::format_time(due);
+    assert_eq!(status.details["zonal"][0]["shifts"][0]["held_until"], json!(returns), "{:?}", status.details);
+    assert!(status.summary.contains(&format!("held after its alarm's OK: the zone returns at {returns}")));
+    site.shop.received().await;
+
+    // A tick before the hold has passed changes nothing and tells nothing.
+    later.store(9 * 60, SeqCst);
+    assert_status(&app.handle(site.shop.tick()).await.expect("handled"), Outcome::Skipped);
+    assert_eq!(site.shift_ids().await, ids);
+    assert!(site.shop.received().await.is_empty());
+
+    // After the hold, the tick returns the zone.
+    later.store(11 * 60, SeqCst);
+    let tick = app.handle(site.shop.tick()).await.expect("handled");
+
+    assert_status(&tick, Outcome::Succeeded);
+    assert!(site.shifts().await.is_empty(), "the shift is cancelled");
+    let note = site.one_notification().await;
+    assert_eq!((note.attribute("outcome"), note.attribute("action")), ("succeeded", "cancel-zonal-shift"));
+    let ledger = site.ledger().await;
+    assert_eq!((ledger[0].1.as_str(), &ledger[0].2["ended"]), ("closed", &json!("cancelled")), "{ledger:?}");
+    let index = site.shop.items("restore-holds").await;
+    assert!(index.values().all(|entry| entry["state"] == "closed"), "{index:?}");
+    site.untouched().await;
+}
+
+#[tokio::test]
+async fn a_zone_in_alarm_again_during_its_hold_stays_evacuated_until_the_next_ok_and_its_hold() {
+    let (later, clock) = crate::hand_clock!();
+    let site = Site::new(2, 2, true).await;
+    let app = site.shop.app_on(&[], site.shop.dynamo_ledger(), clock);
+    app.handle(site.traffic_alarm("ALARM")).await.expect("handled");
+    let ids = site.shift_ids().await;
+    assert_status(&app.handle(site.traffic_alarm("OK")).await.expect("handled"), Outcome::Info);
+    site.shop.received().await;
+
+    // The alarm fires again during the hold (what little traffic the zone still gets fails): the hold is over,
+    // and no tick returns the zone.
+    let again = app.handle(site.traffic_alarm("ALARM")).await.expect("handled");
+
+    assert_status(&again, Outcome::Info);
+    let note = site.one_notification().await;
+    assert!(note.body()["title"].as_str().unwrap_or_default().contains("fails again during its hold"));
+    assert!(site.ledger().await[0].2.get("hold_until").is_none(), "{:?}", site.ledger().await);
+    later.store(11 * 60, SeqCst);
+    app.handle(site.shop.tick()).await.expect("handled");
+    assert_eq!(site.shift_ids().await, ids, "the shift stays");
+    assert!(site.shop.received().await.is_empty());
+
+    // Its next OK holds again, and the tick after that hold returns the zone.
+    assert_status(&app.handle(site.traffic_alarm("OK")).await.expect("handled"), Outcome::Info);
+    later.store(22 * 60, SeqCst);
+    assert_status(&app.handle(site.shop.tick()).await.expect("handled"), Outcome::Succeeded);
+    assert!(site.shifts().await.is_empty(), "the shift is cancelled");
 }

@@ -132,6 +132,9 @@ async fn prefetch<P: Ports>(
             };
             let likely = about_the_group && wanted && snapshot.as_ref().is_ok_and(|s| ledger::baseline(s).is_none());
             let (health, ..) = futures::join!(health, removal_reads(ctx, &arn, likely));
+            if let (true, Some(Ok(targets))) = (ctx.config.replace_instances, &health) {
+                ctx.handover.saw_health(&arn, targets.as_ref());
+            }
             (arn, Prefetched { snapshot, health })
         })
         .buffer_unordered(MAX_CONCURRENT_GROUPS)
@@ -166,11 +169,12 @@ async fn tagged_groups<P: Ports>(
 ) -> Result<Vec<(String, Option<Tags>)>, Report> {
     let arns = match &route.groups {
         Some(arns) => arns.clone(),
-        None => ctx
-            .lb
-            .instance_groups()
-            .await
-            .map_err(|e| report::failed(None, action::ALARM, &e, "listing target groups"))?,
+        None => {
+            let arns = ctx.lb.instance_groups().await;
+            let arns = arns.map_err(|e| report::failed(None, action::ALARM, &e, "listing target groups"))?;
+            ctx.handover.saw_groups(&arns);
+            arns
+        }
     };
     ctx.lb.tags(&arns).await.map_err(|e| report::failed(None, action::ALARM, &e, "reading target group tags"))
 }

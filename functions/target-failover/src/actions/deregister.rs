@@ -10,7 +10,7 @@
 //! `DescribeTargetGroupAttributes`, only then: they may raise the floor, [`removal_plan`]); an alarm's removal
 //! then looks at its zones ([`super::zonal::zone_watch`]). The change itself: `begin` (one ledger
 //! `TransactWriteItems`), one `DeregisterTargets`, with `REPLACE_INSTANCES=true` the hand-over of its instances
-//! to Auto Scaling ([`super::replace`]), then `end` (one more `TransactWriteItems`). A dry run makes none of
+//! to Auto Scaling ([`super::replace`]: its reads before `begin`, its marks after the removal), then `end` (one more `TransactWriteItems`). A dry run makes none of
 //! the writes.
 
 use failover_core::aws::AwsError;
@@ -111,14 +111,22 @@ async fn deregister<P: Ports>(
     // What an interrupted run of this event made is told with this removal, once settled.
     let told_before = owed::completed(ctx, arn, snapshot, &made_before);
     records.settle.extend(made_before);
+    let ids: Vec<String> = plain.iter().map(|t| t.id.clone()).collect();
+    // The hand-over's facts, read outside the lease; it decides on them once the removal is made.
+    let facts = match replace::wanted(ctx, &ids) {
+        true => Some(replace::facts(ctx, &ids, &[]).await),
+        false => None,
+    };
     let planned = format!("deregister {list} from {arn}");
     if let Some(refusal) = ctx.begin(snapshot, &records.begin, action::DEREGISTER, &planned).await? {
         return Ok(vec![refusal]);
     }
     let removed = ctx.lb.deregister(arn, &plain).await;
-    let ids: Vec<String> = plain.iter().map(|t| t.id.clone()).collect();
-    let replaced = match &removed {
-        Ok(()) if replace::wanted(ctx, &ids) => Some(replace::hand_over(ctx, arn, &ids, &[]).await),
+    if removed.is_ok() {
+        ctx.handover.removed(arn, &ids);
+    }
+    let replaced = match (&removed, facts) {
+        (Ok(()), Some(facts)) => Some(replace::act(ctx, arn, facts).await),
         _ => None,
     };
     let mut settle = records.settle(ctx.session.owner, |_| removed.is_ok());

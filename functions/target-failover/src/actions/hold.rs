@@ -118,7 +118,7 @@ pub async fn start<P: Ports>(
         return Ok(vec![refusal]);
     }
     // Under the group's lease, so that no tick completes the group in between.
-    let indexed = index(ctx, arn, due).await;
+    let indexed = index(ctx, "group", arn, due).await;
     if !indexed.is_empty() {
         return match ctx.end(arn, &[], &[]).await {
             Ok(()) => Ok(indexed),
@@ -162,10 +162,11 @@ pub async fn start<P: Ports>(
         .steps([format!("To bring them back now, run {restore}")])])
 }
 
-/// Writes the index entry of a hold on `arn` due at `due` (its own attempt loop on [`HOLDS`]); the reports of
-/// a failure (nothing is held then), none when written.
-async fn index<P: Ports>(ctx: &Context<'_, P>, arn: &str, due: i64) -> Vec<Report> {
-    let entry = (entry_key(due, arn), json!({"group": arn, "due_at": due}));
+/// Writes the index entry of a hold on `arn` (a target group, `field` `group`; a load balancer,
+/// `load_balancer`) due at `due` (its own attempt loop on [`HOLDS`]); the reports of a failure (nothing is held
+/// then), none when written.
+pub async fn index<P: Ports>(ctx: &Context<'_, P>, field: &str, arn: &str, due: i64) -> Vec<Report> {
+    let entry = (entry_key(due, arn), json!({field: arn, "due_at": due}));
     ctx.attempt(HOLDS, action::REGISTER, async |snapshot| {
         let records = ctx.records(&snapshot, [entry.clone()]);
         if let Some(refusal) = ctx.begin(&snapshot, &records.begin, action::REGISTER, "hold").await? {

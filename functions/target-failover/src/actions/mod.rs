@@ -22,7 +22,9 @@ use crate::Config;
 pub mod alarm;
 pub mod deregister;
 pub mod failback;
+pub mod handover;
 pub mod hold;
+pub mod hold_status;
 pub mod ledger;
 pub mod manual;
 pub mod owed;
@@ -61,6 +63,8 @@ pub struct Context<'a, P: Ports> {
     pub listeners: &'a tokio::sync::Mutex<()>,
     /// One per invocation: each group's configuration, read once ([`reads`]).
     pub reads: &'a reads::GroupReads,
+    /// One per invocation: what its hand-overs to Auto Scaling share (the candidate groups, read once).
+    pub handover: &'a handover::HandOver,
 }
 
 /// The forward actions that send traffic to a group, each with the adapter's opaque action list, and which

@@ -3,13 +3,14 @@
 //! one; the replacement registers itself through the group's target group attachment. Only groups that carry
 //! the opt-in tag are asked ([`crate::decide::replace`]); an instance in no group or in a group not opted in is a
 //! logged skip listed in the notification. So is an instance still in service in another target group (read
-//! only when some instance is about to be marked: `DescribeTargetGroups`, then `DescribeTargetHealth` per other
-//! instance-type group): marking it would terminate a target that group still counts on. Off: no Auto Scaling
+//! only when some instance is about to be marked, once per invocation however many groups hand it over,
+//! [`super::handover`]): marking it would terminate a target that group still counts on. Off: no Auto Scaling
 //! call at all. Dry runs and IP targets: none. With `ShouldRespectGracePeriod=true` Auto Scaling ignores the mark
 //! of an instance in its group's health check grace period (it is not kept for later): the notification's
 //! `Replace … by hand` step does it once the period is over.
 //!
-//! Runs inside the removal's lease, after `DeregisterTargets` succeeded and before `end`: what it did goes into
+//! Its facts ([`facts`]) are read before the removal's `begin`; it decides and marks ([`act`]) inside the
+//! removal's lease, after `DeregisterTargets` succeeded and before `end`: what it did goes into
 //! the removal record's data (`replacement`: `handed`, `left`, and `owed`, the instances a failed call left
 //! unmarked), so `status` shows it. A failed call is a `failed` entry with the command that does it by hand;
 //! the removal stays done. When the failure is transient, Lambda's retry of the same event (same trigger and
@@ -20,11 +21,13 @@
 //! it (a replaced instance is terminated, so registering it again is refused, `InvalidTarget`, and it is listed
 //! as missing).
 //!
-//! AWS calls (`REPLACE_INSTANCES=true`, instance targets, not a dry run), inside the removal's `begin`/`end`:
+//! AWS calls (`REPLACE_INSTANCES=true`, instance targets, not a dry run), before the removal's `begin`:
 //! one `DescribeAutoScalingInstances` per 50 instances, one Auto Scaling `DescribeTags` per 50 groups found
-//! (none when no instance is in a group), and, only when some instance is then to be marked, one
-//! `DescribeTargetGroups` (paginated: every instance-type group) and one `DescribeTargetHealth` per other such
-//! group; then one `SetInstanceHealth` per instance to mark. The retry that marks what a failed call owed makes
+//! (none when no instance is in a group), and, only when some instance is then to be marked and only once per
+//! invocation, one `DescribeTargetGroups` (paginated: every instance-type group; none after an instance alarm's
+//! own) and one `DescribeTargetHealth` per such group the invocation has not read yet, a few at once
+//! ([`super::handover::MAX_CONCURRENT_READS`]); inside its `begin`/`end`, one `SetInstanceHealth` per instance
+//! to mark. The retry that marks what a failed call owed makes
 //! those calls for the owed instances, in one more `begin`/`end` (two ledger `TransactWriteItems`). While a
 //! removal whose instances were all handed over is open, each event on its group first makes one
 //! `DescribeAutoScalingInstances`, and closes the record (`begin`/`end`) once they are gone.
@@ -36,11 +39,14 @@ use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
+use super::handover::GroupsHealth;
 use super::ledger::{open, removed_targets, settle_from};
 use super::Context;
-use crate::decide::replace::{is_instance, plan_replacements, replaced_all, still_serving, Handed, Left};
-use crate::model::{group_name, TargetHealth};
-use crate::ports::{Fleet, LoadBalancer, Ports};
+use crate::decide::replace::{
+    is_instance, plan_replacements, replaced_all, still_serving, without_removed, Handed, Left, Replacements,
+};
+use crate::model::group_name;
+use crate::ports::{Fleet, Ports};
 use crate::report::{self, action, count, join};
 
 /// The removal record's data field that says what was handed to Auto Scaling.
@@ -74,41 +80,64 @@ pub fn wanted<P: Ports>(ctx: &Context<'_, P>, ids: &[String]) -> bool {
     ctx.config.replace_instances && ids.iter().any(|id| is_instance(id))
 }
 
-/// Finds the instances' groups and marks those of opted-in groups unhealthy, one at a time, stopping at the
-/// first failed call (the rest is owed). `handed`: instances an earlier run of the event handed over. Before
-/// marking, the other instance-type target groups are read (`elsewhere`): an instance still in service in one
-/// of them is left ([`still_serving`]). A transient failure of those reads owes every instance, as a failed
-/// Auto Scaling read does; another failure leaves the instances to mark, saying why.
-pub async fn hand_over<P: Ports>(ctx: &Context<'_, P>, arn: &str, ids: &[String], handed: &[String]) -> Replaced {
+/// What a hand-over reads before its removal's `begin` (no change): the instances' Auto Scaling groups
+/// (`DescribeAutoScalingInstances`, then Auto Scaling `DescribeTags`) and, only when some instance is then to be
+/// marked, the candidate target groups, read once per invocation ([`super::handover`]).
+pub struct Facts {
+    instances: Vec<String>,
+    /// Instances an earlier run of the event handed over.
+    handed: Vec<String>,
+    read: Result<(Replacements, Option<Result<GroupsHealth, AwsError>>), AwsError>,
+}
+
+/// Reads the [`Facts`] of handing `ids` over; `handed`: instances an earlier run of the event handed over.
+pub async fn facts<P: Ports>(ctx: &Context<'_, P>, ids: &[String], handed: &[String]) -> Facts {
     let instances: Vec<String> = ids.iter().filter(|id| is_instance(id)).cloned().collect();
-    let mut done = Replaced::default();
-    let groups = match ctx.lb.scaling_groups(&instances).await {
-        Ok(groups) => groups,
-        Err(e) => {
-            done.owed = instances.into_iter().filter(|i| !handed.contains(i)).collect();
-            done.failure = Some(e);
-            return done;
+    let read = match ctx.lb.scaling_groups(&instances).await {
+        Ok(groups) => {
+            let plan = plan_replacements(&instances, &groups, handed, ctx.opt_in_key());
+            let others = if plan.mark.is_empty() { None } else { Some(ctx.handover.candidates(ctx.lb).await) };
+            Ok((plan, others))
         }
+        Err(e) => Err(e),
     };
-    let mut plan = plan_replacements(&instances, &groups, handed, ctx.opt_in_key());
-    if !plan.mark.is_empty() {
-        match elsewhere(ctx, arn).await {
-            Ok(others) => plan = still_serving(plan, &others),
-            Err(e) if e.transient => {
-                done.owed = instances.into_iter().filter(|i| !handed.contains(i)).collect();
-                done.failure = Some(e);
-                return done;
-            }
-            Err(e) => {
-                let why = format!("cannot tell whether it still serves in another target group: {}", e.message);
-                tracing::warn!(target_group = %arn, error = %e.message, "not replacing removed instances");
-                let marks = std::mem::take(&mut plan.mark);
-                plan.left.extend(marks.into_iter().map(|m| Left {
-                    instance: m.instance,
-                    group: Some(m.group),
-                    why: why.clone(),
-                }));
-            }
+    Facts { instances, handed: handed.to_vec(), read }
+}
+
+/// Decides on the [`Facts`] once the removal from `arn` is made (under its lease) and marks the instances of
+/// opted-in groups unhealthy, one at a time, stopping at the first failed call (the rest is owed). An instance
+/// still in service in another instance-type group ([`still_serving`]; a group this invocation removed it from
+/// no longer counts, [`without_removed`]) is left, and so is one this invocation handed over already. A
+/// transient failure of the reads owes every instance; another failure of the candidate groups' read leaves
+/// the instances to mark, saying why.
+pub async fn act<P: Ports>(ctx: &Context<'_, P>, arn: &str, facts: Facts) -> Replaced {
+    let Facts { instances, handed, read } = facts;
+    let mut done = Replaced::default();
+    let owe_all = |mut done: Replaced, e: AwsError| {
+        done.owed = instances.iter().filter(|i| !handed.contains(i)).cloned().collect();
+        done.failure = Some(e);
+        done
+    };
+    let (mut plan, others) = match read {
+        Ok(read) => read,
+        Err(e) => return owe_all(done, e),
+    };
+    match others {
+        None => {}
+        Some(Ok(others)) => {
+            let others = others.into_iter().filter(|(group, _)| group != arn).collect();
+            plan = still_serving(plan, &without_removed(others, &ctx.handover.removals()));
+        }
+        Some(Err(e)) if e.transient => return owe_all(done, e),
+        Some(Err(e)) => {
+            let why = format!("cannot tell whether it still serves in another target group: {}", e.message);
+            tracing::warn!(target_group = %arn, error = %e.message, "not replacing removed instances");
+            let marks = std::mem::take(&mut plan.mark);
+            plan.left.extend(marks.into_iter().map(|m| Left {
+                instance: m.instance,
+                group: Some(m.group),
+                why: why.clone(),
+            }));
         }
     }
     for left in &plan.left {
@@ -118,6 +147,11 @@ pub async fn hand_over<P: Ports>(ctx: &Context<'_, P>, arn: &str, ids: &[String]
     done.left = plan.left;
     let mut marks = plan.mark.into_iter();
     for mark in marks.by_ref() {
+        if !ctx.handover.claim(&mark.instance) {
+            let why = "already handed to its Auto Scaling group".to_owned();
+            done.left.push(Left { instance: mark.instance, group: Some(mark.group), why });
+            continue;
+        }
         tracing::info!(instance = %mark.instance, group = %mark.group, "marking a removed instance unhealthy");
         match ctx.lb.mark_unhealthy(&mark.instance).await {
             Ok(()) => done.handed.push(mark),
@@ -134,18 +168,6 @@ pub async fn hand_over<P: Ports>(ctx: &Context<'_, P>, arn: &str, ids: &[String]
     }
     done.owed.extend(marks.map(|m| m.instance));
     done
-}
-
-/// Every instance-type target group but `arn` (`DescribeTargetGroups`), each with its `DescribeTargetHealth`;
-/// read only when some removed instance is about to be marked.
-async fn elsewhere<P: Ports>(ctx: &Context<'_, P>, arn: &str) -> Result<Vec<(String, Vec<TargetHealth>)>, AwsError> {
-    let mut others = Vec::new();
-    for group in ctx.lb.instance_groups().await?.into_iter().filter(|g| g != arn) {
-        if let Some(health) = ctx.lb.target_health(&group).await? {
-            others.push((group, health));
-        }
-    }
-    Ok(others)
 }
 
 /// AWS's answer to `SetInstanceHealth` for an instance that has left its group since it was read (another
@@ -310,12 +332,13 @@ async fn owed<P: Ports>(ctx: &Context<'_, P>, arn: &str, snapshot: &Snapshot) ->
         .collect();
     let Some(record) = owing.first() else { return Ok(None) };
     let (before, owed) = recorded(record);
+    let handed: Vec<String> = before.iter().map(|h| h.instance.clone()).collect();
+    let facts = facts(ctx, &owed, &handed).await;
     let planned = format!("mark {} unhealthy in their Auto Scaling groups", join(owed.iter()));
     if let Some(refusal) = ctx.begin(snapshot, &[], action::SET_INSTANCE_HEALTH, &planned).await? {
         return Ok(Some(vec![refusal]));
     }
-    let handed: Vec<String> = before.iter().map(|h| h.instance.clone()).collect();
-    let replaced = hand_over(ctx, arn, &owed, &handed).await;
+    let replaced = act(ctx, arn, facts).await;
     let mut data = record.data.clone();
     data[FIELD] = replaced.data(record.data.get(FIELD).unwrap_or(&Value::Null));
     let ended = ctx.end(arn, &[settle_from(record, State::Done).with_data(data)], &[]).await;

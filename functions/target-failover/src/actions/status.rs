@@ -2,7 +2,8 @@
 //! was removed or shifted, when, by which trigger, what is pending) and the pause, and what an alarm on it
 //! would do now ([`decide::alarm_now_would`]). With a usable backup or open shift records it also reads the
 //! listener actions forwarding to the group and their opt-in, as a shift or failback would; and the zonal
-//! state of its load balancers ([`super::zonal::status`]). Changes nothing.
+//! state of its load balancers ([`super::zonal::status`]); its restore holds, and the targets that stay out
+//! until `restore` ([`super::hold_status`]). Changes nothing.
 //!
 //! AWS calls (after [`super::manual`]'s `DescribeTags`, ledger `Query` and `DescribeTargetHealth`): the pause
 //! (one ledger `GetItem`); with a usable backup or open shift records, `DescribeTargetGroups`,
@@ -101,8 +102,9 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, view: GroupView<'_>, snapshot: 
             format!(" A shift or failback would leave out {}.", not_opted_in_text(key, &left_out))
         },
     );
+    let (holds, holds_text) = super::hold_status::section(ctx, view.arn, snapshot);
     let (zonal, zonal_text, zonal_steps) = super::zonal::status::section(ctx, view.arn).await;
-    let summary = format!("{summary}{zonal_text}");
+    let summary = format!("{summary}{holds_text}{zonal_text}");
     let steps = (!left_out.is_empty()).then(|| add_tag_step(key, &left_out)).into_iter().chain(zonal_steps);
     report::about(view.arn, action::STATUS, Outcome::Info, Severity::Info, title)
         .summary(summary)
@@ -113,6 +115,7 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, view: GroupView<'_>, snapshot: 
             "backup": backup,
             "saved_weights": saved,
             "ledger": records,
+            "holds": holds,
             "paused": paused,
             "listener_actions": listener_actions,
             "not_opted_in": left_out,

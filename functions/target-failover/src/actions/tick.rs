@@ -1,5 +1,5 @@
 //! The schedule's tick (an EventBridge `Scheduled Event`, every minute): completes the restore holds that are
-//! due ([`super::hold`]). No event arrives when a hold ends, so one periodic tick looks for them: the index
+//! due ([`super::hold`]), and the zonal shifts held after their alarm's OK ([`super::zonal::hold`]). No event arrives when a hold ends, so one periodic tick looks for them: the index
 //! ([`hold::HOLDS`], one `Query`) names the groups with a hold due; each group is completed in its own ledger
 //! attempt loop, so the tick, an alarm and a person's `restore` never act on one group at once, and a tick
 //! that dies half-way is simply done again by the next one (registering a registered target changes nothing).
@@ -16,7 +16,9 @@
 //! AWS calls: the pause (one `GetItem`), the index (one `Query`); per due group its tags (`DescribeTags`), its
 //! ledger (`Query`), `DescribeTargetHealth`, `begin`, `RegisterTargets` (when targets are still out),
 //! `DescribeTargetHealth` again, `DeregisterTargets` (when some fail), `end`; then, when groups are done, the
-//! index's entries closed (`begin` and `end` on the index). Nothing is published for a tick with nothing due.
+//! index's entries closed (`begin` and `end` on the index). Per due load balancer, [`super::zonal::return_zone`]'s
+//! calls (`DescribeAlarms`, then `CancelZonalShift` inside its `begin`/`end`). Nothing is published for a tick
+//! with nothing due.
 
 use std::collections::BTreeMap;
 
@@ -29,7 +31,7 @@ use serde_json::{json, Value};
 
 use super::hold::{self, secs, HOLDS, HOLD_UNTIL, RETURNED_AT, STAYS_OUT};
 use super::ledger::{open, removed_targets, settle_from};
-use super::{alarm::MAX_CONCURRENT_GROUPS, reinstate, Context};
+use super::{alarm::MAX_CONCURRENT_GROUPS, reinstate, zonal, Context};
 use crate::decide::recovery::{returned, Returned};
 use crate::model::{group_name, Target};
 use crate::ports::{LoadBalancer, Ports};
@@ -55,18 +57,21 @@ pub async fn on_tick<P: Ports>(ctx: &Context<'_, P>) -> Vec<Report> {
         Err(e) => return vec![report::failed(None, action::REGISTER, &e, "reading the restore holds")],
     };
     let now = ctx.now();
-    let mut due: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // (is a load balancer, its ARN) → the due entries' keys.
+    let mut due: BTreeMap<(bool, String), Vec<String>> = BTreeMap::new();
     for entry in index.records.iter().filter(|r| open(r) && secs(r, "due_at").is_some_and(|at| at <= now)) {
-        if let Some(group) = entry.data.get("group").and_then(Value::as_str) {
-            due.entry(group.to_owned()).or_default().push(entry.key.clone());
+        let text = |field: &str| entry.data.get(field).and_then(Value::as_str).map(str::to_owned);
+        let held = text("group").map(|g| (false, g)).or_else(|| text(zonal::hold::LOAD_BALANCER).map(|l| (true, l)));
+        if let Some(held) = held {
+            due.entry(held).or_default().push(entry.key.clone());
         }
     }
     if due.is_empty() {
         return vec![report::skipped(None, action::NONE, "no restore hold is due")];
     }
     let done: Vec<(Vec<Report>, Option<Vec<String>>)> = stream::iter(due)
-        .map(async |(group, keys)| {
-            let (reports, settled) = complete(ctx, &group).await;
+        .map(async |((zonal, arn), keys)| {
+            let (reports, settled) = if zonal { return_zone(ctx, &arn).await } else { complete(ctx, &arn).await };
             (reports, settled.then_some(keys))
         })
         .buffer_unordered(MAX_CONCURRENT_GROUPS)
@@ -78,6 +83,24 @@ pub async fn on_tick<P: Ports>(ctx: &Context<'_, P>) -> Vec<Report> {
         reports.push(close_entries(ctx, &closed).await);
     }
     reports.into_iter().flatten().collect()
+}
+
+/// A load balancer's due zonal holds: its shifts whose hold has passed cancelled, or kept while an alarm about
+/// their zone is in ALARM ([`zonal::return_zone`]); `true` unless it failed (its index entries may close).
+async fn return_zone<P: Ports>(ctx: &Context<'_, P>, lb: &str) -> (Vec<Report>, bool) {
+    let ask = zonal::return_zone::Return {
+        load_balancer: lb,
+        zone: None,
+        alarm_arn: None,
+        dry_run: ctx.config.common.dry_run,
+        mode: crate::config::Failback::Auto,
+        owed: false,
+        silenced: false,
+        due: true,
+    };
+    let reports = zonal::return_zone::run(ctx, ask).await;
+    let settled = reports.iter().all(|r| r.error.is_none() && r.outcome != Outcome::Failed);
+    (reports, settled)
 }
 
 /// Closes the index entries of the groups with nothing held any more (those still open as read).

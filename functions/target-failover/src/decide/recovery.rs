@@ -29,6 +29,23 @@ pub fn silenced_by_removal(metrics: &[AlarmMetric]) -> bool {
     })
 }
 
+/// Whether a zonal shift silences a per-zone alarm's metric: one of its metrics is a load balancer's traffic
+/// metric per zone (an `AvailabilityZone` dimension: `HTTPCode_Target_5XX_Count`, `TargetResponseTime`,
+/// `RequestCount`...), which counts nothing once the shift moved the zone's traffic away. The health-check
+/// counts (`HealthyHostCount`, `UnHealthyHostCount`, `HealthyStateRouting`...) are not: the load balancer
+/// goes on checking the zone's targets during a shift, so their OK is evidence of repair. A metric without a
+/// name counts as silenced (the hold is the safe side).
+pub fn silenced_by_shift(metrics: &[AlarmMetric]) -> bool {
+    metrics.iter().any(|m| {
+        let health = m.name.as_deref().is_some_and(|name| {
+            name.ends_with("HostCount") || name.starts_with("HealthyState") || name.starts_with("UnhealthyState")
+        });
+        m.namespace.as_deref().is_some_and(|ns| ELB_NAMESPACES.contains(&ns))
+            && m.dimensions.contains_key("AvailabilityZone")
+            && !health
+    })
+}
+
 /// One removal as the ledger remembers it (open or closed): its record key, when it began (epoch seconds),
 /// and its targets.
 pub struct Removal<'a> {
@@ -98,6 +115,21 @@ mod tests {
         assert!(!silenced_by_removal(&[metric("Shop", "HTTP5xx", &["InstanceId"])]));
         assert!(!silenced_by_removal(&[metric("AWS/ApplicationELB", "RequestCount", &["LoadBalancer"])]));
         assert!(!silenced_by_removal(&[]));
+    }
+
+    #[test]
+    fn a_zones_traffic_metrics_are_silenced_by_a_shift_and_its_health_check_counts_are_not() {
+        let zone = ["LoadBalancer", "AvailabilityZone"];
+        for name in ["HTTPCode_Target_5XX_Count", "TargetResponseTime", "RequestCount", "HTTPCode_ELB_5XX_Count"] {
+            assert!(silenced_by_shift(&[metric("AWS/ApplicationELB", name, &zone)]), "{name}");
+        }
+        for name in ["UnHealthyHostCount", "HealthyHostCount", "HealthyStateRouting", "UnhealthyStateDNS"] {
+            assert!(!silenced_by_shift(&[metric("AWS/NetworkELB", name, &zone)]), "{name}");
+        }
+        let unnamed = AlarmMetric { namespace: Some("AWS/ApplicationELB".into()), ..metric("x", "x", &zone) };
+        assert!(silenced_by_shift(&[AlarmMetric { name: None, ..unnamed }]));
+        assert!(!silenced_by_shift(&[metric("AWS/ApplicationELB", "RequestCount", &["LoadBalancer"])]));
+        assert!(!silenced_by_shift(&[metric("Shop", "Errors", &zone)]));
     }
 
     #[test]

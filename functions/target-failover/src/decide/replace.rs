@@ -5,7 +5,7 @@
 //! still registered in another target group, and not leaving it, is left too ([`still_serving`]): marking it
 //! would have Auto Scaling terminate a target that group still counts on, perhaps below its floor.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use failover_core::tags::opted_in;
 use serde::Serialize;
@@ -92,6 +92,23 @@ pub fn still_serving(plan: Replacements, elsewhere: &[(String, Vec<TargetHealth>
         }
     }
     out
+}
+
+/// The other groups' targets (`elsewhere`, read before this invocation's removals) without those this
+/// invocation took out (`removed`: group, instance): a group the event removed the instance from no longer
+/// serves it, whatever it said before.
+pub fn without_removed(
+    elsewhere: Vec<(String, Vec<TargetHealth>)>,
+    removed: &BTreeSet<(String, String)>,
+) -> Vec<(String, Vec<TargetHealth>)> {
+    elsewhere
+        .into_iter()
+        .map(|(group, targets)| {
+            let targets =
+                targets.into_iter().filter(|t| !removed.contains(&(group.clone(), t.target.id.clone()))).collect();
+            (group, targets)
+        })
+        .collect()
 }
 
 /// Whether a removal can close before its alarm's OK: every target it took out was handed to Auto Scaling and
@@ -194,6 +211,22 @@ mod tests {
         let other = [("tg/api".to_owned(), vec![health("i-9", TargetState::Healthy)])];
         assert_eq!(still_serving(marking(&["i-1"]), &other), marking(&["i-1"]));
         assert_eq!(still_serving(marking(&["i-1"]), &[]), marking(&["i-1"]));
+    }
+
+    #[test]
+    fn a_group_this_invocation_removed_the_instance_from_no_longer_serves_it() {
+        let elsewhere = vec![
+            ("tg/api".to_owned(), vec![health("i-1", TargetState::Healthy), health("i-2", TargetState::Healthy)]),
+            ("tg/admin".to_owned(), vec![health("i-1", TargetState::Healthy)]),
+        ];
+        let removed = BTreeSet::from([("tg/api".to_owned(), "i-1".to_owned())]);
+        let left = without_removed(elsewhere, &removed);
+        let ids: Vec<(&str, Vec<&str>)> = left
+            .iter()
+            .map(|(g, targets)| (g.as_str(), targets.iter().map(|t| t.target.id.as_str()).collect()))
+            .collect();
+        assert_eq!(ids, [("tg/api", vec!["i-2"]), ("tg/admin", vec!["i-1"])]);
+        assert_eq!(still_serving(marking(&["i-1"]), &left).left[0].why, "still serving in target group tg/admin");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The zonal actions of a load balancer: [`evacuate`] a failing zone with ARC zonal shift,
-//! [`return_zone`] it when it recovers; [`facts`] is what they read. This file dispatches a per-zone alarm
+//! [`return_zone`] it when it recovers (after the [`hold`] when the shift silenced the alarm); [`facts`] is what
+//! they read. This file dispatches a per-zone alarm
 //! (`LoadBalancer` and `AvailabilityZone` dimensions, [`crate::route::ZonalAlarm`]) and the `evacuate-zone` and
 //! `return-zone` commands to them; the policy is [`crate::decide::zonal`]'s. A target group's alarm reaches
 //! [`evacuate`] through [`zone_watch`] (signal 2), and `status` and `readiness` add [`status`] and
@@ -26,6 +27,7 @@ use crate::route::AlarmRoute;
 
 pub mod evacuate;
 pub mod facts;
+pub mod hold;
 pub mod readiness;
 pub mod reports;
 pub mod return_zone;
@@ -46,6 +48,8 @@ pub async fn on_alarm<P: Ports>(ctx: &Context<'_, P>, route: &AlarmRoute, owed: 
             dry_run,
             mode: ctx.config.failback,
             owed,
+            silenced: route.silenced,
+            due: false,
         };
         return return_zone::run(ctx, ask).await;
     }
@@ -73,6 +77,8 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, command: &Command, dry_run: boo
                 dry_run,
                 mode: Failback::Auto,
                 owed: false,
+                silenced: false,
+                due: false,
             };
             return_zone::run(ctx, ask).await
         }

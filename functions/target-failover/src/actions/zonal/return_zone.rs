@@ -8,7 +8,8 @@
 //! An alarm's OK first asks CloudWatch for the other alarms about the same zone of the load balancer
 //! (`DescribeAlarms`, state ALARM): while any is in ALARM, the shift is kept (an `info`/`warning` notification
 //! naming them) and its record remembers them (`kept_for`), so that their OK returns the zone. A failed read
-//! is logged, and the zone returns as before.
+//! is logged, and the zone returns as before. An OK whose metric the shift silences holds the shift for
+//! `RESTORE_HOLD_MINUTES` instead ([`super::hold`]); the schedule's tick then returns the zone (`due`).
 //!
 //! AWS calls: inside the attempt loop on `load-balancer:<ARN>` (one ledger `Query`, again after each wait or
 //! start-over), `begin` (one `TransactWriteItems`), one `CancelZonalShift` per shift of ours to cancel, and
@@ -43,6 +44,11 @@ pub struct Return<'a> {
     /// A retry of an alarm event whose notification was not published: the shifts this very event cancelled
     /// are notified again.
     pub owed: bool,
+    /// The alarm's metric is one the shift silences: its OK holds the shift ([`super::hold`]).
+    pub silenced: bool,
+    /// The schedule's tick: only the shifts whose hold has passed, kept while any alarm about their zone is in
+    /// ALARM.
+    pub due: bool,
 }
 
 pub async fn run<P: Ports>(ctx: &Context<'_, P>, ask: Return<'_>) -> Vec<Report> {
@@ -59,6 +65,7 @@ async fn once<P: Ports>(ctx: &Context<'_, P>, ask: Return<'_>, snapshot: &Snapsh
         .into_iter()
         .filter(|s| s.id.is_some() && ask.zone.is_none_or(|z| z == s.zone || z == s.az_id))
         .filter(|s| ask.alarm_arn.is_none_or(|a| started_or_kept_for(s.record, a)))
+        .filter(|s| !ask.due || super::hold::due(s.record, ctx.now()))
         .collect();
     let which = ask.zone.map_or_else(|| "any zone".to_owned(), |z| format!("zone {z}"));
     if ours.is_empty() {
@@ -89,17 +96,27 @@ async fn once<P: Ports>(ctx: &Context<'_, P>, ask: Return<'_>, snapshot: &Snapsh
             .summary(format!("Dry run: would cancel {list}. Nothing was changed."))
             .details(details));
     }
-    if let (Some(alarm), Some(zone)) = (ask.alarm_arn, ask.zone) {
-        // The same hold as the targets': another per-zone alarm on this zone still in ALARM keeps it evacuated.
+    let watched = match (ask.alarm_arn, ask.zone) {
+        (Some(_), Some(zone)) => Some(zone),
+        _ if ask.due => ours.first().map(|s| s.zone),
+        _ => None,
+    };
+    if let Some(zone) = watched {
+        // The same hold as the targets': another per-zone alarm on this zone still in ALARM keeps it evacuated
+        // (at the tick, any alarm on it).
         match ctx.lb.zone_alarms_in_alarm(lb, zone).await {
             Ok(others) => {
-                let others: Vec<(String, String)> = others.into_iter().filter(|(_, arn)| arn != alarm).collect();
+                let others: Vec<(String, String)> =
+                    others.into_iter().filter(|(_, arn)| Some(arn.as_str()) != ask.alarm_arn).collect();
                 if !others.is_empty() {
                     return keep(ctx, snapshot, &ours, &others, details, &which).await;
                 }
             }
             Err(e) => tracing::warn!(load_balancer = %lb, error = %e, "reading the other alarms on the zone"),
         }
+    }
+    if ask.silenced && !ask.due && ctx.config.restore_hold_minutes > 0 {
+        return super::hold::start(ctx, snapshot, &ours, details, &which).await;
     }
     let planned = format!("cancel {list}");
     if let Some(refusal) = ctx.begin(snapshot, &[], action::CANCEL_ZONAL_SHIFT, &planned).await? {
@@ -178,6 +195,9 @@ async fn keep<P: Ports>(
         .map(|shift| {
             let mut data = shift.record.data.clone();
             data[KEPT_FOR] = json!(others.iter().map(|(_, arn)| arn).collect::<Vec<_>>());
+            if let Some(fields) = data.as_object_mut() {
+                fields.remove(crate::actions::hold::HOLD_UNTIL);
+            }
             crate::actions::ledger::settle_from(shift.record, State::Done).with_data(data)
         })
         .collect();

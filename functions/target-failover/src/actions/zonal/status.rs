@@ -1,6 +1,6 @@
 //! The zonal section of `status`: for each load balancer of the group (`DescribeTargetGroups`), whether it is
 //! registered with ARC zonal shift, and its active shifts (kind, zone, expiry, and whose: this function's per
-//! its ledger, or someone else's). Read-only: the ledger is read as it is, held or not. A read that fails is
+//! its ledger, or someone else's; when one of ours is held after its alarm's OK, when the hold ends). Read-only: the ledger is read as it is, held or not. A read that fails is
 //! said in the section instead of failing the whole status.
 //!
 //! AWS calls: one `DescribeTargetGroups`; when the group has load balancers, `DescribeAvailabilityZones` (once
@@ -13,7 +13,8 @@ use failover_core::ledger::Ledger;
 use failover_core::time::format_time;
 use serde_json::{json, Value};
 
-use super::facts::{our_ids, resource};
+use super::facts::{our_shifts, resource};
+use crate::actions::hold::{secs, HOLD_UNTIL};
 use crate::actions::zonal::reports::balancer_name;
 use crate::actions::Context;
 use crate::decide::zonal::register_command;
@@ -61,13 +62,18 @@ async fn one<P: Ports>(
         let sentence = format!(" Load balancer {name} is not registered with ARC zonal shift.");
         return (detail, sentence, Some(format!("To let a failing zone be evacuated: {}", register_command(lb))));
     };
-    let ours = match ctx.session.ledger.read(&resource(lb), ctx.now()).await {
-        Ok(snapshot) => our_ids(&snapshot),
+    // Our shifts' ids, each with the end of its restore hold when held ([`super::hold`]).
+    let ours: BTreeMap<String, Option<i64>> = match ctx.session.ledger.read(&resource(lb), ctx.now()).await {
+        Ok(snapshot) => our_shifts(&snapshot)
+            .into_iter()
+            .filter_map(|s| Some((s.id?.to_owned(), secs(s.record, HOLD_UNTIL))))
+            .collect(),
         Err(e) => {
             tracing::warn!(load_balancer = %lb, error = %e, "reading the load balancer's ledger for status");
             Default::default()
         }
     };
+    let held = |id: Option<&String>| id.and_then(|id| ours.get(id).copied().flatten());
     let shifts: Vec<Value> = managed
         .shifts
         .iter()
@@ -75,7 +81,8 @@ async fn one<P: Ports>(
             json!({
                 "kind": s.kind, "id": s.id, "zone": zone_name(&s.away_from, ids), "az_id": s.away_from,
                 "applied": s.applied, "expires_at": s.expires_at.map(format_time),
-                "ours": s.id.as_ref().is_some_and(|id| ours.contains(id)),
+                "ours": s.id.as_ref().is_some_and(|id| ours.contains_key(id)),
+                "held_until": held(s.id.as_ref()).map(format_time),
             })
         })
         .collect();
@@ -83,10 +90,13 @@ async fn one<P: Ports>(
         .shifts
         .iter()
         .map(|s| {
-            let whose = if s.id.as_ref().is_some_and(|id| ours.contains(id)) { "this function's " } else { "" };
+            let whose = if s.id.as_ref().is_some_and(|id| ours.contains_key(id)) { "this function's " } else { "" };
             let until = s.expires_at.map(|t| format!(" until {}", format_time(t))).unwrap_or_default();
+            let hold = held(s.id.as_ref())
+                .map(|t| format!(", held after its alarm's OK: the zone returns at {}", format_time(t)))
+                .unwrap_or_default();
             format!(
-                "{whose}{} away from {} ({}){until}",
+                "{whose}{} away from {} ({}){until}{hold}",
                 shift_kind_text(s.kind),
                 zone_name(&s.away_from, ids),
                 s.away_from
