@@ -442,6 +442,37 @@ async fn an_aurora_alarm_after_aws_failed_the_cluster_over_itself_should_not_fai
     assert_eq!(outcomes(&notes), ["info"], "AWS's failover told once, the alarm's skip logged");
 }
 
+/// AWS's own failover, with none of its RDS events delivered (EventBridge delivers them best effort): the writer
+/// alarm on catalog-writer fires after Aurora made catalog-a the writer. The writer read again is not the one the
+/// alarm accuses, so nothing is failed over again (no second write outage, nor a move back to the instance
+/// that just failed), and people are told the old and the new writer.
+#[tokio::test]
+async fn a_writer_alarm_after_the_writer_changed_without_any_rds_event_should_not_fail_the_cluster_over_again() {
+    let env = Env::new().await;
+    catalog(&env).await;
+    let rds = env.account.rds();
+    let by_aws = rds.failover_db_cluster().db_cluster_identifier("catalog").target_db_instance_identifier("catalog-a");
+    by_aws.send().await.expect("AWS's own failover");
+    let failovers = env.calls_answered("FailoverDBCluster");
+    let alarm =
+        alarm_action(&env.account.id, "failover-catalog-writer-down", ("DBInstanceIdentifier", "catalog-writer"));
+
+    let response = ok(&env.app(&[]), alarm).await;
+
+    assert_eq!((response.status, response.action.as_str()), (Outcome::Info, "failover-cluster"), "{response:?}");
+    assert_eq!(env.calls_answered("FailoverDBCluster"), failovers, "no second FailoverDBCluster");
+    assert_eq!(writer(&env).await, "catalog-a", "the writer AWS chose");
+    assert!(env.records(&format!("db-cluster:{}/catalog", env.account.region)).await.is_empty(), "nothing decided");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["info"]);
+    let body = notes[0].body();
+    assert_eq!(
+        (&body["details"]["old_writer"], &body["details"]["writer"]),
+        (&json!("catalog-writer"), &json!("catalog-a"))
+    );
+    assert!(body["summary"].as_str().unwrap().contains("already failed it over"), "{body}");
+}
+
 #[tokio::test]
 async fn aurora_failover_failed_event_should_fail_over_and_a_cluster_without_readers_should_refuse() {
     let env = Env::new().await;

@@ -8,7 +8,8 @@
 //!   primary's `failover:dns-record` tag names, only from the primary's endpoint).
 //! - [`abandon`]: a pending promotion whose guards no longer hold, or that expired: abandoned in the ledger,
 //!   with a warning saying why.
-//! - [`failover_cluster`]: an Aurora cluster: record the failover on the cluster, then `FailoverDBCluster`.
+//! - [`failover_cluster`]: an Aurora cluster: record the failover on the cluster, read the writer again
+//!   ([`writer_moved`]: nothing is done when it moved), then `FailoverDBCluster`.
 //! - [`aws_failover`]: AWS's own failover, notified; an Aurora cluster's completed one recorded on the cluster,
 //!   so that it counts for the cooldown; a Multi-AZ one recorded on the primary, so that promotions wait for it.
 //! - [`fix_in_place`]: a primary whose storage is full or whose parameters are invalid: the command that fixes
@@ -48,6 +49,7 @@ pub mod readiness;
 pub mod repoint;
 pub mod status;
 pub mod timeline;
+pub mod writer_moved;
 
 /// The ports and settings an action works with, borrowed from the handler's `App` for one invocation.
 pub struct Context<'a, P: Ports> {
@@ -177,7 +179,7 @@ pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: boo
             (info.region, info.resource, trigger, work)
         }
         Route::Cluster { region, id, trigger } => {
-            let work = Box::pin(failover_cluster::run(ctx, &region, &id, &trigger, dry_run)).await;
+            let work = Box::pin(failover_cluster::run(ctx, &region, &id, &trigger, None, dry_run)).await;
             (region, id, trigger, work)
         }
         Route::Status { region, subject } => {

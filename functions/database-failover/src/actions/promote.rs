@@ -41,7 +41,8 @@
 //! exists costs no listing: its candidate is the replica the trigger names, described again after the
 //! `Query`). A recorded replica that is not among those described costs one more `DescribeDBInstances`. A
 //! wait or a lost `begin` repeats the `Query` and the reads. An event on an Aurora member costs one
-//! `DescribeDBClusters` and goes to [`failover_cluster`] when it is the writer. A primary that is not opted in
+//! `DescribeDBClusters` and goes to [`failover_cluster`], which fails the cluster over only while the
+//! instance is its writer. A primary that is not opted in
 //! is skipped before the ledger is read (no ledger call); a plan that changes nothing costs the `Query` only.
 
 use failover_core::aws::AwsError;
@@ -76,18 +77,10 @@ pub async fn instance<P: Ports>(
             decide_and_act(ctx, trigger, at, Some(PrimaryState::Found(instance)), None, dry_run).await
         }
         Described::ReplicaSide(trigger) => Box::pin(replica(ctx, at, &trigger, dry_run)).await,
+        // The alarm accuses the instance it watches of being a failing writer: a writer that is another one now
+        // was already failed over, and the cluster's action says so ([`decide::writer`]).
         Described::ClusterMember { cluster } => {
-            let writer = ctx
-                .databases
-                .cluster(&at.region, &cluster)
-                .await?
-                .and_then(|c| c.members.iter().find(|m| m.writer).map(|m| m.id.clone()));
-            if writer.as_deref() == Some(at.id.as_str()) {
-                failover_cluster::run(ctx, &at.region, &cluster, trigger, dry_run).await
-            } else {
-                let reason = format!("{} is a reader of Aurora cluster {cluster}: readers are not failed over", at.id);
-                Ok(report::skipped(reason))
-            }
+            failover_cluster::run(ctx, &at.region, &cluster, trigger, Some(&at.id), dry_run).await
         }
         Described::Skip(reason) => Ok(report::skipped(reason)),
     }

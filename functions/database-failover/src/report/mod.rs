@@ -7,6 +7,7 @@ use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
+use crate::decide::writer::WriterMoved;
 use crate::decide::{ClusterFailover, Info, Plan, Refusal, Trigger, Verdict};
 use crate::model::{cluster_resource, DbRef};
 use crate::FUNCTION;
@@ -113,6 +114,33 @@ pub fn cluster_failover(c: &ClusterFailover, trigger: &Trigger, outcome: Outcome
         }))
         .steps(next_steps);
     with_error(report, failure)
+}
+
+/// An Aurora cluster whose writer is no longer the one accused ([`crate::decide::writer`]): nothing was done.
+/// `when`: at which check it was found (the plan, or the writer read again right before `FailoverDBCluster`).
+pub fn writer_moved(m: &WriterMoved, trigger: &Trigger, when: &str) -> Report {
+    let writer = m.writer.as_deref().unwrap_or("none at the moment");
+    let title = format!("{} already failed over: writer {writer}, no longer {}", m.cluster, m.accused);
+    Report::new(FUNCTION, FAILOVER_CLUSTER, Outcome::Info, Severity::Info, title)
+        .summary(format!(
+            "Trigger: {}. The writer of Aurora cluster {} is {writer}, no longer {} ({when}): AWS (or someone) \
+             already failed it over. database-failover did not call FailoverDBCluster: a second failover would be \
+             another write outage.",
+            trigger.describe(),
+            m.cluster,
+            m.accused
+        ))
+        .incident(incident(&m.region, &m.cluster))
+        .resources([m.cluster.clone()])
+        .details(json!({"trigger": trigger, "cluster": m.cluster, "old_writer": m.accused, "writer": m.writer}))
+        .steps([
+            format!("Check that clients reconnected through the cluster endpoint, and investigate {}.", m.accused),
+            format!(
+                "If {} was a reader when the alarm fired, the alarm watches the wrong instance: watch the writer \
+                 with the dimensions DBClusterIdentifier={} and Role=WRITER.",
+                m.accused, m.cluster
+            ),
+        ])
 }
 
 /// A refusal: a failover was asked for and a guard forbade it.
