@@ -12,6 +12,7 @@
 //!   ([`writer_moved`]: nothing is done when it moved), then `FailoverDBCluster`.
 //! - [`aws_failover`]: AWS's own failover, notified; an Aurora cluster's completed one recorded on the cluster,
 //!   so that it counts for the cooldown; a Multi-AZ one recorded on the primary, so that promotions wait for it.
+//! - [`aws_recovery`]: a Multi-AZ primary's own failover that no event told: read with `DescribeEvents`.
 //! - [`fix_in_place`]: a primary whose storage is full or whose parameters are invalid: the command that fixes
 //!   it, no promotion.
 //! - [`status`]: the facts a failure would read, what it would do now, the open ledger records and the pause;
@@ -39,6 +40,7 @@ use crate::route::Route;
 
 pub mod abandon;
 pub mod aws_failover;
+pub mod aws_recovery;
 pub mod control;
 pub mod facts;
 pub mod failover_cluster;

@@ -33,7 +33,8 @@
 //! `Query` (the primary's resource, in its region's ledger: [`crate::adapters::HomeLedgers`]; a `begin` there from
 //! another region reads this stack's own pause first, one `GetItem`), ONE `DescribeDBInstances` for all its replicas per region holding replicas
 //! (a `db-instance-id` filter, up to [`crate::adapters::INSTANCE_IDS_PER_CALL`] identifiers a call), one
-//! `GetMetricData` per such region ([`super::facts`]); to act, one `TransactWriteItems` (`begin`),
+//! `GetMetricData` per such region ([`super::facts`]), for a Multi-AZ primary without a record of AWS's own
+//! failover one `DescribeEvents` ([`super::aws_recovery`]); to act, one `TransactWriteItems` (`begin`),
 //! `PromoteReadReplica` (its answer says whether the replica is writable yet), when the primary names a record
 //! [`repoint`]'s Route 53 calls, one `TransactWriteItems`
 //! (`end`); after the publish, one more `Query` and `begin`/`end` mark it notified ([`owed::MarkNotified`]). A
@@ -53,7 +54,7 @@ use failover_core::outcome::Outcome;
 use failover_core::pause;
 use failover_core::report::Report;
 
-use super::{failover_cluster, owed, repoint, Context};
+use super::{aws_recovery, failover_cluster, owed, repoint, Context};
 use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, Trigger};
 use crate::model::{promotion_key, promotion_resource, DbRef, Record, Repoint};
 use crate::ports::{Databases, Ports};
@@ -173,6 +174,9 @@ async fn decide_and_act<P: Ports>(
                 return Ok(report::waiting(snapshot.resource.clone(), reason));
             }
             let facts = ctx.promotion_facts(primary_ref, described.take(), extra, &snapshot).await?;
+            if let Some(reason) = aws_recovery::waiting(ctx, &facts, &snapshot, trigger).await? {
+                return Ok(report::waiting(snapshot.resource.clone(), reason));
+            }
             let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
             let report = ctx.act(plan, &snapshot, trigger, &primary_ref.region, false, dry_run).await?;
             Ok(report::with_onset(report, facts.onset))

@@ -93,6 +93,7 @@ fn instance(region: &str, id: String, status: String, opted_in: bool, priority: 
         cluster: None,
         promotion_tier: None,
         resource_id: None,
+        multi_az: false,
         tags,
     }
 }
