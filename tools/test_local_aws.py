@@ -575,6 +575,13 @@ class LocalAwsTest(LauncherCase):
                 {"account": self.account, "db_instance_identifier": "cl-c", "status": "failed"})
         rds.failover_db_cluster(DBClusterIdentifier="cl")  # lowest available tier: cl-d
         self.assertEqual([i for i, (w, _) in members().items() if w], ["cl-d"])
+        # Each failover recorded as RDS records it, for DescribeEvents (no event ID there).
+        events = rds.describe_events(SourceType="db-cluster", SourceIdentifier="cl", EventCategories=["failover"])
+        self.assertEqual([e["Message"] for e in events["Events"]], [
+            "Started cross AZ failover to DB instance: cl-b", "Completed failover to DB instance: cl-b",
+            "Started cross AZ failover to DB instance: cl-d", "Completed failover to DB instance: cl-d"])
+        self.assertTrue(all(e["SourceType"] == "db-cluster" and e["SourceArn"].endswith(":cluster:cl")
+                            for e in events["Events"]))
 
     # ------------------------------------------------------------------ CloudWatch, Route 53, SNS
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import string
+import types
 
 from moto.moto_api._internal import mock_random as random
 from moto.rds import models as rds_models
@@ -98,7 +99,9 @@ def _create_db_instance_read_replica(self, db_kwargs):
 
 def _failover_db_cluster(self, db_cluster_identifier, target_db_instance_identifier=None):
     """FailoverDBCluster without TargetDBInstanceIdentifier promotes the available reader of the lowest
-    PromotionTier (tier 0 first); stock moto takes the first reader in creation order, whatever its tier.
+    PromotionTier (tier 0 first); stock moto takes the first reader in creation order, whatever its tier. The
+    failover is recorded as RDS records it, for DescribeEvents (source type ``db-cluster``, category ``failover``:
+    "Started cross AZ failover to DB instance: <writer>", then "Completed failover to DB instance: <writer>").
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_FailoverDBCluster.html and
     https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Concepts.AuroraHighAvailability.html"""
     cluster = self.clusters.get(db_cluster_identifier)
@@ -109,7 +112,14 @@ def _failover_db_cluster(self, db_cluster_identifier, target_db_instance_identif
         if readers:
             best = min(readers, key=lambda m: int(m.promotion_tier if m.promotion_tier is not None else 1))
             target_db_instance_identifier = best.db_instance_identifier
-    return _orig_failover(self, db_cluster_identifier, target_db_instance_identifier)
+    result = _orig_failover(self, db_cluster_identifier, target_db_instance_identifier)
+    writer = next((m.db_instance_identifier for m in result.members if m.is_cluster_writer), "")
+    source = types.SimpleNamespace(resource_id=db_cluster_identifier, event_source_type="db-cluster",
+                                   arn=result.db_cluster_arn)
+    # RDS records a cluster's failover, whoever asked for it (RDS-EVENT-0073 or 0072, then 0071); moto none.
+    _append_event(self, source, f"Started cross AZ failover to DB instance: {writer}", ["failover"])
+    _append_event(self, source, f"Completed failover to DB instance: {writer}", ["failover"])
+    return result
 
 
 def _describe_events(self, source_identifier=None, source_type=None, start_time=None, end_time=None,
@@ -154,12 +164,18 @@ def record_event(body: dict) -> dict:
     date = body.get("date")
     if date is not None and not isinstance(date, (int, float)):
         raise ControlError("field 'date' must be seconds since the epoch")
-    event = rds_models.Event("DB_INSTANCE_CREATE", db)
+    _append_event(rds, db, message, categories, date)
+    return {"ok": True}
+
+
+def _append_event(rds, source, message: str, categories: list, date=None) -> None:
+    """An event about ``source`` (anything with ``resource_id``, ``event_source_type`` and ``arn``) for
+    DescribeEvents; ``date`` in seconds since the epoch, default now."""
+    event = rds_models.Event("DB_INSTANCE_CREATE", source)
     event.message, event.event_categories = message, categories
     if date is not None:
         event.date = dt.datetime.fromtimestamp(date, dt.timezone.utc).replace(tzinfo=None)
     rds.events.append(event)
-    return {"ok": True}
 
 
 DBInstance.__init__ = _instance_init

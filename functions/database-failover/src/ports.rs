@@ -46,10 +46,15 @@ pub trait Databases {
         target: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
-    /// The instance's events of the `failover` category since `since` (seconds since the epoch), oldest first
-    /// (`DescribeEvents`, paginated): AWS's own Multi-AZ failover, when no event reached the function. The
-    /// default answers that the read is not available.
-    fn failover_events(&self, at: &DbRef, _since: i64) -> impl Future<Output = Result<Vec<AwsEvent>, AwsError>> + Send {
+    /// The events of the `failover` category since `since` (seconds since the epoch) of the instance `at`, or,
+    /// with `cluster`, of the DB cluster `at` names (`DescribeEvents`, paginated): AWS's own failover, when no
+    /// event reached the function. The default answers that the read is not available.
+    fn failover_events(
+        &self,
+        at: &DbRef,
+        _cluster: bool,
+        _since: i64,
+    ) -> impl Future<Output = Result<Vec<AwsEvent>, AwsError>> + Send {
         let error = AwsError::not_modelled("DescribeEvents", at.to_string());
         async move { Err(error) }
     }

@@ -11,7 +11,8 @@
 //! AWS calls: one `DescribeDBClusters` (a cluster missing or not opted in stops there, with no ledger call);
 //! inside the attempt loop one ledger `Query` (again after each wait or start-over; the cluster is described
 //! again only when the ledger shows an earlier change, or on a start-over), one `DescribeDBInstances`
-//! (`db-cluster-id` filter), one `GetMetricData`; to act, `begin` (one `TransactWriteItems`),
+//! (`db-cluster-id` filter), one `GetMetricData`, on an automatic trigger without a recent failover in the
+//! ledger one `DescribeEvents` ([`super::aws_recovery`]: AWS's own failover counts for the cooldown); to act, `begin` (one `TransactWriteItems`),
 //! `DescribeDBClusters` again right before `FailoverDBCluster` ([`super::writer_moved`]), `FailoverDBCluster`,
 //! `end` (one more). A dry run makes no write.
 //!
@@ -29,7 +30,7 @@ use failover_core::report::Report;
 use failover_core::tags::opted_in;
 use serde_json::json;
 
-use super::{writer_moved, Context};
+use super::{aws_recovery, writer_moved, Context};
 use crate::decide::{self, writer, ClusterFacts, ClusterFailover, Plan, Trigger};
 use crate::model::{cluster_resource, FAILOVER_KEY_PREFIX};
 use crate::ports::{Databases, Ports};
@@ -67,6 +68,20 @@ pub async fn run<P: Ports>(
     ctx.session
         .attempt(&resource, async |snapshot| -> Result<Report, Stop<Fault>> {
             let facts = ctx.cluster_facts(region, id, described.take(), &snapshot).await?;
+            // AWS's own failover that no event reached the function about: recorded and told, as its event is.
+            if let Some(by_aws) = aws_recovery::cluster_failed_over(ctx, &facts, trigger).await? {
+                let accused = accused.as_deref();
+                return Ok(aws_recovery::record_cluster_failover(
+                    ctx,
+                    (region, id),
+                    &snapshot,
+                    &by_aws,
+                    accused,
+                    trigger,
+                    dry_run,
+                )
+                .await?);
+            }
             let plan = decide::decide_cluster(trigger, &facts, &ctx.settings(), ctx.now());
             // A new failover away from a writer that is no longer the accused one: already failed over.
             if let Plan::FailoverCluster(ClusterFailover { resumed: false, .. }) = &plan {

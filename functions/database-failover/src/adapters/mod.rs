@@ -223,12 +223,13 @@ impl Databases for RdsDatabases {
         Ok(())
     }
 
-    async fn failover_events(&self, at: &DbRef, since: i64) -> Result<Vec<AwsEvent>, AwsError> {
+    async fn failover_events(&self, at: &DbRef, cluster: bool, since: i64) -> Result<Vec<AwsEvent>, AwsError> {
+        let source_type = if cluster { SourceType::DbCluster } else { SourceType::DbInstance };
         let mut pages = self
             .clients
             .get(&at.region)
             .describe_events()
-            .source_type(SourceType::DbInstance)
+            .source_type(source_type)
             .source_identifier(&at.id)
             .start_time(aws_sdk_rds::primitives::DateTime::from_secs(since))
             .event_categories("failover")

@@ -73,6 +73,19 @@ fn phase(message: &str) -> Option<Phase> {
     }
 }
 
+/// Aurora: the latest completed failover of a cluster among its `failover` events (RDS-EVENT-0071, "Completed
+/// failover to DB instance: <writer>"), as (when, the writer it names).
+pub fn cluster_completed(events: &[AwsEvent]) -> Option<(i64, String)> {
+    const COMPLETED: &str = "completed failover to db instance:";
+    events
+        .iter()
+        .filter_map(|e| {
+            let at = e.message.to_ascii_lowercase().find(COMPLETED)? + COMPLETED.len();
+            Some((e.at, e.message.get(at..)?.trim().trim_end_matches('.').to_owned()))
+        })
+        .max_by_key(|(at, _)| *at)
+}
+
 fn recorded(records: &[Record]) -> Vec<(i64, Phase)> {
     records
         .iter()
@@ -162,5 +175,17 @@ mod tests {
         assert!(ledger_knows(&[event(NOW - 60, "RDS-EVENT-0015")], NOW, 600));
         assert!(!ledger_knows(&[event(NOW - 601, STARTED)], NOW, 600));
         assert!(!ledger_knows(&[], NOW, 600));
+    }
+
+    #[test]
+    fn an_aurora_clusters_completed_failover_is_read_from_its_message_with_the_writer_it_names() {
+        let events = [
+            said(300, "Started cross AZ failover to DB instance: catalog-a"),
+            said(290, "Completed failover to DB instance: catalog-a."),
+            said(100, "Cluster failover failed, check the health of your cluster instances and try again."),
+        ];
+        assert_eq!(cluster_completed(&events), Some((NOW - 290, "catalog-a".to_owned())));
+        assert_eq!(cluster_completed(&events[..1]), None);
+        assert_eq!(cluster_completed(&[]), None);
     }
 }

@@ -143,6 +143,40 @@ pub fn writer_moved(m: &WriterMoved, trigger: &Trigger, when: &str) -> Report {
         ])
 }
 
+/// Aurora: AWS's own completed failover of the cluster within the cooldown, which only `DescribeEvents` told
+/// (RDS-EVENT-0071 never reached the function): nothing was done. `m.accused` is named as the old writer when it
+/// is another than the one AWS failed over to.
+pub fn aws_failed_over(m: &WriterMoved, at: &str, trigger: &Trigger) -> Report {
+    let writer = m.writer.as_deref().unwrap_or("unknown");
+    let from = if m.accused == writer { String::new() } else { format!(" from {}", m.accused) };
+    Report::new(
+        FUNCTION,
+        FAILOVER_CLUSTER,
+        Outcome::Info,
+        Severity::Info,
+        format!("{} already failed over to {writer}", m.cluster),
+    )
+    .summary(format!(
+        "Trigger: {}. RDS recorded a completed failover of Aurora cluster {}{from} to {writer} at {at} \
+             (RDS-EVENT-0071, read with DescribeEvents: no event of it reached the function): AWS (or someone) \
+             already failed it over. database-failover did not call FailoverDBCluster: a second failover would be \
+             another write outage; none is made automatically for {} min after it.",
+        trigger.describe(),
+        m.cluster,
+        crate::decide::CLUSTER_COOLDOWN_SECS / 60
+    ))
+    .incident(incident(&m.region, &m.cluster))
+    .resources([m.cluster.clone()])
+    .details(
+        json!({"trigger": trigger, "cluster": m.cluster, "old_writer": (m.accused != writer).then_some(&m.accused),
+            "writer": m.writer, "failed_over_at": at, "event_id": "RDS-EVENT-0071"}),
+    )
+    .steps([
+        "Check that clients reconnected through the cluster endpoint.".to_owned(),
+        "Check why RDS events do not reach the function (the EventBridge rule, the SNS subscription).".to_owned(),
+    ])
+}
+
 /// A refusal: a failover was asked for and a guard forbade it.
 pub fn refusal(r: &Refusal, action: &str, region: &str, trigger: Option<&Trigger>, aurora: bool) -> Report {
     let unit = if aurora { "ms" } else { "s" };

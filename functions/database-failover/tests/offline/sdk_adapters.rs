@@ -297,7 +297,8 @@ fn aurora_app(
         .then_output(|| DescribeDbClustersOutput::builder().db_clusters(catalog()).build());
     let members = mock!(aws_sdk_rds::Client::describe_db_instances)
         .then_output(|| instances_output(vec![cluster_member("w"), cluster_member("a")]));
-    app("us-east-1", &[], &[&cluster, &members, failover], &[&lag(&[("m0", 3.0)])], notes, ledger)
+    let events = mock!(aws_sdk_rds::Client::describe_events).then_output(|| DescribeEventsOutput::builder().build());
+    app("us-east-1", &[], &[&cluster, &members, &events, failover], &[&lag(&[("m0", 3.0)])], notes, ledger)
 }
 
 #[tokio::test]
@@ -608,6 +609,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::{
 };
 use aws_sdk_rds::operation::describe_db_clusters::{DescribeDBClustersError, DescribeDbClustersOutput};
 use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
+use aws_sdk_rds::operation::describe_events::{DescribeEventsError, DescribeEventsOutput};
 use aws_sdk_rds::operation::failover_db_cluster::{FailoverDBClusterError, FailoverDbClusterOutput};
 use aws_sdk_rds::operation::promote_read_replica::PromoteReadReplicaError;
 use aws_sdk_rds::types::{DbCluster, DbClusterMember};
@@ -757,6 +759,7 @@ impl Scenario {
                 "Query",
                 "DescribeDBInstances (cluster)",
                 "GetMetricData",
+                "DescribeEvents",
                 "TransactWriteItems (begin)",
                 "FailoverDBCluster",
                 "TransactWriteItems (end)",
@@ -819,6 +822,11 @@ impl Scenario {
                 times,
                 || DescribeDbClustersOutput::builder().db_clusters(catalog()).build()
             ),
+            "DescribeEvents" => {
+                failing!(aws_sdk_rds::Client::describe_events, DescribeEventsError, |_| true, fault, times, || {
+                    DescribeEventsOutput::builder().build()
+                })
+            }
             "GetMetricData" => failing!(
                 aws_sdk_cloudwatch::Client::get_metric_data,
                 GetMetricDataError,
@@ -919,6 +927,8 @@ impl Scenario {
                 mock!(aws_sdk_rds::Client::describe_db_instances)
                     .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("db-cluster-id")))
                     .then_output(|| instances_output(vec![cluster_member("w"), cluster_member("a")])),
+                // RDS recorded no failover of the cluster (AWS-first reads its events).
+                mock!(aws_sdk_rds::Client::describe_events).then_output(|| DescribeEventsOutput::builder().build()),
             ],
         };
         rds.extend([
