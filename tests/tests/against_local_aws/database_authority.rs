@@ -91,6 +91,14 @@ async fn when_the_home_regions_ledger_cannot_be_reached_the_other_stack_decides_
     let decided: Vec<_> = env.records_in(&west, EAST_PRIMARY).await;
     assert_eq!(decided.len(), 1, "the decision is in the west stack's own ledger: {decided:?}");
     assert!(env.records(EAST_PRIMARY).await.is_empty());
+    // status and timeline read the decision where it is, and say that it is not the primary's region's ledger.
+    for command in ["status", "timeline"] {
+        let asked = json!({"command": command, "db_instance_identifier": "orders", "region": "us-east-1"});
+        let told = ok(&west_stack, asked).await;
+        let note = "read from this stack's own ledger, not the primary's region's: this stack decided about it alone";
+        assert!(told.summary.starts_with(note), "{command}: {told:?}");
+        assert_eq!(told.details["authority"]["alone"], json!(true), "{command}: {told:?}");
+    }
 
     // us-east-1 answers again, and the event comes again: the decision made alone is found, nothing else promoted.
     let again = ok(&env.app_in(&west, CROSS), replication_stopped(&west)).await;

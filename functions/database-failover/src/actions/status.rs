@@ -5,7 +5,8 @@
 //!
 //! AWS calls: the reads of a failure ([`super::promote`], [`super::failover_cluster`]: `DescribeDBInstances`,
 //! `DescribeDBClusters`, `GetMetricData`), the ledger read as it is (one `Query`, held or not, no wait) and the
-//! pause (one `GetItem`). No ledger write.
+//! pause (one `GetItem`). No ledger write. A primary's ledger is its region's; when that cannot be reached, this
+//! stack's own is read, and the report says so first.
 
 use failover_core::aws::AwsError;
 use failover_core::ledger::{Ledger, Pause, Snapshot, State};
@@ -52,7 +53,12 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: &Subject
                 None => decide::decide_promotion(&trigger, &facts, &settings, ctx.now()),
             };
             let details = with_ledger(promotion_json(&facts, &settings.opt_in_tag_key), &snapshot, paused.as_ref());
-            Ok(report::status(region, &primary_ref.id, &plan, details, ledger_line(&snapshot, paused.as_ref())))
+            let told = report::status(region, &primary_ref.id, &plan, details, ledger_line(&snapshot, paused.as_ref()));
+            // The primary's region's ledger did not answer (or this stack decided alone): read from the own one.
+            Ok(match ctx.session.ledger.alone(&snapshot.resource) {
+                Some(why) => report::read_alone(told, &why),
+                None => told,
+            })
         }
     }
 }

@@ -220,8 +220,18 @@ pub fn waiting(resource: String, reason: String) -> Report {
 
 /// A promotion's report when its decision was made in this stack's own ledger because the primary's region's
 /// ledger, where it belongs, could not be reached (`why`): the notification says so first (`details.authority`).
-pub fn decided_alone(mut report: Report, why: &str) -> Report {
-    let note = format!("decided alone: {why}.");
+pub fn decided_alone(report: Report, why: &str) -> Report {
+    alone(report, "decided alone", why)
+}
+
+/// A `status` or `timeline` report read from this stack's own ledger, not the primary's region's (`why`): it
+/// may miss a decision made there; the report says so first (`details.authority`).
+pub fn read_alone(report: Report, why: &str) -> Report {
+    alone(report, "read from this stack's own ledger, not the primary's region's", why)
+}
+
+fn alone(mut report: Report, what: &str, why: &str) -> Report {
+    let note = format!("{what}: {why}.");
     report.summary = if report.summary.is_empty() { note.clone() } else { format!("{note} {}", report.summary) };
     if let Some(details) = report.details.as_object_mut() {
         details.insert("authority".into(), json!({"alone": true, "why": why}));
