@@ -55,14 +55,23 @@ async fn two_stacks_in_two_regions_promote_one_replica_and_the_other_reports_the
     assert!(!env.is_replica("r-east").await, "r-east must be promoted");
     let west_replica = env.describe_in(&west, "orders-west").await;
     assert!(west_replica.read_replica_source_db_instance_identifier.is_some(), "orders-west must stay a replica");
-    assert_eq!(west_again.status, Outcome::Skipped, "{west_again:?}");
+    assert_eq!(west_again.status, Outcome::Info, "{west_again:?}");
     assert!(
         west_again.message.contains("already failed over") && west_again.message.contains("r-east"),
         "the west stack reports the decision it found: {west_again:?}"
     );
+    // Told once: the next event the west stack sees is a logged skip.
+    let west_later = ok(&west_stack, replication_stopped(&west)).await;
+    assert_eq!(west_later.status, Outcome::Skipped, "{west_later:?}");
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 1, "still exactly one promotion");
     let notes = env.notifications().await;
-    assert_eq!(outcomes(&notes), ["succeeded"], "one failover notified, by the stack that made it");
+    assert_eq!(
+        outcomes(&notes),
+        ["succeeded", "info"],
+        "one failover notified by the stack that made it, told once by the other"
+    );
     assert!(notes[0].body()["title"].as_str().unwrap().contains("r-east promoted"), "{:?}", notes[0].body());
+    assert_eq!(notes[1].body()["details"]["decided_in"], "us-east-1", "{:?}", notes[1].body());
     assert_eq!(env.promotion("orders").await, Some((failover_core::ledger::State::Done, "r-east".into())));
     assert!(env.records_in(&west, EAST_PRIMARY).await.is_empty(), "nothing in the west stack's own ledger");
 }

@@ -15,7 +15,7 @@
 //! `rds:DescribeEvents`) is logged, and the ledger alone counts, as before this read.
 
 use failover_core::aws::AwsError;
-use failover_core::ledger::{self, Again, Snapshot, Start, State, Step};
+use failover_core::ledger::{self, Snapshot, State, Step};
 use failover_core::report::Report;
 use serde_json::json;
 
@@ -90,15 +90,6 @@ pub(super) async fn record_cluster_failover<P: Ports>(
     if dry_run {
         return Ok(report);
     }
-    match ctx.session.start(snapshot, &[]).await {
-        Ok(Start::Started) => {}
-        Ok(Start::Again) => return Err(Again),
-        Ok(Start::Paused(_)) => return Ok(report),
-        Err(error) => {
-            tracing::warn!(%error, resource = snapshot.resource, "AWS's failover not recorded; told all the same");
-            return Ok(report);
-        }
-    }
     let at = by_aws.at_secs.unwrap_or_else(|| ctx.now());
     let mut data = by_aws.data("target", "", None);
     data["done_at"] = json!(at);
@@ -108,9 +99,8 @@ pub(super) async fn record_cluster_failover<P: Ports>(
         ledger::Record::pending(&snapshot.resource, &key, ctx.session.owner, "DescribeEvents", ctx.now(), retention)
             .with_state(State::Done)
             .with_data(data);
-    if let Err(error) = ctx.session.end(&snapshot.resource, &[], &[record]).await {
-        tracing::warn!(%error, resource = snapshot.resource, "AWS's failover not recorded; the lease runs out by itself");
-    }
+    // Told even when not recorded (paused, or the ledger refused): AWS's failover is news either way.
+    ctx.note(snapshot, record).await?;
     Ok(report)
 }
 

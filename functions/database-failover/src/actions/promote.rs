@@ -204,7 +204,8 @@ pub(super) async fn execute<P: Ports>(
     let p = if p.resumed {
         p
     } else {
-        stamped = Promotion { record: p.record.clone().with_failure_at(ctx.failure_at), ..p.clone() };
+        let record = Record { decided_in: Some(ctx.region.to_owned()), ..p.record.clone() };
+        stamped = Promotion { record: record.with_failure_at(ctx.failure_at), ..p.clone() };
         &stamped
     };
     let days = ctx.config.backup_retention_days;

@@ -300,6 +300,8 @@ pub enum Plan {
         repoint: bool,
         /// The DNS step recorded with the decision.
         dns: Option<Repoint>,
+        /// The region of the stack that made the decision, when recorded.
+        decided_in: Option<String>,
     },
     Skip {
         reason: String,

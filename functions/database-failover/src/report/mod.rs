@@ -177,6 +177,26 @@ pub fn aws_failed_over(m: &WriterMoved, at: &str, trigger: &Trigger) -> Report {
     ])
 }
 
+/// A promotion another region's stack made and finished, found in the primary's region's ledger by this stack
+/// (`own_region`): nothing else was promoted ([`crate::actions::found_decision`]).
+pub fn found_decision(primary: &DbRef, replica: &DbRef, at: &str, decided_in: &str, own_region: &str) -> Report {
+    let title = format!("{} already failed over to {} (by the {decided_in} stack)", primary.id, replica.id);
+    Report::new(FUNCTION, PROMOTE, Outcome::Info, Severity::Info, title)
+        .summary(format!(
+            "The stack in {own_region} found the decision the stack in {decided_in} made at {at}, in {}'s ledger: \
+             {} was promoted to replace {}. database-failover in {own_region} promoted nothing else (one authority \
+             per primary).",
+            primary.region,
+            replica.display_from(own_region),
+            primary.display_from(own_region)
+        ))
+        .incident(incident(&primary.region, &primary.id))
+        .resources([primary.id.clone()])
+        .details(json!({"primary": primary, "replica": replica, "decided_at": at, "decided_in": decided_in,
+            "authority": {"alone": false, "found_in": primary.region}}))
+        .steps([format!("Repoint this region's clients to {} if they do not follow it already.", replica.id)])
+}
+
 /// A refusal: a failover was asked for and a guard forbade it.
 pub fn refusal(r: &Refusal, action: &str, region: &str, trigger: Option<&Trigger>, aurora: bool) -> Report {
     let unit = if aurora { "ms" } else { "s" };
