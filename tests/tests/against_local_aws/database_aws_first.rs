@@ -77,6 +77,8 @@ async fn an_alarm_during_a_multi_az_failover_that_only_describe_events_knows_wai
     assert_eq!(env.promotion("orders").await, None, "no decision recorded");
     assert!(env.is_replica("r-fast").await && env.is_replica("r-mid").await && env.is_replica("r-lag").await);
     assert!(env.notifications().await.is_empty(), "nothing told while waiting");
+    let status = ok(&app, serde_json::json!({"command": "status", "db_instance_identifier": "orders"})).await;
+    assert!(status.summary.contains("would wait") && status.summary.contains("DescribeEvents"), "{status:?}");
 
     // RDS recorded the completion; the primary is still failed (its standby did not come up): decided as usual.
     event("A Multi-AZ failover has completed.", failover_core::time::now_secs());
@@ -84,4 +86,5 @@ async fn an_alarm_during_a_multi_az_failover_that_only_describe_events_knows_wai
 
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert_eq!(env.calls_answered("PromoteReadReplica"), 1);
+    assert_eq!(outcomes(&env.notifications().await), ["info", "succeeded"], "the status, then the promotion");
 }

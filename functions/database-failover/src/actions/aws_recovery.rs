@@ -33,9 +33,22 @@ pub(super) async fn waiting<P: Ports>(
     snapshot: &Snapshot,
     trigger: &Trigger,
 ) -> Result<Option<String>, AwsError> {
+    if !aws_first::waits(trigger) {
+        return Ok(None);
+    }
+    under_way(ctx, facts, snapshot).await
+}
+
+/// Why AWS's own Multi-AZ failover of the primary is under way by `DescribeEvents`, if it is and the ledger does
+/// not know of it (what `status` shows, and what holds every other trigger back).
+pub(super) async fn under_way<P: Ports>(
+    ctx: &Context<'_, P>,
+    facts: &PromotionFacts,
+    snapshot: &Snapshot,
+) -> Result<Option<String>, AwsError> {
     let PrimaryState::Found(primary) = &facts.primary else { return Ok(None) };
     let (now, wait_secs) = (ctx.now(), ctx.config.aws_recovery_wait_minutes * 60);
-    if !primary.multi_az || !aws_first::waits(trigger) || aws_first::ledger_knows(&snapshot.records, now, wait_secs) {
+    if !primary.multi_az || aws_first::ledger_knows(&snapshot.records, now, wait_secs) {
         return Ok(None);
     }
     let events = failover_events(ctx, &primary.at, false, now - wait_secs).await?;
