@@ -457,6 +457,36 @@ class LocalAwsTest(LauncherCase):
         self.assertNotIn("ReadReplicaSourceDBInstanceIdentifier", self.describe(west, "db-west"))
         self.assertEqual(self.describe(rds, "db").get("ReadReplicaDBInstanceIdentifiers", []), [])
 
+    def test_describe_events_answers_recorded_events_of_the_window_and_categories_only(self):
+        rds = self.client("rds")
+        rds.create_db_instance(DBInstanceIdentifier="db", Engine="mysql", DBInstanceClass="db.t3.micro",
+                               AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="password1",
+                               MultiAZ=True)
+        now = time.time()
+        started = "A Multi-AZ failover that resulted in the promotion of a standby instance has started."
+        for message, ago in [(started, 120), ("A Multi-AZ failover has completed.", 3 * 3600)]:
+            self.ok("POST", "/_failover/rds/event", {"account": self.account, "db_instance_identifier": "db",
+                                                      "message": message, "categories": ["failover"],
+                                                      "date": now - ago})
+        def failovers(**window):
+            found = rds.describe_events(SourceType="db-instance", SourceIdentifier="db",
+                                        EventCategories=["failover"], **window)["Events"]
+            return [(e["Message"], e["SourceType"], e["EventCategories"]) for e in found]
+        since = dt.datetime.fromtimestamp(now - 600, dt.timezone.utc)
+        self.assertEqual(failovers(StartTime=since), [(started, "db-instance", ["failover"])])
+        self.assertEqual(failovers(), [(started, "db-instance", ["failover"])], "the past hour by default")
+        self.assertEqual(len(failovers(StartTime=dt.datetime.fromtimestamp(now - 4 * 3600, dt.timezone.utc))), 2)
+        self.assertEqual(failovers(StartTime=since, EndTime=dt.datetime.fromtimestamp(now - 300, dt.timezone.utc)),
+                         [])
+        everything = rds.describe_events(SourceType="db-instance", SourceIdentifier="db")["Events"]
+        self.assertIn("DB instance created", [e["Message"] for e in everything], "moto's own events stay")
+        self.assertTrue(all("EventId" not in e and "SourceArn" in e for e in everything))
+        for body in [{"db_instance_identifier": "nope", "message": "m"}, {"db_instance_identifier": "db"},
+                     {"db_instance_identifier": "db", "message": "m", "categories": "failover"},
+                     {"db_instance_identifier": "db", "message": "m", "date": "yesterday"}]:
+            status, result = self.control("POST", "/_failover/rds/event", {"account": self.account, **body})
+            self.assertEqual(status, 400, (body, result))
+
     def test_each_instance_has_its_own_resource_id_kept_through_a_rename(self):
         rds = self.client("rds")
         def create(db_id):
@@ -545,6 +575,13 @@ class LocalAwsTest(LauncherCase):
                 {"account": self.account, "db_instance_identifier": "cl-c", "status": "failed"})
         rds.failover_db_cluster(DBClusterIdentifier="cl")  # lowest available tier: cl-d
         self.assertEqual([i for i, (w, _) in members().items() if w], ["cl-d"])
+        # Each failover recorded as RDS records it, for DescribeEvents (no event ID there).
+        events = rds.describe_events(SourceType="db-cluster", SourceIdentifier="cl", EventCategories=["failover"])
+        self.assertEqual([e["Message"] for e in events["Events"]], [
+            "Started cross AZ failover to DB instance: cl-b", "Completed failover to DB instance: cl-b",
+            "Started cross AZ failover to DB instance: cl-d", "Completed failover to DB instance: cl-d"])
+        self.assertTrue(all(e["SourceType"] == "db-cluster" and e["SourceArn"].endswith(":cluster:cl")
+                            for e in events["Events"]))
 
     # ------------------------------------------------------------------ CloudWatch, Route 53, SNS
 

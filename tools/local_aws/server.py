@@ -40,6 +40,7 @@ ROUTES = {
     ("POST", "rds/instance-status"): rds.set_instance_status,
     ("POST", "rds/promotion-hold"): rds.hold_promotion,
     ("POST", "rds/promotion-finish"): rds.finish_promotion,
+    ("POST", "rds/event"): rds.record_event,
     ("POST", "ec2/instances"): ec2.run_instances,
     ("POST", "ec2/instances/terminate"): ec2.terminate_instances,
     ("GET", "ec2/network"): ec2.default_network,

@@ -9,7 +9,7 @@ use failover_core::alarms::WatchingAlarm;
 use failover_core::aws::AwsError;
 use failover_core::ledger::Ledger;
 
-use crate::model::{Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed};
+use crate::model::{AwsEvent, Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed};
 
 /// RDS, in any region.
 pub trait Databases {
@@ -45,6 +45,19 @@ pub trait Databases {
         cluster: &str,
         target: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// The events of the `failover` category since `since` (seconds since the epoch) of the instance `at`, or,
+    /// with `cluster`, of the DB cluster `at` names (`DescribeEvents`, paginated): AWS's own failover, when no
+    /// event reached the function. The default answers that the read is not available.
+    fn failover_events(
+        &self,
+        at: &DbRef,
+        _cluster: bool,
+        _since: i64,
+    ) -> impl Future<Output = Result<Vec<AwsEvent>, AwsError>> + Send {
+        let error = AwsError::not_modelled("DescribeEvents", at.to_string());
+        async move { Err(error) }
+    }
 
     /// Every instance of the region with its backup retention (`DescribeDBInstances`, paginated; `readiness`).
     /// The default is for ports that model only what the changing actions need: the read is not available.

@@ -55,14 +55,23 @@ async fn two_stacks_in_two_regions_promote_one_replica_and_the_other_reports_the
     assert!(!env.is_replica("r-east").await, "r-east must be promoted");
     let west_replica = env.describe_in(&west, "orders-west").await;
     assert!(west_replica.read_replica_source_db_instance_identifier.is_some(), "orders-west must stay a replica");
-    assert_eq!(west_again.status, Outcome::Skipped, "{west_again:?}");
+    assert_eq!(west_again.status, Outcome::Info, "{west_again:?}");
     assert!(
         west_again.message.contains("already failed over") && west_again.message.contains("r-east"),
         "the west stack reports the decision it found: {west_again:?}"
     );
+    // Told once: the next event the west stack sees is a logged skip.
+    let west_later = ok(&west_stack, replication_stopped(&west)).await;
+    assert_eq!(west_later.status, Outcome::Skipped, "{west_later:?}");
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 1, "still exactly one promotion");
     let notes = env.notifications().await;
-    assert_eq!(outcomes(&notes), ["succeeded"], "one failover notified, by the stack that made it");
+    assert_eq!(
+        outcomes(&notes),
+        ["succeeded", "info"],
+        "one failover notified by the stack that made it, told once by the other"
+    );
     assert!(notes[0].body()["title"].as_str().unwrap().contains("r-east promoted"), "{:?}", notes[0].body());
+    assert_eq!(notes[1].body()["details"]["decided_in"], "us-east-1", "{:?}", notes[1].body());
     assert_eq!(env.promotion("orders").await, Some((failover_core::ledger::State::Done, "r-east".into())));
     assert!(env.records_in(&west, EAST_PRIMARY).await.is_empty(), "nothing in the west stack's own ledger");
 }
@@ -91,6 +100,14 @@ async fn when_the_home_regions_ledger_cannot_be_reached_the_other_stack_decides_
     let decided: Vec<_> = env.records_in(&west, EAST_PRIMARY).await;
     assert_eq!(decided.len(), 1, "the decision is in the west stack's own ledger: {decided:?}");
     assert!(env.records(EAST_PRIMARY).await.is_empty());
+    // status and timeline read the decision where it is, and say that it is not the primary's region's ledger.
+    for command in ["status", "timeline"] {
+        let asked = json!({"command": command, "db_instance_identifier": "orders", "region": "us-east-1"});
+        let told = ok(&west_stack, asked).await;
+        let note = "read from this stack's own ledger, not the primary's region's: this stack decided about it alone";
+        assert!(told.summary.starts_with(note), "{command}: {told:?}");
+        assert_eq!(told.details["authority"]["alone"], json!(true), "{command}: {told:?}");
+    }
 
     // us-east-1 answers again, and the event comes again: the decision made alone is found, nothing else promoted.
     let again = ok(&env.app_in(&west, CROSS), replication_stopped(&west)).await;

@@ -369,6 +369,13 @@ async fn catalog(env: &Env) {
     }
 }
 
+/// Aurora fails catalog over to catalog-a by itself (RDS records it for DescribeEvents; no event is delivered).
+async fn failed_over_by_aws(env: &Env) {
+    let rds = env.account.rds();
+    let by_aws = rds.failover_db_cluster().db_cluster_identifier("catalog").target_db_instance_identifier("catalog-a");
+    by_aws.send().await.expect("AWS's own failover");
+}
+
 async fn writer(env: &Env) -> String {
     let cluster =
         env.account.rds().describe_db_clusters().db_cluster_identifier("catalog").send().await.expect("cluster");
@@ -413,9 +420,7 @@ async fn aurora_alarm_should_fail_over_to_the_lowest_tier_then_lowest_lag_reader
 async fn an_aurora_alarm_after_aws_failed_the_cluster_over_itself_should_not_fail_it_over_again() {
     let env = Env::new().await;
     catalog(&env).await;
-    let rds = env.account.rds();
-    let by_aws = rds.failover_db_cluster().db_cluster_identifier("catalog").target_db_instance_identifier("catalog-a");
-    by_aws.send().await.expect("AWS's own failover");
+    failed_over_by_aws(&env).await;
     let completed = rds_event(&env.account.id, "us-east-1", "catalog", "RDS-EVENT-0071", "CLUSTER");
     let app = env.app(&[]);
 
@@ -440,6 +445,69 @@ async fn an_aurora_alarm_after_aws_failed_the_cluster_over_itself_should_not_fai
     assert_eq!(env.records(&format!("db-cluster:{}/catalog", env.account.region)).await.len(), 1);
     let notes = env.notifications().await;
     assert_eq!(outcomes(&notes), ["info"], "AWS's failover told once, the alarm's skip logged");
+}
+
+/// AWS's own failover, with none of its RDS events delivered (EventBridge delivers them best effort) and
+/// DescribeEvents refused (a stack deployed before it was granted): the writer alarm on catalog-writer fires
+/// after Aurora made catalog-a the writer. The writer read again is not the one the alarm accuses, so nothing is
+/// failed over again (no second write outage, nor a move back to the instance that just failed), and people are
+/// told the old and the new writer.
+#[tokio::test]
+async fn a_writer_alarm_after_the_writer_changed_without_any_rds_event_should_not_fail_the_cluster_over_again() {
+    let env = Env::new().await;
+    catalog(&env).await;
+    failed_over_by_aws(&env).await;
+    env.account.control("/_failover/iam/deny", json!({"actions": ["rds:DescribeEvents"]}));
+    let failovers = env.calls_answered("FailoverDBCluster");
+    let alarm =
+        alarm_action(&env.account.id, "failover-catalog-writer-down", ("DBInstanceIdentifier", "catalog-writer"));
+
+    let response = ok(&env.app(&[]), alarm).await;
+
+    assert_eq!((response.status, response.action.as_str()), (Outcome::Info, "failover-cluster"), "{response:?}");
+    assert_eq!(env.calls_answered("FailoverDBCluster"), failovers, "no second FailoverDBCluster");
+    assert_eq!(writer(&env).await, "catalog-a", "the writer AWS chose");
+    assert!(env.records(&format!("db-cluster:{}/catalog", env.account.region)).await.is_empty(), "nothing decided");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["info"]);
+    let body = notes[0].body();
+    assert_eq!(
+        (&body["details"]["old_writer"], &body["details"]["writer"]),
+        (&json!("catalog-writer"), &json!("catalog-a"))
+    );
+    assert!(body["summary"].as_str().unwrap().contains("already failed it over"), "{body}");
+}
+
+/// The same with the cluster's writer alarm (DBClusterIdentifier and Role=WRITER, as `alarms/template.yaml`
+/// makes it), which accuses no instance: RDS recorded AWS's own failover (RDS-EVENT-0071, in DescribeEvents), and
+/// no event reached the function. Read with DescribeEvents, it is recorded and told as a delivered one is, and
+/// counts for the cooldown: nothing failed over again, and a duplicate alarm is a logged skip.
+#[tokio::test]
+async fn a_cluster_writer_alarm_after_aws_failed_over_without_any_rds_event_should_not_fail_it_over_again() {
+    let env = Env::new().await;
+    catalog(&env).await;
+    failed_over_by_aws(&env).await;
+    let failovers = env.calls_answered("FailoverDBCluster");
+    let alarm = alarm_action(&env.account.id, "failover-catalog-commit-latency", ("DBClusterIdentifier", "catalog"));
+    let app = env.app(&[]);
+
+    let response = ok(&app, alarm.clone()).await;
+
+    assert_eq!((response.status, response.action.as_str()), (Outcome::Info, "failover-cluster"), "{response:?}");
+    assert_eq!(env.calls_answered("FailoverDBCluster"), failovers, "no second FailoverDBCluster");
+    assert_eq!(writer(&env).await, "catalog-a", "the writer AWS chose");
+    let records = env.records(&format!("db-cluster:{}/catalog", env.account.region)).await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(records[0].key.starts_with("failover#aws-"), "{records:?}");
+    assert_eq!((records[0].state, &records[0].data["target"]["id"]), (State::Done, &json!("catalog-a")));
+    let again = ok(&app, alarm).await;
+    assert_eq!(again.status, Outcome::Skipped, "the cooldown holds: {again:?}");
+    assert_eq!(env.calls_answered("FailoverDBCluster"), failovers);
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["info"], "told once");
+    let body = notes[0].body();
+    assert_eq!(body["details"]["writer"], "catalog-a");
+    assert!(body["summary"].as_str().unwrap().contains("DescribeEvents"), "{body}");
 }
 
 #[tokio::test]

@@ -11,8 +11,16 @@
 //! AWS calls: one `DescribeDBClusters` (a cluster missing or not opted in stops there, with no ledger call);
 //! inside the attempt loop one ledger `Query` (again after each wait or start-over; the cluster is described
 //! again only when the ledger shows an earlier change, or on a start-over), one `DescribeDBInstances`
-//! (`db-cluster-id` filter), one `GetMetricData`; to act, `begin` (one `TransactWriteItems`),
-//! `FailoverDBCluster`, `end` (one more). A dry run makes no write.
+//! (`db-cluster-id` filter), one `GetMetricData`, on an automatic trigger without a recent failover in the
+//! ledger one `DescribeEvents` ([`super::aws_recovery`]: AWS's own failover counts for the cooldown); to act, `begin` (one `TransactWriteItems`),
+//! `DescribeDBClusters` again right before `FailoverDBCluster` ([`super::writer_moved`]), `FailoverDBCluster`,
+//! `end` (one more). A dry run makes no write.
+//!
+//! # The writer accused
+//! A writer that is no longer the one the trigger accused (the instance an alarm on a member watches, else the
+//! writer as the trigger found it) was already failed over, by AWS or someone ([`decide::writer`]): nothing is
+//! done, and an `info` notification names the old and the new writer. Checked on the plan, then inside the
+//! lease against the writer read again right before `FailoverDBCluster`.
 
 use failover_core::fault::Fault;
 use failover_core::ledger::{self, Again, Settle, Snapshot, Start, State, Step, Stop};
@@ -22,8 +30,8 @@ use failover_core::report::Report;
 use failover_core::tags::opted_in;
 use serde_json::json;
 
-use super::Context;
-use crate::decide::{self, ClusterFacts, ClusterFailover, Trigger};
+use super::{aws_recovery, writer_moved, Context};
+use crate::decide::{self, writer, ClusterFacts, ClusterFailover, Plan, Trigger};
 use crate::model::{cluster_resource, FAILOVER_KEY_PREFIX};
 use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
@@ -35,6 +43,7 @@ pub async fn run<P: Ports>(
     region: &str,
     id: &str,
     trigger: &Trigger,
+    accused: Option<&str>,
     dry_run: bool,
 ) -> Result<Report, Fault> {
     let resource = cluster_resource(region, id);
@@ -52,11 +61,34 @@ pub async fn run<P: Ports>(
         let plan = decide::decide_cluster(trigger, &facts, &ctx.settings(), ctx.now());
         return Ok(ctx.act_unread(plan, &resource, trigger, region, true).await);
     }
+    // The writer the trigger accused: the instance an alarm watches, else the writer as the trigger found it.
+    let first_writer = cluster.as_ref().and_then(|c| c.members.iter().find(|m| m.writer)).map(|m| m.id.clone());
+    let accused = accused.map(str::to_owned).or(first_writer);
     let mut described = Some(cluster);
     ctx.session
         .attempt(&resource, async |snapshot| -> Result<Report, Stop<Fault>> {
             let facts = ctx.cluster_facts(region, id, described.take(), &snapshot).await?;
+            // AWS's own failover that no event reached the function about: recorded and told, as its event is.
+            if let Some(by_aws) = aws_recovery::cluster_failed_over(ctx, &facts, trigger).await? {
+                let accused = accused.as_deref();
+                return Ok(aws_recovery::record_cluster_failover(
+                    ctx,
+                    (region, id),
+                    &snapshot,
+                    &by_aws,
+                    accused,
+                    trigger,
+                    dry_run,
+                )
+                .await?);
+            }
             let plan = decide::decide_cluster(trigger, &facts, &ctx.settings(), ctx.now());
+            // A new failover away from a writer that is no longer the accused one: already failed over.
+            if let Plan::FailoverCluster(ClusterFailover { resumed: false, .. }) = &plan {
+                if let Some(moved) = writer::moved(region, id, accused.as_deref(), facts.cluster.as_ref()) {
+                    return Ok(report::writer_moved(&moved, trigger, "when the trigger was decided on"));
+                }
+            }
             Ok(ctx.act(plan, &snapshot, trigger, region, true, dry_run).await?)
         })
         .await
@@ -115,13 +147,18 @@ pub(super) async fn execute<P: Ports>(
         }
     }
     let done = vec![format!("recorded the failover ({key} on {resource}, pending)")];
+    let owner = if c.resumed { c.record.owner.as_str() } else { ctx.session.owner };
     // Resumed after a failure that AWS had nevertheless carried out: the target is already the writer.
     let acted = if c.resumed && c.writer.as_deref() == Some(c.target.as_str()) {
         Ok(())
     } else {
-        ctx.databases.failover_cluster(&c.region, &c.cluster, &c.target).await
+        // The writer read again, inside the lease: one that moved since the decision is not failed over again.
+        match writer_moved::reread(ctx, c).await {
+            Ok(Some(moved)) => return Ok(writer_moved::stand_down(ctx, c, (&key, owner, data), &moved, trigger).await),
+            Ok(None) => ctx.databases.failover_cluster(&c.region, &c.cluster, &c.target).await,
+            Err(error) => Err(error),
+        }
     };
-    let owner = if c.resumed { c.record.owner.as_str() } else { ctx.session.owner };
     let mut data = data;
     let settle = match &acted {
         // The cooldown starts now, when FailoverDBCluster succeeded.

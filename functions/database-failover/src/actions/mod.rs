@@ -6,11 +6,15 @@
 //! - [`promote`]: a possibly failed RDS primary (from an event, an alarm, a replica that lost its source, or the
 //!   `promote` command): record the decision, promote the replica, repoint DNS ([`repoint`]: the record the
 //!   primary's `failover:dns-record` tag names, only from the primary's endpoint).
+//! - [`found_decision`]: a promotion another region's stack made, found done in the primary's ledger: told
+//!   once by this stack.
 //! - [`abandon`]: a pending promotion whose guards no longer hold, or that expired: abandoned in the ledger,
 //!   with a warning saying why.
-//! - [`failover_cluster`]: an Aurora cluster: record the failover on the cluster, then `FailoverDBCluster`.
+//! - [`failover_cluster`]: an Aurora cluster: record the failover on the cluster, read the writer again
+//!   ([`writer_moved`]: nothing is done when it moved), then `FailoverDBCluster`.
 //! - [`aws_failover`]: AWS's own failover, notified; an Aurora cluster's completed one recorded on the cluster,
 //!   so that it counts for the cooldown; a Multi-AZ one recorded on the primary, so that promotions wait for it.
+//! - [`aws_recovery`]: a Multi-AZ primary's own failover that no event told: read with `DescribeEvents`.
 //! - [`fix_in_place`]: a primary whose storage is full or whose parameters are invalid: the command that fixes
 //!   it, no promotion.
 //! - [`status`]: the facts a failure would read, what it would do now, the open ledger records and the pause;
@@ -29,7 +33,7 @@ use crate::config::Config;
 use crate::decide::{Plan, Settings, Trigger};
 use failover_core::fault::Fault;
 use failover_core::invoke::InvokeError;
-use failover_core::ledger::{Again, Session, Snapshot, Step};
+use failover_core::ledger::{self, Again, Session, Snapshot, Start, Step};
 use failover_core::report::Report;
 
 use crate::ports::Ports;
@@ -38,16 +42,19 @@ use crate::route::Route;
 
 pub mod abandon;
 pub mod aws_failover;
+pub mod aws_recovery;
 pub mod control;
 pub mod facts;
 pub mod failover_cluster;
 pub mod fix_in_place;
+pub mod found_decision;
 pub mod owed;
 pub mod promote;
 pub mod readiness;
 pub mod repoint;
 pub mod status;
 pub mod timeline;
+pub mod writer_moved;
 
 /// The ports and settings an action works with, borrowed from the handler's `App` for one invocation.
 pub struct Context<'a, P: Ports> {
@@ -116,7 +123,11 @@ impl<P: Ports> Context<'_, P> {
                 let action = if aurora { report::FAILOVER_CLUSTER } else { report::PROMOTE };
                 report::refusal(&refusal, action, region, Some(trigger), aurora)
             }
-            Plan::AlreadyPromoted { primary, replica, at, endpoint, repoint, dns } => {
+            Plan::AlreadyPromoted { primary, replica, at, endpoint, repoint, dns, decided_in } => {
+                let found = found_decision::Found { primary: &primary, replica: &replica, at: &at, decided_in };
+                if let Some(told) = found_decision::tell(self, snapshot, &found, dry_run).await? {
+                    return Ok(told);
+                }
                 let endpoint = endpoint.as_deref();
                 promote::already_promoted(self, &primary, &replica, &at, endpoint, dns.as_ref(), repoint && !dry_run)
                     .await
@@ -126,6 +137,26 @@ impl<P: Ports> Context<'_, P> {
             Plan::FailoverCluster(c) => return failover_cluster::execute(self, &c, snapshot, trigger, dry_run).await,
         };
         Ok(report)
+    }
+
+    /// Writes `record`, a done record of something found rather than changed, on `snapshot`'s resource under the
+    /// lease. `Ok(false)` when it was not written (automation paused, or the ledger refused: logged), `Err(Again)`
+    /// when the ledger changed since the read.
+    async fn note(&self, snapshot: &Snapshot, record: ledger::Record) -> Step<bool> {
+        match self.session.start(snapshot, &[]).await {
+            Ok(Start::Started) => {}
+            Ok(Start::Again) => return Err(Again),
+            Ok(Start::Paused(_)) => return Ok(false),
+            Err(error) => {
+                tracing::warn!(%error, resource = snapshot.resource, "not recorded: the ledger refused");
+                return Ok(false);
+            }
+        }
+        if let Err(error) = self.session.end(&snapshot.resource, &[], &[record]).await {
+            tracing::warn!(%error, resource = snapshot.resource, "not recorded; the lease runs out by itself");
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// The answer of an action decided without reading the ledger (a resource that is not ours): its plan
@@ -177,7 +208,7 @@ pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: boo
             (info.region, info.resource, trigger, work)
         }
         Route::Cluster { region, id, trigger } => {
-            let work = Box::pin(failover_cluster::run(ctx, &region, &id, &trigger, dry_run)).await;
+            let work = Box::pin(failover_cluster::run(ctx, &region, &id, &trigger, None, dry_run)).await;
             (region, id, trigger, work)
         }
         Route::Status { region, subject } => {

@@ -33,7 +33,8 @@
 //! `Query` (the primary's resource, in its region's ledger: [`crate::adapters::HomeLedgers`]; a `begin` there from
 //! another region reads this stack's own pause first, one `GetItem`), ONE `DescribeDBInstances` for all its replicas per region holding replicas
 //! (a `db-instance-id` filter, up to [`crate::adapters::INSTANCE_IDS_PER_CALL`] identifiers a call), one
-//! `GetMetricData` per such region ([`super::facts`]); to act, one `TransactWriteItems` (`begin`),
+//! `GetMetricData` per such region ([`super::facts`]), for a Multi-AZ primary without a record of AWS's own
+//! failover one `DescribeEvents` ([`super::aws_recovery`]); to act, one `TransactWriteItems` (`begin`),
 //! `PromoteReadReplica` (its answer says whether the replica is writable yet), when the primary names a record
 //! [`repoint`]'s Route 53 calls, one `TransactWriteItems`
 //! (`end`); after the publish, one more `Query` and `begin`/`end` mark it notified ([`owed::MarkNotified`]). A
@@ -41,7 +42,8 @@
 //! exists costs no listing: its candidate is the replica the trigger names, described again after the
 //! `Query`). A recorded replica that is not among those described costs one more `DescribeDBInstances`. A
 //! wait or a lost `begin` repeats the `Query` and the reads. An event on an Aurora member costs one
-//! `DescribeDBClusters` and goes to [`failover_cluster`] when it is the writer. A primary that is not opted in
+//! `DescribeDBClusters` and goes to [`failover_cluster`], which fails the cluster over only while the
+//! instance is its writer. A primary that is not opted in
 //! is skipped before the ledger is read (no ledger call); a plan that changes nothing costs the `Query` only.
 
 use failover_core::aws::AwsError;
@@ -52,7 +54,7 @@ use failover_core::outcome::Outcome;
 use failover_core::pause;
 use failover_core::report::Report;
 
-use super::{failover_cluster, owed, repoint, Context};
+use super::{aws_recovery, failover_cluster, owed, repoint, Context};
 use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, Trigger};
 use crate::model::{promotion_key, promotion_resource, DbRef, Record, Repoint};
 use crate::ports::{Databases, Ports};
@@ -76,18 +78,10 @@ pub async fn instance<P: Ports>(
             decide_and_act(ctx, trigger, at, Some(PrimaryState::Found(instance)), None, dry_run).await
         }
         Described::ReplicaSide(trigger) => Box::pin(replica(ctx, at, &trigger, dry_run)).await,
+        // The alarm accuses the instance it watches of being a failing writer: a writer that is another one now
+        // was already failed over, and the cluster's action says so ([`decide::writer`]).
         Described::ClusterMember { cluster } => {
-            let writer = ctx
-                .databases
-                .cluster(&at.region, &cluster)
-                .await?
-                .and_then(|c| c.members.iter().find(|m| m.writer).map(|m| m.id.clone()));
-            if writer.as_deref() == Some(at.id.as_str()) {
-                failover_cluster::run(ctx, &at.region, &cluster, trigger, dry_run).await
-            } else {
-                let reason = format!("{} is a reader of Aurora cluster {cluster}: readers are not failed over", at.id);
-                Ok(report::skipped(reason))
-            }
+            failover_cluster::run(ctx, &at.region, &cluster, trigger, Some(&at.id), dry_run).await
         }
         Described::Skip(reason) => Ok(report::skipped(reason)),
     }
@@ -180,6 +174,9 @@ async fn decide_and_act<P: Ports>(
                 return Ok(report::waiting(snapshot.resource.clone(), reason));
             }
             let facts = ctx.promotion_facts(primary_ref, described.take(), extra, &snapshot).await?;
+            if let Some(reason) = aws_recovery::waiting(ctx, &facts, &snapshot, trigger).await? {
+                return Ok(report::waiting(snapshot.resource.clone(), reason));
+            }
             let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
             let report = ctx.act(plan, &snapshot, trigger, &primary_ref.region, false, dry_run).await?;
             Ok(report::with_onset(report, facts.onset))
@@ -207,7 +204,8 @@ pub(super) async fn execute<P: Ports>(
     let p = if p.resumed {
         p
     } else {
-        stamped = Promotion { record: p.record.clone().with_failure_at(ctx.failure_at), ..p.clone() };
+        let record = Record { decided_in: Some(ctx.region.to_owned()), ..p.record.clone() };
+        stamped = Promotion { record: record.with_failure_at(ctx.failure_at), ..p.clone() };
         &stamped
     };
     let days = ctx.config.backup_retention_days;

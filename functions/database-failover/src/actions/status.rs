@@ -1,11 +1,12 @@
 //! `status`: reads what a failure of the primary (or cluster) would read, decides as a failure would
 //! ([`Trigger::Status`]; a failure would wait while AWS's own Multi-AZ failover is under way,
-//! [`decide::aws_first`]), and reports the facts and the plan, with the resource's open ledger records (pending
+//! [`decide::aws_first`], by the ledger or `DescribeEvents`), and reports the facts and the plan, with the resource's open ledger records (pending
 //! or done) and the pause. It writes nothing but its notification.
 //!
 //! AWS calls: the reads of a failure ([`super::promote`], [`super::failover_cluster`]: `DescribeDBInstances`,
 //! `DescribeDBClusters`, `GetMetricData`), the ledger read as it is (one `Query`, held or not, no wait) and the
-//! pause (one `GetItem`). No ledger write.
+//! pause (one `GetItem`). No ledger write. A primary's ledger is its region's; when that cannot be reached, this
+//! stack's own is read, and the report says so first.
 
 use failover_core::aws::AwsError;
 use failover_core::ledger::{Ledger, Pause, Snapshot, State};
@@ -14,7 +15,7 @@ use failover_core::report::Report;
 use failover_core::time::format_time;
 use serde_json::{json, Value};
 
-use super::Context;
+use super::{aws_recovery, Context};
 use crate::command::Subject;
 use crate::decide::{self, ClusterFacts, PrimaryState, PromotionFacts, Trigger};
 use crate::model::{cluster_resource, promotion_resource, DbRef};
@@ -47,12 +48,21 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: &Subject
             let paused = ctx.session.ledger.paused().await?;
             let facts = ctx.promotion_facts(&primary_ref, primary, extra.as_ref(), &snapshot).await?;
             let wait_secs = ctx.config.aws_recovery_wait_minutes * 60;
-            let plan = match decide::aws_first::under_way(&snapshot.records, ctx.now(), wait_secs) {
+            let under_way = match decide::aws_first::under_way(&snapshot.records, ctx.now(), wait_secs) {
+                Some(reason) => Some(reason),
+                None => aws_recovery::under_way(ctx, &facts, &snapshot).await?,
+            };
+            let plan = match under_way {
                 Some(reason) => decide::Plan::Wait { resource: snapshot.resource.clone(), reason },
                 None => decide::decide_promotion(&trigger, &facts, &settings, ctx.now()),
             };
             let details = with_ledger(promotion_json(&facts, &settings.opt_in_tag_key), &snapshot, paused.as_ref());
-            Ok(report::status(region, &primary_ref.id, &plan, details, ledger_line(&snapshot, paused.as_ref())))
+            let told = report::status(region, &primary_ref.id, &plan, details, ledger_line(&snapshot, paused.as_ref()));
+            // The primary's region's ledger did not answer (or this stack decided alone): read from the own one.
+            Ok(match ctx.session.ledger.alone(&snapshot.resource) {
+                Some(why) => report::read_alone(told, &why),
+                None => told,
+            })
         }
     }
 }

@@ -4,7 +4,8 @@
 //! and, once nothing is open, to recover. A promotion stays `done` (in effect: nothing undoes it), so a
 //! primary's incident shows its time to mitigate only.
 //!
-//! AWS calls: one ledger `Query` of the resource, held or not. No lease, no write, no RDS call.
+//! AWS calls: one ledger `Query` of the resource, held or not (in the primary's region's ledger; when it cannot be
+//! reached, in this stack's own, and the report says so). No lease, no write, no RDS call.
 
 use failover_core::ledger::Ledger;
 use failover_core::report::Report;
@@ -23,10 +24,15 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: &Subject
         Subject::Instance(id) => (id, promotion_resource(&DbRef::new(region, id))),
         Subject::Cluster(id) => (id, cluster_resource(region, id)),
     };
-    match ctx.session.ledger.read(&resource, ctx.now()).await {
+    let told = match ctx.session.ledger.read(&resource, ctx.now()).await {
         Ok(snapshot) => timeline::report(FUNCTION, id, &Timeline::last(&resource, &snapshot.records))
             .incident(report::incident(region, id))
             .resources([id.clone()]),
-        Err(e) => Report { action: TIMELINE.to_owned(), ..report::failure(region, id, &Trigger::Status, e) },
+        Err(e) => return Report { action: TIMELINE.to_owned(), ..report::failure(region, id, &Trigger::Status, e) },
+    };
+    // The primary's region's ledger did not answer (or this stack decided alone): read from the own one.
+    match ctx.session.ledger.alone(&resource) {
+        Some(why) => report::read_alone(told, &why),
+        None => told,
     }
 }

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use aws_sdk_rds::config::Region;
-use aws_sdk_rds::types::{DbCluster, DbInstance, Filter, Tag};
+use aws_sdk_rds::types::{DbCluster, DbInstance, Filter, SourceType, Tag};
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 use failover_core::aws::{AwsContext, AwsError};
 use failover_core::tags::Tags;
 
-use crate::model::{Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, Listed};
+use crate::model::{AwsEvent, Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, Listed};
 use crate::ports::{Databases, Dns};
 
 mod cloudwatch;
@@ -86,6 +86,7 @@ fn to_instance(region: &str, db: &DbInstance) -> Option<Instance> {
         promotion_tier: db.promotion_tier(),
         tags: tags_of(db.tag_list()),
         resource_id: db.dbi_resource_id().map(str::to_owned),
+        multi_az: db.multi_az().unwrap_or(false),
     })
 }
 
@@ -220,6 +221,28 @@ impl Databases for RdsDatabases {
             .await
             .aws("FailoverDBCluster", format!("{region}/{cluster} to {target}"))?;
         Ok(())
+    }
+
+    async fn failover_events(&self, at: &DbRef, cluster: bool, since: i64) -> Result<Vec<AwsEvent>, AwsError> {
+        let source_type = if cluster { SourceType::DbCluster } else { SourceType::DbInstance };
+        let mut pages = self
+            .clients
+            .get(&at.region)
+            .describe_events()
+            .source_type(source_type)
+            .source_identifier(&at.id)
+            .start_time(aws_sdk_rds::primitives::DateTime::from_secs(since))
+            .event_categories("failover")
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.aws("DescribeEvents", at.to_string())?;
+            out.extend(page.events().iter().filter_map(|e| {
+                Some(AwsEvent { at: e.date()?.secs(), message: e.message().unwrap_or_default().to_owned() })
+            }));
+        }
+        Ok(out)
     }
 }
 

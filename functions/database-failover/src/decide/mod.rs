@@ -5,7 +5,7 @@
 //! - [`decide_promotion`] (`promotion.rs`): an RDS primary and its read replicas (same- or cross-region).
 //! - [`gate`] (`primary.rs`): what a primary's status lets a trigger do (promote, fix in place, refuse).
 //! - [`same_primary`] (`identity.rs`): whether a recorded decision is the primary's, by `DbiResourceId`.
-//! - [`decide_cluster`] (`cluster.rs`): an Aurora cluster and its readers.
+//! - [`decide_cluster`] (`cluster.rs`): an Aurora cluster and its readers; [`writer`]: whether its writer moved.
 //! - [`Plan::would`]: what the `status` command says a failure would do now.
 //! - [`readiness`] and [`watch`]: what an opted-in primary or cluster lacks for a failover, and whether an alarm
 //!   that invokes the function watches it.
@@ -24,6 +24,7 @@ mod primary;
 mod promotion;
 pub mod readiness;
 pub mod watch;
+pub mod writer;
 
 pub use cluster::decide_cluster;
 pub use dns::{repoint_step, DnsResult, DnsStep, Propagation};
@@ -299,6 +300,8 @@ pub enum Plan {
         repoint: bool,
         /// The DNS step recorded with the decision.
         dns: Option<Repoint>,
+        /// The region of the stack that made the decision, when recorded.
+        decided_in: Option<String>,
     },
     Skip {
         reason: String,

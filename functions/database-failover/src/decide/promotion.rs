@@ -207,8 +207,8 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
             endpoint: recorded.endpoint.clone(),
             repoint: record.at_secs.is_some_and(|at| (0..REPOINT_WINDOW_SECS).contains(&(now - at))),
             dns: record.dns.clone(),
+            decided_in: record.decided_in.clone(),
         },
-        // Decided and not finished: complete that same decision (the promotion may already have happened).
         // Decided, not finished, and its guards still hold (else abandoned above): complete that same decision
         // (the promotion may already have happened).
         State::Pending => Plan::Promote(Promotion {

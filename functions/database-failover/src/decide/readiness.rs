@@ -183,6 +183,7 @@ pub(super) mod tests {
             endpoint: Some("orders.abc.us-east-1.rds.amazonaws.com".into()),
             promotion_tier: None,
             resource_id: None,
+            multi_az: false,
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Tags>(),
         }
     }

@@ -30,6 +30,7 @@ fn instance(region: &str, id: &str, status: &str) -> Instance {
         endpoint: Some(format!("{id}.abc.{region}.rds.amazonaws.com")),
         promotion_tier: None,
         resource_id: None,
+        multi_az: false,
         tags: BTreeMap::from([("failover:enabled".to_owned(), "true".to_owned())]),
     }
 }

@@ -143,6 +143,17 @@ pub struct Instance {
     /// `DbiResourceId`: stays with the instance for its life; an instance deleted and created again under the
     /// same name has another one.
     pub resource_id: Option<String>,
+    /// `MultiAZ`: a standby that AWS fails over to by itself ([`crate::decide::aws_first`]).
+    pub multi_az: bool,
+}
+
+/// An RDS event as `DescribeEvents` returns it: when, and its message. RDS returns no event ID there, so the
+/// event is told by its category (the call asks for one) and its message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AwsEvent {
+    /// Seconds since the epoch.
+    pub at: i64,
+    pub message: String,
 }
 
 impl Instance {
@@ -248,6 +259,7 @@ mod tests {
             endpoint: None,
             promotion_tier: None,
             resource_id: None,
+            multi_az: false,
             tags: Tags::from([("failover:enabled".to_owned(), value.to_owned())]),
         };
         assert!(with("true").opted_in("failover:enabled"));

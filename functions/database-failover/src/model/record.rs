@@ -74,6 +74,9 @@ pub struct Record {
     /// time; `None` for a person's command): where the incident's timeline starts
     /// ([`failover_core::timeline`], data field `event_at`).
     pub event_at: Option<i64>,
+    /// The region of the stack that made the decision (`None` in records of earlier versions): another region's
+    /// stack that finds it tells it once ([`crate::actions::found_decision`]).
+    pub decided_in: Option<String>,
 }
 
 impl Record {
@@ -92,6 +95,7 @@ impl Record {
             key: String::new(),
             by_aws: None,
             event_at: None,
+            decided_in: None,
         }
     }
 
@@ -137,6 +141,9 @@ impl Record {
         if let Some(at) = self.promotion_requested_at {
             data["promotion_requested_at"] = json!(at);
         }
+        if let Some(region) = &self.decided_in {
+            data["decided_in"] = json!(region);
+        }
         if let Some(at) = self.event_at {
             data[failover_core::timeline::EVENT_AT] = json!(at);
         }
@@ -167,6 +174,7 @@ impl Record {
             key: record.key.clone(),
             by_aws: text("by_aws"),
             event_at: record.data.get(failover_core::timeline::EVENT_AT).and_then(Value::as_i64),
+            decided_in: text("decided_in"),
             dns: record.data.get("dns").and_then(|dns| {
                 let text = |name: &str| dns.get(name).and_then(Value::as_str).map(str::to_owned);
                 let record = EndpointRecord { hosted_zone_id: text("hosted_zone_id")?, name: text("name")? };

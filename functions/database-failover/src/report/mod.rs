@@ -7,6 +7,7 @@ use failover_core::outcome::Outcome;
 use failover_core::report::Report;
 use serde_json::{json, Value};
 
+use crate::decide::writer::WriterMoved;
 use crate::decide::{ClusterFailover, Info, Plan, Refusal, Trigger, Verdict};
 use crate::model::{cluster_resource, DbRef};
 use crate::FUNCTION;
@@ -115,6 +116,87 @@ pub fn cluster_failover(c: &ClusterFailover, trigger: &Trigger, outcome: Outcome
     with_error(report, failure)
 }
 
+/// An Aurora cluster whose writer is no longer the one accused ([`crate::decide::writer`]): nothing was done.
+/// `when`: at which check it was found (the plan, or the writer read again right before `FailoverDBCluster`).
+pub fn writer_moved(m: &WriterMoved, trigger: &Trigger, when: &str) -> Report {
+    let writer = m.writer.as_deref().unwrap_or("none at the moment");
+    let title = format!("{} already failed over: writer {writer}, no longer {}", m.cluster, m.accused);
+    Report::new(FUNCTION, FAILOVER_CLUSTER, Outcome::Info, Severity::Info, title)
+        .summary(format!(
+            "Trigger: {}. The writer of Aurora cluster {} is {writer}, no longer {} ({when}): AWS (or someone) \
+             already failed it over. database-failover did not call FailoverDBCluster: a second failover would be \
+             another write outage.",
+            trigger.describe(),
+            m.cluster,
+            m.accused
+        ))
+        .incident(incident(&m.region, &m.cluster))
+        .resources([m.cluster.clone()])
+        .details(json!({"trigger": trigger, "cluster": m.cluster, "old_writer": m.accused, "writer": m.writer}))
+        .steps([
+            format!("Check that clients reconnected through the cluster endpoint, and investigate {}.", m.accused),
+            format!(
+                "If {} was a reader when the alarm fired, the alarm watches the wrong instance: watch the writer \
+                 with the dimensions DBClusterIdentifier={} and Role=WRITER.",
+                m.accused, m.cluster
+            ),
+        ])
+}
+
+/// Aurora: AWS's own completed failover of the cluster within the cooldown, which only `DescribeEvents` told
+/// (RDS-EVENT-0071 never reached the function): nothing was done. `m.accused` is named as the old writer when it
+/// is another than the one AWS failed over to.
+pub fn aws_failed_over(m: &WriterMoved, at: &str, trigger: &Trigger) -> Report {
+    let writer = m.writer.as_deref().unwrap_or("unknown");
+    let from = if m.accused == writer { String::new() } else { format!(" from {}", m.accused) };
+    Report::new(
+        FUNCTION,
+        FAILOVER_CLUSTER,
+        Outcome::Info,
+        Severity::Info,
+        format!("{} already failed over to {writer}", m.cluster),
+    )
+    .summary(format!(
+        "Trigger: {}. RDS recorded a completed failover of Aurora cluster {}{from} to {writer} at {at} \
+             (RDS-EVENT-0071, read with DescribeEvents: no event of it reached the function): AWS (or someone) \
+             already failed it over. database-failover did not call FailoverDBCluster: a second failover would be \
+             another write outage; none is made automatically for {} min after it.",
+        trigger.describe(),
+        m.cluster,
+        crate::decide::CLUSTER_COOLDOWN_SECS / 60
+    ))
+    .incident(incident(&m.region, &m.cluster))
+    .resources([m.cluster.clone()])
+    .details(
+        json!({"trigger": trigger, "cluster": m.cluster, "old_writer": (m.accused != writer).then_some(&m.accused),
+            "writer": m.writer, "failed_over_at": at, "event_id": "RDS-EVENT-0071"}),
+    )
+    .steps([
+        "Check that clients reconnected through the cluster endpoint.".to_owned(),
+        "Check why RDS events do not reach the function (the EventBridge rule, the SNS subscription).".to_owned(),
+    ])
+}
+
+/// A promotion another region's stack made and finished, found in the primary's region's ledger by this stack
+/// (`own_region`): nothing else was promoted ([`crate::actions::found_decision`]).
+pub fn found_decision(primary: &DbRef, replica: &DbRef, at: &str, decided_in: &str, own_region: &str) -> Report {
+    let title = format!("{} already failed over to {} (by the {decided_in} stack)", primary.id, replica.id);
+    Report::new(FUNCTION, PROMOTE, Outcome::Info, Severity::Info, title)
+        .summary(format!(
+            "The stack in {own_region} found the decision the stack in {decided_in} made at {at}, in {}'s ledger: \
+             {} was promoted to replace {}. database-failover in {own_region} promoted nothing else (one authority \
+             per primary).",
+            primary.region,
+            replica.display_from(own_region),
+            primary.display_from(own_region)
+        ))
+        .incident(incident(&primary.region, &primary.id))
+        .resources([primary.id.clone()])
+        .details(json!({"primary": primary, "replica": replica, "decided_at": at, "decided_in": decided_in,
+            "authority": {"alone": false, "found_in": primary.region}}))
+        .steps([format!("Repoint this region's clients to {} if they do not follow it already.", replica.id)])
+}
+
 /// A refusal: a failover was asked for and a guard forbade it.
 pub fn refusal(r: &Refusal, action: &str, region: &str, trigger: Option<&Trigger>, aurora: bool) -> Report {
     let unit = if aurora { "ms" } else { "s" };
@@ -158,8 +240,18 @@ pub fn waiting(resource: String, reason: String) -> Report {
 
 /// A promotion's report when its decision was made in this stack's own ledger because the primary's region's
 /// ledger, where it belongs, could not be reached (`why`): the notification says so first (`details.authority`).
-pub fn decided_alone(mut report: Report, why: &str) -> Report {
-    let note = format!("decided alone: {why}.");
+pub fn decided_alone(report: Report, why: &str) -> Report {
+    alone(report, "decided alone", why)
+}
+
+/// A `status` or `timeline` report read from this stack's own ledger, not the primary's region's (`why`): it
+/// may miss a decision made there; the report says so first (`details.authority`).
+pub fn read_alone(report: Report, why: &str) -> Report {
+    alone(report, "read from this stack's own ledger, not the primary's region's", why)
+}
+
+fn alone(mut report: Report, what: &str, why: &str) -> Report {
+    let note = format!("{what}: {why}.");
     report.summary = if report.summary.is_empty() { note.clone() } else { format!("{note} {}", report.summary) };
     if let Some(details) = report.details.as_object_mut() {
         details.insert("authority".into(), json!({"alone": true, "why": why}));

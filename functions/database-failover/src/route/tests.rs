@@ -151,6 +151,7 @@ fn described_instance(source: Option<&str>, cluster: Option<&str>) -> Instance {
         promotion_tier: None,
         tags: Default::default(),
         resource_id: None,
+        multi_az: false,
     }
 }
 

@@ -7,7 +7,10 @@
 //!   (priority, lag) among the eligible; a recorded decision is only ever completed, never replaced by another
 //!   replica; a primary that is up is left alone unless the settings or a person say otherwise; a primary fixed
 //!   in place (`storage-full`…) is never promoted away from but by a forced `promote` (its fix is notified), and
-//!   a `promote` without force never promotes away from a primary that takes writes (`backing-up`…).
+//!   a `promote` without force never promotes away from a primary that takes writes (`backing-up`…). Lags are
+//!   judged as of a moving onset, only from datapoints whose minute ends by then (what replication shows after it
+//!   changes no plan), and a decision about an earlier instance of the primary's name (another `DbiResourceId`)
+//!   is never inherited.
 //! - Aurora ([`decide::decide_cluster`]): only an available, opted-in reader of an opted-in cluster, the lowest
 //!   (tier, lag) unless a person named it, and never twice within the cooldown for automatic triggers.
 //! - Ledger record data of any shape, and priority tags a person can edit, are read without panicking.
@@ -16,11 +19,14 @@
 
 use std::collections::BTreeMap;
 
+use database_failover::actions::facts::promotion_record;
 use database_failover::command;
 use database_failover::decide::{
     self, Candidate, ClusterFacts, Plan, PrimaryState, PromotionFacts, Settings, Trigger, CLUSTER_COOLDOWN_SECS,
 };
-use database_failover::model::{self, Cluster, ClusterMember, DbRef, Instance, Record, DEFAULT_PRIORITY, PRIORITY_TAG};
+use database_failover::model::{
+    self, Cluster, ClusterMember, DbRef, Instance, LagPoint, Record, DEFAULT_PRIORITY, LAG_LOOK_BACK_SECS, PRIORITY_TAG,
+};
 use database_failover::route::{self, Route};
 use failover_core::intake::{self, Event};
 use failover_core::ledger::{self, State};
@@ -67,12 +73,21 @@ fn priority_tag() -> impl Strategy<Value = Option<String>> {
     ])
 }
 
-/// Per-minute maxima of the last 5 minutes: none, normal values, or -1 (replication stopped) among them.
-fn lag() -> impl Strategy<Value = Vec<f64>> {
+/// Per-minute maxima labelled `NOW`, `NOW - 60`… (the newest first; those whose minute ends after the onset are
+/// not judged): none, normal values, or -1 (replication stopped) among them.
+fn lag() -> impl Strategy<Value = Vec<LagPoint>> {
+    let value = prop_oneof![6 => 0.0f64..60.0, 1 => Just(-1.0), 1 => 60.0f64..1e6];
     prop_oneof![
         1 => Just(Vec::new()),
-        5 => prop::collection::vec(prop_oneof![6 => 0.0f64..60.0, 1 => Just(-1.0), 1 => 60.0f64..1e6], 1..6),
+        5 => prop::collection::vec(value, 1..9).prop_map(|values| {
+            values.into_iter().enumerate().map(|(i, value)| LagPoint { at: NOW - 60 * i as i64, value }).collect()
+        }),
     ]
+}
+
+/// The failure's onset, which moves: up to 4.5 minutes before now, on and between the datapoints' minutes.
+fn onset() -> impl Strategy<Value = i64> {
+    (0i64..10).prop_map(|k| NOW - 30 * k)
 }
 
 fn instance(region: &str, id: String, status: String, opted_in: bool, priority: Option<String>) -> Instance {
@@ -93,11 +108,12 @@ fn instance(region: &str, id: String, status: String, opted_in: bool, priority: 
         cluster: None,
         promotion_tier: None,
         resource_id: None,
+        multi_az: false,
         tags,
     }
 }
 
-fn replicas() -> impl Strategy<Value = Vec<Candidate>> {
+fn replicas() -> impl Strategy<Value = Vec<(Instance, Vec<LagPoint>)>> {
     let opted_in = prop_oneof![4 => Just(true), 1 => Just(false)];
     let replica = (status(), opted_in, prop_oneof![4 => Just(HOME), 1 => Just("us-west-2")], priority_tag(), lag());
     prop::collection::vec(replica, 0..6).prop_map(|replicas| {
@@ -107,7 +123,7 @@ fn replicas() -> impl Strategy<Value = Vec<Candidate>> {
             .map(|(i, (status, opted_in, region, priority, lag))| {
                 let mut instance = instance(region, format!("r{i}"), status, opted_in, priority);
                 instance.source = Some(DbRef::new(HOME, "orders"));
-                Candidate { instance, lag, lag_at: None }
+                (instance, lag)
             })
             .collect()
     })
@@ -129,11 +145,24 @@ fn primary() -> impl Strategy<Value = PrimaryKind> {
     ]
 }
 
-/// A recorded decision: none mostly; else naming one of the replicas (by index), or one that is gone.
-fn record() -> impl Strategy<Value = Option<(Option<usize>, bool)>> {
+/// Which primary a recorded decision was about, by `DbiResourceId`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Identity {
+    /// The primary described now.
+    Same,
+    /// An earlier instance under the same name (deleted, then restored or renamed into place).
+    Earlier,
+    /// Not recorded (a primary not described when decided, or a record of an earlier version).
+    Unknown,
+}
+
+/// A recorded decision: none mostly; else naming one of the replicas (by index), or one that is gone, about this
+/// primary or an earlier instance of its name.
+fn record() -> impl Strategy<Value = Option<(Option<usize>, bool, Identity)>> {
+    let identity = prop_oneof![2 => Just(Identity::Same), 1 => Just(Identity::Earlier), 1 => Just(Identity::Unknown)];
     prop_oneof![
         3 => Just(None),
-        1 => (prop::option::of(0usize..6), any::<bool>()).prop_map(Some),
+        1 => (prop::option::of(0usize..6), any::<bool>(), identity).prop_map(|(i, p, id)| Some((i, p, id))),
     ]
 }
 
@@ -185,12 +214,31 @@ fn to_trigger(kind: &TriggerKind) -> Trigger {
     }
 }
 
-fn facts(primary: &PrimaryKind, replicas: Vec<Candidate>, record: Option<(Option<usize>, bool)>) -> PromotionFacts {
+/// The `DbiResourceId` of the primary described now, and of an earlier instance of its name.
+const PRIMARY_NOW: &str = "db-PRIMARYNOW";
+const PRIMARY_EARLIER: &str = "db-PRIMARYEARLIER";
+
+/// The facts an action gathers: the replicas' lags judged as of `onset` ([`decide::lag_as_of`]), and the recorded
+/// decision as the ledger read gives it ([`promotion_record`]: one about an earlier instance does not count).
+fn facts(
+    primary: &PrimaryKind,
+    replicas: Vec<(Instance, Vec<LagPoint>)>,
+    record: Option<(Option<usize>, bool, Identity)>,
+    onset: i64,
+) -> PromotionFacts {
+    let replicas: Vec<Candidate> = replicas
+        .into_iter()
+        .map(|(instance, points)| {
+            let (lag, lag_at) = decide::lag_as_of(&points, onset);
+            Candidate { instance, lag, lag_at }
+        })
+        .collect();
     let primary_ref = DbRef::new(HOME, "orders");
     let primary = match primary {
         PrimaryKind::Found { status, opted_in } => {
             let mut p = instance(HOME, "orders".into(), status.clone(), *opted_in, None);
             p.replicas = replicas.iter().map(|c| c.instance.at.clone()).collect();
+            p.resource_id = Some(PRIMARY_NOW.into());
             PrimaryState::Found(p)
         }
         PrimaryKind::Missing => PrimaryState::Missing,
@@ -199,7 +247,7 @@ fn facts(primary: &PrimaryKind, replicas: Vec<Candidate>, record: Option<(Option
     // A record names a replica (which, when already promoted, has left the replica list and has no source).
     let (record, recorded) = match record {
         None => (None, None),
-        Some((named, promoted)) => {
+        Some((named, promoted, identity)) => {
             let subject = named.and_then(|i| replicas.get(i)).map(|c| c.instance.clone());
             let subject_ref = subject.as_ref().map_or_else(|| DbRef::new(HOME, "gone"), |s| s.at.clone());
             let recorded = subject.map(|mut s| {
@@ -209,10 +257,51 @@ fn facts(primary: &PrimaryKind, replicas: Vec<Candidate>, record: Option<(Option
                 s
             });
             let state = if promoted { State::Done } else { State::Pending };
-            (Some(Record::new(subject_ref, NOW - 60).with_state(state)), recorded)
+            let about = match identity {
+                Identity::Same => Some(PRIMARY_NOW.to_owned()),
+                Identity::Earlier => Some(PRIMARY_EARLIER.to_owned()),
+                Identity::Unknown => None,
+            };
+            let decision = Record::new(subject_ref, NOW - 60).with_primary_resource_id(about);
+            let data = decision.data("replica", "arn:aws:rds:us-east-1:123456789012:db:r", None);
+            let stored = ledger::Record::pending(
+                "db-instance:us-east-1/orders",
+                &model::promotion_key(NOW - 60),
+                "o",
+                "t",
+                NOW - 60,
+                0,
+            )
+            .with_state(state)
+            .with_data(data);
+            let snapshot = ledger::Snapshot {
+                resource: stored.resource.clone(),
+                at: NOW,
+                version: 1,
+                holder: None,
+                records: vec![stored],
+            };
+            let record = promotion_record(&snapshot, &primary);
+            let recorded = recorded.filter(|_| record.is_some());
+            (record, recorded)
         }
     };
-    PromotionFacts { primary_ref, primary, replicas, record, recorded, undescribed: Vec::new(), onset: None }
+    PromotionFacts { primary_ref, primary, replicas, record, recorded, undescribed: Vec::new(), onset: Some(onset) }
+}
+
+/// The lag guard restated from the raw datapoints: only those whose minute ends at or before the onset, within
+/// the look-back, the newest ending at most 2 minutes before it; all of them 0 or more and within the limit.
+fn safe_as_of(points: &[LagPoint], onset: i64, settings: &Settings) -> bool {
+    let before: Vec<&LagPoint> =
+        points.iter().filter(|p| p.at + 60 <= onset && onset - (p.at + 60) <= LAG_LOOK_BACK_SECS).collect();
+    let fresh = before.iter().map(|p| p.at).max().is_some_and(|newest| onset - (newest + 60) <= 120);
+    fresh && before.iter().all(|p| p.value >= 0.0 && p.value <= settings.max_replica_lag_seconds)
+}
+
+/// What replication shows after a failure: every datapoint whose minute ends after the onset turned -1.
+fn broken_after(replicas: &[(Instance, Vec<LagPoint>)], onset: i64) -> Vec<(Instance, Vec<LagPoint>)> {
+    let broken = |p: &LagPoint| LagPoint { value: if p.at + 60 > onset { -1.0 } else { p.value }, ..*p };
+    replicas.iter().map(|(i, points)| (i.clone(), points.iter().map(broken).collect())).collect()
 }
 
 /// The policy's eligibility, restated independently of `decide`'s verdicts.
@@ -250,10 +339,26 @@ proptest! {
         record in record(),
         trigger in trigger(),
         settings in settings(),
+        onset in onset(),
     ) {
-        let facts = facts(&primary, replicas, record);
+        let raw = replicas.clone();
+        let facts = facts(&primary, replicas, record, onset);
         let trigger_value = to_trigger(&trigger);
         let plan = decide::decide_promotion(&trigger_value, &facts, &settings, NOW);
+
+        // The onset rule: lag is judged only from datapoints whose minute ends at or before the onset, so what
+        // replication shows after it (-1 once the primary is gone) changes nothing.
+        let after = self::facts(&primary, broken_after(&raw, onset), record, onset);
+        prop_assert_eq!(&decide::decide_promotion(&trigger_value, &after, &settings, NOW), &plan, "onset {}", onset);
+        // The identity rule: a decision about an earlier instance of the name is not this primary's: it is
+        // neither completed, waited for, finished nor abandoned, and blocks nothing.
+        let earlier = matches!(record, Some((_, _, Identity::Earlier))) && matches!(primary, PrimaryKind::Found { .. });
+        if earlier {
+            prop_assert!(facts.record.is_none(), "an earlier instance's decision counted");
+            let inherited = matches!(&plan, Plan::Promote(p) if p.resumed)
+                || matches!(plan, Plan::AlreadyPromoted { .. } | Plan::Abandon(_) | Plan::Wait { .. });
+            prop_assert!(!inherited, "a new instance inherited an old decision: {plan:?}");
+        }
 
         match &plan {
             Plan::Promote(p) => {
@@ -284,6 +389,10 @@ proptest! {
                     // Completed only while its guards hold (the recorded replica is judged with the others).
                     let judged = facts.replicas.iter().find(|c| c.instance.at == record.subject);
                     prop_assert!(judged.is_some_and(|c| eligible(c, &settings)), "completed an unsafe decision");
+                    // Only this primary's decision, when it is described (gone or unreachable, any counts: the safe side).
+                    if matches!(primary, PrimaryKind::Found { .. }) {
+                        prop_assert_eq!(record.primary_resource_id.as_deref().unwrap_or(PRIMARY_NOW), PRIMARY_NOW);
+                    }
                 } else {
                     prop_assert!(!p.resumed);
                     let chosen = facts
@@ -310,6 +419,9 @@ proptest! {
                     }
                 }
                 prop_assert_eq!(&p.record.subject, &p.replica, "the record names the promoted replica");
+                // Judged as of the onset: the promoted replica's lag guard holds on its raw datapoints.
+                let points = raw.iter().find(|(i, _)| i.at == p.replica).map_or(&[][..], |(_, points)| points.as_slice());
+                prop_assert!(safe_as_of(points, onset, &settings), "{} judged past the onset {onset}", p.replica.id);
             }
             Plan::AlreadyPromoted { replica, .. } => {
                 let record = facts.record.as_ref().expect("only with a record");
@@ -449,6 +561,7 @@ fn cluster_facts() -> impl Strategy<Value = (ClusterFacts, Option<i64>)> {
                 if exists {
                     let mut instance = instance(HOME, id, status, opted_in, None);
                     instance.cluster = Some("catalog".into());
+                    let lag = lag.iter().map(|p| p.value).collect();
                     candidates.push(Candidate { instance, lag, lag_at: None });
                 }
             }

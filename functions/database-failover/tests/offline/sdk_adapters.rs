@@ -297,7 +297,8 @@ fn aurora_app(
         .then_output(|| DescribeDbClustersOutput::builder().db_clusters(catalog()).build());
     let members = mock!(aws_sdk_rds::Client::describe_db_instances)
         .then_output(|| instances_output(vec![cluster_member("w"), cluster_member("a")]));
-    app("us-east-1", &[], &[&cluster, &members, failover], &[&lag(&[("m0", 3.0)])], notes, ledger)
+    let events = mock!(aws_sdk_rds::Client::describe_events).then_output(|| DescribeEventsOutput::builder().build());
+    app("us-east-1", &[], &[&cluster, &members, &events, failover], &[&lag(&[("m0", 3.0)])], notes, ledger)
 }
 
 #[tokio::test]
@@ -325,6 +326,45 @@ async fn a_cluster_failover_that_failed_transiently_should_stay_pending_so_that_
     let states: Vec<State> = ledger.records().iter().map(|r| r.state).collect();
     assert_eq!(states.iter().filter(|s| **s == State::Done).count(), 1, "{states:?}");
     assert_eq!(outcomes(&notes), [Outcome::Failed, Outcome::Succeeded]);
+}
+
+/// The writer read again inside the lease, right before FailoverDBCluster: AWS made `a` the writer between the
+/// decision (writer `w`) and the call. Nothing is failed over; the pending decision is abandoned with why, and
+/// people are told the old and the new writer.
+#[tokio::test]
+async fn a_writer_that_changed_after_the_decision_should_not_be_failed_over_again() {
+    let (ledger, notes) = (SharedLedger::default(), Recorded::default());
+    let moved = || {
+        let mut cluster = catalog();
+        for member in cluster.db_cluster_members.iter_mut().flatten() {
+            member.is_cluster_writer = Some(member.db_instance_identifier() == Some("a"));
+        }
+        DescribeDbClustersOutput::builder().db_clusters(cluster).build()
+    };
+    // The trigger's describe (also the decision's: the ledger never changed), then the one inside the lease.
+    let clusters = mock!(aws_sdk_rds::Client::describe_db_clusters)
+        .sequence()
+        .output(|| DescribeDbClustersOutput::builder().db_clusters(catalog()).build())
+        .output(moved)
+        .repeatedly()
+        .build();
+    let members = mock!(aws_sdk_rds::Client::describe_db_instances)
+        .then_output(|| instances_output(vec![cluster_member("w"), cluster_member("a")]));
+    let events = mock!(aws_sdk_rds::Client::describe_events).then_output(|| DescribeEventsOutput::builder().build());
+    let failover =
+        mock!(aws_sdk_rds::Client::failover_db_cluster).then_output(|| FailoverDbClusterOutput::builder().build());
+    let rules = [&clusters, &members, &events, &failover];
+    let app = app("us-east-1", &[], &rules, &[&lag(&[("m0", 3.0)])], &notes, &ledger);
+
+    let answer = app.handle(Scenario::Aurora.event()).await.expect("answered");
+
+    assert_eq!(answer.status, Outcome::Info, "{answer:?}");
+    assert_eq!(failover.num_calls(), 0, "no FailoverDBCluster");
+    assert_eq!(clusters.num_calls(), 2, "the writer read again");
+    let records = ledger.records();
+    assert_eq!(records.iter().map(|r| r.state).collect::<Vec<_>>(), [State::Abandoned], "{records:?}");
+    assert!(records[0].data["error"].as_str().unwrap().contains("no longer w"), "{records:?}");
+    assert_eq!(outcomes(&notes), [Outcome::Info]);
 }
 
 /// FailoverDBCluster failing twice with a server error, then the (SDK's) retry: the cluster fails over once,
@@ -608,6 +648,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::{
 };
 use aws_sdk_rds::operation::describe_db_clusters::{DescribeDBClustersError, DescribeDbClustersOutput};
 use aws_sdk_rds::operation::describe_db_instances::DescribeDBInstancesError;
+use aws_sdk_rds::operation::describe_events::{DescribeEventsError, DescribeEventsOutput};
 use aws_sdk_rds::operation::failover_db_cluster::{FailoverDBClusterError, FailoverDbClusterOutput};
 use aws_sdk_rds::operation::promote_read_replica::PromoteReadReplicaError;
 use aws_sdk_rds::types::{DbCluster, DbClusterMember};
@@ -757,6 +798,7 @@ impl Scenario {
                 "Query",
                 "DescribeDBInstances (cluster)",
                 "GetMetricData",
+                "DescribeEvents",
                 "TransactWriteItems (begin)",
                 "FailoverDBCluster",
                 "TransactWriteItems (end)",
@@ -819,6 +861,11 @@ impl Scenario {
                 times,
                 || DescribeDbClustersOutput::builder().db_clusters(catalog()).build()
             ),
+            "DescribeEvents" => {
+                failing!(aws_sdk_rds::Client::describe_events, DescribeEventsError, |_| true, fault, times, || {
+                    DescribeEventsOutput::builder().build()
+                })
+            }
             "GetMetricData" => failing!(
                 aws_sdk_cloudwatch::Client::get_metric_data,
                 GetMetricDataError,
@@ -919,6 +966,8 @@ impl Scenario {
                 mock!(aws_sdk_rds::Client::describe_db_instances)
                     .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("db-cluster-id")))
                     .then_output(|| instances_output(vec![cluster_member("w"), cluster_member("a")])),
+                // RDS recorded no failover of the cluster (AWS-first reads its events).
+                mock!(aws_sdk_rds::Client::describe_events).then_output(|| DescribeEventsOutput::builder().build()),
             ],
         };
         rds.extend([
