@@ -684,6 +684,15 @@ class Story:
 
             print(f"\n  ({zone} recovers)")
             inv, notes = self.send("target-failover", f"alarm {alarm} returns to OK (EventBridge)", event("OK"))
+            # Its 5XX count fell because the shift took the zone's traffic away: the OK is no evidence of repair.
+            self.expect(problems, "status of the OK (held)", inv.status, "info")
+            self.expect(problems, "active shifts during the hold", [s["awayFrom"] for s in active_shifts(env)],
+                        [env.zones[zone]])
+            self.expect_outcomes(problems, notes, ["info"])
+
+            print(f"\n  (the on-call engineer checks {zone}'s deployment and returns the zone without waiting)")
+            inv, notes = self.send("target-failover", "manual command return-zone",
+                                   {"command": "return-zone", "load_balancer_arn": env.api_lb_arn})
             self.expect(problems, "status of the return", inv.status, "succeeded")
             self.expect(problems, "active shifts after the return", active_shifts(env), [])
             self.expect_outcomes(problems, notes, ["succeeded"])
@@ -694,7 +703,9 @@ class Story:
                   f"load balancer's per-zone 5XX alarm fires. target-failover checks that the two other zones "
                   f"keep api above its floor and that no other shift is active, then starts a zonal shift away "
                   f"from {zone}'s AZ ID (ZONAL_SHIFT_EXPIRES_MINUTES=180): traffic leaves the zone, no target is "
-                  f"deregistered. When the alarm returns to OK, it cancels the shift it started.",
+                  f"deregistered. When the alarm returns to OK, the shift is held for RESTORE_HOLD_MINUTES (its "
+                  f"metric counts the traffic the shift took away, so the OK is no proof of repair); a person who "
+                  f"has checked the zone returns it with the return-zone command.",
                   lambda: show_zonal(env), body)
 
     def run(self) -> bool:
