@@ -793,7 +793,7 @@ def minimum(scenario: str, plan: Plan) -> dict[str, float | None]:
     # A planned removal reads the group's target_group_health thresholds once (they may raise the floor).
     removal = f"{ELB}:DescribeTargetGroupAttributes"
     # ... and the group's load balancers (DescribeTargetGroups of that group), whose ARC zonal shifts it defers to
-    # or starts (issue 14); a group behind no load balancer registered with ARC stops there.
+    # or starts; a group behind no load balancer registered with ARC stops there.
     zonal = f"{ELB}:DescribeTargetGroups"
     # target-failover: an alarm event reads its alarm's last transition (one Query: a stale event stops there)
     # and an event acted on records its own (two TransactWriteItems).
