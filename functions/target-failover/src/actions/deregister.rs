@@ -112,16 +112,28 @@ async fn deregister<P: Ports>(
     let told_before = owed::completed(ctx, arn, snapshot, &made_before);
     records.settle.extend(made_before);
     let ids: Vec<String> = plain.iter().map(|t| t.id.clone()).collect();
-    // The hand-over's facts, read outside the lease; it decides on them once the removal is made.
-    let facts = match replace::wanted(ctx, &ids) {
-        true => Some(replace::facts(ctx, &ids, &[]).await),
-        false => None,
+    // The hand-over's facts, read beside the removal (never before it: the failing targets leave service first);
+    // it decides on them once the removal is made.
+    let wanted = replace::wanted(ctx, &ids);
+    let facts = async {
+        if wanted {
+            Some(replace::facts(ctx, &ids, &[]).await)
+        } else {
+            None
+        }
     };
     let planned = format!("deregister {list} from {arn}");
-    if let Some(refusal) = ctx.begin(snapshot, &records.begin, action::DEREGISTER, &planned).await? {
-        return Ok(vec![refusal]);
-    }
-    let removed = ctx.lb.deregister(arn, &plain).await;
+    let change = async {
+        Ok(match ctx.begin(snapshot, &records.begin, action::DEREGISTER, &planned).await? {
+            Some(refusal) => Removal::Refused(Box::new(refusal)),
+            None => Removal::Made(ctx.lb.deregister(arn, &plain).await),
+        })
+    };
+    let (change, facts): (Step<Removal>, _) = futures::join!(change, facts);
+    let removed = match change? {
+        Removal::Refused(refusal) => return Ok(vec![*refusal]),
+        Removal::Made(removed) => removed,
+    };
     if removed.is_ok() {
         ctx.handover.removed(arn, &ids);
     }
@@ -218,4 +230,10 @@ pub fn interrupted(snapshot: &Snapshot, registered: &[TargetHealth]) -> Vec<Sett
 /// Whether the target is still registered (and not leaving) among the group's targets.
 fn still_registered(registered: &[TargetHealth], target: &Target) -> bool {
     registered.iter().any(|t| !t.state.leaving() && t.target.matches(target))
+}
+
+/// How a removal's `begin` and `DeregisterTargets` went: refused at `begin` (paused), or the call's answer.
+enum Removal {
+    Refused(Box<Report>),
+    Made(Result<(), AwsError>),
 }
