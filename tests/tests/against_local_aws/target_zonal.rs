@@ -73,6 +73,20 @@ impl Site {
         self.shop.app(&[]).handle(self.alarm("web-5xx-a", state, &self.zone_a.0)).await.expect("handled")
     }
 
+    /// Two zones of two targets, on the app with `clock`: the traffic alarm evacuated the first zone, and its OK
+    /// holds the shift.
+    async fn held(
+        clock: fn() -> i64,
+    ) -> (Site, target_failover::App<ElbClient, failover_core::notify::SnsNotifier, failover_core::ledger::DynamoLedger>)
+    {
+        let site = Site::new(2, 2, true).await;
+        let app = site.shop.app_on(&[], site.shop.dynamo_ledger(), clock);
+        app.handle(site.traffic_alarm("ALARM")).await.expect("handled");
+        assert_eq!(site.shift_ids().await.len(), 1, "evacuated");
+        assert_status(&app.handle(site.traffic_alarm("OK")).await.expect("handled"), Outcome::Info);
+        (site, app)
+    }
+
     async fn resource(&self) -> ManagedResource {
         self.elb.managed_resource(&self.shop.lb).await.expect("get managed resource").expect("registered")
     }
@@ -822,4 +836,40 @@ async fn a_zone_in_alarm_again_during_its_hold_stays_evacuated_until_the_next_ok
     later.store(22 * 60, SeqCst);
     assert_status(&app.handle(site.shop.tick()).await.expect("handled"), Outcome::Succeeded);
     assert!(site.shifts().await.is_empty(), "the shift is cancelled");
+}
+
+#[tokio::test]
+async fn another_alarm_that_ends_a_zones_hold_returns_the_zone_with_its_own_ok() {
+    let (_later, clock) = crate::hand_clock!();
+    let (site, app) = Site::held(clock).await;
+    let zone = site.zone_a.0.clone();
+
+    // A health alarm about the zone fires during the hold: the hold is over, the shift stays.
+    let other = app.handle(site.alarm("web-unhealthy-a", "ALARM", &zone)).await.expect("handled");
+    assert_status(&other, Outcome::Info);
+    assert_eq!(site.shift_ids().await.len(), 1, "the shift stays");
+    site.shop.received().await;
+
+    // The traffic alarm that started the shift is silenced by it and sends no other OK: the other alarm's own OK
+    // returns the zone.
+    let ok = app.handle(site.alarm("web-unhealthy-a", "OK", &zone)).await.expect("handled");
+    assert_status(&ok, Outcome::Succeeded);
+    assert!(site.shifts().await.is_empty(), "the shift is cancelled");
+}
+
+#[tokio::test]
+async fn a_zones_hold_due_while_paused_returns_the_zone_at_the_first_tick_after_resume() {
+    let (later, clock) = crate::hand_clock!();
+    let (site, app) = Site::held(clock).await;
+    let ids = site.shift_ids().await;
+    assert_status(&app.handle(json!({"command": "pause", "by": "alice"})).await.expect("handled"), Outcome::Succeeded);
+
+    later.store(11 * 60, SeqCst);
+    app.handle(site.shop.tick()).await.expect("handled");
+    assert_eq!(site.shift_ids().await, ids, "nothing cancelled while paused");
+
+    assert_status(&app.handle(json!({"command": "resume"})).await.expect("handled"), Outcome::Succeeded);
+    later.store(12 * 60, SeqCst);
+    assert_status(&app.handle(site.shop.tick()).await.expect("handled"), Outcome::Succeeded);
+    assert!(site.shifts().await.is_empty(), "the due hold is completed after resume");
 }

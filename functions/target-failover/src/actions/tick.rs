@@ -86,7 +86,8 @@ pub async fn on_tick<P: Ports>(ctx: &Context<'_, P>) -> Vec<Report> {
 }
 
 /// A load balancer's due zonal holds: its shifts whose hold has passed cancelled, or kept while an alarm about
-/// their zone is in ALARM ([`zonal::return_zone`]); `true` unless it failed (its index entries may close).
+/// their zone is in ALARM ([`zonal::return_zone`]); `true` unless it failed or was refused (paused: the hold
+/// stays due, and a tick after `resume` returns the zone), so that its index entries may close.
 async fn return_zone<P: Ports>(ctx: &Context<'_, P>, lb: &str) -> (Vec<Report>, bool) {
     let ask = zonal::return_zone::Return {
         load_balancer: lb,
@@ -99,7 +100,7 @@ async fn return_zone<P: Ports>(ctx: &Context<'_, P>, lb: &str) -> (Vec<Report>, 
         due: true,
     };
     let reports = zonal::return_zone::run(ctx, ask).await;
-    let settled = reports.iter().all(|r| r.error.is_none() && r.outcome != Outcome::Failed);
+    let settled = reports.iter().all(|r| r.error.is_none() && !matches!(r.outcome, Outcome::Failed | Outcome::Refused));
     (reports, settled)
 }
 

@@ -137,22 +137,35 @@ async fn once<P: Ports>(
                 let on = On { lb, snapshot, ended: &ended, dry_run };
                 complete(ctx, on, &zone, record, &shift).await
             }
-            None => Ok(match super::hold::ended_by_alarm(ctx, snapshot, shift.id.as_deref(), &zone, dry_run).await? {
-                Some(report) => report,
-                None => owed(ctx, options, snapshot, &shift).map_or_else(
-                    || {
-                        let id = shift.id.clone().unwrap_or_default();
-                        // Info, not a skip: a caller (signal 2 on another group of this load balancer, at once) counts
-                        // the zone as evacuated and drains nothing more in it.
-                        let title = format!("{}: zone {zone} already evacuated", balancer_name(lb));
-                        report::about(lb, action::ZONAL_SHIFT, Outcome::Info, Severity::Info, title).summary(format!(
+            None => Ok(
+                match super::hold::ended_by_alarm(
+                    ctx,
+                    snapshot,
+                    shift.id.as_deref(),
+                    &zone,
+                    options.alarm_arn.as_deref(),
+                    dry_run,
+                )
+                .await?
+                {
+                    Some(report) => report,
+                    None => owed(ctx, options, snapshot, &shift).map_or_else(
+                        || {
+                            let id = shift.id.clone().unwrap_or_default();
+                            // Info, not a skip: a caller (signal 2 on another group of this load balancer, at once) counts
+                            // the zone as evacuated and drains nothing more in it.
+                            let title = format!("{}: zone {zone} already evacuated", balancer_name(lb));
+                            report::about(lb, action::ZONAL_SHIFT, Outcome::Info, Severity::Info, title).summary(
+                                format!(
                         "Zone {zone} of {lb} is already evacuated by this function (zonal shift {id}); nothing more \
                          was changed."
-                    ))
-                    },
-                    |data| evacuated(lb, data, ctx.config.failback),
-                ),
-            }),
+                    ),
+                            )
+                        },
+                        |data| evacuated(lb, data, ctx.config.failback),
+                    ),
+                },
+            ),
         },
         ZonalPlan::Defer { shift } => {
             let on = On { lb, snapshot, ended: &ended, dry_run };

@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 
 use super::facts::{our_shifts, OurShift};
 use super::reports::{balancer_name, return_command};
+use super::return_zone::KEPT_FOR;
 use crate::actions::hold::{index, secs, HOLD_UNTIL};
 use crate::actions::ledger::{resource_arn, settle_from};
 use crate::actions::Context;
@@ -88,13 +89,16 @@ pub async fn start<P: Ports>(
 }
 
 /// An ALARM (or `evacuate-zone`) about a zone whose shift `shift_id` is held after an OK: the hold ends, and
-/// the shift stays until the next OK (or its expiry), so that no tick returns a zone that fails again. `None`
-/// when the shift is not held, and in a dry run. One `begin`/`end` on the load balancer.
+/// the shift stays until the next OK (or its expiry), so that no tick returns a zone that fails again. The alarm
+/// (`alarm`, when an alarm asked) joins the shift's `kept_for`: its own OK returns the zone, since the alarm
+/// that started the shift, silenced by it, may never send another. `None` when the shift is not held, and in a
+/// dry run. One `begin`/`end` on the load balancer.
 pub async fn ended_by_alarm<P: Ports>(
     ctx: &Context<'_, P>,
     snapshot: &Snapshot,
     shift_id: Option<&str>,
     zone: &str,
+    alarm: Option<&str>,
     dry_run: bool,
 ) -> Step<Option<Report>> {
     let held: Vec<OurShift<'_>> = our_shifts(snapshot)
@@ -110,6 +114,13 @@ pub async fn ended_by_alarm<P: Ports>(
             let mut data = shift.record.data.clone();
             if let Some(fields) = data.as_object_mut() {
                 fields.remove(HOLD_UNTIL);
+                let started_by = fields.get("alarm_arn").and_then(Value::as_str);
+                if let Some(alarm) = alarm.filter(|a| Some(*a) != started_by) {
+                    let kept = fields.entry(KEPT_FOR).or_insert_with(|| json!([]));
+                    if let Some(kept) = kept.as_array_mut().filter(|k| !k.iter().any(|k| k == alarm)) {
+                        kept.push(alarm.into());
+                    }
+                }
             }
             settle_from(shift.record, State::Done).with_data(data)
         })

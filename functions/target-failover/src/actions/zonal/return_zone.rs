@@ -112,6 +112,11 @@ async fn once<P: Ports>(ctx: &Context<'_, P>, ask: Return<'_>, snapshot: &Snapsh
                     return keep(ctx, snapshot, &ours, &others, details, &which).await;
                 }
             }
+            // At the tick this read is the hold's only guard: without it the zone stays away until the next tick.
+            Err(e) if ask.due => {
+                let doing = "reading the alarms on the zone before returning it after its hold";
+                return Ok(report::failed(Some(lb), action::CANCEL_ZONAL_SHIFT, &e, doing));
+            }
             Err(e) => tracing::warn!(load_balancer = %lb, error = %e, "reading the other alarms on the zone"),
         }
     }
