@@ -154,6 +154,9 @@ pub(super) async fn execute<P: Ports>(
     } else {
         // The writer read again, inside the lease: one that moved since the decision is not failed over again.
         match writer_moved::reread(ctx, c).await {
+            // Resumed, and the target has become the writer (or the cluster has none while it fails over): the
+            // earlier attempt's FailoverDBCluster was carried out. This decision's own failover, done.
+            Ok(Some(moved)) if c.resumed && moved.writer.as_deref().is_none_or(|w| w == c.target) => Ok(()),
             Ok(Some(moved)) => return Ok(writer_moved::stand_down(ctx, c, (&key, owner, data), &moved, trigger).await),
             Ok(None) => ctx.databases.failover_cluster(&c.region, &c.cluster, &c.target).await,
             Err(error) => Err(error),

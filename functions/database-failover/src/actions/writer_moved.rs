@@ -2,7 +2,9 @@
 //! one the decision was made with means the cluster was failed over meanwhile (by AWS, whose RDS events may never
 //! arrive, or by someone): nothing is done ([`crate::decide::writer`]), the pending `failover#…` record is
 //! abandoned with why (it blocks nothing, and no cooldown starts: the function did not fail the cluster over),
-//! and people are told the old and the new writer.
+//! and people are told the old and the new writer. A resumed decision whose target is now the writer (or whose
+//! cluster has none while it fails over) is not stood down: its earlier call was carried out, and
+//! [`super::failover_cluster`] records it done.
 //!
 //! AWS calls: one `DescribeDBClusters`; when the writer moved, `end` (one `TransactWriteItems`).
 

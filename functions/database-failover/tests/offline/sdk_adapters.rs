@@ -295,10 +295,31 @@ fn aurora_app(
 ) -> App<RdsDatabases, CloudWatchLag, Route53Dns, Recorded, SharedLedger> {
     let cluster = mock!(aws_sdk_rds::Client::describe_db_clusters)
         .then_output(|| DescribeDbClustersOutput::builder().db_clusters(catalog()).build());
+    aurora_app_with(&cluster, failover, notes, ledger)
+}
+
+/// [`aurora_app`] with its own `DescribeDBClusters` rule.
+fn aurora_app_with(
+    clusters: &Rule,
+    failover: &Rule,
+    notes: &Recorded,
+    ledger: &SharedLedger,
+) -> App<RdsDatabases, CloudWatchLag, Route53Dns, Recorded, SharedLedger> {
     let members = mock!(aws_sdk_rds::Client::describe_db_instances)
         .then_output(|| instances_output(vec![cluster_member("w"), cluster_member("a")]));
     let events = mock!(aws_sdk_rds::Client::describe_events).then_output(|| DescribeEventsOutput::builder().build());
-    app("us-east-1", &[], &[&cluster, &members, &events, failover], &[&lag(&[("m0", 3.0)])], notes, ledger)
+    app("us-east-1", &[], &[clusters, &members, &events, failover], &[&lag(&[("m0", 3.0)])], notes, ledger)
+}
+
+/// `catalog` with writer `w` for the first `describes` calls, then after a failover to `a`.
+fn writer_moves_after(describes: usize) -> Rule {
+    mock!(aws_sdk_rds::Client::describe_db_clusters)
+        .sequence()
+        .output(|| DescribeDbClustersOutput::builder().db_clusters(catalog()).build())
+        .times(describes)
+        .output(writer_a)
+        .repeatedly()
+        .build()
 }
 
 #[tokio::test]
@@ -334,27 +355,11 @@ async fn a_cluster_failover_that_failed_transiently_should_stay_pending_so_that_
 #[tokio::test]
 async fn a_writer_that_changed_after_the_decision_should_not_be_failed_over_again() {
     let (ledger, notes) = (SharedLedger::default(), Recorded::default());
-    let moved = || {
-        let mut cluster = catalog();
-        for member in cluster.db_cluster_members.iter_mut().flatten() {
-            member.is_cluster_writer = Some(member.db_instance_identifier() == Some("a"));
-        }
-        DescribeDbClustersOutput::builder().db_clusters(cluster).build()
-    };
     // The trigger's describe (also the decision's: the ledger never changed), then the one inside the lease.
-    let clusters = mock!(aws_sdk_rds::Client::describe_db_clusters)
-        .sequence()
-        .output(|| DescribeDbClustersOutput::builder().db_clusters(catalog()).build())
-        .output(moved)
-        .repeatedly()
-        .build();
-    let members = mock!(aws_sdk_rds::Client::describe_db_instances)
-        .then_output(|| instances_output(vec![cluster_member("w"), cluster_member("a")]));
-    let events = mock!(aws_sdk_rds::Client::describe_events).then_output(|| DescribeEventsOutput::builder().build());
+    let clusters = writer_moves_after(1);
     let failover =
         mock!(aws_sdk_rds::Client::failover_db_cluster).then_output(|| FailoverDbClusterOutput::builder().build());
-    let rules = [&clusters, &members, &events, &failover];
-    let app = app("us-east-1", &[], &rules, &[&lag(&[("m0", 3.0)])], &notes, &ledger);
+    let app = aurora_app_with(&clusters, &failover, &notes, &ledger);
 
     let answer = app.handle(Scenario::Aurora.event()).await.expect("answered");
 
@@ -365,6 +370,33 @@ async fn a_writer_that_changed_after_the_decision_should_not_be_failed_over_agai
     assert_eq!(records.iter().map(|r| r.state).collect::<Vec<_>>(), [State::Abandoned], "{records:?}");
     assert!(records[0].data["error"].as_str().unwrap().contains("no longer w"), "{records:?}");
     assert_eq!(outcomes(&notes), [Outcome::Info]);
+}
+
+/// FailoverDBCluster answered 503 three times, but AWS carried the failover out: Lambda's retry resumes the pending
+/// decision, its first describe still shows the old writer `w`, and the read inside the lease shows the target
+/// `a`. That is this decision's own failover in effect: the record is done (the cooldown runs), not abandoned, and
+/// no second FailoverDBCluster is made.
+#[tokio::test]
+async fn a_resumed_failover_whose_earlier_call_was_carried_out_should_be_done_not_abandoned() {
+    let (ledger, notes) = (SharedLedger::default(), Recorded::default());
+    // First run: the trigger's describe and the one inside the lease; the retry's describe and its facts' (the
+    // pending decision resumed): writer w; then the failover lands.
+    let clusters = writer_moves_after(4);
+    let failover = failing_failover(503, 3);
+    let app = aurora_app_with(&clusters, &failover, &notes, &ledger);
+    let alarm = Scenario::Aurora.event();
+
+    assert!(matches!(app.handle(alarm.clone()).await, Err(InvokeError::Retry { .. })), "a transient failure");
+    assert_eq!(clusters.num_calls(), 2, "the trigger's describe and the one inside the lease");
+    let retry = app.handle(alarm).await.expect("the retry");
+    assert_eq!(clusters.num_calls(), 5, "the retry's describe, its facts', then the one inside the lease");
+
+    assert_eq!(retry.status, Outcome::Succeeded, "{retry:?}");
+    assert_eq!(failover.num_calls(), 3, "no second FailoverDBCluster");
+    let records = ledger.records();
+    assert_eq!(records.iter().map(|r| r.state).collect::<Vec<_>>(), [State::Done], "{records:?}");
+    assert!(records[0].data["done_at"].as_i64().is_some(), "the cooldown runs: {records:?}");
+    assert_eq!(outcomes(&notes), [Outcome::Failed, Outcome::Succeeded]);
 }
 
 /// FailoverDBCluster failing twice with a server error, then the (SDK's) retry: the cluster fails over once,
@@ -666,6 +698,15 @@ fn orders_replica(id: &str) -> DbInstance {
 
 fn cluster_member(id: &str) -> DbInstance {
     db(id, "us-east-1", "available").db_cluster_identifier("catalog").promotion_tier(1).build()
+}
+
+/// `catalog` after a failover to `a`.
+fn writer_a() -> DescribeDbClustersOutput {
+    let mut cluster = catalog();
+    for member in cluster.db_cluster_members.iter_mut().flatten() {
+        member.is_cluster_writer = Some(member.db_instance_identifier() == Some("a"));
+    }
+    DescribeDbClustersOutput::builder().db_clusters(cluster).build()
 }
 
 fn catalog() -> DbCluster {
