@@ -6,8 +6,8 @@
 //!   group (`DescribeTargetGroups`, paginated; not again when the alarm listed them already) and reads the
 //!   `DescribeTargetHealth` of each not read yet by this invocation ([`HandOver::saw_health`]: the alarm's
 //!   prefetch), [`MAX_CONCURRENT_READS`] at once. The others wait for that one read and decide on it.
-//! - **Outside the lease**: the hand-over reads these facts before its removal's `begin`, and decides on them
-//!   once `DeregisterTargets` succeeded; only `SetInstanceHealth` is made under the lease.
+//! - **Off the path to the removal**: the hand-over reads these facts beside its removal's `begin` and
+//!   `DeregisterTargets` (never before them), and decides on them once `DeregisterTargets` succeeded.
 //! - **Removals of this invocation count**: the health was read before this invocation's own removals, so a
 //!   group that this invocation took the instance out of no longer counts as serving it ([`HandOver::removed`],
 //!   [`crate::decide::replace::without_removed`]); each hand-over decides after its own removal, so the last of
