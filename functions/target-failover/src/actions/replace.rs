@@ -9,7 +9,7 @@
 //! of an instance in its group's health check grace period (it is not kept for later): the notification's
 //! `Replace … by hand` step does it once the period is over.
 //!
-//! Its facts ([`facts`]) are read before the removal's `begin`; it decides and marks ([`act`]) inside the
+//! Its facts ([`facts`]) are read beside the removal's `begin` and `DeregisterTargets`; it decides and marks ([`act`]) inside the
 //! removal's lease, after `DeregisterTargets` succeeded and before `end`: what it did goes into
 //! the removal record's data (`replacement`: `handed`, `left`, and `owed`, the instances a failed call left
 //! unmarked), so `status` shows it. A failed call is a `failed` entry with the command that does it by hand;
@@ -21,7 +21,7 @@
 //! it (a replaced instance is terminated, so registering it again is refused, `InvalidTarget`, and it is listed
 //! as missing).
 //!
-//! AWS calls (`REPLACE_INSTANCES=true`, instance targets, not a dry run), before the removal's `begin`:
+//! AWS calls (`REPLACE_INSTANCES=true`, instance targets, not a dry run), beside the removal's `begin`:
 //! one `DescribeAutoScalingInstances` per 50 instances, one Auto Scaling `DescribeTags` per 50 groups found
 //! (none when no instance is in a group), and, only when some instance is then to be marked and only once per
 //! invocation, one `DescribeTargetGroups` (paginated: every instance-type group; none after an instance alarm's
@@ -80,7 +80,7 @@ pub fn wanted<P: Ports>(ctx: &Context<'_, P>, ids: &[String]) -> bool {
     ctx.config.replace_instances && ids.iter().any(|id| is_instance(id))
 }
 
-/// What a hand-over reads before its removal's `begin` (no change): the instances' Auto Scaling groups
+/// What a hand-over reads beside its removal's `begin` (no change): the instances' Auto Scaling groups
 /// (`DescribeAutoScalingInstances`, then Auto Scaling `DescribeTags`) and, only when some instance is then to be
 /// marked, the candidate target groups, read once per invocation ([`super::handover`]).
 pub struct Facts {
