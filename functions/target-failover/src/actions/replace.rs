@@ -9,8 +9,8 @@
 //! of an instance in its group's health check grace period (it is not kept for later): the notification's
 //! `Replace … by hand` step does it once the period is over.
 //!
-//! Its facts ([`facts`]) are read beside the removal's `begin` and `DeregisterTargets`; it decides and marks ([`act`]) inside the
-//! removal's lease, after `DeregisterTargets` succeeded and before `end`: what it did goes into
+//! Its facts ([`facts`]) are read beside the removal's `begin` and `DeregisterTargets`; it decides and marks
+//! ([`act`]) inside the removal's lease, after `DeregisterTargets` succeeded and before `end`: what it did goes into
 //! the removal record's data (`replacement`: `handed`, `left`, and `owed`, the instances a failed call left
 //! unmarked), so `status` shows it. A failed call is a `failed` entry with the command that does it by hand;
 //! the removal stays done. When the failure is transient, Lambda's retry of the same event (same trigger and
