@@ -87,6 +87,15 @@ fn to_instance(region: &str, db: &DbInstance) -> Option<Instance> {
         tags: tags_of(db.tag_list()),
         resource_id: db.dbi_resource_id().map(str::to_owned),
         multi_az: db.multi_az().unwrap_or(false),
+        security_groups: db
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id())
+            .map(str::to_owned)
+            .collect(),
+        class: db.db_instance_class().map(str::to_owned),
+        zone: db.availability_zone().map(str::to_owned),
+        inherited: Tags::new(),
     })
 }
 

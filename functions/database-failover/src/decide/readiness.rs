@@ -184,6 +184,10 @@ pub(super) mod tests {
             promotion_tier: None,
             resource_id: None,
             multi_az: false,
+            security_groups: Vec::new(),
+            class: None,
+            zone: None,
+            inherited: Default::default(),
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Tags>(),
         }
     }

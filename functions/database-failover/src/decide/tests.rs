@@ -31,6 +31,10 @@ fn instance(region: &str, id: &str, status: &str) -> Instance {
         promotion_tier: None,
         resource_id: None,
         multi_az: false,
+        security_groups: Vec::new(),
+        class: None,
+        zone: None,
+        inherited: Default::default(),
         tags: BTreeMap::from([("failover:enabled".to_owned(), "true".to_owned())]),
     }
 }

@@ -15,6 +15,19 @@ pub const DEFAULT_PRIORITY: i32 = 100;
 /// replica (read with [`EndpointRecord::parse`]).
 pub const DNS_RECORD_TAG: &str = "failover:dns-record";
 
+/// Tag on a primary: `<proxy-name>[/<target-group>]`, the RDS Proxy whose target follows it to the promoted
+/// replica.
+pub const PROXY_TAG: &str = "failover:rds-proxy";
+
+/// Tag on a primary: the VPC security group (`sg-…`) that fences it once it is replaced; overrides the
+/// `FENCE_SECURITY_GROUP` setting.
+pub const FENCE_GROUP_TAG: &str = "failover:fence-security-group";
+
+/// The tags that bind a primary to what follows it (client paths, its fence). A promoted replica inherits the
+/// ones it does not carry itself from the primary it replaced, through the lineage in the ledger, so that a
+/// second failover works without anyone copying tags.
+pub const BINDING_TAGS: &[&str] = &[DNS_RECORD_TAG, PROXY_TAG, FENCE_GROUP_TAG];
+
 /// A Route 53 record: the one a primary's [`DNS_RECORD_TAG`] names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EndpointRecord {
@@ -145,6 +158,16 @@ pub struct Instance {
     pub resource_id: Option<String>,
     /// `MultiAZ`: a standby that AWS fails over to by itself ([`crate::decide::aws_first`]).
     pub multi_az: bool,
+    /// `VpcSecurityGroups[].VpcSecurityGroupId`, in RDS's order: what a fence replaces and an unfence restores.
+    pub security_groups: Vec<String>,
+    /// `DBInstanceClass` (e.g. `db.r6g.large`): a replica created after a failover gets the promoted one's.
+    pub class: Option<String>,
+    /// `AvailabilityZone`; absent while the instance is being created.
+    pub zone: Option<String>,
+    /// Binding tags ([`BINDING_TAGS`]) inherited through the lineage from the primary this instance replaced
+    /// (`crate::actions::lineage`), never opt-in or priority: read after the instance's own tags
+    /// ([`Instance::binding`]). Empty as described by RDS.
+    pub inherited: Tags,
 }
 
 /// An RDS event as `DescribeEvents` returns it: when, and its message. RDS returns no event ID there, so the
@@ -166,10 +189,15 @@ impl Instance {
         opted_in(&self.tags, opt_in_tag_key)
     }
 
-    /// The DNS step of this primary's failover: `Ok(None)` without a [`DNS_RECORD_TAG`]; an error when the tag
-    /// is malformed or the primary has no endpoint to repoint from.
+    /// A binding tag's value: the instance's own tag, else the one inherited through the lineage.
+    pub fn binding(&self, key: &str) -> Option<&str> {
+        self.tags.get(key).or_else(|| self.inherited.get(key)).map(String::as_str)
+    }
+
+    /// The DNS step of this primary's failover: `Ok(None)` without a [`DNS_RECORD_TAG`] (its own or inherited);
+    /// an error when the tag is malformed or the primary has no endpoint to repoint from.
     pub fn repoint(&self) -> Result<Option<Repoint>, String> {
-        let Some(value) = self.tags.get(DNS_RECORD_TAG) else { return Ok(None) };
+        let Some(value) = self.binding(DNS_RECORD_TAG) else { return Ok(None) };
         let record = EndpointRecord::parse(value)?;
         match &self.endpoint {
             Some(from) => Ok(Some(Repoint { record, from: from.clone() })),
@@ -260,6 +288,10 @@ mod tests {
             promotion_tier: None,
             resource_id: None,
             multi_az: false,
+            security_groups: Vec::new(),
+            class: None,
+            zone: None,
+            inherited: Tags::new(),
             tags: Tags::from([("failover:enabled".to_owned(), value.to_owned())]),
         };
         assert!(with("true").opted_in("failover:enabled"));

@@ -152,6 +152,10 @@ fn described_instance(source: Option<&str>, cluster: Option<&str>) -> Instance {
         tags: Default::default(),
         resource_id: None,
         multi_az: false,
+        security_groups: Vec::new(),
+        class: None,
+        zone: None,
+        inherited: Default::default(),
     }
 }
 

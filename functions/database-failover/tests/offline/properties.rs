@@ -109,6 +109,10 @@ fn instance(region: &str, id: String, status: String, opted_in: bool, priority: 
         promotion_tier: None,
         resource_id: None,
         multi_az: false,
+        security_groups: Vec::new(),
+        class: None,
+        zone: None,
+        inherited: Default::default(),
         tags,
     }
 }
