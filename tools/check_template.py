@@ -81,7 +81,12 @@ ALL_ON = {
     "AllowCrossRegion": "true",
     "HomeLedgerTables": "arn:aws:dynamodb:us-west-2:123456789012:table/orders-ledger",
     "NotificationFormat": "chatbot",
+    "RecreateReplica": "true",
 }
+
+# The only tags the functions write: on a replica they create (RECREATE_REPLICA), set on creation, these keys
+# alone (the opt-in key is the template's OptInTagKey).
+TAGS_ON_CREATE = ("failover:priority",)
 
 READ_VERBS = ("Describe", "List", "Get", "BatchGet")
 # What the ledger adapter calls (TransactWriteItems authorises each item as PutItem / UpdateItem /
@@ -302,6 +307,19 @@ def has_opt_in_condition(statement: dict, opt_in: str, service: str) -> bool:
     return False
 
 
+def tags_on_create(statement: dict, opt_in: str) -> bool:
+    """A creation that sets tags on the new resource only: every action creates or tags, the request must set
+    `aws:RequestTag/<opt_in>` to "true", and `ForAllValues:StringEquals aws:TagKeys` allows no key but the opt-in
+    key and TAGS_ON_CREATE."""
+    actions = [str(a).split(":", 1)[-1] for a in as_list(statement.get("Action", []))]
+    if not actions or not all(a.startswith("Create") or a == "AddTagsToResource" for a in actions):
+        return False
+    condition = statement.get("Condition", {})
+    request_tag = condition.get("StringEquals", {}).get(f"aws:RequestTag/{opt_in}")
+    keys = condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
+    return as_list(request_tag) == ["true"] and keys is not None and set(as_list(keys)) <= {opt_in, *TAGS_ON_CREATE}
+
+
 def arn_regex(arn_format: str) -> re.Pattern:
     return re.compile(re.sub(r"\\\$\\\{[^}]+\\\}", "[^:]*", re.escape(arn_format).replace(r"\.\*", ".*")) + "$")
 
@@ -362,6 +380,8 @@ def check_statement(at: str, st: dict, opt_in: str, ref: dict) -> list[str]:
     resources = [str(r) for r in as_list(st.get("Resource", []))]
     wide = [r for r in resources if is_wildcard(r)]
     conditioned = []
+    if tags_on_create(st, opt_in):
+        return [f"{at}: unknown action {a}" for a in actions if not known_action(ref, a)]
     for action in actions:
         if ":" in action and action.split(":", 1)[1].startswith(TAGGING_VERBS):
             errors.append(f"{at}: {action} writes tags; the functions write no tags (their state is in the ledger)")
@@ -918,6 +938,20 @@ class SelfTest(unittest.TestCase):
             s, {"Effect": "Allow", "Action": "rds:PromoteReadReplica",
                 "Resource": {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*"}}))
         self.assert_fails(errs, "mutating action rds:PromoteReadReplica")
+
+    def test_tags_on_create_only_with_the_opt_in_set_and_no_other_key(self):
+        def grant(condition):
+            return lambda s: self.add_statement(s, {
+                "Effect": "Allow", "Action": ["rds:CreateDBInstanceReadReplica", "rds:AddTagsToResource"],
+                "Resource": {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*"},
+                "Condition": condition})
+        ok = {"StringEquals": {"aws:RequestTag/failover:enabled": "true"},
+              "ForAllValues:StringEquals": {"aws:TagKeys": ["failover:enabled", "failover:priority"]}}
+        self.assertEqual([e for e in self.errors(grant(ok)) if "AddTagsToResource" in e], [])
+        any_key = {"StringEquals": {"aws:RequestTag/failover:enabled": "true"}}
+        self.assert_fails(self.errors(grant(any_key)), "rds:AddTagsToResource writes tags")
+        other_key = {**ok, "ForAllValues:StringEquals": {"aws:TagKeys": ["failover:enabled", "owner"]}}
+        self.assert_fails(self.errors(grant(other_key)), "rds:AddTagsToResource writes tags")
 
     def test_service_wildcard_action_fails(self):
         errs = self.errors(lambda s: self.add_statement(s, {"Effect": "Allow", "Action": "rds:*", "Resource": "*"}))

@@ -419,6 +419,10 @@ class LocalAwsTest(LauncherCase):
         self.assertEqual(replica["BackupRetentionPeriod"], 0)  # replicas start with backups disabled
         self.assertIn("db-r1", replica["Endpoint"]["Address"])
         self.assertEqual(replica["TagList"], [{"Key": "failover:role", "Value": "replica"}])
+        # An identifier in use is refused, as RDS does; the source still lists the replica once.
+        with self.assertRaises(ClientError) as refused:
+            rds.create_db_instance_read_replica(DBInstanceIdentifier="db-r1", SourceDBInstanceIdentifier="db")
+        self.assertEqual(refused.exception.response["Error"]["Code"], "DBInstanceAlreadyExists")
         self.assertEqual(self.describe(west, "db-west")["ReadReplicaSourceDBInstanceIdentifier"],
                          primary["DBInstanceArn"])
         # All of a region's replicas in one call: a db-instance-id filter; missing ones (and other regions')

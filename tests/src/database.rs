@@ -11,7 +11,7 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_rds::types::{DbInstance, Tag};
 use database_failover::adapters::{CloudWatchLag, HomeLedgers, RdsDatabases, Route53Dns};
-use database_failover::model::{self, is_promotion_key, LagPoint};
+use database_failover::model::{self, is_promotion_key, LagPoint, DNS_RECORD_TAG};
 use database_failover::ports::{LagMetric, ReplicaLag};
 use database_failover::{App, Config};
 use failover_core::alarms::WatchingAlarm;
@@ -423,4 +423,61 @@ pub async fn orders(env: &Env) {
         env.replica(id, "orders", &[]).await;
         env.lag(id, &lag).await;
     }
+}
+
+// ------------------------------------------------------------------ Route 53: writer.shop.internal
+
+/// A hosted zone `shop.internal` with `writer.shop.internal` CNAME (TTL 300) pointing at `target`; its id.
+pub async fn zone_with_record(env: &Env, target: &str) -> String {
+    let zone_id = env.hosted_zone("shop.internal").await;
+    let set = aws_sdk_route53::types::ResourceRecordSet::builder()
+        .name("writer.shop.internal")
+        .r#type(aws_sdk_route53::types::RrType::Cname)
+        .ttl(300)
+        .resource_records(aws_sdk_route53::types::ResourceRecord::builder().value(target).build().expect("value"))
+        .build()
+        .expect("record set");
+    let change = aws_sdk_route53::types::Change::builder()
+        .action(aws_sdk_route53::types::ChangeAction::Create)
+        .resource_record_set(set)
+        .build()
+        .expect("change");
+    env.account
+        .route53()
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().expect("batch"))
+        .send()
+        .await
+        .expect("record");
+    zone_id
+}
+
+/// `writer.shop.internal`'s (TTL, values).
+pub async fn record(env: &Env, zone_id: &str) -> (Option<i64>, Vec<String>) {
+    let sets = env.account.route53().list_resource_record_sets().hosted_zone_id(zone_id).send().await.expect("sets");
+    let set = sets
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.name() == "writer.shop.internal." && r.r#type().as_str() == "CNAME")
+        .expect("the CNAME");
+    (set.ttl(), set.resource_records().iter().map(|r| r.value().to_owned()).collect())
+}
+
+/// Tags `primary` with `failover:dns-record=<zone>/writer.shop.internal`.
+pub async fn tag_dns_record(env: &Env, primary: &str, zone_id: &str) {
+    let arn = env.describe(primary).await.db_instance_arn.expect("arn");
+    let value = format!("{zone_id}/writer.shop.internal");
+    env.account
+        .rds()
+        .add_tags_to_resource()
+        .resource_name(arn)
+        .tags(tag(DNS_RECORD_TAG, &value))
+        .send()
+        .await
+        .expect("tag");
+}
+
+pub async fn endpoint(env: &Env, id: &str) -> String {
+    env.describe(id).await.endpoint.and_then(|e| e.address).expect("endpoint")
 }

@@ -11,7 +11,7 @@ import types
 
 from moto.moto_api._internal import mock_random as random
 from moto.rds import models as rds_models
-from moto.rds.exceptions import DBInstanceNotFoundError, RDSClientError
+from moto.rds.exceptions import DBInstanceAlreadyExists, DBInstanceNotFoundError, RDSClientError
 
 from .control import ControlError, backend, field, where
 
@@ -89,8 +89,12 @@ def _detach(self, db, db_kwargs):
 
 def _create_db_instance_read_replica(self, db_kwargs):
     """"All read replica DB instances are created with backups disabled": ``BackupRetentionPeriod`` 0 (stock moto
-    copies the source's value); the replica has its own ``DbiResourceId`` (stock moto copies the source's).
+    copies the source's value); the replica has its own ``DbiResourceId`` (stock moto copies the source's); an
+    identifier already in use is refused with ``DBInstanceAlreadyExists`` (stock moto replaces that instance and
+    lists the replica twice on its source).
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstanceReadReplica.html"""
+    if db_kwargs["db_instance_identifier"] in self.databases:
+        raise DBInstanceAlreadyExists()
     replica = _orig_create_replica(self, db_kwargs)
     replica.backup_retention_period = 0
     replica.dbi_resource_id = _new_resource_id()

@@ -62,6 +62,12 @@ pub const HOME_LEDGER_TABLES: Setting = Setting {
               about a primary are written in its region's ledger whichever stack makes them; a region not listed \
               has a table named like this stack's own (both regions deploy the same stack name)",
 };
+pub const RECREATE_REPLICA: Setting = Setting {
+    name: "RECREATE_REPLICA",
+    default: Some("false"),
+    meaning: "after a promotion, create one read replica of the new primary (`CreateDBInstanceReadReplica`) with \
+              the promoted replica's class, zone, opt-in and priority tags, so that the next failure has a candidate",
+};
 
 /// Every setting this function reads: the public contract.
 pub const SETTINGS: &[&Setting] = &[
@@ -81,6 +87,7 @@ pub const SETTINGS: &[&Setting] = &[
     &ONSET_WINDOW_MINUTES,
     &AWS_RECOVERY_WAIT_MINUTES,
     &HOME_LEDGER_TABLES,
+    &RECREATE_REPLICA,
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +111,8 @@ pub struct Config {
     pub aws_recovery_wait_minutes: i64,
     /// [`HOME_LEDGER_TABLES`]: region → table; a region not listed has the own table's name.
     pub home_ledger_tables: BTreeMap<String, String>,
+    /// [`RECREATE_REPLICA`].
+    pub recreate_replica: bool,
 }
 
 impl Config {
@@ -129,6 +138,7 @@ impl Config {
             onset_window_minutes: number(lookup, &ONSET_WINDOW_MINUTES, 1, 60)?,
             aws_recovery_wait_minutes: number(lookup, &AWS_RECOVERY_WAIT_MINUTES, 1, 60)?,
             home_ledger_tables: home_ledger_tables(lookup)?,
+            recreate_replica: boolean(lookup, &RECREATE_REPLICA)?,
         })
     }
 }

@@ -9,7 +9,7 @@ use failover_core::alarms::WatchingAlarm;
 use failover_core::aws::AwsError;
 use failover_core::ledger::Ledger;
 
-use crate::model::{AwsEvent, Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed};
+use crate::model::{AwsEvent, Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed, NewReplica};
 
 /// RDS, in any region.
 pub trait Databases {
@@ -45,6 +45,14 @@ pub trait Databases {
         cluster: &str,
         target: &str,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// `CreateDBInstanceReadReplica` (tags on create): `Ok(true)` when RDS accepted it, `Ok(false)` when an
+    /// instance of that name exists already (`DBInstanceAlreadyExists`): a retry creates nothing. The default
+    /// answers that the call is not available.
+    fn create_replica(&self, request: &NewReplica) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        let error = AwsError::not_modelled("CreateDBInstanceReadReplica", request.id.clone());
+        async move { Err(error) }
+    }
 
     /// The events of the `failover` category since `since` (seconds since the epoch) of the instance `at`, or,
     /// with `cluster`, of the DB cluster `at` names (`DescribeEvents`, paginated): AWS's own failover, when no

@@ -285,7 +285,12 @@ async fn the_records_of_a_change_should_be_in_the_table_and_status_should_list_t
     let app = env.app(&[]);
     ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
     let ledger_calls = (env.calls_answered("Query"), env.calls_answered("TransactWriteItems"));
-    assert_eq!(ledger_calls, (2, 4), "one read, begin and end; once notified, the same to mark it so");
+    assert_eq!(
+        ledger_calls,
+        (3, 6),
+        "one read, begin and end; the same on the promoted replica for its lineage; once notified, the same to \
+         mark it so"
+    );
 
     let items = env
         .account

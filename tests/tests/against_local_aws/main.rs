@@ -7,6 +7,7 @@ mod database_aws_first;
 mod database_failover;
 mod database_identity;
 mod database_incident;
+mod database_lineage;
 mod database_onset;
 mod database_policy;
 mod database_readiness;

@@ -54,6 +54,11 @@ impl<P: Ports> Context<'_, P> {
                 None => PrimaryState::Missing,
             },
         };
+        // A primary that a promotion made inherits, through its lineage, the bindings it does not carry itself.
+        let primary = match primary {
+            PrimaryState::Found(p) => PrimaryState::Found(model::inherit(p, &snapshot.records)),
+            other => other,
+        };
         let (mut replicas, undescribed) = match &primary {
             PrimaryState::Found(p) => self.replicas_of(&p.replicas).await?,
             PrimaryState::Missing | PrimaryState::Unreachable { .. } => (Vec::new(), Vec::new()),

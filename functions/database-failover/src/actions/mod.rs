@@ -6,6 +6,8 @@
 //! - [`promote`]: a possibly failed RDS primary (from an event, an alarm, a replica that lost its source, or the
 //!   `promote` command): record the decision, promote the replica, repoint DNS ([`repoint`]: the record the
 //!   primary's `failover:dns-record` tag names, only from the primary's endpoint).
+//!   Then its lineage ([`lineage`]: old primary → new, by `DbiResourceId`, with the bindings the new one
+//!   inherits) and, with `RECREATE_REPLICA`, one new replica of the new primary ([`recreate`]).
 //! - [`found_decision`]: a promotion another region's stack made, found done in the primary's ledger: told
 //!   once by this stack.
 //! - [`abandon`]: a pending promotion whose guards no longer hold, or that expired: abandoned in the ledger,
@@ -48,9 +50,11 @@ pub mod facts;
 pub mod failover_cluster;
 pub mod fix_in_place;
 pub mod found_decision;
+pub mod lineage;
 pub mod owed;
 pub mod promote;
 pub mod readiness;
+pub mod recreate;
 pub mod repoint;
 pub mod status;
 pub mod timeline;

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 use super::Context;
 use crate::decide::{DnsResult, Promotion, Trigger};
-use crate::model::{self, is_promotion_key, DbRef};
+use crate::model::{self, is_promotion_key, DbRef, Recreated};
 use crate::ports::Ports;
 use crate::report;
 
@@ -29,11 +29,14 @@ use crate::report;
 pub const NOTIFIED: &str = "notified";
 /// The data field that keeps what the promotion's DNS step did, for a notification rebuilt from the record.
 const DNS_RESULT: &str = "dns_result";
+/// The data field that keeps what the replica step did ([`super::recreate`]).
+const REPLICA_RESULT: &str = "replica_result";
 
 /// The data of a promotion record settled done: the decision's, what the DNS step did, not yet notified.
-pub fn unnotified(p: &Promotion, dns: &DnsResult) -> Value {
+pub fn unnotified(p: &Promotion, dns: &DnsResult, replica: &Recreated) -> Value {
     let mut data = p.record.data("replica", &p.replica_arn, p.endpoint.as_deref());
     data[DNS_RESULT] = serde_json::to_value(dns).unwrap_or(Value::Null);
+    data[REPLICA_RESULT] = serde_json::to_value(replica).unwrap_or(Value::Null);
     data[NOTIFIED] = json!(false);
     data
 }
@@ -91,7 +94,10 @@ pub fn notification(snapshot: &Snapshot, trigger: &Trigger, days: i32, dry_run: 
     let dns = record.data.get(DNS_RESULT).cloned().and_then(|v| serde_json::from_value(v).ok());
     let dns = dns.unwrap_or_else(|| p.planned_dns());
     tracing::info!(resource = %snapshot.resource, key = %record.key, "publishing the notification an interrupted run owed");
-    let mut report = report::promotion(&p, trigger, Outcome::Succeeded, None, &dns, days);
+    let replica = record.data.get(REPLICA_RESULT).cloned().and_then(|v| serde_json::from_value(v).ok());
+    let replica = replica.unwrap_or(Recreated::Off);
+    let mut report =
+        report::with_replica(report::promotion(&p, trigger, Outcome::Succeeded, None, &dns, days), &replica);
     report.summary.push_str(&format!(
         " An earlier run promoted {} at {} and stopped before notifying; this is its notification, from the ledger.",
         p.replica.id, p.record.at

@@ -54,9 +54,10 @@ use failover_core::outcome::Outcome;
 use failover_core::pause;
 use failover_core::report::Report;
 
-use super::{aws_recovery, failover_cluster, owed, repoint, Context};
+use super::recreate;
+use super::{aws_recovery, failover_cluster, lineage, owed, repoint, Context};
 use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, Trigger};
-use crate::model::{promotion_key, promotion_resource, DbRef, Record, Repoint};
+use crate::model::{promotion_key, promotion_resource, DbRef, Record, Recreated, Repoint};
 use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
 use crate::route::{self, Described};
@@ -243,12 +244,17 @@ pub(super) async fn execute<P: Ports>(
         }
     }
     let mut done = vec![format!("recorded the decision ({key} on {resource}, pending)")];
-    let acted = promote_and_repoint(ctx, p, &mut done).await;
+    let acted = match promote_and_repoint(ctx, p, &mut done).await {
+        Ok(dns) => stay_protected(ctx, p, &key, &mut done).await.map(|replica| (dns, replica)),
+        Err(failure) => Err(failure),
+    };
     // Settled only once the promotion and the DNS change are made; otherwise left pending for the retry.
     let owner = if p.resumed { p.record.owner.as_str() } else { ctx.session.owner };
     let settle = match &acted {
         // Done, and not yet notified: [`super::owed`] marks it once the notification is out.
-        Ok(dns) => vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(p, dns))],
+        Ok((dns, replica)) => {
+            vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(p, dns, replica))]
+        }
         // Asked for and under way: still pending, with the time the call returned (a replica found again
         // available and still a replica after it was not promoted).
         Err(Failure { error: Fault::InProgress { .. }, .. }) if !p.standalone => {
@@ -260,9 +266,9 @@ pub(super) async fn execute<P: Ports>(
     };
     let ended = ctx.session.end(&resource, &settle, &[]).await;
     Ok(match (acted, ended) {
-        (Ok(dns), Ok(())) => {
+        (Ok((dns, replica)), Ok(())) => {
             let _ = ctx.owes.set(resource);
-            report::promotion(p, trigger, Outcome::Succeeded, None, &dns, days)
+            report::with_replica(report::promotion(p, trigger, Outcome::Succeeded, None, &dns, days), &replica)
         }
         (Ok(_), Err(error)) => failed(&Failure { step: "record the promotion as done in the ledger", error, done }),
         (Err(failure), ended) => {
@@ -302,6 +308,29 @@ pub(super) async fn already_promoted<P: Ports>(
         }
     }
     skipped
+}
+
+/// Once the new primary takes writes and its clients follow it: its lineage ([`lineage`]), then its own new
+/// replica ([`recreate`]). A lineage not recorded is a failed step (the decision stays pending, and the retry
+/// records it); a replica not created is said in the notification and fails nothing.
+async fn stay_protected<P: Ports>(
+    ctx: &Context<'_, P>,
+    p: &Promotion,
+    key: &str,
+    done: &mut Vec<String>,
+) -> Result<Recreated, Failure> {
+    let failed = |step: &'static str, error: Fault, done: &Vec<String>| Failure { step, error, done: done.clone() };
+    match lineage::record(ctx, p, key).await {
+        Ok(true) => done.push(format!("recorded the lineage {} -> {}", p.primary.id, p.replica.id)),
+        Ok(false) => tracing::warn!(primary = %p.primary, replica = %p.replica, "paused: lineage not recorded"),
+        Err(error) => return Err(failed("record the lineage in the ledger", error, done)),
+    }
+    let replica =
+        recreate::run(ctx, p).await.map_err(|error| failed("create a read replica of the new primary", error, done))?;
+    if let Recreated::Created { id, .. } = &replica {
+        done.push(format!("asked RDS for read replica {id}"));
+    }
+    Ok(replica)
 }
 
 /// Promotes (unless an earlier invocation already did), then repoints DNS; `done` lists the steps made.

@@ -26,9 +26,10 @@ use crate::command::Subject;
 use crate::decide::readiness::{self, Gap};
 use crate::decide::watch;
 use crate::decide::{decide_cluster, verdicts, Plan, PrimaryState, Trigger, Verdict};
-use crate::model::{Cluster, Instance, Listed};
+use crate::model::{self, promotion_resource, Cluster, Instance, Lineage, Listed};
 use crate::ports::{Databases, Dns, Ports, ReplicaLag};
 use crate::FUNCTION;
+use failover_core::ledger::Ledger;
 
 /// `Err` is an invalid command: the instance or cluster named does not exist in the region.
 pub async fn run<P: Ports>(
@@ -78,11 +79,13 @@ pub async fn run<P: Ports>(
     let alarms = if primaries.is_empty() && clusters.is_empty() { None } else { alarms(ctx, region, &mut gaps).await };
     let (mut judged, mut takers) = (Vec::new(), Vec::new());
     for listed in &primaries {
-        let (found, replicas) = ctx.primary_readiness(listed, &key).await;
+        let (found, replicas, lineage) = ctx.primary_readiness(listed, &key).await;
         gaps.extend(found);
         gaps.extend(alarms.as_deref().and_then(|a| watch::primary_gap(a, prefix, &listed.item)));
-        takers.push(format!("- {}: {}", listed.item.at.id, eligible(&replicas, "s")));
-        judged.push(json!({"primary": listed.item.at.id, "replicas": replicas}));
+        let replaced =
+            lineage.as_ref().map(|l| format!(" (replaced {} at {})", l.from.at.id, l.at)).unwrap_or_default();
+        takers.push(format!("- {}{replaced}: {}", listed.item.at.id, eligible(&replicas, "s")));
+        judged.push(json!({"primary": listed.item.at.id, "replicas": replicas, "lineage": lineage}));
     }
     for listed in &clusters {
         let (found, readers) = ctx.cluster_readiness(listed, &key).await;
@@ -129,9 +132,30 @@ fn is_primary(instance: &Instance) -> bool {
 
 impl<P: Ports> Context<'_, P> {
     /// A primary's checks, and its replicas as judged (with their lag).
-    async fn primary_readiness(&self, listed: &Listed<Instance>, key: &str) -> (Vec<Gap>, Vec<Verdict>) {
-        let primary = &listed.item;
+    /// A primary's checks, its replicas as judged (with their lag), and the lineage step that made it a primary
+    /// (from its ledger: the bindings it inherits are checked as its own).
+    async fn primary_readiness(
+        &self,
+        listed: &Listed<Instance>,
+        key: &str,
+    ) -> (Vec<Gap>, Vec<Verdict>, Option<Lineage>) {
         let mut gaps = Vec::new();
+        let records = match self.session.ledger.read(&promotion_resource(&listed.item.at), self.now()).await {
+            Ok(snapshot) => snapshot.records,
+            Err(e) => {
+                let resource = promotion_resource(&listed.item.at);
+                let cli = format!(
+                    "aws dynamodb query --table-name {} --key-condition-expression 'pk = :pk' \
+                     --expression-attribute-values '{{\":pk\":{{\"S\":\"{resource}\"}}}}'",
+                    self.config.common.ledger_table
+                );
+                gaps.push(unknown(&listed.item.arn, "reading its lineage in the ledger", &e, &cli));
+                Vec::new()
+            }
+        };
+        let lineage = Lineage::of(&records, &listed.item);
+        let inherited = model::inherit(listed.item.clone(), &records);
+        let primary = &inherited;
         if !primary.opted_in(key) {
             gaps.push(readiness::not_opted_in(&primary.arn, &primary.at.id, key));
         }
@@ -167,7 +191,7 @@ impl<P: Ports> Context<'_, P> {
             },
         }
         gaps.extend(readiness::instance_backup_gap(listed));
-        (gaps, judged)
+        (gaps, judged, lineage)
     }
 
     /// A cluster's checks, and its readers as judged.

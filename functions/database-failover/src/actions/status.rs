@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::{aws_recovery, Context};
 use crate::command::Subject;
 use crate::decide::{self, ClusterFacts, PrimaryState, PromotionFacts, Trigger};
-use crate::model::{cluster_resource, promotion_resource, DbRef};
+use crate::model::{cluster_resource, promotion_resource, DbRef, Lineage};
 use crate::ports::{Databases, Ports};
 use crate::report;
 
@@ -57,7 +57,9 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: &Subject
                 None => decide::decide_promotion(&trigger, &facts, &settings, ctx.now()),
             };
             let details = with_ledger(promotion_json(&facts, &settings.opt_in_tag_key), &snapshot, paused.as_ref());
-            let told = report::status(region, &primary_ref.id, &plan, details, ledger_line(&snapshot, paused.as_ref()));
+            let line = [lineage_line(&facts, &snapshot), ledger_line(&snapshot, paused.as_ref())];
+            let line = line.into_iter().flatten().collect::<Vec<_>>().join(" ");
+            let told = report::status(region, &primary_ref.id, &plan, details, (!line.is_empty()).then_some(line));
             // The primary's region's ledger did not answer (or this stack decided alone): read from the own one.
             Ok(match ctx.session.ledger.alone(&snapshot.resource) {
                 Some(why) => report::read_alone(told, &why),
@@ -110,11 +112,28 @@ fn cluster_json(facts: &ClusterFacts) -> Value {
     json!({"cluster": cluster, "instances": readers})
 }
 
+/// Where the primary comes from (the promotion that made it one) and the bindings it inherited through it.
+fn lineage_line(facts: &PromotionFacts, snapshot: &Snapshot) -> Option<String> {
+    let PrimaryState::Found(p) = &facts.primary else { return None };
+    let lineage = Lineage::of(&snapshot.records, p)?;
+    let inherited: Vec<String> =
+        p.inherited.iter().filter(|(k, _)| !p.tags.contains_key(*k)).map(|(k, v)| format!("{k}={v}")).collect();
+    Some(format!(
+        "Lineage: {} replaced {}{} (decided {}){}.",
+        p.at.id,
+        lineage.from.at.id,
+        lineage.from.resource_id.as_ref().map(|id| format!(" ({id})")).unwrap_or_default(),
+        lineage.at,
+        if inherited.is_empty() { String::new() } else { format!("; it inherits {}", inherited.join(", ")) }
+    ))
+}
+
 fn promotion_json(facts: &PromotionFacts, opt_in_tag_key: &str) -> Value {
     let primary_ref = &facts.primary_ref;
     let primary = match &facts.primary {
         PrimaryState::Found(p) => json!({"id": p.at.id, "region": p.at.region, "resource_id": p.resource_id,
-            "status": p.status, "opted_in": p.opted_in(opt_in_tag_key), "record": facts.record}),
+            "status": p.status, "opted_in": p.opted_in(opt_in_tag_key), "record": facts.record,
+            "bindings": p.bindings(), "inherited": p.inherited}),
         other => json!({"id": primary_ref.id, "region": primary_ref.region, "status": other.describe(),
             "record": facts.record}),
     };

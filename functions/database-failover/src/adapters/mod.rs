@@ -13,7 +13,7 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, 
 use failover_core::aws::{AwsContext, AwsError};
 use failover_core::tags::Tags;
 
-use crate::model::{AwsEvent, Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, Listed};
+use crate::model::{AwsEvent, Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, Listed, NewReplica};
 use crate::ports::{Databases, Dns};
 
 mod cloudwatch;
@@ -218,6 +218,30 @@ impl Databases for RdsDatabases {
             .await
             .aws("PromoteReadReplica", replica.to_string())?;
         Ok(answer.db_instance().and_then(|db| to_instance(&replica.region, db)))
+    }
+
+    async fn create_replica(&self, request: &NewReplica) -> Result<bool, AwsError> {
+        let tags = request.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build());
+        let result = self
+            .clients
+            .get(&request.source.region)
+            .create_db_instance_read_replica()
+            .db_instance_identifier(&request.id)
+            .source_db_instance_identifier(&request.source.id)
+            .set_db_instance_class(request.class.clone())
+            .set_availability_zone(request.zone.clone())
+            .set_tags(Some(tags.collect()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_db_instance_already_exists_fault()) => Ok(false),
+            Err(e) => Err(AwsError::from_sdk(
+                "CreateDBInstanceReadReplica",
+                format!("{} of {}", request.id, request.source),
+                &e,
+            )),
+        }
     }
 
     async fn failover_cluster(&self, region: &str, cluster: &str, target: &str) -> Result<(), AwsError> {

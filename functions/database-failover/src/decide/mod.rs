@@ -108,6 +108,15 @@ pub enum PrimaryState {
 }
 
 impl PrimaryState {
+    /// The primary's binding tags, own or inherited (none when it was not described): what the replica
+    /// promoted in its place inherits through the lineage.
+    pub fn bindings(&self) -> failover_core::tags::Tags {
+        match self {
+            PrimaryState::Found(p) => p.bindings(),
+            _ => Default::default(),
+        }
+    }
+
     /// The primary's ARN; `None` when it was not described.
     pub fn arn(&self) -> Option<String> {
         match self {

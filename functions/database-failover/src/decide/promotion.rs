@@ -127,7 +127,7 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
         replica: replica.at.clone(),
         replica_arn: replica.arn.clone(),
         endpoint: replica.endpoint.clone(),
-        record: record.with_dns(dns.clone().ok().flatten()),
+        record: record.with_dns(dns.clone().ok().flatten()).with_bindings(facts.primary.bindings()),
         resumed: false,
         standalone: false,
         dns,

@@ -18,7 +18,7 @@ pub use failover_core::readiness::Gap;
 /// ([`EndpointRecord::parse`]): `None` without the tag, `Err` when its value is not
 /// `<hosted-zone-id>/<record-name>`.
 pub fn dns_record(primary: &Instance) -> Option<Result<EndpointRecord, Gap>> {
-    let value = primary.tags.get(DNS_RECORD_TAG)?;
+    let value = primary.binding(DNS_RECORD_TAG)?;
     Some(EndpointRecord::parse(value).map_err(|error| Gap {
         kind: "dns-record-tag-invalid",
         resource: primary.arn.clone(),

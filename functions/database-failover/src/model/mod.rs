@@ -194,6 +194,11 @@ impl Instance {
         self.tags.get(key).or_else(|| self.inherited.get(key)).map(String::as_str)
     }
 
+    /// Every binding tag it has, own or inherited: what the replica promoted in its place inherits.
+    pub fn bindings(&self) -> Tags {
+        BINDING_TAGS.iter().filter_map(|key| Some(((*key).to_owned(), self.binding(key)?.to_owned()))).collect()
+    }
+
     /// The DNS step of this primary's failover: `Ok(None)` without a [`DNS_RECORD_TAG`] (its own or inherited);
     /// an error when the tag is malformed or the primary has no endpoint to repoint from.
     pub fn repoint(&self) -> Result<Option<Repoint>, String> {
@@ -248,8 +253,36 @@ pub struct ClusterMember {
     pub promotion_tier: i32,
 }
 
+/// An instance with nothing but its name: what tests build on.
+#[cfg(test)]
+impl Instance {
+    pub fn bare(region: &str, id: &str) -> Self {
+        Instance {
+            at: DbRef::new(region, id),
+            arn: String::new(),
+            status: "available".into(),
+            source: None,
+            replicas: Vec::new(),
+            cluster: None,
+            endpoint: None,
+            promotion_tier: None,
+            tags: Tags::new(),
+            resource_id: None,
+            multi_az: false,
+            security_groups: Vec::new(),
+            class: None,
+            zone: None,
+            inherited: Tags::new(),
+        }
+    }
+}
+
+mod lineage;
 mod record;
+mod replica;
+pub use lineage::*;
 pub use record::*;
+pub use replica::*;
 
 #[cfg(test)]
 mod tests {
@@ -278,21 +311,8 @@ mod tests {
     #[test]
     fn an_instance_opts_in_only_with_exactly_true() {
         let with = |value: &str| Instance {
-            at: DbRef::new("us-east-1", "orders"),
-            arn: String::new(),
-            status: "available".into(),
-            source: None,
-            replicas: Vec::new(),
-            cluster: None,
-            endpoint: None,
-            promotion_tier: None,
-            resource_id: None,
-            multi_az: false,
-            security_groups: Vec::new(),
-            class: None,
-            zone: None,
-            inherited: Tags::new(),
             tags: Tags::from([("failover:enabled".to_owned(), value.to_owned())]),
+            ..Instance::bare("us-east-1", "orders")
         };
         assert!(with("true").opted_in("failover:enabled"));
         assert!(!with("true").opted_in("other"));

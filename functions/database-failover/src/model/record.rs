@@ -5,6 +5,8 @@ use failover_core::ledger::{self, State};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use failover_core::tags::Tags;
+
 use super::{format_time, parse_time, DbRef, EndpointRecord, Repoint};
 
 /// The ledger records of a primary's promotions (on [`promotion_resource`]) are `promotion#<decision time>`
@@ -77,6 +79,10 @@ pub struct Record {
     /// The region of the stack that made the decision (`None` in records of earlier versions): another region's
     /// stack that finds it tells it once ([`crate::actions::found_decision`]).
     pub decided_in: Option<String>,
+    /// The primary's binding tags when it was decided ([`super::BINDING_TAGS`], its own or inherited): what
+    /// the promoted replica inherits through the lineage (`crate::actions::lineage`), kept with the decision so
+    /// that a retry knows them once the primary is gone.
+    pub bindings: Tags,
 }
 
 impl Record {
@@ -96,6 +102,7 @@ impl Record {
             by_aws: None,
             event_at: None,
             decided_in: None,
+            bindings: Tags::new(),
         }
     }
 
@@ -112,6 +119,11 @@ impl Record {
 
     pub fn with_resource_id(mut self, resource_id: Option<String>) -> Self {
         self.resource_id = resource_id;
+        self
+    }
+
+    pub fn with_bindings(mut self, bindings: Tags) -> Self {
+        self.bindings = bindings;
         self
     }
 
@@ -147,6 +159,9 @@ impl Record {
         if let Some(at) = self.event_at {
             data[failover_core::timeline::EVENT_AT] = json!(at);
         }
+        if !self.bindings.is_empty() {
+            data["bindings"] = json!(self.bindings);
+        }
         if let Some(dns) = &self.dns {
             data["dns"] =
                 json!({"hosted_zone_id": dns.record.hosted_zone_id, "name": dns.record.name, "from": dns.from});
@@ -175,6 +190,11 @@ impl Record {
             by_aws: text("by_aws"),
             event_at: record.data.get(failover_core::timeline::EVENT_AT).and_then(Value::as_i64),
             decided_in: text("decided_in"),
+            bindings: record
+                .data
+                .get("bindings")
+                .and_then(|b| serde_json::from_value(b.clone()).ok())
+                .unwrap_or_default(),
             dns: record.data.get("dns").and_then(|dns| {
                 let text = |name: &str| dns.get(name).and_then(Value::as_str).map(str::to_owned);
                 let record = EndpointRecord { hosted_zone_id: text("hosted_zone_id")?, name: text("name")? };
@@ -198,7 +218,8 @@ mod tests {
             .with_dns(Some(dns))
             .with_resource_id(Some("db-ABC".into()))
             .with_primary_resource_id(Some("db-PRIMARY".into()))
-            .with_failure_at(Some(1_714_558_000));
+            .with_failure_at(Some(1_714_558_000))
+            .with_bindings(Tags::from([(super::super::PROXY_TAG.to_owned(), "orders-proxy".to_owned())]));
         let decision = Record { promotion_requested_at: Some(1_714_558_040), ..decision };
         assert_eq!((decision.at.as_str(), decision.event_at), ("2024-05-01T10:07:12Z", Some(1_714_558_000_000)));
         let data = decision.data("replica", "arn:aws:rds:us-west-2:1:db:orders-west", None);

@@ -16,8 +16,8 @@ mod fix;
 mod promotion;
 
 pub use fix::fix_in_place;
-pub use promotion::promotion;
 use promotion::{promote_command, with_error};
+pub use promotion::{promotion, with_replica};
 
 pub const PROMOTE: &str = "promote-replica";
 pub const FAILOVER_CLUSTER: &str = "failover-cluster";

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{incident, Failure, PROMOTE};
 use crate::decide::{may_take_writes, DnsResult, Promotion, Trigger};
-use crate::model::{promotion_key, promotion_resource, DbRef, Record, PROMOTION_KEY};
+use crate::model::{promotion_key, promotion_resource, DbRef, Record, Recreated, PROMOTION_KEY};
 use crate::FUNCTION;
 
 pub(super) fn promote_command(replica: &DbRef, dry_run: bool) -> String {
@@ -156,4 +156,24 @@ fn record_json(record: &Record, primary: &DbRef) -> Value {
     let key =
         if record.key.is_empty() { promotion_key(record.at_secs.unwrap_or_default()) } else { record.key.clone() };
     json!({"resource": promotion_resource(primary), "key": key, "replica": record.subject, "at": record.at})
+}
+
+/// A promotion's report with what its replica step did ([`crate::actions::recreate`]): a sentence, the
+/// `details.new_replica`, and the next step about a replica for the next failure replaced by it.
+pub fn with_replica(mut report: Report, replica: &Recreated) -> Report {
+    let Some(sentence) = replica.sentence() else { return report };
+    report.summary.push(' ');
+    report.summary.push_str(&sentence);
+    if let Some(details) = report.details.as_object_mut() {
+        details.insert("new_replica".into(), serde_json::to_value(replica).unwrap_or(Value::Null));
+    }
+    report.next_steps.retain(|step| !step.starts_with("Create a new read replica of "));
+    if let Recreated::NotCreated { of, command, .. } = replica {
+        let step = format!("Create a read replica of {of} so that the next failure has a candidate: {command}");
+        report.next_steps.insert(0, step);
+    }
+    if matches!(replica, Recreated::NotCreated { .. }) && report.severity == Severity::Info {
+        report.severity = Severity::Warning;
+    }
+    report
 }

@@ -1,0 +1,135 @@
+//! Recreate: with `RECREATE_REPLICA=true`, a promotion ends by creating ONE read replica of the new primary
+//! (`CreateDBInstanceReadReplica`), so that its next failure has a candidate. The replica gets the promoted
+//! replica's class and zone, and the opt-in and priority tags, set on creation (the only tags the function
+//! ever writes, limited by IAM request-tag conditions to those keys).
+//!
+//! Never two: the new replica's name is derived from the new primary and the decision's time
+//! ([`replica_id`]), so every retry of the decision asks for the same instance and RDS refuses a second one
+//! (`DBInstanceAlreadyExists`, read as "already created"); and the ledger keeps a `replica#<name>` record on
+//! the new primary's resource, pending before the call and done after it, so that a run that finds it done
+//! calls nothing. A creation RDS refuses (e.g. the new primary's first backup is not finished) does not undo
+//! the failover: the notification says why, with the exact `aws rds create-db-instance-read-replica` command,
+//! and `readiness` keeps reporting the missing replica as a gap until there is one.
+//!
+//! Runs after the promotion, its client steps and the lineage, before the promotion's record is settled done,
+//! so that a run cut short before it is completed by the retry. AWS calls: one `DescribeDBInstances` of the new
+//! primary, one `CreateDBInstanceReadReplica`. Ledger calls: one `Query`, `begin` and `end` on the new
+//! primary's resource. Nothing in a dry run.
+
+use failover_core::fault::Fault;
+use failover_core::ledger::{self, Settle, State, Stop};
+use serde_json::json;
+
+use super::Context;
+use crate::decide::Promotion;
+use crate::model::{promotion_resource, Instance, NewReplica, Recreated, PRIORITY_TAG};
+use crate::ports::{Databases, Ports};
+
+/// The key prefix of the records of replicas created after a promotion.
+pub const REPLICA_KEY_PREFIX: &str = "replica#";
+
+/// The name of the replica a decision creates: the new primary's name (cut to fit), `-r`, and the decision's
+/// time in seconds; a valid RDS identifier (at most 63 letters, digits and single hyphens, starting with a
+/// letter, not ending with a hyphen).
+pub fn replica_id(new_primary: &str, decided_at_secs: i64) -> String {
+    let suffix = format!("-r{decided_at_secs}");
+    let mut prefix = String::new();
+    for c in new_primary.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-') {
+        if !(c == '-' && prefix.ends_with('-')) {
+            prefix.push(c.to_ascii_lowercase());
+        }
+    }
+    prefix.truncate(63 - suffix.len());
+    let prefix = prefix.trim_end_matches('-');
+    let prefix =
+        if prefix.starts_with(|c: char| c.is_ascii_alphabetic()) { prefix.to_owned() } else { format!("db{prefix}") };
+    format!("{prefix}{suffix}")
+}
+
+/// The `aws` command that creates the replica by hand.
+pub fn command(request: &NewReplica) -> String {
+    let mut command = format!(
+        "aws rds create-db-instance-read-replica --region {} --db-instance-identifier {} \
+         --source-db-instance-identifier {}",
+        request.source.region, request.id, request.source.id
+    );
+    if let Some(class) = &request.class {
+        command.push_str(&format!(" --db-instance-class {class}"));
+    }
+    if let Some(zone) = &request.zone {
+        command.push_str(&format!(" --availability-zone {zone}"));
+    }
+    let tags: Vec<String> = request.tags.iter().map(|(k, v)| format!("Key={k},Value={v}")).collect();
+    command.push_str(&format!(" --tags {}", tags.join(" ")));
+    command
+}
+
+/// The replica to create for the promoted instance `promoted` (as described now).
+pub fn request(promoted: &Instance, id: String, opt_in_tag_key: &str) -> NewReplica {
+    let mut tags = failover_core::tags::Tags::from([(opt_in_tag_key.to_owned(), "true".to_owned())]);
+    if let Some(priority) = promoted.tags.get(PRIORITY_TAG) {
+        tags.insert(PRIORITY_TAG.to_owned(), priority.clone());
+    }
+    NewReplica { source: promoted.at.clone(), id, class: promoted.class.clone(), zone: promoted.zone.clone(), tags }
+}
+
+/// Creates the decision's replica of the new primary once. Errors of the ledger are a [`Fault`] (the retry
+/// completes it); RDS refusing the creation is [`Recreated::NotCreated`].
+pub async fn run<P: Ports>(ctx: &Context<'_, P>, p: &Promotion) -> Result<Recreated, Fault> {
+    if !ctx.config.recreate_replica {
+        return Ok(Recreated::Off);
+    }
+    let of = p.replica.id.clone();
+    let id = replica_id(&p.replica.id, p.record.at_secs.unwrap_or_else(|| ctx.now()));
+    let key = format!("{REPLICA_KEY_PREFIX}{id}");
+    let resource = promotion_resource(&p.replica);
+    let not_created =
+        |reason: String, command: String| Recreated::NotCreated { id: id.clone(), of: of.clone(), reason, command };
+    ctx.session
+        .attempt(&resource, async |snapshot| -> Result<Recreated, Stop<Fault>> {
+            let found = snapshot.record(&key);
+            match found.map(|r| r.state) {
+                Some(State::Done) => return Ok(Recreated::AlreadyCreated { id: id.clone(), of: of.clone() }),
+                // Refused once: said then, with the command; not asked again by every retry.
+                Some(State::Pending) | None => {}
+                Some(_) => {
+                    let recorded = found.and_then(|r| serde_json::from_value(r.data["result"].clone()).ok());
+                    return Ok(recorded.unwrap_or_else(|| not_created("refused earlier".into(), String::new())));
+                }
+            }
+            let Some(promoted) = ctx.databases.instance(&p.replica).await.map_err(|e| Stop::Failed(e.into()))? else {
+                return Ok(not_created(format!("{} is not found", p.replica), String::new()));
+            };
+            let request = request(&promoted, id.clone(), &ctx.config.common.opt_in_tag_key);
+            let retention = ctx.config.common.retention_secs();
+            let trigger = format!("promotion of {} for {}", p.replica.id, p.primary.id);
+            let pending = ledger::Record::pending(&resource, &key, ctx.session.owner, &trigger, ctx.now(), retention)
+                .with_data(json!({"replica": {"region": request.source.region, "id": request.id}, "of": of}));
+            // A pending record of a run cut short is taken over, not written again.
+            let records = if found.is_some() { vec![] } else { vec![pending] };
+            match ctx.session.start(&snapshot, &records).await? {
+                ledger::Start::Started => {}
+                ledger::Start::Again => return Err(Stop::Again),
+                ledger::Start::Paused(pause) => {
+                    let reason = format!("automation is paused by {} ({})", pause.by, pause.reason);
+                    return Ok(not_created(reason, command(&request)));
+                }
+            }
+            let created = ctx.databases.create_replica(&request).await;
+            let (to, answer) = match created {
+                Ok(true) => (State::Done, Recreated::Created { id: id.clone(), of: of.clone() }),
+                Ok(false) => (State::Done, Recreated::AlreadyCreated { id: id.clone(), of: of.clone() }),
+                Err(error) => {
+                    tracing::warn!(%error, replica = id, "read replica not created");
+                    (State::Abandoned, not_created(error.to_string(), command(&request)))
+                }
+            };
+            let data = json!({"replica": {"region": request.source.region, "id": request.id}, "of": of,
+                "result": answer});
+            let settle = Settle { key: key.clone(), from: State::Pending, owner: None, to, data: Some(data) };
+            ctx.session.end(&resource, &[settle], &[]).await.map_err(Stop::Failed)?;
+            tracing::info!(replica = id, of, ?answer, "replica step");
+            Ok(answer)
+        })
+        .await
+}

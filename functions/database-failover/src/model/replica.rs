@@ -1,0 +1,58 @@
+//! A read replica the function creates after a promotion (`crate::actions::recreate`): what it asks RDS for,
+//! and what came of it.
+
+use failover_core::tags::Tags;
+use serde::{Deserialize, Serialize};
+
+use super::DbRef;
+
+/// A read replica to create (`CreateDBInstanceReadReplica`): of `source`, in its region, named `id`, with
+/// these tags set on creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewReplica {
+    pub source: DbRef,
+    pub id: String,
+    pub class: Option<String>,
+    pub zone: Option<String>,
+    pub tags: Tags,
+}
+
+/// What the replica step did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Recreated {
+    /// `RECREATE_REPLICA` is off.
+    Off,
+    Created {
+        id: String,
+        of: String,
+    },
+    /// An earlier run of the same decision created it.
+    AlreadyCreated {
+        id: String,
+        of: String,
+    },
+    /// Not created: why, and the command that creates it.
+    NotCreated {
+        id: String,
+        of: String,
+        reason: String,
+        command: String,
+    },
+}
+
+impl Recreated {
+    /// One sentence for the notification; `None` when the step is off.
+    pub fn sentence(&self) -> Option<String> {
+        Some(match self {
+            Recreated::Off => return None,
+            Recreated::Created { id, of } => format!("Read replica {id} of {of} is being created (RECREATE_REPLICA)."),
+            Recreated::AlreadyCreated { id, of } => {
+                format!("Read replica {id} of {of} was already created by an earlier run of this decision.")
+            }
+            Recreated::NotCreated { id, of, reason, command } => {
+                format!("WARNING: no read replica of {of} was created ({id}: {reason}); create one: {command}")
+            }
+        })
+    }
+}

@@ -1,0 +1,128 @@
+//! `database-failover` after the failover, against the local AWS: the lineage (old primary → new primary, by
+//! `DbiResourceId`) carries the client bindings to the new primary, so that a second failover works without a
+//! tag copied by hand; with `RECREATE_REPLICA`, one replica of the new primary is created, once.
+
+use database_failover::actions::recreate::replica_id;
+use database_failover::model::{DNS_RECORD_TAG, PRIORITY_TAG};
+use failover_core::ledger::State;
+use failover_core::outcome::Outcome;
+use integration_tests::database::*;
+use serde_json::json;
+
+/// The read replicas RDS lists for `id`.
+async fn replicas_of(env: &Env, id: &str) -> Vec<String> {
+    env.describe(id).await.read_replica_db_instance_identifiers.unwrap_or_default()
+}
+
+fn tag_value(instance: &aws_sdk_rds::types::DbInstance, key: &str) -> Option<String> {
+    instance.tag_list().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn two_failovers_in_a_row_should_repoint_the_same_record_with_no_tag_copied_and_create_one_replica_each() {
+    let env = Env::new().await;
+    env.primary("db1", true).await;
+    env.replica("r2", "db1", &[(PRIORITY_TAG, "5")]).await;
+    env.lag("r2", &[1.0, 0.5]).await;
+    let zone_id = zone_with_record(&env, &endpoint(&env, "db1").await).await;
+    tag_dns_record(&env, "db1", &zone_id).await;
+    let app = env.app(&[("RECREATE_REPLICA", "true")]);
+
+    // db1 fails: r2 is promoted, the record follows it, and one replica of r2 is created for the next failure.
+    env.set_status("db1", "failed");
+    let first = ok(&app, env.failure_event("db1", "RDS-EVENT-0031")).await;
+
+    assert_eq!(first.status, Outcome::Succeeded, "{first:?}");
+    let r2 = endpoint(&env, "r2").await;
+    assert_eq!(record(&env, &zone_id).await.1, vec![r2.clone()]);
+    let created = replicas_of(&env, "r2").await;
+    assert_eq!(created.len(), 1, "one replica of r2: {created:?}");
+    let r3 = created[0].clone();
+    let (new, promoted) = (env.describe(&r3).await, env.describe("r2").await);
+    assert_eq!(tag_value(&new, OPT_IN).as_deref(), Some("true"), "opted in on creation");
+    assert_eq!(tag_value(&new, PRIORITY_TAG).as_deref(), Some("5"), "the promoted replica's priority");
+    assert_eq!(new.tag_list().len(), 2, "no other tag: {:?}", new.tag_list());
+    assert_eq!(
+        (new.db_instance_class(), new.availability_zone()),
+        (promoted.db_instance_class(), promoted.availability_zone())
+    );
+    assert_eq!(tag_value(&promoted, DNS_RECORD_TAG), None, "the function writes no tag on r2");
+    let note = &env.notifications().await[0];
+    assert_eq!(note.body()["details"]["new_replica"], json!({"result": "created", "id": r3, "of": "r2"}));
+    assert!(note.body()["summary"].as_str().unwrap().contains(&format!("Read replica {r3} of r2 is being created")));
+    let lineage = env.records(&format!("db-instance:{}/r2", env.account.region)).await;
+    let lineage = lineage.iter().find(|r| r.key.starts_with("lineage#")).expect("the lineage on r2");
+    assert_eq!(lineage.data["from"]["id"], "db1");
+    assert_eq!(lineage.data["to"]["resource_id"], json!(promoted.dbi_resource_id()));
+    assert_eq!(lineage.data["bindings"][DNS_RECORD_TAG], format!("{zone_id}/writer.shop.internal"));
+
+    // status on r2 tells where it comes from and what it inherits.
+    let status = ok(&app, json!({"command": "status", "db_instance_identifier": "r2"})).await;
+    assert!(status.summary.contains("Lineage: r2 replaced db1"), "{}", status.summary);
+    assert_eq!(status.details["primary"]["inherited"][DNS_RECORD_TAG], format!("{zone_id}/writer.shop.internal"));
+
+    // A week later r2 fails in turn: r3 is promoted and the same record follows it, with no tag copied by hand.
+    env.lag(&r3, &[1.0, 0.5]).await;
+    env.set_status("r2", "failed");
+    let second = ok(&app, env.failure_event("r2", "RDS-EVENT-0031")).await;
+
+    assert_eq!(second.status, Outcome::Succeeded, "{second:?}");
+    assert!(!env.is_replica(&r3).await, "{r3} promoted");
+    assert_eq!(record(&env, &zone_id).await.1, vec![endpoint(&env, &r3).await], "the record followed the lineage");
+    assert_eq!(replicas_of(&env, &r3).await.len(), 1, "one replica of {r3} in turn");
+    let lineage = env.records(&format!("db-instance:{}/{r3}", env.account.region)).await;
+    let lineage = lineage.iter().find(|r| r.key.starts_with("lineage#")).expect("the lineage on r3");
+    assert_eq!(
+        (&lineage.data["from"]["id"], &lineage.data["bindings"][DNS_RECORD_TAG]),
+        (&json!("r2"), &json!(format!("{zone_id}/writer.shop.internal")))
+    );
+}
+
+#[tokio::test]
+async fn a_run_cut_short_after_creating_the_replica_should_not_create_a_second_one_when_retried() {
+    let env = Env::new().await;
+    env.primary("db1", true).await;
+    env.replica("r2", "db1", &[]).await;
+    env.lag("r2", &[1.0, 0.5]).await;
+    env.set_status("db1", "failed");
+    // A run decided at `at`, promoted r2 and asked for its replica, then died before recording anything more.
+    let at = failover_core::time::now_secs() - 60;
+    env.crashed_decision_at("db1", "r2", at).await;
+    env.account.rds().promote_read_replica().db_instance_identifier("r2").send().await.expect("promoted");
+    env.replica(&replica_id("r2", at), "r2", &[]).await;
+    let app = env.app(&[("RECREATE_REPLICA", "true")]);
+
+    let retry = ok(&app, env.failure_event("db1", "RDS-EVENT-0031")).await;
+
+    assert_eq!(retry.status, Outcome::Succeeded, "{retry:?}");
+    assert_eq!(replicas_of(&env, "r2").await, vec![replica_id("r2", at)], "exactly one replica");
+    let records = env.records(&format!("db-instance:{}/r2", env.account.region)).await;
+    let made = records.iter().find(|r| r.key == format!("replica#{}", replica_id("r2", at))).expect("recorded");
+    assert_eq!((made.state, &made.data["result"]["result"]), (State::Done, &json!("already-created")));
+    assert_eq!(env.promotion("db1").await.map(|(state, _)| state), Some(State::Done));
+
+    // The same event once more: nothing else is created.
+    ok(&app, env.failure_event("db1", "RDS-EVENT-0031")).await;
+    assert_eq!(replicas_of(&env, "r2").await.len(), 1);
+}
+
+#[tokio::test]
+async fn without_recreate_replica_no_instance_is_created_and_readiness_names_the_command() {
+    let env = Env::new().await;
+    env.primary("db1", true).await;
+    env.replica("r2", "db1", &[]).await;
+    env.lag("r2", &[1.0, 0.5]).await;
+    env.set_status("db1", "failed");
+    let app = env.app(&[]);
+
+    let response = ok(&app, env.failure_event("db1", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert!(replicas_of(&env, "r2").await.is_empty(), "RECREATE_REPLICA is off by default");
+    assert_eq!(env.notifications().await[0].body()["details"]["new_replica"], serde_json::Value::Null);
+    let readiness = ok(&app, json!({"command": "readiness", "db_instance_identifier": "r2"})).await;
+    let gaps = readiness.details["findings"].as_array().expect("findings").clone();
+    let gap = gaps.iter().find(|g| g["kind"] == "no-eligible-replica").unwrap_or_else(|| panic!("{gaps:?}"));
+    assert!(gap["fix"].as_str().unwrap().starts_with("aws rds create-db-instance-read-replica"), "{gap}");
+    assert_eq!(readiness.details["judged"][0]["lineage"]["from"]["id"], "db1", "{}", readiness.details);
+}
