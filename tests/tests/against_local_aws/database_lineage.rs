@@ -123,6 +123,11 @@ async fn without_recreate_replica_no_instance_is_created_and_readiness_names_the
     let readiness = ok(&app, json!({"command": "readiness", "db_instance_identifier": "r2"})).await;
     let gaps = readiness.details["findings"].as_array().expect("findings").clone();
     let gap = gaps.iter().find(|g| g["kind"] == "no-eligible-replica").unwrap_or_else(|| panic!("{gaps:?}"));
-    assert!(gap["fix"].as_str().unwrap().starts_with("aws rds create-db-instance-read-replica"), "{gap}");
+    let expected = format!(
+        "aws rds create-db-instance-read-replica --region {} --db-instance-identifier r2-replica \
+         --source-db-instance-identifier r2 --db-instance-class db.t3.micro --tags Key={OPT_IN},Value=true",
+        env.account.region
+    );
+    assert_eq!(gap["fix"], expected.as_str());
     assert_eq!(readiness.details["judged"][0]["lineage"]["from"]["id"], "db1", "{}", readiness.details);
 }

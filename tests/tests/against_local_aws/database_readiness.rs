@@ -231,7 +231,9 @@ async fn each_gap_is_reported_with_its_fix() {
             && fix(1).contains("UPSERT")
     );
     assert!(fix(2).contains("\"Action\":\"CREATE\"") && fix(2).contains("missing.shop.internal"));
-    assert!(fix(3).starts_with("aws rds create-db-instance-read-replica --db-instance-identifier alone-replica"));
+    assert!(fix(3).starts_with(
+        "aws rds create-db-instance-read-replica --region us-east-1 --db-instance-identifier alone-replica"
+    ));
     let summary = body["summary"].as_str().unwrap_or_default();
     assert!(summary.contains("lagging-r1: ReplicaLag reached 50 s"), "{summary}");
     assert!(summary.contains("points at somewhere-else.example.com"), "{summary}");

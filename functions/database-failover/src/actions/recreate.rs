@@ -46,24 +46,6 @@ pub fn replica_id(new_primary: &str, decided_at_secs: i64) -> String {
     format!("{prefix}{suffix}")
 }
 
-/// The `aws` command that creates the replica by hand.
-pub fn command(request: &NewReplica) -> String {
-    let mut command = format!(
-        "aws rds create-db-instance-read-replica --region {} --db-instance-identifier {} \
-         --source-db-instance-identifier {}",
-        request.source.region, request.id, request.source.id
-    );
-    if let Some(class) = &request.class {
-        command.push_str(&format!(" --db-instance-class {class}"));
-    }
-    if let Some(zone) = &request.zone {
-        command.push_str(&format!(" --availability-zone {zone}"));
-    }
-    let tags: Vec<String> = request.tags.iter().map(|(k, v)| format!("Key={k},Value={v}")).collect();
-    command.push_str(&format!(" --tags {}", tags.join(" ")));
-    command
-}
-
 /// The replica to create for the promoted instance `promoted` (as described now).
 pub fn request(promoted: &Instance, id: String, opt_in_tag_key: &str) -> NewReplica {
     let mut tags = failover_core::tags::Tags::from([(opt_in_tag_key.to_owned(), "true".to_owned())]);
@@ -112,7 +94,7 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, p: &Promotion) -> Result<Recrea
                 ledger::Start::Again => return Err(Stop::Again),
                 ledger::Start::Paused(pause) => {
                     let reason = format!("automation is paused by {} ({})", pause.by, pause.reason);
-                    return Ok(not_created(reason, command(&request)));
+                    return Ok(not_created(reason, request.command()));
                 }
             }
             let created = ctx.databases.create_replica(&request).await;
@@ -121,7 +103,7 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, p: &Promotion) -> Result<Recrea
                 Ok(false) => (State::Done, Recreated::AlreadyCreated { id: id.clone(), of: of.clone() }),
                 Err(error) => {
                     tracing::warn!(%error, replica = id, "read replica not created");
-                    (State::Abandoned, not_created(error.to_string(), command(&request)))
+                    (State::Abandoned, not_created(error.to_string(), request.command()))
                 }
             };
             let data = json!({"replica": {"region": request.source.region, "id": request.id}, "of": of,

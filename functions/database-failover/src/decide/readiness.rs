@@ -11,7 +11,7 @@
 //! - **Aurora cluster.** At least one reader is eligible (available, opted in), and backups are on.
 
 use crate::decide::Verdict;
-use crate::model::{dns_name, Cluster, EndpointRecord, Instance, Listed, DNS_RECORD_TAG};
+use crate::model::{dns_name, Cluster, EndpointRecord, Instance, Listed, NewReplica, DNS_RECORD_TAG};
 pub use failover_core::readiness::Gap;
 
 /// The record named by the primary's [`DNS_RECORD_TAG`], read as a failover reads it
@@ -75,11 +75,14 @@ pub fn replica_gap(primary: &Instance, verdicts: &[Verdict], key: &str) -> Optio
             prefix.replacen(&region_of(&prefix), &v.region, 1),
             v.id
         ),
-        None => format!(
-            "aws rds create-db-instance-read-replica --db-instance-identifier {0}-replica \
-             --source-db-instance-identifier {0} --tags Key={key},Value=true",
-            primary.at.id
-        ),
+        None => NewReplica {
+            source: primary.at.clone(),
+            id: format!("{}-replica", primary.at.id),
+            class: primary.class.clone(),
+            zone: None,
+            tags: failover_core::tags::Tags::from([(key.to_owned(), "true".to_owned())]),
+        }
+        .command(),
     };
     Some(Gap {
         kind: "no-eligible-replica",
@@ -228,7 +231,9 @@ pub(super) mod tests {
         let gap = replica_gap(&primary(&[]), &[], KEY).expect("gap");
         assert_eq!(gap.kind, "no-eligible-replica");
         assert!(gap.problem.ends_with("it has no replicas"), "{}", gap.problem);
-        assert!(gap.fix.starts_with("aws rds create-db-instance-read-replica --db-instance-identifier orders-replica"));
+        let expected = "aws rds create-db-instance-read-replica --region us-east-1 --db-instance-identifier \
+                        orders-replica --source-db-instance-identifier orders --tags Key=failover:enabled,Value=true";
+        assert_eq!(gap.fix, expected);
     }
 
     #[test]

@@ -17,6 +17,27 @@ pub struct NewReplica {
     pub tags: Tags,
 }
 
+impl NewReplica {
+    /// The `aws` command that creates the replica by hand.
+    pub fn command(&self) -> String {
+        let request = self;
+        let mut command = format!(
+            "aws rds create-db-instance-read-replica --region {} --db-instance-identifier {} \
+             --source-db-instance-identifier {}",
+            request.source.region, request.id, request.source.id
+        );
+        if let Some(class) = &request.class {
+            command.push_str(&format!(" --db-instance-class {class}"));
+        }
+        if let Some(zone) = &request.zone {
+            command.push_str(&format!(" --availability-zone {zone}"));
+        }
+        let tags: Vec<String> = request.tags.iter().map(|(k, v)| format!("Key={k},Value={v}")).collect();
+        command.push_str(&format!(" --tags {}", tags.join(" ")));
+        command
+    }
+}
+
 /// What the replica step did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
