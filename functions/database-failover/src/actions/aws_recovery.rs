@@ -3,11 +3,11 @@
 //! delivers RDS events best effort; `DescribeEvents` returns what RDS recorded). A failover started within the
 //! wait and not completed holds the promotion back, as a recorded one does ([`crate::decide::aws_first`]).
 //!
-//! Aurora likewise ([`cluster_failed_over`]): a cluster whose ledger holds no failover finished within the
+//! Aurora likewise (`cluster_failed_over`): a cluster whose ledger holds no failover finished within the
 //! cooldown ([`CLUSTER_COOLDOWN_SECS`]) has its `failover` events read; AWS's completed failover
 //! (RDS-EVENT-0071) counts for the cooldown as a recorded one does, so that the cluster's writer alarm after AWS
 //! recovered it does not run a second `FailoverDBCluster`. It is recorded and told once
-//! ([`record_cluster_failover`]), as a delivered RDS-EVENT-0071 is.
+//! (`record_cluster_failover`), as a delivered RDS-EVENT-0071 is.
 //!
 //! AWS calls: one `DescribeEvents` (paginated) for a described Multi-AZ primary without such a record, on a
 //! trigger that waits, or for an opted-in cluster without a recent failover on an automatic trigger; none

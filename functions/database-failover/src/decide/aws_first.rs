@@ -74,7 +74,7 @@ fn phase(message: &str) -> Option<Phase> {
 }
 
 /// Aurora: the latest completed failover of a cluster among its `failover` events (RDS-EVENT-0071, "Completed
-/// failover to DB instance: <writer>"), as (when, the writer it names).
+/// failover to DB instance: `<writer>`"), as (when, the writer it names).
 pub fn cluster_completed(events: &[AwsEvent]) -> Option<(i64, String)> {
     const COMPLETED: &str = "completed failover to db instance:";
     events
