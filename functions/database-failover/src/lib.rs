@@ -16,8 +16,11 @@
 //!   and on the replica or reader chosen; anything else is a logged skip or an ineligible candidate.
 //! - A DNS record follows only its primary: the one the primary's [`model::DNS_RECORD_TAG`] names, changed only
 //!   from that primary's endpoint ([`decide::repoint_step`]) in one Route 53 batch; one that points elsewhere is
-//!   left as it is and the notification says where it points ([`actions::repoint`]).
-//! - No state in tags (read for configuration only: opt-in, `failover:priority`, `failover:dns-record`). What the
+//!   left as it is and the notification says where it points ([`actions::repoint`]). Likewise an RDS Proxy
+//!   target group ([`model::PROXY_TAG`]): moved only from that primary ([`decide::proxy_step`]), else left alone
+//!   and said ([`actions::proxy`]).
+//! - No state in tags (read for configuration only: opt-in, `failover:priority`, `failover:dns-record`,
+//!   `failover:rds-proxy`). What the
 //!   function remembers is in the ledger, and every change runs inside the one attempt loop
 //!   ([`failover_core::ledger::Session::attempt`]): a `promotion#<decision time>` record on
 //!   `db-instance:<region>/<id>` ([`actions::promote`]), a `failover#<time>` record on

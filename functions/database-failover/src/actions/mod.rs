@@ -5,7 +5,8 @@
 //!
 //! - [`promote`]: a possibly failed RDS primary (from an event, an alarm, a replica that lost its source, or the
 //!   `promote` command): record the decision, promote the replica, repoint DNS ([`repoint`]: the record the
-//!   primary's `failover:dns-record` tag names, only from the primary's endpoint).
+//!   primary's `failover:dns-record` tag names, only from the primary's endpoint), move its RDS Proxy target
+//!   ([`proxy`]: the target group the `failover:rds-proxy` tag names, only from the primary).
 //! - [`found_decision`]: a promotion another region's stack made, found done in the primary's ledger: told
 //!   once by this stack.
 //! - [`abandon`]: a pending promotion whose guards no longer hold, or that expired: abandoned in the ledger,
@@ -50,6 +51,7 @@ pub mod fix_in_place;
 pub mod found_decision;
 pub mod owed;
 pub mod promote;
+pub mod proxy;
 pub mod readiness;
 pub mod repoint;
 pub mod status;

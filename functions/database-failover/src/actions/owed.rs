@@ -1,5 +1,5 @@
 //! Exactly one notification of a promotion, even across a crash. [`super::promote`] settles a promotion record
-//! done with `"notified": false` ([`unnotified`], with what its DNS step did) and names it in the context
+//! done with `"notified": false` ([`unnotified`], with what its DNS and proxy steps did) and names it in the context
 //! ([`super::Context::owes`]); once the invocation's report is published, [`MarkNotified`] marks the record
 //! `"notified": true`. A
 //! publish that failed leaves the mark off and makes the invocation an error, so Lambda retries; so does a
@@ -8,7 +8,7 @@
 //! (which would find the replica promoted and stay silent); then marks it. (A run that dies after publishing
 //! and before the mark publishes twice: the window is one ledger write.)
 //!
-//! AWS calls: rebuilding the notification reads nothing more (the record holds what the DNS step did);
+//! AWS calls: rebuilding the notification reads nothing more (the record holds what the DNS and proxy steps did);
 //! [`MarkNotified`], after the publish, is one ledger `Query` of the resource and `begin`/`end` (two
 //! `TransactWriteItems`), the waits for a held resource included in the invocation's one wait budget.
 
@@ -20,7 +20,7 @@ use failover_core::report::Report;
 use serde_json::{json, Value};
 
 use super::Context;
-use crate::decide::{DnsResult, Promotion, Trigger};
+use crate::decide::{DnsResult, Promotion, ProxyResult, Trigger};
 use crate::model::{self, is_promotion_key, DbRef};
 use crate::ports::Ports;
 use crate::report;
@@ -30,10 +30,15 @@ pub const NOTIFIED: &str = "notified";
 /// The data field that keeps what the promotion's DNS step did, for a notification rebuilt from the record.
 const DNS_RESULT: &str = "dns_result";
 
-/// The data of a promotion record settled done: the decision's, what the DNS step did, not yet notified.
-pub fn unnotified(p: &Promotion, dns: &DnsResult) -> Value {
+/// The data field that keeps what the promotion's proxy step did, likewise.
+const PROXY_RESULT: &str = "proxy_result";
+
+/// The data of a promotion record settled done: the decision's, what the DNS and proxy steps did, not yet
+/// notified.
+pub fn unnotified(p: &Promotion, dns: &DnsResult, proxy: &ProxyResult) -> Value {
     let mut data = p.record.data("replica", &p.replica_arn, p.endpoint.as_deref());
     data[DNS_RESULT] = serde_json::to_value(dns).unwrap_or(Value::Null);
+    data[PROXY_RESULT] = serde_json::to_value(proxy).unwrap_or(Value::Null);
     data[NOTIFIED] = json!(false);
     data
 }
@@ -83,6 +88,7 @@ pub fn notification(snapshot: &Snapshot, trigger: &Trigger, days: i32, dry_run: 
         replica_arn: text("arn").unwrap_or_default(),
         endpoint: text("endpoint"),
         dns: Ok(decision.dns.clone()),
+        proxy: Ok(decision.proxy.clone()),
         record: decision,
         resumed: false,
         standalone: true,
@@ -91,7 +97,10 @@ pub fn notification(snapshot: &Snapshot, trigger: &Trigger, days: i32, dry_run: 
     let dns = record.data.get(DNS_RESULT).cloned().and_then(|v| serde_json::from_value(v).ok());
     let dns = dns.unwrap_or_else(|| p.planned_dns());
     tracing::info!(resource = %snapshot.resource, key = %record.key, "publishing the notification an interrupted run owed");
-    let mut report = report::promotion(&p, trigger, Outcome::Succeeded, None, &dns, days);
+    let proxy = record.data.get(PROXY_RESULT).cloned().and_then(|v| serde_json::from_value(v).ok());
+    let proxy = proxy.unwrap_or_else(|| p.planned_proxy());
+    let report = report::promotion(&p, trigger, Outcome::Succeeded, None, &dns, days);
+    let mut report = report::with_client_paths(report, &p, &dns, &proxy);
     report.summary.push_str(&format!(
         " An earlier run promoted {} at {} and stopped before notifying; this is its notification, from the ledger.",
         p.replica.id, p.record.at

@@ -248,7 +248,9 @@ pub struct ClusterMember {
     pub promotion_tier: i32,
 }
 
+mod proxy;
 mod record;
+pub use proxy::*;
 pub use record::*;
 
 #[cfg(test)]
