@@ -9,6 +9,7 @@ mod database_identity;
 mod database_incident;
 mod database_onset;
 mod database_policy;
+mod database_proxy;
 mod database_readiness;
 mod database_regions;
 mod database_timeline;
