@@ -169,6 +169,9 @@ async fn a_retry_after_a_run_cut_short_between_deregister_and_register_should_re
     assert_eq!(outcomes(&notes), ["failed", "succeeded"]);
     // (Its body quotes the SDK's error, whose escapes the local SNS does not keep intact: read as text.)
     assert!(notes[0].message.contains(r#"Step \"move the RDS Proxy target\" failed"#), "{}", notes[0].message);
+    assert!(notes[0]
+        .message
+        .contains("register r-fast by hand: aws rds register-db-proxy-targets --db-proxy-name orders-proxy"));
     let body = notes[1].body();
     assert_eq!(body["details"]["proxy"]["result"], "registered");
     let summary = body["summary"].as_str().unwrap();

@@ -76,6 +76,15 @@ pub fn with_client_paths(mut report: Report, p: &Promotion, dns: &DnsResult, pro
     if report.outcome == Outcome::Succeeded {
         report.next_steps.extend(next_step(p, proxy));
     }
+    // A run stopped between the two calls leaves the group without a target until the retry: say how to end that.
+    if let (Outcome::Failed, ProxyResult::WouldMove { proxy, target_group, to, .. }) = (report.outcome, proxy) {
+        report.next_steps.push(format!(
+            "If {proxy} (target group {target_group}) has no target now (aws rds describe-db-proxy-targets \
+             --db-proxy-name {proxy} --target-group-name {target_group}), register {to} by hand: aws rds \
+             register-db-proxy-targets --db-proxy-name {proxy} --target-group-name {target_group} \
+             --db-instance-identifiers {to}."
+        ));
+    }
     report
 }
 
