@@ -167,7 +167,9 @@ mod tests {
         let resource = "db-instance:us-east-1/orders";
         let mut data = json!({"replica": {"region": "us-east-1", "id": "r-fast"}, "arn": "arn:aws:rds:us-east-1:1:db:r-fast",
             "decided_at": "2026-12-02T17:00:00Z", "endpoint": "r-fast.example",
-            "dns_result": {"result": "repointed", "record": "writer.shop.internal", "to": "r-fast.example"}});
+            "dns_result": {"result": "repointed", "record": "writer.shop.internal", "to": "r-fast.example"},
+            "proxy_result": {"result": "moved", "proxy": "orders-proxy", "target_group": "default", "from": "orders",
+                "to": "r-fast"}});
         if let Some(flag) = notified {
             data[NOTIFIED] = json!(flag);
         }
@@ -187,6 +189,12 @@ mod tests {
         assert!(report.summary.contains("from the ledger"), "{}", report.summary);
         assert!(report.summary.contains("writer.shop.internal"), "{}", report.summary);
         assert_eq!(report.details["recovered_from_ledger"], Value::Bool(true));
+        assert!(
+            report.summary.contains("RDS Proxy orders-proxy (target group default) was moved"),
+            "{}",
+            report.summary
+        );
+        assert_eq!(report.details["client_paths"][1]["state"], "moved", "{}", report.details);
     }
 
     #[test]
