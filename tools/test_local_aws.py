@@ -461,6 +461,50 @@ class LocalAwsTest(LauncherCase):
         self.assertNotIn("ReadReplicaSourceDBInstanceIdentifier", self.describe(west, "db-west"))
         self.assertEqual(self.describe(rds, "db").get("ReadReplicaDBInstanceIdentifiers", []), [])
 
+    def test_rds_proxy_targets_answer_awss_documented_faults_and_hold_one_instance(self):
+        rds, ec2 = self.client("rds"), self.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"us-east-1{z}")
+                   ["Subnet"]["SubnetId"] for i, z in ((1, "a"), (2, "b"))]
+        for db_id in ("orders", "orders-r1"):
+            rds.create_db_instance(DBInstanceIdentifier=db_id, Engine="postgres", DBInstanceClass="db.t3.micro",
+                                   AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="password1")
+        rds.create_db_proxy(DBProxyName="orders-proxy", EngineFamily="POSTGRESQL", RoleArn="arn:aws:iam::1:role/p",
+                            Auth=[{"SecretArn": "arn:aws:secretsmanager:us-east-1:1:secret:s"}],
+                            VpcSubnetIds=subnets)
+        proxy = dict(DBProxyName="orders-proxy", TargetGroupName="default")
+        # Unknown proxy, unknown target group, unknown instance: documented faults, not HTTP 500.
+        self.assert_error("DBProxyNotFoundFault", rds.describe_db_proxy_targets, DBProxyName="nope")
+        self.assert_error("DBProxyNotFoundFault", rds.register_db_proxy_targets, DBProxyName="nope",
+                          DBInstanceIdentifiers=["orders"])
+        self.assert_error("DBProxyTargetGroupNotFoundFault", rds.describe_db_proxy_targets,
+                          DBProxyName="orders-proxy", TargetGroupName="writers")
+        self.assert_error("DBProxyTargetGroupNotFoundFault", rds.deregister_db_proxy_targets,
+                          DBProxyName="orders-proxy", TargetGroupName="writers", DBInstanceIdentifiers=["orders"])
+        self.assert_error("DBInstanceNotFound", rds.register_db_proxy_targets, DBInstanceIdentifiers=["ghost"],
+                          **proxy)
+        registered = rds.register_db_proxy_targets(DBInstanceIdentifiers=["orders"], **proxy)["DBProxyTargets"]
+        self.assertEqual([(t["RdsResourceId"], t["Type"], t["TargetArn"]) for t in registered],
+                         [("orders", "RDS_INSTANCE", f"arn:aws:rds:us-east-1:{self.account}:db:orders")])
+        self.assertIn("orders", registered[0]["Endpoint"])
+        # The same instance again, or a second one: the group already holds its one database.
+        self.assert_error("DBProxyTargetAlreadyRegisteredFault", rds.register_db_proxy_targets,
+                          DBInstanceIdentifiers=["orders"], **proxy)
+        self.assert_error("DBProxyTargetAlreadyRegisteredFault", rds.register_db_proxy_targets,
+                          DBInstanceIdentifiers=["orders-r1"], **proxy)
+        targets = rds.describe_db_proxy_targets(**proxy)["Targets"]
+        self.assertEqual([t["RdsResourceId"] for t in targets], ["orders"])
+        self.assertIn(targets[0]["TargetHealth"]["State"], ("REGISTERING", "AVAILABLE"))
+        # Deregistering one that is not a target changes nothing and says so.
+        self.assert_error("DBProxyTargetNotFoundFault", rds.deregister_db_proxy_targets,
+                          DBInstanceIdentifiers=["orders-r1"], **proxy)
+        self.assertEqual(len(rds.describe_db_proxy_targets(**proxy)["Targets"]), 1)
+        rds.deregister_db_proxy_targets(DBInstanceIdentifiers=["orders"], **proxy)
+        self.assertEqual(rds.describe_db_proxy_targets(**proxy)["Targets"], [])
+        rds.register_db_proxy_targets(DBInstanceIdentifiers=["orders-r1"], **proxy)
+        targets = rds.describe_db_proxy_targets(DBProxyName="orders-proxy")["Targets"]
+        self.assertEqual([t["RdsResourceId"] for t in targets], ["orders-r1"])
+
     def test_describe_events_answers_recorded_events_of_the_window_and_categories_only(self):
         rds = self.client("rds")
         rds.create_db_instance(DBInstanceIdentifier="db", Engine="mysql", DBInstanceClass="db.t3.micro",

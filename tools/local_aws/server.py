@@ -24,7 +24,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 # Each service module patches moto when imported.
-from . import arc_zonal_shift, arc_state, autoscaling, dynamodb, ec2, elbv2, iam, rds, route53, sns  # noqa: F401
+from . import arc_zonal_shift, arc_state, autoscaling, dynamodb, ec2, elbv2, iam, rds, rds_proxy, route53, sns  # noqa: F401
 from .calls import CALLS, app_name, identify_call
 from .control import CONTROL_PREFIX, DEFAULT_ACCOUNT, ControlError, where
 from .rpcv2_cbor import RpcV2CborToJson

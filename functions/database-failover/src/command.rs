@@ -8,7 +8,7 @@
 //! | `pause` | optional `reason`, `by` | pauses automation (both functions of the stack): every change is refused until `resume` |
 //! | `resume` | — | resumes automation |
 //! | `timeline` | `db_instance_identifier` (a primary) or `db_cluster_identifier` | the last incident the ledger holds for it (promotions, cluster failovers), step by step with its time, trigger and outcome, and the time to mitigate and to recover; changes nothing |
-//! | `readiness` | optional `db_instance_identifier` or `db_cluster_identifier` | checks every opted-in primary and Aurora cluster of the region (or the one named) against what a failover would need: an eligible replica or reader, the `failover:dns-record` record, backups; one notification; changes nothing |
+//! | `readiness` | optional `db_instance_identifier` or `db_cluster_identifier` | checks every opted-in primary and Aurora cluster of the region (or the one named) against what a failover would need: an eligible replica or reader, the `failover:dns-record` record, the `failover:rds-proxy` target group, backups; one notification; changes nothing |
 //!
 //! Every command also takes `dry_run` (`true`/`false`, overriding `DRY_RUN`), `region` (default: the
 //! function's region) and `force` (`true`: act even while automation is paused). Unknown fields are rejected, so a misspelt field never silently changes the meaning.

@@ -16,11 +16,14 @@
 //!   and on the replica or reader chosen; anything else is a logged skip or an ineligible candidate.
 //! - A DNS record follows only its primary: the one the primary's [`model::DNS_RECORD_TAG`] names, changed only
 //!   from that primary's endpoint ([`decide::repoint_step`]) in one Route 53 batch; one that points elsewhere is
-//!   left as it is and the notification says where it points ([`actions::repoint`]).
+//!   left as it is and the notification says where it points ([`actions::repoint`]). Likewise an RDS Proxy
+//!   target group ([`model::PROXY_TAG`]): moved only from that primary ([`decide::proxy_step`]), else left alone
+//!   and said ([`actions::proxy`]).
 //! - No state in tags (read for configuration only: opt-in, `failover:priority`, and the bindings
 //!   [`model::BINDING_TAGS`], which a promoted replica inherits through its lineage in the ledger,
 //!   [`actions::lineage`]). The only tags written are those a replica created with `RECREATE_REPLICA` gets on
-//!   creation ([`actions::recreate`]). What the function remembers is in the ledger, and every change runs inside the one attempt loop
+//!   creation ([`actions::recreate`]). What the function remembers is in the ledger, and every change runs
+//!   inside the one attempt loop
 //!   ([`failover_core::ledger::Session::attempt`]): a `promotion#<decision time>` record on
 //!   `db-instance:<region>/<id>` ([`actions::promote`]), a `failover#<time>` record on
 //!   `db-cluster:<region>/<id>` ([`actions::failover_cluster`]), pending before the change, settled after. Dry

@@ -9,7 +9,10 @@ use failover_core::alarms::WatchingAlarm;
 use failover_core::aws::AwsError;
 use failover_core::ledger::Ledger;
 
-use crate::model::{AwsEvent, Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed, NewReplica};
+use crate::model::{
+    AwsEvent, Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed, NewReplica, ProxyBinding,
+    ProxyTargets, TargetChange,
+};
 
 /// RDS, in any region.
 pub trait Databases {
@@ -76,6 +79,39 @@ pub trait Databases {
     /// Every Aurora cluster of the region with its backup retention (`DescribeDBClusters`, paginated).
     fn list_clusters(&self, region: &str) -> impl Future<Output = Result<Vec<Listed<Cluster>>, AwsError>> + Send {
         let error = AwsError::not_modelled("DescribeDBClusters", region);
+        async move { Err(error) }
+    }
+
+    /// The targets of `binding`'s target group in `region` (`DescribeDBProxyTargets`, paginated); which of the
+    /// proxy and the group does not exist, as an answer. The defaults of the three proxy calls answer that the
+    /// call is not available.
+    fn proxy_targets(
+        &self,
+        region: &str,
+        binding: &ProxyBinding,
+    ) -> impl Future<Output = Result<ProxyTargets, AwsError>> + Send {
+        let error = AwsError::not_modelled("DescribeDBProxyTargets", format!("{binding} in {region}"));
+        async move { Err(error) }
+    }
+    /// `RegisterDBProxyTargets` of ONE DB instance (`instance`, in `region`) in `binding`'s target group.
+    fn register_proxy_target(
+        &self,
+        region: &str,
+        binding: &ProxyBinding,
+        instance: &str,
+    ) -> impl Future<Output = Result<TargetChange, AwsError>> + Send {
+        let error = AwsError::not_modelled("RegisterDBProxyTargets", format!("{instance} in {binding} in {region}"));
+        async move { Err(error) }
+    }
+    /// `DeregisterDBProxyTargets` of ONE DB instance from `binding`'s target group.
+    fn deregister_proxy_target(
+        &self,
+        region: &str,
+        binding: &ProxyBinding,
+        instance: &str,
+    ) -> impl Future<Output = Result<TargetChange, AwsError>> + Send {
+        let error =
+            AwsError::not_modelled("DeregisterDBProxyTargets", format!("{instance} from {binding} in {region}"));
         async move { Err(error) }
     }
 }

@@ -10,6 +10,7 @@ mod database_incident;
 mod database_lineage;
 mod database_onset;
 mod database_policy;
+mod database_proxy;
 mod database_readiness;
 mod database_regions;
 mod database_timeline;

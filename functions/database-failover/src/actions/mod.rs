@@ -5,7 +5,8 @@
 //!
 //! - [`promote`]: a possibly failed RDS primary (from an event, an alarm, a replica that lost its source, or the
 //!   `promote` command): record the decision, promote the replica, repoint DNS ([`repoint`]: the record the
-//!   primary's `failover:dns-record` tag names, only from the primary's endpoint).
+//!   primary's `failover:dns-record` tag names, only from the primary's endpoint), move its RDS Proxy target
+//!   ([`proxy`]: the target group the `failover:rds-proxy` tag names, only from the primary).
 //!   Then its lineage ([`lineage`]: old primary → new, by `DbiResourceId`, with the bindings the new one
 //!   inherits) and, with `RECREATE_REPLICA`, one new replica of the new primary ([`recreate`]).
 //! - [`found_decision`]: a promotion another region's stack made, found done in the primary's ledger: told
@@ -53,6 +54,7 @@ pub mod found_decision;
 pub mod lineage;
 pub mod owed;
 pub mod promote;
+pub mod proxy;
 pub mod readiness;
 pub mod recreate;
 pub mod repoint;

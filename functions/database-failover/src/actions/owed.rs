@@ -1,5 +1,5 @@
 //! Exactly one notification of a promotion, even across a crash. [`super::promote`] settles a promotion record
-//! done with `"notified": false` ([`unnotified`], with what its DNS step did) and names it in the context
+//! done with `"notified": false` ([`unnotified`], with what its DNS and proxy steps did) and names it in the context
 //! ([`super::Context::owes`]); once the invocation's report is published, [`MarkNotified`] marks the record
 //! `"notified": true`. A
 //! publish that failed leaves the mark off and makes the invocation an error, so Lambda retries; so does a
@@ -8,7 +8,7 @@
 //! (which would find the replica promoted and stay silent); then marks it. (A run that dies after publishing
 //! and before the mark publishes twice: the window is one ledger write.)
 //!
-//! AWS calls: rebuilding the notification reads nothing more (the record holds what the DNS step did);
+//! AWS calls: rebuilding the notification reads nothing more (the record holds what the DNS and proxy steps did);
 //! [`MarkNotified`], after the publish, is one ledger `Query` of the resource and `begin`/`end` (two
 //! `TransactWriteItems`), the waits for a held resource included in the invocation's one wait budget.
 
@@ -20,7 +20,7 @@ use failover_core::report::Report;
 use serde_json::{json, Value};
 
 use super::Context;
-use crate::decide::{DnsResult, Promotion, Trigger};
+use crate::decide::{DnsResult, Promotion, ProxyResult, Trigger};
 use crate::model::{self, is_promotion_key, DbRef, Recreated};
 use crate::ports::Ports;
 use crate::report;
@@ -32,10 +32,15 @@ const DNS_RESULT: &str = "dns_result";
 /// The data field that keeps what the replica step did ([`super::recreate`]).
 const REPLICA_RESULT: &str = "replica_result";
 
-/// The data of a promotion record settled done: the decision's, what the DNS step did, not yet notified.
-pub fn unnotified(p: &Promotion, dns: &DnsResult, replica: &Recreated) -> Value {
+/// The data field that keeps what the promotion's proxy step did, likewise.
+const PROXY_RESULT: &str = "proxy_result";
+
+/// The data of a promotion record settled done: the decision's, what the DNS, proxy and replica steps did, not
+/// yet notified.
+pub fn unnotified(p: &Promotion, dns: &DnsResult, proxy: &ProxyResult, replica: &Recreated) -> Value {
     let mut data = p.record.data("replica", &p.replica_arn, p.endpoint.as_deref());
     data[DNS_RESULT] = serde_json::to_value(dns).unwrap_or(Value::Null);
+    data[PROXY_RESULT] = serde_json::to_value(proxy).unwrap_or(Value::Null);
     data[REPLICA_RESULT] = serde_json::to_value(replica).unwrap_or(Value::Null);
     data[NOTIFIED] = json!(false);
     data
@@ -86,6 +91,7 @@ pub fn notification(snapshot: &Snapshot, trigger: &Trigger, days: i32, dry_run: 
         replica_arn: text("arn").unwrap_or_default(),
         endpoint: text("endpoint"),
         dns: Ok(decision.dns.clone()),
+        proxy: Ok(decision.proxy.clone()),
         record: decision,
         resumed: false,
         standalone: true,
@@ -94,10 +100,12 @@ pub fn notification(snapshot: &Snapshot, trigger: &Trigger, days: i32, dry_run: 
     let dns = record.data.get(DNS_RESULT).cloned().and_then(|v| serde_json::from_value(v).ok());
     let dns = dns.unwrap_or_else(|| p.planned_dns());
     tracing::info!(resource = %snapshot.resource, key = %record.key, "publishing the notification an interrupted run owed");
+    let proxy = record.data.get(PROXY_RESULT).cloned().and_then(|v| serde_json::from_value(v).ok());
+    let proxy = proxy.unwrap_or_else(|| p.planned_proxy());
     let replica = record.data.get(REPLICA_RESULT).cloned().and_then(|v| serde_json::from_value(v).ok());
     let replica = replica.unwrap_or(Recreated::Off);
-    let mut report =
-        report::with_replica(report::promotion(&p, trigger, Outcome::Succeeded, None, &dns, days), &replica);
+    let report = report::promotion(&p, trigger, Outcome::Succeeded, None, &dns, days);
+    let mut report = report::with_replica(report::with_client_paths(report, &p, &dns, &proxy), &replica);
     report.summary.push_str(&format!(
         " An earlier run promoted {} at {} and stopped before notifying; this is its notification, from the ledger.",
         p.replica.id, p.record.at
@@ -164,7 +172,9 @@ mod tests {
         let resource = "db-instance:us-east-1/orders";
         let mut data = json!({"replica": {"region": "us-east-1", "id": "r-fast"}, "arn": "arn:aws:rds:us-east-1:1:db:r-fast",
             "decided_at": "2026-12-02T17:00:00Z", "endpoint": "r-fast.example",
-            "dns_result": {"result": "repointed", "record": "writer.shop.internal", "to": "r-fast.example"}});
+            "dns_result": {"result": "repointed", "record": "writer.shop.internal", "to": "r-fast.example"},
+            "proxy_result": {"result": "moved", "proxy": "orders-proxy", "target_group": "default", "from": "orders",
+                "to": "r-fast"}});
         if let Some(flag) = notified {
             data[NOTIFIED] = json!(flag);
         }
@@ -184,6 +194,12 @@ mod tests {
         assert!(report.summary.contains("from the ledger"), "{}", report.summary);
         assert!(report.summary.contains("writer.shop.internal"), "{}", report.summary);
         assert_eq!(report.details["recovered_from_ledger"], Value::Bool(true));
+        assert!(
+            report.summary.contains("RDS Proxy orders-proxy (target group default) was moved"),
+            "{}",
+            report.summary
+        );
+        assert_eq!(report.details["client_paths"][1]["state"], "moved", "{}", report.details);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! writes the record pending (with the lease and the DNS step), then `PromoteReadReplica`, then the DNS step
 //! ([`repoint`]) once the replica is `available` and no longer a replica (as `PromoteReadReplica`'s answer
 //! describes it; one more `DescribeDBInstances` only when the answer does not), then
+//! the proxy step ([`proxy`], the target group the primary's `failover:rds-proxy` tag names), then
 //! `end` settles it done (not yet notified: [`owed`]) — or, when a step failed or the promotion is still in
 //! progress ([`Fault::InProgress`], retried by Lambda), leaves it pending and releases the lease, so that a retry
 //! completes that same decision.
@@ -36,7 +37,7 @@
 //! `GetMetricData` per such region ([`super::facts`]), for a Multi-AZ primary without a record of AWS's own
 //! failover one `DescribeEvents` ([`super::aws_recovery`]); to act, one `TransactWriteItems` (`begin`),
 //! `PromoteReadReplica` (its answer says whether the replica is writable yet), when the primary names a record
-//! [`repoint`]'s Route 53 calls, one `TransactWriteItems`
+//! [`repoint`]'s Route 53 calls, when it names a proxy [`proxy`]'s RDS calls, one `TransactWriteItems`
 //! (`end`); after the publish, one more `Query` and `begin`/`end` mark it notified ([`owed::MarkNotified`]). A
 //! replica-side trigger or `promote` first describes the replica and its primary (a primary that no longer
 //! exists costs no listing: its candidate is the replica the trigger names, described again after the
@@ -54,8 +55,7 @@ use failover_core::outcome::Outcome;
 use failover_core::pause;
 use failover_core::report::Report;
 
-use super::recreate;
-use super::{aws_recovery, failover_cluster, lineage, owed, repoint, Context};
+use super::{aws_recovery, failover_cluster, lineage, owed, proxy, recreate, repoint, Context};
 use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, Trigger};
 use crate::model::{promotion_key, promotion_resource, DbRef, Record, Recreated, Repoint};
 use crate::ports::{Databases, Ports};
@@ -210,10 +210,12 @@ pub(super) async fn execute<P: Ports>(
         &stamped
     };
     let days = ctx.config.backup_retention_days;
-    let planned = p.planned_dns();
-    let failed = |failure: &Failure| report::promotion(p, trigger, Outcome::Failed, Some(failure), &planned, days);
+    let (planned, planned_proxy) = (p.planned_dns(), p.planned_proxy());
+    let told = |report| report::with_client_paths(report, p, &planned, &planned_proxy);
+    let failed =
+        |failure: &Failure| told(report::promotion(p, trigger, Outcome::Failed, Some(failure), &planned, days));
     if dry_run {
-        return Ok(report::promotion(p, trigger, Outcome::DryRun, None, &planned, days));
+        return Ok(told(report::promotion(p, trigger, Outcome::DryRun, None, &planned, days)));
     }
     let resource = promotion_resource(&p.primary);
     // A resumed decision is already in the ledger, pending, under its key; a new one gets its own (with this
@@ -245,15 +247,19 @@ pub(super) async fn execute<P: Ports>(
     }
     let mut done = vec![format!("recorded the decision ({key} on {resource}, pending)")];
     let acted = match promote_and_repoint(ctx, p, &mut done).await {
-        Ok(dns) => stay_protected(ctx, p, &key, &mut done).await.map(|replica| (dns, replica)),
+        Ok(dns) => match proxy::follow(ctx, p, &mut done).await {
+            Ok(proxy) => stay_protected(ctx, p, &key, &mut done).await.map(|replica| (dns, proxy, replica)),
+            Err(failure) => Err(failure),
+        },
         Err(failure) => Err(failure),
     };
-    // Settled only once the promotion and the DNS change are made; otherwise left pending for the retry.
+    // Settled only once the promotion, the DNS change, the proxy's and the lineage are made; otherwise left
+    // pending for the retry.
     let owner = if p.resumed { p.record.owner.as_str() } else { ctx.session.owner };
     let settle = match &acted {
         // Done, and not yet notified: [`super::owed`] marks it once the notification is out.
-        Ok((dns, replica)) => {
-            vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(p, dns, replica))]
+        Ok((dns, proxy, replica)) => {
+            vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(p, dns, proxy, replica))]
         }
         // Asked for and under way: still pending, with the time the call returned (a replica found again
         // available and still a replica after it was not promoted).
@@ -266,9 +272,10 @@ pub(super) async fn execute<P: Ports>(
     };
     let ended = ctx.session.end(&resource, &settle, &[]).await;
     Ok(match (acted, ended) {
-        (Ok((dns, replica)), Ok(())) => {
+        (Ok((dns, proxy, replica)), Ok(())) => {
             let _ = ctx.owes.set(resource);
-            report::with_replica(report::promotion(p, trigger, Outcome::Succeeded, None, &dns, days), &replica)
+            let report = report::promotion(p, trigger, Outcome::Succeeded, None, &dns, days);
+            report::with_replica(report::with_client_paths(report, p, &dns, &proxy), &replica)
         }
         (Ok(_), Err(error)) => failed(&Failure { step: "record the promotion as done in the ledger", error, done }),
         (Err(failure), ended) => {

@@ -7,7 +7,9 @@
 //!
 //! Calls: `DescribeDBInstances` and `DescribeDBClusters` of the region (paginated); per primary, its replicas
 //! (one `DescribeDBInstances` per region) and their lag (one `GetMetricData` per region), and
-//! `ListResourceRecordSets` when it is tagged with a DNS record; per cluster, its instances and one
+//! `ListResourceRecordSets` when it is tagged with a DNS record, `DescribeDBProxyTargets` when it is bound to
+//! an RDS Proxy (`failover:rds-proxy`: a malformed tag, a missing proxy or target group, or one whose target is
+//! not the primary is a gap); per cluster, its instances and one
 //! `GetMetricData`; once for the run, `DescribeAlarms` of the region (prefix `ALARM_NAME_PREFIX`, paginated),
 //! for whether an alarm that invokes the function watches each primary with replicas and each cluster
 //! ([`crate::decide::watch`]). A read that fails is reported as that resource's (or, for the alarms, the run's)
@@ -24,8 +26,8 @@ use serde_json::json;
 use super::Context;
 use crate::command::Subject;
 use crate::decide::readiness::{self, Gap};
-use crate::decide::watch;
 use crate::decide::{decide_cluster, verdicts, Plan, PrimaryState, Trigger, Verdict};
+use crate::decide::{proxy, watch};
 use crate::model::{self, promotion_resource, Cluster, Instance, Lineage, Listed};
 use crate::ports::{Databases, Dns, Ports, ReplicaLag};
 use crate::FUNCTION;
@@ -190,8 +192,24 @@ impl<P: Ports> Context<'_, P> {
                 }
             },
         }
+        gaps.extend(self.proxy_readiness(primary).await);
         gaps.extend(readiness::instance_backup_gap(listed));
         (gaps, judged, lineage)
+    }
+
+    /// The target group a primary's `failover:rds-proxy` tag names: malformed, missing, or not at the primary.
+    async fn proxy_readiness(&self, primary: &Instance) -> Option<Gap> {
+        let binding = match proxy::readiness_binding(primary)? {
+            Ok(binding) => binding,
+            Err(gap) => return Some(gap),
+        };
+        match self.databases.proxy_targets(&primary.at.region, &binding).await {
+            Ok(targets) => proxy::readiness_gap(primary, &binding, &targets),
+            Err(e) => {
+                let cli = format!("aws rds describe-db-proxy-targets --db-proxy-name {}", binding.proxy);
+                Some(unknown(&primary.arn, &format!("reading {binding}"), &e, &cli))
+            }
+        }
     }
 
     /// A cluster's checks, and its readers as judged.

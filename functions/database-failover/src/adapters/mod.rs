@@ -2,7 +2,7 @@
 //! derived from the home client's configuration with a region override (same credentials, HTTP client,
 //! retry policy and interceptors), lazily, and cached for the life of the sandbox, and so are the DynamoDB
 //! clients of the ledger tables of other regions (`ledger.rs`: a primary's decisions live in its region's ledger). CloudWatch (replica lag, and
-//! the prefixed alarms readiness looks for) is in `cloudwatch.rs`.
+//! the prefixed alarms readiness looks for) is in `cloudwatch.rs`; RDS Proxy targets in `proxy.rs`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,11 +13,15 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, 
 use failover_core::aws::{AwsContext, AwsError};
 use failover_core::tags::Tags;
 
-use crate::model::{AwsEvent, Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, Listed, NewReplica};
+use crate::model::{
+    AwsEvent, Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, Listed, NewReplica, ProxyBinding,
+    ProxyTargets, TargetChange,
+};
 use crate::ports::{Databases, Dns};
 
 mod cloudwatch;
 mod ledger;
+mod proxy;
 pub use cloudwatch::CloudWatchLag;
 pub use ledger::{home_region, HomeLedgers};
 
@@ -276,6 +280,23 @@ impl Databases for RdsDatabases {
             }));
         }
         Ok(out)
+    }
+
+    async fn proxy_targets(&self, region: &str, binding: &ProxyBinding) -> Result<ProxyTargets, AwsError> {
+        self.describe_proxy_targets(region, binding).await
+    }
+
+    async fn register_proxy_target(&self, region: &str, b: &ProxyBinding, id: &str) -> Result<TargetChange, AwsError> {
+        self.change_target(region, b, id, true).await
+    }
+
+    async fn deregister_proxy_target(
+        &self,
+        region: &str,
+        b: &ProxyBinding,
+        id: &str,
+    ) -> Result<TargetChange, AwsError> {
+        self.change_target(region, b, id, false).await
     }
 }
 

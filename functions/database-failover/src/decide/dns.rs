@@ -6,7 +6,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Cname;
+use super::PrimaryState;
+use crate::model::{Cname, Record, Repoint};
+
+/// The DNS step of a recorded decision: the one recorded with it; a decision recorded without one (by an
+/// earlier version) takes the primary's tag when the primary is still there.
+pub(super) fn recorded(record: &Record, primary: &PrimaryState) -> Result<Option<Repoint>, String> {
+    match (&record.dns, primary) {
+        (Some(dns), _) => Ok(Some(dns.clone())),
+        (None, PrimaryState::Found(p)) => p.repoint(),
+        (None, _) => Ok(None),
+    }
+}
 
 /// What to do with the record, given what it holds now.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@
 use failover_core::notify::Severity;
 use serde::Serialize;
 
-use crate::model::{Cluster, DbRef, Instance, Record, Repoint};
+use crate::model::{Cluster, DbRef, Instance, ProxyMove, Record, Repoint};
 
 pub mod aws_first;
 mod cluster;
@@ -22,6 +22,7 @@ mod identity;
 pub mod onset;
 mod primary;
 mod promotion;
+pub mod proxy;
 pub mod readiness;
 pub mod watch;
 pub mod writer;
@@ -32,6 +33,7 @@ pub use identity::same_primary;
 pub use onset::lag_as_of;
 pub use primary::{gate, may_take_writes, FixInPlace, FixKind, Gate, FIX_IN_PLACE_STATUSES};
 pub use promotion::{decide_promotion, promotion_in_progress, verdicts, writable};
+pub use proxy::{proxy_step, ProxyResult, ProxyStep};
 
 /// The statuses of a replica while `PromoteReadReplica` works on it: a pending decision whose replica is in one
 /// of them is waited for, not re-checked (the promotion may have been asked for already).
@@ -226,6 +228,9 @@ pub struct Promotion {
     /// The DNS step: the record the primary's `failover:dns-record` tag names, from the primary's endpoint;
     /// `Ok(None)` without the tag; why it cannot be planned otherwise.
     pub dns: Result<Option<Repoint>, String>,
+    /// The proxy step: the target group the primary's `failover:rds-proxy` tag names, moved from the primary;
+    /// `Ok(None)` without the tag; why it cannot be planned otherwise.
+    pub proxy: Result<Option<ProxyMove>, String>,
     pub replicas: Vec<Verdict>,
 }
 
@@ -297,7 +302,8 @@ pub struct Info {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "plan", rename_all = "kebab-case")]
 pub enum Plan {
-    Promote(Promotion),
+    /// Boxed: the largest plan by far (its decision record, DNS and proxy steps, every replica judged).
+    Promote(Box<Promotion>),
     FailoverCluster(ClusterFailover),
     /// The recorded replica has already been promoted: nothing else is promoted. Within
     /// [`REPOINT_WINDOW_SECS`] of the record, the DNS change is applied again (`repoint`).

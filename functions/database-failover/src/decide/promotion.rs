@@ -11,7 +11,7 @@ use super::{
 };
 use failover_core::ledger::State;
 
-use crate::model::{promotion_resource, Instance, Record, Repoint, DEFAULT_PRIORITY, DNS_RECORD_TAG, PRIORITY_TAG};
+use crate::model::{promotion_resource, Instance, Record, DEFAULT_PRIORITY, DNS_RECORD_TAG, PRIORITY_TAG};
 
 /// RDS: promote the safest replica of a failed primary, or say why not.
 pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Settings, now: i64) -> Plan {
@@ -120,19 +120,24 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
         PrimaryState::Found(p) => p.repoint(),
         other => Err(format!("{} is {}: its {DNS_RECORD_TAG} tag cannot be read", primary_ref.id, other.describe())),
     };
-    Plan::Promote(Promotion {
+    let proxy = super::proxy::planned(&facts.primary, primary_ref, &replica.at);
+    Plan::Promote(Box::new(Promotion {
         primary: primary_ref.clone(),
         primary_arn: facts.primary.arn(),
         primary_status,
         replica: replica.at.clone(),
         replica_arn: replica.arn.clone(),
         endpoint: replica.endpoint.clone(),
-        record: record.with_dns(dns.clone().ok().flatten()).with_bindings(facts.primary.bindings()),
+        record: record
+            .with_dns(dns.clone().ok().flatten())
+            .with_proxy(proxy.clone().ok().flatten())
+            .with_bindings(facts.primary.bindings()),
         resumed: false,
         standalone: false,
         dns,
+        proxy,
         replicas,
-    })
+    }))
 }
 
 /// A decision exists: complete it, report it, or refuse — never choose another replica.
@@ -211,7 +216,7 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
         },
         // Decided, not finished, and its guards still hold (else abandoned above): complete that same decision
         // (the promotion may already have happened).
-        State::Pending => Plan::Promote(Promotion {
+        State::Pending => Plan::Promote(Box::new(Promotion {
             primary: primary.clone(),
             primary_arn: facts.primary.arn(),
             primary_status: facts.primary.describe(),
@@ -221,9 +226,10 @@ fn decide_recorded(trigger: &Trigger, facts: &PromotionFacts, record: &Record, s
             record: record.clone(),
             resumed: true,
             standalone,
-            dns: recorded_dns(record, &facts.primary),
+            dns: super::dns::recorded(record, &facts.primary),
+            proxy: super::proxy::recorded(record, &facts.primary, primary),
             replicas: verdicts(facts, settings),
-        }),
+        })),
     }
 }
 
@@ -325,16 +331,6 @@ pub(super) fn abandon_reason(
         .unwrap_or_else(|| Candidate { instance: recorded.clone(), lag: Vec::new(), lag_at: None });
     let verdict = replica_verdict(&candidate, &primary.region, settings);
     (!verdict.eligible).then(|| format!("{chosen} no longer passes the guards: {}", verdict.reason))
-}
-
-/// The DNS step of a recorded decision: the one recorded with it; a decision recorded without one (by an
-/// earlier version) takes the primary's tag when the primary is still there.
-fn recorded_dns(record: &Record, primary: &PrimaryState) -> Result<Option<Repoint>, String> {
-    match (&record.dns, primary) {
-        (Some(dns), _) => Ok(Some(dns.clone())),
-        (None, PrimaryState::Found(p)) => p.repoint(),
-        (None, _) => Ok(None),
-    }
 }
 
 /// Each replica judged as a failover would judge it now (also what `readiness` reports).

@@ -6,7 +6,9 @@
 //!   ([`super::verdicts`]: available, opted in, in the region unless cross-region is allowed, `ReplicaLag`
 //!   known, never -1, within `MAX_REPLICA_LAG_SECONDS` over the last 5 minutes). When the primary carries
 //!   `failover:dns-record=<hosted-zone-id>/<record-name>`, that record exists and points at the primary's
-//!   endpoint (else the failover would repoint the wrong record, or none). Its automated backups are on
+//!   endpoint (else the failover would repoint the wrong record, or none). When it carries
+//!   `failover:rds-proxy=<proxy>[/<target-group>]`, that group exists and its target is the primary
+//!   ([`super::proxy::readiness_gap`]). Its automated backups are on
 //!   (`BackupRetentionPeriod` > 0): a failover is no time to find there is nothing to restore.
 //! - **Aurora cluster.** At least one reader is eligible (available, opted in), and backups are on.
 

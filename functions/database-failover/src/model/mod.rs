@@ -278,9 +278,11 @@ impl Instance {
 }
 
 mod lineage;
+mod proxy;
 mod record;
 mod replica;
 pub use lineage::*;
+pub use proxy::*;
 pub use record::*;
 pub use replica::*;
 

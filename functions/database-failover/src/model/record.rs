@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use failover_core::tags::Tags;
 
-use super::{format_time, parse_time, DbRef, EndpointRecord, Repoint};
+use super::{format_time, parse_time, DbRef, EndpointRecord, ProxyBinding, ProxyMove, Repoint};
 
 /// The ledger records of a primary's promotions (on [`promotion_resource`]) are `promotion#<decision time>`
 /// ([`promotion_key`]): pending from before `PromoteReadReplica` until the promotion and the DNS change are
@@ -56,6 +56,9 @@ pub struct Record {
     /// The DNS step decided with it (promotions only), kept so that a retry repoints the same record from
     /// the same endpoint even when the primary is gone.
     pub dns: Option<Repoint>,
+    /// The proxy step decided with it (promotions only), kept for the same reason: a retry moves the same
+    /// proxy's target from the same instance when the primary is gone.
+    pub proxy: Option<ProxyMove>,
     /// The chosen instance's `DbiResourceId` when it was decided: the record is bound to that instance, not
     /// to a later one created under the same name.
     pub resource_id: Option<String>,
@@ -95,6 +98,7 @@ impl Record {
             state: State::Pending,
             owner: String::new(),
             dns: None,
+            proxy: None,
             resource_id: None,
             primary_resource_id: None,
             promotion_requested_at: None,
@@ -132,6 +136,11 @@ impl Record {
         self
     }
 
+    pub fn with_proxy(mut self, proxy: Option<ProxyMove>) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
     pub fn with_state(mut self, state: State) -> Self {
         self.state = state;
         self
@@ -165,6 +174,10 @@ impl Record {
         if let Some(dns) = &self.dns {
             data["dns"] =
                 json!({"hosted_zone_id": dns.record.hosted_zone_id, "name": dns.record.name, "from": dns.from});
+        }
+        if let Some(proxy) = &self.proxy {
+            data["proxy"] = json!({"name": proxy.binding.proxy, "target_group": proxy.binding.target_group,
+                "from": proxy.from});
         }
         data
     }
@@ -200,6 +213,11 @@ impl Record {
                 let record = EndpointRecord { hosted_zone_id: text("hosted_zone_id")?, name: text("name")? };
                 Some(Repoint { record, from: text("from")? })
             }),
+            proxy: record.data.get("proxy").and_then(|proxy| {
+                let text = |name: &str| proxy.get(name).and_then(Value::as_str).map(str::to_owned);
+                let binding = ProxyBinding { proxy: text("name")?, target_group: text("target_group")? };
+                Some(ProxyMove { binding, from: text("from")? })
+            }),
         })
     }
 }
@@ -216,6 +234,10 @@ mod tests {
         };
         let decision = Record::new(DbRef::new("us-west-2", "orders-west"), 1_714_558_032)
             .with_dns(Some(dns))
+            .with_proxy(Some(ProxyMove {
+                binding: ProxyBinding { proxy: "orders-proxy".into(), target_group: "default".into() },
+                from: "orders".into(),
+            }))
             .with_resource_id(Some("db-ABC".into()))
             .with_primary_resource_id(Some("db-PRIMARY".into()))
             .with_failure_at(Some(1_714_558_000))

@@ -13,9 +13,11 @@ use crate::model::{cluster_resource, DbRef};
 use crate::FUNCTION;
 
 mod fix;
+mod paths;
 mod promotion;
 
 pub use fix::fix_in_place;
+pub use paths::with_client_paths;
 use promotion::{promote_command, with_error};
 pub use promotion::{promotion, with_replica};
 

@@ -3,4 +3,5 @@
 //! `cargo test -p database-failover --test offline <module>::`.
 
 mod properties;
+mod proxy_adapter;
 mod sdk_adapters;

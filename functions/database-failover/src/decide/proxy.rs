@@ -1,0 +1,354 @@
+//! The proxy step of a promotion: the RDS Proxy target group a primary's `failover:rds-proxy` tag names moves
+//! from the failed primary to the promoted replica, compare-and-swap style: only while the failed primary is its
+//! target. A target group that holds another instance was moved by a person (or belongs to another primary) and
+//! is left alone; the notification says where it points.
+//!
+//! Order: deregister the failed primary, THEN register the promoted replica. AWS associates a target group
+//! with exactly one RDS DB instance (or one Aurora cluster), so the new one cannot be registered beside the old
+//! one first. The window without a target is the time between two API calls; during it the proxy keeps its
+//! client connections and makes new requests wait (up to the target group's `ConnectionBorrowTimeout`) rather
+//! than failing them, and the old target was a failed primary anyway. A run cut short in that window leaves
+//! the group empty with the decision still pending: the retry finds no target and registers the new primary
+//! ([`ProxyStep::Register`]), and says so.
+
+use serde::{Deserialize, Serialize};
+
+use super::{PrimaryState, Promotion};
+use crate::model::{DbRef, Instance, ProxyBinding, ProxyMove, ProxyTargets, Record, PROXY_TAG, RDS_INSTANCE};
+pub use failover_core::readiness::Gap;
+
+/// The proxy step of a new decision: from the primary's tag (its own or inherited). A proxy targets instances
+/// of its own region only, so a replica in another region cannot be its target.
+pub fn planned(primary: &PrimaryState, primary_ref: &DbRef, replica: &DbRef) -> Result<Option<ProxyMove>, String> {
+    let planned = match primary {
+        PrimaryState::Found(p) => p.proxy_move()?,
+        other => return Err(format!("{} is {}: its {PROXY_TAG} tag cannot be read", primary_ref.id, other.describe())),
+    };
+    match planned {
+        Some(m) if replica.region != primary_ref.region => Err(format!(
+            "{} is in {}, and {} in {} can only target instances of its own region",
+            replica.id, replica.region, m.binding, primary_ref.region
+        )),
+        planned => Ok(planned),
+    }
+}
+
+/// The proxy step of a recorded decision: the one recorded with it; a decision recorded without one (by an
+/// earlier version) takes the primary's tag when the primary is still there.
+pub fn recorded(record: &Record, primary: &PrimaryState, primary_ref: &DbRef) -> Result<Option<ProxyMove>, String> {
+    match (&record.proxy, primary) {
+        (Some(m), _) => Ok(Some(m.clone())),
+        (None, PrimaryState::Found(_)) => planned(primary, primary_ref, &record.subject),
+        (None, _) => Ok(None),
+    }
+}
+
+/// What to do with the target group, given its targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyStep {
+    /// The failed primary is the target: deregister it, then register the new primary (`register`: unless the new
+    /// primary is already registered beside it).
+    Move { register: bool },
+    /// No target at all: an earlier run deregistered the failed primary and stopped; register the new primary.
+    Register,
+    /// The new primary is already the target.
+    AlreadyThere,
+    /// Something else is the target: not ours to change.
+    Elsewhere { points_to: Vec<String> },
+    /// The proxy, or its target group, does not exist.
+    NotFound { what: &'static str },
+}
+
+/// The step for a target group holding `targets`, moved from the DB instance `from` to `to` (identifiers
+/// compare without case, as RDS reads them).
+pub fn proxy_step(targets: &ProxyTargets, from: &str, to: &str) -> ProxyStep {
+    let targets = match targets {
+        ProxyTargets::NoProxy => return ProxyStep::NotFound { what: "proxy" },
+        ProxyTargets::NoTargetGroup => return ProxyStep::NotFound { what: "target group" },
+        ProxyTargets::Found(targets) => targets,
+    };
+    let is = |id: &str, name: &str| id.eq_ignore_ascii_case(name);
+    let instance = |t: &&crate::model::ProxyTarget| t.kind == RDS_INSTANCE;
+    let has = |name: &str| targets.iter().filter(instance).any(|t| is(&t.id, name));
+    let others: Vec<String> =
+        targets.iter().filter(|t| !(instance(t) && (is(&t.id, from) || is(&t.id, to)))).map(|t| t.id.clone()).collect();
+    if !others.is_empty() {
+        let mut points_to: Vec<String> = targets.iter().map(|t| t.id.clone()).collect();
+        points_to.dedup();
+        return ProxyStep::Elsewhere { points_to };
+    }
+    match (has(from), has(to)) {
+        (true, registered) => ProxyStep::Move { register: !registered },
+        (false, true) => ProxyStep::AlreadyThere,
+        (false, false) => ProxyStep::Register,
+    }
+}
+
+/// readiness: the proxy binding a primary's [`PROXY_TAG`] names (its own or inherited), read as a failover
+/// reads it: `None` without the tag, a gap when the tag is malformed.
+pub fn readiness_binding(primary: &Instance) -> Option<Result<ProxyBinding, Gap>> {
+    let value = primary.binding(PROXY_TAG)?;
+    Some(ProxyBinding::parse(value).map_err(|error| Gap {
+        kind: "rds-proxy-tag-invalid",
+        resource: primary.arn.clone(),
+        problem: format!("{}: {error}: a failover would move no RDS Proxy target", primary.at.id),
+        fix: format!(
+            "aws rds add-tags-to-resource --resource-name {} --tags Key={PROXY_TAG},Value=<proxy-name>[/<target-group>]",
+            primary.arn
+        ),
+    }))
+}
+
+/// readiness: the target group against the primary. A missing proxy or group, or one whose target is not the
+/// primary, is a gap: a failover would leave it as it is.
+pub fn readiness_gap(primary: &Instance, b: &ProxyBinding, targets: &ProxyTargets) -> Option<Gap> {
+    let id = &primary.at.id;
+    let gap = |kind, problem: String, fix: String| Some(Gap { kind, resource: primary.arn.clone(), problem, fix });
+    let tag_fix = format!("aws rds describe-db-proxies (then correct {PROXY_TAG} on {id})");
+    match proxy_step(targets, id, "") {
+        ProxyStep::NotFound { what: "proxy" } => {
+            gap("rds-proxy-missing", format!("{id}'s {PROXY_TAG} names {b}: no such proxy"), tag_fix)
+        }
+        ProxyStep::NotFound { .. } => gap(
+            "rds-proxy-target-group-missing",
+            format!("{id}'s {PROXY_TAG} names {b}: no such target group"),
+            tag_fix,
+        ),
+        ProxyStep::Move { .. } | ProxyStep::AlreadyThere => None,
+        ProxyStep::Register | ProxyStep::Elsewhere { .. } => {
+            let points_to = match targets {
+                ProxyTargets::Found(t) if !t.is_empty() => {
+                    t.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ")
+                }
+                _ => "nothing".to_owned(),
+            };
+            gap(
+                "rds-proxy-target-elsewhere",
+                format!("{b} points at {points_to}, not at {id}: a failover would leave it alone"),
+                format!(
+                    "aws rds register-db-proxy-targets --db-proxy-name {} --target-group-name {} \
+                     --db-instance-identifiers {id} (after deregistering {points_to})",
+                    b.proxy, b.target_group
+                ),
+            )
+        }
+    }
+}
+
+impl Promotion {
+    /// The proxy step as planned (before anything is done): what a dry run or a failure reports.
+    pub fn planned_proxy(&self) -> ProxyResult {
+        match &self.proxy {
+            Ok(None) => ProxyResult::Untagged,
+            Err(reason) => ProxyResult::NotPlanned { reason: reason.clone() },
+            Ok(Some(m)) => ProxyResult::WouldMove {
+                proxy: m.binding.proxy.clone(),
+                target_group: m.binding.target_group.clone(),
+                from: m.from.clone(),
+                to: self.replica.id.clone(),
+            },
+        }
+    }
+}
+
+/// What the proxy step of a promotion did, for the notification (and the ledger, for one rebuilt after a crash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum ProxyResult {
+    /// The primary has no `failover:rds-proxy` tag.
+    Untagged,
+    /// The step could not be planned (a malformed tag, a primary not described, a replica in another region).
+    NotPlanned {
+        reason: String,
+    },
+    /// Dry run: what would be done.
+    WouldMove {
+        proxy: String,
+        target_group: String,
+        from: String,
+        to: String,
+    },
+    /// The failed primary deregistered, the new one registered.
+    Moved {
+        proxy: String,
+        target_group: String,
+        from: String,
+        to: String,
+    },
+    /// The group had no target (an earlier run deregistered `from` and stopped): the new one registered.
+    Registered {
+        proxy: String,
+        target_group: String,
+        from: String,
+        to: String,
+    },
+    AlreadyThere {
+        proxy: String,
+        target_group: String,
+        to: String,
+    },
+    /// Left unchanged: its target is not the failed primary (read before the change, or after it was refused).
+    LeftAlone {
+        proxy: String,
+        target_group: String,
+        from: String,
+        points_to: Vec<String>,
+    },
+    /// The proxy or its target group does not exist: nothing changed.
+    NotFound {
+        proxy: String,
+        target_group: String,
+        what: String,
+    },
+}
+
+impl ProxyResult {
+    /// The sentence of the notification's summary; `None` when there is nothing to say.
+    pub fn sentence(&self) -> Option<String> {
+        Some(match self {
+            ProxyResult::Untagged => return None,
+            ProxyResult::NotPlanned { reason } => format!("No RDS Proxy target was changed: {reason}."),
+            ProxyResult::WouldMove { proxy, target_group, from, to } => {
+                format!("Would move RDS Proxy {proxy} (target group {target_group}) from {from} to {to}.")
+            }
+            ProxyResult::Moved { proxy, target_group, from, to } => {
+                format!("RDS Proxy {proxy} (target group {target_group}) was moved from {from} to {to}.")
+            }
+            ProxyResult::Registered { proxy, target_group, from, to } => format!(
+                "RDS Proxy {proxy} (target group {target_group}) had no target (an earlier run deregistered {from} \
+                 and stopped): {to} was registered."
+            ),
+            ProxyResult::AlreadyThere { proxy, target_group, to } => {
+                format!("RDS Proxy {proxy} (target group {target_group}) already pointed to {to}.")
+            }
+            ProxyResult::LeftAlone { proxy, target_group, from, points_to } => format!(
+                "WARNING: RDS Proxy {proxy} (target group {target_group}) was left alone: it points to {}, not to \
+                 the failed primary {from}.",
+                points_to.join(", ")
+            ),
+            ProxyResult::NotFound { proxy, target_group, what } => format!(
+                "WARNING: RDS Proxy {proxy} (target group {target_group}) was NOT changed: the {what} does not exist."
+            ),
+        })
+    }
+
+    /// Whether the notification must warn that clients of the proxy may not follow the new primary.
+    pub fn is_warning(&self) -> bool {
+        matches!(self, ProxyResult::LeftAlone { .. } | ProxyResult::NotFound { .. } | ProxyResult::NotPlanned { .. })
+    }
+
+    /// The client path's state in a word or two (`client_paths`).
+    pub fn state(&self) -> String {
+        match self {
+            ProxyResult::Untagged => "not tagged".into(),
+            ProxyResult::NotPlanned { .. } => "not planned".into(),
+            ProxyResult::WouldMove { .. } => "would move".into(),
+            ProxyResult::Moved { .. } => "moved".into(),
+            ProxyResult::Registered { .. } => "registered (completed)".into(),
+            ProxyResult::AlreadyThere { .. } => "already there".into(),
+            ProxyResult::LeftAlone { points_to, .. } => format!("left alone: points at {}", points_to.join(", ")),
+            ProxyResult::NotFound { what, .. } => format!("not found: no such {what}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ProxyTarget;
+
+    fn group(ids: &[&str]) -> ProxyTargets {
+        ProxyTargets::Found(
+            ids.iter()
+                .map(|id| ProxyTarget { kind: RDS_INSTANCE.into(), id: (*id).into(), endpoint: None, health: None })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_group_at_the_failed_primary_is_moved_to_the_new_one() {
+        assert_eq!(proxy_step(&group(&["Orders"]), "orders", "r1"), ProxyStep::Move { register: true });
+        assert_eq!(proxy_step(&group(&["orders", "r1"]), "orders", "r1"), ProxyStep::Move { register: false });
+    }
+
+    #[test]
+    fn a_group_already_at_the_new_primary_is_left_as_it_is() {
+        assert_eq!(proxy_step(&group(&["R1"]), "orders", "r1"), ProxyStep::AlreadyThere);
+    }
+
+    #[test]
+    fn an_empty_group_is_completed_by_registering_the_new_primary() {
+        assert_eq!(proxy_step(&group(&[]), "orders", "r1"), ProxyStep::Register);
+    }
+
+    #[test]
+    fn a_group_a_person_moved_is_left_alone_and_says_where_it_points() {
+        let elsewhere = |ids: &[&str]| ProxyStep::Elsewhere { points_to: ids.iter().map(|s| (*s).into()).collect() };
+        assert_eq!(proxy_step(&group(&["billing"]), "orders", "r1"), elsewhere(&["billing"]));
+        assert_eq!(proxy_step(&group(&["orders", "billing"]), "orders", "r1"), elsewhere(&["orders", "billing"]));
+        let cluster = ProxyTargets::Found(vec![ProxyTarget {
+            kind: "TRACKED_CLUSTER".into(),
+            id: "orders".into(),
+            endpoint: None,
+            health: None,
+        }]);
+        assert_eq!(proxy_step(&cluster, "orders", "r1"), elsewhere(&["orders"]), "a cluster target is not ours");
+    }
+
+    #[test]
+    fn a_missing_proxy_or_target_group_changes_nothing() {
+        assert_eq!(proxy_step(&ProxyTargets::NoProxy, "a", "b"), ProxyStep::NotFound { what: "proxy" });
+        assert_eq!(proxy_step(&ProxyTargets::NoTargetGroup, "a", "b"), ProxyStep::NotFound { what: "target group" });
+    }
+
+    #[test]
+    fn the_step_is_planned_from_the_primarys_own_or_inherited_tag_and_only_within_its_region() {
+        use crate::decide::readiness::tests::primary;
+        let at = DbRef::new("us-east-1", "orders");
+        let (local, west) = (DbRef::new("us-east-1", "r1"), DbRef::new("us-west-2", "r1"));
+        let tagged = PrimaryState::Found(primary(&[(PROXY_TAG, "orders-proxy")]));
+        let planned_move = planned(&tagged, &at, &local).expect("planned").expect("tagged");
+        assert_eq!((planned_move.binding.proxy.as_str(), planned_move.from.as_str()), ("orders-proxy", "orders"));
+        let mut inherited = primary(&[]);
+        inherited.inherited.insert(PROXY_TAG.into(), "old-proxy/writers".into());
+        let inherited = planned(&PrimaryState::Found(inherited), &at, &local).expect("planned").expect("inherited");
+        assert_eq!(inherited.binding.target_group, "writers");
+        assert_eq!(planned(&PrimaryState::Found(primary(&[])), &at, &local), Ok(None));
+        assert!(planned(&tagged, &at, &west).is_err_and(|e| e.contains("only target instances of its own region")));
+        let bad = PrimaryState::Found(primary(&[(PROXY_TAG, "a/b/c")]));
+        assert!(planned(&bad, &at, &local).is_err_and(|e| e.contains(PROXY_TAG)));
+        assert!(planned(&PrimaryState::Missing, &at, &local).is_err_and(|e| e.contains("cannot be read")));
+    }
+
+    #[test]
+    fn readiness_finds_a_malformed_tag_a_missing_proxy_or_group_and_a_group_not_at_the_primary() {
+        use crate::decide::readiness::tests::primary;
+        let p = primary(&[(PROXY_TAG, "orders-proxy")]);
+        let b = ProxyBinding { proxy: "orders-proxy".into(), target_group: "default".into() };
+        let kind = |targets: &ProxyTargets| readiness_gap(&p, &b, targets).map(|g| g.kind);
+        assert_eq!(kind(&group(&["orders"])), None);
+        assert_eq!(kind(&ProxyTargets::NoProxy), Some("rds-proxy-missing"));
+        assert_eq!(kind(&ProxyTargets::NoTargetGroup), Some("rds-proxy-target-group-missing"));
+        assert_eq!(kind(&group(&["billing"])), Some("rds-proxy-target-elsewhere"));
+        assert_eq!(kind(&group(&[])), Some("rds-proxy-target-elsewhere"));
+        assert!(readiness_binding(&primary(&[])).is_none());
+        let bad = readiness_binding(&primary(&[(PROXY_TAG, "no good")])).expect("tagged").expect_err("malformed");
+        assert_eq!(bad.kind, "rds-proxy-tag-invalid");
+    }
+
+    #[test]
+    fn only_a_proxy_left_alone_missing_or_unplanned_is_worth_a_warning() {
+        let left = ProxyResult::LeftAlone {
+            proxy: "p".into(),
+            target_group: "default".into(),
+            from: "orders".into(),
+            points_to: vec!["billing".into()],
+        };
+        assert!(left.is_warning() && left.sentence().unwrap().contains("points to billing"));
+        assert_eq!(left.state(), "left alone: points at billing");
+        let moved =
+            ProxyResult::Moved { proxy: "p".into(), target_group: "g".into(), from: "a".into(), to: "b".into() };
+        assert!(!moved.is_warning() && moved.state() == "moved");
+        assert_eq!(ProxyResult::Untagged.sentence(), None);
+    }
+}

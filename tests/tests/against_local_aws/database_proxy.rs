@@ -1,0 +1,238 @@
+//! `database-failover` and RDS Proxy, against the local AWS: the target group a primary's `failover:rds-proxy`
+//! tag names follows that primary to the promoted replica, compare-and-swap style; one a person moved is left
+//! alone. Proxy targets (`DescribeDBProxyTargets`), the ledger and the notifications are asserted after each
+//! invocation.
+
+use database_failover::model::PROXY_TAG;
+use failover_core::ledger::State;
+use failover_core::outcome::Outcome;
+use integration_tests::database::*;
+use serde_json::{json, Value};
+
+/// A MySQL proxy `name` whose default target group holds `target` (none: empty).
+async fn proxy(env: &Env, name: &str, target: Option<&str>) {
+    let rds = env.account.rds();
+    let auth = aws_sdk_rds::types::UserAuthConfig::builder()
+        .secret_arn(format!("arn:aws:secretsmanager:us-east-1:{}:secret:orders", env.account.id))
+        .build();
+    rds.create_db_proxy()
+        .db_proxy_name(name)
+        .engine_family(aws_sdk_rds::types::EngineFamily::Mysql)
+        .auth(auth)
+        .role_arn(format!("arn:aws:iam::{}:role/proxy", env.account.id))
+        .set_vpc_subnet_ids(Some(env.account.subnets()))
+        .send()
+        .await
+        .expect("create proxy");
+    if let Some(target) = target {
+        let register = rds.register_db_proxy_targets().db_proxy_name(name).db_instance_identifiers(target);
+        register.send().await.expect("register target");
+    }
+}
+
+/// The instances `name`'s default target group holds.
+async fn targets(env: &Env, name: &str) -> Vec<String> {
+    let described = env.account.rds().describe_db_proxy_targets().db_proxy_name(name).send().await.expect("targets");
+    described.targets().iter().filter_map(|t| t.rds_resource_id().map(str::to_owned)).collect()
+}
+
+/// Tags `id` with `failover:rds-proxy=<value>`.
+async fn bind(env: &Env, id: &str, value: &str) {
+    let arn = env.describe(id).await.db_instance_arn.expect("arn");
+    let rds = env.account.rds();
+    rds.add_tags_to_resource().resource_name(arn).tags(tag(PROXY_TAG, value)).send().await.expect("tag");
+}
+
+/// orders (failed, three replicas, r-fast the one promoted) bound to `orders-proxy`, whose target is `target`.
+async fn failed_orders_behind_a_proxy(env: &Env, target: Option<&str>) {
+    orders(env).await;
+    proxy(env, "orders-proxy", target).await;
+    bind(env, "orders", "orders-proxy").await;
+    env.set_status("orders", "failed");
+}
+
+/// The `rds-proxy` entry of a notification's `details.client_paths`.
+fn proxy_path(body: &Value) -> &Value {
+    let paths = body["details"]["client_paths"].as_array().expect("client_paths");
+    paths.iter().find(|p| p["path"] == "rds-proxy").expect("an rds-proxy path")
+}
+
+#[tokio::test]
+async fn a_proxy_bound_primary_that_fails_should_leave_the_proxy_pointing_at_the_new_primary() {
+    let env = Env::new().await;
+    failed_orders_behind_a_proxy(&env, Some("orders")).await;
+
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert!(!env.is_replica("r-fast").await);
+    assert_eq!(targets(&env, "orders-proxy").await, ["r-fast"], "the proxy's target is the new primary");
+    let records = env.records("db-instance:us-east-1/orders").await;
+    assert_eq!(records[0].state, State::Done);
+    assert_eq!(records[0].data["proxy"], json!({"name": "orders-proxy", "target_group": "default", "from": "orders"}));
+    assert_eq!(records[0].data["proxy_result"]["result"], "moved", "kept for a notification rebuilt from the record");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["succeeded"]);
+    let body = notes[0].body();
+    assert_eq!(body["details"]["proxy"]["result"], "moved");
+    assert_eq!(
+        proxy_path(&body),
+        &json!({"path": "rds-proxy", "tag": PROXY_TAG, "name": "orders-proxy/default",
+        "state": "moved"})
+    );
+    let summary = body["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("RDS Proxy orders-proxy (target group default) was moved from orders to r-fast"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Client paths: DNS record: not tagged; RDS Proxy orders-proxy/default: moved."),
+        "{summary}"
+    );
+    assert!(!notes[0].subject.as_deref().unwrap().contains("not moved"));
+}
+
+#[tokio::test]
+async fn a_proxy_a_person_moved_should_be_left_alone_and_the_notification_should_say_where_it_points() {
+    let env = Env::new().await;
+    env.primary("billing", false).await;
+    failed_orders_behind_a_proxy(&env, Some("billing")).await;
+
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Outcome::Succeeded, "the promotion itself went ahead: {response:?}");
+    assert!(!env.is_replica("r-fast").await);
+    assert_eq!(targets(&env, "orders-proxy").await, ["billing"], "left as the person set it");
+    assert_eq!(env.calls_answered("DeregisterDBProxyTargets"), 0);
+    assert_eq!(env.calls_answered("RegisterDBProxyTargets"), 1, "only the test's own registration");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["succeeded"]);
+    assert!(notes[0].subject.as_deref().unwrap().contains("RDS Proxy target not moved"), "{:?}", notes[0].subject);
+    let body = notes[0].body();
+    assert_eq!(proxy_path(&body)["state"], "left alone: points at billing");
+    let summary = body["summary"].as_str().unwrap();
+    assert!(summary.contains("was left alone: it points to billing, not to the failed primary orders"), "{summary}");
+    let steps = body["next_steps"].to_string();
+    assert!(
+        steps.contains(
+            "aws rds deregister-db-proxy-targets --db-proxy-name orders-proxy --target-group-name default \
+             --db-instance-identifiers billing"
+        ),
+        "{steps}"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_should_say_it_would_move_the_proxy_and_change_no_target() {
+    let env = Env::new().await;
+    failed_orders_behind_a_proxy(&env, Some("orders")).await;
+
+    let response = ok(&env.app(&[("DRY_RUN", "true")]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Outcome::DryRun, "{response:?}");
+    assert_eq!(targets(&env, "orders-proxy").await, ["orders"], "nothing changed");
+    assert_eq!(env.calls_answered("DescribeDBProxyTargets"), 1, "the test's own read only");
+    assert_eq!(env.records("db-instance:us-east-1/orders").await, [], "dry run writes nothing");
+    let notes = env.notifications().await;
+    let body = notes[0].body();
+    assert_eq!(proxy_path(&body)["state"], "would move");
+    let summary = body["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("Would move RDS Proxy orders-proxy (target group default) from orders to r-fast"),
+        "{summary}"
+    );
+}
+
+/// The run is cut short between the two calls: `DeregisterDBProxyTargets` went through, `RegisterDBProxyTargets`
+/// was refused (IAM, as the local AWS answers a denied call). The decision stays pending; the retry of the same
+/// event finds the group empty and registers the new primary, and says so.
+#[tokio::test]
+async fn a_retry_after_a_run_cut_short_between_deregister_and_register_should_register_the_new_primary() {
+    let env = Env::new().await;
+    failed_orders_behind_a_proxy(&env, Some("orders")).await;
+    let app = env.app(&[]);
+    env.account.control("/_failover/iam/deny", json!({"actions": ["rds:RegisterDBProxyTargets"]}));
+
+    let first = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(first.status, Outcome::Failed, "{first:?}");
+    assert!(targets(&env, "orders-proxy").await.is_empty(), "cut short after the deregistration");
+    assert_eq!(env.promotion("orders").await, Some((State::Pending, "r-fast".into())), "left for the retry");
+    env.account.control("/_failover/iam/deny", json!({"actions": []}));
+
+    let retry = ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(retry.status, Outcome::Succeeded, "{retry:?}");
+    assert_eq!(targets(&env, "orders-proxy").await, ["r-fast"]);
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".into())));
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["failed", "succeeded"]);
+    // (Its body quotes the SDK's error, whose escapes the local SNS does not keep intact: read as text.)
+    assert!(notes[0].message.contains(r#"Step \"move the RDS Proxy target\" failed"#), "{}", notes[0].message);
+    assert!(notes[0]
+        .message
+        .contains("register r-fast by hand: aws rds register-db-proxy-targets --db-proxy-name orders-proxy"));
+    let body = notes[1].body();
+    assert_eq!(body["details"]["proxy"]["result"], "registered");
+    let summary = body["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("had no target (an earlier run deregistered orders and stopped): r-fast was registered"),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_that_does_not_exist_should_be_reported_and_nothing_changed() {
+    let env = Env::new().await;
+    orders(&env).await;
+    bind(&env, "orders", "orders-proxy/writers").await;
+    proxy(&env, "orders-proxy", Some("orders")).await;
+    env.set_status("orders", "failed");
+
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
+    assert_eq!(targets(&env, "orders-proxy").await, ["orders"], "the default group is not the one named");
+    let notes = env.notifications().await;
+    let body = notes[0].body();
+    assert_eq!(proxy_path(&body)["state"], "not found: no such target group");
+    assert!(notes[0].subject.as_deref().unwrap().contains("RDS Proxy target not moved"));
+}
+
+#[tokio::test]
+async fn readiness_should_report_a_malformed_proxy_tag_and_a_missing_proxy_or_target_group_and_change_nothing() {
+    let env = Env::new().await;
+    for (id, value) in [("badtag", "not a proxy!"), ("noproxy", "ghost-proxy"), ("nogroup", "fine-proxy/writers")] {
+        env.primary(id, true).await;
+        bind(&env, id, value).await;
+    }
+    env.primary("fine", true).await;
+    bind(&env, "fine", "fine-proxy").await;
+    proxy(&env, "fine-proxy", Some("fine")).await;
+
+    let response = ok(&env.app(&[]), json!({"command": "readiness"})).await;
+
+    assert_eq!(response.status, Outcome::Info, "{response:?}");
+    let notes = env.notifications().await;
+    let body = notes[0].body();
+    let mut gaps: Vec<(String, String)> = body["details"]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["kind"].as_str().unwrap_or_default().starts_with("rds-proxy"))
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_owned(),
+                f["resource"].as_str().unwrap().rsplit(':').next().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    gaps.sort();
+    let expected = [
+        ("rds-proxy-missing", "noproxy"),
+        ("rds-proxy-tag-invalid", "badtag"),
+        ("rds-proxy-target-group-missing", "nogroup"),
+    ];
+    assert_eq!(gaps, expected.map(|(k, id)| (k.to_owned(), id.to_owned())), "{body}");
+    assert_eq!(targets(&env, "fine-proxy").await, ["fine"], "readiness changes nothing");
+}
