@@ -6,6 +6,8 @@
 //! - [`promote`]: a possibly failed RDS primary (from an event, an alarm, a replica that lost its source, or the
 //!   `promote` command): record the decision, promote the replica, repoint DNS ([`repoint`]: the record the
 //!   primary's `failover:dns-record` tag names, only from the primary's endpoint).
+//! - [`fence`]: the old primary's fence, before a promotion away from an `available` primary and once a
+//!   replaced one is `available` again; [`unfence`]: the command that releases it.
 //! - [`found_decision`]: a promotion another region's stack made, found done in the primary's ledger: told
 //!   once by this stack.
 //! - [`abandon`]: a pending promotion whose guards no longer hold, or that expired: abandoned in the ledger,
@@ -46,6 +48,7 @@ pub mod aws_recovery;
 pub mod control;
 pub mod facts;
 pub mod failover_cluster;
+pub mod fence;
 pub mod fix_in_place;
 pub mod found_decision;
 pub mod owed;
@@ -54,6 +57,7 @@ pub mod readiness;
 pub mod repoint;
 pub mod status;
 pub mod timeline;
+pub mod unfence;
 pub mod writer_moved;
 
 /// The ports and settings an action works with, borrowed from the handler's `App` for one invocation.
@@ -129,10 +133,19 @@ impl<P: Ports> Context<'_, P> {
                     return Ok(told);
                 }
                 let endpoint = endpoint.as_deref();
-                promote::already_promoted(self, &primary, &replica, &at, endpoint, dns.as_ref(), repoint && !dry_run)
-                    .await
+                let done = promote::already_promoted(
+                    self,
+                    &primary,
+                    &replica,
+                    &at,
+                    endpoint,
+                    dns.as_ref(),
+                    repoint && !dry_run,
+                )
+                .await;
+                fence::or(self, &primary, trigger, dry_run, done).await
             }
-            Plan::Promote(p) => return promote::execute(self, &p, snapshot, trigger, dry_run).await,
+            Plan::Promote(p) => return fence::promote(self, &p, snapshot, trigger, dry_run).await,
             Plan::Abandon(a) => return abandon::run(self, &a, snapshot, trigger, dry_run).await,
             Plan::FailoverCluster(c) => return failover_cluster::execute(self, &c, snapshot, trigger, dry_run).await,
         };
@@ -194,6 +207,11 @@ pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: boo
             let work = Box::pin(promote::instance(ctx, &at, &trigger, dry_run)).await;
             (at.region, at.id, trigger, work)
         }
+        Route::Returned { at, event_id } => {
+            let work = fence::returned(ctx, &at, &event_id, dry_run).await;
+            (at.region, at.id, Trigger::FailureEvent { event_id, message: String::new() }, work)
+        }
+        Route::Unfence { at, by, reason } => return unfence::run(ctx, &at, by, reason, dry_run).await,
         Route::FixInPlace { at, event_id, message } => {
             let work = fix_in_place::run(ctx, &at, &event_id, &message).await.map_err(Fault::from);
             (at.region, at.id, Trigger::FailureEvent { event_id, message }, work)

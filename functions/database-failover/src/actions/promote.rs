@@ -54,7 +54,7 @@ use failover_core::outcome::Outcome;
 use failover_core::pause;
 use failover_core::report::Report;
 
-use super::{aws_recovery, failover_cluster, owed, repoint, Context};
+use super::{aws_recovery, failover_cluster, fence, owed, repoint, Context};
 use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, Trigger};
 use crate::model::{promotion_key, promotion_resource, DbRef, Record, Repoint};
 use crate::ports::{Databases, Ports};
@@ -197,6 +197,7 @@ pub(super) async fn execute<P: Ports>(
     snapshot: &Snapshot,
     trigger: &Trigger,
     dry_run: bool,
+    fence: &fence::Guard,
 ) -> Step<Report> {
     // A new decision is stamped with the failure's time, where its incident's timeline starts; a resumed one
     // keeps its own.
@@ -222,14 +223,15 @@ pub(super) async fn execute<P: Ports>(
     if !p.resumed && snapshot.record(&key).is_some() {
         key = format!("{key}#{}", ctx.session.owner);
     }
-    let records = if p.resumed {
-        Vec::new()
-    } else {
+    let mut records = fence.records(ctx, snapshot);
+    if !p.resumed {
         let data = p.record.data("replica", &p.replica_arn, p.endpoint.as_deref());
         let retention = ctx.config.common.retention_secs();
-        vec![ledger::Record::pending(&resource, &key, ctx.session.owner, &trigger.describe(), ctx.now(), retention)
-            .with_data(data)]
-    };
+        records.push(
+            ledger::Record::pending(&resource, &key, ctx.session.owner, &trigger.describe(), ctx.now(), retention)
+                .with_data(data),
+        );
+    }
     match ctx.session.start(snapshot, &records).await {
         Ok(Start::Started) => {}
         Ok(Start::Again) => return Err(Again),
@@ -243,10 +245,14 @@ pub(super) async fn execute<P: Ports>(
         }
     }
     let mut done = vec![format!("recorded the decision ({key} on {resource}, pending)")];
-    let acted = promote_and_repoint(ctx, p, &mut done).await;
+    let acted = match fence.apply(ctx, p, &mut done).await {
+        Ok(()) => promote_and_repoint(ctx, p, &mut done).await,
+        Err(failure) => Err(failure),
+    };
     // Settled only once the promotion and the DNS change are made; otherwise left pending for the retry.
     let owner = if p.resumed { p.record.owner.as_str() } else { ctx.session.owner };
-    let settle = match &acted {
+    let mut settle = fence.settle(ctx, snapshot);
+    settle.extend(match &acted {
         // Done, and not yet notified: [`super::owed`] marks it once the notification is out.
         Ok(dns) => vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(p, dns))],
         // Asked for and under way: still pending, with the time the call returned (a replica found again
@@ -257,7 +263,7 @@ pub(super) async fn execute<P: Ports>(
             vec![Settle::pending(&key, owner, State::Pending).with_data(data)]
         }
         Err(_) => Vec::new(),
-    };
+    });
     let ended = ctx.session.end(&resource, &settle, &[]).await;
     Ok(match (acted, ended) {
         (Ok(dns), Ok(())) => {

@@ -13,7 +13,7 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, 
 use failover_core::aws::{AwsContext, AwsError};
 use failover_core::tags::Tags;
 
-use crate::model::{AwsEvent, Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, Listed};
+use crate::model::{AwsEvent, Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, Listed, Modified};
 use crate::ports::{Databases, Dns};
 
 mod cloudwatch;
@@ -218,6 +218,27 @@ impl Databases for RdsDatabases {
             .await
             .aws("PromoteReadReplica", replica.to_string())?;
         Ok(answer.db_instance().and_then(|db| to_instance(&replica.region, db)))
+    }
+
+    async fn set_security_groups(&self, at: &DbRef, groups: &[String]) -> Result<Modified, AwsError> {
+        let sent = self
+            .clients
+            .get(&at.region)
+            .modify_db_instance()
+            .db_instance_identifier(&at.id)
+            .set_vpc_security_group_ids(Some(groups.to_vec()))
+            .apply_immediately(true)
+            .send()
+            .await;
+        match sent {
+            Ok(answer) => {
+                Ok(Modified::Applied(answer.db_instance().and_then(|db| to_instance(&at.region, db)).map(Box::new)))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_invalid_db_instance_state_fault()) => {
+                Ok(Modified::NotYet(e.as_service_error().map(ToString::to_string).unwrap_or_default()))
+            }
+            Err(e) => Err(AwsError::from_sdk("ModifyDBInstance", at.to_string(), &e)),
+        }
     }
 
     async fn failover_cluster(&self, region: &str, cluster: &str, target: &str) -> Result<(), AwsError> {

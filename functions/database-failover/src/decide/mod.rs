@@ -6,6 +6,7 @@
 //! - [`gate`] (`primary.rs`): what a primary's status lets a trigger do (promote, fix in place, refuse).
 //! - [`same_primary`] (`identity.rs`): whether a recorded decision is the primary's, by `DbiResourceId`.
 //! - [`decide_cluster`] (`cluster.rs`): an Aurora cluster and its readers; [`writer`]: whether its writer moved.
+//! - [`fence`]: whether an old primary is fenced now, with which groups recorded.
 //! - [`Plan::would`]: what the `status` command says a failure would do now.
 //! - [`readiness`] and [`watch`]: what an opted-in primary or cluster lacks for a failover, and whether an alarm
 //!   that invokes the function watches it.
@@ -18,6 +19,7 @@ use crate::model::{Cluster, DbRef, Instance, Record, Repoint};
 pub mod aws_first;
 mod cluster;
 mod dns;
+pub mod fence;
 mod identity;
 pub mod onset;
 mod primary;
