@@ -2,5 +2,6 @@
 //! `aws-smithy-mocks`), as one test binary: one link of the SDK crates for both. Run one module with
 //! `cargo test -p database-failover --test offline <module>::`.
 
+mod fence_properties;
 mod properties;
 mod sdk_adapters;
