@@ -166,3 +166,42 @@ async fn with_fence_none_a_promotion_leaves_the_old_primary_groups_and_says_so()
     let summary = notes[0].body()["summary"].as_str().unwrap().to_owned();
     assert!(summary.contains("not fenced (FENCE=none)"), "{summary}");
 }
+
+#[tokio::test]
+async fn readiness_fences_a_returned_old_primary_and_status_shows_the_fence_without_changing_anything() {
+    let env = Env::new().await;
+    orders(&env).await;
+    let app = env.app(FENCE);
+    env.set_status("orders", "failed");
+    assert_eq!(ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await.status, Outcome::Succeeded);
+    env.set_status("orders", "available");
+    // No event told it: the readiness run finds it available and unfenced.
+    let status = json!({"command": "status", "db_instance_identifier": "orders"});
+    let before = ok(&app, status.clone()).await;
+    assert!(before.summary.contains("orders is to be fenced"), "{}", before.summary);
+    assert_eq!(groups(&env, "orders").await, ORIGINAL, "status changes nothing");
+    let mut dry = json!({"command": "readiness", "dry_run": true});
+    ok(&app, dry.take()).await;
+    assert_eq!(groups(&env, "orders").await, ORIGINAL, "a dry run changes nothing");
+    let readiness = ok(&app, json!({"command": "readiness"})).await;
+    assert_eq!(groups(&env, "orders").await, ["sg-fence"], "fenced by the readiness run");
+    let gaps = readiness.details["findings"].to_string();
+    assert!(gaps.contains("old-primary-unfenced") && gaps.contains("sg-app, sg-admin"), "{gaps}");
+    let after = ok(&app, status).await;
+    assert!(after.summary.contains("orders is fenced (only in sg-fence)"), "{}", after.summary);
+}
+
+#[tokio::test]
+async fn without_a_fence_group_the_promotion_goes_on_warns_and_readiness_names_the_gap() {
+    let env = Env::new().await;
+    orders(&env).await;
+    let app = env.app(&[("FENCE", "security-group"), ("PROMOTE_WHEN_AVAILABLE", "true")]);
+    let alarm = alarm_action(&env.account.id, "failover-orders-latency", ("DBInstanceIdentifier", "orders"));
+    assert_eq!(ok(&app, alarm).await.status, Outcome::Succeeded);
+    assert!(!env.is_replica("orders-r").await, "not blocked by a missing setting");
+    assert_eq!(groups(&env, "orders").await, ORIGINAL);
+    let summary = env.notifications().await[0].body()["summary"].as_str().unwrap().to_owned();
+    assert!(summary.contains("WARNING: orders cannot be fenced: no fence group"), "{summary}");
+    let readiness = ok(&app, json!({"command": "readiness", "db_instance_identifier": "orders"})).await;
+    assert!(readiness.details["findings"].to_string().contains("no-fence-group"), "{:?}", readiness.details);
+}

@@ -30,6 +30,7 @@ use crate::model::{promotion_resource, DbRef, Instance, Modified};
 use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
 use crate::FUNCTION;
+use failover_core::readiness::Gap;
 
 /// The fence plan of `primary` replaced by the promotion decided about the instance `bound_to`, given the
 /// ledger's records of its resource.
@@ -255,4 +256,46 @@ pub(super) async fn returned<P: Ports>(
 ) -> Result<Report, Fault> {
     let fenced = after_promotion(ctx, at, event_id, dry_run).await?;
     Ok(fenced.unwrap_or_else(|| report::skipped(format!("{event_id} on {at}: no old primary to fence"))))
+}
+
+/// `readiness`, per opted-in primary: the gap of a primary that could not be fenced (no fence group), and an
+/// old primary found `available` and unfenced after its failover, fenced now (not in a dry run) and listed as a
+/// gap with what was done.
+pub(super) async fn in_readiness<P: Ports>(ctx: &Context<'_, P>, primary: &Instance, dry_run: bool) -> Vec<Gap> {
+    let setting = ctx.config.fence_security_group.as_deref();
+    let mut gaps: Vec<Gap> =
+        crate::decide::fence::readiness_gap(ctx.config.fence, setting, primary).into_iter().collect();
+    let (problem, fix) = match after_promotion(ctx, &primary.at, "readiness", dry_run).await {
+        Ok(None) => return gaps,
+        Ok(Some(fenced)) => {
+            let fix = fenced.next_steps.last().cloned().unwrap_or_default();
+            (format!("{}: {}", fenced.title, fenced.summary), fix)
+        }
+        Err(fault) => (
+            format!("{}: its fence could not be checked: {fault}", primary.at.id),
+            format!("aws rds describe-db-instances --db-instance-identifier {}", primary.at.id),
+        ),
+    };
+    gaps.push(Gap { kind: "old-primary-unfenced", resource: primary.arn.clone(), problem, fix });
+    gaps
+}
+
+/// `status`: the fence state of an old primary whose promotion is done (changes nothing).
+pub(super) fn in_status<P: Ports>(
+    ctx: &Context<'_, P>,
+    facts: &crate::decide::PromotionFacts,
+    snapshot: &Snapshot,
+    mut told: Report,
+) -> Report {
+    let (PrimaryState::Found(primary), Some(record)) = (&facts.primary, &facts.record) else { return told };
+    if record.state != State::Done {
+        return told;
+    }
+    let plan = plan(ctx, primary, record.primary_resource_id.as_deref(), snapshot);
+    told.summary.push(' ');
+    told.summary.push_str(&plan.sentence(&primary.at.id));
+    if let Some(details) = told.details.as_object_mut() {
+        details.insert("fence".into(), serde_json::json!(plan));
+    }
+    told
 }

@@ -197,7 +197,7 @@ pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: boo
         }
         Route::Resume => return Ok(control::resume(ctx.session.ledger).await),
         Route::Readiness { region, subject } => {
-            return Ok(Box::pin(readiness::run(ctx, &region, subject.as_ref())).await?)
+            return Ok(Box::pin(readiness::run(ctx, &region, subject.as_ref(), dry_run)).await?)
         }
         Route::Timeline { region, subject } => return Ok(timeline::run(ctx, &region, &subject).await),
         Route::Promote { at, trigger } => {

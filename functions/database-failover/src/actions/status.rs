@@ -58,6 +58,7 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: &Subject
             };
             let details = with_ledger(promotion_json(&facts, &settings.opt_in_tag_key), &snapshot, paused.as_ref());
             let told = report::status(region, &primary_ref.id, &plan, details, ledger_line(&snapshot, paused.as_ref()));
+            let told = super::fence::in_status(ctx, &facts, &snapshot, told);
             // The primary's region's ledger did not answer (or this stack decided alone): read from the own one.
             Ok(match ctx.session.ledger.alone(&snapshot.resource) {
                 Some(why) => report::read_alone(told, &why),

@@ -163,6 +163,24 @@ pub fn decide_fence(
     }
 }
 
+/// `readiness`: a primary that could not be fenced after a failover (`FENCE=security-group`, no usable group).
+pub fn readiness_gap(mode: Fence, setting: Option<&str>, primary: &Instance) -> Option<failover_core::readiness::Gap> {
+    if mode == Fence::None {
+        return None;
+    }
+    let why = fence_group(primary, setting).err()?;
+    Some(failover_core::readiness::Gap {
+        kind: "no-fence-group",
+        resource: primary.arn.clone(),
+        problem: format!("{} could not be fenced after a failover (FENCE=security-group): {why}", primary.at.id),
+        fix: format!(
+            "aws rds add-tags-to-resource --resource-name {} --tags Key={FENCE_GROUP_TAG},Value=<sg-id of a group \
+             with no inbound rules>",
+            primary.arn
+        ),
+    })
+}
+
 impl FencePlan {
     /// The fence state in one sentence about `id`, for a promotion's notification and `status`.
     pub fn sentence(&self, id: &str) -> String {
@@ -309,6 +327,16 @@ mod tests {
         );
         let closed = record(State::Closed, &["sg-a"]);
         assert_eq!(decide_fence(ON, None, &restored, Some("db-OLD"), Some(&closed)), FencePlan::Released);
+    }
+
+    #[test]
+    fn readiness_names_a_primary_without_a_fence_group_only_when_fencing_is_on() {
+        let p = primary("available", &["sg-a"], None);
+        let gap = readiness_gap(ON, None, &p).expect("a gap");
+        assert_eq!(gap.kind, "no-fence-group");
+        assert!(gap.fix.contains(FENCE_GROUP_TAG), "{}", gap.fix);
+        assert_eq!(readiness_gap(ON, Some("sg-f"), &p), None);
+        assert_eq!(readiness_gap(Fence::None, None, &p), None);
     }
 
     #[test]
