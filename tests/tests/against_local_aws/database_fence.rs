@@ -205,3 +205,33 @@ async fn without_a_fence_group_the_promotion_goes_on_warns_and_readiness_names_t
     let readiness = ok(&app, json!({"command": "readiness", "db_instance_identifier": "orders"})).await;
     assert!(readiness.details["findings"].to_string().contains("no-fence-group"), "{:?}", readiness.details);
 }
+
+#[tokio::test]
+async fn a_new_instance_under_the_old_primarys_name_is_never_fenced() {
+    let env = Env::new().await;
+    orders(&env).await;
+    let app = env.app(FENCE);
+    env.set_status("orders", "failed");
+    assert_eq!(ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await.status, Outcome::Succeeded);
+    // The old one comes back, is set aside, and a new instance takes the name (a restore renamed into place).
+    env.set_status("orders", "available");
+    let rds = env.account.rds();
+    let rename = |from: &'static str, to: &'static str| {
+        rds.modify_db_instance()
+            .db_instance_identifier(from)
+            .new_db_instance_identifier(to)
+            .apply_immediately(true)
+            .send()
+    };
+    rename("orders", "orders-old").await.expect("rename");
+    env.primary("orders-new", true).await;
+    rename("orders-new", "orders").await.expect("rename");
+    let before = groups(&env, "orders").await;
+
+    let event = ok(&app, env.failure_event("orders", "RDS-EVENT-0006")).await;
+    assert_eq!(event.status, Outcome::Skipped, "{event:?}");
+    let alarm = alarm_action(&env.account.id, "failover-orders-latency", ("DBInstanceIdentifier", "orders"));
+    let _ = ok(&app, alarm).await;
+    assert_eq!(groups(&env, "orders").await, before, "the new instance is not the one the promotion replaced");
+    assert_eq!(env.calls_answered("ModifyDBInstance"), 3, "the test's own groups and two renames, no fence");
+}

@@ -34,7 +34,9 @@
 //! another region reads this stack's own pause first, one `GetItem`), ONE `DescribeDBInstances` for all its replicas per region holding replicas
 //! (a `db-instance-id` filter, up to [`crate::adapters::INSTANCE_IDS_PER_CALL`] identifiers a call), one
 //! `GetMetricData` per such region ([`super::facts`]), for a Multi-AZ primary without a record of AWS's own
-//! failover one `DescribeEvents` ([`super::aws_recovery`]); to act, one `TransactWriteItems` (`begin`),
+//! failover one `DescribeEvents` ([`super::aws_recovery`]); with `FENCE` on, one `DescribeDBInstances` of the
+//! primary and, when it is `available`, `ModifyDBInstance` before the promotion ([`super::fence::Guard`]); to
+//! act, one `TransactWriteItems` (`begin`),
 //! `PromoteReadReplica` (its answer says whether the replica is writable yet), when the primary names a record
 //! [`repoint`]'s Route 53 calls, one `TransactWriteItems`
 //! (`end`); after the publish, one more `Query` and `begin`/`end` mark it notified ([`owed::MarkNotified`]). A
