@@ -167,13 +167,19 @@ async fn with_fence_none_a_promotion_leaves_the_old_primary_groups_and_says_so()
     assert!(summary.contains("not fenced (FENCE=none)"), "{summary}");
 }
 
-#[tokio::test]
-async fn readiness_fences_a_returned_old_primary_and_status_shows_the_fence_without_changing_anything() {
+/// orders failed and was promoted away from (FENCE on); orders is still failed.
+async fn promoted_away_from_failed_orders() -> (Env, TestApp) {
     let env = Env::new().await;
     orders(&env).await;
     let app = env.app(FENCE);
     env.set_status("orders", "failed");
     assert_eq!(ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await.status, Outcome::Succeeded);
+    (env, app)
+}
+
+#[tokio::test]
+async fn readiness_fences_a_returned_old_primary_and_status_shows_the_fence_without_changing_anything() {
+    let (env, app) = promoted_away_from_failed_orders().await;
     env.set_status("orders", "available");
     // No event told it: the readiness run finds it available and unfenced.
     let status = json!({"command": "status", "db_instance_identifier": "orders"});
@@ -208,11 +214,7 @@ async fn without_a_fence_group_the_promotion_goes_on_warns_and_readiness_names_t
 
 #[tokio::test]
 async fn a_new_instance_under_the_old_primarys_name_is_never_fenced() {
-    let env = Env::new().await;
-    orders(&env).await;
-    let app = env.app(FENCE);
-    env.set_status("orders", "failed");
-    assert_eq!(ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await.status, Outcome::Succeeded);
+    let (env, app) = promoted_away_from_failed_orders().await;
     // The old one comes back, is set aside, and a new instance takes the name (a restore renamed into place).
     env.set_status("orders", "available");
     let rds = env.account.rds();
