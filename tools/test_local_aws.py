@@ -588,6 +588,29 @@ class LocalAwsTest(LauncherCase):
         rds.promote_read_replica(DBInstanceIdentifier="db-r2")
         self.assertNotIn("ReadReplicaSourceDBInstanceIdentifier", self.describe(rds, "db-r2"))
 
+    def test_modify_db_instance_replaces_security_groups_in_order_and_refuses_an_instance_it_cannot_modify(self):
+        rds = self.client("rds")
+        rds.create_db_instance(DBInstanceIdentifier="db", Engine="mysql", DBInstanceClass="db.t3.micro",
+                               AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="password1",
+                               VpcSecurityGroupIds=["sg-b", "sg-a"])
+        groups = lambda view: [g["VpcSecurityGroupId"] for g in view["VpcSecurityGroups"]]
+        self.assertEqual(groups(self.describe(rds, "db")), ["sg-b", "sg-a"])
+        for status in ("failed", "storage-full", "stopped"):
+            self.ok("POST", "/_failover/rds/instance-status",
+                    {"account": self.account, "db_instance_identifier": "db", "status": status})
+            self.assert_error("InvalidDBInstanceState", rds.modify_db_instance, DBInstanceIdentifier="db",
+                              VpcSecurityGroupIds=["sg-fence"], ApplyImmediately=True)
+            self.assertEqual(groups(self.describe(rds, "db")), ["sg-b", "sg-a"], "nothing changed")
+        self.ok("POST", "/_failover/rds/instance-status",
+                {"account": self.account, "db_instance_identifier": "db", "status": "available"})
+        answer = rds.modify_db_instance(DBInstanceIdentifier="db", VpcSecurityGroupIds=["sg-fence"],
+                                        ApplyImmediately=True)["DBInstance"]
+        self.assertEqual(groups(answer), ["sg-fence"])
+        rds.modify_db_instance(DBInstanceIdentifier="db", VpcSecurityGroupIds=["sg-b", "sg-a"], ApplyImmediately=True)
+        self.assertEqual(groups(self.describe(rds, "db")), ["sg-b", "sg-a"], "restored, in order")
+        self.assert_error("DBInstanceNotFound", rds.modify_db_instance, DBInstanceIdentifier="nope",
+                          VpcSecurityGroupIds=["sg-fence"], ApplyImmediately=True)
+
     def test_instance_status(self):
         rds = self.client("rds")
         rds.create_db_instance(DBInstanceIdentifier="db", Engine="mysql", DBInstanceClass="db.t3.micro",

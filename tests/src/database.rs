@@ -409,7 +409,7 @@ where
     N: failover_core::notify::Notifier + Sync,
     G: Ledger,
 {
-    app.handle(payload).await.unwrap_or_else(|e| panic!("handler failed: {e}"))
+    Box::pin(app.handle(payload)).await.unwrap_or_else(|e| panic!("handler failed: {e}"))
 }
 
 pub fn outcomes(notes: &[Received]) -> Vec<&str> {

@@ -21,6 +21,7 @@ _orig_instance_init = DBInstance.__init__
 _orig_create_replica = RDSBackend.create_db_instance_read_replica
 _orig_failover = RDSBackend.failover_db_cluster
 _orig_describe_events = RDSBackend.describe_events
+_orig_modify_db_instance = RDSBackend.modify_db_instance
 
 
 def _instance_init(self, *args, **kwargs):
@@ -99,6 +100,32 @@ def _create_db_instance_read_replica(self, db_kwargs):
     replica.backup_retention_period = 0
     replica.dbi_resource_id = _new_resource_id()
     return replica
+
+
+#: Statuses in which RDS refuses ModifyDBInstance with InvalidDBInstanceState: the instance is down or not
+#: reachable for a change (a fence waits for it to be ``available`` again).
+NOT_MODIFIABLE = frozenset({
+    "failed", "storage-full", "incompatible-network", "incompatible-parameters", "incompatible-restore",
+    "restore-error", "inaccessible-encryption-credentials", "stopped", "stopping", "deleting", "starting",
+    "rebooting",
+})
+
+
+def _modify_db_instance(self, db_instance_identifier, db_kwargs):
+    """ModifyDBInstance of an instance RDS cannot modify now (``failed``, ``storage-full``, ``stopped``, ...)
+    fails with ``InvalidDBInstanceState`` and changes nothing (stock moto modifies it whatever its status).
+    ``VpcSecurityGroupIds`` are kept in the order given, as stock moto does, and, as stock moto does, not
+    checked against EC2 (RDS answers ``InvalidParameterValue`` for an unknown group: not emulated).
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html"""
+    db = self.databases.get(db_instance_identifier)
+    if db is None:
+        raise DBInstanceNotFoundError(db_instance_identifier)
+    if db.status in NOT_MODIFIABLE:
+        raise RDSClientError(
+            "InvalidDBInstanceState",
+            f"Database instance is not in available state: {db_instance_identifier} is {db.status}.",
+        )
+    return _orig_modify_db_instance(self, db_instance_identifier, db_kwargs)
 
 
 def _failover_db_cluster(self, db_cluster_identifier, target_db_instance_identifier=None):
@@ -187,6 +214,7 @@ RDSBackend.describe_events = _describe_events
 RDSBackend.promote_read_replica = _promote_read_replica
 RDSBackend.create_db_instance_read_replica = _create_db_instance_read_replica
 RDSBackend.failover_db_cluster = _failover_db_cluster
+RDSBackend.modify_db_instance = _modify_db_instance
 
 
 def set_instance_status(body: dict) -> dict:

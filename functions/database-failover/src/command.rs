@@ -8,6 +8,7 @@
 //! | `pause` | optional `reason`, `by` | pauses automation (both functions of the stack): every change is refused until `resume` |
 //! | `resume` | — | resumes automation |
 //! | `timeline` | `db_instance_identifier` (a primary) or `db_cluster_identifier` | the last incident the ledger holds for it (promotions, cluster failovers), step by step with its time, trigger and outcome, and the time to mitigate and to recover; changes nothing |
+//! | `unfence` | `db_instance_identifier` (an old primary), optional `by`, `reason` | restores the VPC security groups its fence recorded and closes the fence record with who and why; it is not fenced again automatically |
 //! | `readiness` | optional `db_instance_identifier` or `db_cluster_identifier` | checks every opted-in primary and Aurora cluster of the region (or the one named) against what a failover would need: an eligible replica or reader, the `failover:dns-record` record, the `failover:rds-proxy` target group, backups; one notification; changes nothing |
 //!
 //! Every command also takes `dry_run` (`true`/`false`, overriding `DRY_RUN`), `region` (default: the
@@ -37,6 +38,13 @@ pub enum Command {
         by: Option<String>,
     },
     Resume,
+    /// Restores an old primary's recorded groups.
+    Unfence {
+        region: Option<String>,
+        instance: String,
+        by: Option<String>,
+        reason: Option<String>,
+    },
     /// Every opted-in primary and cluster of the region, or the one named. Changes nothing.
     Readiness {
         region: Option<String>,
@@ -58,7 +66,8 @@ pub enum Subject {
 const COMMON_FIELDS: &[&str] = &["command", "dry_run", "region", "force"];
 
 /// The command names, for error messages.
-pub const COMMANDS: &[&str] = &["status", "promote", "failover-cluster", "pause", "resume", "readiness", "timeline"];
+pub const COMMANDS: &[&str] =
+    &["status", "promote", "failover-cluster", "pause", "resume", "readiness", "timeline", "unfence"];
 
 pub fn parse(manual: &ManualCommand) -> Result<Command, InvalidCommand> {
     let body = &manual.body;
@@ -67,6 +76,7 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, InvalidCommand> {
         "promote" => &["db_instance_identifier"],
         "failover-cluster" => &["db_cluster_identifier", "target_db_instance_identifier"],
         "pause" => &["reason", "by"],
+        "unfence" => &["db_instance_identifier", "reason", "by"],
         "resume" => &[],
         other => {
             return Err(format!("unknown command {other:?}; database-failover knows {}", COMMANDS.join(", ")).into());
@@ -116,6 +126,12 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, InvalidCommand> {
         }
         "pause" => Ok(Command::Pause { reason: text(body, "reason")?, by: text(body, "by")? }),
         "resume" => Ok(Command::Resume),
+        "unfence" => match text(body, "db_instance_identifier")? {
+            Some(instance) => {
+                Ok(Command::Unfence { region, instance, by: text(body, "by")?, reason: text(body, "reason")? })
+            }
+            None => Err("unfence: db_instance_identifier (the fenced old primary) is required".into()),
+        },
         "promote" => match text(body, "db_instance_identifier")? {
             Some(replica) => Ok(Command::Promote { region, replica }),
             None => Err("promote: db_instance_identifier (the read replica to promote) is required".into()),
@@ -178,6 +194,20 @@ mod tests {
             Ok(Command::Timeline { region: Some("eu-west-1".into()), subject: Subject::Cluster("catalog".into()) })
         );
         assert!(command(json!({"command": "timeline"})).unwrap_err().contains("timeline: give exactly one"));
+    }
+
+    #[test]
+    fn unfence_needs_the_instance_and_takes_who_and_why() {
+        assert_eq!(
+            command(json!({"command": "unfence", "db_instance_identifier": "orders", "by": "ana", "reason": "r"})),
+            Ok(Command::Unfence {
+                region: None,
+                instance: "orders".into(),
+                by: Some("ana".into()),
+                reason: Some("r".into())
+            })
+        );
+        assert!(command(json!({"command": "unfence"})).unwrap_err().contains("required"));
     }
 
     #[test]
@@ -265,6 +295,7 @@ mod tests {
                 Command::Resume => "resume",
                 Command::Readiness { .. } => "readiness",
                 Command::Timeline { .. } => "timeline",
+                Command::Unfence { .. } => "unfence",
             });
         }
         for name in COMMANDS {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::decide::fence::Fence;
 use failover_core::config::{boolean, number, CommonConfig, ConfigError, Setting, COMMON_SETTINGS};
 
 pub const FAILURE_EVENT_IDS: Setting = Setting {
@@ -70,6 +71,21 @@ pub const RECREATE_REPLICA: Setting = Setting {
 };
 
 /// Every setting this function reads: the public contract.
+pub const FENCE: Setting = Setting {
+    name: "FENCE",
+    default: Some(""),
+    meaning: "how an old primary is fenced once a replica replaced it: `security-group` (its VPC security groups \
+              replaced by the fence group as soon as it can be modified; `unfence` restores them) or `none`; unset: \
+              `security-group` when FENCE_SECURITY_GROUP is set, else `none`",
+};
+
+pub const FENCE_SECURITY_GROUP: Setting = Setting {
+    name: "FENCE_SECURITY_GROUP",
+    default: Some(""),
+    meaning: "the VPC security group (`sg-…`, no inbound rules) that fences an old primary; a primary's \
+              `failover:fence-security-group` tag overrides it",
+};
+
 pub const SETTINGS: &[&Setting] = &[
     COMMON_SETTINGS[0],
     COMMON_SETTINGS[1],
@@ -88,6 +104,8 @@ pub const SETTINGS: &[&Setting] = &[
     &AWS_RECOVERY_WAIT_MINUTES,
     &HOME_LEDGER_TABLES,
     &RECREATE_REPLICA,
+    &FENCE,
+    &FENCE_SECURITY_GROUP,
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +131,9 @@ pub struct Config {
     pub home_ledger_tables: BTreeMap<String, String>,
     /// [`RECREATE_REPLICA`].
     pub recreate_replica: bool,
+    /// `FENCE`, resolved: unset means `security-group` exactly when a fence group is set.
+    pub fence: Fence,
+    pub fence_security_group: Option<String>,
 }
 
 impl Config {
@@ -127,6 +148,8 @@ impl Config {
                 expected: "a comma-separated list of RDS event ids such as RDS-EVENT-0031".into(),
             });
         }
+        let fence_security_group =
+            FENCE_SECURITY_GROUP.read(lookup).map(|g| g.trim().to_owned()).filter(|g| !g.is_empty());
         Ok(Config {
             common: CommonConfig::from_lookup(lookup)?,
             failure_event_ids,
@@ -139,6 +162,8 @@ impl Config {
             aws_recovery_wait_minutes: number(lookup, &AWS_RECOVERY_WAIT_MINUTES, 1, 60)?,
             home_ledger_tables: home_ledger_tables(lookup)?,
             recreate_replica: boolean(lookup, &RECREATE_REPLICA)?,
+            fence: fence(lookup, fence_security_group.is_some())?,
+            fence_security_group,
         })
     }
 }
@@ -166,6 +191,19 @@ fn home_ledger_tables(lookup: &dyn Fn(&str) -> Option<String>) -> Result<BTreeMa
         }
     }
     Ok(tables)
+}
+
+fn fence(lookup: &dyn Fn(&str) -> Option<String>, group_set: bool) -> Result<Fence, ConfigError> {
+    match FENCE.read(lookup).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") if group_set => Ok(Fence::SecurityGroup),
+        None | Some("") | Some("none") => Ok(Fence::None),
+        Some("security-group") => Ok(Fence::SecurityGroup),
+        Some(other) => Err(ConfigError::Invalid {
+            name: FENCE.name,
+            value: other.to_owned(),
+            expected: "`none` or `security-group`".into(),
+        }),
+    }
 }
 
 fn is_event_id(id: &str) -> bool {
@@ -218,6 +256,19 @@ mod tests {
     }
 
     #[test]
+    fn fence_is_on_exactly_when_a_group_is_set_unless_said_otherwise() {
+        let fence = |pairs: &[(&str, &str)]| {
+            let c = config(pairs).unwrap();
+            (c.fence, c.fence_security_group)
+        };
+        assert_eq!(fence(&[]), (Fence::None, None));
+        assert_eq!(fence(&[("FENCE_SECURITY_GROUP", " ")]), (Fence::None, None));
+        assert_eq!(fence(&[("FENCE_SECURITY_GROUP", "sg-1")]), (Fence::SecurityGroup, Some("sg-1".into())));
+        assert_eq!(fence(&[("FENCE", "none"), ("FENCE_SECURITY_GROUP", "sg-1")]).0, Fence::None);
+        assert_eq!(fence(&[("FENCE", "Security-Group")]), (Fence::SecurityGroup, None));
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         for (name, value) in [
             ("FAILURE_EVENT_IDS", "0031"),
@@ -227,6 +278,7 @@ mod tests {
             ("BACKUP_RETENTION_DAYS", "36"),
             ("PROMOTE_WHEN_AVAILABLE", "yes"),
             ("ALLOW_CROSS_REGION", "1"),
+            ("FENCE", "stop"),
             ("HOME_LEDGER_TABLES", "us-east-1=failover-ledger"),
             ("HOME_LEDGER_TABLES", "arn:aws:dynamodb::1:table/a"),
             ("HOME_LEDGER_TABLES", "arn:aws:sqs:us-east-1:1:table/a"),

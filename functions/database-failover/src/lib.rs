@@ -26,7 +26,8 @@
 //!   inside the one attempt loop
 //!   ([`failover_core::ledger::Session::attempt`]): a `promotion#<decision time>` record on
 //!   `db-instance:<region>/<id>` ([`actions::promote`]), a `failover#<time>` record on
-//!   `db-cluster:<region>/<id>` ([`actions::failover_cluster`]), pending before the change, settled after. Dry
+//!   `db-cluster:<region>/<id>` ([`actions::failover_cluster`]), a `fence#<DbiResourceId>` record on the old
+//!   primary's resource ([`actions::fence`]), pending before the change, settled after. Dry
 //!   runs write nothing to the ledger.
 //! - Never promotes twice: a later or concurrent event finds the primary's promotion record and completes,
 //!   reports or abandons that same promotion ([`actions::abandon`]); a cluster is not failed over again by an
@@ -34,7 +35,11 @@
 //! - While automation is paused (`pause`), every change is refused with who paused, why and when; a manual
 //!   command acts anyway with `"force": true`.
 //! - `PROMOTE_WHEN_AVAILABLE` applies to alarms only: an RDS event about an `available` primary never promotes;
-//!   `promote` away from an `available` primary needs `"force": true`, and says the old one was not fenced.
+//!   `promote` away from an `available` primary needs `"force": true`.
+//! - An old primary is fenced ([`actions::fence`], `FENCE=security-group`): its VPC security groups replaced by
+//!   the fence group as soon as it can be modified (before `PromoteReadReplica` when it is `available`, else
+//!   once it is back), bound to its `DbiResourceId`, its original groups in the ledger (`fence#<id>`); only
+//!   `unfence` ([`actions::unfence`]) gives them back.
 //! - Replica lag is judged as of the failure's onset ([`decide::onset`]): the trigger's time, or where a
 //!   replica's replication broke shortly before it; a -1 after the onset does not count, one before it does.
 //! - With `ALLOW_CROSS_REGION`, a primary is unreachable only when its region does not answer

@@ -10,7 +10,7 @@ use failover_core::aws::AwsError;
 use failover_core::ledger::Ledger;
 
 use crate::model::{
-    AwsEvent, Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed, NewReplica, ProxyBinding,
+    AwsEvent, Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed, Modified, NewReplica, ProxyBinding,
     ProxyTargets, TargetChange,
 };
 
@@ -67,6 +67,19 @@ pub trait Databases {
         _since: i64,
     ) -> impl Future<Output = Result<Vec<AwsEvent>, AwsError>> + Send {
         let error = AwsError::not_modelled("DescribeEvents", at.to_string());
+        async move { Err(error) }
+    }
+
+    /// `ModifyDBInstance` with `VpcSecurityGroupIds` = `groups` (in this order) and `ApplyImmediately=true`: the
+    /// instance's groups replaced (a fence, or an unfence). [`Modified::NotYet`] when RDS refuses because the
+    /// instance cannot be modified now (`InvalidDBInstanceState`: `failed`, `storage-full`, …), which a later
+    /// event or run completes. The default answers that the call is not available.
+    fn set_security_groups(
+        &self,
+        at: &DbRef,
+        _groups: &[String],
+    ) -> impl Future<Output = Result<Modified, AwsError>> + Send {
+        let error = AwsError::not_modelled("ModifyDBInstance", at.to_string());
         async move { Err(error) }
     }
 

@@ -34,8 +34,9 @@ async fn a_new_instance_under_an_old_primarys_name_should_have_its_own_replica_p
     assert!(!env.is_replica("orders-r1").await);
     assert_eq!(outcomes(&env.notifications().await), ["succeeded"]);
 
-    // The failed instance is set aside and a new one takes the name (as a restore renamed into place does),
-    // with its own replica.
+    // The failed instance comes back (RDS refuses to modify, and so to rename, a failed one) and is set aside;
+    // a new one takes the name (as a restore renamed into place does), with its own replica.
+    env.set_status("orders", "available");
     rename(&env, "orders", "orders-old").await;
     let new = env.primary("orders-restored", true).await.dbi_resource_id.expect("DbiResourceId");
     rename(&env, "orders-restored", "orders").await;

@@ -9,6 +9,8 @@
 //!   ([`proxy`]: the target group the `failover:rds-proxy` tag names, only from the primary).
 //!   Then its lineage ([`lineage`]: old primary → new, by `DbiResourceId`, with the bindings the new one
 //!   inherits) and, with `RECREATE_REPLICA`, one new replica of the new primary ([`recreate`]).
+//! - [`fence`]: the old primary's fence, before a promotion away from an `available` primary and once a
+//!   replaced one is `available` again; [`unfence`]: the command that releases it.
 //! - [`found_decision`]: a promotion another region's stack made, found done in the primary's ledger: told
 //!   once by this stack.
 //! - [`abandon`]: a pending promotion whose guards no longer hold, or that expired: abandoned in the ledger,
@@ -49,17 +51,20 @@ pub mod aws_recovery;
 pub mod control;
 pub mod facts;
 pub mod failover_cluster;
+pub mod fence;
 pub mod fix_in_place;
 pub mod found_decision;
 pub mod lineage;
 pub mod owed;
 pub mod promote;
+pub mod protect;
 pub mod proxy;
 pub mod readiness;
 pub mod recreate;
 pub mod repoint;
 pub mod status;
 pub mod timeline;
+pub mod unfence;
 pub mod writer_moved;
 
 /// The ports and settings an action works with, borrowed from the handler's `App` for one invocation.
@@ -131,16 +136,21 @@ impl<P: Ports> Context<'_, P> {
             }
             Plan::AlreadyPromoted { primary, replica, at, endpoint, repoint, dns, decided_in } => {
                 let found = found_decision::Found { primary: &primary, replica: &replica, at: &at, decided_in };
-                if let Some(told) = found_decision::tell(self, snapshot, &found, dry_run).await? {
+                if let Some(told) = Box::pin(found_decision::tell(self, snapshot, &found, dry_run)).await? {
                     return Ok(told);
                 }
                 let endpoint = endpoint.as_deref();
-                promote::already_promoted(self, &primary, &replica, &at, endpoint, dns.as_ref(), repoint && !dry_run)
-                    .await
+                let repoint = repoint && !dry_run;
+                let again = promote::already_promoted(self, &primary, &replica, &at, endpoint, dns.as_ref(), repoint);
+                let done = Box::pin(again).await;
+                Box::pin(fence::or(self, &primary, trigger, dry_run, done)).await
             }
-            Plan::Promote(p) => return promote::execute(self, &p, snapshot, trigger, dry_run).await,
-            Plan::Abandon(a) => return abandon::run(self, &a, snapshot, trigger, dry_run).await,
-            Plan::FailoverCluster(c) => return failover_cluster::execute(self, &c, snapshot, trigger, dry_run).await,
+            // Each action's future on the heap: together they outgrow a thread's stack in unoptimised builds.
+            Plan::Promote(p) => return Box::pin(fence::promote(self, &p, snapshot, trigger, dry_run)).await,
+            Plan::Abandon(a) => return Box::pin(abandon::run(self, &a, snapshot, trigger, dry_run)).await,
+            Plan::FailoverCluster(c) => {
+                return Box::pin(failover_cluster::execute(self, &c, snapshot, trigger, dry_run)).await
+            }
         };
         Ok(report)
     }
@@ -190,7 +200,7 @@ pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: boo
         }
         Route::Resume => return Ok(control::resume(ctx.session.ledger).await),
         Route::Readiness { region, subject } => {
-            return Ok(Box::pin(readiness::run(ctx, &region, subject.as_ref())).await?)
+            return Ok(Box::pin(readiness::run(ctx, &region, subject.as_ref(), dry_run)).await?)
         }
         Route::Timeline { region, subject } => return Ok(timeline::run(ctx, &region, &subject).await),
         Route::Promote { at, trigger } => {
@@ -200,6 +210,11 @@ pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: boo
             let work = Box::pin(promote::instance(ctx, &at, &trigger, dry_run)).await;
             (at.region, at.id, trigger, work)
         }
+        Route::Returned { at, event_id } => {
+            let work = fence::returned(ctx, &at, &event_id, dry_run).await;
+            (at.region, at.id, Trigger::FailureEvent { event_id, message: String::new() }, work)
+        }
+        Route::Unfence { at, by, reason } => return unfence::run(ctx, &at, by, reason, dry_run).await,
         Route::FixInPlace { at, event_id, message } => {
             let work = fix_in_place::run(ctx, &at, &event_id, &message).await.map_err(Fault::from);
             (at.region, at.id, Trigger::FailureEvent { event_id, message }, work)

@@ -35,7 +35,9 @@
 //! another region reads this stack's own pause first, one `GetItem`), ONE `DescribeDBInstances` for all its replicas per region holding replicas
 //! (a `db-instance-id` filter, up to [`crate::adapters::INSTANCE_IDS_PER_CALL`] identifiers a call), one
 //! `GetMetricData` per such region ([`super::facts`]), for a Multi-AZ primary without a record of AWS's own
-//! failover one `DescribeEvents` ([`super::aws_recovery`]); to act, one `TransactWriteItems` (`begin`),
+//! failover one `DescribeEvents` ([`super::aws_recovery`]); with `FENCE` on, one `DescribeDBInstances` of the
+//! primary and, when it is `available`, `ModifyDBInstance` before the promotion ([`super::fence::Guard`]); to
+//! act, one `TransactWriteItems` (`begin`),
 //! `PromoteReadReplica` (its answer says whether the replica is writable yet), when the primary names a record
 //! [`repoint`]'s Route 53 calls, when it names a proxy [`proxy`]'s RDS calls, one `TransactWriteItems`
 //! (`end`); after the publish, one more `Query` and `begin`/`end` mark it notified ([`owed::MarkNotified`]). A
@@ -55,8 +57,8 @@ use failover_core::outcome::Outcome;
 use failover_core::pause;
 use failover_core::report::Report;
 
-use super::{aws_recovery, failover_cluster, lineage, owed, proxy, recreate, repoint, Context};
-use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, Trigger};
+use super::{aws_recovery, failover_cluster, fence, owed, protect, proxy, repoint, Context};
+use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, ProxyResult, Trigger};
 use crate::model::{promotion_key, promotion_resource, DbRef, Record, Recreated, Repoint};
 use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
@@ -174,12 +176,12 @@ async fn decide_and_act<P: Ports>(
             if let Some(reason) = decide::aws_first::waiting(&snapshot.records, trigger, ctx.now(), wait_secs) {
                 return Ok(report::waiting(snapshot.resource.clone(), reason));
             }
-            let facts = ctx.promotion_facts(primary_ref, described.take(), extra, &snapshot).await?;
+            let facts = Box::pin(ctx.promotion_facts(primary_ref, described.take(), extra, &snapshot)).await?;
             if let Some(reason) = aws_recovery::waiting(ctx, &facts, &snapshot, trigger).await? {
                 return Ok(report::waiting(snapshot.resource.clone(), reason));
             }
             let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
-            let report = ctx.act(plan, &snapshot, trigger, &primary_ref.region, false, dry_run).await?;
+            let report = Box::pin(ctx.act(plan, &snapshot, trigger, &primary_ref.region, false, dry_run)).await?;
             Ok(report::with_onset(report, facts.onset))
         })
         .await;
@@ -198,6 +200,7 @@ pub(super) async fn execute<P: Ports>(
     snapshot: &Snapshot,
     trigger: &Trigger,
     dry_run: bool,
+    fence: &fence::Guard,
 ) -> Step<Report> {
     // A new decision is stamped with the failure's time, where its incident's timeline starts; a resumed one
     // keeps its own.
@@ -225,14 +228,15 @@ pub(super) async fn execute<P: Ports>(
     if !p.resumed && snapshot.record(&key).is_some() {
         key = format!("{key}#{}", ctx.session.owner);
     }
-    let records = if p.resumed {
-        Vec::new()
-    } else {
+    let mut records = fence.records(ctx, snapshot);
+    if !p.resumed {
         let data = p.record.data("replica", &p.replica_arn, p.endpoint.as_deref());
         let retention = ctx.config.common.retention_secs();
-        vec![ledger::Record::pending(&resource, &key, ctx.session.owner, &trigger.describe(), ctx.now(), retention)
-            .with_data(data)]
-    };
+        records.push(
+            ledger::Record::pending(&resource, &key, ctx.session.owner, &trigger.describe(), ctx.now(), retention)
+                .with_data(data),
+        );
+    }
     match ctx.session.start(snapshot, &records).await {
         Ok(Start::Started) => {}
         Ok(Start::Again) => return Err(Again),
@@ -246,17 +250,12 @@ pub(super) async fn execute<P: Ports>(
         }
     }
     let mut done = vec![format!("recorded the decision ({key} on {resource}, pending)")];
-    let acted = match promote_and_repoint(ctx, p, &mut done).await {
-        Ok(dns) => match proxy::follow(ctx, p, &mut done).await {
-            Ok(proxy) => stay_protected(ctx, p, &key, &mut done).await.map(|replica| (dns, proxy, replica)),
-            Err(failure) => Err(failure),
-        },
-        Err(failure) => Err(failure),
-    };
-    // Settled only once the promotion, the DNS change, the proxy's and the lineage are made; otherwise left
-    // pending for the retry.
+    let acted = carry_out(ctx, p, &key, fence, &mut done).await;
+    // Settled only once the fence, the promotion, the DNS change, the proxy's and the lineage are made;
+    // otherwise left pending for the retry.
     let owner = if p.resumed { p.record.owner.as_str() } else { ctx.session.owner };
-    let settle = match &acted {
+    let mut settle = fence.settle(ctx, snapshot);
+    settle.extend(match &acted {
         // Done, and not yet notified: [`super::owed`] marks it once the notification is out.
         Ok((dns, proxy, replica)) => {
             vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(p, dns, proxy, replica))]
@@ -269,7 +268,7 @@ pub(super) async fn execute<P: Ports>(
             vec![Settle::pending(&key, owner, State::Pending).with_data(data)]
         }
         Err(_) => Vec::new(),
-    };
+    });
     let ended = ctx.session.end(&resource, &settle, &[]).await;
     Ok(match (acted, ended) {
         (Ok((dns, proxy, replica)), Ok(())) => {
@@ -317,27 +316,22 @@ pub(super) async fn already_promoted<P: Ports>(
     skipped
 }
 
-/// Once the new primary takes writes and its clients follow it: its lineage ([`lineage`]), then its own new
-/// replica ([`recreate`]). A lineage not recorded is a failed step (the decision stays pending, and the retry
-/// records it); a replica not created is said in the notification and fails nothing.
-async fn stay_protected<P: Ports>(
+/// The steps of a begun promotion, in order: the fence of a primary still `available` ([`fence`]), the promotion
+/// and the DNS step, the proxy's ([`proxy`]), then the lineage and a new replica. The first that fails stops the
+/// rest; `done` lists the steps made.
+async fn carry_out<P: Ports>(
     ctx: &Context<'_, P>,
     p: &Promotion,
     key: &str,
+    fence: &fence::Guard,
     done: &mut Vec<String>,
-) -> Result<Recreated, Failure> {
-    let failed = |step: &'static str, error: Fault, done: &Vec<String>| Failure { step, error, done: done.clone() };
-    match lineage::record(ctx, p, key).await {
-        Ok(true) => done.push(format!("recorded the lineage {} -> {}", p.primary.id, p.replica.id)),
-        Ok(false) => tracing::warn!(primary = %p.primary, replica = %p.replica, "paused: lineage not recorded"),
-        Err(error) => return Err(failed("record the lineage in the ledger", error, done)),
-    }
-    let replica =
-        recreate::run(ctx, p).await.map_err(|error| failed("create a read replica of the new primary", error, done))?;
-    if let Recreated::Created { id, .. } = &replica {
-        done.push(format!("asked RDS for read replica {id}"));
-    }
-    Ok(replica)
+) -> Result<(DnsResult, ProxyResult, Recreated), Failure> {
+    // Each step on the heap: together their futures outgrow a thread's stack in unoptimised builds.
+    Box::pin(fence.apply(ctx, p, done)).await?;
+    let dns = Box::pin(promote_and_repoint(ctx, p, done)).await?;
+    let proxy = Box::pin(proxy::follow(ctx, p, done)).await?;
+    let replica = Box::pin(protect::stay_protected(ctx, p, key, done)).await?;
+    Ok((dns, proxy, replica))
 }
 
 /// Promotes (unless an earlier invocation already did), then repoints DNS; `done` lists the steps made.

@@ -2,8 +2,10 @@
 //! and Aurora cluster of the region (or the one named) against what a failover would need, and reports one
 //! notification: `info` when all is ready, else `warning` listing each gap with the `aws` CLI line that
 //! closes it. The judging is [`crate::decide::readiness`]'s (replicas judged by [`crate::decide::verdicts`],
-//! readers by [`crate::decide::decide_cluster`], as a failover would judge them now). It only reads: no AWS
-//! change, no ledger write, so `dry_run` makes no difference.
+//! readers by [`crate::decide::decide_cluster`], as a failover would judge them now). It only reads, with one
+//! exception: an old primary found `available` and unfenced after its failover is fenced then
+//! ([`super::fence::in_readiness`]: its ledger `Query`, `DescribeDBInstances`, and, to fence, `begin`,
+//! `ModifyDBInstance`, `end`; not in a dry run), and listed as a gap.
 //!
 //! Calls: `DescribeDBInstances` and `DescribeDBClusters` of the region (paginated); per primary, its replicas
 //! (one `DescribeDBInstances` per region) and their lag (one `GetMetricData` per region), and
@@ -38,6 +40,7 @@ pub async fn run<P: Ports>(
     ctx: &Context<'_, P>,
     region: &str,
     subject: Option<&Subject>,
+    dry_run: bool,
 ) -> Result<Report, InvalidCommand> {
     let key = ctx.config.common.opt_in_tag_key.clone();
     let mut gaps = Vec::new();
@@ -84,6 +87,7 @@ pub async fn run<P: Ports>(
         let (found, replicas, lineage) = ctx.primary_readiness(listed, &key).await;
         gaps.extend(found);
         gaps.extend(alarms.as_deref().and_then(|a| watch::primary_gap(a, prefix, &listed.item)));
+        gaps.extend(super::fence::in_readiness(ctx, &listed.item, dry_run).await);
         let replaced =
             lineage.as_ref().map(|l| format!(" (replaced {} at {})", l.from.at.id, l.at)).unwrap_or_default();
         takers.push(format!("- {}{replaced}: {}", listed.item.at.id, eligible(&replicas, "s")));

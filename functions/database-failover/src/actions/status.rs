@@ -60,6 +60,7 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: &Subject
             let line = [lineage_line(&facts, &snapshot), ledger_line(&snapshot, paused.as_ref())];
             let line = line.into_iter().flatten().collect::<Vec<_>>().join(" ");
             let told = report::status(region, &primary_ref.id, &plan, details, (!line.is_empty()).then_some(line));
+            let told = super::fence::in_status(ctx, &facts, &snapshot, told);
             // The primary's region's ledger did not answer (or this stack decided alone): read from the own one.
             Ok(match ctx.session.ledger.alone(&snapshot.resource) {
                 Some(why) => report::read_alone(told, &why),

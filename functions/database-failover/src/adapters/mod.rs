@@ -8,21 +8,23 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use aws_sdk_rds::config::Region;
-use aws_sdk_rds::types::{DbCluster, DbInstance, Filter, SourceType, Tag};
+use aws_sdk_rds::types::{DbInstance, Filter, SourceType, Tag};
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 use failover_core::aws::{AwsContext, AwsError};
-use failover_core::tags::Tags;
 
 use crate::model::{
-    AwsEvent, Cluster, ClusterMember, Cname, DbRef, EndpointRecord, Instance, Listed, NewReplica, ProxyBinding,
+    AwsEvent, Cluster, Cname, DbRef, EndpointRecord, Instance, Listed, Modified, NewReplica, ProxyBinding,
     ProxyTargets, TargetChange,
 };
 use crate::ports::{Databases, Dns};
 
 mod cloudwatch;
+mod convert;
 mod ledger;
 mod proxy;
+
 pub use cloudwatch::CloudWatchLag;
+use convert::{to_cluster, to_instance};
 pub use ledger::{home_region, HomeLedgers};
 
 /// TTL of the CNAME written on failover: short, so clients follow the new primary quickly.
@@ -71,57 +73,6 @@ impl RdsDatabases {
             }),
         }
     }
-}
-
-fn tags_of(tags: &[Tag]) -> Tags {
-    tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
-}
-
-fn to_instance(region: &str, db: &DbInstance) -> Option<Instance> {
-    let id = db.db_instance_identifier()?;
-    Some(Instance {
-        at: DbRef::new(region, id),
-        arn: db.db_instance_arn().unwrap_or_default().to_owned(),
-        status: db.db_instance_status().unwrap_or("unknown").to_owned(),
-        source: db.read_replica_source_db_instance_identifier().map(|s| DbRef::parse(s, region)),
-        replicas: db.read_replica_db_instance_identifiers().iter().map(|r| DbRef::parse(r, region)).collect(),
-        cluster: db.db_cluster_identifier().map(str::to_owned),
-        endpoint: db.endpoint().and_then(|e| e.address()).map(str::to_owned),
-        promotion_tier: db.promotion_tier(),
-        tags: tags_of(db.tag_list()),
-        resource_id: db.dbi_resource_id().map(str::to_owned),
-        multi_az: db.multi_az().unwrap_or(false),
-        security_groups: db
-            .vpc_security_groups()
-            .iter()
-            .filter_map(|g| g.vpc_security_group_id())
-            .map(str::to_owned)
-            .collect(),
-        class: db.db_instance_class().map(str::to_owned),
-        zone: db.availability_zone().map(str::to_owned),
-        inherited: Tags::new(),
-    })
-}
-
-fn to_cluster(region: &str, c: &DbCluster) -> Option<Cluster> {
-    Some(Cluster {
-        region: region.to_owned(),
-        id: c.db_cluster_identifier()?.to_owned(),
-        arn: c.db_cluster_arn().unwrap_or_default().to_owned(),
-        status: c.status().unwrap_or("unknown").to_owned(),
-        members: c
-            .db_cluster_members()
-            .iter()
-            .filter_map(|m| {
-                Some(ClusterMember {
-                    id: m.db_instance_identifier()?.to_owned(),
-                    writer: m.is_cluster_writer().unwrap_or(false),
-                    promotion_tier: m.promotion_tier().unwrap_or(1),
-                })
-            })
-            .collect(),
-        tags: tags_of(c.tag_list()),
-    })
 }
 
 impl RdsDatabases {
@@ -245,6 +196,27 @@ impl Databases for RdsDatabases {
                 format!("{} of {}", request.id, request.source),
                 &e,
             )),
+        }
+    }
+
+    async fn set_security_groups(&self, at: &DbRef, groups: &[String]) -> Result<Modified, AwsError> {
+        let sent = self
+            .clients
+            .get(&at.region)
+            .modify_db_instance()
+            .db_instance_identifier(&at.id)
+            .set_vpc_security_group_ids(Some(groups.to_vec()))
+            .apply_immediately(true)
+            .send()
+            .await;
+        match sent {
+            Ok(answer) => {
+                Ok(Modified::Applied(answer.db_instance().and_then(|db| to_instance(&at.region, db)).map(Box::new)))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_invalid_db_instance_state_fault()) => {
+                Ok(Modified::NotYet(e.as_service_error().map(ToString::to_string).unwrap_or_default()))
+            }
+            Err(e) => Err(AwsError::from_sdk("ModifyDBInstance", at.to_string(), &e)),
         }
     }
 

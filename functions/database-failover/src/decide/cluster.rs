@@ -4,10 +4,10 @@ use failover_core::notify::Severity;
 use failover_core::tags::opted_in;
 
 use super::{
-    best, max_lag, Abandonment, ClusterFacts, ClusterFailover, Plan, Refusal, Settings, Trigger, Verdict,
+    best, max_lag, Abandonment, Candidate, ClusterFailover, Plan, Refusal, Settings, Trigger, Verdict,
     CLUSTER_COOLDOWN_SECS,
 };
-use crate::model::{cluster_resource, DbRef, Record};
+use crate::model::{cluster_resource, Cluster, DbRef, Record};
 
 /// Aurora: `FailoverDBCluster` to the best reader — available, opted in, lowest `PromotionTier`, then lowest
 /// `AuroraReplicaLag` — or say why not. Aurora shares storage between instances, so lag is an ordering, not a
@@ -163,4 +163,19 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
         resumed: false,
         readers: verdicts,
     })
+}
+
+/// Everything [`decide_cluster`] needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterFacts {
+    pub region: String,
+    pub id: String,
+    pub cluster: Option<Cluster>,
+    /// The cluster's instances with their `AuroraReplicaLag` datapoints (milliseconds).
+    pub members: Vec<Candidate>,
+    /// The latest failover this function finished (a done `failover#…` record in the ledger); its time is when
+    /// `FailoverDBCluster` succeeded.
+    pub last_failover: Option<Record>,
+    /// A failover decided whose `FailoverDBCluster` failed transiently (a pending `failover#…` record).
+    pub pending: Option<Record>,
 }

@@ -6,6 +6,7 @@
 //! - [`gate`] (`primary.rs`): what a primary's status lets a trigger do (promote, fix in place, refuse).
 //! - [`same_primary`] (`identity.rs`): whether a recorded decision is the primary's, by `DbiResourceId`.
 //! - [`decide_cluster`] (`cluster.rs`): an Aurora cluster and its readers; [`writer`]: whether its writer moved.
+//! - [`fence`]: whether an old primary is fenced now, with which groups recorded.
 //! - [`Plan::would`]: what the `status` command says a failure would do now.
 //! - [`readiness`] and [`watch`]: what an opted-in primary or cluster lacks for a failover, and whether an alarm
 //!   that invokes the function watches it.
@@ -13,11 +14,12 @@
 use failover_core::notify::Severity;
 use serde::Serialize;
 
-use crate::model::{Cluster, DbRef, Instance, ProxyMove, Record, Repoint};
+use crate::model::{DbRef, Instance, ProxyMove, Record, Repoint};
 
 pub mod aws_first;
 mod cluster;
 mod dns;
+pub mod fence;
 mod identity;
 pub mod onset;
 mod primary;
@@ -27,7 +29,7 @@ pub mod readiness;
 pub mod watch;
 pub mod writer;
 
-pub use cluster::decide_cluster;
+pub use cluster::{decide_cluster, ClusterFacts};
 pub use dns::{repoint_step, DnsResult, DnsStep, Propagation};
 pub use identity::same_primary;
 pub use onset::lag_as_of;
@@ -380,21 +382,6 @@ fn best(verdicts: &[Verdict]) -> Option<usize> {
                 .then_with(|| (&a.region, &a.id).cmp(&(&b.region, &b.id)))
         })
         .map(|(i, _)| i)
-}
-
-/// Everything [`decide_cluster`] needs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClusterFacts {
-    pub region: String,
-    pub id: String,
-    pub cluster: Option<Cluster>,
-    /// The cluster's instances with their `AuroraReplicaLag` datapoints (milliseconds).
-    pub members: Vec<Candidate>,
-    /// The latest failover this function finished (a done `failover#…` record in the ledger); its time is when
-    /// `FailoverDBCluster` succeeded.
-    pub last_failover: Option<Record>,
-    /// A failover decided whose `FailoverDBCluster` failed transiently (a pending `failover#…` record).
-    pub pending: Option<Record>,
 }
 
 #[cfg(test)]

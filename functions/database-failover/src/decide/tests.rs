@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use super::*;
 use failover_core::ledger::State;
 
-use crate::model::{ClusterMember, DEFAULT_PRIORITY, PRIORITY_TAG};
+use crate::model::{Cluster, ClusterMember, DEFAULT_PRIORITY, PRIORITY_TAG};
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";

@@ -211,6 +211,15 @@ impl Instance {
     }
 }
 
+/// What `ModifyDBInstance` answered ([`crate::ports::Databases::set_security_groups`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Modified {
+    /// Accepted: the instance as the answer describes it (`None` when it did not).
+    Applied(Option<Box<Instance>>),
+    /// `InvalidDBInstanceState`: the instance cannot be modified yet; RDS's message.
+    NotYet(String),
+}
+
 /// The instance described for each of `refs`, in `refs`' order, from `found` (described in any order, e.g. one
 /// call per region); a reference with no instance is left out. This is what describing each reference on its own
 /// returned. Identifiers compare without case, as RDS reads them.

@@ -12,10 +12,12 @@ use crate::decide::{ClusterFailover, Info, Plan, Refusal, Trigger, Verdict};
 use crate::model::{cluster_resource, DbRef};
 use crate::FUNCTION;
 
+mod fence;
 mod fix;
 mod paths;
 mod promotion;
 
+pub use fence::{fenced, promotion_fence, unfence_command, unfenced, Fenced, FENCE, UNFENCE};
 pub use fix::fix_in_place;
 pub use paths::with_client_paths;
 use promotion::{promote_command, with_error};

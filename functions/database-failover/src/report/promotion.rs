@@ -19,6 +19,17 @@ pub(super) fn promote_command(replica: &DbRef, dry_run: bool) -> String {
     command.to_string()
 }
 
+/// The warning of a promotion away from a primary that may take writes, unless its fence says otherwise
+/// ([`super::fence::promotion_fence`]).
+pub(super) fn unfenced_warning(p: &Promotion) -> String {
+    let replica = p.replica.display_from(&p.primary.region);
+    format!(
+        "WARNING: {} was {} and was NOT fenced: it may still accept writes; stop it or make it read-only before \
+         clients write to {replica}. ",
+        p.primary.id, p.primary_status
+    )
+}
+
 /// A promotion that was made, planned (dry run) or failed.
 pub fn promotion(
     p: &Promotion,
@@ -51,11 +62,7 @@ pub fn promotion(
     );
     // Described (an ARN) in a status that may take writes: two writable databases until a person fences it.
     if p.primary_arn.is_some() && may_take_writes(&p.primary_status) && outcome != Outcome::DryRun {
-        summary.push_str(&format!(
-            "WARNING: {primary} was {} and was NOT fenced: it may still accept writes; stop it or make it \
-             read-only before clients write to {replica}. ",
-            p.primary_status
-        ));
+        summary.push_str(&unfenced_warning(p));
     }
     match (outcome, failure) {
         (Outcome::Succeeded, _) => summary.push_str(&format!(

@@ -30,6 +30,9 @@ pub const REPLICA_SIDE_EVENT_IDS: &[&str] = &["RDS-EVENT-0045", "RDS-EVENT-0057"
 /// parameters (0035; 0036 is an incompatible network). Notified with the fix, never promoted, unless
 /// `FAILURE_EVENT_IDS` lists them.
 pub const FIX_IN_PLACE_EVENT_IDS: &[&str] = &["RDS-EVENT-0221", "RDS-EVENT-0035"];
+/// An instance back in service: restarted (0006), started (0088). An old primary whose promotion is done is
+/// fenced then ([`crate::actions::fence`]); any other instance is a logged skip.
+pub const AVAILABILITY_EVENT_IDS: &[&str] = &["RDS-EVENT-0006", "RDS-EVENT-0088"];
 /// Aurora: the cluster's own failover failed.
 pub const CLUSTER_FAILOVER_FAILED: &str = "RDS-EVENT-0069";
 /// The work an event asks for.
@@ -41,6 +44,10 @@ pub enum Route {
     Inform(Info),
     /// A database instance that may be a failed primary (or, once described, a replica or an Aurora member).
     Instance { at: DbRef, trigger: Trigger },
+    /// An instance back in service ([`AVAILABILITY_EVENT_IDS`]): fenced if it is an old primary.
+    Returned { at: DbRef, event_id: String },
+    /// `unfence`: restore the groups an old primary's fence recorded.
+    Unfence { at: DbRef, by: Option<String>, reason: Option<String> },
     /// A primary to fix in place (see [`FIX_IN_PLACE_EVENT_IDS`]): notified with the fix.
     FixInPlace { at: DbRef, event_id: String, message: String },
     /// A replica reported that replication stopped.
@@ -152,6 +159,9 @@ fn route_rds(rds: &RdsEvent, failure_event_ids: &[String]) -> Route {
             at: DbRef::new(&rds.region, &rds.source_id),
             trigger: Trigger::FailureEvent { event_id: rds.event_id.clone(), message: rds.message.clone() },
         },
+        RdsSourceType::Instance if AVAILABILITY_EVENT_IDS.contains(&id) => {
+            Route::Returned { at: DbRef::new(&rds.region, &rds.source_id), event_id: rds.event_id.clone() }
+        }
         RdsSourceType::Instance if FIX_IN_PLACE_EVENT_IDS.contains(&id) => Route::FixInPlace {
             at: DbRef::new(&rds.region, &rds.source_id),
             event_id: rds.event_id.clone(),
@@ -209,6 +219,9 @@ pub fn command(command: Command, home_region: &str, force: bool) -> Route {
         }
         Command::Pause { reason, by } => Route::Pause { reason, by },
         Command::Resume => Route::Resume,
+        Command::Unfence { region, instance, by, reason } => {
+            Route::Unfence { at: DbRef::new(region_or_home(region), instance), by, reason }
+        }
         Command::Readiness { region, subject } => Route::Readiness { region: region_or_home(region), subject },
         Command::Timeline { region, subject } => Route::Timeline { region: region_or_home(region), subject },
     }

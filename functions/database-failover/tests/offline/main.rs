@@ -2,6 +2,7 @@
 //! `aws-smithy-mocks`), as one test binary: one link of the SDK crates for both. Run one module with
 //! `cargo test -p database-failover --test offline <module>::`.
 
+mod fence_properties;
 mod properties;
 mod proxy_adapter;
 mod sdk_adapters;

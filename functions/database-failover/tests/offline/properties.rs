@@ -687,6 +687,11 @@ fn check_routing(payload: &Value) {
                 assert!(reason.is_none_or(|r| !r.is_empty()) && by.is_none_or(|b| !b.is_empty()), "{payload}")
             }
             Ok(command::Command::Resume) => {}
+            Ok(command::Command::Unfence { instance, region, by, reason }) => assert!(
+                !instance.is_empty()
+                    && [region, by, reason].into_iter().all(|field| field.is_none_or(|f| !f.is_empty())),
+                "{payload}"
+            ),
             Ok(command::Command::Readiness { subject, region }) => {
                 let id = match subject {
                     Some(command::Subject::Instance(id) | command::Subject::Cluster(id)) => id,
@@ -696,7 +701,10 @@ fn check_routing(payload: &Value) {
             }
         },
         Ok(event) => match route::route(&event, &failure_ids, HOME) {
-            Route::Instance { at, .. } | Route::Replica { at, .. } | Route::FixInPlace { at, .. } => {
+            Route::Instance { at, .. }
+            | Route::Replica { at, .. }
+            | Route::FixInPlace { at, .. }
+            | Route::Returned { at, .. } => {
                 assert!(!at.id.is_empty() && !at.region.is_empty(), "{payload}: routed to {at:?}")
             }
             Route::Cluster { region, id, .. } => {
@@ -710,6 +718,7 @@ fn check_routing(payload: &Value) {
             | Route::Timeline { .. }
             | Route::Readiness { .. }
             | Route::Pause { .. }
+            | Route::Unfence { .. }
             | Route::Resume) => {
                 panic!("{payload}: an event that is not a command routed as one: {other:?}")
             }

@@ -1199,3 +1199,46 @@ async fn a_notification_that_cannot_be_published_asks_for_a_retry_and_does_not_u
     }))
     .await;
 }
+
+/// ModifyDBInstance (the fence and unfence): the answer's groups; `InvalidDBInstanceState` (the instance cannot
+/// be modified now) is "not yet", not a failure; a throttle that outlasts the SDK's retries is a transient error.
+#[tokio::test]
+async fn modify_db_instance_answers_the_groups_not_yet_or_a_transient_error() {
+    use aws_sdk_rds::operation::modify_db_instance::{ModifyDBInstanceError, ModifyDbInstanceOutput};
+    use aws_sdk_rds::types::VpcSecurityGroupMembership;
+    use database_failover::model::{DbRef, Modified};
+    use database_failover::ports::Databases;
+    let at = DbRef::new("us-east-1", "orders");
+    let fence = vec!["sg-fence".to_owned()];
+    let fenced = mock!(aws_sdk_rds::Client::modify_db_instance)
+        .match_requests(|r| r.vpc_security_group_ids() == ["sg-fence"] && r.apply_immediately() == Some(true))
+        .then_output(|| {
+            let group =
+                VpcSecurityGroupMembership::builder().vpc_security_group_id("sg-fence").status("adding").build();
+            ModifyDbInstanceOutput::builder()
+                .db_instance(db("orders", "us-east-1", "modifying").vpc_security_groups(group).build())
+                .build()
+        });
+    let answer = RdsDatabases::new(client!(aws_sdk_rds, "us-east-1", [&fenced])).set_security_groups(&at, &fence).await;
+    let Ok(Modified::Applied(Some(instance))) = answer else { panic!("applied: {answer:?}") };
+    assert_eq!(instance.security_groups, fence);
+
+    let refused = mock!(aws_sdk_rds::Client::modify_db_instance).then_error(|| {
+        ModifyDBInstanceError::InvalidDbInstanceStateFault(
+            aws_sdk_rds::types::error::InvalidDbInstanceStateFault::builder().message("orders is failed").build(),
+        )
+    });
+    let answer =
+        RdsDatabases::new(client!(aws_sdk_rds, "us-east-1", [&refused])).set_security_groups(&at, &fence).await;
+    assert!(matches!(&answer, Ok(Modified::NotYet(why)) if why.contains("orders is failed")), "{answer:?}");
+
+    let throttled = mock!(aws_sdk_rds::Client::modify_db_instance)
+        .sequence()
+        .http_status(400, Some(THROTTLED.to_owned()))
+        .repeatedly()
+        .build();
+    let answer =
+        RdsDatabases::new(client!(aws_sdk_rds, "us-east-1", [&throttled])).set_security_groups(&at, &fence).await;
+    let error = answer.expect_err("throttled");
+    assert!(error.transient && error.operation == "ModifyDBInstance", "{error:?}");
+}
