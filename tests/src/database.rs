@@ -11,7 +11,7 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_rds::types::{DbInstance, Tag};
 use database_failover::adapters::{CloudWatchLag, HomeLedgers, RdsDatabases, Route53Dns};
-use database_failover::model::{self, is_promotion_key, LagPoint, DNS_RECORD_TAG};
+use database_failover::model::{self, is_promotion_key, LagPoint, DNS_RECORD_TAG, PROXY_TAG};
 use database_failover::ports::{LagMetric, ReplicaLag};
 use database_failover::{App, Config};
 use failover_core::alarms::WatchingAlarm;
@@ -480,4 +480,40 @@ pub async fn tag_dns_record(env: &Env, primary: &str, zone_id: &str) {
 
 pub async fn endpoint(env: &Env, id: &str) -> String {
     env.describe(id).await.endpoint.and_then(|e| e.address).expect("endpoint")
+}
+
+// ------------------------------------------------------------------ RDS Proxy
+
+/// A MySQL proxy `name` whose default target group holds `target` (none: empty).
+pub async fn proxy(env: &Env, name: &str, target: Option<&str>) {
+    let rds = env.account.rds();
+    let auth = aws_sdk_rds::types::UserAuthConfig::builder()
+        .secret_arn(format!("arn:aws:secretsmanager:us-east-1:{}:secret:orders", env.account.id))
+        .build();
+    rds.create_db_proxy()
+        .db_proxy_name(name)
+        .engine_family(aws_sdk_rds::types::EngineFamily::Mysql)
+        .auth(auth)
+        .role_arn(format!("arn:aws:iam::{}:role/proxy", env.account.id))
+        .set_vpc_subnet_ids(Some(env.account.subnets()))
+        .send()
+        .await
+        .expect("create proxy");
+    if let Some(target) = target {
+        let register = rds.register_db_proxy_targets().db_proxy_name(name).db_instance_identifiers(target);
+        register.send().await.expect("register target");
+    }
+}
+
+/// The instances `name`'s default target group holds.
+pub async fn targets(env: &Env, name: &str) -> Vec<String> {
+    let described = env.account.rds().describe_db_proxy_targets().db_proxy_name(name).send().await.expect("targets");
+    described.targets().iter().filter_map(|t| t.rds_resource_id().map(str::to_owned)).collect()
+}
+
+/// Tags `id` with `failover:rds-proxy=<value>`.
+pub async fn bind(env: &Env, id: &str, value: &str) {
+    let arn = env.describe(id).await.db_instance_arn.expect("arn");
+    let rds = env.account.rds();
+    rds.add_tags_to_resource().resource_name(arn).tags(tag(PROXY_TAG, value)).send().await.expect("tag");
 }

@@ -1,9 +1,9 @@
 //! `database-failover` after the failover, against the local AWS: the lineage (old primary → new primary, by
 //! `DbiResourceId`) carries the client bindings to the new primary, so that a second failover works without a
-//! tag copied by hand; with `RECREATE_REPLICA`, one replica of the new primary is created, once.
+//! tag copied by hand (the DNS record, the RDS Proxy and the fence group follow); with `RECREATE_REPLICA`, one replica of the new primary is created, once.
 
 use database_failover::actions::recreate::replica_id;
-use database_failover::model::{DNS_RECORD_TAG, PRIORITY_TAG};
+use database_failover::model::{DNS_RECORD_TAG, FENCE_GROUP_TAG, PRIORITY_TAG, PROXY_TAG};
 use failover_core::ledger::State;
 use failover_core::outcome::Outcome;
 use integration_tests::database::*;
@@ -26,7 +26,12 @@ async fn two_failovers_in_a_row_should_repoint_the_same_record_with_no_tag_copie
     env.lag("r2", &[1.0, 0.5]).await;
     let zone_id = zone_with_record(&env, &endpoint(&env, "db1").await).await;
     tag_dns_record(&env, "db1", &zone_id).await;
-    let app = env.app(&[("RECREATE_REPLICA", "true")]);
+    proxy(&env, "shop-proxy", Some("db1")).await;
+    bind(&env, "db1", "shop-proxy").await;
+    let arn = env.describe("db1").await.db_instance_arn.expect("arn");
+    let fence_tag = tag(FENCE_GROUP_TAG, "sg-fence");
+    env.account.rds().add_tags_to_resource().resource_name(arn).tags(fence_tag).send().await.expect("tag");
+    let app = env.app(&[("RECREATE_REPLICA", "true"), ("FENCE", "security-group")]);
 
     // db1 fails: r2 is promoted, the record follows it, and one replica of r2 is created for the next failure.
     env.set_status("db1", "failed");
@@ -35,6 +40,7 @@ async fn two_failovers_in_a_row_should_repoint_the_same_record_with_no_tag_copie
     assert_eq!(first.status, Outcome::Succeeded, "{first:?}");
     let r2 = endpoint(&env, "r2").await;
     assert_eq!(record(&env, &zone_id).await.1, vec![r2.clone()]);
+    assert_eq!(targets(&env, "shop-proxy").await, ["r2"]);
     let created = replicas_of(&env, "r2").await;
     assert_eq!(created.len(), 1, "one replica of r2: {created:?}");
     let r3 = created[0].clone();
@@ -69,6 +75,15 @@ async fn two_failovers_in_a_row_should_repoint_the_same_record_with_no_tag_copie
     assert_eq!(second.status, Outcome::Succeeded, "{second:?}");
     assert!(!env.is_replica(&r3).await, "{r3} promoted");
     assert_eq!(record(&env, &zone_id).await.1, vec![endpoint(&env, &r3).await], "the record followed the lineage");
+    assert_eq!(targets(&env, "shop-proxy").await, [r3.clone()], "and so did the proxy");
+    assert_eq!(tag_value(&env.describe("r2").await, PROXY_TAG), None, "no tag copied to r2");
+
+    // r2 comes back: it is fenced with the group db1's tag named, inherited too.
+    env.set_status("r2", "available");
+    ok(&app, env.failure_event("r2", "RDS-EVENT-0006")).await;
+    let fenced = env.describe("r2").await;
+    let groups: Vec<_> = fenced.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
+    assert_eq!(groups, ["sg-fence"]);
     assert_eq!(replicas_of(&env, &r3).await.len(), 1, "one replica of {r3} in turn");
     let lineage = env.records(&format!("db-instance:{}/{r3}", env.account.region)).await;
     let lineage = lineage.iter().find(|r| r.key.starts_with("lineage#")).expect("the lineage on r3");

@@ -9,40 +9,6 @@ use failover_core::outcome::Outcome;
 use integration_tests::database::*;
 use serde_json::{json, Value};
 
-/// A MySQL proxy `name` whose default target group holds `target` (none: empty).
-async fn proxy(env: &Env, name: &str, target: Option<&str>) {
-    let rds = env.account.rds();
-    let auth = aws_sdk_rds::types::UserAuthConfig::builder()
-        .secret_arn(format!("arn:aws:secretsmanager:us-east-1:{}:secret:orders", env.account.id))
-        .build();
-    rds.create_db_proxy()
-        .db_proxy_name(name)
-        .engine_family(aws_sdk_rds::types::EngineFamily::Mysql)
-        .auth(auth)
-        .role_arn(format!("arn:aws:iam::{}:role/proxy", env.account.id))
-        .set_vpc_subnet_ids(Some(env.account.subnets()))
-        .send()
-        .await
-        .expect("create proxy");
-    if let Some(target) = target {
-        let register = rds.register_db_proxy_targets().db_proxy_name(name).db_instance_identifiers(target);
-        register.send().await.expect("register target");
-    }
-}
-
-/// The instances `name`'s default target group holds.
-async fn targets(env: &Env, name: &str) -> Vec<String> {
-    let described = env.account.rds().describe_db_proxy_targets().db_proxy_name(name).send().await.expect("targets");
-    described.targets().iter().filter_map(|t| t.rds_resource_id().map(str::to_owned)).collect()
-}
-
-/// Tags `id` with `failover:rds-proxy=<value>`.
-async fn bind(env: &Env, id: &str, value: &str) {
-    let arn = env.describe(id).await.db_instance_arn.expect("arn");
-    let rds = env.account.rds();
-    rds.add_tags_to_resource().resource_name(arn).tags(tag(PROXY_TAG, value)).send().await.expect("tag");
-}
-
 /// orders (failed, three replicas, r-fast the one promoted) bound to `orders-proxy`, whose target is `target`.
 async fn failed_orders_behind_a_proxy(env: &Env, target: Option<&str>) {
     orders(env).await;

@@ -26,15 +26,16 @@ use failover_core::report::Report;
 use super::{facts, Context};
 use crate::decide::fence::{decide_fence, fence_record, FencePlan, FenceRecord};
 use crate::decide::{PrimaryState, Promotion, Trigger};
-use crate::model::{promotion_resource, DbRef, Instance, Modified};
+use crate::model::{self, promotion_resource, DbRef, Instance, Modified};
 use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
 use crate::FUNCTION;
 use failover_core::readiness::Gap;
 
 /// The fence plan of `primary` replaced by the promotion decided about the instance `bound_to`, given the
-/// ledger's records of its resource.
+/// ledger's records of its resource (which also hold its lineage: a fence group it inherited counts).
 fn plan<P: Ports>(ctx: &Context<'_, P>, primary: &Instance, bound_to: Option<&str>, snapshot: &Snapshot) -> FencePlan {
+    let primary = &model::inherit(primary.clone(), &snapshot.records);
     let record = primary.resource_id.as_deref().and_then(|id| fence_record(&snapshot.records, id));
     let setting = ctx.config.fence_security_group.as_deref();
     decide_fence(ctx.config.fence, setting, primary, bound_to, record.as_ref())

@@ -84,10 +84,9 @@ pub async fn run<P: Ports>(
     let alarms = if primaries.is_empty() && clusters.is_empty() { None } else { alarms(ctx, region, &mut gaps).await };
     let (mut judged, mut takers) = (Vec::new(), Vec::new());
     for listed in &primaries {
-        let (found, replicas, lineage) = ctx.primary_readiness(listed, &key).await;
+        let (found, replicas, lineage) = ctx.primary_readiness(listed, &key, dry_run).await;
         gaps.extend(found);
         gaps.extend(alarms.as_deref().and_then(|a| watch::primary_gap(a, prefix, &listed.item)));
-        gaps.extend(super::fence::in_readiness(ctx, &listed.item, dry_run).await);
         let replaced =
             lineage.as_ref().map(|l| format!(" (replaced {} at {})", l.from.at.id, l.at)).unwrap_or_default();
         takers.push(format!("- {}{replaced}: {}", listed.item.at.id, eligible(&replicas, "s")));
@@ -138,12 +137,14 @@ fn is_primary(instance: &Instance) -> bool {
 
 impl<P: Ports> Context<'_, P> {
     /// A primary's checks, and its replicas as judged (with their lag).
-    /// A primary's checks, its replicas as judged (with their lag), and the lineage step that made it a primary
-    /// (from its ledger: the bindings it inherits are checked as its own).
+    /// A primary's checks (its fence included: an old primary found unfenced is fenced unless `dry_run`), its
+    /// replicas as judged (with their lag), and the lineage step that made it a primary (from its ledger: the
+    /// bindings it inherits are checked as its own).
     async fn primary_readiness(
         &self,
         listed: &Listed<Instance>,
         key: &str,
+        dry_run: bool,
     ) -> (Vec<Gap>, Vec<Verdict>, Option<Lineage>) {
         let mut gaps = Vec::new();
         let records = match self.session.ledger.read(&promotion_resource(&listed.item.at), self.now()).await {
@@ -162,6 +163,7 @@ impl<P: Ports> Context<'_, P> {
         let lineage = Lineage::of(&records, &listed.item);
         let inherited = model::inherit(listed.item.clone(), &records);
         let primary = &inherited;
+        gaps.extend(super::fence::in_readiness(self, primary, dry_run).await);
         if !primary.opted_in(key) {
             gaps.push(readiness::not_opted_in(&primary.arn, &primary.at.id, key));
         }
