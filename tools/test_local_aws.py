@@ -399,6 +399,20 @@ class LocalAwsTest(LauncherCase):
     def describe(self, rds, db_id):
         return rds.describe_db_instances(DBInstanceIdentifier=db_id)["DBInstances"][0]
 
+    def test_a_replica_without_security_groups_is_in_the_vpcs_default_group(self):
+        rds = self.client("rds")
+        rds.create_db_instance(DBInstanceIdentifier="src", Engine="mysql", DBInstanceClass="db.t3.micro",
+                               AllocatedStorage=20, MasterUsername="admin", MasterUserPassword="password1",
+                               BackupRetentionPeriod=7, VpcSecurityGroupIds=["sg-app"])
+        rds.create_db_instance_read_replica(DBInstanceIdentifier="src-r1", SourceDBInstanceIdentifier="src")
+        rds.create_db_instance_read_replica(DBInstanceIdentifier="src-r2", SourceDBInstanceIdentifier="src",
+                                            VpcSecurityGroupIds=["sg-app"])
+        groups = lambda db_id: [g["VpcSecurityGroupId"] for g in self.describe(rds, db_id)["VpcSecurityGroups"]]
+        self.assertEqual(groups("src"), ["sg-app"])
+        self.assertEqual(len(groups("src-r1")), 1)
+        self.assertNotEqual(groups("src-r1"), ["sg-app"], "not the source's groups")
+        self.assertEqual(groups("src-r2"), ["sg-app"])
+
     def test_read_replicas_and_promotion(self):
         rds, west = self.client("rds"), self.client("rds", "us-west-2")
         primary = rds.create_db_instance(

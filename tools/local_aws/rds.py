@@ -10,6 +10,7 @@ import string
 import types
 
 from moto.moto_api._internal import mock_random as random
+from moto.ec2.models import ec2_backends
 from moto.rds import models as rds_models
 from moto.rds.exceptions import DBInstanceAlreadyExists, DBInstanceNotFoundError, RDSClientError
 
@@ -92,11 +93,16 @@ def _create_db_instance_read_replica(self, db_kwargs):
     """"All read replica DB instances are created with backups disabled": ``BackupRetentionPeriod`` 0 (stock moto
     copies the source's value); the replica has its own ``DbiResourceId`` (stock moto copies the source's); an
     identifier already in use is refused with ``DBInstanceAlreadyExists`` (stock moto replaces that instance and
-    lists the replica twice on its source).
+    lists the replica twice on its source); without ``VpcSecurityGroupIds`` the replica is in the VPC's default
+    security group ("Default: The default EC2 VPC security group for the DB subnet group's VPC"; stock moto
+    copies the source's groups).
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstanceReadReplica.html"""
     if db_kwargs["db_instance_identifier"] in self.databases:
         raise DBInstanceAlreadyExists()
     replica = _orig_create_replica(self, db_kwargs)
+    if not db_kwargs.get("vpc_security_group_ids"):
+        ec2 = ec2_backends[self.account_id][self.region_name]
+        replica.vpc_security_group_ids = [ec2.get_default_security_group(ec2.default_vpc.id).id]
     replica.backup_retention_period = 0
     replica.dbi_resource_id = _new_resource_id()
     return replica

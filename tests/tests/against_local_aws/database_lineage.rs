@@ -24,6 +24,9 @@ async fn two_failovers_in_a_row_should_repoint_the_same_record_with_no_tag_copie
     env.primary("db1", true).await;
     env.replica("r2", "db1", &[(PRIORITY_TAG, "5")]).await;
     env.lag("r2", &[1.0, 0.5]).await;
+    let in_app_group =
+        env.account.rds().modify_db_instance().db_instance_identifier("r2").vpc_security_group_ids("sg-app");
+    in_app_group.apply_immediately(true).send().await.expect("r2 in sg-app");
     let zone_id = zone_with_record(&env, &endpoint(&env, "db1").await).await;
     tag_dns_record(&env, "db1", &zone_id).await;
     proxy(&env, "shop-proxy", Some("db1")).await;
@@ -52,6 +55,10 @@ async fn two_failovers_in_a_row_should_repoint_the_same_record_with_no_tag_copie
         (new.db_instance_class(), new.availability_zone()),
         (promoted.db_instance_class(), promoted.availability_zone())
     );
+    let groups = |db: &aws_sdk_rds::types::DbInstance| -> Vec<String> {
+        db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id().map(str::to_owned)).collect()
+    };
+    assert_eq!(groups(&new), ["sg-app"], "in the promoted replica's groups, not the VPC's default");
     assert_eq!(tag_value(&promoted, DNS_RECORD_TAG), None, "the function writes no tag on r2");
     let note = &env.notifications().await[0];
     assert_eq!(note.body()["details"]["new_replica"], json!({"result": "created", "id": r3, "of": "r2"}));
@@ -138,9 +145,11 @@ async fn without_recreate_replica_no_instance_is_created_and_readiness_names_the
     let readiness = ok(&app, json!({"command": "readiness", "db_instance_identifier": "r2"})).await;
     let gaps = readiness.details["findings"].as_array().expect("findings").clone();
     let gap = gaps.iter().find(|g| g["kind"] == "no-eligible-replica").unwrap_or_else(|| panic!("{gaps:?}"));
+    let group = env.describe("r2").await.vpc_security_groups()[0].vpc_security_group_id().unwrap().to_owned();
     let expected = format!(
         "aws rds create-db-instance-read-replica --region {} --db-instance-identifier r2-replica \
-         --source-db-instance-identifier r2 --db-instance-class db.t3.micro --tags Key={OPT_IN},Value=true",
+         --source-db-instance-identifier r2 --db-instance-class db.t3.micro --vpc-security-group-ids {group} \
+         --tags Key={OPT_IN},Value=true",
         env.account.region
     );
     assert_eq!(gap["fix"], expected.as_str());

@@ -1,6 +1,6 @@
 //! Recreate: with `RECREATE_REPLICA=true`, a promotion ends by creating ONE read replica of the new primary
 //! (`CreateDBInstanceReadReplica`), so that its next failure has a candidate. The replica gets the promoted
-//! replica's class and zone, and the opt-in and priority tags, set on creation (the only tags the function
+//! replica's class, zone and VPC security groups, and the opt-in and priority tags, set on creation (the only tags the function
 //! ever writes, limited by IAM request-tag conditions to those keys).
 //!
 //! Never two: the new replica's name is derived from the new primary and the decision's time
@@ -52,7 +52,14 @@ pub fn request(promoted: &Instance, id: String, opt_in_tag_key: &str) -> NewRepl
     if let Some(priority) = promoted.tags.get(PRIORITY_TAG) {
         tags.insert(PRIORITY_TAG.to_owned(), priority.clone());
     }
-    NewReplica { source: promoted.at.clone(), id, class: promoted.class.clone(), zone: promoted.zone.clone(), tags }
+    NewReplica {
+        source: promoted.at.clone(),
+        id,
+        class: promoted.class.clone(),
+        zone: promoted.zone.clone(),
+        security_groups: promoted.security_groups.clone(),
+        tags,
+    }
 }
 
 /// Creates the decision's replica of the new primary once. Errors of the ledger are a [`Fault`] (the retry

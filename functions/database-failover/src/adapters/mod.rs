@@ -185,6 +185,7 @@ impl Databases for RdsDatabases {
             .source_db_instance_identifier(&request.source.id)
             .set_db_instance_class(request.class.clone())
             .set_availability_zone(request.zone.clone())
+            .set_vpc_security_group_ids((!request.security_groups.is_empty()).then(|| request.security_groups.clone()))
             .set_tags(Some(tags.collect()))
             .send()
             .await;

@@ -82,6 +82,7 @@ pub fn replica_gap(primary: &Instance, verdicts: &[Verdict], key: &str) -> Optio
             id: format!("{}-replica", primary.at.id),
             class: primary.class.clone(),
             zone: None,
+            security_groups: primary.security_groups.clone(),
             tags: failover_core::tags::Tags::from([(key.to_owned(), "true".to_owned())]),
         }
         .command(),

@@ -14,6 +14,9 @@ pub struct NewReplica {
     pub id: String,
     pub class: Option<String>,
     pub zone: Option<String>,
+    /// The promoted replica's VPC security groups: without them RDS gives the new replica the VPC's default
+    /// group, which the clients of its next failover could not reach.
+    pub security_groups: Vec<String>,
     pub tags: Tags,
 }
 
@@ -31,6 +34,9 @@ impl NewReplica {
         }
         if let Some(zone) = &request.zone {
             command.push_str(&format!(" --availability-zone {zone}"));
+        }
+        if !request.security_groups.is_empty() {
+            command.push_str(&format!(" --vpc-security-group-ids {}", request.security_groups.join(" ")));
         }
         let tags: Vec<String> = request.tags.iter().map(|(k, v)| format!("Key={k},Value={v}")).collect();
         command.push_str(&format!(" --tags {}", tags.join(" ")));
