@@ -314,6 +314,10 @@ def tags_on_create(statement: dict, opt_in: str) -> bool:
     actions = [str(a).split(":", 1)[-1] for a in as_list(statement.get("Action", []))]
     if not actions or not all(a.startswith("Create") or a == "AddTagsToResource" for a in actions):
         return False
+    # Tagging, unlike creating, reaches existing resources too: only those named as the function names what it
+    # creates, never every resource of a type (which would let the role opt any resource in).
+    if "AddTagsToResource" in actions and any(str(r).endswith(":*") for r in as_list(statement.get("Resource", []))):
+        return False
     condition = statement.get("Condition", {})
     request_tag = condition.get("StringEquals", {}).get(f"aws:RequestTag/{opt_in}")
     keys = condition.get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
@@ -947,7 +951,12 @@ class SelfTest(unittest.TestCase):
                 "Condition": condition})
         ok = {"StringEquals": {"aws:RequestTag/failover:enabled": "true"},
               "ForAllValues:StringEquals": {"aws:TagKeys": ["failover:enabled", "failover:priority"]}}
-        self.assertEqual([e for e in self.errors(grant(ok)) if "AddTagsToResource" in e], [])
+        self.assert_fails(self.errors(grant(ok)), "rds:AddTagsToResource writes tags")  # on every db:*
+        named = lambda s: self.add_statement(s, {
+            "Effect": "Allow", "Action": "rds:AddTagsToResource",
+            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:*-r??????????"},
+            "Condition": ok})
+        self.assertEqual([e for e in self.errors(named) if "AddTagsToResource" in e], [])
         any_key = {"StringEquals": {"aws:RequestTag/failover:enabled": "true"}}
         self.assert_fails(self.errors(grant(any_key)), "rds:AddTagsToResource writes tags")
         other_key = {**ok, "ForAllValues:StringEquals": {"aws:TagKeys": ["failover:enabled", "owner"]}}

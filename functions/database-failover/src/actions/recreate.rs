@@ -122,3 +122,29 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, p: &Promotion) -> Result<Recrea
         })
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::replica_id;
+
+    /// The template's `TagTheReplicaOnCreate` grant names `db:*-r??????????`: every name made here has that shape.
+    fn iam_shape(id: &str) -> bool {
+        let (_, digits) = id.rsplit_once("-r").expect("-r");
+        digits.len() == 10 && digits.bytes().all(|b| b.is_ascii_digit())
+    }
+
+    #[test]
+    fn a_replica_name_is_a_valid_rds_identifier_of_the_shape_iam_allows_tagging() {
+        let long = "a".repeat(70);
+        for (primary, expected) in [
+            ("orders-r2", "orders-r2-r1796638625".to_owned()),
+            ("Orders--2", "orders-2-r1796638625".to_owned()),
+            ("7shop", "db7shop-r1796638625".to_owned()),
+            (long.as_str(), format!("{}-r1796638625", "a".repeat(51))),
+        ] {
+            let id = replica_id(primary, 1_796_638_625);
+            assert_eq!(id, expected);
+            assert!(id.len() <= 63 && !id.contains("--") && iam_shape(&id), "{id}");
+        }
+    }
+}
