@@ -412,6 +412,12 @@ class LocalAwsTest(LauncherCase):
         self.assertEqual(len(groups("src-r1")), 1)
         self.assertNotEqual(groups("src-r1"), ["sg-app"], "not the source's groups")
         self.assertEqual(groups("src-r2"), ["sg-app"])
+        # A source that is not available (its backup running) is refused, as RDS does.
+        self.ok("POST", "/_failover/rds/instance-status",
+                {"account": self.account, "db_instance_identifier": "src", "status": "backing-up"})
+        with self.assertRaises(ClientError) as refused:
+            rds.create_db_instance_read_replica(DBInstanceIdentifier="src-r3", SourceDBInstanceIdentifier="src")
+        self.assertEqual(refused.exception.response["Error"]["Code"], "InvalidDBInstanceState")
 
     def test_read_replicas_and_promotion(self):
         rds, west = self.client("rds"), self.client("rds", "us-west-2")

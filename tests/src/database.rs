@@ -195,6 +195,28 @@ impl Env {
         assert!(matches!(ledger.begin(&snapshot, &begin).await.expect("begin"), Begun::Started { .. }));
     }
 
+    /// A run that asked for replica `id` of `source` (RECREATE_REPLICA) and was refused for the time being, or
+    /// died: its `replica#<id>` record pending on `source`'s resource, written as the function writes it, its lease
+    /// run out.
+    pub async fn pending_replica(&self, source: &str, id: &str) {
+        let ledger = DynamoLedger::new(self.account.dynamodb(), self.ledger.clone());
+        let resource = format!("db-instance:{}/{source}", self.account.region);
+        let now = failover_core::time::now_secs();
+        let data = json!({"replica": {"region": self.account.region, "id": id}, "of": source});
+        let key = format!("replica#{id}");
+        let record = Record::pending(&resource, &key, "refused", "promotion", now - 60, 86_400).with_data(data);
+        let snapshot = ledger.read(&resource, now).await.expect("ledger read");
+        let begin = Begin {
+            owner: "refused",
+            now: now - 60,
+            hold_secs: -1,
+            retention_secs: 86_400,
+            records: &[record],
+            force: false,
+        };
+        assert!(matches!(ledger.begin(&snapshot, &begin).await.expect("begin"), Begun::Started { .. }));
+    }
+
     pub fn app(&self, settings: &[(&str, &str)]) -> TestApp {
         self.app_in(&self.account, settings)
     }

@@ -95,10 +95,15 @@ def _create_db_instance_read_replica(self, db_kwargs):
     identifier already in use is refused with ``DBInstanceAlreadyExists`` (stock moto replaces that instance and
     lists the replica twice on its source); without ``VpcSecurityGroupIds`` the replica is in the VPC's default
     security group ("Default: The default EC2 VPC security group for the DB subnet group's VPC"; stock moto
-    copies the source's groups).
+    copies the source's groups); a source that is not ``available`` (``backing-up``, ``modifying``…) is refused
+    with ``InvalidDBInstanceState`` (stock moto copies any source).
     https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstanceReadReplica.html"""
     if db_kwargs["db_instance_identifier"] in self.databases:
         raise DBInstanceAlreadyExists()
+    source = self.databases.get(db_kwargs["source_db_instance_identifier"])
+    if source is not None and source.status != "available":
+        raise RDSClientError("InvalidDBInstanceState",
+                             f"DB Instance {source.db_instance_identifier} is {source.status}, not available.")
     replica = _orig_create_replica(self, db_kwargs)
     if not db_kwargs.get("vpc_security_group_ids"):
         ec2 = ec2_backends[self.account_id][self.region_name]

@@ -155,3 +155,37 @@ async fn without_recreate_replica_no_instance_is_created_and_readiness_names_the
     assert_eq!(gap["fix"], expected.as_str());
     assert_eq!(readiness.details["judged"][0]["lineage"]["from"]["id"], "db1", "{}", readiness.details);
 }
+
+#[tokio::test]
+async fn a_replica_rds_refused_for_now_should_be_asked_for_again_by_readiness_once() {
+    let env = Env::new().await;
+    env.primary("db1", true).await;
+    env.replica("r2", "db1", &[]).await;
+    env.account.rds().promote_read_replica().db_instance_identifier("r2").send().await.expect("promoted");
+    // Right after its promotion r2 was backing up: RDS refused its replica, and the record stayed pending.
+    env.pending_replica("r2", "r2-r1796638625").await;
+    env.set_status("r2", "backing-up");
+    let app = env.app(&[("RECREATE_REPLICA", "true")]);
+    let readiness = json!({"command": "readiness", "db_instance_identifier": "r2"});
+    let found = |response: &failover_core::response::Response| -> serde_json::Value {
+        let findings = response.details["findings"].as_array().expect("findings").clone();
+        findings.into_iter().find(|g| g["kind"] == "replica-being-recreated").expect("the replica's finding")
+    };
+
+    let refused = ok(&app, readiness.clone()).await;
+    assert!(found(&refused)["problem"].as_str().unwrap().contains("still not created"), "{}", refused.details);
+    assert!(replicas_of(&env, "r2").await.is_empty());
+
+    env.set_status("r2", "available");
+    let asked = ok(&app, readiness.clone()).await;
+    assert!(found(&asked)["problem"].as_str().unwrap().contains("was asked for now"), "{}", asked.details);
+    assert_eq!(replicas_of(&env, "r2").await, ["r2-r1796638625"]);
+    let records = env.records(&format!("db-instance:{}/r2", env.account.region)).await;
+    assert_eq!(records.iter().find(|r| r.key == "replica#r2-r1796638625").map(|r| r.state), Some(State::Done));
+
+    // Done: the next run asks nothing, and a dry run would not have either.
+    let after = ok(&app, readiness).await;
+    let findings = after.details["findings"].as_array().expect("findings").clone();
+    assert!(findings.iter().all(|g| g["kind"] != "replica-being-recreated"), "{findings:?}");
+    assert_eq!(replicas_of(&env, "r2").await.len(), 1);
+}

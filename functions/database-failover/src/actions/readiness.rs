@@ -160,6 +160,13 @@ impl<P: Ports> Context<'_, P> {
                 Vec::new()
             }
         };
+        if !dry_run {
+            gaps.extend(
+                super::recreate::again(self, &listed.item.at, &records)
+                    .await
+                    .map(|asked| readiness::replica_asked_again(&listed.item, &asked)),
+            );
+        }
         let lineage = Lineage::of(&records, &listed.item);
         let inherited = model::inherit(listed.item.clone(), &records);
         let primary = &inherited;

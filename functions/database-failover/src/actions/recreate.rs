@@ -7,9 +7,10 @@
 //! ([`replica_id`]), so every retry of the decision asks for the same instance and RDS refuses a second one
 //! (`DBInstanceAlreadyExists`, read as "already created"); and the ledger keeps a `replica#<name>` record on
 //! the new primary's resource, pending before the call and done after it, so that a run that finds it done
-//! calls nothing. A creation RDS refuses (e.g. the new primary's first backup is not finished) does not undo
-//! the failover: the notification says why, with the exact `aws rds create-db-instance-read-replica` command,
-//! and `readiness` keeps reporting the missing replica as a gap until there is one.
+//! calls nothing. A creation RDS refuses does not undo the failover: the notification says why, with the exact
+//! `aws rds create-db-instance-read-replica` command, and `readiness` keeps reporting the missing replica as a
+//! gap until there is one. A refusal that may pass (throttling, or `InvalidDBInstanceState` while the new
+//! primary's first backup runs) leaves the record pending, and the next `readiness` run asks again ([`again`]).
 //!
 //! Runs after the promotion, its client steps and the lineage, before the promotion's record is settled done,
 //! so that a run cut short before it is completed by the retry. AWS calls: one `DescribeDBInstances` of the new
@@ -22,7 +23,9 @@ use serde_json::json;
 
 use super::Context;
 use crate::decide::Promotion;
-use crate::model::{promotion_resource, Instance, NewReplica, Recreated, PRIORITY_TAG};
+use failover_core::aws::AwsError;
+
+use crate::model::{promotion_resource, DbRef, Instance, NewReplica, Recreated, PRIORITY_TAG};
 use crate::ports::{Databases, Ports};
 
 /// The key prefix of the records of replicas created after a promotion.
@@ -68,10 +71,43 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, p: &Promotion) -> Result<Recrea
     if !ctx.config.recreate_replica {
         return Ok(Recreated::Off);
     }
-    let of = p.replica.id.clone();
     let id = replica_id(&p.replica.id, p.record.at_secs.unwrap_or_else(|| ctx.now()));
+    let trigger = format!("promotion of {} for {}", p.replica.id, p.primary.id);
+    create_once(ctx, &p.replica, &id, &trigger).await
+}
+
+/// `readiness` (not a dry run): the replica of `primary` whose creation RDS refused for the time being (its
+/// record left pending) is asked for again; `None` when there is none.
+pub async fn again<P: Ports>(ctx: &Context<'_, P>, primary: &DbRef, records: &[ledger::Record]) -> Option<Recreated> {
+    let pending = records.iter().find(|r| r.key.starts_with(REPLICA_KEY_PREFIX) && r.state == State::Pending)?;
+    let id = pending.data["replica"]["id"].as_str()?.to_owned();
+    let asked = create_once(ctx, primary, &id, "readiness").await;
+    Some(asked.unwrap_or_else(|fault| Recreated::NotCreated {
+        id: id.clone(),
+        of: primary.id.clone(),
+        reason: fault.to_string(),
+        command: String::new(),
+    }))
+}
+
+/// Whether RDS may accept the creation later: a transient error, or the new primary not in a state to have a
+/// replica yet (`InvalidDBInstanceState`, e.g. while its first backup runs).
+fn for_now(error: &AwsError) -> bool {
+    error.transient || error.code.as_deref() == Some("InvalidDBInstanceState")
+}
+
+/// Creates the replica `id` of `source` once, under the `replica#<id>` record on `source`'s resource: pending
+/// before the call; done once RDS accepted it (or has it already); left pending when RDS may accept it later
+/// ([`for_now`]: [`again`] asks again), abandoned when RDS refused it for good.
+async fn create_once<P: Ports>(
+    ctx: &Context<'_, P>,
+    source: &DbRef,
+    id: &str,
+    trigger: &str,
+) -> Result<Recreated, Fault> {
+    let (id, of) = (id.to_owned(), source.id.clone());
     let key = format!("{REPLICA_KEY_PREFIX}{id}");
-    let resource = promotion_resource(&p.replica);
+    let resource = promotion_resource(source);
     let not_created =
         |reason: String, command: String| Recreated::NotCreated { id: id.clone(), of: of.clone(), reason, command };
     ctx.session
@@ -79,22 +115,22 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, p: &Promotion) -> Result<Recrea
             let found = snapshot.record(&key);
             match found.map(|r| r.state) {
                 Some(State::Done) => return Ok(Recreated::AlreadyCreated { id: id.clone(), of: of.clone() }),
-                // Refused once: said then, with the command; not asked again by every retry.
+                // Refused for good once: said then, with the command; not asked again by every retry.
                 Some(State::Pending) | None => {}
                 Some(_) => {
                     let recorded = found.and_then(|r| serde_json::from_value(r.data["result"].clone()).ok());
                     return Ok(recorded.unwrap_or_else(|| not_created("refused earlier".into(), String::new())));
                 }
             }
-            let Some(promoted) = ctx.databases.instance(&p.replica).await.map_err(|e| Stop::Failed(e.into()))? else {
-                return Ok(not_created(format!("{} is not found", p.replica), String::new()));
+            let Some(promoted) = ctx.databases.instance(source).await.map_err(|e| Stop::Failed(e.into()))? else {
+                return Ok(not_created(format!("{source} is not found"), String::new()));
             };
             let request = request(&promoted, id.clone(), &ctx.config.common.opt_in_tag_key);
             let retention = ctx.config.common.retention_secs();
-            let trigger = format!("promotion of {} for {}", p.replica.id, p.primary.id);
-            let pending = ledger::Record::pending(&resource, &key, ctx.session.owner, &trigger, ctx.now(), retention)
-                .with_data(json!({"replica": {"region": request.source.region, "id": request.id}, "of": of}));
-            // A pending record of a run cut short is taken over, not written again.
+            let data = json!({"replica": {"region": request.source.region, "id": request.id}, "of": of});
+            let pending = ledger::Record::pending(&resource, &key, ctx.session.owner, trigger, ctx.now(), retention)
+                .with_data(data.clone());
+            // A pending record (a run cut short, or a creation refused for now) is taken over, not written again.
             let records = if found.is_some() { vec![] } else { vec![pending] };
             match ctx.session.start(&snapshot, &records).await? {
                 ledger::Start::Started => {}
@@ -106,17 +142,25 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, p: &Promotion) -> Result<Recrea
             }
             let created = ctx.databases.create_replica(&request).await;
             let (to, answer) = match created {
-                Ok(true) => (State::Done, Recreated::Created { id: id.clone(), of: of.clone() }),
-                Ok(false) => (State::Done, Recreated::AlreadyCreated { id: id.clone(), of: of.clone() }),
+                Ok(true) => (Some(State::Done), Recreated::Created { id: id.clone(), of: of.clone() }),
+                Ok(false) => (Some(State::Done), Recreated::AlreadyCreated { id: id.clone(), of: of.clone() }),
                 Err(error) => {
                     tracing::warn!(%error, replica = id, "read replica not created");
-                    (State::Abandoned, not_created(error.to_string(), request.command()))
+                    let later = for_now(&error);
+                    let reason =
+                        if later { format!("{error}; the next readiness run asks again") } else { error.to_string() };
+                    ((!later).then_some(State::Abandoned), not_created(reason, request.command()))
                 }
             };
-            let data = json!({"replica": {"region": request.source.region, "id": request.id}, "of": of,
-                "result": answer});
-            let settle = Settle { key: key.clone(), from: State::Pending, owner: None, to, data: Some(data) };
-            ctx.session.end(&resource, &[settle], &[]).await.map_err(Stop::Failed)?;
+            let settle: Vec<Settle> = to
+                .map(|to| {
+                    let mut data = data.clone();
+                    data["result"] = json!(answer);
+                    Settle { key: key.clone(), from: State::Pending, owner: None, to, data: Some(data) }
+                })
+                .into_iter()
+                .collect();
+            ctx.session.end(&resource, &settle, &[]).await.map_err(Stop::Failed)?;
             tracing::info!(replica = id, of, ?answer, "replica step");
             Ok(answer)
         })

@@ -13,7 +13,7 @@
 //! - **Aurora cluster.** At least one reader is eligible (available, opted in), and backups are on.
 
 use crate::decide::Verdict;
-use crate::model::{dns_name, Cluster, EndpointRecord, Instance, Listed, NewReplica, DNS_RECORD_TAG};
+use crate::model::{dns_name, Cluster, EndpointRecord, Instance, Listed, NewReplica, Recreated, DNS_RECORD_TAG};
 pub use failover_core::readiness::Gap;
 
 /// The record named by the primary's [`DNS_RECORD_TAG`], read as a failover reads it
@@ -93,6 +93,25 @@ pub fn replica_gap(primary: &Instance, verdicts: &[Verdict], key: &str) -> Optio
         problem: format!("no replica of {} could take over now: {}", primary.at.id, judged(verdicts, "replicas")),
         fix,
     })
+}
+
+/// A replica of the primary whose creation after its failover RDS refused for the time being, asked for again
+/// by this run: what came of it.
+pub fn replica_asked_again(primary: &Instance, asked: &Recreated) -> Gap {
+    let (problem, fix) = match asked {
+        Recreated::NotCreated { id, reason, command, .. } => {
+            (format!("{}: its replica {id} is still not created: {reason}", primary.at.id), command.clone())
+        }
+        Recreated::Created { id, .. } | Recreated::AlreadyCreated { id, .. } => (
+            format!(
+                "{}: its replica {id}, which RDS refused right after the failover, was asked for now",
+                primary.at.id
+            ),
+            format!("aws rds wait db-instance-available --db-instance-identifier {id}"),
+        ),
+        Recreated::Off => (String::new(), String::new()),
+    };
+    Gap { kind: "replica-being-recreated", resource: primary.arn.clone(), problem, fix }
 }
 
 /// No reader of the cluster is eligible now.
