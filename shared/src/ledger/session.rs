@@ -170,13 +170,23 @@ impl<L: Ledger> Session<'_, L> {
 
     /// Begins a change on the resource as read, writing `records` (pending as a rule).
     pub async fn start(&self, snapshot: &Snapshot, records: &[Record]) -> Result<Start, AwsError> {
+        self.begin_with(snapshot, records, self.force).await
+    }
+
+    /// Begins writing records of what was already done, with no AWS change to follow (a promotion's lineage,
+    /// written after the promotion it records): a pause, which refuses changes, does not refuse them.
+    pub async fn start_record_only(&self, snapshot: &Snapshot, records: &[Record]) -> Result<Start, AwsError> {
+        self.begin_with(snapshot, records, true).await
+    }
+
+    async fn begin_with(&self, snapshot: &Snapshot, records: &[Record], force: bool) -> Result<Start, AwsError> {
         let begin = Begin {
             owner: self.owner,
             now: self.now(),
             hold_secs: self.hold_secs,
             retention_secs: self.retention_secs,
             records,
-            force: self.force,
+            force,
         };
         Ok(match self.ledger.begin(snapshot, &begin).await? {
             Begun::Started { .. } => Start::Started,

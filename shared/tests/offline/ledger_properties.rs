@@ -150,3 +150,24 @@ fn reading_the_facts_before_the_ledger_would_not_be_enough_without_begin() {
     assert!(matches!(ready(ledger.begin(&first, &begin("inv-1", &one))).unwrap(), Begun::Started { .. }));
     assert!(matches!(ready(ledger.begin(&second, &begin("inv-2", &two))).unwrap(), Begun::Busy(_)));
 }
+
+#[test]
+fn a_pause_refuses_a_change_but_not_the_record_of_one_already_made() {
+    use failover_core::ledger::{Pause, Session, Start, WaitBudget};
+    let ledger = MemoryLedger::new();
+    let pause = Pause { by: "ops".into(), reason: "drill".into(), at: 1_000 };
+    ready(ledger.pause(&pause)).unwrap();
+    let budget = WaitBudget::new(std::time::Duration::ZERO);
+    let session = Session {
+        ledger: &ledger,
+        owner: "inv-1",
+        hold_secs: HOLD,
+        retention_secs: DAY,
+        force: false,
+        clock: || 1_001,
+        budget: &budget,
+    };
+    let snapshot = ready(ledger.read(RESOURCE, 1_001)).unwrap();
+    assert!(matches!(ready(session.start(&snapshot, &[])).unwrap(), Start::Paused(_)));
+    assert_eq!(ready(session.start_record_only(&snapshot, &[])).unwrap(), Start::Started);
+}

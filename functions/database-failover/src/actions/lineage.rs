@@ -32,9 +32,9 @@ pub fn of(p: &Promotion) -> Lineage {
     }
 }
 
-/// Writes the promotion's lineage on the new primary's resource, unless it is there already. `Ok(true)` when
-/// it is in the ledger (written now or before), `Ok(false)` when automation is paused (the pause refuses every
-/// write; the retry after `resume` writes it); an error a retry can fix otherwise.
+/// Writes the promotion's lineage on the new primary's resource, unless it is there already, even while
+/// automation is paused (it records a promotion already made). `Ok(true)` when it is in the ledger (written now
+/// or before); an error a retry can fix otherwise.
 pub async fn record<P: Ports>(ctx: &Context<'_, P>, p: &Promotion, key: &str) -> Result<bool, Fault> {
     let lineage = Lineage { promotion: format!("{} {key}", promotion_resource(&p.primary)), ..of(p) };
     let resource = promotion_resource(&p.replica);
@@ -50,7 +50,8 @@ pub async fn record<P: Ports>(ctx: &Context<'_, P>, p: &Promotion, key: &str) ->
                     .open()
                     .with_state(State::Done)
                     .with_data(lineage.data());
-            match ctx.session.start(&snapshot, &[]).await? {
+            // Not refused by a pause: it records a promotion already made.
+            match ctx.session.start_record_only(&snapshot, &[]).await? {
                 ledger::Start::Started => {}
                 ledger::Start::Again => return Err(Stop::Again),
                 ledger::Start::Paused(_) => return Ok(false),
