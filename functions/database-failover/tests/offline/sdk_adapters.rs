@@ -782,8 +782,10 @@ fn change_in_sync() -> aws_sdk_route53::operation::get_change::GetChangeOutput {
 }
 
 /// A ledger `begin` (it checks the pause: automatic events never force) rather than an `end`.
+/// A begin takes the lease (`SET #owner = :me …`; with the pause check, unless it is a forced one).
 fn is_begin(r: &TransactWriteItemsInput) -> bool {
-    r.transact_items().iter().any(|i| i.condition_check().is_some())
+    let takes_the_lease = |u: &aws_sdk_dynamodb::types::Update| u.update_expression().starts_with("SET #owner = :me");
+    r.transact_items().iter().any(|i| i.update().is_some_and(takes_the_lease))
 }
 
 /// The RDS, CloudWatch, Route 53 and DynamoDB rules of one scenario (`fault` first: rules match in order).
