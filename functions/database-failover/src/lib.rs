@@ -27,8 +27,10 @@
 //!   ([`failover_core::ledger::Session::attempt`]): a `promotion#<decision time>` record on
 //!   `db-instance:<region>/<id>` ([`actions::promote`]), a `failover#<time>` record on
 //!   `db-cluster:<region>/<id>` ([`actions::failover_cluster`]), a `fence#<DbiResourceId>` record on the old
-//!   primary's resource ([`actions::fence`]), pending before the change, settled after. Dry
-//!   runs write nothing to the ledger.
+//!   primary's resource ([`actions::fence`]), a `replica#<name>` record on the new primary's
+//!   ([`actions::recreate`]), pending before the change, settled after; and, done at once, a
+//!   `lineage#<old DbiResourceId>` record on the new primary's ([`actions::lineage`]). Dry runs write nothing to
+//!   the ledger.
 //! - Never promotes twice: a later or concurrent event finds the primary's promotion record and completes,
 //!   reports or abandons that same promotion ([`actions::abandon`]); a cluster is not failed over again by an
 //!   automatic trigger within [`decide::CLUSTER_COOLDOWN_SECS`].
