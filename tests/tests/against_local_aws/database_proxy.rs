@@ -165,6 +165,41 @@ async fn a_proxy_that_does_not_exist_should_be_reported_and_nothing_changed() {
     assert!(notes[0].subject.as_deref().unwrap().contains("RDS Proxy target not moved"));
 }
 
+/// IAM moves targets only on an opted-in proxy (no IAM in the local AWS): readiness says so before an incident.
+#[tokio::test]
+async fn readiness_should_report_a_bound_proxy_without_the_opt_in_tag_with_the_command_that_tags_it() {
+    let env = Env::new().await;
+    env.primary("orders", true).await;
+    bind(&env, "orders", "orders-proxy").await;
+    proxy_tagged(&env, "orders-proxy", Some("orders"), false).await;
+    env.primary("billing", true).await;
+    bind(&env, "billing", "billing-proxy").await;
+    proxy(&env, "billing-proxy", Some("billing")).await;
+    let arn =
+        env.account.rds().describe_db_proxies().db_proxy_name("orders-proxy").send().await.expect("proxy").db_proxies()
+            [0]
+        .db_proxy_arn()
+        .expect("arn")
+        .to_owned();
+
+    let response = ok(&env.app(&[]), json!({"command": "readiness"})).await;
+
+    assert_eq!(response.status, Outcome::Info, "{response:?}");
+    let body = env.notifications().await[0].body();
+    let gaps: Vec<&Value> = body["details"]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["kind"].as_str().unwrap_or_default().starts_with("rds-proxy"))
+        .collect();
+    assert_eq!(gaps.len(), 1, "only orders-proxy lacks the tag: {body}");
+    assert_eq!(gaps[0]["kind"], "rds-proxy-not-opted-in");
+    assert!(gaps[0]["resource"].as_str().unwrap().ends_with(":db:orders"), "{}", gaps[0]);
+    let fix = format!("aws rds add-tags-to-resource --resource-name {arn} --tags Key={OPT_IN},Value=true");
+    assert!(gaps[0].to_string().contains(&fix), "{}", gaps[0]);
+    assert_eq!(targets(&env, "orders-proxy").await, ["orders"], "readiness changes nothing");
+}
+
 #[tokio::test]
 async fn readiness_should_report_a_malformed_proxy_tag_and_a_missing_proxy_or_target_group_and_change_nothing() {
     let env = Env::new().await;

@@ -9,9 +9,9 @@
 //!
 //! Calls: `DescribeDBInstances` and `DescribeDBClusters` of the region (paginated); per primary, its replicas
 //! (one `DescribeDBInstances` per region) and their lag (one `GetMetricData` per region), and
-//! `ListResourceRecordSets` when it is tagged with a DNS record, `DescribeDBProxyTargets` when it is bound to
-//! an RDS Proxy (`failover:rds-proxy`: a malformed tag, a missing proxy or target group, or one whose target is
-//! not the primary is a gap); per cluster, its instances and one
+//! `ListResourceRecordSets` when it is tagged with a DNS record, `DescribeDBProxyTargets`, `DescribeDBProxies` and
+//! `ListTagsForResource` when it is bound to an RDS Proxy (`failover:rds-proxy`: a malformed tag, a missing
+//! proxy or target group, one whose target is not the primary, or a proxy without the opt-in tag is a gap); per cluster, its instances and one
 //! `GetMetricData`; once for the run, `DescribeAlarms` of the region (prefix `ALARM_NAME_PREFIX`, paginated),
 //! for whether an alarm that invokes the function watches each primary with replicas and each cluster
 //! ([`crate::decide::watch`]). A read that fails is reported as that resource's (or, for the alarms, the run's)
@@ -30,7 +30,7 @@ use crate::command::Subject;
 use crate::decide::readiness::{self, Gap};
 use crate::decide::{decide_cluster, verdicts, Plan, PrimaryState, Trigger, Verdict};
 use crate::decide::{proxy, watch};
-use crate::model::{self, promotion_resource, Cluster, Instance, Lineage, Listed};
+use crate::model::{self, promotion_resource, Cluster, Instance, Lineage, Listed, ProxyTargets};
 use crate::ports::{Databases, Dns, Ports, ReplicaLag};
 use crate::FUNCTION;
 use failover_core::ledger::Ledger;
@@ -198,24 +198,40 @@ impl<P: Ports> Context<'_, P> {
                 }
             },
         }
-        gaps.extend(self.proxy_readiness(primary).await);
+        gaps.extend(self.proxy_readiness(primary, key).await);
         gaps.extend(readiness::instance_backup_gap(listed));
         (gaps, judged, lineage)
     }
 
-    /// The target group a primary's `failover:rds-proxy` tag names: malformed, missing, or not at the primary.
-    async fn proxy_readiness(&self, primary: &Instance) -> Option<Gap> {
-        let binding = match proxy::readiness_binding(primary)? {
-            Ok(binding) => binding,
-            Err(gap) => return Some(gap),
+    /// The target group a primary's `failover:rds-proxy` tag names: malformed, missing, or not at the primary;
+    /// and the proxy without the opt-in tag IAM requires to move its target.
+    async fn proxy_readiness(&self, primary: &Instance, key: &str) -> Vec<Gap> {
+        let binding = match proxy::readiness_binding(primary) {
+            None => return Vec::new(),
+            Some(Ok(binding)) => binding,
+            Some(Err(gap)) => return vec![gap],
         };
-        match self.databases.proxy_targets(&primary.at.region, &binding).await {
-            Ok(targets) => proxy::readiness_gap(primary, &binding, &targets),
+        let region = &primary.at.region;
+        let mut gaps: Vec<Gap> = match self.databases.proxy_targets(region, &binding).await {
+            // No proxy: no tags to read.
+            Ok(ProxyTargets::NoProxy) => {
+                return proxy::readiness_gap(primary, &binding, &ProxyTargets::NoProxy).into_iter().collect()
+            }
+            Ok(targets) => proxy::readiness_gap(primary, &binding, &targets).into_iter().collect(),
             Err(e) => {
                 let cli = format!("aws rds describe-db-proxy-targets --db-proxy-name {}", binding.proxy);
-                Some(unknown(&primary.arn, &format!("reading {binding}"), &e, &cli))
+                vec![unknown(&primary.arn, &format!("reading {binding}"), &e, &cli)]
+            }
+        };
+        match self.databases.proxy_tags(region, &binding.proxy).await {
+            Ok(Some(tagged)) => gaps.extend(proxy::readiness_tag_gap(primary, &binding, &tagged, key)),
+            Ok(None) => {}
+            Err(e) => {
+                let cli = format!("aws rds describe-db-proxies --db-proxy-name {}", binding.proxy);
+                gaps.push(unknown(&primary.arn, &format!("reading proxy {}'s tags", binding.proxy), &e, &cli));
             }
         }
+        gaps
     }
 
     /// A cluster's checks, and its readers as judged.

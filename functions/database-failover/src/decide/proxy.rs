@@ -14,7 +14,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{PrimaryState, Promotion};
-use crate::model::{DbRef, Instance, ProxyBinding, ProxyMove, ProxyTargets, Record, PROXY_TAG, RDS_INSTANCE};
+use crate::model::{
+    DbRef, Instance, ProxyBinding, ProxyMove, ProxyTagged, ProxyTargets, Record, PROXY_TAG, RDS_INSTANCE,
+};
 pub use failover_core::readiness::Gap;
 
 /// The proxy step of a new decision: from the primary's tag (its own or inherited). A proxy targets instances
@@ -133,6 +135,24 @@ pub fn readiness_gap(primary: &Instance, b: &ProxyBinding, targets: &ProxyTarget
             )
         }
     }
+}
+
+/// readiness: the proxy without the opt-in tag. IAM lets the function (de)register targets only on a proxy
+/// that carries `<key>=true` (template `MoveOptInProxyTarget`): without it the proxy step of a real failover is
+/// AccessDenied, which the local AWS cannot show.
+pub fn readiness_tag_gap(primary: &Instance, b: &ProxyBinding, proxy: &ProxyTagged, key: &str) -> Option<Gap> {
+    if failover_core::tags::opted_in(&proxy.tags, key) {
+        return None;
+    }
+    Some(Gap {
+        kind: "rds-proxy-not-opted-in",
+        resource: primary.arn.clone(),
+        problem: format!(
+            "{}'s {PROXY_TAG} names {b}: proxy {} does not carry {key}=true, so IAM would refuse to move its target",
+            primary.at.id, b.proxy
+        ),
+        fix: format!("aws rds add-tags-to-resource --resource-name {} --tags Key={key},Value=true", proxy.arn),
+    })
 }
 
 impl Promotion {
@@ -334,6 +354,27 @@ mod tests {
         assert!(readiness_binding(&primary(&[])).is_none());
         let bad = readiness_binding(&primary(&[(PROXY_TAG, "no good")])).expect("tagged").expect_err("malformed");
         assert_eq!(bad.kind, "rds-proxy-tag-invalid");
+    }
+
+    #[test]
+    fn readiness_finds_a_proxy_without_the_opt_in_tag_and_names_the_command_that_tags_it() {
+        use crate::decide::readiness::tests::primary;
+        let p = primary(&[(PROXY_TAG, "orders-proxy")]);
+        let b = ProxyBinding { proxy: "orders-proxy".into(), target_group: "default".into() };
+        let arn = "arn:aws:rds:us-east-1:123456789012:db-proxy:prx-0123";
+        let proxy = |tags: &[(&str, &str)]| ProxyTagged {
+            arn: arn.into(),
+            tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        };
+        assert_eq!(readiness_tag_gap(&p, &b, &proxy(&[("failover:enabled", "true")]), "failover:enabled"), None);
+        for tags in [&[][..], &[("failover:enabled", "false")][..], &[("other", "true")][..]] {
+            let gap = readiness_tag_gap(&p, &b, &proxy(tags), "failover:enabled").expect("a gap");
+            assert_eq!(gap.kind, "rds-proxy-not-opted-in");
+            assert_eq!(
+                gap.fix,
+                format!("aws rds add-tags-to-resource --resource-name {arn} --tags Key=failover:enabled,Value=true")
+            );
+        }
     }
 
     #[test]
