@@ -147,6 +147,42 @@ async fn a_retry_after_a_run_cut_short_between_deregister_and_register_should_re
     );
 }
 
+/// Compare-and-swap: a group found empty on the decision's FIRST run was emptied by someone else (perhaps on
+/// purpose), not by this decision: it stays empty, and the notification says how to fill it.
+#[tokio::test]
+async fn a_group_found_empty_on_the_first_run_should_be_left_empty_and_the_notification_should_say_so() {
+    let env = Env::new().await;
+    failed_orders_behind_a_proxy(&env, None).await;
+
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Outcome::Succeeded, "the promotion itself went ahead: {response:?}");
+    assert!(!env.is_replica("r-fast").await);
+    assert!(targets(&env, "orders-proxy").await.is_empty(), "not refilled");
+    assert_eq!(env.calls_answered("RegisterDBProxyTargets"), 0);
+    assert_eq!(env.calls_answered("DeregisterDBProxyTargets"), 0);
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".into())));
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["succeeded"]);
+    assert!(notes[0].subject.as_deref().unwrap().contains("RDS Proxy target not moved"), "{:?}", notes[0].subject);
+    let body = notes[0].body();
+    assert_eq!(body["details"]["proxy"]["result"], "left-empty");
+    assert_eq!(proxy_path(&body)["state"], "left alone: no target");
+    let summary = body["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("it has no target, and this decision did not deregister the failed primary orders"),
+        "{summary}"
+    );
+    let steps = body["next_steps"].to_string();
+    assert!(
+        steps.contains(
+            "aws rds register-db-proxy-targets --db-proxy-name orders-proxy --target-group-name default \
+             --db-instance-identifiers r-fast"
+        ),
+        "{steps}"
+    );
+}
+
 #[tokio::test]
 async fn a_proxy_that_does_not_exist_should_be_reported_and_nothing_changed() {
     let env = Env::new().await;
