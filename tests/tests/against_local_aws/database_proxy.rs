@@ -236,6 +236,31 @@ async fn readiness_should_report_a_bound_proxy_without_the_opt_in_tag_with_the_c
     assert_eq!(targets(&env, "orders-proxy").await, ["orders"], "readiness changes nothing");
 }
 
+/// After a failover the old primary (here back `available`) still carries its bindings; its DNS record and proxy
+/// rightly follow the new primary. Readiness must not tell anyone to point them back at it.
+#[tokio::test]
+async fn readiness_should_not_ask_to_point_the_proxy_or_dns_back_at_an_old_primary_that_was_replaced() {
+    let env = Env::new().await;
+    failed_orders_behind_a_proxy(&env, Some("orders")).await;
+    let endpoint = env.describe("orders").await.endpoint.and_then(|e| e.address).expect("endpoint");
+    let zone = zone_with_record(&env, &endpoint).await;
+    tag_dns_record(&env, "orders", &zone).await;
+    let app = env.app(&[]);
+    assert_eq!(ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await.status, Outcome::Succeeded);
+    assert_eq!(targets(&env, "orders-proxy").await, ["r-fast"]);
+    env.set_status("orders", "available");
+
+    let readiness = ok(&app, json!({"command": "readiness", "db_instance_identifier": "orders"})).await;
+
+    let findings = readiness.details["findings"].to_string();
+    assert!(!findings.contains("rds-proxy-target-elsewhere"), "{findings}");
+    assert!(!findings.contains("dns-record-elsewhere"), "{findings}");
+    assert!(!findings.contains("register-db-proxy-targets"), "never: register the old primary: {findings}");
+    assert_eq!(readiness.details["judged"][0]["replaced_by"], "r-fast", "{}", readiness.details);
+    assert_eq!(targets(&env, "orders-proxy").await, ["r-fast"], "readiness changes no target");
+    assert!(!record(&env, &zone).await.1.contains(&endpoint), "nor the record");
+}
+
 #[tokio::test]
 async fn readiness_should_report_a_malformed_proxy_tag_and_a_missing_proxy_or_target_group_and_change_nothing() {
     let env = Env::new().await;
