@@ -93,6 +93,33 @@ READ_VERBS = ("Describe", "List", "Get", "BatchGet")
 # ConditionCheckItem): the only DynamoDB actions the functions may hold.
 LEDGER_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
                   "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem")
+# The one untagged grant on a wildcard: RDS Proxy target groups are not documented as taggable, so the proxy
+# step may (de)register targets in any target group, and only in one: the same policy must require the opt-in
+# tag on the proxy and the instance for the same two actions (IAM checks every resource of the request).
+PROXY_TARGET_ACTIONS = {"rds:registerdbproxytargets", "rds:deregisterdbproxytargets"}
+TARGET_GROUP_ARN = re.compile(r"arn:[^:]+:rds:[^:]+:[^:]+:target-group:\*")
+
+
+def untagged_target_group_grant(st: dict) -> bool:
+    actions = {str(a).lower() for a in as_list(st.get("Action", []))}
+    resources = [str(r) for r in as_list(st.get("Resource", []))]
+    return (bool(actions) and actions <= PROXY_TARGET_ACTIONS and "Condition" not in st and bool(resources)
+            and all(TARGET_GROUP_ARN.fullmatch(r) for r in resources))
+
+
+def proxy_and_instance_tagged(statements: list, opt_in: str) -> bool:
+    """Some statement of the policy allows both proxy-target actions on db-proxy:* and db:* under the opt-in
+    condition (and on nothing that could let an untagged proxy or instance through)."""
+    for st in statements:
+        actions = {str(a).lower() for a in as_list(st.get("Action", []))}
+        resources = [str(r) for r in as_list(st.get("Resource", []))]
+        kinds = {r.split(":")[5] if r.count(":") >= 6 else r for r in resources}
+        if (st.get("Effect") == "Allow" and actions >= PROXY_TARGET_ACTIONS
+                and has_opt_in_condition(st, opt_in, "rds") and {"db-proxy", "db"} <= kinds):
+            return True
+    return False
+
+
 TAGGING_VERBS = ("AddTags", "TagResource", "CreateTags", "RemoveTags", "UntagResource", "DeleteTags")
 
 
@@ -424,9 +451,17 @@ def check_iam(cfn: dict, ev: Evaluator, ref: dict, contract: dict) -> list[str]:
             if res.get("Properties", {}).get("ManagedPolicyArns"):
                 errors.append(f"{name}: managed policies cannot be checked offline; write the statements inline")
     for where, doc in policy_documents(cfn, ev):
-        for i, st in enumerate(as_list(doc.get("Statement", []))):
-            if st.get("Effect") == "Allow":
-                errors += check_statement(f"{where} statement {st.get('Sid', i)}", st, opt_in, ref)
+        statements = as_list(doc.get("Statement", []))
+        for i, st in enumerate(statements):
+            if st.get("Effect") != "Allow":
+                continue
+            at = f"{where} statement {st.get('Sid', i)}"
+            if untagged_target_group_grant(st):
+                if not proxy_and_instance_tagged(statements, opt_in):
+                    errors.append(f"{at}: proxy targets on any target group without a statement of the same "
+                                  f'policy requiring aws:ResourceTag/{opt_in} = "true" on db-proxy:* and db:*')
+                continue
+            errors += check_statement(at, st, opt_in, ref)
     return errors
 
 
@@ -1001,6 +1036,38 @@ class SelfTest(unittest.TestCase):
         errs = self.errors(lambda s: self.add_statement(
             s, {"Effect": "Allow", "Action": "arc-zonal-shift:StartZonalShift", "Resource": "*"}))
         self.assert_fails(errs, "mutating action arc-zonal-shift:StartZonalShift on *")
+
+    def test_proxy_targets_on_any_target_group_only_beside_the_opt_in_grant_on_proxy_and_instance(self):
+        def policy(sam):
+            for p in sam["Resources"]["DatabaseFailoverRole"]["Properties"]["Policies"]:
+                if p.get("PolicyName") == "rds-act-on-opted-in":
+                    return p
+            raise AssertionError("no rds-act-on-opted-in policy")
+
+        def edit(change):
+            def mutate(sam):
+                doc = policy(sam)["PolicyDocument"]
+                text, variables = doc["Fn::Sub"]
+                doc["Fn::Sub"] = [change(text), variables]
+            return mutate
+        tagged = '"Resource": ["${Rds}:db-proxy:*", "${Rds}:db:*"],'
+        self.assertIn(tagged, policy(self.sam)["PolicyDocument"]["Fn::Sub"][0])
+        # Without the opt-in grant on the proxy and the instance, the untagged target-group grant is refused.
+        self.assert_fails(self.errors(edit(lambda t: t.replace(tagged, '"Resource": ["${Rds}:db:*"],'))),
+                          "proxy targets on any target group without a statement")
+        # The exception is for target groups and these two actions only.
+        wider = edit(lambda t: t.replace('"Resource": "${Rds}:target-group:*"', '"Resource": "${Rds}:*"'))
+        self.assert_fails(self.errors(wider), "mutating action rds:RegisterDBProxyTargets")
+        def statement(sid, change):
+            def edited(text):
+                doc = json.loads(text)
+                for st in doc["Statement"]:
+                    if st.get("Sid") == sid:
+                        change(st)
+                return json.dumps(doc)
+            return edit(edited)
+        more = statement("TargetGroupsOfOptInProxies", lambda st: st["Action"].append("rds:DeleteDBProxy"))
+        self.assert_fails(self.errors(more), "mutating action rds:DeleteDBProxy")
 
     def test_set_instance_health_without_the_groups_opt_in_condition_fails(self):
         group = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/*"

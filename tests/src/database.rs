@@ -506,8 +506,13 @@ pub async fn endpoint(env: &Env, id: &str) -> String {
 
 // ------------------------------------------------------------------ RDS Proxy
 
-/// A MySQL proxy `name` whose default target group holds `target` (none: empty).
+/// A MySQL proxy `name`, opted in, whose default target group holds `target` (none: empty).
 pub async fn proxy(env: &Env, name: &str, target: Option<&str>) {
+    proxy_tagged(env, name, target, true).await
+}
+
+/// A MySQL proxy `name` (with the opt-in tag when `opted_in`) whose default target group holds `target`.
+pub async fn proxy_tagged(env: &Env, name: &str, target: Option<&str>, opted_in: bool) {
     let rds = env.account.rds();
     let auth = aws_sdk_rds::types::UserAuthConfig::builder()
         .secret_arn(format!("arn:aws:secretsmanager:us-east-1:{}:secret:orders", env.account.id))
@@ -518,6 +523,7 @@ pub async fn proxy(env: &Env, name: &str, target: Option<&str>) {
         .auth(auth)
         .role_arn(format!("arn:aws:iam::{}:role/proxy", env.account.id))
         .set_vpc_subnet_ids(Some(env.account.subnets()))
+        .set_tags(opted_in.then(|| vec![tag(OPT_IN, "true")]))
         .send()
         .await
         .expect("create proxy");

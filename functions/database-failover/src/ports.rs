@@ -11,7 +11,7 @@ use failover_core::ledger::Ledger;
 
 use crate::model::{
     AwsEvent, Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed, Modified, NewReplica, ProxyBinding,
-    ProxyTargets, TargetChange,
+    ProxyTagged, ProxyTargets, TargetChange,
 };
 
 /// RDS, in any region.
@@ -104,6 +104,16 @@ pub trait Databases {
         binding: &ProxyBinding,
     ) -> impl Future<Output = Result<ProxyTargets, AwsError>> + Send {
         let error = AwsError::not_modelled("DescribeDBProxyTargets", format!("{binding} in {region}"));
+        async move { Err(error) }
+    }
+    /// The proxy `name` in `region` and its tags (`DescribeDBProxies`, then `ListTagsForResource` of its ARN);
+    /// `None` when there is no such proxy. Readiness only: IAM requires the opt-in tag on the proxy.
+    fn proxy_tags(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ProxyTagged>, AwsError>> + Send {
+        let error = AwsError::not_modelled("DescribeDBProxies", format!("{name} in {region}"));
         async move { Err(error) }
     }
     /// `RegisterDBProxyTargets` of ONE DB instance (`instance`, in `region`) in `binding`'s target group.

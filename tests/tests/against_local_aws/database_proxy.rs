@@ -147,6 +147,42 @@ async fn a_retry_after_a_run_cut_short_between_deregister_and_register_should_re
     );
 }
 
+/// Compare-and-swap: a group found empty on the decision's FIRST run was emptied by someone else (perhaps on
+/// purpose), not by this decision: it stays empty, and the notification says how to fill it.
+#[tokio::test]
+async fn a_group_found_empty_on_the_first_run_should_be_left_empty_and_the_notification_should_say_so() {
+    let env = Env::new().await;
+    failed_orders_behind_a_proxy(&env, None).await;
+
+    let response = ok(&env.app(&[]), env.failure_event("orders", "RDS-EVENT-0031")).await;
+
+    assert_eq!(response.status, Outcome::Succeeded, "the promotion itself went ahead: {response:?}");
+    assert!(!env.is_replica("r-fast").await);
+    assert!(targets(&env, "orders-proxy").await.is_empty(), "not refilled");
+    assert_eq!(env.calls_answered("RegisterDBProxyTargets"), 0);
+    assert_eq!(env.calls_answered("DeregisterDBProxyTargets"), 0);
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".into())));
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["succeeded"]);
+    assert!(notes[0].subject.as_deref().unwrap().contains("RDS Proxy target not moved"), "{:?}", notes[0].subject);
+    let body = notes[0].body();
+    assert_eq!(body["details"]["proxy"]["result"], "left-empty");
+    assert_eq!(proxy_path(&body)["state"], "left alone: no target");
+    let summary = body["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("it has no target, and this decision did not deregister the failed primary orders"),
+        "{summary}"
+    );
+    let steps = body["next_steps"].to_string();
+    assert!(
+        steps.contains(
+            "aws rds register-db-proxy-targets --db-proxy-name orders-proxy --target-group-name default \
+             --db-instance-identifiers r-fast"
+        ),
+        "{steps}"
+    );
+}
+
 #[tokio::test]
 async fn a_proxy_that_does_not_exist_should_be_reported_and_nothing_changed() {
     let env = Env::new().await;
@@ -163,6 +199,66 @@ async fn a_proxy_that_does_not_exist_should_be_reported_and_nothing_changed() {
     let body = notes[0].body();
     assert_eq!(proxy_path(&body)["state"], "not found: no such target group");
     assert!(notes[0].subject.as_deref().unwrap().contains("RDS Proxy target not moved"));
+}
+
+/// IAM moves targets only on an opted-in proxy (no IAM in the local AWS): readiness says so before an incident.
+#[tokio::test]
+async fn readiness_should_report_a_bound_proxy_without_the_opt_in_tag_with_the_command_that_tags_it() {
+    let env = Env::new().await;
+    env.primary("orders", true).await;
+    bind(&env, "orders", "orders-proxy").await;
+    proxy_tagged(&env, "orders-proxy", Some("orders"), false).await;
+    env.primary("billing", true).await;
+    bind(&env, "billing", "billing-proxy").await;
+    proxy(&env, "billing-proxy", Some("billing")).await;
+    let arn =
+        env.account.rds().describe_db_proxies().db_proxy_name("orders-proxy").send().await.expect("proxy").db_proxies()
+            [0]
+        .db_proxy_arn()
+        .expect("arn")
+        .to_owned();
+
+    let response = ok(&env.app(&[]), json!({"command": "readiness"})).await;
+
+    assert_eq!(response.status, Outcome::Info, "{response:?}");
+    let body = env.notifications().await[0].body();
+    let gaps: Vec<&Value> = body["details"]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["kind"].as_str().unwrap_or_default().starts_with("rds-proxy"))
+        .collect();
+    assert_eq!(gaps.len(), 1, "only orders-proxy lacks the tag: {body}");
+    assert_eq!(gaps[0]["kind"], "rds-proxy-not-opted-in");
+    assert!(gaps[0]["resource"].as_str().unwrap().ends_with(":db:orders"), "{}", gaps[0]);
+    let fix = format!("aws rds add-tags-to-resource --resource-name {arn} --tags Key={OPT_IN},Value=true");
+    assert!(gaps[0].to_string().contains(&fix), "{}", gaps[0]);
+    assert_eq!(targets(&env, "orders-proxy").await, ["orders"], "readiness changes nothing");
+}
+
+/// After a failover the old primary (here back `available`) still carries its bindings; its DNS record and proxy
+/// rightly follow the new primary. Readiness must not tell anyone to point them back at it.
+#[tokio::test]
+async fn readiness_should_not_ask_to_point_the_proxy_or_dns_back_at_an_old_primary_that_was_replaced() {
+    let env = Env::new().await;
+    failed_orders_behind_a_proxy(&env, Some("orders")).await;
+    let endpoint = env.describe("orders").await.endpoint.and_then(|e| e.address).expect("endpoint");
+    let zone = zone_with_record(&env, &endpoint).await;
+    tag_dns_record(&env, "orders", &zone).await;
+    let app = env.app(&[]);
+    assert_eq!(ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await.status, Outcome::Succeeded);
+    assert_eq!(targets(&env, "orders-proxy").await, ["r-fast"]);
+    env.set_status("orders", "available");
+
+    let readiness = ok(&app, json!({"command": "readiness", "db_instance_identifier": "orders"})).await;
+
+    let findings = readiness.details["findings"].to_string();
+    assert!(!findings.contains("rds-proxy-target-elsewhere"), "{findings}");
+    assert!(!findings.contains("dns-record-elsewhere"), "{findings}");
+    assert!(!findings.contains("register-db-proxy-targets"), "never: register the old primary: {findings}");
+    assert_eq!(readiness.details["judged"][0]["replaced_by"], "r-fast", "{}", readiness.details);
+    assert_eq!(targets(&env, "orders-proxy").await, ["r-fast"], "readiness changes no target");
+    assert!(!record(&env, &zone).await.1.contains(&endpoint), "nor the record");
 }
 
 #[tokio::test]

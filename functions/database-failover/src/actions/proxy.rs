@@ -8,7 +8,8 @@
 //!
 //! Idempotency: a retry of the same decision (the record stays pending until every step is done) reads the
 //! targets again: the new primary already registered is "already there"; an empty group (a run cut short
-//! between the two calls) gets the new primary registered, and the notification says so. A registration that
+//! between the two calls) gets the new primary registered, and the notification says so. Only a resumed
+//! decision refills an empty group: one its first run finds empty was emptied by someone else and is left so. A registration that
 //! RDS refuses as already registered is read again, to say truthfully what the group holds.
 //!
 //! AWS calls (in the primary's region): one `DescribeDBProxyTargets`, then `DeregisterDBProxyTargets` and
@@ -36,22 +37,24 @@ pub async fn follow<P: Ports>(
         }
         return Ok(planned);
     };
-    let result = run(ctx, &p.primary.region, m, &p.replica.id, done).await;
+    let result = run(ctx, &p.primary.region, m, &p.replica.id, p.resumed, done).await;
     result.map_err(|error| Failure { step: "move the RDS Proxy target", error: error.into(), done: done.clone() })
 }
 
-/// Moves `m`'s target group in `region` from `m.from` to `to`, or says why not.
+/// Moves `m`'s target group in `region` from `m.from` to `to`, or says why not; `resumed`: completing a
+/// decision an earlier run recorded (only then is an empty group refilled).
 pub async fn run<P: Ports>(
     ctx: &Context<'_, P>,
     region: &str,
     m: &ProxyMove,
     to: &str,
+    resumed: bool,
     done: &mut Vec<String>,
 ) -> Result<ProxyResult, AwsError> {
     let (b, from) = (&m.binding, m.from.clone());
     let (proxy, target_group, to) = (b.proxy.clone(), b.target_group.clone(), to.to_owned());
     let targets = ctx.databases.proxy_targets(region, b).await?;
-    let (deregistered, register) = match decide::proxy_step(&targets, &from, &to) {
+    let (deregistered, register) = match decide::proxy_step(&targets, &from, &to, resumed) {
         ProxyStep::Move { register } => {
             if ctx.databases.deregister_proxy_target(region, b, &from).await? == TargetChange::Gone {
                 return Ok(not_found(m, "proxy or target group"));
@@ -63,6 +66,11 @@ pub async fn run<P: Ports>(
         ProxyStep::Register => (false, true),
         ProxyStep::AlreadyThere => return Ok(ProxyResult::AlreadyThere { proxy, target_group, to }),
         ProxyStep::Elsewhere { points_to } => return Ok(left_alone(m, points_to)),
+        ProxyStep::Empty => {
+            let result = ProxyResult::LeftEmpty { proxy, target_group, from };
+            tracing::warn!(?result, "RDS Proxy target not changed");
+            return Ok(result);
+        }
         ProxyStep::NotFound { what } => return Ok(not_found(m, what)),
     };
     let result = if deregistered {

@@ -9,12 +9,14 @@
 //!
 //! Calls: `DescribeDBInstances` and `DescribeDBClusters` of the region (paginated); per primary, its replicas
 //! (one `DescribeDBInstances` per region) and their lag (one `GetMetricData` per region), and
-//! `ListResourceRecordSets` when it is tagged with a DNS record, `DescribeDBProxyTargets` when it is bound to
-//! an RDS Proxy (`failover:rds-proxy`: a malformed tag, a missing proxy or target group, or one whose target is
-//! not the primary is a gap); per cluster, its instances and one
-//! `GetMetricData`; once for the run, `DescribeAlarms` of the region (prefix `ALARM_NAME_PREFIX`, paginated),
-//! for whether an alarm that invokes the function watches each primary with replicas and each cluster
-//! ([`crate::decide::watch`]). A read that fails is reported as that resource's (or, for the alarms, the run's)
+//! `ListResourceRecordSets` when it is tagged with a DNS record, `DescribeDBProxyTargets`, `DescribeDBProxies` and
+//! `ListTagsForResource` when it is bound to an RDS Proxy (`failover:rds-proxy`: a malformed tag, a missing
+//! proxy or target group, one whose target is not the primary, or a proxy without the opt-in tag is a gap);
+//! per cluster, its instances and one `GetMetricData`; once for the run, `DescribeAlarms` of the region (prefix
+//! `ALARM_NAME_PREFIX`, paginated), for whether an alarm that invokes the function watches each primary with
+//! replicas and each cluster ([`crate::decide::watch`]). An old primary whose ledger holds a done promotion
+//! bound to its DbiResourceId (replaced: fenced or being rebuilt) gets no "DNS record / proxy points elsewhere"
+//! gap, and the report names the instance that replaced it. A read that fails is reported as that resource's (or, for the alarms, the run's)
 //! check "unknown (error `<code>`: `<message>`)", and the other checks and resources go on. `DRY_RUN=true` is a
 //! gap of its own: nothing will be changed.
 
@@ -30,7 +32,7 @@ use crate::command::Subject;
 use crate::decide::readiness::{self, Gap};
 use crate::decide::{decide_cluster, verdicts, Plan, PrimaryState, Trigger, Verdict};
 use crate::decide::{proxy, watch};
-use crate::model::{self, promotion_resource, Cluster, Instance, Lineage, Listed};
+use crate::model::{self, promotion_resource, Cluster, Instance, Lineage, Listed, ProxyTargets};
 use crate::ports::{Databases, Dns, Ports, ReplicaLag};
 use crate::FUNCTION;
 use failover_core::ledger::Ledger;
@@ -84,13 +86,20 @@ pub async fn run<P: Ports>(
     let alarms = if primaries.is_empty() && clusters.is_empty() { None } else { alarms(ctx, region, &mut gaps).await };
     let (mut judged, mut takers) = (Vec::new(), Vec::new());
     for listed in &primaries {
-        let (found, replicas, lineage) = ctx.primary_readiness(listed, &key, dry_run).await;
+        let (found, replicas, lineage, replaced_by) = ctx.primary_readiness(listed, &key, dry_run).await;
         gaps.extend(found);
         gaps.extend(alarms.as_deref().and_then(|a| watch::primary_gap(a, prefix, &listed.item)));
-        let replaced =
+        let mut replaced =
             lineage.as_ref().map(|l| format!(" (replaced {} at {})", l.from.at.id, l.at)).unwrap_or_default();
+        if let Some(by) = &replaced_by {
+            let to = &by.subject.id;
+            replaced.push_str(&format!(" (replaced by {to} at {}: its DNS record and RDS Proxy follow {to})", by.at));
+        }
         takers.push(format!("- {}{replaced}: {}", listed.item.at.id, eligible(&replicas, "s")));
-        judged.push(json!({"primary": listed.item.at.id, "replicas": replicas, "lineage": lineage}));
+        let replaced_by = replaced_by.map(|r| r.subject.id);
+        judged.push(
+            json!({"primary": listed.item.at.id, "replicas": replicas, "lineage": lineage, "replaced_by": replaced_by}),
+        );
     }
     for listed in &clusters {
         let (found, readers) = ctx.cluster_readiness(listed, &key).await;
@@ -136,16 +145,16 @@ fn is_primary(instance: &Instance) -> bool {
 }
 
 impl<P: Ports> Context<'_, P> {
-    /// A primary's checks, and its replicas as judged (with their lag).
     /// A primary's checks (its fence included: an old primary found unfenced is fenced unless `dry_run`), its
-    /// replicas as judged (with their lag), and the lineage step that made it a primary (from its ledger: the
-    /// bindings it inherits are checked as its own).
+    /// replicas as judged (with their lag), the lineage step that made it a primary (from its ledger: the
+    /// bindings it inherits are checked as its own), and the promotion that replaced it, if any (then its DNS
+    /// record and proxy pointing at the new primary are no gaps).
     async fn primary_readiness(
         &self,
         listed: &Listed<Instance>,
         key: &str,
         dry_run: bool,
-    ) -> (Vec<Gap>, Vec<Verdict>, Option<Lineage>) {
+    ) -> (Vec<Gap>, Vec<Verdict>, Option<Lineage>, Option<model::Record>) {
         let mut gaps = Vec::new();
         let records = match self.session.ledger.read(&promotion_resource(&listed.item.at), self.now()).await {
             Ok(snapshot) => snapshot.records,
@@ -168,6 +177,7 @@ impl<P: Ports> Context<'_, P> {
             );
         }
         let lineage = Lineage::of(&records, &listed.item);
+        let replaced = readiness::replaced_by(&records, &listed.item);
         let inherited = model::inherit(listed.item.clone(), &records);
         let primary = &inherited;
         gaps.extend(super::fence::in_readiness(self, primary, dry_run).await);
@@ -205,24 +215,45 @@ impl<P: Ports> Context<'_, P> {
                 }
             },
         }
-        gaps.extend(self.proxy_readiness(primary).await);
+        gaps.extend(self.proxy_readiness(primary, key).await);
+        if let Some(by) = &replaced {
+            // Fenced or being rebuilt: its DNS record and proxy follow the new primary, as they should.
+            gaps.retain(|g| !readiness::POINTS_ELSEWHERE.contains(&g.kind));
+            tracing::info!(primary = %primary.at, replaced_by = %by.subject, "old primary: client paths not checked");
+        }
         gaps.extend(readiness::instance_backup_gap(listed));
-        (gaps, judged, lineage)
+        (gaps, judged, lineage, replaced)
     }
 
-    /// The target group a primary's `failover:rds-proxy` tag names: malformed, missing, or not at the primary.
-    async fn proxy_readiness(&self, primary: &Instance) -> Option<Gap> {
-        let binding = match proxy::readiness_binding(primary)? {
-            Ok(binding) => binding,
-            Err(gap) => return Some(gap),
+    /// The target group a primary's `failover:rds-proxy` tag names: malformed, missing, or not at the primary;
+    /// and the proxy without the opt-in tag IAM requires to move its target.
+    async fn proxy_readiness(&self, primary: &Instance, key: &str) -> Vec<Gap> {
+        let binding = match proxy::readiness_binding(primary) {
+            None => return Vec::new(),
+            Some(Ok(binding)) => binding,
+            Some(Err(gap)) => return vec![gap],
         };
-        match self.databases.proxy_targets(&primary.at.region, &binding).await {
-            Ok(targets) => proxy::readiness_gap(primary, &binding, &targets),
+        let region = &primary.at.region;
+        let mut gaps: Vec<Gap> = match self.databases.proxy_targets(region, &binding).await {
+            // No proxy: no tags to read.
+            Ok(ProxyTargets::NoProxy) => {
+                return proxy::readiness_gap(primary, &binding, &ProxyTargets::NoProxy).into_iter().collect()
+            }
+            Ok(targets) => proxy::readiness_gap(primary, &binding, &targets).into_iter().collect(),
             Err(e) => {
                 let cli = format!("aws rds describe-db-proxy-targets --db-proxy-name {}", binding.proxy);
-                Some(unknown(&primary.arn, &format!("reading {binding}"), &e, &cli))
+                vec![unknown(&primary.arn, &format!("reading {binding}"), &e, &cli)]
+            }
+        };
+        match self.databases.proxy_tags(region, &binding.proxy).await {
+            Ok(Some(tagged)) => gaps.extend(proxy::readiness_tag_gap(primary, &binding, &tagged, key)),
+            Ok(None) => {}
+            Err(e) => {
+                let cli = format!("aws rds describe-db-proxies --db-proxy-name {}", binding.proxy);
+                gaps.push(unknown(&primary.arn, &format!("reading proxy {}'s tags", binding.proxy), &e, &cli));
             }
         }
+        gaps
     }
 
     /// A cluster's checks, and its readers as judged.

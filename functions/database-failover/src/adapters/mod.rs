@@ -13,7 +13,7 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, ResourceRecord, 
 use failover_core::aws::{AwsContext, AwsError};
 
 use crate::model::{
-    AwsEvent, Cluster, Cname, DbRef, EndpointRecord, Instance, Listed, Modified, NewReplica, ProxyBinding,
+    AwsEvent, Cluster, Cname, DbRef, EndpointRecord, Instance, Listed, Modified, NewReplica, ProxyBinding, ProxyTagged,
     ProxyTargets, TargetChange,
 };
 use crate::ports::{Databases, Dns};
@@ -257,6 +257,10 @@ impl Databases for RdsDatabases {
 
     async fn proxy_targets(&self, region: &str, binding: &ProxyBinding) -> Result<ProxyTargets, AwsError> {
         self.describe_proxy_targets(region, binding).await
+    }
+
+    async fn proxy_tags(&self, region: &str, name: &str) -> Result<Option<ProxyTagged>, AwsError> {
+        self.describe_proxy_tags(region, name).await
     }
 
     async fn register_proxy_target(&self, region: &str, b: &ProxyBinding, id: &str) -> Result<TargetChange, AwsError> {

@@ -8,7 +8,7 @@ use aws_sdk_rds::types::DbProxyTarget;
 use failover_core::aws::{AwsContext, AwsError};
 
 use super::RdsDatabases;
-use crate::model::{ProxyBinding, ProxyTarget, ProxyTargets, TargetChange};
+use crate::model::{ProxyBinding, ProxyTagged, ProxyTarget, ProxyTargets, TargetChange};
 
 /// `$op` (`RegisterDBProxyTargets` or `DeregisterDBProxyTargets`) of the one DB instance `$id` in the target
 /// group `$b` names, sent.
@@ -61,6 +61,22 @@ impl RdsDatabases {
             }
         }
         Ok(ProxyTargets::Found(out))
+    }
+
+    /// The proxy `name` and its tags; `None` on `DBProxyNotFoundFault`.
+    pub(super) async fn describe_proxy_tags(&self, region: &str, name: &str) -> Result<Option<ProxyTagged>, AwsError> {
+        let client = self.clients.get(region);
+        let described = match client.describe_db_proxies().db_proxy_name(name).send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_db_proxy_not_found_fault()) => return Ok(None),
+            Err(e) => return Err(e).aws("DescribeDBProxies", format!("{name} in {region}")),
+        };
+        let Some(arn) = described.db_proxies().first().and_then(|p| p.db_proxy_arn()).map(str::to_owned) else {
+            return Ok(None);
+        };
+        let listed = client.list_tags_for_resource().resource_name(&arn).send().await;
+        let listed = listed.aws("ListTagsForResource", arn.clone())?;
+        Ok(Some(ProxyTagged { tags: super::convert::tags_of(listed.tag_list()), arn }))
     }
 
     /// `RegisterDBProxyTargets` (`register`) or `DeregisterDBProxyTargets` of the one instance `id`.

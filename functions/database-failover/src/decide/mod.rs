@@ -25,6 +25,7 @@ pub mod onset;
 mod primary;
 mod promotion;
 pub mod proxy;
+mod proxy_result;
 pub mod readiness;
 pub mod watch;
 pub mod writer;

@@ -8,13 +8,15 @@
 //! one first. The window without a target is the time between two API calls; during it the proxy keeps its
 //! client connections and makes new requests wait (up to the target group's `ConnectionBorrowTimeout`) rather
 //! than failing them, and the old target was a failed primary anyway. A run cut short in that window leaves
-//! the group empty with the decision still pending: the retry finds no target and registers the new primary
-//! ([`ProxyStep::Register`]), and says so.
+//! the group empty with the decision still pending: the retry (a resumed decision) finds no target and
+//! registers the new primary ([`ProxyStep::Register`]), and says so. A FIRST run that finds the group empty did
+//! not empty it (a person did, on purpose or not): it is left empty ([`ProxyStep::Empty`]), and said.
 
-use serde::{Deserialize, Serialize};
-
+pub use super::proxy_result::ProxyResult;
 use super::{PrimaryState, Promotion};
-use crate::model::{DbRef, Instance, ProxyBinding, ProxyMove, ProxyTargets, Record, PROXY_TAG, RDS_INSTANCE};
+use crate::model::{
+    DbRef, Instance, ProxyBinding, ProxyMove, ProxyTagged, ProxyTargets, Record, PROXY_TAG, RDS_INSTANCE,
+};
 pub use failover_core::readiness::Gap;
 
 /// The proxy step of a new decision: from the primary's tag (its own or inherited). A proxy targets instances
@@ -49,8 +51,11 @@ pub enum ProxyStep {
     /// The failed primary is the target: deregister it, then register the new primary (`register`: unless the new
     /// primary is already registered beside it).
     Move { register: bool },
-    /// No target at all: an earlier run deregistered the failed primary and stopped; register the new primary.
+    /// No target at all, completing a resumed decision (an earlier run of it deregistered the failed primary and
+    /// stopped): register the new primary.
     Register,
+    /// No target at all on a first run: this decision did not empty the group, so it is not refilled.
+    Empty,
     /// The new primary is already the target.
     AlreadyThere,
     /// Something else is the target: not ours to change.
@@ -60,8 +65,10 @@ pub enum ProxyStep {
 }
 
 /// The step for a target group holding `targets`, moved from the DB instance `from` to `to` (identifiers
-/// compare without case, as RDS reads them).
-pub fn proxy_step(targets: &ProxyTargets, from: &str, to: &str) -> ProxyStep {
+/// compare without case, as RDS reads them). `resumed`: the decision was recorded by an earlier run, the only
+/// one that may have emptied the group (the compare-and-swap holds: only a group this decision emptied is
+/// refilled).
+pub fn proxy_step(targets: &ProxyTargets, from: &str, to: &str, resumed: bool) -> ProxyStep {
     let targets = match targets {
         ProxyTargets::NoProxy => return ProxyStep::NotFound { what: "proxy" },
         ProxyTargets::NoTargetGroup => return ProxyStep::NotFound { what: "target group" },
@@ -80,7 +87,8 @@ pub fn proxy_step(targets: &ProxyTargets, from: &str, to: &str) -> ProxyStep {
     match (has(from), has(to)) {
         (true, registered) => ProxyStep::Move { register: !registered },
         (false, true) => ProxyStep::AlreadyThere,
-        (false, false) => ProxyStep::Register,
+        (false, false) if resumed => ProxyStep::Register,
+        (false, false) => ProxyStep::Empty,
     }
 }
 
@@ -105,7 +113,7 @@ pub fn readiness_gap(primary: &Instance, b: &ProxyBinding, targets: &ProxyTarget
     let id = &primary.at.id;
     let gap = |kind, problem: String, fix: String| Some(Gap { kind, resource: primary.arn.clone(), problem, fix });
     let tag_fix = format!("aws rds describe-db-proxies (then correct {PROXY_TAG} on {id})");
-    match proxy_step(targets, id, "") {
+    match proxy_step(targets, id, "", false) {
         ProxyStep::NotFound { what: "proxy" } => {
             gap("rds-proxy-missing", format!("{id}'s {PROXY_TAG} names {b}: no such proxy"), tag_fix)
         }
@@ -115,7 +123,7 @@ pub fn readiness_gap(primary: &Instance, b: &ProxyBinding, targets: &ProxyTarget
             tag_fix,
         ),
         ProxyStep::Move { .. } | ProxyStep::AlreadyThere => None,
-        ProxyStep::Register | ProxyStep::Elsewhere { .. } => {
+        ProxyStep::Register | ProxyStep::Empty | ProxyStep::Elsewhere { .. } => {
             let points_to = match targets {
                 ProxyTargets::Found(t) if !t.is_empty() => {
                     t.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ")
@@ -135,6 +143,24 @@ pub fn readiness_gap(primary: &Instance, b: &ProxyBinding, targets: &ProxyTarget
     }
 }
 
+/// readiness: the proxy without the opt-in tag. IAM lets the function (de)register targets only on a proxy
+/// that carries `<key>=true` (template `MoveOptInProxyTarget`): without it the proxy step of a real failover is
+/// AccessDenied, which the local AWS cannot show.
+pub fn readiness_tag_gap(primary: &Instance, b: &ProxyBinding, proxy: &ProxyTagged, key: &str) -> Option<Gap> {
+    if failover_core::tags::opted_in(&proxy.tags, key) {
+        return None;
+    }
+    Some(Gap {
+        kind: "rds-proxy-not-opted-in",
+        resource: primary.arn.clone(),
+        problem: format!(
+            "{}'s {PROXY_TAG} names {b}: proxy {} does not carry {key}=true, so IAM would refuse to move its target",
+            primary.at.id, b.proxy
+        ),
+        fix: format!("aws rds add-tags-to-resource --resource-name {} --tags Key={key},Value=true", proxy.arn),
+    })
+}
+
 impl Promotion {
     /// The proxy step as planned (before anything is done): what a dry run or a failure reports.
     pub fn planned_proxy(&self) -> ProxyResult {
@@ -147,107 +173,6 @@ impl Promotion {
                 from: m.from.clone(),
                 to: self.replica.id.clone(),
             },
-        }
-    }
-}
-
-/// What the proxy step of a promotion did, for the notification (and the ledger, for one rebuilt after a crash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "kebab-case")]
-pub enum ProxyResult {
-    /// The primary has no `failover:rds-proxy` tag.
-    Untagged,
-    /// The step could not be planned (a malformed tag, a primary not described, a replica in another region).
-    NotPlanned {
-        reason: String,
-    },
-    /// Dry run: what would be done.
-    WouldMove {
-        proxy: String,
-        target_group: String,
-        from: String,
-        to: String,
-    },
-    /// The failed primary deregistered, the new one registered.
-    Moved {
-        proxy: String,
-        target_group: String,
-        from: String,
-        to: String,
-    },
-    /// The group had no target (an earlier run deregistered `from` and stopped): the new one registered.
-    Registered {
-        proxy: String,
-        target_group: String,
-        from: String,
-        to: String,
-    },
-    AlreadyThere {
-        proxy: String,
-        target_group: String,
-        to: String,
-    },
-    /// Left unchanged: its target is not the failed primary (read before the change, or after it was refused).
-    LeftAlone {
-        proxy: String,
-        target_group: String,
-        from: String,
-        points_to: Vec<String>,
-    },
-    /// The proxy or its target group does not exist: nothing changed.
-    NotFound {
-        proxy: String,
-        target_group: String,
-        what: String,
-    },
-}
-
-impl ProxyResult {
-    /// The sentence of the notification's summary; `None` when there is nothing to say.
-    pub fn sentence(&self) -> Option<String> {
-        Some(match self {
-            ProxyResult::Untagged => return None,
-            ProxyResult::NotPlanned { reason } => format!("No RDS Proxy target was changed: {reason}."),
-            ProxyResult::WouldMove { proxy, target_group, from, to } => {
-                format!("Would move RDS Proxy {proxy} (target group {target_group}) from {from} to {to}.")
-            }
-            ProxyResult::Moved { proxy, target_group, from, to } => {
-                format!("RDS Proxy {proxy} (target group {target_group}) was moved from {from} to {to}.")
-            }
-            ProxyResult::Registered { proxy, target_group, from, to } => format!(
-                "RDS Proxy {proxy} (target group {target_group}) had no target (an earlier run deregistered {from} \
-                 and stopped): {to} was registered."
-            ),
-            ProxyResult::AlreadyThere { proxy, target_group, to } => {
-                format!("RDS Proxy {proxy} (target group {target_group}) already pointed to {to}.")
-            }
-            ProxyResult::LeftAlone { proxy, target_group, from, points_to } => format!(
-                "WARNING: RDS Proxy {proxy} (target group {target_group}) was left alone: it points to {}, not to \
-                 the failed primary {from}.",
-                points_to.join(", ")
-            ),
-            ProxyResult::NotFound { proxy, target_group, what } => format!(
-                "WARNING: RDS Proxy {proxy} (target group {target_group}) was NOT changed: the {what} does not exist."
-            ),
-        })
-    }
-
-    /// Whether the notification must warn that clients of the proxy may not follow the new primary.
-    pub fn is_warning(&self) -> bool {
-        matches!(self, ProxyResult::LeftAlone { .. } | ProxyResult::NotFound { .. } | ProxyResult::NotPlanned { .. })
-    }
-
-    /// The client path's state in a word or two (`client_paths`).
-    pub fn state(&self) -> String {
-        match self {
-            ProxyResult::Untagged => "not tagged".into(),
-            ProxyResult::NotPlanned { .. } => "not planned".into(),
-            ProxyResult::WouldMove { .. } => "would move".into(),
-            ProxyResult::Moved { .. } => "moved".into(),
-            ProxyResult::Registered { .. } => "registered (completed)".into(),
-            ProxyResult::AlreadyThere { .. } => "already there".into(),
-            ProxyResult::LeftAlone { points_to, .. } => format!("left alone: points at {}", points_to.join(", ")),
-            ProxyResult::NotFound { what, .. } => format!("not found: no such {what}"),
         }
     }
 }
@@ -267,38 +192,45 @@ mod tests {
 
     #[test]
     fn a_group_at_the_failed_primary_is_moved_to_the_new_one() {
-        assert_eq!(proxy_step(&group(&["Orders"]), "orders", "r1"), ProxyStep::Move { register: true });
-        assert_eq!(proxy_step(&group(&["orders", "r1"]), "orders", "r1"), ProxyStep::Move { register: false });
+        assert_eq!(proxy_step(&group(&["Orders"]), "orders", "r1", false), ProxyStep::Move { register: true });
+        assert_eq!(proxy_step(&group(&["orders", "r1"]), "orders", "r1", false), ProxyStep::Move { register: false });
     }
 
     #[test]
     fn a_group_already_at_the_new_primary_is_left_as_it_is() {
-        assert_eq!(proxy_step(&group(&["R1"]), "orders", "r1"), ProxyStep::AlreadyThere);
+        assert_eq!(proxy_step(&group(&["R1"]), "orders", "r1", false), ProxyStep::AlreadyThere);
     }
 
     #[test]
-    fn an_empty_group_is_completed_by_registering_the_new_primary() {
-        assert_eq!(proxy_step(&group(&[]), "orders", "r1"), ProxyStep::Register);
+    fn an_empty_group_is_refilled_only_when_completing_a_resumed_decision() {
+        assert_eq!(proxy_step(&group(&[]), "orders", "r1", true), ProxyStep::Register);
+        assert_eq!(proxy_step(&group(&[]), "orders", "r1", false), ProxyStep::Empty, "emptied by someone else");
     }
 
     #[test]
     fn a_group_a_person_moved_is_left_alone_and_says_where_it_points() {
         let elsewhere = |ids: &[&str]| ProxyStep::Elsewhere { points_to: ids.iter().map(|s| (*s).into()).collect() };
-        assert_eq!(proxy_step(&group(&["billing"]), "orders", "r1"), elsewhere(&["billing"]));
-        assert_eq!(proxy_step(&group(&["orders", "billing"]), "orders", "r1"), elsewhere(&["orders", "billing"]));
+        assert_eq!(proxy_step(&group(&["billing"]), "orders", "r1", false), elsewhere(&["billing"]));
+        assert_eq!(
+            proxy_step(&group(&["orders", "billing"]), "orders", "r1", false),
+            elsewhere(&["orders", "billing"])
+        );
         let cluster = ProxyTargets::Found(vec![ProxyTarget {
             kind: "TRACKED_CLUSTER".into(),
             id: "orders".into(),
             endpoint: None,
             health: None,
         }]);
-        assert_eq!(proxy_step(&cluster, "orders", "r1"), elsewhere(&["orders"]), "a cluster target is not ours");
+        assert_eq!(proxy_step(&cluster, "orders", "r1", false), elsewhere(&["orders"]), "a cluster target is not ours");
     }
 
     #[test]
     fn a_missing_proxy_or_target_group_changes_nothing() {
-        assert_eq!(proxy_step(&ProxyTargets::NoProxy, "a", "b"), ProxyStep::NotFound { what: "proxy" });
-        assert_eq!(proxy_step(&ProxyTargets::NoTargetGroup, "a", "b"), ProxyStep::NotFound { what: "target group" });
+        assert_eq!(proxy_step(&ProxyTargets::NoProxy, "a", "b", false), ProxyStep::NotFound { what: "proxy" });
+        assert_eq!(
+            proxy_step(&ProxyTargets::NoTargetGroup, "a", "b", false),
+            ProxyStep::NotFound { what: "target group" }
+        );
     }
 
     #[test]
@@ -337,18 +269,23 @@ mod tests {
     }
 
     #[test]
-    fn only_a_proxy_left_alone_missing_or_unplanned_is_worth_a_warning() {
-        let left = ProxyResult::LeftAlone {
-            proxy: "p".into(),
-            target_group: "default".into(),
-            from: "orders".into(),
-            points_to: vec!["billing".into()],
+    fn readiness_finds_a_proxy_without_the_opt_in_tag_and_names_the_command_that_tags_it() {
+        use crate::decide::readiness::tests::primary;
+        let p = primary(&[(PROXY_TAG, "orders-proxy")]);
+        let b = ProxyBinding { proxy: "orders-proxy".into(), target_group: "default".into() };
+        let arn = "arn:aws:rds:us-east-1:123456789012:db-proxy:prx-0123";
+        let proxy = |tags: &[(&str, &str)]| ProxyTagged {
+            arn: arn.into(),
+            tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         };
-        assert!(left.is_warning() && left.sentence().unwrap().contains("points to billing"));
-        assert_eq!(left.state(), "left alone: points at billing");
-        let moved =
-            ProxyResult::Moved { proxy: "p".into(), target_group: "g".into(), from: "a".into(), to: "b".into() };
-        assert!(!moved.is_warning() && moved.state() == "moved");
-        assert_eq!(ProxyResult::Untagged.sentence(), None);
+        assert_eq!(readiness_tag_gap(&p, &b, &proxy(&[("failover:enabled", "true")]), "failover:enabled"), None);
+        for tags in [&[][..], &[("failover:enabled", "false")][..], &[("other", "true")][..]] {
+            let gap = readiness_tag_gap(&p, &b, &proxy(tags), "failover:enabled").expect("a gap");
+            assert_eq!(gap.kind, "rds-proxy-not-opted-in");
+            assert_eq!(
+                gap.fix,
+                format!("aws rds add-tags-to-resource --resource-name {arn} --tags Key=failover:enabled,Value=true")
+            );
+        }
     }
 }

@@ -8,12 +8,17 @@
 //!   `failover:dns-record=<hosted-zone-id>/<record-name>`, that record exists and points at the primary's
 //!   endpoint (else the failover would repoint the wrong record, or none). When it carries
 //!   `failover:rds-proxy=<proxy>[/<target-group>]`, that group exists and its target is the primary
-//!   ([`super::proxy::readiness_gap`]). Its automated backups are on
+//!   ([`super::proxy::readiness_gap`]); neither is checked on an old primary a done promotion replaced
+//!   ([`replaced_by`]). Its automated backups are on
 //!   (`BackupRetentionPeriod` > 0): a failover is no time to find there is nothing to restore.
 //! - **Aurora cluster.** At least one reader is eligible (available, opted in), and backups are on.
 
 use crate::decide::Verdict;
-use crate::model::{dns_name, Cluster, EndpointRecord, Instance, Listed, NewReplica, Recreated, DNS_RECORD_TAG};
+use crate::model::{
+    dns_name, is_promotion_key, Cluster, EndpointRecord, Instance, Listed, NewReplica, Record, Recreated,
+    DNS_RECORD_TAG,
+};
+use failover_core::ledger::{self, State};
 pub use failover_core::readiness::Gap;
 
 /// The record named by the primary's [`DNS_RECORD_TAG`], read as a failover reads it
@@ -63,6 +68,22 @@ pub fn dns_gap(primary: &Instance, zone: &str, name: &str, values: Option<&[Stri
         Some(_) => None,
     }
 }
+
+/// The promotion that replaced this very instance (its DbiResourceId, so not a new instance under the name):
+/// a done promotion of its ledger resource bound to it. Such an old primary is fenced or being rebuilt; its
+/// DNS record and proxy rightly follow the new primary, so "points elsewhere" is no gap for it.
+pub fn replaced_by<'a>(records: impl IntoIterator<Item = &'a ledger::Record>, primary: &Instance) -> Option<Record> {
+    let own = primary.resource_id.as_deref()?;
+    records
+        .into_iter()
+        .filter(|r| is_promotion_key(&r.key) && r.state == State::Done)
+        .filter_map(|r| Record::from_ledger(r, "replica"))
+        .filter(|r| r.primary_resource_id.as_deref() == Some(own))
+        .max_by_key(|r| r.at_secs)
+}
+
+/// The gaps that say a client path points away from the primary: no gaps for an old primary it was replaced.
+pub const POINTS_ELSEWHERE: [&str; 2] = ["dns-record-elsewhere", "rds-proxy-target-elsewhere"];
 
 /// No replica of the primary is eligible now: each one with why, and the fix for the first that is only
 /// missing its opt-in tag, else a new replica.
@@ -195,6 +216,30 @@ pub(super) mod tests {
     use failover_core::tags::Tags;
 
     const KEY: &str = "failover:enabled";
+
+    #[test]
+    fn an_old_primary_is_replaced_only_by_a_done_promotion_bound_to_its_own_resource_id() {
+        let record = |key: &str, state: State, bound_to: &str| {
+            let data = Record::new(DbRef::new("us-east-1", "r1"), 100)
+                .with_primary_resource_id(Some(bound_to.into()))
+                .data("replica", "arn:aws:rds:us-east-1:123456789012:db:r1", None);
+            ledger::Record {
+                state,
+                ..ledger::Record::pending("db-instance:us-east-1/orders", key, "run", "t", 100, 60)
+            }
+            .with_data(data)
+        };
+        let old = Instance { resource_id: Some("db-OLD".into()), ..primary(&[]) };
+        let key = crate::model::promotion_key(100);
+        let done = record(&key, State::Done, "db-OLD");
+        assert_eq!(replaced_by([&done], &old).map(|r| r.subject.id), Some("r1".into()));
+        assert!(replaced_by([&record(&key, State::Pending, "db-OLD")], &old).is_none(), "not done yet");
+        assert!(replaced_by([&record(&key, State::Done, "db-NEW")], &old).is_none(), "another instance's");
+        assert!(replaced_by([&record("fence#x", State::Done, "db-OLD")], &old).is_none(), "not a promotion");
+        let rebuilt = Instance { resource_id: Some("db-NEW".into()), ..primary(&[]) };
+        assert!(replaced_by([&done], &rebuilt).is_none(), "a new instance under the old name is a primary");
+        assert!(replaced_by([&done], &primary(&[])).is_none(), "no resource id: not known to be replaced");
+    }
 
     /// The primary `orders`, without replicas, with these tags (also [`super::super::watch`]'s tests).
     pub(in crate::decide) fn primary(tags: &[(&str, &str)]) -> Instance {

@@ -96,6 +96,13 @@ pub enum ProxyTargets {
     NoTargetGroup,
 }
 
+/// A proxy as readiness reads it for its grant: its ARN (`db-proxy:prx-…`) and its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyTagged {
+    pub arn: String,
+    pub tags: failover_core::tags::Tags,
+}
+
 /// What `RegisterDBProxyTargets` or `DeregisterDBProxyTargets` of one instance did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetChange {

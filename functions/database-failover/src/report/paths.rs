@@ -42,6 +42,7 @@ fn proxy_path(proxy: &ProxyResult) -> Value {
         | ProxyResult::Registered { proxy, target_group, .. }
         | ProxyResult::AlreadyThere { proxy, target_group, .. }
         | ProxyResult::LeftAlone { proxy, target_group, .. }
+        | ProxyResult::LeftEmpty { proxy, target_group, .. }
         | ProxyResult::NotFound { proxy, target_group, .. } => Some(format!("{proxy}/{target_group}")),
         ProxyResult::Untagged | ProxyResult::NotPlanned { .. } => None,
     };
@@ -105,6 +106,12 @@ fn next_step(p: &Promotion, proxy: &ProxyResult) -> Option<String> {
              from {primary}.",
             points_to.join(", "),
             points_to.join(" "),
+            p.replica.id
+        ),
+        ProxyResult::LeftEmpty { proxy, target_group, .. } => format!(
+            "{proxy} (target group {target_group}) was left without a target: if it should follow {primary}, run \
+             aws rds register-db-proxy-targets --db-proxy-name {proxy} --target-group-name {target_group} \
+             --db-instance-identifiers {}; otherwise remove the {PROXY_TAG} tag from {primary}.",
             p.replica.id
         ),
         ProxyResult::NotFound { proxy, target_group, what } => format!(
