@@ -122,6 +122,35 @@ async fn with_promote_when_available_the_fence_comes_before_promote_read_replica
 }
 
 #[tokio::test]
+async fn a_promotion_rds_refuses_after_the_fence_restores_the_old_primarys_groups_and_a_retry_fences_again() {
+    let (env, app, alarm) = available_orders().await;
+    env.account.control("/_failover/iam/deny", json!({"actions": ["rds:PromoteReadReplica"]}));
+    let refused = ok(&app, alarm.clone()).await;
+    assert_eq!(refused.status, Outcome::Failed, "{refused:?}");
+    assert!(env.is_replica("orders-r").await, "not promoted");
+    assert_eq!(groups(&env, "orders").await, ORIGINAL, "the fence undone: orders takes writes again");
+    assert_eq!(env.calls_answered("ModifyDBInstance"), 3, "the test's own, the fence, the restore");
+    let original = ORIGINAL.map(String::from).to_vec();
+    let pending = Some((State::Pending, original.clone(), "sg-fence".into()));
+    assert_eq!(fence_record(&env).await, pending, "not settled done without a promotion");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["failed"]);
+    assert_eq!(notes[0].attribute("action"), "promote-replica");
+    let text = &refused.summary;
+    assert!(text.contains("RDS did not accept the promotion, so the fence was undone"), "{text}");
+    assert!(text.contains("groups sg-app, sg-admin are restored"), "{text}");
+    assert_eq!(refused.details["fence_undone"], json!({"restored": true, "error": null}), "{refused:?}");
+
+    // Allowed again: the same decision is completed, fenced again with the recorded groups, then promoted.
+    env.account.control("/_failover/iam/deny", json!({"actions": []}));
+    let retried = ok(&app, alarm).await;
+    assert_eq!(retried.status, Outcome::Succeeded, "{retried:?}");
+    assert!(!env.is_replica("orders-r").await);
+    assert_eq!(groups(&env, "orders").await, ["sg-fence"]);
+    assert_eq!(fence_record(&env).await, Some((State::Done, original, "sg-fence".into())));
+}
+
+#[tokio::test]
 async fn a_fence_found_undone_is_fenced_again_and_notified_critical() {
     let (env, app, alarm) = available_orders().await;
     assert_eq!(ok(&app, alarm.clone()).await.status, Outcome::Succeeded);

@@ -139,12 +139,23 @@ pub struct Guard {
     pub unknown: Option<AwsError>,
     /// Set once `ModifyDBInstance` succeeded.
     pub applied: std::sync::atomic::AtomicBool,
+    /// Set once RDS accepted `PromoteReadReplica` (or the replica was already promoted): only then is the fence
+    /// settled done; a fence without it is undone ([`Guard::settle`]).
+    pub accepted: std::sync::atomic::AtomicBool,
+    /// A fence undone after a failed promotion: `Ok` restored, `Err` why the groups could not be restored.
+    pub undone: std::sync::Mutex<Option<super::fence_undo::Undone>>,
 }
 
 impl Guard {
     /// Reads the primary (when the promotion described one) and plans its fence.
     pub async fn before<P: Ports>(ctx: &Context<'_, P>, p: &Promotion, snapshot: &Snapshot) -> Guard {
-        let guard = |plan, unknown| Guard { plan, unknown, applied: Default::default() };
+        let guard = |plan, unknown| Guard {
+            plan,
+            unknown,
+            applied: Default::default(),
+            accepted: Default::default(),
+            undone: Default::default(),
+        };
         if ctx.config.fence == crate::config::Fence::None {
             return guard(FencePlan::Off, None);
         }
@@ -204,13 +215,31 @@ impl Guard {
         }
     }
 
-    /// The fence record settled done, once applied.
-    pub fn settle<P: Ports>(&self, ctx: &Context<'_, P>, snapshot: &Snapshot) -> Vec<Settle> {
-        match &self.plan {
-            FencePlan::Fence { record, .. } if self.applied.load(std::sync::atomic::Ordering::Relaxed) => {
-                settle(ctx, snapshot, record)
-            }
-            _ => Vec::new(),
+    /// RDS accepted the promotion (or the replica was already promoted): the fence stays.
+    pub fn accepted(&self) {
+        self.accepted.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The fence record's settlement once the promotion's steps ran: done together with a promotion RDS
+    /// accepted. A fence applied while the promotion was not accepted is undone ([`super::fence_undo`]): a
+    /// fenced primary is never left without a promoted replica; groups that could not be restored leave it
+    /// done (the instance is fenced: `unfence` releases it) and the notification says so.
+    pub async fn settle<P: Ports>(&self, ctx: &Context<'_, P>, snapshot: &Snapshot) -> Vec<Settle> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let FencePlan::Fence { record, .. } = &self.plan else { return Vec::new() };
+        if !self.applied.load(Relaxed) {
+            return Vec::new();
+        }
+        if self.accepted.load(Relaxed) {
+            return settle(ctx, snapshot, record);
+        }
+        let (undone, restored) = super::fence_undo::restore(ctx, snapshot, record).await;
+        if let Ok(mut slot) = self.undone.lock() {
+            *slot = Some(undone);
+        }
+        match restored {
+            Some(settle) => vec![settle],
+            None => settle(ctx, snapshot, record),
         }
     }
 }
@@ -226,7 +255,14 @@ pub(super) async fn promote<P: Ports>(
     let guard = Guard::before(ctx, p, snapshot).await;
     let report = super::promote::execute(ctx, p, snapshot, trigger, dry_run, &guard).await?;
     let applied = guard.applied.load(std::sync::atomic::Ordering::Relaxed);
-    Ok(report::promotion_fence(report, p, &guard.plan, applied))
+    let undone = guard.undone.lock().ok().and_then(|slot| slot.clone());
+    let report = report::promotion_fence(report, p, &guard.plan, applied);
+    Ok(match (&guard.plan, undone) {
+        (FencePlan::Fence { record, .. }, Some(undone)) => {
+            report::fence_undone(report, record, "RDS did not accept the promotion", undone)
+        }
+        _ => report,
+    })
 }
 
 /// An old primary's answer to any event or alarm once its promotion is done (`done`, a skip as a rule): the

@@ -10,7 +10,8 @@
 //!   Then its lineage ([`lineage`]: old primary → new, by `DbiResourceId`, with the bindings the new one
 //!   inherits) and, with `RECREATE_REPLICA`, one new replica of the new primary ([`recreate`]).
 //! - [`fence`]: the old primary's fence, before a promotion away from an `available` primary and once a
-//!   replaced one is `available` again; [`unfence`]: the command that releases it.
+//!   replaced one is `available` again; [`unfence`]: the command that releases it; [`fence_undo`]: a fence
+//!   whose promotion did not happen (refused by RDS, or its decision abandoned) undone.
 //! - [`found_decision`]: a promotion another region's stack made, found done in the primary's ledger: told
 //!   once by this stack.
 //! - [`abandon`]: a pending promotion whose guards no longer hold, or that expired: abandoned in the ledger,
@@ -52,6 +53,7 @@ pub mod control;
 pub mod facts;
 pub mod failover_cluster;
 pub mod fence;
+pub mod fence_undo;
 pub mod fix_in_place;
 pub mod found_decision;
 pub mod lineage;

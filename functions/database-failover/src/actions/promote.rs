@@ -254,7 +254,7 @@ pub(super) async fn execute<P: Ports>(
     // Settled only once the fence, the promotion, the DNS change, the proxy's and the lineage are made;
     // otherwise left pending for the retry.
     let owner = if p.resumed { p.record.owner.as_str() } else { ctx.session.owner };
-    let mut settle = fence.settle(ctx, snapshot);
+    let mut settle = fence.settle(ctx, snapshot).await;
     settle.extend(match &acted {
         // Done, and not yet notified: [`super::owed`] marks it once the notification is out.
         Ok((dns, proxy, replica)) => {
@@ -328,7 +328,11 @@ async fn carry_out<P: Ports>(
 ) -> Result<(DnsResult, ProxyResult, Recreated), Failure> {
     // Each step on the heap: together their futures outgrow a thread's stack in unoptimised builds.
     Box::pin(fence.apply(ctx, p, done)).await?;
-    let dns = Box::pin(promote_and_repoint(ctx, p, done)).await?;
+    let dns = Box::pin(promote_and_repoint(ctx, p, done)).await;
+    if !matches!(&dns, Err(failure) if failure.step == "PromoteReadReplica") {
+        fence.accepted();
+    }
+    let dns = dns?;
     let proxy = Box::pin(proxy::follow(ctx, p, done)).await?;
     let replica = Box::pin(protect::stay_protected(ctx, p, key, done)).await?;
     Ok((dns, proxy, replica))
