@@ -151,6 +151,31 @@ async fn a_promotion_rds_refuses_after_the_fence_restores_the_old_primarys_group
 }
 
 #[tokio::test]
+async fn a_fence_that_can_never_be_made_blocks_automatic_promotions_and_a_forced_promote_goes_on_critical() {
+    let (env, app, alarm) = available_orders().await;
+    env.account.control("/_failover/iam/deny", json!({"actions": ["rds:ModifyDBInstance"]}));
+    let refused = ok(&app, alarm).await;
+    assert_eq!(refused.status, Outcome::Failed, "{refused:?}");
+    assert!(env.is_replica("orders-r").await, "an automatic trigger does not promote away from an unfenced primary");
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 0);
+    let told = refused.summary.clone();
+    assert!(told.contains(r#""command":"promote","db_instance_identifier":"orders-r""#), "{told}");
+    assert!(told.contains(r#""force":true"#), "{told}");
+
+    let forced = json!({"command": "promote", "db_instance_identifier": "orders-r", "force": true});
+    let promoted = ok(&app, forced).await;
+    assert_eq!(promoted.status, Outcome::Succeeded, "{promoted:?}");
+    assert!(!env.is_replica("orders-r").await, "a person's forced promote goes on");
+    assert_eq!(groups(&env, "orders").await, ORIGINAL, "not fenced");
+    let summary = promoted.summary.clone();
+    assert!(summary.contains("CRITICAL: orders was available and is NOT fenced"), "{summary}");
+    assert!(summary.contains("AccessDenied"), "{summary}");
+    let notes = env.notifications().await;
+    let last = notes.last().expect("the forced promotion notified");
+    assert_eq!((last.attribute("outcome"), last.attribute("severity")), ("succeeded", "critical"));
+}
+
+#[tokio::test]
 async fn a_fence_found_undone_is_fenced_again_and_notified_critical() {
     let (env, app, alarm) = available_orders().await;
     assert_eq!(ok(&app, alarm.clone()).await.status, Outcome::Succeeded);

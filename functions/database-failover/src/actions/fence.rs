@@ -142,18 +142,25 @@ pub struct Guard {
     /// Set once RDS accepted `PromoteReadReplica` (or the replica was already promoted): only then is the fence
     /// settled done; a fence without it is undone ([`Guard::settle`]).
     pub accepted: std::sync::atomic::AtomicBool,
+    /// A person's forced `promote`: a fence that can never be made (a non-transient `ModifyDBInstance` error
+    /// other than InvalidDBInstanceState) does not stop it.
+    pub forced: bool,
+    /// The fence could not be made and the forced promotion went on: why.
+    pub skipped: std::sync::Mutex<Option<String>>,
     /// A fence undone after a failed promotion: `Ok` restored, `Err` why the groups could not be restored.
     pub undone: std::sync::Mutex<Option<super::fence_undo::Undone>>,
 }
 
 impl Guard {
     /// Reads the primary (when the promotion described one) and plans its fence.
-    pub async fn before<P: Ports>(ctx: &Context<'_, P>, p: &Promotion, snapshot: &Snapshot) -> Guard {
+    pub async fn before<P: Ports>(ctx: &Context<'_, P>, p: &Promotion, snapshot: &Snapshot, forced: bool) -> Guard {
         let guard = |plan, unknown| Guard {
             plan,
             unknown,
             applied: Default::default(),
             accepted: Default::default(),
+            forced,
+            skipped: Default::default(),
             undone: Default::default(),
         };
         if ctx.config.fence == crate::config::Fence::None {
@@ -211,6 +218,26 @@ impl Guard {
                 };
                 Err(Failure { step, error: error.into(), done: done.clone() })
             }
+            // A fence that can never be made (a group in another VPC or deleted, AccessDenied): a person's forced
+            // promote goes on, unfenced and said so (critical); an automatic trigger refuses and names that command.
+            Err(error) if !error.transient && error.code.as_deref() != Some("InvalidDBInstanceState") => {
+                if self.forced {
+                    tracing::error!(primary = %p.primary, %error, "fence impossible: forced promotion goes on unfenced");
+                    done.push(format!("did NOT fence {}: {error}", p.primary.id));
+                    if let Ok(mut slot) = self.skipped.lock() {
+                        *slot = Some(error.to_string());
+                    }
+                    return Ok(());
+                }
+                let command = serde_json::json!({"command": "promote", "db_instance_identifier": p.replica.id,
+                    "region": p.replica.region, "force": true});
+                let message = format!(
+                    "{}; the fence cannot be made, so nothing is promoted automatically: a person who has stopped \
+                     {} or made it read-only can promote anyway, unfenced: {command}",
+                    error.message, p.primary.id
+                );
+                Err(Failure { step, error: AwsError { message, ..error }.into(), done: done.clone() })
+            }
             Err(error) => Err(Failure { step, error: error.into(), done: done.clone() }),
         }
     }
@@ -252,10 +279,14 @@ pub(super) async fn promote<P: Ports>(
     trigger: &Trigger,
     dry_run: bool,
 ) -> Step<Report> {
-    let guard = Guard::before(ctx, p, snapshot).await;
+    let forced = matches!(trigger, Trigger::ManualPromote { force: true, .. });
+    let guard = Guard::before(ctx, p, snapshot, forced).await;
     let report = super::promote::execute(ctx, p, snapshot, trigger, dry_run, &guard).await?;
     let applied = guard.applied.load(std::sync::atomic::Ordering::Relaxed);
     let undone = guard.undone.lock().ok().and_then(|slot| slot.clone());
+    if let Some(why) = guard.skipped.lock().ok().and_then(|slot| slot.clone()) {
+        return Ok(report::fence_impossible(report, p, &why));
+    }
     let report = report::promotion_fence(report, p, &guard.plan, applied);
     Ok(match (&guard.plan, undone) {
         (FencePlan::Fence { record, .. }, Some(undone)) => {

@@ -207,3 +207,31 @@ pub fn fence_undone(mut report: Report, record: &FenceRecord, why: &str, undone:
     }
     report
 }
+
+/// A person's forced promotion that went on although the fence could not be made: `critical`, the old
+/// primary may still take writes.
+pub fn fence_impossible(mut report: Report, p: &Promotion, why: &str) -> Report {
+    let id = &p.primary.id;
+    let sentence = format!(
+        "CRITICAL: {id} was {} and is NOT fenced: the fence could not be made ({why}); the promotion went on \
+         because a person forced it. {id} may still take writes: stop it or make it read-only now. ",
+        p.primary_status
+    );
+    let warning = unfenced_warning(p);
+    if report.summary.contains(&warning) {
+        report.summary = report.summary.replacen(&warning, &sentence, 1);
+    } else {
+        report.summary.push(' ');
+        report.summary.push_str(sentence.trim_end());
+    }
+    if report.outcome == Outcome::Succeeded {
+        report.severity = Severity::Critical;
+    }
+    report
+        .next_steps
+        .insert(0, format!("Stop {id} (aws rds stop-db-instance --db-instance-identifier {id}) or make it read-only."));
+    if let Some(details) = report.details.as_object_mut() {
+        details.insert("fence".into(), json!({"applied": false, "impossible": why}));
+    }
+    report
+}
