@@ -151,6 +151,23 @@ async fn a_promotion_rds_refuses_after_the_fence_restores_the_old_primarys_group
 }
 
 #[tokio::test]
+async fn unfence_releases_a_fence_left_pending() {
+    let (env, app, alarm) = available_orders().await;
+    env.account.control("/_failover/iam/deny", json!({"actions": ["rds:PromoteReadReplica"]}));
+    assert_eq!(ok(&app, alarm).await.status, Outcome::Failed);
+    assert_eq!(fence_record(&env).await.map(|r| r.0), Some(State::Pending));
+    // As if ModifyDBInstance had been applied and its answer lost: orders in the fence group, the record pending.
+    let rds = env.account.rds();
+    let fence = rds.modify_db_instance().db_instance_identifier("orders").vpc_security_group_ids("sg-fence");
+    fence.apply_immediately(true).send().await.expect("fence");
+    let unfence = json!({"command": "unfence", "db_instance_identifier": "orders", "by": "ana", "reason": "stuck"});
+    let released = ok(&app, unfence).await;
+    assert_eq!(released.status, Outcome::Succeeded, "{released:?}");
+    assert_eq!(groups(&env, "orders").await, ORIGINAL, "restored from the pending record");
+    assert_eq!(fence_record(&env).await.map(|r| r.0), Some(State::Closed));
+}
+
+#[tokio::test]
 async fn a_fence_that_can_never_be_made_blocks_automatic_promotions_and_a_forced_promote_goes_on_critical() {
     let (env, app, alarm) = available_orders().await;
     env.account.control("/_failover/iam/deny", json!({"actions": ["rds:ModifyDBInstance"]}));
