@@ -242,6 +242,12 @@ impl Guard {
         }
     }
 
+    /// The fence step as the promotion record keeps it for a notification rebuilt later ([`super::owed`]).
+    pub fn result(&self, p: &Promotion) -> serde_json::Value {
+        let applied = self.applied.load(std::sync::atomic::Ordering::Relaxed);
+        serde_json::json!({"plan": self.plan, "applied": applied, "primary_status": p.primary_status})
+    }
+
     /// RDS accepted the promotion (or the replica was already promoted): the fence stays.
     pub fn accepted(&self) {
         self.accepted.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -143,7 +143,7 @@ impl<P: Ports> Context<'_, P> {
                 }
                 let endpoint = endpoint.as_deref();
                 let repoint = repoint && !dry_run;
-                let again = promote::already_promoted(self, &primary, &replica, &at, endpoint, dns.as_ref(), repoint);
+                let again = repoint::already_promoted(self, &primary, &replica, &at, endpoint, dns.as_ref(), repoint);
                 let done = Box::pin(again).await;
                 Box::pin(fence::or(self, &primary, trigger, dry_run, done)).await
             }

@@ -59,7 +59,7 @@ use failover_core::report::Report;
 
 use super::{aws_recovery, failover_cluster, fence, owed, protect, proxy, repoint, Context};
 use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, ProxyResult, Trigger};
-use crate::model::{promotion_key, promotion_resource, DbRef, Record, Recreated, Repoint};
+use crate::model::{promotion_key, promotion_resource, DbRef, Record, Recreated};
 use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
 use crate::route::{self, Described};
@@ -258,7 +258,13 @@ pub(super) async fn execute<P: Ports>(
     settle.extend(match &acted {
         // Done, and not yet notified: [`super::owed`] marks it once the notification is out.
         Ok((dns, proxy, replica)) => {
-            vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(p, dns, proxy, replica))]
+            vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(
+                p,
+                dns,
+                proxy,
+                replica,
+                fence.result(p),
+            ))]
         }
         // Asked for and under way: still pending, with the time the call returned (a replica found again
         // available and still a replica after it was not promoted).
@@ -288,32 +294,6 @@ pub(super) async fn execute<P: Ports>(
             }
         }
     })
-}
-
-/// The recorded replica is already a standalone primary: nothing else is promoted. With `repoint` (within the
-/// repoint window, not a dry run), the DNS step recorded with the decision is applied again (nothing changes once
-/// the record points at the replica), so that a retry after a failed Route 53 call completes the job; a
-/// transient failure of it makes the invocation an error (Lambda retries).
-pub(super) async fn already_promoted<P: Ports>(
-    ctx: &Context<'_, P>,
-    primary: &DbRef,
-    replica: &DbRef,
-    at: &str,
-    endpoint: Option<&str>,
-    dns: Option<&Repoint>,
-    repoint: bool,
-) -> Report {
-    let skipped = report::skipped(format!(
-        "{} already failed over to {} at {at}: nothing else is promoted",
-        primary.id, replica.id
-    ));
-    if let (true, Some(dns), Some(endpoint)) = (repoint, dns, endpoint) {
-        match repoint::run(ctx, dns, endpoint).await {
-            Ok(result) => tracing::info!(?result, "DNS step re-applied for the recorded promotion"),
-            Err(error) => return skipped.error(error),
-        }
-    }
-    skipped
 }
 
 /// The steps of a begun promotion, in order: the fence of a primary still `available` ([`fence`]), the promotion
