@@ -106,7 +106,14 @@ async fn available_orders() -> (Env, TestApp, serde_json::Value) {
 #[tokio::test]
 async fn with_promote_when_available_the_fence_comes_before_promote_read_replica() {
     let (env, app, alarm) = available_orders().await;
+    env.account.reset_calls();
     let response = ok(&app, alarm).await;
+    let (fence, promote) =
+        (env.account.first_answered("ModifyDBInstance"), env.account.first_answered("PromoteReadReplica"));
+    assert!(
+        matches!((fence, promote), (Some(f), Some(p)) if f < p),
+        "ModifyDBInstance {fence:?}, then PromoteReadReplica {promote:?}"
+    );
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert!(!env.is_replica("orders-r").await);
     assert_eq!(groups(&env, "orders").await, ["sg-fence"]);
