@@ -3,8 +3,8 @@
 //!
 //! Triggers: (1) a promotion away from an `available` primary ([`Guard`], inside the promotion's lease, before
 //! `PromoteReadReplica`: a fence that fails leaves the replica unpromoted, a retryable failed step); (2) any
-//! later event or alarm on the old primary whose promotion is done ([`after_promotion`], called by
-//! [`super::promote`] once its plan was `AlreadyPromoted`), an availability event such as "DB instance
+//! later event or alarm on the old primary whose promotion is done ([`after_promotion`], called from
+//! [`super`]'s dispatch (`actions/mod.rs`, `or`) once its plan was `AlreadyPromoted`), an availability event such as "DB instance
 //! restarted" ([`crate::route::Route::Returned`]), and the `readiness` run: each fences it once it is
 //! `available`, within that invocation.
 //!

@@ -7,13 +7,18 @@
 //!
 //! The ledger resource is the primary's name ([`promotion_resource`], `db-instance:<region>/<id>`, so that it is
 //! found even when the primary is gone); its `promotion#<time>` record is the decision, bound to the primary's
-//! `DbiResourceId` (a decision about an earlier instance of the name does not count: [`decide::same_primary`]). Order (`execute`): `begin`
-//! writes the record pending (with the lease and the DNS step), then `PromoteReadReplica`, then the DNS step
-//! ([`repoint`]) once the replica is `available` and no longer a replica (as `PromoteReadReplica`'s answer
-//! describes it; one more `DescribeDBInstances` only when the answer does not), then
-//! the proxy step ([`proxy`], the target group the primary's `failover:rds-proxy` tag names), then
-//! `end` settles it done (not yet notified: [`owed`]) — or, when a step failed or the promotion is still in
-//! progress ([`Fault::InProgress`], retried by Lambda), leaves it pending and releases the lease, so that a retry
+//! `DbiResourceId` (a decision about an earlier instance of the name does not count: [`decide::same_primary`]).
+//!
+//! # Order
+//! `execute`: `begin` writes the record pending (with the lease, the DNS and proxy steps, and the fence's
+//! pending record), then `carry_out` runs, in order: (1) the fence of a primary still `available`
+//! ([`fence::Guard::apply`]); (2) `PromoteReadReplica`; (3) the DNS step ([`repoint`]) once the replica is
+//! `available` and no longer a replica (as `PromoteReadReplica`'s answer describes it; one more
+//! `DescribeDBInstances` only when the answer does not); (4) the proxy step ([`proxy`]); (5) the lineage and
+//! (6) with `RECREATE_REPLICA` a new replica ([`protect`]). `end` settles it done (not yet notified: [`owed`])
+//! with the fence, which is settled only together with a promotion RDS accepted (otherwise undone:
+//! [`super::fence_undo`]) — or, when a step failed or the promotion is still in progress
+//! ([`Fault::InProgress`], retried by Lambda), leaves it pending and releases the lease, so that a retry
 //! completes that same decision.
 //!
 //! # Never twice
