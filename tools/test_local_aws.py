@@ -158,6 +158,19 @@ class LocalAwsTest(LauncherCase):
         self.ok("POST", "/_failover/calls/reset", {"account": self.account})
         self.assertEqual(self.ok("GET", f"/_failover/calls?account={self.account}")["calls"], [])
 
+    def test_calls_say_in_which_order_they_were_answered(self):
+        elb, sns = self.client("elbv2"), self.client("sns")
+        sns.create_topic(Name="first")
+        elb.describe_target_groups()
+        sns.create_topic(Name="again")
+        calls = {c["action"]: c for c in self.ok("GET", f"/_failover/calls?account={self.account}")["calls"]}
+        self.assertEqual((calls["CreateTopic"]["first"], calls["CreateTopic"]["last"]), (1, 3))
+        self.assertEqual((calls["DescribeTargetGroups"]["first"], calls["DescribeTargetGroups"]["last"]), (2, 2))
+        self.ok("POST", "/_failover/calls/reset", {"account": self.account})
+        sns.create_topic(Name="after-reset")
+        calls = self.ok("GET", f"/_failover/calls?account={self.account}")["calls"]
+        self.assertEqual([(c["first"], c["last"]) for c in calls], [(1, 1)])
+
     def test_calls_keep_the_sdk_app_name_of_the_user_agent(self):
         sns = self.client("sns")
         sns.meta.events.register("before-sign.sns.*", lambda request, **_: request.headers.__setitem__(

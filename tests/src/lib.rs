@@ -167,6 +167,19 @@ impl Account {
             .sum()
     }
 
+    /// The account's answer sequence number of the first `action` answered since the start (or
+    /// [`Account::reset_calls`]): comparing two says which came first.
+    pub fn first_answered(&self, action: &str) -> Option<u64> {
+        let (status, log) = http_json("GET", &format!("/_failover/calls?account={}", self.id), None);
+        assert_eq!(status, 200, "{log}");
+        log["calls"].as_array()?.iter().filter(|c| c["action"] == action).filter_map(|c| c["first"].as_u64()).min()
+    }
+
+    /// Empties this account's call log (the counts and the order).
+    pub fn reset_calls(&self) {
+        self.control("/_failover/calls/reset", serde_json::json!({}));
+    }
+
     /// A CloudWatch metric alarm (`PutMetricAlarm`) on `namespace`/`metric` with these dimensions, as
     /// `alarms/template.yaml` creates them (the local AWS stores it, never evaluates it).
     pub async fn alarm(&self, name: &str, namespace: &str, metric: &str, dimensions: &[(&str, &str)]) {

@@ -19,17 +19,23 @@ _APP_NAME = re.compile(r"(?:^|\s)app/(\S+)")
 
 
 class CallLog:
-    """AWS API calls answered, per account: (service, action) -> [count, seconds inside moto, app names]."""
+    """AWS API calls answered, per account: (service, action) -> [count, seconds inside moto, app names, first,
+    last], where first and last are the account's answer sequence numbers (1, 2, ...) of the first and the last
+    such call: the order in which the calls were answered."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._calls: dict[str, dict[tuple[str, str], list]] = defaultdict(dict)
+        self._seq: dict[str, int] = defaultdict(int)
 
     def add(self, account: str, service: str, action: str, seconds: float, app: str | None = None) -> None:
         with self._lock:
-            entry = self._calls[account].setdefault((service, action), [0, 0.0, set()])
+            self._seq[account] += 1
+            seq = self._seq[account]
+            entry = self._calls[account].setdefault((service, action), [0, 0.0, set(), seq, seq])
             entry[0] += 1
             entry[1] += seconds
+            entry[4] = seq
             if app:
                 entry[2].add(app)
 
@@ -38,12 +44,14 @@ class CallLog:
         with self._lock:
             calls = sorted(self._calls.get(account, {}).items())
         return {"calls": [{"service": service, "action": action, "count": count, "seconds": round(seconds, 6),
-                           "apps": sorted(apps)} for (service, action), (count, seconds, apps) in calls]}
+                           "apps": sorted(apps), "first": first, "last": last}
+                          for (service, action), (count, seconds, apps, first, last) in calls]}
 
     def reset(self, body: dict) -> dict:
         account, _ = where(body)
         with self._lock:
             self._calls.pop(account, None)
+            self._seq.pop(account, None)
         return {"ok": True}
 
 

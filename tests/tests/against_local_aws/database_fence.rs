@@ -106,7 +106,14 @@ async fn available_orders() -> (Env, TestApp, serde_json::Value) {
 #[tokio::test]
 async fn with_promote_when_available_the_fence_comes_before_promote_read_replica() {
     let (env, app, alarm) = available_orders().await;
+    env.account.reset_calls();
     let response = ok(&app, alarm).await;
+    let (fence, promote) =
+        (env.account.first_answered("ModifyDBInstance"), env.account.first_answered("PromoteReadReplica"));
+    assert!(
+        matches!((fence, promote), (Some(f), Some(p)) if f < p),
+        "ModifyDBInstance {fence:?}, then PromoteReadReplica {promote:?}"
+    );
     assert_eq!(response.status, Outcome::Succeeded, "{response:?}");
     assert!(!env.is_replica("orders-r").await);
     assert_eq!(groups(&env, "orders").await, ["sg-fence"]);
@@ -119,6 +126,77 @@ async fn with_promote_when_available_the_fence_comes_before_promote_read_replica
     assert!(!summary.contains("NOT fenced"), "{summary}");
     let done = &notes[0].body()["details"]["failure"];
     assert!(done.is_null(), "{done}");
+}
+
+#[tokio::test]
+async fn a_promotion_rds_refuses_after_the_fence_restores_the_old_primarys_groups_and_a_retry_fences_again() {
+    let (env, app, alarm) = available_orders().await;
+    env.account.control("/_failover/iam/deny", json!({"actions": ["rds:PromoteReadReplica"]}));
+    let refused = ok(&app, alarm.clone()).await;
+    assert_eq!(refused.status, Outcome::Failed, "{refused:?}");
+    assert!(env.is_replica("orders-r").await, "not promoted");
+    assert_eq!(groups(&env, "orders").await, ORIGINAL, "the fence undone: orders takes writes again");
+    assert_eq!(env.calls_answered("ModifyDBInstance"), 3, "the test's own, the fence, the restore");
+    let original = ORIGINAL.map(String::from).to_vec();
+    let pending = Some((State::Pending, original.clone(), "sg-fence".into()));
+    assert_eq!(fence_record(&env).await, pending, "not settled done without a promotion");
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["failed"]);
+    assert_eq!(notes[0].attribute("action"), "promote-replica");
+    let text = &refused.summary;
+    assert!(text.contains("RDS did not accept the promotion, so the fence was undone"), "{text}");
+    assert!(text.contains("groups sg-app, sg-admin are restored"), "{text}");
+    assert_eq!(refused.details["fence_undone"], json!({"restored": true, "error": null}), "{refused:?}");
+
+    // Allowed again: the same decision is completed, fenced again with the recorded groups, then promoted.
+    env.account.control("/_failover/iam/deny", json!({"actions": []}));
+    let retried = ok(&app, alarm).await;
+    assert_eq!(retried.status, Outcome::Succeeded, "{retried:?}");
+    assert!(!env.is_replica("orders-r").await);
+    assert_eq!(groups(&env, "orders").await, ["sg-fence"]);
+    assert_eq!(fence_record(&env).await, Some((State::Done, original, "sg-fence".into())));
+}
+
+#[tokio::test]
+async fn unfence_releases_a_fence_left_pending() {
+    let (env, app, alarm) = available_orders().await;
+    env.account.control("/_failover/iam/deny", json!({"actions": ["rds:PromoteReadReplica"]}));
+    assert_eq!(ok(&app, alarm).await.status, Outcome::Failed);
+    assert_eq!(fence_record(&env).await.map(|r| r.0), Some(State::Pending));
+    // As if ModifyDBInstance had been applied and its answer lost: orders in the fence group, the record pending.
+    let rds = env.account.rds();
+    let fence = rds.modify_db_instance().db_instance_identifier("orders").vpc_security_group_ids("sg-fence");
+    fence.apply_immediately(true).send().await.expect("fence");
+    let unfence = json!({"command": "unfence", "db_instance_identifier": "orders", "by": "ana", "reason": "stuck"});
+    let released = ok(&app, unfence).await;
+    assert_eq!(released.status, Outcome::Succeeded, "{released:?}");
+    assert_eq!(groups(&env, "orders").await, ORIGINAL, "restored from the pending record");
+    assert_eq!(fence_record(&env).await.map(|r| r.0), Some(State::Closed));
+}
+
+#[tokio::test]
+async fn a_fence_that_can_never_be_made_blocks_automatic_promotions_and_a_forced_promote_goes_on_critical() {
+    let (env, app, alarm) = available_orders().await;
+    env.account.control("/_failover/iam/deny", json!({"actions": ["rds:ModifyDBInstance"]}));
+    let refused = ok(&app, alarm).await;
+    assert_eq!(refused.status, Outcome::Failed, "{refused:?}");
+    assert!(env.is_replica("orders-r").await, "an automatic trigger does not promote away from an unfenced primary");
+    assert_eq!(env.calls_answered("PromoteReadReplica"), 0);
+    let told = refused.summary.clone();
+    assert!(told.contains(r#""command":"promote","db_instance_identifier":"orders-r""#), "{told}");
+    assert!(told.contains(r#""force":true"#), "{told}");
+
+    let forced = json!({"command": "promote", "db_instance_identifier": "orders-r", "force": true});
+    let promoted = ok(&app, forced).await;
+    assert_eq!(promoted.status, Outcome::Succeeded, "{promoted:?}");
+    assert!(!env.is_replica("orders-r").await, "a person's forced promote goes on");
+    assert_eq!(groups(&env, "orders").await, ORIGINAL, "not fenced");
+    let summary = promoted.summary.clone();
+    assert!(summary.contains("CRITICAL: orders was available and is NOT fenced"), "{summary}");
+    assert!(summary.contains("AccessDenied"), "{summary}");
+    let notes = env.notifications().await;
+    let last = notes.last().expect("the forced promotion notified");
+    assert_eq!((last.attribute("outcome"), last.attribute("severity")), ("succeeded", "critical"));
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 //! decision has its own key), and a warning says why. Nothing is promoted.
 //!
 //! AWS calls: `begin` and `end` on the resource's ledger (two `TransactWriteItems`), inside the attempt loop that
-//! read it; no RDS write. A dry run writes nothing.
+//! read it. No RDS write, except one: a fence applied for a decision whose replica was never promoted is undone
+//! ([`super::fence_undo::for_abandoned`]: its groups restored, its record left pending), so that the old
+//! primary, fenced, is not left without a promoted replica. A dry run writes nothing.
 
 use failover_core::ledger::{Again, Settle, Snapshot, Start, State, Step};
 use failover_core::notify::Severity;
@@ -13,7 +15,7 @@ use failover_core::pause;
 use failover_core::report::Report;
 use serde_json::json;
 
-use super::Context;
+use super::{fence_undo, Context};
 use crate::decide::{Abandonment, Trigger};
 use crate::ports::Ports;
 use crate::report::{self, incident};
@@ -42,9 +44,21 @@ pub async fn run<P: Ports>(
         Err(error) => return Ok(report::failure(&a.primary.region, &a.primary.id, trigger, error)),
     }
     tracing::warn!(resource, key = a.record.key, decision = a.decision, reason = a.reason, "abandoning a decision");
-    let settle = Settle::pending(&a.record.key, &a.record.owner, State::Abandoned);
-    Ok(match ctx.session.end(resource, &[settle], &[]).await {
-        Ok(()) => abandoned(a, trigger, Outcome::Refused, action),
+    let mut settle = vec![Settle::pending(&a.record.key, &a.record.owner, State::Abandoned)];
+    let unfenced = fence_undo::for_abandoned(ctx, a, snapshot).await;
+    settle.extend(unfenced.as_ref().and_then(|(_, _, s)| s.clone()));
+    Ok(match ctx.session.end(resource, &settle, &[]).await {
+        Ok(()) => {
+            let mut told = abandoned(a, trigger, Outcome::Refused, action);
+            match unfenced {
+                Some((record, undone, _)) => {
+                    told.next_steps.retain(|step| !step.starts_with("Nothing was changed in AWS"));
+                    let why = format!("{} was never promoted", a.record.subject.id);
+                    report::fence_undone(told, &record, &why, undone)
+                }
+                None => told,
+            }
+        }
         Err(error) => report::failure(&a.primary.region, &a.primary.id, trigger, error),
     })
 }

@@ -3,8 +3,8 @@
 //!
 //! Triggers: (1) a promotion away from an `available` primary ([`Guard`], inside the promotion's lease, before
 //! `PromoteReadReplica`: a fence that fails leaves the replica unpromoted, a retryable failed step); (2) any
-//! later event or alarm on the old primary whose promotion is done ([`after_promotion`], called by
-//! [`super::promote`] once its plan was `AlreadyPromoted`), an availability event such as "DB instance
+//! later event or alarm on the old primary whose promotion is done ([`after_promotion`], called from
+//! [`super`]'s dispatch (`actions/mod.rs`, `or`) once its plan was `AlreadyPromoted`), an availability event such as "DB instance
 //! restarted" ([`crate::route::Route::Returned`]), and the `readiness` run: each fences it once it is
 //! `available`, within that invocation.
 //!
@@ -139,12 +139,30 @@ pub struct Guard {
     pub unknown: Option<AwsError>,
     /// Set once `ModifyDBInstance` succeeded.
     pub applied: std::sync::atomic::AtomicBool,
+    /// Set once RDS accepted `PromoteReadReplica` (or the replica was already promoted): only then is the fence
+    /// settled done; a fence without it is undone ([`Guard::settle`]).
+    pub accepted: std::sync::atomic::AtomicBool,
+    /// A person's forced `promote`: a fence that can never be made (a non-transient `ModifyDBInstance` error
+    /// other than InvalidDBInstanceState) does not stop it.
+    pub forced: bool,
+    /// The fence could not be made and the forced promotion went on: why.
+    pub skipped: std::sync::Mutex<Option<String>>,
+    /// A fence undone after a failed promotion: `Ok` restored, `Err` why the groups could not be restored.
+    pub undone: std::sync::Mutex<Option<super::fence_undo::Undone>>,
 }
 
 impl Guard {
     /// Reads the primary (when the promotion described one) and plans its fence.
-    pub async fn before<P: Ports>(ctx: &Context<'_, P>, p: &Promotion, snapshot: &Snapshot) -> Guard {
-        let guard = |plan, unknown| Guard { plan, unknown, applied: Default::default() };
+    pub async fn before<P: Ports>(ctx: &Context<'_, P>, p: &Promotion, snapshot: &Snapshot, forced: bool) -> Guard {
+        let guard = |plan, unknown| Guard {
+            plan,
+            unknown,
+            applied: Default::default(),
+            accepted: Default::default(),
+            forced,
+            skipped: Default::default(),
+            undone: Default::default(),
+        };
         if ctx.config.fence == crate::config::Fence::None {
             return guard(FencePlan::Off, None);
         }
@@ -200,17 +218,61 @@ impl Guard {
                 };
                 Err(Failure { step, error: error.into(), done: done.clone() })
             }
+            // A fence that can never be made (a group in another VPC or deleted, AccessDenied): a person's forced
+            // promote goes on, unfenced and said so (critical); an automatic trigger refuses and names that command.
+            Err(error) if !error.transient && error.code.as_deref() != Some("InvalidDBInstanceState") => {
+                if self.forced {
+                    tracing::error!(primary = %p.primary, %error, "fence impossible: forced promotion goes on unfenced");
+                    done.push(format!("did NOT fence {}: {error}", p.primary.id));
+                    if let Ok(mut slot) = self.skipped.lock() {
+                        *slot = Some(error.to_string());
+                    }
+                    return Ok(());
+                }
+                let command = serde_json::json!({"command": "promote", "db_instance_identifier": p.replica.id,
+                    "region": p.replica.region, "force": true});
+                let message = format!(
+                    "{}; the fence cannot be made, so nothing is promoted automatically: a person who has stopped \
+                     {} or made it read-only can promote anyway, unfenced: {command}",
+                    error.message, p.primary.id
+                );
+                Err(Failure { step, error: AwsError { message, ..error }.into(), done: done.clone() })
+            }
             Err(error) => Err(Failure { step, error: error.into(), done: done.clone() }),
         }
     }
 
-    /// The fence record settled done, once applied.
-    pub fn settle<P: Ports>(&self, ctx: &Context<'_, P>, snapshot: &Snapshot) -> Vec<Settle> {
-        match &self.plan {
-            FencePlan::Fence { record, .. } if self.applied.load(std::sync::atomic::Ordering::Relaxed) => {
-                settle(ctx, snapshot, record)
-            }
-            _ => Vec::new(),
+    /// The fence step as the promotion record keeps it for a notification rebuilt later ([`super::owed`]).
+    pub fn result(&self, p: &Promotion) -> serde_json::Value {
+        let applied = self.applied.load(std::sync::atomic::Ordering::Relaxed);
+        serde_json::json!({"plan": self.plan, "applied": applied, "primary_status": p.primary_status})
+    }
+
+    /// RDS accepted the promotion (or the replica was already promoted): the fence stays.
+    pub fn accepted(&self) {
+        self.accepted.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The fence record's settlement once the promotion's steps ran: done together with a promotion RDS
+    /// accepted. A fence applied while the promotion was not accepted is undone ([`super::fence_undo`]): a
+    /// fenced primary is never left without a promoted replica; groups that could not be restored leave it
+    /// done (the instance is fenced: `unfence` releases it) and the notification says so.
+    pub async fn settle<P: Ports>(&self, ctx: &Context<'_, P>, snapshot: &Snapshot) -> Vec<Settle> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let FencePlan::Fence { record, .. } = &self.plan else { return Vec::new() };
+        if !self.applied.load(Relaxed) {
+            return Vec::new();
+        }
+        if self.accepted.load(Relaxed) {
+            return settle(ctx, snapshot, record);
+        }
+        let (undone, restored) = super::fence_undo::restore(ctx, snapshot, record).await;
+        if let Ok(mut slot) = self.undone.lock() {
+            *slot = Some(undone);
+        }
+        match restored {
+            Some(settle) => vec![settle],
+            None => settle(ctx, snapshot, record),
         }
     }
 }
@@ -223,10 +285,21 @@ pub(super) async fn promote<P: Ports>(
     trigger: &Trigger,
     dry_run: bool,
 ) -> Step<Report> {
-    let guard = Guard::before(ctx, p, snapshot).await;
+    let forced = matches!(trigger, Trigger::ManualPromote { force: true, .. });
+    let guard = Guard::before(ctx, p, snapshot, forced).await;
     let report = super::promote::execute(ctx, p, snapshot, trigger, dry_run, &guard).await?;
     let applied = guard.applied.load(std::sync::atomic::Ordering::Relaxed);
-    Ok(report::promotion_fence(report, p, &guard.plan, applied))
+    let undone = guard.undone.lock().ok().and_then(|slot| slot.clone());
+    if let Some(why) = guard.skipped.lock().ok().and_then(|slot| slot.clone()) {
+        return Ok(report::fence_impossible(report, p, &why));
+    }
+    let report = report::promotion_fence(report, p, &guard.plan, applied);
+    Ok(match (&guard.plan, undone) {
+        (FencePlan::Fence { record, .. }, Some(undone)) => {
+            report::fence_undone(report, record, "RDS did not accept the promotion", undone)
+        }
+        _ => report,
+    })
 }
 
 /// An old primary's answer to any event or alarm once its promotion is done (`done`, a skip as a rule): the

@@ -10,7 +10,8 @@
 //!   Then its lineage ([`lineage`]: old primary → new, by `DbiResourceId`, with the bindings the new one
 //!   inherits) and, with `RECREATE_REPLICA`, one new replica of the new primary ([`recreate`]).
 //! - [`fence`]: the old primary's fence, before a promotion away from an `available` primary and once a
-//!   replaced one is `available` again; [`unfence`]: the command that releases it.
+//!   replaced one is `available` again; [`unfence`]: the command that releases it; [`fence_undo`]: a fence
+//!   whose promotion did not happen (refused by RDS, or its decision abandoned) undone.
 //! - [`found_decision`]: a promotion another region's stack made, found done in the primary's ledger: told
 //!   once by this stack.
 //! - [`abandon`]: a pending promotion whose guards no longer hold, or that expired: abandoned in the ledger,
@@ -52,6 +53,7 @@ pub mod control;
 pub mod facts;
 pub mod failover_cluster;
 pub mod fence;
+pub mod fence_undo;
 pub mod fix_in_place;
 pub mod found_decision;
 pub mod lineage;
@@ -141,7 +143,7 @@ impl<P: Ports> Context<'_, P> {
                 }
                 let endpoint = endpoint.as_deref();
                 let repoint = repoint && !dry_run;
-                let again = promote::already_promoted(self, &primary, &replica, &at, endpoint, dns.as_ref(), repoint);
+                let again = repoint::already_promoted(self, &primary, &replica, &at, endpoint, dns.as_ref(), repoint);
                 let done = Box::pin(again).await;
                 Box::pin(fence::or(self, &primary, trigger, dry_run, done)).await
             }

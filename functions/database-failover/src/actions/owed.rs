@@ -20,6 +20,7 @@ use failover_core::report::Report;
 use serde_json::{json, Value};
 
 use super::Context;
+use crate::decide::fence::FencePlan;
 use crate::decide::{DnsResult, Promotion, ProxyResult, Trigger};
 use crate::model::{self, is_promotion_key, DbRef, Recreated};
 use crate::ports::Ports;
@@ -34,11 +35,15 @@ const REPLICA_RESULT: &str = "replica_result";
 
 /// The data field that keeps what the promotion's proxy step did, likewise.
 const PROXY_RESULT: &str = "proxy_result";
+/// The fence step's plan, whether it was applied, and the primary's status then ([`super::fence::Guard::result`]):
+/// a notification rebuilt from the ledger tells the fence as it was, never "NOT fenced" about a fenced primary.
+const FENCE_RESULT: &str = "fence_result";
 
 /// The data of a promotion record settled done: the decision's, what the DNS, proxy and replica steps did, not
 /// yet notified.
-pub fn unnotified(p: &Promotion, dns: &DnsResult, proxy: &ProxyResult, replica: &Recreated) -> Value {
+pub fn unnotified(p: &Promotion, dns: &DnsResult, proxy: &ProxyResult, replica: &Recreated, fence: Value) -> Value {
     let mut data = p.record.data("replica", &p.replica_arn, p.endpoint.as_deref());
+    data[FENCE_RESULT] = fence;
     data[DNS_RESULT] = serde_json::to_value(dns).unwrap_or(Value::Null);
     data[PROXY_RESULT] = serde_json::to_value(proxy).unwrap_or(Value::Null);
     data[REPLICA_RESULT] = serde_json::to_value(replica).unwrap_or(Value::Null);
@@ -104,8 +109,17 @@ pub fn notification(snapshot: &Snapshot, trigger: &Trigger, days: i32, dry_run: 
     let proxy = proxy.unwrap_or_else(|| p.planned_proxy());
     let replica = record.data.get(REPLICA_RESULT).cloned().and_then(|v| serde_json::from_value(v).ok());
     let replica = replica.unwrap_or(Recreated::Off);
+    let fence = record.data.get(FENCE_RESULT);
+    let status = fence.and_then(|f| f.get("primary_status")).and_then(Value::as_str);
+    let p = Promotion { primary_status: status.map_or(p.primary_status.clone(), str::to_owned), ..p };
     let report = report::promotion(&p, trigger, Outcome::Succeeded, None, &dns, days);
-    let mut report = report::with_replica(report::with_client_paths(report, &p, &dns, &proxy), &replica);
+    let report = report::with_replica(report::with_client_paths(report, &p, &dns, &proxy), &replica);
+    let plan = fence.and_then(|f| serde_json::from_value::<FencePlan>(f.get("plan")?.clone()).ok());
+    let applied = fence.and_then(|f| f.get("applied")).and_then(Value::as_bool).unwrap_or(false);
+    let mut report = match plan {
+        Some(plan) => report::promotion_fence(report, &p, &plan, applied),
+        None => report,
+    };
     report.summary.push_str(&format!(
         " An earlier run promoted {} at {} and stopped before notifying; this is its notification, from the ledger.",
         p.replica.id, p.record.at
@@ -200,6 +214,24 @@ mod tests {
             report.summary
         );
         assert_eq!(report.details["client_paths"][1]["state"], "moved", "{}", report.details);
+    }
+
+    #[test]
+    fn a_notification_rebuilt_from_the_record_tells_the_fence_it_made() {
+        let mut snapshot = ledger(Some(false), State::Done);
+        snapshot.records[0].data["fence_result"] = json!({"applied": true, "primary_status": "available",
+            "plan": {"fence": "fence", "again": false, "record": {"key": "fence#db-ORDERS", "state": "pending",
+                "owner": "run", "instance": {"region": "us-east-1", "id": "orders"}, "resource_id": "db-ORDERS",
+                "original": ["sg-app"], "group": "sg-fence"}}});
+        let alarm = Trigger::Alarm { name: "failover-orders-latency".into() };
+        let report = notification(&snapshot, &alarm, 7, false).expect("owed");
+        assert!(!report.summary.contains("NOT fenced"), "{}", report.summary);
+        assert!(
+            report.summary.contains("orders was available and was fenced before the promotion"),
+            "{}",
+            report.summary
+        );
+        assert!(report.summary.contains("sg-app were replaced by sg-fence"), "{}", report.summary);
     }
 
     #[test]

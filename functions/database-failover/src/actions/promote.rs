@@ -7,13 +7,18 @@
 //!
 //! The ledger resource is the primary's name ([`promotion_resource`], `db-instance:<region>/<id>`, so that it is
 //! found even when the primary is gone); its `promotion#<time>` record is the decision, bound to the primary's
-//! `DbiResourceId` (a decision about an earlier instance of the name does not count: [`decide::same_primary`]). Order (`execute`): `begin`
-//! writes the record pending (with the lease and the DNS step), then `PromoteReadReplica`, then the DNS step
-//! ([`repoint`]) once the replica is `available` and no longer a replica (as `PromoteReadReplica`'s answer
-//! describes it; one more `DescribeDBInstances` only when the answer does not), then
-//! the proxy step ([`proxy`], the target group the primary's `failover:rds-proxy` tag names), then
-//! `end` settles it done (not yet notified: [`owed`]) — or, when a step failed or the promotion is still in
-//! progress ([`Fault::InProgress`], retried by Lambda), leaves it pending and releases the lease, so that a retry
+//! `DbiResourceId` (a decision about an earlier instance of the name does not count: [`decide::same_primary`]).
+//!
+//! # Order
+//! `execute`: `begin` writes the record pending (with the lease, the DNS and proxy steps, and the fence's
+//! pending record), then `carry_out` runs, in order: (1) the fence of a primary still `available`
+//! ([`fence::Guard::apply`]); (2) `PromoteReadReplica`; (3) the DNS step ([`repoint`]) once the replica is
+//! `available` and no longer a replica (as `PromoteReadReplica`'s answer describes it; one more
+//! `DescribeDBInstances` only when the answer does not); (4) the proxy step ([`proxy`]); (5) the lineage and
+//! (6) with `RECREATE_REPLICA` a new replica ([`protect`]). `end` settles it done (not yet notified: [`owed`])
+//! with the fence, which is settled only together with a promotion RDS accepted (otherwise undone:
+//! [`super::fence_undo`]) — or, when a step failed or the promotion is still in progress
+//! ([`Fault::InProgress`], retried by Lambda), leaves it pending and releases the lease, so that a retry
 //! completes that same decision.
 //!
 //! # Never twice
@@ -59,7 +64,7 @@ use failover_core::report::Report;
 
 use super::{aws_recovery, failover_cluster, fence, owed, protect, proxy, repoint, Context};
 use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, ProxyResult, Trigger};
-use crate::model::{promotion_key, promotion_resource, DbRef, Record, Recreated, Repoint};
+use crate::model::{promotion_key, promotion_resource, DbRef, Record, Recreated};
 use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
 use crate::route::{self, Described};
@@ -254,11 +259,17 @@ pub(super) async fn execute<P: Ports>(
     // Settled only once the fence, the promotion, the DNS change, the proxy's and the lineage are made;
     // otherwise left pending for the retry.
     let owner = if p.resumed { p.record.owner.as_str() } else { ctx.session.owner };
-    let mut settle = fence.settle(ctx, snapshot);
+    let mut settle = fence.settle(ctx, snapshot).await;
     settle.extend(match &acted {
         // Done, and not yet notified: [`super::owed`] marks it once the notification is out.
         Ok((dns, proxy, replica)) => {
-            vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(p, dns, proxy, replica))]
+            vec![Settle::pending(&key, owner, State::Done).with_data(owed::unnotified(
+                p,
+                dns,
+                proxy,
+                replica,
+                fence.result(p),
+            ))]
         }
         // Asked for and under way: still pending, with the time the call returned (a replica found again
         // available and still a replica after it was not promoted).
@@ -290,32 +301,6 @@ pub(super) async fn execute<P: Ports>(
     })
 }
 
-/// The recorded replica is already a standalone primary: nothing else is promoted. With `repoint` (within the
-/// repoint window, not a dry run), the DNS step recorded with the decision is applied again (nothing changes once
-/// the record points at the replica), so that a retry after a failed Route 53 call completes the job; a
-/// transient failure of it makes the invocation an error (Lambda retries).
-pub(super) async fn already_promoted<P: Ports>(
-    ctx: &Context<'_, P>,
-    primary: &DbRef,
-    replica: &DbRef,
-    at: &str,
-    endpoint: Option<&str>,
-    dns: Option<&Repoint>,
-    repoint: bool,
-) -> Report {
-    let skipped = report::skipped(format!(
-        "{} already failed over to {} at {at}: nothing else is promoted",
-        primary.id, replica.id
-    ));
-    if let (true, Some(dns), Some(endpoint)) = (repoint, dns, endpoint) {
-        match repoint::run(ctx, dns, endpoint).await {
-            Ok(result) => tracing::info!(?result, "DNS step re-applied for the recorded promotion"),
-            Err(error) => return skipped.error(error),
-        }
-    }
-    skipped
-}
-
 /// The steps of a begun promotion, in order: the fence of a primary still `available` ([`fence`]), the promotion
 /// and the DNS step, the proxy's ([`proxy`]), then the lineage and a new replica. The first that fails stops the
 /// rest; `done` lists the steps made.
@@ -328,7 +313,11 @@ async fn carry_out<P: Ports>(
 ) -> Result<(DnsResult, ProxyResult, Recreated), Failure> {
     // Each step on the heap: together their futures outgrow a thread's stack in unoptimised builds.
     Box::pin(fence.apply(ctx, p, done)).await?;
-    let dns = Box::pin(promote_and_repoint(ctx, p, done)).await?;
+    let dns = Box::pin(promote_and_repoint(ctx, p, done)).await;
+    if !matches!(&dns, Err(failure) if failure.step == "PromoteReadReplica") {
+        fence.accepted();
+    }
+    let dns = dns?;
     let proxy = Box::pin(proxy::follow(ctx, p, done)).await?;
     let replica = Box::pin(protect::stay_protected(ctx, p, key, done)).await?;
     Ok((dns, proxy, replica))

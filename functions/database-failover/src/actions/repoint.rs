@@ -13,15 +13,18 @@
 //! AWS calls: one `ListResourceRecordSets`, then, when the record points at the primary, one
 //! `ChangeResourceRecordSets` and one `GetChange` per poll (or a second `ListResourceRecordSets`, to say where
 //! it points, when Route 53 rejects the batch). No ledger call: the promotion's `begin`/`end` frame it.
+//! [`already_promoted`] applies a done promotion's DNS step again (within the repoint window).
 
 use std::time::{Duration, SystemTime};
 
 use failover_core::aws::AwsError;
+use failover_core::report::Report;
 
 use super::Context;
 use crate::decide::{self, DnsResult, DnsStep, Propagation};
-use crate::model::Repoint;
+use crate::model::{DbRef, Repoint};
 use crate::ports::{Dns, Ports};
+use crate::report;
 
 /// Repoints `dns.record` from `dns.from` to `to`, or says why not.
 pub async fn run<P: Ports>(ctx: &Context<'_, P>, dns: &Repoint, to: &str) -> Result<DnsResult, AwsError> {
@@ -80,4 +83,30 @@ fn unchanged(dns: &Repoint, step: DnsStep) -> DnsResult {
     };
     tracing::warn!(record = %dns.record, from = dns.from, ?result, "DNS record not repointed");
     result
+}
+
+/// The recorded replica is already a standalone primary: nothing else is promoted. With `repoint` (within the
+/// repoint window, not a dry run), the DNS step recorded with the decision is applied again (nothing changes once
+/// the record points at the replica), so that a retry after a failed Route 53 call completes the job; a
+/// transient failure of it makes the invocation an error (Lambda retries).
+pub(super) async fn already_promoted<P: Ports>(
+    ctx: &Context<'_, P>,
+    primary: &DbRef,
+    replica: &DbRef,
+    at: &str,
+    endpoint: Option<&str>,
+    dns: Option<&Repoint>,
+    repoint: bool,
+) -> Report {
+    let skipped = report::skipped(format!(
+        "{} already failed over to {} at {at}: nothing else is promoted",
+        primary.id, replica.id
+    ));
+    if let (true, Some(dns), Some(endpoint)) = (repoint, dns, endpoint) {
+        match run(ctx, dns, endpoint).await {
+            Ok(result) => tracing::info!(?result, "DNS step re-applied for the recorded promotion"),
+            Err(error) => return skipped.error(error),
+        }
+    }
+    skipped
 }

@@ -7,8 +7,9 @@
 //! `ModifyDBInstance` (`VpcSecurityGroupIds` = the recorded groups, `ApplyImmediately`). Ledger calls: one
 //! `Query` of the primary's resource, `begin` (no record) and `end` closing `fence#<DbiResourceId>` (from done,
 //! with `unfenced_by`, `reason`, `unfenced_at`). Idempotency: a closed fence is not unfenced twice (a repeat
-//! is told that it was released); a fence still pending (cut short) is refused until it is done. A dry run
-//! writes nothing and changes nothing.
+//! is told that it was released); a fence still pending (a run cut short after `ModifyDBInstance`, a decision
+//! abandoned, a fence undone) is released too once its lease is not held (the attempt loop waits while it
+//! is), closed from pending in its writer's name. A dry run writes nothing and changes nothing.
 
 use failover_core::fault::Fault;
 use failover_core::invoke::InvokeError;
@@ -49,14 +50,10 @@ pub async fn run<P: Ports>(
                     "unfence: {at} ({id}) has no fence in the ledger ({resource}): nothing to restore"
                 )));
             };
-            match record.state {
-                State::Done => {}
-                State::Pending => {
-                    return Ok(Err(format!(
-                    "unfence: the fence of {at} ({id}) is still being made (its record is pending); retry in a minute"
-                )))
-                }
-                _ => return Ok(Err(format!("unfence: {at} ({id}) was already released; nothing to restore"))),
+            // A pending fence (a run cut short after ModifyDBInstance, its decision abandoned, or a fence undone)
+            // is released too: the attempt loop only hands over a ledger whose lease is not held.
+            if record.state.closes() {
+                return Ok(Err(format!("unfence: {at} ({id}) was already released; nothing to restore")));
             }
             if dry_run {
                 return Ok(Ok(report::unfenced(&record, &by, &reason, Outcome::DryRun, None)));
@@ -78,7 +75,11 @@ pub async fn run<P: Ports>(
                     if let (Some(m), Some(d)) = (merged.as_object_mut(), data.as_object()) {
                         m.extend(d.clone());
                     }
-                    vec![Settle::close(&record.key).with_data(merged)]
+                    let close = match record.state {
+                        State::Pending => Settle::pending(&record.key, &record.owner, State::Closed),
+                        _ => Settle::close(&record.key),
+                    };
+                    vec![close.with_data(merged)]
                 }
                 _ => Vec::new(),
             };

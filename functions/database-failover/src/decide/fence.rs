@@ -9,7 +9,7 @@
 //! recorded as an original one.
 
 use failover_core::ledger::{self, State};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::model::{DbRef, Instance, FENCE_GROUP_TAG};
@@ -31,7 +31,7 @@ pub fn fence_key(resource_id: &str) -> String {
 }
 
 /// A fence as the ledger holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FenceRecord {
     pub key: String,
     /// `Pending` before `ModifyDBInstance`, `Done` once fenced, `Closed` once `unfence` restored the groups.
@@ -87,7 +87,7 @@ pub fn fence_group(primary: &Instance, setting: Option<&str>) -> Result<String, 
 }
 
 /// What to do about the old primary's fence now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "fence", rename_all = "kebab-case")]
 pub enum FencePlan {
     /// `FENCE=none`.

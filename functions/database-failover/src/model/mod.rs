@@ -5,7 +5,7 @@
 
 use failover_core::tags::{opted_in, Tags};
 pub use failover_core::time::{format_time, now_secs, parse_time};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Tag on a replica or Aurora reader: lower is preferred (default [`DEFAULT_PRIORITY`]).
 pub const PRIORITY_TAG: &str = "failover:priority";
@@ -95,7 +95,7 @@ pub const DOWN_STATUSES: &[&str] = &[
 ];
 
 /// An instance, located: RDS identifiers are unique per account and region only.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct DbRef {
     pub region: String,
     pub id: String,

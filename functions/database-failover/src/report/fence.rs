@@ -172,3 +172,66 @@ pub fn unfenced(record: &FenceRecord, by: &str, reason: &str, outcome: Outcome, 
         .steps([format!("Make sure nothing writes to {id} by mistake: it is a separate database now.")]);
     with_error(report, failure)
 }
+
+/// A promotion that RDS did not accept, after its fence was made: the fence undone (its groups restored, so
+/// that the old primary takes writes again) or, when the restore failed, `critical`: nothing takes writes until
+/// a person runs `unfence` (or `promote` again).
+pub fn fence_undone(mut report: Report, record: &FenceRecord, why: &str, undone: Result<(), String>) -> Report {
+    let id = &record.instance.id;
+    report.next_steps.retain(|step| !step.contains("\"unfence\""));
+    let sentence = match &undone {
+        Ok(()) => format!(
+            "{why}, so the fence was undone: {id}'s groups {} are restored (instead of {}) and it takes \
+             connections again; {} stays pending: a later promotion away from {id} fences it again.",
+            groups(record),
+            record.group,
+            record.key
+        ),
+        Err(error) => {
+            report.severity = Severity::Critical;
+            report.next_steps.insert(
+                0,
+                format!("Release {id} now unless another instance takes writes: {}.", unfence_command(record)),
+            );
+            format!(
+                "CRITICAL: {why}, and the fence could NOT be undone ({error}): {id} is fenced (only in {}) and no \
+                 replica was promoted: nothing takes writes.",
+                record.group
+            )
+        }
+    };
+    report.summary.push(' ');
+    report.summary.push_str(&sentence);
+    if let Some(details) = report.details.as_object_mut() {
+        details.insert("fence_undone".into(), json!({"restored": undone.is_ok(), "error": undone.err()}));
+    }
+    report
+}
+
+/// A person's forced promotion that went on although the fence could not be made: `critical`, the old
+/// primary may still take writes.
+pub fn fence_impossible(mut report: Report, p: &Promotion, why: &str) -> Report {
+    let id = &p.primary.id;
+    let sentence = format!(
+        "CRITICAL: {id} was {} and is NOT fenced: the fence could not be made ({why}); the promotion went on \
+         because a person forced it. {id} may still take writes: stop it or make it read-only now. ",
+        p.primary_status
+    );
+    let warning = unfenced_warning(p);
+    if report.summary.contains(&warning) {
+        report.summary = report.summary.replacen(&warning, &sentence, 1);
+    } else {
+        report.summary.push(' ');
+        report.summary.push_str(sentence.trim_end());
+    }
+    if report.outcome == Outcome::Succeeded {
+        report.severity = Severity::Critical;
+    }
+    report
+        .next_steps
+        .insert(0, format!("Stop {id} (aws rds stop-db-instance --db-instance-identifier {id}) or make it read-only."));
+    if let Some(details) = report.details.as_object_mut() {
+        details.insert("fence".into(), json!({"applied": false, "impossible": why}));
+    }
+    report
+}

@@ -17,7 +17,9 @@ mod fix;
 mod paths;
 mod promotion;
 
-pub use fence::{fenced, promotion_fence, unfence_command, unfenced, Fenced, FENCE, UNFENCE};
+pub use fence::{
+    fence_impossible, fence_undone, fenced, promotion_fence, unfence_command, unfenced, Fenced, FENCE, UNFENCE,
+};
 pub use fix::fix_in_place;
 pub use paths::with_client_paths;
 use promotion::{promote_command, with_error};

@@ -2,7 +2,9 @@
 //! group `sg-fence`): random sequences of failures, returns, alarms, forced promotions, groups restored by
 //! someone else and `unfence` commands about one primary (`orders`) and its replicas.
 //!
-//! The property: once a promotion completed, at most one instance of the lineage is writable (`available`, not
+//! RDS may refuse `PromoteReadReplica` for a while. Two properties: after each invocation, an `available`
+//! orders is never left fenced while no replica took its place (at least one writable instance); and once
+//! a promotion completed, at most one instance of the lineage is writable (`available`, not
 //! a replica) and unfenced (in any groups but exactly the fence group) after each invocation. An instance
 //! released by `unfence` is out of the lineage (a person made it a separate database) and is not counted.
 //! The lineage here is one failover deep (orders and its replicas); a second failover of the promoted replica is
@@ -50,6 +52,8 @@ struct FakeRds {
     instances: Mutex<Vec<Instance>>,
     calls: Mutex<Vec<String>>,
     refuse_modify: Mutex<bool>,
+    /// `PromoteReadReplica` refused (InvalidDBInstanceState) while set.
+    refuse_promote: Mutex<bool>,
 }
 
 impl FakeRds {
@@ -62,7 +66,12 @@ impl FakeRds {
             r.source = Some(DbRef::new(HOME, "orders"));
             all.push(r);
         }
-        FakeRds { instances: Mutex::new(all), calls: Mutex::default(), refuse_modify: Mutex::new(false) }
+        FakeRds {
+            instances: Mutex::new(all),
+            calls: Mutex::default(),
+            refuse_modify: Mutex::new(false),
+            refuse_promote: Mutex::new(false),
+        }
     }
 
     fn find(&self, at: &DbRef) -> Option<Instance> {
@@ -113,6 +122,9 @@ impl Databases for FakeRds {
         let Some(r) = all.iter_mut().find(|i| &i.at == replica && i.source.is_some()) else {
             return Err(error("PromoteReadReplica"));
         };
+        if *self.refuse_promote.lock().unwrap() {
+            return Err(error("PromoteReadReplica"));
+        }
         r.source = None;
         let answer = r.clone();
         all[0].replicas.retain(|x| x != replica);
@@ -218,6 +230,8 @@ enum Step {
     Unfence,
     /// Replication stopped on a replica (RDS-EVENT-0045).
     ReplicaSide(usize),
+    /// From now on RDS refuses (`true`) or accepts (`false`) `PromoteReadReplica`; then an alarm on orders.
+    RefusePromotion(bool),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -229,6 +243,7 @@ fn step() -> impl Strategy<Value = Step> {
         Just(Step::Restore),
         Just(Step::Unfence),
         (0usize..2).prop_map(Step::ReplicaSide),
+        any::<bool>().prop_map(Step::RefusePromotion),
     ]
 }
 
@@ -256,6 +271,10 @@ async fn run(app: &FakeApp, step: Step, released: &mut bool) {
         }
         Step::Unfence => json!({"command": "unfence", "db_instance_identifier": "orders", "by": "ana"}),
         Step::ReplicaSide(r) => rds_event(REPLICAS[r], "RDS-EVENT-0045"),
+        Step::RefusePromotion(refuse) => {
+            *rds.refuse_promote.lock().unwrap() = refuse;
+            alarm()
+        }
     };
     let answer = app.handle(payload).await;
     if matches!(step, Step::Unfence)
@@ -276,10 +295,17 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
         let app = app(if available { "available" } else { "failed" });
         let mut released = false;
-        let promoting = steps.iter().any(|s| matches!(s, Step::Fail | Step::Alarm));
+        let promoting = !steps.iter().any(|s| matches!(s, Step::RefusePromotion(true)))
+            && steps.iter().any(|s| matches!(s, Step::Fail | Step::Alarm));
         for (n, step) in steps.iter().enumerate() {
             runtime.block_on(run(&app, *step, &mut released));
             let calls = app.databases().calls();
+            // Never "none writable" by the function's doing: an `available` orders is left fenced only while a
+            // promoted replica takes writes (a failed or abandoned promotion undoes its fence).
+            let all = app.databases().instances.lock().unwrap().clone();
+            let orders_up = all.iter().any(|i| i.at.id == "orders" && i.status == "available");
+            let writable = all.iter().any(|i| i.status == "available" && i.source.is_none() && (i.at.id != "orders" || i.security_groups != [FENCE]));
+            prop_assert!(writable || !orders_up, "after step {n} ({step:?}) of {steps:?}: nothing writable, orders fenced; calls {calls:?}");
             if !calls.iter().any(|c| c.starts_with("PromoteReadReplica")) {
                 continue;
             }
@@ -296,7 +322,7 @@ proptest! {
                 prop_assert!(!original.contains(FENCE), "{original}");
             }
         }
-        // Not vacuous: a failure or an alarm always promotes one replica here.
+        // Not vacuous: a failure or an alarm always promotes one replica here while RDS accepts promotions.
         let promoted = app.databases().calls().iter().any(|c| c.starts_with("PromoteReadReplica"));
         prop_assert!(promoted || !promoting, "nothing promoted: {:?}", steps);
     }
