@@ -1,5 +1,5 @@
 //! Fence the old primary: once a replica replaced it, its VPC security groups are replaced by the fence group
-//! as soon as it can be modified, so that it takes no connections (FENCE=security-group; [`decide::fence`]).
+//! as soon as it can be modified, so that it takes no connections (FENCE=security-group; [`crate::decide::fence`]).
 //!
 //! Triggers: (1) a promotion away from an `available` primary ([`Guard`], inside the promotion's lease, before
 //! `PromoteReadReplica`: a fence that fails leaves the replica unpromoted, a retryable failed step); (2) any
@@ -131,7 +131,7 @@ pub async fn after_promotion<P: Ports>(
         .await
 }
 
-/// The fence step of a promotion ([`super::promote::execute`]): planned from the primary described inside the
+/// The fence step of a promotion (`super::promote::execute`): planned from the primary described inside the
 /// promotion's attempt loop, its record written with the decision, applied before `PromoteReadReplica`.
 pub struct Guard {
     pub plan: FencePlan,

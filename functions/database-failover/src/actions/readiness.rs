@@ -4,7 +4,7 @@
 //! closes it. The judging is [`crate::decide::readiness`]'s (replicas judged by [`crate::decide::verdicts`],
 //! readers by [`crate::decide::decide_cluster`], as a failover would judge them now). It only reads, with one
 //! exception: an old primary found `available` and unfenced after its failover is fenced then
-//! ([`super::fence::in_readiness`]: its ledger `Query`, `DescribeDBInstances`, and, to fence, `begin`,
+//! (`super::fence::in_readiness`: its ledger `Query`, `DescribeDBInstances`, and, to fence, `begin`,
 //! `ModifyDBInstance`, `end`; not in a dry run), and listed as a gap.
 //!
 //! Calls: `DescribeDBInstances` and `DescribeDBClusters` of the region (paginated); per primary, its replicas

@@ -13,7 +13,7 @@
 //! AWS calls: one `ListResourceRecordSets`, then, when the record points at the primary, one
 //! `ChangeResourceRecordSets` and one `GetChange` per poll (or a second `ListResourceRecordSets`, to say where
 //! it points, when Route 53 rejects the batch). No ledger call: the promotion's `begin`/`end` frame it.
-//! [`already_promoted`] applies a done promotion's DNS step again (within the repoint window).
+//! `already_promoted` applies a done promotion's DNS step again (within the repoint window).
 
 use std::time::{Duration, SystemTime};
 
