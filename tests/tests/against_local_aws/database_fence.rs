@@ -27,6 +27,19 @@ async fn orders(env: &Env) {
     env.lag("orders-r", &[1.0, 0.5]).await;
 }
 
+/// Someone (a Terraform apply) puts orders back in sg-app.
+async fn restored_by_hand(env: &Env) {
+    env.account
+        .rds()
+        .modify_db_instance()
+        .db_instance_identifier("orders")
+        .set_vpc_security_group_ids(Some(vec!["sg-app".into()]))
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("restore");
+}
+
 async fn groups(env: &Env, id: &str) -> Vec<String> {
     let db = env.describe(id).await;
     db.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id().map(str::to_owned)).collect()
@@ -205,15 +218,7 @@ async fn a_fence_found_undone_is_fenced_again_and_notified_critical() {
     assert_eq!(ok(&app, alarm.clone()).await.status, Outcome::Succeeded);
     assert_eq!(groups(&env, "orders").await, ["sg-fence"]);
     // A Terraform apply puts the groups back.
-    env.account
-        .rds()
-        .modify_db_instance()
-        .db_instance_identifier("orders")
-        .set_vpc_security_group_ids(Some(vec!["sg-app".into()]))
-        .apply_immediately(true)
-        .send()
-        .await
-        .expect("restore");
+    restored_by_hand(&env).await;
     let again = ok(&app, alarm).await;
     assert_eq!(again.status, Outcome::Succeeded, "{again:?}");
     assert_eq!(groups(&env, "orders").await, ["sg-fence"], "fenced again");
@@ -314,4 +319,41 @@ async fn a_new_instance_under_the_old_primarys_name_is_never_fenced() {
     let _ = ok(&app, alarm).await;
     assert_eq!(groups(&env, "orders").await, before, "the new instance is not the one the promotion replaced");
     assert_eq!(env.calls_answered("ModifyDBInstance"), 3, "the test's own groups and two renames, no fence");
+}
+
+#[tokio::test]
+async fn a_fence_outlives_the_promotion_record_and_still_fences_again() {
+    let env = Env::new().await;
+    orders(&env).await;
+    let app = env.app(FENCE);
+    env.set_status("orders", "failed");
+    assert_eq!(ok(&app, env.failure_event("orders", "RDS-EVENT-0031")).await.status, Outcome::Succeeded);
+    env.set_status("orders", "available");
+    ok(&app, env.failure_event("orders", "RDS-EVENT-0006")).await;
+    assert_eq!(groups(&env, "orders").await, ["sg-fence"]);
+    // LEDGER_RETENTION_DAYS later the promotion record has expired; the fence record, kept open, has not.
+    let resource = "db-instance:us-east-1/orders";
+    let promotion =
+        env.records(resource).await.into_iter().find(|r| r.key.starts_with("promotion#")).expect("promotion");
+    let expired = aws_sdk_dynamodb::types::AttributeValue::N((failover_core::time::now_secs() - 1).to_string());
+    env.account
+        .dynamodb()
+        .update_item()
+        .table_name(&env.ledger)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(resource.into()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(promotion.key.clone()))
+        .update_expression("SET expires_at = :t")
+        .expression_attribute_values(":t", expired)
+        .send()
+        .await
+        .expect("expire the promotion record");
+    assert!(env.records(resource).await.iter().all(|r| !r.key.starts_with("promotion#")), "expired");
+    restored_by_hand(&env).await;
+
+    ok(&app, env.failure_event("orders", "RDS-EVENT-0006")).await;
+
+    assert_eq!(groups(&env, "orders").await, ["sg-fence"], "fenced again");
+    let notes = env.notifications().await;
+    let last = notes.last().expect("notified");
+    assert_eq!((last.attribute("action"), last.attribute("severity")), ("fence-primary", "critical"));
 }

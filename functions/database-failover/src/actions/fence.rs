@@ -87,15 +87,20 @@ pub async fn after_promotion<P: Ports>(
         .attempt(&resource, async |snapshot| -> Result<Option<Report>, Stop<Fault>> {
             let Some(primary) = ctx.databases.instance(primary_ref).await? else { return Ok(None) };
             let found = PrimaryState::Found(primary.clone());
-            let Some(promotion) = facts::promotion_record(&snapshot, &found).filter(|r| r.state == State::Done) else {
-                return Ok(None);
+            let promotion = facts::promotion_record(&snapshot, &found).filter(|r| r.state == State::Done);
+            // The promotion record expires with the ledger's retention; a fence made of this very instance is
+            // kept until it is released, and keeps it fenced.
+            let fenced = primary.resource_id.as_deref().and_then(|id| fence_record(&snapshot.records, id));
+            let (bound_to, replica) = match (&promotion, fenced.filter(|f| f.state == State::Done)) {
+                (Some(p), _) => (p.primary_resource_id.clone(), p.subject.display_from(&primary_ref.region)),
+                (None, Some(f)) => (Some(f.resource_id), "the replica promoted in its place".to_owned()),
+                (None, None) => return Ok(None),
             };
-            let plan = plan(ctx, &primary, promotion.primary_resource_id.as_deref(), &snapshot);
+            let plan = plan(ctx, &primary, bound_to.as_deref(), &snapshot);
             let FencePlan::Fence { record, again } = plan else {
                 tracing::info!(primary = %primary_ref, ?plan, "old primary: no fence now");
                 return Ok(None);
             };
-            let replica = promotion.subject.display_from(&primary_ref.region);
             let fence = report::Fenced { record: &record, again, replica: &replica, trigger };
             if dry_run {
                 return Ok(Some(report::fenced(&fence, Outcome::DryRun, None)));
