@@ -9,7 +9,7 @@
 //! | `resume` | — | resumes automation |
 //! | `timeline` | `db_instance_identifier` (a primary) or `db_cluster_identifier` | the last incident the ledger holds for it (promotions, cluster failovers), step by step with its time, trigger and outcome, and the time to mitigate and to recover; changes nothing |
 //! | `unfence` | `db_instance_identifier` (an old primary), optional `by`, `reason` | restores the VPC security groups its fence recorded and closes the fence record with who and why; it is not fenced again automatically |
-//! | `readiness` | optional `db_instance_identifier` or `db_cluster_identifier` | checks every opted-in primary and Aurora cluster of the region (or the one named) against what a failover would need: an eligible replica or reader, the `failover:dns-record` record, the `failover:rds-proxy` target group, backups; one notification; changes nothing |
+//! | `readiness` | optional `db_instance_identifier` or `db_cluster_identifier` | checks every opted-in primary and Aurora cluster of the region (or the one named) against what a failover would need: an eligible replica or reader, the `failover:dns-record` record, the `failover:rds-proxy` target group, backups; one notification; changes nothing, except (not in a dry run) fencing an old primary found unfenced and asking again for a replica RDS refused for the time being |
 //!
 //! Every command also takes `dry_run` (`true`/`false`, overriding `DRY_RUN`), `region` (default: the
 //! function's region) and `force` (`true`: act even while automation is paused). Unknown fields are rejected, so a misspelt field never silently changes the meaning.

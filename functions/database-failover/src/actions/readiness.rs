@@ -2,10 +2,11 @@
 //! and Aurora cluster of the region (or the one named) against what a failover would need, and reports one
 //! notification: `info` when all is ready, else `warning` listing each gap with the `aws` CLI line that
 //! closes it. The judging is [`crate::decide::readiness`]'s (replicas judged by [`crate::decide::verdicts`],
-//! readers by [`crate::decide::decide_cluster`], as a failover would judge them now). It only reads, with one
-//! exception: an old primary found `available` and unfenced after its failover is fenced then
-//! (`super::fence::in_readiness`: its ledger `Query`, `DescribeDBInstances`, and, to fence, `begin`,
-//! `ModifyDBInstance`, `end`; not in a dry run), and listed as a gap.
+//! readers by [`crate::decide::decide_cluster`], as a failover would judge them now). It only reads, with two
+//! exceptions, not in a dry run, each listed as a gap: an old primary found `available` and unfenced after its
+//! failover is fenced then (`super::fence::in_readiness`: its ledger `Query`, `DescribeDBInstances`, and, to
+//! fence, `begin`, `ModifyDBInstance`, `end`), and a replica RDS refused for the time being after a failover is
+//! asked for again ([`super::recreate::again`]).
 //!
 //! Calls: `DescribeDBInstances` and `DescribeDBClusters` of the region (paginated); per primary, its replicas
 //! (one `DescribeDBInstances` per region) and their lag (one `GetMetricData` per region), and
