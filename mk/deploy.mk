@@ -6,7 +6,7 @@ SAM_REGION ?= us-east-1
 SAM_ENV := AWS_REGION=$(SAM_REGION) AWS_DEFAULT_REGION=$(SAM_REGION) SAM_CLI_TELEMETRY=0 \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: deploy-check sam-build dist dist-check
+.PHONY: deploy-check sam-compile sam-build dist dist-check
 
 # The template: SAM's own validation with cfn-lint, cfn-lint with the serverless rules (waivers, each with its
 # reason, in .cfnlintrc), then tools/check_template.py: first its self-tests (each rule fails a template broken
@@ -32,6 +32,10 @@ deploy-check: venv
 # Without the aarch64 standard library it fails, names the fix and leaves no artifacts (tools/sam_build.sh).
 sam-build: venv
 	$(SAM_ENV) VENV=$(VENV) tools/sam_build.sh
+
+# Only the cargo build that sam-build starts with: what tools/gate.sh runs in the background, ahead of sam-build.
+sam-compile: venv
+	$(SAM_ENV) VENV=$(VENV) tools/sam_build.sh --compile-only
 
 # dist/: the arm64 bootstraps as zips and a template whose CodeUris point at them, deployable with only the SAM
 # CLI (`sam deploy -t dist/template.yaml --guided`); tools/dist.py says what else it holds.

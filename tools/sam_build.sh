@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `sam build` of template.yaml, then a check that each function got a `bootstrap` for the architecture the
-# template declares (arm64).
+# template declares (arm64). With --compile-only: only the cargo build it starts with (tools/gate.sh runs that
+# in the background, ahead of the rest).
 #
 # arm64 needs the Rust standard library for aarch64-unknown-linux-gnu (cargo lambda links with zig, so no
 # cross C toolchain is needed). When it is missing and `rustup target add` cannot fetch it (no network), this
@@ -47,6 +48,9 @@ export CARGO_TARGET_DIR=${FAILOVER_SAM_TARGET_DIR:-$root/target/sam}
 # binaries. The flags are SAM's (binaries selected with --bin, so the features are the same): should they ever
 # differ, SAM's builds compile every crate again, and this script fails after SAM's build, saying so.
 cargo lambda build --release --locked --target "$target" --bin target-failover --bin database-failover
+if [ "${1:-}" = "--compile-only" ]; then
+  exit 0
+fi
 fingerprints="$CARGO_TARGET_DIR/$target/release/.fingerprint"
 units=$(find "$fingerprints" -mindepth 1 -maxdepth 1 | wc -l)
 
