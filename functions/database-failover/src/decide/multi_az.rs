@@ -48,9 +48,12 @@ pub(super) fn forcible(reader: &str, members: &[Candidate], settings: &Settings)
 /// Why no reader can take over, with each reader's lag and the limit, and the forced command a person can run
 /// (to the forcible reader with the lowest lag), when there is one.
 pub(super) fn no_reader(cluster: &Cluster, verdicts: &[Verdict], members: &[Candidate], settings: &Settings) -> String {
+    // A -1 before the onset: replication was not running, whatever the other datapoints say.
+    let broken = |id: &str| members.iter().any(|c| c.instance.at.id == id && c.lag.iter().any(|v| *v < 0.0));
     let lags: Vec<String> = verdicts
         .iter()
         .map(|v| match v.max_lag {
+            _ if broken(&v.id) => format!("{} -1 (replication not running)", v.id),
             Some(lag) => format!("{} {lag} s", v.id),
             None => format!("{} {}", v.id, if v.status == "available" { "no lag data" } else { v.status.as_str() }),
         })
@@ -63,7 +66,8 @@ pub(super) fn no_reader(cluster: &Cluster, verdicts: &[Verdict], members: &[Cand
         settings.max_replica_lag_seconds
     );
     let least = verdicts.iter().filter(|v| forcible(&v.id, members, settings)).min_by(|a, b| {
-        let lag = |v: &Verdict| v.max_lag.filter(|l| *l >= 0.0).unwrap_or(f64::INFINITY);
+        // Unknown or broken replication: last, behind any known lag.
+        let lag = |v: &Verdict| v.max_lag.filter(|_| !broken(&v.id)).unwrap_or(f64::INFINITY);
         lag(a).total_cmp(&lag(b)).then_with(|| a.priority.cmp(&b.priority)).then_with(|| a.id.cmp(&b.id))
     });
     if let Some(v) = least {
@@ -183,11 +187,11 @@ mod tests {
 
     #[test]
     fn all_readers_lagging_should_refuse_with_the_numbers_and_the_forced_command() {
-        let f = shop(&[("r-a", &[95.0]), ("r-b", &[40.0]), ("r-c", &[])]);
+        let f = shop(&[("r-a", &[95.0]), ("r-b", &[40.0]), ("r-c", &[]), ("r-d", &[-1.0, 0.5])]);
         let plan = decide_cluster(&alarm(), &f, &settings(), NOW);
         let r = refusal(&plan);
         assert_eq!(r.severity, Severity::Critical);
-        for said in ["r-a 95 s", "r-b 40 s", "r-c no lag data", "MAX_REPLICA_LAG_SECONDS is 30 s"] {
+        for said in ["r-a 95 s", "r-b 40 s", "r-c no lag data", "r-d -1 (replication not running)", "is 30 s"] {
             assert!(r.reason.contains(said), "{said} in {}", r.reason);
         }
         let forced = forced_command(f.cluster.as_ref().unwrap(), "r-b");
