@@ -149,6 +149,16 @@ async fn a_multi_az_alarm_while_aws_fails_the_cluster_over_should_wait_and_chang
     assert_eq!(env.calls_answered("FailoverDBCluster"), 0, "nothing failed over while AWS does");
     assert_eq!(writer(&env).await, WRITER);
     assert!(records(&env).await.is_empty(), "nothing decided");
+
+    // AWS completes its failover (RDS records it: started, then completed); the retried alarm leaves it alone.
+    let rds = env.account.rds();
+    let by_aws = rds.failover_db_cluster().db_cluster_identifier("shop").target_db_instance_identifier(READER_3);
+    by_aws.send().await.expect("AWS's own failover");
+    let retried = ok(&app, writer_alarm(&env)).await;
+    assert_eq!((retried.status, retried.action.as_str()), (Outcome::Info, "failover-cluster"), "{retried:?}");
+    assert_eq!(env.calls_answered("FailoverDBCluster"), 1, "AWS's own only");
+    assert_eq!(writer(&env).await, READER_3);
+    assert!(records(&env).await.iter().all(|r| r.key.starts_with("failover#aws-")), "AWS's failover recorded");
 }
 
 /// shop-instance-2 is preferred (`failover:priority=1`) but 45 s behind, above MAX_REPLICA_LAG_SECONDS (30 s):
