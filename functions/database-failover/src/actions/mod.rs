@@ -18,7 +18,7 @@
 //!   with a warning saying why.
 //! - [`failover_cluster`]: an Aurora or Multi-AZ DB cluster: record the failover on the cluster, read the writer
 //!   again ([`writer_moved`]: nothing is done when it moved), then `FailoverDBCluster`.
-//! - [`aws_failover`]: AWS's own failover, notified; an Aurora cluster's completed one recorded on the cluster,
+//! - [`aws_failover`]: AWS's own failover, notified; a cluster's completed one recorded on the cluster,
 //!   so that it counts for the cooldown; a Multi-AZ one recorded on the primary, so that promotions wait for it.
 //! - [`aws_recovery`]: a Multi-AZ primary's or a cluster's own failover that no event told: read with
 //!   `DescribeEvents`.
@@ -116,8 +116,8 @@ impl<P: Ports> Context<'_, P> {
     }
 
     /// Carries out a plan of [`crate::decide::decide_promotion`] (`topology`: an instance) or
-    /// [`crate::decide::decide_cluster`] (a cluster's topology) and reports it. Plans that change nothing are answered here; those that act are carried out by their
-    /// action's module.
+    /// [`crate::decide::decide_cluster`] (a cluster's topology) and reports it. Plans that change nothing are
+    /// answered here; those that act are carried out by their action's module.
     /// `snapshot` is the resource's ledger as read before the facts.
     async fn act(
         &self,

@@ -143,7 +143,7 @@ impl PrimaryState {
     }
 }
 
-/// A replica (or Aurora reader) with its lag datapoints as of the failure's onset ([`onset`]; `ReplicaLag`,
+/// A replica (or cluster reader) with its lag datapoints as of the failure's onset ([`onset`]; `ReplicaLag`,
 /// seconds, or `AuroraReplicaLag`, milliseconds; maximum per minute), newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
@@ -282,7 +282,7 @@ pub struct Abandonment {
     pub resource: String,
     /// The decision, in words: `promote r-fast to replace orders`.
     pub decision: String,
-    /// An Aurora cluster's failover (else an RDS promotion).
+    /// A cluster's failover, Aurora or Multi-AZ (else an RDS promotion).
     pub aurora: bool,
     /// The recorded decision.
     pub record: Record,
@@ -373,7 +373,7 @@ fn max_lag(lag: &[f64]) -> Option<f64> {
 }
 
 /// The eligible verdict with the lowest (priority, lag, id): lower priority first, then less lag; unknown lag
-/// (Aurora only: RDS replicas without lag are not eligible) after any known lag.
+/// (Aurora only: replicas and Multi-AZ readers without lag are not eligible) after any known lag.
 fn best(verdicts: &[Verdict]) -> Option<usize> {
     verdicts
         .iter()
