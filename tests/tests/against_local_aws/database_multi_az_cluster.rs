@@ -149,6 +149,8 @@ async fn a_multi_az_alarm_while_aws_fails_the_cluster_over_should_wait_and_chang
     assert_eq!(env.calls_answered("FailoverDBCluster"), 0, "nothing failed over while AWS does");
     assert_eq!(writer(&env).await, WRITER);
     assert!(records(&env).await.is_empty(), "nothing decided");
+    let status = ok(&app, json!({"command": "status", "db_cluster_identifier": "shop"})).await;
+    assert!(status.summary.contains("would wait: AWS's own failover"), "{status:?}");
 
     // AWS completes its failover (RDS records it: started, then completed); the retried alarm leaves it alone.
     let rds = env.account.rds();

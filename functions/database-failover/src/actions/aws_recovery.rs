@@ -98,6 +98,20 @@ pub(super) async fn cluster_failed_over<P: Ports>(
     }))
 }
 
+/// Why a Multi-AZ DB cluster's own failover is under way by `DescribeEvents`, if it is (what `status` shows, as
+/// a trigger would wait for it).
+pub(super) async fn cluster_under_way<P: Ports>(
+    ctx: &Context<'_, P>,
+    facts: &ClusterFacts,
+) -> Result<Option<String>, AwsError> {
+    if facts.topology() != Some(Topology::MultiAzCluster) {
+        return Ok(None);
+    }
+    let (now, wait_secs) = (ctx.now(), ctx.config.aws_recovery_wait_minutes * 60);
+    let events = failover_events(ctx, &DbRef::new(&facts.region, &facts.id), true, now - wait_secs).await?;
+    Ok(aws_first::cluster_under_way(&events, now, wait_secs))
+}
+
 /// AWS's completed failover found by [`cluster_failed_over`]: recorded on the cluster's ledger as a delivered
 /// RDS-EVENT-0071 is ([`super::aws_failover`]: a done `failover#aws-<time>` record, which holds later triggers
 /// for the cooldown without telling them again), and told once (`info`). Not recorded in a dry run, or while

@@ -1,7 +1,8 @@
 //! `status`: reads what a failure of the primary (or cluster) would read, decides as a failure would
-//! ([`Trigger::Status`]; a failure would wait while AWS's own Multi-AZ failover is under way,
-//! [`decide::aws_first`], by the ledger or `DescribeEvents`), and reports the facts and the plan, with the resource's open ledger records (pending
-//! or done) and the pause. It writes nothing but its notification.
+//! ([`Trigger::Status`]; a failure would wait while AWS's own Multi-AZ failover of an instance or of a Multi-AZ
+//! DB cluster is under way, [`decide::aws_first`], by the ledger or `DescribeEvents`), and reports the facts and
+//! the plan, with the resource's open ledger records (pending or done) and the pause. It writes nothing but its
+//! notification.
 //!
 //! AWS calls: the reads of a failure ([`super::promote`], [`super::failover_cluster`]: `DescribeDBInstances`,
 //! `DescribeDBClusters`, `GetMetricData`), the ledger read as it is (one `Query`, held or not, no wait) and the
@@ -30,7 +31,11 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: &Subject
             let snapshot = ctx.session.ledger.read(&cluster_resource(region, id), ctx.now()).await?;
             let paused = ctx.session.ledger.paused().await?;
             let facts = ctx.cluster_facts(region, id, None, &snapshot).await?;
-            let plan = decide::decide_cluster(&trigger, &facts, &settings, ctx.now());
+            // As a failure would: a Multi-AZ DB cluster's own failover under way is waited for.
+            let plan = match aws_recovery::cluster_under_way(ctx, &facts).await? {
+                Some(reason) => decide::Plan::Wait { resource: snapshot.resource.clone(), reason },
+                None => decide::decide_cluster(&trigger, &facts, &settings, ctx.now()),
+            };
             let details = with_ledger(cluster_json(&facts), &snapshot, paused.as_ref());
             // A cluster that is not found has no topology to show: "unsupported" says nothing was recognised.
             let topology = facts.topology().unwrap_or(Topology::Unsupported { engine: String::new() });
