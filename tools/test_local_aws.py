@@ -687,6 +687,60 @@ class LocalAwsTest(LauncherCase):
         self.assertTrue(all(e["SourceType"] == "db-cluster" and e["SourceArn"].endswith(":cluster:cl")
                             for e in events["Events"]))
 
+    def test_multi_az_db_cluster_gets_a_writer_and_two_readers_and_fails_over(self):
+        """CreateDBCluster with engine mysql/postgres, DBClusterInstanceClass, AllocatedStorage and StorageType io1
+        (with Iops) creates the writer and two readers in three zones; FailoverDBCluster moves the writer."""
+        rds = self.client("rds")
+        answer = rds.create_db_cluster(
+            DBClusterIdentifier="shop", Engine="postgres", DBClusterInstanceClass="db.m6gd.large",
+            AllocatedStorage=100, StorageType="io1", Iops=1000, MasterUsername="admin",
+            MasterUserPassword="password1")["DBCluster"]
+        self.assertEqual((answer["Engine"], answer["DBClusterInstanceClass"]), ("postgres", "db.m6gd.large"))
+
+        def members():
+            cluster = rds.describe_db_clusters(DBClusterIdentifier="shop")["DBClusters"][0]
+            return {m["DBInstanceIdentifier"]: m["IsClusterWriter"] for m in cluster["DBClusterMembers"]}
+
+        self.assertEqual(members(), {"shop-instance-1": True, "shop-instance-2": False, "shop-instance-3": False})
+        described = [self.describe(rds, f"shop-instance-{n}") for n in (1, 2, 3)]
+        self.assertEqual({d["DBClusterIdentifier"] for d in described}, {"shop"})
+        self.assertEqual({d["DBInstanceClass"] for d in described}, {"db.m6gd.large"})
+        self.assertEqual(len({d["AvailabilityZone"] for d in described}), 3, "each in its own zone")
+        rds.failover_db_cluster(DBClusterIdentifier="shop", TargetDBInstanceIdentifier="shop-instance-3")
+        self.assertEqual([i for i, w in members().items() if w], ["shop-instance-3"])
+
+    def test_multi_az_db_cluster_parameters_are_checked_as_rds_checks_them(self):
+        rds = self.client("rds")
+        base = {"Engine": "mysql", "MasterUsername": "admin", "MasterUserPassword": "password1"}
+        self.assert_error("InvalidParameterCombination", rds.create_db_cluster, DBClusterIdentifier="a",
+                          AllocatedStorage=100, StorageType="io1", Iops=1000, **base)  # no DBClusterInstanceClass
+        self.assert_error("InvalidParameterCombination", rds.create_db_cluster, DBClusterIdentifier="b",
+                          DBClusterInstanceClass="db.m6gd.large", StorageType="io1", Iops=1000, **base)
+        self.assert_error("InvalidParameterValue", rds.create_db_cluster, DBClusterIdentifier="c",
+                          DBClusterInstanceClass="db.m6gd.large", AllocatedStorage=100, StorageType="gp2", **base)
+        self.assert_error("InvalidParameterCombination", rds.create_db_cluster, DBClusterIdentifier="d",
+                          DBClusterInstanceClass="db.m6gd.large", AllocatedStorage=100, StorageType="io1", **base)
+        self.assert_error("InvalidParameterCombination", rds.create_db_cluster, DBClusterIdentifier="e",
+                          Engine="aurora-mysql", DBClusterInstanceClass="db.m6gd.large",
+                          MasterUsername="admin", MasterUserPassword="password1")
+        self.assertEqual(rds.describe_db_clusters()["DBClusters"], [], "nothing created")
+        self.assertEqual(rds.describe_db_instances()["DBInstances"], [])
+
+    def test_a_recorded_cluster_event_is_answered_by_describe_events_only(self):
+        rds = self.client("rds")
+        rds.create_db_cluster(DBClusterIdentifier="shop", Engine="mysql", DBClusterInstanceClass="db.m6gd.large",
+                              AllocatedStorage=100, StorageType="gp3", MasterUsername="admin",
+                              MasterUserPassword="password1")
+        self.ok("POST", "/_failover/rds/event", {"account": self.account, "db_cluster_identifier": "shop",
+                                                  "message": "Started cross AZ failover to DB instance: x",
+                                                  "categories": ["failover"]})
+        events = rds.describe_events(SourceType="db-cluster", SourceIdentifier="shop", EventCategories=["failover"])
+        self.assertEqual([(e["Message"], e["SourceType"]) for e in events["Events"]],
+                         [("Started cross AZ failover to DB instance: x", "db-cluster")])
+        status, _ = self.control("POST", "/_failover/rds/event", {"account": self.account,
+                                                                   "db_cluster_identifier": "nope", "message": "m"})
+        self.assertEqual(status, 400)
+
     # ------------------------------------------------------------------ CloudWatch, Route 53, SNS
 
     @staticmethod

@@ -23,6 +23,12 @@ _orig_create_replica = RDSBackend.create_db_instance_read_replica
 _orig_failover = RDSBackend.failover_db_cluster
 _orig_describe_events = RDSBackend.describe_events
 _orig_modify_db_instance = RDSBackend.modify_db_instance
+_orig_create_db_cluster = RDSBackend.create_db_cluster
+
+#: Engines of Multi-AZ DB clusters (RDS for MySQL and PostgreSQL; Aurora's engines are ``aurora-*``).
+MULTI_AZ_ENGINES = ("mysql", "postgres")
+#: Storage types a Multi-AZ DB cluster accepts; io1 and io2 need ``Iops``.
+MULTI_AZ_STORAGE_TYPES = ("io1", "io2", "gp3")
 
 
 def _instance_init(self, *args, **kwargs):
@@ -139,6 +145,50 @@ def _modify_db_instance(self, db_instance_identifier, db_kwargs):
     return _orig_modify_db_instance(self, db_instance_identifier, db_kwargs)
 
 
+def _create_db_cluster(self, kwargs):
+    """CreateDBCluster with engine ``mysql`` or ``postgres`` creates a Multi-AZ DB cluster: "the request creates
+    a writer and two reader DB instances for you, each in a different Availability Zone" (stock moto creates an
+    empty cluster, as for Aurora). They are ``<cluster>-instance-1`` (the writer), ``-instance-2`` and
+    ``-instance-3``, of the cluster's engine and ``DBClusterInstanceClass``, in the cluster's first three zones,
+    with no tags. Such a cluster needs ``DBClusterInstanceClass`` ("Valid for Cluster Type: Multi-AZ DB clusters
+    only"), ``AllocatedStorage`` and ``StorageType`` (io1, io2 or gp3; ``Iops`` with io1 and io2), else
+    ``InvalidParameterCombination`` / ``InvalidParameterValue``; an Aurora engine with ``DBClusterInstanceClass``
+    is refused with ``InvalidParameterCombination`` (stock moto accepts all of these).
+    https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html and
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/multi-az-db-clusters-concepts.html"""
+    engine = kwargs.get("engine") or ""
+    instance_class = kwargs.get("db_cluster_instance_class")
+    if instance_class and engine.startswith("aurora"):
+        raise RDSClientError("InvalidParameterCombination",
+                             f"DBClusterInstanceClass isn't supported for DB engine {engine}.")
+    if engine not in MULTI_AZ_ENGINES:
+        return _orig_create_db_cluster(self, kwargs)
+    if not instance_class:
+        raise RDSClientError("InvalidParameterCombination",
+                             f"DBClusterInstanceClass is required to create a Multi-AZ DB cluster ({engine}).")
+    if not kwargs.get("allocated_storage"):
+        raise RDSClientError("InvalidParameterCombination",
+                             "AllocatedStorage is required to create a Multi-AZ DB cluster.")
+    storage = kwargs.get("storage_type")
+    if storage not in MULTI_AZ_STORAGE_TYPES:
+        raise RDSClientError("InvalidParameterValue",
+                             f"Invalid storage type for a Multi-AZ DB cluster: {storage}; use io1, io2 or gp3.")
+    if storage in ("io1", "io2") and not kwargs.get("iops"):
+        raise RDSClientError("InvalidParameterCombination", f"Iops is required with StorageType {storage}.")
+    cluster = _orig_create_db_cluster(self, kwargs)
+    cluster_id = kwargs["db_cluster_identifier"]
+    zones = list(cluster.availability_zones)
+    for n in range(3):
+        self.create_db_instance({
+            "db_instance_identifier": f"{cluster.db_cluster_identifier}-instance-{n + 1}",
+            "db_cluster_identifier": cluster_id,
+            "engine": engine,
+            "db_instance_class": instance_class,
+            "availability_zone": zones[n % len(zones)],
+        })
+    return cluster
+
+
 def _failover_db_cluster(self, db_cluster_identifier, target_db_instance_identifier=None):
     """FailoverDBCluster without TargetDBInstanceIdentifier promotes the available reader of the lowest
     PromotionTier (tier 0 first); stock moto takes the first reader in creation order, whatever its tier. The
@@ -196,9 +246,10 @@ def record_event(body: dict) -> dict:
     "date"}``: an RDS event about a DB instance, as RDS records it for DescribeEvents (``date``: seconds since the
     epoch, default now; ``categories``: e.g. ``["failover"]``). RDS records such events itself (a Multi-AZ
     failover started, RDS-EVENT-0013); moto records none of them. The event is NOT delivered to EventBridge: that
-    is what a test of the DescribeEvents fallback needs (EventBridge delivers RDS events best effort).
-    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.Messages.html"""
-    rds, db = _instance(body)
+    is what a test of the DescribeEvents fallback needs (EventBridge delivers RDS events best effort). With
+    ``db_cluster_identifier`` instead, the event is about that DB cluster (source type ``db-cluster``: a cluster's
+    failover started, RDS-EVENT-0072 / 0073). https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Events.Messages.html"""
+    rds, db = _cluster_source(body) if "db_cluster_identifier" in body else _instance(body)
     message = field(body, "message")
     categories = body.get("categories", [])
     if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
@@ -225,6 +276,7 @@ RDSBackend.describe_events = _describe_events
 RDSBackend.promote_read_replica = _promote_read_replica
 RDSBackend.create_db_instance_read_replica = _create_db_instance_read_replica
 RDSBackend.failover_db_cluster = _failover_db_cluster
+RDSBackend.create_db_cluster = _create_db_cluster
 RDSBackend.modify_db_instance = _modify_db_instance
 
 
@@ -241,14 +293,26 @@ def set_instance_status(body: dict) -> dict:
     return {"ok": True}
 
 
+def _cluster_source(body: dict):
+    """The RDS backend and the DB cluster ``body`` names, as an event's source."""
+    rds, cluster = _named(body, "db_cluster_identifier", "clusters", "DB cluster")
+    return rds, types.SimpleNamespace(resource_id=cluster.db_cluster_identifier, event_source_type="db-cluster",
+                                      arn=cluster.db_cluster_arn)
+
+
 def _instance(body: dict):
+    return _named(body, "db_instance_identifier", "databases", "DB instance")
+
+
+def _named(body: dict, name_field: str, collection: str, what: str):
+    """The RDS backend of ``body``'s account and region, and its ``collection`` item ``body[name_field]`` names."""
     account, region = where(body)
     rds = backend(rds_models.rds_backends, account, region)
-    db_id = field(body, "db_instance_identifier")
-    db = rds.databases.get(db_id)
-    if db is None:
-        raise ControlError(f"DB instance not found: {db_id}")
-    return rds, db
+    name = field(body, name_field)
+    found = getattr(rds, collection).get(name)
+    if found is None:
+        raise ControlError(f"{what} not found: {name}")
+    return rds, found
 
 
 def hold_promotion(body: dict) -> dict:

@@ -4,12 +4,12 @@
 //! |---|---|---|
 //! | `status` | `db_instance_identifier` (a primary) or `db_cluster_identifier` | reports the primary or cluster, its replicas or readers with status, priority and lag, any recorded failover, and what would happen if it failed now; changes nothing |
 //! | `promote` | `db_instance_identifier` (the replica) | promotes that replica of its primary, with the same guards as an automatic failover except that the primary need not be down |
-//! | `failover-cluster` | `db_cluster_identifier`, optional `target_db_instance_identifier` | fails an Aurora cluster over to that reader, or to the best one |
+//! | `failover-cluster` | `db_cluster_identifier`, optional `target_db_instance_identifier` | fails an Aurora or Multi-AZ DB cluster over to that reader, or to the best one; with `force`, a named Multi-AZ reader past the lag guard |
 //! | `pause` | optional `reason`, `by` | pauses automation (both functions of the stack): every change is refused until `resume` |
 //! | `resume` | — | resumes automation |
 //! | `timeline` | `db_instance_identifier` (a primary) or `db_cluster_identifier` | the last incident the ledger holds for it (promotions, cluster failovers), step by step with its time, trigger and outcome, and the time to mitigate and to recover; changes nothing |
 //! | `unfence` | `db_instance_identifier` (an old primary), optional `by`, `reason` | restores the VPC security groups its fence recorded and closes the fence record with who and why; it is not fenced again automatically |
-//! | `readiness` | optional `db_instance_identifier` or `db_cluster_identifier` | checks every opted-in primary and Aurora cluster of the region (or the one named) against what a failover would need: an eligible replica or reader, the `failover:dns-record` record, the `failover:rds-proxy` target group, backups; one notification; changes nothing, except (not in a dry run) fencing an old primary found unfenced and asking again for a replica RDS refused for the time being |
+//! | `readiness` | optional `db_instance_identifier` or `db_cluster_identifier` | checks every opted-in primary and cluster of the region (or the one named) against what a failover would need: an eligible replica or reader, the `failover:dns-record` record, the `failover:rds-proxy` target group, backups; one notification; changes nothing, except (not in a dry run) fencing an old primary found unfenced and asking again for a replica RDS refused for the time being |
 //!
 //! Every command also takes `dry_run` (`true`/`false`, overriding `DRY_RUN`), `region` (default: the
 //! function's region) and `force` (`true`: act even while automation is paused). Unknown fields are rejected, so a misspelt field never silently changes the meaning.

@@ -53,7 +53,8 @@ pub const AWS_RECOVERY_WAIT_MINUTES: Setting = Setting {
     name: "AWS_RECOVERY_WAIT_MINUTES",
     default: Some("10"),
     meaning: "a primary whose Multi-AZ failover AWS started (RDS-EVENT-0013) less than this many minutes (1 to 60) \
-              ago, and has not completed, is not promoted away from: the trigger waits (retried by Lambda)",
+              ago, and has not completed, is not promoted away from, nor a Multi-AZ DB cluster failed over whose own \
+              failover started (RDS-EVENT-0072 / 0073): the trigger waits (retried by Lambda)",
 };
 
 pub const HOME_LEDGER_TABLES: Setting = Setting {

@@ -1,6 +1,6 @@
-//! `database-failover`: promotes the safest read replica of a failed RDS primary, fails an Aurora cluster
-//! over to its best reader, and never promotes twice. Where an event goes is in ARCHITECTURE.md; the AWS and
-//! ledger calls of each action are in its file's doc. Settings: [`config`].
+//! `database-failover`: promotes the safest read replica of a failed RDS primary, fails an Aurora or Multi-AZ DB
+//! cluster over to its best reader ([`model::Topology`] tells which), and never promotes twice. Where an event
+//! goes is in ARCHITECTURE.md; the AWS and ledger calls of each action are in its file's doc. Settings: [`config`].
 //!
 //! # Layout
 //! - [`handler`]: the [`App`]: one invocation, from the payload to the notification and the answer.
@@ -44,6 +44,8 @@
 //!   `unfence` ([`actions::unfence`]) gives them back.
 //! - Replica lag is judged as of the failure's onset ([`decide::onset`]): the trigger's time, or where a
 //!   replica's replication broke shortly before it; a -1 after the onset does not count, one before it does.
+//!   So is a Multi-AZ DB cluster's readers' `ReplicaLag`, a guard there as for replicas; Aurora's
+//!   `AuroraReplicaLag` only orders its readers (shared storage).
 //! - With `ALLOW_CROSS_REGION`, a primary is unreachable only when its region does not answer
 //!   ([`actions::facts::unreachable()`]); throttling and access denied are errors.
 //! - One authority per primary: its decisions are in the ledger of the primary's region, whichever region's stack

@@ -182,7 +182,7 @@ async fn readiness_on_a_healthy_setup_reports_ready_with_the_replicas_lag_and_ch
     );
     assert_eq!(judged["replicas"][0]["eligible"], true);
     let summary = body["summary"].as_str().unwrap_or_default();
-    assert!(summary.contains("- orders: orders-r1 (lag 2 s)"), "{summary}");
+    assert!(summary.contains("- orders (instance): orders-r1 (lag 2 s)"), "{summary}");
     assert_eq!(env.state().await, before);
 }
 

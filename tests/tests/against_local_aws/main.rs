@@ -9,6 +9,7 @@ mod database_fence;
 mod database_identity;
 mod database_incident;
 mod database_lineage;
+mod database_multi_az_cluster;
 mod database_onset;
 mod database_policy;
 mod database_proxy;

@@ -3,11 +3,13 @@
 //! delivers RDS events best effort; `DescribeEvents` returns what RDS recorded). A failover started within the
 //! wait and not completed holds the promotion back, as a recorded one does ([`crate::decide::aws_first`]).
 //!
-//! Aurora likewise (`cluster_failed_over`): a cluster whose ledger holds no failover finished within the
+//! Clusters likewise (`cluster_failed_over`): a cluster whose ledger holds no failover finished within the
 //! cooldown ([`CLUSTER_COOLDOWN_SECS`]) has its `failover` events read; AWS's completed failover
 //! (RDS-EVENT-0071) counts for the cooldown as a recorded one does, so that the cluster's writer alarm after AWS
 //! recovered it does not run a second `FailoverDBCluster`. It is recorded and told once
-//! (`record_cluster_failover`), as a delivered RDS-EVENT-0071 is.
+//! (`record_cluster_failover`), as a delivered RDS-EVENT-0071 is. A Multi-AZ DB cluster, which RDS fails over by
+//! itself too, also waits for a failover of its own that started within `AWS_RECOVERY_WAIT_MINUTES` and has not
+//! completed ([`aws_first::cluster_under_way`]): the trigger ends with a retryable `PromotionInProgress`.
 //!
 //! AWS calls: one `DescribeEvents` (paginated) for a described Multi-AZ primary without such a record, on a
 //! trigger that waits, or for an opted-in cluster without a recent failover on an automatic trigger; none
@@ -22,7 +24,7 @@ use serde_json::json;
 use super::Context;
 use crate::decide::writer::WriterMoved;
 use crate::decide::{aws_first, ClusterFacts, PrimaryState, PromotionFacts, Trigger, CLUSTER_COOLDOWN_SECS};
-use crate::model::{DbRef, Record, FAILOVER_KEY_PREFIX};
+use crate::model::{DbRef, Record, Topology, FAILOVER_KEY_PREFIX};
 use crate::ports::{Databases, Ports};
 use crate::report;
 
@@ -55,14 +57,24 @@ pub(super) async fn under_way<P: Ports>(
     Ok(aws_first::from_events(&events, now, wait_secs))
 }
 
-/// Aurora: AWS's own completed failover of the cluster within the cooldown that only `DescribeEvents` knows of,
-/// as the record that counts for the cooldown (`by_aws`), for an automatic trigger on an opted-in cluster with no
-/// failover pending nor finished within the cooldown in its ledger.
+/// What a cluster's own `failover` events say AWS did, when the ledger does not know.
+pub(super) enum ClusterFirst {
+    /// A completed failover within the cooldown, as the record that counts for it (`by_aws`; boxed: the larger
+    /// variant by far).
+    FailedOver(Box<Record>),
+    /// A Multi-AZ DB cluster's failover started and not completed: why the trigger waits (retried by Lambda).
+    UnderWay(String),
+}
+
+/// AWS's own failover of a cluster that only `DescribeEvents` knows of, for an automatic trigger on an opted-in
+/// cluster with no failover pending nor finished within the cooldown in its ledger: a Multi-AZ DB cluster's
+/// failover under way (started within `AWS_RECOVERY_WAIT_MINUTES`, not completed) is waited for; a completed one
+/// within the cooldown (any cluster) counts for it.
 pub(super) async fn cluster_failed_over<P: Ports>(
     ctx: &Context<'_, P>,
     facts: &ClusterFacts,
     trigger: &Trigger,
-) -> Result<Option<Record>, AwsError> {
+) -> Result<Option<ClusterFirst>, AwsError> {
     let now = ctx.now();
     let recent =
         facts.last_failover.as_ref().and_then(|r| r.at_secs).is_some_and(|at| now - at < CLUSTER_COOLDOWN_SECS);
@@ -72,10 +84,32 @@ pub(super) async fn cluster_failed_over<P: Ports>(
     }
     let cluster = DbRef::new(&facts.region, &facts.id);
     let events = failover_events(ctx, &cluster, true, now - CLUSTER_COOLDOWN_SECS).await?;
-    Ok(aws_first::cluster_completed(&events).map(|(at, writer)| Record {
-        by_aws: Some("RDS-EVENT-0071, read with DescribeEvents".into()),
-        ..Record::new(DbRef::new(&facts.region, writer), at)
+    if facts.topology() == Some(Topology::MultiAzCluster) {
+        let wait_secs = ctx.config.aws_recovery_wait_minutes * 60;
+        if let Some(reason) = aws_first::cluster_under_way(&events, now, wait_secs) {
+            return Ok(Some(ClusterFirst::UnderWay(reason)));
+        }
+    }
+    Ok(aws_first::cluster_completed(&events).map(|(at, writer)| {
+        ClusterFirst::FailedOver(Box::new(Record {
+            by_aws: Some("RDS-EVENT-0071, read with DescribeEvents".into()),
+            ..Record::new(DbRef::new(&facts.region, writer), at)
+        }))
     }))
+}
+
+/// Why a Multi-AZ DB cluster's own failover is under way by `DescribeEvents`, if it is (what `status` shows, as
+/// a trigger would wait for it).
+pub(super) async fn cluster_under_way<P: Ports>(
+    ctx: &Context<'_, P>,
+    facts: &ClusterFacts,
+) -> Result<Option<String>, AwsError> {
+    if facts.topology() != Some(Topology::MultiAzCluster) {
+        return Ok(None);
+    }
+    let (now, wait_secs) = (ctx.now(), ctx.config.aws_recovery_wait_minutes * 60);
+    let events = failover_events(ctx, &DbRef::new(&facts.region, &facts.id), true, now - wait_secs).await?;
+    Ok(aws_first::cluster_under_way(&events, now, wait_secs))
 }
 
 /// AWS's completed failover found by [`cluster_failed_over`]: recorded on the cluster's ledger as a delivered

@@ -1,6 +1,6 @@
 //! The facts the actions read, gathered through the ports after the resource's ledger was read: a primary and
 //! its replicas with their lags and its promotion decision ([`promotion_record`], read by `promote` and `status`), and
-//! an Aurora cluster with its readers and its last failover (read by `failover_cluster` and `status`).
+//! a DB cluster (Aurora or Multi-AZ) with its readers and its last failover (read by `failover_cluster` and `status`).
 //!
 //! Calls: a primary's replicas are described in ONE `DescribeDBInstances` per region (a `db-instance-id`
 //! filter) and their lags read in ONE `GetMetricData` per region; the replica a trigger names, and a recorded
@@ -17,7 +17,9 @@ use super::Context;
 use crate::decide::{
     lag_as_of, onset, same_primary, Candidate, ClusterFacts, PrimaryState, PromotionFacts, Undescribed,
 };
-use crate::model::{self, Cluster, DbRef, Instance, LagPoint, Record, FAILOVER_KEY_PREFIX, LAG_LOOK_BACK_SECS};
+use crate::model::{
+    self, Cluster, DbRef, Instance, LagPoint, Record, Topology, FAILOVER_KEY_PREFIX, LAG_LOOK_BACK_SECS,
+};
 use crate::ports::{Databases, LagMetric, Ports, ReplicaLag};
 
 impl<P: Ports> Context<'_, P> {
@@ -152,9 +154,11 @@ impl<P: Ports> Context<'_, P> {
         }
     }
 
-    /// An Aurora cluster (`described`: as described before the ledger was read, used only when no change has
-    /// ever ended on it, version 0: then it cannot be older than one), its instances, its readers'
-    /// `AuroraReplicaLag`, and its last finished failover in `snapshot`, the cluster's ledger.
+    /// A DB cluster (`described`: as described before the ledger was read, used only when no change has ever
+    /// ended on it, version 0: then it cannot be older than one), its instances, its readers' lag, and its last
+    /// finished failover in `snapshot`, the cluster's ledger. Aurora readers' `AuroraReplicaLag` as of the
+    /// failure; a Multi-AZ DB cluster's readers' `ReplicaLag` as of the failure's onset ([`onset`]: where a
+    /// reader's replication broke shortly before the trigger, as for a primary's replicas).
     pub async fn cluster_facts(
         &self,
         region: &str,
@@ -167,16 +171,30 @@ impl<P: Ports> Context<'_, P> {
             None => self.databases.cluster(region, id).await?,
         };
         let mut members = Vec::new();
+        let mut onset = None;
         if let Some(c) = &cluster {
             let instances = self.databases.cluster_instances(region, id).await?;
             let readers: Vec<String> = c.members.iter().filter(|m| !m.writer).map(|m| m.id.clone()).collect();
             let failure_at = self.failure_time();
-            let since = failure_at - LAG_LOOK_BACK_SECS - onset::PERIOD_SECS;
-            let lags = self.lag.lags(region, LagMetric::AuroraReplicaLag, &readers, since).await?;
+            let multi_az = Topology::of_cluster(c, None) == Topology::MultiAzCluster;
+            let (metric, window) = if multi_az {
+                (LagMetric::ReplicaLag, self.config.onset_window_minutes * 60)
+            } else {
+                (LagMetric::AuroraReplicaLag, 0)
+            };
+            let since = failure_at - window - LAG_LOOK_BACK_SECS - onset::PERIOD_SECS;
+            let lags = self.lag.lags(region, metric, &readers, since).await?;
+            let judged_at = if multi_az {
+                let at = onset::earliest(failure_at, window, lags.values().map(Vec::as_slice));
+                onset = Some(at);
+                at
+            } else {
+                failure_at
+            };
             members = instances
                 .into_iter()
                 .map(|instance| {
-                    let (lag, lag_at) = lag_as_of(lags.get(&instance.at.id).map_or(&[][..], Vec::as_slice), failure_at);
+                    let (lag, lag_at) = lag_as_of(lags.get(&instance.at.id).map_or(&[][..], Vec::as_slice), judged_at);
                     Candidate { instance, lag, lag_at }
                 })
                 .collect();
@@ -191,7 +209,8 @@ impl<P: Ports> Context<'_, P> {
             })
             .max_by_key(|r| r.at_secs);
         let pending = failovers().filter(|r| r.state == State::Pending).find_map(|r| Record::from_ledger(r, "target"));
-        Ok(ClusterFacts { region: region.to_owned(), id: id.to_owned(), cluster, members, last_failover, pending })
+        let (region, id) = (region.to_owned(), id.to_owned());
+        Ok(ClusterFacts { region, id, cluster, members, last_failover, pending, global: None, onset })
     }
 }
 

@@ -1,5 +1,6 @@
-//! Fail an Aurora cluster over to its best reader: [`run`] describes the cluster, reads its ledger, then its
-//! instances and its readers' lag, calls [`decide::decide_cluster`] once, and acts. `execute` writes a
+//! Fail a DB cluster over to its best reader: [`run`] describes the cluster, reads its ledger, then its
+//! instances and its readers' lag (Aurora: `AuroraReplicaLag`; a Multi-AZ DB cluster: `ReplicaLag` as of the
+//! failure's onset), calls [`decide::decide_cluster`] once, and acts. `execute` writes a
 //! pending `failover#<time>` record on the cluster's ledger resource (`db-cluster:<region>/<id>`) with the lease
 //! (the record that keeps duplicate alarms from bouncing the writer once done), calls `FailoverDBCluster`, and
 //! settles the record done (the cooldown, [`decide::CLUSTER_COOLDOWN_SECS`], runs from then: an automatic
@@ -12,7 +13,8 @@
 //! inside the attempt loop one ledger `Query` (again after each wait or start-over; the cluster is described
 //! again only when the ledger shows an earlier change, or on a start-over), one `DescribeDBInstances`
 //! (`db-cluster-id` filter), one `GetMetricData`, on an automatic trigger without a recent failover in the
-//! ledger one `DescribeEvents` ([`super::aws_recovery`]: AWS's own failover counts for the cooldown); to act, `begin` (one `TransactWriteItems`),
+//! ledger one `DescribeEvents` ([`super::aws_recovery`]: AWS's own failover counts for the cooldown, and a
+//! Multi-AZ DB cluster's under way is waited for); to act, `begin` (one `TransactWriteItems`),
 //! `DescribeDBClusters` again right before `FailoverDBCluster` ([`super::writer_moved`]), `FailoverDBCluster`,
 //! `end` (one more). A dry run makes no write.
 //!
@@ -30,9 +32,10 @@ use failover_core::report::Report;
 use failover_core::tags::opted_in;
 use serde_json::json;
 
-use super::{aws_recovery, writer_moved, Context};
+use super::aws_recovery::{self, ClusterFirst};
+use super::{writer_moved, Context};
 use crate::decide::{self, writer, ClusterFacts, ClusterFailover, Plan, Trigger};
-use crate::model::{cluster_resource, FAILOVER_KEY_PREFIX};
+use crate::model::{cluster_resource, Topology, FAILOVER_KEY_PREFIX};
 use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
 use crate::FUNCTION;
@@ -57,9 +60,12 @@ pub async fn run<P: Ports>(
             members: vec![],
             last_failover: None,
             pending: None,
+            global: None,
+            onset: None,
         };
         let plan = decide::decide_cluster(trigger, &facts, &ctx.settings(), ctx.now());
-        return Ok(ctx.act_unread(plan, &resource, trigger, region, true).await);
+        let topology = facts.topology().unwrap_or(Topology::Aurora);
+        return Ok(ctx.act_unread(plan, &resource, trigger, region, &topology).await);
     }
     // The writer the trigger accused: the instance an alarm watches, else the writer as the trigger found it.
     let first_writer = cluster.as_ref().and_then(|c| c.members.iter().find(|m| m.writer)).map(|m| m.id.clone());
@@ -68,8 +74,13 @@ pub async fn run<P: Ports>(
     ctx.session
         .attempt(&resource, async |snapshot| -> Result<Report, Stop<Fault>> {
             let facts = ctx.cluster_facts(region, id, described.take(), &snapshot).await?;
-            // AWS's own failover that no event reached the function about: recorded and told, as its event is.
-            if let Some(by_aws) = aws_recovery::cluster_failed_over(ctx, &facts, trigger).await? {
+            // AWS's own failover that no event reached the function about: a Multi-AZ DB cluster's under way is
+            // waited for (retried by Lambda); a completed one is recorded and told, as its event is.
+            let first = aws_recovery::cluster_failed_over(ctx, &facts, trigger).await?;
+            if let Some(ClusterFirst::UnderWay(reason)) = first {
+                return Ok(report::waiting(snapshot.resource.clone(), reason));
+            }
+            if let Some(ClusterFirst::FailedOver(by_aws)) = first {
                 let accused = accused.as_deref();
                 return Ok(aws_recovery::record_cluster_failover(
                     ctx,
@@ -89,7 +100,9 @@ pub async fn run<P: Ports>(
                     return Ok(report::writer_moved(&moved, trigger, "when the trigger was decided on"));
                 }
             }
-            Ok(ctx.act(plan, &snapshot, trigger, region, true, dry_run).await?)
+            let topology = facts.topology().unwrap_or(Topology::Aurora);
+            let told = ctx.act(plan, &snapshot, trigger, region, &topology, dry_run).await?;
+            Ok(report::with_onset(told, facts.onset))
         })
         .await
         .or_else(|fault| match fault {

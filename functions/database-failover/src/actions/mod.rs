@@ -16,11 +16,12 @@
 //!   once by this stack.
 //! - [`abandon`]: a pending promotion whose guards no longer hold, or that expired: abandoned in the ledger,
 //!   with a warning saying why.
-//! - [`failover_cluster`]: an Aurora cluster: record the failover on the cluster, read the writer again
-//!   ([`writer_moved`]: nothing is done when it moved), then `FailoverDBCluster`.
-//! - [`aws_failover`]: AWS's own failover, notified; an Aurora cluster's completed one recorded on the cluster,
+//! - [`failover_cluster`]: an Aurora or Multi-AZ DB cluster: record the failover on the cluster, read the writer
+//!   again ([`writer_moved`]: nothing is done when it moved), then `FailoverDBCluster`.
+//! - [`aws_failover`]: AWS's own failover, notified; a cluster's completed one recorded on the cluster,
 //!   so that it counts for the cooldown; a Multi-AZ one recorded on the primary, so that promotions wait for it.
-//! - [`aws_recovery`]: a Multi-AZ primary's own failover that no event told: read with `DescribeEvents`.
+//! - [`aws_recovery`]: a Multi-AZ primary's or a cluster's own failover that no event told: read with
+//!   `DescribeEvents`.
 //! - [`fix_in_place`]: a primary whose storage is full or whose parameters are invalid: the command that fixes
 //!   it, no promotion.
 //! - [`status`]: the facts a failure would read, what it would do now, the open ledger records and the pause;
@@ -37,6 +38,7 @@
 use crate::command::Subject;
 use crate::config::Config;
 use crate::decide::{Plan, Settings, Trigger};
+use crate::model::Topology;
 use failover_core::fault::Fault;
 use failover_core::invoke::InvokeError;
 use failover_core::ledger::{self, Again, Session, Snapshot, Start, Step};
@@ -113,9 +115,9 @@ impl<P: Ports> Context<'_, P> {
         self.failure_at.map_or(now, |at| at.min(now))
     }
 
-    /// Carries out a plan of [`crate::decide::decide_promotion`] or [`crate::decide::decide_cluster`] (`aurora`)
-    /// and reports it. Plans that change nothing are answered here; those that act are carried out by their
-    /// action's module.
+    /// Carries out a plan of [`crate::decide::decide_promotion`] (`topology`: an instance) or
+    /// [`crate::decide::decide_cluster`] (a cluster's topology) and reports it. Plans that change nothing are
+    /// answered here; those that act are carried out by their action's module.
     /// `snapshot` is the resource's ledger as read before the facts.
     async fn act(
         &self,
@@ -123,7 +125,7 @@ impl<P: Ports> Context<'_, P> {
         snapshot: &Snapshot,
         trigger: &Trigger,
         region: &str,
-        aurora: bool,
+        topology: &Topology,
         dry_run: bool,
     ) -> Step<Report> {
         let report = match plan {
@@ -133,8 +135,8 @@ impl<P: Ports> Context<'_, P> {
             Plan::Inform(info) => report::inform(&info),
             Plan::FixInPlace(fix) => report::fix_in_place(&fix, trigger),
             Plan::Refuse(refusal) => {
-                let action = if aurora { report::FAILOVER_CLUSTER } else { report::PROMOTE };
-                report::refusal(&refusal, action, region, Some(trigger), aurora)
+                let action = if *topology == Topology::Instance { report::PROMOTE } else { report::FAILOVER_CLUSTER };
+                report::refusal(&refusal, action, region, Some(trigger), topology)
             }
             Plan::AlreadyPromoted { primary, replica, at, endpoint, repoint, dns, decided_in } => {
                 let found = found_decision::Found { primary: &primary, replica: &replica, at: &at, decided_in };
@@ -179,10 +181,10 @@ impl<P: Ports> Context<'_, P> {
 
     /// The answer of an action decided without reading the ledger (a resource that is not ours): its plan
     /// changes nothing, so it is never [`Err(Again)`].
-    async fn act_unread(&self, plan: Plan, resource: &str, trigger: &Trigger, region: &str, aurora: bool) -> Report {
+    async fn act_unread(&self, plan: Plan, resource: &str, trigger: &Trigger, region: &str, kind: &Topology) -> Report {
         let unread =
             Snapshot { resource: resource.to_owned(), at: self.now(), version: 0, holder: None, records: vec![] };
-        match self.act(plan, &unread, trigger, region, aurora, true).await {
+        match self.act(plan, &unread, trigger, region, kind, true).await {
             Ok(report) => report,
             Err(Again) => report::skipped(format!("{resource}: nothing to do")),
         }
@@ -195,7 +197,7 @@ pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: boo
     let (region, resource, trigger, work) = match route {
         Route::Skip(reason) => return Ok(report::skipped(reason)),
         Route::Refuse(refusal) => {
-            return Ok(report::refusal(&refusal, report::PROMOTE, ctx.region, None, false));
+            return Ok(report::refusal(&refusal, report::PROMOTE, ctx.region, None, &Topology::Instance));
         }
         Route::Pause { reason, by } => {
             return Ok(control::pause(ctx.session.ledger, reason.as_deref(), by.as_deref(), ctx.now()).await)

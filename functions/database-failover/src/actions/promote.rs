@@ -64,7 +64,7 @@ use failover_core::report::Report;
 
 use super::{aws_recovery, failover_cluster, fence, owed, protect, proxy, repoint, Context};
 use crate::decide::{self, DnsResult, PrimaryState, Promotion, PromotionFacts, ProxyResult, Trigger};
-use crate::model::{promotion_key, promotion_resource, DbRef, Record, Recreated};
+use crate::model::{promotion_key, promotion_resource, DbRef, Record, Recreated, Topology};
 use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
 use crate::route::{self, Described};
@@ -162,7 +162,7 @@ async fn decide_and_act<P: Ports>(
                 onset: None,
             };
             let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
-            return Ok(ctx.act_unread(plan, &resource, trigger, &primary_ref.region, false).await);
+            return Ok(ctx.act_unread(plan, &resource, trigger, &primary_ref.region, &Topology::Instance).await);
         }
     }
     let days = ctx.config.backup_retention_days;
@@ -186,7 +186,8 @@ async fn decide_and_act<P: Ports>(
                 return Ok(report::waiting(snapshot.resource.clone(), reason));
             }
             let plan = decide::decide_promotion(trigger, &facts, &ctx.settings(), ctx.now());
-            let report = Box::pin(ctx.act(plan, &snapshot, trigger, &primary_ref.region, false, dry_run)).await?;
+            let instance = &Topology::Instance;
+            let report = Box::pin(ctx.act(plan, &snapshot, trigger, &primary_ref.region, instance, dry_run)).await?;
             Ok(report::with_onset(report, facts.onset))
         })
         .await;

@@ -1,5 +1,5 @@
 //! Readiness (manual command `readiness`, and the template's daily schedule): checks every opted-in primary
-//! and Aurora cluster of the region (or the one named) against what a failover would need, and reports one
+//! and DB cluster of the region (or the one named) against what a failover would need, and reports one
 //! notification: `info` when all is ready, else `warning` listing each gap with the `aws` CLI line that
 //! closes it. The judging is [`crate::decide::readiness`]'s (replicas judged by [`crate::decide::verdicts`],
 //! readers by [`crate::decide::decide_cluster`], as a failover would judge them now). It only reads, with two
@@ -33,7 +33,7 @@ use crate::command::Subject;
 use crate::decide::readiness::{self, Gap};
 use crate::decide::{decide_cluster, verdicts, Plan, PrimaryState, Trigger, Verdict};
 use crate::decide::{proxy, watch};
-use crate::model::{self, promotion_resource, Cluster, Instance, Lineage, Listed, ProxyTargets};
+use crate::model::{self, promotion_resource, Cluster, Instance, Lineage, Listed, ProxyTargets, Topology};
 use crate::ports::{Databases, Dns, Ports, ReplicaLag};
 use crate::FUNCTION;
 use failover_core::ledger::Ledger;
@@ -96,18 +96,18 @@ pub async fn run<P: Ports>(
             let to = &by.subject.id;
             replaced.push_str(&format!(" (replaced by {to} at {}: its DNS record and RDS Proxy follow {to})", by.at));
         }
-        takers.push(format!("- {}{replaced}: {}", listed.item.at.id, eligible(&replicas, "s")));
+        takers.push(format!("- {} (instance){replaced}: {}", listed.item.at.id, eligible(&replicas, "s")));
         let replaced_by = replaced_by.map(|r| r.subject.id);
-        judged.push(
-            json!({"primary": listed.item.at.id, "replicas": replicas, "lineage": lineage, "replaced_by": replaced_by}),
-        );
+        judged.push(json!({"primary": listed.item.at.id, "topology": Topology::Instance, "replicas": replicas,
+            "lineage": lineage, "replaced_by": replaced_by}));
     }
     for listed in &clusters {
-        let (found, readers) = ctx.cluster_readiness(listed, &key).await;
+        let (found, readers, topology) = ctx.cluster_readiness(listed, &key).await;
         gaps.extend(found);
         gaps.extend(alarms.as_deref().and_then(|a| watch::cluster_gap(a, prefix, &listed.item)));
-        takers.push(format!("- cluster {}: {}", listed.item.id, eligible(&readers, "ms")));
-        judged.push(json!({"cluster": listed.item.id, "readers": readers}));
+        let readers_line = eligible(&readers, topology.lag_unit());
+        takers.push(format!("- cluster {} ({topology}): {readers_line}", listed.item.id));
+        judged.push(json!({"cluster": listed.item.id, "topology": topology, "readers": readers}));
     }
     let checked = format!(
         "{} and {}",
@@ -121,8 +121,13 @@ pub async fn run<P: Ports>(
         takers.join("\n")
     );
     let extra = json!({"region": region, "primaries": primaries.len(), "clusters": clusters.len(), "judged": judged});
+    let gapped = !gaps.is_empty();
     // One thread per region for the daily reports, apart from any incident's.
-    let report = failover_core::readiness::report(FUNCTION, &checked, &ready, gaps, extra);
+    let mut report = failover_core::readiness::report(FUNCTION, &checked, &ready, gaps, extra);
+    if gapped && !takers.is_empty() {
+        // Each resource, with its topology, and who would take over now, also when something is missing.
+        report.summary.push_str(&format!("\nWho would take over now:\n{}", takers.join("\n")));
+    }
     Ok(report.incident(crate::report::incident(region, "readiness")))
 }
 
@@ -257,16 +262,18 @@ impl<P: Ports> Context<'_, P> {
         gaps
     }
 
-    /// A cluster's checks, and its readers as judged.
-    async fn cluster_readiness(&self, listed: &Listed<Cluster>, key: &str) -> (Vec<Gap>, Vec<Verdict>) {
+    /// A cluster's checks, its readers as judged, and its topology.
+    async fn cluster_readiness(&self, listed: &Listed<Cluster>, key: &str) -> (Vec<Gap>, Vec<Verdict>, Topology) {
         let cluster = &listed.item;
+        let mut topology = Topology::of_cluster(cluster, None);
         let mut gaps = Vec::new();
         let snapshot = empty_snapshot(self.now());
         let mut judged: Vec<Verdict> = Vec::new();
         match self.cluster_facts(&cluster.region, &cluster.id, Some(Some(cluster.clone())), &snapshot).await {
             Ok(facts) => {
+                topology = facts.topology().unwrap_or(topology);
                 // As a person's failover-cluster would judge the readers now (no cooldown, any cluster status).
-                let trigger = Trigger::ManualFailover { target: None };
+                let trigger = Trigger::ManualFailover { target: None, force: false };
                 judged = match decide_cluster(&trigger, &facts, &self.settings(), self.now()) {
                     Plan::FailoverCluster(failover) => failover.readers,
                     Plan::Refuse(refusal) => refusal.replicas,
@@ -284,7 +291,7 @@ impl<P: Ports> Context<'_, P> {
             }
         }
         gaps.extend(readiness::cluster_backup_gap(listed));
-        (gaps, judged)
+        (gaps, judged, topology)
     }
 }
 

@@ -1,7 +1,8 @@
 //! `status`: reads what a failure of the primary (or cluster) would read, decides as a failure would
-//! ([`Trigger::Status`]; a failure would wait while AWS's own Multi-AZ failover is under way,
-//! [`decide::aws_first`], by the ledger or `DescribeEvents`), and reports the facts and the plan, with the resource's open ledger records (pending
-//! or done) and the pause. It writes nothing but its notification.
+//! ([`Trigger::Status`]; a failure would wait while AWS's own Multi-AZ failover of an instance or of a Multi-AZ
+//! DB cluster is under way, [`decide::aws_first`], by the ledger or `DescribeEvents`), and reports the facts and
+//! the plan, with the resource's open ledger records (pending or done) and the pause. It writes nothing but its
+//! notification.
 //!
 //! AWS calls: the reads of a failure ([`super::promote`], [`super::failover_cluster`]: `DescribeDBInstances`,
 //! `DescribeDBClusters`, `GetMetricData`), the ledger read as it is (one `Query`, held or not, no wait) and the
@@ -18,7 +19,7 @@ use serde_json::{json, Value};
 use super::{aws_recovery, Context};
 use crate::command::Subject;
 use crate::decide::{self, ClusterFacts, PrimaryState, PromotionFacts, Trigger};
-use crate::model::{cluster_resource, promotion_resource, DbRef, Lineage};
+use crate::model::{cluster_resource, promotion_resource, DbRef, Lineage, Topology};
 use crate::ports::{Databases, Ports};
 use crate::report;
 
@@ -30,9 +31,16 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: &Subject
             let snapshot = ctx.session.ledger.read(&cluster_resource(region, id), ctx.now()).await?;
             let paused = ctx.session.ledger.paused().await?;
             let facts = ctx.cluster_facts(region, id, None, &snapshot).await?;
-            let plan = decide::decide_cluster(&trigger, &facts, &settings, ctx.now());
+            // As a failure would: a Multi-AZ DB cluster's own failover under way is waited for.
+            let plan = match aws_recovery::cluster_under_way(ctx, &facts).await? {
+                Some(reason) => decide::Plan::Wait { resource: snapshot.resource.clone(), reason },
+                None => decide::decide_cluster(&trigger, &facts, &settings, ctx.now()),
+            };
             let details = with_ledger(cluster_json(&facts), &snapshot, paused.as_ref());
-            Ok(report::status(region, id, &plan, details, ledger_line(&snapshot, paused.as_ref())))
+            // A cluster that is not found has no topology to show: "unsupported" says nothing was recognised.
+            let topology = facts.topology().unwrap_or(Topology::Unsupported { engine: String::new() });
+            let line = ledger_line(&snapshot, paused.as_ref());
+            Ok(report::with_onset(report::status((region, id), &topology, &plan, details, line), facts.onset))
         }
         Subject::Instance(id) => {
             // A replica's status is its primary's.
@@ -59,7 +67,8 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: &Subject
             let details = with_ledger(promotion_json(&facts, &settings.opt_in_tag_key), &snapshot, paused.as_ref());
             let line = [lineage_line(&facts, &snapshot), ledger_line(&snapshot, paused.as_ref())];
             let line = line.into_iter().flatten().collect::<Vec<_>>().join(" ");
-            let told = report::status(region, &primary_ref.id, &plan, details, (!line.is_empty()).then_some(line));
+            let line = (!line.is_empty()).then_some(line);
+            let told = report::status((region, &primary_ref.id), &Topology::Instance, &plan, details, line);
             let told = super::fence::in_status(ctx, &facts, &snapshot, told);
             // The primary's region's ledger did not answer (or this stack decided alone): read from the own one.
             Ok(match ctx.session.ledger.alone(&snapshot.resource) {
@@ -101,10 +110,15 @@ fn ledger_line(snapshot: &Snapshot, paused: Option<&Pause>) -> Option<String> {
 }
 
 fn cluster_json(facts: &ClusterFacts) -> Value {
+    // The lag's metric and unit by topology: ReplicaLag (seconds) on a Multi-AZ DB cluster's readers.
+    let field = match facts.topology() {
+        Some(Topology::MultiAzCluster) => "replica_lag_seconds",
+        _ => "aurora_replica_lag_ms",
+    };
     let readers: Vec<Value> = facts
         .members
         .iter()
-        .map(|c| json!({"id": c.instance.at.id, "status": c.instance.status, "aurora_replica_lag_ms": c.lag}))
+        .map(|c| json!({"id": c.instance.at.id, "status": c.instance.status, field: c.lag}))
         .collect();
     let cluster = facts
         .cluster

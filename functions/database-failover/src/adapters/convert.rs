@@ -42,6 +42,8 @@ pub(super) fn to_cluster(region: &str, c: &DbCluster) -> Option<Cluster> {
         id: c.db_cluster_identifier()?.to_owned(),
         arn: c.db_cluster_arn().unwrap_or_default().to_owned(),
         status: c.status().unwrap_or("unknown").to_owned(),
+        engine: c.engine().unwrap_or_default().to_owned(),
+        instance_class: c.db_cluster_instance_class().map(str::to_owned),
         members: c
             .db_cluster_members()
             .iter()

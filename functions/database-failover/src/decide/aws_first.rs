@@ -10,7 +10,8 @@
 //! EventBridge delivers RDS events best effort: when the ledger holds no record of AWS's failover within the
 //! wait, a Multi-AZ primary's own `failover` events are read with `DescribeEvents` ([`from_events`]), which
 //! returns no event ID: a message that says a failover started is 0013, one that says it is complete 0015 / 0049
-//! ("Amazon RDS event categories and event messages", the `failover` category).
+//! ("Amazon RDS event categories and event messages", the `failover` category). A Multi-AZ DB cluster, which RDS
+//! also fails over by itself, waits the same way for its own failover read so ([`cluster_under_way`]).
 
 use failover_core::ledger::Record;
 use serde_json::Value;
@@ -84,6 +85,29 @@ pub fn cluster_completed(events: &[AwsEvent]) -> Option<(i64, String)> {
             Some((e.at, e.message.get(at..)?.trim().trim_end_matches('.').to_owned()))
         })
         .max_by_key(|(at, _)| *at)
+}
+
+/// A Multi-AZ DB cluster: why AWS's own failover of the cluster is under way, by its `failover` events, if it is:
+/// the latest one started (RDS-EVENT-0072 / 0073, "Started same AZ / cross AZ failover to DB instance: ...")
+/// less than `wait_secs` ago with no completion (0071) nor failure (0069, "Cluster failover failed, ...") after
+/// it. RDS fails these clusters over by itself, typically in under 35 s.
+pub fn cluster_under_way(events: &[AwsEvent], now: i64, wait_secs: i64) -> Option<String> {
+    let said = |e: &AwsEvent, words: &[&str]| {
+        let m = e.message.to_ascii_lowercase();
+        words.iter().all(|w| m.contains(w))
+    };
+    let started = events.iter().filter(|e| said(e, &["started", "failover"])).map(|e| e.at).max()?;
+    let ended =
+        events.iter().any(|e| e.at >= started && (said(e, &["completed failover"]) || said(e, &["failover failed"])));
+    let age = now - started;
+    (!ended && (0..wait_secs).contains(&age)).then(|| {
+        format!(
+            "AWS's own failover of the Multi-AZ DB cluster started {age} s ago (RDS-EVENT-0072 / 0073, read with \
+             DescribeEvents) and has not completed: waiting for it (AWS_RECOVERY_WAIT_MINUTES is {} min); a \
+             FailoverDBCluster now would be a second failover on top of it",
+            wait_secs / 60
+        )
+    })
 }
 
 fn recorded(records: &[Record]) -> Vec<(i64, Phase)> {
@@ -175,6 +199,18 @@ mod tests {
         assert!(ledger_knows(&[event(NOW - 60, "RDS-EVENT-0015")], NOW, 600));
         assert!(!ledger_knows(&[event(NOW - 601, STARTED)], NOW, 600));
         assert!(!ledger_knows(&[], NOW, 600));
+    }
+
+    #[test]
+    fn a_multi_az_clusters_started_failover_is_waited_for_until_it_completes_fails_or_the_wait_is_over() {
+        let started = [said(40, "Started cross AZ failover to DB instance: shop-instance-2")];
+        assert!(cluster_under_way(&started, NOW, 600).is_some_and(|why| why.contains("40 s ago")));
+        let completed = [started[0].clone(), said(10, "Completed failover to DB instance: shop-instance-2")];
+        assert_eq!(cluster_under_way(&completed, NOW, 600), None);
+        let failed = [started[0].clone(), said(5, "Cluster failover failed, check the health of your cluster.")];
+        assert_eq!(cluster_under_way(&failed, NOW, 600), None, "AWS gave up: the function may act");
+        assert_eq!(cluster_under_way(&started, NOW + 600, 600), None, "past AWS_RECOVERY_WAIT_MINUTES");
+        assert_eq!(cluster_under_way(&[], NOW, 600), None);
     }
 
     #[test]

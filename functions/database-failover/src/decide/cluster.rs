@@ -1,17 +1,18 @@
-//! Aurora: which reader takes over a cluster, or why none.
+//! A DB cluster (Aurora, or a Multi-AZ DB cluster: [`Topology`]): which reader takes over, or why none.
 
 use failover_core::notify::Severity;
 use failover_core::tags::opted_in;
 
 use super::{
-    best, max_lag, Abandonment, Candidate, ClusterFailover, Plan, Refusal, Settings, Trigger, Verdict,
+    best, max_lag, multi_az, Abandonment, Candidate, ClusterFailover, Plan, Refusal, Settings, Trigger, Verdict,
     CLUSTER_COOLDOWN_SECS,
 };
-use crate::model::{cluster_resource, Cluster, DbRef, Record};
+use crate::model::{cluster_resource, Cluster, DbRef, GlobalRole, Record, Topology};
 
-/// Aurora: `FailoverDBCluster` to the best reader — available, opted in, lowest `PromotionTier`, then lowest
-/// `AuroraReplicaLag` — or say why not. Aurora shares storage between instances, so lag is an ordering, not a
-/// guard.
+/// `FailoverDBCluster` to the best reader, or say why not. Aurora: available, opted in, lowest `PromotionTier`,
+/// then lowest `AuroraReplicaLag` (Aurora shares storage between instances, so lag is an ordering, not a guard).
+/// A Multi-AZ DB cluster: its readers judged as replicas are, lag a guard ([`multi_az`]). A cluster of another
+/// engine is not ours.
 pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settings, now: i64) -> Plan {
     let key = settings.opt_in_tag_key.as_str();
     let Some(cluster) = &facts.cluster else {
@@ -20,6 +21,16 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
     if !opted_in(&cluster.tags, key) {
         return Plan::Skip { reason: format!("cluster {} is not opted in (tag {key}=true is missing)", cluster.id) };
     }
+    let topology = Topology::of_cluster(cluster, facts.global.as_ref());
+    if let Topology::Unsupported { engine } = &topology {
+        return Plan::Skip {
+            reason: format!(
+                "cluster {} runs {engine:?}: database-failover fails over Aurora and Multi-AZ DB clusters only",
+                cluster.id
+            ),
+        };
+    }
+    let multi_az = topology == Topology::MultiAzCluster;
     if cluster.status != "available" && !trigger.is_manual() {
         // A retry of a failover left pending says why it does not act now (a logged skip would be silent).
         if let Some(pending) = &facts.pending {
@@ -38,32 +49,25 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
             reason: format!("cluster {} is {}: AWS is already acting on it", cluster.id, cluster.status),
         };
     }
-    let verdicts: Vec<Verdict> = cluster
-        .members
-        .iter()
-        .filter(|m| !m.writer)
-        .map(|m| {
-            let candidate = facts.members.iter().find(|c| c.instance.at.id == m.id);
-            let status = candidate.map_or("not found", |c| c.instance.status.as_str());
-            let reason = match candidate {
-                None => Some("instance not found".to_owned()),
-                Some(_) if status != "available" => Some(format!("status is {status}")),
-                Some(c) if !c.instance.opted_in(key) => Some(format!("not opted in (tag {key}=true is missing)")),
-                Some(_) => None,
-            };
-            Verdict {
-                id: m.id.clone(),
-                region: cluster.region.clone(),
-                status: status.to_owned(),
-                priority: m.promotion_tier,
-                max_lag: candidate.and_then(|c| max_lag(&c.lag)),
-                lag_at: candidate.and_then(|c| c.lag_at).map(failover_core::time::format_time),
-                eligible: reason.is_none(),
-                reason: reason.unwrap_or_else(|| "eligible".into()),
-            }
-        })
-        .collect();
+    let verdicts: Vec<Verdict> = if multi_az {
+        multi_az::verdicts(cluster, &facts.members, settings)
+    } else {
+        aurora_verdicts(cluster, &facts.members, key)
+    };
     let writer = cluster.members.iter().find(|m| m.writer).map(|m| m.id.clone());
+    let failover = |target: String, record: Record, resumed: bool, readers: Vec<Verdict>| {
+        Plan::FailoverCluster(ClusterFailover {
+            region: cluster.region.clone(),
+            cluster: cluster.id.clone(),
+            cluster_arn: cluster.arn.clone(),
+            topology: topology.clone(),
+            writer: writer.clone(),
+            target,
+            record,
+            resumed,
+            readers,
+        })
+    };
 
     // A failover decided and not completed (FailoverDBCluster failed transiently): completed with its reader
     // while that reader can still take over (or already has), abandoned otherwise. No new decision meanwhile.
@@ -74,8 +78,11 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
         } else if writer.as_deref() == Some(target.as_str()) {
             None
         } else {
+            let forced = matches!(trigger, Trigger::ManualFailover { force: true, .. });
             match verdicts.iter().find(|v| v.id == target) {
                 Some(v) if v.eligible => None,
+                // The retry of a person's forced failover: still forced past the lag guard, no further.
+                Some(_) if multi_az && forced && multi_az::forcible(&target, &facts.members, settings) => None,
                 Some(v) => Some(format!("{target} can no longer take over: {}", v.reason)),
                 None => Some(format!("{target} is no longer a reader of cluster {}", cluster.id)),
             }
@@ -91,16 +98,7 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
                 reason,
                 replicas: verdicts,
             }),
-            None => Plan::FailoverCluster(ClusterFailover {
-                region: cluster.region.clone(),
-                cluster: cluster.id.clone(),
-                cluster_arn: cluster.arn.clone(),
-                writer,
-                target,
-                record: pending.clone(),
-                resumed: true,
-                readers: verdicts,
-            }),
+            None => failover(target, pending.clone(), true, verdicts),
         };
     }
 
@@ -120,49 +118,73 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
         }
     }
 
+    let refuse = |reason: String, severity: Severity, replicas: Vec<Verdict>| {
+        Plan::Refuse(Refusal { resource: cluster.id.clone(), reason, severity, replicas })
+    };
     let chosen = match trigger {
-        Trigger::ManualFailover { target: Some(target) } => match verdicts.iter().position(|v| &v.id == target) {
-            Some(i) if verdicts[i].eligible => i,
-            Some(i) => {
-                return Plan::Refuse(Refusal {
-                    resource: cluster.id.clone(),
-                    reason: format!("{target} cannot take over {}: {}", cluster.id, verdicts[i].reason),
-                    severity: Severity::Warning,
-                    replicas: verdicts,
-                })
+        Trigger::ManualFailover { target: Some(target), force } => {
+            match verdicts.iter().position(|v| &v.id == target) {
+                Some(i) if verdicts[i].eligible => i,
+                // A person's "force": true takes a Multi-AZ reader past the lag guard, accepting the loss.
+                Some(i) if multi_az && *force && multi_az::forcible(target, &facts.members, settings) => i,
+                Some(i) => {
+                    let mut reason = format!("{target} cannot take over {}: {}", cluster.id, verdicts[i].reason);
+                    if multi_az && multi_az::forcible(target, &facts.members, settings) {
+                        let command = multi_az::forced_command(cluster, target);
+                        reason.push_str(&format!("; to fail over to it anyway, accepting that loss: {command}"));
+                    }
+                    return refuse(reason, Severity::Warning, verdicts);
+                }
+                None => {
+                    let reason = format!("{target} is not a reader of cluster {}", cluster.id);
+                    return refuse(reason, Severity::Warning, verdicts);
+                }
             }
-            None => {
-                return Plan::Refuse(Refusal {
-                    resource: cluster.id.clone(),
-                    reason: format!("{target} is not a reader of cluster {}", cluster.id),
-                    severity: Severity::Warning,
-                    replicas: verdicts,
-                })
-            }
-        },
+        }
         _ => match best(&verdicts) {
             Some(i) => i,
+            None if multi_az => {
+                let reason = multi_az::no_reader(cluster, &verdicts, &facts.members, settings);
+                return refuse(reason, Severity::Critical, verdicts);
+            }
             None => {
-                return Plan::Refuse(Refusal {
-                    resource: cluster.id.clone(),
-                    reason: format!("cluster {} has no reader that can take over", cluster.id),
-                    severity: Severity::Critical,
-                    replicas: verdicts,
-                })
+                let reason = format!("cluster {} has no reader that can take over", cluster.id);
+                return refuse(reason, Severity::Critical, verdicts);
             }
         },
     };
     let target = verdicts[chosen].id.clone();
-    Plan::FailoverCluster(ClusterFailover {
-        region: cluster.region.clone(),
-        cluster: cluster.id.clone(),
-        cluster_arn: cluster.arn.clone(),
-        writer,
-        record: Record::new(DbRef::new(&cluster.region, &target), now),
-        target,
-        resumed: false,
-        readers: verdicts,
-    })
+    failover(target.clone(), Record::new(DbRef::new(&cluster.region, &target), now), false, verdicts)
+}
+
+/// Aurora: each reader (every member but the writer) available and opted in, with its `PromotionTier` as its
+/// priority and its `AuroraReplicaLag` for the ordering.
+fn aurora_verdicts(cluster: &Cluster, members: &[Candidate], key: &str) -> Vec<Verdict> {
+    cluster
+        .members
+        .iter()
+        .filter(|m| !m.writer)
+        .map(|m| {
+            let candidate = members.iter().find(|c| c.instance.at.id == m.id);
+            let status = candidate.map_or("not found", |c| c.instance.status.as_str());
+            let reason = match candidate {
+                None => Some("instance not found".to_owned()),
+                Some(_) if status != "available" => Some(format!("status is {status}")),
+                Some(c) if !c.instance.opted_in(key) => Some(format!("not opted in (tag {key}=true is missing)")),
+                Some(_) => None,
+            };
+            Verdict {
+                id: m.id.clone(),
+                region: cluster.region.clone(),
+                status: status.to_owned(),
+                priority: m.promotion_tier,
+                max_lag: candidate.and_then(|c| max_lag(&c.lag)),
+                lag_at: candidate.and_then(|c| c.lag_at).map(failover_core::time::format_time),
+                eligible: reason.is_none(),
+                reason: reason.unwrap_or_else(|| "eligible".into()),
+            }
+        })
+        .collect()
 }
 
 /// Everything [`decide_cluster`] needs.
@@ -171,11 +193,25 @@ pub struct ClusterFacts {
     pub region: String,
     pub id: String,
     pub cluster: Option<Cluster>,
-    /// The cluster's instances with their `AuroraReplicaLag` datapoints (milliseconds).
+    /// The cluster's instances with their lag datapoints: `AuroraReplicaLag` (milliseconds) for Aurora,
+    /// `ReplicaLag` (seconds) as of the onset for a Multi-AZ DB cluster.
     pub members: Vec<Candidate>,
     /// The latest failover this function finished (a done `failover#…` record in the ledger); its time is when
     /// `FailoverDBCluster` succeeded.
     pub last_failover: Option<Record>,
     /// A failover decided whose `FailoverDBCluster` failed transiently (a pending `failover#…` record).
     pub pending: Option<Record>,
+    /// The cluster's place in an Aurora global database (`DescribeGlobalClusters`), when it was read: the hook
+    /// the global-database path fills; `None` until then.
+    pub global: Option<GlobalRole>,
+    /// The failure's onset the Multi-AZ readers' lags were judged as of ([`super::onset`]; seconds since the
+    /// epoch); `None` for Aurora.
+    pub onset: Option<i64>,
+}
+
+impl ClusterFacts {
+    /// The cluster's topology; `None` when it was not found.
+    pub fn topology(&self) -> Option<Topology> {
+        self.cluster.as_ref().map(|c| Topology::of_cluster(c, self.global.as_ref()))
+    }
 }

@@ -5,7 +5,8 @@
 //! - [`decide_promotion`] (`promotion.rs`): an RDS primary and its read replicas (same- or cross-region).
 //! - [`gate`] (`primary.rs`): what a primary's status lets a trigger do (promote, fix in place, refuse).
 //! - [`same_primary`] (`identity.rs`): whether a recorded decision is the primary's, by `DbiResourceId`.
-//! - [`decide_cluster`] (`cluster.rs`): an Aurora cluster and its readers; [`writer`]: whether its writer moved.
+//! - [`decide_cluster`] (`cluster.rs`): an Aurora or Multi-AZ DB cluster (`multi_az.rs`: its readers guarded by
+//!   `ReplicaLag`) and its readers; [`writer`]: whether its writer moved.
 //! - [`fence`]: whether an old primary is fenced now, with which groups recorded.
 //! - [`Plan::would`]: what the `status` command says a failure would do now.
 //! - [`readiness`] and [`watch`]: what an opted-in primary or cluster lacks for a failover, and whether an alarm
@@ -14,13 +15,14 @@
 use failover_core::notify::Severity;
 use serde::Serialize;
 
-use crate::model::{DbRef, Instance, ProxyMove, Record, Repoint};
+use crate::model::{DbRef, Instance, ProxyMove, Record, Repoint, Topology};
 
 pub mod aws_first;
 mod cluster;
 mod dns;
 pub mod fence;
 mod identity;
+mod multi_az;
 pub mod onset;
 mod primary;
 mod promotion;
@@ -46,7 +48,7 @@ pub const PROMOTING_STATUSES: &[&str] = &["modifying", "rebooting"];
 /// (idempotent), so a retry after a failed Route 53 call completes the job. Matches the 15-minute maximum
 /// event age of the deployment's EventBridge rules and Lambda's asynchronous retries.
 pub const REPOINT_WINDOW_SECS: i64 = 900;
-/// An Aurora cluster failed over by this function is not failed over again automatically within this many
+/// A cluster failed over by this function (or by AWS) is not failed over again automatically within this many
 /// seconds (duplicate alarm deliveries and re-evaluations must not bounce the writer). Manual commands may.
 pub const CLUSTER_COOLDOWN_SECS: i64 = 3600;
 
@@ -74,8 +76,9 @@ pub enum Trigger {
     /// `promote`: a person named the replica; `force` (`"force": true`) also promotes away from a primary that
     /// may still take writes (which is then not fenced) or that is fixed in place ([`gate`]).
     ManualPromote { replica: DbRef, force: bool },
-    /// `failover-cluster`: a person asked, optionally naming the reader.
-    ManualFailover { target: Option<String> },
+    /// `failover-cluster`: a person asked, optionally naming the reader; `force` (`"force": true`) also takes a
+    /// named Multi-AZ DB cluster reader past the lag guard.
+    ManualFailover { target: Option<String>, force: bool },
     /// `status`: what would happen if the primary failed now.
     Status,
 }
@@ -89,7 +92,8 @@ impl Trigger {
             Trigger::ReplicaSide { replica, cause } => format!("{cause} on replica {}", replica.id),
             Trigger::ManualPromote { replica, force: false } => format!("manual promote of {}", replica.id),
             Trigger::ManualPromote { replica, force: true } => format!("manual promote of {} (forced)", replica.id),
-            Trigger::ManualFailover { .. } => "manual failover-cluster".into(),
+            Trigger::ManualFailover { force: false, .. } => "manual failover-cluster".into(),
+            Trigger::ManualFailover { force: true, .. } => "manual failover-cluster (forced)".into(),
             Trigger::Status => "status command".into(),
         }
     }
@@ -139,7 +143,7 @@ impl PrimaryState {
     }
 }
 
-/// A replica (or Aurora reader) with its lag datapoints as of the failure's onset ([`onset`]; `ReplicaLag`,
+/// A replica (or cluster reader) with its lag datapoints as of the failure's onset ([`onset`]; `ReplicaLag`,
 /// seconds, or `AuroraReplicaLag`, milliseconds; maximum per minute), newest first.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
@@ -200,9 +204,11 @@ pub struct Verdict {
     pub id: String,
     pub region: String,
     pub status: String,
-    /// `failover:priority` for RDS replicas, `PromotionTier` for Aurora readers; lower first.
+    /// `failover:priority` for RDS replicas and Multi-AZ DB cluster readers, `PromotionTier` for Aurora readers;
+    /// lower first.
     pub priority: i32,
-    /// Highest lag over the window (seconds for RDS, milliseconds for Aurora); `None` without data.
+    /// Highest lag over the window (seconds for RDS and Multi-AZ DB clusters, milliseconds for Aurora); `None`
+    /// without data.
     pub max_lag: Option<f64>,
     /// The minute of the newest datapoint judged (RFC 3339), at or before the failure.
     pub lag_at: Option<String>,
@@ -256,6 +262,8 @@ pub struct ClusterFailover {
     pub region: String,
     pub cluster: String,
     pub cluster_arn: String,
+    /// Aurora or a Multi-AZ DB cluster: what the reader was chosen by.
+    pub topology: Topology,
     pub writer: Option<String>,
     pub target: String,
     pub record: Record,
@@ -274,7 +282,7 @@ pub struct Abandonment {
     pub resource: String,
     /// The decision, in words: `promote r-fast to replace orders`.
     pub decision: String,
-    /// An Aurora cluster's failover (else an RDS promotion).
+    /// A cluster's failover, Aurora or Multi-AZ (else an RDS promotion).
     pub aurora: bool,
     /// The recorded decision.
     pub record: Record,
@@ -365,7 +373,7 @@ fn max_lag(lag: &[f64]) -> Option<f64> {
 }
 
 /// The eligible verdict with the lowest (priority, lag, id): lower priority first, then less lag; unknown lag
-/// (Aurora only: RDS replicas without lag are not eligible) after any known lag.
+/// (Aurora only: replicas and Multi-AZ readers without lag are not eligible) after any known lag.
 fn best(verdicts: &[Verdict]) -> Option<usize> {
     verdicts
         .iter()

@@ -31,7 +31,7 @@ pub fn decide_promotion(trigger: &Trigger, facts: &PromotionFacts, settings: &Se
         }
         PrimaryState::Found(p) if p.cluster.is_some() => {
             return Plan::Skip {
-                reason: format!("{} is an Aurora cluster member: clusters fail over, not instances", p.at.id),
+                reason: format!("{} is an Aurora or Multi-AZ cluster member: clusters fail over", p.at.id),
             }
         }
         PrimaryState::Missing | PrimaryState::Unreachable { .. }
@@ -342,7 +342,7 @@ pub fn verdicts(facts: &PromotionFacts, settings: &Settings) -> Vec<Verdict> {
 /// A replica is eligible when it is available, opted in (IAM allows `PromoteReadReplica` only on opted-in
 /// instances), in the primary's region unless cross-region is allowed, and its `ReplicaLag` as of the failure
 /// ([`super::lag_as_of`], as of the onset) is known, never -1 and at most `MAX_REPLICA_LAG_SECONDS`.
-fn replica_verdict(candidate: &Candidate, home_region: &str, settings: &Settings) -> Verdict {
+pub(super) fn replica_verdict(candidate: &Candidate, home_region: &str, settings: &Settings) -> Verdict {
     let instance = &candidate.instance;
     let (priority, priority_note) = priority_of(instance);
     let max_lag = max_lag(&candidate.lag);

@@ -1,4 +1,4 @@
-//! Readiness (pure): what an opted-in primary or Aurora cluster lacks for a failover to work, each gap with
+//! Readiness (pure): what an opted-in primary or DB cluster lacks for a failover to work, each gap with
 //! the `aws` CLI line that closes it. The `readiness` action gathers the facts; these functions only judge.
 //!
 //! # What "ready" means
@@ -11,11 +11,12 @@
 //!   ([`super::proxy::readiness_gap`]); neither is checked on an old primary a done promotion replaced
 //!   ([`replaced_by`]). Its automated backups are on
 //!   (`BackupRetentionPeriod` > 0): a failover is no time to find there is nothing to restore.
-//! - **Aurora cluster.** At least one reader is eligible (available, opted in), and backups are on.
+//! - **Cluster.** At least one reader is eligible (available, opted in; a Multi-AZ DB cluster's also within
+//!   `MAX_REPLICA_LAG_SECONDS`, as [`super::decide_cluster`] judges it), and backups are on.
 
 use crate::decide::Verdict;
 use crate::model::{
-    dns_name, is_promotion_key, Cluster, EndpointRecord, Instance, Listed, NewReplica, Record, Recreated,
+    dns_name, is_promotion_key, Cluster, EndpointRecord, Instance, Listed, NewReplica, Record, Recreated, Topology,
     DNS_RECORD_TAG,
 };
 use failover_core::ledger::{self, State};
@@ -140,7 +141,15 @@ pub fn reader_gap(cluster: &Cluster, verdicts: &[Verdict], key: &str) -> Option<
     if verdicts.iter().any(|v| v.eligible) {
         return None;
     }
+    let multi_az = Topology::of_cluster(cluster, None) == Topology::MultiAzCluster;
     let fix = match verdicts.iter().find(|v| v.reason.starts_with("not opted in")) {
+        // A Multi-AZ DB cluster has its two readers for life: their replication is what to fix.
+        None if multi_az => format!(
+            "check the readers' replication: aws cloudwatch get-metric-statistics --namespace AWS/RDS --metric-name \
+             ReplicaLag --statistics Maximum --period 60 --dimensions Name=DBInstanceIdentifier,Value=<reader> \
+             --start-time <15 minutes ago> --end-time <now> (cluster {})",
+            cluster.id
+        ),
         Some(v) => format!(
             "aws rds add-tags-to-resource --resource-name {}:db:{} --tags Key={key},Value=true",
             cluster.arn.rsplit_once(":cluster:").map_or("", |(p, _)| p),
@@ -269,6 +278,8 @@ pub(super) mod tests {
             id: "catalog".into(),
             arn: "arn:aws:rds:us-east-1:123456789012:cluster:catalog".into(),
             status: "available".into(),
+            engine: "aurora-mysql".into(),
+            instance_class: None,
             members: Vec::new(),
             tags: Tags::new(),
         }

@@ -9,7 +9,8 @@ const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
 const NOW: i64 = 1_714_558_032; // 2024-05-01T10:07:12Z
 
-fn settings() -> Settings {
+/// The default settings (opt-in `failover:enabled`, 30 s of lag at most); `multi_az.rs`'s tests use them too.
+pub(super) fn settings() -> Settings {
     Settings {
         opt_in_tag_key: "failover:enabled".into(),
         promote_when_available: false,
@@ -753,6 +754,8 @@ fn cluster(members: &[(&str, bool, i32)], status: &str) -> ClusterFacts {
         id: "catalog".into(),
         arn: "arn:aws:rds:us-east-1:123456789012:cluster:catalog".into(),
         status: status.into(),
+        engine: "aurora-mysql".into(),
+        instance_class: None,
         members: members
             .iter()
             .map(|(id, writer, tier)| ClusterMember { id: (*id).into(), writer: *writer, promotion_tier: *tier })
@@ -770,6 +773,8 @@ fn cluster(members: &[(&str, bool, i32)], status: &str) -> ClusterFacts {
         members: candidates,
         last_failover: None,
         pending: None,
+        global: None,
+        onset: None,
     }
 }
 
@@ -824,7 +829,7 @@ fn aurora_failed_over_recently_should_not_bounce_again_but_a_person_may() {
     let mut f = cluster(&[("w", true, 0), ("r1", false, 1)], "available");
     f.last_failover = Some(Record::new(DbRef::new(EAST, "w"), NOW - 432).with_state(State::Done));
     assert!(skipped(&decide_cluster(&alarm(), &f, &settings(), NOW)).contains("less than 60 min ago"));
-    let manual = Trigger::ManualFailover { target: None };
+    let manual = Trigger::ManualFailover { target: None, force: false };
     assert_eq!(failover_target(&decide_cluster(&manual, &f, &settings(), NOW)), "r1");
     assert_eq!(failover_target(&decide_cluster(&alarm(), &f, &settings(), NOW + CLUSTER_COOLDOWN_SECS)), "r1");
 }
@@ -865,7 +870,7 @@ fn aurora_pending_failover_whose_reader_already_became_the_writer_should_be_comp
 #[test]
 fn aurora_manual_target_must_be_an_eligible_reader() {
     let f = cluster(&[("w", true, 0), ("r1", false, 1), ("r2", false, 2)], "available");
-    let named = |t: &str| Trigger::ManualFailover { target: Some(t.into()) };
+    let named = |t: &str| Trigger::ManualFailover { target: Some(t.into()), force: false };
     assert_eq!(failover_target(&decide_cluster(&named("r2"), &f, &settings(), NOW)), "r2");
     assert!(refused(&decide_cluster(&named("w"), &f, &settings(), NOW)).reason.contains("not a reader"));
     assert!(refused(&decide_cluster(&named("zz"), &f, &settings(), NOW)).reason.contains("not a reader"));

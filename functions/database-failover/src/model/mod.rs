@@ -147,7 +147,7 @@ pub struct Instance {
     pub source: Option<DbRef>,
     /// Its read replicas (same- and cross-region).
     pub replicas: Vec<DbRef>,
-    /// Set for Aurora cluster members.
+    /// Set for DB cluster members (Aurora or Multi-AZ).
     pub cluster: Option<String>,
     /// `Endpoint.Address`; absent while an instance is being created.
     pub endpoint: Option<String>,
@@ -243,13 +243,17 @@ pub struct Listed<T> {
     pub backup_retention_days: i32,
 }
 
-/// An Aurora cluster with its members.
+/// A DB cluster (Aurora or Multi-AZ: [`Topology::of_cluster`]) with its members.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cluster {
     pub region: String,
     pub id: String,
     pub arn: String,
     pub status: String,
+    /// `Engine`: `aurora-mysql`, `aurora-postgresql`, `mysql`, `postgres`, ...
+    pub engine: String,
+    /// `DBClusterInstanceClass`: set only for Multi-AZ DB clusters.
+    pub instance_class: Option<String>,
     pub members: Vec<ClusterMember>,
     pub tags: Tags,
 }
@@ -290,10 +294,12 @@ mod lineage;
 mod proxy;
 mod record;
 mod replica;
+mod topology;
 pub use lineage::*;
 pub use proxy::*;
 pub use record::*;
 pub use replica::*;
+pub use topology::{GlobalRole, Topology};
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::decide::writer::WriterMoved;
 use crate::decide::{ClusterFailover, Info, Plan, Refusal, Trigger, Verdict};
-use crate::model::{cluster_resource, DbRef};
+use crate::model::{cluster_resource, DbRef, Topology};
 use crate::FUNCTION;
 
 mod fence;
@@ -71,7 +71,7 @@ fn verdict_lines(verdicts: &[Verdict], unit: &str) -> String {
         .join("; ")
 }
 
-/// An Aurora failover made, planned or failed.
+/// A cluster's failover (Aurora or Multi-AZ) made, planned or failed.
 pub fn cluster_failover(c: &ClusterFailover, trigger: &Trigger, outcome: Outcome, failure: Option<&Failure>) -> Report {
     let writer = c.writer.as_deref().unwrap_or("unknown");
     let (title, severity) = match outcome {
@@ -79,11 +79,12 @@ pub fn cluster_failover(c: &ClusterFailover, trigger: &Trigger, outcome: Outcome
         Outcome::DryRun => (format!("dry run: would fail {} over to {}", c.cluster, c.target), Severity::Info),
         _ => (format!("failing {} over to {} failed", c.cluster, c.target), Severity::Critical),
     };
-    let mut summary = format!(
-        "Trigger: {}. Writer was {writer}; chosen reader: {} (lowest promotion tier, then lowest AuroraReplicaLag). ",
-        trigger.describe(),
-        c.target
-    );
+    let by = match c.topology {
+        Topology::MultiAzCluster => "Multi-AZ DB cluster: failover:priority, then lowest ReplicaLag as of the onset",
+        _ => "lowest promotion tier, then lowest AuroraReplicaLag",
+    };
+    let mut summary =
+        format!("Trigger: {}. Writer was {writer}; chosen reader: {} ({by}). ", trigger.describe(), c.target);
     if let Some(f) = failure {
         summary.push_str(&format!("Step \"{}\" failed: {}.", f.step, f.error));
     } else if outcome == Outcome::DryRun {
@@ -112,6 +113,7 @@ pub fn cluster_failover(c: &ClusterFailover, trigger: &Trigger, outcome: Outcome
         .details(json!({
             "trigger": trigger,
             "cluster": c.cluster,
+            "topology": c.topology,
             "writer": c.writer,
             "target": c.target,
             "readers": c.readers,
@@ -122,14 +124,14 @@ pub fn cluster_failover(c: &ClusterFailover, trigger: &Trigger, outcome: Outcome
     with_error(report, failure)
 }
 
-/// An Aurora cluster whose writer is no longer the one accused ([`crate::decide::writer`]): nothing was done.
+/// A DB cluster whose writer is no longer the one accused ([`crate::decide::writer`]): nothing was done.
 /// `when`: at which check it was found (the plan, or the writer read again right before `FailoverDBCluster`).
 pub fn writer_moved(m: &WriterMoved, trigger: &Trigger, when: &str) -> Report {
     let writer = m.writer.as_deref().unwrap_or("none at the moment");
     let title = format!("{} already failed over: writer {writer}, no longer {}", m.cluster, m.accused);
     Report::new(FUNCTION, FAILOVER_CLUSTER, Outcome::Info, Severity::Info, title)
         .summary(format!(
-            "Trigger: {}. The writer of Aurora cluster {} is {writer}, no longer {} ({when}): AWS (or someone) \
+            "Trigger: {}. The writer of DB cluster {} is {writer}, no longer {} ({when}): AWS (or someone) \
              already failed it over. database-failover did not call FailoverDBCluster: a second failover would be \
              another write outage.",
             trigger.describe(),
@@ -163,7 +165,7 @@ pub fn aws_failed_over(m: &WriterMoved, at: &str, trigger: &Trigger) -> Report {
         format!("{} already failed over to {writer}", m.cluster),
     )
     .summary(format!(
-        "Trigger: {}. RDS recorded a completed failover of Aurora cluster {}{from} to {writer} at {at} \
+        "Trigger: {}. RDS recorded a completed failover of DB cluster {}{from} to {writer} at {at} \
              (RDS-EVENT-0071, read with DescribeEvents: no event of it reached the function): AWS (or someone) \
              already failed it over. database-failover did not call FailoverDBCluster: a second failover would be \
              another write outage; none is made automatically for {} min after it.",
@@ -204,8 +206,9 @@ pub fn found_decision(primary: &DbRef, replica: &DbRef, at: &str, decided_in: &s
 }
 
 /// A refusal: a failover was asked for and a guard forbade it.
-pub fn refusal(r: &Refusal, action: &str, region: &str, trigger: Option<&Trigger>, aurora: bool) -> Report {
-    let unit = if aurora { "ms" } else { "s" };
+/// `topology`: the resource's (an instance's replicas, or a cluster's readers, and their lag unit).
+pub fn refusal(r: &Refusal, action: &str, region: &str, trigger: Option<&Trigger>, topology: &Topology) -> Report {
+    let unit = topology.lag_unit();
     let mut summary = r.reason.clone();
     if let Some(t) = trigger {
         summary = format!("Trigger: {}. {summary}.", t.describe());
@@ -214,7 +217,13 @@ pub fn refusal(r: &Refusal, action: &str, region: &str, trigger: Option<&Trigger
         summary.push_str(&format!(" Considered: {}.", verdict_lines(&r.replicas, unit)));
     }
     let mut next_steps = Vec::new();
-    if aurora {
+    if *topology == Topology::MultiAzCluster {
+        next_steps.push(format!(
+            "Check the readers' replication (ReplicaLag); once one is within MAX_REPLICA_LAG_SECONDS, fail over with \
+             {} (same guards). A forced command named above skips the lag guard and loses what the reader lacks.",
+            json!({"command": "failover-cluster", "db_cluster_identifier": r.resource, "region": region})
+        ));
+    } else if *topology != Topology::Instance {
         next_steps.push("Check the cluster's readers; fail over in the RDS console when one is available.".to_owned());
     } else if r.severity == Severity::Critical {
         next_steps.push(format!("Check {} and restore replication on one of its replicas.", r.resource));
@@ -277,7 +286,7 @@ pub fn with_onset(mut report: Report, onset: Option<i64>) -> Report {
 
 /// AWS's own failover event.
 pub fn inform(i: &Info) -> Report {
-    let kind = if i.cluster { "Aurora cluster" } else { "Multi-AZ instance" };
+    let kind = if i.cluster { "DB cluster" } else { "Multi-AZ instance" };
     let title = format!("AWS failover on {}: {}", i.resource, i.event_id);
     Report::new(FUNCTION, AWS_FAILOVER, Outcome::Info, Severity::Info, title)
         .summary(format!("{kind} {}: {} ({}). database-failover changed nothing.", i.resource, i.message, i.event_id))
@@ -292,13 +301,17 @@ pub fn inform(i: &Info) -> Report {
 
 /// The `status` command's report: the facts read, and what a failure would do now ([`Plan::would`]).
 /// `ledger`: a line about the pause and the open ledger records, when there is something to say.
-pub fn status(region: &str, resource: &str, plan: &Plan, facts: Value, ledger: Option<String>) -> Report {
+/// `topology`: what kind of database `resource` is (`details.topology`, and a word in the text).
+pub fn status(at: (&str, &str), topology: &Topology, plan: &Plan, facts: Value, ledger: Option<String>) -> Report {
+    let (region, resource) = at;
     let would = plan.would(region);
     let ledger = ledger.map(|line| format!(" {line}")).unwrap_or_default();
     let mut details = facts;
     details["plan"] = serde_json::to_value(plan).unwrap_or(Value::Null);
-    Report::new(FUNCTION, STATUS, Outcome::Info, Severity::Info, format!("status of {resource}: {would}"))
-        .summary(format!("If {resource} failed now, database-failover {would}.{ledger}"))
+    details["topology"] = json!(topology);
+    let title = format!("status of {resource} ({topology}): {would}");
+    Report::new(FUNCTION, STATUS, Outcome::Info, Severity::Info, title)
+        .summary(format!("If {resource} ({topology}) failed now, database-failover {would}.{ledger}"))
         .incident(incident(region, resource))
         .resources([resource.to_owned()])
         .details(details)

@@ -215,7 +215,8 @@ pub fn command(command: Command, home_region: &str, force: bool) -> Route {
             Route::Promote { trigger: Trigger::ManualPromote { replica: at.clone(), force }, at }
         }
         Command::FailoverCluster { region, cluster, target } => {
-            Route::Cluster { region: region_or_home(region), id: cluster, trigger: Trigger::ManualFailover { target } }
+            let trigger = Trigger::ManualFailover { target, force };
+            Route::Cluster { region: region_or_home(region), id: cluster, trigger }
         }
         Command::Pause { reason, by } => Route::Pause { reason, by },
         Command::Resume => Route::Resume,
@@ -248,8 +249,8 @@ pub fn described(at: &DbRef, instance: &Instance, trigger: &Trigger) -> Describe
     match (&instance.cluster, &instance.source, trigger) {
         (Some(cluster), _, Trigger::Alarm { .. }) => Described::ClusterMember { cluster: cluster.clone() },
         (Some(cluster), _, _) => Described::Skip(format!(
-            "{id} belongs to Aurora cluster {cluster}: Aurora fails over by itself on instance failures; cluster \
-             alarms and RDS-EVENT-0069 drive this function"
+            "{id} belongs to DB cluster {cluster}: RDS fails an Aurora or Multi-AZ DB cluster over by itself on \
+             instance failures; cluster alarms, writer alarms and RDS-EVENT-0069 drive this function"
         )),
         (None, Some(_), Trigger::Alarm { name }) => {
             Described::ReplicaSide(Trigger::ReplicaSide { replica: at.clone(), cause: format!("alarm {name}") })

@@ -136,7 +136,7 @@ fn commands_name_their_database_in_the_given_region_or_the_home_one() {
     let failover =
         Command::FailoverCluster { region: None, cluster: "catalog".into(), target: Some("reader-b".into()) };
     assert!(matches!(command(failover, EAST, false),
-        Route::Cluster { region, id, trigger: Trigger::ManualFailover { target: Some(t) } } if region == EAST && id == "catalog" && t == "reader-b"));
+        Route::Cluster { region, id, trigger: Trigger::ManualFailover { target: Some(t), force: false } } if region == EAST && id == "catalog" && t == "reader-b"));
 }
 
 fn described_instance(source: Option<&str>, cluster: Option<&str>) -> Instance {
@@ -176,6 +176,6 @@ fn a_described_instance_is_a_primary_or_is_reached_through_only_by_alarms() {
     let member = described_instance(None, Some("catalog"));
     assert_eq!(described(&member.at, &member, &alarm), Described::ClusterMember { cluster: "catalog".into() });
     assert!(
-        matches!(described(&member.at, &member, &event), Described::Skip(r) if r.contains("Aurora fails over by itself"))
+        matches!(described(&member.at, &member, &event), Described::Skip(r) if r.contains("over by itself on instance failures"))
     );
 }

@@ -579,6 +579,8 @@ fn cluster_facts() -> impl Strategy<Value = (ClusterFacts, Option<i64>)> {
                 id: "catalog".into(),
                 arn: "arn:aws:rds:us-east-1:123456789012:cluster:catalog".into(),
                 status,
+                engine: "aurora-mysql".into(),
+                instance_class: None,
                 members: cluster_members,
                 tags,
             };
@@ -589,6 +591,8 @@ fn cluster_facts() -> impl Strategy<Value = (ClusterFacts, Option<i64>)> {
                 members: candidates,
                 last_failover,
                 pending: None,
+                global: None,
+                onset: None,
             };
             (facts, recorded_at)
         })
@@ -606,7 +610,7 @@ proptest! {
         let trigger = match kind {
             0 => Trigger::Alarm { name: "catalog-down".into() },
             1 => Trigger::FailureEvent { event_id: "RDS-EVENT-0069".into(), message: String::new() },
-            _ => Trigger::ManualFailover { target: named.map(|i| format!("c{i}")) },
+            _ => Trigger::ManualFailover { target: named.map(|i| format!("c{i}")), force: false },
         };
         let plan = decide::decide_cluster(&trigger, &facts, &settings_default(), NOW);
         let cluster = facts.cluster.as_ref().expect("cluster");
@@ -628,7 +632,7 @@ proptest! {
                 prop_assert!(!recent, "an automatic failover within the cooldown");
             }
             match &trigger {
-                Trigger::ManualFailover { target: Some(target) } => prop_assert_eq!(&f.target, target),
+                Trigger::ManualFailover { target: Some(target), .. } => prop_assert_eq!(&f.target, target),
                 _ => {
                     let key = |id: &str| {
                         let tier = cluster.members.iter().find(|m| m.id == id).map(|m| m.promotion_tier);

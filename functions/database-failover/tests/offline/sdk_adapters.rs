@@ -717,6 +717,7 @@ fn catalog() -> DbCluster {
         .db_cluster_identifier("catalog")
         .db_cluster_arn("arn:aws:rds:us-east-1:123456789012:cluster:catalog")
         .status("available")
+        .engine("aurora-mysql")
         .db_cluster_members(member("w", true))
         .db_cluster_members(member("a", false))
         .tag_list(tag("failover:enabled", "true"))
