@@ -77,7 +77,7 @@ fn outcome_icon(outcome: Outcome) -> &'static str {
 }
 
 /// Text for a chat client's markdown: `&`, `<` and `>` as entities (what Slack requires; every chat client
-/// reads them), a backtick as `'`; nothing else changes ([`Report::chatbot_body`] says why).
+/// reads them), a backtick as `'`; nothing else changes (`Report::chatbot_body` says why).
 pub fn escape_chat(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
