@@ -3,14 +3,18 @@
 //!
 //! Errors returned to the Lambda runtime. An asynchronous invocation that returns an error is retried by
 //! Lambda and then sent to the dead-letter destination, so functions return `Err` only for input that a
-//! person must look at (it lands in the queue) or for failures that a retry could fix.
+//! person must look at (it lands in the queue) or for failures that a retry could fix. One caller judges
+//! differently: an ARC Region switch plan step ([`RegionSwitch`]) fails only on an error, so a run it invoked
+//! also returns `Err` when its action was refused, failed or did nothing ([`InvokeError::Step`]), after
+//! publishing as always.
 
 use std::time::Instant;
 
 use lambda_runtime::Diagnostic;
 
 use crate::fault::Fault;
-use crate::intake::IntakeError;
+use crate::intake::{IntakeError, RegionSwitch};
+use crate::outcome::Outcome;
 use crate::report::{Notifier, Report};
 use crate::response::Response;
 
@@ -25,6 +29,10 @@ pub enum InvokeError {
     /// A report's [`Fault`] that a later run resolves (published first): Lambda retries the event.
     #[error("{title}: {fault}")]
     Retry { title: String, fault: Fault },
+    /// An ARC Region switch step's action was refused, failed or did nothing (published first, unless a skip):
+    /// the step fails, with the reason and the command that skips it ([`crate::step::failure`]).
+    #[error("{message}")]
+    Step { outcome: Outcome, message: String },
 }
 
 impl From<crate::intake::InvalidCommand> for InvokeError {
@@ -40,6 +48,9 @@ impl InvokeError {
             InvokeError::InvalidEvent(_) => "InvalidEvent",
             InvokeError::InvalidCommand(_) => "InvalidCommand",
             InvokeError::Retry { fault, .. } => fault.code(),
+            InvokeError::Step { outcome: Outcome::Refused, .. } => "ActionRefused",
+            InvokeError::Step { outcome: Outcome::Failed, .. } => "ActionFailed",
+            InvokeError::Step { .. } => "NothingDone",
         }
     }
 }
@@ -60,17 +71,25 @@ pub async fn finish<N: Notifier>(
     reports: Vec<Report>,
     started: Instant,
 ) -> Result<Response, InvokeError> {
-    finish_published(notifier, function, reports, started).await.0
+    finish_published(notifier, function, reports, started, None).await.0
 }
 
 /// [`finish`], and whether every report it had to publish was published (`true` when there was none): a
-/// function whose retry can publish what an earlier run owes uses it to ask for that retry.
+/// function whose retry can publish what an earlier run owes uses it to ask for that retry. `origin`: the
+/// ARC Region switch step that invoked the run, named in every report, and judging its answer
+/// ([`crate::step::failure`]).
 pub async fn finish_published<N: Notifier>(
     notifier: &N,
     function: &'static str,
-    reports: Vec<Report>,
+    mut reports: Vec<Report>,
     started: Instant,
+    origin: Option<&RegionSwitch>,
 ) -> (Result<Response, InvokeError>, bool) {
+    if let Some(origin) = origin {
+        tracing::info!(plan = %origin.plan_arn, execution = %origin.execution_id, step = %origin.step_name,
+            invoked_by = %origin.invoked_by, "invoked by ARC Region switch");
+        reports.iter_mut().for_each(|report| crate::step::stamp(report, origin));
+    }
     crate::metrics::emit_invocation(function, &reports, started.elapsed());
     let mut published = true;
     for report in &reports {
@@ -88,7 +107,14 @@ pub async fn finish_published<N: Notifier>(
         // throttling from a busy resource.
         return (Err(InvokeError::Retry { title: title.clone(), fault: fault.clone() }), published);
     }
-    (Ok(Response::of(function, &reports)), published)
+    if let Some((outcome, message)) = origin.and_then(|origin| crate::step::failure(origin, &reports)) {
+        let failure = InvokeError::Step { outcome, message };
+        tracing::warn!(error = %failure, error_type = failure.error_type(), "region switch step failed");
+        return (Err(failure), published);
+    }
+    let mut response = Response::of(function, &reports);
+    response.region_switch = origin.cloned();
+    (Ok(response), published)
 }
 
 /// What a run owes once its notifications are out: a promotion record to mark notified, an alarm transition to
@@ -109,8 +135,9 @@ pub async fn finish_owing<N: Notifier, O: Owed>(
     reports: Vec<Report>,
     started: Instant,
     owed: Option<O>,
+    origin: Option<&RegionSwitch>,
 ) -> Result<Response, InvokeError> {
-    let (response, published) = finish_published(notifier, function, reports, started).await;
+    let (response, published) = finish_published(notifier, function, reports, started, origin).await;
     let Some(owed) = owed else { return response };
     let what = owed.what();
     // Boxed: an owed settlement runs a ledger attempt loop, too deep a future to nest in the caller's.
@@ -231,12 +258,12 @@ mod tests {
     #[test]
     fn finish_published_says_whether_every_notification_went_out() {
         let done = || vec![Report::new("f", "a", Outcome::Succeeded, Severity::Warning, "done")];
-        let (response, published) = block_on(finish_published(&Refusing, "f", done(), Instant::now()));
+        let (response, published) = block_on(finish_published(&Refusing, "f", done(), Instant::now(), None));
         assert_eq!((response.unwrap().status, published), (Outcome::Succeeded, false));
-        let (_, published) = block_on(finish_published(&Recorder::default(), "f", done(), Instant::now()));
+        let (_, published) = block_on(finish_published(&Recorder::default(), "f", done(), Instant::now(), None));
         assert!(published);
         let skips = vec![Report::skipped("f", "none", "not ours")];
-        assert!(block_on(finish_published(&Refusing, "f", skips, Instant::now())).1, "nothing to publish");
+        assert!(block_on(finish_published(&Refusing, "f", skips, Instant::now(), None)).1, "nothing to publish");
     }
 
     #[test]
@@ -251,5 +278,62 @@ mod tests {
         assert_eq!(error.error_type(), "AwsError");
         assert!(error.to_string().contains("y failed: DeregisterTargets tg: no (Throttling)"), "{error}");
         assert_eq!(notifier.0.lock().unwrap().len(), 1);
+    }
+
+    fn origin() -> RegionSwitch {
+        RegionSwitch {
+            invoked_by: "ARC Region switch".into(),
+            plan_arn: "arn:aws:arc-region-switch::123456789012:plan/shop:a1b2c3".into(),
+            execution_id: "e-1".into(),
+            step_name: "traffic".into(),
+        }
+    }
+
+    fn under_region_switch(reports: Vec<Report>) -> (Result<Response, InvokeError>, Vec<Report>) {
+        let notifier = Recorder::default();
+        let (response, _) = block_on(finish_published(&notifier, "f", reports, Instant::now(), Some(&origin())));
+        (response, notifier.0.into_inner().unwrap())
+    }
+
+    #[test]
+    fn under_region_switch_a_refusal_is_an_error_with_the_reason_and_the_skip_command_published_first() {
+        let refused = Report::new("f", "shift-traffic", Outcome::Refused, Severity::Critical, "web kept")
+            .summary("no listener opted in (0 of 2)");
+        let (response, published) = under_region_switch(vec![refused.clone()]);
+        let error = response.unwrap_err();
+        assert_eq!(error.error_type(), "ActionRefused");
+        let message = error.to_string();
+        assert!(message.contains("the action refused under ARC Region switch step traffic"), "{message}");
+        assert!(message.contains("web kept: no listener opted in (0 of 2)"), "{message}");
+        assert!(message.contains("update-plan-execution-step --plan-arn arn:aws:arc-region-switch::123456789012:plan/shop:a1b2c3 --execution-id e-1 --step-name traffic --action-to-take skip"), "{message}");
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].region_switch, Some(origin()));
+        assert!(published[0].next_steps.last().unwrap().contains("--action-to-take skip"));
+
+        let notifier = Recorder::default();
+        let plain = block_on(finish(&notifier, "f", vec![refused], Instant::now())).unwrap();
+        assert_eq!((plain.status, plain.region_switch), (Outcome::Refused, None), "a person's command: as before");
+        assert!(notifier.0.lock().unwrap()[0].next_steps.is_empty());
+    }
+
+    #[test]
+    fn under_region_switch_a_failure_or_nothing_done_is_an_error_and_a_success_or_dry_run_is_not() {
+        let report = |outcome| Report::new("f", "a", outcome, Severity::Warning, "t");
+        let (failed, _) = under_region_switch(vec![report(Outcome::Failed).error(aws_error(false))]);
+        assert_eq!(failed.unwrap_err().error_type(), "ActionFailed");
+        let (skipped, published) = under_region_switch(vec![Report::skipped("f", "none", "replica r1 not found")]);
+        let skipped = skipped.unwrap_err();
+        assert_eq!(skipped.error_type(), "NothingDone");
+        assert!(skipped.to_string().contains("did nothing") && skipped.to_string().contains("replica r1 not found"));
+        assert!(published.is_empty(), "a skip is still not published");
+        assert_eq!(under_region_switch(vec![]).0.unwrap_err().error_type(), "NothingDone");
+        for outcome in [Outcome::Succeeded, Outcome::DryRun, Outcome::Info] {
+            let (response, published) = under_region_switch(vec![report(outcome), Report::skipped("f", "none", "x")]);
+            let response = response.unwrap_or_else(|e| panic!("{outcome:?}: {e}"));
+            assert_eq!((response.status, response.region_switch), (outcome, Some(origin())));
+            assert_eq!(published[0].region_switch, Some(origin()));
+        }
+        let (transient, _) = under_region_switch(vec![report(Outcome::Failed).error(aws_error(true))]);
+        assert_eq!(transient.unwrap_err().error_type(), "AwsError", "a retryable fault stays what it is");
     }
 }

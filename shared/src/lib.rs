@@ -6,8 +6,9 @@
 //! and `intake` depend on nothing of ours; `alarms` and `fault` on `aws`; `ledger` on `fault`; `report` on
 //! `fault`; `notify` and `response` on `report`; `config` on `notify`; `pause` on `ledger` and `report`;
 //! `timeline` on `ledger` and `report`; `metrics` on `pause` and `timeline`; `readiness` and `telemetry` on
-//! `metrics`; `invoke` on `intake`, `metrics` and `response`; `shell` on `invoke`, `ledger` and `telemetry` —
-//! each also on what those depend on.
+//! `metrics`; `step` on `notify`; `invoke` on `intake`, `metrics`, `response` and `step`; `shell` on `invoke`,
+//! `ledger` and `telemetry` — each also on what those depend on. `ledger` and `report` also read `intake`'s
+//! [`intake::RegionSwitch`].
 //!
 //! # Layout
 //! - [`shell`]: the one Lambda shell ([`shell::serve`]), an [`shell::Invocation`] (its ledger name, deadline and
@@ -22,6 +23,8 @@
 //! - [`report`]: [`report::Report`], built by every action, and the [`report::Notifier`] port that publishes it.
 //! - [`invoke`]: how an invocation ends ([`invoke::finish`]; [`invoke::finish_owing`] with an [`invoke::Owed`]:
 //!   publish, then mark notified) and the error handed to the Lambda runtime, with stable error types.
+//! - [`step`]: the answer an ARC Region switch plan step expects (an error when the action was refused,
+//!   failed or did nothing), for runs a plan step invoked ([`intake::region_switch`]).
 //! - [`aws`]: [`aws::AwsError`] (operation, resource, code, transient) and the `.aws(op, resource)?` helper.
 //! - [`tags`]: tags as configuration, and the one opt-in predicate (exactly `true`).
 //! - [`config`]: the settings both functions read, the parsers for their own, and [`config::Setting`].
@@ -37,7 +40,8 @@
 //! # Invariants
 //! - A change begins only on the ledger as read, and a wait for a held resource never outlasts the
 //!   invocation's one budget ([`ledger::wait_budget`]); then the answer is [`fault::Fault::Busy`].
-//! - An invocation returns `Err` only for a fault a retry can fix, after publishing its notification.
+//! - An invocation returns `Err` only for a fault a retry can fix, after publishing its notification; and, when
+//!   an ARC Region switch step invoked it, also when its action was refused, failed or did nothing ([`step`]).
 
 pub mod alarms;
 pub mod aws;
@@ -54,6 +58,7 @@ pub mod readiness;
 pub mod report;
 pub mod response;
 pub mod shell;
+pub mod step;
 pub mod tags;
 pub mod telemetry;
 pub mod time;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::fault::Fault;
+use crate::intake::RegionSwitch;
 use crate::outcome::{Outcome, Severity};
 
 /// One report: a decision, its outcome and the numbers behind it. Published as a notification unless
@@ -36,6 +37,10 @@ pub struct Report {
     /// that Lambda retries the event.
     #[serde(skip)]
     pub error: Option<Fault>,
+    /// The ARC Region switch step that invoked the run, if one did: every notification of the run names it
+    /// (set for all of an invocation's reports by [`crate::invoke::finish_owing`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_switch: Option<RegionSwitch>,
 }
 
 impl Report {
@@ -52,6 +57,7 @@ impl Report {
             details: json!({}),
             next_steps: Vec::new(),
             error: None,
+            region_switch: None,
         }
     }
 

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::intake::RegionSwitch;
 use crate::outcome::Outcome;
 use crate::report::Report;
 
@@ -21,6 +22,9 @@ pub struct Response {
     pub summary: String,
     #[serde(skip_serializing_if = "Value::is_null")]
     pub details: Value,
+    /// The ARC Region switch step that invoked the run, if one did (the step's output shows it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_switch: Option<RegionSwitch>,
 }
 
 impl Response {
@@ -37,6 +41,7 @@ impl Response {
                 message: "nothing to do".into(),
                 summary: String::new(),
                 details: Value::Null,
+                region_switch: None,
             };
         };
         if reports.len() == 1 {
@@ -47,6 +52,7 @@ impl Response {
                 message: first.title.clone(),
                 summary: if first.summary == first.title { String::new() } else { first.summary.clone() },
                 details: first.details.clone(),
+                region_switch: None,
             };
         }
         let reports_json: Vec<Value> = reports
@@ -66,6 +72,7 @@ impl Response {
             message,
             summary: String::new(),
             details: json!({ "reports": reports_json }),
+            region_switch: None,
         }
     }
 }

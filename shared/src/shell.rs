@@ -66,7 +66,8 @@ impl Invocation {
         force: bool,
         clock: fn() -> i64,
     ) -> Session<'a, L> {
-        Session { ledger, owner, hold_secs: ledger::lease_secs(self.remaining()), retention_secs, force, clock, budget }
+        let hold_secs = ledger::lease_secs(self.remaining());
+        Session { ledger, owner, hold_secs, retention_secs, force, clock, budget, region_switch: None }
     }
 }
 

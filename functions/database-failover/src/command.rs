@@ -13,6 +13,8 @@
 //!
 //! Every command also takes `dry_run` (`true`/`false`, overriding `DRY_RUN`), `region` (default: the
 //! function's region) and `force` (`true`: act even while automation is paused). Unknown fields are rejected, so a misspelt field never silently changes the meaning.
+//! The keys an ARC Region switch step merges into its payload (`InvokedBy`, `PlanArn`, `ExecutionId`,
+//! `StepName`) never reach this vocabulary: the intake takes them out ([`failover_core::intake::region_switch`]).
 
 use failover_core::intake::InvalidCommand;
 use failover_core::intake::ManualCommand;
@@ -167,7 +169,7 @@ mod tests {
 
     fn command(body: Value) -> Result<Command, String> {
         let name = body["command"].as_str().unwrap_or_default().to_owned();
-        parse(&ManualCommand { command: name, dry_run: None, body }).map_err(|e| e.0)
+        parse(&ManualCommand { command: name, dry_run: None, body, region_switch: None }).map_err(|e| e.0)
     }
 
     #[test]
@@ -242,7 +244,7 @@ mod tests {
         assert_eq!(command(json!({"command": "resume"})), Ok(Command::Resume));
         assert!(command(json!({"command": "resume", "reason": "x"})).unwrap_err().contains("unknown field"));
         let body = json!({"command": "promote", "db_instance_identifier": "r1", "force": true});
-        let manual = ManualCommand { command: "promote".into(), dry_run: None, body };
+        let manual = ManualCommand { command: "promote".into(), dry_run: None, body, region_switch: None };
         assert_eq!(force(&manual), Ok(true));
         assert!(command(json!({"command": "status", "db_instance_identifier": "o", "force": "yes"}))
             .unwrap_err()

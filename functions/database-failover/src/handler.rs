@@ -5,7 +5,7 @@
 //!
 //! Errors: `Err` only when a retry could help (a [`failover_core::fault::Fault`] that retries, published first)
 //! and for invalid events and commands; everything else (not ours, refusals, permanent AWS errors) is `Ok`
-//! with a status.
+//! with a status, except for an ARC Region switch step's command ([`failover_core::step`]).
 
 use failover_core::intake;
 use failover_core::invoke::{finish_owing, InvokeError};
@@ -121,14 +121,9 @@ where
             databases: &self.databases,
             lag: &self.lag,
             dns: &self.dns,
-            session: invocation.session(
-                &self.ledger,
-                &owner,
-                &budget,
-                self.config.common.retention_secs(),
-                routed.force,
-                self.clock,
-            ),
+            session: invocation
+                .session(&self.ledger, &owner, &budget, self.config.common.retention_secs(), routed.force, self.clock)
+                .with_region_switch(event.region_switch()),
             config: &self.config,
             region: &self.home.region,
             failure_at: route::failure_time(&event),
@@ -138,7 +133,7 @@ where
         // Boxed: the nested futures are otherwise too deep for the compiler's layout computation.
         let report = Box::pin(actions::dispatch(&ctx, routed.route, routed.dry_run)).await?;
         let owed = ctx.owes.get().map(|resource| MarkNotified { ctx: &ctx, resource: resource.clone() });
-        let result = finish_owing(&self.notifier, FUNCTION, vec![report], started, owed).await;
+        let result = finish_owing(&self.notifier, FUNCTION, vec![report], started, owed, event.region_switch()).await;
         if let Err(e) = &result {
             tracing::error!(error = %e, "invocation failed");
         }

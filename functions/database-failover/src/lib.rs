@@ -51,7 +51,9 @@
 //! - One authority per primary: its decisions are in the ledger of the primary's region, whichever region's stack
 //!   makes them ([`adapters::HomeLedgers`], with `ALLOW_CROSS_REGION`); a stack decides alone, and says so, only
 //!   when that region's DynamoDB does not answer.
-//! - `Err` only for invalid input or a fault a retry can fix ([`failover_core::fault::Fault`]), published first.
+//! - `Err` only for invalid input or a fault a retry can fix ([`failover_core::fault::Fault`]), published first;
+//!   and for a command an ARC Region switch plan step sent, also a refusal, a failure or a run that did nothing,
+//!   so that the step fails ([`failover_core::step`]). Its records and notifications carry the step.
 
 pub mod actions;
 pub mod adapters;

@@ -7,7 +7,8 @@
 //! produces one or two reports (a change and a refusal can go together). Every report but a skip is
 //! published; the invocation returns an error if, and only if, some fault a retry can fix stopped it
 //! ([`failover_core::fault::Fault`]: a transient AWS error, a busy resource, a lost lease, an unpublished
-//! notification), or the manual command is invalid.
+//! notification), or the manual command is invalid; and, for a command an ARC Region switch plan step sent,
+//! when its action was refused, failed or did nothing, so that the step fails ([`failover_core::step`]).
 
 use failover_core::intake;
 use failover_core::invoke::{finish_owing, InvokeError};
@@ -96,14 +97,9 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> Handler for App<L, N, G> {
             Context {
                 lb: &self.lb,
                 config: &self.config,
-                session: invocation.session(
-                    &self.ledger,
-                    &owner,
-                    &budget,
-                    self.config.common.retention_secs(),
-                    force,
-                    self.clock,
-                ),
+                session: invocation
+                    .session(&self.ledger, &owner, &budget, self.config.common.retention_secs(), force, self.clock)
+                    .with_region_switch(event.region_switch()),
                 trigger,
                 event_at: match &route {
                     Route::Alarm { alarm, .. } => alarm.changed_at,
@@ -131,6 +127,6 @@ impl<L: LoadBalancer, N: Notifier + Sync, G: Ledger> Handler for App<L, N, G> {
         let reports = digest::one_per_event(trigger, report::stamp(trigger, reports));
         let ended = transitions::ended(&reports);
         let owed = seen.map(|seen| transitions::Transition { ctx: ctx(trigger, false), seen, ended });
-        finish_owing(&self.notifier, FUNCTION, reports, started, owed).await
+        finish_owing(&self.notifier, FUNCTION, reports, started, owed, event.region_switch()).await
     }
 }

@@ -37,7 +37,9 @@
 //!   same event again changes nothing more and a retry completes an interrupted run ([`actions::ledger`]).
 //! - An alarm's transition is recorded only once its notification is out: a retry publishes what an
 //!   interrupted run owed, once ([`actions::transitions`], [`actions::owed`]).
-//! - `Err` only for a fault a retry can fix ([`failover_core::fault::Fault`]), after the failure notification.
+//! - `Err` only for a fault a retry can fix ([`failover_core::fault::Fault`]), after the failure notification;
+//!   and for a command an ARC Region switch plan step sent, also a refusal, a failure or a run that did nothing,
+//!   so that the step fails ([`failover_core::step`]). Its records and notifications carry the step.
 
 pub mod actions;
 pub mod adapters;

@@ -9,7 +9,9 @@
 //! - the same event through an RDS event subscription's SNS topic (its own message: `"Event Source"`,
 //!   `"Source ARN"`, `"Event ID"` as a documentation URL ending in `#RDS-EVENT-<nnnn>`), read the same way,
 //! - any other EventBridge event (returned as [`Event::Unsupported`]: well-formed, but not ours),
-//! - a manual command, an object with a `command` field, whose vocabulary each function defines.
+//! - a manual command, an object with a `command` field, whose vocabulary each function defines; sent by a
+//!   person, or by an ARC Region switch plan step, which merges its execution metadata into it
+//!   ([`region_switch`]).
 //!
 //! The crate's strict `aws_lambda_events` structs reject some of what AWS really sends (nulls, metric-math
 //! alarms without `metricStat`, periods over 65,535 s), so this module reads `serde_json::Value` leniently and
@@ -18,12 +20,14 @@
 mod alarm;
 mod json;
 mod rds;
+pub mod region_switch;
 
 use serde::Serialize;
 use serde_json::Value;
 
 pub use alarm::{AlarmChange, AlarmKind, AlarmMetric, AlarmState, Delivery};
 pub use rds::{RdsEvent, RdsSourceType};
+pub use region_switch::RegionSwitch;
 
 use json::{describe, quote, Node};
 
@@ -41,16 +45,29 @@ pub enum Event {
     },
 }
 
-/// A command sent by a person (`cargo lambda invoke`, `sam remote invoke`, the console's test button).
-/// The intake checks only the envelope; each function parses `body` into its own command vocabulary.
+impl Event {
+    /// The ARC Region switch step that sent this command, if one did.
+    pub fn region_switch(&self) -> Option<&RegionSwitch> {
+        match self {
+            Event::Manual(manual) => manual.region_switch.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// A command sent by a person (`cargo lambda invoke`, `sam remote invoke`, the console's test button) or by
+/// an ARC Region switch plan step. The intake checks only the envelope; each function parses `body` into its
+/// own command vocabulary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ManualCommand {
     /// The `command` field, e.g. `deregister` or `status`.
     pub command: String,
     /// `dry_run` in the command, overriding the function's `DRY_RUN` for this invocation only.
     pub dry_run: Option<bool>,
-    /// The whole payload, including `command`.
+    /// The whole payload, including `command`, without Region switch's metadata keys.
     pub body: Value,
+    /// Region switch's metadata, when a plan step sent the command ([`region_switch::take`]).
+    pub region_switch: Option<RegionSwitch>,
 }
 
 /// Why a payload was rejected. Messages name the field and the event kind, and quote at most a short piece
@@ -78,6 +95,13 @@ pub fn parse(payload: &Value) -> Result<Event, IntakeError> {
         return Err(IntakeError::Unrecognised(format!("the payload must be a JSON object, got {}", describe(payload))));
     };
     let root = Node::root(payload, "event");
+    // A Region switch step sends commands only: its metadata on anything else would be ignored, and the step
+    // would succeed whatever the event came to.
+    if !object.contains_key("command") {
+        if let Some(error) = region_switch::without_command(object) {
+            return Err(error);
+        }
+    }
     if object.contains_key("Records") {
         return parse_sns(&root);
     }
@@ -167,7 +191,9 @@ fn parse_manual(payload: &Value) -> Result<Event, IntakeError> {
         return Err(command_node.invalid("a command name"));
     }
     let dry_run = root.get("dry_run").map(|n| n.bool()).transpose()?;
-    Ok(Event::Manual(ManualCommand { command: command.to_owned(), dry_run, body: payload.clone() }))
+    let mut body = payload.clone();
+    let region_switch = body.as_object_mut().map(region_switch::take).transpose()?.flatten();
+    Ok(Event::Manual(ManualCommand { command: command.to_owned(), dry_run, body, region_switch }))
 }
 
 /// `arn:partition:service:region:account:resource` split into its parts; `None` when it is not an ARN.

@@ -40,7 +40,7 @@ fn expected_kind(file: &str) -> &'static str {
         f if f.starts_with("rds-") || f.starts_with("sns-eventbridge-rds") || f.starts_with("sns-rds-subscription") => {
             "rds"
         }
-        f if f.starts_with("manual-") => "manual",
+        f if f.starts_with("manual-") || f.starts_with("region-switch-") => "manual",
         // Not ours to parse: target-failover routes the restore holds' schedule tick from it.
         "eventbridge-ec2-state-change.json" | "schedule-restore-holds.json" => "unsupported",
         other => panic!("no expectation for events/{other}: name it alarm-*, rds-*, manual-* or add it here"),
@@ -260,6 +260,7 @@ fn manual_commands_keep_their_body_and_dry_run() {
             assert_eq!(m.command, "status");
             assert_eq!(m.dry_run, Some(true));
             assert_eq!(m.body, body);
+            assert_eq!(m.region_switch, None);
         }
         other => panic!("{other:?}"),
     }

@@ -5,6 +5,7 @@
 //! time it may spend sleeping, in all), the same in both functions; when it is spent the answer is
 //! [`Fault::Busy`], which Lambda retries.
 
+use std::borrow::Cow;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use tokio::time::Instant;
 use super::{Begin, Begun, Ledger, Pause, Record, Settle, Snapshot, MAX_RECORDS_PER_CALL};
 use crate::aws::AwsError;
 use crate::fault::Fault;
+use crate::intake::RegionSwitch;
 
 /// The longest an invocation waits, in all, for resources other invocations hold.
 pub const MAX_WAIT: Duration = Duration::from_secs(5);
@@ -64,6 +66,10 @@ pub struct Session<'a, L> {
     pub clock: fn() -> i64,
     /// The invocation's waits, in all ([`WaitBudget`]).
     pub budget: &'a WaitBudget,
+    /// The ARC Region switch step that invoked the run, if one did: added to the data of every record the run
+    /// writes or settles with new data ([`RegionSwitch::stamp`]), so that the ledger says which plan execution
+    /// made each change. Set with [`Session::with_region_switch`].
+    pub region_switch: Option<&'a RegionSwitch>,
 }
 
 /// The ledger changed, or was taken, since it was read: read it again, facts included.
@@ -102,6 +108,30 @@ pub enum Start {
     Again,
     /// Automation is paused: refuse, naming what was planned.
     Paused(Pause),
+}
+
+impl<'a, L> Session<'a, L> {
+    /// This session, its records stamped with the Region switch step that invoked the run (`None`: a person's
+    /// command or an event).
+    pub fn with_region_switch(self, region_switch: Option<&'a RegionSwitch>) -> Self {
+        Session { region_switch, ..self }
+    }
+
+    /// `records` with the Region switch metadata in their data, when the run has it.
+    fn stamp_records<'r>(&self, records: &'r [Record]) -> Cow<'r, [Record]> {
+        let Some(origin) = self.region_switch else { return Cow::Borrowed(records) };
+        let mut stamped = records.to_vec();
+        stamped.iter_mut().for_each(|record| origin.stamp(&mut record.data));
+        Cow::Owned(stamped)
+    }
+
+    /// `settle` likewise: a settle that replaces a record's data keeps the metadata in it.
+    fn stamp_settles<'r>(&self, settle: &'r [Settle]) -> Cow<'r, [Settle]> {
+        let Some(origin) = self.region_switch else { return Cow::Borrowed(settle) };
+        let mut stamped = settle.to_vec();
+        stamped.iter_mut().filter_map(|s| s.data.as_mut()).for_each(|data| origin.stamp(data));
+        Cow::Owned(stamped)
+    }
 }
 
 impl<L: Ledger> Session<'_, L> {
@@ -180,12 +210,13 @@ impl<L: Ledger> Session<'_, L> {
     }
 
     async fn begin_with(&self, snapshot: &Snapshot, records: &[Record], force: bool) -> Result<Start, AwsError> {
+        let records = self.stamp_records(records);
         let begin = Begin {
             owner: self.owner,
             now: self.now(),
             hold_secs: self.hold_secs,
             retention_secs: self.retention_secs,
-            records,
+            records: &records,
             force,
         };
         Ok(match self.ledger.begin(snapshot, &begin).await? {
@@ -202,7 +233,8 @@ impl<L: Ledger> Session<'_, L> {
     /// ([`super::MAX_RECORDS_PER_CALL`] each), the lease released with the last.
     pub async fn end(&self, resource: &str, settle: &[Settle], records: &[Record]) -> Result<(), Fault> {
         let lost = || Fault::LeaseLost { resource: resource.to_owned(), owner: self.owner.to_owned() };
-        let mut settle = settle;
+        let (settle, records) = (self.stamp_settles(settle), self.stamp_records(records));
+        let (mut settle, records) = (&settle[..], &records[..]);
         while settle.len() + records.len() > MAX_RECORDS_PER_CALL && !settle.is_empty() {
             let (batch, rest) = settle.split_at(settle.len().min(MAX_RECORDS_PER_CALL));
             if !self.ledger.settle(resource, self.owner, self.now(), self.retention_secs, batch).await? {

@@ -5,20 +5,22 @@
 //! gets the `default` member, which is JSON for machines, or an AWS Chatbot custom notification
 //! (`NOTIFICATION_FORMAT=chatbot`, the "custom notifications" schema of AWS Chatbot, which Chatbot reads from
 //! its HTTPS subscription). Either way the SNS message carries the attributes `outcome`, `severity`, `action`
-//! and `function`, so subscribers can filter without parsing the body.
+//! and `function` (and `region_switch_plan` when an ARC Region switch plan step invoked the run), so
+//! subscribers can filter without parsing the body.
 //! <https://docs.aws.amazon.com/sns/latest/dg/sns-send-custom-platform-specific-payloads-mobile-devices.html>
 //! <https://docs.aws.amazon.com/sns/latest/api/API_Publish.html> (`MessageStructure`)
 
 use aws_sdk_sns::types::MessageAttributeValue;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
-use crate::outcome::Outcome;
 pub use crate::outcome::Severity;
 use crate::report::Report;
 pub use crate::report::{Notifier, NotifyError};
 
+mod chatbot;
 mod text;
+pub use chatbot::escape_chat;
 pub use text::shell_quote;
 
 /// SNS rejects subjects of 100 characters or more, and any with line breaks or non-ASCII characters.
@@ -64,17 +66,17 @@ impl Report {
         if structured_len(&body) + structured_len(&text) > MESSAGE_MAX_BYTES {
             body = machine(false);
         }
-        RenderedMessage {
-            subject: self.subject(),
-            body,
-            text,
-            attributes: vec![
-                ("outcome", self.outcome.as_str().to_owned()),
-                ("severity", self.severity.as_str().to_owned()),
-                ("action", self.action.clone()),
-                ("function", self.function.clone()),
-            ],
+        let mut attributes = vec![
+            ("outcome", self.outcome.as_str().to_owned()),
+            ("severity", self.severity.as_str().to_owned()),
+            ("action", self.action.clone()),
+            ("function", self.function.clone()),
+        ];
+        if let Some(origin) = &self.region_switch {
+            // A subscriber can take (or leave) what Region switch plans asked for without parsing the body.
+            attributes.push(("region_switch_plan", origin.plan_arn.clone()));
         }
+        RenderedMessage { subject: self.subject(), body, text, attributes }
     }
 
     /// `[failover] refused: <title>`, printable ASCII only, at most [`SUBJECT_MAX_CHARS`].
@@ -102,106 +104,18 @@ impl Report {
             "resources": self.resources,
             "details": if with_details { self.details.clone() } else { json!({"omitted": "too large for SNS"}) },
             "next_steps": self.next_steps,
+            "region_switch": self.region_switch,
         });
         if let Some(obj) = value.as_object_mut() {
             obj.retain(|_, v| !v.is_null());
         }
         value.to_string()
     }
-
-    /// AWS Chatbot (Amazon Q Developer in chat applications) custom notification, `textType`
-    /// `client-markdown`: Chatbot renders the text in the chat client's own markdown (Slack's mrkdwn, Teams',
-    /// Chime's). Slack's rule for text that must not be read as markup is to write `&`, `<` and `>` as `&amp;`,
-    /// `&lt;` and `&gt;`: links, mentions (`<!channel>`) and user references are all written between `<` and
-    /// `>`, so text escaped this way cannot inject them. Slack has no backslash escape (a backslash shows as
-    /// itself), so nothing else is escaped: `*` or `_` in a name may at worst render as emphasis. Commands in
-    /// the next steps are set as inline code (backticks), which no client formats; a backtick in user text
-    /// becomes `'` so that it cannot end that code span.
-    /// <https://docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html>
-    /// <https://api.slack.com/reference/surfaces/formatting#escaping>
-    fn chatbot_body(&self, with_details: bool) -> String {
-        let mut description = escape_chat(&self.summary);
-        if with_details {
-            if let Some(details) = self.details.as_object().filter(|d| !d.is_empty()) {
-                description.push_str("\n\n");
-                for (key, value) in details {
-                    let text = match value {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    description.push_str(&format!("• *{}*: {}\n", escape_chat(key), escape_chat(&text)));
-                }
-            }
-        }
-        let mut context = Map::new();
-        context.insert("outcome".into(), json!(self.outcome));
-        context.insert("severity".into(), json!(self.severity));
-        context.insert("function".into(), json!(self.function));
-        // Shown with the message, so a person can take it to the logs (`incident` of the decision lines).
-        context.insert("incident".into(), json!(self.incident_id));
-        json!({
-            "version": "1.0",
-            "source": "custom",
-            "id": self.incident_id,
-            "content": {
-                "textType": "client-markdown",
-                "title": format!("{} {}", outcome_icon(self.outcome), escape_chat(&self.title)),
-                "description": description.trim_end(),
-                "nextSteps": self.next_steps.iter().map(|s| chat_step(s)).collect::<Vec<_>>(),
-                "keywords": [self.outcome.as_str(), self.severity.as_str(), self.function.as_str()],
-            },
-            "metadata": {
-                "threadId": self.incident_id,
-                "summary": escape_chat(&self.title),
-                "eventType": self.action,
-                "relatedResources": self.resources,
-                "additionalContext": context,
-            }
-        })
-        .to_string()
-    }
 }
 
 /// The length of `text` as a JSON string.
 fn structured_len(text: &str) -> usize {
     serde_json::to_string(text).map_or(text.len() * 6, |s| s.len())
-}
-
-fn outcome_icon(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Succeeded => ":white_check_mark:",
-        Outcome::Refused => ":no_entry:",
-        Outcome::Failed => ":x:",
-        Outcome::DryRun => ":mag:",
-        Outcome::Info | Outcome::Skipped => ":information_source:",
-    }
-}
-
-/// Text for a chat client's markdown: `&`, `<` and `>` as entities (what Slack requires; every chat client
-/// reads them), a backtick as `'`; nothing else changes ([`Report::chatbot_body`] says why).
-pub fn escape_chat(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '`' => out.push('\''),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A next step for a chat client: its words escaped, each command payload in it (`{"command": ...}`) as inline
-/// code.
-fn chat_step(step: &str) -> String {
-    let (words, payloads) = text::split_payloads(step);
-    let mut out = escape_chat(&words);
-    for payload in payloads {
-        out.push_str(&format!(" `{}`", escape_chat(&payload)));
-    }
-    out
 }
 
 /// Publishes to an SNS topic.
@@ -267,6 +181,8 @@ impl Notifier for SnsNotifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::Outcome;
+    use serde_json::Value;
 
     fn sample() -> Report {
         Report {
@@ -281,6 +197,7 @@ mod tests {
             details: json!({"healthy": 1, "floor": 2, "alarm": "prod_[web]"}),
             next_steps: vec!["Add capacity to [web]".into()],
             error: None,
+            region_switch: None,
         }
     }
 
@@ -385,6 +302,31 @@ mod tests {
         assert!(email.starts_with("REFUSED (critical): web: 3 unhealthy targets kept in service\n"), "{email}");
         assert!(serde_json::from_str::<Value>(email).is_err(), "people get text, not JSON");
         assert_eq!(structure.as_object().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_region_switch_run_is_named_in_the_attributes_the_json_the_chat_and_the_text() {
+        let mut n = sample();
+        n.region_switch = Some(crate::intake::RegionSwitch {
+            invoked_by: "ARC Region switch".into(),
+            plan_arn: "arn:aws:arc-region-switch::123456789012:plan/shop:a1b2c3".into(),
+            execution_id: "e-1".into(),
+            step_name: "traffic".into(),
+        });
+        let rendered = n.render(NotificationFormat::Json, "f");
+        assert!(rendered
+            .attributes
+            .contains(&("region_switch_plan", "arn:aws:arc-region-switch::123456789012:plan/shop:a1b2c3".into())));
+        let body: Value = serde_json::from_str(&rendered.body).unwrap();
+        assert_eq!(body["region_switch"]["ExecutionId"], "e-1");
+        assert_eq!(body["region_switch"]["StepName"], "traffic");
+        assert!(rendered.text.contains("Invoked by: ARC Region switch step traffic of plan"), "{}", rendered.text);
+        let chat: Value = serde_json::from_str(&n.render(NotificationFormat::Chatbot, "f").body).unwrap();
+        assert_eq!(chat["metadata"]["additionalContext"]["region_switch_execution"], "e-1");
+        assert!(chat["content"]["description"].as_str().unwrap().contains("step traffic"));
+        let plain = sample().render(NotificationFormat::Json, "f");
+        assert_eq!(plain.attributes.len(), 4);
+        assert!(serde_json::from_str::<Value>(&plain.body).unwrap().get("region_switch").is_none());
     }
 
     #[test]

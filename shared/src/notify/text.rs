@@ -33,6 +33,9 @@ impl Report {
         if !self.incident_id.is_empty() {
             let _ = writeln!(out, "Incident: {}", self.incident_id);
         }
+        if let Some(origin) = &self.region_switch {
+            wrap(&mut out, &format!("Invoked by: {}", origin.describe()), "", "  ");
+        }
         if !self.summary.is_empty() {
             out.push('\n');
             for paragraph in self.summary.lines() {

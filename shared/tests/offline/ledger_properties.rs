@@ -151,23 +151,72 @@ fn reading_the_facts_before_the_ledger_would_not_be_enough_without_begin() {
     assert!(matches!(ready(ledger.begin(&second, &begin("inv-2", &two))).unwrap(), Begun::Busy(_)));
 }
 
-#[test]
-fn a_pause_refuses_a_change_but_not_the_record_of_one_already_made() {
-    use failover_core::ledger::{Pause, Session, Start, WaitBudget};
-    let ledger = MemoryLedger::new();
-    let pause = Pause { by: "ops".into(), reason: "drill".into(), at: 1_000 };
-    ready(ledger.pause(&pause)).unwrap();
-    let budget = WaitBudget::new(std::time::Duration::ZERO);
-    let session = Session {
-        ledger: &ledger,
+/// "inv-1"'s session at time 1 001, with no time to wait and no Region switch step.
+fn session<'a>(
+    ledger: &'a MemoryLedger,
+    budget: &'a failover_core::ledger::WaitBudget,
+) -> failover_core::ledger::Session<'a, MemoryLedger> {
+    failover_core::ledger::Session {
+        ledger,
         owner: "inv-1",
         hold_secs: HOLD,
         retention_secs: DAY,
         force: false,
         clock: || 1_001,
-        budget: &budget,
-    };
+        budget,
+        region_switch: None,
+    }
+}
+
+#[test]
+fn a_pause_refuses_a_change_but_not_the_record_of_one_already_made() {
+    use failover_core::ledger::{Pause, Start, WaitBudget};
+    let ledger = MemoryLedger::new();
+    let pause = Pause { by: "ops".into(), reason: "drill".into(), at: 1_000 };
+    ready(ledger.pause(&pause)).unwrap();
+    let budget = WaitBudget::new(std::time::Duration::ZERO);
+    let session = session(&ledger, &budget);
     let snapshot = ready(ledger.read(RESOURCE, 1_001)).unwrap();
     assert!(matches!(ready(session.start(&snapshot, &[])).unwrap(), Start::Paused(_)));
     assert_eq!(ready(session.start_record_only(&snapshot, &[])).unwrap(), Start::Started);
+}
+
+#[test]
+fn a_region_switch_run_records_its_step_on_what_it_writes_and_settles_and_a_persons_run_does_not() {
+    use failover_core::intake::RegionSwitch;
+    use failover_core::ledger::{Start, WaitBudget};
+    let origin = RegionSwitch {
+        invoked_by: "ARC Region switch".into(),
+        plan_arn: "arn:aws:arc-region-switch::123456789012:plan/orders:a1b2c3".into(),
+        execution_id: "e-1".into(),
+        step_name: "shift".into(),
+    };
+    let ledger = MemoryLedger::new();
+    let budget = WaitBudget::new(std::time::Duration::ZERO);
+    let (person, plan) = (session(&ledger, &budget), session(&ledger, &budget).with_region_switch(Some(&origin)));
+    let record = |key: &str| Record::pending(RESOURCE, key, "inv-1", "manual command shift", 1_001, DAY);
+    let data = json!({"listener": "l-1"});
+
+    let snapshot = ready(ledger.read(RESOURCE, 1_001)).unwrap();
+    let begun = ready(plan.start(&snapshot, &[record(KEY).with_data(data.clone())])).unwrap();
+    assert_eq!(begun, Start::Started);
+    let settle = Settle::pending(KEY, "inv-1", State::Done).with_data(json!({"listener": "l-1", "weight": 0}));
+    ready(plan.end(RESOURCE, &[settle], &[record("lineage#1").with_data(data.clone())])).unwrap();
+    let records = ready(ledger.read(RESOURCE, 1_002)).unwrap().records;
+    assert_eq!(records.len(), 2);
+    for r in &records {
+        assert_eq!(r.data["region_switch"], serde_json::to_value(&origin).unwrap(), "{}", r.key);
+        assert_eq!(r.data["region_switch"]["StepName"], "shift");
+    }
+    assert_eq!(records.iter().find(|r| r.key == KEY).unwrap().data["weight"], 0, "the settle's own data kept");
+
+    let snapshot = ready(ledger.read("other", 1_003)).unwrap();
+    assert_eq!(
+        ready(person.start(&snapshot, &[Record { resource: "other".into(), ..record("x#1") }.with_data(data)]))
+            .unwrap(),
+        Start::Started
+    );
+    ready(person.end("other", &[], &[])).unwrap();
+    let records = ready(ledger.read("other", 1_004)).unwrap().records;
+    assert_eq!(records[0].data, json!({"listener": "l-1"}), "a person's command writes the data as given");
 }

@@ -19,6 +19,7 @@ mod database_timeline;
 mod delivery;
 mod ledger;
 mod notifications;
+mod region_switch;
 mod settings_contract;
 mod shop;
 mod target_cross_zone;

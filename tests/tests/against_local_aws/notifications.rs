@@ -19,6 +19,7 @@ fn notification() -> Report {
         details: json!({"healthy_after": 3, "floor": 2}),
         next_steps: vec!["Investigate i-0abc, then restore it with the restore command.".into()],
         error: None,
+        region_switch: None,
     }
 }
 

@@ -179,3 +179,32 @@ fn a_described_instance_is_a_primary_or_is_reached_through_only_by_alarms() {
         matches!(described(&member.at, &member, &event), Described::Skip(r) if r.contains("over by itself on instance failures"))
     );
 }
+
+#[test]
+fn a_region_switch_step_is_routed_as_its_command_and_bad_metadata_never_reaches_the_command() {
+    let lookup = |name: &str| match name {
+        "NOTIFICATION_TOPIC_ARN" => Some("arn:aws:sns:us-east-1:123456789012:failover".to_owned()),
+        "LEDGER_TABLE" => Some("failover-ledger".to_owned()),
+        _ => None,
+    };
+    let config = Config::from_lookup(&lookup).unwrap();
+    let home = Home::new("arn:aws:sns:us-east-1:123456789012:failover", EAST);
+    let event = sample("region-switch-database-promote.json");
+    assert_eq!(event.region_switch().map(|o| o.step_name.as_str()), Some("promote-orders-database"));
+    let routed = invocation(&event, &home, &config).unwrap();
+    let at = DbRef::new(EAST, "orders-replica-west");
+    assert_eq!(
+        routed,
+        Routed {
+            route: Route::Promote { trigger: Trigger::ManualPromote { replica: at.clone(), force: true }, at },
+            dry_run: false,
+            force: true
+        },
+        "the same route as the command without the metadata"
+    );
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/region-switch-database-promote.json");
+    let mut payload: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    payload["PlanArn"] = json!("orders-failover");
+    assert!(parse(&payload).unwrap_err().to_string().contains("PlanArn"));
+}

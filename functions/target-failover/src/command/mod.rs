@@ -18,7 +18,9 @@
 //! ```
 //! Every command takes `"dry_run": true|false` to override `DRY_RUN` for that invocation, and `"force": true`
 //! to act while automation is paused ([`force`]; for `failback` it also overrides the floor). Unknown fields
-//! are rejected, so a typo (`"target"`) fails loudly instead of doing something else.
+//! are rejected, so a typo (`"target"`) fails loudly instead of doing something else. The keys an ARC Region
+//! switch step merges into its payload (`InvokedBy`, `PlanArn`, `ExecutionId`, `StepName`) never reach this
+//! vocabulary: the intake takes them out ([`failover_core::intake::region_switch`]).
 
 use failover_core::intake::InvalidCommand;
 use failover_core::intake::ManualCommand;

@@ -9,6 +9,7 @@ fn manual(body: Value) -> ManualCommand {
         command: body["command"].as_str().unwrap().to_owned(),
         dry_run: body.get("dry_run").and_then(Value::as_bool),
         body,
+        region_switch: None,
     }
 }
 
@@ -157,4 +158,20 @@ fn timeline_takes_a_group_a_load_balancer_or_an_incident_id_and_only_one() {
         let error = parsed(body.clone()).unwrap_err().0;
         assert!(error.contains(expected), "{body}: {error}");
     }
+}
+
+#[test]
+fn a_region_switch_step_is_its_command_with_the_metadata_kept_apart() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/region-switch-target-shift.json");
+    let payload: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let event = failover_core::intake::parse(&payload).unwrap();
+    let origin = event.region_switch().cloned().expect("Region switch's metadata");
+    assert_eq!((origin.step_name.as_str(), origin.execution_id.len()), ("shift-web-traffic", 36));
+    let failover_core::intake::Event::Manual(manual) = &event else { panic!("a command") };
+    assert_eq!(parse(manual), Ok(Command::Shift { group: TG.into() }), "the command alone");
+    let mut typo = payload.clone();
+    typo["StepNmae"] = json!("x");
+    let Ok(failover_core::intake::Event::Manual(manual)) = failover_core::intake::parse(&typo) else { panic!() };
+    let error = parse(&manual).unwrap_err().0;
+    assert!(error.contains("StepNmae"), "a misspelt key is still refused: {error}");
 }
