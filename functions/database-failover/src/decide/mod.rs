@@ -16,10 +16,12 @@ use serde::Serialize;
 
 use crate::model::{DbRef, Instance, ProxyMove, Record, Repoint};
 
+pub mod approval;
 pub mod aws_first;
 mod cluster;
 mod dns;
 pub mod fence;
+pub mod global_db;
 mod identity;
 pub mod onset;
 mod primary;

@@ -286,10 +286,14 @@ impl Instance {
     }
 }
 
+mod approval;
+mod global_db;
 mod lineage;
 mod proxy;
 mod record;
 mod replica;
+pub use approval::*;
+pub use global_db::*;
 pub use lineage::*;
 pub use proxy::*;
 pub use record::*;
