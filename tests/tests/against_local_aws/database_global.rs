@@ -319,3 +319,25 @@ async fn when_the_global_apis_fail_the_secondary_is_detached_and_promoted_only_a
     assert!(!arns.contains(&west_arn.as_str()), "{arns:?}");
     env.account.control("/_failover/rds/global-impaired", json!({"impaired": false}));
 }
+
+#[tokio::test]
+async fn approve_re_checks_the_guards_and_a_primary_that_came_back_is_not_failed_over() {
+    let env = Env::new().await;
+    let (west, east_arn, _) = global_database(&env).await;
+    rpo_lag(&west, 40_000.0).await;
+    ok(&west_stack(&env, &west, &[]), primary_alarm(&env)).await;
+    let (id, _) = asked(&env.notifications().await[0]);
+
+    // The primary's region answers again, and its cluster is available.
+    let back = env.app_in(&west, &[("ALLOW_CROSS_REGION", "true")]);
+    let response = ok(&back, json!({"command": "approve", "decision": id, "by": "ana"})).await;
+
+    assert_eq!(response.status, Outcome::Refused, "{response:?}");
+    assert_eq!(env.calls_answered("FailoverGlobalCluster"), 0);
+    assert_eq!(global_writer(&env).await, east_arn);
+    let note = env.notifications().await.pop().unwrap().body();
+    assert!(note["summary"].as_str().unwrap().contains("answers and is available"), "{note}");
+    let records = env.records_in(&west, &global_records_resource()).await;
+    let approval = records.iter().find(|r| r.key.starts_with("approval#")).expect("approval record");
+    assert_eq!(approval.state, State::Pending, "not consumed by a refused approve");
+}
