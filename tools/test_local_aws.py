@@ -1107,5 +1107,131 @@ class LocalAwsTest(LauncherCase):
         self.assertEqual(default_sqs.list_queues().get("QueueUrls", []), [])
 
 
+class GlobalDatabaseTest(LauncherCase):
+    """Aurora Global Database (tools/local_aws/rds_global.py): membership, switchover, failover, detach."""
+
+    def global_db(self):
+        """orders-global: orders-east (us-east-1, primary, writer e1 and reader e2) and orders-west (us-west-2,
+        secondary, readers w1 tier 1 and w2 tier 0). Returns the two clients and the two cluster ARNs."""
+        east, west = self.client("rds"), self.client("rds", "us-west-2")
+        east.create_db_cluster(DBClusterIdentifier="orders-east", Engine="aurora-postgresql",
+                               MasterUsername="admin", MasterUserPassword="password1")
+        for name, tier in (("e1", 1), ("e2", 1)):
+            east.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier="orders-east",
+                                    Engine="aurora-postgresql", DBInstanceClass="db.r5.large", PromotionTier=tier)
+        east_arn = f"arn:aws:rds:us-east-1:{self.account}:cluster:orders-east"
+        east.create_global_cluster(GlobalClusterIdentifier="orders-global", SourceDBClusterIdentifier=east_arn)
+        west.create_db_cluster(DBClusterIdentifier="orders-west", Engine="aurora-postgresql",
+                               GlobalClusterIdentifier="orders-global")
+        for name, tier in (("w1", 1), ("w2", 0)):
+            west.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier="orders-west",
+                                    Engine="aurora-postgresql", DBInstanceClass="db.r5.large", PromotionTier=tier)
+        return east, west, east_arn, f"arn:aws:rds:us-west-2:{self.account}:cluster:orders-west"
+
+    @staticmethod
+    def writers(client, cluster):
+        members = client.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0]["DBClusterMembers"]
+        return [m["DBInstanceIdentifier"] for m in members if m["IsClusterWriter"]]
+
+    @staticmethod
+    def global_writer(client):
+        gc = client.describe_global_clusters(GlobalClusterIdentifier="orders-global")["GlobalClusters"][0]
+        return [m["DBClusterArn"] for m in gc["GlobalClusterMembers"] if m["IsWriter"]], gc
+
+    def test_membership_one_writer_a_secondary_without_writer_and_describe_by_id_or_region(self):
+        east, west, east_arn, west_arn = self.global_db()
+        writer, gc = self.global_writer(west)  # any region answers
+        self.assertEqual(writer, [east_arn])
+        self.assertEqual(sorted(m["DBClusterArn"] for m in gc["GlobalClusterMembers"]), [east_arn, west_arn])
+        self.assertNotIn("FailoverState", gc)
+        self.assertEqual((self.writers(east, "orders-east"), self.writers(west, "orders-west")), (["e1"], []))
+        east.create_global_cluster(GlobalClusterIdentifier="other", Engine="aurora-postgresql")
+        self.assertEqual(len(east.describe_global_clusters()["GlobalClusters"]), 2)
+        by_region = east.describe_global_clusters(Filters=[{"Name": "region", "Values": ["us-west-2"]}])
+        self.assertEqual([g["GlobalClusterIdentifier"] for g in by_region["GlobalClusters"]], ["orders-global"])
+        self.assert_error("GlobalClusterNotFoundFault", east.describe_global_clusters, GlobalClusterIdentifier="x")
+
+    def test_switchover_swaps_the_roles_and_answers_the_documented_faults(self):
+        east, west, east_arn, west_arn = self.global_db()
+        switch = west.switchover_global_cluster
+        self.assert_error("GlobalClusterNotFoundFault", switch, GlobalClusterIdentifier="x",
+                          TargetDbClusterIdentifier=west_arn)
+        self.assert_error("DBClusterNotFoundFault", switch, GlobalClusterIdentifier="orders-global",
+                          TargetDbClusterIdentifier=west_arn.replace("orders-west", "nope"))
+        self.assert_error("InvalidGlobalClusterStateFault", switch, GlobalClusterIdentifier="orders-global",
+                          TargetDbClusterIdentifier=east_arn)
+        status = {"account": self.account, "region": "us-east-1", "db_cluster_identifier": "orders-east"}
+        self.ok("POST", "/_failover/rds/cluster-status", {**status, "status": "failing-over"})
+        self.assert_error("InvalidDBClusterStateFault", switch, GlobalClusterIdentifier="orders-global",
+                          TargetDbClusterIdentifier=west_arn)
+        self.ok("POST", "/_failover/rds/cluster-status", {**status, "status": "available"})
+        self.assertEqual(self.global_writer(east)[0], [east_arn])  # nothing changed by the refusals
+
+        answer = switch(GlobalClusterIdentifier="orders-global", TargetDbClusterIdentifier=west_arn)
+        self.assertEqual(answer["GlobalCluster"]["GlobalClusterIdentifier"], "orders-global")
+        self.assertEqual(self.global_writer(east)[0], [west_arn])
+        # The promoted secondary's writer is its reader of the lowest tier; the old primary has readers only.
+        self.assertEqual((self.writers(east, "orders-east"), self.writers(west, "orders-west")), ([], ["w2"]))
+
+    def test_failover_with_data_loss_needs_only_the_target_available_and_a_held_one_shows_its_state(self):
+        east, west, east_arn, west_arn = self.global_db()
+        fail = west.failover_global_cluster
+        self.assert_error("InvalidParameterCombination", fail, GlobalClusterIdentifier="orders-global",
+                          TargetDbClusterIdentifier=west_arn, AllowDataLoss=True, Switchover=True)
+        self.ok("POST", "/_failover/rds/cluster-status", {"account": self.account, "region": "us-east-1",
+                                                          "db_cluster_identifier": "orders-east", "status": "inaccessible-encryption-credentials"})
+        # Without AllowDataLoss it is a switchover, which needs the primary available.
+        self.assert_error("InvalidDBClusterStateFault", fail, GlobalClusterIdentifier="orders-global",
+                          TargetDbClusterIdentifier=west_arn)
+        self.ok("POST", "/_failover/rds/global-hold", {"account": self.account,
+                                                       "global_cluster_identifier": "orders-global"})
+        fail(GlobalClusterIdentifier="orders-global", TargetDbClusterIdentifier=west_arn, AllowDataLoss=True)
+        writer, gc = self.global_writer(east)
+        self.assertEqual((writer, gc["Status"]), ([east_arn], "failing-over"))
+        self.assertEqual(gc["FailoverState"], {"Status": "pending", "FromDbClusterArn": east_arn,
+                                               "ToDbClusterArn": west_arn, "IsDataLossAllowed": True})
+        self.assert_error("InvalidGlobalClusterStateFault", fail, GlobalClusterIdentifier="orders-global",
+                          TargetDbClusterIdentifier=west_arn, AllowDataLoss=True)
+        self.ok("POST", "/_failover/rds/global-finish", {"account": self.account,
+                                                         "global_cluster_identifier": "orders-global"})
+        writer, gc = self.global_writer(east)
+        self.assertEqual((writer, gc["Status"]), ([west_arn], "available"))
+        self.assertNotIn("FailoverState", gc)
+        self.assertEqual(self.writers(west, "orders-west"), ["w2"])
+        self.assertEqual(self.control("POST", "/_failover/rds/global-finish", {
+            "account": self.account, "global_cluster_identifier": "orders-global"})[0], 400)
+
+    def test_an_impaired_primary_region_fails_the_global_changes_but_not_the_detach(self):
+        east, west, east_arn, west_arn = self.global_db()
+        impaired = {"account": self.account, "region": "us-east-1", "impaired": True}
+        self.ok("POST", "/_failover/rds/global-impaired", impaired)
+        for call in (lambda: west.failover_global_cluster(GlobalClusterIdentifier="orders-global",
+                                                          TargetDbClusterIdentifier=west_arn, AllowDataLoss=True),
+                     lambda: west.switchover_global_cluster(GlobalClusterIdentifier="orders-global",
+                                                            TargetDbClusterIdentifier=west_arn)):
+            with self.assertRaises(ClientError) as ctx:
+                call()
+            error = ctx.exception.response
+            self.assertEqual((error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]),
+                             ("ServiceUnavailable", 503))
+        self.assertEqual(self.global_writer(west)[0], [east_arn])
+        west.remove_from_global_cluster(GlobalClusterIdentifier="orders-global", DbClusterIdentifier=west_arn)
+        self.assertEqual(self.writers(west, "orders-west"), ["w2"])
+        self.ok("POST", "/_failover/rds/global-impaired", {**impaired, "impaired": False})
+
+    def test_remove_from_global_cluster_detaches_a_secondary_in_its_region_as_a_standalone_writer(self):
+        east, west, east_arn, west_arn = self.global_db()
+        self.assert_error("InvalidGlobalClusterStateFault", east.remove_from_global_cluster,
+                          GlobalClusterIdentifier="orders-global", DbClusterIdentifier=east_arn)
+        self.assert_error("GlobalClusterNotFoundFault", west.remove_from_global_cluster,
+                          GlobalClusterIdentifier="x", DbClusterIdentifier=west_arn)
+        west.remove_from_global_cluster(GlobalClusterIdentifier="orders-global", DbClusterIdentifier=west_arn)
+        writer, gc = self.global_writer(west)
+        self.assertEqual((writer, [m["DBClusterArn"] for m in gc["GlobalClusterMembers"]]), ([east_arn], [east_arn]))
+        self.assertEqual(self.writers(west, "orders-west"), ["w2"])
+        self.assert_error("DBClusterNotFoundFault", west.remove_from_global_cluster,
+                          GlobalClusterIdentifier="orders-global", DbClusterIdentifier=west_arn)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -12,7 +12,7 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_rds::types::{DbInstance, Tag};
 use database_failover::adapters::{CloudWatchLag, HomeLedgers, RdsDatabases, Route53Dns};
 use database_failover::model::{self, is_promotion_key, LagPoint, DNS_RECORD_TAG, PROXY_TAG};
-use database_failover::ports::{LagMetric, ReplicaLag};
+use database_failover::ports::{GlobalLagMetric, LagMetric, ReplicaLag};
 use database_failover::{App, Config};
 use failover_core::alarms::WatchingAlarm;
 use failover_core::aws::AwsError;
@@ -29,6 +29,9 @@ pub type TestApp = App<RdsDatabases, RecordedLag, Route53Dns, SnsNotifier, HomeL
 
 /// Makes another region's DynamoDB client from the home one ([`HomeLedgers::with_clients`]).
 pub type DeriveDynamo = fn(&aws_sdk_dynamodb::Client, &str) -> aws_sdk_dynamodb::Client;
+
+/// Makes another region's RDS client from the home one ([`RdsDatabases::with_derive`]).
+pub type DeriveRds = fn(&aws_sdk_rds::Client, &str) -> aws_sdk_rds::Client;
 
 /// (region, metric name, instances) of one call.
 pub type LagCall = (String, &'static str, Vec<String>);
@@ -53,6 +56,17 @@ impl ReplicaLag for RecordedLag {
 
     async fn alarms(&self, region: &str, prefix: &str) -> Result<Vec<WatchingAlarm>, AwsError> {
         self.cloudwatch.alarms(region, prefix).await
+    }
+
+    async fn cluster_lag(
+        &self,
+        region: &str,
+        metric: GlobalLagMetric,
+        cluster: &str,
+        since: i64,
+    ) -> Result<Vec<LagPoint>, AwsError> {
+        self.calls.lock().unwrap().push((region.to_owned(), metric.name(), vec![cluster.to_owned()]));
+        self.cloudwatch.cluster_lag(region, metric, cluster, since).await
     }
 }
 
@@ -100,13 +114,20 @@ impl Env {
         settings: &[(&str, &str)],
         route53: aws_sdk_route53::Client,
     ) -> TestApp {
-        self.app_with(account, settings, route53, None)
+        self.app_with(account, settings, route53, None, RdsDatabases::new(account.rds()))
     }
 
     /// [`Env::app_in`] whose DynamoDB clients for other regions' ledgers are made by `derive` (a region whose
     /// DynamoDB cannot be reached).
     pub fn app_with_ledgers(&self, account: &Account, settings: &[(&str, &str)], derive: DeriveDynamo) -> TestApp {
-        self.app_with(account, settings, account.route53(), Some(derive))
+        self.app_with(account, settings, account.route53(), Some(derive), RdsDatabases::new(account.rds()))
+    }
+
+    /// [`Env::app_in`] whose RDS clients for other regions are made by `derive` (a region whose RDS API cannot
+    /// be reached).
+    pub fn app_with_rds(&self, account: &Account, settings: &[(&str, &str)], derive: DeriveRds) -> TestApp {
+        let rds = RdsDatabases::with_derive(account.rds(), derive);
+        self.app_with(account, settings, account.route53(), None, rds)
     }
 
     fn app_with(
@@ -115,6 +136,7 @@ impl Env {
         settings: &[(&str, &str)],
         route53: aws_sdk_route53::Client,
         derive: Option<DeriveDynamo>,
+        rds: RdsDatabases,
     ) -> TestApp {
         let config = self.config(settings);
         // The topic lives in the subscriber's region, as a deployment's own topic lives in its region.
@@ -132,7 +154,7 @@ impl Env {
         App::with_ports(
             config,
             account.region.clone(),
-            RdsDatabases::new(account.rds()),
+            rds,
             RecordedLag { cloudwatch: CloudWatchLag::new(account.cloudwatch()), calls: self.lag_calls.clone() },
             Route53Dns::new(route53),
             notifier,
@@ -425,7 +447,7 @@ pub fn alarm_action(account: &str, name: &str, dimension: (&str, &str)) -> Value
 
 pub async fn ok<D, L, R, N, G>(app: &App<D, L, R, N, G>, payload: Value) -> Response
 where
-    D: database_failover::ports::Databases + Sync,
+    D: database_failover::ports::Databases + database_failover::ports::GlobalDatabases + Sync,
     L: ReplicaLag + Sync,
     R: database_failover::ports::Dns + Sync,
     N: failover_core::notify::Notifier + Sync,

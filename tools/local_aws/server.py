@@ -24,7 +24,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 # Each service module patches moto when imported.
-from . import arc_zonal_shift, arc_state, autoscaling, dynamodb, ec2, elbv2, iam, rds, rds_proxy, route53, sns  # noqa: F401
+from . import arc_zonal_shift, arc_state, autoscaling, dynamodb, ec2, elbv2, iam, rds, rds_global, rds_proxy, route53, sns  # noqa: F401
 from .calls import CALLS, app_name, identify_call
 from .control import CONTROL_PREFIX, DEFAULT_ACCOUNT, ControlError, where
 from .rpcv2_cbor import RpcV2CborToJson
@@ -41,6 +41,10 @@ ROUTES = {
     ("POST", "rds/promotion-hold"): rds.hold_promotion,
     ("POST", "rds/promotion-finish"): rds.finish_promotion,
     ("POST", "rds/event"): rds.record_event,
+    ("POST", "rds/global-hold"): rds_global.hold,
+    ("POST", "rds/global-finish"): rds_global.finish,
+    ("POST", "rds/cluster-status"): rds_global.set_cluster_status,
+    ("POST", "rds/global-impaired"): rds_global.impaired,
     ("POST", "ec2/instances"): ec2.run_instances,
     ("POST", "ec2/instances/terminate"): ec2.terminate_instances,
     ("GET", "ec2/network"): ec2.default_network,
@@ -139,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO if args.verbose else logging.WARNING,
                         format="local_aws: %(levelname)s %(message)s")
     Handler.verbose = args.verbose
-    moto_app = RpcV2CborToJson(iam.IamDeny(DomainDispatcherApplication(create_backend_app)))
+    moto_app = RpcV2CborToJson(iam.IamDeny(rds_global.GlobalImpaired(DomainDispatcherApplication(create_backend_app))))
     app = FailoverApp(arc_zonal_shift.ArcZonalShift(moto_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=Handler)
 

@@ -9,6 +9,9 @@
 //! | `resume` | — | resumes automation |
 //! | `timeline` | `db_instance_identifier` (a primary) or `db_cluster_identifier` | the last incident the ledger holds for it (promotions, cluster failovers), step by step with its time, trigger and outcome, and the time to mitigate and to recover; changes nothing |
 //! | `unfence` | `db_instance_identifier` (an old primary), optional `by`, `reason` | restores the VPC security groups its fence recorded and closes the fence record with who and why; it is not fenced again automatically |
+//! | `switchover-global` | `global_cluster_identifier`, `target_db_cluster_identifier` (the secondary: its ARN, or its identifier in `region`) | switches an Aurora Global Database over to that secondary with `SwitchoverGlobalCluster` (no data loss) once it is healthy and in sync; refused, with the lag, when it is not |
+//! | `approve` | `decision` (the id a notification gave), `by` (who approves) | approves a pending decision of the approval gate: the action is decided again with every guard, then done, and the approval recorded with who; an unknown, expired, approved or rejected decision is refused |
+//! | `reject` | `decision`, `by` | closes a pending decision: it can no longer be approved |
 //! | `readiness` | optional `db_instance_identifier` or `db_cluster_identifier` | checks every opted-in primary and cluster of the region (or the one named) against what a failover would need: an eligible replica or reader, the `failover:dns-record` record, the `failover:rds-proxy` target group, backups; one notification; changes nothing, except (not in a dry run) fencing an old primary found unfenced and asking again for a replica RDS refused for the time being |
 //!
 //! Every command also takes `dry_run` (`true`/`false`, overriding `DRY_RUN`), `region` (default: the
@@ -52,6 +55,22 @@ pub enum Command {
         region: Option<String>,
         subject: Option<Subject>,
     },
+    /// A planned switchover of an Aurora Global Database to `target` (an ARN, or an identifier in `region`).
+    SwitchoverGlobal {
+        region: Option<String>,
+        global: String,
+        target: String,
+    },
+    /// Approves a pending decision of the approval gate (its id), recording who.
+    Approve {
+        decision: String,
+        by: String,
+    },
+    /// Closes a pending decision.
+    Reject {
+        decision: String,
+        by: String,
+    },
     /// The last incident of a primary or cluster, as the ledger records it. Changes nothing.
     Timeline {
         region: Option<String>,
@@ -68,8 +87,19 @@ pub enum Subject {
 const COMMON_FIELDS: &[&str] = &["command", "dry_run", "region", "force"];
 
 /// The command names, for error messages.
-pub const COMMANDS: &[&str] =
-    &["status", "promote", "failover-cluster", "pause", "resume", "readiness", "timeline", "unfence"];
+pub const COMMANDS: &[&str] = &[
+    "status",
+    "promote",
+    "failover-cluster",
+    "pause",
+    "resume",
+    "readiness",
+    "timeline",
+    "unfence",
+    "switchover-global",
+    "approve",
+    "reject",
+];
 
 pub fn parse(manual: &ManualCommand) -> Result<Command, InvalidCommand> {
     let body = &manual.body;
@@ -80,6 +110,8 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, InvalidCommand> {
         "pause" => &["reason", "by"],
         "unfence" => &["db_instance_identifier", "reason", "by"],
         "resume" => &[],
+        "switchover-global" => &["global_cluster_identifier", "target_db_cluster_identifier"],
+        "approve" | "reject" => &["decision", "by"],
         other => {
             return Err(format!("unknown command {other:?}; database-failover knows {}", COMMANDS.join(", ")).into());
         }
@@ -133,6 +165,19 @@ pub fn parse(manual: &ManualCommand) -> Result<Command, InvalidCommand> {
                 Ok(Command::Unfence { region, instance, by: text(body, "by")?, reason: text(body, "reason")? })
             }
             None => Err("unfence: db_instance_identifier (the fenced old primary) is required".into()),
+        },
+        "switchover-global" => {
+            match (text(body, "global_cluster_identifier")?, text(body, "target_db_cluster_identifier")?) {
+                (Some(global), Some(target)) => Ok(Command::SwitchoverGlobal { region, global, target }),
+                _ => Err("switchover-global: global_cluster_identifier and target_db_cluster_identifier (the \
+                          secondary cluster: its ARN, or its identifier in region) are required"
+                    .into()),
+            }
+        }
+        name @ ("approve" | "reject") => match (text(body, "decision")?, text(body, "by")?) {
+            (Some(decision), Some(by)) if name == "approve" => Ok(Command::Approve { decision, by }),
+            (Some(decision), Some(by)) => Ok(Command::Reject { decision, by }),
+            _ => Err(format!("{name}: decision (the id the notification gave) and by (who) are required").into()),
         },
         "promote" => match text(body, "db_instance_identifier")? {
             Some(replica) => Ok(Command::Promote { region, replica }),
@@ -262,6 +307,32 @@ mod tests {
     }
 
     #[test]
+    fn switchover_global_needs_the_global_database_and_the_target() {
+        let arn = "arn:aws:rds:us-west-2:123456789012:cluster:orders-west";
+        assert_eq!(
+            command(json!({"command": "switchover-global", "global_cluster_identifier": "orders",
+                "target_db_cluster_identifier": arn})),
+            Ok(Command::SwitchoverGlobal { region: None, global: "orders".into(), target: arn.into() })
+        );
+        let e = command(json!({"command": "switchover-global", "global_cluster_identifier": "orders"})).unwrap_err();
+        assert!(e.contains("are required"), "{e}");
+    }
+
+    #[test]
+    fn approve_and_reject_need_the_decision_and_who() {
+        let id = "global-cluster:orders@1765112345";
+        assert_eq!(
+            command(json!({"command": "approve", "decision": id, "by": "ana"})),
+            Ok(Command::Approve { decision: id.into(), by: "ana".into() })
+        );
+        assert_eq!(
+            command(json!({"command": "reject", "decision": id, "by": "ana"})),
+            Ok(Command::Reject { decision: id.into(), by: "ana".into() })
+        );
+        assert!(command(json!({"command": "approve", "decision": id})).unwrap_err().contains("are required"));
+    }
+
+    #[test]
     fn readiness_takes_an_optional_instance_or_cluster_and_nothing_else() {
         assert_eq!(
             command(json!({"command": "readiness", "dry_run": true})),
@@ -298,6 +369,9 @@ mod tests {
                 Command::Readiness { .. } => "readiness",
                 Command::Timeline { .. } => "timeline",
                 Command::Unfence { .. } => "unfence",
+                Command::SwitchoverGlobal { .. } => "switchover-global",
+                Command::Approve { .. } => "approve",
+                Command::Reject { .. } => "reject",
             });
         }
         for name in COMMANDS {

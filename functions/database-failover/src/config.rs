@@ -71,6 +71,22 @@ pub const RECREATE_REPLICA: Setting = Setting {
               the promoted replica's class, zone, opt-in and priority tags, so that the next failure has a candidate",
 };
 
+pub const MAX_GLOBAL_DATA_LOSS_SECONDS: Setting = Setting {
+    name: "MAX_GLOBAL_DATA_LOSS_SECONDS",
+    default: Some("0"),
+    meaning: "an Aurora Global Database whose primary region is lost is failed over (`FailoverGlobalCluster` with \
+              `AllowDataLoss`) alone only when its data-loss window (the secondary's RPO lag, else its replication \
+              lag, as of the onset) is at most this many seconds (0 to 3600); otherwise, or unknown, a person must \
+              `approve` it",
+};
+
+pub const APPROVAL_TTL_MINUTES: Setting = Setting {
+    name: "APPROVAL_TTL_MINUTES",
+    default: Some("30"),
+    meaning: "a decision waiting for `approve` (a failover that may lose data, a detach) expires after this many \
+              minutes (1 to 1440); an expired one cannot be approved, and the next event asks again",
+};
+
 /// Every setting this function reads: the public contract.
 pub const FENCE: Setting = Setting {
     name: "FENCE",
@@ -107,6 +123,8 @@ pub const SETTINGS: &[&Setting] = &[
     &RECREATE_REPLICA,
     &FENCE,
     &FENCE_SECURITY_GROUP,
+    &MAX_GLOBAL_DATA_LOSS_SECONDS,
+    &APPROVAL_TTL_MINUTES,
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +153,10 @@ pub struct Config {
     /// `FENCE`, resolved: unset means `security-group` exactly when a fence group is set.
     pub fence: Fence,
     pub fence_security_group: Option<String>,
+    /// [`MAX_GLOBAL_DATA_LOSS_SECONDS`].
+    pub max_global_data_loss_seconds: f64,
+    /// [`APPROVAL_TTL_MINUTES`].
+    pub approval_ttl_minutes: i64,
 }
 
 impl Config {
@@ -165,6 +187,8 @@ impl Config {
             recreate_replica: boolean(lookup, &RECREATE_REPLICA)?,
             fence: fence(lookup, fence_security_group.is_some())?,
             fence_security_group,
+            max_global_data_loss_seconds: number(lookup, &MAX_GLOBAL_DATA_LOSS_SECONDS, 0.0, 3600.0)?,
+            approval_ttl_minutes: number(lookup, &APPROVAL_TTL_MINUTES, 1, 1440)?,
         })
     }
 }
@@ -237,6 +261,7 @@ mod tests {
         assert!(!c.allow_cross_region);
         assert!(!c.common.dry_run);
         assert!(!c.failure_event_ids.iter().any(|id| id == "RDS-EVENT-0004"), "a reboot's shutdown is no failure");
+        assert_eq!((c.max_global_data_loss_seconds, c.approval_ttl_minutes), (0.0, 30));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::actions::{self, Context};
 use crate::adapters::{CloudWatchLag, HomeLedgers, RdsDatabases, Route53Dns};
 use crate::config::Config;
 use crate::model;
-use crate::ports::{Databases, Dns, ReplicaLag, With};
+use crate::ports::{Databases, Dns, GlobalDatabases, ReplicaLag, With};
 use crate::route;
 use crate::FUNCTION;
 
@@ -101,7 +101,7 @@ where
 
 impl<D, L, R, N, G> Handler for App<D, L, R, N, G>
 where
-    D: Databases + Sync,
+    D: Databases + GlobalDatabases + Sync,
     L: ReplicaLag + Sync,
     R: Dns + Sync,
     N: Notifier + Sync,

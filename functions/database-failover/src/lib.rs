@@ -51,6 +51,11 @@
 //! - One authority per primary: its decisions are in the ledger of the primary's region, whichever region's stack
 //!   makes them ([`adapters::HomeLedgers`], with `ALLOW_CROSS_REGION`); a stack decides alone, and says so, only
 //!   when that region's DynamoDB does not answer.
+//! - Aurora Global Database: `switchover-global` ([`actions::switchover_global`]) and the unplanned failover
+//!   ([`actions::failover_global`]) record `global#<time>` on `global-cluster:<id>`. No data-losing action
+//!   (`FailoverGlobalCluster` with `AllowDataLoss`, `RemoveFromGlobalCluster`) without a measured loss within
+//!   `MAX_GLOBAL_DATA_LOSS_SECONDS` or an unexpired approval (`approval#<time>`, [`decide::approval`]), and a
+//!   detach never without one.
 //! - `Err` only for invalid input or a fault a retry can fix ([`failover_core::fault::Fault`]), published first;
 //!   and for a command an ARC Region switch plan step sent, also a refusal, a failure or a run that did nothing,
 //!   so that the step fails ([`failover_core::step`]). Its records and notifications carry the step.

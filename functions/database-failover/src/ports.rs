@@ -10,8 +10,8 @@ use failover_core::aws::AwsError;
 use failover_core::ledger::Ledger;
 
 use crate::model::{
-    AwsEvent, Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, Listed, Modified, NewReplica, ProxyBinding,
-    ProxyTagged, ProxyTargets, TargetChange,
+    AwsEvent, Cluster, Cname, DbRef, EndpointRecord, GlobalCluster, Instance, LagPoint, Listed, Modified, NewReplica,
+    ProxyBinding, ProxyTagged, ProxyTargets, TargetChange,
 };
 
 /// RDS, in any region.
@@ -139,6 +139,59 @@ pub trait Databases {
     }
 }
 
+/// Aurora Global Database (`adapters/global.rs`). The defaults answer that the call is not available.
+pub trait GlobalDatabases {
+    /// `DescribeGlobalClusters` of one global database, asked in `region` (global clusters belong to no region:
+    /// any region's endpoint answers); `None` when there is none (`GlobalClusterNotFoundFault`).
+    fn global_cluster(
+        &self,
+        _region: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<GlobalCluster>, AwsError>> + Send {
+        let error = AwsError::not_modelled("DescribeGlobalClusters", id);
+        async move { Err(error) }
+    }
+    /// `DescribeGlobalClusters` with the `region` filter: every global database with a member in `region`
+    /// (paginated). What the topology of `status` and `readiness` reads.
+    fn global_clusters_in(&self, region: &str) -> impl Future<Output = Result<Vec<GlobalCluster>, AwsError>> + Send {
+        let error = AwsError::not_modelled("DescribeGlobalClusters", region);
+        async move { Err(error) }
+    }
+    /// `SwitchoverGlobalCluster` to the secondary `target` (its ARN), asked in `region` (the target's: it answers
+    /// when the primary's region does not).
+    fn switchover_global(
+        &self,
+        region: &str,
+        id: &str,
+        target: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        let error = AwsError::not_modelled("SwitchoverGlobalCluster", format!("{id} to {target} in {region}"));
+        async move { Err(error) }
+    }
+    /// `FailoverGlobalCluster` with `AllowDataLoss` to the secondary `target` (its ARN), asked in `region` (the
+    /// target's): the unplanned failover, which may lose what was not yet replicated.
+    fn failover_global(
+        &self,
+        region: &str,
+        id: &str,
+        target: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        let error = AwsError::not_modelled("FailoverGlobalCluster", format!("{id} to {target} in {region}"));
+        async move { Err(error) }
+    }
+    /// `RemoveFromGlobalCluster` of the member `target` (its ARN), asked in `region` (the member's): it becomes a
+    /// standalone cluster that takes writes.
+    fn remove_from_global(
+        &self,
+        region: &str,
+        id: &str,
+        target: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send {
+        let error = AwsError::not_modelled("RemoveFromGlobalCluster", format!("{target} from {id} in {region}"));
+        async move { Err(error) }
+    }
+}
+
 /// Which lag metric to read (both in `AWS/RDS`, dimension `DBInstanceIdentifier`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LagMetric {
@@ -157,6 +210,26 @@ impl LagMetric {
     }
 }
 
+/// The lag of an Aurora Global Database's secondary cluster behind its primary (`AWS/RDS`, dimension
+/// `DBClusterIdentifier`, milliseconds, published in the secondary's region).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GlobalLagMetric {
+    /// The recovery point objective lag: how much committed data the secondary lacks (Aurora PostgreSQL; the
+    /// data-loss window of a failover).
+    RpoLag,
+    /// The storage replication lag (every engine): the data-loss window where RPO lag is not published.
+    ReplicationLag,
+}
+
+impl GlobalLagMetric {
+    pub fn name(self) -> &'static str {
+        match self {
+            GlobalLagMetric::RpoLag => "AuroraGlobalDBRPOLag",
+            GlobalLagMetric::ReplicationLag => "AuroraGlobalDBReplicationLag",
+        }
+    }
+}
+
 /// CloudWatch: replica lag, and the alarms readiness looks for.
 pub trait ReplicaLag {
     /// The per-minute maxima from `since` (seconds since the epoch) to now for each instance of one region,
@@ -169,6 +242,20 @@ pub trait ReplicaLag {
         instances: &[String],
         since: i64,
     ) -> impl Future<Output = Result<BTreeMap<String, Vec<LagPoint>>, AwsError>> + Send;
+
+    /// The per-minute maxima of a secondary cluster's global lag `metric` (dimension `DBClusterIdentifier`,
+    /// milliseconds) from `since` to now, newest first, in ONE `GetMetricData` call. The default answers that
+    /// the read is not available.
+    fn cluster_lag(
+        &self,
+        region: &str,
+        metric: GlobalLagMetric,
+        cluster: &str,
+        _since: i64,
+    ) -> impl Future<Output = Result<Vec<LagPoint>, AwsError>> + Send {
+        let error = AwsError::not_modelled("GetMetricData", format!("{} of {cluster} in {region}", metric.name()));
+        async move { Err(error) }
+    }
 
     /// Every metric alarm of `region` whose name starts with `prefix` (`DescribeAlarms`, paginated;
     /// `readiness`). The default answers that the read is not available.
@@ -199,7 +286,7 @@ pub trait Dns {
 
 /// The ports one invocation works with, named once: an action is generic over `P: Ports` alone.
 pub trait Ports {
-    type Databases: Databases + Sync;
+    type Databases: Databases + GlobalDatabases + Sync;
     type Lag: ReplicaLag + Sync;
     type Dns: Dns + Sync;
     type Ledger: Ledger;
@@ -208,7 +295,7 @@ pub trait Ports {
 /// The [`Ports`] of an `App`: its port types, as a type.
 pub struct With<D, L, R, G>(std::marker::PhantomData<(D, L, R, G)>);
 
-impl<D: Databases + Sync, L: ReplicaLag + Sync, R: Dns + Sync, G: Ledger> Ports for With<D, L, R, G> {
+impl<D: Databases + GlobalDatabases + Sync, L: ReplicaLag + Sync, R: Dns + Sync, G: Ledger> Ports for With<D, L, R, G> {
     type Databases = D;
     type Lag = L;
     type Dns = R;

@@ -20,9 +20,28 @@ use crate::decide::{
 use crate::model::{
     self, Cluster, DbRef, Instance, LagPoint, Record, Topology, FAILOVER_KEY_PREFIX, LAG_LOOK_BACK_SECS,
 };
-use crate::ports::{Databases, LagMetric, Ports, ReplicaLag};
+use crate::ports::{Databases, GlobalDatabases, LagMetric, Ports, ReplicaLag};
 
 impl<P: Ports> Context<'_, P> {
+    /// The Aurora global databases with a member in `region` (`DescribeGlobalClusters`, region filter), for the
+    /// topology `status` and `readiness` show; empty when there are none, and, with a warning in the log, when
+    /// the read fails: the topology then says what `DescribeDBClusters` says.
+    pub async fn global_clusters(&self, region: &str) -> Vec<model::GlobalCluster> {
+        self.databases.global_clusters_in(region).await.unwrap_or_else(|error| {
+            tracing::warn!(%region, %error, "global databases not read: the topology shows the cluster alone");
+            Vec::new()
+        })
+    }
+
+    /// An Aurora cluster's place in a global database (one read of its region's, [`Self::global_clusters`]);
+    /// `None` for any other engine, without a call.
+    pub async fn global_role(&self, cluster: &Cluster) -> Option<model::GlobalRole> {
+        if !cluster.engine.to_ascii_lowercase().starts_with("aurora") {
+            return None;
+        }
+        model::global_role(&self.global_clusters(&cluster.region).await, cluster)
+    }
+
     /// Describes a primary seen from one of its replicas. In another region, a connection failure or a timeout
     /// that outlasted the SDK's retries ([`unreachable()`]) means the region may be down: the primary is
     /// unreachable, which `decide` treats as "cannot be confirmed available". Any other error (throttling,

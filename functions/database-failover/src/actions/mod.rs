@@ -26,6 +26,12 @@
 //!   it, no promotion.
 //! - [`status`]: the facts a failure would read, what it would do now, the open ledger records and the pause;
 //!   changes nothing.
+//! - [`switchover_global`]: `switchover-global`: a planned switchover of an Aurora Global Database to a
+//!   healthy secondary in sync (`SwitchoverGlobalCluster`), with a `global#<time>` record on `global-cluster:<id>`.
+//! - [`failover_global`]: the unplanned failover of a global database whose primary region is lost:
+//!   `FailoverGlobalCluster` with `AllowDataLoss` when the measured loss is within the setting, else a pending
+//!   decision of the approval gate; when the global APIs fail, a detach (`RemoveFromGlobalCluster`), approved only.
+//! - [`approve`], [`reject`]: the approval gate's commands.
 //! - [`timeline`]: the last incident in the ledger, step by step, with its durations; changes nothing.
 //! - [`control`]: `pause` and `resume`.
 //! - [`readiness`]: every opted-in primary and cluster against what a failover would need; changes nothing.
@@ -49,11 +55,13 @@ use crate::report;
 use crate::route::Route;
 
 pub mod abandon;
+pub mod approve;
 pub mod aws_failover;
 pub mod aws_recovery;
 pub mod control;
 pub mod facts;
 pub mod failover_cluster;
+pub mod failover_global;
 pub mod fence;
 pub mod fence_undo;
 pub mod fix_in_place;
@@ -65,8 +73,10 @@ pub mod protect;
 pub mod proxy;
 pub mod readiness;
 pub mod recreate;
+pub mod reject;
 pub mod repoint;
 pub mod status;
+pub mod switchover_global;
 pub mod timeline;
 pub mod unfence;
 pub mod writer_moved;
@@ -207,6 +217,22 @@ pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: boo
             return Ok(Box::pin(readiness::run(ctx, &region, subject.as_ref(), dry_run)).await?)
         }
         Route::Timeline { region, subject } => return Ok(timeline::run(ctx, &region, &subject).await),
+        Route::SwitchoverGlobal { region, global, target } => {
+            let work = Box::pin(switchover_global::run(ctx, &global, &region, &target, dry_run)).await;
+            return Ok(work.unwrap_or_else(|error| report::global_failed(&global, error)));
+        }
+        Route::GlobalPrimary { region, id, cause } => {
+            let work = Box::pin(failover_global::run(ctx, &region, &id, &cause, dry_run)).await;
+            (region, id, Trigger::FailureEvent { event_id: cause, message: String::new() }, work)
+        }
+        Route::Approve { decision, by } => {
+            let work = Box::pin(approve::run(ctx, &decision, &by, dry_run)).await;
+            return Ok(work.unwrap_or_else(|error| report::global_failed(&decision, error)));
+        }
+        Route::Reject { decision, by } => {
+            let work = reject::run(ctx, &decision, &by, dry_run).await;
+            return Ok(work.unwrap_or_else(|error| report::global_failed(&decision, error)));
+        }
         Route::Promote { at, trigger } => {
             return Box::pin(promote::manual(ctx, &at, &trigger, dry_run)).await;
         }

@@ -13,8 +13,9 @@
 //! `ListResourceRecordSets` when it is tagged with a DNS record, `DescribeDBProxyTargets`, `DescribeDBProxies` and
 //! `ListTagsForResource` when it is bound to an RDS Proxy (`failover:rds-proxy`: a malformed tag, a missing
 //! proxy or target group, one whose target is not the primary, or a proxy without the opt-in tag is a gap);
-//! per cluster, its instances and one `GetMetricData`; once for the run, `DescribeAlarms` of the region (prefix
-//! `ALARM_NAME_PREFIX`, paginated), for whether an alarm that invokes the function watches each primary with
+//! per cluster, its instances and one `GetMetricData`; once for the run, when an Aurora cluster is listed,
+//! `DescribeGlobalClusters` of the region (its place in a global database, shown as its topology), and
+//! `DescribeAlarms` of the region (prefix `ALARM_NAME_PREFIX`, paginated), for whether an alarm that invokes the function watches each primary with
 //! replicas and each cluster ([`crate::decide::watch`]). An old primary whose ledger holds a done promotion
 //! bound to its DbiResourceId (replaced: fenced or being rebuilt) gets no "DNS record / proxy points elsewhere"
 //! gap, and the report names the instance that replaced it. A read that fails is reported as that resource's (or, for the alarms, the run's)
@@ -101,8 +102,15 @@ pub async fn run<P: Ports>(
         judged.push(json!({"primary": listed.item.at.id, "topology": Topology::Instance, "replicas": replicas,
             "lineage": lineage, "replaced_by": replaced_by}));
     }
+    // Aurora clusters' places in global databases: one read for the region.
+    let aurora = clusters.iter().any(|c| c.item.engine.to_ascii_lowercase().starts_with("aurora"));
+    let globals = if aurora { ctx.global_clusters(region).await } else { Vec::new() };
     for listed in &clusters {
         let (found, readers, topology) = ctx.cluster_readiness(listed, &key).await;
+        let topology = match model::global_role(&globals, &listed.item) {
+            Some(role) => Topology::of_cluster(&listed.item, Some(&role)),
+            None => topology,
+        };
         gaps.extend(found);
         gaps.extend(alarms.as_deref().and_then(|a| watch::cluster_gap(a, prefix, &listed.item)));
         let readers_line = eligible(&readers, topology.lag_unit());

@@ -5,7 +5,8 @@
 //! notification.
 //!
 //! AWS calls: the reads of a failure ([`super::promote`], [`super::failover_cluster`]: `DescribeDBInstances`,
-//! `DescribeDBClusters`, `GetMetricData`), the ledger read as it is (one `Query`, held or not, no wait) and the
+//! `DescribeDBClusters`, `GetMetricData`), for an Aurora cluster `DescribeGlobalClusters` (its place in a global
+//! database, shown as its topology), the ledger read as it is (one `Query`, held or not, no wait) and the
 //! pause (one `GetItem`). No ledger write. A primary's ledger is its region's; when that cannot be reached, this
 //! stack's own is read, and the report says so first.
 
@@ -37,8 +38,12 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, region: &str, subject: &Subject
                 None => decide::decide_cluster(&trigger, &facts, &settings, ctx.now()),
             };
             let details = with_ledger(cluster_json(&facts), &snapshot, paused.as_ref());
-            // A cluster that is not found has no topology to show: "unsupported" says nothing was recognised.
-            let topology = facts.topology().unwrap_or(Topology::Unsupported { engine: String::new() });
+            // A cluster that is not found has no topology to show: "unsupported" says nothing was recognised. An
+            // Aurora cluster's place in a global database is shown, not decided on (the global commands act there).
+            let topology = match &facts.cluster {
+                Some(c) => Topology::of_cluster(c, ctx.global_role(c).await.as_ref()),
+                None => Topology::Unsupported { engine: String::new() },
+            };
             let line = ledger_line(&snapshot, paused.as_ref());
             Ok(report::with_onset(report::status((region, id), &topology, &plan, details, line), facts.onset))
         }

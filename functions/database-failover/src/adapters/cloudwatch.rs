@@ -10,7 +10,7 @@ use failover_core::aws::{AwsContext, AwsError};
 
 use super::RegionClients;
 use crate::model::LagPoint;
-use crate::ports::{LagMetric, ReplicaLag};
+use crate::ports::{GlobalLagMetric, LagMetric, ReplicaLag};
 
 /// The lag window: the maximum per minute over the last 5 minutes.
 const LAG_PERIOD: Duration = Duration::from_secs(60);
@@ -48,6 +48,37 @@ impl ReplicaLag for CloudWatchLag {
         instances: &[String],
         since: i64,
     ) -> Result<BTreeMap<String, Vec<LagPoint>>, AwsError> {
+        self.maxima(region, metric.name(), "DBInstanceIdentifier", instances, since).await
+    }
+
+    async fn cluster_lag(
+        &self,
+        region: &str,
+        metric: GlobalLagMetric,
+        cluster: &str,
+        since: i64,
+    ) -> Result<Vec<LagPoint>, AwsError> {
+        let ids = [cluster.to_owned()];
+        let mut points = self.maxima(region, metric.name(), "DBClusterIdentifier", &ids, since).await?;
+        Ok(points.remove(cluster).unwrap_or_default())
+    }
+
+    async fn alarms(&self, region: &str, prefix: &str) -> Result<Vec<WatchingAlarm>, AwsError> {
+        failover_core::alarms::describe_alarms(&self.clients.get(region), prefix).await
+    }
+}
+
+impl CloudWatchLag {
+    /// The per-minute maxima of `metric` (namespace `AWS/RDS`) for each of `ids` under `dimension`, from `since`
+    /// on, newest first, in ONE `GetMetricData` call (paged).
+    async fn maxima(
+        &self,
+        region: &str,
+        metric: &str,
+        dimension: &str,
+        instances: &[String],
+        since: i64,
+    ) -> Result<BTreeMap<String, Vec<LagPoint>>, AwsError> {
         let mut out: BTreeMap<String, Vec<LagPoint>> = instances.iter().map(|i| (i.clone(), Vec::new())).collect();
         if instances.is_empty() {
             return Ok(out);
@@ -68,8 +99,8 @@ impl ReplicaLag for CloudWatchLag {
                             .metric(
                                 Metric::builder()
                                     .namespace("AWS/RDS")
-                                    .metric_name(metric.name())
-                                    .dimensions(Dimension::builder().name("DBInstanceIdentifier").value(id).build())
+                                    .metric_name(metric)
+                                    .dimensions(Dimension::builder().name(dimension).value(id).build())
                                     .build(),
                             )
                             .period(LAG_PERIOD_SECONDS)
@@ -90,7 +121,7 @@ impl ReplicaLag for CloudWatchLag {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.aws("GetMetricData", format!("{} in {region}", metric.name()))?;
+            let page = page.aws("GetMetricData", format!("{metric} in {region}"))?;
             for result in page.metric_data_results() {
                 let index = result.id().and_then(|id| id.strip_prefix('m')).and_then(|n| n.parse::<usize>().ok());
                 if let Some(instance) = index.and_then(|i| instances.get(i)) {
@@ -101,8 +132,5 @@ impl ReplicaLag for CloudWatchLag {
             }
         }
         Ok(out)
-    }
-    async fn alarms(&self, region: &str, prefix: &str) -> Result<Vec<WatchingAlarm>, AwsError> {
-        failover_core::alarms::describe_alarms(&self.clients.get(region), prefix).await
     }
 }

@@ -20,6 +20,7 @@ use crate::ports::{Databases, Dns};
 
 mod cloudwatch;
 mod convert;
+mod global;
 mod ledger;
 mod proxy;
 
@@ -76,6 +77,15 @@ impl RdsDatabases {
 }
 
 impl RdsDatabases {
+    /// [`RdsDatabases::new`] with other regions' clients made by `derive` (tests: a region that does not answer).
+    pub fn with_derive(
+        client: aws_sdk_rds::Client,
+        derive: fn(&aws_sdk_rds::Client, &str) -> aws_sdk_rds::Client,
+    ) -> Self {
+        let home_region = client.config().region().map(|r| r.to_string()).unwrap_or_default();
+        RdsDatabases { clients: RegionClients::new(client, home_region, derive) }
+    }
+
     /// Every page of one `DescribeDBInstances` (the SDK's paginator follows the markers).
     async fn list(&self, region: &str, filter: Option<Filter>, resource: String) -> Result<Vec<Instance>, AwsError> {
         let described = self.described(region, filter, resource).await?;

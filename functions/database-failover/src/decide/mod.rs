@@ -17,10 +17,12 @@ use serde::Serialize;
 
 use crate::model::{DbRef, Instance, ProxyMove, Record, Repoint, Topology};
 
+pub mod approval;
 pub mod aws_first;
 mod cluster;
 mod dns;
 pub mod fence;
+pub mod global_db;
 mod identity;
 mod multi_az;
 pub mod onset;

@@ -290,11 +290,15 @@ impl Instance {
     }
 }
 
+mod approval;
+mod global_db;
 mod lineage;
 mod proxy;
 mod record;
 mod replica;
 mod topology;
+pub use approval::*;
+pub use global_db::*;
 pub use lineage::*;
 pub use proxy::*;
 pub use record::*;

@@ -12,15 +12,22 @@ use crate::decide::{ClusterFailover, Info, Plan, Refusal, Trigger, Verdict};
 use crate::model::{cluster_resource, DbRef, Topology};
 use crate::FUNCTION;
 
+mod approval;
 mod fence;
 mod fix;
+mod global_db;
 mod paths;
 mod promotion;
 
+pub use approval::{approval_asked, approval_not_recorded, approval_refused, approval_rejected, APPROVE, REJECT};
 pub use fence::{
     fence_impossible, fence_undone, fenced, promotion_fence, unfence_command, unfenced, Fenced, FENCE, UNFENCE,
 };
 pub use fix::fix_in_place;
+pub use global_db::{
+    global_already_primary, global_failed, global_failover, global_failover_refused, global_refused, short,
+    switchover_global, FAILOVER_GLOBAL, SWITCHOVER_GLOBAL,
+};
 pub use paths::with_client_paths;
 use promotion::{promote_command, with_error};
 pub use promotion::{promotion, with_replica};

@@ -60,6 +60,16 @@ pub enum Route {
     Status { region: String, subject: Subject },
     /// `timeline`: the last incident in the ledger; changes nothing.
     Timeline { region: String, subject: Subject },
+    /// `switchover-global`: a planned switchover of a global database to `target` (an ARN, or an identifier in
+    /// `region`).
+    SwitchoverGlobal { region: String, global: String, target: String },
+    /// An alarm or RDS event about a cluster in another region (`ALLOW_CROSS_REGION`): if it is the primary of
+    /// a global database with a secondary here, its unplanned failover is decided on.
+    GlobalPrimary { region: String, id: String, cause: String },
+    /// `approve` of a pending decision.
+    Approve { decision: String, by: String },
+    /// `reject` of a pending decision.
+    Reject { decision: String, by: String },
     /// `readiness`: what a failover would meet, for the region or one resource; changes nothing.
     Readiness { region: String, subject: Option<Subject> },
     /// Ours, but unusable as it stands: notified.
@@ -87,7 +97,9 @@ pub fn invocation(event: &Event, home: &Home, config: &Config) -> Result<Routed,
         let dry_run = manual.dry_run.unwrap_or(config.common.dry_run);
         return Ok(Routed { route: self::command(command, &home.region, force), dry_run, force });
     }
-    let route = foreign_account(event, home).unwrap_or_else(|| route(event, &config.failure_event_ids, &home.region));
+    let route = foreign_account(event, home)
+        .or_else(|| config.allow_cross_region.then(|| global_primary(event, &home.region)).flatten())
+        .unwrap_or_else(|| route(event, &config.failure_event_ids, &home.region));
     Ok(Routed { route, dry_run: config.common.dry_run, force: false })
 }
 
@@ -102,6 +114,24 @@ pub fn foreign_account(event: &Event, home: &Home) -> Option<Route> {
     let own = &home.account;
     (!account.is_empty() && !own.is_empty() && account != own)
         .then(|| Route::Skip(format!("event from account {account}, not this function's account {own}: not ours")))
+}
+
+/// An alarm entering ALARM on one DB cluster, or a cluster's failover failing (RDS-EVENT-0069), in another region
+/// than `home_region`: the primary of a global database may be down ([`Route::GlobalPrimary`]). `None` for
+/// anything else (then [`route`] decides).
+pub fn global_primary(event: &Event, home_region: &str) -> Option<Route> {
+    let (region, id, cause) = match event {
+        Event::Alarm(alarm) if alarm.entered_alarm() && alarm.dimension_values("DBInstanceIdentifier").is_empty() => {
+            let clusters = alarm.dimension_values("DBClusterIdentifier");
+            let [cluster] = clusters.as_slice() else { return None };
+            (alarm.region.as_str(), (*cluster).to_owned(), format!("alarm {}", alarm.alarm_name))
+        }
+        Event::Rds(rds) if rds.source_type == RdsSourceType::Cluster && rds.event_id == CLUSTER_FAILOVER_FAILED => {
+            (rds.region.as_str(), rds.source_id.clone(), format!("{} ({})", rds.event_id, rds.message))
+        }
+        _ => return None,
+    };
+    (!region.is_empty() && region != home_region).then(|| Route::GlobalPrimary { region: region.to_owned(), id, cause })
 }
 
 /// When an RDS event or alarm says the failure happened (its `time`); `None` for commands and other events.
@@ -225,6 +255,11 @@ pub fn command(command: Command, home_region: &str, force: bool) -> Route {
         }
         Command::Readiness { region, subject } => Route::Readiness { region: region_or_home(region), subject },
         Command::Timeline { region, subject } => Route::Timeline { region: region_or_home(region), subject },
+        Command::SwitchoverGlobal { region, global, target } => {
+            Route::SwitchoverGlobal { region: region_or_home(region), global, target }
+        }
+        Command::Approve { decision, by } => Route::Approve { decision, by },
+        Command::Reject { decision, by } => Route::Reject { decision, by },
     }
 }
 

@@ -208,3 +208,27 @@ fn a_region_switch_step_is_routed_as_its_command_and_bad_metadata_never_reaches_
     payload["PlanArn"] = json!("orders-failover");
     assert!(parse(&payload).unwrap_err().to_string().contains("PlanArn"));
 }
+
+#[test]
+fn a_cluster_alarm_or_failed_failover_in_another_region_is_a_global_primary_to_decide_on() {
+    let alarm = parse(&json!({
+        "source": "aws.cloudwatch", "alarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:writer",
+        "accountId": "123456789012", "time": "2026-12-07T10:00:00Z", "region": "us-east-1",
+        "alarmData": {"alarmName": "writer",
+            "state": {"value": "ALARM", "reason": "r", "timestamp": "2026-12-07T10:00:00.000+0000"},
+            "previousState": {"value": "OK", "reason": "r", "timestamp": "2026-12-07T09:00:00.000+0000"},
+            "configuration": {"metrics": [{"id": "m1", "metricStat": {"metric": {"namespace": "AWS/RDS",
+                "name": "WriteLatency", "dimensions": {"DBClusterIdentifier": "orders-east"}}, "period": 60,
+                "stat": "Maximum"}, "returnData": true}]}}
+    }))
+    .unwrap();
+    assert_eq!(
+        super::global_primary(&alarm, "us-west-2"),
+        Some(Route::GlobalPrimary {
+            region: "us-east-1".into(),
+            id: "orders-east".into(),
+            cause: "alarm writer".into()
+        })
+    );
+    assert_eq!(super::global_primary(&alarm, "us-east-1"), None, "the own region's cluster: the cluster path");
+}

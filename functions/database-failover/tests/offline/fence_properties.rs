@@ -14,7 +14,7 @@
 use std::sync::Mutex;
 
 use database_failover::model::{Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, Modified};
-use database_failover::ports::{Databases, Dns, LagMetric, ReplicaLag};
+use database_failover::ports::{Databases, Dns, GlobalDatabases, LagMetric, ReplicaLag};
 use failover_core::aws::AwsError;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -99,6 +99,8 @@ fn error(operation: &'static str) -> AwsError {
         message: "injected".into(),
     }
 }
+
+impl GlobalDatabases for FakeRds {}
 
 impl Databases for FakeRds {
     async fn instance(&self, at: &DbRef) -> Result<Option<Instance>, AwsError> {

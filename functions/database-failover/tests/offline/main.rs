@@ -3,6 +3,7 @@
 //! `cargo test -p database-failover --test offline <module>::`.
 
 mod fence_properties;
+mod global_properties;
 mod properties;
 mod proxy_adapter;
 mod sdk_adapters;

@@ -703,6 +703,12 @@ fn check_routing(payload: &Value) {
                 };
                 assert!(!id.is_empty() && region.is_none_or(|r| !r.is_empty()), "{payload}");
             }
+            Ok(command::Command::SwitchoverGlobal { global, target, region }) => {
+                assert!(!global.is_empty() && !target.is_empty() && region.is_none_or(|r| !r.is_empty()), "{payload}")
+            }
+            Ok(command::Command::Approve { decision, by } | command::Command::Reject { decision, by }) => {
+                assert!(!decision.is_empty() && !by.is_empty(), "{payload}")
+            }
         },
         Ok(event) => match route::route(&event, &failure_ids, HOME) {
             Route::Instance { at, .. }
@@ -723,6 +729,10 @@ fn check_routing(payload: &Value) {
             | Route::Readiness { .. }
             | Route::Pause { .. }
             | Route::Unfence { .. }
+            | Route::SwitchoverGlobal { .. }
+            | Route::GlobalPrimary { .. }
+            | Route::Approve { .. }
+            | Route::Reject { .. }
             | Route::Resume) => {
                 panic!("{payload}: an event that is not a command routed as one: {other:?}")
             }
@@ -839,7 +849,7 @@ mod incident {
     use std::sync::Mutex;
 
     use database_failover::model::{Cluster, Cname, DbRef, EndpointRecord, Instance, LagPoint, DNS_RECORD_TAG};
-    use database_failover::ports::{Databases, Dns, LagMetric, ReplicaLag};
+    use database_failover::ports::{Databases, Dns, GlobalDatabases, LagMetric, ReplicaLag};
     use failover_core::aws::AwsError;
     use failover_core::ledger::State;
     use proptest::prelude::*;
@@ -887,6 +897,8 @@ mod incident {
             self.instances.lock().unwrap().iter().find(|i| &i.at == at).cloned()
         }
     }
+
+    impl GlobalDatabases for FakeRds {}
 
     impl Databases for FakeRds {
         async fn instance(&self, at: &DbRef) -> Result<Option<Instance>, AwsError> {

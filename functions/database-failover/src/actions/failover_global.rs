@@ -1,0 +1,305 @@
+//! The unplanned failover of an Aurora Global Database to this region's secondary, when the primary region's
+//! writer is confirmed down ([`decide::global_db::decide_global_failover`] says when, and how much data it may
+//! lose). Triggered by an alarm or RDS event about the primary cluster in another region (forwarded to this
+//! region's stack, `ALLOW_CROSS_REGION=true`), or by `approve` of its pending decision ([`super::approve`]).
+//!
+//! AWS calls: one `DescribeGlobalClusters` (`region` filter: the global database whose primary is the cluster
+//! accused); inside the attempt loop on `global-cluster:<id>`: `DescribeGlobalClusters` by id,
+//! `DescribeDBClusters` of the primary in its region (unreachable, missing or down confirms the failure),
+//! `DescribeDBClusters` and `DescribeDBInstances` of the secondary, one `GetMetricData` per lag metric
+//! (`AuroraGlobalDBRPOLag`, `AuroraGlobalDBReplicationLag`, in this region); to act, `begin` (the pause, the lease,
+//! a pending `global#<time>` record), `FailoverGlobalCluster` with `AllowDataLoss` (or, approved,
+//! `RemoveFromGlobalCluster`), `end` (the record done, and the approval it acted on marked approved by whom). A
+//! loss beyond the setting writes a pending `approval#<time>` record instead, and the notification carries the
+//! approve command. When `FailoverGlobalCluster` fails, the record is abandoned with the error and a detach is
+//! asked for approval. A dry run writes nothing.
+//!
+//! Applied as for instances: the cooldown, the ledger protocol, the pause, never twice. Not applied: the fence
+//! (the old primary's region is unreachable, and Aurora fences a demoted primary by itself when it returns as a
+//! secondary), the lineage and `failover:dns-record` (clients are told to use the global writer endpoint).
+
+use failover_core::aws::AwsError;
+use failover_core::fault::Fault;
+use failover_core::ledger::{self, Again, Settle, Snapshot, Start, State, Step, Stop};
+use failover_core::outcome::Outcome;
+use failover_core::pause;
+use failover_core::report::Report;
+use serde_json::json;
+
+use super::Context;
+use crate::decide::approval::{judge, Answer};
+use crate::decide::global_db::{
+    ask_detach, decide_global_failover, FailoverFacts, FailoverPlan, FailoverSettings, PrimarySeen,
+    CLUSTER_DOWN_STATUSES,
+};
+use crate::model::{
+    global_resource, Approvable, Approval, GlobalAction, GlobalDecision, GLOBAL_KEY_PREFIX, LAG_LOOK_BACK_SECS,
+};
+use crate::ports::{Databases, GlobalDatabases, GlobalLagMetric, Ports, ReplicaLag};
+use crate::report::{self, Failure, FAILOVER_GLOBAL};
+use crate::FUNCTION;
+
+/// A person's approval being acted on: the decision's id and who approved it.
+#[derive(Debug, Clone, Copy)]
+pub struct Approving<'a> {
+    pub id: &'a str,
+    pub by: &'a str,
+}
+
+/// A trigger about `primary` (a cluster in `region`, another region than this stack's).
+pub async fn run<P: Ports>(
+    ctx: &Context<'_, P>,
+    region: &str,
+    primary: &str,
+    cause: &str,
+    dry_run: bool,
+) -> Result<Report, Fault> {
+    let globals = ctx.databases.global_clusters_in(ctx.region).await?;
+    let found = globals.into_iter().find(|g| g.primary().is_some_and(|p| p.region == region && p.cluster == primary));
+    let Some(global) = found else {
+        return Ok(report::skipped(format!(
+            "{region}/{primary} is not the primary of a global database with a member in {}: not ours",
+            ctx.region
+        )));
+    };
+    decide_and_act(ctx, &global.id, cause, None, dry_run).await
+}
+
+/// Decides on `global` inside its attempt loop and acts; `approving`: `approve` of one of its decisions.
+pub async fn decide_and_act<P: Ports>(
+    ctx: &Context<'_, P>,
+    global: &str,
+    cause: &str,
+    approving: Option<Approving<'_>>,
+    dry_run: bool,
+) -> Result<Report, Fault> {
+    let resource = global_resource(global);
+    ctx.session
+        .attempt(&resource, async |snapshot| -> Result<Report, Stop<Fault>> {
+            let Some(facts) = facts(ctx, global, &snapshot).await? else {
+                return Ok(report::skipped(format!("global database {global} does not exist")));
+            };
+            let approval = match approving {
+                Some(a) => match judge(a.id, facts.approvals.iter().find(|x| x.id == a.id), Answer::Approve, ctx.now())
+                {
+                    Ok(found) => Some(found.clone()),
+                    Err(reason) => return Ok(report::approval_refused(a.id, &reason)),
+                },
+                // A decision an interrupted run began on an approval goes on with that approval.
+                None => facts
+                    .decisions
+                    .iter()
+                    .filter(|d| d.state == State::Pending)
+                    .find_map(|d| facts.approvals.iter().find(|a| Some(&a.id) == d.approval.as_ref()))
+                    .cloned(),
+            };
+            let settings = FailoverSettings {
+                max_loss_ms: ctx.config.max_global_data_loss_seconds * 1000.0,
+                approval_ttl_secs: ctx.config.approval_ttl_minutes * 60,
+                opt_in_tag_key: ctx.config.common.opt_in_tag_key.clone(),
+            };
+            let plan = decide_global_failover(&facts, &settings, ctx.now(), approval.as_ref());
+            let by = approving.map(|a| a.by);
+            Ok(act(ctx, plan, &snapshot, cause, by, dry_run).await?)
+        })
+        .await
+        .or_else(|fault| match fault {
+            Fault::Busy { .. } => Ok(failover_core::report::busy(FUNCTION, FAILOVER_GLOBAL, fault)),
+            other => Err(other),
+        })
+}
+
+/// The facts of [`decide_global_failover`]; `None` when the global database does not exist.
+async fn facts<P: Ports>(
+    ctx: &Context<'_, P>,
+    global: &str,
+    snapshot: &Snapshot,
+) -> Result<Option<FailoverFacts>, AwsError> {
+    let Some(g) = ctx.databases.global_cluster(ctx.region, global).await? else { return Ok(None) };
+    let primary = match g.primary() {
+        None => PrimarySeen::Down("the global database has no writer".into()),
+        Some(p) => match ctx.databases.cluster(&p.region, &p.cluster).await {
+            Ok(None) => PrimarySeen::Down(format!("{} not found in {}", p.cluster, p.region)),
+            Ok(Some(c)) if CLUSTER_DOWN_STATUSES.contains(&c.status.as_str()) => {
+                PrimarySeen::Down(format!("{} is {}", c.id, c.status))
+            }
+            Ok(Some(_)) => PrimarySeen::Available,
+            Err(e) if super::facts::unreachable(&e) => {
+                PrimarySeen::Down(format!("{}'s RDS API did not answer ({e})", p.region))
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    let home = g.members.iter().find(|m| m.region == ctx.region).cloned();
+    let onset = ctx.failure_time();
+    let since = onset - LAG_LOOK_BACK_SECS - 60;
+    let (mut target, mut target_instances, mut rpo_lag, mut replication_lag) = (None, vec![], vec![], vec![]);
+    if let Some(m) = home.filter(|m| !m.writer) {
+        target = ctx.databases.cluster(&m.region, &m.cluster).await?;
+        target_instances = ctx.databases.cluster_instances(&m.region, &m.cluster).await?;
+        rpo_lag = ctx.lag.cluster_lag(&m.region, GlobalLagMetric::RpoLag, &m.cluster, since).await?;
+        if rpo_lag.is_empty() {
+            replication_lag =
+                ctx.lag.cluster_lag(&m.region, GlobalLagMetric::ReplicationLag, &m.cluster, since).await?;
+        }
+    }
+    Ok(Some(FailoverFacts {
+        global: g,
+        home_region: ctx.region.to_owned(),
+        primary,
+        target,
+        target_instances,
+        rpo_lag,
+        replication_lag,
+        onset,
+        decisions: snapshot.records.iter().filter_map(GlobalDecision::from_ledger).collect(),
+        approvals: snapshot.records.iter().filter_map(Approval::from_ledger).collect(),
+    }))
+}
+
+async fn act<P: Ports>(
+    ctx: &Context<'_, P>,
+    plan: FailoverPlan,
+    snapshot: &Snapshot,
+    cause: &str,
+    by: Option<&str>,
+    dry_run: bool,
+) -> Step<Report> {
+    let resource = &snapshot.resource;
+    let f = match plan {
+        FailoverPlan::Skip(reason) => return Ok(report::skipped(reason)),
+        FailoverPlan::Awaiting(id) => return Ok(report::skipped(format!("awaiting approval of decision {id}"))),
+        FailoverPlan::Refuse(reason) => return Ok(report::global_failover_refused(resource, cause, &reason)),
+        FailoverPlan::AlreadyPrimary { global, target, settle } => {
+            if let (Some((key, owner)), false) = (settle, dry_run) {
+                let done = Settle::pending(&key, &owner, State::Done);
+                if let Some(fault) = ctx.session.settle_only(snapshot, &[done]).await? {
+                    tracing::warn!(%fault, resource, "global record not settled");
+                }
+            }
+            return Ok(report::global_already_primary(&global, &target));
+        }
+        FailoverPlan::Ask(approval) => return ask(ctx, snapshot, approval, cause, dry_run).await,
+        FailoverPlan::Act(f) => f,
+    };
+    if dry_run {
+        return Ok(report::global_failover(&f, cause, Outcome::DryRun, None, None));
+    }
+    let now = ctx.now();
+    let from = f.from.as_ref().map(|m| m.arn.as_str());
+    let approval_id = f.approval.as_ref().map(|a| a.id.as_str());
+    let data =
+        GlobalDecision::approved(GlobalDecision::data(f.action, from, &f.to.arn, now, f.loss_ms), approval_id, by);
+    let (key, owner, records) = match &f.resumed {
+        Some((key, owner)) => (key.clone(), owner.clone(), vec![]),
+        None => {
+            let key = format!("{GLOBAL_KEY_PREFIX}{now}");
+            let retention = ctx.config.common.retention_secs();
+            let record = ledger::Record::pending(resource, &key, ctx.session.owner, cause, now, retention)
+                .with_data(data.clone());
+            (key, ctx.session.owner.to_owned(), vec![record])
+        }
+    };
+    match ctx.session.start(snapshot, &records).await {
+        Ok(Start::Started) => {}
+        Ok(Start::Again) => return Err(Again),
+        Ok(Start::Paused(paused)) => {
+            let planned = format!("{} {} to {}", f.action.as_str(), f.global, f.to.arn);
+            return Ok(pause::refused(FUNCTION, FAILOVER_GLOBAL, resource, &paused, &planned));
+        }
+        Err(error) => {
+            let failure = Failure { step: "record the failover in the ledger", error: error.into(), done: vec![] };
+            return Ok(report::global_failover(&f, cause, Outcome::Failed, Some(&failure), None));
+        }
+    }
+    let acted = match f.action {
+        GlobalAction::Detach => ctx.databases.remove_from_global(&f.to.region, &f.global, &f.to.arn).await,
+        _ => ctx.databases.failover_global(&f.to.region, &f.global, &f.to.arn).await,
+    };
+    let mut data = data;
+    let mut settle = Vec::new();
+    let mut asked = None;
+    match &acted {
+        Ok(()) => {
+            data["done_at"] = json!(ctx.now());
+            settle.push(Settle::pending(&key, &owner, State::Done).with_data(data));
+            if let (Some(a), Some(by)) = (&f.approval, by) {
+                let mut approved = a.clone();
+                (approved.by, approved.decided_at) = (Some(by.to_owned()), Some(ctx.now()));
+                settle.push(Settle::pending(&a.key, &a.owner, State::Done).with_data(approved.data()));
+            }
+        }
+        Err(error) => {
+            data["error"] = json!(error.to_string());
+            settle.push(Settle::pending(&key, &owner, State::Abandoned).with_data(data));
+            // The global APIs did not answer (5xx, timeout, no connection: the primary's control plane impaired):
+            // detaching is the fallback, and only a person may choose it. AWS refusing (a state fault) is not that.
+            // Asked once: a retry that fails again leaves the pending one (unexpired) as it is.
+            let detach = Approvable::DetachGlobal { global: f.global.clone(), target: f.to.arn.clone() };
+            let waiting = snapshot
+                .records
+                .iter()
+                .filter_map(Approval::from_ledger)
+                .any(|a| a.state == State::Pending && a.action == detach && ctx.now() < a.expires_at);
+            if f.action == GlobalAction::Failover && error.transient && !waiting {
+                let said = report::short(&Fault::Aws(error.clone()));
+                asked = Some(ask_detach(&f, &said, ctx.now(), ctx.config.approval_ttl_minutes * 60));
+            }
+        }
+    }
+    let retention = ctx.config.common.retention_secs();
+    let written: Vec<ledger::Record> = asked
+        .iter()
+        .map(|a| {
+            ledger::Record::pending(resource, &a.key, ctx.session.owner, cause, ctx.now(), retention)
+                .with_data(a.data())
+        })
+        .collect();
+    let ended = ctx.session.end(resource, &settle, &written).await;
+    let done = vec![format!("recorded the {} ({key} on {resource}, pending)", f.action.as_str())];
+    Ok(match (acted, ended) {
+        (Ok(()), Ok(())) => report::global_failover(&f, cause, Outcome::Succeeded, None, None),
+        (Ok(()), Err(error)) => {
+            let failure = Failure { step: "record the failover as done in the ledger", error, done };
+            report::global_failover(&f, cause, Outcome::Failed, Some(&failure), None)
+        }
+        (Err(error), ended) => {
+            let asked = asked.filter(|_| ended.is_ok());
+            let step =
+                if f.action == GlobalAction::Detach { "RemoveFromGlobalCluster" } else { "FailoverGlobalCluster" };
+            let failure = Failure { step, error: error.into(), done };
+            report::global_failover(&f, cause, Outcome::Failed, Some(&failure), asked.as_ref())
+        }
+    })
+}
+
+/// A new pending approval: written (unless a dry run) and told with the exact approve command.
+async fn ask<P: Ports>(
+    ctx: &Context<'_, P>,
+    snapshot: &Snapshot,
+    approval: Approval,
+    cause: &str,
+    dry_run: bool,
+) -> Step<Report> {
+    if dry_run {
+        return Ok(report::approval_asked(&approval, cause, true));
+    }
+    let retention = ctx.config.common.retention_secs();
+    let record =
+        ledger::Record::pending(&snapshot.resource, &approval.key, ctx.session.owner, cause, ctx.now(), retention)
+            .with_data(approval.data());
+    match ctx.session.start_record_only(snapshot, &[record]).await {
+        Ok(Start::Started) => {}
+        Ok(Start::Again) => return Err(Again),
+        Ok(Start::Paused(_)) => {}
+        Err(error) => {
+            let failure =
+                Failure { step: "record the decision to approve in the ledger", error: error.into(), done: vec![] };
+            return Ok(report::approval_not_recorded(&approval, &failure));
+        }
+    }
+    if let Err(error) = ctx.session.end(&snapshot.resource, &[], &[]).await {
+        tracing::warn!(%error, resource = snapshot.resource, "lease not released; it runs out by itself");
+    }
+    Ok(report::approval_asked(&approval, cause, false))
+}

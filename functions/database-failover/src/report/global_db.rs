@@ -1,0 +1,218 @@
+//! The texts of an Aurora Global Database's switchover ([`crate::actions::switchover_global`]) and unplanned
+//! failover ([`crate::actions::failover_global`]).
+
+use failover_core::notify::Severity;
+use failover_core::outcome::Outcome;
+use failover_core::report::Report;
+use serde_json::json;
+
+use super::{incident, with_error, Failure};
+use crate::decide::global_db::{GlobalFailover, Switchover, IN_SYNC_LAG_MS};
+use crate::model::{Approval, GlobalAction, GlobalMember};
+use crate::FUNCTION;
+
+pub const SWITCHOVER_GLOBAL: &str = "switchover-global";
+
+/// The command that asks for it again (or for real, after a dry run).
+fn command(s: &Switchover) -> String {
+    json!({"command": "switchover-global", "global_cluster_identifier": s.global,
+        "target_db_cluster_identifier": s.to.arn})
+    .to_string()
+}
+
+/// A switchover planned (dry run), done, or failed.
+pub fn switchover_global(s: &Switchover, outcome: Outcome, failure: Option<&Failure>) -> Report {
+    let from = s.from.as_ref().map_or("the primary", |m| m.cluster.as_str());
+    let to = format!("{} ({})", s.to.cluster, s.to.region);
+    let (title, severity) = match outcome {
+        Outcome::Succeeded => (format!("{}: switching over to {to}", s.global), Severity::Warning),
+        Outcome::DryRun => (format!("dry run: would switch {} over to {to}", s.global), Severity::Info),
+        _ => (format!("switching {} over to {to} failed", s.global), Severity::Critical),
+    };
+    let mut summary = format!(
+        "Global database {}: primary {from}, target {to}, healthy and in sync (AuroraGlobalDBReplicationLag {} ms, \
+         at most {IN_SYNC_LAG_MS} ms). ",
+        s.global, s.lag_ms
+    );
+    let steps = match (outcome, failure) {
+        (_, Some(f)) => {
+            summary.push_str(&format!("Step \"{}\" failed: {}.", f.step, f.error));
+            vec![format!("Ask again with {}, or switch over in the RDS console.", command(s))]
+        }
+        (Outcome::DryRun, None) => {
+            summary.push_str("Nothing was changed (dry run).");
+            vec![format!("To switch over now: invoke the function with {}.", command(s))]
+        }
+        _ => {
+            summary.push_str(
+                "SwitchoverGlobalCluster was called: no data is lost; writes pause while the roles change. Clients \
+                 that use the global writer endpoint follow the new primary with no DNS change.",
+            );
+            vec![
+                format!(
+                    "Watch the global database with aws rds describe-global-clusters --global-cluster-identifier {}.",
+                    s.global
+                ),
+                format!("The old primary {from} stays as a secondary; switch back the same way."),
+            ]
+        }
+    };
+    let report = Report::new(FUNCTION, SWITCHOVER_GLOBAL, outcome, severity, title)
+        .summary(summary)
+        .incident(incident("global", &s.global))
+        .resources([s.to.arn.clone()])
+        .details(json!({
+            "global_cluster": s.global,
+            "from": s.from,
+            "to": s.to,
+            "replication_lag_ms": s.lag_ms,
+            "in_sync_lag_ms": IN_SYNC_LAG_MS,
+            "failure": failure.map(Failure::json),
+        }))
+        .steps(steps);
+    with_error(report, failure)
+}
+
+/// A switchover the guards refuse, with why (the lag, the state, the cooldown).
+pub fn global_refused(resource: &str, reason: &str) -> Report {
+    let global = resource.strip_prefix("global-cluster:").unwrap_or(resource);
+    Report::new(FUNCTION, SWITCHOVER_GLOBAL, Outcome::Refused, Severity::Warning, format!("{global}: switchover refused"))
+        .summary(format!("No switchover of global database {global}: {reason}. Nothing was changed."))
+        .incident(incident("global", global))
+        .details(json!({"global_cluster": global, "reason": reason}))
+        .steps([format!(
+            "Fix what is named, then ask again; see it with aws rds describe-global-clusters --global-cluster-identifier {global}."
+        )])
+}
+
+/// The target is the primary already: nothing to do.
+pub fn global_already_primary(global: &str, target: &GlobalMember) -> Report {
+    Report::new(
+        FUNCTION,
+        SWITCHOVER_GLOBAL,
+        Outcome::Info,
+        Severity::Info,
+        format!("{global}: {} is the primary already", target.cluster),
+    )
+    .summary(format!(
+        "{} ({}) is the primary cluster of global database {global}: nothing was changed.",
+        target.cluster, target.region
+    ))
+    .incident(incident("global", global))
+    .details(json!({"global_cluster": global, "primary": target}))
+}
+
+/// The facts of a switchover could not be read: nothing was changed; a transient error is retried.
+pub fn global_failed(global: &str, error: failover_core::fault::Fault) -> Report {
+    Report::new(
+        FUNCTION,
+        SWITCHOVER_GLOBAL,
+        Outcome::Failed,
+        Severity::Critical,
+        format!("{global}: switchover not decided"),
+    )
+    .summary(format!("The facts of global database {global} could not be read ({error}). Nothing was changed."))
+    .incident(incident("global", global))
+    .details(json!({"global_cluster": global, "error": error.to_string()}))
+    .error(error)
+}
+
+pub const FAILOVER_GLOBAL: &str = "failover-global";
+
+/// An error as people read it in a summary: the AWS operation and its code, not the SDK's whole answer (which
+/// the details keep).
+pub fn short(fault: &failover_core::fault::Fault) -> String {
+    match fault {
+        failover_core::fault::Fault::Aws(e) => {
+            format!(
+                "{} on {} answered {}",
+                e.operation,
+                e.resource,
+                e.code.as_deref().unwrap_or("nothing (no connection)")
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The unplanned failover (or the approved detach): planned, done, or failed (with the detach asked for
+/// approval when the global APIs failed).
+pub fn global_failover(
+    f: &GlobalFailover,
+    cause: &str,
+    outcome: Outcome,
+    failure: Option<&Failure>,
+    asked: Option<&Approval>,
+) -> Report {
+    let what = match f.action {
+        GlobalAction::Detach => format!("detach {} from {} and promote it", f.to.cluster, f.global),
+        _ => format!("fail {} over to {} ({})", f.global, f.to.cluster, f.to.region),
+    };
+    let (title, severity) = match outcome {
+        Outcome::Succeeded => (format!("done: {what}"), Severity::Critical),
+        Outcome::DryRun => (format!("dry run: would {what}"), Severity::Info),
+        _ => (format!("failed: {what}"), Severity::Critical),
+    };
+    let loss = match (f.loss_ms, f.metric) {
+        (Some(l), Some(m)) => format!("{m} {l} ms as of the onset"),
+        _ => "unknown".into(),
+    };
+    let why = match &f.approval {
+        Some(a) => format!("approved (decision {}), every guard checked again", a.id),
+        None => "the data-loss window is within MAX_GLOBAL_DATA_LOSS_SECONDS".into(),
+    };
+    let clients = match (&f.endpoint, f.action) {
+        (_, GlobalAction::Detach) => format!(
+            "The detached cluster {} has its own cluster endpoint: repoint clients to it (the global writer endpoint \
+             no longer covers it).",
+            f.to.cluster
+        ),
+        (Some(e), _) => {
+            format!("Clients that use the global writer endpoint {e} follow the new primary: no DNS change.")
+        }
+        (None, _) => "Clients that use the global writer endpoint follow the new primary: no DNS change.".into(),
+    };
+    let mut summary = format!("Trigger: {cause}. Data-loss window: {loss}; {why}. ");
+    let mut steps = Vec::new();
+    match (failure, asked) {
+        (Some(fail), Some(a)) => {
+            summary.push_str(&format!("Step \"{}\" failed: {}. {}", fail.step, short(&fail.error), a.reason));
+            steps.push(format!(
+                "To detach and promote {}: invoke database-failover with {}",
+                f.to.cluster,
+                a.approve_command()
+            ));
+            steps.push(format!("To reject: invoke database-failover with {}", a.reject_command()));
+        }
+        (Some(fail), None) => summary.push_str(&format!("Step \"{}\" failed: {}.", fail.step, short(&fail.error))),
+        (None, _) if outcome == Outcome::DryRun => summary.push_str("Nothing was changed (dry run)."),
+        (None, _) => {
+            summary.push_str(&clients);
+            steps.push(format!(
+                "Watch it with aws rds describe-global-clusters --global-cluster-identifier {}.",
+                f.global
+            ));
+        }
+    }
+    let report = Report::new(FUNCTION, FAILOVER_GLOBAL, outcome, severity, title)
+        .summary(summary)
+        .incident(incident("global", &f.global))
+        .resources([f.to.arn.clone()])
+        .details(json!({
+            "global_cluster": f.global, "action": f.action, "from": f.from, "to": f.to,
+            "loss_window_ms": f.loss_ms, "metric": f.metric, "approval": f.approval.as_ref().map(|a| &a.id),
+            "clients": clients, "asked": asked.map(|a| json!({"decision": a.id, "approve": a.approve_command()})),
+            "failure": failure.map(Failure::json),
+        }))
+        .steps(steps);
+    with_error(report, failure)
+}
+
+/// An unplanned failover the guards refuse.
+pub fn global_failover_refused(resource: &str, cause: &str, reason: &str) -> Report {
+    let global = resource.strip_prefix("global-cluster:").unwrap_or(resource);
+    Report::new(FUNCTION, FAILOVER_GLOBAL, Outcome::Refused, Severity::Warning, format!("{global}: no failover"))
+        .summary(format!("Trigger: {cause}. No failover of global database {global}: {reason}. Nothing was changed."))
+        .incident(incident("global", global))
+        .details(json!({"global_cluster": global, "reason": reason}))
+}
