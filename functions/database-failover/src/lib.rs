@@ -55,7 +55,8 @@
 //!   ([`actions::failover_global`]) record `global#<time>` on `global-cluster:<id>`. No data-losing action
 //!   (`FailoverGlobalCluster` with `AllowDataLoss`, `RemoveFromGlobalCluster`) without a measured loss within
 //!   `MAX_GLOBAL_DATA_LOSS_SECONDS` or an unexpired approval (`approval#<time>`, [`decide::approval`]), and a
-//!   detach never without one.
+//!   detach never without one. A pending or just-rejected approval holds later events back; with several
+//!   secondaries only the lowest secondary region's stack acts ([`decide::global_db::designated_region`]).
 //! - `Err` only for invalid input or a fault a retry can fix ([`failover_core::fault::Fault`]), published first;
 //!   and for a command an ARC Region switch plan step sent, also a refusal, a failure or a run that did nothing,
 //!   so that the step fails ([`failover_core::step`]). Its records and notifications carry the step.

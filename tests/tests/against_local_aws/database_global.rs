@@ -12,11 +12,11 @@ use integration_tests::database::*;
 use integration_tests::Account;
 use serde_json::{json, Value};
 
-const GLOBAL: &str = "orders-global";
+pub(super) const GLOBAL: &str = "orders-global";
 
 /// orders-global: orders-east (us-east-1, primary: writer e1, reader e2) and orders-west (us-west-2, secondary:
 /// readers w1, w2), both clusters opted in. Returns the west account and the two cluster ARNs.
-async fn global_database(env: &Env) -> (Account, String, String) {
+pub(super) async fn global_database(env: &Env) -> (Account, String, String) {
     let west = env.account.in_region("us-west-2").await;
     let (east_rds, west_rds) = (env.account.rds(), west.rds());
     east_rds
@@ -75,7 +75,7 @@ async fn replication_lag(west: &Account, ms: f64) {
 }
 
 /// The ARNs of the global database's writer clusters (one), as AWS describes it, joined by commas.
-async fn global_writer(env: &Env) -> String {
+pub(super) async fn global_writer(env: &Env) -> String {
     let out = env.account.rds().describe_global_clusters().global_cluster_identifier(GLOBAL).send().await;
     let out = out.expect("describe global");
     let members = out.global_clusters()[0].global_cluster_members();
@@ -185,7 +185,7 @@ async fn switchover_global_as_a_dry_run_writes_nothing_and_names_the_command() {
 
 /// `AuroraGlobalDBRPOLag` of orders-west (ms), in its region: one datapoint 90 s before now (its minute ends
 /// before a failure now).
-async fn rpo_lag(west: &Account, ms: f64) {
+pub(super) async fn rpo_lag(west: &Account, ms: f64) {
     let datum = MetricDatum::builder()
         .metric_name("AuroraGlobalDBRPOLag")
         .dimensions(Dimension::builder().name("DBClusterIdentifier").value("orders-west").build())
@@ -198,7 +198,7 @@ async fn rpo_lag(west: &Account, ms: f64) {
 
 /// The stack of us-west-2 (the secondary's region), cross-region allowed, for which us-east-1's RDS API does not
 /// answer (the connection is refused): the primary region is lost.
-fn west_stack(env: &Env, west: &Account, settings: &[(&str, &str)]) -> TestApp {
+pub(super) fn west_stack(env: &Env, west: &Account, settings: &[(&str, &str)]) -> TestApp {
     let mut all = vec![("ALLOW_CROSS_REGION", "true")];
     all.extend_from_slice(settings);
     env.app_with_rds(west, &all, |home, region| {
@@ -209,11 +209,11 @@ fn west_stack(env: &Env, west: &Account, settings: &[(&str, &str)]) -> TestApp {
 }
 
 /// The primary's writer alarm (us-east-1), forwarded to the secondary region's stack.
-fn primary_alarm(env: &Env) -> Value {
+pub(super) fn primary_alarm(env: &Env) -> Value {
     alarm_action(&env.account.id, "orders-east-writer", ("DBClusterIdentifier", "orders-east"))
 }
 
-fn global_records_resource() -> String {
+pub(super) fn global_records_resource() -> String {
     format!("global-cluster:{GLOBAL}")
 }
 
@@ -240,7 +240,7 @@ async fn the_primary_region_lost_with_rpo_lag_0_fails_over_with_allow_data_loss(
 }
 
 /// The decision id and the approve command a notification asking for approval carries.
-fn asked(note: &integration_tests::Received) -> (String, Value) {
+pub(super) fn asked(note: &integration_tests::Received) -> (String, Value) {
     let body = note.body();
     let id = body["details"]["decision"].as_str().unwrap_or_else(|| panic!("no decision: {body}")).to_owned();
     let command: Value = serde_json::from_str(body["details"]["approve"].as_str().unwrap()).unwrap();

@@ -8,11 +8,13 @@
 //! `DescribeDBClusters` of the primary in its region (unreachable, missing or down confirms the failure),
 //! `DescribeDBClusters` and `DescribeDBInstances` of the secondary, one `GetMetricData` per lag metric
 //! (`AuroraGlobalDBRPOLag`, `AuroraGlobalDBReplicationLag`, in this region); to act, `begin` (the pause, the lease,
-//! a pending `global#<time>` record), `FailoverGlobalCluster` with `AllowDataLoss` (or, approved,
-//! `RemoveFromGlobalCluster`), `end` (the record done, and the approval it acted on marked approved by whom). A
-//! loss beyond the setting writes a pending `approval#<time>` record instead, and the notification carries the
-//! approve command. When `FailoverGlobalCluster` fails, the record is abandoned with the error and a detach is
-//! asked for approval. A dry run writes nothing.
+//! a pending `global#<time>` record), `FailoverGlobalCluster` with `AllowDataLoss` (approved for a detach: first
+//! the failover, then `RemoveFromGlobalCluster` only if it fails again without an answer), `end` (the record done
+//! with `done_at`, and the approval it acted on marked done, with who approved it, also when a later trigger
+//! completes it). A loss beyond the setting writes a pending `approval#<time>` record instead, and the
+//! notification carries the approve command; later events of the incident wait for it (or, rejected, are
+//! refused) and measure at its onset. When `FailoverGlobalCluster` fails, the record is abandoned with the error
+//! and a detach is asked for approval (never while another secondary remains). A dry run writes nothing.
 //!
 //! Applied as for instances: the cooldown, the ledger protocol, the pause, never twice. Not applied: the fence
 //! (the old primary's region is unreachable, and Aurora fences a demoted primary by itself when it returns as a
@@ -29,7 +31,7 @@ use serde_json::json;
 use super::Context;
 use crate::decide::approval::{judge, Answer};
 use crate::decide::global_db::{
-    ask_detach, decide_global_failover, FailoverFacts, FailoverPlan, FailoverSettings, PrimarySeen,
+    ask_detach, decide_global_failover, incident_onset, FailoverFacts, FailoverPlan, FailoverSettings, PrimarySeen,
     CLUSTER_DOWN_STATUSES,
 };
 use crate::model::{
@@ -131,7 +133,9 @@ async fn facts<P: Ports>(
         },
     };
     let home = g.members.iter().find(|m| m.region == ctx.region).cloned();
-    let onset = ctx.failure_time();
+    let decisions: Vec<GlobalDecision> = snapshot.records.iter().filter_map(GlobalDecision::from_ledger).collect();
+    let approvals: Vec<Approval> = snapshot.records.iter().filter_map(Approval::from_ledger).collect();
+    let onset = incident_onset(ctx.failure_time(), &decisions, &approvals, ctx.now());
     let since = onset - LAG_LOOK_BACK_SECS - 60;
     let (mut target, mut target_instances, mut rpo_lag, mut replication_lag) = (None, vec![], vec![], vec![]);
     if let Some(m) = home.filter(|m| !m.writer) {
@@ -152,8 +156,8 @@ async fn facts<P: Ports>(
         rpo_lag,
         replication_lag,
         onset,
-        decisions: snapshot.records.iter().filter_map(GlobalDecision::from_ledger).collect(),
-        approvals: snapshot.records.iter().filter_map(Approval::from_ledger).collect(),
+        decisions,
+        approvals,
     }))
 }
 
@@ -168,12 +172,15 @@ async fn act<P: Ports>(
     let resource = &snapshot.resource;
     let f = match plan {
         FailoverPlan::Skip(reason) => return Ok(report::skipped(reason)),
-        FailoverPlan::Awaiting(id) => return Ok(report::skipped(format!("awaiting approval of decision {id}"))),
+        FailoverPlan::Awaiting { id, reason } => {
+            tracing::info!(resource, decision = %id, "awaiting approval");
+            return Ok(report::skipped(reason));
+        }
         FailoverPlan::Refuse(reason) => return Ok(report::global_failover_refused(resource, cause, &reason)),
         FailoverPlan::AlreadyPrimary { global, target, settle } => {
             if let (Some((key, owner)), false) = (settle, dry_run) {
-                let done = Settle::pending(&key, &owner, State::Done);
-                if let Some(fault) = ctx.session.settle_only(snapshot, &[done]).await? {
+                let done = settle_done(snapshot, &key, &owner, ctx.now());
+                if let Some(fault) = ctx.session.settle_only(snapshot, &done).await? {
                     tracing::warn!(%fault, resource, "global record not settled");
                 }
             }
@@ -188,8 +195,15 @@ async fn act<P: Ports>(
     let now = ctx.now();
     let from = f.from.as_ref().map(|m| m.arn.as_str());
     let approval_id = f.approval.as_ref().map(|a| a.id.as_str());
-    let data =
-        GlobalDecision::approved(GlobalDecision::data(f.action, from, &f.to.arn, now, f.loss_ms), approval_id, by);
+    // Who approved: this run's person, else the one a resumed decision (or its approval) recorded.
+    let recorded = f.resumed.as_ref().and_then(|(key, _)| snapshot.record(key));
+    let by = by
+        .map(str::to_owned)
+        .or_else(|| recorded.and_then(|r| r.data["approved_by"].as_str()).map(str::to_owned))
+        .or_else(|| f.approval.as_ref().and_then(|a| a.by.clone()));
+    let mut data = GlobalDecision::data(f.action, from, &f.to.arn, now, f.loss_ms);
+    data["onset"] = json!(f.onset);
+    let data = GlobalDecision::approved(data, approval_id, by.as_deref());
     let (key, owner, records) = match &f.resumed {
         Some((key, owner)) => (key.clone(), owner.clone(), vec![]),
         None => {
@@ -212,20 +226,31 @@ async fn act<P: Ports>(
             return Ok(report::global_failover(&f, cause, Outcome::Failed, Some(&failure), None));
         }
     }
-    let acted = match f.action {
-        GlobalAction::Detach => ctx.databases.remove_from_global(&f.to.region, &f.global, &f.to.arn).await,
-        _ => ctx.databases.failover_global(&f.to.region, &f.global, &f.to.arn).await,
+    // An approved detach tries the failover first (the same approval covers its loss window): the global APIs
+    // may have recovered, and a failover keeps the global database whole. It detaches only when the failover
+    // fails again for want of an answer; AWS refusing it is not that.
+    let mut f = f;
+    let acted = match ctx.databases.failover_global(&f.to.region, &f.global, &f.to.arn).await {
+        Err(error) if f.action == GlobalAction::Detach && error.transient => {
+            ctx.databases.remove_from_global(&f.to.region, &f.global, &f.to.arn).await
+        }
+        other => {
+            f.action = GlobalAction::Failover;
+            other
+        }
     };
     let mut data = data;
+    data["action"] = json!(f.action.as_str());
     let mut settle = Vec::new();
     let mut asked = None;
     match &acted {
         Ok(()) => {
             data["done_at"] = json!(ctx.now());
             settle.push(Settle::pending(&key, &owner, State::Done).with_data(data));
-            if let (Some(a), Some(by)) = (&f.approval, by) {
+            // The approval is done with the decision it approved, whoever completes it.
+            if let Some(a) = f.approval.as_ref().filter(|a| a.state == State::Pending) {
                 let mut approved = a.clone();
-                (approved.by, approved.decided_at) = (Some(by.to_owned()), Some(ctx.now()));
+                (approved.by, approved.decided_at) = (by.clone(), Some(ctx.now()));
                 settle.push(Settle::pending(&a.key, &a.owner, State::Done).with_data(approved.data()));
             }
         }
@@ -241,7 +266,8 @@ async fn act<P: Ports>(
                 .iter()
                 .filter_map(Approval::from_ledger)
                 .any(|a| a.state == State::Pending && a.action == detach && ctx.now() < a.expires_at);
-            if f.action == GlobalAction::Failover && error.transient && !waiting {
+            // Never while another secondary remains (`may_detach`): it would be left behind the lost primary.
+            if f.action == GlobalAction::Failover && error.transient && !waiting && f.may_detach {
                 let said = report::short(&Fault::Aws(error.clone()));
                 asked = Some(ask_detach(&f, &said, ctx.now(), ctx.config.approval_ttl_minutes * 60));
             }
@@ -302,4 +328,47 @@ async fn ask<P: Ports>(
         tracing::warn!(%error, resource = snapshot.resource, "lease not released; it runs out by itself");
     }
     Ok(report::approval_asked(&approval, cause, false))
+}
+
+/// Settles `key` (a pending global record `owner` wrote) done, with `done_at` (the cooldown runs from it) and
+/// the rest of its data kept; and the approval it acted on, if still pending, done with who approved it.
+pub(super) fn settle_done(snapshot: &Snapshot, key: &str, owner: &str, now: i64) -> Vec<Settle> {
+    let mut data = snapshot.record(key).map(|r| r.data.clone()).unwrap_or_default();
+    data["done_at"] = json!(now);
+    let approval = data["approval"]
+        .as_str()
+        .and_then(|id| snapshot.records.iter().filter_map(Approval::from_ledger).find(|a| a.id == id))
+        .filter(|a| a.state == State::Pending);
+    let mut settle = Vec::new();
+    if let Some(mut a) = approval {
+        a.by = a.by.or_else(|| data["approved_by"].as_str().map(str::to_owned));
+        a.decided_at = a.decided_at.or(Some(now));
+        settle.push(Settle::pending(&a.key, &a.owner, State::Done).with_data(a.data()));
+    }
+    settle.insert(0, Settle::pending(key, owner, State::Done).with_data(data));
+    settle
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decision_found_done_settles_with_done_at_and_its_approval_done_by_who_approved() {
+        let action = Approvable::FailoverGlobal { global: "g".into(), target: "arn:w".into() };
+        let asked = Approval::ask("global-cluster:g", action, (Some(40_000.0), None), "r".into(), 100, 1800);
+        let data = GlobalDecision::data(GlobalAction::Failover, Some("arn:e"), "arn:w", 150, Some(40_000.0));
+        let data = GlobalDecision::approved(data, Some(&asked.id), Some("ana"));
+        let records = vec![
+            ledger::Record::pending("global-cluster:g", &asked.key, "req-1", "t", 100, 3600).with_data(asked.data()),
+            ledger::Record::pending("global-cluster:g", "global#150", "req-2", "t", 150, 3600).with_data(data),
+        ];
+        let snapshot = Snapshot { resource: "global-cluster:g".into(), at: 200, version: 1, holder: None, records };
+        let settle = settle_done(&snapshot, "global#150", "req-2", 200);
+        assert_eq!(settle.len(), 2, "{settle:?}");
+        let decision = settle[0].data.as_ref().unwrap();
+        assert_eq!((decision["done_at"].as_i64(), decision["approved_by"].as_str()), (Some(200), Some("ana")));
+        assert_eq!((settle[1].key.as_str(), settle[1].to), (asked.key.as_str(), State::Done));
+        assert_eq!(settle[1].data.as_ref().unwrap()["by"].as_str(), Some("ana"));
+    }
 }

@@ -11,8 +11,9 @@
 //! A dry run reads only.
 //!
 //! Idempotency: a retry of a switchover AWS accepted finds the target the primary and settles the pending record
-//! done; one that failed transiently finds it pending and, the guards holding again, calls once more. A
-//! repeated command after it is done is told the target is the primary already.
+//! done, with `done_at` (the cooldown runs from it); only a switchover's record, never a failover's. One that
+//! failed transiently finds it pending and, the guards holding again, calls once more. A repeated command after
+//! it is done is told the target is the primary already.
 
 use failover_core::aws::AwsError;
 use failover_core::fault::Fault;
@@ -113,8 +114,8 @@ async fn act<P: Ports>(ctx: &Context<'_, P>, plan: GlobalPlan, snapshot: &Snapsh
                 // A switchover an interrupted run asked for, found done: its record settled.
                 match ctx.session.start(snapshot, &[]).await {
                     Ok(Start::Started) => {
-                        let done = Settle::pending(&key, &owner, State::Done);
-                        if let Err(error) = ctx.session.end(resource, &[done], &[]).await {
+                        let done = super::failover_global::settle_done(snapshot, &key, &owner, ctx.now());
+                        if let Err(error) = ctx.session.end(resource, &done, &[]).await {
                             tracing::warn!(%error, resource, "switchover record not settled");
                         }
                     }

@@ -59,6 +59,9 @@ pub struct Approval {
     /// Who approved or rejected it, and when.
     pub by: Option<String>,
     pub decided_at: Option<i64>,
+    /// The incident's onset (epoch seconds) its loss window was measured at: later events and `approve` measure
+    /// at it too, not at their own time. `None`: a record written before it was stored.
+    pub onset: Option<i64>,
 }
 
 /// The id of the approval `approval#<at>` on `resource`.
@@ -78,7 +81,8 @@ impl Approval {
     /// The record's data.
     pub fn data(&self) -> Value {
         json!({"id": self.id, "action": self.action, "loss_ms": self.loss_ms, "metric": self.metric,
-            "reason": self.reason, "expires_at": self.expires_at, "by": self.by, "decided_at": self.decided_at})
+            "reason": self.reason, "expires_at": self.expires_at, "by": self.by, "decided_at": self.decided_at,
+            "onset": self.onset})
     }
 
     /// A new pending approval on `resource` at `now`, valid for `ttl_secs`.
@@ -104,7 +108,19 @@ impl Approval {
             expires_at: now + ttl_secs,
             by: None,
             decided_at: None,
+            onset: None,
         }
+    }
+
+    /// The same, measured at the incident's `onset`.
+    pub fn at_onset(mut self, onset: i64) -> Self {
+        self.onset = Some(onset);
+        self
+    }
+
+    /// The onset it was measured at (its creation, for a record that does not say).
+    pub fn measured_at(&self) -> i64 {
+        self.onset.unwrap_or(self.created_at)
     }
 
     /// Reads an approval record; `None` for any other record.
@@ -125,6 +141,7 @@ impl Approval {
             expires_at: data["expires_at"].as_i64()?,
             by: data["by"].as_str().map(str::to_owned),
             decided_at: data["decided_at"].as_i64(),
+            onset: data["onset"].as_i64(),
         })
     }
 

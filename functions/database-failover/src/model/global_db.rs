@@ -134,8 +134,12 @@ pub struct GlobalDecision {
     /// When it was decided, and when AWS accepted it (epoch seconds).
     pub at: i64,
     pub done_at: Option<i64>,
-    /// The approval it acts on, by id (a failover beyond the loss setting, a detach).
+    /// The approval it acts on, by id (a failover beyond the loss setting, a detach), and who gave it: a run
+    /// that resumes the decision after a crash keeps both.
     pub approval: Option<String>,
+    pub approved_by: Option<String>,
+    /// The incident's onset it was decided at (epoch seconds); `None` for a switchover or an older record.
+    pub onset: Option<i64>,
 }
 
 impl GlobalDecision {
@@ -167,6 +171,8 @@ impl GlobalDecision {
             at: data["decided_at"].as_i64().unwrap_or(record.created_at),
             done_at: data["done_at"].as_i64(),
             approval: data["approval"].as_str().map(str::to_owned),
+            approved_by: data["approved_by"].as_str().map(str::to_owned),
+            onset: data["onset"].as_i64(),
         })
     }
 }

@@ -3,7 +3,8 @@
 //! data-losing action (`FailoverGlobalCluster` with `AllowDataLoss`, `RemoveFromGlobalCluster`) is planned
 //! without either a measured loss window within `MAX_GLOBAL_DATA_LOSS_SECONDS` or a recorded, unexpired approval
 //! of exactly that action; a detach never without an approval; and an approval `judge` refuses (expired,
-//! approved or rejected once) never makes an `approve` act.
+//! approved or rejected once) never makes an `approve` act; and nothing acts alone while an approval of it is
+//! pending or was rejected within the approval TTL.
 //!
 //! Random: the RPO and replication lag datapoints around the onset (missing, old, -1, any size), the setting,
 //! the approvals in the ledger (pending, approved, rejected; of this target or another; any expiry), the
@@ -45,6 +46,7 @@ fn approval() -> impl Strategy<Value = Approval> {
             let mut a = Approval::ask("global-cluster:orders", action, (None, None), "r".into(), ONSET + at, 1);
             a.expires_at = ONSET + expires;
             a.state = state;
+            a.decided_at = (state != State::Pending).then_some(ONSET + at);
             a
         },
     )
@@ -119,6 +121,15 @@ proptest! {
         let given = given.filter(|a| judge(&a.id, Some(a), Answer::Approve, now).is_ok());
         let plan = decide_global_failover(&f, &settings, now, given.as_ref());
         if let FailoverPlan::Act(act) = plan {
+            // One incident, one decision: never alone while a person is asked, or just said no.
+            let holds = f.approvals.iter().any(|a| {
+                let ours = matches!(&a.action,
+                    Approvable::FailoverGlobal { target, .. } | Approvable::DetachGlobal { target, .. } if target == WEST);
+                let rejected_at = a.decided_at.filter(|_| a.state == State::Closed);
+                ours && ((a.state == State::Pending && now < a.expires_at)
+                    || rejected_at.is_some_and(|at| (0..settings.approval_ttl_secs).contains(&(now - at))))
+            });
+            prop_assert!(act.approval.is_some() || !holds, "{:?} acted alone while an approval holds it back", act);
             prop_assert!(down, "acted while the primary is available");
             prop_assert_eq!(act.to.arn.as_str(), WEST);
             let approved = act.approval.as_ref().is_some_and(|a| {

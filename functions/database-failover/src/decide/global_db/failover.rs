@@ -9,8 +9,14 @@
 //!   approval ([`crate::model::Approval`]), asked once while it is pending; `approve` decides again with it.
 //! - The fallback: when the global APIs fail (the primary's control plane impaired), detaching and promoting the
 //!   secondary (`RemoveFromGlobalCluster`) is only ever done with an approval ([`Approvable::DetachGlobal`]).
-//! - Never twice: a pending record of this global database is completed, not made again; the secondary already
-//!   the writer is done; a failover within the cooldown is refused.
+//! - Never twice: a pending record of this global database (a failover or detach; a switchover is not one) is
+//!   completed, not made again; the secondary already the writer is done; a failover within the cooldown is
+//!   refused.
+//! - One incident, one decision: while an approval of this failover or detach is pending and unexpired, no later
+//!   event acts alone (it is told it awaits that approval); one rejected within `APPROVAL_TTL_MINUTES` refuses.
+//!   Lags are measured at the incident's earliest onset ([`incident_onset`]), not at a later event's time.
+//! - One region acts: with more than one secondary, only the stack of the lowest secondary region name acts or
+//!   asks ([`designated_region`]); a detach is never asked or done while another secondary remains.
 
 use super::super::onset::lag_as_of;
 use crate::model::{
@@ -73,6 +79,11 @@ pub struct GlobalFailover {
     pub resumed: Option<(String, String)>,
     /// The global writer endpoint, which follows the new primary.
     pub endpoint: Option<String>,
+    /// The incident's onset the loss window was measured at (epoch seconds): recorded with the decision.
+    pub onset: i64,
+    /// Whether a detach may be asked for if the failover fails: not while the database has another secondary,
+    /// which a detach would leave behind a lost primary.
+    pub may_detach: bool,
 }
 
 /// (One per invocation: its size does not matter.)
@@ -82,8 +93,12 @@ pub enum FailoverPlan {
     Act(GlobalFailover),
     /// Asks a person: a new pending approval.
     Ask(Approval),
-    /// A pending approval for it exists already (its id): nothing new to say.
-    Awaiting(String),
+    /// A pending approval for it exists already: nothing new to ask; `reason` says which, and the loss it
+    /// measured at which onset.
+    Awaiting {
+        id: String,
+        reason: String,
+    },
     /// This region's secondary is the writer already. `settle`: the pending decision that made it so.
     AlreadyPrimary {
         global: String,
@@ -106,6 +121,32 @@ pub fn loss_window(f: &FailoverFacts) -> (Option<f64>, Option<&'static str>) {
     (None, None)
 }
 
+/// The incident's onset: the earliest of the event's own (`event_onset`) and those recorded by the global
+/// database's pending failovers and its pending, unexpired approvals. A later event of the same incident (a
+/// re-armed alarm, RDS-EVENT-0069) reads the lag at the first onset, when the primary was lost, not after.
+pub fn incident_onset(event_onset: i64, decisions: &[GlobalDecision], approvals: &[Approval], now: i64) -> i64 {
+    let pending = decisions.iter().filter(|d| d.state == State::Pending && d.action != GlobalAction::Switchover);
+    let asked = approvals.iter().filter(|a| a.state == State::Pending && now < a.expires_at);
+    pending.filter_map(|d| d.onset).chain(asked.map(Approval::measured_at)).fold(event_onset, i64::min)
+}
+
+/// With more than one secondary, the one region whose stack fails over or asks for approval: the lowest region
+/// name among the secondaries. Every secondary region's stack keeps its own ledger, so without one designated
+/// region two stacks could both fail over, or both detach. `None` with one secondary (or none).
+pub fn designated_region(g: &GlobalCluster) -> Option<&GlobalMember> {
+    let secondaries: Vec<&GlobalMember> = g.members.iter().filter(|m| !m.writer).collect();
+    (secondaries.len() > 1).then(|| secondaries.into_iter().min_by(|a, b| a.region.cmp(&b.region))).flatten()
+}
+
+/// The CLI command a person runs to fail `global` over to `to` (in `to`'s region) with data loss.
+fn by_hand(global: &str, to: &GlobalMember) -> String {
+    format!(
+        "aws rds failover-global-cluster --region {} --global-cluster-identifier {global} \
+         --target-db-cluster-identifier {} --allow-data-loss",
+        to.region, to.arn
+    )
+}
+
 /// Decides at `now`; `approved`: the approval a person just gave (or the one a resumed decision carries).
 pub fn decide_global_failover(
     f: &FailoverFacts,
@@ -122,7 +163,11 @@ pub fn decide_global_failover(
     else {
         return FailoverPlan::Skip(format!("global database {} has no member in {}", g.id, f.home_region));
     };
-    let pending = f.decisions.iter().find(|d| d.state == State::Pending && d.to == to.arn);
+    // A failover or detach an interrupted run began; a switchover's record is the switchover's to complete.
+    let pending = f
+        .decisions
+        .iter()
+        .find(|d| d.state == State::Pending && d.to == to.arn && d.action != GlobalAction::Switchover);
     let settle = pending.map(|d| (d.key.clone(), d.owner.clone()));
     if to.writer {
         return FailoverPlan::AlreadyPrimary { global: g.id.clone(), target: to.clone(), settle };
@@ -145,6 +190,19 @@ pub fn decide_global_failover(
         }
         PrimarySeen::Down(why) => why.clone(),
     };
+    if let Some(designated) = designated_region(g).filter(|d| d.region != f.home_region) {
+        let secondaries = g.members.iter().filter(|m| !m.writer).count();
+        return FailoverPlan::Refuse(format!(
+            "{} has {secondaries} secondaries: only the stack in {} (the lowest secondary region) fails over or asks \
+             for approval, so that two regions never both fail over or detach; this stack ({}) does not act. A \
+             person can run there: {}",
+            g.id,
+            designated.region,
+            f.home_region,
+            by_hand(&g.id, designated)
+        ));
+    }
+    let others = g.members.iter().filter(|m| !m.writer && m.arn != to.arn).count();
     let recent = f.decisions.iter().filter(|d| d.state == State::Done).find_map(|d| {
         d.done_at.map(|at| now - at).filter(|ago| (0..super::super::CLUSTER_COOLDOWN_SECS).contains(ago))
     });
@@ -176,8 +234,10 @@ pub fn decide_global_failover(
             loss_ms,
             metric,
             approval,
-            resumed: settle.clone(),
+            resumed: pending.filter(|d| d.action == action).map(|d| (d.key.clone(), d.owner.clone())),
             endpoint: g.endpoint.clone(),
+            onset: f.onset,
+            may_detach: others == 0,
         })
     };
     // An approval for exactly this change, unexpired: act on it (every guard above held again).
@@ -186,20 +246,49 @@ pub fn decide_global_failover(
         Some((a, Approvable::FailoverGlobal { target, .. })) if *target == to.arn => {
             return act(GlobalAction::Failover, Some(a.clone()))
         }
+        Some((_, Approvable::DetachGlobal { target, .. })) if *target == to.arn && others > 0 => {
+            return FailoverPlan::Refuse(format!(
+                "{} has another secondary: a detach would leave it behind the lost primary; it is never done while \
+                 another secondary remains. A person can run: {}",
+                g.id,
+                by_hand(&g.id, to)
+            ))
+        }
         Some((a, Approvable::DetachGlobal { target, .. })) if *target == to.arn => {
             return act(GlobalAction::Detach, Some(a.clone()))
         }
         _ => {}
     }
+    // One incident, one decision: a person is asked, or said no; no later event acts alone meanwhile.
+    let ours = |a: &&Approval| match &a.action {
+        Approvable::FailoverGlobal { target, .. } | Approvable::DetachGlobal { target, .. } => *target == to.arn,
+    };
+    if let Some(w) = f.approvals.iter().filter(ours).find(|a| a.state == State::Pending && now < a.expires_at) {
+        let loss = w.loss_ms.map_or_else(|| "unknown".to_owned(), |l| format!("{} s", l / 1000.0));
+        let at = crate::model::format_time(w.measured_at());
+        let reason = format!("awaiting approval {} (loss {loss} measured at {at})", w.id);
+        return FailoverPlan::Awaiting { id: w.id.clone(), reason };
+    }
+    let rejected = f.approvals.iter().filter(ours).find(|a| {
+        a.state == State::Closed && a.decided_at.is_some_and(|at| (0..s.approval_ttl_secs).contains(&(now - at)))
+    });
+    if let Some(r) = rejected {
+        let at = r.decided_at.unwrap_or(r.created_at);
+        return FailoverPlan::Refuse(format!(
+            "decision {} was rejected by {} at {}: no failover of {} without a person until {} \
+             (APPROVAL_TTL_MINUTES after the rejection). A person can still run: {}",
+            r.id,
+            r.by.as_deref().unwrap_or("someone"),
+            crate::model::format_time(at),
+            g.id,
+            crate::model::format_time(at + s.approval_ttl_secs),
+            by_hand(&g.id, to)
+        ));
+    }
     if loss_ms.is_some_and(|l| l <= s.max_loss_ms) {
         return act(GlobalAction::Failover, None);
     }
     let action = Approvable::FailoverGlobal { global: g.id.clone(), target: to.arn.clone() };
-    if let Some(waiting) =
-        f.approvals.iter().find(|a| a.state == State::Pending && a.action == action && now < a.expires_at)
-    {
-        return FailoverPlan::Awaiting(waiting.id.clone());
-    }
     let window = match (loss_ms, metric) {
         (Some(l), Some(m)) => format!("{m} {l} ms as of the onset"),
         _ => "unknown: no RPO or replication lag datapoint as of the onset".into(),
@@ -210,14 +299,17 @@ pub fn decide_global_failover(
         to.cluster,
         s.max_loss_ms / 1000.0
     );
-    FailoverPlan::Ask(Approval::ask(
-        &crate::model::global_resource(&g.id),
-        action,
-        (loss_ms, metric.map(str::to_owned)),
-        reason,
-        now,
-        s.approval_ttl_secs,
-    ))
+    FailoverPlan::Ask(
+        Approval::ask(
+            &crate::model::global_resource(&g.id),
+            action,
+            (loss_ms, metric.map(str::to_owned)),
+            reason,
+            now,
+            s.approval_ttl_secs,
+        )
+        .at_onset(f.onset),
+    )
 }
 
 /// The fallback, when `FailoverGlobalCluster` itself failed because the primary's control plane is impaired
@@ -239,4 +331,5 @@ pub fn ask_detach(f: &GlobalFailover, error: &str, now: i64, ttl_secs: i64) -> A
         now,
         ttl_secs,
     )
+    .at_onset(f.onset)
 }

@@ -14,11 +14,11 @@
 
 mod failover;
 pub use failover::{
-    ask_detach, decide_global_failover, loss_window, FailoverFacts, FailoverPlan, FailoverSettings, GlobalFailover,
-    PrimarySeen, CLUSTER_DOWN_STATUSES,
+    ask_detach, decide_global_failover, designated_region, incident_onset, loss_window, FailoverFacts, FailoverPlan,
+    FailoverSettings, GlobalFailover, PrimarySeen, CLUSTER_DOWN_STATUSES,
 };
 
-use crate::model::{Cluster, GlobalCluster, GlobalDecision, GlobalMember, Instance, LagPoint};
+use crate::model::{Cluster, GlobalAction, GlobalCluster, GlobalDecision, GlobalMember, Instance, LagPoint};
 use failover_core::ledger::State;
 
 /// "In sync": at most this replication lag, in milliseconds. Aurora's cross-region replication typically lags
@@ -86,7 +86,11 @@ pub fn decide_switchover(f: &SwitchoverFacts, now: i64, force: bool, opt_in_key:
             members.join(", ")
         ));
     };
-    let pending = f.decisions.iter().find(|d| d.state == State::Pending && d.to == to.arn);
+    // A switchover an interrupted run began; a pending failover or detach is not one to complete as a switchover.
+    let pending = f
+        .decisions
+        .iter()
+        .find(|d| d.state == State::Pending && d.to == to.arn && d.action == GlobalAction::Switchover);
     let resumed = pending.map(|d| (d.key.clone(), d.owner.clone()));
     if to.writer {
         return GlobalPlan::AlreadyPrimary { global: global.id.clone(), target: to.clone(), settle: resumed };

@@ -60,6 +60,8 @@ fn decision(state: State, done_ago: Option<i64>) -> GlobalDecision {
         at: NOW - 100,
         done_at: done_ago.map(|ago| NOW - ago),
         approval: None,
+        approved_by: None,
+        onset: None,
     }
 }
 
@@ -219,7 +221,8 @@ mod failover {
         assert_eq!((a.loss_ms, a.expires_at, a.action.clone()), (Some(40_000.0), NOW + 1800, failover_to_west()));
         assert!(a.reason.contains("AuroraGlobalDBRPOLag 40000 ms") && a.reason.contains("(30 s)"), "{}", a.reason);
         f.approvals = vec![a.clone()];
-        assert_eq!(decide_global_failover(&f, &settings(30.0), NOW + 60, None), FailoverPlan::Awaiting(a.id));
+        let plan = decide_global_failover(&f, &settings(30.0), NOW + 60, None);
+        assert!(matches!(plan, FailoverPlan::Awaiting { id, .. } if id == a.id));
     }
 
     #[test]
@@ -277,5 +280,82 @@ mod failover {
         let asked = ask_detach(&a, "ServiceUnavailable", NOW, 1800);
         assert_eq!(asked.action, Approvable::DetachGlobal { global: "orders".into(), target: WEST.into() });
         assert!(asked.reason.contains("RemoveFromGlobalCluster") && asked.reason.contains("ServiceUnavailable"));
+    }
+
+    #[test]
+    fn a_pending_approval_holds_back_a_later_event_that_reads_no_loss() {
+        for action in [failover_to_west(), Approvable::DetachGlobal { global: "orders".into(), target: WEST.into() }] {
+            let mut f = lost();
+            f.approvals = vec![approval(action, 60).at_onset(ONSET - 300)];
+            let plan = decide_global_failover(&f, &settings(0.0), NOW, None);
+            let FailoverPlan::Awaiting { id, reason } = plan else { panic!("acted alone: {plan:?}") };
+            let at = crate::model::format_time(ONSET - 300);
+            assert_eq!(reason, format!("awaiting approval {id} (loss 40 s measured at {at})"));
+        }
+    }
+
+    #[test]
+    fn a_rejection_within_the_ttl_refuses_with_who_and_when_and_after_it_the_policy_decides_again() {
+        let mut f = lost();
+        let mut rejected = approval(failover_to_west(), -60);
+        (rejected.state, rejected.by, rejected.decided_at) = (State::Closed, Some("bo".into()), Some(NOW - 60));
+        f.approvals = vec![rejected.clone()];
+        let FailoverPlan::Refuse(r) = decide_global_failover(&f, &settings(0.0), NOW, None) else { panic!() };
+        let at = crate::model::format_time(NOW - 60);
+        assert!(r.contains(&format!("rejected by bo at {at}")) && r.contains("failover-global-cluster"), "{r}");
+        f.approvals[0].decided_at = Some(NOW - 1800);
+        assert!(matches!(decide_global_failover(&f, &settings(0.0), NOW, None), FailoverPlan::Act(_)));
+    }
+
+    #[test]
+    fn the_incident_onset_is_the_earliest_a_live_approval_or_pending_failover_recorded() {
+        let asked = approval(failover_to_west(), 60).at_onset(ONSET - 300);
+        assert_eq!(incident_onset(NOW, &[], std::slice::from_ref(&asked), NOW), ONSET - 300);
+        assert_eq!(incident_onset(NOW, &[], &[asked], NOW + 60), NOW, "an expired approval holds nothing");
+        let failover =
+            GlobalDecision { action: GlobalAction::Failover, onset: Some(NOW - 400), ..decision(State::Pending, None) };
+        assert_eq!(incident_onset(NOW, &[failover.clone()], &[], NOW), NOW - 400);
+        let done = GlobalDecision { state: State::Done, ..failover };
+        assert_eq!(incident_onset(NOW - 10, &[done], &[], NOW), NOW - 10);
+    }
+
+    fn three_regions(home: &str) -> FailoverFacts {
+        let mut f = lost();
+        f.global.members.push(GlobalMember::from_arn("arn:aws:rds:us-east-2:1:cluster:orders-ohio", false).unwrap());
+        f.home_region = home.into();
+        f
+    }
+
+    #[test]
+    fn with_two_secondaries_only_the_lowest_region_acts_and_never_detaches() {
+        let FailoverPlan::Refuse(r) = decide_global_failover(&three_regions("us-west-2"), &settings(0.0), NOW, None)
+        else {
+            panic!()
+        };
+        assert!(r.contains("only the stack in us-east-2") && r.contains("--region us-east-2"), "{r}");
+        let f = three_regions("us-east-2");
+        let FailoverPlan::Act(a) = decide_global_failover(&f, &settings(0.0), NOW, None) else { panic!() };
+        assert_eq!((a.to.region.as_str(), a.may_detach), ("us-east-2", false));
+        let ohio = "arn:aws:rds:us-east-2:1:cluster:orders-ohio".to_owned();
+        let detach = approval(Approvable::DetachGlobal { global: "orders".into(), target: ohio }, 60);
+        let FailoverPlan::Refuse(r) = decide_global_failover(&f, &settings(0.0), NOW, Some(&detach)) else { panic!() };
+        assert!(r.contains("another secondary"), "{r}");
+        let FailoverPlan::Act(a) = decide_global_failover(&lost(), &settings(0.0), NOW, None) else { panic!() };
+        assert!(a.may_detach, "one secondary: the detach may be asked for");
+    }
+
+    #[test]
+    fn a_pending_switchover_is_not_resumed_as_a_failover_nor_a_failover_as_a_switchover() {
+        let mut f = lost();
+        f.decisions = vec![decision(State::Pending, None)];
+        let FailoverPlan::Act(a) = decide_global_failover(&f, &settings(0.0), NOW, None) else { panic!() };
+        assert_eq!(a.resumed, None);
+        f.decisions[0].action = GlobalAction::Failover;
+        let FailoverPlan::Act(a) = decide_global_failover(&f, &settings(0.0), NOW, None) else { panic!() };
+        assert_eq!(a.resumed, Some(("global#1".into(), "req-1".into())));
+        let mut s = healthy();
+        s.decisions = f.decisions;
+        let GlobalPlan::Switchover(s) = decide_switchover(&s, NOW, false, KEY) else { panic!() };
+        assert_eq!(s.resumed, None);
     }
 }
