@@ -314,7 +314,7 @@ mod failover {
         assert_eq!(incident_onset(NOW, &[], &[asked], NOW + 60), NOW, "an expired approval holds nothing");
         let failover =
             GlobalDecision { action: GlobalAction::Failover, onset: Some(NOW - 400), ..decision(State::Pending, None) };
-        assert_eq!(incident_onset(NOW, &[failover.clone()], &[], NOW), NOW - 400);
+        assert_eq!(incident_onset(NOW, std::slice::from_ref(&failover), &[], NOW), NOW - 400);
         let done = GlobalDecision { state: State::Done, ..failover };
         assert_eq!(incident_onset(NOW - 10, &[done], &[], NOW), NOW - 10);
     }
