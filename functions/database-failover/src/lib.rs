@@ -57,8 +57,8 @@
 //!   `MAX_GLOBAL_DATA_LOSS_SECONDS` or an unexpired approval (`approval#<time>`, [`decide::approval`]), and a
 //!   detach never without one.
 //! - `Err` only for invalid input or a fault a retry can fix ([`failover_core::fault::Fault`]), published first;
-//!   and for a command an ARC Region switch plan step sent, also a refusal, a failure or a run that did nothing,
-//!   so that the step fails ([`failover_core::step`]). Its records and notifications carry the step.
+//!   and for a command an ARC Region switch plan step sent, also a refusal, a failure, a run that did nothing or
+//!   a dry run its payload did not ask for, so that the step fails ([`failover_core::step`]). Its records and notifications carry the step.
 
 pub mod actions;
 pub mod adapters;
