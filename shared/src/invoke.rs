@@ -5,8 +5,8 @@
 //! Lambda and then sent to the dead-letter destination, so functions return `Err` only for input that a
 //! person must look at (it lands in the queue) or for failures that a retry could fix. One caller judges
 //! differently: an ARC Region switch plan step ([`RegionSwitch`]) fails only on an error, so a run it invoked
-//! also returns `Err` when its action was refused, failed or did nothing ([`InvokeError::Step`]), after
-//! publishing as always.
+//! also returns `Err` when its action was refused, failed, did nothing or was only the stack's dry run
+//! ([`InvokeError::Step`]), after publishing as always.
 
 use std::time::Instant;
 
@@ -29,7 +29,8 @@ pub enum InvokeError {
     /// A report's [`Fault`] that a later run resolves (published first): Lambda retries the event.
     #[error("{title}: {fault}")]
     Retry { title: String, fault: Fault },
-    /// An ARC Region switch step's action was refused, failed or did nothing (published first, unless a skip):
+    /// An ARC Region switch step's action was refused, failed, did nothing or was a dry run the step did not ask
+    /// for (published first, unless a skip):
     /// the step fails, with the reason and the command that skips it ([`crate::step::failure`]).
     #[error("{message}")]
     Step { outcome: Outcome, message: String },
@@ -50,6 +51,7 @@ impl InvokeError {
             InvokeError::Retry { fault, .. } => fault.code(),
             InvokeError::Step { outcome: Outcome::Refused, .. } => "ActionRefused",
             InvokeError::Step { outcome: Outcome::Failed, .. } => "ActionFailed",
+            InvokeError::Step { outcome: Outcome::DryRun, .. } => "DryRunOnly",
             InvokeError::Step { .. } => "NothingDone",
         }
     }
@@ -286,6 +288,7 @@ mod tests {
             plan_arn: "arn:aws:arc-region-switch::123456789012:plan/shop:a1b2c3".into(),
             execution_id: "e-1".into(),
             step_name: "traffic".into(),
+            rehearsal: false,
         }
     }
 
@@ -317,7 +320,7 @@ mod tests {
     }
 
     #[test]
-    fn under_region_switch_a_failure_or_nothing_done_is_an_error_and_a_success_or_dry_run_is_not() {
+    fn under_region_switch_a_failure_nothing_done_or_the_stacks_dry_run_is_an_error_and_a_success_is_not() {
         let report = |outcome| Report::new("f", "a", outcome, Severity::Warning, "t");
         let (failed, _) = under_region_switch(vec![report(Outcome::Failed).error(aws_error(false))]);
         assert_eq!(failed.unwrap_err().error_type(), "ActionFailed");
@@ -327,12 +330,19 @@ mod tests {
         assert!(skipped.to_string().contains("did nothing") && skipped.to_string().contains("replica r1 not found"));
         assert!(published.is_empty(), "a skip is still not published");
         assert_eq!(under_region_switch(vec![]).0.unwrap_err().error_type(), "NothingDone");
-        for outcome in [Outcome::Succeeded, Outcome::DryRun, Outcome::Info] {
+        for outcome in [Outcome::Succeeded, Outcome::Info] {
             let (response, published) = under_region_switch(vec![report(outcome), Report::skipped("f", "none", "x")]);
             let response = response.unwrap_or_else(|e| panic!("{outcome:?}: {e}"));
             assert_eq!((response.status, response.region_switch), (outcome, Some(origin())));
             assert_eq!(published[0].region_switch, Some(origin()));
         }
+        let (stacks, published) = under_region_switch(vec![report(Outcome::DryRun)]);
+        assert_eq!(stacks.unwrap_err().error_type(), "DryRunOnly", "the stack's DRY_RUN, not the payload's");
+        assert_eq!(published.len(), 1, "published first");
+        let rehearsal = RegionSwitch { rehearsal: true, ..origin() };
+        let notifier = Recorder::default();
+        let asked = finish_published(&notifier, "f", vec![report(Outcome::DryRun)], Instant::now(), Some(&rehearsal));
+        assert_eq!(block_on(asked).0.unwrap().status, Outcome::DryRun, "\"dry_run\": true in the payload");
         let (transient, _) = under_region_switch(vec![report(Outcome::Failed).error(aws_error(true))]);
         assert_eq!(transient.unwrap_err().error_type(), "AwsError", "a retryable fault stays what it is");
     }

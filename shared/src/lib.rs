@@ -24,7 +24,7 @@
 //! - [`invoke`]: how an invocation ends ([`invoke::finish`]; [`invoke::finish_owing`] with an [`invoke::Owed`]:
 //!   publish, then mark notified) and the error handed to the Lambda runtime, with stable error types.
 //! - [`step`]: the answer an ARC Region switch plan step expects (an error when the action was refused,
-//!   failed or did nothing), for runs a plan step invoked ([`intake::region_switch`]).
+//!   failed, did nothing or was only the stack's dry run), for runs a plan step invoked ([`intake::region_switch`]).
 //! - [`aws`]: [`aws::AwsError`] (operation, resource, code, transient) and the `.aws(op, resource)?` helper.
 //! - [`tags`]: tags as configuration, and the one opt-in predicate (exactly `true`).
 //! - [`config`]: the settings both functions read, the parsers for their own, and [`config::Setting`].
@@ -41,7 +41,8 @@
 //! - A change begins only on the ledger as read, and a wait for a held resource never outlasts the
 //!   invocation's one budget ([`ledger::wait_budget`]); then the answer is [`fault::Fault::Busy`].
 //! - An invocation returns `Err` only for a fault a retry can fix, after publishing its notification; and, when
-//!   an ARC Region switch step invoked it, also when its action was refused, failed or did nothing ([`step`]).
+//!   an ARC Region switch step invoked it, also when its action was refused, failed, did nothing or was only the
+//!   stack's dry run ([`step`]).
 
 pub mod alarms;
 pub mod aws;

@@ -38,8 +38,8 @@
 //! - An alarm's transition is recorded only once its notification is out: a retry publishes what an
 //!   interrupted run owed, once ([`actions::transitions`], [`actions::owed`]).
 //! - `Err` only for a fault a retry can fix ([`failover_core::fault::Fault`]), after the failure notification;
-//!   and for a command an ARC Region switch plan step sent, also a refusal, a failure or a run that did nothing,
-//!   so that the step fails ([`failover_core::step`]). Its records and notifications carry the step.
+//!   and for a command an ARC Region switch plan step sent, also a refusal, a failure, a run that did nothing or
+//!   a dry run its payload did not ask for, so that the step fails ([`failover_core::step`]). Its records and notifications carry the step.
 
 pub mod actions;
 pub mod adapters;

@@ -193,6 +193,7 @@ fn parse_manual(payload: &Value) -> Result<Event, IntakeError> {
     let dry_run = root.get("dry_run").map(|n| n.bool()).transpose()?;
     let mut body = payload.clone();
     let region_switch = body.as_object_mut().map(region_switch::take).transpose()?.flatten();
+    let region_switch = region_switch.map(|origin| RegionSwitch { rehearsal: dry_run == Some(true), ..origin });
     Ok(Event::Manual(ManualCommand { command: command.to_owned(), dry_run, body, region_switch }))
 }
 

@@ -32,6 +32,11 @@ pub struct RegionSwitch {
     pub plan_arn: String,
     pub execution_id: String,
     pub step_name: String,
+    /// The step's payload asked for a dry run itself (`"dry_run": true`): a rehearsal, which succeeds. A dry run
+    /// only the stack's `DRY_RUN=true` made fails the step ([`crate::step::failure`]). Not Region switch's
+    /// metadata: never serialized.
+    #[serde(skip)]
+    pub rehearsal: bool,
 }
 
 impl RegionSwitch {
@@ -73,7 +78,7 @@ pub fn take(fields: &mut Map<String, Value>) -> Result<Option<RegionSwitch>, Int
             expected: "a Region switch plan ARN, arn:aws:arc-region-switch::<account>:plan/<name>:<id>",
         });
     }
-    Ok(Some(RegionSwitch { invoked_by, plan_arn, execution_id, step_name }))
+    Ok(Some(RegionSwitch { invoked_by, plan_arn, execution_id, step_name, rehearsal: false }))
 }
 
 /// Why a payload with Region switch's metadata and no `command` cannot be run, when it has that metadata.

@@ -312,6 +312,7 @@ mod tests {
             plan_arn: "arn:aws:arc-region-switch::123456789012:plan/shop:a1b2c3".into(),
             execution_id: "e-1".into(),
             step_name: "traffic".into(),
+            rehearsal: false,
         });
         let rendered = n.render(NotificationFormat::Json, "f");
         assert!(rendered

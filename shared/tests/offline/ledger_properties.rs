@@ -190,6 +190,7 @@ fn a_region_switch_run_records_its_step_on_what_it_writes_and_settles_and_a_pers
         plan_arn: "arn:aws:arc-region-switch::123456789012:plan/orders:a1b2c3".into(),
         execution_id: "e-1".into(),
         step_name: "shift".into(),
+        rehearsal: false,
     };
     let ledger = MemoryLedger::new();
     let budget = WaitBudget::new(std::time::Duration::ZERO);

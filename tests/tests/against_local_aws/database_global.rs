@@ -12,11 +12,11 @@ use integration_tests::database::*;
 use integration_tests::Account;
 use serde_json::{json, Value};
 
-pub(super) const GLOBAL: &str = "orders-global";
+pub(crate) const GLOBAL: &str = "orders-global";
 
 /// orders-global: orders-east (us-east-1, primary: writer e1, reader e2) and orders-west (us-west-2, secondary:
 /// readers w1, w2), both clusters opted in. Returns the west account and the two cluster ARNs.
-pub(super) async fn global_database(env: &Env) -> (Account, String, String) {
+pub(crate) async fn global_database(env: &Env) -> (Account, String, String) {
     let west = env.account.in_region("us-west-2").await;
     let (east_rds, west_rds) = (env.account.rds(), west.rds());
     east_rds
@@ -63,7 +63,7 @@ pub(super) async fn global_database(env: &Env) -> (Account, String, String) {
 }
 
 /// `AuroraGlobalDBReplicationLag` of orders-west (ms), in its region: one datapoint 30 s ago.
-async fn replication_lag(west: &Account, ms: f64) {
+pub(crate) async fn replication_lag(west: &Account, ms: f64) {
     let datum = MetricDatum::builder()
         .metric_name("AuroraGlobalDBReplicationLag")
         .dimensions(Dimension::builder().name("DBClusterIdentifier").value("orders-west").build())
@@ -75,7 +75,7 @@ async fn replication_lag(west: &Account, ms: f64) {
 }
 
 /// The ARNs of the global database's writer clusters (one), as AWS describes it, joined by commas.
-pub(super) async fn global_writer(env: &Env) -> String {
+pub(crate) async fn global_writer(env: &Env) -> String {
     let out = env.account.rds().describe_global_clusters().global_cluster_identifier(GLOBAL).send().await;
     let out = out.expect("describe global");
     let members = out.global_clusters()[0].global_cluster_members();
@@ -87,7 +87,7 @@ pub(super) async fn global_writer(env: &Env) -> String {
         .join(",")
 }
 
-fn switchover(target: &str) -> Value {
+pub(crate) fn switchover(target: &str) -> Value {
     json!({"command": "switchover-global", "global_cluster_identifier": GLOBAL, "target_db_cluster_identifier": target})
 }
 
@@ -217,11 +217,20 @@ pub(super) fn global_records_resource() -> String {
     format!("global-cluster:{GLOBAL}")
 }
 
+/// `cluster` (in us-east-1) as AWS would find it with its region lost: not `available`.
+fn lost(env: &Env, cluster: &str) {
+    let status = json!({"db_cluster_identifier": cluster, "status": "inaccessible-encryption-credentials"});
+    env.account.control("/_failover/rds/cluster-status", status);
+}
+
 #[tokio::test]
 async fn the_primary_region_lost_with_rpo_lag_0_fails_over_with_allow_data_loss() {
     let env = Env::new().await;
     let (west, _, west_arn) = global_database(&env).await;
     rpo_lag(&west, 0.0).await;
+    // The lost region's cluster is not available, so AWS switches over to west only with AllowDataLoss (a
+    // FailoverGlobalCluster without it is a switchover, which needs every member available).
+    lost(&env, "orders-east");
 
     let response = ok(&west_stack(&env, &west, &[]), primary_alarm(&env)).await;
 

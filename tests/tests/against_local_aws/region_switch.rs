@@ -124,6 +124,72 @@ async fn a_region_switch_dry_run_succeeds_and_writes_nothing() {
     assert_eq!(env.notifications().await[0].body()["region_switch"]["StepName"], "promote-orders");
 }
 
+#[tokio::test]
+async fn a_region_switch_step_on_a_dry_run_stack_fails_and_changes_nothing_unless_its_payload_asked_for_it() {
+    let env = Env::new().await;
+    orders(&env).await;
+    let app = env.app(&[("DRY_RUN", "true")]);
+    let command = json!({"command": "promote", "db_instance_identifier": "r-mid", "force": true});
+
+    let error = Box::pin(app.handle(from_plan(command.clone(), "promote-orders"))).await.unwrap_err();
+
+    assert!(matches!(error, InvokeError::Step { outcome: Outcome::DryRun, .. }), "{error:?}");
+    assert_eq!(error.error_type(), "DryRunOnly");
+    let message = error.to_string();
+    assert!(
+        message.contains("the stack runs with DRY_RUN=true") && message.contains("nothing was changed"),
+        "{message}"
+    );
+    assert!(message.contains("--step-name promote-orders --action-to-take skip"), "{message}");
+    assert!(env.is_replica("r-mid").await, "nothing promoted");
+    assert_eq!(env.records(&format!("db-instance:{}/orders", env.account.region)).await, []);
+    let notes = env.notifications().await;
+    assert_eq!(outcomes(&notes), ["dry-run"], "published before failing the step");
+    assert!(notes[0].body()["next_steps"].to_string().contains("DRY_RUN=false"), "{}", notes[0].body());
+
+    // "dry_run": true in the step's payload is a rehearsal: it succeeds. A person's command answers as before.
+    let mut rehearsal = command.clone();
+    rehearsal["dry_run"] = json!(true);
+    assert_eq!(ok(&app, from_plan(rehearsal, "promote-orders")).await.status, Outcome::DryRun);
+    let response = ok(&app, command).await;
+    assert_eq!((response.status, response.region_switch), (Outcome::DryRun, None));
+    assert!(env.is_replica("r-mid").await);
+    assert_eq!(env.promotion("orders").await, None);
+}
+
+/// A `switchover-global` step run again while AWS still switches over to the same target (Region switch reruns a
+/// step that has not succeeded): not refused, a retryable `PromotionInProgress`, with nothing asked of AWS again;
+/// once AWS is done, the rerun succeeds (the target is the primary).
+#[tokio::test]
+async fn a_switchover_global_step_rerun_while_aws_switches_over_to_it_waits_and_then_succeeds() {
+    use crate::database_global::{global_database, global_writer, replication_lag, switchover, GLOBAL};
+    let env = Env::new().await;
+    let (west, east_arn, west_arn) = global_database(&env).await;
+    replication_lag(&west, 80.0).await;
+    env.account.control("/_failover/rds/global-hold", json!({"global_cluster_identifier": GLOBAL}));
+    let app = env.app(&[]);
+    let step = || from_plan(switchover(&west_arn), "switch-orders");
+
+    assert_eq!(ok(&app, step()).await.status, Outcome::Succeeded);
+    assert_eq!(global_writer(&env).await, east_arn, "AWS still switching over");
+
+    let error = Box::pin(app.handle(step())).await.unwrap_err();
+
+    assert_eq!(error.error_type(), "PromotionInProgress", "{error}");
+    assert!(error.to_string().contains("orders-west becomes the primary when it ends"), "{error}");
+    let person = Box::pin(app.handle(switchover(&west_arn))).await.unwrap_err();
+    assert_eq!(person.error_type(), "PromotionInProgress", "a person's command: the same, not a refusal");
+    assert_eq!(env.calls_answered("SwitchoverGlobalCluster"), 1, "not asked again");
+    assert_eq!(outcomes(&env.notifications().await), ["succeeded"], "only the switchover itself");
+
+    env.account.control("/_failover/rds/global-finish", json!({"global_cluster_identifier": GLOBAL}));
+    let done = ok(&app, step()).await;
+
+    assert_eq!(done.status, Outcome::Info, "{done:?}");
+    assert_eq!(global_writer(&env).await, west_arn);
+    assert_eq!(env.calls_answered("SwitchoverGlobalCluster"), 1);
+}
+
 // ------------------------------------------------------------------ target-failover
 
 /// web (3 targets, opted in, backup web-dr) behind the listener, opted in or not; web-dr with 2 targets.
@@ -156,14 +222,40 @@ async fn a_region_switch_shift_moves_the_traffic_records_the_step_and_notifies()
     assert_eq!(received[0].attribute("region_switch_plan"), PLAN);
     assert_eq!(received[0].body()["region_switch"], metadata("shift-web"));
 
-    // The step run again (Region switch reruns a step that did not succeed): nothing to do is not a success
-    // the plan may build on; it says why and changes nothing.
+    // The step run again (Region switch reruns a step, e.g. after a timeout): its goal holds, so it succeeds,
+    // says so and changes nothing; a person's repeated command stays a logged skip.
     let again = from_plan(json!({"command": "shift", "target_group_arn": web}), "shift-web");
-    let error = shop.app(&[]).handle(again).await.unwrap_err();
-    assert_eq!(error.error_type(), "NothingDone", "{error}");
-    assert!(error.to_string().contains("already shifted"), "{error}");
+    let response = shop.app(&[]).handle(again).await.expect("the goal holds: the step succeeds");
+    shop::assert_status(&response, Outcome::Info);
     assert_eq!(shop.listener_weights().await[&web], 0);
-    assert!(shop.received().await.is_empty(), "a skip is not notified");
+    let received = shop.received().await;
+    assert_eq!(shop::outcomes(&received), [("info".into(), "info".into(), "shift-traffic".into())]);
+    assert!(received[0].body()["title"].as_str().unwrap().contains("already shifted"), "{}", received[0].body());
+    let person = shop.app(&[]).handle(json!({"command": "shift", "target_group_arn": web})).await.unwrap();
+    shop::assert_status(&person, Outcome::Skipped);
+    assert!(shop.received().await.is_empty(), "a person's skip is not notified");
+}
+
+#[tokio::test]
+async fn a_region_switch_shift_on_a_dry_run_stack_fails_the_step_and_moves_nothing_unless_asked_for() {
+    let mut shop = Shop::new().await;
+    let (web, dr) = web_with_backup(&mut shop, true).await;
+    let app = shop.app(&[("DRY_RUN", "true")]);
+    let command = json!({"command": "shift", "target_group_arn": web});
+
+    let error = app.handle(from_plan(command.clone(), "shift-web")).await.unwrap_err();
+
+    assert_eq!(error.error_type(), "DryRunOnly", "{error}");
+    assert!(error.to_string().contains("the stack runs with DRY_RUN=true"), "{error}");
+    assert!(error.to_string().contains("--step-name shift-web --action-to-take skip"), "{error}");
+    assert_eq!(shop.listener_weights().await, BTreeMap::from([(web.clone(), 100), (dr.clone(), 0)]));
+    assert!(shop.records(&web).await.is_empty(), "a dry run writes nothing");
+
+    let mut rehearsal = command;
+    rehearsal["dry_run"] = json!(true);
+    let response = app.handle(from_plan(rehearsal, "shift-web")).await.expect("a rehearsal succeeds");
+    shop::assert_status(&response, Outcome::DryRun);
+    assert_eq!(shop.listener_weights().await, BTreeMap::from([(web, 100), (dr, 0)]));
 }
 
 #[tokio::test]

@@ -12,8 +12,9 @@
 //!
 //! Idempotency: a retry of a switchover AWS accepted finds the target the primary and settles the pending record
 //! done, with `done_at` (the cooldown runs from it); only a switchover's record, never a failover's. One that
-//! failed transiently finds it pending and, the guards holding again, calls once more. A repeated command after
-//! it is done is told the target is the primary already.
+//! failed transiently finds it pending and, the guards holding again, calls once more. A repeated command while
+//! AWS still switches over to the same target answers `PromotionInProgress` (a retryable error: Lambda, or a
+//! Region switch step, runs it again); after it is done, it is told the target is the primary already (`Info`).
 
 use failover_core::aws::AwsError;
 use failover_core::fault::Fault;
@@ -109,6 +110,8 @@ async fn act<P: Ports>(ctx: &Context<'_, P>, plan: GlobalPlan, snapshot: &Snapsh
     let resource = &snapshot.resource;
     let s = match plan {
         GlobalPlan::Refuse { reason } => return Ok(report::global_refused(resource, &reason)),
+        // Not a refusal: the goal is being reached. Retried (a Region switch step reruns) until AWS is done.
+        GlobalPlan::UnderWay { global, reason } => return Ok(report::global_under_way(&global, reason)),
         GlobalPlan::AlreadyPrimary { global, target, settle } => {
             if let (Some((key, owner)), false) = (settle, dry_run) {
                 // A switchover an interrupted run asked for, found done: its record settled.

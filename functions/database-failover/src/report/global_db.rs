@@ -102,6 +102,14 @@ pub fn global_already_primary(global: &str, target: &GlobalMember) -> Report {
     .details(json!({"global_cluster": global, "primary": target}))
 }
 
+/// A switchover or failover to the same target under way at AWS (`reason` says which): a skip whose retryable
+/// fault answers `PromotionInProgress`, so the run is tried again until AWS is done (as [`super::waiting`]).
+pub fn global_under_way(global: &str, reason: String) -> Report {
+    let resource = format!("global-cluster:{global}");
+    let fault = failover_core::fault::Fault::InProgress { resource, reason: reason.clone() };
+    Report::skipped(FUNCTION, SWITCHOVER_GLOBAL, reason).incident(incident("global", global)).error(fault)
+}
+
 /// The facts of a switchover could not be read: nothing was changed; a transient error is retried.
 pub fn global_failed(global: &str, error: failover_core::fault::Fault) -> Report {
     Report::new(

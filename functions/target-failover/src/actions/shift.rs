@@ -3,9 +3,9 @@
 //! [`decide::plan_shift`] and its [`ShiftVerdict`]; then the weights before and after are recorded in the
 //! ledger (`shift#<action>` records on the failing group, pending, written by `begin`) *before* any listener
 //! or rule is changed, and settled done by `end` after, so an interrupted shift completes on the next event
-//! (the actions at weight 0 with a live record are already shifted) and the weights before are never
-//! overwritten by shifted ones. A network load balancer's listener forwards to one target group: a shift
-//! points it at the backup (no weights).
+//! (the actions at weight 0 with a live record are already shifted: a skip, or `Info` for a Region switch step's
+//! rerun, whose goal holds) and the weights before are never overwritten by shifted ones. A network load
+//! balancer's listener forwards to one target group: a shift points it at the backup (no weights).
 //!
 //! AWS calls: `DescribeTargetHealth` of the backup group; then ([`super::Context::forwarding`])
 //! `DescribeTargetGroups` (the group's load balancers), `DescribeListeners` per load balancer, `DescribeRules`
@@ -115,8 +115,8 @@ pub async fn run<P: Ports>(
             ]));
         }
         ShiftVerdict::AlreadyShifted => {
-            let skipped = report::skipped(Some(arn), action::SHIFT, format!("traffic already shifted to {backup}"));
-            return complete_interrupted(ctx, snapshot, &plan.already_shifted, dry_run, skipped).await;
+            let done = already_shifted(ctx, arn, backup, details);
+            return complete_interrupted(ctx, snapshot, &plan.already_shifted, dry_run, done).await;
         }
         ShiftVerdict::NothingForwards => {
             return Ok(refused(
@@ -201,6 +201,22 @@ pub async fn run<P: Ports>(
             format!("Restore capacity in {name}; the backup {} now takes its traffic.", group_name(backup)),
             failback,
         ])))
+}
+
+/// Every action already shifted (a repeated alarm, a rerun): a logged skip, not notified again; but a Region
+/// switch step's rerun finds its goal holding, which is `Info`, so that the step succeeds and the plan goes on.
+fn already_shifted<P: Ports>(ctx: &Context<'_, P>, arn: &str, backup: &str, details: Value) -> Report {
+    let reason = format!("traffic already shifted to {backup}");
+    if ctx.session.region_switch.is_none() {
+        return report::skipped(Some(arn), action::SHIFT, reason);
+    }
+    let title = format!("{}: traffic already shifted to {}", group_name(arn), group_name(backup));
+    report::about(arn, action::SHIFT, Outcome::Info, Severity::Info, title)
+        .summary(format!(
+            "{reason}: every listener action that forwarded to {arn} gives it weight 0 since an earlier shift; \
+             nothing was changed."
+        ))
+        .details(details)
 }
 
 /// The pending shift records of actions already at weight 0: an interrupted shift made them.

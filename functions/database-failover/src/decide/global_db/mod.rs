@@ -3,7 +3,8 @@
 //! A switchover loses no data (AWS synchronises the secondaries first), but it takes the database's writes away
 //! for the time it runs, and AWS refuses it unless every member is healthy. So it runs only when:
 //! - the global database exists, the target is one of its secondaries, opted in (`<opt-in key>=true` on the target
-//!   cluster, as IAM requires), and no switchover or failover is under way (`FailoverState`);
+//!   cluster, as IAM requires), and no switchover or failover is under way (`FailoverState`); one under way to
+//!   the same target is [`GlobalPlan::UnderWay`] (a rerun: retried until it ends), to another a refusal;
 //! - **healthy**: the primary cluster and the target cluster are `available`, and the target has at least one
 //!   `available` instance (a secondary has readers only; one of them becomes its writer);
 //! - **in sync**: the target's newest per-minute maximum of `AuroraGlobalDBReplicationLag` within the last
@@ -65,6 +66,12 @@ pub enum GlobalPlan {
         target: GlobalMember,
         settle: Option<(String, String)>,
     },
+    /// A switchover or failover to this same target is under way at AWS (a rerun while the first one runs):
+    /// the goal is being reached, so not a refusal; the run asks to be retried until AWS has finished.
+    UnderWay {
+        global: String,
+        reason: String,
+    },
     Refuse {
         reason: String,
     },
@@ -97,13 +104,20 @@ pub fn decide_switchover(f: &SwitchoverFacts, now: i64, force: bool, opt_in_key:
     }
     if let Some(change) = &global.change {
         let kind = if change.data_loss_allowed { "failover" } else { "switchover" };
-        return refuse(format!(
-            "a {kind} of {} is under way at AWS ({}, from {} to {}); AWS refuses another until it ends",
+        let under_way = format!(
+            "a {kind} of {} is under way at AWS ({}, from {} to {})",
             global.id,
             change.status,
             change.from.as_deref().unwrap_or("?"),
             change.to.as_deref().unwrap_or("?")
-        ));
+        );
+        if change.to.as_deref() == Some(to.arn.as_str()) {
+            return GlobalPlan::UnderWay {
+                global: global.id.clone(),
+                reason: format!("{under_way}: {} becomes the primary when it ends", to.cluster),
+            };
+        }
+        return refuse(format!("{under_way}; AWS refuses another until it ends"));
     }
     let recent = f
         .decisions

@@ -118,16 +118,28 @@ fn a_pending_decision_is_resumed_after_the_guards_hold_again() {
     assert_eq!(s.resumed, Some(("global#1".into(), "req-1".into())));
 }
 
-#[test]
-fn a_change_under_way_at_aws_is_refused() {
+/// [`healthy`] with a change from east to `to` under way at AWS.
+fn under_way(to: &str, data_loss_allowed: bool) -> SwitchoverFacts {
     let mut f = healthy();
-    f.global.as_mut().unwrap().change = Some(GlobalChange {
-        status: "pending".into(),
-        from: Some(EAST.into()),
-        to: Some(WEST.into()),
-        data_loss_allowed: true,
-    });
+    let change =
+        GlobalChange { status: "pending".into(), from: Some(EAST.into()), to: Some(to.into()), data_loss_allowed };
+    f.global.as_mut().unwrap().change = Some(change);
+    f
+}
+
+#[test]
+fn a_change_under_way_at_aws_to_another_cluster_is_refused() {
+    let f = under_way("arn:aws:rds:eu-west-1:1:cluster:orders-eu", true);
     assert!(reason(decide_switchover(&f, NOW, false, KEY)).contains("a failover of orders is under way"));
+}
+
+#[test]
+fn a_change_under_way_at_aws_to_the_same_target_is_under_way_not_refused() {
+    let f = under_way(WEST, false);
+    let GlobalPlan::UnderWay { global, reason: why } = decide_switchover(&f, NOW, false, KEY) else { panic!() };
+    assert_eq!(global, "orders");
+    assert!(why.contains("a switchover of orders is under way at AWS (pending"), "{why}");
+    assert!(why.contains("orders-west becomes the primary when it ends"), "{why}");
 }
 
 #[test]
