@@ -218,7 +218,7 @@ pub(super) fn global_records_resource() -> String {
 }
 
 /// `cluster` (in us-east-1) as AWS would find it with its region lost: not `available`.
-fn lost(env: &Env, cluster: &str) {
+pub(super) fn lost(env: &Env, cluster: &str) {
     let status = json!({"db_cluster_identifier": cluster, "status": "inaccessible-encryption-credentials"});
     env.account.control("/_failover/rds/cluster-status", status);
 }
@@ -351,6 +351,9 @@ async fn when_the_global_apis_fail_the_secondary_is_detached_and_promoted_only_a
     let arns: Vec<_> =
         global.global_clusters()[0].global_cluster_members().iter().filter_map(|m| m.db_cluster_arn()).collect();
     assert!(!arns.contains(&west_arn.as_str()), "{arns:?}");
+    let done = env.notifications().await.last().expect("told").body();
+    let steps = done["next_steps"].to_string();
+    assert!(steps.contains("--db-cluster-identifier orders-east"), "the old writer's fence named: {done}");
     env.account.control("/_failover/rds/global-impaired", json!({"impaired": false}));
 }
 

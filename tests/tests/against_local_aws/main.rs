@@ -7,6 +7,7 @@ mod database_aws_first;
 mod database_failover;
 mod database_fence;
 mod database_global;
+mod database_global_dns;
 mod database_global_incident;
 mod database_identity;
 mod database_incident;

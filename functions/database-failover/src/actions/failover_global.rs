@@ -16,9 +16,13 @@
 //! refused) and measure at its onset. When `FailoverGlobalCluster` fails, the record is abandoned with the error
 //! and a detach is asked for approval (never while another secondary remains). A dry run writes nothing.
 //!
-//! Applied as for instances: the cooldown, the ledger protocol, the pause, never twice. Not applied: the fence
-//! (the old primary's region is unreachable, and Aurora fences a demoted primary by itself when it returns as a
-//! secondary), the lineage and `failover:dns-record` (clients are told to use the global writer endpoint).
+//! Applied as for instances: the cooldown, the ledger protocol, the pause, never twice, and the DNS step
+//! ([`super::global_dns`]: the record the new primary's `failover:dns-record` tag names, repointed from the old
+//! primary's writer endpoint; untagged, clients are told to use the global writer endpoint). A later event about
+//! the old primary, once this region's member is the writer, completes the DNS step of our change (within the
+//! repoint window) and changes nothing else. Not applied: the fence (the old primary's region is unreachable,
+//! and Aurora makes a failed-over primary a secondary when its region returns) and the lineage (each member
+//! cluster carries its own tags).
 
 use failover_core::aws::AwsError;
 use failover_core::fault::Fault;
@@ -28,14 +32,15 @@ use failover_core::pause;
 use failover_core::report::Report;
 use serde_json::json;
 
-use super::Context;
+use super::{global_dns, Context};
 use crate::decide::approval::{judge, Answer};
 use crate::decide::global_db::{
-    ask_detach, decide_global_failover, incident_onset, FailoverFacts, FailoverPlan, FailoverSettings, PrimarySeen,
-    CLUSTER_DOWN_STATUSES,
+    ask_detach, decide_global_failover, incident_onset, FailoverFacts, FailoverPlan, FailoverSettings, GlobalFailover,
+    PrimarySeen, CLUSTER_DOWN_STATUSES,
 };
 use crate::model::{
-    global_resource, Approvable, Approval, GlobalAction, GlobalDecision, GLOBAL_KEY_PREFIX, LAG_LOOK_BACK_SECS,
+    global_resource, Approvable, Approval, Cluster, GlobalAction, GlobalCluster, GlobalDecision, GLOBAL_KEY_PREFIX,
+    LAG_LOOK_BACK_SECS,
 };
 use crate::ports::{Databases, GlobalDatabases, GlobalLagMetric, Ports, ReplicaLag};
 use crate::report::{self, Failure, FAILOVER_GLOBAL};
@@ -57,8 +62,14 @@ pub async fn run<P: Ports>(
     dry_run: bool,
 ) -> Result<Report, Fault> {
     let globals = ctx.databases.global_clusters_in(ctx.region).await?;
-    let found = globals.into_iter().find(|g| g.primary().is_some_and(|p| p.region == region && p.cluster == primary));
-    let Some(global) = found else {
+    // The global database whose primary is accused; or, once this region's member took over, the one the accused
+    // belonged to (a later event of the incident, or a retry: it completes what the change left, its DNS step).
+    let ours = |g: &GlobalCluster| {
+        let accused = g.members.iter().find(|m| m.region == region && m.cluster == primary);
+        let home_writes = g.primary().is_some_and(|p| p.region == ctx.region);
+        accused.is_some_and(|m| m.writer || home_writes)
+    };
+    let Some(global) = globals.into_iter().find(ours) else {
         return Ok(report::skipped(format!(
             "{region}/{primary} is not the primary of a global database with a member in {}: not ours",
             ctx.region
@@ -102,7 +113,7 @@ pub async fn decide_and_act<P: Ports>(
             };
             let plan = decide_global_failover(&facts, &settings, ctx.now(), approval.as_ref());
             let by = approving.map(|a| a.by);
-            Ok(act(ctx, plan, &snapshot, cause, by, dry_run).await?)
+            Ok(act(ctx, plan, &snapshot, facts.target.as_ref(), cause, by, dry_run).await?)
         })
         .await
         .or_else(|fault| match fault {
@@ -165,6 +176,7 @@ async fn act<P: Ports>(
     ctx: &Context<'_, P>,
     plan: FailoverPlan,
     snapshot: &Snapshot,
+    target: Option<&Cluster>,
     cause: &str,
     by: Option<&str>,
     dry_run: bool,
@@ -177,20 +189,22 @@ async fn act<P: Ports>(
             return Ok(report::skipped(reason));
         }
         FailoverPlan::Refuse(reason) => return Ok(report::global_failover_refused(resource, cause, &reason)),
-        FailoverPlan::AlreadyPrimary { global, target, settle } => {
-            if let (Some((key, owner)), false) = (settle, dry_run) {
-                let done = settle_done(snapshot, &key, &owner, ctx.now());
+        FailoverPlan::AlreadyPrimary { global, target: to, settle } => {
+            if let (Some((key, owner)), false) = (&settle, dry_run) {
+                let done = settle_done(snapshot, key, owner, ctx.now());
                 if let Some(fault) = ctx.session.settle_only(snapshot, &done).await? {
                     tracing::warn!(%fault, resource, "global record not settled");
                 }
             }
-            return Ok(report::global_already_primary(&global, &target));
+            let dns = global_dns::again(ctx, snapshot, &to, settle.as_ref().map(|(k, _)| k.as_str()), dry_run).await;
+            return Ok(report::global_already_primary(&global, &to, dns));
         }
-        FailoverPlan::Ask(approval) => return ask(ctx, snapshot, approval, cause, dry_run).await,
+        FailoverPlan::Ask(approval) => return super::ask::run(ctx, snapshot, approval, cause, dry_run).await,
         FailoverPlan::Act(f) => f,
     };
     if dry_run {
-        return Ok(report::global_failover(&f, cause, Outcome::DryRun, None, None));
+        let dns = global_dns::run(ctx, moved(&f, target), true).await.ok();
+        return Ok(report::global_failover(&f, cause, Outcome::DryRun, None, None, dns.as_ref()));
     }
     let now = ctx.now();
     let from = f.from.as_ref().map(|m| m.arn.as_str());
@@ -223,7 +237,7 @@ async fn act<P: Ports>(
         }
         Err(error) => {
             let failure = Failure { step: "record the failover in the ledger", error: error.into(), done: vec![] };
-            return Ok(report::global_failover(&f, cause, Outcome::Failed, Some(&failure), None));
+            return Ok(report::global_failover(&f, cause, Outcome::Failed, Some(&failure), None, None));
         }
     }
     // An approved detach tries the failover first (the same approval covers its loss window): the global APIs
@@ -241,11 +255,19 @@ async fn act<P: Ports>(
     };
     let mut data = data;
     data["action"] = json!(f.action.as_str());
+    // The clients' path, inside the lease: the record the new primary's tag names (none: the global endpoint).
+    let dns = match &acted {
+        Ok(()) => Some(global_dns::run(ctx, moved(&f, target), false).await),
+        Err(_) => None,
+    };
     let mut settle = Vec::new();
     let mut asked = None;
     match &acted {
         Ok(()) => {
             data["done_at"] = json!(ctx.now());
+            if let Some(Ok(result)) = &dns {
+                data["dns"] = json!(result);
+            }
             settle.push(Settle::pending(&key, &owner, State::Done).with_data(data));
             // The approval is done with the decision it approved, whoever completes it.
             if let Some(a) = f.approval.as_ref().filter(|a| a.state == State::Pending) {
@@ -283,51 +305,42 @@ async fn act<P: Ports>(
         .collect();
     let ended = ctx.session.end(resource, &settle, &written).await;
     let done = vec![format!("recorded the {} ({key} on {resource}, pending)", f.action.as_str())];
-    Ok(match (acted, ended) {
-        (Ok(()), Ok(())) => report::global_failover(&f, cause, Outcome::Succeeded, None, None),
-        (Ok(()), Err(error)) => {
-            let failure = Failure { step: "record the failover as done in the ledger", error, done };
-            report::global_failover(&f, cause, Outcome::Failed, Some(&failure), None)
+    let (dns, dns_error) = match dns {
+        Some(Ok(result)) => (Some(result), None),
+        Some(Err(error)) => (None, Some(error)),
+        None => (None, None),
+    };
+    Ok(match (acted, ended, dns_error) {
+        (Ok(()), Ok(()), None) => report::global_failover(&f, cause, Outcome::Succeeded, None, None, dns.as_ref()),
+        (Ok(()), Ok(()), Some(error)) => {
+            let done = vec![format!("{} accepted by AWS and recorded done", f.action.as_str())];
+            let failure = Failure { step: report::GLOBAL_DNS_STEP, error: error.into(), done };
+            report::global_failover(&f, cause, Outcome::Failed, Some(&failure), None, None)
         }
-        (Err(error), ended) => {
+        (Ok(()), Err(error), _) => {
+            let failure = Failure { step: "record the failover as done in the ledger", error, done };
+            report::global_failover(&f, cause, Outcome::Failed, Some(&failure), None, dns.as_ref())
+        }
+        (Err(error), ended, _) => {
             let asked = asked.filter(|_| ended.is_ok());
             let step =
                 if f.action == GlobalAction::Detach { "RemoveFromGlobalCluster" } else { "FailoverGlobalCluster" };
             let failure = Failure { step, error: error.into(), done };
-            report::global_failover(&f, cause, Outcome::Failed, Some(&failure), asked.as_ref())
+            report::global_failover(&f, cause, Outcome::Failed, Some(&failure), asked.as_ref(), None)
         }
     })
 }
 
-/// A new pending approval: written (unless a dry run) and told with the exact approve command.
-async fn ask<P: Ports>(
-    ctx: &Context<'_, P>,
-    snapshot: &Snapshot,
-    approval: Approval,
-    cause: &str,
-    dry_run: bool,
-) -> Step<Report> {
-    if dry_run {
-        return Ok(report::approval_asked(&approval, cause, true));
+/// The change `f` makes, for its DNS step.
+fn moved<'a>(f: &'a GlobalFailover, target: Option<&'a Cluster>) -> global_dns::Move<'a> {
+    global_dns::Move {
+        from: f.from.as_ref(),
+        to: &f.to,
+        global_endpoint: f.endpoint.as_deref(),
+        detached: f.action == GlobalAction::Detach,
+        target,
+        old: None,
     }
-    let retention = ctx.config.common.retention_secs();
-    let record =
-        ledger::Record::pending(&snapshot.resource, &approval.key, ctx.session.owner, cause, ctx.now(), retention)
-            .with_data(approval.data());
-    match ctx.session.start_record_only(snapshot, &[record]).await {
-        Ok(Start::Started) => {}
-        Ok(Start::Again) => return Err(Again),
-        Ok(Start::Paused(_)) => {}
-        Err(error) => {
-            let failure =
-                Failure { step: "record the decision to approve in the ledger", error: error.into(), done: vec![] };
-            return Ok(report::approval_not_recorded(&approval, &failure));
-        }
-    }
-    if let Err(error) = ctx.session.end(&snapshot.resource, &[], &[]).await {
-        tracing::warn!(%error, resource = snapshot.resource, "lease not released; it runs out by itself");
-    }
-    Ok(report::approval_asked(&approval, cause, false))
 }
 
 /// Settles `key` (a pending global record `owner` wrote) done, with `done_at` (the cooldown runs from it) and

@@ -56,6 +56,7 @@ use crate::route::Route;
 
 pub mod abandon;
 pub mod approve;
+pub mod ask;
 pub mod aws_failover;
 pub mod aws_recovery;
 pub mod control;
@@ -66,6 +67,7 @@ pub mod fence;
 pub mod fence_undo;
 pub mod fix_in_place;
 pub mod found_decision;
+pub mod global_dns;
 pub mod lineage;
 pub mod owed;
 pub mod promote;

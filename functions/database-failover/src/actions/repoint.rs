@@ -22,30 +22,41 @@ use failover_core::report::Report;
 
 use super::Context;
 use crate::decide::{self, DnsResult, DnsStep, Propagation};
-use crate::model::{DbRef, Repoint};
+use crate::model::{Cname, DbRef, EndpointRecord, Repoint};
 use crate::ports::{Dns, Ports};
 use crate::report;
 
 /// Repoints `dns.record` from `dns.from` to `to`, or says why not.
 pub async fn run<P: Ports>(ctx: &Context<'_, P>, dns: &Repoint, to: &str) -> Result<DnsResult, AwsError> {
-    let record = dns.record.name.clone();
-    let current = ctx.dns.cname(&dns.record).await?;
-    let delete = match decide::repoint_step(current.as_ref(), &dns.from, to) {
+    change(ctx, &dns.record, &dns.from, to, |current| decide::repoint_step(current, &dns.from, to)).await
+}
+
+/// Repoints `record` to `to` when `step` (what to do, given what the record holds) says so; `from` names, for the
+/// notification, what it is changed from. Route 53 rejecting the batch means the record changed since it was
+/// read: it is read again, to say where it points now.
+pub(super) async fn change<P: Ports>(
+    ctx: &Context<'_, P>,
+    record: &EndpointRecord,
+    from: &str,
+    to: &str,
+    step: impl Fn(Option<&Cname>) -> DnsStep,
+) -> Result<DnsResult, AwsError> {
+    let current = ctx.dns.cname(record).await?;
+    let delete = match step(current.as_ref()) {
         DnsStep::Change { delete } => delete,
-        DnsStep::AlreadyThere => return Ok(DnsResult::AlreadyThere { record, to: to.to_owned() }),
-        step => return Ok(unchanged(dns, step)),
+        other => return Ok(unchanged(record, from, to, other)),
     };
-    if let Some(change_id) = ctx.dns.replace_cname(&dns.record, &delete, to).await? {
+    if let Some(change_id) = ctx.dns.replace_cname(record, &delete, to).await? {
         let propagation = propagation(ctx, &change_id).await;
-        tracing::info!(record, from = dns.from, to, ?propagation, "DNS record repointed");
-        return Ok(DnsResult::Repointed { record, to: to.to_owned(), propagation });
+        tracing::info!(record = record.name, from, to, ?propagation, "DNS record repointed");
+        return Ok(DnsResult::Repointed { record: record.name.clone(), to: to.to_owned(), propagation });
     }
-    // Rejected: the record changed since it was read. Say where it points now.
-    let now = ctx.dns.cname(&dns.record).await?;
-    Ok(match decide::repoint_step(now.as_ref(), &dns.from, to) {
-        DnsStep::AlreadyThere => DnsResult::AlreadyThere { record, to: to.to_owned() },
-        DnsStep::Change { delete } => DnsResult::Elsewhere { record, from: dns.from.clone(), points_to: delete.values },
-        step => unchanged(dns, step),
+    let now = ctx.dns.cname(record).await?;
+    Ok(match step(now.as_ref()) {
+        DnsStep::Change { delete } => {
+            DnsResult::Elsewhere { record: record.name.clone(), from: from.to_owned(), points_to: delete.values }
+        }
+        other => unchanged(record, from, to, other),
     })
 }
 
@@ -75,13 +86,15 @@ async fn propagation<P: Ports>(ctx: &Context<'_, P>, change_id: &str) -> Propaga
     }
 }
 
-fn unchanged(dns: &Repoint, step: DnsStep) -> DnsResult {
-    let record = dns.record.name.clone();
+fn unchanged(record: &EndpointRecord, from: &str, to: &str, step: DnsStep) -> DnsResult {
+    let name = record.name.clone();
     let result = match step {
-        DnsStep::Elsewhere { points_to } => DnsResult::Elsewhere { record, from: dns.from.clone(), points_to },
-        _ => DnsResult::Missing { record },
+        DnsStep::AlreadyThere => return DnsResult::AlreadyThere { record: name, to: to.to_owned() },
+        DnsStep::FollowsGlobal { endpoint } => return DnsResult::FollowsGlobal { record: name, endpoint },
+        DnsStep::Elsewhere { points_to } => DnsResult::Elsewhere { record: name, from: from.to_owned(), points_to },
+        DnsStep::Change { .. } | DnsStep::Missing => DnsResult::Missing { record: name },
     };
-    tracing::warn!(record = %dns.record, from = dns.from, ?result, "DNS record not repointed");
+    tracing::warn!(record = %record, from, ?result, "DNS record not repointed");
     result
 }
 

@@ -24,9 +24,9 @@ use failover_core::pause;
 use failover_core::report::Report;
 use serde_json::json;
 
-use super::Context;
+use super::{global_dns, Context};
 use crate::decide::global_db::{decide_switchover, GlobalPlan, SwitchoverFacts};
-use crate::model::{global_resource, GlobalAction, GlobalDecision, GlobalMember, GLOBAL_KEY_PREFIX};
+use crate::model::{global_resource, Cluster, GlobalAction, GlobalDecision, GlobalMember, GLOBAL_KEY_PREFIX};
 use crate::ports::{Databases, GlobalDatabases, GlobalLagMetric, Ports, ReplicaLag};
 use crate::report::{self, Failure, SWITCHOVER_GLOBAL};
 use crate::FUNCTION;
@@ -47,7 +47,7 @@ pub async fn run<P: Ports>(
         .attempt(&resource, async |snapshot| -> Result<Report, Stop<Fault>> {
             let facts = facts(ctx, global, region, target, &snapshot).await?;
             let plan = decide_switchover(&facts, ctx.now(), ctx.session.force, &ctx.config.common.opt_in_tag_key);
-            Ok(act(ctx, plan, &snapshot, dry_run).await?)
+            Ok(act(ctx, plan, &snapshot, (facts.target.as_ref(), facts.primary.as_ref()), dry_run).await?)
         })
         .await
         .or_else(|fault| match fault {
@@ -105,19 +105,25 @@ async fn facts<P: Ports>(
     Ok(facts)
 }
 
-/// Carries the plan out (or only reports it, in a dry run).
-async fn act<P: Ports>(ctx: &Context<'_, P>, plan: GlobalPlan, snapshot: &Snapshot, dry_run: bool) -> Step<Report> {
+/// Carries the plan out (or only reports it, in a dry run); `described`: the target and primary clusters.
+async fn act<P: Ports>(
+    ctx: &Context<'_, P>,
+    plan: GlobalPlan,
+    snapshot: &Snapshot,
+    described: (Option<&Cluster>, Option<&Cluster>),
+    dry_run: bool,
+) -> Step<Report> {
     let resource = &snapshot.resource;
     let s = match plan {
         GlobalPlan::Refuse { reason } => return Ok(report::global_refused(resource, &reason)),
         // Not a refusal: the goal is being reached. Retried (a Region switch step reruns) until AWS is done.
         GlobalPlan::UnderWay { global, reason } => return Ok(report::global_under_way(&global, reason)),
         GlobalPlan::AlreadyPrimary { global, target, settle } => {
-            if let (Some((key, owner)), false) = (settle, dry_run) {
+            if let (Some((key, owner)), false) = (&settle, dry_run) {
                 // A switchover an interrupted run asked for, found done: its record settled.
                 match ctx.session.start(snapshot, &[]).await {
                     Ok(Start::Started) => {
-                        let done = super::failover_global::settle_done(snapshot, &key, &owner, ctx.now());
+                        let done = super::failover_global::settle_done(snapshot, key, owner, ctx.now());
                         if let Err(error) = ctx.session.end(resource, &done, &[]).await {
                             tracing::warn!(%error, resource, "switchover record not settled");
                         }
@@ -126,12 +132,25 @@ async fn act<P: Ports>(ctx: &Context<'_, P>, plan: GlobalPlan, snapshot: &Snapsh
                     Ok(Start::Paused(_)) | Err(_) => {}
                 }
             }
-            return Ok(report::global_already_primary(&global, &target));
+            let settling = settle.as_ref().map(|(k, _)| k.as_str());
+            let dns = global_dns::again(ctx, snapshot, &target, settling, dry_run).await;
+            return Ok(report::global_already_primary(&global, &target, dns));
         }
         GlobalPlan::Switchover(s) => s,
     };
+    let (target, old) = described;
+    let global_endpoint = s.endpoint.clone();
+    let moved = global_dns::Move {
+        from: s.from.as_ref(),
+        to: &s.to,
+        global_endpoint: global_endpoint.as_deref(),
+        detached: false,
+        target,
+        old,
+    };
     if dry_run {
-        return Ok(report::switchover_global(&s, Outcome::DryRun, None));
+        let dns = global_dns::run(ctx, moved, true).await.ok();
+        return Ok(report::switchover_global(&s, Outcome::DryRun, None, dns.as_ref()));
     }
     let (key, owner, records) = match &s.resumed {
         Some((key, owner)) => (key.clone(), owner.clone(), vec![]),
@@ -155,15 +174,23 @@ async fn act<P: Ports>(ctx: &Context<'_, P>, plan: GlobalPlan, snapshot: &Snapsh
         }
         Err(error) => {
             let failure = Failure { step: "record the switchover in the ledger", error: error.into(), done: vec![] };
-            return Ok(report::switchover_global(&s, Outcome::Failed, Some(&failure)));
+            return Ok(report::switchover_global(&s, Outcome::Failed, Some(&failure), None));
         }
     }
     let acted = ctx.databases.switchover_global(&s.to.region, &s.global, &s.to.arn).await;
     let from = s.from.as_ref().map(|m| m.arn.as_str());
     let mut data = GlobalDecision::data(GlobalAction::Switchover, from, &s.to.arn, ctx.now(), Some(s.lag_ms));
+    // The clients' path, inside the lease: the record the tags name (none: the global writer endpoint).
+    let dns = match &acted {
+        Ok(()) => Some(global_dns::run(ctx, moved, false).await),
+        Err(_) => None,
+    };
     let settle = match &acted {
         Ok(()) => {
             data["done_at"] = json!(ctx.now());
+            if let Some(Ok(result)) = &dns {
+                data["dns"] = json!(result);
+            }
             vec![Settle::pending(&key, &owner, State::Done).with_data(data)]
         }
         // Transient: left pending, so that Lambda's retry (or the person's) completes this same decision.
@@ -175,18 +202,28 @@ async fn act<P: Ports>(ctx: &Context<'_, P>, plan: GlobalPlan, snapshot: &Snapsh
     };
     let ended = ctx.session.end(resource, &settle, &[]).await;
     let done = vec![format!("recorded the switchover ({key} on {resource}, pending)")];
-    Ok(match (acted, ended) {
-        (Ok(()), Ok(())) => report::switchover_global(&s, Outcome::Succeeded, None),
-        (Ok(()), Err(error)) => {
-            let failure = Failure { step: "record the switchover as done in the ledger", error, done };
-            report::switchover_global(&s, Outcome::Failed, Some(&failure))
+    let (dns, dns_error) = match dns {
+        Some(Ok(result)) => (Some(result), None),
+        Some(Err(error)) => (None, Some(error)),
+        None => (None, None),
+    };
+    Ok(match (acted, ended, dns_error) {
+        (Ok(()), Ok(()), None) => report::switchover_global(&s, Outcome::Succeeded, None, dns.as_ref()),
+        (Ok(()), Ok(()), Some(error)) => {
+            let done = vec!["switchover accepted by AWS and recorded done".to_owned()];
+            let failure = Failure { step: report::GLOBAL_DNS_STEP, error: error.into(), done };
+            report::switchover_global(&s, Outcome::Failed, Some(&failure), None)
         }
-        (Err(error), ended) => {
+        (Ok(()), Err(error), _) => {
+            let failure = Failure { step: "record the switchover as done in the ledger", error, done };
+            report::switchover_global(&s, Outcome::Failed, Some(&failure), dns.as_ref())
+        }
+        (Err(error), ended, _) => {
             if let Err(e) = ended {
                 tracing::warn!(error = %e, resource, "switchover record not settled; the lease runs out by itself");
             }
             let failure = Failure { step: "SwitchoverGlobalCluster", error: error.into(), done };
-            report::switchover_global(&s, Outcome::Failed, Some(&failure))
+            report::switchover_global(&s, Outcome::Failed, Some(&failure), None)
         }
     })
 }

@@ -56,5 +56,6 @@ pub(super) fn to_cluster(region: &str, c: &DbCluster) -> Option<Cluster> {
             })
             .collect(),
         tags: tags_of(c.tag_list()),
+        endpoint: c.endpoint().map(str::to_owned),
     })
 }

@@ -141,7 +141,7 @@ pub fn decide_cluster(trigger: &Trigger, facts: &ClusterFacts, settings: &Settin
                 }
             }
         }
-        _ => match best(&verdicts) {
+        _ => match if multi_az { multi_az::least_lagging(&verdicts) } else { best(&verdicts) } {
             Some(i) => i,
             None if multi_az => {
                 let reason = multi_az::no_reader(cluster, &verdicts, &facts.members, settings);

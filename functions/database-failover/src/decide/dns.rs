@@ -28,6 +28,8 @@ pub enum DnsStep {
     AlreadyThere,
     /// It points elsewhere: not ours to change.
     Elsewhere { points_to: Vec<String> },
+    /// It points at a global database's writer endpoint, which follows the primary by itself.
+    FollowsGlobal { endpoint: String },
     /// There is no such CNAME.
     Missing,
 }
@@ -43,6 +45,46 @@ pub fn repoint_step(current: Option<&Cname>, from: &str, to: &str) -> DnsStep {
     match cname.values.as_slice() {
         [value] if same_name(value, to) => DnsStep::AlreadyThere,
         [value] if same_name(value, from) => DnsStep::Change { delete: cname.clone() },
+        values => DnsStep::Elsewhere { points_to: values.to_vec() },
+    }
+}
+
+/// Whether `value` is the cluster (writer) endpoint of `cluster` in `region`:
+/// `<cluster>.cluster-<suffix>.<region>.rds.amazonaws.com` (`.com.cn` in China), the suffix being the
+/// account's and region's letters and digits. A reader (`cluster-ro-`) or custom (`cluster-custom-`) endpoint is
+/// not. A cluster's identifier is unique in its account and region, so this names the old primary of a global
+/// database even when its region cannot be asked for its endpoint.
+pub fn is_writer_endpoint(value: &str, region: &str, cluster: &str) -> bool {
+    let value = value.trim_end_matches('.').to_ascii_lowercase();
+    let prefix = format!("{}.cluster-", cluster.to_ascii_lowercase());
+    let Some(rest) = value.strip_prefix(&prefix) else { return false };
+    let Some((suffix, rest)) = rest.split_once('.') else { return false };
+    let domain = format!("{}.rds.amazonaws.com", region.to_ascii_lowercase());
+    !suffix.is_empty()
+        && suffix.chars().all(|c| c.is_ascii_alphanumeric())
+        && (rest == domain || rest == domain + ".cn")
+}
+
+/// The step for a record holding `current` when a global database's primary moves from the cluster `old`
+/// (`(region, identifier)`) to the cluster whose writer endpoint is `to`. The record is changed only from the old
+/// primary's writer endpoint; one at the global writer endpoint (`global`) follows the primary by itself, except
+/// after a detach (`detached`), which leaves the detached cluster outside the global database: then it is changed
+/// from there too.
+pub fn global_repoint_step(
+    current: Option<&Cname>,
+    old: (&str, &str),
+    to: &str,
+    global: Option<&str>,
+    detached: bool,
+) -> DnsStep {
+    let Some(cname) = current else { return DnsStep::Missing };
+    match cname.values.as_slice() {
+        [value] if same_name(value, to) => DnsStep::AlreadyThere,
+        [value] if is_writer_endpoint(value, old.0, old.1) => DnsStep::Change { delete: cname.clone() },
+        [value] if global.is_some_and(|g| same_name(value, g)) => match detached {
+            true => DnsStep::Change { delete: cname.clone() },
+            false => DnsStep::FollowsGlobal { endpoint: value.clone() },
+        },
         values => DnsStep::Elsewhere { points_to: values.to_vec() },
     }
 }
@@ -86,6 +128,11 @@ pub enum DnsResult {
     },
     Missing {
         record: String,
+    },
+    /// It points at the global writer endpoint, which follows the new primary: nothing to change.
+    FollowsGlobal {
+        record: String,
+        endpoint: String,
     },
 }
 
@@ -145,6 +192,10 @@ impl DnsResult {
                 if points_to.is_empty() { "nothing".to_owned() } else { points_to.join(", ") }
             )),
             DnsResult::Missing { record } => Some(format!("WARNING: {record} was NOT changed: it does not exist.")),
+            DnsResult::FollowsGlobal { record, endpoint } => Some(format!(
+                "{record} points to the global writer endpoint {endpoint}, which follows the new primary: no DNS \
+                 change is needed."
+            )),
         }
     }
 
@@ -197,6 +248,46 @@ mod tests {
         assert_eq!(DnsResult::Untagged.sentence(), None);
     }
 
+    #[test]
+    fn the_old_primarys_writer_endpoint_is_known_by_its_form_and_no_other_endpoint_is() {
+        let (region, cluster) = ("us-east-1", "orders-east");
+        for yes in [
+            "orders-east.cluster-c9akciq32xyz.us-east-1.rds.amazonaws.com",
+            "Orders-East.cluster-ABC123.us-east-1.rds.amazonaws.com.",
+            "orders-east.cluster-abc.us-east-1.rds.amazonaws.com.cn",
+        ] {
+            assert!(is_writer_endpoint(yes, region, cluster), "{yes}");
+        }
+        for no in [
+            "orders-east.cluster-ro-abc.us-east-1.rds.amazonaws.com",
+            "orders-east.cluster-custom-abc.us-east-1.rds.amazonaws.com",
+            "orders-east.cluster-abc.us-west-2.rds.amazonaws.com",
+            "orders-east-2.cluster-abc.us-east-1.rds.amazonaws.com",
+            "x.orders-east.cluster-abc.us-east-1.rds.amazonaws.com",
+            "orders-east.cluster-.us-east-1.rds.amazonaws.com",
+            "orders-east.cluster-abc.us-east-1.rds.amazonaws.com.evil.example",
+            "e1.abc.us-east-1.rds.amazonaws.com",
+        ] {
+            assert!(!is_writer_endpoint(no, region, cluster), "{no}");
+        }
+    }
+
+    #[test]
+    fn a_global_record_moves_only_from_the_old_writer_and_the_global_endpoint_only_after_a_detach() {
+        let old = ("us-east-1", "orders-east");
+        let (to, global) =
+            ("orders-west.cluster-w.us-west-2.rds.amazonaws.com", "orders.global-x.global.rds.amazonaws.com");
+        let at_old = cname("orders-east.cluster-e.us-east-1.rds.amazonaws.com");
+        let step = |c: &Cname, detached| global_repoint_step(Some(c), old, to, Some(global), detached);
+        assert_eq!(step(&at_old, false), DnsStep::Change { delete: at_old.clone() });
+        assert_eq!(step(&cname(to), false), DnsStep::AlreadyThere);
+        assert_eq!(step(&cname(global), false), DnsStep::FollowsGlobal { endpoint: global.into() });
+        assert_eq!(step(&cname(global), true), DnsStep::Change { delete: cname(global) });
+        let reader = cname("orders-east.cluster-ro-e.us-east-1.rds.amazonaws.com");
+        assert!(matches!(step(&reader, true), DnsStep::Elsewhere { .. }));
+        assert_eq!(global_repoint_step(None, old, to, Some(global), false), DnsStep::Missing);
+    }
+
     proptest! {
         /// The record is repointed only from the failed primary's endpoint.
         #[test]
@@ -215,6 +306,31 @@ mod tests {
                 prop_assert!(same_name(&values[0], &from) && !same_name(&values[0], &to));
             } else if !missing && values.len() == 1 && same_name(&values[0], &from) {
                 prop_assert!(same_name(&from, &to), "the failed primary's record is repointed: {step:?}");
+            }
+        }
+
+        /// A global database's record is changed only from the old primary's writer endpoint, or from the
+        /// global writer endpoint after a detach; never from a reader, another cluster or another region.
+        #[test]
+        fn a_global_record_is_changed_only_from_the_old_writer(
+            value in prop_oneof![
+                Just("old.cluster-abc.us-east-1.rds.amazonaws.com".to_owned()),
+                Just("old.cluster-ro-abc.us-east-1.rds.amazonaws.com".to_owned()),
+                Just("old.cluster-abc.us-west-2.rds.amazonaws.com".to_owned()),
+                Just("other.cluster-abc.us-east-1.rds.amazonaws.com".to_owned()),
+                Just("g.global-x.global.rds.amazonaws.com".to_owned()),
+                Just("new.cluster-w.us-west-2.rds.amazonaws.com".to_owned()),
+                "[a-z.-]{0,40}",
+            ],
+            detached in any::<bool>(),
+        ) {
+            let (to, global) = ("new.cluster-w.us-west-2.rds.amazonaws.com", "g.global-x.global.rds.amazonaws.com");
+            let step = global_repoint_step(Some(&cname(&value)), ("us-east-1", "old"), to, Some(global), detached);
+            if let DnsStep::Change { .. } = step {
+                prop_assert!(
+                    value == "old.cluster-abc.us-east-1.rds.amazonaws.com" || (detached && value == global),
+                    "{value}"
+                );
             }
         }
     }

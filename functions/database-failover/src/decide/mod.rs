@@ -35,7 +35,7 @@ pub mod watch;
 pub mod writer;
 
 pub use cluster::{decide_cluster, ClusterFacts};
-pub use dns::{repoint_step, DnsResult, DnsStep, Propagation};
+pub use dns::{global_repoint_step, is_writer_endpoint, repoint_step, DnsResult, DnsStep, Propagation};
 pub use identity::same_primary;
 pub use onset::lag_as_of;
 pub use primary::{gate, may_take_writes, FixInPlace, FixKind, Gate, FIX_IN_PLACE_STATUSES};

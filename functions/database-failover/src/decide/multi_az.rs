@@ -2,8 +2,8 @@
 //! judged for [`super::decide_cluster`]. Each reader has its own storage, fed by the engine's replication, so a
 //! reader behind the writer lacks the writes it has not applied: lag is a guard here, as for read replicas, not
 //! an ordering as in Aurora. Each reader is judged as a replica is ([`super::promotion`]: available, opted in,
-//! `ReplicaLag` as of the failure's onset known, never -1, at most `MAX_REPLICA_LAG_SECONDS`), ordered by
-//! `failover:priority`, then the lowest lag.
+//! `ReplicaLag` as of the failure's onset known, never -1, at most `MAX_REPLICA_LAG_SECONDS`); the one with the
+//! lowest lag takes over ([`least_lagging`]: it lacks the fewest writes), `failover:priority` breaking ties.
 //!
 //! A person may fail over to a named reader past the lag guard, accepting the loss, with `failover-cluster`
 //! and `"force": true` ([`forcible`]); every refusal for lag names that command with the least-lagging reader.
@@ -34,6 +34,20 @@ pub(super) fn verdicts(cluster: &Cluster, members: &[Candidate], settings: &Sett
             },
         })
         .collect()
+}
+
+/// The eligible reader with the lowest lag as of the onset; among equal lags, the lowest `failover:priority`,
+/// then the identifier. (Read replicas and Aurora readers go by priority first: [`super::best`].)
+pub(super) fn least_lagging(verdicts: &[Verdict]) -> Option<usize> {
+    let lag = |v: &Verdict| v.max_lag.unwrap_or(f64::INFINITY);
+    verdicts
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.eligible)
+        .min_by(|(_, a), (_, b)| {
+            lag(a).total_cmp(&lag(b)).then_with(|| a.priority.cmp(&b.priority)).then_with(|| a.id.cmp(&b.id))
+        })
+        .map(|(i, _)| i)
 }
 
 /// Whether a person's forced `failover-cluster` may take `reader` past the lag guard: it is available and
@@ -116,6 +130,7 @@ mod tests {
                 .chain(readers.iter().map(|(id, _)| member(id, false)))
                 .collect(),
             tags: opted_in.clone(),
+            ..Default::default()
         };
         let candidate = |id: &str, lag: &[f64]| {
             let instance =
@@ -164,12 +179,14 @@ mod tests {
     }
 
     #[test]
-    fn failover_priority_comes_before_lag_and_a_reader_not_opted_in_or_down_is_not_chosen() {
+    fn the_least_lag_comes_before_failover_priority_which_breaks_ties_and_no_reader_down_is_chosen() {
         let mut f = shop(&[("r-fast", &[1.0]), ("r-preferred", &[9.0]), ("r-down", &[0.0])]);
         f.members[2].instance.tags.insert(PRIORITY_TAG.into(), "1".into());
-        assert_eq!(target(&decide_cluster(&alarm(), &f, &settings(), NOW)), "r-preferred");
-        f.members[2].instance.tags.remove(OPT_IN);
         f.members[3].instance.status = "failed".into();
+        assert_eq!(target(&decide_cluster(&alarm(), &f, &settings(), NOW)), "r-fast", "it lacks fewer writes");
+        f.members[2].lag = vec![1.0];
+        assert_eq!(target(&decide_cluster(&alarm(), &f, &settings(), NOW)), "r-preferred", "equal lag: priority");
+        f.members[2].instance.tags.remove(OPT_IN);
         assert_eq!(target(&decide_cluster(&alarm(), &f, &settings(), NOW)), "r-fast");
     }
 

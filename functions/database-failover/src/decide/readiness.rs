@@ -279,9 +279,7 @@ pub(super) mod tests {
             arn: "arn:aws:rds:us-east-1:123456789012:cluster:catalog".into(),
             status: "available".into(),
             engine: "aurora-mysql".into(),
-            instance_class: None,
-            members: Vec::new(),
-            tags: Tags::new(),
+            ..Default::default()
         }
     }
 

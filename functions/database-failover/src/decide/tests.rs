@@ -755,12 +755,12 @@ fn cluster(members: &[(&str, bool, i32)], status: &str) -> ClusterFacts {
         arn: "arn:aws:rds:us-east-1:123456789012:cluster:catalog".into(),
         status: status.into(),
         engine: "aurora-mysql".into(),
-        instance_class: None,
         members: members
             .iter()
             .map(|(id, writer, tier)| ClusterMember { id: (*id).into(), writer: *writer, promotion_tier: *tier })
             .collect(),
         tags: BTreeMap::from([("failover:enabled".to_owned(), "true".to_owned())]),
+        ..Default::default()
     };
     let candidates = members
         .iter()

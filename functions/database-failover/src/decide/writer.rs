@@ -48,9 +48,8 @@ mod tests {
             arn: "arn:aws:rds:us-east-1:123456789012:cluster:catalog".into(),
             status: "available".into(),
             engine: "aurora-mysql".into(),
-            instance_class: None,
             members: vec![member("catalog-writer"), member("catalog-a")],
-            tags: Default::default(),
+            ..Default::default()
         }
     }
 

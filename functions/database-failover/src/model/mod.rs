@@ -244,7 +244,7 @@ pub struct Listed<T> {
 }
 
 /// A DB cluster (Aurora or Multi-AZ: [`Topology::of_cluster`]) with its members.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Cluster {
     pub region: String,
     pub id: String,
@@ -256,6 +256,9 @@ pub struct Cluster {
     pub instance_class: Option<String>,
     pub members: Vec<ClusterMember>,
     pub tags: Tags,
+    /// `Endpoint`: the cluster (writer) endpoint. A global database's secondary has one too, which takes writes
+    /// once it is the primary.
+    pub endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -98,12 +98,10 @@ mod tests {
         Cluster {
             region: "us-east-1".into(),
             id: "c".into(),
-            arn: String::new(),
             status: "available".into(),
             engine: engine.into(),
             instance_class: class.map(str::to_owned),
-            members: vec![],
-            tags: Default::default(),
+            ..Default::default()
         }
     }
 

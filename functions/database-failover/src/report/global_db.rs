@@ -8,10 +8,30 @@ use serde_json::json;
 
 use super::{incident, with_error, Failure};
 use crate::decide::global_db::{GlobalFailover, Switchover, IN_SYNC_LAG_MS};
+use crate::decide::DnsResult;
 use crate::model::{Approval, GlobalAction, GlobalMember};
 use crate::FUNCTION;
 
 pub const SWITCHOVER_GLOBAL: &str = "switchover-global";
+/// The step named when the DNS record of a global database's clients could not be repointed.
+pub const GLOBAL_DNS_STEP: &str = "repoint the DNS record";
+
+/// What the notification says of the clients' path after a change of primary: the DNS step's sentence when a
+/// `failover:dns-record` tag names a record, else (`untagged`) the global writer endpoint's.
+fn clients(dns: Option<&DnsResult>, untagged: String) -> String {
+    match dns.and_then(DnsResult::sentence) {
+        Some(sentence) => sentence,
+        None => untagged,
+    }
+}
+
+/// The global writer endpoint's sentence: clients that use it follow the new primary.
+fn global_endpoint_sentence(endpoint: Option<&str>) -> String {
+    match endpoint {
+        Some(e) => format!("Clients that use the global writer endpoint {e} follow the new primary: no DNS change."),
+        None => "Clients that use the global writer endpoint follow the new primary: no DNS change.".into(),
+    }
+}
 
 /// The command that asks for it again (or for real, after a dry run).
 fn command(s: &Switchover) -> String {
@@ -20,11 +40,19 @@ fn command(s: &Switchover) -> String {
     .to_string()
 }
 
-/// A switchover planned (dry run), done, or failed.
-pub fn switchover_global(s: &Switchover, outcome: Outcome, failure: Option<&Failure>) -> Report {
+/// A switchover planned (dry run), done, or failed; `dns`: its DNS step, when it ran (or was planned).
+pub fn switchover_global(
+    s: &Switchover,
+    outcome: Outcome,
+    failure: Option<&Failure>,
+    dns: Option<&DnsResult>,
+) -> Report {
     let from = s.from.as_ref().map_or("the primary", |m| m.cluster.as_str());
     let to = format!("{} ({})", s.to.cluster, s.to.region);
     let (title, severity) = match outcome {
+        Outcome::Succeeded if dns.is_some_and(DnsResult::is_warning) => {
+            (format!("{}: switching over to {to}; clients may not follow", s.global), Severity::Critical)
+        }
         Outcome::Succeeded => (format!("{}: switching over to {to}", s.global), Severity::Warning),
         Outcome::DryRun => (format!("dry run: would switch {} over to {to}", s.global), Severity::Info),
         _ => (format!("switching {} over to {to} failed", s.global), Severity::Critical),
@@ -41,13 +69,15 @@ pub fn switchover_global(s: &Switchover, outcome: Outcome, failure: Option<&Fail
         }
         (Outcome::DryRun, None) => {
             summary.push_str("Nothing was changed (dry run).");
+            if let Some(sentence) = dns.and_then(DnsResult::sentence) {
+                summary.push_str(&format!(" {sentence}"));
+            }
             vec![format!("To switch over now: invoke the function with {}.", command(s))]
         }
         _ => {
-            summary.push_str(
-                "SwitchoverGlobalCluster was called: no data is lost; writes pause while the roles change. Clients \
-                 that use the global writer endpoint follow the new primary with no DNS change.",
-            );
+            summary
+                .push_str("SwitchoverGlobalCluster was called: no data is lost; writes pause while the roles change. ");
+            summary.push_str(&clients(dns, global_endpoint_sentence(s.endpoint.as_deref())));
             vec![
                 format!(
                     "Watch the global database with aws rds describe-global-clusters --global-cluster-identifier {}.",
@@ -67,6 +97,7 @@ pub fn switchover_global(s: &Switchover, outcome: Outcome, failure: Option<&Fail
             "to": s.to,
             "replication_lag_ms": s.lag_ms,
             "in_sync_lag_ms": IN_SYNC_LAG_MS,
+            "dns": dns,
             "failure": failure.map(Failure::json),
         }))
         .steps(steps);
@@ -85,8 +116,9 @@ pub fn global_refused(resource: &str, reason: &str) -> Report {
         )])
 }
 
-/// The target is the primary already: nothing to do.
-pub fn global_already_primary(global: &str, target: &GlobalMember) -> Report {
+/// The target is the primary already: nothing to do but, for a change of ours just made, the DNS step (`dns`).
+pub fn global_already_primary(global: &str, target: &GlobalMember, dns: Option<DnsResult>) -> Report {
+    let sentence = dns.as_ref().and_then(DnsResult::sentence).map(|s| format!(" {s}")).unwrap_or_default();
     Report::new(
         FUNCTION,
         SWITCHOVER_GLOBAL,
@@ -95,11 +127,11 @@ pub fn global_already_primary(global: &str, target: &GlobalMember) -> Report {
         format!("{global}: {} is the primary already", target.cluster),
     )
     .summary(format!(
-        "{} ({}) is the primary cluster of global database {global}: nothing was changed.",
+        "{} ({}) is the primary cluster of global database {global}: nothing else was changed.{sentence}",
         target.cluster, target.region
     ))
     .incident(incident("global", global))
-    .details(json!({"global_cluster": global, "primary": target}))
+    .details(json!({"global_cluster": global, "primary": target, "dns": dns}))
 }
 
 /// A switchover or failover to the same target under way at AWS (`reason` says which): a skip whose retryable
@@ -151,13 +183,20 @@ pub fn global_failover(
     outcome: Outcome,
     failure: Option<&Failure>,
     asked: Option<&Approval>,
+    dns: Option<&DnsResult>,
 ) -> Report {
     let what = match f.action {
         GlobalAction::Detach => format!("detach {} from {} and promote it", f.to.cluster, f.global),
         _ => format!("fail {} over to {} ({})", f.global, f.to.cluster, f.to.region),
     };
     let (title, severity) = match outcome {
+        Outcome::Succeeded if dns.is_some_and(DnsResult::is_warning) => {
+            (format!("done: {what}; clients may not follow"), Severity::Critical)
+        }
         Outcome::Succeeded => (format!("done: {what}"), Severity::Critical),
+        Outcome::Failed if failure.is_some_and(|f| f.step == GLOBAL_DNS_STEP) => {
+            (format!("done: {what}; the DNS record was not repointed"), Severity::Critical)
+        }
         Outcome::DryRun => (format!("dry run: would {what}"), Severity::Info),
         _ => (format!("failed: {what}"), Severity::Critical),
     };
@@ -169,17 +208,15 @@ pub fn global_failover(
         Some(a) => format!("approved (decision {}), every guard checked again", a.id),
         None => "the data-loss window is within MAX_GLOBAL_DATA_LOSS_SECONDS".into(),
     };
-    let clients = match (&f.endpoint, f.action) {
-        (_, GlobalAction::Detach) => format!(
+    let untagged = match f.action {
+        GlobalAction::Detach => format!(
             "The detached cluster {} has its own cluster endpoint: repoint clients to it (the global writer endpoint \
              no longer covers it).",
             f.to.cluster
         ),
-        (Some(e), _) => {
-            format!("Clients that use the global writer endpoint {e} follow the new primary: no DNS change.")
-        }
-        (None, _) => "Clients that use the global writer endpoint follow the new primary: no DNS change.".into(),
+        _ => global_endpoint_sentence(f.endpoint.as_deref()),
     };
+    let clients = clients(dns, untagged);
     let mut summary = format!("Trigger: {cause}. Data-loss window: {loss}; {why}. ");
     let mut steps = Vec::new();
     match (failure, asked) {
@@ -193,13 +230,28 @@ pub fn global_failover(
             steps.push(format!("To reject: invoke database-failover with {}", a.reject_command()));
         }
         (Some(fail), None) => summary.push_str(&format!("Step \"{}\" failed: {}.", fail.step, short(&fail.error))),
-        (None, _) if outcome == Outcome::DryRun => summary.push_str("Nothing was changed (dry run)."),
+        (None, _) if outcome == Outcome::DryRun => {
+            summary.push_str("Nothing was changed (dry run).");
+            if let Some(sentence) = dns.and_then(DnsResult::sentence) {
+                summary.push_str(&format!(" {sentence}"));
+            }
+        }
         (None, _) => {
             summary.push_str(&clients);
             steps.push(format!(
                 "Watch it with aws rds describe-global-clusters --global-cluster-identifier {}.",
                 f.global
             ));
+            // A detached primary is not demoted by AWS: when its region returns it still takes writes.
+            if let (GlobalAction::Detach, Some(old)) = (f.action, &f.from) {
+                steps.push(format!(
+                    "The old primary {} ({}) is still the writer of {} when its region returns, and this function \
+                     cannot reach it: fence it before clients do, e.g. aws rds modify-db-cluster --region {} \
+                     --db-cluster-identifier {} --vpc-security-group-ids <a group with no inbound rules> \
+                     --apply-immediately.",
+                    old.cluster, old.region, f.global, old.region, old.cluster
+                ));
+            }
         }
     }
     let report = Report::new(FUNCTION, FAILOVER_GLOBAL, outcome, severity, title)
@@ -209,7 +261,7 @@ pub fn global_failover(
         .details(json!({
             "global_cluster": f.global, "action": f.action, "from": f.from, "to": f.to,
             "loss_window_ms": f.loss_ms, "metric": f.metric, "approval": f.approval.as_ref().map(|a| &a.id),
-            "clients": clients, "asked": asked.map(|a| json!({"decision": a.id, "approve": a.approve_command()})),
+            "clients": clients, "dns": dns, "asked": asked.map(|a| json!({"decision": a.id, "approve": a.approve_command()})),
             "failure": failure.map(Failure::json),
         }))
         .steps(steps);

@@ -26,7 +26,7 @@ pub use fence::{
 pub use fix::fix_in_place;
 pub use global_db::{
     global_already_primary, global_failed, global_failover, global_failover_refused, global_refused, global_under_way,
-    short, switchover_global, FAILOVER_GLOBAL, SWITCHOVER_GLOBAL,
+    short, switchover_global, FAILOVER_GLOBAL, GLOBAL_DNS_STEP, SWITCHOVER_GLOBAL,
 };
 pub use paths::with_client_paths;
 use promotion::{promote_command, with_error};

@@ -30,6 +30,7 @@ fn dns_path(dns: &DnsResult) -> Value {
             (Some(record), format!("left alone: points at {}", points_to.join(", ")))
         }
         DnsResult::Missing { record } => (Some(record), "not found".to_owned()),
+        DnsResult::FollowsGlobal { record, .. } => (Some(record), "at the global writer endpoint".to_owned()),
     };
     json!({"path": "dns-record", "tag": DNS_RECORD_TAG, "name": name, "state": state})
 }

@@ -61,7 +61,7 @@ fn facts(rpo: Vec<LagPoint>, replication: Vec<LagPoint>, approvals: Vec<Approval
         members: vec![ClusterMember { id: "w1".into(), writer: false, promotion_tier: 1 }],
         tags: [(OPT_IN.to_owned(), "true".to_owned())].into(),
         engine: "aurora-postgresql".into(),
-        instance_class: None,
+        ..Default::default()
     };
     let w1 = Instance {
         at: DbRef::new("us-west-2", "w1"),

@@ -580,9 +580,9 @@ fn cluster_facts() -> impl Strategy<Value = (ClusterFacts, Option<i64>)> {
                 arn: "arn:aws:rds:us-east-1:123456789012:cluster:catalog".into(),
                 status,
                 engine: "aurora-mysql".into(),
-                instance_class: None,
                 members: cluster_members,
                 tags,
+                ..Default::default()
             };
             let facts = ClusterFacts {
                 region: HOME.into(),

@@ -55,6 +55,8 @@ pub struct Switchover {
     pub lag_ms: f64,
     /// A pending decision of an earlier run (its key and owner): completed, not made again.
     pub resumed: Option<(String, String)>,
+    /// The global writer endpoint, which follows the new primary.
+    pub endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -158,7 +160,26 @@ pub fn decide_switchover(f: &SwitchoverFacts, now: i64, force: bool, opt_in_key:
         to: to.clone(),
         lag_ms: lag.value,
         resumed,
+        endpoint: global.endpoint.clone(),
     })
+}
+
+/// The decision whose DNS step is applied (again) when `target` (an ARN) is the primary already: the pending one
+/// being settled (`settling`, its key), else one done to `target` within [`super::REPOINT_WINDOW_SECS`], so
+/// that a retry after a run cut short (or a Route 53 call that failed) completes the job. `None`: the change was
+/// not ours, or long ago: the record is left to whoever owns it now.
+pub fn repoint_due<'a>(
+    decisions: &'a [GlobalDecision],
+    target: &str,
+    settling: Option<&str>,
+    now: i64,
+) -> Option<&'a GlobalDecision> {
+    let recent = |d: &&GlobalDecision| {
+        d.state == State::Done && d.done_at.is_some_and(|at| (0..super::REPOINT_WINDOW_SECS).contains(&(now - at)))
+    };
+    let ours = decisions.iter().filter(|d| d.to == target);
+    let settled = settling.and_then(|key| decisions.iter().find(|d| d.key == key && d.to == target));
+    settled.or_else(|| ours.filter(recent).max_by_key(|d| d.done_at))
 }
 
 /// Why the primary or the target is not healthy enough for a switchover; `None` when both are.

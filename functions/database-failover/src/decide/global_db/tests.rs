@@ -13,12 +13,11 @@ fn cluster(region: &str, id: &str, status: &str) -> Cluster {
     Cluster {
         region: region.into(),
         id: id.into(),
-        arn: String::new(),
         status: status.into(),
         members: vec![ClusterMember { id: format!("{id}-1"), writer: false, promotion_tier: 1 }],
         tags: Tags::from([(KEY.to_owned(), "true".to_owned())]),
         engine: "aurora-postgresql".into(),
-        instance_class: None,
+        ..Default::default()
     }
 }
 
