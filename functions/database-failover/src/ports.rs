@@ -157,6 +157,12 @@ pub trait GlobalDatabases {
         let error = AwsError::not_modelled("DescribeGlobalClusters", region);
         async move { Err(error) }
     }
+    /// `DescribeGlobalClusters` with no filter, asked in `region`: every global database of the account
+    /// (paginated). What finds the one a cluster of `region` was detached from.
+    fn global_clusters(&self, region: &str) -> impl Future<Output = Result<Vec<GlobalCluster>, AwsError>> + Send {
+        let error = AwsError::not_modelled("DescribeGlobalClusters", region);
+        async move { Err(error) }
+    }
     /// `SwitchoverGlobalCluster` to the secondary `target` (its ARN), asked in `region` (the target's: it answers
     /// when the primary's region does not).
     fn switchover_global(

@@ -130,16 +130,69 @@ async fn with_two_secondaries_only_the_lowest_secondary_region_fails_over_and_th
 /// An `approve` that died right after recording its failover (`global#<time>` pending, naming the approval and
 /// who approved it; its lease run out): nothing was called at AWS, and the approval is still pending.
 async fn crashed_approved_failover(env: &Env, west: &Account, id: &str, east_arn: &str, west_arn: &str) {
+    crashed_approved(env, west, id, "failover", east_arn, west_arn).await;
+}
+
+/// A run acting on approval `id` (`action`: `failover` or `detach`) recorded its decision pending 30 s ago and
+/// was cut short (its lease expired).
+async fn crashed_approved(env: &Env, west: &Account, id: &str, action: &str, east_arn: &str, west_arn: &str) {
     let ledger = DynamoLedger::new(west.dynamodb(), env.ledger.clone());
     let resource = global_records_resource();
     let at = now_secs() - 30;
-    let data = json!({"action": "failover", "from": east_arn, "to": west_arn, "decided_at": at, "lag_ms": 40000.0,
+    let data = json!({"action": action, "from": east_arn, "to": west_arn, "decided_at": at, "lag_ms": 40000.0,
         "approval": id, "approved_by": "ana", "onset": at - 60});
     let record = Record::pending(&resource, &format!("global#{at}"), "crashed", "approval", at, 86_400).with_data(data);
     let snapshot = ledger.read(&resource, now_secs()).await.expect("ledger read");
     let begin =
         Begin { owner: "crashed", now: at, hold_secs: -1, retention_secs: 86_400, records: &[record], force: false };
     assert!(matches!(ledger.begin(&snapshot, &begin).await.expect("begin"), Begun::Started { .. }));
+}
+
+/// The global database with its primary region lost and the global APIs failing (impaired): the west stack's
+/// first run asks to detach; returns the west account, both ARNs, the west stack and the decision's id.
+async fn detach_asked(env: &Env) -> (Account, String, String, TestApp, String) {
+    let (west, east_arn, west_arn) = global_database(env).await;
+    rpo_lag(&west, 0.0).await;
+    env.account.control("/_failover/rds/global-impaired", json!({"impaired": true}));
+    let app = west_stack(env, &west, &[]);
+    assert!(Box::pin(app.handle(primary_alarm(env))).await.is_err());
+    let body = env.notifications().await.pop().unwrap().body();
+    let id = body["details"]["asked"]["decision"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned();
+    (west, east_arn, west_arn, app, id)
+}
+
+/// An approved detach whose run was cut short after RemoveFromGlobalCluster, before it recorded or told it: the
+/// next event about the lost primary finds orders-west standing alone, records the detach done (and its
+/// approval, by who approved it), and tells it once, with the old writer's fence; later events change nothing.
+#[tokio::test]
+async fn a_detach_a_run_made_before_it_was_cut_short_is_recorded_and_told_by_the_next_event() {
+    let env = Env::new().await;
+    let (west, east_arn, west_arn, app, id) = detach_asked(&env).await;
+    crashed_approved(&env, &west, &id, "detach", &east_arn, &west_arn).await;
+    let detach =
+        west.rds().remove_from_global_cluster().global_cluster_identifier(GLOBAL).db_cluster_identifier(&west_arn);
+    detach.send().await.expect("the cut-short run's detach");
+
+    let next = ok(&app, primary_alarm(&env)).await;
+
+    assert_eq!(next.status, Outcome::Succeeded, "{next:?}");
+    let records = env.records_in(&west, &global_records_resource()).await;
+    let decision = records.iter().find(|r| r.key.starts_with("global#")).expect("decision");
+    assert_eq!(decision.state, State::Done, "{decision:?}");
+    assert!(decision.data["done_at"].as_i64().is_some(), "{decision:?}");
+    let approval = records.iter().find(|r| r.key.starts_with("approval#")).expect("approval");
+    assert_eq!((approval.state, approval.data["by"].as_str()), (State::Done, Some("ana")), "{approval:?}");
+    let notes = env.notifications().await;
+    assert_eq!(notes.len(), 1, "told once");
+    let done = notes[0].body();
+    assert!(done["title"].as_str().unwrap().contains("done: detach orders-west"), "{done}");
+    assert!(done["next_steps"].to_string().contains("--db-cluster-identifier orders-east"), "the fence: {done}");
+
+    let later = ok(&app, primary_alarm(&env)).await;
+    assert_eq!(later.status, Outcome::Skipped, "{later:?}");
+    assert!(env.notifications().await.is_empty(), "told once");
+    assert_eq!(env.calls_answered("RemoveFromGlobalCluster"), 1, "detached once, by the cut-short run");
+    env.account.control("/_failover/rds/global-impaired", json!({"impaired": false}));
 }
 
 #[tokio::test]
@@ -172,13 +225,7 @@ async fn a_trigger_that_resumes_an_approved_failover_keeps_who_approved_and_clos
 #[tokio::test]
 async fn a_detach_approved_after_the_global_apis_recovered_fails_over_instead_and_keeps_the_global_database() {
     let env = Env::new().await;
-    let (west, _, west_arn) = global_database(&env).await;
-    rpo_lag(&west, 0.0).await;
-    env.account.control("/_failover/rds/global-impaired", json!({"impaired": true}));
-    let app = west_stack(&env, &west, &[]);
-    assert!(Box::pin(app.handle(primary_alarm(&env))).await.is_err());
-    let body = env.notifications().await.pop().unwrap().body();
-    let id = body["details"]["asked"]["decision"].as_str().unwrap_or_else(|| panic!("{body}")).to_owned();
+    let (west, _, west_arn, app, id) = detach_asked(&env).await;
     env.account.control("/_failover/rds/global-impaired", json!({"impaired": false}));
 
     let approved = ok(&app, json!({"command": "approve", "decision": id, "by": "ana"})).await;

@@ -39,8 +39,8 @@ use crate::decide::global_db::{
     PrimarySeen, CLUSTER_DOWN_STATUSES,
 };
 use crate::model::{
-    global_resource, Approvable, Approval, Cluster, GlobalAction, GlobalCluster, GlobalDecision, GLOBAL_KEY_PREFIX,
-    LAG_LOOK_BACK_SECS,
+    global_resource, Approvable, Approval, Cluster, GlobalAction, GlobalCluster, GlobalDecision, GlobalMember,
+    GLOBAL_KEY_PREFIX, LAG_LOOK_BACK_SECS,
 };
 use crate::ports::{Databases, GlobalDatabases, GlobalLagMetric, Ports, ReplicaLag};
 use crate::report::{self, Failure, FAILOVER_GLOBAL};
@@ -69,7 +69,16 @@ pub async fn run<P: Ports>(
         let home_writes = g.primary().is_some_and(|p| p.region == ctx.region);
         accused.is_some_and(|m| m.writer || home_writes)
     };
-    let Some(global) = globals.into_iter().find(ours) else {
+    let found = match globals.into_iter().find(ours) {
+        Some(g) => Some(g),
+        // None with a member here: one whose member here was detached (by a run cut short before it could record
+        // it) has none left; it is found among all, its decision says whether that is so.
+        None => ctx.databases.global_clusters(ctx.region).await?.into_iter().find(|g| {
+            g.members.iter().any(|m| m.region == region && m.cluster == primary && m.writer)
+                && !g.members.iter().any(|m| m.region == ctx.region)
+        }),
+    };
+    let Some(global) = found else {
         return Ok(report::skipped(format!(
             "{region}/{primary} is not the primary of a global database with a member in {}: not ours",
             ctx.region
@@ -149,6 +158,12 @@ async fn facts<P: Ports>(
     let onset = incident_onset(ctx.failure_time(), &decisions, &approvals, ctx.now());
     let since = onset - LAG_LOOK_BACK_SECS - 60;
     let (mut target, mut target_instances, mut rpo_lag, mut replication_lag) = (None, vec![], vec![], vec![]);
+    // A detach an interrupted run began: this region's cluster, if it stands alone now, is what it made.
+    let detaching = decisions.iter().filter(|d| d.state == State::Pending && d.action == GlobalAction::Detach);
+    let detached = detaching.filter_map(|d| GlobalMember::from_arn(&d.to, true)).find(|m| m.region == ctx.region);
+    if let (None, Some(m)) = (&home, detached) {
+        target = ctx.databases.cluster(&m.region, &m.cluster).await?;
+    }
     if let Some(m) = home.filter(|m| !m.writer) {
         target = ctx.databases.cluster(&m.region, &m.cluster).await?;
         target_instances = ctx.databases.cluster_instances(&m.region, &m.cluster).await?;
@@ -189,15 +204,12 @@ async fn act<P: Ports>(
             return Ok(report::skipped(reason));
         }
         FailoverPlan::Refuse(reason) => return Ok(report::global_failover_refused(resource, cause, &reason)),
+        FailoverPlan::UnderWay { global, reason } => return Ok(report::global_under_way(&global, reason)),
         FailoverPlan::AlreadyPrimary { global, target: to, settle } => {
-            if let (Some((key, owner)), false) = (&settle, dry_run) {
-                let done = settle_done(snapshot, key, owner, ctx.now());
-                if let Some(fault) = ctx.session.settle_only(snapshot, &done).await? {
-                    tracing::warn!(%fault, resource, "global record not settled");
-                }
-            }
-            let dns = global_dns::again(ctx, snapshot, &to, settle.as_ref().map(|(k, _)| k.as_str()), dry_run).await;
-            return Ok(report::global_already_primary(&global, &to, dns));
+            return super::global_done::already_primary(ctx, snapshot, &global, &to, settle, dry_run).await
+        }
+        FailoverPlan::Detached { global, target: to, settle } => {
+            return super::global_done::detached(ctx, snapshot, &global, &to, settle, dry_run).await
         }
         FailoverPlan::Ask(approval) => return super::ask::run(ctx, snapshot, approval, cause, dry_run).await,
         FailoverPlan::Act(f) => f,
@@ -217,7 +229,7 @@ async fn act<P: Ports>(
         .or_else(|| f.approval.as_ref().and_then(|a| a.by.clone()));
     let mut data = GlobalDecision::data(f.action, from, &f.to.arn, now, f.loss_ms);
     data["onset"] = json!(f.onset);
-    let data = GlobalDecision::approved(data, approval_id, by.as_deref());
+    let data = global_dns::recorded(GlobalDecision::approved(data, approval_id, by.as_deref()), &moved(&f, target));
     let (key, owner, records) = match &f.resumed {
         Some((key, owner)) => (key.clone(), owner.clone(), vec![]),
         None => {
@@ -335,53 +347,10 @@ async fn act<P: Ports>(
 fn moved<'a>(f: &'a GlobalFailover, target: Option<&'a Cluster>) -> global_dns::Move<'a> {
     global_dns::Move {
         from: f.from.as_ref(),
-        to: &f.to,
+        to: Some(&f.to),
         global_endpoint: f.endpoint.as_deref(),
         detached: f.action == GlobalAction::Detach,
         target,
-        old: None,
-    }
-}
-
-/// Settles `key` (a pending global record `owner` wrote) done, with `done_at` (the cooldown runs from it) and
-/// the rest of its data kept; and the approval it acted on, if still pending, done with who approved it.
-pub(super) fn settle_done(snapshot: &Snapshot, key: &str, owner: &str, now: i64) -> Vec<Settle> {
-    let mut data = snapshot.record(key).map(|r| r.data.clone()).unwrap_or_default();
-    data["done_at"] = json!(now);
-    let approval = data["approval"]
-        .as_str()
-        .and_then(|id| snapshot.records.iter().filter_map(Approval::from_ledger).find(|a| a.id == id))
-        .filter(|a| a.state == State::Pending);
-    let mut settle = Vec::new();
-    if let Some(mut a) = approval {
-        a.by = a.by.or_else(|| data["approved_by"].as_str().map(str::to_owned));
-        a.decided_at = a.decided_at.or(Some(now));
-        settle.push(Settle::pending(&a.key, &a.owner, State::Done).with_data(a.data()));
-    }
-    settle.insert(0, Settle::pending(key, owner, State::Done).with_data(data));
-    settle
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_decision_found_done_settles_with_done_at_and_its_approval_done_by_who_approved() {
-        let action = Approvable::FailoverGlobal { global: "g".into(), target: "arn:w".into() };
-        let asked = Approval::ask("global-cluster:g", action, (Some(40_000.0), None), "r".into(), 100, 1800);
-        let data = GlobalDecision::data(GlobalAction::Failover, Some("arn:e"), "arn:w", 150, Some(40_000.0));
-        let data = GlobalDecision::approved(data, Some(&asked.id), Some("ana"));
-        let records = vec![
-            ledger::Record::pending("global-cluster:g", &asked.key, "req-1", "t", 100, 3600).with_data(asked.data()),
-            ledger::Record::pending("global-cluster:g", "global#150", "req-2", "t", 150, 3600).with_data(data),
-        ];
-        let snapshot = Snapshot { resource: "global-cluster:g".into(), at: 200, version: 1, holder: None, records };
-        let settle = settle_done(&snapshot, "global#150", "req-2", 200);
-        assert_eq!(settle.len(), 2, "{settle:?}");
-        let decision = settle[0].data.as_ref().unwrap();
-        assert_eq!((decision["done_at"].as_i64(), decision["approved_by"].as_str()), (Some(200), Some("ana")));
-        assert_eq!((settle[1].key.as_str(), settle[1].to), (asked.key.as_str(), State::Done));
-        assert_eq!(settle[1].data.as_ref().unwrap()["by"].as_str(), Some("ana"));
+        ..global_dns::Move::default()
     }
 }

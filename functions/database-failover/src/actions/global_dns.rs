@@ -18,15 +18,16 @@ use failover_core::ledger::Snapshot;
 use super::Context;
 use crate::decide::global_db::repoint_due;
 use crate::decide::{self, DnsResult};
-use crate::model::{Cluster, EndpointRecord, GlobalAction, GlobalDecision, GlobalMember, DNS_RECORD_TAG};
-use crate::ports::{Databases, GlobalDatabases, Ports};
+use crate::model::{Cluster, Cname, EndpointRecord, GlobalAction, GlobalDecision, GlobalMember, DNS_RECORD_TAG};
+use crate::ports::{Databases, Ports};
+use serde_json::{json, Value};
 
 /// A change of primary whose clients are to follow.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Move<'a> {
     /// The old primary (`None` when the global database named none).
     pub from: Option<&'a GlobalMember>,
-    pub to: &'a GlobalMember,
+    pub to: Option<&'a GlobalMember>,
     /// The global writer endpoint, if AWS gave one.
     pub global_endpoint: Option<&'a str>,
     /// A detach: the new primary leaves the global database.
@@ -34,21 +35,42 @@ pub struct Move<'a> {
     /// The new primary and the old one, when already described.
     pub target: Option<&'a Cluster>,
     pub old: Option<&'a Cluster>,
+    /// What the decision recorded ([`recorded`]): the tag's value, the old primary's endpoint if it was known.
+    pub tag: Option<&'a str>,
+    pub old_endpoint: Option<&'a str>,
+}
+
+impl Move<'_> {
+    /// The `failover:dns-record` value: the recorded one, else the new primary's tag, else the old primary's.
+    fn tag<'c>(&'c self, target: Option<&'c Cluster>) -> Option<&'c str> {
+        let tagged = [target, self.old].into_iter().flatten().find_map(|c| c.tags.get(DNS_RECORD_TAG));
+        self.tag.or(tagged.map(String::as_str))
+    }
+}
+
+/// `data` (a decision's) with what it records of its DNS step when it is made (`begin`), so that a run
+/// completing it after a crash repoints the same record from the same endpoint, whatever the clusters' tags or
+/// reachability then.
+pub fn recorded(mut data: Value, m: &Move<'_>) -> Value {
+    data["dns_tag"] = json!(m.tag(m.target));
+    data["global_endpoint"] = json!(m.global_endpoint);
+    data["old_endpoint"] = json!(m.old.and_then(|c| c.endpoint.as_deref()).or(m.old_endpoint));
+    data
 }
 
 /// Repoints the record the tags name (or, in a dry run, says what it would do). `Err`: AWS failed (the caller
 /// reports the step failed, and Lambda's retry applies it again).
 pub async fn run<P: Ports>(ctx: &Context<'_, P>, m: Move<'_>, dry_run: bool) -> Result<DnsResult, AwsError> {
+    let Some(to_member) = m.to else { return Ok(DnsResult::Untagged) };
     let described;
     let target = match m.target {
         Some(t) => Some(t),
         None => {
-            described = ctx.databases.cluster(&m.to.region, &m.to.cluster).await?;
+            described = ctx.databases.cluster(&to_member.region, &to_member.cluster).await?;
             described.as_ref()
         }
     };
-    let tag = [target, m.old].into_iter().flatten().find_map(|c| c.tags.get(DNS_RECORD_TAG));
-    let Some(tag) = tag else { return Ok(DnsResult::Untagged) };
+    let Some(tag) = m.tag(target) else { return Ok(DnsResult::Untagged) };
     let record = match EndpointRecord::parse(tag) {
         Ok(record) => record,
         Err(reason) => return Ok(DnsResult::NotPlanned { reason }),
@@ -64,41 +86,37 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, m: Move<'_>, dry_run: bool) -> 
     if dry_run {
         return Ok(DnsResult::WouldRepoint { record: record.name, from: label, to: to.to_owned() });
     }
-    let step = |current: Option<&crate::model::Cname>| {
-        decide::global_repoint_step(current, (&from.region, &from.cluster), to, m.global_endpoint, m.detached)
-    };
+    // The old writer's endpoint exactly when it was described; else known by its form (its region is lost).
+    let old_endpoint = m.old.and_then(|c| c.endpoint.as_deref()).or(m.old_endpoint);
+    let old = (from.region.as_str(), from.cluster.as_str(), old_endpoint);
+    let step = |current: Option<&Cname>| decide::global_repoint_step(current, old, to, m.global_endpoint, m.detached);
     super::repoint::change(ctx, &record, &label, to, step).await
 }
 
 /// When `to` is the primary already: the DNS step of our decision that made it so (being settled, or done within
-/// the repoint window) applied again, so that a run cut short after AWS accepted the change completes it. `None`
-/// when there is none (a dry run, a change that was not ours or long ago). A failure is logged: the record is
-/// said in the notification as not known.
+/// the repoint window) applied again, as that decision recorded it, so that a run cut short after AWS accepted
+/// the change completes it. `Ok(None)` when there is none (a dry run, a change that was not ours or long ago).
 pub async fn again<P: Ports>(
     ctx: &Context<'_, P>,
     snapshot: &Snapshot,
     to: &GlobalMember,
     settling: Option<&str>,
     dry_run: bool,
-) -> Option<DnsResult> {
+) -> Result<Option<DnsResult>, AwsError> {
     let decisions: Vec<GlobalDecision> = snapshot.records.iter().filter_map(GlobalDecision::from_ledger).collect();
-    let due = repoint_due(&decisions, &to.arn, settling, ctx.now()).filter(|_| !dry_run)?;
+    let Some(due) = repoint_due(&decisions, &to.arn, settling, ctx.now()).filter(|_| !dry_run) else {
+        return Ok(None);
+    };
+    let data = snapshot.record(&due.key).map(|r| r.data.clone()).unwrap_or_default();
     let from = due.from.as_deref().and_then(|arn| GlobalMember::from_arn(arn, true));
-    let global = ctx.databases.global_cluster(&to.region, snapshot.resource.trim_start_matches("global-cluster:"));
-    let endpoint = global.await.ok().flatten().and_then(|g| g.endpoint);
     let m = Move {
         from: from.as_ref(),
-        to,
-        global_endpoint: endpoint.as_deref(),
+        to: Some(to),
+        global_endpoint: data["global_endpoint"].as_str(),
         detached: due.action == GlobalAction::Detach,
-        target: None,
-        old: None,
+        tag: data["dns_tag"].as_str(),
+        old_endpoint: data["old_endpoint"].as_str(),
+        ..Move::default()
     };
-    match run(ctx, m, false).await {
-        Ok(result) => Some(result),
-        Err(error) => {
-            tracing::warn!(%error, to = to.arn, "DNS step not applied again");
-            Some(DnsResult::NotPlanned { reason: format!("Route 53 or RDS failed ({error}); it is tried again") })
-        }
-    }
+    run(ctx, m, false).await.map(Some)
 }

@@ -68,6 +68,7 @@ pub mod fence_undo;
 pub mod fix_in_place;
 pub mod found_decision;
 pub mod global_dns;
+pub mod global_done;
 pub mod lineage;
 pub mod owed;
 pub mod promote;

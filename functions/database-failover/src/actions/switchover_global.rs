@@ -123,7 +123,7 @@ async fn act<P: Ports>(
                 // A switchover an interrupted run asked for, found done: its record settled.
                 match ctx.session.start(snapshot, &[]).await {
                     Ok(Start::Started) => {
-                        let done = super::failover_global::settle_done(snapshot, key, owner, ctx.now());
+                        let done = super::global_done::settle_done(snapshot, key, owner, ctx.now());
                         if let Err(error) = ctx.session.end(resource, &done, &[]).await {
                             tracing::warn!(%error, resource, "switchover record not settled");
                         }
@@ -133,8 +133,11 @@ async fn act<P: Ports>(
                 }
             }
             let settling = settle.as_ref().map(|(k, _)| k.as_str());
-            let dns = global_dns::again(ctx, snapshot, &target, settling, dry_run).await;
-            return Ok(report::global_already_primary(&global, &target, dns));
+            return Ok(match global_dns::again(ctx, snapshot, &target, settling, dry_run).await {
+                Ok(dns) => report::global_already_primary(&global, &target, dns),
+                Err(error) => report::global_already_primary(&global, &target, None)
+                    .error(failover_core::fault::Fault::Aws(error)),
+            });
         }
         GlobalPlan::Switchover(s) => s,
     };
@@ -142,11 +145,11 @@ async fn act<P: Ports>(
     let global_endpoint = s.endpoint.clone();
     let moved = global_dns::Move {
         from: s.from.as_ref(),
-        to: &s.to,
+        to: Some(&s.to),
         global_endpoint: global_endpoint.as_deref(),
-        detached: false,
         target,
         old,
+        ..global_dns::Move::default()
     };
     if dry_run {
         let dns = global_dns::run(ctx, moved, true).await.ok();
@@ -158,6 +161,7 @@ async fn act<P: Ports>(
             let key = format!("{GLOBAL_KEY_PREFIX}{}", ctx.now());
             let from = s.from.as_ref().map(|m| m.arn.as_str());
             let data = GlobalDecision::data(GlobalAction::Switchover, from, &s.to.arn, ctx.now(), Some(s.lag_ms));
+            let data = global_dns::recorded(data, &moved);
             let retention = ctx.config.common.retention_secs();
             let record =
                 ledger::Record::pending(resource, &key, ctx.session.owner, "switchover-global", ctx.now(), retention)
@@ -179,7 +183,8 @@ async fn act<P: Ports>(
     }
     let acted = ctx.databases.switchover_global(&s.to.region, &s.global, &s.to.arn).await;
     let from = s.from.as_ref().map(|m| m.arn.as_str());
-    let mut data = GlobalDecision::data(GlobalAction::Switchover, from, &s.to.arn, ctx.now(), Some(s.lag_ms));
+    let data = GlobalDecision::data(GlobalAction::Switchover, from, &s.to.arn, ctx.now(), Some(s.lag_ms));
+    let mut data = global_dns::recorded(data, &moved);
     // The clients' path, inside the lease: the record the tags name (none: the global writer endpoint).
     let dns = match &acted {
         Ok(()) => Some(global_dns::run(ctx, moved, false).await),

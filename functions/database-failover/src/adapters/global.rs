@@ -30,6 +30,25 @@ fn to_global(g: &aws_sdk_rds::types::GlobalCluster) -> Option<GlobalCluster> {
     })
 }
 
+impl RdsDatabases {
+    /// `DescribeGlobalClusters` in `region`, every page, with `filter` if any (`what` names it in errors).
+    async fn list_global(
+        &self,
+        region: &str,
+        filter: Option<Filter>,
+        what: String,
+    ) -> Result<Vec<GlobalCluster>, AwsError> {
+        let request = self.clients.get(region).describe_global_clusters().set_filters(filter.map(|f| vec![f]));
+        let mut pages = request.into_paginator().send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.aws("DescribeGlobalClusters", what.clone())?;
+            out.extend(page.global_clusters().iter().filter_map(to_global));
+        }
+        Ok(out)
+    }
+}
+
 impl GlobalDatabases for RdsDatabases {
     async fn global_cluster(&self, region: &str, id: &str) -> Result<Option<GlobalCluster>, AwsError> {
         let result = self.clients.get(region).describe_global_clusters().global_cluster_identifier(id).send().await;
@@ -42,13 +61,11 @@ impl GlobalDatabases for RdsDatabases {
 
     async fn global_clusters_in(&self, region: &str) -> Result<Vec<GlobalCluster>, AwsError> {
         let filter = Filter::builder().name("region").values(region).build();
-        let mut pages = self.clients.get(region).describe_global_clusters().filters(filter).into_paginator().send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.aws("DescribeGlobalClusters", format!("with a member in {region}"))?;
-            out.extend(page.global_clusters().iter().filter_map(to_global));
-        }
-        Ok(out)
+        self.list_global(region, Some(filter), format!("with a member in {region}")).await
+    }
+
+    async fn global_clusters(&self, region: &str) -> Result<Vec<GlobalCluster>, AwsError> {
+        self.list_global(region, None, "all".to_owned()).await
     }
 
     async fn switchover_global(&self, region: &str, id: &str, target: &str) -> Result<(), AwsError> {

@@ -50,8 +50,8 @@ pub fn repoint_step(current: Option<&Cname>, from: &str, to: &str) -> DnsStep {
 }
 
 /// Whether `value` is the cluster (writer) endpoint of `cluster` in `region`:
-/// `<cluster>.cluster-<suffix>.<region>.rds.amazonaws.com` (`.com.cn` in China), the suffix being the
-/// account's and region's letters and digits. A reader (`cluster-ro-`) or custom (`cluster-custom-`) endpoint is
+/// `<cluster>.cluster-<suffix>.<region>.rds.amazonaws.com` (in China `…rds.<region>.amazonaws.com.cn`, or the
+/// older `…<region>.rds.amazonaws.com.cn`), the suffix being the account's and region's letters and digits. A reader (`cluster-ro-`) or custom (`cluster-custom-`) endpoint is
 /// not. A cluster's identifier is unique in its account and region, so this names the old primary of a global
 /// database even when its region cannot be asked for its endpoint.
 pub fn is_writer_endpoint(value: &str, region: &str, cluster: &str) -> bool {
@@ -59,28 +59,36 @@ pub fn is_writer_endpoint(value: &str, region: &str, cluster: &str) -> bool {
     let prefix = format!("{}.cluster-", cluster.to_ascii_lowercase());
     let Some(rest) = value.strip_prefix(&prefix) else { return false };
     let Some((suffix, rest)) = rest.split_once('.') else { return false };
-    let domain = format!("{}.rds.amazonaws.com", region.to_ascii_lowercase());
-    !suffix.is_empty()
-        && suffix.chars().all(|c| c.is_ascii_alphanumeric())
-        && (rest == domain || rest == domain + ".cn")
+    let region = region.to_ascii_lowercase();
+    let domains = [
+        format!("{region}.rds.amazonaws.com"),
+        format!("{region}.rds.amazonaws.com.cn"),
+        format!("rds.{region}.amazonaws.com.cn"),
+    ];
+    !suffix.is_empty() && suffix.chars().all(|c| c.is_ascii_alphanumeric()) && domains.iter().any(|d| rest == d)
 }
 
 /// The step for a record holding `current` when a global database's primary moves from the cluster `old`
-/// (`(region, identifier)`) to the cluster whose writer endpoint is `to`. The record is changed only from the old
+/// (`(region, identifier, its writer endpoint if it was described)`) to the cluster whose writer endpoint is `to`. The record is changed only from the old
 /// primary's writer endpoint; one at the global writer endpoint (`global`) follows the primary by itself, except
 /// after a detach (`detached`), which leaves the detached cluster outside the global database: then it is changed
 /// from there too.
 pub fn global_repoint_step(
     current: Option<&Cname>,
-    old: (&str, &str),
+    old: (&str, &str, Option<&str>),
     to: &str,
     global: Option<&str>,
     detached: bool,
 ) -> DnsStep {
     let Some(cname) = current else { return DnsStep::Missing };
+    // Exactly the old writer's endpoint when it was described (its account's suffix too); else by its form.
+    let old_writer = |value: &str| match old.2 {
+        Some(endpoint) => same_name(value, endpoint),
+        None => is_writer_endpoint(value, old.0, old.1),
+    };
     match cname.values.as_slice() {
         [value] if same_name(value, to) => DnsStep::AlreadyThere,
-        [value] if is_writer_endpoint(value, old.0, old.1) => DnsStep::Change { delete: cname.clone() },
+        [value] if old_writer(value) => DnsStep::Change { delete: cname.clone() },
         [value] if global.is_some_and(|g| same_name(value, g)) => match detached {
             true => DnsStep::Change { delete: cname.clone() },
             false => DnsStep::FollowsGlobal { endpoint: value.clone() },
@@ -255,6 +263,7 @@ mod tests {
             "orders-east.cluster-c9akciq32xyz.us-east-1.rds.amazonaws.com",
             "Orders-East.cluster-ABC123.us-east-1.rds.amazonaws.com.",
             "orders-east.cluster-abc.us-east-1.rds.amazonaws.com.cn",
+            "orders-east.cluster-abc.rds.us-east-1.amazonaws.com.cn",
         ] {
             assert!(is_writer_endpoint(yes, region, cluster), "{yes}");
         }
@@ -274,7 +283,7 @@ mod tests {
 
     #[test]
     fn a_global_record_moves_only_from_the_old_writer_and_the_global_endpoint_only_after_a_detach() {
-        let old = ("us-east-1", "orders-east");
+        let old = ("us-east-1", "orders-east", None);
         let (to, global) =
             ("orders-west.cluster-w.us-west-2.rds.amazonaws.com", "orders.global-x.global.rds.amazonaws.com");
         let at_old = cname("orders-east.cluster-e.us-east-1.rds.amazonaws.com");
@@ -286,6 +295,11 @@ mod tests {
         let reader = cname("orders-east.cluster-ro-e.us-east-1.rds.amazonaws.com");
         assert!(matches!(step(&reader, true), DnsStep::Elsewhere { .. }));
         assert_eq!(global_repoint_step(None, old, to, Some(global), false), DnsStep::Missing);
+        // Described: exactly its endpoint; a same-named cluster of another account is not it.
+        let described = ("us-east-1", "orders-east", Some("orders-east.cluster-e.us-east-1.rds.amazonaws.com"));
+        let other = cname("orders-east.cluster-other.us-east-1.rds.amazonaws.com");
+        assert!(matches!(global_repoint_step(Some(&other), described, to, None, false), DnsStep::Elsewhere { .. }));
+        assert!(matches!(global_repoint_step(Some(&at_old), described, to, None, false), DnsStep::Change { .. }));
     }
 
     proptest! {
@@ -325,7 +339,7 @@ mod tests {
             detached in any::<bool>(),
         ) {
             let (to, global) = ("new.cluster-w.us-west-2.rds.amazonaws.com", "g.global-x.global.rds.amazonaws.com");
-            let step = global_repoint_step(Some(&cname(&value)), ("us-east-1", "old"), to, Some(global), detached);
+            let step = global_repoint_step(Some(&cname(&value)), ("us-east-1", "old", None), to, Some(global), detached);
             if let DnsStep::Change { .. } = step {
                 prop_assert!(
                     value == "old.cluster-abc.us-east-1.rds.amazonaws.com" || (detached && value == global),

@@ -54,6 +54,9 @@ pub fn switchover_global(
             (format!("{}: switching over to {to}; clients may not follow", s.global), Severity::Critical)
         }
         Outcome::Succeeded => (format!("{}: switching over to {to}", s.global), Severity::Warning),
+        Outcome::Failed if failure.is_some_and(|f| f.step == GLOBAL_DNS_STEP) => {
+            (format!("{}: switching over to {to}; the DNS record was not repointed", s.global), Severity::Critical)
+        }
         Outcome::DryRun => (format!("dry run: would switch {} over to {to}", s.global), Severity::Info),
         _ => (format!("switching {} over to {to} failed", s.global), Severity::Critical),
     };
@@ -132,6 +135,50 @@ pub fn global_already_primary(global: &str, target: &GlobalMember, dns: Option<D
     ))
     .incident(incident("global", global))
     .details(json!({"global_cluster": global, "primary": target, "dns": dns}))
+}
+
+/// A detach a run cut short had made, found done and recorded: told now (the run that made it could not), with
+/// the DNS step applied again and the old writer's fence named.
+pub fn global_detach_completed(
+    global: &str,
+    target: &GlobalMember,
+    from: Option<&str>,
+    dns: Option<DnsResult>,
+) -> Report {
+    let what = format!("detach {} from {global} and promote it", target.cluster);
+    let old = from.and_then(|arn| GlobalMember::from_arn(arn, true));
+    let clients = dns.as_ref().and_then(DnsResult::sentence).unwrap_or_else(|| {
+        format!("The detached cluster {} has its own cluster endpoint: repoint clients to it.", target.cluster)
+    });
+    let mut steps = vec![format!(
+        "See it with aws rds describe-db-clusters --region {} --db-cluster-identifier {}.",
+        target.region, target.cluster
+    )];
+    if let Some(old) = &old {
+        steps.push(detached_fence_step(old, global));
+    }
+    Report::new(FUNCTION, FAILOVER_GLOBAL, Outcome::Succeeded, Severity::Critical, format!("done: {what}"))
+        .summary(format!(
+            "{} ({}) stands alone, detached from global database {global} by a run that was cut short before it \
+             could record it or tell it; recorded done now. {clients}",
+            target.cluster, target.region
+        ))
+        .incident(incident("global", global))
+        .resources([target.arn.clone()])
+        .details(
+            json!({"global_cluster": global, "action": GlobalAction::Detach, "from": old, "to": target, "dns": dns}),
+        )
+        .steps(steps)
+}
+
+/// The step naming the fence of a detached database's old primary, which AWS does not demote.
+fn detached_fence_step(old: &GlobalMember, global: &str) -> String {
+    format!(
+        "The old primary {} ({}) is still the writer of {global} when its region returns, and this function cannot \
+         reach it: fence it before clients do, e.g. aws rds modify-db-cluster --region {} --db-cluster-identifier {} \
+         --vpc-security-group-ids <a group with no inbound rules> --apply-immediately.",
+        old.cluster, old.region, old.region, old.cluster
+    )
 }
 
 /// A switchover or failover to the same target under way at AWS (`reason` says which): a skip whose retryable
@@ -244,13 +291,7 @@ pub fn global_failover(
             ));
             // A detached primary is not demoted by AWS: when its region returns it still takes writes.
             if let (GlobalAction::Detach, Some(old)) = (f.action, &f.from) {
-                steps.push(format!(
-                    "The old primary {} ({}) is still the writer of {} when its region returns, and this function \
-                     cannot reach it: fence it before clients do, e.g. aws rds modify-db-cluster --region {} \
-                     --db-cluster-identifier {} --vpc-security-group-ids <a group with no inbound rules> \
-                     --apply-immediately.",
-                    old.cluster, old.region, f.global, old.region, old.cluster
-                ));
+                steps.push(detached_fence_step(old, &f.global));
             }
         }
     }

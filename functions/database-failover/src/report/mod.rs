@@ -25,8 +25,8 @@ pub use fence::{
 };
 pub use fix::fix_in_place;
 pub use global_db::{
-    global_already_primary, global_failed, global_failover, global_failover_refused, global_refused, global_under_way,
-    short, switchover_global, FAILOVER_GLOBAL, GLOBAL_DNS_STEP, SWITCHOVER_GLOBAL,
+    global_already_primary, global_detach_completed, global_failed, global_failover, global_failover_refused,
+    global_refused, global_under_way, short, switchover_global, FAILOVER_GLOBAL, GLOBAL_DNS_STEP, SWITCHOVER_GLOBAL,
 };
 pub use paths::with_client_paths;
 use promotion::{promote_command, with_error};
@@ -87,7 +87,7 @@ pub fn cluster_failover(c: &ClusterFailover, trigger: &Trigger, outcome: Outcome
         _ => (format!("failing {} over to {} failed", c.cluster, c.target), Severity::Critical),
     };
     let by = match c.topology {
-        Topology::MultiAzCluster => "Multi-AZ DB cluster: failover:priority, then lowest ReplicaLag as of the onset",
+        Topology::MultiAzCluster => "Multi-AZ DB cluster: lowest ReplicaLag as of the onset, then failover:priority",
         _ => "lowest promotion tier, then lowest AuroraReplicaLag",
     };
     let mut summary =

@@ -105,6 +105,18 @@ pub enum FailoverPlan {
         target: GlobalMember,
         settle: Option<(String, String)>,
     },
+    /// A detach an interrupted run began is done (this region's cluster left the global database and stands
+    /// alone): its pending decision (`settle`: key, owner) is settled and told.
+    Detached {
+        global: String,
+        target: GlobalMember,
+        settle: (String, String),
+    },
+    /// Our change to this region's secondary is under way at AWS: retried (a retryable error) until it is done.
+    UnderWay {
+        global: String,
+        reason: String,
+    },
     Refuse(String),
     /// Not a failure this decides on: logged.
     Skip(String),
@@ -147,6 +159,22 @@ fn by_hand(global: &str, to: &GlobalMember) -> String {
     )
 }
 
+/// With no member in this region: a pending detach of this region's cluster, which its facts found standing
+/// alone (described, no longer a member), was done by a run cut short before it could record it.
+fn detached(f: &FailoverFacts) -> Option<FailoverPlan> {
+    let d = f.decisions.iter().find(|d| {
+        d.state == State::Pending
+            && d.action == GlobalAction::Detach
+            && GlobalMember::from_arn(&d.to, true)
+                .is_some_and(|m| m.region == f.home_region && f.target.as_ref().is_some_and(|t| t.id == m.cluster))
+    })?;
+    Some(FailoverPlan::Detached {
+        global: f.global.id.clone(),
+        target: GlobalMember::from_arn(&d.to, true)?,
+        settle: (d.key.clone(), d.owner.clone()),
+    })
+}
+
 /// Decides at `now`; `approved`: the approval a person just gave (or the one a resumed decision carries).
 pub fn decide_global_failover(
     f: &FailoverFacts,
@@ -161,7 +189,9 @@ pub fn decide_global_failover(
         .find(|m| m.region == f.home_region && !m.writer)
         .or_else(|| g.members.iter().find(|m| m.region == f.home_region))
     else {
-        return FailoverPlan::Skip(format!("global database {} has no member in {}", g.id, f.home_region));
+        return detached(f).unwrap_or_else(|| {
+            FailoverPlan::Skip(format!("global database {} has no member in {}", g.id, f.home_region))
+        });
     };
     // A failover or detach an interrupted run began; a switchover's record is the switchover's to complete.
     let pending = f
@@ -173,6 +203,25 @@ pub fn decide_global_failover(
         return FailoverPlan::AlreadyPrimary { global: g.id.clone(), target: to.clone(), settle };
     }
     if let Some(change) = &g.change {
+        // Ours, to this region, still under way at AWS (a retry of a run cut short, or a later event): the run
+        // asks to be retried until it is done, so that what the change left (its record, its DNS step) is done.
+        let ours = f.decisions.iter().any(|d| {
+            d.to == to.arn
+                && (d.state == State::Pending
+                    || d.done_at.is_some_and(|at| (0..super::super::REPOINT_WINDOW_SECS).contains(&(now - at))))
+        });
+        if ours && change.to.as_deref() == Some(to.arn.as_str()) {
+            return FailoverPlan::UnderWay {
+                global: g.id.clone(),
+                reason: format!(
+                    "the {} of {} to {} is under way at AWS ({}): retried until it is done",
+                    if change.data_loss_allowed { "failover" } else { "switchover" },
+                    g.id,
+                    to.cluster,
+                    change.status
+                ),
+            };
+        }
         return FailoverPlan::Skip(format!(
             "a change of {} is under way at AWS ({}, to {}): waiting for it",
             g.id,

@@ -286,6 +286,34 @@ mod failover {
     }
 
     #[test]
+    fn our_change_still_under_way_is_retried_and_anyone_elses_or_an_old_one_is_skipped() {
+        let mut f = lost();
+        f.global.change = under_way(WEST, true).global.and_then(|g| g.change);
+        let plan = |f: &FailoverFacts| decide_global_failover(f, &settings(0.0), NOW, None);
+        let ours = |state, ago| vec![GlobalDecision { action: GlobalAction::Failover, ..decision(state, ago) }];
+        assert!(matches!(plan(&f), FailoverPlan::Skip(_)), "not ours: {:?}", plan(&f));
+        f.decisions = ours(State::Pending, None);
+        assert!(matches!(plan(&f), FailoverPlan::UnderWay { .. }), "a run cut short: {:?}", plan(&f));
+        f.decisions = ours(State::Done, Some(60));
+        assert!(matches!(plan(&f), FailoverPlan::UnderWay { .. }), "done a minute ago: {:?}", plan(&f));
+        f.decisions = ours(State::Done, Some(3_600));
+        assert!(matches!(plan(&f), FailoverPlan::Skip(_)), "long ago: {:?}", plan(&f));
+    }
+
+    #[test]
+    fn a_pending_detach_of_a_cluster_now_standing_alone_is_found_done() {
+        let mut f = lost();
+        f.global.members.retain(|m| m.region != "us-west-2");
+        let plan = |f: &FailoverFacts| decide_global_failover(f, &settings(0.0), NOW, None);
+        assert!(matches!(plan(&f), FailoverPlan::Skip(_)), "no decision of ours: {:?}", plan(&f));
+        f.decisions = vec![GlobalDecision { action: GlobalAction::Detach, ..decision(State::Pending, None) }];
+        let FailoverPlan::Detached { target, settle, .. } = plan(&f) else { panic!("{:?}", plan(&f)) };
+        assert_eq!((target.arn.as_str(), settle.0.as_str()), (WEST, "global#1"));
+        f.target = None;
+        assert!(matches!(plan(&f), FailoverPlan::Skip(_)), "not found standing alone: {:?}", plan(&f));
+    }
+
+    #[test]
     fn the_detach_asked_when_the_global_apis_fail_says_what_it_does() {
         let FailoverPlan::Act(a) = decide_global_failover(&lost(), &settings(0.0), NOW, None) else { panic!() };
         let asked = ask_detach(&a, "ServiceUnavailable", NOW, 1800);
