@@ -63,10 +63,11 @@ impl ReplicaLag for RecordedLag {
         region: &str,
         metric: GlobalLagMetric,
         cluster: &str,
+        source_region: Option<&str>,
         since: i64,
     ) -> Result<Vec<LagPoint>, AwsError> {
         self.calls.lock().unwrap().push((region.to_owned(), metric.name(), vec![cluster.to_owned()]));
-        self.cloudwatch.cluster_lag(region, metric, cluster, since).await
+        self.cloudwatch.cluster_lag(region, metric, cluster, source_region, since).await
     }
 }
 

@@ -249,14 +249,17 @@ pub trait ReplicaLag {
         since: i64,
     ) -> impl Future<Output = Result<BTreeMap<String, Vec<LagPoint>>, AwsError>> + Send;
 
-    /// The per-minute maxima of a secondary cluster's global lag `metric` (dimension `DBClusterIdentifier`,
-    /// milliseconds) from `since` to now, newest first, in ONE `GetMetricData` call. The default answers that
-    /// the read is not available.
+    /// The per-minute maxima of a secondary cluster's global lag `metric` (milliseconds) from `since` to now,
+    /// newest first, in ONE `GetMetricData` call. CloudWatch matches a metric by its whole dimension set, and
+    /// Aurora publishes these under `DBClusterIdentifier` and `SourceRegion` (the primary's region, when
+    /// `source_region` names it), so both sets are read and merged. The default answers that the read is not
+    /// available.
     fn cluster_lag(
         &self,
         region: &str,
         metric: GlobalLagMetric,
         cluster: &str,
+        _source_region: Option<&str>,
         _since: i64,
     ) -> impl Future<Output = Result<Vec<LagPoint>, AwsError>> + Send {
         let error = AwsError::not_modelled("GetMetricData", format!("{} of {cluster} in {region}", metric.name()));

@@ -62,11 +62,14 @@ pub(crate) async fn global_database(env: &Env) -> (Account, String, String) {
     (west, east_arn, west_arn)
 }
 
-/// `AuroraGlobalDBReplicationLag` of orders-west (ms), in its region: one datapoint 30 s ago.
+/// `AuroraGlobalDBReplicationLag` of orders-west (ms), in its region: one datapoint 30 s ago, with the dimensions
+/// Aurora publishes it under (`DBClusterIdentifier` and `SourceRegion`, the primary's region; CloudWatch matches
+/// the whole set, so a read by `DBClusterIdentifier` alone would not find it).
 pub(crate) async fn replication_lag(west: &Account, ms: f64) {
     let datum = MetricDatum::builder()
         .metric_name("AuroraGlobalDBReplicationLag")
         .dimensions(Dimension::builder().name("DBClusterIdentifier").value("orders-west").build())
+        .dimensions(Dimension::builder().name("SourceRegion").value("us-east-1").build())
         .timestamp(DateTime::from(SystemTime::now() - Duration::from_secs(30)))
         .value(ms)
         .unit(StandardUnit::Milliseconds)
@@ -189,6 +192,7 @@ pub(super) async fn rpo_lag(west: &Account, ms: f64) {
     let datum = MetricDatum::builder()
         .metric_name("AuroraGlobalDBRPOLag")
         .dimensions(Dimension::builder().name("DBClusterIdentifier").value("orders-west").build())
+        .dimensions(Dimension::builder().name("SourceRegion").value("us-east-1").build())
         .timestamp(DateTime::from(SystemTime::now() - Duration::from_secs(90)))
         .value(ms)
         .unit(StandardUnit::Milliseconds)

@@ -164,13 +164,15 @@ async fn facts<P: Ports>(
     if let (None, Some(m)) = (&home, detached) {
         target = ctx.databases.cluster(&m.region, &m.cluster).await?;
     }
+    // Aurora publishes the global lags with the primary's region as `SourceRegion`.
+    let source = g.primary().map(|p| p.region.as_str());
     if let Some(m) = home.filter(|m| !m.writer) {
         target = ctx.databases.cluster(&m.region, &m.cluster).await?;
         target_instances = ctx.databases.cluster_instances(&m.region, &m.cluster).await?;
-        rpo_lag = ctx.lag.cluster_lag(&m.region, GlobalLagMetric::RpoLag, &m.cluster, since).await?;
+        rpo_lag = ctx.lag.cluster_lag(&m.region, GlobalLagMetric::RpoLag, &m.cluster, source, since).await?;
         if rpo_lag.is_empty() {
             replication_lag =
-                ctx.lag.cluster_lag(&m.region, GlobalLagMetric::ReplicationLag, &m.cluster, since).await?;
+                ctx.lag.cluster_lag(&m.region, GlobalLagMetric::ReplicationLag, &m.cluster, source, since).await?;
         }
     }
     Ok(Some(FailoverFacts {

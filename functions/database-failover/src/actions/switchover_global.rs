@@ -99,7 +99,9 @@ async fn facts<P: Ports>(
     facts.target = ctx.databases.cluster(&member.region, &member.cluster).await?;
     facts.target_instances = ctx.databases.cluster_instances(&member.region, &member.cluster).await?;
     let since = ctx.now() - LAG_READ_SECS;
-    facts.lag = ctx.lag.cluster_lag(&member.region, GlobalLagMetric::ReplicationLag, &member.cluster, since).await?;
+    let source = g.primary().map(|p| p.region.as_str());
+    facts.lag =
+        ctx.lag.cluster_lag(&member.region, GlobalLagMetric::ReplicationLag, &member.cluster, source, since).await?;
     facts.target_cluster = member.cluster;
     facts.target_region = member.region;
     Ok(facts)

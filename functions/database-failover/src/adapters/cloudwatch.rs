@@ -48,7 +48,9 @@ impl ReplicaLag for CloudWatchLag {
         instances: &[String],
         since: i64,
     ) -> Result<BTreeMap<String, Vec<LagPoint>>, AwsError> {
-        self.maxima(region, metric.name(), "DBInstanceIdentifier", instances, since).await
+        let sets = instances.iter().map(|id| vec![Dimension::builder().name("DBInstanceIdentifier").value(id).build()]);
+        let points = self.maxima(region, metric.name(), &sets.collect::<Vec<_>>(), since).await?;
+        Ok(instances.iter().cloned().zip(points).collect())
     }
 
     async fn cluster_lag(
@@ -56,11 +58,21 @@ impl ReplicaLag for CloudWatchLag {
         region: &str,
         metric: GlobalLagMetric,
         cluster: &str,
+        source_region: Option<&str>,
         since: i64,
     ) -> Result<Vec<LagPoint>, AwsError> {
-        let ids = [cluster.to_owned()];
-        let mut points = self.maxima(region, metric.name(), "DBClusterIdentifier", &ids, since).await?;
-        Ok(points.remove(cluster).unwrap_or_default())
+        let by_cluster = Dimension::builder().name("DBClusterIdentifier").value(cluster).build();
+        let mut sets = vec![vec![by_cluster.clone()]];
+        if let Some(source) = source_region {
+            sets.push(vec![by_cluster, Dimension::builder().name("SourceRegion").value(source).build()]);
+        }
+        let points = self.maxima(region, metric.name(), &sets, since).await?;
+        // One minute read under both sets counts once, at its maximum.
+        let mut merged: BTreeMap<i64, f64> = BTreeMap::new();
+        for p in points.into_iter().flatten() {
+            merged.entry(p.at).and_modify(|v| *v = v.max(p.value)).or_insert(p.value);
+        }
+        Ok(merged.into_iter().rev().map(|(at, value)| LagPoint { at, value }).collect())
     }
 
     async fn alarms(&self, region: &str, prefix: &str) -> Result<Vec<WatchingAlarm>, AwsError> {
@@ -69,28 +81,27 @@ impl ReplicaLag for CloudWatchLag {
 }
 
 impl CloudWatchLag {
-    /// The per-minute maxima of `metric` (namespace `AWS/RDS`) for each of `ids` under `dimension`, from `since`
-    /// on, newest first, in ONE `GetMetricData` call (paged).
+    /// The per-minute maxima of `metric` (namespace `AWS/RDS`) for each of `sets` (a metric's whole dimension
+    /// set), from `since` on, newest first, in `sets`' order, in ONE `GetMetricData` call (paged).
     async fn maxima(
         &self,
         region: &str,
         metric: &str,
-        dimension: &str,
-        instances: &[String],
+        sets: &[Vec<Dimension>],
         since: i64,
-    ) -> Result<BTreeMap<String, Vec<LagPoint>>, AwsError> {
-        let mut out: BTreeMap<String, Vec<LagPoint>> = instances.iter().map(|i| (i.clone(), Vec::new())).collect();
-        if instances.is_empty() {
+    ) -> Result<Vec<Vec<LagPoint>>, AwsError> {
+        let mut out: Vec<Vec<LagPoint>> = vec![Vec::new(); sets.len()];
+        if sets.is_empty() {
             return Ok(out);
         }
         // From `since` on, up to [`LAG_SPAN`] and never later than now: the minutes that can count.
         let since = UNIX_EPOCH + Duration::from_secs(u64::try_from(since).unwrap_or_default());
         let end = SystemTime::now().min(since + LAG_SPAN);
         let start = since.min(end - LAG_PERIOD);
-        let queries: Vec<MetricDataQuery> = instances
+        let queries: Vec<MetricDataQuery> = sets
             .iter()
             .enumerate()
-            .map(|(i, id)| {
+            .map(|(i, dimensions)| {
                 MetricDataQuery::builder()
                     .id(format!("m{i}"))
                     .return_data(true)
@@ -100,7 +111,7 @@ impl CloudWatchLag {
                                 Metric::builder()
                                     .namespace("AWS/RDS")
                                     .metric_name(metric)
-                                    .dimensions(Dimension::builder().name(dimension).value(id).build())
+                                    .set_dimensions(Some(dimensions.clone()))
                                     .build(),
                             )
                             .period(LAG_PERIOD_SECONDS)
@@ -124,10 +135,9 @@ impl CloudWatchLag {
             let page = page.aws("GetMetricData", format!("{metric} in {region}"))?;
             for result in page.metric_data_results() {
                 let index = result.id().and_then(|id| id.strip_prefix('m')).and_then(|n| n.parse::<usize>().ok());
-                if let Some(instance) = index.and_then(|i| instances.get(i)) {
-                    let points = result.timestamps().iter().zip(result.values());
-                    let points = points.map(|(at, value)| LagPoint { at: at.secs(), value: *value });
-                    out.entry(instance.clone()).or_default().extend(points);
+                if let Some(points) = index.and_then(|i| out.get_mut(i)) {
+                    let read = result.timestamps().iter().zip(result.values());
+                    points.extend(read.map(|(at, value)| LagPoint { at: at.secs(), value: *value }));
                 }
             }
         }
