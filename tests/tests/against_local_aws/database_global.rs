@@ -291,6 +291,9 @@ async fn rpo_lag_40_s_asks_for_approval_once_and_approve_fails_over_after_rechec
     assert_eq!((approval.state, approval.data["by"].as_str()), (State::Done, Some("ana")));
     let failover = records.iter().find(|r| r.key.starts_with("global#")).expect("failover record");
     assert_eq!((failover.state, failover.data["approved_by"].as_str()), (State::Done, Some("ana")));
+    let done = env.notifications().await.pop().expect("told").body();
+    let snapshot = "rds:unplanned-global-failover-orders-east-";
+    assert!(done["next_steps"].to_string().contains(snapshot), "where the lost writes survive: {done}");
 
     let again = ok(&app, json!({"command": "approve", "decision": id, "by": "bo"})).await;
     assert_eq!(again.status, Outcome::Refused, "{again:?}");

@@ -290,8 +290,15 @@ pub fn global_failover(
                 f.global
             ));
             // A detached primary is not demoted by AWS: when its region returns it still takes writes.
-            if let (GlobalAction::Detach, Some(old)) = (f.action, &f.from) {
-                steps.push(detached_fence_step(old, &f.global));
+            match (f.action, &f.from) {
+                (GlobalAction::Detach, Some(old)) => steps.push(detached_fence_step(old, &f.global)),
+                (GlobalAction::Failover, Some(old)) if f.loss_ms.is_none_or(|l| l > 0.0) => steps.push(format!(
+                    "When {} returns, Aurora adds {} back as a secondary and first snapshots its old volume as \
+                     rds:unplanned-global-failover-{}-<time>: the writes not replicated survive only there; copy it \
+                     before its retention ends.",
+                    old.region, old.cluster, old.cluster
+                )),
+                _ => {}
             }
         }
     }
