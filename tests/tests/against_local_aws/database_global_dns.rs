@@ -120,6 +120,8 @@ async fn a_switchover_repoints_the_record_its_old_primary_names_and_back_again()
     assert_eq!(outcomes(&notes), ["dry-run", "succeeded"]);
     assert!(summary(&notes[0].body()).contains("Would repoint writer.shop.internal"), "{:?}", notes[0].body());
     assert_eq!(notes[1].body()["details"]["dns"]["result"], json!("repointed"));
+    let steps = notes[1].body()["next_steps"].to_string();
+    assert!(steps.contains("rolls the switchover back"), "repointed as AWS accepted it: {steps}");
 
     // Back, within the cooldown (so forced): the same record follows, from west's endpoint to east's.
     east_replication_lag(&env.account).await;

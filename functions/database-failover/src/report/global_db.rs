@@ -81,13 +81,21 @@ pub fn switchover_global(
             summary
                 .push_str("SwitchoverGlobalCluster was called: no data is lost; writes pause while the roles change. ");
             summary.push_str(&clients(dns, global_endpoint_sentence(s.endpoint.as_deref())));
-            vec![
+            let mut steps = vec![
                 format!(
                     "Watch the global database with aws rds describe-global-clusters --global-cluster-identifier {}.",
                     s.global
                 ),
                 format!("The old primary {from} stays as a secondary; switch back the same way."),
-            ]
+            ];
+            // Repointed as AWS accepted it (neither side takes writes meanwhile), so a rollback leaves it wrong.
+            if let Some(DnsResult::Repointed { record, .. }) = dns {
+                steps.push(format!(
+                    "If AWS rolls the switchover back ({from} stays the primary), point {record} back at {from}'s \
+                     cluster endpoint."
+                ));
+            }
+            steps
         }
     };
     let report = Report::new(FUNCTION, SWITCHOVER_GLOBAL, outcome, severity, title)
