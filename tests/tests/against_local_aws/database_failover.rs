@@ -315,7 +315,10 @@ async fn the_records_of_a_change_should_be_in_the_table_and_status_should_list_t
     assert_eq!(text(record, "state"), "done");
     assert!(text(record, "trigger").starts_with("RDS-EVENT-0031"), "{record:?}");
 
+    let described = env.calls_answered("DescribeDBInstances");
     let status = ok(&app, json!({"command": "status", "db_instance_identifier": "orders"})).await;
+    // The primary, then its replicas with the promoted one (no longer listed) in one filtered call.
+    assert_eq!(env.calls_answered("DescribeDBInstances") - described, 2);
     let open = status.details["ledger"]["records"].as_array().expect("records").clone();
     assert_eq!(open.len(), 1, "{open:?}");
     assert_eq!((&open[0]["key"], &open[0]["state"]), (&json!(text(record, "sk")), &json!("done")));

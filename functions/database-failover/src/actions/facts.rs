@@ -80,19 +80,31 @@ impl<P: Ports> Context<'_, P> {
             PrimaryState::Found(p) => PrimaryState::Found(model::inherit(p, &snapshot.records)),
             other => other,
         };
+        let record = promotion_record(snapshot, &primary);
+        // The recorded replica (promoted: no longer in the primary's list) joins its region's call when that
+        // region is read anyway; described on its own otherwise, or when its region was left out.
+        let joined = match (&primary, &record) {
+            (PrimaryState::Found(p), Some(r)) => Some(&r.subject)
+                .filter(|s| !p.replicas.contains(s) && p.replicas.iter().any(|x| x.region == s.region))
+                .cloned(),
+            _ => None,
+        };
         let (mut replicas, undescribed) = match &primary {
-            PrimaryState::Found(p) => self.replicas_of(&p.replicas).await?,
+            PrimaryState::Found(p) => self.replicas_of(&[p.replicas.as_slice(), joined.as_slice()].concat()).await?,
             PrimaryState::Missing | PrimaryState::Unreachable { .. } => (Vec::new(), Vec::new()),
         };
+        // Not a replica: out of the replicas, and out of the undescribed (described on its own below).
+        let undescribed: Vec<Undescribed> =
+            undescribed.into_iter().filter(|u| Some(&u.at) != joined.as_ref()).collect();
+        let joined = joined.and_then(|j| replicas.iter().position(|i| i.at == j)).map(|i| replicas.remove(i));
         if let Some(x) = extra.filter(|x| !replicas.iter().any(|r| &r.at == *x)) {
             if let Some(found) = self.databases.instance(x).await? {
                 replicas.push(found);
             }
         }
-        let record = promotion_record(snapshot, &primary);
         let recorded = match &record {
             None => None,
-            Some(r) => match replicas.iter().find(|i| i.at == r.subject) {
+            Some(r) => match replicas.iter().chain(joined.as_ref()).find(|i| i.at == r.subject) {
                 Some(known) => Some(known.clone()),
                 None => self.databases.instance(&r.subject).await?,
             },

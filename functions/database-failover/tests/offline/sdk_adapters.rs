@@ -256,8 +256,10 @@ async fn a_promotion_whose_end_was_lost_should_be_completed_by_the_next_invocati
     assert!(matches!(ledger.begin(&snapshot, &begin).await.unwrap(), Begun::Started { .. }));
     let primary = db("orders", "us-east-1", "failed").tag_list(tag("failover:dns-record", RECORD));
     let primary = describe("orders", primary.read_replica_db_instance_identifiers("r2").build());
+    // r1, promoted, has left the primary's list: it joins r2's call.
+    let r1_alone = db("r1", "us-east-1", "available").build();
     let (r1, r2) =
-        (describe("r1", db("r1", "us-east-1", "available").build()), describe_ids(&["r2"], vec![orders_replica("r2")]));
+        (describe("r1", r1_alone.clone()), describe_ids(&["r2", "r1"], vec![orders_replica("r2"), r1_alone]));
     let (promote, lags) = (promote_ok("r1"), lag(&[("m0", 1.0)]));
     let dns = mock!(aws_sdk_route53::Client::change_resource_record_sets).then_output(dns_output);
     let record = mock!(aws_sdk_route53::Client::list_resource_record_sets).then_output(record_output);
