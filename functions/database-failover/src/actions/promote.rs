@@ -48,7 +48,8 @@
 //! (`end`); after the publish, one more `Query` and `begin`/`end` mark it notified ([`owed::MarkNotified`]). A
 //! replica-side trigger or `promote` first describes the replica and its primary (a primary that no longer
 //! exists costs no listing: its candidate is the replica the trigger names, described again after the
-//! `Query`). A recorded replica that is not among those described costs one more `DescribeDBInstances`. A
+//! `Query`). A recorded replica that has left the list joins its region's filtered call; in a region not read
+//! otherwise, it costs one more `DescribeDBInstances`. A
 //! wait or a lost `begin` repeats the `Query` and the reads. An event on an Aurora member costs one
 //! `DescribeDBClusters` and goes to [`failover_cluster`], which fails the cluster over only while the
 //! instance is its writer. A primary that is not opted in
