@@ -253,21 +253,10 @@ pub(super) mod tests {
     /// The primary `orders`, without replicas, with these tags (also [`super::super::watch`]'s tests).
     pub(in crate::decide) fn primary(tags: &[(&str, &str)]) -> Instance {
         Instance {
-            at: DbRef::new("us-east-1", "orders"),
             arn: "arn:aws:rds:us-east-1:123456789012:db:orders".into(),
-            status: "available".into(),
-            source: None,
-            replicas: Vec::new(),
-            cluster: None,
             endpoint: Some("orders.abc.us-east-1.rds.amazonaws.com".into()),
-            promotion_tier: None,
-            resource_id: None,
-            multi_az: false,
-            security_groups: Vec::new(),
-            class: None,
-            zone: None,
-            inherited: Default::default(),
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Tags>(),
+            ..Instance::bare("us-east-1", "orders")
         }
     }
 

@@ -22,21 +22,11 @@ pub(super) fn settings() -> Settings {
 
 fn instance(region: &str, id: &str, status: &str) -> Instance {
     Instance {
-        at: DbRef::new(region, id),
         arn: format!("arn:aws:rds:{region}:123456789012:db:{id}"),
         status: status.into(),
-        source: None,
-        replicas: Vec::new(),
-        cluster: None,
         endpoint: Some(format!("{id}.abc.{region}.rds.amazonaws.com")),
-        promotion_tier: None,
-        resource_id: None,
-        multi_az: false,
-        security_groups: Vec::new(),
-        class: None,
-        zone: None,
-        inherited: Default::default(),
         tags: BTreeMap::from([("failover:enabled".to_owned(), "true".to_owned())]),
+        ..Instance::bare(region, id)
     }
 }
 

@@ -43,13 +43,8 @@ mod tests {
     fn cluster(writer: &str) -> Cluster {
         let member = |id: &str| ClusterMember { id: id.into(), writer: id == writer, promotion_tier: 1 };
         Cluster {
-            region: "us-east-1".into(),
-            id: "catalog".into(),
-            arn: "arn:aws:rds:us-east-1:123456789012:cluster:catalog".into(),
-            status: "available".into(),
-            engine: "aurora-mysql".into(),
             members: vec![member("catalog-writer"), member("catalog-a")],
-            ..Default::default()
+            ..super::super::readiness::tests::cluster()
         }
     }
 

@@ -53,7 +53,7 @@ pub struct GlobalChange {
 }
 
 /// A global database.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct GlobalCluster {
     pub id: String,
     pub arn: String,

@@ -269,8 +269,8 @@ pub struct ClusterMember {
     pub promotion_tier: i32,
 }
 
-/// An instance with nothing but its name: what tests build on.
-#[cfg(test)]
+/// An instance with nothing but its name (available, no replicas, no tags): what tests build on, overriding
+/// what they need with `Instance { …, ..Instance::bare(region, id) }`.
 impl Instance {
     pub fn bare(region: &str, id: &str) -> Self {
         Instance {

@@ -141,21 +141,9 @@ fn commands_name_their_database_in_the_given_region_or_the_home_one() {
 
 fn described_instance(source: Option<&str>, cluster: Option<&str>) -> Instance {
     Instance {
-        at: DbRef::new(EAST, "db-1"),
-        arn: String::new(),
-        status: "available".into(),
         source: source.map(|s| DbRef::new(EAST, s)),
-        replicas: Vec::new(),
         cluster: cluster.map(str::to_owned),
-        endpoint: None,
-        promotion_tier: None,
-        tags: Default::default(),
-        resource_id: None,
-        multi_az: false,
-        security_groups: Vec::new(),
-        class: None,
-        zone: None,
-        inherited: Default::default(),
+        ..Instance::bare(EAST, "db-1")
     }
 }
 

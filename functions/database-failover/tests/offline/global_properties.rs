@@ -15,7 +15,7 @@ use database_failover::decide::global_db::{
     decide_global_failover, FailoverFacts, FailoverPlan, FailoverSettings, PrimarySeen,
 };
 use database_failover::model::{
-    Approvable, Approval, Cluster, ClusterMember, DbRef, GlobalAction, GlobalCluster, GlobalMember, Instance, LagPoint,
+    Approvable, Approval, Cluster, ClusterMember, GlobalAction, GlobalCluster, GlobalMember, Instance, LagPoint,
 };
 use failover_core::ledger::State;
 use proptest::prelude::*;
@@ -63,31 +63,14 @@ fn facts(rpo: Vec<LagPoint>, replication: Vec<LagPoint>, approvals: Vec<Approval
         engine: "aurora-postgresql".into(),
         ..Default::default()
     };
-    let w1 = Instance {
-        at: DbRef::new("us-west-2", "w1"),
-        arn: String::new(),
-        status: "available".into(),
-        source: None,
-        replicas: Vec::new(),
-        cluster: Some("orders-west".into()),
-        endpoint: None,
-        promotion_tier: Some(1),
-        tags: Default::default(),
-        resource_id: None,
-        multi_az: false,
-        security_groups: Vec::new(),
-        class: None,
-        zone: None,
-        inherited: Default::default(),
-    };
+    let w1 =
+        Instance { cluster: Some("orders-west".into()), promotion_tier: Some(1), ..Instance::bare("us-west-2", "w1") };
     FailoverFacts {
         global: GlobalCluster {
             id: "orders".into(),
-            arn: String::new(),
             status: "available".into(),
-            endpoint: None,
             members: vec![GlobalMember::from_arn(EAST, true).unwrap(), GlobalMember::from_arn(WEST, false).unwrap()],
-            change: None,
+            ..Default::default()
         },
         home_region: "us-west-2".into(),
         primary: if down { PrimarySeen::Down("unreachable".into()) } else { PrimarySeen::Available },

@@ -101,19 +101,9 @@ fn instance(region: &str, id: String, status: String, opted_in: bool, priority: 
     Instance {
         arn: format!("arn:aws:rds:{region}:123456789012:db:{id}"),
         endpoint: Some(format!("{id}.abc.{region}.rds.amazonaws.com")),
-        at: DbRef::new(region, id),
         status,
-        source: None,
-        replicas: Vec::new(),
-        cluster: None,
-        promotion_tier: None,
-        resource_id: None,
-        multi_az: false,
-        security_groups: Vec::new(),
-        class: None,
-        zone: None,
-        inherited: Default::default(),
         tags,
+        ..Instance::bare(region, &id)
     }
 }
 

@@ -25,11 +25,9 @@ fn healthy() -> SwitchoverFacts {
     SwitchoverFacts {
         global: Some(GlobalCluster {
             id: "orders".into(),
-            arn: String::new(),
             status: "available".into(),
-            endpoint: None,
             members: vec![GlobalMember::from_arn(EAST, true).unwrap(), GlobalMember::from_arn(WEST, false).unwrap()],
-            change: None,
+            ..Default::default()
         }),
         target_region: "us-west-2".into(),
         target_cluster: "orders-west".into(),
