@@ -2,13 +2,7 @@
 //! and its one attempt loop, the faults a retry fixes, the report every decision becomes and how an invocation
 //! ends, configuration, tags and opt-in, notifications and logging. Where an event goes is in ARCHITECTURE.md.
 //!
-//! Module dependencies run one way (`tools/check_layout.py` fails on a loop): `outcome`, `aws`, `tags`, `time`
-//! and `intake` depend on nothing of ours; `alarms` and `fault` on `aws`; `ledger` on `fault`; `report` on
-//! `fault`; `notify` and `response` on `report`; `config` on `notify`; `pause` on `ledger` and `report`;
-//! `timeline` on `ledger` and `report`; `metrics` on `pause` and `timeline`; `readiness` and `telemetry` on
-//! `metrics`; `step` on `notify`; `invoke` on `intake`, `metrics`, `response` and `step`; `shell` on `invoke`,
-//! `ledger` and `telemetry` — each also on what those depend on. `ledger` and `report` also read `intake`'s
-//! [`intake::RegionSwitch`].
+//! Module dependencies run one way: `tools/check_layout.py` fails on a loop; the order is in ARCHITECTURE.md.
 //!
 //! # Layout
 //! - [`shell`]: the one Lambda shell ([`shell::serve`]), an [`shell::Invocation`] (its ledger name, deadline and

@@ -12,9 +12,7 @@
 //! - [`decide`] (pure): the guardrail, the plans, what a shift or failback changes and what that comes to.
 //! - [`digest`]: one notification per event, however many groups it touched.
 //! - [`report`]: the texts and action names the actions share.
-//! - [`model`]: the domain types; no SDK type appears in `model`, `decide`, `actions` or `report`.
-//! - [`ports`]: what the actions ask of AWS, in domain types; [`adapters`]: the SDK implementation.
-//! - [`config`]: every setting, declared once.
+//! - [`model`]: the domain types, no SDK type; [`ports`]: what the actions ask of AWS; [`adapters`]: the SDK.
 //!
 //! # Invariants
 //! - Serving means serving traffic: healthy in a zone no applied ARC shift (nor ELB's `zonal_shift_active`
@@ -38,8 +36,7 @@
 //! - An alarm's transition is recorded only once its notification is out: a retry publishes what an
 //!   interrupted run owed, once ([`actions::transitions`], [`actions::owed`]).
 //! - `Err` only for a fault a retry can fix ([`failover_core::fault::Fault`]), after the failure notification;
-//!   and for a command an ARC Region switch plan step sent, also a refusal, a failure, a run that did nothing or
-//!   a dry run its payload did not ask for, so that the step fails ([`failover_core::step`]). Its records and notifications carry the step.
+//!   for an ARC Region switch step also a refusal, a failure or nothing done ([`failover_core::step`]).
 
 pub mod actions;
 pub mod adapters;

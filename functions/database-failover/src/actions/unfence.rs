@@ -26,6 +26,14 @@ use crate::ports::{Databases, Ports};
 use crate::report::{self, Failure};
 use crate::FUNCTION;
 
+/// What the attempt answers: the report, or why the command cannot be carried out (an invalid command). (One per
+/// invocation: its size does not matter.)
+#[allow(clippy::large_enum_variant)]
+enum Unfenced {
+    Told(Report),
+    Invalid(String),
+}
+
 pub async fn run<P: Ports>(
     ctx: &Context<'_, P>,
     at: &DbRef,
@@ -38,32 +46,32 @@ pub async fn run<P: Ports>(
     let resource = promotion_resource(at);
     let answer = ctx
         .session
-        .attempt(&resource, async |snapshot| -> Result<Result<Report, String>, Stop<Fault>> {
+        .attempt(&resource, async |snapshot| -> Result<Unfenced, Stop<Fault>> {
             let Some(instance) = ctx.databases.instance(at).await? else {
-                return Ok(Err(format!("unfence: DB instance {at} not found")));
+                return Ok(Unfenced::Invalid(format!("unfence: DB instance {at} not found")));
             };
             let Some(id) = instance.resource_id.as_deref() else {
-                return Ok(Err(format!("unfence: {at} has no DbiResourceId: its fence cannot be found")));
+                return Ok(Unfenced::Invalid(format!("unfence: {at} has no DbiResourceId: its fence cannot be found")));
             };
             let Some(record) = fence_record(&snapshot.records, id) else {
-                return Ok(Err(format!(
+                return Ok(Unfenced::Invalid(format!(
                     "unfence: {at} ({id}) has no fence in the ledger ({resource}): nothing to restore"
                 )));
             };
             // A pending fence (a run cut short after ModifyDBInstance, its decision abandoned, or a fence undone)
             // is released too: the attempt loop only hands over a ledger whose lease is not held.
             if record.state.closes() {
-                return Ok(Err(format!("unfence: {at} ({id}) was already released; nothing to restore")));
+                return Ok(Unfenced::Invalid(format!("unfence: {at} ({id}) was already released; nothing to restore")));
             }
             if dry_run {
-                return Ok(Ok(report::unfenced(&record, &by, &reason, Outcome::DryRun, None)));
+                return Ok(Unfenced::Told(report::unfenced(&record, &by, &reason, Outcome::DryRun, None)));
             }
             match ctx.session.start(&snapshot, &[]).await {
                 Ok(Start::Started) => {}
                 Ok(Start::Again) => return Err(Stop::Again),
                 Ok(Start::Paused(paused)) => {
                     let planned = format!("restore the groups of {}", at.id);
-                    return Ok(Ok(pause::refused(FUNCTION, report::UNFENCE, &at.id, &paused, &planned)));
+                    return Ok(Unfenced::Told(pause::refused(FUNCTION, report::UNFENCE, &at.id, &paused, &planned)));
                 }
                 Err(error) => return Err(Stop::Failed(error.into())),
             }
@@ -87,7 +95,7 @@ pub async fn run<P: Ports>(
             let failed = |step: &'static str, error: Fault| {
                 report::unfenced(&record, &by, &reason, Outcome::Failed, Some(&Failure { step, error, done: vec![] }))
             };
-            Ok(Ok(match (restored, ended) {
+            Ok(Unfenced::Told(match (restored, ended) {
                 (Ok(Modified::Applied(_)), Ok(())) => report::unfenced(&record, &by, &reason, Outcome::Succeeded, None),
                 (Ok(Modified::Applied(_)), Err(error)) => failed("close the fence record in the ledger", error),
                 (Ok(Modified::NotYet(why)), _) => {
@@ -105,8 +113,8 @@ pub async fn run<P: Ports>(
         })
         .await;
     match answer {
-        Ok(Ok(report)) => Ok(report),
-        Ok(Err(invalid)) => Err(InvokeError::InvalidCommand(invalid)),
+        Ok(Unfenced::Told(report)) => Ok(report),
+        Ok(Unfenced::Invalid(invalid)) => Err(InvokeError::InvalidCommand(invalid)),
         Err(fault) => Ok(report::skipped(format!("unfence {at}: {fault}")).error(fault)),
     }
 }
