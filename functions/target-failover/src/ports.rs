@@ -142,6 +142,13 @@ pub trait Zonal: Send + Sync {
     fn cancel_shift(&self, id: &str) -> impl Future<Output = Result<bool, AwsError>> + Send {
         async move { Err(AwsError::not_modelled("CancelZonalShift", id)) }
     }
+
+    /// `UpdateZonalShift` of a shift of ours: it now expires `expires_minutes` after the call; `Ok(false)` when
+    /// the shift is no longer active (it expired, or someone cancelled it).
+    fn extend_shift(&self, id: &str, expires_minutes: u32) -> impl Future<Output = Result<bool, AwsError>> + Send {
+        let _ = expires_minutes;
+        async move { Err(AwsError::not_modelled("UpdateZonalShift", id)) }
+    }
 }
 
 /// Auto Scaling: replacing a removed instance. Every method defaults to "not modelled".

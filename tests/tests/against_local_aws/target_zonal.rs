@@ -653,7 +653,8 @@ async fn while_paused_an_alarm_is_refused_and_a_forced_evacuate_zone_acts() {
 async fn a_zonal_ok_while_another_alarm_on_that_zone_is_in_alarm_keeps_the_shift_until_that_alarms_ok() {
     use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic};
     let site = Site::new(2, 2, true).await;
-    let app = site.shop.app(&[]);
+    // Shifts of 30 minutes; kept, they are extended by the setting then in force (4 hours, below).
+    let app = site.shop.app(&[("ZONAL_SHIFT_EXPIRES_MINUTES", "30")]);
     let (zone, _) = site.zone_a.clone();
     // Two per-zone alarms on the first zone, as CloudWatch holds them.
     let cloudwatch = site.shop.account.cloudwatch();
@@ -689,15 +690,23 @@ async fn a_zonal_ok_while_another_alarm_on_that_zone_is_in_alarm_keeps_the_shift
     assert_eq!(ids.len(), 1);
     site.shop.received().await;
 
+    let expiry = |shifts: Vec<ActiveShift>| shifts[0].expires_at.expect("an expiry") - failover_core::time::now_secs();
+    assert!(expiry(site.shifts().await) <= 30 * 60, "30 minutes");
+
     // The alarm that evacuated the zone is OK; the latency alarm on the same zone is still in ALARM.
     set("web-5xx-a", StateValue::Ok).await;
-    let ok = app.handle(site.alarm("web-5xx-a", "OK", &zone)).await.expect("handled");
+    let longer = site.shop.app(&[("ZONAL_SHIFT_EXPIRES_MINUTES", "240")]);
+    let ok = longer.handle(site.alarm("web-5xx-a", "OK", &zone)).await.expect("handled");
 
     assert_status(&ok, Outcome::Info);
     assert_eq!(site.shift_ids().await, ids, "the shift stays");
+    let left = expiry(site.shifts().await);
+    assert!((240 * 60 - 60..=240 * 60).contains(&left), "extended to 4 hours from now (UpdateZonalShift): {left} s");
     let note = site.one_notification().await;
     assert!(
-        summary(&note).contains("web-latency-a") && summary(&note).contains("still in ALARM"),
+        summary(&note).contains("web-latency-a")
+            && summary(&note).contains("still in ALARM")
+            && summary(&note).contains("extended to expire 240 min from now"),
         "{}",
         summary(&note)
     );

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_arczonalshift::operation::cancel_zonal_shift::CancelZonalShiftError;
+use aws_sdk_arczonalshift::operation::update_zonal_shift::UpdateZonalShiftError;
 use aws_sdk_arczonalshift::types::{
     AppliedStatus, AutoshiftAppliedStatus, AutoshiftInResource, ConflictExceptionReason, ShiftType,
     ZonalAutoshiftStatus, ZonalShiftInResource,
@@ -152,6 +153,23 @@ impl Zonal for ElbClient {
                 Ok(false)
             }
             Err(e) => Err(AwsError::from_sdk("CancelZonalShift", id, &e)),
+        }
+    }
+
+    async fn extend_shift(&self, id: &str, expires_minutes: u32) -> Result<bool, AwsError> {
+        let arc = self.arc("UpdateZonalShift", id)?;
+        match arc.update_zonal_shift().zonal_shift_id(id).expires_in(format!("{expires_minutes}m")).send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    matches!(s, UpdateZonalShiftError::ResourceNotFoundException(_))
+                        || matches!(s, UpdateZonalShiftError::ConflictException(c)
+                            if c.reason() == &ConflictExceptionReason::ZonalShiftStatusNotActive)
+                }) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(AwsError::from_sdk("UpdateZonalShift", id, &e)),
         }
     }
 }

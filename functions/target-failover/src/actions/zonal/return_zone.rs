@@ -7,13 +7,15 @@
 //!
 //! An alarm's OK first asks CloudWatch for the other alarms about the same zone of the load balancer
 //! (`DescribeAlarms`, state ALARM): while any is in ALARM, the shift is kept (an `info`/`warning` notification
-//! naming them) and its record remembers them (`kept_for`), so that their OK returns the zone. A failed read
+//! naming them), extended (`UpdateZonalShift`: `ZONAL_SHIFT_EXPIRES_MINUTES` from now), and its record
+//! remembers them (`kept_for`), so that their OK returns the zone. A failed read
 //! is logged, and the zone returns as before. An OK whose metric the shift silences holds the shift for
 //! `RESTORE_HOLD_MINUTES` instead ([`super::hold`]); the schedule's tick then returns the zone (`due`).
 //!
 //! AWS calls: inside the attempt loop on `load-balancer:<ARN>` (one ledger `Query`, again after each wait or
 //! start-over), `begin` (one `TransactWriteItems`), one `CancelZonalShift` per shift of ours to cancel, and
-//! `end` (one more); nothing but the `Query` when no shift of ours is open. A return that closes the last open
+//! `end` (one more); nothing but the `Query` when no shift of ours is open. Kept: one `UpdateZonalShift` per
+//! shift of ours instead of the cancel. A return that closes the last open
 //! record of the load balancer's incident notifies its durations ([`crate::actions::timeline::closing`]).
 
 use failover_core::ledger::{Settle, Snapshot, State, Step};
@@ -195,26 +197,39 @@ async fn keep<P: Ports>(
     if let Some(refusal) = ctx.begin(snapshot, &[], action::CANCEL_ZONAL_SHIFT, &planned).await? {
         return Ok(refusal);
     }
-    let settle: Vec<Settle> = ours
-        .iter()
-        .map(|shift| {
-            let mut data = shift.record.data.clone();
-            data[KEPT_FOR] = json!(others.iter().map(|(_, arn)| arn).collect::<Vec<_>>());
-            if let Some(fields) = data.as_object_mut() {
-                fields.remove(crate::actions::hold::HOLD_UNTIL);
-            }
-            crate::actions::ledger::settle_from(shift.record, State::Done).with_data(data)
-        })
-        .collect();
+    // Kept, so extended: its expiry counts again from now, so that the zone does not take traffic back while
+    // an alarm on it is in ALARM (`UpdateZonalShift`). One that failed to extend is kept all the same, and said.
+    let minutes = ctx.config.zonal_shift_expires_minutes;
+    let mut not_extended = Vec::new();
+    let mut settle: Vec<Settle> = Vec::new();
+    for shift in ours {
+        let mut data = shift.record.data.clone();
+        data[KEPT_FOR] = json!(others.iter().map(|(_, arn)| arn).collect::<Vec<_>>());
+        if let Some(fields) = data.as_object_mut() {
+            fields.remove(crate::actions::hold::HOLD_UNTIL);
+        }
+        match ctx.lb.extend_shift(shift.id.unwrap_or_default(), minutes).await {
+            Ok(true) => data["expires_at"] = json!(ctx.now() + i64::from(minutes) * 60),
+            Ok(false) => not_extended.push(format!("{} (no longer active)", shift.id.unwrap_or_default())),
+            Err(e) => not_extended.push(format!("{} ({e})", shift.id.unwrap_or_default())),
+        }
+        settle.push(crate::actions::ledger::settle_from(shift.record, State::Done).with_data(data));
+    }
     if let Err(e) = ctx.session.end(&snapshot.resource, &settle, &[]).await {
         return Ok(report::fault(Some(lb), action::CANCEL_ZONAL_SHIFT, &e, "recording why the shift is kept"));
     }
     details["kept_for"] = json!(others.iter().map(|(name, _)| name).collect::<Vec<_>>());
+    details["extended_minutes"] = json!(minutes);
+    details["not_extended"] = json!(not_extended);
+    let extended = match not_extended.is_empty() {
+        true => format!("extended to expire {minutes} min from now"),
+        false => format!("NOT extended for {}: it ends when it expires", not_extended.join(", ")),
+    };
     let title = format!("{}: {which} stays evacuated", balancer_name(lb));
     Ok(report::about(lb, action::CANCEL_ZONAL_SHIFT, Outcome::Info, Severity::Warning, title)
         .summary(format!(
             "The alarm that evacuated {which} of {lb} is OK, but {names} about the same zone {} still in ALARM: \
-             the zonal shift stays until {} OK (or until it expires).",
+             the zonal shift stays until {} OK, {extended}.",
             if others.len() == 1 { "is" } else { "are" },
             if others.len() == 1 { "it is" } else { "the last of them is" }
         ))
