@@ -1,7 +1,8 @@
 //! target-failover's instance alarm over several groups, against the local AWS: one invocation never waits on
 //! itself. Its groups are decided at once, and each `begin` names the ledger's pause item; DynamoDB cancels a
-//! transaction that meets another in flight on one item (`TransactionConflict`), so the invocation's begins go
-//! one at a time ([`failover_core::ledger::Session`]) and no group starts over after a wait.
+//! transaction that meets another in progress on one item (`TransactionConflict`, emulated by the launcher's
+//! transaction window), so the invocation's begins go one at a time ([`failover_core::ledger::Session`]) and
+//! no group starts over after a wait.
 
 use crate::shop::*;
 use aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum;
@@ -63,6 +64,8 @@ async fn an_instance_alarm_over_four_groups_begins_them_one_at_a_time_and_never_
     }
     let ledger = Overlap { inner: shop.dynamo_ledger(), in_flight: AtomicUsize::new(0), most: AtomicUsize::new(0) };
     let app = shop.app_on(&[], ledger, failover_core::time::now_secs);
+    // Each transaction in progress a while, as on DynamoDB: begins made at once meet on the pause item.
+    shop.account.control("/_failover/dynamodb/transaction-window", json!({"seconds": 0.3}));
     let (queries, writes) = (shop.account.calls_answered("Query"), shop.account.calls_answered("TransactWriteItems"));
 
     let response = app.handle(shop.alarm_eventbridge("i-sick", "ALARM", "OK", json!({"InstanceId": sick}))).await;
@@ -71,10 +74,10 @@ async fn an_instance_alarm_over_four_groups_begins_them_one_at_a_time_and_never_
     for group in &groups {
         assert!(!shop.health(group).await.contains_key(&sick), "removed from {group}");
     }
-    assert_eq!(app.ledger().most.load(SeqCst), 1, "the invocation's begins never met in flight");
     // The alarm's ledger and each group's once: no group read again after a wait or a start-over.
     assert_eq!(shop.account.calls_answered("Query") - queries, 1 + 4);
     // The alarm's lease and transition, and each group's begin and end.
     assert_eq!(shop.account.calls_answered("TransactWriteItems") - writes, 2 + 2 * 4);
+    assert_eq!(app.ledger().most.load(SeqCst), 1, "the invocation's begins never met in flight");
     assert_eq!(outcomes(&shop.received().await), [("succeeded".into(), "warning".into(), "deregister-targets".into())]);
 }
