@@ -1043,6 +1043,41 @@ class LocalAwsTest(LauncherCase):
         finally:
             self.ok("POST", "/_failover/iam/deny", {**denied, "actions": []})
 
+    def test_a_transaction_naming_an_item_another_one_in_progress_names_is_cancelled_as_a_conflict(self):
+        # DynamoDB cancels it with TransactionConflict for that item and None for the others; the account's
+        # window keeps its transactions in progress long enough to meet (default 0: none ever do).
+        name = self.ok("POST", "/_failover/dynamodb/ledger-table", {"account": self.account})["table_name"]
+        ddb = self.client("dynamodb")
+        pause = {"pk": {"S": "control"}, "sk": {"S": "pause"}}
+
+        def begin(resource):
+            return ddb.transact_write_items(TransactItems=[
+                {"ConditionCheck": {"TableName": name, "Key": pause,
+                                    "ConditionExpression": "attribute_not_exists(pk)"}},
+                {"Put": {"TableName": name, "Item": {"pk": {"S": resource}, "sk": {"S": "lease"}}}}])
+
+        begin("a")
+        begin("b")  # no window: one after the other, never together
+        self.assertEqual(self.ok("POST", "/_failover/dynamodb/transaction-window",
+                                 {"account": self.account, "seconds": 0.6}), {"account": self.account, "seconds": 0.6})
+        first = threading.Thread(target=begin, args=("c",))
+        first.start()
+        time.sleep(0.2)
+        with self.assertRaises(ClientError) as ctx:
+            begin("d")
+        error = ctx.exception.response
+        self.assertEqual(error["Error"]["Code"], "TransactionCanceledException")
+        self.assertEqual([r["Code"] for r in error["CancellationReasons"]], ["TransactionConflict", "None"])
+        ddb.transact_write_items(TransactItems=[  # names none of its items: not held up
+            {"Put": {"TableName": name, "Item": {"pk": {"S": "e"}, "sk": {"S": "lease"}}}}])
+        first.join()
+        begin("f")  # the first one is over
+        self.ok("POST", "/_failover/dynamodb/transaction-window", {"account": self.account, "seconds": 0})
+        leases = {i["pk"]["S"] for i in ddb.scan(TableName=name)["Items"] if i["sk"]["S"] == "lease"}
+        self.assertEqual(leases, {"a", "b", "c", "e", "f"}, "the cancelled one wrote nothing")
+        self.assertEqual(self.control("POST", "/_failover/dynamodb/transaction-window",
+                                      {"account": self.account, "seconds": 6})[0], 400)
+
     def test_a_failed_transaction_does_not_undo_a_concurrent_write(self):
         # Stock moto rolls a failed transaction back by restoring a copy of the table taken before it, which
         # loses any write another request thread made meanwhile; the launcher serialises DynamoDB.

@@ -22,6 +22,14 @@ def field(body: dict, name: str, kind=str):
     return value
 
 
+def seconds(body: dict, most: float) -> float:
+    """``body["seconds"]``, a number from 0 to ``most``, else ControlError."""
+    value = body.get("seconds")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= most:
+        raise ControlError(f"seconds must be a number from 0 to {most}")
+    return float(value)
+
+
 def where(body: dict) -> tuple[str, str]:
     """The (account, region) a control request names, with the defaults."""
     account = str(body.get("account") or DEFAULT_ACCOUNT)

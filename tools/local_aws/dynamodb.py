@@ -7,12 +7,14 @@ API reference: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/We
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import yaml
+from moto.dynamodb.exceptions import TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 
-from .control import ControlError, backend, where
+from .control import ControlError, backend, seconds, where
 
 # moto's TransactWriteItems deep-copies the tables it touches and, when a condition fails, rolls back by putting
 # those copies back, so a write that another request thread made meanwhile (the server is threaded) is silently
@@ -34,6 +36,66 @@ def _serialised(method):
 for _name in ("transact_write_items", "put_item", "update_item", "delete_item", "get_item", "query", "scan",
               "batch_write_item"):
     setattr(DynamoDBBackend, _name, _serialised(getattr(DynamoDBBackend, _name)))
+
+
+# --------------------------------------------------------------------------- transaction conflicts
+# DynamoDB cancels a TransactWriteItems that names an item another TransactWriteItems in progress names (its
+# ConditionChecks included), with the reason `TransactionConflict` for that item and `None` for the others.
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-conflict-handling
+# moto applies a transaction at once, so no two are ever in progress together: an account's
+# `POST /_failover/dynamodb/transaction-window` `{"account", "seconds"}` keeps its transactions in progress
+# that long before they apply (default 0: at once, no conflict).
+_flight_lock = threading.Lock()
+_windows: dict[str, float] = {}
+_in_flight: dict[tuple, int] = {}  # (account, region, table, key) -> transactions in progress naming it
+_serialised_transaction = DynamoDBBackend.transact_write_items
+
+
+def _item_key(tables: DynamoDBBackend, op_type: str, op: dict) -> tuple:
+    table_name = op.get("TableName")
+    if op_type != "Put":
+        key = op.get("Key") or {}
+    else:
+        table = tables.tables.get(table_name)
+        names = (table.hash_key_attr, table.range_key_attr) if table else ()
+        key = {name: value for name, value in (op.get("Item") or {}).items() if name in names}
+    return (tables.account_id, tables.region_name, table_name, str(sorted(key.items())))
+
+
+def _transact_write_items(self, transact_items):
+    window = _windows.get(self.account_id, 0.0)
+    if not window:
+        return _serialised_transaction(self, transact_items)
+    keys = [_item_key(self, *next(iter(item.items()))) for item in transact_items]
+    with _flight_lock:
+        if any(key in _in_flight for key in keys):
+            raise TransactionCanceledException([
+                ("TransactionConflict", "Transaction is ongoing for the item", None) if key in _in_flight
+                else (None, None, None) for key in keys])
+        for key in keys:
+            _in_flight[key] = _in_flight.get(key, 0) + 1
+    try:
+        time.sleep(window)
+        return _serialised_transaction(self, transact_items)
+    finally:
+        with _flight_lock:
+            for key in keys:
+                _in_flight[key] -= 1
+                if not _in_flight[key]:
+                    del _in_flight[key]
+
+
+DynamoDBBackend.transact_write_items = _transact_write_items
+
+
+def set_transaction_window(body: dict) -> dict:
+    """``POST /_failover/dynamodb/transaction-window``: how long the account's later transactions stay in
+    progress (0 to 5 seconds), during which another transaction naming one of their items is cancelled."""
+    account, _ = where(body)
+    window = seconds(body, 5)
+    with _flight_lock:
+        _windows[account] = window
+    return {"account": account, "seconds": window}
 
 
 # --------------------------------------------------------------------------- the ledger table

@@ -15,7 +15,7 @@ from moto.route53 import models as route53_models
 from moto.route53 import responses as route53_responses
 from moto.route53.exceptions import Route53ClientError
 
-from .control import ControlError, where
+from .control import seconds, where
 
 Route53Backend = route53_models.Route53Backend
 _orig_change_rrsets = Route53Backend.change_resource_record_sets
@@ -129,9 +129,7 @@ route53_responses.Route53.get_change = _get_change
 def set_propagation(body: dict) -> dict:
     """``POST /_failover/route53/propagation``: how long the account's later changes stay PENDING."""
     account, _ = where(body)
-    seconds = body.get("seconds")
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= 3600:
-        raise ControlError("seconds must be a number from 0 to 3600")
+    wait = seconds(body, 3600)
     with _lock:
-        _propagation[account] = float(seconds)
-    return {"account": account, "seconds": float(seconds)}
+        _propagation[account] = wait
+    return {"account": account, "seconds": wait}

@@ -49,6 +49,7 @@ ROUTES = {
     ("POST", "ec2/instances/terminate"): ec2.terminate_instances,
     ("GET", "ec2/network"): ec2.default_network,
     ("POST", "dynamodb/ledger-table"): dynamodb.create_ledger_table,
+    ("POST", "dynamodb/transaction-window"): dynamodb.set_transaction_window,
     ("POST", "iam/deny"): iam.deny,
     ("POST", "sns/inbox"): sns.inbox,
     ("POST", "route53/propagation"): route53.set_propagation,

@@ -4,6 +4,13 @@
 //! when the step finds the ledger changed. The waits of one invocation share one budget ([`WaitBudget`]: the
 //! time it may spend sleeping, in all), the same in both functions; when it is spent the answer is
 //! [`Fault::Busy`], which Lambda retries.
+//!
+//! An invocation never waits on itself: its `begin`s go one at a time (each names the pause item, and DynamoDB
+//! cancels a transaction that meets another in flight on one item, `TransactionConflict`: the groups of one
+//! alarm, begun at once, would cancel each other and start over after a wait), and a resource found held by
+//! the invocation itself (two of its groups indexing their restore holds, or evacuating one load balancer) is
+//! read again as soon as the invocation releases a lease, not after a whole wait. Another invocation's lease is
+//! waited on as before, then answered [`Fault::Busy`].
 
 use std::borrow::Cow;
 use std::sync::Mutex;
@@ -29,16 +36,21 @@ pub fn wait_budget(remaining: Option<Duration>) -> Duration {
 }
 
 /// One invocation's time to sleep while resources are held or changing, shared by all its attempt loops (the
-/// groups acted on at once included): the time AWS calls take does not count, only the waits.
+/// groups acted on at once included): the time AWS calls take does not count, only the waits. With it, what
+/// keeps the invocation from waiting on itself (see the module doc): its `begin`s one at a time, and the count
+/// of the leases it released, which wakes its own waits.
 #[derive(Debug)]
 pub struct WaitBudget {
     limit: Duration,
     slept: Mutex<Duration>,
+    begins: tokio::sync::Mutex<()>,
+    released: tokio::sync::watch::Sender<u64>,
 }
 
 impl WaitBudget {
     pub fn new(limit: Duration) -> Self {
-        WaitBudget { limit, slept: Mutex::new(Duration::ZERO) }
+        let begins = tokio::sync::Mutex::new(());
+        WaitBudget { limit, slept: Mutex::new(Duration::ZERO), begins, released: tokio::sync::watch::Sender::new(0) }
     }
 
     /// Takes `pause` from the budget: `false` (nothing taken) when that would overspend it.
@@ -168,6 +180,8 @@ impl<L: Ledger> Session<'_, L> {
         let started = Instant::now();
         let mut pause = FIRST_PAUSE;
         loop {
+            // Subscribed before the read: a release of ours after it wakes the wait below.
+            let mut released = self.budget.released.subscribe();
             let snapshot = match first.take() {
                 Some(snapshot) => snapshot,
                 None => self.read(resource).await.map_err(|e| E::from(e.into()))?,
@@ -175,9 +189,12 @@ impl<L: Ledger> Session<'_, L> {
             if let Some(answer) = early(&snapshot) {
                 return Ok(answer);
             }
+            let mut ours = false;
             let holder = match snapshot.held() {
                 Some(holder) => {
-                    tracing::info!(resource, holder = %holder.owner, until = holder.until, "resource held: waiting");
+                    ours = holder.owner == self.owner;
+                    let whose = if ours { "this invocation" } else { "another invocation" };
+                    tracing::info!(resource, holder = %holder.owner, until = holder.until, whose, "resource held: waiting");
                     Some(holder.owner.clone())
                 }
                 None => match step(snapshot).await {
@@ -193,7 +210,13 @@ impl<L: Ledger> Session<'_, L> {
                 let waited = started.elapsed();
                 return Err(Fault::Busy { resource: resource.to_owned(), holder, waited }.into());
             }
-            tokio::time::sleep(pause).await;
+            if ours {
+                // Held by this very invocation (its lease, or an earlier run's of the same request id, which
+                // no release of ours ends): read again once it releases one, or after the pause.
+                let _ = tokio::time::timeout(pause, released.changed()).await;
+            } else {
+                tokio::time::sleep(pause).await;
+            }
             pause = (pause * 2).min(LONGEST_PAUSE);
         }
     }
@@ -219,7 +242,12 @@ impl<L: Ledger> Session<'_, L> {
             records: &records,
             force,
         };
-        Ok(match self.ledger.begin(snapshot, &begin).await? {
+        // One at a time: concurrent begins of one invocation would meet on the pause item (see the module doc).
+        let begun = {
+            let _alone = self.budget.begins.lock().await;
+            self.ledger.begin(snapshot, &begin).await?
+        };
+        Ok(match begun {
             Begun::Started { .. } => Start::Started,
             Begun::Busy(_) | Begun::Stale => Start::Again,
             Begun::Paused(pause) => Start::Paused(pause),
@@ -242,7 +270,10 @@ impl<L: Ledger> Session<'_, L> {
             }
             settle = rest;
         }
-        if self.ledger.end(resource, self.owner, self.now(), self.retention_secs, settle, records).await? {
+        let ended = self.ledger.end(resource, self.owner, self.now(), self.retention_secs, settle, records).await;
+        // Whatever it came to, this invocation's waits on its own leases read again.
+        self.budget.released.send_modify(|n| *n += 1);
+        if ended? {
             return Ok(());
         }
         Err(lost())

@@ -221,3 +221,37 @@ fn a_region_switch_run_records_its_step_on_what_it_writes_and_settles_and_a_pers
     let records = ready(ledger.read("other", 1_004)).unwrap().records;
     assert_eq!(records[0].data, json!({"listener": "l-1"}), "a person's command writes the data as given");
 }
+
+/// An invocation never waits on itself: a resource it holds (two of its groups on one shared resource, such
+/// as the restore holds' index) is read again as soon as it releases it, not after a whole pause; another
+/// invocation's lease is still waited on. Virtual time: the waits are exact.
+#[test]
+fn a_resource_held_by_the_invocation_itself_is_read_again_at_its_release_and_another_holder_is_waited_on() {
+    use failover_core::ledger::{Start, Stop, WaitBudget};
+    use tokio::time::{Duration, Instant};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+    runtime.block_on(async {
+        let waited = async |holder: &str| {
+            let ledger = MemoryLedger::new();
+            let budget = WaitBudget::new(Duration::from_secs(5));
+            let ours = session(&ledger, &budget);
+            let theirs = failover_core::ledger::Session { owner: holder, ..ours };
+            let read = ledger.read(RESOURCE, 1_001).await.unwrap();
+            assert_eq!(theirs.start(&read, &[]).await.unwrap(), Start::Started);
+            let started = Instant::now();
+            // One of the invocation's attempts reads the resource held; the holder then ends its change.
+            let attempt = ours.attempt(RESOURCE, async |snapshot| -> Result<u64, Stop<failover_core::fault::Fault>> {
+                Ok(snapshot.version)
+            });
+            let release = async {
+                tokio::task::yield_now().await;
+                theirs.end(RESOURCE, &[], &[]).await.unwrap();
+            };
+            let (version, ()) = tokio::join!(attempt, release);
+            assert_eq!(version.unwrap(), 1, "acted after the release");
+            started.elapsed()
+        };
+        assert_eq!(waited("inv-1").await, Duration::ZERO, "its own lease: no pause");
+        assert_eq!(waited("inv-2").await, Duration::from_millis(50), "another invocation's: the first pause");
+    });
+}

@@ -8,7 +8,7 @@
 //!   timeouts injected below the SDK, and the fault matrix ([`faulty_http::cases`], [`fault_client!`]);
 //! - [`memory_ledger::MemoryLedger`]: the ledger's conditional writes in memory, held equal to the DynamoDB
 //!   adapter by `tests/tests/against_local_aws/ledger.rs`, and [`memory_ledger::SharedLedger`], one such table
-//!   seen by several apps;
+//!   seen by several apps, and [`delegate_settle_and_pause!`] for a wrapper around a ledger;
 //! - [`mutate`] and [`strategies`]: the samples in `events/`, their structural mutations, and proptest
 //!   strategies over random JSON and mutated samples.
 
@@ -24,6 +24,13 @@ pub mod faulty_http;
 pub mod memory_ledger;
 pub mod mutate;
 pub mod strategies;
+
+/// What [`delegate_settle_and_pause!`] names.
+#[doc(hidden)]
+pub use failover_core::ledger::{Pause, Settle};
+/// A ledger call's answer.
+#[doc(hidden)]
+pub type Answer<T> = Result<T, failover_core::aws::AwsError>;
 
 /// Keeps every report published through it; can be told to fail every publish, as SNS might.
 #[derive(Debug, Default)]

@@ -258,6 +258,29 @@ pub async fn hold<L: Ledger>(ledger: &L, resource: &str, owner: &str) {
     assert!(matches!(ledger.begin(&snapshot, &begin).await.expect("begin"), Begun::Started { .. }), "held");
 }
 
+/// Inside `impl Ledger for` a wrapper whose field `inner` is a [`Ledger`]: `settle`, `pause`, `resume` and
+/// `paused` go to `inner` unchanged.
+#[macro_export]
+macro_rules! delegate_settle_and_pause {
+    () => {
+        async fn settle(&self, r: &str, o: &str, n: i64, k: i64, s: &[$crate::Settle]) -> $crate::Answer<bool> {
+            self.inner.settle(r, o, n, k, s).await
+        }
+
+        async fn pause(&self, pause: &$crate::Pause) -> $crate::Answer<()> {
+            self.inner.pause(pause).await
+        }
+
+        async fn resume(&self) -> $crate::Answer<bool> {
+            self.inner.resume().await
+        }
+
+        async fn paused(&self) -> $crate::Answer<Option<$crate::Pause>> {
+            self.inner.paused().await
+        }
+    };
+}
+
 /// A ledger whose first `end` on a resource named with `prefix` fails (a transient AWS error, nothing written):
 /// what a run that dies between its change and `end` leaves behind (the change made, its records pending, its
 /// lease held until it runs out). Every other call goes to `inner`.
@@ -304,26 +327,5 @@ impl<L: Ledger> Ledger for EndFailsOnce<L> {
         self.inner.end(resource, owner, now, retention_secs, settle, records).await
     }
 
-    async fn settle(
-        &self,
-        resource: &str,
-        owner: &str,
-        now: i64,
-        retention_secs: i64,
-        settle: &[Settle],
-    ) -> Result<bool, AwsError> {
-        self.inner.settle(resource, owner, now, retention_secs, settle).await
-    }
-
-    async fn pause(&self, pause: &Pause) -> Result<(), AwsError> {
-        self.inner.pause(pause).await
-    }
-
-    async fn resume(&self) -> Result<bool, AwsError> {
-        self.inner.resume().await
-    }
-
-    async fn paused(&self) -> Result<Option<Pause>, AwsError> {
-        self.inner.paused().await
-    }
+    delegate_settle_and_pause!();
 }

@@ -27,6 +27,7 @@ mod settings_contract;
 mod shop;
 mod target_cross_zone;
 mod target_failover;
+mod target_fan_out;
 mod target_hold;
 mod target_incident;
 mod target_readiness;

@@ -17,9 +17,11 @@
 //! - [`Context::on_group`] (and [`Context::attempt`] for `load-balancer:<ARN>`): one `Query` of the resource,
 //!   again after each wait while another invocation holds it (one wait budget per invocation,
 //!   [`failover_core::ledger::wait_budget`]: 5 s or a quarter of the time left, waits of 50 ms doubling to
-//!   500 ms; then a retryable [`failover_core::fault::Fault::Busy`]) and after each start-over.
+//!   500 ms; then a retryable [`failover_core::fault::Fault::Busy`]) and after each start-over; a resource this
+//!   invocation holds itself is read again as soon as it releases a lease.
 //! - [`Context::begin`]: one `TransactWriteItems`: not paused, the group's lease, and the change's pending
-//!   records, each written only if its key is free. The ledger changed since the read: the step starts over on
+//!   records, each written only if its key is free; the invocation's begins one at a time (the groups of an
+//!   alarm would otherwise meet on the pause item, [`failover_core::ledger::Session`]). The ledger changed since the read: the step starts over on
 //!   fresh facts. Paused: refused and notified, nothing changed (a manual command's `"force": true` acts).
 //! - [`Context::end`]: one `TransactWriteItems`: settles the records (done; abandoned for the part not made),
 //!   closes those the change undid (a failback its shift records; a restore, or the OK of the alarm that made
