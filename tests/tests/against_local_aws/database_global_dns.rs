@@ -154,17 +154,24 @@ async fn a_later_event_of_the_incident_completes_the_dns_step_and_one_past_the_c
     let app = west_stack(&env, &west, &[]);
     let first = ok(&app, primary_alarm(&env)).await;
     assert_eq!(first.status, Outcome::Succeeded, "{first:?}");
-    assert_eq!(record(&env, &zone).await.1, vec![east_endpoint], "untagged: the record is not ours");
+    assert_eq!(record(&env, &zone).await.1, vec![east_endpoint.clone()], "untagged: the record is not ours");
 
-    // The tag added (as a person would, reading the notification); the alarm fires again within the window.
+    // The tag added (as a person would, reading the notification); the alarm fires again within the window,
+    // first while automation is paused (nothing changes), then after resume.
     tag_cluster(&west, &west_arn, &zone).await;
+    ok(&app, json!({"command": "pause", "reason": "dns by hand", "by": "ana"})).await;
+    let paused = ok(&app, primary_alarm(&env)).await;
+    assert_eq!(record(&env, &zone).await.1, vec![east_endpoint.clone()], "paused: not repointed: {paused:?}");
+    ok(&app, json!({"command": "resume"})).await;
+    env.notifications().await;
     let again = ok(&app, primary_alarm(&env)).await;
 
     assert_eq!(again.status, Outcome::Info, "{again:?}");
     assert_eq!(record(&env, &zone).await.1, vec![west_endpoint.clone()]);
     assert_eq!(env.calls_answered("FailoverGlobalCluster"), 1, "nothing failed over twice");
     let notes = env.notifications().await;
-    assert!(summary(&notes[1].body()).contains("was repointed"), "{:?}", notes[1].body());
+    assert_eq!(notes.len(), 1, "told once");
+    assert!(summary(&notes[0].body()).contains("was repointed"), "{:?}", notes[0].body());
 
     // Once it points at the new primary, a repeat changes nothing and tells nothing (no page per re-evaluation).
     let third = ok(&app, primary_alarm(&env)).await;

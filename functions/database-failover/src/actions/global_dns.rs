@@ -13,7 +13,7 @@
 
 use failover_core::aws::AwsError;
 
-use failover_core::ledger::Snapshot;
+use failover_core::ledger::{Ledger, Snapshot};
 
 use super::Context;
 use crate::decide::global_db::repoint_due;
@@ -95,7 +95,8 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, m: Move<'_>, dry_run: bool) -> 
 
 /// When `to` is the primary already: the DNS step of our decision that made it so (being settled, or done within
 /// the repoint window) applied again, as that decision recorded it, so that a run cut short after AWS accepted
-/// the change completes it. `Ok(None)` when there is none (a dry run, a change that was not ours or long ago).
+/// the change completes it; not while automation is paused. `Ok(None)` when there is none (a dry run, a change
+/// that was not ours or long ago).
 pub async fn again<P: Ports>(
     ctx: &Context<'_, P>,
     snapshot: &Snapshot,
@@ -107,6 +108,14 @@ pub async fn again<P: Ports>(
     let Some(due) = repoint_due(&decisions, &to.arn, settling, ctx.now()).filter(|_| !dry_run) else {
         return Ok(None);
     };
+    // Paused: no change, this one included; the next event after `resume` (within the window) makes it.
+    if let Some(pause) = ctx.session.ledger.paused().await? {
+        let reason = format!(
+            "automation is paused (by {}: {}), so the record is not repointed; the next event after resume does it",
+            pause.by, pause.reason
+        );
+        return Ok(Some(DnsResult::NotPlanned { reason }));
+    }
     let data = snapshot.record(&due.key).map(|r| r.data.clone()).unwrap_or_default();
     let from = due.from.as_deref().and_then(|arn| GlobalMember::from_arn(arn, true));
     let m = Move {
