@@ -46,6 +46,11 @@ impl Move<'_> {
         let tagged = [target, self.old].into_iter().flatten().find_map(|c| c.tags.get(DNS_RECORD_TAG));
         self.tag.or(tagged.map(String::as_str))
     }
+
+    /// The old primary's writer endpoint: as described, else as the decision recorded it; `None`: known by form.
+    fn old_endpoint(&self) -> Option<&str> {
+        self.old.and_then(|c| c.endpoint.as_deref()).or(self.old_endpoint)
+    }
 }
 
 /// `data` (a decision's) with what it records of its DNS step when it is made (`begin`), so that a run
@@ -54,7 +59,7 @@ impl Move<'_> {
 pub fn recorded(mut data: Value, m: &Move<'_>) -> Value {
     data["dns_tag"] = json!(m.tag(m.target));
     data["global_endpoint"] = json!(m.global_endpoint);
-    data["old_endpoint"] = json!(m.old.and_then(|c| c.endpoint.as_deref()).or(m.old_endpoint));
+    data["old_endpoint"] = json!(m.old_endpoint());
     data
 }
 
@@ -86,9 +91,8 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, m: Move<'_>, dry_run: bool) -> 
     if dry_run {
         return Ok(DnsResult::WouldRepoint { record: record.name, from: label, to: to.to_owned() });
     }
-    // The old writer's endpoint exactly when it was described; else known by its form (its region is lost).
-    let old_endpoint = m.old.and_then(|c| c.endpoint.as_deref()).or(m.old_endpoint);
-    let old = (from.region.as_str(), from.cluster.as_str(), old_endpoint);
+    // The old writer's endpoint exactly when it is known; else known by its form (its region is lost).
+    let old = (from.region.as_str(), from.cluster.as_str(), m.old_endpoint());
     let step = |current: Option<&Cname>| decide::global_repoint_step(current, old, to, m.global_endpoint, m.detached);
     super::repoint::change(ctx, &record, &label, to, step).await
 }
