@@ -38,7 +38,8 @@ pub const ZONE_EVACUATION_WINDOW_MINUTES: Setting = Setting {
 pub const ZONAL_SHIFT_EXPIRES_MINUTES: Setting = Setting {
     name: "ZONAL_SHIFT_EXPIRES_MINUTES",
     default: Some("180"),
-    meaning: "how long a zonal shift this function starts lasts before ARC ends it by itself (1 to 4320 minutes)",
+    meaning: "how long a zonal shift this function starts lasts before ARC ends it by itself (1 to 4320 minutes); \
+              a shift kept because another alarm on its zone is in ALARM is extended to this from then",
 };
 pub const RESTORE_HOLD_MINUTES: Setting = Setting {
     name: "RESTORE_HOLD_MINUTES",
