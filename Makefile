@@ -70,7 +70,7 @@ unit-and-integration: venv build-all-targets
 	cargo test --workspace --doc --locked
 
 launcher-test: venv
-	$(PY) -m unittest tools/test_local_aws.py tools/test_arc_zonal_shift.py tools/test_rpcv2_cbor.py benches/test_runtime_api.py benches/test_wire_proxy.py
+	$(PY) -m unittest tools/test_local_aws.py tools/test_arc_zonal_shift.py tools/test_rpcv2_cbor.py benches/test_runtime_api.py benches/test_wire_proxy.py benches/test_slots.py
 
 # Release bootstraps for Lambda (provided.al2023) through cargo-lambda and zig. The functions are selected by
 # their binaries, as `sam build` selects them (tools/sam_build.sh), so that the features of every crate are

@@ -9,5 +9,5 @@
 # The release profile's bootstraps (target/lambda-release/), not the dev-profile binaries that
 # `make lambda-build` links into target/lambda/ for e2e and the demo.
 bench-run: venv lambda-build-release
-	$(PY) -m unittest benches/test_runtime_api.py benches/test_wire_proxy.py
+	$(PY) -m unittest benches/test_runtime_api.py benches/test_wire_proxy.py benches/test_slots.py
 	$(PY) benches/bench.py --out BENCHMARKS.md
