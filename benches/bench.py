@@ -26,6 +26,10 @@ Scenarios (each in its own account; the events are built by ``tools/demo.py`` fr
     instance-200   an instance alarm (gray failure) for an instance registered in 50 opted-in groups out of 200
                    (it is also in 50 of the 150 groups that did not opt in).
     storm-500      500 alarm events in a row for one group (the first acts, the other 499 find nothing to do).
+    pause-storm    200 alarm events over 20 opted-in groups of 4 (1 or 2 targets failing in each), drained by 5
+                   processes at once (``benches/slots.py``: the template's reserved concurrency, Lambda's async
+                   queue), and a ``pause`` command submitted after the 20th event, ahead of the queue: the time
+                   to its answer, and that nothing changed after it.
     replicas-5     an RDS failure event for an opted-in primary with 5 replicas (cold start, promotion), then
                    warm ``status`` commands on it.
 
@@ -46,6 +50,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -55,6 +60,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.parse
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +72,7 @@ sys.path.insert(0, str(HERE))
 import demo  # noqa: E402  (event builders shaped like the samples in events/)
 import lambda_local as L  # noqa: E402  (the local AWS launcher and its clients)
 from runtime_api import Invocation, Process, RuntimeApi  # noqa: E402
+from slots import Slots, Ticket  # noqa: E402
 from wire_proxy import Call, WireProxy, round_trips  # noqa: E402
 from wire_proxy import _headers as http_headers  # noqa: E402
 
@@ -446,6 +453,18 @@ def add_calls(a: Calls, b: Calls) -> Calls:
 
 
 @dataclass
+class PauseFigure:
+    """pause-storm's figure: the `pause` command during the storm, from its submission to its response."""
+
+    events: int  # the storm's
+    slots: int
+    answered: float  # submitted -> response read
+    waited: float  # submitted -> a slot took it
+    ok: bool  # it succeeded, and no change began after its response
+    found: str  # what the check found, in a few words
+
+
+@dataclass
 class Scenario:
     """What one scenario measured, for the report."""
 
@@ -464,7 +483,7 @@ class Scenario:
     error: str = ""
     wall: float = 0.0
     paths: list[CriticalPath] = field(default_factory=list)  # warm invocations that changed something
-
+    pause: PauseFigure | None = None  # pause-storm
 
     def status(self, invocation: Invocation) -> None:
         key = status_of(invocation)
@@ -540,21 +559,24 @@ class Plan:
     warm: int = 200
     storm: int = 500
     repeats: int = 3
+    pause_storm: int = 200  # events; the slots are the template's reserved concurrency either way
 
     @classmethod
     def quick(cls) -> "Plan":
-        return cls(cold_rust=3, cold_python=2, cold_database=2, warm=20, storm=50, repeats=1)
+        return cls(cold_rust=3, cold_python=2, cold_database=2, warm=20, storm=50, repeats=1, pause_storm=50)
 
 
-def guarded(scenario: Scenario, function: Function | None, body) -> None:
-    """Runs one scenario's body; a crash is recorded in the scenario (and fails the run), never hidden."""
+def guarded(scenario: Scenario, functions: Function | list[Function] | None, body) -> None:
+    """Runs one scenario's body; a crash is recorded in the scenario (and fails the run), never hidden. Then
+    stops the function, or every function in the list as the body left it."""
     try:
         body()
     except Exception:
         scenario.error = traceback.format_exc(limit=4)
     finally:
-        if function:
-            function.stop()
+        for function in functions if isinstance(functions, list) else [functions]:
+            if function:
+                function.stop()
 
 
 def bench_group_4(aws: MeasuredAws, log_dir: Path, plan: Plan) -> list[Scenario]:
@@ -721,6 +743,166 @@ def bench_storm(aws: MeasuredAws, log_dir: Path, plan: Plan) -> list[Scenario]:
     return out
 
 
+# --------------------------------------------------------------------------- pause during a storm
+
+STORM_GROUPS = 20  # opted-in groups of 4 targets, 1 or 2 of them failing
+PAUSE_AFTER = 20  # queued events handed to a slot before the pause is submitted
+
+
+def reserved_concurrency() -> int:
+    """template.yaml's `ReservedConcurrency` default: how many invocations Lambda runs at once per function."""
+    found = re.search(r"^  ReservedConcurrency:\n(?:    .*\n)*?    Default: (\d+)$",
+                      (ROOT / "template.yaml").read_text(), re.M)
+    if not found:
+        raise RuntimeError("template.yaml declares no ReservedConcurrency default")
+    return int(found.group(1))
+
+
+def storm_env(aws: MeasuredAws) -> tuple[str, str, list[Group]]:
+    """One account, STORM_GROUPS opted-in groups of 4 targets: 1 failing in the even ones, 2 in the odd ones (2
+    healthy of 4 is the default floor, 50 %, so both act)."""
+    account, topic = new_account(aws)
+    elb = aws.client("elbv2", account)
+    vpc = aws.network(account)["vpc_id"]
+    groups = []
+    for n in range(STORM_GROUPS):
+        targets = instance_ids(0x300000 + 4 * n, 4)
+        group = Group(aws, account, create_group(elb, vpc, f"storm{n:02d}", targets, opted_in=True), targets,
+                      targets[:1 + n % 2])
+        group.fail()
+        groups.append(group)
+    return account, topic, groups
+
+
+def storm_group(event: int, count: int) -> int:
+    """The group the storm's ``event``-th event is about: the groups fail one after another, each group's alarm
+    bringing its state changes together (flapping, re-deliveries)."""
+    return event * STORM_GROUPS // count
+
+
+def storm_events(account: str, groups: list[Group], count: int) -> list[dict]:
+    """The storm as Lambda's queue holds it: each group's own alarm, each state change with its own timestamp, a
+    millisecond after the one before (the same timestamp again would be a re-delivery of one change)."""
+    start = dt.datetime.now(dt.timezone.utc)
+    events = []
+    for i in range(count):
+        n = storm_group(i, count)
+        event = demo.alarm_eventbridge(account, f"failover-storm{n:02d}-unhealthy-hosts", "ALARM",
+                                       "AWS/ApplicationELB", "UnHealthyHostCount",
+                                       {"TargetGroup": demo.arn_suffix(groups[n].arn)}, "Unhealthy targets",
+                                       "Threshold Crossed: 1 datapoint [1.0] > 0.0")
+        at = start + dt.timedelta(milliseconds=i)
+        stamp = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000"
+        event["detail"]["state"]["timestamp"] = stamp
+        events.append(event)
+    return events
+
+
+def storm_outcome(invocation: Invocation) -> str:
+    """``status_of``, a refusal because automation is paused told apart from any other refusal."""
+    status = status_of(invocation)
+    if status == "refused":
+        return "refused (paused)" if b"automation is paused" in invocation.response else "refused (other)"
+    return status
+
+
+def call_account(call: Call) -> str:
+    """The account a relayed call is signed for (a function's access key id is its account here)."""
+    credential = http_headers(call.head).get("authorization", "").partition("Credential=")[2]
+    return credential.split("/", 1)[0]
+
+
+def call_group(call: Call) -> str:
+    """The target group an ELB call (query protocol) names, from the start of its body the proxy kept."""
+    return urllib.parse.parse_qs(call.body.decode("latin-1")).get("TargetGroupArn", [""])[0]
+
+
+def counted(outcomes: list[str]) -> str:
+    return ", ".join(f"{k} ×{n}" for k, n in sorted(collections.Counter(outcomes).items())) or "none"
+
+
+def bench_pause_storm(aws: MeasuredAws, log_dir: Path, plan: Plan) -> list[Scenario]:
+    """`pause` while the template's reserved concurrency of target-failover processes drains an alarm storm
+    (``benches/slots.py``): how long until it answers, and whether anything changes after it."""
+    count, width = plan.pause_storm, reserved_concurrency()
+    scenario = Scenario("pause-storm", "target-failover",
+                        f"{count} alarm events over {STORM_GROUPS} groups of 4 on {width} slots; `pause` submitted "
+                        f"after the {PAUSE_AFTER}th event was handed out")
+    scenario.pause = PauseFigure(count, width, float("nan"), float("nan"), False, "not measured")
+    functions: list[Function] = []
+
+    def body():
+        account, topic, groups = storm_env(aws)
+        settings = {"NOTIFICATION_TOPIC_ARN": topic}
+        functions.extend(rust_function("target-failover", account, aws, settings, log_dir,
+                                       f"target-failover-slot{n}") for n in range(width))
+        for function in functions:
+            function.start()
+        events = storm_events(account, groups, count)
+        before = read_calls(aws, account)
+        slots = Slots([function.invoke for function in functions], events)
+        started = time.monotonic()
+        slots.start()
+        try:
+            if not slots.wait_handed(PAUSE_AFTER, 120):
+                raise RuntimeError(f"the slots stopped before handing out {PAUSE_AFTER} events")
+            pause = slots.submit({"command": "pause", "by": "bench", "reason": "alarm storm (bench pause-storm)"})
+            if not pause.done.wait(120):
+                raise TimeoutError("the pause found no free slot within 120 s")
+        finally:
+            slots.close()
+            slots.join(600)
+        scenario.wall = time.monotonic() - started
+        scenario.add_calls(calls_since(before, read_calls(aws, account)), 1, count + 1)  # one run: the storm
+        for function in functions:
+            scenario.measure_rss(function)
+        judge_pause_storm(scenario, aws, account, groups, slots.tickets, pause, started)
+
+    guarded(scenario, functions, body)
+    return [scenario]
+
+
+def judge_pause_storm(scenario: Scenario, aws: MeasuredAws, account: str, groups: list[Group], storm: list[Ticket],
+                      pause: Ticket, started: float) -> None:
+    """The outcome, from the wire proxy's record of the functions' calls and from the groups afterwards: the
+    pause succeeded; no change began after its response was read; the events handed out after it were refused
+    (or found nothing left to do); the groups first alarmed after it keep their failing targets."""
+    answer: Invocation = pause.result
+    answered_at = answer.finished
+    outcomes = [storm_outcome(t.result) for t in storm]
+    for outcome in outcomes + [f"pause {status_of(answer)}"]:
+        scenario.statuses[outcome] = scenario.statuses.get(outcome, 0) + 1
+    scenario.latencies = [t.result.seconds for t in storm]
+    after = [i for i, t in enumerate(storm) if t.taken >= answered_at]
+    earlier = [i for i, t in enumerate(storm) if t.taken < answered_at]
+    calls = [c for c in aws.wire.calls_between(started, time.monotonic()) if call_account(c) == account]
+    changes = [(c, action) for c in calls for service, action in [call_name(c)] if is_change(service, action)]
+    late = [(c, action) for c, action in changes if c.start >= answered_at]
+    waiting = [c for c, _ in changes if pause.submitted <= c.start < answered_at]
+    deregistered = {call_group(c) for c, action in changes if action == "DeregisterTargets"}
+    removed = {g.arn for g in groups if g.failing_removed()}
+    kept = {g.arn for g in groups if set(g.failing) <= g.registered()}
+    count = len(storm)
+    alarmed_after = {groups[storm_group(i, count)].arn for i in after} - {
+        groups[storm_group(i, count)].arn for i in earlier}
+    succeeded = status_of(answer) == "succeeded"
+    answered, waited = answered_at - pause.submitted, answer.dispatched - pause.submitted
+    late_text = counted([action for _, action in late])
+    scenario.pause.answered, scenario.pause.waited = answered, waited
+    scenario.pause.ok = succeeded and not late and alarmed_after <= kept
+    scenario.pause.found = (f"pause {status_of(answer)}; changes begun after its response: "
+                            f"{'none' if not late else late_text}")
+    late_note = f" ({late_text})" if late else ""
+    scenario.check = (
+        f"pause {status_of(answer)}, answered {ms(answered)} after its submission (waited {ms(waited)} for a slot, "
+        f"ran {ms(answer.seconds)}), {len(earlier)} events handed out before; no change begun after its response: "
+        f"{yes(not late)}{late_note} ({len(waiting)} begun while it waited or ran); events handed out after it: "
+        f"{counted([outcomes[i] for i in after])}; before it: {counted([outcomes[i] for i in earlier])}; groups "
+        f"whose failing targets were removed: {len(removed)} of {len(groups)}, each seen deregistered on the wire: "
+        f"{yes(removed <= deregistered)}; the {len(alarmed_after)} groups first alarmed after the pause keep their "
+        f"failing targets: {yes(alarmed_after <= kept)}")
+
+
 def replicas_env(aws: MeasuredAws, replicas: int = 5) -> tuple[str, str]:
     """A failed, opted-in MySQL primary with opted-in replicas whose lags differ (the last one lags least)."""
     account, topic = new_account(aws)
@@ -767,13 +949,7 @@ def bench_replicas(aws: MeasuredAws, log_dir: Path, plan: Plan) -> list[Scenario
         measure_warm(function, aws, account, status, lambda: command, plan.warm)
         measure_warm(function, aws, account, idle, not_theirs_event, plan.warm)
 
-    try:
-        body()
-    except Exception:
-        promote.error = traceback.format_exc(limit=4)
-    finally:
-        for function in holder:
-            function.stop()
+    guarded(promote, holder, body)
     return [promote, status, idle]
 
 
@@ -830,6 +1006,12 @@ def minimum(scenario: str, plan: Plan) -> dict[str, float | None]:
         # the record marked notified (a read, begin and end: a retry after a crash before it publishes it once).
         "replicas-5": {"rds:DescribeDBInstances": 2, "monitoring:GetMetricData": 1, "rds:PromoteReadReplica": 1,
                        "sns:Publish": 1, "dynamodb:Query": 2, "dynamodb:TransactWriteItems": 4},
+        # The whole storm and the pause: how many events find a group still to act on, wait on its lease, or meet
+        # the pause depends on timing, so only the changes and the pause itself have a stated minimum: at most one
+        # DeregisterTargets per group, and the pause is one PutItem.
+        "pause-storm": {f"{ELB}:DescribeTags": None, f"{ELB}:DescribeTargetHealth": None, removal: None,
+                        zonal: None, f"{ELB}:DeregisterTargets": STORM_GROUPS, "sns:Publish": None,
+                        "dynamodb:Query": None, "dynamodb:TransactWriteItems": None, "dynamodb:PutItem": 1},
         # status also shows the pause switch.
         "replicas-5-status": {"rds:DescribeDBInstances": 2, "monitoring:GetMetricData": 1, "sns:Publish": None,
                               "dynamodb:Query": 1, "dynamodb:GetItem": 1},
@@ -925,7 +1107,8 @@ def machine() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- the report
 
-TARGETS = {"ready": 0.030, "overhead": 0.002, "rss_bytes": 32e6, "stripped": 10e6, "zip": 4e6, "ratio": 10.0}
+TARGETS = {"ready": 0.030, "overhead": 0.002, "rss_bytes": 32e6, "stripped": 10e6, "zip": 4e6, "ratio": 10.0,
+           "pause": 5.0}
 
 
 def met(ok: bool) -> str:
@@ -1015,6 +1198,12 @@ def render(info: dict, size: dict[str, dict], scenarios: list[Scenario], plan: P
                      f"{ms(ready_tg)})", "≥ 10x", ratio_ready >= TARGETS["ratio"]))
     lines.append(row("cold start vs Python + boto3, to first response", f"{ratio_first:.1f}x faster "
                      f"({ms(first_py)} vs {ms(first_tg)})", "≥ 10x", ratio_first >= TARGETS["ratio"]))
+    for s in scenarios:
+        if s.pause:
+            p = s.pause
+            lines.append(row(f"`pause` during a {p.events}-event storm on {p.slots} slots (its submission to its "
+                             f"response)", f"{ms(p.answered)} ({ms(p.waited)} of it waiting for a slot); {p.found}",
+                             "< 5 s", p.ok and p.answered < TARGETS["pause"]))
     over = [s for s, ok, _ in verdicts if not ok and s.function != "python-boto3"]
     lines.append(row("AWS API calls, every scenario of both functions", "within the minimum" if not over else
                      "over in " + ", ".join(f"{s.name} ({s.function})" for s in over), "≤ the minimum",
@@ -1048,7 +1237,7 @@ def render(info: dict, size: dict[str, dict], scenarios: list[Scenario], plan: P
               "delay | Outcome |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for s in scenarios:
-        if s.latencies and s.name != "storm-500":
+        if s.latencies and s.name not in ("storm-500", "pause-storm"):
             lines.append(f"| {s.name}: {s.description} | {s.function} | {len(s.latencies)} | "
                          f"{ms(median(s.latencies))} | {ms(p99(s.latencies))} | {ms(median(s.own))} "
                          f"({ms(p99(s.own))}) | {ms(s.own_less_proxy(delay))} | {s.status_text()} |")
@@ -1084,9 +1273,13 @@ def render(info: dict, size: dict[str, dict], scenarios: list[Scenario], plan: P
                          f"({len(s.latencies) / s.wall:.0f} events/s); median {ms(median(s.latencies))}, "
                          f"p99 {ms(p99(s.latencies))}; own time median {ms(median(s.own))} | "
                          f"{mib(s.peak_rss_kib)} | {s.check} |")
+        if s.name == "pause-storm" and s.latencies and s.wall:
+            lines.append(f"| {s.name}: {s.description} | {s.function} ×{s.pause.slots} | {s.wall:.2f} s in all "
+                         f"({len(s.latencies) / s.wall:.0f} events/s); per event median {ms(median(s.latencies))}, "
+                         f"p99 {ms(p99(s.latencies))} | {mib(s.peak_rss_kib)} (the largest process) | {s.check} |")
     lines += ["", "## AWS API calls", "",
-              "Counted by the local AWS's call log (`GET /_failover/calls`), per run (one event; the whole storm "
-              "for storm-500), next to the fewest the scenario needs (see `minimum()` in `benches/bench.py`: "
+              "Counted by the local AWS's call log (`GET /_failover/calls`), per run (one event; the whole "
+              "storm for storm-500 and pause-storm), next to the fewest the scenario needs (see `minimum()` in `benches/bench.py`: "
               "one DescribeTargetHealth and at most one DeregisterTargets per group and tags in batches "
               "of 20, a single GetMetricData; the ledger's cost: one Query per resource an event of ours looks at, and two "
               "TransactWriteItems per change). Bold: over the minimum.", "",
@@ -1138,6 +1331,15 @@ METHOD_NOTES = [
     "record that the later ones read (and moto's TransactWriteItems copies the whole table), so the figure "
     "grew with the invocations before it: 101.6 ms median and 500.1 ms p99 in the run before this reset, the "
     "group's ledger going from 1 to 200 records. The call log is read around each invocation, outside the timing; the storm reads it once.",
+    "- **pause-storm**: Lambda's asynchronous queue on reserved concurrency, modelled by `benches/slots.py`: as "
+    "many target-failover processes as template.yaml's `ReservedConcurrency` default, each under its own Runtime "
+    "API and each taking the next queued event as soon as it has answered the one before; the events are built "
+    "before the storm, each with its own alarm timestamp. The `pause` command is submitted once the 20th event "
+    "has been handed out and takes the next free slot ahead of the queue, as a synchronous invocation retried "
+    "until Lambda has a slot for it: its figure is the wait for that slot plus its run, without a client's "
+    "back-off between retries (or the write to the ledger table that needs no slot, README). What changed, and "
+    "when, comes from the wire proxy's record of the functions' calls (first request byte), compared with the "
+    "moment the pause's response was read; the groups' targets are described afterwards.",
     "- **Memory**: `VmHWM` of the process (its peak resident set), read after the scenario's invocations.",
     "- **Sizes**: the bootstrap from `cargo lambda build --release` (the workspace profile strips it); "
     "*stripped* is `strip --strip-all` run again on a copy (equal sizes mean it was stripped already); the zip "
@@ -1180,7 +1382,7 @@ def main(argv: list[str] | None = None) -> int:
     size = {name: sizes(name, work) for name in FUNCTIONS}
     benches = {"group_4": bench_group_4, "instance_3x4": bench_instance_3x4, "group_1000": bench_group_1000,
                "instance_200": bench_instance_200,
-               "storm": bench_storm, "replicas": bench_replicas}
+               "storm": bench_storm, "pause_storm": bench_pause_storm, "replicas": bench_replicas}
     scenarios: list[Scenario] = []
     aws = MeasuredAws(log_dir)
     try:
