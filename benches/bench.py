@@ -798,12 +798,20 @@ def storm_events(account: str, groups: list[Group], count: int) -> list[dict]:
     return events
 
 
+# Why an event of the storm was refused or skipped, by the words of its response's message.
+STORM_REASONS = {"refused": ((b"automation is paused", "paused"),),
+                 "skipped": ((b"stale event", "stale: a later change of its alarm came first"),
+                             (b"no target is unhealthy", "nothing left to do"))}
+
+
 def storm_outcome(invocation: Invocation) -> str:
-    """``status_of``, a refusal because automation is paused told apart from any other refusal."""
+    """``status_of``, with the reason of a refusal (automation paused) or a skip (a stale event, nothing left to
+    do), told apart from any other."""
     status = status_of(invocation)
-    if status == "refused":
-        return "refused (paused)" if b"automation is paused" in invocation.response else "refused (other)"
-    return status
+    if status not in STORM_REASONS:
+        return status
+    reason = next((why for words, why in STORM_REASONS[status] if words in invocation.response), "other")
+    return f"{status} ({reason})"
 
 
 def call_account(call: Call) -> str:
