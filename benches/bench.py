@@ -460,7 +460,7 @@ class PauseFigure:
     slots: int
     answered: float  # submitted -> response read
     waited: float  # submitted -> a slot took it
-    ok: bool  # it succeeded, and no change began after its response
+    ok: bool  # it succeeded, no change began after its response, the groups alarmed after it kept their targets
     found: str  # what the check found, in a few words
 
 
