@@ -988,15 +988,16 @@ def minimum(scenario: str, plan: Plan) -> dict[str, float | None]:
         "group-4": one_group,
         "group-1000": one_group,
         "no-call": {},
-        # Every group listed (one page) and each one's load balancers, tags in one call (3 groups), then each
-        # group as in group-4; one notification for the event, and the alarm's own transition in the ledger.
-        "instance-3x4": {f"{ELB}:DescribeTargetGroups": 1 + 3, f"{ELB}:DescribeTags": 1,
+        # Every group listed (one page, which names each one's load balancers), tags in one call (3 groups), then
+        # each group as in group-4; one notification for the event, and the alarm's own transition in the ledger.
+        "instance-3x4": {f"{ELB}:DescribeTargetGroups": 1, f"{ELB}:DescribeTags": 1,
                          f"{ELB}:DescribeTargetHealth": 3, removal: 3, f"{ELB}:DeregisterTargets": 3,
                          "sns:Publish": 1,
                          "dynamodb:Query": 3 + transition["dynamodb:Query"],
                          "dynamodb:TransactWriteItems": 6 + transition["dynamodb:TransactWriteItems"]},
-        # DescribeTargetGroups: one page of up to 400 groups; tags: 200 groups / 20 per call.
-        "instance-200": {f"{ELB}:DescribeTargetGroups": 1 + 50, f"{ELB}:DescribeTags": 10,
+        # DescribeTargetGroups: one page of up to 400 groups (their load balancers with them); tags: 200 groups /
+        # 20 per call.
+        "instance-200": {f"{ELB}:DescribeTargetGroups": 1, f"{ELB}:DescribeTags": 10,
                          f"{ELB}:DescribeTargetHealth": 50, removal: 50, f"{ELB}:DeregisterTargets": 50,
                          "sns:Publish": 1,
                          "dynamodb:Query": 50 + transition["dynamodb:Query"],

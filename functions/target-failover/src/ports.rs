@@ -13,6 +13,22 @@ use crate::model::{
     Balancer, ForwardAction, HealthThresholds, Location, ManagedResource, Tags, Target, TargetHealth, Weight,
 };
 
+/// A target group as the account's listing (`DescribeTargetGroups`) describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedGroup {
+    pub arn: String,
+    /// The load balancers it is attached to, as [`Zonal::balancers_of`] gives them (sorted, once each), when
+    /// the listing says (the SDK's always does); `None`: ask [`Zonal::balancers_of`].
+    pub balancers: Option<Vec<String>>,
+}
+
+impl ListedGroup {
+    /// A group listed by its ARN alone.
+    pub fn arn_only(arn: impl Into<String>) -> Self {
+        ListedGroup { arn: arn.into(), balancers: None }
+    }
+}
+
 /// `DescribeTags` accepts at most 20 resource ARNs per call.
 pub const TAGS_PER_CALL: usize = 20;
 
@@ -30,7 +46,7 @@ pub trait LoadBalancer: Zonal + Fleet + Send + Sync {
     fn tags(&self, arns: &[String]) -> impl Future<Output = Result<Vec<(String, Option<Tags>)>, AwsError>> + Send;
 
     /// Every target group of the account and region whose targets are instances.
-    fn instance_groups(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    fn instance_groups(&self) -> impl Future<Output = Result<Vec<ListedGroup>, AwsError>> + Send;
 
     /// One `DescribeTargetHealth`; `None` when the group does not exist.
     fn target_health(&self, group: &str) -> impl Future<Output = Result<Option<Vec<TargetHealth>>, AwsError>> + Send;

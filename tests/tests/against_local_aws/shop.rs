@@ -633,7 +633,7 @@ impl LoadBalancer for Counting<'_> {
         self.count("tags")?;
         self.inner.tags(groups).await
     }
-    async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
+    async fn instance_groups(&self) -> Result<Vec<target_failover::ports::ListedGroup>, AwsError> {
         self.count("instance_groups")?;
         self.inner.instance_groups().await
     }

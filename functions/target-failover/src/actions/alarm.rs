@@ -6,8 +6,8 @@
 //! AWS calls, in order (calls on one line are made at once):
 //! - the alarm's ledger (`alarm:<ARN>`, one `Query`) when the event has a state timestamp, the groups' tags
 //!   (one `DescribeTags` per 20 groups; an instance alarm, `InstanceId` only, first lists every group with
-//!   `DescribeTargetGroups`, paginated) and, for a group alarm, each named group's ledger (one `Query`); a stale
-//!   event stops there ([`super::transitions`]);
+//!   `DescribeTargetGroups`, paginated, which also gives each group's load balancers) and, for a group
+//!   alarm, each named group's ledger (one `Query`); a stale event stops there ([`super::transitions`]);
 //! - the alarm's lease (one `TransactWriteItems`, held until the notification is out; then the transition is
 //!   recorded and the lease released, one more) and, beside it, each opted-in group's ledger when not read yet
 //!   (an instance alarm's groups), then its `DescribeTargetHealth` when the ledger is free ([`Prefetched`]),
@@ -170,8 +170,10 @@ async fn tagged_groups<P: Ports>(
     let arns = match &route.groups {
         Some(arns) => arns.clone(),
         None => {
-            let arns = ctx.lb.instance_groups().await;
-            let arns = arns.map_err(|e| report::failed(None, action::ALARM, &e, "listing target groups"))?;
+            let listed = ctx.lb.instance_groups().await;
+            let listed = listed.map_err(|e| report::failed(None, action::ALARM, &e, "listing target groups"))?;
+            ctx.reads.listed(&listed);
+            let arns: Vec<String> = listed.into_iter().map(|group| group.arn).collect();
             ctx.handover.saw_groups(&arns);
             arns
         }

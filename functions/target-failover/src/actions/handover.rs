@@ -90,7 +90,7 @@ impl HandOver {
         let listed = self.groups.lock().ok().and_then(|g| g.clone());
         let groups = match listed {
             Some(groups) => groups,
-            None => lb.instance_groups().await?,
+            None => lb.instance_groups().await?.into_iter().map(|group| group.arn).collect(),
         };
         let known = self.health.lock().map(|h| h.clone()).unwrap_or_default();
         let missing: Vec<&String> = groups.iter().filter(|g| !known.contains_key(*g)).collect();

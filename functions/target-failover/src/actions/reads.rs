@@ -1,5 +1,6 @@
 //! A group's configuration, read at most once per invocation: its `target_group_health` thresholds
-//! (`DescribeTargetGroupAttributes`) and its load balancers (`DescribeTargetGroups` of the group). Neither is
+//! (`DescribeTargetGroupAttributes`) and its load balancers (`DescribeTargetGroups` of the group, unless the
+//! account's listing of an instance alarm described it already: [`GroupReads::listed`]). Neither is
 //! state an incident changes, so every attempt and every plan of one invocation may share one read of each; an
 //! alarm reads them beside the group's target health when a removal is likely ([`super::alarm`]), which takes
 //! them off the path to the change. A failed read is kept as well (the SDK retried it already): the group that needs
@@ -13,7 +14,7 @@ use failover_core::aws::AwsError;
 
 use super::Context;
 use crate::model::HealthThresholds;
-use crate::ports::{LoadBalancer, Ports, Zonal};
+use crate::ports::{ListedGroup, LoadBalancer, Ports, Zonal};
 
 /// One per invocation, shared by every group's work.
 #[derive(Default)]
@@ -23,6 +24,19 @@ pub struct GroupReads {
 }
 
 type Memo<T> = Mutex<HashMap<String, Result<T, AwsError>>>;
+
+impl GroupReads {
+    /// Keeps the load balancers a listing of the groups gave (an instance alarm's `DescribeTargetGroups` of the
+    /// whole account): [`Context::balancers_of`] then asks AWS only for a group it did not describe.
+    pub fn listed(&self, groups: &[ListedGroup]) {
+        let mut kept = lock(&self.balancers);
+        for group in groups {
+            if let Some(balancers) = &group.balancers {
+                kept.entry(group.arn.clone()).or_insert_with(|| Ok(balancers.clone()));
+            }
+        }
+    }
+}
 
 impl<P: Ports> Context<'_, P> {
     /// The group's `target_group_health` thresholds; `None` when the group does not exist.

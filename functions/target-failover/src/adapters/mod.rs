@@ -33,7 +33,7 @@ use failover_core::aws::{AwsContext, AwsError};
 use crate::model::{
     AdminOverride, ForwardAction, HealthThresholds, Location, Tags, Target, TargetHealth, TargetState, Weight,
 };
-use crate::ports::{LoadBalancer, TAGS_PER_CALL};
+use crate::ports::{ListedGroup, LoadBalancer, TAGS_PER_CALL};
 
 /// `DescribeTags` batches in flight at once: as many as the groups acted on at once.
 const TAG_BATCHES_AT_ONCE: usize = crate::actions::alarm::MAX_CONCURRENT_GROUPS;
@@ -168,12 +168,15 @@ impl LoadBalancer for ElbClient {
         Ok(out)
     }
 
-    async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
+    async fn instance_groups(&self) -> Result<Vec<ListedGroup>, AwsError> {
         let groups = self.every_group().await?;
         Ok(groups
             .into_iter()
             .filter(|g| g.target_type() == Some(&TargetTypeEnum::Instance))
-            .filter_map(|g| g.target_group_arn)
+            .filter_map(|g| {
+                let balancers = zonal::attached(std::slice::from_ref(&g));
+                Some(ListedGroup { arn: g.target_group_arn?, balancers: Some(balancers) })
+            })
             .collect())
     }
 

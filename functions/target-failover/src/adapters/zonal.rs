@@ -71,11 +71,7 @@ impl Zonal for ElbClient {
             }
             Err(e) => return Err(AwsError::from_sdk("DescribeTargetGroups", group, &e)),
         };
-        let mut balancers: Vec<String> =
-            described.target_groups().iter().flat_map(|g| g.load_balancer_arns().iter().cloned()).collect();
-        balancers.sort();
-        balancers.dedup();
-        Ok(balancers)
+        Ok(attached(described.target_groups()))
     }
 
     async fn zone_ids(&self) -> Result<BTreeMap<String, String>, AwsError> {
@@ -176,6 +172,14 @@ impl Zonal for ElbClient {
 
 /// A zonal shift or a practice run (ARC lists both under `zonalShifts`; a practice run has a
 /// `practiceRunOutcome` and the shift type `PRACTICE_RUN`). An autoshift listed there counts as one.
+/// The load balancers the described target groups are attached to, sorted, once each.
+pub(super) fn attached(groups: &[aws_sdk_elasticloadbalancingv2::types::TargetGroup]) -> Vec<String> {
+    let mut balancers: Vec<String> = groups.iter().flat_map(|g| g.load_balancer_arns().iter().cloned()).collect();
+    balancers.sort();
+    balancers.dedup();
+    balancers
+}
+
 fn zonal_shift(shift: &ZonalShiftInResource) -> ActiveShift {
     let kind = match shift.shift_type() {
         Some(ShiftType::PracticeRun) => ShiftKind::PracticeRun,

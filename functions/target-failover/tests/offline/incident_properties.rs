@@ -23,7 +23,7 @@ use target_failover::model::{
     ActiveShift, AdminOverride, Balancer, ForwardAction, HealthThresholds, Location, ManagedResource, SavedWeights,
     ShiftKind, Tags, Target, TargetHealth, TargetState, Weight,
 };
-use target_failover::ports::LoadBalancer;
+use target_failover::ports::{ListedGroup, LoadBalancer};
 use target_failover::{App, Config, Home};
 
 use test_support::memory_ledger::MemoryLedger;
@@ -102,8 +102,8 @@ impl LoadBalancer for Fleet {
         let tags = Tags::from([("failover:enabled".to_owned(), "true".to_owned())]);
         Ok(arns.iter().map(|arn| (arn.clone(), Some(tags.clone()))).collect())
     }
-    async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
-        Ok(vec![GROUP.to_owned()])
+    async fn instance_groups(&self) -> Result<Vec<ListedGroup>, AwsError> {
+        Ok(vec![ListedGroup::arn_only(GROUP)])
     }
     async fn target_health(&self, _group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         let targets = self.targets.lock().unwrap();

@@ -33,7 +33,7 @@ use target_failover::model::{
     ForwardAction, HealthThresholds, Location, SavedWeights, Tags, Target, TargetHealth, TargetState, Weight,
     BACKUP_TAG, MAX_WEIGHT,
 };
-use target_failover::ports::LoadBalancer;
+use target_failover::ports::{ListedGroup, LoadBalancer};
 use target_failover::{App, Config, Home};
 
 use mutate::samples;
@@ -488,8 +488,8 @@ impl LoadBalancer for FakeLb {
     async fn tags(&self, groups: &[String]) -> Result<Vec<(String, Option<Tags>)>, AwsError> {
         Ok(groups.iter().map(|g| (g.clone(), Some(self.tags_of(g)))).collect())
     }
-    async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
-        Ok(vec![GROUP.to_owned(), BACKUP.to_owned()])
+    async fn instance_groups(&self) -> Result<Vec<ListedGroup>, AwsError> {
+        Ok(vec![ListedGroup::arn_only(GROUP), ListedGroup::arn_only(BACKUP)])
     }
     async fn target_health(&self, _group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         Ok(Some(self.targets.clone()))
@@ -725,8 +725,8 @@ impl LoadBalancer for World {
         tokio::task::yield_now().await;
         Ok(arns.iter().map(|arn| (arn.clone(), Some(group_tags(true, arn == GROUP)))).collect())
     }
-    async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
-        Ok(vec![GROUP.to_owned()])
+    async fn instance_groups(&self) -> Result<Vec<ListedGroup>, AwsError> {
+        Ok(vec![ListedGroup::arn_only(GROUP)])
     }
     async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         tokio::task::yield_now().await;

@@ -23,7 +23,7 @@ use target_failover::model::{
     ActiveShift, Balancer, ForwardAction, HealthThresholds, Location, ManagedResource, ShiftKind, Tags, Target,
     TargetHealth, TargetState, Weight,
 };
-use target_failover::ports::{Fleet, LoadBalancer, Zonal};
+use target_failover::ports::{Fleet, ListedGroup, LoadBalancer, Zonal};
 use target_failover::{App, Config, Home};
 use test_support::memory_ledger::MemoryLedger;
 use test_support::Recorder;
@@ -78,8 +78,8 @@ impl LoadBalancer for Aws {
         let tags = Tags::from([("failover:enabled".to_owned(), "true".to_owned())]);
         Ok(arns.iter().map(|arn| (arn.clone(), self.site_of(arn).map(|_| tags.clone()))).collect())
     }
-    async fn instance_groups(&self) -> Result<Vec<String>, AwsError> {
-        Ok((0..self.0.lock().unwrap().sites.len()).map(group_arn).collect())
+    async fn instance_groups(&self) -> Result<Vec<ListedGroup>, AwsError> {
+        Ok((0..self.0.lock().unwrap().sites.len()).map(|n| ListedGroup::arn_only(group_arn(n))).collect())
     }
     async fn target_health(&self, group: &str) -> Result<Option<Vec<TargetHealth>>, AwsError> {
         let Some(site) = self.site_of(group) else { return Ok(None) };
