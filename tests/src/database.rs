@@ -475,6 +475,17 @@ pub async fn orders(env: &Env) {
 /// A hosted zone `shop.internal` with `writer.shop.internal` CNAME (TTL 300) pointing at `target`; its id.
 pub async fn zone_with_record(env: &Env, target: &str) -> String {
     let zone_id = env.hosted_zone("shop.internal").await;
+    write_record(env, &zone_id, aws_sdk_route53::types::ChangeAction::Create, target).await;
+    zone_id
+}
+
+/// `writer.shop.internal` (TTL 300) pointed at `target` by someone else than the function (a person, or an
+/// infrastructure pipeline applying its own value).
+pub async fn point_record(env: &Env, zone_id: &str, target: &str) {
+    write_record(env, zone_id, aws_sdk_route53::types::ChangeAction::Upsert, target).await;
+}
+
+async fn write_record(env: &Env, zone_id: &str, action: aws_sdk_route53::types::ChangeAction, target: &str) {
     let set = aws_sdk_route53::types::ResourceRecordSet::builder()
         .name("writer.shop.internal")
         .r#type(aws_sdk_route53::types::RrType::Cname)
@@ -482,20 +493,17 @@ pub async fn zone_with_record(env: &Env, target: &str) -> String {
         .resource_records(aws_sdk_route53::types::ResourceRecord::builder().value(target).build().expect("value"))
         .build()
         .expect("record set");
-    let change = aws_sdk_route53::types::Change::builder()
-        .action(aws_sdk_route53::types::ChangeAction::Create)
-        .resource_record_set(set)
-        .build()
-        .expect("change");
+    let change = aws_sdk_route53::types::Change::builder().action(action).resource_record_set(set).build();
     env.account
         .route53()
         .change_resource_record_sets()
-        .hosted_zone_id(&zone_id)
-        .change_batch(aws_sdk_route53::types::ChangeBatch::builder().changes(change).build().expect("batch"))
+        .hosted_zone_id(zone_id)
+        .change_batch(
+            aws_sdk_route53::types::ChangeBatch::builder().changes(change.expect("change")).build().expect("batch"),
+        )
         .send()
         .await
         .expect("record");
-    zone_id
 }
 
 /// `writer.shop.internal`'s (TTL, values).

@@ -23,6 +23,7 @@
 //! - Never twice: a later or concurrent event completes, reports or abandons the recorded decision; a cluster is
 //!   not failed over again by an automatic trigger within [`decide::CLUSTER_COOLDOWN_SECS`].
 //! - Paused (`pause`): every change is refused with who, why and when; a manual command acts with `"force": true`.
+//!   A done change's DNS step that a later event would apply again waits (a logged skip saying so) until `resume`.
 //!   `PROMOTE_WHEN_AVAILABLE` applies to alarms only.
 //! - An old primary is fenced (`FENCE=security-group`), bound to its `DbiResourceId`, its groups in the ledger;
 //!   only `unfence` gives them back.

@@ -120,6 +120,9 @@ async fn switchover_global_to_a_healthy_secondary_in_sync_makes_it_the_primary()
     let again = ok(&env.app(&[]), switchover(&west_arn)).await;
     assert_eq!(again.status, Outcome::Info, "{again:?}");
     assert_eq!(env.calls_answered("SwitchoverGlobalCluster"), 1);
+    let notes = env.notifications().await;
+    let actions: Vec<&str> = notes.iter().map(|n| n.attribute("action")).collect();
+    assert_eq!((actions, again.action.as_str()), (vec!["switchover-global"], "switchover-global"), "{notes:?}");
 }
 
 /// `status` and `readiness` show each member's place in the global database: the primary in its region, the

@@ -172,6 +172,9 @@ async fn a_later_event_of_the_incident_completes_the_dns_step_and_one_past_the_c
     let notes = env.notifications().await;
     assert_eq!(notes.len(), 1, "told once");
     assert!(summary(&notes[0].body()).contains("was repointed"), "{:?}", notes[0].body());
+    // Told as the failover it completes, not as a switchover (subscribers filter on the action).
+    assert_eq!((notes[0].attribute("action"), again.action.as_str()), ("failover-global", "failover-global"));
+    assert_eq!(notes[0].body()["action"], json!("failover-global"), "{:?}", notes[0].body());
 
     // Once it points at the new primary, a repeat changes nothing and tells nothing (no page per re-evaluation).
     let third = ok(&app, primary_alarm(&env)).await;

@@ -521,6 +521,39 @@ async fn a_promoted_replica_whose_dns_step_failed_should_be_completed_two_hours_
     assert!(!notes[0].body()["summary"].as_str().unwrap_or_default().contains("Nothing was changed"));
 }
 
+/// A done promotion's DNS step applied again by a later event (within the repoint window) waits while automation
+/// is paused, and is made by the next event after resume.
+#[tokio::test]
+async fn a_done_promotions_dns_step_applied_again_should_wait_while_paused_and_be_made_after_resume() {
+    let (env, zone_id, orders_endpoint) = failed_orders_with_a_dns_record().await;
+    let app = env.app(&[]);
+    let event = env.failure_event("orders", "RDS-EVENT-0031");
+    assert_eq!(ok(&app, event.clone()).await.status, Outcome::Succeeded);
+    let promoted = endpoint(&env, "r-fast").await;
+    assert_eq!(record(&env, &zone_id).await.1, std::slice::from_ref(&promoted));
+
+    // A person pauses automation to work by hand; meanwhile a pipeline puts the record's old value back.
+    ok(&app, json!({"command": "pause", "reason": "dns by hand", "by": "ana"})).await;
+    point_record(&env, &zone_id, &orders_endpoint).await;
+    env.notifications().await;
+
+    // A later event within the repoint window: the record is left, and the answer says why.
+    let paused = ok(&app, event.clone()).await;
+    assert_eq!(paused.status, Outcome::Skipped, "{paused:?}");
+    assert_eq!(record(&env, &zone_id).await.1, std::slice::from_ref(&orders_endpoint), "paused: not repointed");
+    assert!(paused.message.contains("automation is paused (by ana: dns by hand)"), "{}", paused.message);
+    assert!(env.is_replica("r-mid").await && env.is_replica("r-lag").await, "nothing else promoted");
+    assert!(env.notifications().await.is_empty(), "a logged skip");
+
+    // After resume, the next event makes the change.
+    ok(&app, json!({"command": "resume"})).await;
+    let again = ok(&app, event).await;
+    assert_eq!(again.status, Outcome::Skipped, "{again:?}");
+    assert!(!again.message.contains("paused"), "{}", again.message);
+    assert_eq!(record(&env, &zone_id).await.1, [promoted], "the record follows r-fast again");
+    assert_eq!(env.promotion("orders").await, Some((State::Done, "r-fast".to_owned())));
+}
+
 /// orders failed (see [`failed_orders_with_a_dns_record`]) and its failure event, handled twice while RDS holds
 /// r-fast's promotion under way: PromoteReadReplica is accepted, r-fast is modifying and still a replica, so DNS
 /// waits and each run answers PromotionInProgress (Lambda retries). The environment, the app, the event and

@@ -206,7 +206,9 @@ async fn act<P: Ports>(
             return Ok(report::skipped(reason));
         }
         FailoverPlan::Refuse(reason) => return Ok(report::global_failover_refused(resource, cause, &reason)),
-        FailoverPlan::UnderWay { global, reason } => return Ok(report::global_under_way(&global, reason)),
+        FailoverPlan::UnderWay { global, reason } => {
+            return Ok(report::global_under_way(FAILOVER_GLOBAL, &global, reason))
+        }
         FailoverPlan::AlreadyPrimary { global, target: to, settle } => {
             return super::global_done::already_primary(ctx, snapshot, &global, &to, settle, dry_run).await
         }

@@ -9,11 +9,12 @@
 //!
 //! AWS calls: `DescribeDBClusters` of the new primary when its facts did not describe it, then as
 //! [`super::repoint`]: one `ListResourceRecordSets`, and when the record moves one `ChangeResourceRecordSets`
-//! and one `GetChange` per poll. A dry run reads nothing more.
+//! and one `GetChange` per poll. A dry run reads nothing more. [`again`] (outside a lease) first reads the pause
+//! item (one `GetItem`, [`super::repoint::paused`], shared with the instance path).
 
 use failover_core::aws::AwsError;
 
-use failover_core::ledger::{Ledger, Snapshot};
+use failover_core::ledger::Snapshot;
 
 use super::Context;
 use crate::decide::global_db::repoint_due;
@@ -112,12 +113,7 @@ pub async fn again<P: Ports>(
     let Some(due) = repoint_due(&decisions, &to.arn, settling, ctx.now()).filter(|_| !dry_run) else {
         return Ok(None);
     };
-    // Paused: no change, this one included; the next event after `resume` (within the window) makes it.
-    if let Some(pause) = ctx.session.ledger.paused().await? {
-        let reason = format!(
-            "automation is paused (by {}: {}), so the record is not repointed; the next event after resume does it",
-            pause.by, pause.reason
-        );
+    if let Some(reason) = super::repoint::paused(ctx).await? {
         return Ok(Some(DnsResult::NotPlanned { reason }));
     }
     let data = snapshot.record(&due.key).map(|r| r.data.clone()).unwrap_or_default();

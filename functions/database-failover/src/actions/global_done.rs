@@ -1,8 +1,9 @@
 //! A change of a global database's primary found done (this region's secondary is the writer, or stands alone
 //! after a detach): the pending decision of a run cut short is settled (with `done_at`, from which the cooldown
 //! runs, and its approval with who approved it), and the DNS step of our change is applied again within the
-//! repoint window ([`super::global_dns::again`]). Told when something was done; a later event that finds it all
-//! done is a logged skip.
+//! repoint window ([`super::global_dns::again`]). Told when something was done (as `failover-global`: only the
+//! failover's path comes here; the switchover answers its own); a later event that finds it all done is a
+//! logged skip.
 //!
 //! AWS calls: `begin`/`end` to settle (when a decision is pending), then as [`super::global_dns::again`].
 
@@ -37,10 +38,12 @@ pub async fn already_primary<P: Ports>(
         // Told when something was done: a decision settled, or the record repointed; a later event of the
         // incident that finds it all done is a logged skip (no page per alarm re-evaluation).
         Ok(dns) if settle.is_some() || matches!(dns, Some(DnsResult::Repointed { .. })) => {
-            report::global_already_primary(global, to, dns)
+            report::global_already_primary(report::FAILOVER_GLOBAL, global, to, dns)
         }
         Ok(_) => report::skipped(format!("{} is the primary of {global} already: nothing to do", to.cluster)),
-        Err(error) => report::global_already_primary(global, to, None).error(Fault::Aws(error)),
+        Err(error) => {
+            report::global_already_primary(report::FAILOVER_GLOBAL, global, to, None).error(Fault::Aws(error))
+        }
     })
 }
 

@@ -13,11 +13,17 @@
 //! AWS calls: one `ListResourceRecordSets`, then, when the record points at the primary, one
 //! `ChangeResourceRecordSets` and one `GetChange` per poll (or a second `ListResourceRecordSets`, to say where
 //! it points, when Route 53 rejects the batch). No ledger call: the promotion's `begin`/`end` frame it.
-//! `already_promoted` applies a done promotion's DNS step again (within the repoint window).
+//!
+//! `already_promoted` applies a done promotion's DNS step again (a later event within the repoint window). It
+//! runs outside a lease, so it reads the pause item first (one `GetItem`, [`paused`], as a global database's
+//! [`super::global_dns::again`] does): while automation is paused the record is left and the answer says so;
+//! the next event after `resume` (within the window) makes the change. Idempotent: once the record points at
+//! the replica nothing changes.
 
 use std::time::{Duration, SystemTime};
 
 use failover_core::aws::AwsError;
+use failover_core::ledger::Ledger;
 use failover_core::report::Report;
 
 use super::Context;
@@ -98,10 +104,22 @@ fn unchanged(record: &EndpointRecord, from: &str, to: &str, step: DnsStep) -> Dn
     result
 }
 
+/// Why a DNS step applied again outside a lease (a later event's, [`already_promoted`] or
+/// [`super::global_dns::again`]) waits: automation is paused, and a pause stops every change, this one included;
+/// the next event after `resume` makes it. `None` when not paused.
+pub(super) async fn paused<P: Ports>(ctx: &Context<'_, P>) -> Result<Option<String>, AwsError> {
+    let Some(pause) = ctx.session.ledger.paused().await? else { return Ok(None) };
+    Ok(Some(format!(
+        "automation is paused (by {}: {}), so the record is not repointed; the next event after resume does it",
+        pause.by, pause.reason
+    )))
+}
+
 /// The recorded replica is already a standalone primary: nothing else is promoted. With `repoint` (within the
 /// repoint window, not a dry run), the DNS step recorded with the decision is applied again (nothing changes once
-/// the record points at the replica), so that a retry after a failed Route 53 call completes the job; a
-/// transient failure of it makes the invocation an error (Lambda retries).
+/// the record points at the replica), so that a retry after a failed Route 53 call completes the job; not while
+/// automation is paused (a logged skip that says so). A transient failure of either makes the invocation an error
+/// (Lambda retries).
 pub(super) async fn already_promoted<P: Ports>(
     ctx: &Context<'_, P>,
     primary: &DbRef,
@@ -111,15 +129,20 @@ pub(super) async fn already_promoted<P: Ports>(
     dns: Option<&Repoint>,
     repoint: bool,
 ) -> Report {
-    let skipped = report::skipped(format!(
-        "{} already failed over to {} at {at}: nothing else is promoted",
-        primary.id, replica.id
-    ));
+    let done = format!("{} already failed over to {} at {at}: nothing else is promoted", primary.id, replica.id);
     if let (true, Some(dns), Some(endpoint)) = (repoint, dns, endpoint) {
+        match paused(ctx).await {
+            Ok(None) => {}
+            Ok(Some(reason)) => {
+                tracing::info!(record = %dns.record, reason, "DNS step not re-applied for the recorded promotion");
+                return report::skipped(format!("{done}; {reason}"));
+            }
+            Err(error) => return report::skipped(done).error(error),
+        }
         match run(ctx, dns, endpoint).await {
             Ok(result) => tracing::info!(?result, "DNS step re-applied for the recorded promotion"),
-            Err(error) => return skipped.error(error),
+            Err(error) => return report::skipped(done).error(error),
         }
     }
-    skipped
+    report::skipped(done)
 }

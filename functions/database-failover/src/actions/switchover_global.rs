@@ -119,7 +119,9 @@ async fn act<P: Ports>(
     let s = match plan {
         GlobalPlan::Refuse { reason } => return Ok(report::global_refused(resource, &reason)),
         // Not a refusal: the goal is being reached. Retried (a Region switch step reruns) until AWS is done.
-        GlobalPlan::UnderWay { global, reason } => return Ok(report::global_under_way(&global, reason)),
+        GlobalPlan::UnderWay { global, reason } => {
+            return Ok(report::global_under_way(SWITCHOVER_GLOBAL, &global, reason))
+        }
         GlobalPlan::AlreadyPrimary { global, target, settle } => {
             if let (Some((key, owner)), false) = (&settle, dry_run) {
                 // A switchover an interrupted run asked for, found done: its record settled.
@@ -136,8 +138,8 @@ async fn act<P: Ports>(
             }
             let settling = settle.as_ref().map(|(k, _)| k.as_str());
             return Ok(match global_dns::again(ctx, snapshot, &target, settling, dry_run).await {
-                Ok(dns) => report::global_already_primary(&global, &target, dns),
-                Err(error) => report::global_already_primary(&global, &target, None)
+                Ok(dns) => report::global_already_primary(SWITCHOVER_GLOBAL, &global, &target, dns),
+                Err(error) => report::global_already_primary(SWITCHOVER_GLOBAL, &global, &target, None)
                     .error(failover_core::fault::Fault::Aws(error)),
             });
         }

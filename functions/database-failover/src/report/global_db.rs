@@ -128,11 +128,13 @@ pub fn global_refused(resource: &str, reason: &str) -> Report {
 }
 
 /// The target is the primary already: nothing to do but, for a change of ours just made, the DNS step (`dns`).
-pub fn global_already_primary(global: &str, target: &GlobalMember, dns: Option<DnsResult>) -> Report {
+/// `action`: the change that found it so ([`SWITCHOVER_GLOBAL`] or [`FAILOVER_GLOBAL`]), as subscribers filter
+/// on it.
+pub fn global_already_primary(action: &str, global: &str, target: &GlobalMember, dns: Option<DnsResult>) -> Report {
     let sentence = dns.as_ref().and_then(DnsResult::sentence).map(|s| format!(" {s}")).unwrap_or_default();
     Report::new(
         FUNCTION,
-        SWITCHOVER_GLOBAL,
+        action,
         Outcome::Info,
         Severity::Info,
         format!("{global}: {} is the primary already", target.cluster),
@@ -191,10 +193,11 @@ fn detached_fence_step(old: &GlobalMember, global: &str) -> String {
 
 /// A switchover or failover to the same target under way at AWS (`reason` says which): a skip whose retryable
 /// fault answers `PromotionInProgress`, so the run is tried again until AWS is done (as [`super::waiting`]).
-pub fn global_under_way(global: &str, reason: String) -> Report {
+/// `action`: the change that waits for it ([`SWITCHOVER_GLOBAL`] or [`FAILOVER_GLOBAL`]).
+pub fn global_under_way(action: &str, global: &str, reason: String) -> Report {
     let resource = format!("global-cluster:{global}");
     let fault = failover_core::fault::Fault::InProgress { resource, reason: reason.clone() };
-    Report::skipped(FUNCTION, SWITCHOVER_GLOBAL, reason).incident(incident("global", global)).error(fault)
+    Report::skipped(FUNCTION, action, reason).incident(incident("global", global)).error(fault)
 }
 
 /// The facts of a switchover could not be read: nothing was changed; a transient error is retried.
