@@ -1013,8 +1013,10 @@ def minimum(scenario: str, plan: Plan) -> dict[str, float | None]:
         # The primary (state, tags, replica list), then its replicas in one filtered call; one GetMetricData for
         # all lags; the never-twice record in the ledger around the promotion, and once its notification is out,
         # the record marked notified (a read, begin and end: a retry after a crash before it publishes it once).
+        # The promotion also records its lineage on the promoted replica's own resource (which primary it
+        # replaced, for the next failover's bindings): one more Query and two more TransactWriteItems.
         "replicas-5": {"rds:DescribeDBInstances": 2, "monitoring:GetMetricData": 1, "rds:PromoteReadReplica": 1,
-                       "sns:Publish": 1, "dynamodb:Query": 2, "dynamodb:TransactWriteItems": 4},
+                       "sns:Publish": 1, "dynamodb:Query": 2 + 1, "dynamodb:TransactWriteItems": 4 + 2},
         # The whole storm and the pause: how many events find a group still to act on, wait on its lease, or meet
         # the pause depends on timing, so only the changes and the pause itself have a stated minimum: at most one
         # DeregisterTargets per group, and the pause is one PutItem.
