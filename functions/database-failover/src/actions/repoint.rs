@@ -12,7 +12,8 @@
 //!
 //! AWS calls: one `ListResourceRecordSets`, then, when the record points at the primary, one
 //! `ChangeResourceRecordSets` and one `GetChange` per poll (or a second `ListResourceRecordSets`, to say where
-//! it points, when Route 53 rejects the batch). No ledger call: the promotion's `begin`/`end` frame it.
+//! it points, when Route 53 rejects the batch). [`run`] makes no ledger call: the promotion's `begin`/`end`
+//! frame it.
 //!
 //! `already_promoted` applies a done promotion's DNS step again (a later event within the repoint window). It
 //! runs outside a lease, so it reads the pause item first (one `GetItem`, [`paused`], as a global database's

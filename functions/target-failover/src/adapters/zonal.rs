@@ -170,8 +170,6 @@ impl Zonal for ElbClient {
     }
 }
 
-/// A zonal shift or a practice run (ARC lists both under `zonalShifts`; a practice run has a
-/// `practiceRunOutcome` and the shift type `PRACTICE_RUN`). An autoshift listed there counts as one.
 /// The load balancers the described target groups are attached to, sorted, once each.
 pub(super) fn attached(groups: &[aws_sdk_elasticloadbalancingv2::types::TargetGroup]) -> Vec<String> {
     let mut balancers: Vec<String> = groups.iter().flat_map(|g| g.load_balancer_arns().iter().cloned()).collect();
@@ -180,6 +178,8 @@ pub(super) fn attached(groups: &[aws_sdk_elasticloadbalancingv2::types::TargetGr
     balancers
 }
 
+/// A zonal shift or a practice run (ARC lists both under `zonalShifts`; a practice run has a
+/// `practiceRunOutcome` and the shift type `PRACTICE_RUN`). An autoshift listed there counts as one.
 fn zonal_shift(shift: &ZonalShiftInResource) -> ActiveShift {
     let kind = match shift.shift_type() {
         Some(ShiftType::PracticeRun) => ShiftKind::PracticeRun,
