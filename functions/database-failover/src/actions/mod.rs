@@ -230,11 +230,11 @@ pub async fn dispatch<P: Ports>(ctx: &Context<'_, P>, route: Route, dry_run: boo
         }
         Route::Approve { decision, by } => {
             let work = Box::pin(approve::run(ctx, &decision, &by, dry_run)).await;
-            return Ok(work.unwrap_or_else(|error| report::global_failed(&decision, error)));
+            return Ok(work.unwrap_or_else(|error| report::approval_failed(&decision, report::APPROVE, error)));
         }
         Route::Reject { decision, by } => {
             let work = reject::run(ctx, &decision, &by, dry_run).await;
-            return Ok(work.unwrap_or_else(|error| report::global_failed(&decision, error)));
+            return Ok(work.unwrap_or_else(|error| report::approval_failed(&decision, report::REJECT, error)));
         }
         Route::Promote { at, trigger } => {
             return Box::pin(promote::manual(ctx, &at, &trigger, dry_run)).await;

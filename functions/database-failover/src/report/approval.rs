@@ -64,6 +64,21 @@ pub fn approval_refused(id: &str, reason: &str) -> Report {
         .details(json!({"decision": id, "reason": reason}))
 }
 
+/// `approve` or `reject` (`action`) could not read what it needs (the decision's ledger, or the approved action's
+/// facts): nothing was changed; a transient error is retried.
+pub fn approval_failed(id: &str, action: &'static str, error: failover_core::fault::Fault) -> Report {
+    Report::new(
+        FUNCTION,
+        action,
+        Outcome::Failed,
+        Severity::Critical,
+        format!("decision {id}: {action} not carried out"),
+    )
+    .summary(format!("What `{action}` needs could not be read ({error}). Nothing was changed."))
+    .details(json!({"decision": id, "error": error.to_string()}))
+    .error(error)
+}
+
 /// `reject`: the decision is closed.
 pub fn approval_rejected(a: &Approval, by: &str, dry_run: bool) -> Report {
     let (outcome, title) = if dry_run {
@@ -75,4 +90,23 @@ pub fn approval_rejected(a: &Approval, by: &str, dry_run: bool) -> Report {
         .summary(format!("{by} rejected: {}. It can no longer be approved; nothing was changed.", a.action.describe()))
         .incident(thread(&a.resource))
         .details(json!({"decision": a.id, "action": a.action, "by": by}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_approval_that_could_not_be_carried_out_is_told_under_its_own_action() {
+        let fault = failover_core::fault::Fault::Busy {
+            resource: "global-cluster:shop".into(),
+            holder: None,
+            waited: std::time::Duration::ZERO,
+        };
+        for action in [APPROVE, REJECT] {
+            let report = approval_failed("global-cluster:shop#global#1", action, fault.clone());
+            assert_eq!(report.action, action);
+            assert_eq!(report.outcome, Outcome::Failed);
+        }
+    }
 }

@@ -200,7 +200,8 @@ pub fn global_under_way(action: &str, global: &str, reason: String) -> Report {
     Report::skipped(FUNCTION, action, reason).incident(incident("global", global)).error(fault)
 }
 
-/// The facts of a switchover could not be read: nothing was changed; a transient error is retried.
+/// The facts of a switchover could not be read: nothing was changed; a transient error is retried. (An
+/// approval's: [`super::approval_failed`].)
 pub fn global_failed(global: &str, error: failover_core::fault::Fault) -> Report {
     Report::new(
         FUNCTION,

@@ -19,7 +19,9 @@ mod global_db;
 mod paths;
 mod promotion;
 
-pub use approval::{approval_asked, approval_not_recorded, approval_refused, approval_rejected, APPROVE, REJECT};
+pub use approval::{
+    approval_asked, approval_failed, approval_not_recorded, approval_refused, approval_rejected, APPROVE, REJECT,
+};
 pub use fence::{
     fence_impossible, fence_undone, fenced, promotion_fence, unfence_command, unfenced, Fenced, FENCE, UNFENCE,
 };
