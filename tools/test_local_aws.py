@@ -1084,6 +1084,36 @@ class LocalAwsTest(LauncherCase):
         self.assertEqual(self.control("POST", "/_failover/dynamodb/transaction-window",
                                       {"account": self.account, "seconds": 6})[0], 400)
 
+    def test_a_cancelled_transaction_leaves_every_item_it_names_as_it_was(self):
+        # All or nothing: the launcher puts back the items a cancelled transaction names (moto's rollback copied
+        # whole tables); one it would have created is not left behind, and items it does not name are untouched.
+        name = self.ok("POST", "/_failover/dynamodb/ledger-table", {"account": self.account})["table_name"]
+        ddb = self.client("dynamodb")
+        held = {"pk": {"S": "held"}, "sk": {"S": "lease"}}
+        ddb.put_item(TableName=name, Item={**held, "owner": {"S": "first"}, "n": {"N": "1"}})
+        ddb.put_item(TableName=name, Item={"pk": {"S": "other"}, "sk": {"S": "lease"}})
+        with self.assertRaises(ClientError) as ctx:
+            ddb.transact_write_items(TransactItems=[
+                {"Update": {"TableName": name, "Key": held, "UpdateExpression": "SET #o = :o REMOVE n",
+                            "ExpressionAttributeNames": {"#o": "owner"},
+                            "ExpressionAttributeValues": {":o": {"S": "second"}}}},
+                {"Put": {"TableName": name, "Item": {"pk": {"S": "new"}, "sk": {"S": "lease"}}}},
+                {"Delete": {"TableName": name, "Key": {"pk": {"S": "other"}, "sk": {"S": "lease"}}}},
+                {"ConditionCheck": {"TableName": name, "Key": {"pk": {"S": "control"}, "sk": {"S": "pause"}},
+                                    "ConditionExpression": "attribute_exists(pk)"}}])
+        self.assertEqual([r["Code"] for r in ctx.exception.response["CancellationReasons"]],
+                         ["None", "None", "None", "ConditionalCheckFailed"])
+        items = {(i["pk"]["S"], i["sk"]["S"]): i for i in ddb.scan(TableName=name)["Items"]}
+        self.assertEqual(set(items), {("held", "lease"), ("other", "lease")})
+        self.assertEqual(items[("held", "lease")], {**held, "owner": {"S": "first"}, "n": {"N": "1"}})
+        ddb.transact_write_items(TransactItems=[  # and one that succeeds applies all of its writes
+            {"Update": {"TableName": name, "Key": held, "UpdateExpression": "SET #o = :o",
+                        "ExpressionAttributeNames": {"#o": "owner"}, "ExpressionAttributeValues": {":o": {"S": "b"}}}},
+            {"Put": {"TableName": name, "Item": {"pk": {"S": "new"}, "sk": {"S": "lease"}}}}])
+        items = {(i["pk"]["S"], i["sk"]["S"]): i for i in ddb.scan(TableName=name)["Items"]}
+        self.assertEqual(set(items), {("held", "lease"), ("other", "lease"), ("new", "lease")})
+        self.assertEqual(items[("held", "lease")]["owner"], {"S": "b"})
+
     def test_a_failed_transaction_does_not_undo_a_concurrent_write(self):
         # Stock moto rolls a failed transaction back by restoring a copy of the table taken before it, which
         # loses any write another request thread made meanwhile; the launcher serialises DynamoDB.
