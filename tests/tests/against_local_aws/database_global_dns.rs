@@ -148,6 +148,32 @@ async fn a_record_that_points_elsewhere_is_left_and_the_notification_warns() {
     assert!(summary(&body).contains("billing.example.com"), "{body}");
 }
 
+/// While automation is paused, the failover's DNS step waits for the events of the incident, but a person's
+/// forced `switchover-global` to the Region that is already primary applies it (force overrides a pause, as it
+/// does for every change), and nothing is failed over again.
+#[tokio::test]
+async fn a_forced_switchover_to_the_primary_applies_the_dns_step_while_paused_and_an_unforced_one_does_not() {
+    let Lost { env, west, west_arn, east_endpoint, west_endpoint, zone } = lost_region(None, false).await;
+    let app = west_stack(&env, &west, &[]);
+    assert_eq!(ok(&app, primary_alarm(&env)).await.status, Outcome::Succeeded);
+    assert_eq!(record(&env, &zone).await.1, vec![east_endpoint.clone()], "untagged: the record is not ours");
+    tag_cluster(&west, &west_arn, &zone).await;
+    ok(&app, json!({"command": "pause", "reason": "dns by hand", "by": "ana"})).await;
+
+    let unforced = ok(&app, switchover(&west_arn)).await;
+    assert_eq!(record(&env, &zone).await.1, vec![east_endpoint.clone()], "paused: not repointed: {unforced:?}");
+    assert!(unforced.summary.contains("automation is paused (by ana: dns by hand)"), "{}", unforced.summary);
+
+    let mut forced = switchover(&west_arn);
+    forced["force"] = json!(true);
+    let response = ok(&app, forced).await;
+    assert_eq!(record(&env, &zone).await.1, vec![west_endpoint], "forced: repointed: {response:?}");
+    assert!(!response.summary.contains("paused"), "{}", response.summary);
+    assert_eq!(global_writer(&env).await, west_arn);
+    assert_eq!(env.calls_answered("FailoverGlobalCluster"), 1, "nothing failed over twice");
+    assert_eq!(env.calls_answered("SwitchoverGlobalCluster"), 0, "the target is the primary already");
+}
+
 #[tokio::test]
 async fn a_later_event_of_the_incident_completes_the_dns_step_and_one_past_the_change_does_not_repeat_it() {
     let Lost { env, west, west_arn, east_endpoint, west_endpoint, zone } = lost_region(None, false).await;

@@ -10,7 +10,7 @@
 //! AWS calls: `DescribeDBClusters` of the new primary when its facts did not describe it, then as
 //! [`super::repoint`]: one `ListResourceRecordSets`, and when the record moves one `ChangeResourceRecordSets`
 //! and one `GetChange` per poll. A dry run reads nothing more. [`again`] (outside a lease) first reads the pause
-//! item (one `GetItem`, [`super::repoint::paused`], shared with the instance path).
+//! item (one `GetItem`, [`super::repoint::paused`], shared with the instance path; none when forced).
 
 use failover_core::aws::AwsError;
 
@@ -100,7 +100,7 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, m: Move<'_>, dry_run: bool) -> 
 
 /// When `to` is the primary already: the DNS step of our decision that made it so (being settled, or done within
 /// the repoint window) applied again, as that decision recorded it, so that a run cut short after AWS accepted
-/// the change completes it; not while automation is paused. `Ok(None)` when there is none (a dry run, a change
+/// the change completes it; not while automation is paused, unless forced. `Ok(None)` when there is none (a dry run, a change
 /// that was not ours or long ago).
 pub async fn again<P: Ports>(
     ctx: &Context<'_, P>,

@@ -107,8 +107,12 @@ fn unchanged(record: &EndpointRecord, from: &str, to: &str, step: DnsStep) -> Dn
 
 /// Why a DNS step applied again outside a lease (a later event's, [`already_promoted`] or
 /// [`super::global_dns::again`]) waits: automation is paused, and a pause stops every change, this one included;
-/// the next event after `resume` makes it. `None` when not paused.
+/// the next event after `resume` makes it. `None` when not paused, and for a person's `"force": true`, which goes
+/// ahead while paused here as it does through the ledger's `start` (no read of the pause then).
 pub(super) async fn paused<P: Ports>(ctx: &Context<'_, P>) -> Result<Option<String>, AwsError> {
+    if ctx.session.force {
+        return Ok(None);
+    }
     let Some(pause) = ctx.session.ledger.paused().await? else { return Ok(None) };
     Ok(Some(format!(
         "automation is paused (by {}: {}), so the record is not repointed; the next event after resume does it",
@@ -119,7 +123,7 @@ pub(super) async fn paused<P: Ports>(ctx: &Context<'_, P>) -> Result<Option<Stri
 /// The recorded replica is already a standalone primary: nothing else is promoted. With `repoint` (within the
 /// repoint window, not a dry run), the DNS step recorded with the decision is applied again (nothing changes once
 /// the record points at the replica), so that a retry after a failed Route 53 call completes the job; not while
-/// automation is paused (a logged skip that says so). A transient failure of either makes the invocation an error
+/// automation is paused, unless forced (a logged skip that says so). A transient failure of either makes the invocation an error
 /// (Lambda retries).
 pub(super) async fn already_promoted<P: Ports>(
     ctx: &Context<'_, P>,
