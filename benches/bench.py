@@ -389,10 +389,8 @@ def forget_changes(aws: MeasuredAws, account: str, resource: str) -> None:
 
     The harness puts the removed targets back behind the function's back, so every removal record stays open
     in the ledger (done, in effect) until it expires (LEDGER_RETENTION_DAYS). Kept, they pile up one per
-    invocation, and each invocation reads them all (the group's ledger Query, 614 bytes more each time) and
-    writes into a bigger table (moto's TransactWriteItems deep-copies the whole table for each item of a
-    transaction): a warm figure that grows with the number of invocations before it, instead of the cost of
-    one incident."""
+    invocation, and each invocation reads them all (the group's ledger Query, 614 bytes more each time): a warm
+    figure that grows with the number of invocations before it, instead of the cost of one incident."""
     table = aws.control("/_failover/dynamodb/ledger-table", {"account": account, "region": REGION})["table_name"]
     dynamodb = aws.client("dynamodb", account)
     pages = dynamodb.get_paginator("query").paginate(
@@ -1362,7 +1360,7 @@ METHOD_NOTES = [
     "and marked unhealthy, and the group's records are deleted from the ledger (its lease item kept), all "
     "outside the timing, so each invocation does the full work of a first incident: tags, health, "
     "deregistration, notification. Without the ledger reset every invocation left one more open removal "
-    "record that the later ones read (and moto's TransactWriteItems copies the whole table), so the figure "
+    "record that the later ones read (and moto's TransactWriteItems then copied the whole table), so the figure "
     "grew with the invocations before it: 101.6 ms median and 500.1 ms p99 in the run before this reset, the "
     "group's ledger going from 1 to 200 records. The call log is read around each invocation, outside the timing; the storm reads it once.",
     "- **pause-storm**: Lambda's asynchronous queue on reserved concurrency, modelled by `benches/slots.py`: as "
@@ -1385,9 +1383,12 @@ METHOD_NOTES = [
     "C crypto library); `tracing-subscriber`'s `env-filter` brings `regex`; the release profile uses thin LTO, "
     "4 codegen units and `opt-level = \"s\"`. Each is a candidate for the size targets, at a cost this report "
     "does not measure.",
-    "- **The local AWS is not AWS**: moto answers in about a millisecond or more per call on this machine, and "
-    "AWS in tens of milliseconds; latencies that include AWS calls are therefore not Lambda's, only comparable "
-    "with each other. Counts of calls, memory, sizes and the no-call overhead carry over.",
+    "- **The local AWS is not AWS**: moto answers in 3 to 15 ms a call on this machine (its own parsing, "
+    "validating and serialising, in Python; a ledger `TransactWriteItems` takes the longest), and AWS in tens of "
+    "milliseconds; latencies that include AWS calls are therefore not Lambda's, only comparable with each other. "
+    "Counts of calls, memory, sizes and the no-call overhead carry over. Stalls of the local AWS's own are taken "
+    "out (tools/README.md, *Speed*): its garbage collector's full collections (200 to 320 ms, every request "
+    "waiting) set group-4's p99 in earlier runs, and a `TransactWriteItems` copied every table it named.",
     "- **Calls, not round trips, set the local latency**: the local AWS is one Python process, which answers one "
     "call at a time (its interpreter lock, and the launcher's lock around DynamoDB), so calls made at once here "
     "queue, and a scenario's local latency is close to the sum of its calls' server time. instance-3x4 compares "
