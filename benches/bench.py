@@ -1344,7 +1344,9 @@ METHOD_NOTES = [
     "- **Runtime API**: `benches/runtime_api.py`, HTTP/1.1 keep-alive, TCP_NODELAY on every socket and each "
     "answer in one `send` (otherwise a ~40 ms Nagle/delayed-ACK stall is measured). One "
     "Runtime API per process; `AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>` as on Lambda; the environment is "
-    "Lambda's (256 MB, JSON logs written to a file).",
+    "Lambda's (256 MB, JSON logs written to a file). The harness's own garbage collector (this Python process "
+    "runs the Runtime API and the wire proxy) is held off from an event's submission to its response, as "
+    "`timeit` does, so that its full collections are not counted as the function's time.",
     "- **Cold start** here is process start to ready on this machine, files in its page cache: Lambda adds the sandbox "
     "and the download of the zip, the same for both languages. The Python baseline runs under a minimal runtime "
     "loop (`benches/baseline/bootstrap.py`), not AWS's `awslambdaric`, which imports more: its cold start here is "

@@ -48,10 +48,11 @@ class _TablesNotCopied:
 dynamodb_models.copy = _TablesNotCopied
 
 
-# moto parses a request's update and condition expressions again on every call, a good part of the time a
-# ledger transaction takes here. Both parses depend on the expression's text alone (the names and values are
-# applied afterwards, to a copy: moto's validator copies the update's tree before it fills it in), and a client
-# sends the same few expressions again and again: each text is parsed once.
+# moto parses a request's update expression, and lexes its condition expression, again on every call, a good
+# part of the time a ledger transaction takes here. Both depend on the expression's text alone (the names and
+# values are applied afterwards: moto's validator copies the update's tree before it fills it in, and the
+# condition's parser builds new nodes from the lexed ones), and a client sends the same few expressions again
+# and again: each text is parsed (lexed) once.
 _parse_update = functools.lru_cache(maxsize=1024)(UpdateExpressionParser.make)
 UpdateExpressionParser.make = classmethod(lambda cls, expression: _parse_update(expression))
 _lex_condition = ConditionExpressionParser._lex_condition_expression
@@ -60,11 +61,12 @@ _lexed: dict[str, tuple] = {}
 
 def _lex_condition_once(self):
     text = self.condition_expression
-    if text not in _lexed:
+    nodes = _lexed.get(text)
+    if nodes is None:
         if len(_lexed) >= 1024:
             _lexed.clear()
-        _lexed[text] = tuple(_lex_condition(self))
-    return deque(_lexed[text])
+        nodes = _lexed[text] = tuple(_lex_condition(self))
+    return deque(nodes)
 
 
 ConditionExpressionParser._lex_condition_expression = _lex_condition_once
@@ -93,15 +95,19 @@ def _rolled_back_by_item(transact):
                 item = self.get_item(*named)
             except Exception:  # a malformed key: moto's own checks answer it, and nothing is written
                 continue
-            before.append((*named, copy.deepcopy(item.to_json()["Attributes"]) if item else None))
+            before.append((*named, copy.deepcopy(item)))
         try:
             return transact(self, transact_items)
         except Exception:
-            for table_name, key, attributes in reversed(before):
-                if attributes is None:
-                    self.tables[table_name].delete_item(*self.get_keys_value(self.tables[table_name], key))
+            for table_name, key, item in reversed(before):
+                table = self.tables[table_name]
+                hash_key, range_key = self.get_keys_value(table, key)
+                if item is None:
+                    table.delete_item(hash_key, range_key)
+                elif range_key is not None:
+                    table.items[hash_key][range_key] = item
                 else:
-                    self.tables[table_name].put_item(attributes)
+                    table.items[hash_key] = item
             raise
     transact_write_items.__name__ = transact.__name__
     return transact_write_items

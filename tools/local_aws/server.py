@@ -144,12 +144,14 @@ class Handler(MotoRequestHandler):
 def _keep_collections_short() -> None:
     """Python's full garbage collection walks every object the process holds, moto's loaded service models and
     state included: 200 to 320 ms here, while every request waits on the interpreter lock (measured in `make
-    bench`, a few warm invocations in two hundred stalled that long). Objects that have lived a second are moved
-    out of the collector's reach (`gc.freeze`), so a collection walks only the young ones; reference counting
-    still frees them, and a cycle among them is kept until the server exits (it lives for one run)."""
+    bench`, a few warm invocations in two hundred stalled that long). Every second the young generations are
+    collected (a few milliseconds) and what is left is moved out of the collector's reach (`gc.freeze`), so a
+    collection walks only the young objects; reference counting still frees the frozen ones, and a cycle among
+    them (a request in flight at that moment) is kept until the server exits (it lives for one run)."""
     gc.freeze()
     while True:
         time.sleep(1.0)
+        gc.collect(1)
         gc.freeze()
 
 
