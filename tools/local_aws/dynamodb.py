@@ -72,14 +72,14 @@ def _lex_condition_once(self):
 ConditionExpressionParser._lex_condition_expression = _lex_condition_once
 
 
-def _item_named(tables: DynamoDBBackend, op_type: str, op: dict) -> tuple[str, dict] | None:
-    table = tables.tables.get(op.get("TableName"))
-    if table is None:
-        return None
+def _item_named(tables: DynamoDBBackend, op_type: str, op: dict) -> tuple[str | None, dict]:
+    """The table and key of the item one operation of a transaction names (a Put's key from its item)."""
+    table_name = op.get("TableName")
     if op_type != "Put":
-        return op["TableName"], dict(op.get("Key") or {})
-    names = (table.hash_key_attr, table.range_key_attr)
-    return op["TableName"], {name: value for name, value in (op.get("Item") or {}).items() if name in names}
+        return table_name, dict(op.get("Key") or {})
+    table = tables.tables.get(table_name)
+    names = (table.hash_key_attr, table.range_key_attr) if table else ()
+    return table_name, {name: value for name, value in (op.get("Item") or {}).items() if name in names}
 
 
 def _rolled_back_by_item(transact):
@@ -89,7 +89,7 @@ def _rolled_back_by_item(transact):
             if not isinstance(entry, dict) or len(entry) != 1:
                 continue
             named = _item_named(self, *next(iter(entry.items())))
-            if named is None:
+            if named[0] not in self.tables:
                 continue
             try:
                 item = self.get_item(*named)
@@ -145,13 +145,7 @@ _serialised_transaction = DynamoDBBackend.transact_write_items
 
 
 def _item_key(tables: DynamoDBBackend, op_type: str, op: dict) -> tuple:
-    table_name = op.get("TableName")
-    if op_type != "Put":
-        key = op.get("Key") or {}
-    else:
-        table = tables.tables.get(table_name)
-        names = (table.hash_key_attr, table.range_key_attr) if table else ()
-        key = {name: value for name, value in (op.get("Item") or {}).items() if name in names}
+    table_name, key = _item_named(tables, op_type, op)
     return (tables.account_id, tables.region_name, table_name, str(sorted(key.items())))
 
 
