@@ -100,8 +100,8 @@ pub async fn run<P: Ports>(ctx: &Context<'_, P>, m: Move<'_>, dry_run: bool) -> 
 
 /// When `to` is the primary already: the DNS step of our decision that made it so (being settled, or done within
 /// the repoint window) applied again, as that decision recorded it, so that a run cut short after AWS accepted
-/// the change completes it; not while automation is paused, unless forced. `Ok(None)` when there is none (a dry run, a change
-/// that was not ours or long ago).
+/// the change completes it; not while automation is paused, unless forced. `Ok(None)` when there is none (a dry
+/// run, a change that was not ours or long ago).
 pub async fn again<P: Ports>(
     ctx: &Context<'_, P>,
     snapshot: &Snapshot,

@@ -123,8 +123,8 @@ pub(super) async fn paused<P: Ports>(ctx: &Context<'_, P>) -> Result<Option<Stri
 /// The recorded replica is already a standalone primary: nothing else is promoted. With `repoint` (within the
 /// repoint window, not a dry run), the DNS step recorded with the decision is applied again (nothing changes once
 /// the record points at the replica), so that a retry after a failed Route 53 call completes the job; not while
-/// automation is paused, unless forced (a logged skip that says so). A transient failure of either makes the invocation an error
-/// (Lambda retries).
+/// automation is paused, unless forced (a logged skip that says so). A transient failure of either makes the
+/// invocation an error (Lambda retries).
 pub(super) async fn already_promoted<P: Ports>(
     ctx: &Context<'_, P>,
     primary: &DbRef,
